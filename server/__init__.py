@@ -1,0 +1,1 @@
+"""Head office: ticket ingest, customers and cards, analytics, the web app."""

@@ -1,0 +1,57 @@
+"""`loyalty server`: run ingest; stats and jobs over the server's database."""
+from __future__ import annotations
+
+import json
+import signal
+import threading
+
+import click
+
+DB_HELP = "The server's database (SQLite file)."
+
+
+@click.group(invoke_without_command=True)
+@click.option("--db", type=click.Path(dir_okay=False), envvar="LOYALTY_DB", help=DB_HELP)
+@click.option("--broker", envvar="LOYALTY_BROKER", help="Broker address: mqtt://HOST:PORT.")
+@click.pass_context
+def server(ctx: click.Context, db: str | None, broker: str | None) -> None:
+    """Run head office ingest until Ctrl-C: store every till's tickets and ack them.
+
+    With a subcommand, run that instead (stats, ...).
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if not db or not broker:
+        raise click.UsageError("give --db and --broker (or LOYALTY_DB and LOYALTY_BROKER) to run the server")
+    from sync.broker_url import parse_broker_url
+    from sync.errors import SyncError
+
+    from .ingest import Ingestor
+
+    try:
+        url = parse_broker_url(broker)
+    except SyncError as exc:
+        raise click.BadParameter(str(exc), param_hint="--broker") from None
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    ingestor = Ingestor(db, url).start()
+    click.echo(f"server ingesting from {url} into {db} (Ctrl-C to stop)", err=True)
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        ingestor.stop()
+
+
+@server.command()
+@click.option("--db", required=True, type=click.Path(dir_okay=False, exists=True), help=DB_HELP)
+def stats(db: str) -> None:
+    """Print JSON: tickets, lines, points, dead letters, and per terminal its sequence, gaps, last seen."""
+    from .store import Store
+
+    store = Store(db)
+    try:
+        click.echo(json.dumps(store.stats(), indent=2))
+    finally:
+        store.close()

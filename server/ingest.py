@@ -1,0 +1,158 @@
+"""Ticket ingest: MQTT in, validate, commit a batch, then ack each till cumulatively.
+
+Messages arrive on paho's network thread and wait in memory only until their batch commits;
+nothing is acked before the commit, so a crash loses nothing the tills will not send again.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from datetime import datetime, timezone
+
+import paho.mqtt.client as mqtt
+
+from sync import topics
+from sync.broker_url import BrokerUrl
+from sync.codec import SCHEMA_VERSION, Ack, Command, decode_ticket, encode
+from sync.errors import CodecError
+from sync.events import log_event
+from sync.mqtt import make_client
+
+from .store import BatchResult, DeadLetter, Store
+
+log = logging.getLogger("loyalty.ingest")
+
+BATCH_MAX = 500  # messages committed together at most
+BATCH_WAIT = 0.05  # seconds to wait for a batch to fill once a message is there
+RESEND_REQUEST_INTERVAL = 2.0  # seconds between two resend requests to the same till
+
+
+def classify(items: list[tuple[str, bytes]]) -> tuple[list, list[DeadLetter]]:
+    """Split raw messages into valid tickets and dead letters with their reasons."""
+    good, dead = [], []
+    for topic, payload in items:
+        terminal = topics.terminal_of_up_topic(topic)
+        if terminal is None:
+            dead.append(DeadLetter(topic, f"unexpected topic {topic!r}: tickets go to {topics.tickets('S000-T00')}",
+                                   payload))
+            continue
+        try:
+            good.append((topic, decode_ticket(payload, terminal), payload))
+        except CodecError as exc:
+            same_till = exc.terminal == terminal
+            dead.append(DeadLetter(topic, exc.reason, payload,
+                                   terminal if same_till else None, exc.seq if same_till else None))
+    return good, dead
+
+
+class Ingestor:
+    """Subscribe to every till's tickets and store them; start()/stop() or a context manager."""
+
+    def __init__(self, store_path: str, broker: BrokerUrl, client_id: str = "loyalty-server-ingest"):
+        self.store_path = str(store_path)
+        self.broker = broker
+        self.client = make_client(broker, client_id, clean_session=False)
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self._inbox: queue.Queue[tuple[str, bytes]] = queue.Queue()
+        self._stop = threading.Event()
+        self._connected = threading.Event()
+        self._last_resend: dict[str, float] = {}
+        self._thread = threading.Thread(target=self._run, name="ingest", daemon=True)
+        self.totals = BatchResult()
+        self._store: Store | None = None
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties):
+        if reason_code.is_failure:
+            log_event(log, "connect_refused", logging.WARNING, reason=str(reason_code))
+            return
+        client.subscribe(topics.TICKETS_SUBSCRIPTION, qos=1)
+        self._connected.set()
+        log_event(log, "connected", broker=str(self.broker))
+        self._inbox.put(("", b""))  # ask the worker to re-announce acks to every known till
+
+    def _on_message(self, client, userdata, message: mqtt.MQTTMessage):
+        self._inbox.put((message.topic, message.payload))
+
+    def _take_batch(self) -> list[tuple[str, bytes]]:
+        try:
+            first = self._inbox.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + BATCH_WAIT
+        while len(batch) < BATCH_MAX:
+            try:
+                batch.append(self._inbox.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+        return batch
+
+    def _run(self) -> None:
+        store = Store(self.store_path)
+        try:
+            while not self._stop.is_set():
+                batch = self._take_batch()
+                if not batch:
+                    continue
+                messages = [m for m in batch if m[0]]
+                if len(messages) < len(batch):
+                    for terminal, seq in store.acks().items():
+                        self._publish_ack(terminal, seq)
+                if messages:
+                    self.process(store, messages)
+        finally:
+            store.close()
+
+    def process(self, store: Store, messages: list[tuple[str, bytes]]) -> BatchResult:
+        good, dead = classify(messages)
+        now = datetime.now(timezone.utc).isoformat()
+        result = store.ingest(good, dead, now)
+        for letter in dead:
+            log_event(log, "dead_letter", logging.WARNING, topic=letter.topic, reason=letter.reason)
+        for terminal, acked_to in result.acks.items():
+            self._publish_ack(terminal, acked_to)
+        for terminal, from_seq in result.gaps.items():
+            self._request_resend(terminal, from_seq)
+        self.totals.stored += result.stored
+        self.totals.duplicates += result.duplicates
+        self.totals.dead_letters += result.dead_letters
+        log_event(log, "batch", messages=len(messages), stored=result.stored, duplicates=result.duplicates,
+                  dead_letters=result.dead_letters)
+        return result
+
+    def _publish_ack(self, terminal: str, acked_to: int) -> None:
+        ack = Ack(schema=SCHEMA_VERSION, terminal=terminal, acked_to=acked_to, at=datetime.now(timezone.utc))
+        self.client.publish(topics.acks(terminal), encode(ack), qos=1)
+
+    def _request_resend(self, terminal: str, from_seq: int) -> None:
+        now = time.monotonic()
+        if now - self._last_resend.get(terminal, -1e9) < RESEND_REQUEST_INTERVAL:
+            return
+        self._last_resend[terminal] = now
+        log_event(log, "gap", terminal=terminal, from_seq=from_seq)
+        self.client.publish(topics.commands(terminal),
+                            encode(Command(schema=SCHEMA_VERSION, command="resend", from_seq=from_seq)), qos=1)
+
+    def start(self) -> Ingestor:
+        self._thread.start()
+        self.client.connect_async(self.broker.host, self.broker.port)
+        self.client.loop_start()
+        return self
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def __enter__(self) -> Ingestor:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

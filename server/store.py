@@ -1,0 +1,270 @@
+"""The server's storage: the one module that knows the database (SQLite in WAL mode by default).
+
+Ingest writes a whole batch of tickets in one transaction, idempotently on (terminal, sequence)
+and on ticket id; sequences are tracked per terminal to ack cumulatively and find gaps.
+"""
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlite_utils
+
+from programme.ticket import Ticket, signed_points, ticket_hash
+
+BUSY_TIMEOUT_S = 30
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS tickets (
+    id TEXT PRIMARY KEY,
+    terminal TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    store TEXT NOT NULL,
+    cashier TEXT NOT NULL,
+    closed_at TEXT NOT NULL,
+    card TEXT,
+    total_cents INTEGER NOT NULL,
+    points_earned INTEGER NOT NULL,
+    points_redeemed INTEGER NOT NULL,
+    rules_version TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    UNIQUE (terminal, seq)
+);
+CREATE INDEX IF NOT EXISTS tickets_card ON tickets (card);
+CREATE INDEX IF NOT EXISTS tickets_closed_at ON tickets (closed_at);
+CREATE TABLE IF NOT EXISTS lines (
+    ticket_id TEXT NOT NULL,
+    line_no INTEGER NOT NULL,
+    gtin TEXT NOT NULL,
+    label TEXT NOT NULL,
+    category TEXT NOT NULL,
+    quantity INTEGER NOT NULL,
+    unit_cents INTEGER NOT NULL,
+    discount_cents INTEGER NOT NULL,
+    total_cents INTEGER NOT NULL,
+    PRIMARY KEY (ticket_id, line_no)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ledger (
+    id INTEGER PRIMARY KEY,
+    card TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    points INTEGER NOT NULL,
+    rule TEXT NOT NULL,
+    cause TEXT NOT NULL UNIQUE,
+    ticket_id TEXT,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ledger_card ON ledger (card);
+CREATE TABLE IF NOT EXISTS received (
+    terminal TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    PRIMARY KEY (terminal, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS terminals (
+    terminal TEXT PRIMARY KEY,
+    contiguous_seq INTEGER NOT NULL DEFAULT 0,
+    max_seq INTEGER NOT NULL DEFAULT 0,
+    last_seen TEXT
+);
+CREATE TABLE IF NOT EXISTS gaps (
+    id INTEGER PRIMARY KEY,
+    terminal TEXT NOT NULL,
+    from_seq INTEGER NOT NULL,
+    to_seq INTEGER NOT NULL,
+    detected_at TEXT NOT NULL,
+    resolved_at TEXT,
+    UNIQUE (terminal, from_seq)
+);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY,
+    received_at TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    terminal TEXT,
+    seq INTEGER,
+    reason TEXT NOT NULL,
+    payload BLOB NOT NULL
+);
+"""
+
+TICKET_INSERT = (
+    "INSERT OR IGNORE INTO tickets (id, terminal, seq, store, cashier, closed_at, card, total_cents, "
+    "points_earned, points_redeemed, rules_version, hash, prev_hash, received_at, payload) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+@dataclass
+class DeadLetter:
+    topic: str
+    reason: str
+    payload: bytes
+    terminal: str | None = None
+    seq: int | None = None
+
+
+@dataclass
+class BatchResult:
+    stored: int = 0
+    duplicates: int = 0
+    dead_letters: int = 0
+    # terminal -> highest contiguous sequence after the batch (for acks)
+    acks: dict[str, int] = field(default_factory=dict)
+    # terminal -> first missing sequence (for resend requests)
+    gaps: dict[str, int] = field(default_factory=dict)
+
+
+def connect(path: str | Path) -> sqlite_utils.Database:
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.executescript(SCHEMA)
+    return sqlite_utils.Database(conn)
+
+
+class Store:
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        self.db = connect(path)
+        self.conn = self.db.conn
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- ingest ----------------------------------------------------------------------------------
+    def ingest(self, tickets: list[tuple[str, Ticket, bytes]], dead: list[DeadLetter], now: str) -> BatchResult:
+        """Write a batch in one transaction: (topic, ticket, payload) triples and dead letters."""
+        result = BatchResult()
+        conn = self.conn
+        touched: set[str] = set()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            lines, ledger = [], []
+            for topic, ticket, payload in sorted(tickets, key=lambda t: (t[1].terminal, t[1].seq)):
+                touched.add(ticket.terminal)
+                digest = ticket_hash(ticket)
+                cur = conn.execute(TICKET_INSERT, (
+                    ticket.id, ticket.terminal, ticket.seq, ticket.store, ticket.cashier,
+                    ticket.closed_at.isoformat(), ticket.card, ticket.total_cents, ticket.points_earned,
+                    ticket.points_redeemed, ticket.rules_version, digest, ticket.prev_hash, now, payload))
+                if cur.rowcount == 0:
+                    existing = conn.execute(
+                        "SELECT hash FROM tickets WHERE id = ? OR (terminal = ? AND seq = ?)",
+                        (ticket.id, ticket.terminal, ticket.seq)).fetchone()
+                    if existing and existing[0] != digest:
+                        dead.append(DeadLetter(topic, f"conflicting duplicate: ticket {ticket.id} was already "
+                                                      "stored with different content", payload))
+                    result.duplicates += 1
+                    continue
+                result.stored += 1
+                conn.execute("INSERT OR IGNORE INTO received VALUES (?, ?, 'stored')", (ticket.terminal, ticket.seq))
+                lines.extend(
+                    (ticket.id, n, li.gtin, li.label, li.category, li.quantity, li.unit_cents,
+                     li.discount_cents, li.total_cents) for n, li in enumerate(ticket.lines))
+                if ticket.card:
+                    ledger.extend(
+                        (ticket.card, e.kind, signed_points(e), e.rule,
+                         f"ticket:{ticket.id}:{n}", ticket.id, ticket.closed_at.isoformat())
+                        for n, e in enumerate(ticket.points))
+            conn.executemany("INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", lines)
+            conn.executemany(
+                "INSERT OR IGNORE INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", ledger)
+            for letter in dead:
+                conn.execute(
+                    "INSERT INTO dead_letters (received_at, topic, terminal, seq, reason, payload) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (now, letter.topic, letter.terminal, letter.seq, letter.reason, letter.payload))
+                if letter.terminal is not None and letter.seq is not None and letter.seq > 0:
+                    # Kept here, so the till may forget it: otherwise one poison message blocks its acks.
+                    conn.execute("INSERT OR IGNORE INTO received VALUES (?, ?, 'dead')", (letter.terminal, letter.seq))
+                    touched.add(letter.terminal)
+            result.dead_letters = len(dead)
+            for terminal in touched:
+                self._advance(terminal, now, result)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return result
+
+    def _advance(self, terminal: str, now: str, result: BatchResult) -> None:
+        conn = self.conn
+        row = conn.execute("SELECT contiguous_seq FROM terminals WHERE terminal = ?", (terminal,)).fetchone()
+        contiguous = row[0] if row else 0
+        while True:
+            seqs = [r[0] for r in conn.execute(
+                "SELECT seq FROM received WHERE terminal = ? AND seq > ? ORDER BY seq LIMIT 1000",
+                (terminal, contiguous))]
+            run = 0
+            for expected, seq in enumerate(seqs, start=contiguous + 1):
+                if seq != expected:
+                    break
+                run += 1
+            contiguous += run
+            if run < 1000:
+                break
+        max_seq = conn.execute("SELECT coalesce(max(seq), 0) FROM received WHERE terminal = ?",
+                               (terminal,)).fetchone()[0]
+        conn.execute(
+            "INSERT INTO terminals (terminal, contiguous_seq, max_seq, last_seen) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(terminal) DO UPDATE SET contiguous_seq = excluded.contiguous_seq, "
+            "max_seq = excluded.max_seq, last_seen = excluded.last_seen",
+            (terminal, contiguous, max_seq, now))
+        conn.execute("UPDATE gaps SET resolved_at = ? WHERE terminal = ? AND resolved_at IS NULL AND to_seq <= ?",
+                     (now, terminal, contiguous))
+        result.acks[terminal] = contiguous
+        if max_seq > contiguous:
+            next_present = conn.execute(
+                "SELECT min(seq) FROM received WHERE terminal = ? AND seq > ?", (terminal, contiguous + 1)
+            ).fetchone()[0]
+            conn.execute(
+                "INSERT INTO gaps (terminal, from_seq, to_seq, detected_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(terminal, from_seq) DO UPDATE SET to_seq = excluded.to_seq",
+                (terminal, contiguous + 1, next_present - 1, now))
+            result.gaps[terminal] = contiguous + 1
+
+    # -- reads -----------------------------------------------------------------------------------
+    def acks(self) -> dict[str, int]:
+        return dict(self.conn.execute("SELECT terminal, contiguous_seq FROM terminals").fetchall())
+
+    def ticket_count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM tickets").fetchone()[0]
+
+    def stats(self) -> dict:
+        conn = self.conn
+        tickets, cents, earned, redeemed = conn.execute(
+            "SELECT count(*), coalesce(sum(total_cents), 0), coalesce(sum(points_earned), 0), "
+            "coalesce(sum(points_redeemed), 0) FROM tickets").fetchone()
+        terminals = {}
+        for terminal, contiguous, max_seq, last_seen in conn.execute(
+                "SELECT terminal, contiguous_seq, max_seq, last_seen FROM terminals ORDER BY terminal"):
+            missing = []
+            if max_seq > contiguous:
+                present = [r[0] for r in conn.execute(
+                    "SELECT seq FROM received WHERE terminal = ? AND seq > ? ORDER BY seq", (terminal, contiguous))]
+                expected = contiguous + 1
+                for seq in present:
+                    if seq > expected:
+                        missing.append([expected, seq - 1])
+                    expected = seq + 1
+            terminals[terminal] = {"contiguous_seq": contiguous, "max_seq": max_seq, "gaps": missing,
+                                   "last_seen": last_seen}
+        return {
+            "tickets": tickets,
+            "lines": conn.execute("SELECT count(*) FROM lines").fetchone()[0],
+            "total_cents": cents,
+            "points_earned": earned,
+            "points_redeemed": redeemed,
+            "dead_letters": conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0],
+            "gaps_detected": conn.execute("SELECT count(*) FROM gaps").fetchone()[0],
+            "terminals": terminals,
+        }
+
+    def dead_letters(self) -> list[dict]:
+        return [dict(r) for r in self.db.query(
+            "SELECT id, received_at, topic, terminal, seq, reason, length(payload) AS size FROM dead_letters ORDER BY id")]

@@ -1,0 +1,103 @@
+"""Wire messages: versioned JSON envelopes for tickets, acks and commands, decoded with limits."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+import msgspec
+
+from programme.errors import ProgrammeError
+from programme.ticket import Ticket, validate_ticket
+
+from .errors import CodecError
+
+SCHEMA_VERSION = 1
+MAX_PAYLOAD_BYTES = 256 * 1024
+
+
+class TicketMessage(msgspec.Struct, forbid_unknown_fields=True):
+    schema: Literal[1]
+    ticket: Ticket
+
+
+class Ack(msgspec.Struct, forbid_unknown_fields=True):
+    """Cumulative: the server has committed every ticket of `terminal` up to and including `acked_to`."""
+
+    schema: Literal[1]
+    terminal: str
+    acked_to: int
+    at: datetime
+
+
+class Command(msgspec.Struct, forbid_unknown_fields=True):
+    """Server to one till. `resend`: send again every message from `from_seq`."""
+
+    schema: Literal[1]
+    command: Literal["resend"]
+    from_seq: int
+
+
+_encoder = msgspec.json.Encoder()
+_ticket_decoder = msgspec.json.Decoder(TicketMessage)
+_ack_decoder = msgspec.json.Decoder(Ack)
+_command_decoder = msgspec.json.Decoder(Command)
+
+
+def encode(message: msgspec.Struct) -> bytes:
+    return _encoder.encode(message)
+
+
+def encode_ticket(ticket: Ticket) -> bytes:
+    return _encoder.encode(TicketMessage(schema=SCHEMA_VERSION, ticket=ticket))
+
+
+def _salvage_ids(payload: bytes) -> tuple[str | None, int | None]:
+    """Best effort terminal and sequence of a message that failed validation, to account for it."""
+    try:
+        raw = msgspec.json.decode(payload)
+        inner = raw["ticket"]
+        terminal, seq = inner["terminal"], inner["seq"]
+        if isinstance(terminal, str) and type(seq) is int:
+            return terminal, seq
+    except Exception:  # noqa: BLE001 - anything unreadable simply has no ids
+        pass
+    return None, None
+
+
+def decode_ticket(payload: bytes, topic_terminal: str | None = None) -> Ticket:
+    """Decode and validate a ticket message, or raise CodecError with a reason a person can act on."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise CodecError(f"payload of {len(payload)} bytes exceeds the limit of {MAX_PAYLOAD_BYTES} bytes")
+    try:
+        message = _ticket_decoder.decode(payload)
+    except msgspec.DecodeError as exc:
+        text = str(exc)
+        if text.startswith(("JSON is malformed", "Input data was truncated")):
+            reason = f"malformed JSON: {text}"
+        else:
+            reason = f"schema violation: {text}"
+        raise CodecError(reason, *_salvage_ids(payload)) from None
+    ticket = message.ticket
+    if topic_terminal is not None and ticket.terminal != topic_terminal:
+        raise CodecError(
+            f"terminal mismatch: topic is for {topic_terminal} but the ticket says {ticket.terminal}"
+        )
+    try:
+        validate_ticket(ticket)
+    except ProgrammeError as exc:
+        raise CodecError(f"invalid ticket: {exc}", ticket.terminal, ticket.seq) from None
+    return ticket
+
+
+def decode_ack(payload: bytes) -> Ack:
+    try:
+        return _ack_decoder.decode(payload)
+    except msgspec.DecodeError as exc:
+        raise CodecError(f"bad ack: {exc}") from None
+
+
+def decode_command(payload: bytes) -> Command:
+    try:
+        return _command_decoder.decode(payload)
+    except msgspec.DecodeError as exc:
+        raise CodecError(f"bad command: {exc}") from None

@@ -1,0 +1,199 @@
+"""The till's sync worker: sends the outbox over MQTT and forgets messages only on the server's ack.
+
+The outbox table is the queue; the MQTT client is a pipe. On every (re)connect, and whenever acks
+stop coming for ACK_TIMEOUT seconds, everything not yet acked is sent again: the server is
+idempotent, so a resend costs bandwidth, never a doubled ticket.
+"""
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import paho.mqtt.client as mqtt
+
+from . import outbox, topics
+from .broker_url import BrokerUrl
+from .codec import decode_ack, decode_command
+from .errors import CodecError
+from .events import log_event
+from .mqtt import make_client
+
+log = logging.getLogger("loyalty.sync")
+
+ACK_TIMEOUT = 10.0  # seconds without ack progress, messages out: resend from the last ack
+POLL_INTERVAL = 0.2  # seconds between looks at the outbox when idle
+WINDOW = 2000  # messages sent and not yet acked, at most
+BATCH = 200  # messages read from the outbox at once
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    connected: bool
+    backlog: int
+    acked_to: int
+    last_ack_at: str | None
+    resends: int
+
+
+def open_db(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    outbox.ensure_schema(conn)
+    return conn
+
+
+class OutboxSender:
+    """Run with start()/stop() or as a context manager; wait_synced() waits for a zero backlog."""
+
+    def __init__(self, db_path: str, terminal: str, broker: BrokerUrl, client_id: str | None = None):
+        self.db_path = str(db_path)
+        self.terminal = terminal
+        self.broker = broker
+        self.client = make_client(broker, client_id or f"till-{terminal}", clean_session=False)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._changed = threading.Condition()
+        self._connected = False
+        self._rewind = True
+        self._received_ack = 0
+        self._resend_from: int | None = None
+        self._status = SyncStatus(False, 0, 0, None, 0)
+        self._generation = 0
+        self._thread = threading.Thread(target=self._run, name=f"sync-{terminal}", daemon=True)
+
+    # -- MQTT callbacks (paho's network thread) --------------------------------------------
+    def _on_connect(self, client, userdata, flags, reason_code, properties):
+        if reason_code.is_failure:
+            log_event(log, "connect_refused", logging.WARNING, terminal=self.terminal, reason=str(reason_code))
+            return
+        client.subscribe([(topics.acks(self.terminal), 1), (topics.commands(self.terminal), 1)])
+        with self._lock:
+            self._connected = True
+            self._rewind = True
+        log_event(log, "connected", terminal=self.terminal, broker=str(self.broker))
+        self._wake.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties):
+        with self._lock:
+            self._connected = False
+        level = logging.WARNING if reason_code.is_failure else logging.INFO
+        log_event(log, "disconnected", level, terminal=self.terminal, reason=str(reason_code))
+
+    def _on_message(self, client, userdata, message: mqtt.MQTTMessage):
+        try:
+            if message.topic.endswith("/acks"):
+                ack = decode_ack(message.payload)
+                with self._lock:
+                    self._received_ack = max(self._received_ack, ack.acked_to)
+            else:
+                command = decode_command(message.payload)
+                with self._lock:
+                    self._resend_from = min(self._resend_from or command.from_seq, command.from_seq)
+                log_event(log, "resend_requested", terminal=self.terminal, from_seq=command.from_seq)
+        except CodecError as exc:
+            log_event(log, "bad_down_message", logging.WARNING, topic=message.topic, reason=str(exc))
+        self._wake.set()
+
+    # -- worker thread -----------------------------------------------------------------------
+    def _run(self) -> None:
+        conn = open_db(self.db_path)
+        acked = outbox.acked_to(conn)
+        last_ack_at = outbox.state(conn).get("last_ack_at")
+        cursor = acked
+        last_progress = time.monotonic()
+        resends = 0
+        try:
+            while not self._stop.is_set():
+                self._wake.clear()
+                with self._lock:
+                    received, connected = self._received_ack, self._connected
+                    rewind, self._rewind = self._rewind, False
+                    resend_from, self._resend_from = self._resend_from, None
+                if received > acked:
+                    last_ack_at = datetime.now(timezone.utc).isoformat()
+                    outbox.acknowledge(conn, received, last_ack_at)
+                    acked, last_progress = received, time.monotonic()
+                    cursor = max(cursor, acked)
+                if rewind or resend_from is not None:
+                    cursor = acked if resend_from is None else min(cursor, max(acked, resend_from - 1))
+                    last_progress = time.monotonic()
+                sent = 0
+                if connected:
+                    if cursor > acked and time.monotonic() - last_progress > ACK_TIMEOUT:
+                        log_event(log, "ack_timeout_resend", terminal=self.terminal, from_seq=acked + 1)
+                        cursor, last_progress, resends = acked, time.monotonic(), resends + 1
+                    room = acked + WINDOW - cursor
+                    if room > 0:
+                        if cursor == acked:
+                            last_progress = time.monotonic()
+                        for seq, topic, payload in outbox.pending(conn, cursor, min(BATCH, room)):
+                            info = self.client.publish(topic, payload, qos=1)
+                            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                                break
+                            cursor, sent = seq, sent + 1
+                backlog = outbox.backlog(conn)
+                self._set_status(SyncStatus(connected, backlog, acked, last_ack_at, resends))
+                if not sent:
+                    self._wake.wait(POLL_INTERVAL)
+        finally:
+            conn.close()
+
+    def _set_status(self, status: SyncStatus) -> None:
+        with self._changed:
+            self._status = status
+            self._generation += 1
+            self._changed.notify_all()
+
+    # -- public API ----------------------------------------------------------------------------
+    @property
+    def status(self) -> SyncStatus:
+        return self._status
+
+    def wake(self) -> None:
+        """Tell the worker a new message is in the outbox."""
+        self._wake.set()
+
+    def start(self) -> OutboxSender:
+        self.client.connect_async(self.broker.host, self.broker.port)
+        self.client.loop_start()
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=10)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def wait_synced(self, timeout: float) -> bool:
+        """Wait until the server has acked every message in the outbox (True) or timeout (False)."""
+        deadline = time.monotonic() + timeout
+        self.wake()
+        with self._changed:
+            asked_at = self._generation
+            while True:
+                status = self._status
+                # Only a status the worker made after this call counts: an older one may predate
+                # messages just written to the outbox.
+                if self._generation > asked_at and status.backlog == 0 and status.connected:
+                    return True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(remaining)
+
+    def __enter__(self) -> OutboxSender:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,29 @@
+"""Every MQTT topic of the contract, built and parsed in one place (see docs/mqtt.md)."""
+from programme.ticket import TERMINAL_ID
+
+PREFIX = "loyalty/v1"
+TICKETS_SUBSCRIPTION = f"{PREFIX}/up/+/tickets"
+RULES = f"{PREFIX}/down/all/rules"
+HOTLIST = f"{PREFIX}/down/all/hotlist"
+OFFERS = f"{PREFIX}/down/all/offers"
+
+
+def tickets(terminal: str) -> str:
+    return f"{PREFIX}/up/{terminal}/tickets"
+
+
+def acks(terminal: str) -> str:
+    return f"{PREFIX}/down/{terminal}/acks"
+
+
+def commands(terminal: str) -> str:
+    return f"{PREFIX}/down/{terminal}/commands"
+
+
+def terminal_of_up_topic(topic: str) -> str | None:
+    """The terminal id in `loyalty/v1/up/{terminal}/tickets`, or None when the topic is not of that form."""
+    parts = topic.split("/")
+    if len(parts) == 5 and parts[:3] == ["loyalty", "v1", "up"] and parts[4] == "tickets":
+        if TERMINAL_ID.match(parts[3]):
+            return parts[3]
+    return None

@@ -1,0 +1,108 @@
+"""`loyalty till`: sell, simulate and sync from the command line (the same functions the screen uses)."""
+from __future__ import annotations
+
+import json
+
+import click
+import msgspec
+
+TERMINAL_HELP = "Till id, store then till: S001-T01."
+
+
+def _open_journal(db: str, terminal: str):
+    from programme.errors import ProgrammeError
+
+    from .journal import Journal
+
+    try:
+        return Journal(db, terminal)
+    except ProgrammeError as exc:
+        raise click.BadParameter(str(exc), param_hint="--terminal") from None
+
+
+@click.group()
+def till() -> None:
+    """The till: sell, simulate sales, and sync the outbox with head office."""
+
+
+@till.command()
+@click.option("--terminal", required=True, help=TERMINAL_HELP)
+@click.option("--db", required=True, type=click.Path(dir_okay=False), help="The till's journal (SQLite file).")
+@click.option("--card", help="Loyalty card number (13 digits).")
+@click.option("--cashier", default="cashier", show_default=True, help="Who sells.")
+@click.option("--line", "line_specs", multiple=True, required=True, metavar="GTIN,QTY,UNIT_CENTS[,CATEGORY]",
+              help="One basket line; repeat for more.")
+def sell(terminal: str, db: str, card: str | None, cashier: str, line_specs: tuple[str, ...]) -> None:
+    """Close one ticket and print it as JSON."""
+    from programme.cardnumber import validate_card_number
+    from programme.errors import CardNumberError, ProgrammeError
+
+    from .sale import parse_line_spec
+    from .sale import sell as do_sell
+
+    try:
+        # Everything is checked before the journal is even opened: a refusal writes nothing.
+        card = validate_card_number(card) if card else None
+        lines = [parse_line_spec(spec) for spec in line_specs]
+    except CardNumberError as exc:
+        raise click.BadParameter(str(exc), param_hint="--card") from None
+    except ProgrammeError as exc:
+        raise click.BadParameter(str(exc), param_hint="--line") from None
+    with _open_journal(db, terminal) as journal:
+        ticket = do_sell(journal, lines, card, cashier)
+    click.echo(msgspec.json.encode(ticket).decode())
+
+
+@till.command()
+@click.option("--terminal", required=True, help=TERMINAL_HELP)
+@click.option("--db", required=True, type=click.Path(dir_okay=False), help="The till's journal (SQLite file).")
+@click.option("--tickets", "count", required=True, type=click.IntRange(min=1), help="How many tickets to close.")
+@click.option("--seed", default=0, show_default=True, help="Random seed: the same seed sells the same baskets.")
+@click.option("--card-share", default=0.6, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of tickets that carry a loyalty card.")
+def simulate(terminal: str, db: str, count: int, seed: int, card_share: float) -> None:
+    """Close N realistic tickets (1-60 lines from a generated catalogue), with a progress bar."""
+    from rich.progress import Progress
+
+    from .sale import sell as do_sell
+    from .simulate import Shopper
+
+    shopper = Shopper(seed=seed, card_share=card_share)
+    with _open_journal(db, terminal) as journal, Progress(transient=True) as progress:
+        task = progress.add_task(f"selling at {terminal}", total=count)
+        for lines, card in shopper.baskets(count):
+            do_sell(journal, lines, card)
+            progress.advance(task)
+        click.echo(json.dumps({"terminal": terminal, **journal.totals(), "backlog": journal.backlog()}))
+
+
+@till.command()
+@click.option("--terminal", required=True, help=TERMINAL_HELP)
+@click.option("--db", required=True, type=click.Path(dir_okay=False, exists=True), help="The till's journal.")
+@click.option("--broker", required=True, envvar="LOYALTY_BROKER", help="Broker address: mqtt://HOST:PORT.")
+@click.option("--wait", "wait_s", default=60.0, show_default=True, help="Seconds to wait for every ack.")
+def sync(terminal: str, db: str, broker: str, wait_s: float) -> None:
+    """Send the outbox and exit 0 once the server has acked everything; counts as JSON on the last line."""
+    from sync.broker_url import parse_broker_url
+    from sync.errors import SyncError
+    from sync.sender import OutboxSender
+
+    try:
+        url = parse_broker_url(broker)
+    except SyncError as exc:
+        raise click.BadParameter(str(exc), param_hint="--broker") from None
+    with _open_journal(db, terminal) as journal:
+        before = journal.backlog()
+    sender = OutboxSender(db, terminal, url)
+    with sender:
+        synced = sender.wait_synced(wait_s)
+        status = sender.status
+    summary = {"terminal": terminal, "sent": before - status.backlog, "backlog": status.backlog,
+               "acked_to": status.acked_to, "connected": status.connected, "resends": status.resends}
+    click.echo(json.dumps(summary))
+    if not synced:
+        reason = "the broker could not be reached" if not status.connected else "the server did not ack in time"
+        raise click.ClickException(
+            f"{status.backlog} tickets still wait in the outbox after {wait_s:g} s: {reason}. "
+            "They are kept; run the sync again when the server is up."
+        )

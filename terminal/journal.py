@@ -1,0 +1,135 @@
+"""The till's journal: tickets, lines, points entries and outbox in one SQLite file (WAL, FULL sync).
+
+Closing a ticket is one transaction: the ticket, its lines, its ledger entries and the outbox
+message commit together or not at all, and the sequence number has no holes.
+"""
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+
+import sqlite_utils
+
+from programme.ticket import (
+    GENESIS_HASH, Line, PointsEntry, Tender, Ticket, signed_points, store_of, ticket_hash, ticket_id, utc_now,
+    validate_ticket,
+)
+from sync import outbox, topics
+from sync.codec import encode_ticket
+
+from .errors import JournalError
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+def open_journal_db(path: str | Path) -> sqlite_utils.Database:
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    db = sqlite_utils.Database(conn)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    return db
+
+
+class Journal:
+    def __init__(self, path: str | Path, terminal: str):
+        self.path = str(path)
+        self.terminal = terminal
+        self.store = store_of(terminal)
+        self.db = open_journal_db(path)
+        self.conn = self.db.conn
+        self._create()
+
+    def _create(self) -> None:
+        db = self.db
+        if "tickets" not in db.table_names():
+            db["tickets"].create(
+                {"id": str, "seq": int, "terminal": str, "store": str, "cashier": str, "closed_at": str,
+                 "card": str, "total_cents": int, "points_earned": int, "points_redeemed": int,
+                 "rules_version": str, "hash": str, "payload": bytes},
+                pk="id", not_null={"seq", "terminal", "closed_at", "hash", "payload"},
+            )
+            db["tickets"].create_index(["seq"], unique=True)
+            db["tickets"].create_index(["card"])
+            db["lines"].create(
+                {"ticket_id": str, "line_no": int, "gtin": str, "label": str, "category": str,
+                 "quantity": int, "unit_cents": int, "discount_cents": int, "total_cents": int},
+                pk=("ticket_id", "line_no"),
+            )
+            db["ledger"].create(
+                {"id": int, "card": str, "kind": str, "points": int, "rule": str, "cause": str,
+                 "ticket_id": str, "at": str},
+                pk="id", not_null={"card", "kind", "points", "cause"},
+            )
+            db["ledger"].create_index(["cause"], unique=True)
+            db["ledger"].create_index(["card"])
+        outbox.ensure_schema(self.conn)
+
+    def close_ticket(self, *, cashier: str, lines: list[Line], tenders: list[Tender], card: str | None,
+                     points: list[PointsEntry], rules_version: str,
+                     opened_at: datetime | None = None) -> Ticket:
+        """Give the ticket its sequence and write it, its ledger entries and its outbox message at once."""
+        conn = self.conn
+        closed_at = utc_now()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute("SELECT seq, hash FROM tickets ORDER BY seq DESC LIMIT 1").fetchone()
+            seq, prev_hash = (row[0] + 1, row[1]) if row else (1, GENESIS_HASH)
+            ticket = Ticket(
+                id=ticket_id(self.terminal, seq), terminal=self.terminal, seq=seq, store=self.store,
+                cashier=cashier, opened_at=opened_at or closed_at, closed_at=closed_at, lines=lines,
+                tenders=tenders, total_cents=sum(line.total_cents for line in lines), card=card,
+                points=points, rules_version=rules_version, prev_hash=prev_hash,
+            )
+            validate_ticket(ticket)
+            payload = encode_ticket(ticket)
+            closed = closed_at.isoformat()
+            conn.execute(
+                "INSERT INTO tickets (id, seq, terminal, store, cashier, closed_at, card, total_cents, "
+                "points_earned, points_redeemed, rules_version, hash, payload) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (ticket.id, seq, self.terminal, self.store, cashier, closed, card, ticket.total_cents,
+                 ticket.points_earned, ticket.points_redeemed, rules_version, ticket_hash(ticket), payload),
+            )
+            conn.executemany(
+                "INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(ticket.id, n, li.gtin, li.label, li.category, li.quantity, li.unit_cents,
+                  li.discount_cents, li.total_cents) for n, li in enumerate(lines)],
+            )
+            conn.executemany(
+                "INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(card, e.kind, signed_points(e), e.rule, f"ticket:{ticket.id}:{n}", ticket.id, closed)
+                 for n, e in enumerate(points)],
+            )
+            outbox.enqueue(conn, seq, topics.tickets(self.terminal), payload, closed)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return ticket
+
+    # -- reads -----------------------------------------------------------------------------------
+    def ticket_count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM tickets").fetchone()[0]
+
+    def last_seq(self) -> int:
+        return self.conn.execute("SELECT coalesce(max(seq), 0) FROM tickets").fetchone()[0]
+
+    def backlog(self) -> int:
+        return outbox.backlog(self.conn)
+
+    def totals(self) -> dict[str, int]:
+        tickets, cents, earned = self.conn.execute(
+            "SELECT count(*), coalesce(sum(total_cents), 0), coalesce(sum(points_earned), 0) FROM tickets"
+        ).fetchone()
+        return {"tickets": tickets, "total_cents": cents, "points_earned": earned}
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+

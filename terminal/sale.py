@@ -1,0 +1,34 @@
+"""A sale at the till: validate the card, compute the points, close the ticket in the journal."""
+from __future__ import annotations
+
+from programme.cardnumber import validate_card_number
+from programme.points import RULES_VERSION, earn_points
+from programme.ticket import Line, Tender, Ticket, make_line
+
+from .journal import Journal
+
+
+def parse_line_spec(spec: str) -> Line:
+    """`GTIN,QTY,UNIT_CENTS[,CATEGORY]` as typed on the command line."""
+    from programme.errors import TicketError
+
+    parts = spec.split(",")
+    if len(parts) not in (3, 4):
+        raise TicketError(f"line {spec!r} should be GTIN,QTY,UNIT_CENTS[,CATEGORY], e.g. 3017620422003,2,199")
+    gtin, qty, unit = parts[:3]
+    try:
+        quantity, unit_cents = int(qty), int(unit)
+    except ValueError:
+        raise TicketError(f"line {spec!r}: quantity and unit price are whole numbers (price in cents)") from None
+    return make_line(gtin.strip(), quantity, unit_cents, category=(parts[3].strip() if len(parts) == 4 else "grocery"))
+
+
+def sell(journal: Journal, lines: list[Line], card: str | None = None, cashier: str = "cashier",
+         tender_kind: str = "cash") -> Ticket:
+    """Close one ticket paid in full by one tender. The card is checked before anything is written."""
+    card = validate_card_number(card) if card else None
+    total = sum(line.total_cents for line in lines)
+    return journal.close_ticket(
+        cashier=cashier, lines=lines, tenders=[Tender(kind=tender_kind, cents=total)], card=card,
+        points=earn_points(lines, card), rules_version=RULES_VERSION,
+    )

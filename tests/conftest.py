@@ -1,0 +1,13 @@
+"""Shared fixtures: real Mosquitto, real SQLite files, short timing constants."""
+import pytest
+
+from sync import sender
+
+from .fixtures.mqtt import mosquitto  # noqa: F401 - fixture
+
+
+@pytest.fixture(autouse=True)
+def short_timing(monkeypatch):
+    """Tests shorten waits by patching the modules' constants, never by sleeping."""
+    monkeypatch.setattr(sender, "ACK_TIMEOUT", 1.0)
+    monkeypatch.setattr(sender, "POLL_INTERVAL", 0.05)

@@ -1,0 +1,28 @@
+"""`loyalty demo` runs the whole chain on embedded defaults, as `make demo` does."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.timeout(120)
+def test_demo_stores_every_ticket_sent(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "loyalty", "demo", "--tickets", "120", "--tills", "2", "--dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=110)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["tickets_sent"] == summary["tickets_stored"] == 120
+    assert summary["dead_letters"] == 0 and summary["points_earned"] > 0
+    assert (tmp_path / "server.db").exists()
+
+
+@pytest.mark.timeout(60)
+def test_demo_against_mosquitto(tmp_path, mosquitto):
+    result = subprocess.run(
+        [sys.executable, "-m", "loyalty", "demo", "--tickets", "50", "--tills", "3", "--broker", mosquitto.url,
+         "--dir", str(tmp_path)], capture_output=True, text=True, timeout=50)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["tickets_stored"] == 50 and summary["broker"] == mosquitto.url
