@@ -1,6 +1,6 @@
-"""Broker addresses: mqtt://[user:password@]host:port (mqtts:// for TLS)."""
+"""Broker addresses: mqtt://[user:password@]host:port, or mqtts://...?ca=/path/ca.crt for TLS."""
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from .errors import BrokerUrlError
 
@@ -14,6 +14,7 @@ class BrokerUrl:
     tls: bool = False
     username: str | None = None
     password: str | None = None
+    ca_file: str | None = None
 
     def __str__(self) -> str:
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
@@ -33,4 +34,5 @@ def parse_broker_url(url: str) -> BrokerUrl:
         tls=parts.scheme == "mqtts",
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
+        ca_file=parse_qs(parts.query).get("ca", [None])[0],
     )

@@ -32,3 +32,30 @@ def broker(ctx: click.Context, host: str, port: int) -> None:
         pass
     finally:
         running.stop()
+
+
+@broker.command()
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for config, keys, accounts.")
+@click.option("--till", "tills", multiple=True, metavar="TERMINAL", help="A till account to create (repeat).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the TLS listener binds to.")
+@click.option("--port", default=8883, show_default=True, help="TLS port.")
+@click.option("--hostname", "hostnames", multiple=True, help="Names in the broker certificate (default: host, localhost).")
+def config(out: str, tills: tuple[str, ...], host: str, port: int, hostnames: tuple[str, ...]) -> None:
+    """Write a hardened Mosquitto configuration: TLS, one account per till and for the server, ACLs.
+
+    Re-run with more --till to add accounts; existing passwords and the CA are kept. New passwords
+    are written to OUT/credentials/NAME (mode 600) to provision each till.
+    """
+    import json
+    from pathlib import Path
+
+    from .broker_config import write_broker_config
+    from .errors import SyncError
+
+    try:
+        made = write_broker_config(Path(out), list(tills), host, port, list(hostnames) or None)
+    except SyncError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps({"config": str(made.config_file), "ca": str(made.ca_file), "listener": f"{host}:{port}",
+                           "new_accounts": sorted(made.credentials),
+                           "run": f"mosquitto -c {made.config_file}"}))

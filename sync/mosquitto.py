@@ -47,7 +47,9 @@ def wait_port(host: str, port: int, timeout: float, proc: subprocess.Popen | Non
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise SyncError(f"mosquitto exited with code {proc.returncode} before listening on {host}:{port}")
+            said = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
+            raise SyncError(f"mosquitto exited with code {proc.returncode} before listening on {host}:{port}"
+                            + (f": {said}" if said else ""))
         try:
             with socket.create_connection((host, port), timeout=0.2):
                 return
@@ -61,7 +63,8 @@ class Mosquitto:
 
     def __init__(self, data_dir: str | Path, port: int | None = None, host: str = "127.0.0.1",
                  max_queued: int = 1_000_000, max_packet: int = 4 * 1024 * 1024,
-                 allow_anonymous: bool = True, extra: str = ""):
+                 allow_anonymous: bool = True, extra: str = "", config_path: str | Path | None = None):
+        """Writes its own loopback configuration, or runs `config_path` (then give its host and port)."""
         binary = mosquitto_binary()
         if binary is None:
             raise SyncError("mosquitto is not installed: run `make setup` (or apt-get install mosquitto)")
@@ -70,10 +73,13 @@ class Mosquitto:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.host = host
         self.port = port or free_port(host)
-        self.config_path = self.data_dir / "mosquitto.conf"
-        self.config_path.write_text(CONFIG.format(
-            port=self.port, host=host, data_dir=self.data_dir, max_queued=max_queued, max_packet=max_packet,
-            allow_anonymous="true" if allow_anonymous else "false", extra=extra))
+        if config_path is not None:
+            self.config_path = Path(config_path)
+        else:
+            self.config_path = self.data_dir / "mosquitto.conf"
+            self.config_path.write_text(CONFIG.format(
+                port=self.port, host=host, data_dir=self.data_dir, max_queued=max_queued, max_packet=max_packet,
+                allow_anonymous="true" if allow_anonymous else "false", extra=extra))
         self.proc: subprocess.Popen | None = None
 
     @property

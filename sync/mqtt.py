@@ -23,7 +23,7 @@ def make_client(url: BrokerUrl, client_id: str, *, clean_session: bool = True) -
     client.reconnect_delay_set(RECONNECT_MIN_DELAY, RECONNECT_MAX_DELAY)
     client.max_inflight_messages_set(MAX_INFLIGHT)
     if url.tls:
-        client.tls_set()
+        client.tls_set(ca_certs=url.ca_file)
     return client
 
 

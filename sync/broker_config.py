@@ -1,0 +1,130 @@
+"""A hardened Mosquitto configuration: TLS with the project CA, one account per till, ACLs.
+
+A till (username = its terminal id) may publish only on its own up topic and read only its own
+down topics and the shared retained ones; the server reads every up topic and writes the down ones.
+"""
+from __future__ import annotations
+
+import getpass
+import secrets
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from programme.ticket import TERMINAL_ID
+
+from . import topics
+from .errors import SyncError
+from .pki import make_ca, make_server_cert
+
+SERVER_USER = "loyalty-server"
+ADMIN_USER = "loyalty-admin"
+MAX_QUEUED_MESSAGES = 1_000_000
+MAX_INFLIGHT_MESSAGES = 100
+MAX_PACKET_SIZE = 4 * 1024 * 1024
+
+ACL = f"""\
+# Written by `loyalty broker config`. Tills log in with their terminal id as username.
+user {SERVER_USER}
+topic read {topics.PREFIX}/up/+/tickets
+topic write {topics.PREFIX}/down/#
+
+user {ADMIN_USER}
+topic write {topics.PREFIX}/down/all/#
+topic read {topics.PREFIX}/#
+
+pattern write {topics.PREFIX}/up/%u/tickets
+pattern read {topics.PREFIX}/down/%u/#
+pattern read {topics.PREFIX}/down/all/#
+"""
+
+CONFIG = """\
+# Written by `loyalty broker config`: TLS only, no anonymous client, per-till accounts and ACLs,
+# explicit queue and inflight limits (Mosquitto's defaults drop messages silently), persistence.
+per_listener_settings false
+# Run as the account that owns these files (Mosquitto started as root would otherwise switch to
+# user mosquitto and fail to read the keys, which are mode 600).
+user {user}
+allow_anonymous false
+password_file {dir}/passwords
+acl_file {dir}/acl
+persistence true
+persistence_location {dir}/data/
+autosave_interval 1
+max_queued_messages {max_queued}
+max_inflight_messages {max_inflight}
+max_packet_size {max_packet}
+log_dest file {dir}/mosquitto.log
+connection_messages true
+
+listener {port} {host}
+cafile {dir}/ca.crt
+certfile {dir}/broker.crt
+keyfile {dir}/broker.key
+tls_version tlsv1.2
+"""
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    directory: Path
+    config_file: Path
+    ca_file: Path
+    port: int
+    host: str
+    credentials: dict[str, str]  # username -> password, for this run's new accounts only
+
+
+def _mosquitto_passwd() -> str:
+    found = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+    if not Path(found).exists():
+        raise SyncError("mosquitto_passwd is missing: install the mosquitto package (make setup)")
+    return found
+
+
+def write_broker_config(out: Path, terminals: list[str], host: str = "127.0.0.1", port: int = 8883,
+                        hostnames: list[str] | None = None) -> BrokerConfig:
+    """Write config, CA and broker certificate, password file and ACL into `out`.
+
+    New accounts get a random password, written to `out/credentials/NAME` (mode 600) for provisioning;
+    existing accounts keep theirs, so the command can be re-run to add tills.
+    """
+    for terminal in terminals:
+        if not TERMINAL_ID.match(terminal):
+            raise SyncError(f"terminal id {terminal!r} is not of the form S042-T07 (store, till)")
+    out = Path(out).resolve()
+    (out / "data").mkdir(parents=True, exist_ok=True)
+    creds_dir = out / "credentials"
+    creds_dir.mkdir(exist_ok=True)
+    creds_dir.chmod(0o700)
+    ca_crt, ca_key = make_ca(out)
+    make_server_cert(out, hostnames or [host, "localhost"], ca_crt, ca_key)
+    passwd_file = out / "passwords"
+    passwd_file.touch(mode=0o600)
+    passwd_file.chmod(0o600)
+    new: dict[str, str] = {}
+    tool = _mosquitto_passwd()
+    for user in [SERVER_USER, ADMIN_USER, *terminals]:
+        cred = creds_dir / user
+        if cred.exists():
+            continue
+        password = secrets.token_urlsafe(24)
+        result = subprocess.run([tool, "-b", str(passwd_file), user, password], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise SyncError(f"mosquitto_passwd failed for {user}: {result.stderr.strip()}")
+        cred.write_text(password + "\n")
+        cred.chmod(0o600)
+        new[user] = password
+    (out / "acl").write_text(ACL)
+    config_file = out / "mosquitto.conf"
+    config_file.write_text(CONFIG.format(dir=out, user=getpass.getuser(), host=host, port=port, max_queued=MAX_QUEUED_MESSAGES,
+                                         max_inflight=MAX_INFLIGHT_MESSAGES, max_packet=MAX_PACKET_SIZE))
+    return BrokerConfig(out, config_file, ca_crt, port, host, new)
+
+
+def read_password(out: Path, user: str) -> str:
+    path = Path(out) / "credentials" / user
+    if not path.exists():
+        raise SyncError(f"no broker account {user!r} in {out}: add it with `loyalty broker config --till {user}`")
+    return path.read_text().strip()
