@@ -55,3 +55,36 @@ def stats(db: str) -> None:
         click.echo(json.dumps(store.stats(), indent=2))
     finally:
         store.close()
+
+
+@server.command("backup")
+@click.option("--db", required=True, type=click.Path(dir_okay=False, exists=True), help=DB_HELP)
+@click.argument("dest", type=click.Path(dir_okay=False))
+def backup_command(db: str, dest: str) -> None:
+    """Copy the database to DEST while the server runs (SQLite online backup), then check it."""
+    from rich.progress import Progress
+
+    from .backup import backup
+    from .errors import ServerError
+
+    try:
+        with Progress(transient=True) as progress:
+            task = progress.add_task("backing up", total=None)
+            result = backup(db, dest, lambda done, total: progress.update(task, completed=done, total=total))
+    except ServerError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(result))
+
+
+@server.command("restore")
+@click.option("--db", required=True, type=click.Path(dir_okay=False), help="Where to put the database back.")
+@click.argument("backup_file", type=click.Path(dir_okay=False, exists=True))
+def restore_command(db: str, backup_file: str) -> None:
+    """Put BACKUP_FILE back as the server's database (the server stopped, the old file moved aside)."""
+    from .backup import restore
+    from .errors import ServerError
+
+    try:
+        click.echo(json.dumps(restore(backup_file, db)))
+    except ServerError as exc:
+        raise click.ClickException(str(exc)) from None
