@@ -6,6 +6,7 @@ message commit together or not at all, and the sequence number has no holes.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -16,8 +17,9 @@ from programme.ticket import (
     validate_ticket,
 )
 from sync import outbox, topics
-from sync.codec import encode_ticket
+from sync.codec import decode_ticket, encode_ticket
 
+from . import cardstate
 from .errors import JournalError
 
 BUSY_TIMEOUT_MS = 30_000
@@ -64,11 +66,24 @@ class Journal:
             db["ledger"].create_index(["cause"], unique=True)
             db["ledger"].create_index(["card"])
         outbox.ensure_schema(self.conn)
+        cardstate.ensure_schema(self.conn)
+        # What was returned from which original line, and the receipt as printed (reprints copy it).
+        self.conn.executescript(
+            "CREATE TABLE IF NOT EXISTS returned_lines (return_id TEXT NOT NULL, original_id TEXT NOT NULL, "
+            "line_no INTEGER NOT NULL, quantity INTEGER NOT NULL, points INTEGER NOT NULL, "
+            "PRIMARY KEY (return_id, line_no));"
+            "CREATE INDEX IF NOT EXISTS returned_lines_original ON returned_lines (original_id);"
+            "CREATE TABLE IF NOT EXISTS receipts (ticket_id TEXT PRIMARY KEY, text TEXT NOT NULL);"
+        )
 
     def close_ticket(self, *, cashier: str, lines: list[Line], tenders: list[Tender], card: str | None,
                      points: list[PointsEntry], rules_version: str,
-                     opened_at: datetime | None = None) -> Ticket:
-        """Give the ticket its sequence and write it, its ledger entries and its outbox message at once."""
+                     opened_at: datetime | None = None,
+                     also: Callable[[sqlite3.Connection, Ticket], None] | None = None) -> Ticket:
+        """Give the ticket its sequence and write it, its ledger entries and its outbox message at once.
+
+        `also` writes more rows about the ticket (a return's links) inside the same transaction.
+        """
         conn = self.conn
         closed_at = utc_now()
         conn.execute("BEGIN IMMEDIATE")
@@ -102,6 +117,8 @@ class Journal:
                  for n, e in enumerate(points)],
             )
             outbox.enqueue(conn, seq, topics.tickets(self.terminal), payload, closed)
+            if also is not None:
+                also(conn, ticket)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -114,6 +131,10 @@ class Journal:
 
     def last_seq(self) -> int:
         return self.conn.execute("SELECT coalesce(max(seq), 0) FROM tickets").fetchone()[0]
+
+    def find_ticket(self, ticket_id: str) -> Ticket | None:
+        row = self.conn.execute("SELECT payload FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+        return decode_ticket(row[0], self.terminal) if row else None
 
     def backlog(self) -> int:
         return outbox.backlog(self.conn)

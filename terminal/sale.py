@@ -32,3 +32,16 @@ def sell(journal: Journal, lines: list[Line], card: str | None = None, cashier: 
         cashier=cashier, lines=lines, tenders=[Tender(kind=tender_kind, cents=total)], card=card,
         points=earn_points(lines, card), rules_version=RULES_VERSION,
     )
+
+
+def close_sale(journal: Journal, lines: list[Line], card: str | None, cashier: str, tenders: list[Tender],
+               redeemed_points: int = 0) -> Ticket:
+    """Close a ticket with several tenders; points redeemed as a tender become one "redeem" entry."""
+    from programme.ticket import PointsEntry
+
+    card = validate_card_number(card) if card else None
+    points = earn_points(lines, card)
+    if redeemed_points:
+        points = [*points, PointsEntry(kind="redeem", rule="points tender", points=redeemed_points)]
+    return journal.close_ticket(cashier=cashier, lines=lines, tenders=tenders, card=card, points=points,
+                                rules_version=RULES_VERSION)

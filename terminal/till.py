@@ -1,0 +1,164 @@
+"""A cashier's session at one till: everything the screen does, as plain methods tests call too.
+
+The screen only turns keys into these calls and shows what they return. Card look-ups open their
+own SQLite connection so a worker thread can run them while the screen keeps answering.
+"""
+from __future__ import annotations
+
+import random
+import sqlite3
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from programme.ticket import Line, Ticket
+
+from . import cardstate
+from .basket import Basket
+from .cardstate import CardBalance
+from .errors import BasketError, RedeemError, TillError
+from .journal import Journal
+from .receipt import make_printer, print_text, render_control_slip, render_duplicate, render_receipt
+from .redeem import Redemption, plan_redemption
+from .returns import close_return
+from .sale import close_sale
+from .simulate import Article, catalogue
+
+
+def default_catalogue(seed: int = 0) -> dict[str, Article]:
+    """The generated catalogue the simulator sells from (the same seed gives the same articles)."""
+    return {article.gtin: article for article in catalogue(random.Random(seed))}
+
+
+@dataclass(frozen=True)
+class Closed:
+    ticket: Ticket
+    receipt: str
+    control_slip: str | None
+    balance: CardBalance | None
+    print_error: str | None = None
+
+
+class TillSession:
+    def __init__(self, db: str, terminal: str, *, cashier: str = "cashier",
+                 catalogue: Mapping[str, Article] | None = None, printer: str = "dummy",
+                 online: Callable[[], bool] = lambda: False):
+        self.db = str(db)
+        self.journal = Journal(db, terminal)
+        self.terminal = terminal
+        self.cashier = cashier
+        self.catalogue = default_catalogue() if catalogue is None else catalogue
+        self.basket = Basket(self.catalogue)
+        self.balance: CardBalance | None = None
+        self.printer_spec = printer
+        self.printer = make_printer(printer)
+        self.online = online
+        self.last_ticket_id: str | None = None
+
+    # -- basket ------------------------------------------------------------------------------------
+    def scan(self, text: str) -> Line:
+        return self.basket.scan(text)
+
+    def void(self, index: int | None = None) -> Line:
+        return self.basket.void(index)
+
+    def cancel(self) -> None:
+        self.basket.cancel()
+        self.balance = None
+
+    def pay(self, kind: str, cents: int | None = None) -> int:
+        return self.basket.pay(kind, cents)
+
+    # -- card --------------------------------------------------------------------------------------
+    def lookup_card(self, number: str) -> CardBalance:
+        """Check the card (number, hot-list) and read its balance; safe to call from a worker thread."""
+        conn = sqlite3.connect(self.db, timeout=30)
+        try:
+            card = cardstate.check_card(conn, number)
+            return cardstate.card_balance(conn, card, self.online())
+        finally:
+            conn.close()
+
+    def set_card(self, balance: CardBalance) -> None:
+        if self.basket.redeemed_points:
+            raise BasketError("points were already redeemed with another card: cancel the ticket to change card")
+        self.basket.card = balance.card
+        self.balance = balance
+
+    def identify(self, number: str) -> CardBalance:
+        balance = self.lookup_card(number)
+        self.set_card(balance)
+        return balance
+
+    def redeem(self, points: int) -> Redemption:
+        if self.basket.card is None:
+            raise RedeemError("no card on this ticket: identify the card (F2) before redeeming points")
+        conn = self.journal.conn
+        balance = cardstate.card_balance(conn, self.basket.card, self.online())
+        redemption = plan_redemption(
+            points, balance=balance.points - self.basket.redeemed_points, due_cents=self.basket.due_cents,
+            confirmed=balance.confirmed,
+            redeemed_today=cardstate.redeemed_today(conn, self.basket.card) + self.basket.redeemed_points)
+        self.basket.apply_redemption(redemption)
+        return redemption
+
+    # -- close, reprint, return ----------------------------------------------------------------------
+    def close(self) -> Closed:
+        basket = self.basket
+        if not basket.lines:
+            raise BasketError("the basket is empty: scan an article first")
+        if basket.due_cents:
+            raise BasketError(f"{basket.due_cents / 100:.2f} still due: take a payment (F10) before closing")
+        before = self.balance.points if self.balance else None
+        ticket = close_sale(self.journal, list(basket.lines), basket.card, self.cashier, list(basket.tenders),
+                            basket.redeemed_points)
+        closed = self._finish(ticket, basket.change_cents, before)
+        self.basket = Basket(self.catalogue)
+        self.balance = None
+        return closed
+
+    def _finish(self, ticket: Ticket, change_cents: int, balance_before: int | None) -> Closed:
+        balance = cardstate.card_balance(self.journal.conn, ticket.card, self.online()) if ticket.card else None
+        receipt = render_receipt(ticket, change_cents=change_cents, balance=balance and balance.points,
+                                 balance_confirmed=bool(balance and balance.confirmed))
+        slip = None
+        if ticket.points_redeemed:
+            slip = render_control_slip(ticket, balance_before=balance_before if balance_before is not None else 0,
+                                       balance_after=balance.points if balance else 0)
+        with self.journal.conn:
+            self.journal.conn.execute("INSERT INTO receipts (ticket_id, text) VALUES (?, ?)", (ticket.id, receipt))
+        self.last_ticket_id = ticket.id
+        error = self._print(receipt, slip)
+        return Closed(ticket, receipt, slip, balance, error)
+
+    def _print(self, *texts: str | None) -> str | None:
+        """Print; a printer fault never loses the ticket, which is already in the journal."""
+        try:
+            for text in texts:
+                if text:
+                    print_text(self.printer, text)
+        except (OSError, TillError) as exc:
+            return f"the receipt could not be printed ({exc}): fix the printer, then reprint (F8)"
+        return None
+
+    def reprint(self, ticket_id: str | None = None) -> str:
+        ticket_id = (ticket_id or self.last_ticket_id or "").strip()
+        if not ticket_id:
+            raise TillError("no ticket to reprint yet: type the ticket number printed at the foot of the receipt")
+        row = self.journal.conn.execute("SELECT text FROM receipts WHERE ticket_id = ?", (ticket_id,)).fetchone()
+        if row is None:
+            raise TillError(f"no receipt for ticket {ticket_id} in this till: check the number at the foot of "
+                            "the receipt")
+        text = render_duplicate(row[0])
+        error = self._print(text)
+        if error:
+            raise TillError(error)
+        return text
+
+    def return_lines(self, original_id: str, picks: Mapping[int, int], tender_kind: str = "cash") -> Closed:
+        if self.basket.lines:
+            raise BasketError("a sale is in progress: close or cancel it before a return")
+        ticket = close_return(self.journal, original_id, picks, self.cashier, tender_kind)
+        return self._finish(ticket, 0, None)
+
+    def close_session(self) -> None:
+        self.journal.close()

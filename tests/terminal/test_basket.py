@@ -1,0 +1,71 @@
+import pytest
+
+from terminal.basket import Basket, parse_scan
+from terminal.errors import BasketError, RedeemError
+from terminal import redeem
+from terminal.redeem import plan_redemption
+from terminal.till import default_catalogue
+
+CATALOGUE = default_catalogue()
+RAZORS, OIL = "3000000000007", "3000000000014"  # 1.91 and 5.42 in the seed-0 catalogue
+
+
+def test_scan_forms():
+    assert parse_scan("3017620422003").quantity == 1
+    assert parse_scan("3*3017620422003").quantity == 3
+    assert parse_scan("3017620422003@1.99").unit_cents == 199
+    with pytest.raises(BasketError) as err:
+        parse_scan("abc")
+    assert str(err.value) == "'abc' is not an article: scan the barcode, or type GTIN, 3*GTIN or GTIN@1.99"
+
+
+def test_lines_void_totals_and_tenders():
+    basket = Basket(CATALOGUE)
+    basket.scan(RAZORS)
+    basket.scan(f"2*{OIL}")
+    basket.scan("3017620422003@2.50")
+    assert basket.total_cents == 191 + 2 * 542 + 250 and basket.item_count == 4
+    assert basket.void().gtin == "3017620422003"
+    assert basket.void(0).gtin == RAZORS
+    assert basket.total_cents == 1084
+    assert basket.pay("bank_card", 84) == 0
+    assert basket.pay("cash", 2000) == 1000
+    assert basket.settled and [t.kind for t in basket.tenders] == ["bank_card", "cash"]
+    with pytest.raises(BasketError) as err:
+        basket.void()
+    assert str(err.value) == "payment has started: cancel the ticket to void a line"
+    basket.cancel()
+    assert basket.lines == [] and basket.tenders == [] and basket.total_cents == 0
+
+
+def test_unknown_article_and_tender_limits():
+    basket = Basket(CATALOGUE)
+    with pytest.raises(BasketError) as err:
+        basket.scan("3017620422003")
+    assert str(err.value) == "article 3017620422003 is not in the catalogue: type its price as 3017620422003@1.99"
+    basket.scan(RAZORS)
+    with pytest.raises(BasketError) as err:
+        basket.pay("cheque", 500)
+    assert str(err.value) == "cheque pays at most what is due (1.91); only cash gives change"
+
+
+def test_redemption_refused_when_balance_short():
+    with pytest.raises(RedeemError) as err:
+        plan_redemption(300, balance=120, due_cents=1000, confirmed=True, redeemed_today=0)
+    assert str(err.value) == "not enough points: the card has 120 and 300 were asked; redeem at most 120"
+
+
+def test_redemption_limited_to_due_and_offline_cap(monkeypatch):
+    monkeypatch.setattr(redeem, "OFFLINE_DAILY_CAP_POINTS", 200)
+    plan = plan_redemption(500, balance=1000, due_cents=10_000, confirmed=True, redeemed_today=0)
+    assert (plan.points, plan.cents, plan.note) == (500, 500, "")
+    plan = plan_redemption(500, balance=1000, due_cents=300, confirmed=True, redeemed_today=0)
+    assert (plan.points, plan.note) == (300, "only 300 points are needed to pay what is due")
+    plan = plan_redemption(500, balance=1000, due_cents=10_000, confirmed=False, redeemed_today=50)
+    assert plan.points == 150
+    assert plan.note == ("offline cap: at most 200 points a day per card while the till is offline "
+                         "(50 already today), so 150 points are redeemed")
+    with pytest.raises(RedeemError) as err:
+        plan_redemption(10, balance=1000, due_cents=10_000, confirmed=False, redeemed_today=200)
+    assert str(err.value) == ("offline cap reached: a card may redeem at most 200 points a day while the till "
+                              "is offline, and 200 were already redeemed today; try again once online")
