@@ -5,11 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from programme.ticket import Ticket
-from terminal import journal as journal_module
+from programme.ticket import PointsEntry, Tender, Ticket, make_line, validate_ticket
 from terminal import cardstate
 from terminal.errors import CardRefused, RedeemError, ReturnError, TillError
-from terminal.receipt import make_printer
+from terminal.receipt import make_printer, render_control_slip, render_receipt
 from terminal.till import TillSession
 
 CARD = "2900000000018"
@@ -93,20 +92,37 @@ def test_return_reverses_prorated_points_never_more_than_earned(session):
                               "at the foot of the receipt, e.g. S001-T01-00000042")
 
 
-def test_receipt_text_matches_expected_and_reprint_is_marked(session, monkeypatch):
-    monkeypatch.setattr(journal_module, "utc_now", lambda: NOON)
+def expected_sale_ticket() -> Ticket:
+    """A fixed ticket (points entries given, not computed) so the receipt does not move with the rules."""
+    lines = [make_line(OIL, 3, 542, "grocery", "olive oil 1l"), make_line(RAZORS, 1, 191, "hygiene", "razors"),
+             make_line("3000000000021", 2, 1066, "fresh", "chicken breast", discount_cents=400)]
+    return Ticket(id="S001-T01-00000007", terminal="S001-T01", seq=7, store="S001", cashier="alice",
+                  opened_at=NOON, closed_at=NOON, lines=lines,
+                  tenders=[Tender("points", 300), Tender("cash", 3549 - 300)], total_cents=3549, card=CARD,
+                  points=[PointsEntry("earn", "base", 16, 0), PointsEntry("earn", "base", 1, 1),
+                          PointsEntry("earn", "promo fresh x2", 34, 2), PointsEntry("redeem", "points tender", 300)],
+                  rules_version="2026.1")
+
+
+def test_receipt_text_matches_expected():
+    validate_ticket(expected_sale_ticket())
+    text = render_receipt(expected_sale_ticket(), change_cents=751, balance=1251, balance_confirmed=False)
+    assert text == (EXPECTED / "receipt_sale.txt").read_text()
+    slip = render_control_slip(expected_sale_ticket(), balance_before=1500, balance_after=1251)
+    assert slip == (EXPECTED / "control_slip.txt").read_text()
+
+
+def test_reprint_is_marked_duplicata(session):
     session.identify(CARD)
     session.scan(f"3*{OIL}")
-    session.scan(RAZORS)
-    session.scan("3017620422003@2.50")
     session.pay("cash", 5000)
     closed = session.close()
-    assert closed.receipt == (EXPECTED / "receipt_sale.txt").read_text()
     duplicate = session.reprint(closed.ticket.id)
     assert duplicate.splitlines()[0].strip() == "*** DUPLICATA ***" == duplicate.splitlines()[-1].strip()
     assert closed.receipt in duplicate
+    assert session.reprint() == duplicate  # the last ticket by default
     printed = session.printer.output
-    assert printed.count(b"DUPLICATA") == 2 and b"S001-T01-00000001" in printed
+    assert printed.count(b"DUPLICATA") == 4 and printed.count(b"S001-T01-00000001") == 3
     with pytest.raises(TillError) as err:
         session.reprint("S001-T01-00000042")
     assert str(err.value) == ("no receipt for ticket S001-T01-00000042 in this till: check the number at the foot "
