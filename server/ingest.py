@@ -119,8 +119,9 @@ class Ingestor:
         self.totals.stored += result.stored
         self.totals.duplicates += result.duplicates
         self.totals.dead_letters += result.dead_letters
+        self.totals.quarantined += result.quarantined
         log_event(log, "batch", messages=len(messages), stored=result.stored, duplicates=result.duplicates,
-                  dead_letters=result.dead_letters)
+                  dead_letters=result.dead_letters, quarantined=result.quarantined)
         return result
 
     def _publish_ack(self, terminal: str, acked_to: int) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from programme.signing import SignatureError, load_public_key, verify_ticket
 from programme.ticket import Ticket, signed_points, ticket_hash
 
 BUSY_TIMEOUT_S = 30
@@ -80,6 +81,29 @@ CREATE TABLE IF NOT EXISTS gaps (
     resolved_at TEXT,
     UNIQUE (terminal, from_seq)
 );
+CREATE TABLE IF NOT EXISTS till_keys (
+    terminal TEXT PRIMARY KEY,
+    public_key TEXT NOT NULL,
+    registered_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS quarantine (
+    id INTEGER PRIMARY KEY,
+    received_at TEXT NOT NULL,
+    terminal TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    ticket_id TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    payload BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chain_breaks (
+    id INTEGER PRIMARY KEY,
+    terminal TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    expected_prev_hash TEXT NOT NULL,
+    found_prev_hash TEXT NOT NULL,
+    detected_at TEXT NOT NULL,
+    UNIQUE (terminal, seq)
+);
 CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY,
     received_at TEXT NOT NULL,
@@ -112,6 +136,7 @@ class BatchResult:
     stored: int = 0
     duplicates: int = 0
     dead_letters: int = 0
+    quarantined: int = 0
     # terminal -> highest contiguous sequence after the batch (for acks)
     acks: dict[str, int] = field(default_factory=dict)
     # terminal -> first missing sequence (for resend requests)
@@ -131,6 +156,7 @@ class Store:
         self.path = str(path)
         self.db = connect(path)
         self.conn = self.db.conn
+        self._keys: dict | None = None
 
     def close(self) -> None:
         self.conn.close()
@@ -144,8 +170,12 @@ class Store:
         conn.execute("BEGIN IMMEDIATE")
         try:
             lines, ledger = [], []
+            keys = self._till_keys()
             for topic, ticket, payload in sorted(tickets, key=lambda t: (t[1].terminal, t[1].seq)):
                 touched.add(ticket.terminal)
+                if ticket.terminal in keys and self._quarantined(ticket, keys[ticket.terminal], payload, now):
+                    result.quarantined += 1
+                    continue
                 digest = ticket_hash(ticket)
                 cur = conn.execute(TICKET_INSERT, (
                     ticket.id, ticket.terminal, ticket.seq, ticket.store, ticket.cashier,
@@ -162,6 +192,7 @@ class Store:
                     continue
                 result.stored += 1
                 conn.execute("INSERT OR IGNORE INTO received VALUES (?, ?, 'stored')", (ticket.terminal, ticket.seq))
+                self._check_chain(ticket, digest, now)
                 lines.extend(
                     (ticket.id, n, li.gtin, li.label, li.category, li.quantity, li.unit_cents,
                      li.discount_cents, li.total_cents) for n, li in enumerate(ticket.lines))
@@ -191,6 +222,51 @@ class Store:
             conn.execute("ROLLBACK")
             raise
         return result
+
+    # -- signatures and chains -------------------------------------------------------------------
+    def register_till(self, terminal: str, public_key: str, now: str) -> None:
+        """From now on every ticket of `terminal` must carry a valid signature of this key."""
+        load_public_key(public_key)
+        with self.conn:
+            self.conn.execute(
+                "INSERT INTO till_keys VALUES (?, ?, ?) ON CONFLICT(terminal) DO UPDATE SET "
+                "public_key = excluded.public_key, registered_at = excluded.registered_at",
+                (terminal, public_key, now))
+        self._keys = None
+
+    def _till_keys(self) -> dict:
+        if self._keys is None:
+            self._keys = {t: load_public_key(k) for t, k in self.conn.execute("SELECT terminal, public_key FROM till_keys")}
+        return self._keys
+
+    def _quarantined(self, ticket: Ticket, key, payload: bytes, now: str) -> bool:
+        """Keep a ticket whose signature fails aside (flagged, visible, never dropped); its sequence counts."""
+        try:
+            verify_ticket(ticket, key)
+            return False
+        except SignatureError as exc:
+            reason = str(exc)
+        conn = self.conn
+        if conn.execute("INSERT OR IGNORE INTO received VALUES (?, ?, 'quarantined')",
+                        (ticket.terminal, ticket.seq)).rowcount:
+            conn.execute("INSERT INTO quarantine (received_at, terminal, seq, ticket_id, reason, payload) "
+                         "VALUES (?, ?, ?, ?, ?, ?)", (now, ticket.terminal, ticket.seq, ticket.id, reason, payload))
+        return True
+
+    def _check_chain(self, ticket: Ticket, digest: str, now: str) -> None:
+        """Each ticket names the previous one's hash: record any link that does not hold."""
+        conn = self.conn
+        before = conn.execute("SELECT hash FROM tickets WHERE terminal = ? AND seq = ?",
+                              (ticket.terminal, ticket.seq - 1)).fetchone()
+        if before and before[0] != ticket.prev_hash:
+            conn.execute("INSERT OR IGNORE INTO chain_breaks (terminal, seq, expected_prev_hash, found_prev_hash, "
+                         "detected_at) VALUES (?, ?, ?, ?, ?)",
+                         (ticket.terminal, ticket.seq, before[0], ticket.prev_hash, now))
+        after = conn.execute("SELECT prev_hash FROM tickets WHERE terminal = ? AND seq = ?",
+                             (ticket.terminal, ticket.seq + 1)).fetchone()
+        if after and after[0] != digest:
+            conn.execute("INSERT OR IGNORE INTO chain_breaks (terminal, seq, expected_prev_hash, found_prev_hash, "
+                         "detected_at) VALUES (?, ?, ?, ?, ?)", (ticket.terminal, ticket.seq + 1, digest, after[0], now))
 
     def _advance(self, terminal: str, now: str, result: BatchResult) -> None:
         conn = self.conn
@@ -262,6 +338,8 @@ class Store:
             "points_redeemed": redeemed,
             "dead_letters": conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0],
             "gaps_detected": conn.execute("SELECT count(*) FROM gaps").fetchone()[0],
+            "quarantined": conn.execute("SELECT count(*) FROM quarantine").fetchone()[0],
+            "chain_breaks": conn.execute("SELECT count(*) FROM chain_breaks").fetchone()[0],
             "terminals": terminals,
         }
 

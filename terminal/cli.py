@@ -9,30 +9,77 @@ import msgspec
 TERMINAL_HELP = "Till id, store then till: S001-T01."
 
 
-def _open_journal(db: str, terminal: str):
+KEY_HELP = "The till's signing key (loyalty till provision); tickets are signed with it."
+
+
+def _open_journal(db: str, terminal: str, key: str | None = None):
     from programme.errors import ProgrammeError
 
+    from .errors import TillError
     from .journal import Journal
+    from .keys import load_key
 
     try:
-        return Journal(db, terminal)
+        signing_key = load_key(key) if key else None
+    except TillError as exc:
+        raise click.BadParameter(str(exc), param_hint="--key") from None
+    try:
+        return Journal(db, terminal, signing_key)
     except ProgrammeError as exc:
         raise click.BadParameter(str(exc), param_hint="--terminal") from None
 
 
-@click.group()
-def till() -> None:
-    """The till: sell, simulate sales, and sync the outbox with head office."""
+@click.group(invoke_without_command=True)
+@click.option("--terminal", help=TERMINAL_HELP + " Starts the cashier's screen when no subcommand is given.")
+@click.option("--db", type=click.Path(dir_okay=False), help="The till's journal (SQLite file) for the screen.")
+@click.option("--broker", envvar="LOYALTY_BROKER", help="Broker address mqtt://HOST:PORT; none: sell offline.")
+@click.option("--reader", help="Card reader name (PC/SC); without it cards are typed or scanned.")
+@click.option("--printer", default="dummy", show_default=True,
+              help="Receipt printer: dummy, file:PATH, network:HOST[:PORT] or usb:VID:PID.")
+@click.option("--cashier", "cashier_name", default="cashier", show_default=True, help="Who sells.")
+@click.pass_context
+def till(ctx: click.Context, terminal: str | None, db: str | None, broker: str | None, reader: str | None,
+         printer: str, cashier_name: str) -> None:
+    """The till: the cashier's screen (no subcommand), or sell, simulate sales and sync the outbox."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if not terminal or not db:
+        raise click.UsageError("the cashier's screen needs --terminal and --db, e.g. "
+                               "loyalty till --terminal S001-T01 --db till.db")
+    from programme.ticket import store_of
+
+    from .app import run_till
+    from .errors import TillError
+
+    try:
+        store_of(terminal)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--terminal") from None
+    url = None
+    if broker:
+        from sync.broker_url import parse_broker_url
+        from sync.errors import SyncError
+
+        try:
+            url = parse_broker_url(broker)
+        except SyncError as exc:
+            raise click.BadParameter(str(exc), param_hint="--broker") from None
+    try:
+        run_till(db, terminal, broker=url, reader=reader, printer=printer, cashier=cashier_name)
+    except TillError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @till.command()
 @click.option("--terminal", required=True, help=TERMINAL_HELP)
 @click.option("--db", required=True, type=click.Path(dir_okay=False), help="The till's journal (SQLite file).")
 @click.option("--card", help="Loyalty card number (13 digits).")
+@click.option("--key", type=click.Path(dir_okay=False), envvar="LOYALTY_TILL_KEY", help=KEY_HELP)
 @click.option("--cashier", default="cashier", show_default=True, help="Who sells.")
 @click.option("--line", "line_specs", multiple=True, required=True, metavar="GTIN,QTY,UNIT_CENTS[,CATEGORY]",
               help="One basket line; repeat for more.")
-def sell(terminal: str, db: str, card: str | None, cashier: str, line_specs: tuple[str, ...]) -> None:
+def sell(terminal: str, db: str, card: str | None, key: str | None, cashier: str,
+         line_specs: tuple[str, ...]) -> None:
     """Close one ticket and print it as JSON."""
     from programme.cardnumber import validate_card_number
     from programme.errors import CardNumberError, ProgrammeError
@@ -48,7 +95,7 @@ def sell(terminal: str, db: str, card: str | None, cashier: str, line_specs: tup
         raise click.BadParameter(str(exc), param_hint="--card") from None
     except ProgrammeError as exc:
         raise click.BadParameter(str(exc), param_hint="--line") from None
-    with _open_journal(db, terminal) as journal:
+    with _open_journal(db, terminal, key) as journal:
         ticket = do_sell(journal, lines, card, cashier)
     click.echo(msgspec.json.encode(ticket).decode())
 
@@ -60,7 +107,8 @@ def sell(terminal: str, db: str, card: str | None, cashier: str, line_specs: tup
 @click.option("--seed", default=0, show_default=True, help="Random seed: the same seed sells the same baskets.")
 @click.option("--card-share", default=0.6, show_default=True, type=click.FloatRange(0, 1),
               help="Share of tickets that carry a loyalty card.")
-def simulate(terminal: str, db: str, count: int, seed: int, card_share: float) -> None:
+@click.option("--key", type=click.Path(dir_okay=False), envvar="LOYALTY_TILL_KEY", help=KEY_HELP)
+def simulate(terminal: str, db: str, count: int, seed: int, card_share: float, key: str | None) -> None:
     """Close N realistic tickets (1-60 lines from a generated catalogue), with a progress bar."""
     from rich.progress import Progress
 
@@ -68,7 +116,7 @@ def simulate(terminal: str, db: str, count: int, seed: int, card_share: float) -
     from .simulate import Shopper
 
     shopper = Shopper(seed=seed, card_share=card_share)
-    with _open_journal(db, terminal) as journal, Progress(transient=True) as progress:
+    with _open_journal(db, terminal, key) as journal, Progress(transient=True) as progress:
         task = progress.add_task(f"selling at {terminal}", total=count)
         for lines, card in shopper.baskets(count):
             do_sell(journal, lines, card)
@@ -106,3 +154,25 @@ def sync(terminal: str, db: str, broker: str, wait_s: float) -> None:
             f"{status.backlog} tickets still wait in the outbox after {wait_s:g} s: {reason}. "
             "They are kept; run the sync again when the server is up."
         )
+
+
+@till.command()
+@click.option("--terminal", required=True, help=TERMINAL_HELP)
+@click.option("--key-dir", required=True, type=click.Path(file_okay=False), help="Where the till's key is kept.")
+def provision(terminal: str, key_dir: str) -> None:
+    """Make this till's Ed25519 signing key; prints the public key to register at the server.
+
+    Register it with `loyalty server register-till`; from then on the server verifies every
+    ticket of this till and quarantines any whose signature fails.
+    """
+    from programme.ticket import store_of
+
+    from .errors import TillError
+    from .keys import provision as make_key
+
+    try:
+        store_of(terminal)
+        path, public = make_key(terminal, key_dir)
+    except (TillError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps({"terminal": terminal, "key": str(path), "public_key": public}))

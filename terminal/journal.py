@@ -11,11 +11,13 @@ from datetime import datetime
 from pathlib import Path
 
 import sqlite_utils
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from programme.ticket import (
     GENESIS_HASH, Line, PointsEntry, Tender, Ticket, signed_points, store_of, ticket_hash, ticket_id, utc_now,
     validate_ticket,
 )
+from programme.signing import sign_ticket
 from sync import outbox, topics
 from sync.codec import decode_ticket, encode_ticket
 
@@ -34,9 +36,11 @@ def open_journal_db(path: str | Path) -> sqlite_utils.Database:
 
 
 class Journal:
-    def __init__(self, path: str | Path, terminal: str):
+    def __init__(self, path: str | Path, terminal: str, signing_key: Ed25519PrivateKey | None = None):
+        """`signing_key`: the till's Ed25519 key (loyalty till provision); every ticket is then signed."""
         self.path = str(path)
         self.terminal = terminal
+        self.signing_key = signing_key
         self.store = store_of(terminal)
         self.db = open_journal_db(path)
         self.conn = self.db.conn
@@ -97,6 +101,8 @@ class Journal:
                 points=points, rules_version=rules_version, prev_hash=prev_hash,
             )
             validate_ticket(ticket)
+            if self.signing_key is not None:
+                ticket = sign_ticket(ticket, self.signing_key)
             payload = encode_ticket(ticket)
             closed = closed_at.isoformat()
             conn.execute(

@@ -76,8 +76,8 @@ def test_stats_and_points_ledger(tmp_path):
     messages = till_messages(tmp_path, 20)
     ingest(store, messages)
     stats = store.stats()
-    earned = sum(msgspec.json.decode(p)["ticket"]["points"][0]["points"]
-                 for _, p in messages if msgspec.json.decode(p)["ticket"]["points"])
+    earned = sum(entry["points"] for _, p in messages for entry in msgspec.json.decode(p)["ticket"]["points"]
+                 if entry["kind"] == "earn")
     assert stats["points_earned"] == earned
     assert store.conn.execute("SELECT coalesce(sum(points), 0) FROM ledger").fetchone()[0] == earned
     assert stats["terminals"]["S001-T01"]["contiguous_seq"] == 20
