@@ -88,3 +88,26 @@ def restore_command(db: str, backup_file: str) -> None:
         click.echo(json.dumps(restore(backup_file, db)))
     except ServerError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@server.command("register-till")
+@click.option("--db", required=True, type=click.Path(dir_okay=False), help=DB_HELP)
+@click.option("--terminal", required=True, help="Till id, e.g. S001-T01.")
+@click.option("--public-key", required=True, help="The base64 public key printed by `loyalty till provision`.")
+def register_till(db: str, terminal: str, public_key: str) -> None:
+    """Register a till's public key: its tickets are then verified, and quarantined when a signature fails."""
+    from datetime import datetime, timezone
+
+    from programme.errors import ProgrammeError
+    from programme.ticket import store_of
+
+    from .store import Store
+
+    try:
+        store_of(terminal)
+        store = Store(db)
+        store.register_till(terminal, public_key, datetime.now(timezone.utc).isoformat())
+    except ProgrammeError as exc:
+        raise click.ClickException(str(exc)) from None
+    store.close()
+    click.echo(json.dumps({"terminal": terminal, "registered": True}))
