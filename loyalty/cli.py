@@ -6,10 +6,12 @@ import importlib
 import click
 
 SUBCOMMANDS = {
+    "admin": ("server.admin_cli", "admin", "Users and roles of the web app."),
     "demo": ("loyalty.cli", "demo", "Run the whole chain: broker, server and simulated tills."),
     "broker": ("sync.cli", "broker", "Run the embedded demo broker, or write Mosquitto configuration."),
     "server": ("server.cli", "server", "Run head office: ingest tickets over MQTT; stats and jobs."),
     "till": ("terminal.cli", "till", "Sell at a till, simulate sales, sync the outbox."),
+    "card": ("cardreader.cli", "card", "Read, personalise and emulate loyalty cards (PC/SC)."),
 }
 
 

@@ -13,8 +13,10 @@ DB_HELP = "The server's database (SQLite file)."
 @click.group(invoke_without_command=True)
 @click.option("--db", type=click.Path(dir_okay=False), envvar="LOYALTY_DB", help=DB_HELP)
 @click.option("--broker", envvar="LOYALTY_BROKER", help="Broker address: mqtt://HOST:PORT.")
+@click.option("--web-port", type=click.IntRange(0, 65535), envvar="LOYALTY_WEB_PORT",
+              help="Also serve the desk web app on 127.0.0.1:PORT (see `loyalty server web`).")
 @click.pass_context
-def server(ctx: click.Context, db: str | None, broker: str | None) -> None:
+def server(ctx: click.Context, db: str | None, broker: str | None, web_port: int | None) -> None:
     """Run head office ingest until Ctrl-C: store every till's tickets and ack them.
 
     With a subcommand, run that instead (stats, ...).
@@ -36,11 +38,20 @@ def server(ctx: click.Context, db: str | None, broker: str | None) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     ingestor = Ingestor(db, url).start()
     click.echo(f"server ingesting from {url} into {db} (Ctrl-C to stop)", err=True)
+    web = None
+    if web_port is not None:
+        from .web.serve import make_server, run_in_thread
+
+        web = make_server(db, port=web_port, broker=broker)
+        run_in_thread(web)
+        click.echo(f"desk web app on http://127.0.0.1:{web.effective_port}/", err=True)
     try:
         stop.wait()
     except KeyboardInterrupt:
         pass
     finally:
+        if web is not None:
+            web.close()
         ingestor.stop()
 
 
@@ -88,6 +99,50 @@ def restore_command(db: str, backup_file: str) -> None:
         click.echo(json.dumps(restore(backup_file, db)))
     except ServerError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@server.command()
+@click.option("--db", required=True, envvar="LOYALTY_DB", type=click.Path(dir_okay=False), help=DB_HELP)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option("--broker", envvar="LOYALTY_BROKER", help="Push hot-list changes to this broker (mqtt://HOST:PORT).")
+@click.option("--instance", type=click.Path(file_okay=False), envvar="LOYALTY_INSTANCE_PATH",
+              help="Instance folder: loyalty.cfg and the generated secret key.")
+def web(db: str, host: str, port: int, broker: str | None, instance: str | None) -> None:
+    """Serve the welcome desk web app and /api/v1 with waitress until Ctrl-C."""
+    from .desk_errors import DeskError
+    from .web.serve import make_server
+
+    try:
+        srv = make_server(db, host, port, broker, instance)
+    except DeskError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"desk web app on http://{host}:{srv.effective_port}/ (Ctrl-C to stop)", err=True)
+    signal.signal(signal.SIGTERM, lambda *_: srv.close())
+    try:
+        srv.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        srv.close()
+
+
+@server.command()
+@click.option("--db", required=True, envvar="LOYALTY_DB", type=click.Path(dir_okay=False, exists=True), help=DB_HELP)
+@click.option("--years", default=3, show_default=True, type=click.IntRange(min=1),
+              help="Anonymise customers with no activity for this many years.")
+@click.option("--dry-run", is_flag=True, help="Only report what would be anonymised.")
+def retention(db: str, years: int, dry_run: bool) -> None:
+    """GDPR retention: anonymise customers with no activity for YEARS; print JSON of what was (or would be) done."""
+    from .deskdb import open_db
+    from .gdpr import retention as run
+
+    conn = open_db(db)
+    try:
+        due = run(conn, dry_run=dry_run, years=years)
+    finally:
+        conn.close()
+    click.echo(json.dumps({"dry_run": dry_run, "years": years, "customers": due}, indent=2))
 
 
 @server.command("register-till")

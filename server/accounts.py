@@ -1,0 +1,113 @@
+"""Users of the web app and API: roles, argon2 password hashes, API tokens, rate-limited log-in."""
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from .desk_errors import Conflict, InvalidInput, LoginRefused, NotFound
+from .deskdb import transaction, utc_now
+
+ROLES = ("card_manager", "head_office", "admin")
+USER_NAME = re.compile(r"^[a-z][a-z0-9._-]{1,31}$")
+MAX_FAILURES = 5  # failed log-ins per user name and per address within the window
+FAILURE_WINDOW = timedelta(minutes=15)
+WRONG_LOGIN = "wrong user name or password"
+
+_hasher = PasswordHasher()
+# Verified when the name is unknown, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH = _hasher.hash("not a password")
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    name: str
+    role: str
+
+
+def _user(row) -> User:
+    return User(row["id"], row["name"], row["role"])
+
+
+def create_user(conn: sqlite3.Connection, name: str, role: str) -> str:
+    """Create a user and return a first password (shown once, never stored in clear)."""
+    if not USER_NAME.match(name):
+        raise InvalidInput(f"user name {name!r} must be 2-32 lower-case letters, digits, '.', '_' or '-', "
+                           "starting with a letter")
+    if role not in ROLES:
+        raise InvalidInput(f"role {role!r} is not one of {', '.join(ROLES)}")
+    password = secrets.token_urlsafe(12)
+    with transaction(conn):
+        if conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
+            raise Conflict(f"user {name} already exists: choose another name")
+        conn.execute("INSERT INTO users (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
+                     (name, role, _hasher.hash(password), utc_now()))
+    return password
+
+
+def list_users(conn: sqlite3.Connection) -> list[dict]:
+    return [dict(r) for r in conn.execute("SELECT id, name, role, created_at, active FROM users ORDER BY name")]
+
+
+def get_user(conn: sqlite3.Connection, user_id: int) -> User | None:
+    row = conn.execute("SELECT * FROM users WHERE id = ? AND active = 1", (user_id,)).fetchone()
+    return _user(row) if row else None
+
+
+def _failures(conn, key: str, since: str) -> int:
+    return conn.execute("SELECT count(*) FROM login_failures WHERE key = ? AND at > ?", (key, since)).fetchone()[0]
+
+
+def log_in(conn: sqlite3.Connection, name: str, password: str, address: str,
+           now: datetime | None = None) -> User:
+    """Check a name and password; count failures per user name and per address; refuse past the limit."""
+    now = now or datetime.now(timezone.utc)
+    since = (now - FAILURE_WINDOW).isoformat()
+    keys = (f"user:{name}", f"ip:{address}")
+    if any(_failures(conn, key, since) >= MAX_FAILURES for key in keys):
+        raise LoginRefused(f"too many failed log-ins for this user or address: wait "
+                           f"{int(FAILURE_WINDOW.total_seconds() // 60)} minutes or ask an admin")
+    row = conn.execute("SELECT * FROM users WHERE name = ? AND active = 1", (name,)).fetchone()
+    try:
+        _hasher.verify(row["password_hash"] if row else _DUMMY_HASH, password)
+        ok = row is not None
+    except (VerificationError, InvalidHashError):
+        ok = False
+    with transaction(conn):
+        if not ok:
+            conn.executemany("INSERT INTO login_failures (key, at) VALUES (?, ?)",
+                             [(key, now.isoformat()) for key in keys])
+        else:
+            conn.execute("DELETE FROM login_failures WHERE key = ?", (keys[0],))
+    if not ok:
+        raise LoginRefused(WRONG_LOGIN)
+    return _user(row)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(conn: sqlite3.Connection, name: str) -> str:
+    """A new API token for a user, printed once; only its hash is stored."""
+    row = conn.execute("SELECT id FROM users WHERE name = ? AND active = 1", (name,)).fetchone()
+    if row is None:
+        raise NotFound(f"no user {name}: create it first with `loyalty admin create-user {name} --role ROLE`")
+    token = secrets.token_urlsafe(32)
+    with transaction(conn):
+        conn.execute("INSERT INTO api_tokens (token_hash, user_id, created_at) VALUES (?, ?, ?)",
+                     (_token_hash(token), row["id"], utc_now()))
+    return token
+
+
+def user_for_token(conn: sqlite3.Connection, token: str) -> User | None:
+    row = conn.execute("SELECT u.* FROM api_tokens t JOIN users u ON u.id = t.user_id "
+                       "WHERE t.token_hash = ? AND u.active = 1", (_token_hash(token),)).fetchone()
+    return _user(row) if row else None

@@ -1,0 +1,100 @@
+"""The desk's tables beside the ticket store, in the same SQLite file; one connection and transaction helper.
+
+server/store.py owns tickets, lines and the ledger; the desk only adds its own tables (users, customers,
+cards, audit) and appends ledger entries through the same table.
+"""
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .store import connect
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    role TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    active INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS api_tokens (
+    token_hash TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users (id),
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS login_failures (
+    key TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS login_failures_key ON login_failures (key, at);
+CREATE TABLE IF NOT EXISTS customers (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    email TEXT,
+    phone TEXT,
+    postcode TEXT,
+    birth_date TEXT,
+    consent_email INTEGER NOT NULL DEFAULT 0,
+    consent_email_at TEXT,
+    consent_sms INTEGER NOT NULL DEFAULT 0,
+    consent_sms_at TEXT,
+    consent_profiling INTEGER NOT NULL DEFAULT 0,
+    consent_profiling_at TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    merged_into INTEGER REFERENCES customers (id),
+    erased_at TEXT
+);
+CREATE INDEX IF NOT EXISTS customers_name ON customers (name COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS customers_phone ON customers (phone);
+CREATE INDEX IF NOT EXISTS customers_postcode ON customers (postcode);
+CREATE TABLE IF NOT EXISTS cards (
+    number TEXT PRIMARY KEY,
+    customer_id INTEGER NOT NULL REFERENCES customers (id),
+    status TEXT NOT NULL,
+    issued_at TEXT NOT NULL,
+    status_at TEXT NOT NULL,
+    replaced_by TEXT
+);
+CREATE INDEX IF NOT EXISTS cards_customer ON cards (customer_id);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    customer_id INTEGER,
+    card TEXT,
+    reason TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS audit_customer ON audit (customer_id);
+"""
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def open_db(path: str | Path) -> sqlite3.Connection:
+    """A connection to the server's database with the desk's tables; rows read as sqlite3.Row."""
+    conn = connect(path).conn
+    conn.row_factory = sqlite3.Row
+    conn.executescript(SCHEMA)
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """All or nothing: a refused action leaves nothing half-written."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

@@ -1,0 +1,147 @@
+"""The welcome desk web app: `create_app(test_config=None)` with layered config, blueprints per concept.
+
+Config layers, later wins: DEFAULTS; `loyalty.cfg` in the instance folder; the file named by
+LOYALTY_CONFIG; LOYALTY_* environment variables (LOYALTY_DB, LOYALTY_BROKER, LOYALTY_SECRET_KEY...);
+the test config. A SECRET_KEY not given is generated once into the instance folder (never the repo).
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+from functools import wraps
+from pathlib import Path
+
+from flask import Flask, abort, current_app, g, render_template
+from flask_login import LoginManager, UserMixin, current_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from ..accounts import get_user
+from ..desk_errors import Conflict, DeskError, NotFound
+from ..deskdb import open_db
+
+DEFAULTS = {
+    "DB": None,
+    "BROKER": None,
+    "CARD_PREFIXES": "29",
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+}
+SECRET_FILE = "secret_key"
+
+csrf = CSRFProtect()
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+login_manager.login_message = "Log in to use the desk."
+
+
+class WebUser(UserMixin):
+    def __init__(self, user):
+        self.id, self.name, self.role = user.id, user.name, user.role
+
+
+@login_manager.user_loader
+def load_user(user_id: str):
+    user = get_user(db(), int(user_id))
+    return WebUser(user) if user else None
+
+
+def db() -> sqlite3.Connection:
+    if "db" not in g:
+        g.db = open_db(current_app.config["DB"])
+    return g.db
+
+
+def card_prefixes() -> tuple[str, ...]:
+    return tuple(p.strip() for p in str(current_app.config["CARD_PREFIXES"]).split(",") if p.strip())
+
+
+def status_of(exc: DeskError) -> int:
+    return 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 400
+
+
+def roles(*allowed: str):
+    """Every view names the roles that may use it; anyone else gets 403 (or the log-in page)."""
+    def decorate(view):
+        @wraps(view)
+        def checked(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if current_user.role not in allowed:
+                abort(403, f"your role ({current_user.role}) may not do this: ask a "
+                           f"{' or '.join(allowed)}")
+            return view(*args, **kwargs)
+        checked.roles = allowed
+        return checked
+    return decorate
+
+
+DESK = ("card_manager", "admin")
+EVERYONE = ("card_manager", "head_office", "admin")
+
+
+def _secret_key(instance: Path) -> str:
+    path = instance / SECRET_FILE
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def create_app(test_config: dict | None = None, instance_path: str | None = None) -> Flask:
+    instance_path = instance_path or os.environ.get("LOYALTY_INSTANCE_PATH")
+    app = Flask(__name__, instance_path=str(Path(instance_path).resolve()) if instance_path else None,
+                instance_relative_config=True)
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_pyfile("loyalty.cfg", silent=True)
+    if os.environ.get("LOYALTY_CONFIG"):
+        app.config.from_envvar("LOYALTY_CONFIG")
+    app.config.from_prefixed_env("LOYALTY")
+    if test_config:
+        app.config.from_mapping(test_config)
+    if not app.config["DB"]:
+        raise DeskError("no database configured: give --db, set LOYALTY_DB, or DB in the config file")
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(Path(app.instance_path))
+    open_db(app.config["DB"]).close()  # create the desk's tables once, before the first request
+
+    from programme.money import format_cents
+
+    app.jinja_env.filters["euros"] = format_cents
+    csrf.init_app(app)
+    login_manager.init_app(app)
+
+    @app.teardown_appcontext
+    def close_db(exc):
+        conn = g.pop("db", None)
+        if conn is not None:
+            conn.close()
+
+    @app.errorhandler(CSRFError)
+    def csrf_refused(exc):
+        return render_template("error.html", title="Form refused", message=f"{exc.description} "
+                               "Reload the page and send the form again."), 400
+
+    @app.errorhandler(403)
+    def forbidden(exc):
+        return render_template("error.html", title="Not allowed", message=exc.description), 403
+
+    @app.errorhandler(404)
+    def not_found(exc):
+        return render_template("error.html", title="Not found", message=exc.description), 404
+
+    @app.errorhandler(DeskError)
+    def refused(exc):
+        return render_template("error.html", title="Refused", message=str(exc)), status_of(exc)
+
+    from . import api, auth, cards, customers
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(customers.bp)
+    app.register_blueprint(cards.bp)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)
+    return app

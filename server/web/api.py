@@ -1,0 +1,74 @@
+"""JSON API /api/v1 with token auth (`Authorization: Bearer TOKEN`): what the desk pages show, read-only."""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Blueprint, g, jsonify, request
+
+from .. import accounts, cards, corrections, customers
+from ..desk_errors import DeskError
+from . import EVERYONE, db, status_of
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def token_roles(*allowed: str):
+    def decorate(view):
+        @wraps(view)
+        def checked(*args, **kwargs):
+            header = request.headers.get("Authorization", "")
+            user = accounts.user_for_token(db(), header[7:].strip()) if header.startswith("Bearer ") else None
+            if user is None:
+                return jsonify(error="missing or unknown API token: send Authorization: Bearer TOKEN "
+                                     "(create one with `loyalty admin create-token NAME`)"), 401
+            if user.role not in allowed:
+                return jsonify(error=f"your role ({user.role}) may not do this: ask a {' or '.join(allowed)}"), 403
+            g.api_user = user
+            return view(*args, **kwargs)
+        checked.roles = allowed
+        return checked
+    return decorate
+
+
+@bp.errorhandler(DeskError)
+def refused(exc):
+    return jsonify(error=str(exc)), status_of(exc)
+
+
+@bp.route("/customers")
+@token_roles(*EVERYONE)
+def search():
+    return jsonify(customers=customers.search(db(), request.args.get("q", "")))
+
+
+@bp.route("/customers/<int:customer_id>")
+@token_roles(*EVERYONE)
+def customer(customer_id: int):
+    return jsonify(customers.view(db(), customer_id))
+
+
+@bp.route("/customers/<int:customer_id>/statement")
+@token_roles(*EVERYONE)
+def statement(customer_id: int):
+    start = corrections.parse_day(request.args.get("start", ""), "start")
+    end = corrections.parse_day(request.args.get("end", ""), "end")
+    data = corrections.statement(db(), customer_id, start, end)
+    return jsonify({**data, "start": start.isoformat(), "end": end.isoformat()})
+
+
+@bp.route("/cards/<number>")
+@token_roles(*EVERYONE)
+def card(number: str):
+    return jsonify({**cards.get_card(db(), number), "balance": cards.card_balance(db(), number)})
+
+
+@bp.route("/hotlist")
+@token_roles(*EVERYONE)
+def hotlist():
+    return jsonify(cards=cards.hotlist(db()))
+
+
+@bp.route("/anonymous-cards")
+@token_roles(*EVERYONE)
+def anonymous():
+    return jsonify(cards=cards.anonymous_cards(db()))

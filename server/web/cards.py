@@ -1,0 +1,94 @@
+"""Card actions from the customer page: issue, block, unblock, replace, merge; the hot-list is pushed after."""
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, current_app, flash, redirect, request, url_for
+from flask_login import current_user
+
+from sync.broker_url import parse_broker_url
+from sync.errors import SyncError
+from sync.events import log_event
+
+from .. import cards, hotlist
+from ..desk_errors import DeskError, InvalidInput
+from . import DESK, card_prefixes, db, roles, status_of
+from .customers import show
+
+bp = Blueprint("cards", __name__)
+log = logging.getLogger("loyalty.web")
+
+
+def push_hotlist() -> None:
+    """Tills must learn a card change at once when a broker is configured; failing that, say so."""
+    if not current_app.config.get("BROKER"):
+        return
+    try:
+        hotlist.publish(db(), parse_broker_url(current_app.config["BROKER"]))
+    except SyncError as exc:
+        log_event(log, "hotlist_not_pushed", logging.WARNING, reason=str(exc))
+        flash(str(exc), "warning")
+
+
+@bp.route("/customers/<int:customer_id>/cards", methods=["POST"])
+@roles(*DESK)
+def issue(customer_id: int):
+    number = request.form.get("number", "")
+    try:
+        attached = cards.issue(db(), customer_id, number, current_user.name, card_prefixes())
+    except DeskError as exc:
+        return show(customer_id, str(exc), status_of(exc))
+    flash(f"Card {number.strip()} issued; {attached} earlier ticket(s) attached to this customer.")
+    return redirect(url_for("customers.view", customer_id=customer_id))
+
+
+def _card_action(number: str, action):
+    customer_id = cards.get_card(db(), number)["customer_id"]
+    try:
+        message = action()
+    except DeskError as exc:
+        return show(customer_id, str(exc), status_of(exc))
+    push_hotlist()
+    flash(message)
+    return redirect(url_for("customers.view", customer_id=customer_id))
+
+
+@bp.route("/cards/<number>/block", methods=["POST"])
+@roles(*DESK)
+def block(number: str):
+    reason = request.form.get("reason", "")
+    return _card_action(number, lambda: (cards.block(db(), number, reason, current_user.name),
+                                         f"Card {number} blocked: {reason.strip()}.")[1])
+
+
+@bp.route("/cards/<number>/unblock", methods=["POST"])
+@roles(*DESK)
+def unblock(number: str):
+    reason = request.form.get("reason", "")
+    return _card_action(number, lambda: (cards.unblock(db(), number, reason, current_user.name),
+                                         f"Card {number} unblocked: {reason.strip()}.")[1])
+
+
+@bp.route("/cards/<number>/replace", methods=["POST"])
+@roles(*DESK)
+def replace(number: str):
+    new, why = request.form.get("new_number", ""), request.form.get("why", "")
+
+    def act():
+        points = cards.replace(db(), number, new, why, current_user.name, card_prefixes())
+        return f"Card {number} {why} and replaced by {new.strip()}; {points} points moved."
+    return _card_action(number, act)
+
+
+@bp.route("/customers/<int:customer_id>/merge", methods=["POST"])
+@roles(*DESK)
+def merge(customer_id: int):
+    other = request.form.get("other", "").strip()
+    try:
+        if not other.isdigit():
+            raise InvalidInput(f"customer number {other!r} is not a number: type the other customer's number")
+        moved = cards.merge(db(), customer_id, int(other), current_user.name, request.form.get("reason", ""))
+    except DeskError as exc:
+        return show(customer_id, str(exc), status_of(exc))
+    flash(f"Customer {other} merged into this one; {moved} card(s) moved with their tickets and points.")
+    return redirect(url_for("customers.view", customer_id=customer_id))

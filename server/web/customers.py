@@ -1,0 +1,120 @@
+"""Customer pages: search, enrol, view, edit, statement, points adjustment, GDPR export and erasure."""
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from .. import cards as cardlib
+from .. import corrections, customers, gdpr
+from ..desk_errors import DeskError
+from . import DESK, EVERYONE, db, roles, status_of
+
+bp = Blueprint("customers", __name__)
+
+
+def show(customer_id: int, error: str | None = None, status: int = 200):
+    """The customer page; an action that was refused shows it again with the reason."""
+    return render_template("customer.html", error=error, **customers.view(db(), customer_id)), status
+
+
+@bp.route("/")
+@roles(*EVERYONE)
+def index():
+    return redirect(url_for("customers.search"))
+
+
+@bp.route("/customers")
+@roles(*EVERYONE)
+def search():
+    q = request.args.get("q", "")
+    return render_template("search.html", q=q, results=customers.search(db(), q) if q else None)
+
+
+@bp.route("/customers/new", methods=["GET", "POST"])
+@roles(*DESK)
+def enrol():
+    if request.method == "GET":
+        return render_template("customer_form.html", form={}, mode="enrol")
+    try:
+        customer_id = customers.enrol(db(), request.form, current_user.name)
+    except DeskError as exc:
+        return render_template("customer_form.html", form=request.form, mode="enrol",
+                               error=str(exc)), status_of(exc)
+    flash(f"Customer {customer_id} enrolled. Issue a card below.")
+    return redirect(url_for("customers.view", customer_id=customer_id))
+
+
+@bp.route("/customers/<int:customer_id>")
+@roles(*EVERYONE)
+def view(customer_id: int):
+    return show(customer_id)
+
+
+@bp.route("/customers/<int:customer_id>/edit", methods=["GET", "POST"])
+@roles(*DESK)
+def edit(customer_id: int):
+    if request.method == "GET":
+        return render_template("customer_form.html", form=customers.get(db(), customer_id), mode="edit",
+                               customer_id=customer_id)
+    try:
+        changes = customers.update(db(), customer_id, request.form, current_user.name)
+    except DeskError as exc:
+        return render_template("customer_form.html", form=request.form, mode="edit", customer_id=customer_id,
+                               error=str(exc)), status_of(exc)
+    flash(f"Saved: {', '.join(changes)}." if changes else "Nothing changed.")
+    return redirect(url_for("customers.view", customer_id=customer_id))
+
+
+@bp.route("/customers/<int:customer_id>/adjust", methods=["POST"])
+@roles(*DESK)
+def adjust(customer_id: int):
+    form = request.form
+    try:
+        corrections.adjust(db(), customer_id, form.get("card") or None, form.get("points", ""),
+                           form.get("reason", ""), current_user.name)
+    except DeskError as exc:
+        return show(customer_id, str(exc), status_of(exc))
+    flash(f"Adjusted by {form.get('points')} points: {form.get('reason').strip()}.")
+    return redirect(url_for("customers.view", customer_id=customer_id))
+
+
+@bp.route("/customers/<int:customer_id>/statement")
+@roles(*EVERYONE)
+def statement(customer_id: int):
+    today = date.today()
+    start = corrections.parse_day(request.args.get("start") or (today - timedelta(days=90)).isoformat(), "start")
+    end = corrections.parse_day(request.args.get("end") or today.isoformat(), "end")
+    return render_template("statement.html", **corrections.statement(db(), customer_id, start, end))
+
+
+@bp.route("/customers/<int:customer_id>/export.<fmt>")
+@roles(*DESK)
+def export(customer_id: int, fmt: str):
+    if fmt not in ("json", "csv"):
+        return render_template("error.html", title="Not found", message="export as .json or .csv"), 404
+    data = gdpr.export(db(), customer_id, current_user.name)
+    body = json.dumps(data, indent=2, default=str) if fmt == "json" else gdpr.export_csv(data)
+    return Response(body, mimetype="application/json" if fmt == "json" else "text/csv",
+                    headers={"Content-Disposition": f"attachment; filename=customer-{customer_id}.{fmt}"})
+
+
+@bp.route("/customers/<int:customer_id>/erase", methods=["POST"])
+@roles(*DESK)
+def erase(customer_id: int):
+    if request.form.get("confirm") != "erase":
+        return show(customer_id, "type erase in the box to confirm the erasure", 400)
+    try:
+        pseudonym = gdpr.erase(db(), customer_id, current_user.name, request.form.get("reason") or "erasure request")
+    except DeskError as exc:
+        return show(customer_id, str(exc), status_of(exc))
+    flash(f"Personal data erased; tickets and points kept under {pseudonym}.")
+    return redirect(url_for("customers.view", customer_id=customer_id))
+
+
+@bp.route("/cards/anonymous")
+@roles(*EVERYONE)
+def anonymous():
+    return render_template("anonymous.html", cards=cardlib.anonymous_cards(db()))
