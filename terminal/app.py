@@ -1,0 +1,112 @@
+"""`loyalty till` with no subcommand: the cashier's Textual app for one till.
+
+The app owns the session (journal, basket, printer) and the sync worker; the sale screen shows
+them. Sync runs in OutboxSender's own threads, started and stopped from a thread worker, and the
+status bar is refreshed from its status a few times a second.
+"""
+from __future__ import annotations
+
+from programme.points import RULES_VERSION
+from textual import work
+from textual.app import App
+
+from sync.broker_url import BrokerUrl
+from sync.sender import OutboxSender
+
+from .screens.panels import StatusBar
+from .screens.sale import SaleScreen
+from .till import TillSession
+
+STATUS_INTERVAL = 0.25  # seconds between status bar refreshes
+
+CSS = """
+#main { height: 1fr; }
+#left { width: 3fr; }
+#right { width: 46; }
+#lines { height: 1fr; border: round $primary; }
+#totals { height: 4; border: round $primary; padding: 0 1; text-style: bold; }
+#card { height: 5; border: round $secondary; padding: 0 1; }
+#card.blocked { color: $error; text-style: bold; }
+#receipt { height: 1fr; border: round $secondary; padding: 0 1; overflow-y: auto; }
+#message { height: 1; padding: 0 1; }
+#message.error { color: $error; text-style: bold; }
+#prompt { padding: 0 1; color: $text-muted; }
+#status { height: 1; background: $success-darken-2; padding: 0 1; }
+#status.offline { background: $error-darken-2; }
+"""
+
+
+def reader_state(reader: str | None) -> str:
+    """What the status bar says about the card reader (typed numbers until cardreader/ lands)."""
+    if reader is None:
+        return "none (typed/scanned)"
+    try:
+        import cardreader  # noqa: F401
+    except ImportError:
+        return f"{reader}: not available, type the card"
+    return reader
+
+
+class TillApp(App):
+    TITLE = "loyalty till"
+    CSS = CSS
+    BINDINGS = [("ctrl+q", "quit", "Quit")]
+
+    def __init__(self, db: str, terminal: str, *, broker: BrokerUrl | None = None, reader: str | None = None,
+                 printer: str = "dummy", cashier: str = "cashier"):
+        super().__init__()
+        self.terminal = terminal
+        self.broker = broker
+        self.reader = reader_state(reader)
+        self.sender = OutboxSender(db, terminal, broker) if broker else None
+        self.session = TillSession(db, terminal, cashier=cashier, printer=printer, online=self.is_online)
+        self.sub_title = f"{terminal}  cashier {cashier}"
+
+    def is_online(self) -> bool:
+        return self.sender is not None and self.sender.status.connected
+
+    def on_mount(self) -> None:
+        self.push_screen(SaleScreen(self.session))
+        if self.sender:
+            self.start_sync()
+        self.set_interval(STATUS_INTERVAL, self.refresh_status)
+        self.call_after_refresh(self.refresh_status)
+
+    @work(thread=True, exclusive=True, group="sync")
+    def start_sync(self) -> None:
+        self.sender.start()
+
+    def wake_sync(self) -> None:
+        if self.sender:
+            self.sender.wake()
+
+    def status_text(self) -> str:
+        return str(self.screen.query_one("#status", StatusBar).render())
+
+    def refresh_status(self) -> None:
+        bars = self.screen.query(StatusBar)
+        if not bars:  # the sale screen is not composed yet, or a dialog is on top
+            return
+        if self.sender:
+            status = self.sender.status
+            online, backlog, last_ack = status.connected, status.backlog, status.last_ack_at
+            if not online:
+                backlog = self.session.journal.backlog()
+        else:
+            from sync import outbox
+
+            online, backlog = False, self.session.journal.backlog()
+            last_ack = outbox.state(self.session.journal.conn).get("last_ack_at")
+        bars.first().show_status(
+            online=online, broker=self.broker is not None, backlog=backlog, last_ack=last_ack,
+            rules=RULES_VERSION, reader=self.reader)
+
+    def on_unmount(self) -> None:
+        if self.sender:
+            self.sender.stop()
+        self.session.close_session()
+
+
+def run_till(db: str, terminal: str, *, broker: BrokerUrl | None = None, reader: str | None = None,
+             printer: str = "dummy", cashier: str = "cashier") -> None:
+    TillApp(db, terminal, broker=broker, reader=reader, printer=printer, cashier=cashier).run()

@@ -1,0 +1,1 @@
+"""The cashier's screens: the sale screen and its panels."""

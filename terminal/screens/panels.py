@@ -1,0 +1,45 @@
+"""Panels of the sale screen: the card, the totals, the status bar. They only show what they are given."""
+from __future__ import annotations
+
+from programme.money import format_cents
+from textual.widgets import Static
+
+from ..basket import Basket
+from ..cardstate import CardBalance
+
+
+class CardPanel(Static):
+    def show_card(self, balance: CardBalance | None, redeemed: int = 0) -> None:
+        if balance is None:
+            self.update("no card\nF2: type or scan the loyalty card")
+            self.set_class(False, "blocked")
+            return
+        name = balance.first_name or "customer"
+        mark = "" if balance.confirmed else "  (offline)"
+        text = f"card {balance.masked}  {name}\nbalance {balance.points} points{mark}"
+        if redeemed:
+            text += f"\nredeemed on this ticket {redeemed}"
+        self.set_class(False, "blocked")
+        self.update(text)
+
+    def show_refused(self, message: str) -> None:
+        self.set_class(True, "blocked")
+        self.update(message)
+
+
+class TotalsPanel(Static):
+    def show_basket(self, basket: Basket) -> None:
+        text = (f"TOTAL {format_cents(basket.total_cents)}   items {basket.item_count}\n"
+                f"paid {format_cents(basket.paid_cents)}   due {format_cents(basket.due_cents)}")
+        if basket.change_cents:
+            text += f"   change {format_cents(basket.change_cents)}"
+        self.update(text)
+
+
+class StatusBar(Static):
+    def show_status(self, *, online: bool, broker: bool, backlog: int, last_ack: str | None, rules: str,
+                    reader: str) -> None:
+        state = "online" if online else ("offline" if broker else "offline (no broker)")
+        ack = last_ack[11:19] if last_ack else "never"
+        self.set_class(not online, "offline")
+        self.update(f"{state} | backlog {backlog} | last ack {ack} | rules {rules} | reader {reader}")

@@ -1,0 +1,223 @@
+"""The sale screen: one entry line whose meaning the function keys change, the basket, card and receipt.
+
+Keys only: the entry line takes scans and typed GTINs by default; F2, F4, F6, F7, F8, F10 switch it
+to card number, void, redeem, return, reprint and pay; Escape goes back to scanning.
+"""
+from __future__ import annotations
+
+from programme.errors import ProgrammeError
+from programme.money import format_cents, parse_euros
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Label, Static
+
+from ..cardstate import CardBalance
+from ..errors import TillError
+from ..till import Closed, TillSession
+from .panels import CardPanel, StatusBar, TotalsPanel
+
+PROMPTS = {
+    "scan": "scan or type GTIN (3*GTIN for a quantity, GTIN@1.99 for a price)",
+    "card": "card number (13 digits), Enter",
+    "void": "line number to void (Enter = last line)",
+    "redeem": "points to redeem",
+    "pay": "pay: cash|card|cheque [amount], e.g. cash 50 (Enter = cash, exact)",
+    "return": "number of the ticket to return, e.g. S001-T01-00000042",
+    "return_lines": "lines to return: 1 2x3 ... (line, or QTYxLINE; Enter = all)",
+    "reprint": "ticket number to reprint (Enter = last ticket)",
+}
+TENDERS = {"cash": "cash", "c": "cash", "card": "bank_card", "b": "bank_card", "bank_card": "bank_card",
+           "cheque": "cheque", "q": "cheque"}
+
+
+class SaleScreen(Screen):
+    BINDINGS = [
+        Binding("f2", "mode('card')", "Card"),
+        Binding("f3", "cancel", "Cancel ticket"),
+        Binding("f4", "mode('void')", "Void"),
+        Binding("f6", "mode('redeem')", "Redeem"),
+        Binding("f7", "mode('return')", "Return"),
+        Binding("f8", "mode('reprint')", "Reprint"),
+        Binding("f10", "mode('pay')", "Pay"),
+        Binding("escape", "mode('scan')", "Scan", show=False),
+    ]
+
+    def __init__(self, session: TillSession):
+        super().__init__()
+        self.session = session
+        self.mode = "scan"
+        self.return_of: str | None = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield DataTable(id="lines", cursor_type="row", zebra_stripes=True)
+                yield TotalsPanel(id="totals")
+            with Vertical(id="right"):
+                yield CardPanel(id="card")
+                yield Static(id="receipt")
+        yield Static(id="message")
+        yield Label(PROMPTS["scan"], id="prompt")
+        yield Input(id="entry")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#lines", DataTable)
+        table.can_focus = False
+        table.add_columns("#", "article", "qty", "unit", "total")
+        self.refresh_basket()
+        self.query_one("#entry", Input).focus()
+
+    # -- showing ---------------------------------------------------------------------------------
+    def refresh_basket(self) -> None:
+        basket = self.session.basket
+        table = self.query_one("#lines", DataTable)
+        table.clear()
+        for n, line in enumerate(basket.lines, 1):
+            table.add_row(str(n), line.label, str(line.quantity), format_cents(line.unit_cents),
+                          format_cents(line.total_cents))
+        self.query_one("#totals", TotalsPanel).show_basket(basket)
+        self.query_one("#card", CardPanel).show_card(self.session.balance, basket.redeemed_points)
+
+    def say(self, text: str, error: bool = False) -> None:
+        message = self.query_one("#message", Static)
+        message.set_class(error, "error")
+        message.update(text)
+
+    def set_mode(self, mode: str) -> None:
+        self.mode = mode
+        self.query_one("#prompt", Label).update(PROMPTS[mode])
+        entry = self.query_one("#entry", Input)
+        entry.value = ""
+        entry.focus()
+
+    # -- actions -----------------------------------------------------------------------------------
+    def action_mode(self, mode: str) -> None:
+        self.set_mode(mode)
+
+    def action_cancel(self) -> None:
+        self.session.cancel()
+        self.set_mode("scan")
+        self.refresh_basket()
+        self.say("ticket cancelled")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        text, mode = event.value.strip(), self.mode
+        event.input.value = ""
+        try:
+            getattr(self, f"do_{mode}")(text)
+        except (TillError, ProgrammeError) as exc:
+            self.say(str(exc), error=True)
+        self.refresh_basket()
+
+    def do_scan(self, text: str) -> None:
+        if not text:
+            return
+        line = self.session.scan(text)
+        self.say(f"{line.label}  {line.quantity} x {format_cents(line.unit_cents)}")
+
+    def do_card(self, text: str) -> None:
+        self.say("reading card...")
+        self.lookup_card(text)
+        self.set_mode("scan")
+
+    @work(thread=True, exclusive=True, group="card")
+    def lookup_card(self, number: str) -> None:
+        """Card I/O off the UI thread: hot-list and balance from the journal (the reader, when it lands)."""
+        try:
+            balance = self.session.lookup_card(number)
+        except TillError as exc:
+            self.app.call_from_thread(self.card_refused, str(exc))
+            return
+        self.app.call_from_thread(self.card_found, balance)
+
+    def card_found(self, balance: CardBalance) -> None:
+        try:
+            self.session.set_card(balance)
+        except TillError as exc:
+            self.say(str(exc), error=True)
+            return
+        self.refresh_basket()
+        self.say(f"card {balance.masked} identified")
+
+    def card_refused(self, message: str) -> None:
+        self.query_one("#card", CardPanel).show_refused(message)
+        self.say(message, error=True)
+
+    def do_void(self, text: str) -> None:
+        line = self.session.void(int(text) - 1 if text.isdigit() else None)
+        self.say(f"voided: {line.label} {format_cents(line.total_cents)}")
+        self.set_mode("scan")
+
+    def do_redeem(self, text: str) -> None:
+        if not text.isdigit():
+            raise TillError(f"{text!r} is not a number of points: type digits only, e.g. 200")
+        redemption = self.session.redeem(int(text))
+        note = f" ({redemption.note})" if redemption.note else ""
+        self.say(f"{redemption.points} points redeemed for {format_cents(redemption.cents)}{note}")
+        self.set_mode("pay" if self.session.basket.due_cents else "scan")
+        self.close_if_settled()
+
+    def do_pay(self, text: str) -> None:
+        kind, _, amount = (text or "cash").partition(" ")
+        if kind.lower() not in TENDERS:
+            raise TillError(f"{kind!r} is not a tender: type cash, card or cheque, then the amount")
+        change = self.session.pay(TENDERS[kind.lower()], parse_euros(amount) if amount.strip() else None)
+        if change:
+            self.say(f"change to give: {format_cents(change)}")
+        self.close_if_settled()
+
+    def close_if_settled(self) -> None:
+        if self.session.basket.settled:
+            change = self.session.basket.change_cents
+            self.show_closed(self.session.close())
+            if change:
+                self.say(f"ticket closed; change to give: {format_cents(change)}")
+            self.set_mode("scan")
+            self.app.wake_sync()
+
+    def show_closed(self, closed: Closed) -> None:
+        self.query_one("#receipt", Static).update(closed.receipt + (closed.control_slip or ""))
+        self.say(closed.print_error or f"ticket {closed.ticket.id} closed", error=bool(closed.print_error))
+
+    def do_reprint(self, text: str) -> None:
+        self.query_one("#receipt", Static).update(self.session.reprint(text or None))
+        self.say("duplicate printed")
+        self.set_mode("scan")
+
+    def do_return(self, text: str) -> None:
+        from ..returns import find_original, returned_so_far
+
+        original = find_original(self.session.journal, text)
+        done, _ = returned_so_far(self.session.journal, original.id)
+        rows = [f"{n}. {li.label} x{li.quantity - done.get(n - 1, 0)}" for n, li in enumerate(original.lines, 1)]
+        self.query_one("#receipt", Static).update(f"return of {original.id}\n" + "\n".join(rows))
+        self.return_of = original.id
+        self.set_mode("return_lines")
+
+    def do_return_lines(self, text: str) -> None:
+        from ..returns import returned_so_far
+
+        original = self.session.journal.find_ticket(self.return_of or "")
+        if original is None:
+            raise TillError("no ticket picked for the return: press F7 and type its number")
+        done, _ = returned_so_far(self.session.journal, original.id)
+        left = {n: li.quantity - done.get(n, 0) for n, li in enumerate(original.lines)}
+        if text:
+            picks: dict[int, int] = {}
+            for word in text.split():
+                qty, _, line = word.rpartition("x")
+                if not line.isdigit() or (qty and not qty.isdigit()):
+                    raise TillError(f"{word!r}: type a line number, or QTYxLINE such as 2x3")
+                picks[int(line) - 1] = int(qty) if qty else left.get(int(line) - 1, 1)
+        else:
+            picks = {n: q for n, q in left.items() if q > 0}
+        closed = self.session.return_lines(original.id, picks)
+        self.show_closed(closed)
+        self.return_of = None
+        self.set_mode("scan")
+        self.app.wake_sync()
