@@ -4,6 +4,7 @@ import pytest
 from sync import sender
 
 from .fixtures.mqtt import mosquitto  # noqa: F401 - fixture
+from .fixtures.pcsc import card_slot, issuer_key, pcscd  # noqa: F401 - fixtures
 
 
 @pytest.fixture(autouse=True)
