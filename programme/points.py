@@ -1,21 +1,38 @@
-"""Minimal earning rule of the walking skeleton: 1 point per whole euro of eligible spend.
+"""Points at the till and the server: a thin adapter over the rules engine with the shipped rules.
 
-The full, versioned rules engine replaces this; the till and the server both call `earn_points`.
+`earn_points(lines, card)` keeps the walking skeleton's call; pass `rules`, `at` and `store` to
+use a published version. The shipped rules are package data (programme/default_rules.toml), read
+once; every other rules file is read at the edges (terminal.rules_store, server.rules_check, CLI).
 """
-from .ticket import Line, PointsEntry
+from __future__ import annotations
 
-RULES_VERSION = "base-1"
+from datetime import datetime
+from functools import cache
+from importlib import resources
+
+from .engine import Context, points_of
+from .rules import RuleSet, parse_rules
+from .ticket import Line, PointsEntry, utc_now
+
+RULES_VERSION = "2026.1"  # the version of default_rules.toml (a test keeps them equal)
 EXCLUDED_CATEGORIES = frozenset({"tobacco", "fuel", "gift_card", "deposit"})
-CENTS_PER_POINT = 100
 
 
-def eligible_cents(lines: list[Line]) -> int:
-    return sum(line.total_cents for line in lines if line.category not in EXCLUDED_CATEGORIES)
+@cache
+def default_rules() -> RuleSet:
+    return parse_rules(resources.files(__package__).joinpath("default_rules.toml").read_text(), "default_rules.toml")
 
 
-def earn_points(lines: list[Line], card: str | None) -> list[PointsEntry]:
-    """Points earned on a basket: whole euros of eligible spend, rounded down; none without a card."""
-    if card is None:
-        return []
-    points = max(eligible_cents(lines), 0) // CENTS_PER_POINT
-    return [PointsEntry(kind="earn", rule="base: 1 point per euro", points=points)] if points else []
+def eligible_cents(lines: list[Line], rules: RuleSet | None = None) -> int:
+    """Spend that earns points: lines outside the exclusions (lines with no spend count as 0)."""
+    rules = rules or default_rules()
+    categories, articles = set(rules.exclusions.categories), set(rules.exclusions.articles)
+    return sum(max(li.total_cents, 0) for li in lines if li.category not in categories and li.gtin not in articles)
+
+
+def earn_points(lines: list[Line], card: str | None, rules: RuleSet | None = None, at: datetime | None = None,
+                store: str | None = None, tier: str | None = None,
+                segments: frozenset[str] = frozenset()) -> list[PointsEntry]:
+    """The ticket's earn entries, one per (line, rule) that gave points; none without a card."""
+    return points_of(rules or default_rules(), lines,
+                     Context(card=card, at=at or utc_now(), store=store, tier=tier, segments=segments))

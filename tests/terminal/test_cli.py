@@ -19,7 +19,7 @@ def test_sell_prints_the_ticket(tmp_path):
     ticket = json.loads(result.output)
     assert ticket["id"] == "S001-T01-00000001"
     assert ticket["total_cents"] == 1548
-    assert ticket["points"] == [{"kind": "earn", "rule": "base: 1 point per euro", "points": 3, "line": None}]
+    assert ticket["points"] == [{"kind": "earn", "rule": "base", "points": 3, "line": 0}]
 
 
 def test_wrong_check_digit_is_refused_and_nothing_written(tmp_path):

@@ -1,0 +1,311 @@
+"""The programme's rules as versioned data: typed structs, read from TOML text and checked.
+
+Errors name the field, the line of the file and what was expected (see docs/rules.md).
+Reading the file itself happens at the edges; this module only parses text.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+from .cardnumber import validate_card_number
+from .errors import CardNumberError, RulesError
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
+NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
+Percent = Annotated[int, msgspec.Meta(ge=100, le=10_000)]
+Month = Annotated[int, msgspec.Meta(ge=1, le=12)]
+Day = Annotated[int, msgspec.Meta(ge=1, le=31)]
+Id = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_.-]{0,39}$")]
+UtcTime = Annotated[datetime, msgspec.Meta(tz=True)]
+
+
+class _Rule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    pass
+
+
+class Base(_Rule):
+    cents_per_point: PositiveInt = 100
+    rounding: Literal["down"] = "down"
+
+
+class Exclusions(_Rule):
+    categories: list[str] = []
+    articles: list[str] = []
+
+
+class Multiplier(_Rule):
+    """Category or article multiplier, in percent of the base points (200 = twice the base)."""
+
+    percent: Percent
+    category: str | None = None
+    article: str | None = None
+
+
+class Bonus(_Rule):
+    """Fixed bonus points for each unit of an article."""
+
+    article: str
+    points: PositiveInt
+
+
+class Promotion(_Rule):
+    """A dated promotion; an offer is a promotion for some cards or a segment only."""
+
+    id: Id
+    start: date | None = None
+    end: date | None = None
+    weekdays: list[Weekday] = []
+    stores: list[str] = []
+    categories: list[str] = []
+    articles: list[str] = []
+    percent: Percent | None = None
+    points_per_unit: PositiveInt | None = None
+    basket_min_cents: NonNegativeInt | None = None
+    basket_points: PositiveInt | None = None
+    cards: list[str] = []
+    segment: str | None = None
+
+
+class Tier(_Rule):
+    name: Id
+    min_spend_cents: NonNegativeInt
+    percent: Percent
+
+
+class TierReview(_Rule):
+    """Upgrades happen as soon as the rolling 12-month spend allows; downgrades only at the review date."""
+
+    month: Month = 1
+    day: Day = 1
+
+
+class Cheques(_Rule):
+    threshold_points: PositiveInt
+    cheque_cents: PositiveInt
+    issue: Literal["till", "schedule"] = "till"
+
+
+class Expiry(_Rule):
+    """Points earned in year Y expire on month/day of Y + years_after."""
+
+    years_after: PositiveInt = 1
+    month: Month = 2
+    day: Day = 28
+
+
+class Redemption(_Rule):
+    cents_per_point: PositiveInt = 1
+    min_points: NonNegativeInt = 0
+    offline_daily_cap_points: NonNegativeInt = 2000
+
+
+class RuleSet(_Rule):
+    version: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")]
+    effective_from: UtcTime
+    timezone: str = "UTC"
+    base: Base = Base()
+    exclusions: Exclusions = Exclusions()
+    multipliers: list[Multiplier] = []
+    bonuses: list[Bonus] = []
+    promotions: list[Promotion] = []
+    offers: list[Promotion] = []
+    tiers: list[Tier] = []
+    tier_review: TierReview = TierReview()
+    cheques: Cheques | None = None
+    expiry: Expiry = Expiry()
+    redemption: Redemption = Redemption()
+
+
+# -- reading ---------------------------------------------------------------------------------------
+_MSGSPEC_PATH = re.compile(r"^(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?$")
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.-]+)\s*\]\]?")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=")
+_TOML_LINE = re.compile(r"\(at line (\d+), column \d+\)")
+
+
+def _key_lines(text: str) -> dict[tuple, int]:
+    """Map each (table, [index], key) path of the text to its 1-based line number."""
+    found: dict[tuple, int] = {}
+    counts: dict[str, int] = {}
+    table: tuple = ()
+    for number, raw in enumerate(text.splitlines(), start=1):
+        header = _HEADER.match(raw)
+        if header:
+            name = header.group(2)
+            if header.group(1) == "[[":
+                counts[name] = counts.get(name, -1) + 1
+                table = (name, counts[name])
+            else:
+                table = (name,)
+            found.setdefault(table, number)
+            continue
+        key = _KEY.match(raw)
+        if key:
+            found.setdefault((*table, key.group(1)), number)
+    return found
+
+
+def _parse_path(path: str) -> tuple:
+    parts: list = []
+    for name, index in re.findall(r"\.([A-Za-z0-9_-]+)|\[(\d+)\]", path):
+        parts.append(name if name else int(index))
+    return tuple(parts)
+
+
+def _line_of(lines: dict[tuple, int], path: tuple) -> int | None:
+    while path:
+        if path in lines:
+            return lines[path]
+        path = path[:-1]
+    return None
+
+
+def _dotted(path: tuple) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def _fail(source: str, lines: dict[tuple, int], path: tuple, expected: str) -> RulesError:
+    line = _line_of(lines, path)
+    where = f"{source}, line {line}" if line else source
+    field = _dotted(path)
+    return RulesError(f"{where}: {field}: {expected}" if field else f"{where}: {expected}")
+
+
+_CHOICES = {"weekdays": WEEKDAYS, "rounding": ("down",), "issue": ("till", "schedule")}
+
+
+def _explain_msgspec(what: str, path: tuple) -> tuple[str, str | None]:
+    """Turn msgspec's wording into ours; returns (expected, extra path component)."""
+    match = re.match(r"Object contains unknown field `([^`]+)`", what)
+    if match:
+        return "unknown field: check its spelling against docs/rules.md", match.group(1)
+    match = re.match(r"Object missing required field `([^`]+)`", what)
+    if match:
+        return f"missing required field `{match.group(1)}`", None
+    if what.startswith("Expected `datetime` with a timezone"):
+        return "expected a UTC time with its offset, like 2026-11-01T00:00:00Z", None
+    match = re.match(r"Invalid enum value (.*)", what)
+    if match:
+        name = next((p for p in reversed(path) if isinstance(p, str)), "")
+        choices = ", ".join(_CHOICES.get(name, ()))
+        return f"expected one of {choices}, got {match.group(1)}", None
+    match = re.match(r"Expected `([^`]+)`, got `([^`]+)`", what)
+    if match:
+        return f"expected {match.group(1).replace(' | null', '')}, got {match.group(2)}", None
+    return (what[0].lower() + what[1:]).replace("`", ""), None
+
+
+def parse_rules(text: str, source: str = "rules") -> RuleSet:
+    """Read and check a rules file's text; raises RulesError naming the field, line and expectation."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = _TOML_LINE.search(str(exc))
+        where = f"{source}, line {match.group(1)}" if match else source
+        raise RulesError(f"{where}: not valid TOML: {exc}") from None
+    lines = _key_lines(text)
+    try:
+        rules = msgspec.convert(data, RuleSet)
+    except msgspec.ValidationError as exc:
+        match = _MSGSPEC_PATH.match(str(exc))
+        path = _parse_path(match.group("path") or "")
+        expected, extra = _explain_msgspec(match.group("what"), path)
+        if extra:
+            path = (*path, extra)
+        raise _fail(source, lines, path, expected) from None
+    check_rules(rules, lambda path, expected: _fail(source, lines, path, expected))
+    return rules
+
+
+def rules_from_dict(data: dict, source: str = "rules") -> RuleSet:
+    """The same checks for rules already decoded (from JSON, a test...)."""
+    try:
+        rules = msgspec.convert(data, RuleSet)
+    except msgspec.ValidationError as exc:
+        raise RulesError(f"{source}: {exc}") from None
+    check_rules(rules, lambda path, expected: RulesError(f"{source}: {_dotted(path) or 'rules'}: {expected}"))
+    return rules
+
+
+def check_rules(rules: RuleSet, fail) -> None:
+    """What types alone cannot say; `fail(path, expected)` builds the error."""
+    seen_multipliers: set[tuple[str, str]] = set()
+    for n, rule in enumerate(rules.multipliers):
+        if (rule.category is None) == (rule.article is None):
+            raise fail(("multipliers", n), "give exactly one of `category` or `article`")
+        key = ("article", rule.article) if rule.article else ("category", rule.category)
+        if key in seen_multipliers:
+            raise fail(("multipliers", n, key[0]), f"a second multiplier for {key[0]} {key[1]!r}: keep one")
+        seen_multipliers.add(key)
+    for section in ("promotions", "offers"):
+        ids: set[str] = set()
+        for n, promo in enumerate(getattr(rules, section)):
+            if promo.id in ids:
+                raise fail((section, n, "id"), f"id {promo.id!r} is used twice: ids are unique")
+            ids.add(promo.id)
+            _check_promotion(section, n, promo, fail)
+    names, previous = set(), -1
+    for n, tier in enumerate(rules.tiers):
+        if tier.name in names:
+            raise fail(("tiers", n, "name"), f"tier {tier.name!r} is defined twice")
+        names.add(tier.name)
+        if tier.min_spend_cents <= previous:
+            raise fail(("tiers", n, "min_spend_cents"),
+                       f"expected more than the previous tier's {previous}: list tiers from lowest to highest")
+        previous = tier.min_spend_cents
+    _check_day(rules.tier_review.month, rules.tier_review.day, ("tier_review", "day"), fail)
+    _check_day(rules.expiry.month, rules.expiry.day, ("expiry", "day"), fail)
+    if rules.timezone != "UTC":
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(rules.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise fail(("timezone",), f"expected a time zone name like Europe/Paris, got {rules.timezone!r}") from None
+
+
+def _check_day(month: int, day: int, path: tuple, fail) -> None:
+    try:
+        date(2001, month, day)  # not a leap year: 29 February would vanish three years in four
+    except ValueError:
+        raise fail(path, f"day {day} does not exist in month {month}") from None
+
+
+def _check_promotion(section: str, n: int, promo: Promotion, fail) -> None:
+    effects = [name for name in ("percent", "points_per_unit", "basket_points") if getattr(promo, name) is not None]
+    if len(effects) != 1:
+        raise fail((section, n), "give exactly one effect: `percent`, `points_per_unit` or `basket_points`")
+    if (promo.basket_points is None) != (promo.basket_min_cents is None):
+        raise fail((section, n), "`basket_points` and `basket_min_cents` go together")
+    if promo.start and promo.end and promo.end < promo.start:
+        raise fail((section, n, "end"), f"expected a date on or after start {promo.start}, got {promo.end}")
+    if section == "promotions" and (promo.cards or promo.segment):
+        raise fail((section, n), "a promotion is for everyone: put offers for some cards under [[offers]]")
+    if section == "offers":
+        if not promo.cards and not promo.segment:
+            raise fail((section, n), "an offer needs `cards` or `segment`")
+        for card in promo.cards:
+            try:
+                validate_card_number(card)
+            except CardNumberError as exc:
+                raise fail((section, n, "cards"), f"expected loyalty card numbers: {exc}") from None
+
+
+def version_in_force(versions: list[RuleSet], at: datetime) -> RuleSet | None:
+    """The rules in force at a time: the latest effective_from not after it."""
+    best = None
+    for rules in versions:
+        if rules.effective_from <= at and (
+                best is None or (rules.effective_from, rules.version) > (best.effective_from, best.version)):
+            best = rules
+    return best
