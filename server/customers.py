@@ -109,7 +109,8 @@ def update(conn: sqlite3.Connection, customer_id: int, form: dict, actor: str) -
 
 
 def search(conn: sqlite3.Connection, query: str) -> list[dict]:
-    """By card number (exact), phone (digits), postcode (exact) or name (contains); merged customers hidden."""
+    """By card number (exact), phone (last 9 digits, so 06... finds +33 6...), postcode (exact) or name
+    (contains); merged customers are hidden."""
     q = query.strip()
     if not q:
         return []
@@ -123,7 +124,7 @@ def search(conn: sqlite3.Connection, query: str) -> list[dict]:
     if number:
         sql, args = base + "c.id IN (SELECT customer_id FROM cards WHERE number = ?)", [number]
     elif digits and len(digits) >= 6 and PHONE.match(q):
-        sql, args = base + "replace(replace(replace(c.phone, ' ', ''), '.', ''), '-', '') LIKE ?", [f"%{digits}"]
+        sql, args = base + "replace(replace(replace(c.phone, ' ', ''), '.', ''), '-', '') LIKE ?", [f"%{digits[-9:]}"]
     else:
         sql, args = base + "(c.postcode = ? OR c.name LIKE ?)", [q, f"%{q}%"]
     return [dict(r) for r in conn.execute(sql + f" ORDER BY c.name LIMIT {SEARCH_LIMIT}", args)]

@@ -1,0 +1,76 @@
+"""Points adjustments with a mandatory reason, never below zero, and the statement over a period."""
+from datetime import date, timedelta
+
+import pytest
+
+from server import cards, corrections, customers
+
+from ..fixtures.desk import CARD_A, CARD_B, ENROL, desk, error_of, fast_argon2, sell_anonymously  # noqa: F401
+
+
+@pytest.fixture
+def holder(desk):
+    sell_anonymously(desk.db_path, CARD_A, 2)  # 24 points
+    customer_id = customers.enrol(desk.conn, ENROL, "seed")
+    cards.issue(desk.conn, customer_id, CARD_A, "seed")
+    return customer_id
+
+
+def _ledger(desk):
+    return desk.count("ledger"), desk.count("audit")
+
+
+def test_adjustment_is_an_adjust_entry_caused_by_its_audit_entry(desk, holder):
+    client = desk.client("card_manager")
+    response = desk.post(client, f"/customers/{holder}/adjust", card=CARD_A, points="-20",
+                         reason="points earned on a returned TV")
+    assert response.status_code == 302
+    assert "Adjusted by -20 points: points earned on a returned TV." in client.get(response.location).get_data(True)
+    entry = desk.conn.execute("SELECT * FROM ledger WHERE kind = 'adjust'").fetchone()
+    audit_id, actor, reason = desk.conn.execute(
+        "SELECT id, actor, reason FROM audit WHERE action = 'adjust'").fetchone()
+    assert (entry["card"], entry["points"], entry["cause"]) == (CARD_A, -20, f"desk:{audit_id}")
+    assert entry["rule"] == "desk adjustment: points earned on a returned TV"
+    assert (actor, reason) == ("card-manager", "points earned on a returned TV")
+    assert customers.balance(desk.conn, holder) == 4
+
+
+@pytest.mark.parametrize("points,reason,status,message", [
+    ("-25", "till error", 409, f"adjustment of -25 points would take card {CARD_A} below zero (balance 24): "
+                               "take at most 24 points"),
+    ("10", "  ", 400, "a reason is required for a points adjustment: say why (e.g. till error on ticket ...)"),
+    ("ten", "x", 400, "points 'ten' is not a whole number: type e.g. 50 or -20"),
+    ("0", "x", 400, "an adjustment of 0 points changes nothing: type a positive or negative number"),
+    ("1000000", "x", 400, "an adjustment is at most 100000 points either way: ask head office"),
+])
+def test_bad_adjustments_are_refused_and_nothing_is_written(desk, holder, points, reason, status, message):
+    before = _ledger(desk)
+    response = desk.post(desk.client("card_manager"), f"/customers/{holder}/adjust", card=CARD_A, points=points,
+                         reason=reason)
+    assert response.status_code == status and error_of(response) == message
+    assert _ledger(desk) == before
+
+
+def test_adjusting_a_card_of_someone_else_is_refused(desk, holder):
+    other = customers.enrol(desk.conn, {**ENROL, "name": "Pierre Curie"}, "seed")
+    cards.issue(desk.conn, other, CARD_B, "seed")
+    response = desk.post(desk.client("admin"), f"/customers/{other}/adjust", card=CARD_A, points="5", reason="x")
+    assert response.status_code == 404
+    assert error_of(response) == f"card {CARD_A} is not one of customer {other}'s cards"
+
+
+def test_statement_over_a_period_has_opening_entries_and_closing(desk, holder):
+    corrections.adjust(desk.conn, holder, CARD_A, 30, "welcome gift", "seed")
+    today = date.today()
+    data = corrections.statement(desk.conn, holder, today, today)
+    assert (data["opening"], data["credits"], data["debits"], data["closing"]) == (24, 30, 0, 54)
+    assert [e["kind"] for e in data["entries"]] == ["adjust"]
+    whole = corrections.statement(desk.conn, holder, today - timedelta(days=7), today)
+    assert (whole["opening"], [e["running"] for e in whole["entries"]]) == (0, [12, 24, 54])
+    page = desk.client("head_office").get(
+        f"/customers/{holder}/statement?start={today - timedelta(days=7)}&end={today}").get_data(as_text=True)
+    assert "Points statement" in page and 'id="opening">0<' in page and 'id="closing">54<' in page
+    assert "desk adjustment: welcome gift" in page
+    response = desk.client("head_office").get(f"/customers/{holder}/statement?start={today}&end=2001-01-01")
+    assert response.status_code == 400
+    assert error_of(response) == f"the period ends (2001-01-01) before it starts ({today}): swap the dates"

@@ -1,0 +1,82 @@
+"""GDPR: export (JSON, CSV with ticket lines and GTINs), erasure under a pseudonym, the retention job."""
+import csv
+import io
+import json
+from datetime import datetime, timedelta, timezone
+
+from click.testing import CliRunner
+
+from loyalty.cli import main
+from server import cards, customers, gdpr
+
+from ..fixtures.desk import CARD_A, ENROL, desk, error_of, fast_argon2, sell_anonymously  # noqa: F401
+
+
+def _holder(desk):
+    sell_anonymously(desk.db_path, CARD_A, 2)
+    customer_id = customers.enrol(desk.conn, ENROL, "seed")
+    cards.issue(desk.conn, customer_id, CARD_A, "seed")
+    return customer_id
+
+
+def test_export_json_and_csv_hold_everything_with_ticket_lines(desk):
+    customer_id = _holder(desk)
+    client = desk.client("card_manager")
+    response = client.get(f"/customers/{customer_id}/export.json")
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"] == f"attachment; filename=customer-{customer_id}.json"
+    data = json.loads(response.get_data())
+    assert data["customer"]["email"] == ENROL["email"] and data["cards"][0]["number"] == CARD_A
+    assert len(data["tickets"]) == 2 and data["tickets"][0]["lines"][0]["gtin"] == "3017620422003"
+    assert sum(e["points"] for e in data["ledger"]) == 24
+    rows = list(csv.DictReader(io.StringIO(client.get(f"/customers/{customer_id}/export.csv").get_data(True))))
+    lines = [r for r in rows if r["record"] == "ticket_line"]
+    assert len(lines) == 4 and {r["gtin"] for r in lines} == {"3017620422003", "3228857000906"}
+    assert {r["field"]: r["value"] for r in rows if r["record"] == "customer"}["name"] == "Marie Curie"
+    assert [a["action"] for a in customers.view(desk.conn, customer_id)["audit"]][:2] == ["export", "export"]
+
+
+def test_erase_removes_personal_data_and_keeps_tickets_and_points(desk):
+    customer_id = _holder(desk)
+    customers.update(desk.conn, customer_id, {**ENROL, "postcode": "75006"}, "seed")
+    points_before = desk.conn.execute("SELECT sum(points) FROM ledger").fetchone()[0]
+    client = desk.client("card_manager")
+    response = desk.post(client, f"/customers/{customer_id}/erase", confirm="yes")
+    assert response.status_code == 400 and error_of(response) == "type erase in the box to confirm the erasure"
+    assert customers.get(desk.conn, customer_id)["erased_at"] is None
+    response = desk.post(client, f"/customers/{customer_id}/erase", confirm="erase")
+    assert response.status_code == 302
+    erased = customers.get(desk.conn, customer_id)
+    assert erased["name"].startswith("erased-") and erased["erased_at"]
+    assert [erased[f] for f in ("email", "phone", "postcode", "birth_date", "consent_email")] == [None] * 4 + [0]
+    dump = json.dumps(gdpr.export(desk.conn, customer_id, "test"))
+    for personal in ("Marie", "marie@example.org", "75005", "75006", "1967-11-07", "12 34 56"):
+        assert personal not in dump, personal
+    view = customers.view(desk.conn, customer_id)
+    assert (view["ticket_count"], view["balance"]) == (2, 24)
+    assert desk.conn.execute("SELECT sum(points) FROM ledger").fetchone()[0] == points_before
+    response = desk.post(client, f"/customers/{customer_id}/erase", confirm="erase")
+    assert response.status_code == 409 and error_of(response).startswith(f"customer {customer_id} was already erased on ")
+    response = desk.post(client, f"/customers/{customer_id}/edit", **ENROL)
+    assert error_of(response) == f"customer {customer_id} was erased: an erased customer cannot be edited"
+
+
+def test_retention_dry_run_reports_and_the_real_run_anonymises(desk):
+    active = _holder(desk)
+    sleeping = customers.enrol(desk.conn, {**ENROL, "name": "Old Timer"}, "seed")
+    in_four_years = datetime.now(timezone.utc) + timedelta(days=4 * 365)
+    due = gdpr.retention(desk.conn, dry_run=True, now=in_four_years)
+    assert [d["customer"] for d in due] == [active, sleeping]
+    assert gdpr.retention(desk.conn, dry_run=True) == []
+
+    result = CliRunner().invoke(main, ["server", "retention", "--db", desk.db_path, "--dry-run", "--years", "1"])
+    assert result.exit_code == 0 and json.loads(result.output) == {"dry_run": True, "years": 1, "customers": []}
+    desk.conn.execute("UPDATE customers SET created_at = '2020-01-01T00:00:00+00:00', "
+                      "updated_at = '2020-01-01T00:00:00+00:00' WHERE id = ?", (sleeping,))
+    result = CliRunner().invoke(main, ["server", "retention", "--db", desk.db_path, "--dry-run"])
+    report = json.loads(result.output)
+    assert report["customers"] == [{"customer": sleeping, "last_activity": "2020-01-01T00:00:00+00:00"}]
+    assert customers.get(desk.conn, sleeping)["erased_at"] is None
+    result = CliRunner().invoke(main, ["server", "retention", "--db", desk.db_path])
+    assert json.loads(result.output)["customers"][0]["pseudonym"].startswith("erased-")
+    assert customers.get(desk.conn, sleeping)["erased_at"] and customers.get(desk.conn, active)["erased_at"] is None
