@@ -1,0 +1,211 @@
+"""The card manager's journeys in a real headless Chromium against the desk app served in-process.
+
+Set LOYALTY_SCREENSHOTS=1 to refresh docs/screenshots/ (the PNGs shown in docs/desk.md).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+from werkzeug.serving import make_server
+
+from server import accounts, cards, customers
+from server.deskdb import open_db
+from server.web import create_app
+
+from ..fixtures.components import require
+from ..fixtures.desk import CARD_A, CARD_B, CARD_C, sell_anonymously
+
+CHROMEDRIVER = "/usr/bin/chromedriver"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+WAIT = 10
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The app on a free port with a card manager, and tickets already sold on CARD_A and CARD_B."""
+    tmp = tmp_path_factory.mktemp("desk")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1))
+        db_path = str(tmp / "server.db")
+        app = create_app({"DB": db_path}, instance_path=str(tmp / "instance"))
+        conn = open_db(db_path)
+        password = accounts.create_user(conn, "claire", "card_manager")
+        sell_anonymously(db_path, CARD_A, 5)                       # 60 points, card not registered yet
+        sell_anonymously(db_path, CARD_C, 1, terminal="S002-T03")  # another anonymous card
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        yield {"url": f"http://127.0.0.1:{server.server_port}", "conn": conn, "password": password}
+        server.shutdown()
+        thread.join(10)
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    require(_chromium() is not None and os.path.exists(CHROMEDRIVER), "chromium and chromium-driver",
+            "run `make setup` (apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    os.environ["SE_OFFLINE"] = "true"
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = _chromium()
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1280,1000",
+                f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
+    driver.implicitly_wait(0)
+    yield driver
+    driver.quit()
+
+
+def shot(driver, name: str) -> None:
+    """Save the whole page when LOYALTY_SCREENSHOTS=1 (so CI does not dirty the tree)."""
+    if os.environ.get("LOYALTY_SCREENSHOTS") != "1":
+        return
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1280, min(max(height, 600), 2400))
+    driver.execute_script("window.scrollTo(0, 0)")
+    driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+    driver.set_window_size(1280, 1000)
+
+
+def by_id(driver, element_id: str):
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.ID, element_id)
+
+
+def wait_text(driver, css: str, text: str):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, WAIT).until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, css), text))
+
+
+def customer_id_of(driver) -> int:
+    return int(driver.current_url.rstrip("/").rsplit("/", 1)[1])
+
+
+def test_log_in(site, browser):
+    browser.get(site["url"] + "/customers")
+    wait_text(browser, "h1", "Log in")
+    shot(browser, "login")
+    by_id(browser, "name").send_keys("claire")
+    by_id(browser, "password").send_keys("wrong")
+    by_id(browser, "login").click()
+    wait_text(browser, "#error", "wrong user name or password")
+    by_id(browser, "password").send_keys(site["password"])
+    by_id(browser, "name").clear()
+    by_id(browser, "name").send_keys("claire")
+    by_id(browser, "login").click()
+    wait_text(browser, "#who", "claire card_manager")
+    assert browser.find_element("css selector", "h1").text == "Customers"
+
+
+def test_enrol_a_customer(site, browser):
+    browser.get(site["url"] + "/customers/new")
+    by_id(browser, "f-name").send_keys("Marie Curie")
+    by_id(browser, "f-email").send_keys("marie@example.org")
+    by_id(browser, "f-phone").send_keys("+33 6 12 34 56 78")
+    by_id(browser, "f-postcode").send_keys("75005")
+    by_id(browser, "f-consent_email").click()
+    by_id(browser, "f-consent_profiling").click()
+    shot(browser, "enrol")
+    by_id(browser, "save").click()
+    wait_text(browser, "#customer-name", "Marie Curie")
+    customer = customers.get(site["conn"], customer_id_of(browser))
+    assert (customer["postcode"], customer["consent_email"], customer["consent_sms"]) == ("75005", 1, 0)
+    browser.get(site["url"] + "/customers?q=0612345678")
+    wait_text(browser, "table", "Marie Curie")
+    shot(browser, "search")
+
+
+def test_register_a_card_that_has_anonymous_tickets_and_see_them_attach(site, browser):
+    browser.get(site["url"] + "/cards/anonymous")
+    wait_text(browser, "table", CARD_A)
+    shot(browser, "anonymous-cards")
+    browser.get(site["url"] + "/customers?q=Curie")
+    browser.find_element("link text", "Marie Curie").click()
+    wait_text(browser, "#tickets", "No ticket yet.")
+    by_id(browser, "new-card").send_keys("2900000000019")
+    by_id(browser, "issue").click()
+    wait_text(browser, "#error", "wrong check digit: expected 8, got 9")
+    by_id(browser, "new-card").send_keys(CARD_A)
+    by_id(browser, "issue").click()
+    wait_text(browser, ".flash", f"Card {CARD_A} issued; 5 earlier ticket(s) attached to this customer.")
+    assert by_id(browser, "balance").text == "60"
+    assert len(browser.find_elements("css selector", "#tickets tr.ticket")) == 5
+    browser.find_element("css selector", "#tickets summary").click()  # a ticket's lines
+    wait_text(browser, "#tickets", "salmon fillet")
+    shot(browser, "customer")
+
+
+def test_replace_a_lost_card_and_see_the_balance_move(site, browser):
+    from selenium.webdriver.support.ui import Select
+
+    row = browser.find_element("xpath", f"//table[@id='cards']//tr[td[text()='{CARD_A}']]")
+    row.find_element("css selector", "summary").click()
+    row.find_element("css selector", "input.new-number").send_keys(CARD_B)
+    Select(row.find_element("css selector", "select.why")).select_by_visible_text("lost")
+    row.find_element("css selector", "button.replace-button").click()
+    wait_text(browser, ".flash", f"Card {CARD_A} lost and replaced by {CARD_B}; 60 points moved.")
+    assert by_id(browser, "balance").text == "60"
+    old = browser.find_element("xpath", f"//table[@id='cards']//tr[td[text()='{CARD_A}']]").text
+    new = browser.find_element("xpath", f"//table[@id='cards']//tr[td[text()='{CARD_B}']]").text
+    assert "lost" in old and old.split()[-1] == "0" and "active" in new and "60" in new.split()
+    wait_text(browser, "#ledger", f"card lost: balance moved to {CARD_B}")
+    assert cards.hotlist(site["conn"])[0]["card"] == CARD_A
+    shot(browser, "replaced")
+
+
+def test_adjust_points_with_a_reason_and_print_the_statement(site, browser):
+    by_id(browser, "adjust-points").send_keys("-70")
+    by_id(browser, "adjust-reason").send_keys("returned goods")
+    by_id(browser, "adjust").click()
+    wait_text(browser, "#error", f"adjustment of -70 points would take card {CARD_B} below zero (balance 60)")
+    by_id(browser, "adjust-points").send_keys("25")
+    by_id(browser, "adjust-reason").send_keys("apology for a till error")
+    by_id(browser, "adjust").click()
+    wait_text(browser, ".flash", "Adjusted by 25 points: apology for a till error.")
+    assert by_id(browser, "balance").text == "85"
+    wait_text(browser, "#audit", "apology for a till error")
+    by_id(browser, "statement").click()
+    wait_text(browser, "#statement", "desk adjustment: apology for a till error")
+    assert by_id(browser, "closing").text == "85"
+    shot(browser, "statement")
+    browser.back()
+
+
+def test_export_then_erase(site, browser):
+    wait_text(browser, "#customer-name", "Marie Curie")
+    customer_id = customer_id_of(browser)
+    exported = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch(document.getElementById('export-json').href).then(r => r.text()).then(done);")
+    data = json.loads(exported)
+    assert data["customer"]["name"] == "Marie Curie" and len(data["tickets"]) == 5
+    assert data["tickets"][0]["lines"][0]["gtin"] == "3017620422003"
+    by_id(browser, "erase-confirm").send_keys("erase")
+    by_id(browser, "erase").click()
+    wait_text(browser, ".flash", "Personal data erased; tickets and points kept under erased-")
+    assert by_id(browser, "customer-name").text.startswith("erased-")
+    assert by_id(browser, "balance").text == "85"
+    assert customers.get(site["conn"], customer_id)["email"] is None
+    shot(browser, "erased")
