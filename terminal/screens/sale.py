@@ -55,14 +55,14 @@ class SaleScreen(Screen):
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield DataTable(id="lines", cursor_type="row", zebra_stripes=True)
-                yield TotalsPanel(id="totals")
+                yield TotalsPanel(id="totals", markup=False)
             with Vertical(id="right"):
-                yield CardPanel(id="card")
-                yield Static(id="receipt")
-        yield Static(id="message")
-        yield Label(PROMPTS["scan"], id="prompt")
+                yield CardPanel(id="card", markup=False)
+                yield Static(id="receipt", markup=False)
+        yield Static(id="message", markup=False)
+        yield Label(PROMPTS["scan"], id="prompt", markup=False)
         yield Input(id="entry")
-        yield StatusBar(id="status")
+        yield StatusBar(id="status", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
