@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := mosquitto mosquitto-clients pcscd vsmartcard-vpcd swig libpcsclite-dev \
+APT_PACKAGES := mosquitto mosquitto-clients pcscd vsmartcard-vpcd swig libpcsclite-dev gcc python3-dev python3-venv \
 	chromium chromium-driver tmux
 PYTEST_ARGS ?=
 

@@ -15,8 +15,8 @@ from programme.cardnumber import DEFAULT_PREFIXES
 
 from . import apdu
 from .apdu import CardData
-from .errors import (BlockedCardError, CardError, DamagedCardError, InvalidCardNumberError, NoReaderError,
-                     card_error)
+from .errors import (BlockedCardError, CardError, DamagedCardError, InvalidCardNumberError, NoCardError,
+                     NoReaderError, card_error)
 from .identity import CardIdentity, accept_number
 from .issuer import load_public_key, verify
 
@@ -63,6 +63,7 @@ class CardReader:
         self.hotlist = hotlist
         self.reader = reader
         self.prefixes = prefixes
+        self._reader_seen = False
 
     @property
     def public_key(self) -> Ed25519PublicKey:
@@ -70,11 +71,14 @@ class CardReader:
             self._public_key = load_public_key(self._public_key)
         return self._public_key
 
-    def _readers(self) -> list[str]:
-        names = list_readers()
-        if not names or (self.reader is not None and self.reader not in names):
-            raise NoReaderError(self.reader)
-        return [self.reader] if self.reader else names
+    def _readers(self) -> list[str] | None:
+        """The readers to wait on (None: all). The list is checked on the first read and after a timeout."""
+        if not self._reader_seen:
+            names = list_readers()
+            if not names or (self.reader is not None and self.reader not in names):
+                raise NoReaderError(self.reader)
+            self._reader_seen = True
+        return [self.reader] if self.reader else None
 
     @contextmanager
     def connected(self, wait: float = DEFAULT_WAIT) -> Iterator[object]:
@@ -91,7 +95,11 @@ class CardReader:
         except CardError:
             raise
         except Exception as exc:
-            raise card_error(exc, reader=self.reader, wait=wait) from None
+            error = card_error(exc, reader=self.reader, wait=wait)
+            if isinstance(error, NoCardError):  # no card, or did the reader go away meanwhile?
+                self._reader_seen = False
+                self._readers()
+            raise error from None
         finally:
             if request is not None:
                 # pyscard's CardRequest frees its PC/SC context only in __del__: free it now.
