@@ -1,0 +1,163 @@
+"""Till ticket close (journal + ledger + outbox, 25 lines) and card look-up on a large journal.
+
+Baselines, measured in the same run on the same file: a raw SQLite transaction inserting the same
+rows (ticket, 25 lines, ledger entries, outbox message) with synchronous=FULL, interleaved with the
+measured closes so both see the same file size and disk; and a raw indexed SUM for the card balance.
+The journal's history is pre-filled in bulk (synchronous=OFF, one transaction, 17 lines a ticket).
+"""
+from __future__ import annotations
+
+import random
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from programme.cardnumber import make_card_number
+from programme.points import RULES_VERSION, earn_points
+from programme.ticket import Tender, make_line, ticket_hash
+from sync.codec import encode_ticket
+from terminal.journal import Journal
+from terminal.till import TillSession
+
+from .common import summary_ms, table
+
+TERMINAL = "S001-T01"
+LINES = 25
+HISTORY_LINES = 17
+SAMPLES = 300
+CHUNK = 20_000
+
+
+def _lines(rng: random.Random, n: int):
+    return [make_line(f"3{rng.randrange(10**11):011d}0"[:13], rng.choice((1, 1, 1, 2, 3)), rng.randint(50, 2000),
+                      rng.choice(("grocery", "fresh", "dairy", "drinks", "tobacco")), "article")
+            for _ in range(n)]
+
+
+def prefill(path: Path, tickets: int, cards: list[str], progress=None) -> None:
+    """Write `tickets` closed and acked tickets of history straight into the journal's tables."""
+    Journal(path, TERMINAL).close()
+    rng = random.Random(1)
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA synchronous=OFF")
+    lines = _lines(rng, HISTORY_LINES)
+    total = sum(li.total_cents for li in lines)
+    payload = b"x" * 2000
+    conn.execute("BEGIN")
+    for start in range(1, tickets + 1, CHUNK):
+        seqs = range(start, min(start + CHUNK, tickets + 1))
+        ids = [f"{TERMINAL}-{seq:08d}" for seq in seqs]
+        card_of = [cards[seq % len(cards)] if seq % 5 < 3 else None for seq in seqs]
+        conn.executemany(
+            "INSERT INTO tickets VALUES (?, ?, ?, 'S001', 'bench', '2026-01-01T00:00:00+00:00', ?, ?, ?, 0, ?, ?, ?)",
+            [(tid, seq, TERMINAL, card, total, total // 100, RULES_VERSION, f"{seq:064x}", payload)
+             for tid, seq, card in zip(ids, seqs, card_of)])
+        conn.executemany("INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         [(tid, n, li.gtin, li.label, li.category, li.quantity, li.unit_cents, 0, li.total_cents)
+                          for tid in ids for n, li in enumerate(lines)])
+        conn.executemany("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
+                         "VALUES (?, 'earn', ?, 'base', ?, ?, '2026-01-01T00:00:00+00:00')",
+                         [(card, total // 100, f"ticket:{tid}:0", tid) for tid, card in zip(ids, card_of) if card])
+        if progress:
+            progress(len(ids))
+    conn.execute("INSERT OR REPLACE INTO sync_state VALUES ('acked_to', ?)", (str(tickets),))
+    conn.execute("COMMIT")
+    conn.close()
+
+
+def measure(path: Path, cards: list[str]) -> dict:
+    rng = random.Random(2)
+    journal = Journal(path, TERMINAL)
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute("PRAGMA synchronous=FULL")
+    closes, raws = [], []
+    for _ in range(SAMPLES):
+        lines, card = _lines(rng, LINES), rng.choice(cards)
+        points = earn_points(lines, card)
+        total = sum(li.total_cents for li in lines)
+        started = time.perf_counter()
+        ticket = journal.close_ticket(cashier="bench", lines=lines, tenders=[Tender("cash", total)], card=card,
+                                      points=points, rules_version=RULES_VERSION)
+        closes.append(time.perf_counter() - started)
+        # The same rows, written raw: values precomputed, no validation, encoding or hashing.
+        seq = ticket.seq + 1
+        tid, closed, payload, digest = f"{TERMINAL}-{seq:08d}", ticket.closed_at.isoformat(), encode_ticket(ticket), \
+            ticket_hash(ticket)
+        line_rows = [(tid, n, li.gtin, li.label, li.category, li.quantity, li.unit_cents, li.discount_cents,
+                      li.total_cents) for n, li in enumerate(lines)]
+        ledger_rows = [(card, e.kind, e.points, e.rule, f"ticket:{tid}:{n}", tid, closed) for n, e in enumerate(points)]
+        started = time.perf_counter()
+        raw.execute("BEGIN IMMEDIATE")
+        raw.execute("INSERT INTO tickets VALUES (?, ?, ?, 'S001', 'bench', ?, ?, ?, ?, 0, ?, ?, ?)",
+                    (tid, seq, TERMINAL, closed, card, total, ticket.points_earned, RULES_VERSION, digest, payload))
+        raw.executemany("INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", line_rows)
+        raw.executemany("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        ledger_rows)
+        raw.execute("INSERT INTO outbox VALUES (?, ?, ?, ?)", (seq, "loyalty/v1/up/S001-T01/tickets", payload, closed))
+        raw.execute("COMMIT")
+        raws.append(time.perf_counter() - started)
+    journal.close()
+    session = TillSession(str(path), TERMINAL)
+    lookups, sums = [], []
+    for _ in range(SAMPLES):
+        card = rng.choice(cards)
+        started = time.perf_counter()
+        session.lookup_card(card)
+        lookups.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        raw.execute("SELECT sum(points) FROM ledger WHERE card = ?", (card,)).fetchone()
+        sums.append(time.perf_counter() - started)
+    session.close_session()
+    raw.close()
+    return {"close": summary_ms(closes), "raw_insert": summary_ms(raws),
+            "card_lookup": summary_ms(lookups), "raw_balance_sum": summary_ms(sums)}
+
+
+def run(quick: bool = False) -> dict:
+    from rich.progress import Progress
+
+    sizes = [10_000] if quick else [10_000, 100_000]
+    cards = [make_card_number(f"29{n:010d}") for n in range(1, 5001)]
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="bench-till-") as tmp, \
+            Progress(transient=True, console=None) as progress:
+        for size in sizes:
+            path = Path(tmp) / f"till-{size}.db"
+            task = progress.add_task(f"pre-filling {size:,} tickets", total=size)
+            started = time.monotonic()
+            prefill(path, size, cards, lambda n, task=task: progress.advance(task, n))
+            fill_s = time.monotonic() - started
+            progress.remove_task(task)
+            results[size] = {**measure(path, cards), "prefill_s": round(fill_s, 1),
+                             "file_mb": round(path.stat().st_size / 1e6, 1)}
+    largest = max(sizes)
+    scale = 1_000_000 / largest
+    note = (f"a 1,000,000-ticket journal: the bulk pre-fill of {largest:,} tickets took "
+            f"{results[largest]['prefill_s']} s for {results[largest]['file_mb']} MB, so 1M would take about "
+            f"{results[largest]['prefill_s'] * scale / 60:.0f} min and {results[largest]['file_mb'] * scale / 1000:.1f} GB, "
+            "beyond the ~60 s budget of a bench run")
+    return {"lines": LINES, "samples": SAMPLES, "sizes": results, "not_measured": note}
+
+
+def markdown(result: dict) -> str:
+    rows = []
+    for size, r in result["sizes"].items():
+        c, b, lk, s = r["close"], r["raw_insert"], r["card_lookup"], r["raw_balance_sum"]
+        rows += [
+            (f"{int(size):,}", "ticket close: journal + ledger + outbox (target p99 <= 5 ms)", c["p50_ms"], c["p99_ms"]),
+            (f"{int(size):,}", "raw SQLite insert of the same rows, synchronous=FULL (baseline)", b["p50_ms"], b["p99_ms"]),
+            (f"{int(size):,}", "card typed -> hot-list + balance (target p99 <= 30 ms)", lk["p50_ms"], lk["p99_ms"]),
+            (f"{int(size):,}", "raw indexed SUM of the card's ledger (baseline)", s["p50_ms"], s["p99_ms"]),
+        ]
+    return (f"## Till: ticket close ({result['lines']} lines) and card look-up, {result['samples']} samples each\n\n"
+            + table(rows, ("journal tickets", "operation", "p50 ms", "p99 ms")) + "\n\n"
+            + "Pre-fill (bulk, synchronous=OFF): "
+            + ", ".join(f"{int(k):,} tickets in {v['prefill_s']} s ({v['file_mb']} MB)" for k, v in result["sizes"].items())
+            + f".\n\nNot measured: {result['not_measured']}. The card look-up is a typed number (no chip reader "
+            "yet); it opens its own SQLite connection, as the screen's worker thread does.\n")
+
+
+if __name__ == "__main__":
+    print(markdown(run("--quick" in sys.argv)))
