@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .common import machine, table
 
-BENCHES = ["ingest", "till", "card", "rules"]
+BENCHES = ["ingest", "till", "card", "rules", "desk"]
 DOC = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 
 

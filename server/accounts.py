@@ -14,7 +14,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from .desk_errors import Conflict, InvalidInput, LoginRefused, NotFound
 from .deskdb import transaction, utc_now
 
-ROLES = ("card_manager", "head_office", "admin")
+ROLES = ("card_manager", "head_office", "admin", "till")
+# A till account only uses the API (hot-list, a card's status and balance) and cannot log in to the pages.
+WEB_ROLES = ("card_manager", "head_office", "admin")
 USER_NAME = re.compile(r"^[a-z][a-z0-9._-]{1,31}$")
 MAX_FAILURES = 5  # failed log-ins per user name and per address within the window
 FAILURE_WINDOW = timedelta(minutes=15)
@@ -66,8 +68,10 @@ def _failures(conn, key: str, since: str) -> int:
 
 
 def log_in(conn: sqlite3.Connection, name: str, password: str, address: str,
-           now: datetime | None = None) -> User:
-    """Check a name and password; count failures per user name and per address; refuse past the limit."""
+           now: datetime | None = None, roles: tuple[str, ...] = WEB_ROLES) -> User:
+    """Check a name and password; count failures per user name and per address; refuse past the limit.
+
+    Only users of `roles` may log in (till accounts use API tokens)."""
     now = now or datetime.now(timezone.utc)
     since = (now - FAILURE_WINDOW).isoformat()
     keys = (f"user:{name}", f"ip:{address}")
@@ -88,6 +92,8 @@ def log_in(conn: sqlite3.Connection, name: str, password: str, address: str,
             conn.execute("DELETE FROM login_failures WHERE key = ?", (keys[0],))
     if not ok:
         raise LoginRefused(WRONG_LOGIN)
+    if row["role"] not in roles:
+        raise LoginRefused(f"user {name} is a {row['role']} account: it uses the API with a token, not the pages")
     return _user(row)
 
 

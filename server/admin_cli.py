@@ -8,12 +8,12 @@ DB_HELP = "The server's database (SQLite file)."
 
 @click.group()
 def admin() -> None:
-    """Users, roles and API tokens of the web app (roles: card_manager, head_office, admin)."""
+    """Users, roles and API tokens of the web app (roles: card_manager, head_office, admin, till)."""
 
 
 @admin.command("create-user")
 @click.argument("name")
-@click.option("--role", required=True, type=click.Choice(["card_manager", "head_office", "admin"]),
+@click.option("--role", required=True, type=click.Choice(["card_manager", "head_office", "admin", "till"]),
               help="What the user may do.")
 @click.option("--db", required=True, envvar="LOYALTY_DB", type=click.Path(dir_okay=False), help=DB_HELP)
 def create_user(name: str, role: str, db: str) -> None:

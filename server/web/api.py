@@ -9,6 +9,8 @@ from .. import accounts, cards, corrections, customers
 from ..desk_errors import DeskError
 from . import EVERYONE, db, status_of
 
+TILLS = (*EVERYONE, "till")
+
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
@@ -57,13 +59,13 @@ def statement(customer_id: int):
 
 
 @bp.route("/cards/<number>")
-@token_roles(*EVERYONE)
+@token_roles(*TILLS)
 def card(number: str):
     return jsonify({**cards.get_card(db(), number), "balance": cards.card_balance(db(), number)})
 
 
 @bp.route("/hotlist")
-@token_roles(*EVERYONE)
+@token_roles(*TILLS)
 def hotlist():
     return jsonify(cards=cards.hotlist(db()))
 

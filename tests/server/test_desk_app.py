@@ -55,7 +55,7 @@ def test_users_roles_and_names_are_checked(tmp_path, fast_argon2):
     assert stored.startswith("$argon2id$") and password not in stored
     with pytest.raises(Conflict, match="^user alice already exists: choose another name$"):
         accounts.create_user(conn, "alice", "admin")
-    with pytest.raises(InvalidInput, match="^role 'boss' is not one of card_manager, head_office, admin$"):
+    with pytest.raises(InvalidInput, match="^role 'boss' is not one of card_manager, head_office, admin, till$"):
         accounts.create_user(conn, "bob", "boss")
     with pytest.raises(InvalidInput, match="^user name 'Bob Smith' must be 2-32 lower-case"):
         accounts.create_user(conn, "Bob Smith", "admin")
@@ -149,3 +149,21 @@ def test_waitress_serves_the_app_on_loopback(tmp_path):
         srv.close()
         thread.join(10)
     assert not thread.is_alive()
+
+
+def test_a_till_account_reads_the_hotlist_and_cards_by_api_only(desk):
+    customer_id = customers.enrol(desk.conn, ENROL, "seed")
+    cards.issue(desk.conn, customer_id, CARD_A, "seed")
+    cards.block(desk.conn, CARD_A, "stolen wallet", "seed")
+    password = accounts.create_user(desk.conn, "s001-t01", "till")
+    token = accounts.create_token(desk.conn, "s001-t01")
+    api, auth = desk.app.test_client(), {"Authorization": f"Bearer {token}"}
+    assert [c["card"] for c in api.get("/api/v1/hotlist", headers=auth).json["cards"]] == [CARD_A]
+    assert api.get(f"/api/v1/cards/{CARD_A}", headers=auth).json["status"] == "blocked"
+    response = api.get(f"/api/v1/customers/{customer_id}", headers=auth)
+    assert response.status_code == 403
+    assert response.json == {"error": "your role (till) may not do this: ask a card_manager or head_office or admin"}
+    client = desk.client()
+    response = desk.post(client, "/login", name="s001-t01", password=password)
+    assert response.status_code == 401
+    assert error_of(response) == "user s001-t01 is a till account: it uses the API with a token, not the pages"
