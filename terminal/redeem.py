@@ -1,17 +1,20 @@
 """Redeeming points as a tender: what a point is worth and the offline cap, in one place.
 
-The rules engine will own the point value; until it lands the till uses POINT_VALUE_CENTS.
-Offline, the till cannot know what the card spent elsewhere today, so it caps redemption per
-card and per day (OFFLINE_DAILY_CAP_POINTS); the server flags any overdraft when tickets arrive.
+Both come from the shipped rules' [redemption] section (programme/default_rules.toml); they are
+module constants so tests can patch them. Offline, the till cannot know what the card spent
+elsewhere today, so it caps redemption per card and per day; the server flags any overdraft
+when tickets arrive.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from programme.points import default_rules
+
 from .errors import RedeemError
 
-POINT_VALUE_CENTS = 1  # one point pays one cent; replaced by the rules engine's value
-OFFLINE_DAILY_CAP_POINTS = 500  # per card and per day while the balance cannot be confirmed
+POINT_VALUE_CENTS = default_rules().redemption.cents_per_point  # what one point pays, in cents
+OFFLINE_DAILY_CAP_POINTS = default_rules().redemption.offline_daily_cap_points  # per card, per day, offline
 
 
 @dataclass(frozen=True)
