@@ -5,7 +5,8 @@ skewed so a few customers have thousands of tickets), straight into the server's
 - customer view (library): `server.customers.view()` for random customers, and for the heaviest one;
 - customer page (web): GET /customers/<id> through the Flask app, logged in (rendering included);
 - baseline, same run, same file: one ticket read by primary key, and one customer row by id.
-Default scale 100 k customers / 1 M tickets (under a minute); LOYALTY_BENCH_DESK_SCALE=10 runs the target scale.
+Default scale 50 k customers / 500 k tickets (about a minute, most of it generating);
+LOYALTY_BENCH_DESK_SCALE=20 runs the target scale (about 7 GB and half an hour here).
 """
 from __future__ import annotations
 
@@ -83,7 +84,7 @@ def run(quick: bool = False) -> dict:
     from server.web import create_app
 
     scale = int(os.environ.get("LOYALTY_BENCH_DESK_SCALE", "1"))
-    n_customers, n_tickets = (10_000, 100_000) if quick else (100_000 * scale, 1_000_000 * scale)
+    n_customers, n_tickets = (10_000, 100_000) if quick else (50_000 * scale, 500_000 * scale)
     samples = 100 if quick else 500
     rng = random.Random(1)
     with tempfile.TemporaryDirectory() as tmp:

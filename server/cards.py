@@ -138,6 +138,41 @@ def merge(conn: sqlite3.Connection, into_id: int, from_id: int, actor: str, reas
     return len(moved)
 
 
+def transfer_points(conn: sqlite3.Connection, source: str, target: str, points, reason: str, actor: str,
+                    prefixes: tuple[str, ...] = DEFAULT_PREFIXES) -> int:
+    """Move points between two registered cards (one household, a card given up): two 'transfer' entries."""
+    from .corrections import parse_points
+
+    points = parse_points(points)
+    reason = (reason or "").strip()
+    if points < 0:
+        raise InvalidInput("points to transfer must be positive: swap the cards to move points the other way")
+    if not reason:
+        raise InvalidInput("a reason is required to transfer points: say why")
+    target = check_number(target, prefixes)
+    if target == source:
+        raise Conflict(f"card {source} cannot transfer points to itself: type the other card's number")
+    with transaction(conn):
+        from_card, to_card = get_card(conn, source), get_card(conn, target)
+        if to_card["status"] != "active":
+            raise Conflict(f"card {target} is {to_card['status']}: points go to an active card only")
+        balance = card_balance(conn, source)
+        if points > balance:
+            raise Conflict(f"card {source} has {balance} points: it cannot transfer {points}")
+        entry = audit.record(conn, actor, "transfer_points", customer_id=from_card["customer_id"], card=source,
+                             reason=reason, detail={"to_card": target, "to_customer": to_card["customer_id"],
+                                                    "points": points})
+        if to_card["customer_id"] != from_card["customer_id"]:
+            audit.record(conn, actor, "transfer_points", customer_id=to_card["customer_id"], card=target,
+                         reason=reason, detail={"from_card": source, "points": points})
+        at = utc_now()
+        conn.executemany(
+            "INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) VALUES (?, 'transfer', ?, ?, ?, NULL, ?)",
+            [(source, -points, f"transfer to {target}: {reason}", f"desk:{entry}:out", at),
+             (target, points, f"transfer from {source}: {reason}", f"desk:{entry}:in", at)])
+    return points
+
+
 def hotlist(conn: sqlite3.Connection) -> list[dict]:
     """Cards the tills must refuse: blocked, lost or stolen."""
     return [dict(r) for r in conn.execute(

@@ -80,6 +80,18 @@ def replace(number: str):
     return _card_action(number, act)
 
 
+@bp.route("/cards/<number>/transfer", methods=["POST"])
+@roles(*DESK)
+def transfer(number: str):
+    form = request.form
+
+    def act():
+        points = cards.transfer_points(db(), number, form.get("to_card", ""), form.get("points", ""),
+                                       form.get("reason", ""), current_user.name, card_prefixes())
+        return f"{points} points moved from card {number} to card {form.get('to_card', '').strip()}."
+    return _card_action(number, act)
+
+
 @bp.route("/customers/<int:customer_id>/merge", methods=["POST"])
 @roles(*DESK)
 def merge(customer_id: int):

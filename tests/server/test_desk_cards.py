@@ -164,3 +164,37 @@ def test_an_unreachable_broker_does_not_undo_the_block_but_says_so(desk, monkeyp
     page = client.get(response.location).get_data(as_text=True)
     assert cards.get_card(desk.conn, CARD_A)["status"] == "blocked"
     assert f"hot-list not pushed: broker mqtt://127.0.0.1:{port} unreachable" in page
+
+
+def test_transfer_points_between_cards_of_two_customers(desk):
+    sell_anonymously(desk.db_path, CARD_A, 3)  # 36 points
+    parent = customers.enrol(desk.conn, ENROL, "seed")
+    child = customers.enrol(desk.conn, {**ENROL, "name": "Irène Curie"}, "seed")
+    cards.issue(desk.conn, parent, CARD_A, "seed")
+    cards.issue(desk.conn, child, CARD_B, "seed")
+    cards.issue(desk.conn, child, CARD_C, "seed")
+    cards.block(desk.conn, CARD_C, "seed", "seed")
+    client = desk.client("card_manager")
+    before = _state(desk)
+    for form, status, message in [
+        ({"to_card": CARD_B, "points": "37", "reason": "gift"}, 409, f"card {CARD_A} has 36 points: it cannot transfer 37"),
+        ({"to_card": CARD_B, "points": "-5", "reason": "gift"}, 400,
+         "points to transfer must be positive: swap the cards to move points the other way"),
+        ({"to_card": CARD_B, "points": "5", "reason": ""}, 400, "a reason is required to transfer points: say why"),
+        ({"to_card": CARD_A, "points": "5", "reason": "x"}, 409,
+         f"card {CARD_A} cannot transfer points to itself: type the other card's number"),
+        ({"to_card": CARD_C, "points": "5", "reason": "x"}, 409, f"card {CARD_C} is blocked: points go to an active card only"),
+        ({"to_card": CARD_D, "points": "5", "reason": "x"}, 404, f"card {CARD_D} is not registered: issue it to a customer first"),
+        ({"to_card": NOT_A_CARD, "points": "5", "reason": "x"}, 400,
+         "card number 2900000000019 has a wrong check digit: expected 8, got 9; check the number typed or scan the card again"),
+    ]:
+        response = desk.post(client, f"/cards/{CARD_A}/transfer", **form)
+        assert (response.status_code, error_of(response)) == (status, message)
+    assert _state(desk) == before
+    response = desk.post(client, f"/cards/{CARD_A}/transfer", to_card=CARD_B, points="30", reason="gift to daughter")
+    assert response.status_code == 302
+    assert (customers.balance(desk.conn, parent), customers.balance(desk.conn, child)) == (6, 30)
+    causes = [r[0] for r in desk.conn.execute("SELECT cause FROM ledger WHERE kind = 'transfer' ORDER BY points")]
+    entry = desk.conn.execute("SELECT min(id) FROM audit WHERE action = 'transfer_points'").fetchone()[0]
+    assert causes == [f"desk:{entry}:out", f"desk:{entry}:in"]
+    assert [a["action"] for a in customers.view(desk.conn, child)["audit"]][0] == "transfer_points"

@@ -1,10 +1,10 @@
 """Every route of the desk web app, for every role: allowed, or refused with 403 and nothing written."""
 import pytest
 
-from server import cards, customers
+from server import cards, corrections, customers
 from server.web import DESK, EVERYONE
 
-from ..fixtures.desk import CARD_A, CARD_B, CARD_C, CARD_D, ENROL, ROLES, Desk, error_of
+from ..fixtures.desk import CARD_A, CARD_B, CARD_C, CARD_D, CARD_E, ENROL, ROLES, Desk, error_of
 from ..fixtures.desk import fast_argon2  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.usefixtures("fast_argon2")
@@ -29,6 +29,7 @@ ROUTES = [
     ("POST", f"/cards/{CARD_B}/unblock", DESK, {"reason": "found again"}),
     ("POST", f"/cards/{CARD_A}/replace", DESK, {"new_number": CARD_D, "why": "lost"}),
     ("POST", "/customers/1/merge", DESK, {"other": "2"}),
+    ("POST", f"/cards/{CARD_A}/transfer", DESK, {"to_card": CARD_E, "points": "5", "reason": "household"}),
     ("GET", "/users", ADMIN, {}),
     ("POST", "/users", ADMIN, {"name": "carol", "role": "head_office"}),
     ("POST", "/logout", EVERYONE, {}),
@@ -40,6 +41,8 @@ def _seed(desk: Desk) -> None:
     second = customers.enrol(desk.conn, {**ENROL, "name": "Marie Sklodowska"}, "seed")
     cards.issue(desk.conn, first, CARD_A, "seed")
     cards.issue(desk.conn, first, CARD_B, "seed")
+    cards.issue(desk.conn, second, CARD_E, "seed")
+    corrections.adjust(desk.conn, first, CARD_A, 50, "seed", "seed")
     cards.block(desk.conn, CARD_B, "seed", "seed")
     assert (first, second) == (1, 2)
 
