@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from .. import cards as cardlib
 from .. import corrections, customers, gdpr
+from .. import statement_pdf as pdf
 from ..desk_errors import DeskError
 from . import DESK, EVERYONE, db, roles, status_of
 
@@ -81,13 +82,25 @@ def adjust(customer_id: int):
     return redirect(url_for("customers.view", customer_id=customer_id))
 
 
-@bp.route("/customers/<int:customer_id>/statement")
-@roles(*EVERYONE)
-def statement(customer_id: int):
+def _statement(customer_id: int) -> dict:
     today = date.today()
     start = corrections.parse_day(request.args.get("start") or (today - timedelta(days=90)).isoformat(), "start")
     end = corrections.parse_day(request.args.get("end") or today.isoformat(), "end")
-    return render_template("statement.html", **corrections.statement(db(), customer_id, start, end))
+    return corrections.statement(db(), customer_id, start, end)
+
+
+@bp.route("/customers/<int:customer_id>/statement")
+@roles(*EVERYONE)
+def statement(customer_id: int):
+    return render_template("statement.html", **_statement(customer_id))
+
+
+@bp.route("/customers/<int:customer_id>/statement.pdf")
+@roles(*EVERYONE)
+def statement_pdf(customer_id: int):
+    data = _statement(customer_id)
+    return Response(pdf.statement_pdf(data), mimetype="application/pdf", headers={
+        "Content-Disposition": f"inline; filename=statement-{customer_id}-{data['start']}-{data['end']}.pdf"})
 
 
 @bp.route("/customers/<int:customer_id>/export.<fmt>")

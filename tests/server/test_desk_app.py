@@ -167,3 +167,33 @@ def test_a_till_account_reads_the_hotlist_and_cards_by_api_only(desk):
     response = desk.post(client, "/login", name="s001-t01", password=password)
     assert response.status_code == 401
     assert error_of(response) == "user s001-t01 is a till account: it uses the API with a token, not the pages"
+
+
+def test_loyalty_server_runs_ingest_and_the_desk_together(tmp_path, mosquitto):
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from sync.mosquitto import free_port
+
+    port = free_port()
+    env = {**os.environ, "LOYALTY_INSTANCE_PATH": str(tmp_path / "instance")}
+    proc = subprocess.Popen([sys.executable, "-m", "loyalty", "server", "--db", str(tmp_path / "s.db"),
+                             "--broker", mosquitto.url, "--web-port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, page = time.monotonic() + 30, None
+        while page is None and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2) as response:
+                    page = response.read().decode()
+            except OSError:
+                time.sleep(0.1)
+        assert page is not None and "Log in" in page, proc.stderr.read() if proc.poll() is not None else ""
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert f"desk web app on http://127.0.0.1:{port}/" in err and "server ingesting from" in err

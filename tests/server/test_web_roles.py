@@ -20,6 +20,7 @@ ROUTES = [
     ("POST", "/customers/1/edit", DESK, {**ENROL, "postcode": "75006"}),
     ("POST", "/customers/1/adjust", DESK, {"card": CARD_A, "points": "5", "reason": "goodwill"}),
     ("GET", "/customers/1/statement", EVERYONE, {}),
+    ("GET", "/customers/1/statement.pdf", EVERYONE, {}),
     ("GET", "/customers/1/export.json", DESK, {}),
     ("GET", "/customers/1/export.csv", DESK, {}),
     ("POST", "/customers/1/erase", DESK, {"confirm": "erase"}),
