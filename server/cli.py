@@ -57,6 +57,29 @@ def server(ctx: click.Context, db: str | None, broker: str | None, web_port: int
 
 @server.command()
 @click.option("--db", required=True, type=click.Path(dir_okay=False, exists=True), help=DB_HELP)
+@click.option("--as-of", "as_of", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Expire every lot whose expiry date is on or before this day (YYYY-MM-DD).")
+def expire(db: str, as_of) -> None:
+    """Expire points past their date (the rules' [expiry]); idempotent; counts as JSON."""
+    from rich.progress import Progress
+
+    from .expiry import rules_for, run_expiry
+    from .store import Store
+
+    store = Store(db)
+    try:
+        rules = rules_for(store.conn, as_of.date())
+        cards = store.conn.execute("SELECT count(DISTINCT card) FROM ledger").fetchone()[0]
+        with Progress(transient=True) as progress:
+            task = progress.add_task("expiring points", total=cards)
+            summary = run_expiry(store.conn, rules, as_of.date(), lambda n: progress.advance(task, n))
+        click.echo(json.dumps(summary))
+    finally:
+        store.close()
+
+
+@server.command()
+@click.option("--db", required=True, type=click.Path(dir_okay=False, exists=True), help=DB_HELP)
 def stats(db: str) -> None:
     """Print JSON: tickets, lines, points, dead letters, and per terminal its sequence, gaps, last seen."""
     from .store import Store

@@ -104,6 +104,22 @@ CREATE TABLE IF NOT EXISTS chain_breaks (
     detected_at TEXT NOT NULL,
     UNIQUE (terminal, seq)
 );
+CREATE TABLE IF NOT EXISTS rules_versions (
+    version TEXT PRIMARY KEY,
+    effective_from TEXT NOT NULL,
+    toml TEXT NOT NULL,
+    recorded_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS discrepancies (
+    id INTEGER PRIMARY KEY,
+    ticket_id TEXT NOT NULL UNIQUE,
+    card TEXT,
+    rules_version TEXT NOT NULL,
+    till_points INTEGER NOT NULL,
+    server_points INTEGER,
+    reason TEXT NOT NULL,
+    detected_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY,
     received_at TEXT NOT NULL,
@@ -157,6 +173,7 @@ class Store:
         self.db = connect(path)
         self.conn = self.db.conn
         self._keys: dict | None = None
+        self._rules = None  # server.rules_check.RulesCatalog, built on the first batch
 
     def close(self) -> None:
         self.conn.close()
@@ -169,7 +186,7 @@ class Store:
         touched: set[str] = set()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            lines, ledger = [], []
+            lines, ledger, checked = [], [], []
             keys = self._till_keys()
             for topic, ticket, payload in sorted(tickets, key=lambda t: (t[1].terminal, t[1].seq)):
                 touched.add(ticket.terminal)
@@ -191,6 +208,7 @@ class Store:
                     result.duplicates += 1
                     continue
                 result.stored += 1
+                checked.append(ticket)
                 conn.execute("INSERT OR IGNORE INTO received VALUES (?, ?, 'stored')", (ticket.terminal, ticket.seq))
                 self._check_chain(ticket, digest, now)
                 lines.extend(
@@ -205,6 +223,7 @@ class Store:
             conn.executemany(
                 "INSERT OR IGNORE INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)", ledger)
+            self._check_points(checked, now)
             for letter in dead:
                 conn.execute(
                     "INSERT INTO dead_letters (received_at, topic, terminal, seq, reason, payload) "
@@ -267,6 +286,14 @@ class Store:
         if after and after[0] != digest:
             conn.execute("INSERT OR IGNORE INTO chain_breaks (terminal, seq, expected_prev_hash, found_prev_hash, "
                          "detected_at) VALUES (?, ?, ?, ?, ?)", (ticket.terminal, ticket.seq + 1, digest, after[0], now))
+
+    def _check_points(self, tickets: list[Ticket], now: str) -> None:
+        """Recompute each ticket's points with its rules version; differences go to `discrepancies`."""
+        from .rules_check import RulesCatalog, record_discrepancies
+
+        if self._rules is None:
+            self._rules = RulesCatalog()
+        record_discrepancies(self.conn, self._rules.refresh(self.conn), tickets, now)
 
     def _advance(self, terminal: str, now: str, result: BatchResult) -> None:
         conn = self.conn

@@ -2,10 +2,21 @@
 from __future__ import annotations
 
 from programme.cardnumber import validate_card_number
-from programme.points import RULES_VERSION, earn_points
-from programme.ticket import Line, Tender, Ticket, make_line
+from programme.points import earn_points
+from programme.ticket import Line, PointsEntry, Tender, Ticket, make_line, utc_now
 
+from . import rules_store
 from .journal import Journal
+
+
+def points_now(journal: Journal, lines: list[Line], card: str | None):
+    """Earn entries under the rules in force now, their version, and the time they were computed at.
+
+    The ticket's opened_at is that time, so the server recomputes with the same rules and date.
+    """
+    at = utc_now()
+    rules = rules_store.in_force(journal.conn, at)
+    return earn_points(lines, card, rules=rules, at=at, store=journal.store), rules.version, at
 
 
 def parse_line_spec(spec: str) -> Line:
@@ -28,20 +39,19 @@ def sell(journal: Journal, lines: list[Line], card: str | None = None, cashier: 
     """Close one ticket paid in full by one tender. The card is checked before anything is written."""
     card = validate_card_number(card) if card else None
     total = sum(line.total_cents for line in lines)
+    points, version, at = points_now(journal, lines, card)
     return journal.close_ticket(
         cashier=cashier, lines=lines, tenders=[Tender(kind=tender_kind, cents=total)], card=card,
-        points=earn_points(lines, card), rules_version=RULES_VERSION,
+        points=points, rules_version=version, opened_at=at,
     )
 
 
 def close_sale(journal: Journal, lines: list[Line], card: str | None, cashier: str, tenders: list[Tender],
                redeemed_points: int = 0) -> Ticket:
     """Close a ticket with several tenders; points redeemed as a tender become one "redeem" entry."""
-    from programme.ticket import PointsEntry
-
     card = validate_card_number(card) if card else None
-    points = earn_points(lines, card)
+    points, version, at = points_now(journal, lines, card)
     if redeemed_points:
         points = [*points, PointsEntry(kind="redeem", rule="points tender", points=redeemed_points)]
     return journal.close_ticket(cashier=cashier, lines=lines, tenders=tenders, card=card, points=points,
-                                rules_version=RULES_VERSION)
+                                rules_version=version, opened_at=at)

@@ -1,0 +1,66 @@
+"""The expiry job: points past their date leave the ledger as `expire` entries, one per card and lot.
+
+Idempotent: each entry's cause is `expire:{card}:{lot cause}`, and the ledger's cause is unique,
+so running it twice (or for an earlier date) adds nothing. The maths is programme.ledger's.
+"""
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, time, timezone
+from itertools import groupby
+
+from programme.ledger import Entry, Ledger
+from programme.rules import RuleSet
+
+
+def _entries(conn: sqlite3.Connection) -> Iterator[tuple[str, list[Entry]]]:
+    rows = conn.execute("SELECT card, kind, points, rule, cause, at FROM ledger ORDER BY card, id")
+    for card, group in groupby(rows, key=lambda r: r[0]):
+        entries = []
+        for _, kind, points, rule, cause, at in group:
+            ref = cause.split(":", 2)[2] if kind == "expire" and cause.startswith("expire:") else None
+            when = datetime.fromisoformat(at)
+            when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+            entries.append(Entry(card, kind, points, cause, when, rule or "", ref))
+        yield card, entries
+
+
+def rules_for(conn: sqlite3.Connection, as_of: date) -> RuleSet:
+    """The rules version in force at the start of `as_of` among those the server knows."""
+    from programme.points import default_rules
+    from programme.rules import version_in_force
+
+    from .rules_check import RulesCatalog
+
+    catalog = RulesCatalog().refresh(conn)
+    at = datetime.combine(as_of, time(), timezone.utc)
+    return version_in_force(list(catalog.by_version.values()), at) or default_rules()
+
+
+def run_expiry(conn: sqlite3.Connection, rules: RuleSet, as_of: date,
+               progress: Callable[[int], None] | None = None) -> dict:
+    """Expire every lot whose date is on or before `as_of`; returns counts for the log and the command."""
+    at = datetime.combine(as_of, time(), timezone.utc)
+    new = []
+    cards = 0
+    for card, entries in _entries(conn):
+        cards += 1
+        ledger = Ledger()
+        for entry in entries:
+            ledger.post(entry)
+        new.extend(ledger.expire(rules, as_of, at))
+        if progress:
+            progress(1)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        cur = conn.executemany(
+            "INSERT OR IGNORE INTO ledger (card, kind, points, rule, cause, ticket_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(e.card, e.kind, e.points, e.rule, e.cause, None, e.at.isoformat()) for e in new])
+        written = cur.rowcount
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return {"as_of": as_of.isoformat(), "rules_version": rules.version, "cards": cards,
+            "entries": written, "points": -sum(e.points for e in new)}

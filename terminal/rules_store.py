@@ -1,0 +1,97 @@
+"""Rules versions the till received: every one kept in its journal, the one in force at a ticket's time used.
+
+Until a version is received the shipped default (programme/default_rules.toml) is in force.
+"""
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from datetime import datetime
+
+from programme.errors import RulesError
+from programme.points import default_rules
+from programme.rules import RuleSet, parse_rules, version_in_force
+from sync import topics
+from sync.broker_url import BrokerUrl
+from sync.errors import SyncError
+from sync.events import log_event
+from sync.mqtt import make_client
+from sync.rules_message import decode_bundle
+
+log = logging.getLogger("loyalty.till.rules")
+
+SCHEMA = """CREATE TABLE IF NOT EXISTS rules_versions (
+    version TEXT PRIMARY KEY, effective_from TEXT NOT NULL, toml TEXT NOT NULL, received_at TEXT NOT NULL)"""
+
+_parsed: dict[str, RuleSet] = {}  # TOML text -> rules, so a sale does not parse anything
+
+
+def _parse(text: str) -> RuleSet:
+    rules = _parsed.get(text)
+    if rules is None:
+        rules = _parsed[text] = parse_rules(text, "received rules")
+    return rules
+
+
+def receive(conn: sqlite3.Connection, payload: bytes, received_at: str) -> list[str]:
+    """Keep every version of a rules message not yet known; returns the versions added."""
+    conn.execute(SCHEMA)
+    added = []
+    for published in decode_bundle(payload).versions:
+        try:
+            rules = _parse(published.toml)
+        except RulesError as exc:
+            log_event(log, "rules_refused", logging.WARNING, version=published.version, reason=str(exc))
+            continue
+        cur = conn.execute("INSERT OR IGNORE INTO rules_versions VALUES (?, ?, ?, ?)",
+                           (rules.version, rules.effective_from.isoformat(), published.toml, received_at))
+        if cur.rowcount:
+            added.append(rules.version)
+    return added
+
+
+def versions(conn: sqlite3.Connection) -> list[RuleSet]:
+    try:
+        rows = conn.execute("SELECT toml FROM rules_versions").fetchall()
+    except sqlite3.OperationalError:  # no version received yet: the table is created on the first one
+        rows = []
+    return [default_rules(), *(_parse(text) for (text,) in rows)]
+
+
+def in_force(conn: sqlite3.Connection, at: datetime) -> RuleSet:
+    return version_in_force(versions(conn), at) or default_rules()
+
+
+class RulesListener:
+    """Subscribes to the retained rules topic and keeps every version in the till's journal."""
+
+    def __init__(self, db_path: str, url: BrokerUrl, terminal: str):
+        self.db_path = db_path
+        self.received = threading.Event()
+        self.client = make_client(url, f"{terminal}-rules")
+        self.client.on_connect = lambda c, *a: c.subscribe(topics.RULES, qos=1)
+        self.client.on_message = self._on_message
+        self.url = url
+
+    def _on_message(self, client, userdata, message) -> None:
+        from programme.ticket import utc_now
+
+        conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        try:
+            added = receive(conn, message.payload, utc_now().isoformat())
+            log_event(log, "rules_received", versions=added)
+        except SyncError as exc:
+            log_event(log, "rules_refused", logging.WARNING, reason=str(exc))
+        finally:
+            conn.close()
+        self.received.set()
+
+    def start(self) -> RulesListener:
+        self.client.connect_async(self.url.host, self.url.port)
+        self.client.loop_start()
+        return self
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
