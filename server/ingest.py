@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from datetime import datetime, timezone
@@ -27,6 +28,8 @@ log = logging.getLogger("loyalty.ingest")
 BATCH_MAX = 500  # messages committed together at most
 BATCH_WAIT = 0.05  # seconds to wait for a batch to fill once a message is there
 RESEND_REQUEST_INTERVAL = 2.0  # seconds between two resend requests to the same till
+STORE_RETRY_DELAY = 0.5  # seconds before writing a failed batch again (doubles up to the max)
+STORE_RETRY_MAX_DELAY = 30.0
 
 
 def classify(items: list[tuple[str, bytes]]) -> tuple[list, list[DeadLetter]]:
@@ -62,7 +65,8 @@ class Ingestor:
         self._last_resend: dict[str, float] = {}
         self._thread = threading.Thread(target=self._run, name="ingest", daemon=True)
         self.totals = BatchResult()
-        self._store: Store | None = None
+        self.store: Store | None = None
+        self.store_failures = 0
 
     def _on_connect(self, client, userdata, flags, reason_code, properties):
         if reason_code.is_failure:
@@ -91,7 +95,7 @@ class Ingestor:
         return batch
 
     def _run(self) -> None:
-        store = Store(self.store_path)
+        store = self.store = Store(self.store_path)
         try:
             while not self._stop.is_set():
                 batch = self._take_batch()
@@ -102,9 +106,23 @@ class Ingestor:
                     for terminal, seq in store.acks().items():
                         self._publish_ack(terminal, seq)
                 if messages:
-                    self.process(store, messages)
+                    self._process_until_stored(store, messages)
         finally:
             store.close()
+
+    def _process_until_stored(self, store: Store, messages: list[tuple[str, bytes]]) -> None:
+        """A failed write (disk full, I/O error) rolls back whole and is tried again; nothing is acked meanwhile."""
+        delay = STORE_RETRY_DELAY
+        while not self._stop.is_set():
+            try:
+                self.process(store, messages)
+                return
+            except sqlite3.Error as exc:
+                self.store_failures += 1
+                log_event(log, "store_failed", logging.ERROR, messages=len(messages), error=str(exc),
+                          retry_in=delay)
+                self._stop.wait(delay)
+                delay = min(delay * 2, STORE_RETRY_MAX_DELAY)
 
     def process(self, store: Store, messages: list[tuple[str, bytes]]) -> BatchResult:
         good, dead = classify(messages)
