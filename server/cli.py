@@ -189,3 +189,8 @@ def register_till(db: str, terminal: str, public_key: str) -> None:
         raise click.ClickException(str(exc)) from None
     store.close()
     click.echo(json.dumps({"terminal": terminal, "registered": True}))
+
+
+from .analytics_cli import aggregate  # noqa: E402 - head office's job, kept in its own module
+
+server.add_command(aggregate)

@@ -1,0 +1,52 @@
+"""Points over a period (issued, redeemed, expired) and the liability: outstanding points at their cash value.
+
+What expires next follows the shipped rules' [expiry]: points earned in year Y expire on
+month/day of Y + years_after; debits take the oldest points first (as programme.ledger does),
+so a card's points from year Y or before still standing are max(0, credits to Y - all debits).
+"""
+from __future__ import annotations
+
+import sqlite3
+from datetime import date
+
+from programme.points import default_rules
+
+from .value import point_value_cents
+
+
+def next_expiry(as_of: date, rules=None) -> tuple[date, int]:
+    """(the next expiry date after `as_of`, the last earning year it expires)."""
+    expiry = (rules or default_rules()).expiry
+    for year in range(as_of.year - expiry.years_after, as_of.year + 2):
+        when = date(year + expiry.years_after, expiry.month, expiry.day)
+        if when > as_of:
+            return when, year
+    raise AssertionError("unreachable: an expiry date always lies within two years")
+
+
+def points_summary(conn: sqlite3.Connection, start: date, end: date, as_of: date,
+                   point_cents: int | None = None) -> dict:
+    """Issued, redeemed and expired in the period; outstanding, liability and what expires next as of `as_of`."""
+    point_cents = point_value_cents() if point_cents is None else point_cents
+    kinds = dict(conn.execute(
+        "SELECT kind, sum(points) FROM ledger WHERE substr(at, 1, 10) >= ? AND substr(at, 1, 10) <= ? GROUP BY kind",
+        (start.isoformat(), end.isoformat())).fetchall())
+    when, year = next_expiry(as_of)
+    cutoff = f"{year + 1:04d}-01-01"
+    outstanding, expiring = conn.execute(
+        "SELECT coalesce(sum(max(balance, 0)), 0), coalesce(sum(max(min(old - debits, balance), 0)), 0) FROM ("
+        "  SELECT sum(points) AS balance,"
+        "         sum(CASE WHEN points > 0 AND at < ? THEN points ELSE 0 END) AS old,"
+        "         -sum(CASE WHEN points < 0 THEN points ELSE 0 END) AS debits"
+        "  FROM ledger WHERE substr(at, 1, 10) <= ? GROUP BY card)", (cutoff, as_of.isoformat())).fetchone()
+    return {
+        "issued": kinds.get("earn", 0),
+        "redeemed": -kinds.get("redeem", 0),
+        "expired": -kinds.get("expire", 0),
+        "outstanding": outstanding,
+        "point_cents": point_cents,
+        "liability_cents": outstanding * point_cents,
+        "next_expiry": when.isoformat(),
+        "expiring_points": expiring,
+        "expiring_cents": expiring * point_cents,
+    }

@@ -1,0 +1,28 @@
+"""`loyalty server aggregate`: fold new tickets into the head-office aggregates (a job; also safe at ingest)."""
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.command()
+@click.option("--db", required=True, envvar="LOYALTY_DB", type=click.Path(dir_okay=False, exists=True),
+              help="The server's database (SQLite file).")
+def aggregate(db: str) -> None:
+    """Fold tickets stored since the last run into card_day, store_day and card_category (incremental,
+    idempotent: run it as often as you like); prints JSON counts."""
+    from rich.progress import Progress
+
+    from .analytics.aggregate import pending, refresh
+    from .store import connect
+
+    conn = connect(db).conn
+    try:
+        todo = pending(conn)
+        with Progress(transient=True) as progress:
+            task = progress.add_task("aggregating tickets", total=todo)
+            result = refresh(conn, lambda done: progress.update(task, completed=done))
+    finally:
+        conn.close()
+    click.echo(json.dumps(result))
