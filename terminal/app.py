@@ -6,6 +6,8 @@ status bar is refreshed from its status a few times a second.
 """
 from __future__ import annotations
 
+import threading
+
 from programme.points import RULES_VERSION
 from textual import work
 from textual.app import App
@@ -13,6 +15,8 @@ from textual.app import App
 from sync.broker_url import BrokerUrl
 from sync.sender import OutboxSender
 
+from .cardio import watch_chip
+from .errors import TillError
 from .screens.panels import StatusBar
 from .screens.sale import SaleScreen
 from .till import TillSession
@@ -36,45 +40,61 @@ CSS = """
 """
 
 
-def reader_state(reader: str | None) -> str:
-    """What the status bar says about the card reader (typed numbers until cardreader/ lands)."""
-    if reader is None:
-        return "none (typed/scanned)"
-    try:
-        import cardreader  # noqa: F401
-    except ImportError:
-        return f"{reader}: not available, type the card"
-    return reader
-
-
 class TillApp(App):
     TITLE = "loyalty till"
     CSS = CSS
     BINDINGS = [("ctrl+q", "quit", "Quit")]
 
     def __init__(self, db: str, terminal: str, *, broker: BrokerUrl | None = None, reader: str | None = None,
-                 printer: str = "dummy", cashier: str = "cashier"):
+                 printer: str = "dummy", cashier: str = "cashier", issuer_public_key=None, key: str | None = None):
         super().__init__()
         self.terminal = terminal
         self.broker = broker
-        self.reader = reader_state(reader)
+        self.reader_name = reader
+        self.issuer_public_key = issuer_public_key  # None: cardreader's configured default
+        self.reader = "none (typed/scanned)" if reader is None else f"{reader}: starting"
+        self._reader_stop = threading.Event()
         self.sender = OutboxSender(db, terminal, broker) if broker else None
-        self.session = TillSession(db, terminal, cashier=cashier, printer=printer, online=self.is_online)
+        self.session = TillSession(db, terminal, cashier=cashier, printer=printer, online=self.is_online, key=key)
         self.sub_title = f"{terminal}  cashier {cashier}"
 
     def is_online(self) -> bool:
         return self.sender is not None and self.sender.status.connected
 
     def on_mount(self) -> None:
-        self.push_screen(SaleScreen(self.session))
+        self.sale_screen = SaleScreen(self.session)
+        self.push_screen(self.sale_screen)
         if self.sender:
             self.start_sync()
+        if self.reader_name:
+            self.watch_reader()
         self.set_interval(STATUS_INTERVAL, self.refresh_status)
         self.call_after_refresh(self.refresh_status)
 
     @work(thread=True, exclusive=True, group="sync")
     def start_sync(self) -> None:
         self.sender.start()
+
+    @work(thread=True, exclusive=True, group="reader")
+    def watch_reader(self) -> None:
+        """Chip reads off the UI thread: read on insert, check hot-list and balance, then show."""
+        def shown(method, *args) -> None:
+            if not self._reader_stop.is_set():
+                self.call_from_thread(method, *args)
+
+        def on_card(identity) -> None:
+            try:
+                balance = self.session.lookup_card(identity)
+            except TillError as exc:
+                shown(self.sale_screen.card_refused, str(exc))
+                return
+            shown(self.sale_screen.card_found, balance)
+
+        def on_state(state: str) -> None:
+            self.reader = f"{self.reader_name}: {state}"
+
+        watch_chip(self.reader_name, self._reader_stop, public_key=self.issuer_public_key, on_card=on_card,
+                   on_error=lambda message: shown(self.sale_screen.card_refused, message), on_state=on_state)
 
     def wake_sync(self) -> None:
         if self.sender:
@@ -102,11 +122,12 @@ class TillApp(App):
             rules=RULES_VERSION, reader=self.reader)
 
     def on_unmount(self) -> None:
+        self._reader_stop.set()
         if self.sender:
             self.sender.stop()
         self.session.close_session()
 
 
 def run_till(db: str, terminal: str, *, broker: BrokerUrl | None = None, reader: str | None = None,
-             printer: str = "dummy", cashier: str = "cashier") -> None:
-    TillApp(db, terminal, broker=broker, reader=reader, printer=printer, cashier=cashier).run()
+             printer: str = "dummy", cashier: str = "cashier", key: str | None = None) -> None:
+    TillApp(db, terminal, broker=broker, reader=reader, printer=printer, cashier=cashier, key=key).run()

@@ -37,9 +37,10 @@ def _open_journal(db: str, terminal: str, key: str | None = None):
 @click.option("--printer", default="dummy", show_default=True,
               help="Receipt printer: dummy, file:PATH, network:HOST[:PORT] or usb:VID:PID.")
 @click.option("--cashier", "cashier_name", default="cashier", show_default=True, help="Who sells.")
+@click.option("--key", "key_path", type=click.Path(dir_okay=False), envvar="LOYALTY_TILL_KEY", help=KEY_HELP)
 @click.pass_context
 def till(ctx: click.Context, terminal: str | None, db: str | None, broker: str | None, reader: str | None,
-         printer: str, cashier_name: str) -> None:
+         printer: str, cashier_name: str, key_path: str | None) -> None:
     """The till: the cashier's screen (no subcommand), or sell, simulate sales and sync the outbox."""
     if ctx.invoked_subcommand is not None:
         return
@@ -65,7 +66,7 @@ def till(ctx: click.Context, terminal: str | None, db: str | None, broker: str |
         except SyncError as exc:
             raise click.BadParameter(str(exc), param_hint="--broker") from None
     try:
-        run_till(db, terminal, broker=url, reader=reader, printer=printer, cashier=cashier_name)
+        run_till(db, terminal, broker=url, reader=reader, printer=printer, cashier=cashier_name, key=key_path)
     except TillError as exc:
         raise click.ClickException(str(exc)) from None
 

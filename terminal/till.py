@@ -12,7 +12,10 @@ from dataclasses import dataclass
 
 from programme.ticket import Line, Ticket
 
+from cardreader.identity import CardIdentity
+
 from . import cardstate
+from .cardio import typed_identity
 from .basket import Basket
 from .cardstate import CardBalance
 from .errors import BasketError, RedeemError, TillError
@@ -41,9 +44,11 @@ class Closed:
 class TillSession:
     def __init__(self, db: str, terminal: str, *, cashier: str = "cashier",
                  catalogue: Mapping[str, Article] | None = None, printer: str = "dummy",
-                 online: Callable[[], bool] = lambda: False):
+                 online: Callable[[], bool] = lambda: False, key: str | None = None):
+        from .keys import load_key
+
         self.db = str(db)
-        self.journal = Journal(db, terminal)
+        self.journal = Journal(db, terminal, load_key(key) if key else None)  # key: tickets are signed
         self.terminal = terminal
         self.cashier = cashier
         self.catalogue = default_catalogue() if catalogue is None else catalogue
@@ -69,8 +74,12 @@ class TillSession:
         return self.basket.pay(kind, cents)
 
     # -- card --------------------------------------------------------------------------------------
-    def lookup_card(self, number: str) -> CardBalance:
-        """Check the card (number, hot-list) and read its balance; safe to call from a worker thread."""
+    def lookup_card(self, card: str | CardIdentity) -> CardBalance:
+        """Check the card (number, hot-list) and read its balance; safe to call from a worker thread.
+
+        `card` is what the cashier typed or the scanner sent, or a chip read's CardIdentity.
+        """
+        number = card.number if isinstance(card, CardIdentity) else typed_identity(card).number
         conn = sqlite3.connect(self.db, timeout=30)
         try:
             card = cardstate.check_card(conn, number)
