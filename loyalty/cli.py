@@ -11,6 +11,7 @@ SUBCOMMANDS = {
     "broker": ("sync.cli", "broker", "Run the embedded demo broker, or write Mosquitto configuration."),
     "server": ("server.cli", "server", "Run head office: ingest tickets over MQTT; stats and jobs."),
     "till": ("terminal.cli", "till", "Sell at a till, simulate sales, sync the outbox."),
+    "rules": ("loyalty.rules_cli", "rules", "Validate, publish and explain the programme's rules."),
     "card": ("cardreader.cli", "card", "Read, personalise and emulate loyalty cards (PC/SC)."),
 }
 
