@@ -6,6 +6,7 @@ which adds the virtual readers "Virtual PCD 00 00" (port 35963) and "Virtual PCD
 """
 from __future__ import annotations
 
+import fcntl
 import glob
 import os
 import shutil
@@ -20,6 +21,39 @@ START_TIMEOUT = 15.0
 STOP_TIMEOUT = 15.0
 PID_FILE = Path("/run/pcscd/pcscd.pid")
 VIRTUAL_READER = "Virtual PCD 00 00"
+
+
+class ReaderLock:
+    """One user of the virtual readers at a time: test sessions and benches share pcscd and vpcd's fixed ports.
+
+    An flock on a file in /tmp; the kernel drops it if the holder dies.
+    """
+
+    PATH = "/tmp/loyalty-pcsc.lock"
+
+    def __init__(self, path: str | None = None):
+        self.path = path or self.PATH
+        self.file = None
+
+    def acquire(self, timeout: float) -> bool:
+        self.file = open(self.path, "a+")
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    self.file.close()
+                    self.file = None
+                    return False
+                time.sleep(0.1)  # another process holds the readers; polled with a deadline
+
+    def release(self) -> None:
+        if self.file is not None:
+            fcntl.flock(self.file, fcntl.LOCK_UN)
+            self.file.close()
+            self.file = None
 
 
 def pcscd_binary() -> str | None:
@@ -118,6 +152,8 @@ class Pcscd:
 
     def ensure(self) -> "Pcscd":
         """Reuse a running pcscd that lists the virtual reader, else start one."""
+        if self.proc is not None and self.proc.poll() is not None:
+            self.proc = None  # ours died
         if running_pid() is not None or readers_or_none() is not None:
             if VIRTUAL_READER not in (readers_or_none() or []):
                 raise CardError(f"a pcscd we did not start is running without the reader {VIRTUAL_READER!r}: "

@@ -4,7 +4,7 @@ import pytest
 from sync import sender
 
 from .fixtures.mqtt import mosquitto  # noqa: F401 - fixture
-from .fixtures.pcsc import card_slot, issuer_key, pcscd  # noqa: F401 - fixtures
+from .fixtures.pcsc import card_slot, issuer_key, pcscd, pcscd_service  # noqa: F401 - fixtures
 
 
 @pytest.fixture(autouse=True)
