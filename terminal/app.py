@@ -16,6 +16,7 @@ from sync.broker_url import BrokerUrl
 from sync.sender import OutboxSender
 
 from .cardio import watch_chip
+from .downlink import DownlinkListener
 from .errors import TillError
 from .screens.panels import StatusBar
 from .screens.sale import SaleScreen
@@ -55,6 +56,7 @@ class TillApp(App):
         self.reader = "none (typed/scanned)" if reader is None else f"{reader}: starting"
         self._reader_stop = threading.Event()
         self.sender = OutboxSender(db, terminal, broker) if broker else None
+        self.downlink = DownlinkListener(db, terminal, broker) if broker else None
         self.session = TillSession(db, terminal, cashier=cashier, printer=printer, online=self.is_online, key=key)
         self.sub_title = f"{terminal}  cashier {cashier}"
 
@@ -74,6 +76,7 @@ class TillApp(App):
     @work(thread=True, exclusive=True, group="sync")
     def start_sync(self) -> None:
         self.sender.start()
+        self.downlink.start()
 
     @work(thread=True, exclusive=True, group="reader")
     def watch_reader(self) -> None:
@@ -125,6 +128,7 @@ class TillApp(App):
         self._reader_stop.set()
         if self.sender:
             self.sender.stop()
+            self.downlink.stop()
         self.session.close_session()
 
 

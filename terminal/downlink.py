@@ -1,0 +1,92 @@
+"""What head office pushes to every till, applied to the till's journal: the retained hot-list.
+
+The server publishes the whole list retained (`{"schema": 1, "published_at": ..., "cards":
+[{"card", "status", "since"}]}`), so the last message is the truth: the till replaces its list.
+The listener has its own MQTT client and its own SQLite connection, used only on paho's thread.
+"""
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+
+import msgspec
+
+from sync import topics
+from sync.broker_url import BrokerUrl
+from sync.events import log_event
+from sync.mqtt import make_client
+
+from .cardstate import replace_hotlist
+from .errors import TillError
+
+log = logging.getLogger("loyalty.till.downlink")
+
+
+class HotCard(msgspec.Struct, frozen=True):
+    card: str
+    status: str = "blocked"
+    since: str | None = None
+
+
+class HotlistMessage(msgspec.Struct, frozen=True):
+    schema: int
+    cards: list[HotCard]
+    published_at: str | None = None
+
+
+_decoder = msgspec.json.Decoder(HotlistMessage)
+
+
+def apply_hotlist(conn: sqlite3.Connection, payload: bytes) -> int:
+    """Replace the till's hot-list with the message's; returns how many cards it lists."""
+    try:
+        message = _decoder.decode(payload)
+    except msgspec.DecodeError as exc:
+        raise TillError(f"hot-list message not understood ({exc}): the till keeps its previous list") from None
+    if message.schema != 1:
+        raise TillError(f"hot-list schema {message.schema} is not known to this till (1 expected): "
+                        "the till keeps its previous list; update the till software")
+    return replace_hotlist(conn, {c.card: c.status for c in message.cards})
+
+
+class DownlinkListener:
+    """Subscribes to the retained hot-list; `updated` is set each time a list has been applied."""
+
+    def __init__(self, db_path: str, terminal: str, broker: BrokerUrl):
+        self.db_path = str(db_path)
+        self.terminal = terminal
+        self.broker = broker
+        self.client = make_client(broker, f"till-{terminal}-down")
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.updated = threading.Event()
+        self.cards: int | None = None
+        self._conn: sqlite3.Connection | None = None
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties):
+        if not reason_code.is_failure:
+            client.subscribe(topics.HOTLIST, qos=1)
+
+    def _on_message(self, client, userdata, message):
+        if self._conn is None:
+            self._conn = sqlite3.connect(self.db_path, timeout=30, check_same_thread=False)
+        try:
+            self.cards = apply_hotlist(self._conn, message.payload)
+        except TillError as exc:
+            log_event(log, "hotlist_refused", logging.WARNING, terminal=self.terminal, reason=str(exc))
+            return
+        log_event(log, "hotlist_applied", terminal=self.terminal, cards=self.cards)
+        self.updated.set()
+
+    def start(self) -> DownlinkListener:
+        self.client.connect_async(self.broker.host, self.broker.port)
+        self.client.loop_start()
+        return self
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+        if self._conn is not None:  # paho's thread has ended: closing here is safe
+            self._conn.close()
+            self._conn = None
