@@ -7,6 +7,7 @@ import click
 
 SUBCOMMANDS = {
     "admin": ("server.admin_cli", "admin", "Users and roles of the web app."),
+    "generate": ("server.generate_cli", "generate", "Fill a server database with realistic generated data."),
     "demo": ("loyalty.cli", "demo", "Run the whole chain: broker, server and simulated tills."),
     "broker": ("sync.cli", "broker", "Run the embedded demo broker, or write Mosquitto configuration."),
     "server": ("server.cli", "server", "Run head office: ingest tickets over MQTT; stats and jobs."),

@@ -18,6 +18,9 @@ MARGIN_PER_MILLE = {
     "tobacco": 60,
     "fuel": 50,
     "gift_card": 0,
+    "deposit": 0,
+    "textile": 400,
+    "electronics": 150,
 }
 DEFAULT_PER_MILLE = 240
 

@@ -1,0 +1,234 @@
+"""Realistic generated head-office data, written straight into the store's tables in large batches.
+
+Skewed spending (a customer's visit rate and basket size are log-normal, so a minority makes most
+sales), stores of different sizes, seasonal months (December high, August low), weekly (Saturday
+about 22%) and daily peaks (12-13h, 19-20h), categories with their own prices. Tickets are real:
+the payload is the message a till sends, hashes chain per till, points are the base rule's.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+import msgspec
+
+from programme.cardnumber import make_card_number
+from programme.ticket import GENESIS_HASH, Line, PointsEntry, Tender, Ticket
+
+from ..errors import ServerError
+
+TILLS_PER_STORE = 6
+BATCH = 20_000
+IDENTIFIED_SHARE = 0.75    # tickets with a card
+REGISTERED_SHARE = 0.85    # cards with a customer at the desk
+EXCLUDED = frozenset({"tobacco", "fuel", "gift_card", "deposit"})  # earn no points (the default rules)
+MONTH_WEIGHT = [0.85, 0.85, 0.95, 0.95, 1.0, 1.0, 0.95, 0.85, 1.0, 1.0, 1.05, 1.35]
+WEEKDAY_WEIGHT = [0.12, 0.12, 0.13, 0.14, 0.18, 0.22, 0.09]  # Monday first; Saturday about 22%
+HOUR_WEIGHT = {8: 3, 9: 5, 10: 7, 11: 9, 12: 13, 13: 10, 14: 6, 15: 6, 16: 7, 17: 9, 18: 11, 19: 12, 20: 6}
+CATEGORIES = [  # name, share of lines, price range in cents
+    ("grocery", 30, (45, 650)), ("fresh", 18, (90, 1200)), ("dairy", 12, (60, 480)),
+    ("drinks", 12, (70, 1500)), ("household", 8, (120, 900)), ("hygiene", 7, (150, 1100)),
+    ("textile", 3, (499, 3999)), ("electronics", 1, (999, 19999)), ("tobacco", 2, (1050, 1250)),
+    ("fuel", 1, (3000, 9000)), ("gift_card", 1, (1500, 5000)), ("deposit", 5, (10, 25)),
+]
+FIRST_NAMES = ["Marie", "Jean", "Sophie", "Pierre", "Camille", "Luc", "Julie", "Paul", "Emma", "Louis", "Chloé", "Hugo"]
+LAST_NAMES = ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau"]
+_encode = msgspec.json.Encoder().encode
+
+
+@dataclass
+class Plan:
+    customers: int
+    tickets: int
+    stores: int
+    seed: int = 0
+    end: date | None = None   # last day of the year of sales (default: yesterday, UTC)
+
+
+def card_of(n: int) -> str:
+    return make_card_number(f"29{n:010d}")
+
+
+def _allocate(total: int, weights: list[float]) -> list[int]:
+    """Split `total` in proportion to `weights` exactly (largest remainder)."""
+    s = sum(weights)
+    raw = [total * w / s for w in weights]
+    counts = [int(r) for r in raw]
+    for i in sorted(range(len(raw)), key=lambda i: counts[i] - raw[i])[:total - sum(counts)]:
+        counts[i] += 1
+    return counts
+
+
+def generate(conn: sqlite3.Connection, plan: Plan, progress: Callable[[int], None] | None = None) -> dict:
+    """Fill an empty server database; returns counts. `progress(n)` is called with tickets written so far."""
+    if conn.execute("SELECT count(*) FROM tickets").fetchone()[0]:
+        raise ServerError("the database already holds tickets: generate into a new file (give another --db)")
+    rng = random.Random(plan.seed)
+    end = plan.end or (datetime.now(timezone.utc).date() - timedelta(days=1))
+    days = [end - timedelta(days=364 - n) for n in range(365)]
+    stores = [f"S{n:03d}" for n in range(1, plan.stores + 1)]
+    store_weight = [rng.lognormvariate(0, 0.5) for _ in stores]
+    articles = []
+    for n in range(3000):
+        name, _, (low, high) = rng.choices(CATEGORIES, [c[1] for c in CATEGORIES])[0]
+        articles.append((make_card_number(f"3{n:011d}"), f"{name} {n}", name, rng.randint(low, high)))
+    # a customer: (card, home store index, visit weight, basket factor)
+    visit = [rng.lognormvariate(0, 1.0) for _ in range(plan.customers)]
+    basket = [rng.lognormvariate(0, 0.4) for _ in range(plan.customers)]
+    home = rng.choices(range(len(stores)), store_weight, k=plan.customers)
+    cards = [card_of(n + 1) for n in range(plan.customers)]
+    cum_visit, acc = [], 0.0
+    for w in visit:
+        acc += w
+        cum_visit.append(acc)
+    _write_customers(conn, rng, plan.customers, days[0])
+    per_day = _allocate(plan.tickets, [MONTH_WEIGHT[d.month - 1] * WEEKDAY_WEIGHT[d.weekday()] for d in days])
+    hours, hour_w = list(HOUR_WEIGHT), list(HOUR_WEIGHT.values())
+    seqs: dict[str, int] = {}
+    last_hash: dict[str, str] = {}
+    balance: dict[str, int] = {}
+    batch = _Batch(conn)
+    written = 0
+    for day, count in zip(days, per_day):
+        if not count:
+            continue
+        who = rng.choices(range(plan.customers), cum_weights=cum_visit, k=count) if plan.customers else [None] * count
+        secs = sorted(rng.choices(hours, hour_w, k=count))
+        base = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+        times = sorted(base + timedelta(hours=h, seconds=rng.randrange(3600)) for h in secs)
+        for closed, customer in zip(times, who):
+            if customer is None or rng.random() >= IDENTIFIED_SHARE:
+                card, factor = None, 1.0
+                store = rng.choices(range(len(stores)), store_weight)[0]
+            else:
+                card, factor = cards[customer], basket[customer]
+                store = home[customer] if rng.random() < 0.9 else rng.randrange(len(stores))
+            terminal = f"{stores[store]}-T{rng.randint(1, TILLS_PER_STORE):02d}"
+            seq = seqs[terminal] = seqs.get(terminal, 0) + 1
+            size = min(60, max(1, int(rng.expovariate(1 / 9) * factor) + 1))
+            lines, eligible = [], 0
+            random_ = rng.random
+            for gtin, label, category, unit in rng.choices(articles, k=size):
+                r = random_()
+                quantity = 1 if r < 0.8 else 2 + int((r - 0.8) * 15)  # 2..4
+                total = quantity * unit
+                lines.append(Line(gtin, label, category, quantity, unit, 0, total))
+                if category not in EXCLUDED:
+                    eligible += total
+            total = sum([li.total_cents for li in lines])
+            points, tenders = [], [Tender("bank_card" if total > 2000 else "cash", total)]
+            if card:
+                earned = eligible // 100
+                if earned:
+                    points.append(PointsEntry("earn", "base: 1 point per euro", earned))
+                held = balance.get(card, 0) + earned
+                if held >= 1500 and rng.random() < 0.1 and total > 500:
+                    points.append(PointsEntry("redeem", "points tender", 500))
+                    tenders = [Tender("points", 500), Tender(tenders[0].kind, total - 500)]
+                    held -= 500
+                balance[card] = held
+            ticket = Ticket(f"{terminal}-{seq:08d}", terminal, seq, stores[store], f"c{rng.randint(1, 40):02d}",
+                            closed - timedelta(seconds=30 + 10 * size), closed, lines, tenders, total, card, points,
+                            "base-1", last_hash.get(terminal, GENESIS_HASH))
+            batch.add(ticket, _encode(ticket))
+            last_hash[terminal] = batch.last_hash
+            written += 1
+            if len(batch) >= BATCH:
+                batch.flush()
+                if progress:
+                    progress(written)
+    batch.flush()
+    if progress:
+        progress(written)
+    seen = datetime.combine(end, datetime.max.time(), timezone.utc).replace(microsecond=0).isoformat()
+    with conn:
+        conn.executemany("INSERT INTO terminals (terminal, contiguous_seq, max_seq, last_seen) VALUES (?, ?, ?, ?) "
+                         "ON CONFLICT(terminal) DO UPDATE SET contiguous_seq = excluded.contiguous_seq, "
+                         "max_seq = excluded.max_seq, last_seen = excluded.last_seen",
+                         [(t, s, s, seen) for t, s in sorted(seqs.items())])
+    return {"customers": plan.customers, "tickets": written, "stores": plan.stores, "terminals": len(seqs),
+            "lines": batch.lines_written, "first_day": days[0].isoformat(), "last_day": end.isoformat()}
+
+
+class _Batch:
+    """Rows for tickets, lines, ledger and received, inserted together with executemany."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self.tickets, self.lines, self.ledger, self.received = [], [], [], []
+        self.last_hash = GENESIS_HASH
+        self.lines_written = 0
+        self.now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+    def __len__(self) -> int:
+        return len(self.tickets)
+
+    def add(self, t: Ticket, canonical: bytes) -> None:
+        digest = self.last_hash = hashlib.sha256(canonical).hexdigest()
+        closed = t.closed_at.isoformat()
+        payload = b'{"schema":1,"ticket":' + canonical + b"}"  # what sync.codec.encode_ticket gives
+        earned = sum(e.points for e in t.points if e.kind == "earn")
+        redeemed = sum(e.points for e in t.points if e.kind == "redeem")
+        self.tickets.append((t.id, t.terminal, t.seq, t.store, t.cashier, closed, t.card, t.total_cents, earned,
+                             redeemed, t.rules_version, digest, t.prev_hash, closed, payload))
+        self.lines.extend((t.id, n, li.gtin, li.label, li.category, li.quantity, li.unit_cents, 0, li.total_cents)
+                          for n, li in enumerate(t.lines))
+        self.ledger.extend((t.card, e.kind, e.points if e.kind == "earn" else -e.points, e.rule,
+                            f"ticket:{t.id}:{n}", t.id, closed) for n, e in enumerate(t.points))
+        self.received.append((t.terminal, t.seq))
+
+    def flush(self) -> None:
+        if not self.tickets:
+            return
+        conn = self.conn
+        conn.execute("BEGIN")
+        try:
+            conn.executemany("INSERT INTO tickets (id, terminal, seq, store, cashier, closed_at, card, total_cents, "
+                             "points_earned, points_redeemed, rules_version, hash, prev_hash, received_at, payload) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self.tickets)
+            conn.executemany("INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", self.lines)
+            conn.executemany("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?)", self.ledger)
+            conn.executemany("INSERT INTO received VALUES (?, ?, 'stored')", self.received)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self.lines_written += len(self.lines)
+        self.tickets, self.lines, self.ledger, self.received = [], [], [], []
+
+
+def _write_customers(conn: sqlite3.Connection, rng: random.Random, customers: int, first_day: date) -> None:
+    """A desk customer for most cards (with random consents); the other cards stay anonymous."""
+    has_desk = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'customers'").fetchone()
+    if not has_desk:
+        return
+    people, cards = [], []
+    enrolled = first_day - timedelta(days=30)
+    for n in range(1, customers + 1):
+        if rng.random() >= REGISTERED_SHARE:
+            continue
+        at = (datetime.combine(enrolled, datetime.min.time(), timezone.utc)
+              - timedelta(days=rng.randrange(3 * 365))).isoformat()
+        name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+        email, sms, profiling = (int(rng.random() < p) for p in (0.6, 0.3, 0.7))
+        people.append((n, name, f"customer{n}@example.org", f"+33 6 {n % 100_000_000:08d}",
+                       f"{rng.randrange(1, 96):02d}{rng.randrange(1000):03d}", email, at if email else None,
+                       sms, at if sms else None, profiling, at if profiling else None, at, at))
+        cards.append((card_of(n), n, at, at))
+    with conn:
+        conn.executemany("INSERT INTO customers (id, name, email, phone, postcode, consent_email, consent_email_at, "
+                         "consent_sms, consent_sms_at, consent_profiling, consent_profiling_at, created_at, "
+                         "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", people)
+        conn.executemany("INSERT INTO cards (number, customer_id, status, issued_at, status_at) "
+                         "VALUES (?, ?, 'active', ?, ?)", cards)
+
+
+def expected_weekday_share(weekday: int) -> float:
+    """The share of a week's tickets drawn on `weekday` (0 = Monday), before seasonal months."""
+    return WEEKDAY_WEIGHT[weekday] / math.fsum(WEEKDAY_WEIGHT)
