@@ -85,6 +85,7 @@ def log_in(conn: sqlite3.Connection, name: str, password: str, address: str,
     except (VerificationError, InvalidHashError):
         ok = False
     with transaction(conn):
+        conn.execute("DELETE FROM login_failures WHERE at <= ?", (since,))  # the table only holds the window
         if not ok:
             conn.executemany("INSERT INTO login_failures (key, at) VALUES (?, ?)",
                              [(key, now.isoformat()) for key in keys])

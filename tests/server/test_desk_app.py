@@ -77,7 +77,9 @@ def test_login_is_limited_per_user_and_per_address(tmp_path, fast_argon2):
         accounts.log_in(conn, "bob", other, "10.0.0.1", now)  # another user from the same address
     assert accounts.log_in(conn, "bob", other, "10.0.0.3", now).name == "bob"
     later = now + accounts.FAILURE_WINDOW + timedelta(seconds=1)
+    assert conn.execute("SELECT count(*) FROM login_failures").fetchone()[0] == 2 * accounts.MAX_FAILURES
     assert accounts.log_in(conn, "alice", password, "10.0.0.2", later).name == "alice"
+    assert conn.execute("SELECT count(*) FROM login_failures").fetchone()[0] == 0  # the window was pruned
 
 
 def test_login_page_refuses_a_wrong_password_and_keeps_next_local(desk):
