@@ -122,7 +122,8 @@ def markdown(result: dict) -> str:
             + table(rows, ("path", "p50 ms", "p99 ms", "mean ms", "n", "note")) + "\n\n"
             f"Target p99 <= 30 ms: {verdict} for the till's own work once pcscd reports the card "
             f"(p99 {present['p99_ms']} ms). Not met from insertion with the virtual reader: pcscd polls vpcd "
-            "for presence (the driver has no insertion event), which adds about 0.4 s; a USB CCID reader "
+            "for presence (the driver has no insertion event) about every 0.4 s, so a card waits up to that "
+            "long to be seen (p50 ~0.2 s); a USB CCID reader "
             "signals insertion by interrupt instead.\n")
 
 
