@@ -29,10 +29,9 @@ class Context:
     segments: frozenset[str] = frozenset()
 
 
-@dataclass
+@dataclass(slots=True)
 class Part:
     rule: str  # the rule id on the ticket: base, category:dairy, promotion:black-friday...
-    label: str  # what a person reads
     units: int  # exact share, in 1/D point
     points: int = 0
 
@@ -76,9 +75,12 @@ class _Compiled:
         self.denominator = rules.base.cents_per_point * 100
         self.excluded_categories = frozenset(rules.exclusions.categories)
         self.excluded_articles = frozenset(rules.exclusions.articles)
-        self.article_multiplier = {m.article: m for m in rules.multipliers if m.article}
-        self.category_multiplier = {m.category: m for m in rules.multipliers if m.category}
-        self.bonus = {b.article: b for b in rules.bonuses}
+        # rule id and extra percent, ready for the hot loop
+        self.article_multiplier = {m.article: (f"article:{m.article}", m.percent - 100)
+                                   for m in rules.multipliers if m.article}
+        self.category_multiplier = {m.category: (f"category:{m.category}", m.percent - 100)
+                                    for m in rules.multipliers if m.category}
+        self.bonus = {b.article: (f"bonus:{b.article}", b.points * self.denominator) for b in rules.bonuses}
         self.tiers = {t.name: t for t in rules.tiers}
         self.offers_by_card: dict[str, list[Promotion]] = {}
         self.offers_by_segment: dict[str, list[Promotion]] = {}
@@ -87,6 +89,7 @@ class _Compiled:
                 self.offers_by_card.setdefault(card, []).append(offer)
             if offer.segment:
                 self.offers_by_segment.setdefault(offer.segment, []).append(offer)
+        self.scopes: dict = {}  # (day, store) -> _Scope of the promotions in force
         self.zone = timezone.utc
         if rules.timezone != "UTC":
             from zoneinfo import ZoneInfo
@@ -115,121 +118,169 @@ def _active(promo: Promotion, day, weekday: str, store: str | None) -> bool:
     return not promo.stores or store in promo.stores
 
 
-class _Scope:
-    """Active promotions indexed by what they apply to, so a line only meets the ones that concern it."""
+# An effect, precomputed: (rule id, percent - 100 or None, points per unit x D or None)
+Effect = tuple[str, int | None, int | None]
 
-    def __init__(self, promos: list[tuple[str, Promotion]]):
-        self.everything: list[tuple[str, Promotion]] = []
-        self.by_category: dict[str, list[tuple[str, Promotion]]] = {}
-        self.by_article: dict[str, list[tuple[str, Promotion]]] = {}
+
+class _Scope:
+    """Active promotions (or offers) indexed by what they apply to, so a line only meets its own."""
+
+    def __init__(self, promos: list[tuple[str, Promotion]], d: int):
+        self.everything: list[Effect] = []
+        self.by_category: dict[str, list[Effect]] = {}
+        self.by_article: dict[str, list[Effect]] = {}
         self.basket: list[tuple[str, Promotion]] = []
+        self.both: set[str] = set()  # rule ids naming categories and articles: may meet a line twice
         for kind, promo in promos:
             if promo.basket_points is not None:
                 self.basket.append((kind, promo))
-            elif not promo.categories and not promo.articles:
-                self.everything.append((kind, promo))
-            else:
-                for category in promo.categories:
-                    self.by_category.setdefault(category, []).append((kind, promo))
-                for article in promo.articles:
-                    self.by_article.setdefault(article, []).append((kind, promo))
+                continue
+            effect = (f"{kind}:{promo.id}", None if promo.percent is None else promo.percent - 100,
+                      None if promo.points_per_unit is None else promo.points_per_unit * d)
+            if not promo.categories and not promo.articles:
+                self.everything.append(effect)
+            if promo.categories and promo.articles:
+                self.both.add(effect[0])
+            for category in dict.fromkeys(promo.categories):  # a name listed twice counts once
+                self.by_category.setdefault(category, []).append(effect)
+            for article in dict.fromkeys(promo.articles):
+                self.by_article.setdefault(article, []).append(effect)
 
-    def for_line(self, line: Line) -> list[tuple[str, Promotion]]:
-        found = self.everything + self.by_category.get(line.category, []) + self.by_article.get(line.gtin, [])
-        if len(found) > 1:  # a promotion naming both the article and its category counts once
-            unique = {(kind, p.id): (kind, p) for kind, p in found}
-            found = [unique[key] for key in sorted(unique)]
+    def for_line(self, line: Line) -> list[Effect]:
+        by_category, by_article = self.by_category.get(line.category), self.by_article.get(line.gtin)
+        if not by_category and not by_article:
+            return self.everything
+        found = self.everything + (by_category or []) + (by_article or [])
+        if self.both and by_category and by_article:
+            seen: set[str] = set()
+            found = [e for e in found if not (e[0] in seen or seen.add(e[0]))]
         return found
 
 
-def explain(rules: RuleSet, lines: list[Line], ctx: Context) -> Explanation:
-    """Points of a basket, with the rule behind every point. No card, no points."""
+def _promotions_scope(c: _Compiled, day, weekday: str, store: str | None) -> _Scope:
+    """The dated promotions in force, indexed once per (day, store) and kept."""
+    key = (day, store)
+    scope = c.scopes.get(key)
+    if scope is None:
+        if len(c.scopes) >= 256:
+            c.scopes.clear()
+        active = [("promotion", p) for p in c.rules.promotions if _active(p, day, weekday, store)]
+        scope = c.scopes[key] = _Scope(active, c.denominator)
+    return scope
+
+
+def _evaluate(rules: RuleSet, lines: list[Line], ctx: Context):
+    """The core: every (line, rule, exact units) in the fixed order, plus notes and context claims."""
     c = _compile(rules)
     d = c.denominator
-    result = Explanation(rules.version, ctx.card, [LineExplanation(n) for n in range(len(lines))],
-                         LineExplanation(None), [])
+    notes: dict[int, str] = {}
+    parts: list[tuple[int | None, str, int]] = []
+    claims: list[str] = []
     if ctx.card is None:
-        for x in result.lines:
-            x.note = "no card: no points"
-        return result
+        return parts, {n: "no card: no points" for n in range(len(lines))}, claims
     local = ctx.at.astimezone(c.zone)
     day, weekday = local.date(), WEEKDAYS[local.weekday()]
     tier = c.tiers.get(ctx.tier) if ctx.tier else None
     if tier is not None:
-        result.context.append(f"tier:{tier.name}")
+        claims.append(f"tier:{tier.name}")
     offers = list(c.offers_by_card.get(ctx.card, ()))
     for segment in sorted(ctx.segments):
         if segment in c.offers_by_segment:
-            result.context.append(f"segment:{segment}")
+            claims.append(f"segment:{segment}")
             offers.extend(c.offers_by_segment[segment])
-    scope = _Scope([("promotion", p) for p in rules.promotions if _active(p, day, weekday, ctx.store)]
-                   + [("offer", o) for o in offers if _active(o, day, weekday, ctx.store)])
+    promotions = _promotions_scope(c, day, weekday, ctx.store)
+    offer_scope = _Scope([("offer", o) for o in offers if _active(o, day, weekday, ctx.store)], d) if offers else None
+    tier_rule, tier_extra = (f"tier:{tier.name}", tier.percent - 100) if tier is not None and tier.percent != 100 \
+        else (None, 0)
+    excluded_categories, excluded_articles = c.excluded_categories, c.excluded_articles
+    article_multiplier, category_multiplier, bonuses = c.article_multiplier, c.category_multiplier, c.bonus
+    add = parts.append
     eligible = 0
-    for line, x in zip(lines, result.lines):
+    for n, line in enumerate(lines):
         # 1. exclusions
-        if line.category in c.excluded_categories or line.gtin in c.excluded_articles:
-            x.note = f"excluded ({line.category})" if line.category in c.excluded_categories else "excluded article"
+        if line.category in excluded_categories:
+            notes[n] = f"excluded ({line.category})"
+            continue
+        if line.gtin in excluded_articles:
+            notes[n] = "excluded article"
             continue
         cents = line.total_cents
         if cents <= 0:
-            x.note = "no spend on this line"
+            notes[n] = "no spend on this line"
             continue
         eligible += cents
-        parts = x.parts
         # 2. base rate
-        parts.append(Part("base", f"base: 1 point per {rules.base.cents_per_point} cents", cents * 100))
+        add((n, "base", cents * 100))
         # 3. article multiplier, else category multiplier
-        multiplier = c.article_multiplier.get(line.gtin) or c.category_multiplier.get(line.category)
-        if multiplier is not None and multiplier.percent != 100:
-            what = f"article:{line.gtin}" if multiplier.article else f"category:{line.category}"
-            parts.append(Part(what, f"{what} x{multiplier.percent}% of base", cents * (multiplier.percent - 100)))
+        multiplier = article_multiplier.get(line.gtin) or category_multiplier.get(line.category)
+        if multiplier is not None and multiplier[1]:
+            add((n, multiplier[0], cents * multiplier[1]))
         # 4. article bonus points per unit
-        bonus = c.bonus.get(line.gtin)
+        bonus = bonuses.get(line.gtin)
         if bonus is not None:
-            parts.append(Part(f"bonus:{line.gtin}", f"bonus {bonus.points} points per unit",
-                              bonus.points * line.quantity * d))
+            add((n, bonus[0], bonus[1] * line.quantity))
         # 5. tier
-        if tier is not None and tier.percent != 100:
-            parts.append(Part(f"tier:{tier.name}", f"tier {tier.name} x{tier.percent}% of base",
-                              cents * (tier.percent - 100)))
-        # 6-7. dated promotions, then targeted offers
-        for kind, promo in scope.for_line(line):
-            if promo.percent is not None:
-                units, how = cents * (promo.percent - 100), f"x{promo.percent}% of base"
-            else:
-                units, how = promo.points_per_unit * line.quantity * d, f"{promo.points_per_unit} points per unit"
-            parts.append(Part(f"{kind}:{promo.id}", f"{kind} {promo.id}: {how}", units))
+        if tier_rule is not None:
+            add((n, tier_rule, cents * tier_extra))
+        # 6. dated promotions
+        for rule, extra, per_unit in promotions.for_line(line):
+            add((n, rule, cents * extra if extra is not None else per_unit * line.quantity))
+        # 7. targeted offers
+        if offer_scope is not None:
+            for rule, extra, per_unit in offer_scope.for_line(line):
+                add((n, rule, cents * extra if extra is not None else per_unit * line.quantity))
     # 8. basket bonuses (promotions, then offers) on the eligible spend
-    for kind, promo in sorted(scope.basket, key=lambda kp: (ORDER.index(kp[0]), kp[1].id)):
+    basket = promotions.basket + (offer_scope.basket if offer_scope else [])
+    for kind, promo in sorted(basket, key=lambda kp: (ORDER.index(kp[0]), kp[1].id)):
         if eligible >= promo.basket_min_cents:
-            result.basket.parts.append(Part(
-                f"{kind}:{promo.id}", f"{kind} {promo.id}: {promo.basket_points} points from "
-                f"{promo.basket_min_cents} cents of eligible spend", promo.basket_points * d))
-    _round(result, lines, d)
+            add((None, f"{kind}:{promo.id}", promo.basket_points * d))
+    return parts, notes, claims
+
+
+def _round(parts: list[tuple[int | None, str, int]], lines: list[Line], d: int) -> list[int]:
+    """Points per part: the total rounded down, handed back by largest remainder (content tie-break)."""
+    all_units = [part[2] for part in parts]
+    points = [units // d for units in all_units]
+    leftover = sum(all_units) // d - sum(points)
+    if leftover <= 0:
+        return points
+    remainders = [units % d for units in all_units]
+    cut = sorted(remainders, reverse=True)[leftover - 1]
+    tied = []
+    for i, r in enumerate(remainders):
+        if r > cut:
+            points[i] += 1
+            leftover -= 1
+        elif r == cut:
+            tied.append(i)
+    if leftover:
+        def key(i):
+            line = lines[parts[i][0]] if parts[i][0] is not None else None
+            return (parts[i][1], (line.gtin, line.quantity, line.unit_cents, line.discount_cents) if line else ("",))
+        for i in sorted(tied, key=key)[:leftover]:
+            points[i] += 1
+    return points
+
+
+def explain(rules: RuleSet, lines: list[Line], ctx: Context) -> Explanation:
+    """Points of a basket, with the rule behind every point. No card, no points."""
+    parts, notes, claims = _evaluate(rules, lines, ctx)
+    points = _round(parts, lines, _compile(rules).denominator)
+    result = Explanation(rules.version, ctx.card, [LineExplanation(n, notes.get(n, "")) for n in range(len(lines))],
+                         LineExplanation(None), claims)
+    for (line, rule, units), p in zip(parts, points):
+        (result.basket if line is None else result.lines[line]).parts.append(Part(rule, units, p))
     return result
 
 
-def _round(result: Explanation, lines: list[Line], d: int) -> None:
-    """Round the total down, then give the points back by largest remainder (content tie-break)."""
-    parts = []
-    total_units = 0
-    for x in (*result.lines, result.basket):
-        line = lines[x.line] if x.line is not None else None
-        key = (line.gtin, line.quantity, line.unit_cents, line.discount_cents) if line else ("",)
-        for part in x.parts:
-            total_units += part.units
-            part.points = part.units // d
-            parts.append((part, key))
-    leftover = total_units // d - sum(p.points for p, _ in parts)
-    if leftover:
-        parts.sort(key=lambda pk: (-(pk[0].units % d), pk[0].rule, pk[1]))
-        for part, _ in parts[:leftover]:
-            part.points += 1
-
-
 def points_of(rules: RuleSet, lines: list[Line], ctx: Context) -> list[PointsEntry]:
-    """The ticket's earn entries."""
-    return explain(rules, lines, ctx).entries()
+    """The ticket's earn entries (the hot path: no explanation objects)."""
+    parts, _, claims = _evaluate(rules, lines, ctx)
+    points = _round(parts, lines, _compile(rules).denominator)
+    out = [PointsEntry(kind="earn", rule=rule, points=p, line=line)
+           for (line, rule, _), p in zip(parts, points) if p]
+    out.extend(PointsEntry(kind="earn", rule=claim, points=0) for claim in claims)
+    return out
 
 
 def context_of_entries(entries: list[PointsEntry]) -> tuple[str | None, frozenset[str]]:

@@ -12,7 +12,8 @@ from collections import Counter
 from dataclasses import dataclass
 
 from programme.errors import ProgrammeError, RulesError
-from programme.explain import explain_ticket
+from programme.engine import points_of
+from programme.explain import context_of_ticket
 from programme.points import default_rules
 from programme.rules import RuleSet, parse_rules
 from programme.ticket import Ticket
@@ -70,7 +71,7 @@ def check_ticket(catalog: RulesCatalog, ticket: Ticket) -> Discrepancy | None:
     if rules is None:
         return Discrepancy(ticket.id, till, None, f"rules version {ticket.rules_version} is not known to the server: "
                                                   "record it with `loyalty rules publish FILE --db`")
-    server_entries = explain_ticket(rules, ticket).entries()
+    server_entries = points_of(rules, ticket.lines, context_of_ticket(ticket))
     ours = sum(e.points for e in server_entries)
     theirs_by, ours_by = _earned(ticket.points), _earned(server_entries)
     if theirs_by == ours_by:
