@@ -97,6 +97,10 @@ def sw(sw1: int, sw2: int) -> int:
     return (sw1 << 8) | sw2
 
 
+def sw_pair(status: int) -> tuple[int, int]:
+    return status >> 8, status & 0xFF
+
+
 def response(data: bytes, status: int) -> bytes:
     """A response APDU as the card sends it: data then SW1 SW2."""
     return bytes(data) + status.to_bytes(2, "big")

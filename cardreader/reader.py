@@ -15,7 +15,7 @@ from programme.cardnumber import DEFAULT_PREFIXES
 
 from . import apdu
 from .apdu import CardData
-from .errors import (BlockedCardError, CardError, DamagedCardError, InvalidCardNumberError, NoCardError,
+from .errors import (CardError, CardProtocolError, DamagedCardError, InvalidCardNumberError, NoCardError,
                      NoReaderError, card_error)
 from .identity import CardIdentity, accept_number
 from .issuer import load_public_key, verify
@@ -47,9 +47,9 @@ def select_application(connection, reader: str | None = None) -> int:
     """SELECT our AID; returns the application state. A foreign card raises NotLoyaltyCardError."""
     data, status = transmit(connection, apdu.select(), reader)
     if status != apdu.SW_OK:
-        raise card_error((status >> 8, status & 0xFF), reader=reader)
+        raise card_error(apdu.sw_pair(status), reader=reader)
     if len(data) != 2:
-        raise card_error((0x6F, 0x00))
+        raise CardProtocolError(f"SELECT answered {len(data)} bytes, expected 2")
     return data[1]
 
 
@@ -118,10 +118,10 @@ class CardReader:
         """SELECT, READ DATA and verify on a connection already open."""
         state = select_application(connection, self.reader)
         if state == apdu.STATE_BLANK:
-            raise card_error((apdu.SW_NOT_PERSONALISED >> 8, apdu.SW_NOT_PERSONALISED & 0xFF))
+            raise card_error(apdu.sw_pair(apdu.SW_NOT_PERSONALISED))
         raw, status = transmit(connection, apdu.read_data(), self.reader)
         if status != apdu.SW_OK:
-            raise card_error((status >> 8, status & 0xFF))
+            raise card_error(apdu.sw_pair(status))
         return self.check(raw)
 
     def check(self, raw: bytes) -> CardIdentity:
@@ -134,10 +134,8 @@ class CardReader:
             raise DamagedCardError(data.number)
         try:
             number = accept_number(data.number, self.hotlist, self.prefixes)
-        except InvalidCardNumberError:
+        except InvalidCardNumberError:  # signed, yet not a valid number: an issuing fault, not the cashier's
             raise DamagedCardError(data.number) from None
-        except BlockedCardError:
-            raise
         return CardIdentity(number=number, source="chip", issued=data.issued.isoformat(),
                             generation=data.generation, verified=True)
 

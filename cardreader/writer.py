@@ -24,5 +24,5 @@ def personalise(reader: CardReader, number: str, key: Ed25519PrivateKey, issued:
         for command in (apdu.personalise(data), apdu.lock()):
             _, status = transmit(connection, command, reader.reader)
             if status != apdu.SW_OK:
-                raise card_error((status >> 8, status & 0xFF))
+                raise card_error(apdu.sw_pair(status))
         return reader.read_connection(connection)
