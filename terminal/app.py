@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 
-from programme.points import RULES_VERSION
+from programme.ticket import utc_now
 from textual import work
 from textual.app import App
 
@@ -17,6 +17,7 @@ from sync.sender import OutboxSender
 
 from .cardio import watch_chip
 from .downlink import DownlinkListener
+from .rules_store import RulesListener, in_force
 from .errors import TillError
 from .screens.panels import StatusBar
 from .screens.sale import SaleScreen
@@ -57,6 +58,7 @@ class TillApp(App):
         self._reader_stop = threading.Event()
         self.sender = OutboxSender(db, terminal, broker) if broker else None
         self.downlink = DownlinkListener(db, terminal, broker) if broker else None
+        self.rules_listener = RulesListener(db, broker, terminal) if broker else None
         self.session = TillSession(db, terminal, cashier=cashier, printer=printer, online=self.is_online, key=key)
         self.sub_title = f"{terminal}  cashier {cashier}"
 
@@ -77,6 +79,7 @@ class TillApp(App):
     def start_sync(self) -> None:
         self.sender.start()
         self.downlink.start()
+        self.rules_listener.start()
 
     @work(thread=True, exclusive=True, group="reader")
     def watch_reader(self) -> None:
@@ -122,13 +125,14 @@ class TillApp(App):
             last_ack = outbox.state(self.session.journal.conn).get("last_ack_at")
         bars.first().show_status(
             online=online, broker=self.broker is not None, backlog=backlog, last_ack=last_ack,
-            rules=RULES_VERSION, reader=self.reader)
+            rules=in_force(self.session.journal.conn, utc_now()).version, reader=self.reader)
 
     def on_unmount(self) -> None:
         self._reader_stop.set()
         if self.sender:
             self.sender.stop()
             self.downlink.stop()
+            self.rules_listener.stop()
         self.session.close_session()
 
 

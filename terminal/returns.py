@@ -9,10 +9,11 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping
 
-from programme.points import default_rules
+from programme.rules import RuleSet
 from programme.returns import reverse_lines
 from programme.ticket import PointsEntry, Tender, Ticket, make_line
 
+from . import rules_store
 from .errors import ReturnError
 from .journal import Journal
 
@@ -35,12 +36,18 @@ def returned_so_far(journal: Journal, original_id: str) -> tuple[dict[int, int],
     return {line_no: qty for line_no, qty, _ in rows}, sum(points for _, _, points in rows)
 
 
+def rules_of(journal: Journal, ticket: Ticket) -> RuleSet:
+    """The rules a ticket was sold under (its version as kept by the till), else those in force then."""
+    kept = {rules.version: rules for rules in rules_store.versions(journal.conn)}
+    return kept.get(ticket.rules_version) or rules_store.in_force(journal.conn, ticket.opened_at)
+
+
 def close_return(journal: Journal, original_id: str, picks: Mapping[int, int], cashier: str = "cashier",
                  tender_kind: str = "cash") -> Ticket:
     """Return `picks` (0-based original line -> quantity) of a ticket; refund with one tender."""
     original = find_original(journal, original_id)
     done, _ = returned_so_far(journal, original.id)
-    rules = default_rules()
+    rules = rules_of(journal, original)
     reversal = reverse_lines(rules, original, picks, done)  # checks the picks, says what is wrong
     lines, entries, links = [], [], []
     for index, quantity in sorted(picks.items()):
