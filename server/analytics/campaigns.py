@@ -1,0 +1,229 @@
+"""Targeted offers for a segment over dates, with a random control group held out, and their analysis.
+
+The control group is drawn per customer (all of a customer's cards fall in the same group) with
+random.Random(seed) over the members sorted by key, so a campaign can be drawn again identically.
+Tills learn the offers from one retained message on sync.topics.OFFERS holding every campaign not
+yet over (target cards only). The rules engine names the points it gives for an offer
+`offer:<campaign id>...`: that is how redemptions and their cost are found in the ledger.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import sqlite3
+import threading
+from datetime import date, datetime, timezone
+
+import msgspec
+
+from sync import topics
+from sync.broker_url import BrokerUrl
+from sync.errors import ConnectError
+from sync.events import log_event
+from sync.mqtt import make_client
+
+from ..errors import ServerError
+from .aggregate import ensure_schema as ensure_aggregates
+from .segments import SegmentSpec, members
+from .stats import welch_interval
+
+log = logging.getLogger("loyalty.campaigns")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS campaigns (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    segment TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    points INTEGER NOT NULL DEFAULT 0,
+    cheque_cents INTEGER NOT NULL DEFAULT 0,
+    starts TEXT NOT NULL,
+    ends TEXT NOT NULL,
+    stores TEXT NOT NULL DEFAULT '',
+    control_per_mille INTEGER NOT NULL,
+    seed INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    pushed_at TEXT
+);
+CREATE TABLE IF NOT EXISTS campaign_members (
+    campaign_id INTEGER NOT NULL REFERENCES campaigns (id),
+    customer TEXT NOT NULL,
+    card TEXT NOT NULL,
+    grp TEXT NOT NULL CHECK (grp IN ('target', 'control')),
+    PRIMARY KEY (campaign_id, card)
+) WITHOUT ROWID;
+"""
+KINDS = ("bonus_points", "cheque")
+SCHEMA_VERSION = 1
+PUBLISH_TIMEOUT = 5.0
+
+
+class Campaign(msgspec.Struct, kw_only=True):
+    name: str
+    segment: SegmentSpec
+    kind: str
+    starts: date
+    ends: date
+    points: int = 0
+    cheque_cents: int = 0
+    stores: list[str] = []     # empty: every store
+    control_per_mille: int = 100
+    seed: int = 0
+
+
+def ensure_schema(conn: sqlite3.Connection) -> None:
+    conn.executescript(SCHEMA)
+
+
+def _check(c: Campaign) -> None:
+    if not c.name.strip():
+        raise ServerError("a campaign needs a name: give it one")
+    if c.kind not in KINDS:
+        raise ServerError(f"offer kind {c.kind!r} is not one of {', '.join(KINDS)}")
+    if c.kind == "bonus_points" and c.points <= 0:
+        raise ServerError("a bonus points offer needs points above 0: give the points")
+    if c.kind == "cheque" and c.cheque_cents <= 0:
+        raise ServerError("a cheque offer needs an amount above 0: give the cheque's value")
+    if c.ends < c.starts:
+        raise ServerError(f"the campaign ends ({c.ends}) before it starts ({c.starts}): swap the dates")
+    if not 0 < c.control_per_mille < 1000:
+        raise ServerError("the control group must be between 0.1% and 99.9% of the segment (per mille 1-999)")
+
+
+def create(conn: sqlite3.Connection, campaign: Campaign, now: str | None = None) -> int:
+    """Record the campaign and draw its groups; returns its id."""
+    _check(campaign)
+    ensure_schema(conn)
+    found = members(conn, campaign.segment)
+    if not found:
+        raise ServerError("the segment has no customers: widen it before creating a campaign")
+    keys = sorted(m.key for m in found)
+    random.Random(campaign.seed).shuffle(keys)
+    controls = set(keys[:round(len(keys) * campaign.control_per_mille / 1000)])
+    now = now or datetime.now(timezone.utc).isoformat(timespec="seconds")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        cur = conn.execute(
+            "INSERT INTO campaigns (name, segment, kind, points, cheque_cents, starts, ends, stores, control_per_mille, "
+            "seed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (campaign.name.strip(), msgspec.json.encode(campaign.segment).decode(), campaign.kind, campaign.points,
+             campaign.cheque_cents, campaign.starts.isoformat(), campaign.ends.isoformat(), ",".join(campaign.stores),
+             campaign.control_per_mille, campaign.seed, now))
+        campaign_id = cur.lastrowid
+        conn.executemany("INSERT INTO campaign_members VALUES (?, ?, ?, ?)",
+                         [(campaign_id, m.key, card, "control" if m.key in controls else "target")
+                          for m in found for card in m.cards])
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return campaign_id
+
+
+def list_campaigns(conn: sqlite3.Connection) -> list[dict]:
+    ensure_schema(conn)
+    cur = conn.execute(
+        "SELECT c.*, (SELECT count(DISTINCT customer) FROM campaign_members m WHERE m.campaign_id = c.id "
+        "AND grp = 'target') AS targets, (SELECT count(DISTINCT customer) FROM campaign_members m "
+        "WHERE m.campaign_id = c.id AND grp = 'control') AS controls FROM campaigns c ORDER BY c.id DESC")
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row)) for row in cur]
+
+
+def get(conn: sqlite3.Connection, campaign_id: int) -> dict:
+    found = [c for c in list_campaigns(conn) if c["id"] == campaign_id]
+    if not found:
+        raise ServerError(f"no campaign {campaign_id}: pick one from the campaigns page")
+    return found[0]
+
+
+def offers_payload(conn: sqlite3.Connection, today: date) -> bytes:
+    """`{"schema": 1, "published_at", "offers": [{"campaign", "name", "kind", "points", "cheque_cents",
+    "starts", "ends", "stores", "cards"}]}` for every campaign not over by `today` (target cards only)."""
+    ensure_schema(conn)
+    offers = []
+    for row in conn.execute("SELECT id, name, kind, points, cheque_cents, starts, ends, stores FROM campaigns "
+                            "WHERE ends >= ? ORDER BY id", (today.isoformat(),)).fetchall():
+        cards = [r[0] for r in conn.execute(
+            "SELECT card FROM campaign_members WHERE campaign_id = ? AND grp = 'target' ORDER BY card", (row[0],))]
+        offers.append({"campaign": row[0], "name": row[1], "kind": row[2], "points": row[3],
+                       "cheque_cents": row[4], "starts": row[5], "ends": row[6],
+                       "stores": [s for s in row[7].split(",") if s], "cards": cards})
+    return msgspec.json.encode({"schema": SCHEMA_VERSION,
+                                "published_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                "offers": offers})
+
+
+def publish(conn: sqlite3.Connection, broker: BrokerUrl, today: date,
+            client_id: str = "loyalty-server-offers") -> int:
+    """Publish the current offers retained (QoS 1), wait for the broker's ack; returns the offers sent."""
+    payload = offers_payload(conn, today)
+    client = make_client(broker, client_id)
+    connected = threading.Event()
+    client.on_connect = lambda c, u, f, rc, p: connected.set() if not rc.is_failure else None
+    try:
+        client.connect(broker.host, broker.port)
+    except OSError as exc:
+        raise ConnectError(f"offers not pushed: broker {broker} unreachable ({exc}); check the broker "
+                           "and push again") from None
+    client.loop_start()
+    try:
+        if not connected.wait(PUBLISH_TIMEOUT):
+            raise ConnectError(f"offers not pushed: broker {broker} did not accept the connection")
+        info = client.publish(topics.OFFERS, payload, qos=1, retain=True)
+        info.wait_for_publish(PUBLISH_TIMEOUT)
+        if not info.is_published():
+            raise ConnectError(f"offers not pushed: broker {broker} did not ack them within {PUBLISH_TIMEOUT} s")
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    offers = msgspec.json.decode(payload)["offers"]
+    with conn:
+        conn.executemany("UPDATE campaigns SET pushed_at = ? WHERE id = ?",
+                         [(datetime.now(timezone.utc).isoformat(timespec="seconds"), o["campaign"]) for o in offers])
+    log_event(log, "offers_published", broker=str(broker), offers=len(offers))
+    return len(offers)
+
+
+def analyse(conn: sqlite3.Connection, campaign_id: int) -> dict:
+    """Redemption rate, spend per customer target vs control over the campaign's dates with Welch's 95%
+    interval for the uplift, and the cost in points (entries whose rule starts with `offer:<id>`)."""
+    c = get(conn, campaign_id)
+    ensure_aggregates(conn)
+    groups: dict[str, dict[str, int]] = {"target": {}, "control": {}}
+    card_group = {}
+    for customer, card, grp in conn.execute(
+            "SELECT customer, card, grp FROM campaign_members WHERE campaign_id = ?", (campaign_id,)):
+        groups[grp].setdefault(customer, 0)
+        card_group[card] = (grp, customer)
+    for card, spend in conn.execute(
+            "SELECT m.card, sum(d.spend_cents) FROM campaign_members m JOIN card_day d ON d.card = m.card "
+            "WHERE m.campaign_id = ? AND d.day >= ? AND d.day <= ? GROUP BY m.card",
+            (campaign_id, c["starts"], c["ends"])):
+        grp, customer = card_group[card]
+        groups[grp][customer] += spend
+    redeemed: set[str] = set()
+    cost = 0
+    for card, points in conn.execute(
+            "SELECT l.card, sum(l.points) FROM ledger l JOIN campaign_members m ON m.card = l.card "
+            "AND m.campaign_id = ? WHERE l.rule LIKE ? AND substr(l.at, 1, 10) >= ? AND substr(l.at, 1, 10) <= ? "
+            "GROUP BY l.card", (campaign_id, f"offer:{campaign_id}%", c["starts"], c["ends"])):
+        grp, customer = card_group[card]
+        if grp == "target":
+            redeemed.add(customer)
+        cost += points
+    target, control = list(groups["target"].values()), list(groups["control"].values())
+    interval = welch_interval(target, control)
+    mean_t = sum(target) / len(target) if target else 0.0
+    mean_c = sum(control) / len(control) if control else 0.0
+    return {
+        "campaign": campaign_id, "name": c["name"], "starts": c["starts"], "ends": c["ends"],
+        "targets": len(target), "controls": len(control),
+        "redeemed": len(redeemed), "redemption_rate": len(redeemed) / len(target) if target else 0.0,
+        "mean_target_cents": mean_t, "mean_control_cents": mean_c,
+        "uplift_cents": mean_t - mean_c,
+        "uplift_share": (mean_t - mean_c) / mean_c if mean_c else None,
+        "interval": None if interval is None else {"low": interval.low, "high": interval.high, "df": interval.df,
+                                                   "t": interval.t, "confidence": 0.95},
+        "cost_points": cost,
+    }
