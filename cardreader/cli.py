@@ -164,9 +164,15 @@ def virtual(number: str | None, blank: bool, key_path: str | None, generation: i
         card_.insert()
     except ConnectionError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(json.dumps({"event": "card_inserted", "number": number, "port": reader_port}), nl=True)
-    sys.stdout.flush()
     try:
+        if not card_.taken.wait(2):
+            click.echo(f"the reader on port {reader_port} has not taken the card yet: another card is in it? "
+                       "waiting until it is removed", err=True)
+        while not stop.is_set() and not card_.gone.is_set() and not card_.taken.wait(0.2):
+            pass
+        if card_.taken.is_set():
+            click.echo(json.dumps({"event": "card_inserted", "number": number, "port": reader_port}))
+            sys.stdout.flush()
         while not stop.is_set() and not card_.gone.is_set():
             stop.wait(0.2)
     except KeyboardInterrupt:

@@ -109,6 +109,8 @@ class VirtualCard:
         self.sock: socket.socket | None = None
         self.thread: threading.Thread | None = None
         self.gone = threading.Event()  # set when the connection ends, whoever ended it
+        # set at vpcd's first frame: vpcd serves one card a reader, and queues a second one unseen
+        self.taken = threading.Event()
         self.apdus = 0
 
     def insert(self, timeout: float | None = None) -> "VirtualCard":
@@ -129,6 +131,7 @@ class VirtualCard:
         self._quickack(sock)
         self.sock = sock
         self.gone.clear()
+        self.taken.clear()
         self.thread = threading.Thread(target=self._serve, name=f"virtual-card-{self.port}", daemon=True)
         self.thread.start()
         return self
@@ -179,6 +182,7 @@ class VirtualCard:
                 frame = self._recv_exact(sock, int.from_bytes(header, "big"))
                 if frame is None:
                     break
+                self.taken.set()
                 if len(frame) == 1:
                     if frame[0] == CTRL_ATR:
                         self._send(sock, self.atr)
