@@ -15,6 +15,7 @@ from programme.errors import CardNumberError
 from . import audit
 from .desk_errors import InvalidInput, NotFound
 from .deskdb import transaction, utc_now
+from .standing import standing
 
 FIELDS = ("name", "email", "phone", "postcode", "birth_date")
 CONSENTS = ("consent_email", "consent_sms", "consent_profiling")
@@ -190,4 +191,5 @@ def view(conn: sqlite3.Connection, customer_id: int) -> dict:
         "tickets": tickets(conn, customer_id),
         "ticket_count": ticket_count,
         "audit": audit.for_customer(conn, customer_id),
+        "standing": standing(conn, numbers),
     }

@@ -4,7 +4,7 @@ import pytest
 from server import audit, cards, customers
 from server.desk_errors import InvalidInput
 
-from ..fixtures.desk import CARD_A, ENROL, desk, error_of, fast_argon2  # noqa: F401 - fixtures
+from ..fixtures.desk import CARD_A, ENROL, desk, error_of, fast_argon2, sell_anonymously  # noqa: F401 - fixtures
 
 
 def test_enrol_through_the_page_dates_the_consents_given(desk):
@@ -88,3 +88,27 @@ def test_unknown_customer_is_a_404_with_a_message(desk):
 def test_library_refuses_bad_input_without_the_web(desk):
     with pytest.raises(InvalidInput, match="^name is required"):
         customers.enrol(desk.conn, {**ENROL, "name": ""}, "seed")
+
+
+def test_customer_view_shows_tier_from_eligible_spend_and_lots_with_their_expiry(desk):
+    from datetime import date
+
+    from programme.ticket import make_line
+
+    tv = [make_line("8806094939041", 1, 80_000, category="electronics", label="television"),
+          make_line("3000000000017", 1, 500_000, category="tobacco", label="cigarettes, carton x100")]
+    sold = sell_anonymously(desk.db_path, CARD_A, 2, days_ago=10, points_each=800, lines=tv)
+    customer_id = customers.enrol(desk.conn, ENROL, "seed")
+    cards.issue(desk.conn, customer_id, CARD_A, "seed")
+    standing = customers.view(desk.conn, customer_id)["standing"]
+    # 1,600 EUR eligible (tobacco excluded): silver from 1,500 EUR, not gold (4,000 EUR) despite 11,600 EUR spent.
+    assert (standing["tier"], standing["rolling_spend_cents"], standing["rules_version"]) == ("silver", 160_000, "2026.1")
+    earned = sold[0].closed_at
+    expected_expiry = date(earned.year + 1, 2, 28).isoformat()
+    assert [(lot["left"], lot["expires_on"]) for lot in standing["lots"]] == [(800, expected_expiry)] * 2
+    from server import corrections
+    corrections.adjust(desk.conn, customer_id, CARD_A, -1000, "till error", "seed")
+    lots = customers.view(desk.conn, customer_id)["standing"]["lots"]
+    assert [lot["left"] for lot in lots] == [600]  # debits take from the oldest lot first
+    page = desk.client("head_office").get(f"/customers/{customer_id}").get_data(as_text=True)
+    assert 'id="tier">silver<' in page and f"<td class=\"num\">600</td><td>{expected_expiry}</td>" in page

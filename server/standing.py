@@ -1,0 +1,61 @@
+"""A customer's standing for the desk: tier and points lots with their expiry dates, from the rules in force.
+
+The maths is programme.ledger's (the same FIFO lots and tier review the till and the expiry job use);
+this module only reads the customer's ledger entries and ticket spend from the server's tables.
+"""
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta, timezone
+
+from programme.ledger import TIER_WINDOW, Entry, Ledger, expires_on, rolling_spend, tier_status
+
+SPEND_HISTORY = TIER_WINDOW * 2 + timedelta(days=1)  # back to the window of the last review
+
+
+def _when(text: str) -> datetime:
+    when = datetime.fromisoformat(text)
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def _ledger(conn: sqlite3.Connection, numbers: list[str]) -> Ledger:
+    marks = ", ".join("?" * len(numbers))
+    ledger = Ledger()
+    for card, kind, points, rule, cause, at in conn.execute(
+            f"SELECT card, kind, points, rule, cause, at FROM ledger WHERE card IN ({marks}) ORDER BY card, id",
+            numbers):
+        ref = cause.split(":", 2)[2] if kind == "expire" and cause.startswith("expire:") else None
+        ledger.post(Entry(card, kind, points, cause, _when(at), rule or "", ref))
+    return ledger
+
+
+def _spends(conn: sqlite3.Connection, numbers: list[str], rules, now: datetime) -> list[tuple[datetime, int]]:
+    """Eligible spend per ticket (lines not excluded by the rules) over the last two tier windows."""
+    excluded_categories = list(rules.exclusions.categories) or [""]
+    excluded_articles = list(rules.exclusions.articles) or [""]
+    rows = conn.execute(
+        f"SELECT t.closed_at, sum(l.total_cents) FROM tickets t JOIN lines l ON l.ticket_id = t.id "
+        f"WHERE t.card IN ({', '.join('?' * len(numbers))}) AND t.closed_at > ? "
+        f"AND l.category NOT IN ({', '.join('?' * len(excluded_categories))}) "
+        f"AND l.gtin NOT IN ({', '.join('?' * len(excluded_articles))}) GROUP BY t.id",
+        (*numbers, (now - SPEND_HISTORY).isoformat(), *excluded_categories, *excluded_articles))
+    return [(_when(at), cents) for at, cents in rows if cents > 0]
+
+
+def standing(conn: sqlite3.Connection, numbers: list[str], now: datetime | None = None) -> dict:
+    """Tier, rolling 12-month eligible spend, and the lots still holding points (oldest first)."""
+    from .expiry import rules_for
+
+    now = now or datetime.now(timezone.utc)
+    rules = rules_for(conn, now.date())
+    if not numbers:
+        return {"rules_version": rules.version, "tier": None, "rolling_spend_cents": 0, "lots": []}
+    ledger = _ledger(conn, numbers)
+    lots = [{"card": card, "earned_at": lot.at.isoformat(), "points": lot.points, "left": lot.left,
+             "expires_on": expires_on(rules, lot.at).isoformat()}
+            for card in numbers for lot in ledger.lots(card) if lot.left > 0]
+    lots.sort(key=lambda lot: lot["earned_at"])
+    spends = _spends(conn, numbers, rules, now)
+    tier = tier_status(rules, spends, now)
+    return {"rules_version": rules.version, "tier": tier.name if tier else None,
+            "rolling_spend_cents": rolling_spend(spends, now), "lots": lots}
