@@ -15,8 +15,12 @@ DB_HELP = "The server's database (SQLite file)."
 @click.option("--broker", envvar="LOYALTY_BROKER", help="Broker address: mqtt://HOST:PORT.")
 @click.option("--web-port", type=click.IntRange(0, 65535), envvar="LOYALTY_WEB_PORT",
               help="Also serve the desk web app on 127.0.0.1:PORT (see `loyalty server web`).")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), envvar="LOYALTY_WORKERS",
+              help="Ingest processes sharing the tickets through an MQTT shared subscription.")
+@click.option("--worker-index", type=int, hidden=True)
 @click.pass_context
-def server(ctx: click.Context, db: str | None, broker: str | None, web_port: int | None) -> None:
+def server(ctx: click.Context, db: str | None, broker: str | None, web_port: int | None, workers: int,
+           worker_index: int | None) -> None:
     """Run head office ingest until Ctrl-C: store every till's tickets and ack them.
 
     With a subcommand, run that instead (stats, ...).
@@ -36,8 +40,19 @@ def server(ctx: click.Context, db: str | None, broker: str | None, web_port: int
         raise click.BadParameter(str(exc), param_hint="--broker") from None
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    ingestor = Ingestor(db, url).start()
-    click.echo(f"server ingesting from {url} into {db} (Ctrl-C to stop)", err=True)
+    index = worker_index or 0
+    shared = workers > 1 or worker_index is not None
+    ingestor = Ingestor(db, url, client_id="loyalty-server-ingest" + (f"-{index}" if shared else ""),
+                        shared_group="ingest" if shared else None).start()
+    children = []
+    if worker_index is None and workers > 1:
+        import subprocess
+        import sys
+
+        children = [subprocess.Popen([sys.executable, "-m", "loyalty", "server", "--db", db, "--broker", broker,
+                                      "--workers", str(workers), "--worker-index", str(n)])
+                    for n in range(1, workers)]
+    click.echo(f"server ingesting from {url} into {db} with {workers} worker(s) (Ctrl-C to stop)", err=True)
     web = None
     if web_port is not None:
         from .web.serve import make_server, run_in_thread
@@ -52,7 +67,11 @@ def server(ctx: click.Context, db: str | None, broker: str | None, web_port: int
     finally:
         if web is not None:
             web.close()
+        for child in children:
+            child.terminate()
         ingestor.stop()
+        for child in children:
+            child.wait(10)
 
 
 @server.command()

@@ -53,9 +53,17 @@ def classify(items: list[tuple[str, bytes]]) -> tuple[list, list[DeadLetter]]:
 class Ingestor:
     """Subscribe to every till's tickets and store them; start()/stop() or a context manager."""
 
-    def __init__(self, store_path: str, broker: BrokerUrl, client_id: str = "loyalty-server-ingest"):
+    def __init__(self, store_path: str, broker: BrokerUrl, client_id: str = "loyalty-server-ingest",
+                 shared_group: str | None = None):
+        """`shared_group`: several workers share the tickets through `$share/GROUP/...` (one client id each).
+
+        Per-till order is then not guaranteed; acks stay right because each is computed from the
+        committed rows, and a till takes the highest ack it has seen.
+        """
         self.store_path = str(store_path)
         self.broker = broker
+        self.subscription = (f"$share/{shared_group}/{topics.TICKETS_SUBSCRIPTION}" if shared_group
+                             else topics.TICKETS_SUBSCRIPTION)
         self.client = make_client(broker, client_id, clean_session=False)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
@@ -72,7 +80,7 @@ class Ingestor:
         if reason_code.is_failure:
             log_event(log, "connect_refused", logging.WARNING, reason=str(reason_code))
             return
-        client.subscribe(topics.TICKETS_SUBSCRIPTION, qos=1)
+        client.subscribe(self.subscription, qos=1)
         self._connected.set()
         log_event(log, "connected", broker=str(self.broker))
         self._inbox.put(("", b""))  # ask the worker to re-announce acks to every known till

@@ -128,3 +128,34 @@ def read_password(out: Path, user: str) -> str:
     if not path.exists():
         raise SyncError(f"no broker account {user!r} in {out}: add it with `loyalty broker config --till {user}`")
     return path.read_text().strip()
+
+
+BRIDGE = """\
+# Written by `loyalty broker config --bridge-to`: this store's broker forwards every till's
+# tickets to head office and brings acks, commands and the shared retained topics back.
+# While the link is down, tills keep selling and syncing to this broker; the bridge queues.
+connection {name}
+address {address}
+bridge_protocol_version mqttv311
+cleansession false
+clientid {name}
+local_clientid {name}-local
+start_type automatic
+restart_timeout {restart_base} {restart_cap}
+notifications false
+try_private true
+topic {prefix}/up/# out 1
+topic {prefix}/down/# in 1
+{auth}"""
+
+
+def bridge_section(store: str, address: str, username: str | None = None, password: str | None = None,
+                   ca_file: str | None = None, restart_base: int = 5, restart_cap: int = 60) -> str:
+    """The Mosquitto bridge from a store's broker (`store` like S042) to head office's at `address` (HOST:PORT)."""
+    auth = ""
+    if username:
+        auth += f"remote_username {username}\nremote_password {password or ''}\n"
+    if ca_file:
+        auth += f"bridge_cafile {ca_file}\nbridge_insecure false\n"
+    return BRIDGE.format(name=f"bridge-{store}", address=address, restart_base=restart_base,
+                         restart_cap=restart_cap, prefix=topics.PREFIX, auth=auth)

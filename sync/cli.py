@@ -40,7 +40,15 @@ def broker(ctx: click.Context, host: str, port: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address the TLS listener binds to.")
 @click.option("--port", default=8883, show_default=True, help="TLS port.")
 @click.option("--hostname", "hostnames", multiple=True, help="Names in the broker certificate (default: host, localhost).")
-def config(out: str, tills: tuple[str, ...], host: str, port: int, hostnames: tuple[str, ...]) -> None:
+@click.option("--bridge-to", metavar="HOST:PORT", help="Make this a store broker bridged to head office's broker.")
+@click.option("--store", "store_id", help="The store this broker serves (S042), with --bridge-to.")
+@click.option("--bridge-user", help="Account of this store's bridge at head office's broker.")
+@click.option("--bridge-password-file", type=click.Path(dir_okay=False, exists=True),
+              help="File holding that account's password.")
+@click.option("--bridge-ca", type=click.Path(dir_okay=False, exists=True), help="Head office broker's CA (TLS).")
+def config(out: str, tills: tuple[str, ...], host: str, port: int, hostnames: tuple[str, ...],
+           bridge_to: str | None, store_id: str | None, bridge_user: str | None,
+           bridge_password_file: str | None, bridge_ca: str | None) -> None:
     """Write a hardened Mosquitto configuration: TLS, one account per till and for the server, ACLs.
 
     Re-run with more --till to add accounts; existing passwords and the CA are kept. New passwords
@@ -56,6 +64,15 @@ def config(out: str, tills: tuple[str, ...], host: str, port: int, hostnames: tu
         made = write_broker_config(Path(out), list(tills), host, port, list(hostnames) or None)
     except SyncError as exc:
         raise click.ClickException(str(exc)) from None
+    if bridge_to:
+        from .broker_config import bridge_section
+
+        if not store_id:
+            raise click.UsageError("--bridge-to needs --store (the store id, e.g. S042)")
+        password = Path(bridge_password_file).read_text().strip() if bridge_password_file else None
+        with made.config_file.open("a") as conf:
+            conf.write("\n" + bridge_section(store_id, bridge_to, bridge_user, password, bridge_ca))
     click.echo(json.dumps({"config": str(made.config_file), "ca": str(made.ca_file), "listener": f"{host}:{port}",
+                           "bridge_to": bridge_to,
                            "new_accounts": sorted(made.credentials),
                            "run": f"mosquitto -c {made.config_file}"}))
