@@ -36,9 +36,17 @@ def _parse(text: str) -> RuleSet:
 
 def receive(conn: sqlite3.Connection, payload: bytes, received_at: str) -> list[str]:
     """Keep every version of a rules message not yet known; returns the versions added."""
-    conn.execute(SCHEMA)
+    bundle = decode_bundle(payload)
     added = []
-    for published in decode_bundle(payload).versions:
+    with conn:  # one transaction, committed on connections that are not in autocommit mode too
+        conn.execute(SCHEMA)
+        added = _keep(conn, bundle, received_at)
+    return added
+
+
+def _keep(conn: sqlite3.Connection, bundle, received_at: str) -> list[str]:
+    added = []
+    for published in bundle.versions:
         try:
             rules = _parse(published.toml)
         except RulesError as exc:
