@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from programme.errors import ProgrammeError
 from programme.money import format_cents, parse_euros
-from programme.ticket import Line, Tender, make_line
+from programme.ticket import Line, PointsEntry, Tender, make_line
 
 from .errors import BasketError
 from .redeem import Redemption
@@ -46,6 +46,7 @@ class Basket:
     card: str | None = None
     redeemed_points: int = 0
     change_cents: int = 0
+    cheques: list[PointsEntry] = field(default_factory=list)  # loyalty cheques issued on this ticket
 
     # -- lines -------------------------------------------------------------------------------
     def add(self, gtin: str, quantity: int = 1, unit_cents: int | None = None) -> Line:
@@ -86,6 +87,7 @@ class Basket:
         self.card = None
         self.redeemed_points = 0
         self.change_cents = 0
+        self.cheques.clear()
 
     # -- totals and tenders ----------------------------------------------------------------------
     @property
@@ -128,6 +130,11 @@ class Basket:
         self.tenders.append(Tender(kind=kind, cents=cents))
         self.change_cents += change
         return change
+
+    @property
+    def points_used(self) -> int:
+        """Points this ticket takes from the card: tender and cheques."""
+        return self.redeemed_points + sum(entry.points for entry in self.cheques)
 
     def apply_redemption(self, redemption: Redemption) -> None:
         if self.card is None:

@@ -96,6 +96,26 @@ def render_control_slip(ticket: Ticket, *, balance_before: int, balance_after: i
     return "\n".join(out) + "\n"
 
 
+CHEQUE_RULE_PREFIX = "loyalty cheque: "
+
+
+def render_cheques(ticket: Ticket) -> list[str]:
+    """One printed loyalty cheque per cheque entry of the ticket (the customer spends it later)."""
+    slips = []
+    for entry in ticket.points:
+        if entry.kind != "redeem" or not entry.rule.startswith(CHEQUE_RULE_PREFIX):
+            continue
+        out = ["LOYALTY CHEQUE - CHEQUE FIDELITE".center(WIDTH), RULE,
+               _pair("value", entry.rule[len(CHEQUE_RULE_PREFIX):]),
+               _pair("points", str(entry.points)),
+               _pair("loyalty card", mask_card_number(ticket.card or "")),
+               _pair("issued with ticket", ticket.id),
+               _pair("date", ticket.closed_at.strftime("%Y-%m-%d %H:%M UTC")),
+               RULE]
+        slips.append("\n".join(out) + "\n")
+    return slips
+
+
 # -- printers ---------------------------------------------------------------------------------------
 def make_printer(spec: str = "dummy"):
     """dummy | file:PATH | network:HOST[:PORT] | usb:VENDOR:PRODUCT (hex ids), as in the till's config."""

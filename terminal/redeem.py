@@ -54,3 +54,12 @@ def plan_redemption(asked: int, *, balance: int, due_cents: int, confirmed: bool
             notes.append(f"offline cap: at most {OFFLINE_DAILY_CAP_POINTS} points a day per card while the "
                          f"till is offline ({redeemed_today} already today), so {points} points are redeemed")
     return Redemption(points, points_to_cents(points), "; ".join(notes))
+
+
+def check_offline_cap(points: int, *, confirmed: bool, redeemed_today: int) -> None:
+    """Refuse, with the reason, what would take a card past the offline daily cap."""
+    if confirmed or redeemed_today + points <= OFFLINE_DAILY_CAP_POINTS:
+        return
+    raise RedeemError(
+        f"offline cap: a card may redeem at most {OFFLINE_DAILY_CAP_POINTS} points a day while the till is "
+        f"offline; {redeemed_today} already today, {points} needed; issue it once the till is back online")

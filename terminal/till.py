@@ -10,7 +10,7 @@ import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from programme.ticket import Line, Ticket
+from programme.ticket import Line, PointsEntry, Ticket
 
 from cardreader.identity import CardIdentity
 
@@ -20,8 +20,9 @@ from .basket import Basket
 from .cardstate import CardBalance
 from .errors import BasketError, RedeemError, TillError
 from .journal import Journal
-from .receipt import make_printer, print_text, render_control_slip, render_duplicate, render_receipt
-from .redeem import Redemption, plan_redemption
+from .receipt import (make_printer, print_text, render_cheques, render_control_slip, render_duplicate,
+                      render_receipt)
+from .redeem import Redemption, check_offline_cap, plan_redemption
 from .returns import close_return
 from .sale import close_sale
 from .simulate import Article, catalogue
@@ -39,6 +40,7 @@ class Closed:
     control_slip: str | None
     balance: CardBalance | None
     print_error: str | None = None
+    cheques: tuple[str, ...] = ()
 
 
 class TillSession:
@@ -88,7 +90,7 @@ class TillSession:
             conn.close()
 
     def set_card(self, balance: CardBalance) -> None:
-        if self.basket.redeemed_points:
+        if self.basket.points_used:
             raise BasketError("points were already redeemed with another card: cancel the ticket to change card")
         self.basket.card = balance.card
         self.balance = balance
@@ -104,11 +106,35 @@ class TillSession:
         conn = self.journal.conn
         balance = cardstate.card_balance(conn, self.basket.card, self.online())
         redemption = plan_redemption(
-            points, balance=balance.points - self.basket.redeemed_points, due_cents=self.basket.due_cents,
+            points, balance=balance.points - self.basket.points_used, due_cents=self.basket.due_cents,
             confirmed=balance.confirmed,
-            redeemed_today=cardstate.redeemed_today(conn, self.basket.card) + self.basket.redeemed_points)
+            redeemed_today=cardstate.redeemed_today(conn, self.basket.card) + self.basket.points_used)
         self.basket.apply_redemption(redemption)
         return redemption
+
+    def rules(self):
+        from programme.ticket import utc_now
+
+        from .rules_store import in_force
+
+        return in_force(self.journal.conn, utc_now())
+
+    def issue_cheques(self) -> PointsEntry:
+        """Turn whole thresholds of the card's balance into loyalty cheques, on this ticket."""
+        from programme.money import format_cents
+        from programme.redemption import issue_cheques
+
+        if self.basket.card is None:
+            raise RedeemError("no card on this ticket: identify the card (F2) before issuing a loyalty cheque")
+        conn = self.journal.conn
+        balance = cardstate.card_balance(conn, self.basket.card, self.online())
+        issue = issue_cheques(self.rules(), balance.points - self.basket.points_used)
+        check_offline_cap(issue.points, confirmed=balance.confirmed,
+                          redeemed_today=cardstate.redeemed_today(conn, self.basket.card) + self.basket.points_used)
+        entry = PointsEntry(kind="redeem", rule=f"loyalty cheque: {issue.count} x {format_cents(issue.cents)} EUR",
+                            points=issue.points)
+        self.basket.cheques.append(entry)
+        return entry
 
     # -- close, reprint, return ----------------------------------------------------------------------
     def close(self) -> Closed:
@@ -119,7 +145,7 @@ class TillSession:
             raise BasketError(f"{basket.due_cents / 100:.2f} still due: take a payment (F10) before closing")
         before = self.balance.points if self.balance else None
         ticket = close_sale(self.journal, list(basket.lines), basket.card, self.cashier, list(basket.tenders),
-                            basket.redeemed_points)
+                            basket.redeemed_points, list(basket.cheques))
         closed = self._finish(ticket, basket.change_cents, before)
         self.basket = Basket(self.catalogue)
         self.balance = None
@@ -133,11 +159,12 @@ class TillSession:
         if ticket.points_redeemed:
             slip = render_control_slip(ticket, balance_before=balance_before if balance_before is not None else 0,
                                        balance_after=balance.points if balance else 0)
+        cheques = tuple(render_cheques(ticket))
         with self.journal.conn:
             self.journal.conn.execute("INSERT INTO receipts (ticket_id, text) VALUES (?, ?)", (ticket.id, receipt))
         self.last_ticket_id = ticket.id
-        error = self._print(receipt, slip)
-        return Closed(ticket, receipt, slip, balance, error)
+        error = self._print(receipt, slip, *cheques)
+        return Closed(ticket, receipt, slip, balance, error, cheques)
 
     def _print(self, *texts: str | None) -> str | None:
         """Print; a printer fault never loses the ticket, which is already in the journal."""

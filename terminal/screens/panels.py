@@ -9,7 +9,7 @@ from ..cardstate import CardBalance
 
 
 class CardPanel(Static):
-    def show_card(self, balance: CardBalance | None, redeemed: int = 0) -> None:
+    def show_card(self, balance: CardBalance | None, redeemed: int = 0, cheque_note: str = "") -> None:
         if balance is None:
             self.update("no card\nF2: type or scan the loyalty card")
             self.set_class(False, "blocked")
@@ -17,6 +17,8 @@ class CardPanel(Static):
         name = balance.first_name or "customer"
         mark = "" if balance.confirmed else "  (offline)"
         text = f"card {balance.masked}  {name}\nbalance {balance.points} points{mark}"
+        if cheque_note:
+            text += f"\n{cheque_note}"
         if redeemed:
             text += f"\nredeemed on this ticket {redeemed}"
         self.set_class(False, "blocked")
@@ -43,3 +45,14 @@ class StatusBar(Static):
         ack = last_ack[11:19] if last_ack else "never"
         self.set_class(not online, "offline")
         self.update(f"{state} | backlog {backlog} | last ack {ack} | rules {rules} | reader {reader}")
+
+
+def cheque_note(rules, points: int) -> str:
+    """What the card's points are worth in loyalty cheques under `rules` (empty when it issues none)."""
+    cheques = rules.cheques
+    if cheques is None:
+        return ""
+    count = max(points, 0) // cheques.threshold_points
+    if count:
+        return f"{count} loyalty cheque{'s' if count > 1 else ''} of {format_cents(cheques.cheque_cents)} available (F9)"
+    return f"next loyalty cheque in {cheques.threshold_points - max(points, 0)} points"

@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Footer, Input, Label, Static
 from ..cardstate import CardBalance
 from ..errors import TillError
 from ..till import Closed, TillSession
-from .panels import CardPanel, StatusBar, TotalsPanel
+from .panels import CardPanel, StatusBar, TotalsPanel, cheque_note
 
 PROMPTS = {
     "scan": "scan or type GTIN (3*GTIN for a quantity, GTIN@1.99 for a price)",
@@ -41,6 +41,7 @@ class SaleScreen(Screen):
         Binding("f6", "mode('redeem')", "Redeem"),
         Binding("f7", "mode('return')", "Return"),
         Binding("f8", "mode('reprint')", "Reprint"),
+        Binding("f9", "cheque", "Cheque"),
         Binding("f10", "mode('pay')", "Pay"),
         Binding("escape", "mode('scan')", "Scan", show=False),
     ]
@@ -81,7 +82,9 @@ class SaleScreen(Screen):
             table.add_row(str(n), line.label, str(line.quantity), format_cents(line.unit_cents),
                           format_cents(line.total_cents))
         self.query_one("#totals", TotalsPanel).show_basket(basket)
-        self.query_one("#card", CardPanel).show_card(self.session.balance, basket.redeemed_points)
+        balance = self.session.balance
+        note = cheque_note(self.session.rules(), balance.points - basket.points_used) if balance else ""
+        self.query_one("#card", CardPanel).show_card(balance, basket.points_used, note)
 
     def say(self, text: str, error: bool = False) -> None:
         message = self.query_one("#message", Static)
@@ -104,6 +107,15 @@ class SaleScreen(Screen):
         self.set_mode("scan")
         self.refresh_basket()
         self.say("ticket cancelled")
+
+    def action_cheque(self) -> None:
+        try:
+            entry = self.session.issue_cheques()
+        except (TillError, ProgrammeError) as exc:
+            self.say(str(exc), error=True)
+            return
+        self.refresh_basket()
+        self.say(f"{entry.rule} ({entry.points} points): printed when the ticket closes")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         text, mode = event.value.strip(), self.mode
@@ -181,7 +193,7 @@ class SaleScreen(Screen):
             self.app.wake_sync()
 
     def show_closed(self, closed: Closed) -> None:
-        self.query_one("#receipt", Static).update(closed.receipt + (closed.control_slip or ""))
+        self.query_one("#receipt", Static).update(closed.receipt + (closed.control_slip or "") + "".join(closed.cheques))
         self.say(closed.print_error or f"ticket {closed.ticket.id} closed", error=bool(closed.print_error))
 
     def do_reprint(self, text: str) -> None:

@@ -6,12 +6,16 @@ import sqlite3
 
 import pytest
 
+from programme.money import format_cents
+from programme.points import default_rules
 from terminal import cardstate
 from terminal.app import TillApp
 
 CARD = "2900000000018"
 RAZORS, OIL = "3000000000007", "3000000000014"  # 1.91 and 5.42 in the seed-0 catalogue
 SIZE = (130, 40)
+CHEQUES = default_rules().cheques  # the shipped rules issue cheques: threshold and value
+THRESHOLD = CHEQUES.threshold_points
 
 
 def pilot_test(fn):
@@ -61,7 +65,8 @@ async def test_full_sale_with_card(db):
         await type_in(pilot, RAZORS)
         assert "TOTAL 18.17   items 4" in text_of(app, "#totals")
         await identify(app, pilot)
-        assert text_of(app, "#card") == "card *********0018  customer\nbalance 0 points  (offline)"
+        assert text_of(app, "#card") == ("card *********0018  customer\nbalance 0 points  (offline)\n"
+                                         f"next loyalty cheque in {THRESHOLD} points")
         await pilot.press("f10")
         await type_in(pilot, "cash 50")
         assert text_of(app, "#message") == "ticket closed; change to give: 31.83"
@@ -83,7 +88,8 @@ async def test_redemption_refused_for_lack_of_points(db):
     async with app.run_test(size=SIZE) as pilot:
         await type_in(pilot, f"3*{OIL}")
         await identify(app, pilot)
-        assert text_of(app, "#card") == "card *********0018  Ana\nbalance 120 points  (offline)"
+        assert text_of(app, "#card") == ("card *********0018  Ana\nbalance 120 points  (offline)\n"
+                                         f"next loyalty cheque in {THRESHOLD - 120} points")
         await pilot.press("f6")
         await type_in(pilot, "500")
         assert text_of(app, "#message") == "not enough points: the card has 120 and 500 were asked; redeem at most 120"
@@ -160,3 +166,27 @@ async def test_blocked_card_is_shown(db):
         assert text_of(app, "#card") == ("card blocked (lost): card *********0018 is on the hot-list; keep the card "
                                          "and send the customer to the welcome desk")
         assert app.session.basket.card is None
+
+
+@pilot_test
+async def test_loyalty_cheque_issued_and_printed(db):
+    app = TillApp(db, "S001-T01")
+    cardstate.remember_balance(app.session.journal.conn, CARD, 2 * THRESHOLD + 7, "2026-01-01T00:00:00+00:00")
+    async with app.run_test(size=SIZE) as pilot:
+        await type_in(pilot, RAZORS)
+        await identify(app, pilot)
+        value = format_cents(CHEQUES.cheque_cents)
+        assert text_of(app, "#card").endswith(f"\n2 loyalty cheques of {value} available (F9)")
+        await pilot.press("f9")
+        assert text_of(app, "#message") == (f"loyalty cheque: 2 x {value} EUR ({2 * THRESHOLD} points): "
+                                            "printed when the ticket closes")
+        assert text_of(app, "#card").endswith(f"next loyalty cheque in {THRESHOLD - 7} points\n"
+                                              f"redeemed on this ticket {2 * THRESHOLD}")
+        await pilot.press("f9")
+        assert text_of(app, "#message") == f"the card has 7 points; a loyalty cheque needs {THRESHOLD}"
+        await pilot.press("f10", "enter")
+        shown = text_of(app, "#receipt")
+        assert re.search(rf"\nloyalty cheque issued +-{2 * THRESHOLD}\n", shown)
+        assert "LOYALTY CHEQUE - CHEQUE FIDELITE" in shown and f"2 x {value} EUR" in shown
+    rows = sqlite3.connect(db).execute("SELECT kind, points, rule FROM ledger WHERE kind = 'redeem'").fetchall()
+    assert rows == [("redeem", -2 * THRESHOLD, f"loyalty cheque: 2 x {value} EUR")]

@@ -69,3 +69,15 @@ def test_redemption_limited_to_due_and_offline_cap(monkeypatch):
         plan_redemption(10, balance=1000, due_cents=10_000, confirmed=False, redeemed_today=200)
     assert str(err.value) == ("offline cap reached: a card may redeem at most 200 points a day while the till "
                               "is offline, and 200 were already redeemed today; try again once online")
+
+
+def test_offline_cap_for_cheques(monkeypatch):
+    from terminal.redeem import check_offline_cap
+
+    monkeypatch.setattr(redeem, "OFFLINE_DAILY_CAP_POINTS", 800)
+    check_offline_cap(1000, confirmed=True, redeemed_today=0)
+    check_offline_cap(500, confirmed=False, redeemed_today=300)
+    with pytest.raises(RedeemError) as err:
+        check_offline_cap(500, confirmed=False, redeemed_today=301)
+    assert str(err.value) == ("offline cap: a card may redeem at most 800 points a day while the till is offline; "
+                              "301 already today, 500 needed; issue it once the till is back online")
