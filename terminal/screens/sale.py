@@ -161,7 +161,9 @@ class SaleScreen(Screen):
         self.say(message, error=True)
 
     def do_void(self, text: str) -> None:
-        line = self.session.void(int(text) - 1 if text.isdigit() else None)
+        if text and not text.isdigit():
+            raise TillError(f"{text!r} is not a line number: type the number shown in the first column")
+        line = self.session.void(int(text) - 1 if text else None)
         self.say(f"voided: {line.label} {format_cents(line.total_cents)}")
         self.set_mode("scan")
 

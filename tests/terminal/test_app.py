@@ -111,6 +111,8 @@ async def test_void_a_line(db):
         await type_in(pilot, f"2*{OIL}")
         await type_in(pilot, "3017620422003@2.50")
         await pilot.press("f4")
+        await type_in(pilot, "two")
+        assert text_of(app, "#message") == "'two' is not a line number: type the number shown in the first column"
         await type_in(pilot, "2")
         assert text_of(app, "#message") == "voided: olive oil 1l 10.84"
         await pilot.press("f4", "enter")
