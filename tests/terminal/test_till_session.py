@@ -1,5 +1,4 @@
 """The till's library functions: card state, redemption, returns, receipts (the screen calls these)."""
-import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 
