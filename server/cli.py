@@ -213,3 +213,8 @@ def register_till(db: str, terminal: str, public_key: str) -> None:
 from .analytics_cli import aggregate  # noqa: E402 - head office's job, kept in its own module
 
 server.add_command(aggregate)
+
+from .closures_cli import import_closures, verify_closures  # noqa: E402 - closures, kept in their own module
+
+server.add_command(import_closures)
+server.add_command(verify_closures)

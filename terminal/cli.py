@@ -177,3 +177,9 @@ def provision(terminal: str, key_dir: str) -> None:
     except (TillError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(json.dumps({"terminal": terminal, "key": str(path), "public_key": public}))
+
+
+from .closures_cli import COMMANDS as CLOSURE_COMMANDS  # noqa: E402 - uses the helpers above
+
+for _command in CLOSURE_COMMANDS:
+    till.add_command(_command)

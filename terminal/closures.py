@@ -1,0 +1,135 @@
+"""Closing a day or a month at the till: the closure is computed from the journal's tickets, signed
+with the till's key and kept in the journal's `closures` table (append-only, chained per kind);
+a period's archive is exported from the journal as a signed JSON Lines file.
+"""
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from programme import archive
+from programme.closure import (
+    Closure, ClosureError, closure_hash, decode_closure, encode_closure, kind_of, make_closure, period_bounds,
+    select_period, sign_closure, verify_chain,
+)
+from programme.signing import public_key_text
+from programme.ticket import Ticket, utc_now
+from sync.codec import decode_ticket
+
+from .errors import TillError
+from .journal import Journal
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS closures (
+    kind TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    period TEXT NOT NULL,
+    closed_at TEXT NOT NULL,
+    first_seq INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    PRIMARY KEY (kind, number),
+    UNIQUE (kind, period)
+);
+CREATE TRIGGER IF NOT EXISTS closures_no_update BEFORE UPDATE ON closures
+BEGIN SELECT RAISE(ABORT, 'closures are append-only: a closure is never changed'); END;
+CREATE TRIGGER IF NOT EXISTS closures_no_delete BEFORE DELETE ON closures
+BEGIN SELECT RAISE(ABORT, 'closures are append-only: a closure is never deleted'); END;
+"""
+
+
+class ClosingError(TillError):
+    """A period could not be closed or archived at the till."""
+
+
+def ensure_schema(conn: sqlite3.Connection) -> None:
+    conn.executescript(SCHEMA)
+
+
+def tickets_between(journal: Journal, first_seq: int, last_seq: int | None = None) -> list[Ticket]:
+    sql, args = "SELECT payload FROM tickets WHERE seq >= ?", [first_seq]
+    if last_seq is not None:
+        sql, args = sql + " AND seq <= ?", [first_seq, last_seq]
+    return [decode_ticket(row[0], journal.terminal) for row in journal.conn.execute(sql + " ORDER BY seq", args)]
+
+
+def closures(journal: Journal, kind: str | None = None) -> list[Closure]:
+    ensure_schema(journal.conn)
+    sql = "SELECT payload FROM closures" + (" WHERE kind = ?" if kind else "") + " ORDER BY kind, number"
+    return [decode_closure(row[0]) for row in journal.conn.execute(sql, (kind,) if kind else ())]
+
+
+def last_closure(journal: Journal, kind: str) -> Closure | None:
+    row = journal.conn.execute("SELECT payload FROM closures WHERE kind = ? ORDER BY number DESC LIMIT 1",
+                               (kind,)).fetchone()
+    return decode_closure(row[0]) if row else None
+
+
+def close_period(journal: Journal, period: str, key: Ed25519PrivateKey, now: datetime | None = None) -> Closure:
+    """Close a day ("2026-11-23") or a month ("2026-11") of this till; returns the signed closure.
+
+    Written in one transaction that also holds off new tickets, so none slips between the read
+    and the write.
+    """
+    conn = journal.conn
+    ensure_schema(conn)
+    now = now or utc_now()
+    try:
+        kind = kind_of(period)
+    except ClosureError as exc:
+        raise ClosingError(str(exc)) from None
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        previous = last_closure(journal, kind)
+        after = tickets_between(journal, previous.last_seq + 1 if previous else 1)
+        closure = sign_closure(make_closure(journal.terminal, period, select_period(after, period), previous, now), key)
+        conn.execute("INSERT INTO closures VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                     (kind, closure.number, period, now.isoformat(), closure.first_seq, closure.last_seq,
+                      closure_hash(closure), encode_closure(closure)))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return closure
+
+
+def verify_journal(journal: Journal, key: Ed25519PrivateKey | None) -> list[str]:
+    """Every problem in the journal's closures: signatures (with the till's key), chains, totals."""
+    return verify_chain(closures(journal), tickets_between(journal, 1), key.public_key() if key else None)
+
+
+def export_archive(journal: Journal, period: str, key: Ed25519PrivateKey, out: str | Path,
+                   now: datetime | None = None) -> dict:
+    """Write the period's archive to `out` and its detached signature to `out`.sig; a summary back.
+
+    A month's archive holds its month closure, the day closures of its days, the tickets they
+    cover and the closure before each chain's first (to check links and grand totals).
+    """
+    kind = kind_of(period)
+    start, end = period_bounds(period)
+    everything = closures(journal)
+    main = [c for c in everything if c.kind == kind and c.period == period]
+    if not main:
+        raise ClosingError(f"{kind} {period} of {journal.terminal} is not closed: run "
+                           f"`loyalty till close-{kind}` for it first")
+    days = [c for c in everything if c.kind == "day" and kind == "month" and c.period.startswith(period + "-")]
+    chosen = [*days, *main]
+    anchors = []
+    for chain_kind in ("day", "month"):
+        numbers = [c.number for c in chosen if c.kind == chain_kind]
+        if numbers and min(numbers) > 1:
+            anchors += [c for c in everything if c.kind == chain_kind and c.number == min(numbers) - 1]
+    first = min(c.first_seq for c in chosen)
+    last = max(c.last_seq for c in chosen)
+    tickets = tickets_between(journal, first, last) if last >= first else []
+    out = Path(out)
+    data = archive.build(journal.terminal, period, [*anchors, *chosen], tickets, now or utc_now())
+    out.write_bytes(data)
+    Path(f"{out}.sig").write_bytes(archive.sign(data, out.name, journal.terminal, key))
+    return {"archive": str(out), "signature": f"{out}.sig", "terminal": journal.terminal, "period": period,
+            "from": start.isoformat(), "to": end.isoformat(), "closures": len(anchors) + len(chosen),
+            "tickets": len(tickets), "public_key": public_key_text(key)}

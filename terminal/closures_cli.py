@@ -1,0 +1,137 @@
+"""`loyalty till close-day / close-month / archive / verify-archive / verify-closures`."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from .cli import KEY_HELP, TERMINAL_HELP, _open_journal
+
+DB_HELP = "The till's journal (SQLite file)."
+
+
+def _key(path: str):
+    from .errors import TillError
+    from .keys import load_key
+
+    try:
+        return load_key(path)
+    except TillError as exc:
+        raise click.BadParameter(str(exc), param_hint="--key") from None
+
+
+def _summary(closure) -> dict:
+    return {"terminal": closure.terminal, "kind": closure.kind, "period": closure.period, "number": closure.number,
+            "first_seq": closure.first_seq, "last_seq": closure.last_seq,
+            "period_totals": {**_totals(closure.period_totals)}, "grand_totals": _totals(closure.grand_totals)}
+
+
+def _totals(totals) -> dict:
+    import msgspec
+
+    return {**msgspec.structs.asdict(totals), "net_cents": totals.net_cents}
+
+
+def _close(terminal: str, db: str, key: str, period: str) -> None:
+    from programme.errors import ProgrammeError
+
+    from .closures import close_period
+    from .errors import TillError
+
+    signing_key = _key(key)
+    with _open_journal(db, terminal) as journal:
+        try:
+            closure = close_period(journal, period, signing_key)
+        except (TillError, ProgrammeError) as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(_summary(closure)))
+
+
+def _today(fmt: str) -> str:
+    from programme.ticket import utc_now
+
+    return utc_now().strftime(fmt)
+
+
+@click.command("close-day")
+@click.option("--terminal", required=True, help=TERMINAL_HELP)
+@click.option("--db", required=True, type=click.Path(dir_okay=False, exists=True), help=DB_HELP)
+@click.option("--key", required=True, type=click.Path(dir_okay=False), envvar="LOYALTY_TILL_KEY", help=KEY_HELP)
+@click.option("--date", "day", help="The UTC day to close, YYYY-MM-DD (default: today, UTC).")
+def close_day(terminal: str, db: str, key: str, day: str | None) -> None:
+    """Close a day: its totals and the till's grand totals, signed and chained in the journal."""
+    _close(terminal, db, key, day or _today("%Y-%m-%d"))
+
+
+@click.command("close-month")
+@click.option("--terminal", required=True, help=TERMINAL_HELP)
+@click.option("--db", required=True, type=click.Path(dir_okay=False, exists=True), help=DB_HELP)
+@click.option("--key", required=True, type=click.Path(dir_okay=False), envvar="LOYALTY_TILL_KEY", help=KEY_HELP)
+@click.option("--month", help="The UTC month to close, YYYY-MM (default: this month, UTC).")
+def close_month(terminal: str, db: str, key: str, month: str | None) -> None:
+    """Close a month: its totals and the till's grand totals, signed and chained in the journal."""
+    _close(terminal, db, key, month or _today("%Y-%m"))
+
+
+@click.command("archive")
+@click.option("--terminal", required=True, help=TERMINAL_HELP)
+@click.option("--db", required=True, type=click.Path(dir_okay=False, exists=True), help=DB_HELP)
+@click.option("--key", required=True, type=click.Path(dir_okay=False), envvar="LOYALTY_TILL_KEY", help=KEY_HELP)
+@click.option("--period", required=True, help="A closed day (YYYY-MM-DD) or month (YYYY-MM).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The archive file (JSON Lines); "
+              "its signature goes beside it as OUT.sig.")
+def archive_command(terminal: str, db: str, key: str, period: str, out: str) -> None:
+    """Export a closed period's closures and tickets: JSON Lines plus a detached Ed25519 signature."""
+    from programme.errors import ProgrammeError
+
+    from .closures import export_archive
+    from .errors import TillError
+
+    signing_key = _key(key)
+    with _open_journal(db, terminal) as journal:
+        try:
+            summary = export_archive(journal, period, signing_key, out)
+        except (TillError, ProgrammeError) as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(summary))
+
+
+@click.command("verify-archive")
+@click.argument("archive_file", type=click.Path(dir_okay=False))
+@click.option("--public-key", help="The till's public key (base64, as registered); default: the one in ARCHIVE.sig, "
+              "which proves the file is intact but not whose it is.")
+def verify_archive(archive_file: str, public_key: str | None) -> None:
+    """Check an archive: its SHA-256 and signature (ARCHIVE.sig), tickets, closure chain and totals."""
+    from programme import archive
+    from programme.errors import ProgrammeError
+    from programme.signing import load_public_key
+
+    try:
+        content = archive.read(archive_file, load_public_key(public_key) if public_key else None)
+    except ProgrammeError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps({"archive": archive_file, "ok": True, "terminal": content.header.terminal,
+                           "period": content.header.period, "closures": len(content.closures),
+                           "tickets": len(content.tickets),
+                           "key": "given" if public_key else "from the signature file"}))
+
+
+@click.command("verify-closures")
+@click.option("--terminal", required=True, help=TERMINAL_HELP)
+@click.option("--db", required=True, type=click.Path(dir_okay=False, exists=True), help=DB_HELP)
+@click.option("--key", type=click.Path(dir_okay=False), envvar="LOYALTY_TILL_KEY",
+              help=KEY_HELP + " Given, the signatures are checked too.")
+def verify_closures(terminal: str, db: str, key: str | None) -> None:
+    """Check the journal's closures: chains, totals against its tickets, signatures. Exit 1 on a problem."""
+    from .closures import closures, verify_journal
+
+    signing_key = _key(key) if key else None
+    with _open_journal(db, terminal) as journal:
+        problems = verify_journal(journal, signing_key)
+        count = len(closures(journal))
+    click.echo(json.dumps({"terminal": terminal, "closures": count, "problems": problems}))
+    if problems:
+        raise SystemExit(1)
+
+
+COMMANDS = [close_day, close_month, archive_command, verify_archive, verify_closures]
