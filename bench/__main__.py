@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .common import machine, table
 
-BENCHES = ["ingest", "till", "card", "rules", "desk"]
+BENCHES = ["ingest", "till", "card", "rules", "desk", "analytics"]
 DOC = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 
 

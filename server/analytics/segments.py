@@ -68,7 +68,7 @@ def _consents(conn: sqlite3.Connection) -> dict[int, set[str]]:
 
 def members(conn: sqlite3.Connection, spec: SegmentSpec) -> list[Member]:
     """The customers of the segment, best spender first."""
-    values = customer_values(conn, spec.start, spec.end)
+    values = customer_values(conn, spec.start, spec.end, with_stores=True)
     scores, ranks = rfm_scores(values), value_ranks(values)
     tops = _top_categories(conn) if spec.category else {}
     consents = _consents(conn)

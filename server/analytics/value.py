@@ -48,38 +48,47 @@ def card_owners(conn: sqlite3.Connection) -> dict[str, int]:
     return {number: customer for number, customer in conn.execute("SELECT number, customer_id FROM cards")}
 
 
-def customer_values(conn: sqlite3.Connection, start: date, end: date,
-                    point_cents: int | None = None) -> list[CustomerValue]:
-    """Every customer with at least one identified ticket from `start` to `end` (both included)."""
+def customer_values(conn: sqlite3.Connection, start: date, end: date, point_cents: int | None = None,
+                    with_stores: bool = False) -> list[CustomerValue]:
+    """Every customer with at least one identified ticket from `start` to `end` (both included).
+
+    SQLite sums per card (in C); cards of one customer are then added up here. A customer's visits
+    are the sum over their cards (two cards used the same day count twice: rare, and documented).
+    `with_stores` also fills `stores` (spend per store), which segments need and dashboards do not."""
     ensure_schema(conn)
     point_cents = point_value_cents() if point_cents is None else point_cents
     owners = card_owners(conn)
+    period = (start.isoformat(), end.isoformat())
     values: dict[str, CustomerValue] = {}
-    days: dict[str, set[str]] = {}
-    for card, day, store, spend, margin, tickets, earned, redeemed in conn.execute(
-            "SELECT card, day, store, spend_cents, margin_cents, tickets, points, points_redeemed FROM card_day "
-            "WHERE day >= ? AND day <= ?", (start.isoformat(), end.isoformat())):
+    for card, spend, margin, tickets, visits, last_day, earned, redeemed in conn.execute(
+            "SELECT card, sum(spend_cents), sum(margin_cents), sum(tickets), count(DISTINCT day), max(day), "
+            "sum(points), sum(points_redeemed) FROM card_day WHERE day >= ? AND day <= ? GROUP BY card", period):
         owner = owners.get(card)
         key = f"customer:{owner}" if owner is not None else card
         v = values.get(key)
         if v is None:
             v = values[key] = CustomerValue(key, owner)
-            days[key] = set()
-        if card not in v.cards:
-            v.cards.append(card)
+        v.cards.append(card)
         v.spend_cents += spend
         v.margin_cents += margin
         v.tickets += tickets
+        v.visits += visits
         v.points_earned += earned
         v.points_redeemed += redeemed
-        v.stores[store] = v.stores.get(store, 0) + spend
-        days[key].add(day)
-        v.last_day = max(v.last_day, day)
-    for key, v in values.items():
-        v.visits = len(days[key])
-        v.recency_days = (end - date.fromisoformat(v.last_day)).days
+        v.last_day = max(v.last_day, last_day)
+    if with_stores:
+        for card, store, spend in conn.execute(
+                "SELECT card, store, sum(spend_cents) FROM card_day WHERE day >= ? AND day <= ? GROUP BY card, store",
+                period):
+            owner = owners.get(card)
+            v = values[f"customer:{owner}" if owner is not None else card]
+            v.stores[store] = v.stores.get(store, 0) + spend
+    end_ordinal = end.toordinal()
+    for v in values.values():
+        v.recency_days = end_ordinal - date.fromisoformat(v.last_day).toordinal()
         v.points_cost_cents = v.points_earned * point_cents
-        v.cards.sort()
+        if len(v.cards) > 1:
+            v.cards.sort()
     return sorted(values.values(), key=lambda v: (-v.spend_cents, v.key))
 
 

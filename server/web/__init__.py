@@ -143,5 +143,9 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     app.register_blueprint(customers.bp)
     app.register_blueprint(cards.bp)
     app.register_blueprint(api.bp)
+    from . import office, office_campaigns, office_tickets  # head office pages
+
+    for blueprint in (office.bp, office_tickets.bp, office_campaigns.bp):
+        app.register_blueprint(blueprint)
     csrf.exempt(api.bp)
     return app

@@ -1,0 +1,139 @@
+"""The ticket explorer: every synced ticket, filtered by store, till, dates, card, amount or article.
+
+Pages are keyset-free LIMIT/OFFSET over `closed_at DESC, id` (the closed_at and card indexes keep
+the first pages fast); the CSV export streams the same query in chunks.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import msgspec
+
+from programme.ticket import Ticket
+
+from ..errors import ServerError
+
+PAGE_SIZE = 50
+COLUMNS = ("id", "terminal", "seq", "store", "cashier", "closed_at", "card", "total_cents", "points_earned",
+           "points_redeemed", "rules_version", "received_at")
+
+
+@dataclass
+class TicketFilter:
+    store: str = ""
+    terminal: str = ""
+    start: date | None = None
+    end: date | None = None        # included
+    card: str = ""
+    customer_id: int | None = None  # every card of that desk customer
+    min_cents: int | None = None
+    max_cents: int | None = None
+    gtin: str = ""                 # tickets with a line of this article
+
+    def where(self) -> tuple[str, list]:
+        clauses, args = [], []
+        for column, value in (("store", self.store), ("terminal", self.terminal), ("card", self.card)):
+            if value:
+                clauses.append(f"t.{column} = ?")
+                args.append(value)
+        if self.start:
+            clauses.append("t.closed_at >= ?")
+            args.append(self.start.isoformat())
+        if self.end:
+            clauses.append("t.closed_at < ?")
+            args.append((self.end + timedelta(days=1)).isoformat())
+        if self.customer_id is not None:
+            clauses.append("t.card IN (SELECT number FROM cards WHERE customer_id = ?)")
+            args.append(self.customer_id)
+        if self.min_cents is not None:
+            clauses.append("t.total_cents >= ?")
+            args.append(self.min_cents)
+        if self.max_cents is not None:
+            clauses.append("t.total_cents <= ?")
+            args.append(self.max_cents)
+        if self.gtin:
+            clauses.append("EXISTS (SELECT 1 FROM lines l WHERE l.ticket_id = t.id AND l.gtin = ?)")
+            args.append(self.gtin)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+
+def search(conn: sqlite3.Connection, f: TicketFilter, page: int = 1, page_size: int = PAGE_SIZE) -> list[dict]:
+    """One page of tickets, newest first (page 1 is the first)."""
+    if page < 1:
+        raise ServerError(f"page {page} does not exist: pages start at 1")
+    where, args = f.where()
+    cur = conn.execute(f"SELECT {', '.join('t.' + c for c in COLUMNS)} FROM tickets t{where} "
+                       "ORDER BY t.closed_at DESC, t.id LIMIT ? OFFSET ?", [*args, page_size, (page - 1) * page_size])
+    return [dict(zip(COLUMNS, row)) for row in cur]
+
+
+def count(conn: sqlite3.Connection, f: TicketFilter, limit: int = 100_000) -> int:
+    """How many tickets match, counted up to `limit` (so a broad filter stays fast)."""
+    where, args = f.where()
+    return conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM tickets t{where} LIMIT ?)", [*args, limit]).fetchone()[0]
+
+
+def export_csv(conn: sqlite3.Connection, f: TicketFilter, chunk: int = 5000) -> Iterator[str]:
+    """The matching tickets as CSV text, in chunks (a header first)."""
+    where, args = f.where()
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    cur = conn.execute(f"SELECT {', '.join('t.' + c for c in COLUMNS)} FROM tickets t{where} "
+                       "ORDER BY t.closed_at DESC, t.id", args)
+    while True:
+        rows = cur.fetchmany(chunk)
+        writer.writerows(rows)
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
+        if not rows:
+            return
+
+
+def detail(conn: sqlite3.Connection, ticket_id: str) -> dict:
+    """A ticket as the till printed it (from its stored message), with its sync and signature status."""
+    row = conn.execute(f"SELECT {', '.join(COLUMNS)}, hash, prev_hash, payload FROM tickets WHERE id = ?",
+                       (ticket_id,)).fetchone()
+    if row is None:
+        raise ServerError(f"no ticket {ticket_id}: search for it in the ticket explorer")
+    found = dict(zip((*COLUMNS, "hash", "prev_hash", "payload"), row))
+    ticket = msgspec.json.decode(found.pop("payload"), type=_Message).ticket
+    keyed = conn.execute("SELECT registered_at FROM till_keys WHERE terminal = ?", (found["terminal"],)).fetchone()
+    follows = conn.execute("SELECT hash FROM tickets WHERE terminal = ? AND seq = ?",
+                           (found["terminal"], found["seq"] - 1)).fetchone()
+    breaks = conn.execute("SELECT count(*) FROM chain_breaks WHERE terminal = ? AND seq = ?",
+                          (found["terminal"], found["seq"])).fetchone()[0]
+    if ticket.signature and keyed:
+        signature = "signature verified at ingest (a failing one is quarantined, never stored here)"
+    elif ticket.signature:
+        signature = "signed, but the till's key is not registered: not verified"
+    else:
+        signature = "unsigned"
+    if breaks:
+        chain = "chain break: the previous ticket's hash differs"
+    elif follows:
+        chain = "chained to the previous ticket"
+    elif found["seq"] == 1:
+        chain = "first ticket of the till"
+    else:
+        chain = "previous ticket not received yet"
+    found.update(ticket=ticket, signature=signature, chain=chain,
+                 discrepancy=_discrepancy(conn, ticket_id))
+    return found
+
+
+class _Message(msgspec.Struct):
+    ticket: Ticket
+
+
+def _discrepancy(conn: sqlite3.Connection, ticket_id: str) -> str | None:
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'discrepancies'").fetchone():
+        return None
+    row = conn.execute("SELECT reason FROM discrepancies WHERE ticket_id = ?", (ticket_id,)).fetchone()
+    return row[0] if row else None

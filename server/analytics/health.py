@@ -1,0 +1,66 @@
+"""Sync health per till: last seen, highest contiguous sequence, open gaps, dead letters, quarantine.
+
+Red: a gap still open, a quarantined ticket or a chain break (tickets missing or not trusted).
+Amber: dead letters, or not heard from for more than AMBER_AFTER (the till may be offline).
+Green: everything received, in order, recently.
+"""
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta
+
+AMBER_AFTER = timedelta(hours=2)
+
+
+def _per_terminal(conn: sqlite3.Connection, sql: str) -> dict[str, int]:
+    return {t: n for t, n in conn.execute(sql) if t is not None}
+
+
+def till_health(conn: sqlite3.Connection, now: datetime) -> list[dict]:
+    """One row per till, worst first (red, amber, green), then by till id."""
+    gaps: dict[str, list[tuple[int, int]]] = {}
+    for terminal, low, high in conn.execute(
+            "SELECT terminal, from_seq, to_seq FROM gaps WHERE resolved_at IS NULL ORDER BY terminal, from_seq"):
+        gaps.setdefault(terminal, []).append((low, high))
+    dead = _per_terminal(conn, "SELECT terminal, count(*) FROM dead_letters GROUP BY terminal")
+    quarantined = _per_terminal(conn, "SELECT terminal, count(*) FROM quarantine GROUP BY terminal")
+    breaks = _per_terminal(conn, "SELECT terminal, count(*) FROM chain_breaks GROUP BY terminal")
+    rows = []
+    for terminal, contiguous, max_seq, last_seen in conn.execute(
+            "SELECT terminal, contiguous_seq, max_seq, last_seen FROM terminals"):
+        open_gaps = gaps.get(terminal, [])
+        if max_seq > contiguous and not open_gaps:
+            open_gaps = [(contiguous + 1, contiguous + 1)]
+        seen = datetime.fromisoformat(last_seen) if last_seen else None
+        reasons = []
+        if open_gaps:
+            missing = sum(high - low + 1 for low, high in open_gaps)
+            reasons.append(f"{missing} ticket(s) missing")
+        if quarantined.get(terminal):
+            reasons.append(f"{quarantined[terminal]} quarantined")
+        if breaks.get(terminal):
+            reasons.append(f"{breaks[terminal]} chain break(s)")
+        status = "red" if reasons else "green"
+        if dead.get(terminal):
+            reasons.append(f"{dead[terminal]} dead letter(s)")
+        if seen is None or now - seen > AMBER_AFTER:
+            reasons.append("not seen for " + (_ago(now - seen) if seen else "ever"))
+        if status == "green" and reasons:
+            status = "amber"
+        rows.append({"terminal": terminal, "status": status, "last_seen": last_seen, "contiguous_seq": contiguous,
+                     "max_seq": max_seq, "gaps": open_gaps, "dead_letters": dead.get(terminal, 0),
+                     "quarantined": quarantined.get(terminal, 0), "chain_breaks": breaks.get(terminal, 0),
+                     "reasons": reasons})
+    order = {"red": 0, "amber": 1, "green": 2}
+    return sorted(rows, key=lambda r: (order[r["status"]], r["terminal"]))
+
+
+def _ago(delta: timedelta) -> str:
+    hours = int(delta.total_seconds() // 3600)
+    return f"{hours // 24} day(s)" if hours >= 48 else f"{hours} hour(s)"
+
+
+def dead_letters(conn: sqlite3.Connection, limit: int = 200) -> list[dict]:
+    cur = conn.execute("SELECT id, received_at, topic, terminal, seq, reason, length(payload) FROM dead_letters "
+                       "ORDER BY id DESC LIMIT ?", (limit,))
+    return [dict(zip(("id", "received_at", "topic", "terminal", "seq", "reason", "size"), row)) for row in cur]

@@ -1,0 +1,28 @@
+"""SVG charts for the head-office pages (pygal), inline, with no external scripts."""
+from __future__ import annotations
+
+import pygal
+from pygal.style import Style
+
+STYLE = Style(background="#ffffff", plot_background="#ffffff", colors=("#0b6e4f", "#b54708", "#667085"),
+              font_family="system-ui, sans-serif")
+
+
+def _config(title: str) -> dict:
+    return {"title": title, "style": STYLE, "js": [], "disable_xml_declaration": True, "width": 560, "height": 340,
+            "show_legend": True, "legend_at_bottom": True, "explicit_size": True}
+
+
+def pareto_svg(curve: list[tuple[float, float]]) -> str:
+    chart = pygal.XY(**_config("Pareto: share of sales by share of customers"), range=(0, 100), xrange=(0, 100),
+                     x_title="% of customers, best first", y_title="% of sales", dots_size=2)
+    chart.add("customers", [(round(x * 100, 1), round(y * 100, 1)) for x, y in curve])
+    chart.add("equal shares", [(0, 0), (100, 100)])
+    return chart.render(is_unicode=True)
+
+
+def deciles_svg(groups: list[dict]) -> str:
+    chart = pygal.Bar(**_config("Sales by decile of customers"), y_title="% of sales", x_title="decile")
+    chart.x_labels = [str(g["decile"]) for g in groups]
+    chart.add("share of sales", [round(g["share"] * 100, 1) for g in groups])
+    return chart.render(is_unicode=True)

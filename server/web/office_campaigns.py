@@ -1,0 +1,135 @@
+"""Head office's segments (live counts, consent-honouring export) and campaigns (create, push, analyse)."""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+
+from sync.broker_url import parse_broker_url
+from sync.errors import SyncError
+
+from ..analytics import aggregate, campaigns as offers, segments as seg
+from ..errors import ServerError
+from . import db, roles
+from .office import OFFICE, period, refused
+
+bp = Blueprint("office_campaigns", __name__, url_prefix="/office")
+bp.register_error_handler(ServerError, refused)
+RANKS = ["top decile", *[f"decile {n}" for n in range(2, 11)], "below zero"]
+PREVIEW = 50
+
+
+def _score(form, name: str) -> int:
+    raw = form.get(name, "1") or "1"
+    if raw not in {"1", "2", "3", "4", "5"}:
+        raise ServerError(f"{name} {raw!r} is not an RFM score: choose 1 to 5")
+    return int(raw)
+
+
+def segment_spec(form) -> seg.SegmentSpec:
+    start, end = period_from(form)
+    consent = form.get("consent", "")
+    if consent not in ("", "email", "sms", "profiling"):
+        raise ServerError(f"consent {consent!r} is not one of email, sms, profiling")
+    return seg.SegmentSpec(start=start, end=end, min_r=_score(form, "min_r"), min_f=_score(form, "min_f"),
+                           min_m=_score(form, "min_m"), ranks=[r for r in form.getlist("rank") if r in RANKS],
+                           category=form.get("category", "").strip(), store=form.get("store", "").strip(),
+                           consent=consent)
+
+
+def period_from(form) -> tuple[date, date]:
+    if form is request.args:
+        return period()
+    try:
+        return date.fromisoformat(form["start"]), date.fromisoformat(form["end"])
+    except (KeyError, ValueError):
+        raise ServerError("give the segment's period as two dates (YYYY-MM-DD)") from None
+
+
+def _categories() -> list[str]:
+    return [r[0] for r in db().execute("SELECT DISTINCT category FROM card_category ORDER BY 1")]
+
+
+@bp.route("/segments")
+@roles(*OFFICE)
+def segments():
+    conn = db()
+    aggregate.refresh(conn)
+    spec = segment_spec(request.args)
+    found = seg.members(conn, spec)
+    return render_template("office_segments.html", spec=spec, found=found[:PREVIEW], total=len(found),
+                           counts=seg.counts(conn, spec), ranks=RANKS, categories=_categories(),
+                           query=request.args.to_dict(flat=False))
+
+
+@bp.route("/segments.csv")
+@roles(*OFFICE)
+def segment_export():
+    conn = db()
+    aggregate.refresh(conn)
+    text, written, left_out = seg.export_csv(conn, segment_spec(request.args), request.args.get("channel", "email"))
+    return Response(text, mimetype="text/csv", headers={
+        "Content-Disposition": "attachment; filename=segment.csv",
+        "X-Rows": str(written), "X-Left-Out-Without-Consent": str(left_out)})
+
+
+@bp.route("/campaigns")
+@roles(*OFFICE)
+def campaigns():
+    return render_template("office_campaigns.html", campaigns=offers.list_campaigns(db()),
+                           spec=segment_spec(request.args), ranks=RANKS, categories=_categories(),
+                           broker=bool(current_app.config.get("BROKER")))
+
+
+def _int(form, name: str, default: int = 0) -> int:
+    raw = form.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise ServerError(f"{name.replace('_', ' ')} {raw!r} is not a whole number")
+    return int(raw)
+
+
+@bp.route("/campaigns", methods=["POST"])
+@roles(*OFFICE)
+def create():
+    form = request.form
+    aggregate.refresh(db())
+    try:
+        starts, ends = date.fromisoformat(form.get("starts", "")), date.fromisoformat(form.get("ends", ""))
+    except ValueError:
+        raise ServerError("give the campaign's start and end days (YYYY-MM-DD)") from None
+    kind = form.get("kind", "bonus_points")
+    amount = _int(form, "value")
+    campaign = offers.Campaign(
+        name=form.get("name", ""), segment=segment_spec(form), kind=kind, starts=starts, ends=ends,
+        points=amount if kind == "bonus_points" else 0,
+        cheque_cents=amount * 100 if kind == "cheque" else 0,
+        stores=[s.strip() for s in form.get("stores", "").split(",") if s.strip()],
+        control_per_mille=_int(form, "control_percent", 10) * 10, seed=_int(form, "seed", 0))
+    campaign_id = offers.create(db(), campaign)
+    flash(f"Campaign {campaign_id} created; push the offers to the tills when ready.")
+    return redirect(url_for("office_campaigns.campaign", campaign_id=campaign_id))
+
+
+@bp.route("/campaigns/push", methods=["POST"])
+@roles(*OFFICE)
+def push():
+    broker = current_app.config.get("BROKER")
+    if not broker:
+        raise ServerError("no broker configured: start the web app with --broker (or LOYALTY_BROKER) to push offers")
+    try:
+        sent = offers.publish(db(), parse_broker_url(broker), datetime.now(timezone.utc).date())
+    except SyncError as exc:
+        raise ServerError(str(exc)) from None
+    flash(f"{sent} offer(s) pushed to every till (retained).")
+    return redirect(url_for("office_campaigns.campaigns"))
+
+
+@bp.route("/campaigns/<int:campaign_id>")
+@roles(*OFFICE)
+def campaign(campaign_id: int):
+    conn = db()
+    aggregate.refresh(conn)
+    return render_template("office_campaign.html", c=offers.get(conn, campaign_id),
+                           a=offers.analyse(conn, campaign_id))

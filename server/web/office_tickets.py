@@ -1,0 +1,77 @@
+"""Head office's ticket explorer: filters, a page of tickets, one ticket as printed, CSV export."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, render_template, request
+
+from programme.money import format_cents
+
+from ..analytics import explorer as tickets
+from ..deskdb import open_db
+from ..errors import ServerError
+from . import db, roles
+from .office import OFFICE, parse_day, refused
+
+bp = Blueprint("office_tickets", __name__, url_prefix="/office")
+bp.register_error_handler(ServerError, refused)
+FILTER_FIELDS = ("store", "terminal", "start", "end", "card", "customer", "min", "max", "gtin")
+
+
+def _euros(name: str) -> int | None:
+    raw = request.args.get(name, "").strip().replace(",", ".")
+    if not raw:
+        return None
+    try:
+        return round(float(raw) * 100)
+    except ValueError:
+        raise ServerError(f"{name} {raw!r} is not an amount: write euros like 12.50") from None
+
+
+def ticket_filter() -> tickets.TicketFilter:
+    args = request.args
+    customer = args.get("customer", "").strip()
+    if customer and not customer.isdigit():
+        raise ServerError(f"customer {customer!r} is not a customer number: give the number from the desk")
+    return tickets.TicketFilter(
+        store=args.get("store", "").strip(), terminal=args.get("terminal", "").strip(),
+        start=parse_day("start", None), end=parse_day("end", None), card=args.get("card", "").strip(),
+        customer_id=int(customer) if customer else None, min_cents=_euros("min"), max_cents=_euros("max"),
+        gtin=args.get("gtin", "").strip())
+
+
+@bp.route("/tickets")
+@roles(*OFFICE)
+def explorer():
+    f = ticket_filter()
+    page = request.args.get("page", "1")
+    page = int(page) if page.isdigit() and int(page) > 0 else 1
+    conn = db()
+    rows = tickets.search(conn, f, page)
+    query = {k: request.args[k] for k in FILTER_FIELDS if request.args.get(k)}
+    return render_template("office_tickets.html", rows=rows, page=page, query=query,
+                           matching=tickets.count(conn, f), page_size=tickets.PAGE_SIZE,
+                           stores=[r[0] for r in conn.execute("SELECT DISTINCT store FROM store_day ORDER BY 1")]
+                           if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'store_day'").fetchone() else [])
+
+
+@bp.route("/tickets.csv")
+@roles(*OFFICE)
+def export():
+    f = ticket_filter()
+    path = current_app.config["DB"]
+
+    def chunks():
+        conn = open_db(path)  # its own connection: the request's is closed before the stream ends
+        try:
+            yield from tickets.export_csv(conn, f)
+        finally:
+            conn.close()
+
+    return Response(chunks(), mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=tickets.csv"})
+
+
+@bp.route("/tickets/<ticket_id>")
+@roles(*OFFICE)
+def ticket(ticket_id: str):
+    found = tickets.detail(db(), ticket_id)
+    return render_template("office_ticket.html", t=found, format_cents=format_cents)
