@@ -5,9 +5,15 @@ import json
 
 import click
 
-from .cli import KEY_HELP, TERMINAL_HELP, _open_journal
-
 DB_HELP = "The till's journal (SQLite file)."
+TERMINAL_HELP = "Till id, store then till: S001-T01."
+KEY_HELP = "The till's signing key (loyalty till provision); closures are signed with it."
+
+
+def _open_journal(db: str, terminal: str):
+    from .cli import _open_journal as open_journal  # imported late: terminal.cli registers these commands
+
+    return open_journal(db, terminal)
 
 
 def _key(path: str):
@@ -23,7 +29,7 @@ def _key(path: str):
 def _summary(closure) -> dict:
     return {"terminal": closure.terminal, "kind": closure.kind, "period": closure.period, "number": closure.number,
             "first_seq": closure.first_seq, "last_seq": closure.last_seq,
-            "period_totals": {**_totals(closure.period_totals)}, "grand_totals": _totals(closure.grand_totals)}
+            "period_totals": _totals(closure.period_totals), "grand_totals": _totals(closure.grand_totals)}
 
 
 def _totals(totals) -> dict:
