@@ -11,7 +11,8 @@ DB_HELP = "The server's database (SQLite file)."
 
 
 @click.group(invoke_without_command=True)
-@click.option("--db", type=click.Path(dir_okay=False), envvar="LOYALTY_DB", help=DB_HELP)
+@click.option("--db", type=click.Path(dir_okay=False), envvar="LOYALTY_DB",
+              help="The server's database: a SQLite file, or postgresql://USER@HOST:PORT/DBNAME (ingest).")
 @click.option("--broker", envvar="LOYALTY_BROKER", help="Broker address: mqtt://HOST:PORT.")
 @click.option("--web-port", type=click.IntRange(0, 65535), envvar="LOYALTY_WEB_PORT",
               help="Also serve the desk web app on 127.0.0.1:PORT (see `loyalty server web`).")
@@ -29,6 +30,11 @@ def server(ctx: click.Context, db: str | None, broker: str | None, web_port: int
         return
     if not db or not broker:
         raise click.UsageError("give --db and --broker (or LOYALTY_DB and LOYALTY_BROKER) to run the server")
+    from .store_api import is_postgres, redacted
+
+    if web_port is not None and is_postgres(db):
+        raise click.UsageError("the desk web app runs on the SQLite database only: drop --web-port with a "
+                               "postgresql:// --db, or give a SQLite file")
     from sync.broker_url import parse_broker_url
     from sync.errors import SyncError
 
@@ -52,7 +58,7 @@ def server(ctx: click.Context, db: str | None, broker: str | None, web_port: int
         children = [subprocess.Popen([sys.executable, "-m", "loyalty", "server", "--db", db, "--broker", broker,
                                       "--workers", str(workers), "--worker-index", str(n)])
                     for n in range(1, workers)]
-    click.echo(f"server ingesting from {url} into {db} with {workers} worker(s) (Ctrl-C to stop)", err=True)
+    click.echo(f"server ingesting from {url} into {redacted(db)} with {workers} worker(s) (Ctrl-C to stop)", err=True)
     web = None
     if web_port is not None:
         from .web.serve import make_server, run_in_thread

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import sqlite3
 import threading
 import time
 from datetime import datetime, timezone
@@ -22,6 +21,7 @@ from sync.events import log_event
 from sync.mqtt import make_client
 
 from .store import BatchResult, DeadLetter, Store
+from .store_api import WRITE_ERRORS, open_store
 
 log = logging.getLogger("loyalty.ingest")
 
@@ -103,7 +103,7 @@ class Ingestor:
         return batch
 
     def _run(self) -> None:
-        store = self.store = Store(self.store_path)
+        store = self.store = open_store(self.store_path)
         try:
             while not self._stop.is_set():
                 batch = self._take_batch()
@@ -125,7 +125,7 @@ class Ingestor:
             try:
                 self.process(store, messages)
                 return
-            except sqlite3.Error as exc:
+            except WRITE_ERRORS as exc:
                 self.store_failures += 1
                 log_event(log, "store_failed", logging.ERROR, messages=len(messages), error=str(exc),
                           retry_in=delay)

@@ -5,6 +5,7 @@ from sync import sender
 
 from .fixtures.mqtt import mosquitto  # noqa: F401 - fixture
 from .fixtures.pcsc import card_slot, issuer_key, pcscd, pcscd_service  # noqa: F401 - fixtures
+from .fixtures.postgres import postgres_server, postgres_url  # noqa: F401 - fixtures
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,79 @@
+"""The server's ingest store behind one interface: SQLite (a file path) or PostgreSQL (a URL).
+
+`open_store(target)` picks the implementation; server.ingest only sees `TicketStore`.
+"""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Protocol
+
+from programme.ticket import Ticket
+
+from .errors import StoreError
+from .store import BatchResult, DeadLetter
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+class TicketStore(Protocol):
+    """What the ingest path needs from the server's database."""
+
+    path: str
+
+    def ingest(self, tickets: list[tuple[str, Ticket, bytes]], dead: list[DeadLetter], now: str) -> BatchResult:
+        """Write a batch in one transaction, idempotently; returns counts, acks and gaps per terminal."""
+
+    def register_till(self, terminal: str, public_key: str, now: str) -> None: ...
+
+    def acks(self) -> dict[str, int]: ...
+
+    def ticket_count(self) -> int: ...
+
+    def stats(self) -> dict: ...
+
+    def dead_letters(self) -> list[dict]: ...
+
+    def close(self) -> None: ...
+
+
+def is_postgres(target: str | Path) -> bool:
+    return str(target).startswith(POSTGRES_SCHEMES)
+
+
+def _write_errors() -> tuple[type[BaseException], ...]:
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency; SQLite works without it
+        return (sqlite3.Error,)
+    return (sqlite3.Error, psycopg.Error)
+
+
+# A batch that fails with one of these rolled back whole: ingest tries it again later.
+WRITE_ERRORS = _write_errors()
+
+
+def open_store(target: str | Path) -> TicketStore:
+    """A SQLite Store for a file path, a PostgreSQL store for a postgresql:// URL."""
+    if is_postgres(target):
+        import psycopg
+
+        from .store_pg import PgStore
+
+        try:
+            return PgStore(str(target))
+        except psycopg.OperationalError as exc:
+            raise StoreError(f"cannot open the PostgreSQL database {redacted(str(target))}: "
+                             f"{str(exc).strip()}; check the URL and that the server runs") from None
+    from .store import Store
+
+    return Store(target)
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, to show in messages and logs."""
+    scheme, sep, rest = url.partition("://")
+    if "@" not in rest:
+        return url
+    userinfo, _, host = rest.rpartition("@")
+    return f"{scheme}{sep}{userinfo.split(':', 1)[0]}@{host}"

@@ -1,0 +1,369 @@
+"""The server's store on PostgreSQL (psycopg 3): the same semantics as server.store.Store on SQLite.
+
+One transaction per batch; idempotent on (terminal, seq) and on ticket id; a conflicting duplicate
+goes to dead letters; received sequences, contiguous ack per terminal, gaps recorded then resolved;
+signature quarantine and chain breaks. Tickets are range-partitioned by month on closed_at (UTC),
+a partition created the first time a batch touches its month; lines are keyed by ticket id.
+
+A partitioned table's unique keys must include the partition key, so ticket id and (terminal, seq)
+are kept unique in `ticket_keys`, a narrow table beside `tickets` (it also serves the chain checks).
+Several workers may write at once: each batch first takes a transaction lock per terminal it
+touches (in order), so acks and gaps are computed over everything committed for that terminal.
+The rules shared with SQLite (row shapes, chain links, acks, quarantine, stats, points check) are
+the same code: server.store_rows, and Store's methods run through a `?`-placeholder adapter.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import psycopg
+from psycopg.rows import dict_row
+
+from programme.ticket import Ticket, ticket_hash
+
+from .store import BatchResult, DeadLetter, Store
+from .store_rows import chain_breaks, ledger_rows, line_rows, ticket_row
+
+SCHEMA_LOCK = 0x10CA17  # advisory lock ids: schema and partitions are created by one worker at a time
+PARTITION_LOCK = 0x10CA18
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS ticket_keys (
+    id TEXT PRIMARY KEY,
+    terminal TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    hash TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    UNIQUE (terminal, seq)
+);
+CREATE TABLE IF NOT EXISTS tickets (
+    id TEXT NOT NULL,
+    terminal TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    store TEXT NOT NULL,
+    cashier TEXT NOT NULL,
+    closed_at TIMESTAMPTZ NOT NULL,
+    card TEXT,
+    total_cents INTEGER NOT NULL,
+    points_earned INTEGER NOT NULL,
+    points_redeemed INTEGER NOT NULL,
+    rules_version TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    payload BYTEA NOT NULL,
+    PRIMARY KEY (closed_at, id)
+) PARTITION BY RANGE (closed_at);
+CREATE INDEX IF NOT EXISTS tickets_card ON tickets (card);
+CREATE INDEX IF NOT EXISTS tickets_terminal_seq ON tickets (terminal, seq);
+CREATE TABLE IF NOT EXISTS lines (
+    ticket_id TEXT NOT NULL,
+    line_no INTEGER NOT NULL,
+    gtin TEXT NOT NULL,
+    label TEXT NOT NULL,
+    category TEXT NOT NULL,
+    quantity INTEGER NOT NULL,
+    unit_cents INTEGER NOT NULL,
+    discount_cents INTEGER NOT NULL,
+    total_cents INTEGER NOT NULL,
+    PRIMARY KEY (ticket_id, line_no)
+);
+CREATE TABLE IF NOT EXISTS ledger (
+    id BIGSERIAL PRIMARY KEY,
+    card TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    points INTEGER NOT NULL,
+    rule TEXT NOT NULL,
+    cause TEXT NOT NULL UNIQUE,
+    ticket_id TEXT,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ledger_card ON ledger (card);
+CREATE TABLE IF NOT EXISTS received (
+    terminal TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    PRIMARY KEY (terminal, seq)
+);
+CREATE TABLE IF NOT EXISTS terminals (
+    terminal TEXT PRIMARY KEY,
+    contiguous_seq BIGINT NOT NULL DEFAULT 0,
+    max_seq BIGINT NOT NULL DEFAULT 0,
+    last_seen TEXT
+);
+CREATE TABLE IF NOT EXISTS gaps (
+    id BIGSERIAL PRIMARY KEY,
+    terminal TEXT NOT NULL,
+    from_seq BIGINT NOT NULL,
+    to_seq BIGINT NOT NULL,
+    detected_at TEXT NOT NULL,
+    resolved_at TEXT,
+    UNIQUE (terminal, from_seq)
+);
+CREATE TABLE IF NOT EXISTS till_keys (
+    terminal TEXT PRIMARY KEY,
+    public_key TEXT NOT NULL,
+    registered_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS quarantine (
+    id BIGSERIAL PRIMARY KEY,
+    received_at TEXT NOT NULL,
+    terminal TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    ticket_id TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    payload BYTEA NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chain_breaks (
+    id BIGSERIAL PRIMARY KEY,
+    terminal TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    expected_prev_hash TEXT NOT NULL,
+    found_prev_hash TEXT NOT NULL,
+    detected_at TEXT NOT NULL,
+    UNIQUE (terminal, seq)
+);
+CREATE TABLE IF NOT EXISTS rules_versions (
+    version TEXT PRIMARY KEY,
+    effective_from TEXT NOT NULL,
+    toml TEXT NOT NULL,
+    recorded_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS discrepancies (
+    id BIGSERIAL PRIMARY KEY,
+    ticket_id TEXT NOT NULL UNIQUE,
+    card TEXT,
+    rules_version TEXT NOT NULL,
+    till_points INTEGER NOT NULL,
+    server_points INTEGER,
+    reason TEXT NOT NULL,
+    detected_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id BIGSERIAL PRIMARY KEY,
+    received_at TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    terminal TEXT,
+    seq BIGINT,
+    reason TEXT NOT NULL,
+    payload BYTEA NOT NULL
+);
+"""
+
+TICKET_COLUMNS = ("id, terminal, seq, store, cashier, closed_at, card, total_cents, points_earned, "
+                  "points_redeemed, rules_version, hash, prev_hash, received_at, payload")
+
+
+class SqliteStyle:
+    """A psycopg connection that takes the server's SQLite-style SQL: `?` placeholders, INSERT OR IGNORE.
+
+    So Store's portable methods (acks, gaps, stats, quarantine, the points check) run unchanged."""
+
+    def __init__(self, conn: psycopg.Connection):
+        self.raw = conn
+
+    @staticmethod
+    def translate(sql: str, with_params: bool = True) -> str:
+        if with_params:
+            sql = sql.replace("%", "%%").replace("?", "%s")
+        if "INSERT OR IGNORE INTO" in sql:
+            sql = sql.replace("INSERT OR IGNORE INTO", "INSERT INTO") + " ON CONFLICT DO NOTHING"
+        return sql
+
+    def execute(self, sql: str, params=()) -> psycopg.Cursor:
+        return self.raw.execute(self.translate(sql, bool(params)), params or None)
+
+    def executemany(self, sql: str, rows) -> None:
+        rows = list(rows)
+        if rows:
+            with self.raw.cursor() as cur:
+                cur.executemany(self.translate(sql), rows)
+
+    def __enter__(self) -> SqliteStyle:
+        self._tx = self.raw.transaction()
+        self._tx.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._tx.__exit__(*exc)
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def month_of(moment: datetime) -> tuple[int, int]:
+    utc = moment.astimezone(timezone.utc)
+    return utc.year, utc.month
+
+
+def partition_ddl(year: int, month: int) -> str:
+    following = (year + 1, 1) if month == 12 else (year, month + 1)
+    return (f"CREATE TABLE IF NOT EXISTS tickets_{year:04d}_{month:02d} PARTITION OF tickets FOR VALUES "
+            f"FROM ('{year:04d}-{month:02d}-01 00:00+00') TO ('{following[0]:04d}-{following[1]:02d}-01 00:00+00')")
+
+
+def connect(url: str) -> psycopg.Connection:
+    conn = psycopg.connect(url, autocommit=True)
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+        conn.execute(SCHEMA)
+    return conn
+
+
+class PgStore:
+    """server.store.Store's interface on PostgreSQL; `target` is a postgresql:// URL (libpq's)."""
+
+    def __init__(self, target: str):
+        self.path = self.url = target
+        self.conn = SqliteStyle(connect(target))
+        self._keys: dict | None = None
+        self._rules = None
+        self._months: set[tuple[int, int]] = set()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # The same code as on SQLite, through the `?` adapter.
+    register_till = Store.register_till
+    _till_keys = Store._till_keys
+    _quarantined = Store._quarantined
+    _advance = Store._advance
+    acks = Store.acks
+    ticket_count = Store.ticket_count
+    stats = Store.stats
+
+    def dead_letters(self) -> list[dict]:
+        with self.conn.raw.cursor(row_factory=dict_row) as cur:
+            return cur.execute("SELECT id, received_at, topic, terminal, seq, reason, length(payload) AS size "
+                               "FROM dead_letters ORDER BY id").fetchall()
+
+    # -- ingest ----------------------------------------------------------------------------------
+    def ingest(self, tickets: list[tuple[str, Ticket, bytes]], dead: list[DeadLetter], now: str) -> BatchResult:
+        """Write a batch in one transaction: (topic, ticket, payload) triples and dead letters."""
+        if self.conn.raw.closed:  # the server went away during an earlier batch: the caller retries
+            self.conn = SqliteStyle(connect(self.url))
+        raw = self.conn.raw
+        result = BatchResult()
+        ordered = sorted(tickets, key=lambda t: (t[1].terminal, t[1].seq))
+        touched = {t.terminal for _, t, _ in ordered} | {
+            d.terminal for d in dead if d.terminal is not None and d.seq is not None and d.seq > 0}
+        self._ensure_partitions({month_of(t.closed_at) for _, t, _ in ordered})
+        with raw.transaction():
+            for terminal in sorted(touched):
+                raw.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (terminal,))
+            keys = self._till_keys()
+            candidates = []
+            for topic, ticket, payload in ordered:
+                if ticket.terminal in keys and self._quarantined(ticket, keys[ticket.terminal], payload, now):
+                    result.quarantined += 1
+                    continue
+                candidates.append((topic, ticket, payload, ticket_hash(ticket)))
+            stored, duplicates = self._claim(candidates)
+            self._dead_duplicates(duplicates, dead)
+            result.duplicates, result.stored = len(duplicates), len(stored)
+            self._write(stored, now)
+            for letter in dead:
+                raw.execute("INSERT INTO dead_letters (received_at, topic, terminal, seq, reason, payload) "
+                            "VALUES (%s, %s, %s, %s, %s, %s)",
+                            (now, letter.topic, letter.terminal, letter.seq, letter.reason, letter.payload))
+                if letter.terminal is not None and letter.seq is not None and letter.seq > 0:
+                    raw.execute("INSERT INTO received VALUES (%s, %s, 'dead') ON CONFLICT DO NOTHING",
+                                (letter.terminal, letter.seq))
+            result.dead_letters = len(dead)
+            for terminal in touched:
+                self._advance(terminal, now, result)
+        return result
+
+    def _ensure_partitions(self, months: set[tuple[int, int]]) -> None:
+        missing = months - self._months
+        if not missing:
+            return
+        raw = self.conn.raw
+        with raw.transaction():
+            raw.execute("SELECT pg_advisory_xact_lock(%s)", (PARTITION_LOCK,))
+            for year, month in sorted(missing):
+                raw.execute(partition_ddl(year, month))
+        self._months |= missing
+
+    def _claim(self, candidates: list) -> tuple[list, list]:
+        """Insert the batch's keys at once; the first of each id or (terminal, seq) not stored before wins."""
+        if not candidates:
+            return [], []
+        inserted = {r[0] for r in self.conn.raw.execute(
+            "INSERT INTO ticket_keys (id, terminal, seq, hash, prev_hash) "
+            "SELECT id, terminal, seq, hash, prev_hash FROM unnest(%s::text[], %s::text[], %s::bigint[], "
+            "%s::text[], %s::text[]) WITH ORDINALITY AS u(id, terminal, seq, hash, prev_hash, n) ORDER BY n "
+            "ON CONFLICT DO NOTHING RETURNING id",
+            ([t.id for _, t, _, _ in candidates], [t.terminal for _, t, _, _ in candidates],
+             [t.seq for _, t, _, _ in candidates], [d for _, _, _, d in candidates],
+             [t.prev_hash for _, t, _, _ in candidates]))}
+        stored, duplicates = [], []
+        for candidate in candidates:
+            ticket_id = candidate[1].id
+            if ticket_id in inserted:
+                stored.append(candidate)
+                inserted.discard(ticket_id)
+            else:
+                duplicates.append(candidate)
+        return stored, duplicates
+
+    def _dead_duplicates(self, duplicates: list, dead: list[DeadLetter]) -> None:
+        """A duplicate with other content than the stored ticket is kept as a dead letter."""
+        if not duplicates:
+            return
+        by_id, by_seq = {}, {}
+        for ticket_id, terminal, seq, digest in self.conn.raw.execute(
+                "SELECT id, terminal, seq, hash FROM ticket_keys WHERE id = ANY(%s) "
+                "OR (terminal, seq) IN (SELECT * FROM unnest(%s::text[], %s::bigint[]))",
+                ([t.id for _, t, _, _ in duplicates], [t.terminal for _, t, _, _ in duplicates],
+                 [t.seq for _, t, _, _ in duplicates])):
+            by_id[ticket_id] = by_seq[(terminal, seq)] = digest
+        for topic, ticket, payload, digest in duplicates:
+            existing = by_id.get(ticket.id) or by_seq.get((ticket.terminal, ticket.seq))
+            if existing is not None and existing != digest:
+                dead.append(DeadLetter(topic, f"conflicting duplicate: ticket {ticket.id} was already "
+                                              "stored with different content", payload))
+
+    def _write(self, stored: list, now: str) -> None:
+        """COPY the stored tickets and their lines; ledger, received sequences, chain links, points check."""
+        if not stored:
+            return
+        raw = self.conn.raw
+        with raw.cursor() as cur:
+            with cur.copy(f"COPY tickets ({TICKET_COLUMNS}) FROM STDIN") as copy:
+                for _, ticket, payload, digest in stored:
+                    copy.write_row(ticket_row(ticket, digest, now, payload))
+            with cur.copy("COPY lines FROM STDIN") as copy:
+                for _, ticket, _, _ in stored:
+                    for row in line_rows(ticket):
+                        copy.write_row(row)
+            ledger = [row for _, ticket, _, _ in stored for row in ledger_rows(ticket)]
+            if ledger:
+                cur.executemany("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
+                                "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING", ledger)
+            cur.execute("INSERT INTO received SELECT terminal, seq, 'stored' FROM unnest(%s::text[], %s::bigint[]) "
+                        "AS u(terminal, seq) ON CONFLICT DO NOTHING",
+                        ([t.terminal for _, t, _, _ in stored], [t.seq for _, t, _, _ in stored]))
+            self._check_chains(cur, stored, now)
+        self._check_points([ticket for _, ticket, _, _ in stored], now)
+
+    def _check_chains(self, cur: psycopg.Cursor, stored: list, now: str) -> None:
+        """Each ticket names the previous one's hash: record any link that does not hold (all keys are in)."""
+        neighbours = cur.execute(
+            "SELECT b.hash, a.prev_hash FROM unnest(%s::text[], %s::bigint[]) WITH ORDINALITY AS s(terminal, seq, n) "
+            "LEFT JOIN ticket_keys b ON b.terminal = s.terminal AND b.seq = s.seq - 1 "
+            "LEFT JOIN ticket_keys a ON a.terminal = s.terminal AND a.seq = s.seq + 1 ORDER BY s.n",
+            ([t.terminal for _, t, _, _ in stored], [t.seq for _, t, _, _ in stored])).fetchall()
+        breaks = [(*found, now) for (_, ticket, _, digest), (before, after) in zip(stored, neighbours)
+                  for found in chain_breaks(ticket, digest, before, after)]
+        if breaks:
+            cur.executemany("INSERT INTO chain_breaks (terminal, seq, expected_prev_hash, found_prev_hash, "
+                            "detected_at) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING", breaks)
+
+    def _check_points(self, tickets: list[Ticket], now: str) -> None:
+        """Recompute each ticket's points with its rules version; differences go to `discrepancies`."""
+        from .rules_check import RulesCatalog, record_discrepancies
+
+        if self._rules is None:
+            self._rules = RulesCatalog()
+        record_discrepancies(self.conn, self._rules.refresh(self.conn), tickets, now)

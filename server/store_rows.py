@@ -1,0 +1,45 @@
+"""Pure pieces of the server's store, shared by the SQLite and the PostgreSQL implementations.
+
+A ticket's rows (ticket, lines, points ledger) and the hash-chain rule: no database here.
+"""
+from __future__ import annotations
+
+from programme.ticket import Ticket, signed_points
+
+
+def ticket_row(ticket: Ticket, digest: str, now: str, payload: bytes) -> tuple:
+    """The `tickets` columns in order: id, terminal, seq, store, cashier, closed_at, card, total_cents,
+    points_earned, points_redeemed, rules_version, hash, prev_hash, received_at, payload."""
+    return (ticket.id, ticket.terminal, ticket.seq, ticket.store, ticket.cashier, ticket.closed_at.isoformat(),
+            ticket.card, ticket.total_cents, ticket.points_earned, ticket.points_redeemed, ticket.rules_version,
+            digest, ticket.prev_hash, now, payload)
+
+
+def line_rows(ticket: Ticket) -> list[tuple]:
+    """The `lines` columns: ticket_id, line_no, gtin, label, category, quantity, unit, discount, total cents."""
+    return [(ticket.id, n, li.gtin, li.label, li.category, li.quantity, li.unit_cents, li.discount_cents,
+             li.total_cents) for n, li in enumerate(ticket.lines)]
+
+
+def ledger_rows(ticket: Ticket) -> list[tuple]:
+    """The `ledger` columns (card, kind, points, rule, cause, ticket_id, at); none for an anonymous ticket.
+
+    `cause` (ticket:ID:N) is unique: the same ticket never books its points twice."""
+    if not ticket.card:
+        return []
+    return [(ticket.card, e.kind, signed_points(e), e.rule, f"ticket:{ticket.id}:{n}", ticket.id,
+             ticket.closed_at.isoformat()) for n, e in enumerate(ticket.points)]
+
+
+def chain_breaks(ticket: Ticket, digest: str, hash_before: str | None,
+                 prev_hash_after: str | None) -> list[tuple[str, int, str, str]]:
+    """Links that do not hold around a stored ticket, as (terminal, seq, expected_prev_hash, found_prev_hash).
+
+    `hash_before`: the stored hash of seq - 1; `prev_hash_after`: the prev_hash stored with seq + 1
+    (None when that ticket is not there yet)."""
+    breaks = []
+    if hash_before is not None and hash_before != ticket.prev_hash:
+        breaks.append((ticket.terminal, ticket.seq, hash_before, ticket.prev_hash))
+    if prev_hash_after is not None and prev_hash_after != digest:
+        breaks.append((ticket.terminal, ticket.seq + 1, digest, prev_hash_after))
+    return breaks
