@@ -198,7 +198,8 @@ def check_link(closure: Closure, previous: Closure | None) -> None:
                            f"{previous.number}: closure {closure.number - 1} is missing")
     if closure.prev_hash != expected_prev:
         raise ClosureError(f"{closure.kind} closure {closure.number} of {closure.terminal}: the chain is broken "
-                           f"(it names {closure.prev_hash[:12]}..., the previous closure hashes to {expected_prev[:12]}...)")
+                           f"(it names {closure.prev_hash[:12]}..., "
+                           f"the previous closure hashes to {expected_prev[:12]}...)")
     first = previous.last_seq + 1 if previous else 1
     if closure.first_seq != first:
         raise ClosureError(f"{closure.kind} closure {closure.number} of {closure.terminal} starts at ticket "

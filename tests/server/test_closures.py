@@ -109,6 +109,23 @@ def test_an_altered_closure_without_the_key_fails_its_signature(till):
                               "(altered after the till signed it, or signed by another key)"]
 
 
+def test_a_closure_whose_predecessor_never_came_is_flagged_until_it_does(till):
+    sync_tickets(till)
+    with Journal(till["db"], TILL) as journal:
+        d20, d21 = closures(journal, "day")
+    store = Store(till["server"])
+    try:
+        first = import_closures(store, [d21], NOW)
+        assert first.reasons == ["day closure 1 of S001-T01 is not at head office: import the archive holding it, "
+                                 "then run `loyalty server verify-closures`"]
+        assert import_closures(store, [d20], NOW).verified == 1
+    finally:
+        store.close()
+    report = json.loads(run("server", "verify-closures", "--db", till["server"]).output)
+    assert [(c["number"], c["status"]) for c in report["closures"] if c["kind"] == "day"] == [(1, "verified"),
+                                                                                             (2, "verified")]
+
+
 def test_a_tampered_archive_is_not_imported(till):
     sync_tickets(till)
     out = archive(till, "2026-11", "nov.jsonl")
