@@ -1,8 +1,14 @@
 """SVG charts for the head-office pages (pygal), inline, with no external scripts."""
 from __future__ import annotations
 
+import sys
+
 import pygal
 from pygal.style import Style
+
+# pygal puts an old-style import hook (for its map plugins, unused here) on sys.meta_path; every
+# later failed import then warns (ImportWarning: find_spec not found), an error under our tests.
+sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "PluginImportFixer"]
 
 STYLE = Style(background="#ffffff", plot_background="#ffffff", colors=("#0b6e4f", "#b54708", "#667085"),
               font_family="system-ui, sans-serif")
