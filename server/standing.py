@@ -82,13 +82,17 @@ def standing(conn: sqlite3.Connection, numbers: list[str], now: datetime | None 
     now = now or datetime.now(timezone.utc)
     rules = rules_for(conn, now.date())
     if not numbers:
-        return {"rules_version": rules.version, "tier": None, "rolling_spend_cents": 0, "lots": []}
+        return {"rules_version": rules.version, "tier": None, "rolling_spend_cents": 0, "lots": [], "by_expiry": []}
     ledger = _ledger(conn, numbers)
     lots = [{"card": card, "earned_at": lot.at.isoformat(), "points": lot.points, "left": lot.left,
              "expires_on": expires_on(rules, lot.at).isoformat()}
             for card in numbers for lot in ledger.lots(card) if lot.left > 0]
     lots.sort(key=lambda lot: lot["earned_at"])
+    by_expiry: dict[str, int] = {}
+    for lot in lots:
+        by_expiry[lot["expires_on"]] = by_expiry.get(lot["expires_on"], 0) + lot["left"]
     spends = _spends(conn, numbers, rules, now)
     tier = fast_tier_status(rules, spends, now)
     return {"rules_version": rules.version, "tier": tier.name if tier else None,
-            "rolling_spend_cents": rolling_spend(spends, now), "lots": lots}
+            "rolling_spend_cents": rolling_spend(spends, now), "lots": lots,
+            "by_expiry": [{"expires_on": day, "points": points} for day, points in sorted(by_expiry.items())]}

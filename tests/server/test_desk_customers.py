@@ -111,4 +111,6 @@ def test_customer_view_shows_tier_from_eligible_spend_and_lots_with_their_expiry
     lots = customers.view(desk.conn, customer_id)["standing"]["lots"]
     assert [lot["left"] for lot in lots] == [600]  # debits take from the oldest lot first
     page = desk.client("head_office").get(f"/customers/{customer_id}").get_data(as_text=True)
-    assert 'id="tier">silver<' in page and f"<td class=\"num\">600</td><td>{expected_expiry}</td>" in page
+    assert 'id="tier">silver<' in page and f'<td>{expected_expiry}</td><td class="num">600</td>' in page
+    assert customers.view(desk.conn, customer_id)["standing"]["by_expiry"] == [
+        {"expires_on": expected_expiry, "points": 600}]
