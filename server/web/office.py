@@ -5,14 +5,14 @@ from datetime import date, datetime, timedelta, timezone
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from ..analytics import aggregate, health, points, rfm, value
+from ..analytics import aggregate, health
+from ..analytics.dashboard import dashboard
 from ..errors import ServerError
 from . import db, roles
 from .charts import deciles_svg, pareto_svg
 
 bp = Blueprint("office", __name__, url_prefix="/office")
 OFFICE = ("head_office", "admin")
-TOP_CUSTOMERS = 20
 
 
 def parse_day(name: str, default: date | None) -> date | None:
@@ -56,34 +56,10 @@ def value_page():
     conn = db()
     aggregate.refresh(conn)  # incremental: only what arrived since the last page or job
     start, end = period()
-    values = value.customer_values(conn, start, end)
-    previous = value.customer_values(conn, *rfm.previous_period(start, end))
-    retention = rfm.retention(values, previous)
-    ranks = value.value_ranks(values)
-    scores = rfm.rfm_scores(values)
-    rank_counts: dict[str, int] = {}
-    for rank in ranks.values():
-        rank_counts[rank] = rank_counts.get(rank, 0) + 1
-    groups = value.deciles(values) if values else []
-    curve = value.pareto(values)
-    top = [{"v": v, "rank": ranks[v.key], "rfm": scores[v.key].code,
-            "ltv": rfm.lifetime_value_cents(v, start, end, retention)} for v in values[:TOP_CUSTOMERS]]
-    return render_template(
-        "office_value.html", start=start, end=end, customers=len(values),
-        spend=sum(v.spend_cents for v in values), margin=sum(v.margin_cents for v in values),
-        top20=value.top_share(values, 0.2), curve=curve, groups=groups, retention=retention,
-        rank_counts=sorted(rank_counts.items(), key=lambda kv: _rank_order(kv[0])), top=top,
-        stores=value.identification_by_store(conn, start, end),
-        points=points.points_summary(conn, start, end, as_of=end),
-        pareto_chart=pareto_svg(curve), deciles_chart=deciles_svg(groups) if groups else "")
-
-
-def _rank_order(rank: str) -> int:
-    if rank == "top decile":
-        return 1
-    if rank == "below zero":
-        return 11
-    return int(rank.split()[1])
+    d = dashboard(conn, start, end)
+    return render_template("office_value.html", start=start, end=end, d=d,
+                           pareto_chart=pareto_svg(d["curve"]),
+                           deciles_chart=deciles_svg(d["deciles"]) if d["deciles"] else "")
 
 
 @bp.route("/sync")

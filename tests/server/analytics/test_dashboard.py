@@ -1,0 +1,50 @@
+"""The value dashboard's figures: computed once, served from the cache until tickets, ledger or cards change."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from programme.ticket import Tender, Ticket, make_line
+from server.analytics import dashboard
+from server.deskdb import open_db
+
+from ...fixtures.headoffice import CARDS, END, START, build_known_set, chained, last_hash, register_customers, \
+    store_tickets
+
+
+@pytest.fixture
+def conn(tmp_path):
+    path = tmp_path / "server.db"
+    build_known_set(path)
+    db = open_db(path)
+    db.row_factory = None
+    register_customers(db)
+    yield db, path
+    db.close()
+
+
+def test_figures(conn):
+    db, _ = conn
+    d = dashboard.dashboard(db, START, END)
+    assert (d["customers"], d["spend_cents"], d["top20"]) == (10, 100000, 0.8)
+    assert d["rank_counts"][0] == ["top decile", 1] and d["rank_counts"][-1] == ["below zero", 1]
+    assert d["top"][0]["key"] == "customer:1" and d["top"][0]["rfm"] == "555"
+    assert d["points"]["liability_cents"] == 2050 and d["stores"][0]["store"] == "S001"
+    assert d["enrolments"] == []  # the three cards were issued in January 2025
+    assert dashboard.enrolments_by_month(db, START.replace(year=2025), END) == [("2025-01", 3)]
+
+
+def test_cached_until_the_data_changes(conn, monkeypatch):
+    db, path = conn
+    first = dashboard.dashboard(db, START, END)
+    calls = []
+    monkeypatch.setattr(dashboard, "compute", lambda *a: calls.append(a) or {"recomputed": True})
+    assert first["curve"][2] == [0.1, 0.7]
+    assert dashboard.dashboard(db, START, END) == first and calls == []
+    closed = datetime(2026, 1, 31, 12, 0, tzinfo=timezone.utc)
+    store_tickets(path, chained([Ticket(
+        id="S001-T01-00000005", terminal="S001-T01", seq=5, store="S001", cashier="c1", opened_at=closed,
+        closed_at=closed, lines=[make_line("3017620422003", 1, 700)], tenders=[Tender(kind="cash", cents=700)],
+        total_cents=700, card=CARDS["J"], points=[], rules_version="base-1")], last_hash(path, "S001-T01")))
+    assert dashboard.dashboard(db, START, END) == {"recomputed": True} and len(calls) == 1
