@@ -186,39 +186,42 @@ class Store:
         touched: set[str] = set()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            lines, ledger, checked = [], [], []
+            rows, received, lines, ledger, checked = [], [], [], [], []
             keys = self._till_keys()
-            for topic, ticket, payload in sorted(tickets, key=lambda t: (t[1].terminal, t[1].seq)):
+            ordered = sorted(tickets, key=lambda t: (t[1].terminal, t[1].seq))
+            stored_hashes = self._stored_hashes([t.id for _, t, _ in ordered])
+            batch: dict[tuple[str, int], tuple[str, str]] = {}  # (terminal, seq) -> (hash, prev_hash)
+            for topic, ticket, payload in ordered:
                 touched.add(ticket.terminal)
                 if ticket.terminal in keys and self._quarantined(ticket, keys[ticket.terminal], payload, now):
                     result.quarantined += 1
                     continue
                 digest = ticket_hash(ticket)
-                cur = conn.execute(TICKET_INSERT, (
-                    ticket.id, ticket.terminal, ticket.seq, ticket.store, ticket.cashier,
-                    ticket.closed_at.isoformat(), ticket.card, ticket.total_cents, ticket.points_earned,
-                    ticket.points_redeemed, ticket.rules_version, digest, ticket.prev_hash, now, payload))
-                if cur.rowcount == 0:
-                    existing = conn.execute(
-                        "SELECT hash FROM tickets WHERE id = ? OR (terminal = ? AND seq = ?)",
-                        (ticket.id, ticket.terminal, ticket.seq)).fetchone()
-                    if existing and existing[0] != digest:
+                if ticket.id in stored_hashes:
+                    if stored_hashes[ticket.id] != digest:
                         dead.append(DeadLetter(topic, f"conflicting duplicate: ticket {ticket.id} was already "
                                                       "stored with different content", payload))
                     result.duplicates += 1
                     continue
+                stored_hashes[ticket.id] = digest
+                batch[(ticket.terminal, ticket.seq)] = (digest, ticket.prev_hash)
                 result.stored += 1
                 checked.append(ticket)
-                conn.execute("INSERT OR IGNORE INTO received VALUES (?, ?, 'stored')", (ticket.terminal, ticket.seq))
-                self._check_chain(ticket, digest, now)
+                closed = ticket.closed_at.isoformat()
+                rows.append((ticket.id, ticket.terminal, ticket.seq, ticket.store, ticket.cashier, closed,
+                             ticket.card, ticket.total_cents, ticket.points_earned, ticket.points_redeemed,
+                             ticket.rules_version, digest, ticket.prev_hash, now, payload))
+                received.append((ticket.terminal, ticket.seq))
                 lines.extend(
                     (ticket.id, n, li.gtin, li.label, li.category, li.quantity, li.unit_cents,
                      li.discount_cents, li.total_cents) for n, li in enumerate(ticket.lines))
                 if ticket.card:
                     ledger.extend(
-                        (ticket.card, e.kind, signed_points(e), e.rule,
-                         f"ticket:{ticket.id}:{n}", ticket.id, ticket.closed_at.isoformat())
+                        (ticket.card, e.kind, signed_points(e), e.rule, f"ticket:{ticket.id}:{n}", ticket.id, closed)
                         for n, e in enumerate(ticket.points))
+            conn.executemany(TICKET_INSERT, rows)
+            conn.executemany("INSERT OR IGNORE INTO received VALUES (?, ?, 'stored')", received)
+            self._check_chains(batch, now)
             conn.executemany("INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", lines)
             conn.executemany(
                 "INSERT OR IGNORE INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
@@ -272,20 +275,43 @@ class Store:
                          "VALUES (?, ?, ?, ?, ?, ?)", (now, ticket.terminal, ticket.seq, ticket.id, reason, payload))
         return True
 
-    def _check_chain(self, ticket: Ticket, digest: str, now: str) -> None:
-        """Each ticket names the previous one's hash: record any link that does not hold."""
+    def _stored_hashes(self, ids: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            found.update(self.conn.execute(
+                f"SELECT id, hash FROM tickets WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall())
+        return found
+
+    def _check_chains(self, batch: dict[tuple[str, int], tuple[str, str]], now: str) -> None:
+        """Each ticket names the previous one's hash: record any link that does not hold.
+
+        Links inside the batch are checked in memory; the database is asked only at the ends of runs.
+        """
         conn = self.conn
-        before = conn.execute("SELECT hash FROM tickets WHERE terminal = ? AND seq = ?",
-                              (ticket.terminal, ticket.seq - 1)).fetchone()
-        if before and before[0] != ticket.prev_hash:
-            conn.execute("INSERT OR IGNORE INTO chain_breaks (terminal, seq, expected_prev_hash, found_prev_hash, "
-                         "detected_at) VALUES (?, ?, ?, ?, ?)",
-                         (ticket.terminal, ticket.seq, before[0], ticket.prev_hash, now))
-        after = conn.execute("SELECT prev_hash FROM tickets WHERE terminal = ? AND seq = ?",
-                             (ticket.terminal, ticket.seq + 1)).fetchone()
-        if after and after[0] != digest:
-            conn.execute("INSERT OR IGNORE INTO chain_breaks (terminal, seq, expected_prev_hash, found_prev_hash, "
-                         "detected_at) VALUES (?, ?, ?, ?, ?)", (ticket.terminal, ticket.seq + 1, digest, after[0], now))
+
+        def hash_of(terminal: str, seq: int) -> str | None:
+            if (terminal, seq) in batch:
+                return batch[(terminal, seq)][0]
+            row = conn.execute("SELECT hash FROM tickets WHERE terminal = ? AND seq = ?", (terminal, seq)).fetchone()
+            return row[0] if row else None
+
+        def prev_hash_of(terminal: str, seq: int) -> str | None:
+            row = conn.execute("SELECT prev_hash FROM tickets WHERE terminal = ? AND seq = ?",
+                               (terminal, seq)).fetchone()
+            return row[0] if row else None
+
+        breaks = []
+        for (terminal, seq), (digest, prev_hash) in batch.items():
+            before = hash_of(terminal, seq - 1)
+            if before is not None and before != prev_hash:
+                breaks.append((terminal, seq, before, prev_hash, now))
+            if (terminal, seq + 1) not in batch:
+                after = prev_hash_of(terminal, seq + 1)
+                if after is not None and after != digest:
+                    breaks.append((terminal, seq + 1, digest, after, now))
+        conn.executemany("INSERT OR IGNORE INTO chain_breaks (terminal, seq, expected_prev_hash, found_prev_hash, "
+                         "detected_at) VALUES (?, ?, ?, ?, ?)", breaks)
 
     def _check_points(self, tickets: list[Ticket], now: str) -> None:
         """Recompute each ticket's points with its rules version; differences go to `discrepancies`."""
