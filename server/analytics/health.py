@@ -1,13 +1,15 @@
 """Sync health per till: last seen, highest contiguous sequence, open gaps, dead letters, quarantine.
 
 Red: a gap still open, a quarantined ticket or a chain break (tickets missing or not trusted).
-Amber: dead letters, or not heard from for more than AMBER_AFTER (the till may be offline).
+Amber: dead letters not replayed yet, or not heard from for more than AMBER_AFTER (the till may be offline).
 Green: everything received, in order, recently.
 """
 from __future__ import annotations
 
 import sqlite3
 from datetime import datetime, timedelta
+
+from .replay import ensure_schema as ensure_replays
 
 AMBER_AFTER = timedelta(hours=2)
 
@@ -22,7 +24,9 @@ def till_health(conn: sqlite3.Connection, now: datetime) -> list[dict]:
     for terminal, low, high in conn.execute(
             "SELECT terminal, from_seq, to_seq FROM gaps WHERE resolved_at IS NULL ORDER BY terminal, from_seq"):
         gaps.setdefault(terminal, []).append((low, high))
-    dead = _per_terminal(conn, "SELECT terminal, count(*) FROM dead_letters GROUP BY terminal")
+    ensure_replays(conn)
+    dead = _per_terminal(conn, "SELECT terminal, count(*) FROM dead_letters d WHERE NOT EXISTS "
+                               "(SELECT 1 FROM dead_letter_replays r WHERE r.dead_letter_id = d.id) GROUP BY terminal")
     quarantined = _per_terminal(conn, "SELECT terminal, count(*) FROM quarantine GROUP BY terminal")
     breaks = _per_terminal(conn, "SELECT terminal, count(*) FROM chain_breaks GROUP BY terminal")
     rows = []
@@ -61,6 +65,11 @@ def _ago(delta: timedelta) -> str:
 
 
 def dead_letters(conn: sqlite3.Connection, limit: int = 200) -> list[dict]:
-    cur = conn.execute("SELECT id, received_at, topic, terminal, seq, reason, length(payload) FROM dead_letters "
-                       "ORDER BY id DESC LIMIT ?", (limit,))
-    return [dict(zip(("id", "received_at", "topic", "terminal", "seq", "reason", "size"), row)) for row in cur]
+    """The latest dead letters, each with its replay (when, which ticket, outcome) if it was replayed."""
+    ensure_replays(conn)
+    cur = conn.execute(
+        "SELECT d.id, d.received_at, d.topic, d.terminal, d.seq, d.reason, length(d.payload), r.replayed_at, "
+        "r.outcome FROM dead_letters d LEFT JOIN dead_letter_replays r ON r.dead_letter_id = d.id "
+        "ORDER BY d.id DESC LIMIT ?", (limit,))
+    names = ("id", "received_at", "topic", "terminal", "seq", "reason", "size", "replayed_at", "outcome")
+    return [dict(zip(names, row)) for row in cur]

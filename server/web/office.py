@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
 from ..analytics import aggregate, health
 from ..analytics.dashboard import dashboard
+from ..analytics.replay import replay
 from ..errors import ServerError
 from . import db, roles
 from .charts import deciles_svg, pareto_svg
@@ -70,3 +71,11 @@ def sync_health():
     totals = {s: sum(1 for t in tills if t["status"] == s) for s in ("red", "amber", "green")}
     return render_template("office_sync.html", tills=tills, totals=totals, dead=health.dead_letters(conn),
                            amber_after=int(health.AMBER_AFTER.total_seconds() // 3600))
+
+
+@bp.route("/dead-letters/<int:dead_letter_id>/replay", methods=["POST"])
+@roles(*OFFICE)
+def replay_dead_letter(dead_letter_id: int):
+    result = replay(current_app.config["DB"], dead_letter_id, datetime.now(timezone.utc).isoformat())
+    flash(f"Dead letter {dead_letter_id} replayed: ticket {result['ticket']} {result['outcome']}.")
+    return redirect(url_for("office.sync_health"))

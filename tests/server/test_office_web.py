@@ -11,7 +11,9 @@ import msgspec
 import pytest
 
 from programme.ticket import GENESIS_HASH, Tender, Ticket, make_line
+from server.store import DeadLetter, Store
 from sync import topics
+from sync.codec import encode_ticket
 
 from ..fixtures.desk import Desk, error_of
 from ..fixtures.desk import fast_argon2  # noqa: F401 - fixture
@@ -21,7 +23,8 @@ from ..fixtures.mqtt import Listener
 OFFICE_ROUTES = [("GET", "/office/"), ("GET", "/office/value"), ("GET", "/office/sync"), ("GET", "/office/tickets"),
                  ("GET", "/office/tickets.csv"), ("GET", "/office/tickets/S001-T01-00000001"),
                  ("GET", "/office/segments"), ("GET", "/office/segments.csv"), ("GET", "/office/campaigns"),
-                 ("POST", "/office/campaigns"), ("POST", "/office/campaigns/push"), ("GET", "/office/campaigns/1")]
+                 ("POST", "/office/campaigns"), ("POST", "/office/campaigns/push"), ("GET", "/office/campaigns/1"),
+                 ("POST", "/office/dead-letters/1/replay")]
 PERIOD = "start=2026-01-01&end=2026-01-31"
 
 
@@ -148,3 +151,31 @@ def test_campaign_created_pushed_to_a_till_and_analysed(office, mosquitto):
     bad = office.post(client, "/office/campaigns", name="x", kind="bonus_points", value="ten", starts="2026-01-01",
                       ends="2026-01-31", start="2026-01-01", end="2026-01-31")
     assert error_of(bad) == "value 'ten' is not a whole number"
+
+
+def test_a_dead_letter_is_replayed_after_a_fix(office):
+    now = datetime.now(timezone.utc)
+    good = chained([Ticket(id="S004-T01-00000001", terminal="S004-T01", seq=1, store="S004", cashier="c1",
+                           opened_at=now, closed_at=now, lines=[make_line("3017620422003", 1, 300)],
+                           tenders=[Tender(kind="cash", cents=300)], total_cents=300, card=None, points=[],
+                           rules_version="base-1")], GENESIS_HASH)[0]
+    store = Store(office.db_path)  # as ingest keeps messages it could not take (here: a since-fixed server bug)
+    store.ingest([], [DeadLetter(topics.tickets("S004-T01"), "server bug, fixed since", encode_ticket(good),
+                                 "S004-T01", 1),
+                      DeadLetter(topics.tickets("S004-T01"), "malformed JSON", b"{not json", "S004-T01", 2)], now.isoformat())
+    store.close()
+    client = office.client("head_office")
+    assert "2 dead letter(s)" in text(client.get("/office/sync"))
+    response = office.post(client, "/office/dead-letters/1/replay")
+    assert response.status_code == 302
+    page = text(client.get("/office/sync"))
+    assert "Dead letter 1 replayed: ticket S004-T01-00000001 stored." in page
+    assert "1 dead letter(s)" in page and 'id="replay-1"' not in page and 'id="replay-2"' in page
+    assert office.count("tickets") == 14
+    again = office.post(client, "/office/dead-letters/1/replay")
+    assert error_of(again) == "dead letter 1 was already replayed"
+    broken = office.post(client, "/office/dead-letters/2/replay")
+    assert error_of(broken).startswith("dead letter 2 still fails (malformed JSON: ")
+    assert error_of(broken).endswith("): fix the cause, then replay it")
+    assert error_of(office.post(client, "/office/dead-letters/9/replay")) == (
+        "no dead letter 9: pick one from the sync health page")

@@ -1,0 +1,56 @@
+"""Replaying a dead letter after a fix: decode it again and, when it now passes, ingest it as the till sent it.
+
+Dead letters are never deleted (nothing a till sent is silently dropped); a replay is recorded
+beside them in `dead_letter_replays`, and sync health stops counting a dead letter once replayed.
+"""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from sync.codec import decode_ticket
+from sync.errors import SyncError
+from sync.topics import terminal_of_up_topic
+
+from ..errors import ServerError
+from ..store import Store
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS dead_letter_replays (
+    dead_letter_id INTEGER PRIMARY KEY,
+    replayed_at TEXT NOT NULL,
+    ticket_id TEXT NOT NULL,
+    outcome TEXT NOT NULL
+);
+"""
+
+
+def ensure_schema(conn: sqlite3.Connection) -> None:
+    conn.executescript(SCHEMA)
+
+
+def replay(db_path: str | Path, dead_letter_id: int, now: str) -> dict:
+    """Ingest dead letter `dead_letter_id` again; returns {"ticket", "outcome": "stored" | "duplicate"}."""
+    store = Store(db_path)
+    try:
+        conn = store.conn
+        ensure_schema(conn)
+        row = conn.execute("SELECT topic, payload, reason FROM dead_letters WHERE id = ?", (dead_letter_id,)).fetchone()
+        if row is None:
+            raise ServerError(f"no dead letter {dead_letter_id}: pick one from the sync health page")
+        if conn.execute("SELECT 1 FROM dead_letter_replays WHERE dead_letter_id = ?", (dead_letter_id,)).fetchone():
+            raise ServerError(f"dead letter {dead_letter_id} was already replayed")
+        topic, payload, _ = row
+        try:
+            ticket = decode_ticket(payload, terminal_of_up_topic(topic))
+        except SyncError as exc:
+            raise ServerError(f"dead letter {dead_letter_id} still fails ({exc}): fix the cause, then replay it") \
+                from None
+        result = store.ingest([(topic, ticket, payload)], [], now)
+        outcome = "stored" if result.stored else "quarantined" if result.quarantined else "duplicate"
+        with conn:
+            conn.execute("INSERT INTO dead_letter_replays VALUES (?, ?, ?, ?)",
+                         (dead_letter_id, now, ticket.id, outcome))
+        return {"dead_letter": dead_letter_id, "ticket": ticket.id, "outcome": outcome}
+    finally:
+        store.close()
