@@ -104,8 +104,8 @@ def create(conn: sqlite3.Connection, campaign: Campaign, now: str | None = None)
     conn.execute("BEGIN IMMEDIATE")
     try:
         cur = conn.execute(
-            "INSERT INTO campaigns (name, segment, kind, points, cheque_cents, starts, ends, stores, control_per_mille, "
-            "seed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO campaigns (name, segment, kind, points, cheque_cents, starts, ends, stores, "
+            "control_per_mille, seed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (campaign.name.strip(), msgspec.json.encode(campaign.segment).decode(), campaign.kind, campaign.points,
              campaign.cheque_cents, campaign.starts.isoformat(), campaign.ends.isoformat(), ",".join(campaign.stores),
              campaign.control_per_mille, campaign.seed, now))

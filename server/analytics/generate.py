@@ -8,7 +8,6 @@ the payload is the message a till sends, hashes chain per till, points are the b
 from __future__ import annotations
 
 import hashlib
-import math
 import random
 import sqlite3
 from collections.abc import Callable
@@ -227,8 +226,3 @@ def _write_customers(conn: sqlite3.Connection, rng: random.Random, customers: in
                          "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", people)
         conn.executemany("INSERT INTO cards (number, customer_id, status, issued_at, status_at) "
                          "VALUES (?, ?, 'active', ?, ?)", cards)
-
-
-def expected_weekday_share(weekday: int) -> float:
-    """The share of a week's tickets drawn on `weekday` (0 = Monday), before seasonal months."""
-    return WEEKDAY_WEIGHT[weekday] / math.fsum(WEEKDAY_WEIGHT)

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, render_template, request
 
-from programme.money import format_cents
-
 from ..analytics import explorer as tickets
 from ..deskdb import open_db
 from ..errors import ServerError
@@ -74,4 +72,4 @@ def export():
 @roles(*OFFICE)
 def ticket(ticket_id: str):
     found = tickets.detail(db(), ticket_id)
-    return render_template("office_ticket.html", t=found, format_cents=format_cents)
+    return render_template("office_ticket.html", t=found)

@@ -97,7 +97,8 @@ def test_ticket_explorer_filters_detail_and_export(office):
 
     def ids(query: str) -> list[str]:
         page = client.get(f"/office/tickets?{query}").get_data(as_text=True)
-        return [cell.split('">')[1].split("<")[0] for cell in page.split('<td class="mono"><a href="/office/tickets/')[1:]]
+        cells = page.split('<td class="mono"><a href="/office/tickets/')[1:]
+        return [cell.split('">')[1].split("<")[0] for cell in cells]
 
     assert len(ids("")) == 13
     assert len(ids("store=S002")) == 9
@@ -162,7 +163,8 @@ def test_a_dead_letter_is_replayed_after_a_fix(office):
     store = Store(office.db_path)  # as ingest keeps messages it could not take (here: a since-fixed server bug)
     store.ingest([], [DeadLetter(topics.tickets("S004-T01"), "server bug, fixed since", encode_ticket(good),
                                  "S004-T01", 1),
-                      DeadLetter(topics.tickets("S004-T01"), "malformed JSON", b"{not json", "S004-T01", 2)], now.isoformat())
+                      DeadLetter(topics.tickets("S004-T01"), "malformed JSON", b"{not json", "S004-T01", 2)],
+                 now.isoformat())
     store.close()
     client = office.client("head_office")
     assert "2 dead letter(s)" in text(client.get("/office/sync"))
