@@ -183,3 +183,9 @@ from .closures_cli import COMMANDS as CLOSURE_COMMANDS  # noqa: E402 - uses the 
 
 for _command in CLOSURE_COMMANDS:
     till.add_command(_command)
+
+
+from .counter_cli import COMMANDS as COUNTER_COMMANDS  # noqa: E402 - the screen's return and reprint
+
+for _command in COUNTER_COMMANDS:
+    till.add_command(_command)

@@ -182,8 +182,12 @@ class TillSession:
             raise TillError("no ticket to reprint yet: type the ticket number printed at the foot of the receipt")
         row = self.journal.conn.execute("SELECT text FROM receipts WHERE ticket_id = ?", (ticket_id,)).fetchone()
         if row is None:
-            raise TillError(f"no receipt for ticket {ticket_id} in this till: check the number at the foot of "
-                            "the receipt")
+            # Closed without the screen (loyalty till sell): rebuilt from the journal, change and balance unknown.
+            ticket = self.journal.find_ticket(ticket_id)
+            if ticket is None:
+                raise TillError(f"no ticket {ticket_id} in this till's journal: check the number at the foot of "
+                                "the receipt")
+            row = (render_receipt(ticket),)
         text = render_duplicate(row[0])
         error = self._print(text)
         if error:

@@ -128,7 +128,7 @@ def test_reprint_is_marked_duplicata(session):
     assert printed.count(b"DUPLICATA") == 4 and printed.count(b"S001-T01-00000001") == 3
     with pytest.raises(TillError) as err:
         session.reprint("S001-T01-00000042")
-    assert str(err.value) == ("no receipt for ticket S001-T01-00000042 in this till: check the number at the foot "
+    assert str(err.value) == ("no ticket S001-T01-00000042 in this till's journal: check the number at the foot "
                               "of the receipt")
 
 
