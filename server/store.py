@@ -12,7 +12,9 @@ from pathlib import Path
 import sqlite_utils
 
 from programme.signing import SignatureError, load_public_key, verify_ticket
-from programme.ticket import Ticket, signed_points, ticket_hash
+from programme.ticket import Ticket, ticket_hash
+
+from .store_rows import chain_breaks, ledger_rows, line_rows, ticket_row
 
 BUSY_TIMEOUT_S = 30
 
@@ -207,18 +209,10 @@ class Store:
                 batch[(ticket.terminal, ticket.seq)] = (digest, ticket.prev_hash)
                 result.stored += 1
                 checked.append(ticket)
-                closed = ticket.closed_at.isoformat()
-                rows.append((ticket.id, ticket.terminal, ticket.seq, ticket.store, ticket.cashier, closed,
-                             ticket.card, ticket.total_cents, ticket.points_earned, ticket.points_redeemed,
-                             ticket.rules_version, digest, ticket.prev_hash, now, payload))
+                rows.append(ticket_row(ticket, digest, now, payload))
                 received.append((ticket.terminal, ticket.seq))
-                lines.extend(
-                    (ticket.id, n, li.gtin, li.label, li.category, li.quantity, li.unit_cents,
-                     li.discount_cents, li.total_cents) for n, li in enumerate(ticket.lines))
-                if ticket.card:
-                    ledger.extend(
-                        (ticket.card, e.kind, signed_points(e), e.rule, f"ticket:{ticket.id}:{n}", ticket.id, closed)
-                        for n, e in enumerate(ticket.points))
+                lines.extend(line_rows(ticket))
+                ledger.extend(ledger_rows(ticket))
             conn.executemany(TICKET_INSERT, rows)
             conn.executemany("INSERT OR IGNORE INTO received VALUES (?, ?, 'stored')", received)
             self._check_chains(batch, now)
@@ -303,13 +297,9 @@ class Store:
 
         breaks = []
         for (terminal, seq), (digest, prev_hash) in batch.items():
-            before = hash_of(terminal, seq - 1)
-            if before is not None and before != prev_hash:
-                breaks.append((terminal, seq, before, prev_hash, now))
-            if (terminal, seq + 1) not in batch:
-                after = prev_hash_of(terminal, seq + 1)
-                if after is not None and after != digest:
-                    breaks.append((terminal, seq + 1, digest, after, now))
+            after = None if (terminal, seq + 1) in batch else prev_hash_of(terminal, seq + 1)
+            breaks.extend((*found, now) for found in chain_breaks(
+                terminal, seq, digest, prev_hash, hash_of(terminal, seq - 1), after))
         conn.executemany("INSERT OR IGNORE INTO chain_breaks (terminal, seq, expected_prev_hash, found_prev_hash, "
                          "detected_at) VALUES (?, ?, ?, ?, ?)", breaks)
 

@@ -296,7 +296,7 @@ class PgStore:
             "ON CONFLICT DO NOTHING RETURNING id",
             ([t.id for _, t, _, _ in candidates], [t.terminal for _, t, _, _ in candidates],
              [t.seq for _, t, _, _ in candidates], [d for _, _, _, d in candidates],
-             [t.prev_hash for _, t, _, _ in candidates]))}
+             [t.prev_hash for _, t, _, _ in candidates]), binary=True)}
         stored, duplicates = [], []
         for candidate in candidates:
             ticket_id = candidate[1].id
@@ -316,7 +316,7 @@ class PgStore:
                 "SELECT id, terminal, seq, hash FROM ticket_keys WHERE id = ANY(%s) "
                 "OR (terminal, seq) IN (SELECT * FROM unnest(%s::text[], %s::bigint[]))",
                 ([t.id for _, t, _, _ in duplicates], [t.terminal for _, t, _, _ in duplicates],
-                 [t.seq for _, t, _, _ in duplicates])):
+                 [t.seq for _, t, _, _ in duplicates]), binary=True):
             by_id[ticket_id] = by_seq[(terminal, seq)] = digest
         for topic, ticket, payload, digest in duplicates:
             existing = by_id.get(ticket.id) or by_seq.get((ticket.terminal, ticket.seq))
@@ -337,13 +337,14 @@ class PgStore:
                 for _, ticket, _, _ in stored:
                     for row in line_rows(ticket):
                         copy.write_row(row)
-            ledger = [row for _, ticket, _, _ in stored for row in ledger_rows(ticket)]
-            if ledger:
-                cur.executemany("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
-                                "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING", ledger)
+            # A claimed ticket is new, so are its ledger causes (ticket:ID:N): COPY, no conflict to skip.
+            with cur.copy("COPY ledger (card, kind, points, rule, cause, ticket_id, at) FROM STDIN") as copy:
+                for _, ticket, _, _ in stored:
+                    for row in ledger_rows(ticket):
+                        copy.write_row(row)
             cur.execute("INSERT INTO received SELECT terminal, seq, 'stored' FROM unnest(%s::text[], %s::bigint[]) "
                         "AS u(terminal, seq) ON CONFLICT DO NOTHING",
-                        ([t.terminal for _, t, _, _ in stored], [t.seq for _, t, _, _ in stored]))
+                        ([t.terminal for _, t, _, _ in stored], [t.seq for _, t, _, _ in stored]), binary=True)
             self._check_chains(cur, stored, now)
         self._check_points([ticket for _, ticket, _, _ in stored], now)
 
@@ -353,9 +354,9 @@ class PgStore:
             "SELECT b.hash, a.prev_hash FROM unnest(%s::text[], %s::bigint[]) WITH ORDINALITY AS s(terminal, seq, n) "
             "LEFT JOIN ticket_keys b ON b.terminal = s.terminal AND b.seq = s.seq - 1 "
             "LEFT JOIN ticket_keys a ON a.terminal = s.terminal AND a.seq = s.seq + 1 ORDER BY s.n",
-            ([t.terminal for _, t, _, _ in stored], [t.seq for _, t, _, _ in stored])).fetchall()
+            ([t.terminal for _, t, _, _ in stored], [t.seq for _, t, _, _ in stored]), binary=True).fetchall()
         breaks = [(*found, now) for (_, ticket, _, digest), (before, after) in zip(stored, neighbours)
-                  for found in chain_breaks(ticket, digest, before, after)]
+                  for found in chain_breaks(ticket.terminal, ticket.seq, digest, ticket.prev_hash, before, after)]
         if breaks:
             cur.executemany("INSERT INTO chain_breaks (terminal, seq, expected_prev_hash, found_prev_hash, "
                             "detected_at) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING", breaks)

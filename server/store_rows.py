@@ -27,19 +27,21 @@ def ledger_rows(ticket: Ticket) -> list[tuple]:
     `cause` (ticket:ID:N) is unique: the same ticket never books its points twice."""
     if not ticket.card:
         return []
-    return [(ticket.card, e.kind, signed_points(e), e.rule, f"ticket:{ticket.id}:{n}", ticket.id,
-             ticket.closed_at.isoformat()) for n, e in enumerate(ticket.points)]
+    closed = ticket.closed_at.isoformat()
+    return [(ticket.card, e.kind, signed_points(e), e.rule, f"ticket:{ticket.id}:{n}", ticket.id, closed)
+            for n, e in enumerate(ticket.points)]
 
 
-def chain_breaks(ticket: Ticket, digest: str, hash_before: str | None,
+def chain_breaks(terminal: str, seq: int, digest: str, prev_hash: str, hash_before: str | None,
                  prev_hash_after: str | None) -> list[tuple[str, int, str, str]]:
-    """Links that do not hold around a stored ticket, as (terminal, seq, expected_prev_hash, found_prev_hash).
+    """Links that do not hold around a stored ticket (its hash `digest`, naming `prev_hash`), as
+    (terminal, seq, expected_prev_hash, found_prev_hash).
 
     `hash_before`: the stored hash of seq - 1; `prev_hash_after`: the prev_hash stored with seq + 1
-    (None when that ticket is not there yet)."""
+    (None when that ticket is not there, or its link is checked from its own side)."""
     breaks = []
-    if hash_before is not None and hash_before != ticket.prev_hash:
-        breaks.append((ticket.terminal, ticket.seq, hash_before, ticket.prev_hash))
+    if hash_before is not None and hash_before != prev_hash:
+        breaks.append((terminal, seq, hash_before, prev_hash))
     if prev_hash_after is not None and prev_hash_after != digest:
-        breaks.append((ticket.terminal, ticket.seq + 1, digest, prev_hash_after))
+        breaks.append((terminal, seq + 1, digest, prev_hash_after))
     return breaks
