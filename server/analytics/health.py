@@ -1,7 +1,7 @@
 """Sync health per till: last seen, highest contiguous sequence, open gaps, dead letters, quarantine.
 
 Red: a gap still open, a quarantined ticket or a chain break (tickets missing or not trusted).
-Amber: dead letters not replayed yet, or not heard from for more than AMBER_AFTER (the till may be offline).
+Amber: dead letters not replayed yet, points the server computes differently (discrepancies), or not heard from for more than AMBER_AFTER (the till may be offline).
 Green: everything received, in order, recently.
 """
 from __future__ import annotations
@@ -12,6 +12,10 @@ from datetime import datetime, timedelta
 from .replay import ensure_schema as ensure_replays
 
 AMBER_AFTER = timedelta(hours=2)
+
+
+def _has(conn: sqlite3.Connection, table: str) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone() is not None
 
 
 def _per_terminal(conn: sqlite3.Connection, sql: str) -> dict[str, int]:
@@ -29,6 +33,9 @@ def till_health(conn: sqlite3.Connection, now: datetime) -> list[dict]:
                                "(SELECT 1 FROM dead_letter_replays r WHERE r.dead_letter_id = d.id) GROUP BY terminal")
     quarantined = _per_terminal(conn, "SELECT terminal, count(*) FROM quarantine GROUP BY terminal")
     breaks = _per_terminal(conn, "SELECT terminal, count(*) FROM chain_breaks GROUP BY terminal")
+    # a ticket id is "{terminal}-{seq:08d}": the terminal is all but the last 9 characters
+    differ = _per_terminal(conn, "SELECT substr(ticket_id, 1, length(ticket_id) - 9), count(*) FROM discrepancies "
+                                 "GROUP BY 1") if _has(conn, "discrepancies") else {}
     rows = []
     for terminal, contiguous, max_seq, last_seen in conn.execute(
             "SELECT terminal, contiguous_seq, max_seq, last_seen FROM terminals"):
@@ -47,6 +54,8 @@ def till_health(conn: sqlite3.Connection, now: datetime) -> list[dict]:
         status = "red" if reasons else "green"
         if dead.get(terminal):
             reasons.append(f"{dead[terminal]} dead letter(s)")
+        if differ.get(terminal):
+            reasons.append(f"{differ[terminal]} points discrepancy(ies)")
         if seen is None or now - seen > AMBER_AFTER:
             reasons.append("not seen for " + (_ago(now - seen) if seen else "ever"))
         if status == "green" and reasons:
@@ -54,6 +63,7 @@ def till_health(conn: sqlite3.Connection, now: datetime) -> list[dict]:
         rows.append({"terminal": terminal, "status": status, "last_seen": last_seen, "contiguous_seq": contiguous,
                      "max_seq": max_seq, "gaps": open_gaps, "dead_letters": dead.get(terminal, 0),
                      "quarantined": quarantined.get(terminal, 0), "chain_breaks": breaks.get(terminal, 0),
+                     "discrepancies": differ.get(terminal, 0),
                      "reasons": reasons})
     order = {"red": 0, "amber": 1, "green": 2}
     return sorted(rows, key=lambda r: (order[r["status"]], r["terminal"]))

@@ -90,6 +90,11 @@ def test_sync_health_shows_a_till_with_a_gap_in_red(office):
     assert 'class="health red"' in row and "3-4" in row and "2 ticket(s) missing" in row
     amber = page.split('id="till-S001-T01">')[1].split("</tr>")[0]
     assert 'class="health amber"' in amber and "not seen for" in amber
+    with office.conn:
+        office.conn.execute("INSERT INTO discrepancies (ticket_id, rules_version, till_points, server_points, reason, "
+                            "detected_at) VALUES ('S003-T01-00000002', 'base-1', 5, 4, 'differs', ?)", (now.isoformat(),))
+    row = text(office.client("head_office").get("/office/sync")).split('id="till-S003-T01">')[1].split("</tr>")[0]
+    assert "1 points discrepancy(ies)" in row
 
 
 def test_ticket_explorer_filters_detail_and_export(office):
