@@ -1,4 +1,4 @@
-"""Segments: customers picked by RFM scores, value rank, category affinity, main store and consent.
+"""Segments: customers picked by RFM scores, value rank, tier, category affinity, main store and consent.
 
 A segment is a definition (SegmentSpec), evaluated on demand over its period, so counts are
 always current. The CSV export honours consent: a row only for a desk customer who agreed to be
@@ -10,9 +10,11 @@ import csv
 import io
 import sqlite3
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import msgspec
+
+from programme.points import default_rules
 
 from ..errors import ServerError
 from .rfm import rfm_scores
@@ -32,6 +34,7 @@ class SegmentSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     category: str = ""           # keep customers whose top category (by spend, all time) is this one
     store: str = ""              # keep customers whose main store in the period is this one
     consent: str = ""            # "email", "sms" or "profiling": keep desk customers who gave it
+    tier: str = ""               # a tier name of the rules, or "none"; empty = any (see spend_tier)
 
 
 @dataclass
@@ -44,6 +47,7 @@ class Member:
     rank: str
     top_category: str
     main_store: str
+    tier: str = ""
     consents: set[str] = field(default_factory=set)
 
 
@@ -66,9 +70,28 @@ def _consents(conn: sqlite3.Connection) -> dict[int, set[str]]:
     return found
 
 
+def spend_tiers(conn: sqlite3.Connection, end: date) -> dict[str, str]:
+    """key -> tier name ("none" below the first) from the spend of the 365 days up to `end` and the
+    shipped rules' tier thresholds: an estimate of the status the desk shows, which also follows the
+    yearly review date (a customer keeps a tier until the review) and counts eligible spend only."""
+    tiers = sorted(default_rules().tiers, key=lambda t: t.min_spend_cents)
+    found = {}
+    for v in customer_values(conn, end - timedelta(days=364), end):
+        found[v.key] = "none"
+        for tier in tiers:
+            if v.spend_cents >= tier.min_spend_cents:
+                found[v.key] = tier.name
+    return found
+
+
+def tier_names() -> list[str]:
+    return ["none", *(t.name for t in sorted(default_rules().tiers, key=lambda t: t.min_spend_cents))]
+
+
 def members(conn: sqlite3.Connection, spec: SegmentSpec) -> list[Member]:
     """The customers of the segment, best spender first."""
     values = customer_values(conn, spec.start, spec.end, with_stores=True)
+    tiers = spend_tiers(conn, spec.end) if spec.tier else {}
     scores, ranks = rfm_scores(values), value_ranks(values)
     tops = _top_categories(conn) if spec.category else {}
     consents = _consents(conn)
@@ -78,6 +101,8 @@ def members(conn: sqlite3.Connection, spec: SegmentSpec) -> list[Member]:
         if s.r < spec.min_r or s.f < spec.min_f or s.m < spec.min_m:
             continue
         if spec.ranks and ranks[v.key] not in spec.ranks:
+            continue
+        if spec.tier and tiers.get(v.key, "none") != spec.tier:
             continue
         given = consents.get(v.customer_id, set()) if v.customer_id is not None else set()
         if spec.consent and spec.consent not in given:
@@ -95,7 +120,8 @@ def members(conn: sqlite3.Connection, spec: SegmentSpec) -> list[Member]:
             top = max(per_category.items(), key=lambda kv: (kv[1], kv[0]))[0] if per_category else ""
             if top != spec.category:
                 continue
-        kept.append(Member(v.key, v.customer_id, v.cards, v.spend_cents, s.code, ranks[v.key], top, main_store, given))
+        kept.append(Member(v.key, v.customer_id, v.cards, v.spend_cents, s.code, ranks[v.key], top, main_store,
+                           tiers.get(v.key, ""), given))
     return kept
 
 

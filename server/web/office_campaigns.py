@@ -28,13 +28,16 @@ def _score(form, name: str) -> int:
 
 def segment_spec(form) -> seg.SegmentSpec:
     start, end = period_from(form)
+    tier = form.get("tier", "")
+    if tier and tier not in seg.tier_names():
+        raise ServerError(f"tier {tier!r} is not one of {', '.join(seg.tier_names())}")
     consent = form.get("consent", "")
     if consent not in ("", "email", "sms", "profiling"):
         raise ServerError(f"consent {consent!r} is not one of email, sms, profiling")
     return seg.SegmentSpec(start=start, end=end, min_r=_score(form, "min_r"), min_f=_score(form, "min_f"),
                            min_m=_score(form, "min_m"), ranks=[r for r in form.getlist("rank") if r in RANKS],
                            category=form.get("category", "").strip(), store=form.get("store", "").strip(),
-                           consent=consent)
+                           consent=consent, tier=tier)
 
 
 def period_from(form) -> tuple[date, date]:
@@ -59,7 +62,7 @@ def segments():
     found = seg.members(conn, spec)
     return render_template("office_segments.html", spec=spec, found=found[:PREVIEW], total=len(found),
                            counts=seg.counts(conn, spec), ranks=RANKS, categories=_categories(),
-                           query=request.args.to_dict(flat=False))
+                           tiers=seg.tier_names(), query=request.args.to_dict(flat=False))
 
 
 @bp.route("/segments.csv")
@@ -77,7 +80,7 @@ def segment_export():
 @roles(*OFFICE)
 def campaigns():
     return render_template("office_campaigns.html", campaigns=offers.list_campaigns(db()),
-                           spec=segment_spec(request.args), ranks=RANKS, categories=_categories(),
+                           spec=segment_spec(request.args), ranks=RANKS, categories=_categories(), tiers=seg.tier_names(),
                            broker=bool(current_app.config.get("BROKER")))
 
 

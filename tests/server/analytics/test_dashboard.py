@@ -9,8 +9,8 @@ from programme.ticket import Tender, Ticket, make_line
 from server.analytics import dashboard
 from server.deskdb import open_db
 
-from ...fixtures.headoffice import CARDS, END, START, build_known_set, chained, last_hash, register_customers, \
-    store_tickets
+from ...fixtures.headoffice import (CARDS, END, START, build_known_set, chained, last_hash, register_customers,
+                                   store_tickets)
 
 
 @pytest.fixture

@@ -3,15 +3,19 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime, timezone
 
+import msgspec
 import pytest
 
+from programme.ticket import Tender, make_line
 from server.analytics import aggregate
-from server.analytics.segments import SegmentSpec, counts, export_csv, members
+from server.analytics.segments import SegmentSpec, counts, export_csv, members, tier_names
 from server.deskdb import open_db
 from server.errors import ServerError
 
-from ...fixtures.headoffice import CARDS, END, START, build_known_set, register_customers
+from ...fixtures.headoffice import (CARDS, END, START, build_known_set, known_tickets, register_customers,
+                                   store_tickets)
 
 
 @pytest.fixture
@@ -65,3 +69,23 @@ def test_export_honours_consent(conn):
     with pytest.raises(ServerError) as refused:
         export_csv(conn, everyone, "post")
     assert str(refused.value) == "no channel 'post': export for one of email, sms"
+
+
+def test_tier_from_the_twelve_month_spend(tmp_path):
+    path = tmp_path / "server.db"
+    tickets = known_tickets()
+    b = next(t for t in tickets if t.card == CARDS["B"])
+    closed = datetime(2025, 12, 20, 10, 0, tzinfo=timezone.utc)  # B spent 1,400 EUR before Christmas
+    big = msgspec.structs.replace(b, id="S003-T01-00000001", terminal="S003-T01", seq=1, store="S003",
+                                  opened_at=closed, closed_at=closed, total_cents=140000, points=[],
+                                  lines=[make_line("3228857000906", 1, 140000, category="fresh")],
+                                  tenders=[Tender(kind="cash", cents=140000)])
+    store_tickets(path, [*tickets, big])
+    db = open_db(path)
+    aggregate.refresh(db)
+    assert tier_names() == ["none", "silver", "gold"]
+    assert keys(members(db, SegmentSpec(start=START, end=END, tier="silver"))) == [CARDS["B"]]  # 1,500 EUR
+    assert len(members(db, SegmentSpec(start=START, end=END, tier="none"))) == 9
+    assert members(db, SegmentSpec(start=START, end=END, tier="gold")) == []
+    assert members(db, SegmentSpec(start=START, end=END, tier="silver"))[0].tier == "silver"
+    db.close()
