@@ -16,7 +16,6 @@ from .errors import LedgerError
 from .rules import RuleSet, Tier
 from .ticket import EntryKind
 
-CREDIT_KINDS = frozenset({"earn"})
 TIER_WINDOW = timedelta(days=365)
 
 
