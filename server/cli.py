@@ -30,11 +30,17 @@ def server(ctx: click.Context, db: str | None, broker: str | None, web_port: int
         return
     if not db or not broker:
         raise click.UsageError("give --db and --broker (or LOYALTY_DB and LOYALTY_BROKER) to run the server")
-    from .store_api import is_postgres, redacted
+    from .errors import StoreError
+    from .store_api import is_postgres, open_store, redacted
 
     if web_port is not None and is_postgres(db):
         raise click.UsageError("the desk web app runs on the SQLite database only: drop --web-port with a "
                                "postgresql:// --db, or give a SQLite file")
+    if is_postgres(db):
+        try:  # fail now, with the reason, rather than in the ingest thread
+            open_store(db).close()
+        except StoreError as exc:
+            raise click.ClickException(str(exc)) from None
     from sync.broker_url import parse_broker_url
     from sync.errors import SyncError
 

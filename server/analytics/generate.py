@@ -8,8 +8,10 @@ the payload is the message a till sends, hashes chain per till, points are the b
 from __future__ import annotations
 
 import hashlib
+import queue
 import random
 import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -142,6 +144,7 @@ def generate(conn: sqlite3.Connection, plan: Plan, progress: Callable[[int], Non
                 if progress:
                     progress(written)
     batch.flush()
+    batch.close()
     if progress:
         progress(written)
     seen = datetime.combine(end, datetime.max.time(), timezone.utc).replace(microsecond=0).isoformat()
@@ -155,14 +158,16 @@ def generate(conn: sqlite3.Connection, plan: Plan, progress: Callable[[int], Non
 
 
 class _Batch:
-    """Rows for tickets, lines, ledger and received, inserted together with executemany."""
+    """Rows for tickets, lines, ledger and received, inserted together with executemany by a writer thread."""
 
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
         self.tickets, self.lines, self.ledger, self.received = [], [], [], []
         self.last_hash = GENESIS_HASH
         self.lines_written = 0
-        self.now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.queue: queue.Queue = queue.Queue(maxsize=2)
+        self.writer: threading.Thread | None = None
+        self.failure: Exception | None = None
 
     def __len__(self) -> int:
         return len(self.tickets)
@@ -182,24 +187,53 @@ class _Batch:
         self.received.append((t.terminal, t.seq))
 
     def flush(self) -> None:
+        """Hand the rows to the writer thread (SQLite's work overlaps the generation of the next batch)."""
         if not self.tickets:
             return
-        conn = self.conn
-        conn.execute("BEGIN")
-        try:
-            conn.executemany("INSERT INTO tickets (id, terminal, seq, store, cashier, closed_at, card, total_cents, "
-                             "points_earned, points_redeemed, rules_version, hash, prev_hash, received_at, payload) "
-                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self.tickets)
-            conn.executemany("INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", self.lines)
-            conn.executemany("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
-                             "VALUES (?, ?, ?, ?, ?, ?, ?)", self.ledger)
-            conn.executemany("INSERT INTO received VALUES (?, ?, 'stored')", self.received)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         self.lines_written += len(self.lines)
+        self._start_writer()
+        self.queue.put((self.tickets, self.lines, self.ledger, self.received))
         self.tickets, self.lines, self.ledger, self.received = [], [], [], []
+        if self.failure:
+            raise self.failure
+
+    def close(self) -> None:
+        """Wait until every batch is written; raise what the writer met, if anything."""
+        if self.writer is not None:
+            self.queue.put(None)
+            self.writer.join()
+            self.writer = None
+        if self.failure:
+            raise self.failure
+
+    def _start_writer(self) -> None:
+        if self.writer is None:
+            self.writer = threading.Thread(target=self._write, name="generate-writer", daemon=True)
+            self.writer.start()
+
+    def _write(self) -> None:
+        conn = self.conn
+        while (rows := self.queue.get()) is not None:
+            if self.failure:
+                continue
+            tickets, lines, ledger, received = rows
+            try:
+                conn.execute("BEGIN")
+                try:
+                    conn.executemany(
+                        "INSERT INTO tickets (id, terminal, seq, store, cashier, closed_at, card, total_cents, "
+                        "points_earned, points_redeemed, rules_version, hash, prev_hash, received_at, payload) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", tickets)
+                    conn.executemany("INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", lines)
+                    conn.executemany("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
+                                     "VALUES (?, ?, ?, ?, ?, ?, ?)", ledger)
+                    conn.executemany("INSERT INTO received VALUES (?, ?, 'stored')", received)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+            except Exception as exc:  # noqa: BLE001 - handed to the generating thread, which raises it
+                self.failure = exc
 
 
 def _write_customers(conn: sqlite3.Connection, rng: random.Random, customers: int, first_day: date) -> None:

@@ -65,3 +65,11 @@ def test_the_desk_is_refused_on_postgresql():
     assert result.exit_code == 2
     assert ("the desk web app runs on the SQLite database only: drop --web-port with a postgresql:// --db, "
             "or give a SQLite file") in result.output
+
+
+def test_an_unreachable_postgresql_stops_the_server_at_once_with_the_reason(postgres_server):
+    url = postgres_server.url("no_such_db")
+    result = CliRunner().invoke(main, ["server", "--db", url, "--broker", "mqtt://127.0.0.1:1"])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: cannot open the PostgreSQL database {url}: ")
+    assert result.output.rstrip().endswith("; check the URL and that the server runs")

@@ -171,3 +171,21 @@ def test_an_unreachable_postgres_is_a_clear_error(postgres_server):
         f"cannot open the PostgreSQL database postgresql://postgres@127.0.0.1:{postgres_server.port}/no_such_db: ")
     assert "secret" not in str(caught.value) and str(caught.value).endswith("; check the URL and that the server runs")
     assert redacted("postgresql://u:p@h/db") == "postgresql://u@h/db"
+
+
+def test_postgres_a_lost_connection_fails_the_batch_whole_and_the_retry_reconnects(tmp_path, postgres_url):
+    """What ingest does on a write error: the batch rolled back, tried again on a new connection."""
+    import psycopg
+
+    from server.store_api import WRITE_ERRORS
+
+    store = open_store(postgres_url)
+    m = till_messages(tmp_path, 4)
+    ingest(store, m[:2])
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (store.conn.raw.info.backend_pid,))
+    with pytest.raises(WRITE_ERRORS):
+        ingest(store, m[2:])
+    result = ingest(store, m[2:])
+    assert (result.stored, result.acks, store.ticket_count()) == (2, {"S001-T01": 4}, 4)
+    store.close()
