@@ -89,6 +89,23 @@ def server(ctx: click.Context, db: str | None, broker: str | None, web_port: int
 @server.command()
 @click.option("--db", required=True, type=click.Path(dir_okay=False, exists=True), help=DB_HELP)
 @click.option("--as-of", "as_of", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="The day of the run (YYYY-MM-DD): the rules in force then decide.")
+def cheques(db: str, as_of) -> None:
+    """Issue loyalty cheques on a schedule (rules with [cheques] issue = "schedule"); idempotent per day."""
+    from .cheques import run_cheques
+    from .expiry import rules_for
+    from .store import Store
+
+    store = Store(db)
+    try:
+        click.echo(json.dumps(run_cheques(store.conn, rules_for(store.conn, as_of.date()), as_of.date())))
+    finally:
+        store.close()
+
+
+@server.command()
+@click.option("--db", required=True, type=click.Path(dir_okay=False, exists=True), help=DB_HELP)
+@click.option("--as-of", "as_of", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
               help="Expire every lot whose expiry date is on or before this day (YYYY-MM-DD).")
 def expire(db: str, as_of) -> None:
     """Expire points past their date (the rules' [expiry]); idempotent; counts as JSON."""

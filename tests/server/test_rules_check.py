@@ -1,6 +1,7 @@
 """The server recomputes every synced ticket's points with its rules version and records differences."""
 import json
 import random
+import re
 from datetime import datetime, timedelta, timezone
 
 import msgspec
@@ -130,3 +131,27 @@ def test_default_rules_tickets_agree_and_expiry_runs_once(tmp_path):
     assert json.loads(again.output.splitlines()[-1])["entries"] == 0
     store = Store(db)
     assert store.conn.execute("SELECT sum(points) FROM ledger").fetchone() == (0,)
+
+
+def test_scheduled_cheques_carry_the_remainder_once_a_day(tmp_path):
+    store = Store(tmp_path / "server.db")
+    ingest(store, sold_messages(tmp_path, 30, with_doc_rules=False))
+    db = str(tmp_path / "server.db")
+    runner = CliRunner()
+    till_rules = runner.invoke(main, ["server", "cheques", "--db", db, "--as-of", "2026-12-01"])
+    assert json.loads(till_rules.output)["note"] == ('rules 2026.1 issue cheques at the till '
+                                                    '([cheques] issue = "till"): nothing to do')
+    scheduled = re.sub(r'(?m)^issue = "till"$', 'issue = "schedule"', DOC_RULES_TEXT)
+    scheduled = re.sub(r"(?m)^effective_from = .*$", "effective_from = 2026-11-30T00:00:00Z", scheduled)
+    record_version(store.conn, scheduled, NOW)
+    store.conn.execute("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
+                       "VALUES ('2900000000018', 'adjust', 1230, 'a year of shopping', 'desk:test-1', NULL, ?)", (NOW,))
+    balances = dict(store.conn.execute("SELECT card, sum(points) FROM ledger GROUP BY card"))
+    due = {card: points // 500 for card, points in balances.items() if points >= 500}
+    assert due == {"2900000000018": 2}
+    first = json.loads(runner.invoke(main, ["server", "cheques", "--db", db, "--as-of", "2026-12-01"]).output)
+    again = json.loads(runner.invoke(main, ["server", "cheques", "--db", db, "--as-of", "2026-12-01"]).output)
+    assert (first["cards"], first["cheques"], first["cents"]) == (len(due), sum(due.values()), 500 * sum(due.values()))
+    assert first["rules_version"] == "2026.11-2" and again["cards"] == 0
+    after = dict(store.conn.execute("SELECT card, sum(points) FROM ledger GROUP BY card"))
+    assert after["2900000000018"] == 230 and after == {**balances, "2900000000018": 230}  # remainder carried
