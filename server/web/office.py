@@ -29,6 +29,7 @@ def parse_day(name: str, default: date | None) -> date | None:
 def period() -> tuple[date, date]:
     """The chosen period; by default the year up to the last day with sales."""
     conn = db()
+    aggregate.ensure_schema(conn)
     last = conn.execute("SELECT max(day) FROM card_day").fetchone()[0]
     end = parse_day("end", date.fromisoformat(last) if last else datetime.now(timezone.utc).date())
     start = parse_day("start", end - timedelta(days=364))

@@ -186,3 +186,15 @@ def test_a_dead_letter_is_replayed_after_a_fix(office):
     assert error_of(broken).endswith("): fix the cause, then replay it")
     assert error_of(office.post(client, "/office/dead-letters/9/replay")) == (
         "no dead letter 9: pick one from the sync health page")
+
+
+def test_pages_work_on_an_empty_database(tmp_path, fast_argon2):
+    desk = Desk(tmp_path)
+    client = desk.client("admin")
+    for method, url in OFFICE_ROUTES:
+        if method == "GET" and not url.endswith("/1") and "00000001" not in url:
+            response = client.get(url)
+            assert response.status_code in (200, 302), (url, error_of(response))
+    assert "No ticket matches." in text(client.get("/office/tickets"))
+    assert "No campaign yet." in text(client.get("/office/campaigns"))
+    desk.conn.close()
