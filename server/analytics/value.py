@@ -52,7 +52,9 @@ def customer_values(conn: sqlite3.Connection, start: date, end: date, point_cent
                     with_stores: bool = False) -> list[CustomerValue]:
     """Every customer with at least one identified ticket from `start` to `end` (both included).
 
-    SQLite sums per card (in C); cards of one customer are then added up here. A customer's visits
+    SQLite sums per card (in C) scanning card_day in its key order (card, day, store): `+day` keeps it
+    off the day index, which would cost a sort for the GROUP BY (2.7x slower on a year, measured).
+    Cards of one customer are then added up here. A customer's visits
     are the sum over their cards (two cards used the same day count twice: rare, and documented).
     `with_stores` also fills `stores` (spend per store), which segments need and dashboards do not."""
     ensure_schema(conn)
@@ -62,7 +64,7 @@ def customer_values(conn: sqlite3.Connection, start: date, end: date, point_cent
     values: dict[str, CustomerValue] = {}
     for card, spend, margin, tickets, visits, last_day, earned, redeemed in conn.execute(
             "SELECT card, sum(spend_cents), sum(margin_cents), sum(tickets), count(DISTINCT day), max(day), "
-            "sum(points), sum(points_redeemed) FROM card_day WHERE day >= ? AND day <= ? GROUP BY card", period):
+            "sum(points), sum(points_redeemed) FROM card_day WHERE +day >= ? AND +day <= ? GROUP BY card", period):
         owner = owners.get(card)
         key = f"customer:{owner}" if owner is not None else card
         v = values.get(key)
@@ -78,7 +80,7 @@ def customer_values(conn: sqlite3.Connection, start: date, end: date, point_cent
         v.last_day = max(v.last_day, last_day)
     if with_stores:
         for card, store, spend in conn.execute(
-                "SELECT card, store, sum(spend_cents) FROM card_day WHERE day >= ? AND day <= ? GROUP BY card, store",
+                "SELECT card, store, sum(spend_cents) FROM card_day WHERE +day >= ? AND +day <= ? GROUP BY card, store",
                 period):
             owner = owners.get(card)
             v = values[f"customer:{owner}" if owner is not None else card]
