@@ -72,8 +72,11 @@ def search(conn: sqlite3.Connection, f: TicketFilter, page: int = 1, page_size: 
     return [dict(zip(COLUMNS, row)) for row in cur]
 
 
-def count(conn: sqlite3.Connection, f: TicketFilter, limit: int = 100_000) -> int:
-    """How many tickets match, counted up to `limit` (so a broad filter stays fast)."""
+COUNT_LIMIT = 1_000
+
+
+def count(conn: sqlite3.Connection, f: TicketFilter, limit: int = COUNT_LIMIT) -> int:
+    """How many tickets match, counted up to `limit` (so a broad filter stays fast: "1000+")."""
     where, args = f.where()
     return conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM tickets t{where} LIMIT ?)", [*args, limit]).fetchone()[0]
 

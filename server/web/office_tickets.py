@@ -47,6 +47,7 @@ def explorer():
     query = {k: request.args[k] for k in FILTER_FIELDS if request.args.get(k)}
     return render_template("office_tickets.html", rows=rows, page=page, query=query,
                            matching=tickets.count(conn, f), page_size=tickets.PAGE_SIZE,
+                           count_limit=tickets.COUNT_LIMIT,
                            stores=[r[0] for r in conn.execute("SELECT DISTINCT store FROM store_day ORDER BY 1")]
                            if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'store_day'").fetchone() else [])
 
