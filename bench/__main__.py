@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .common import machine, table
 
-BENCHES = ["ingest", "till", "card", "rules", "desk", "analytics"]
+BENCHES = ["ingest", "till", "card", "rules", "desk", "analytics", "store_pg"]
 DOC = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 
 
