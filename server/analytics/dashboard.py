@@ -7,7 +7,7 @@ last row), so a repeated view costs a lookup, and any new ticket, ledger entry o
 from __future__ import annotations
 
 import sqlite3
-from datetime import date
+from datetime import date, timedelta
 
 import msgspec
 
@@ -23,6 +23,14 @@ CREATE TABLE IF NOT EXISTS dashboard_cache (
 ) WITHOUT ROWID;
 """
 TOP_CUSTOMERS = 20
+
+
+def default_period(conn: sqlite3.Connection, today: date | None = None) -> tuple[date, date]:
+    """The year up to the last day with sales (today when there is none): what the value page shows first."""
+    aggregate.ensure_schema(conn)
+    last = conn.execute("SELECT max(day) FROM card_day").fetchone()[0]
+    end = date.fromisoformat(last) if last else (today or date.today())
+    return end - timedelta(days=364), end
 
 
 def data_version(conn: sqlite3.Connection) -> str:

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta, timezone
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
 from ..analytics import aggregate, health
-from ..analytics.dashboard import dashboard
+from ..analytics.dashboard import dashboard, default_period
 from ..analytics.replay import replay
 from ..errors import ServerError
 from . import db, roles
@@ -28,11 +28,9 @@ def parse_day(name: str, default: date | None) -> date | None:
 
 def period() -> tuple[date, date]:
     """The chosen period; by default the year up to the last day with sales."""
-    conn = db()
-    aggregate.ensure_schema(conn)
-    last = conn.execute("SELECT max(day) FROM card_day").fetchone()[0]
-    end = parse_day("end", date.fromisoformat(last) if last else datetime.now(timezone.utc).date())
-    start = parse_day("start", end - timedelta(days=364))
+    first, last = default_period(db(), datetime.now(timezone.utc).date())
+    end = parse_day("end", last)
+    start = parse_day("start", first if end == last else end - timedelta(days=364))
     if end < start:
         raise ServerError(f"the period ends ({end}) before it starts ({start}): swap the dates")
     return start, end

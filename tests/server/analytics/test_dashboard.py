@@ -1,10 +1,13 @@
 """The value dashboard's figures: computed once, served from the cache until tickets, ledger or cards change."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import json
+from datetime import date, datetime, timezone
 
 import pytest
+from click.testing import CliRunner
 
+from loyalty.cli import main
 from programme.ticket import Tender, Ticket, make_line
 from server.analytics import dashboard
 from server.deskdb import open_db
@@ -48,3 +51,17 @@ def test_cached_until_the_data_changes(conn, monkeypatch):
         closed_at=closed, lines=[make_line("3017620422003", 1, 700)], tenders=[Tender(kind="cash", cents=700)],
         total_cents=700, card=CARDS["J"], points=[], rules_version="base-1")], last_hash(path, "S001-T01")))
     assert dashboard.dashboard(db, START, END) == {"recomputed": True} and len(calls) == 1
+
+
+def test_the_aggregate_job_can_prepare_the_dashboard(conn, monkeypatch):
+    db, path = conn
+    result = CliRunner().invoke(main, ["server", "aggregate", "--db", str(path), "--dashboard"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {"tickets": 13, "last_rowid": 13,
+                                         "dashboard": {"start": "2025-01-31", "end": "2026-01-30"}}
+    assert dashboard.default_period(db) == (date(2025, 1, 31), date(2026, 1, 30))  # the last card sale: A's
+    monkeypatch.setattr(dashboard, "compute", lambda *a: pytest.fail("the job had prepared these figures"))
+    figures = dashboard.dashboard(db, date(2025, 1, 31), date(2026, 1, 30))
+    assert (figures["customers"], figures["spend_cents"]) == (10, 110000)  # with D's June ticket
+    again = CliRunner().invoke(main, ["server", "aggregate", "--db", str(path)])
+    assert json.loads(again.output) == {"tickets": 0, "last_rowid": 13}
