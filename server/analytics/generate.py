@@ -227,7 +227,7 @@ class _Batch:
                     conn.executemany("INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", lines)
                     conn.executemany("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
                                      "VALUES (?, ?, ?, ?, ?, ?, ?)", ledger)
-                    conn.executemany("INSERT INTO received VALUES (?, ?, 'stored')", received)
+                    conn.executemany("INSERT INTO received (terminal, seq, status) VALUES (?, ?, 'stored')", received)
                     conn.execute("COMMIT")
                 except BaseException:
                     conn.execute("ROLLBACK")
