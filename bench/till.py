@@ -17,7 +17,7 @@ from pathlib import Path
 from programme.cardnumber import make_card_number
 from programme.points import RULES_VERSION, earn_points
 from programme.ticket import Tender, make_line, ticket_hash
-from sync.codec import encode_ticket
+from sync.codec import encode_ticket, payload_digest
 from terminal.journal import Journal
 from terminal.till import TillSession
 
@@ -95,7 +95,8 @@ def measure(path: Path, cards: list[str]) -> dict:
         raw.executemany("INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", line_rows)
         raw.executemany("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                         ledger_rows)
-        raw.execute("INSERT INTO outbox VALUES (?, ?, ?, ?)", (seq, "loyalty/v1/up/S001-T01/tickets", payload, closed))
+        raw.execute("INSERT INTO outbox VALUES (?, ?, ?, ?, ?)",
+                    (seq, "loyalty/v1/up/S001-T01/tickets", payload, closed, payload_digest(payload)))
         raw.execute("COMMIT")
         raws.append(time.perf_counter() - started)
     journal.close()

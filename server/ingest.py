@@ -112,7 +112,7 @@ class Ingestor:
                 messages = [m for m in batch if m[0]]
                 if len(messages) < len(batch):
                     for terminal, seq in store.acks().items():
-                        self._publish_ack(terminal, seq)
+                        self._publish_ack(terminal, seq, store.ack_digest(terminal, seq))
                 if messages:
                     self._process_until_stored(store, messages)
         finally:
@@ -139,7 +139,7 @@ class Ingestor:
         for letter in dead:
             log_event(log, "dead_letter", logging.WARNING, topic=letter.topic, reason=letter.reason)
         for terminal, acked_to in result.acks.items():
-            self._publish_ack(terminal, acked_to)
+            self._publish_ack(terminal, acked_to, store.ack_digest(terminal, acked_to))
         for terminal, from_seq in result.gaps.items():
             self._request_resend(terminal, from_seq)
         self.totals.stored += result.stored
@@ -150,8 +150,11 @@ class Ingestor:
                   dead_letters=result.dead_letters, quarantined=result.quarantined)
         return result
 
-    def _publish_ack(self, terminal: str, acked_to: int) -> None:
-        ack = Ack(schema=SCHEMA_VERSION, terminal=terminal, acked_to=acked_to, at=datetime.now(timezone.utc))
+    def _publish_ack(self, terminal: str, acked_to: int, digest: str | None) -> None:
+        if acked_to < 1 or digest is None:
+            return  # nothing received from this till yet, or nothing to name
+        ack = Ack(schema=SCHEMA_VERSION, terminal=terminal, acked_to=acked_to, digest=digest,
+                  at=datetime.now(timezone.utc))
         self.client.publish(topics.acks(terminal), encode(ack), qos=1)
 
     def _request_resend(self, terminal: str, from_seq: int) -> None:

@@ -13,6 +13,7 @@ import sqlite_utils
 
 from programme.signing import SignatureError, load_public_key, verify_ticket
 from programme.ticket import Ticket, ticket_hash
+from sync.codec import payload_digest
 
 from .store_rows import chain_breaks, ledger_rows, line_rows, ticket_row
 
@@ -66,6 +67,7 @@ CREATE TABLE IF NOT EXISTS received (
     terminal TEXT NOT NULL,
     seq INTEGER NOT NULL,
     status TEXT NOT NULL,
+    digest TEXT,
     PRIMARY KEY (terminal, seq)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS terminals (
@@ -210,11 +212,11 @@ class Store:
                 result.stored += 1
                 checked.append(ticket)
                 rows.append(ticket_row(ticket, digest, now, payload))
-                received.append((ticket.terminal, ticket.seq))
+                received.append((ticket.terminal, ticket.seq, payload_digest(payload)))
                 lines.extend(line_rows(ticket))
                 ledger.extend(ledger_rows(ticket))
             conn.executemany(TICKET_INSERT, rows)
-            conn.executemany("INSERT OR IGNORE INTO received VALUES (?, ?, 'stored')", received)
+            conn.executemany("INSERT OR IGNORE INTO received VALUES (?, ?, 'stored', ?)", received)
             self._check_chains(batch, now)
             conn.executemany("INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", lines)
             conn.executemany(
@@ -228,7 +230,8 @@ class Store:
                     (now, letter.topic, letter.terminal, letter.seq, letter.reason, letter.payload))
                 if letter.terminal is not None and letter.seq is not None and letter.seq > 0:
                     # Kept here, so the till may forget it: otherwise one poison message blocks its acks.
-                    conn.execute("INSERT OR IGNORE INTO received VALUES (?, ?, 'dead')", (letter.terminal, letter.seq))
+                    conn.execute("INSERT OR IGNORE INTO received VALUES (?, ?, 'dead', ?)",
+                                 (letter.terminal, letter.seq, payload_digest(letter.payload)))
                     touched.add(letter.terminal)
             result.dead_letters = len(dead)
             for terminal in touched:
@@ -263,8 +266,8 @@ class Store:
         except SignatureError as exc:
             reason = str(exc)
         conn = self.conn
-        if conn.execute("INSERT OR IGNORE INTO received VALUES (?, ?, 'quarantined')",
-                        (ticket.terminal, ticket.seq)).rowcount:
+        if conn.execute("INSERT OR IGNORE INTO received VALUES (?, ?, 'quarantined', ?)",
+                        (ticket.terminal, ticket.seq, payload_digest(payload))).rowcount:
             conn.execute("INSERT INTO quarantine (received_at, terminal, seq, ticket_id, reason, payload) "
                          "VALUES (?, ?, ?, ?, ?, ?)", (now, ticket.terminal, ticket.seq, ticket.id, reason, payload))
         return True
@@ -350,6 +353,11 @@ class Store:
     # -- reads -----------------------------------------------------------------------------------
     def acks(self) -> dict[str, int]:
         return dict(self.conn.execute("SELECT terminal, contiguous_seq FROM terminals").fetchall())
+
+    def ack_digest(self, terminal: str, seq: int) -> str | None:
+        """SHA-256 of the message received as `seq`: an ack names it so a till never takes another's ack."""
+        row = self.conn.execute("SELECT digest FROM received WHERE terminal = ? AND seq = ?", (terminal, seq)).fetchone()
+        return row[0] if row else None
 
     def ticket_count(self) -> int:
         return self.conn.execute("SELECT count(*) FROM tickets").fetchone()[0]

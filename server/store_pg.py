@@ -20,6 +20,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from programme.ticket import Ticket, ticket_hash
+from sync.codec import payload_digest
 
 from .store import BatchResult, DeadLetter, Store
 from .store_rows import chain_breaks, ledger_rows, line_rows, ticket_row
@@ -83,6 +84,7 @@ CREATE TABLE IF NOT EXISTS received (
     terminal TEXT NOT NULL,
     seq BIGINT NOT NULL,
     status TEXT NOT NULL,
+    digest TEXT,
     PRIMARY KEY (terminal, seq)
 );
 CREATE TABLE IF NOT EXISTS terminals (
@@ -229,6 +231,7 @@ class PgStore:
     _quarantined = Store._quarantined
     _advance = Store._advance
     acks = Store.acks
+    ack_digest = Store.ack_digest
     ticket_count = Store.ticket_count
     stats = Store.stats
 
@@ -267,8 +270,8 @@ class PgStore:
                             "VALUES (%s, %s, %s, %s, %s, %s)",
                             (now, letter.topic, letter.terminal, letter.seq, letter.reason, letter.payload))
                 if letter.terminal is not None and letter.seq is not None and letter.seq > 0:
-                    raw.execute("INSERT INTO received VALUES (%s, %s, 'dead') ON CONFLICT DO NOTHING",
-                                (letter.terminal, letter.seq))
+                    raw.execute("INSERT INTO received VALUES (%s, %s, 'dead', %s) ON CONFLICT DO NOTHING",
+                                (letter.terminal, letter.seq, payload_digest(letter.payload)))
             result.dead_letters = len(dead)
             for terminal in touched:
                 self._advance(terminal, now, result)
@@ -342,9 +345,11 @@ class PgStore:
                 for _, ticket, _, _ in stored:
                     for row in ledger_rows(ticket):
                         copy.write_row(row)
-            cur.execute("INSERT INTO received SELECT terminal, seq, 'stored' FROM unnest(%s::text[], %s::bigint[]) "
-                        "AS u(terminal, seq) ON CONFLICT DO NOTHING",
-                        ([t.terminal for _, t, _, _ in stored], [t.seq for _, t, _, _ in stored]), binary=True)
+            cur.execute("INSERT INTO received SELECT terminal, seq, 'stored', digest "
+                        "FROM unnest(%s::text[], %s::bigint[], %s::text[]) AS u(terminal, seq, digest) "
+                        "ON CONFLICT DO NOTHING",
+                        ([t.terminal for _, t, _, _ in stored], [t.seq for _, t, _, _ in stored],
+                         [payload_digest(p) for _, _, p, _ in stored]), binary=True)
             self._check_chains(cur, stored, now)
         self._check_points([ticket for _, ticket, _, _ in stored], now)
 

@@ -1,6 +1,7 @@
 """Wire messages: versioned JSON envelopes for tickets, acks and commands, decoded with limits."""
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Literal
 
@@ -21,11 +22,17 @@ class TicketMessage(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class Ack(msgspec.Struct, forbid_unknown_fields=True):
-    """Cumulative: the server has committed every ticket of `terminal` up to and including `acked_to`."""
+    """Cumulative: the server has committed every ticket of `terminal` up to and including `acked_to`.
+
+    `digest` is the SHA-256 of the message it holds as `acked_to`: a till forgets its messages only
+    when its own message `acked_to` has that digest, so a stale ack (queued for a till's earlier life,
+    or from a server restored from backup) never deletes a ticket the server does not have.
+    """
 
     schema: Literal[1]
     terminal: str
     acked_to: int
+    digest: str
     at: datetime
 
 
@@ -41,6 +48,10 @@ _encoder = msgspec.json.Encoder()
 _ticket_decoder = msgspec.json.Decoder(TicketMessage)
 _ack_decoder = msgspec.json.Decoder(Ack)
 _command_decoder = msgspec.json.Decoder(Command)
+
+
+def payload_digest(payload: bytes) -> str:
+    return hashlib.sha256(payload).hexdigest()
 
 
 def encode(message: msgspec.Struct) -> bytes:

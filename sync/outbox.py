@@ -3,6 +3,7 @@
 A message is written in the same transaction as the ticket it carries and deleted only when the
 server's cumulative ack covers its sequence.
 """
+import hashlib
 import sqlite3
 
 SCHEMA = """
@@ -10,7 +11,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY,
     topic TEXT NOT NULL,
     payload BLOB NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    digest TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS sync_state (
     key TEXT PRIMARY KEY,
@@ -26,9 +28,15 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
 def enqueue(conn: sqlite3.Connection, seq: int, topic: str, payload: bytes, created_at: str) -> None:
     """Add a message; call inside the transaction that writes what the message carries."""
     conn.execute(
-        "INSERT INTO outbox (seq, topic, payload, created_at) VALUES (?, ?, ?, ?)",
-        (seq, topic, payload, created_at),
+        "INSERT INTO outbox (seq, topic, payload, created_at, digest) VALUES (?, ?, ?, ?, ?)",
+        (seq, topic, payload, created_at, hashlib.sha256(payload).hexdigest()),
     )
+
+
+def ack_matches(conn: sqlite3.Connection, acked_to: int, digest: str) -> bool:
+    """Does our message `acked_to` still wait here, with that digest? Only then may an ack be applied."""
+    row = conn.execute("SELECT digest FROM outbox WHERE seq = ?", (acked_to,)).fetchone()
+    return row is not None and row[0] == digest
 
 
 def pending(conn: sqlite3.Connection, after_seq: int, limit: int) -> list[tuple[int, str, bytes]]:

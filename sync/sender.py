@@ -64,10 +64,11 @@ class OutboxSender:
         self._changed = threading.Condition()
         self._connected = False
         self._rewind = True
-        self._received_ack = 0
+        self._acks: dict[int, str] = {}  # acked_to -> digest, received and not yet looked at
         self._resend_from: int | None = None
         self._status = SyncStatus(False, 0, 0, None, 0)
         self._generation = 0
+        self.refused_acks = 0
         self._thread = threading.Thread(target=self._run, name=f"sync-{terminal}", daemon=True)
 
     # -- MQTT callbacks (paho's network thread) --------------------------------------------
@@ -93,7 +94,7 @@ class OutboxSender:
             if message.topic.endswith("/acks"):
                 ack = decode_ack(message.payload)
                 with self._lock:
-                    self._received_ack = max(self._received_ack, ack.acked_to)
+                    self._acks[ack.acked_to] = ack.digest
             else:
                 command = decode_command(message.payload)
                 with self._lock:
@@ -115,9 +116,11 @@ class OutboxSender:
             while not self._stop.is_set():
                 self._wake.clear()
                 with self._lock:
-                    received, connected = self._received_ack, self._connected
+                    acks, self._acks = self._acks, {}
+                    connected = self._connected
                     rewind, self._rewind = self._rewind, False
                     resend_from, self._resend_from = self._resend_from, None
+                received = self._valid_ack(conn, acks, acked)
                 if received > acked:
                     last_ack_at = datetime.now(timezone.utc).isoformat()
                     outbox.acknowledge(conn, received, last_ack_at)
@@ -146,6 +149,18 @@ class OutboxSender:
                     self._wake.wait(POLL_INTERVAL)
         finally:
             conn.close()
+
+    def _valid_ack(self, conn, acks: dict[int, str], acked: int) -> int:
+        """The highest new ack whose digest matches our own message; others are refused and logged."""
+        for acked_to in sorted(acks, reverse=True):
+            if acked_to <= acked:
+                break
+            if outbox.ack_matches(conn, acked_to, acks[acked_to]):
+                return acked_to
+            self.refused_acks += 1
+            log_event(log, "ack_refused", logging.WARNING, terminal=self.terminal, acked_to=acked_to,
+                      reason="the server's message with that sequence is not ours (a stale or foreign ack)")
+        return acked
 
     def _set_status(self, status: SyncStatus) -> None:
         with self._changed:

@@ -43,7 +43,7 @@ def test_sequences_have_no_holes_and_chain_hashes(tmp_path):
 def test_failed_write_rolls_back_whole(tmp_path):
     with Journal(tmp_path / "till.db", "S001-T01") as journal:
         # Occupy the outbox slot of the next ticket so the last insert of the transaction fails.
-        journal.conn.execute("INSERT INTO outbox VALUES (1, 't', x'00', 'now')")
+        journal.conn.execute("INSERT INTO outbox VALUES (1, 't', x'00', 'now', 'x')")
         with pytest.raises(sqlite3.IntegrityError):
             sell(journal, [make_line("3017620422003", 1, 100)], CARD)
         counts = [journal.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("tickets", "lines", "ledger")]
