@@ -6,7 +6,9 @@ expiry run is harmless. Pure: the till and the server store the entries, this mo
 """
 from __future__ import annotations
 
+from bisect import bisect_right, insort
 from collections import defaultdict
+from itertools import accumulate
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
@@ -153,8 +155,7 @@ class Ledger:
                 paid = min(debt, entry.points)
                 debt -= paid
                 lot = Lot(entry.cause, entry.at, entry.points, entry.points - paid)
-                lots.append(lot)
-                lots.sort(key=lambda x: x.at)  # stable: equal times keep posting order
+                insort(lots, lot, key=lambda x: x.at)  # after equal times: they keep posting order
                 by_cause[entry.cause] = lot
                 continue
             need = -entry.points
@@ -207,10 +208,6 @@ def _tier_for(rules: RuleSet, spend: int) -> Tier | None:
     return found
 
 
-def _rank(rules: RuleSet, tier: Tier | None) -> int:
-    return -1 if tier is None else rules.tiers.index(tier)
-
-
 def rolling_spend(spends: list[tuple[datetime, int]], at: datetime) -> int:
     """Qualifying spend over the 12 months (365 days) up to and including `at`."""
     return sum(cents for when, cents in spends if at - TIER_WINDOW < when <= at)
@@ -223,12 +220,20 @@ def last_review(rules: RuleSet, as_of: datetime) -> datetime:
 
 
 def tier_status(rules: RuleSet, spends: list[tuple[datetime, int]], as_of: datetime) -> Tier | None:
-    """The tier at `as_of`: the one the review gave, or higher if the spend reached it since (never lower)."""
+    """The tier at `as_of`: the one the review gave, or higher if the spend reached it since (never lower).
+
+    Tiers rise with spend (thresholds strictly rising, checked with the rules), so the tier is the
+    one for the highest rolling spend at the review or at any spend since: O(n log n) with prefix sums.
+    """
+    ordered = sorted(spends, key=lambda s: s[0])
+    times = [when for when, _ in ordered]
+    prefix = [0, *accumulate(cents for _, cents in ordered)]
+
+    def rolling(at: datetime) -> int:  # the same window as rolling_spend: (at - 12 months, at]
+        return prefix[bisect_right(times, at)] - prefix[bisect_right(times, at - TIER_WINDOW)]
+
     review = last_review(rules, as_of)
-    best = _tier_for(rules, rolling_spend(spends, review))
-    for when, _ in spends:
-        if review < when <= as_of:
-            reached = _tier_for(rules, rolling_spend(spends, when))
-            if _rank(rules, reached) > _rank(rules, best):
-                best = reached
-    return best
+    best = rolling(review)
+    for when in times[bisect_right(times, review):bisect_right(times, as_of)]:
+        best = max(best, rolling(when))
+    return _tier_for(rules, best)

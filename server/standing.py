@@ -1,18 +1,14 @@
 """A customer's standing for the desk: tier and points lots with their expiry dates, from the rules in force.
 
-Lots are programme.ledger's (the same FIFO lots the expiry job uses). The tier is programme.ledger's
-`tier_status` computed in O(n log n) instead of O(n^2) (a regular customer has hundreds of tickets a
-year); tests check both give the same tier on random histories.
+Lots and tier are programme.ledger's: the same FIFO lots the expiry job uses, the same tier the till's rules apply.
 """
 from __future__ import annotations
 
 import sqlite3
 from datetime import datetime, timedelta, timezone
 
-from bisect import bisect_right
-from itertools import accumulate
 
-from programme.ledger import TIER_WINDOW, Entry, Ledger, expires_on, last_review, rolling_spend
+from programme.ledger import TIER_WINDOW, Entry, Ledger, expires_on, rolling_spend, tier_status
 from programme.rules import RuleSet, Tier
 
 SPEND_HISTORY = TIER_WINDOW * 2 + timedelta(days=1)  # back to the window of the last review
@@ -21,34 +17,6 @@ SPEND_HISTORY = TIER_WINDOW * 2 + timedelta(days=1)  # back to the window of the
 def _when(text: str) -> datetime:
     when = datetime.fromisoformat(text)
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
-
-
-def _tier_for(rules: RuleSet, spend: int) -> Tier | None:
-    found = None
-    for tier in rules.tiers:
-        if spend >= tier.min_spend_cents:
-            found = tier
-    return found
-
-
-def fast_tier_status(rules: RuleSet, spends: list[tuple[datetime, int]], as_of: datetime) -> Tier | None:
-    """Same result as programme.ledger.tier_status: the review's tier, or higher if reached since.
-
-    The tier found for a spend only rises with the spend (a later tier in the list wins), so the best
-    tier is the one for the highest rolling spend at the review or at any ticket since.
-    """
-    ordered = sorted(spends, key=lambda s: s[0])
-    times = [when for when, _ in ordered]
-    prefix = [0, *accumulate(cents for _, cents in ordered)]
-
-    def rolling(at: datetime) -> int:
-        return prefix[bisect_right(times, at)] - prefix[bisect_right(times, at - TIER_WINDOW)]
-
-    review = last_review(rules, as_of)
-    best = rolling(review)
-    for when in times[bisect_right(times, review):bisect_right(times, as_of)]:
-        best = max(best, rolling(when))
-    return _tier_for(rules, best)
 
 
 def _ledger(conn: sqlite3.Connection, numbers: list[str]) -> Ledger:
@@ -92,7 +60,7 @@ def standing(conn: sqlite3.Connection, numbers: list[str], now: datetime | None 
     for lot in lots:
         by_expiry[lot["expires_on"]] = by_expiry.get(lot["expires_on"], 0) + lot["left"]
     spends = _spends(conn, numbers, rules, now)
-    tier = fast_tier_status(rules, spends, now)
+    tier = tier_status(rules, spends, now)
     return {"rules_version": rules.version, "tier": tier.name if tier else None,
             "rolling_spend_cents": rolling_spend(spends, now), "lots": lots,
             "by_expiry": [{"expires_on": day, "points": points} for day, points in sorted(by_expiry.items())]}
