@@ -76,6 +76,16 @@ def test_statement_over_a_period_has_opening_entries_and_closing(desk, holder):
     assert error_of(response) == f"the period ends (2001-01-01) before it starts ({today}): swap the dates"
 
 
+def pdf_text(body: bytes) -> tuple[int, str]:
+    """Pages and text of a PDF, read back with pypdf."""
+    import io
+
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(body))
+    return len(reader.pages), "\n".join(page.extract_text() for page in reader.pages)
+
+
 def test_statement_pdf_is_a_well_formed_pdf_with_the_same_figures(desk, holder):
     import re
 
@@ -84,24 +94,15 @@ def test_statement_pdf_is_a_well_formed_pdf_with_the_same_figures(desk, holder):
     response = desk.client("head_office").get(
         f"/customers/{holder}/statement.pdf?start={today - timedelta(days=7)}&end={today}")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
-    body = response.get_data()
-    assert body.startswith(b"%PDF-1.4\n") and body.endswith(b"%%EOF\n")
-    startxref = int(re.search(rb"startxref\n(\d+)\n", body).group(1))
-    assert body[startxref:].startswith(b"xref\n")
-    offsets = [int(o) for o in re.findall(rb"(\d{10}) 00000 n ", body)]
-    for number, offset in enumerate(offsets, start=1):
-        assert body[offset:].startswith(b"%d 0 obj\n" % number)
-    for length, stream in re.findall(rb"<< /Length (\d+) >>\nstream\n(.*?)\nendstream", body, re.S):
-        assert int(length) == len(stream)
-    text = body.decode("latin-1")
-    assert "(Marie Curie \\(customer 1\\), 75005)" in text
-    assert re.search(r"\(\s+Closing balance\s+54\)", text)
-    assert "desk adjustment: welcome gift \\(No\xebl\\)" in text
+    pages, text = pdf_text(response.get_data())
+    assert pages == 1
+    assert "Marie Curie (customer 1), 75005" in text
+    assert re.search(r"Closing balance\s+54", text)
+    assert "desk adjustment: welcome gift (Noël)" in text
 
 
 def test_a_long_statement_runs_over_several_pages():
-    from server.statement_pdf import LINES_PER_PAGE, text_pdf
+    from server.statement_pdf import text_pdf
 
-    body = text_pdf([f"line {n}" for n in range(LINES_PER_PAGE * 3 + 1)])
-    assert b"/Count 4" in body and body.count(b"/Type /Page ") == 4
-    assert b"(line %d) Tj" % (LINES_PER_PAGE * 3) in body
+    pages, text = pdf_text(text_pdf([f"line {n}" for n in range(200)]))
+    assert pages == 4 and "line 0" in text and "line 199" in text
