@@ -7,9 +7,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime, timedelta, timezone
 
-
 from programme.ledger import TIER_WINDOW, Entry, Ledger, expires_on, rolling_spend, tier_status
-from programme.rules import RuleSet, Tier
 
 SPEND_HISTORY = TIER_WINDOW * 2 + timedelta(days=1)  # back to the window of the last review
 

@@ -22,7 +22,6 @@ from sync import outbox, topics
 from sync.codec import decode_ticket, encode_ticket
 
 from . import cardstate
-from .errors import JournalError
 
 BUSY_TIMEOUT_MS = 30_000
 

@@ -11,16 +11,14 @@ from __future__ import annotations
 import logging
 import random
 import sqlite3
-import threading
 from datetime import date, datetime, timezone
 
 import msgspec
 
 from sync import topics
 from sync.broker_url import BrokerUrl
-from sync.errors import ConnectError
 from sync.events import log_event
-from sync.mqtt import make_client
+from sync.retained import publish_retained
 
 from ..errors import ServerError
 from .aggregate import ensure_schema as ensure_aggregates
@@ -55,7 +53,6 @@ CREATE TABLE IF NOT EXISTS campaign_members (
 """
 KINDS = ("bonus_points", "cheque")
 SCHEMA_VERSION = 1
-PUBLISH_TIMEOUT = 5.0
 
 
 class Campaign(msgspec.Struct, kw_only=True):
@@ -158,25 +155,7 @@ def publish(conn: sqlite3.Connection, broker: BrokerUrl, today: date,
             client_id: str = "loyalty-server-offers") -> int:
     """Publish the current offers retained (QoS 1), wait for the broker's ack; returns the offers sent."""
     payload = offers_payload(conn, today)
-    client = make_client(broker, client_id)
-    connected = threading.Event()
-    client.on_connect = lambda c, u, f, rc, p: connected.set() if not rc.is_failure else None
-    try:
-        client.connect(broker.host, broker.port)
-    except OSError as exc:
-        raise ConnectError(f"offers not pushed: broker {broker} unreachable ({exc}); check the broker "
-                           "and push again") from None
-    client.loop_start()
-    try:
-        if not connected.wait(PUBLISH_TIMEOUT):
-            raise ConnectError(f"offers not pushed: broker {broker} did not accept the connection")
-        info = client.publish(topics.OFFERS, payload, qos=1, retain=True)
-        info.wait_for_publish(PUBLISH_TIMEOUT)
-        if not info.is_published():
-            raise ConnectError(f"offers not pushed: broker {broker} did not ack them within {PUBLISH_TIMEOUT} s")
-    finally:
-        client.disconnect()
-        client.loop_stop()
+    publish_retained(broker, topics.OFFERS, payload, client_id, "offers")
     offers = msgspec.json.decode(payload)["offers"]
     with conn:
         conn.executemany("UPDATE campaigns SET pushed_at = ? WHERE id = ?",
