@@ -23,7 +23,7 @@ from rich.progress import Progress
 from server.store import SCHEMA
 from sync import topics
 from sync.broker_url import parse_broker_url
-from sync.codec import decode_ticket, payload_digest
+from sync.codec import decode_ticket
 from sync.mosquitto import Mosquitto
 from sync.sender import OutboxSender
 from terminal.journal import Journal
@@ -193,20 +193,25 @@ def live_latency(broker: Mosquitto, workdir: Path, tills: int, rate: float, seco
     listener.subscribe("loyalty/v1/down/+/acks", qos=1)
     listener.loop_start()
     subscribed.wait(10)
-    journals = [Journal(workdir / f"live-{tills}-{t}.db", t) for t in terminals]
+    # One process plays every till: a journal is opened for each sale only, to stay well below the
+    # 1,024 file descriptors that paho's select() can watch (a real till is a process of its own).
+    paths = {t: str(workdir / f"live-{tills}-{t}.db") for t in terminals}
+    for terminal, path in paths.items():
+        Journal(path, terminal).close()
     closed: dict[str, list[float]] = {t: [] for t in terminals}
     shopper = Shopper(seed=3)
     with server_process(broker, server_db):
-        senders = [OutboxSender(j.path, j.terminal, parse_broker_url(broker.url)).start() for j in journals]
+        senders = [OutboxSender(paths[t], t, parse_broker_url(broker.url)).start() for t in terminals]
         interval, count = 1 / rate, int(rate * seconds)
         started = time.perf_counter()
         for n in range(count):
             wait = started + n * interval - time.perf_counter()
             if wait > 0:
                 time.sleep(wait)  # pacing the sales is the point here, not waiting for a result
-            journal = journals[n % tills]
-            sell(journal, *shopper.basket(max_lines=13))
-            closed[journal.terminal].append(time.perf_counter())
+            terminal = terminals[n % tills]
+            with Journal(paths[terminal], terminal) as journal:
+                sell(journal, *shopper.basket(max_lines=13))
+            closed[terminal].append(time.perf_counter())
             senders[n % tills].wake()
         assert all(s.wait_synced(120) for s in senders)
         time.sleep(0.2)  # let the listener see the last acks
@@ -221,43 +226,46 @@ def live_latency(broker: Mosquitto, workdir: Path, tills: int, rate: float, seco
             first = next((t for upto, t in acks if upto >= seq), None)
             if first is not None:
                 latencies.append(first - closed_at)
-    for journal in journals:
-        journal.close()
     return {"tills": tills, "tickets": count, "live_rate": rate, **summary_ms(latencies)}
 
 
 def run(quick: bool = False) -> dict:
+    """Each phase gets a broker of its own: no session or queued message of one phase reaches the next."""
     count = 5_000 if quick else 20_000
     catch_up = 10_000 if quick else 50_000
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         workdir = Path(tmp)
+
+        def fresh_broker(name: str) -> Mosquitto:
+            return Mosquitto(workdir / f"mosquitto-{name}")
+
         till_db, payloads = make_tickets(workdir, count)
         size = sum(map(len, payloads)) // len(payloads)
-        with Mosquitto(workdir / "mosquitto") as broker:
+        second_copy = str(workdir / "till-copy.db")  # the same outbox again, for the two-worker run
+        with sqlite3.connect(till_db) as source, sqlite3.connect(second_copy) as target:
+            source.backup(target)
+        with fresh_broker("raw") as broker:
             mqtt_rate = raw_mqtt(broker, payloads)
-            sqlite_rate = raw_sqlite(workdir, payloads)
+        sqlite_rate = raw_sqlite(workdir, payloads)
+        with fresh_broker("e2e") as broker:
             e2e_rate, seconds = end_to_end(broker, workdir, till_db, count)
-            # The same outbox again, shared by two ingest workers (the till's acks are kept apart).
-            conn = sqlite3.connect(till_db)
-            conn.execute("DELETE FROM sync_state")
-            conn.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?, ?)", [
-                (seq, topics.tickets(TERMINAL), payload, closed, payload_digest(payload))
-                for seq, payload, closed in conn.execute("SELECT seq, payload, closed_at FROM tickets").fetchall()])
-            conn.commit()
-            conn.close()
-            two_rate, _ = end_to_end(broker, workdir, till_db, count, workers=2)
-            (workdir / "day").mkdir()
-            day_db, _ = make_tickets(workdir / "day", catch_up)
+        with fresh_broker("two-workers") as broker:
+            two_rate, _ = end_to_end(broker, workdir, second_copy, count, workers=2)
+        (workdir / "day").mkdir()
+        day_db, _ = make_tickets(workdir / "day", catch_up)
+        with fresh_broker("day") as broker:
             _, day_seconds = end_to_end(broker, workdir, day_db, catch_up)
-            fleet = {}
-            for tills in (1, 10, 100):
-                per_till = (count // 2) // tills
-                made = fill_tills(workdir, tills, per_till)
-                server_db = workdir / f"fleet-{tills}.db"
+        fleet = {}
+        for tills in (1, 10, 100):
+            per_till = (count // 2) // tills
+            made = fill_tills(workdir, tills, per_till)
+            server_db = workdir / f"fleet-{tills}.db"
+            with fresh_broker(f"fleet-{tills}") as broker:
                 with server_process(broker, server_db):
                     elapsed = sync_all(broker, made, per_till * tills, server_db)
+            with fresh_broker(f"live-{tills}") as broker:
                 latency = live_latency(broker, workdir, tills, rate=100 if quick else 200, seconds=5 if quick else 10)
-                fleet[tills] = {"rate": round(per_till * tills / elapsed), **latency}
+            fleet[tills] = {"rate": round(per_till * tills / elapsed), **latency}
     slower = min(mqtt_rate, sqlite_rate)
     return {"tickets": count, "payload_bytes": size, "raw_mqtt_per_s": round(mqtt_rate),
             "raw_sqlite_per_s": round(sqlite_rate), "end_to_end_per_s": round(e2e_rate),
