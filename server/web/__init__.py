@@ -26,9 +26,22 @@ DEFAULTS = {
     "CARD_PREFIXES": "29",
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
+    # Set LOYALTY_SESSION_COOKIE_SECURE=true when the app is served behind HTTPS (it is on 127.0.0.1 by default).
+    "SESSION_COOKIE_SECURE": False,
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
     "MAX_CONTENT_LENGTH": 1024 * 1024,
 }
 SECRET_FILE = "secret_key"
+# Sent with every response. Styles may be inline only for pygal's SVG charts; no inline script at all.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                                "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",  # pages carry personal data: never kept by a shared browser or proxy
+}
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -113,6 +126,14 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     app.jinja_env.filters["euros"] = format_cents
     csrf.init_app(app)
     login_manager.init_app(app)
+
+    @app.after_request
+    def security_headers(response):
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if app.config["SESSION_COOKIE_SECURE"]:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response
 
     @app.teardown_appcontext
     def close_db(exc):
