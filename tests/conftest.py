@@ -1,8 +1,9 @@
-"""Shared fixtures: real Mosquitto, real SQLite files, short timing constants."""
+"""Shared fixtures: real Mosquitto, pcscd + vpcd, PostgreSQL, headless Chromium; short timing constants."""
 import pytest
 
 from sync import sender
 
+from .fixtures.browser import browser  # noqa: F401 - fixture
 from .fixtures.mqtt import mosquitto  # noqa: F401 - fixture
 from .fixtures.pcsc import card_slot, issuer_key, pcscd, pcscd_service  # noqa: F401 - fixtures
 from .fixtures.postgres import postgres_server, postgres_url  # noqa: F401 - fixtures

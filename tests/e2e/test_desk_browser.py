@@ -5,31 +5,18 @@ Set LOYALTY_SCREENSHOTS=1 to refresh docs/screenshots/ (the PNGs shown in docs/d
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import threading
-from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
-from werkzeug.serving import make_server
 
 from server import accounts, cards, customers
 from server.deskdb import open_db
 from server.web import create_app
 
-from ..fixtures.components import require
+from ..fixtures.browser import by_id, serve, shot, wait_text
 from ..fixtures.desk import CARD_A, CARD_B, CARD_C, sell_anonymously
 
-CHROMEDRIVER = "/usr/bin/chromedriver"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-WAIT = 10
-
 pytestmark = pytest.mark.timeout(90)
-
-
-def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
@@ -44,59 +31,9 @@ def site(tmp_path_factory):
         password = accounts.create_user(conn, "claire", "card_manager")
         sell_anonymously(db_path, CARD_A, 5)                       # 60 points, card not registered yet
         sell_anonymously(db_path, CARD_C, 1, terminal="S002-T03")  # another anonymous card
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        yield {"url": f"http://127.0.0.1:{server.server_port}", "conn": conn, "password": password}
-        server.shutdown()
-        thread.join(10)
+        with serve(app) as url:
+            yield {"url": url, "conn": conn, "password": password}
         conn.close()
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    require(_chromium() is not None and os.path.exists(CHROMEDRIVER), "chromium and chromium-driver",
-            "run `make setup` (apt-get install chromium chromium-driver)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    os.environ["SE_OFFLINE"] = "true"
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = _chromium()
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1280,1000",
-                f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
-        opts.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
-    driver.implicitly_wait(0)
-    yield driver
-    driver.quit()
-
-
-def shot(driver, name: str) -> None:
-    """Save the whole page when LOYALTY_SCREENSHOTS=1 (so CI does not dirty the tree)."""
-    if os.environ.get("LOYALTY_SCREENSHOTS") != "1":
-        return
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1280, min(max(height, 600), 2400))
-    driver.execute_script("window.scrollTo(0, 0)")
-    driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
-    driver.set_window_size(1280, 1000)
-
-
-def by_id(driver, element_id: str):
-    from selenium.webdriver.common.by import By
-
-    return driver.find_element(By.ID, element_id)
-
-
-def wait_text(driver, css: str, text: str):
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    WebDriverWait(driver, WAIT).until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, css), text))
 
 
 def customer_id_of(driver) -> int:

@@ -3,13 +3,11 @@ sync health with a till behind, a segment built and exported, a campaign created
 receives it) and analysed. LOYALTY_SCREENSHOTS=1 refreshes docs/screenshots/office-*.png."""
 from __future__ import annotations
 
-import threading
 from datetime import date, datetime, timedelta, timezone
 
 import msgspec
 import pytest
 from argon2 import PasswordHasher
-from werkzeug.serving import make_server
 
 from programme.ticket import GENESIS_HASH, Tender, Ticket, make_line
 from server import accounts
@@ -21,7 +19,7 @@ from sync import topics
 
 from ..fixtures.headoffice import chained, store_tickets
 from ..fixtures.mqtt import Listener
-from .test_desk_browser import browser, by_id, shot, wait_text  # noqa: F401 - the Chromium fixture
+from ..fixtures.browser import by_id, serve, shot, wait_text
 
 pytestmark = pytest.mark.timeout(120)
 END = datetime.now(timezone.utc).date() - timedelta(days=1)
@@ -45,12 +43,8 @@ def site(tmp_path_factory):
                          rules_version="base-1") for seq in (1, 2, 3, 7)]
         store_tickets(db_path, chained(behind, GENESIS_HASH))
         password = accounts.create_user(conn, "hugo", "head_office")
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        yield {"url": f"http://127.0.0.1:{server.server_port}", "conn": conn, "password": password, "app": app}
-        server.shutdown()
-        thread.join(10)
+        with serve(app) as url:
+            yield {"url": url, "conn": conn, "password": password, "app": app}
         conn.close()
 
 
