@@ -15,7 +15,7 @@ import paho.mqtt.client as mqtt
 
 from sync import topics
 from sync.broker_url import BrokerUrl
-from sync.codec import SCHEMA_VERSION, Ack, Command, decode_ticket, encode
+from sync.codec import SCHEMA_VERSION, Ack, Balances, CardBalance, Command, decode_ticket, encode
 from sync.errors import CodecError
 from sync.events import log_event
 from sync.mqtt import make_client
@@ -142,6 +142,7 @@ class Ingestor:
             self._publish_ack(terminal, acked_to, store.ack_digest(terminal, acked_to))
         for terminal, from_seq in result.gaps.items():
             self._request_resend(terminal, from_seq)
+        self._publish_balances(store, good)
         self.totals.stored += result.stored
         self.totals.duplicates += result.duplicates
         self.totals.dead_letters += result.dead_letters
@@ -156,6 +157,22 @@ class Ingestor:
         ack = Ack(schema=SCHEMA_VERSION, terminal=terminal, acked_to=acked_to, digest=digest,
                   at=datetime.now(timezone.utc))
         self.client.publish(topics.acks(terminal), encode(ack), qos=1)
+
+    def _publish_balances(self, store, good: list) -> None:
+        """Tell each till the balances of the cards it just sold to, so it shows them offline too."""
+        by_till: dict[str, set[str]] = {}
+        for _, ticket, _ in good:
+            if ticket.card:
+                by_till.setdefault(ticket.terminal, set()).add(ticket.card)
+        if not by_till:
+            return
+        known = store.balances(sorted(set().union(*by_till.values())))
+        now = datetime.now(timezone.utc)
+        for terminal, cards in by_till.items():
+            seq = store.max_seq(terminal)
+            message = Balances(schema=SCHEMA_VERSION, terminal=terminal, as_of=now, balances=[
+                CardBalance(card=card, points=known.get(card, 0), seq=seq) for card in sorted(cards)])
+            self.client.publish(topics.balances(terminal), encode(message), qos=1)
 
     def _request_resend(self, terminal: str, from_seq: int) -> None:
         now = time.monotonic()

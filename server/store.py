@@ -354,6 +354,20 @@ class Store:
     def acks(self) -> dict[str, int]:
         return dict(self.conn.execute("SELECT terminal, contiguous_seq FROM terminals").fetchall())
 
+    def balances(self, cards: list[str]) -> dict[str, int]:
+        """Each card's balance: the sum of its ledger entries."""
+        found: dict[str, int] = {}
+        for start in range(0, len(cards), 500):
+            chunk = cards[start:start + 500]
+            found.update(self.conn.execute(
+                f"SELECT card, coalesce(sum(points), 0) FROM ledger WHERE card IN ({','.join('?' * len(chunk))}) "
+                "GROUP BY card", chunk).fetchall())
+        return found
+
+    def max_seq(self, terminal: str) -> int:
+        row = self.conn.execute("SELECT max_seq FROM terminals WHERE terminal = ?", (terminal,)).fetchone()
+        return row[0] if row else 0
+
     def ack_digest(self, terminal: str, seq: int) -> str | None:
         """SHA-256 of the message received as `seq`: an ack names it so a till never takes another's ack."""
         row = self.conn.execute("SELECT digest FROM received WHERE terminal = ? AND seq = ?", (terminal, seq)).fetchone()

@@ -232,6 +232,8 @@ class PgStore:
     _advance = Store._advance
     acks = Store.acks
     ack_digest = Store.ack_digest
+    balances = Store.balances
+    max_seq = Store.max_seq
     ticket_count = Store.ticket_count
     stats = Store.stats
 

@@ -44,10 +44,26 @@ class Command(msgspec.Struct, forbid_unknown_fields=True):
     from_seq: int
 
 
+class CardBalance(msgspec.Struct, forbid_unknown_fields=True):
+    card: str
+    points: int
+    seq: int  # the highest sequence of the receiving till whose tickets this balance includes
+
+
+class Balances(msgspec.Struct, forbid_unknown_fields=True):
+    """Server to one till, after a commit: the balances of the cards in the tickets it just stored."""
+
+    schema: Literal[1]
+    terminal: str
+    as_of: datetime
+    balances: list[CardBalance]
+
+
 _encoder = msgspec.json.Encoder()
 _ticket_decoder = msgspec.json.Decoder(TicketMessage)
 _ack_decoder = msgspec.json.Decoder(Ack)
 _command_decoder = msgspec.json.Decoder(Command)
+_balances_decoder = msgspec.json.Decoder(Balances)
 
 
 def payload_digest(payload: bytes) -> str:
@@ -105,6 +121,13 @@ def decode_ack(payload: bytes) -> Ack:
         return _ack_decoder.decode(payload)
     except msgspec.DecodeError as exc:
         raise CodecError(f"bad ack: {exc}") from None
+
+
+def decode_balances(payload: bytes) -> Balances:
+    try:
+        return _balances_decoder.decode(payload)
+    except msgspec.DecodeError as exc:
+        raise CodecError(f"bad balances message: {exc}") from None
 
 
 def decode_command(payload: bytes) -> Command:

@@ -16,6 +16,10 @@ def acks(terminal: str) -> str:
     return f"{PREFIX}/down/{terminal}/acks"
 
 
+def balances(terminal: str) -> str:
+    return f"{PREFIX}/down/{terminal}/balances"
+
+
 def commands(terminal: str) -> str:
     return f"{PREFIX}/down/{terminal}/commands"
 

@@ -21,7 +21,8 @@ CREATE TABLE IF NOT EXISTS known_balances (
     card TEXT PRIMARY KEY,
     points INTEGER NOT NULL,
     as_of TEXT NOT NULL,
-    first_name TEXT
+    first_name TEXT,
+    as_of_seq INTEGER
 );
 CREATE TABLE IF NOT EXISTS hotlist (
     card TEXT PRIMARY KEY,
@@ -47,6 +48,9 @@ class CardBalance:
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
     conn.executescript(SCHEMA)
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(known_balances)")}
+    if "as_of_seq" not in columns:  # journals made before balances came with a sequence
+        conn.execute("ALTER TABLE known_balances ADD COLUMN as_of_seq INTEGER")
 
 
 def _utc_iso(when: str | datetime) -> str:
@@ -57,16 +61,21 @@ def _utc_iso(when: str | datetime) -> str:
 
 
 def remember_balance(conn: sqlite3.Connection, card: str, points: int, as_of: str | datetime,
-                     first_name: str | None = None) -> None:
-    """Keep the server's balance for a card (called by the sync side when a balance arrives)."""
+                     first_name: str | None = None, as_of_seq: int | None = None) -> None:
+    """Keep the server's balance for a card (called by the sync side when a balance arrives).
+
+    `as_of_seq`: the highest sequence of this till whose tickets the balance includes. With it the
+    till counts as its own only the entries of later tickets, whatever the clocks say.
+    """
     as_of = _utc_iso(as_of)
     with conn:
         conn.execute(
-            "INSERT INTO known_balances (card, points, as_of, first_name) VALUES (?, ?, ?, ?) "
+            "INSERT INTO known_balances (card, points, as_of, first_name, as_of_seq) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT(card) DO UPDATE SET points = excluded.points, as_of = excluded.as_of, "
+            "as_of_seq = excluded.as_of_seq, "
             "first_name = coalesce(excluded.first_name, known_balances.first_name) "
             "WHERE excluded.as_of >= known_balances.as_of",
-            (card, points, as_of, first_name))
+            (card, points, as_of, first_name, as_of_seq))
 
 
 def replace_hotlist(conn: sqlite3.Connection, cards: Mapping[str, str] | Iterable[str]) -> int:
@@ -93,14 +102,20 @@ def check_card(conn: sqlite3.Connection, number: str) -> str:
 
 
 def card_balance(conn: sqlite3.Connection, card: str, online: bool) -> CardBalance:
-    known = conn.execute("SELECT points, as_of, first_name FROM known_balances WHERE card = ?", (card,)).fetchone()
-    known_points, as_of, first_name = known if known else (None, None, None)
-    acked = conn.execute("SELECT value FROM sync_state WHERE key = 'acked_to'").fetchone()
-    acked_to = int(acked[0]) if acked else 0
-    local = conn.execute(
-        "SELECT coalesce(sum(l.points), 0) FROM ledger l JOIN tickets t ON t.id = l.ticket_id "
-        "WHERE l.card = ? AND (? IS NULL OR l.at > ? OR t.seq > ?)",
-        (card, as_of, as_of, acked_to)).fetchone()[0]
+    known = conn.execute("SELECT points, as_of, first_name, as_of_seq FROM known_balances WHERE card = ?",
+                         (card,)).fetchone()
+    known_points, as_of, first_name, as_of_seq = known if known else (None, None, None, None)
+    if as_of_seq is not None:
+        local = conn.execute(
+            "SELECT coalesce(sum(l.points), 0) FROM ledger l JOIN tickets t ON t.id = l.ticket_id "
+            "WHERE l.card = ? AND t.seq > ?", (card, as_of_seq)).fetchone()[0]
+    else:
+        acked = conn.execute("SELECT value FROM sync_state WHERE key = 'acked_to'").fetchone()
+        acked_to = int(acked[0]) if acked else 0
+        local = conn.execute(
+            "SELECT coalesce(sum(l.points), 0) FROM ledger l JOIN tickets t ON t.id = l.ticket_id "
+            "WHERE l.card = ? AND (? IS NULL OR l.at > ? OR t.seq > ?)",
+            (card, as_of, as_of, acked_to)).fetchone()[0]
     return CardBalance(card=card, points=(known_points or 0) + local, known_points=known_points,
                        local_points=local, as_of=as_of, first_name=first_name,
                        confirmed=online and known is not None)

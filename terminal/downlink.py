@@ -1,4 +1,5 @@
-"""What head office pushes to every till, applied to the till's journal: the retained hot-list.
+"""What head office pushes to the till, applied to its journal: the retained hot-list, and the
+balances of the cards this till sold to, sent after each commit of its tickets.
 
 The server publishes the whole list retained (`{"schema": 1, "published_at": ..., "cards":
 [{"card", "status", "since"}]}`), so the last message is the truth: the till replaces its list.
@@ -14,10 +15,12 @@ import msgspec
 
 from sync import topics
 from sync.broker_url import BrokerUrl
+from sync.codec import decode_balances
+from sync.errors import CodecError
 from sync.events import log_event
 from sync.mqtt import make_client
 
-from .cardstate import replace_hotlist
+from .cardstate import remember_balance, replace_hotlist
 from .errors import TillError
 
 log = logging.getLogger("loyalty.till.downlink")
@@ -61,16 +64,22 @@ class DownlinkListener:
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.updated = threading.Event()
+        self.balances_updated = threading.Event()
+        self.subscribed = threading.Event()
+        self.client.on_subscribe = lambda *args: self.subscribed.set()
         self.cards: int | None = None
         self._conn: sqlite3.Connection | None = None
 
     def _on_connect(self, client, userdata, flags, reason_code, properties):
         if not reason_code.is_failure:
-            client.subscribe(topics.HOTLIST, qos=1)
+            client.subscribe([(topics.HOTLIST, 1), (topics.balances(self.terminal), 1)])
 
     def _on_message(self, client, userdata, message):
         if self._conn is None:
             self._conn = sqlite3.connect(self.db_path, timeout=30, check_same_thread=False)
+        if message.topic == topics.balances(self.terminal):
+            self._apply_balances(message.payload)
+            return
         try:
             self.cards = apply_hotlist(self._conn, message.payload)
         except TillError as exc:
@@ -78,6 +87,17 @@ class DownlinkListener:
             return
         log_event(log, "hotlist_applied", terminal=self.terminal, cards=self.cards)
         self.updated.set()
+
+    def _apply_balances(self, payload: bytes) -> None:
+        try:
+            message = decode_balances(payload)
+        except CodecError as exc:
+            log_event(log, "balances_refused", logging.WARNING, terminal=self.terminal, reason=str(exc))
+            return
+        for entry in message.balances:
+            remember_balance(self._conn, entry.card, entry.points, message.as_of, as_of_seq=entry.seq)
+        log_event(log, "balances_applied", terminal=self.terminal, cards=len(message.balances))
+        self.balances_updated.set()
 
     def start(self) -> DownlinkListener:
         self.client.connect_async(self.broker.host, self.broker.port)
