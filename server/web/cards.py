@@ -56,17 +56,22 @@ def _card_action(number: str, action):
 @bp.route("/cards/<number>/block", methods=["POST"])
 @roles(*DESK)
 def block(number: str):
-    reason = request.form.get("reason", "")
-    return _card_action(number, lambda: (cards.block(db(), number, reason, current_user.name),
-                                         f"Card {number} blocked: {reason.strip()}.")[1])
+    return _status_change(number, cards.block, "blocked")
 
 
 @bp.route("/cards/<number>/unblock", methods=["POST"])
 @roles(*DESK)
 def unblock(number: str):
+    return _status_change(number, cards.unblock, "unblocked")
+
+
+def _status_change(number: str, change, done: str):
     reason = request.form.get("reason", "")
-    return _card_action(number, lambda: (cards.unblock(db(), number, reason, current_user.name),
-                                         f"Card {number} unblocked: {reason.strip()}.")[1])
+
+    def act():
+        change(db(), number, reason, current_user.name)
+        return f"Card {number} {done}: {reason.strip()}."
+    return _card_action(number, act)
 
 
 @bp.route("/cards/<number>/replace", methods=["POST"])

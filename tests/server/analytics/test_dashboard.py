@@ -10,19 +10,14 @@ from click.testing import CliRunner
 from loyalty.cli import main
 from programme.ticket import Tender, Ticket, make_line
 from server.analytics import dashboard
-from server.deskdb import open_db
 
-from ...fixtures.headoffice import (CARDS, END, START, build_known_set, chained, last_hash, register_customers,
-                                   store_tickets)
+from ...fixtures.headoffice import CARDS, END, START, chained, known_set_with_customers, last_hash, store_tickets
 
 
 @pytest.fixture
 def conn(tmp_path):
     path = tmp_path / "server.db"
-    build_known_set(path)
-    db = open_db(path)
-    db.row_factory = None
-    register_customers(db)
+    db = known_set_with_customers(path)
     yield db, path
     db.close()
 

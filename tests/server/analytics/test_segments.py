@@ -14,17 +14,12 @@ from server.analytics.segments import SegmentSpec, counts, export_csv, members, 
 from server.deskdb import open_db
 from server.errors import ServerError
 
-from ...fixtures.headoffice import (CARDS, END, START, build_known_set, known_tickets, register_customers,
-                                   store_tickets)
+from ...fixtures.headoffice import CARDS, END, START, known_set_with_customers, known_tickets, store_tickets
 
 
 @pytest.fixture
 def conn(tmp_path):
-    path = tmp_path / "server.db"
-    build_known_set(path)
-    db = open_db(path)
-    db.row_factory = None
-    register_customers(db)
+    db = known_set_with_customers(tmp_path / "server.db")
     aggregate.refresh(db)
     yield db
     db.close()
