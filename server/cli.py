@@ -56,6 +56,10 @@ def server(ctx: click.Context, db: str | None, broker: str | None, web_port: int
     shared = workers > 1 or worker_index is not None
     ingestor = Ingestor(db, url, client_id="loyalty-server-ingest" + (f"-{index}" if shared else ""),
                         shared_group="ingest" if shared else None).start()
+    from .uplink import Uplink
+
+    # Tills' status reports and requests: one subscriber, in the first process only.
+    uplink = Uplink(db, url).start() if worker_index is None else None
     children = []
     if worker_index is None and workers > 1:
         import subprocess
@@ -82,6 +86,8 @@ def server(ctx: click.Context, db: str | None, broker: str | None, web_port: int
         for child in children:
             child.terminate()
         ingestor.stop()
+        if uplink is not None:
+            uplink.stop()
         for child in children:
             child.wait(10)
 

@@ -207,6 +207,12 @@ class OutboxSender:
                     return False
                 self._changed.wait(remaining)
 
+    def wait_change(self, generation: int, timeout: float) -> tuple[int, SyncStatus]:
+        """Wait until the worker publishes a status newer than `generation` (or timeout); the latest one."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._generation != generation, timeout)
+            return self._generation, self._status
+
     def __enter__(self) -> OutboxSender:
         return self.start()
 

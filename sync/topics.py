@@ -3,6 +3,8 @@ from programme.ticket import TERMINAL_ID
 
 PREFIX = "loyalty/v1"
 TICKETS_SUBSCRIPTION = f"{PREFIX}/up/+/tickets"
+STATUS_SUBSCRIPTION = f"{PREFIX}/up/+/status"
+REQUESTS_SUBSCRIPTION = f"{PREFIX}/up/+/requests"
 RULES = f"{PREFIX}/down/all/rules"
 HOTLIST = f"{PREFIX}/down/all/hotlist"
 OFFERS = f"{PREFIX}/down/all/offers"
@@ -24,10 +26,22 @@ def commands(terminal: str) -> str:
     return f"{PREFIX}/down/{terminal}/commands"
 
 
-def terminal_of_up_topic(topic: str) -> str | None:
-    """The terminal id in `loyalty/v1/up/{terminal}/tickets`, or None when the topic is not of that form."""
+def status(terminal: str) -> str:
+    return f"{PREFIX}/up/{terminal}/status"
+
+
+def requests(terminal: str) -> str:
+    return f"{PREFIX}/up/{terminal}/requests"
+
+
+def replies(terminal: str) -> str:
+    return f"{PREFIX}/down/{terminal}/replies"
+
+
+def terminal_of_up_topic(topic: str, leaf: str = "tickets") -> str | None:
+    """The terminal id in `loyalty/v1/up/{terminal}/{leaf}`, or None when the topic is not of that form."""
     parts = topic.split("/")
-    if len(parts) == 5 and parts[:3] == ["loyalty", "v1", "up"] and parts[4] == "tickets":
+    if len(parts) == 5 and parts[:3] == ["loyalty", "v1", "up"] and parts[4] == leaf:
         if TERMINAL_ID.match(parts[3]):
             return parts[3]
     return None

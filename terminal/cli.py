@@ -142,10 +142,20 @@ def sync(terminal: str, db: str, broker: str, wait_s: float) -> None:
         raise click.BadParameter(str(exc), param_hint="--broker") from None
     with _open_journal(db, terminal) as journal:
         before = journal.backlog()
+    from sync.reporter import StatusReporter
+
+    from .rules_store import rules_version_now
+
     sender = OutboxSender(db, terminal, url)
     with sender:
-        synced = sender.wait_synced(wait_s)
-        status = sender.status
+        reporter = StatusReporter(sender, rules_version=rules_version_now).start()  # head office sees the backlog
+        try:
+            synced = sender.wait_synced(wait_s)
+            status = sender.status
+            if synced:  # the report of the drained backlog, before the connection closes
+                reporter.wait_report(lambda report: report.backlog == 0, 2.0)
+        finally:
+            reporter.stop()
     summary = {"terminal": terminal, "sent": before - status.backlog, "backlog": status.backlog,
                "acked_to": status.acked_to, "connected": status.connected, "resends": status.resends}
     click.echo(json.dumps(summary))

@@ -71,6 +71,13 @@ def in_force(conn: sqlite3.Connection, at: datetime) -> RuleSet:
     return version_in_force(versions(conn), at) or default_rules()
 
 
+def rules_version_now(conn: sqlite3.Connection) -> str:
+    """The version of the rules in force now (the till's status report names it)."""
+    from programme.ticket import utc_now
+
+    return in_force(conn, utc_now()).version
+
+
 class RulesListener:
     """Subscribes to the retained rules topic and keeps every version in the till's journal."""
 

@@ -44,7 +44,8 @@ def test_every_command_is_documented():
 def test_every_topic_is_in_the_mqtt_contract():
     contract = (ROOT / "docs" / "mqtt.md").read_text()
     names = [topics.TICKETS_SUBSCRIPTION, topics.RULES, topics.HOTLIST, topics.OFFERS,
-             topics.tickets("{terminal}"), topics.acks("{terminal}"), topics.commands("{terminal}")]
+             topics.tickets("{terminal}"), topics.acks("{terminal}"), topics.commands("{terminal}"),
+             topics.STATUS_SUBSCRIPTION, topics.status("{terminal}")]
     missing = [n for n in names if n not in contract]
     assert not missing, f"docs/mqtt.md does not mention {missing}"
     assert re.search(r"acked_to", contract) and re.search(r"resend", contract)

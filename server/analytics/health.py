@@ -3,15 +3,24 @@
 Red: a gap still open, a quarantined ticket or a chain break (tickets missing or not trusted).
 Amber: dead letters not replayed yet, points the server computes differently (discrepancies), or not heard from for more than AMBER_AFTER (the till may be offline).
 Green: everything received, in order, recently.
+
+The outbox backlog is shown as the till last reported it (server.till_status). A reported backlog whose
+oldest message waits for more than BACKLOG_AMBER_AFTER is amber; no report for STATUS_AMBER_AFTER is
+amber; no report for STATUS_RED_AFTER while the last one had a backlog is red (tickets stuck at a till
+head office cannot hear from).
 """
 from __future__ import annotations
 
 import sqlite3
 from datetime import datetime, timedelta
 
+from .. import till_status
 from .replay import ensure_schema as ensure_replays
 
 AMBER_AFTER = timedelta(hours=2)
+BACKLOG_AMBER_AFTER = timedelta(minutes=10)  # a till reports every 30 s: its backlog should drain within minutes
+STATUS_AMBER_AFTER = timedelta(minutes=5)  # ten reports missed
+STATUS_RED_AFTER = timedelta(hours=1)  # ...and the last report still had tickets to send
 
 
 def _has(conn: sqlite3.Connection, table: str) -> bool:
@@ -36,9 +45,11 @@ def till_health(conn: sqlite3.Connection, now: datetime) -> list[dict]:
     # a ticket id is "{terminal}-{seq:08d}": the terminal is all but the last 9 characters
     differ = _per_terminal(conn, "SELECT substr(ticket_id, 1, length(ticket_id) - 9), count(*) FROM discrepancies "
                                  "GROUP BY 1") if _has(conn, "discrepancies") else {}
+    reported = till_status.latest(conn)
+    known = conn.execute("SELECT terminal, contiguous_seq, max_seq, last_seen FROM terminals").fetchall()
+    known += [(terminal, 0, 0, None) for terminal in sorted(set(reported) - {row[0] for row in known})]
     rows = []
-    for terminal, contiguous, max_seq, last_seen in conn.execute(
-            "SELECT terminal, contiguous_seq, max_seq, last_seen FROM terminals"):
+    for terminal, contiguous, max_seq, last_seen in known:
         open_gaps = gaps.get(terminal, [])
         if max_seq > contiguous and not open_gaps:
             open_gaps = [(contiguous + 1, contiguous + 1)]
@@ -51,7 +62,13 @@ def till_health(conn: sqlite3.Connection, now: datetime) -> list[dict]:
             reasons.append(f"{quarantined[terminal]} quarantined")
         if breaks.get(terminal):
             reasons.append(f"{breaks[terminal]} chain break(s)")
+        report = reported.get(terminal)
+        report_reasons, report_red = _report_reasons(report, now)
+        if report_red:
+            reasons.extend(report_reasons)
         status = "red" if reasons else "green"
+        if not report_red:
+            reasons.extend(report_reasons)
         if dead.get(terminal):
             reasons.append(f"{dead[terminal]} dead letter(s)")
         if differ.get(terminal):
@@ -64,9 +81,43 @@ def till_health(conn: sqlite3.Connection, now: datetime) -> list[dict]:
                      "max_seq": max_seq, "gaps": open_gaps, "dead_letters": dead.get(terminal, 0),
                      "quarantined": quarantined.get(terminal, 0), "chain_breaks": breaks.get(terminal, 0),
                      "discrepancies": differ.get(terminal, 0),
+                     "backlog": report["backlog"] if report else None,
+                     "backlog_age": _age(now - _when(report["oldest_unacked_at"]))
+                     if report and report["backlog"] and report["oldest_unacked_at"] else None,
+                     "status_at": report["sent_at"] if report else None,
                      "reasons": reasons})
     order = {"red": 0, "amber": 1, "green": 2}
     return sorted(rows, key=lambda r: (order[r["status"]], r["terminal"]))
+
+
+def _when(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _age(delta: timedelta) -> str:
+    """A short age for the page: seconds, minutes, hours or days."""
+    seconds = max(int(delta.total_seconds()), 0)
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h" if seconds < 48 * 3600 else f"{seconds // 86400} days"
+
+
+def _report_reasons(report: dict | None, now: datetime) -> tuple[list[str], bool]:
+    """What the till's last status report says is wrong, and whether that is red."""
+    if report is None:
+        return [], False
+    reasons = []
+    silent = now - _when(report["sent_at"])
+    if silent > STATUS_AMBER_AFTER:
+        reasons.append(f"no status report for {_age(silent)}")
+    backlog = report["backlog"]
+    if backlog and report["oldest_unacked_at"]:
+        waiting = now - _when(report["oldest_unacked_at"])
+        if waiting > BACKLOG_AMBER_AFTER:
+            reasons.append(f"backlog of {backlog} ticket(s) reported, the oldest waiting for {_age(waiting)}")
+    return reasons, bool(backlog) and silent > STATUS_RED_AFTER
 
 
 def _ago(delta: timedelta) -> str:

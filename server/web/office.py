@@ -69,7 +69,10 @@ def sync_health():
     tills = health.till_health(conn, datetime.now(timezone.utc))
     totals = {s: sum(1 for t in tills if t["status"] == s) for s in ("red", "amber", "green")}
     return render_template("office_sync.html", tills=tills, totals=totals, dead=health.dead_letters(conn),
-                           amber_after=int(health.AMBER_AFTER.total_seconds() // 3600))
+                           amber_after=int(health.AMBER_AFTER.total_seconds() // 3600),
+                           backlog_amber_after=int(health.BACKLOG_AMBER_AFTER.total_seconds() // 60),
+                           status_amber_after=int(health.STATUS_AMBER_AFTER.total_seconds() // 60),
+                           status_red_after=int(health.STATUS_RED_AFTER.total_seconds() // 60))
 
 
 @bp.route("/dead-letters/<int:dead_letter_id>/replay", methods=["POST"])
