@@ -1,7 +1,12 @@
-"""`python -m bench [--quick] [NAME...]` (make bench): run the benchmarks and rewrite docs/performance.md."""
+"""`python -m bench [--quick] [NAME...]` (make bench): run the benchmarks and write docs/performance.md.
+
+A full run rewrites the page. A run of some benches replaces only their sections, each marked and
+dated with the command that produced it. A --quick run prints and writes nothing.
+"""
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 import time
 from datetime import datetime, timezone
@@ -19,11 +24,25 @@ def section(name: str, module, result: dict) -> str:
     return f"## {name}\n\n" + table([(k, v) for k, v in result.items()], ("measure", "value")) + "\n"
 
 
+def marked(name: str, text: str) -> str:
+    return f"<!-- bench:{name} -->\n{text}<!-- /bench:{name} -->\n"
+
+
+def replace_sections(doc: str, sections: dict[str, str]) -> str | None:
+    """`doc` with each marked section replaced; None when one of them is not in the page yet."""
+    for name, text in sections.items():
+        pattern = re.compile(rf"<!-- bench:{re.escape(name)} -->\n.*?<!-- /bench:{re.escape(name)} -->\n", re.S)
+        if not pattern.search(doc):
+            return None
+        doc = pattern.sub(lambda _: marked(name, text), doc)
+    return doc
+
+
 def main() -> None:
     quick = "--quick" in sys.argv
     chosen = [a for a in sys.argv[1:] if not a.startswith("--")] or BENCHES
     command = "make bench" if not quick and chosen == BENCHES else "python -m bench " + " ".join(sys.argv[1:])
-    parts = []
+    parts: dict[str, str] = {}
     for name in chosen:
         try:
             module = importlib.import_module(f"bench.{name}")
@@ -36,7 +55,11 @@ def main() -> None:
         result = module.run(quick=quick)
         text = section(name, module, result)
         print(text)
-        parts.append(text + f"\n_bench/{name}.py took {time.monotonic() - started:.0f} s._\n")
+        when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        parts[name] = text + f"\n_bench/{name}.py took {time.monotonic() - started:.0f} s (`{command}`, {when})._\n"
+    if quick:
+        print("--quick: docs/performance.md left as it is", file=sys.stderr)
+        return
     header = (
         "# Performance\n\n"
         "Every figure below was measured in one run, beside its baseline measured in the same run.\n"
@@ -44,7 +67,15 @@ def main() -> None:
         f"- Command: `{command}`\n- Machine: {machine()}\n"
         f"- Date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}\n\n"
     )
-    DOC.write_text(header + "\n".join(parts))
+    if chosen == BENCHES:
+        DOC.write_text(header + "\n".join(marked(name, text) for name, text in parts.items()))
+    else:
+        updated = replace_sections(DOC.read_text(), parts) if DOC.exists() else None
+        if updated is None:
+            print(f"{DOC} has no marked section for {', '.join(parts)}: run `make bench` once to write the whole page",
+                  file=sys.stderr)
+            return
+        DOC.write_text(updated)
     print(f"wrote {DOC}", file=sys.stderr)
 
 

@@ -22,6 +22,7 @@ from sync import outbox, topics
 from sync.codec import decode_ticket, encode_ticket
 
 from . import cardstate
+from .checkpoint import SAFETY_NET_PAGES, Checkpointer
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -44,6 +45,9 @@ class Journal:
         self.db = open_journal_db(path)
         self.conn = self.db.conn
         self._create()
+        # Checkpoints run on their own thread when the till pauses, not inside a close (terminal/checkpoint.py).
+        self.conn.execute(f"PRAGMA wal_autocheckpoint={SAFETY_NET_PAGES}")
+        self.checkpointer = Checkpointer(self.path)
 
     def _create(self) -> None:
         db = self.db
@@ -128,6 +132,7 @@ class Journal:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        self.checkpointer.nudge()
         return ticket
 
     # -- reads -----------------------------------------------------------------------------------
@@ -151,6 +156,7 @@ class Journal:
         return {"tickets": tickets, "total_cents": cents, "points_earned": earned}
 
     def close(self) -> None:
+        self.checkpointer.stop()
         self.conn.close()
 
     def __enter__(self) -> Journal:
