@@ -20,13 +20,15 @@ ORDER = ("exclusion", "base", "multiplier", "bonus", "tier", "promotion", "offer
 
 @dataclass(frozen=True)
 class Context:
-    """What the rules need besides the lines: the card, when and where, the card's tier and segments."""
+    """What the rules need besides the lines: the card, when and where, the card's tier and segments,
+    and targeted offers for this card from outside the rules (head office's campaigns)."""
 
     card: str | None
     at: datetime
     store: str | None = None
     tier: str | None = None
     segments: frozenset[str] = frozenset()
+    offers: tuple[Promotion, ...] = ()
 
 
 @dataclass(slots=True)
@@ -188,6 +190,7 @@ def _evaluate(rules: RuleSet, lines: list[Line], ctx: Context):
         if segment in c.offers_by_segment:
             claims.append(f"segment:{segment}")
             offers.extend(c.offers_by_segment[segment])
+    offers.extend(ctx.offers)
     promotions = _promotions_scope(c, day, weekday, ctx.store)
     offer_scope = _Scope([("offer", o) for o in offers if _active(o, day, weekday, ctx.store)], d) if offers else None
     tier_rule, tier_extra = (f"tier:{tier.name}", tier.percent - 100) if tier is not None and tier.percent != 100 \

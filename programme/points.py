@@ -11,7 +11,7 @@ from functools import cache
 from importlib import resources
 
 from .engine import Context, points_of
-from .rules import RuleSet, parse_rules
+from .rules import Promotion, RuleSet, parse_rules
 from .ticket import Line, PointsEntry, utc_now
 
 RULES_VERSION = "2026.1"  # the version of default_rules.toml (a test keeps them equal)
@@ -32,7 +32,10 @@ def eligible_cents(lines: list[Line], rules: RuleSet | None = None) -> int:
 
 def earn_points(lines: list[Line], card: str | None, rules: RuleSet | None = None, at: datetime | None = None,
                 store: str | None = None, tier: str | None = None,
-                segments: frozenset[str] = frozenset()) -> list[PointsEntry]:
-    """The ticket's earn entries, one per (line, rule) that gave points; none without a card."""
+                segments: frozenset[str] = frozenset(), offers: tuple[Promotion, ...] = ()) -> list[PointsEntry]:
+    """The ticket's earn entries, one per (line, rule) that gave points; none without a card.
+
+    `offers`: targeted offers for this card from outside the rules (programme.campaign_offers)."""
     return points_of(rules or default_rules(), lines,
-                     Context(card=card, at=at or utc_now(), store=store, tier=tier, segments=segments))
+                     Context(card=card, at=at or utc_now(), store=store, tier=tier, segments=segments,
+                             offers=tuple(offers)))

@@ -294,6 +294,9 @@ def _check_promotion(section: str, n: int, promo: Promotion, fail) -> None:
     if section == "offers":
         if not promo.cards and not promo.segment:
             raise fail((section, n), "an offer needs `cards` or `segment`")
+        if promo.id.isdigit():  # offer:<digits> names head office's campaigns (programme.campaign_offers)
+            raise fail((section, n, "id"), f"id {promo.id!r} is only digits, which name head office's campaigns: "
+                                           "give the offer a name with a letter")
         for card in promo.cards:
             try:
                 validate_card_number(card)

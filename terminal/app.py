@@ -31,7 +31,7 @@ CSS = """
 #right { width: 46; }
 #lines { height: 1fr; border: round $primary; }
 #totals { height: 4; border: round $primary; padding: 0 1; text-style: bold; }
-#card { height: 6; border: round $secondary; padding: 0 1; }
+#card { height: auto; min-height: 6; max-height: 10; border: round $secondary; padding: 0 1; }
 #card.blocked { color: $error; text-style: bold; }
 #receipt { height: 1fr; border: round $secondary; padding: 0 1; overflow-y: auto; }
 #message { height: 1; padding: 0 1; }

@@ -1,5 +1,5 @@
-"""What head office pushes to the till, applied to its journal: the retained hot-list, and the
-balances of the cards this till sold to, sent after each commit of its tickets.
+"""What head office pushes to the till, applied to its journal: the retained hot-list and offers
+(terminal/offers.py), and the balances of the cards this till sold to, sent after each commit of its tickets.
 
 The server publishes the whole list retained (`{"schema": 1, "published_at": ..., "cards":
 [{"card", "status", "since"}]}`), so the last message is the truth: the till replaces its list.
@@ -21,6 +21,7 @@ from sync.events import log_event
 from sync.mqtt import make_client
 
 from .cardstate import remember_balance, replace_hotlist
+from .offers import apply_offers
 from .errors import TillError
 
 log = logging.getLogger("loyalty.till.downlink")
@@ -65,6 +66,8 @@ class DownlinkListener:
         self.client.on_message = self._on_message
         self.updated = threading.Event()
         self.balances_updated = threading.Event()
+        self.offers_updated = threading.Event()  # set each time an offers message has been applied
+        self.offers: int | None = None
         self.subscribed = threading.Event()
         self.client.on_subscribe = lambda *args: self.subscribed.set()
         self.cards: int | None = None
@@ -72,13 +75,16 @@ class DownlinkListener:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties):
         if not reason_code.is_failure:
-            client.subscribe([(topics.HOTLIST, 1), (topics.balances(self.terminal), 1)])
+            client.subscribe([(topics.HOTLIST, 1), (topics.balances(self.terminal), 1), (topics.OFFERS, 1)])
 
     def _on_message(self, client, userdata, message):
         if self._conn is None:
             self._conn = sqlite3.connect(self.db_path, timeout=30, check_same_thread=False)
         if message.topic == topics.balances(self.terminal):
             self._apply_balances(message.payload)
+            return
+        if message.topic == topics.OFFERS:
+            self._apply_offers(message.payload)
             return
         try:
             self.cards = apply_hotlist(self._conn, message.payload)
@@ -98,6 +104,15 @@ class DownlinkListener:
             remember_balance(self._conn, entry.card, entry.points, message.as_of, as_of_seq=entry.seq)
         log_event(log, "balances_applied", terminal=self.terminal, cards=len(message.balances))
         self.balances_updated.set()
+
+    def _apply_offers(self, payload: bytes) -> None:
+        try:
+            self.offers = apply_offers(self._conn, payload)
+        except TillError as exc:
+            log_event(log, "offers_refused", logging.WARNING, terminal=self.terminal, reason=str(exc))
+            return
+        log_event(log, "offers_applied", terminal=self.terminal, offers=self.offers)
+        self.offers_updated.set()
 
     def start(self) -> DownlinkListener:
         self.client.connect_async(self.broker.host, self.broker.port)

@@ -7,7 +7,9 @@ ESC/POS printer is chosen by a spec such as network:192.168.1.50 or usb:0x04b8:0
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 
+from programme.campaign_offers import CampaignOffer, campaign_of
 from programme.cardnumber import mask_card_number
 from programme.money import format_cents
 from programme.ticket import Ticket
@@ -26,9 +28,22 @@ def _pair(left: str, right: str) -> str:
     return f"{left[:room]:<{room}} {right}"
 
 
+def _offer_line(rule: str, points: int, offers: Mapping[int, CampaignOffer]) -> str | None:
+    """A head-office offer's line, by its campaign's name (None: not an offer the till knows)."""
+    offer = offers.get(campaign_of(rule))
+    if offer is None:
+        return None
+    if offer.kind == "cheque":
+        return _pair(f"  offer {offer.name}", f"cheque {format_cents(offer.cheque_cents)}")
+    return _pair(f"  offer {offer.name}", str(points))
+
+
 def render_receipt(ticket: Ticket, *, change_cents: int = 0, balance: int | None = None,
-                   balance_confirmed: bool = True) -> str:
-    """The receipt of a ticket as plain text, 42 columns, ending with a newline."""
+                   balance_confirmed: bool = True, offers: Mapping[int, CampaignOffer] | None = None) -> str:
+    """The receipt of a ticket as plain text, 42 columns, ending with a newline.
+
+    `offers`: head office's offers by campaign id, so an `offer:<id>` entry shows the campaign's name."""
+    offers = offers or {}
     out = [f"store {ticket.store}".center(WIDTH),
            f"till {ticket.terminal}  cashier {ticket.cashier}".center(WIDTH),
            ticket.closed_at.strftime("%Y-%m-%d %H:%M UTC").center(WIDTH)]
@@ -60,7 +75,8 @@ def render_receipt(ticket: Ticket, *, change_cents: int = 0, balance: int | None
             if entry.kind == "earn":
                 earned[entry.rule] += entry.points
         out.append(_pair("points earned", str(ticket.points_earned)))
-        out.extend(_pair(f"  {rule}", str(points)) for rule, points in earned.items())
+        out.extend(_offer_line(rule, points, offers) or _pair(f"  {rule}", str(points))
+                   for rule, points in earned.items())
         for entry in ticket.points:
             if entry.kind == "redeem":
                 what = "loyalty cheque issued" if "cheque" in entry.rule else "points redeemed"
@@ -99,10 +115,22 @@ def render_control_slip(ticket: Ticket, *, balance_before: int, balance_after: i
 CHEQUE_RULE_PREFIX = "loyalty cheque: "
 
 
-def render_cheques(ticket: Ticket) -> list[str]:
-    """One printed loyalty cheque per cheque entry of the ticket (the customer spends it later)."""
+def render_cheques(ticket: Ticket, offers: Mapping[int, CampaignOffer] | None = None) -> list[str]:
+    """One printed loyalty cheque per cheque entry of the ticket (the customer spends it later), and one
+    per cheque offer of head office's on it (`offers` by campaign id)."""
     slips = []
     for entry in ticket.points:
+        offer = (offers or {}).get(campaign_of(entry.rule)) if entry.kind == "earn" else None
+        if offer is not None and offer.kind == "cheque":
+            out = ["LOYALTY CHEQUE - CHEQUE FIDELITE".center(WIDTH), RULE,
+                   _pair("value", f"{format_cents(offer.cheque_cents)} EUR"),
+                   _pair("offer", offer.name),
+                   _pair("loyalty card", mask_card_number(ticket.card or "")),
+                   _pair("issued with ticket", ticket.id),
+                   _pair("date", ticket.closed_at.strftime("%Y-%m-%d %H:%M UTC")),
+                   RULE]
+            slips.append("\n".join(out) + "\n")
+            continue
         if entry.kind != "redeem" or not entry.rule.startswith(CHEQUE_RULE_PREFIX):
             continue
         out = ["LOYALTY CHEQUE - CHEQUE FIDELITE".center(WIDTH), RULE,

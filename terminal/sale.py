@@ -5,18 +5,27 @@ from programme.cardnumber import validate_card_number
 from programme.points import earn_points
 from programme.ticket import Line, PointsEntry, Tender, Ticket, make_line, utc_now
 
+from programme.campaign_offers import as_promotion, cheque_entry
+
 from . import rules_store
 from .journal import Journal
+from .offers import offers_for_card
 
 
 def points_now(journal: Journal, lines: list[Line], card: str | None):
     """Earn entries under the rules in force now, their version, and the time they were computed at.
 
     The ticket's opened_at is that time, so the server recomputes with the same rules and date.
+    The card's offers from head office (terminal/offers.py) are applied here: a bonus points offer
+    through the rules engine, a cheque offer as its 0-point `offer:<campaign id>` entry.
     """
     at = utc_now()
     rules = rules_store.in_force(journal.conn, at)
-    return earn_points(lines, card, rules=rules, at=at, store=journal.store), rules.version, at
+    found = offers_for_card(journal.conn, card, at, journal.store) if card else []
+    points = earn_points(lines, card, rules=rules, at=at, store=journal.store,
+                         offers=tuple(as_promotion(o, card) for o in found if o.kind == "bonus_points"))
+    points += [cheque_entry(o) for o in found if o.kind == "cheque"]
+    return points, rules.version, at
 
 
 def parse_line_spec(spec: str) -> Line:

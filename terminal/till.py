@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from programme.campaign_offers import CampaignOffer, campaign_of
 from programme.ticket import Line, PointsEntry, Ticket
 
 from cardreader.identity import CardIdentity
@@ -20,6 +21,7 @@ from .basket import Basket
 from .cardstate import CardBalance
 from .errors import BasketError, RedeemError, TillError
 from .journal import Journal
+from .offers import offers_by_campaign, offers_for_card
 from .receipt import (make_printer, print_text, render_cheques, render_control_slip, render_duplicate,
                       render_receipt)
 from .redeem import Redemption, check_offline_cap, plan_redemption
@@ -56,6 +58,7 @@ class TillSession:
         self.catalogue = default_catalogue() if catalogue is None else catalogue
         self.basket = Basket(self.catalogue)
         self.balance: CardBalance | None = None
+        self.offers: list[CampaignOffer] = []  # head office's offers for the card, applied at close
         self.printer_spec = printer
         self.printer = make_printer(printer)
         self.online = online
@@ -71,6 +74,7 @@ class TillSession:
     def cancel(self) -> None:
         self.basket.cancel()
         self.balance = None
+        self.offers = []
 
     def pay(self, kind: str, cents: int | None = None) -> int:
         return self.basket.pay(kind, cents)
@@ -94,6 +98,13 @@ class TillSession:
             raise BasketError("points were already redeemed with another card: cancel the ticket to change card")
         self.basket.card = balance.card
         self.balance = balance
+        self.offers = self.card_offers(balance.card)
+
+    def card_offers(self, card: str) -> list[CampaignOffer]:
+        """The card's offers from head office, in force now in this store and not used yet."""
+        from programme.ticket import utc_now
+
+        return offers_for_card(self.journal.conn, card, utc_now(), self.journal.store)
 
     def identify(self, number: str) -> CardBalance:
         balance = self.lookup_card(number)
@@ -149,22 +160,29 @@ class TillSession:
         closed = self._finish(ticket, basket.change_cents, before)
         self.basket = Basket(self.catalogue)
         self.balance = None
+        self.offers = []
         return closed
 
     def _finish(self, ticket: Ticket, change_cents: int, balance_before: int | None) -> Closed:
         balance = cardstate.card_balance(self.journal.conn, ticket.card, self.online()) if ticket.card else None
+        offers = self._offers_on(ticket)
         receipt = render_receipt(ticket, change_cents=change_cents, balance=balance and balance.points,
-                                 balance_confirmed=bool(balance and balance.confirmed))
+                                 balance_confirmed=bool(balance and balance.confirmed), offers=offers)
         slip = None
         if ticket.points_redeemed:
             slip = render_control_slip(ticket, balance_before=balance_before if balance_before is not None else 0,
                                        balance_after=balance.points if balance else 0)
-        cheques = tuple(render_cheques(ticket))
+        cheques = tuple(render_cheques(ticket, offers))
         with self.journal.conn:
             self.journal.conn.execute("INSERT INTO receipts (ticket_id, text) VALUES (?, ?)", (ticket.id, receipt))
         self.last_ticket_id = ticket.id
         error = self._print(receipt, slip, *cheques)
         return Closed(ticket, receipt, slip, balance, error, cheques)
+
+    def _offers_on(self, ticket: Ticket) -> dict[int, CampaignOffer]:
+        """Head office's offers named by the ticket's entries, for their campaign names on the receipt."""
+        ids = sorted({c for c in (campaign_of(e.rule) for e in ticket.points) if c is not None})
+        return offers_by_campaign(self.journal.conn, ids)
 
     def _print(self, *texts: str | None) -> str | None:
         """Print; a printer fault never loses the ticket, which is already in the journal."""
@@ -187,7 +205,7 @@ class TillSession:
             if ticket is None:
                 raise TillError(f"no ticket {ticket_id} in this till's journal: check the number at the foot of "
                                 "the receipt")
-            row = (render_receipt(ticket),)
+            row = (render_receipt(ticket, offers=self._offers_on(ticket)),)
         text = render_duplicate(row[0])
         error = self._print(text)
         if error:

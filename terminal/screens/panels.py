@@ -9,7 +9,8 @@ from ..cardstate import CardBalance
 
 
 class CardPanel(Static):
-    def show_card(self, balance: CardBalance | None, redeemed: int = 0, cheque_note: str = "") -> None:
+    def show_card(self, balance: CardBalance | None, redeemed: int = 0, cheque_note: str = "",
+                  offers: list[str] = ()) -> None:
         if balance is None:
             self.update("no card\nF2: type or scan the loyalty card")
             self.set_class(False, "blocked")
@@ -21,6 +22,8 @@ class CardPanel(Static):
             text += f"\n{cheque_note}"
         if redeemed:
             text += f"\nredeemed on this ticket {redeemed}"
+        for offer in offers:
+            text += f"\n{offer}"
         self.set_class(False, "blocked")
         self.update(text)
 

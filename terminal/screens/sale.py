@@ -5,6 +5,7 @@ to card number, void, redeem, return, reprint and pay; Escape goes back to scann
 """
 from __future__ import annotations
 
+from programme.campaign_offers import describe
 from programme.errors import ProgrammeError
 from programme.money import format_cents, parse_euros
 from textual import work
@@ -84,7 +85,8 @@ class SaleScreen(Screen):
         self.query_one("#totals", TotalsPanel).show_basket(basket)
         balance = self.session.balance
         note = cheque_note(self.session.rules(), balance.points - basket.points_used) if balance else ""
-        self.query_one("#card", CardPanel).show_card(balance, basket.points_used, note)
+        offers = [describe(offer) for offer in self.session.offers] if balance else []
+        self.query_one("#card", CardPanel).show_card(balance, basket.points_used, note, offers)
 
     def say(self, text: str, error: bool = False) -> None:
         message = self.query_one("#message", Static)

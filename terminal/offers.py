@@ -1,0 +1,103 @@
+"""Head office's targeted offers, kept in the till's journal: replaced whole by each retained
+message, looked up by card at the sale (an index hit on `offer_cards`).
+
+A card's offers at a sale are the campaigns that list it, in force today (UTC) in this store, and
+not used yet by the card at this till (no `offer:<campaign id>` entry in the ledger). Another till
+may have seen the card use it: the server then flags the second use.
+"""
+from __future__ import annotations
+
+import sqlite3
+from datetime import date, datetime
+
+from programme.campaign_offers import CampaignOffer, decode_offers, in_force
+
+from .errors import TillError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS offers (
+    campaign INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    points INTEGER NOT NULL,
+    cheque_cents INTEGER NOT NULL,
+    starts TEXT NOT NULL,
+    ends TEXT NOT NULL,
+    stores TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS offer_cards (
+    card TEXT NOT NULL,
+    campaign INTEGER NOT NULL,
+    PRIMARY KEY (card, campaign)
+) WITHOUT ROWID;
+"""
+_COLUMNS = "o.campaign, o.name, o.kind, o.points, o.cheque_cents, o.starts, o.ends, o.stores"
+
+
+def ensure_schema(conn: sqlite3.Connection) -> None:
+    conn.executescript(SCHEMA)
+
+
+def apply_offers(conn: sqlite3.Connection, payload: bytes) -> int:
+    """Replace the till's offers with the message's (the last retained message is the truth); returns
+    how many offers it holds. A message not understood changes nothing: TillError says so."""
+    try:
+        message = decode_offers(payload)
+    except ValueError as exc:
+        raise TillError(f"offers message not understood ({exc}): the till keeps its previous offers") from None
+    ensure_schema(conn)
+    with conn:
+        conn.execute("DELETE FROM offers")
+        conn.execute("DELETE FROM offer_cards")
+        conn.executemany("INSERT INTO offers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                         [(o.campaign, o.name, o.kind, o.points, o.cheque_cents, o.starts.isoformat(),
+                           o.ends.isoformat(), ",".join(o.stores)) for o in message.offers])
+        conn.executemany("INSERT OR IGNORE INTO offer_cards VALUES (?, ?)",
+                         [(card, o.campaign) for o in message.offers for card in o.cards])
+    return len(message.offers)
+
+
+def _offer(row) -> CampaignOffer:
+    campaign, name, kind, points, cheque_cents, starts, ends, stores = row
+    return CampaignOffer(campaign=campaign, name=name, kind=kind, points=points, cheque_cents=cheque_cents,
+                         starts=date.fromisoformat(starts), ends=date.fromisoformat(ends),
+                         stores=[s for s in stores.split(",") if s])
+
+
+def offers_for_card(conn: sqlite3.Connection, card: str, at: datetime, store: str) -> list[CampaignOffer]:
+    """The card's offers for a sale now: in force today in this store, not used yet; by campaign id."""
+    day = at.date().isoformat()
+    try:
+        rows = conn.execute(
+            f"SELECT {_COLUMNS} FROM offer_cards c JOIN offers o ON o.campaign = c.campaign "
+            "WHERE c.card = ? AND o.starts <= ? AND o.ends >= ? ORDER BY o.campaign", (card, day, day)).fetchall()
+    except sqlite3.OperationalError:  # no offers message received yet: the tables come with the first one
+        return []
+    found = [offer for offer in map(_offer, rows) if in_force(offer, at.date(), store)]
+    if not found:
+        return []
+    rules = [offer.rule for offer in found]
+    used = {rule for (rule,) in conn.execute(
+        f"SELECT DISTINCT rule FROM ledger WHERE card = ? AND rule IN ({','.join('?' * len(rules))})",
+        (card, *rules))}
+    return [offer for offer in found if offer.rule not in used]
+
+
+def offers_by_campaign(conn: sqlite3.Connection, campaigns: list[int]) -> dict[int, CampaignOffer]:
+    """The offers of these campaigns still known to the till (for a receipt's campaign names)."""
+    if not campaigns:
+        return {}
+    try:
+        rows = conn.execute(f"SELECT {_COLUMNS} FROM offers o WHERE o.campaign IN "
+                            f"({','.join('?' * len(campaigns))})", campaigns).fetchall()
+    except sqlite3.OperationalError:
+        return {}
+    return {row[0]: _offer(row) for row in rows}
+
+
+def count(conn: sqlite3.Connection) -> int:
+    try:
+        return conn.execute("SELECT count(*) FROM offers").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
