@@ -11,8 +11,64 @@ MAX_INFLIGHT = 100
 KEEPALIVE = 30
 
 
+READ_CHUNK = 256 * 1024  # bytes asked of the socket at once
+READ_BURST = 200  # packets handled from memory before the loop looks at the socket again
+
+
+class BufferedSocket:
+    """Reads the socket in large chunks and serves paho's small reads from memory.
+
+    paho reads each packet's header a byte at a time: three or four recv() calls and a select()
+    per message, most of the server's receive cost. `pending()` tells paho's loop that bytes wait
+    here, as it does for TLS, so it reads them instead of sleeping in select().
+    """
+
+    def __init__(self, sock):
+        self._sock = sock
+        self._buf = b""
+        self._pos = 0
+        self._inner_pending = getattr(sock, "pending", None)  # a TLS socket buffers too
+
+    def recv(self, size: int) -> bytes:
+        if self._pos >= len(self._buf):
+            data = self._sock.recv(READ_CHUNK)  # BlockingIOError, TLS want-read and b"" pass through
+            if len(data) <= size:
+                return data
+            self._buf, self._pos = data, 0
+        end = self._pos + size
+        chunk = self._buf[self._pos:end]
+        self._pos = min(end, len(self._buf))
+        return chunk
+
+    def pending(self) -> int:
+        return len(self._buf) - self._pos + (self._inner_pending() if self._inner_pending else 0)
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
+class Client(mqtt.Client):
+    """paho's client reading through a BufferedSocket (plain TCP and TLS; websockets as paho does)."""
+
+    def _create_socket(self):
+        sock = super()._create_socket()
+        return sock if self._transport == "websockets" else BufferedSocket(sock)
+
+    def loop_read(self, max_packets: int = 1) -> mqtt.MQTTErrorCode:
+        rc = super().loop_read(max_packets)
+        for _ in range(READ_BURST):  # paho reads one packet per loop turn: take what is already here
+            sock = self._sock
+            if rc != mqtt.MQTT_ERR_SUCCESS or not isinstance(sock, BufferedSocket) or not sock.pending():
+                break
+            rc = super().loop_read(max_packets)
+        return rc
+
+
 def make_client(url: BrokerUrl, client_id: str, *, clean_session: bool = True) -> mqtt.Client:
-    client = mqtt.Client(
+    client = Client(
         CallbackAPIVersion.VERSION2,
         client_id=client_id,
         clean_session=clean_session,

@@ -58,7 +58,16 @@ def acknowledge(conn: sqlite3.Connection, acked_to: int, at: str) -> int:
 
 
 def backlog(conn: sqlite3.Connection) -> int:
-    return conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
+    """Messages waiting for an ack, from the ends of the sequence range: O(log n).
+
+    count(*) would read every page of the table (about one per two 2 KB messages), and the sync
+    worker asks after every batch: a day's backlog made that the till's main cost. The journal numbers
+    messages without holes (n + 1 after n) and an ack removes a prefix, so the range is the count.
+    """
+    low = conn.execute("SELECT min(seq) FROM outbox").fetchone()[0]
+    if low is None:
+        return 0
+    return conn.execute("SELECT max(seq) FROM outbox").fetchone()[0] - low + 1
 
 
 def state(conn: sqlite3.Connection) -> dict[str, str]:
