@@ -13,11 +13,13 @@ from textual import work
 from textual.app import App
 
 from sync.broker_url import BrokerUrl
+from sync.reporter import StatusReporter
 from sync.sender import OutboxSender
 
 from .cardio import watch_chip
 from .downlink import DownlinkListener
-from .rules_store import RulesListener, in_force
+from .requests import Requester
+from .rules_store import RulesListener, in_force, rules_version_now
 from .errors import TillError
 from .screens.panels import StatusBar
 from .screens.sale import SaleScreen
@@ -48,7 +50,8 @@ class TillApp(App):
     BINDINGS = [("ctrl+q", "quit", "Quit")]
 
     def __init__(self, db: str, terminal: str, *, broker: BrokerUrl | None = None, reader: str | None = None,
-                 printer: str = "dummy", cashier: str = "cashier", issuer_public_key=None, key: str | None = None):
+                 printer: str = "dummy", cashier: str = "cashier", issuer_public_key=None, key: str | None = None,
+                 status_every: float | None = None):
         super().__init__()
         self.terminal = terminal
         self.broker = broker
@@ -59,7 +62,11 @@ class TillApp(App):
         self.sender = OutboxSender(db, terminal, broker) if broker else None
         self.downlink = DownlinkListener(db, terminal, broker) if broker else None
         self.rules_listener = RulesListener(db, broker, terminal) if broker else None
-        self.session = TillSession(db, terminal, cashier=cashier, printer=printer, online=self.is_online, key=key)
+        # Head office hears the backlog; the till asks it for unknown balances and other tills' tickets.
+        self.reporter = StatusReporter(self.sender, rules_version_now, status_every) if broker else None
+        self.requester = Requester(terminal, broker) if broker else None
+        self.session = TillSession(db, terminal, cashier=cashier, printer=printer, online=self.is_online, key=key,
+                                   requester=self.requester)
         self.sub_title = f"{terminal}  cashier {cashier}"
 
     def is_online(self) -> bool:
@@ -80,6 +87,8 @@ class TillApp(App):
         self.sender.start()
         self.downlink.start()
         self.rules_listener.start()
+        self.reporter.start()
+        self.requester.start()
 
     @work(thread=True, exclusive=True, group="reader")
     def watch_reader(self) -> None:
@@ -130,6 +139,8 @@ class TillApp(App):
     def on_unmount(self) -> None:
         self._reader_stop.set()
         if self.sender:
+            self.reporter.stop()
+            self.requester.stop()
             self.sender.stop()
             self.downlink.stop()
             self.rules_listener.stop()
@@ -137,5 +148,7 @@ class TillApp(App):
 
 
 def run_till(db: str, terminal: str, *, broker: BrokerUrl | None = None, reader: str | None = None,
-             printer: str = "dummy", cashier: str = "cashier", key: str | None = None) -> None:
-    TillApp(db, terminal, broker=broker, reader=reader, printer=printer, cashier=cashier, key=key).run()
+             printer: str = "dummy", cashier: str = "cashier", key: str | None = None,
+             status_every: float | None = None) -> None:
+    TillApp(db, terminal, broker=broker, reader=reader, printer=printer, cashier=cashier, key=key,
+            status_every=status_every).run()

@@ -38,9 +38,11 @@ def _open_journal(db: str, terminal: str, key: str | None = None):
               help="Receipt printer: dummy, file:PATH, network:HOST[:PORT] or usb:VID:PID.")
 @click.option("--cashier", "cashier_name", default="cashier", show_default=True, help="Who sells.")
 @click.option("--key", "key_path", type=click.Path(dir_okay=False), envvar="LOYALTY_TILL_KEY", help=KEY_HELP)
+@click.option("--status-every", default=30.0, show_default=True, type=click.FloatRange(min=1),
+              envvar="LOYALTY_STATUS_EVERY", help="Seconds between two status reports to head office while online.")
 @click.pass_context
 def till(ctx: click.Context, terminal: str | None, db: str | None, broker: str | None, reader: str | None,
-         printer: str, cashier_name: str, key_path: str | None) -> None:
+         printer: str, cashier_name: str, key_path: str | None, status_every: float) -> None:
     """The till: the cashier's screen (no subcommand), or sell, simulate sales and sync the outbox."""
     if ctx.invoked_subcommand is not None:
         return
@@ -66,7 +68,8 @@ def till(ctx: click.Context, terminal: str | None, db: str | None, broker: str |
         except SyncError as exc:
             raise click.BadParameter(str(exc), param_hint="--broker") from None
     try:
-        run_till(db, terminal, broker=url, reader=reader, printer=printer, cashier=cashier_name, key=key_path)
+        run_till(db, terminal, broker=url, reader=reader, printer=printer, cashier=cashier_name, key=key_path,
+                 status_every=status_every)
     except TillError as exc:
         raise click.ClickException(str(exc)) from None
 

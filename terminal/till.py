@@ -48,7 +48,8 @@ class Closed:
 class TillSession:
     def __init__(self, db: str, terminal: str, *, cashier: str = "cashier",
                  catalogue: Mapping[str, Article] | None = None, printer: str = "dummy",
-                 online: Callable[[], bool] = lambda: False, key: str | None = None):
+                 online: Callable[[], bool] = lambda: False, key: str | None = None, requester=None):
+        """`requester` (terminal.requests.Requester): asks head office for unknown balances and tickets."""
         from .keys import load_key
 
         self.db = str(db)
@@ -62,6 +63,7 @@ class TillSession:
         self.printer_spec = printer
         self.printer = make_printer(printer)
         self.online = online
+        self.requester = requester
         self.last_ticket_id: str | None = None
 
     # -- basket ------------------------------------------------------------------------------------
@@ -89,7 +91,13 @@ class TillSession:
         conn = sqlite3.connect(self.db, timeout=30)
         try:
             card = cardstate.check_card(conn, number)
-            return cardstate.card_balance(conn, card, self.online())
+            online = self.online()
+            if online and self.requester is not None:
+                from .requests import balance_is_stale, fetch_balance
+
+                if balance_is_stale(conn, card):  # no answer in time: shown as not confirmed (offline)
+                    online = fetch_balance(conn, self.requester, card)
+            return cardstate.card_balance(conn, card, online)
         finally:
             conn.close()
 
@@ -215,8 +223,32 @@ class TillSession:
     def return_lines(self, original_id: str, picks: Mapping[int, int], tender_kind: str = "cash") -> Closed:
         if self.basket.lines:
             raise BasketError("a sale is in progress: close or cancel it before a return")
-        ticket = close_return(self.journal, original_id, picks, self.cashier, tender_kind)
+        ticket = close_return(self.journal, original_id, picks, self.cashier, tender_kind, self.requester)
         return self._finish(ticket, 0, None)
+
+    def find_original(self, ticket_id: str) -> Ticket:
+        """The ticket to return: this till's journal, else head office when online (may wait ASK_TIMEOUT)."""
+        from .returns import find_original
+
+        return find_original(self.journal, ticket_id, self.requester if self.online() else None)
+
+    def needs_fetching(self, ticket_id: str) -> bool:
+        """A ticket of another till, not kept here, that head office may have (online): fetch_original it first."""
+        from .returns import is_foreign, kept_foreign
+
+        ticket_id = ticket_id.strip()
+        return (self.requester is not None and self.online() and is_foreign(self.journal, ticket_id)
+                and kept_foreign(self.journal.conn, ticket_id) is None)
+
+    def fetch_original(self, ticket_id: str) -> None:
+        """Fetch another till's ticket from head office and keep it; safe in a worker thread (own connection)."""
+        from .returns import fetch_foreign
+
+        conn = sqlite3.connect(self.db, timeout=30)
+        try:
+            fetch_foreign(conn, self.requester, ticket_id.strip())
+        finally:
+            conn.close()
 
     def close_session(self) -> None:
         self.journal.close()

@@ -208,19 +208,39 @@ class SaleScreen(Screen):
     def do_return(self, text: str) -> None:
         from ..returns import find_original, returned_so_far
 
-        original = find_original(self.session.journal, text)
+        if self.session.needs_fetching(text):
+            self.say("asking head office for the ticket...")
+            self.fetch_return(text)
+            return
+        original = find_original(self.session.journal, text)  # this till's, or kept from head office
         done, _ = returned_so_far(self.session.journal, original.id)
         rows = [f"{n}. {li.label} x{li.quantity - done.get(n - 1, 0)}" for n, li in enumerate(original.lines, 1)]
         self.query_one("#receipt", Static).update(f"return of {original.id}\n" + "\n".join(rows))
         self.return_of = original.id
         self.set_mode("return_lines")
 
-    def do_return_lines(self, text: str) -> None:
-        from ..returns import returned_so_far
+    @work(thread=True, exclusive=True, group="return")
+    def fetch_return(self, ticket_id: str) -> None:
+        """Off the UI thread: a ticket of another till, asked from head office (up to ASK_TIMEOUT), then shown."""
+        try:
+            self.session.fetch_original(ticket_id)
+        except (TillError, ProgrammeError) as exc:
+            self.app.call_from_thread(self.say, str(exc), True)
+            return
+        self.app.call_from_thread(self.fetched_return, ticket_id)
 
-        original = self.session.journal.find_ticket(self.return_of or "")
-        if original is None:
+    def fetched_return(self, ticket_id: str) -> None:
+        try:
+            self.do_return(ticket_id)
+        except (TillError, ProgrammeError) as exc:
+            self.say(str(exc), error=True)
+
+    def do_return_lines(self, text: str) -> None:
+        from ..returns import find_original, returned_so_far
+
+        if not self.return_of:
             raise TillError("no ticket picked for the return: press F7 and type its number")
+        original = find_original(self.session.journal, self.return_of)  # kept by F7: never asked again
         done, _ = returned_so_far(self.session.journal, original.id)
         left = {n: li.quantity - done.get(n, 0) for n, li in enumerate(original.lines)}
         if text:

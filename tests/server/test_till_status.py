@@ -84,7 +84,7 @@ def test_the_server_sees_the_retained_report_after_a_restart(tmp_path, mosquitto
 
 
 @pytest.mark.timeout(60)
-def test_a_malformed_status_lands_in_dead_letters_with_its_reason(tmp_path, mosquitto):
+def test_a_malformed_status_or_request_lands_in_dead_letters_with_its_reason(tmp_path, mosquitto):
     db = tmp_path / "server.db"
     uplink = Uplink(str(db), parse_broker_url(mosquitto.url)).start()
     assert uplink.wait_subscribed(10)
@@ -94,7 +94,8 @@ def test_a_malformed_status_lands_in_dead_letters_with_its_reason(tmp_path, mosq
         good = TillStatus(schema=1, terminal="S001-T09", sent_at=datetime.now(timezone.utc), backlog=0,
                           oldest_unacked_at=None, last_seq=0, last_acked_seq=0, rules_version=None, software="x")
         raw.publish(topics.status("S001-T03"), encode(good))  # another till's name on S001-T03's topic
-        assert uplink.wait_until(lambda u: u.dead_letters == 2, 10)
+        raw.publish(topics.requests("S001-T04"), b'{"schema": 1, "kind": "refund", "id": "r1"}')
+        assert uplink.wait_until(lambda u: u.dead_letters == 3, 10)
     finally:
         raw.close()
         uplink.stop()
@@ -106,7 +107,8 @@ def test_a_malformed_status_lands_in_dead_letters_with_its_reason(tmp_path, mosq
     assert letters == [
         ("loyalty/v1/up/S001-T02/status", "bad status: malformed JSON: Input data was truncated"),
         ("loyalty/v1/up/S001-T03/status",
-         "bad status: terminal mismatch: topic is for S001-T03 but the status says S001-T09")]
+         "bad status: terminal mismatch: topic is for S001-T03 but the status says S001-T09"),
+        ("loyalty/v1/up/S001-T04/requests", "bad request: Invalid value 'refund' - at `$.kind`")]
     assert kept(db) == {}
 
 

@@ -1,0 +1,75 @@
+"""Head office answers a till's requests: a card's balance (for a card this till never sold to) and a
+ticket sold at another till (for a return). Reads only; the SQL runs on SQLite and, through the
+`?` adapter, on PostgreSQL (where the desk's tables do not exist: no name, no registration there).
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+import msgspec
+
+from programme.cardnumber import mask_card_number
+from sync.events import log_event
+from sync.requests import BalanceRequest, CardInfo, Reply, Request, TicketRequest
+
+from .store_api import WRITE_ERRORS
+
+log = logging.getLogger("loyalty.uplink")
+
+
+def answer(conn, terminal: str, request: Request) -> Reply:
+    if isinstance(request, BalanceRequest):
+        return answer_balance(conn, terminal, request)
+    return answer_ticket(conn, request)
+
+
+def _desk_card(conn, card: str) -> tuple[str, str | None] | None:
+    """(card status, first name) when the desk registered the card; None otherwise or without desk tables."""
+    try:
+        row = conn.execute("SELECT c.status, u.name, u.erased_at FROM cards c JOIN customers u ON u.id = c.customer_id "
+                           "WHERE c.number = ?", (card,)).fetchone()
+    except WRITE_ERRORS:  # no desk tables in this database (PostgreSQL ingest, or a bare store)
+        return None
+    if row is None:
+        return None
+    status, name, erased_at = row
+    first = None if erased_at or not name else name.split()[0]
+    return status, first
+
+
+def _tier(conn, card: str) -> str | None:
+    from .standing import standing
+
+    try:
+        return standing(conn, [card])["tier"]
+    except Exception as exc:  # noqa: BLE001 - the balance matters more than the tier: answer without it
+        log_event(log, "tier_unavailable", logging.WARNING, card=mask_card_number(card), reason=repr(exc))
+        return None
+
+
+def answer_balance(conn, terminal: str, request: BalanceRequest) -> Reply:
+    card = request.card
+    points, entries = conn.execute("SELECT coalesce(sum(points), 0), count(*) FROM ledger WHERE card = ?",
+                                   (card,)).fetchone()
+    row = conn.execute("SELECT max_seq FROM terminals WHERE terminal = ?", (terminal,)).fetchone()
+    seq = row[0] if row else 0
+    desk = _desk_card(conn, card)
+    sold = entries or conn.execute("SELECT 1 FROM tickets WHERE card = ? LIMIT 1", (card,)).fetchone()
+    info = CardInfo(card=card, points=points, seq=seq, as_of=datetime.now(timezone.utc), registered=desk is not None,
+                    first_name=desk[1] if desk else None, tier=_tier(conn, card) if entries else None,
+                    status=desk[0] if desk else None)
+    if not sold and desk is None:
+        return Reply(schema=1, id=request.id, kind="balance", found=False, balance=info,
+                     message=f"card {mask_card_number(card)} is not known to head office: never used, not registered")
+    return Reply(schema=1, id=request.id, kind="balance", found=True, balance=info)
+
+
+def answer_ticket(conn, request: TicketRequest) -> Reply:
+    ticket_id = request.ticket_id.strip()
+    row = conn.execute("SELECT payload FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+    if row is None:
+        return Reply(schema=1, id=request.id, kind="ticket", found=False,
+                     message=f"ticket {ticket_id} is not at head office: check the number at the foot of the "
+                             "receipt; a ticket reaches head office when the till that sold it has synced")
+    return Reply(schema=1, id=request.id, kind="ticket", found=True, ticket=msgspec.Raw(bytes(row[0])))

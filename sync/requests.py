@@ -1,0 +1,80 @@
+"""Requests from a till to head office and their replies: a card's balance, a ticket sold at another till.
+
+A till publishes `{schema, id, kind, ...}` on `up/{terminal}/requests`; the server answers on
+`down/{terminal}/replies` with the same id. The till waits a short while and, without an answer,
+goes on with what it knows (the balance marked offline; the return refused with the reason).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+from .errors import CodecError
+
+MAX_REQUEST_BYTES = 4096
+MAX_REPLY_BYTES = 512 * 1024  # a ticket message (at most 256 KB) and the envelope
+RequestId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
+class BalanceRequest(msgspec.Struct, tag="balance", tag_field="kind", forbid_unknown_fields=True):
+    schema: Literal[1]
+    id: RequestId
+    card: Annotated[str, msgspec.Meta(max_length=32)]
+
+
+class TicketRequest(msgspec.Struct, tag="ticket", tag_field="kind", forbid_unknown_fields=True):
+    schema: Literal[1]
+    id: RequestId
+    ticket_id: Annotated[str, msgspec.Meta(max_length=64)]
+
+
+Request = BalanceRequest | TicketRequest
+
+
+class CardInfo(msgspec.Struct, forbid_unknown_fields=True):
+    """What head office knows of a card; `seq` as in the balances push: the asking till's highest sequence held."""
+
+    card: str
+    points: int
+    seq: int
+    as_of: datetime
+    registered: bool
+    first_name: str | None = None
+    tier: str | None = None
+    status: str | None = None  # the desk's card status (active, blocked, lost...) when registered
+
+
+class Reply(msgspec.Struct, forbid_unknown_fields=True):
+    """`found` false: head office does not know the card or the ticket; `message` says so."""
+
+    schema: Literal[1]
+    id: str
+    kind: Literal["balance", "ticket"]
+    found: bool
+    message: str | None = None
+    balance: CardInfo | None = None
+    ticket: msgspec.Raw = msgspec.Raw(b"null")  # the ticket message exactly as stored: {"schema", "ticket"}
+
+
+_request_decoder = msgspec.json.Decoder(Request)
+_reply_decoder = msgspec.json.Decoder(Reply)
+
+
+def decode_request(payload: bytes) -> Request:
+    if len(payload) > MAX_REQUEST_BYTES:
+        raise CodecError(f"bad request: {len(payload)} bytes exceeds the limit of {MAX_REQUEST_BYTES} bytes")
+    try:
+        return _request_decoder.decode(payload)
+    except msgspec.DecodeError as exc:
+        raise CodecError(f"bad request: {exc}") from None
+
+
+def decode_reply(payload: bytes) -> Reply:
+    if len(payload) > MAX_REPLY_BYTES:
+        raise CodecError(f"bad reply: {len(payload)} bytes exceeds the limit of {MAX_REPLY_BYTES} bytes")
+    try:
+        return _reply_decoder.decode(payload)
+    except msgspec.DecodeError as exc:
+        raise CodecError(f"bad reply: {exc}") from None

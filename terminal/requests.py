@@ -1,0 +1,106 @@
+"""The till asks head office: a card's balance when it knows none (or an old one), a ticket sold at
+another till for a return. One MQTT client of its own; `ask` waits at most ASK_TIMEOUT and returns
+None when no answer came (offline, or the server down): the caller goes on with what it knows.
+"""
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from sync import topics
+from sync.broker_url import BrokerUrl
+from sync.codec import encode
+from sync.errors import CodecError
+from sync.events import log_event
+from sync.mqtt import make_client
+from sync.requests import BalanceRequest, Reply, TicketRequest, decode_reply
+
+from .cardstate import remember_balance
+
+log = logging.getLogger("loyalty.till.requests")
+
+ASK_TIMEOUT = 0.5  # seconds the cashier may wait for head office before the till goes on without it
+BALANCE_MAX_AGE = timedelta(minutes=5)  # a server balance older than this is asked again when online
+
+
+class Requester:
+    """start()/stop(); `ask()` from any thread (the screen's workers), never from the UI thread."""
+
+    def __init__(self, terminal: str, broker: BrokerUrl):
+        self.terminal = terminal
+        self.broker = broker
+        self.client = make_client(broker, f"till-{terminal}-ask")
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = lambda *args: self.ready.clear()
+        self.client.on_subscribe = lambda *args: self.ready.set()
+        self.client.on_message = self._on_message
+        self.ready = threading.Event()  # subscribed to our replies: asking makes sense
+        self._lock = threading.Lock()
+        self._waiting: dict[str, list] = {}  # request id -> [event, reply]
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties):
+        if not reason_code.is_failure:
+            client.subscribe(topics.replies(self.terminal), qos=1)
+
+    def _on_message(self, client, userdata, message):
+        try:
+            reply = decode_reply(message.payload)
+        except CodecError as exc:
+            log_event(log, "reply_refused", logging.WARNING, terminal=self.terminal, reason=str(exc))
+            return
+        with self._lock:
+            slot = self._waiting.get(reply.id)
+        if slot is not None:  # else: an answer that came too late, or not ours
+            slot[1] = reply
+            slot[0].set()
+
+    def ask(self, kind: str, timeout: float | None = None, **fields) -> Reply | None:
+        """Ask head office (`kind` balance with card=, or ticket with ticket_id=); None without an answer in time."""
+        timeout = ASK_TIMEOUT if timeout is None else timeout
+        if not self.ready.is_set():
+            return None
+        request_id = uuid.uuid4().hex
+        request = (BalanceRequest if kind == "balance" else TicketRequest)(schema=1, id=request_id, **fields)
+        slot = [threading.Event(), None]
+        with self._lock:
+            self._waiting[request_id] = slot
+        try:
+            self.client.publish(topics.requests(self.terminal), encode(request), qos=1)
+            slot[0].wait(timeout)
+        finally:
+            with self._lock:
+                self._waiting.pop(request_id, None)
+        if slot[1] is None:
+            log_event(log, "ask_timeout", logging.WARNING, terminal=self.terminal, kind=kind, timeout=timeout)
+        return slot[1]
+
+    def start(self) -> Requester:
+        self.client.connect_async(self.broker.host, self.broker.port)
+        self.client.loop_start()
+        return self
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def balance_is_stale(conn: sqlite3.Connection, card: str, now: datetime | None = None) -> bool:
+    """No server balance for the card, or one older than BALANCE_MAX_AGE: worth asking when online."""
+    row = conn.execute("SELECT as_of FROM known_balances WHERE card = ?", (card,)).fetchone()
+    if row is None:
+        return True
+    now = now or datetime.now(timezone.utc)
+    return now - datetime.fromisoformat(row[0]) > BALANCE_MAX_AGE
+
+
+def fetch_balance(conn: sqlite3.Connection, requester: Requester, card: str, timeout: float | None = None) -> bool:
+    """Ask head office for the card's balance and keep it like a pushed one; False without an answer."""
+    reply = requester.ask("balance", timeout, card=card)
+    if reply is None or reply.balance is None:
+        return False
+    info = reply.balance
+    remember_balance(conn, card, info.points, info.as_of, first_name=info.first_name, as_of_seq=info.seq)
+    return True
