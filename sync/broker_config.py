@@ -28,6 +28,8 @@ ACL = f"""\
 # Written by `loyalty broker config`. Tills log in with their terminal id as username.
 user {SERVER_USER}
 topic read {topics.PREFIX}/up/+/tickets
+topic read {topics.PREFIX}/up/+/status
+topic read {topics.PREFIX}/up/+/requests
 topic write {topics.PREFIX}/down/#
 
 user {ADMIN_USER}
@@ -35,6 +37,8 @@ topic write {topics.PREFIX}/down/all/#
 topic read {topics.PREFIX}/#
 
 pattern write {topics.PREFIX}/up/%u/tickets
+pattern write {topics.PREFIX}/up/%u/status
+pattern write {topics.PREFIX}/up/%u/requests
 pattern read {topics.PREFIX}/down/%u/#
 pattern read {topics.PREFIX}/down/all/#
 """

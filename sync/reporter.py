@@ -34,7 +34,10 @@ def software_version() -> str:
 
 def read_status(conn: sqlite3.Connection, terminal: str, rules_version: str | None) -> TillStatus:
     """What the outbox says now: backlog, its oldest message, the last sequence written and acked."""
-    backlog, oldest, last = conn.execute("SELECT count(*), min(created_at), max(seq) FROM outbox").fetchone()
+    backlog = outbox.backlog(conn)  # from the ends of the sequence range, like the sync worker
+    oldest = conn.execute("SELECT created_at FROM outbox ORDER BY seq LIMIT 1").fetchone()
+    oldest = oldest[0] if oldest else None
+    last = conn.execute("SELECT max(seq) FROM outbox").fetchone()[0]
     acked = outbox.acked_to(conn)
     return TillStatus(schema=1, terminal=terminal, sent_at=datetime.now(timezone.utc), backlog=backlog,
                       oldest_unacked_at=datetime.fromisoformat(oldest) if oldest else None,

@@ -100,6 +100,42 @@ def test_a_till_cannot_publish_as_another(secure_broker):
         client.loop_stop()
 
 
+def test_a_till_cannot_report_or_ask_as_another_and_gets_only_its_replies(secure_broker):
+    password = lambda user: read_password(secure_broker.directory, user)  # noqa: E731
+    server, rc = connect(secure_broker, SERVER_USER, password(SERVER_USER))
+    assert str(rc) == "Success"
+    got, changed = [], threading.Condition()
+
+    def collect(c, u, message):
+        with changed:
+            got.append((c is server, message.topic, message.payload))
+            changed.notify_all()
+
+    subscribed = threading.Semaphore(0)
+    till, rc = connect(secure_broker, "S001-T01", password("S001-T01"))
+    assert str(rc) == "Success"
+    for client, topic in ((server, topics.STATUS_SUBSCRIPTION), (server, topics.REQUESTS_SUBSCRIPTION),
+                          (till, f"{topics.PREFIX}/down/+/replies")):
+        client.on_message = collect
+        client.on_subscribe = lambda *a: subscribed.release()
+        client.subscribe(topic, qos=1)
+        assert subscribed.acquire(timeout=10)
+    for leaf in (topics.status, topics.requests):
+        till.publish(leaf("S001-T02"), b"forged", qos=1).wait_for_publish(10)
+        till.publish(leaf("S001-T01"), b"own", qos=1).wait_for_publish(10)
+    server.publish(topics.replies("S001-T02"), b"for another till", qos=1).wait_for_publish(10)
+    server.publish(topics.replies("S001-T01"), b"for S001-T01", qos=1).wait_for_publish(10)
+    with changed:
+        assert changed.wait_for(lambda: len(got) >= 3 and (False, topics.replies("S001-T01"), b"for S001-T01") in got,
+                                10)
+    # Each client's messages arrive in order: anything forged or foreign would have come first.
+    assert sorted(got) == sorted([(True, topics.status("S001-T01"), b"own"), (True, topics.requests("S001-T01"), b"own"),
+                                  (False, topics.replies("S001-T01"), b"for S001-T01")])
+    for client in (till, server):
+        client.disconnect()
+        client.loop_stop()
+
+
 def test_the_chain_runs_over_tls_with_credentials(secure_broker, tmp_path):
     from ..fixtures.chain import Till, start_ingestor
 
