@@ -7,6 +7,7 @@ The server knows the shipped default and every version recorded in its `rules_ve
 """
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from programme.explain import context_of_ticket
 from programme.points import default_rules
 from programme.rules import RuleSet, parse_rules
 from programme.ticket import Ticket
+
+from .offers_check import CampaignCache, offer_claims
 
 @dataclass(frozen=True)
 class Discrepancy:
@@ -34,6 +37,7 @@ class RulesCatalog:
         for rules in [default_rules(), *(versions or [])]:
             self.by_version[rules.version] = rules
         self._loaded_rows = -1
+        self.campaigns = CampaignCache()  # head office's offers, to check the ones tills claim
 
     def refresh(self, conn: sqlite3.Connection) -> RulesCatalog:
         """Add the versions recorded in the server's database (cheap when nothing changed)."""
@@ -43,6 +47,7 @@ class RulesCatalog:
                 if version not in self.by_version:
                     self.by_version[version] = parse_rules(text, f"rules version {version}")
             self._loaded_rows = count
+        self.campaigns.refresh(conn)
         return self
 
 
@@ -62,8 +67,11 @@ def _earned(entries) -> Counter:
     return Counter((e.line, e.rule, e.points) for e in entries if e.kind == "earn")
 
 
-def check_ticket(catalog: RulesCatalog, ticket: Ticket) -> Discrepancy | None:
-    """None when the rules give exactly the till's earn entries."""
+def check_ticket(catalog: RulesCatalog, ticket: Ticket, conn=None) -> Discrepancy | None:
+    """None when the rules give exactly the till's earn entries.
+
+    The offers the ticket claims (`offer:<campaign id>`) are checked against head office's campaigns
+    (server/offers_check.py, which asks `conn` about earlier use); the accepted ones are given back."""
     till = sum(e.points for e in ticket.points if e.kind == "earn")
     if ticket.card is None:
         return None
@@ -71,7 +79,14 @@ def check_ticket(catalog: RulesCatalog, ticket: Ticket) -> Discrepancy | None:
     if rules is None:
         return Discrepancy(ticket.id, till, None, f"rules version {ticket.rules_version} is not known to the server: "
                                                   "record it with `loyalty rules publish FILE --db`")
-    server_entries = points_of(rules, ticket.lines, context_of_ticket(ticket))
+    context, refused = context_of_ticket(ticket), []
+    claims = offer_claims(ticket)
+    if claims:
+        promotions, cheques, refused = catalog.campaigns.judge(conn, ticket, claims)
+        context = dataclasses.replace(context, offers=promotions)
+    server_entries = points_of(rules, ticket.lines, context)
+    if claims:
+        server_entries += cheques
     ours = sum(e.points for e in server_entries)
     theirs_by, ours_by = _earned(ticket.points), _earned(server_entries)
     if theirs_by == ours_by:
@@ -84,6 +99,8 @@ def check_ticket(catalog: RulesCatalog, ticket: Ticket) -> Discrepancy | None:
 
     head = (f"till gave {till} points, rules {rules.version} give {ours}" if till != ours
             else f"same total ({till}) but a different breakdown")
+    if refused:
+        head = "; ".join(refused) + "; " + head
     return Discrepancy(ticket.id, till, ours, f"{head}: till has {show(extra)}; rules give {show(missing)}")
 
 
@@ -92,7 +109,7 @@ def record_discrepancies(conn: sqlite3.Connection, catalog: RulesCatalog, ticket
     found = []
     for ticket in tickets:
         try:
-            found.append(check_ticket(catalog, ticket))
+            found.append(check_ticket(catalog, ticket, conn))
         except ProgrammeError as exc:  # a check that fails is itself a finding, never a stalled ingest
             found.append(Discrepancy(ticket.id, sum(e.points for e in ticket.points if e.kind == "earn"), None,
                                      f"the server could not recompute the points: {exc}"))

@@ -3,8 +3,8 @@
 The control group is drawn per customer (all of a customer's cards fall in the same group) with
 random.Random(seed) over the members sorted by key, so a campaign can be drawn again identically.
 Tills learn the offers from one retained message on sync.topics.OFFERS holding every campaign not
-yet over (target cards only). The rules engine names the points it gives for an offer
-`offer:<campaign id>...`: that is how redemptions and their cost are found in the ledger.
+yet over (target cards only); the tills apply them (terminal/offers.py) and name their entries
+`offer:<campaign id>`: that is how redemptions and their cost are found in the ledger.
 """
 from __future__ import annotations
 
@@ -166,7 +166,8 @@ def publish(conn: sqlite3.Connection, broker: BrokerUrl, today: date,
 
 def analyse(conn: sqlite3.Connection, campaign_id: int) -> dict:
     """Redemption rate, spend per customer target vs control over the campaign's dates with Welch's 95%
-    interval for the uplift, and the cost in points (entries whose rule starts with `offer:<id>`)."""
+    interval for the uplift, and the cost: points of the entries named `offer:<id>` (or `offer:<id> ...`),
+    and for a cheque offer the cheques issued (one 0-point entry each) times their value."""
     c = get(conn, campaign_id)
     ensure_aggregates(conn)
     groups: dict[str, dict[str, int]] = {"target": {}, "control": {}}
@@ -182,15 +183,17 @@ def analyse(conn: sqlite3.Connection, campaign_id: int) -> dict:
         grp, customer = card_group[card]
         groups[grp][customer] += spend
     redeemed: set[str] = set()
-    cost = 0
-    for card, points in conn.execute(
-            "SELECT l.card, sum(l.points) FROM ledger l JOIN campaign_members m ON m.card = l.card "
-            "AND m.campaign_id = ? WHERE l.rule LIKE ? AND substr(l.at, 1, 10) >= ? AND substr(l.at, 1, 10) <= ? "
-            "GROUP BY l.card", (campaign_id, f"offer:{campaign_id}%", c["starts"], c["ends"])):
+    cost = uses = 0
+    rule = f"offer:{campaign_id}"  # not offer:12 for campaign 1
+    for card, points, entries in conn.execute(
+            "SELECT l.card, sum(l.points), count(*) FROM ledger l JOIN campaign_members m ON m.card = l.card "
+            "AND m.campaign_id = ? WHERE (l.rule = ? OR l.rule LIKE ?) AND substr(l.at, 1, 10) >= ? "
+            "AND substr(l.at, 1, 10) <= ? GROUP BY l.card", (campaign_id, rule, f"{rule} %", c["starts"], c["ends"])):
         grp, customer = card_group[card]
         if grp == "target":
             redeemed.add(customer)
         cost += points
+        uses += entries
     target, control = list(groups["target"].values()), list(groups["control"].values())
     interval = welch_interval(target, control)
     mean_t = sum(target) / len(target) if target else 0.0
@@ -205,4 +208,6 @@ def analyse(conn: sqlite3.Connection, campaign_id: int) -> dict:
         "interval": None if interval is None else {"low": interval.low, "high": interval.high, "df": interval.df,
                                                    "t": interval.t, "confidence": 0.95},
         "cost_points": cost,
+        "cheques": uses if c["kind"] == "cheque" else 0,
+        "cheques_cents": uses * c["cheque_cents"] if c["kind"] == "cheque" else 0,
     }

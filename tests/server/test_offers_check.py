@@ -1,0 +1,105 @@
+"""The server checks the offers tills applied against its campaigns: accepted ones give no discrepancy, a second
+use of the same offer by a card or an offer outside the campaign's stores is flagged with the reason, and a
+cheque offer is counted in the campaign analysis."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from programme.ticket import make_line, utc_now
+from server.analytics import aggregate, campaigns
+from server.analytics.campaigns import Campaign
+from server.analytics.segments import SegmentSpec
+from server.deskdb import open_db
+from server.store import Store
+from sync.codec import encode_ticket
+from sync.topics import tickets as tickets_topic
+from terminal.journal import Journal
+from terminal.offers import apply_offers
+from terminal.sale import sell
+
+from ..fixtures.headoffice import END, START, build_known_set, register_customers
+
+LINES = [make_line("3017620422003", 1, 1500, category="grocery")]
+TODAY = utc_now().date()
+
+
+@pytest.fixture
+def office(tmp_path):
+    path = tmp_path / "server.db"
+    build_known_set(path)
+    conn = open_db(path)
+    conn.row_factory = None
+    register_customers(conn)
+    aggregate.refresh(conn)
+    yield path, conn
+    conn.close()
+
+
+def create(conn, **changes) -> int:
+    fields = dict(name="Cheque", segment=SegmentSpec(start=START, end=END), kind="cheque", cheque_cents=500,
+                  starts=TODAY - timedelta(days=2), ends=TODAY + timedelta(days=2), control_per_mille=300, seed=1)
+    return campaigns.create(conn, Campaign(**{**fields, **changes}))
+
+
+def ingest(path, *tickets) -> None:
+    store = Store(path)
+    try:
+        store.ingest([(tickets_topic(t.terminal), t, encode_ticket(t)) for t in tickets], [], utc_now().isoformat())
+    finally:
+        store.close()
+
+
+def till(tmp_path, terminal: str, payload: bytes) -> Journal:
+    journal = Journal(tmp_path / f"{terminal}.db", terminal)
+    apply_offers(journal.conn, payload)
+    return journal
+
+
+def reasons(conn) -> dict[str, str]:
+    return dict(conn.execute("SELECT ticket_id, reason FROM discrepancies WHERE ticket_id GLOB 'S001-T0[56]-*' "
+                             "OR ticket_id GLOB 'S003-*'"))
+
+
+def test_a_second_use_and_a_store_outside_the_campaign_are_flagged(tmp_path, office):
+    path, conn = office
+    cheque = create(conn)
+    bonus = create(conn, name="Bonus", kind="bonus_points", points=250, cheque_cents=0, stores=["S001"])
+    target = conn.execute("SELECT min(card) FROM campaign_members WHERE campaign_id = ? AND grp = 'target'",
+                          (cheque,)).fetchone()[0]
+    payload = campaigns.offers_payload(conn, TODAY)
+    first, second = till(tmp_path, "S001-T05", payload), till(tmp_path, "S001-T06", payload)
+    elsewhere = till(tmp_path, "S003-T01", payload)
+    try:
+        used = sell(first, LINES, target)
+        assert {e.rule: e.points for e in used.points if e.rule.startswith("offer:")} == \
+            {f"offer:{bonus}": 250, f"offer:{cheque}": 0}
+        again = sell(second, LINES, target)  # this till never saw the card use them
+        assert offer_rules(again) == [f"offer:{cheque}", f"offer:{bonus}"]
+        assert offer_rules(sell(elsewhere, LINES, target)) == [f"offer:{cheque}"]  # the bonus is for S001 only
+        with elsewhere.conn:  # a till that ignores the campaign's stores
+            elsewhere.conn.execute("UPDATE offers SET stores = '' WHERE campaign = ?", (bonus,))
+        wrong_store = sell(elsewhere, LINES, target)
+        ingest(path, used, again, wrong_store)
+    finally:
+        for journal in (first, second, elsewhere):
+            journal.close()
+    base = used.points_earned - 250
+    assert reasons(conn) == {
+        again.id: (f"offer:{bonus} refused: card {target} already used this offer on ticket {used.id}; "
+                   f"offer:{cheque} refused: card {target} already used this offer on ticket {used.id}; "
+                   f"till gave {base + 250} points, rules 2026.1 give {base}: till has basket offer:{cheque} 0, "
+                   f"basket offer:{bonus} 250; rules give nothing"),
+        wrong_store.id: (f"offer:{bonus} refused: store S003 is not one of campaign {bonus}'s stores (S001); "
+                         f"till gave {base + 250} points, rules 2026.1 give {base}: till has basket offer:{bonus} "
+                         "250; rules give nothing")}
+    aggregate.refresh(conn)
+    analysis = campaigns.analyse(conn, cheque)
+    # the ledger holds the tills' entries: two cheques were printed (the second is flagged), one customer redeemed
+    assert (analysis["redeemed"], analysis["cost_points"], analysis["cheques"], analysis["cheques_cents"]) == \
+        (1, 0, 2, 1000)
+
+
+def offer_rules(ticket) -> list[str]:
+    return sorted(e.rule for e in ticket.points if e.rule.startswith("offer:"))
