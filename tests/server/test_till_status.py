@@ -158,3 +158,43 @@ def test_sync_health_page_shows_the_reported_backlog(tmp_path, fast_argon2):
     assert "backlog of 7 ticket(s) reported, the oldest waiting for 12 min" in row
     other = page.split('id="till-S002-T01">')[1].split("</tr>")[0]
     assert 'title="no status report">-</td>' in other
+
+
+@pytest.mark.timeout(90)
+def test_on_postgresql_status_kept_and_requests_answered(tmp_path, mosquitto, postgres_url):
+    from server.ingest import Ingestor
+    from server.store_api import open_store
+    from terminal.requests import Requester
+
+    url = parse_broker_url(mosquitto.url)
+    ingestor = Ingestor(postgres_url, url).start()
+    uplink = Uplink(postgres_url, url).start()
+    till = Till(tmp_path, TILL)
+    requester = Requester("S002-T01", url).start()
+    reporter = None
+    try:
+        assert ingestor.wait_connected(10) and uplink.wait_subscribed(10) and requester.ready.wait(10)
+        till.sell(5)
+        sender = till.connect(mosquitto.url)
+        reporter = StatusReporter(sender).start()
+        assert sender.wait_synced(30)
+        assert uplink.wait_until(lambda u: u.statuses >= 1, 10)
+        store = open_store(postgres_url)
+        try:
+            card = store.conn.execute("SELECT card FROM tickets WHERE card IS NOT NULL LIMIT 1").fetchone()[0]
+            points = store.balances([card])[card]
+            assert uplink.wait_until(lambda u: till_status.latest(store.conn)[TILL]["backlog"] == 0, 10)
+        finally:
+            store.close()
+        reply = requester.ask("balance", 10, card=card)
+        assert (reply.found, reply.balance.points, reply.balance.registered, reply.balance.seq) == (True, points,
+                                                                                                   False, 0)
+        reply = requester.ask("ticket", 10, ticket_id=f"{TILL}-00000002")
+        assert reply.found and b'"id":"S001-T01-00000002"' in bytes(reply.ticket)
+    finally:
+        if reporter:
+            reporter.stop()
+        requester.stop()
+        till.close()
+        uplink.stop()
+        ingestor.stop()
