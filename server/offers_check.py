@@ -94,6 +94,8 @@ class CampaignCache:
             return f"store {ticket.store} is not one of campaign {campaign}'s stores ({', '.join(offer.stores)})"
         if offer.kind == "cheque" and entry.points:
             return f"campaign {campaign} gives a loyalty cheque, not points"
+        if conn is None:  # checked outside ingest (a bench, a test): earlier use is not known
+            return None
         first = conn.execute("SELECT ticket_id FROM ledger WHERE card = ? AND rule = ? ORDER BY id LIMIT 1",
                              (ticket.card, entry.rule)).fetchone()
         if first is not None and first[0] != ticket.id:
