@@ -9,7 +9,7 @@ changes the result. The order is documented in docs/rules.md.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from .rules import WEEKDAYS, Promotion, RuleSet
 from .ticket import Line, PointsEntry
@@ -110,6 +110,11 @@ def _compile(rules: RuleSet) -> _Compiled:
             _compiled.clear()
         found = _compiled[id(rules)] = _Compiled(rules)
     return found
+
+
+def local_day(rules: RuleSet, at: datetime) -> date:
+    """The calendar day of `at` in the rules' time zone: the day promotions and campaigns are dated in."""
+    return at.astimezone(_compile(rules).zone).date()
 
 
 def _active(promo: Promotion, day, weekday: str, store: str | None) -> bool:

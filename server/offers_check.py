@@ -1,6 +1,6 @@
 """The server's check of head office's offers a till applied: each `offer:<campaign id>` entry on a
 ticket is a claim, accepted only when the card is one of the campaign's targets, the ticket's day
-(UTC) is within its dates, its store is one of the campaign's (or it has none), and the card has
+(in its rules' time zone) is within its dates, its store is one of the campaign's (or it has none), and the card has
 not used that offer on an earlier ticket.
 
 Accepted bonus points offers go to the rules engine as targeted offers for the card, so the
@@ -64,11 +64,12 @@ class CampaignCache:
         self.by_id, self._mark = found, mark
         return self
 
-    def judge(self, conn, ticket: Ticket, claims: list[tuple[int, PointsEntry]]
+    def judge(self, conn, ticket: Ticket, claims: list[tuple[int, PointsEntry]], day: date
               ) -> tuple[tuple[Promotion, ...], list[PointsEntry], list[str]]:
-        """The claims the server accepts (engine offers, cheque entries) and why the others are refused."""
+        """The claims the server accepts (engine offers, cheque entries) and why the others are refused.
+        `day`: the ticket's day in its rules' time zone (programme.engine.local_day), as the till chose it."""
         promotions, cheques, refused = [], [], []
-        card, day, store = ticket.card, ticket.opened_at.date(), ticket.store
+        card, store = ticket.card, ticket.store
         for campaign, entry in claims:
             why = self._refusal(conn, ticket, campaign, entry, day)
             if why:

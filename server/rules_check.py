@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from programme.errors import ProgrammeError, RulesError
-from programme.engine import points_of
+from programme.engine import local_day, points_of
 from programme.explain import context_of_ticket
 from programme.points import default_rules
 from programme.rules import RuleSet, parse_rules
@@ -82,7 +82,8 @@ def check_ticket(catalog: RulesCatalog, ticket: Ticket, conn=None) -> Discrepanc
     context, refused = context_of_ticket(ticket), []
     claims = offer_claims(ticket)
     if claims:
-        promotions, cheques, refused = catalog.campaigns.judge(conn, ticket, claims)
+        promotions, cheques, refused = catalog.campaigns.judge(conn, ticket, claims,
+                                                               local_day(rules, ticket.opened_at))
         context = dataclasses.replace(context, offers=promotions)
     server_entries = points_of(rules, ticket.lines, context)
     if claims:

@@ -1,14 +1,15 @@
 """Head office's targeted offers, kept in the till's journal: replaced whole by each retained
 message, looked up by card at the sale (an index hit on `offer_cards`).
 
-A card's offers at a sale are the campaigns that list it, in force today (UTC) in this store, and
+A card's offers at a sale are the campaigns that list it, in force today (the day in the rules' time
+zone, as the engine and the server date them: programme.engine.local_day) in this store, and
 not used yet by the card at this till (no `offer:<campaign id>` entry in the ledger). Another till
 may have seen the card use it: the server then flags the second use.
 """
 from __future__ import annotations
 
 import sqlite3
-from datetime import date, datetime
+from datetime import date
 
 from programme.campaign_offers import CampaignOffer, decode_offers, in_force
 
@@ -64,16 +65,17 @@ def _offer(row) -> CampaignOffer:
                          stores=[s for s in stores.split(",") if s])
 
 
-def offers_for_card(conn: sqlite3.Connection, card: str, at: datetime, store: str) -> list[CampaignOffer]:
-    """The card's offers for a sale now: in force today in this store, not used yet; by campaign id."""
-    day = at.date().isoformat()
+def offers_for_card(conn: sqlite3.Connection, card: str, today: date, store: str) -> list[CampaignOffer]:
+    """The card's offers for a sale `today` (local_day of the rules in force): in force, in this store, not
+    used yet; by campaign id."""
+    day = today.isoformat()
     try:
         rows = conn.execute(
             f"SELECT {_COLUMNS} FROM offer_cards c JOIN offers o ON o.campaign = c.campaign "
             "WHERE c.card = ? AND o.starts <= ? AND o.ends >= ? ORDER BY o.campaign", (card, day, day)).fetchall()
     except sqlite3.OperationalError:  # no offers message received yet: the tables come with the first one
         return []
-    found = [offer for offer in map(_offer, rows) if in_force(offer, at.date(), store)]
+    found = [offer for offer in map(_offer, rows) if in_force(offer, today, store)]
     if not found:
         return []
     rules = [offer.rule for offer in found]

@@ -6,6 +6,7 @@ from programme.points import earn_points
 from programme.ticket import Line, PointsEntry, Tender, Ticket, make_line, utc_now
 
 from programme.campaign_offers import as_promotion, cheque_entry
+from programme.engine import local_day
 
 from . import rules_store
 from .journal import Journal
@@ -21,7 +22,7 @@ def points_now(journal: Journal, lines: list[Line], card: str | None):
     """
     at = utc_now()
     rules = rules_store.in_force(journal.conn, at)
-    found = offers_for_card(journal.conn, card, at, journal.store) if card else []
+    found = offers_for_card(journal.conn, card, local_day(rules, at), journal.store) if card else []
     points = earn_points(lines, card, rules=rules, at=at, store=journal.store,
                          offers=tuple(as_promotion(o, card) for o in found if o.kind == "bonus_points"))
     points += [cheque_entry(o) for o in found if o.kind == "cheque"]

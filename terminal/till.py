@@ -110,9 +110,14 @@ class TillSession:
 
     def card_offers(self, card: str) -> list[CampaignOffer]:
         """The card's offers from head office, in force now in this store and not used yet."""
+        from programme.engine import local_day
         from programme.ticket import utc_now
 
-        return offers_for_card(self.journal.conn, card, utc_now(), self.journal.store)
+        from . import rules_store
+
+        now = utc_now()
+        today = local_day(rules_store.in_force(self.journal.conn, now), now)
+        return offers_for_card(self.journal.conn, card, today, self.journal.store)
 
     def identify(self, number: str) -> CardBalance:
         balance = self.lookup_card(number)

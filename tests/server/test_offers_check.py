@@ -3,7 +3,7 @@ use of the same offer by a card or an offer outside the campaign's stores is fla
 cheque offer is counted in the campaign analysis."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
@@ -103,3 +103,25 @@ def test_a_second_use_and_a_store_outside_the_campaign_are_flagged(tmp_path, off
 
 def offer_rules(ticket) -> list[str]:
     return sorted(e.rule for e in ticket.points if e.rule.startswith("offer:"))
+
+
+def test_a_late_evening_sale_counts_on_the_stores_day_not_the_utc_day(tmp_path, office, monkeypatch):
+    """23:30 UTC on 15 January is already 16 January in Paris, the default rules' time zone: a campaign of the
+    16th applies at the till, and the server dates the claim the same way."""
+    path, conn = office
+    late = datetime(2026, 1, 15, 23, 30, tzinfo=timezone.utc)
+    the_16th = date(2026, 1, 16)
+    bonus = create(conn, name="One day", kind="bonus_points", points=300, cheque_cents=0, starts=the_16th,
+                   ends=the_16th)
+    target = conn.execute("SELECT min(card) FROM campaign_members WHERE campaign_id = ? AND grp = 'target'",
+                          (bonus,)).fetchone()[0]
+    monkeypatch.setattr("terminal.sale.utc_now", lambda: late)
+    journal = till(tmp_path, "S001-T05", campaigns.offers_payload(conn, the_16th))
+    try:
+        ticket = sell(journal, LINES, target)
+    finally:
+        journal.close()
+    assert ticket.opened_at == late
+    assert offer_rules(ticket) == [f"offer:{bonus}"]
+    ingest(path, ticket)
+    assert reasons(conn) == {}

@@ -8,7 +8,8 @@ from datetime import timedelta
 import msgspec
 import pytest
 
-from programme.points import earn_points
+from programme.engine import local_day
+from programme.points import default_rules, earn_points
 from programme.ticket import make_line, utc_now
 from sync import topics
 from sync.broker_url import parse_broker_url
@@ -23,7 +24,7 @@ from terminal.till import TillSession
 from ..fixtures.mqtt import RawPublisher
 
 TARGET, CONTROL, OTHER = "2900000000018", "2900000000025", "2900000000032"
-TODAY = utc_now().date()
+TODAY = local_day(default_rules(), utc_now())  # the store's day: the rules' time zone, Europe/Paris
 LINES = [make_line("3017620422003", 2, 1000, category="grocery")]  # 20.00 EUR: 20 base points
 
 
@@ -52,10 +53,10 @@ def journal(tmp_path):
 
 def test_the_last_message_replaces_the_offers_and_a_bad_one_keeps_them(journal):
     assert apply_offers(journal.conn, payload(offer(1), offer(2, cards=[TARGET, OTHER]))) == 2
-    assert [o.campaign for o in offers_for_card(journal.conn, OTHER, utc_now(), "S001")] == [2]
+    assert [o.campaign for o in offers_for_card(journal.conn, OTHER, TODAY, "S001")] == [2]
     assert apply_offers(journal.conn, payload(offer(3))) == 1
-    assert [o.campaign for o in offers_for_card(journal.conn, TARGET, utc_now(), "S001")] == [3]
-    assert offers_for_card(journal.conn, OTHER, utc_now(), "S001") == []
+    assert [o.campaign for o in offers_for_card(journal.conn, TARGET, TODAY, "S001")] == [3]
+    assert offers_for_card(journal.conn, OTHER, TODAY, "S001") == []
     bad = [(b'{"schema": 1, "offers": [{"campaign": 4}]}',
             "offers message not understood (Object missing required field `name` - at `$.offers[0]`): "
             "the till keeps its previous offers"),
@@ -70,7 +71,7 @@ def test_the_last_message_replaces_the_offers_and_a_bad_one_keeps_them(journal):
         with pytest.raises(TillError) as refused:
             apply_offers(journal.conn, message)
         assert str(refused.value) == text
-    assert [o.campaign for o in offers_for_card(journal.conn, TARGET, utc_now(), "S001")] == [3]
+    assert [o.campaign for o in offers_for_card(journal.conn, TARGET, TODAY, "S001")] == [3]
     plan = journal.conn.execute("EXPLAIN QUERY PLAN SELECT campaign FROM offer_cards WHERE card = ?",
                                 (TARGET,)).fetchall()
     assert "USING PRIMARY KEY" in plan[0][-1]  # a look-up by card is an index hit
@@ -96,7 +97,7 @@ def test_an_offer_over_or_for_another_store_is_not_applied(journal):
         offer(2, starts=TODAY + timedelta(days=1), ends=TODAY + timedelta(days=9)),
         offer(3, stores=["S002"]),
         offer(4, stores=["S002", "S001"], points=50)))
-    assert [o.campaign for o in offers_for_card(journal.conn, TARGET, utc_now(), "S001")] == [4]
+    assert [o.campaign for o in offers_for_card(journal.conn, TARGET, TODAY, "S001")] == [4]
     assert {rule for rule in earned(sell(journal, LINES, TARGET)) if rule.startswith("offer:")} == {"offer:4"}
 
 
