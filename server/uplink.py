@@ -20,6 +20,7 @@ from sync.codec import encode
 from sync.errors import CodecError
 from sync.events import log_event
 from sync.mqtt import make_client
+from sync.requests import send_at_once
 from sync.status import decode_status
 
 from . import till_status
@@ -50,6 +51,7 @@ class Uplink:
         if reason_code.is_failure:
             log_event(log, "connect_refused", logging.WARNING, reason=str(reason_code))
             return
+        send_at_once(client)  # replies leave at once
         client.subscribe([(topics.STATUS_SUBSCRIPTION, 1), (topics.REQUESTS_SUBSCRIPTION, 1)])
         log_event(log, "connected", broker=str(self.broker))
 

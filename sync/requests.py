@@ -6,6 +6,7 @@ goes on with what it knows (the balance marked offline; the return refused with 
 """
 from __future__ import annotations
 
+import socket
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -56,6 +57,14 @@ class Reply(msgspec.Struct, forbid_unknown_fields=True):
     message: str | None = None
     balance: CardInfo | None = None
     ticket: msgspec.Raw = msgspec.Raw(b"null")  # the ticket message exactly as stored: {"schema", "ticket"}
+
+
+def send_at_once(client) -> None:
+    """TCP_NODELAY on a connected client's socket: a request or reply is one small packet that must not
+    wait for the previous one's TCP ack (Nagle with the peer's delayed ack costs about 40 ms a leg)."""
+    sock = client.socket()
+    if sock is not None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 _request_decoder = msgspec.json.Decoder(Request)

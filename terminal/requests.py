@@ -16,7 +16,7 @@ from sync.codec import encode
 from sync.errors import CodecError
 from sync.events import log_event
 from sync.mqtt import make_client
-from sync.requests import BalanceRequest, Reply, TicketRequest, decode_reply
+from sync.requests import BalanceRequest, Reply, TicketRequest, decode_reply, send_at_once
 
 from .cardstate import remember_balance
 
@@ -43,6 +43,7 @@ class Requester:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties):
         if not reason_code.is_failure:
+            send_at_once(client)
             client.subscribe(topics.replies(self.terminal), qos=1)
 
     def _on_message(self, client, userdata, message):
