@@ -41,6 +41,8 @@ def replay(db_path: str | Path, dead_letter_id: int, now: str) -> dict:
         if conn.execute("SELECT 1 FROM dead_letter_replays WHERE dead_letter_id = ?", (dead_letter_id,)).fetchone():
             raise ServerError(f"dead letter {dead_letter_id} was already replayed")
         topic, payload, _ = row
+        if terminal_of_up_topic(topic, "status") or terminal_of_up_topic(topic, "requests"):
+            return _dismiss(conn, dead_letter_id, topic, payload, now)
         try:
             ticket = decode_ticket(payload, terminal_of_up_topic(topic))
         except SyncError as exc:
@@ -54,3 +56,23 @@ def replay(db_path: str | Path, dead_letter_id: int, now: str) -> dict:
         return {"dead_letter": dead_letter_id, "ticket": ticket.id, "outcome": outcome}
     finally:
         store.close()
+
+
+def _dismiss(conn: sqlite3.Connection, dead_letter_id: int, topic: str, payload: bytes, now: str) -> dict:
+    """A till's status report or request is not replayed: a readable report is kept (unless a newer one
+    is), anything else is closed, since the till reports again every 30 s and never waits for an old answer."""
+    from sync.status import decode_status
+
+    from .. import till_status
+
+    outcome = "dismissed"
+    if terminal := terminal_of_up_topic(topic, "status"):
+        try:
+            till_status.ensure_schema(conn)
+            outcome = "status kept" if till_status.record_status(conn, decode_status(payload, terminal), now) \
+                else "dismissed (a newer status is kept)"
+        except SyncError:
+            pass
+    with conn:
+        conn.execute("INSERT INTO dead_letter_replays VALUES (?, ?, ?, ?)", (dead_letter_id, now, "", outcome))
+    return {"dead_letter": dead_letter_id, "ticket": None, "outcome": outcome}

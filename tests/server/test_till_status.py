@@ -160,6 +160,39 @@ def test_sync_health_page_shows_the_reported_backlog(tmp_path, fast_argon2):
     assert 'title="no status report">-</td>' in other
 
 
+
+def test_a_status_dead_letter_is_closed_from_the_page(tmp_path, fast_argon2):
+    from server.store import DeadLetter
+
+    desk = Desk(tmp_path)
+    build_known_set(desk.db_path)
+    now = datetime.now(timezone.utc)
+    late = TillStatus(schema=1, terminal="S001-T01", sent_at=now, backlog=0, oldest_unacked_at=None, last_seq=5,
+                      last_acked_seq=5, rules_version=None, software="0.1.0")
+    store = Store(desk.db_path)  # as the uplink keeps what it could not take
+    first = store.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM dead_letters").fetchone()[0]
+    store.ingest([], [DeadLetter(topics.status("S001-T01"), "bad status: malformed JSON", b"{", "S001-T01"),
+                      DeadLetter(topics.status("S001-T01"), "server bug, fixed since", encode(late), "S001-T01")],
+                 now.isoformat())
+    store.close()
+    try:
+        with desk.conn:
+            desk.conn.execute("UPDATE terminals SET last_seen = ?", (now.isoformat(),))
+        client = desk.client("head_office")
+        row = html.unescape(client.get("/office/sync").get_data(as_text=True)).split('id="till-S001-T01">')[1]
+        assert "2 dead letter(s)" in row.split("</tr>")[0]
+        assert desk.post(client, f"/office/dead-letters/{first}/replay").status_code == 302
+        assert desk.post(client, f"/office/dead-letters/{first + 1}/replay").status_code == 302
+        page = html.unescape(client.get("/office/sync").get_data(as_text=True))
+    finally:
+        desk.conn.close()
+    assert f"Dead letter {first} closed: dismissed." in page and f"Dead letter {first + 1} closed: status kept." in page
+    row = page.split('id="till-S001-T01">')[1].split("</tr>")[0]
+    reasons = row.rsplit("<td>", 1)[1]
+    assert reasons == "3 points discrepancy(ies)</td>"  # the known set's own; the dead letters no longer count
+    assert 'title="reported ' in row and '">0</td>' in row  # the kept status: backlog 0
+
+
 @pytest.mark.timeout(90)
 def test_on_postgresql_status_kept_and_requests_answered(tmp_path, mosquitto, postgres_url):
     from server.ingest import Ingestor
