@@ -16,6 +16,7 @@ from .rules import RuleSet
 class TenderPlan:
     points: int
     cents: int
+    note: str = ""  # shown to the cashier: why fewer points than asked, or ""
 
 
 @dataclass(frozen=True)
@@ -26,27 +27,51 @@ class ChequeIssue:
     remainder: int  # points carried over
 
 
-def redeem_as_tender(rules: RuleSet, balance: int, cents: int, *, offline: bool = False,
-                     redeemed_today: int = 0) -> TenderPlan:
-    """Pay `cents` with points; never more cents than asked (a fraction of a point is not redeemed)."""
-    value = rules.redemption.cents_per_point
-    points = cents // value
-    if points <= 0:
-        raise RedemptionError(f"{format_cents(cents)} EUR is less than one point ({format_cents(value)} EUR): "
-                              "pay it with another tender")
-    if points < rules.redemption.min_points:
-        raise RedemptionError(f"at least {rules.redemption.min_points} points are redeemed at a time, "
-                              f"{points} were asked")
-    if points > balance:
-        raise RedemptionError(f"not enough points: the card has {max(balance, 0)}, {points} are needed for "
-                              f"{format_cents(points * value)} EUR")
+def plan_tender(rules: RuleSet, asked: int, *, balance: int, due_cents: int, offline: bool = False,
+                redeemed_today: int = 0) -> TenderPlan:
+    """How many of `asked` points pay this ticket under `rules` (the version in force at the till).
+
+    Fewer than asked when fewer pay what is due, or when the offline daily cap leaves less room: the
+    note says why. Refused, with what is still possible, when none can be redeemed."""
+    r = rules.redemption
+    if asked <= 0:
+        raise RedemptionError(f"redeem a positive number of points, not {asked}")
+    if asked > balance:
+        raise RedemptionError(
+            f"not enough points: the card has {max(balance, 0)} and {asked} were asked; redeem at most {max(balance, 0)}")
+    if due_cents <= 0:
+        raise RedemptionError("nothing is left to pay on this ticket: add articles before redeeming points")
+    most_for_due = due_cents // r.cents_per_point
+    if most_for_due == 0:
+        raise RedemptionError(f"{format_cents(due_cents)} EUR is less than one point ({format_cents(r.cents_per_point)} "
+                              "EUR): pay it with another tender")
+    points, notes = asked, []
+    if points > most_for_due:
+        points = most_for_due
+        notes.append(f"only {points} points are needed to pay what is due")
     if offline:
-        cap = rules.redemption.offline_daily_cap_points
-        left = max(cap - redeemed_today, 0)
-        if points > left:
-            raise RedemptionError(f"offline redemption is capped at {cap} points a day per card; "
-                                  f"{redeemed_today} already redeemed today, so at most {left} now")
-    return TenderPlan(points, points * value)
+        room = max(r.offline_daily_cap_points - redeemed_today, 0)
+        if room == 0:
+            raise RedemptionError(
+                f"offline cap reached: a card may redeem at most {r.offline_daily_cap_points} points a day while "
+                f"the till is offline, and {redeemed_today} were already redeemed today; try again once online")
+        if points > room:
+            points = room
+            notes.append(f"offline cap: at most {r.offline_daily_cap_points} points a day per card while the "
+                         f"till is offline ({redeemed_today} already today), so {points} points are redeemed")
+    if points < r.min_points:
+        raise RedemptionError(f"at least {r.min_points} points are redeemed at a time, {points} would be")
+    return TenderPlan(points, points * r.cents_per_point, "; ".join(notes))
+
+
+def check_offline_cap(rules: RuleSet, points: int, *, offline: bool, redeemed_today: int) -> None:
+    """Refuse, with the reason, what would take a card past the offline daily cap (loyalty cheques)."""
+    cap = rules.redemption.offline_daily_cap_points
+    if not offline or redeemed_today + points <= cap:
+        return
+    raise RedemptionError(
+        f"offline cap: a card may redeem at most {cap} points a day while the till is offline; "
+        f"{redeemed_today} already today, {points} needed; issue it once the till is back online")
 
 
 def issue_cheques(rules: RuleSet, balance: int) -> ChequeIssue:

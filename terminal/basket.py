@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 
 from programme.errors import ProgrammeError
 from programme.money import format_cents, parse_euros
+from programme.redemption import TenderPlan
 from programme.ticket import Line, PointsEntry, Tender, make_line
 
 from .errors import BasketError
-from .redeem import Redemption
 
 TENDER_KINDS = ("cash", "bank_card", "points", "cheque")
 # What the cashier types or the scanner sends: [QTY*]GTIN[@PRICE], e.g. 3*3017620422003 or 3017620422003@1.99
@@ -136,7 +136,7 @@ class Basket:
         """Points this ticket takes from the card: tender and cheques."""
         return self.redeemed_points + sum(entry.points for entry in self.cheques)
 
-    def apply_redemption(self, redemption: Redemption) -> None:
+    def apply_redemption(self, redemption: TenderPlan) -> None:
         if self.card is None:
             raise BasketError("no card on this ticket: identify the card (F2) before redeeming points")
         self.tenders.append(Tender(kind="points", cents=redemption.cents))

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from programme.campaign_offers import CampaignOffer, campaign_of
+from programme.redemption import TenderPlan, plan_tender
 from programme.ticket import Line, PointsEntry, Ticket
 
 from cardreader.identity import CardIdentity
@@ -24,7 +25,6 @@ from .journal import Journal
 from .offers import offers_by_campaign, offers_for_card
 from .receipt import (make_printer, print_text, render_cheques, render_control_slip, render_duplicate,
                       render_receipt)
-from .redeem import Redemption, check_offline_cap, plan_redemption
 from .returns import close_return
 from .sale import close_sale
 from .simulate import Article, catalogue
@@ -124,14 +124,15 @@ class TillSession:
         self.set_card(balance)
         return balance
 
-    def redeem(self, points: int) -> Redemption:
+    def redeem(self, points: int) -> TenderPlan:
+        """Points as a tender, under the rules in force: what a point pays, the minimum, the offline cap."""
         if self.basket.card is None:
             raise RedeemError("no card on this ticket: identify the card (F2) before redeeming points")
         conn = self.journal.conn
         balance = cardstate.card_balance(conn, self.basket.card, self.online())
-        redemption = plan_redemption(
-            points, balance=balance.points - self.basket.points_used, due_cents=self.basket.due_cents,
-            confirmed=balance.confirmed,
+        redemption = plan_tender(
+            self.rules(), points, balance=balance.points - self.basket.points_used, due_cents=self.basket.due_cents,
+            offline=not balance.confirmed,
             redeemed_today=cardstate.redeemed_today(conn, self.basket.card) + self.basket.points_used)
         self.basket.apply_redemption(redemption)
         return redemption
@@ -146,14 +147,15 @@ class TillSession:
     def issue_cheques(self) -> PointsEntry:
         """Turn whole thresholds of the card's balance into loyalty cheques, on this ticket."""
         from programme.money import format_cents
-        from programme.redemption import issue_cheques
+        from programme.redemption import check_offline_cap, issue_cheques
 
         if self.basket.card is None:
             raise RedeemError("no card on this ticket: identify the card (F2) before issuing a loyalty cheque")
         conn = self.journal.conn
         balance = cardstate.card_balance(conn, self.basket.card, self.online())
-        issue = issue_cheques(self.rules(), balance.points - self.basket.points_used)
-        check_offline_cap(issue.points, confirmed=balance.confirmed,
+        rules = self.rules()
+        issue = issue_cheques(rules, balance.points - self.basket.points_used)
+        check_offline_cap(rules, issue.points, offline=not balance.confirmed,
                           redeemed_today=cardstate.redeemed_today(conn, self.basket.card) + self.basket.points_used)
         entry = PointsEntry(kind="redeem", rule=f"loyalty cheque: {issue.count} x {format_cents(issue.cents)} EUR",
                             points=issue.points)

@@ -9,7 +9,7 @@ from programme.engine import Context, points_of
 from programme.errors import RedemptionError, ReturnError
 from programme.ledger import Ledger, post_ticket
 from programme.points import default_rules
-from programme.redemption import issue_cheques, redeem_as_tender
+from programme.redemption import issue_cheques, plan_tender
 from programme.returns import NO_ORIGINAL, post_return, reverse_lines, reverse_without_original
 from programme.ticket import Tender, Ticket, make_line
 
@@ -88,20 +88,25 @@ def test_a_return_reaches_the_ledger_once_and_without_the_original_at_the_base_r
 
 def test_points_as_a_tender_and_its_refusals():
     rules = RULES  # 1 cent a point, at least 100 points, offline cap 2000 a day
-    assert redeem_as_tender(rules, 1000, 500) == (plan := redeem_as_tender(rules, 1000, 500))
-    assert (plan.points, plan.cents) == (500, 500)
+    plan = plan_tender(rules, 500, balance=1000, due_cents=500)
+    assert (plan.points, plan.cents, plan.note) == (500, 500, "")
     cases = [
-        (dict(balance=120, cents=500), "not enough points: the card has 120, 500 are needed for 5.00 EUR"),
-        (dict(balance=5000, cents=50), "at least 100 points are redeemed at a time, 50 were asked"),
-        (dict(balance=5000, cents=500, offline=True, redeemed_today=1900),
-         "offline redemption is capped at 2000 points a day per card; 1900 already redeemed today, so at most 100 now"),
-        (dict(balance=5000, cents=0), "0.00 EUR is less than one point (0.01 EUR): pay it with another tender"),
+        (dict(asked=500, balance=120, due_cents=500), "not enough points: the card has 120 and 500 were asked; "
+                                                      "redeem at most 120"),
+        (dict(asked=50, balance=5000, due_cents=500), "at least 100 points are redeemed at a time, 50 would be"),
+        (dict(asked=500, balance=5000, due_cents=500, offline=True, redeemed_today=1950),
+         "at least 100 points are redeemed at a time, 50 would be"),
+        (dict(asked=500, balance=5000, due_cents=500, offline=True, redeemed_today=2000),
+         "offline cap reached: a card may redeem at most 2000 points a day while the till is offline, and 2000 "
+         "were already redeemed today; try again once online"),
     ]
     for kwargs, message in cases:
         with pytest.raises(RedemptionError) as err:
-            redeem_as_tender(rules, **kwargs)
+            plan_tender(rules, **kwargs)
         assert str(err.value) == message
-    assert redeem_as_tender(rules, 5000, 100, offline=True, redeemed_today=1900).points == 100
+    capped = plan_tender(rules, 500, balance=5000, due_cents=500, offline=True, redeemed_today=1900)
+    assert (capped.points, capped.note) == (100, "offline cap: at most 2000 points a day per card while the till is "
+                                                 "offline (1900 already today), so 100 points are redeemed")
 
 
 def test_cheques_carry_the_remainder():

@@ -1,9 +1,12 @@
 import pytest
 
+import msgspec
+
+from programme.errors import RedemptionError
+from programme.points import default_rules
+from programme.redemption import check_offline_cap, plan_tender
 from terminal.basket import Basket, parse_scan
-from terminal.errors import BasketError, RedeemError
-from terminal import redeem
-from terminal.redeem import plan_redemption
+from terminal.errors import BasketError
 from terminal.till import default_catalogue
 
 CATALOGUE = default_catalogue()
@@ -49,35 +52,55 @@ def test_unknown_article_and_tender_limits():
     assert str(err.value) == "cheque pays at most what is due (1.91); only cash gives change"
 
 
+def rules_with(**redemption):
+    rules = default_rules()
+    return msgspec.structs.replace(rules, redemption=msgspec.structs.replace(rules.redemption, **redemption))
+
+
 def test_redemption_refused_when_balance_short():
-    with pytest.raises(RedeemError) as err:
-        plan_redemption(300, balance=120, due_cents=1000, confirmed=True, redeemed_today=0)
+    with pytest.raises(RedemptionError) as err:
+        plan_tender(default_rules(), 300, balance=120, due_cents=1000)
     assert str(err.value) == "not enough points: the card has 120 and 300 were asked; redeem at most 120"
 
 
-def test_redemption_limited_to_due_and_offline_cap(monkeypatch):
-    monkeypatch.setattr(redeem, "OFFLINE_DAILY_CAP_POINTS", 200)
-    plan = plan_redemption(500, balance=1000, due_cents=10_000, confirmed=True, redeemed_today=0)
+def test_redemption_limited_to_due_and_offline_cap():
+    rules = rules_with(offline_daily_cap_points=200)
+    plan = plan_tender(rules, 500, balance=1000, due_cents=10_000)
     assert (plan.points, plan.cents, plan.note) == (500, 500, "")
-    plan = plan_redemption(500, balance=1000, due_cents=300, confirmed=True, redeemed_today=0)
+    plan = plan_tender(rules, 500, balance=1000, due_cents=300)
     assert (plan.points, plan.note) == (300, "only 300 points are needed to pay what is due")
-    plan = plan_redemption(500, balance=1000, due_cents=10_000, confirmed=False, redeemed_today=50)
+    plan = plan_tender(rules, 500, balance=1000, due_cents=10_000, offline=True, redeemed_today=50)
     assert plan.points == 150
     assert plan.note == ("offline cap: at most 200 points a day per card while the till is offline "
                          "(50 already today), so 150 points are redeemed")
-    with pytest.raises(RedeemError) as err:
-        plan_redemption(10, balance=1000, due_cents=10_000, confirmed=False, redeemed_today=200)
+    with pytest.raises(RedemptionError) as err:
+        plan_tender(rules, 10, balance=1000, due_cents=10_000, offline=True, redeemed_today=200)
     assert str(err.value) == ("offline cap reached: a card may redeem at most 200 points a day while the till "
                               "is offline, and 200 were already redeemed today; try again once online")
 
 
-def test_offline_cap_for_cheques(monkeypatch):
-    from terminal.redeem import check_offline_cap
+def test_the_rules_in_force_set_what_a_point_pays_and_the_minimum():
+    rules = rules_with(cents_per_point=2, min_points=100)
+    plan = plan_tender(rules, 400, balance=1000, due_cents=10_000)
+    assert (plan.points, plan.cents) == (400, 800)
+    plan = plan_tender(rules, 400, balance=1000, due_cents=501)  # 250 points pay 5.00; a cent is left to pay
+    assert (plan.points, plan.cents, plan.note) == (250, 500, "only 250 points are needed to pay what is due")
+    for asked, due, message in [
+        (50, 10_000, "at least 100 points are redeemed at a time, 50 would be"),
+        (400, 1, "0.01 EUR is less than one point (0.02 EUR): pay it with another tender"),
+        (0, 10_000, "redeem a positive number of points, not 0"),
+        (400, 0, "nothing is left to pay on this ticket: add articles before redeeming points"),
+    ]:
+        with pytest.raises(RedemptionError) as err:
+            plan_tender(rules, asked, balance=1000, due_cents=due)
+        assert str(err.value) == message
 
-    monkeypatch.setattr(redeem, "OFFLINE_DAILY_CAP_POINTS", 800)
-    check_offline_cap(1000, confirmed=True, redeemed_today=0)
-    check_offline_cap(500, confirmed=False, redeemed_today=300)
-    with pytest.raises(RedeemError) as err:
-        check_offline_cap(500, confirmed=False, redeemed_today=301)
+
+def test_offline_cap_for_cheques():
+    rules = rules_with(offline_daily_cap_points=800)
+    check_offline_cap(rules, 1000, offline=False, redeemed_today=0)
+    check_offline_cap(rules, 500, offline=True, redeemed_today=300)
+    with pytest.raises(RedemptionError) as err:
+        check_offline_cap(rules, 500, offline=True, redeemed_today=301)
     assert str(err.value) == ("offline cap: a card may redeem at most 800 points a day while the till is offline; "
                               "301 already today, 500 needed; issue it once the till is back online")

@@ -4,11 +4,13 @@ import functools
 import time
 from datetime import datetime, timezone
 
+import msgspec
 import pytest
 
+from programme.points import default_rules
 from sync import mqtt as sync_mqtt
 from sync.broker_url import parse_broker_url
-from terminal import cardstate, redeem
+from terminal import cardstate
 from terminal.app import TillApp
 from terminal.simulate import Shopper
 
@@ -60,7 +62,9 @@ def pilot_test(fn):
 @pytest.mark.timeout(90)
 @pilot_test
 async def test_fifty_sales_offline_then_all_synced(tmp_path, mosquitto, monkeypatch):
-    monkeypatch.setattr(redeem, "OFFLINE_DAILY_CAP_POINTS", CAP)
+    capped = msgspec.structs.replace(default_rules(), redemption=msgspec.structs.replace(
+        default_rules().redemption, offline_daily_cap_points=CAP))
+    monkeypatch.setattr("terminal.till.TillSession.rules", lambda self: capped)
     monkeypatch.setattr(sync_mqtt, "RECONNECT_MAX_DELAY", 0.5)
     server_db = tmp_path / "server.db"
     ingestor = start_ingestor(server_db, mosquitto.url)

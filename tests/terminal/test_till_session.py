@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from programme.errors import ProgrammeError
+from programme.errors import ProgrammeError, RedemptionError
 
 from programme.ticket import PointsEntry, Tender, Ticket, make_line, validate_ticket
 from terminal import cardstate
-from terminal.errors import CardRefused, RedeemError, ReturnError, TillError
+from terminal.errors import CardRefused, ReturnError, TillError
 from terminal.receipt import make_printer, render_control_slip, render_receipt
 from terminal.till import TillSession
 
@@ -58,7 +58,7 @@ def test_redeem_writes_a_redeem_entry_and_a_control_slip(session):
     session.online = lambda: True
     session.identify(CARD)
     session.scan(f"2*{OIL}")
-    with pytest.raises(RedeemError) as err:
+    with pytest.raises(RedemptionError) as err:
         session.redeem(900)
     assert str(err.value) == "not enough points: the card has 800 and 900 were asked; redeem at most 800"
     assert session.redeem(300).cents == 300
