@@ -8,7 +8,8 @@ DEFAULT_PREFIXES = ("29",)
 
 def check_digit(first_twelve: str) -> int:
     """EAN-13 check digit: weights 3 and 1 alternate from the rightmost data digit."""
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(first_twelve)))
+    backwards = first_twelve[::-1]
+    total = 3 * sum(map(int, backwards[0::2])) + sum(map(int, backwards[1::2]))
     return (10 - total % 10) % 10
 
 

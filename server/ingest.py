@@ -6,9 +6,9 @@ nothing is acked before the commit, so a crash loses nothing the tills will not 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from datetime import datetime, timezone
 
 import paho.mqtt.client as mqtt
@@ -30,24 +30,33 @@ BATCH_WAIT = 0.05  # seconds to wait for a batch to fill once a message is there
 RESEND_REQUEST_INTERVAL = 2.0  # seconds between two resend requests to the same till
 STORE_RETRY_DELAY = 0.5  # seconds before writing a failed batch again (doubles up to the max)
 STORE_RETRY_MAX_DELAY = 30.0
+REANNOUNCE = object()  # in the inbox: re-announce acks to every known till (after a reconnect)
+
+
+def classify_one(topic: str, payload: bytes) -> tuple:
+    """A raw message as (topic, ticket, payload) when valid, else as a DeadLetter with its reason."""
+    terminal = topics.terminal_of_up_topic(topic)
+    if terminal is None:
+        return DeadLetter(topic, f"unexpected topic {topic!r}: tickets go to {topics.tickets('S000-T00')}", payload)
+    try:
+        return (topic, decode_ticket(payload, terminal), payload)
+    except CodecError as exc:
+        same_till = exc.terminal == terminal
+        return DeadLetter(topic, exc.reason, payload, terminal if same_till else None,
+                          exc.seq if same_till else None)
+
+
+def split(items: list) -> tuple[list, list[DeadLetter]]:
+    """classify_one's results as valid tickets and dead letters."""
+    good, dead = [], []
+    for item in items:
+        (dead if isinstance(item, DeadLetter) else good).append(item)
+    return good, dead
 
 
 def classify(items: list[tuple[str, bytes]]) -> tuple[list, list[DeadLetter]]:
     """Split raw messages into valid tickets and dead letters with their reasons."""
-    good, dead = [], []
-    for topic, payload in items:
-        terminal = topics.terminal_of_up_topic(topic)
-        if terminal is None:
-            dead.append(DeadLetter(topic, f"unexpected topic {topic!r}: tickets go to {topics.tickets('S000-T00')}",
-                                   payload))
-            continue
-        try:
-            good.append((topic, decode_ticket(payload, terminal), payload))
-        except CodecError as exc:
-            same_till = exc.terminal == terminal
-            dead.append(DeadLetter(topic, exc.reason, payload,
-                                   terminal if same_till else None, exc.seq if same_till else None))
-    return good, dead
+    return split([classify_one(topic, payload) for topic, payload in items])
 
 
 class Ingestor:
@@ -67,7 +76,9 @@ class Ingestor:
         self.client = make_client(broker, client_id, clean_session=False)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
-        self._inbox: queue.Queue[tuple[str, bytes]] = queue.Queue()
+        # classify_one's results, or REANNOUNCE; appended by paho's thread, taken by the ingest thread
+        self._inbox: deque = deque()
+        self._arrived = threading.Event()
         self._stop = threading.Event()
         self._connected = threading.Event()
         self._last_resend: dict[str, float] = {}
@@ -83,24 +94,33 @@ class Ingestor:
         client.subscribe(self.subscription, qos=1)
         self._connected.set()
         log_event(log, "connected", broker=str(self.broker))
-        self._inbox.put(("", b""))  # ask the worker to re-announce acks to every known till
+        self._put(REANNOUNCE)  # ask the worker to re-announce acks to every known till
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage):
-        self._inbox.put((message.topic, message.payload))
+        # Decoded and validated here, on paho's thread, while the ingest thread waits on SQLite
+        # (which releases the GIL): the two overlap. Nothing is acked before its batch commits.
+        self._put(classify_one(message.topic, message.payload))
 
-    def _take_batch(self) -> list[tuple[str, bytes]]:
-        try:
-            first = self._inbox.get(timeout=0.2)
-        except queue.Empty:
-            return []
-        batch = [first]
-        deadline = time.monotonic() + BATCH_WAIT
-        while len(batch) < BATCH_MAX:
-            try:
-                batch.append(self._inbox.get(timeout=max(0.0, deadline - time.monotonic())))
-            except queue.Empty:
-                break
-        return batch
+    def _put(self, item) -> None:
+        inbox = self._inbox
+        inbox.append(item)
+        if len(inbox) == 1 or len(inbox) >= BATCH_MAX:  # wake the ingest thread: a first message, a full batch
+            self._arrived.set()
+
+    def _take_batch(self) -> list:
+        """Up to BATCH_MAX items: waits 0.2 s for a first one, then BATCH_WAIT for the batch to fill.
+
+        The event is cleared before the inbox is looked at, so an item put after the look sets it again.
+        """
+        inbox = self._inbox
+        self._arrived.clear()
+        if not inbox:
+            self._arrived.wait(0.2)
+        if inbox and len(inbox) < BATCH_MAX:
+            self._arrived.clear()
+            if len(inbox) < BATCH_MAX:
+                self._arrived.wait(BATCH_WAIT)
+        return [inbox.popleft() for _ in range(min(BATCH_MAX, len(inbox)))]
 
     def _run(self) -> None:
         store = self.store = open_store(self.store_path)
@@ -109,7 +129,7 @@ class Ingestor:
                 batch = self._take_batch()
                 if not batch:
                     continue
-                messages = [m for m in batch if m[0]]
+                messages = [m for m in batch if m is not REANNOUNCE]
                 if len(messages) < len(batch):
                     for terminal, seq in store.acks().items():
                         self._publish_ack(terminal, seq, store.ack_digest(terminal, seq))
@@ -118,7 +138,7 @@ class Ingestor:
         finally:
             store.close()
 
-    def _process_until_stored(self, store: Store, messages: list[tuple[str, bytes]]) -> None:
+    def _process_until_stored(self, store: Store, messages: list) -> None:
         """A failed write (disk full, I/O error) rolls back whole and is tried again; nothing is acked meanwhile."""
         delay = STORE_RETRY_DELAY
         while not self._stop.is_set():
@@ -132,8 +152,9 @@ class Ingestor:
                 self._stop.wait(delay)
                 delay = min(delay * 2, STORE_RETRY_MAX_DELAY)
 
-    def process(self, store: Store, messages: list[tuple[str, bytes]]) -> BatchResult:
-        good, dead = classify(messages)
+    def process(self, store: Store, messages: list) -> BatchResult:
+        """Store a batch of classify_one's results; then ack, ask for gaps and push balances."""
+        good, dead = split(messages)
         now = datetime.now(timezone.utc).isoformat()
         result = store.ingest(good, dead, now)
         for letter in dead:

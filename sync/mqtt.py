@@ -1,4 +1,6 @@
 """One place that builds paho clients and turns MQTT reason codes into SyncError."""
+import threading
+
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
@@ -56,6 +58,17 @@ class Client(mqtt.Client):
     def _create_socket(self):
         sock = super()._create_socket()
         return sock if self._transport == "websockets" else BufferedSocket(sock)
+
+    def _packet_queue(self, *args, **kwargs):
+        # A packet queued on the network thread itself (a PUBACK) is seen by the loop's next turn:
+        # the wake-up byte paho writes to its socket pair then costs a system call per message for nothing.
+        if self._thread is None or threading.current_thread() is not self._thread:
+            return super()._packet_queue(*args, **kwargs)
+        wake, self._sockpairW = self._sockpairW, None
+        try:
+            return super()._packet_queue(*args, **kwargs)
+        finally:
+            self._sockpairW = wake
 
     def loop_read(self, max_packets: int = 1) -> mqtt.MQTTErrorCode:
         rc = super().loop_read(max_packets)
