@@ -9,7 +9,7 @@ changes the result. The order is documented in docs/rules.md.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, time, timezone
 
 from .rules import WEEKDAYS, Promotion, RuleSet
 from .ticket import Line, PointsEntry
@@ -115,6 +115,12 @@ def _compile(rules: RuleSet) -> _Compiled:
 def local_day(rules: RuleSet, at: datetime) -> date:
     """The calendar day of `at` in the rules' time zone: the day promotions and campaigns are dated in."""
     return at.astimezone(_compile(rules).zone).date()
+
+
+def day_start(rules: RuleSet, at: datetime) -> datetime:
+    """The instant, in UTC, the store's day of `at` began (midnight in the rules' time zone)."""
+    zone = _compile(rules).zone
+    return datetime.combine(at.astimezone(zone).date(), time(0), zone).astimezone(timezone.utc)
 
 
 def _active(promo: Promotion, day, weekday: str, store: str | None) -> bool:

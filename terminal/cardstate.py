@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, time, timezone
+from datetime import datetime, timezone
 
 from programme.cardnumber import mask_card_number, validate_card_number
 from programme.errors import CardNumberError
@@ -121,9 +121,8 @@ def card_balance(conn: sqlite3.Connection, card: str, online: bool) -> CardBalan
                        confirmed=online and known is not None)
 
 
-def redeemed_today(conn: sqlite3.Connection, card: str, now: datetime | None = None) -> int:
-    """Points this till redeemed on the card since midnight UTC (the offline cap counts these)."""
-    now = now or datetime.now(timezone.utc)
-    midnight = datetime.combine(now.date(), time(0), timezone.utc).isoformat()
+def redeemed_today(conn: sqlite3.Connection, card: str, since: datetime) -> int:
+    """Points this till redeemed on the card since `since`, the start of the store's day
+    (programme.engine.day_start): the offline cap counts these."""
     return -conn.execute("SELECT coalesce(sum(points), 0) FROM ledger WHERE card = ? AND kind = 'redeem' AND at >= ?",
-                         (card, midnight)).fetchone()[0]
+                         (card, since.astimezone(timezone.utc).isoformat())).fetchone()[0]

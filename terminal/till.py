@@ -130,12 +130,20 @@ class TillSession:
             raise RedeemError("no card on this ticket: identify the card (F2) before redeeming points")
         conn = self.journal.conn
         balance = cardstate.card_balance(conn, self.basket.card, self.online())
+        rules = self.rules()
         redemption = plan_tender(
-            self.rules(), points, balance=balance.points - self.basket.points_used, due_cents=self.basket.due_cents,
-            offline=not balance.confirmed,
-            redeemed_today=cardstate.redeemed_today(conn, self.basket.card) + self.basket.points_used)
+            rules, points, balance=balance.points - self.basket.points_used, due_cents=self.basket.due_cents,
+            offline=not balance.confirmed, redeemed_today=self._redeemed_today(rules))
         self.basket.apply_redemption(redemption)
         return redemption
+
+    def _redeemed_today(self, rules) -> int:
+        """Points the card redeemed at this till since the store's day began, this ticket's included."""
+        from programme.engine import day_start
+        from programme.ticket import utc_now
+
+        since = day_start(rules, utc_now())
+        return cardstate.redeemed_today(self.journal.conn, self.basket.card, since) + self.basket.points_used
 
     def rules(self):
         from programme.ticket import utc_now
@@ -156,7 +164,7 @@ class TillSession:
         rules = self.rules()
         issue = issue_cheques(rules, balance.points - self.basket.points_used)
         check_offline_cap(rules, issue.points, offline=not balance.confirmed,
-                          redeemed_today=cardstate.redeemed_today(conn, self.basket.card) + self.basket.points_used)
+                          redeemed_today=self._redeemed_today(rules))
         entry = PointsEntry(kind="redeem", rule=f"loyalty cheque: {issue.count} x {format_cents(issue.cents)} EUR",
                             points=issue.points)
         self.basket.cheques.append(entry)

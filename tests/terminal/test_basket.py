@@ -104,3 +104,23 @@ def test_offline_cap_for_cheques():
         check_offline_cap(rules, 500, offline=True, redeemed_today=301)
     assert str(err.value) == ("offline cap: a card may redeem at most 800 points a day while the till is offline; "
                               "301 already today, 500 needed; issue it once the till is back online")
+
+
+def test_the_offline_cap_counts_from_the_stores_midnight(tmp_path):
+    """23:30 UTC on 15 January is 00:30 on the 16th in Paris (the rules' zone): a redemption at 22:50 UTC was
+    yesterday's, one at 23:10 UTC is today's."""
+    from datetime import datetime, timezone
+
+    from programme.engine import day_start
+    from terminal.cardstate import redeemed_today
+    from terminal.journal import Journal
+
+    card = "2900000000018"
+    since = day_start(default_rules(), datetime(2026, 1, 15, 23, 30, tzinfo=timezone.utc))
+    assert since == datetime(2026, 1, 15, 23, 0, tzinfo=timezone.utc)
+    with Journal(tmp_path / "till.db", "S001-T01") as journal, journal.conn:
+        journal.conn.executemany(
+            "INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) VALUES (?, 'redeem', ?, 'points "
+            "tender', ?, NULL, ?)", [(card, -300, "a", "2026-01-15T22:50:00+00:00"),
+                                     (card, -120, "b", "2026-01-15T23:10:00+00:00")])
+        assert redeemed_today(journal.conn, card, since) == 120
