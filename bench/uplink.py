@@ -139,7 +139,8 @@ def run(quick: bool = False) -> dict:
 def markdown(result: dict) -> str:
     d, n = result["mosquitto_defaults"], result["nodelay"]
     rows = [
-        ("broker round trip: QoS 1 publish to a topic the client reads, TCP_NODELAY client (baseline)", d["broker_round_trip"],
+        ("broker round trip: QoS 1 publish to a topic the client reads, TCP_NODELAY client (baseline)",
+         d["broker_round_trip"],
          n["broker_round_trip"]),
         ("request `balance` -> uplink (ledger sum, desk lookup, tier) -> reply", d["ask_balance"], n["ask_balance"]),
         ("request `ticket` -> uplink (stored ticket by id) -> reply", d["ask_ticket"], n["ask_ticket"]),

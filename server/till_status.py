@@ -43,7 +43,8 @@ def record_status(conn, status: TillStatus, received_at: str) -> bool:
             "last_seq = excluded.last_seq, last_acked_seq = excluded.last_acked_seq, "
             "rules_version = excluded.rules_version, software = excluded.software "
             "WHERE excluded.sent_at >= till_status.sent_at",
-            (status.terminal, status.sent_at.astimezone(timezone.utc).isoformat(), received_at, status.backlog, oldest, status.last_seq,
+            (status.terminal, status.sent_at.astimezone(timezone.utc).isoformat(), received_at, status.backlog, oldest,
+             status.last_seq,
              status.last_acked_seq, status.rules_version, status.software))
         return cur.rowcount > 0
 
