@@ -22,7 +22,8 @@ CREATE TABLE IF NOT EXISTS known_balances (
     points INTEGER NOT NULL,
     as_of TEXT NOT NULL,
     first_name TEXT,
-    as_of_seq INTEGER
+    as_of_seq INTEGER,
+    tier TEXT
 );
 CREATE TABLE IF NOT EXISTS hotlist (
     card TEXT PRIMARY KEY,
@@ -40,6 +41,7 @@ class CardBalance:
     as_of: str | None
     first_name: str | None
     confirmed: bool
+    tier: str | None = None  # as head office last said (a balance asked on demand carries it)
 
     @property
     def masked(self) -> str:
@@ -51,6 +53,8 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
     columns = {row[1] for row in conn.execute("PRAGMA table_info(known_balances)")}
     if "as_of_seq" not in columns:  # journals made before balances came with a sequence
         conn.execute("ALTER TABLE known_balances ADD COLUMN as_of_seq INTEGER")
+    if "tier" not in columns:  # journals made before balances were asked on demand
+        conn.execute("ALTER TABLE known_balances ADD COLUMN tier TEXT")
 
 
 def _utc_iso(when: str | datetime) -> str:
@@ -61,7 +65,7 @@ def _utc_iso(when: str | datetime) -> str:
 
 
 def remember_balance(conn: sqlite3.Connection, card: str, points: int, as_of: str | datetime,
-                     first_name: str | None = None, as_of_seq: int | None = None) -> None:
+                     first_name: str | None = None, as_of_seq: int | None = None, tier: str | None = None) -> None:
     """Keep the server's balance for a card (called by the sync side when a balance arrives).
 
     `as_of_seq`: the highest sequence of this till whose tickets the balance includes. With it the
@@ -70,12 +74,13 @@ def remember_balance(conn: sqlite3.Connection, card: str, points: int, as_of: st
     as_of = _utc_iso(as_of)
     with conn:
         conn.execute(
-            "INSERT INTO known_balances (card, points, as_of, first_name, as_of_seq) VALUES (?, ?, ?, ?, ?) "
+            "INSERT INTO known_balances (card, points, as_of, first_name, as_of_seq, tier) VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(card) DO UPDATE SET points = excluded.points, as_of = excluded.as_of, "
             "as_of_seq = excluded.as_of_seq, "
-            "first_name = coalesce(excluded.first_name, known_balances.first_name) "
+            "first_name = coalesce(excluded.first_name, known_balances.first_name), "
+            "tier = coalesce(excluded.tier, known_balances.tier) "
             "WHERE excluded.as_of >= known_balances.as_of",
-            (card, points, as_of, first_name, as_of_seq))
+            (card, points, as_of, first_name, as_of_seq, tier))
 
 
 def replace_hotlist(conn: sqlite3.Connection, cards: Mapping[str, str] | Iterable[str]) -> int:
@@ -102,9 +107,9 @@ def check_card(conn: sqlite3.Connection, number: str) -> str:
 
 
 def card_balance(conn: sqlite3.Connection, card: str, online: bool) -> CardBalance:
-    known = conn.execute("SELECT points, as_of, first_name, as_of_seq FROM known_balances WHERE card = ?",
+    known = conn.execute("SELECT points, as_of, first_name, as_of_seq, tier FROM known_balances WHERE card = ?",
                          (card,)).fetchone()
-    known_points, as_of, first_name, as_of_seq = known if known else (None, None, None, None)
+    known_points, as_of, first_name, as_of_seq, tier = known if known else (None, None, None, None, None)
     if as_of_seq is not None:
         local = conn.execute(
             "SELECT coalesce(sum(l.points), 0) FROM ledger l JOIN tickets t ON t.id = l.ticket_id "
@@ -118,7 +123,7 @@ def card_balance(conn: sqlite3.Connection, card: str, online: bool) -> CardBalan
             (card, as_of, as_of, acked_to)).fetchone()[0]
     return CardBalance(card=card, points=(known_points or 0) + local, known_points=known_points,
                        local_points=local, as_of=as_of, first_name=first_name,
-                       confirmed=online and known is not None)
+                       confirmed=online and known is not None, tier=tier)
 
 
 def redeemed_today(conn: sqlite3.Connection, card: str, since: datetime) -> int:

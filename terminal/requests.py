@@ -103,5 +103,6 @@ def fetch_balance(conn: sqlite3.Connection, requester: Requester, card: str, tim
     if reply is None or reply.balance is None:
         return False
     info = reply.balance
-    remember_balance(conn, card, info.points, info.as_of, first_name=info.first_name, as_of_seq=info.seq)
+    remember_balance(conn, card, info.points, info.as_of, first_name=info.first_name, as_of_seq=info.seq,
+                     tier=info.tier)
     return True

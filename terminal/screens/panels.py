@@ -17,7 +17,8 @@ class CardPanel(Static):
             return
         name = balance.first_name or "customer"
         mark = "" if balance.confirmed else "  (offline)"
-        text = f"card {balance.masked}  {name}\nbalance {balance.points} points{mark}"
+        tier = f"  {balance.tier}" if balance.tier else ""
+        text = f"card {balance.masked}  {name}{tier}\nbalance {balance.points} points{mark}"
         if cheque_note:
             text += f"\n{cheque_note}"
         if redeemed:

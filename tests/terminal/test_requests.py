@@ -90,6 +90,26 @@ def test_till_b_shows_the_balance_head_office_knows(chain):
 
 
 @pytest.mark.timeout(60)
+def test_a_registered_card_comes_with_first_name_and_tier(chain, tmp_path):
+    from server.deskdb import open_db
+
+    office, till_a, _, session = chain
+    card, at = "2900000000032", "2026-01-05T10:00:00+00:00"
+    desk = open_db(office.db)  # the desk registered the card to Ann Martin
+    with desk:
+        desk.execute("INSERT INTO customers (id, name, created_at, updated_at) VALUES (7, 'Ann Martin', ?, ?)", (at, at))
+        desk.execute("INSERT INTO cards (number, customer_id, status, issued_at, status_at) "
+                     "VALUES (?, 7, 'active', ?, ?)", (card, at, at))
+    desk.close()
+    sell(till_a.journal, [make_line(OIL, 300, 542, "grocery", "olive oil 1l")], card)  # 1,626 EUR: silver
+    till_a.sender.wake()
+    assert till_a.sender.wait_synced(30)
+    balance = session.lookup_card(card)
+    assert (balance.first_name, balance.tier, balance.points, balance.confirmed) == (
+        "Ann", "silver", server_points(office.db, card), True)
+
+
+@pytest.mark.timeout(60)
 def test_an_unknown_card_is_said_so_and_shown_with_zero(chain):
     office, _, _, session = chain
     reply = session.requester.ask("balance", card="2900000000025")
@@ -154,8 +174,16 @@ async def wait_online(app: TillApp) -> None:
 @pytest.mark.timeout(60)
 @pilot_test
 async def test_the_screen_shows_the_server_balance_then_offline_with_the_server_down(tmp_path, mosquitto):
+    from server.deskdb import open_db
+
     office = HeadOffice(tmp_path / "server.db", mosquitto.url)
     till_a = sold_at_till_a(tmp_path, mosquitto.url)  # before the app runs: blocking here is harmless
+    desk, at = open_db(office.db), "2026-01-05T10:00:00+00:00"  # the desk registered the card to Ann Martin
+    with desk:
+        desk.execute("INSERT INTO customers (id, name, created_at, updated_at) VALUES (7, 'Ann Martin', ?, ?)", (at, at))
+        desk.execute("INSERT INTO cards (number, customer_id, status, issued_at, status_at) "
+                     "VALUES (?, 7, 'active', ?, ?)", (CARD, at, at))
+    desk.close()
     points = server_points(office.db)
     url = parse_broker_url(mosquitto.url)
     try:
@@ -165,7 +193,7 @@ async def test_the_screen_shows_the_server_balance_then_offline_with_the_server_
             async with app.run_test(size=SIZE) as pilot:
                 await wait_online(app)
                 await identify(app, pilot)
-                assert text_of(app, "#card").splitlines()[:2] == ["card *********0018  customer",
+                assert text_of(app, "#card").splitlines()[:2] == ["card *********0018  Ann",
                                                                  f"balance {points} points"]
                 await pilot.press("f7")  # a return of till A's ticket, through the screen
                 await type_in(pilot, "S001-T01-00000001")
