@@ -167,7 +167,7 @@ _encoder = msgspec.json.Encoder()
 
 def canonical_bytes(ticket: Ticket) -> bytes:
     """The bytes the chain hash is taken over: the ticket without its signature."""
-    return _encoder.encode(msgspec.structs.replace(ticket, signature=None))
+    return _encoder.encode(ticket if ticket.signature is None else msgspec.structs.replace(ticket, signature=None))
 
 
 def ticket_hash(ticket: Ticket) -> str:

@@ -10,15 +10,22 @@ from programme.ticket import Ticket, signed_points
 def ticket_row(ticket: Ticket, digest: str, now: str, payload: bytes) -> tuple:
     """The `tickets` columns in order: id, terminal, seq, store, cashier, closed_at, card, total_cents,
     points_earned, points_redeemed, rules_version, hash, prev_hash, received_at, payload."""
+    earned = redeemed = 0
+    for entry in ticket.points:  # one pass for both sums: every synced ticket comes here
+        if entry.kind == "earn":
+            earned += entry.points
+        elif entry.kind == "redeem":
+            redeemed += entry.points
     return (ticket.id, ticket.terminal, ticket.seq, ticket.store, ticket.cashier, ticket.closed_at.isoformat(),
-            ticket.card, ticket.total_cents, ticket.points_earned, ticket.points_redeemed, ticket.rules_version,
-            digest, ticket.prev_hash, now, payload)
+            ticket.card, ticket.total_cents, earned, redeemed, ticket.rules_version, digest, ticket.prev_hash, now,
+            payload)
 
 
 def line_rows(ticket: Ticket) -> list[tuple]:
     """The `lines` columns: ticket_id, line_no, gtin, label, category, quantity, unit, discount, total cents."""
-    return [(ticket.id, n, li.gtin, li.label, li.category, li.quantity, li.unit_cents, li.discount_cents,
-             li.total_cents) for n, li in enumerate(ticket.lines)]
+    tid = ticket.id
+    return [(tid, n, li.gtin, li.label, li.category, li.quantity, li.unit_cents, li.discount_cents, li.total_cents)
+            for n, li in enumerate(ticket.lines)]
 
 
 def ledger_rows(ticket: Ticket) -> list[tuple]:
@@ -27,9 +34,9 @@ def ledger_rows(ticket: Ticket) -> list[tuple]:
     `cause` (ticket:ID:N) is unique: the same ticket never books its points twice."""
     if not ticket.card:
         return []
-    closed = ticket.closed_at.isoformat()
-    return [(ticket.card, e.kind, signed_points(e), e.rule, f"ticket:{ticket.id}:{n}", ticket.id, closed)
-            for n, e in enumerate(ticket.points)]
+    closed, card, tid = ticket.closed_at.isoformat(), ticket.card, ticket.id
+    cause = f"ticket:{tid}:"
+    return [(card, e.kind, signed_points(e), e.rule, cause + str(n), tid, closed) for n, e in enumerate(ticket.points)]
 
 
 def chain_breaks(terminal: str, seq: int, digest: str, prev_hash: str, hash_before: str | None,
