@@ -7,7 +7,8 @@ twice, or at ingest and as a job, counts nothing twice.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from .margins import margin_cents
 
@@ -48,7 +49,10 @@ BATCH = 50_000  # tickets folded per step (one transaction for the whole run)
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
-    conn.executescript(SCHEMA)
+    # executescript would commit the caller's transaction (a snapshot): only run it when a table is missing
+    if conn.execute("SELECT count(*) FROM sqlite_master WHERE name IN "
+                    "('card_day', 'card_day_day', 'store_day', 'card_category', 'aggregate_state')").fetchone()[0] < 5:
+        conn.executescript(SCHEMA)
 
 
 def watermark(conn: sqlite3.Connection) -> int:
@@ -56,10 +60,27 @@ def watermark(conn: sqlite3.Connection) -> int:
     return row[0] if row else 0
 
 
-def pending(conn: sqlite3.Connection) -> int:
-    """Tickets stored but not yet folded into the aggregates."""
+def pending(conn: sqlite3.Connection, limit: int | None = None) -> int:
+    """Tickets stored but not yet folded into the aggregates (counting no further than `limit` when given)."""
     ensure_schema(conn)
+    if limit is not None:
+        return conn.execute("SELECT count(*) FROM (SELECT 1 FROM tickets WHERE rowid > ? LIMIT ?)",
+                            (watermark(conn), limit)).fetchone()[0]
     return conn.execute("SELECT count(*) FROM tickets WHERE rowid > ?", (watermark(conn),)).fetchone()[0]
+
+
+@contextmanager
+def snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """Several reads that see one state of the aggregates while another connection folds (the web app's
+    refresher, the job): a read transaction, in WAL mode it blocks no one."""
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.execute("COMMIT")
 
 
 def refresh(conn: sqlite3.Connection, progress: Callable[[int], None] | None = None) -> dict:

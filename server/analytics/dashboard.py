@@ -1,13 +1,16 @@
-"""The value dashboard's figures in one dict, cached in the database until the data under it changes.
+"""The value dashboard's figures in one dict, cached in the database with the time they were computed.
 
-Recomputing means reading every customer's aggregates: seconds at national scale. The cache key is
-the period plus a data version (the aggregates' watermark, the ledger's last entry, the cards'
-last row), so a repeated view costs a lookup, and any new ticket, ledger entry or card recomputes.
+Recomputing means reading every customer's aggregates: seconds at national scale, a minute at 10 M
+tickets. The cache key is the period; each row keeps the data version it was computed from (the
+aggregates' watermark, the ledger's last entry, the cards' last row) and when. `dashboard()` folds
+and recomputes when the version changed (the job, the background refresher); a page reads `cached()`
+and `behind()` instead, which never fold nor recompute, so it stays fast while tickets arrive.
 """
 from __future__ import annotations
 
 import sqlite3
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 
 import msgspec
 
@@ -19,25 +22,98 @@ CREATE TABLE IF NOT EXISTS dashboard_cache (
     end TEXT NOT NULL,
     version TEXT NOT NULL,
     body BLOB NOT NULL,
+    computed_at TEXT,
     PRIMARY KEY (start, end)
 ) WITHOUT ROWID;
 """
 TOP_CUSTOMERS = 20
+# A page computes figures that do not exist yet itself only when that takes about half a second here:
+# at most this many tickets to fold, card_day rows over the period and the one before, ledger entries.
+INLINE_TICKETS = 10_000
+INLINE_ROWS = 50_000
+INLINE_LEDGER = 100_000
+
+
+@dataclass(frozen=True)
+class Cached:
+    """Figures as stored: the body, the data version they were computed from, and when (UTC ISO-8601)."""
+    body: dict
+    version: str
+    computed_at: str | None  # None for figures computed before the time was recorded
+
+
+@dataclass(frozen=True)
+class Behind:
+    """What changed since figures were computed: tickets stored since, and whether anything else did."""
+    tickets: int
+    other: bool  # ledger entries or cards (a desk correction, an enrolment) with no new ticket
+
+    @property
+    def stale(self) -> bool:
+        return self.tickets > 0 or self.other
+
+
+def ensure_schema(conn: sqlite3.Connection) -> None:
+    """The cache table; databases made before computed_at existed get the column (NULL for old rows)."""
+    conn.executescript(SCHEMA)
+    if "computed_at" not in {r[1] for r in conn.execute("PRAGMA table_info(dashboard_cache)")}:
+        try:
+            conn.execute("ALTER TABLE dashboard_cache ADD COLUMN computed_at TEXT")
+        except sqlite3.OperationalError as exc:  # another connection added it first
+            if "duplicate column" not in str(exc):
+                raise
 
 
 def default_period(conn: sqlite3.Connection, today: date | None = None) -> tuple[date, date]:
     """The year up to the last day with sales (today when there is none): what the value page shows first."""
     aggregate.ensure_schema(conn)
     last = conn.execute("SELECT max(day) FROM card_day").fetchone()[0]
+    if last is None:  # nothing folded yet: the last ticket stored (the closed_at index), as the first fold will say
+        last = conn.execute("SELECT substr(max(closed_at), 1, 10) FROM tickets").fetchone()[0]
     end = date.fromisoformat(last) if last else (today or date.today())
     return end - timedelta(days=364), end
 
 
-def data_version(conn: sqlite3.Connection) -> str:
+def data_version(conn: sqlite3.Connection, folded: bool = True) -> str:
+    """tickets:ledger:cards. The tickets part is the aggregates' watermark (what figures computed now would
+    include) or, with folded=False, the last ticket stored (what they would include after a fold)."""
     ledger = conn.execute("SELECT coalesce(max(id), 0) FROM ledger").fetchone()[0]
     has_cards = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cards'").fetchone()
     cards = conn.execute("SELECT coalesce(max(rowid), 0), count(*) FROM cards").fetchone() if has_cards else (0, 0)
-    return f"{aggregate.watermark(conn)}:{ledger}:{cards[0]}:{cards[1]}"
+    tickets = (aggregate.watermark(conn) if folded
+               else conn.execute("SELECT coalesce(max(rowid), 0) FROM tickets").fetchone()[0])
+    return f"{tickets}:{ledger}:{cards[0]}:{cards[1]}"
+
+
+def cached(conn: sqlite3.Connection, start: date, end: date) -> Cached | None:
+    """The last figures computed for [start, end], however old; None when there are none. Never computes."""
+    ensure_schema(conn)
+    row = conn.execute("SELECT body, version, computed_at FROM dashboard_cache WHERE start = ? AND end = ?",
+                       (start.isoformat(), end.isoformat())).fetchone()
+    return Cached(msgspec.json.decode(row[0]), row[1], row[2]) if row else None
+
+
+def behind(conn: sqlite3.Connection, figures: Cached) -> Behind:
+    """How far the data moved on since `figures` were computed (a range count on the tickets' rowid)."""
+    folded, _, rest = figures.version.partition(":")
+    now_tickets, _, now_rest = data_version(conn, folded=False).partition(":")
+    tickets = 0
+    if int(now_tickets) > int(folded):
+        tickets = conn.execute("SELECT count(*) FROM tickets WHERE rowid > ?", (int(folded),)).fetchone()[0]
+    return Behind(tickets=tickets, other=now_rest != rest)
+
+
+def small_enough(conn: sqlite3.Connection, start: date, end: date) -> bool:
+    """Whether a page may fold and compute the figures for [start, end] itself (see INLINE_*): bounded counts."""
+    waiting = aggregate.pending(conn, limit=INLINE_TICKETS + 1)
+    if waiting > INLINE_TICKETS:
+        return False
+    if conn.execute("SELECT coalesce(max(id), 0) FROM ledger").fetchone()[0] > INLINE_LEDGER:
+        return False
+    first = rfm.previous_period(start, end)[0]
+    rows = conn.execute("SELECT count(*) FROM (SELECT 1 FROM card_day WHERE day >= ? AND day <= ? LIMIT ?)",
+                        (first.isoformat(), end.isoformat(), INLINE_ROWS + 1)).fetchone()[0]
+    return rows + waiting <= INLINE_ROWS  # a ticket not folded yet adds at most one card_day row
 
 
 def _rank_order(rank: str) -> int:
@@ -78,17 +154,21 @@ def compute(conn: sqlite3.Connection, start: date, end: date) -> dict:
 
 
 def dashboard(conn: sqlite3.Connection, start: date, end: date) -> dict:
-    """The figures for [start, end], from the cache when nothing changed since they were computed."""
+    """The figures for [start, end], folding new tickets first and recomputing when anything changed since
+    they were computed (the job and the background refresher call this; pages call cached())."""
     aggregate.refresh(conn)
-    conn.executescript(SCHEMA)
-    version = data_version(conn)
-    row = conn.execute("SELECT version, body FROM dashboard_cache WHERE start = ? AND end = ?",
-                       (start.isoformat(), end.isoformat())).fetchone()
-    if row and row[0] == version:
-        return msgspec.json.decode(row[1])
-    body = msgspec.json.encode(compute(conn, start, end))
+    ensure_schema(conn)
+    with aggregate.snapshot(conn):  # the figures are exactly those of their version, whoever writes meanwhile
+        version = data_version(conn)
+        row = conn.execute("SELECT version, body FROM dashboard_cache WHERE start = ? AND end = ?",
+                           (start.isoformat(), end.isoformat())).fetchone()
+        if row and row[0] == version:
+            return msgspec.json.decode(row[1])
+        body = msgspec.json.encode(compute(conn, start, end))
+    computed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     with conn:
-        conn.execute("INSERT INTO dashboard_cache VALUES (?, ?, ?, ?) ON CONFLICT(start, end) DO UPDATE SET "
-                     "version = excluded.version, body = excluded.body",
-                     (start.isoformat(), end.isoformat(), version, body))
+        conn.execute("INSERT INTO dashboard_cache (start, end, version, body, computed_at) VALUES (?, ?, ?, ?, ?) "
+                     "ON CONFLICT(start, end) DO UPDATE SET version = excluded.version, body = excluded.body, "
+                     "computed_at = excluded.computed_at",
+                     (start.isoformat(), end.isoformat(), version, body, computed_at))
     return msgspec.json.decode(body)  # the same shape whether computed now or read from the cache

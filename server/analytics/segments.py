@@ -17,6 +17,7 @@ import msgspec
 from programme.points import default_rules
 
 from ..errors import ServerError
+from .aggregate import snapshot
 from .rfm import rfm_scores
 from .value import customer_values, value_ranks
 
@@ -90,11 +91,12 @@ def tier_names() -> list[str]:
 
 def members(conn: sqlite3.Connection, spec: SegmentSpec) -> list[Member]:
     """The customers of the segment, best spender first."""
-    values = customer_values(conn, spec.start, spec.end, with_stores=True)
-    tiers = spend_tiers(conn, spec.end) if spec.tier else {}
+    with snapshot(conn):  # the aggregates may be folded meanwhile by another connection
+        values = customer_values(conn, spec.start, spec.end, with_stores=True)
+        tiers = spend_tiers(conn, spec.end) if spec.tier else {}
+        tops = _top_categories(conn) if spec.category else {}
+        consents = _consents(conn)
     scores, ranks = rfm_scores(values), value_ranks(values)
-    tops = _top_categories(conn) if spec.category else {}
-    consents = _consents(conn)
     kept = []
     for v in values:
         s = scores[v.key]

@@ -1,12 +1,15 @@
 """Head office pages: customer value (with charts) and sync health. Views parse, call server.analytics, show."""
 from __future__ import annotations
 
+import threading
 from datetime import date, datetime, timedelta, timezone
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
 from ..analytics import aggregate, health
-from ..analytics.dashboard import dashboard, default_period
+from ..analytics import dashboard as figures
+from ..analytics.dashboard import default_period
+from ..analytics.refresher import Refresher
 from ..analytics.replay import replay
 from ..errors import ServerError
 from . import db, roles
@@ -14,6 +17,7 @@ from .charts import deciles_svg, pareto_svg
 
 bp = Blueprint("office", __name__, url_prefix="/office")
 OFFICE = ("head_office", "admin")
+_lock = threading.Lock()
 
 
 def parse_day(name: str, default: date | None) -> date | None:
@@ -42,6 +46,37 @@ def refused(exc: ServerError):
 
 
 bp.register_error_handler(ServerError, refused)
+COMPUTING_REFRESH_S = 5  # the "being computed" page reloads itself this often
+
+
+def refresher() -> Refresher:
+    """The app's one background refresher, started on first need (so an app that never shows figures has none)."""
+    with _lock:
+        found = current_app.extensions.get("dashboard_refresher")
+        if found is None:
+            found = current_app.extensions["dashboard_refresher"] = Refresher(current_app.config["DB"])
+        return found
+
+
+def fold_if_small(conn) -> int:
+    """Fold new tickets in the request when few (see dashboard.INLINE_TICKETS) and the refresher is idle (else
+    the request would wait for its write lock), else leave it to the refresher. Returns how many tickets the
+    aggregates do not count yet (0 once folded here)."""
+    waiting = aggregate.pending(conn, limit=figures.INLINE_TICKETS + 1)
+    if waiting == 0:
+        return 0
+    if waiting <= figures.INLINE_TICKETS and refresher().idle:
+        aggregate.refresh(conn)
+        return 0
+    waiting = aggregate.pending(conn)  # counted before the refresher may fold them
+    refresher().request_fold()
+    return waiting
+
+
+def as_of(computed_at: str | None) -> str:
+    if not computed_at:
+        return "an unrecorded time"
+    return datetime.fromisoformat(computed_at).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 @bp.route("/")
@@ -53,11 +88,23 @@ def index():
 @bp.route("/value")
 @roles(*OFFICE)
 def value_page():
+    """The last figures computed for the period, at once, saying how old they are; a stale period is handed to
+    the background refresher. Figures never computed are computed here when small, else the page says so."""
     conn = db()
-    aggregate.refresh(conn)  # incremental: only what arrived since the last page or job
     start, end = period()
-    d = dashboard(conn, start, end)
-    return render_template("office_value.html", start=start, end=end, d=d,
+    found = figures.cached(conn, start, end)
+    if found is None:
+        if not refresher().idle or not figures.small_enough(conn, start, end):
+            refresher().request(start, end)
+            return render_template("office_value_computing.html", start=start, end=end,
+                                   every=COMPUTING_REFRESH_S), 202
+        figures.dashboard(conn, start, end)
+        found = figures.cached(conn, start, end)
+    moved = figures.behind(conn, found)
+    if moved.stale:
+        refresher().request(start, end)
+    d = found.body
+    return render_template("office_value.html", start=start, end=end, d=d, as_of=as_of(found.computed_at), moved=moved,
                            pareto_chart=pareto_svg(d["curve"]),
                            deciles_chart=deciles_svg(d["deciles"]) if d["deciles"] else "")
 

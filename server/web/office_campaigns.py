@@ -8,10 +8,10 @@ from flask import Blueprint, Response, current_app, flash, redirect, render_temp
 from sync.broker_url import parse_broker_url
 from sync.errors import SyncError
 
-from ..analytics import aggregate, campaigns as offers, segments as seg
+from ..analytics import campaigns as offers, segments as seg
 from ..errors import ServerError
 from . import db, roles
-from .office import OFFICE, period, refused
+from .office import OFFICE, fold_if_small, period, refused
 
 bp = Blueprint("office_campaigns", __name__, url_prefix="/office")
 bp.register_error_handler(ServerError, refused)
@@ -57,10 +57,11 @@ def _categories() -> list[str]:
 @roles(*OFFICE)
 def segments():
     conn = db()
-    aggregate.refresh(conn)
+    unfolded = fold_if_small(conn)
     spec = segment_spec(request.args)
     found = seg.members(conn, spec)
     return render_template("office_segments.html", spec=spec, found=found[:PREVIEW], total=len(found),
+                           unfolded=unfolded,
                            counts=seg.counts(conn, spec), ranks=RANKS, categories=_categories(),
                            tiers=seg.tier_names(), query=request.args.to_dict(flat=False))
 
@@ -69,7 +70,7 @@ def segments():
 @roles(*OFFICE)
 def segment_export():
     conn = db()
-    aggregate.refresh(conn)
+    fold_if_small(conn)
     text, written, left_out = seg.export_csv(conn, segment_spec(request.args), request.args.get("channel", "email"))
     return Response(text, mimetype="text/csv", headers={
         "Content-Disposition": "attachment; filename=segment.csv",
@@ -97,7 +98,7 @@ def _int(form, name: str, default: int = 0) -> int:
 @roles(*OFFICE)
 def create():
     form = request.form
-    aggregate.refresh(db())
+    fold_if_small(db())
     try:
         starts, ends = date.fromisoformat(form.get("starts", "")), date.fromisoformat(form.get("ends", ""))
     except ValueError:
@@ -133,6 +134,6 @@ def push():
 @roles(*OFFICE)
 def campaign(campaign_id: int):
     conn = db()
-    aggregate.refresh(conn)
+    fold_if_small(conn)
     return render_template("office_campaign.html", c=offers.get(conn, campaign_id),
                            a=offers.analyse(conn, campaign_id))
