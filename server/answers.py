@@ -13,6 +13,7 @@ from programme.cardnumber import mask_card_number
 from sync.events import log_event
 from sync.requests import BalanceRequest, CardInfo, Reply, Request, TicketRequest
 
+from .store import balances_seen_by
 from .store_api import WRITE_ERRORS
 
 log = logging.getLogger("loyalty.uplink")
@@ -50,10 +51,9 @@ def _tier(conn, card: str) -> str | None:
 
 def answer_balance(conn, terminal: str, request: BalanceRequest) -> Reply:
     card = request.card
-    points, entries = conn.execute("SELECT coalesce(sum(points), 0), count(*) FROM ledger WHERE card = ?",
-                                   (card,)).fetchone()
-    row = conn.execute("SELECT max_seq FROM terminals WHERE terminal = ?", (terminal,)).fetchone()
-    seq = row[0] if row else 0
+    entries = conn.execute("SELECT count(*) FROM ledger WHERE card = ?", (card,)).fetchone()[0]
+    known, seq = balances_seen_by(conn, terminal, [card])
+    points = known.get(card, 0)
     desk = _desk_card(conn, card)
     sold = entries or conn.execute("SELECT 1 FROM tickets WHERE card = ? LIMIT 1", (card,)).fetchone()
     info = CardInfo(card=card, points=points, seq=seq, as_of=datetime.now(timezone.utc), registered=desk is not None,

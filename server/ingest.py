@@ -187,10 +187,9 @@ class Ingestor:
                 by_till.setdefault(ticket.terminal, set()).add(ticket.card)
         if not by_till:
             return
-        known = store.balances(sorted(set().union(*by_till.values())))
         now = datetime.now(timezone.utc)
         for terminal, cards in by_till.items():
-            seq = store.max_seq(terminal)
+            known, seq = store.balances_for_till(terminal, sorted(cards))
             message = Balances(schema=SCHEMA_VERSION, terminal=terminal, as_of=now, balances=[
                 CardBalance(card=card, points=known.get(card, 0), seq=seq) for card in sorted(cards)])
             self.client.publish(topics.balances(terminal), encode(message), qos=1)

@@ -364,6 +364,10 @@ class Store:
                 "GROUP BY card", chunk).fetchall())
         return found
 
+    def balances_for_till(self, terminal: str, cards: list[str]) -> tuple[dict[str, int], int]:
+        """What a till must add its own tickets to: see `balances_seen_by`."""
+        return balances_seen_by(self.conn, terminal, cards)
+
     def max_seq(self, terminal: str) -> int:
         row = self.conn.execute("SELECT max_seq FROM terminals WHERE terminal = ?", (terminal,)).fetchone()
         return row[0] if row else 0
@@ -411,3 +415,28 @@ class Store:
     def dead_letters(self) -> list[dict]:
         return [dict(r) for r in self.db.query(
             "SELECT id, received_at, topic, terminal, seq, reason, length(payload) AS size FROM dead_letters ORDER BY id")]
+
+
+def balances_seen_by(conn, terminal: str, cards: list[str]) -> tuple[dict[str, int], int]:
+    """The cards' balances as `terminal` must see them, and the sequence they include of that till.
+
+    The till adds its own tickets after that sequence (terminal/cardstate.py). The sequence is the
+    till's contiguous one, not the highest held: past a gap, the server may hold some of the till's
+    later tickets and not others, so their points are taken out here and the till adds them all,
+    each exactly once. Works on SQLite and, through its adapter, on PostgreSQL.
+    """
+    found: dict[str, int] = {}
+    row = conn.execute("SELECT contiguous_seq, max_seq FROM terminals WHERE terminal = ?", (terminal,)).fetchone()
+    contiguous, highest = (row[0], row[1]) if row else (0, 0)
+    for start in range(0, len(cards), 500):
+        chunk = cards[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        found.update(conn.execute(f"SELECT card, coalesce(sum(points), 0) FROM ledger WHERE card IN ({marks}) "
+                                  "GROUP BY card", chunk).fetchall())
+        if highest > contiguous:
+            for card, points in conn.execute(
+                    f"SELECT l.card, sum(l.points) FROM ledger l JOIN tickets t ON t.id = l.ticket_id "
+                    f"WHERE t.terminal = ? AND t.seq > ? AND l.card IN ({marks}) GROUP BY l.card",
+                    (terminal, contiguous, *chunk)).fetchall():
+                found[card] = found.get(card, 0) - points
+    return found, contiguous

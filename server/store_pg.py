@@ -233,6 +233,7 @@ class PgStore:
     acks = Store.acks
     ack_digest = Store.ack_digest
     balances = Store.balances
+    balances_for_till = Store.balances_for_till
     max_seq = Store.max_seq
     ticket_count = Store.ticket_count
     stats = Store.stats

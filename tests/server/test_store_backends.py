@@ -189,3 +189,22 @@ def test_postgres_a_lost_connection_fails_the_batch_whole_and_the_retry_reconnec
     result = ingest(store, m[2:])
     assert (result.stored, result.acks, store.ticket_count()) == (2, {"S001-T01": 4}, 4)
     store.close()
+
+
+def test_a_tills_view_of_a_balance_leaves_its_tickets_past_a_gap_to_it(tmp_path, store):
+    """The server holds tickets 1, 2 and 4 of the till (3 is lost on the way): the balance it sends that till
+    counts 1 and 2 only, with sequence 2, so the till adds 3 and 4 itself and each is counted once."""
+    from programme.ticket import make_line, utc_now
+    from terminal.cardstate import card_balance, remember_balance
+
+    card = "2900000000018"
+    with Journal(tmp_path / "till.db", "S001-T01") as journal:
+        sold = [sell(journal, [make_line("3017620422003", n, 1000)], card) for n in (1, 2, 3, 4)]  # 10+20+30+40
+        ingest(store, [(tickets_topic("S001-T01"), encode_ticket(t)) for t in sold if t.seq != 3])
+        assert store.balances([card]) == {card: 70}
+        points, seq = store.balances_for_till("S001-T01", [card])
+        assert (points, seq) == ({card: 30}, 2)
+        assert store.balances_for_till("S002-T01", [card]) == ({card: 70}, 0)  # another till sold none of them
+        remember_balance(journal.conn, card, points[card], utc_now(), as_of_seq=seq)
+        seen = card_balance(journal.conn, card, online=True)
+        assert (seen.known_points, seen.local_points, seen.points) == (30, 70, 100)
