@@ -1,4 +1,6 @@
-"""What tills send head office besides tickets: status reports (kept per till) and requests (answered).
+"""What tills send head office besides tickets: status reports (kept per till) and requests (answered);
+and the retained rules message, whose versions the server records so that it can recompute every
+ticket (a version published without `--db` would otherwise flag each of its tickets).
 
 A small subscriber beside ingest, with its own MQTT client and database connection: it never
 holds up tickets. Requests are answered on `down/{terminal}/replies` with the request's id; a
@@ -41,6 +43,7 @@ class Uplink:
         self.client.on_subscribe = lambda *args: self.subscribed.set()
         self.subscribed = threading.Event()
         self.statuses = 0
+        self.rules_versions = 0  # rules versions learnt from the retained rules message
         self.answered = 0
         self.dead_letters = 0
         self._handled = threading.Condition()
@@ -52,7 +55,7 @@ class Uplink:
             log_event(log, "connect_refused", logging.WARNING, reason=str(reason_code))
             return
         send_at_once(client)  # replies leave at once
-        client.subscribe([(topics.STATUS_SUBSCRIPTION, 1), (topics.REQUESTS_SUBSCRIPTION, 1)])
+        client.subscribe([(topics.STATUS_SUBSCRIPTION, 1), (topics.REQUESTS_SUBSCRIPTION, 1), (topics.RULES, 1)])
         log_event(log, "connected", broker=str(self.broker))
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage):
@@ -87,6 +90,8 @@ class Uplink:
             log_event(log, "status", terminal=terminal, backlog=status.backlog)
         elif terminal := topics.terminal_of_up_topic(topic, "requests"):
             self._answer(conn, topic, terminal, payload, now)
+        elif topic == topics.RULES:
+            self._learn_rules(conn, topic, payload, now)
         else:
             self._dead_letter(conn, topic, None, f"unexpected topic {topic!r}", payload, now)
 
@@ -104,6 +109,32 @@ class Uplink:
         self.client.publish(topics.replies(terminal), encode(reply), qos=1)
         self.answered += 1
         log_event(log, "answered", terminal=terminal, kind=reply.kind, id=reply.id, found=reply.found)
+
+    def _learn_rules(self, conn, topic: str, payload: bytes, now: str) -> None:
+        """Record every version of the retained rules message the server does not know yet."""
+        from programme.errors import ProgrammeError
+        from sync.rules_message import decode_bundle
+
+        from .rules_check import record_version
+
+        try:
+            bundle = decode_bundle(payload)
+        except CodecError as exc:
+            self._dead_letter(conn, topic, None, exc.reason, payload, now)
+            return
+        known = dict(conn.execute("SELECT version, toml FROM rules_versions").fetchall())
+        for published in bundle.versions:
+            if known.get(published.version) == published.toml:
+                continue
+            try:
+                with conn:
+                    record_version(conn, published.toml, now)
+            except ProgrammeError as exc:
+                self._dead_letter(conn, topic, None, f"rules version {published.version} not recorded: {exc}",
+                                  payload, now)
+                continue
+            self.rules_versions += 1
+            log_event(log, "rules_version_learnt", version=published.version, effective_from=published.effective_from)
 
     def _dead_letter(self, conn, topic: str, terminal: str | None, reason: str, payload: bytes, now: str) -> None:
         with conn:

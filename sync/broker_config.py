@@ -30,6 +30,7 @@ user {SERVER_USER}
 topic read {topics.PREFIX}/up/+/tickets
 topic read {topics.PREFIX}/up/+/status
 topic read {topics.PREFIX}/up/+/requests
+topic read {topics.RULES}
 topic write {topics.PREFIX}/down/#
 
 user {ADMIN_USER}

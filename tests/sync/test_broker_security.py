@@ -10,7 +10,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from loyalty.cli import main
 from sync import topics
-from sync.broker_config import SERVER_USER, read_password, write_broker_config
+from sync.broker_config import ADMIN_USER, SERVER_USER, read_password, write_broker_config
 from sync.mosquitto import Mosquitto, free_port, mosquitto_binary
 
 from ..fixtures.components import require
@@ -169,3 +169,32 @@ def test_config_command_is_idempotent_and_keeps_passwords(tmp_path):
     bad = CliRunner().invoke(main, ["broker", "config", "--out", str(out), "--till", "till-1"])
     assert bad.exit_code == 1
     assert "Error: terminal id 'till-1' is not of the form S042-T07 (store, till)" in bad.output
+
+
+def test_the_server_reads_the_rules_head_office_publishes_and_a_till_cannot_publish_rules(secure_broker):
+    password = lambda user: read_password(secure_broker.directory, user)  # noqa: E731
+    admin, rc = connect(secure_broker, ADMIN_USER, password(ADMIN_USER))
+    assert str(rc) == "Success"
+    server, rc = connect(secure_broker, SERVER_USER, password(SERVER_USER))
+    assert str(rc) == "Success"
+    till, rc = connect(secure_broker, "S001-T01", password("S001-T01"))
+    assert str(rc) == "Success"
+    got, changed, subscribed = [], threading.Condition(), threading.Event()
+
+    def collect(c, u, message):
+        with changed:
+            got.append(message.payload)
+            changed.notify_all()
+
+    server.on_message = collect
+    server.on_subscribe = lambda *a: subscribed.set()
+    server.subscribe(topics.RULES, qos=1)
+    assert subscribed.wait(10)
+    till.publish(topics.RULES, b"forged rules", qos=1).wait_for_publish(10)
+    admin.publish(topics.RULES, b"head office rules", qos=1).wait_for_publish(10)
+    with changed:
+        assert changed.wait_for(lambda: b"head office rules" in got, 10)
+    assert got == [b"head office rules"]  # the till's came first, and was dropped by the broker
+    for client in (admin, till, server):
+        client.disconnect()
+        client.loop_stop()
