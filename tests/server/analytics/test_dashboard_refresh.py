@@ -169,3 +169,39 @@ def test_figures_cached_before_computed_at_existed_get_the_column(tmp_path):
     assert [r[1] for r in conn.execute("PRAGMA table_info(dashboard_cache)")][-1] == "computed_at"
     dashboard.ensure_schema(conn)  # a second time: nothing to add
     conn.close()
+
+
+def test_a_failed_refresh_keeps_the_old_figures_and_is_asked_again(office, monkeypatch, caplog):
+    client = office.client("head_office")
+    client.get(f"/office/value?{PERIOD}")
+    computed = as_of(office.db_path)
+
+    def broken(conn, start, end):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(dashboard, "compute", broken)
+    sell(office.db_path, 5)
+    with caplog.at_level("ERROR", logger="loyalty.refresher"):
+        client.get(f"/office/value?{PERIOD}")
+        refresher = office.app.extensions["dashboard_refresher"]
+        assert refresher.wait_idle(WAIT_S)
+    assert '"event":"dashboard_refresh_failed","period":"2026-01-01..2026-01-31"' in caplog.text
+    assert "disk I/O error" in caplog.text
+    page = text(client.get(f"/office/value?{PERIOD}"))
+    assert customers(page) == 10
+    assert freshness(page) == f"Figures as of {computed}; 1 ticket arrived since, being refreshed."
+    assert refresher.wait_idle(WAIT_S) and refresher.started == 2  # the next view asked again
+
+
+def test_the_job_prepares_the_default_period_so_the_first_view_computes_nothing(office, monkeypatch):
+    from click.testing import CliRunner
+
+    from loyalty.cli import main
+
+    result = CliRunner().invoke(main, ["server", "aggregate", "--db", office.db_path, "--dashboard"])
+    assert result.exit_code == 0, result.output
+    monkeypatch.setattr(dashboard, "compute", lambda *a: pytest.fail("the job had prepared these figures"))
+    page = text(office.client("head_office").get("/office/value"))
+    assert "Customer value <small>2025-01-31 to 2026-01-30</small>" in page and customers(page) == 10
+    assert freshness(page).startswith("Figures as of 20") and freshness(page).endswith(" UTC, up to date.")
+    assert "dashboard_refresher" not in office.app.extensions  # up-to-date figures: nothing asked of it
