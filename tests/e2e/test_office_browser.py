@@ -1,6 +1,7 @@
 """Head office's journeys in a real headless Chromium: value page with its charts, explorer filter,
 sync health with a till behind, a segment built and exported, a campaign created, pushed (a till
-receives it) and analysed. LOYALTY_SCREENSHOTS=1 refreshes docs/screenshots/office-*.png."""
+receives it) and analysed; a large period computed in the background (the page reloads itself), then its
+figures served with their age while tickets arrive. LOYALTY_SCREENSHOTS=1 refreshes docs/screenshots/office-*.png."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
@@ -143,3 +144,28 @@ def test_create_push_and_analyse_a_campaign(site, browser, mosquitto):
         till.close()
     assert offer["name"] == "Spring bonus" and offer["points"] == 250
     assert date.fromisoformat(offer["ends"]) == END + timedelta(days=30)
+
+
+def test_value_page_first_computes_a_large_period_then_serves_it_while_tickets_arrive(site, browser, monkeypatch):
+    from server.analytics import dashboard
+    from server.web import office
+
+    from ..fixtures.headoffice import last_hash
+
+    monkeypatch.setattr(dashboard, "INLINE_ROWS", 0)  # as if the period were too large to compute in a request
+    monkeypatch.setattr(office, "COMPUTING_REFRESH_S", 1)
+    browser.get(site["url"] + f"/office/value?start={END - timedelta(days=29)}&end={END}")
+    assert "being computed for the first time" in by_id(browser, "freshness").text
+    wait_text(browser, "#freshness", "up to date.")  # the page reloaded itself (meta refresh) once they were ready
+    assert int(by_id(browser, "customers").text) > 100
+    now = datetime.now(timezone.utc)
+    more = [Ticket(id=f"S009-T01-{seq:08d}", terminal="S009-T01", seq=seq, store="S009", cashier="c1", opened_at=now,
+                   closed_at=now, lines=[make_line("3017620422003", 1, 250)], tenders=[Tender(kind="cash", cents=250)],
+                   total_cents=250, card=None, points=[], rules_version="base-1") for seq in (8, 9, 10)]
+    db_path = site["app"].config["DB"]
+    store_tickets(db_path, chained(more, last_hash(db_path, "S009-T01")))
+    browser.refresh()
+    wait_text(browser, "#freshness", "; 3 tickets arrived since, being refreshed.")
+    assert site["app"].extensions["dashboard_refresher"].wait_idle(60)
+    browser.refresh()
+    wait_text(browser, "#freshness", "up to date.")
