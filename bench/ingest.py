@@ -8,6 +8,7 @@ The server runs as its own process (`loyalty server`), as in production; the til
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import subprocess
 import sys
@@ -123,8 +124,17 @@ def server_process(broker: Mosquitto, server_db: Path, workers: int = 1):
         session.disconnect()
         session.loop_stop()
     proc = subprocess.Popen([sys.executable, "-m", "loyalty", "server", "--db", str(server_db), "--broker", broker.url,
-                             "--workers", str(workers)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--workers", str(workers)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
+        # The clock starts once every worker runs (each says "server ingesting ..."): a long-running
+        # service's start-up (about 1 s of imports) is not ingest time. Then stderr is drained.
+        started = 0
+        while started < workers:
+            line = proc.stderr.readline()
+            if not line:
+                raise RuntimeError(f"the server exited with code {proc.wait()} before it started")
+            started += line.startswith(b"server ingesting")
+        threading.Thread(target=proc.stderr.read, daemon=True).start()
         yield proc
     finally:
         proc.terminate()
@@ -148,11 +158,29 @@ def sync_all(broker: Mosquitto, tills: list[tuple[str, str]], expected: int, ser
     return elapsed
 
 
-def end_to_end(broker: Mosquitto, workdir: Path, till_db: str, count: int, workers: int = 1) -> tuple[float, float]:
-    """Tickets/s from the sync worker's start until the server has acked all (server as a process)."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux /proc; its children not counted)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def end_to_end(broker: Mosquitto, workdir: Path, till_db: str, count: int, workers: int = 1,
+               cpu: dict | None = None) -> tuple[float, float]:
+    """Tickets/s from the sync worker's start until the server has acked all (server as a process).
+
+    `cpu`, when given, receives the CPU time per ticket of each process (us): unlike the rate, it
+    hardly depends on what else the machine runs.
+    """
     server_db = workdir / f"server-{workers}w-{count}.db"
-    with server_process(broker, server_db, workers):
+    with server_process(broker, server_db, workers) as proc:
+        pids = {"server": proc.pid, "mosquitto": broker.proc.pid}
+        before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        ours = time.process_time()
         elapsed = sync_all(broker, [(till_db, TERMINAL)], count, server_db)
+        if cpu is not None:
+            cpu["till_sync_worker_us"] = round((time.process_time() - ours) * 1e6 / count)
+            cpu.update({f"{name}_us": round((cpu_seconds(pid) - before[name]) * 1e6 / count)
+                        for name, pid in pids.items()})
     return count / elapsed, elapsed
 
 
@@ -232,6 +260,7 @@ def live_latency(broker: Mosquitto, workdir: Path, tills: int, rate: float, seco
 def run(quick: bool = False) -> dict:
     """Each phase gets a broker of its own: no session or queued message of one phase reaches the next."""
     count = 5_000 if quick else 20_000
+    load = os.getloadavg()[0]
     catch_up = 10_000 if quick else 50_000
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         workdir = Path(tmp)
@@ -247,8 +276,9 @@ def run(quick: bool = False) -> dict:
         with fresh_broker("raw") as broker:
             mqtt_rate = raw_mqtt(broker, payloads)
         sqlite_rate = raw_sqlite(workdir, payloads)
+        cpu: dict = {}
         with fresh_broker("e2e") as broker:
-            e2e_rate, seconds = end_to_end(broker, workdir, till_db, count)
+            e2e_rate, seconds = end_to_end(broker, workdir, till_db, count, cpu=cpu)
         with fresh_broker("two-workers") as broker:
             two_rate, _ = end_to_end(broker, workdir, second_copy, count, workers=2)
         (workdir / "day").mkdir()
@@ -271,7 +301,17 @@ def run(quick: bool = False) -> dict:
             "raw_sqlite_per_s": round(sqlite_rate), "end_to_end_per_s": round(e2e_rate),
             "end_to_end_seconds": round(seconds, 2), "share_of_slower_baseline": round(e2e_rate / slower, 2),
             "two_workers_per_s": round(two_rate), "catch_up_tickets": catch_up,
-            "catch_up_seconds": round(day_seconds, 1), "fleet": fleet}
+            "catch_up_seconds": round(day_seconds, 1), "fleet": fleet, "cpu_per_ticket": cpu,
+            "load_at_start": round(load, 2)}
+
+
+def cpu_note(result: dict) -> str:
+    cpu = result.get("cpu_per_ticket")
+    if not cpu:
+        return ""
+    return ("CPU time per ticket in the end-to-end run, 1 worker (nearly independent of the machine's other load, "
+            f"which was {result['load_at_start']} at the start): server {cpu['server_us']} us, till sync worker "
+            f"{cpu['till_sync_worker_us']} us, Mosquitto {cpu['mosquitto_us']} us.\n\n")
 
 
 def markdown(result: dict) -> str:
@@ -289,7 +329,8 @@ def markdown(result: dict) -> str:
              for tills, f in result["fleet"].items()]
     return (f"## Ingest ({result['tickets']:,} tickets of about {result['payload_bytes']:,} bytes)\n\n"
             + table(rows, ("path", "result", "note")) + "\n\n"
-            "### How cost grows with the number of tills\n\n"
+            + cpu_note(result)
+            + "### How cost grows with the number of tills\n\n"
             "Catch-up rate: the same number of tickets spread over N tills' outboxes, all syncing at once. "
             "Latency: tills selling live, from a ticket's close to the server's ack that covers it.\n\n"
             + table(fleet, ("tills", "catch-up rate", "live tickets", "latency p50 ms", "latency p99 ms")) + "\n")
