@@ -124,6 +124,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     from programme.money import format_cents
 
     app.jinja_env.filters["euros"] = format_cents
+    app.jinja_env.filters["utc"] = utc_minute
     csrf.init_app(app)
     login_manager.init_app(app)
 
@@ -170,3 +171,18 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
         app.register_blueprint(blueprint)
     csrf.exempt(api.bp)
     return app
+
+
+def utc_minute(value) -> str:
+    """A stored UTC time as people read it on a page: `2026-11-22 23:59 UTC` (empty stays empty)."""
+    from datetime import datetime, timezone
+
+    if not value:
+        return ""
+    try:
+        when = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if when.tzinfo is not None:
+        when = when.astimezone(timezone.utc)
+    return when.strftime("%Y-%m-%d %H:%M UTC")

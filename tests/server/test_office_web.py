@@ -88,6 +88,7 @@ def test_sync_health_shows_a_till_with_a_gap_in_red(office):
     assert 'id="totals">1 red, 3 amber, 0 green<' in page
     row = page.split('id="till-S003-T01">')[1].split("</tr>")[0]
     assert 'class="health red"' in row and "3-4" in row and "2 ticket(s) missing" in row
+    assert f"<td>{(now - timedelta(minutes=5)).strftime('%Y-%m-%d %H:%M')} UTC</td>" in row  # last seen, as read
     amber = page.split('id="till-S001-T01">')[1].split("</tr>")[0]
     assert 'class="health amber"' in amber and "not seen for" in amber
     with office.conn:
