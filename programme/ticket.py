@@ -47,6 +47,17 @@ class PointsEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     line: int | None = None
 
 
+class ReturnLink(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """On a return ticket: its line `line` (0-based) takes back `quantity` units of line `original_line`
+    (0-based) of ticket `original`, reversing `points` of what that ticket earned."""
+
+    line: int
+    original: str
+    original_line: int
+    quantity: int
+    points: Points = 0
+
+
 class Ticket(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     id: str
     terminal: str
@@ -63,6 +74,9 @@ class Ticket(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     rules_version: str
     prev_hash: str = GENESIS_HASH
     signature: str | None = None
+    # A return's links to its original; UNSET (left out of the JSON) on every other ticket, so a ticket
+    # without returns encodes, hashes and signs exactly as before the field existed.
+    returns: list[ReturnLink] | msgspec.UnsetType = msgspec.UNSET
 
     @property
     def points_earned(self) -> int:
@@ -159,7 +173,29 @@ def validate_ticket(ticket: Ticket) -> Ticket:
             raise TicketError(f"ticket {ticket.id}: points entry names line {entry.line}, which does not exist")
     if len(ticket.prev_hash) != 64:
         raise TicketError(f"ticket {ticket.id}: prev_hash must be 64 hex digits")
+    if ticket.returns:
+        _check_returns(ticket)
     return ticket
+
+
+def _check_returns(ticket: Ticket) -> None:
+    seen = set()
+    for link in ticket.returns:
+        where = f"ticket {ticket.id}: return link of line {link.line + 1}"
+        if not 0 <= link.line < len(ticket.lines):
+            raise TicketError(f"ticket {ticket.id}: a return link names line {link.line + 1}, which does not exist")
+        if link.line in seen:
+            raise TicketError(f"{where}: the line is linked twice")
+        seen.add(link.line)
+        if link.quantity <= 0:
+            raise TicketError(f"{where}: quantity must be 1 or more, got {link.quantity}")
+        if ticket.lines[link.line].quantity != -link.quantity:
+            raise TicketError(f"{where}: returns {link.quantity} but the line's quantity is "
+                              f"{ticket.lines[link.line].quantity} (a return line is negative)")
+        if link.original_line < 0 or link.points < 0:
+            raise TicketError(f"{where}: original line and points must not be negative")
+        if link.original == ticket.id:
+            raise TicketError(f"{where}: a ticket cannot return its own lines")
 
 
 _encoder = msgspec.json.Encoder()

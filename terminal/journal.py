@@ -10,12 +10,13 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+import msgspec
 import sqlite_utils
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from programme.ticket import (
-    GENESIS_HASH, Line, PointsEntry, Tender, Ticket, signed_points, store_of, ticket_hash, ticket_id, utc_now,
-    validate_ticket,
+    GENESIS_HASH, Line, PointsEntry, ReturnLink, Tender, Ticket, signed_points, store_of, ticket_hash, ticket_id,
+    utc_now, validate_ticket,
 )
 from programme.signing import sign_ticket
 from sync import outbox, topics
@@ -86,10 +87,12 @@ class Journal:
     def close_ticket(self, *, cashier: str, lines: list[Line], tenders: list[Tender], card: str | None,
                      points: list[PointsEntry], rules_version: str,
                      opened_at: datetime | None = None,
-                     also: Callable[[sqlite3.Connection, Ticket], None] | None = None) -> Ticket:
+                     also: Callable[[sqlite3.Connection, Ticket], None] | None = None,
+                     returns: list[ReturnLink] | None = None) -> Ticket:
         """Give the ticket its sequence and write it, its ledger entries and its outbox message at once.
 
-        `also` writes more rows about the ticket (a return's links) inside the same transaction.
+        `also` writes more rows about the ticket (a return's links) inside the same transaction;
+        `returns`: a return's links to its original, carried by the ticket itself.
         """
         conn = self.conn
         closed_at = utc_now()
@@ -102,6 +105,7 @@ class Journal:
                 cashier=cashier, opened_at=opened_at or closed_at, closed_at=closed_at, lines=lines,
                 tenders=tenders, total_cents=sum(line.total_cents for line in lines), card=card,
                 points=points, rules_version=rules_version, prev_hash=prev_hash,
+                returns=returns or msgspec.UNSET,
             )
             validate_ticket(ticket)
             if self.signing_key is not None:

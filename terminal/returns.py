@@ -14,9 +14,11 @@ import sqlite3
 from collections.abc import Mapping
 from datetime import datetime, timezone
 
+import msgspec
+
 from programme.rules import RuleSet
 from programme.returns import reverse_lines
-from programme.ticket import PointsEntry, Tender, Ticket, make_line
+from programme.ticket import PointsEntry, ReturnLink, Tender, Ticket, make_line
 
 from sync.codec import decode_ticket
 from sync.errors import CodecError
@@ -122,17 +124,18 @@ def close_return(journal: Journal, original_id: str, picks: Mapping[int, int], c
         if points:
             entries.append(PointsEntry(kind="reverse", rule=f"return of {original.id} line {index + 1}",
                                        points=points, line=len(lines) - 1))
-        links.append((index, quantity, points))
+        links.append(ReturnLink(line=len(lines) - 1, original=original.id, original_line=index, quantity=quantity,
+                                points=points))
     basket = reversal.by_line.get(None, 0) if original.card else 0
     if basket:
         entries.append(PointsEntry(kind="reverse", rule=f"return of {original.id}", points=basket))
-        index, quantity, points = links[0]
-        links[0] = (index, quantity, points + basket)
+        links[0] = msgspec.structs.replace(links[0], points=links[0].points + basket)
 
     def link(conn: sqlite3.Connection, ticket: Ticket) -> None:
         conn.executemany("INSERT INTO returned_lines VALUES (?, ?, ?, ?, ?)",
-                         [(ticket.id, original.id, i, q, p) for i, q, p in links])
+                         [(ticket.id, original.id, r.original_line, r.quantity, r.points) for r in links])
 
     total = sum(li.total_cents for li in lines)
     return journal.close_ticket(cashier=cashier, lines=lines, tenders=[Tender(kind=tender_kind, cents=total)],
-                                card=original.card, points=entries, rules_version=rules.version, also=link)
+                                card=original.card, points=entries, rules_version=rules.version, also=link,
+                                returns=links)
