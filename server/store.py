@@ -15,6 +15,7 @@ from programme.signing import SignatureError, load_public_key, verify_ticket
 from programme.ticket import Ticket, ticket_hash
 from sync.codec import payload_digest
 
+from .returns_check import SCHEMA_SQLITE as RETURNS_SCHEMA, record_returns
 from .store_rows import chain_breaks, ledger_rows, line_rows, ticket_row
 
 BUSY_TIMEOUT_S = 30
@@ -167,7 +168,7 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    conn.executescript(SCHEMA)
+    conn.executescript(SCHEMA + RETURNS_SCHEMA)
     return sqlite_utils.Database(conn)
 
 
@@ -223,6 +224,7 @@ class Store:
                 "INSERT OR IGNORE INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)", ledger)
             self._check_points(checked, now)
+            record_returns(conn, checked, now)
             for letter in dead:
                 conn.execute(
                     "INSERT INTO dead_letters (received_at, topic, terminal, seq, reason, payload) "

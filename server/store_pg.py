@@ -23,6 +23,7 @@ from programme.ticket import Ticket, ticket_hash
 from sync.codec import payload_digest
 
 from .store import BatchResult, DeadLetter, Store
+from .returns_check import SCHEMA_PG as RETURNS_SCHEMA, record_returns
 from .store_rows import chain_breaks, ledger_rows, line_rows, ticket_row
 
 SCHEMA_LOCK = 0x10CA17  # advisory lock ids: schema and partitions are created by one worker at a time
@@ -208,7 +209,7 @@ def connect(url: str) -> psycopg.Connection:
     conn = psycopg.connect(url, autocommit=True)
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-        conn.execute(SCHEMA)
+        conn.execute(SCHEMA + RETURNS_SCHEMA)
     return conn
 
 
@@ -354,7 +355,9 @@ class PgStore:
                         ([t.terminal for _, t, _, _ in stored], [t.seq for _, t, _, _ in stored],
                          [payload_digest(p) for _, _, p, _ in stored]), binary=True)
             self._check_chains(cur, stored, now)
-        self._check_points([ticket for _, ticket, _, _ in stored], now)
+        checked = [ticket for _, ticket, _, _ in stored]
+        self._check_points(checked, now)
+        record_returns(self.conn, checked, now)
 
     def _check_chains(self, cur: psycopg.Cursor, stored: list, now: str) -> None:
         """Each ticket names the previous one's hash: record any link that does not hold (all keys are in)."""
