@@ -1,6 +1,7 @@
 """Head office answers a till's requests: a card's balance (for a card this till never sold to) and a
-ticket sold at another till (for a return). Reads only; the SQL runs on SQLite and, through the
-`?` adapter, on PostgreSQL (where the desk's tables do not exist: no name, no registration there).
+ticket (for a return, with what was already returned of each line, all tills together). Reads only;
+the SQL runs on SQLite and, through the `?` adapter, on PostgreSQL (where the desk's tables do not
+exist: no name, no registration there).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from programme.cardnumber import mask_card_number
 from sync.events import log_event
 from sync.requests import BalanceRequest, CardInfo, Reply, Request, TicketRequest
 
+from .returns_check import returned_quantities
 from .store import balances_seen_by
 from .store_api import WRITE_ERRORS
 
@@ -72,4 +74,5 @@ def answer_ticket(conn, request: TicketRequest) -> Reply:
         return Reply(schema=1, id=request.id, kind="ticket", found=False,
                      message=f"ticket {ticket_id} is not at head office: check the number at the foot of the "
                              "receipt; a ticket reaches head office when the till that sold it has synced")
-    return Reply(schema=1, id=request.id, kind="ticket", found=True, ticket=msgspec.Raw(bytes(row[0])))
+    return Reply(schema=1, id=request.id, kind="ticket", found=True, ticket=msgspec.Raw(bytes(row[0])),
+                 returned=returned_quantities(conn, ticket_id))

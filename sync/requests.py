@@ -57,6 +57,8 @@ class Reply(msgspec.Struct, forbid_unknown_fields=True):
     message: str | None = None
     balance: CardInfo | None = None
     ticket: msgspec.Raw = msgspec.Raw(b"null")  # the ticket message exactly as stored: {"schema", "ticket"}
+    # With a ticket: its line (0-based) -> quantity already returned at head office, all tills together.
+    returned: dict[int, int] = msgspec.field(default_factory=dict)
 
 
 def send_at_once(client) -> None:

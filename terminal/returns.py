@@ -3,6 +3,9 @@ return ticket.
 
 A ticket sold at another till of the chain is asked from head office (terminal.requests) and kept in
 `foreign_tickets`, as stored at head office, so picking its lines and closing the return do not ask again.
+Head office's answer also says how much of each line was already returned, all tills together (kept in
+`office_returned`): online, a return asks it again before closing, and the till counts per line the
+larger of its own returns and head office's, so a line returned at another till is not returned twice.
 
 The return ticket has negative quantities and "reverse" points entries that take back what the
 returned lines earned: the rules engine's `programme.returns.reverse_lines` prorates them
@@ -36,6 +39,26 @@ CREATE TABLE IF NOT EXISTS foreign_tickets (
 """
 
 
+OFFICE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS office_returned (
+    original_id TEXT NOT NULL,
+    line_no INTEGER NOT NULL,
+    quantity INTEGER NOT NULL,
+    asked_at TEXT NOT NULL,
+    PRIMARY KEY (original_id, line_no)
+)
+"""
+
+
+def remember_returned(conn: sqlite3.Connection, ticket_id: str, returned: Mapping[int, int]) -> None:
+    """Keep what head office says was already returned of a ticket's lines (0-based line -> quantity)."""
+    conn.execute(OFFICE_SCHEMA)
+    now = datetime.now(timezone.utc).isoformat()
+    with conn:
+        conn.executemany("INSERT OR REPLACE INTO office_returned VALUES (?, ?, ?, ?)",
+                         [(ticket_id, line, quantity, now) for line, quantity in returned.items()])
+
+
 def kept_foreign(conn: sqlite3.Connection, ticket_id: str) -> Ticket | None:
     """A ticket of another till fetched earlier from head office, or None."""
     conn.execute(FOREIGN_SCHEMA)
@@ -66,7 +89,26 @@ def fetch_foreign(conn: sqlite3.Connection, requester, ticket_id: str) -> Ticket
     with conn:
         conn.execute("INSERT OR REPLACE INTO foreign_tickets (id, payload, fetched_at) VALUES (?, ?, ?)",
                      (ticket.id, payload, datetime.now(timezone.utc).isoformat()))
+    remember_returned(conn, ticket.id, reply.returned)
     return ticket
+
+
+def ask_head_office(conn: sqlite3.Connection, terminal: str, requester, ticket_id: str) -> bool:
+    """Ask head office for a ticket to return: what was already returned of it at every till, and the
+    ticket itself when it is another till's, not kept here (ReturnError when that fails, as fetch_foreign).
+
+    False without an answer, or for a ticket of this till head office does not hold yet (not synced:
+    no other till can have returned it). Waits up to ASK_TIMEOUT: from a worker, never the screen's thread.
+    """
+    ticket_id = ticket_id.strip()
+    if not ticket_id.startswith(f"{terminal}-") and kept_foreign(conn, ticket_id) is None:
+        fetch_foreign(conn, requester, ticket_id)
+        return True
+    reply = requester.ask("ticket", ticket_id=ticket_id)
+    if reply is None or not reply.found:
+        return False
+    remember_returned(conn, ticket_id, reply.returned)
+    return True
 
 
 def is_foreign(journal: Journal, ticket_id: str) -> bool:
@@ -93,12 +135,40 @@ def find_original(journal: Journal, ticket_id: str, requester=None) -> Ticket:
     return ticket
 
 
-def returned_so_far(journal: Journal, original_id: str) -> tuple[dict[int, int], int]:
-    """Quantities already returned per original line, and points already reversed."""
+def returned_here(journal: Journal, original_id: str) -> tuple[dict[int, int], int]:
+    """Quantities this till returned per original line, and the points it reversed."""
     rows = journal.conn.execute(
         "SELECT line_no, sum(quantity), sum(points) FROM returned_lines WHERE original_id = ? GROUP BY line_no",
         (original_id,)).fetchall()
     return {line_no: qty for line_no, qty, _ in rows}, sum(points for _, _, points in rows)
+
+
+def returned_at_head_office(journal: Journal, original_id: str) -> dict[int, int]:
+    """What head office said, when last asked, was returned per line at every till."""
+    journal.conn.execute(OFFICE_SCHEMA)
+    return dict(journal.conn.execute("SELECT line_no, quantity FROM office_returned WHERE original_id = ?",
+                                     (original_id,)).fetchall())
+
+
+def returned_so_far(journal: Journal, original_id: str) -> tuple[dict[int, int], int]:
+    """Quantities already returned per original line: the larger of this till's own count (its unsynced
+    returns included) and head office's (every till's synced returns); and the points this till reversed."""
+    here, points = returned_here(journal, original_id)
+    office = returned_at_head_office(journal, original_id)
+    return {line: max(here.get(line, 0), office.get(line, 0)) for line in here.keys() | office.keys()}, points
+
+
+def refuse_returned_elsewhere(journal: Journal, original: Ticket, picks: Mapping[int, int],
+                              done: Mapping[int, int]) -> None:
+    """A pick past what is left because another till returned the line says so (ReturnError)."""
+    here, _ = returned_here(journal, original.id)
+    for index, quantity in sorted(picks.items()):
+        if not 0 <= index < len(original.lines) or done.get(index, 0) <= here.get(index, 0):
+            continue  # not known elsewhere: reverse_lines says what is wrong, if anything
+        sold, returned = original.lines[index].quantity, done[index]
+        if quantity > sold - returned:
+            raise ReturnError(f"line {index + 1} of {original.id} was already returned ({returned} of {sold} at "
+                              f"all tills, as head office knows): {sold - returned} left to return, {quantity} asked")
 
 
 def rules_of(journal: Journal, ticket: Ticket) -> RuleSet:
@@ -109,9 +179,16 @@ def rules_of(journal: Journal, ticket: Ticket) -> RuleSet:
 
 def close_return(journal: Journal, original_id: str, picks: Mapping[int, int], cashier: str = "cashier",
                  tender_kind: str = "cash", requester=None) -> Ticket:
-    """Return `picks` (0-based original line -> quantity) of a ticket; refund with one tender."""
-    original = find_original(journal, original_id, requester)
+    """Return `picks` (0-based original line -> quantity) of a ticket; refund with one tender.
+
+    `requester` (online): head office is asked first what was already returned at other tills (and for the
+    ticket itself, if another till's and not kept); without an answer the till goes on with what it knows.
+    """
+    if requester is not None:
+        ask_head_office(journal.conn, journal.terminal, requester, original_id)
+    original = find_original(journal, original_id)
     done, _ = returned_so_far(journal, original.id)
+    refuse_returned_elsewhere(journal, original, picks, done)
     rules = rules_of(journal, original)
     reversal = reverse_lines(rules, original, picks, done)  # checks the picks, says what is wrong
     lines, entries, links = [], [], []

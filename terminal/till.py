@@ -235,10 +235,14 @@ class TillSession:
             raise TillError(error)
         return text
 
-    def return_lines(self, original_id: str, picks: Mapping[int, int], tender_kind: str = "cash") -> Closed:
+    def return_lines(self, original_id: str, picks: Mapping[int, int], tender_kind: str = "cash",
+                     ask: bool = True) -> Closed:
+        """`ask`: ask head office first what other tills returned (may wait ASK_TIMEOUT); the screen has asked
+        in a worker when the ticket was picked (fetch_original) and passes False."""
         if self.basket.lines:
             raise BasketError("a sale is in progress: close or cancel it before a return")
-        ticket = close_return(self.journal, original_id, picks, self.cashier, tender_kind, self.requester)
+        ticket = close_return(self.journal, original_id, picks, self.cashier, tender_kind,
+                              self.requester if ask else None)
         return self._finish(ticket, 0, None)
 
     def find_original(self, ticket_id: str) -> Ticket:
@@ -248,20 +252,17 @@ class TillSession:
         return find_original(self.journal, ticket_id, self.requester if self.online() else None)
 
     def needs_fetching(self, ticket_id: str) -> bool:
-        """A ticket of another till, not kept here, that head office may have (online): fetch_original it first."""
-        from .returns import is_foreign, kept_foreign
-
-        ticket_id = ticket_id.strip()
-        return (self.requester is not None and self.online() and is_foreign(self.journal, ticket_id)
-                and kept_foreign(self.journal.conn, ticket_id) is None)
+        """Online, head office is asked (fetch_original) what other tills returned of the ticket, and for the
+        ticket itself when it is another till's not kept here."""
+        return self.requester is not None and self.online()
 
     def fetch_original(self, ticket_id: str) -> None:
-        """Fetch another till's ticket from head office and keep it; safe in a worker thread (own connection)."""
-        from .returns import fetch_foreign
+        """Ask head office about a ticket to return and keep the answer; safe in a worker thread (own connection)."""
+        from .returns import ask_head_office
 
         conn = sqlite3.connect(self.db, timeout=30)
         try:
-            fetch_foreign(conn, self.requester, ticket_id.strip())
+            ask_head_office(conn, self.terminal, self.requester, ticket_id)
         finally:
             conn.close()
 

@@ -206,12 +206,15 @@ class SaleScreen(Screen):
         self.set_mode("scan")
 
     def do_return(self, text: str) -> None:
-        from ..returns import find_original, returned_so_far
-
         if self.session.needs_fetching(text):
             self.say("asking head office for the ticket...")
             self.fetch_return(text)
             return
+        self.show_return(text)
+
+    def show_return(self, text: str) -> None:
+        from ..returns import find_original, returned_so_far
+
         original = find_original(self.session.journal, text)  # this till's, or kept from head office
         done, _ = returned_so_far(self.session.journal, original.id)
         rows = [f"{n}. {li.label} x{li.quantity - done.get(n - 1, 0)}" for n, li in enumerate(original.lines, 1)]
@@ -231,7 +234,7 @@ class SaleScreen(Screen):
 
     def fetched_return(self, ticket_id: str) -> None:
         try:
-            self.do_return(ticket_id)
+            self.show_return(ticket_id)
         except (TillError, ProgrammeError) as exc:
             self.say(str(exc), error=True)
 
@@ -252,7 +255,7 @@ class SaleScreen(Screen):
                 picks[int(line) - 1] = int(qty) if qty else left.get(int(line) - 1, 1)
         else:
             picks = {n: q for n, q in left.items() if q > 0}
-        closed = self.session.return_lines(original.id, picks)
+        closed = self.session.return_lines(original.id, picks, ask=False)  # asked by F7's worker
         self.show_closed(closed)
         self.return_of = None
         self.set_mode("scan")

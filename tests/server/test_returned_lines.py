@@ -5,8 +5,10 @@ from datetime import datetime, timezone
 import pytest
 
 from programme.ticket import make_line
+from server.answers import answer_ticket
 from server.store_api import open_store
-from sync.codec import encode_ticket
+from sync.codec import encode, encode_ticket
+from sync.requests import TicketRequest, decode_reply
 from sync.topics import tickets as tickets_topic
 from terminal.journal import Journal
 from terminal.returns import FOREIGN_SCHEMA, close_return
@@ -85,3 +87,13 @@ def test_tickets_without_returns_leave_no_links(store, tmp_path):
         sales = [sell(a, [make_line(OIL, 1, 542)], CARD) for _ in range(3)]
     ingest(store, [message(t) for t in sales])
     assert store.conn.execute("SELECT count(*) FROM returned_lines").fetchone()[0] == 0 and flags(store) == []
+
+
+def test_the_ticket_answer_says_what_was_returned_of_each_line(store, returns_at_two_tills):
+    sale, at_a, _ = returns_at_two_tills
+    ingest(store, [message(sale)])
+    asked = TicketRequest(schema=1, id="r1", ticket_id=sale.id)
+    assert answer_ticket(store.conn, asked).returned == {}
+    ingest(store, [message(at_a)])
+    reply = decode_reply(encode(answer_ticket(store.conn, asked)))  # as the till reads it off the wire
+    assert (reply.found, reply.returned) == (True, {0: 2})
