@@ -127,8 +127,29 @@ def detail(conn: sqlite3.Connection, ticket_id: str) -> dict:
     else:
         chain = "previous ticket not received yet"
     found.update(ticket=ticket, signature=signature, chain=chain,
-                 discrepancy=_discrepancy(conn, ticket_id))
+                 discrepancy=_discrepancy(conn, ticket_id), return_of=_return_of(ticket),
+                 returned=_returned(conn, ticket_id))
     return found
+
+
+def _return_of(ticket: Ticket) -> list[tuple[str, str]]:
+    """A return's originals, each with what it takes back: [(original id, "line 1 x2, line 2 x1")]."""
+    taken: dict[str, list[str]] = {}
+    for link in ticket.returns or ():
+        taken.setdefault(link.original, []).append(f"line {link.original_line + 1} x{link.quantity}")
+    return [(original, ", ".join(lines)) for original, lines in taken.items()]
+
+
+def _returned(conn: sqlite3.Connection, ticket_id: str) -> list[tuple[str, str]]:
+    """The returns (any till) of an original, each with what it took back: [(return id, "line 1 x2")]."""
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'returned_lines'").fetchone():
+        return []
+    taken: dict[str, list[str]] = {}
+    for return_id, line, quantity in conn.execute(
+            "SELECT return_id, original_line, quantity FROM returned_lines WHERE original_id = ? "
+            "ORDER BY return_id, original_line", (ticket_id,)):
+        taken.setdefault(return_id, []).append(f"line {line + 1} x{quantity}")
+    return [(return_id, ", ".join(lines)) for return_id, lines in taken.items()]
 
 
 class _Message(msgspec.Struct):
