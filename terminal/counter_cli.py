@@ -6,7 +6,10 @@ import click
 TERMINAL_HELP = "Till id, store then till: S001-T01."
 
 
-def _session(db: str, terminal: str, printer: str):
+CONNECT_WAIT = 3.0  # seconds `return --broker` waits to reach the broker before going on offline
+
+
+def _session(db: str, terminal: str, printer: str, requester=None):
     from programme.ticket import store_of
 
     from .errors import TillError
@@ -14,9 +17,27 @@ def _session(db: str, terminal: str, printer: str):
 
     try:
         store_of(terminal)
-        return TillSession(db, terminal, printer=printer)
+        return TillSession(db, terminal, printer=printer, online=lambda: requester is not None, requester=requester)
     except (TillError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _requester(terminal: str, broker: str | None):
+    """Head office's ear for a return (terminal.requests); None without --broker. Offline, asking answers None."""
+    if not broker:
+        return None
+    from sync.broker_url import parse_broker_url
+    from sync.errors import SyncError
+
+    from .requests import Requester
+
+    try:
+        url = parse_broker_url(broker)
+    except SyncError as exc:
+        raise click.BadParameter(str(exc), param_hint="--broker") from None
+    requester = Requester(terminal, url).start()
+    requester.ready.wait(CONNECT_WAIT)
+    return requester
 
 
 def parse_picks(specs: tuple[str, ...]) -> dict[int, int]:
@@ -37,20 +58,30 @@ def parse_picks(specs: tuple[str, ...]) -> dict[int, int]:
 @click.option("--line", "line_specs", multiple=True, required=True, metavar="[QTYx]LINE",
               help="A line to return (numbered from 1); repeat for more.")
 @click.option("--printer", default="dummy", show_default=True, help="dummy, file:PATH, network:HOST[:PORT], usb:VID:PID.")
-def return_(terminal: str, db: str, ticket_id: str, line_specs: tuple[str, ...], printer: str) -> None:
-    """Return lines of a ticket of this till: refund in cash, reverse their points; prints the receipt."""
+@click.option("--broker", envvar="LOYALTY_BROKER",
+              help="Broker address mqtt://HOST:PORT: head office is asked for another till's ticket and what "
+                   "other tills returned of it; none: what this till knows.")
+def return_(terminal: str, db: str, ticket_id: str, line_specs: tuple[str, ...], printer: str,
+            broker: str | None) -> None:
+    """Return lines of a ticket (this till's, or with --broker another's): refund in cash, reverse their points;
+    prints the receipt."""
     from programme.errors import ProgrammeError
 
     from .errors import TillError
 
     picks = parse_picks(line_specs)
-    session = _session(db, terminal, printer)
+    requester = _requester(terminal, broker)
     try:
-        closed = session.return_lines(ticket_id, picks)
-    except (TillError, ProgrammeError) as exc:
-        raise click.ClickException(str(exc)) from None
+        session = _session(db, terminal, printer, requester)
+        try:
+            closed = session.return_lines(ticket_id, picks)
+        except (TillError, ProgrammeError) as exc:
+            raise click.ClickException(str(exc)) from None
+        finally:
+            session.close_session()
     finally:
-        session.close_session()
+        if requester is not None:
+            requester.stop()
     click.echo(closed.receipt, nl=False)
 
 

@@ -4,7 +4,9 @@ import sqlite3
 from types import SimpleNamespace
 
 import pytest
+from click.testing import CliRunner
 
+from loyalty.cli import main
 from sync.broker_url import parse_broker_url
 from terminal import requests
 from terminal.app import TillApp
@@ -99,3 +101,16 @@ async def test_the_screen_at_till_b_shows_nothing_left_of_the_line_and_refuses_i
         await type_in(pilot, "1x1")
         assert text_of(app, "#message") == REFUSED
     assert chain.till_b.journal.ticket_count() == 0
+
+
+@pytest.mark.timeout(60)
+def test_loyalty_till_return_with_a_broker_asks_head_office(chain):
+    chain.session.close_session()
+    chain.session.requester.stop()  # the command asks with its own requester, under the same client id
+    db = chain.till_b.journal.path
+    args = ["till", "return", "--terminal", "S002-T01", "--db", db, "--ticket", ORIGINAL, "--broker", chain.url]
+    refused = CliRunner().invoke(main, [*args, "--line", "1x1"])
+    assert (refused.exit_code, refused.output) == (1, f"Error: {REFUSED}\n")
+    taken = CliRunner().invoke(main, [*args, "--line", "2"])
+    assert taken.exit_code == 0 and "razors" in taken.output
+    assert chain.till_b.journal.find_ticket("S002-T01-00000001").returns[0].original_line == 1
