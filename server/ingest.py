@@ -15,7 +15,8 @@ import paho.mqtt.client as mqtt
 
 from sync import topics
 from sync.broker_url import BrokerUrl
-from sync.codec import SCHEMA_VERSION, Ack, Balances, CardBalance, Command, decode_ticket, encode
+from sync.codec import (SCHEMA_VERSION, Ack, Balances, CardBalance, Command, decode_ticket, encode, is_batch,
+                        split_batch)
 from sync.errors import CodecError
 from sync.events import log_event
 from sync.mqtt import make_client
@@ -46,6 +47,17 @@ def classify_one(topic: str, payload: bytes) -> tuple:
                           exc.seq if same_till else None)
 
 
+def classify_message(topic: str, payload: bytes) -> list:
+    """classify_one for each ticket message an MQTT message carries: one, or a till's batch."""
+    if not is_batch(payload):
+        return [classify_one(topic, payload)]
+    try:
+        parts = split_batch(payload)
+    except CodecError as exc:
+        return [DeadLetter(topic, exc.reason, payload)]
+    return [classify_one(topic, part) for part in parts]
+
+
 def split(items: list) -> tuple[list, list[DeadLetter]]:
     """classify_one's results as valid tickets and dead letters."""
     good, dead = [], []
@@ -56,7 +68,7 @@ def split(items: list) -> tuple[list, list[DeadLetter]]:
 
 def classify(items: list[tuple[str, bytes]]) -> tuple[list, list[DeadLetter]]:
     """Split raw messages into valid tickets and dead letters with their reasons."""
-    return split([classify_one(topic, payload) for topic, payload in items])
+    return split([item for topic, payload in items for item in classify_message(topic, payload)])
 
 
 class Ingestor:
@@ -99,7 +111,8 @@ class Ingestor:
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage):
         # Decoded and validated here, on paho's thread, while the ingest thread waits on SQLite
         # (which releases the GIL): the two overlap. Nothing is acked before its batch commits.
-        self._put(classify_one(message.topic, message.payload))
+        for item in classify_message(message.topic, message.payload):
+            self._put(item)
 
     def _put(self, item) -> None:
         inbox = self._inbox

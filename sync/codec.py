@@ -14,11 +14,24 @@ from .errors import CodecError
 
 SCHEMA_VERSION = 1
 MAX_PAYLOAD_BYTES = 256 * 1024
+MAX_BATCH_BYTES = 1024 * 1024  # a batch of ticket messages, whole
+BATCH_PREFIX = b'{"schema":1,"batch":['  # what encode_batch writes, and how the server tells a batch
 
 
 class TicketMessage(msgspec.Struct, forbid_unknown_fields=True):
     schema: Literal[1]
     ticket: Ticket
+
+
+class TicketBatch(msgspec.Struct, forbid_unknown_fields=True):
+    """Several ticket messages in one MQTT message, sent by a till with a backlog.
+
+    Each element is a ticket message's exact bytes: each keeps its own digest (the ack names it),
+    its own validation and, when wrong, its own dead letter.
+    """
+
+    schema: Literal[1]
+    batch: list[msgspec.Raw]
 
 
 class Ack(msgspec.Struct, forbid_unknown_fields=True):
@@ -62,6 +75,7 @@ class Balances(msgspec.Struct, forbid_unknown_fields=True):
 _encoder = msgspec.json.Encoder()
 _ticket_decoder = msgspec.json.Decoder(TicketMessage)
 _ack_decoder = msgspec.json.Decoder(Ack)
+_batch_decoder = msgspec.json.Decoder(TicketBatch)
 _command_decoder = msgspec.json.Decoder(Command)
 _balances_decoder = msgspec.json.Decoder(Balances)
 
@@ -76,6 +90,25 @@ def encode(message: msgspec.Struct) -> bytes:
 
 def encode_ticket(ticket: Ticket) -> bytes:
     return _encoder.encode(TicketMessage(schema=SCHEMA_VERSION, ticket=ticket))
+
+
+def encode_batch(payloads: list[bytes]) -> bytes:
+    """Ticket messages (as encode_ticket made them) in one message: `{"schema":1,"batch":[m1,m2...]}`."""
+    return BATCH_PREFIX + b",".join(payloads) + b"]}"
+
+
+def is_batch(payload: bytes) -> bool:
+    return payload.startswith(BATCH_PREFIX)
+
+
+def split_batch(payload: bytes) -> list[bytes]:
+    """The ticket messages of a batch, byte for byte, or CodecError when the batch itself is unreadable."""
+    if len(payload) > MAX_BATCH_BYTES:
+        raise CodecError(f"batch of {len(payload)} bytes exceeds the limit of {MAX_BATCH_BYTES} bytes")
+    try:
+        return [bytes(raw) for raw in _batch_decoder.decode(payload).batch]
+    except msgspec.DecodeError as exc:
+        raise CodecError(f"malformed batch: {exc}") from None
 
 
 def _salvage_ids(payload: bytes) -> tuple[str | None, int | None]:
