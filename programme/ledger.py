@@ -33,6 +33,8 @@ class Entry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ref: str | None = None  # the cause of the entry (lot) this one reverses, expires or corrects
     spend_cents: int = 0  # qualifying spend (earn: the ticket's eligible spend; returns: negative)
     flags: tuple[str, ...] = ()  # "overdraft", "short:N", "no original ticket"...
+    # A credit that counts for expiry from another time than `at`: points moved between cards keep their lot's date
+    lot_at: datetime | None = None
 
 
 @dataclass
@@ -62,6 +64,8 @@ class Ledger:
                 raise LedgerError(f"cause {entry.cause} is already in the ledger with other content: "
                                   "a correction is a new entry with its own cause that names the one it corrects")
             return False
+        if entry.lot_at is not None and entry.points <= 0:
+            raise LedgerError(f"only a credit has a lot date: entry {entry.cause} is {entry.points:+d} points")
         if entry.kind in ("earn",) and entry.points < 0 or entry.kind in ("redeem", "reverse", "expire") and entry.points > 0:
             raise LedgerError(f"a {entry.kind} entry cannot be {entry.points:+d} points (cause {entry.cause})")
         self._entries.append(entry)
@@ -108,11 +112,23 @@ class Ledger:
                               f"its balance is {self.balance(card)}")
         return self._post(Entry(card, "adjust", points, cause, at, reason, ref))
 
-    def transfer(self, source: str, target: str, points: int, cause: str, at: datetime) -> tuple[Entry, Entry]:
-        if f"{cause}:out" not in self._by_cause and points > self.balance(source):
+    def transfer(self, source: str, target: str, points: int, cause: str, at: datetime) -> tuple[Entry, list[Entry]]:
+        """Move points with their lots: out of the source's oldest lots, into the target as the same lots.
+
+        One entry out (`{cause}:out`) and one in per lot moved (`{cause}:in:{n}`, lot_at the lot's date), all
+        dated `at`: the move shows on the day it happened, the points still expire when they would have.
+        """
+        if f"{cause}:out" in self._by_cause:
+            return self._by_cause[f"{cause}:out"], [e for e in self._by_card[target]
+                                                    if e.cause.startswith(f"{cause}:in:")]
+        if source == target:
+            raise LedgerError(f"card {source} cannot move points to itself")
+        if points > self.balance(source):
             raise LedgerError(f"card {source} has {self.balance(source)} points, {points} cannot be moved")
+        moved = lots_to_move(self.lots(source), points)
         out = self._post(Entry(source, "transfer", -points, f"{cause}:out", at, f"to {target}"))
-        into = self._post(Entry(target, "transfer", points, f"{cause}:in", at, f"from {source}"))
+        into = [self._post(Entry(target, "transfer", n, f"{cause}:in:{i}", at, f"from {source}", lot_at=lot_at))
+                for i, (lot_at, n) in enumerate(moved)]
         return out, into
 
     def expire(self, rules: RuleSet, as_of: date, at: datetime | None = None) -> list[Entry]:
@@ -154,7 +170,7 @@ class Ledger:
             if entry.points > 0:
                 paid = min(debt, entry.points)
                 debt -= paid
-                lot = Lot(entry.cause, entry.at, entry.points, entry.points - paid)
+                lot = Lot(entry.cause, entry.lot_at or entry.at, entry.points, entry.points - paid)
                 insort(lots, lot, key=lambda x: x.at)  # after equal times: they keep posting order
                 by_cause[entry.cause] = lot
                 continue
@@ -175,6 +191,24 @@ class Ledger:
 
     def spends(self, card: str) -> list[tuple[datetime, int]]:
         return [(e.at, e.spend_cents) for e in self._by_card.get(card, ()) if e.spend_cents]
+
+
+def lots_to_move(lots: list[Lot], points: int) -> list[tuple[datetime, int]]:
+    """(lot date, points) a debit of `points` takes, oldest lot first: what a transfer carries to the other card.
+
+    The lots left always hold at least the balance, so within the balance every point has its lot.
+    """
+    moved, wanted = [], points
+    for lot in lots:
+        if points == 0:
+            break
+        taken = min(lot.left, points)
+        if taken:
+            moved.append((lot.at, taken))
+            points -= taken
+    if points:
+        raise LedgerError(f"the lots hold {wanted - points} points, {wanted} cannot be moved")
+    return moved
 
 
 def post_ticket(ledger: Ledger, ticket, eligible_cents: int = 0) -> list[Entry]:
