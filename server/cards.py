@@ -1,7 +1,9 @@
 """Loyalty cards at the desk: issue, block and unblock, replace a lost or stolen card, merge two customers.
 
 Every action writes an audit entry (who, when, why); a replacement moves the old card's balance to the
-new card with two 'transfer' ledger entries whose cause names the audit entry, so replaying is harmless.
+new card with 'transfer' ledger entries whose cause names the audit entry, so replaying is harmless: one out
+of the old card and one into the new card per lot moved, which keeps its date (server.lots), so the points
+expire when they would have on the old card.
 """
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import sqlite3
 from programme.cardnumber import DEFAULT_PREFIXES, validate_card_number
 from programme.errors import CardNumberError
 
-from . import audit
+from . import audit, lots
 from .desk_errors import Conflict, InvalidInput, NotFound
 from .deskdb import transaction, utc_now
 
@@ -114,11 +116,8 @@ def replace(conn: sqlite3.Connection, old: str, new: str, why: str, actor: str,
         entry = audit.record(conn, actor, "replace_card", customer_id=customer_id, card=old, reason=why,
                              detail={"new_card": new, "points": points, "attached_tickets": attached})
         if points:
-            at = utc_now()
-            conn.executemany(
-                "INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) VALUES (?, 'transfer', ?, ?, ?, NULL, ?)",
-                [(old, -points, f"card {why}: balance moved to {new}", f"desk:{entry}:out", at),
-                 (new, points, f"card {why}: balance moved from {old}", f"desk:{entry}:in", at)])
+            lots.move(conn, old, new, points, f"desk:{entry}", utc_now(),
+                      f"card {why}: balance moved to {new}", f"card {why}: balance moved from {old}")
     return points
 
 
@@ -145,7 +144,7 @@ def transfer_points(conn: sqlite3.Connection, source: str, target: str, points, 
 
     points = parse_points(points)
     reason = (reason or "").strip()
-    if points < 0:
+    if points <= 0:
         raise InvalidInput("points to transfer must be positive: swap the cards to move points the other way")
     if not reason:
         raise InvalidInput("a reason is required to transfer points: say why")
@@ -165,11 +164,8 @@ def transfer_points(conn: sqlite3.Connection, source: str, target: str, points, 
         if to_card["customer_id"] != from_card["customer_id"]:
             audit.record(conn, actor, "transfer_points", customer_id=to_card["customer_id"], card=target,
                          reason=reason, detail={"from_card": source, "points": points})
-        at = utc_now()
-        conn.executemany(
-            "INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) VALUES (?, 'transfer', ?, ?, ?, NULL, ?)",
-            [(source, -points, f"transfer to {target}: {reason}", f"desk:{entry}:out", at),
-             (target, points, f"transfer from {source}: {reason}", f"desk:{entry}:in", at)])
+        lots.move(conn, source, target, points, f"desk:{entry}", utc_now(),
+                  f"transfer to {target}: {reason}", f"transfer from {source}: {reason}")
     return points
 
 

@@ -6,24 +6,13 @@ so running it twice (or for an earlier date) adds nothing. The maths is programm
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, datetime, time, timezone
-from itertools import groupby
 
-from programme.ledger import Entry, Ledger
+from programme.ledger import Ledger
 from programme.rules import RuleSet
 
-
-def _entries(conn: sqlite3.Connection) -> Iterator[tuple[str, list[Entry]]]:
-    rows = conn.execute("SELECT card, kind, points, rule, cause, at FROM ledger ORDER BY card, id")
-    for card, group in groupby(rows, key=lambda r: r[0]):
-        entries = []
-        for _, kind, points, rule, cause, at in group:
-            ref = cause.split(":", 2)[2] if kind == "expire" and cause.startswith("expire:") else None
-            when = datetime.fromisoformat(at)
-            when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
-            entries.append(Entry(card, kind, points, cause, when, rule or "", ref))
-        yield card, entries
+from . import lots
 
 
 def rules_for(conn: sqlite3.Connection, as_of: date) -> RuleSet:
@@ -44,7 +33,8 @@ def run_expiry(conn: sqlite3.Connection, rules: RuleSet, as_of: date,
     at = datetime.combine(as_of, time(), timezone.utc)
     new = []
     cards = 0
-    for card, entries in _entries(conn):
+    # Points moved from another card count from their lot's date (lot_at), not from the move.
+    for card, entries in lots.by_card(conn.execute(f"SELECT {lots.COLUMNS} FROM ledger ORDER BY card, id")):
         cards += 1
         ledger = Ledger()
         for entry in entries:

@@ -7,25 +7,11 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime, timedelta, timezone
 
-from programme.ledger import TIER_WINDOW, Entry, Ledger, expires_on, rolling_spend, tier_status
+from programme.ledger import TIER_WINDOW, expires_on, rolling_spend, tier_status
+
+from .lots import ledger_of, when as _when
 
 SPEND_HISTORY = TIER_WINDOW * 2 + timedelta(days=1)  # back to the window of the last review
-
-
-def _when(text: str) -> datetime:
-    when = datetime.fromisoformat(text)
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
-
-
-def _ledger(conn: sqlite3.Connection, numbers: list[str]) -> Ledger:
-    marks = ", ".join("?" * len(numbers))
-    ledger = Ledger()
-    for card, kind, points, rule, cause, at in conn.execute(
-            f"SELECT card, kind, points, rule, cause, at FROM ledger WHERE card IN ({marks}) ORDER BY card, id",
-            numbers):
-        ref = cause.split(":", 2)[2] if kind == "expire" and cause.startswith("expire:") else None
-        ledger.post(Entry(card, kind, points, cause, _when(at), rule or "", ref))
-    return ledger
 
 
 def _spends(conn: sqlite3.Connection, numbers: list[str], rules, now: datetime) -> list[tuple[datetime, int]]:
@@ -49,7 +35,7 @@ def standing(conn: sqlite3.Connection, numbers: list[str], now: datetime | None 
     rules = rules_for(conn, now.date())
     if not numbers:
         return {"rules_version": rules.version, "tier": None, "rolling_spend_cents": 0, "lots": [], "by_expiry": []}
-    ledger = _ledger(conn, numbers)
+    ledger = ledger_of(conn, numbers)  # points moved from another card keep their lot's date
     lots = [{"card": card, "earned_at": lot.at.isoformat(), "points": lot.points, "left": lot.left,
              "expires_on": expires_on(rules, lot.at).isoformat()}
             for card in numbers for lot in ledger.lots(card) if lot.left > 0]

@@ -61,7 +61,8 @@ CREATE TABLE IF NOT EXISTS ledger (
     rule TEXT NOT NULL,
     cause TEXT NOT NULL UNIQUE,
     ticket_id TEXT,
-    at TEXT NOT NULL
+    at TEXT NOT NULL,
+    lot_at TEXT  -- a credit that counts for expiry from another time (points moved keep their lot's); NULL = at
 );
 CREATE INDEX IF NOT EXISTS ledger_card ON ledger (card);
 CREATE TABLE IF NOT EXISTS received (
@@ -169,7 +170,18 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.executescript(SCHEMA + RETURNS_SCHEMA)
+    _add_lot_at(conn)
     return sqlite_utils.Database(conn)
+
+
+def _add_lot_at(conn: sqlite3.Connection) -> None:
+    """Databases made before ledger.lot_at existed get the column (NULL: their entries count from `at`)."""
+    if "lot_at" not in {r[1] for r in conn.execute("PRAGMA table_info(ledger)")}:
+        try:
+            conn.execute("ALTER TABLE ledger ADD COLUMN lot_at TEXT")
+        except sqlite3.OperationalError as exc:  # another connection added it first
+            if "duplicate column" not in str(exc):
+                raise
 
 
 class Store:

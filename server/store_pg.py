@@ -78,8 +78,10 @@ CREATE TABLE IF NOT EXISTS ledger (
     rule TEXT NOT NULL,
     cause TEXT NOT NULL UNIQUE,
     ticket_id TEXT,
-    at TEXT NOT NULL
+    at TEXT NOT NULL,
+    lot_at TEXT
 );
+ALTER TABLE ledger ADD COLUMN IF NOT EXISTS lot_at TEXT;
 CREATE INDEX IF NOT EXISTS ledger_card ON ledger (card);
 CREATE TABLE IF NOT EXISTS received (
     terminal TEXT NOT NULL,

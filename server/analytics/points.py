@@ -3,6 +3,7 @@
 What expires next follows the shipped rules' [expiry]: points earned in year Y expire on
 month/day of Y + years_after; debits take the oldest points first (as programme.ledger does),
 so a card's points from year Y or before still standing are max(0, credits to Y - all debits).
+A credit counts from its lot's date (lot_at, set on points moved from another card) when it has one.
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def points_summary(conn: sqlite3.Connection, start: date, end: date, as_of: date
     outstanding, expiring = conn.execute(
         "SELECT coalesce(sum(max(balance, 0)), 0), coalesce(sum(max(min(old - debits, balance), 0)), 0) FROM ("
         "  SELECT sum(points) AS balance,"
-        "         sum(CASE WHEN points > 0 AND at < ? THEN points ELSE 0 END) AS old,"
+        "         sum(CASE WHEN points > 0 AND coalesce(lot_at, at) < ? THEN points ELSE 0 END) AS old,"
         "         -sum(CASE WHEN points < 0 THEN points ELSE 0 END) AS debits"
         "  FROM ledger NOT INDEXED WHERE substr(at, 1, 10) <= ? GROUP BY card)", (cutoff, as_of.isoformat())).fetchone()
     return {

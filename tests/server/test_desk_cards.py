@@ -84,10 +84,11 @@ def test_replacing_a_lost_card_moves_the_balance_with_transfer_entries_naming_th
     assert f"Card {CARD_A} lost and replaced by {CARD_B}; 48 points moved." in client.get(response.location).get_data(True)
     entry_id = desk.conn.execute("SELECT id FROM audit WHERE action = 'replace_card'").fetchone()[0]
     transfers = [tuple(r) for r in desk.conn.execute(
-        "SELECT card, kind, points, cause, rule FROM ledger WHERE kind = 'transfer' ORDER BY points")]
-    assert transfers == [
+        "SELECT card, kind, points, cause, rule FROM ledger WHERE kind = 'transfer' ORDER BY id")]
+    assert transfers == [  # one entry in per lot moved (each ticket earned its own): they keep their dates
         (CARD_A, "transfer", -48, f"desk:{entry_id}:out", f"card lost: balance moved to {CARD_B}"),
-        (CARD_B, "transfer", 48, f"desk:{entry_id}:in", f"card lost: balance moved from {CARD_A}")]
+        *((CARD_B, "transfer", 12, f"desk:{entry_id}:in:{n}", f"card lost: balance moved from {CARD_A}")
+          for n in range(4))]
     assert (cards.card_balance(desk.conn, CARD_A), cards.card_balance(desk.conn, CARD_B)) == (0, 48)
     assert customers.balance(desk.conn, customer_id) == 48
     old = cards.get_card(desk.conn, CARD_A)
@@ -194,7 +195,7 @@ def test_transfer_points_between_cards_of_two_customers(desk):
     response = desk.post(client, f"/cards/{CARD_A}/transfer", to_card=CARD_B, points="30", reason="gift to daughter")
     assert response.status_code == 302
     assert (customers.balance(desk.conn, parent), customers.balance(desk.conn, child)) == (6, 30)
-    causes = [r[0] for r in desk.conn.execute("SELECT cause FROM ledger WHERE kind = 'transfer' ORDER BY points")]
+    causes = [r[0] for r in desk.conn.execute("SELECT cause FROM ledger WHERE kind = 'transfer' ORDER BY id")]
     entry = desk.conn.execute("SELECT min(id) FROM audit WHERE action = 'transfer_points'").fetchone()[0]
-    assert causes == [f"desk:{entry}:out", f"desk:{entry}:in"]
+    assert causes == [f"desk:{entry}:out", f"desk:{entry}:in:0", f"desk:{entry}:in:1", f"desk:{entry}:in:2"]
     assert [a["action"] for a in customers.view(desk.conn, child)["audit"]][0] == "transfer_points"
