@@ -6,7 +6,6 @@ import pytest
 
 from programme.ticket import make_line
 from server.answers import answer_ticket
-from server.store_api import open_store
 from sync.codec import encode, encode_ticket
 from sync.requests import TicketRequest, decode_reply
 from sync.topics import tickets as tickets_topic
@@ -14,19 +13,12 @@ from terminal.journal import Journal
 from terminal.returns import FOREIGN_SCHEMA, close_return
 from terminal.sale import sell
 
+from ..fixtures.stores import store  # noqa: F401 - fixture
 from .test_store import NOW, ingest
 
 CARD = "2900000000018"
 OIL, RAZORS = "3000000000014", "3000000000007"
 ORIGINAL = "S001-T01-00000001"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path):
-    target = str(tmp_path / "server.db") if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    opened = open_store(target)
-    yield opened
-    opened.close()
 
 
 def message(ticket):

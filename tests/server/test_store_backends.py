@@ -14,15 +14,8 @@ from terminal.keys import load_key, provision
 from terminal.sale import sell
 from terminal.simulate import Shopper
 
+from ..fixtures.stores import store  # noqa: F401 - fixture
 from .test_store import NOW, ingest, till_messages
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path):
-    target = str(tmp_path / "server.db") if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    opened = open_store(target)
-    yield opened
-    opened.close()
 
 
 def rows(store, sql):
