@@ -25,6 +25,18 @@ _BEGIN = re.compile(r"^\s*BEGIN(\s+(IMMEDIATE|DEFERRED|EXCLUSIVE))?\s*(TRANSACTI
 _RETURNING = re.compile(r"\sRETURNING\s", re.IGNORECASE)
 
 
+def _integrity_errors() -> tuple[type[BaseException], ...]:
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency; SQLite works without it
+        return (sqlite3.IntegrityError,)
+    return (sqlite3.IntegrityError, psycopg.IntegrityError)
+
+
+# What a UNIQUE, NOT NULL or foreign key refusal raises, on either engine: `except INTEGRITY_ERRORS:`.
+INTEGRITY_ERRORS = _integrity_errors()
+
+
 def is_postgres(target) -> bool:
     return str(target).startswith(POSTGRES_SCHEMES)
 

@@ -1,17 +1,20 @@
-"""The desk's tables beside the ticket store, in the same SQLite file; one connection and transaction helper.
+"""The desk's tables beside the ticket store, in the same database; one connection and transaction helper.
 
-server/store.py owns tickets, lines and the ledger; the desk only adds its own tables (users, customers,
-cards, audit) and appends ledger entries through the same table.
+server/store.py (SQLite) and server/store_pg.py (PostgreSQL) own tickets, lines and the ledger; the desk
+only adds its own tables (users, customers, cards, audit) and appends ledger entries through the same table.
+`open_db(target)` takes a SQLite file path or a postgresql:// URL; the connection has sqlite3's API on
+both (server/dbconn.py), and SQL that must differ asks `dialect(conn)`.
 """
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .store import connect
+from .dbconn import POSTGRESQL, dialect, is_postgres, open_connection
+
+DESK_SCHEMA_LOCK = 0x10CA19  # advisory lock id: the desk's tables are created by one process at a time
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -76,21 +79,96 @@ CREATE INDEX IF NOT EXISTS audit_customer ON audit (customer_id);
 """
 
 
+# The same tables on PostgreSQL: identity ids (no lastrowid: INSERT ... RETURNING id on both), INTEGER 0/1
+# flags so rows read the same, and lower(name) where SQLite indexes with COLLATE NOCASE.
+SCHEMA_PG = """
+CREATE TABLE IF NOT EXISTS users (
+    id BIGSERIAL PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    role TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    active INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS api_tokens (
+    token_hash TEXT PRIMARY KEY,
+    user_id BIGINT NOT NULL REFERENCES users (id),
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS login_failures (
+    key TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS login_failures_key ON login_failures (key, at);
+CREATE TABLE IF NOT EXISTS customers (
+    id BIGSERIAL PRIMARY KEY,
+    name TEXT NOT NULL,
+    email TEXT,
+    phone TEXT,
+    postcode TEXT,
+    birth_date TEXT,
+    consent_email INTEGER NOT NULL DEFAULT 0,
+    consent_email_at TEXT,
+    consent_sms INTEGER NOT NULL DEFAULT 0,
+    consent_sms_at TEXT,
+    consent_profiling INTEGER NOT NULL DEFAULT 0,
+    consent_profiling_at TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    merged_into BIGINT REFERENCES customers (id),
+    erased_at TEXT
+);
+CREATE INDEX IF NOT EXISTS customers_name ON customers (lower(name));
+CREATE INDEX IF NOT EXISTS customers_phone ON customers (phone);
+CREATE INDEX IF NOT EXISTS customers_postcode ON customers (postcode);
+CREATE TABLE IF NOT EXISTS cards (
+    number TEXT PRIMARY KEY,
+    customer_id BIGINT NOT NULL REFERENCES customers (id),
+    status TEXT NOT NULL,
+    issued_at TEXT NOT NULL,
+    status_at TEXT NOT NULL,
+    replaced_by TEXT
+);
+CREATE INDEX IF NOT EXISTS cards_customer ON cards (customer_id);
+CREATE TABLE IF NOT EXISTS audit (
+    id BIGSERIAL PRIMARY KEY,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    customer_id BIGINT,
+    card TEXT,
+    reason TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS audit_customer ON audit (customer_id);
+"""
+
+
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def open_db(path: str | Path) -> sqlite3.Connection:
-    """A connection to the server's database with the desk's tables; rows read as sqlite3.Row."""
-    conn = connect(path).conn
-    conn.row_factory = sqlite3.Row
-    conn.executescript(SCHEMA)
+def open_db(target: str | Path):
+    """A connection to the server's database with the desk's tables: a sqlite3.Connection (rows as
+    sqlite3.Row) for a file path, a dbconn.PgConnection for a postgresql:// URL."""
+    conn = open_connection(target)
+    if is_postgres(target):
+        with conn:
+            conn.execute("SELECT pg_advisory_xact_lock(?)", (DESK_SCHEMA_LOCK,))
+            conn.executescript(SCHEMA_PG)
+    else:
+        conn.executescript(SCHEMA)
     return conn
 
 
+def is_pg(conn) -> bool:
+    return dialect(conn) == POSTGRESQL
+
+
 @contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """All or nothing: a refused action leaves nothing half-written."""
+def transaction(conn) -> Iterator:
+    """All or nothing: a refused action leaves nothing half-written (on PostgreSQL too: after an error
+    every statement fails until ROLLBACK, which this always sends)."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
