@@ -12,7 +12,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from .desk_errors import Conflict, InvalidInput, LoginRefused, NotFound
-from .deskdb import transaction, utc_now
+from .deskdb import by_bytes, transaction, utc_now
 
 ROLES = ("card_manager", "head_office", "admin", "till")
 # A till account only uses the API (hot-list, a card's status and balance) and cannot log in to the pages.
@@ -55,7 +55,8 @@ def create_user(conn: sqlite3.Connection, name: str, role: str) -> str:
 
 
 def list_users(conn: sqlite3.Connection) -> list[dict]:
-    return [dict(r) for r in conn.execute("SELECT id, name, role, created_at, active FROM users ORDER BY name")]
+    return [dict(r) for r in conn.execute(
+        f"SELECT id, name, role, created_at, active FROM users ORDER BY {by_bytes(conn, 'name')}")]
 
 
 def get_user(conn: sqlite3.Connection, user_id: int) -> User | None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-DB_HELP = "The server's database (SQLite file)."
+from .db_option import DB_HELP, DbTarget
 
 
 @click.group()
@@ -15,7 +15,7 @@ def admin() -> None:
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(["card_manager", "head_office", "admin", "till"]),
               help="What the user may do.")
-@click.option("--db", required=True, envvar="LOYALTY_DB", type=click.Path(dir_okay=False), help=DB_HELP)
+@click.option("--db", required=True, envvar="LOYALTY_DB", type=DbTarget(), help=DB_HELP)
 def create_user(name: str, role: str, db: str) -> None:
     """Create user NAME and print a first password (shown once)."""
     from .accounts import create_user as create
@@ -34,7 +34,7 @@ def create_user(name: str, role: str, db: str) -> None:
 
 @admin.command("create-token")
 @click.argument("name")
-@click.option("--db", required=True, envvar="LOYALTY_DB", type=click.Path(dir_okay=False), help=DB_HELP)
+@click.option("--db", required=True, envvar="LOYALTY_DB", type=DbTarget(), help=DB_HELP)
 def create_token(name: str, db: str) -> None:
     """Print a new API token for user NAME (for /api/v1; shown once, only its hash is kept)."""
     from .accounts import create_token as create
@@ -52,8 +52,7 @@ def create_token(name: str, db: str) -> None:
 
 
 @admin.command("users")
-@click.option("--db", required=True, envvar="LOYALTY_DB", type=click.Path(dir_okay=False, exists=True),
-              help=DB_HELP)
+@click.option("--db", required=True, envvar="LOYALTY_DB", type=DbTarget(exists=True), help=DB_HELP)
 def users(db: str) -> None:
     """List the users and their roles."""
     from .accounts import list_users

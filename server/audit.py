@@ -10,10 +10,10 @@ from .deskdb import utc_now
 def record(conn: sqlite3.Connection, actor: str, action: str, *, customer_id: int | None = None,
            card: str | None = None, reason: str = "", detail: dict | None = None) -> int:
     """Append one entry inside the caller's transaction; returns its id (used in ledger causes)."""
-    cur = conn.execute(
-        "INSERT INTO audit (at, actor, action, customer_id, card, reason, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (utc_now(), actor, action, customer_id, card, reason, json.dumps(detail or {}, sort_keys=True)))
-    return cur.lastrowid
+    return conn.execute(
+        "INSERT INTO audit (at, actor, action, customer_id, card, reason, detail) VALUES (?, ?, ?, ?, ?, ?, ?) "
+        "RETURNING id", (utc_now(), actor, action, customer_id, card, reason,
+                         json.dumps(detail or {}, sort_keys=True))).fetchone()[0]
 
 
 def for_customer(conn: sqlite3.Connection, customer_id: int) -> list[dict]:

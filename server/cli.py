@@ -7,12 +7,14 @@ import threading
 
 import click
 
+from .db_option import DB_HELP as DESK_DB_HELP, DbTarget
+
 DB_HELP = "The server's database (SQLite file)."
 
 
 @click.group(invoke_without_command=True)
 @click.option("--db", type=click.Path(dir_okay=False), envvar="LOYALTY_DB",
-              help="The server's database: a SQLite file, or postgresql://USER@HOST:PORT/DBNAME (ingest).")
+              help="The server's database: a SQLite file, or postgresql://USER@HOST:PORT/DBNAME (ingest, the desk).")
 @click.option("--broker", envvar="LOYALTY_BROKER", help="Broker address: mqtt://HOST:PORT.")
 @click.option("--web-port", type=click.IntRange(0, 65535), envvar="LOYALTY_WEB_PORT",
               help="Also serve the desk web app on 127.0.0.1:PORT (see `loyalty server web`).")
@@ -33,9 +35,6 @@ def server(ctx: click.Context, db: str | None, broker: str | None, web_port: int
     from .errors import StoreError
     from .store_api import is_postgres, open_store, redacted
 
-    if web_port is not None and is_postgres(db):
-        raise click.UsageError("the desk web app runs on the SQLite database only: drop --web-port with a "
-                               "postgresql:// --db, or give a SQLite file")
     if is_postgres(db):
         try:  # fail now, with the reason, rather than in the ingest thread
             open_store(db).close()
@@ -92,25 +91,35 @@ def server(ctx: click.Context, db: str | None, broker: str | None, web_port: int
             child.wait(10)
 
 
+def _open(db: str):
+    """A connection with sqlite3's API to a SQLite file or a postgresql:// URL; a clear error when it cannot."""
+    from .dbconn import open_connection
+    from .errors import StoreError
+
+    try:
+        return open_connection(db)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @server.command()
-@click.option("--db", required=True, type=click.Path(dir_okay=False, exists=True), help=DB_HELP)
+@click.option("--db", required=True, type=DbTarget(exists=True), help=DESK_DB_HELP)
 @click.option("--as-of", "as_of", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
               help="The day of the run (YYYY-MM-DD): the rules in force then decide.")
 def cheques(db: str, as_of) -> None:
     """Issue loyalty cheques on a schedule (rules with [cheques] issue = "schedule"); idempotent per day."""
     from .cheques import run_cheques
     from .expiry import rules_for
-    from .store import Store
 
-    store = Store(db)
+    conn = _open(db)
     try:
-        click.echo(json.dumps(run_cheques(store.conn, rules_for(store.conn, as_of.date()), as_of.date())))
+        click.echo(json.dumps(run_cheques(conn, rules_for(conn, as_of.date()), as_of.date())))
     finally:
-        store.close()
+        conn.close()
 
 
 @server.command()
-@click.option("--db", required=True, type=click.Path(dir_okay=False, exists=True), help=DB_HELP)
+@click.option("--db", required=True, type=DbTarget(exists=True), help=DESK_DB_HELP)
 @click.option("--as-of", "as_of", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
               help="Expire every lot whose expiry date is on or before this day (YYYY-MM-DD).")
 def expire(db: str, as_of) -> None:
@@ -118,18 +127,17 @@ def expire(db: str, as_of) -> None:
     from rich.progress import Progress
 
     from .expiry import rules_for, run_expiry
-    from .store import Store
 
-    store = Store(db)
+    conn = _open(db)
     try:
-        rules = rules_for(store.conn, as_of.date())
-        cards = store.conn.execute("SELECT count(DISTINCT card) FROM ledger").fetchone()[0]
+        rules = rules_for(conn, as_of.date())
+        cards = conn.execute("SELECT count(DISTINCT card) FROM ledger").fetchone()[0]
         with Progress(transient=True) as progress:
             task = progress.add_task("expiring points", total=cards)
-            summary = run_expiry(store.conn, rules, as_of.date(), lambda n: progress.advance(task, n))
+            summary = run_expiry(conn, rules, as_of.date(), lambda n: progress.advance(task, n))
         click.echo(json.dumps(summary))
     finally:
-        store.close()
+        conn.close()
 
 
 @server.command()
@@ -179,7 +187,7 @@ def restore_command(db: str, backup_file: str) -> None:
 
 
 @server.command()
-@click.option("--db", required=True, envvar="LOYALTY_DB", type=click.Path(dir_okay=False), help=DB_HELP)
+@click.option("--db", required=True, envvar="LOYALTY_DB", type=DbTarget(), help=DESK_DB_HELP)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 @click.option("--broker", envvar="LOYALTY_BROKER", help="Push hot-list changes to this broker (mqtt://HOST:PORT).")
@@ -187,12 +195,12 @@ def restore_command(db: str, backup_file: str) -> None:
               help="Instance folder: loyalty.cfg and the generated secret key.")
 def web(db: str, host: str, port: int, broker: str | None, instance: str | None) -> None:
     """Serve the welcome desk web app and /api/v1 with waitress until Ctrl-C."""
-    from .desk_errors import DeskError
+    from .errors import ServerError
     from .web.serve import make_server
 
     try:
         srv = make_server(db, host, port, broker, instance)
-    except DeskError as exc:
+    except ServerError as exc:  # the desk's refusals, and a database that cannot be opened
         raise click.ClickException(str(exc)) from None
     click.echo(f"desk web app on http://{host}:{srv.effective_port}/ (Ctrl-C to stop)", err=True)
     signal.signal(signal.SIGTERM, lambda *_: srv.close())
@@ -205,7 +213,7 @@ def web(db: str, host: str, port: int, broker: str | None, instance: str | None)
 
 
 @server.command()
-@click.option("--db", required=True, envvar="LOYALTY_DB", type=click.Path(dir_okay=False, exists=True), help=DB_HELP)
+@click.option("--db", required=True, envvar="LOYALTY_DB", type=DbTarget(exists=True), help=DESK_DB_HELP)
 @click.option("--years", default=3, show_default=True, type=click.IntRange(min=1),
               help="Anonymise customers with no activity for this many years.")
 @click.option("--dry-run", is_flag=True, help="Only report what would be anonymised.")

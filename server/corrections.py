@@ -53,10 +53,10 @@ def adjust(conn: sqlite3.Connection, customer_id: int, card: str | None, points,
                            f"(balance {balance}): take at most {balance} points")
         entry = audit.record(conn, actor, "adjust", customer_id=customer_id, card=card, reason=reason,
                              detail={"points": points, "balance_before": balance})
-        cur = conn.execute("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
-                           "VALUES (?, 'adjust', ?, ?, ?, NULL, ?)",
-                           (card, points, f"desk adjustment: {reason}", f"desk:{entry}", utc_now()))
-    return cur.lastrowid
+        ledger_id = conn.execute("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
+                                 "VALUES (?, 'adjust', ?, ?, ?, NULL, ?) RETURNING id",
+                                 (card, points, f"desk adjustment: {reason}", f"desk:{entry}", utc_now())).fetchone()[0]
+    return ledger_id
 
 
 def parse_day(value: str, what: str) -> date:

@@ -14,7 +14,7 @@ from programme.errors import CardNumberError
 
 from . import audit
 from .desk_errors import InvalidInput, NotFound
-from .deskdb import transaction, utc_now
+from .deskdb import by_bytes, joined, transaction, utc_now
 from .standing import standing
 
 FIELDS = ("name", "email", "phone", "postcode", "birth_date")
@@ -66,15 +66,14 @@ def enrol(conn: sqlite3.Connection, form: dict, actor: str) -> int:
     data = clean(form)
     now = utc_now()
     with transaction(conn):
-        cur = conn.execute(
+        customer_id = conn.execute(
             "INSERT INTO customers (name, email, phone, postcode, birth_date, consent_email, consent_email_at, "
             "consent_sms, consent_sms_at, consent_profiling, consent_profiling_at, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (data["name"], data["email"], data["phone"], data["postcode"], data["birth_date"],
              data["consent_email"], now if data["consent_email"] else None,
              data["consent_sms"], now if data["consent_sms"] else None,
-             data["consent_profiling"], now if data["consent_profiling"] else None, now, now))
-        customer_id = cur.lastrowid
+             data["consent_profiling"], now if data["consent_profiling"] else None, now, now)).fetchone()[0]
         audit.record(conn, actor, "enrol", customer_id=customer_id,
                      detail={k: data[k] for k in (*FIELDS, *CONSENTS)})
     return customer_id
@@ -115,7 +114,7 @@ def search(conn: sqlite3.Connection, query: str) -> list[dict]:
     q = query.strip()
     if not q:
         return []
-    base = ("SELECT c.*, (SELECT group_concat(number, ' ') FROM cards WHERE customer_id = c.id "
+    base = (f"SELECT c.*, (SELECT {joined(conn, 'number', ' ')} FROM cards WHERE customer_id = c.id "
             "AND status = 'active') AS cards FROM customers c WHERE c.merged_into IS NULL AND ")
     digits = re.sub(r"[^0-9]", "", q)
     try:
@@ -127,8 +126,9 @@ def search(conn: sqlite3.Connection, query: str) -> list[dict]:
     elif digits and len(digits) >= 6 and PHONE.match(q):
         sql, args = base + "replace(replace(replace(c.phone, ' ', ''), '.', ''), '-', '') LIKE ?", [f"%{digits[-9:]}"]
     else:
-        sql, args = base + "(c.postcode = ? OR c.name LIKE ?)", [q, f"%{q}%"]
-    return [dict(r) for r in conn.execute(sql + f" ORDER BY c.name LIMIT {SEARCH_LIMIT}", args)]
+        # SQLite's LIKE ignores ASCII case, PostgreSQL's does not: lower() on both sides, on both engines.
+        sql, args = base + "(c.postcode = ? OR lower(c.name) LIKE lower(?))", [q, f"%{q}%"]
+    return [dict(r) for r in conn.execute(sql + f" ORDER BY {by_bytes(conn, 'c.name')} LIMIT {SEARCH_LIMIT}", args)]
 
 
 def card_numbers(conn: sqlite3.Connection, customer_id: int) -> list[str]:

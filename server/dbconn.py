@@ -204,15 +204,15 @@ class PgConnection:
         return self.raw.closed
 
 
-def connect_postgres(url: str) -> PgConnection:
-    """A PgConnection to `url` with the ticket store's schema (created when missing)."""
+def connect_postgres(url: str, schema: bool = True) -> PgConnection:
+    """A PgConnection to `url` with the ticket store's schema (created when missing; schema=False: as it is)."""
     import psycopg
 
     from .store_api import redacted
     from .store_pg import connect
 
     try:
-        return PgConnection(connect(url))
+        return PgConnection(connect(url) if schema else psycopg.connect(url, autocommit=True))
     except psycopg.OperationalError as exc:
         raise StoreError(f"cannot open the PostgreSQL database {redacted(url)}: {str(exc).strip()}; "
                          "check the URL and that the server runs") from None

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .dbconn import POSTGRESQL, dialect, is_postgres, open_connection
+from .dbconn import POSTGRESQL, connect_postgres, dialect, is_postgres, open_connection
 
 DESK_SCHEMA_LOCK = 0x10CA19  # advisory lock id: the desk's tables are created by one process at a time
 
@@ -148,21 +148,57 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def open_db(target: str | Path):
+def open_db(target: str | Path, create: bool = True):
     """A connection to the server's database with the desk's tables: a sqlite3.Connection (rows as
-    sqlite3.Row) for a file path, a dbconn.PgConnection for a postgresql:// URL."""
-    conn = open_connection(target)
-    if is_postgres(target):
+    sqlite3.Row) for a file path, a dbconn.PgConnection for a postgresql:// URL.
+
+    create=False skips creating the tables (on PostgreSQL, DDL takes locks that wait for ingest's writes):
+    the web app creates them once at start and opens one connection per request without."""
+    if not is_postgres(target):
+        conn = open_connection(target)
+        if create:
+            conn.executescript(SCHEMA)
+        return conn
+    conn = connect_postgres(str(target), schema=create)
+    # Ticket times are TIMESTAMPTZ on PostgreSQL, ISO text on SQLite: read them as the same text.
+    conn.raw.adapters.register_loader("timestamptz", _IsoUtcText)
+    if create:
         with conn:
             conn.execute("SELECT pg_advisory_xact_lock(?)", (DESK_SCHEMA_LOCK,))
             conn.executescript(SCHEMA_PG)
-    else:
-        conn.executescript(SCHEMA)
     return conn
+
+
+def _iso_utc_loader():
+    from psycopg.types.datetime import TimestamptzLoader
+
+    class IsoUtcText(TimestamptzLoader):
+        """A TIMESTAMPTZ read as `2026-11-22T10:00:00+00:00`, the text SQLite holds for the same ticket."""
+
+        def load(self, data) -> str:
+            return super().load(data).astimezone(timezone.utc).isoformat()
+
+    return IsoUtcText
+
+
+try:
+    _IsoUtcText = _iso_utc_loader()
+except ImportError:  # pragma: no cover - psycopg is a dependency; SQLite works without it
+    _IsoUtcText = None
 
 
 def is_pg(conn) -> bool:
     return dialect(conn) == POSTGRESQL
+
+
+def by_bytes(conn, expression: str) -> str:
+    """`expression` sorted as SQLite sorts text (byte order), whatever the PostgreSQL database's collation."""
+    return f'{expression} COLLATE "C"' if is_pg(conn) else expression
+
+
+def joined(conn, expression: str, separator: str) -> str:
+    """The aggregate joining a group's values: group_concat on SQLite, string_agg on PostgreSQL."""
+    return f"string_agg({expression}, '{separator}')" if is_pg(conn) else f"group_concat({expression}, '{separator}')"
 
 
 @contextmanager

@@ -22,7 +22,7 @@ def _spends(conn: sqlite3.Connection, numbers: list[str], rules, now: datetime) 
         f"SELECT t.closed_at, sum(l.total_cents) FROM tickets t JOIN lines l ON l.ticket_id = t.id "
         f"WHERE t.card IN ({', '.join('?' * len(numbers))}) AND t.closed_at > ? "
         f"AND l.category NOT IN ({', '.join('?' * len(excluded_categories))}) "
-        f"AND l.gtin NOT IN ({', '.join('?' * len(excluded_articles))}) GROUP BY t.id",
+        f"AND l.gtin NOT IN ({', '.join('?' * len(excluded_articles))}) GROUP BY t.id, t.closed_at",
         (*numbers, (now - SPEND_HISTORY).isoformat(), *excluded_categories, *excluded_articles))
     return [(_when(at), cents) for at, cents in rows if cents > 0]
 

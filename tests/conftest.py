@@ -4,6 +4,7 @@ import pytest
 from sync import sender
 
 from .fixtures.browser import browser  # noqa: F401 - fixture
+from .fixtures.desk import desk_engine  # noqa: F401 - fixture: the desk on SQLite unless a module asks for both
 from .fixtures.mqtt import mosquitto  # noqa: F401 - fixture
 from .fixtures.pcsc import card_slot, issuer_key, pcscd, pcscd_service  # noqa: F401 - fixtures
 from .fixtures.postgres import postgres_server, postgres_url  # noqa: F401 - fixtures

@@ -59,14 +59,6 @@ def test_loyalty_server_runs_ingest_on_a_postgresql_url(tmp_path, mosquitto, pos
     till.journal.close()
 
 
-def test_the_desk_is_refused_on_postgresql():
-    result = CliRunner().invoke(main, ["server", "--db", "postgresql://u@127.0.0.1:1/x", "--broker",
-                                       "mqtt://127.0.0.1:1", "--web-port", "0"])
-    assert result.exit_code == 2
-    assert ("the desk web app runs on the SQLite database only: drop --web-port with a postgresql:// --db, "
-            "or give a SQLite file") in result.output
-
-
 def test_an_unreachable_postgresql_stops_the_server_at_once_with_the_reason(postgres_server):
     url = postgres_server.url("no_such_db")
     result = CliRunner().invoke(main, ["server", "--db", url, "--broker", "mqtt://127.0.0.1:1"])

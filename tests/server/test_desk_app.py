@@ -12,7 +12,15 @@ from server.desk_errors import Conflict, DeskError, InvalidInput, LoginRefused
 from server.deskdb import open_db
 from server.web import create_app
 
-from ..fixtures.desk import CARD_A, ENROL, desk, error_of, fast_argon2, sell_anonymously  # noqa: F401
+from ..fixtures.desk import (  # noqa: F401 - fixtures; both_engines: each test on SQLite and PostgreSQL
+    CARD_A, ENROL, both_engines, desk, desk_target, error_of, fast_argon2, sell_anonymously,
+)
+
+
+@pytest.fixture
+def target(request, tmp_path, desk_engine) -> str:
+    """The server's database: a SQLite file, or a postgresql:// URL."""
+    return desk_target(request, tmp_path, desk_engine)
 
 
 def test_config_layers_defaults_file_env_then_test_config(tmp_path, monkeypatch):
@@ -47,8 +55,8 @@ def test_no_database_is_a_clear_error(tmp_path, monkeypatch):
         create_app(instance_path=str(tmp_path))
 
 
-def test_users_roles_and_names_are_checked(tmp_path, fast_argon2):
-    conn = open_db(tmp_path / "s.db")
+def test_users_roles_and_names_are_checked(target, fast_argon2):
+    conn = open_db(target)
     password = accounts.create_user(conn, "alice", "card_manager")
     assert len(password) >= 16
     stored = conn.execute("SELECT password_hash FROM users").fetchone()[0]
@@ -60,10 +68,11 @@ def test_users_roles_and_names_are_checked(tmp_path, fast_argon2):
     with pytest.raises(InvalidInput, match="^user name 'Bob Smith' must be 2-32 lower-case"):
         accounts.create_user(conn, "Bob Smith", "admin")
     assert accounts.log_in(conn, "alice", password, "10.0.0.1").role == "card_manager"
+    conn.close()
 
 
-def test_login_is_limited_per_user_and_per_address(tmp_path, fast_argon2):
-    conn = open_db(tmp_path / "s.db")
+def test_login_is_limited_per_user_and_per_address(target, fast_argon2):
+    conn = open_db(target)
     password = accounts.create_user(conn, "alice", "card_manager")
     other = accounts.create_user(conn, "bob", "card_manager")
     now = datetime.now(timezone.utc)
@@ -80,6 +89,7 @@ def test_login_is_limited_per_user_and_per_address(tmp_path, fast_argon2):
     assert conn.execute("SELECT count(*) FROM login_failures").fetchone()[0] == 2 * accounts.MAX_FAILURES
     assert accounts.log_in(conn, "alice", password, "10.0.0.2", later).name == "alice"
     assert conn.execute("SELECT count(*) FROM login_failures").fetchone()[0] == 0  # the window was pruned
+    conn.close()
 
 
 def test_login_page_refuses_a_wrong_password_and_keeps_next_local(desk):
@@ -93,14 +103,16 @@ def test_login_page_refuses_a_wrong_password_and_keeps_next_local(desk):
     assert 'id="who">card-manager <span class="role">card_manager</span>' in page
 
 
-def test_admin_cli_create_user_prints_a_password_that_logs_in(tmp_path, fast_argon2):
-    db = str(tmp_path / "s.db")
+def test_admin_cli_create_user_prints_a_password_that_logs_in(target, fast_argon2):
+    db = target
     result = CliRunner().invoke(main, ["admin", "create-user", "alice", "--role", "head_office", "--db", db])
     assert result.exit_code == 0, result.output
     prefix = "user alice (head_office) created; first password: "
     assert result.output.startswith(prefix)
     password = result.output[len(prefix):].strip()
-    assert accounts.log_in(open_db(db), "alice", password, "127.0.0.1").role == "head_office"
+    conn = open_db(db)
+    assert accounts.log_in(conn, "alice", password, "127.0.0.1").role == "head_office"
+    conn.close()
     again = CliRunner().invoke(main, ["admin", "create-user", "alice", "--role", "admin", "--db", db])
     assert again.exit_code == 1 and "Error: user alice already exists: choose another name" in again.output
     listed = CliRunner().invoke(main, ["admin", "users", "--db", db])
@@ -199,3 +211,17 @@ def test_loyalty_server_runs_ingest_and_the_desk_together(tmp_path, mosquitto):
         _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert f"desk web app on http://127.0.0.1:{port}/" in err and "server ingesting from" in err
+
+
+@pytest.mark.parametrize("url", ["/office/sync", "/office/tickets", "/office/campaigns"])
+def test_head_office_pages_not_yet_on_postgresql_say_so(desk, url):
+    from server import web
+    from server.web import office, office_campaigns, office_tickets
+
+    module = {"/office/sync": office, "/office/tickets": office_tickets, "/office/campaigns": office_campaigns}[url]
+    client = desk.client("head_office")
+    response = client.get(url)
+    if desk.db_path.startswith("postgresql://") and not getattr(module, "RUNS_ON_POSTGRESQL", False):
+        assert response.status_code == 501 and error_of(response) == web.OFFICE_SQLITE_ONLY
+    else:
+        assert response.status_code == 200, error_of(response)

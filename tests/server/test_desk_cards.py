@@ -8,8 +8,8 @@ from server.desk_errors import Conflict, InvalidInput
 from sync import topics
 from sync.broker_url import parse_broker_url
 
-from ..fixtures.desk import (  # noqa: F401 - fixtures
-    CARD_A, CARD_B, CARD_C, CARD_D, ENROL, NOT_A_CARD, desk, error_of, fast_argon2, sell_anonymously,
+from ..fixtures.desk import (  # noqa: F401 - fixtures; both_engines: each test on SQLite and PostgreSQL
+    CARD_A, CARD_B, CARD_C, CARD_D, ENROL, NOT_A_CARD, both_engines, desk, error_of, fast_argon2, sell_anonymously,
 )
 from ..fixtures.mqtt import Listener
 

@@ -4,7 +4,9 @@ import pytest
 from server import audit, cards, customers
 from server.desk_errors import InvalidInput
 
-from ..fixtures.desk import CARD_A, ENROL, desk, error_of, fast_argon2, sell_anonymously  # noqa: F401 - fixtures
+from ..fixtures.desk import (  # noqa: F401 - fixtures; both_engines: each test on SQLite and PostgreSQL
+    CARD_A, ENROL, both_engines, desk, error_of, fast_argon2, sell_anonymously,
+)
 
 
 def test_enrol_through_the_page_dates_the_consents_given(desk):

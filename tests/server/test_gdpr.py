@@ -9,7 +9,9 @@ from click.testing import CliRunner
 from loyalty.cli import main
 from server import cards, customers, gdpr
 
-from ..fixtures.desk import CARD_A, ENROL, desk, error_of, fast_argon2, sell_anonymously  # noqa: F401
+from ..fixtures.desk import (  # noqa: F401 - fixtures; both_engines: each test on SQLite and PostgreSQL
+    CARD_A, ENROL, both_engines, desk, error_of, fast_argon2, sell_anonymously,
+)
 
 
 def _holder(desk):

@@ -1,0 +1,23 @@
+"""The --db of the desk's and admin's commands: a SQLite file, or a postgresql:// URL."""
+from __future__ import annotations
+
+import click
+
+from .dbconn import is_postgres
+
+DB_HELP = "The server's database: a SQLite file, or postgresql://USER@HOST:PORT/DBNAME."
+
+
+class DbTarget(click.ParamType):
+    """A postgresql:// (or postgres://) URL as given; anything else is a SQLite file path (that must exist
+    when `exists`)."""
+
+    name = "FILE|URL"
+
+    def __init__(self, exists: bool = False):
+        self.path = click.Path(dir_okay=False, exists=exists)
+
+    def convert(self, value, param, ctx):
+        if is_postgres(value):
+            return str(value)
+        return self.path.convert(value, param, ctx)
