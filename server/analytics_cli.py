@@ -6,9 +6,18 @@ import json
 import click
 
 
+def database(ctx, param, value: str) -> str:
+    """A SQLite file that exists, or a postgresql:// URL (as `loyalty server --db` takes)."""
+    from .dbconn import is_postgres
+
+    if is_postgres(value):
+        return value
+    return click.Path(dir_okay=False, exists=True).convert(value, param, ctx)
+
+
 @click.command()
-@click.option("--db", required=True, envvar="LOYALTY_DB", type=click.Path(dir_okay=False, exists=True),
-              help="The server's database (SQLite file).")
+@click.option("--db", required=True, envvar="LOYALTY_DB", callback=database,
+              help="The server's database: a SQLite file, or a postgresql:// URL.")
 @click.option("--dashboard", is_flag=True,
               help="Also recompute the value dashboard's figures for its default period (the year to the last "
                    "day with sales), so the first person to open the page does not wait.")
@@ -18,9 +27,9 @@ def aggregate(db: str, dashboard: bool) -> None:
     from rich.progress import Progress
 
     from .analytics.aggregate import pending, refresh
-    from .store import connect
+    from .dbconn import open_connection
 
-    conn = connect(db).conn
+    conn = open_connection(db)
     try:
         todo = pending(conn)
         with Progress(transient=True) as progress:

@@ -46,6 +46,13 @@ def dialect(conn) -> str:
     return getattr(conn, "dialect", SQLITE)
 
 
+def has_table(conn, name: str) -> bool:
+    """Whether a table (or view, index) of that name exists: sqlite_master on SQLite, to_regclass on PostgreSQL."""
+    if dialect(conn) == POSTGRESQL:
+        return conn.execute("SELECT to_regclass(?) IS NOT NULL", (name,)).fetchone()[0]
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone() is not None
+
+
 def translate(sql: str, with_params: bool = True) -> str:
     """SQLite's spelling of the statements the server uses, in PostgreSQL's."""
     if _BEGIN.match(sql):

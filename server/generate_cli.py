@@ -24,9 +24,14 @@ def generate(db: str, customers: int, tickets: int, stores: int, seed: int, end)
     from .analytics.aggregate import refresh
     from .analytics.generate import Plan
     from .analytics.generate import generate as run
+    from .analytics.generate import refuse_postgres
     from .deskdb import open_db
     from .errors import ServerError
 
+    try:
+        refuse_postgres(db)
+    except ServerError as exc:
+        raise click.ClickException(str(exc)) from None
     conn = open_db(db)
     conn.execute("PRAGMA synchronous=OFF")  # generated data: a crash means generating again
     started = time.perf_counter()

@@ -3,6 +3,10 @@
 `refresh(conn)` folds every ticket stored since the last run (by rowid, a watermark kept in
 `aggregate_state`) into card_day, store_day and card_category, in one transaction: running it
 twice, or at ingest and as a job, counts nothing twice.
+
+On PostgreSQL tickets have no rowid and ids committed by concurrent writers do not arrive in order, so
+a trigger notes each ticket stored in `aggregate_pending` (in the ticket's own transaction) and a fold
+takes and deletes what it folds; the watermark there is the count of tickets folded so far.
 """
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from ..dbconn import POSTGRESQL, dialect
 from .margins import margin_cents
 
 SCHEMA = """
@@ -45,10 +50,65 @@ CREATE TABLE IF NOT EXISTS aggregate_state (
     last_rowid INTEGER NOT NULL
 );
 """
+SCHEMA_PG = SCHEMA.replace(") WITHOUT ROWID;", ");") + """
+CREATE TABLE IF NOT EXISTS aggregate_pending (
+    n BIGSERIAL PRIMARY KEY,
+    id TEXT NOT NULL,
+    card TEXT,
+    day TEXT NOT NULL,
+    store TEXT NOT NULL,
+    total_cents INTEGER NOT NULL,
+    points_earned INTEGER NOT NULL,
+    points_redeemed INTEGER NOT NULL
+);
+CREATE OR REPLACE FUNCTION aggregate_note_tickets() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO aggregate_pending (id, card, day, store, total_cents, points_earned, points_redeemed)
+    SELECT id, card, to_char(closed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), store, total_cents, points_earned,
+           points_redeemed FROM stored;
+    RETURN NULL;
+END $$;
+"""
+# the trigger, and the tickets stored before it existed, in one go (ingest waits meanwhile)
+TRIGGER_PG = """
+LOCK TABLE tickets IN SHARE ROW EXCLUSIVE MODE;
+INSERT INTO aggregate_pending (id, card, day, store, total_cents, points_earned, points_redeemed)
+SELECT id, card, to_char(closed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), store, total_cents, points_earned,
+       points_redeemed FROM tickets ORDER BY closed_at, id;
+CREATE TRIGGER tickets_aggregate_pending AFTER INSERT ON tickets REFERENCING NEW TABLE AS stored
+    FOR EACH STATEMENT EXECUTE FUNCTION aggregate_note_tickets();
+"""
+SCHEMA_LOCK_PG = 0x10CA1A  # advisory lock ids: the aggregates' schema, and one fold at a time
+FOLD_LOCK_PG = 0x10CA1B
 BATCH = 50_000  # tickets folded per step (one transaction for the whole run)
 
 
+def _ensure_schema_pg(conn) -> None:
+    if getattr(conn, "aggregates_ready", False):
+        return
+    ready = "SELECT 1 FROM pg_trigger WHERE tgname = 'tickets_aggregate_pending' AND tgrelid = 'tickets'::regclass"
+    if conn.execute(ready).fetchone() is None:
+        opened = not conn.in_transaction
+        if opened:
+            conn.execute("BEGIN")
+        try:
+            conn.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK_PG,))
+            if conn.execute(ready).fetchone() is None:  # not made by another process while this one waited
+                conn.executescript(SCHEMA_PG)
+                conn.executescript(TRIGGER_PG)
+            if opened:
+                conn.execute("COMMIT")
+        except BaseException:
+            if opened:
+                conn.execute("ROLLBACK")
+            raise
+    conn.aggregates_ready = True
+
+
 def ensure_schema(conn: sqlite3.Connection) -> None:
+    if dialect(conn) == POSTGRESQL:
+        _ensure_schema_pg(conn)
+        return
     # executescript would commit the caller's transaction (a snapshot): only run it when a table is missing
     if conn.execute("SELECT count(*) FROM sqlite_master WHERE name IN "
                     "('card_day', 'card_day_day', 'store_day', 'card_category', 'aggregate_state')").fetchone()[0] < 5:
@@ -60,9 +120,21 @@ def watermark(conn: sqlite3.Connection) -> int:
     return row[0] if row else 0
 
 
+def stored(conn) -> int:
+    """What the watermark will be once everything stored is folded (the last ticket's rowid on SQLite)."""
+    if dialect(conn) == POSTGRESQL:
+        return watermark(conn) + pending(conn)
+    return conn.execute("SELECT coalesce(max(rowid), 0) FROM tickets").fetchone()[0]
+
+
 def pending(conn: sqlite3.Connection, limit: int | None = None) -> int:
     """Tickets stored but not yet folded into the aggregates (counting no further than `limit` when given)."""
     ensure_schema(conn)
+    if dialect(conn) == POSTGRESQL:
+        if limit is not None:
+            return conn.execute("SELECT count(*) FROM (SELECT 1 FROM aggregate_pending LIMIT ?) p",
+                                (limit,)).fetchone()[0]
+        return conn.execute("SELECT count(*) FROM aggregate_pending").fetchone()[0]
     if limit is not None:
         return conn.execute("SELECT count(*) FROM (SELECT 1 FROM tickets WHERE rowid > ? LIMIT ?)",
                             (watermark(conn), limit)).fetchone()[0]
@@ -76,7 +148,8 @@ def snapshot(conn: sqlite3.Connection) -> Iterator[None]:
     if conn.in_transaction:
         yield
         return
-    conn.execute("BEGIN")
+    # PostgreSQL's default (read committed) sees each statement's own state: ask for one for them all
+    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ" if dialect(conn) == POSTGRESQL else "BEGIN")
     try:
         yield
     finally:
@@ -86,6 +159,8 @@ def snapshot(conn: sqlite3.Connection) -> Iterator[None]:
 def refresh(conn: sqlite3.Connection, progress: Callable[[int], None] | None = None) -> dict:
     """Fold new tickets into the aggregates; returns {"tickets": folded, "last_rowid": watermark}."""
     ensure_schema(conn)
+    if dialect(conn) == POSTGRESQL:
+        return _refresh_pg(conn, progress)
     conn.execute("BEGIN IMMEDIATE")
     try:
         start = watermark(conn)
@@ -108,15 +183,53 @@ def refresh(conn: sqlite3.Connection, progress: Callable[[int], None] | None = N
     return {"tickets": folded, "last_rowid": start}
 
 
+def _refresh_pg(conn, progress: Callable[[int], None] | None) -> dict:
+    """The fold on PostgreSQL: take the noted tickets in batches, one fold at a time (an advisory lock)."""
+    conn.execute("BEGIN")
+    try:
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (FOLD_LOCK_PG,))
+        total = watermark(conn)
+        folded = 0
+        while True:
+            tickets = conn.execute(
+                "DELETE FROM aggregate_pending WHERE n IN (SELECT n FROM aggregate_pending ORDER BY n LIMIT ?) "
+                "RETURNING id, card, day, store, total_cents, points_earned, points_redeemed", (BATCH,)).fetchall()
+            if not tickets:
+                break
+            identified = [t[0] for t in tickets if t[1] is not None]
+            lines = conn.execute("SELECT ticket_id, category, total_cents FROM lines WHERE ticket_id = ANY(?)",
+                                 (identified,)).fetchall() if identified else []
+            cards = {t[0]: t[1] for t in tickets}
+            folded += _fold_rows(conn, [tuple(t) for t in tickets],
+                                 [(tid, category, cents, cards[tid]) for tid, category, cents in lines])
+            if progress:
+                progress(folded)
+        total += folded
+        conn.execute("INSERT INTO aggregate_state VALUES ('tickets', ?) ON CONFLICT(name) DO UPDATE SET "
+                     "last_rowid = excluded.last_rowid", (total,))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return {"tickets": folded, "last_rowid": total}
+
+
 def _fold(conn: sqlite3.Connection, start: int, end: int) -> int:
     tickets = conn.execute(
         "SELECT id, card, substr(closed_at, 1, 10), store, total_cents, points_earned, points_redeemed "
         "FROM tickets WHERE rowid > ? AND rowid <= ?", (start, end)).fetchall()
+    lines = conn.execute(
+        "SELECT l.ticket_id, l.category, l.total_cents, t.card FROM tickets t JOIN lines l ON l.ticket_id = t.id "
+        "WHERE t.rowid > ? AND t.rowid <= ? AND t.card IS NOT NULL", (start, end))
+    return _fold_rows(conn, tickets, lines)
+
+
+def _fold_rows(conn, tickets, lines) -> int:
+    """Add tickets (id, card, day, store, total, earned, redeemed) and their identified lines
+    (ticket id, category, cents, card) to the aggregates."""
     margins: dict[str, int] = {}
     categories: dict[tuple[str, str], int] = {}
-    for ticket_id, category, cents, card in conn.execute(
-            "SELECT l.ticket_id, l.category, l.total_cents, t.card FROM tickets t JOIN lines l ON l.ticket_id = t.id "
-            "WHERE t.rowid > ? AND t.rowid <= ? AND t.card IS NOT NULL", (start, end)):
+    for ticket_id, category, cents, card in lines:
         margins[ticket_id] = margins.get(ticket_id, 0) + margin_cents(category, cents)
         categories[(card, category)] = categories.get((card, category), 0) + cents
     card_day: dict[tuple, list[int]] = {}
@@ -136,17 +249,18 @@ def _fold(conn: sqlite3.Connection, start: int, end: int) -> int:
             c[4] += redeemed
     conn.executemany(
         "INSERT INTO card_day VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(card, day, store) DO UPDATE SET "
-        "spend_cents = spend_cents + excluded.spend_cents, margin_cents = margin_cents + excluded.margin_cents, "
-        "tickets = tickets + excluded.tickets, points = points + excluded.points, "
-        "points_redeemed = points_redeemed + excluded.points_redeemed",
+        "spend_cents = card_day.spend_cents + excluded.spend_cents, "
+        "margin_cents = card_day.margin_cents + excluded.margin_cents, "
+        "tickets = card_day.tickets + excluded.tickets, points = card_day.points + excluded.points, "
+        "points_redeemed = card_day.points_redeemed + excluded.points_redeemed",
         [(*k, *v) for k, v in card_day.items()])
     conn.executemany(
         "INSERT INTO store_day VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(store, day) DO UPDATE SET "
-        "spend_cents = spend_cents + excluded.spend_cents, tickets = tickets + excluded.tickets, "
-        "identified_cents = identified_cents + excluded.identified_cents, "
-        "identified_tickets = identified_tickets + excluded.identified_tickets",
+        "spend_cents = store_day.spend_cents + excluded.spend_cents, tickets = store_day.tickets + excluded.tickets, "
+        "identified_cents = store_day.identified_cents + excluded.identified_cents, "
+        "identified_tickets = store_day.identified_tickets + excluded.identified_tickets",
         [(*k, *v) for k, v in store_day.items()])
     conn.executemany(
         "INSERT INTO card_category VALUES (?, ?, ?) ON CONFLICT(card, category) DO UPDATE SET "
-        "spend_cents = spend_cents + excluded.spend_cents", [(*k, v) for k, v in categories.items()])
+        "spend_cents = card_category.spend_cents + excluded.spend_cents", [(*k, v) for k, v in categories.items()])
     return len(tickets)

@@ -20,6 +20,7 @@ from sync.broker_url import BrokerUrl
 from sync.events import log_event
 from sync.retained import publish_retained
 
+from ..dbconn import POSTGRESQL, dialect, has_table
 from ..errors import ServerError
 from .aggregate import ensure_schema as ensure_aggregates
 from .segments import SegmentSpec, members
@@ -51,6 +52,9 @@ CREATE TABLE IF NOT EXISTS campaign_members (
     PRIMARY KEY (campaign_id, card)
 ) WITHOUT ROWID;
 """
+# PostgreSQL: an identity id (INSERT ... RETURNING id on both engines), no WITHOUT ROWID
+SCHEMA_PG = SCHEMA.replace("id INTEGER PRIMARY KEY,", "id BIGSERIAL PRIMARY KEY,").replace(
+    "campaign_id INTEGER NOT NULL", "campaign_id BIGINT NOT NULL").replace(") WITHOUT ROWID;", ");")
 KINDS = ("bonus_points", "cheque")
 SCHEMA_VERSION = 1
 
@@ -69,6 +73,10 @@ class Campaign(msgspec.Struct, kw_only=True):
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
+    if dialect(conn) == POSTGRESQL:
+        if not has_table(conn, "campaign_members"):
+            conn.executescript(SCHEMA_PG)
+        return
     conn.executescript(SCHEMA)
 
 
@@ -102,11 +110,11 @@ def create(conn: sqlite3.Connection, campaign: Campaign, now: str | None = None)
     try:
         cur = conn.execute(
             "INSERT INTO campaigns (name, segment, kind, points, cheque_cents, starts, ends, stores, "
-            "control_per_mille, seed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "control_per_mille, seed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (campaign.name.strip(), msgspec.json.encode(campaign.segment).decode(), campaign.kind, campaign.points,
              campaign.cheque_cents, campaign.starts.isoformat(), campaign.ends.isoformat(), ",".join(campaign.stores),
              campaign.control_per_mille, campaign.seed, now))
-        campaign_id = cur.lastrowid
+        campaign_id = cur.fetchall()[0][0]
         conn.executemany("INSERT INTO campaign_members VALUES (?, ?, ?, ?)",
                          [(campaign_id, m.key, card, "control" if m.key in controls else "target")
                           for m in found for card in m.cards])
@@ -142,7 +150,8 @@ def offers_payload(conn: sqlite3.Connection, today: date) -> bytes:
     for row in conn.execute("SELECT id, name, kind, points, cheque_cents, starts, ends, stores FROM campaigns "
                             "WHERE ends >= ? ORDER BY id", (today.isoformat(),)).fetchall():
         cards = [r[0] for r in conn.execute(
-            "SELECT card FROM campaign_members WHERE campaign_id = ? AND grp = 'target' ORDER BY card", (row[0],))]
+            "SELECT card FROM campaign_members WHERE campaign_id = ? AND grp = 'target' ORDER BY card"
+            + (' COLLATE "C"' if dialect(conn) == POSTGRESQL else ""), (row[0],))]
         offers.append({"campaign": row[0], "name": row[1], "kind": row[2], "points": row[3],
                        "cheque_cents": row[4], "starts": row[5], "ends": row[6],
                        "stores": [s for s in row[7].split(",") if s], "cards": cards})

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import msgspec
 
+from ..dbconn import POSTGRESQL, dialect, has_table
 from . import aggregate, points, rfm, value
 
 SCHEMA = """
@@ -25,6 +26,17 @@ CREATE TABLE IF NOT EXISTS dashboard_cache (
     computed_at TEXT,
     PRIMARY KEY (start, end)
 ) WITHOUT ROWID;
+"""
+# "end" is a reserved word on PostgreSQL: quoted there (and in every query, which SQLite reads the same)
+SCHEMA_PG = """
+CREATE TABLE IF NOT EXISTS dashboard_cache (
+    start TEXT NOT NULL,
+    "end" TEXT NOT NULL,
+    version TEXT NOT NULL,
+    body BYTEA NOT NULL,
+    computed_at TEXT,
+    PRIMARY KEY (start, "end")
+);
 """
 TOP_CUSTOMERS = 20
 # A page computes figures that do not exist yet itself only when that takes about half a second here:
@@ -55,6 +67,10 @@ class Behind:
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
     """The cache table; databases made before computed_at existed get the column (NULL for old rows)."""
+    if dialect(conn) == POSTGRESQL:
+        if not has_table(conn, "dashboard_cache"):
+            conn.execute(SCHEMA_PG)  # one statement: in the caller's transaction, if any
+        return
     conn.executescript(SCHEMA)
     if "computed_at" not in {r[1] for r in conn.execute("PRAGMA table_info(dashboard_cache)")}:
         try:
@@ -69,7 +85,9 @@ def default_period(conn: sqlite3.Connection, today: date | None = None) -> tuple
     aggregate.ensure_schema(conn)
     last = conn.execute("SELECT max(day) FROM card_day").fetchone()[0]
     if last is None:  # nothing folded yet: the last ticket stored (the closed_at index), as the first fold will say
-        last = conn.execute("SELECT substr(max(closed_at), 1, 10) FROM tickets").fetchone()[0]
+        last = conn.execute("SELECT to_char(max(closed_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD') FROM tickets"
+                            if dialect(conn) == POSTGRESQL else
+                            "SELECT substr(max(closed_at), 1, 10) FROM tickets").fetchone()[0]
     end = date.fromisoformat(last) if last else (today or date.today())
     return end - timedelta(days=364), end
 
@@ -78,28 +96,31 @@ def data_version(conn: sqlite3.Connection, folded: bool = True) -> str:
     """tickets:ledger:cards. The tickets part is the aggregates' watermark (what figures computed now would
     include) or, with folded=False, the last ticket stored (what they would include after a fold)."""
     ledger = conn.execute("SELECT coalesce(max(id), 0) FROM ledger").fetchone()[0]
-    has_cards = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cards'").fetchone()
-    cards = conn.execute("SELECT coalesce(max(rowid), 0), count(*) FROM cards").fetchone() if has_cards else (0, 0)
-    tickets = (aggregate.watermark(conn) if folded
-               else conn.execute("SELECT coalesce(max(rowid), 0) FROM tickets").fetchone()[0])
+    has_cards = has_table(conn, "cards")
+    # PostgreSQL's cards have no rowid: a sum of the numbers' hashes moves when a card comes or goes
+    added = "coalesce(sum(hashtext(number)), 0)" if dialect(conn) == POSTGRESQL else "coalesce(max(rowid), 0)"
+    cards = conn.execute(f"SELECT {added}, count(*) FROM cards").fetchone() if has_cards else (0, 0)
+    tickets = aggregate.watermark(conn) if folded else aggregate.stored(conn)
     return f"{tickets}:{ledger}:{cards[0]}:{cards[1]}"
 
 
 def cached(conn: sqlite3.Connection, start: date, end: date) -> Cached | None:
     """The last figures computed for [start, end], however old; None when there are none. Never computes."""
     ensure_schema(conn)
-    row = conn.execute("SELECT body, version, computed_at FROM dashboard_cache WHERE start = ? AND end = ?",
+    row = conn.execute("SELECT body, version, computed_at FROM dashboard_cache WHERE start = ? AND \"end\" = ?",
                        (start.isoformat(), end.isoformat())).fetchone()
     return Cached(msgspec.json.decode(row[0]), row[1], row[2]) if row else None
 
 
 def behind(conn: sqlite3.Connection, figures: Cached) -> Behind:
-    """How far the data moved on since `figures` were computed (a range count on the tickets' rowid)."""
+    """How far the data moved on since `figures` were computed (a range count on the tickets' rowid; on
+    PostgreSQL the watermark counts the tickets folded, so the difference is the count)."""
     folded, _, rest = figures.version.partition(":")
     now_tickets, _, now_rest = data_version(conn, folded=False).partition(":")
     tickets = 0
     if int(now_tickets) > int(folded):
-        tickets = conn.execute("SELECT count(*) FROM tickets WHERE rowid > ?", (int(folded),)).fetchone()[0]
+        tickets = (int(now_tickets) - int(folded) if dialect(conn) == POSTGRESQL else
+                   conn.execute("SELECT count(*) FROM tickets WHERE rowid > ?", (int(folded),)).fetchone()[0])
     return Behind(tickets=tickets, other=now_rest != rest)
 
 
@@ -111,7 +132,7 @@ def small_enough(conn: sqlite3.Connection, start: date, end: date) -> bool:
     if conn.execute("SELECT coalesce(max(id), 0) FROM ledger").fetchone()[0] > INLINE_LEDGER:
         return False
     first = rfm.previous_period(start, end)[0]
-    rows = conn.execute("SELECT count(*) FROM (SELECT 1 FROM card_day WHERE day >= ? AND day <= ? LIMIT ?)",
+    rows = conn.execute("SELECT count(*) FROM (SELECT 1 FROM card_day WHERE day >= ? AND day <= ? LIMIT ?) found",
                         (first.isoformat(), end.isoformat(), INLINE_ROWS + 1)).fetchone()[0]
     return rows + waiting <= INLINE_ROWS  # a ticket not folded yet adds at most one card_day row
 
@@ -122,7 +143,7 @@ def _rank_order(rank: str) -> int:
 
 def enrolments_by_month(conn: sqlite3.Connection, start: date, end: date) -> list[tuple[str, int]]:
     """Cards issued per month in the period (the desk's cards table; empty without it)."""
-    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cards'").fetchone():
+    if not has_table(conn, "cards"):
         return []
     return [tuple(r) for r in conn.execute(
         "SELECT substr(issued_at, 1, 7), count(*) FROM cards WHERE substr(issued_at, 1, 10) >= ? "
@@ -160,15 +181,15 @@ def dashboard(conn: sqlite3.Connection, start: date, end: date) -> dict:
     ensure_schema(conn)
     with aggregate.snapshot(conn):  # the figures are exactly those of their version, whoever writes meanwhile
         version = data_version(conn)
-        row = conn.execute("SELECT version, body FROM dashboard_cache WHERE start = ? AND end = ?",
+        row = conn.execute("SELECT version, body FROM dashboard_cache WHERE start = ? AND \"end\" = ?",
                            (start.isoformat(), end.isoformat())).fetchone()
         if row and row[0] == version:
             return msgspec.json.decode(row[1])
         body = msgspec.json.encode(compute(conn, start, end))
     computed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     with conn:
-        conn.execute("INSERT INTO dashboard_cache (start, end, version, body, computed_at) VALUES (?, ?, ?, ?, ?) "
-                     "ON CONFLICT(start, end) DO UPDATE SET version = excluded.version, body = excluded.body, "
+        conn.execute("INSERT INTO dashboard_cache (start, \"end\", version, body, computed_at) VALUES (?, ?, ?, ?, ?) "
+                     "ON CONFLICT(start, \"end\") DO UPDATE SET version = excluded.version, body = excluded.body, "
                      "computed_at = excluded.computed_at",
                      (start.isoformat(), end.isoformat(), version, body, computed_at))
     return msgspec.json.decode(body)  # the same shape whether computed now or read from the cache

@@ -1,7 +1,9 @@
 """The ticket explorer: every synced ticket, filtered by store, till, dates, card, amount or article.
 
 Pages are keyset-free LIMIT/OFFSET over `closed_at DESC, id` (the closed_at and card indexes keep
-the first pages fast); the CSV export streams the same query in chunks.
+the first pages fast); the CSV export streams the same query in chunks. On PostgreSQL closed_at is a
+timestamptz: bounds are UTC instants, ids sort byte-wise (COLLATE "C", as SQLite) and closed_at reads
+back as the ISO text SQLite keeps.
 """
 from __future__ import annotations
 
@@ -10,12 +12,13 @@ import io
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, timedelta, timezone
 
 import msgspec
 
 from programme.ticket import Ticket
 
+from ..dbconn import POSTGRESQL, dialect, has_table
 from ..errors import ServerError
 
 PAGE_SIZE = 50
@@ -35,18 +38,20 @@ class TicketFilter:
     max_cents: int | None = None
     gtin: str = ""                 # tickets with a line of this article
 
-    def where(self) -> tuple[str, list]:
+    def where(self, conn=None) -> tuple[str, list]:
+        """The WHERE clause and its arguments (PostgreSQL's spelling when `conn` is a PgConnection)."""
+        instant = "?::timestamptz" if conn is not None and dialect(conn) == POSTGRESQL else "?"
         clauses, args = [], []
         for column, value in (("store", self.store), ("terminal", self.terminal), ("card", self.card)):
             if value:
                 clauses.append(f"t.{column} = ?")
                 args.append(value)
         if self.start:
-            clauses.append("t.closed_at >= ?")
-            args.append(self.start.isoformat())
+            clauses.append(f"t.closed_at >= {instant}")
+            args.append(_bound(self.start, instant))
         if self.end:
-            clauses.append("t.closed_at < ?")
-            args.append((self.end + timedelta(days=1)).isoformat())
+            clauses.append(f"t.closed_at < {instant}")
+            args.append(_bound(self.end + timedelta(days=1), instant))
         if self.customer_id is not None:
             clauses.append("t.card IN (SELECT number FROM cards WHERE customer_id = ?)")
             args.append(self.customer_id)
@@ -62,14 +67,35 @@ class TicketFilter:
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
 
+def _bound(day: date, instant: str) -> str:
+    """A day's first instant: ISO text compared with SQLite's, midnight UTC on PostgreSQL."""
+    return day.isoformat() if instant == "?" else f"{day.isoformat()}T00:00:00+00:00"
+
+
+def _order(conn) -> str:
+    return 't.closed_at DESC, t.id COLLATE "C"' if dialect(conn) == POSTGRESQL else "t.closed_at DESC, t.id"
+
+
+def _as_text(conn, rows) -> Iterator[tuple]:
+    """Rows as SQLite gives them: on PostgreSQL closed_at (column 5) back to its ISO text, in UTC."""
+    if dialect(conn) != POSTGRESQL:
+        yield from rows
+        return
+    for row in rows:
+        row = list(row)
+        if not isinstance(row[5], str):  # deskdb.open_db's connections already read it as that text
+            row[5] = row[5].astimezone(timezone.utc).isoformat()
+        yield tuple(row)
+
+
 def search(conn: sqlite3.Connection, f: TicketFilter, page: int = 1, page_size: int = PAGE_SIZE) -> list[dict]:
     """One page of tickets, newest first (page 1 is the first)."""
     if page < 1:
         raise ServerError(f"page {page} does not exist: pages start at 1")
-    where, args = f.where()
+    where, args = f.where(conn)
     cur = conn.execute(f"SELECT {', '.join('t.' + c for c in COLUMNS)} FROM tickets t{where} "
-                       "ORDER BY t.closed_at DESC, t.id LIMIT ? OFFSET ?", [*args, page_size, (page - 1) * page_size])
-    return [dict(zip(COLUMNS, row)) for row in cur]
+                       f"ORDER BY {_order(conn)} LIMIT ? OFFSET ?", [*args, page_size, (page - 1) * page_size])
+    return [dict(zip(COLUMNS, row)) for row in _as_text(conn, cur)]
 
 
 COUNT_LIMIT = 1_000
@@ -77,21 +103,22 @@ COUNT_LIMIT = 1_000
 
 def count(conn: sqlite3.Connection, f: TicketFilter, limit: int = COUNT_LIMIT) -> int:
     """How many tickets match, counted up to `limit` (so a broad filter stays fast: "1000+")."""
-    where, args = f.where()
-    return conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM tickets t{where} LIMIT ?)", [*args, limit]).fetchone()[0]
+    where, args = f.where(conn)
+    return conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM tickets t{where} LIMIT ?) matching",
+                        [*args, limit]).fetchone()[0]
 
 
 def export_csv(conn: sqlite3.Connection, f: TicketFilter, chunk: int = 5000) -> Iterator[str]:
     """The matching tickets as CSV text, in chunks (a header first)."""
-    where, args = f.where()
+    where, args = f.where(conn)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     cur = conn.execute(f"SELECT {', '.join('t.' + c for c in COLUMNS)} FROM tickets t{where} "
-                       "ORDER BY t.closed_at DESC, t.id", args)
+                       f"ORDER BY {_order(conn)}", args)
     while True:
         rows = cur.fetchmany(chunk)
-        writer.writerows(rows)
+        writer.writerows(_as_text(conn, rows))
         yield out.getvalue()
         out.seek(0)
         out.truncate()
@@ -105,7 +132,7 @@ def detail(conn: sqlite3.Connection, ticket_id: str) -> dict:
                        (ticket_id,)).fetchone()
     if row is None:
         raise ServerError(f"no ticket {ticket_id}: search for it in the ticket explorer")
-    found = dict(zip((*COLUMNS, "hash", "prev_hash", "payload"), row))
+    found = dict(zip((*COLUMNS, "hash", "prev_hash", "payload"), next(_as_text(conn, [row]))))
     ticket = msgspec.json.decode(found.pop("payload"), type=_Message).ticket
     keyed = conn.execute("SELECT registered_at FROM till_keys WHERE terminal = ?", (found["terminal"],)).fetchone()
     follows = conn.execute("SELECT hash FROM tickets WHERE terminal = ? AND seq = ?",
@@ -142,7 +169,7 @@ def _return_of(ticket: Ticket) -> list[tuple[str, str]]:
 
 def _returned(conn: sqlite3.Connection, ticket_id: str) -> list[tuple[str, str]]:
     """The returns (any till) of an original, each with what it took back: [(return id, "line 1 x2")]."""
-    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'returned_lines'").fetchone():
+    if not has_table(conn, "returned_lines"):
         return []
     taken: dict[str, list[str]] = {}
     for return_id, line, quantity in conn.execute(
@@ -157,7 +184,7 @@ class _Message(msgspec.Struct):
 
 
 def _discrepancy(conn: sqlite3.Connection, ticket_id: str) -> str | None:
-    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'discrepancies'").fetchone():
+    if not has_table(conn, "discrepancies"):
         return None
     row = conn.execute("SELECT reason FROM discrepancies WHERE ticket_id = ?", (ticket_id,)).fetchone()
     return row[0] if row else None

@@ -65,8 +65,21 @@ def _allocate(total: int, weights: list[float]) -> list[int]:
     return counts
 
 
+POSTGRES_REFUSED = ("the generator writes SQLite files only: generate into a file (--db generated.db), or fill "
+                    "PostgreSQL through ingest (`loyalty demo`, or tills syncing to "
+                    "`loyalty server --db postgresql://...`)")
+
+
+def refuse_postgres(target) -> None:
+    """The generator writes SQLite's tables directly, at 10 M tickets: PostgreSQL is refused, saying what to do."""
+    if str(target).startswith(("postgresql://", "postgres://")):
+        raise ServerError(POSTGRES_REFUSED)
+
+
 def generate(conn: sqlite3.Connection, plan: Plan, progress: Callable[[int], None] | None = None) -> dict:
     """Fill an empty server database; returns counts. `progress(n)` is called with tickets written so far."""
+    if getattr(conn, "dialect", "sqlite") != "sqlite":
+        raise ServerError(POSTGRES_REFUSED)
     if conn.execute("SELECT count(*) FROM tickets").fetchone()[0]:
         raise ServerError("the database already holds tickets: generate into a new file (give another --db)")
     rng = random.Random(plan.seed)

@@ -15,6 +15,7 @@ import sqlite3
 from datetime import datetime, timedelta
 
 from .. import till_status
+from ..dbconn import has_table
 from .replay import ensure_schema as ensure_replays
 
 AMBER_AFTER = timedelta(hours=2)
@@ -24,7 +25,7 @@ STATUS_RED_AFTER = timedelta(hours=1)  # ...and the last report still had ticket
 
 
 def _has(conn: sqlite3.Connection, table: str) -> bool:
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone() is not None
+    return has_table(conn, table)
 
 
 def _per_terminal(conn: sqlite3.Connection, sql: str) -> dict[str, int]:

@@ -12,6 +12,7 @@ from datetime import date
 
 from programme.points import default_rules
 
+from ..dbconn import POSTGRESQL, dialect
 from .value import point_value_cents
 
 
@@ -40,7 +41,15 @@ def points_summary(conn: sqlite3.Connection, start: date, end: date, as_of: date
         "  SELECT sum(points) AS balance,"
         "         sum(CASE WHEN points > 0 AND coalesce(lot_at, at) < ? THEN points ELSE 0 END) AS old,"
         "         -sum(CASE WHEN points < 0 THEN points ELSE 0 END) AS debits"
-        "  FROM ledger NOT INDEXED WHERE substr(at, 1, 10) <= ? GROUP BY card)", (cutoff, as_of.isoformat())).fetchone()
+        "  FROM ledger NOT INDEXED WHERE substr(at, 1, 10) <= ? GROUP BY card)" if dialect(conn) != POSTGRESQL else
+        # the same on PostgreSQL: greatest/least for SQLite's scalar max/min, sums of bigints cast back from numeric
+        "SELECT coalesce(sum(greatest(balance, 0)), 0)::bigint,"
+        "       coalesce(sum(greatest(least(old - debits, balance), 0)), 0)::bigint FROM ("
+        "  SELECT sum(points) AS balance,"
+        "         sum(CASE WHEN points > 0 AND coalesce(lot_at, at) < ? THEN points ELSE 0 END) AS old,"
+        "         -sum(CASE WHEN points < 0 THEN points ELSE 0 END) AS debits"
+        "  FROM ledger WHERE substr(at, 1, 10) <= ? GROUP BY card) per_card",
+        (cutoff, as_of.isoformat())).fetchone()
     return {
         "issued": kinds.get("earn", 0),
         "redeemed": -kinds.get("redeem", 0),

@@ -1,6 +1,6 @@
 """The web app's background refresher: folds new tickets and recomputes stale dashboard figures off the request.
 
-One daemon thread per app, with its own SQLite connection for each run; it works on one period at a time,
+One daemon thread per app, with its own connection (SQLite or PostgreSQL) each run; it works on one period at a time,
 and a period already waiting or being refreshed is not asked for twice, so a hundred analysts looking at
 stale figures start one recomputation. Pages serve the last figures meanwhile (stale-while-revalidate).
 """
@@ -91,11 +91,11 @@ class Refresher:
                     self._cond.notify_all()
 
     def _run(self, job) -> None:
-        from ..store import connect
+        from ..dbconn import open_connection
         from . import aggregate, dashboard
 
         t0 = time.perf_counter()
-        conn = connect(self.db_path).conn  # its own connection: never a request's
+        conn = open_connection(self.db_path)  # its own connection: never a request's
         try:
             if job is FOLD:
                 folded = aggregate.refresh(conn)["tickets"]

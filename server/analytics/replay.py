@@ -12,8 +12,9 @@ from sync.codec import decode_ticket
 from sync.errors import SyncError
 from sync.topics import terminal_of_up_topic
 
+from ..dbconn import open_connection
 from ..errors import ServerError
-from ..store import Store
+from ..store_api import open_store
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS dead_letter_replays (
@@ -30,10 +31,10 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
 
 
 def replay(db_path: str | Path, dead_letter_id: int, now: str) -> dict:
-    """Ingest dead letter `dead_letter_id` again; returns {"ticket", "outcome": "stored" | "duplicate"}."""
-    store = Store(db_path)
+    """Ingest dead letter `dead_letter_id` again; returns {"ticket", "outcome": "stored" | "duplicate"}.
+    `db_path` is a SQLite file or a postgresql:// URL; the ticket goes through that database's own store."""
+    conn = open_connection(db_path)
     try:
-        conn = store.conn
         ensure_schema(conn)
         row = conn.execute("SELECT topic, payload, reason FROM dead_letters WHERE id = ?", (dead_letter_id,)).fetchone()
         if row is None:
@@ -48,14 +49,18 @@ def replay(db_path: str | Path, dead_letter_id: int, now: str) -> dict:
         except SyncError as exc:
             raise ServerError(f"dead letter {dead_letter_id} still fails ({exc}): fix the cause, then replay it") \
                 from None
-        result = store.ingest([(topic, ticket, payload)], [], now)
+        store = open_store(db_path)
+        try:
+            result = store.ingest([(topic, ticket, payload)], [], now)
+        finally:
+            store.close()
         outcome = "stored" if result.stored else "quarantined" if result.quarantined else "duplicate"
         with conn:
             conn.execute("INSERT INTO dead_letter_replays VALUES (?, ?, ?, ?)",
                          (dead_letter_id, now, ticket.id, outcome))
         return {"dead_letter": dead_letter_id, "ticket": ticket.id, "outcome": outcome}
     finally:
-        store.close()
+        conn.close()
 
 
 def _dismiss(conn: sqlite3.Connection, dead_letter_id: int, topic: str, payload: bytes, now: str) -> dict:

@@ -16,6 +16,7 @@ import msgspec
 
 from programme.points import default_rules
 
+from ..dbconn import has_table
 from ..errors import ServerError
 from .aggregate import snapshot
 from .rfm import rfm_scores
@@ -61,7 +62,7 @@ def _top_categories(conn: sqlite3.Connection) -> dict[str, tuple[int, str]]:
 
 
 def _consents(conn: sqlite3.Connection) -> dict[int, set[str]]:
-    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'customers'").fetchone():
+    if not has_table(conn, "customers"):
         return {}
     found = {}
     for cid, email, sms, profiling in conn.execute(

@@ -11,6 +11,7 @@ from datetime import date
 
 from programme.points import default_rules
 
+from ..dbconn import POSTGRESQL, dialect, has_table
 from .aggregate import ensure_schema
 
 
@@ -43,7 +44,7 @@ class CustomerValue:
 
 def card_owners(conn: sqlite3.Connection) -> dict[str, int]:
     """card -> customer id, from the desk's cards table when it exists (empty otherwise)."""
-    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cards'").fetchone():
+    if not has_table(conn, "cards"):
         return {}
     return {number: customer for number, customer in conn.execute("SELECT number, customer_id FROM cards")}
 
@@ -61,10 +62,11 @@ def customer_values(conn: sqlite3.Connection, start: date, end: date, point_cent
     point_cents = point_value_cents() if point_cents is None else point_cents
     owners = card_owners(conn)
     period = (start.isoformat(), end.isoformat())
+    in_period = "day >= ? AND day <= ?" if dialect(conn) == POSTGRESQL else "+day >= ? AND +day <= ?"
     values: dict[str, CustomerValue] = {}
     for card, spend, margin, tickets, visits, last_day, earned, redeemed in conn.execute(
             "SELECT card, sum(spend_cents), sum(margin_cents), sum(tickets), count(DISTINCT day), max(day), "
-            "sum(points), sum(points_redeemed) FROM card_day WHERE +day >= ? AND +day <= ? GROUP BY card", period):
+            f"sum(points), sum(points_redeemed) FROM card_day WHERE {in_period} GROUP BY card", period):
         owner = owners.get(card)
         key = f"customer:{owner}" if owner is not None else card
         v = values.get(key)
@@ -80,7 +82,7 @@ def customer_values(conn: sqlite3.Connection, start: date, end: date, point_cent
         v.last_day = max(v.last_day, last_day)
     if with_stores:
         for card, store, spend in conn.execute(
-                "SELECT card, store, sum(spend_cents) FROM card_day WHERE +day >= ? AND +day <= ? GROUP BY card, store",
+                f"SELECT card, store, sum(spend_cents) FROM card_day WHERE {in_period} GROUP BY card, store",
                 period):
             owner = owners.get(card)
             v = values[f"customer:{owner}" if owner is not None else card]

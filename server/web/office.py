@@ -15,6 +15,7 @@ from ..errors import ServerError
 from . import db, roles
 from .charts import deciles_svg, pareto_svg
 
+RUNS_ON_POSTGRESQL = True  # server/web/__init__.py serves these pages on a postgresql:// database too
 bp = Blueprint("office", __name__, url_prefix="/office")
 OFFICE = ("head_office", "admin")
 _lock = threading.Lock()

@@ -13,6 +13,7 @@ from ..errors import ServerError
 from . import db, roles
 from .office import OFFICE, fold_if_small, period, refused
 
+RUNS_ON_POSTGRESQL = True  # server/web/__init__.py serves these pages on a postgresql:// database too
 bp = Blueprint("office_campaigns", __name__, url_prefix="/office")
 bp.register_error_handler(ServerError, refused)
 RANKS = ["top decile", *[f"decile {n}" for n in range(2, 11)], "below zero"]

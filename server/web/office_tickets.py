@@ -4,11 +4,13 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, render_template, request
 
 from ..analytics import explorer as tickets
+from ..dbconn import has_table
 from ..deskdb import open_db
 from ..errors import ServerError
 from . import db, roles
 from .office import OFFICE, parse_day, refused
 
+RUNS_ON_POSTGRESQL = True  # server/web/__init__.py serves these pages on a postgresql:// database too
 bp = Blueprint("office_tickets", __name__, url_prefix="/office")
 bp.register_error_handler(ServerError, refused)
 FILTER_FIELDS = ("store", "terminal", "start", "end", "card", "customer", "min", "max", "gtin")
@@ -49,7 +51,7 @@ def explorer():
                            matching=tickets.count(conn, f), page_size=tickets.PAGE_SIZE,
                            count_limit=tickets.COUNT_LIMIT,
                            stores=[r[0] for r in conn.execute("SELECT DISTINCT store FROM store_day ORDER BY 1")]
-                           if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'store_day'").fetchone() else [])
+                           if has_table(conn, "store_day") else [])
 
 
 @bp.route("/tickets.csv")

@@ -1,4 +1,5 @@
-"""Campaigns: a control group held out, offers pushed retained to tills, and the uplift measured."""
+"""Campaigns: a control group held out, offers pushed retained to tills, and the uplift measured (SQLite and
+PostgreSQL: the same draw, offers and analysis)."""
 from __future__ import annotations
 
 import statistics
@@ -18,14 +19,15 @@ from sync import topics
 from sync.broker_url import parse_broker_url
 
 from ...fixtures.headoffice import CARDS, END, START, build_known_set, register_customers, store_tickets
+from ...fixtures.headoffice import office_target  # noqa: F401 - fixture
 from ...fixtures.mqtt import Listener
 
 EVERYONE = SegmentSpec(start=START, end=END)
 
 
 @pytest.fixture
-def conn(tmp_path):
-    path = tmp_path / "server.db"
+def conn(office_target):
+    path = office_target
     build_known_set(path)
     closed = datetime(2026, 1, 31, 10, 0, tzinfo=timezone.utc)
     # A used the offer of campaign 1 on the last day: 300 bonus points on a 10 EUR basket

@@ -85,3 +85,11 @@ def test_same_seed_same_data_and_refuses_a_full_database(generated, tmp_path):
         gen.generate(other, gen.Plan(10, 10, 1))
     assert str(refused.value) == "the database already holds tickets: generate into a new file (give another --db)"
     other.close()
+
+
+def test_the_generator_refuses_postgresql_saying_what_to_do():
+    result = CliRunner().invoke(main, ["generate", "--db", "postgresql://analyst@127.0.0.1:1/loyalty"])
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: the generator writes SQLite files only: generate into a file (--db generated.db), or fill "
+        "PostgreSQL through ingest (`loyalty demo`, or tills syncing to `loyalty server --db postgresql://...`)\n")

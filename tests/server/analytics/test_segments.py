@@ -1,4 +1,4 @@
-"""Segments on the known data set: filters, counts, and a CSV export that honours consent."""
+"""Segments on the known data set: filters, counts, and a CSV export that honours consent (SQLite, PostgreSQL)."""
 from __future__ import annotations
 
 import csv
@@ -15,11 +15,12 @@ from server.deskdb import open_db
 from server.errors import ServerError
 
 from ...fixtures.headoffice import CARDS, END, START, known_set_with_customers, known_tickets, store_tickets
+from ...fixtures.headoffice import office_target  # noqa: F401 - fixture
 
 
 @pytest.fixture
-def conn(tmp_path):
-    db = known_set_with_customers(tmp_path / "server.db")
+def conn(office_target):
+    db = known_set_with_customers(office_target)
     aggregate.refresh(db)
     yield db
     db.close()
@@ -66,8 +67,8 @@ def test_export_honours_consent(conn):
     assert str(refused.value) == "no channel 'post': export for one of email, sms"
 
 
-def test_tier_from_the_twelve_month_spend(tmp_path):
-    path = tmp_path / "server.db"
+def test_tier_from_the_twelve_month_spend(office_target):
+    path = office_target
     tickets = known_tickets()
     b = next(t for t in tickets if t.card == CARDS["B"])
     closed = datetime(2025, 12, 20, 10, 0, tzinfo=timezone.utc)  # B spent 1,400 EUR before Christmas

@@ -1,4 +1,5 @@
-"""Customer value, deciles, Pareto, ranks, RFM, LTV, identification and points on a data set known by hand."""
+"""Customer value, deciles, Pareto, ranks, RFM, LTV, identification and points on a data set known by hand,
+on SQLite and on PostgreSQL (the same figures)."""
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
@@ -7,16 +8,15 @@ import pytest
 
 from programme.ticket import PointsEntry, Tender, Ticket, make_line
 from server.analytics import aggregate, points, rfm, value
-from server.store import connect
+from server.dbconn import open_connection
 
-from ...fixtures.headoffice import CARDS, END, START, build_known_set, store_tickets
+from ...fixtures.headoffice import CARDS, END, START, build_known_set, office_target, store_tickets  # noqa: F401
 
 
 @pytest.fixture
-def conn(tmp_path):
-    path = tmp_path / "server.db"
-    build_known_set(path)
-    db = connect(path).conn
+def conn(office_target):
+    build_known_set(office_target)
+    db = open_connection(office_target)
     aggregate.refresh(db)
     yield db
     db.close()
@@ -95,15 +95,16 @@ def test_points_issued_redeemed_and_liability(conn):
         "liability_cents": 2050, "next_expiry": "2026-02-28", "expiring_points": 100, "expiring_cents": 100}
 
 
-def test_aggregate_is_incremental_and_idempotent(tmp_path):
-    path = tmp_path / "server.db"
+def test_aggregate_is_incremental_and_idempotent(office_target):
+    path = office_target
     build_known_set(path)
-    conn = connect(path).conn
+    conn = open_connection(path)
     assert aggregate.pending(conn) == 13
     assert aggregate.refresh(conn)["tickets"] == 13
-    before = conn.execute("SELECT * FROM card_day ORDER BY card, day").fetchall()
+    before = [tuple(r) for r in conn.execute("SELECT * FROM card_day ORDER BY card, day")]
+    assert len(before) == 12  # A on two days, B..J, and D in 2025
     assert aggregate.refresh(conn)["tickets"] == 0
-    assert conn.execute("SELECT * FROM card_day ORDER BY card, day").fetchall() == before
+    assert [tuple(r) for r in conn.execute("SELECT * FROM card_day ORDER BY card, day")] == before
     closed = datetime(2026, 1, 30, 18, 0, tzinfo=timezone.utc)
     store_tickets(path, [Ticket(
         id="S001-T01-000005", terminal="S001-T01", seq=5, store="S001", cashier="c1", opened_at=closed,
@@ -113,7 +114,7 @@ def test_aggregate_is_incremental_and_idempotent(tmp_path):
     assert aggregate.refresh(conn)["tickets"] == 1
     row = conn.execute("SELECT spend_cents, margin_cents, tickets, points FROM card_day WHERE card = ? AND day = ?",
                        (CARDS["A"], "2026-01-30")).fetchone()
-    assert row == (51000, 15250, 2, 510)
-    assert conn.execute("SELECT spend_cents FROM card_category WHERE card = ? AND category = 'grocery'",
-                        (CARDS["A"],)).fetchone() == (1000,)
+    assert tuple(row) == (51000, 15250, 2, 510)
+    assert tuple(conn.execute("SELECT spend_cents FROM card_category WHERE card = ? AND category = 'grocery'",
+                              (CARDS["A"],)).fetchone()) == (1000,)
     conn.close()
