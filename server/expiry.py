@@ -47,7 +47,7 @@ def run_expiry(conn: sqlite3.Connection, rules: RuleSet, as_of: date,
         cur = conn.executemany(
             "INSERT OR IGNORE INTO ledger (card, kind, points, rule, cause, ticket_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(e.card, e.kind, e.points, e.rule, e.cause, None, e.at.isoformat()) for e in new])
-        written = cur.rowcount
+        written = cur.rowcount if new else 0  # nothing executed: sqlite3 says 0, psycopg -1
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

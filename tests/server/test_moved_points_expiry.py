@@ -16,7 +16,9 @@ from server.standing import standing
 from server.store import connect
 from server.store_api import open_store
 
-from ..fixtures.desk import CARD_A, CARD_B, CARD_C, ENROL, desk, fast_argon2, sell_anonymously  # noqa: F401
+from ..fixtures.desk import (  # noqa: F401 - fixtures; both_engines: each test on SQLite and PostgreSQL
+    CARD_A, CARD_B, CARD_C, ENROL, both_engines, desk, fast_argon2, sell_anonymously,
+)
 
 RULES = default_rules()  # points earned in year Y expire on 28 February of Y+1
 
@@ -36,7 +38,7 @@ def on(monkeypatch, moment: str) -> str:
     return moment
 
 
-def ledger(desk, sql_where="1", *args):
+def ledger(desk, sql_where="1 = 1", *args):
     return [tuple(r) for r in desk.conn.execute(
         f"SELECT card, kind, points, cause, at, lot_at FROM ledger WHERE {sql_where} ORDER BY id", args)]
 

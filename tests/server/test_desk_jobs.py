@@ -1,0 +1,49 @@
+"""Head office's jobs over the desk's ledger, `loyalty server expire` and `cheques`, on SQLite and on PostgreSQL."""
+import json
+import re
+from datetime import date, datetime, timezone
+
+from click.testing import CliRunner
+
+from loyalty.cli import main
+from server import cards
+from server.rules_check import record_version
+from tests.programme.test_rules_docs import DOC, blocks
+
+from ..fixtures.desk import (  # noqa: F401 - fixtures; both_engines: each test on SQLite and PostgreSQL
+    CARD_A, CARD_B, both_engines, desk, fast_argon2, sell_anonymously,
+)
+
+NOW = "2026-11-23T12:00:00+00:00"
+
+
+def run(*args) -> dict:
+    result = CliRunner().invoke(main, ["server", *args])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output.splitlines()[-1])
+
+
+def test_expire_takes_the_points_past_their_date_once(desk):
+    days_ago = (datetime.now(timezone.utc).date() - date(2025, 6, 10)).days
+    sell_anonymously(desk.db_path, CARD_A, 2, days_ago=days_ago)  # 24 points earned in 2025: gone on 2026-02-28
+    sell_anonymously(desk.db_path, CARD_B, 1, terminal="S002-T01")  # 12 points earned yesterday
+    assert run("expire", "--db", desk.db_path, "--as-of", "2026-02-27")["entries"] == 0
+    first = run("expire", "--db", desk.db_path, "--as-of", "2026-02-28")
+    assert (first["cards"], first["entries"], first["points"]) == (2, 2, 24)
+    assert run("expire", "--db", desk.db_path, "--as-of", "2026-03-01")["entries"] == 0  # run again: nothing more
+    assert (cards.card_balance(desk.conn, CARD_A), cards.card_balance(desk.conn, CARD_B)) == (0, 12)
+
+
+def test_scheduled_cheques_are_issued_once_a_day_and_carry_the_remainder(desk):
+    (rules,) = [body for kind, body in blocks(DOC.read_text()) if kind == "rules"]
+    scheduled = re.sub(r'(?m)^issue = "till"$', 'issue = "schedule"', rules)
+    scheduled = re.sub(r"(?m)^effective_from = .*$", "effective_from = 2026-11-30T00:00:00Z", scheduled)
+    record_version(desk.conn, scheduled, NOW)
+    desk.conn.execute("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
+                      "VALUES (?, 'adjust', 1230, 'a year of shopping', 'desk:test-1', NULL, ?)", (CARD_A, NOW))
+    desk.conn.execute("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
+                      "VALUES (?, 'adjust', 120, 'a little', 'desk:test-2', NULL, ?)", (CARD_B, NOW))
+    first = run("cheques", "--db", desk.db_path, "--as-of", "2026-12-01")
+    assert (first["rules_version"], first["cards"], first["cheques"], first["cents"]) == ("2026.11-2", 1, 2, 1000)
+    assert run("cheques", "--db", desk.db_path, "--as-of", "2026-12-01")["cards"] == 0
+    assert (cards.card_balance(desk.conn, CARD_A), cards.card_balance(desk.conn, CARD_B)) == (230, 120)
