@@ -14,7 +14,8 @@ from pathlib import Path
 
 from .dbconn import POSTGRESQL, connect_postgres, dialect, is_postgres, open_connection
 
-DESK_SCHEMA_LOCK = 0x10CA19  # advisory lock id: the desk's tables are created by one process at a time
+DESK_SCHEMA_LOCK = 0x10CA19  # advisory lock ids: the desk's tables are created by one process at a time,
+DESK_WRITE_LOCK = 0x10CA1A  # and its actions write one at a time
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -204,9 +205,14 @@ def joined(conn, expression: str, separator: str) -> str:
 @contextmanager
 def transaction(conn) -> Iterator:
     """All or nothing: a refused action leaves nothing half-written (on PostgreSQL too: after an error
-    every statement fails until ROLLBACK, which this always sends)."""
+    every statement fails until ROLLBACK, which this always sends).
+
+    One desk action at a time, as SQLite's BEGIN IMMEDIATE gives: on PostgreSQL a transaction lock, so what
+    an action checks first (the card is free, the balance is enough) still holds when it writes."""
     conn.execute("BEGIN IMMEDIATE")
     try:
+        if is_pg(conn):
+            conn.execute("SELECT pg_advisory_xact_lock(?)", (DESK_WRITE_LOCK,))
         yield conn
     except BaseException:
         conn.execute("ROLLBACK")

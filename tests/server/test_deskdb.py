@@ -54,3 +54,37 @@ def test_a_refused_transaction_leaves_nothing_and_the_connection_works_after(tar
                      ("ann", "card_manager", "h", "t"))
     assert conn.execute("SELECT name FROM users").fetchone()["name"] == "ann"
     conn.close()
+
+
+def test_two_desks_issuing_the_same_card_at_once_give_one_card_and_one_clear_refusal(target):
+    """SQLite's BEGIN IMMEDIATE makes one wait; on PostgreSQL the desk's transaction lock does the same."""
+    import threading
+
+    from server import cards, customers
+    from server.desk_errors import Conflict
+
+    conn = open_db(target)
+    form = {"name": "Ann", "email": "ann@example.org", "postcode": "75005"}
+    ann, bob = customers.enrol(conn, form, "seed"), customers.enrol(conn, {**form, "name": "Bob"}, "seed")
+    barrier, outcomes = threading.Barrier(2), {}
+
+    def issue(customer_id):
+        desk = open_db(target, create=False)
+        try:
+            barrier.wait(10)
+            outcomes[customer_id] = cards.issue(desk, customer_id, "2900000000018", "desk")
+        except Conflict as exc:
+            outcomes[customer_id] = str(exc)
+        finally:
+            desk.close()
+
+    threads = [threading.Thread(target=issue, args=(c,)) for c in (ann, bob)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    holder = conn.execute("SELECT customer_id FROM cards WHERE number = '2900000000018'").fetchone()[0]
+    other = bob if holder == ann else ann
+    assert outcomes == {holder: 0, other: f"card 2900000000018 is already registered to customer {holder}: "
+                                           "give the customer another card"}
+    conn.close()
