@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from .db_option import DB_HELP, DbTarget
+from .db_option import DB_HELP, DbTarget, open_desk
 
 
 @click.group()
@@ -20,9 +20,7 @@ def create_user(name: str, role: str, db: str) -> None:
     """Create user NAME and print a first password (shown once)."""
     from .accounts import create_user as create
     from .desk_errors import DeskError
-    from .deskdb import open_db
-
-    conn = open_db(db)
+    conn = open_desk(db)
     try:
         password = create(conn, name, role)
     except DeskError as exc:
@@ -39,9 +37,7 @@ def create_token(name: str, db: str) -> None:
     """Print a new API token for user NAME (for /api/v1; shown once, only its hash is kept)."""
     from .accounts import create_token as create
     from .desk_errors import DeskError
-    from .deskdb import open_db
-
-    conn = open_db(db)
+    conn = open_desk(db)
     try:
         token = create(conn, name)
     except DeskError as exc:
@@ -56,9 +52,7 @@ def create_token(name: str, db: str) -> None:
 def users(db: str) -> None:
     """List the users and their roles."""
     from .accounts import list_users
-    from .deskdb import open_db
-
-    conn = open_db(db)
+    conn = open_desk(db)
     try:
         for user in list_users(conn):
             click.echo(f"{user['name']}\t{user['role']}\t{user['created_at']}")

@@ -141,12 +141,16 @@ def expire(db: str, as_of) -> None:
 
 
 @server.command()
-@click.option("--db", required=True, type=click.Path(dir_okay=False, exists=True), help=DB_HELP)
+@click.option("--db", required=True, type=DbTarget(exists=True), help=DESK_DB_HELP)
 def stats(db: str) -> None:
     """Print JSON: tickets, lines, points, dead letters, and per terminal its sequence, gaps, last seen."""
-    from .store import Store
+    from .errors import StoreError
+    from .store_api import open_store
 
-    store = Store(db)
+    try:
+        store = open_store(db)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         click.echo(json.dumps(store.stats(), indent=2))
     finally:
@@ -219,10 +223,10 @@ def web(db: str, host: str, port: int, broker: str | None, instance: str | None)
 @click.option("--dry-run", is_flag=True, help="Only report what would be anonymised.")
 def retention(db: str, years: int, dry_run: bool) -> None:
     """GDPR retention: anonymise customers with no activity for YEARS; print JSON of what was (or would be) done."""
-    from .deskdb import open_db
+    from .db_option import open_desk
     from .gdpr import retention as run
 
-    conn = open_db(db)
+    conn = open_desk(db)
     try:
         due = run(conn, dry_run=dry_run, years=years)
     finally:
@@ -231,7 +235,7 @@ def retention(db: str, years: int, dry_run: bool) -> None:
 
 
 @server.command("register-till")
-@click.option("--db", required=True, type=click.Path(dir_okay=False), help=DB_HELP)
+@click.option("--db", required=True, type=DbTarget(), help=DESK_DB_HELP)
 @click.option("--terminal", required=True, help="Till id, e.g. S001-T01.")
 @click.option("--public-key", required=True, help="The base64 public key printed by `loyalty till provision`.")
 def register_till(db: str, terminal: str, public_key: str) -> None:
@@ -241,13 +245,14 @@ def register_till(db: str, terminal: str, public_key: str) -> None:
     from programme.errors import ProgrammeError
     from programme.ticket import store_of
 
-    from .store import Store
+    from .errors import StoreError
+    from .store_api import open_store
 
     try:
         store_of(terminal)
-        store = Store(db)
+        store = open_store(db)
         store.register_till(terminal, public_key, datetime.now(timezone.utc).isoformat())
-    except ProgrammeError as exc:
+    except (ProgrammeError, StoreError) as exc:
         raise click.ClickException(str(exc)) from None
     store.close()
     click.echo(json.dumps({"terminal": terminal, "registered": True}))

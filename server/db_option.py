@@ -21,3 +21,14 @@ class DbTarget(click.ParamType):
         if is_postgres(value):
             return str(value)
         return self.path.convert(value, param, ctx)
+
+
+def open_desk(db: str):
+    """server.deskdb.open_db for a command: a database that cannot be opened is a clear error, not a traceback."""
+    from .deskdb import open_db
+    from .errors import StoreError
+
+    try:
+        return open_db(db)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
