@@ -1,17 +1,18 @@
-"""The ticket page says what a return takes back, and what was returned of an original, at every till."""
+"""The ticket page says what a return takes back, and what was returned of an original, at every till
+(on SQLite and on PostgreSQL)."""
 import html
 
 from server.ingest import classify
-from server.store import Store
+from server.store_api import open_store
 
-from ..fixtures.desk import desk, fast_argon2  # noqa: F401 - fixtures
+from ..fixtures.desk import both_engines, desk, fast_argon2  # noqa: F401 - fixtures
 from .test_returned_lines import message, returns_at_two_tills  # noqa: F401 - fixture
 from .test_store import NOW
 
 
 def test_the_ticket_page_links_a_return_and_its_original(desk, returns_at_two_tills):  # noqa: F811
     sale, at_a, at_b = returns_at_two_tills
-    store = Store(desk.db_path)
+    store = open_store(desk.db_path)
     try:
         store.ingest(*classify([message(sale), message(at_a), message(at_b)]), NOW)
     finally:

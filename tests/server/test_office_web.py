@@ -1,5 +1,5 @@
 """Head-office pages with the Flask test client on the known data set: roles, value, sync health,
-ticket explorer, segments and campaigns (pushed to a real Mosquitto)."""
+ticket explorer, segments and campaigns (pushed to a real Mosquitto); on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import csv
@@ -11,13 +11,15 @@ import msgspec
 import pytest
 
 from programme.ticket import GENESIS_HASH, Tender, Ticket, make_line
-from server.store import DeadLetter, Store
+from server.store import DeadLetter
+from server.store_api import open_store
 from sync import topics
 from sync.codec import encode_ticket
 
 from ..fixtures.desk import Desk, error_of
 from ..fixtures.desk import fast_argon2  # noqa: F401 - fixture
 from ..fixtures.headoffice import CARDS, build_known_set, chained, register_customers, store_tickets
+from ..fixtures.headoffice import office_target  # noqa: F401 - fixture
 from ..fixtures.mqtt import Listener
 
 OFFICE_ROUTES = [("GET", "/office/"), ("GET", "/office/value"), ("GET", "/office/sync"), ("GET", "/office/tickets"),
@@ -29,9 +31,9 @@ PERIOD = "start=2026-01-01&end=2026-01-31"
 
 
 @pytest.fixture
-def office(tmp_path, fast_argon2):
+def office(tmp_path, fast_argon2, office_target):
     """The web app on the known data set, customers 1-3 at the desk, one user per role."""
-    desk = Desk(tmp_path)
+    desk = Desk(tmp_path, office_target)
     build_known_set(desk.db_path)
     register_customers(desk.conn)
     yield desk
@@ -166,7 +168,7 @@ def test_a_dead_letter_is_replayed_after_a_fix(office):
                            opened_at=now, closed_at=now, lines=[make_line("3017620422003", 1, 300)],
                            tenders=[Tender(kind="cash", cents=300)], total_cents=300, card=None, points=[],
                            rules_version="base-1")], GENESIS_HASH)[0]
-    store = Store(office.db_path)  # as ingest keeps messages it could not take (here: a since-fixed server bug)
+    store = open_store(office.db_path)  # as ingest keeps messages it could not take (here: a since-fixed server bug)
     store.ingest([], [DeadLetter(topics.tickets("S004-T01"), "server bug, fixed since", encode_ticket(good),
                                  "S004-T01", 1),
                       DeadLetter(topics.tickets("S004-T01"), "malformed JSON", b"{not json", "S004-T01", 2)],
@@ -189,8 +191,8 @@ def test_a_dead_letter_is_replayed_after_a_fix(office):
         "no dead letter 9: pick one from the sync health page")
 
 
-def test_pages_work_on_an_empty_database(tmp_path, fast_argon2):
-    desk = Desk(tmp_path)
+def test_pages_work_on_an_empty_database(tmp_path, fast_argon2, office_target):
+    desk = Desk(tmp_path, office_target)
     client = desk.client("admin")
     for method, url in OFFICE_ROUTES:
         if method == "GET" and not url.endswith("/1") and "00000001" not in url:

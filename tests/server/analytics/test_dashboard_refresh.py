@@ -1,5 +1,6 @@
 """The value page while tickets arrive: it serves the last figures with their age, and the app's background
-refresher (its own thread and connection) recomputes them; the first view of a large period says it is computing."""
+refresher (its own thread and connection) recomputes them; the first view of a large period says it is computing.
+On SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import html
@@ -11,11 +12,12 @@ import pytest
 
 from programme.ticket import Tender, Ticket, make_line
 from server.analytics import aggregate, dashboard
+from server.dbconn import open_connection
 
 from ...fixtures.desk import Desk
 from ...fixtures.desk import fast_argon2  # noqa: F401 - fixture
 from ...fixtures.headoffice import CARDS, END, START, _ean, build_known_set, chained, last_hash, register_customers
-from ...fixtures.headoffice import store_tickets
+from ...fixtures.headoffice import office_target, store_tickets  # noqa: F401 - fixture
 
 PERIOD = f"start={START}&end={END}"
 CARD_K = _ean("290000000011")  # a card the known set does not have: one more customer once counted
@@ -23,8 +25,8 @@ WAIT_S = 60
 
 
 @pytest.fixture
-def office(tmp_path, fast_argon2):
-    desk = Desk(tmp_path)
+def office(tmp_path, fast_argon2, office_target):
+    desk = Desk(tmp_path, office_target)
     build_known_set(desk.db_path)
     register_customers(desk.conn)
     yield desk
@@ -55,9 +57,9 @@ def sell(db_path: str, seq: int, card: str = CARD_K) -> None:
 
 
 def as_of(db_path: str) -> str:
-    conn = sqlite3.connect(db_path)
+    conn = open_connection(db_path)
     try:
-        at = conn.execute("SELECT computed_at FROM dashboard_cache WHERE start = ? AND end = ?",
+        at = conn.execute('SELECT computed_at FROM dashboard_cache WHERE start = ? AND "end" = ?',
                           (START.isoformat(), END.isoformat())).fetchone()[0]
     finally:
         conn.close()

@@ -2,6 +2,7 @@
 on SQLite and on PostgreSQL (the same figures)."""
 from __future__ import annotations
 
+import threading
 from datetime import date, datetime, timezone
 
 import pytest
@@ -117,4 +118,38 @@ def test_aggregate_is_incremental_and_idempotent(office_target):
     assert tuple(row) == (51000, 15250, 2, 510)
     assert tuple(conn.execute("SELECT spend_cents FROM card_category WHERE card = ? AND category = 'grocery'",
                               (CARDS["A"],)).fetchone()) == (1000,)
+    conn.close()
+
+
+def test_folds_while_tickets_arrive_count_each_ticket_once(office_target):
+    """Ingest in a thread while folds run in a loop: at the end the aggregates hold every ticket once
+    (on PostgreSQL, tickets committed in any order reach the fold through the trigger's queue)."""
+    build_known_set(office_target)
+    conn = open_connection(office_target)
+    closed = datetime(2026, 1, 28, 9, 0, tzinfo=timezone.utc)
+    arriving = [Ticket(id=f"S005-T01-{seq:08d}", terminal="S005-T01", seq=seq, store="S005", cashier="c1",
+                       opened_at=closed, closed_at=closed, lines=[make_line("3017620422003", 1, 100 + seq)],
+                       tenders=[Tender(kind="cash", cents=100 + seq)], total_cents=100 + seq,
+                       card=CARDS["B"] if seq % 2 else None, points=[], rules_version="base-1")
+                for seq in range(1, 121)]
+
+    def ingest() -> None:
+        for first in range(0, len(arriving), 10):
+            store_tickets(office_target, arriving[first:first + 10])
+
+    writer = threading.Thread(target=ingest)
+    writer.start()
+    folds = 0
+    while writer.is_alive():
+        aggregate.refresh(conn)
+        folds += 1
+    writer.join()
+    aggregate.refresh(conn)
+    assert aggregate.pending(conn) == 0 and folds >= 1
+    tickets, cents = conn.execute("SELECT count(*), sum(total_cents) FROM tickets").fetchone()
+    assert (tickets, cents) == (133, 135000 + sum(t.total_cents for t in arriving))  # 13 known: 1,350 EUR
+    assert tuple(conn.execute("SELECT sum(tickets), sum(spend_cents) FROM store_day").fetchone()) == (tickets, cents)
+    on_b = sum(t.total_cents for t in arriving if t.card)
+    assert conn.execute("SELECT sum(spend_cents) FROM card_day WHERE card = ? AND store = 'S005'",
+                        (CARDS["B"],)).fetchone()[0] == on_b
     conn.close()
