@@ -1,7 +1,7 @@
 """Head office answers a till's requests: a card's balance (for a card this till never sold to) and a
 ticket (for a return, with what was already returned of each line, all tills together). Reads only;
-the SQL runs on SQLite and, through the `?` adapter, on PostgreSQL (where the desk's tables do not
-exist: no name, no registration there).
+the SQL runs on SQLite and, through the `?` adapter, on PostgreSQL (a database the desk never opened has
+no desk tables: no name, no registration there).
 """
 from __future__ import annotations
 

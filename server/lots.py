@@ -18,8 +18,10 @@ INSERT = ("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at, l
           "VALUES (?, 'transfer', ?, ?, ?, NULL, ?, ?)")
 
 
-def when(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
+def when(text: str | datetime) -> datetime:
+    """A stored time as an aware datetime: ISO text (SQLite, the desk's connections) or a datetime (a TIMESTAMPTZ
+    read by a plain psycopg connection, as the uplink's answers read tickets on PostgreSQL)."""
+    moment = text if isinstance(text, datetime) else datetime.fromisoformat(text)
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
