@@ -18,7 +18,7 @@ from programme.cardnumber import make_card_number
 from programme.points import RULES_VERSION, earn_points
 from programme.ticket import Tender, make_line, ticket_hash
 from sync.codec import encode_ticket, payload_digest
-from terminal.checkpoint import Checkpointer
+from sync.checkpoint import Checkpointer
 from terminal.journal import Journal
 from terminal.till import TillSession
 
@@ -120,9 +120,9 @@ def measure(path: Path, cards: list[str]) -> dict:
     journal.checkpointer.stop()
     journal.checkpointer = Checkpointer(journal.path)
     busy = [_close(journal, rng, cards)[0] for _ in range(SAMPLES)]
-    # Before terminal/checkpoint.py: SQLite's automatic checkpoint at 1,000 WAL pages, inside the close.
+    # Before sync/checkpoint.py: SQLite's automatic checkpoint at 1,000 WAL pages, inside the close.
     journal.checkpointer.stop()
-    journal.checkpointer = Checkpointer(journal.path, every_closes=10**9, idle_s=3600)
+    journal.checkpointer = Checkpointer(journal.path, every_commits=10**9, idle_s=3600)
     journal.conn.execute("PRAGMA wal_autocheckpoint=1000")
     inline = [_close(journal, rng, cards)[0] for _ in range(SAMPLES)]
     journal.close()
@@ -219,7 +219,7 @@ def markdown(result: dict) -> str:
              c["p50_ms"], c["p99_ms"]),
             (f"{int(size):,}", "ticket close, back to back (a busy spell: checkpoint beside every 64th close)",
              cb["p50_ms"], cb["p99_ms"]),
-            (f"{int(size):,}", "ticket close with SQLite's automatic checkpoint inside it (before terminal/checkpoint.py)",
+            (f"{int(size):,}", "ticket close with SQLite's automatic checkpoint inside it (before sync/checkpoint.py)",
              ci["p50_ms"], ci["p99_ms"]),
             (f"{int(size):,}", "raw SQLite insert of the same rows, synchronous=FULL (baseline)", b["p50_ms"], b["p99_ms"]),
             (f"{int(size):,}", "card typed -> hot-list + balance (target p99 <= 30 ms)", lk["p50_ms"], lk["p99_ms"]),
@@ -235,7 +235,7 @@ def markdown(result: dict) -> str:
             + ", ".join(f"{int(k):,} tickets in {v['prefill_s']} s ({v['file_mb']} MB)" for k, v in result["sizes"].items())
             + ".\n\n" + (f"Not measured: {result['not_measured']}. " if result["not_measured"] else "")
             + "Checkpoints: the journal copies its WAL into the database on its own thread once the till pauses "
-            "(0.5 s; 20 ms here so the bench does not sleep) or after 64 closes in a busy spell (terminal/checkpoint.py). "
+            "(0.5 s; 20 ms here so the bench does not sleep) or after 64 closes in a busy spell (sync/checkpoint.py). "
             "Between customers, the close finds the WAL checkpointed; back to back, a checkpoint's sync runs beside some "
             "closes; before, SQLite's automatic checkpoint ran inside one close in about a hundred. The raw baseline "
             "keeps SQLite's defaults and runs between customers, as the first row. The card look-up here starts from a typed number and "

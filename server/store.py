@@ -13,12 +13,14 @@ import sqlite_utils
 
 from programme.signing import SignatureError, load_public_key, verify_ticket
 from programme.ticket import Ticket, ticket_hash
+from sync.checkpoint import SAFETY_NET_PAGES, Checkpointer
 from sync.codec import payload_digest
 
 from .returns_check import SCHEMA_SQLITE as RETURNS_SCHEMA, record_returns
 from .store_rows import chain_breaks, ledger_rows, line_rows, ticket_row
 
 BUSY_TIMEOUT_S = 30
+CHECKPOINT_EVERY_BATCHES = 8  # in a busy spell; else once ingest pauses (sync/checkpoint.py)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tickets (
@@ -171,7 +173,49 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.executescript(SCHEMA + RETURNS_SCHEMA)
     _add_lot_at(conn)
+    _add_card_points(conn)
     return sqlite_utils.Database(conn)
+
+
+# Each card's balance, kept by the database itself as the ledger changes: a balance is one lookup,
+# not the sum of a card's whole history (the ingest pushes the balances of every batch's cards).
+CARD_POINTS = [
+    "CREATE TABLE IF NOT EXISTS card_points (card TEXT PRIMARY KEY, points INTEGER NOT NULL) WITHOUT ROWID",
+    """CREATE TRIGGER IF NOT EXISTS ledger_points_in AFTER INSERT ON ledger BEGIN
+        INSERT INTO card_points (card, points) VALUES (NEW.card, NEW.points)
+        ON CONFLICT (card) DO UPDATE SET points = points + excluded.points;
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS ledger_points_out AFTER DELETE ON ledger BEGIN
+        UPDATE card_points SET points = points - OLD.points WHERE card = OLD.card;
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS ledger_points_change AFTER UPDATE OF card, points ON ledger BEGIN
+        UPDATE card_points SET points = points - OLD.points WHERE card = OLD.card;
+        INSERT INTO card_points (card, points) VALUES (NEW.card, NEW.points)
+        ON CONFLICT (card) DO UPDATE SET points = points + excluded.points;
+    END""",
+]
+
+
+def _add_card_points(conn: sqlite3.Connection) -> None:
+    """`card_points` and its triggers; a database made before them gets its balances summed once."""
+    def present() -> bool:
+        return conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'ledger_points_%'"
+                            ).fetchone()[0] == 3
+
+    if present():
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if not present():  # another connection may have done it while this one waited
+            conn.execute(CARD_POINTS[0])
+            conn.execute("DELETE FROM card_points")
+            conn.execute("INSERT INTO card_points (card, points) SELECT card, sum(points) FROM ledger GROUP BY card")
+            for statement in CARD_POINTS[1:]:
+                conn.execute(statement)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def _add_lot_at(conn: sqlite3.Connection) -> None:
@@ -191,8 +235,12 @@ class Store:
         self.conn = self.db.conn
         self._keys: dict | None = None
         self._rules = None  # server.rules_check.RulesCatalog, built on the first batch
+        # Ingest's commits do not checkpoint: a thread of its own does, beside the next batch.
+        self.conn.execute(f"PRAGMA wal_autocheckpoint={SAFETY_NET_PAGES}")
+        self.checkpointer = Checkpointer(self.path, every_commits=CHECKPOINT_EVERY_BATCHES)
 
     def close(self) -> None:
+        self.checkpointer.stop()
         self.conn.close()
 
     # -- ingest ----------------------------------------------------------------------------------
@@ -254,6 +302,7 @@ class Store:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        self.checkpointer.nudge()
         return result
 
     # -- signatures and chains -------------------------------------------------------------------
@@ -369,13 +418,12 @@ class Store:
         return dict(self.conn.execute("SELECT terminal, contiguous_seq FROM terminals").fetchall())
 
     def balances(self, cards: list[str]) -> dict[str, int]:
-        """Each card's balance: the sum of its ledger entries."""
+        """Each card's balance: the sum of its ledger entries (kept in `card_points`)."""
         found: dict[str, int] = {}
         for start in range(0, len(cards), 500):
             chunk = cards[start:start + 500]
             found.update(self.conn.execute(
-                f"SELECT card, coalesce(sum(points), 0) FROM ledger WHERE card IN ({','.join('?' * len(chunk))}) "
-                "GROUP BY card", chunk).fetchall())
+                f"SELECT card, points FROM card_points WHERE card IN ({','.join('?' * len(chunk))})", chunk).fetchall())
         return found
 
     def balances_for_till(self, terminal: str, cards: list[str]) -> tuple[dict[str, int], int]:
@@ -445,8 +493,7 @@ def balances_seen_by(conn, terminal: str, cards: list[str]) -> tuple[dict[str, i
     for start in range(0, len(cards), 500):
         chunk = cards[start:start + 500]
         marks = ",".join("?" * len(chunk))
-        found.update(conn.execute(f"SELECT card, coalesce(sum(points), 0) FROM ledger WHERE card IN ({marks}) "
-                                  "GROUP BY card", chunk).fetchall())
+        found.update(conn.execute(f"SELECT card, points FROM card_points WHERE card IN ({marks})", chunk).fetchall())
         if highest > contiguous:
             for card, points in conn.execute(
                     f"SELECT l.card, sum(l.points) FROM ledger l JOIN tickets t ON t.id = l.ticket_id "

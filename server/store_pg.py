@@ -207,11 +207,48 @@ def partition_ddl(year: int, month: int) -> str:
             f"FROM ('{year:04d}-{month:02d}-01 00:00+00') TO ('{following[0]:04d}-{following[1]:02d}-01 00:00+00')")
 
 
+# Each card's balance, kept by the database as the ledger changes (see server/store.py's CARD_POINTS).
+# Statement-level triggers: one upsert per card and statement (COPY included), in card order, so two
+# workers writing at once lock the same rows in the same order.
+CARD_POINTS = """
+CREATE TABLE card_points (card TEXT PRIMARY KEY, points BIGINT NOT NULL);
+INSERT INTO card_points (card, points) SELECT card, sum(points) FROM ledger GROUP BY card;
+CREATE FUNCTION ledger_points_in() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO card_points (card, points) SELECT card, sum(points) FROM added GROUP BY card ORDER BY card
+    ON CONFLICT (card) DO UPDATE SET points = card_points.points + excluded.points;
+    RETURN NULL;
+END $$;
+CREATE FUNCTION ledger_points_out() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE card_points c SET points = c.points - r.points
+    FROM (SELECT card, sum(points) AS points FROM removed GROUP BY card ORDER BY card) r WHERE c.card = r.card;
+    RETURN NULL;
+END $$;
+CREATE FUNCTION ledger_points_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO card_points (card, points)
+    SELECT card, sum(points) FROM (SELECT card, points FROM added UNION ALL SELECT card, -points FROM removed) d
+    GROUP BY card ORDER BY card
+    ON CONFLICT (card) DO UPDATE SET points = card_points.points + excluded.points;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER ledger_points_in AFTER INSERT ON ledger REFERENCING NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger_points_in();
+CREATE TRIGGER ledger_points_out AFTER DELETE ON ledger REFERENCING OLD TABLE AS removed
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger_points_out();
+CREATE TRIGGER ledger_points_change AFTER UPDATE ON ledger REFERENCING NEW TABLE AS added OLD TABLE AS removed
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger_points_change();
+"""
+
+
 def connect(url: str) -> psycopg.Connection:
     conn = psycopg.connect(url, autocommit=True)
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
         conn.execute(SCHEMA + RETURNS_SCHEMA)
+        if conn.execute("SELECT to_regclass('card_points')").fetchone()[0] is None:
+            conn.execute(CARD_POINTS)  # a database made before card_points gets its balances summed once
     return conn
 
 

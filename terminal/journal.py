@@ -20,10 +20,10 @@ from programme.ticket import (
 )
 from programme.signing import sign_ticket
 from sync import outbox, topics
+from sync.checkpoint import SAFETY_NET_PAGES, Checkpointer
 from sync.codec import decode_ticket, encode_ticket
 
 from . import cardstate
-from .checkpoint import SAFETY_NET_PAGES, Checkpointer
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -46,7 +46,7 @@ class Journal:
         self.db = open_journal_db(path)
         self.conn = self.db.conn
         self._create()
-        # Checkpoints run on their own thread when the till pauses, not inside a close (terminal/checkpoint.py).
+        # Checkpoints run on their own thread when the till pauses, not inside a close (sync/checkpoint.py).
         self.conn.execute(f"PRAGMA wal_autocheckpoint={SAFETY_NET_PAGES}")
         self.checkpointer = Checkpointer(self.path)
 

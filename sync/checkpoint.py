@@ -1,12 +1,13 @@
-"""WAL checkpoints off the ticket close path.
+"""WAL checkpoints off the writing path: the till's ticket close, head office's ingest batches.
 
 With SQLite's automatic checkpoint, the commit that crosses 1,000 WAL pages also copies the WAL into
 the database file and syncs it: one close in about a hundred took 7 to 200 ms instead of about 1.3 ms
-(bench/till.py). The journal's writing connection therefore turns the automatic checkpoint down to a
-safety net (`SAFETY_NET_PAGES`), and this thread, with its own connection, checkpoints (PASSIVE: it
-never waits for, nor blocks, the cashier's next close) once the till has been idle for `IDLE_S`, or
-after `EVERY_CLOSES` closes in a busy spell. Durability does not change: each commit is synced to the
-WAL (synchronous=FULL) before close_ticket returns; a checkpoint only moves committed pages.
+(bench/till.py), and at head office about a third of a catch-up's time went into checkpoints inside
+ingest commits (bench/ingest.py). The writing connection therefore turns the automatic checkpoint down
+to a safety net (`SAFETY_NET_PAGES`), and this thread, with its own connection, checkpoints (PASSIVE:
+it never waits for, nor blocks, the next commit) once the writer has been idle for `idle_s`, or after
+`every_commits` commits in a busy spell. Durability does not change: each commit is synced as its
+connection's `synchronous` setting says before it returns; a checkpoint only moves committed pages.
 """
 from __future__ import annotations
 
@@ -19,16 +20,16 @@ from sync.events import log_event
 log = logging.getLogger("loyalty.till.checkpoint")
 
 SAFETY_NET_PAGES = 20_000  # about 80 MB of WAL: the closing connection checkpoints itself only past this
-EVERY_CLOSES = 64
+EVERY_COMMITS = 64
 IDLE_S = 0.5
 
 
 class Checkpointer:
     """`nudge()` after each commit; a daemon thread checkpoints when the till pauses. `stop()` does a last one."""
 
-    def __init__(self, path: str, every_closes: int = EVERY_CLOSES, idle_s: float = IDLE_S):
+    def __init__(self, path: str, every_commits: int = EVERY_COMMITS, idle_s: float = IDLE_S):
         self.path = path
-        self.every_closes = every_closes
+        self.every_commits = every_commits
         self.idle_s = idle_s
         self.checkpoints = 0
         self.done = threading.Event()  # set after each checkpoint (tests wait on it)
@@ -53,7 +54,7 @@ class Checkpointer:
                 self._wake.wait()
                 self._wake.clear()
                 # Wait for a pause in the closes, unless a busy spell has piled up enough of them.
-                while not self._stopping and self._pending < self.every_closes and self._wake.wait(self.idle_s):
+                while not self._stopping and self._pending < self.every_commits and self._wake.wait(self.idle_s):
                     self._wake.clear()
                 if self._pending:
                     self._checkpoint(conn)

@@ -3,7 +3,7 @@ import sqlite3
 
 from programme.points import RULES_VERSION, earn_points
 from programme.ticket import Tender, make_line
-from terminal.checkpoint import SAFETY_NET_PAGES, Checkpointer
+from sync.checkpoint import SAFETY_NET_PAGES, Checkpointer
 from terminal.journal import Journal
 
 CARD = "2900000000018"
@@ -24,7 +24,7 @@ def _wal_frames(path) -> int:
 def test_closes_never_checkpoint_themselves(tmp_path):
     path = tmp_path / "till.db"
     journal = Journal(path, "S001-T01")
-    journal.checkpointer = Checkpointer(str(path), every_closes=100_000, idle_s=3600)
+    journal.checkpointer = Checkpointer(str(path), every_commits=100_000, idle_s=3600)
     assert journal.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == SAFETY_NET_PAGES
     for _ in range(150):
         _close(journal)
@@ -40,7 +40,7 @@ def test_closes_never_checkpoint_themselves(tmp_path):
 def test_a_busy_spell_is_checkpointed_after_enough_closes(tmp_path):
     path = tmp_path / "till.db"
     journal = Journal(path, "S001-T01")
-    journal.checkpointer = Checkpointer(str(path), every_closes=5, idle_s=3600)
+    journal.checkpointer = Checkpointer(str(path), every_commits=5, idle_s=3600)
     for _ in range(5):
         _close(journal)
     assert journal.checkpointer.done.wait(30), "no checkpoint after 5 closes"
@@ -51,7 +51,7 @@ def test_a_busy_spell_is_checkpointed_after_enough_closes(tmp_path):
 def test_a_pause_is_checkpointed(tmp_path):
     path = tmp_path / "till.db"
     journal = Journal(path, "S001-T01")
-    journal.checkpointer = Checkpointer(str(path), every_closes=100_000, idle_s=0.05)
+    journal.checkpointer = Checkpointer(str(path), every_commits=100_000, idle_s=0.05)
     _close(journal)
     assert journal.checkpointer.done.wait(30), "no checkpoint once the till paused"
     assert journal.checkpointer.checkpoints == 1
