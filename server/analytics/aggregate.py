@@ -247,20 +247,29 @@ def _fold_rows(conn, tickets, lines) -> int:
             c[2] += 1
             c[3] += earned
             c[4] += redeemed
-    conn.executemany(
-        "INSERT INTO card_day VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(card, day, store) DO UPDATE SET "
-        "spend_cents = card_day.spend_cents + excluded.spend_cents, "
-        "margin_cents = card_day.margin_cents + excluded.margin_cents, "
-        "tickets = card_day.tickets + excluded.tickets, points = card_day.points + excluded.points, "
-        "points_redeemed = card_day.points_redeemed + excluded.points_redeemed",
-        [(*k, *v) for k, v in card_day.items()])
-    conn.executemany(
-        "INSERT INTO store_day VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(store, day) DO UPDATE SET "
-        "spend_cents = store_day.spend_cents + excluded.spend_cents, tickets = store_day.tickets + excluded.tickets, "
-        "identified_cents = store_day.identified_cents + excluded.identified_cents, "
-        "identified_tickets = store_day.identified_tickets + excluded.identified_tickets",
-        [(*k, *v) for k, v in store_day.items()])
-    conn.executemany(
-        "INSERT INTO card_category VALUES (?, ?, ?) ON CONFLICT(card, category) DO UPDATE SET "
-        "spend_cents = card_category.spend_cents + excluded.spend_cents", [(*k, v) for k, v in categories.items()])
+    _add(conn, "card_day", [(*k, *v) for k, v in card_day.items()])
+    _add(conn, "store_day", [(*k, *v) for k, v in store_day.items()])
+    _add(conn, "card_category", [(*k, v) for k, v in categories.items()])
     return len(tickets)
+
+
+SUMMED = {  # table: (its key, the columns a fold adds to)
+    "card_day": (("card", "day", "store"), ("spend_cents", "margin_cents", "tickets", "points", "points_redeemed")),
+    "store_day": (("store", "day"), ("spend_cents", "tickets", "identified_cents", "identified_tickets")),
+    "card_category": (("card", "category"), ("spend_cents",)),
+}
+
+
+def _add(conn, table: str, rows: list[tuple]) -> None:
+    """Add rows (key..., amounts...) to `table`: a row per key (executemany on SQLite, one statement over
+    arrays on PostgreSQL, where a row per statement costs a round trip each)."""
+    if not rows:
+        return
+    key, summed = SUMMED[table]
+    update = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in summed)
+    conflict = f"ON CONFLICT({', '.join(key)}) DO UPDATE SET {update}"
+    if dialect(conn) == POSTGRESQL:
+        arrays = ", ".join(["?::text[]"] * len(key) + ["?::bigint[]"] * len(summed))
+        conn.execute(f"INSERT INTO {table} SELECT * FROM unnest({arrays}) {conflict}", [list(c) for c in zip(*rows)])
+    else:
+        conn.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * (len(key) + len(summed)))}) {conflict}", rows)

@@ -128,8 +128,13 @@ def export_csv(conn: sqlite3.Connection, f: TicketFilter, chunk: int = 5000) -> 
 
 def detail(conn: sqlite3.Connection, ticket_id: str) -> dict:
     """A ticket as the till printed it (from its stored message), with its sync and signature status."""
-    row = conn.execute(f"SELECT {', '.join(COLUMNS)}, hash, prev_hash, payload FROM tickets WHERE id = ?",
-                       (ticket_id,)).fetchone()
+    columns = f"{', '.join(COLUMNS)}, hash, prev_hash, payload"
+    if dialect(conn) == POSTGRESQL:  # no index on id alone across the months: found by (terminal, seq) instead
+        row = conn.execute(f"SELECT {columns} FROM tickets WHERE (terminal, seq) = "
+                           "(SELECT terminal, seq FROM ticket_keys WHERE id = ?) AND id = ?",
+                           (ticket_id, ticket_id)).fetchone()
+    else:
+        row = conn.execute(f"SELECT {columns} FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
     if row is None:
         raise ServerError(f"no ticket {ticket_id}: search for it in the ticket explorer")
     found = dict(zip((*COLUMNS, "hash", "prev_hash", "payload"), next(_as_text(conn, [row]))))
