@@ -28,8 +28,12 @@ def aggregate(db: str, dashboard: bool) -> None:
 
     from .analytics.aggregate import pending, refresh
     from .dbconn import open_connection
+    from .errors import StoreError
 
-    conn = open_connection(db)
+    try:
+        conn = open_connection(db)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         todo = pending(conn)
         with Progress(transient=True) as progress:

@@ -62,3 +62,11 @@ def test_the_aggregate_job_can_prepare_the_dashboard(conn, monkeypatch):
     assert (figures["customers"], figures["spend_cents"]) == (10, 110000)  # with D's June ticket
     again = CliRunner().invoke(main, ["server", "aggregate", "--db", str(path)])
     assert json.loads(again.output) == {"tickets": 0, "last_rowid": 13}
+
+
+def test_the_aggregate_job_says_when_postgresql_cannot_be_reached():
+    result = CliRunner().invoke(main, ["server", "aggregate", "--db", "postgresql://analyst@127.0.0.1:1/loyalty"])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: cannot open the PostgreSQL database postgresql://analyst@127.0.0.1:1/"
+                                    "loyalty: ")
+    assert result.output.endswith("; check the URL and that the server runs\n")
