@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from ..dbconn import POSTGRESQL, dialect
+from ..dbconn import POSTGRESQL, dialect, has_table
 from .margins import margin_cents
 
 SCHEMA = """
@@ -81,6 +81,26 @@ CREATE TRIGGER tickets_aggregate_pending AFTER INSERT ON tickets REFERENCING NEW
 SCHEMA_LOCK_PG = 0x10CA1A  # advisory lock ids: the aggregates' schema, and one fold at a time
 FOLD_LOCK_PG = 0x10CA1B
 BATCH = 50_000  # tickets folded per step (one transaction for the whole run)
+
+
+def create_pg(conn, table: str, ddl: str) -> None:
+    """Run `ddl` on PostgreSQL when `table` is missing, under the schema's advisory lock (two processes that
+    both find it missing would otherwise race on CREATE TABLE IF NOT EXISTS); in the caller's transaction if any."""
+    if has_table(conn, table):
+        return
+    opened = not conn.in_transaction
+    if opened:
+        conn.execute("BEGIN")
+    try:
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK_PG,))
+        if not has_table(conn, table):
+            conn.executescript(ddl)
+        if opened:
+            conn.execute("COMMIT")
+    except BaseException:
+        if opened:
+            conn.execute("ROLLBACK")
+        raise
 
 
 def _ensure_schema_pg(conn) -> None:

@@ -20,8 +20,9 @@ from sync.broker_url import BrokerUrl
 from sync.events import log_event
 from sync.retained import publish_retained
 
-from ..dbconn import POSTGRESQL, dialect, has_table
+from ..dbconn import POSTGRESQL, dialect
 from ..errors import ServerError
+from .aggregate import create_pg
 from .aggregate import ensure_schema as ensure_aggregates
 from .segments import SegmentSpec, members
 from .stats import welch_interval
@@ -74,8 +75,7 @@ class Campaign(msgspec.Struct, kw_only=True):
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
     if dialect(conn) == POSTGRESQL:
-        if not has_table(conn, "campaign_members"):
-            conn.executescript(SCHEMA_PG)
+        create_pg(conn, "campaign_members", SCHEMA_PG)
         return
     conn.executescript(SCHEMA)
 

@@ -68,8 +68,7 @@ class Behind:
 def ensure_schema(conn: sqlite3.Connection) -> None:
     """The cache table; databases made before computed_at existed get the column (NULL for old rows)."""
     if dialect(conn) == POSTGRESQL:
-        if not has_table(conn, "dashboard_cache"):
-            conn.execute(SCHEMA_PG)  # one statement: in the caller's transaction, if any
+        aggregate.create_pg(conn, "dashboard_cache", SCHEMA_PG)
         return
     conn.executescript(SCHEMA)
     if "computed_at" not in {r[1] for r in conn.execute("PRAGMA table_info(dashboard_cache)")}:

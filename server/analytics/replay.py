@@ -12,9 +12,10 @@ from sync.codec import decode_ticket
 from sync.errors import SyncError
 from sync.topics import terminal_of_up_topic
 
-from ..dbconn import open_connection
+from ..dbconn import POSTGRESQL, dialect, open_connection
 from ..errors import ServerError
 from ..store_api import open_store
+from .aggregate import create_pg
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS dead_letter_replays (
@@ -27,6 +28,9 @@ CREATE TABLE IF NOT EXISTS dead_letter_replays (
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
+    if dialect(conn) == POSTGRESQL:
+        create_pg(conn, "dead_letter_replays", SCHEMA)
+        return
     conn.executescript(SCHEMA)
 
 

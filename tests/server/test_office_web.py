@@ -18,7 +18,7 @@ from sync.codec import encode_ticket
 
 from ..fixtures.desk import Desk, error_of
 from ..fixtures.desk import fast_argon2  # noqa: F401 - fixture
-from ..fixtures.headoffice import CARDS, build_known_set, chained, register_customers, store_tickets
+from ..fixtures.headoffice import CARDS, build_known_set, chained, close_office, register_customers, store_tickets
 from ..fixtures.headoffice import office_target  # noqa: F401 - fixture
 from ..fixtures.mqtt import Listener
 
@@ -37,7 +37,7 @@ def office(tmp_path, fast_argon2, office_target):
     build_known_set(desk.db_path)
     register_customers(desk.conn)
     yield desk
-    desk.conn.close()
+    close_office(desk)
 
 
 def text(response) -> str:
@@ -200,4 +200,4 @@ def test_pages_work_on_an_empty_database(tmp_path, fast_argon2, office_target):
             assert response.status_code in (200, 302), (url, error_of(response))
     assert "No ticket matches." in text(client.get("/office/tickets"))
     assert "No campaign yet." in text(client.get("/office/campaigns"))
-    desk.conn.close()
+    close_office(desk)

@@ -16,7 +16,8 @@ from server.dbconn import open_connection
 
 from ...fixtures.desk import Desk
 from ...fixtures.desk import fast_argon2  # noqa: F401 - fixture
-from ...fixtures.headoffice import CARDS, END, START, _ean, build_known_set, chained, last_hash, register_customers
+from ...fixtures.headoffice import CARDS, END, START, _ean, build_known_set, chained, close_office, last_hash
+from ...fixtures.headoffice import register_customers
 from ...fixtures.headoffice import office_target, store_tickets  # noqa: F401 - fixture
 
 PERIOD = f"start={START}&end={END}"
@@ -30,10 +31,7 @@ def office(tmp_path, fast_argon2, office_target):
     build_known_set(desk.db_path)
     register_customers(desk.conn)
     yield desk
-    found = desk.app.extensions.get("dashboard_refresher")
-    if found:
-        found.close()
-    desk.conn.close()
+    close_office(desk)
 
 
 def text(response) -> str:
