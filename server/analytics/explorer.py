@@ -19,6 +19,7 @@ import msgspec
 from programme.ticket import Ticket
 
 from ..dbconn import POSTGRESQL, dialect, has_table
+from ..deskdb import by_bytes
 from ..errors import ServerError
 
 PAGE_SIZE = 50
@@ -179,7 +180,7 @@ def _returned(conn: sqlite3.Connection, ticket_id: str) -> list[tuple[str, str]]
     taken: dict[str, list[str]] = {}
     for return_id, line, quantity in conn.execute(
             "SELECT return_id, original_line, quantity FROM returned_lines WHERE original_id = ? "
-            "ORDER BY return_id, original_line", (ticket_id,)):
+            f"ORDER BY {by_bytes(conn, 'return_id')}, original_line", (ticket_id,)):
         taken.setdefault(return_id, []).append(f"line {line + 1} x{quantity}")
     return [(return_id, ", ".join(lines)) for return_id, lines in taken.items()]
 

@@ -12,6 +12,7 @@ from datetime import date
 from programme.points import default_rules
 
 from ..dbconn import POSTGRESQL, dialect, has_table
+from ..deskdb import by_bytes
 from .aggregate import ensure_schema
 
 
@@ -153,6 +154,7 @@ def identification_by_store(conn: sqlite3.Connection, start: date, end: date) ->
     ensure_schema(conn)
     rows = conn.execute(
         "SELECT store, sum(spend_cents), sum(tickets), sum(identified_cents), sum(identified_tickets) FROM store_day "
-        "WHERE day >= ? AND day <= ? GROUP BY store ORDER BY store", (start.isoformat(), end.isoformat()))
+        f"WHERE day >= ? AND day <= ? GROUP BY store ORDER BY {by_bytes(conn, 'store')}",
+        (start.isoformat(), end.isoformat()))
     return [{"store": s, "spend_cents": spend, "tickets": n, "identified_cents": ident, "identified_tickets": ni,
              "rate": ident / spend if spend else 0.0} for s, spend, n, ident, ni in rows]

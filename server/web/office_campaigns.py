@@ -51,7 +51,8 @@ def period_from(form) -> tuple[date, date]:
 
 
 def _categories() -> list[str]:
-    return [r[0] for r in db().execute("SELECT DISTINCT category FROM card_category ORDER BY 1")]
+    # sorted here: code point order is SQLite's, whatever a PostgreSQL database's collation
+    return sorted(r[0] for r in db().execute("SELECT DISTINCT category FROM card_category"))
 
 
 @bp.route("/segments")

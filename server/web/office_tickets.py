@@ -50,7 +50,7 @@ def explorer():
     return render_template("office_tickets.html", rows=rows, page=page, query=query,
                            matching=tickets.count(conn, f), page_size=tickets.PAGE_SIZE,
                            count_limit=tickets.COUNT_LIMIT,
-                           stores=[r[0] for r in conn.execute("SELECT DISTINCT store FROM store_day ORDER BY 1")]
+                           stores=sorted(r[0] for r in conn.execute("SELECT DISTINCT store FROM store_day"))
                            if has_table(conn, "store_day") else [])
 
 
