@@ -32,6 +32,7 @@ DEFAULTS = {
     "REMEMBER_COOKIE_HTTPONLY": True,
     "REMEMBER_COOKIE_SAMESITE": "Lax",
     "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "DB_CONNECTIONS": 8,  # PostgreSQL connections kept open between requests (waitress runs 8 threads)
 }
 SECRET_FILE = "secret_key"
 # Sent with every response. Styles may be inline only for pygal's SVG charts; no inline script at all.
@@ -67,7 +68,7 @@ def load_user(user_id: str):
 def db() -> sqlite3.Connection:
     """The request's connection (sqlite3's API on both engines); the tables were created at start."""
     if "db" not in g:
-        g.db = open_db(current_app.config["DB"], create=False)
+        g.db = current_app.extensions["desk_connections"].take()
     return g.db
 
 
@@ -125,6 +126,9 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(Path(app.instance_path))
     open_db(app.config["DB"]).close()  # create the desk's tables once, before the first request
+    from .connections import Connections
+
+    app.extensions["desk_connections"] = Connections(app.config["DB"], app.config["DB_CONNECTIONS"])
 
     from programme.money import format_cents
 
@@ -145,7 +149,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     def close_db(exc):
         conn = g.pop("db", None)
         if conn is not None:
-            conn.close()
+            app.extensions["desk_connections"].give_back(conn)
 
     @app.errorhandler(CSRFError)
     def csrf_refused(exc):

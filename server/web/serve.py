@@ -17,7 +17,15 @@ def make_server(db: str, host: str = "127.0.0.1", port: int = 8080, broker: str 
     if broker:
         config["BROKER"] = broker
     app = create_app(config, instance_path=instance)
-    return create_server(app, host=host, port=port, threads=THREADS)
+    server = create_server(app, host=host, port=port, threads=THREADS)
+    close = server.close
+
+    def close_all() -> None:  # the server, then the database connections its requests kept open
+        close()
+        app.extensions["desk_connections"].close()
+
+    server.close = close_all
+    return server
 
 
 def run_in_thread(server) -> threading.Thread:
