@@ -111,7 +111,11 @@ class Ingestor:
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage):
         # Decoded and validated here, on paho's thread, while the ingest thread waits on SQLite
         # (which releases the GIL): the two overlap. Nothing is acked before its batch commits.
+        # The checks that need no database are done here too (server/precheck.py), once the store is open.
+        store = self.store
         for item in classify_message(message.topic, message.payload):
+            if store is not None and not isinstance(item, DeadLetter):
+                item = (*item, store.precheck(item[1]))
             self._put(item)
 
     def _put(self, item) -> None:
@@ -195,7 +199,8 @@ class Ingestor:
     def _publish_balances(self, store, good: list) -> None:
         """Tell each till the balances of the cards it just sold to, so it shows them offline too."""
         by_till: dict[str, set[str]] = {}
-        for _, ticket, _ in good:
+        for item in good:
+            ticket = item[1]
             if ticket.card:
                 by_till.setdefault(ticket.terminal, set()).add(ticket.card)
         if not by_till:

@@ -105,10 +105,17 @@ def check_ticket(catalog: RulesCatalog, ticket: Ticket, conn=None) -> Discrepanc
     return Discrepancy(ticket.id, till, ours, f"{head}: till has {show(extra)}; rules give {show(missing)}")
 
 
-def record_discrepancies(conn: sqlite3.Connection, catalog: RulesCatalog, tickets: list[Ticket], now: str) -> int:
-    """Check stored tickets inside the ingest transaction; returns how many disagree."""
+def record_discrepancies(conn: sqlite3.Connection, catalog: RulesCatalog, tickets: list[Ticket], now: str,
+                         known: dict[str, Discrepancy | None] | None = None) -> int:
+    """Check stored tickets inside the ingest transaction; returns how many disagree.
+
+    `known`: verdicts already reached for some tickets (server/precheck.py), by ticket id."""
     found = []
+    known = known or {}
     for ticket in tickets:
+        if ticket.id in known:
+            found.append(known[ticket.id])
+            continue
         try:
             found.append(check_ticket(catalog, ticket, conn))
         except ProgrammeError as exc:  # a check that fails is itself a finding, never a stalled ingest

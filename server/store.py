@@ -11,11 +11,12 @@ from pathlib import Path
 
 import sqlite_utils
 
-from programme.signing import SignatureError, load_public_key, verify_ticket
+from programme.signing import load_public_key
 from programme.ticket import Ticket, ticket_hash
 from sync.checkpoint import SAFETY_NET_PAGES, Checkpointer
 from sync.codec import payload_digest
 
+from .precheck import Precheck, precheck, prechecked, signature_error
 from .returns_check import SCHEMA_SQLITE as RETURNS_SCHEMA, record_returns
 from .store_rows import chain_breaks, ledger_rows, line_rows, ticket_row
 
@@ -244,24 +245,26 @@ class Store:
         self.conn.close()
 
     # -- ingest ----------------------------------------------------------------------------------
-    def ingest(self, tickets: list[tuple[str, Ticket, bytes]], dead: list[DeadLetter], now: str) -> BatchResult:
-        """Write a batch in one transaction: (topic, ticket, payload) triples and dead letters."""
+    def ingest(self, tickets: list[tuple], dead: list[DeadLetter], now: str) -> BatchResult:
+        """Write a batch in one transaction: (topic, ticket, payload[, Precheck]) items and dead letters."""
         result = BatchResult()
         conn = self.conn
         touched: set[str] = set()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            rows, received, lines, ledger, checked = [], [], [], [], []
+            rows, received, lines, ledger, checked, known = [], [], [], [], [], {}
             keys = self._till_keys()
             ordered = sorted(tickets, key=lambda t: (t[1].terminal, t[1].seq))
-            stored_hashes = self._stored_hashes([t.id for _, t, _ in ordered])
+            stored_hashes = self._stored_hashes([item[1].id for item in ordered])
             batch: dict[tuple[str, int], tuple[str, str]] = {}  # (terminal, seq) -> (hash, prev_hash)
-            for topic, ticket, payload in ordered:
+            for item in ordered:
+                topic, ticket, payload = item[:3]
+                pre = prechecked(item)
                 touched.add(ticket.terminal)
-                if ticket.terminal in keys and self._quarantined(ticket, keys[ticket.terminal], payload, now):
+                if ticket.terminal in keys and self._quarantined(ticket, keys, payload, now, pre):
                     result.quarantined += 1
                     continue
-                digest = ticket_hash(ticket)
+                digest = pre.digest if pre is not None else ticket_hash(ticket)
                 if ticket.id in stored_hashes:
                     if stored_hashes[ticket.id] != digest:
                         dead.append(DeadLetter(topic, f"conflicting duplicate: ticket {ticket.id} was already "
@@ -272,6 +275,8 @@ class Store:
                 batch[(ticket.terminal, ticket.seq)] = (digest, ticket.prev_hash)
                 result.stored += 1
                 checked.append(ticket)
+                if pre is not None and pre.points_checked:
+                    known[ticket.id] = pre.discrepancy
                 rows.append(ticket_row(ticket, digest, now, payload))
                 received.append((ticket.terminal, ticket.seq, payload_digest(payload)))
                 lines.extend(line_rows(ticket))
@@ -283,7 +288,7 @@ class Store:
             conn.executemany(
                 "INSERT OR IGNORE INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)", ledger)
-            self._check_points(checked, now)
+            self._check_points(checked, now, known)
             record_returns(conn, checked, now)
             for letter in dead:
                 conn.execute(
@@ -321,13 +326,17 @@ class Store:
             self._keys = {t: load_public_key(k) for t, k in self.conn.execute("SELECT terminal, public_key FROM till_keys")}
         return self._keys
 
-    def _quarantined(self, ticket: Ticket, key, payload: bytes, now: str) -> bool:
+    def precheck(self, ticket: Ticket) -> Precheck:
+        """server.precheck's checks with the keys and rules loaded now: callable from any thread, no database."""
+        return precheck(ticket, self._keys, self._rules)
+
+    def _quarantined(self, ticket: Ticket, keys: dict, payload: bytes, now: str, pre: Precheck | None = None) -> bool:
         """Keep a ticket whose signature fails aside (flagged, visible, never dropped); its sequence counts."""
-        try:
-            verify_ticket(ticket, key)
+        reason = pre.signature_for(keys) if pre is not None else False
+        if reason is False:
+            reason = signature_error(ticket, keys[ticket.terminal])
+        if reason is None:
             return False
-        except SignatureError as exc:
-            reason = str(exc)
         conn = self.conn
         if conn.execute("INSERT OR IGNORE INTO received VALUES (?, ?, 'quarantined', ?)",
                         (ticket.terminal, ticket.seq, payload_digest(payload))).rowcount:
@@ -369,13 +378,13 @@ class Store:
         conn.executemany("INSERT OR IGNORE INTO chain_breaks (terminal, seq, expected_prev_hash, found_prev_hash, "
                          "detected_at) VALUES (?, ?, ?, ?, ?)", breaks)
 
-    def _check_points(self, tickets: list[Ticket], now: str) -> None:
-        """Recompute each ticket's points with its rules version; differences go to `discrepancies`."""
+    def _check_points(self, tickets: list[Ticket], now: str, known: dict | None = None) -> None:
+        """Recompute each ticket's points with its rules version (`known`: ticket id -> prechecked verdict)."""
         from .rules_check import RulesCatalog, record_discrepancies
 
         if self._rules is None:
             self._rules = RulesCatalog()
-        record_discrepancies(self.conn, self._rules.refresh(self.conn), tickets, now)
+        record_discrepancies(self.conn, self._rules.refresh(self.conn), tickets, now, known)
 
     def _advance(self, terminal: str, now: str, result: BatchResult) -> None:
         conn = self.conn

@@ -22,6 +22,7 @@ from psycopg.rows import dict_row
 from programme.ticket import Ticket, ticket_hash
 from sync.codec import payload_digest
 
+from .precheck import prechecked
 from .store import BatchResult, DeadLetter, Store
 from .returns_check import SCHEMA_PG as RETURNS_SCHEMA, record_returns
 from .store_rows import chain_breaks, ledger_rows, line_rows, ticket_row
@@ -269,6 +270,7 @@ class PgStore:
     register_till = Store.register_till
     _till_keys = Store._till_keys
     _quarantined = Store._quarantined
+    precheck = Store.precheck
     _advance = Store._advance
     acks = Store.acks
     ack_digest = Store.ack_digest
@@ -284,30 +286,34 @@ class PgStore:
                                "FROM dead_letters ORDER BY id").fetchall()
 
     # -- ingest ----------------------------------------------------------------------------------
-    def ingest(self, tickets: list[tuple[str, Ticket, bytes]], dead: list[DeadLetter], now: str) -> BatchResult:
-        """Write a batch in one transaction: (topic, ticket, payload) triples and dead letters."""
+    def ingest(self, tickets: list[tuple], dead: list[DeadLetter], now: str) -> BatchResult:
+        """Write a batch in one transaction: (topic, ticket, payload[, Precheck]) items and dead letters."""
         if self.conn.raw.closed:  # the server went away during an earlier batch: the caller retries
             self.conn = SqliteStyle(connect(self.url))
         raw = self.conn.raw
         result = BatchResult()
         ordered = sorted(tickets, key=lambda t: (t[1].terminal, t[1].seq))
-        touched = {t.terminal for _, t, _ in ordered} | {
+        touched = {item[1].terminal for item in ordered} | {
             d.terminal for d in dead if d.terminal is not None and d.seq is not None and d.seq > 0}
-        self._ensure_partitions({month_of(t.closed_at) for _, t, _ in ordered})
+        self._ensure_partitions({month_of(item[1].closed_at) for item in ordered})
         with raw.transaction():
             for terminal in sorted(touched):
                 raw.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (terminal,))
             keys = self._till_keys()
-            candidates = []
-            for topic, ticket, payload in ordered:
-                if ticket.terminal in keys and self._quarantined(ticket, keys[ticket.terminal], payload, now):
+            candidates, known = [], {}
+            for item in ordered:
+                topic, ticket, payload = item[:3]
+                pre = prechecked(item)
+                if ticket.terminal in keys and self._quarantined(ticket, keys, payload, now, pre):
                     result.quarantined += 1
                     continue
-                candidates.append((topic, ticket, payload, ticket_hash(ticket)))
+                candidates.append((topic, ticket, payload, pre.digest if pre is not None else ticket_hash(ticket)))
+                if pre is not None and pre.points_checked:
+                    known[ticket.id] = pre.discrepancy
             stored, duplicates = self._claim(candidates)
             self._dead_duplicates(duplicates, dead)
             result.duplicates, result.stored = len(duplicates), len(stored)
-            self._write(stored, now)
+            self._write(stored, now, known)
             for letter in dead:
                 raw.execute("INSERT INTO dead_letters (received_at, topic, terminal, seq, reason, payload) "
                             "VALUES (%s, %s, %s, %s, %s, %s)",
@@ -370,7 +376,7 @@ class PgStore:
                 dead.append(DeadLetter(topic, f"conflicting duplicate: ticket {ticket.id} was already "
                                               "stored with different content", payload))
 
-    def _write(self, stored: list, now: str) -> None:
+    def _write(self, stored: list, now: str, known: dict) -> None:
         """COPY the stored tickets and their lines; ledger, received sequences, chain links, points check."""
         if not stored:
             return
@@ -395,7 +401,7 @@ class PgStore:
                          [payload_digest(p) for _, _, p, _ in stored]), binary=True)
             self._check_chains(cur, stored, now)
         checked = [ticket for _, ticket, _, _ in stored]
-        self._check_points(checked, now)
+        self._check_points(checked, now, known)
         record_returns(self.conn, checked, now)
 
     def _check_chains(self, cur: psycopg.Cursor, stored: list, now: str) -> None:
@@ -411,10 +417,4 @@ class PgStore:
             cur.executemany("INSERT INTO chain_breaks (terminal, seq, expected_prev_hash, found_prev_hash, "
                             "detected_at) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING", breaks)
 
-    def _check_points(self, tickets: list[Ticket], now: str) -> None:
-        """Recompute each ticket's points with its rules version; differences go to `discrepancies`."""
-        from .rules_check import RulesCatalog, record_discrepancies
-
-        if self._rules is None:
-            self._rules = RulesCatalog()
-        record_discrepancies(self.conn, self._rules.refresh(self.conn), tickets, now)
+    _check_points = Store._check_points
