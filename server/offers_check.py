@@ -12,13 +12,14 @@ SQLite head-office database (server/analytics/campaigns.py); other stores know n
 """
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import date
 
 from programme.campaign_offers import RULE_PREFIX, CampaignOffer, as_promotion, campaign_of, cheque_entry
 from programme.rules import Promotion
 from programme.ticket import PointsEntry, Ticket
+
+from .dbconn import has_table
 
 
 @dataclass(frozen=True)
@@ -43,12 +44,9 @@ class CampaignCache:
 
     def refresh(self, conn) -> CampaignCache:
         """Reload when a campaign was added since (one small query per batch otherwise)."""
-        if not isinstance(conn, sqlite3.Connection):
+        if not has_table(conn, "campaigns"):  # no campaign was ever created in this database
             return self
-        try:
-            mark = tuple(conn.execute("SELECT count(*), max(id) FROM campaigns").fetchone())
-        except sqlite3.OperationalError:  # no campaign was ever created in this database
-            return self
+        mark = tuple(conn.execute("SELECT count(*), max(id) FROM campaigns").fetchone())
         if mark == self._mark:
             return self
         targets: dict[int, set[str]] = {}

@@ -10,7 +10,7 @@ are kept unique in `ticket_keys`, a narrow table beside `tickets` (it also serve
 Several workers may write at once: each batch first takes a transaction lock per terminal it
 touches (in order), so acks and gaps are computed over everything committed for that terminal.
 The rules shared with SQLite (row shapes, chain links, acks, quarantine, stats, points check) are
-the same code: server.store_rows, and Store's methods run through a `?`-placeholder adapter.
+the same code: server.store_rows, and Store's methods run through server.dbconn's PgConnection (sqlite3's API).
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from psycopg.rows import dict_row
 from programme.ticket import Ticket, ticket_hash
 from sync.codec import payload_digest
 
+from .dbconn import PgConnection
 from .precheck import prechecked
 from .store import BatchResult, DeadLetter, Store
 from .returns_check import SCHEMA_PG as RETURNS_SCHEMA, record_returns
@@ -160,43 +161,6 @@ TICKET_COLUMNS = ("id, terminal, seq, store, cashier, closed_at, card, total_cen
                   "points_redeemed, rules_version, hash, prev_hash, received_at, payload")
 
 
-class SqliteStyle:
-    """A psycopg connection that takes the server's SQLite-style SQL: `?` placeholders, INSERT OR IGNORE.
-
-    So Store's portable methods (acks, gaps, stats, quarantine, the points check) run unchanged."""
-
-    def __init__(self, conn: psycopg.Connection):
-        self.raw = conn
-
-    @staticmethod
-    def translate(sql: str, with_params: bool = True) -> str:
-        if with_params:
-            sql = sql.replace("%", "%%").replace("?", "%s")
-        if "INSERT OR IGNORE INTO" in sql:
-            sql = sql.replace("INSERT OR IGNORE INTO", "INSERT INTO") + " ON CONFLICT DO NOTHING"
-        return sql
-
-    def execute(self, sql: str, params=()) -> psycopg.Cursor:
-        return self.raw.execute(self.translate(sql, bool(params)), params or None)
-
-    def executemany(self, sql: str, rows) -> None:
-        rows = list(rows)
-        if rows:
-            with self.raw.cursor() as cur:
-                cur.executemany(self.translate(sql), rows)
-
-    def __enter__(self) -> SqliteStyle:
-        self._tx = self.raw.transaction()
-        self._tx.__enter__()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._tx.__exit__(*exc)
-
-    def close(self) -> None:
-        self.raw.close()
-
-
 def month_of(moment: datetime) -> tuple[int, int]:
     utc = moment.astimezone(timezone.utc)
     return utc.year, utc.month
@@ -258,7 +222,7 @@ class PgStore:
 
     def __init__(self, target: str):
         self.path = self.url = target
-        self.conn = SqliteStyle(connect(target))
+        self.conn = PgConnection(connect(target))
         self._keys: dict | None = None
         self._rules = None
         self._months: set[tuple[int, int]] = set()
@@ -266,7 +230,7 @@ class PgStore:
     def close(self) -> None:
         self.conn.close()
 
-    # The same code as on SQLite, through the `?` adapter.
+    # The same code as on SQLite, through PgConnection.
     register_till = Store.register_till
     _till_keys = Store._till_keys
     _quarantined = Store._quarantined
@@ -289,7 +253,7 @@ class PgStore:
     def ingest(self, tickets: list[tuple], dead: list[DeadLetter], now: str) -> BatchResult:
         """Write a batch in one transaction: (topic, ticket, payload[, Precheck]) items and dead letters."""
         if self.conn.raw.closed:  # the server went away during an earlier batch: the caller retries
-            self.conn = SqliteStyle(connect(self.url))
+            self.conn = PgConnection(connect(self.url))
         raw = self.conn.raw
         result = BatchResult()
         ordered = sorted(tickets, key=lambda t: (t[1].terminal, t[1].seq))
