@@ -33,8 +33,12 @@ def _integrity_errors() -> tuple[type[BaseException], ...]:
     return (sqlite3.IntegrityError, psycopg.IntegrityError)
 
 
-# What a UNIQUE, NOT NULL or foreign key refusal raises, on either engine: `except INTEGRITY_ERRORS:`.
-INTEGRITY_ERRORS = _integrity_errors()
+def __getattr__(name: str):
+    """INTEGRITY_ERRORS: what a UNIQUE, NOT NULL or foreign key refusal raises, on either engine
+    (`except INTEGRITY_ERRORS:`); made on first use, so SQLite users never import psycopg."""
+    if name == "INTEGRITY_ERRORS":
+        return _integrity_errors()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def is_postgres(target) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from functools import cache
 from pathlib import Path
 
 from .dbconn import POSTGRESQL, connect_postgres, dialect, is_postgres, open_connection
@@ -154,7 +155,7 @@ def open_db(target: str | Path, create: bool = True):
     sqlite3.Row) for a file path, a dbconn.PgConnection for a postgresql:// URL.
 
     create=False skips creating the tables (on PostgreSQL, DDL takes locks that wait for ingest's writes):
-    the web app creates them once at start and opens one connection per request without."""
+    the web app creates them once at start and opens its requests' connections without."""
     if not is_postgres(target):
         conn = open_connection(target)
         if create:
@@ -162,7 +163,7 @@ def open_db(target: str | Path, create: bool = True):
         return conn
     conn = connect_postgres(str(target), schema=create)
     # Ticket times are TIMESTAMPTZ on PostgreSQL, ISO text on SQLite: read them as the same text.
-    conn.raw.adapters.register_loader("timestamptz", _IsoUtcText)
+    conn.raw.adapters.register_loader("timestamptz", _iso_utc_text())
     if create:
         with conn:
             conn.execute("SELECT pg_advisory_xact_lock(?)", (DESK_SCHEMA_LOCK,))
@@ -170,7 +171,9 @@ def open_db(target: str | Path, create: bool = True):
     return conn
 
 
-def _iso_utc_loader():
+@cache
+def _iso_utc_text():
+    """psycopg's loader class, made on the first PostgreSQL connection (SQLite users never import psycopg)."""
     from psycopg.types.datetime import TimestamptzLoader
 
     class IsoUtcText(TimestamptzLoader):
@@ -180,12 +183,6 @@ def _iso_utc_loader():
             return super().load(data).astimezone(timezone.utc).isoformat()
 
     return IsoUtcText
-
-
-try:
-    _IsoUtcText = _iso_utc_loader()
-except ImportError:  # pragma: no cover - psycopg is a dependency; SQLite works without it
-    _IsoUtcText = None
 
 
 def is_pg(conn) -> bool:
