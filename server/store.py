@@ -235,6 +235,7 @@ class Store:
         self.db = connect(path)
         self.conn = self.db.conn
         self._keys: dict | None = None
+        self._keys_mark: tuple | None = None
         self._rules = None  # server.rules_check.RulesCatalog, built on the first batch
         # Ingest's commits do not checkpoint: a thread of its own does, beside the next batch.
         self.conn.execute(f"PRAGMA wal_autocheckpoint={SAFETY_NET_PAGES}")
@@ -322,8 +323,14 @@ class Store:
         self._keys = None
 
     def _till_keys(self) -> dict:
-        if self._keys is None:
+        """The registered tills' keys, read again when a till was registered since (by any process).
+
+        One small query a batch: `loyalty server register-till` while the server runs takes effect at
+        its next batch, not at its next start. A reload is a new dict (server/precheck.py relies on it)."""
+        mark = tuple(self.conn.execute("SELECT count(*), max(registered_at) FROM till_keys").fetchone())
+        if self._keys is None or mark != self._keys_mark:
             self._keys = {t: load_public_key(k) for t, k in self.conn.execute("SELECT terminal, public_key FROM till_keys")}
+            self._keys_mark = mark
         return self._keys
 
     def precheck(self, ticket: Ticket) -> Precheck:

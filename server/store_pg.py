@@ -224,6 +224,7 @@ class PgStore:
         self.path = self.url = target
         self.conn = PgConnection(connect(target))
         self._keys: dict | None = None
+        self._keys_mark: tuple | None = None
         self._rules = None
         self._months: set[tuple[int, int]] = set()
 

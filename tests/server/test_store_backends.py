@@ -108,6 +108,21 @@ def test_a_tampered_ticket_is_quarantined_and_the_genuine_one_stored_later(tmp_p
     assert (store.stats()["quarantined"], store.stats()["chain_breaks"]) == (1, 0)
 
 
+def test_a_till_registered_by_another_process_is_verified_from_the_next_batch(tmp_path, store):
+    """`loyalty server register-till` while the server runs: the running ingest must not go on unverified."""
+    topic = tickets_topic("S001-T01")
+    ingest(store, till_messages(tmp_path, 1, terminal="S009-T01"))  # the running store has read its keys
+    operator = open_store(store.path)  # the command's own connection
+    try:
+        _, (m1, m2) = signed_payloads(tmp_path, operator, 2)
+    finally:
+        operator.close()
+    raw = msgspec.json.decode(m2)
+    raw["ticket"]["cashier"] = "mallory"
+    result = ingest(store, [(topic, m1), (topic, msgspec.json.encode(raw))])
+    assert (result.stored, result.quarantined) == (1, 1)
+
+
 def test_a_broken_chain_is_recorded(tmp_path, store):
     key_path, (m1, m2) = signed_payloads(tmp_path, store, 2)
     forged = decode_ticket(m2)
