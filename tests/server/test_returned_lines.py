@@ -74,6 +74,25 @@ def test_a_return_of_a_ticket_head_office_does_not_hold_says_so(store, returns_a
     assert store.conn.execute("SELECT count(*) FROM returned_lines").fetchone()[0] == 1
 
 
+def test_a_waiting_return_is_checked_again_when_its_original_arrives(store, returns_at_two_tills):
+    sale, at_a, at_b = returns_at_two_tills
+    ingest(store, [message(at_b)])  # till B syncs first; the sale and till A's return come later
+    ingest(store, [message(at_a)])
+    assert [f[0] for f in flags(store)] == [at_a.id, at_b.id]
+    ingest(store, [message(sale)])
+    # Both returns took the 2 oils back: the one closed second went past what was sold; the first is fine.
+    assert flags(store) == [(at_b.id, 10, None, "line 1 of S001-T01-00000001 returned beyond what was sold: 4 of 2 "
+                                                "returned, all tills together (its points reversed more than once)")]
+
+
+def test_a_waiting_return_within_what_was_sold_leaves_the_discrepancies(store, returns_at_two_tills):
+    sale, at_a, _ = returns_at_two_tills
+    ingest(store, [message(at_a)])
+    assert len(flags(store)) == 1
+    ingest(store, [message(sale)])
+    assert flags(store) == []
+
+
 def test_tickets_without_returns_leave_no_links(store, tmp_path):
     with Journal(tmp_path / "a.db", "S001-T01") as a:
         sales = [sell(a, [make_line(OIL, 1, 542)], CARD) for _ in range(3)]
