@@ -23,6 +23,8 @@ autosave_interval 1
 max_queued_messages {max_queued}
 max_inflight_messages 100
 max_packet_size {max_packet}
+# As the production configuration (sync/broker_config.py): no ~40 ms delayed-ack stall on small messages.
+set_tcp_nodelay true
 log_dest file {data_dir}/mosquitto.log
 log_type error
 log_type warning
