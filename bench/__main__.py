@@ -1,6 +1,6 @@
 """`python -m bench [--quick] [NAME...]` (make bench): run the benchmarks and write docs/performance.md.
 
-A full run rewrites the page. A run of some benches replaces only their sections, each marked and
+A full run rewrites the page (text put by hand between sections stays). A run of some benches replaces only their sections, each marked and
 dated with the command that produced it. A --quick run prints and writes nothing.
 """
 from __future__ import annotations
@@ -38,6 +38,16 @@ def replace_sections(doc: str, sections: dict[str, str]) -> str | None:
     return doc
 
 
+def kept_after(doc: str) -> dict[str, str]:
+    """The text a person put between marked sections (a section measured by hand, say the 10 M tickets
+    one), by the section it follows: a full run rewrites the sections and keeps these where they were."""
+    kept = {}
+    for found in re.finditer(r"<!-- /bench:([\w-]+) -->\n(.*?)(?=<!-- bench:|\Z)", doc, re.S):
+        if found.group(2).strip():
+            kept[found.group(1)] = found.group(2)
+    return kept
+
+
 def main() -> None:
     quick = "--quick" in sys.argv
     chosen = [a for a in sys.argv[1:] if not a.startswith("--")] or BENCHES
@@ -68,7 +78,8 @@ def main() -> None:
         f"- Date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}\n\n"
     )
     if chosen == BENCHES:
-        DOC.write_text(header + "\n".join(marked(name, text) for name, text in parts.items()))
+        kept = kept_after(DOC.read_text()) if DOC.exists() else {}
+        DOC.write_text(header + "\n".join(marked(name, text) + kept.get(name, "") for name, text in parts.items()))
     else:
         updated = replace_sections(DOC.read_text(), parts) if DOC.exists() else None
         if updated is None:
@@ -79,4 +90,5 @@ def main() -> None:
     print(f"wrote {DOC}", file=sys.stderr)
 
 
-main()
+if __name__ == "__main__":
+    main()
