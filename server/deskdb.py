@@ -162,13 +162,17 @@ def open_db(target: str | Path, create: bool = True):
             conn.executescript(SCHEMA)
         return conn
     conn = connect_postgres(str(target), schema=create)
-    # Ticket times are TIMESTAMPTZ on PostgreSQL, ISO text on SQLite: read them as the same text.
-    conn.raw.adapters.register_loader("timestamptz", _iso_utc_text())
+    configure_pg(conn.raw)
     if create:
         with conn:
             conn.execute("SELECT pg_advisory_xact_lock(?)", (DESK_SCHEMA_LOCK,))
             conn.executescript(SCHEMA_PG)
     return conn
+
+
+def configure_pg(raw) -> None:
+    """Ticket times are TIMESTAMPTZ on PostgreSQL, ISO text on SQLite: read them as the same text."""
+    raw.adapters.register_loader("timestamptz", _iso_utc_text())
 
 
 @cache

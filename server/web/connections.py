@@ -1,63 +1,51 @@
-"""The web app's database connections: one per request, taken from a few kept open on PostgreSQL.
+"""The web app's database connections: one per request, from a psycopg_pool on PostgreSQL.
 
 Opening a PostgreSQL connection costs more than most desk pages (bench/desk_pg.py), so the app keeps
-up to `size` idle ones and hands one to each request; a connection comes back rolled back if a
-transaction was left open. An idle one is checked before it is handed out (one round trip), so one
-that PostgreSQL closed meanwhile (a restart, an idle timeout) is dropped, not shown as an error page.
-A SQLite file is opened per request as before: it costs nothing.
+up to `size` of them open (psycopg_pool's ConnectionPool): each is checked before it is handed out,
+so one that PostgreSQL closed meanwhile (a restart, an idle timeout) is replaced, not shown as an
+error page, and comes back rolled back if a request left a transaction open. A SQLite file is opened
+per request as before: it costs nothing.
 """
 from __future__ import annotations
 
-import queue
+from ..dbconn import PgConnection, is_postgres
+from ..deskdb import configure_pg, open_db
+from ..errors import StoreError
 
-from ..dbconn import is_postgres
-from ..deskdb import open_db
+WAIT_S = 10.0  # how long a request waits for a connection before its page says why it has none
 
 
 class Connections:
     def __init__(self, target: str, size: int):
         self.target, self.size = target, size
         self.pooled = is_postgres(target)
-        self._idle: queue.LifoQueue = queue.LifoQueue()
+        self._pool = None
+        if self.pooled:
+            from psycopg_pool import ConnectionPool
+
+            self._pool = ConnectionPool(str(target), min_size=1, max_size=size, kwargs={"autocommit": True},
+                                        configure=configure_pg, check=ConnectionPool.check_connection,
+                                        name="desk", open=True)
 
     def take(self):
-        while self.pooled:
-            try:
-                conn = self._idle.get_nowait()
-            except queue.Empty:
-                break
-            if self._alive(conn):
-                return conn
-        return open_db(self.target, create=False)
+        if not self.pooled:
+            return open_db(self.target, create=False)
+        from psycopg_pool import PoolTimeout
 
-    @staticmethod
-    def _alive(conn) -> bool:
-        if conn.closed or conn.raw.broken:
-            return False
+        from ..store_api import redacted
+
         try:
-            conn.execute("SELECT 1")
-        except Exception:  # noqa: BLE001 - whatever went wrong with it, a new connection replaces it
-            conn.close()
-            return False
-        return True
+            return PgConnection(self._pool.getconn(timeout=WAIT_S))
+        except PoolTimeout:
+            raise StoreError(f"no connection to the PostgreSQL database {redacted(self.target)} within "
+                             f"{WAIT_S:g} s: check that it runs and accepts connections") from None
 
     def give_back(self, conn) -> None:
-        if not self.pooled or conn.closed or conn.raw.broken:
+        if not self.pooled:
             conn.close()
             return
-        try:
-            conn.rollback()  # a request that failed inside a transaction leaves nothing open
-        except Exception:  # noqa: BLE001 - a connection that cannot even roll back is not kept
-            conn.close()
-            return
-        if self._idle.qsize() >= self.size:
-            conn.close()
-        else:
-            self._idle.put(conn)
+        self._pool.putconn(conn.raw)  # rolled back if left in a transaction; a broken one is dropped
 
     def close(self) -> None:
-        while True:
-            try:
-                self._idle.get_nowait().close()
-            except queue.Empty:
-                return
+        if self._pool is not None:
+            self._pool.close()

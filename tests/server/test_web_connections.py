@@ -29,7 +29,7 @@ def test_a_connection_left_in_a_failed_transaction_comes_back_clean(desk):
         conn.execute("SELECT * FROM no_such_table")
     connections.give_back(conn)
     again = connections.take()
-    assert again is conn and not again.in_transaction
+    assert again.raw is conn.raw and not again.in_transaction
     assert again.execute("SELECT count(*) FROM customers").fetchone()[0] == 0
     connections.give_back(again)
 
