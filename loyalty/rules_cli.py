@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from server.db_option import DbTarget
+
 PUBLISH_WAIT = 2.0  # seconds to wait for the rules already retained on the broker
 
 
@@ -71,8 +73,9 @@ def _retained_bundle(url, wait: float):
 @rules.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--broker", required=True, envvar="LOYALTY_BROKER", help="Broker address: mqtt://HOST:PORT.")
-@click.option("--db", type=click.Path(dir_okay=False),
-              help="Also record the version in the server's database, so its points check knows it.")
+@click.option("--db", type=DbTarget(),
+              help="Also record the version in the server's database (a SQLite file or a postgresql:// URL), "
+                   "so its points check knows it.")
 def publish(file: str, broker: str, db: str | None) -> None:
     """Send a rules version to every till, retained, with every version published before it."""
     from programme.errors import RulesError
@@ -94,10 +97,14 @@ def publish(file: str, broker: str, db: str | None) -> None:
     try:
         bundle, parsed, added = add_version(bundle, text, Path(file).name)
         if db:
+            from server.errors import StoreError
             from server.rules_check import record_version
-            from server.store import Store
+            from server.store_api import open_store
 
-            store = Store(db)
+            try:
+                store = open_store(db)
+            except StoreError as exc:
+                raise click.ClickException(str(exc)) from None
             try:
                 record_version(store.conn, text, utc_now().isoformat())
             finally:

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from loyalty import rules_cli
 from loyalty.cli import main
 from server.store import Store
+from server.store_api import open_store
 from sync.broker_url import parse_broker_url
 from sync.rules_message import decode_bundle
 from sync.topics import RULES
@@ -105,3 +106,15 @@ def test_publish_keeps_every_version_and_a_till_uses_the_one_in_force(tmp_path, 
         assert [p.version for p in decode_bundle(retained.messages[0][1]).versions] == ["2026.11-2", "2026.11-3"]
     finally:
         retained.close()
+
+
+def test_publish_records_the_version_in_a_postgresql_head_office(tmp_path, mosquitto, postgres_url, monkeypatch):
+    monkeypatch.setattr(rules_cli, "PUBLISH_WAIT", 0.5)
+    published = run("rules", "publish", str(rules_file(tmp_path, "2026.11-2", days_ago=3)), "--broker", mosquitto.url,
+                    "--db", postgres_url)
+    assert published.exit_code == 0, published.output
+    store = open_store(postgres_url)
+    try:
+        assert [tuple(r) for r in store.conn.execute("SELECT version FROM rules_versions").fetchall()] == [("2026.11-2",)]
+    finally:
+        store.close()
