@@ -5,6 +5,7 @@ import os
 import platform
 import statistics
 import subprocess
+import time
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -40,3 +41,13 @@ def table(rows: list[tuple], headers: tuple) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def timed(fn, args) -> list[float]:
+    """Seconds each call fn(a) took, for each a of args, in order."""
+    out = []
+    for a in args:
+        started = time.perf_counter()
+        fn(a)
+        out.append(time.perf_counter() - started)
+    return out

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from rich.progress import Progress
 
-from .common import summary_ms, table
+from .common import summary_ms, table, timed
 
 CHUNK = 50_000
 
@@ -98,14 +98,6 @@ def run(quick: bool = False) -> dict:
                                 "GROUP BY card ORDER BY n DESC LIMIT 1").fetchone()
         ids = [rng.randint(1, n_customers) for _ in range(samples)]
         ticket_ids = [f"S001-T01-{rng.randint(1, n_tickets):08d}" for _ in range(samples)]
-
-        def timed(fn, args) -> list[float]:
-            out = []
-            for a in args:
-                t0 = time.perf_counter()
-                fn(a)
-                out.append(time.perf_counter() - t0)
-            return out
 
         baseline_ticket = timed(lambda t: conn.execute("SELECT * FROM tickets WHERE id = ?", (t,)).fetchone(),
                                 ticket_ids)

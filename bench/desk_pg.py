@@ -20,7 +20,7 @@ from pathlib import Path
 
 from rich.progress import Progress
 
-from .common import summary_ms, table
+from .common import summary_ms, table, timed
 
 NOW = "2026-11-01T10:00:00+00:00"
 
@@ -111,14 +111,6 @@ def measure(target: str, tmp: str, label: str, n_customers: int, samples: int) -
     rng = random.Random(1)
     conn = open_db(target)
     ids = [rng.randint(1, n_customers) for _ in range(samples)]
-
-    def timed(fn, args) -> list[float]:
-        out = []
-        for a in args:
-            t0 = time.perf_counter()
-            fn(a)
-            out.append(time.perf_counter() - t0)
-        return out
 
     baseline = timed(lambda i: customers.get(conn, i), ids)
     view = timed(lambda i: customers.view(conn, i), ids)

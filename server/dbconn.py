@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import StoreError
@@ -55,6 +56,23 @@ def has_table(conn, name: str) -> bool:
     if dialect(conn) == POSTGRESQL:
         return conn.execute("SELECT to_regclass(?) IS NOT NULL", (name,)).fetchone()[0]
     return conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone() is not None
+
+
+@contextmanager
+def joined_or_own_transaction(conn) -> Iterator:
+    """The caller's transaction when one is open; else one of this block's own, committed at its end
+    and rolled back if it raises. Either engine."""
+    opened = not conn.in_transaction
+    if opened:
+        conn.execute("BEGIN")
+    try:
+        yield conn
+    except BaseException:
+        if opened:
+            conn.execute("ROLLBACK")
+        raise
+    if opened:
+        conn.execute("COMMIT")
 
 
 def translate(sql: str, with_params: bool = True) -> str:

@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from ..dbconn import POSTGRESQL, dialect, has_table
+from ..dbconn import POSTGRESQL, dialect, has_table, joined_or_own_transaction
 from .margins import margin_cents
 
 SCHEMA = """
@@ -88,19 +88,10 @@ def create_pg(conn, table: str, ddl: str) -> None:
     both find it missing would otherwise race on CREATE TABLE IF NOT EXISTS); in the caller's transaction if any."""
     if has_table(conn, table):
         return
-    opened = not conn.in_transaction
-    if opened:
-        conn.execute("BEGIN")
-    try:
+    with joined_or_own_transaction(conn):
         conn.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK_PG,))
         if not has_table(conn, table):
             conn.executescript(ddl)
-        if opened:
-            conn.execute("COMMIT")
-    except BaseException:
-        if opened:
-            conn.execute("ROLLBACK")
-        raise
 
 
 def _ensure_schema_pg(conn) -> None:
@@ -108,20 +99,11 @@ def _ensure_schema_pg(conn) -> None:
         return
     ready = "SELECT 1 FROM pg_trigger WHERE tgname = 'tickets_aggregate_pending' AND tgrelid = 'tickets'::regclass"
     if conn.execute(ready).fetchone() is None:
-        opened = not conn.in_transaction
-        if opened:
-            conn.execute("BEGIN")
-        try:
+        with joined_or_own_transaction(conn):
             conn.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK_PG,))
             if conn.execute(ready).fetchone() is None:  # not made by another process while this one waited
                 conn.executescript(SCHEMA_PG)
                 conn.executescript(TRIGGER_PG)
-            if opened:
-                conn.execute("COMMIT")
-        except BaseException:
-            if opened:
-                conn.execute("ROLLBACK")
-            raise
     conn.aggregates_ready = True
 
 
