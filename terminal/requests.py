@@ -5,6 +5,7 @@ None when no answer came (offline, or the server down): the caller goes on with 
 from __future__ import annotations
 
 import logging
+import secrets
 import sqlite3
 import threading
 import uuid
@@ -32,7 +33,9 @@ class Requester:
     def __init__(self, terminal: str, broker: BrokerUrl):
         self.terminal = terminal
         self.broker = broker
-        self.client = make_client(broker, f"till-{terminal}-ask")
+        # A client id of its own: the screen and a `loyalty till return --broker` may ask at once, and a
+        # shared id would have the broker throw one off for the other (each matches its replies by id).
+        self.client = make_client(broker, f"till-{terminal}-ask-{secrets.token_hex(3)}")
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = lambda *args: self.ready.clear()
         self.client.on_subscribe = lambda *args: self.ready.set()

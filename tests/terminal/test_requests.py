@@ -120,6 +120,19 @@ def test_an_unknown_card_is_said_so_and_shown_with_zero(chain):
 
 
 @pytest.mark.timeout(60)
+def test_two_requesters_of_one_till_both_get_their_answers(chain, mosquitto):
+    """The screen and a `loyalty till return --broker` at the same till: neither throws the other off."""
+    office, _, _, session = chain
+    second = Requester("S002-T01", parse_broker_url(mosquitto.url)).start()
+    try:
+        assert second.ready.wait(10)
+        answers = [requester.ask("balance", card=CARD) for requester in (session.requester, second, session.requester)]
+        assert [a.balance.points for a in answers] == [server_points(office.db)] * 3
+    finally:
+        second.stop()
+
+
+@pytest.mark.timeout(60)
 def test_a_return_at_till_b_of_a_ticket_sold_at_till_a(chain):
     office, till_a, till_b, session = chain
     original_id = "S001-T01-00000001"
