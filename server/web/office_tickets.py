@@ -5,7 +5,6 @@ from flask import Blueprint, Response, current_app, render_template, request
 
 from ..analytics import explorer as tickets
 from ..dbconn import has_table
-from ..deskdb import open_db
 from ..errors import ServerError
 from . import db, roles
 from .office import OFFICE, parse_day, refused
@@ -58,14 +57,14 @@ def explorer():
 @roles(*OFFICE)
 def export():
     f = ticket_filter()
-    path = current_app.config["DB"]
+    connections = current_app.extensions["desk_connections"]
 
     def chunks():
-        conn = open_db(path)  # its own connection: the request's is closed before the stream ends
+        conn = connections.take()  # its own connection: the request's is handed back before the stream ends
         try:
             yield from tickets.export_csv(conn, f)
         finally:
-            conn.close()
+            connections.give_back(conn)
 
     return Response(chunks(), mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=tickets.csv"})
