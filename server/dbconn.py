@@ -75,6 +75,14 @@ def joined_or_own_transaction(conn) -> Iterator:
         conn.execute("COMMIT")
 
 
+def has_column(conn, table: str, column: str) -> bool:
+    """Whether `table` has `column` (a column added by a later version may be missing from an old database)."""
+    if dialect(conn) == POSTGRESQL:
+        return conn.execute("SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+                            "AND table_name = ? AND column_name = ?", (table, column)).fetchone() is not None
+    return any(row[1] == column for row in conn.execute(f"PRAGMA table_info({table})").fetchall())
+
+
 def translate(sql: str, with_params: bool = True) -> str:
     """SQLite's spelling of the statements the server uses, in PostgreSQL's."""
     if _BEGIN.match(sql):

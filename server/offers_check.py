@@ -19,7 +19,7 @@ from programme.campaign_offers import RULE_PREFIX, CampaignOffer, as_promotion, 
 from programme.rules import Promotion
 from programme.ticket import PointsEntry, Ticket
 
-from .dbconn import has_table
+from .dbconn import has_column, has_table
 
 
 @dataclass(frozen=True)
@@ -41,12 +41,16 @@ class CampaignCache:
     def __init__(self):
         self.by_id: dict[int, KnownCampaign] = {}
         self._mark: tuple | None = None
+        self._stoppable = False
 
     def refresh(self, conn) -> CampaignCache:
         """Reload when a campaign was added since (one small query per batch otherwise)."""
         if not has_table(conn, "campaigns"):  # no campaign was ever created in this database
             return self
-        mark = tuple(conn.execute("SELECT count(*), max(id) FROM campaigns").fetchone())
+        if not self._stoppable:  # a database made before campaigns could be stopped has no stopped_at yet
+            self._stoppable = has_column(conn, "campaigns", "stopped_at")
+        stopped = "max(stopped_at)" if self._stoppable else "NULL"
+        mark = tuple(conn.execute(f"SELECT count(*), max(id), {stopped} FROM campaigns").fetchone())
         if mark == self._mark:
             return self
         targets: dict[int, set[str]] = {}

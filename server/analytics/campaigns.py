@@ -20,7 +20,7 @@ from sync.broker_url import BrokerUrl
 from sync.events import log_event
 from sync.retained import publish_retained
 
-from ..dbconn import POSTGRESQL, dialect
+from ..dbconn import POSTGRESQL, dialect, has_column, joined_or_own_transaction
 from ..errors import ServerError
 from .aggregate import create_pg
 from .aggregate import ensure_schema as ensure_aggregates
@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS campaigns (
     control_per_mille INTEGER NOT NULL,
     seed INTEGER NOT NULL,
     created_at TEXT NOT NULL,
-    pushed_at TEXT
+    pushed_at TEXT,
+    stopped_at TEXT
 );
 CREATE TABLE IF NOT EXISTS campaign_members (
     campaign_id INTEGER NOT NULL REFERENCES campaigns (id),
@@ -76,8 +77,12 @@ class Campaign(msgspec.Struct, kw_only=True):
 def ensure_schema(conn: sqlite3.Connection) -> None:
     if dialect(conn) == POSTGRESQL:
         create_pg(conn, "campaign_members", SCHEMA_PG)
-        return
-    conn.executescript(SCHEMA)
+    else:
+        conn.executescript(SCHEMA)
+    if not has_column(conn, "campaigns", "stopped_at"):  # made before campaigns could be stopped
+        with joined_or_own_transaction(conn):
+            if not has_column(conn, "campaigns", "stopped_at"):
+                conn.execute("ALTER TABLE campaigns ADD COLUMN stopped_at TEXT")
 
 
 def _check(c: Campaign) -> None:
@@ -142,13 +147,31 @@ def get(conn: sqlite3.Connection, campaign_id: int) -> dict:
     return found[0]
 
 
+def stop(conn: sqlite3.Connection, campaign_id: int, today: date, now: str | None = None) -> dict:
+    """Stop a campaign before its end: it leaves the offers at the next push (the tills drop it then), and
+    its last day becomes `today` (or its first day, if it had not started): head office accepts the claims
+    of tills that had not heard yet up to the end of that day, refuses later ones, and analyses the campaign
+    over the days it ran. Returns the campaign as it is now."""
+    found = get(conn, campaign_id)
+    if found["stopped_at"]:
+        raise ServerError(f"campaign {campaign_id} was already stopped at {found['stopped_at']}: nothing to do")
+    if date.fromisoformat(found["ends"]) < today:
+        raise ServerError(f"campaign {campaign_id} ended on {found['ends']}: there is nothing to stop")
+    last = max(today, date.fromisoformat(found["starts"]))
+    now = now or datetime.now(timezone.utc).isoformat(timespec="seconds")
+    with joined_or_own_transaction(conn):
+        conn.execute("UPDATE campaigns SET ends = ?, stopped_at = ? WHERE id = ?", (last.isoformat(), now, campaign_id))
+    log_event(log, "campaign_stopped", campaign=campaign_id, last_day=last.isoformat())
+    return get(conn, campaign_id)
+
+
 def offers_payload(conn: sqlite3.Connection, today: date) -> bytes:
     """`{"schema": 1, "published_at", "offers": [{"campaign", "name", "kind", "points", "cheque_cents",
-    "starts", "ends", "stores", "cards"}]}` for every campaign not over by `today` (target cards only)."""
+    "starts", "ends", "stores", "cards"}]}` for every campaign not over by `today` nor stopped (target cards only)."""
     ensure_schema(conn)
     offers = []
     for row in conn.execute("SELECT id, name, kind, points, cheque_cents, starts, ends, stores FROM campaigns "
-                            "WHERE ends >= ? ORDER BY id", (today.isoformat(),)).fetchall():
+                            "WHERE ends >= ? AND stopped_at IS NULL ORDER BY id", (today.isoformat(),)).fetchall():
         cards = [r[0] for r in conn.execute(
             "SELECT card FROM campaign_members WHERE campaign_id = ? AND grp = 'target' ORDER BY card"
             + (' COLLATE "C"' if dialect(conn) == POSTGRESQL else ""), (row[0],))]

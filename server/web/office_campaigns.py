@@ -132,10 +132,29 @@ def push():
     return redirect(url_for("office_campaigns.campaigns"))
 
 
+@bp.route("/campaigns/<int:campaign_id>/stop", methods=["POST"])
+@roles(*OFFICE)
+def stop(campaign_id: int):
+    """Stop a campaign now; with a broker, push the offers at once so the tills drop it."""
+    today = datetime.now(timezone.utc).date()
+    stopped = offers.stop(db(), campaign_id, today)
+    broker = current_app.config.get("BROKER")
+    if not broker:
+        flash(f"Campaign {campaign_id} stopped (last day {stopped['ends']}); no broker is configured: the tills drop "
+              "it at the next push.")
+    else:
+        try:
+            offers.publish(db(), parse_broker_url(broker), today)
+        except SyncError as exc:
+            raise ServerError(f"campaign {campaign_id} stopped, but the push failed: {exc}; push again") from None
+        flash(f"Campaign {campaign_id} stopped (last day {stopped['ends']}) and the offers pushed: the tills drop it.")
+    return redirect(url_for("office_campaigns.campaign", campaign_id=campaign_id))
+
+
 @bp.route("/campaigns/<int:campaign_id>")
 @roles(*OFFICE)
 def campaign(campaign_id: int):
     conn = db()
     fold_if_small(conn)
     return render_template("office_campaign.html", c=offers.get(conn, campaign_id),
-                           a=offers.analyse(conn, campaign_id))
+                           a=offers.analyse(conn, campaign_id), today=datetime.now(timezone.utc).date().isoformat())

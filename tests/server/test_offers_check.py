@@ -125,3 +125,26 @@ def test_a_late_evening_sale_counts_on_the_stores_day_not_the_utc_day(tmp_path, 
     assert offer_rules(ticket) == [f"offer:{bonus}"]
     ingest(path, ticket)
     assert reasons(conn) == {}
+
+
+def test_a_claim_after_the_campaign_was_stopped_is_refused_by_the_running_server(tmp_path, office):
+    path, conn = office
+    bonus = create(conn, name="Bonus", kind="bonus_points", points=250, cheque_cents=0)
+    first_card, second_card = [r[0] for r in conn.execute(
+        "SELECT card FROM campaign_members WHERE campaign_id = ? AND grp = 'target' ORDER BY card LIMIT 2", (bonus,))]
+    journal = till(tmp_path, "S001-T05", campaigns.offers_payload(conn, TODAY))  # it never hears of the stop
+    store = open_store(path)  # the server, running across the stop
+    try:
+        before = sell(journal, LINES, first_card)
+        store.ingest([(tickets_topic(before.terminal), before, encode_ticket(before))], [], utc_now().isoformat())
+        campaigns.stop(conn, bonus, TODAY - timedelta(days=1))
+        after = sell(journal, LINES, second_card)
+        store.ingest([(tickets_topic(after.terminal), after, encode_ticket(after))], [], utc_now().isoformat())
+    finally:
+        store.close()
+        journal.close()
+    base = after.points_earned - 250
+    assert reasons(conn) == {after.id: (
+        f"offer:{bonus} refused: the ticket is of {TODAY}, campaign {bonus} runs from {TODAY - timedelta(days=2)} "
+        f"to {TODAY - timedelta(days=1)}; till gave {base + 250} points, rules 2026.1 give {base}: "
+        f"till has basket offer:{bonus} 250; rules give nothing")}

@@ -26,6 +26,7 @@ OFFICE_ROUTES = [("GET", "/office/"), ("GET", "/office/value"), ("GET", "/office
                  ("GET", "/office/tickets.csv"), ("GET", "/office/tickets/S001-T01-00000001"),
                  ("GET", "/office/segments"), ("GET", "/office/segments.csv"), ("GET", "/office/campaigns"),
                  ("POST", "/office/campaigns"), ("POST", "/office/campaigns/push"), ("GET", "/office/campaigns/1"),
+                 ("POST", "/office/campaigns/1/stop"),
                  ("POST", "/office/dead-letters/1/replay")]
 PERIOD = "start=2026-01-01&end=2026-01-31"
 
@@ -157,6 +158,20 @@ def test_campaign_created_pushed_to_a_till_and_analysed(office, mosquitto):
         till.close()
     assert (offer["campaign"], offer["points"], offer["stores"], len(offer["cards"])) == (1, 200, ["S001"], 7)
     assert 'id="pushed">not yet<' not in text(client.get("/office/campaigns/1"))
+    # Stopped: pushed again at once, the tills get no offer; its last day is today.
+    stopped = office.post(client, "/office/campaigns/1/stop")
+    assert stopped.status_code == 302 and stopped.location == "/office/campaigns/1", error_of(stopped)
+    till = Listener(mosquitto.port, topics.OFFERS)
+    try:
+        assert till.wait_for(lambda messages: len(messages) == 1)
+        assert msgspec.json.decode(till.messages[0][1])["offers"] == []
+    finally:
+        till.close()
+    today = datetime.now(timezone.utc).date().isoformat()
+    page = text(client.get("/office/campaigns/1"))
+    assert f"(its last day {today})" in page and 'id="stop"' not in page
+    again = office.post(client, "/office/campaigns/1/stop")
+    assert error_of(again).startswith("campaign 1 was already stopped at ")
     bad = office.post(client, "/office/campaigns", name="x", kind="bonus_points", value="ten", starts="2026-01-01",
                       ends="2026-01-31", start="2026-01-01", end="2026-01-31")
     assert error_of(bad) == "value 'ten' is not a whole number"

@@ -133,3 +133,39 @@ def test_offers_are_pushed_retained_to_tills(conn, mosquitto):
     assert offer["cards"] == targets and len(targets) == 7
     pushed = dict(conn.execute("SELECT id, pushed_at FROM campaigns").fetchall())
     assert pushed[campaign_id] is not None and pushed[ended] is None
+
+
+def test_a_stopped_campaign_leaves_the_offers_and_ends_that_day(conn):
+    running = campaigns.create(conn, campaign(starts=date(2026, 1, 10), ends=date(2026, 1, 31)))
+    future = campaigns.create(conn, campaign(name="February", starts=date(2026, 2, 1), ends=date(2026, 2, 28)))
+    today = date(2026, 1, 15)
+
+    def offered():
+        return [o["campaign"] for o in msgspec.json.decode(campaigns.offers_payload(conn, today))["offers"]]
+
+    assert offered() == [running, future]
+    stopped = campaigns.stop(conn, running, today, now="2026-01-15T09:30:00+00:00")
+    assert (stopped["ends"], stopped["stopped_at"]) == ("2026-01-15", "2026-01-15T09:30:00+00:00")
+    cancelled = campaigns.stop(conn, future, today)
+    assert cancelled["ends"] == "2026-02-01"  # it had not started: its first day is its last
+    assert offered() == []
+    with pytest.raises(ServerError) as again:
+        campaigns.stop(conn, running, today)
+    assert str(again.value) == f"campaign {running} was already stopped at 2026-01-15T09:30:00+00:00: nothing to do"
+    over = campaigns.create(conn, campaign(name="December", starts=date(2025, 12, 1), ends=date(2025, 12, 31)))
+    with pytest.raises(ServerError) as ended:
+        campaigns.stop(conn, over, today)
+    assert str(ended.value) == f"campaign {over} ended on 2025-12-31: there is nothing to stop"
+
+
+def test_a_database_from_before_stops_gets_the_column_and_ingest_reads_it_meanwhile(conn):
+    from server.offers_check import CampaignCache
+
+    made = campaigns.create(conn, campaign())
+    with conn:
+        conn.execute("ALTER TABLE campaigns DROP COLUMN stopped_at")  # as a database made before stops
+    cache = CampaignCache().refresh(conn)  # ingest, before the office has touched the campaigns
+    assert list(cache.by_id) == [made]
+    assert campaigns.get(conn, made)["stopped_at"] is None  # the office adds the column on its first call
+    assert campaigns.stop(conn, made, date(2026, 1, 15))["ends"] == "2026-01-15"
+    assert cache.refresh(conn).by_id[made].offer.ends == date(2026, 1, 15)
