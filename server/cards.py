@@ -35,7 +35,9 @@ def get_card(conn: sqlite3.Connection, number: str) -> dict:
 
 
 def card_balance(conn: sqlite3.Connection, number: str) -> int:
-    return conn.execute("SELECT coalesce(sum(points), 0) FROM ledger WHERE card = ?", (number,)).fetchone()[0]
+    """The card's balance: its ledger's sum, kept in `card_points` by the database (server/store.py)."""
+    row = conn.execute("SELECT points FROM card_points WHERE card = ?", (number,)).fetchone()
+    return row[0] if row else 0
 
 
 def _live_customer(conn, customer_id: int) -> dict:

@@ -22,7 +22,8 @@ def run_cheques(conn: sqlite3.Connection, rules: RuleSet, as_of: date) -> dict:
         return {**summary, "note": f"rules {rules.version} issue {how}: nothing to do"}
     at = datetime.combine(as_of, time(), timezone.utc).isoformat()
     rows = []
-    for card, balance in conn.execute("SELECT card, sum(points) FROM ledger GROUP BY card HAVING sum(points) >= ?",
+    # Balances from card_points (kept by the database as the ledger changes), not a sum over the whole ledger.
+    for card, balance in conn.execute("SELECT card, points FROM card_points WHERE points >= ? ORDER BY card",
                                       (cheques.threshold_points,)).fetchall():
         issue = issue_cheques(rules, balance)
         rows.append((card, -issue.points, f"loyalty cheque: {issue.count} x {format_cents(issue.cents)} EUR",

@@ -145,8 +145,9 @@ def balance(conn: sqlite3.Connection, customer_id: int) -> int:
     numbers = card_numbers(conn, customer_id)
     if not numbers:
         return 0
-    return conn.execute(f"SELECT coalesce(sum(points), 0) FROM ledger WHERE card IN ({_in(numbers)})",
-                        numbers).fetchone()[0]
+    # int(): PostgreSQL sums a BIGINT column as NUMERIC
+    return int(conn.execute(f"SELECT coalesce(sum(points), 0) FROM card_points WHERE card IN ({_in(numbers)})",
+                            numbers).fetchone()[0])
 
 
 def tickets(conn: sqlite3.Connection, customer_id: int, limit: int = TICKETS_SHOWN) -> list[dict]:
@@ -177,7 +178,7 @@ def view(conn: sqlite3.Connection, customer_id: int) -> dict:
     """Everything the customer page shows."""
     customer = get(conn, customer_id)
     cards = [dict(r) for r in conn.execute(
-        "SELECT c.*, (SELECT coalesce(sum(points), 0) FROM ledger WHERE card = c.number) AS balance, "
+        "SELECT c.*, coalesce((SELECT points FROM card_points WHERE card = c.number), 0) AS balance, "
         "(SELECT count(*) FROM tickets WHERE card = c.number) AS tickets "
         "FROM cards c WHERE customer_id = ? ORDER BY issued_at", (customer_id,))]
     numbers = [c["number"] for c in cards]
