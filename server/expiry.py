@@ -29,12 +29,16 @@ def rules_for(conn: sqlite3.Connection, as_of: date) -> RuleSet:
 
 def run_expiry(conn: sqlite3.Connection, rules: RuleSet, as_of: date,
                progress: Callable[[int], None] | None = None) -> dict:
-    """Expire every lot whose date is on or before `as_of`; returns counts for the log and the command."""
+    """Expire every lot whose date is on or before `as_of`; returns counts for the log and the command
+    (`cards`: the cards with points left, whose lots were looked at)."""
     at = datetime.combine(as_of, time(), timezone.utc)
     new = []
     cards = 0
-    # Points moved from another card count from their lot's date (lot_at), not from the move.
-    for card, entries in lots.by_card(conn.execute(f"SELECT {lots.COLUMNS} FROM ledger ORDER BY card, id")):
+    # Points moved from another card count from their lot's date (lot_at), not from the move. Only cards
+    # with points left (card_points) can have any to expire: the others' ledgers are not read.
+    for card, entries in lots.by_card(conn.execute(
+            f"SELECT {lots.COLUMNS} FROM ledger WHERE card IN (SELECT card FROM card_points WHERE points > 0) "
+            "ORDER BY card, id")):
         cards += 1
         ledger = Ledger()
         for entry in entries:

@@ -83,7 +83,8 @@ def test_a_card_replaced_in_2026_keeps_the_2025_expiry_of_its_points(desk, monke
         (CARD_B, june, 30), (CARD_B, december, 20), (CARD_B, january, 15)]
 
     assert expiry(desk, date(2026, 2, 27))["entries"] == 0
-    assert expiry(desk, date(2026, 2, 28)) == {"as_of": "2026-02-28", "rules_version": RULES.version, "cards": 2,
+    # cards: 1, B; the old card A, emptied by the move, has no points left and is not read
+    assert expiry(desk, date(2026, 2, 28)) == {"as_of": "2026-02-28", "rules_version": RULES.version, "cards": 1,
                                                "entries": 2, "points": 50}
     assert ledger(desk, "kind = 'expire'") == [
         (CARD_B, "expire", -30, f"expire:{CARD_B}:desk:{audit}:in:0", "2026-02-28T00:00:00+00:00", None),
