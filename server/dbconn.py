@@ -83,6 +83,15 @@ def has_column(conn, table: str, column: str) -> bool:
     return any(row[1] == column for row in conn.execute(f"PRAGMA table_info({table})").fetchall())
 
 
+def postgres_schema(sqlite_schema: str) -> str:
+    """SQLite DDL in PostgreSQL's spelling: identity ids (INSERT ... RETURNING id on both), BIGINT columns
+    that refer to them, no WITHOUT ROWID, lower(x) where SQLite indexes x COLLATE NOCASE. Flags stay
+    INTEGER 0/1 so rows read the same on both."""
+    sql = sqlite_schema.replace("INTEGER PRIMARY KEY", "BIGSERIAL PRIMARY KEY").replace(") WITHOUT ROWID;", ");")
+    sql = re.sub(r"\b(\w+_id|merged_into) INTEGER\b", r"\1 BIGINT", sql)
+    return re.sub(r"\((\w+) COLLATE NOCASE\)", r"(lower(\1))", sql)
+
+
 def translate(sql: str, with_params: bool = True) -> str:
     """SQLite's spelling of the statements the server uses, in PostgreSQL's."""
     if _BEGIN.match(sql):

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from functools import cache
 from pathlib import Path
 
-from .dbconn import POSTGRESQL, connect_postgres, dialect, is_postgres, open_connection
+from .dbconn import POSTGRESQL, connect_postgres, dialect, is_postgres, open_connection, postgres_schema
 
 DESK_SCHEMA_LOCK = 0x10CA19  # advisory lock ids: the desk's tables are created by one process at a time,
 DESK_WRITE_LOCK = 0x10CA1A  # and its actions write one at a time
@@ -81,69 +81,7 @@ CREATE INDEX IF NOT EXISTS audit_customer ON audit (customer_id);
 """
 
 
-# The same tables on PostgreSQL: identity ids (no lastrowid: INSERT ... RETURNING id on both), INTEGER 0/1
-# flags so rows read the same, and lower(name) where SQLite indexes with COLLATE NOCASE.
-SCHEMA_PG = """
-CREATE TABLE IF NOT EXISTS users (
-    id BIGSERIAL PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    role TEXT NOT NULL,
-    password_hash TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    active INTEGER NOT NULL DEFAULT 1
-);
-CREATE TABLE IF NOT EXISTS api_tokens (
-    token_hash TEXT PRIMARY KEY,
-    user_id BIGINT NOT NULL REFERENCES users (id),
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS login_failures (
-    key TEXT NOT NULL,
-    at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS login_failures_key ON login_failures (key, at);
-CREATE TABLE IF NOT EXISTS customers (
-    id BIGSERIAL PRIMARY KEY,
-    name TEXT NOT NULL,
-    email TEXT,
-    phone TEXT,
-    postcode TEXT,
-    birth_date TEXT,
-    consent_email INTEGER NOT NULL DEFAULT 0,
-    consent_email_at TEXT,
-    consent_sms INTEGER NOT NULL DEFAULT 0,
-    consent_sms_at TEXT,
-    consent_profiling INTEGER NOT NULL DEFAULT 0,
-    consent_profiling_at TEXT,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    merged_into BIGINT REFERENCES customers (id),
-    erased_at TEXT
-);
-CREATE INDEX IF NOT EXISTS customers_name ON customers (lower(name));
-CREATE INDEX IF NOT EXISTS customers_phone ON customers (phone);
-CREATE INDEX IF NOT EXISTS customers_postcode ON customers (postcode);
-CREATE TABLE IF NOT EXISTS cards (
-    number TEXT PRIMARY KEY,
-    customer_id BIGINT NOT NULL REFERENCES customers (id),
-    status TEXT NOT NULL,
-    issued_at TEXT NOT NULL,
-    status_at TEXT NOT NULL,
-    replaced_by TEXT
-);
-CREATE INDEX IF NOT EXISTS cards_customer ON cards (customer_id);
-CREATE TABLE IF NOT EXISTS audit (
-    id BIGSERIAL PRIMARY KEY,
-    at TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    action TEXT NOT NULL,
-    customer_id BIGINT,
-    card TEXT,
-    reason TEXT NOT NULL DEFAULT '',
-    detail TEXT NOT NULL DEFAULT '{}'
-);
-CREATE INDEX IF NOT EXISTS audit_customer ON audit (customer_id);
-"""
+SCHEMA_PG = postgres_schema(SCHEMA)  # the same tables in PostgreSQL's spelling (server.dbconn)
 
 
 def utc_now() -> str:

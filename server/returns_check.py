@@ -13,6 +13,8 @@ from collections import Counter
 
 from programme.ticket import Ticket
 
+from .store_rows import chunks
+
 SCHEMA_SQLITE = """
 CREATE TABLE IF NOT EXISTS returned_lines (
     return_id TEXT NOT NULL,
@@ -45,11 +47,6 @@ def past_sold(original: str, line: int, returned: int, sold: int) -> str:
             "all tills together (its points reversed more than once)")
 
 
-def _chunks(items: list[str], size: int = 500):
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
 def returned_quantities(conn, original_id: str) -> dict[int, int]:
     """Quantities of each line of a ticket returned so far at head office (all tills)."""
     return dict(conn.execute("SELECT original_line, sum(quantity) FROM returned_lines WHERE original_id = ? "
@@ -67,7 +64,7 @@ def record_returns(conn, tickets: list[Ticket], now: str) -> int:
     originals = sorted({r.original for t in returning for r in t.returns})
     sold: dict[str, dict[int, int]] = {}
     returned: Counter = Counter()
-    for chunk in _chunks(originals):
+    for chunk in chunks(originals):
         marks = ",".join("?" * len(chunk))
         for ticket_id, line_no, quantity in conn.execute(
                 f"SELECT ticket_id, line_no, quantity FROM lines WHERE ticket_id IN ({marks})", chunk).fetchall():
@@ -114,7 +111,7 @@ def recheck_waiting(conn, tickets: list[Ticket], now: str) -> int:
     nothing left to say leaves the discrepancies. One indexed query per 500 tickets when no return waits.
     Returns how many flags were changed."""
     waiting: dict[str, set[str]] = {}  # original id -> return ids linked to it
-    for chunk in _chunks([t.id for t in tickets]):
+    for chunk in chunks([t.id for t in tickets]):
         for return_id, original in conn.execute(
                 f"SELECT DISTINCT return_id, original_id FROM returned_lines WHERE original_id IN "
                 f"({','.join('?' * len(chunk))})", chunk).fetchall():

@@ -18,7 +18,7 @@ from sync.codec import payload_digest
 
 from .precheck import Precheck, precheck, prechecked, signature_error
 from .returns_check import SCHEMA_SQLITE as RETURNS_SCHEMA, record_returns
-from .store_rows import chain_breaks, ledger_rows, line_rows, ticket_row
+from .store_rows import chain_breaks, chunks, ledger_rows, line_rows, ticket_row
 
 BUSY_TIMEOUT_S = 30
 CHECKPOINT_EVERY_BATCHES = 8  # in a busy spell; else once ingest pauses (sync/checkpoint.py)
@@ -353,8 +353,7 @@ class Store:
 
     def _stored_hashes(self, ids: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
+        for chunk in chunks(ids):
             found.update(self.conn.execute(
                 f"SELECT id, hash FROM tickets WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall())
         return found
@@ -434,13 +433,7 @@ class Store:
         return dict(self.conn.execute("SELECT terminal, contiguous_seq FROM terminals").fetchall())
 
     def balances(self, cards: list[str]) -> dict[str, int]:
-        """Each card's balance: the sum of its ledger entries (kept in `card_points`)."""
-        found: dict[str, int] = {}
-        for start in range(0, len(cards), 500):
-            chunk = cards[start:start + 500]
-            found.update(self.conn.execute(
-                f"SELECT card, points FROM card_points WHERE card IN ({','.join('?' * len(chunk))})", chunk).fetchall())
-        return found
+        return card_balances(self.conn, cards)
 
     def balances_for_till(self, terminal: str, cards: list[str]) -> tuple[dict[str, int], int]:
         """What a till must add its own tickets to: see `balances_seen_by`."""
@@ -503,17 +496,24 @@ def balances_seen_by(conn, terminal: str, cards: list[str]) -> tuple[dict[str, i
     later tickets and not others, so their points are taken out here and the till adds them all,
     each exactly once. Works on SQLite and, through its adapter, on PostgreSQL.
     """
-    found: dict[str, int] = {}
+    found = card_balances(conn, cards)
     row = conn.execute("SELECT contiguous_seq, max_seq FROM terminals WHERE terminal = ?", (terminal,)).fetchone()
     contiguous, highest = (row[0], row[1]) if row else (0, 0)
-    for start in range(0, len(cards), 500):
-        chunk = cards[start:start + 500]
-        marks = ",".join("?" * len(chunk))
-        found.update(conn.execute(f"SELECT card, points FROM card_points WHERE card IN ({marks})", chunk).fetchall())
-        if highest > contiguous:
+    if highest > contiguous:
+        for chunk in chunks(cards):
             for card, points in conn.execute(
                     f"SELECT l.card, sum(l.points) FROM ledger l JOIN tickets t ON t.id = l.ticket_id "
-                    f"WHERE t.terminal = ? AND t.seq > ? AND l.card IN ({marks}) GROUP BY l.card",
+                    f"WHERE t.terminal = ? AND t.seq > ? AND l.card IN ({','.join('?' * len(chunk))}) GROUP BY l.card",
                     (terminal, contiguous, *chunk)).fetchall():
                 found[card] = found.get(card, 0) - points
     return found, contiguous
+
+
+def card_balances(conn, cards: list[str]) -> dict[str, int]:
+    """Each card's balance: the sum of its ledger entries, kept in `card_points` (a card never credited: absent)."""
+    found: dict[str, int] = {}
+    for chunk in chunks(cards):
+        found.update(conn.execute(
+            f"SELECT card, points FROM card_points WHERE card IN ({','.join('?' * len(chunk))})", chunk).fetchall())
+    return found
+

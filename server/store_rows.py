@@ -63,3 +63,9 @@ def chain_breaks(terminal: str, seq: int, digest: str, prev_hash: str, hash_befo
     if prev_hash_after is not None and prev_hash_after != digest:
         breaks.append((terminal, seq + 1, digest, prev_hash_after))
     return breaks
+
+
+def chunks(items: list, size: int = 500):
+    """`items` in slices of at most `size`: an IN (...) list stays under the engines' parameter limits."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]

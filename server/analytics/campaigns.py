@@ -20,7 +20,7 @@ from sync.broker_url import BrokerUrl
 from sync.events import log_event
 from sync.retained import publish_retained
 
-from ..dbconn import POSTGRESQL, dialect, has_column, joined_or_own_transaction
+from ..dbconn import POSTGRESQL, dialect, has_column, joined_or_own_transaction, postgres_schema
 from ..errors import ServerError
 from .aggregate import create_pg
 from .aggregate import ensure_schema as ensure_aggregates
@@ -54,9 +54,7 @@ CREATE TABLE IF NOT EXISTS campaign_members (
     PRIMARY KEY (campaign_id, card)
 ) WITHOUT ROWID;
 """
-# PostgreSQL: an identity id (INSERT ... RETURNING id on both engines), no WITHOUT ROWID
-SCHEMA_PG = SCHEMA.replace("id INTEGER PRIMARY KEY,", "id BIGSERIAL PRIMARY KEY,").replace(
-    "campaign_id INTEGER NOT NULL", "campaign_id BIGINT NOT NULL").replace(") WITHOUT ROWID;", ");")
+SCHEMA_PG = postgres_schema(SCHEMA)
 KINDS = ("bonus_points", "cheque")
 SCHEMA_VERSION = 1
 
