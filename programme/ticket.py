@@ -16,20 +16,39 @@ GTIN = re.compile(r"^\d{8}$|^\d{12,14}$")
 GENESIS_HASH = "0" * 64
 MAX_LINES = 500
 
-Cents = int
-Points = int
+# Bounds of every number a ticket carries. The wire schema enforces them (a message past one is a
+# dead letter with the field's path) and the till's own checks below refuse the same: no amount can
+# reach a database column it would overflow (SQLite and PostgreSQL integers are 64-bit).
+MAX_QUANTITY = 99_999  # units on one line, either sign (a return is negative)
+MAX_UNIT_CENTS = 10_000_000  # 100,000.00 EUR for one unit
+MAX_AMOUNT_CENTS = 100_000_000  # 1,000,000.00 EUR: a line, a discount, a tender, a ticket, either sign
+MAX_ENTRY_POINTS = 10_000_000  # one points entry
+MAX_SEQ = 2**53  # a till's sequence (JSON numbers stay exact below it)
+MAX_TEXT = 200  # labels, categories, rules, cashier and other free text
+
+Cents = Annotated[int, msgspec.Meta(ge=-MAX_AMOUNT_CENTS, le=MAX_AMOUNT_CENTS)]
+UnitCents = Annotated[int, msgspec.Meta(ge=0, le=MAX_UNIT_CENTS)]
+DiscountCents = Annotated[int, msgspec.Meta(ge=0, le=MAX_AMOUNT_CENTS)]
+Quantity = Annotated[int, msgspec.Meta(ge=-MAX_QUANTITY, le=MAX_QUANTITY)]
+Points = Annotated[int, msgspec.Meta(ge=0, le=MAX_ENTRY_POINTS)]
+LineIndex = Annotated[int, msgspec.Meta(ge=0, lt=MAX_LINES)]
+Seq = Annotated[int, msgspec.Meta(le=MAX_SEQ)]
+Text = Annotated[str, msgspec.Meta(max_length=MAX_TEXT)]
 UtcTime = Annotated[datetime, msgspec.Meta(tz=True)]
 TenderKind = Literal["cash", "bank_card", "points", "cheque", "voucher"]
 EntryKind = Literal["earn", "redeem", "reverse", "adjust", "expire", "transfer"]
+# What a till may put on a ticket. Adjustments, transfers and expiry are head office's (the desk, its
+# jobs): a ticket carrying one is refused whole, so no till can mint points through them.
+TILL_ENTRY_KINDS = ("earn", "redeem", "reverse")
 
 
 class Line(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    gtin: str
-    label: str
-    category: str
-    quantity: int
-    unit_cents: Cents
-    discount_cents: Cents = 0
+    gtin: Text
+    label: Text
+    category: Text
+    quantity: Quantity
+    unit_cents: UnitCents
+    discount_cents: DiscountCents = 0
     total_cents: Cents = 0
 
 
@@ -42,41 +61,41 @@ class PointsEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Points earned or redeemed on a ticket; `line` is the 0-based line index, or None for the ticket."""
 
     kind: EntryKind
-    rule: str
+    rule: Text
     points: Points
-    line: int | None = None
+    line: LineIndex | None = None
 
 
 class ReturnLink(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """On a return ticket: its line `line` (0-based) takes back `quantity` units of line `original_line`
     (0-based) of ticket `original`, reversing `points` of what that ticket earned."""
 
-    line: int
-    original: str
-    original_line: int
-    quantity: int
+    line: LineIndex
+    original: Text
+    original_line: LineIndex
+    quantity: Quantity
     points: Points = 0
 
 
 class Ticket(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    id: str
-    terminal: str
-    seq: int
-    store: str
-    cashier: str
+    id: Text
+    terminal: Text
+    seq: Seq
+    store: Text
+    cashier: Text
     opened_at: UtcTime
     closed_at: UtcTime
-    lines: list[Line]
-    tenders: list[Tender]
+    lines: Annotated[list[Line], msgspec.Meta(max_length=MAX_LINES)]
+    tenders: Annotated[list[Tender], msgspec.Meta(max_length=MAX_LINES)]
     total_cents: Cents
-    card: str | None
-    points: list[PointsEntry]
-    rules_version: str
-    prev_hash: str = GENESIS_HASH
-    signature: str | None = None
+    card: Text | None
+    points: Annotated[list[PointsEntry], msgspec.Meta(max_length=4 * MAX_LINES)]
+    rules_version: Text
+    prev_hash: Text = GENESIS_HASH
+    signature: Text | None = None
     # A return's links to its original; UNSET (left out of the JSON) on every other ticket, so a ticket
     # without returns encodes, hashes and signs exactly as before the field existed.
-    returns: list[ReturnLink] | msgspec.UnsetType = msgspec.UNSET
+    returns: Annotated[list[ReturnLink], msgspec.Meta(max_length=MAX_LINES)] | msgspec.UnsetType = msgspec.UNSET
 
     @property
     def points_earned(self) -> int:
@@ -118,7 +137,9 @@ def make_line(gtin: str, quantity: int, unit_cents: int, category: str = "grocer
 
 def _check_line(index: int, line: Line) -> None:
     # Every synced line passes here: the checks come first, the message is built only for a wrong line.
-    if (GTIN.match(line.gtin) and line.quantity != 0 and line.unit_cents >= 0 and line.discount_cents >= 0
+    if (GTIN.match(line.gtin) and line.quantity != 0 and abs(line.quantity) <= MAX_QUANTITY
+            and 0 <= line.unit_cents <= MAX_UNIT_CENTS and 0 <= line.discount_cents <= MAX_AMOUNT_CENTS
+            and abs(line.total_cents) <= MAX_AMOUNT_CENTS
             and line.total_cents == line.quantity * line.unit_cents - line.discount_cents):
         return
     where = f"line {index + 1} ({line.gtin})"
@@ -126,6 +147,12 @@ def _check_line(index: int, line: Line) -> None:
         raise TicketError(f"{where}: a GTIN is 8, 12, 13 or 14 digits, got {line.gtin!r}")
     if line.quantity == 0:
         raise TicketError(f"{where}: quantity must not be 0")
+    if abs(line.quantity) > MAX_QUANTITY:
+        raise TicketError(f"{where}: quantity {line.quantity} is past the limit of {MAX_QUANTITY} units a line")
+    if line.unit_cents > MAX_UNIT_CENTS:
+        raise TicketError(f"{where}: unit price {line.unit_cents} cents is past the limit of {MAX_UNIT_CENTS}")
+    if line.discount_cents > MAX_AMOUNT_CENTS or abs(line.total_cents) > MAX_AMOUNT_CENTS:
+        raise TicketError(f"{where}: amounts are limited to {MAX_AMOUNT_CENTS} cents a line")
     if line.unit_cents < 0:
         raise TicketError(f"{where}: unit price must not be negative, got {line.unit_cents} cents")
     if line.discount_cents < 0:
@@ -152,6 +179,8 @@ def validate_ticket(ticket: Ticket) -> Ticket:
     for index, line in enumerate(ticket.lines):
         _check_line(index, line)
     total = sum(line.total_cents for line in ticket.lines)
+    if abs(total) > MAX_AMOUNT_CENTS:
+        raise TicketError(f"ticket {ticket.id}: total {total} cents is past the limit of {MAX_AMOUNT_CENTS}")
     if ticket.total_cents != total:
         raise TicketError(f"ticket {ticket.id}: total {ticket.total_cents} cents != sum of lines {total}")
     tendered = sum(t.cents for t in ticket.tenders)
@@ -166,15 +195,23 @@ def validate_ticket(ticket: Ticket) -> Ticket:
             raise TicketError(f"ticket {ticket.id}: {exc}") from None
     elif ticket.points:
         raise TicketError(f"ticket {ticket.id}: points without a card")
-    for entry in ticket.points:
-        if entry.points < 0:
-            raise TicketError(f"ticket {ticket.id}: points entries are positive, got {entry.points}")
+    for number, entry in enumerate(ticket.points, start=1):
+        if entry.kind not in TILL_ENTRY_KINDS:
+            raise TicketError(f"ticket {ticket.id}: points entry {number} is of kind {entry.kind!r}; "
+                              f"a till sends only {', '.join(TILL_ENTRY_KINDS[:-1])} and {TILL_ENTRY_KINDS[-1]} entries")
+        if not 0 <= entry.points <= MAX_ENTRY_POINTS:
+            raise TicketError(f"ticket {ticket.id}: points entries are 0 to {MAX_ENTRY_POINTS}, got {entry.points}")
         if entry.line is not None and not 0 <= entry.line < len(ticket.lines):
             raise TicketError(f"ticket {ticket.id}: points entry names line {entry.line}, which does not exist")
     if len(ticket.prev_hash) != 64:
         raise TicketError(f"ticket {ticket.id}: prev_hash must be 64 hex digits")
     if ticket.returns:
         _check_returns(ticket)
+    linked = {link.line for link in ticket.returns} if ticket.returns else ()
+    for index, line in enumerate(ticket.lines):
+        if line.quantity < 0 and index not in linked:
+            raise TicketError(f"line {index + 1} ({line.gtin}): a negative quantity is a return: it needs a link "
+                              "to the original ticket's line (loyalty till return)")
     return ticket
 
 

@@ -21,12 +21,17 @@ DB_HELP = "The server's database (SQLite file)."
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), envvar="LOYALTY_WORKERS",
               help="Ingest processes sharing the tickets through an MQTT shared subscription.")
 @click.option("--worker-index", type=int, hidden=True)
+@click.option("--require-registered-tills/--allow-unregistered-tills", "require_registered", default=True,
+              show_default=True, envvar="LOYALTY_REQUIRE_REGISTERED_TILLS",
+              help="Quarantine the tickets of tills whose key is not registered (`loyalty server register-till`). "
+                   "Allowing them lets anyone on the broker credit any card: for demos only.")
 @click.pass_context
 def server(ctx: click.Context, db: str | None, broker: str | None, web_port: int | None, workers: int,
-           worker_index: int | None) -> None:
+           worker_index: int | None, require_registered: bool) -> None:
     """Run head office ingest until Ctrl-C: store every till's tickets and ack them.
 
-    With a subcommand, run that instead (stats, ...).
+    With a subcommand, run that instead (stats, ...). Exits non-zero when ingest stops on an error it
+    cannot get past (a supervisor restarts it).
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -54,7 +59,8 @@ def server(ctx: click.Context, db: str | None, broker: str | None, web_port: int
     index = worker_index or 0
     shared = workers > 1 or worker_index is not None
     ingestor = Ingestor(db, url, client_id="loyalty-server-ingest" + (f"-{index}" if shared else ""),
-                        shared_group="ingest" if shared else None).start()
+                        shared_group="ingest" if shared else None, require_registered=require_registered,
+                        on_death=lambda exc: stop.set()).start()
     from .uplink import Uplink
 
     # Tills' status reports and requests: one subscriber, in the first process only.
@@ -64,8 +70,9 @@ def server(ctx: click.Context, db: str | None, broker: str | None, web_port: int
         import subprocess
         import sys
 
+        registration = "--require-registered-tills" if require_registered else "--allow-unregistered-tills"
         children = [subprocess.Popen([sys.executable, "-m", "loyalty", "server", "--db", db, "--broker", broker,
-                                      "--workers", str(workers), "--worker-index", str(n)])
+                                      "--workers", str(workers), "--worker-index", str(n), registration])
                     for n in range(1, workers)]
     click.echo(f"server ingesting from {url} into {redacted(db)} with {workers} worker(s) (Ctrl-C to stop)", err=True)
     web = None
@@ -89,6 +96,9 @@ def server(ctx: click.Context, db: str | None, broker: str | None, web_port: int
             uplink.stop()
         for child in children:
             child.wait(10)
+    if ingestor.error is not None:
+        raise click.ClickException(f"ingest stopped: {type(ingestor.error).__name__}: {ingestor.error}; "
+                                   "nothing was acked that is not stored: fix the cause and start the server again")
 
 
 def _open(db: str):
@@ -256,6 +266,25 @@ def register_till(db: str, terminal: str, public_key: str) -> None:
         raise click.ClickException(str(exc)) from None
     store.close()
     click.echo(json.dumps({"terminal": terminal, "registered": True}))
+
+
+@server.command()
+@click.option("--db", required=True, type=DbTarget(exists=True), help=DESK_DB_HELP)
+def requeue(db: str) -> None:
+    """Ingest the quarantined tickets again (after `register-till`): those that pass now are stored."""
+    from datetime import datetime, timezone
+
+    from .errors import StoreError
+    from .store_api import open_store
+
+    try:
+        store = open_store(db, require_registered=True)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        click.echo(json.dumps(store.requeue(datetime.now(timezone.utc).isoformat())))
+    finally:
+        store.close()
 
 
 from .analytics_cli import aggregate  # noqa: E402 - head office's job, kept in its own module

@@ -22,7 +22,7 @@ from sync.events import log_event
 from sync.mqtt import make_client
 
 from .store import BatchResult, DeadLetter, Store
-from .store_api import WRITE_ERRORS, open_store
+from .store_api import DATA_ERRORS, WRITE_ERRORS, open_store
 
 log = logging.getLogger("loyalty.ingest")
 
@@ -75,13 +75,19 @@ class Ingestor:
     """Subscribe to every till's tickets and store them; start()/stop() or a context manager."""
 
     def __init__(self, store_path: str, broker: BrokerUrl, client_id: str = "loyalty-server-ingest",
-                 shared_group: str | None = None):
+                 shared_group: str | None = None, require_registered: bool = True, on_death=None):
         """`shared_group`: several workers share the tickets through `$share/GROUP/...` (one client id each).
 
         Per-till order is then not guaranteed; acks stay right because each is computed from the
         committed rows, and a till takes the highest ack it has seen.
+        `require_registered`: quarantine the tickets of tills with no registered key (only the demo says no).
+        `on_death(exc)`: called when the ingest thread stops on an error it cannot get past (the database
+        cannot be opened...): `loyalty server` then exits non-zero, so a supervisor restarts it; it never idles.
         """
         self.store_path = str(store_path)
+        self.require_registered = require_registered
+        self.on_death = on_death
+        self.error: BaseException | None = None
         self.broker = broker
         self.subscription = (f"$share/{shared_group}/{topics.TICKETS_SUBSCRIPTION}" if shared_group
                              else topics.TICKETS_SUBSCRIPTION)
@@ -140,7 +146,16 @@ class Ingestor:
         return [inbox.popleft() for _ in range(min(BATCH_MAX, len(inbox)))]
 
     def _run(self) -> None:
-        store = self.store = open_store(self.store_path)
+        try:
+            self._serve()
+        except BaseException as exc:  # noqa: BLE001 - reported, then the process stops: never an idle server
+            self.error = exc
+            log_event(log, "ingest_died", logging.CRITICAL, error=f"{type(exc).__name__}: {exc}")
+            if self.on_death is not None:
+                self.on_death(exc)
+
+    def _serve(self) -> None:
+        store = self.store = open_store(self.store_path, self.require_registered)
         try:
             while not self._stop.is_set():
                 batch = self._take_batch()
@@ -160,7 +175,14 @@ class Ingestor:
         delay = STORE_RETRY_DELAY
         while not self._stop.is_set():
             try:
-                self.process(store, messages)
+                try:
+                    self.process(store, messages)
+                except DATA_ERRORS as exc:  # about a message, not the database: find it, set it aside
+                    self._isolate(store, messages, exc)
+                except WRITE_ERRORS:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - the same: no message may stop ingest for the others
+                    self._isolate(store, messages, exc)
                 return
             except WRITE_ERRORS as exc:
                 self.store_failures += 1
@@ -168,6 +190,36 @@ class Ingestor:
                           retry_in=delay)
                 self._stop.wait(delay)
                 delay = min(delay * 2, STORE_RETRY_MAX_DELAY)
+
+    def _isolate(self, store: Store, messages: list, error: BaseException) -> None:
+        """A batch failed on something in it: store its messages one by one, and dead-letter the one(s)
+        that fail, with the error. A write error (the database, not a message) goes up to be retried."""
+        log_event(log, "batch_failed", logging.ERROR, messages=len(messages), error=f"{type(error).__name__}: {error}")
+        for message in messages:
+            try:
+                self.process(store, [message])
+            except WRITE_ERRORS as exc:
+                if not isinstance(exc, DATA_ERRORS):
+                    raise
+                self._dead_letter(store, message, exc)
+            except Exception as exc:  # noqa: BLE001 - see above
+                self._dead_letter(store, message, exc)
+
+    def _dead_letter(self, store: Store, message, error: BaseException) -> None:
+        """`message` could not be stored: keep it as a dead letter with why (its sequence counts, so its
+        till's acks go on). If even that fails, keep it without its ids, which may be what failed."""
+        if isinstance(message, DeadLetter):
+            topic, payload, terminal, seq = message.topic, message.payload, message.terminal, message.seq
+        else:
+            topic, ticket, payload = message[:3]
+            terminal, seq = ticket.terminal, ticket.seq
+        reason = f"ingest failed on this message: {type(error).__name__}: {error}"
+        try:
+            self.process(store, [DeadLetter(topic, reason, payload, terminal, seq)])
+        except WRITE_ERRORS as exc:
+            if not isinstance(exc, DATA_ERRORS):
+                raise
+            self.process(store, [DeadLetter(topic, reason, payload)])
 
     def process(self, store: Store, messages: list) -> BatchResult:
         """Store a batch of classify_one's results; then ack, ask for gaps and push balances."""

@@ -1,9 +1,14 @@
-"""The server's points check: recompute each synced ticket with the rules version it names.
+"""The server's points check: recompute each synced ticket with the rules version it names, and book
+only what the rules give.
 
-The till's points are never overwritten: a difference, or a version the server does not know, is
-recorded in `discrepancies` (ticket, till's points, server's points, reason) for head office.
+A till is not trusted with credits. A ticket whose earn entries the rules give back is booked as sent.
+A difference is recorded in `discrepancies` (ticket, till's points, server's points, reason) and the
+ledger credits the rules' figure, not the till's: the ticket itself keeps what the till sent. A ticket
+the server cannot recompute (a rules version it does not know) has its earn points held in
+`held_points` (server/held.py), not credited, until that version is known. Debits (redeem, reverse)
+are always booked: holding one would let the points be spent twice.
 The server knows the shipped default and every version recorded in its `rules_versions` table
-(`loyalty rules publish --db`). Both tables are in server.store.SCHEMA.
+(`loyalty rules publish --db`). The tables are in server.store.SCHEMA.
 """
 from __future__ import annotations
 
@@ -17,9 +22,14 @@ from programme.engine import local_day, points_of
 from programme.explain import context_of_ticket
 from programme.points import default_rules
 from programme.rules import RuleSet, parse_rules
-from programme.ticket import Ticket
+from programme.ticket import PointsEntry, Ticket
 
+from sync.codec import read_stored_ticket
+from sync.events import log_event
+
+from .held import hold, log as held_log
 from .offers_check import CampaignCache, offer_claims
+from .store_rows import ledger_rows
 
 @dataclass(frozen=True)
 class Discrepancy:
@@ -27,6 +37,9 @@ class Discrepancy:
     till_points: int
     server_points: int | None
     reason: str
+    # The earn entries head office credits instead of the till's (the rules' recompute); None when the
+    # server could not recompute: the till's earn points are then held, not credited.
+    credit: tuple[PointsEntry, ...] | None = None
 
 
 class RulesCatalog:
@@ -37,12 +50,14 @@ class RulesCatalog:
         for rules in [default_rules(), *(versions or [])]:
             self.by_version[rules.version] = rules
         self._loaded_rows = -1
+        self.grown = False  # versions were added by the last refresh (held points may be verifiable now)
         self.campaigns = CampaignCache()  # head office's offers, to check the ones tills claim
 
     def refresh(self, conn: sqlite3.Connection) -> RulesCatalog:
         """Add the versions recorded in the server's database (cheap when nothing changed)."""
         count = conn.execute("SELECT count(*) FROM rules_versions").fetchone()[0]
-        if count != self._loaded_rows:
+        self.grown = count != self._loaded_rows
+        if self.grown:
             for version, text in conn.execute("SELECT version, toml FROM rules_versions"):
                 if version not in self.by_version:
                     self.by_version[version] = parse_rules(text, f"rules version {version}")
@@ -102,26 +117,49 @@ def check_ticket(catalog: RulesCatalog, ticket: Ticket, conn=None) -> Discrepanc
             else f"same total ({till}) but a different breakdown")
     if refused:
         head = "; ".join(refused) + "; " + head
-    return Discrepancy(ticket.id, till, ours, f"{head}: till has {show(extra)}; rules give {show(missing)}")
+    return Discrepancy(ticket.id, till, ours, f"{head}: till has {show(extra)}; rules give {show(missing)}",
+                       tuple(e for e in server_entries if e.kind == "earn"))
 
 
-def record_discrepancies(conn: sqlite3.Connection, catalog: RulesCatalog, tickets: list[Ticket], now: str,
-                         known: dict[str, Discrepancy | None] | None = None) -> int:
-    """Check stored tickets inside the ingest transaction; returns how many disagree.
+def verdict(catalog: RulesCatalog, ticket: Ticket, conn=None) -> Discrepancy | None:
+    """check_ticket, where a check that fails is itself a finding (held), never a stalled ingest."""
+    try:
+        return check_ticket(catalog, ticket, conn)
+    except ProgrammeError as exc:
+        return Discrepancy(ticket.id, sum(e.points for e in ticket.points if e.kind == "earn"), None,
+                           f"the server could not recompute the points: {exc}")
 
-    `known`: verdicts already reached for some tickets (server/precheck.py), by ticket id."""
-    found = []
-    known = known or {}
+
+def credited_rows(ticket: Ticket, found: Discrepancy | None) -> list[tuple]:
+    """The ledger rows head office books for a ticket given its verdict (see the module's docstring)."""
+    if found is None:
+        return ledger_rows(ticket)
+    return ledger_rows(ticket, credit=found.credit or ())
+
+
+def book_points(conn: sqlite3.Connection, catalog: RulesCatalog, tickets: list[Ticket], now: str,
+                known: dict[str, Discrepancy | None] | None, insert_ledger) -> int:
+    """Check stored tickets inside the ingest transaction and book their ledger rows through
+    `insert_ledger(rows)`; returns how many disagree.
+
+    `known`: verdicts already reached for some tickets (server/precheck.py), by ticket id. A ticket
+    that claims an offer is booked as soon as it is judged, so a later claim of the same offer in the
+    same batch finds it used (server/offers_check.py asks the ledger)."""
+    found, plain, known = [], [], known or {}
     for ticket in tickets:
-        if ticket.id in known:
-            found.append(known[ticket.id])
-            continue
-        try:
-            found.append(check_ticket(catalog, ticket, conn))
-        except ProgrammeError as exc:  # a check that fails is itself a finding, never a stalled ingest
-            found.append(Discrepancy(ticket.id, sum(e.points for e in ticket.points if e.kind == "earn"), None,
-                                     f"the server could not recompute the points: {exc}"))
-    found = [d for d in found if d is not None]
+        if not ticket.card:
+            continue  # anonymous: nothing to check, nothing to book
+        outcome = known[ticket.id] if ticket.id in known else verdict(catalog, ticket, conn)
+        rows = credited_rows(ticket, outcome)
+        if offer_claims(ticket):
+            insert_ledger(rows)
+        else:
+            plain.extend(rows)
+        if outcome is not None:
+            found.append(outcome)
+    insert_ledger(plain)
+    if not found:
+        return 0
     cards = {t.id: t.card for t in tickets}
     versions = {t.id: t.rules_version for t in tickets}
     conn.executemany(
@@ -129,4 +167,32 @@ def record_discrepancies(conn: sqlite3.Connection, catalog: RulesCatalog, ticket
         "detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         [(d.ticket_id, cards[d.ticket_id], versions[d.ticket_id], d.till_points, d.server_points, d.reason, now)
          for d in found])
+    hold(conn, [(d, cards[d.ticket_id], versions[d.ticket_id]) for d in found if d.credit is None], now)
     return len(found)
+
+
+def release_held(conn, catalog, now: str, insert_ledger) -> int:
+    """Credit the held tickets whose rules version is known now; returns how many were released.
+
+    Inside the ingest transaction. Each is recomputed: the rules' figure is credited (the till's, when
+    they agree). A ticket still not computable stays held."""
+    versions = list(catalog.by_version)
+    pending = conn.execute(
+        f"SELECT h.ticket_id, t.payload FROM held_points h JOIN tickets t ON t.id = h.ticket_id "
+        f"WHERE h.released_at IS NULL AND h.rules_version IN ({','.join('?' * len(versions))}) ORDER BY h.ticket_id",
+        versions).fetchall()
+    released = 0
+    for ticket_id, payload in pending:
+        ticket = read_stored_ticket(bytes(payload))
+        outcome = verdict(catalog, ticket, conn)
+        if outcome is not None and outcome.credit is None:
+            continue
+        credit = tuple(e for e in ticket.points if e.kind == "earn") if outcome is None else outcome.credit
+        rows = ledger_rows(ticket, credit=credit, only="earn")
+        insert_ledger(rows)
+        points = sum(row[2] for row in rows)
+        conn.execute("UPDATE held_points SET released_at = ?, released_points = ? WHERE ticket_id = ?",
+                     (now, points, ticket_id))
+        log_event(held_log, "points_released", ticket=ticket_id, points=points)
+        released += 1
+    return released

@@ -16,9 +16,10 @@ from programme.ticket import Ticket, ticket_hash
 from sync.checkpoint import SAFETY_NET_PAGES, Checkpointer
 from sync.codec import payload_digest
 
+from .held import SCHEMA as HELD_SCHEMA
 from .precheck import Precheck, precheck, prechecked, signature_error
 from .returns_check import SCHEMA_SQLITE as RETURNS_SCHEMA, record_returns
-from .store_rows import chain_breaks, chunks, ledger_rows, line_rows, ticket_row
+from .store_rows import chain_breaks, chunks, line_rows, ticket_row
 
 BUSY_TIMEOUT_S = 30
 CHECKPOINT_EVERY_BATCHES = 8  # in a busy spell; else once ingest pauses (sync/checkpoint.py)
@@ -172,7 +173,7 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    conn.executescript(SCHEMA + RETURNS_SCHEMA)
+    conn.executescript(SCHEMA + RETURNS_SCHEMA + HELD_SCHEMA)
     _add_lot_at(conn)
     _add_card_points(conn)
     return sqlite_utils.Database(conn)
@@ -229,9 +230,16 @@ def _add_lot_at(conn: sqlite3.Connection) -> None:
                 raise
 
 
+UNREGISTERED = ("till {terminal} is not registered: register its key with `loyalty server register-till` "
+                "(then `loyalty server requeue` takes its quarantined tickets)")
+
+
 class Store:
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, require_registered: bool = False):
+        """`require_registered`: quarantine the tickets of tills with no registered key (`loyalty server`
+        does, outside the demo): on an open broker anyone could otherwise invent a till and credit cards."""
         self.path = str(path)
+        self.require_registered = require_registered
         self.db = connect(path)
         self.conn = self.db.conn
         self._keys: dict | None = None
@@ -253,7 +261,7 @@ class Store:
         touched: set[str] = set()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            rows, received, lines, ledger, checked, known = [], [], [], [], [], {}
+            rows, received, lines, checked, known = [], [], [], [], {}
             keys = self._till_keys()
             ordered = sorted(tickets, key=lambda t: (t[1].terminal, t[1].seq))
             stored_hashes = self._stored_hashes([item[1].id for item in ordered])
@@ -262,7 +270,7 @@ class Store:
                 topic, ticket, payload = item[:3]
                 pre = prechecked(item)
                 touched.add(ticket.terminal)
-                if ticket.terminal in keys and self._quarantined(ticket, keys, payload, now, pre):
+                if self._quarantined(ticket, keys, payload, now, pre):
                     result.quarantined += 1
                     continue
                 digest = pre.digest if pre is not None else ticket_hash(ticket)
@@ -281,15 +289,11 @@ class Store:
                 rows.append(ticket_row(ticket, digest, now, payload))
                 received.append((ticket.terminal, ticket.seq, payload_digest(payload)))
                 lines.extend(line_rows(ticket))
-                ledger.extend(ledger_rows(ticket))
             conn.executemany(TICKET_INSERT, rows)
             conn.executemany("INSERT OR IGNORE INTO received VALUES (?, ?, 'stored', ?)", received)
             self._check_chains(batch, now)
             conn.executemany("INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", lines)
-            conn.executemany(
-                "INSERT OR IGNORE INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)", ledger)
-            self._check_points(checked, now, known)
+            self._book_points(checked, now, known)
             record_returns(conn, checked, now)
             for letter in dead:
                 conn.execute(
@@ -338,10 +342,16 @@ class Store:
         return precheck(ticket, self._keys, self._rules)
 
     def _quarantined(self, ticket: Ticket, keys: dict, payload: bytes, now: str, pre: Precheck | None = None) -> bool:
-        """Keep a ticket whose signature fails aside (flagged, visible, never dropped); its sequence counts."""
-        reason = pre.signature_for(keys) if pre is not None else False
-        if reason is False:
-            reason = signature_error(ticket, keys[ticket.terminal])
+        """Keep aside a ticket whose signature fails, or of an unregistered till when registration is
+        required (flagged, visible, never dropped); its sequence counts."""
+        if ticket.terminal in keys:
+            reason = pre.signature_for(keys) if pre is not None else False
+            if reason is False:
+                reason = signature_error(ticket, keys[ticket.terminal])
+        elif self.require_registered:
+            reason = UNREGISTERED.format(terminal=ticket.terminal)
+        else:
+            return False
         if reason is None:
             return False
         conn = self.conn
@@ -350,6 +360,32 @@ class Store:
             conn.execute("INSERT INTO quarantine (received_at, terminal, seq, ticket_id, reason, payload) "
                          "VALUES (?, ?, ?, ?, ?, ?)", (now, ticket.terminal, ticket.seq, ticket.id, reason, payload))
         return True
+
+    def requeue(self, now: str) -> dict:
+        """Ingest again the quarantined tickets not stored since (a till registered after it sent them,
+        a key registered again): those that pass now are stored, the others stay in quarantine."""
+        from sync.codec import decode_ticket
+        from sync.errors import CodecError
+        from sync.topics import tickets as tickets_topic
+
+        pending = self.conn.execute(
+            "SELECT DISTINCT q.ticket_id, q.payload FROM quarantine q WHERE NOT EXISTS "
+            "(SELECT 1 FROM tickets t WHERE t.id = q.ticket_id) ORDER BY q.ticket_id").fetchall()
+        good = []
+        for _, payload in pending:
+            try:
+                ticket = decode_ticket(bytes(payload))
+            except CodecError:
+                continue  # it was valid when quarantined; a stricter schema since keeps it there
+            good.append((tickets_topic(ticket.terminal), ticket, bytes(payload)))
+        result = self.ingest(good, [], now) if good else BatchResult()
+        if result.stored:
+            with self.conn:
+                self.conn.executemany(
+                    "UPDATE received SET status = 'stored' WHERE terminal = ? AND seq = ? AND status = 'quarantined' "
+                    "AND EXISTS (SELECT 1 FROM tickets t WHERE t.terminal = received.terminal AND t.seq = received.seq)",
+                    [(t.terminal, t.seq) for _, t, _ in good])
+        return {"quarantined": len(pending), "stored": result.stored, "still_quarantined": len(pending) - result.stored}
 
     def _stored_hashes(self, ids: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -384,13 +420,22 @@ class Store:
         conn.executemany("INSERT OR IGNORE INTO chain_breaks (terminal, seq, expected_prev_hash, found_prev_hash, "
                          "detected_at) VALUES (?, ?, ?, ?, ?)", breaks)
 
-    def _check_points(self, tickets: list[Ticket], now: str, known: dict | None = None) -> None:
-        """Recompute each ticket's points with its rules version (`known`: ticket id -> prechecked verdict)."""
-        from .rules_check import RulesCatalog, record_discrepancies
+    def _book_points(self, tickets: list[Ticket], now: str, known: dict | None = None) -> None:
+        """Check each ticket's points with its rules version and book what the rules give
+        (server/rules_check.py; `known`: ticket id -> prechecked verdict); credit held points that
+        became verifiable (server/held.py)."""
+        from .rules_check import RulesCatalog, book_points, release_held
 
         if self._rules is None:
             self._rules = RulesCatalog()
-        record_discrepancies(self.conn, self._rules.refresh(self.conn), tickets, now, known)
+        catalog = self._rules.refresh(self.conn)
+        book_points(self.conn, catalog, tickets, now, known, self._insert_ledger)
+        if catalog.grown:  # a version was recorded since (or this is the first batch)
+            release_held(self.conn, catalog, now, self._insert_ledger)
+
+    def _insert_ledger(self, rows: list[tuple]) -> None:
+        self.conn.executemany("INSERT OR IGNORE INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
+                              "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
 
     def _advance(self, terminal: str, now: str, result: BatchResult) -> None:
         conn = self.conn

@@ -26,6 +26,8 @@ class TicketStore(Protocol):
 
     def register_till(self, terminal: str, public_key: str, now: str) -> None: ...
 
+    def requeue(self, now: str) -> dict: ...
+
     def acks(self) -> dict[str, int]: ...
 
     def ack_digest(self, terminal: str, seq: int) -> str | None: ...
@@ -57,25 +59,38 @@ def _write_errors() -> tuple[type[BaseException], ...]:
     return (sqlite3.Error, psycopg.Error)
 
 
+def _data_errors() -> tuple[type[BaseException], ...]:
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover
+        return (sqlite3.IntegrityError, sqlite3.DataError, OverflowError)
+    return (sqlite3.IntegrityError, sqlite3.DataError, OverflowError, psycopg.IntegrityError, psycopg.DataError)
+
+
 # A batch that fails with one of these rolled back whole: ingest tries it again later.
 WRITE_ERRORS = _write_errors()
+# ...except these, which are about what a message holds, not about the database: ingest sets the
+# message aside as a dead letter (server.ingest) instead of trying the same batch for ever.
+DATA_ERRORS = _data_errors()
 
 
-def open_store(target: str | Path) -> TicketStore:
-    """A SQLite Store for a file path, a PostgreSQL store for a postgresql:// URL."""
+def open_store(target: str | Path, require_registered: bool = False) -> TicketStore:
+    """A SQLite Store for a file path, a PostgreSQL store for a postgresql:// URL.
+
+    `require_registered`: quarantine the tickets of tills with no registered key (server.store.Store)."""
     if is_postgres(target):
         import psycopg
 
         from .store_pg import PgStore
 
         try:
-            return PgStore(str(target))
+            return PgStore(str(target), require_registered)
         except psycopg.OperationalError as exc:
             raise StoreError(f"cannot open the PostgreSQL database {redacted(str(target))}: "
                              f"{str(exc).strip()}; check the URL and that the server runs") from None
     from .store import Store
 
-    return Store(target)
+    return Store(target, require_registered)
 
 
 def redacted(url: str) -> str:

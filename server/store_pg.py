@@ -25,8 +25,9 @@ from sync.codec import payload_digest
 from .dbconn import PgConnection
 from .precheck import prechecked
 from .store import BatchResult, DeadLetter, Store
+from .held import SCHEMA as HELD_SCHEMA
 from .returns_check import SCHEMA_PG as RETURNS_SCHEMA, record_returns
-from .store_rows import chain_breaks, ledger_rows, line_rows, ticket_row
+from .store_rows import chain_breaks, line_rows, ticket_row
 
 SCHEMA_LOCK = 0x10CA17  # advisory lock ids: schema and partitions are created by one worker at a time
 PARTITION_LOCK = 0x10CA18
@@ -211,7 +212,7 @@ def connect(url: str) -> psycopg.Connection:
     conn = psycopg.connect(url, autocommit=True)
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-        conn.execute(SCHEMA + RETURNS_SCHEMA)
+        conn.execute(SCHEMA + RETURNS_SCHEMA + HELD_SCHEMA)
         if conn.execute("SELECT to_regclass('card_points')").fetchone()[0] is None:
             conn.execute(CARD_POINTS)  # a database made before card_points gets its balances summed once
     return conn
@@ -220,8 +221,9 @@ def connect(url: str) -> psycopg.Connection:
 class PgStore:
     """server.store.Store's interface on PostgreSQL; `target` is a postgresql:// URL (libpq's)."""
 
-    def __init__(self, target: str):
+    def __init__(self, target: str, require_registered: bool = False):
         self.path = self.url = target
+        self.require_registered = require_registered
         self.conn = PgConnection(connect(target))
         self._keys: dict | None = None
         self._keys_mark: tuple | None = None
@@ -235,6 +237,7 @@ class PgStore:
     register_till = Store.register_till
     _till_keys = Store._till_keys
     _quarantined = Store._quarantined
+    requeue = Store.requeue
     precheck = Store.precheck
     _advance = Store._advance
     acks = Store.acks
@@ -269,7 +272,7 @@ class PgStore:
             for item in ordered:
                 topic, ticket, payload = item[:3]
                 pre = prechecked(item)
-                if ticket.terminal in keys and self._quarantined(ticket, keys, payload, now, pre):
+                if self._quarantined(ticket, keys, payload, now, pre):
                     result.quarantined += 1
                     continue
                 candidates.append((topic, ticket, payload, pre.digest if pre is not None else ticket_hash(ticket)))
@@ -354,11 +357,6 @@ class PgStore:
                 for _, ticket, _, _ in stored:
                     for row in line_rows(ticket):
                         copy.write_row(row)
-            # A claimed ticket is new, so are its ledger causes (ticket:ID:N): COPY, no conflict to skip.
-            with cur.copy("COPY ledger (card, kind, points, rule, cause, ticket_id, at) FROM STDIN") as copy:
-                for _, ticket, _, _ in stored:
-                    for row in ledger_rows(ticket):
-                        copy.write_row(row)
             cur.execute("INSERT INTO received SELECT terminal, seq, 'stored', digest "
                         "FROM unnest(%s::text[], %s::bigint[], %s::text[]) AS u(terminal, seq, digest) "
                         "ON CONFLICT DO NOTHING",
@@ -366,7 +364,7 @@ class PgStore:
                          [payload_digest(p) for _, _, p, _ in stored]), binary=True)
             self._check_chains(cur, stored, now)
         checked = [ticket for _, ticket, _, _ in stored]
-        self._check_points(checked, now, known)
+        self._book_points(checked, now, known)
         record_returns(self.conn, checked, now)
 
     def _check_chains(self, cur: psycopg.Cursor, stored: list, now: str) -> None:
@@ -382,4 +380,14 @@ class PgStore:
             cur.executemany("INSERT INTO chain_breaks (terminal, seq, expected_prev_hash, found_prev_hash, "
                             "detected_at) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING", breaks)
 
-    _check_points = Store._check_points
+    _book_points = Store._book_points
+
+    def _insert_ledger(self, rows: list[tuple]) -> None:
+        """A claimed ticket is new, so are its ledger causes (ticket:ID:N): COPY, no conflict to skip.
+        Held points released later are new causes too (server/held.py)."""
+        if not rows:
+            return
+        with self.conn.raw.cursor() as cur:
+            with cur.copy("COPY ledger (card, kind, points, rule, cause, ticket_id, at) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)

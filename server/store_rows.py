@@ -28,26 +28,36 @@ def line_rows(ticket: Ticket) -> list[tuple]:
             for n, li in enumerate(ticket.lines)]
 
 
-def ledger_rows(ticket: Ticket) -> list[tuple]:
+def ledger_rows(ticket: Ticket, credit: tuple | None = None, only: str | None = None) -> list[tuple]:
     """The `ledger` columns (card, kind, points, rule, cause, ticket_id, at); none for an anonymous ticket.
 
     One entry per kind and rule: the sum of the ticket's points entries for that rule (its lines'
     detail stays on the ticket). A basket earns on most of its lines with the same rule, so this
     books about one entry a ticket instead of eight, and ingest writes a third less (bench/ingest.py).
-    `cause` (ticket:ID:N, N the rule's first entry on the ticket) is unique: a ticket never books
-    its points twice. Databases written before hold one entry per points entry: the sums are the same."""
+    `cause` (ticket:ID:N, N the rule's first entry) is unique: a ticket never books its points twice.
+    Databases written before hold one entry per points entry: the sums are the same.
+
+    `credit`: the earn entries head office credits instead of the till's (server/rules_check.py): the
+    entries are then the till's debits followed by these, so the debits keep their causes when held
+    earn points are booked later with the same `credit` and `only="earn"`."""
     if not ticket.card:
         return []
+    entries = ticket.points if credit is None else [*(e for e in ticket.points if e.kind != "earn"), *credit]
     grouped: dict[tuple[str, str], list[int]] = {}  # (kind, rule) -> [first entry's index, signed points]
-    for n, entry in enumerate(ticket.points):
+    for n, entry in enumerate(entries):
         found = grouped.get((entry.kind, entry.rule))
         if found is None:
             grouped[(entry.kind, entry.rule)] = [n, signed_points(entry)]
         else:
             found[1] += signed_points(entry)
     closed, card, tid = ticket.closed_at.isoformat(), ticket.card, ticket.id
-    return [(card, kind, points, rule, f"ticket:{tid}:{n}", tid, closed)
-            for (kind, rule), (n, points) in grouped.items()]
+    return [(card, kind, points, rule, ledger_cause(tid, n), tid, closed)
+            for (kind, rule), (n, points) in grouped.items() if only is None or kind == only]
+
+
+def ledger_cause(ticket_id: str, n: int) -> str:
+    """The cause of a ticket's ledger entry: its N-th points entry (the first of its kind and rule)."""
+    return f"ticket:{ticket_id}:{n}"
 
 
 def chain_breaks(terminal: str, seq: int, digest: str, prev_hash: str, hash_before: str | None,

@@ -8,7 +8,7 @@ from typing import Literal
 import msgspec
 
 from programme.errors import ProgrammeError
-from programme.ticket import Ticket, validate_ticket
+from programme.ticket import MAX_SEQ, MAX_TEXT, Ticket, validate_ticket
 
 from .errors import CodecError
 
@@ -117,7 +117,7 @@ def _salvage_ids(payload: bytes) -> tuple[str | None, int | None]:
         raw = msgspec.json.decode(payload)
         inner = raw["ticket"]
         terminal, seq = inner["terminal"], inner["seq"]
-        if isinstance(terminal, str) and type(seq) is int:
+        if isinstance(terminal, str) and len(terminal) <= MAX_TEXT and type(seq) is int and 0 < seq <= MAX_SEQ:
             return terminal, seq
     except Exception:  # noqa: BLE001 - anything unreadable simply has no ids
         pass
@@ -147,6 +147,11 @@ def decode_ticket(payload: bytes, topic_terminal: str | None = None) -> Ticket:
     except ProgrammeError as exc:
         raise CodecError(f"invalid ticket: {exc}", ticket.terminal, ticket.seq) from None
     return ticket
+
+
+def read_stored_ticket(payload: bytes) -> Ticket:
+    """A ticket the server stored, from its message's bytes: it passed decode_ticket's checks on arrival."""
+    return _ticket_decoder.decode(payload).ticket
 
 
 def decode_ack(payload: bytes) -> Ack:

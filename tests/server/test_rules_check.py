@@ -98,9 +98,11 @@ def test_tickets_through_the_real_ingest_agree_and_an_altered_one_is_flagged(tmp
     assert rows == [("S001-T01-00000008", "2026.11-2", till_points, till_points - 5,
                      f"till gave {till_points} points, rules 2026.11-2 give {till_points - 5}: "
                      f"till has {line} {entry['points']}; rules give {line} {entry['points'] - 5}")]
-    # The till's points are kept as they came: the ledger is not overwritten.
+    # The ticket keeps what the till sent; the ledger credits what the rules give, never the till's extra 5.
     ledger = store.conn.execute("SELECT sum(points) FROM ledger WHERE ticket_id = 'S001-T01-00000008'").fetchone()
-    assert ledger == (till_points,)
+    assert ledger == (till_points - 5,)
+    assert store.conn.execute("SELECT points_earned FROM tickets WHERE id = 'S001-T01-00000008'").fetchone() == (
+        till_points,)
 
 
 def test_a_version_the_server_does_not_know_is_recorded_not_trusted(tmp_path):

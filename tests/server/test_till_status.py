@@ -200,7 +200,7 @@ def test_on_postgresql_status_kept_and_requests_answered(tmp_path, mosquitto, po
     from terminal.requests import Requester
 
     url = parse_broker_url(mosquitto.url)
-    ingestor = Ingestor(postgres_url, url).start()
+    ingestor = Ingestor(postgres_url, url, require_registered=False).start()
     uplink = Uplink(postgres_url, url).start()
     till = Till(tmp_path, TILL)
     requester = Requester("S002-T01", url).start()
