@@ -41,6 +41,8 @@ def parse_line_spec(spec: str) -> Line:
         quantity, unit_cents = int(qty), int(unit)
     except ValueError:
         raise TicketError(f"line {spec!r}: quantity and unit price are whole numbers (price in cents)") from None
+    if quantity < 1:
+        raise TicketError(f"line {spec!r}: quantity must be 1 or more; a return goes through `loyalty till return`")
     return make_line(gtin.strip(), quantity, unit_cents, category=(parts[3].strip() if len(parts) == 4 else "grocery"))
 
 

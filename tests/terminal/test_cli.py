@@ -73,3 +73,14 @@ def test_sync_without_broker_fails_clearly_and_keeps_the_outbox(tmp_path):
             "They are kept; run the sync again when the server is up.") in result.output
     assert json.loads(result.output.splitlines()[0])["backlog"] == 1
     assert os.path.exists(db)
+
+
+def test_a_negative_quantity_is_refused_outside_returns_and_nothing_written(tmp_path):
+    """Issue 15, finding 11: `till sell` took -5 units (a 0-euro ticket that earned points)."""
+    db = tmp_path / "till.db"
+    result = CliRunner().invoke(main, ["till", "sell", "--terminal", "S001-T01", "--db", str(db), "--card",
+                                       "2900000000018", "--line", "3017620422003,5,199", "--line", "3017620422004,-5,199"])
+    assert result.exit_code == 2
+    assert ("Invalid value for --line: line '3017620422004,-5,199': quantity must be 1 or more; "
+            "a return goes through `loyalty till return`") in result.output
+    assert not db.exists()
