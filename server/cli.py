@@ -287,6 +287,29 @@ def requeue(db: str) -> None:
         store.close()
 
 
+@server.command("release-held")
+@click.option("--db", required=True, type=DbTarget(exists=True), help=DESK_DB_HELP)
+@click.option("--ticket", "tickets", multiple=True, required=True, help="A held ticket's id; repeat for more.")
+@click.option("--by", required=True, help="Who checked these tickets and decided to credit them (kept).")
+def release_held(db: str, tickets: tuple[str, ...], by: str) -> None:
+    """Credit held points as the till sent them, after checking the tickets by other means.
+
+    Ingest holds a ticket's earn points when it cannot recompute them (an unknown rules version); it
+    credits them itself once the version is recorded. Use this only when that version is lost."""
+    from datetime import datetime, timezone
+
+    from .dbconn import joined_or_own_transaction
+    from .held import release
+
+    conn = _open(db)
+    try:
+        with joined_or_own_transaction(conn):
+            released = release(conn, list(tickets), datetime.now(timezone.utc).isoformat(), by)
+    finally:
+        conn.close()
+    click.echo(json.dumps({"released": released, "asked": len(tickets)}))
+
+
 from .analytics_cli import aggregate  # noqa: E402 - head office's job, kept in its own module
 
 server.add_command(aggregate)

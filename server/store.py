@@ -525,6 +525,8 @@ class Store:
             "gaps_detected": conn.execute("SELECT count(*) FROM gaps").fetchone()[0],
             "quarantined": conn.execute("SELECT count(*) FROM quarantine").fetchone()[0],
             "chain_breaks": conn.execute("SELECT count(*) FROM chain_breaks").fetchone()[0],
+            "points_held": dict(zip(("tickets", "points"), conn.execute(
+                "SELECT count(*), coalesce(sum(points), 0) FROM held_points WHERE released_at IS NULL").fetchone())),
             "terminals": terminals,
         }
 

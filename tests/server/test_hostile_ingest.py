@@ -150,3 +150,51 @@ def test_unregistered_tills_are_quarantined_when_registration_is_required(tmp_pa
 def test_registration_is_not_required_by_default_in_the_library(store):
     result, _ = ingest(store, ticket(1, terminal="S999-T99"))
     assert result.stored == 1
+
+
+def test_head_office_can_release_held_points_by_hand_and_stats_show_what_is_held(tmp_path):
+    from click.testing import CliRunner
+
+    from loyalty.cli import main
+
+    path = tmp_path / "server.db"
+    store = Store(path)
+    t = ticket(1, rules_version="lost-1", points=[PointsEntry(kind="earn", rule="base", points=40, line=0)])
+    ingest(store, t)
+    assert store.stats()["points_held"] == {"tickets": 1, "points": 40}
+    store.close()
+    result = CliRunner().invoke(main, ["server", "release-held", "--db", str(path), "--ticket", t.id,
+                                       "--ticket", "S001-T01-00000099", "--by", "claire (rules lost-1 checked by hand)"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == '{"released": 1, "asked": 2}'
+    store = Store(path)
+    assert balance(store) == 40 and store.stats()["points_held"] == {"tickets": 0, "points": 0}
+    assert store.conn.execute("SELECT released_by, released_points FROM held_points").fetchone() == (
+        "claire (rules lost-1 checked by hand)", 40)
+    # released twice: nothing more
+    result = CliRunner().invoke(main, ["server", "release-held", "--db", str(path), "--ticket", t.id, "--by", "x"])
+    assert result.output.strip() == '{"released": 0, "asked": 1}' and balance(store) == 40
+    store.close()
+
+
+def test_requeue_stores_the_tickets_of_a_till_registered_after_it_sent_them(tmp_path):
+    from click.testing import CliRunner
+
+    from loyalty.cli import main
+
+    path = tmp_path / "server.db"
+    store = Store(path, require_registered=True)
+    key = new_private_key()
+    sent = [sign_ticket(ticket(seq), key) for seq in (1, 2)]
+    result, _ = ingest(store, *sent)
+    assert (result.stored, result.quarantined, result.acks) == (0, 2, {"S001-T01": 2})
+    store.register_till("S001-T01", public_key_text(key), NOW)
+    store.close()
+    out = CliRunner().invoke(main, ["server", "requeue", "--db", str(path)])
+    assert out.exit_code == 0, out.output
+    assert out.output.strip() == '{"quarantined": 2, "stored": 2, "still_quarantined": 0}'
+    store = Store(path)
+    assert store.ticket_count() == 2 and balance(store) == 2 * sum(e.points for e in sent[0].points)
+    again = CliRunner().invoke(main, ["server", "requeue", "--db", str(path)])
+    assert again.output.strip() == '{"quarantined": 0, "stored": 0, "still_quarantined": 0}'
+    store.close()
