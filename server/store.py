@@ -16,6 +16,7 @@ from programme.ticket import Ticket, ticket_hash
 from sync.checkpoint import SAFETY_NET_PAGES, Checkpointer
 from sync.codec import payload_digest
 
+from .overdraft import record_overdrafts
 from .precheck import Precheck, precheck, prechecked, signature_error
 from .returns_check import SCHEMA_SQLITE as RETURNS_SCHEMA, record_returns
 from .store_rows import chain_breaks, chunks, ledger_rows, line_rows, ticket_row
@@ -291,6 +292,7 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?, ?, ?)", ledger)
             self._check_points(checked, now, known)
             record_returns(conn, checked, now)
+            record_overdrafts(conn, checked, now)  # reservations used, cards overdrawn
             for letter in dead:
                 conn.execute(
                     "INSERT INTO dead_letters (received_at, topic, terminal, seq, reason, payload) "
