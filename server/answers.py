@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 import msgspec
 
 from programme.cardnumber import mask_card_number
+from programme.ticket import store_of
 from sync.events import log_event
 from sync.requests import (BalanceRequest, CardInfo, ReleaseRequest, Reply, Request, Reservation, ReserveRequest,
                            TicketRequest)
@@ -35,7 +36,7 @@ def answer(conn, terminal: str, request: Request, now: datetime | None = None) -
         freed = reservations.release(conn, terminal, request.reservation, now)
         return Reply(schema=1, id=request.id, kind="release", found=freed,
                      message=None if freed else f"reservation {request.reservation} is not held by this till")
-    return answer_ticket(conn, request)
+    return answer_ticket(conn, terminal, request)
 
 
 def answer_reserve(conn, terminal: str, request: ReserveRequest, now: datetime) -> Reply:
@@ -90,9 +91,14 @@ def answer_balance(conn, terminal: str, request: BalanceRequest) -> Reply:
     return Reply(schema=1, id=request.id, kind="balance", found=True, balance=info)
 
 
-def answer_ticket(conn, request: TicketRequest) -> Reply:
+def answer_ticket(conn, terminal: str, request: TicketRequest) -> Reply:
+    """The ticket, only to a till of the store that sold it: a return is taken where the sale was."""
     ticket_id = request.ticket_id.strip()
-    row = conn.execute("SELECT payload FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+    row = conn.execute("SELECT payload, store FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+    if row is not None and row[1] != store_of(terminal):
+        return Reply(schema=1, id=request.id, kind="ticket", found=False,
+                     message=f"ticket {ticket_id} was sold in store {row[1]}: a return is taken in the store that "
+                             f"sold it; send the customer to store {row[1]}")
     if row is None:
         return Reply(schema=1, id=request.id, kind="ticket", found=False,
                      message=f"ticket {ticket_id} is not at head office: check the number at the foot of the "

@@ -96,6 +96,11 @@ class Reply(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     available: int | None = None  # reserve, refused: the card's points at head office less other reservations
 
 
+def request_kind(request: Request) -> str:
+    """The `kind` a request was sent with (its tag), which its reply repeats."""
+    return type(request).__struct_config__.tag
+
+
 def send_at_once(client) -> None:
     """TCP_NODELAY on a connected client's socket: a request or reply is one small packet that must not
     wait for the previous one's TCP ack (Nagle with the peer's delayed ack costs about 40 ms a leg)."""

@@ -116,6 +116,8 @@ def balance_is_stale(conn: sqlite3.Connection, card: str, now: datetime | None =
 def fetch_balance(conn: sqlite3.Connection, requester: Requester, card: str, timeout: float | None = None) -> bool:
     """Ask head office for the card's balance and keep it like a pushed one; False without an answer."""
     reply = requester.ask("balance", timeout, card=card)
+    if reply is not None and reply.balance is None:  # refused (too many requests or cards from this till)
+        log_event(log, "balance_refused", logging.WARNING, terminal=requester.terminal, reason=reply.message)
     if reply is None or reply.balance is None:
         return False
     info = reply.balance
