@@ -17,6 +17,7 @@ from terminal.errors import ReturnError
 from terminal.requests import Requester
 from terminal.till import TillSession
 
+from ..fixtures.chain import wait_until
 from .test_requests import CARD, HeadOffice, sold_at_till_a
 
 OTHER_CARDS = ["2900000000025", "2900000000032", "2900000000049", "2900000000056"]
@@ -47,6 +48,12 @@ def ask(mosquitto):
     yield requester
     for one in started.values():
         one.stop()
+
+
+def answered(caplog) -> list[str]:
+    """Ids of the requests head office answered, from its log."""
+    found = [json.loads(r.getMessage()) for r in caplog.records if r.name == "loyalty.uplink"]
+    return [f["id"] for f in found if f["event"] == "answered"]
 
 
 def refusals(caplog) -> list[dict]:
@@ -133,3 +140,85 @@ def test_a_card_not_asked_for_a_while_leaves_the_window(monkeypatch):
     assert [asked(c) for c in (CARD, OTHER_CARDS[0], OTHER_CARDS[1])] == [True, True, False]
     now[0] = request_limits.CARD_WINDOW_S + 1
     assert asked(OTHER_CARDS[1])
+
+
+@pytest.fixture
+def secure_chain(tmp_path):
+    """The generated hardened broker (TLS, one account per till, ACLs), head office answering as its own account,
+    a ticket of S001-T01 at head office."""
+    from programme.ticket import make_line
+    from server.ingest import classify
+    from server.store import Store
+    from server.uplink import Uplink
+    from sync.broker_config import SERVER_USER, write_broker_config
+    from sync.codec import encode_ticket
+    from sync.mosquitto import Mosquitto, free_port, mosquitto_binary
+    from sync.topics import tickets as tickets_topic
+    from terminal.journal import Journal
+    from terminal.sale import sell
+
+    from ..fixtures.components import require
+
+    require(mosquitto_binary() is not None, "mosquitto", "run `make setup` (apt-get install mosquitto)")
+    port = free_port()
+    made = write_broker_config(tmp_path / "broker", ["S001-T01", "S001-T02", "S002-T01"], port=port)
+    broker = Mosquitto(tmp_path / "broker" / "data", port=port, config_path=made.config_file).start()
+    with Journal(tmp_path / "till-a.db", "S001-T01") as journal:
+        ticket = sell(journal, [make_line("3000000000014", 1, 542, "grocery", "olive oil 1l")], CARD)
+    store = Store(tmp_path / "server.db")
+    store.ingest(*classify([(tickets_topic("S001-T01"), encode_ticket(ticket))]), "2026-12-05T17:00:00+00:00")
+    store.close()
+    uplink = Uplink(str(tmp_path / "server.db"), account(made, SERVER_USER)).start()
+    assert uplink.wait_subscribed(10)
+    yield made, uplink
+    uplink.stop()
+    broker.stop()
+
+
+def account(made, user: str):
+    from sync.broker_config import read_password
+    from sync.broker_url import BrokerUrl
+
+    return BrokerUrl(host="127.0.0.1", port=made.port, tls=True, username=user,
+                     password=read_password(made.directory, user), ca_file=str(made.ca_file))
+
+
+@pytest.mark.timeout(60)
+def test_on_the_hardened_broker_a_till_cannot_ask_in_another_tills_name(secure_chain, monkeypatch, caplog):
+    """The till in a request is the account's own (ACL), so its store and its allowance cannot be borrowed."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from sync import topics
+    from sync.codec import encode
+    from sync.requests import TicketRequest
+
+    made, uplink = secure_chain
+    monkeypatch.setattr(requests, "ASK_TIMEOUT", 5.0)
+    tills = {t: Requester(t, account(made, t)).start() for t in ("S001-T02", "S002-T01")}
+    try:
+        for till in tills.values():
+            assert till.ready.wait(10)
+        assert tills["S001-T02"].ask("ticket", ticket_id="S001-T01-00000001").found
+        refused = tills["S002-T01"].ask("ticket", ticket_id="S001-T01-00000001")
+        assert refused.message == ("ticket S001-T01-00000001 was sold in store S001: a return is taken in the store "
+                                   "that sold it; send the customer to store S001")
+        caplog.set_level(logging.INFO, logger="loyalty.uplink")
+        # S002-T01's account publishes as S001-T02, then as itself: the broker drops the first (ACL).
+        raw = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="t-spoof")
+        raw.username_pw_set("S002-T01", account(made, "S002-T01").password)
+        raw.tls_set(ca_certs=str(made.ca_file))
+        raw.connect("127.0.0.1", made.port)
+        raw.loop_start()
+        try:
+            for terminal, request_id in (("S001-T02", "spoof"), ("S002-T01", "own")):
+                request = TicketRequest(schema=1, id=request_id, ticket_id="S001-T01-00000001")
+                raw.publish(topics.requests(terminal), encode(request), qos=1).wait_for_publish(10)
+            wait_until(lambda: "own" in answered(caplog), 10, "the answer to the till's own request")
+        finally:
+            raw.disconnect()
+            raw.loop_stop()
+        assert "spoof" not in answered(caplog) and uplink.dead_letters == 0  # sent first: it would be answered first
+    finally:
+        for till in tills.values():
+            till.stop()
