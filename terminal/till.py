@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 import sqlite3
 from collections.abc import Callable, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from programme.campaign_offers import CampaignOffer, campaign_of
@@ -176,12 +177,24 @@ class TillSession:
         self.basket.reservations.append(answer.reservation.id)
         return True
 
+    @contextmanager
+    def _released_on_error(self, answer):
+        """A reservation a worker obtained for a ticket changed meanwhile (cancelled, say) is given back."""
+        try:
+            yield
+        except BaseException:
+            granted = getattr(answer, "reservation", None)
+            if granted is not None and self.requester is not None:
+                self.requester.tell("release", reservation=granted.id)
+            raise
+
     def redeem(self, points: int, answer=ASK) -> TenderPlan:
         """Points as a tender, under the rules in force: what a point pays, the minimum, the offline cap.
 
         Online, head office first reserves the points (`answer`: its reply when a worker already asked, None when
         none came): refused, nothing is redeemed; no answer in time, the offline cap applies."""
-        plan = self.plan_redeem(points)
+        with self._released_on_error(answer):
+            plan = self.plan_redeem(points)
         hold = self.hold_for(plan.points)
         if hold is not None:
             if answer is ASK:
@@ -222,7 +235,8 @@ class TillSession:
         from programme.money import format_cents
         from programme.redemption import check_offline_cap
 
-        issue = self.plan_cheques()
+        with self._released_on_error(answer):
+            issue = self.plan_cheques()
         rules = self.rules()
         offline = not cardstate.card_balance(self.journal.conn, self.basket.card, self.online()).confirmed
         hold = self.hold_for(issue.points)

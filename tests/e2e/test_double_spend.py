@@ -216,3 +216,29 @@ def test_the_cashier_screen_shows_head_office_refusal(tmp_path, mosquitto, offic
         at_till_b()
     finally:
         a.close()
+
+
+@pytest.mark.timeout(90)
+def test_points_reserved_for_a_ticket_cancelled_meanwhile_are_given_back(tmp_path, mosquitto, office):
+    """The screen asks in a worker; the cashier cancels before the answer is applied: the points go back."""
+    a, b = OnlineTill(tmp_path, "S001-T01", mosquitto.url), OnlineTill(tmp_path, "S001-T02", mosquitto.url)
+    try:
+        a.session.identify(CARD)
+        a.session.scan("3000000000014@50.00")
+        answer = a.session.reserve(a.session.hold_for(5000))  # what the worker got
+        assert answer.found
+        a.session.cancel()
+        with pytest.raises(RedeemError):
+            a.session.redeem(5000, answer)
+        store = Store(office.db)
+        try:
+            wait_until(lambda: store.conn.execute("SELECT status FROM reservations").fetchone()[0] == "released",
+                       10, "the points given back")
+        finally:
+            store.close()
+        b.session.identify(CARD)
+        b.session.scan("3000000000014@50.00")
+        assert b.session.redeem(5000).points == 5000
+    finally:
+        a.close()
+        b.close()
