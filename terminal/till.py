@@ -167,9 +167,13 @@ class TillSession:
         The reply, or None without one in time."""
         return self.requester.ask("reserve", card=hold.card, points=hold.points, after_seq=hold.after_seq)
 
-    def _reserved(self, answer) -> bool:
+    def _reserved(self, answer, hold: Hold, asked: Hold | None) -> bool:
         """True when head office holds the points for this ticket, False when it did not answer (offline: the
-        cap applies); its refusal is raised with its message, which says how many points are available."""
+        cap applies); its refusal is raised with its message, which says how many points are available.
+        `asked`: what a worker asked for; the ticket must still want just that (same card, same points)."""
+        if asked is not None and (asked.card, asked.points) != (hold.card, hold.points):
+            with self._released_on_error(answer):
+                raise RedeemError("the ticket changed while head office answered: redeem the points again")
         if answer is None:
             return False
         if not answer.found or answer.reservation is None:
@@ -188,18 +192,18 @@ class TillSession:
                 self.requester.tell("release", reservation=granted.id)
             raise
 
-    def redeem(self, points: int, answer=ASK) -> TenderPlan:
+    def redeem(self, points: int, answer=ASK, asked: Hold | None = None) -> TenderPlan:
         """Points as a tender, under the rules in force: what a point pays, the minimum, the offline cap.
 
         Online, head office first reserves the points (`answer`: its reply when a worker already asked, None when
-        none came): refused, nothing is redeemed; no answer in time, the offline cap applies."""
+        none came, `asked` what it asked): refused, nothing is redeemed; no answer in time, the offline cap applies."""
         with self._released_on_error(answer):
             plan = self.plan_redeem(points)
         hold = self.hold_for(plan.points)
         if hold is not None:
             if answer is ASK:
                 answer = self.reserve(hold)
-            if not self._reserved(answer):
+            if not self._reserved(answer, hold, asked):
                 plan = self.plan_redeem(points, offline=True)
                 plan = replace(plan, note="; ".join(filter(None, [NO_ANSWER, plan.note])))
         self.basket.apply_redemption(plan)
@@ -229,7 +233,7 @@ class TillSession:
         balance = cardstate.card_balance(self.journal.conn, self.basket.card, self.online())
         return issue_cheques(self.rules(), balance.points - self.basket.points_used)
 
-    def issue_cheques(self, answer=ASK) -> PointsEntry:
+    def issue_cheques(self, answer=ASK, asked: Hold | None = None) -> PointsEntry:
         """Turn whole thresholds of the card's balance into loyalty cheques, on this ticket; online, head office
         reserves their points first (see `redeem`)."""
         from programme.money import format_cents
@@ -243,7 +247,7 @@ class TillSession:
         if hold is not None:
             if answer is ASK:
                 answer = self.reserve(hold)
-            offline = not self._reserved(answer)
+            offline = not self._reserved(answer, hold, asked)
         check_offline_cap(rules, issue.points, offline=offline, redeemed_today=self._redeemed_today(rules))
         entry = PointsEntry(kind="redeem", rule=f"loyalty cheque: {issue.count} x {format_cents(issue.cents)} EUR",
                             points=issue.points)

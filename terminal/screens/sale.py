@@ -115,7 +115,7 @@ class SaleScreen(Screen):
             hold = self.session.hold_for(self.session.plan_cheques().points)
             if hold is not None:  # online: head office reserves the points first, off the UI thread
                 self.say("asking head office to reserve the points...")
-                self.reserve_points(hold, self.finish_cheque)
+                self.reserve_points(hold, lambda answer: self.finish_cheque(answer, hold))
                 return
         except (TillError, ProgrammeError) as exc:
             self.say(str(exc), error=True)
@@ -123,7 +123,7 @@ class SaleScreen(Screen):
         self.finish_cheque()
 
     def finish_cheque(self, *answer) -> None:
-        """`answer`: head office's reply to the reservation (None: none in time), when one was asked."""
+        """`answer`: head office's reply to the reservation (None: none in time) and what was asked, when asked."""
         try:
             entry = self.session.issue_cheques(*answer)
         except (TillError, ProgrammeError) as exc:
@@ -195,7 +195,7 @@ class SaleScreen(Screen):
         hold = self.session.hold_for(self.session.plan_redeem(points).points)
         if hold is not None:  # online: head office reserves the points first, off the UI thread
             self.say("asking head office to reserve the points...")
-            self.reserve_points(hold, lambda answer: self.finish_redeem(points, answer))
+            self.reserve_points(hold, lambda answer: self.finish_redeem(points, answer, hold))
             return
         self.finish_redeem(points)
 

@@ -242,3 +242,29 @@ def test_points_reserved_for_a_ticket_cancelled_meanwhile_are_given_back(tmp_pat
     finally:
         a.close()
         b.close()
+
+
+@pytest.mark.timeout(90)
+def test_points_reserved_for_one_card_never_pay_with_another(tmp_path, mosquitto, office):
+    """The cashier identifies another card while head office answers: the answer is for the first card's points."""
+    a = OnlineTill(tmp_path, "S001-T01", mosquitto.url)
+    try:
+        a.session.identify(CARD)
+        a.session.scan("3000000000014@50.00")
+        hold = a.session.hold_for(5000)
+        answer = a.session.reserve(hold)
+        assert answer.found
+        seed(office.db, 5000, "2900000000025")
+        a.session.identify("2900000000025")
+        with pytest.raises(RedeemError) as refused:
+            a.session.redeem(5000, answer, hold)
+        assert str(refused.value) == "the ticket changed while head office answered: redeem the points again"
+        assert a.session.basket.redeemed_points == 0 and a.session.basket.reservations == []
+        store = Store(office.db)
+        try:
+            wait_until(lambda: store.conn.execute("SELECT status FROM reservations").fetchone()[0] == "released",
+                       10, "the points given back")
+        finally:
+            store.close()
+    finally:
+        a.close()
