@@ -1,7 +1,8 @@
-"""Head office answers a till's requests: a card's balance (for a card this till never sold to) and a
-ticket (for a return, with what was already returned of each line, all tills together). Reads only;
-the SQL runs on SQLite and, through the `?` adapter, on PostgreSQL (a database the desk never opened has
-no desk tables: no name, no registration there).
+"""Head office answers a till's requests: a card's balance (for a card this till never sold to), a
+ticket (for a return, with what was already returned of each line, all tills together), and a
+reservation of points before the till spends them (server.reservations) or its release. Balances and
+tickets are reads only; the SQL runs on SQLite and, through the `?` adapter, on PostgreSQL (a database
+the desk never opened has no desk tables: no name, no registration there).
 """
 from __future__ import annotations
 
@@ -11,8 +12,12 @@ from datetime import datetime, timezone
 import msgspec
 
 from programme.cardnumber import mask_card_number
+from programme.ticket import store_of
 from sync.events import log_event
-from sync.requests import BalanceRequest, CardInfo, Reply, Request, TicketRequest
+from sync.requests import (BalanceRequest, CardInfo, ReleaseRequest, Reply, Request, Reservation, ReserveRequest,
+                           TicketRequest)
+
+from . import reservations
 
 from .returns_check import returned_quantities
 from .store import balances_seen_by
@@ -21,10 +26,29 @@ from .store_api import WRITE_ERRORS
 log = logging.getLogger("loyalty.uplink")
 
 
-def answer(conn, terminal: str, request: Request) -> Reply:
+def answer(conn, terminal: str, request: Request, now: datetime | None = None) -> Reply:
+    now = now or datetime.now(timezone.utc)
     if isinstance(request, BalanceRequest):
         return answer_balance(conn, terminal, request)
-    return answer_ticket(conn, request)
+    if isinstance(request, ReserveRequest):
+        return answer_reserve(conn, terminal, request, now)
+    if isinstance(request, ReleaseRequest):
+        freed = reservations.release(conn, terminal, request.reservation, now)
+        return Reply(schema=1, id=request.id, kind="release", found=freed,
+                     message=None if freed else f"reservation {request.reservation} is not held by this till")
+    return answer_ticket(conn, terminal, request)
+
+
+def answer_reserve(conn, terminal: str, request: ReserveRequest, now: datetime) -> Reply:
+    card = request.card
+    outcome = reservations.reserve(conn, terminal, card, request.points, request.after_seq, request.id, now)
+    log_event(log, "reservation_granted" if outcome.granted else "reservation_refused", terminal=terminal,
+              card=mask_card_number(card), points=request.points, available=outcome.available)
+    if not outcome.granted:
+        return Reply(schema=1, id=request.id, kind="reserve", found=False, message=outcome.message,
+                     available=outcome.available)
+    return Reply(schema=1, id=request.id, kind="reserve", found=True, available=outcome.available,
+                 reservation=Reservation(id=outcome.id, points=outcome.points, expires_at=outcome.expires_at))
 
 
 def _desk_card(conn, card: str) -> tuple[str, str | None] | None:
@@ -67,9 +91,14 @@ def answer_balance(conn, terminal: str, request: BalanceRequest) -> Reply:
     return Reply(schema=1, id=request.id, kind="balance", found=True, balance=info)
 
 
-def answer_ticket(conn, request: TicketRequest) -> Reply:
+def answer_ticket(conn, terminal: str, request: TicketRequest) -> Reply:
+    """The ticket, only to a till of the store that sold it: a return is taken where the sale was."""
     ticket_id = request.ticket_id.strip()
-    row = conn.execute("SELECT payload FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+    row = conn.execute("SELECT payload, store FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+    if row is not None and row[1] != store_of(terminal):
+        return Reply(schema=1, id=request.id, kind="ticket", found=False,
+                     message=f"ticket {ticket_id} was sold in store {row[1]}: a return is taken in the store that "
+                             f"sold it; send the customer to store {row[1]}")
     if row is None:
         return Reply(schema=1, id=request.id, kind="ticket", found=False,
                      message=f"ticket {ticket_id} is not at head office: check the number at the foot of the "

@@ -17,6 +17,7 @@ from sync.checkpoint import SAFETY_NET_PAGES, Checkpointer
 from sync.codec import payload_digest
 
 from .held import SCHEMA as HELD_SCHEMA
+from .overdraft import record_overdrafts
 from .precheck import Precheck, precheck, prechecked, signature_error
 from .returns_check import SCHEMA_SQLITE as RETURNS_SCHEMA, record_returns
 from .store_rows import chain_breaks, chunks, line_rows, ticket_row
@@ -295,6 +296,7 @@ class Store:
             conn.executemany("INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", lines)
             self._book_points(checked, now, known)
             record_returns(conn, checked, now)
+            record_overdrafts(conn, checked, now)  # reservations used, cards overdrawn
             for letter in dead:
                 conn.execute(
                     "INSERT INTO dead_letters (received_at, topic, terminal, seq, reason, payload) "

@@ -23,6 +23,7 @@ from programme.ticket import Ticket, ticket_hash
 from sync.codec import payload_digest
 
 from .dbconn import PgConnection
+from .overdraft import record_overdrafts
 from .precheck import prechecked
 from .store import BatchResult, DeadLetter, Store
 from .held import SCHEMA as HELD_SCHEMA
@@ -282,6 +283,7 @@ class PgStore:
             self._dead_duplicates(duplicates, dead)
             result.duplicates, result.stored = len(duplicates), len(stored)
             self._write(stored, now, known)
+            record_overdrafts(self.conn, [s[1] for s in stored], now)  # reservations used, cards overdrawn
             for letter in dead:
                 raw.execute("INSERT INTO dead_letters (received_at, topic, terminal, seq, reason, payload) "
                             "VALUES (%s, %s, %s, %s, %s, %s)",

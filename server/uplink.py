@@ -26,6 +26,7 @@ from sync.requests import send_at_once
 from sync.status import decode_status
 
 from . import till_status
+from .request_limits import RequestLimits
 from .store_api import open_store
 
 log = logging.getLogger("loyalty.uplink")
@@ -45,6 +46,8 @@ class Uplink:
         self.statuses = 0
         self.rules_versions = 0  # rules versions learnt from the retained rules message
         self.answered = 0
+        self.refused = 0  # requests refused for a till over its allowance (server.request_limits)
+        self.limits = RequestLimits()
         self.dead_letters = 0
         self._handled = threading.Condition()
         self._inbox: queue.Queue[tuple[str, bytes] | None] = queue.Queue()
@@ -96,7 +99,7 @@ class Uplink:
             self._dead_letter(conn, topic, None, f"unexpected topic {topic!r}", payload, now)
 
     def _answer(self, conn, topic: str, terminal: str, payload: bytes, now: str) -> None:
-        from sync.requests import decode_request
+        from sync.requests import Reply, decode_request, request_kind
 
         from .answers import answer
 
@@ -105,7 +108,13 @@ class Uplink:
         except CodecError as exc:
             self._dead_letter(conn, topic, terminal, exc.reason, payload, now)
             return
-        reply = answer(conn, terminal, request)
+        refusal = self.limits.refusal(terminal, request)
+        if refusal is not None:  # a till over its allowance gets no data, and head office hears of it
+            reply = Reply(schema=1, id=request.id, kind=request_kind(request), found=False, message=refusal)
+            self.refused += 1
+            log_event(log, "request_refused", logging.WARNING, terminal=terminal, kind=reply.kind, reason=refusal)
+        else:
+            reply = answer(conn, terminal, request)
         self.client.publish(topics.replies(terminal), encode(reply), qos=1)
         self.answered += 1
         log_event(log, "answered", terminal=terminal, kind=reply.kind, id=reply.id, found=reply.found)

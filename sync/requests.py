@@ -1,4 +1,5 @@
-"""Requests from a till to head office and their replies: a card's balance, a ticket sold at another till.
+"""Requests from a till to head office and their replies: a card's balance, a ticket sold at another till,
+a reservation of points before they are spent (and its release when the sale is cancelled).
 
 A till publishes `{schema, id, kind, ...}` on `up/{terminal}/requests`; the server answers on
 `down/{terminal}/replies` with the same id. The till waits a short while and, without an answer,
@@ -16,6 +17,8 @@ from .errors import CodecError
 
 MAX_REQUEST_BYTES = 4096
 MAX_REPLY_BYTES = 512 * 1024  # a ticket message (at most 256 KB) and the envelope
+MAX_POINTS = 1_000_000_000  # a reservation asks for at most this many points (range-checked before the database)
+MAX_SEQ = 2**62
 RequestId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
 
@@ -31,7 +34,28 @@ class TicketRequest(msgspec.Struct, tag="ticket", tag_field="kind", forbid_unkno
     ticket_id: Annotated[str, msgspec.Meta(max_length=64)]
 
 
-Request = BalanceRequest | TicketRequest
+class ReserveRequest(msgspec.Struct, tag="reserve", tag_field="kind", forbid_unknown_fields=True):
+    """Hold `points` of the card for this till before a points tender or a loyalty cheque (F9).
+
+    `after_seq`: the till's highest ticket sequence when it asks; the ticket that uses the points comes after it,
+    so an older ticket synced late never consumes the reservation."""
+
+    schema: Literal[1]
+    id: RequestId
+    card: Annotated[str, msgspec.Meta(max_length=32)]
+    points: Annotated[int, msgspec.Meta(ge=1, le=MAX_POINTS)]
+    after_seq: Annotated[int, msgspec.Meta(ge=0, le=MAX_SEQ)]
+
+
+class ReleaseRequest(msgspec.Struct, tag="release", tag_field="kind", forbid_unknown_fields=True):
+    """The sale that held the reservation was cancelled: its points are free again."""
+
+    schema: Literal[1]
+    id: RequestId
+    reservation: RequestId
+
+
+Request = BalanceRequest | TicketRequest | ReserveRequest | ReleaseRequest
 
 
 class CardInfo(msgspec.Struct, forbid_unknown_fields=True):
@@ -47,18 +71,34 @@ class CardInfo(msgspec.Struct, forbid_unknown_fields=True):
     status: str | None = None  # the desk's card status (active, blocked, lost...) when registered
 
 
-class Reply(msgspec.Struct, forbid_unknown_fields=True):
-    """`found` false: head office does not know the card or the ticket; `message` says so."""
+class Reservation(msgspec.Struct, forbid_unknown_fields=True):
+    """Points head office holds for one till until its ticket arrives, the till releases them, or `expires_at`."""
+
+    id: str
+    points: int
+    expires_at: datetime
+
+
+class Reply(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """`found` false: head office does not know the card or the ticket, refuses the reservation, or refuses to
+    answer (too many requests); `message` says so in words a cashier can read."""
 
     schema: Literal[1]
     id: str
-    kind: Literal["balance", "ticket"]
+    kind: Literal["balance", "ticket", "reserve", "release"]
     found: bool
     message: str | None = None
     balance: CardInfo | None = None
     ticket: msgspec.Raw = msgspec.Raw(b"null")  # the ticket message exactly as stored: {"schema", "ticket"}
     # With a ticket: its line (0-based) -> quantity already returned at head office, all tills together.
     returned: dict[int, int] = msgspec.field(default_factory=dict)
+    reservation: Reservation | None = None  # reserve, granted
+    available: int | None = None  # reserve, refused: the card's points at head office less other reservations
+
+
+def request_kind(request: Request) -> str:
+    """The `kind` a request was sent with (its tag), which its reply repeats."""
+    return type(request).__struct_config__.tag
 
 
 def send_at_once(client) -> None:

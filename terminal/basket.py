@@ -47,6 +47,7 @@ class Basket:
     redeemed_points: int = 0
     change_cents: int = 0
     cheques: list[PointsEntry] = field(default_factory=list)  # loyalty cheques issued on this ticket
+    reservations: list[str] = field(default_factory=list)  # ids of the points head office holds for this ticket
 
     # -- lines -------------------------------------------------------------------------------
     def add(self, gtin: str, quantity: int = 1, unit_cents: int | None = None) -> Line:
@@ -88,6 +89,7 @@ class Basket:
         self.redeemed_points = 0
         self.change_cents = 0
         self.cheques.clear()
+        self.reservations.clear()
 
     # -- totals and tenders ----------------------------------------------------------------------
     @property

@@ -1,6 +1,7 @@
 """The till asks head office: a card's balance when it knows none (or an old one), a ticket sold at
-another till for a return. One MQTT client of its own; `ask` waits at most ASK_TIMEOUT and returns
-None when no answer came (offline, or the server down): the caller goes on with what it knows.
+another till for a return, a reservation of points before it spends them. One MQTT client of its own;
+`ask` waits at most ASK_TIMEOUT and returns None when no answer came (offline, or the server down): the
+caller goes on with what it knows.
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from sync.codec import encode
 from sync.errors import CodecError
 from sync.events import log_event
 from sync.mqtt import make_client
-from sync.requests import BalanceRequest, Reply, TicketRequest, decode_reply, send_at_once
+from sync.requests import (BalanceRequest, ReleaseRequest, Reply, ReserveRequest, TicketRequest, decode_reply,
+                           send_at_once)
 
 from .cardstate import remember_balance
 
@@ -25,6 +27,7 @@ log = logging.getLogger("loyalty.till.requests")
 
 ASK_TIMEOUT = 0.5  # seconds the cashier may wait for head office before the till goes on without it
 BALANCE_MAX_AGE = timedelta(minutes=5)  # a server balance older than this is asked again when online
+KINDS = {"balance": BalanceRequest, "ticket": TicketRequest, "reserve": ReserveRequest, "release": ReleaseRequest}
 
 
 class Requester:
@@ -62,12 +65,13 @@ class Requester:
             slot[0].set()
 
     def ask(self, kind: str, timeout: float | None = None, **fields) -> Reply | None:
-        """Ask head office (`kind` balance with card=, or ticket with ticket_id=); None without an answer in time."""
+        """Ask head office (`kind` balance with card=, ticket with ticket_id=, reserve with card=, points=,
+        after_seq=); None without an answer in time."""
         timeout = ASK_TIMEOUT if timeout is None else timeout
         if not self.ready.is_set():
             return None
         request_id = uuid.uuid4().hex
-        request = (BalanceRequest if kind == "balance" else TicketRequest)(schema=1, id=request_id, **fields)
+        request = KINDS[kind](schema=1, id=request_id, **fields)
         slot = [threading.Event(), None]
         with self._lock:
             self._waiting[request_id] = slot
@@ -80,6 +84,15 @@ class Requester:
         if slot[1] is None:
             log_event(log, "ask_timeout", logging.WARNING, terminal=self.terminal, kind=kind, timeout=timeout)
         return slot[1]
+
+    def tell(self, kind: str, **fields) -> bool:
+        """Send a request whose answer does not matter (release); False when not connected (head office lets the
+        reservation lapse on its own)."""
+        if not self.ready.is_set():
+            return False
+        request = KINDS[kind](schema=1, id=uuid.uuid4().hex, **fields)
+        self.client.publish(topics.requests(self.terminal), encode(request), qos=1)
+        return True
 
     def start(self) -> Requester:
         self.client.connect_async(self.broker.host, self.broker.port)
@@ -103,6 +116,8 @@ def balance_is_stale(conn: sqlite3.Connection, card: str, now: datetime | None =
 def fetch_balance(conn: sqlite3.Connection, requester: Requester, card: str, timeout: float | None = None) -> bool:
     """Ask head office for the card's balance and keep it like a pushed one; False without an answer."""
     reply = requester.ask("balance", timeout, card=card)
+    if reply is not None and reply.balance is None:  # refused (too many requests or cards from this till)
+        log_event(log, "balance_refused", logging.WARNING, terminal=requester.terminal, reason=reply.message)
     if reply is None or reply.balance is None:
         return False
     info = reply.balance

@@ -8,10 +8,11 @@ from __future__ import annotations
 import random
 import sqlite3
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 
 from programme.campaign_offers import CampaignOffer, campaign_of
-from programme.redemption import TenderPlan, plan_tender
+from programme.redemption import ChequeIssue, TenderPlan, plan_tender
 from programme.ticket import Line, PointsEntry, Ticket
 
 from cardreader.identity import CardIdentity
@@ -33,6 +34,20 @@ from .simulate import Article, catalogue
 def default_catalogue(seed: int = 0) -> dict[str, Article]:
     """The generated catalogue the simulator sells from (the same seed gives the same articles)."""
     return {article.gtin: article for article in catalogue(random.Random(seed))}
+
+
+ASK = object()  # redeem()/issue_cheques(): ask head office now (a worker may pass the reply it already has)
+NO_ANSWER = "head office did not answer in time: the offline cap applies"
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Points of a card to reserve at head office before this till spends them; `after_seq`: the till's last
+    ticket sequence, so only a later ticket of this till uses the reservation."""
+
+    card: str
+    points: int
+    after_seq: int
 
 
 @dataclass(frozen=True)
@@ -74,6 +89,10 @@ class TillSession:
         return self.basket.void(index)
 
     def cancel(self) -> None:
+        """Cancel the ticket; points head office reserved for it are released (or lapse, offline)."""
+        if self.requester is not None:
+            for reservation in self.basket.reservations:
+                self.requester.tell("release", reservation=reservation)
         self.basket.cancel()
         self.balance = None
         self.offers = []
@@ -124,18 +143,71 @@ class TillSession:
         self.set_card(balance)
         return balance
 
-    def redeem(self, points: int) -> TenderPlan:
-        """Points as a tender, under the rules in force: what a point pays, the minimum, the offline cap."""
+    # -- spending points: reserved at head office when online ------------------------------------
+    def plan_redeem(self, points: int, offline: bool | None = None) -> TenderPlan:
+        """What `points` as a tender would pay under the rules in force (nothing applied yet); `offline`: the
+        offline daily cap applies (by default when the card's balance is not confirmed by head office)."""
         if self.basket.card is None:
             raise RedeemError("no card on this ticket: identify the card (F2) before redeeming points")
-        conn = self.journal.conn
-        balance = cardstate.card_balance(conn, self.basket.card, self.online())
+        balance = cardstate.card_balance(self.journal.conn, self.basket.card, self.online())
         rules = self.rules()
-        redemption = plan_tender(
+        return plan_tender(
             rules, points, balance=balance.points - self.basket.points_used, due_cents=self.basket.due_cents,
-            offline=not balance.confirmed, redeemed_today=self._redeemed_today(rules))
-        self.basket.apply_redemption(redemption)
-        return redemption
+            offline=not balance.confirmed if offline is None else offline, redeemed_today=self._redeemed_today(rules))
+
+    def hold_for(self, points: int) -> Hold | None:
+        """The reservation to ask head office for before `points` of the ticket's card are spent; None when the
+        till cannot ask (offline, or no requester): the offline cap applies then."""
+        if self.requester is None or self.basket.card is None or not self.online():
+            return None
+        return Hold(self.basket.card, points, self.journal.last_seq())
+
+    def reserve(self, hold: Hold):
+        """Ask head office to hold the points (waits up to ASK_TIMEOUT); no database, so safe in a worker thread.
+        The reply, or None without one in time."""
+        return self.requester.ask("reserve", card=hold.card, points=hold.points, after_seq=hold.after_seq)
+
+    def _reserved(self, answer, hold: Hold, asked: Hold | None) -> bool:
+        """True when head office holds the points for this ticket, False when it did not answer (offline: the
+        cap applies); its refusal is raised with its message, which says how many points are available.
+        `asked`: what a worker asked for; the ticket must still want just that (same card, same points)."""
+        if asked is not None and (asked.card, asked.points) != (hold.card, hold.points):
+            with self._released_on_error(answer):
+                raise RedeemError("the ticket changed while head office answered: redeem the points again")
+        if answer is None:
+            return False
+        if not answer.found or answer.reservation is None:
+            raise RedeemError(answer.message or "head office refused to reserve the points: ask the welcome desk")
+        self.basket.reservations.append(answer.reservation.id)
+        return True
+
+    @contextmanager
+    def _released_on_error(self, answer):
+        """A reservation a worker obtained for a ticket changed meanwhile (cancelled, say) is given back."""
+        try:
+            yield
+        except BaseException:
+            granted = getattr(answer, "reservation", None)
+            if granted is not None and self.requester is not None:
+                self.requester.tell("release", reservation=granted.id)
+            raise
+
+    def redeem(self, points: int, answer=ASK, asked: Hold | None = None) -> TenderPlan:
+        """Points as a tender, under the rules in force: what a point pays, the minimum, the offline cap.
+
+        Online, head office first reserves the points (`answer`: its reply when a worker already asked, None when
+        none came, `asked` what it asked): refused, nothing is redeemed; no answer in time, the offline cap applies."""
+        with self._released_on_error(answer):
+            plan = self.plan_redeem(points)
+        hold = self.hold_for(plan.points)
+        if hold is not None:
+            if answer is ASK:
+                answer = self.reserve(hold)
+            if not self._reserved(answer, hold, asked):
+                plan = self.plan_redeem(points, offline=True)
+                plan = replace(plan, note="; ".join(filter(None, [NO_ANSWER, plan.note])))
+        self.basket.apply_redemption(plan)
+        return plan
 
     def _redeemed_today(self, rules) -> int:
         """Points the card redeemed at this till since the store's day began, this ticket's included."""
@@ -152,19 +224,31 @@ class TillSession:
 
         return in_force(self.journal.conn, utc_now())
 
-    def issue_cheques(self) -> PointsEntry:
-        """Turn whole thresholds of the card's balance into loyalty cheques, on this ticket."""
-        from programme.money import format_cents
-        from programme.redemption import check_offline_cap, issue_cheques
+    def plan_cheques(self) -> ChequeIssue:
+        """The loyalty cheques the card's balance gives now (nothing applied yet)."""
+        from programme.redemption import issue_cheques
 
         if self.basket.card is None:
             raise RedeemError("no card on this ticket: identify the card (F2) before issuing a loyalty cheque")
-        conn = self.journal.conn
-        balance = cardstate.card_balance(conn, self.basket.card, self.online())
+        balance = cardstate.card_balance(self.journal.conn, self.basket.card, self.online())
+        return issue_cheques(self.rules(), balance.points - self.basket.points_used)
+
+    def issue_cheques(self, answer=ASK, asked: Hold | None = None) -> PointsEntry:
+        """Turn whole thresholds of the card's balance into loyalty cheques, on this ticket; online, head office
+        reserves their points first (see `redeem`)."""
+        from programme.money import format_cents
+        from programme.redemption import check_offline_cap
+
+        with self._released_on_error(answer):
+            issue = self.plan_cheques()
         rules = self.rules()
-        issue = issue_cheques(rules, balance.points - self.basket.points_used)
-        check_offline_cap(rules, issue.points, offline=not balance.confirmed,
-                          redeemed_today=self._redeemed_today(rules))
+        offline = not cardstate.card_balance(self.journal.conn, self.basket.card, self.online()).confirmed
+        hold = self.hold_for(issue.points)
+        if hold is not None:
+            if answer is ASK:
+                answer = self.reserve(hold)
+            offline = not self._reserved(answer, hold, asked)
+        check_offline_cap(rules, issue.points, offline=offline, redeemed_today=self._redeemed_today(rules))
         entry = PointsEntry(kind="redeem", rule=f"loyalty cheque: {issue.count} x {format_cents(issue.cents)} EUR",
                             points=issue.points)
         self.basket.cheques.append(entry)

@@ -11,6 +11,7 @@ from ..analytics import dashboard as figures
 from ..analytics.dashboard import default_period
 from ..analytics.refresher import Refresher
 from ..analytics.replay import replay
+from .. import overdraft
 from ..errors import ServerError
 from . import db, roles
 from .charts import deciles_svg, pareto_svg
@@ -117,6 +118,7 @@ def sync_health():
     tills = health.till_health(conn, datetime.now(timezone.utc))
     totals = {s: sum(1 for t in tills if t["status"] == s) for s in ("red", "amber", "green")}
     return render_template("office_sync.html", tills=tills, totals=totals, dead=health.dead_letters(conn),
+                           overdrafts=overdraft.recent(conn),
                            amber_after=int(health.AMBER_AFTER.total_seconds() // 3600),
                            backlog_amber_after=int(health.BACKLOG_AMBER_AFTER.total_seconds() // 60),
                            status_amber_after=int(health.STATUS_AMBER_AFTER.total_seconds() // 60),

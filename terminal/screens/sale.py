@@ -112,12 +112,31 @@ class SaleScreen(Screen):
 
     def action_cheque(self) -> None:
         try:
-            entry = self.session.issue_cheques()
+            hold = self.session.hold_for(self.session.plan_cheques().points)
+            if hold is not None:  # online: head office reserves the points first, off the UI thread
+                self.say("asking head office to reserve the points...")
+                self.reserve_points(hold, lambda answer: self.finish_cheque(answer, hold))
+                return
+        except (TillError, ProgrammeError) as exc:
+            self.say(str(exc), error=True)
+            return
+        self.finish_cheque()
+
+    def finish_cheque(self, *answer) -> None:
+        """`answer`: head office's reply to the reservation (None: none in time) and what was asked, when asked."""
+        try:
+            entry = self.session.issue_cheques(*answer)
         except (TillError, ProgrammeError) as exc:
             self.say(str(exc), error=True)
             return
         self.refresh_basket()
         self.say(f"{entry.rule} ({entry.points} points): printed when the ticket closes")
+
+    @work(thread=True, exclusive=True, group="reserve")
+    def reserve_points(self, hold, finish) -> None:
+        """Off the UI thread: head office reserves the points (up to ASK_TIMEOUT), then `finish` applies its reply."""
+        answer = self.session.reserve(hold)
+        self.app.call_from_thread(finish, answer)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         text, mode = event.value.strip(), self.mode
@@ -172,7 +191,21 @@ class SaleScreen(Screen):
     def do_redeem(self, text: str) -> None:
         if not text.isdigit():
             raise TillError(f"{text!r} is not a number of points: type digits only, e.g. 200")
-        redemption = self.session.redeem(int(text))
+        points = int(text)
+        hold = self.session.hold_for(self.session.plan_redeem(points).points)
+        if hold is not None:  # online: head office reserves the points first, off the UI thread
+            self.say("asking head office to reserve the points...")
+            self.reserve_points(hold, lambda answer: self.finish_redeem(points, answer, hold))
+            return
+        self.finish_redeem(points)
+
+    def finish_redeem(self, points: int, *answer) -> None:
+        try:
+            redemption = self.session.redeem(points, *answer)
+        except (TillError, ProgrammeError) as exc:
+            self.say(str(exc), error=True)
+            return
+        self.refresh_basket()
         note = f" ({redemption.note})" if redemption.note else ""
         self.say(f"{redemption.points} points redeemed for {format_cents(redemption.cents)}{note}")
         self.set_mode("pay" if self.session.basket.due_cents else "scan")

@@ -203,7 +203,7 @@ def test_on_postgresql_status_kept_and_requests_answered(tmp_path, mosquitto, po
     ingestor = Ingestor(postgres_url, url, require_registered=False).start()
     uplink = Uplink(postgres_url, url).start()
     till = Till(tmp_path, TILL)
-    requester = Requester("S002-T01", url).start()
+    requester = Requester("S001-T02", url).start()
     reporter = None
     try:
         assert ingestor.wait_connected(10) and uplink.wait_subscribed(10) and requester.ready.wait(10)

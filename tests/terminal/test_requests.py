@@ -59,14 +59,15 @@ def server_points(db, card: str = CARD) -> int:
 
 @pytest.fixture
 def chain(tmp_path, mosquitto, monkeypatch):
-    """Head office up, till A has sold to the card; till B (never sold to it) has a requester, online."""
+    """Head office up, till A has sold to the card; till B of the same store (never sold to it) has a requester,
+    online."""
     monkeypatch.setattr(requests, "ASK_TIMEOUT", 5.0)  # a loaded test machine must not turn an answer into a timeout
     office = HeadOffice(tmp_path / "server.db", mosquitto.url)
     till_a = sold_at_till_a(tmp_path, mosquitto.url)
-    till_b = Till(tmp_path, "S002-T01")
-    requester = Requester("S002-T01", parse_broker_url(mosquitto.url)).start()
+    till_b = Till(tmp_path, "S001-T02")
+    requester = Requester("S001-T02", parse_broker_url(mosquitto.url)).start()
     assert requester.ready.wait(10)
-    session = TillSession(till_b.journal.path, "S002-T01", online=lambda: True, requester=requester)
+    session = TillSession(till_b.journal.path, "S001-T02", online=lambda: True, requester=requester)
     yield office, till_a, till_b, session
     session.close_session()
     requester.stop()
@@ -123,7 +124,7 @@ def test_an_unknown_card_is_said_so_and_shown_with_zero(chain):
 def test_two_requesters_of_one_till_both_get_their_answers(chain, mosquitto):
     """The screen and a `loyalty till return --broker` at the same till: neither throws the other off."""
     office, _, _, session = chain
-    second = Requester("S002-T01", parse_broker_url(mosquitto.url)).start()
+    second = Requester("S001-T02", parse_broker_url(mosquitto.url)).start()
     try:
         assert second.ready.wait(10)
         answers = [requester.ask("balance", card=CARD) for requester in (session.requester, second, session.requester)]
@@ -142,7 +143,7 @@ def test_a_return_at_till_b_of_a_ticket_sold_at_till_a(chain):
     assert (original.id, original.card, len(original.lines)) == (original_id, CARD, 2)
     closed = session.return_lines(original_id, {0: 2})  # both bottles of oil
     ticket = closed.ticket
-    assert ticket.terminal == "S002-T01" and ticket.card == CARD and [li.quantity for li in ticket.lines] == [-2]
+    assert ticket.terminal == "S001-T02" and ticket.card == CARD and [li.quantity for li in ticket.lines] == [-2]
     reversed_points = sum(e.points for e in ticket.points if e.kind == "reverse")
     assert reversed_points == 10 and reversed_points <= earned
     assert ticket.points[0].rule == f"return of {original_id} line 1"
@@ -201,7 +202,7 @@ async def test_the_screen_shows_the_server_balance_then_offline_with_the_server_
     url = parse_broker_url(mosquitto.url)
     try:
         requests.ASK_TIMEOUT, timeout = 5.0, requests.ASK_TIMEOUT
-        app = TillApp(str(tmp_path / "till-b.db"), "S002-T01", broker=url)
+        app = TillApp(str(tmp_path / "till-b.db"), "S001-T02", broker=url)
         try:
             async with app.run_test(size=SIZE) as pilot:
                 await wait_online(app)
@@ -214,7 +215,7 @@ async def test_the_screen_shows_the_server_balance_then_offline_with_the_server_
                 await pilot.pause()
                 assert text_of(app, "#receipt") == "return of S001-T01-00000001\n1. olive oil 1l x2\n2. razors x1"
                 await type_in(pilot, "1x2")
-                assert text_of(app, "#message") == "ticket S002-T01-00000001 closed"
+                assert text_of(app, "#message") == "ticket S001-T02-00000001 closed"
         finally:
             requests.ASK_TIMEOUT = timeout
         await asyncio.to_thread(office.stop)

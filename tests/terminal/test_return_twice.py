@@ -30,10 +30,10 @@ def chain(tmp_path, mosquitto, monkeypatch):
     monkeypatch.setattr(requests, "ASK_TIMEOUT", 5.0)  # a loaded test machine must not turn an answer into a timeout
     office = HeadOffice(tmp_path / "server.db", mosquitto.url)
     till_a = sold_at_till_a(tmp_path, mosquitto.url)
-    till_b = Till(tmp_path, "S002-T01")
-    requester = Requester("S002-T01", parse_broker_url(mosquitto.url)).start()
+    till_b = Till(tmp_path, "S001-T02")
+    requester = Requester("S001-T02", parse_broker_url(mosquitto.url)).start()
     assert requester.ready.wait(10)
-    session = TillSession(till_b.journal.path, "S002-T01", online=lambda: True, requester=requester)
+    session = TillSession(till_b.journal.path, "S001-T02", online=lambda: True, requester=requester)
     assert session.find_original(ORIGINAL).id == ORIGINAL  # kept at B from now on
     back = close_return(till_a.journal, ORIGINAL, {0: 2})
     till_a.sender.wake()
@@ -90,7 +90,7 @@ def test_offline_till_b_takes_it_and_head_office_flags_it_after_sync(chain):
 async def test_the_screen_at_till_b_shows_nothing_left_of_the_line_and_refuses_it(chain, tmp_path):
     chain.session.close_session()  # the app opens till B's journal itself, and asks with its own requester
     chain.session.requester.stop()  # (the same MQTT client id: two would push each other off the broker)
-    app = TillApp(chain.till_b.journal.path, "S002-T01", broker=parse_broker_url(chain.url))
+    app = TillApp(chain.till_b.journal.path, "S001-T02", broker=parse_broker_url(chain.url))
     async with app.run_test(size=SIZE) as pilot:
         await wait_online(app)
         await pilot.press("f7")  # the ticket is kept at B: F7 asks head office only what was returned
@@ -108,9 +108,9 @@ def test_loyalty_till_return_with_a_broker_asks_head_office(chain):
     chain.session.close_session()
     chain.session.requester.stop()  # the command asks with its own requester, under the same client id
     db = chain.till_b.journal.path
-    args = ["till", "return", "--terminal", "S002-T01", "--db", db, "--ticket", ORIGINAL, "--broker", chain.url]
+    args = ["till", "return", "--terminal", "S001-T02", "--db", db, "--ticket", ORIGINAL, "--broker", chain.url]
     refused = CliRunner().invoke(main, [*args, "--line", "1x1"])
     assert (refused.exit_code, refused.output) == (1, f"Error: {REFUSED}\n")
     taken = CliRunner().invoke(main, [*args, "--line", "2"])
     assert taken.exit_code == 0 and "razors" in taken.output
-    assert chain.till_b.journal.find_ticket("S002-T01-00000001").returns[0].original_line == 1
+    assert chain.till_b.journal.find_ticket("S001-T02-00000001").returns[0].original_line == 1
