@@ -4,7 +4,7 @@ Tills offline may each spend, under their daily cap, points another till spent t
 head office. `record_overdrafts` runs inside the ingest transaction (SQLite and PostgreSQL alike): it marks
 the reservations the batch's tickets used (server.reservations), then keeps one row per card the batch
 took points from and left below zero, naming the card's tickets that took points in the day before, so
-head office can follow it up (the sync page lists them). Replaying a batch stores nothing again, so flags
+head office can follow it up (the sync page lists them). Points held unverified count as the card's. Replaying a batch stores nothing again, so flags
 nothing twice.
 """
 from __future__ import annotations
@@ -54,6 +54,13 @@ def record_overdrafts(conn, tickets, now: str) -> int:
         negative.update(conn.execute(
             f"SELECT card, points FROM card_points WHERE points < 0 AND card IN ({','.join('?' * len(chunk))})",
             chunk).fetchall())
+    # Points held while head office cannot verify them (server/held.py) are the card's all the same:
+    # a card is overdrawn when it spent more than it earned, not while a credit waits to be checked.
+    for card in list(negative):
+        held = conn.execute("SELECT coalesce(sum(points), 0) FROM held_points WHERE card = ? AND released_at IS NULL",
+                            (card,)).fetchone()[0]
+        if negative[card] + held >= 0:
+            del negative[card]
     if not negative:
         return 0
     ensure_schema(conn, _schema(conn), SCHEMA_LOCK)

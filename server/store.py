@@ -17,7 +17,7 @@ from sync.checkpoint import SAFETY_NET_PAGES, Checkpointer
 from sync.codec import payload_digest
 
 from .held import SCHEMA as HELD_SCHEMA
-from .overdraft import record_overdrafts
+from .overdraft import count as overdraft_count, record_overdrafts
 from .precheck import Precheck, precheck, prechecked, signature_error
 from .returns_check import SCHEMA_SQLITE as RETURNS_SCHEMA, record_returns
 from .store_rows import chain_breaks, chunks, line_rows, ticket_row
@@ -527,6 +527,7 @@ class Store:
             "gaps_detected": conn.execute("SELECT count(*) FROM gaps").fetchone()[0],
             "quarantined": conn.execute("SELECT count(*) FROM quarantine").fetchone()[0],
             "chain_breaks": conn.execute("SELECT count(*) FROM chain_breaks").fetchone()[0],
+            "overdrafts": overdraft_count(conn),
             "points_held": dict(zip(("tickets", "points"), conn.execute(
                 "SELECT count(*), coalesce(sum(points), 0) FROM held_points WHERE released_at IS NULL").fetchone())),
             "terminals": terminals,

@@ -198,3 +198,17 @@ def test_requeue_stores_the_tickets_of_a_till_registered_after_it_sent_them(tmp_
     again = CliRunner().invoke(main, ["server", "requeue", "--db", str(path)])
     assert again.output.strip() == '{"quarantined": 0, "stored": 0, "still_quarantined": 0}'
     store.close()
+
+
+def test_stats_count_the_overdrafts(store):
+    spend = [PointsEntry(kind="redeem", rule="points tender", points=300)]
+    ingest(store, ticket(1, points=spend))
+    assert store.stats()["overdrafts"] == 1
+
+
+def test_points_held_unverified_count_as_the_cards_for_the_overdraft_flag(store):
+    both = [PointsEntry(kind="earn", rule="base", points=40, line=0),
+            PointsEntry(kind="redeem", rule="points tender", points=30)]
+    ingest(store, ticket(1, rules_version="lost-1", points=both))
+    assert balance(store) == -30 and store.stats()["points_held"]["points"] == 40
+    assert store.stats()["overdrafts"] == 0
