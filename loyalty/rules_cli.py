@@ -14,12 +14,16 @@ PUBLISH_WAIT = 2.0  # seconds to wait for the rules already retained on the brok
 
 def _read_rules(path: str):
     from programme.errors import RulesError
-    from programme.rules import parse_rules
+    from programme.rules import MAX_RULES_BYTES, parse_rules
+    from sync.safe_files import UnsafeFileError, read_regular
 
-    text = Path(path).read_text(encoding="utf-8")
-    try:
+    try:  # a device or an oversized file is refused before it is read
+        text = read_regular(path, MAX_RULES_BYTES, "a rules file", "give a rules file (TOML, see docs/rules.md)",
+                            "keep a rules file under 1 MiB").decode("utf-8")
         return parse_rules(text, Path(path).name), text
-    except RulesError as exc:
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{Path(path).name} is not UTF-8 text: {exc}") from None
+    except (RulesError, UnsafeFileError) as exc:
         raise click.ClickException(str(exc)) from None
 
 
