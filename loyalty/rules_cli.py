@@ -138,12 +138,18 @@ def explain(rules_file: str, ticket_file: str) -> None:
     from programme.explain import explain_ticket, render
     from programme.ticket import Ticket
 
+    from programme.rules import MAX_RULES_BYTES
+    from sync.safe_files import UnsafeFileError, read_regular
+
     parsed, _ = _read_rules(rules_file)
     try:
-        raw = msgspec.json.decode(Path(ticket_file).read_bytes())
+        raw = msgspec.json.decode(read_regular(ticket_file, MAX_RULES_BYTES, "a ticket file",
+                                               "give a ticket as JSON (as `loyalty till sell` prints it)"))
         ticket = msgspec.convert(raw["ticket"] if isinstance(raw, dict) and "ticket" in raw else raw, Ticket)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise click.ClickException(f"{ticket_file} is not a ticket: {exc}") from None
+    except UnsafeFileError as exc:
+        raise click.ClickException(str(exc)) from None
     explanation = explain_ticket(parsed, ticket)
     click.echo(render(explanation, ticket.lines))
     till = sum(e.points for e in ticket.points if e.kind == "earn")

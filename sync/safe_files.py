@@ -140,7 +140,12 @@ def read_regular(path: str | Path, limit: int, what: str, advice: str, smaller: 
 
     `what` names the file in the messages ("an archive"), `advice` says what to give instead, `smaller`
     how to make it smaller (default: `advice`)."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)  # a pipe without a writer does not block
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)  # a pipe without a writer does not block
+    except FileNotFoundError:
+        raise
+    except OSError as exc:  # a socket, no permission...
+        raise UnsafeFileError(f"cannot read {path}: {exc.strerror}; {advice}") from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):

@@ -109,6 +109,13 @@ def test_validate_refuses_what_is_not_a_regular_file():
     assert result.output == "Error: /dev/zero is not a regular file: give a rules file (TOML, see docs/rules.md)\n"
 
 
+def test_explain_refuses_a_ticket_that_is_not_a_regular_file():
+    result = invoke("rules", "explain", "--rules", DEFAULT, "--ticket", "/dev/zero")
+    assert result.exit_code == 1
+    assert result.output == ("Error: /dev/zero is not a regular file: give a ticket as JSON "
+                             "(as `loyalty till sell` prints it)\n")
+
+
 # -- property: what parse_rules accepts never crashes the till ------------------------------------------------
 def toml_value(value) -> str:
     if isinstance(value, bool):

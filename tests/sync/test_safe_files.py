@@ -77,3 +77,16 @@ def test_a_file_within_its_bound_is_read_and_one_past_it_refused(tmp_path):
     with pytest.raises(UnsafeFileError) as refused:
         read_regular(tmp_path / "f", 9, "a file", "give a file", "cut it")
     assert str(refused.value) == f"{tmp_path / 'f'} is 10 bytes, more than the 9 a file may have: cut it"
+
+
+def test_a_socket_is_refused_with_what_to_give(tmp_path):
+    import socket
+
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(tmp_path / "sock"))
+    try:
+        with pytest.raises(UnsafeFileError) as refused:
+            read_regular(tmp_path / "sock", 10, "a file", "give a file")
+    finally:
+        server.close()
+    assert str(refused.value) == f"cannot read {tmp_path / 'sock'}: No such device or address; give a file"
