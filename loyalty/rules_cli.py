@@ -14,12 +14,16 @@ PUBLISH_WAIT = 2.0  # seconds to wait for the rules already retained on the brok
 
 def _read_rules(path: str):
     from programme.errors import RulesError
-    from programme.rules import parse_rules
+    from programme.rules import MAX_RULES_BYTES, parse_rules
+    from sync.safe_files import UnsafeFileError, read_regular
 
-    text = Path(path).read_text(encoding="utf-8")
-    try:
+    try:  # a device or an oversized file is refused before it is read
+        text = read_regular(path, MAX_RULES_BYTES, "a rules file", "give a rules file (TOML, see docs/rules.md)",
+                            "keep a rules file under 1 MiB").decode("utf-8")
         return parse_rules(text, Path(path).name), text
-    except RulesError as exc:
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{Path(path).name} is not UTF-8 text: {exc}") from None
+    except (RulesError, UnsafeFileError) as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -134,12 +138,18 @@ def explain(rules_file: str, ticket_file: str) -> None:
     from programme.explain import explain_ticket, render
     from programme.ticket import Ticket
 
+    from programme.rules import MAX_RULES_BYTES
+    from sync.safe_files import UnsafeFileError, read_regular
+
     parsed, _ = _read_rules(rules_file)
     try:
-        raw = msgspec.json.decode(Path(ticket_file).read_bytes())
+        raw = msgspec.json.decode(read_regular(ticket_file, MAX_RULES_BYTES, "a ticket file",
+                                               "give a ticket as JSON (as `loyalty till sell` prints it)"))
         ticket = msgspec.convert(raw["ticket"] if isinstance(raw, dict) and "ticket" in raw else raw, Ticket)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise click.ClickException(f"{ticket_file} is not a ticket: {exc}") from None
+    except UnsafeFileError as exc:
+        raise click.ClickException(str(exc)) from None
     explanation = explain_ticket(parsed, ticket)
     click.echo(render(explanation, ticket.lines))
     till = sum(e.points for e in ticket.points if e.kind == "earn")

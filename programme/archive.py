@@ -23,6 +23,9 @@ from .signing import SignatureError, load_public_key, public_key_text, verify_ti
 from .ticket import Ticket, UtcTime, ticket_hash
 
 FORMAT = "loyalty-archive/1"
+# Read no larger file: ~88,000 tickets of ~3 KB (17 lines), a month of a till selling 2,800 tickets a day.
+MAX_ARCHIVE_BYTES = 256 << 20
+MAX_SIGNATURE_BYTES = 64 << 10  # a signature file is about 400 bytes
 
 
 class ArchiveError(ProgrammeError):

@@ -15,11 +15,38 @@ import msgspec
 from .cardnumber import validate_card_number
 from .errors import CardNumberError, RulesError
 
+# The tickets the rules must give points to without fail (programme/ticket.py bounds them the same way).
+TICKET_MAX_LINES = 500
+TICKET_MAX_QUANTITY = 99_999  # units on one line
+TICKET_MAX_UNIT_CENTS = 10_000_000  # 100,000.00 EUR a unit
+TICKET_MAX_LINE_CENTS = 100_000_000  # 1,000,000.00 EUR a line (and a ticket)
+MAX_ENTRY_POINTS = 10_000_000  # one points entry: one rule on one line, or one basket bonus
+
+# Bounds of a rules file (docs/rules.md, "Bounds"). Together they keep every points entry within
+# MAX_ENTRY_POINTS for any ticket within the bounds above: one rule gives at most 10 points per euro
+# (a 1,000,000.00 EUR line: 10,000,000), a per-unit rule at most 100 points a unit (99,999 units).
+MAX_RULES_BYTES = 1 << 20  # a rules file (the TOML text)
+MAX_POINTS_PER_EURO = 10  # under one rule: base, a multiplier, a tier, a percent promotion or offer
+MIN_CENTS_PER_POINT = 100 // MAX_POINTS_PER_EURO
+MAX_CENTS_PER_POINT = 100_000  # at least one point per 1,000.00 EUR
+MAX_PERCENT = 10_000
+MAX_POINTS_PER_UNIT = MAX_ENTRY_POINTS // TICKET_MAX_QUANTITY  # 100
+MAX_POINTS = 1_000_000  # a basket bonus, a cheque threshold, the least redeemed, the offline daily cap
+MAX_SPEND_CENTS = 10_000_000_000  # a tier's 12-month spend: 100,000,000.00 EUR
+MAX_CHEQUE_CENTS = 100_000  # 1,000.00 EUR a cheque
+MAX_POINT_VALUE_CENTS = 100  # a point redeemed is worth at most 1.00 EUR
+MAX_EXPIRY_YEARS = 10
+MAX_PROMOTIONS = 1_000  # promotions in force may meet every line: their number bounds a ticket's work
+MAX_OFFERS = 10_000
+MAX_TIERS = 20
+
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
-NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
-Percent = Annotated[int, msgspec.Meta(ge=100, le=10_000)]
+PerUnit = Annotated[int, msgspec.Meta(ge=1, le=MAX_POINTS_PER_UNIT)]
+Points = Annotated[int, msgspec.Meta(ge=1, le=MAX_POINTS)]
+SomePoints = Annotated[int, msgspec.Meta(ge=0, le=MAX_POINTS)]
+BasketCents = Annotated[int, msgspec.Meta(ge=0, le=TICKET_MAX_LINE_CENTS)]
+Percent = Annotated[int, msgspec.Meta(ge=100, le=MAX_PERCENT)]
 Month = Annotated[int, msgspec.Meta(ge=1, le=12)]
 Day = Annotated[int, msgspec.Meta(ge=1, le=31)]
 Id = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9_.-]{0,39}$")]
@@ -31,7 +58,7 @@ class _Rule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class Base(_Rule):
-    cents_per_point: PositiveInt = 100
+    cents_per_point: Annotated[int, msgspec.Meta(ge=MIN_CENTS_PER_POINT, le=MAX_CENTS_PER_POINT)] = 100
     rounding: Literal["down"] = "down"
 
 
@@ -52,7 +79,7 @@ class Bonus(_Rule):
     """Fixed bonus points for each unit of an article."""
 
     article: str
-    points: PositiveInt
+    points: PerUnit
 
 
 class Promotion(_Rule):
@@ -66,16 +93,16 @@ class Promotion(_Rule):
     categories: list[str] = []
     articles: list[str] = []
     percent: Percent | None = None
-    points_per_unit: PositiveInt | None = None
-    basket_min_cents: NonNegativeInt | None = None
-    basket_points: PositiveInt | None = None
+    points_per_unit: PerUnit | None = None
+    basket_min_cents: BasketCents | None = None
+    basket_points: Points | None = None
     cards: list[str] = []
     segment: str | None = None
 
 
 class Tier(_Rule):
     name: Id
-    min_spend_cents: NonNegativeInt
+    min_spend_cents: Annotated[int, msgspec.Meta(ge=0, le=MAX_SPEND_CENTS)]
     percent: Percent
 
 
@@ -87,23 +114,23 @@ class TierReview(_Rule):
 
 
 class Cheques(_Rule):
-    threshold_points: PositiveInt
-    cheque_cents: PositiveInt
+    threshold_points: Points
+    cheque_cents: Annotated[int, msgspec.Meta(ge=1, le=MAX_CHEQUE_CENTS)]
     issue: Literal["till", "schedule"] = "till"
 
 
 class Expiry(_Rule):
     """Points earned in year Y expire on month/day of Y + years_after."""
 
-    years_after: PositiveInt = 1
+    years_after: Annotated[int, msgspec.Meta(ge=1, le=MAX_EXPIRY_YEARS)] = 1
     month: Month = 2
     day: Day = 28
 
 
 class Redemption(_Rule):
-    cents_per_point: PositiveInt = 1
-    min_points: NonNegativeInt = 0
-    offline_daily_cap_points: NonNegativeInt = 2000
+    cents_per_point: Annotated[int, msgspec.Meta(ge=1, le=MAX_POINT_VALUE_CENTS)] = 1
+    min_points: SomePoints = 0
+    offline_daily_cap_points: SomePoints = 2000
 
 
 class RuleSet(_Rule):
@@ -114,9 +141,9 @@ class RuleSet(_Rule):
     exclusions: Exclusions = Exclusions()
     multipliers: list[Multiplier] = []
     bonuses: list[Bonus] = []
-    promotions: list[Promotion] = []
-    offers: list[Promotion] = []
-    tiers: list[Tier] = []
+    promotions: Annotated[list[Promotion], msgspec.Meta(max_length=MAX_PROMOTIONS)] = []
+    offers: Annotated[list[Promotion], msgspec.Meta(max_length=MAX_OFFERS)] = []
+    tiers: Annotated[list[Tier], msgspec.Meta(max_length=MAX_TIERS)] = []
     tier_review: TierReview = TierReview()
     cheques: Cheques | None = None
     expiry: Expiry = Expiry()
@@ -199,6 +226,9 @@ def _explain_msgspec(what: str, path: tuple) -> tuple[str, str | None]:
         name = next((p for p in reversed(path) if isinstance(p, str)), "")
         choices = ", ".join(_CHOICES.get(name, ()))
         return f"expected one of {choices}, got {match.group(1)}", None
+    match = re.match(r"Expected `array` of length <= (\d+)", what)
+    if match:
+        return f"expected at most {match.group(1)} entries", None
     match = re.match(r"Expected `([^`]+)`, got `([^`]+)`", what)
     if match:
         return f"expected {match.group(1).replace(' | null', '')}, got {match.group(2)}", None
@@ -207,15 +237,24 @@ def _explain_msgspec(what: str, path: tuple) -> tuple[str, str | None]:
 
 def parse_rules(text: str, source: str = "rules") -> RuleSet:
     """Read and check a rules file's text; raises RulesError naming the field, line and expectation."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_RULES_BYTES:
+        raise RulesError(f"{source} is {size:,} bytes, more than the {MAX_RULES_BYTES:,} a rules file may have: "
+                         "keep a rules file under 1 MiB")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         match = _TOML_LINE.search(str(exc))
         where = f"{source}, line {match.group(1)}" if match else source
         raise RulesError(f"{where}: not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib reads nested arrays and tables recursively
+        raise RulesError(f"{source}: not valid TOML: nested too deeply (arrays or tables within each other)") \
+            from None
     lines = _key_lines(text)
     try:
         rules = msgspec.convert(data, RuleSet)
+    except RecursionError:
+        raise RulesError(f"{source}: nested too deeply (arrays or tables within each other)") from None
     except msgspec.ValidationError as exc:
         match = _MSGSPEC_PATH.match(str(exc))
         path = _parse_path(match.group("path") or "")
@@ -254,6 +293,7 @@ def check_rules(rules: RuleSet, fail) -> None:
                 raise fail((section, n, "id"), f"id {promo.id!r} is used twice: ids are unique")
             ids.add(promo.id)
             _check_promotion(section, n, promo, fail)
+    _check_percents(rules, fail)
     names, previous = set(), -1
     for n, tier in enumerate(rules.tiers):
         if tier.name in names:
@@ -272,6 +312,19 @@ def check_rules(rules: RuleSet, fail) -> None:
             ZoneInfo(rules.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise fail(("timezone",), f"expected a time zone name like Europe/Paris, got {rules.timezone!r}") from None
+
+
+def _check_percents(rules: RuleSet, fail) -> None:
+    """Whatever multiplies the base stays within MAX_POINTS_PER_EURO points per euro under one rule."""
+    cents = rules.base.cents_per_point
+    most = 100 + MAX_POINTS_PER_EURO * cents
+    if most >= MAX_PERCENT:
+        return
+    for section in ("multipliers", "tiers", "promotions", "offers"):
+        for n, rule in enumerate(getattr(rules, section)):
+            if rule.percent is not None and rule.percent > most:
+                raise fail((section, n, "percent"), f"expected at most {most} with [base] cents_per_point = {cents}: "
+                                                    f"one rule gives at most {MAX_POINTS_PER_EURO} points per euro")
 
 
 def _check_day(month: int, day: int, path: tuple, fail) -> None:

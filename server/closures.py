@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgspec
+
 from programme import archive
 from programme.closure import (
     Closure, ClosureError, check_closure, closure_hash, decode_closure, encode_closure, verify_closure,
@@ -14,6 +16,7 @@ from programme.closure import (
 from programme.signing import SignatureError, load_public_key
 from programme.ticket import Ticket
 from sync.codec import decode_ticket
+from sync.safe_files import UnsafeFileError, read_regular
 
 from .errors import ServerError
 from .store import Store
@@ -126,19 +129,44 @@ def import_closures(store: Store, closures: list[Closure], now: str) -> ImportRe
     return result
 
 
-def import_archive(store: Store, path: str | Path, now: str) -> ImportResult:
-    """Import the closures of a till's archive, once its detached signature checks with the registered key."""
-    ensure_schema(store)
+ARCHIVE_ADVICE = "give an archive written by `loyalty till archive`"
+
+
+def read_archive_files(path: str | Path) -> tuple[bytes, bytes]:
+    """An archive's bytes and its signature's, each refused unless a regular file within its bound."""
+    path = Path(path)
+    sig = Path(f"{path}.sig")
     try:
-        header = archive.parse(Path(path).read_bytes(), Path(path).name).header
-        row = store.conn.execute("SELECT public_key FROM till_keys WHERE terminal = ?", (header.terminal,)).fetchone()
-        if row is None:
-            raise ClosureImportError(f"till {header.terminal} has no registered key: register it with "
-                                     "`loyalty server register-till` before importing its archives")
-        content = archive.read(path, load_public_key(row[0]))
+        data = read_regular(path, archive.MAX_ARCHIVE_BYTES, "an archive", ARCHIVE_ADVICE,
+                            "archive a day at a time (`loyalty till archive --period YYYY-MM-DD`)")
     except FileNotFoundError:
         raise ClosureImportError(f"no archive at {path}") from None
-    except archive.ArchiveError as exc:
+    try:
+        signature = read_regular(sig, archive.MAX_SIGNATURE_BYTES, "a signature",
+                                 "give the .sig file written with the archive by `loyalty till archive`")
+    except FileNotFoundError:
+        raise ClosureImportError(f"no signature beside {path.name}: {sig.name} should be next to it") from None
+    return data, signature
+
+
+def import_archive(store: Store, path: str | Path, now: str) -> ImportResult:
+    """Import the closures of a till's archive, once its detached signature checks with the registered key.
+
+    Both files are read bounded; the signature names the till, whose registered key must have made it
+    before the archive itself is parsed."""
+    ensure_schema(store)
+    try:
+        data, signature = read_archive_files(path)
+        try:
+            terminal = msgspec.json.decode(signature, type=archive.SignatureFile).terminal
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            raise ClosureImportError(f"{Path(path).name}.sig is not an archive's signature: {exc}") from None
+        row = store.conn.execute("SELECT public_key FROM till_keys WHERE terminal = ?", (terminal,)).fetchone()
+        if row is None:
+            raise ClosureImportError(f"till {terminal} has no registered key: register it with "
+                                     "`loyalty server register-till` before importing its archives")
+        content = archive.verify(data, signature, Path(path).name, load_public_key(row[0]))
+    except (archive.ArchiveError, UnsafeFileError) as exc:
         raise ClosureImportError(str(exc)) from None
     return import_closures(store, content.closures, now)
 

@@ -15,6 +15,7 @@ from programme.signing import load_public_key
 from programme.ticket import Ticket, ticket_hash
 from sync.checkpoint import SAFETY_NET_PAGES, Checkpointer
 from sync.codec import payload_digest
+from sync.safe_files import private_database
 
 from .held import SCHEMA as HELD_SCHEMA
 from .overdraft import count as overdraft_count, record_overdrafts
@@ -171,6 +172,7 @@ class BatchResult:
 
 
 def connect(path: str | Path) -> sqlite_utils.Database:
+    private_database(path)  # 0600, and so its -wal and -shm files (sync/safe_files.py)
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")

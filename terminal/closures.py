@@ -8,7 +8,7 @@ import sqlite3
 from datetime import datetime
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from programme import archive
 from programme.closure import (
@@ -18,6 +18,7 @@ from programme.closure import (
 from programme.signing import public_key_text
 from programme.ticket import Ticket, utc_now
 from sync.codec import decode_ticket
+from sync.safe_files import UnsafeFileError, read_regular, refuse_link, write_private
 
 from .errors import TillError
 from .journal import Journal
@@ -97,6 +98,27 @@ def close_period(journal: Journal, period: str, key: Ed25519PrivateKey, now: dat
     return closure
 
 
+def read_archive(path: str | Path, public_key: Ed25519PublicKey | None = None) -> archive.Archive:
+    """programme.archive.read, each file read only when regular and within its bound."""
+    path = Path(path)
+    sig = Path(f"{path}.sig")
+    advice = "give an archive written by `loyalty till archive`"
+    try:
+        data = read_regular(path, archive.MAX_ARCHIVE_BYTES, "an archive", advice)
+    except FileNotFoundError:
+        raise ClosingError(f"no archive at {path}") from None
+    except UnsafeFileError as exc:
+        raise ClosingError(str(exc)) from None
+    try:
+        signature = read_regular(sig, archive.MAX_SIGNATURE_BYTES, "a signature",
+                                 "give the .sig file written with the archive by `loyalty till archive`")
+    except FileNotFoundError:
+        raise ClosingError(f"no signature beside {path.name}: {sig.name} should be next to it") from None
+    except UnsafeFileError as exc:
+        raise ClosingError(str(exc)) from None
+    return archive.verify(data, signature, path.name, public_key)
+
+
 def verify_journal(journal: Journal, key: Ed25519PrivateKey | None) -> list[str]:
     """Every problem in the journal's closures: signatures (with the till's key), chains, totals."""
     return verify_chain(closures(journal), tickets_between(journal, 1), key.public_key() if key else None)
@@ -128,8 +150,12 @@ def export_archive(journal: Journal, period: str, key: Ed25519PrivateKey, out: s
     tickets = tickets_between(journal, first, last) if last >= first else []
     out = Path(out)
     data = archive.build(journal.terminal, period, [*anchors, *chosen], tickets, now or utc_now())
-    out.write_bytes(data)
-    Path(f"{out}.sig").write_bytes(archive.sign(data, out.name, journal.terminal, key))
+    try:  # private (it holds card numbers), whole or absent, never through a link
+        refuse_link(f"{out}.sig", "an archive")
+        write_private(out, data, "an archive")
+        write_private(f"{out}.sig", archive.sign(data, out.name, journal.terminal, key), "an archive")
+    except UnsafeFileError as exc:
+        raise ClosingError(str(exc)) from None
     return {"archive": str(out), "signature": f"{out}.sig", "terminal": journal.terminal, "period": period,
             "from": start.isoformat(), "to": end.isoformat(), "closures": len(anchors) + len(chosen),
             "tickets": len(tickets), "public_key": public_key_text(key)}

@@ -108,13 +108,15 @@ def archive_command(terminal: str, db: str, key: str, period: str, out: str) -> 
               "which proves the file is intact but not whose it is.")
 def verify_archive(archive_file: str, public_key: str | None) -> None:
     """Check an archive: its SHA-256 and signature (ARCHIVE.sig), tickets, closure chain and totals."""
-    from programme import archive
     from programme.errors import ProgrammeError
     from programme.signing import load_public_key
 
+    from .closures import read_archive
+    from .errors import TillError
+
     try:
-        content = archive.read(archive_file, load_public_key(public_key) if public_key else None)
-    except ProgrammeError as exc:
+        content = read_archive(archive_file, load_public_key(public_key) if public_key else None)
+    except (TillError, ProgrammeError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(json.dumps({"archive": archive_file, "ok": True, "terminal": content.header.terminal,
                            "period": content.header.period, "closures": len(content.closures),

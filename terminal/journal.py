@@ -22,6 +22,7 @@ from programme.signing import sign_ticket
 from sync import outbox, topics
 from sync.checkpoint import SAFETY_NET_PAGES, Checkpointer
 from sync.codec import decode_ticket, encode_ticket
+from sync.safe_files import connect_private
 
 from . import cardstate
 
@@ -29,7 +30,8 @@ BUSY_TIMEOUT_MS = 30_000
 
 
 def open_journal_db(path: str | Path) -> sqlite_utils.Database:
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    """The journal, private (0600, and so its -wal and -shm files): it holds card numbers and purchases."""
+    conn = connect_private(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
     db = sqlite_utils.Database(conn)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")

@@ -61,10 +61,28 @@ def _keep(conn: sqlite3.Connection, bundle, received_at: str) -> list[str]:
 
 def versions(conn: sqlite3.Connection) -> list[RuleSet]:
     try:
-        rows = conn.execute("SELECT toml FROM rules_versions").fetchall()
+        rows = conn.execute("SELECT version, toml FROM rules_versions").fetchall()
     except sqlite3.OperationalError:  # no version received yet: the table is created on the first one
         rows = []
-    return [default_rules(), *(_parse(text) for (text,) in rows)]
+    return [default_rules(), *_readable(rows)]
+
+
+_left_aside: set[str] = set()  # kept texts that no longer read (logged once)
+
+
+def _readable(rows) -> list[RuleSet]:
+    """The kept versions that still read: one kept before a bound it breaks existed is left aside, logged,
+    so the version in force before it applies; a sale never fails on it."""
+    out = []
+    for version, text in rows:
+        if text in _left_aside:
+            continue
+        try:
+            out.append(_parse(text))
+        except RulesError as exc:
+            _left_aside.add(text)
+            log_event(log, "rules_refused", logging.WARNING, version=version, reason=str(exc))
+    return out
 
 
 def in_force(conn: sqlite3.Connection, at: datetime) -> RuleSet:
