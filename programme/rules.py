@@ -14,13 +14,13 @@ import msgspec
 
 from .cardnumber import validate_card_number
 from .errors import CardNumberError, RulesError
+# The tickets the rules must give points to without fail: programme/ticket.py's bounds, one source.
+from .ticket import MAX_AMOUNT_CENTS as TICKET_MAX_LINE_CENTS
+from .ticket import MAX_ENTRY_POINTS
+from .ticket import MAX_LINES as TICKET_MAX_LINES
+from .ticket import MAX_QUANTITY as TICKET_MAX_QUANTITY
+from .ticket import MAX_UNIT_CENTS as TICKET_MAX_UNIT_CENTS
 
-# The tickets the rules must give points to without fail (programme/ticket.py bounds them the same way).
-TICKET_MAX_LINES = 500
-TICKET_MAX_QUANTITY = 99_999  # units on one line
-TICKET_MAX_UNIT_CENTS = 10_000_000  # 100,000.00 EUR a unit
-TICKET_MAX_LINE_CENTS = 100_000_000  # 1,000,000.00 EUR a line (and a ticket)
-MAX_ENTRY_POINTS = 10_000_000  # one points entry: one rule on one line, or one basket bonus
 
 # Bounds of a rules file (docs/rules.md, "Bounds"). Together they keep every points entry within
 # MAX_ENTRY_POINTS for any ticket within the bounds above: one rule gives at most 10 points per euro

@@ -13,6 +13,7 @@ The server knows the shipped default and every version recorded in its `rules_ve
 from __future__ import annotations
 
 import dataclasses
+import logging
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ class RulesCatalog:
         for rules in [default_rules(), *(versions or [])]:
             self.by_version[rules.version] = rules
         self._loaded_rows = -1
+        self.refused: dict[str, str] = {}  # recorded versions that no longer pass parse_rules, and why
         self.grown = False  # versions were added by the last refresh (held points may be verifiable now)
         self.campaigns = CampaignCache()  # head office's offers, to check the ones tills claim
 
@@ -59,8 +61,12 @@ class RulesCatalog:
         self.grown = count != self._loaded_rows
         if self.grown:
             for version, text in conn.execute("SELECT version, toml FROM rules_versions"):
-                if version not in self.by_version:
-                    self.by_version[version] = parse_rules(text, f"rules version {version}")
+                if version not in self.by_version and version not in self.refused:
+                    try:
+                        self.by_version[version] = parse_rules(text, f"rules version {version}")
+                    except RulesError as exc:  # recorded before a bound it is now past: its tickets' points are held
+                        self.refused[version] = str(exc)
+                        log_event(held_log, "rules_refused", logging.WARNING, version=version, reason=str(exc))
             self._loaded_rows = count
         self.campaigns.refresh(conn)
         return self
@@ -91,6 +97,9 @@ def check_ticket(catalog: RulesCatalog, ticket: Ticket, conn=None) -> Discrepanc
     if ticket.card is None:
         return None
     rules = catalog.by_version.get(ticket.rules_version)
+    if rules is None and ticket.rules_version in catalog.refused:
+        return Discrepancy(ticket.id, till, None, f"rules version {ticket.rules_version} is past a bound of these "
+                                                  f"rules: {catalog.refused[ticket.rules_version]}")
     if rules is None:
         return Discrepancy(ticket.id, till, None, f"rules version {ticket.rules_version} is not known to the server: "
                                                   "record it with `loyalty rules publish FILE --db`")

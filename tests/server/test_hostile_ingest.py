@@ -212,3 +212,17 @@ def test_points_held_unverified_count_as_the_cards_for_the_overdraft_flag(store)
     ingest(store, ticket(1, rules_version="lost-1", points=both))
     assert balance(store) == -30 and store.stats()["points_held"]["points"] == 40
     assert store.stats()["overdrafts"] == 0
+
+
+def test_a_recorded_version_now_past_a_bound_holds_its_points_and_ingest_goes_on(store):
+    from importlib import resources
+
+    shipped = resources.files("programme").joinpath("default_rules.toml").read_text()
+    text = shipped.replace('version = "2026.1"', 'version = "old-1"').replace("cents_per_point = 100\n",
+                                                                           "cents_per_point = 1\n", 1)
+    store.conn.execute("INSERT INTO rules_versions VALUES ('old-1', '2026-01-01T00:00:00+00:00', ?, ?)", (text, NOW))
+    t = ticket(1, rules_version="old-1", points=[PointsEntry(kind="earn", rule="base", points=1000, line=0)])
+    result, _ = ingest(store, t, ticket(2))
+    assert result.stored == 2 and balance(store) == sum(e.points for e in ticket(9).points)
+    reason = store.conn.execute("SELECT reason FROM held_points").fetchone()[0]
+    assert reason.startswith("rules version old-1 is past a bound of these rules: ")
