@@ -1,4 +1,8 @@
-"""Users of the web app and API: roles, argon2 password hashes, API tokens, rate-limited log-in."""
+"""Users of the web app and API: roles, argon2 password hashes, API tokens, rate-limited log-in.
+
+A user's `session_version` is kept in their web session and checked at every request: logging out,
+changing or resetting the password and disabling the user bump it, which ends every session of that user
+(a copied cookie included)."""
 from __future__ import annotations
 
 import hashlib
@@ -11,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from . import audit
 from .desk_errors import Conflict, InvalidInput, LoginRefused, NotFound
 from .deskdb import by_bytes, transaction, utc_now
 
@@ -21,6 +26,8 @@ USER_NAME = re.compile(r"^[a-z][a-z0-9._-]{1,31}$")
 MAX_FAILURES = 5  # failed log-ins per user name and per address within the window
 FAILURE_WINDOW = timedelta(minutes=15)
 WRONG_LOGIN = "wrong user name or password"
+MIN_PASSWORD = 12  # characters of a password a user chooses (generated ones are longer)
+CLI_ACTOR = "loyalty admin"  # who the audit trail names for an action from the command line
 
 _hasher = PasswordHasher()
 # Verified when the name is unknown, so a wrong name costs as long as a wrong password.
@@ -32,10 +39,11 @@ class User:
     id: int
     name: str
     role: str
+    session_version: int = 0
 
 
 def _user(row) -> User:
-    return User(row["id"], row["name"], row["role"])
+    return User(row["id"], row["name"], row["role"], row["session_version"])
 
 
 def create_user(conn: sqlite3.Connection, name: str, role: str) -> str:
@@ -119,3 +127,76 @@ def user_for_token(conn: sqlite3.Connection, token: str) -> User | None:
     row = conn.execute("SELECT u.* FROM api_tokens t JOIN users u ON u.id = t.user_id "
                        "WHERE t.token_hash = ? AND u.active = 1", (_token_hash(token),)).fetchone()
     return _user(row) if row else None
+
+
+def _active(conn, name: str):
+    row = conn.execute("SELECT * FROM users WHERE name = ? AND active = 1", (name,)).fetchone()
+    if row is None:
+        raise NotFound(f"no user {name}: check the name in the list")
+    return row
+
+
+def _end_sessions(conn, user_id: int) -> None:
+    conn.execute("UPDATE users SET session_version = session_version + 1 WHERE id = ?", (user_id,))
+
+
+def session_version(conn: sqlite3.Connection, name: str) -> int:
+    return _active(conn, name)["session_version"]
+
+
+def log_out(conn: sqlite3.Connection, user_id: int) -> None:
+    """End every session of the user (the one logging out, and any copy of its cookie)."""
+    with transaction(conn):
+        _end_sessions(conn, user_id)
+
+
+def _check_new_password(new: str) -> None:
+    if len(new) < MIN_PASSWORD:
+        raise InvalidInput(f"the new password must have at least {MIN_PASSWORD} characters: choose a longer one")
+
+
+def change_password(conn: sqlite3.Connection, name: str, current: str, new: str) -> User:
+    """The user's own change, with their current password; every session ends. Returns the user as now stored
+    (the caller logs the session that changed it in again)."""
+    row = _active(conn, name)
+    try:
+        _hasher.verify(row["password_hash"], current)
+    except (VerificationError, InvalidHashError):
+        raise InvalidInput("the current password is wrong: type it again") from None
+    _check_new_password(new)
+    with transaction(conn):
+        conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (_hasher.hash(new), row["id"]))
+        _end_sessions(conn, row["id"])
+        audit.record(conn, name, "change_password", detail={"user": name})
+    return get_user(conn, row["id"])
+
+
+def reset_password(conn: sqlite3.Connection, name: str, actor: str = CLI_ACTOR) -> str:
+    """An admin's reset: a new generated password (returned, shown once); every session of the user ends."""
+    row = _active(conn, name)
+    password = secrets.token_urlsafe(12)
+    with transaction(conn):
+        conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (_hasher.hash(password), row["id"]))
+        _end_sessions(conn, row["id"])
+        audit.record(conn, actor, "reset_password", detail={"user": name})
+    return password
+
+
+def disable_user(conn: sqlite3.Connection, name: str, actor: str = CLI_ACTOR) -> None:
+    """The user can no longer log in nor use a token; every session ends. Kept for the audit trail."""
+    if name == actor:
+        raise InvalidInput("you cannot disable your own account: ask another admin")
+    row = _active(conn, name)
+    with transaction(conn):
+        conn.execute("UPDATE users SET active = 0 WHERE id = ?", (row["id"],))
+        _end_sessions(conn, row["id"])
+        audit.record(conn, actor, "disable_user", detail={"user": name})
+
+
+def revoke_tokens(conn: sqlite3.Connection, name: str, actor: str = CLI_ACTOR) -> int:
+    """Delete every API token of the user; returns how many there were."""
+    row = _active(conn, name)
+    with transaction(conn):
+        count = conn.execute("DELETE FROM api_tokens WHERE user_id = ?", (row["id"],)).rowcount
+        audit.record(conn, actor, "revoke_tokens", detail={"user": name, "tokens": count})
+    return count

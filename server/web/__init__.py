@@ -55,14 +55,23 @@ login_manager.login_message = "Log in to use the desk."
 
 
 class WebUser(UserMixin):
+    """The logged-in user; the session holds "id:session_version", so bumping the version ends the session."""
+
     def __init__(self, user):
         self.id, self.name, self.role = user.id, user.name, user.role
+        self.session_version = user.session_version
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
 
 
 @login_manager.user_loader
-def load_user(user_id: str):
+def load_user(session_id: str):
+    user_id, _, version = session_id.partition(":")
+    if not (user_id.isdigit() and version.isdigit()):
+        return None  # a session from before session versions: log in again
     user = get_user(db(), int(user_id))
-    return WebUser(user) if user else None
+    return WebUser(user) if user and user.session_version == int(version) else None
 
 
 def db() -> sqlite3.Connection:

@@ -1,12 +1,12 @@
-"""Log in and out (rate-limited), and the admin's list of users."""
+"""Log in and out (rate-limited), one's own password, and the admin's users: create, disable, reset, revoke."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
 
 from .. import accounts
-from ..desk_errors import DeskError
-from . import WebUser, db, roles, status_of
+from ..desk_errors import DeskError, InvalidInput
+from . import EVERYONE, WebUser, db, roles, status_of
 
 bp = Blueprint("auth", __name__)
 
@@ -28,6 +28,7 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    accounts.log_out(db(), current_user.id)  # every copy of this session's cookie stops working too
     logout_user()
     flash("Logged out.")
     return redirect(url_for("auth.login"))
@@ -36,10 +37,65 @@ def logout():
 logout.roles = ("any",)
 
 
+@bp.route("/account/password", methods=["GET", "POST"])
+@roles(*EVERYONE)
+def change_password():
+    if request.method == "GET":
+        return render_template("password.html")
+    form = request.form
+    try:
+        if form.get("new", "") != form.get("again", ""):
+            raise InvalidInput("the two new passwords differ: type the same one twice")
+        user = accounts.change_password(db(), current_user.name, form.get("current", ""), form.get("new", ""))
+    except DeskError as exc:
+        return render_template("password.html", error=str(exc)), status_of(exc)
+    login_user(WebUser(user))  # this session goes on with the new session version; every other one ended
+    flash("Password changed; your other sessions were logged out.")
+    return redirect(url_for("customers.index"))
+
+
+def users_page(status: int = 200, **shown):
+    return render_template("users.html", users=accounts.list_users(db()), roles=accounts.ROLES, **shown), status
+
+
 @bp.route("/users")
 @roles("admin")
 def users():
-    return render_template("users.html", users=accounts.list_users(db()), roles=accounts.ROLES)
+    return users_page()
+
+
+def _admin_action(action):
+    try:
+        return users_page(done=action())
+    except DeskError as exc:
+        return users_page(status_of(exc), error=str(exc))
+
+
+@bp.route("/users/<name>/disable", methods=["POST"])
+@roles("admin")
+def disable_user(name: str):
+    def act():
+        accounts.disable_user(db(), name, current_user.name)
+        return f"User {name} disabled; their sessions ended."
+    return _admin_action(act)
+
+
+@bp.route("/users/<name>/reset-password", methods=["POST"])
+@roles("admin")
+def reset_password(name: str):
+    try:
+        password = accounts.reset_password(db(), name, current_user.name)
+    except DeskError as exc:
+        return users_page(status_of(exc), error=str(exc))
+    return users_page(reset={"name": name, "password": password})
+
+
+@bp.route("/users/<name>/revoke-tokens", methods=["POST"])
+@roles("admin")
+def revoke_tokens(name: str):
+    def act():
+        return f"{accounts.revoke_tokens(db(), name, current_user.name)} API token(s) of {name} revoked."
+    return _admin_action(act)
 
 
 @bp.route("/users", methods=["POST"])
@@ -49,7 +105,5 @@ def create_user():
     try:
         password = accounts.create_user(db(), name, role)
     except DeskError as exc:
-        return render_template("users.html", users=accounts.list_users(db()), roles=accounts.ROLES,
-                               error=str(exc)), status_of(exc)
-    return render_template("users.html", users=accounts.list_users(db()), roles=accounts.ROLES,
-                           created={"name": name, "password": password})
+        return users_page(status_of(exc), error=str(exc))
+    return users_page(created={"name": name, "password": password})
