@@ -100,3 +100,13 @@ def revoke_tokens(name: str, db: str) -> None:
     from .accounts import revoke_tokens as revoke
     count = _run(db, lambda conn: revoke(conn, name))
     click.echo(f"{count} API token(s) of {name} revoked")
+
+
+@admin.command("unlock")
+@click.argument("name")
+@click.option("--db", required=True, envvar="LOYALTY_DB", type=DbTarget(exists=True), help=DB_HELP)
+def unlock(name: str, db: str) -> None:
+    """Let user NAME log in again at once from every address held back by failed log-ins."""
+    from .accounts import unlock as forget
+    count = _run(db, lambda conn: forget(conn, name))
+    click.echo(f"log-in of {name} unlocked ({count} address{'' if count == 1 else 'es'})")

@@ -33,11 +33,14 @@ CREATE TABLE IF NOT EXISTS api_tokens (
     user_id INTEGER NOT NULL REFERENCES users (id),
     created_at TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS login_failures (
-    key TEXT NOT NULL,
-    at TEXT NOT NULL
+CREATE TABLE IF NOT EXISTS login_throttle (
+    name TEXT NOT NULL,
+    address TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_at TEXT NOT NULL,
+    last_at TEXT NOT NULL,
+    PRIMARY KEY (name, address)
 );
-CREATE INDEX IF NOT EXISTS login_failures_key ON login_failures (key, at);
 CREATE TABLE IF NOT EXISTS customers (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL,

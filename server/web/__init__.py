@@ -32,7 +32,10 @@ DEFAULTS = {
     "REMEMBER_COOKIE_HTTPONLY": True,
     "REMEMBER_COOKIE_SAMESITE": "Lax",
     "MAX_CONTENT_LENGTH": 1024 * 1024,
-    "DB_CONNECTIONS": 8,  # PostgreSQL connections kept open between requests (waitress runs 8 threads)
+    "DB_CONNECTIONS": 8,
+    # Proxies in front of the app whose X-Forwarded-For / -Proto headers are trusted (werkzeug's ProxyFix):
+    # 0 takes the address that connects; 1 behind one TLS reverse proxy (LOYALTY_TRUSTED_PROXIES=1).
+    "TRUSTED_PROXIES": 0,  # PostgreSQL connections kept open between requests (waitress runs 8 threads)
 }
 SECRET_FILE = "secret_key"
 # Sent with every response. Styles may be inline only for pygal's SVG charts; no inline script at all.
@@ -119,6 +122,20 @@ def _secret_key(instance: Path) -> str:
     return path.read_text().strip()
 
 
+MAX_PROXIES = 5
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Log-in throttling counts per client address: behind a reverse proxy, that address is in its header."""
+    raw = app.config["TRUSTED_PROXIES"]
+    if isinstance(raw, bool) or not (isinstance(raw, int) or str(raw).isdigit()) or not 0 <= int(raw) <= MAX_PROXIES:
+        raise DeskError(f"TRUSTED_PROXIES {raw!r} is not a number of proxies: give 0 (no proxy) to {MAX_PROXIES}")
+    if int(raw):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(raw), x_proto=int(raw))
+
+
 def create_app(test_config: dict | None = None, instance_path: str | None = None) -> Flask:
     instance_path = instance_path or os.environ.get("LOYALTY_INSTANCE_PATH")
     app = Flask(__name__, instance_path=str(Path(instance_path).resolve()) if instance_path else None,
@@ -134,6 +151,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
         raise DeskError("no database configured: give --db, set LOYALTY_DB, or DB in the config file")
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(Path(app.instance_path))
+    _trust_proxies(app)
     open_db(app.config["DB"]).close()  # create the desk's tables once, before the first request
     from .connections import Connections
 

@@ -18,6 +18,8 @@ def login():
     name = request.form.get("name", "").strip()
     try:
         user = accounts.log_in(db(), name, request.form.get("password", ""), request.remote_addr or "unknown")
+    except accounts.LoginThrottled as exc:
+        return render_template("login.html", error=str(exc), name=name), 429, {"Retry-After": str(exc.retry_after)}
     except DeskError as exc:
         return render_template("login.html", error=str(exc), name=name), 401
     login_user(WebUser(user))
@@ -88,6 +90,14 @@ def reset_password(name: str):
     except DeskError as exc:
         return users_page(status_of(exc), error=str(exc))
     return users_page(reset={"name": name, "password": password})
+
+
+@bp.route("/users/<name>/unlock", methods=["POST"])
+@roles("admin")
+def unlock(name: str):
+    def act():
+        return f"Log-in of {name} unlocked ({accounts.unlock(db(), name, current_user.name)} address(es))."
+    return _admin_action(act)
 
 
 @bp.route("/users/<name>/revoke-tokens", methods=["POST"])

@@ -37,6 +37,7 @@ ROUTES = [
     ("POST", "/users/head-office/disable", ADMIN, {}),
     ("POST", "/users/head-office/reset-password", ADMIN, {}),
     ("POST", "/users/head-office/revoke-tokens", ADMIN, {}),
+    ("POST", "/users/head-office/unlock", ADMIN, {}),
     ("GET", "/account/password", EVERYONE, {}),
     ("POST", "/logout", EVERYONE, {}),
 ]
