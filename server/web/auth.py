@@ -1,6 +1,9 @@
 """Log in and out (rate-limited), one's own password, and the admin's users: create, disable, reset, revoke."""
 from __future__ import annotations
 
+import re
+from urllib.parse import urlsplit
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -9,6 +12,19 @@ from ..desk_errors import DeskError, InvalidInput
 from . import EVERYONE, WebUser, db, roles, status_of
 
 bp = Blueprint("auth", __name__)
+# Controls and spaces: browsers drop tab and newline anywhere in a URL (so "/\t/evil" becomes "//evil").
+_DROPPED = re.compile(r"[\x00-\x20\x7f]")
+
+
+def local_target(raw: str) -> str | None:
+    """`next` after log-in, only if it is a path on this site once normalised as a browser would; else None.
+
+    Refused: a scheme or host, "//" (another host), and any backslash (browsers read "/\\" as "//")."""
+    target = _DROPPED.sub("", raw)
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    return None if parts.scheme or parts.netloc else target
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -23,8 +39,7 @@ def login():
     except DeskError as exc:
         return render_template("login.html", error=str(exc), name=name), 401
     login_user(WebUser(user))
-    target = request.args.get("next", "")
-    return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("customers.index"))
+    return redirect(local_target(request.args.get("next", "")) or url_for("customers.index"))
 
 
 @bp.route("/logout", methods=["POST"])

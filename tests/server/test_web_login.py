@@ -155,3 +155,16 @@ def test_an_older_database_keeps_working(request, tmp_path, desk_engine):
     conn = open_db(target)
     assert accounts.log_in(conn, "alice", password, "10.0.0.1").name == "alice"
     conn.close()
+
+
+@pytest.mark.parametrize("target,where", [
+    ("/%09/evil.example", "/"), ("//evil.example/", "/"), ("/\\evil.example", "/"), ("/%5Cevil.example", "/"),
+    ("%20//evil.example", "/"), ("/%0d%0a/evil.example", "/"), ("https://evil.example/", "/"),
+    ("javascript:alert(1)", "/"), ("/\t\\evil.example", "/"), ("///evil.example", "/"),
+    ("/customers?q=Marie", "/customers?q=Marie"), ("/customers/1/statement", "/customers/1/statement"),
+])
+def test_after_log_in_only_a_local_path_is_followed(desk, target, where):
+    client = desk.client()
+    response = client.post(f"/login?next={target}", data={
+        "csrf_token": client.csrf, "name": "card-manager", "password": desk.passwords["card_manager"]})
+    assert response.status_code == 302 and response.location == where
