@@ -23,6 +23,7 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE = re.compile(r"^\+?[0-9 .-]{6,20}$")
 POSTCODE = re.compile(r"^[0-9A-Za-z -]{2,10}$")
 SEARCH_LIMIT = 50
+MAX_SEARCH = 200  # characters of a search (a longer LIKE pattern is refused by SQLite as too complex)
 TICKETS_SHOWN = 50
 LEDGER_SHOWN = 200
 
@@ -114,6 +115,8 @@ def search(conn: sqlite3.Connection, query: str) -> list[dict]:
     q = query.strip()
     if not q:
         return []
+    if len(q) > MAX_SEARCH:
+        raise InvalidInput(f"a search is at most {MAX_SEARCH} characters: shorten it")
     base = (f"SELECT c.*, (SELECT {joined(conn, 'number', ' ')} FROM cards WHERE customer_id = c.id "
             "AND status = 'active') AS cards FROM customers c WHERE c.merged_into IS NULL AND ")
     digits = re.sub(r"[^0-9]", "", q)

@@ -12,10 +12,13 @@ import sqlite3
 from functools import wraps
 from pathlib import Path
 
-from flask import Flask, abort, current_app, g, render_template, request
+from flask import Flask, abort, current_app, g, jsonify, render_template, request
 from flask_login import LoginManager, UserMixin, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
+from .. import bounds
 from ..accounts import get_user
 from ..desk_errors import Conflict, DeskError, NotFound
 from ..dbconn import is_postgres
@@ -51,10 +54,24 @@ SECURITY_HEADERS = {
 OFFICE_SQLITE_ONLY = ("the head office pages run on a SQLite database only for now; on PostgreSQL the desk runs "
                       "(customers, cards, users, /api/v1): open the desk's pages instead")
 
+API_PREFIX = "/api/"
 csrf = CSRFProtect()
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Log in to use the desk."
+
+
+class BoundedInt(IntegerConverter):
+    """<int:...> in every route: at most bounds.MAX_DIGITS digits reach int() (longer: 404); the value is then
+    range-checked by check_ids, so a huge id answers 400 with a message instead of failing in the database."""
+
+    regex = rf"\d{{1,{bounds.MAX_DIGITS}}}"
+
+
+def check_ids(endpoint, values) -> None:
+    for key, value in (values or {}).items():
+        if isinstance(value, int):
+            bounds.check_int(value, key.removesuffix("_id").replace("_", " "), 1, bounds.MAX_ID)
 
 
 class WebUser(UserMixin):
@@ -140,6 +157,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     instance_path = instance_path or os.environ.get("LOYALTY_INSTANCE_PATH")
     app = Flask(__name__, instance_path=str(Path(instance_path).resolve()) if instance_path else None,
                 instance_relative_config=True)
+    app.url_map.converters["int"] = BoundedInt  # before any route is added
     app.config.from_mapping(DEFAULTS)
     app.config.from_pyfile("loyalty.cfg", silent=True)
     if os.environ.get("LOYALTY_CONFIG"):
@@ -178,6 +196,22 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
         if conn is not None:
             app.extensions["desk_connections"].give_back(conn)
 
+    app.url_value_preprocessor(check_ids)
+
+    @app.errorhandler(HTTPException)
+    def api_http_error(exc):
+        """Under /api/v1 every HTTP error is JSON like the API's own refusals (docs/api.md); pages keep theirs."""
+        if not request.path.startswith(API_PREFIX):
+            return exc
+        if exc.code == 404:
+            message = f"no API endpoint {request.path}: see docs/api.md for the endpoints"
+        elif exc.code == 405:
+            allowed = sorted(set(exc.valid_methods or ["GET"]) - {"HEAD", "OPTIONS"})
+            message = f"{request.method} is not allowed on {request.path}: use {', '.join(allowed)}"
+        else:
+            message = exc.description or exc.name
+        return jsonify(error=message), exc.code
+
     @app.errorhandler(CSRFError)
     def csrf_refused(exc):
         return render_template("error.html", title="Form refused", message=f"{exc.description} "
@@ -185,10 +219,14 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
 
     @app.errorhandler(403)
     def forbidden(exc):
+        if request.path.startswith(API_PREFIX):
+            return api_http_error(exc)
         return render_template("error.html", title="Not allowed", message=exc.description), 403
 
     @app.errorhandler(404)
     def not_found(exc):
+        if request.path.startswith(API_PREFIX):
+            return api_http_error(exc)
         return render_template("error.html", title="Not found", message=exc.description), 404
 
     @app.errorhandler(DeskError)

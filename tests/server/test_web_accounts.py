@@ -89,7 +89,8 @@ def test_admin_page_disables_resets_and_revokes(desk):
     with pytest.raises(LoginRefused, match="^wrong user name or password$"):
         accounts.log_in(desk.conn, "card-manager", new_password, "10.0.0.9")
     response = desk.post(admin, "/users/admin/disable")
-    assert response.status_code == 400 and error_of(response) == "you cannot disable your own account: ask another admin"
+    assert response.status_code == 400
+    assert error_of(response) == "you cannot disable your own account: ask another admin"
     response = desk.post(admin, "/users/nobody/disable")
     assert response.status_code == 404 and error_of(response) == "no user nobody: check the name in the list"
     actions = [r[0] for r in desk.conn.execute("SELECT action FROM audit WHERE actor = 'admin' ORDER BY id")]

@@ -113,8 +113,8 @@ def test_the_client_address_comes_from_a_trusted_proxy_only_when_configured(desk
     for n in range(accounts.FREE_ATTEMPTS):
         direct.post("/login", data={"csrf_token": direct.csrf, "name": "admin", "password": "guess"},
                     headers={"X-Forwarded-For": f"192.0.2.{n}"})
-    response = direct.post("/login", data={"csrf_token": direct.csrf, "name": "admin",
-                                           "password": desk.passwords["admin"]}, headers={"X-Forwarded-For": "192.0.2.99"})
+    response = direct.post("/login", data={"csrf_token": direct.csrf, "name": "admin", "password": desk.passwords["admin"]},
+                           headers={"X-Forwarded-For": "192.0.2.99"})
     assert response.status_code == 429
 
 
