@@ -207,16 +207,21 @@ def _check_new_password(new: str) -> None:
         raise InvalidInput(f"the new password must have at least {MIN_PASSWORD} characters: choose a longer one")
 
 
-def change_password(conn: sqlite3.Connection, name: str, current: str, new: str) -> User:
-    """The user's own change, with their current password; every session ends. Returns the user as now stored
-    (the caller logs the session that changed it in again)."""
+def change_password(conn: sqlite3.Connection, name: str, current: str, new: str, address: str = "unknown",
+                    now: datetime | None = None) -> User:
+    """The user's own change, with their current password (guesses throttled as at log-in); every session
+    ends. Returns the user as now stored (the caller logs the session that changed it in again)."""
     row = _active(conn, name)
+    _check_new_password(new)
+    now = now or datetime.now(timezone.utc)
+    key = (name, address[:NAME_KEY])
+    _claim(conn, *key, now)
     try:
         _hasher.verify(row["password_hash"], current)
     except (VerificationError, InvalidHashError):
         raise InvalidInput("the current password is wrong: type it again") from None
-    _check_new_password(new)
     with transaction(conn):
+        conn.execute("DELETE FROM login_throttle WHERE name = ? AND address = ?", key)
         conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (_hasher.hash(new), row["id"]))
         _end_sessions(conn, row["id"])
         audit.record(conn, name, "change_password", detail={"user": name})

@@ -63,7 +63,10 @@ def change_password():
     try:
         if form.get("new", "") != form.get("again", ""):
             raise InvalidInput("the two new passwords differ: type the same one twice")
-        user = accounts.change_password(db(), current_user.name, form.get("current", ""), form.get("new", ""))
+        user = accounts.change_password(db(), current_user.name, form.get("current", ""), form.get("new", ""),
+                                        request.remote_addr or "unknown")
+    except accounts.LoginThrottled as exc:
+        return render_template("password.html", error=str(exc)), 429, {"Retry-After": str(exc.retry_after)}
     except DeskError as exc:
         return render_template("password.html", error=str(exc)), status_of(exc)
     login_user(WebUser(user))  # this session goes on with the new session version; every other one ended

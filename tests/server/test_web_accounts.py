@@ -145,3 +145,16 @@ def test_an_older_database_gets_the_session_version_column(request, tmp_path, de
     conn = open_db(target)
     assert accounts.session_version(conn, "alice") == 0
     conn.close()
+
+
+def test_guessing_the_current_password_on_the_change_form_is_throttled_too(desk):
+    """A stolen session cannot try passwords on the change form faster than on the log-in page."""
+    client = desk.client("card_manager")
+    for _ in range(accounts.FREE_ATTEMPTS):
+        response = desk.post(client, "/account/password", current="a guess", new="a new long passphrase",
+                             again="a new long passphrase")
+        assert error_of(response) == "the current password is wrong: type it again"
+    response = desk.post(client, "/account/password", current=desk.passwords["card_manager"],
+                         new="a new long passphrase", again="a new long passphrase")
+    assert response.status_code == 429 and int(response.headers["Retry-After"]) >= 1
+    assert error_of(response).startswith("too many failed log-ins for card-manager from this address: try again in ")
