@@ -12,7 +12,7 @@ from datetime import date
 from programme.cardnumber import validate_card_number
 from programme.errors import CardNumberError
 
-from . import audit
+from . import audit, bounds
 from .desk_errors import InvalidInput, NotFound
 from .deskdb import by_bytes, joined, transaction, utc_now
 from .standing import standing
@@ -54,6 +54,7 @@ def clean(form: dict) -> dict:
             raise InvalidInput(f"birth date {data['birth_date']!r} is not a date: use YYYY-MM-DD") from None
         if born > date.today():
             raise InvalidInput(f"birth date {data['birth_date']} is in the future")
+        bounds.check_day(born, "birth date")
     for f in FIELDS:
         data[f] = data[f] or None
     data["name"] = data["name"] or ""

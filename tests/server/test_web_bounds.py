@@ -6,7 +6,7 @@ import html
 
 import pytest
 
-from ..fixtures.desk import Desk, error_of
+from ..fixtures.desk import ENROL, Desk, error_of
 from ..fixtures.desk import fast_argon2  # noqa: F401 - fixture
 from ..fixtures.headoffice import CARDS, build_known_set, close_office, register_customers
 from ..fixtures.headoffice import office_target  # noqa: F401 - fixture
@@ -50,6 +50,8 @@ PAGES = [
 ]
 FORMS = [
     ("/customers/1/merge", {"other": BIG}, f"customer number {BIG} is out of range: {IDS}"),
+    ("/customers/new", {**ENROL, "birth_date": "0001-01-01"}, f"birth date 0001-01-01 is out of range: {DAYS}"),
+    ("/customers/1/edit", {**ENROL, "birth_date": "1066-10-14"}, f"birth date 1066-10-14 is out of range: {DAYS}"),
     (f"/office/dead-letters/{BIG}/replay", {}, f"dead letter {BIG} is out of range: {IDS}"),
     (f"/office/campaigns/{BIG}/stop", {}, f"campaign {BIG} is out of range: {IDS}"),
     ("/office/campaigns", {**CAMPAIGN, "value": str(10 ** 23)},
@@ -72,7 +74,8 @@ def test_pages_answer_400_with_what_to_give(office):
 def written(office) -> tuple:
     from server.dbconn import has_table
 
-    return office.count("audit"), office.count("campaigns") if has_table(office.conn, "campaigns") else 0
+    return (office.count("audit"), office.count("customers"), office.conn.execute("SELECT birth_date FROM customers "
+            "WHERE id = 1").fetchone()[0], office.count("campaigns") if has_table(office.conn, "campaigns") else 0)
 
 
 def test_forms_answer_400_and_write_nothing(office):
