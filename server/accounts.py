@@ -6,10 +6,10 @@ changing or resetting the password and disabling the user bump it, which ends ev
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import secrets
 import sqlite3
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
