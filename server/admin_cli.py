@@ -58,3 +58,55 @@ def users(db: str) -> None:
             click.echo(f"{user['name']}\t{user['role']}\t{user['created_at']}")
     finally:
         conn.close()
+
+
+def _run(db: str, action):
+    """Open the desk, run one accounts action, turn a refusal into the CLI's error line."""
+    from .desk_errors import DeskError
+    conn = open_desk(db)
+    try:
+        return action(conn)
+    except DeskError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        conn.close()
+
+
+@admin.command("disable-user")
+@click.argument("name")
+@click.option("--db", required=True, envvar="LOYALTY_DB", type=DbTarget(exists=True), help=DB_HELP)
+def disable_user(name: str, db: str) -> None:
+    """Disable user NAME: no more log-in nor API token; their sessions end (kept for the audit trail)."""
+    from .accounts import disable_user as disable
+    _run(db, lambda conn: disable(conn, name))
+    click.echo(f"user {name} disabled; their sessions ended")
+
+
+@admin.command("reset-password")
+@click.argument("name")
+@click.option("--db", required=True, envvar="LOYALTY_DB", type=DbTarget(exists=True), help=DB_HELP)
+def reset_password(name: str, db: str) -> None:
+    """Give user NAME a new password (printed once); their sessions end."""
+    from .accounts import reset_password as reset
+    password = _run(db, lambda conn: reset(conn, name))
+    click.echo(f"new password for {name} (shown once): {password}")
+
+
+@admin.command("revoke-tokens")
+@click.argument("name")
+@click.option("--db", required=True, envvar="LOYALTY_DB", type=DbTarget(exists=True), help=DB_HELP)
+def revoke_tokens(name: str, db: str) -> None:
+    """Revoke every API token of user NAME (a till or script using one gets 401 until given a new one)."""
+    from .accounts import revoke_tokens as revoke
+    count = _run(db, lambda conn: revoke(conn, name))
+    click.echo(f"{count} API token(s) of {name} revoked")
+
+
+@admin.command("unlock")
+@click.argument("name")
+@click.option("--db", required=True, envvar="LOYALTY_DB", type=DbTarget(exists=True), help=DB_HELP)
+def unlock(name: str, db: str) -> None:
+    """Let user NAME log in again at once from every address held back by failed log-ins."""
+    from .accounts import unlock as forget
+    count = _run(db, lambda conn: forget(conn, name))
+    click.echo(f"log-in of {name} unlocked ({count} address{'' if count == 1 else 'es'})")

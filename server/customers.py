@@ -12,7 +12,7 @@ from datetime import date
 from programme.cardnumber import validate_card_number
 from programme.errors import CardNumberError
 
-from . import audit
+from . import audit, bounds
 from .desk_errors import InvalidInput, NotFound
 from .deskdb import by_bytes, joined, transaction, utc_now
 from .standing import standing
@@ -23,6 +23,7 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE = re.compile(r"^\+?[0-9 .-]{6,20}$")
 POSTCODE = re.compile(r"^[0-9A-Za-z -]{2,10}$")
 SEARCH_LIMIT = 50
+MAX_SEARCH = 200  # characters of a search (a longer LIKE pattern is refused by SQLite as too complex)
 TICKETS_SHOWN = 50
 LEDGER_SHOWN = 200
 
@@ -53,6 +54,7 @@ def clean(form: dict) -> dict:
             raise InvalidInput(f"birth date {data['birth_date']!r} is not a date: use YYYY-MM-DD") from None
         if born > date.today():
             raise InvalidInput(f"birth date {data['birth_date']} is in the future")
+        bounds.check_day(born, "birth date")
     for f in FIELDS:
         data[f] = data[f] or None
     data["name"] = data["name"] or ""
@@ -114,6 +116,8 @@ def search(conn: sqlite3.Connection, query: str) -> list[dict]:
     q = query.strip()
     if not q:
         return []
+    if len(q) > MAX_SEARCH:
+        raise InvalidInput(f"a search is at most {MAX_SEARCH} characters: shorten it")
     base = (f"SELECT c.*, (SELECT {joined(conn, 'number', ' ')} FROM cards WHERE customer_id = c.id "
             "AND status = 'active') AS cards FROM customers c WHERE c.merged_into IS NULL AND ")
     digits = re.sub(r"[^0-9]", "", q)

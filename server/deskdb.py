@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from functools import cache
 from pathlib import Path
 
-from .dbconn import POSTGRESQL, connect_postgres, dialect, is_postgres, open_connection, postgres_schema
+from .dbconn import POSTGRESQL, connect_postgres, dialect, has_column, is_postgres, open_connection, postgres_schema
 
 DESK_SCHEMA_LOCK = 0x10CA19  # advisory lock ids: the desk's tables are created by one process at a time,
 DESK_WRITE_LOCK = 0x10CA1A  # and its actions write one at a time
@@ -25,18 +25,22 @@ CREATE TABLE IF NOT EXISTS users (
     role TEXT NOT NULL,
     password_hash TEXT NOT NULL,
     created_at TEXT NOT NULL,
-    active INTEGER NOT NULL DEFAULT 1
+    active INTEGER NOT NULL DEFAULT 1,
+    session_version INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS api_tokens (
     token_hash TEXT PRIMARY KEY,
     user_id INTEGER NOT NULL REFERENCES users (id),
     created_at TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS login_failures (
-    key TEXT NOT NULL,
-    at TEXT NOT NULL
+CREATE TABLE IF NOT EXISTS login_throttle (
+    name TEXT NOT NULL,
+    address TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_at TEXT NOT NULL,
+    last_at TEXT NOT NULL,
+    PRIMARY KEY (name, address)
 );
-CREATE INDEX IF NOT EXISTS login_failures_key ON login_failures (key, at);
 CREATE TABLE IF NOT EXISTS customers (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL,
@@ -82,6 +86,10 @@ CREATE INDEX IF NOT EXISTS audit_customer ON audit (customer_id);
 
 
 SCHEMA_PG = postgres_schema(SCHEMA)  # the same tables in PostgreSQL's spelling (server.dbconn)
+# Columns added after the first release: (table, column, definition), added to an older database when opened.
+LATER_COLUMNS = (
+    ("users", "session_version", "INTEGER NOT NULL DEFAULT 0"),  # log-out, password change... end sessions
+)
 
 
 def utc_now() -> str:
@@ -98,6 +106,9 @@ def open_db(target: str | Path, create: bool = True):
         conn = open_connection(target)
         if create:
             conn.executescript(SCHEMA)
+            if _missing_columns(conn):
+                with transaction(conn):  # BEGIN IMMEDIATE: two processes opening an old file add them once
+                    _add_later_columns(conn)
         return conn
     conn = connect_postgres(str(target), schema=create)
     configure_pg(conn.raw)
@@ -105,7 +116,18 @@ def open_db(target: str | Path, create: bool = True):
         with conn:
             conn.execute("SELECT pg_advisory_xact_lock(?)", (DESK_SCHEMA_LOCK,))
             conn.executescript(SCHEMA_PG)
+            _add_later_columns(conn)
     return conn
+
+
+def _missing_columns(conn) -> list[tuple[str, str, str]]:
+    return [later for later in LATER_COLUMNS if not has_column(conn, later[0], later[1])]
+
+
+def _add_later_columns(conn) -> None:
+    """An older database gets the columns added since it was made (inside the caller's transaction)."""
+    for table, column, definition in _missing_columns(conn):
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
 
 def configure_pg(raw) -> None:

@@ -5,13 +5,12 @@ lead to a person), so the programme's totals and the points liability stay right
 """
 from __future__ import annotations
 
-import csv
 import io
 import secrets
 import sqlite3
 from datetime import datetime, timedelta, timezone
 
-from . import audit
+from . import audit, csv_cells
 from .customers import CONSENTS, FIELDS, card_numbers, get, ledger, tickets
 from .desk_errors import Conflict
 from .deskdb import transaction, utc_now
@@ -43,7 +42,7 @@ CSV_COLUMNS = ["record", "id", "at", "card", "field", "value", "gtin", "label", 
 def export_csv(data: dict) -> str:
     """The export as one CSV: a row per customer field, card, ledger entry and ticket line."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, CSV_COLUMNS, lineterminator="\n")
+    writer = csv_cells.DictWriter(out, CSV_COLUMNS)  # formulas neutralised
     writer.writeheader()
     customer = data["customer"]
     for key, value in customer.items():

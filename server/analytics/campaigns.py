@@ -56,6 +56,10 @@ CREATE TABLE IF NOT EXISTS campaign_members (
 """
 SCHEMA_PG = postgres_schema(SCHEMA)
 KINDS = ("bonus_points", "cheque")
+# The most one offer may give a customer (docs/desk.md, "Roles"): past it, a gift is a desk adjustment, reasoned
+# and audited. 10,000 points are 100.00 EUR of cheques with the usual 500 points per 5.00 EUR cheque.
+MAX_BONUS_POINTS = 10_000
+MAX_CHEQUE_CENTS = 10_000
 SCHEMA_VERSION = 1
 
 
@@ -92,6 +96,12 @@ def _check(c: Campaign) -> None:
         raise ServerError("a bonus points offer needs points above 0: give the points")
     if c.kind == "cheque" and c.cheque_cents <= 0:
         raise ServerError("a cheque offer needs an amount above 0: give the cheque's value")
+    if c.kind == "bonus_points" and c.points > MAX_BONUS_POINTS:
+        raise ServerError(f"a bonus points offer gives at most {MAX_BONUS_POINTS} points: give fewer "
+                          "(a bigger gift is a desk adjustment)")
+    if c.kind == "cheque" and c.cheque_cents > MAX_CHEQUE_CENTS:
+        raise ServerError(f"a cheque offer is worth at most {MAX_CHEQUE_CENTS // 100}.{MAX_CHEQUE_CENTS % 100:02d} EUR: "
+                          "give a smaller value")
     if c.ends < c.starts:
         raise ServerError(f"the campaign ends ({c.ends}) before it starts ({c.starts}): swap the dates")
     if not 0 < c.control_per_mille < 1000:

@@ -7,7 +7,6 @@ back as the ISO text SQLite keeps.
 """
 from __future__ import annotations
 
-import csv
 import io
 import sqlite3
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ import msgspec
 
 from programme.ticket import Ticket
 
+from .. import csv_cells
 from ..dbconn import POSTGRESQL, dialect, has_table
 from ..deskdb import by_bytes
 from ..errors import ServerError
@@ -113,7 +113,7 @@ def export_csv(conn: sqlite3.Connection, f: TicketFilter, chunk: int = 5000) -> 
     """The matching tickets as CSV text, in chunks (a header first)."""
     where, args = f.where(conn)
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_cells.Writer(out)  # formulas a till sent are neutralised
     writer.writerow(COLUMNS)
     cur = conn.execute(f"SELECT {', '.join('t.' + c for c in COLUMNS)} FROM tickets t{where} "
                        f"ORDER BY {_order(conn)}", args)

@@ -6,7 +6,6 @@ contacted on that channel, and only that channel's address in it.
 """
 from __future__ import annotations
 
-import csv
 import io
 import sqlite3
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ import msgspec
 
 from programme.points import default_rules
 
+from .. import csv_cells
 from ..dbconn import has_table
 from ..errors import ServerError
 from .aggregate import snapshot
@@ -151,7 +151,7 @@ def export_csv(conn: sqlite3.Connection, spec: SegmentSpec, channel: str) -> tup
                                                chunk):
             addresses[cid] = (name, address)
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_cells.Writer(out)  # formulas in names are neutralised
     writer.writerow(["customer_id", "name", column, "cards", "spend_cents", "rfm", "value_rank"])
     for m in contactable:
         name, address = addresses[m.customer_id]

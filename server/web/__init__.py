@@ -12,10 +12,13 @@ import sqlite3
 from functools import wraps
 from pathlib import Path
 
-from flask import Flask, abort, current_app, g, render_template, request
+from flask import Flask, abort, current_app, g, jsonify, render_template, request
 from flask_login import LoginManager, UserMixin, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
+from .. import bounds
 from ..accounts import get_user
 from ..desk_errors import Conflict, DeskError, NotFound
 from ..dbconn import is_postgres
@@ -32,7 +35,10 @@ DEFAULTS = {
     "REMEMBER_COOKIE_HTTPONLY": True,
     "REMEMBER_COOKIE_SAMESITE": "Lax",
     "MAX_CONTENT_LENGTH": 1024 * 1024,
-    "DB_CONNECTIONS": 8,  # PostgreSQL connections kept open between requests (waitress runs 8 threads)
+    "DB_CONNECTIONS": 8,
+    # Proxies in front of the app whose X-Forwarded-For / -Proto headers are trusted (werkzeug's ProxyFix):
+    # 0 takes the address that connects; 1 behind one TLS reverse proxy (LOYALTY_TRUSTED_PROXIES=1).
+    "TRUSTED_PROXIES": 0,  # PostgreSQL connections kept open between requests (waitress runs 8 threads)
 }
 SECRET_FILE = "secret_key"
 # Sent with every response. Styles may be inline only for pygal's SVG charts; no inline script at all.
@@ -48,21 +54,44 @@ SECURITY_HEADERS = {
 OFFICE_SQLITE_ONLY = ("the head office pages run on a SQLite database only for now; on PostgreSQL the desk runs "
                       "(customers, cards, users, /api/v1): open the desk's pages instead")
 
+API_PREFIX = "/api/"
 csrf = CSRFProtect()
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Log in to use the desk."
 
 
+class BoundedInt(IntegerConverter):
+    """<int:...> in every route: at most bounds.MAX_DIGITS digits reach int() (longer: 404); the value is then
+    range-checked by check_ids, so a huge id answers 400 with a message instead of failing in the database."""
+
+    regex = rf"\d{{1,{bounds.MAX_DIGITS}}}"
+
+
+def check_ids(endpoint, values) -> None:
+    for key, value in (values or {}).items():
+        if isinstance(value, int):
+            bounds.check_int(value, key.removesuffix("_id").replace("_", " "), 1, bounds.MAX_ID)
+
+
 class WebUser(UserMixin):
+    """The logged-in user; the session holds "id:session_version", so bumping the version ends the session."""
+
     def __init__(self, user):
         self.id, self.name, self.role = user.id, user.name, user.role
+        self.session_version = user.session_version
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
 
 
 @login_manager.user_loader
-def load_user(user_id: str):
+def load_user(session_id: str):
+    user_id, _, version = session_id.partition(":")
+    if not (user_id.isdigit() and version.isdigit()):
+        return None  # a session from before session versions: log in again
     user = get_user(db(), int(user_id))
-    return WebUser(user) if user else None
+    return WebUser(user) if user and user.session_version == int(version) else None
 
 
 def db() -> sqlite3.Connection:
@@ -110,10 +139,25 @@ def _secret_key(instance: Path) -> str:
     return path.read_text().strip()
 
 
+MAX_PROXIES = 5
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Log-in throttling counts per client address: behind a reverse proxy, that address is in its header."""
+    raw = app.config["TRUSTED_PROXIES"]
+    if isinstance(raw, bool) or not (isinstance(raw, int) or str(raw).isdigit()) or not 0 <= int(raw) <= MAX_PROXIES:
+        raise DeskError(f"TRUSTED_PROXIES {raw!r} is not a number of proxies: give 0 (no proxy) to {MAX_PROXIES}")
+    if int(raw):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(raw), x_proto=int(raw))
+
+
 def create_app(test_config: dict | None = None, instance_path: str | None = None) -> Flask:
     instance_path = instance_path or os.environ.get("LOYALTY_INSTANCE_PATH")
     app = Flask(__name__, instance_path=str(Path(instance_path).resolve()) if instance_path else None,
                 instance_relative_config=True)
+    app.url_map.converters["int"] = BoundedInt  # before any route is added
     app.config.from_mapping(DEFAULTS)
     app.config.from_pyfile("loyalty.cfg", silent=True)
     if os.environ.get("LOYALTY_CONFIG"):
@@ -125,6 +169,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
         raise DeskError("no database configured: give --db, set LOYALTY_DB, or DB in the config file")
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(Path(app.instance_path))
+    _trust_proxies(app)
     open_db(app.config["DB"]).close()  # create the desk's tables once, before the first request
     from .connections import Connections
 
@@ -151,6 +196,22 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
         if conn is not None:
             app.extensions["desk_connections"].give_back(conn)
 
+    app.url_value_preprocessor(check_ids)
+
+    @app.errorhandler(HTTPException)
+    def api_http_error(exc):
+        """Under /api/v1 every HTTP error is JSON like the API's own refusals (docs/api.md); pages keep theirs."""
+        if not request.path.startswith(API_PREFIX):
+            return exc
+        if exc.code == 404:
+            message = f"no API endpoint {request.path}: see docs/api.md for the endpoints"
+        elif exc.code == 405:
+            allowed = sorted(set(exc.valid_methods or ["GET"]) - {"HEAD", "OPTIONS"})
+            message = f"{request.method} is not allowed on {request.path}: use {', '.join(allowed)}"
+        else:
+            message = exc.description or exc.name
+        return jsonify(error=message), exc.code
+
     @app.errorhandler(CSRFError)
     def csrf_refused(exc):
         return render_template("error.html", title="Form refused", message=f"{exc.description} "
@@ -158,10 +219,14 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
 
     @app.errorhandler(403)
     def forbidden(exc):
+        if request.path.startswith(API_PREFIX):
+            return api_http_error(exc)
         return render_template("error.html", title="Not allowed", message=exc.description), 403
 
     @app.errorhandler(404)
     def not_found(exc):
+        if request.path.startswith(API_PREFIX):
+            return api_http_error(exc)
         return render_template("error.html", title="Not found", message=exc.description), 404
 
     @app.errorhandler(DeskError)

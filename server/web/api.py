@@ -5,8 +5,8 @@ from functools import wraps
 
 from flask import Blueprint, g, jsonify, request
 
-from .. import accounts, cards, corrections, customers
-from ..desk_errors import DeskError
+from .. import accounts, bounds, cards, corrections, customers
+from ..desk_errors import DeskError, InvalidInput
 from . import EVERYONE, db, status_of
 
 TILLS = (*EVERYONE, "till")
@@ -52,10 +52,16 @@ def customer(customer_id: int):
 @bp.route("/customers/<int:customer_id>/statement")
 @token_roles(*EVERYONE)
 def statement(customer_id: int):
-    start = corrections.parse_day(request.args.get("start", ""), "start")
-    end = corrections.parse_day(request.args.get("end", ""), "end")
+    start, end = _day("start"), _day("end")
     data = corrections.statement(db(), customer_id, start, end)
     return jsonify({**data, "start": start.isoformat(), "end": end.isoformat()})
+
+
+def _day(name: str):
+    day = bounds.parse_day(request.args.get(name, ""), name)
+    if day is None:
+        raise InvalidInput(f"give {name}=YYYY-MM-DD")
+    return day
 
 
 @bp.route("/cards/<number>")

@@ -1,14 +1,30 @@
-"""Log in and out (rate-limited), and the admin's list of users."""
+"""Log in and out (rate-limited), one's own password, and the admin's users: create, disable, reset, revoke."""
 from __future__ import annotations
 
+import re
+from urllib.parse import urlsplit
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
 
 from .. import accounts
-from ..desk_errors import DeskError
-from . import WebUser, db, roles, status_of
+from ..desk_errors import DeskError, InvalidInput
+from . import EVERYONE, WebUser, db, roles, status_of
 
 bp = Blueprint("auth", __name__)
+# Controls and spaces: browsers drop tab and newline anywhere in a URL (so "/\t/evil" becomes "//evil").
+_DROPPED = re.compile(r"[\x00-\x20\x7f]")
+
+
+def local_target(raw: str) -> str | None:
+    """`next` after log-in, only if it is a path on this site once normalised as a browser would; else None.
+
+    Refused: a scheme or host, "//" (another host), and any backslash (browsers read "/\\" as "//")."""
+    target = _DROPPED.sub("", raw)
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    return None if parts.scheme or parts.netloc else target
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -18,16 +34,18 @@ def login():
     name = request.form.get("name", "").strip()
     try:
         user = accounts.log_in(db(), name, request.form.get("password", ""), request.remote_addr or "unknown")
+    except accounts.LoginThrottled as exc:
+        return render_template("login.html", error=str(exc), name=name), 429, {"Retry-After": str(exc.retry_after)}
     except DeskError as exc:
         return render_template("login.html", error=str(exc), name=name), 401
     login_user(WebUser(user))
-    target = request.args.get("next", "")
-    return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("customers.index"))
+    return redirect(local_target(request.args.get("next", "")) or url_for("customers.index"))
 
 
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    accounts.log_out(db(), current_user.id)  # every copy of this session's cookie stops working too
     logout_user()
     flash("Logged out.")
     return redirect(url_for("auth.login"))
@@ -36,10 +54,76 @@ def logout():
 logout.roles = ("any",)
 
 
+@bp.route("/account/password", methods=["GET", "POST"])
+@roles(*EVERYONE)
+def change_password():
+    if request.method == "GET":
+        return render_template("password.html")
+    form = request.form
+    try:
+        if form.get("new", "") != form.get("again", ""):
+            raise InvalidInput("the two new passwords differ: type the same one twice")
+        user = accounts.change_password(db(), current_user.name, form.get("current", ""), form.get("new", ""),
+                                        request.remote_addr or "unknown")
+    except accounts.LoginThrottled as exc:
+        return render_template("password.html", error=str(exc)), 429, {"Retry-After": str(exc.retry_after)}
+    except DeskError as exc:
+        return render_template("password.html", error=str(exc)), status_of(exc)
+    login_user(WebUser(user))  # this session goes on with the new session version; every other one ended
+    flash("Password changed; your other sessions were logged out.")
+    return redirect(url_for("customers.index"))
+
+
+def users_page(status: int = 200, **shown):
+    return render_template("users.html", users=accounts.list_users(db()), roles=accounts.ROLES, **shown), status
+
+
 @bp.route("/users")
 @roles("admin")
 def users():
-    return render_template("users.html", users=accounts.list_users(db()), roles=accounts.ROLES)
+    return users_page()
+
+
+def _admin_action(action):
+    try:
+        return users_page(done=action())
+    except DeskError as exc:
+        return users_page(status_of(exc), error=str(exc))
+
+
+@bp.route("/users/<name>/disable", methods=["POST"])
+@roles("admin")
+def disable_user(name: str):
+    def act():
+        accounts.disable_user(db(), name, current_user.name)
+        return f"User {name} disabled; their sessions ended."
+    return _admin_action(act)
+
+
+@bp.route("/users/<name>/reset-password", methods=["POST"])
+@roles("admin")
+def reset_password(name: str):
+    try:
+        password = accounts.reset_password(db(), name, current_user.name)
+    except DeskError as exc:
+        return users_page(status_of(exc), error=str(exc))
+    return users_page(reset={"name": name, "password": password})
+
+
+@bp.route("/users/<name>/unlock", methods=["POST"])
+@roles("admin")
+def unlock(name: str):
+    def act():
+        return f"Log-in of {name} unlocked ({accounts.unlock(db(), name, current_user.name)} address(es))."
+    return _admin_action(act)
+
+
+@bp.route("/users/<name>/revoke-tokens", methods=["POST"])
+@roles("admin")
+def revoke_tokens(name: str):
+    def act():
+        return f"{accounts.revoke_tokens(db(), name, current_user.name)} API token(s) of {name} revoked."
+    return _admin_action(act)
 
 
 @bp.route("/users", methods=["POST"])
@@ -49,7 +133,5 @@ def create_user():
     try:
         password = accounts.create_user(db(), name, role)
     except DeskError as exc:
-        return render_template("users.html", users=accounts.list_users(db()), roles=accounts.ROLES,
-                               error=str(exc)), status_of(exc)
-    return render_template("users.html", users=accounts.list_users(db()), roles=accounts.ROLES,
-                           created={"name": name, "password": password})
+        return users_page(status_of(exc), error=str(exc))
+    return users_page(created={"name": name, "password": password})

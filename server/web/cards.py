@@ -10,8 +10,8 @@ from sync.broker_url import parse_broker_url
 from sync.errors import SyncError
 from sync.events import log_event
 
-from .. import cards, hotlist
-from ..desk_errors import DeskError, InvalidInput
+from .. import bounds, cards, hotlist
+from ..desk_errors import DeskError
 from . import DESK, card_prefixes, db, roles, status_of
 from .customers import show
 
@@ -102,9 +102,8 @@ def transfer(number: str):
 def merge(customer_id: int):
     other = request.form.get("other", "").strip()
     try:
-        if not other.isdigit():
-            raise InvalidInput(f"customer number {other!r} is not a number: type the other customer's number")
-        moved = cards.merge(db(), customer_id, int(other), current_user.name, request.form.get("reason", ""))
+        other_id = bounds.parse_id(other, "customer number", expected="a number: type the other customer's number")
+        moved = cards.merge(db(), customer_id, other_id, current_user.name, request.form.get("reason", ""))
     except DeskError as exc:
         return show(customer_id, str(exc), status_of(exc))
     flash(f"Customer {other} merged into this one; {moved} card(s) moved with their tickets and points.")

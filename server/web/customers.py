@@ -8,7 +8,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_login import current_user
 
 from .. import cards as cardlib
-from .. import corrections, customers, gdpr
+from .. import bounds, corrections, customers, gdpr
 from .. import statement_pdf as pdf
 from ..desk_errors import DeskError
 from . import DESK, EVERYONE, db, roles, status_of
@@ -84,8 +84,8 @@ def adjust(customer_id: int):
 
 def _statement(customer_id: int) -> dict:
     today = date.today()
-    start = corrections.parse_day(request.args.get("start") or (today - timedelta(days=90)).isoformat(), "start")
-    end = corrections.parse_day(request.args.get("end") or today.isoformat(), "end")
+    start = bounds.parse_day(request.args.get("start"), "start", today - timedelta(days=90))
+    end = bounds.parse_day(request.args.get("end"), "end", today)
     return corrections.statement(db(), customer_id, start, end)
 
 

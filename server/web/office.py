@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
+from .. import bounds
 from ..analytics import aggregate, health
 from ..analytics import dashboard as figures
 from ..analytics.dashboard import default_period
@@ -23,13 +24,7 @@ _lock = threading.Lock()
 
 
 def parse_day(name: str, default: date | None) -> date | None:
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise ServerError(f"{name} {raw!r} is not a date: write it as YYYY-MM-DD") from None
+    return bounds.parse_day(request.args.get(name), name, default, how="write it as YYYY-MM-DD")
 
 
 def period() -> tuple[date, date]:

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, flash, redirect, render_temp
 from sync.broker_url import parse_broker_url
 from sync.errors import SyncError
 
+from .. import bounds
 from ..analytics import campaigns as offers, segments as seg
 from ..errors import ServerError
 from . import db, roles
@@ -44,10 +45,11 @@ def segment_spec(form) -> seg.SegmentSpec:
 def period_from(form) -> tuple[date, date]:
     if form is request.args:
         return period()
-    try:
-        return date.fromisoformat(form["start"]), date.fromisoformat(form["end"])
-    except (KeyError, ValueError):
-        raise ServerError("give the segment's period as two dates (YYYY-MM-DD)") from None
+    how = "give the segment's period as two dates (YYYY-MM-DD)"
+    start, end = (bounds.parse_day(form.get(name), name, how=how) for name in ("start", "end"))
+    if start is None or end is None:
+        raise ServerError(how)
+    return start, end
 
 
 def _categories() -> list[str]:
@@ -87,13 +89,12 @@ def campaigns():
                            broker=bool(current_app.config.get("BROKER")))
 
 
-def _int(form, name: str, default: int = 0) -> int:
-    raw = form.get(name, "").strip()
-    if not raw:
-        return default
-    if not raw.isdigit():
-        raise ServerError(f"{name.replace('_', ' ')} {raw!r} is not a whole number")
-    return int(raw)
+MAX_FORM_VALUE = 10 ** 9  # points or euros; the library caps each kind far lower (campaigns.MAX_VALUES)
+MAX_SEED = 2 ** 31 - 1
+
+
+def _int(form, name: str, lo: int, hi: int, default: int = 0) -> int:
+    return bounds.parse_int(form.get(name), name.replace("_", " "), lo, hi, default)
 
 
 @bp.route("/campaigns", methods=["POST"])
@@ -101,18 +102,18 @@ def _int(form, name: str, default: int = 0) -> int:
 def create():
     form = request.form
     fold_if_small(db())
-    try:
-        starts, ends = date.fromisoformat(form.get("starts", "")), date.fromisoformat(form.get("ends", ""))
-    except ValueError:
-        raise ServerError("give the campaign's start and end days (YYYY-MM-DD)") from None
+    how = "give the campaign's start and end days (YYYY-MM-DD)"
+    starts, ends = (bounds.parse_day(form.get(name), name, how=how) for name in ("starts", "ends"))
+    if starts is None or ends is None:
+        raise ServerError(how)
     kind = form.get("kind", "bonus_points")
-    amount = _int(form, "value")
+    amount = _int(form, "value", 1, MAX_FORM_VALUE)
     campaign = offers.Campaign(
         name=form.get("name", ""), segment=segment_spec(form), kind=kind, starts=starts, ends=ends,
         points=amount if kind == "bonus_points" else 0,
         cheque_cents=amount * 100 if kind == "cheque" else 0,
         stores=[s.strip() for s in form.get("stores", "").split(",") if s.strip()],
-        control_per_mille=_int(form, "control_percent", 10) * 10, seed=_int(form, "seed", 0))
+        control_per_mille=_int(form, "control_percent", 1, 99, 10) * 10, seed=_int(form, "seed", 0, MAX_SEED))
     campaign_id = offers.create(db(), campaign)
     flash(f"Campaign {campaign_id} created; push the offers to the tills when ready.")
     return redirect(url_for("office_campaigns.campaign", campaign_id=campaign_id))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, render_template, request
 
+from .. import bounds
 from ..analytics import explorer as tickets
 from ..dbconn import has_table
 from ..errors import ServerError
@@ -16,24 +17,18 @@ FILTER_FIELDS = ("store", "terminal", "start", "end", "card", "customer", "min",
 
 
 def _euros(name: str) -> int | None:
-    raw = request.args.get(name, "").strip().replace(",", ".")
-    if not raw:
-        return None
-    try:
-        return round(float(raw) * 100)
-    except ValueError:
-        raise ServerError(f"{name} {raw!r} is not an amount: write euros like 12.50") from None
+    return bounds.parse_cents(request.args.get(name), name)
 
 
 def ticket_filter() -> tickets.TicketFilter:
     args = request.args
     customer = args.get("customer", "").strip()
-    if customer and not customer.isdigit():
-        raise ServerError(f"customer {customer!r} is not a customer number: give the number from the desk")
+    customer = bounds.parse_id(customer, "customer", expected="a customer number: give the number from the desk") \
+        if customer else None
     return tickets.TicketFilter(
         store=args.get("store", "").strip(), terminal=args.get("terminal", "").strip(),
         start=parse_day("start", None), end=parse_day("end", None), card=args.get("card", "").strip(),
-        customer_id=int(customer) if customer else None, min_cents=_euros("min"), max_cents=_euros("max"),
+        customer_id=customer, min_cents=_euros("min"), max_cents=_euros("max"),
         gtin=args.get("gtin", "").strip())
 
 
@@ -41,8 +36,7 @@ def ticket_filter() -> tickets.TicketFilter:
 @roles(*OFFICE)
 def explorer():
     f = ticket_filter()
-    page = request.args.get("page", "1")
-    page = int(page) if page.isdigit() and int(page) > 0 else 1
+    page = bounds.parse_int(request.args.get("page"), "page", 1, bounds.MAX_PAGE, default=1)
     conn = db()
     rows = tickets.search(conn, f, page)
     query = {k: request.args[k] for k in FILTER_FIELDS if request.args.get(k)}

@@ -146,3 +146,27 @@ def test_export_then_erase(site, browser):
     assert by_id(browser, "balance").text == "85"
     assert customers.get(site["conn"], customer_id)["email"] is None
     shot(browser, "erased")
+
+
+def test_log_out_ends_the_session_and_guesses_are_told_when_to_try_again(site, browser):
+    """Last: it logs claire out. A copy of her cookie, put back after logging out, no longer opens a page."""
+    browser.get(site["url"] + "/customers")
+    wait_text(browser, "#who", "claire card_manager")
+    cookie = browser.get_cookie("session")
+    browser.find_element("css selector", "nav form button").click()
+    wait_text(browser, ".flash", "Logged out.")
+    browser.delete_all_cookies()
+    browser.add_cookie({"name": "session", "value": cookie["value"], "path": "/"})
+    browser.get(site["url"] + "/customers")
+    wait_text(browser, "h1", "Log in")
+
+    accounts.create_user(site["conn"], "dora", "card_manager")
+    for _ in range(accounts.FREE_ATTEMPTS + 1):
+        by_id(browser, "name").clear()
+        by_id(browser, "name").send_keys("dora")
+        by_id(browser, "password").send_keys("a guess")
+        by_id(browser, "login").click()
+        wait_text(browser, "h1", "Log in")
+    wait_text(browser, "#error", "too many failed log-ins for dora from this address: try again in ")
+    assert by_id(browser, "error").text.endswith(" seconds, or ask an admin to unlock it")
+    shot(browser, "login-throttled")

@@ -4,7 +4,7 @@ import pytest
 from server.dbconn import INTEGRITY_ERRORS, dialect
 from server.deskdb import open_db, transaction
 
-DESK_TABLES = {"users", "api_tokens", "login_failures", "customers", "cards", "audit"}
+DESK_TABLES = {"users", "api_tokens", "login_throttle", "customers", "cards", "audit"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

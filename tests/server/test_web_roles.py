@@ -34,6 +34,11 @@ ROUTES = [
     ("POST", f"/cards/{CARD_A}/transfer", DESK, {"to_card": CARD_E, "points": "5", "reason": "household"}),
     ("GET", "/users", ADMIN, {}),
     ("POST", "/users", ADMIN, {"name": "carol", "role": "head_office"}),
+    ("POST", "/users/head-office/disable", ADMIN, {}),
+    ("POST", "/users/head-office/reset-password", ADMIN, {}),
+    ("POST", "/users/head-office/revoke-tokens", ADMIN, {}),
+    ("POST", "/users/head-office/unlock", ADMIN, {}),
+    ("GET", "/account/password", EVERYONE, {}),
     ("POST", "/logout", EVERYONE, {}),
 ]
 
