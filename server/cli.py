@@ -298,12 +298,12 @@ def release_held(db: str, tickets: tuple[str, ...], by: str) -> None:
     credits them itself once the version is recorded. Use this only when that version is lost."""
     from datetime import datetime, timezone
 
-    from .dbconn import joined_or_own_transaction
+    from .deskdb import transaction
     from .held import release
 
     conn = _open(db)
     try:
-        with joined_or_own_transaction(conn):
+        with transaction(conn):
             released = release(conn, list(tickets), datetime.now(timezone.utc).isoformat(), by)
     finally:
         conn.close()

@@ -104,7 +104,7 @@ def test_the_ticket_answer_says_what_was_returned_of_each_line(store, returns_at
     sale, at_a, _ = returns_at_two_tills
     ingest(store, [message(sale)])
     asked = TicketRequest(schema=1, id="r1", ticket_id=sale.id)
-    assert answer_ticket(store.conn, asked).returned == {}
+    assert answer_ticket(store.conn, "S001-T02", asked).returned == {}
     ingest(store, [message(at_a)])
-    reply = decode_reply(encode(answer_ticket(store.conn, asked)))  # as the till reads it off the wire
+    reply = decode_reply(encode(answer_ticket(store.conn, "S001-T02", asked)))  # as the till reads it off the wire
     assert (reply.found, reply.returned) == (True, {0: 2})
