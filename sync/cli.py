@@ -16,13 +16,18 @@ def broker(ctx: click.Context, host: str, port: int) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    from .embedded_broker import EmbeddedBroker
+    import logging
+
+    from .embedded_broker import UNAUTHENTICATED, EmbeddedBroker
     from .errors import SyncError
+    from .events import log_event
 
     try:
         running = EmbeddedBroker(port=port, host=host).start()
     except SyncError as exc:
         raise click.ClickException(str(exc)) from None
+    click.echo(f"warning: {UNAUTHENTICATED}", err=True)
+    log_event(logging.getLogger("loyalty.broker"), "broker_unauthenticated", logging.WARNING, url=running.url)
     click.echo(f"embedded broker listening on {running.url} (Ctrl-C to stop)", err=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

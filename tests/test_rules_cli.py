@@ -19,6 +19,7 @@ from terminal.journal import Journal
 from terminal.sale import sell
 from terminal.simulate import Shopper
 from tests.fixtures.mqtt import Listener
+from tests.fixtures.signing import opened
 from tests.server.test_rules_check import DOC_RULES_TEXT
 
 DEFAULT = Path(__file__).resolve().parent.parent / "programme" / "default_rules.toml"
@@ -103,7 +104,7 @@ def test_publish_keeps_every_version_and_a_till_uses_the_one_in_force(tmp_path, 
     retained = Listener(mosquitto.port, RULES)
     try:
         assert retained.wait_for(lambda m: m)
-        assert [p.version for p in decode_bundle(retained.messages[0][1]).versions] == ["2026.11-2", "2026.11-3"]
+        assert [p.version for p in decode_bundle(opened("rules", retained.messages[0][1])).versions] == ["2026.11-2", "2026.11-3"]
     finally:
         retained.close()
 
