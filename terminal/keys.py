@@ -10,7 +10,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from programme.signing import load_private_key, new_private_key, private_key_pem, public_key_text
-from sync.signed import Opened, SignatureError, Trust, refuse_older
+from sync.signed import Opened, Trust, refuse_older
 
 from .errors import TillError
 

@@ -104,7 +104,8 @@ def test_publish_keeps_every_version_and_a_till_uses_the_one_in_force(tmp_path, 
     retained = Listener(mosquitto.port, RULES)
     try:
         assert retained.wait_for(lambda m: m)
-        assert [p.version for p in decode_bundle(opened("rules", retained.messages[0][1])).versions] == ["2026.11-2", "2026.11-3"]
+        bundle = decode_bundle(opened("rules", retained.messages[0][1]))
+        assert [p.version for p in bundle.versions] == ["2026.11-2", "2026.11-3"]
     finally:
         retained.close()
 
