@@ -108,6 +108,9 @@ def run_as_account(run_as: str | None = None) -> pwd.struct_passwd:
     if account.pw_uid == 0:
         raise SyncError("Mosquitto must not run as root: give --run-as an unprivileged account "
                         "(the mosquitto package makes `mosquitto`)")
+    if os.geteuid() != 0 and account.pw_uid != os.geteuid():
+        raise SyncError(f"only root can give the broker's files to {name}: run the command as root, "
+                        "or leave --run-as out to run Mosquitto as yourself")
     return account
 
 
