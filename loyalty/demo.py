@@ -13,6 +13,7 @@ from sync.broker_url import parse_broker_url
 from sync.embedded_broker import EmbeddedBroker
 from sync.errors import SyncTimeout
 from sync.sender import OutboxSender
+from sync.signed import make_key
 from terminal.journal import Journal
 from terminal.sale import sell
 from terminal.simulate import Shopper
@@ -25,6 +26,9 @@ def run_demo(tickets: int, tills: int, broker: str | None = None, workdir: str |
     """Sell `tickets` spread over `tills` tills, wait for every ack, return a summary."""
     base = Path(workdir or tempfile.mkdtemp(prefix="loyalty-demo-"))
     base.mkdir(parents=True, exist_ok=True)
+    signing_key = base / "head-office.key"  # the demo's own head-office key: LOYALTY_SIGNING_KEY for its pushes
+    if not signing_key.exists():
+        make_key(signing_key)
     started = time.monotonic()
     with contextlib.ExitStack() as stack:
         if broker is None:
@@ -65,4 +69,5 @@ def run_demo(tickets: int, tills: int, broker: str | None = None, workdir: str |
         "broker": str(url),
         "seconds": round(time.monotonic() - started, 2),
         "workdir": str(base),
+        "head_office_key": str(signing_key),
     }

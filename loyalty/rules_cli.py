@@ -42,12 +42,14 @@ def validate(file: str) -> None:
                f"{len(parsed.promotions)} promotions, {len(parsed.offers)} offers, {len(parsed.tiers)} tiers")
 
 
-def _retained_bundle(url, wait: float):
-    """The rules message retained on the broker, or None when there is none (after `wait` seconds)."""
+def _retained_bundle(url, wait: float, trust):
+    """The rules message retained on the broker, or None when there is none (after `wait` seconds) or it is
+    not signed by head office (said on stderr: publishing replaces it)."""
     from sync import topics
     from sync.errors import ConnectError
     from sync.mqtt import check_rc, make_client
     from sync.rules_message import decode_bundle
+    from sync.signed import SignatureError
 
     got: list[bytes] = []
     arrived, subscribed = threading.Event(), threading.Event()
@@ -71,7 +73,13 @@ def _retained_bundle(url, wait: float):
         client.loop_stop()
         raise ConnectError(f"the broker at {url} did not accept the subscription to {topics.RULES}")
     arrived.wait(wait)
-    return client, (decode_bundle(got[0]) if got else None)
+    if not got:
+        return client, None
+    try:
+        return client, decode_bundle(trust.open("rules", got[0]).payload)
+    except SignatureError as exc:
+        click.echo(f"warning: the rules retained on the broker are ignored: {exc}", err=True)
+        return client, None
 
 
 @rules.command()
@@ -80,22 +88,31 @@ def _retained_bundle(url, wait: float):
 @click.option("--db", type=DbTarget(),
               help="Also record the version in the server's database (a SQLite file or a postgresql:// URL), "
                    "so its points check knows it.")
-def publish(file: str, broker: str, db: str | None) -> None:
-    """Send a rules version to every till, retained, with every version published before it."""
+@click.option("--signing-key", type=click.Path(dir_okay=False), envvar="LOYALTY_SIGNING_KEY",
+              help="Head office's signing key (made by `loyalty server keys`; default "
+                   "~/.config/loyalty/head-office.key).")
+def publish(file: str, broker: str, db: str | None, signing_key: str | None) -> None:
+    """Send a rules version to every till, signed by head office, retained, with every version published
+    before it."""
     from programme.errors import RulesError
     from programme.ticket import utc_now
     from sync import topics
     from sync.broker_url import parse_broker_url
     from sync.errors import SyncError
     from sync.rules_message import add_version, encode_bundle
+    from sync.signed import Signer
 
     _, text = _read_rules(file)
+    try:
+        signer = Signer.load(signing_key)
+    except SyncError as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         url = parse_broker_url(broker)
     except SyncError as exc:
         raise click.BadParameter(str(exc), param_hint="--broker") from None
     try:
-        client, bundle = _retained_bundle(url, PUBLISH_WAIT)
+        client, bundle = _retained_bundle(url, PUBLISH_WAIT, signer.trust())
     except SyncError as exc:
         raise click.ClickException(str(exc)) from None
     try:
@@ -113,7 +130,7 @@ def publish(file: str, broker: str, db: str | None) -> None:
                 record_version(store.conn, text, utc_now().isoformat())
             finally:
                 store.close()
-        info = client.publish(topics.RULES, encode_bundle(bundle), qos=1, retain=True)
+        info = client.publish(topics.RULES, signer.sign("rules", encode_bundle(bundle)), qos=1, retain=True)
         info.wait_for_publish(10)
         if not info.is_published():
             raise click.ClickException(f"the broker at {url} did not confirm the rules message: publish again")

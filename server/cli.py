@@ -318,3 +318,7 @@ from .closures_cli import import_closures, verify_closures  # noqa: E402 - closu
 
 server.add_command(import_closures)
 server.add_command(verify_closures)
+
+from .keys_cli import keys  # noqa: E402 - head office's signing key, kept in its own module
+
+server.add_command(keys)

@@ -13,7 +13,8 @@ import msgspec
 from sync import topics
 from sync.broker_url import BrokerUrl
 from sync.events import log_event
-from sync.retained import publish_retained
+from sync.retained import publish_signed
+from sync.signed import Signer
 
 from .cards import hotlist
 from .deskdb import utc_now
@@ -28,11 +29,13 @@ def build_payload(conn: sqlite3.Connection) -> bytes:
     return msgspec.json.encode({"schema": SCHEMA_VERSION, "published_at": utc_now(), "cards": hotlist(conn)})
 
 
-def publish(conn: sqlite3.Connection, broker: BrokerUrl, client_id: str = "loyalty-server-hotlist") -> int:
-    """Publish the whole hot-list retained with QoS 1 and wait for the broker's ack; returns cards listed."""
+def publish(conn: sqlite3.Connection, broker: BrokerUrl, client_id: str = "loyalty-server-hotlist",
+            signer: Signer | None = None) -> int:
+    """Publish the whole hot-list, signed by head office (`signer`, else the configured key), retained with
+    QoS 1 and wait for the broker's ack; returns cards listed."""
     payload = build_payload(conn)
-    publish_retained(broker, topics.HOTLIST, payload, client_id, "hot-list",
-                     then="it will be pushed with the next card change, or check the broker")
+    publish_signed(broker, topics.HOTLIST, "hotlist", payload, client_id, "hot-list", signer,
+                   then="it will be pushed with the next card change, or check the broker")
     count = len(msgspec.json.decode(payload)["cards"])
     log_event(log, "hotlist_published", broker=str(broker), cards=count)
     return count

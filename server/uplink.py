@@ -6,6 +6,8 @@ A small subscriber beside ingest, with its own MQTT client and database connecti
 holds up tickets. Requests are answered on `down/{terminal}/replies` with the request's id; a
 till waits about half a second for its answer, so a request that waited for a server restart is
 useless: the session is clean. A status or request that cannot be read goes to the dead letters.
+The rules message is learnt only when head office signed it (sync/signed.py) and it is not older than
+the last one learnt: anything else goes to the dead letters with the reason.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from sync.errors import CodecError
 from sync.events import log_event
 from sync.mqtt import make_client
 from sync.requests import send_at_once
+from sync.signed import SignatureError, Trust, refuse_older
 from sync.status import decode_status
 
 from . import till_status
@@ -35,8 +38,11 @@ log = logging.getLogger("loyalty.uplink")
 class Uplink:
     """Subscribe to every till's status and requests; start()/stop() or a context manager."""
 
-    def __init__(self, store_path: str, broker: BrokerUrl, client_id: str = "loyalty-server-uplink"):
+    def __init__(self, store_path: str, broker: BrokerUrl, client_id: str = "loyalty-server-uplink",
+                 trust: Trust | None = None):
         self.store_path = str(store_path)
+        self.trust = trust if trust is not None else Trust.default()  # head office's key: checks the rules
+        self._rules_issued_at: datetime | None = None  # of the last rules message learnt
         self.broker = broker
         self.client = make_client(broker, client_id)
         self.client.on_connect = self._on_connect
@@ -127,10 +133,17 @@ class Uplink:
         from .rules_check import record_version
 
         try:
-            bundle = decode_bundle(payload)
+            opened = self.trust.open("rules", payload)
+            refuse_older("rules", opened, self._rules_issued_at)
+        except SignatureError as exc:
+            self._dead_letter(conn, topic, None, str(exc), payload, now)
+            return
+        try:
+            bundle = decode_bundle(opened.payload)
         except CodecError as exc:
             self._dead_letter(conn, topic, None, exc.reason, payload, now)
             return
+        self._rules_issued_at = opened.issued_at
         known = dict(conn.execute("SELECT version, toml FROM rules_versions").fetchall())
         for published in bundle.versions:
             if known.get(published.version) == published.toml:

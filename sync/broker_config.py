@@ -2,11 +2,17 @@
 
 A till (username = its terminal id) may publish only on its own up topic and read only its own
 down topics and the shared retained ones; the server reads every up topic and writes the down ones.
+Mosquitto never runs as root: written by root, the configuration makes it drop to the `mosquitto`
+account (or --run-as), which owns the few files it reads; secrets are 0600 and the CA key stays root's.
 """
 from __future__ import annotations
 
 import getpass
+import grp
+import os
+import pwd
 import secrets
+import stat
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -48,8 +54,8 @@ CONFIG = """\
 # Written by `loyalty broker config`: TLS only, no anonymous client, per-till accounts and ACLs,
 # explicit queue and inflight limits (Mosquitto's defaults drop messages silently), persistence.
 per_listener_settings false
-# Run as the account that owns these files (Mosquitto started as root would otherwise switch to
-# user mosquitto and fail to read the keys, which are mode 600).
+# Started as root, Mosquitto drops to this unprivileged account, which owns the files it reads
+# (passwords, ACL, broker key, this file: mode 600); the CA key is not among them.
 user {user}
 allow_anonymous false
 password_file {dir}/passwords
@@ -91,17 +97,70 @@ def _mosquitto_passwd() -> str:
     return found
 
 
+def run_as_account(run_as: str | None = None) -> pwd.struct_passwd:
+    """The account Mosquitto runs as: `run_as`, else `mosquitto` for root, else the current user; never root."""
+    name = run_as or ("mosquitto" if os.geteuid() == 0 else getpass.getuser())
+    try:
+        account = pwd.getpwnam(name)
+    except KeyError:
+        raise SyncError(f"there is no account {name!r} for Mosquitto to run as: install the mosquitto package "
+                        "(it makes `mosquitto`) or give --run-as an existing unprivileged account") from None
+    if account.pw_uid == 0:
+        raise SyncError("Mosquitto must not run as root: give --run-as an unprivileged account "
+                        "(the mosquitto package makes `mosquitto`)")
+    if os.geteuid() != 0 and account.pw_uid != os.geteuid():
+        raise SyncError(f"only root can give the broker's files to {name}: run the command as root, "
+                        "or leave --run-as out to run Mosquitto as yourself")
+    return account
+
+
+def _check_reachable(out: Path, account: pwd.struct_passwd) -> None:
+    """Refuse a folder whose parents the account cannot enter (Mosquitto would fail to start, or later)."""
+    if account.pw_uid == os.geteuid():
+        return
+    groups = {account.pw_gid} | {g.gr_gid for g in grp.getgrall() if account.pw_name in g.gr_mem}
+    for parent in reversed(out.parents):
+        if not parent.exists():
+            break
+        st = parent.stat()
+        can_enter = (st.st_mode & stat.S_IXOTH or (st.st_gid in groups and st.st_mode & stat.S_IXGRP)
+                     or (st.st_uid == account.pw_uid and st.st_mode & stat.S_IXUSR))
+        if not can_enter:
+            raise SyncError(f"Mosquitto, running as {account.pw_name}, could not reach {out}: {parent} (mode "
+                            f"{stat.S_IMODE(st.st_mode):o}, owner {pwd.getpwuid(st.st_uid).pw_name}) is closed to "
+                            "it; choose --out under a folder it can enter, e.g. /etc/loyalty/broker")
+
+
+def _give(path: Path, account: pwd.struct_passwd, mode: int) -> None:
+    path.chmod(mode)
+    if account.pw_uid != os.geteuid():
+        os.chown(path, account.pw_uid, account.pw_gid)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to a file that is mode 600 from its creation (never readable by others, even briefly)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    path.chmod(0o600)
+
+
 def write_broker_config(out: Path, terminals: list[str], host: str = "127.0.0.1", port: int = 8883,
-                        hostnames: list[str] | None = None) -> BrokerConfig:
+                        hostnames: list[str] | None = None, run_as: str | None = None,
+                        bridge: str | None = None) -> BrokerConfig:
     """Write config, CA and broker certificate, password file and ACL into `out`.
 
     New accounts get a random password, written to `out/credentials/NAME` (mode 600) for provisioning;
-    existing accounts keep theirs, so the command can be re-run to add tills.
+    existing accounts keep theirs, so the command can be re-run to add tills. Mosquitto runs as
+    `run_as_account(run_as)`, which is given the files it reads. `bridge` (bridge_section's text, which
+    may hold a password) is appended to the configuration, which is mode 600.
     """
     for terminal in terminals:
         if not TERMINAL_ID.match(terminal):
             raise SyncError(f"terminal id {terminal!r} is not of the form S042-T07 (store, till)")
+    account = run_as_account(run_as)
     out = Path(out).resolve()
+    _check_reachable(out, account)
     (out / "data").mkdir(parents=True, exist_ok=True)
     creds_dir = out / "credentials"
     creds_dir.mkdir(exist_ok=True)
@@ -126,8 +185,15 @@ def write_broker_config(out: Path, terminals: list[str], host: str = "127.0.0.1"
         new[user] = password
     (out / "acl").write_text(ACL)
     config_file = out / "mosquitto.conf"
-    config_file.write_text(CONFIG.format(dir=out, user=getpass.getuser(), host=host, port=port, max_queued=MAX_QUEUED_MESSAGES,
-                                         max_inflight=MAX_INFLIGHT_MESSAGES, max_packet=MAX_PACKET_SIZE))
+    text = CONFIG.format(dir=out, user=account.pw_name, host=host, port=port, max_queued=MAX_QUEUED_MESSAGES,
+                         max_inflight=MAX_INFLIGHT_MESSAGES, max_packet=MAX_PACKET_SIZE)
+    write_private(config_file, text + ("\n" + bridge if bridge else ""))
+    (out / "mosquitto.log").touch()
+    # The account Mosquitto runs as reads these, and writes its data and log; nothing else is its.
+    out.chmod(0o755)
+    for name, mode in (("mosquitto.conf", 0o600), ("passwords", 0o600), ("acl", 0o600), ("broker.key", 0o600),
+                       ("broker.crt", 0o644), ("ca.crt", 0o644), ("mosquitto.log", 0o600), ("data", 0o700)):
+        _give(out / name, account, mode)
     return BrokerConfig(out, config_file, ca_crt, port, host, new)
 
 

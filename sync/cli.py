@@ -16,13 +16,18 @@ def broker(ctx: click.Context, host: str, port: int) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    from .embedded_broker import EmbeddedBroker
+    import logging
+
+    from .embedded_broker import UNAUTHENTICATED, EmbeddedBroker
     from .errors import SyncError
+    from .events import log_event
 
     try:
         running = EmbeddedBroker(port=port, host=host).start()
     except SyncError as exc:
         raise click.ClickException(str(exc)) from None
+    click.echo(f"warning: {UNAUTHENTICATED}", err=True)
+    log_event(logging.getLogger("loyalty.broker"), "broker_unauthenticated", logging.WARNING, url=running.url)
     click.echo(f"embedded broker listening on {running.url} (Ctrl-C to stop)", err=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -46,13 +51,17 @@ def broker(ctx: click.Context, host: str, port: int) -> None:
 @click.option("--bridge-password-file", type=click.Path(dir_okay=False, exists=True),
               help="File holding that account's password.")
 @click.option("--bridge-ca", type=click.Path(dir_okay=False, exists=True), help="Head office broker's CA (TLS).")
+@click.option("--run-as", metavar="USER",
+              help="Unprivileged account Mosquitto runs as (default: mosquitto when run as root, else you); "
+                   "it is given the files it reads. Never root.")
 def config(out: str, tills: tuple[str, ...], host: str, port: int, hostnames: tuple[str, ...],
            bridge_to: str | None, store_id: str | None, bridge_user: str | None,
-           bridge_password_file: str | None, bridge_ca: str | None) -> None:
+           bridge_password_file: str | None, bridge_ca: str | None, run_as: str | None) -> None:
     """Write a hardened Mosquitto configuration: TLS, one account per till and for the server, ACLs.
 
     Re-run with more --till to add accounts; existing passwords and the CA are kept. New passwords
-    are written to OUT/credentials/NAME (mode 600) to provision each till.
+    are written to OUT/credentials/NAME (mode 600) to provision each till. Mosquitto runs as an
+    unprivileged account; the configuration (which holds the bridge password) is mode 600.
     """
     import json
     from pathlib import Path
@@ -60,19 +69,20 @@ def config(out: str, tills: tuple[str, ...], host: str, port: int, hostnames: tu
     from .broker_config import write_broker_config
     from .errors import SyncError
 
-    try:
-        made = write_broker_config(Path(out), list(tills), host, port, list(hostnames) or None)
-    except SyncError as exc:
-        raise click.ClickException(str(exc)) from None
+    bridge = None
     if bridge_to:
         from .broker_config import bridge_section
 
         if not store_id:
             raise click.UsageError("--bridge-to needs --store (the store id, e.g. S042)")
         password = Path(bridge_password_file).read_text().strip() if bridge_password_file else None
-        with made.config_file.open("a") as conf:
-            conf.write("\n" + bridge_section(store_id, bridge_to, bridge_user, password, bridge_ca))
+        bridge = bridge_section(store_id, bridge_to, bridge_user, password, bridge_ca)
+    try:
+        made = write_broker_config(Path(out), list(tills), host, port, list(hostnames) or None, run_as, bridge)
+    except SyncError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(json.dumps({"config": str(made.config_file), "ca": str(made.ca_file), "listener": f"{host}:{port}",
                            "bridge_to": bridge_to,
                            "new_accounts": sorted(made.credentials),
+                           "password_files": str(made.directory / "credentials"),
                            "run": f"mosquitto -c {made.config_file}"}))

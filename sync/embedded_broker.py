@@ -1,6 +1,8 @@
 """The zero-install demo broker: amqtt (pure Python, MQTT 3.1.1) in its own thread and event loop.
 
-For demos only: production and the delivery tests use Mosquitto (see docs/operations.md).
+For demos only: production and the delivery tests use Mosquitto (see docs/operations.md). It checks
+no password and no ACL: any client may read and publish any topic, retained messages included, which is
+why what head office pushes is signed (sync/signed.py).
 """
 from __future__ import annotations
 
@@ -10,6 +12,10 @@ import threading
 
 from .errors import SyncError
 from .mosquitto import free_port
+
+UNAUTHENTICATED = ("this embedded broker (amqtt) is unauthenticated and for demos only: any client can read and "
+                   "publish every topic, retained rules and hot-list included; use Mosquitto with "
+                   "`loyalty broker config` in a store")
 
 
 class EmbeddedBroker:

@@ -1,4 +1,13 @@
-"""One place that builds paho clients and turns MQTT reason codes into SyncError."""
+"""One place that builds paho clients and turns MQTT reason codes into SyncError.
+
+A client that logs in with an account gets a client id tied to that account: Mosquitto 2.0.11 lets any
+account connect under any client id and so throw off the client that held it (`clientid_prefixes` is
+global, `use_username_as_clientid` allows one connection per account, and the dynamic-security plugin
+binds an account to one id, not an id to an account). So the id the broker sees ends with a tag derived
+from the account's password (HMAC-SHA256): nobody without that password can compute it.
+"""
+import hashlib
+import hmac
 import threading
 
 import paho.mqtt.client as mqtt
@@ -80,10 +89,19 @@ class Client(mqtt.Client):
         return rc
 
 
+def account_client_id(url: BrokerUrl, client_id: str) -> str:
+    """`client_id`, and with an account's password `client_id-TAG`: TAG is 16 hex digits of
+    HMAC-SHA256(password, username NUL client_id), stable so a persistent session is found again."""
+    if not url.password:
+        return client_id
+    tag = hmac.new(url.password.encode(), f"{url.username or ''}\0{client_id}".encode(), hashlib.sha256)
+    return f"{client_id}-{tag.hexdigest()[:16]}"
+
+
 def make_client(url: BrokerUrl, client_id: str, *, clean_session: bool = True) -> mqtt.Client:
     client = Client(
         CallbackAPIVersion.VERSION2,
-        client_id=client_id,
+        client_id=account_client_id(url, client_id),
         clean_session=clean_session,
         protocol=mqtt.MQTTv311,
     )
@@ -100,3 +118,4 @@ def check_rc(rc: int, what: str) -> None:
     """Raise ConnectError for a paho error code, with paho's own text."""
     if rc != mqtt.MQTT_ERR_SUCCESS:
         raise ConnectError(f"{what}: {mqtt.error_string(rc)}")
+

@@ -1,4 +1,4 @@
-"""Publishing one retained message (hot-list, offers) and waiting for the broker's ack."""
+"""Publishing one retained message (hot-list, offers) signed by head office, and waiting for the broker's ack."""
 from __future__ import annotations
 
 import threading
@@ -6,6 +6,7 @@ import threading
 from .broker_url import BrokerUrl
 from .errors import ConnectError
 from .mqtt import make_client
+from .signed import Signer
 
 PUBLISH_TIMEOUT = 5.0  # seconds to connect and have the broker ack the retained message
 
@@ -31,3 +32,12 @@ def publish_retained(broker: BrokerUrl, topic: str, payload: bytes, client_id: s
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+def publish_signed(broker: BrokerUrl, topic: str, kind: str, payload: bytes, client_id: str, what: str,
+                   signer: Signer | None = None, then: str = "check the broker and push again") -> bytes:
+    """Sign `payload` as a `kind` message with head office's key (`signer`, else the configured one) and
+    publish the envelope retained; returns the envelope. SignatureError when there is no key."""
+    envelope = (signer or Signer.load()).sign(kind, payload)
+    publish_retained(broker, topic, envelope, client_id, what, then)
+    return envelope

@@ -18,6 +18,7 @@ from sync.sender import OutboxSender
 
 from .cardio import watch_chip
 from .downlink import DownlinkListener
+from .keys import head_office_trust
 from .requests import Requester
 from .rules_store import RulesListener, in_force, rules_version_now
 from .errors import TillError
@@ -60,8 +61,9 @@ class TillApp(App):
         self.reader = "none (typed/scanned)" if reader is None else f"{reader}: starting"
         self._reader_stop = threading.Event()
         self.sender = OutboxSender(db, terminal, broker) if broker else None
-        self.downlink = DownlinkListener(db, terminal, broker) if broker else None
-        self.rules_listener = RulesListener(db, broker, terminal) if broker else None
+        trust = head_office_trust(key)  # head office's public key, written beside the till's at provisioning
+        self.downlink = DownlinkListener(db, terminal, broker, trust) if broker else None
+        self.rules_listener = RulesListener(db, broker, terminal, trust) if broker else None
         # Head office hears the backlog; the till asks it for unknown balances and other tills' tickets.
         self.reporter = StatusReporter(self.sender, rules_version_now, status_every) if broker else None
         self.requester = Requester(terminal, broker) if broker else None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 import msgspec
@@ -173,23 +174,30 @@ def sync(terminal: str, db: str, broker: str, wait_s: float) -> None:
 @till.command()
 @click.option("--terminal", required=True, help=TERMINAL_HELP)
 @click.option("--key-dir", required=True, type=click.Path(file_okay=False), help="Where the till's key is kept.")
-def provision(terminal: str, key_dir: str) -> None:
+@click.option("--head-office-key", type=click.Path(exists=True, dir_okay=False),
+              help="Head office's public key file (KEY.pub of `loyalty server keys`), copied to "
+                   "KEY_DIR/head-office.pub: the till accepts rules, hot-list and offers signed by it only.")
+def provision(terminal: str, key_dir: str, head_office_key: str | None) -> None:
     """Make this till's Ed25519 signing key; prints the public key to register at the server.
 
     Register it with `loyalty server register-till`; from then on the server verifies every
-    ticket of this till and quarantines any whose signature fails.
+    ticket of this till and quarantines any whose signature fails. Until it has head office's
+    public key, the till refuses every rules, hot-list and offers message.
     """
     from programme.ticket import store_of
 
     from .errors import TillError
+    from .keys import HEAD_OFFICE_KEY
     from .keys import provision as make_key
 
     try:
         store_of(terminal)
-        path, public = make_key(terminal, key_dir)
+        head_office = Path(head_office_key).read_text() if head_office_key else None
+        path, public = make_key(terminal, key_dir, head_office)
     except (TillError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(json.dumps({"terminal": terminal, "key": str(path), "public_key": public}))
+    click.echo(json.dumps({"terminal": terminal, "key": str(path), "public_key": public,
+                           "head_office_key": str(Path(key_dir) / HEAD_OFFICE_KEY) if head_office else None}))
 
 
 from .closures_cli import COMMANDS as CLOSURE_COMMANDS  # noqa: E402 - uses the helpers above

@@ -3,6 +3,8 @@
 
 The server publishes the whole list retained (`{"schema": 1, "published_at": ..., "cards":
 [{"card", "status", "since"}]}`), so the last message is the truth: the till replaces its list.
+Hot-list and offers come in head office's signed envelope (sync/signed.py): an unsigned, badly signed or
+older message is refused and logged, and the till keeps what it had.
 The listener has its own MQTT client and its own SQLite connection, used only on paho's thread.
 """
 from __future__ import annotations
@@ -19,10 +21,12 @@ from sync.codec import decode_balances
 from sync.errors import CodecError
 from sync.events import log_event
 from sync.mqtt import make_client
+from sync.signed import SignatureError, Trust
 
 from .cardstate import remember_balance, replace_hotlist
 from .offers import apply_offers
 from .errors import TillError
+from .keys import hold, open_fresh
 
 log = logging.getLogger("loyalty.till.downlink")
 
@@ -42,23 +46,30 @@ class HotlistMessage(msgspec.Struct, frozen=True):
 _decoder = msgspec.json.Decoder(HotlistMessage)
 
 
-def apply_hotlist(conn: sqlite3.Connection, payload: bytes) -> int:
-    """Replace the till's hot-list with the message's; returns how many cards it lists."""
+def apply_hotlist(conn: sqlite3.Connection, data: bytes, trust: Trust) -> int:
+    """Replace the till's hot-list with the signed message's; returns how many cards it lists.
+    TillError when it is not signed by a key of `trust`, older than the list held, or not understood."""
     try:
-        message = _decoder.decode(payload)
+        opened = open_fresh(conn, trust, "hotlist", data)
+    except SignatureError as exc:
+        raise TillError(f"{exc}: the till keeps its previous list") from None
+    try:
+        message = _decoder.decode(opened.payload)
     except msgspec.DecodeError as exc:
         raise TillError(f"hot-list message not understood ({exc}): the till keeps its previous list") from None
     if message.schema != 1:
         raise TillError(f"hot-list schema {message.schema} is not known to this till (1 expected): "
                         "the till keeps its previous list; update the till software")
+    hold(conn, opened)  # committed with the list by replace_hotlist's transaction
     return replace_hotlist(conn, {c.card: c.status for c in message.cards})
 
 
 class DownlinkListener:
     """Subscribes to the retained hot-list; `updated` is set each time a list has been applied."""
 
-    def __init__(self, db_path: str, terminal: str, broker: BrokerUrl):
+    def __init__(self, db_path: str, terminal: str, broker: BrokerUrl, trust: Trust | None = None):
         self.db_path = str(db_path)
+        self.trust = trust if trust is not None else Trust.default()  # head office's key: checks what it pushes
         self.terminal = terminal
         self.broker = broker
         self.client = make_client(broker, f"till-{terminal}-down")
@@ -87,7 +98,7 @@ class DownlinkListener:
             self._apply_offers(message.payload)
             return
         try:
-            self.cards = apply_hotlist(self._conn, message.payload)
+            self.cards = apply_hotlist(self._conn, message.payload, self.trust)
         except TillError as exc:
             log_event(log, "hotlist_refused", logging.WARNING, terminal=self.terminal, reason=str(exc))
             return
@@ -107,7 +118,7 @@ class DownlinkListener:
 
     def _apply_offers(self, payload: bytes) -> None:
         try:
-            self.offers = apply_offers(self._conn, payload)
+            self.offers = apply_offers(self._conn, payload, self.trust)
         except TillError as exc:
             log_event(log, "offers_refused", logging.WARNING, terminal=self.terminal, reason=str(exc))
             return

@@ -5,6 +5,7 @@ A card's offers at a sale are the campaigns that list it, in force today (the da
 zone, as the engine and the server date them: programme.engine.local_day) in this store, and
 not used yet by the card at this till (no `offer:<campaign id>` entry in the ledger). Another till
 may have seen the card use it: the server then flags the second use.
+The message comes in head office's signed envelope (sync/signed.py): anything else is refused.
 """
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ from datetime import date
 
 from programme.campaign_offers import CampaignOffer, decode_offers, in_force
 
+from sync.signed import SignatureError, Trust
+
 from .errors import TillError
+from .keys import hold, open_fresh
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS offers (
@@ -39,15 +43,21 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
     conn.executescript(SCHEMA)
 
 
-def apply_offers(conn: sqlite3.Connection, payload: bytes) -> int:
-    """Replace the till's offers with the message's (the last retained message is the truth); returns
-    how many offers it holds. A message not understood changes nothing: TillError says so."""
+def apply_offers(conn: sqlite3.Connection, data: bytes, trust: Trust) -> int:
+    """Replace the till's offers with the signed message's (the last retained message is the truth); returns
+    how many offers it holds. A message not signed by a key of `trust`, older than the offers held, or not
+    understood changes nothing: TillError says so."""
     try:
-        message = decode_offers(payload)
+        opened = open_fresh(conn, trust, "offers", data)
+    except SignatureError as exc:
+        raise TillError(f"{exc}: the till keeps its previous offers") from None
+    try:
+        message = decode_offers(opened.payload)
     except ValueError as exc:
         raise TillError(f"offers message not understood ({exc}): the till keeps its previous offers") from None
     ensure_schema(conn)
     with conn:
+        hold(conn, opened)
         conn.execute("DELETE FROM offers")
         conn.execute("DELETE FROM offer_cards")
         conn.executemany("INSERT INTO offers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

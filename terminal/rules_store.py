@@ -1,6 +1,8 @@
 """Rules versions the till received: every one kept in its journal, the one in force at a ticket's time used.
 
 Until a version is received the shipped default (programme/default_rules.toml) is in force.
+The rules message comes in head office's signed envelope (sync/signed.py): anything unsigned, badly
+signed or older than the message held is refused and logged; the till keeps the versions it has.
 """
 from __future__ import annotations
 
@@ -18,6 +20,9 @@ from sync.errors import SyncError
 from sync.events import log_event
 from sync.mqtt import make_client
 from sync.rules_message import decode_bundle
+from sync.signed import Trust
+
+from .keys import hold, open_fresh
 
 log = logging.getLogger("loyalty.till.rules")
 
@@ -34,13 +39,16 @@ def _parse(text: str) -> RuleSet:
     return rules
 
 
-def receive(conn: sqlite3.Connection, payload: bytes, received_at: str) -> list[str]:
-    """Keep every version of a rules message not yet known; returns the versions added."""
-    bundle = decode_bundle(payload)
+def receive(conn: sqlite3.Connection, data: bytes, received_at: str, trust: Trust) -> list[str]:
+    """Keep every version of a signed rules message not yet known; returns the versions added.
+    SyncError (SignatureError, CodecError) when it is refused: nothing is kept then."""
+    opened = open_fresh(conn, trust, "rules", data)
+    bundle = decode_bundle(opened.payload)
     added = []
     with conn:  # one transaction, committed on connections that are not in autocommit mode too
         conn.execute(SCHEMA)
         added = _keep(conn, bundle, received_at)
+        hold(conn, opened)
     return added
 
 
@@ -99,8 +107,9 @@ def rules_version_now(conn: sqlite3.Connection) -> str:
 class RulesListener:
     """Subscribes to the retained rules topic and keeps every version in the till's journal."""
 
-    def __init__(self, db_path: str, url: BrokerUrl, terminal: str):
+    def __init__(self, db_path: str, url: BrokerUrl, terminal: str, trust: Trust | None = None):
         self.db_path = db_path
+        self.trust = trust if trust is not None else Trust.default()  # head office's key: checks the rules
         self.received = threading.Event()
         self.client = make_client(url, f"{terminal}-rules")
         self.client.on_connect = lambda c, *a: c.subscribe(topics.RULES, qos=1)
@@ -112,7 +121,7 @@ class RulesListener:
 
         conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
         try:
-            added = receive(conn, message.payload, utc_now().isoformat())
+            added = receive(conn, message.payload, utc_now().isoformat(), self.trust)
             log_event(log, "rules_received", versions=added)
         except SyncError as exc:
             log_event(log, "rules_refused", logging.WARNING, reason=str(exc))

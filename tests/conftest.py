@@ -10,6 +10,25 @@ from .fixtures.pcsc import card_slot, issuer_key, pcscd, pcscd_service  # noqa: 
 from .fixtures.postgres import postgres_server, postgres_url  # noqa: F401 - fixtures
 
 
+@pytest.fixture(scope="session")
+def head_office_key(tmp_path_factory):
+    """Head office's signing key for the whole run (made as `loyalty server keys` makes it)."""
+    from sync.signed import Signer, make_key
+
+    path, pub_path, _ = make_key(tmp_path_factory.mktemp("head-office") / "head-office.key")
+    return Signer.load(path), path, pub_path
+
+
+@pytest.fixture(autouse=True)
+def head_office_signing(monkeypatch, head_office_key):
+    """Publishers sign with the test key and readers trust it, as on a provisioned chain."""
+    from sync.signed import PUBLIC_KEY_ENV, SIGNING_KEY_ENV
+
+    _, path, pub_path = head_office_key
+    monkeypatch.setenv(SIGNING_KEY_ENV, str(path))
+    monkeypatch.setenv(PUBLIC_KEY_ENV, str(pub_path))
+
+
 @pytest.fixture(autouse=True)
 def short_timing(monkeypatch):
     """Tests shorten waits by patching the modules' constants, never by sleeping."""

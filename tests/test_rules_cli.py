@@ -12,13 +12,14 @@ from loyalty.cli import main
 from server.store import Store
 from server.store_api import open_store
 from sync.broker_url import parse_broker_url
-from sync.rules_message import decode_bundle
+from sync.rules_message import add_version, decode_bundle, encode_bundle
 from sync.topics import RULES
 from terminal import rules_store
 from terminal.journal import Journal
 from terminal.sale import sell
 from terminal.simulate import Shopper
-from tests.fixtures.mqtt import Listener
+from tests.fixtures.mqtt import Listener, RawPublisher
+from tests.fixtures.signing import opened
 from tests.server.test_rules_check import DOC_RULES_TEXT
 
 DEFAULT = Path(__file__).resolve().parent.parent / "programme" / "default_rules.toml"
@@ -103,7 +104,8 @@ def test_publish_keeps_every_version_and_a_till_uses_the_one_in_force(tmp_path, 
     retained = Listener(mosquitto.port, RULES)
     try:
         assert retained.wait_for(lambda m: m)
-        assert [p.version for p in decode_bundle(retained.messages[0][1]).versions] == ["2026.11-2", "2026.11-3"]
+        bundle = decode_bundle(opened("rules", retained.messages[0][1]))
+        assert [p.version for p in bundle.versions] == ["2026.11-2", "2026.11-3"]
     finally:
         retained.close()
 
@@ -118,3 +120,23 @@ def test_publish_records_the_version_in_a_postgresql_head_office(tmp_path, mosqu
         assert [tuple(r) for r in store.conn.execute("SELECT version FROM rules_versions").fetchall()] == [("2026.11-2",)]
     finally:
         store.close()
+
+
+def test_publish_needs_head_offices_key_and_replaces_a_forged_retained_message(tmp_path, mosquitto, monkeypatch):
+    monkeypatch.setattr(rules_cli, "PUBLISH_WAIT", 0.5)
+    rules = rules_file(tmp_path, "2026.11-2", days_ago=3)
+    missing = run("rules", "publish", str(rules), "--broker", mosquitto.url, "--signing-key", str(tmp_path / "no.key"))
+    assert missing.exit_code == 1
+    assert missing.output == (f"Error: no head-office signing key at {tmp_path / 'no.key'}: make one with "
+                              "`loyalty server keys` (or point LOYALTY_SIGNING_KEY at it)\n")
+    (tmp_path / "forged").mkdir()
+    forged = rules_file(tmp_path / "forged", "2026.11-9")
+    stranger = RawPublisher(mosquitto.port)
+    stranger.client.publish(RULES, encode_bundle(add_version(None, forged.read_text())[0]), qos=1,
+                            retain=True).wait_for_publish(10)
+    stranger.close()
+    published = run("rules", "publish", str(rules), "--broker", mosquitto.url)
+    assert published.exit_code == 0, published.output
+    assert published.stderr == ("warning: the rules retained on the broker are ignored: rules message refused: "
+                                "not signed by head office (not a signed envelope)\n")
+    assert json.loads(published.stdout)["versions"] == ["2026.11-2"]  # the forged version is not carried on

@@ -18,7 +18,8 @@ import msgspec
 from sync import topics
 from sync.broker_url import BrokerUrl
 from sync.events import log_event
-from sync.retained import publish_retained
+from sync.retained import publish_signed
+from sync.signed import Signer
 
 from ..dbconn import POSTGRESQL, dialect, has_column, joined_or_own_transaction, postgres_schema
 from ..errors import ServerError
@@ -192,10 +193,11 @@ def offers_payload(conn: sqlite3.Connection, today: date) -> bytes:
 
 
 def publish(conn: sqlite3.Connection, broker: BrokerUrl, today: date,
-            client_id: str = "loyalty-server-offers") -> int:
-    """Publish the current offers retained (QoS 1), wait for the broker's ack; returns the offers sent."""
+            client_id: str = "loyalty-server-offers", signer: Signer | None = None) -> int:
+    """Publish the current offers signed by head office (`signer`, else the configured key), retained (QoS 1),
+    wait for the broker's ack; returns the offers sent."""
     payload = offers_payload(conn, today)
-    publish_retained(broker, topics.OFFERS, payload, client_id, "offers")
+    publish_signed(broker, topics.OFFERS, "offers", payload, client_id, "offers", signer)
     offers = msgspec.json.decode(payload)["offers"]
     with conn:
         conn.executemany("UPDATE campaigns SET pushed_at = ? WHERE id = ?",

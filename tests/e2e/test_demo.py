@@ -16,6 +16,9 @@ def test_demo_stores_every_ticket_sent(tmp_path):
     assert summary["tickets_sent"] == summary["tickets_stored"] == 120
     assert summary["dead_letters"] == 0 and summary["points_earned"] > 0
     assert (tmp_path / "server.db").exists()
+    # The demo's own head-office key, to sign what is pushed to its tills (LOYALTY_SIGNING_KEY).
+    assert summary["head_office_key"] == str(tmp_path / "head-office.key")
+    assert (tmp_path / "head-office.key").stat().st_mode & 0o777 == 0o600
 
 
 @pytest.mark.timeout(60)

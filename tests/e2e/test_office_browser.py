@@ -20,6 +20,7 @@ from sync import topics
 
 from ..fixtures.headoffice import chained, store_tickets
 from ..fixtures.mqtt import Listener
+from ..fixtures.signing import opened
 from ..fixtures.browser import by_id, serve, shot, wait_text
 
 pytestmark = pytest.mark.timeout(120)
@@ -139,7 +140,7 @@ def test_create_push_and_analyse_a_campaign(site, browser, mosquitto):
     till = Listener(mosquitto.port, topics.OFFERS)
     try:
         assert till.wait_for(lambda messages: len(messages) == 1)
-        offer = msgspec.json.decode(till.messages[0][1])["offers"][0]
+        offer = msgspec.json.decode(opened("offers", till.messages[0][1]))["offers"][0]
     finally:
         till.close()
     assert offer["name"] == "Spring bonus" and offer["points"] == 250

@@ -12,6 +12,7 @@ from ..fixtures.desk import (  # noqa: F401 - fixtures; both_engines: each test 
     CARD_A, CARD_B, CARD_C, CARD_D, ENROL, NOT_A_CARD, both_engines, desk, error_of, fast_argon2, sell_anonymously,
 )
 from ..fixtures.mqtt import Listener
+from ..fixtures.signing import opened
 
 
 def _state(desk):
@@ -145,7 +146,7 @@ def test_hotlist_is_published_retained_on_the_broker(desk, mosquitto):
     listener = Listener(mosquitto.port, topics.HOTLIST)
     try:
         assert listener.wait_for(lambda m: len(m) >= 1)
-        payload = msgspec.json.decode(listener.messages[-1][1])
+        payload = msgspec.json.decode(opened("hotlist", listener.messages[-1][1]))
     finally:
         listener.close()
     assert payload["schema"] == 1

@@ -19,6 +19,7 @@ from terminal.journal import Journal
 from terminal.offers import apply_offers
 from terminal.sale import sell
 
+from ..fixtures.signing import signed, trust
 from ..fixtures.headoffice import END, START, build_known_set, office_target, register_customers  # noqa: F401
 
 LINES = [make_line("3017620422003", 1, 1500, category="grocery")]
@@ -53,7 +54,7 @@ def ingest(path, *tickets) -> None:
 
 def till(tmp_path, terminal: str, payload: bytes) -> Journal:
     journal = Journal(tmp_path / f"{terminal}.db", terminal)
-    apply_offers(journal.conn, payload)
+    apply_offers(journal.conn, signed("offers", payload), trust())
     return journal
 
 

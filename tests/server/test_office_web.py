@@ -21,6 +21,7 @@ from ..fixtures.desk import fast_argon2  # noqa: F401 - fixture
 from ..fixtures.headoffice import CARDS, build_known_set, chained, close_office, register_customers, store_tickets
 from ..fixtures.headoffice import office_target  # noqa: F401 - fixture
 from ..fixtures.mqtt import Listener
+from ..fixtures.signing import opened
 
 OFFICE_ROUTES = [("GET", "/office/"), ("GET", "/office/value"), ("GET", "/office/sync"), ("GET", "/office/tickets"),
                  ("GET", "/office/tickets.csv"), ("GET", "/office/tickets/S001-T01-00000001"),
@@ -153,7 +154,7 @@ def test_campaign_created_pushed_to_a_till_and_analysed(office, mosquitto):
     till = Listener(mosquitto.port, topics.OFFERS)
     try:
         assert till.wait_for(lambda messages: len(messages) == 1)
-        offer = msgspec.json.decode(till.messages[0][1])["offers"][0]
+        offer = msgspec.json.decode(opened("offers", till.messages[0][1]))["offers"][0]
     finally:
         till.close()
     assert (offer["campaign"], offer["points"], offer["stores"], len(offer["cards"])) == (1, 200, ["S001"], 7)
@@ -164,7 +165,7 @@ def test_campaign_created_pushed_to_a_till_and_analysed(office, mosquitto):
     till = Listener(mosquitto.port, topics.OFFERS)
     try:
         assert till.wait_for(lambda messages: len(messages) == 1)
-        assert msgspec.json.decode(till.messages[0][1])["offers"] == []
+        assert msgspec.json.decode(opened("offers", till.messages[0][1]))["offers"] == []
     finally:
         till.close()
     today = datetime.now(timezone.utc).date().isoformat()

@@ -21,6 +21,7 @@ from terminal import rules_store
 from terminal.journal import Journal
 from terminal.sale import sell
 from terminal.simulate import Shopper
+from tests.fixtures.signing import signed, trust
 from tests.programme.test_rules_docs import DOC, blocks
 
 NOW = "2026-11-23T12:00:00+00:00"
@@ -71,7 +72,8 @@ def sold_messages(tmp_path, count: int, terminal="S001-T01", with_doc_rules=True
     with Journal(tmp_path / f"{terminal}.db", terminal) as journal:
         if with_doc_rules:
             bundle, _, _ = add_version(None, DOC_RULES_TEXT)
-            assert rules_store.receive(journal.conn, encode_bundle(bundle), NOW) == ["2026.11-2"]
+            message = signed("rules", encode_bundle(bundle))
+            assert rules_store.receive(journal.conn, message, NOW, trust()) == ["2026.11-2"]
         return [(tickets_topic(terminal), encode_ticket(sell(journal, *shopper.basket()))) for _ in range(count)]
 
 

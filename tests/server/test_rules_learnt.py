@@ -13,6 +13,7 @@ from server.uplink import Uplink
 from sync import topics
 from sync.broker_url import parse_broker_url
 from sync.retained import publish_retained
+from tests.fixtures.signing import signed
 from sync.rules_message import RulesBundle, add_version, encode_bundle
 
 SHIPPED = (Path(programme.__file__).parent / "default_rules.toml").read_text()
@@ -21,7 +22,7 @@ NEXT = SHIPPED.replace('version = "2026.1"', 'version = "2026.2"').replace(
 
 
 def publish(url: str, bundle: RulesBundle) -> None:
-    publish_retained(parse_broker_url(url), topics.RULES, encode_bundle(bundle), "test-rules", "rules")
+    publish_retained(parse_broker_url(url), topics.RULES, signed("rules", encode_bundle(bundle)), "test-rules", "rules")
 
 
 @pytest.mark.timeout(60)

@@ -17,11 +17,11 @@ from ..fixtures.components import require
 
 
 @pytest.fixture
-def secure_broker(tmp_path):
+def secure_broker(reachable):
     require(mosquitto_binary() is not None, "mosquitto", "run `make setup` (apt-get install mosquitto)")
     port = free_port()
-    made = write_broker_config(tmp_path / "broker", ["S001-T01", "S001-T02"], port=port)
-    broker = Mosquitto(tmp_path / "broker" / "data", port=port, config_path=made.config_file).start()
+    made = write_broker_config(reachable / "broker", ["S001-T01", "S001-T02"], port=port)
+    broker = Mosquitto(reachable / "broker" / "data", port=port, config_path=made.config_file).start()
     yield made
     broker.stop()
 
@@ -156,8 +156,8 @@ def test_the_chain_runs_over_tls_with_credentials(secure_broker, tmp_path):
     assert ingestor.totals.stored == 20
 
 
-def test_config_command_is_idempotent_and_keeps_passwords(tmp_path):
-    out = tmp_path / "broker"
+def test_config_command_is_idempotent_and_keeps_passwords(reachable):
+    out = reachable / "broker"
     first = CliRunner().invoke(main, ["broker", "config", "--out", str(out), "--till", "S001-T01"])
     assert first.exit_code == 0, first.output
     assert json.loads(first.output)["new_accounts"] == ["S001-T01", "loyalty-admin", "loyalty-server"]

@@ -8,19 +8,26 @@ import pytest
 from sync import topics
 from sync.broker_url import parse_broker_url
 from terminal.app import TillApp
-from terminal.downlink import DownlinkListener, apply_hotlist
+from terminal.downlink import DownlinkListener
+from terminal.downlink import apply_hotlist as apply_signed
 from terminal.errors import TillError
 from terminal.journal import Journal
 
 from ..fixtures.mqtt import RawPublisher
+from ..fixtures.signing import signed, trust
 
 LOST, STOLEN = "2900000000018", "2900000000025"
 
 
 def hotlist_payload(cards: dict[str, str]) -> bytes:
-    """The shape server.hotlist publishes."""
-    return msgspec.json.encode({"schema": 1, "published_at": "2026-03-14T12:00:00+00:00",
-                                "cards": [{"card": c, "status": s, "since": "2026-03-01"} for c, s in cards.items()]})
+    """The shape server.hotlist publishes, in head office's signed envelope."""
+    return signed("hotlist", msgspec.json.encode({
+        "schema": 1, "published_at": "2026-03-14T12:00:00+00:00",
+        "cards": [{"card": c, "status": s, "since": "2026-03-01"} for c, s in cards.items()]}))
+
+
+def apply_hotlist(conn, data: bytes) -> int:
+    return apply_signed(conn, data, trust())
 
 
 def test_apply_replaces_the_list_and_refuses_bad_messages(tmp_path):
@@ -29,7 +36,7 @@ def test_apply_replaces_the_list_and_refuses_bad_messages(tmp_path):
         assert apply_hotlist(journal.conn, hotlist_payload({STOLEN: "stolen"})) == 1
         assert journal.conn.execute("SELECT card, reason FROM hotlist").fetchall() == [(STOLEN, "stolen")]
         with pytest.raises(TillError) as err:
-            apply_hotlist(journal.conn, b'{"schema": 2, "cards": []}')
+            apply_hotlist(journal.conn, signed("hotlist", b'{"schema": 2, "cards": []}'))
         assert str(err.value) == ("hot-list schema 2 is not known to this till (1 expected): the till keeps its "
                                   "previous list; update the till software")
         assert journal.conn.execute("SELECT count(*) FROM hotlist").fetchone() == (1,)

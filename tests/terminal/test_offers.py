@@ -17,11 +17,13 @@ from terminal.app import TillApp
 from terminal.downlink import DownlinkListener
 from terminal.errors import TillError
 from terminal.journal import Journal
-from terminal.offers import apply_offers, offers_for_card
+from terminal.offers import apply_offers as apply_signed
+from terminal.offers import offers_for_card
 from terminal.sale import sell
 from terminal.till import TillSession
 
 from ..fixtures.mqtt import RawPublisher
+from ..fixtures.signing import signed, trust
 
 TARGET, CONTROL, OTHER = "2900000000018", "2900000000025", "2900000000032"
 TODAY = local_day(default_rules(), utc_now())  # the store's day: the rules' time zone, Europe/Paris
@@ -37,8 +39,14 @@ def offer(campaign: int, kind: str = "bonus_points", *, cards=(TARGET,), starts=
             "ends": (ends or TODAY + timedelta(days=1)).isoformat(), "stores": list(stores), "cards": list(cards)}
 
 
+def apply_offers(conn, data: bytes) -> int:
+    return apply_signed(conn, data, trust())
+
+
 def payload(*offers: dict) -> bytes:
-    return msgspec.json.encode({"schema": 1, "published_at": "2026-01-15T09:00:00+00:00", "offers": list(offers)})
+    """The message as head office pushes it: in its signed envelope."""
+    return signed("offers", msgspec.json.encode({"schema": 1, "published_at": "2026-01-15T09:00:00+00:00",
+                                                 "offers": list(offers)}))
 
 
 def earned(ticket) -> dict[str, int]:
@@ -57,16 +65,16 @@ def test_the_last_message_replaces_the_offers_and_a_bad_one_keeps_them(journal):
     assert apply_offers(journal.conn, payload(offer(3))) == 1
     assert [o.campaign for o in offers_for_card(journal.conn, TARGET, TODAY, "S001")] == [3]
     assert offers_for_card(journal.conn, OTHER, TODAY, "S001") == []
-    bad = [(b'{"schema": 1, "offers": [{"campaign": 4}]}',
+    bad = [(signed("offers", b'{"schema": 1, "offers": [{"campaign": 4}]}'),
             "offers message not understood (Object missing required field `name` - at `$.offers[0]`): "
             "the till keeps its previous offers"),
-           (b'{"schema": 2, "offers": []}',
+           (signed("offers", b'{"schema": 2, "offers": []}'),
             "offers message not understood (schema 2 (1 expected)): the till keeps its previous offers"),
            (payload(offer(5, points=0)),
             "offers message not understood (campaign 5: a bonus points offer needs points above 0): "
             "the till keeps its previous offers"),
-           (b"not json", "offers message not understood (JSON is malformed: invalid character (byte 4)): "
-                         "the till keeps its previous offers")]
+           (signed("offers", b"[]"), "offers message not understood (Expected `object`, got `array`): "
+                                     "the till keeps its previous offers")]
     for message, text in bad:
         with pytest.raises(TillError) as refused:
             apply_offers(journal.conn, message)

@@ -21,6 +21,7 @@ from sync.broker_url import parse_broker_url
 from ...fixtures.headoffice import CARDS, END, START, build_known_set, register_customers, store_tickets
 from ...fixtures.headoffice import office_target  # noqa: F401 - fixture
 from ...fixtures.mqtt import Listener
+from ...fixtures.signing import opened
 
 EVERYONE = SegmentSpec(start=START, end=END)
 
@@ -121,7 +122,7 @@ def test_offers_are_pushed_retained_to_tills(conn, mosquitto):
     till = Listener(mosquitto.port, topics.OFFERS)  # subscribes after the push: it gets the retained message
     try:
         assert till.wait_for(lambda messages: len(messages) == 1)
-        message = msgspec.json.decode(till.messages[0][1])
+        message = msgspec.json.decode(opened("offers", till.messages[0][1]))
     finally:
         till.close()
     targets = sorted(r[0] for r in conn.execute(
