@@ -3,6 +3,7 @@ import pytest
 
 from sync import sender
 
+from .fixtures.broker_dirs import reachable  # noqa: F401 - fixture
 from .fixtures.browser import browser  # noqa: F401 - fixture
 from .fixtures.desk import desk_engine  # noqa: F401 - fixture: the desk on SQLite unless a module asks for both
 from .fixtures.mqtt import mosquitto  # noqa: F401 - fixture

@@ -46,11 +46,11 @@ KINDS = {"overflow": 200, "desk_kind": 200, "other_id": 200, "other_topic": 100,
 
 
 @pytest.fixture
-def hardened(tmp_path):
+def hardened(reachable):
     require(mosquitto_binary() is not None, "mosquitto", "run `make setup` (apt-get install mosquitto)")
     port = free_port()
-    made = write_broker_config(tmp_path / "broker", [*HONEST, HOSTILE], port=port)
-    broker = Mosquitto(tmp_path / "broker" / "data", port=port, config_path=made.config_file).start()
+    made = write_broker_config(reachable / "broker", [*HONEST, HOSTILE], port=port)
+    broker = Mosquitto(reachable / "broker" / "data", port=port, config_path=made.config_file).start()
     yield made
     broker.stop()
 

@@ -30,7 +30,7 @@ from ..fixtures.signing import signed, trust
 
 SHIPPED = (Path(programme.__file__).parent / "default_rules.toml").read_text()
 FORGED = SHIPPED.replace('version = "2026.1"', 'version = "2026.9"').replace(
-    "cents_per_point = 100", "cents_per_point = 1")
+    "cents_per_point = 100", "cents_per_point = 10")
 NEXT = SHIPPED.replace('version = "2026.1"', 'version = "2026.2"').replace(
     "effective_from = 2026-01-01T00:00:00Z", "effective_from = 2026-03-01T00:00:00Z")
 CARD = "2900000000018"
