@@ -52,3 +52,33 @@ def export(db: str, archive: str | None) -> None:
     finally:
         conn.close()
     click.echo(json.dumps(result))
+
+
+@office.command()
+@click.option("--db", envvar="LOYALTY_DB", type=DbTarget(), help="The server's database, to find its archive beside it.")
+@click.option("--archive", type=click.Path(file_okay=False, exists=True), help=ARCHIVE_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of rows (objects by column) instead of a table.")
+@click.option("--limit", default=1000, show_default=True, type=click.IntRange(min=1),
+              help="Show at most this many rows.")
+@click.argument("query")
+def sql(db: str | None, archive: str | None, as_json: bool, limit: int, query: str) -> None:
+    """Answer one read-only QUERY (SELECT, WITH ... SELECT) over the archive's tables `tickets`, `lines` and
+    `ledger` with DuckDB; any other statement is refused."""
+    from .analytics.archive_db import ask
+    from .errors import ServerError
+
+    try:
+        answer = ask(_archive_of(db, archive), query, limit)
+    except ServerError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps([dict(zip(answer.columns, row)) for row in answer.rows], default=str))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*answer.columns)
+    for row in answer.rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    Console().print(table)
+    click.echo(f"{len(answer.rows)} row(s)" + (f" (the first {limit})" if len(answer.rows) == limit else ""))
