@@ -218,7 +218,7 @@ def _export_lock(archive: Path):
 def _bind(conn, archive: Path) -> None:
     """Check the archive is this database's (or make it so, on the first export)."""
     manifest = archive / MANIFEST
-    theirs = json.loads(manifest.read_text())["id"] if manifest.exists() else None
+    theirs = read_manifest(manifest)["id"] if manifest.exists() else None
     row = conn.execute("SELECT id, path FROM archive_target").fetchone()
     ours = row[0] if row else None
     if ours is None:
@@ -239,6 +239,16 @@ def _bind(conn, archive: Path) -> None:
     if theirs is None:
         _write_json(manifest, {"format": FORMAT, "id": ours, "tables": list(TABLES), "partitioning": "month=YYYY-MM",
                                "files": "<table>/month=YYYY-MM/batch-NNNNNNNN.parquet"})
+
+
+def read_manifest(path: Path) -> dict:
+    """The archive's `_archive.json`; ArchiveError when it does not read as one."""
+    try:
+        found = json.loads(path.read_text())
+        found["id"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ArchiveError(f"{path} cannot be read ({exc}): restore it from a backup of the archive") from None
+    return found
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -438,13 +448,3 @@ def _write_part(path: Path, table) -> None:
         os.fsync(directory)
     finally:
         os.close(directory)
-
-
-def status(conn) -> dict:
-    """What the archive holds according to the database: its folder, batches done, tickets, lines, ledger entries."""
-    ensure_schema(conn)
-    target = conn.execute("SELECT id, path FROM archive_target").fetchone()
-    done = conn.execute("SELECT count(*), coalesce(sum(tickets), 0), coalesce(sum(lines), 0), "
-                        "coalesce(sum(ledger), 0) FROM archive_batches WHERE done_at IS NOT NULL").fetchone()
-    return {"archive": target[1] if target else None, "batches": done[0], "tickets": done[1], "lines": done[2],
-            "ledger": done[3], "pending": pending(conn)}

@@ -197,3 +197,15 @@ def test_export_command_writes_beside_the_database(tmp_path):
     assert refused.exit_code == 1
     assert refused.output.strip() == ("Error: a PostgreSQL database has no folder to keep the archive beside: "
                                       "give --archive DIR")
+
+
+def test_a_damaged_manifest_is_a_clear_error(tmp_path):
+    db = tmp_path / "office.db"
+    build_known_set(db)
+    path = tmp_path / "office.archive"
+    run_export(db, path)
+    (path / "_archive.json").write_text('{"id": ')
+    with pytest.raises(archive.ArchiveError) as refused:
+        run_export(db, path)
+    assert str(refused.value) == (f"{path / '_archive.json'} cannot be read (Expecting value: line 1 column 8 "
+                                  "(char 7)): restore it from a backup of the archive")
