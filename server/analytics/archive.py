@@ -170,6 +170,9 @@ def export(conn, archive: str | Path, progress: Callable[[int, int], None] | Non
     `progress(done, total)` is called with tickets written so far and the tickets to write in this run."""
     archive = Path(archive)
     ensure_schema(conn)
+    target = conn.execute("SELECT id, path FROM archive_target").fetchone()
+    if target is not None and not archive.exists():  # refused before making anything there
+        raise ArchiveError(_not_that_archive(target, archive))
     with _export_lock(archive):
         _bind(conn, archive)
         _remove_temporaries(archive)
@@ -234,11 +237,15 @@ def _bind(conn, archive: Path) -> None:
         if theirs is None and conn.execute("SELECT count(*) FROM archive_batches").fetchone()[0] == 0:
             pass  # the first export stopped between the database and the manifest: go on
         else:
-            raise ArchiveError(f"this database is archived in {row[1]} (archive {ours}), and {archive} is not that "
-                               f"archive: give --archive {row[1]}")
+            raise ArchiveError(_not_that_archive(row, archive))
     if theirs is None:
         _write_json(manifest, {"format": FORMAT, "id": ours, "tables": list(TABLES), "partitioning": "month=YYYY-MM",
                                "files": "<table>/month=YYYY-MM/batch-NNNNNNNN.parquet"})
+
+
+def _not_that_archive(target, archive: Path) -> str:
+    return (f"this database is archived in {target[1]} (archive {target[0]}), and {archive} is not that archive: "
+            f"give --archive {target[1]}")
 
 
 def read_manifest(path: Path) -> dict:

@@ -15,7 +15,13 @@ from server.analytics import archive
 from server.analytics.archive_db import open_archive
 from server.dbconn import open_connection
 
-from ...fixtures.headoffice import CARDS, build_known_set, office_target, store_tickets  # noqa: F401
+from server.store_api import open_store
+from sync.codec import encode_ticket
+from sync.topics import tickets as tickets_topic
+
+from ...fixtures.headoffice import CARDS, accept_points, build_known_set, office_target, store_tickets  # noqa: F401
+
+NOW = "2026-03-01T00:00:00+00:00"
 
 
 def new_tickets(first: int, count: int, day: int = 28, month: int = 2) -> list[Ticket]:
@@ -148,7 +154,17 @@ def test_exports_while_tickets_arrive_hold_each_ticket_once(office_target, tmp_p
 
     def ingest() -> None:
         for first in range(0, len(arriving), 10):
-            store_tickets(office_target, arriving[first:first + 10])
+            some = arriving[first:first + 10]
+            store = open_store(office_target)
+            try:
+                store.ingest([(tickets_topic(t.terminal), t, encode_ticket(t)) for t in some], [], NOW)
+                # the write lock first: store_tickets' deferred transaction reads then writes, which SQLite
+                # refuses at once ("database is locked") when the export committed in between
+                store.conn.execute("BEGIN IMMEDIATE")
+                accept_points(store, some, NOW)
+                store.conn.execute("COMMIT")
+            finally:
+                store.close()
 
     writer = threading.Thread(target=ingest)
     writer.start()
@@ -179,6 +195,7 @@ def test_an_archive_belongs_to_one_database(tmp_path):
         run_export(one, moved)
     assert str(refused.value).startswith(f"this database is archived in {path.resolve()} (archive ")
     assert str(refused.value).endswith(f"), and {moved} is not that archive: give --archive {path.resolve()}")
+    assert not moved.exists()  # nothing made where the archive is not
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "notes.txt").write_text("mine")
     with pytest.raises(archive.ArchiveError, match="full is not empty and is not an archive: give an empty or new"):
@@ -209,3 +226,18 @@ def test_a_damaged_manifest_is_a_clear_error(tmp_path):
         run_export(db, path)
     assert str(refused.value) == (f"{path / '_archive.json'} cannot be read (Expecting value: line 1 column 8 "
                                   "(char 7)): restore it from a backup of the archive")
+
+
+def test_a_second_export_to_the_same_archive_is_refused_while_one_runs(tmp_path):
+    import fcntl
+
+    db = tmp_path / "office.db"
+    build_known_set(db)
+    path = tmp_path / "office.archive"
+    run_export(db, path)
+    with open(path / ".export.lock", "w") as running:
+        fcntl.flock(running, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(archive.ArchiveError) as refused:
+            run_export(db, path)
+    assert str(refused.value) == f"another export to {path} is running: wait for it to end"
+    assert run_export(db, path)["tickets"] == 0
