@@ -232,6 +232,10 @@ def _bind(conn, archive: Path) -> None:
             raise ArchiveError(f"{archive} is not empty and is not an archive: give an empty or new folder")
         ours = str(uuid.uuid4())
         with _writing(conn):
+            if dialect(conn) == POSTGRESQL:
+                conn.execute("LOCK TABLE archive_target IN EXCLUSIVE MODE")
+            if conn.execute("SELECT 1 FROM archive_target").fetchone() is not None:
+                raise ArchiveError("another export gave this database its archive meanwhile: run the export again")
             conn.execute("INSERT INTO archive_target VALUES (?, ?, ?)", (ours, str(archive.resolve()), _now()))
     elif theirs != ours:
         if theirs is None and conn.execute("SELECT count(*) FROM archive_batches").fetchone()[0] == 0:
