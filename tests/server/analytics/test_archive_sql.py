@@ -27,7 +27,7 @@ def office(tmp_path):
 
 
 def sql(*args):
-    return CliRunner().invoke(main, ["office", "sql", *args])
+    return CliRunner().invoke(main, ["office", "sql", *args], env={"LOYALTY_DB": None})
 
 
 def test_a_query_answers_as_a_table_or_json(office):
@@ -82,3 +82,11 @@ def test_no_archive_yet_says_to_export(tmp_path):
     assert result.exit_code == 1
     assert result.output == (f"Error: {(tmp_path / 'new.archive').resolve()} is not an archive (no _archive.json): "
                              "run `loyalty office export` first\n")
+
+
+def test_the_archive_can_be_named_instead_of_the_database(office):
+    result = sql("--archive", str(office.with_name("office.archive")), "--json", "SELECT count(*) AS n FROM lines")
+    assert json.loads(result.output) == [{"n": 13}]
+    result = sql("SELECT 1")
+    assert result.exit_code == 2 and result.output.endswith("Error: give --db DB (the archive is beside it) or "
+                                                            "--archive DIR\n")
