@@ -117,7 +117,8 @@ def _arrow():
         "lines": pa.schema([
             ("ticket_id", pa.string()), ("line_no", pa.int32()), ("gtin", pa.string()), ("label", pa.string()),
             ("category", pa.string()), ("quantity", pa.int64()), ("unit_cents", pa.int64()),
-            ("discount_cents", pa.int64()), ("total_cents", pa.int64())]),
+            ("discount_cents", pa.int64()), ("total_cents", pa.int64()), ("store", pa.string()),
+            ("card", pa.string()), ("day", pa.date32())]),
         "ledger": pa.schema([
             ("id", pa.int64()), ("card", pa.string()), ("kind", pa.string()), ("points", pa.int64()),
             ("rule", pa.string()), ("cause", pa.string()), ("ticket_id", pa.string()), ("at", ts),
@@ -130,7 +131,8 @@ def schemas() -> dict:
     return _arrow()[1]
 
 
-# What each table's query reads (the schema's columns but `day`, which comes from closed_at).
+# What each table's query reads (the schema's columns but `day`, which comes from closed_at; lines take
+# their ticket's store, card and closed_at besides).
 TICKET_COLUMNS = ("id, terminal, seq, store, cashier, closed_at, card, total_cents, points_earned, "
                   "points_redeemed, rules_version, hash, prev_hash, received_at")
 LINE_COLUMNS = "ticket_id, line_no, gtin, label, category, quantity, unit_cents, discount_cents, total_cents"
@@ -366,13 +368,15 @@ def _rows(conn, sql: str, params: tuple) -> list[tuple]:
 
 
 def _read_batch(conn, batch: Batch) -> tuple[list, list, list]:
-    """(tickets, lines with their ticket's closed_at last, ledger entries) of a batch, each in a fixed order."""
+    """(tickets, lines with their ticket's store, card and closed_at last, ledger entries) of a batch, each in
+    a fixed order."""
     if dialect(conn) == POSTGRESQL:
         tickets = _rows(conn, f"SELECT {', '.join('t.' + c for c in TICKET_COLUMNS.split(', '))} FROM "
                         "archive_pending_tickets p JOIN tickets t ON t.id = p.id AND t.closed_at = p.closed_at "
                         "WHERE p.batch = ? ORDER BY t.closed_at, t.id", (batch.number,))
-        lines = _rows(conn, f"SELECT {', '.join('l.' + c for c in LINE_COLUMNS.split(', '))}, p.closed_at FROM "
-                      "archive_pending_tickets p JOIN lines l ON l.ticket_id = p.id WHERE p.batch = ? "
+        lines = _rows(conn, f"SELECT {', '.join('l.' + c for c in LINE_COLUMNS.split(', '))}, t.store, t.card, "
+                      "t.closed_at FROM archive_pending_tickets p JOIN tickets t ON t.id = p.id AND "
+                      "t.closed_at = p.closed_at JOIN lines l ON l.ticket_id = p.id WHERE p.batch = ? "
                       "ORDER BY l.ticket_id, l.line_no", (batch.number,))
         ledger = _rows(conn, f"SELECT {', '.join('g.' + c for c in LEDGER_COLUMNS.split(', '))} FROM "
                        "archive_pending_ledger p JOIN ledger g ON g.id = p.id WHERE p.batch = ? ORDER BY g.id",
@@ -380,7 +384,8 @@ def _read_batch(conn, batch: Batch) -> tuple[list, list, list]:
         return tickets, lines, ledger
     span = (batch.first_ticket, batch.last_ticket)
     tickets = _rows(conn, f"SELECT {TICKET_COLUMNS} FROM tickets WHERE rowid > ? AND rowid <= ? ORDER BY rowid", span)
-    lines = _rows(conn, f"SELECT {', '.join('l.' + c for c in LINE_COLUMNS.split(', '))}, t.closed_at FROM tickets t "
+    lines = _rows(conn, f"SELECT {', '.join('l.' + c for c in LINE_COLUMNS.split(', '))}, t.store, t.card, "
+                  "t.closed_at FROM tickets t "
                   "JOIN lines l ON l.ticket_id = t.id WHERE t.rowid > ? AND t.rowid <= ? "
                   "ORDER BY t.rowid, l.line_no", span)
     ledger = _rows(conn, f"SELECT {LEDGER_COLUMNS} FROM ledger WHERE id > ? AND id <= ? ORDER BY id",
@@ -397,26 +402,26 @@ def _timestamps(pa, values: list):
 
 
 def _table(name: str, rows: list[tuple], month_column: str):
-    """An Arrow table of `name`'s schema plus a `month` column ("2026-11", UTC) taken from `month_column`."""
+    """An Arrow table of `name`'s schema plus a `month` column ("2026-11", UTC) taken from `month_column`
+    (a line's store, card and day are its ticket's, read with it)."""
     import pyarrow.compute as pc
 
     pa, all_schemas = _arrow()
     schema = all_schemas[name]
-    names = READ[name].split(", ") + (["closed_at"] if name == "lines" else [])
+    names = READ[name].split(", ") + (["store", "card", "closed_at"] if name == "lines" else [])
     columns = list(zip(*rows)) if rows else [() for _ in names]
-    arrays, by_name = [], {}
     source = dict(zip(names, columns))
+    moment = _timestamps(pa, list(source[month_column]))
+    arrays = []
     for field in schema:
-        if field.name == "day":
-            arrays.append(pc.cast(by_name["closed_at"], pa.date32()))
+        if field.name == month_column:
+            arrays.append(moment)
+        elif field.name == "day":
+            arrays.append(pc.cast(moment, pa.date32()))
         elif pa.types.is_timestamp(field.type):
             arrays.append(_timestamps(pa, list(source[field.name])))
         else:
             arrays.append(pa.array(source[field.name], field.type))
-        by_name[field.name] = arrays[-1]
-    moment = by_name.get(month_column)
-    if moment is None:
-        moment = _timestamps(pa, list(source[month_column]))
     month = pc.strftime(moment, format="%Y-%m")
     return pa.Table.from_arrays(arrays, schema=schema), month
 

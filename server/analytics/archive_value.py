@@ -3,7 +3,8 @@
 One definition in SQL (`FIGURES`) of what server.analytics.value and rfm compute from the card_day
 aggregate, giving the same structures and exactly the same numbers (tests/server/analytics/
 test_archive_value.py holds them equal): per card the spend, margin (each line's per-mille rate of
-server.analytics.margins, rounded down to the cent), tickets, visits (distinct days) and points;
+server.analytics.margins, rounded down to the cent, summed from the lines, which carry their ticket's
+card and day: no join), tickets, visits (distinct days) and points;
 cards of one desk customer added up (visits too); then, over the customers of the period:
 decile = i*10//n + 1 with i the 0-based place by spend (best first, ties by key); an RFM score =
 (customers strictly worse)*5//n + 1 on recency, visits and spend; the value rank from the decile
@@ -27,31 +28,25 @@ FLOOR_THOUSANDTHS = "(scaled - ((scaled % 1000) + 1000) % 1000) // 1000"
 # A customer's figures over [$start, $end], their decile, value rank and RFM scores. Parameters:
 # $start, $end (dates), $first_month, $last_month ("YYYY-MM", which month folders to read), $point_cents.
 FIGURES = """
-WITH identified AS (
-    SELECT id, card, day, store, total_cents, points_earned, points_redeemed
+WITH per_card AS (
+    SELECT card, sum(total_cents) AS spend_cents, count(*) AS tickets, count(DISTINCT day) AS visits,
+           max(day) AS last_day, sum(points_earned) AS points_earned, sum(points_redeemed) AS points_redeemed
     FROM tickets
     WHERE card IS NOT NULL AND month BETWEEN $first_month AND $last_month AND day BETWEEN $start AND $end
-), line_margin AS (
-    SELECT l.ticket_id, l.total_cents * coalesce(r.per_mille, $default_per_mille) AS scaled
-    FROM lines l SEMI JOIN identified i ON i.id = l.ticket_id
-    LEFT JOIN margin_rates r ON r.category = l.category
-    WHERE l.month BETWEEN $first_month AND $last_month
-), ticket_margin AS (
-    SELECT ticket_id, sum({floor}) AS margin_cents
-    FROM line_margin GROUP BY ticket_id
-), per_card AS (
-    SELECT i.card, sum(i.total_cents) AS spend_cents, sum(coalesce(m.margin_cents, 0)) AS margin_cents,
-           count(*) AS tickets, count(DISTINCT i.day) AS visits, max(i.day) AS last_day,
-           sum(i.points_earned) AS points_earned, sum(i.points_redeemed) AS points_redeemed
-    FROM identified i LEFT JOIN ticket_margin m ON m.ticket_id = i.id
-    GROUP BY i.card
+    GROUP BY card
+), card_margin AS (  -- each line's margin rounded down, as margins.margin_cents; lines carry their ticket's card
+    SELECT card, sum({floor}) AS margin_cents
+    FROM (SELECT l.card, l.total_cents * coalesce(r.per_mille, $default_per_mille) AS scaled
+          FROM lines l LEFT JOIN margin_rates r ON r.category = l.category
+          WHERE l.card IS NOT NULL AND l.month BETWEEN $first_month AND $last_month AND l.day BETWEEN $start AND $end)
+    GROUP BY card
 ), per_customer AS (
     SELECT coalesce('customer:' || o.customer_id, c.card) AS key, any_value(o.customer_id) AS customer_id,
            list(c.card ORDER BY c.card) AS cards, sum(spend_cents)::BIGINT AS spend_cents,
-           sum(margin_cents)::BIGINT AS margin_cents, sum(tickets)::BIGINT AS tickets,
+           sum(coalesce(m.margin_cents, 0))::BIGINT AS margin_cents, sum(tickets)::BIGINT AS tickets,
            sum(visits)::BIGINT AS visits, max(last_day) AS last_day,
            sum(points_earned)::BIGINT AS points_earned, sum(points_redeemed)::BIGINT AS points_redeemed
-    FROM per_card c LEFT JOIN owners o ON o.card = c.card
+    FROM per_card c LEFT JOIN card_margin m ON m.card = c.card LEFT JOIN owners o ON o.card = c.card
     GROUP BY 1
 ), valued AS (
     SELECT *, $end - last_day AS recency_days, points_earned * $point_cents AS points_cost_cents,
