@@ -80,14 +80,15 @@ def run(quick: bool = False) -> dict:
         on_aggregates = _timed(aggregates_path, 3)
         on_duckdb = _timed(duckdb_path, 3)
         db = open_archive(folder)
-        raw_duckdb = _timed(lambda: db.execute("SELECT card, sum(total_cents) FROM tickets GROUP BY card").fetchall(), 3)
+        scan = "SELECT card, sum(total_cents) FROM tickets GROUP BY card"
+        raw_duckdb = _timed(lambda: db.execute(scan).fetchall(), 3)
         db.close()
-        raw_sqlite = _timed(lambda: conn.execute("SELECT card, sum(total_cents) FROM tickets GROUP BY card").fetchall(),
-                            3)
+        raw_sqlite = _timed(lambda: conn.execute(scan).fetchall(), 3)
         postgres = _postgres_export(conn, end.replace(day=1), Path(tmp))
         conn.close()
         db_mb, archive_mb = round(path.stat().st_size / 1e6), _size_mb(folder)
-    return {"postgres": postgres, "customers": customers, "tickets": tickets, "lines": lines, "ledger": exported["ledger"],
+    return {"postgres": postgres, "customers": customers, "tickets": tickets, "lines": lines,
+            "ledger": exported["ledger"],
             "batches": exported["batches"], "db_mb": db_mb, "archive_mb": archive_mb,
             "export_s": round(export_s, 1), "export_tickets_per_s": round(tickets / export_s),
             "export_lines_per_s": round(lines / export_s), "export_nothing_new": summary_ms(noop),
@@ -114,8 +115,8 @@ def _postgres_export(conn, since: date, tmp: Path) -> dict | None:
     server = LocalPostgres(durable=False).start()
     try:
         pg = open_connection(server.create_database("bench_archive"))
-        months = [m for (m,) in conn.execute("SELECT DISTINCT substr(closed_at, 1, 7) FROM tickets WHERE closed_at >= ?",
-                                             (first,))]
+        months = [m for (m,) in conn.execute(
+            "SELECT DISTINCT substr(closed_at, 1, 7) FROM tickets WHERE closed_at >= ?", (first,))]
         for month in months:
             pg.execute(partition_ddl(int(month[:4]), int(month[5:])))
         columns = ("id, terminal, seq, store, cashier, closed_at, card, total_cents, points_earned, points_redeemed, "

@@ -55,9 +55,11 @@ def export(db: str, archive: str | None) -> None:
 
 
 @office.command()
-@click.option("--db", envvar="LOYALTY_DB", type=DbTarget(), help="The server's database, to find its archive beside it.")
+@click.option("--db", envvar="LOYALTY_DB", type=DbTarget(),
+              help="The server's database, to find its archive beside it.")
 @click.option("--archive", type=click.Path(file_okay=False, exists=True), help=ARCHIVE_HELP)
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of rows (objects by column) instead of a table.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print a JSON list of rows (objects by column) instead of a table.")
 @click.option("--limit", default=1000, show_default=True, type=click.IntRange(min=1),
               help="Show at most this many rows.")
 @click.argument("query")

@@ -28,7 +28,8 @@ def new_tickets(first: int, count: int, day: int = 28, month: int = 2) -> list[T
     closed = datetime(2026, month, day, 9, 0, tzinfo=timezone.utc)
     return [Ticket(id=f"S005-T01-{seq:08d}", terminal="S005-T01", seq=seq, store="S005", cashier="c1",
                    opened_at=closed, closed_at=closed,
-                   lines=[make_line("3017620422003", 1, 100 + seq), make_line("3228857000906", 2, 50, category="fresh")],
+                   lines=[make_line("3017620422003", 1, 100 + seq),
+                          make_line("3228857000906", 2, 50, category="fresh")],
                    tenders=[Tender(kind="cash", cents=200 + seq)], total_cents=200 + seq,
                    card=CARDS["B"] if seq % 2 else None,
                    points=[PointsEntry(kind="earn", rule="base", points=2)] if seq % 2 else [], rules_version="base-1")

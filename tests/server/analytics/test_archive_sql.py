@@ -46,7 +46,8 @@ def test_a_query_answers_as_a_table_or_json(office):
 @pytest.mark.parametrize("query, message", [
     ("INSERT INTO tickets SELECT * FROM tickets",
      f"INSERT statements are refused: the archive is read only; {ALLOWED}"),
-    ("COPY (SELECT * FROM tickets) TO '/tmp/out.csv'", f"COPY statements are refused: the archive is read only; {ALLOWED}"),
+    ("COPY (SELECT * FROM tickets) TO '/tmp/out.csv'",
+     f"COPY statements are refused: the archive is read only; {ALLOWED}"),
     ("ATTACH 'other.db' AS other", f"ATTACH statements are refused: the archive is read only; {ALLOWED}"),
     ("PRAGMA version", f"PRAGMA statements are refused: the archive is read only; {ALLOWED}"),
     ("SELECT 1; DROP VIEW tickets", f"2 statements given: {ALLOWED}"),
