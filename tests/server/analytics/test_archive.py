@@ -241,3 +241,14 @@ def test_a_second_export_to_the_same_archive_is_refused_while_one_runs(tmp_path)
             run_export(db, path)
     assert str(refused.value) == f"another export to {path} is running: wait for it to end"
     assert run_export(db, path)["tickets"] == 0
+
+
+def test_export_command_from_postgresql_needs_its_archive_named(postgres_url, tmp_path):
+    build_known_set(postgres_url)
+    path = tmp_path / "pg.archive"
+    result = CliRunner().invoke(main, ["office", "export", "--db", postgres_url, "--archive", str(path)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output.strip().splitlines()[-1])["tickets"] == 13
+    asked = CliRunner().invoke(main, ["office", "sql", "--archive", str(path), "--json",
+                                      "SELECT count(*) AS n, sum(points) AS points FROM ledger"])
+    assert json.loads(asked.output) == [{"n": 14, "points": 2050}]  # 2,000 earned in 2026, 100 in 2025, 50 spent
