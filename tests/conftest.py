@@ -5,6 +5,7 @@ from sync import sender
 
 from .fixtures.broker_dirs import reachable  # noqa: F401 - fixture
 from .fixtures.browser import browser  # noqa: F401 - fixture
+from .fixtures.files import usual_umask  # noqa: F401 - fixture
 from .fixtures.desk import desk_engine  # noqa: F401 - fixture: the desk on SQLite unless a module asks for both
 from .fixtures.mqtt import mosquitto  # noqa: F401 - fixture
 from .fixtures.pcsc import card_slot, issuer_key, pcscd, pcscd_service  # noqa: F401 - fixtures

@@ -2,7 +2,6 @@
 nor left half-written, an archive to import read only when it is a regular file of bounded size."""
 import os
 import sqlite3
-import stat
 
 import pytest
 from click.testing import CliRunner
@@ -16,17 +15,9 @@ from server.store import Store
 
 from .test_store import ingest, till_messages
 
+from ..fixtures.files import mode
 
-@pytest.fixture(autouse=True)
-def usual_umask():
-    """The umask of most systems (022): files are 0644 unless made private on purpose."""
-    before = os.umask(0o022)
-    yield
-    os.umask(before)
-
-
-def mode(path) -> int:
-    return stat.S_IMODE(os.stat(path).st_mode)
+pytestmark = pytest.mark.usefixtures("usual_umask")
 
 
 def invoke(*args):

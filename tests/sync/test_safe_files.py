@@ -1,6 +1,5 @@
 """sync.safe_files on real files: private modes whatever the umask, no write through a link, bounded reads."""
 import os
-import stat
 
 import pytest
 
@@ -8,16 +7,9 @@ from sync.safe_files import (
     UnsafeFileError, connect_private, create_private, new_private_file, private_database, read_regular, write_private,
 )
 
+from ..fixtures.files import mode
 
-@pytest.fixture(autouse=True)
-def usual_umask():
-    before = os.umask(0o022)
-    yield
-    os.umask(before)
-
-
-def mode(path) -> int:
-    return stat.S_IMODE(os.stat(path).st_mode)
+pytestmark = pytest.mark.usefixtures("usual_umask")
 
 
 def test_a_new_private_file_is_0600_and_never_an_existing_one(tmp_path):

@@ -1,7 +1,6 @@
 """The till's files on disk: the journal (and its WAL files) and the archives it exports are private (0600);
 an archive is never written through a link nor left half-written, and is read only when it is a regular file."""
 import os
-import stat
 
 import pytest
 
@@ -12,17 +11,9 @@ from tests.fixtures.closing import TILL, close, run, sold_till
 
 CARD = "2900000000018"
 
+from ..fixtures.files import mode
 
-@pytest.fixture(autouse=True)
-def usual_umask():
-    """The umask of most systems (022): files are 0644 unless made private on purpose."""
-    before = os.umask(0o022)
-    yield
-    os.umask(before)
-
-
-def mode(path) -> int:
-    return stat.S_IMODE(os.stat(path).st_mode)
+pytestmark = pytest.mark.usefixtures("usual_umask")
 
 
 def test_the_journal_and_its_wal_files_are_private(tmp_path):
