@@ -3,7 +3,6 @@ ticket explorer, segments and campaigns (pushed to a real Mosquitto); on SQLite 
 from __future__ import annotations
 
 import csv
-import html
 import io
 from datetime import datetime, timedelta, timezone
 
@@ -16,9 +15,9 @@ from server.store_api import open_store
 from sync import topics
 from sync.codec import encode_ticket
 
-from ..fixtures.desk import Desk, error_of
-from ..fixtures.desk import fast_argon2  # noqa: F401 - fixture
-from ..fixtures.headoffice import CARDS, build_known_set, chained, close_office, register_customers, store_tickets
+from ..fixtures.desk import Desk, error_of, text
+from ..fixtures.desk import fast_argon2, office  # noqa: F401 - fixtures
+from ..fixtures.headoffice import CARDS, chained, close_office, store_tickets
 from ..fixtures.headoffice import office_target  # noqa: F401 - fixture
 from ..fixtures.mqtt import Listener
 from ..fixtures.signing import opened
@@ -32,18 +31,6 @@ OFFICE_ROUTES = [("GET", "/office/"), ("GET", "/office/value"), ("GET", "/office
 PERIOD = "start=2026-01-01&end=2026-01-31"
 
 
-@pytest.fixture
-def office(tmp_path, fast_argon2, office_target):
-    """The web app on the known data set, customers 1-3 at the desk, one user per role."""
-    desk = Desk(tmp_path, office_target)
-    build_known_set(desk.db_path)
-    register_customers(desk.conn)
-    yield desk
-    close_office(desk)
-
-
-def text(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
 
 
 def test_every_office_route_is_for_head_office_and_admin(office):

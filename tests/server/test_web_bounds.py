@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import html
 
-import pytest
 
-from ..fixtures.desk import ENROL, Desk, error_of
-from ..fixtures.desk import fast_argon2  # noqa: F401 - fixture
-from ..fixtures.headoffice import CARDS, build_known_set, close_office, register_customers
+from ..fixtures.desk import ENROL, error_of
+from ..fixtures.desk import fast_argon2, office  # noqa: F401 - fixtures
+from ..fixtures.headoffice import CARDS
 from ..fixtures.headoffice import office_target  # noqa: F401 - fixture
 
 BIG = "9" * 25
@@ -18,14 +17,6 @@ DAYS = "give a day from 1900-01-01 to 2999-12-31"
 CAMPAIGN = dict(name="x", kind="bonus_points", value="5", starts="2026-01-01", ends="2026-12-31",
                 start="2026-01-01", end="2026-01-31", control_percent="10")
 
-
-@pytest.fixture
-def office(tmp_path, fast_argon2, office_target):
-    desk = Desk(tmp_path, office_target)
-    build_known_set(desk.db_path)
-    register_customers(desk.conn)
-    yield desk
-    close_office(desk)
 
 
 PAGES = [

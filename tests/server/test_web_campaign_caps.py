@@ -13,22 +13,14 @@ from server.dbconn import has_table
 from server.deskdb import open_db
 from server.errors import ServerError
 
-from ..fixtures.desk import Desk, error_of
-from ..fixtures.desk import fast_argon2  # noqa: F401 - fixture
-from ..fixtures.headoffice import END, START, build_known_set, close_office, register_customers
+from ..fixtures.desk import error_of
+from ..fixtures.desk import fast_argon2, office  # noqa: F401 - fixtures
+from ..fixtures.headoffice import END, START
 from ..fixtures.headoffice import office_target  # noqa: F401 - fixture
 
 FORM = dict(name="Big", starts="2026-01-01", ends="2026-12-31", start="2026-01-01", end="2026-01-31",
             control_percent="10")
 
-
-@pytest.fixture
-def office(tmp_path, fast_argon2, office_target):
-    desk = Desk(tmp_path, office_target)
-    build_known_set(desk.db_path)
-    register_customers(desk.conn)
-    yield desk
-    close_office(desk)
 
 
 def stored(office) -> int:

@@ -3,7 +3,6 @@ refresher (its own thread and connection) recomputes them; the first view of a l
 On SQLite and on PostgreSQL."""
 from __future__ import annotations
 
-import html
 import sqlite3
 import threading
 from datetime import datetime, timezone
@@ -14,10 +13,9 @@ from programme.ticket import Tender, Ticket, make_line
 from server.analytics import aggregate, dashboard
 from server.dbconn import open_connection
 
-from ...fixtures.desk import Desk
-from ...fixtures.desk import fast_argon2  # noqa: F401 - fixture
-from ...fixtures.headoffice import CARDS, END, START, _ean, build_known_set, chained, close_office, last_hash
-from ...fixtures.headoffice import register_customers
+from ...fixtures.desk import fast_argon2, office  # noqa: F401 - fixtures
+from ...fixtures.desk import text
+from ...fixtures.headoffice import CARDS, END, START, _ean, chained, last_hash
 from ...fixtures.headoffice import office_target, store_tickets  # noqa: F401 - fixture
 
 PERIOD = f"start={START}&end={END}"
@@ -25,17 +23,6 @@ CARD_K = _ean("290000000011")  # a card the known set does not have: one more cu
 WAIT_S = 60
 
 
-@pytest.fixture
-def office(tmp_path, fast_argon2, office_target):
-    desk = Desk(tmp_path, office_target)
-    build_known_set(desk.db_path)
-    register_customers(desk.conn)
-    yield desk
-    close_office(desk)
-
-
-def text(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
 
 
 def customers(page: str) -> int:
