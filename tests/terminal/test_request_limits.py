@@ -143,7 +143,7 @@ def test_a_card_not_asked_for_a_while_leaves_the_window(monkeypatch):
 
 
 @pytest.fixture
-def secure_chain(tmp_path):
+def secure_chain(tmp_path, reachable):
     """The generated hardened broker (TLS, one account per till, ACLs), head office answering as its own account,
     a ticket of S001-T01 at head office."""
     from programme.ticket import make_line
@@ -161,8 +161,8 @@ def secure_chain(tmp_path):
 
     require(mosquitto_binary() is not None, "mosquitto", "run `make setup` (apt-get install mosquitto)")
     port = free_port()
-    made = write_broker_config(tmp_path / "broker", ["S001-T01", "S001-T02", "S002-T01"], port=port)
-    broker = Mosquitto(tmp_path / "broker" / "data", port=port, config_path=made.config_file).start()
+    made = write_broker_config(reachable / "broker", ["S001-T01", "S001-T02", "S002-T01"], port=port)
+    broker = Mosquitto(reachable / "broker" / "data", port=port, config_path=made.config_file).start()
     with Journal(tmp_path / "till-a.db", "S001-T01") as journal:
         ticket = sell(journal, [make_line("3000000000014", 1, 542, "grocery", "olive oil 1l")], CARD)
     store = Store(tmp_path / "server.db")
