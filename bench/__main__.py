@@ -1,7 +1,7 @@
 """`python -m bench [--quick] [NAME...]` (make bench): run the benchmarks and write docs/performance.md.
 
-A full run rewrites the page (text put by hand between sections stays). A run of some benches replaces only their sections, each marked and
-dated with the command that produced it. A --quick run prints and writes nothing.
+A full run rewrites the page (text put by hand between sections stays). A run of some benches replaces only
+their sections, each marked and dated with the command that produced it. A --quick run prints and writes nothing.
 """
 from __future__ import annotations
 

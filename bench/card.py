@@ -116,7 +116,8 @@ def markdown(result: dict) -> str:
         row("present card -> verified number (CardRequest, connect, SELECT, READ, Ed25519)",
             result["present_to_verified"], "target p99 <= 30 ms"),
         row("card inserted -> verified number", inserted,
-            "includes pcscd noticing the card (it polls vpcd about every 0.4 s); inserted at a random point of that cycle"),
+            "includes pcscd noticing the card (it polls vpcd about every 0.4 s); "
+            "inserted at a random point of that cycle"),
     ]
     return (f"## Card reads (pcscd + vpcd + pyscard, our virtual card; pcscd {result['pcscd']})\n\n"
             + table(rows, ("path", "p50 ms", "p99 ms", "mean ms", "n", "note")) + "\n\n"

@@ -124,7 +124,8 @@ def server_process(broker: Mosquitto, server_db: Path, workers: int = 1):
         session.disconnect()
         session.loop_stop()
     proc = subprocess.Popen([sys.executable, "-m", "loyalty", "server", "--db", str(server_db), "--broker", broker.url,
-                             "--workers", str(workers), "--allow-unregistered-tills"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                             "--workers", str(workers), "--allow-unregistered-tills"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         # The clock starts once every worker runs (each says "server ingesting ..."): a long-running
         # service's start-up (about 1 s of imports) is not ingest time. Then stderr is drained.

@@ -144,7 +144,8 @@ def markdown(result: dict) -> str:
             f"{result['offers']:,} targeted offers\n\n"
             + table([(name, r["p50_ms"], r["p99_ms"], r["cpu_p50_ms"], r["cpu_p99_ms"], r["n"]) for name, r in rows],
                     ("measure", "p50 ms", "p99 ms", "CPU p50 ms", "CPU p99 ms", "n"))
-            + f"\n\nWall time includes waiting for the CPU (load average {result['load_average']} on this machine during "
+            + f"\n\nWall time includes waiting for the CPU (load average "
+            f"{result['load_average']} on this machine during "
             "the run); CPU time is the thread's own. Promotions: 40 on 20 articles each, 5 on a category, 5 basket "
             "bonuses; offers: 900 for single cards, 100 for segments; 46 multipliers, 40 article bonuses. "
             f"Rules file {result['rules_file_kb']} KB, parsed and checked once in {result['parse_rules_ms']} ms. "

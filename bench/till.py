@@ -110,7 +110,8 @@ def measure(path: Path, cards: list[str]) -> dict:
                     (tid, seq, TERMINAL, closed, card, total_of(lines), ticket.points_earned, RULES_VERSION, digest,
                      payload))
         raw.executemany("INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", line_rows)
-        raw.executemany("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        raw.executemany("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
                         ledger_rows)
         raw.execute("INSERT INTO outbox VALUES (?, ?, ?, ?, ?)",
                     (seq, "loyalty/v1/up/S001-T01/tickets", payload, closed, payload_digest(payload)))
@@ -221,7 +222,8 @@ def markdown(result: dict) -> str:
              cb["p50_ms"], cb["p99_ms"]),
             (f"{int(size):,}", "ticket close with SQLite's automatic checkpoint inside it (before sync/checkpoint.py)",
              ci["p50_ms"], ci["p99_ms"]),
-            (f"{int(size):,}", "raw SQLite insert of the same rows, synchronous=FULL (baseline)", b["p50_ms"], b["p99_ms"]),
+            (f"{int(size):,}", "raw SQLite insert of the same rows, synchronous=FULL (baseline)",
+             b["p50_ms"], b["p99_ms"]),
             (f"{int(size):,}", "card typed -> hot-list + balance (target p99 <= 30 ms)", lk["p50_ms"], lk["p99_ms"]),
             (f"{int(size):,}", "raw indexed SUM of the card's ledger (baseline)", s["p50_ms"], s["p99_ms"]),
         ]
@@ -232,13 +234,16 @@ def markdown(result: dict) -> str:
     return (f"## Till: ticket close ({result['lines']} lines) and card look-up, {result['samples']} samples each\n\n"
             + table(rows, ("journal tickets", "operation", "p50 ms", "p99 ms")) + "\n\n"
             + "Pre-fill (bulk, synchronous=OFF): "
-            + ", ".join(f"{int(k):,} tickets in {v['prefill_s']} s ({v['file_mb']} MB)" for k, v in result["sizes"].items())
+            + ", ".join(f"{int(k):,} tickets in {v['prefill_s']} s ({v['file_mb']} MB)"
+                        for k, v in result["sizes"].items())
             + ".\n\n" + (f"Not measured: {result['not_measured']}. " if result["not_measured"] else "")
             + "Checkpoints: the journal copies its WAL into the database on its own thread once the till pauses "
             "(0.5 s; 20 ms here so the bench does not sleep) or after 64 closes in a busy spell (sync/checkpoint.py). "
-            "Between customers, the close finds the WAL checkpointed; back to back, a checkpoint's sync runs beside some "
+            "Between customers, the close finds the WAL checkpointed; back to back, a checkpoint's sync runs "
+            "beside some "
             "closes; before, SQLite's automatic checkpoint ran inside one close in about a hundred. The raw baseline "
-            "keeps SQLite's defaults and runs between customers, as the first row. The card look-up here starts from a typed number and "
+            "keeps SQLite's defaults and runs between customers, as the first row. The card look-up here starts "
+            "from a typed number and "
             "opens its own SQLite connection, as the screen's worker thread does; the chip read that comes before "
             "it with the virtual card is measured by bench/card.py.\n")
 

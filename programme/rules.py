@@ -17,9 +17,7 @@ from .errors import CardNumberError, RulesError
 # The tickets the rules must give points to without fail: programme/ticket.py's bounds, one source.
 from .ticket import MAX_AMOUNT_CENTS as TICKET_MAX_LINE_CENTS
 from .ticket import MAX_ENTRY_POINTS
-from .ticket import MAX_LINES as TICKET_MAX_LINES
 from .ticket import MAX_QUANTITY as TICKET_MAX_QUANTITY
-from .ticket import MAX_UNIT_CENTS as TICKET_MAX_UNIT_CENTS
 
 
 # Bounds of a rules file (docs/rules.md, "Bounds"). Together they keep every points entry within

@@ -174,7 +174,8 @@ def transfer_points(conn: sqlite3.Connection, source: str, target: str, points, 
 def hotlist(conn: sqlite3.Connection) -> list[dict]:
     """Cards the tills must refuse: blocked, lost or stolen."""
     return [dict(r) for r in conn.execute(
-        f"SELECT number AS card, status, status_at AS since FROM cards WHERE status IN ({', '.join('?' * len(HOT_STATUSES))}) "
+        f"SELECT number AS card, status, status_at AS since FROM cards "
+        f"WHERE status IN ({', '.join('?' * len(HOT_STATUSES))}) "
         "ORDER BY number", HOT_STATUSES)]
 
 

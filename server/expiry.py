@@ -49,7 +49,8 @@ def run_expiry(conn: sqlite3.Connection, rules: RuleSet, as_of: date,
     conn.execute("BEGIN IMMEDIATE")
     try:
         cur = conn.executemany(
-            "INSERT OR IGNORE INTO ledger (card, kind, points, rule, cause, ticket_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(e.card, e.kind, e.points, e.rule, e.cause, None, e.at.isoformat()) for e in new])
         written = cur.rowcount if new else 0  # nothing executed: sqlite3 says 0, psycopg -1
         conn.execute("COMMIT")

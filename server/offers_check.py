@@ -71,7 +71,7 @@ class CampaignCache:
         """The claims the server accepts (engine offers, cheque entries) and why the others are refused.
         `day`: the ticket's day in its rules' time zone (programme.engine.local_day), as the till chose it."""
         promotions, cheques, refused = [], [], []
-        card, store = ticket.card, ticket.store
+        card = ticket.card
         for campaign, entry in claims:
             why = self._refusal(conn, ticket, campaign, entry, day)
             if why:

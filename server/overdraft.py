@@ -4,7 +4,8 @@ Tills offline may each spend, under their daily cap, points another till spent t
 head office. `record_overdrafts` runs inside the ingest transaction (SQLite and PostgreSQL alike): it marks
 the reservations the batch's tickets used (server.reservations), then keeps one row per card the batch
 took points from and left below zero, naming the card's tickets that took points in the day before, so
-head office can follow it up (the sync page lists them). Points held unverified count as the card's. Replaying a batch stores nothing again, so flags
+head office can follow it up (the sync page lists them). Points held unverified count as the card's.
+Replaying a batch stores nothing again, so flags
 nothing twice.
 """
 from __future__ import annotations

@@ -120,7 +120,8 @@ def recheck_waiting(conn, tickets: list[Ticket], now: str) -> int:
     for original in sorted(waiting):
         marker = not_held(original)
         flagged = {ticket_id: reason for ticket_id, reason in conn.execute(
-            f"SELECT ticket_id, reason FROM discrepancies WHERE ticket_id IN ({','.join('?' * len(waiting[original]))})",
+            f"SELECT ticket_id, reason FROM discrepancies "
+            f"WHERE ticket_id IN ({','.join('?' * len(waiting[original]))})",
             sorted(waiting[original])).fetchall() if marker in reason}
         if not flagged:
             continue
@@ -128,7 +129,8 @@ def recheck_waiting(conn, tickets: list[Ticket], now: str) -> int:
         news: dict[str, list[str]] = {}
         so_far: Counter = Counter()
         for return_id, line, quantity in conn.execute(
-                "SELECT r.return_id, r.original_line, r.quantity FROM returned_lines r JOIN tickets t ON t.id = r.return_id "
+                "SELECT r.return_id, r.original_line, r.quantity FROM returned_lines r "
+                "JOIN tickets t ON t.id = r.return_id "
                 "WHERE r.original_id = ? ORDER BY t.closed_at, r.return_id, r.line_no", (original,)).fetchall():
             so_far[line] += quantity
             if return_id not in flagged:

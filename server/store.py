@@ -337,7 +337,8 @@ class Store:
         its next batch, not at its next start. A reload is a new dict (server/precheck.py relies on it)."""
         mark = tuple(self.conn.execute("SELECT count(*), max(registered_at) FROM till_keys").fetchone())
         if self._keys is None or mark != self._keys_mark:
-            self._keys = {t: load_public_key(k) for t, k in self.conn.execute("SELECT terminal, public_key FROM till_keys")}
+            self._keys = {t: load_public_key(k)
+                          for t, k in self.conn.execute("SELECT terminal, public_key FROM till_keys")}
             self._keys_mark = mark
         return self._keys
 
@@ -387,7 +388,8 @@ class Store:
             with self.conn:
                 self.conn.executemany(
                     "UPDATE received SET status = 'stored' WHERE terminal = ? AND seq = ? AND status = 'quarantined' "
-                    "AND EXISTS (SELECT 1 FROM tickets t WHERE t.terminal = received.terminal AND t.seq = received.seq)",
+                    "AND EXISTS (SELECT 1 FROM tickets t WHERE t.terminal = received.terminal "
+                    "AND t.seq = received.seq)",
                     [(t.terminal, t.seq) for _, t, _ in good])
         return {"quarantined": len(pending), "stored": result.stored, "still_quarantined": len(pending) - result.stored}
 
@@ -494,7 +496,8 @@ class Store:
 
     def ack_digest(self, terminal: str, seq: int) -> str | None:
         """SHA-256 of the message received as `seq`: an ack names it so a till never takes another's ack."""
-        row = self.conn.execute("SELECT digest FROM received WHERE terminal = ? AND seq = ?", (terminal, seq)).fetchone()
+        row = self.conn.execute("SELECT digest FROM received WHERE terminal = ? AND seq = ?",
+                                (terminal, seq)).fetchone()
         return row[0] if row else None
 
     def ticket_count(self) -> int:
@@ -537,7 +540,8 @@ class Store:
 
     def dead_letters(self) -> list[dict]:
         return [dict(r) for r in self.db.query(
-            "SELECT id, received_at, topic, terminal, seq, reason, length(payload) AS size FROM dead_letters ORDER BY id")]
+            "SELECT id, received_at, topic, terminal, seq, reason, length(payload) AS size "
+            "FROM dead_letters ORDER BY id")]
 
 
 def balances_seen_by(conn, terminal: str, cards: list[str]) -> tuple[dict[str, int], int]:

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 import psycopg
 from psycopg.rows import dict_row
 
-from programme.ticket import Ticket, ticket_hash
+from programme.ticket import ticket_hash
 from sync.codec import payload_digest
 
 from .dbconn import PgConnection

@@ -57,7 +57,8 @@ def parse_picks(specs: tuple[str, ...]) -> dict[int, int]:
 @click.option("--ticket", "ticket_id", required=True, help="The original ticket, e.g. S001-T01-00000042.")
 @click.option("--line", "line_specs", multiple=True, required=True, metavar="[QTYx]LINE",
               help="A line to return (numbered from 1); repeat for more.")
-@click.option("--printer", default="dummy", show_default=True, help="dummy, file:PATH, network:HOST[:PORT], usb:VID:PID.")
+@click.option("--printer", default="dummy", show_default=True,
+              help="dummy, file:PATH, network:HOST[:PORT], usb:VID:PID.")
 @click.option("--broker", envvar="LOYALTY_BROKER",
               help="Broker address mqtt://HOST:PORT: head office is asked for another till's ticket and what "
                    "other tills returned of it; none: what this till knows.")
@@ -89,7 +90,8 @@ def return_(terminal: str, db: str, ticket_id: str, line_specs: tuple[str, ...],
 @click.option("--terminal", required=True, help=TERMINAL_HELP)
 @click.option("--db", required=True, type=click.Path(dir_okay=False, exists=True), help="The till's journal.")
 @click.option("--ticket", "ticket_id", required=True, help="The ticket to reprint, e.g. S001-T01-00000042.")
-@click.option("--printer", default="dummy", show_default=True, help="dummy, file:PATH, network:HOST[:PORT], usb:VID:PID.")
+@click.option("--printer", default="dummy", show_default=True,
+              help="dummy, file:PATH, network:HOST[:PORT], usb:VID:PID.")
 def reprint(terminal: str, db: str, ticket_id: str, printer: str) -> None:
     """Print a ticket's receipt again, marked DUPLICATA, and show it."""
     from .errors import TillError

@@ -3,13 +3,16 @@ import pytest
 
 from sync import sender
 
-from .fixtures.broker_dirs import reachable  # noqa: F401 - fixture
+from .fixtures.broker_dirs import reachable, secure_broker  # noqa: F401 - fixtures
 from .fixtures.browser import browser  # noqa: F401 - fixture
 from .fixtures.files import usual_umask  # noqa: F401 - fixture
-from .fixtures.desk import desk_engine  # noqa: F401 - fixture: the desk on SQLite unless a module asks for both
+from .fixtures.desk import desk, desk_engine, fast_argon2, office  # noqa: F401 - fixtures (desk_engine: the desk on
+# SQLite unless a module asks for both)
+from .fixtures.headoffice import office_target  # noqa: F401 - fixture
 from .fixtures.mqtt import mosquitto  # noqa: F401 - fixture
 from .fixtures.pcsc import card_slot, issuer_key, pcscd, pcscd_service  # noqa: F401 - fixtures
 from .fixtures.postgres import postgres_server, postgres_url  # noqa: F401 - fixtures
+from .fixtures.stores import store  # noqa: F401 - fixture
 
 
 @pytest.fixture(scope="session")

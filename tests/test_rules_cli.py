@@ -79,7 +79,8 @@ def test_publish_keeps_every_version_and_a_till_uses_the_one_in_force(tmp_path, 
     second = run("rules", "publish", str(newer), "--broker", mosquitto.url)
     assert json.loads(second.output)["versions"] == ["2026.11-2", "2026.11-3"]
     (tmp_path / "changed").mkdir()
-    changed = rules_file(tmp_path / "changed", "2026.11-2", days_ago=30, extra='\n[[bonuses]]\narticle = "1"\npoints = 1\n')
+    changed = rules_file(tmp_path / "changed", "2026.11-2", days_ago=30,
+                         extra='\n[[bonuses]]\narticle = "1"\npoints = 1\n')
     refused = run("rules", "publish", str(changed), "--broker", mosquitto.url)
     assert refused.exit_code == 1
     assert refused.output == ("Error: rules version 2026.11-2 was already published with other content: "
@@ -117,7 +118,8 @@ def test_publish_records_the_version_in_a_postgresql_head_office(tmp_path, mosqu
     assert published.exit_code == 0, published.output
     store = open_store(postgres_url)
     try:
-        assert [tuple(r) for r in store.conn.execute("SELECT version FROM rules_versions").fetchall()] == [("2026.11-2",)]
+        assert [tuple(r) for r in store.conn.execute("SELECT version FROM rules_versions").fetchall()
+                ] == [("2026.11-2",)]
     finally:
         store.close()
 

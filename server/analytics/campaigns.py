@@ -101,7 +101,8 @@ def _check(c: Campaign) -> None:
         raise ServerError(f"a bonus points offer gives at most {MAX_BONUS_POINTS} points: give fewer "
                           "(a bigger gift is a desk adjustment)")
     if c.kind == "cheque" and c.cheque_cents > MAX_CHEQUE_CENTS:
-        raise ServerError(f"a cheque offer is worth at most {MAX_CHEQUE_CENTS // 100}.{MAX_CHEQUE_CENTS % 100:02d} EUR: "
+        raise ServerError(f"a cheque offer is worth at most {MAX_CHEQUE_CENTS // 100}."
+                          f"{MAX_CHEQUE_CENTS % 100:02d} EUR: "
                           "give a smaller value")
     if c.ends < c.starts:
         raise ServerError(f"the campaign ends ({c.ends}) before it starts ({c.starts}): swap the dates")

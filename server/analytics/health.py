@@ -1,7 +1,8 @@
 """Sync health per till: last seen, highest contiguous sequence, open gaps, dead letters, quarantine.
 
 Red: a gap still open, a quarantined ticket or a chain break (tickets missing or not trusted).
-Amber: dead letters not replayed yet, points the server computes differently (discrepancies), or not heard from for more than AMBER_AFTER (the till may be offline).
+Amber: dead letters not replayed yet, points the server computes differently (discrepancies), or not heard
+from for more than AMBER_AFTER (the till may be offline).
 Green: everything received, in order, recently.
 
 The outbox backlog is shown as the till last reported it (server.till_status). A reported backlog whose

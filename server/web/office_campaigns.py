@@ -85,7 +85,8 @@ def segment_export():
 @roles(*OFFICE)
 def campaigns():
     return render_template("office_campaigns.html", campaigns=offers.list_campaigns(db()),
-                           spec=segment_spec(request.args), ranks=RANKS, categories=_categories(), tiers=seg.tier_names(),
+                           spec=segment_spec(request.args), ranks=RANKS,
+                           categories=_categories(), tiers=seg.tier_names(),
                            broker=bool(current_app.config.get("BROKER")))
 
 

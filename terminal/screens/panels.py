@@ -58,5 +58,6 @@ def cheque_note(rules, points: int) -> str:
         return ""
     count = max(points, 0) // cheques.threshold_points
     if count:
-        return f"{count} loyalty cheque{'s' if count > 1 else ''} of {format_cents(cheques.cheque_cents)} available (F9)"
+        return (f"{count} loyalty cheque{'s' if count > 1 else ''} "
+                f"of {format_cents(cheques.cheque_cents)} available (F9)")
     return f"next loyalty cheque in {cheques.threshold_points - max(points, 0)} points"

@@ -230,7 +230,8 @@ class SaleScreen(Screen):
             self.app.wake_sync()
 
     def show_closed(self, closed: Closed) -> None:
-        self.query_one("#receipt", Static).update(closed.receipt + (closed.control_slip or "") + "".join(closed.cheques))
+        receipt = closed.receipt + (closed.control_slip or "") + "".join(closed.cheques)
+        self.query_one("#receipt", Static).update(receipt)
         self.say(closed.print_error or f"ticket {closed.ticket.id} closed", error=bool(closed.print_error))
 
     def do_reprint(self, text: str) -> None:

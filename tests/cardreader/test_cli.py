@@ -66,7 +66,8 @@ def test_issuer_key_personalise_then_read_with_the_public_key(card_slot, env, tm
         other = {**env, "XDG_CONFIG_HOME": str(tmp_path / "other")}
         missing = loyalty("card", "read", "--wait", "5", env=other)
         assert missing.returncode == 1 and "cannot read the issuer public key" in missing.stderr
-        assert loyalty("card", "issuer-key", "new", "--out", str(tmp_path / "other" / "loyalty"), env=env).returncode == 0
+        made = loyalty("card", "issuer-key", "new", "--out", str(tmp_path / "other" / "loyalty"), env=env)
+        assert made.returncode == 0
         wrong = loyalty("card", "read", "--wait", "5", env=other)
         assert wrong.stderr.strip() == ("Error: card *********0025 is damaged (its signature does not verify): "
                                         "do not accept it; refer the customer to the welcome desk for a new card")

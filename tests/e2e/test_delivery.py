@@ -8,7 +8,6 @@ from click.testing import CliRunner
 from loyalty.cli import main
 from server.store import Store
 from sync import topics
-from sync.codec import encode_ticket
 
 from ..fixtures.chain import ServerProcess, Till, count_tickets, start_ingestor, wait_until
 from ..fixtures.mqtt import Listener, RawPublisher

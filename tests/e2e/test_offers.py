@@ -19,7 +19,6 @@ from sync.sender import OutboxSender
 
 from ..fixtures.chain import start_ingestor
 from ..fixtures.desk import Desk
-from ..fixtures.desk import fast_argon2  # noqa: F401 - fixture
 from ..fixtures.headoffice import END, START, build_known_set, register_customers
 
 TERMINAL = "S001-T05"  # the known set has tickets of S001-T01

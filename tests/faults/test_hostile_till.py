@@ -101,7 +101,8 @@ class HostileTill:
             forged = [PointsEntry(kind=self.rng.choice(["adjust", "transfer"]), rule="gift", points=1_000_000)]
             return own, encode_ticket(sign_ticket(self.ticket(points=forged), self.key))
         if kind == "other_id":  # another till's ticket on its own topic
-            return own, encode_ticket(self.ticket(terminal=self.rng.choice(HONEST), seq=10**6 + self.rng.randrange(1000)))
+            other = self.ticket(terminal=self.rng.choice(HONEST), seq=10**6 + self.rng.randrange(1000))
+            return own, encode_ticket(other)
         if kind == "other_topic":  # another till's topic: the broker's ACL drops it
             victim = self.rng.choice(HONEST)
             return topics.tickets(victim), encode_ticket(self.ticket(terminal=victim, seq=10**6))
@@ -198,7 +199,8 @@ def test_a_hostile_till_among_three_honest_ones_stops_nothing_and_mints_nothing(
         check.execute("SELECT count(*) FROM tickets").fetchone()[0]
     # No point credited from a hostile message: its cards hold nothing, the honest cards exactly their tickets'.
     cards = hostile_cards()
-    credited = check.execute(f"SELECT coalesce(sum(points), 0) FROM ledger WHERE card IN ({','.join('?' * len(cards))})",
+    credited = check.execute(f"SELECT coalesce(sum(points), 0) "
+                             f"FROM ledger WHERE card IN ({','.join('?' * len(cards))})",
                              cards).fetchone()[0]
     assert credited == 0
     honest = Counter()
@@ -218,6 +220,7 @@ def test_a_hostile_till_among_three_honest_ones_stops_nothing_and_mints_nothing(
     assert {r for r in dead if r.startswith("schema")} == {
         "schema violation: Expected `int` <= 99999 - at `$.ticket.lines[0].quantity`",
         "schema violation: Expected `int` <= 9007199254740992 - at `$.ticket.seq`"}
-    assert all(r.endswith("a till sends only earn, redeem and reverse entries") for r in dead if r.startswith("invalid"))
+    assert all(r.endswith("a till sends only earn, redeem and reverse entries")
+               for r in dead if r.startswith("invalid"))
     assert all(r.endswith("exceeds the limit of 1048576 bytes") for r in dead if r.startswith("batch"))
     check.close()

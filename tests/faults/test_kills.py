@@ -11,9 +11,8 @@ import time
 import pytest
 
 from server.store import Store
-from sync.mosquitto import Mosquitto
 
-from ..fixtures.chain import ServerProcess, count_tickets, wait_until
+from ..fixtures.chain import ServerProcess, count_tickets
 from ..fixtures.mqtt import mosquitto  # noqa: F401 - require check happens there
 
 ITERATIONS = 100

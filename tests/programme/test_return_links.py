@@ -36,7 +36,8 @@ def a_sale(**changes) -> Ticket:
     lines = [make_line("3000000000014", 2, 542, "grocery", "olive oil 1l"), make_line("3000000000007", 1, 191)]
     ticket = Ticket(id="S001-T01-00000001", terminal="S001-T01", seq=1, store="S001", cashier="ann",
                     opened_at=now, closed_at=now, lines=lines, tenders=[Tender("cash", 1275)], total_cents=1275,
-                    card="2900000000018", points=[PointsEntry("earn", "base", 10, 0), PointsEntry("earn", "base", 1, 1)],
+                    card="2900000000018",
+                    points=[PointsEntry("earn", "base", 10, 0), PointsEntry("earn", "base", 1, 1)],
                     rules_version="base-1")
     return msgspec.structs.replace(ticket, **changes)
 

@@ -12,11 +12,12 @@ from loyalty.cli import main
 from programme import rules as rules_module
 from programme.engine import Context, explain, points_of
 from programme.errors import RulesError
-from programme.rules import (
-    MAX_ENTRY_POINTS, MAX_RULES_BYTES, TICKET_MAX_LINE_CENTS, TICKET_MAX_LINES, TICKET_MAX_QUANTITY,
-    TICKET_MAX_UNIT_CENTS, parse_rules,
-)
-from programme.ticket import Line
+from programme.rules import MAX_RULES_BYTES, parse_rules
+from programme.ticket import MAX_AMOUNT_CENTS as TICKET_MAX_LINE_CENTS
+from programme.ticket import MAX_ENTRY_POINTS, Line
+from programme.ticket import MAX_LINES as TICKET_MAX_LINES
+from programme.ticket import MAX_QUANTITY as TICKET_MAX_QUANTITY
+from programme.ticket import MAX_UNIT_CENTS as TICKET_MAX_UNIT_CENTS
 
 HEAD = 'version = "v1"\neffective_from = 2026-01-01T00:00:00Z\n'
 DEFAULT = Path(rules_module.__file__).with_name("default_rules.toml")

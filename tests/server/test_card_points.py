@@ -8,7 +8,6 @@ from hypothesis import given, settings, strategies as st
 from server.store import connect
 from server.store_api import open_store
 
-from ..fixtures.stores import store  # noqa: F401 - fixture
 from .test_store import ingest, till_messages
 
 LEDGER_INSERT = "INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) VALUES (?, ?, ?, ?, ?, NULL, ?)"
@@ -51,7 +50,8 @@ def test_a_database_made_before_card_points_gets_its_balances_once(tmp_path, sto
             conn.execute(f"DROP TRIGGER {trigger}")
         conn.execute("DROP TABLE card_points")
     with conn:
-        conn.execute(LEDGER_INSERT, ("2900000000018", "adjust", 75, "desk", "correction:old", "2026-11-01T00:00:00+00:00"))
+        conn.execute(LEDGER_INSERT, ("2900000000018", "adjust", 75, "desk", "correction:old",
+                                     "2026-11-01T00:00:00+00:00"))
     before = sums(conn)
     store.close()
     more = tmp_path / "more"

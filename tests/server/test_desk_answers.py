@@ -7,7 +7,7 @@ from server.store_api import open_store
 from sync.requests import BalanceRequest
 
 from ..fixtures.desk import (  # noqa: F401 - fixtures; both_engines: each test on SQLite and PostgreSQL
-    CARD_A, CARD_B, ENROL, both_engines, desk, fast_argon2, sell_anonymously,
+    CARD_A, CARD_B, ENROL, both_engines, sell_anonymously,
 )
 
 

@@ -8,12 +8,12 @@ from click.testing import CliRunner
 
 from loyalty.cli import main
 from server import accounts, cards, customers
-from server.desk_errors import Conflict, DeskError, InvalidInput, LoginRefused
+from server.desk_errors import Conflict, DeskError, InvalidInput
 from server.deskdb import open_db
 from server.web import create_app
 
 from ..fixtures.desk import (  # noqa: F401 - fixtures; both_engines: each test on SQLite and PostgreSQL
-    CARD_A, ENROL, both_engines, desk, desk_target, error_of, fast_argon2, sell_anonymously,
+    CARD_A, ENROL, both_engines, desk_target, error_of, sell_anonymously,
 )
 
 
@@ -97,7 +97,8 @@ def test_admin_cli_create_user_prints_a_password_that_logs_in(target, fast_argon
     listed = CliRunner().invoke(main, ["admin", "users", "--db", db])
     assert listed.output.startswith("alice\thead_office\t")
     missing = CliRunner().invoke(main, ["admin", "create-token", "nobody", "--db", db])
-    assert "Error: no user nobody: create it first with `loyalty admin create-user nobody --role ROLE`" in missing.output
+    assert ("Error: no user nobody: create it first with `loyalty admin create-user nobody --role ROLE`"
+            in missing.output)
 
 
 def test_api_with_token_auth_shows_what_the_pages_show(desk):

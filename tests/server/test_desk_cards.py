@@ -9,7 +9,7 @@ from sync import topics
 from sync.broker_url import parse_broker_url
 
 from ..fixtures.desk import (  # noqa: F401 - fixtures; both_engines: each test on SQLite and PostgreSQL
-    CARD_A, CARD_B, CARD_C, CARD_D, ENROL, NOT_A_CARD, both_engines, desk, error_of, fast_argon2, sell_anonymously,
+    CARD_A, CARD_B, CARD_C, CARD_D, ENROL, NOT_A_CARD, both_engines, error_of, sell_anonymously,
 )
 from ..fixtures.mqtt import Listener
 from ..fixtures.signing import opened
@@ -82,7 +82,8 @@ def test_replacing_a_lost_card_moves_the_balance_with_transfer_entries_naming_th
     client = desk.client("card_manager")
     response = desk.post(client, f"/cards/{CARD_A}/replace", new_number=CARD_B, why="lost")
     assert response.status_code == 302
-    assert f"Card {CARD_A} lost and replaced by {CARD_B}; 48 points moved." in client.get(response.location).get_data(True)
+    assert (f"Card {CARD_A} lost and replaced by {CARD_B}; 48 points moved."
+            in client.get(response.location).get_data(True))
     entry_id = desk.conn.execute("SELECT id FROM audit WHERE action = 'replace_card'").fetchone()[0]
     transfers = [tuple(r) for r in desk.conn.execute(
         "SELECT card, kind, points, cause, rule FROM ledger WHERE kind = 'transfer' ORDER BY id")]
@@ -101,7 +102,8 @@ def test_replacing_a_lost_card_moves_the_balance_with_transfer_entries_naming_th
     before = _state(desk)
     with pytest.raises(Conflict, match=f"^card {CARD_A} is lost: only an active or blocked card can be replaced$"):
         cards.replace(desk.conn, CARD_A, CARD_C, "lost", "seed")
-    with pytest.raises(Conflict, match=f"^card {CARD_A} is already registered to customer 1: give the customer another card$"):
+    with pytest.raises(Conflict, match=f"^card {CARD_A} is already registered to customer 1: "
+                                       "give the customer another card$"):
         cards.replace(desk.conn, CARD_B, CARD_A, "stolen", "seed")
     with pytest.raises(InvalidInput, match="^replacement reason 'bored' is not one of lost, stolen, damaged$"):
         cards.replace(desk.conn, CARD_B, CARD_C, "bored", "seed")
@@ -179,16 +181,20 @@ def test_transfer_points_between_cards_of_two_customers(desk):
     client = desk.client("card_manager")
     before = _state(desk)
     for form, status, message in [
-        ({"to_card": CARD_B, "points": "37", "reason": "gift"}, 409, f"card {CARD_A} has 36 points: it cannot transfer 37"),
+        ({"to_card": CARD_B, "points": "37", "reason": "gift"},
+         409, f"card {CARD_A} has 36 points: it cannot transfer 37"),
         ({"to_card": CARD_B, "points": "-5", "reason": "gift"}, 400,
          "points to transfer must be positive: swap the cards to move points the other way"),
         ({"to_card": CARD_B, "points": "5", "reason": ""}, 400, "a reason is required to transfer points: say why"),
         ({"to_card": CARD_A, "points": "5", "reason": "x"}, 409,
          f"card {CARD_A} cannot transfer points to itself: type the other card's number"),
-        ({"to_card": CARD_C, "points": "5", "reason": "x"}, 409, f"card {CARD_C} is blocked: points go to an active card only"),
-        ({"to_card": CARD_D, "points": "5", "reason": "x"}, 404, f"card {CARD_D} is not registered: issue it to a customer first"),
+        ({"to_card": CARD_C, "points": "5", "reason": "x"},
+         409, f"card {CARD_C} is blocked: points go to an active card only"),
+        ({"to_card": CARD_D, "points": "5", "reason": "x"},
+         404, f"card {CARD_D} is not registered: issue it to a customer first"),
         ({"to_card": NOT_A_CARD, "points": "5", "reason": "x"}, 400,
-         "card number 2900000000019 has a wrong check digit: expected 8, got 9; check the number typed or scan the card again"),
+         "card number 2900000000019 has a wrong check digit: expected 8, got 9; "
+         "check the number typed or scan the card again"),
     ]:
         response = desk.post(client, f"/cards/{CARD_A}/transfer", **form)
         assert (response.status_code, error_of(response)) == (status, message)

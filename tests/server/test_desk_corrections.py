@@ -6,7 +6,7 @@ import pytest
 from server import cards, corrections, customers
 
 from ..fixtures.desk import (  # noqa: F401 - fixtures; both_engines: each test on SQLite and PostgreSQL
-    CARD_A, CARD_B, ENROL, both_engines, desk, error_of, fast_argon2, sell_anonymously,
+    CARD_A, CARD_B, ENROL, both_engines, error_of, sell_anonymously,
 )
 
 

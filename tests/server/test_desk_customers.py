@@ -5,7 +5,7 @@ from server import audit, cards, customers
 from server.desk_errors import InvalidInput
 
 from ..fixtures.desk import (  # noqa: F401 - fixtures; both_engines: each test on SQLite and PostgreSQL
-    CARD_A, ENROL, both_engines, desk, error_of, fast_argon2, sell_anonymously,
+    CARD_A, ENROL, both_engines, error_of, sell_anonymously,
 )
 
 
@@ -104,7 +104,8 @@ def test_customer_view_shows_tier_from_eligible_spend_and_lots_with_their_expiry
     cards.issue(desk.conn, customer_id, CARD_A, "seed")
     standing = customers.view(desk.conn, customer_id)["standing"]
     # 1,600 EUR eligible (tobacco excluded): silver from 1,500 EUR, not gold (4,000 EUR) despite 11,600 EUR spent.
-    assert (standing["tier"], standing["rolling_spend_cents"], standing["rules_version"]) == ("silver", 160_000, "2026.1")
+    assert (standing["tier"], standing["rolling_spend_cents"], standing["rules_version"]) == (
+        "silver", 160_000, "2026.1")
     earned = sold[0].closed_at
     expected_expiry = date(earned.year + 1, 2, 28).isoformat()
     assert [(lot["left"], lot["expires_on"]) for lot in standing["lots"]] == [(800, expected_expiry)] * 2

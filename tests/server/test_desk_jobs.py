@@ -11,7 +11,7 @@ from server.rules_check import record_version
 from tests.programme.test_rules_docs import DOC, blocks
 
 from ..fixtures.desk import (  # noqa: F401 - fixtures; both_engines: each test on SQLite and PostgreSQL
-    CARD_A, CARD_B, both_engines, desk, fast_argon2, sell_anonymously,
+    CARD_A, CARD_B, both_engines, sell_anonymously,
 )
 
 NOW = "2026-11-23T12:00:00+00:00"

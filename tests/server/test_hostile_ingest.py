@@ -5,7 +5,7 @@ import msgspec
 import pytest
 
 from programme.signing import new_private_key, public_key_text, sign_ticket
-from programme.ticket import GENESIS_HASH, Line, PointsEntry, Tender, Ticket, ticket_hash, utc_now
+from programme.ticket import GENESIS_HASH, Line, PointsEntry, Tender, Ticket, utc_now
 from server.ingest import classify
 from server.store import Store
 from sync.codec import encode_ticket
@@ -119,7 +119,8 @@ def test_points_of_an_unknown_rules_version_are_held_until_it_is_known(store):
     ingest(store, ticket(1, terminal="S001-T02", card=None))
     expected = sum(e.points for e in ticket(9).points)
     assert balance(store) == expected
-    assert store.conn.execute("SELECT released_at IS NOT NULL, released_points FROM held_points").fetchone() == (1, expected)
+    assert store.conn.execute("SELECT released_at IS NOT NULL, released_points FROM held_points"
+                              ).fetchone() == (1, expected)
 
 
 def test_negative_quantities_are_refused_outside_returns(store):
@@ -164,7 +165,8 @@ def test_head_office_can_release_held_points_by_hand_and_stats_show_what_is_held
     assert store.stats()["points_held"] == {"tickets": 1, "points": 40}
     store.close()
     result = CliRunner().invoke(main, ["server", "release-held", "--db", str(path), "--ticket", t.id,
-                                       "--ticket", "S001-T01-00000099", "--by", "claire (rules lost-1 checked by hand)"])
+                                       "--ticket", "S001-T01-00000099",
+                                       "--by", "claire (rules lost-1 checked by hand)"])
     assert result.exit_code == 0, result.output
     assert result.output.strip() == '{"released": 1, "asked": 2}'
     store = Store(path)

@@ -17,7 +17,7 @@ from server.store import connect
 from server.store_api import open_store
 
 from ..fixtures.desk import (  # noqa: F401 - fixtures; both_engines: each test on SQLite and PostgreSQL
-    CARD_A, CARD_B, CARD_C, ENROL, both_engines, desk, fast_argon2, sell_anonymously,
+    CARD_A, CARD_B, CARD_C, ENROL, both_engines, sell_anonymously,
 )
 
 RULES = default_rules()  # points earned in year Y expire on 28 February of Y+1
@@ -203,7 +203,8 @@ def test_a_database_made_before_lot_dates_gets_the_column_and_its_transfers_coun
     path = tmp_path / "old.db"
     old = sqlite3.connect(path)
     old.execute(OLD_LEDGER)
-    old.executemany("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)", [
+    old.executemany("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)", [
         (CARD_A, "earn", 40, "base", "ticket:X:0", "X", "2025-05-01T10:00:00+00:00"),
         (CARD_A, "transfer", -40, "card lost", "desk:1:out", None, "2026-01-15T10:00:00+00:00"),
         (CARD_B, "transfer", 40, "card lost", "desk:1:in", None, "2026-01-15T10:00:00+00:00")])

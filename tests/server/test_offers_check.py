@@ -20,7 +20,7 @@ from terminal.offers import apply_offers
 from terminal.sale import sell
 
 from ..fixtures.signing import signed, trust
-from ..fixtures.headoffice import END, START, build_known_set, office_target, register_customers  # noqa: F401
+from ..fixtures.headoffice import END, START, build_known_set, register_customers  # noqa: F401
 
 LINES = [make_line("3017620422003", 1, 1500, category="grocery")]
 TODAY = utc_now().date()

@@ -5,7 +5,7 @@ import html
 from server.ingest import classify
 from server.store_api import open_store
 
-from ..fixtures.desk import both_engines, desk, fast_argon2  # noqa: F401 - fixtures
+from ..fixtures.desk import both_engines  # noqa: F401 - fixtures
 from .test_returned_lines import message, returns_at_two_tills  # noqa: F401 - fixture
 from .test_store import NOW
 

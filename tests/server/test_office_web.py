@@ -16,9 +16,7 @@ from sync import topics
 from sync.codec import encode_ticket
 
 from ..fixtures.desk import Desk, error_of, text
-from ..fixtures.desk import fast_argon2, office  # noqa: F401 - fixtures
 from ..fixtures.headoffice import CARDS, chained, close_office, store_tickets
-from ..fixtures.headoffice import office_target  # noqa: F401 - fixture
 from ..fixtures.mqtt import Listener
 from ..fixtures.signing import opened
 
@@ -84,7 +82,8 @@ def test_sync_health_shows_a_till_with_a_gap_in_red(office):
     assert 'class="health amber"' in amber and "not seen for" in amber
     with office.conn:
         office.conn.execute("INSERT INTO discrepancies (ticket_id, rules_version, till_points, server_points, reason, "
-                            "detected_at) VALUES ('S003-T01-00000002', 'base-1', 5, 4, 'differs', ?)", (now.isoformat(),))
+                            "detected_at) VALUES ('S003-T01-00000002', 'base-1', 5, 4, 'differs', ?)",
+                            (now.isoformat(),))
     row = text(office.client("head_office").get("/office/sync")).split('id="till-S003-T01">')[1].split("</tr>")[0]
     assert "1 points discrepancy(ies)" in row
 

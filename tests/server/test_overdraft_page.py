@@ -7,9 +7,7 @@ from programme.ticket import GENESIS_HASH, PointsEntry, Tender, Ticket, make_lin
 from server import overdraft
 
 from ..fixtures.headoffice import CARDS, chained, store_tickets
-from ..fixtures.headoffice import office_target  # noqa: F401 - fixture
-from ..fixtures.desk import fast_argon2  # noqa: F401 - fixture
-from .test_office_web import office, text  # noqa: F401 - fixture
+from .test_office_web import text  # noqa: F401 - fixture
 
 
 def spending(terminal: str, card: str, points: int) -> Ticket:

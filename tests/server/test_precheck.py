@@ -1,7 +1,6 @@
 """Checks done as tickets arrive (server/precheck.py) are used only while they still hold."""
 import msgspec
 
-from programme.signing import sign_ticket
 from server.ingest import classify
 from server.precheck import precheck
 from server.store import Store

@@ -15,7 +15,6 @@ from sync.topics import tickets as tickets_topic
 from terminal.journal import Journal
 from terminal.sale import close_sale
 
-from ..fixtures.stores import store  # noqa: F401 - fixture
 
 CARD = "2900000000018"
 NOW = datetime(2026, 12, 5, 17, 0, tzinfo=timezone.utc)

@@ -13,8 +13,7 @@ from terminal.journal import Journal
 from terminal.returns import FOREIGN_SCHEMA, close_return
 from terminal.sale import sell
 
-from ..fixtures.stores import store  # noqa: F401 - fixture
-from .test_store import NOW, ingest
+from .test_store import ingest
 
 CARD = "2900000000018"
 OIL, RAZORS = "3000000000014", "3000000000007"

@@ -21,7 +21,8 @@ TOPIC = tickets_topic("S001-T01")
 
 def provisioned(tmp_path):
     """A till key made and registered through the commands an operator would type."""
-    made = CliRunner().invoke(main, ["till", "provision", "--terminal", "S001-T01", "--key-dir", str(tmp_path / "keys")])
+    made = CliRunner().invoke(main, ["till", "provision", "--terminal", "S001-T01",
+                                      "--key-dir", str(tmp_path / "keys")])
     assert made.exit_code == 0, made.output
     info = json.loads(made.output)
     registered = CliRunner().invoke(main, ["server", "register-till", "--db", str(tmp_path / "server.db"),
@@ -87,6 +88,7 @@ def test_a_broken_chain_is_recorded(tmp_path):
 
 def test_provisioning_never_overwrites_a_key(tmp_path):
     provisioned(tmp_path)
-    again = CliRunner().invoke(main, ["till", "provision", "--terminal", "S001-T01", "--key-dir", str(tmp_path / "keys")])
+    again = CliRunner().invoke(main, ["till", "provision", "--terminal", "S001-T01",
+                                       "--key-dir", str(tmp_path / "keys")])
     assert again.exit_code == 1
     assert "exists already: this till is provisioned; its public key is " in again.output

@@ -14,7 +14,6 @@ from terminal.keys import load_key, provision
 from terminal.sale import sell
 from terminal.simulate import Shopper
 
-from ..fixtures.stores import store  # noqa: F401 - fixture
 from .test_store import NOW, ingest, till_messages
 
 

@@ -18,7 +18,6 @@ from sync.status import TillStatus
 
 from ..fixtures.chain import Till, start_ingestor
 from ..fixtures.desk import Desk
-from ..fixtures.desk import fast_argon2  # noqa: F401 - fixture
 from ..fixtures.headoffice import build_known_set
 from ..fixtures.mqtt import RawPublisher
 

@@ -10,7 +10,7 @@ from server import accounts
 from server.desk_errors import InvalidInput, LoginRefused, NotFound
 from server.deskdb import open_db
 
-from ..fixtures.desk import both_engines, desk, error_of, fast_argon2  # noqa: F401 - fixtures
+from ..fixtures.desk import both_engines, error_of  # noqa: F401 - fixtures
 
 
 def stolen(desk, client):

@@ -6,9 +6,7 @@ import html
 
 
 from ..fixtures.desk import ENROL, error_of
-from ..fixtures.desk import fast_argon2, office  # noqa: F401 - fixtures
 from ..fixtures.headoffice import CARDS
-from ..fixtures.headoffice import office_target  # noqa: F401 - fixture
 
 BIG = "9" * 25
 MAX_ID = 2 ** 63 - 1  # the largest id either engine stores

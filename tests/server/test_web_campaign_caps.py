@@ -14,9 +14,7 @@ from server.deskdb import open_db
 from server.errors import ServerError
 
 from ..fixtures.desk import error_of
-from ..fixtures.desk import fast_argon2, office  # noqa: F401 - fixtures
 from ..fixtures.headoffice import END, START
-from ..fixtures.headoffice import office_target  # noqa: F401 - fixture
 
 FORM = dict(name="Big", starts="2026-01-01", ends="2026-12-31", start="2026-01-01", end="2026-01-31",
             control_percent="10")

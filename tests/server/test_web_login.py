@@ -15,7 +15,7 @@ from server.desk_errors import DeskError
 from server.deskdb import open_db
 from server.web import create_app
 
-from ..fixtures.desk import both_engines, desk, error_of, fast_argon2  # noqa: F401 - fixtures
+from ..fixtures.desk import both_engines, error_of  # noqa: F401 - fixtures
 
 T0 = datetime(2026, 12, 5, 10, 0, tzinfo=timezone.utc)
 
@@ -113,7 +113,8 @@ def test_the_client_address_comes_from_a_trusted_proxy_only_when_configured(desk
     for n in range(accounts.FREE_ATTEMPTS):
         direct.post("/login", data={"csrf_token": direct.csrf, "name": "admin", "password": "guess"},
                     headers={"X-Forwarded-For": f"192.0.2.{n}"})
-    response = direct.post("/login", data={"csrf_token": direct.csrf, "name": "admin", "password": desk.passwords["admin"]},
+    response = direct.post("/login", data={"csrf_token": direct.csrf, "name": "admin",
+                                           "password": desk.passwords["admin"]},
                            headers={"X-Forwarded-For": "192.0.2.99"})
     assert response.status_code == 429
 

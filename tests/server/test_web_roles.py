@@ -5,7 +5,6 @@ from server import cards, corrections, customers
 from server.web import DESK, EVERYONE
 
 from ..fixtures.desk import CARD_A, CARD_B, CARD_C, CARD_D, CARD_E, ENROL, ROLES, Desk, error_of
-from ..fixtures.desk import fast_argon2  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.usefixtures("fast_argon2")
 

@@ -1,7 +1,7 @@
 """Every response of the web app carries the security headers; session cookies are HttpOnly and SameSite."""
 from server.web import SECURITY_HEADERS
 
-from ..fixtures.desk import both_engines, desk, fast_argon2  # noqa: F401 - fixtures; each test on both engines
+from ..fixtures.desk import both_engines  # noqa: F401 - fixtures; each test on both engines
 
 
 def test_security_headers_on_pages_errors_and_api(desk):  # noqa: F811

@@ -4,26 +4,13 @@ import ssl
 import threading
 
 import paho.mqtt.client as mqtt
-import pytest
 from click.testing import CliRunner
 from paho.mqtt.enums import CallbackAPIVersion
 
 from loyalty.cli import main
 from sync import topics
-from sync.broker_config import ADMIN_USER, SERVER_USER, read_password, write_broker_config
-from sync.mosquitto import Mosquitto, free_port, mosquitto_binary
+from sync.broker_config import ADMIN_USER, SERVER_USER, read_password
 
-from ..fixtures.components import require
-
-
-@pytest.fixture
-def secure_broker(reachable):
-    require(mosquitto_binary() is not None, "mosquitto", "run `make setup` (apt-get install mosquitto)")
-    port = free_port()
-    made = write_broker_config(reachable / "broker", ["S001-T01", "S001-T02"], port=port)
-    broker = Mosquitto(reachable / "broker" / "data", port=port, config_path=made.config_file).start()
-    yield made
-    broker.stop()
 
 
 def connect(made, user, password, tls=True):
@@ -129,7 +116,8 @@ def test_a_till_cannot_report_or_ask_as_another_and_gets_only_its_replies(secure
         assert changed.wait_for(lambda: len(got) >= 3 and (False, topics.replies("S001-T01"), b"for S001-T01") in got,
                                 10)
     # Each client's messages arrive in order: anything forged or foreign would have come first.
-    assert sorted(got) == sorted([(True, topics.status("S001-T01"), b"own"), (True, topics.requests("S001-T01"), b"own"),
+    assert sorted(got) == sorted([(True, topics.status("S001-T01"), b"own"),
+                                  (True, topics.requests("S001-T01"), b"own"),
                                   (False, topics.replies("S001-T01"), b"for S001-T01")])
     for client in (till, server):
         client.disconnect()
@@ -162,7 +150,8 @@ def test_config_command_is_idempotent_and_keeps_passwords(reachable):
     assert first.exit_code == 0, first.output
     assert json.loads(first.output)["new_accounts"] == ["S001-T01", "loyalty-admin", "loyalty-server"]
     password = read_password(out, "S001-T01")
-    again = CliRunner().invoke(main, ["broker", "config", "--out", str(out), "--till", "S001-T01", "--till", "S001-T02"])
+    again = CliRunner().invoke(main, ["broker", "config", "--out", str(out),
+                                      "--till", "S001-T01", "--till", "S001-T02"])
     assert json.loads(again.output)["new_accounts"] == ["S001-T02"]
     assert read_password(out, "S001-T01") == password
     assert oct((out / "credentials" / "S001-T01").stat().st_mode & 0o777) == "0o600"

@@ -12,7 +12,6 @@ from sync.broker_config import SERVER_USER, read_password
 from sync.broker_url import parse_broker_url
 from sync.mqtt import account_client_id, make_client
 
-from .test_broker_security import secure_broker  # noqa: F401 - fixture
 
 SERVER_ID = "loyalty-server-ingest"
 

@@ -79,7 +79,8 @@ def test_a_negative_quantity_is_refused_outside_returns_and_nothing_written(tmp_
     """Issue 15, finding 11: `till sell` took -5 units (a 0-euro ticket that earned points)."""
     db = tmp_path / "till.db"
     result = CliRunner().invoke(main, ["till", "sell", "--terminal", "S001-T01", "--db", str(db), "--card",
-                                       "2900000000018", "--line", "3017620422003,5,199", "--line", "3017620422004,-5,199"])
+                                       "2900000000018", "--line", "3017620422003,5,199",
+                                       "--line", "3017620422004,-5,199"])
     assert result.exit_code == 2
     assert ("Invalid value for --line: line '3017620422004,-5,199': quantity must be 1 or more; "
             "a return goes through `loyalty till return`") in result.output

@@ -9,9 +9,9 @@ from terminal.journal import Journal
 from terminal.sale import sell
 from tests.fixtures.closing import TILL, close, run, sold_till
 
-CARD = "2900000000018"
-
 from ..fixtures.files import mode
+
+CARD = "2900000000018"
 
 pytestmark = pytest.mark.usefixtures("usual_umask")
 

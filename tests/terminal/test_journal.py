@@ -46,7 +46,8 @@ def test_failed_write_rolls_back_whole(tmp_path):
         journal.conn.execute("INSERT INTO outbox VALUES (1, 't', x'00', 'now', 'x')")
         with pytest.raises(sqlite3.IntegrityError):
             sell(journal, [make_line("3017620422003", 1, 100)], CARD)
-        counts = [journal.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("tickets", "lines", "ledger")]
+        counts = [journal.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                  for t in ("tickets", "lines", "ledger")]
         assert counts == [0, 0, 0]
 
 

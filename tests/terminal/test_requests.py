@@ -98,7 +98,8 @@ def test_a_registered_card_comes_with_first_name_and_tier(chain, tmp_path):
     card, at = "2900000000032", "2026-01-05T10:00:00+00:00"
     desk = open_db(office.db)  # the desk registered the card to Ann Martin
     with desk:
-        desk.execute("INSERT INTO customers (id, name, created_at, updated_at) VALUES (7, 'Ann Martin', ?, ?)", (at, at))
+        desk.execute("INSERT INTO customers (id, name, created_at, updated_at) "
+                     "VALUES (7, 'Ann Martin', ?, ?)", (at, at))
         desk.execute("INSERT INTO cards (number, customer_id, status, issued_at, status_at) "
                      "VALUES (?, 7, 'active', ?, ?)", (card, at, at))
     desk.close()
@@ -194,7 +195,8 @@ async def test_the_screen_shows_the_server_balance_then_offline_with_the_server_
     till_a = sold_at_till_a(tmp_path, mosquitto.url)  # before the app runs: blocking here is harmless
     desk, at = open_db(office.db), "2026-01-05T10:00:00+00:00"  # the desk registered the card to Ann Martin
     with desk:
-        desk.execute("INSERT INTO customers (id, name, created_at, updated_at) VALUES (7, 'Ann Martin', ?, ?)", (at, at))
+        desk.execute("INSERT INTO customers (id, name, created_at, updated_at) "
+                     "VALUES (7, 'Ann Martin', ?, ?)", (at, at))
         desk.execute("INSERT INTO cards (number, customer_id, status, issued_at, status_at) "
                      "VALUES (?, 7, 'active', ?, ?)", (CARD, at, at))
     desk.close()

@@ -18,7 +18,7 @@ from server.store_api import open_store
 from sync.codec import encode_ticket
 from sync.topics import tickets as tickets_topic
 
-from ...fixtures.headoffice import CARDS, accept_points, build_known_set, office_target, store_tickets  # noqa: F401
+from ...fixtures.headoffice import CARDS, accept_points, build_known_set, store_tickets  # noqa: F401
 
 NOW = "2026-03-01T00:00:00+00:00"
 

@@ -15,7 +15,7 @@ from server.dbconn import open_connection
 from server.deskdb import open_db
 
 from ...fixtures.headoffice import (  # noqa: F401
-    CARDS, END, START, build_known_set, known_set_with_customers, office_target)
+    CARDS, END, START, build_known_set, known_set_with_customers)
 
 
 def archived(conn, tmp_path):

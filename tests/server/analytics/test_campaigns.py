@@ -19,7 +19,6 @@ from sync import topics
 from sync.broker_url import parse_broker_url
 
 from ...fixtures.headoffice import CARDS, END, START, build_known_set, register_customers, store_tickets
-from ...fixtures.headoffice import office_target  # noqa: F401 - fixture
 from ...fixtures.mqtt import Listener
 from ...fixtures.signing import opened
 

@@ -13,7 +13,6 @@ from programme.ticket import Tender, Ticket, make_line
 from server.analytics import dashboard
 
 from ...fixtures.headoffice import CARDS, END, START, chained, known_set_with_customers, last_hash, store_tickets
-from ...fixtures.headoffice import office_target  # noqa: F401 - fixture
 
 
 @pytest.fixture

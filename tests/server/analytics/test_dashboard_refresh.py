@@ -13,10 +13,9 @@ from programme.ticket import Tender, Ticket, make_line
 from server.analytics import aggregate, dashboard
 from server.dbconn import open_connection
 
-from ...fixtures.desk import fast_argon2, office  # noqa: F401 - fixtures
 from ...fixtures.desk import text
 from ...fixtures.headoffice import CARDS, END, START, _ean, chained, last_hash
-from ...fixtures.headoffice import office_target, store_tickets  # noqa: F401 - fixture
+from ...fixtures.headoffice import store_tickets  # noqa: F401 - fixture
 
 PERIOD = f"start={START}&end={END}"
 CARD_K = _ean("290000000011")  # a card the known set does not have: one more customer once counted
@@ -150,7 +149,8 @@ def test_figures_cached_before_computed_at_existed_get_the_column(tmp_path):
     conn = sqlite3.connect(path)
     conn.executescript("CREATE TABLE dashboard_cache (start TEXT NOT NULL, end TEXT NOT NULL, version TEXT NOT NULL, "
                        "body BLOB NOT NULL, PRIMARY KEY (start, end)) WITHOUT ROWID;"
-                       "INSERT INTO dashboard_cache VALUES ('2026-01-01', '2026-01-31', '0:0:0:0', '{\"customers\": 3}');")
+                       "INSERT INTO dashboard_cache VALUES ('2026-01-01', '2026-01-31', '0:0:0:0', "
+                       "'{\"customers\": 3}');")
     found = dashboard.cached(conn, START, END)
     assert (found.body, found.version, found.computed_at) == ({"customers": 3}, "0:0:0:0", None)
     assert [r[1] for r in conn.execute("PRAGMA table_info(dashboard_cache)")][-1] == "computed_at"

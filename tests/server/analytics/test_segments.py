@@ -15,7 +15,6 @@ from server.deskdb import open_db
 from server.errors import ServerError
 
 from ...fixtures.headoffice import CARDS, END, START, known_set_with_customers, known_tickets, store_tickets
-from ...fixtures.headoffice import office_target  # noqa: F401 - fixture
 
 
 @pytest.fixture

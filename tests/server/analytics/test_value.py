@@ -11,7 +11,7 @@ from programme.ticket import PointsEntry, Tender, Ticket, make_line
 from server.analytics import aggregate, points, rfm, value
 from server.dbconn import open_connection
 
-from ...fixtures.headoffice import CARDS, END, START, build_known_set, office_target, store_tickets  # noqa: F401
+from ...fixtures.headoffice import CARDS, END, START, build_known_set, store_tickets  # noqa: F401
 
 
 @pytest.fixture
