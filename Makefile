@@ -30,11 +30,13 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(BIN)/loyalty demo --tickets 1000 --tills 3
 
+# mypy first (its settings are in pyproject.toml): a type error fails the build with its file and line.
 test: setup
+	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: setup
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache build *.egg-info

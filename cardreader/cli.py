@@ -141,6 +141,7 @@ def virtual(number: str | None, blank: bool, key_path: str | None, generation: i
     from programme.errors import CardNumberError
 
     from .issuer import development_key, load_private_key
+    from . import apdu
     from .virtual_card import FOREIGN_AID, VirtualCard, loyalty_card
 
     if blank == bool(number):
@@ -153,10 +154,8 @@ def virtual(number: str | None, blank: bool, key_path: str | None, generation: i
         raise click.BadParameter(str(exc), param_hint="--number") from None
     except CardError as exc:
         _fail(exc)
-    misbehaviour = {"corrupt_signature": corrupt_signature, "remove_during_read": remove_during_read, "mute": mute}
-    if foreign:
-        misbehaviour["aid"] = FOREIGN_AID
-    application = loyalty_card(number, key, generation=generation, **misbehaviour)
+    application = loyalty_card(number, key, generation=generation, aid=FOREIGN_AID if foreign else apdu.AID,
+                               corrupt_signature=corrupt_signature, remove_during_read=remove_during_read, mute=mute)
     card_ = VirtualCard(application, host=host, port=reader_port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -108,7 +108,7 @@ class CardWatcher:
                     now = bool(event_state & scard.SCARD_STATE_PRESENT)
                     if now != present.get(name, False):
                         present[name] = now
-                        kind = "inserted" if now else "removed"
+                        kind: Literal["inserted", "removed"] = "inserted" if now else "removed"
                         self.events.put(CardEvent(kind, name, bytes(atr).hex() if now else ""))
                 states = [(n, s & ~scard.SCARD_STATE_CHANGED) for n, s, _ in new_states]
         except _Stopped as exc:

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import TextIO
 
 from .errors import CardError, PcscdNotRunningError, card_error
 
@@ -33,18 +34,18 @@ class ReaderLock:
 
     def __init__(self, path: str | None = None):
         self.path = path or self.PATH
-        self.file = None
+        self.file: TextIO | None = None
 
     def acquire(self, timeout: float) -> bool:
-        self.file = open(self.path, "a+")
+        self.file = file = open(self.path, "a+")
         deadline = time.monotonic() + timeout
         while True:
             try:
-                fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return True
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    self.file.close()
+                    file.close()
                     self.file = None
                     return False
                 time.sleep(0.1)  # another process holds the readers; polled with a deadline
@@ -170,7 +171,7 @@ class Pcscd:
             self.proc = subprocess.Popen([binary, "--foreground", "--info"], stdout=out, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
         finally:
-            if out is not subprocess.DEVNULL:
+            if not isinstance(out, int):  # our log file, not subprocess.DEVNULL
                 out.close()
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:

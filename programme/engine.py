@@ -9,8 +9,9 @@ changes the result. The order is documented in docs/rules.md.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timezone, tzinfo
 
+from .errors import RulesError
 from .rules import WEEKDAYS, Promotion, RuleSet
 from .ticket import Line, PointsEntry
 
@@ -92,7 +93,7 @@ class _Compiled:
             if offer.segment:
                 self.offers_by_segment.setdefault(offer.segment, []).append(offer)
         self.scopes: dict = {}  # (day, store) -> _Scope of the promotions in force
-        self.zone = timezone.utc
+        self.zone: tzinfo = timezone.utc
         if rules.timezone != "UTC":
             from zoneinfo import ZoneInfo
 
@@ -131,8 +132,11 @@ def _active(promo: Promotion, day, weekday: str, store: str | None) -> bool:
     return not promo.stores or store in promo.stores
 
 
-# An effect, precomputed: (rule id, percent - 100 or None, points per unit x D or None)
-Effect = tuple[str, int | None, int | None]
+# An effect, precomputed: (rule id, factor, per unit). A line's units are factor x its cents (a percent
+# promotion: percent - 100) or factor x its quantity (per unit: points per unit x D).
+Effect = tuple[str, int, bool]
+# A basket bonus, precomputed: (kind, promotion id, least eligible cents, points)
+BasketBonus = tuple[str, str, int, int]
 
 
 class _Scope:
@@ -142,14 +146,21 @@ class _Scope:
         self.everything: list[Effect] = []
         self.by_category: dict[str, list[Effect]] = {}
         self.by_article: dict[str, list[Effect]] = {}
-        self.basket: list[tuple[str, Promotion]] = []
+        self.basket: list[BasketBonus] = []
         self.both: set[str] = set()  # rule ids naming categories and articles: may meet a line twice
         for kind, promo in promos:
-            if promo.basket_points is not None:
-                self.basket.append((kind, promo))
+            effect: Effect
+            # check_rules gives each promotion exactly one effect; a Context's offers are built with one too.
+            if promo.basket_points is not None and promo.basket_min_cents is not None:
+                self.basket.append((kind, promo.id, promo.basket_min_cents, promo.basket_points))
                 continue
-            effect = (f"{kind}:{promo.id}", None if promo.percent is None else promo.percent - 100,
-                      None if promo.points_per_unit is None else promo.points_per_unit * d)
+            if promo.basket_points is None and promo.percent is not None:
+                effect = (f"{kind}:{promo.id}", promo.percent - 100, False)
+            elif promo.basket_points is None and promo.points_per_unit is not None:
+                effect = (f"{kind}:{promo.id}", promo.points_per_unit * d, True)
+            else:
+                raise RulesError(f"{kind} {promo.id}: give exactly one effect: `percent`, `points_per_unit` or "
+                                 "`basket_points` with `basket_min_cents`")
             if not promo.categories and not promo.articles:
                 self.everything.append(effect)
             if promo.categories and promo.articles:
@@ -166,7 +177,12 @@ class _Scope:
         found = self.everything + (by_category or []) + (by_article or [])
         if self.both and by_category and by_article:
             seen: set[str] = set()
-            found = [e for e in found if not (e[0] in seen or seen.add(e[0]))]
+            unique = []
+            for effect in found:
+                if effect[0] not in seen:
+                    seen.add(effect[0])
+                    unique.append(effect)
+            found = unique
         return found
 
 
@@ -237,17 +253,17 @@ def _evaluate(rules: RuleSet, lines: list[Line], ctx: Context):
         if tier_rule is not None:
             add((n, tier_rule, cents * tier_extra))
         # 6. dated promotions
-        for rule, extra, per_unit in promotions.for_line(line):
-            add((n, rule, cents * extra if extra is not None else per_unit * line.quantity))
+        for rule, factor, per_unit in promotions.for_line(line):
+            add((n, rule, factor * (line.quantity if per_unit else cents)))
         # 7. targeted offers
         if offer_scope is not None:
-            for rule, extra, per_unit in offer_scope.for_line(line):
-                add((n, rule, cents * extra if extra is not None else per_unit * line.quantity))
+            for rule, factor, per_unit in offer_scope.for_line(line):
+                add((n, rule, factor * (line.quantity if per_unit else cents)))
     # 8. basket bonuses (promotions, then offers) on the eligible spend
     basket = promotions.basket + (offer_scope.basket if offer_scope else [])
-    for kind, promo in sorted(basket, key=lambda kp: (ORDER.index(kp[0]), kp[1].id)):
-        if eligible >= promo.basket_min_cents:
-            add((None, f"{kind}:{promo.id}", promo.basket_points * d))
+    for kind, promo_id, min_cents, points in sorted(basket, key=lambda b: (ORDER.index(b[0]), b[1])):
+        if eligible >= min_cents:
+            add((None, f"{kind}:{promo_id}", points * d))
     return parts, notes, claims
 
 

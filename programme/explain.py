@@ -15,13 +15,13 @@ def render(explanation: Explanation, lines: list[Line]) -> str:
     """A fixed-width table: one row per (line, rule), notes for lines that earn nothing, the total."""
     rows = [f"rules {explanation.rules_version}, card {explanation.card or 'none'}",
             f"{'#':>3}  {'article':<14} {'category':<11} {'cents':>6}  {'rule':<28} {'points':>6}"]
-    for x in explanation.lines:
-        line = lines[x.line]
-        head = f"{x.line + 1:>3}  {line.gtin:<14} {line.category:<11} {line.total_cents:>6}  "
+    for n, x in enumerate(explanation.lines):  # explanation.lines[n] explains line n (its .line is n)
+        line = lines[n]
+        head = f"{n + 1:>3}  {line.gtin:<14} {line.category:<11} {line.total_cents:>6}  "
         if not x.parts:
             rows.append(f"{head}{x.note:<28} {0:>6}")
-        for n, part in enumerate(x.parts):
-            rows.append(f"{head if n == 0 else ' ' * len(head)}{part.rule:<28} {part.points:>6}")
+        for k, part in enumerate(x.parts):
+            rows.append(f"{head if k == 0 else ' ' * len(head)}{part.rule:<28} {part.points:>6}")
     for part in explanation.basket.parts:
         rows.append(f"{'':>3}  {'basket':<14} {'':<11} {'':>6}  {part.rule:<28} {part.points:>6}")
     for claim in explanation.context:

@@ -52,20 +52,21 @@ UtcTime = Annotated[datetime, msgspec.Meta(tz=True)]
 
 
 class _Rule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    pass
+    """Every rule struct: frozen, unknown fields refused. Subclasses inherit both at run time; each says
+    frozen=True again because type checkers read that per class."""
 
 
-class Base(_Rule):
+class Base(_Rule, frozen=True):
     cents_per_point: Annotated[int, msgspec.Meta(ge=MIN_CENTS_PER_POINT, le=MAX_CENTS_PER_POINT)] = 100
     rounding: Literal["down"] = "down"
 
 
-class Exclusions(_Rule):
+class Exclusions(_Rule, frozen=True):
     categories: list[str] = []
     articles: list[str] = []
 
 
-class Multiplier(_Rule):
+class Multiplier(_Rule, frozen=True):
     """Category or article multiplier, in percent of the base points (200 = twice the base)."""
 
     percent: Percent
@@ -73,14 +74,14 @@ class Multiplier(_Rule):
     article: str | None = None
 
 
-class Bonus(_Rule):
+class Bonus(_Rule, frozen=True):
     """Fixed bonus points for each unit of an article."""
 
     article: str
     points: PerUnit
 
 
-class Promotion(_Rule):
+class Promotion(_Rule, frozen=True):
     """A dated promotion; an offer is a promotion for some cards or a segment only."""
 
     id: Id
@@ -98,26 +99,26 @@ class Promotion(_Rule):
     segment: str | None = None
 
 
-class Tier(_Rule):
+class Tier(_Rule, frozen=True):
     name: Id
     min_spend_cents: Annotated[int, msgspec.Meta(ge=0, le=MAX_SPEND_CENTS)]
     percent: Percent
 
 
-class TierReview(_Rule):
+class TierReview(_Rule, frozen=True):
     """Upgrades happen as soon as the rolling 12-month spend allows; downgrades only at the review date."""
 
     month: Month = 1
     day: Day = 1
 
 
-class Cheques(_Rule):
+class Cheques(_Rule, frozen=True):
     threshold_points: Points
     cheque_cents: Annotated[int, msgspec.Meta(ge=1, le=MAX_CHEQUE_CENTS)]
     issue: Literal["till", "schedule"] = "till"
 
 
-class Expiry(_Rule):
+class Expiry(_Rule, frozen=True):
     """Points earned in year Y expire on month/day of Y + years_after."""
 
     years_after: Annotated[int, msgspec.Meta(ge=1, le=MAX_EXPIRY_YEARS)] = 1
@@ -125,13 +126,13 @@ class Expiry(_Rule):
     day: Day = 28
 
 
-class Redemption(_Rule):
+class Redemption(_Rule, frozen=True):
     cents_per_point: Annotated[int, msgspec.Meta(ge=1, le=MAX_POINT_VALUE_CENTS)] = 1
     min_points: SomePoints = 0
     offline_daily_cap_points: SomePoints = 2000
 
 
-class RuleSet(_Rule):
+class RuleSet(_Rule, frozen=True):
     version: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")]
     effective_from: UtcTime
     timezone: str = "UTC"
@@ -255,6 +256,8 @@ def parse_rules(text: str, source: str = "rules") -> RuleSet:
         raise RulesError(f"{source}: nested too deeply (arrays or tables within each other)") from None
     except msgspec.ValidationError as exc:
         match = _MSGSPEC_PATH.match(str(exc))
+        if match is None:  # only a message with a line break in it: say it as msgspec does
+            raise RulesError(f"{source}: {exc}") from None
         path = _parse_path(match.group("path") or "")
         expected, extra = _explain_msgspec(match.group("what"), path)
         if extra:
@@ -276,7 +279,7 @@ def rules_from_dict(data: dict, source: str = "rules") -> RuleSet:
 
 def check_rules(rules: RuleSet, fail) -> None:
     """What types alone cannot say; `fail(path, expected)` builds the error."""
-    seen_multipliers: set[tuple[str, str]] = set()
+    seen_multipliers: set[tuple[str, str | None]] = set()
     for n, rule in enumerate(rules.multipliers):
         if (rule.category is None) == (rule.article is None):
             raise fail(("multipliers", n), "give exactly one of `category` or `article`")

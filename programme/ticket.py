@@ -206,7 +206,7 @@ def validate_ticket(ticket: Ticket) -> Ticket:
     if len(ticket.prev_hash) != 64:
         raise TicketError(f"ticket {ticket.id}: prev_hash must be 64 hex digits")
     if ticket.returns:
-        _check_returns(ticket)
+        _check_returns(ticket, ticket.returns)
     linked = {link.line for link in ticket.returns} if ticket.returns else ()
     for index, line in enumerate(ticket.lines):
         if line.quantity < 0 and index not in linked:
@@ -215,9 +215,9 @@ def validate_ticket(ticket: Ticket) -> Ticket:
     return ticket
 
 
-def _check_returns(ticket: Ticket) -> None:
+def _check_returns(ticket: Ticket, links: list[ReturnLink]) -> None:
     seen = set()
-    for link in ticket.returns:
+    for link in links:
         where = f"ticket {ticket.id}: return link of line {link.line + 1}"
         if not 0 <= link.line < len(ticket.lines):
             raise TicketError(f"ticket {ticket.id}: a return link names line {link.line + 1}, which does not exist")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Literal
+from typing import Final, Literal
 
 import msgspec
 
@@ -12,7 +12,7 @@ from programme.ticket import MAX_SEQ, MAX_TEXT, Ticket, validate_ticket
 
 from .errors import CodecError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1  # Final: its type is Literal[1], what the messages' `schema` field accepts
 MAX_PAYLOAD_BYTES = 256 * 1024
 MAX_BATCH_BYTES = 1024 * 1024  # a batch of ticket messages, whole
 BATCH_PREFIX = b'{"schema":1,"batch":['  # what encode_batch writes, and how the server tells a batch
@@ -154,7 +154,7 @@ def read_stored_ticket(payload: bytes) -> Ticket:
     return _ticket_decoder.decode(payload).ticket
 
 
-def decode_ack(payload: bytes) -> Ack:
+def decode_ack(payload: bytes | bytearray) -> Ack:
     try:
         return _ack_decoder.decode(payload)
     except msgspec.DecodeError as exc:
@@ -168,7 +168,7 @@ def decode_balances(payload: bytes) -> Balances:
         raise CodecError(f"bad balances message: {exc}") from None
 
 
-def decode_command(payload: bytes) -> Command:
+def decode_command(payload: bytes | bytearray) -> Command:
     try:
         return _command_decoder.decode(payload)
     except msgspec.DecodeError as exc:

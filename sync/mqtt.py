@@ -107,7 +107,8 @@ def make_client(url: BrokerUrl, client_id: str, *, clean_session: bool = True) -
     )
     # Brokers that refuse anonymous sessions (and amqtt, which keeps no queue for them) need a name.
     client.username_pw_set(url.username or client_id, url.password)
-    client.reconnect_delay_set(RECONNECT_MIN_DELAY, RECONNECT_MAX_DELAY)
+    # paho annotates the delays int but adds and compares them as seconds: 0.2 s works (and tests patch floats).
+    client.reconnect_delay_set(RECONNECT_MIN_DELAY, RECONNECT_MAX_DELAY)  # type: ignore[arg-type]
     client.max_inflight_messages_set(MAX_INFLIGHT)
     if url.tls:
         client.tls_set(ca_certs=url.ca_file)

@@ -8,8 +8,10 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import NameOID
+
+from .errors import SyncError
 
 VALID_DAYS = 825
 
@@ -52,6 +54,10 @@ def make_server_cert(out: Path, hosts: list[str], ca_crt: Path, ca_key: Path) ->
     """broker.crt and broker.key for `hosts` (names or IP addresses), signed by the project CA."""
     ca_cert = x509.load_pem_x509_certificate(ca_crt.read_bytes())
     ca_private = serialization.load_pem_private_key(ca_key.read_bytes(), password=None)
+    if not isinstance(ca_private, (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey,
+                                   ed448.Ed448PrivateKey, dsa.DSAPrivateKey)):
+        raise SyncError(f"{ca_key}: a {type(ca_private).__name__} cannot sign certificates: "
+                        "give the CA's key (make_ca makes an EC one)")
     key = ec.generate_private_key(ec.SECP256R1())
     names: list[x509.GeneralName] = []
     for host in hosts:

@@ -98,7 +98,10 @@ class Reply(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
 
 def request_kind(request: Request) -> str:
     """The `kind` a request was sent with (its tag), which its reply repeats."""
-    return type(request).__struct_config__.tag
+    tag = type(request).__struct_config__.tag
+    if not isinstance(tag, str):  # every Request subclass is declared with tag="<kind>"
+        raise TypeError(f"{type(request).__name__} is not tagged with its kind")
+    return tag
 
 
 def send_at_once(client) -> None:

@@ -5,7 +5,7 @@ offline for months still receives every version and can use the one in force at 
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal
 
 import msgspec
 
@@ -14,7 +14,7 @@ from programme.rules import RuleSet, parse_rules
 
 from .errors import CodecError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1  # Final: its type is Literal[1], what RulesBundle.schema accepts
 
 
 class PublishedRules(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
