@@ -30,8 +30,10 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(BIN)/loyalty demo --tickets 1000 --tills 3
 
-# mypy first (its settings are in pyproject.toml): a type error fails the build with its file and line.
+# ruff and mypy first (their settings are in pyproject.toml): a lint or type error fails the build with its
+# file and line.
 test: setup
+	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -39,4 +41,4 @@ bench: setup
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -81,7 +81,8 @@ def campaign_of(rule: str) -> int | None:
 
 
 def in_force(offer: CampaignOffer, day: date, store: str) -> bool:
-    """The campaign's dates include `day` (in the rules' time zone) and the store is one of its stores (none listed: all)."""
+    """The campaign's dates include `day` (in the rules' time zone) and the store is one of its stores
+    (none listed: all)."""
     return offer.starts <= day <= offer.ends and (not offer.stores or store in offer.stores)
 
 

@@ -45,7 +45,8 @@ def example_lines(example: ExampleTicket) -> list[Line]:
     out = []
     for row in example.lines:
         gtin, category, quantity, unit, *rest = row
-        out.append(make_line(str(gtin), int(quantity), int(unit), str(category), discount_cents=int(rest[0]) if rest else 0))
+        out.append(make_line(str(gtin), int(quantity), int(unit), str(category),
+                             discount_cents=int(rest[0]) if rest else 0))
     return out
 
 

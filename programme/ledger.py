@@ -66,7 +66,8 @@ class Ledger:
             return False
         if entry.lot_at is not None and entry.points <= 0:
             raise LedgerError(f"only a credit has a lot date: entry {entry.cause} is {entry.points:+d} points")
-        if entry.kind in ("earn",) and entry.points < 0 or entry.kind in ("redeem", "reverse", "expire") and entry.points > 0:
+        if (entry.kind in ("earn",) and entry.points < 0
+                or entry.kind in ("redeem", "reverse", "expire") and entry.points > 0):
             raise LedgerError(f"a {entry.kind} entry cannot be {entry.points:+d} points (cause {entry.cause})")
         self._entries.append(entry)
         self._by_cause[entry.cause] = entry

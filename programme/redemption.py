@@ -38,13 +38,14 @@ def plan_tender(rules: RuleSet, asked: int, *, balance: int, due_cents: int, off
         raise RedemptionError(f"redeem a positive number of points, not {asked}")
     if asked > balance:
         raise RedemptionError(
-            f"not enough points: the card has {max(balance, 0)} and {asked} were asked; redeem at most {max(balance, 0)}")
+            f"not enough points: the card has {max(balance, 0)} and {asked} were asked; "
+            f"redeem at most {max(balance, 0)}")
     if due_cents <= 0:
         raise RedemptionError("nothing is left to pay on this ticket: add articles before redeeming points")
     most_for_due = due_cents // r.cents_per_point
     if most_for_due == 0:
-        raise RedemptionError(f"{format_cents(due_cents)} EUR is less than one point ({format_cents(r.cents_per_point)} "
-                              "EUR): pay it with another tender")
+        raise RedemptionError(f"{format_cents(due_cents)} EUR is less than one point "
+                              f"({format_cents(r.cents_per_point)} EUR): pay it with another tender")
     points, notes = asked, []
     if points > most_for_due:
         points = most_for_due

@@ -69,7 +69,8 @@ def reverse_lines(rules: RuleSet, original: Ticket, picks: Mapping[int, int],
             raise ReturnError(f"ticket {original.id} has no line {index + 1}: it has {len(original.lines)} lines")
     basket = earned.get(None, 0)
     if basket:
-        result.by_line[None] = _share(basket, spend_after, eligible_total) - _share(basket, spend_before, eligible_total)
+        result.by_line[None] = (_share(basket, spend_after, eligible_total)
+                                - _share(basket, spend_before, eligible_total))
     result.eligible_cents = spend_after - spend_before
     return result
 

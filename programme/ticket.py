@@ -197,8 +197,9 @@ def validate_ticket(ticket: Ticket) -> Ticket:
         raise TicketError(f"ticket {ticket.id}: points without a card")
     for number, entry in enumerate(ticket.points, start=1):
         if entry.kind not in TILL_ENTRY_KINDS:
+            kinds = f"{', '.join(TILL_ENTRY_KINDS[:-1])} and {TILL_ENTRY_KINDS[-1]}"
             raise TicketError(f"ticket {ticket.id}: points entry {number} is of kind {entry.kind!r}; "
-                              f"a till sends only {', '.join(TILL_ENTRY_KINDS[:-1])} and {TILL_ENTRY_KINDS[-1]} entries")
+                              f"a till sends only {kinds} entries")
         if not 0 <= entry.points <= MAX_ENTRY_POINTS:
             raise TicketError(f"ticket {ticket.id}: points entries are 0 to {MAX_ENTRY_POINTS}, got {entry.points}")
         if entry.line is not None and not 0 <= entry.line < len(ticket.lines):

@@ -44,7 +44,8 @@ def broker(ctx: click.Context, host: str, port: int) -> None:
 @click.option("--till", "tills", multiple=True, metavar="TERMINAL", help="A till account to create (repeat).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address the TLS listener binds to.")
 @click.option("--port", default=8883, show_default=True, help="TLS port.")
-@click.option("--hostname", "hostnames", multiple=True, help="Names in the broker certificate (default: host, localhost).")
+@click.option("--hostname", "hostnames", multiple=True,
+              help="Names in the broker certificate (default: host, localhost).")
 @click.option("--bridge-to", metavar="HOST:PORT", help="Make this a store broker bridged to head office's broker.")
 @click.option("--store", "store_id", help="The store this broker serves (S042), with --bridge-to.")
 @click.option("--bridge-user", help="Account of this store's bridge at head office's broker.")
