@@ -161,11 +161,17 @@ def test_log_out_ends_the_session_and_guesses_are_told_when_to_try_again(site, b
     wait_text(browser, "h1", "Log in")
 
     accounts.create_user(site["conn"], "dora", "card_manager")
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
     for _ in range(accounts.FREE_ATTEMPTS + 1):
         by_id(browser, "name").clear()
         by_id(browser, "name").send_keys("dora")
         by_id(browser, "password").send_keys("a guess")
-        by_id(browser, "login").click()
+        button = by_id(browser, "login")
+        button.click()
+        # The answer is the log-in page again: wait until it replaced this one, not only for its heading.
+        WebDriverWait(browser, 10).until(ec.staleness_of(button))
         wait_text(browser, "h1", "Log in")
     wait_text(browser, "#error", "too many failed log-ins for dora from this address: try again in ")
     assert by_id(browser, "error").text.endswith(" seconds, or ask an admin to unlock it")
