@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import logging
 
+from sync.codec import read_stored_ticket
 from sync.events import log_event
+
+from .store_rows import ledger_rows
 
 log = logging.getLogger("loyalty.held")
 
@@ -42,14 +45,26 @@ def hold(conn, found: list[tuple], now: str) -> None:
                       reason=d.reason)
 
 
+def credit_held(conn, ticket, credit: tuple, now: str, insert_ledger, by: str | None = None) -> int:
+    """Book a held ticket's earn entries `credit` (same causes as had they been booked at ingest) and mark it
+    released; returns the points credited. `by`: who decided, when head office released it by hand."""
+    rows = ledger_rows(ticket, credit=credit, only="earn")
+    insert_ledger(rows)
+    points = sum(row[2] for row in rows)
+    conn.execute("UPDATE held_points SET released_at = ?, released_points = ?, released_by = ? WHERE ticket_id = ?",
+                 (now, points, by, ticket.id))
+    log_event(log, "points_released", ticket=ticket.id, points=points, by=by)
+    return points
+
+
 def release(conn, ticket_ids: list[str], now: str, by: str) -> int:
     """Head office verified these held tickets by other means: credit the till's own earn points.
 
     Inside the caller's transaction; returns how many were released (one already released, or never
     held, is left as it is). `by` says who decided, kept with the release."""
-    from sync.codec import read_stored_ticket
-
-    from .store_rows import ledger_rows
+    def insert(rows: list[tuple]) -> None:
+        conn.executemany("INSERT OR IGNORE INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
 
     released = 0
     for ticket_id in ticket_ids:
@@ -58,11 +73,6 @@ def release(conn, ticket_ids: list[str], now: str, by: str) -> int:
         if row is None:
             continue
         ticket = read_stored_ticket(bytes(row[0]))
-        rows = ledger_rows(ticket, credit=tuple(e for e in ticket.points if e.kind == "earn"), only="earn")
-        conn.executemany("INSERT OR IGNORE INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-        conn.execute("UPDATE held_points SET released_at = ?, released_points = ?, released_by = ? "
-                     "WHERE ticket_id = ?", (now, sum(r[2] for r in rows), by, ticket_id))
-        log_event(log, "points_released", ticket=ticket_id, points=sum(r[2] for r in rows), by=by)
+        credit_held(conn, ticket, tuple(e for e in ticket.points if e.kind == "earn"), now, insert, by)
         released += 1
     return released

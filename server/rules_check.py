@@ -28,7 +28,7 @@ from programme.ticket import PointsEntry, Ticket
 from sync.codec import read_stored_ticket
 from sync.events import log_event
 
-from .held import hold, log as held_log
+from .held import credit_held, hold, log as held_log
 from .offers_check import CampaignCache, offer_claims
 from .store_rows import ledger_rows
 
@@ -197,11 +197,6 @@ def release_held(conn, catalog, now: str, insert_ledger) -> int:
         if outcome is not None and outcome.credit is None:
             continue
         credit = tuple(e for e in ticket.points if e.kind == "earn") if outcome is None else outcome.credit
-        rows = ledger_rows(ticket, credit=credit, only="earn")
-        insert_ledger(rows)
-        points = sum(row[2] for row in rows)
-        conn.execute("UPDATE held_points SET released_at = ?, released_points = ? WHERE ticket_id = ?",
-                     (now, points, ticket_id))
-        log_event(held_log, "points_released", ticket=ticket_id, points=points)
+        credit_held(conn, ticket, credit, now, insert_ledger)
         released += 1
     return released
