@@ -26,13 +26,14 @@ def broker(ctx: click.Context, host: str, port: int) -> None:
         running = EmbeddedBroker(port=port, host=host).start()
     except SyncError as exc:
         raise click.ClickException(str(exc)) from None
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # before saying it listens: a supervisor may stop it at once
     click.echo(f"warning: {UNAUTHENTICATED}", err=True)
     log_event(logging.getLogger("loyalty.broker"), "broker_unauthenticated", logging.WARNING, url=running.url)
     click.echo(f"embedded broker listening on {running.url} (Ctrl-C to stop)", err=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        stop.wait()
+        while not stop.wait(0.5):  # a bounded wait: the main thread runs the signal handler within half a second
+            pass
     except KeyboardInterrupt:
         pass
     finally:

@@ -75,8 +75,14 @@ def test_loyalty_broker_says_it_is_unauthenticated_and_for_demos_only():
                 break
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.wait(20)
+        try:
+            stopped = proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()  # never leave it running for the next tests
+            proc.wait(10)
+            stopped = None
         proc.stderr.close()
+    assert stopped == 0, "loyalty broker did not stop on SIGTERM within 30 s"
     assert f"warning: {UNAUTHENTICATED}" in lines
     assert UNAUTHENTICATED == ("this embedded broker (amqtt) is unauthenticated and for demos only: any client can "
                                "read and publish every topic, retained rules and hot-list included; use Mosquitto "
