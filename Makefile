@@ -7,9 +7,16 @@ APT_PACKAGES := mosquitto mosquitto-clients pcscd vsmartcard-vpcd swig libpcscli
 	chromium chromium-driver tmux postgresql
 PYTEST_ARGS ?=
 
-.PHONY: setup system-packages demo test bench clean
+.PHONY: setup system-packages locales demo test bench clean
 
-setup: system-packages $(VENV)/.installed
+setup: system-packages $(VENV)/.installed locales
+
+# The message catalogs (programme/locales/*/LC_MESSAGES/loyalty.po) compiled for gettext; only when a .po changed.
+PO_FILES := $(wildcard programme/locales/*/LC_MESSAGES/loyalty.po)
+locales: $(PO_FILES:.po=.mo)
+
+programme/locales/%/LC_MESSAGES/loyalty.mo: programme/locales/%/LC_MESSAGES/loyalty.po $(VENV)/.installed
+	$(BIN)/pybabel -q compile -l $* -d programme/locales -D loyalty
 
 system-packages:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
