@@ -37,11 +37,12 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(BIN)/loyalty demo --tickets 1000 --tills 3
 
-# ruff and mypy first (their settings are in pyproject.toml): a lint or type error fails the build with its
-# file and line.
+# ruff, mypy and import-linter first (their settings are in pyproject.toml): a lint or type error, a forbidden
+# import or an import circle fails the build with its file and line or the modules' names.
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: setup

@@ -21,7 +21,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from rich.progress import Progress
 
-from server.store import SCHEMA
+from server.storage.ticket_schema import SQLITE_SCHEMA as SCHEMA
 from sync import topics
 from sync.broker_url import parse_broker_url
 from sync.codec import decode_ticket

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from server.db_option import DbTarget
+from server.cli.db_option import db_option
 
 PUBLISH_WAIT = 2.0  # seconds to wait for the rules already retained on the broker
 
@@ -85,7 +85,7 @@ def _retained_bundle(url, wait: float, trust):
 @rules.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--broker", required=True, envvar="LOYALTY_BROKER", help="Broker address: mqtt://HOST:PORT.")
-@click.option("--db", type=DbTarget(),
+@db_option(required=False, exists=False,
               help="Also record the version in the server's database (a SQLite file or a postgresql:// URL), "
                    "so its points check knows it.")
 @click.option("--signing-key", type=click.Path(dir_okay=False), envvar="LOYALTY_SIGNING_KEY",
@@ -119,8 +119,8 @@ def publish(file: str, broker: str, db: str | None, signing_key: str | None) -> 
         bundle, parsed, added = add_version(bundle, text, Path(file).name)
         if db:
             from server.errors import StoreError
-            from server.rules_check import record_version
-            from server.store_api import open_store
+            from server.desk.rules_versions import record_version
+            from server.ingest.store_api import open_store
 
             try:
                 store = open_store(db)

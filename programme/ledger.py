@@ -212,14 +212,22 @@ def lots_to_move(lots: list[Lot], points: int) -> list[tuple[datetime, int]]:
     return moved
 
 
+def ticket_cause(ticket_id: str, n: int) -> str:
+    """The cause of a ticket's ledger entry: its N-th points entry. The one spelling of it: the till's
+    journal, the server's store (one entry per kind and rule, named after the first) and the generator use it;
+    the ledger's unique cause makes a ticket booked twice add nothing."""
+    return f"ticket:{ticket_id}:{n}"
+
+
 def post_ticket(ledger: Ledger, ticket, eligible_cents: int = 0) -> list[Entry]:
-    """A ticket's points entries, caused by `ticket:{id}:{n}` as the till's and server's stores do."""
+    """A ticket's earn and redeem entries posted to an in-memory ledger, one per points entry (as the till's
+    journal books them; the server's store books one per kind and rule), each caused by ticket_cause()."""
     posted = []
     spend = eligible_cents
     for n, e in enumerate(ticket.points):
         if e.points == 0 or ticket.card is None:
             continue
-        cause = f"ticket:{ticket.id}:{n}"
+        cause = ticket_cause(ticket.id, n)
         if e.kind == "earn":
             posted.append(ledger.earn(ticket.card, e.points, cause, ticket.closed_at, e.rule, spend))
             spend = 0

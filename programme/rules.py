@@ -267,16 +267,6 @@ def parse_rules(text: str, source: str = "rules") -> RuleSet:
     return rules
 
 
-def rules_from_dict(data: dict, source: str = "rules") -> RuleSet:
-    """The same checks for rules already decoded (from JSON, a test...)."""
-    try:
-        rules = msgspec.convert(data, RuleSet)
-    except msgspec.ValidationError as exc:
-        raise RulesError(f"{source}: {exc}") from None
-    check_rules(rules, lambda path, expected: RulesError(f"{source}: {_dotted(path) or 'rules'}: {expected}"))
-    return rules
-
-
 def check_rules(rules: RuleSet, fail) -> None:
     """What types alone cannot say; `fail(path, expected)` builds the error."""
     seen_multipliers: set[tuple[str, str | None]] = set()

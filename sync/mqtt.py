@@ -98,6 +98,24 @@ def account_client_id(url: BrokerUrl, client_id: str) -> str:
     return f"{client_id}-{tag.hexdigest()[:16]}"
 
 
+def till_client_id(terminal: str, role: str) -> str:
+    """The one spelling of a till's MQTT client ids: `till-S001-T01` for its outbox sender (a persistent
+    session: the broker keeps its acks while the till is off), `till-S001-T01-{role}` for the others
+    (`down`: acks' companions, hot-list, offers, balances; `rules`; `ask-XXXXXX`: a request and its reply)."""
+    return f"till-{terminal}" if role == "outbox" else f"till-{terminal}-{role}"
+
+
+def start(client: mqtt.Client, url: BrokerUrl) -> None:
+    """Connect in the background and keep reconnecting (paho's loop thread); callbacks say when it is up."""
+    client.connect_async(url.host, url.port)
+    client.loop_start()
+
+
+def stop(client: mqtt.Client) -> None:
+    client.disconnect()
+    client.loop_stop()
+
+
 def make_client(url: BrokerUrl, client_id: str, *, clean_session: bool = True) -> mqtt.Client:
     client = Client(
         CallbackAPIVersion.VERSION2,

@@ -20,7 +20,7 @@ from .broker_url import BrokerUrl
 from .codec import BATCH_PREFIX, MAX_BATCH_BYTES, decode_ack, decode_command, encode_batch
 from .errors import CodecError
 from .events import log_event
-from .mqtt import make_client
+from .mqtt import make_client, start, stop, till_client_id
 
 log = logging.getLogger("loyalty.sync")
 
@@ -74,7 +74,7 @@ class OutboxSender:
         self.db_path = str(db_path)
         self.terminal = terminal
         self.broker = broker
-        self.client = make_client(broker, client_id or f"till-{terminal}", clean_session=False)
+        self.client = make_client(broker, client_id or till_client_id(terminal, "outbox"), clean_session=False)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
@@ -199,8 +199,7 @@ class OutboxSender:
         self._wake.set()
 
     def start(self) -> OutboxSender:
-        self.client.connect_async(self.broker.host, self.broker.port)
-        self.client.loop_start()
+        start(self.client, self.broker)
         self._thread.start()
         return self
 
@@ -208,8 +207,7 @@ class OutboxSender:
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout=10)
-        self.client.disconnect()
-        self.client.loop_stop()
+        stop(self.client)
 
     def wait_synced(self, timeout: float) -> bool:
         """Wait until the server has acked every message in the outbox (True) or timeout (False)."""

@@ -117,9 +117,6 @@ class TillApp(App):
         if self.sender:
             self.sender.wake()
 
-    def status_text(self) -> str:
-        return str(self.screen.query_one("#status", StatusBar).render())
-
     def refresh_status(self) -> None:
         bars = self.screen.query(StatusBar)
         if not bars:  # the sale screen is not composed yet, or a dialog is on top

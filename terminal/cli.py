@@ -7,27 +7,12 @@ from pathlib import Path
 import click
 import msgspec
 
+from .journal_option import open_journal
+
 TERMINAL_HELP = "Till id, store then till: S001-T01."
 
 
 KEY_HELP = "The till's signing key (loyalty till provision); tickets are signed with it."
-
-
-def _open_journal(db: str, terminal: str, key: str | None = None):
-    from programme.errors import ProgrammeError
-
-    from .errors import TillError
-    from .journal import Journal
-    from .keys import load_key
-
-    try:
-        signing_key = load_key(key) if key else None
-    except TillError as exc:
-        raise click.BadParameter(str(exc), param_hint="--key") from None
-    try:
-        return Journal(db, terminal, signing_key)
-    except ProgrammeError as exc:
-        raise click.BadParameter(str(exc), param_hint="--terminal") from None
 
 
 @click.group(invoke_without_command=True)
@@ -100,7 +85,7 @@ def sell(terminal: str, db: str, card: str | None, key: str | None, cashier: str
         raise click.BadParameter(str(exc), param_hint="--card") from None
     except ProgrammeError as exc:
         raise click.BadParameter(str(exc), param_hint="--line") from None
-    with _open_journal(db, terminal, key) as journal:
+    with open_journal(db, terminal, key) as journal:
         ticket = do_sell(journal, lines, card, cashier)
     click.echo(msgspec.json.encode(ticket).decode())
 
@@ -121,7 +106,7 @@ def simulate(terminal: str, db: str, count: int, seed: int, card_share: float, k
     from .simulate import Shopper
 
     shopper = Shopper(seed=seed, card_share=card_share)
-    with _open_journal(db, terminal, key) as journal, Progress(transient=True) as progress:
+    with open_journal(db, terminal, key) as journal, Progress(transient=True) as progress:
         task = progress.add_task(f"selling at {terminal}", total=count)
         for lines, card in shopper.baskets(count):
             do_sell(journal, lines, card)
@@ -144,7 +129,7 @@ def sync(terminal: str, db: str, broker: str, wait_s: float) -> None:
         url = parse_broker_url(broker)
     except SyncError as exc:
         raise click.BadParameter(str(exc), param_hint="--broker") from None
-    with _open_journal(db, terminal) as journal:
+    with open_journal(db, terminal) as journal:
         before = journal.backlog()
     from sync.reporter import StatusReporter
 
@@ -200,7 +185,7 @@ def provision(terminal: str, key_dir: str, head_office_key: str | None) -> None:
                            "head_office_key": str(Path(key_dir) / HEAD_OFFICE_KEY) if head_office else None}))
 
 
-from .closures_cli import COMMANDS as CLOSURE_COMMANDS  # noqa: E402 - uses the helpers above
+from .closures_cli import COMMANDS as CLOSURE_COMMANDS  # noqa: E402
 
 for _command in CLOSURE_COMMANDS:
     till.add_command(_command)

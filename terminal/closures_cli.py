@@ -5,15 +5,11 @@ import json
 
 import click
 
+from .journal_option import open_journal
+
 DB_HELP = "The till's journal (SQLite file)."
 TERMINAL_HELP = "Till id, store then till: S001-T01."
 KEY_HELP = "The till's signing key (loyalty till provision); closures are signed with it."
-
-
-def _open_journal(db: str, terminal: str):
-    from .cli import _open_journal as open_journal  # imported late: terminal.cli registers these commands
-
-    return open_journal(db, terminal)
 
 
 def _key(path: str):
@@ -45,7 +41,7 @@ def _close(terminal: str, db: str, key: str, period: str) -> None:
     from .errors import TillError
 
     signing_key = _key(key)
-    with _open_journal(db, terminal) as journal:
+    with open_journal(db, terminal) as journal:
         try:
             closure = close_period(journal, period, signing_key)
         except (TillError, ProgrammeError) as exc:
@@ -94,7 +90,7 @@ def archive_command(terminal: str, db: str, key: str, period: str, out: str) -> 
     from .errors import TillError
 
     signing_key = _key(key)
-    with _open_journal(db, terminal) as journal:
+    with open_journal(db, terminal) as journal:
         try:
             summary = export_archive(journal, period, signing_key, out)
         except (TillError, ProgrammeError) as exc:
@@ -134,7 +130,7 @@ def verify_closures(terminal: str, db: str, key: str | None) -> None:
     from .closures import closures, verify_journal
 
     signing_key = _key(key) if key else None
-    with _open_journal(db, terminal) as journal:
+    with open_journal(db, terminal) as journal:
         problems = verify_journal(journal, signing_key)
         count = len(closures(journal))
     click.echo(json.dumps({"terminal": terminal, "closures": count, "problems": problems}))

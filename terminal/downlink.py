@@ -20,7 +20,7 @@ from sync.broker_url import BrokerUrl
 from sync.codec import decode_balances
 from sync.errors import CodecError
 from sync.events import log_event
-from sync.mqtt import make_client
+from sync.mqtt import make_client, start, stop, till_client_id
 from sync.signed import SignatureError, Trust
 
 from .cardstate import remember_balance, replace_hotlist
@@ -72,7 +72,7 @@ class DownlinkListener:
         self.trust = trust if trust is not None else Trust.default()  # head office's key: checks what it pushes
         self.terminal = terminal
         self.broker = broker
-        self.client = make_client(broker, f"till-{terminal}-down")
+        self.client = make_client(broker, till_client_id(terminal, "down"))
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.updated = threading.Event()
@@ -126,13 +126,11 @@ class DownlinkListener:
         self.offers_updated.set()
 
     def start(self) -> DownlinkListener:
-        self.client.connect_async(self.broker.host, self.broker.port)
-        self.client.loop_start()
+        start(self.client, self.broker)
         return self
 
     def stop(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        stop(self.client)
         if self._conn is not None:  # paho's thread has ended: closing here is safe
             self._conn.close()
             self._conn = None

@@ -5,10 +5,6 @@ class TillError(Exception):
     """The till could not do what was asked; the text says why and what to do."""
 
 
-class JournalError(TillError):
-    """The till's journal could not be read or written."""
-
-
 class BasketError(TillError):
     """A basket action was refused (unknown article, no such line, tender too large...)."""
 

@@ -18,6 +18,7 @@ from programme.ticket import (
     GENESIS_HASH, Line, PointsEntry, ReturnLink, Tender, Ticket, signed_points, store_of, ticket_hash, ticket_id,
     utc_now, validate_ticket,
 )
+from programme.ledger import ticket_cause
 from programme.signing import sign_ticket
 from sync import outbox, topics
 from sync.checkpoint import SAFETY_NET_PAGES, Checkpointer
@@ -128,7 +129,7 @@ class Journal:
             )
             conn.executemany(
                 "INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(card, e.kind, signed_points(e), e.rule, f"ticket:{ticket.id}:{n}", ticket.id, closed)
+                [(card, e.kind, signed_points(e), e.rule, ticket_cause(ticket.id, n), ticket.id, closed)
                  for n, e in enumerate(points)],
             )
             outbox.enqueue(conn, seq, topics.tickets(self.terminal), payload, closed)

@@ -17,7 +17,7 @@ from sync.broker_url import BrokerUrl
 from sync.codec import encode
 from sync.errors import CodecError
 from sync.events import log_event
-from sync.mqtt import make_client
+from sync.mqtt import make_client, start, stop, till_client_id
 from sync.requests import (BalanceRequest, ReleaseRequest, Reply, ReserveRequest, TicketRequest, decode_reply,
                            send_at_once)
 
@@ -38,7 +38,7 @@ class Requester:
         self.broker = broker
         # A client id of its own: the screen and a `loyalty till return --broker` may ask at once, and a
         # shared id would have the broker throw one off for the other (each matches its replies by id).
-        self.client = make_client(broker, f"till-{terminal}-ask-{secrets.token_hex(3)}")
+        self.client = make_client(broker, till_client_id(terminal, f"ask-{secrets.token_hex(3)}"))
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = lambda *args: self.ready.clear()
         self.client.on_subscribe = lambda *args: self.ready.set()
@@ -95,13 +95,11 @@ class Requester:
         return True
 
     def start(self) -> Requester:
-        self.client.connect_async(self.broker.host, self.broker.port)
-        self.client.loop_start()
+        start(self.client, self.broker)
         return self
 
     def stop(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        stop(self.client)
 
 
 def balance_is_stale(conn: sqlite3.Connection, card: str, now: datetime | None = None) -> bool:

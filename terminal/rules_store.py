@@ -18,7 +18,7 @@ from sync import topics
 from sync.broker_url import BrokerUrl
 from sync.errors import SyncError
 from sync.events import log_event
-from sync.mqtt import make_client
+from sync.mqtt import make_client, start, stop, till_client_id
 from sync.rules_message import decode_bundle
 from sync.signed import Trust
 
@@ -111,7 +111,7 @@ class RulesListener:
         self.db_path = db_path
         self.trust = trust if trust is not None else Trust.default()  # head office's key: checks the rules
         self.received = threading.Event()
-        self.client = make_client(url, f"{terminal}-rules")
+        self.client = make_client(url, till_client_id(terminal, "rules"))
         self.client.on_connect = lambda c, *a: c.subscribe(topics.RULES, qos=1)
         self.client.on_message = self._on_message
         self.url = url
@@ -130,10 +130,8 @@ class RulesListener:
         self.received.set()
 
     def start(self) -> RulesListener:
-        self.client.connect_async(self.url.host, self.url.port)
-        self.client.loop_start()
+        start(self.client, self.url)
         return self
 
     def stop(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        stop(self.client)

@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from ..dbconn import POSTGRESQL, dialect, has_table, joined_or_own_transaction
+from server.storage.connection import POSTGRESQL, dialect, has_table, joined_or_own_transaction
 from .margins import margin_cents
 
 SCHEMA = """

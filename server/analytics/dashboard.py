@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import msgspec
 
-from ..dbconn import POSTGRESQL, dialect, has_table
+from server.storage.connection import POSTGRESQL, dialect, has_table
 from . import aggregate, points, rfm, value
 
 SCHEMA = """

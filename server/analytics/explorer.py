@@ -17,9 +17,9 @@ import msgspec
 
 from programme.ticket import Ticket
 
-from .. import csv_cells
-from ..dbconn import POSTGRESQL, dialect, has_table
-from ..deskdb import by_bytes
+from server.desk import csv_cells
+from server.storage.connection import POSTGRESQL, dialect, has_table
+from server.storage.desk_db import by_bytes
 from ..errors import ServerError
 
 PAGE_SIZE = 50

@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta, timezone
 import msgspec
 
 from programme.cardnumber import make_card_number
+from programme.ledger import ticket_cause
 from programme.ticket import GENESIS_HASH, Line, PointsEntry, Tender, Ticket
 
 from ..errors import ServerError
@@ -196,7 +197,7 @@ class _Batch:
         self.lines.extend((t.id, n, li.gtin, li.label, li.category, li.quantity, li.unit_cents, 0, li.total_cents)
                           for n, li in enumerate(t.lines))
         self.ledger.extend((t.card, e.kind, e.points if e.kind == "earn" else -e.points, e.rule,
-                            f"ticket:{t.id}:{n}", t.id, closed) for n, e in enumerate(t.points))
+                            ticket_cause(t.id, n), t.id, closed) for n, e in enumerate(t.points))
         self.received.append((t.terminal, t.seq))
 
     def flush(self) -> None:

@@ -5,7 +5,7 @@ Amber: dead letters not replayed yet, points the server computes differently (di
 from for more than AMBER_AFTER (the till may be offline).
 Green: everything received, in order, recently.
 
-The outbox backlog is shown as the till last reported it (server.till_status). A reported backlog whose
+The outbox backlog is shown as the till last reported it (server.ingest.till_status). A reported backlog whose
 oldest message waits for more than BACKLOG_AMBER_AFTER is amber; no report for STATUS_AMBER_AFTER is
 amber; no report for STATUS_RED_AFTER while the last one had a backlog is red (tickets stuck at a till
 head office cannot hear from).
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime, timedelta
 
-from .. import till_status
-from ..dbconn import has_table
+from server.ingest import till_status
+from server.storage.connection import has_table
 from .replay import ensure_schema as ensure_replays
 
 AMBER_AFTER = timedelta(hours=2)

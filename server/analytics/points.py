@@ -12,7 +12,7 @@ from datetime import date
 
 from programme.points import default_rules
 
-from ..dbconn import POSTGRESQL, dialect
+from server.storage.connection import POSTGRESQL, dialect
 from .value import point_value_cents
 
 

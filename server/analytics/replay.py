@@ -12,9 +12,9 @@ from sync.codec import decode_ticket
 from sync.errors import SyncError
 from sync.topics import terminal_of_up_topic
 
-from ..dbconn import POSTGRESQL, dialect, open_connection
+from server.storage.connection import POSTGRESQL, dialect, open_connection
 from ..errors import ServerError
-from ..store_api import open_store
+from server.ingest.store_api import open_store
 from .aggregate import create_pg
 
 SCHEMA = """
@@ -72,7 +72,7 @@ def _dismiss(conn: sqlite3.Connection, dead_letter_id: int, topic: str, payload:
     is), anything else is closed, since the till reports again every 30 s and never waits for an old answer."""
     from sync.status import decode_status
 
-    from .. import till_status
+    from server.ingest import till_status
 
     outcome = "dismissed"
     if terminal := terminal_of_up_topic(topic, "status"):

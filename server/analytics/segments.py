@@ -15,8 +15,8 @@ import msgspec
 
 from programme.points import default_rules
 
-from .. import csv_cells
-from ..dbconn import has_table
+from server.desk import csv_cells
+from server.storage.connection import has_table
 from ..errors import ServerError
 from .aggregate import snapshot
 from .rfm import rfm_scores

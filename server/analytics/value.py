@@ -11,8 +11,8 @@ from datetime import date
 
 from programme.points import default_rules
 
-from ..dbconn import POSTGRESQL, dialect, has_table
-from ..deskdb import by_bytes
+from server.storage.connection import POSTGRESQL, dialect, has_table
+from server.storage.desk_db import by_bytes
 from .aggregate import ensure_schema
 
 

@@ -8,21 +8,15 @@ from __future__ import annotations
 
 import os
 import secrets
-import sqlite3
-from functools import wraps
 from pathlib import Path
 
-from flask import Flask, abort, current_app, g, jsonify, render_template, request
-from flask_login import LoginManager, UserMixin, current_user
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask import Flask, g, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
-from werkzeug.routing import IntegerConverter
 
-from .. import bounds
-from ..accounts import get_user
-from ..desk_errors import Conflict, DeskError, NotFound
-from ..dbconn import is_postgres
-from ..deskdb import open_db
+from server.desk.errors import DeskError
+from server.web.context import BoundedInt, check_ids, csrf, login_manager, status_of
+from server.storage.desk_db import open_db
 
 DEFAULTS = {
     "DB": None,
@@ -51,82 +45,7 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",  # pages carry personal data: never kept by a shared browser or proxy
 }
 
-OFFICE_SQLITE_ONLY = ("the head office pages run on a SQLite database only for now; on PostgreSQL the desk runs "
-                      "(customers, cards, users, /api/v1): open the desk's pages instead")
-
 API_PREFIX = "/api/"
-csrf = CSRFProtect()
-login_manager = LoginManager()
-login_manager.login_view = "auth.login"
-login_manager.login_message = "Log in to use the desk."
-
-
-class BoundedInt(IntegerConverter):
-    """<int:...> in every route: at most bounds.MAX_DIGITS digits reach int() (longer: 404); the value is then
-    range-checked by check_ids, so a huge id answers 400 with a message instead of failing in the database."""
-
-    regex = rf"\d{{1,{bounds.MAX_DIGITS}}}"
-
-
-def check_ids(endpoint, values) -> None:
-    for key, value in (values or {}).items():
-        if isinstance(value, int):
-            bounds.check_int(value, key.removesuffix("_id").replace("_", " "), 1, bounds.MAX_ID)
-
-
-class WebUser(UserMixin):
-    """The logged-in user; the session holds "id:session_version", so bumping the version ends the session."""
-
-    def __init__(self, user):
-        self.id, self.name, self.role = user.id, user.name, user.role
-        self.session_version = user.session_version
-
-    def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
-
-
-@login_manager.user_loader
-def load_user(session_id: str):
-    user_id, _, version = session_id.partition(":")
-    if not (user_id.isdigit() and version.isdigit()):
-        return None  # a session from before session versions: log in again
-    user = get_user(db(), int(user_id))
-    return WebUser(user) if user and user.session_version == int(version) else None
-
-
-def db() -> sqlite3.Connection:
-    """The request's connection (sqlite3's API on both engines); the tables were created at start."""
-    if "db" not in g:
-        g.db = current_app.extensions["desk_connections"].take()
-    return g.db
-
-
-def card_prefixes() -> tuple[str, ...]:
-    return tuple(p.strip() for p in str(current_app.config["CARD_PREFIXES"]).split(",") if p.strip())
-
-
-def status_of(exc: DeskError) -> int:
-    return 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Conflict) else 400
-
-
-def roles(*allowed: str):
-    """Every view names the roles that may use it; anyone else gets 403 (or the log-in page)."""
-    def decorate(view):
-        @wraps(view)
-        def checked(*args, **kwargs):
-            if not current_user.is_authenticated:
-                return login_manager.unauthorized()
-            if current_user.role not in allowed:
-                abort(403, f"your role ({current_user.role}) may not do this: ask a "
-                           f"{' or '.join(allowed)}")
-            return view(*args, **kwargs)
-        checked.roles = allowed
-        return checked
-    return decorate
-
-
-DESK = ("card_manager", "admin")
-EVERYONE = ("card_manager", "head_office", "admin")
 
 
 def _secret_key(instance: Path) -> str:
@@ -243,17 +162,6 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
 
     for blueprint in (office.bp, office_tickets.bp, office_campaigns.bp):
         app.register_blueprint(blueprint)
-    # A head office page module says RUNS_ON_POSTGRESQL = True once it does; until then, on a postgresql://
-    # database, its pages say so instead of failing.
-    sqlite_only = {m.bp.name for m in (office, office_tickets, office_campaigns)
-                   if not getattr(m, "RUNS_ON_POSTGRESQL", False)}
-
-    @app.before_request
-    def office_on_postgresql():
-        if sqlite_only and request.blueprint in sqlite_only and is_postgres(app.config["DB"]) \
-                and current_user.is_authenticated:
-            return render_template("error.html", title="Not available on PostgreSQL yet",
-                                   message=OFFICE_SQLITE_ONLY), 501
     csrf.exempt(api.bp)
     return app
 
