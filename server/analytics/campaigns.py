@@ -21,7 +21,8 @@ from sync.events import log_event
 from sync.retained import publish_signed
 from sync.signed import Signer
 
-from server.storage.connection import POSTGRESQL, dialect, has_column, joined_or_own_transaction, postgres_schema
+from server.storage.connection import POSTGRESQL, dialect, has_column, joined_or_own_transaction
+from server.storage.ddl import postgres_schema
 from ..errors import ServerError
 from .aggregate import create_pg
 from .aggregate import ensure_schema as ensure_aggregates

@@ -34,7 +34,8 @@ SCHEMA_LOCK = "loyalty-overdrafts-schema"
 
 
 def _schema(conn) -> str:
-    from server.storage.connection import POSTGRESQL, dialect, postgres_schema
+    from server.storage.connection import POSTGRESQL, dialect
+    from server.storage.ddl import postgres_schema
 
     return postgres_schema(SCHEMA) if dialect(conn) == POSTGRESQL else SCHEMA
 

@@ -18,7 +18,7 @@ from server.ingest.overdraft import count as overdraft_count, record_overdrafts
 from server.ingest.precheck import Precheck, precheck, prechecked, signature_error
 from server.ingest.returns_check import record_returns
 from server.ingest.store_rows import chain_breaks, chunks, line_rows, ticket_row
-from server.storage.ticket_schema import connect_sqlite
+from server.storage.connection import connect_sqlite
 
 CHECKPOINT_EVERY_BATCHES = 8  # in a busy spell; else once ingest pauses (sync/checkpoint.py)
 

@@ -28,7 +28,7 @@ from server.ingest.precheck import prechecked
 from server.ingest.store import BatchResult, DeadLetter, Store
 from server.ingest.returns_check import record_returns
 from server.ingest.store_rows import chain_breaks, line_rows, ticket_row
-from server.storage.ticket_schema import connect_pg
+from server.storage.connection import connect_pg
 
 PARTITION_LOCK = 0x10CA18  # advisory lock id: partitions are created by one worker at a time
 

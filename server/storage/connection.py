@@ -17,9 +17,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from server.errors import StoreError
+import sqlite_utils
 
-SQLITE, POSTGRESQL = "sqlite", "postgresql"
+from sync.safe_files import private_database
+
+from server.errors import StoreError
+from server.storage.migrations import POSTGRESQL, SQLITE, migrate
+
+BUSY_TIMEOUT_S = 30  # a writer waits this long for another to finish
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 _BEGIN = re.compile(r"^\s*BEGIN(\s+(IMMEDIATE|DEFERRED|EXCLUSIVE))?\s*(TRANSACTION)?\s*;?\s*$", re.IGNORECASE)
@@ -81,15 +86,6 @@ def has_column(conn, table: str, column: str) -> bool:
         return conn.execute("SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
                             "AND table_name = ? AND column_name = ?", (table, column)).fetchone() is not None
     return any(row[1] == column for row in conn.execute(f"PRAGMA table_info({table})").fetchall())
-
-
-def postgres_schema(sqlite_schema: str) -> str:
-    """SQLite DDL in PostgreSQL's spelling: identity ids (INSERT ... RETURNING id on both), BIGINT columns
-    that refer to them, no WITHOUT ROWID, lower(x) where SQLite indexes x COLLATE NOCASE. Flags stay
-    INTEGER 0/1 so rows read the same on both."""
-    sql = sqlite_schema.replace("INTEGER PRIMARY KEY", "BIGSERIAL PRIMARY KEY").replace(") WITHOUT ROWID;", ");")
-    sql = re.sub(r"\b(\w+_id|merged_into) INTEGER\b", r"\1 BIGINT", sql)
-    return re.sub(r"\((\w+) COLLATE NOCASE\)", r"(lower(\1))", sql)
 
 
 def translate(sql: str, with_params: bool = True) -> str:
@@ -250,14 +246,32 @@ class PgConnection:
         return self.raw.closed
 
 
-def connect_postgres(url: str, schema: bool = True) -> PgConnection:
-    """A PgConnection to `url` with the ticket store's schema (created when missing; schema=False: as it is)."""
+def connect_sqlite(path: str | Path) -> sqlite_utils.Database:
+    """The server's SQLite database at `path` (0600, WAL), migrated to the current schema."""
+    private_database(path)  # 0600, and so its -wal and -shm files (sync/safe_files.py)
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    migrate(conn, SQLITE)
+    return sqlite_utils.Database(conn)
+
+
+def connect_pg(url: str, schema: bool = True):
+    """An autocommit psycopg connection to `url`, migrated to the current schema (schema=False: as it is)."""
     import psycopg
 
-    from server.storage.ticket_schema import connect_pg
+    conn = psycopg.connect(url, autocommit=True)
+    if schema:
+        migrate(conn, POSTGRESQL)
+    return conn
+
+
+def connect_postgres(url: str, schema: bool = True) -> PgConnection:
+    """A PgConnection (sqlite3's API) to `url`, migrated to the current schema (schema=False: as it is)."""
+    import psycopg
 
     try:
-        return PgConnection(connect_pg(url) if schema else psycopg.connect(url, autocommit=True))
+        return PgConnection(connect_pg(url, schema))
     except psycopg.OperationalError as exc:
         raise StoreError(f"cannot open the PostgreSQL database {redacted(url)}: {str(exc).strip()}; "
                          "check the URL and that the server runs") from None
@@ -267,8 +281,6 @@ def open_connection(target: str | Path):
     """sqlite3.Connection (WAL, the store's schema, rows as sqlite3.Row) or PgConnection."""
     if is_postgres(target):
         return connect_postgres(str(target))
-    from server.storage.ticket_schema import connect_sqlite
-
     conn = connect_sqlite(target).conn
     conn.row_factory = sqlite3.Row
     return conn

@@ -1,7 +1,7 @@
-"""The desk's tables beside the ticket store, in the same database; one connection and transaction helper.
+"""The desk's connection to the server's database, and its transaction helper.
 
-server/ingest/store.py (SQLite) and server/ingest/store_pg.py (PostgreSQL) own tickets, lines and the ledger; the desk
-only adds its own tables (users, customers, cards, audit) and appends ledger entries through the same table.
+The ticket store (server.ingest.store on SQLite, server.ingest.store_pg on PostgreSQL) writes tickets, lines and the
+ledger; the desk has its own tables (server.storage.desk_schema) and appends ledger entries to the same table.
 `open_db(target)` takes a SQLite file path or a postgresql:// URL; the connection has sqlite3's API on
 both (server/storage/connection.py), and SQL that must differ asks `dialect(conn)`.
 """
@@ -17,88 +17,11 @@ from server.storage.connection import (
     POSTGRESQL,
     connect_postgres,
     dialect,
-    has_column,
     is_postgres,
     open_connection,
-    postgres_schema,
 )
 
-DESK_SCHEMA_LOCK = 0x10CA19  # advisory lock ids: the desk's tables are created by one process at a time,
-DESK_WRITE_LOCK = 0x10CA1A  # and its actions write one at a time
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    role TEXT NOT NULL,
-    password_hash TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    active INTEGER NOT NULL DEFAULT 1,
-    session_version INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS api_tokens (
-    token_hash TEXT PRIMARY KEY,
-    user_id INTEGER NOT NULL REFERENCES users (id),
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS login_throttle (
-    name TEXT NOT NULL,
-    address TEXT NOT NULL,
-    attempts INTEGER NOT NULL,
-    next_at TEXT NOT NULL,
-    last_at TEXT NOT NULL,
-    PRIMARY KEY (name, address)
-);
-CREATE TABLE IF NOT EXISTS customers (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL,
-    email TEXT,
-    phone TEXT,
-    postcode TEXT,
-    birth_date TEXT,
-    consent_email INTEGER NOT NULL DEFAULT 0,
-    consent_email_at TEXT,
-    consent_sms INTEGER NOT NULL DEFAULT 0,
-    consent_sms_at TEXT,
-    consent_profiling INTEGER NOT NULL DEFAULT 0,
-    consent_profiling_at TEXT,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    merged_into INTEGER REFERENCES customers (id),
-    erased_at TEXT
-);
-CREATE INDEX IF NOT EXISTS customers_name ON customers (name COLLATE NOCASE);
-CREATE INDEX IF NOT EXISTS customers_phone ON customers (phone);
-CREATE INDEX IF NOT EXISTS customers_postcode ON customers (postcode);
-CREATE TABLE IF NOT EXISTS cards (
-    number TEXT PRIMARY KEY,
-    customer_id INTEGER NOT NULL REFERENCES customers (id),
-    status TEXT NOT NULL,
-    issued_at TEXT NOT NULL,
-    status_at TEXT NOT NULL,
-    replaced_by TEXT
-);
-CREATE INDEX IF NOT EXISTS cards_customer ON cards (customer_id);
-CREATE TABLE IF NOT EXISTS audit (
-    id INTEGER PRIMARY KEY,
-    at TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    action TEXT NOT NULL,
-    customer_id INTEGER,
-    card TEXT,
-    reason TEXT NOT NULL DEFAULT '',
-    detail TEXT NOT NULL DEFAULT '{}'
-);
-CREATE INDEX IF NOT EXISTS audit_customer ON audit (customer_id);
-"""
-
-
-SCHEMA_PG = postgres_schema(SCHEMA)  # the same tables in PostgreSQL's spelling (server.storage.connection)
-# Columns added after the first release: (table, column, definition), added to an older database when opened.
-LATER_COLUMNS = (
-    ("users", "session_version", "INTEGER NOT NULL DEFAULT 0"),  # log-out, password change... end sessions
-)
-
+DESK_WRITE_LOCK = 0x10CA1A  # advisory lock id: the desk's actions write one at a time
 
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -106,36 +29,16 @@ def utc_now() -> str:
 
 def open_db(target: str | Path, create: bool = True):
     """A connection to the server's database with the desk's tables: a sqlite3.Connection (rows as
-    sqlite3.Row) for a file path, a dbconn.PgConnection for a postgresql:// URL.
+    sqlite3.Row) for a file path, a PgConnection for a postgresql:// URL.
 
-    create=False skips creating the tables (on PostgreSQL, DDL takes locks that wait for ingest's writes):
-    the web app creates them once at start and opens its requests' connections without."""
+    create=False does not run the migrations on PostgreSQL (DDL takes locks that wait for ingest's writes):
+    the web app runs them once at start and opens its requests' connections without. On SQLite they cost one
+    query once the database is up to date."""
     if not is_postgres(target):
-        conn = open_connection(target)
-        if create:
-            conn.executescript(SCHEMA)
-            if _missing_columns(conn):
-                with transaction(conn):  # BEGIN IMMEDIATE: two processes opening an old file add them once
-                    _add_later_columns(conn)
-        return conn
+        return open_connection(target)
     conn = connect_postgres(str(target), schema=create)
     configure_pg(conn.raw)
-    if create:
-        with conn:
-            conn.execute("SELECT pg_advisory_xact_lock(?)", (DESK_SCHEMA_LOCK,))
-            conn.executescript(SCHEMA_PG)
-            _add_later_columns(conn)
     return conn
-
-
-def _missing_columns(conn) -> list[tuple[str, str, str]]:
-    return [later for later in LATER_COLUMNS if not has_column(conn, later[0], later[1])]
-
-
-def _add_later_columns(conn) -> None:
-    """An older database gets the columns added since it was made (inside the caller's transaction)."""
-    for table, column, definition in _missing_columns(conn):
-        conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
 
 def configure_pg(raw) -> None:

@@ -1,23 +1,12 @@
-"""The ticket store's tables on both engines, and the connections that make or upgrade them.
+"""The ticket store's tables on both engines: tickets, lines, ledger, received sequences, dead letters,
+returns' links, held points, card balances. On PostgreSQL tickets are range-partitioned by month.
 
-SQLite (a file: 0600, WAL) and PostgreSQL (a URL: tickets range-partitioned by month, the schema created
-under an advisory lock so that several workers may start at once). The tables written at ingest (tickets,
-lines, ledger, received sequences, dead letters, returns' links, held points, card balances) are declared
-here, in the lowest layer, so that every part of the server opens the same database the same way
-(server.storage.connection).
+Declared here, in the lowest layer, and applied by the numbered migrations (server.storage.migrations) that
+every opener runs (server.storage.connection), so every part of the server sees the same database.
 """
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
-
-import psycopg
-import sqlite_utils
-
-from sync.safe_files import private_database
-
-BUSY_TIMEOUT_S = 30
-SCHEMA_LOCK = 0x10CA17  # advisory lock id: the schema is created by one worker at a time
 
 SQLITE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS tickets (
@@ -164,18 +153,6 @@ CREATE TABLE IF NOT EXISTS held_points (
 """
 
 
-def connect_sqlite(path: str | Path) -> sqlite_utils.Database:
-    """The server's SQLite database at `path` (0600, WAL), its ticket store's tables made or upgraded."""
-    private_database(path)  # 0600, and so its -wal and -shm files (sync/safe_files.py)
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.executescript(SQLITE_SCHEMA + RETURNS_SCHEMA + HELD_SCHEMA)
-    _add_lot_at(conn)
-    _add_card_points(conn)
-    return sqlite_utils.Database(conn)
-
-
 # Each card's balance, kept by the database itself as the ledger changes: a balance is one lookup,
 # not the sum of a card's whole history (the ingest pushes the balances of every batch's cards).
 SQLITE_CARD_POINTS = [
@@ -195,36 +172,23 @@ SQLITE_CARD_POINTS = [
 ]
 
 
-def _add_card_points(conn: sqlite3.Connection) -> None:
+def add_card_points(conn: sqlite3.Connection) -> None:
     """`card_points` and its triggers; a database made before them gets its balances summed once."""
-    def present() -> bool:
-        return conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'ledger_points_%'"
-                            ).fetchone()[0] == 3
-
-    if present():
+    present = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'ledger_points_%'"
+                           ).fetchone()[0] == 3
+    if present:
         return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        if not present():  # another connection may have done it while this one waited
-            conn.execute(SQLITE_CARD_POINTS[0])
-            conn.execute("DELETE FROM card_points")
-            conn.execute("INSERT INTO card_points (card, points) SELECT card, sum(points) FROM ledger GROUP BY card")
-            for statement in SQLITE_CARD_POINTS[1:]:
-                conn.execute(statement)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+    conn.execute(SQLITE_CARD_POINTS[0])
+    conn.execute("DELETE FROM card_points")
+    conn.execute("INSERT INTO card_points (card, points) SELECT card, sum(points) FROM ledger GROUP BY card")
+    for statement in SQLITE_CARD_POINTS[1:]:
+        conn.execute(statement)
 
 
-def _add_lot_at(conn: sqlite3.Connection) -> None:
+def add_lot_at(conn: sqlite3.Connection) -> None:
     """Databases made before ledger.lot_at existed get the column (NULL: their entries count from `at`)."""
     if "lot_at" not in {r[1] for r in conn.execute("PRAGMA table_info(ledger)")}:
-        try:
-            conn.execute("ALTER TABLE ledger ADD COLUMN lot_at TEXT")
-        except sqlite3.OperationalError as exc:  # another connection added it first
-            if "duplicate column" not in str(exc):
-                raise
+        conn.execute("ALTER TABLE ledger ADD COLUMN lot_at TEXT")
 
 
 PG_SCHEMA = """
@@ -386,14 +350,3 @@ CREATE TRIGGER ledger_points_out AFTER DELETE ON ledger REFERENCING OLD TABLE AS
 CREATE TRIGGER ledger_points_change AFTER UPDATE ON ledger REFERENCING NEW TABLE AS added OLD TABLE AS removed
     FOR EACH STATEMENT EXECUTE FUNCTION ledger_points_change();
 """
-
-
-def connect_pg(url: str) -> psycopg.Connection:
-    """An autocommit connection to the PostgreSQL database at `url`, its ticket store's tables made or upgraded."""
-    conn = psycopg.connect(url, autocommit=True)
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-        conn.execute(PG_SCHEMA + RETURNS_SCHEMA + HELD_SCHEMA)
-        if conn.execute("SELECT to_regclass('card_points')").fetchone()[0] is None:
-            conn.execute(PG_CARD_POINTS)  # a database made before card_points gets its balances summed once
-    return conn

@@ -21,7 +21,7 @@ from sync import topics
 from ..fixtures.headoffice import chained, store_tickets
 from ..fixtures.mqtt import Listener
 from ..fixtures.signing import opened
-from ..fixtures.browser import by_id, serve, shot, wait_text
+from ..fixtures.browser import by_id, click_through, serve, shot, wait_text
 
 pytestmark = pytest.mark.timeout(120)
 END = datetime.now(timezone.utc).date() - timedelta(days=1)
@@ -101,7 +101,7 @@ def test_build_a_segment_and_export_it(site, browser):
     browser.get(site["url"] + "/office/segments")
     Select(by_id(browser, "s-min_m")).select_by_visible_text("4")
     Select(by_id(browser, "s-consent")).select_by_visible_text("email")
-    by_id(browser, "count").click()
+    click_through(browser, "count")
     wait_text(browser, "h1", "Segments")
     count = int(by_id(browser, "segment-customers").text)
     assert 0 < count < 300 and int(by_id(browser, "contact-email").text) == count

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from hypothesis import given, settings, strategies as st
 
-from server.storage.ticket_schema import connect_sqlite as connect
+from server.storage.connection import connect_sqlite as connect
 from server.ingest.store_api import open_store
 
 from .test_store import ingest, till_messages

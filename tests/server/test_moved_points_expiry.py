@@ -13,7 +13,7 @@ from server.desk import cards, customers, lots
 from server.analytics.points import points_summary
 from server.desk.expiry import run_expiry
 from server.desk.standing import standing
-from server.storage.ticket_schema import connect_sqlite as connect
+from server.storage.connection import connect_sqlite as connect
 from server.ingest.store_api import open_store
 
 from ..fixtures.desk import (  # noqa: F401 - fixtures; both_engines: each test on SQLite and PostgreSQL
