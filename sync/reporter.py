@@ -18,6 +18,7 @@ from .codec import encode
 from .events import log_event
 from .sender import OutboxSender
 from .status import TillStatus
+from .till_db import open_till_db
 
 log = logging.getLogger("loyalty.sync.status")
 
@@ -60,7 +61,7 @@ class StatusReporter:
         self._thread = threading.Thread(target=self._run, name=f"status-{sender.terminal}", daemon=True)
 
     def _run(self) -> None:
-        conn = sqlite3.connect(self.sender.db_path, timeout=30)
+        conn = open_till_db(self.sender.db_path)
         generation, was_connected, next_due = 0, False, 0.0
         try:
             while not self._stop.is_set():

@@ -21,6 +21,7 @@ from .codec import BATCH_PREFIX, MAX_BATCH_BYTES, decode_ack, decode_command, en
 from .errors import CodecError
 from .events import log_event
 from .mqtt import make_client, start, stop, till_client_id
+from .till_db import open_till_db
 
 log = logging.getLogger("loyalty.sync")
 
@@ -60,9 +61,7 @@ def batches(rows: list[tuple[int, str, bytes]]) -> list[list[tuple[int, str, byt
 
 
 def open_db(path: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, timeout=30)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
+    conn = open_till_db(path)
     outbox.ensure_schema(conn)
     return conn
 

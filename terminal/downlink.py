@@ -22,6 +22,7 @@ from sync.errors import CodecError
 from sync.events import log_event
 from sync.mqtt import make_client, start, stop, till_client_id
 from sync.signed import SignatureError, Trust
+from sync.till_db import open_till_db
 
 from .cardstate import remember_balance, replace_hotlist
 from .offers import apply_offers
@@ -90,7 +91,7 @@ class DownlinkListener:
 
     def _on_message(self, client, userdata, message):
         if self._conn is None:
-            self._conn = sqlite3.connect(self.db_path, timeout=30, check_same_thread=False)
+            self._conn = open_till_db(self.db_path, any_thread=True)
         if message.topic == topics.balances(self.terminal):
             self._apply_balances(message.payload)
             return

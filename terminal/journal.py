@@ -23,7 +23,7 @@ from programme.signing import sign_ticket
 from sync import outbox, topics
 from sync.checkpoint import SAFETY_NET_PAGES, Checkpointer
 from sync.codec import decode_ticket, encode_ticket
-from sync.safe_files import connect_private
+from sync.till_db import open_till_db
 
 from . import cardstate
 
@@ -32,11 +32,7 @@ BUSY_TIMEOUT_MS = 30_000
 
 def open_journal_db(path: str | Path) -> sqlite_utils.Database:
     """The journal, private (0600, and so its -wal and -shm files): it holds card numbers and purchases."""
-    conn = connect_private(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-    db = sqlite_utils.Database(conn)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    return db
+    return sqlite_utils.Database(open_till_db(path, autocommit=True))
 
 
 class Journal:

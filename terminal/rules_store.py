@@ -21,6 +21,7 @@ from sync.events import log_event
 from sync.mqtt import make_client, start, stop, till_client_id
 from sync.rules_message import decode_bundle
 from sync.signed import Trust
+from sync.till_db import open_till_db
 
 from .keys import hold, open_fresh
 
@@ -119,7 +120,7 @@ class RulesListener:
     def _on_message(self, client, userdata, message) -> None:
         from programme.ticket import utc_now
 
-        conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        conn = open_till_db(self.db_path, autocommit=True)
         try:
             added = receive(conn, message.payload, utc_now().isoformat(), self.trust)
             log_event(log, "rules_received", versions=added)

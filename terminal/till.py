@@ -6,7 +6,6 @@ own SQLite connection so a worker thread can run them while the screen keeps ans
 from __future__ import annotations
 
 import random
-import sqlite3
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -16,6 +15,7 @@ from programme.redemption import ChequeIssue, TenderPlan, plan_tender
 from programme.ticket import Line, PointsEntry, Ticket
 
 from cardreader.identity import CardIdentity
+from sync.till_db import open_till_db
 
 from . import cardstate
 from .cardio import typed_identity
@@ -107,7 +107,7 @@ class TillSession:
         `card` is what the cashier typed or the scanner sent, or a chip read's CardIdentity.
         """
         number = card.number if isinstance(card, CardIdentity) else typed_identity(card).number
-        conn = sqlite3.connect(self.db, timeout=30)
+        conn = open_till_db(self.db)
         try:
             card = cardstate.check_card(conn, number)
             online = self.online()
@@ -344,7 +344,7 @@ class TillSession:
         """Ask head office about a ticket to return and keep the answer; safe in a worker thread (own connection)."""
         from .returns import ask_head_office
 
-        conn = sqlite3.connect(self.db, timeout=30)
+        conn = open_till_db(self.db)
         try:
             ask_head_office(conn, self.terminal, self.requester, ticket_id)
         finally:
