@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 import msgspec
 
+from . import closures_cli, counter_cli
 from .journal_option import open_journal
 
 TERMINAL_HELP = "Till id, store then till: S001-T01."
@@ -185,13 +186,6 @@ def provision(terminal: str, key_dir: str, head_office_key: str | None) -> None:
                            "head_office_key": str(Path(key_dir) / HEAD_OFFICE_KEY) if head_office else None}))
 
 
-from .closures_cli import COMMANDS as CLOSURE_COMMANDS  # noqa: E402
-
-for _command in CLOSURE_COMMANDS:
-    till.add_command(_command)
-
-
-from .counter_cli import COMMANDS as COUNTER_COMMANDS  # noqa: E402 - the screen's return and reprint
-
-for _command in COUNTER_COMMANDS:
+# The subcommands kept in modules of their own: each module lists its COMMANDS (as server.cli.server's do).
+for _command in (*closures_cli.COMMANDS, *counter_cli.COMMANDS):
     till.add_command(_command)

@@ -42,3 +42,6 @@ def aggregate(db: str, dashboard: bool) -> None:
     finally:
         conn.close()
     click.echo(json.dumps(result))
+
+
+COMMANDS = [aggregate]

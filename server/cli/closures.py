@@ -69,3 +69,6 @@ def verify_closures(db: str, terminal: str | None) -> None:
     click.echo(json.dumps(report))
     if any(c["status"] == "flagged" for c in report["closures"]):
         raise SystemExit(1)
+
+
+COMMANDS = [import_closures, verify_closures]

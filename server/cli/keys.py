@@ -22,3 +22,6 @@ def keys(out: str | None) -> None:
     except SignatureError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(json.dumps({"key": str(path), "public_key_file": str(pub_path), "public_key": public}))
+
+
+COMMANDS = [keys]

@@ -7,6 +7,9 @@ import threading
 
 import click
 
+from server.cli import aggregate as aggregate_commands
+from server.cli import closures as closures_commands
+from server.cli import keys as keys_commands
 from server.cli.db_option import db_option
 
 @click.group(invoke_without_command=True)
@@ -309,15 +312,6 @@ def release_held(db: str, tickets: tuple[str, ...], by: str) -> None:
     click.echo(json.dumps({"released": released, "asked": len(tickets)}))
 
 
-from server.cli.aggregate import aggregate  # noqa: E402 - head office's job, kept in its own module
-
-server.add_command(aggregate)
-
-from server.cli.closures import import_closures, verify_closures  # noqa: E402 - closures, kept in their own module
-
-server.add_command(import_closures)
-server.add_command(verify_closures)
-
-from server.cli.keys import keys  # noqa: E402 - head office's signing key, kept in its own module
-
-server.add_command(keys)
+# The subcommands kept in modules of their own: each module lists its COMMANDS (as terminal.cli's do).
+for _command in (*aggregate_commands.COMMANDS, *closures_commands.COMMANDS, *keys_commands.COMMANDS):
+    server.add_command(_command)

@@ -49,6 +49,7 @@ def test_a_database_made_before_card_points_gets_its_balances_once(tmp_path, sto
         for trigger in ("ledger_points_in", "ledger_points_out", "ledger_points_change"):
             conn.execute(f"DROP TRIGGER {trigger}")
         conn.execute("DROP TABLE card_points")
+    conn.execute("DROP TABLE schema_migrations")  # nor were migrations recorded then
     with conn:
         conn.execute(LEDGER_INSERT, ("2900000000018", "adjust", 75, "desk", "correction:old",
                                      "2026-11-01T00:00:00+00:00"))

@@ -140,7 +140,8 @@ def test_an_older_database_gets_the_session_version_column(request, tmp_path, de
     conn = open_db(target)
     accounts.create_user(conn, "alice", "admin")
     with conn:
-        conn.execute("ALTER TABLE users DROP COLUMN session_version")  # as the database was before
+        conn.execute("ALTER TABLE users DROP COLUMN session_version")  # as the database was before,
+        conn.execute("DROP TABLE schema_migrations")  # and before migrations were recorded
     conn.close()
     conn = open_db(target)
     assert accounts.session_version(conn, "alice") == 0
