@@ -12,11 +12,10 @@ head office cannot hear from).
 """
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime, timedelta
 
 from server.ingest import till_status
-from server.storage.connection import has_table
+from server.storage.connection import Connection, has_table
 from .replay import ensure_schema as ensure_replays
 
 AMBER_AFTER = timedelta(hours=2)
@@ -25,15 +24,15 @@ STATUS_AMBER_AFTER = timedelta(minutes=5)  # ten reports missed
 STATUS_RED_AFTER = timedelta(hours=1)  # ...and the last report still had tickets to send
 
 
-def _has(conn: sqlite3.Connection, table: str) -> bool:
+def _has(conn: Connection, table: str) -> bool:
     return has_table(conn, table)
 
 
-def _per_terminal(conn: sqlite3.Connection, sql: str) -> dict[str, int]:
+def _per_terminal(conn: Connection, sql: str) -> dict[str, int]:
     return {t: n for t, n in conn.execute(sql) if t is not None}
 
 
-def till_health(conn: sqlite3.Connection, now: datetime) -> list[dict]:
+def till_health(conn: Connection, now: datetime) -> list[dict]:
     """One row per till, worst first (red, amber, green), then by till id."""
     gaps: dict[str, list[tuple[int, int]]] = {}
     for terminal, low, high in conn.execute(
@@ -127,7 +126,7 @@ def _ago(delta: timedelta) -> str:
     return f"{hours // 24} day(s)" if hours >= 48 else f"{hours} hour(s)"
 
 
-def dead_letters(conn: sqlite3.Connection, limit: int = 200) -> list[dict]:
+def dead_letters(conn: Connection, limit: int = 200) -> list[dict]:
     """The latest dead letters, each with its replay (when, which ticket, outcome) if it was replayed."""
     ensure_replays(conn)
     cur = conn.execute(

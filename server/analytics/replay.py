@@ -5,14 +5,13 @@ beside them in `dead_letter_replays`, and sync health stops counting a dead lett
 """
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from sync.codec import decode_ticket
 from sync.errors import SyncError
 from sync.topics import terminal_of_up_topic
 
-from server.storage.connection import POSTGRESQL, dialect, open_connection
+from server.storage.connection import POSTGRESQL, Connection, dialect, open_connection
 from ..errors import ServerError
 from server.ingest.store_api import open_store
 from .aggregate import create_pg
@@ -27,7 +26,7 @@ CREATE TABLE IF NOT EXISTS dead_letter_replays (
 """
 
 
-def ensure_schema(conn: sqlite3.Connection) -> None:
+def ensure_schema(conn: Connection) -> None:
     if dialect(conn) == POSTGRESQL:
         create_pg(conn, "dead_letter_replays", SCHEMA)
         return
@@ -67,7 +66,7 @@ def replay(db_path: str | Path, dead_letter_id: int, now: str) -> dict:
         conn.close()
 
 
-def _dismiss(conn: sqlite3.Connection, dead_letter_id: int, topic: str, payload: bytes, now: str) -> dict:
+def _dismiss(conn: Connection, dead_letter_id: int, topic: str, payload: bytes, now: str) -> dict:
     """A till's status report or request is not replayed: a readable report is kept (unless a newer one
     is), anything else is closed, since the till reports again every 30 s and never waits for an old answer."""
     from sync.status import decode_status

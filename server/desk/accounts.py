@@ -9,7 +9,6 @@ import hashlib
 import math
 import re
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -19,6 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from server.desk import audit
 from server.desk.errors import Conflict, InvalidInput, LoginRefused, NotFound
 from server.storage.desk_db import by_bytes, transaction, utc_now
+from server.storage.connection import Connection
 
 ROLES = ("card_manager", "head_office", "admin", "till")
 # A till account only uses the API (hot-list, a card's status and balance) and cannot log in to the pages.
@@ -63,7 +63,7 @@ def _user(row) -> User:
     return User(row["id"], row["name"], row["role"], row["session_version"])
 
 
-def create_user(conn: sqlite3.Connection, name: str, role: str) -> str:
+def create_user(conn: Connection, name: str, role: str) -> str:
     """Create a user and return a first password (shown once, never stored in clear)."""
     if not USER_NAME.match(name):
         raise InvalidInput(f"user name {name!r} must be 2-32 lower-case letters, digits, '.', '_' or '-', "
@@ -79,12 +79,12 @@ def create_user(conn: sqlite3.Connection, name: str, role: str) -> str:
     return password
 
 
-def list_users(conn: sqlite3.Connection) -> list[dict]:
+def list_users(conn: Connection) -> list[dict]:
     return [dict(r) for r in conn.execute(
         f"SELECT id, name, role, created_at, active FROM users ORDER BY {by_bytes(conn, 'name')}")]
 
 
-def get_user(conn: sqlite3.Connection, user_id: int) -> User | None:
+def get_user(conn: Connection, user_id: int) -> User | None:
     row = conn.execute("SELECT * FROM users WHERE id = ? AND active = 1", (user_id,)).fetchone()
     return _user(row) if row else None
 
@@ -127,7 +127,7 @@ def _claim(conn, name: str, address: str, now: datetime) -> None:
     raise LoginThrottled(name, 1)
 
 
-def log_in(conn: sqlite3.Connection, name: str, password: str, address: str,
+def log_in(conn: Connection, name: str, password: str, address: str,
            now: datetime | None = None, roles: tuple[str, ...] = WEB_ROLES) -> User:
     """Check a name and password, throttled per name and address (see FREE_ATTEMPTS).
 
@@ -151,7 +151,7 @@ def log_in(conn: sqlite3.Connection, name: str, password: str, address: str,
     return _user(row)
 
 
-def unlock(conn: sqlite3.Connection, name: str, actor: str = CLI_ACTOR) -> int:
+def unlock(conn: Connection, name: str, actor: str = CLI_ACTOR) -> int:
     """Forget the failed log-ins of user NAME from every address; returns how many addresses were held back."""
     with transaction(conn):
         count = conn.execute("DELETE FROM login_throttle WHERE name = ?", (name,)).rowcount
@@ -163,7 +163,7 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(conn: sqlite3.Connection, name: str) -> str:
+def create_token(conn: Connection, name: str) -> str:
     """A new API token for a user, printed once; only its hash is stored."""
     row = conn.execute("SELECT id FROM users WHERE name = ? AND active = 1", (name,)).fetchone()
     if row is None:
@@ -175,7 +175,7 @@ def create_token(conn: sqlite3.Connection, name: str) -> str:
     return token
 
 
-def user_for_token(conn: sqlite3.Connection, token: str) -> User | None:
+def user_for_token(conn: Connection, token: str) -> User | None:
     row = conn.execute("SELECT u.* FROM api_tokens t JOIN users u ON u.id = t.user_id "
                        "WHERE t.token_hash = ? AND u.active = 1", (_token_hash(token),)).fetchone()
     return _user(row) if row else None
@@ -192,11 +192,11 @@ def _end_sessions(conn, user_id: int) -> None:
     conn.execute("UPDATE users SET session_version = session_version + 1 WHERE id = ?", (user_id,))
 
 
-def session_version(conn: sqlite3.Connection, name: str) -> int:
+def session_version(conn: Connection, name: str) -> int:
     return _active(conn, name)["session_version"]
 
 
-def log_out(conn: sqlite3.Connection, user_id: int) -> None:
+def log_out(conn: Connection, user_id: int) -> None:
     """End every session of the user (the one logging out, and any copy of its cookie)."""
     with transaction(conn):
         _end_sessions(conn, user_id)
@@ -207,7 +207,7 @@ def _check_new_password(new: str) -> None:
         raise InvalidInput(f"the new password must have at least {MIN_PASSWORD} characters: choose a longer one")
 
 
-def change_password(conn: sqlite3.Connection, name: str, current: str, new: str, address: str = "unknown",
+def change_password(conn: Connection, name: str, current: str, new: str, address: str = "unknown",
                     now: datetime | None = None) -> User:
     """The user's own change, with their current password (guesses throttled as at log-in); every session
     ends. Returns the user as now stored (the caller logs the session that changed it in again)."""
@@ -228,7 +228,7 @@ def change_password(conn: sqlite3.Connection, name: str, current: str, new: str,
     return get_user(conn, row["id"])
 
 
-def reset_password(conn: sqlite3.Connection, name: str, actor: str = CLI_ACTOR) -> str:
+def reset_password(conn: Connection, name: str, actor: str = CLI_ACTOR) -> str:
     """An admin's reset: a new generated password (returned, shown once); every session of the user ends."""
     row = _active(conn, name)
     password = secrets.token_urlsafe(12)
@@ -239,7 +239,7 @@ def reset_password(conn: sqlite3.Connection, name: str, actor: str = CLI_ACTOR) 
     return password
 
 
-def disable_user(conn: sqlite3.Connection, name: str, actor: str = CLI_ACTOR) -> None:
+def disable_user(conn: Connection, name: str, actor: str = CLI_ACTOR) -> None:
     """The user can no longer log in nor use a token; every session ends. Kept for the audit trail."""
     if name == actor:
         raise InvalidInput("you cannot disable your own account: ask another admin")
@@ -250,7 +250,7 @@ def disable_user(conn: sqlite3.Connection, name: str, actor: str = CLI_ACTOR) ->
         audit.record(conn, actor, "disable_user", detail={"user": name})
 
 
-def revoke_tokens(conn: sqlite3.Connection, name: str, actor: str = CLI_ACTOR) -> int:
+def revoke_tokens(conn: Connection, name: str, actor: str = CLI_ACTOR) -> int:
     """Delete every API token of the user; returns how many there were."""
     row = _active(conn, name)
     with transaction(conn):

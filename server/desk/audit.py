@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
 from server.storage.desk_db import utc_now
+from server.storage.connection import Connection
 
 
-def record(conn: sqlite3.Connection, actor: str, action: str, *, customer_id: int | None = None,
+def record(conn: Connection, actor: str, action: str, *, customer_id: int | None = None,
            card: str | None = None, reason: str = "", detail: dict | None = None) -> int:
     """Append one entry inside the caller's transaction; returns its id (used in ledger causes)."""
     return conn.execute(
@@ -16,12 +16,12 @@ def record(conn: sqlite3.Connection, actor: str, action: str, *, customer_id: in
                          json.dumps(detail or {}, sort_keys=True))).fetchone()[0]
 
 
-def for_customer(conn: sqlite3.Connection, customer_id: int) -> list[dict]:
+def for_customer(conn: Connection, customer_id: int) -> list[dict]:
     rows = conn.execute("SELECT * FROM audit WHERE customer_id = ? ORDER BY id DESC", (customer_id,))
     return [{**dict(r), "detail": json.loads(r["detail"])} for r in rows]
 
 
-def scrub_customer(conn: sqlite3.Connection, customer_id: int) -> int:
+def scrub_customer(conn: Connection, customer_id: int) -> int:
     """Erasure: personal values in past entries' details are removed; who/when/what stay."""
     return conn.execute("UPDATE audit SET detail = '{\"erased\": true}' WHERE customer_id = ? AND action IN "
                         "('enrol', 'edit')", (customer_id,)).rowcount

@@ -7,7 +7,6 @@ expire when they would have on the old card.
 """
 from __future__ import annotations
 
-import sqlite3
 
 from programme.cardnumber import DEFAULT_PREFIXES, validate_card_number
 from programme.errors import CardNumberError
@@ -15,6 +14,7 @@ from programme.errors import CardNumberError
 from server.desk import audit, bounds, lots
 from server.desk.errors import Conflict, InvalidInput, NotFound
 from server.storage.desk_db import transaction, utc_now
+from server.storage.connection import Connection
 
 HOT_STATUSES = ("blocked", "lost", "stolen")
 REPLACE_REASONS = ("lost", "stolen", "damaged")
@@ -27,14 +27,14 @@ def check_number(number: str, prefixes: tuple[str, ...] = DEFAULT_PREFIXES) -> s
         raise InvalidInput(str(exc)) from None
 
 
-def get_card(conn: sqlite3.Connection, number: str) -> dict:
+def get_card(conn: Connection, number: str) -> dict:
     row = conn.execute("SELECT * FROM cards WHERE number = ?", (number,)).fetchone()
     if row is None:
         raise NotFound(f"card {number} is not registered: issue it to a customer first")
     return dict(row)
 
 
-def card_balance(conn: sqlite3.Connection, number: str) -> int:
+def card_balance(conn: Connection, number: str) -> int:
     """The card's balance: its ledger's sum, kept in `card_points` by the database (server/ingest/store.py)."""
     row = conn.execute("SELECT points FROM card_points WHERE card = ?", (number,)).fetchone()
     return row[0] if row else 0
@@ -62,7 +62,7 @@ def _register(conn, customer_id: int, number: str) -> int:
     return conn.execute("SELECT count(*) FROM tickets WHERE card = ?", (number,)).fetchone()[0]
 
 
-def issue(conn: sqlite3.Connection, customer_id: int, number: str, actor: str,
+def issue(conn: Connection, customer_id: int, number: str, actor: str,
           prefixes: tuple[str, ...] = DEFAULT_PREFIXES) -> int:
     """Register a card to a customer; returns how many earlier (anonymous) tickets now attach to them."""
     number = check_number(number, prefixes)
@@ -88,16 +88,16 @@ def _set_status(conn, number: str, allowed_from: tuple[str, ...], status: str, a
     return card
 
 
-def block(conn: sqlite3.Connection, number: str, reason: str, actor: str) -> dict:
+def block(conn: Connection, number: str, reason: str, actor: str) -> dict:
     """Put a card on the hot-list (tills refuse it) until unblocked."""
     return _set_status(conn, number, ("active",), "blocked", "block_card", reason, actor)
 
 
-def unblock(conn: sqlite3.Connection, number: str, reason: str, actor: str) -> dict:
+def unblock(conn: Connection, number: str, reason: str, actor: str) -> dict:
     return _set_status(conn, number, ("blocked",), "active", "unblock_card", reason, actor)
 
 
-def replace(conn: sqlite3.Connection, old: str, new: str, why: str, actor: str,
+def replace(conn: Connection, old: str, new: str, why: str, actor: str,
             prefixes: tuple[str, ...] = DEFAULT_PREFIXES) -> int:
     """Hot-list the old card, issue the new one to the same customer, move the balance. Returns points moved."""
     if why not in REPLACE_REASONS:
@@ -123,7 +123,7 @@ def replace(conn: sqlite3.Connection, old: str, new: str, why: str, actor: str,
     return points
 
 
-def merge(conn: sqlite3.Connection, into_id: int, from_id: int, actor: str, reason: str = "") -> int:
+def merge(conn: Connection, into_id: int, from_id: int, actor: str, reason: str = "") -> int:
     """Move every card of `from_id` to `into_id` (their tickets and ledger follow); returns cards moved."""
     if into_id == from_id:
         raise Conflict(f"cannot merge customer {into_id} into itself: choose two different customers")
@@ -139,7 +139,7 @@ def merge(conn: sqlite3.Connection, into_id: int, from_id: int, actor: str, reas
     return len(moved)
 
 
-def transfer_points(conn: sqlite3.Connection, source: str, target: str, points, reason: str, actor: str,
+def transfer_points(conn: Connection, source: str, target: str, points, reason: str, actor: str,
                     prefixes: tuple[str, ...] = DEFAULT_PREFIXES) -> int:
     """Move points between two registered cards (one household, a card given up): two 'transfer' entries."""
     points = bounds.points_change(points)
@@ -169,7 +169,7 @@ def transfer_points(conn: sqlite3.Connection, source: str, target: str, points, 
     return points
 
 
-def hotlist(conn: sqlite3.Connection) -> list[dict]:
+def hotlist(conn: Connection) -> list[dict]:
     """Cards the tills must refuse: blocked, lost or stolen."""
     return [dict(r) for r in conn.execute(
         f"SELECT number AS card, status, status_at AS since FROM cards "
@@ -177,7 +177,7 @@ def hotlist(conn: sqlite3.Connection) -> list[dict]:
         "ORDER BY number", HOT_STATUSES)]
 
 
-def anonymous_cards(conn: sqlite3.Connection, limit: int = 100) -> list[dict]:
+def anonymous_cards(conn: Connection, limit: int = 100) -> list[dict]:
     """Card numbers seen on tickets but not registered yet: their tickets wait for a customer."""
     return [dict(r) for r in conn.execute(
         "SELECT card, count(*) AS tickets, max(closed_at) AS last_seen FROM tickets t WHERE card IS NOT NULL "

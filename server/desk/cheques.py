@@ -5,15 +5,15 @@ Idempotent: the entry's cause is `cheques:{card}:{date}`, so running the job twi
 """
 from __future__ import annotations
 
-import sqlite3
 from datetime import date, datetime, time, timezone
 
 from programme.money import format_cents
 from programme.redemption import issue_cheques
 from programme.rules import RuleSet
+from server.storage.connection import Connection
 
 
-def run_cheques(conn: sqlite3.Connection, rules: RuleSet, as_of: date) -> dict:
+def run_cheques(conn: Connection, rules: RuleSet, as_of: date) -> dict:
     """Issue the cheques due on `as_of`; returns counts (and why nothing was issued, when so)."""
     summary = {"as_of": as_of.isoformat(), "rules_version": rules.version, "cards": 0, "cheques": 0, "cents": 0}
     cheques = rules.cheques

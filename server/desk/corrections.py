@@ -5,7 +5,6 @@ An adjustment is one new 'adjust' ledger entry (nothing is updated), caused by a
 """
 from __future__ import annotations
 
-import sqlite3
 from datetime import date, timedelta
 
 from server.desk import audit, bounds
@@ -13,10 +12,11 @@ from server.desk.cards import card_balance
 from server.desk.customers import _in, card_numbers, get
 from server.desk.errors import Conflict, InvalidInput, NotFound
 from server.storage.desk_db import transaction, utc_now
+from server.storage.connection import Connection
 
 
 
-def adjust(conn: sqlite3.Connection, customer_id: int, card: str | None, points, reason: str, actor: str) -> int:
+def adjust(conn: Connection, customer_id: int, card: str | None, points, reason: str, actor: str) -> int:
     """Add (or take) points on one of the customer's cards with a mandatory reason; returns the ledger id."""
     points = bounds.points_change(points)
     reason = (reason or "").strip()
@@ -53,7 +53,7 @@ def parse_day(value: str, what: str) -> date:
         raise InvalidInput(f"{what} {value!r} is not a date: use YYYY-MM-DD") from None
 
 
-def statement(conn: sqlite3.Connection, customer_id: int, start: date, end: date) -> dict:
+def statement(conn: Connection, customer_id: int, start: date, end: date) -> dict:
     """Opening balance, every ledger entry from `start` to `end` (UTC days, inclusive), closing balance."""
     if end < start:
         raise InvalidInput(f"the period ends ({end}) before it starts ({start}): swap the dates")

@@ -6,7 +6,6 @@ so tickets that arrived before a card was registered attach without rewriting an
 from __future__ import annotations
 
 import re
-import sqlite3
 from datetime import date
 
 from programme.cardnumber import validate_card_number
@@ -16,6 +15,7 @@ from server.desk import audit, bounds
 from server.desk.errors import InvalidInput, NotFound
 from server.storage.desk_db import by_bytes, joined, transaction, utc_now
 from server.desk.standing import standing
+from server.storage.connection import Connection
 
 FIELDS = ("name", "email", "phone", "postcode", "birth_date")
 CONSENTS = ("consent_email", "consent_sms", "consent_profiling")
@@ -63,7 +63,7 @@ def clean(form: dict) -> dict:
     return data
 
 
-def enrol(conn: sqlite3.Connection, form: dict, actor: str) -> int:
+def enrol(conn: Connection, form: dict, actor: str) -> int:
     """Create a customer; each consent given is dated now. Returns the customer id."""
     data = clean(form)
     now = utc_now()
@@ -81,14 +81,14 @@ def enrol(conn: sqlite3.Connection, form: dict, actor: str) -> int:
     return customer_id
 
 
-def get(conn: sqlite3.Connection, customer_id: int) -> dict:
+def get(conn: Connection, customer_id: int) -> dict:
     row = conn.execute("SELECT * FROM customers WHERE id = ?", (customer_id,)).fetchone()
     if row is None:
         raise NotFound(f"no customer {customer_id}: search for the customer by name, card or phone")
     return dict(row)
 
 
-def update(conn: sqlite3.Connection, customer_id: int, form: dict, actor: str) -> dict:
+def update(conn: Connection, customer_id: int, form: dict, actor: str) -> dict:
     """Edit a customer; the audit entry keeps each changed field's old and new value. Returns the changes."""
     data = clean(form)
     with transaction(conn):
@@ -110,7 +110,7 @@ def update(conn: sqlite3.Connection, customer_id: int, form: dict, actor: str) -
     return changes
 
 
-def search(conn: sqlite3.Connection, query: str) -> list[dict]:
+def search(conn: Connection, query: str) -> list[dict]:
     """By card number (exact), phone (last 9 digits, so 06... finds +33 6...), postcode (exact) or name
     (contains); merged customers are hidden."""
     q = query.strip()
@@ -135,7 +135,7 @@ def search(conn: sqlite3.Connection, query: str) -> list[dict]:
     return [dict(r) for r in conn.execute(sql + f" ORDER BY {by_bytes(conn, 'c.name')} LIMIT {SEARCH_LIMIT}", args)]
 
 
-def card_numbers(conn: sqlite3.Connection, customer_id: int) -> list[str]:
+def card_numbers(conn: Connection, customer_id: int) -> list[str]:
     """Every card the customer holds or held (lost, replaced, merged in): its tickets are the customer's."""
     return [r[0] for r in conn.execute("SELECT number FROM cards WHERE customer_id = ? ORDER BY issued_at",
                                        (customer_id,))]
@@ -145,7 +145,7 @@ def _in(numbers: list[str]) -> str:
     return ", ".join("?" * len(numbers))
 
 
-def balance(conn: sqlite3.Connection, customer_id: int) -> int:
+def balance(conn: Connection, customer_id: int) -> int:
     numbers = card_numbers(conn, customer_id)
     if not numbers:
         return 0
@@ -154,7 +154,7 @@ def balance(conn: sqlite3.Connection, customer_id: int) -> int:
                             numbers).fetchone()[0])
 
 
-def tickets(conn: sqlite3.Connection, customer_id: int, limit: int = TICKETS_SHOWN) -> list[dict]:
+def tickets(conn: Connection, customer_id: int, limit: int = TICKETS_SHOWN) -> list[dict]:
     """The customer's tickets, newest first, each with its lines."""
     numbers = card_numbers(conn, customer_id)
     if not numbers:
@@ -170,7 +170,7 @@ def tickets(conn: sqlite3.Connection, customer_id: int, limit: int = TICKETS_SHO
     return list(by_id.values())
 
 
-def ledger(conn: sqlite3.Connection, customer_id: int, limit: int = LEDGER_SHOWN) -> list[dict]:
+def ledger(conn: Connection, customer_id: int, limit: int = LEDGER_SHOWN) -> list[dict]:
     numbers = card_numbers(conn, customer_id)
     if not numbers:
         return []
@@ -178,7 +178,7 @@ def ledger(conn: sqlite3.Connection, customer_id: int, limit: int = LEDGER_SHOWN
         f"SELECT * FROM ledger WHERE card IN ({_in(numbers)}) ORDER BY at DESC, id DESC LIMIT ?", (*numbers, limit))]
 
 
-def view(conn: sqlite3.Connection, customer_id: int) -> dict:
+def view(conn: Connection, customer_id: int) -> dict:
     """Everything the customer page shows."""
     customer = get(conn, customer_id)
     cards = [dict(r) for r in conn.execute(

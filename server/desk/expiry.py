@@ -5,7 +5,6 @@ so running it twice (or for an earlier date) adds nothing. The maths is programm
 """
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from datetime import date, datetime, time, timezone
 
@@ -13,9 +12,10 @@ from programme.ledger import Ledger
 from programme.rules import RuleSet
 
 from server.desk import lots
+from server.storage.connection import Connection
 
 
-def run_expiry(conn: sqlite3.Connection, rules: RuleSet, as_of: date,
+def run_expiry(conn: Connection, rules: RuleSet, as_of: date,
                progress: Callable[[int], None] | None = None) -> dict:
     """Expire every lot whose date is on or before `as_of`; returns counts for the log and the command
     (`cards`: the cards with points left, whose lots were looked at)."""

@@ -7,19 +7,19 @@ from __future__ import annotations
 
 import io
 import secrets
-import sqlite3
 from datetime import datetime, timedelta, timezone
 
 from server.desk import audit, csv_cells
 from server.desk.customers import CONSENTS, FIELDS, card_numbers, get, ledger, tickets
 from server.desk.errors import Conflict
 from server.storage.desk_db import transaction, utc_now
+from server.storage.connection import Connection
 
 RETENTION_YEARS = 3
 EXPORT_TICKETS = 100_000
 
 
-def export(conn: sqlite3.Connection, customer_id: int, actor: str) -> dict:
+def export(conn: Connection, customer_id: int, actor: str) -> dict:
     """Everything held about a customer: details, consents, cards, ledger, tickets with lines, audit."""
     customer = get(conn, customer_id)
     data = {
@@ -62,7 +62,7 @@ def export_csv(data: dict) -> str:
     return out.getvalue()
 
 
-def _erase(conn: sqlite3.Connection, customer_id: int, actor: str, reason: str) -> str:
+def _erase(conn: Connection, customer_id: int, actor: str, reason: str) -> str:
     pseudonym = f"erased-{secrets.token_hex(6)}"
     now = utc_now()
     sets = {f: None for f in FIELDS if f != "name"}
@@ -76,7 +76,7 @@ def _erase(conn: sqlite3.Connection, customer_id: int, actor: str, reason: str) 
     return pseudonym
 
 
-def erase(conn: sqlite3.Connection, customer_id: int, actor: str, reason: str = "erasure request") -> str:
+def erase(conn: Connection, customer_id: int, actor: str, reason: str = "erasure request") -> str:
     """Remove a customer's personal data; tickets and ledger stay under a pseudonym. Returns the pseudonym."""
     with transaction(conn):
         customer = get(conn, customer_id)
@@ -85,7 +85,7 @@ def erase(conn: sqlite3.Connection, customer_id: int, actor: str, reason: str = 
         return _erase(conn, customer_id, actor, reason)
 
 
-def last_activity(conn: sqlite3.Connection, customer_id: int) -> str:
+def last_activity(conn: Connection, customer_id: int) -> str:
     """The latest of: the customer's record changing, a ticket or ledger entry on one of its cards."""
     customer = get(conn, customer_id)
     numbers = card_numbers(conn, customer_id)
@@ -98,7 +98,7 @@ def last_activity(conn: sqlite3.Connection, customer_id: int) -> str:
     return max(d for d in dates if d)
 
 
-def retention(conn: sqlite3.Connection, dry_run: bool = True, years: int = RETENTION_YEARS,
+def retention(conn: Connection, dry_run: bool = True, years: int = RETENTION_YEARS,
               now: datetime | None = None, actor: str = "retention-job") -> list[dict]:
     """Customers with no activity for `years`: listed, and erased unless dry_run."""
     now = now or datetime.now(timezone.utc)

@@ -6,12 +6,12 @@ The lot maths is programme.ledger's, the same for the expiry job, the desk's sta
 """
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from itertools import groupby
 
 from programme.ledger import Entry, Ledger, lots_to_move
+from server.storage.connection import Connection
 
 COLUMNS = "card, kind, points, rule, cause, at, lot_at"
 INSERT = ("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at, lot_at) "
@@ -39,14 +39,14 @@ def by_card(rows: Iterable) -> Iterator[tuple[str, list[Entry]]]:
         yield card, [entry(row) for row in group]
 
 
-def ledger_of(conn: sqlite3.Connection, numbers: list[str]) -> Ledger:
+def ledger_of(conn: Connection, numbers: list[str]) -> Ledger:
     """The entries of these cards, in posting order."""
     marks = ", ".join("?" * len(numbers))
     return Ledger([entry(row) for row in conn.execute(
         f"SELECT {COLUMNS} FROM ledger WHERE card IN ({marks}) ORDER BY card, id", numbers)])
 
 
-def move(conn: sqlite3.Connection, source: str, target: str, points: int, cause: str, at: str,
+def move(conn: Connection, source: str, target: str, points: int, cause: str, at: str,
          rule_out: str, rule_in: str) -> int:
     """Write a move of `points` from `source` (its oldest lots first) to `target`, inside the caller's transaction.
 

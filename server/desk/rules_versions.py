@@ -5,16 +5,16 @@ standing) both read them from here.
 """
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Container, Iterator
 from datetime import date, datetime, time, timezone
 
 from programme.errors import RulesError
 from programme.points import default_rules
 from programme.rules import RuleSet, parse_rules, version_in_force
+from server.storage.connection import Connection
 
 
-def record_version(conn: sqlite3.Connection, text: str, now: str) -> RuleSet:
+def record_version(conn: Connection, text: str, now: str) -> RuleSet:
     """Record a published rules version; the same version with other content is refused."""
     rules = parse_rules(text)
     row = conn.execute("SELECT toml FROM rules_versions WHERE version = ?", (rules.version,)).fetchone()
@@ -26,11 +26,11 @@ def record_version(conn: sqlite3.Connection, text: str, now: str) -> RuleSet:
     return rules
 
 
-def version_count(conn: sqlite3.Connection) -> int:
+def version_count(conn: Connection) -> int:
     return conn.execute("SELECT count(*) FROM rules_versions").fetchone()[0]
 
 
-def recorded_versions(conn: sqlite3.Connection,
+def recorded_versions(conn: Connection,
                       skip: Container[str] = ()) -> Iterator[tuple[str, RuleSet | RulesError]]:
     """Each recorded version not in `skip`, parsed; a version that no longer passes parse_rules (recorded
     before a bound it is now past) comes with its error instead."""
@@ -43,7 +43,7 @@ def recorded_versions(conn: sqlite3.Connection,
             yield version, exc
 
 
-def rules_in_force(conn: sqlite3.Connection, as_of: date) -> RuleSet:
+def rules_in_force(conn: Connection, as_of: date) -> RuleSet:
     """The rules version in force at the start of `as_of` among those the server knows (the shipped default
     when none is)."""
     known = [default_rules(), *(r for _, r in recorded_versions(conn) if isinstance(r, RuleSet))]

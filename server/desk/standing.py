@@ -4,17 +4,17 @@ Lots and tier are programme.ledger's: the same FIFO lots the expiry job uses, th
 """
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime, timedelta, timezone
 
 from programme.ledger import TIER_WINDOW, expires_on, rolling_spend, tier_status
 
 from server.desk.lots import ledger_of, when as _when
+from server.storage.connection import Connection
 
 SPEND_HISTORY = TIER_WINDOW * 2 + timedelta(days=1)  # back to the window of the last review
 
 
-def _spends(conn: sqlite3.Connection, numbers: list[str], rules, now: datetime) -> list[tuple[datetime, int]]:
+def _spends(conn: Connection, numbers: list[str], rules, now: datetime) -> list[tuple[datetime, int]]:
     """Eligible spend per ticket (lines not excluded by the rules) over the last two tier windows."""
     excluded_categories = list(rules.exclusions.categories) or [""]
     excluded_articles = list(rules.exclusions.articles) or [""]
@@ -27,7 +27,7 @@ def _spends(conn: sqlite3.Connection, numbers: list[str], rules, now: datetime) 
     return [(_when(at), cents) for at, cents in rows if cents > 0]
 
 
-def standing(conn: sqlite3.Connection, numbers: list[str], now: datetime | None = None) -> dict:
+def standing(conn: Connection, numbers: list[str], now: datetime | None = None) -> dict:
     """Tier, rolling 12-month eligible spend, and the lots still holding points (oldest first)."""
     from server.desk.rules_versions import rules_in_force
 

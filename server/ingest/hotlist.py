@@ -6,7 +6,6 @@ list, so the last message is the truth and nothing needs merging at the till.
 from __future__ import annotations
 
 import logging
-import sqlite3
 
 import msgspec
 
@@ -18,18 +17,19 @@ from sync.signed import Signer
 
 from server.desk.cards import hotlist
 from server.storage.desk_db import utc_now
+from server.storage.connection import Connection
 
 log = logging.getLogger("loyalty.hotlist")
 
 SCHEMA_VERSION = 1
 
 
-def build_payload(conn: sqlite3.Connection) -> bytes:
+def build_payload(conn: Connection) -> bytes:
     """`{"schema": 1, "published_at": ..., "cards": [{"card", "status", "since"}, ...]}`"""
     return msgspec.json.encode({"schema": SCHEMA_VERSION, "published_at": utc_now(), "cards": hotlist(conn)})
 
 
-def publish(conn: sqlite3.Connection, broker: BrokerUrl, client_id: str = "loyalty-server-hotlist",
+def publish(conn: Connection, broker: BrokerUrl, client_id: str = "loyalty-server-hotlist",
             signer: Signer | None = None) -> int:
     """Publish the whole hot-list, signed by head office (`signer`, else the configured key), retained with
     QoS 1 and wait for the broker's ack; returns cards listed."""

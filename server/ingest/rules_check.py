@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import sqlite3
 from collections import Counter
 from dataclasses import dataclass
 
@@ -32,6 +31,7 @@ from server.ingest.held import credit_held, hold, log as held_log
 from server.ingest.offers_check import CampaignCache, offer_claims
 from server.desk.rules_versions import recorded_versions, version_count
 from server.ingest.store_rows import ledger_rows
+from server.storage.connection import Connection
 
 @dataclass(frozen=True)
 class Discrepancy:
@@ -56,7 +56,7 @@ class RulesCatalog:
         self.grown = False  # versions were added by the last refresh (held points may be verifiable now)
         self.campaigns = CampaignCache()  # head office's offers, to check the ones tills claim
 
-    def refresh(self, conn: sqlite3.Connection) -> RulesCatalog:
+    def refresh(self, conn: Connection) -> RulesCatalog:
         """Add the versions recorded in the server's database (cheap when nothing changed)."""
         count = version_count(conn)
         self.grown = count != self._loaded_rows
@@ -134,7 +134,7 @@ def credited_rows(ticket: Ticket, found: Discrepancy | None) -> list[tuple]:
     return ledger_rows(ticket, credit=found.credit or ())
 
 
-def book_points(conn: sqlite3.Connection, catalog: RulesCatalog, tickets: list[Ticket], now: str,
+def book_points(conn: Connection, catalog: RulesCatalog, tickets: list[Ticket], now: str,
                 known: dict[str, Discrepancy | None] | None, insert_ledger) -> int:
     """Check stored tickets inside the ingest transaction and book their ledger rows through
     `insert_ledger(rows)`; returns how many disagree.

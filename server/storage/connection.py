@@ -16,6 +16,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Protocol
 
 import sqlite_utils
 
@@ -29,6 +30,30 @@ POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 _BEGIN = re.compile(r"^\s*BEGIN(\s+(IMMEDIATE|DEFERRED|EXCLUSIVE))?\s*(TRANSACTION)?\s*;?\s*$", re.IGNORECASE)
 _RETURNING = re.compile(r"\sRETURNING\s", re.IGNORECASE)
+
+
+class Connection(Protocol):
+    """What the server's code asks of a database connection, and the annotation of every `conn` it takes:
+    a sqlite3.Connection on SQLite, a PgConnection (below) on PostgreSQL."""
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Any: ...
+
+    def executemany(self, sql: str, rows: Any, /) -> Any: ...
+
+    def executescript(self, script: str, /) -> Any: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    @property
+    def in_transaction(self) -> bool: ...
+
+    def __enter__(self) -> Any: ...
+
+    def __exit__(self, *exc_info: Any) -> Any: ...
 
 
 def _integrity_errors() -> tuple[type[BaseException], ...]:

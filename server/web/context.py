@@ -3,7 +3,6 @@ use a view, the errors' HTTP status, bounded ids in URLs. The blueprints import 
 (server.web.create_app) wires it to the app."""
 from __future__ import annotations
 
-import sqlite3
 from functools import wraps
 
 from flask import abort, current_app, g
@@ -14,6 +13,7 @@ from werkzeug.routing import IntegerConverter
 from server.desk import bounds
 from server.desk.accounts import get_user
 from server.desk.errors import Conflict, DeskError, NotFound
+from server.storage.connection import Connection
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -54,7 +54,7 @@ def load_user(session_id: str):
     return WebUser(user) if user and user.session_version == int(version) else None
 
 
-def db() -> sqlite3.Connection:
+def db() -> Connection:
     """The request's connection (sqlite3's API on both engines); the tables were created at start."""
     if "db" not in g:
         g.db = current_app.extensions["desk_connections"].take()

@@ -36,8 +36,9 @@ def test_customer_values_per_card(conn):
 
 
 def test_registered_cards_count_as_one_customer(conn):
-    conn.executescript("CREATE TABLE cards (number TEXT PRIMARY KEY, customer_id INTEGER NOT NULL)")
-    conn.executemany("INSERT INTO cards VALUES (?, 7)", [(CARDS["E"],), (CARDS["F"],)])
+    conn.execute("INSERT INTO customers (id, name, created_at, updated_at) VALUES (7, 'Eve', '2026-01-01', '2026-01-01')")
+    conn.executemany("INSERT INTO cards (number, customer_id, status, issued_at, status_at) "
+                     "VALUES (?, 7, 'active', '2026-01-01', '2026-01-01')", [(CARDS["E"],), (CARDS["F"],)])
     values = {v.key: v for v in value.customer_values(conn, START, END)}
     merged = values["customer:7"]
     assert (merged.cards, merged.spend_cents, merged.visits, merged.customer_id) == (
