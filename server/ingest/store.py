@@ -17,8 +17,9 @@ from sync.codec import payload_digest
 from server.ingest.overdraft import count as overdraft_count, record_overdrafts
 from server.ingest.precheck import Precheck, precheck, prechecked, signature_error
 from server.ingest.returns_check import record_returns
+from server.ingest.rules_check import RulesCatalog, book_points, release_held
 from server.ingest.store_rows import chain_breaks, chunks, line_rows, ticket_row
-from server.storage.connection import connect_sqlite
+from server.storage.connection import Connection, connect_sqlite
 
 CHECKPOINT_EVERY_BATCHES = 8  # in a busy spell; else once ingest pauses (sync/checkpoint.py)
 
@@ -54,87 +55,19 @@ UNREGISTERED = ("till {terminal} is not registered: register its key with `loyal
                 "(then `loyalty server requeue` takes its quarantined tickets)")
 
 
-class Store:
-    def __init__(self, path: str | Path, require_registered: bool = False):
-        """`require_registered`: quarantine the tickets of tills with no registered key (`loyalty server`
-        does, outside the demo): on an open broker anyone could otherwise invent a till and credit cards."""
-        self.path = str(path)
-        self.require_registered = require_registered
-        self.db = connect_sqlite(path)
-        self.conn = self.db.conn
-        self._keys: dict | None = None
-        self._keys_mark: tuple | None = None
-        self._rules = None  # server.ingest.rules_check.RulesCatalog, built on the first batch
-        # Ingest's commits do not checkpoint: a thread of its own does, beside the next batch.
-        self.conn.execute(f"PRAGMA wal_autocheckpoint={SAFETY_NET_PAGES}")
-        self.checkpointer = Checkpointer(self.path, every_commits=CHECKPOINT_EVERY_BATCHES)
+class StoreBase:
+    """What the two ticket stores share, written once against sqlite3's connection API (a PgConnection on
+    PostgreSQL): tills' keys and quarantine, requeue, the points check, sequences and acks, balances, stats.
+    Each store writes its batches its own way (`ingest`, `_insert_ledger`)."""
 
-    def close(self) -> None:
-        self.checkpointer.stop()
-        self.conn.close()
+    conn: Connection
+    require_registered: bool
+    _keys: dict | None
+    _keys_mark: tuple | None
+    _rules: RulesCatalog | None
 
-    # -- ingest ----------------------------------------------------------------------------------
-    def ingest(self, tickets: list[tuple], dead: list[DeadLetter], now: str) -> BatchResult:
-        """Write a batch in one transaction: (topic, ticket, payload[, Precheck]) items and dead letters."""
-        result = BatchResult()
-        conn = self.conn
-        touched: set[str] = set()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            rows, received, lines, checked, known = [], [], [], [], {}
-            keys = self._till_keys()
-            ordered = sorted(tickets, key=lambda t: (t[1].terminal, t[1].seq))
-            stored_hashes = self._stored_hashes([item[1].id for item in ordered])
-            batch: dict[tuple[str, int], tuple[str, str]] = {}  # (terminal, seq) -> (hash, prev_hash)
-            for item in ordered:
-                topic, ticket, payload = item[:3]
-                pre = prechecked(item)
-                touched.add(ticket.terminal)
-                if self._quarantined(ticket, keys, payload, now, pre):
-                    result.quarantined += 1
-                    continue
-                digest = pre.digest if pre is not None else ticket_hash(ticket)
-                if ticket.id in stored_hashes:
-                    if stored_hashes[ticket.id] != digest:
-                        dead.append(DeadLetter(topic, f"conflicting duplicate: ticket {ticket.id} was already "
-                                                      "stored with different content", payload))
-                    result.duplicates += 1
-                    continue
-                stored_hashes[ticket.id] = digest
-                batch[(ticket.terminal, ticket.seq)] = (digest, ticket.prev_hash)
-                result.stored += 1
-                checked.append(ticket)
-                if pre is not None and pre.points_checked:
-                    known[ticket.id] = pre.discrepancy
-                rows.append(ticket_row(ticket, digest, now, payload))
-                received.append((ticket.terminal, ticket.seq, payload_digest(payload)))
-                lines.extend(line_rows(ticket))
-            conn.executemany(TICKET_INSERT, rows)
-            conn.executemany("INSERT OR IGNORE INTO received VALUES (?, ?, 'stored', ?)", received)
-            self._check_chains(batch, now)
-            conn.executemany("INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", lines)
-            self._book_points(checked, now, known)
-            record_returns(conn, checked, now)
-            record_overdrafts(conn, checked, now)  # reservations used, cards overdrawn
-            for letter in dead:
-                conn.execute(
-                    "INSERT INTO dead_letters (received_at, topic, terminal, seq, reason, payload) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (now, letter.topic, letter.terminal, letter.seq, letter.reason, letter.payload))
-                if letter.terminal is not None and letter.seq is not None and letter.seq > 0:
-                    # Kept here, so the till may forget it: otherwise one poison message blocks its acks.
-                    conn.execute("INSERT OR IGNORE INTO received VALUES (?, ?, 'dead', ?)",
-                                 (letter.terminal, letter.seq, payload_digest(letter.payload)))
-                    touched.add(letter.terminal)
-            result.dead_letters = len(dead)
-            for terminal in touched:
-                self._advance(terminal, now, result)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        self.checkpointer.nudge()
-        return result
+    def _insert_ledger(self, rows: list[tuple]) -> None:
+        raise NotImplementedError
 
     # -- signatures and chains -------------------------------------------------------------------
     def register_till(self, terminal: str, public_key: str, now: str) -> None:
@@ -210,55 +143,16 @@ class Store:
                     [(t.terminal, t.seq) for _, t, _ in good])
         return {"quarantined": len(pending), "stored": result.stored, "still_quarantined": len(pending) - result.stored}
 
-    def _stored_hashes(self, ids: list[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
-        for chunk in chunks(ids):
-            found.update(self.conn.execute(
-                f"SELECT id, hash FROM tickets WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall())
-        return found
-
-    def _check_chains(self, batch: dict[tuple[str, int], tuple[str, str]], now: str) -> None:
-        """Each ticket names the previous one's hash: record any link that does not hold.
-
-        Links inside the batch are checked in memory; the database is asked only at the ends of runs.
-        """
-        conn = self.conn
-
-        def hash_of(terminal: str, seq: int) -> str | None:
-            if (terminal, seq) in batch:
-                return batch[(terminal, seq)][0]
-            row = conn.execute("SELECT hash FROM tickets WHERE terminal = ? AND seq = ?", (terminal, seq)).fetchone()
-            return row[0] if row else None
-
-        def prev_hash_of(terminal: str, seq: int) -> str | None:
-            row = conn.execute("SELECT prev_hash FROM tickets WHERE terminal = ? AND seq = ?",
-                               (terminal, seq)).fetchone()
-            return row[0] if row else None
-
-        breaks = []
-        for (terminal, seq), (digest, prev_hash) in batch.items():
-            after = None if (terminal, seq + 1) in batch else prev_hash_of(terminal, seq + 1)
-            breaks.extend((*found, now) for found in chain_breaks(
-                terminal, seq, digest, prev_hash, hash_of(terminal, seq - 1), after))
-        conn.executemany("INSERT OR IGNORE INTO chain_breaks (terminal, seq, expected_prev_hash, found_prev_hash, "
-                         "detected_at) VALUES (?, ?, ?, ?, ?)", breaks)
-
     def _book_points(self, tickets: list[Ticket], now: str, known: dict | None = None) -> None:
         """Check each ticket's points with its rules version and book what the rules give
         (server/ingest/rules_check.py; `known`: ticket id -> prechecked verdict); credit held points that
         became verifiable (server/ingest/held.py)."""
-        from server.ingest.rules_check import RulesCatalog, book_points, release_held
-
         if self._rules is None:
             self._rules = RulesCatalog()
         catalog = self._rules.refresh(self.conn)
         book_points(self.conn, catalog, tickets, now, known, self._insert_ledger)
         if catalog.grown:  # a version was recorded since (or this is the first batch)
             release_held(self.conn, catalog, now, self._insert_ledger)
-
-    def _insert_ledger(self, rows: list[tuple]) -> None:
-        self.conn.executemany("INSERT OR IGNORE INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
-                              "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
 
     def _advance(self, terminal: str, now: str, result: BatchResult) -> None:
         conn = self.conn
@@ -354,6 +248,128 @@ class Store:
                 "SELECT count(*), coalesce(sum(points), 0) FROM held_points WHERE released_at IS NULL").fetchone())),
             "terminals": terminals,
         }
+
+
+class Store(StoreBase):
+    """The ticket store on SQLite (WAL): a batch in one transaction, checkpoints on a thread of their own."""
+
+    def __init__(self, path: str | Path, require_registered: bool = False):
+        """`require_registered`: quarantine the tickets of tills with no registered key (`loyalty server`
+        does, outside the demo): on an open broker anyone could otherwise invent a till and credit cards."""
+        self.path = str(path)
+        self.require_registered = require_registered
+        self.db = connect_sqlite(path)
+        self.conn = self.db.conn
+        self._keys: dict | None = None
+        self._keys_mark: tuple | None = None
+        self._rules = None  # server.ingest.rules_check.RulesCatalog, built on the first batch
+        # Ingest's commits do not checkpoint: a thread of its own does, beside the next batch.
+        self.conn.execute(f"PRAGMA wal_autocheckpoint={SAFETY_NET_PAGES}")
+        self.checkpointer = Checkpointer(self.path, every_commits=CHECKPOINT_EVERY_BATCHES)
+
+    def close(self) -> None:
+        self.checkpointer.stop()
+        self.conn.close()
+
+    # -- ingest ----------------------------------------------------------------------------------
+    def ingest(self, tickets: list[tuple], dead: list[DeadLetter], now: str) -> BatchResult:
+        """Write a batch in one transaction: (topic, ticket, payload[, Precheck]) items and dead letters."""
+        result = BatchResult()
+        conn = self.conn
+        touched: set[str] = set()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            rows, received, lines, checked, known = [], [], [], [], {}
+            keys = self._till_keys()
+            ordered = sorted(tickets, key=lambda t: (t[1].terminal, t[1].seq))
+            stored_hashes = self._stored_hashes([item[1].id for item in ordered])
+            batch: dict[tuple[str, int], tuple[str, str]] = {}  # (terminal, seq) -> (hash, prev_hash)
+            for item in ordered:
+                topic, ticket, payload = item[:3]
+                pre = prechecked(item)
+                touched.add(ticket.terminal)
+                if self._quarantined(ticket, keys, payload, now, pre):
+                    result.quarantined += 1
+                    continue
+                digest = pre.digest if pre is not None else ticket_hash(ticket)
+                if ticket.id in stored_hashes:
+                    if stored_hashes[ticket.id] != digest:
+                        dead.append(DeadLetter(topic, f"conflicting duplicate: ticket {ticket.id} was already "
+                                                      "stored with different content", payload))
+                    result.duplicates += 1
+                    continue
+                stored_hashes[ticket.id] = digest
+                batch[(ticket.terminal, ticket.seq)] = (digest, ticket.prev_hash)
+                result.stored += 1
+                checked.append(ticket)
+                if pre is not None and pre.points_checked:
+                    known[ticket.id] = pre.discrepancy
+                rows.append(ticket_row(ticket, digest, now, payload))
+                received.append((ticket.terminal, ticket.seq, payload_digest(payload)))
+                lines.extend(line_rows(ticket))
+            conn.executemany(TICKET_INSERT, rows)
+            conn.executemany("INSERT OR IGNORE INTO received VALUES (?, ?, 'stored', ?)", received)
+            self._check_chains(batch, now)
+            conn.executemany("INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", lines)
+            self._book_points(checked, now, known)
+            record_returns(conn, checked, now)
+            record_overdrafts(conn, checked, now)  # reservations used, cards overdrawn
+            for letter in dead:
+                conn.execute(
+                    "INSERT INTO dead_letters (received_at, topic, terminal, seq, reason, payload) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (now, letter.topic, letter.terminal, letter.seq, letter.reason, letter.payload))
+                if letter.terminal is not None and letter.seq is not None and letter.seq > 0:
+                    # Kept here, so the till may forget it: otherwise one poison message blocks its acks.
+                    conn.execute("INSERT OR IGNORE INTO received VALUES (?, ?, 'dead', ?)",
+                                 (letter.terminal, letter.seq, payload_digest(letter.payload)))
+                    touched.add(letter.terminal)
+            result.dead_letters = len(dead)
+            for terminal in touched:
+                self._advance(terminal, now, result)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self.checkpointer.nudge()
+        return result
+
+    def _stored_hashes(self, ids: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for chunk in chunks(ids):
+            found.update(self.conn.execute(
+                f"SELECT id, hash FROM tickets WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall())
+        return found
+
+    def _check_chains(self, batch: dict[tuple[str, int], tuple[str, str]], now: str) -> None:
+        """Each ticket names the previous one's hash: record any link that does not hold.
+
+        Links inside the batch are checked in memory; the database is asked only at the ends of runs.
+        """
+        conn = self.conn
+
+        def hash_of(terminal: str, seq: int) -> str | None:
+            if (terminal, seq) in batch:
+                return batch[(terminal, seq)][0]
+            row = conn.execute("SELECT hash FROM tickets WHERE terminal = ? AND seq = ?", (terminal, seq)).fetchone()
+            return row[0] if row else None
+
+        def prev_hash_of(terminal: str, seq: int) -> str | None:
+            row = conn.execute("SELECT prev_hash FROM tickets WHERE terminal = ? AND seq = ?",
+                               (terminal, seq)).fetchone()
+            return row[0] if row else None
+
+        breaks = []
+        for (terminal, seq), (digest, prev_hash) in batch.items():
+            after = None if (terminal, seq + 1) in batch else prev_hash_of(terminal, seq + 1)
+            breaks.extend((*found, now) for found in chain_breaks(
+                terminal, seq, digest, prev_hash, hash_of(terminal, seq - 1), after))
+        conn.executemany("INSERT OR IGNORE INTO chain_breaks (terminal, seq, expected_prev_hash, found_prev_hash, "
+                         "detected_at) VALUES (?, ?, ?, ?, ?)", breaks)
+
+    def _insert_ledger(self, rows: list[tuple]) -> None:
+        self.conn.executemany("INSERT OR IGNORE INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
+                              "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
 
     def dead_letters(self) -> list[dict]:
         return [dict(r) for r in self.db.query(

@@ -25,7 +25,7 @@ from sync.codec import payload_digest
 from server.storage.connection import PgConnection
 from server.ingest.overdraft import record_overdrafts
 from server.ingest.precheck import prechecked
-from server.ingest.store import BatchResult, DeadLetter, Store
+from server.ingest.store import BatchResult, DeadLetter, StoreBase
 from server.ingest.returns_check import record_returns
 from server.ingest.store_rows import chain_breaks, line_rows, ticket_row
 from server.storage.connection import connect_pg
@@ -47,8 +47,9 @@ def partition_ddl(year: int, month: int) -> str:
             f"FROM ('{year:04d}-{month:02d}-01 00:00+00') TO ('{following[0]:04d}-{following[1]:02d}-01 00:00+00')")
 
 
-class PgStore:
-    """server.ingest.store.Store's interface on PostgreSQL; `target` is a postgresql:// URL (libpq's)."""
+class PgStore(StoreBase):
+    """The ticket store on PostgreSQL (StoreBase's shared code through PgConnection); `target` is a
+    postgresql:// URL (libpq's)."""
 
     def __init__(self, target: str, require_registered: bool = False):
         self.path = self.url = target
@@ -61,21 +62,6 @@ class PgStore:
 
     def close(self) -> None:
         self.conn.close()
-
-    # The same code as on SQLite, through PgConnection.
-    register_till = Store.register_till
-    _till_keys = Store._till_keys
-    _quarantined = Store._quarantined
-    requeue = Store.requeue
-    precheck = Store.precheck
-    _advance = Store._advance
-    acks = Store.acks
-    ack_digest = Store.ack_digest
-    balances = Store.balances
-    balances_for_till = Store.balances_for_till
-    max_seq = Store.max_seq
-    ticket_count = Store.ticket_count
-    stats = Store.stats
 
     def dead_letters(self) -> list[dict]:
         with self.conn.raw.cursor(row_factory=dict_row) as cur:
@@ -209,8 +195,6 @@ class PgStore:
         if breaks:
             cur.executemany("INSERT INTO chain_breaks (terminal, seq, expected_prev_hash, found_prev_hash, "
                             "detected_at) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING", breaks)
-
-    _book_points = Store._book_points
 
     def _insert_ledger(self, rows: list[tuple]) -> None:
         """A claimed ticket is new, so are its ledger causes (ticket:ID:N): COPY, no conflict to skip.

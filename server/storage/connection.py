@@ -287,7 +287,11 @@ def connect_pg(url: str, schema: bool = True):
 
     conn = psycopg.connect(url, autocommit=True)
     if schema:
-        migrate(conn, POSTGRESQL)
+        try:
+            migrate(conn, POSTGRESQL)
+        except BaseException:
+            conn.close()
+            raise
     return conn
 
 

@@ -36,7 +36,8 @@ def test_customer_values_per_card(conn):
 
 
 def test_registered_cards_count_as_one_customer(conn):
-    conn.execute("INSERT INTO customers (id, name, created_at, updated_at) VALUES (7, 'Eve', '2026-01-01', '2026-01-01')")
+    conn.execute("INSERT INTO customers (id, name, created_at, updated_at) "
+                 "VALUES (7, 'Eve', '2026-01-01', '2026-01-01')")
     conn.executemany("INSERT INTO cards (number, customer_id, status, issued_at, status_at) "
                      "VALUES (?, 7, 'active', '2026-01-01', '2026-01-01')", [(CARDS["E"],), (CARDS["F"],)])
     values = {v.key: v for v in value.customer_values(conn, START, END)}
