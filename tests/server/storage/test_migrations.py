@@ -127,3 +127,24 @@ def test_a_first_release_postgresql_database_upgrades_to_the_new_shape(postgres_
     finally:
         upgraded.close()
         new.close()
+
+
+def test_both_engines_have_the_same_tables_and_columns(tmp_path, postgres_url):
+    """The ticket store's DDL is written per engine (PostgreSQL partitions tickets by month and keeps their
+    keys in ticket_keys); a column added to one and not the other fails here."""
+    lite = connect_sqlite(tmp_path / "s.db").conn
+    pg = connect_pg(postgres_url)
+    try:
+        tables = [r[0] for r in lite.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                             "AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        for table in tables:
+            on_sqlite = {r[1] for r in lite.execute(f"PRAGMA table_info({table})")}
+            on_pg = {r[0] for r in pg.execute("SELECT column_name FROM information_schema.columns WHERE "
+                                              "table_schema = current_schema() AND table_name = %s", (table,))}
+            assert on_sqlite == on_pg, \
+                f"{table}: only on SQLite {on_sqlite - on_pg}, only on PostgreSQL {on_pg - on_sqlite}"
+        pg_only = {r[0] for r in pg.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = "
+                                            "current_schema() AND table_name NOT LIKE 'tickets_%'")} - set(tables)
+        assert pg_only == {"ticket_keys"}
+    finally:
+        pg.close()
