@@ -5,7 +5,7 @@ import json
 
 import click
 
-from server.cli.db_option import db_option
+from server.cli.db_option import db_option, clear_errors
 
 
 @click.command()
@@ -13,6 +13,7 @@ from server.cli.db_option import db_option
 @click.option("--dashboard", is_flag=True,
               help="Also recompute the value dashboard's figures for its default period (the year to the last "
                    "day with sales), so the first person to open the page does not wait.")
+@clear_errors()
 def aggregate(db: str, dashboard: bool) -> None:
     """Fold tickets stored since the last run into card_day, store_day and card_category (incremental,
     idempotent: run it as often as you like); prints JSON counts."""
@@ -20,12 +21,8 @@ def aggregate(db: str, dashboard: bool) -> None:
 
     from server.analytics.aggregate import pending, refresh
     from server.storage.connection import open_connection
-    from server.errors import StoreError
 
-    try:
-        conn = open_connection(db)
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from None
+    conn = open_connection(db)
     try:
         todo = pending(conn)
         with Progress(transient=True) as progress:

@@ -6,7 +6,7 @@ import time
 
 import click
 
-from server.cli.db_option import db_option
+from server.cli.db_option import db_option, clear_errors
 
 
 @click.command()
@@ -17,6 +17,7 @@ from server.cli.db_option import db_option
 @click.option("--seed", default=0, show_default=True, type=int, help="The same seed gives the same data.")
 @click.option("--end", type=click.DateTime(formats=["%Y-%m-%d"]),
               help="Last day of the year of sales (default: yesterday, UTC).")
+@clear_errors()
 def generate(db: str, customers: int, tickets: int, stores: int, seed: int, end) -> None:
     """Fill a server database with a year of realistic tickets (skewed spending, stores, weekly and
     daily peaks, seasonal months, categories), customers and cards, then build the aggregates.
@@ -30,10 +31,7 @@ def generate(db: str, customers: int, tickets: int, stores: int, seed: int, end)
     from server.storage.desk_db import open_db
     from server.errors import ServerError
 
-    try:
-        refuse_postgres(db)
-    except ServerError as exc:
-        raise click.ClickException(str(exc)) from None
+    refuse_postgres(db)
     conn = open_db(db)
     conn.execute("PRAGMA synchronous=OFF")  # generated data: a crash means generating again
     started = time.perf_counter()

@@ -5,7 +5,7 @@ import json
 
 import click
 
-from server.cli.db_option import db_option
+from server.cli.db_option import db_option, clear_errors
 
 ARCHIVE_HELP = "The archive folder (default: beside a SQLite database, DB's name with .archive, e.g. office.archive/)."
 
@@ -28,6 +28,7 @@ def _archive_of(db: str | None, archive: str | None) -> str:
 @office.command()
 @db_option()
 @click.option("--archive", type=click.Path(file_okay=False), help=ARCHIVE_HELP)
+@clear_errors()
 def export(db: str, archive: str | None) -> None:
     """Copy the tickets, lines and ledger entries the archive does not hold yet (incremental; a run that
     stopped midway is finished by the next one, never duplicated); prints JSON counts."""
@@ -37,11 +38,8 @@ def export(db: str, archive: str | None) -> None:
     from server.storage.connection import open_connection
     from server.errors import ServerError
 
-    try:
-        target = _archive_of(db, archive)
-        conn = open_connection(db)
-    except ServerError as exc:
-        raise click.ClickException(str(exc)) from None
+    target = _archive_of(db, archive)
+    conn = open_connection(db)
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       transient=True) as progress:
@@ -62,16 +60,13 @@ def export(db: str, archive: str | None) -> None:
 @click.option("--limit", default=1000, show_default=True, type=click.IntRange(min=1),
               help="Show at most this many rows.")
 @click.argument("query")
+@clear_errors()
 def sql(db: str | None, archive: str | None, as_json: bool, limit: int, query: str) -> None:
     """Answer one read-only QUERY (SELECT, WITH ... SELECT) over the archive's tables `tickets`, `lines` and
     `ledger` with DuckDB; any other statement is refused."""
     from server.analytics.archive_db import ask
-    from server.errors import ServerError
 
-    try:
-        answer = ask(_archive_of(db, archive), query, limit)
-    except ServerError as exc:
-        raise click.ClickException(str(exc)) from None
+    answer = ask(_archive_of(db, archive), query, limit)
     if as_json:
         click.echo(json.dumps([dict(zip(answer.columns, row)) for row in answer.rows], default=str))
         return

@@ -10,7 +10,7 @@ import click
 from server.cli import aggregate as aggregate_commands
 from server.cli import closures as closures_commands
 from server.cli import keys as keys_commands
-from server.cli.db_option import db_option
+from server.cli.db_option import db_option, clear_errors
 
 @click.group(invoke_without_command=True)
 @db_option(required=False, exists=False,
@@ -102,15 +102,12 @@ def server(ctx: click.Context, db: str | None, broker: str | None, web_port: int
                                    "nothing was acked that is not stored: fix the cause and start the server again")
 
 
+@clear_errors()
 def _open(db: str):
     """A connection with sqlite3's API to a SQLite file or a postgresql:// URL; a clear error when it cannot."""
     from server.storage.connection import open_connection
-    from server.errors import StoreError
 
-    try:
-        return open_connection(db)
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from None
+    return open_connection(db)
 
 
 @server.command()
@@ -154,15 +151,12 @@ def expire(db: str, as_of) -> None:
 
 @server.command()
 @db_option()
+@clear_errors()
 def stats(db: str) -> None:
     """Print JSON: tickets, lines, points, dead letters, and per terminal its sequence, gaps, last seen."""
-    from server.errors import StoreError
     from server.ingest.store_api import open_store
 
-    try:
-        store = open_store(db)
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from None
+    store = open_store(db)
     try:
         click.echo(json.dumps(store.stats(), indent=2))
     finally:
@@ -172,34 +166,28 @@ def stats(db: str) -> None:
 @server.command("backup")
 @db_option(sqlite_only=True)
 @click.argument("dest", type=click.Path(dir_okay=False))
+@clear_errors()
 def backup_command(db: str, dest: str) -> None:
     """Copy the database to DEST while the server runs (SQLite online backup), then check it."""
     from rich.progress import Progress
 
     from server.storage.backup import backup
-    from server.errors import ServerError
 
-    try:
-        with Progress(transient=True) as progress:
-            task = progress.add_task("backing up", total=None)
-            result = backup(db, dest, lambda done, total: progress.update(task, completed=done, total=total))
-    except ServerError as exc:
-        raise click.ClickException(str(exc)) from None
+    with Progress(transient=True) as progress:
+        task = progress.add_task("backing up", total=None)
+        result = backup(db, dest, lambda done, total: progress.update(task, completed=done, total=total))
     click.echo(json.dumps(result))
 
 
 @server.command("restore")
 @db_option(exists=False, sqlite_only=True, help="Where to put the database back (a SQLite file).")
 @click.argument("backup_file", type=click.Path(dir_okay=False, exists=True))
+@clear_errors()
 def restore_command(db: str, backup_file: str) -> None:
     """Put BACKUP_FILE back as the server's database (the server stopped, the old file moved aside)."""
     from server.storage.backup import restore
-    from server.errors import ServerError
 
-    try:
-        click.echo(json.dumps(restore(backup_file, db)))
-    except ServerError as exc:
-        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(restore(backup_file, db)))
 
 
 @server.command()
@@ -209,15 +197,12 @@ def restore_command(db: str, backup_file: str) -> None:
 @click.option("--broker", envvar="LOYALTY_BROKER", help="Push hot-list changes to this broker (mqtt://HOST:PORT).")
 @click.option("--instance", type=click.Path(file_okay=False), envvar="LOYALTY_INSTANCE_PATH",
               help="Instance folder: loyalty.cfg and the generated secret key.")
+@clear_errors()
 def web(db: str, host: str, port: int, broker: str | None, instance: str | None) -> None:
     """Serve the welcome desk web app and /api/v1 with waitress until Ctrl-C."""
-    from server.errors import ServerError
     from server.web.serve import make_server
 
-    try:
-        srv = make_server(db, host, port, broker, instance)
-    except ServerError as exc:  # the desk's refusals, and a database that cannot be opened
-        raise click.ClickException(str(exc)) from None
+    srv = make_server(db, host, port, broker, instance)
     click.echo(f"desk web app on http://{host}:{srv.effective_port}/ (Ctrl-C to stop)", err=True)
     signal.signal(signal.SIGTERM, lambda *_: srv.close())
     try:
@@ -272,17 +257,14 @@ def register_till(db: str, terminal: str, public_key: str) -> None:
 
 @server.command()
 @db_option()
+@clear_errors()
 def requeue(db: str) -> None:
     """Ingest the quarantined tickets again (after `register-till`): those that pass now are stored."""
     from datetime import datetime, timezone
 
-    from server.errors import StoreError
     from server.ingest.store_api import open_store
 
-    try:
-        store = open_store(db, require_registered=True)
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from None
+    store = open_store(db, require_registered=True)
     try:
         click.echo(json.dumps(store.requeue(datetime.now(timezone.utc).isoformat())))
     finally:
