@@ -97,7 +97,7 @@ def raw_sqlite(workdir: Path, payloads: list[bytes]) -> float:
         conn.executemany("INSERT INTO tickets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
             (t.id, t.terminal, t.seq, t.store, t.cashier, t.closed_at.isoformat(), t.card, t.total_cents,
              t.points_earned, t.points_redeemed, t.rules_version, "h", t.prev_hash, "now", p) for t, p in chunk])
-        conn.executemany("INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+        conn.executemany("INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)", [
             (t.id, n, li.gtin, li.label, li.category, li.quantity, li.unit_cents, li.discount_cents, li.total_cents)
             for t, _ in chunk for n, li in enumerate(t.lines)])
         conn.execute("COMMIT")

@@ -21,7 +21,7 @@ from .held import SCHEMA as HELD_SCHEMA
 from .overdraft import count as overdraft_count, record_overdrafts
 from .precheck import Precheck, precheck, prechecked, signature_error
 from .returns_check import SCHEMA_SQLITE as RETURNS_SCHEMA, record_returns
-from .store_rows import chain_breaks, chunks, line_rows, ticket_row
+from .store_rows import LINE_COLUMNS, chain_breaks, chunks, line_rows, ticket_row
 
 BUSY_TIMEOUT_S = 30
 CHECKPOINT_EVERY_BATCHES = 8  # in a busy spell; else once ingest pauses (sync/checkpoint.py)
@@ -57,6 +57,7 @@ CREATE TABLE IF NOT EXISTS lines (
     unit_cents INTEGER NOT NULL,
     discount_cents INTEGER NOT NULL,
     total_cents INTEGER NOT NULL,
+    vat_rate INTEGER,
     PRIMARY KEY (ticket_id, line_no)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ledger (
@@ -178,6 +179,7 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.executescript(SCHEMA + RETURNS_SCHEMA + HELD_SCHEMA)
     _add_lot_at(conn)
+    _add_vat_rate(conn)
     _add_card_points(conn)
     return sqlite_utils.Database(conn)
 
@@ -228,6 +230,16 @@ def _add_lot_at(conn: sqlite3.Connection) -> None:
     if "lot_at" not in {r[1] for r in conn.execute("PRAGMA table_info(ledger)")}:
         try:
             conn.execute("ALTER TABLE ledger ADD COLUMN lot_at TEXT")
+        except sqlite3.OperationalError as exc:  # another connection added it first
+            if "duplicate column" not in str(exc):
+                raise
+
+
+def _add_vat_rate(conn: sqlite3.Connection) -> None:
+    """Databases made before lines carried their VAT rate get the column (NULL: sold before it was recorded)."""
+    if "vat_rate" not in {r[1] for r in conn.execute("PRAGMA table_info(lines)")}:
+        try:
+            conn.execute("ALTER TABLE lines ADD COLUMN vat_rate INTEGER")
         except sqlite3.OperationalError as exc:  # another connection added it first
             if "duplicate column" not in str(exc):
                 raise
@@ -295,7 +307,7 @@ class Store:
             conn.executemany(TICKET_INSERT, rows)
             conn.executemany("INSERT OR IGNORE INTO received VALUES (?, ?, 'stored', ?)", received)
             self._check_chains(batch, now)
-            conn.executemany("INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", lines)
+            conn.executemany(f"INSERT INTO lines ({LINE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", lines)
             self._book_points(checked, now, known)
             record_returns(conn, checked, now)
             record_overdrafts(conn, checked, now)  # reservations used, cards overdrawn

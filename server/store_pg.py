@@ -28,7 +28,7 @@ from .precheck import prechecked
 from .store import BatchResult, DeadLetter, Store
 from .held import SCHEMA as HELD_SCHEMA
 from .returns_check import SCHEMA_PG as RETURNS_SCHEMA, record_returns
-from .store_rows import chain_breaks, line_rows, ticket_row
+from .store_rows import LINE_COLUMNS, chain_breaks, line_rows, ticket_row
 
 SCHEMA_LOCK = 0x10CA17  # advisory lock ids: schema and partitions are created by one worker at a time
 PARTITION_LOCK = 0x10CA18
@@ -72,6 +72,7 @@ CREATE TABLE IF NOT EXISTS lines (
     unit_cents INTEGER NOT NULL,
     discount_cents INTEGER NOT NULL,
     total_cents INTEGER NOT NULL,
+    vat_rate INTEGER,
     PRIMARY KEY (ticket_id, line_no)
 );
 CREATE TABLE IF NOT EXISTS ledger (
@@ -86,6 +87,7 @@ CREATE TABLE IF NOT EXISTS ledger (
     lot_at TEXT
 );
 ALTER TABLE ledger ADD COLUMN IF NOT EXISTS lot_at TEXT;
+ALTER TABLE lines ADD COLUMN IF NOT EXISTS vat_rate INTEGER;
 CREATE INDEX IF NOT EXISTS ledger_card ON ledger (card);
 CREATE TABLE IF NOT EXISTS received (
     terminal TEXT NOT NULL,
@@ -355,7 +357,7 @@ class PgStore:
             with cur.copy(f"COPY tickets ({TICKET_COLUMNS}) FROM STDIN") as copy:
                 for _, ticket, payload, digest in stored:
                     copy.write_row(ticket_row(ticket, digest, now, payload))
-            with cur.copy("COPY lines FROM STDIN") as copy:
+            with cur.copy(f"COPY lines ({LINE_COLUMNS}) FROM STDIN") as copy:
                 for _, ticket, _, _ in stored:
                     for row in line_rows(ticket):
                         copy.write_row(row)
