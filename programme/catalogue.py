@@ -152,8 +152,9 @@ def _delimiter(header: str) -> str:
     return ";" if header.count(";") >= header.count(",") and ";" in header else ","
 
 
-def parse_csv(text: str) -> dict[str, list[Article]]:
-    """The articles of an ERP's CSV export by scope ("all", or the store a row names).
+def parse_csv(text: str, store: str | None = None) -> dict[str, list[Article]]:
+    """The articles of an ERP's CSV export by scope ("all", or the store a row names); with `store`, the whole
+    file is that store's (a row naming another store is an error).
 
     CatalogueError lists every bad line ("line 3, price: ..."); nothing is returned then."""
     if text.startswith("\ufeff"):  # spreadsheets save UTF-8 with a byte order mark
@@ -180,7 +181,7 @@ def parse_csv(text: str) -> dict[str, list[Article]]:
         if len(cells) != len(header):
             errors.append(f"line {number}: {len(cells)} cells, the header has {len(header)}")
             continue
-        row = _row(number, dict(zip(header, (cell.strip() for cell in cells))), errors)
+        row = _row(number, dict(zip(header, (cell.strip() for cell in cells))), errors, store)
         if row is not None:
             rows.append((number, *row))
     if not rows and not errors:
@@ -201,7 +202,7 @@ def _line_number(error: str) -> int:
     return int(match.group(1)) if match else 0
 
 
-def _row(number: int, cells: dict[str, str], errors: list[str]) -> tuple[str, Article] | None:
+def _row(number: int, cells: dict[str, str], errors: list[str], store: str | None) -> tuple[str, Article] | None:
     before = len(errors)
 
     def bad(field: str, problem: str) -> None:
@@ -224,9 +225,12 @@ def _row(number: int, cells: dict[str, str], errors: list[str]) -> tuple[str, Ar
         vat = parse_vat(cells["vat"])
     except ValueError as exc:
         bad("vat", str(exc))
-    scope = cells.get("store") or ALL_STORES
+    scope = cells.get("store") or store or ALL_STORES
     if scope != ALL_STORES and not STORE_ID.match(scope):
         bad("store", f"{scope!r} is not a store id: write it like S001, or leave it empty for every store")
+    elif store is not None and scope != store:
+        bad("store", f"{scope} is not the store imported ({store}): leave it empty or import the file without "
+                     "--store")
     days: dict[str, date | None] = {}
     for field in ("valid_from", "valid_to"):
         days[field] = None

@@ -71,7 +71,8 @@ class TillSession:
         self.journal = Journal(db, terminal, load_key(key) if key else None)  # key: tickets are signed
         self.terminal = terminal
         self.cashier = cashier
-        self.catalogue = default_catalogue() if catalogue is None else catalogue
+        # By default the catalogue head office pushed (terminal/catalogue_store.py), priced on the store's day.
+        self.catalogue = self._received_catalogue() if catalogue is None else catalogue
         self.basket = Basket(self.catalogue)
         self.balance: CardBalance | None = None
         self.offers: list[CampaignOffer] = []  # head office's offers for the card, applied at close
@@ -80,6 +81,19 @@ class TillSession:
         self.online = online
         self.requester = requester
         self.last_ticket_id: str | None = None
+
+    def _received_catalogue(self):
+        from programme.engine import local_day
+        from programme.ticket import utc_now
+
+        from . import rules_store
+        from .catalogue_store import TillCatalogue
+
+        def today():
+            now = utc_now()
+            return local_day(rules_store.in_force(self.journal.conn, now), now)
+
+        return TillCatalogue(self.journal.conn, self.journal.store, today)
 
     # -- basket ------------------------------------------------------------------------------------
     def scan(self, text: str) -> Line:

@@ -129,3 +129,12 @@ def test_the_shipped_demo_catalogue_has_hundreds_of_valid_articles_across_the_fo
     assert all(gtin_problem(a.gtin) is None for a in articles)
     assert {"electronics", "books", "infant_formula", "tobacco", "press"} <= {a.category for a in articles}
     assert Catalogue(articles).article(NUTELLA, date(2026, 12, 5)).unit_cents == 399
+
+
+def test_a_file_imported_for_one_store_is_all_that_stores():
+    text = HEADER + f"{NUTELLA};Nutella;3,99;grocery;5,5;;;\n5000112637922;Cola;1,99;drinks;5,5;S001;;\n"
+    assert {scope: len(rows) for scope, rows in parse_csv(text, store="S001").items()} == {"S001": 2}
+    with pytest.raises(CatalogueError) as caught:
+        parse_csv(text, store="S002")
+    assert caught.value.errors == ["line 3, store: S001 is not the store imported (S002): leave it empty or import "
+                                   "the file without --store"]
