@@ -170,11 +170,15 @@ class TillSession:
         offline daily cap applies (by default when the card's balance is not confirmed by head office)."""
         if self.basket.card is None:
             raise RedeemError("no card on this ticket: identify the card (F2) before redeeming points")
+        from programme.redemption import payable_with_points
+
         balance = cardstate.card_balance(self.journal.conn, self.basket.card, self.online())
         rules = self.rules()
+        tendered = sum(t.cents for t in self.basket.tenders if t.kind == "points")
         return plan_tender(
             rules, points, balance=balance.points - self.basket.points_used, due_cents=self.basket.due_cents,
-            offline=not balance.confirmed if offline is None else offline, redeemed_today=self._redeemed_today(rules))
+            offline=not balance.confirmed if offline is None else offline, redeemed_today=self._redeemed_today(rules),
+            payable_cents=payable_with_points(rules, self.basket.lines, tendered))
 
     def hold_for(self, points: int) -> Hold | None:
         """The reservation to ask head office for before `points` of the ticket's card are spent; None when the
