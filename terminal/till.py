@@ -295,7 +295,8 @@ class TillSession:
         self.offers = []
         return closed
 
-    def _finish(self, ticket: Ticket, change_cents: int, balance_before: int | None) -> Closed:
+    def _finish(self, ticket: Ticket, change_cents: int, balance_before: int | None, always: bool = False) -> Closed:
+        """`always`: print the receipt whatever the basket (a return's, the store's proof of the refund)."""
         balance = cardstate.card_balance(self.journal.conn, ticket.card, self.online()) if ticket.card else None
         offers = self._offers_on(ticket)
         receipt = render_receipt(ticket, change_cents=change_cents, balance=balance and balance.points,
@@ -311,7 +312,7 @@ class TillSession:
         self.last_ticket_id = ticket.id
         # AGEC: the receipt prints when the customer asks (print_receipt), except for durable goods under the
         # legal guarantee; the control slip (kept by the till) and loyalty cheques (value) always print.
-        printed = needs_printing(ticket)
+        printed = always or needs_printing(ticket)
         self._unprinted = None if printed else receipt
         error = self._print(receipt if printed else None, slip, *cheques)
         return Closed(ticket, receipt, slip, balance, error, cheques, printed)
@@ -377,7 +378,7 @@ class TillSession:
             raise BasketError("a sale is in progress: close or cancel it before a return")
         ticket = close_return(self.journal, original_id, picks, self.cashier, tender_kind,
                               self.requester if ask else None)
-        return self._finish(ticket, 0, None)
+        return self._finish(ticket, 0, None, always=True)
 
     def find_original(self, ticket_id: str) -> Ticket:
         """The ticket to return: this till's journal, else head office when online (may wait ASK_TIMEOUT)."""

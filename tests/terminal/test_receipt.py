@@ -1,5 +1,6 @@
 """Receipts a French store can hand out: French amounts with plain spaces, the VAT table, the bytes a printer
-gets (CP858 for the € sign), AGEC (printed on request, durable goods at once) and the store's legal mentions."""
+gets (CP858 for the € sign), AGEC (printed on request; durable goods and refunds at once) and the store's legal
+mentions."""
 from datetime import datetime, timezone
 
 import pytest
@@ -74,6 +75,8 @@ def test_a_receipt_prints_on_request_but_durable_goods_print_at_once(tmp_path):
     session.pay("bank_card")
     closed = session.close()
     assert closed.printed and session.printer.output.count(b"S001-T01-00000002") == 2
+    returned = session.return_lines("S001-T01-00000001", {0: 1}, ask=False)
+    assert returned.printed  # a refund's receipt is the store's proof: it prints
     session.close_session()
 
 
