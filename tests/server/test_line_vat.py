@@ -30,3 +30,19 @@ def test_a_database_from_before_the_column_gets_it(tmp_path):
     reopened = Store(path)
     assert "vat_rate" in {r[1] for r in reopened.conn.execute("PRAGMA table_info(lines)")}
     reopened.close()
+
+
+def test_a_vat_rate_past_its_bound_is_a_dead_letter_with_its_path(tmp_path):
+    import msgspec
+
+    with Journal(tmp_path / "till.db", "S001-T01") as journal:
+        ticket = sell(journal, [make_line("3017620422003", 1, 399, vat_rate=550)])
+    raw = msgspec.json.decode(encode_ticket(ticket))
+    raw["ticket"]["lines"][0]["vat_rate"] = 10_001
+    store = Store(tmp_path / "server.db")
+    try:
+        result = ingest(store, [(tickets_topic("S001-T01"), msgspec.json.encode(raw))])
+        assert (result.stored, result.dead_letters) == (0, 1)
+        assert store.dead_letters()[0]["reason"].endswith("Expected `int` <= 10000 - at `$.ticket.lines[0].vat_rate`")
+    finally:
+        store.close()
