@@ -92,8 +92,9 @@ def _offer_line(rule: str, points: int, offers: Mapping[int, CampaignOffer]) -> 
     if offer is None:
         return None
     if offer.kind == "cheque":
-        return _pair(f"  {_('offer')} {offer.name}", f"{_('cheque')} {_money(offer.cheque_cents)}")
-    return _pair(f"  {_('offer')} {offer.name}", _number(points))
+        return _pair("  " + _("offer {name}").format(name=offer.name),
+                     _("cheque {amount}").format(amount=_money(offer.cheque_cents)))
+    return _pair("  " + _("offer {name}").format(name=offer.name), _number(points))
 
 
 def _header(ticket: Ticket, settings: StoreSettings | None) -> list[str]:
@@ -125,7 +126,7 @@ def _lines(ticket: Ticket) -> list[str]:
         out.append(_pair(f"  {line.quantity} x {_money(line.unit_cents)}",
                          f"{_money(line.quantity * line.unit_cents)} {code}"))
         if line.discount_cents:
-            out.append(_pair(f"  {_('discount')}", f"{_money(-line.discount_cents)} {code}"))
+            out.append(_pair("  " + _("discount"), f"{_money(-line.discount_cents)} {code}"))
     return out
 
 
@@ -191,7 +192,7 @@ def render_receipt(ticket: Ticket, *, change_cents: int = 0, balance: int | None
         out.append(_pair(f"  {_tender_label(tender.kind)}",
                          _money(tender.cents + (change_cents if tender.kind == "cash" else 0))))
     if change_cents:
-        out.append(_pair(f"  {_('change')}", _money(change_cents)))
+        out.append(_pair("  " + _("change"), _money(change_cents)))
     out.append(RULE)
     out.extend(render_vat_table(ticket))
     if ticket.card:
@@ -199,7 +200,8 @@ def render_receipt(ticket: Ticket, *, change_cents: int = 0, balance: int | None
     out.append(RULE)
     out.append(_pair(_("ticket {number}").format(number=ticket.id),
                      ngettext("{count} line", "{count} lines", len(ticket.lines)).format(count=len(ticket.lines))))
-    out.append(_pair(_("sequence {seq}").format(seq=ticket.seq), f"{_('signature')} {signature_digest(ticket)}"))
+    out.append(_pair(_("sequence {seq}").format(seq=ticket.seq),
+                     _("signature {digest}").format(digest=signature_digest(ticket))))
     out.append(_("loyalty-engine {version}").format(version=software_version()).center(WIDTH))
     return "\n".join(out) + "\n"
 
