@@ -72,6 +72,7 @@ class TillSession:
         from .keys import load_key
         from .store_settings import load_settings
 
+        self.settings = load_settings(key) if settings is None else settings  # read first: a bad file opens nothing
         self.db = str(db)
         self.journal = Journal(db, terminal, load_key(key) if key else None)  # key: tickets are signed
         self.terminal = terminal
@@ -86,7 +87,6 @@ class TillSession:
         self.online = online
         self.requester = requester
         self.last_ticket_id: str | None = None
-        self.settings = load_settings(key) if settings is None else settings
         self._unprinted: str | None = None  # the last ticket's receipt, until the customer asks for it
 
     def _received_catalogue(self):
