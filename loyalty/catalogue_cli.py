@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from server.db_option import DB_HELP, DbTarget
+from server.cli.db_option import DB_HELP, DbTarget
 
 BROKER_HELP = "Broker address: mqtt://HOST:PORT (the tills' broker, or head office's bridged one)."
 KEY_HELP = "Head office's signing key (made by `loyalty server keys`; default ~/.config/loyalty/head-office.key)."
@@ -19,7 +19,7 @@ def catalogue() -> None:
 
 def _store(db: str):
     from server.errors import StoreError
-    from server.store_api import open_store
+    from server.ingest.store_api import open_store
 
     try:
         return open_store(db)

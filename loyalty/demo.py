@@ -9,8 +9,8 @@ from pathlib import Path
 
 from programme.catalogue import DEMO_CSV
 from server.desk.catalogue import Recorded, import_csv, publish
-from server.ingest import Ingestor
-from server.store import Store
+from server.ingest.receive import Ingestor
+from server.ingest.store import Store
 from sync.broker_url import BrokerUrl, parse_broker_url
 from sync.embedded_broker import EmbeddedBroker
 from sync.errors import SyncTimeout

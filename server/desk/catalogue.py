@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from programme.catalogue import (Article, CatalogueError, CatalogueVersion, SCHEMA_VERSION, decode_version,
                                  encode_version, parse_csv)
-from server.dbconn import joined_or_own_transaction
+from server.storage.connection import joined_or_own_transaction
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS catalogue_versions (
     scope TEXT NOT NULL,

@@ -2,7 +2,7 @@
 import sqlite3
 
 from programme.ticket import make_line
-from server.store import Store
+from server.ingest.store import Store
 from sync.codec import encode_ticket
 from sync.topics import tickets as tickets_topic
 from terminal.journal import Journal

@@ -2,8 +2,8 @@
 import re
 
 from programme.ticket import make_line
-from server.ingest import classify
-from server.store_api import open_store
+from server.ingest.receive import classify
+from server.ingest.store_api import open_store
 from sync.codec import encode_ticket
 from sync.topics import tickets as tickets_topic
 from terminal.journal import Journal

@@ -94,7 +94,7 @@ def test_an_imported_catalogue_reaches_the_till_which_sells_from_it_offline(tmp_
 
 def _versions(db):
     from server.desk.catalogue import latest
-    from server.store_api import open_store
+    from server.ingest.store_api import open_store
 
     store = open_store(db)
     try:
