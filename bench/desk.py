@@ -69,7 +69,7 @@ def generate(path: Path, n_customers: int, n_tickets: int, progress: Progress, s
                 ledger.append((card, "earn", 12, "base", f"ticket:{tid}:0", tid, day))
         conn.execute("BEGIN")
         conn.executemany("INSERT INTO tickets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", tickets)
-        conn.executemany("INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", lines)
+        conn.executemany("INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)", lines)
         conn.executemany("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
                          "VALUES (?, ?, ?, ?, ?, ?, ?)", ledger)
         conn.execute("COMMIT")

@@ -15,6 +15,7 @@ SUBCOMMANDS = {
     "till": ("terminal.cli", "till", "Sell at a till, simulate sales, sync the outbox."),
     "rules": ("loyalty.rules_cli", "rules", "Validate, publish and explain the programme's rules."),
     "card": ("cardreader.cli", "card", "Read, personalise and emulate loyalty cards (PC/SC)."),
+    "catalogue": ("loyalty.catalogue_cli", "catalogue", "Import the article catalogue and push it to the tills."),
 }
 
 

@@ -78,6 +78,9 @@ class _Compiled:
         self.denominator = rules.base.cents_per_point * 100
         self.excluded_categories = frozenset(rules.exclusions.categories)
         self.excluded_articles = frozenset(rules.exclusions.articles)
+        # category -> the most points a line may earn per cent of its total, times the denominator and 100
+        # (loi Lang): points x redemption value <= max_percent % of the line's cents
+        self.caps = {category: cap.max_percent for cap in rules.caps for category in cap.categories}
         # rule id and extra percent, ready for the hot loop
         self.article_multiplier = {m.article: (f"article:{m.article}", m.percent - 100)
                                    for m in rules.multipliers if m.article}
@@ -226,6 +229,7 @@ def _evaluate(rules: RuleSet, lines: list[Line], ctx: Context):
     article_multiplier, category_multiplier, bonuses = c.article_multiplier, c.category_multiplier, c.bonus
     add = parts.append
     eligible = 0
+    caps = c.caps
     for n, line in enumerate(lines):
         # 1. exclusions
         if line.category in excluded_categories:
@@ -238,7 +242,10 @@ def _evaluate(rules: RuleSet, lines: list[Line], ctx: Context):
         if cents <= 0:
             notes[n] = "no spend on this line"
             continue
-        eligible += cents
+        first = len(parts)
+        cap = caps.get(line.category)
+        if cap is None:  # a capped line's spend counts for no basket bonus: its advantages are its own parts
+            eligible += cents
         # 2. base rate
         add((n, "base", cents * 100))
         # 3. article multiplier, else category multiplier
@@ -259,12 +266,29 @@ def _evaluate(rules: RuleSet, lines: list[Line], ctx: Context):
         if offer_scope is not None:
             for rule, factor, per_unit in offer_scope.for_line(line):
                 add((n, rule, factor * (line.quantity if per_unit else cents)))
+        # 7b. a cap on the line's advantages: the last rules give back first, the base last
+        if cap is not None:
+            _cap_line(parts, first, cents * cap // (100 * rules.redemption.cents_per_point), d)
+            if all(units == 0 for _, _, units in parts[first:]):
+                notes[n] = f"capped at {cap}% ({line.category})"
     # 8. basket bonuses (promotions, then offers) on the eligible spend
     basket = promotions.basket + (offer_scope.basket if offer_scope else [])
     for kind, promo_id, min_cents, points in sorted(basket, key=lambda b: (ORDER.index(b[0]), b[1])):
         if eligible >= min_cents:
             add((None, f"{kind}:{promo_id}", points * d))
     return parts, notes, claims
+
+
+def _cap_line(parts: list[tuple[int | None, str, int]], first: int, most_points: int, d: int) -> None:
+    """Trim the parts from `first` on (one line's) to at most `most_points` whole points, the base kept first
+    and the latest rules given back first. Each part is rounded down to whole points, so the ticket's rounding
+    has no remainder to hand back to a capped line and cannot lift it past its cap."""
+    room = most_points * d
+    for i in range(first, len(parts)):
+        line, rule, units = parts[i]
+        kept = min(units, room) // d * d
+        room -= kept
+        parts[i] = (line, rule, kept)
 
 
 def _round(parts: list[tuple[int | None, str, int]], lines: list[Line], d: int) -> list[int]:

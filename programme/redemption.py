@@ -27,12 +27,20 @@ class ChequeIssue:
     remainder: int  # points carried over
 
 
+def payable_with_points(rules: RuleSet, lines, points_tendered_cents: int = 0) -> int:
+    """What points may still pay on a basket: its lines outside [exclusions] redemption_categories (tobacco),
+    less what points already pay."""
+    refused = set(rules.exclusions.redemption_categories)
+    return sum(line.total_cents for line in lines if line.category not in refused) - points_tendered_cents
+
+
 def plan_tender(rules: RuleSet, asked: int, *, balance: int, due_cents: int, offline: bool = False,
-                redeemed_today: int = 0) -> TenderPlan:
+                redeemed_today: int = 0, payable_cents: int | None = None) -> TenderPlan:
     """How many of `asked` points pay this ticket under `rules` (the version in force at the till).
 
     Fewer than asked when fewer pay what is due, or when the offline daily cap leaves less room: the
-    note says why. Refused, with what is still possible, when none can be redeemed."""
+    note says why. Refused, with what is still possible, when none can be redeemed.
+    `payable_cents` (payable_with_points): the most points may pay, what they may not pay for left out."""
     r = rules.redemption
     if asked <= 0:
         raise RedemptionError(f"redeem a positive number of points, not {asked}")
@@ -42,14 +50,22 @@ def plan_tender(rules: RuleSet, asked: int, *, balance: int, due_cents: int, off
             f"redeem at most {max(balance, 0)}")
     if due_cents <= 0:
         raise RedemptionError("nothing is left to pay on this ticket: add articles before redeeming points")
-    most_for_due = due_cents // r.cents_per_point
+    payable = due_cents if payable_cents is None else min(due_cents, payable_cents)
+    if payable <= 0:
+        refused = ", ".join(rules.exclusions.redemption_categories)
+        raise RedemptionError(f"points cannot pay for {refused}: pay what is due with another tender")
+    most_for_due = payable // r.cents_per_point
     if most_for_due == 0:
         raise RedemptionError(f"{format_cents(due_cents)} EUR is less than one point "
                               f"({format_cents(r.cents_per_point)} EUR): pay it with another tender")
     points, notes = asked, []
     if points > most_for_due:
         points = most_for_due
-        notes.append(f"only {points} points are needed to pay what is due")
+        if payable < due_cents:
+            refused = ", ".join(rules.exclusions.redemption_categories)
+            notes.append(f"points pay at most {format_cents(payable)} EUR: {refused} is paid with another tender")
+        else:
+            notes.append(f"only {points} points are needed to pay what is due")
     if offline:
         room = max(r.offline_daily_cap_points - redeemed_today, 0)
         if room == 0:

@@ -62,8 +62,17 @@ class Base(_Rule, frozen=True):
 
 
 class Exclusions(_Rule, frozen=True):
-    categories: list[str] = []
+    categories: list[str] = []  # earn nothing and take no promotion or offer
     articles: list[str] = []
+    redemption_categories: list[str] = []  # points (as a tender) may not pay for these lines
+
+
+class Cap(_Rule, frozen=True):
+    """Loyalty advantages on lines of these categories stay within `max_percent` of their price: the points a
+    line earns are worth (at [redemption] cents_per_point) at most that share of its total (loi Lang: books)."""
+
+    categories: list[str]
+    max_percent: Annotated[int, msgspec.Meta(ge=0, le=100)]
 
 
 class Multiplier(_Rule, frozen=True):
@@ -147,6 +156,7 @@ class RuleSet(_Rule, frozen=True):
     cheques: Cheques | None = None
     expiry: Expiry = Expiry()
     redemption: Redemption = Redemption()
+    caps: list[Cap] = []
 
 
 # -- reading ---------------------------------------------------------------------------------------
@@ -294,6 +304,14 @@ def check_rules(rules: RuleSet, fail) -> None:
             raise fail(("tiers", n, "min_spend_cents"),
                        f"expected more than the previous tier's {previous}: list tiers from lowest to highest")
         previous = tier.min_spend_cents
+    capped: set[str] = set()
+    for n, cap in enumerate(rules.caps):
+        if not cap.categories:
+            raise fail(("caps", n, "categories"), "name at least one category")
+        for category in cap.categories:
+            if category in capped:
+                raise fail(("caps", n, "categories"), f"category {category!r} is capped twice: keep one cap")
+            capped.add(category)
     _check_day(rules.tier_review.month, rules.tier_review.day, ("tier_review", "day"), fail)
     _check_day(rules.expiry.month, rules.expiry.day, ("expiry", "day"), fail)
     if rules.timezone != "UTC":

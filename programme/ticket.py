@@ -24,6 +24,7 @@ MAX_UNIT_CENTS = 10_000_000  # 100,000.00 EUR for one unit
 MAX_AMOUNT_CENTS = 100_000_000  # 1,000,000.00 EUR: a line, a discount, a tender, a ticket, either sign
 MAX_ENTRY_POINTS = 10_000_000  # one points entry
 MAX_SEQ = 2**53  # a till's sequence (JSON numbers stay exact below it)
+MAX_VAT_RATE = 10_000  # a line's VAT rate in basis points (2000 = 20 %)
 MAX_TEXT = 200  # labels, categories, rules, cashier and other free text
 
 Cents = Annotated[int, msgspec.Meta(ge=-MAX_AMOUNT_CENTS, le=MAX_AMOUNT_CENTS)]
@@ -32,6 +33,7 @@ DiscountCents = Annotated[int, msgspec.Meta(ge=0, le=MAX_AMOUNT_CENTS)]
 Quantity = Annotated[int, msgspec.Meta(ge=-MAX_QUANTITY, le=MAX_QUANTITY)]
 Points = Annotated[int, msgspec.Meta(ge=0, le=MAX_ENTRY_POINTS)]
 LineIndex = Annotated[int, msgspec.Meta(ge=0, lt=MAX_LINES)]
+VatRate = Annotated[int, msgspec.Meta(ge=0, le=MAX_VAT_RATE)]
 Seq = Annotated[int, msgspec.Meta(le=MAX_SEQ)]
 Text = Annotated[str, msgspec.Meta(max_length=MAX_TEXT)]
 UtcTime = Annotated[datetime, msgspec.Meta(tz=True)]
@@ -50,6 +52,9 @@ class Line(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     unit_cents: UnitCents
     discount_cents: DiscountCents = 0
     total_cents: Cents = 0
+    # The VAT rate the line was sold at, basis points (programme/vat.py). UNSET (left out of the JSON) on lines
+    # from before it existed, so their tickets encode, hash and sign exactly as they did.
+    vat_rate: VatRate | msgspec.UnsetType = msgspec.UNSET
 
 
 class Tender(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -126,11 +131,12 @@ def store_of(terminal: str) -> str:
 
 
 def make_line(gtin: str, quantity: int, unit_cents: int, category: str = "grocery",
-              label: str = "", discount_cents: int = 0) -> Line:
+              label: str = "", discount_cents: int = 0,
+              vat_rate: int | msgspec.UnsetType = msgspec.UNSET) -> Line:
     """A line with its total computed, checked as validate_ticket would."""
     line = Line(gtin=gtin, label=label or f"article {gtin}", category=category, quantity=quantity,
                 unit_cents=unit_cents, discount_cents=discount_cents,
-                total_cents=quantity * unit_cents - discount_cents)
+                total_cents=quantity * unit_cents - discount_cents, vat_rate=vat_rate)
     _check_line(0, line)
     return line
 
@@ -140,6 +146,7 @@ def _check_line(index: int, line: Line) -> None:
     if (GTIN.match(line.gtin) and line.quantity != 0 and abs(line.quantity) <= MAX_QUANTITY
             and 0 <= line.unit_cents <= MAX_UNIT_CENTS and 0 <= line.discount_cents <= MAX_AMOUNT_CENTS
             and abs(line.total_cents) <= MAX_AMOUNT_CENTS
+            and (line.vat_rate is msgspec.UNSET or 0 <= line.vat_rate <= MAX_VAT_RATE)
             and line.total_cents == line.quantity * line.unit_cents - line.discount_cents):
         return
     where = f"line {index + 1} ({line.gtin})"
@@ -157,6 +164,8 @@ def _check_line(index: int, line: Line) -> None:
         raise TicketError(f"{where}: unit price must not be negative, got {line.unit_cents} cents")
     if line.discount_cents < 0:
         raise TicketError(f"{where}: discount must not be negative, got {line.discount_cents} cents")
+    if line.vat_rate is not msgspec.UNSET and not 0 <= line.vat_rate <= MAX_VAT_RATE:
+        raise TicketError(f"{where}: VAT rate {line.vat_rate} is outside 0 to {MAX_VAT_RATE} basis points")
     expected = line.quantity * line.unit_cents - line.discount_cents
     raise TicketError(
         f"{where}: line total {line.total_cents} cents != quantity x unit price - discount = {expected}"

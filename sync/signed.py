@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from .errors import SyncError
 
 SCHEMA_VERSION = 1
-KINDS = ("rules", "hotlist", "offers")
+KINDS = ("rules", "hotlist", "offers", "catalogue")
 SIGNING_KEY_ENV = "LOYALTY_SIGNING_KEY"  # path of head office's private key (publishers)
 PUBLIC_KEY_ENV = "LOYALTY_HEAD_OFFICE_KEY"  # path of head office's public key file (readers)
 DEFAULT_SIGNING_KEY = Path("~/.config/loyalty/head-office.key")

@@ -8,6 +8,13 @@ REQUESTS_SUBSCRIPTION = f"{PREFIX}/up/+/requests"
 RULES = f"{PREFIX}/down/all/rules"
 HOTLIST = f"{PREFIX}/down/all/hotlist"
 OFFERS = f"{PREFIX}/down/all/offers"
+CATALOGUE = f"{PREFIX}/down/all/catalogue"  # every store's articles; one store's under CATALOGUE/{store}
+
+
+def catalogue(scope: str) -> str:
+    """The retained catalogue of `scope`: "all" (every store) or a store id (S001). Under down/all so every
+    till may read it with the broker's ACL; a till keeps only its own store's and every store's."""
+    return CATALOGUE if scope == "all" else f"{CATALOGUE}/{scope}"
 
 
 def tickets(terminal: str) -> str:

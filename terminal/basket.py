@@ -8,6 +8,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import msgspec
+
 from programme.errors import ProgrammeError
 from programme.money import format_cents, parse_euros
 from programme.redemption import TenderPlan
@@ -54,12 +56,15 @@ class Basket:
         if self.tenders:
             raise BasketError("payment has started: finish paying, or cancel the ticket to change it")
         article = self.catalogue.get(gtin)
+        # The line keeps the VAT rate it is sold at: the article's, else the catalogue's default for a typed price
+        # (a catalogue without rates, such as the simulator's, leaves it out).
+        vat = getattr(article, "vat_rate", getattr(self.catalogue, "default_vat_rate", msgspec.UNSET))
         try:
             if unit_cents is not None:
                 line = make_line(gtin, quantity, unit_cents, getattr(article, "category", "grocery"),
-                                 getattr(article, "label", ""))
+                                 getattr(article, "label", ""), vat_rate=vat)
             elif article is not None:
-                line = make_line(gtin, quantity, article.unit_cents, article.category, article.label)
+                line = make_line(gtin, quantity, article.unit_cents, article.category, article.label, vat_rate=vat)
             else:
                 raise BasketError(f"article {gtin} is not in the catalogue: type its price as {gtin}@1.99")
         except ProgrammeError as exc:

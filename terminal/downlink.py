@@ -1,5 +1,6 @@
-"""What head office pushes to the till, applied to its journal: the retained hot-list and offers
-(terminal/offers.py), and the balances of the cards this till sold to, sent after each commit of its tickets.
+"""What head office pushes to the till, applied to its journal: the retained hot-list, offers
+(terminal/offers.py) and article catalogue (terminal/catalogue_store.py), and the balances of the cards this
+till sold to, sent after each commit of its tickets.
 
 The server publishes the whole list retained (`{"schema": 1, "published_at": ..., "cards":
 [{"card", "status", "since"}]}`), so the last message is the truth: the till replaces its list.
@@ -15,6 +16,7 @@ import threading
 
 import msgspec
 
+from programme.ticket import store_of
 from sync import topics
 from sync.broker_url import BrokerUrl
 from sync.codec import decode_balances
@@ -24,6 +26,7 @@ from sync.mqtt import make_client, start, stop, till_client_id
 from sync.signed import SignatureError, Trust
 from sync.till_db import open_till_db
 
+from . import catalogue_store
 from .cardstate import remember_balance, replace_hotlist
 from .offers import apply_offers
 from .errors import TillError
@@ -80,6 +83,8 @@ class DownlinkListener:
         self.balances_updated = threading.Event()
         self.offers_updated = threading.Event()  # set each time an offers message has been applied
         self.offers: int | None = None
+        self.catalogue_updated = threading.Event()  # set each time a catalogue version has been kept
+        self.store = store_of(terminal)
         self.subscribed = threading.Event()
         self.client.on_subscribe = lambda *args: self.subscribed.set()
         self.cards: int | None = None
@@ -87,7 +92,8 @@ class DownlinkListener:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties):
         if not reason_code.is_failure:
-            client.subscribe([(topics.HOTLIST, 1), (topics.balances(self.terminal), 1), (topics.OFFERS, 1)])
+            client.subscribe([(topics.HOTLIST, 1), (topics.balances(self.terminal), 1), (topics.OFFERS, 1),
+                              (topics.catalogue("all"), 1), (topics.catalogue(self.store), 1)])
 
     def _on_message(self, client, userdata, message):
         if self._conn is None:
@@ -97,6 +103,9 @@ class DownlinkListener:
             return
         if message.topic == topics.OFFERS:
             self._apply_offers(message.payload)
+            return
+        if message.topic in (topics.catalogue("all"), topics.catalogue(self.store)):
+            self._apply_catalogue(message.payload)
             return
         try:
             self.cards = apply_hotlist(self._conn, message.payload, self.trust)
@@ -125,6 +134,18 @@ class DownlinkListener:
             return
         log_event(log, "offers_applied", terminal=self.terminal, offers=self.offers)
         self.offers_updated.set()
+
+    def _apply_catalogue(self, payload: bytes) -> None:
+        from programme.ticket import utc_now
+
+        try:
+            scope, version = catalogue_store.receive(self._conn, payload, utc_now().isoformat(), self.trust,
+                                                     self.store)
+        except TillError as exc:
+            log_event(log, "catalogue_refused", logging.WARNING, terminal=self.terminal, reason=str(exc))
+            return
+        log_event(log, "catalogue_applied", terminal=self.terminal, scope=scope, version=version)
+        self.catalogue_updated.set()
 
     def start(self) -> DownlinkListener:
         start(self.client, self.broker)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from programme.cardnumber import validate_card_number
-from programme.points import earn_points
+from programme.points import earn_points, eligible_cents
 from programme.ticket import Line, PointsEntry, Tender, Ticket, make_line, utc_now
 
 from programme.campaign_offers import as_promotion, cheque_entry
@@ -25,7 +25,8 @@ def points_now(journal: Journal, lines: list[Line], card: str | None):
     found = offers_for_card(journal.conn, card, local_day(rules, at), journal.store) if card else []
     points = earn_points(lines, card, rules=rules, at=at, store=journal.store,
                          offers=tuple(as_promotion(o, card) for o in found if o.kind == "bonus_points"))
-    points += [cheque_entry(o) for o in found if o.kind == "cheque"]
+    if eligible_cents(lines, rules) > 0:  # like a bonus offer, a cheque needs spend that earns (not infant formula)
+        points += [cheque_entry(o) for o in found if o.kind == "cheque"]
     return points, rules.version, at
 
 

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from programme.cardnumber import make_card_number
+import msgspec
+
 from programme.ticket import Line, make_line
 
 # category, share of lines, price range in cents
@@ -53,9 +55,10 @@ def card_pool(rng: random.Random, size: int = 5000) -> list[str]:
 class Shopper:
     """Draws baskets: skewed sizes (most small, some large), about `card_share` with a card."""
 
-    def __init__(self, seed: int = 0, card_share: float = 0.6, cards: int = 5000):
+    def __init__(self, seed: int = 0, card_share: float = 0.6, cards: int = 5000, articles=None):
+        """`articles`: what to sell (programme.catalogue.Article or Article here), by default a generated catalogue."""
         self.rng = random.Random(seed)
-        self.articles = catalogue(self.rng)
+        self.articles = catalogue(self.rng) if articles is None else list(articles)
         self.cards = card_pool(self.rng, cards)
         self.card_share = card_share
 
@@ -63,11 +66,11 @@ class Shopper:
         rng = self.rng
         size = min(max_lines, max(1, int(rng.expovariate(1 / 17))))
         lines = []
-        for article in rng.sample(self.articles, size):
+        for article in rng.sample(self.articles, min(size, len(self.articles))):
             quantity = 1 if rng.random() < 0.8 else rng.randint(2, 6)
             discount = article.unit_cents * quantity // 5 if rng.random() < 0.05 else 0
             lines.append(make_line(article.gtin, quantity, article.unit_cents, article.category,
-                                   article.label, discount))
+                                   article.label, discount, getattr(article, "vat_rate", msgspec.UNSET)))
         # Pareto-ish loyalty: a few cards shop often.
         card = self.cards[int(len(self.cards) * rng.random() ** 3)] if rng.random() < self.card_share else None
         return lines, card

@@ -24,8 +24,8 @@ from .cardstate import CardBalance
 from .errors import BasketError, RedeemError, TillError
 from .journal import Journal
 from .offers import offers_by_campaign, offers_for_card
-from .receipt import (make_printer, print_text, render_cheques, render_control_slip, render_duplicate,
-                      render_receipt)
+from .receipt import (make_printer, needs_printing, print_text, render_cheques, render_control_slip,
+                      render_duplicate, render_receipt)
 from .returns import close_return
 from .sale import close_sale
 from .simulate import Article, catalogue
@@ -58,20 +58,27 @@ class Closed:
     balance: CardBalance | None
     print_error: str | None = None
     cheques: tuple[str, ...] = ()
+    printed: bool = False  # the receipt was printed at close (durable goods); otherwise on request (AGEC)
 
 
 class TillSession:
     def __init__(self, db: str, terminal: str, *, cashier: str = "cashier",
                  catalogue: Mapping[str, Article] | None = None, printer: str = "dummy",
-                 online: Callable[[], bool] = lambda: False, key: str | None = None, requester=None):
-        """`requester` (terminal.requests.Requester): asks head office for unknown balances and tickets."""
+                 online: Callable[[], bool] = lambda: False, key: str | None = None, requester=None,
+                 settings=None):
+        """`requester` (terminal.requests.Requester): asks head office for unknown balances and tickets;
+        `settings` (terminal.store_settings.StoreSettings): the receipt's legal mentions, by default read from
+        store.toml beside the till's key or $LOYALTY_STORE_SETTINGS."""
         from .keys import load_key
+        from .store_settings import load_settings
 
+        self.settings = load_settings(key) if settings is None else settings  # read first: a bad file opens nothing
         self.db = str(db)
         self.journal = Journal(db, terminal, load_key(key) if key else None)  # key: tickets are signed
         self.terminal = terminal
         self.cashier = cashier
-        self.catalogue = default_catalogue() if catalogue is None else catalogue
+        # By default the catalogue head office pushed (terminal/catalogue_store.py), priced on the store's day.
+        self.catalogue = self._received_catalogue() if catalogue is None else catalogue
         self.basket = Basket(self.catalogue)
         self.balance: CardBalance | None = None
         self.offers: list[CampaignOffer] = []  # head office's offers for the card, applied at close
@@ -80,6 +87,20 @@ class TillSession:
         self.online = online
         self.requester = requester
         self.last_ticket_id: str | None = None
+        self._unprinted: str | None = None  # the last ticket's receipt, until the customer asks for it
+
+    def _received_catalogue(self):
+        from programme.engine import local_day
+        from programme.ticket import utc_now
+
+        from . import rules_store
+        from .catalogue_store import TillCatalogue
+
+        def today():
+            now = utc_now()
+            return local_day(rules_store.in_force(self.journal.conn, now), now)
+
+        return TillCatalogue(self.journal.conn, self.journal.store, today)
 
     # -- basket ------------------------------------------------------------------------------------
     def scan(self, text: str) -> Line:
@@ -149,11 +170,15 @@ class TillSession:
         offline daily cap applies (by default when the card's balance is not confirmed by head office)."""
         if self.basket.card is None:
             raise RedeemError("no card on this ticket: identify the card (F2) before redeeming points")
+        from programme.redemption import payable_with_points
+
         balance = cardstate.card_balance(self.journal.conn, self.basket.card, self.online())
         rules = self.rules()
+        tendered = sum(t.cents for t in self.basket.tenders if t.kind == "points")
         return plan_tender(
             rules, points, balance=balance.points - self.basket.points_used, due_cents=self.basket.due_cents,
-            offline=not balance.confirmed if offline is None else offline, redeemed_today=self._redeemed_today(rules))
+            offline=not balance.confirmed if offline is None else offline, redeemed_today=self._redeemed_today(rules),
+            payable_cents=payable_with_points(rules, self.basket.lines, tendered))
 
     def hold_for(self, points: int) -> Hold | None:
         """The reservation to ask head office for before `points` of the ticket's card are spent; None when the
@@ -270,11 +295,13 @@ class TillSession:
         self.offers = []
         return closed
 
-    def _finish(self, ticket: Ticket, change_cents: int, balance_before: int | None) -> Closed:
+    def _finish(self, ticket: Ticket, change_cents: int, balance_before: int | None, always: bool = False) -> Closed:
+        """`always`: print the receipt whatever the basket (a return's, the store's proof of the refund)."""
         balance = cardstate.card_balance(self.journal.conn, ticket.card, self.online()) if ticket.card else None
         offers = self._offers_on(ticket)
         receipt = render_receipt(ticket, change_cents=change_cents, balance=balance and balance.points,
-                                 balance_confirmed=bool(balance and balance.confirmed), offers=offers)
+                                 balance_confirmed=bool(balance and balance.confirmed), offers=offers,
+                                 settings=self.settings, expires_on=self._expiry(ticket))
         slip = None
         if ticket.points_redeemed:
             slip = render_control_slip(ticket, balance_before=balance_before if balance_before is not None else 0,
@@ -283,8 +310,31 @@ class TillSession:
         with self.journal.conn:
             self.journal.conn.execute("INSERT INTO receipts (ticket_id, text) VALUES (?, ?)", (ticket.id, receipt))
         self.last_ticket_id = ticket.id
-        error = self._print(receipt, slip, *cheques)
-        return Closed(ticket, receipt, slip, balance, error, cheques)
+        # AGEC: the receipt prints when the customer asks (print_receipt), except for durable goods under the
+        # legal guarantee; the control slip (kept by the till) and loyalty cheques (value) always print.
+        printed = always or needs_printing(ticket)
+        self._unprinted = None if printed else receipt
+        error = self._print(receipt if printed else None, slip, *cheques)
+        return Closed(ticket, receipt, slip, balance, error, cheques, printed)
+
+    def print_receipt(self) -> str:
+        """Print the last ticket's receipt, which the customer asked for (AGEC: not printed unasked); once: a
+        later copy is a reprint, marked DUPLICATA."""
+        if self._unprinted is None:
+            raise TillError("no receipt waiting to be printed: reprint (F8) prints a copy marked DUPLICATA")
+        error = self._print(self._unprinted)
+        if error:
+            raise TillError(error)
+        text, self._unprinted = self._unprinted, None
+        return text
+
+    def _expiry(self, ticket: Ticket):
+        """When the points earned on the ticket expire, under the rules in force when it closed."""
+        from programme.ledger import expires_on
+
+        from .rules_store import in_force
+
+        return expires_on(in_force(self.journal.conn, ticket.closed_at), ticket.closed_at) if ticket.card else None
 
     def _offers_on(self, ticket: Ticket) -> dict[int, CampaignOffer]:
         """Head office's offers named by the ticket's entries, for their campaign names on the receipt."""
@@ -312,7 +362,8 @@ class TillSession:
             if ticket is None:
                 raise TillError(f"no ticket {ticket_id} in this till's journal: check the number at the foot of "
                                 "the receipt")
-            row = (render_receipt(ticket, offers=self._offers_on(ticket)),)
+            row = (render_receipt(ticket, offers=self._offers_on(ticket), settings=self.settings,
+                                  expires_on=self._expiry(ticket)),)
         text = render_duplicate(row[0])
         error = self._print(text)
         if error:
@@ -327,7 +378,7 @@ class TillSession:
             raise BasketError("a sale is in progress: close or cancel it before a return")
         ticket = close_return(self.journal, original_id, picks, self.cashier, tender_kind,
                               self.requester if ask else None)
-        return self._finish(ticket, 0, None)
+        return self._finish(ticket, 0, None, always=True)
 
     def find_original(self, ticket_id: str) -> Ticket:
         """The ticket to return: this till's journal, else head office when online (may wait ASK_TIMEOUT)."""

@@ -238,7 +238,7 @@ class _Batch:
                         "INSERT INTO tickets (id, terminal, seq, store, cashier, closed_at, card, total_cents, "
                         "points_earned, points_redeemed, rules_version, hash, prev_hash, received_at, payload) "
                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", tickets)
-                    conn.executemany("INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", lines)
+                    conn.executemany("INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)", lines)
                     conn.executemany("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
                                      "VALUES (?, ?, ?, ?, ?, ?, ?)", ledger)
                     conn.executemany("INSERT INTO received (terminal, seq, status) VALUES (?, ?, 'stored')", received)

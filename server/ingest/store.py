@@ -18,7 +18,7 @@ from server.ingest.overdraft import count as overdraft_count, record_overdrafts
 from server.ingest.precheck import Precheck, precheck, prechecked, signature_error
 from server.ingest.returns_check import record_returns
 from server.ingest.rules_check import RulesCatalog, book_points, release_held
-from server.ingest.store_rows import chain_breaks, chunks, line_rows, ticket_row
+from server.ingest.store_rows import LINE_COLUMNS, chain_breaks, chunks, line_rows, ticket_row
 from server.storage.connection import Connection, connect_sqlite
 
 CHECKPOINT_EVERY_BATCHES = 8  # in a busy spell; else once ingest pauses (sync/checkpoint.py)
@@ -310,7 +310,7 @@ class Store(StoreBase):
             conn.executemany(TICKET_INSERT, rows)
             conn.executemany("INSERT OR IGNORE INTO received VALUES (?, ?, 'stored', ?)", received)
             self._check_chains(batch, now)
-            conn.executemany("INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", lines)
+            conn.executemany(f"INSERT INTO lines ({LINE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", lines)
             self._book_points(checked, now, known)
             record_returns(conn, checked, now)
             record_overdrafts(conn, checked, now)  # reservations used, cards overdrawn

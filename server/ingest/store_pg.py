@@ -27,7 +27,7 @@ from server.ingest.overdraft import record_overdrafts
 from server.ingest.precheck import prechecked
 from server.ingest.store import BatchResult, DeadLetter, StoreBase
 from server.ingest.returns_check import record_returns
-from server.ingest.store_rows import chain_breaks, line_rows, ticket_row
+from server.ingest.store_rows import LINE_COLUMNS, chain_breaks, line_rows, ticket_row
 from server.storage.connection import connect_pg
 
 PARTITION_LOCK = 0x10CA18  # advisory lock id: partitions are created by one worker at a time
@@ -169,7 +169,7 @@ class PgStore(StoreBase):
             with cur.copy(f"COPY tickets ({TICKET_COLUMNS}) FROM STDIN") as copy:
                 for _, ticket, payload, digest in stored:
                     copy.write_row(ticket_row(ticket, digest, now, payload))
-            with cur.copy("COPY lines FROM STDIN") as copy:
+            with cur.copy(f"COPY lines ({LINE_COLUMNS}) FROM STDIN") as copy:
                 for _, ticket, _, _ in stored:
                     for row in line_rows(ticket):
                         copy.write_row(row)

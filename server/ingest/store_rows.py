@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from programme.ledger import ticket_cause
 from programme.ticket import Ticket, signed_points
+from programme.vat import line_rate
 
 
 def ticket_row(ticket: Ticket, digest: str, now: str, payload: bytes) -> tuple:
@@ -22,11 +23,15 @@ def ticket_row(ticket: Ticket, digest: str, now: str, payload: bytes) -> tuple:
             payload)
 
 
+LINE_COLUMNS = ("ticket_id, line_no, gtin, label, category, quantity, unit_cents, discount_cents, total_cents, "
+                "vat_rate")
+
+
 def line_rows(ticket: Ticket) -> list[tuple]:
-    """The `lines` columns: ticket_id, line_no, gtin, label, category, quantity, unit, discount, total cents."""
+    """The `lines` columns (LINE_COLUMNS); vat_rate NULL for a line sold before lines carried it."""
     tid = ticket.id
-    return [(tid, n, li.gtin, li.label, li.category, li.quantity, li.unit_cents, li.discount_cents, li.total_cents)
-            for n, li in enumerate(ticket.lines)]
+    return [(tid, n, li.gtin, li.label, li.category, li.quantity, li.unit_cents, li.discount_cents, li.total_cents,
+             line_rate(li)) for n, li in enumerate(ticket.lines)]
 
 
 def ledger_rows(ticket: Ticket, credit: tuple | None = None, only: str | None = None) -> list[tuple]:

@@ -96,6 +96,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "users.session_version: log-out and password changes end sessions",
               _add_column("users", "session_version", "INTEGER NOT NULL DEFAULT 0"),
               _add_column("users", "session_version", "INTEGER NOT NULL DEFAULT 0")),
+    Migration(6, "lines.vat_rate: each line keeps the VAT rate it was sold at (NULL: sold before)",
+              _add_column("lines", "vat_rate", "INTEGER"), _add_column("lines", "vat_rate", "INTEGER")),
 )
 LATEST = MIGRATIONS[-1].number
 

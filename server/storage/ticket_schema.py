@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS lines (
     unit_cents INTEGER NOT NULL,
     discount_cents INTEGER NOT NULL,
     total_cents INTEGER NOT NULL,
+    vat_rate INTEGER,
     PRIMARY KEY (ticket_id, line_no)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ledger (
@@ -230,6 +231,7 @@ CREATE TABLE IF NOT EXISTS lines (
     unit_cents INTEGER NOT NULL,
     discount_cents INTEGER NOT NULL,
     total_cents INTEGER NOT NULL,
+    vat_rate INTEGER,
     PRIMARY KEY (ticket_id, line_no)
 );
 CREATE TABLE IF NOT EXISTS ledger (

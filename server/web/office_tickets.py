@@ -66,5 +66,8 @@ def export():
 @bp.route("/tickets/<ticket_id>")
 @roles(*OFFICE)
 def ticket(ticket_id: str):
+    from programme.vat import ticket_vat_table
+
     found = tickets.detail(db(), ticket_id)
-    return render_template("office_ticket.html", t=found)
+    # The same table as the receipt's (programme.vat): per rate, from each rate's TTC total.
+    return render_template("office_ticket.html", t=found, vat=ticket_vat_table(found["ticket"]))

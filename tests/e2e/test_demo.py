@@ -1,5 +1,6 @@
 """`loyalty demo` runs the whole chain on embedded defaults, as `make demo` does."""
 import json
+import sqlite3
 import subprocess
 import sys
 
@@ -19,6 +20,15 @@ def test_demo_stores_every_ticket_sent(tmp_path):
     # The demo's own head-office key, to sign what is pushed to its tills (LOYALTY_SIGNING_KEY).
     assert summary["head_office_key"] == str(tmp_path / "head-office.key")
     assert (tmp_path / "head-office.key").stat().st_mode & 0o777 == 0o600
+    # Head office published the shipped catalogue; the tills kept it and sold from it, each line with its VAT rate.
+    assert summary["catalogue"]["all"] == {"version": 1, "articles": 457}
+    till = sqlite3.connect(tmp_path / "till-S001-T01.db")
+    assert till.execute("SELECT scope, version FROM catalogue_versions ORDER BY scope").fetchall() == [
+        ("S001", 1), ("all", 1)]
+    till.close()
+    server = sqlite3.connect(tmp_path / "server.db")
+    assert {r for r, in server.execute("SELECT DISTINCT vat_rate FROM lines")} == {2000, 1000, 550, 210}
+    server.close()
 
 
 @pytest.mark.timeout(60)

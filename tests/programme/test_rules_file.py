@@ -67,7 +67,9 @@ def test_top_level_mistakes():
 def test_the_shipped_default_is_valid_and_named_as_the_till_says():
     rules = default_rules()
     assert rules.version == RULES_VERSION
-    assert set(rules.exclusions.categories) == {"tobacco", "fuel", "gift_card", "deposit"}
+    assert set(rules.exclusions.categories) == {"tobacco", "fuel", "gift_card", "deposit", "infant_formula"}
+    assert rules.exclusions.redemption_categories == ["tobacco"]
+    assert [(cap.categories, cap.max_percent) for cap in rules.caps] == [(["books"], 5)]
 
 
 def test_version_in_force_is_the_latest_not_after_the_time():

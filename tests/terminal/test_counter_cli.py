@@ -41,13 +41,14 @@ def test_return_and_reprint_from_the_command_line(tmp_path):
     assert result.output in copy.output
 
 
-def test_reprint_of_a_ticket_sold_without_the_screen_and_of_an_unknown_one(tmp_path):
+def test_reprint_of_a_ticket_sold_without_the_screen_and_of_an_unknown_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("LOYALTY_LANG", "en")
     db = str(tmp_path / "till.db")
     run("till", "sell", "--terminal", "S001-T01", "--db", db, "--line", "3017620422003,2,100")
     result = run("till", "reprint", "--terminal", "S001-T01", "--db", db, "--ticket", "S001-T01-00000001")
     assert result.exit_code == 0
     assert result.output.splitlines()[0].strip() == "*** DUPLICATA ***"
-    assert "TOTAL (2 items)                       2.00" in result.output
+    assert "TOTAL (2 items)                      €2.00" in result.output
     result = run("till", "reprint", "--terminal", "S001-T01", "--db", db, "--ticket", "S001-T01-00000009")
     assert result.exit_code == 1
     assert ("Error: no ticket S001-T01-00000009 in this till's journal: check the number at the foot of the "

@@ -9,6 +9,7 @@ import msgspec
 import pytest
 
 from programme.engine import local_day
+from programme.i18n import use_language
 from programme.points import default_rules, earn_points
 from programme.ticket import make_line, utc_now
 from sync import topics
@@ -119,13 +120,14 @@ def test_a_cheque_offer_is_issued_once_and_printed_by_its_name(tmp_path):
         session.identify(TARGET)
         assert [o.campaign for o in session.offers] == [9, 10]
         session.pay("cash")
-        closed = session.close()
+        with use_language("en"):
+            closed = session.close()
         assert ("  base                                  10\n"
                 "  offer Welcome back                   150\n"
-                "  offer Spring cheque          cheque 5.00\n") in closed.receipt
+                "  offer Spring cheque         cheque €5.00\n") in closed.receipt
         offer_entries = [(e.kind, e.rule, e.points, e.line) for e in closed.ticket.points if e.rule.startswith("offer")]
         assert offer_entries == [("earn", "offer:10", 150, None), ("earn", "offer:9", 0, None)]
-        assert len(closed.cheques) == 1 and "value                             5.00 EUR" in closed.cheques[0]
+        assert len(closed.cheques) == 1 and "value                                €5.00" in closed.cheques[0]
         assert "offer                        Spring cheque" in closed.cheques[0]
         session.scan("3017620422003@10.00")
         session.identify(TARGET)

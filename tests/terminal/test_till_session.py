@@ -1,15 +1,17 @@
 """The till's library functions: card state, redemption, returns, receipts (the screen calls these)."""
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
 
 from programme.errors import ProgrammeError, RedemptionError
+from programme.i18n import use_language
 
 from programme.ticket import PointsEntry, Tender, Ticket, make_line, validate_ticket
 from terminal import cardstate
 from terminal.errors import CardRefused, ReturnError, TillError
 from terminal.receipt import make_printer, render_control_slip, render_receipt
+from terminal.store_settings import StoreSettings
 from terminal.till import TillSession
 
 CARD = "2900000000018"
@@ -97,21 +99,26 @@ def test_return_reverses_prorated_points_never_more_than_earned(session):
 
 def expected_sale_ticket() -> Ticket:
     """A fixed ticket (points entries given, not computed) so the receipt does not move with the rules."""
-    lines = [make_line(OIL, 3, 542, "grocery", "olive oil 1l"), make_line(RAZORS, 1, 191, "hygiene", "razors"),
-             make_line("3000000000021", 2, 1066, "fresh", "chicken breast", discount_cents=400)]
+    lines = [make_line(OIL, 3, 542, "grocery", "olive oil 1l", vat_rate=550),
+             make_line(RAZORS, 1, 191, "hygiene", "razors", vat_rate=2000),
+             make_line("3000000000021", 2, 1066, "fresh", "chicken breast", discount_cents=400, vat_rate=550)]
     return Ticket(id="S001-T01-00000007", terminal="S001-T01", seq=7, store="S001", cashier="alice",
                   opened_at=NOON, closed_at=NOON, lines=lines,
                   tenders=[Tender("points", 300), Tender("cash", 3549 - 300)], total_cents=3549, card=CARD,
                   points=[PointsEntry("earn", "base", 16, 0), PointsEntry("earn", "base", 1, 1),
                           PointsEntry("earn", "promo fresh x2", 34, 2), PointsEntry("redeem", "points tender", 300)],
-                  rules_version="2026.1")
+                  rules_version="2026.1", signature="c2lnbmF0dXJl")
 
 
 def test_receipt_text_matches_expected():
     validate_ticket(expected_sale_ticket())
-    text = render_receipt(expected_sale_ticket(), change_cents=751, balance=1251, balance_confirmed=False)
+    settings = StoreSettings("Supermarché du Centre", ("12 rue de la Paix", "75002 Paris"), "73282932000074",
+                             "FR44732829320")
+    with use_language("en"):  # the English source texts: the French ones are the translators'
+        text = render_receipt(expected_sale_ticket(), change_cents=751, balance=1251, balance_confirmed=False,
+                              settings=settings, expires_on=date(2028, 2, 28))
+        slip = render_control_slip(expected_sale_ticket(), balance_before=1500, balance_after=1251)
     assert text == (EXPECTED / "receipt_sale.txt").read_text()
-    slip = render_control_slip(expected_sale_ticket(), balance_before=1500, balance_after=1251)
     assert slip == (EXPECTED / "control_slip.txt").read_text()
 
 
@@ -125,7 +132,8 @@ def test_reprint_is_marked_duplicata(session):
     assert closed.receipt in duplicate
     assert session.reprint() == duplicate  # the last ticket by default
     printed = session.printer.output
-    assert printed.count(b"DUPLICATA") == 4 and printed.count(b"S001-T01-00000001") == 3
+    # AGEC: the receipt was not printed unasked; each copy names the ticket at its head and its foot.
+    assert printed.count(b"DUPLICATA") == 4 and printed.count(b"S001-T01-00000001") == 4
     with pytest.raises(TillError) as err:
         session.reprint("S001-T01-00000042")
     assert str(err.value) == ("no ticket S001-T01-00000042 in this till's journal: check the number at the foot "
