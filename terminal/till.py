@@ -25,7 +25,7 @@ from .errors import BasketError, RedeemError, TillError
 from .journal import Journal
 from .offers import offers_by_campaign, offers_for_card
 from .receipt import (make_printer, print_text, render_cheques, render_control_slip, render_duplicate,
-                      render_receipt)
+                      render_receipt, render_training)
 from .returns import close_return
 from .sale import close_sale
 from .simulate import Article, catalogue
@@ -80,19 +80,27 @@ class TillSession:
         self.online = online
         self.requester = requester
         self.last_ticket_id: str | None = None
+        self.training = False  # "mode école": tickets go to the training chain, never to sales or totals
 
     # -- basket ------------------------------------------------------------------------------------
     def scan(self, text: str) -> Line:
         return self.basket.scan(text)
 
     def void(self, index: int | None = None) -> Line:
-        return self.basket.void(index)
+        """Void a line of the basket; the void is journaled (signed, chained, sent to head office)."""
+        line = self.basket.void(index)
+        if not self.training:
+            self.journal.record_event("line_void", cashier=self.cashier, lines=[line])
+        return line
 
     def cancel(self) -> None:
-        """Cancel the ticket; points head office reserved for it are released (or lapse, offline)."""
+        """Cancel the ticket; points head office reserved for it are released (or lapse, offline).
+        A cancelled ticket with lines is journaled with them."""
         if self.requester is not None:
             for reservation in self.basket.reservations:
                 self.requester.tell("release", reservation=reservation)
+        if self.basket.lines and not self.training:
+            self.journal.record_event("ticket_cancel", cashier=self.cashier, lines=list(self.basket.lines))
         self.basket.cancel()
         self.balance = None
         self.offers = []
@@ -255,12 +263,20 @@ class TillSession:
         return entry
 
     # -- close, reprint, return ----------------------------------------------------------------------
+    def set_training(self, on: bool) -> None:
+        """Enter or leave training mode ("mode école"), between tickets only."""
+        if self.basket.lines:
+            raise BasketError("a sale is in progress: close or cancel it before switching training mode")
+        self.training = on
+
     def close(self) -> Closed:
         basket = self.basket
         if not basket.lines:
             raise BasketError("the basket is empty: scan an article first")
         if basket.due_cents:
             raise BasketError(f"{basket.due_cents / 100:.2f} still due: take a payment (F10) before closing")
+        if self.training:
+            return self._close_training()
         before = self.balance.points if self.balance else None
         ticket = close_sale(self.journal, list(basket.lines), basket.card, self.cashier, list(basket.tenders),
                             basket.redeemed_points, list(basket.cheques))
@@ -269,6 +285,20 @@ class TillSession:
         self.balance = None
         self.offers = []
         return closed
+
+    def _close_training(self) -> Closed:
+        """A training ticket: journaled in the training chain, printed "mode école"; no sale, no points."""
+        basket = self.basket
+        event = self.journal.record_event("training_ticket", cashier=self.cashier, lines=list(basket.lines))
+        shown = Ticket(id=f"{self.terminal}-E{event.seq:08d}", terminal=self.terminal, seq=event.seq,
+                       store=self.journal.store, cashier=self.cashier, opened_at=event.at, closed_at=event.at,
+                       lines=list(basket.lines), tenders=list(basket.tenders), total_cents=event.total_cents,
+                       card=None, points=[], rules_version="")
+        receipt = render_training(render_receipt(shown, change_cents=basket.change_cents))
+        self.basket = Basket(self.catalogue)
+        self.balance = None
+        self.offers = []
+        return Closed(shown, receipt, None, None, self._print(receipt))
 
     def _finish(self, ticket: Ticket, change_cents: int, balance_before: int | None) -> Closed:
         balance = cardstate.card_balance(self.journal.conn, ticket.card, self.online()) if ticket.card else None
@@ -313,11 +343,18 @@ class TillSession:
                 raise TillError(f"no ticket {ticket_id} in this till's journal: check the number at the foot of "
                                 "the receipt")
             row = (render_receipt(ticket, offers=self._offers_on(ticket)),)
-        text = render_duplicate(row[0])
+        copy = self.copies(ticket_id) + 1
+        self.journal.record_event("reprint", cashier=self.cashier, ticket_id=ticket_id, copy=copy)
+        text = render_duplicate(row[0], copy)
         error = self._print(text)
         if error:
             raise TillError(error)
         return text
+
+    def copies(self, ticket_id: str) -> int:
+        """How many duplicates of the ticket were printed (the original is copy 0)."""
+        return self.journal.conn.execute("SELECT count(*) FROM till_events WHERE kind = 'reprint' AND ticket_id = ?",
+                                         (ticket_id,)).fetchone()[0]
 
     def return_lines(self, original_id: str, picks: Mapping[int, int], tender_kind: str = "cash",
                      ask: bool = True) -> Closed:
