@@ -201,20 +201,18 @@ EVENT_COLUMNS = ("terminal, chain, seq, kind, at, store, cashier, after_seq, tic
                  "status, reason")
 
 
-def events_of_ticket(conn, ticket_id: str) -> list[dict]:
+def events_of_ticket(conn, ticket_id: str, terminal: str, seq: int, closed_at) -> list[dict]:
     """A ticket's events at head office: its reprints, and the line voids of the sale that became it (those
     after the till's previous ticket and its last cancelled basket, up to the ticket's close)."""
     from .dbconn import has_table
 
     if not has_table(conn, "till_events"):
         return []
-    ticket = conn.execute("SELECT terminal, seq, closed_at FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
-    if ticket is None:
-        return []
-    terminal, seq, closed_at = ticket[0], ticket[1], ticket[2]
+    if isinstance(closed_at, datetime):
+        closed_at = closed_at.astimezone(timezone.utc).isoformat()
     during = _rows(conn, f"SELECT {EVENT_COLUMNS} FROM till_events WHERE terminal = ? AND chain = 'events' "
                          "AND after_seq = ? AND kind IN ('line_void', 'ticket_cancel') AND at <= ? ORDER BY seq",
-                   (terminal, seq - 1, closed_at))
+                   (terminal, seq - 1, str(closed_at)))
     last_cancel = max((i for i, e in enumerate(during) if e["kind"] == "ticket_cancel"), default=-1)
     reprints = _rows(conn, f"SELECT {EVENT_COLUMNS} FROM till_events WHERE terminal = ? AND ticket_id = ? "
                            "AND kind = 'reprint' ORDER BY seq", (terminal, ticket_id))
