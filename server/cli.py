@@ -65,6 +65,9 @@ def server(ctx: click.Context, db: str | None, broker: str | None, web_port: int
 
     # Tills' status reports and requests: one subscriber, in the first process only.
     uplink = Uplink(db, url).start() if worker_index is None else None
+    from .till_events import EventIngestor  # the tills' journal events (voids, reprints...): first process only
+
+    till_events = EventIngestor(db, url).start() if worker_index is None else None
     children = []
     if worker_index is None and workers > 1:
         import subprocess
@@ -94,6 +97,8 @@ def server(ctx: click.Context, db: str | None, broker: str | None, web_port: int
         ingestor.stop()
         if uplink is not None:
             uplink.stop()
+        if till_events is not None:
+            till_events.stop()
         for child in children:
             child.wait(10)
     if ingestor.error is not None:

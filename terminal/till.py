@@ -387,5 +387,28 @@ class TillSession:
         finally:
             conn.close()
 
+    def close_day(self, day: str | None = None) -> str:
+        """Close the store's day (today by default) and print its Z report; the closure is signed with the
+        till's key, so a till without one cannot close."""
+        from programme.closure import period_of
+        from programme.ticket import utc_now
+
+        from .closures import ClosingError, close_period
+        from .zreport import render_z_report
+
+        if self.journal.signing_key is None:
+            raise TillError("this till has no signing key: provision it (loyalty till provision) before closing a day")
+        if self.basket.lines:
+            raise BasketError("a sale is in progress: close or cancel it before closing the day")
+        try:
+            closure = close_period(self.journal, day or period_of(utc_now(), "day"), self.journal.signing_key)
+        except ClosingError as exc:
+            raise TillError(str(exc)) from None
+        text = render_z_report(closure)
+        error = self._print(text)
+        if error:
+            raise TillError(error)
+        return text
+
     def close_session(self) -> None:
         self.journal.close()
