@@ -6,7 +6,9 @@ Periods are the store's local days ("2026-11-23"), months ("2026-11") and years 
 Europe/Paris time (STORE_ZONE), of the tickets' closed_at. A closure covers, in sequence order, every
 ticket after the previous closure of its kind up to the last one closed (by its closed_at) before the
 period's end, so each ticket is counted exactly once in each chain even when a till's clock jumps. The
-events counted are those of the till's `events` and `training` chains that happened within the period.
+journal's events (chains `events` and `training`) are taken the same way, each chain after the last event
+the previous closure counted (`last_events`), so an event journaled after a period was closed (a reprint
+in the evening, an archiving) counts in the next closure.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from .errors import ProgrammeError
-from .journal_event import EventTotals, JournalEvent, event_totals
+from .journal_event import CHAINS, EventTotals, JournalEvent, event_totals
 from .signing import SignatureError
 from .ticket import GENESIS_HASH, Ticket, UtcTime
 
@@ -133,6 +135,7 @@ class Closure(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # The period's journal events (voids, cancellations, reprints, training, archivings); UNSET in closures
     # made before events were journaled.
     events: EventTotals | msgspec.UnsetType = msgspec.UNSET
+    last_events: dict[str, int] | msgspec.UnsetType = msgspec.UNSET  # per chain, the last event counted
 
 
 def totals_of(tickets: Iterable[Ticket]) -> Totals:
@@ -202,10 +205,20 @@ def period_of(at: datetime, kind: Kind) -> str:
     return at.astimezone(STORE_ZONE).strftime(FORMATS[kind])
 
 
-def events_within(events: Sequence[JournalEvent], period: str) -> list[JournalEvent]:
-    """The journal events that happened within the period (the store's local time)."""
-    start, end = period_bounds(period)
-    return [e for e in events if start <= e.at < end]
+def select_events(events: Sequence[JournalEvent], period: str,
+                  previous: Closure | None) -> tuple[list[JournalEvent], dict[str, int]]:
+    """The journal events a closure of `period` counts, and the last one of each chain: in each chain, those
+    after the previous closure's last, up to the last one that happened before the period's end."""
+    _, end = period_bounds(period)
+    before = previous.last_events if previous is not None and previous.last_events is not msgspec.UNSET else {}
+    chosen: list[JournalEvent] = []
+    last: dict[str, int] = {}
+    for chain in CHAINS:
+        after = sorted((e for e in events if e.chain == chain and e.seq > before.get(chain, 0)), key=lambda e: e.seq)
+        upto = max((i for i, e in enumerate(after) if e.at < end), default=-1)
+        chosen += after[:upto + 1]
+        last[chain] = after[upto].seq if upto >= 0 else before.get(chain, 0)
+    return chosen, last
 
 
 def select_period(after: Sequence[Ticket], period: str) -> list[Ticket]:
@@ -252,11 +265,13 @@ def make_closure(terminal: str, period: str, tickets: Sequence[Ticket], previous
                                f"close it before {period}")
     period_totals = totals_of(tickets)
     grand = previous.grand_totals.plus(period_totals) if previous else period_totals
+    counted, last_events = select_events(events or (), period, previous)
     return Closure(terminal=terminal, kind=kind, period=period, number=previous.number + 1 if previous else 1,
                    closed_at=closed_at, first_seq=first_seq, last_seq=first_seq + len(tickets) - 1,
                    period_totals=period_totals, grand_totals=grand,
                    prev_hash=closure_hash(previous) if previous else GENESIS_HASH,
-                   events=msgspec.UNSET if events is None else event_totals(events_within(events, period)))
+                   events=msgspec.UNSET if events is None else event_totals(counted),
+                   last_events=msgspec.UNSET if events is None else last_events)
 
 
 def check_closure(closure: Closure, tickets: Sequence[Ticket], previous: Closure | None,
@@ -274,8 +289,10 @@ def check_closure(closure: Closure, tickets: Sequence[Ticket], previous: Closure
     _compare("period totals", closure, closure.period_totals, totals_of(run))
     grand = previous.grand_totals.plus(closure.period_totals) if previous else closure.period_totals
     _compare("grand totals", closure, closure.grand_totals, grand)
-    if events is not None and closure.events is not msgspec.UNSET:
-        counted = event_totals(events_within(events, closure.period))
+    if events is not None and closure.events is not msgspec.UNSET and closure.last_events is not msgspec.UNSET:
+        before = previous.last_events if previous is not None and previous.last_events is not msgspec.UNSET else {}
+        counted = event_totals([e for e in events if before.get(e.chain, 0) < e.seq
+                                <= closure.last_events.get(e.chain, 0)])
         for field in EventTotals.__struct_fields__:
             a, b = getattr(closure.events, field), getattr(counted, field)
             if a != b:

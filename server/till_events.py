@@ -150,7 +150,11 @@ class EventIngestor:
                 item = self._inbox.get()
                 if item is None:
                     return
-                self.handle(conn, *item)
+                try:
+                    self.handle(conn, *item)
+                except Exception as exc:  # noqa: BLE001 - not acked: the till sends it again; ingest goes on
+                    log_event(log, "event_not_stored", logging.ERROR, topic=item[0],
+                              error=f"{type(exc).__name__}: {exc}")
         finally:
             conn.close()
 
@@ -253,7 +257,9 @@ def _utc_start(day: date) -> str:
 def cancellations(conn, start: date, end: date, threshold: int, kinds: tuple[str, ...] = CANCELLATIONS) -> dict:
     """Tills and cashiers with at least `threshold` cancellations (cancelled tickets and line voids by default)
     in the store days `start` to `end` included: {"tills": [...], "cashiers": [...]}, most first. Each row
-    has the till (and cashier), the count, the cents cancelled and the count per kind. For the exceptions page."""
+    has the till (and cashier), the count, the cents cancelled and the count per kind; an event counts once,
+    flagged ones too (a till without a registered key) unless head office holds it verified. For the
+    exceptions page."""
     from .dbconn import has_table
 
     if end < start:
@@ -272,8 +278,12 @@ def cancellations(conn, start: date, end: date, threshold: int, kinds: tuple[str
     marks = ", ".join("?" * len(kinds))
     args = (*kinds, _utc_start(start), _utc_start(end + timedelta(days=1)))
     for name, group in (("tills", "terminal, store"), ("cashiers", "terminal, store, cashier")):
-        rows = _rows(conn, f"SELECT {group}, kind, count(*) AS n, sum(total_cents) AS cents FROM till_events "
+        # One row per event: a flagged copy of an event head office also holds verified does not count again.
+        rows = _rows(conn, f"SELECT {group}, kind, count(*) AS n, sum(total_cents) AS cents FROM till_events t "
                            f"WHERE chain = 'events' AND kind IN ({marks}) AND at >= ? AND at < ? "
+                           "AND (status = 'verified' OR NOT EXISTS (SELECT 1 FROM till_events v WHERE "
+                           "v.terminal = t.terminal AND v.chain = t.chain AND v.seq = t.seq "
+                           "AND v.status = 'verified')) "
                            f"GROUP BY {group}, kind", args)
         merged: dict[tuple, dict] = {}
         for row in rows:

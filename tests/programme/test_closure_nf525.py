@@ -73,3 +73,16 @@ def test_closures_count_the_periods_events_apart_from_the_sales():
                             "0 in the journal")
     else:
         raise AssertionError("a missing event went unnoticed")
+
+
+def test_an_event_after_the_day_was_closed_counts_in_the_next_closure():
+    from programme.closure import check_closure
+
+    tickets = four_days()
+    early = [event(1, "reprint", at(21, 9))]
+    d21 = make_closure(TILL, "2026-11-21", select_period(tickets, "2026-11-21"), None, at(21, 19), early)
+    evening = [*early, event(2, "reprint", at(21, 21))]  # the Z report was printed at 19:00; a reprint at 21:00
+    check_closure(d21, tickets[:2], None, evening)
+    d22 = make_closure(TILL, "2026-11-22", select_period(tickets[2:], "2026-11-22"), d21, at(22, 23), evening)
+    assert (d21.events.reprints, d22.events.reprints, d22.last_events) == (1, 1, {"events": 2, "training": 0})
+    check_closure(d22, tickets[2:4], d21, evening)

@@ -45,3 +45,31 @@ def test_each_archiving_is_journaled_and_the_archive_is_kept_six_years(till):
     assert refused.exit_code == 1
     assert refused.output == ("Error: day 2026-11-20 of S001-T01 is kept 6 years (NF525): it cannot be purged "
                               "before 2032-11-20\n")
+
+
+def test_an_archived_period_six_years_old_is_purged_and_the_purge_is_journaled(till):
+    from terminal.closures import ClosingError, purge, verify_journal
+    from terminal.keys import load_key
+
+    close(till, "close-day", "--date", "2026-11-20")
+    close(till, "close-day", "--date", "2026-11-21")
+    archive(till, "2026-11-20", "day.jsonl")
+    later = datetime(2033, 1, 2, tzinfo=timezone.utc)
+    with Journal(till["db"], TILL) as journal:
+        with pytest.raises(ClosingError) as err:
+            purge(journal, "2026-11-21", later)
+        assert str(err.value) == ("day 2026-11-21 of S001-T01 was never archived: run `loyalty till archive "
+                                  "--period 2026-11-21` and keep the file before purging it")
+        assert purge(journal, "2026-11-20", later) == {"terminal": TILL, "period": "2026-11-20", "tickets": 3,
+                                                       "first_seq": 1, "last_seq": 3}
+        assert journal.ticket_count() == 2
+        assert [e.detail.split(" ")[0] for e in journal.events()] == ["archive", "purge"]
+        assert verify_journal(journal, load_key(till["key"])) == []
+
+
+def test_a_year_is_archived_and_its_archive_verifies(till):
+    close(till, "close-month", "--month", "2026-11")
+    close(till, "close-year", "--year", "2026")
+    out = archive(till, "2026", "year.jsonl")
+    checked = json.loads(run("till", "verify-archive", out, "--public-key", till["public_key"]).output)
+    assert (checked["period"], checked["closures"], checked["tickets"]) == ("2026", 2, 5)

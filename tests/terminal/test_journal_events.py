@@ -120,3 +120,16 @@ def test_the_journal_is_append_only_and_a_tampered_event_breaks_the_chain(sessio
     tamper(db, "DELETE FROM till_events WHERE seq = 2")
     assert verify_chain(session.journal.events(), None) == [
         "event 3 of the events chain of S001-T01: event 2 of its chain is missing before it"]
+
+
+def test_a_till_without_its_key_cannot_close_the_day(tmp_path):
+    from terminal.errors import TillError
+
+    till = TillSession(str(tmp_path / "bare.db"), "S001-T01")
+    try:
+        with pytest.raises(TillError) as err:
+            till.close_day()
+        assert str(err.value) == ("this till has no signing key: provision it (loyalty till provision) before "
+                                  "closing a day")
+    finally:
+        till.close_session()
