@@ -84,6 +84,9 @@ def _reason(conn, event: JournalEvent) -> str:
         verify_event(event, load_public_key(row[0]))
     except SignatureError as exc:
         return str(exc)
+    lines = sum(line.total_cents for line in event.lines)
+    if event.total_cents != lines:  # recomputed here: a till is not trusted
+        return f"{event.name}: its total {event.total_cents} is not the sum of its lines {lines}"
     other = conn.execute("SELECT 1 FROM till_events WHERE terminal = ? AND chain = ? AND seq = ?",
                          (event.terminal, event.chain, event.seq)).fetchone()
     if other:
