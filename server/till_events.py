@@ -301,6 +301,18 @@ def cancellations(conn, start: date, end: date, threshold: int, kinds: tuple[str
     return result
 
 
+def held_events(conn, terminal: str) -> list[JournalEvent] | None:
+    """The till's verified journal events at head office, for checking its closures' event totals; None when
+    head office keeps no events (a database from before them)."""
+    from .dbconn import has_table
+
+    if not has_table(conn, "till_events"):
+        return None
+    rows = conn.execute("SELECT payload FROM till_events WHERE terminal = ? AND status = ? ORDER BY chain, seq",
+                        (terminal, VERIFIED)).fetchall()
+    return [decode_event(row[0]) for row in rows]
+
+
 def chain_problems(conn, terminal: str) -> list[str]:
     """A controller's check of one till's events at head office: signatures with its registered key, and
     each chain unbroken from its first event."""
@@ -308,6 +320,4 @@ def chain_problems(conn, terminal: str) -> list[str]:
     if row is None:
         raise TillEventError(f"till {terminal} has no registered key: register it with "
                              "`loyalty server register-till`")
-    payloads = conn.execute("SELECT payload FROM till_events WHERE terminal = ? AND status = ? ORDER BY chain, seq",
-                            (terminal, VERIFIED)).fetchall()
-    return verify_chain([decode_event(p[0]) for p in payloads], load_public_key(row[0]))
+    return verify_chain(held_events(conn, terminal) or [], load_public_key(row[0]))
