@@ -36,21 +36,54 @@ def rows(db, sql, args=()):
         conn.close()
 
 
-def test_a_cancelled_ticket_a_void_and_a_reprint_reach_head_office_and_show_in_the_explorer(
-        tmp_path, mosquitto, browser, monkeypatch):
+def register(tmp_path, server_db):
     key = new_private_key()
     key_file = tmp_path / "till.key"
     key_file.write_bytes(private_key_pem(key))
     key_file.chmod(0o600)
-    server_db = str(tmp_path / "server.db")
     store = Store(server_db)
     store.register_till(TILL, public_key_text(key), datetime.now(timezone.utc).isoformat())
     store.close()
+    return str(key_file)
+
+
+def test_events_journaled_while_the_broker_is_down_arrive_once_it_is_back(tmp_path, mosquitto):
+    server_db = str(tmp_path / "server.db")
+    key_file = register(tmp_path, server_db)
+    broker = parse_broker_url(mosquitto.url)
+    events = EventIngestor(server_db, broker).start()
+    assert events.wait_connected(10)
+    session = TillSession(str(tmp_path / "till.db"), TILL, cashier="alice", key=key_file)
+    event_sender = EventSender(session.db, TILL, broker).start()
+    try:
+        session.scan(OIL)
+        session.cancel()
+        wait_until(lambda: len(rows(server_db, "SELECT 1 FROM till_events")) == 1, 20, "the first event")
+        mosquitto.stop()
+        for _ in range(3):
+            session.scan(RAZORS)
+            session.cancel()
+        assert rows(session.db, "SELECT count(*) FROM event_outbox")[0][0] == 3
+        mosquitto.start()
+        wait_until(lambda: rows(session.db, "SELECT count(*) FROM event_outbox")[0][0] == 0, 30,
+                   "the till's events acked once the broker is back")
+    finally:
+        event_sender.stop()
+        events.stop()
+        session.close_session()
+    assert rows(server_db, "SELECT seq, status FROM till_events ORDER BY seq") == [
+        (1, "verified"), (2, "verified"), (3, "verified"), (4, "verified")]
+
+
+def test_a_cancelled_ticket_a_void_and_a_reprint_reach_head_office_and_show_in_the_explorer(
+        tmp_path, mosquitto, browser, monkeypatch):
+    server_db = str(tmp_path / "server.db")
+    key_file = register(tmp_path, server_db)
     broker = parse_broker_url(mosquitto.url)
     ingestor = start_ingestor(server_db, mosquitto.url)
     events = EventIngestor(server_db, broker).start()
     assert events.wait_connected(10)
-    session = TillSession(str(tmp_path / "till.db"), TILL, cashier="alice", key=str(key_file))
+    session = TillSession(str(tmp_path / "till.db"), TILL, cashier="alice", key=key_file)
     sender, event_sender = OutboxSender(session.db, TILL, broker).start(), EventSender(session.db, TILL, broker).start()
     try:
         session.scan(OIL)
