@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, render_template, request
 
-from .. import bounds, till_events
+from server.desk import bounds
+from server.ingest import till_events
 from ..analytics import explorer as tickets
-from ..dbconn import has_table
+from server.storage.connection import has_table
 from ..errors import ServerError
-from . import db, roles
+from server.web.context import db, roles
 from .office import OFFICE, parse_day, refused
 
 RUNS_ON_POSTGRESQL = True  # server/web/__init__.py serves these pages on a postgresql:// database too

@@ -10,10 +10,11 @@ import pytest
 from argon2 import PasswordHasher
 
 from programme.signing import new_private_key, private_key_pem, public_key_text
-from server import accounts, till_events
-from server.deskdb import open_db
-from server.store import Store
-from server.till_events import EventIngestor
+from server.desk import accounts
+from server.ingest import till_events
+from server.storage.desk_db import open_db
+from server.ingest.store import Store
+from server.ingest.till_events import EventIngestor
 from server.web import create_app
 from sync.broker_url import parse_broker_url
 from sync.sender import OutboxSender

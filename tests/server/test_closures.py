@@ -6,9 +6,9 @@ import pytest
 
 from programme import archive as archive_format
 from programme.closure import decode_closure, encode_closure, sign_closure
-from server.closures import ImportResult, import_closures, listing
-from server.ingest import classify
-from server.store import Store
+from server.closures.verify import ImportResult, import_closures, listing
+from server.ingest.receive import classify
+from server.ingest.store import Store
 from sync.codec import encode_ticket
 from sync.topics import tickets as tickets_topic
 from terminal.closures import closures, tickets_between
@@ -151,7 +151,7 @@ def test_a_closures_event_totals_are_checked_against_the_events_head_office_hold
     from datetime import datetime, timezone
 
     import terminal.journal as journal_module
-    from server.till_events import ensure_schema, store_event
+    from server.ingest.till_events import ensure_schema, store_event
     from programme.journal_event import encode_event
 
     till = sold_till(tmp_path, monkeypatch)

@@ -8,9 +8,9 @@ import pytest
 from programme.journal_event import JournalEvent, encode_event, event_hash, sign_event
 from programme.signing import new_private_key, public_key_text
 from programme.ticket import GENESIS_HASH, make_line
-from server import till_events
-from server.dbconn import open_connection
-from server.till_events import TillEventError, store_event
+from server.ingest import till_events
+from server.storage.connection import open_connection
+from server.ingest.till_events import TillEventError, store_event
 
 TILL = "S001-T01"
 NOW = "2026-11-21T12:00:00+00:00"
