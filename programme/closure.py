@@ -1,10 +1,14 @@
-"""Daily and monthly closures of a till, in NF525's spirit: period totals, perpetual grand totals,
-each closure signed by the till and naming the hash of the previous closure of its kind.
+"""Daily, monthly and yearly closures of a till, in NF525's spirit: period totals with VAT per rate,
+perpetual grand totals (since the till's first ticket, never reset), the period's journal events with
+their own totals, each closure signed by the till and naming the hash of the previous closure of its kind.
 
-Periods are UTC days ("2026-11-23") and UTC months ("2026-11") of the tickets' closed_at. A
-closure covers, in sequence order, every ticket after the previous closure of its kind up to the
-last one closed (by its closed_at) before the period's end, so each ticket is counted exactly once
-in the day chain and once in the month chain even when a till's clock jumps.
+Periods are the store's local days ("2026-11-23"), months ("2026-11") and years ("2026"), in
+Europe/Paris time (STORE_ZONE), of the tickets' closed_at. A closure covers, in sequence order, every
+ticket after the previous closure of its kind up to the last one closed (by its closed_at) before the
+period's end, so each ticket is counted exactly once in each chain even when a till's clock jumps. The
+journal's events (chains `events` and `training`) are taken the same way, each chain after the last event
+the previous closure counted (`last_events`), so an event journaled after a period was closed (a reprint
+in the evening, an archiving) counts in the next closure.
 """
 from __future__ import annotations
 
@@ -12,28 +16,77 @@ import base64
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timezone
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 import msgspec
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from .vat import line_rate
 from .errors import ProgrammeError
+from .journal_event import CHAINS, EventTotals, JournalEvent, event_totals
 from .signing import SignatureError
 from .ticket import GENESIS_HASH, Ticket, UtcTime
 
-Kind = Literal["day", "month"]
+Kind = Literal["day", "month", "year"]
+KINDS: tuple[Kind, ...] = ("day", "month", "year")
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MONTH = re.compile(r"^\d{4}-\d{2}$")
+YEAR = re.compile(r"^\d{4}$")
+STORE_ZONE = ZoneInfo("Europe/Paris")  # closures follow the store's day, not UTC's
+STANDARD_VAT_RATE = 2000  # basis points: 20 %, the rate of a line that carries none
+VAT_BASIS = 10_000
 
 
 class ClosureError(ProgrammeError):
     """A closure cannot be made or does not hold (period, sequence range, chain or totals)."""
 
 
+class Vat(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One VAT rate's amounts: TTC (tax included, what the lines sum to), its tax and HT (TTC - tax)."""
+
+    ttc_cents: int = 0
+    tva_cents: int = 0
+    ht_cents: int = 0
+
+
+def vat_tax(ttc_cents: int, rate: int) -> int:
+    """The VAT inside a TTC amount at `rate` basis points, rounded half away from zero to the cent."""
+    magnitude = abs(ttc_cents) * rate
+    divisor = VAT_BASIS + rate
+    tax = (2 * magnitude + divisor) // (2 * divisor)
+    return -tax if ttc_cents < 0 else tax
+
+
+def vat_per_rate(amounts: Iterable[tuple[int, int | None]]) -> dict[str, Vat]:
+    """VAT per rate of (amount_cents TTC, vat_rate in basis points) pairs; a missing rate (None) is taken
+    as the standard 20 %. Each rate's tax is taken once from its TTC total. Keys: the rate, "2000", "550"..."""
+    ttc: dict[int, int] = {}
+    for cents, rate in amounts:
+        rate = STANDARD_VAT_RATE if rate is None else rate
+        ttc[rate] = ttc.get(rate, 0) + cents
+    out = {}
+    for rate in sorted(ttc, reverse=True):
+        tax = vat_tax(ttc[rate], rate)
+        out[str(rate)] = Vat(ttc_cents=ttc[rate], tva_cents=tax, ht_cents=ttc[rate] - tax)
+    return out
+
+
+def _add_vat(a: dict[str, Vat], b: dict[str, Vat]) -> dict[str, Vat]:
+    out = dict(a)
+    for rate, v in b.items():
+        old = out.get(rate, Vat())
+        out[rate] = Vat(ttc_cents=old.ttc_cents + v.ttc_cents, tva_cents=old.tva_cents + v.tva_cents,
+                        ht_cents=old.ht_cents + v.ht_cents)
+    return dict(sorted(out.items(), key=lambda item: -int(item[0])))
+
+
 class Totals(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """Sums over tickets. Sales are positive line totals, returns the negative ones (as a positive sum)."""
+    """Sums over tickets. Sales are positive line totals, returns the negative ones (as a positive sum).
+    `vat`: per rate over the net of the lines; UNSET (left out) in closures made before it was counted,
+    so they encode, hash and check as they were signed."""
 
     tickets: int = 0
     sales_cents: int = 0
@@ -42,6 +95,7 @@ class Totals(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     points_earned: int = 0
     points_redeemed: int = 0
     points_reversed: int = 0
+    vat: dict[str, Vat] | msgspec.UnsetType = msgspec.UNSET
 
     @property
     def net_cents(self) -> int:
@@ -51,11 +105,14 @@ class Totals(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         tenders = dict(self.tenders)
         for kind, cents in other.tenders.items():
             tenders[kind] = tenders.get(kind, 0) + cents
+        vat: dict[str, Vat] | msgspec.UnsetType = msgspec.UNSET
+        if self.vat is not msgspec.UNSET or other.vat is not msgspec.UNSET:
+            vat = _add_vat(self.vat or {}, other.vat or {})
         return Totals(tickets=self.tickets + other.tickets, sales_cents=self.sales_cents + other.sales_cents,
                       returns_cents=self.returns_cents + other.returns_cents, tenders=dict(sorted(tenders.items())),
                       points_earned=self.points_earned + other.points_earned,
                       points_redeemed=self.points_redeemed + other.points_redeemed,
-                      points_reversed=self.points_reversed + other.points_reversed)
+                      points_reversed=self.points_reversed + other.points_reversed, vat=vat)
 
 
 class Closure(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -67,16 +124,22 @@ class Closure(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     first_seq: int
     last_seq: int  # first_seq - 1 when the period had no ticket
     period_totals: Totals
-    grand_totals: Totals  # since the till's first ticket, never reset
+    grand_totals: Totals  # the perpetual total: since the till's first ticket, never reset
     prev_hash: str = GENESIS_HASH
     signature: str | None = None
+    # The period's journal events (voids, cancellations, reprints, training, archivings); UNSET in closures
+    # made before events were journaled.
+    events: EventTotals | msgspec.UnsetType = msgspec.UNSET
+    last_events: dict[str, int] | msgspec.UnsetType = msgspec.UNSET  # per chain, the last event counted
 
 
 def totals_of(tickets: Iterable[Ticket]) -> Totals:
     count = sales = returns = earned = redeemed = reversed_ = 0
     tenders: dict[str, int] = {}
+    amounts: list[tuple[int, int | None]] = []
     for ticket in tickets:
         count += 1
+        amounts += [(line.total_cents, line_rate(line)) for line in ticket.lines]
         for line in ticket.lines:
             if line.total_cents >= 0:
                 sales += line.total_cents
@@ -92,7 +155,8 @@ def totals_of(tickets: Iterable[Ticket]) -> Totals:
             elif entry.kind == "reverse":
                 reversed_ += entry.points
     return Totals(tickets=count, sales_cents=sales, returns_cents=returns, tenders=dict(sorted(tenders.items())),
-                  points_earned=earned, points_redeemed=redeemed, points_reversed=reversed_)
+                  points_earned=earned, points_redeemed=redeemed, points_reversed=reversed_,
+                  vat=vat_per_rate(amounts))
 
 
 def kind_of(period: str) -> Kind:
@@ -100,27 +164,56 @@ def kind_of(period: str) -> Kind:
         return "day"
     if MONTH.match(period):
         return "month"
-    raise ClosureError(f"period {period!r} is neither a day (2026-11-23) nor a month (2026-11)")
+    if YEAR.match(period):
+        return "year"
+    raise ClosureError(f"period {period!r} is neither a day (2026-11-23), a month (2026-11) nor a year (2026)")
+
+
+def local_start(day: date) -> datetime:
+    """The UTC instant the store's local day `day` begins."""
+    return datetime.combine(day, time(0), STORE_ZONE).astimezone(timezone.utc)
 
 
 def period_bounds(period: str) -> tuple[datetime, datetime]:
-    """The UTC start (included) and end (excluded) of a day or a month."""
+    """The UTC start (included) and end (excluded) of a store's local day, month or year."""
     kind = kind_of(period)
     try:
         if kind == "day":
-            start = datetime.strptime(period, "%Y-%m-%d").replace(tzinfo=timezone.utc)
-            end = datetime.fromordinal(start.toordinal() + 1).replace(tzinfo=timezone.utc)
+            first = datetime.strptime(period, "%Y-%m-%d").date()
+            after = date.fromordinal(first.toordinal() + 1)
+        elif kind == "month":
+            first = datetime.strptime(period, "%Y-%m").date()
+            after = first.replace(year=first.year + first.month // 12, month=first.month % 12 + 1)
         else:
-            start = datetime.strptime(period, "%Y-%m").replace(tzinfo=timezone.utc)
-            end = start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+            first = date(int(period), 1, 1)
+            after = date(first.year + 1, 1, 1)
     except ValueError:
-        raise ClosureError(f"period {period!r} is not a real date: e.g. 2026-11-23 or 2026-11") from None
-    return start, end
+        raise ClosureError(f"period {period!r} is not a real date: e.g. 2026-11-23, 2026-11 or 2026") from None
+    return local_start(first), local_start(after)
+
+
+FORMATS = {"day": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}
 
 
 def period_of(at: datetime, kind: Kind) -> str:
-    at = at.astimezone(timezone.utc)
-    return at.strftime("%Y-%m-%d" if kind == "day" else "%Y-%m")
+    """The store's local day, month or year of an instant."""
+    return at.astimezone(STORE_ZONE).strftime(FORMATS[kind])
+
+
+def select_events(events: Sequence[JournalEvent], period: str,
+                  previous: Closure | None) -> tuple[list[JournalEvent], dict[str, int]]:
+    """The journal events a closure of `period` counts, and the last one of each chain: in each chain, those
+    after the previous closure's last, up to the last one that happened before the period's end."""
+    _, end = period_bounds(period)
+    before = previous.last_events if previous is not None and previous.last_events is not msgspec.UNSET else {}
+    chosen: list[JournalEvent] = []
+    last: dict[str, int] = {}
+    for chain in CHAINS:
+        after = sorted((e for e in events if e.chain == chain and e.seq > before.get(chain, 0)), key=lambda e: e.seq)
+        upto = max((i for i, e in enumerate(after) if e.at < end), default=-1)
+        chosen += after[:upto + 1]
+        last[chain] = after[upto].seq if upto >= 0 else before.get(chain, 0)
+    return chosen, last
 
 
 def select_period(after: Sequence[Ticket], period: str) -> list[Ticket]:
@@ -144,8 +237,9 @@ def _check_sequence(tickets: Sequence[Ticket], terminal: str, first_seq: int) ->
 
 
 def make_closure(terminal: str, period: str, tickets: Sequence[Ticket], previous: Closure | None,
-                 closed_at: datetime) -> Closure:
-    """The closure of `period` over `tickets` (the run right after `previous`, same kind), unsigned."""
+                 closed_at: datetime, events: Sequence[JournalEvent] | None = None) -> Closure:
+    """The closure of `period` over `tickets` (the run right after `previous`, same kind), unsigned.
+    `events`: the till's journal events (those within the period are counted)."""
     kind = kind_of(period)
     start, _ = period_bounds(period)
     if previous is not None:
@@ -166,14 +260,19 @@ def make_closure(terminal: str, period: str, tickets: Sequence[Ticket], previous
                                f"close it before {period}")
     period_totals = totals_of(tickets)
     grand = previous.grand_totals.plus(period_totals) if previous else period_totals
+    counted, last_events = select_events(events or (), period, previous)
     return Closure(terminal=terminal, kind=kind, period=period, number=previous.number + 1 if previous else 1,
                    closed_at=closed_at, first_seq=first_seq, last_seq=first_seq + len(tickets) - 1,
                    period_totals=period_totals, grand_totals=grand,
-                   prev_hash=closure_hash(previous) if previous else GENESIS_HASH)
+                   prev_hash=closure_hash(previous) if previous else GENESIS_HASH,
+                   events=msgspec.UNSET if events is None else event_totals(counted),
+                   last_events=msgspec.UNSET if events is None else last_events)
 
 
-def check_closure(closure: Closure, tickets: Sequence[Ticket], previous: Closure | None) -> None:
-    """Raise ClosureError naming the first thing that does not hold against these tickets and predecessor."""
+def check_closure(closure: Closure, tickets: Sequence[Ticket], previous: Closure | None,
+                  events: Sequence[JournalEvent] | None = None) -> None:
+    """Raise ClosureError naming the first thing that does not hold against these tickets and predecessor
+    (and the till's journal events, when given and the closure counts them)."""
     check_link(closure, previous)
     found = {t.seq for t in tickets}
     missing = [seq for seq in range(closure.first_seq, closure.last_seq + 1) if seq not in found]
@@ -185,6 +284,15 @@ def check_closure(closure: Closure, tickets: Sequence[Ticket], previous: Closure
     _compare("period totals", closure, closure.period_totals, totals_of(run))
     grand = previous.grand_totals.plus(closure.period_totals) if previous else closure.period_totals
     _compare("grand totals", closure, closure.grand_totals, grand)
+    if events is not None and closure.events is not msgspec.UNSET and closure.last_events is not msgspec.UNSET:
+        before = previous.last_events if previous is not None and previous.last_events is not msgspec.UNSET else {}
+        counted = event_totals([e for e in events if before.get(e.chain, 0) < e.seq
+                                <= closure.last_events.get(e.chain, 0)])
+        for field in EventTotals.__struct_fields__:
+            a, b = getattr(closure.events, field), getattr(counted, field)
+            if a != b:
+                raise ClosureError(f"{closure.kind} closure {closure.number} of {closure.terminal} "
+                                   f"({closure.period}): events {field} {a} in the closure, {b} in the journal")
 
 
 def check_link(closure: Closure, previous: Closure | None) -> None:
@@ -209,6 +317,8 @@ def check_link(closure: Closure, previous: Closure | None) -> None:
 def _compare(what: str, closure: Closure, stated: Totals, computed: Totals) -> None:
     for field in Totals.__struct_fields__:
         a, b = getattr(stated, field), getattr(computed, field)
+        if field == "vat" and a is msgspec.UNSET:
+            continue  # a closure made before VAT was counted
         if a != b:
             raise ClosureError(f"{closure.kind} closure {closure.number} of {closure.terminal} ({closure.period}): "
                                f"{what} {field} {a} in the closure, {b} from the tickets")
@@ -257,7 +367,8 @@ def verify_closure(closure: Closure, public_key: Ed25519PublicKey) -> None:
 
 
 def verify_chain(closures: Sequence[Closure], tickets: Sequence[Ticket],
-                 public_key: Ed25519PublicKey | None, anchored: bool = False) -> list[str]:
+                 public_key: Ed25519PublicKey | None, anchored: bool = False,
+                 events: Sequence[JournalEvent] | None = None) -> list[str]:
     """Every problem in a till's closures (both kinds) against its tickets: signatures, links, totals.
 
     A closure whose tickets are not all given is checked for signature and link only. `anchored`:
@@ -266,7 +377,7 @@ def verify_chain(closures: Sequence[Closure], tickets: Sequence[Ticket],
     """
     by_seq = {t.seq: t for t in tickets}
     problems: list[str] = []
-    for kind in ("day", "month"):
+    for kind in KINDS:
         chain = sorted((c for c in closures if c.kind == kind), key=lambda c: c.number)
         previous = None
         for index, closure in enumerate(chain):
@@ -280,7 +391,7 @@ def verify_chain(closures: Sequence[Closure], tickets: Sequence[Ticket],
                 if anchored and index == 0:
                     pass
                 elif len(run) == closure.last_seq - closure.first_seq + 1:
-                    check_closure(closure, run, previous)
+                    check_closure(closure, run, previous, events)
                 else:
                     check_link(closure, previous)
             except ClosureError as exc:

@@ -36,6 +36,7 @@ user {SERVER_USER}
 topic read {topics.PREFIX}/up/+/tickets
 topic read {topics.PREFIX}/up/+/status
 topic read {topics.PREFIX}/up/+/requests
+topic read {topics.EVENTS_SUBSCRIPTION}
 topic read {topics.RULES}
 topic write {topics.PREFIX}/down/#
 
@@ -46,6 +47,7 @@ topic read {topics.PREFIX}/#
 pattern write {topics.PREFIX}/up/%u/tickets
 pattern write {topics.PREFIX}/up/%u/status
 pattern write {topics.PREFIX}/up/%u/requests
+pattern write {topics.PREFIX}/up/%u/events
 pattern read {topics.PREFIX}/down/%u/#
 pattern read {topics.PREFIX}/down/all/#
 """

@@ -47,6 +47,9 @@ class Ack(msgspec.Struct, forbid_unknown_fields=True):
     acked_to: int
     digest: str
     at: datetime
+    # "events": a till's journal event (voids, reprints...) committed at head office, `acked_to` its number in its
+    # chain and `digest` its message's; UNSET (left out) on ticket acks, which read as before.
+    flow: Literal["events"] | msgspec.UnsetType = msgspec.UNSET
 
 
 class Command(msgspec.Struct, forbid_unknown_fields=True):

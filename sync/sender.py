@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+import msgspec
 import paho.mqtt.client as mqtt
 
 from . import outbox, topics
@@ -112,6 +113,8 @@ class OutboxSender:
         try:
             if message.topic.endswith("/acks"):
                 ack = decode_ack(message.payload)
+                if ack.flow is not msgspec.UNSET:
+                    return  # a journal event's ack: terminal/event_sender.py's
                 with self._lock:
                     self._acks[ack.acked_to] = ack.digest
             else:

@@ -5,6 +5,7 @@ PREFIX = "loyalty/v1"
 TICKETS_SUBSCRIPTION = f"{PREFIX}/up/+/tickets"
 STATUS_SUBSCRIPTION = f"{PREFIX}/up/+/status"
 REQUESTS_SUBSCRIPTION = f"{PREFIX}/up/+/requests"
+EVENTS_SUBSCRIPTION = f"{PREFIX}/up/+/events"
 RULES = f"{PREFIX}/down/all/rules"
 HOTLIST = f"{PREFIX}/down/all/hotlist"
 OFFERS = f"{PREFIX}/down/all/offers"
@@ -19,6 +20,11 @@ def catalogue(scope: str) -> str:
 
 def tickets(terminal: str) -> str:
     return f"{PREFIX}/up/{terminal}/tickets"
+
+
+def events(terminal: str) -> str:
+    """A till's journal events (voids, cancellations, reprints, training, archivings); acked on `acks`."""
+    return f"{PREFIX}/up/{terminal}/events"
 
 
 def acks(terminal: str) -> str:

@@ -17,6 +17,7 @@ from sync.reporter import StatusReporter
 from sync.sender import OutboxSender
 
 from .cardio import watch_chip
+from .event_sender import EventSender
 from .downlink import DownlinkListener
 from .keys import head_office_trust
 from .requests import Requester
@@ -48,7 +49,7 @@ CSS = """
 class TillApp(App):
     TITLE = "loyalty till"
     CSS = CSS
-    BINDINGS = [("ctrl+q", "quit", "Quit")]
+    BINDINGS = [("ctrl+q", "quit", "Quit"), ("f12", "close_day", "Close day"), ("ctrl+t", "training", "Training")]
 
     def __init__(self, db: str, terminal: str, *, broker: BrokerUrl | None = None, reader: str | None = None,
                  printer: str = "dummy", cashier: str = "cashier", issuer_public_key=None, key: str | None = None,
@@ -61,6 +62,7 @@ class TillApp(App):
         self.reader = "none (typed/scanned)" if reader is None else f"{reader}: starting"
         self._reader_stop = threading.Event()
         self.sender = OutboxSender(db, terminal, broker) if broker else None
+        self.event_sender = EventSender(db, terminal, broker) if broker else None  # voids, reprints... (NF525)
         trust = head_office_trust(key)  # head office's public key, written beside the till's at provisioning
         self.downlink = DownlinkListener(db, terminal, broker, trust) if broker else None
         self.rules_listener = RulesListener(db, broker, terminal, trust) if broker else None
@@ -87,6 +89,7 @@ class TillApp(App):
     @work(thread=True, exclusive=True, group="sync")
     def start_sync(self) -> None:
         self.sender.start()
+        self.event_sender.start()
         self.downlink.start()
         self.rules_listener.start()
         self.reporter.start()
@@ -112,6 +115,32 @@ class TillApp(App):
 
         watch_chip(self.reader_name, self._reader_stop, public_key=self.issuer_public_key, on_card=on_card,
                    on_error=lambda message: shown(self.sale_screen.card_refused, message), on_state=on_state)
+
+    def action_close_day(self) -> None:
+        """F12: close the store's day and show (and print) its Z report."""
+        from programme.errors import ProgrammeError
+        from programme.i18n import _
+
+        try:
+            text = self.session.close_day()
+        except (TillError, ProgrammeError) as exc:
+            self.sale_screen.say(str(exc), error=True)
+            return
+        self.sale_screen.query_one("#receipt").update(text)
+        self.sale_screen.say(_("day closed: Z report printed"))
+
+    def action_training(self) -> None:
+        """Ctrl+T: enter or leave training mode ("mode école")."""
+        from programme.errors import ProgrammeError
+        from programme.i18n import _
+
+        try:
+            self.session.set_training(not self.session.training)
+        except (TillError, ProgrammeError) as exc:
+            self.sale_screen.say(str(exc), error=True)
+            return
+        self.sale_screen.say(_("training mode (mode école): nothing sold counts") if self.session.training
+                             else _("training mode left: sales count again"))
 
     def wake_sync(self) -> None:
         if self.sender:
@@ -141,6 +170,7 @@ class TillApp(App):
             self.reporter.stop()
             self.requester.stop()
             self.sender.stop()
+            self.event_sender.stop()
             self.downlink.stop()
             self.rules_listener.stop()
         self.session.close_session()

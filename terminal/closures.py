@@ -1,9 +1,11 @@
-"""Closing a day or a month at the till: the closure is computed from the journal's tickets, signed
-with the till's key and kept in the journal's `closures` table (append-only, chained per kind);
-a period's archive is exported from the journal as a signed JSON Lines file.
+"""Closing a day, a month or a year at the till: the closure is computed from the journal's tickets and
+events, signed with the till's key and kept in the journal's `closures` table (append-only, chained per
+kind); a period's archive is exported from the journal as a signed JSON Lines file, and each archiving is
+itself a journaled event. Archived data is kept RETENTION_YEARS; purging younger data is refused.
 """
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from datetime import datetime
 from pathlib import Path
@@ -12,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from programme import archive
 from programme.closure import (
-    Closure, ClosureError, closure_hash, decode_closure, encode_closure, kind_of, make_closure, period_bounds,
-    select_period, sign_closure, verify_chain,
+    KINDS, Closure, ClosureError, closure_hash, decode_closure, encode_closure, kind_of, make_closure,
+    period_bounds, select_period, sign_closure, verify_chain,
 )
 from programme.signing import public_key_text
 from programme.ticket import Ticket, utc_now
@@ -41,6 +43,9 @@ BEGIN SELECT RAISE(ABORT, 'closures are append-only: a closure is never changed'
 CREATE TRIGGER IF NOT EXISTS closures_no_delete BEFORE DELETE ON closures
 BEGIN SELECT RAISE(ABORT, 'closures are append-only: a closure is never deleted'); END;
 """
+
+
+RETENTION_YEARS = 6  # NF525: the archive is kept at least six years
 
 
 class ClosingError(TillError):
@@ -71,7 +76,8 @@ def last_closure(journal: Journal, kind: str) -> Closure | None:
 
 
 def close_period(journal: Journal, period: str, key: Ed25519PrivateKey, now: datetime | None = None) -> Closure:
-    """Close a day ("2026-11-23") or a month ("2026-11") of this till; returns the signed closure.
+    """Close a store day ("2026-11-23"), month ("2026-11") or year ("2026") of this till; returns the signed
+    closure, with the period's journal events counted apart from the sales.
 
     Written in one transaction that also holds off new tickets, so none slips between the read
     and the write.
@@ -87,7 +93,8 @@ def close_period(journal: Journal, period: str, key: Ed25519PrivateKey, now: dat
     try:
         previous = last_closure(journal, kind)
         after = tickets_between(journal, previous.last_seq + 1 if previous else 1)
-        closure = sign_closure(make_closure(journal.terminal, period, select_period(after, period), previous, now), key)
+        closure = sign_closure(make_closure(journal.terminal, period, select_period(after, period), previous, now,
+                                            journal.events()), key)
         conn.execute("INSERT INTO closures VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                      (kind, closure.number, period, now.isoformat(), closure.first_seq, closure.last_seq,
                       closure_hash(closure), encode_closure(closure)))
@@ -121,7 +128,8 @@ def read_archive(path: str | Path, public_key: Ed25519PublicKey | None = None) -
 
 def verify_journal(journal: Journal, key: Ed25519PrivateKey | None) -> list[str]:
     """Every problem in the journal's closures: signatures (with the till's key), chains, totals."""
-    return verify_chain(closures(journal), tickets_between(journal, 1), key.public_key() if key else None)
+    return verify_chain(closures(journal), tickets_between(journal, 1), key.public_key() if key else None,
+                        events=journal.events())
 
 
 def export_archive(journal: Journal, period: str, key: Ed25519PrivateKey, out: str | Path,
@@ -138,10 +146,11 @@ def export_archive(journal: Journal, period: str, key: Ed25519PrivateKey, out: s
     if not main:
         raise ClosingError(f"{kind} {period} of {journal.terminal} is not closed: run "
                            f"`loyalty till close-{kind}` for it first")
-    days = [c for c in everything if c.kind == "day" and kind == "month" and c.period.startswith(period + "-")]
+    inner = {"month": "day", "year": "month"}.get(kind)
+    days = [c for c in everything if c.kind == inner and c.period.startswith(period + "-")]
     chosen = [*days, *main]
     anchors = []
-    for chain_kind in ("day", "month"):
+    for chain_kind in KINDS:
         numbers = [c.number for c in chosen if c.kind == chain_kind]
         if numbers and min(numbers) > 1:
             anchors += [c for c in everything if c.kind == chain_kind and c.number == min(numbers) - 1]
@@ -156,6 +165,39 @@ def export_archive(journal: Journal, period: str, key: Ed25519PrivateKey, out: s
         write_private(f"{out}.sig", archive.sign(data, out.name, journal.terminal, key), "an archive")
     except UnsafeFileError as exc:
         raise ClosingError(str(exc)) from None
+    journal.record_event("archive", cashier="operator", at=now,
+                         detail=f"archive {period} {out.name} sha256:{hashlib.sha256(data).hexdigest()}")
     return {"archive": str(out), "signature": f"{out}.sig", "terminal": journal.terminal, "period": period,
             "from": start.isoformat(), "to": end.isoformat(), "closures": len(anchors) + len(chosen),
             "tickets": len(tickets), "public_key": public_key_text(key)}
+
+
+def purge(journal: Journal, period: str, now: datetime | None = None) -> dict:
+    """Remove an archived period's tickets from the journal, once it is RETENTION_YEARS old: refused for
+    younger data, and for a period never archived. The purge is itself a journaled event."""
+    now = now or utc_now()
+    kind = kind_of(period)
+    _, end = period_bounds(period)
+    try:
+        keep_until = end.replace(year=end.year + RETENTION_YEARS)
+    except ValueError:  # 29 February
+        keep_until = end.replace(year=end.year + RETENTION_YEARS, day=28)
+    if now < keep_until:
+        raise ClosingError(f"{kind} {period} of {journal.terminal} is kept {RETENTION_YEARS} years (NF525): "
+                           f"it cannot be purged before {keep_until.date().isoformat()}")
+    main = [c for c in closures(journal, kind) if c.period == period]
+    archived = journal.conn.execute("SELECT 1 FROM till_events WHERE kind = 'archive' AND total_cents = 0 "
+                                    "AND CAST(payload AS TEXT) LIKE ?", (f'%"detail":"archive {period} %',)).fetchone()
+    if not main or not archived:
+        raise ClosingError(f"{kind} {period} of {journal.terminal} was never archived: run `loyalty till archive "
+                           f"--period {period}` and keep the file before purging it")
+    first, last = main[0].first_seq, main[0].last_seq
+    with journal.conn:
+        ids = [r[0] for r in journal.conn.execute("SELECT id FROM tickets WHERE seq BETWEEN ? AND ?", (first, last))]
+        journal.conn.executemany("DELETE FROM lines WHERE ticket_id = ?", [(i,) for i in ids])
+        journal.conn.executemany("DELETE FROM receipts WHERE ticket_id = ?", [(i,) for i in ids])
+        journal.conn.execute("DELETE FROM tickets WHERE seq BETWEEN ? AND ?", (first, last))
+    journal.record_event("archive", cashier="operator", at=now,
+                         detail=f"purge {period} tickets {first}-{last} ({len(ids)})")
+    return {"terminal": journal.terminal, "period": period, "tickets": len(ids), "first_seq": first,
+            "last_seq": last}

@@ -1,4 +1,4 @@
-"""`loyalty till close-day / close-month / archive / verify-archive / verify-closures`."""
+"""`loyalty till close-day / close-month / close-year / archive / purge / verify-archive / verify-closures`."""
 from __future__ import annotations
 
 import json
@@ -23,15 +23,20 @@ def _key(path: str):
 
 
 def _summary(closure) -> dict:
-    return {"terminal": closure.terminal, "kind": closure.kind, "period": closure.period, "number": closure.number,
-            "first_seq": closure.first_seq, "last_seq": closure.last_seq,
-            "period_totals": _totals(closure.period_totals), "grand_totals": _totals(closure.grand_totals)}
+    import msgspec
+
+    summary = {"terminal": closure.terminal, "kind": closure.kind, "period": closure.period,
+               "number": closure.number, "first_seq": closure.first_seq, "last_seq": closure.last_seq,
+               "period_totals": _totals(closure.period_totals), "grand_totals": _totals(closure.grand_totals)}
+    if closure.events is not msgspec.UNSET:
+        summary["events"] = msgspec.to_builtins(closure.events)
+    return summary
 
 
 def _totals(totals) -> dict:
     import msgspec
 
-    return {**msgspec.structs.asdict(totals), "net_cents": totals.net_cents}
+    return {**msgspec.to_builtins(totals), "net_cents": totals.net_cents}
 
 
 def _close(terminal: str, db: str, key: str, period: str) -> None:
@@ -49,41 +54,54 @@ def _close(terminal: str, db: str, key: str, period: str) -> None:
     click.echo(json.dumps(_summary(closure)))
 
 
-def _today(fmt: str) -> str:
+def _today(kind: str) -> str:
+    from programme.closure import period_of
     from programme.ticket import utc_now
 
-    return utc_now().strftime(fmt)
+    return period_of(utc_now(), kind)
 
 
 @click.command("close-day")
 @click.option("--terminal", required=True, help=TERMINAL_HELP)
 @click.option("--db", required=True, type=click.Path(dir_okay=False, exists=True), help=DB_HELP)
 @click.option("--key", required=True, type=click.Path(dir_okay=False), envvar="LOYALTY_TILL_KEY", help=KEY_HELP)
-@click.option("--date", "day", help="The UTC day to close, YYYY-MM-DD (default: today, UTC).")
+@click.option("--date", "day", help="The store's day to close, YYYY-MM-DD (default: today, Paris time).")
 def close_day(terminal: str, db: str, key: str, day: str | None) -> None:
-    """Close a day: its totals and the till's grand totals, signed and chained in the journal."""
-    _close(terminal, db, key, day or _today("%Y-%m-%d"))
+    """Close a day: its totals, VAT per rate, events and the till's grand totals, signed and chained."""
+    _close(terminal, db, key, day or _today("day"))
 
 
 @click.command("close-month")
 @click.option("--terminal", required=True, help=TERMINAL_HELP)
 @click.option("--db", required=True, type=click.Path(dir_okay=False, exists=True), help=DB_HELP)
 @click.option("--key", required=True, type=click.Path(dir_okay=False), envvar="LOYALTY_TILL_KEY", help=KEY_HELP)
-@click.option("--month", help="The UTC month to close, YYYY-MM (default: this month, UTC).")
+@click.option("--month", help="The store's month to close, YYYY-MM (default: this month, Paris time).")
 def close_month(terminal: str, db: str, key: str, month: str | None) -> None:
-    """Close a month: its totals and the till's grand totals, signed and chained in the journal."""
-    _close(terminal, db, key, month or _today("%Y-%m"))
+    """Close a month: its totals, VAT per rate, events and the till's grand totals, signed and chained."""
+    _close(terminal, db, key, month or _today("month"))
+
+
+@click.command("close-year")
+@click.option("--terminal", required=True, help=TERMINAL_HELP)
+@click.option("--db", required=True, type=click.Path(dir_okay=False, exists=True), help=DB_HELP)
+@click.option("--key", required=True, type=click.Path(dir_okay=False), envvar="LOYALTY_TILL_KEY", help=KEY_HELP)
+@click.option("--year", help="The store's year to close, YYYY (default: this year, Paris time).")
+def close_year(terminal: str, db: str, key: str, year: str | None) -> None:
+    """Close a year: its totals, VAT per rate, events and the till's grand totals, signed and chained."""
+    _close(terminal, db, key, year or _today("year"))
 
 
 @click.command("archive")
 @click.option("--terminal", required=True, help=TERMINAL_HELP)
 @click.option("--db", required=True, type=click.Path(dir_okay=False, exists=True), help=DB_HELP)
 @click.option("--key", required=True, type=click.Path(dir_okay=False), envvar="LOYALTY_TILL_KEY", help=KEY_HELP)
-@click.option("--period", required=True, help="A closed day (YYYY-MM-DD) or month (YYYY-MM).")
+@click.option("--period", required=True, help="A closed day (YYYY-MM-DD), month (YYYY-MM) or year (YYYY).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="The archive file (JSON Lines); "
               "its signature goes beside it as OUT.sig.")
 def archive_command(terminal: str, db: str, key: str, period: str, out: str) -> None:
-    """Export a closed period's closures and tickets: JSON Lines plus a detached Ed25519 signature."""
+    """Export a closed period's closures and tickets: JSON Lines plus a detached Ed25519 signature.
+
+    The archiving is journaled as an event (signed, chained, sent to head office)."""
     from programme.errors import ProgrammeError
 
     from .closures import export_archive
@@ -138,4 +156,23 @@ def verify_closures(terminal: str, db: str, key: str | None) -> None:
         raise SystemExit(1)
 
 
-COMMANDS = [close_day, close_month, archive_command, verify_archive, verify_closures]
+@click.command("purge")
+@click.option("--terminal", required=True, help=TERMINAL_HELP)
+@click.option("--db", required=True, type=click.Path(dir_okay=False, exists=True), help=DB_HELP)
+@click.option("--period", required=True, help="An archived day, month or year, at least 6 years old.")
+def purge_command(terminal: str, db: str, period: str) -> None:
+    """Remove an archived period's tickets from the journal; refused before the 6 years NF525 keeps them."""
+    from programme.errors import ProgrammeError
+
+    from .closures import purge
+    from .errors import TillError
+
+    with open_journal(db, terminal) as journal:
+        try:
+            summary = purge(journal, period)
+        except (TillError, ProgrammeError) as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(summary))
+
+
+COMMANDS = [close_day, close_month, close_year, archive_command, purge_command, verify_archive, verify_closures]

@@ -5,6 +5,7 @@ message commit together or not at all, and the sequence number has no holes.
 """
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Callable
 from datetime import datetime
@@ -19,6 +20,7 @@ from programme.ticket import (
     utc_now, validate_ticket,
 )
 from programme.ledger import ticket_cause
+from programme.journal_event import KIND_CHAIN, JournalEvent, encode_event, event_hash, sign_event
 from programme.signing import sign_ticket
 from sync import outbox, topics
 from sync.checkpoint import SAFETY_NET_PAGES, Checkpointer
@@ -33,6 +35,39 @@ BUSY_TIMEOUT_MS = 30_000
 def open_journal_db(path: str | Path) -> sqlite_utils.Database:
     """The journal, private (0600, and so its -wal and -shm files): it holds card numbers and purchases."""
     return sqlite_utils.Database(open_till_db(path, autocommit=True))
+
+
+# Voids, cancellations, reprints, training tickets and archivings (programme/journal_event.py): append-only,
+# chained per chain; `event_outbox` is their queue to head office (terminal/event_sender.py), acked apart
+# from the tickets' outbox so the tickets' sequence keeps no holes.
+EVENTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS till_events (
+    chain TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    at TEXT NOT NULL,
+    cashier TEXT NOT NULL,
+    after_seq INTEGER NOT NULL,
+    ticket_id TEXT,
+    copy INTEGER NOT NULL,
+    total_cents INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    PRIMARY KEY (chain, seq)
+);
+CREATE INDEX IF NOT EXISTS till_events_ticket ON till_events (ticket_id);
+CREATE TRIGGER IF NOT EXISTS till_events_no_update BEFORE UPDATE ON till_events
+BEGIN SELECT RAISE(ABORT, 'the journal is append-only: an event is never changed'); END;
+CREATE TRIGGER IF NOT EXISTS till_events_no_delete BEFORE DELETE ON till_events
+BEGIN SELECT RAISE(ABORT, 'the journal is append-only: an event is never deleted'); END;
+CREATE TABLE IF NOT EXISTS event_outbox (
+    n INTEGER PRIMARY KEY,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    created_at TEXT NOT NULL,
+    digest TEXT NOT NULL
+);
+"""
 
 
 class Journal:
@@ -82,6 +117,7 @@ class Journal:
             "CREATE INDEX IF NOT EXISTS returned_lines_original ON returned_lines (original_id);"
             "CREATE TABLE IF NOT EXISTS receipts (ticket_id TEXT PRIMARY KEY, text TEXT NOT NULL);"
         )
+        self.conn.executescript(EVENTS_SCHEMA)
 
     def close_ticket(self, *, cashier: str, lines: list[Line], tenders: list[Tender], card: str | None,
                      points: list[PointsEntry], rules_version: str,
@@ -137,6 +173,45 @@ class Journal:
             raise
         self.checkpointer.nudge()
         return ticket
+
+    def record_event(self, kind: str, *, cashier: str, lines: list[Line] | None = None,
+                     ticket_id: str | None = None, copy: int = 0, detail: str = "",
+                     at: datetime | None = None) -> JournalEvent:
+        """Journal one event in its chain (signed when the till has its key) and queue it for head office,
+        in one transaction."""
+        lines = list(lines or [])
+        chain = KIND_CHAIN[kind]
+        conn = self.conn
+        at = at or utc_now()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute("SELECT seq, hash FROM till_events WHERE chain = ? ORDER BY seq DESC LIMIT 1",
+                               (chain,)).fetchone()
+            seq, prev_hash = (row[0] + 1, row[1]) if row else (1, GENESIS_HASH)
+            after_seq = conn.execute("SELECT coalesce(max(seq), 0) FROM tickets").fetchone()[0]
+            event = JournalEvent(terminal=self.terminal, chain=chain, seq=seq, kind=kind, at=at, store=self.store,
+                                 cashier=cashier, after_seq=after_seq, ticket_id=ticket_id, copy=copy, lines=lines,
+                                 total_cents=sum(line.total_cents for line in lines), detail=detail,
+                                 prev_hash=prev_hash)
+            if self.signing_key is not None:
+                event = sign_event(event, self.signing_key)
+            payload = encode_event(event)
+            conn.execute("INSERT INTO till_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         (chain, seq, kind, at.isoformat(), cashier, after_seq, ticket_id, copy,
+                          event.total_cents, event_hash(event), payload))
+            conn.execute("INSERT INTO event_outbox (topic, payload, created_at, digest) VALUES (?, ?, ?, ?)",
+                         (topics.events(self.terminal), payload, at.isoformat(), hashlib.sha256(payload).hexdigest()))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return event
+
+    def events(self, chain: str | None = None) -> list[JournalEvent]:
+        from programme.journal_event import decode_event
+
+        sql = "SELECT payload FROM till_events" + (" WHERE chain = ?" if chain else "") + " ORDER BY chain, seq"
+        return [decode_event(row[0]) for row in self.conn.execute(sql, (chain,) if chain else ())]
 
     # -- reads -----------------------------------------------------------------------------------
     def ticket_count(self) -> int:

@@ -206,9 +206,16 @@ def render_receipt(ticket: Ticket, *, change_cents: int = 0, balance: int | None
     return "\n".join(out) + "\n"
 
 
-def render_duplicate(text: str) -> str:
-    """A reprint: the receipt as first printed, marked DUPLICATA above and below."""
-    mark = DUPLICATE_MARK.center(WIDTH)
+def render_duplicate(text: str, copy: int = 1) -> str:
+    """A reprint: the receipt as first printed, marked with its copy number above and below (NF525: the
+    original is copy 0, the first reprint DUPLICATA 1, and each reprint is a signed event in the journal)."""
+    mark = (_("*** DUPLICATA {copy} ***").format(copy=copy) if copy else DUPLICATE_MARK).center(WIDTH)
+    return f"{mark}\n{text}{mark}\n"
+
+
+def render_training(text: str) -> str:
+    """A training ticket ("mode école"): marked above and below, so it is never taken for a sale."""
+    mark = _("*** MODE ECOLE - TRAINING ***").center(WIDTH)
     return f"{mark}\n{text}{mark}\n"
 
 

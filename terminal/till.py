@@ -25,7 +25,7 @@ from .errors import BasketError, RedeemError, TillError
 from .journal import Journal
 from .offers import offers_by_campaign, offers_for_card
 from .receipt import (make_printer, needs_printing, print_text, render_cheques, render_control_slip,
-                      render_duplicate, render_receipt)
+                      render_duplicate, render_receipt, render_training)
 from .returns import close_return
 from .sale import close_sale
 from .simulate import Article, catalogue
@@ -88,6 +88,7 @@ class TillSession:
         self.requester = requester
         self.last_ticket_id: str | None = None
         self._unprinted: str | None = None  # the last ticket's receipt, until the customer asks for it
+        self.training = False  # "mode école": tickets go to the training chain, never to sales or totals
 
     def _received_catalogue(self):
         from programme.engine import local_day
@@ -107,13 +108,20 @@ class TillSession:
         return self.basket.scan(text)
 
     def void(self, index: int | None = None) -> Line:
-        return self.basket.void(index)
+        """Void a line of the basket; the void is journaled (signed, chained, sent to head office)."""
+        line = self.basket.void(index)
+        if not self.training:
+            self.journal.record_event("line_void", cashier=self.cashier, lines=[line])
+        return line
 
     def cancel(self) -> None:
-        """Cancel the ticket; points head office reserved for it are released (or lapse, offline)."""
+        """Cancel the ticket; points head office reserved for it are released (or lapse, offline).
+        A cancelled ticket with lines is journaled with them."""
         if self.requester is not None:
             for reservation in self.basket.reservations:
                 self.requester.tell("release", reservation=reservation)
+        if self.basket.lines and not self.training:
+            self.journal.record_event("ticket_cancel", cashier=self.cashier, lines=list(self.basket.lines))
         self.basket.cancel()
         self.balance = None
         self.offers = []
@@ -280,12 +288,20 @@ class TillSession:
         return entry
 
     # -- close, reprint, return ----------------------------------------------------------------------
+    def set_training(self, on: bool) -> None:
+        """Enter or leave training mode ("mode école"), between tickets only."""
+        if self.basket.lines:
+            raise BasketError("a sale is in progress: close or cancel it before switching training mode")
+        self.training = on
+
     def close(self) -> Closed:
         basket = self.basket
         if not basket.lines:
             raise BasketError("the basket is empty: scan an article first")
         if basket.due_cents:
             raise BasketError(f"{basket.due_cents / 100:.2f} still due: take a payment (F10) before closing")
+        if self.training:
+            return self._close_training()
         before = self.balance.points if self.balance else None
         ticket = close_sale(self.journal, list(basket.lines), basket.card, self.cashier, list(basket.tenders),
                             basket.redeemed_points, list(basket.cheques))
@@ -294,6 +310,20 @@ class TillSession:
         self.balance = None
         self.offers = []
         return closed
+
+    def _close_training(self) -> Closed:
+        """A training ticket: journaled in the training chain, printed "mode école"; no sale, no points."""
+        basket = self.basket
+        event = self.journal.record_event("training_ticket", cashier=self.cashier, lines=list(basket.lines))
+        shown = Ticket(id=f"{self.terminal}-E{event.seq:08d}", terminal=self.terminal, seq=event.seq,
+                       store=self.journal.store, cashier=self.cashier, opened_at=event.at, closed_at=event.at,
+                       lines=list(basket.lines), tenders=list(basket.tenders), total_cents=event.total_cents,
+                       card=None, points=[], rules_version="")
+        receipt = render_training(render_receipt(shown, change_cents=basket.change_cents))
+        self.basket = Basket(self.catalogue)
+        self.balance = None
+        self.offers = []
+        return Closed(shown, receipt, None, None, self._print(receipt), printed=True)
 
     def _finish(self, ticket: Ticket, change_cents: int, balance_before: int | None, always: bool = False) -> Closed:
         """`always`: print the receipt whatever the basket (a return's, the store's proof of the refund)."""
@@ -364,11 +394,18 @@ class TillSession:
                                 "the receipt")
             row = (render_receipt(ticket, offers=self._offers_on(ticket), settings=self.settings,
                                   expires_on=self._expiry(ticket)),)
-        text = render_duplicate(row[0])
+        copy = self.copies(ticket_id) + 1
+        self.journal.record_event("reprint", cashier=self.cashier, ticket_id=ticket_id, copy=copy)
+        text = render_duplicate(row[0], copy)
         error = self._print(text)
         if error:
             raise TillError(error)
         return text
+
+    def copies(self, ticket_id: str) -> int:
+        """How many duplicates of the ticket were printed (the original is copy 0)."""
+        return self.journal.conn.execute("SELECT count(*) FROM till_events WHERE kind = 'reprint' AND ticket_id = ?",
+                                         (ticket_id,)).fetchone()[0]
 
     def return_lines(self, original_id: str, picks: Mapping[int, int], tender_kind: str = "cash",
                      ask: bool = True) -> Closed:
@@ -400,6 +437,29 @@ class TillSession:
             ask_head_office(conn, self.terminal, self.requester, ticket_id)
         finally:
             conn.close()
+
+    def close_day(self, day: str | None = None) -> str:
+        """Close the store's day (today by default) and print its Z report; the closure is signed with the
+        till's key, so a till without one cannot close."""
+        from programme.closure import period_of
+        from programme.ticket import utc_now
+
+        from .closures import ClosingError, close_period
+        from .zreport import render_z_report
+
+        if self.journal.signing_key is None:
+            raise TillError("this till has no signing key: provision it (loyalty till provision) before closing a day")
+        if self.basket.lines:
+            raise BasketError("a sale is in progress: close or cancel it before closing the day")
+        try:
+            closure = close_period(self.journal, day or period_of(utc_now(), "day"), self.journal.signing_key)
+        except ClosingError as exc:
+            raise TillError(str(exc)) from None
+        text = render_z_report(closure)
+        error = self._print(text)
+        if error:
+            raise TillError(error)
+        return text
 
     def close_session(self) -> None:
         self.journal.close()

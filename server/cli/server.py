@@ -62,10 +62,12 @@ def server(ctx: click.Context, db: str | None, broker: str | None, web_port: int
     ingestor = Ingestor(db, url, client_id="loyalty-server-ingest" + (f"-{index}" if shared else ""),
                         shared_group="ingest" if shared else None, require_registered=require_registered,
                         on_death=lambda exc: stop.set()).start()
+    from server.ingest.till_events import EventIngestor  # voids, reprints...: first process
     from server.ingest.uplink import Uplink
 
     # Tills' status reports and requests: one subscriber, in the first process only.
     uplink = Uplink(db, url).start() if worker_index is None else None
+    till_events = EventIngestor(db, url).start() if worker_index is None else None
     children = []
     if worker_index is None and workers > 1:
         import subprocess
@@ -95,6 +97,8 @@ def server(ctx: click.Context, db: str | None, broker: str | None, web_port: int
         ingestor.stop()
         if uplink is not None:
             uplink.stop()
+        if till_events is not None:
+            till_events.stop()
         for child in children:
             child.wait(10)
     if ingestor.error is not None:

@@ -1,6 +1,7 @@
 """Head office's check of the tills' closures: each one's signature (the till's registered key), its
-link to the previous closure of its kind, and its totals against the tickets the server holds for
-its sequence range. Every closure is recorded in `closures`, verified or flagged with a reason.
+link to the previous closure of its kind, its totals against the tickets the server holds for
+its sequence range, and its events' totals against the till's journal events head office holds.
+Every closure is recorded in `closures`, verified or flagged with a reason.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from sync.safe_files import UnsafeFileError, read_regular
 
 from server.errors import ServerError
 from server.ingest.store import Store
+from server.ingest.till_events import held_events
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS closures (
@@ -88,7 +90,7 @@ def check(store: Store, closure: Closure) -> str:
             return (f"{closure.kind} closure {closure.number - 1} of {closure.terminal} is not at head office: "
                     "import the archive holding it, then run `loyalty server verify-closures`")
         check_closure(closure, _server_tickets(store, closure.terminal, closure.first_seq, closure.last_seq),
-                      previous)
+                      previous, held_events(store.conn, closure.terminal))
     except (SignatureError, ClosureError) as exc:
         return str(exc)
     return ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, render_template, request
 
 from server.desk import bounds
+from server.ingest import till_events
 from ..analytics import explorer as tickets
 from server.storage.connection import has_table
 from ..errors import ServerError
@@ -12,7 +13,7 @@ from .office import OFFICE, parse_day, refused
 
 bp = Blueprint("office_tickets", __name__, url_prefix="/office")
 bp.register_error_handler(ServerError, refused)
-FILTER_FIELDS = ("store", "terminal", "start", "end", "card", "customer", "min", "max", "gtin")
+FILTER_FIELDS = ("store", "terminal", "start", "end", "card", "customer", "min", "max", "gtin", "events")
 
 
 def _euros(name: str) -> int | None:
@@ -37,9 +38,17 @@ def explorer():
     f = ticket_filter()
     page = bounds.parse_int(request.args.get("page"), "page", 1, bounds.MAX_PAGE, default=1)
     conn = db()
-    rows = tickets.search(conn, f, page)
     query = {k: request.args[k] for k in FILTER_FIELDS if request.args.get(k)}
-    return render_template("office_tickets.html", rows=rows, page=page, query=query,
+    what = request.args.get("events", "").strip()
+    if what:  # the till's journal events instead of tickets: cancelled tickets, voids, reprints, training
+        events = till_events.search(conn, what, store=f.store, terminal=f.terminal, start=f.start, end=f.end,
+                                    page=page)
+        return render_template("office_tickets.html", rows=[], events=events, page=page, query=query, matching=0,
+                               page_size=till_events.PAGE_SIZE, count_limit=tickets.COUNT_LIMIT,
+                               kinds=till_events.EXPLORER_KINDS, stores=[])
+    rows = tickets.search(conn, f, page)
+    return render_template("office_tickets.html", rows=rows, events=None, kinds=till_events.EXPLORER_KINDS,
+                           page=page, query=query,
                            matching=tickets.count(conn, f), page_size=tickets.PAGE_SIZE,
                            count_limit=tickets.COUNT_LIMIT,
                            stores=sorted(r[0] for r in conn.execute("SELECT DISTINCT store FROM store_day"))
@@ -68,6 +77,8 @@ def export():
 def ticket(ticket_id: str):
     from programme.vat import ticket_vat_table
 
-    found = tickets.detail(db(), ticket_id)
-    # The same table as the receipt's (programme.vat): per rate, from each rate's TTC total.
-    return render_template("office_ticket.html", t=found, vat=ticket_vat_table(found["ticket"]))
+    conn = db()
+    found = tickets.detail(conn, ticket_id)
+    events = till_events.events_of_ticket(conn, ticket_id, found["terminal"], found["seq"], found["closed_at"])
+    # The same VAT table as the receipt's (programme.vat): per rate, from each rate's TTC total.
+    return render_template("office_ticket.html", t=found, vat=ticket_vat_table(found["ticket"]), events=events)

@@ -145,3 +145,32 @@ def test_an_unregistered_till_archive_is_refused(tmp_path, monkeypatch):
     assert result.output == ("Error: till S001-T01 has no registered key: register it with "
                              "`loyalty server register-till` before importing its archives\n")
     assert archive_format.read(tmp_path / "n.jsonl").header.terminal == TILL
+
+
+def test_a_closures_event_totals_are_checked_against_the_events_head_office_holds(tmp_path, monkeypatch):
+    from datetime import datetime, timezone
+
+    import terminal.journal as journal_module
+    from server.ingest.till_events import ensure_schema, store_event
+    from programme.journal_event import encode_event
+
+    till = sold_till(tmp_path, monkeypatch)
+    monkeypatch.setattr(journal_module, "utc_now", lambda: datetime(2026, 11, 20, 15, tzinfo=timezone.utc))
+    with Journal(till["db"], TILL, load_key(till["key"])) as journal:
+        journal.record_event("reprint", cashier="ann", ticket_id="S001-T01-00000001", copy=1)
+        events = journal.events()
+    close(till, "close-day", "--date", "2026-11-20")
+    till["server"] = tmp_path / "server.db"
+    run("server", "register-till", "--db", till["server"], "--terminal", TILL, "--public-key", till["public_key"])
+    sync_tickets(till)
+    store = Store(till["server"])
+    ensure_schema(store.conn)
+    store.close()
+    result = run("server", "import-closures", "--db", till["server"], archive(till, "2026-11-20", "d.jsonl"), ok=False)
+    assert json.loads(result.output)["reasons"] == [
+        "day closure 1 of S001-T01 (2026-11-20): events reprints 1 in the closure, 0 in the journal"]
+    store = Store(till["server"])
+    assert store_event(store.conn, encode_event(events[0]), TILL, NOW).status == "verified"
+    store.close()
+    assert json.loads(run("server", "verify-closures", "--db", till["server"]).output)["closures"][0]["status"] == (
+        "verified")

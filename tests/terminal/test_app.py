@@ -130,7 +130,7 @@ async def test_reprint_is_marked_duplicata(db):
         first = await sell_with_card(app, pilot)
         await pilot.press("f8", "enter")
         duplicate = text_of(app, "#receipt")
-        assert duplicate.splitlines()[0].strip() == "*** DUPLICATA ***"
+        assert duplicate.splitlines()[0].strip() == "*** DUPLICATA 1 ***"
         assert first.strip() in duplicate
         assert app.session.printer.output.count(b"DUPLICATA") == 2
 

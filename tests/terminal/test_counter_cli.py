@@ -37,7 +37,7 @@ def test_return_and_reprint_from_the_command_line(tmp_path):
     assert bad.exit_code == 2 and "Invalid value for --line: 'first': give a line number, or QTYxLINE" in bad.output
     copy = run("till", "reprint", "--terminal", "S001-T01", "--db", db, "--ticket", "S001-T01-00000002")
     assert copy.exit_code == 0
-    assert copy.output.splitlines()[0].strip() == "*** DUPLICATA ***" == copy.output.splitlines()[-1].strip()
+    assert copy.output.splitlines()[0].strip() == "*** DUPLICATA 1 ***" == copy.output.splitlines()[-1].strip()
     assert result.output in copy.output
 
 
@@ -47,7 +47,7 @@ def test_reprint_of_a_ticket_sold_without_the_screen_and_of_an_unknown_one(tmp_p
     run("till", "sell", "--terminal", "S001-T01", "--db", db, "--line", "3017620422003,2,100")
     result = run("till", "reprint", "--terminal", "S001-T01", "--db", db, "--ticket", "S001-T01-00000001")
     assert result.exit_code == 0
-    assert result.output.splitlines()[0].strip() == "*** DUPLICATA ***"
+    assert result.output.splitlines()[0].strip() == "*** DUPLICATA 1 ***"
     assert "TOTAL (2 items)                      €2.00" in result.output
     result = run("till", "reprint", "--terminal", "S001-T01", "--db", db, "--ticket", "S001-T01-00000009")
     assert result.exit_code == 1
