@@ -196,3 +196,4 @@ def test_the_campaigns_page_defines_offer_types_and_shows_why_one_stopped(tmp_pa
     finally:
         close_office(desk)
 
+
