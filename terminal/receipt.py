@@ -167,11 +167,16 @@ def make_printer(spec: str = "dummy"):
     raise TillError(f"printer {spec!r} not understood: use dummy, file:PATH, network:HOST[:PORT] or usb:VID:PID")
 
 
-def print_text(device, text: str) -> None:
-    """Send a rendered receipt or slip to an escpos printer: the first line bold, then a cut."""
+def print_text(device, text: str, qr: str | None = None) -> None:
+    """Send a rendered receipt or slip to an escpos printer: the first line bold, then a cut
+    (`qr`: the ticket's link, printed as a QR code before the cut: terminal/receipt_qr.py)."""
     first, _, rest = text.partition("\n")
     device.set(align="left", bold=True)
     device.text(first + "\n")
     device.set(align="left", bold=False)
     device.text(rest)
+    if qr:
+        from .receipt_qr import print_qr_block
+
+        print_qr_block(device, qr)
     device.cut()

@@ -24,6 +24,7 @@ from .cardstate import CardBalance
 from .errors import BasketError, RedeemError, TillError
 from .journal import Journal
 from .offers import offers_by_campaign, offers_for_card
+from .receipt_qr import link_for, qr_line
 from .receipt import (make_printer, print_text, render_cheques, render_control_slip, render_duplicate,
                       render_receipt)
 from .returns import close_return
@@ -275,6 +276,8 @@ class TillSession:
         offers = self._offers_on(ticket)
         receipt = render_receipt(ticket, change_cents=change_cents, balance=balance and balance.points,
                                  balance_confirmed=bool(balance and balance.confirmed), offers=offers)
+        link = link_for(ticket)  # the QR code to the ticket's page (terminal/receipt_qr.py)
+        receipt += f"{qr_line()}\n" if link else ""
         slip = None
         if ticket.points_redeemed:
             slip = render_control_slip(ticket, balance_before=balance_before if balance_before is not None else 0,
@@ -283,7 +286,7 @@ class TillSession:
         with self.journal.conn:
             self.journal.conn.execute("INSERT INTO receipts (ticket_id, text) VALUES (?, ?)", (ticket.id, receipt))
         self.last_ticket_id = ticket.id
-        error = self._print(receipt, slip, *cheques)
+        error = self._print(receipt, slip, *cheques, qr=link)
         return Closed(ticket, receipt, slip, balance, error, cheques)
 
     def _offers_on(self, ticket: Ticket) -> dict[int, CampaignOffer]:
@@ -291,12 +294,13 @@ class TillSession:
         ids = sorted({c for c in (campaign_of(e.rule) for e in ticket.points) if c is not None})
         return offers_by_campaign(self.journal.conn, ids)
 
-    def _print(self, *texts: str | None) -> str | None:
-        """Print; a printer fault never loses the ticket, which is already in the journal."""
+    def _print(self, *texts: str | None, qr: str | None = None) -> str | None:
+        """Print; a printer fault never loses the ticket, which is already in the journal. `qr`: the first
+        text's QR code."""
         try:
-            for text in texts:
+            for n, text in enumerate(texts):
                 if text:
-                    print_text(self.printer, text)
+                    print_text(self.printer, text, qr=qr if n == 0 else None)
         except (OSError, TillError) as exc:
             return f"the receipt could not be printed ({exc}): fix the printer, then reprint (F8)"
         return None

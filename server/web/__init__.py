@@ -233,8 +233,9 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     def refused(exc):
         return render_template("error.html", title="Refused", message=str(exc)), status_of(exc)
 
-    from . import api, auth, cards, customers
+    from . import api, auth, cards, customers, receipt_page
 
+    app.register_blueprint(receipt_page.bp)  # the receipt's QR code page: no log-in, a signed link
     app.register_blueprint(auth.bp)
     app.register_blueprint(customers.bp)
     app.register_blueprint(cards.bp)
