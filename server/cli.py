@@ -322,3 +322,7 @@ server.add_command(verify_closures)
 from .keys_cli import keys  # noqa: E402 - head office's signing key, kept in its own module
 
 server.add_command(keys)
+
+from .next_offer_cli import next_offers  # noqa: E402 - head office's daily next best offer job
+
+server.add_command(next_offers)

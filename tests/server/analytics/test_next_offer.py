@@ -2,6 +2,7 @@
 results against the holdout and the automatic stop (SQLite and PostgreSQL: the same choices and figures)."""
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta, timezone
 
 import msgspec
@@ -197,3 +198,22 @@ def test_the_campaigns_page_defines_offer_types_and_shows_why_one_stopped(tmp_pa
         close_office(desk)
 
 
+
+
+def test_the_daily_job_from_the_command_line(conn, office_target):
+    from click.testing import CliRunner
+
+    from loyalty.cli import main
+
+    command = ["server", "next-offers", "--db", office_target, "--day", "2026-02-02"]
+    refused = CliRunner().invoke(main, command)
+    assert refused.exit_code == 1
+    assert refused.output == "Error: no offer type defined (or all stopped): define one on the campaigns page first\n"
+    next_offer.define(conn, FRESH)
+    next_offer.define(conn, WINBACK)
+    result = CliRunner().invoke(main, command)
+    assert result.exit_code == 0, result.output
+    done = json.loads(result.output)
+    assert (done["day"], done["customers"], done["targets"] + done["holdouts"], done["stopped"]) == (
+        "2026-02-02", 7, 7, [])
+    assert len(done["campaigns"]) == 2 and "pushed" not in done
