@@ -210,14 +210,16 @@ def expected(t: dict, p: Profile, learnt: dict[tuple[int, str], tuple[int, float
 
 def _open_customers(conn, day: date) -> set[str]:
     """Customers with a chosen offer (or holdout) still open on `day`: not chosen again until it ends."""
+    ensure_schema(conn)
     return {c for (c,) in conn.execute(
         "SELECT DISTINCT n.customer FROM nbo_choices n JOIN campaigns c ON c.id = n.campaign_id "
         "WHERE c.ends >= ? AND c.stopped_at IS NULL", (day.isoformat(),))}
 
 
-def eligible(conn, day: date) -> dict[str, Profile]:
+def eligible(conn, day: date, archive=None) -> dict[str, Profile]:
     """The active customers who may get an offer on `day`: a desk customer who agreed to profiling, with an
-    active card and a ticket in the last 12 months, and no offer open. Profiles as of the day before."""
+    active card and a ticket in the last 12 months, and no offer open. Profiles as of the day before (from the
+    Parquet `archive` when given)."""
     if not has_table(conn, "customers"):
         return {}
     agreed = {f"customer:{cid}" for (cid,) in conn.execute(
@@ -227,7 +229,7 @@ def eligible(conn, day: date) -> dict[str, Profile]:
         active.setdefault(f"customer:{cid}", []).append(number)
     busy = _open_customers(conn, day)
     found = {}
-    for key, p in profiles(conn, day - timedelta(days=1)).items():
+    for key, p in profiles(conn, day - timedelta(days=1), archive=archive).items():
         if key in agreed and key in active and key not in busy and p.tickets:
             p.cards = sorted(active[key])  # the offer reaches every active card of theirs
             found[key] = p
@@ -307,9 +309,10 @@ def record(conn, day: date, choices: list[Choice], policy: str = "model", now: s
     return made
 
 
-def run(conn, day: date, now: str | None = None) -> dict:
-    """The daily job: choose (model) for every eligible customer and record the campaigns; JSON counts."""
-    chosen = choose(conn, day)
+def run(conn, day: date, now: str | None = None, archive=None) -> dict:
+    """The daily job: choose (model) for every eligible customer and record the campaigns; JSON counts.
+    `archive`: read the year of tickets from the Parquet archive (DuckDB) instead of the server's tables."""
+    chosen = choose(conn, day, found=eligible(conn, day, archive) if archive is not None else None)
     made = record(conn, day, chosen, now=now)
     return {"day": day.isoformat(), "customers": len(chosen), "targets": sum(c.grp == "target" for c in chosen),
             "holdouts": sum(c.grp == "holdout" for c in chosen), "campaigns": made}

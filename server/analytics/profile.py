@@ -2,15 +2,18 @@
 sensitivity, RFM and value rank, trend and churn risk; in figures (for the API and the next best offer) and in
 sentences a card manager reads on the customer page.
 
-Read from the server's tickets and lines (SQLite or PostgreSQL) over the 365 days up to `end`; RFM and value
-rank come from the card_day aggregate (server/analytics/value.py) over the same days. A registered customer's
-cards count as one customer, as everywhere in the analytics.
+Read from the server's tickets and lines (SQLite or PostgreSQL) over the 365 days up to `end`, or, for every
+customer at once, from the Parquet archive through DuckDB when one is given (the same figures from the same
+rows; tickets not exported yet are left out). RFM and value rank come from the card_day aggregate
+(server/analytics/value.py) over the same days. A registered customer's cards count as one customer, as
+everywhere in the analytics.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 
 from programme.i18n import N_, _, format_money, format_number, format_percent, ngettext
 
@@ -85,31 +88,56 @@ def _cards_filter(cards: list[str] | None) -> tuple[str, list]:
     return f"t.card IN ({','.join('?' * len(cards))})", list(cards)
 
 
-def _gather(conn, start: date, end: date, cards: list[str] | None) -> dict[str, _Card]:
-    """Per card: tickets by day, store and weekday, and lines by category (one pass each)."""
-    where, args = _cards_filter(cards)
-    low, high = _bounds(start, end)
+def _fold(tickets, lines) -> dict[str, _Card]:
+    """Per card, from rows (card, store, day "YYYY-MM-DD", total) and (card, category, spend, lines, promoted)."""
     found: dict[str, _Card] = {}
-    for card, store, closed_at, total in conn.execute(
-            f"SELECT t.card, t.store, t.closed_at, t.total_cents FROM tickets t WHERE {where} "
-            "AND t.closed_at >= ? AND t.closed_at < ?", (*args, low, high)):
+    for card, store, day, total in tickets:
         c = found.setdefault(card, _Card())
-        day = closed_at[:10]
         c.days[day] = c.days.get(day, 0) + total
         c.stores[store] = c.stores.get(store, 0) + 1
         c.weekdays[date.fromisoformat(day).weekday()] += 1
         c.tickets += 1
         c.spend += total
-    for card, category, spend, lines, promoted in conn.execute(
-            "SELECT t.card, l.category, sum(l.total_cents), count(*), "
-            "sum(CASE WHEN l.discount_cents > 0 THEN 1 ELSE 0 END) FROM lines l JOIN tickets t ON t.id = l.ticket_id "
-            f"WHERE {where} AND t.closed_at >= ? AND t.closed_at < ? GROUP BY t.card, l.category",
-            (*args, low, high)):
+    for card, category, spend, count, promoted in lines:
         c = found.setdefault(card, _Card())
         c.categories[category] = c.categories.get(category, 0) + spend
-        c.lines += lines
+        c.lines += count
         c.promoted += promoted
     return found
+
+
+PROMOTED = "sum(CASE WHEN l.discount_cents > 0 THEN 1 ELSE 0 END)"
+
+
+def _gather(conn, start: date, end: date, cards: list[str] | None) -> dict[str, _Card]:
+    """Per card: tickets by day, store and weekday, and lines by category (one pass each)."""
+    where, args = _cards_filter(cards)
+    low, high = _bounds(start, end)
+    tickets = ((card, store, closed_at[:10], total) for card, store, closed_at, total in conn.execute(
+        f"SELECT t.card, t.store, t.closed_at, t.total_cents FROM tickets t WHERE {where} "
+        "AND t.closed_at >= ? AND t.closed_at < ?", (*args, low, high)))
+    lines = conn.execute(
+        f"SELECT t.card, l.category, sum(l.total_cents), count(*), {PROMOTED} FROM lines l "
+        f"JOIN tickets t ON t.id = l.ticket_id WHERE {where} AND t.closed_at >= ? AND t.closed_at < ? "
+        "GROUP BY t.card, l.category", (*args, low, high))
+    return _fold(tickets, lines)
+
+
+def _in_archive(start: date, end: date, alias: str) -> tuple[str, list]:
+    return (f"{alias}.month BETWEEN ? AND ? AND {alias}.day BETWEEN ? AND ?",
+            [start.strftime("%Y-%m"), end.strftime("%Y-%m"), start, end])
+
+
+def _gather_archive(db, start: date, end: date) -> dict[str, _Card]:
+    """_gather for every card, from the archive's views (lines carry their ticket's card, store and day)."""
+    where, args = _in_archive(start, end, "t")
+    tickets = ((card, store, day.isoformat(), total) for card, store, day, total in db.execute(
+        f"SELECT t.card, t.store, t.day, t.total_cents FROM tickets t WHERE t.card IS NOT NULL AND {where}",
+        args).fetchall())
+    where, args = _in_archive(start, end, "l")
+    lines = db.execute(f"SELECT l.card, l.category, sum(l.total_cents)::BIGINT, count(*), {PROMOTED} FROM lines l "
+                       f"WHERE l.card IS NOT NULL AND {where} GROUP BY l.card, l.category", args).fetchall()
+    return _fold(tickets, lines)
 
 
 @dataclass
@@ -122,12 +150,22 @@ def store_mixes(conn, start: date, end: date, stores: list[str] | None = None) -
     """Each store's category shares of spend and share of promoted lines, every ticket (cards or not)."""
     low, high = _bounds(start, end)
     where, args = ("", []) if stores is None else (f"AND t.store IN ({','.join('?' * len(stores))})", list(stores))
+    return _mixes(conn.execute(
+        f"SELECT t.store, l.category, sum(l.total_cents), count(*), {PROMOTED} FROM lines l "
+        f"JOIN tickets t ON t.id = l.ticket_id WHERE t.closed_at >= ? AND t.closed_at < ? {where} "
+        "GROUP BY t.store, l.category", (low, high, *args)))
+
+
+def _store_mixes_archive(db, start: date, end: date) -> dict[str, StoreMix]:
+    where, args = _in_archive(start, end, "l")
+    return _mixes(db.execute(f"SELECT l.store, l.category, sum(l.total_cents)::BIGINT, count(*), {PROMOTED} "
+                             f"FROM lines l WHERE {where} GROUP BY l.store, l.category", args).fetchall())
+
+
+def _mixes(rows) -> dict[str, StoreMix]:
     spend: dict[str, dict[str, int]] = {}
     counts: dict[str, list[int]] = {}
-    for store, category, cents, lines, promoted in conn.execute(
-            "SELECT t.store, l.category, sum(l.total_cents), count(*), "
-            "sum(CASE WHEN l.discount_cents > 0 THEN 1 ELSE 0 END) FROM lines l JOIN tickets t ON t.id = l.ticket_id "
-            f"WHERE t.closed_at >= ? AND t.closed_at < ? {where} GROUP BY t.store, l.category", (low, high, *args)):
+    for store, category, cents, lines, promoted in rows:
         spend.setdefault(store, {})[category] = cents
         n = counts.setdefault(store, [0, 0])
         n[0] += lines
@@ -198,18 +236,30 @@ def _profile(key: str, cards: list[str], c: _Card, start: date, end: date, mixes
     return p
 
 
-def profiles(conn, end: date, cards_of: dict[str, list[str]] | None = None) -> dict[str, Profile]:
+def profiles(conn, end: date, cards_of: dict[str, list[str]] | None = None,
+             archive: str | Path | None = None) -> dict[str, Profile]:
     """key -> Profile for every customer with a ticket in the 365 days up to `end` (or for the customers of
-    `cards_of`: key -> their cards), with RFM and value rank against everyone."""
+    `cards_of`: key -> their cards), with RFM and value rank against everyone. `archive`: read the tickets
+    from that Parquet archive (DuckDB) instead of the server's tables."""
     start, end = period(end)
-    per_card = _gather(conn, start, end, None if cards_of is None else [c for cs in cards_of.values() for c in cs])
+    if archive is not None:
+        from .archive_db import open_archive
+
+        db = open_archive(archive)
+        try:
+            per_card, mixes = _gather_archive(db, start, end), _store_mixes_archive(db, start, end)
+        finally:
+            db.close()
+    else:
+        per_card = _gather(conn, start, end,
+                           None if cards_of is None else [c for cs in cards_of.values() for c in cs])
+        mixes = store_mixes(conn, start, end)
     if cards_of is None:
         owners = card_owners(conn)
         cards_of = {}
         for card in per_card:
             owner = owners.get(card)
             cards_of.setdefault(f"customer:{owner}" if owner is not None else card, []).append(card)
-    mixes = store_mixes(conn, start, end)
     rfm, ranks = _ranks(conn, start, end)
     found = {}
     for key, cards in cards_of.items():

@@ -217,3 +217,18 @@ def test_the_daily_job_from_the_command_line(conn, office_target):
     assert (done["day"], done["customers"], done["targets"] + done["holdouts"], done["stopped"]) == (
         "2026-02-02", 7, 7, [])
     assert len(done["campaigns"]) == 2 and "pushed" not in done
+
+
+def test_the_job_reads_the_parquet_archive_when_given(conn, office_target, tmp_path):
+    from click.testing import CliRunner
+
+    from loyalty.cli import main
+    from server.analytics import archive
+
+    archive.export(conn, tmp_path / "archive")
+    assert next_offer.eligible(conn, DAY, archive=tmp_path / "archive") == next_offer.eligible(conn, DAY)
+    next_offer.define(conn, FRESH)
+    result = CliRunner().invoke(main, ["server", "next-offers", "--db", office_target, "--day", "2026-02-02",
+                                       "--archive", str(tmp_path / "archive")])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["customers"] == 7

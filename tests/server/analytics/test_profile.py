@@ -128,3 +128,12 @@ def test_customer_page_and_api_show_what_we_know(tmp_path, fast_argon2, office_t
         from ...fixtures.headoffice import close_office
 
         close_office(desk)
+
+
+def test_profiles_from_the_parquet_archive_are_the_same(conn, tmp_path):
+    from server.analytics import archive
+
+    archive.export(conn, tmp_path / "archive")
+    from_archive = profiles(conn, END, archive=tmp_path / "archive")
+    assert from_archive == profiles(conn, END)
+    assert from_archive["customer:1"].affinity == {"fresh": 2.0, "grocery": 0.67}
