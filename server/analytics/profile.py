@@ -179,7 +179,7 @@ def _mixes(rows) -> dict[str, StoreMix]:
     return mixes
 
 
-def _merge(key: str, cards: list[str], per_card: dict[str, _Card]) -> _Card:
+def _merge(cards: list[str], per_card: dict[str, _Card]) -> _Card:
     merged = _Card()
     for card in cards:
         c = per_card.get(card)
@@ -263,7 +263,7 @@ def profiles(conn, end: date, cards_of: dict[str, list[str]] | None = None,
     rfm, ranks = _ranks(conn, start, end)
     found = {}
     for key, cards in cards_of.items():
-        p = _profile(key, cards, _merge(key, cards, per_card), start, end, mixes)
+        p = _profile(key, cards, _merge(cards, per_card), start, end, mixes)
         p.rfm, p.value_rank = rfm.get(key, ""), ranks.get(key, "")
         found[key] = p
     return found
@@ -293,7 +293,7 @@ def customer_profile(conn, customer_id: int, cards: list[str], end: date, cache_
     start, end = period(end)
     key = f"customer:{customer_id}"
     per_card = _gather(conn, start, end, cards) if cards else {}
-    merged = _merge(key, cards, per_card)
+    merged = _merge(cards, per_card)
     store = max(merged.stores.items(), key=lambda kv: (kv[1], kv[0]))[0] if merged.stores else None
     if cache_as:
         mixes = _cached((cache_as, "mix", store, end), lambda: store_mixes(conn, start, end, [store] if store else []))

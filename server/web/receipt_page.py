@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from flask import Blueprint, abort, render_template
 
 from programme.cardnumber import mask_card_number
-from programme.i18n import _, format_datetime, format_money, language
+from programme.i18n import N_, _, format_datetime, format_money, language
 from programme.receipt_link import token_matches
 from sync.codec import CodecError, decode_ticket
 
@@ -25,9 +25,14 @@ TOKEN_CHARS = 32
 NOT_FOUND = "This receipt link is not known: check it against the QR code on your receipt."
 
 
+TENDERS = {"cash": N_("cash"), "bank_card": N_("bank card"), "points": N_("points"), "cheque": N_("loyalty cheque"),
+           "voucher": N_("voucher")}
+
+
 @bp.context_processor
 def words():
-    return {"_": _, "money": format_money, "when": format_datetime, "lang": language()}
+    return {"_": _, "money": format_money, "when": format_datetime, "lang": language(),
+            "tender": lambda kind: _(TENDERS[kind]) if kind in TENDERS else kind}
 
 
 def _ticket(ticket_id: str, token: str):

@@ -36,6 +36,11 @@ def test_the_chooser_beats_chance_and_one_offer_for_all(tmp_path):
     conn = open_db(path)
     conn.row_factory = None
     try:
+        # the traits show in the tickets: price watchers' lines are discounted far more often
+        shares = dict(conn.execute(
+            "SELECT g.price_watcher, avg(CASE WHEN l.discount_cents > 0 THEN 1.0 ELSE 0.0 END) FROM lines l "
+            "JOIN tickets t ON t.id = l.ticket_id JOIN generated_tastes g ON g.card = t.card GROUP BY 1").fetchall())
+        assert shares[1] > 3 * shares[0] > 0
         found = offer_check(conn, date(2026, 7, 1), days=7, seed=2)
         model, chance, segment = (found["policies"][p] for p in ("model", "random", "segment"))
         # measured against each arm's holdout, the same days: noisy at this size (intervals about +-4.50 EUR),
