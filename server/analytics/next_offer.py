@@ -33,7 +33,7 @@ from ..errors import ServerError
 from . import campaigns
 from .aggregate import create_pg
 from .margins import DEFAULT_PER_MILLE, MARGIN_PER_MILLE
-from .profile import AFFINITY_SHOWN, Profile, profiles
+from .profile import AFFINITY_SHOWN, Profile, profiles, profiles_and_mixes, save_snapshot
 from .segments import SegmentSpec
 from .value import point_value_cents
 
@@ -216,10 +216,10 @@ def _open_customers(conn, day: date) -> set[str]:
         "WHERE c.ends >= ? AND c.stopped_at IS NULL", (day.isoformat(),))}
 
 
-def eligible(conn, day: date, archive=None) -> dict[str, Profile]:
+def eligible(conn, day: date, archive=None, everyone: dict[str, Profile] | None = None) -> dict[str, Profile]:
     """The active customers who may get an offer on `day`: a desk customer who agreed to profiling, with an
     active card and a ticket in the last 12 months, and no offer open. Profiles as of the day before (from the
-    Parquet `archive` when given)."""
+    Parquet `archive` when given; `everyone`: those profiles, already computed)."""
     if not has_table(conn, "customers"):
         return {}
     agreed = {f"customer:{cid}" for (cid,) in conn.execute(
@@ -229,7 +229,8 @@ def eligible(conn, day: date, archive=None) -> dict[str, Profile]:
         active.setdefault(f"customer:{cid}", []).append(number)
     busy = _open_customers(conn, day)
     found = {}
-    for key, p in profiles(conn, day - timedelta(days=1), archive=archive).items():
+    everyone = profiles(conn, day - timedelta(days=1), archive=archive) if everyone is None else everyone
+    for key, p in everyone.items():
         if key in agreed and key in active and key not in busy and p.tickets:
             p.cards = sorted(active[key])  # the offer reaches every active card of theirs
             found[key] = p
@@ -311,8 +312,11 @@ def record(conn, day: date, choices: list[Choice], policy: str = "model", now: s
 
 def run(conn, day: date, now: str | None = None, archive=None) -> dict:
     """The daily job: choose (model) for every eligible customer and record the campaigns; JSON counts.
-    `archive`: read the year of tickets from the Parquet archive (DuckDB) instead of the server's tables."""
-    chosen = choose(conn, day, found=eligible(conn, day, archive) if archive is not None else None)
+    `archive`: read the year of tickets from the Parquet archive (DuckDB) instead of the server's tables.
+    Also keeps the store mixes and everyone's ranks for the customer page (profile.save_snapshot)."""
+    everyone, mixes = profiles_and_mixes(conn, day - timedelta(days=1), archive=archive)
+    save_snapshot(conn, day, everyone, mixes)
+    chosen = choose(conn, day, found=eligible(conn, day, archive, everyone))
     made = record(conn, day, chosen, now=now)
     return {"day": day.isoformat(), "customers": len(chosen), "targets": sum(c.grp == "target" for c in chosen),
             "holdouts": sum(c.grp == "holdout" for c in chosen), "campaigns": made}

@@ -241,6 +241,12 @@ def profiles(conn, end: date, cards_of: dict[str, list[str]] | None = None,
     """key -> Profile for every customer with a ticket in the 365 days up to `end` (or for the customers of
     `cards_of`: key -> their cards), with RFM and value rank against everyone. `archive`: read the tickets
     from that Parquet archive (DuckDB) instead of the server's tables."""
+    return profiles_and_mixes(conn, end, cards_of, archive)[0]
+
+
+def profiles_and_mixes(conn, end: date, cards_of: dict[str, list[str]] | None = None,
+                       archive: str | Path | None = None) -> tuple[dict[str, Profile], dict[str, StoreMix]]:
+    """profiles(), and the stores' mixes they were measured against."""
     start, end = period(end)
     if archive is not None:
         from .archive_db import open_archive
@@ -266,7 +272,7 @@ def profiles(conn, end: date, cards_of: dict[str, list[str]] | None = None,
         p = _profile(key, cards, _merge(cards, per_card), start, end, mixes)
         p.rfm, p.value_rank = rfm.get(key, ""), ranks.get(key, "")
         found[key] = p
-    return found
+    return found, mixes
 
 
 _cache: dict[tuple, tuple[float, object]] = {}
@@ -288,22 +294,100 @@ def _ranks(conn, start: date, end: date) -> tuple[dict[str, str], dict[str, str]
 
 
 def customer_profile(conn, customer_id: int, cards: list[str], end: date, cache_as: str = "") -> Profile:
-    """One desk customer's profile (their cards), for the customer page and the API. The store mixes and
-    everyone's ranks are kept CACHE_SECONDS under `cache_as` (the database's name) when one is given."""
+    """One desk customer's profile (their cards), for the customer page and the API.
+
+    Their own tickets are read each time. Their store's mix and everyone's ranks need every ticket of the
+    year: on a small database (at most INLINE_ROWS card_day rows over it) they are computed here and kept
+    CACHE_SECONDS under `cache_as` (the database's name); on a larger one they come from the snapshot the
+    daily next best offer job keeps (save_snapshot), missing until it has run."""
     start, end = period(end)
     key = f"customer:{customer_id}"
     per_card = _gather(conn, start, end, cards) if cards else {}
     merged = _merge(cards, per_card)
     store = max(merged.stores.items(), key=lambda kv: (kv[1], kv[0]))[0] if merged.stores else None
-    if cache_as:
-        mixes = _cached((cache_as, "mix", store, end), lambda: store_mixes(conn, start, end, [store] if store else []))
+    stores = [store] if store else []
+    if not small(conn, start, end):
+        mixes, (rfm, ranks) = snapshot_mixes(conn, stores), snapshot_ranks(conn, key)
+    elif cache_as:
+        mixes = _cached((cache_as, "mix", store, end), lambda: store_mixes(conn, start, end, stores))
         rfm, ranks = _cached((cache_as, "ranks", end), lambda: _ranks(conn, start, end))
     else:
-        mixes = store_mixes(conn, start, end, [store] if store else [])
+        mixes = store_mixes(conn, start, end, stores)
         rfm, ranks = _ranks(conn, start, end)
     p = _profile(key, cards, merged, start, end, mixes)
     p.rfm, p.value_rank = rfm.get(key, ""), ranks.get(key, "")
     return p
+
+
+INLINE_ROWS = 200_000  # card_day rows over the year: above, the customer page reads the daily job's snapshot
+SNAPSHOT_SCHEMA = """
+CREATE TABLE IF NOT EXISTS profile_store_mix (
+    store TEXT NOT NULL,
+    category TEXT NOT NULL,
+    share REAL NOT NULL,
+    promoted_share REAL NOT NULL,
+    day TEXT NOT NULL,
+    PRIMARY KEY (store, category)
+);
+CREATE TABLE IF NOT EXISTS profile_ranks (
+    customer TEXT PRIMARY KEY,
+    rfm TEXT NOT NULL,
+    value_rank TEXT NOT NULL,
+    day TEXT NOT NULL
+);
+"""
+
+
+def small(conn, start: date, end: date) -> bool:
+    """Whether everyone's year is small enough to read for one page (a bounded count)."""
+    from .aggregate import ensure_schema
+
+    ensure_schema(conn)
+    return conn.execute("SELECT count(*) FROM (SELECT 1 FROM card_day WHERE day >= ? AND day <= ? LIMIT ?) found",
+                        (start.isoformat(), end.isoformat(), INLINE_ROWS + 1)).fetchone()[0] <= INLINE_ROWS
+
+
+def ensure_snapshot(conn) -> None:
+    from ..dbconn import POSTGRESQL, dialect
+    from .aggregate import create_pg
+
+    if dialect(conn) == POSTGRESQL:
+        create_pg(conn, "profile_ranks", SNAPSHOT_SCHEMA)
+    else:
+        conn.executescript(SNAPSHOT_SCHEMA)
+
+
+def save_snapshot(conn, day: date, found: dict[str, Profile], mixes: dict[str, StoreMix]) -> None:
+    """Keep the store mixes and these customers' ranks for the customer page (the daily job calls this)."""
+    from ..dbconn import joined_or_own_transaction
+
+    ensure_snapshot(conn)
+    with joined_or_own_transaction(conn):
+        conn.execute("DELETE FROM profile_store_mix")
+        conn.executemany("INSERT INTO profile_store_mix VALUES (?, ?, ?, ?, ?)",
+                         [(store, category, share, mix.promoted_share, day.isoformat())
+                          for store, mix in sorted(mixes.items())
+                          for category, share in sorted(mix.categories.items())])
+        conn.executemany("INSERT INTO profile_ranks VALUES (?, ?, ?, ?) ON CONFLICT (customer) DO UPDATE SET "
+                         "rfm = excluded.rfm, value_rank = excluded.value_rank, day = excluded.day",
+                         [(key, p.rfm, p.value_rank, day.isoformat()) for key, p in sorted(found.items()) if p.rfm])
+
+
+def snapshot_mixes(conn, stores: list[str]) -> dict[str, StoreMix]:
+    ensure_snapshot(conn)
+    mixes: dict[str, StoreMix] = {}
+    for store in stores:
+        rows = conn.execute("SELECT category, share, promoted_share FROM profile_store_mix WHERE store = ?",
+                            (store,)).fetchall()
+        if rows:
+            mixes[store] = StoreMix({c: share for c, share, _ in rows}, rows[0][2])
+    return mixes
+
+
+def snapshot_ranks(conn, key: str) -> tuple[dict[str, str], dict[str, str]]:
+    ensure_snapshot(conn)
+    row = conn.execute("SELECT rfm, value_rank FROM profile_ranks WHERE customer = ?", (key,)).fetchone()
+    return ({key: row[0]}, {key: row[1]}) if row else ({}, {})
 
 
 def _rank_words(rank: str) -> str:

@@ -137,3 +137,18 @@ def test_profiles_from_the_parquet_archive_are_the_same(conn, tmp_path):
     from_archive = profiles(conn, END, archive=tmp_path / "archive")
     assert from_archive == profiles(conn, END)
     assert from_archive["customer:1"].affinity == {"fresh": 2.0, "grocery": 0.67}
+
+
+def test_on_a_large_database_the_page_reads_the_daily_jobs_snapshot(conn, monkeypatch):
+    from server.analytics import profile
+    from server.analytics.profile import profiles_and_mixes, save_snapshot
+
+    inline = customer_profile(conn, 1, [CARDS["A"]], END)
+    monkeypatch.setattr(profile, "INLINE_ROWS", 5)  # the year has more card_day rows than this
+    before = customer_profile(conn, 1, [CARDS["A"]], END)
+    assert (before.affinity, before.rfm, before.value_rank, before.store_promoted_share) == ({}, "", "", 0.0)
+    assert (before.visits, before.churn_risk) == (inline.visits, inline.churn_risk)  # their own tickets
+    everyone, mixes = profiles_and_mixes(conn, END)
+    save_snapshot(conn, END, everyone, mixes)
+    save_snapshot(conn, END, everyone, mixes)  # the next day's run replaces it
+    assert customer_profile(conn, 1, [CARDS["A"]], END) == inline
