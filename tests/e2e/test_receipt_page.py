@@ -16,7 +16,7 @@ from server.analytics.segments import SegmentSpec
 from terminal.receipt_qr import link_for, print_qr_block
 from terminal.till import TillSession
 
-from ..fixtures.browser import by_id, serve, shot
+from ..fixtures.browser import by_id, serve
 from ..fixtures.desk import Desk
 from ..fixtures.headoffice import CARDS, END, START, build_known_set, close_office, register_customers, store_tickets
 
@@ -76,7 +76,6 @@ def test_a_printed_receipts_qr_code_opens_its_page_on_a_phone(tmp_path, fast_arg
             assert "Autumn bonus: 300 bonus points on your next visit, until" in by_id(browser, "offers").text
             wide = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
             assert wide[0] <= wide[1], f"the page is wider than the phone: {wide}"
-            shot(browser, "receipt-phone")
 
             browser.get(link[:-4] + "AAAA")  # a link with another token: the same answer as an unknown ticket
             assert "This receipt link is not known: check it against the QR code on your receipt." in \

@@ -188,6 +188,13 @@ def test_the_campaigns_page_defines_offer_types_and_shows_why_one_stopped(tmp_pa
         response = desk.post(client, "/office/next-offers/types", name="we miss you", kind="winback", value="300",
                              days="7", holdout_percent="50", min_run_days="7")
         assert response.status_code == 302
+        chosen = desk.post(client, "/office/next-offers/choose")
+        assert chosen.status_code == 302
+        page = text(client.get("/office/campaigns"))
+        held = desk.conn.execute("SELECT count(*) FROM nbo_choices WHERE grp = 'holdout'").fetchone()[0]
+        assert desk.count("nbo_choices") == 7
+        assert (f"{7 - held} offer(s) chosen, {held} customer(s) held out; no broker is configured: push the "
+                "offers when ready.") in page
         with desk.conn:
             desk.conn.execute("UPDATE nbo_offer_types SET stopped_at = '2026-02-08T07:00:00+00:00', "
                               "stopped_why = 'stopped on 2026-02-08: the offer costs more than it brings'")
@@ -232,3 +239,17 @@ def test_the_job_reads_the_parquet_archive_when_given(conn, office_target, tmp_p
                                        "--archive", str(tmp_path / "archive")])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["customers"] == 7
+
+
+def test_what_similar_customers_did_corrects_the_prior(conn):
+    """The measured uplift of a cell is blended in with the weight of the customers measured."""
+    winback = next_offer.define(conn, WINBACK)
+    (t,) = next_offer.offer_types(conn)
+    p = next_offer.eligible(conn, DAY)["customer:7"]
+    prior, cell, reason = next_offer.expected(t, p, {})
+    assert cell == "churn high" and "similar customers" not in reason
+    learnt = {(winback, "churn high"): (200, -500.0)}
+    blended, _, reason = next_offer.expected(t, p, learnt)
+    assert blended == round((200 * prior + 200 * -500.0) / 400)
+    assert reason.endswith(f"; 200 similar customers (churn high) measured -5.00 EUR, blended {blended / 100:+.2f}")
+    assert next_offer.expected(t, p, {(winback, "churn low"): (200, -500.0)})[0] == prior  # another cell
