@@ -23,7 +23,7 @@ END = date(2026, 6, 30)
 
 def one(customers: int, tickets: int, seed: int) -> dict:
     from server.analytics.generate import Plan, generate, offer_check
-    from server.deskdb import open_db
+    from server.storage.desk_db import open_db
 
     with tempfile.TemporaryDirectory() as tmp:
         conn = open_db(Path(tmp) / "server.db")

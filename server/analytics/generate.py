@@ -29,6 +29,7 @@ from programme.cardnumber import make_card_number
 from programme.ticket import GENESIS_HASH, Line, PointsEntry, Tender, Ticket
 
 from ..errors import ServerError
+from server.storage.connection import Connection
 
 TILLS_PER_STORE = 6
 BATCH = 20_000
@@ -106,7 +107,7 @@ def refuse_postgres(target) -> None:
         raise ServerError(POSTGRES_REFUSED)
 
 
-def generate(conn: sqlite3.Connection, plan: Plan, progress: Callable[[int], None] | None = None) -> dict:
+def generate(conn: Connection, plan: Plan, progress: Callable[[int], None] | None = None) -> dict:
     """Fill an empty server database; returns counts. `progress(n)` is called with tickets written so far."""
     if getattr(conn, "dialect", "sqlite") != "sqlite":
         raise ServerError(POSTGRES_REFUSED)
@@ -249,7 +250,7 @@ def true_response(kind: str, category: str, taste: str, watcher: bool, lapsing: 
     return high if fits else low
 
 
-def respond(conn: sqlite3.Connection, start: date, days: int, seed: int = 0) -> dict:
+def respond(conn: Connection, start: date, days: int, seed: int = 0) -> dict:
     """Play `days` days from `start` for the generated customers: each comes at their usual rate (none for
     those drifting away); an open next best offer brings an extra visit with its true chance, with a basket
     from the offer's category for bonus points on a category; the first ticket of a target card in an offer's
@@ -332,7 +333,7 @@ def _moment(rng: random.Random, day: date) -> datetime:
 class _Batch:
     """Rows for tickets, lines, ledger and received, inserted together with executemany by a writer thread."""
 
-    def __init__(self, conn: sqlite3.Connection):
+    def __init__(self, conn: Connection):
         self.conn = conn
         self.tickets, self.lines, self.ledger, self.received = [], [], [], []
         self.last_hash = GENESIS_HASH
@@ -408,7 +409,7 @@ class _Batch:
                 self.failure = exc
 
 
-def _write_customers(conn: sqlite3.Connection, rng: random.Random, customers: int, first_day: date) -> None:
+def _write_customers(conn: Connection, rng: random.Random, customers: int, first_day: date) -> None:
     """A desk customer for most cards (with random consents); the other cards stay anonymous."""
     has_desk = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'customers'").fetchone()
     if not has_desk:
@@ -449,7 +450,7 @@ def check_offer_types() -> list:
             OfferType(name="we miss you: 200 points", kind="winback", points=200, **common)]
 
 
-def offer_check(conn: sqlite3.Connection, day: date, days: int = 7, seed: int = 0) -> dict:
+def offer_check(conn: Connection, day: date, days: int = 7, seed: int = 0) -> dict:
     """The three-way check on generated data with hidden tastes: the eligible customers split in three arms;
     the model, chance and one segment-wide offer choose for one arm each on `day`; `days` days are played
     (respond); returns each policy's targets against its holdout (offer_results.by_policy), as JSON."""

@@ -16,7 +16,7 @@ Each offer type keeps a random holdout: a customer is held out of an offer type 
 the customer falls under its per mille, so the draw is the same every day and needs nothing stored. Chosen
 offers become one campaign per offer type and day (targets and holdout as its control group): they reach the
 tills, are applied there and checked at ingest exactly as hand-made campaigns (server/analytics/campaigns.py,
-terminal/offers.py, server/offers_check.py).
+terminal/offers.py, server/ingest/offers_check.py).
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import msgspec
 
-from ..dbconn import POSTGRESQL, dialect, has_table, joined_or_own_transaction, postgres_schema
+from server.storage.connection import POSTGRESQL, Connection, dialect, has_table, joined_or_own_transaction, postgres_schema
 from ..errors import ServerError
 from . import campaigns
 from .aggregate import create_pg
@@ -97,7 +97,7 @@ class Choice:
     reason: str
 
 
-def ensure_schema(conn: sqlite3.Connection) -> None:
+def ensure_schema(conn: Connection) -> None:
     campaigns.ensure_schema(conn)
     if dialect(conn) == POSTGRESQL:
         create_pg(conn, "nbo_choices", SCHEMA_PG)
@@ -124,7 +124,7 @@ def _check(t: OfferType) -> None:
         raise ServerError(f"the minimum run is 1 to {MAX_RUN_DAYS} days: give one in that range")
 
 
-def define(conn: sqlite3.Connection, offer_type: OfferType, now: str | None = None) -> int:
+def define(conn: Connection, offer_type: OfferType, now: str | None = None) -> int:
     """Record an offer type head office offers; returns its id."""
     _check(offer_type)
     ensure_schema(conn)
@@ -141,7 +141,7 @@ def define(conn: sqlite3.Connection, offer_type: OfferType, now: str | None = No
              t.days, t.holdout_per_mille, t.min_run_days, now)).fetchall()[0][0]
 
 
-def offer_types(conn: sqlite3.Connection, active_only: bool = False) -> list[dict]:
+def offer_types(conn: Connection, active_only: bool = False) -> list[dict]:
     ensure_schema(conn)
     cur = conn.execute("SELECT * FROM nbo_offer_types " + ("WHERE stopped_at IS NULL " if active_only else "")
                        + "ORDER BY id")

@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from sync.events import log_event
 
-from ..dbconn import joined_or_own_transaction
+from server.storage.connection import joined_or_own_transaction
 from . import campaigns
 from .aggregate import ensure_schema as ensure_aggregates
 from .next_offer import ensure_schema, offer_types

@@ -348,7 +348,7 @@ def small(conn, start: date, end: date) -> bool:
 
 
 def ensure_snapshot(conn) -> None:
-    from ..dbconn import POSTGRESQL, dialect
+    from server.storage.connection import POSTGRESQL, dialect
     from .aggregate import create_pg
 
     if dialect(conn) == POSTGRESQL:
@@ -359,7 +359,7 @@ def ensure_snapshot(conn) -> None:
 
 def save_snapshot(conn, day: date, found: dict[str, Profile], mixes: dict[str, StoreMix]) -> None:
     """Keep the store mixes and these customers' ranks for the customer page (the daily job calls this)."""
-    from ..dbconn import joined_or_own_transaction
+    from server.storage.connection import joined_or_own_transaction
 
     ensure_snapshot(conn)
     with joined_or_own_transaction(conn):

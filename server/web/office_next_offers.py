@@ -9,10 +9,10 @@ from flask import Blueprint, current_app, flash, redirect, request, url_for
 from sync.broker_url import parse_broker_url
 from sync.errors import SyncError
 
-from .. import bounds
+from server.desk import bounds
 from ..analytics import campaigns, next_offer, offer_results
 from ..errors import ServerError
-from . import db, roles
+from server.web.context import db, roles
 from .office import OFFICE, fold_if_small, refused
 
 RUNS_ON_POSTGRESQL = True

@@ -16,9 +16,9 @@ from programme.i18n import N_, _, format_datetime, format_money, language
 from programme.receipt_link import token_matches
 from sync.codec import CodecError, decode_ticket
 
-from .. import standing as standing_of
-from ..dbconn import has_table
-from . import db
+from server.desk import standing as standing_of
+from server.storage.connection import has_table
+from server.web.context import db
 
 bp = Blueprint("receipt", __name__)
 TOKEN_CHARS = 32

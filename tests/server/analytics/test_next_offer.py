@@ -11,7 +11,7 @@ import pytest
 from programme.ticket import GENESIS_HASH, PointsEntry, Tender, Ticket, make_line, ticket_hash
 from server.analytics import aggregate, campaigns, next_offer, offer_results
 from server.analytics.next_offer import Choice, OfferType
-from server.deskdb import open_db
+from server.storage.desk_db import open_db
 from server.errors import ServerError
 
 from ...fixtures.desk import Desk, text

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from loyalty.cli import main
 from server.analytics.generate import offer_check
-from server.deskdb import open_db
+from server.storage.desk_db import open_db
 
 
 def fits(conn, policy: str) -> float:

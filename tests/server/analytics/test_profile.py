@@ -9,7 +9,7 @@ import pytest
 from programme.ticket import GENESIS_HASH, PointsEntry, Tender, Ticket, make_line, ticket_hash
 from server.analytics import aggregate
 from server.analytics.profile import customer_profile, profiles, sentences
-from server.deskdb import open_db
+from server.storage.desk_db import open_db
 
 from ...fixtures.desk import Desk, text
 from ...fixtures.headoffice import CARDS, register_customers, store_tickets
@@ -117,7 +117,7 @@ def test_customer_page_and_api_show_what_we_know(tmp_path, fast_argon2, office_t
         # customer 3 did not agree to profiling
         assert ("This customer has not agreed to profiling: nothing is worked out from their tickets."
                 in text(client.get("/customers/3")))
-        from server import accounts
+        from server.desk import accounts
 
         auth = {"Authorization": f"Bearer {accounts.create_token(desk.conn, 'head-office')}"}
         api = desk.app.test_client()
