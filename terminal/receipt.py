@@ -291,13 +291,18 @@ def make_printer(spec: str = "dummy"):
     raise TillError(f"printer {spec!r} not understood: use dummy, file:PATH, network:HOST[:PORT] or usb:VID:PID")
 
 
-def print_text(device, text: str) -> None:
+def print_text(device, text: str, qr: str | None = None) -> None:
     """Send a rendered receipt or slip to an escpos printer in code page CP858 (it has the € sign): the first
-    line bold, then a cut. The text has plain spaces only (U+202F and U+00A0 are not in the code page)."""
+    line bold, then a cut (`qr`: the ticket's link, printed as a QR code before the cut: terminal/receipt_qr.py).
+    The text has plain spaces only (U+202F and U+00A0 are not in the code page)."""
     first, _sep, rest = text.partition("\n")
     device.charcode(CODE_PAGE)
     device.set(align="left", bold=True)
     device.text(first + "\n")
     device.set(align="left", bold=False)
     device.text(rest)
+    if qr:
+        from .receipt_qr import print_qr_block
+
+        print_qr_block(device, qr)
     device.cut()

@@ -26,6 +26,7 @@ from .journal import Journal
 from .offers import offers_by_campaign, offers_for_card
 from .receipt import (make_printer, needs_printing, print_text, render_cheques, render_control_slip,
                       render_duplicate, render_receipt, render_training)
+from .receipt_qr import link_for, qr_line
 from .returns import close_return
 from .sale import close_sale
 from .simulate import Article, catalogue
@@ -87,7 +88,7 @@ class TillSession:
         self.online = online
         self.requester = requester
         self.last_ticket_id: str | None = None
-        self._unprinted: str | None = None  # the last ticket's receipt, until the customer asks for it
+        self._unprinted: tuple[str, str | None] | None = None  # the last receipt (and its link) till asked for
         self.training = False  # "mode école": tickets go to the training chain, never to sales or totals
 
     def _received_catalogue(self):
@@ -332,6 +333,8 @@ class TillSession:
         receipt = render_receipt(ticket, change_cents=change_cents, balance=balance and balance.points,
                                  balance_confirmed=bool(balance and balance.confirmed), offers=offers,
                                  settings=self.settings, expires_on=self._expiry(ticket))
+        link = link_for(ticket)  # the QR code to the ticket's page (terminal/receipt_qr.py)
+        receipt += f"{qr_line()}\n" if link else ""
         slip = None
         if ticket.points_redeemed:
             slip = render_control_slip(ticket, balance_before=balance_before if balance_before is not None else 0,
@@ -343,8 +346,8 @@ class TillSession:
         # AGEC: the receipt prints when the customer asks (print_receipt), except for durable goods under the
         # legal guarantee; the control slip (kept by the till) and loyalty cheques (value) always print.
         printed = always or needs_printing(ticket)
-        self._unprinted = None if printed else receipt
-        error = self._print(receipt if printed else None, slip, *cheques)
+        self._unprinted = None if printed else (receipt, link)
+        error = self._print(receipt if printed else None, slip, *cheques, qr=link)
         return Closed(ticket, receipt, slip, balance, error, cheques, printed)
 
     def print_receipt(self) -> str:
@@ -352,10 +355,11 @@ class TillSession:
         later copy is a reprint, marked DUPLICATA."""
         if self._unprinted is None:
             raise TillError("no receipt waiting to be printed: reprint (F8) prints a copy marked DUPLICATA")
-        error = self._print(self._unprinted)
+        text, link = self._unprinted
+        error = self._print(text, qr=link)
         if error:
             raise TillError(error)
-        text, self._unprinted = self._unprinted, None
+        self._unprinted = None
         return text
 
     def _expiry(self, ticket: Ticket):
@@ -371,12 +375,13 @@ class TillSession:
         ids = sorted({c for c in (campaign_of(e.rule) for e in ticket.points) if c is not None})
         return offers_by_campaign(self.journal.conn, ids)
 
-    def _print(self, *texts: str | None) -> str | None:
-        """Print; a printer fault never loses the ticket, which is already in the journal."""
+    def _print(self, *texts: str | None, qr: str | None = None) -> str | None:
+        """Print; a printer fault never loses the ticket, which is already in the journal. `qr`: the first
+        text's QR code."""
         try:
-            for text in texts:
+            for n, text in enumerate(texts):
                 if text:
-                    print_text(self.printer, text)
+                    print_text(self.printer, text, qr=qr if n == 0 else None)
         except (OSError, TillError) as exc:
             return f"the receipt could not be printed ({exc}): fix the printer, then reprint (F8)"
         return None

@@ -120,23 +120,32 @@ def create(conn: Connection, campaign: Campaign, now: str | None = None) -> int:
     keys = sorted(m.key for m in found)
     random.Random(campaign.seed).shuffle(keys)
     controls = set(keys[:round(len(keys) * campaign.control_per_mille / 1000)])
-    now = now or datetime.now(timezone.utc).isoformat(timespec="seconds")
     conn.execute("BEGIN IMMEDIATE")
     try:
-        cur = conn.execute(
-            "INSERT INTO campaigns (name, segment, kind, points, cheque_cents, starts, ends, stores, "
-            "control_per_mille, seed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (campaign.name.strip(), msgspec.json.encode(campaign.segment).decode(), campaign.kind, campaign.points,
-             campaign.cheque_cents, campaign.starts.isoformat(), campaign.ends.isoformat(), ",".join(campaign.stores),
-             campaign.control_per_mille, campaign.seed, now))
-        campaign_id = cur.fetchall()[0][0]
-        conn.executemany("INSERT INTO campaign_members VALUES (?, ?, ?, ?)",
-                         [(campaign_id, m.key, card, "control" if m.key in controls else "target")
-                          for m in found for card in m.cards])
+        campaign_id = record(conn, campaign, [(m.key, card, "control" if m.key in controls else "target")
+                                              for m in found for card in m.cards], now)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+    return campaign_id
+
+
+def record(conn: Connection, campaign: Campaign, cards: list[tuple[str, str, str]],
+           now: str | None = None) -> int:
+    """Write a checked campaign and its (customer, card, "target" or "control") rows, in the caller's
+    transaction; returns its id. The next best offer (next_offer.py) draws its own groups and comes here."""
+    _check(campaign)
+    now = now or datetime.now(timezone.utc).isoformat(timespec="seconds")
+    cur = conn.execute(
+        "INSERT INTO campaigns (name, segment, kind, points, cheque_cents, starts, ends, stores, "
+        "control_per_mille, seed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        (campaign.name.strip(), msgspec.json.encode(campaign.segment).decode(), campaign.kind, campaign.points,
+         campaign.cheque_cents, campaign.starts.isoformat(), campaign.ends.isoformat(), ",".join(campaign.stores),
+         campaign.control_per_mille, campaign.seed, now))
+    campaign_id = cur.fetchall()[0][0]
+    conn.executemany("INSERT INTO campaign_members VALUES (?, ?, ?, ?)",
+                     [(campaign_id, customer, card, grp) for customer, card, grp in cards])
     return campaign_id
 
 

@@ -17,8 +17,11 @@ from server.cli.db_option import db_option, clear_errors
 @click.option("--seed", default=0, show_default=True, type=int, help="The same seed gives the same data.")
 @click.option("--end", type=click.DateTime(formats=["%Y-%m-%d"]),
               help="Last day of the year of sales (default: yesterday, UTC).")
+@click.option("--hidden-tastes", is_flag=True,
+              help="Give customers traits their tickets show but nothing names (a favourite category, a taste for "
+                   "promotions, drifting away), for checking the next best offer (docs/headoffice.md).")
 @clear_errors()
-def generate(db: str, customers: int, tickets: int, stores: int, seed: int, end) -> None:
+def generate(db: str, customers: int, tickets: int, stores: int, seed: int, end, hidden_tastes: bool) -> None:
     """Fill a server database with a year of realistic tickets (skewed spending, stores, weekly and
     daily peaks, seasonal months, categories), customers and cards, then build the aggregates.
     Prints JSON counts and the speed."""
@@ -44,7 +47,8 @@ def generate(db: str, customers: int, tickets: int, stores: int, seed: int, end)
                 rate = done / max(time.perf_counter() - started, 1e-9)
                 progress.update(task, completed=done, rate=f"{rate:,.0f} tickets/s")
 
-            summary = run(conn, Plan(customers, tickets, stores, seed, end.date() if end else None), advance)
+            summary = run(conn, Plan(customers, tickets, stores, seed, end.date() if end else None, hidden_tastes),
+                          advance)
             generated = time.perf_counter() - started
             agg = progress.add_task("aggregating", total=tickets, rate="")
             refresh(conn, lambda done: progress.update(agg, completed=done))

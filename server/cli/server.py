@@ -10,6 +10,7 @@ import click
 from server.cli import aggregate as aggregate_commands
 from server.cli import closures as closures_commands
 from server.cli import keys as keys_commands
+from server.cli import next_offer as next_offer_commands
 from server.cli.db_option import db_option, clear_errors
 
 @click.group(invoke_without_command=True)
@@ -299,5 +300,6 @@ def release_held(db: str, tickets: tuple[str, ...], by: str) -> None:
 
 
 # The subcommands kept in modules of their own: each module lists its COMMANDS (as terminal.cli's do).
-for _command in (*aggregate_commands.COMMANDS, *closures_commands.COMMANDS, *keys_commands.COMMANDS):
+for _command in (*aggregate_commands.COMMANDS, *closures_commands.COMMANDS, *keys_commands.COMMANDS,
+                 *next_offer_commands.COMMANDS):
     server.add_command(_command)

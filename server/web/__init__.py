@@ -152,15 +152,16 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     def refused(exc):
         return render_template("error.html", title="Refused", message=str(exc)), status_of(exc)
 
-    from . import api, auth, cards, customers
+    from . import api, auth, cards, customers, receipt_page
 
+    app.register_blueprint(receipt_page.bp)  # the receipt's QR code page: no log-in, a signed link
     app.register_blueprint(auth.bp)
     app.register_blueprint(customers.bp)
     app.register_blueprint(cards.bp)
     app.register_blueprint(api.bp)
-    from . import office, office_campaigns, office_tickets  # head office pages
+    from . import office, office_campaigns, office_next_offers, office_tickets  # head office pages
 
-    for blueprint in (office.bp, office_tickets.bp, office_campaigns.bp):
+    for blueprint in (office.bp, office_tickets.bp, office_campaigns.bp, office_next_offers.bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api.bp)
     return app

@@ -46,7 +46,23 @@ def search():
 @bp.route("/customers/<int:customer_id>")
 @token_roles(*EVERYONE)
 def customer(customer_id: int):
-    return jsonify(customers.view(db(), customer_id))
+    shown = customers.view(db(), customer_id)
+    return jsonify({**shown, "profile": profile_json(shown)})
+
+
+def profile_json(shown: dict) -> dict | None:
+    """The customer's profile (server/analytics/profile.py) in figures; None without their consent to profiling."""
+    from datetime import datetime, timezone
+
+    from flask import current_app
+
+    from ..analytics.profile import customer_profile
+
+    c = shown["customer"]
+    if not c["consent_profiling"] or c["erased_at"]:
+        return None
+    return customer_profile(db(), c["id"], [card["number"] for card in shown["cards"]],
+                            datetime.now(timezone.utc).date(), cache_as=str(current_app.config["DB"])).as_json()
 
 
 @bp.route("/customers/<int:customer_id>/statement")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from server.desk import cards as cardlib
@@ -18,7 +18,23 @@ bp = Blueprint("customers", __name__)
 
 def show(customer_id: int, error: str | None = None, status: int = 200):
     """The customer page; an action that was refused shows it again with the reason."""
-    return render_template("customer.html", error=error, **customers.view(db(), customer_id)), status
+    shown = customers.view(db(), customer_id)
+    return render_template("customer.html", error=error, known=known_about(shown), **shown), status
+
+
+def known_about(shown: dict) -> list[str]:
+    """"What we know": the customer's profile in sentences, when they agreed to profiling."""
+    from datetime import datetime, timezone
+
+    from ..analytics.profile import customer_profile, sentences
+    from programme.i18n import _
+
+    c = shown["customer"]
+    if not c["consent_profiling"] or c["erased_at"]:
+        return [_("This customer has not agreed to profiling: nothing is worked out from their tickets.")]
+    found = customer_profile(db(), c["id"], [card["number"] for card in shown["cards"]],
+                             datetime.now(timezone.utc).date(), cache_as=str(current_app.config["DB"]))
+    return sentences(found)
 
 
 @bp.route("/")

@@ -83,7 +83,9 @@ def segment_export():
 @bp.route("/campaigns")
 @roles(*OFFICE)
 def campaigns():
-    return render_template("office_campaigns.html", campaigns=offers.list_campaigns(db()),
+    from .office_next_offers import overview
+
+    return render_template("office_campaigns.html", campaigns=offers.list_campaigns(db()), nbo=overview(db()),
                            spec=segment_spec(request.args), ranks=RANKS,
                            categories=_categories(), tiers=seg.tier_names(),
                            broker=bool(current_app.config.get("BROKER")))

@@ -1,0 +1,67 @@
+"""Head office's next best offers: the offer types it defines, the daily choice, and each type's results
+against its holdout (shown on the campaigns page, with the reason of any offer type stopped)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import Blueprint, current_app, flash, redirect, request, url_for
+
+from sync.broker_url import parse_broker_url
+from sync.errors import SyncError
+
+from server.desk import bounds
+from ..analytics import campaigns, next_offer, offer_results
+from ..analytics import offer_definitions
+from ..errors import ServerError
+from server.web.context import db, roles
+from .office import OFFICE, fold_if_small, refused
+
+RUNS_ON_POSTGRESQL = True
+bp = Blueprint("office_next_offers", __name__, url_prefix="/office/next-offers")
+bp.register_error_handler(ServerError, refused)
+
+
+def overview(conn) -> dict:
+    """What the campaigns page shows of the next best offers: each type with its results."""
+    today = datetime.now(timezone.utc).date()
+    return {"types": offer_results.results(conn, today), "kinds": next_offer.KINDS}
+
+
+@bp.route("/types", methods=["POST"])
+@roles(*OFFICE)
+def define():
+    form = request.form
+    kind = form.get("kind", "")
+    value = bounds.parse_int(form.get("value"), "points or euros", 1, campaigns.MAX_BONUS_POINTS)
+    type_id = offer_definitions.define(db(), offer_definitions.OfferType(
+        name=form.get("name", ""), kind=kind, category=form.get("category", ""),
+        points=value if kind != "basket_cheque" else 0, cheque_cents=value * 100 if kind == "basket_cheque" else 0,
+        days=bounds.parse_int(form.get("days"), "days", 1, next_offer.MAX_DAYS, 7),
+        holdout_per_mille=bounds.parse_int(form.get("holdout_percent"), "holdout %", 1,
+                                           next_offer.MAX_HOLDOUT // 10, 10) * 10,
+        min_run_days=bounds.parse_int(form.get("min_run_days"), "minimum run", 1, next_offer.MAX_RUN_DAYS, 28)))
+    flash(f"Offer type {type_id} defined: it is offered from the next choice.")
+    return redirect(url_for("office_campaigns.campaigns"))
+
+
+@bp.route("/choose", methods=["POST"])
+@roles(*OFFICE)
+def choose():
+    """Stop the offer types that do harm, choose today's offers, and push them when a broker is configured."""
+    conn = db()
+    fold_if_small(conn)
+    today = datetime.now(timezone.utc).date()
+    for stopped in offer_results.stop_harmful(conn, today):
+        flash(f"Offer type {stopped['name']} {stopped['stopped_why']}.")
+    done = next_offer.run(conn, today)
+    message = f"{done['targets']} offer(s) chosen, {done['holdouts']} customer(s) held out"
+    broker = current_app.config.get("BROKER")
+    if broker:
+        try:
+            campaigns.publish(conn, parse_broker_url(broker), today)
+        except SyncError as exc:
+            raise ServerError(f"{message}, but the push failed: {exc}; push again") from None
+        flash(f"{message}, pushed to the tills.")
+    else:
+        flash(f"{message}; no broker is configured: push the offers when ready.")
+    return redirect(url_for("office_campaigns.campaigns"))
