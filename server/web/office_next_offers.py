@@ -24,7 +24,7 @@ bp.register_error_handler(ServerError, refused)
 def overview(conn) -> dict:
     """What the campaigns page shows of the next best offers: each type with its results."""
     today = datetime.now(timezone.utc).date()
-    return {"types": offer_results.results(conn, today), "kinds": next_offer.KINDS}
+    return {"types": offer_results.results(conn, today), "kinds": offer_definitions.KINDS}
 
 
 @bp.route("/types", methods=["POST"])
@@ -36,10 +36,10 @@ def define():
     type_id = offer_definitions.define(db(), offer_definitions.OfferType(
         name=form.get("name", ""), kind=kind, category=form.get("category", ""),
         points=value if kind != "basket_cheque" else 0, cheque_cents=value * 100 if kind == "basket_cheque" else 0,
-        days=bounds.parse_int(form.get("days"), "days", 1, next_offer.MAX_DAYS, 7),
+        days=bounds.parse_int(form.get("days"), "days", 1, offer_definitions.MAX_DAYS, 7),
         holdout_per_mille=bounds.parse_int(form.get("holdout_percent"), "holdout %", 1,
-                                           next_offer.MAX_HOLDOUT // 10, 10) * 10,
-        min_run_days=bounds.parse_int(form.get("min_run_days"), "minimum run", 1, next_offer.MAX_RUN_DAYS, 28)))
+                                           offer_definitions.MAX_HOLDOUT // 10, 10) * 10,
+        min_run_days=bounds.parse_int(form.get("min_run_days"), "minimum run", 1, offer_definitions.MAX_RUN_DAYS, 28)))
     flash(f"Offer type {type_id} defined: it is offered from the next choice.")
     return redirect(url_for("office_campaigns.campaigns"))
 

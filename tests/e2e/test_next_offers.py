@@ -8,7 +8,7 @@ import pytest
 from programme.ticket import make_line, utc_now
 from server.analytics import aggregate, campaigns, next_offer, offer_results
 from server.analytics import offer_definitions
-from server.analytics.next_offer import OfferType
+from server.analytics.offer_definitions import OfferType
 from sync.broker_url import parse_broker_url
 from sync.sender import OutboxSender
 from terminal.downlink import DownlinkListener
