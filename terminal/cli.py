@@ -210,3 +210,9 @@ from .counter_cli import COMMANDS as COUNTER_COMMANDS  # noqa: E402 - the screen
 
 for _command in COUNTER_COMMANDS:
     till.add_command(_command)
+
+
+from .posapi.cli import COMMANDS as POS_API_COMMANDS  # noqa: E402 - the POS API (docs/pos-api.md)
+
+for _command in POS_API_COMMANDS:
+    till.add_command(_command)

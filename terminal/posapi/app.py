@@ -108,7 +108,8 @@ def create_app(host: PosHost) -> APIFlask:
         if not _KEY.match(key):
             raise PosApiError("invalid_request", _(
                 "the Idempotency-Key is 1 to 200 printable characters without spaces, e.g. a UUID"))
-        done: Answer = host.call(g.pos, key, fingerprint(request.method, request.path, body), action)
+        pos = g.pos  # the session's thread has no request context: everything it needs is passed
+        done: Answer = host.call(pos, key, fingerprint(request.method, request.path, body), lambda: action(pos))
         return done.body, done.status
 
     write = {"security": "pos"}
@@ -124,20 +125,21 @@ def create_app(host: PosHost) -> APIFlask:
     @app.output(schemas.BasketOut, status_code=201)
     @app.doc(summary="Open a basket (one at a time)", **write)
     def open_basket(body: schemas.OpenBasketIn):
-        return answer(lambda: host.open_basket(g.pos, body.cashier), body.model_dump_json())
+        return answer(lambda pos: host.open_basket(pos, body.cashier), body.model_dump_json())
 
     @app.get("/baskets/<basket>")
     @app.output(schemas.BasketOut)
     @app.doc(summary="The basket as it stands", security="pos")
     def show_basket(basket: str):
-        return host.run(lambda: host.view(host._open(g.pos, basket)))
+        pos = g.pos
+        return host.run(lambda: host.view(host._open(pos, basket)))
 
     @app.post("/baskets/<basket>/identify")
     @app.input(schemas.IdentifyIn, arg_name="body")
     @app.output(schemas.BasketOut)
     @app.doc(summary="Identify the card: typed or scanned number, the till's reader, or a phone number", **write)
     def identify(basket: str, body: schemas.IdentifyIn):
-        return answer(lambda: host.identify(g.pos, basket, body.card, body.from_reader, body.phone),
+        return answer(lambda pos: host.identify(pos, basket, body.card, body.from_reader, body.phone),
                       body.model_dump_json())
 
     @app.post("/baskets/<basket>/evaluate")
@@ -145,40 +147,40 @@ def create_app(host: PosHost) -> APIFlask:
     @app.output(schemas.BasketOut)
     @app.doc(summary="Send the whole basket: points per line and rule, offers, balance, what can be redeemed", **write)
     def evaluate(basket: str, body: schemas.EvaluateIn):
-        return answer(lambda: host.evaluate(g.pos, basket, body.lines), body.model_dump_json())
+        return answer(lambda pos: host.evaluate(pos, basket, body.lines), body.model_dump_json())
 
     @app.post("/baskets/<basket>/redeem")
     @app.input(schemas.RedeemIn, arg_name="body")
     @app.output(schemas.RedeemOut)
     @app.doc(summary="Redeem points (returns the amount to deduct) or issue loyalty cheques", **write)
     def redeem(basket: str, body: schemas.RedeemIn):
-        return answer(lambda: host.redeem(g.pos, basket, body.kind, body.points), body.model_dump_json())
+        return answer(lambda pos: host.redeem(pos, basket, body.kind, body.points), body.model_dump_json())
 
     @app.post("/baskets/<basket>/commit")
     @app.input(schemas.CommitIn, arg_name="body")
     @app.output(schemas.CommitOut)
     @app.doc(summary="Close our ticket with the POS's ticket number and tenders; the receipt lines to print", **write)
     def commit(basket: str, body: schemas.CommitIn):
-        return answer(lambda: host.commit(g.pos, basket, body.pos_ticket, body.tenders), body.model_dump_json())
+        return answer(lambda pos: host.commit(pos, basket, body.pos_ticket, body.tenders), body.model_dump_json())
 
     @app.delete("/baskets/<basket>")
     @app.output(schemas.CancelOut)
     @app.doc(summary="Cancel the basket (points reserved for it are released)", **write)
     def cancel(basket: str):
-        return answer(lambda: host.cancel(g.pos, basket))
+        return answer(lambda pos: host.cancel(pos, basket))
 
     @app.post("/returns")
     @app.input(schemas.ReturnIn, arg_name="body")
     @app.output(schemas.ReturnOut)
     @app.doc(summary="Return lines of an earlier ticket: refund, points reversed, receipt lines", **write)
     def return_lines(body: schemas.ReturnIn):
-        return answer(lambda: host.return_lines(g.pos, body.ticket, body.lines, body.tender), body.model_dump_json())
+        return answer(lambda pos: host.return_lines(pos, body.ticket, body.lines, body.tender), body.model_dump_json())
 
     @app.post("/tickets/<ticket>/reprint")
     @app.output(schemas.ReprintOut)
     @app.doc(summary="Reprint a ticket's receipt, marked DUPLICATA", **write)
     def reprint(ticket: str):
-        return answer(lambda: host.reprint(g.pos, ticket))
+        return answer(lambda pos: host.reprint(pos, ticket))
 
     @app.spec_processor
     def document_problems(spec: dict) -> dict:
