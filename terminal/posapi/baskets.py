@@ -22,7 +22,7 @@ from .. import cardstate
 from ..errors import TillError
 from ..till import TillSession
 from . import events, idempotency, tokens
-from .idempotency import Answer
+from .idempotency import Answer, Reply
 from .problems import PosApiError
 
 ABANDON_AFTER = 15 * 60.0  # seconds without a call before an open basket is cancelled (--abandon-after)
@@ -104,17 +104,17 @@ class PosHost:
         return self.run(tokens.known_tokens, self.conn)
 
     # -- one call -----------------------------------------------------------------------------------------------
-    def call(self, pos: str, key: str | None, print_: str, action: Callable[[], Answer]) -> Answer:
+    def call(self, pos: str, key: str | None, print_: str, action: Callable[[], Answer]) -> Reply:
         """`action` on the session's thread, once per idempotency key: a resent call gets the first answer."""
-        def work() -> Answer:
+        def work() -> Reply:
             if key is not None:
                 found = idempotency.recall(self.conn, pos, key, print_)
                 if found is not None:
                     return found
-            answer = action()
+            reply = Reply.of(action())
             if key is not None:
-                idempotency.remember(self.conn, pos, key, print_, answer)
-            return answer
+                idempotency.remember(self.conn, pos, key, print_, reply)
+            return reply
 
         return self.run(work)
 

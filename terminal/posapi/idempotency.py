@@ -8,10 +8,11 @@ KEEP (a POS resends within seconds, not days).
 from __future__ import annotations
 
 import hashlib
-import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+
+import msgspec
 
 from programme.i18n import _
 
@@ -35,8 +36,22 @@ CREATE INDEX IF NOT EXISTS pos_idempotency_at ON pos_idempotency (at);
 
 @dataclass(frozen=True)
 class Answer:
+    """What a call answers, before it is sent."""
+
     status: int
     body: dict
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An answer as sent (JSON bytes), and as sent again to a resent call."""
+
+    status: int
+    raw: bytes
+
+    @classmethod
+    def of(cls, answer: Answer) -> Reply:
+        return cls(answer.status, msgspec.json.encode(answer.body))
 
 
 def fingerprint(method: str, path: str, body: str) -> str:
@@ -47,7 +62,7 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
     conn.executescript(SCHEMA)
 
 
-def recall(conn: sqlite3.Connection, pos: str, key: str, print_: str) -> Answer | None:
+def recall(conn: sqlite3.Connection, pos: str, key: str, print_: str) -> Reply | None:
     """The answer first given to this key, None for a new key; refused when the key came with another call."""
     row = conn.execute("SELECT fingerprint, status, answer FROM pos_idempotency WHERE pos = ? AND key = ?",
                        (pos, key)).fetchone()
@@ -57,13 +72,13 @@ def recall(conn: sqlite3.Connection, pos: str, key: str, print_: str) -> Answer 
         raise PosApiError("idempotency_key_reused", _(
             "the Idempotency-Key {key} was already used for another call: send a new key for each new call, "
             "and the same key only to resend the same call").format(key=key))
-    return Answer(row[1], json.loads(row[2]))
+    return Reply(row[1], row[2].encode())
 
 
-def remember(conn: sqlite3.Connection, pos: str, key: str, print_: str, answer: Answer) -> None:
+def remember(conn: sqlite3.Connection, pos: str, key: str, print_: str, reply: Reply) -> None:
     now = datetime.now(timezone.utc)
     with conn:
         conn.execute("DELETE FROM pos_idempotency WHERE at < ?", ((now - KEEP).isoformat(),))
         conn.execute("INSERT INTO pos_idempotency (pos, key, fingerprint, status, answer, at) "
                      "VALUES (?, ?, ?, ?, ?, ?)",
-                     (pos, key, print_, answer.status, json.dumps(answer.body), now.isoformat()))
+                     (pos, key, print_, reply.status, reply.raw.decode(), now.isoformat()))
