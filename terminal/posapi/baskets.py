@@ -53,7 +53,7 @@ class PosHost:
         self.online = online
         self.clock = clock
         self.basket: OpenBasket | None = None
-        self.presented = None  # the CardIdentity last read on the till's reader, until used
+        self.presented = None  # the CardIdentity of the card in the till's reader now (read once per insertion)
         self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"till-session-{terminal}")
         self._stop = threading.Event()
         self._reaper: threading.Thread | None = None
@@ -97,8 +97,12 @@ class PosHost:
         self._pool.shutdown()
 
     def card_read(self, identity) -> None:
-        """The reader thread read a card: kept for the next `identify` with from_reader."""
+        """The reader thread read a card: `identify` with from_reader uses it while it stays in the reader."""
         self.presented = identity
+
+    def card_gone(self) -> None:
+        """The card was taken out of the reader."""
+        self.presented = None
 
     def tokens(self) -> dict[str, str]:
         return self.run(tokens.known_tokens, self.conn)
@@ -148,7 +152,6 @@ class PosHost:
         self.session.cancel()
         self.session.cashier = cashier or self.default_cashier
         self.basket = OpenBasket("B" + secrets.token_hex(8), pos, self.clock())
-        self.presented = None
         events.record(self.conn, pos, "opened", self.basket.id)
         return Answer(201, self.view(self.basket))
 
@@ -166,16 +169,14 @@ class PosHost:
         if from_reader:
             if self.presented is None:
                 raise PosApiError("no_card_on_reader", _(
-                    "no card was read on the till's reader: insert the card, wait until it is read, then send "
-                    "this call again"))
+                    "no card is in the till's reader: insert the card, wait until it is read, then send this call "
+                    "again"))
             card = self.presented
         if self.session.basket.points_used:
             raise PosApiError("basket_refused", _(
                 "points were already redeemed with another card: cancel the basket to change card"))
         balance = self.session.lookup_card(card)  # refused cards raise before anything changes
         self.session.set_card(balance)
-        if from_reader:
-            self.presented = None
         events.record(self.conn, pos, "identified", basket.id, detail=balance.masked)
         return Answer(200, self.view(basket))
 

@@ -112,6 +112,8 @@ class Reader:
         from ..cardio import watch_chip
 
         def on_state(state: str) -> None:
+            if state == "ready":  # first, or again once the card read is taken out
+                self.host.card_gone()
             self.state = f"{self.name}: {state}"
 
         def on_error(message: str) -> None:

@@ -189,8 +189,8 @@ def test_identify_refusals(pos):
         422, "phone_not_available", "finding a card by phone number is not available yet: scan or type the card "
         "number, or read the card on the till's reader")
     assert problem_of(pos.post(f"/baskets/{basket}/identify", {"from_reader": True})) == (
-        409, "no_card_on_reader", "no card was read on the till's reader: insert the card, wait until it is read, "
-        "then send this call again")
+        409, "no_card_on_reader", "no card is in the till's reader: insert the card, wait until it is read, then "
+        "send this call again")
     assert problem_of(pos.post(f"/baskets/{basket}/identify", {"card": CARD, "phone": "1"})) == (
         422, "invalid_request", "give exactly one of card, from_reader or phone")
     status, code, detail = problem_of(pos.post(f"/baskets/{basket}/identify", {"card": "2900000000019"}))
@@ -202,13 +202,14 @@ def test_identify_refusals(pos):
     assert pos.count("pos_events WHERE event = 'identified'") == 0
 
 
-def test_a_card_read_on_the_reader_identifies_the_basket_once(pos):
+def test_the_card_in_the_reader_identifies_the_basket_until_it_is_taken_out(pos):
     from cardreader.identity import CardIdentity
 
+    pos.host.card_read(CardIdentity(number=CARD, source="chip"))  # inserted before the POS opened the basket
     basket = pos.open()
-    pos.host.card_read(CardIdentity(number=CARD, source="chip"))
     assert pos.post(f"/baskets/{basket}/identify", {"from_reader": True}).get_json()["card"]["masked"] == \
         "*********0018"
+    pos.host.card_gone()
     assert problem_of(pos.post(f"/baskets/{basket}/identify", {"from_reader": True}))[1] == "no_card_on_reader"
 
 
