@@ -68,7 +68,11 @@ class PosHost:
             for module in (idempotency, tokens, events):
                 module.ensure_schema(self.conn)
 
-        self.run(start)
+        try:
+            self.run(start)
+        except BaseException:
+            self._pool.shutdown()
+            raise
 
     # -- threads ---------------------------------------------------------------------------------------------
     def run(self, fn: Callable, *args):

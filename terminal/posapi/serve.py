@@ -167,16 +167,20 @@ def serve(db: str, terminal: str, *, listen: str = "127.0.0.1:8765", broker=None
         if reader_loop:
             reader_loop.start()
         host.start_reaper()
-        if context is None:
-            from waitress import create_server
+        try:
+            if context is None:
+                from waitress import create_server
 
-            server = create_server(app, host=where.host, port=where.port, threads=THREADS, ident="loyalty-till")
-            port, scheme, run = server.effective_port, "http", server.run
-        else:
-            from werkzeug.serving import make_server
+                server = create_server(app, host=where.host, port=where.port, threads=THREADS, ident="loyalty-till")
+                port, scheme, run = server.effective_port, "http", server.run
+            else:
+                from werkzeug.serving import make_server
 
-            server = make_server(where.host, where.port, app, threaded=True, ssl_context=context)
-            port, scheme, run = server.server_port, "https", server.serve_forever
+                server = make_server(where.host, where.port, app, threaded=True, ssl_context=context)
+                port, scheme, run = server.server_port, "https", server.serve_forever
+        except OSError as exc:
+            raise ServeError(f"cannot listen on {listen}: {exc.strerror}; stop what listens there or give another "
+                             "--listen") from None
         name = f"[{where.host}]" if ":" in where.host else where.host
         say(json.dumps({"terminal": terminal, "listening": f"{scheme}://{name}:{port}"}))
         sys.stdout.flush()

@@ -130,3 +130,20 @@ def test_with_tls_the_till_serves_other_hosts_over_https_only(tmp_path):
         proc.terminate()
         proc.communicate(timeout=30)
     assert proc.returncode == 0
+
+
+def test_serve_says_when_its_address_is_taken(tmp_path):
+    import socket
+
+    make_token(tmp_path)
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        result = serve(tmp_path, "--listen", f"127.0.0.1:{port}")
+    finally:
+        taken.close()
+    assert result.exit_code == 1
+    assert (f"cannot listen on 127.0.0.1:{port}: Address already in use; stop what listens there or give another "
+            "--listen") in result.output
