@@ -255,7 +255,8 @@ class TillSession:
         return entry
 
     # -- close, reprint, return ----------------------------------------------------------------------
-    def close(self) -> Closed:
+    def close(self, also=None) -> Closed:
+        """`also(conn, ticket)`: more rows written in the ticket's own transaction (the POS API's ticket number)."""
         basket = self.basket
         if not basket.lines:
             raise BasketError("the basket is empty: scan an article first")
@@ -263,7 +264,7 @@ class TillSession:
             raise BasketError(f"{basket.due_cents / 100:.2f} still due: take a payment (F10) before closing")
         before = self.balance.points if self.balance else None
         ticket = close_sale(self.journal, list(basket.lines), basket.card, self.cashier, list(basket.tenders),
-                            basket.redeemed_points, list(basket.cheques))
+                            basket.redeemed_points, list(basket.cheques), also=also)
         closed = self._finish(ticket, basket.change_cents, before)
         self.basket = Basket(self.catalogue)
         self.balance = None

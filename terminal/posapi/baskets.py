@@ -230,12 +230,13 @@ class PosHost:
         return Answer(200, {**result, "basket": self.view(basket)})
 
     def commit(self, pos: str, basket_id: str, pos_ticket: str, tenders_in: list) -> Answer:
-        basket = self._open(pos, basket_id)
+        # Before the basket: a commit resent to a till restarted since still learns its ticket was closed.
         known = events.committed_as(self.conn, pos, pos_ticket)
         if known is not None:
             raise PosApiError("pos_ticket_committed", _(
                 "POS ticket {pos_ticket} was already committed as ticket {ticket}: give each ticket its own "
                 "number").format(pos_ticket=pos_ticket, ticket=known))
+        basket = self._open(pos, basket_id)
         session = self.session
         if not session.basket.lines:
             raise PosApiError("basket_refused", _("the basket is empty: send its lines (evaluate) first"))
@@ -248,13 +249,12 @@ class PosHost:
         before = list(session.basket.tenders)
         session.basket.tenders.extend(Tender(kind=t.kind, cents=t.cents) for t in tenders_in)
         try:
-            closed = session.close()
+            closed = session.close(also=lambda conn, ticket: events.link(conn, pos, pos_ticket, ticket.id, basket.id))
         except BaseException:
             session.basket.tenders[:] = before
             raise
         self.basket = None
         ticket = closed.ticket
-        events.link(self.conn, pos, pos_ticket, ticket.id, basket.id)
         return Answer(200, {
             "ticket": ticket.id, "pos_ticket": pos_ticket, "total_cents": ticket.total_cents,
             "points_earned": ticket.points_earned, "points_redeemed": ticket.points_redeemed,

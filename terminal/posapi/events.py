@@ -44,9 +44,10 @@ def committed_as(conn: sqlite3.Connection, pos: str, pos_ticket: str) -> str | N
 
 
 def link(conn: sqlite3.Connection, pos: str, pos_ticket: str, ticket_id: str, basket: str) -> None:
+    """Tie the POS's ticket number to ours. Called inside the ticket's own transaction (Journal.close_ticket's
+    `also`): a till stopped right after the close still knows the number was committed."""
     now = datetime.now(timezone.utc).isoformat()
-    with conn:
-        conn.execute("INSERT INTO pos_tickets (pos, pos_ticket, ticket_id, at) VALUES (?, ?, ?, ?)",
-                     (pos, pos_ticket, ticket_id, now))
-        conn.execute("INSERT INTO pos_events (at, pos, basket, event, ticket_id, detail) VALUES (?, ?, ?, ?, ?, ?)",
-                     (now, pos, basket, "committed", ticket_id, pos_ticket))
+    conn.execute("INSERT INTO pos_tickets (pos, pos_ticket, ticket_id, at) VALUES (?, ?, ?, ?)",
+                 (pos, pos_ticket, ticket_id, now))
+    conn.execute("INSERT INTO pos_events (at, pos, basket, event, ticket_id, detail) VALUES (?, ?, ?, ?, ?, ?)",
+                 (now, pos, basket, "committed", ticket_id, pos_ticket))

@@ -25,7 +25,9 @@ class Pos:
         self.now = 0.0
         self.host = PosHost(self.db, TERMINAL, cashier="alice", clock=lambda: self.now)
         self.token = (tmp_path / "pos-1.token")
-        make_token(self.host.conn, "POS-1", self.token)
+        if not self.token.exists():  # a till started again on the same journal keeps its POS's token
+            make_token(self.host.conn, "POS-1", self.token)
+        self.closed = False
         self.app = create_app(self.host)
         self.client = self.app.test_client()
         self.keys = (f"key-{n}" for n in itertools.count())
@@ -58,7 +60,9 @@ class Pos:
             conn.close()
 
     def close(self):
-        self.host.close()
+        if not self.closed:
+            self.closed = True
+            self.host.close()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 from terminal import cardstate
 from terminal.posapi import baskets
 
-from .conftest import CARD, OIL, RAZORS, problem_of
+from .conftest import CARD, OIL, RAZORS, Pos, problem_of
 
 
 def seed(pos, points: int) -> None:
@@ -283,3 +283,37 @@ def test_routing_and_body_problems(pos):
 def test_status(pos):
     assert pos.get("/status").get_json() == {"terminal": "S001-T01", "online": False, "backlog": 0,
                                              "rules_version": "2026.1", "reader": "none", "basket": None}
+
+
+def test_a_till_stopped_just_after_a_commit_never_closes_that_pos_ticket_twice(pos, tmp_path, monkeypatch):
+    """The POS ticket number is tied to our ticket in the ticket's own transaction: a till that stops right after
+    closing (before it could answer) refuses the POS's retry of the sale in a new basket, naming the ticket."""
+    from terminal.posapi import baskets as module
+
+    basket = pos.open()
+    pos.post(f"/baskets/{basket}/evaluate", {"lines": [RAZORS]})
+
+    def stopped(*args, **kwargs):
+        raise SystemExit("the till stopped")
+
+    monkeypatch.setattr(module.events, "record", stopped)  # whatever comes after the ticket's transaction
+    monkeypatch.setattr(module.idempotency, "remember", stopped)
+    with pytest.raises(SystemExit):
+        pos.post(f"/baskets/{basket}/commit", {"pos_ticket": "P-9", "tenders": [{"kind": "cash", "cents": 191}]},
+                 key="commit-9")
+    monkeypatch.undo()
+    pos.close()
+    restarted = Pos(tmp_path)
+    try:
+        assert problem_of(restarted.post(f"/baskets/{basket}/commit", {"pos_ticket": "P-9", "tenders": [
+            {"kind": "cash", "cents": 191}]}, key="commit-9")) == (
+            409, "pos_ticket_committed", "POS ticket P-9 was already committed as ticket S001-T01-00000001: give each "
+            "ticket its own number")
+        again = restarted.open()
+        restarted.post(f"/baskets/{again}/evaluate", {"lines": [RAZORS]})
+        answer = restarted.post(f"/baskets/{again}/commit", {"pos_ticket": "P-9", "tenders": [
+            {"kind": "cash", "cents": 191}]})
+        assert problem_of(answer)[1] == "pos_ticket_committed"
+        assert restarted.count("tickets") == 1
+    finally:
+        restarted.close()
