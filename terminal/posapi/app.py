@@ -14,7 +14,7 @@ from flask import Response, g, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from programme.i18n import _
+from programme.i18n import LANGUAGES, _, language, use_language
 
 from . import schemas
 from .baskets import PosHost
@@ -39,6 +39,20 @@ def create_app(host: PosHost) -> APIFlask:
                       DESCRIPTION="The till's loyalty conversation for an existing POS: docs/pos-api.md.")
     app.json.sort_keys = False
     cache = {"tokens": host.tokens(), "at": time.monotonic()}
+
+    @app.before_request
+    def speak_the_pos_language():
+        """Messages in the first language of Accept-Language the till speaks; else the till's (LOYALTY_LANG)."""
+        chosen = next((tag for tag in request.accept_languages.values()
+                       if tag.split("-")[0].lower() in LANGUAGES), None)
+        if chosen:
+            g.language = use_language(chosen)
+            g.language.__enter__()
+
+    @app.teardown_request
+    def speak_the_tills_language_again(error=None):
+        if "language" in g:
+            g.language.__exit__(None, None, None)
 
     @app.before_request
     def authenticate():
@@ -109,7 +123,8 @@ def create_app(host: PosHost) -> APIFlask:
             raise PosApiError("invalid_request", _(
                 "the Idempotency-Key is 1 to 200 printable characters without spaces, e.g. a UUID"))
         pos = g.pos  # the session's thread has no request context: everything it needs is passed
-        done: Reply = host.call(pos, key, fingerprint(request.method, request.path, body), lambda: action(pos))
+        done: Reply = host.call(pos, key, fingerprint(request.method, request.path, body), lambda: action(pos),
+                                language())
         # Sent as encoded once (and stored so): the answers' shapes are checked against /openapi.json by the tests.
         return Response(done.raw, done.status, mimetype="application/json")
 

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from programme.errors import ProgrammeError, TicketError
-from programme.i18n import _, format_money
+from programme.i18n import _, format_money, language, use_language
 from programme.ticket import MAX_AMOUNT_CENTS, Line, Tender, make_line
 from sync.safe_files import connect_private
 
@@ -112,9 +112,15 @@ class PosHost:
         return self.run(tokens.known_tokens, self.conn)
 
     # -- one call -----------------------------------------------------------------------------------------------
-    def call(self, pos: str, key: str | None, print_: str, action: Callable[[], Answer]) -> Reply:
-        """`action` on the session's thread, once per idempotency key: a resent call gets the first answer."""
+    def call(self, pos: str, key: str | None, print_: str, action: Callable[[], Answer],
+             lang: str | None = None) -> Reply:
+        """`action` on the session's thread, once per idempotency key: a resent call gets the first answer.
+        `lang`: the language of its messages (the POS's), else the till's."""
         def work() -> Reply:
+            with use_language(lang or language()):
+                return answered()
+
+        def answered() -> Reply:
             if key is not None:
                 found = idempotency.recall(self.conn, pos, key, print_)
                 if found is not None:

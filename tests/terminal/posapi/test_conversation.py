@@ -317,3 +317,15 @@ def test_a_till_stopped_just_after_a_commit_never_closes_that_pos_ticket_twice(p
         assert restarted.count("tickets") == 1
     finally:
         restarted.close()
+
+
+def test_the_pos_chooses_the_language_of_the_cashiers_messages(pos):
+    basket = pos.open()
+    pos.post(f"/baskets/{basket}/evaluate", {"lines": [OIL]})
+    tenders = {"pos_ticket": "P", "tenders": [{"kind": "cash", "cents": 1}]}
+    english = pos.client.post(f"/baskets/{basket}/commit", json=tenders,
+                              headers={**pos.headers(), "Accept-Language": "en-GB,en;q=0.8"})
+    french = pos.client.post(f"/baskets/{basket}/commit", json=tenders,
+                             headers={**pos.headers(), "Accept-Language": "fr-FR"})
+    assert problem_of(english)[2].startswith("the tenders pay €0.01 but €10.84 is due")
+    assert problem_of(french)[2].startswith("the tenders pay 0,01\u00a0€ but 10,84\u00a0€ is due")
