@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import signal
+import socket
 import ssl
 import sys
 import threading
@@ -130,6 +131,21 @@ class Reader:
         self.thread.join(10)
 
 
+def bind(where: Listen, listen: str) -> socket.socket:
+    """The listening socket, bound here so that a refusal is a message (and no socket is left open)."""
+    family = socket.AF_INET6 if ":" in where.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((where.host, where.port))
+        sock.listen(1024)
+    except OSError as exc:
+        sock.close()
+        raise ServeError(f"cannot listen on {listen}: {exc.strerror}; stop what listens there or give another "
+                         "--listen") from None
+    return sock
+
+
 def _stop_on_sigterm() -> None:
     def stop(signum, frame):
         raise SystemExit(0)
@@ -167,20 +183,19 @@ def serve(db: str, terminal: str, *, listen: str = "127.0.0.1:8765", broker=None
         if reader_loop:
             reader_loop.start()
         host.start_reaper()
-        try:
-            if context is None:
-                from waitress import create_server
+        sock = bind(where, listen)
+        port = sock.getsockname()[1]
+        if context is None:
+            from waitress import create_server
 
-                server = create_server(app, host=where.host, port=where.port, threads=THREADS, ident="loyalty-till")
-                port, scheme, run = server.effective_port, "http", server.run
-            else:
-                from werkzeug.serving import make_server
+            server = create_server(app, sockets=[sock], threads=THREADS, ident="loyalty-till")
+            scheme, run = "http", server.run
+        else:
+            from werkzeug.serving import make_server
 
-                server = make_server(where.host, where.port, app, threaded=True, ssl_context=context)
-                port, scheme, run = server.server_port, "https", server.serve_forever
-        except OSError as exc:
-            raise ServeError(f"cannot listen on {listen}: {exc.strerror}; stop what listens there or give another "
-                             "--listen") from None
+            with sock:  # werkzeug serves a duplicate of it
+                server = make_server(where.host, port, app, threaded=True, ssl_context=context, fd=sock.fileno())
+            scheme, run = "https", server.serve_forever
         name = f"[{where.host}]" if ":" in where.host else where.host
         say(json.dumps({"terminal": terminal, "listening": f"{scheme}://{name}:{port}"}))
         sys.stdout.flush()

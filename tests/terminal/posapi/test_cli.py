@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime
+import http.client
 import ipaddress
 import json
 import os
@@ -124,8 +125,13 @@ def test_with_tls_the_till_serves_other_hosts_over_https_only(tmp_path):
                                          headers={"Authorization": f"Bearer {token}"})
         with urllib.request.urlopen(request, context=context, timeout=10) as answer:
             assert json.load(answer)["terminal"] == "S001-T01"
-        with pytest.raises(Exception):
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=10)
+        plain = http.client.HTTPConnection("127.0.0.1", int(port), timeout=10)
+        try:
+            with pytest.raises((http.client.HTTPException, OSError)):  # no answer in clear text
+                plain.request("GET", "/status")
+                plain.getresponse()
+        finally:
+            plain.close()
     finally:
         proc.terminate()
         proc.communicate(timeout=30)
