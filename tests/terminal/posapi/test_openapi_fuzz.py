@@ -4,6 +4,7 @@ half of the time, so evaluate, redeem and commit are reached with generated bodi
 from __future__ import annotations
 
 import uuid
+import zlib
 
 import pytest
 import schemathesis
@@ -59,7 +60,7 @@ def test_no_server_error_and_every_answer_matches_the_document(till, mode):
         @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
                   database=None)
         def call(case):
-            if "basket" in (case.path_parameters or {}) and hash(str(case.body)) % 2 == 0:
+            if "basket" in (case.path_parameters or {}) and zlib.crc32(repr(case.body).encode()) % 2 == 0:
                 case.path_parameters["basket"] = open_basket(till)
             headers = dict(case.headers or {})
             if mode is GenerationMode.POSITIVE and "Idempotency-Key" in headers:
