@@ -213,6 +213,8 @@ def create_app(host: PosHost) -> APIFlask:
             for method, operation in item.items():
                 if method not in ("get", "post", "put", "delete"):
                     continue
+                if "requestBody" in operation:  # a JSON object, `{}` at least
+                    operation["requestBody"]["required"] = True
                 responses = operation.setdefault("responses", {})
                 for status in ERROR_STATUSES:
                     responses[str(status)] = {"description": "A problem document (RFC 9457)", "content": content}
