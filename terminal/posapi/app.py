@@ -23,7 +23,7 @@ from .problems import MEDIA_TYPE, PosApiError, from_till_error, problem
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 _KEY = re.compile(schemas.IDEMPOTENCY_KEY_PATTERN)
-TOKEN_RELOAD_EVERY = 1.0  # seconds: a token made while the till serves is found at the next unknown token
+TOKEN_RELOAD_EVERY = 1.0  # seconds: a token made or replaced while the till serves counts within this
 PUBLIC = {"/openapi.json"}
 ERROR_STATUSES = (400, 401, 404, 409, 415, 422)
 
@@ -64,10 +64,9 @@ def create_app(host: PosHost) -> APIFlask:
         if scheme.lower() == "bearer" and token.strip():
             from .tokens import pos_of
 
-            pos = pos_of(cache["tokens"], token.strip())
-            if pos is None and time.monotonic() - cache["at"] > TOKEN_RELOAD_EVERY:
+            if time.monotonic() - cache["at"] >= TOKEN_RELOAD_EVERY:  # a token made or replaced meanwhile
                 cache.update(tokens=host.tokens(), at=time.monotonic())
-                pos = pos_of(cache["tokens"], token.strip())
+            pos = pos_of(cache["tokens"], token.strip())
         if pos is None:
             raise PosApiError("unauthorized", _(
                 "this POS is not recognised: send the header Authorization: Bearer TOKEN with the token made for "

@@ -329,3 +329,16 @@ def test_the_pos_chooses_the_language_of_the_cashiers_messages(pos):
                              headers={**pos.headers(), "Accept-Language": "fr-FR"})
     assert problem_of(english)[2].startswith("the tenders pay €0.01 but €10.84 is due")
     assert problem_of(french)[2].startswith("the tenders pay 0,01\u00a0€ but 10,84\u00a0€ is due")
+
+
+def test_a_pos_token_replaced_while_the_till_serves_stops_working(pos, tmp_path, monkeypatch):
+    from terminal.posapi import app as module
+    from terminal.posapi.tokens import make_token
+
+    monkeypatch.setattr(module, "TOKEN_RELOAD_EVERY", 0.0)
+    old = pos.token.read_text().strip()
+    assert pos.get("/status").status_code == 200
+    pos.host.run(lambda: make_token(pos.host.conn, "POS-1", tmp_path / "pos-1.new"))
+    new = (tmp_path / "pos-1.new").read_text().strip()
+    assert problem_of(pos.client.get("/status", headers={"Authorization": f"Bearer {old}"}))[1] == "unauthorized"
+    assert pos.client.get("/status", headers={"Authorization": f"Bearer {new}"}).status_code == 200
