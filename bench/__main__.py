@@ -15,7 +15,7 @@ from pathlib import Path
 from .common import machine, table
 
 BENCHES = ["ingest", "till", "card", "rules", "desk", "analytics", "store_pg", "desk_pg", "uplink", "office_pg",
-           "archive", "paho", "next_offer"]
+           "archive", "paho", "next_offer", "posapi"]
 DOC = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 
 

@@ -189,3 +189,9 @@ def provision(terminal: str, key_dir: str, head_office_key: str | None) -> None:
 # The subcommands kept in modules of their own: each module lists its COMMANDS (as server.cli.server's do).
 for _command in (*closures_cli.COMMANDS, *counter_cli.COMMANDS):
     till.add_command(_command)
+
+
+from .posapi.cli import COMMANDS as POS_API_COMMANDS  # noqa: E402 - the POS API (docs/pos-api.md)
+
+for _command in POS_API_COMMANDS:
+    till.add_command(_command)

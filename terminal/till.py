@@ -295,7 +295,8 @@ class TillSession:
             raise BasketError("a sale is in progress: close or cancel it before switching training mode")
         self.training = on
 
-    def close(self) -> Closed:
+    def close(self, also=None) -> Closed:
+        """`also(conn, ticket)`: more rows written in the ticket's own transaction (the POS API's ticket number)."""
         basket = self.basket
         if not basket.lines:
             raise BasketError("the basket is empty: scan an article first")
@@ -305,7 +306,7 @@ class TillSession:
             return self._close_training()
         before = self.balance.points if self.balance else None
         ticket = close_sale(self.journal, list(basket.lines), basket.card, self.cashier, list(basket.tenders),
-                            basket.redeemed_points, list(basket.cheques))
+                            basket.redeemed_points, list(basket.cheques), also=also)
         closed = self._finish(ticket, basket.change_cents, before)
         self.basket = Basket(self.catalogue)
         self.balance = None
