@@ -41,7 +41,7 @@ def test_a_sale_with_a_card_and_points_redeemed_closes_one_ticket_even_when_ever
     closed = twice(f"/baskets/{basket}/commit", {"pos_ticket": "POS1-0042",
                                                  "tenders": [{"kind": "bank_card", "cents": 975}]}, "commit-1")
     assert closed["ticket"] == "S001-T01-00000001" and closed["points_redeemed"] == 300
-    assert closed["receipt"][-1].strip() == "S001-T01-00000001" and closed["control_slip"]
+    assert any("ticket S001-T01-00000001" in r for r in closed["receipt"]) and closed["control_slip"]
     assert any("cashier bob" in line for line in closed["receipt"])
     assert pos.count("tickets") == 1 and pos.count("outbox") == 1
     ticket = pos.host.run(lambda: pos.host.session.journal.find_ticket("S001-T01-00000001"))
@@ -129,7 +129,7 @@ def test_a_return_and_a_reprint(pos):
         back.get_json()
     assert pos.count("tickets") == 2
     copy = pos.post(f"/tickets/{ticket}/reprint").get_json()
-    assert any("*** DUPLICATA ***" in line for line in copy["receipt"])
+    assert any("*** DUPLICATA 1 ***" in line for line in copy["receipt"])
     assert problem_of(pos.post("/tickets/S001-T01-00000099/reprint")) == (404, "ticket_not_found", (
         "no ticket S001-T01-00000099 in this till's journal: check the number at the foot of the receipt"))
 
