@@ -9,6 +9,8 @@ from terminal.basket import Basket, parse_scan
 from terminal.errors import BasketError
 from terminal.till import default_catalogue
 
+pytestmark = pytest.mark.usefixtures("english")  # written when the till spoke only English
+
 CATALOGUE = default_catalogue()
 RAZORS, OIL = "3000000000007", "3000000000014"  # 1.91 and 5.42 in the seed-0 catalogue
 
@@ -49,7 +51,7 @@ def test_unknown_article_and_tender_limits():
     basket.scan(RAZORS)
     with pytest.raises(BasketError) as err:
         basket.pay("cheque", 500)
-    assert str(err.value) == "cheque pays at most what is due (1.91); only cash gives change"
+    assert str(err.value) == "cheque pays at most what is due (€1.91); only cash gives change"
 
 
 def rules_with(**redemption):
