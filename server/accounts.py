@@ -57,10 +57,11 @@ class User:
     name: str
     role: str
     session_version: int = 0
+    language: str | None = None  # the pages' language this user chose; None: the browser's
 
 
 def _user(row) -> User:
-    return User(row["id"], row["name"], row["role"], row["session_version"])
+    return User(row["id"], row["name"], row["role"], row["session_version"], row["language"])
 
 
 def create_user(conn: sqlite3.Connection, name: str, role: str) -> str:
@@ -194,6 +195,16 @@ def _end_sessions(conn, user_id: int) -> None:
 
 def session_version(conn: sqlite3.Connection, name: str) -> int:
     return _active(conn, name)["session_version"]
+
+
+def set_language(conn: sqlite3.Connection, user_id: int, language: str | None) -> None:
+    """The language of `user_id`'s pages (one of programme.i18n.LANGUAGES), or None for the browser's."""
+    from programme.i18n import LANGUAGES
+
+    if language is not None and language not in LANGUAGES:
+        raise InvalidInput(f"language {language!r} is not one of {', '.join(LANGUAGES)}")
+    with transaction(conn):
+        conn.execute("UPDATE users SET language = ? WHERE id = ?", (language, user_id))
 
 
 def log_out(conn: sqlite3.Connection, user_id: int) -> None:

@@ -12,6 +12,8 @@ from . import audit
 from .cards import card_balance
 from .customers import _in, card_numbers, get
 from .desk_errors import Conflict, InvalidInput, NotFound
+from programme.i18n import _
+
 from .deskdb import transaction, utc_now
 
 MAX_ADJUST = 100_000
@@ -21,11 +23,13 @@ def parse_points(value) -> int:
     try:
         points = int(str(value).strip())
     except ValueError:
-        raise InvalidInput(f"points {value!r} is not a whole number: type e.g. 50 or -20") from None
+        raise InvalidInput(_("points {value!r} is not a whole number: type e.g. 50 or -20").format(
+            value=value)) from None
     if points == 0:
-        raise InvalidInput("an adjustment of 0 points changes nothing: type a positive or negative number")
+        raise InvalidInput(_("an adjustment of 0 points changes nothing: type a positive or negative number"))
     if abs(points) > MAX_ADJUST:
-        raise InvalidInput(f"an adjustment is at most {MAX_ADJUST} points either way: ask head office")
+        raise InvalidInput(_("an adjustment is at most {count} points either way: ask head office").format(
+            count=MAX_ADJUST))
     return points
 
 
@@ -34,23 +38,23 @@ def adjust(conn: sqlite3.Connection, customer_id: int, card: str | None, points,
     points = parse_points(points)
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("a reason is required for a points adjustment: say why (e.g. till error on ticket ...)")
+        raise InvalidInput(_("a reason is required for a points adjustment: say why (e.g. till error on ticket ...)"))
     with transaction(conn):
         customer = get(conn, customer_id)
         if customer["erased_at"] or customer["merged_into"]:
-            raise Conflict(f"customer {customer_id} is erased or merged: points cannot be adjusted")
+            raise Conflict(_("customer {id} is erased or merged: points cannot be adjusted").format(id=customer_id))
         if not card:
             row = conn.execute("SELECT number FROM cards WHERE customer_id = ? AND status = 'active' "
                                "ORDER BY issued_at DESC LIMIT 1", (customer_id,)).fetchone()
             if row is None:
-                raise Conflict(f"customer {customer_id} has no active card: issue a card first")
+                raise Conflict(_("customer {id} has no active card: issue a card first").format(id=customer_id))
             card = row[0]
         if card not in card_numbers(conn, customer_id):
-            raise NotFound(f"card {card} is not one of customer {customer_id}'s cards")
+            raise NotFound(_("card {number} is not one of customer {id}'s cards").format(number=card, id=customer_id))
         balance = card_balance(conn, card)
         if balance + points < 0:
-            raise Conflict(f"adjustment of {points} points would take card {card} below zero "
-                           f"(balance {balance}): take at most {balance} points")
+            raise Conflict(_("adjustment of {points} points would take card {number} below zero (balance {balance}): "
+                             "take at most {balance} points").format(points=points, number=card, balance=balance))
         entry = audit.record(conn, actor, "adjust", customer_id=customer_id, card=card, reason=reason,
                              detail={"points": points, "balance_before": balance})
         ledger_id = conn.execute("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
@@ -63,13 +67,15 @@ def parse_day(value: str, what: str) -> date:
     try:
         return date.fromisoformat(value.strip())
     except (ValueError, AttributeError):
-        raise InvalidInput(f"{what} {value!r} is not a date: use YYYY-MM-DD") from None
+        raise InvalidInput(_("{what} {value!r} is not a date: use YYYY-MM-DD").format(
+            what=_(what), value=value)) from None
 
 
 def statement(conn: sqlite3.Connection, customer_id: int, start: date, end: date) -> dict:
     """Opening balance, every ledger entry from `start` to `end` (UTC days, inclusive), closing balance."""
     if end < start:
-        raise InvalidInput(f"the period ends ({end}) before it starts ({start}): swap the dates")
+        raise InvalidInput(_("the period ends ({end}) before it starts ({start}): swap the dates").format(
+            end=end, start=start))
     customer = get(conn, customer_id)
     numbers = card_numbers(conn, customer_id)
     lo, hi = start.isoformat(), (end + timedelta(days=1)).isoformat()

@@ -89,6 +89,7 @@ SCHEMA_PG = postgres_schema(SCHEMA)  # the same tables in PostgreSQL's spelling 
 # Columns added after the first release: (table, column, definition), added to an older database when opened.
 LATER_COLUMNS = (
     ("users", "session_version", "INTEGER NOT NULL DEFAULT 0"),  # log-out, password change... end sessions
+    ("users", "language", "TEXT"),  # the pages' language the user chose (fr, en); NULL: the browser's
 )
 
 

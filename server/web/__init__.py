@@ -23,6 +23,7 @@ from ..accounts import get_user
 from ..desk_errors import Conflict, DeskError, NotFound
 from ..dbconn import is_postgres
 from ..deskdb import open_db
+from programme.i18n import N_, _
 
 DEFAULTS = {
     "DB": None,
@@ -51,14 +52,20 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",  # pages carry personal data: never kept by a shared browser or proxy
 }
 
-OFFICE_SQLITE_ONLY = ("the head office pages run on a SQLite database only for now; on PostgreSQL the desk runs "
-                      "(customers, cards, users, /api/v1): open the desk's pages instead")
+OFFICE_SQLITE_ONLY = N_("the head office pages run on a SQLite database only for now; on PostgreSQL the desk runs "
+                         "(customers, cards, users, /api/v1): open the desk's pages instead")
+
+# Flask-WTF's reasons for refusing a form, as it words them (translated when shown).
+CSRF_REASONS = (N_("The CSRF token is missing."), N_("The CSRF token is invalid."), N_("The CSRF token has expired."),
+                N_("The CSRF session token is missing."), N_("The CSRF tokens do not match."),
+                N_("The referrer header is missing."), N_("The referrer does not match the host."))
 
 API_PREFIX = "/api/"
 csrf = CSRFProtect()
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
-login_manager.login_message = "Log in to use the desk."
+login_manager.login_message = N_("Log in to use the desk.")
+login_manager.localize_callback = _  # flashed in the page's language
 
 
 class BoundedInt(IntegerConverter):
@@ -117,8 +124,8 @@ def roles(*allowed: str):
             if not current_user.is_authenticated:
                 return login_manager.unauthorized()
             if current_user.role not in allowed:
-                abort(403, f"your role ({current_user.role}) may not do this: ask a "
-                           f"{' or '.join(allowed)}")
+                abort(403, _("your role ({role}) may not do this: ask a {allowed}").format(
+                    role=current_user.role, allowed=_(" or ").join(allowed)))
             return view(*args, **kwargs)
         checked.roles = allowed
         return checked
@@ -175,10 +182,9 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
 
     app.extensions["desk_connections"] = Connections(app.config["DB"], app.config["DB_CONNECTIONS"])
 
-    from programme.money import format_cents
+    from .languages import init_languages
 
-    app.jinja_env.filters["euros"] = format_cents
-    app.jinja_env.filters["utc"] = utc_minute
+    init_languages(app)  # French first, per user; money, dates and percentages as filters
     csrf.init_app(app)
     login_manager.init_app(app)
 
@@ -214,24 +220,24 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
 
     @app.errorhandler(CSRFError)
     def csrf_refused(exc):
-        return render_template("error.html", title="Form refused", message=f"{exc.description} "
-                               "Reload the page and send the form again."), 400
+        return render_template("error.html", title=_("Form refused"), message=_(
+            "{reason} Reload the page and send the form again.").format(reason=_(exc.description))), 400
 
     @app.errorhandler(403)
     def forbidden(exc):
         if request.path.startswith(API_PREFIX):
             return api_http_error(exc)
-        return render_template("error.html", title="Not allowed", message=exc.description), 403
+        return render_template("error.html", title=_("Not allowed"), message=exc.description), 403
 
     @app.errorhandler(404)
     def not_found(exc):
         if request.path.startswith(API_PREFIX):
             return api_http_error(exc)
-        return render_template("error.html", title="Not found", message=exc.description), 404
+        return render_template("error.html", title=_("Not found"), message=exc.description), 404
 
     @app.errorhandler(DeskError)
     def refused(exc):
-        return render_template("error.html", title="Refused", message=str(exc)), status_of(exc)
+        return render_template("error.html", title=_("Refused"), message=str(exc)), status_of(exc)
 
     from . import api, auth, cards, customers
 
@@ -252,22 +258,8 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     def office_on_postgresql():
         if sqlite_only and request.blueprint in sqlite_only and is_postgres(app.config["DB"]) \
                 and current_user.is_authenticated:
-            return render_template("error.html", title="Not available on PostgreSQL yet",
-                                   message=OFFICE_SQLITE_ONLY), 501
+            return render_template("error.html", title=_("Not available on PostgreSQL yet"),
+                                   message=_(OFFICE_SQLITE_ONLY)), 501
     csrf.exempt(api.bp)
     return app
 
-
-def utc_minute(value) -> str:
-    """A stored UTC time as people read it on a page: `2026-11-22 23:59 UTC` (empty stays empty)."""
-    from datetime import datetime, timezone
-
-    if not value:
-        return ""
-    try:
-        when = datetime.fromisoformat(str(value))
-    except ValueError:
-        return str(value)
-    if when.tzinfo is not None:
-        when = when.astimezone(timezone.utc)
-    return when.strftime("%Y-%m-%d %H:%M UTC")
