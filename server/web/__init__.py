@@ -87,6 +87,7 @@ class WebUser(UserMixin):
     def __init__(self, user):
         self.id, self.name, self.role = user.id, user.name, user.role
         self.session_version = user.session_version
+        self.language = user.language  # the pages' language the user chose (None: the browser's)
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"
