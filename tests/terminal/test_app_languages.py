@@ -50,6 +50,11 @@ async def test_the_till_speaks_french_by_default(db):
         assert text_of(app, "#message") == "carte *********0018 identifiée"
         assert text_of(app, "#card") == ("carte *********0018  client\nsolde 0 point  (hors ligne)\n"
                                          f"prochain chèque fidélité dans {THRESHOLD} points")
+        await pilot.press("f6")
+        assert text_of(app, "#prompt") == "points à utiliser"
+        await type_in(pilot, "500")
+        assert text_of(app, "#message") == ("pas assez de points : la carte en a 0 et 500 sont demandés ; "
+                                            "utilisez-en au plus 0")
         await pilot.press("f4")
         assert text_of(app, "#prompt") == "numéro de la ligne à annuler (Entrée = dernière ligne)"
         await type_in(pilot, "deux")
