@@ -81,3 +81,10 @@ def test_an_older_database_gets_the_language_column_and_keeps_its_users(desk):
         assert {r[0] for r in conn.execute("SELECT language FROM users")} == {None}
     finally:
         conn.close()
+
+
+def test_a_wrong_password_is_told_in_french(desk):
+    client = desk.client()
+    response = desk.post(client, "/login", name="card-manager", password="wrong")
+    assert response.status_code == 401
+    assert error_of(response) == "nom d'utilisateur ou mot de passe incorrect"
