@@ -133,7 +133,7 @@ class Basket:
         if cents > due:
             if kind != "cash":
                 raise BasketError(_("{kind} pays at most what is due ({amount}); only cash gives change").format(
-                    kind=kind, amount=format_money(due)))
+                    kind=_(kind), amount=format_money(due)))
             change, cents = cents - due, due
         self.tenders.append(Tender(kind=kind, cents=cents))
         self.change_cents += change

@@ -121,3 +121,20 @@ def test_textual_s_command_palette_is_translated(db, monkeypatch, lang, prompt, 
             assert titles <= {command.title for command in app.get_system_commands(app.screen)}
             await pilot.press("escape")
     run()
+
+
+def test_basket_refusals_speak_the_till_s_language():
+    from terminal.basket import Basket
+    from terminal.errors import BasketError
+    from terminal.till import default_catalogue
+
+    basket = Basket(default_catalogue())
+    with pytest.raises(BasketError) as err:
+        basket.scan("3017620422003")
+    assert str(err.value) == ("l'article 3017620422003 n'est pas au catalogue : saisissez son prix ainsi : "
+                              "3017620422003@1.99")
+    basket.scan(RAZORS)
+    with pytest.raises(BasketError) as err:
+        basket.pay("cheque", 500)
+    assert str(err.value) == ("chèque paie au plus le reste dû (1,91\u00a0€) ; seules les espèces donnent lieu à un "
+                              "rendu de monnaie")
