@@ -49,7 +49,7 @@ def period_from(form) -> tuple[date, date]:
     how = "give the segment's period as two dates (YYYY-MM-DD)"
     start, end = (bounds.parse_day(form.get(name), name, how=how) for name in ("start", "end"))
     if start is None or end is None:
-        raise ServerError(how)
+        raise ServerError(_(how))
     return start, end
 
 
@@ -107,7 +107,7 @@ def create():
     how = "give the campaign's start and end days (YYYY-MM-DD)"
     starts, ends = (bounds.parse_day(form.get(name), name, how=how) for name in ("starts", "ends"))
     if starts is None or ends is None:
-        raise ServerError(how)
+        raise ServerError(_(how))
     kind = form.get("kind", "bonus_points")
     amount = _int(form, "value", 1, MAX_FORM_VALUE)
     campaign = offers.Campaign(

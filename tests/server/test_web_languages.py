@@ -88,3 +88,17 @@ def test_a_wrong_password_is_told_in_french(desk):
     response = desk.post(client, "/login", name="card-manager", password="wrong")
     assert response.status_code == 401
     assert error_of(response) == "nom d'utilisateur ou mot de passe incorrect"
+
+
+def test_an_out_of_range_field_is_told_in_french_and_in_english_to_the_api(desk):
+    client = desk.client("head_office")
+    response = client.get("/customers/1/statement?start=0001-01-01")
+    assert response.status_code == 400
+    assert error_of(response) == "début 0001-01-01 est hors limites : donnez un jour du 1900-01-01 au 2999-12-31"
+    response = client.get("/customers/1/statement?start=1er+mai")
+    assert error_of(response) == "début '1er mai' n'est pas une date : écrivez AAAA-MM-JJ"
+    token = accounts.create_token(desk.conn, "head-office")
+    response = desk.app.test_client().get("/api/v1/customers/1/statement?start=0001-01-01", headers={
+        "Authorization": f"Bearer {token}", "Accept-Language": "fr"})
+    assert response.status_code == 400
+    assert response.json == {"error": "start 0001-01-01 is out of range: give a day from 1900-01-01 to 2999-12-31"}
