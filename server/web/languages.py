@@ -24,7 +24,8 @@ WORDS = frozenset((
     i18n.N_("earn"), i18n.N_("redeem"), i18n.N_("reverse"), i18n.N_("adjust"), i18n.N_("expire"),
     i18n.N_("transfer"), i18n.N_("active"), i18n.N_("blocked"), i18n.N_("lost"), i18n.N_("stolen"),
     i18n.N_("damaged"), i18n.N_("red"), i18n.N_("amber"), i18n.N_("green"), i18n.N_("cash"),
-    i18n.N_("bank_card"), i18n.N_("cheque"), i18n.N_("points")))
+    i18n.N_("bank_card"), i18n.N_("cheque"), i18n.N_("points"), i18n.N_("email"), i18n.N_("sms"),
+    i18n.N_("profiling")))
 
 
 def word(value) -> str:
