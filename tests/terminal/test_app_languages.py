@@ -38,7 +38,7 @@ async def test_the_till_speaks_french_by_default(db):
     app = TillApp(db, "S001-T01", cashier="alice")
     async with app.run_test(size=SIZE) as pilot:
         assert text_of(app, "#prompt") == "scanner ou saisir le GTIN (3*GTIN pour une quantité, GTIN@1.99 pour un prix)"
-        assert text_of(app, "#card") == "pas de carte\nF2 : saisir ou scanner la carte de fidélité"
+        assert text_of(app, "#card") == "pas de carte\nF2 : saisir ou scanner la carte fidélité"
         assert key_labels(app) == {
             "ctrl+q": "Quitter", "ctrl+p": "Commandes", "f2": "Carte", "f3": "Annuler ticket", "f4": "Annuler ligne",
             "f6": "Utiliser points", "f7": "Retour", "f8": "Réimprimer", "f9": "Chèque fidélité", "f10": "Encaisser",
