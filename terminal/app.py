@@ -54,7 +54,7 @@ CSS = """
 #message { height: 1; padding: 0 1; }
 #message.error { color: $error; text-style: bold; }
 #prompt { padding: 0 1; color: $text-muted; }
-#status { height: 1; background: $success-darken-2; padding: 0 1; }
+#status { height: auto; max-height: 3; background: $success-darken-2; padding: 0 1; }  /* wraps on a narrow terminal */
 #status.offline { background: $error-darken-2; }
 """
 

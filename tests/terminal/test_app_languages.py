@@ -138,3 +138,13 @@ def test_basket_refusals_speak_the_till_s_language():
         basket.pay("cheque", 500)
     assert str(err.value) == ("chèque paie au plus le reste dû (1,91\u00a0€) ; seules les espèces donnent lieu à un "
                               "rendu de monnaie")
+
+
+@pilot_test
+async def test_on_a_narrow_terminal_the_status_bar_wraps_instead_of_hiding_the_till_and_the_time(db):
+    app = TillApp(db, "S001-T01", cashier="alice")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.3)
+        status = app.screen.query_one("#status")
+        assert text_of(app, "#status").endswith("| caissier alice | 05/12/2026 14:32")
+        assert status.size.height >= 2 and status.size.width <= 80  # every part on screen, none cut off
