@@ -9,11 +9,11 @@ from flask_login import current_user
 
 from programme.i18n import _
 
-from .. import cards as cardlib
-from .. import bounds, corrections, customers, gdpr
-from .. import statement_pdf as pdf
-from ..desk_errors import DeskError
-from . import DESK, EVERYONE, db, roles, status_of
+from server.desk import cards as cardlib
+from server.desk import bounds, corrections, customers, gdpr
+from server.desk import statement_pdf as pdf
+from server.desk.errors import DeskError
+from server.web.context import DESK, EVERYONE, db, roles, status_of
 
 bp = Blueprint("customers", __name__)
 

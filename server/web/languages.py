@@ -118,8 +118,8 @@ def init_languages(app: Flask) -> None:
 @bp.route("/language", methods=["POST"])
 def choose():
     """The selector in the header: kept with the user when logged in, in the session otherwise."""
-    from .. import accounts
-    from . import db
+    from server.desk import accounts
+    from server.web.context import db
     from .auth import local_target
 
     chosen = request.form.get("language", "")

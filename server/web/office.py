@@ -8,15 +8,15 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 
 from programme.i18n import _
 
-from .. import bounds
+from server.desk import bounds
 from ..analytics import aggregate, health
 from ..analytics import dashboard as figures
 from ..analytics.dashboard import default_period
 from ..analytics.refresher import Refresher
 from ..analytics.replay import replay
-from .. import overdraft
+from server.ingest import overdraft
 from ..errors import ServerError
-from . import db, roles
+from server.web.context import db, roles
 from .charts import deciles_svg, pareto_svg
 
 RUNS_ON_POSTGRESQL = True  # server/web/__init__.py serves these pages on a postgresql:// database too

@@ -9,8 +9,8 @@ from argon2 import PasswordHasher
 
 from programme.i18n import format_money
 from programme.ticket import make_line
-from server import accounts, cards, customers
-from server.deskdb import open_db
+from server.desk import accounts, cards, customers
+from server.storage.desk_db import open_db
 from server.web import create_app
 
 from ..fixtures.browser import by_id, serve, wait_text

@@ -2,8 +2,8 @@
 the user (a column added to older databases), and the API always in English. Both engines."""
 import pytest
 
-from server import accounts, customers
-from server.deskdb import open_db
+from server.desk import accounts, customers
+from server.storage.desk_db import open_db
 
 from ..fixtures.desk import ENROL, both_engines, error_of, text  # noqa: F401 - fixtures
 
@@ -63,7 +63,7 @@ def test_the_api_answers_in_english_whatever_the_user_or_the_browser_says(desk):
 
 
 def test_a_language_outside_the_list_is_refused_by_the_library(desk):
-    from server.desk_errors import InvalidInput
+    from server.desk.errors import InvalidInput
 
     with pytest.raises(InvalidInput) as refused:
         accounts.set_language(desk.conn, 1, "de")
