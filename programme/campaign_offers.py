@@ -99,8 +99,9 @@ def cheque_entry(offer: CampaignOffer) -> PointsEntry:
 
 def describe(offer: CampaignOffer) -> str:
     """What the cashier reads on the card panel."""
-    from .money import format_cents
+    from .i18n import _, format_money
 
     if offer.kind == "bonus_points":
-        return f"offer {offer.name}: +{offer.points} points on this ticket"
-    return f"offer {offer.name}: loyalty cheque {format_cents(offer.cheque_cents)} on this ticket"
+        return _("offer {name}: +{points} points on this ticket").format(name=offer.name, points=offer.points)
+    return _("offer {name}: loyalty cheque {value} on this ticket").format(name=offer.name,
+                                                                          value=format_money(offer.cheque_cents))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import RedemptionError
-from .money import format_cents
+from .i18n import _, format_money
 from .rules import RuleSet
 
 
@@ -43,41 +43,46 @@ def plan_tender(rules: RuleSet, asked: int, *, balance: int, due_cents: int, off
     `payable_cents` (payable_with_points): the most points may pay, what they may not pay for left out."""
     r = rules.redemption
     if asked <= 0:
-        raise RedemptionError(f"redeem a positive number of points, not {asked}")
+        raise RedemptionError(_("redeem a positive number of points, not {points}").format(points=asked))
     if asked > balance:
         raise RedemptionError(
-            f"not enough points: the card has {max(balance, 0)} and {asked} were asked; "
-            f"redeem at most {max(balance, 0)}")
+            _("not enough points: the card has {balance} and {asked} were asked; redeem at most {balance}").format(
+                balance=max(balance, 0), asked=asked))
     if due_cents <= 0:
-        raise RedemptionError("nothing is left to pay on this ticket: add articles before redeeming points")
+        raise RedemptionError(_("nothing is left to pay on this ticket: add articles before redeeming points"))
     payable = due_cents if payable_cents is None else min(due_cents, payable_cents)
     if payable <= 0:
         refused = ", ".join(rules.exclusions.redemption_categories)
-        raise RedemptionError(f"points cannot pay for {refused}: pay what is due with another tender")
+        raise RedemptionError(_("points cannot pay for {refused}: pay what is due with another tender").format(
+            refused=refused))
     most_for_due = payable // r.cents_per_point
     if most_for_due == 0:
-        raise RedemptionError(f"{format_cents(due_cents)} EUR is less than one point "
-                              f"({format_cents(r.cents_per_point)} EUR): pay it with another tender")
+        raise RedemptionError(_("{due} is less than one point ({point}): pay it with another tender").format(
+            due=format_money(due_cents), point=format_money(r.cents_per_point)))
     points, notes = asked, []
     if points > most_for_due:
         points = most_for_due
         if payable < due_cents:
             refused = ", ".join(rules.exclusions.redemption_categories)
-            notes.append(f"points pay at most {format_cents(payable)} EUR: {refused} is paid with another tender")
+            notes.append(_("points pay at most {amount}: {refused} is paid with another tender").format(
+                amount=format_money(payable), refused=refused))
         else:
-            notes.append(f"only {points} points are needed to pay what is due")
+            notes.append(_("only {points} points are needed to pay what is due").format(points=points))
     if offline:
         room = max(r.offline_daily_cap_points - redeemed_today, 0)
         if room == 0:
             raise RedemptionError(
-                f"offline cap reached: a card may redeem at most {r.offline_daily_cap_points} points a day while "
-                f"the till is offline, and {redeemed_today} were already redeemed today; try again once online")
+                _("offline cap reached: a card may redeem at most {cap} points a day while the till is offline, "
+                  "and {today} were already redeemed today; try again once online").format(
+                    cap=r.offline_daily_cap_points, today=redeemed_today))
         if points > room:
             points = room
-            notes.append(f"offline cap: at most {r.offline_daily_cap_points} points a day per card while the "
-                         f"till is offline ({redeemed_today} already today), so {points} points are redeemed")
+            notes.append(_("offline cap: at most {cap} points a day per card while the till is offline ({today} "
+                           "already today), so {points} points are redeemed").format(
+                cap=r.offline_daily_cap_points, today=redeemed_today, points=points))
     if points < r.min_points:
-        raise RedemptionError(f"at least {r.min_points} points are redeemed at a time, {points} would be")
+        raise RedemptionError(_("at least {least} points are redeemed at a time, {points} would be").format(
+            least=r.min_points, points=points))
     return TenderPlan(points, points * r.cents_per_point, "; ".join(notes))
 
 
@@ -87,17 +92,19 @@ def check_offline_cap(rules: RuleSet, points: int, *, offline: bool, redeemed_to
     if not offline or redeemed_today + points <= cap:
         return
     raise RedemptionError(
-        f"offline cap: a card may redeem at most {cap} points a day while the till is offline; "
-        f"{redeemed_today} already today, {points} needed; issue it once the till is back online")
+        _("offline cap: a card may redeem at most {cap} points a day while the till is offline; {today} already "
+          "today, {points} needed; issue it once the till is back online").format(
+            cap=cap, today=redeemed_today, points=points))
 
 
 def issue_cheques(rules: RuleSet, balance: int) -> ChequeIssue:
     """As many cheques as the balance allows; the remainder is carried over."""
     cheques = rules.cheques
     if cheques is None:
-        raise RedemptionError(f"rules {rules.version} issue no loyalty cheques")
+        raise RedemptionError(_("rules {version} issue no loyalty cheques").format(version=rules.version))
     count = max(balance, 0) // cheques.threshold_points
     if count == 0:
-        raise RedemptionError(f"the card has {balance} points; a loyalty cheque needs {cheques.threshold_points}")
+        raise RedemptionError(_("the card has {balance} points; a loyalty cheque needs {threshold}").format(
+            balance=balance, threshold=cheques.threshold_points))
     points = count * cheques.threshold_points
     return ChequeIssue(count, points, cheques.cheque_cents, balance - points)

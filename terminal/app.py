@@ -7,10 +7,16 @@ status bar is refreshed from its status a few times a second.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
+from datetime import datetime, timezone
 
-from programme.ticket import utc_now
+from programme.i18n import N_, _
+from programme.ticket import store_of, utc_now
 from textual import work
-from textual.app import App
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.command import CommandPalette
+from textual.screen import Screen
 
 from sync.broker_url import BrokerUrl
 from sync.reporter import StatusReporter
@@ -25,9 +31,17 @@ from .rules_store import RulesListener, in_force, rules_version_now
 from .errors import TillError
 from .screens.panels import StatusBar
 from .screens.sale import SaleScreen
+from .screens.texts import TillCommandPalette, translate_bindings
 from .till import TillSession
 
 STATUS_INTERVAL = 0.25  # seconds between status bar refreshes
+READER_STATES = {"starting": N_("starting"), "ready": N_("ready"), "card in": N_("card in"),
+                 "unavailable": N_("unavailable")}
+
+
+def clock() -> datetime:
+    """Now, in UTC, for the status bar (tests patch it to read a fixed time)."""
+    return datetime.now(timezone.utc)
 
 CSS = """
 #main { height: 1fr; }
@@ -41,7 +55,7 @@ CSS = """
 #message { height: 1; padding: 0 1; }
 #message.error { color: $error; text-style: bold; }
 #prompt { padding: 0 1; color: $text-muted; }
-#status { height: 1; background: $success-darken-2; padding: 0 1; }
+#status { height: auto; max-height: 3; background: $success-darken-2; padding: 0 1; }  /* wraps on a narrow terminal */
 #status.offline { background: $error-darken-2; }
 """
 
@@ -49,17 +63,28 @@ CSS = """
 class TillApp(App):
     TITLE = "loyalty till"
     CSS = CSS
-    BINDINGS = [("ctrl+q", "quit", "Quit"), ("f12", "close_day", "Close day"), ("ctrl+t", "training", "Training")]
+    # Textual's own Quit and command palette bindings, restated so that their labels are translated.
+    BINDINGS = [
+        Binding("ctrl+q", "quit", N_("Quit"), tooltip=N_("Quit the app and return to the command prompt."),
+                priority=True),
+        Binding("ctrl+p", "command_palette", N_("Commands"), show=False, priority=True,
+                tooltip=N_("Open the command palette")),
+        Binding("f12", "close_day", N_("Close day")),
+        Binding("ctrl+t", "training", N_("Training")),
+    ]
 
     def __init__(self, db: str, terminal: str, *, broker: BrokerUrl | None = None, reader: str | None = None,
                  printer: str = "dummy", cashier: str = "cashier", issuer_public_key=None, key: str | None = None,
                  status_every: float | None = None):
         super().__init__()
+        translate_bindings(self)
+        self.title = _("Loyalty till")
         self.terminal = terminal
+        self.cashier = cashier
         self.broker = broker
         self.reader_name = reader
         self.issuer_public_key = issuer_public_key  # None: cardreader's configured default
-        self.reader = "none (typed/scanned)" if reader is None else f"{reader}: starting"
+        self.reader = _("none (typed/scanned)") if reader is None else f"{reader}: {_(READER_STATES['starting'])}"
         self._reader_stop = threading.Event()
         self.sender = OutboxSender(db, terminal, broker) if broker else None
         self.event_sender = EventSender(db, terminal, broker) if broker else None  # voids, reprints... (NF525)
@@ -71,7 +96,7 @@ class TillApp(App):
         self.requester = Requester(terminal, broker) if broker else None
         self.session = TillSession(db, terminal, cashier=cashier, printer=printer, online=self.is_online, key=key,
                                    requester=self.requester)
-        self.sub_title = f"{terminal}  cashier {cashier}"
+        self.sub_title = _("{terminal}  cashier {cashier}").format(terminal=terminal, cashier=cashier)
 
     def is_online(self) -> bool:
         return self.sender is not None and self.sender.status.connected
@@ -111,7 +136,7 @@ class TillApp(App):
             shown(self.sale_screen.card_found, balance)
 
         def on_state(state: str) -> None:
-            self.reader = f"{self.reader_name}: {state}"
+            self.reader = f"{self.reader_name}: {_(READER_STATES.get(state, state))}"
 
         watch_chip(self.reader_name, self._reader_stop, public_key=self.issuer_public_key, on_card=on_card,
                    on_error=lambda message: shown(self.sale_screen.card_refused, message), on_state=on_state)
@@ -162,7 +187,17 @@ class TillApp(App):
             last_ack = outbox.state(self.session.journal.conn).get("last_ack_at")
         bars.first().show_status(
             online=online, broker=self.broker is not None, backlog=backlog, last_ack=last_ack,
-            rules=in_force(self.session.journal.conn, utc_now()).version, reader=self.reader)
+            rules=in_force(self.session.journal.conn, utc_now()).version, reader=self.reader,
+            store=store_of(self.terminal), till=self.terminal, cashier=self.cashier, now=clock())
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's command palette entries, in the current language (listed in screens/texts.py)."""
+        for command in super().get_system_commands(screen):
+            yield command._replace(title=_(command.title), help=_(command.help))
+
+    def action_command_palette(self) -> None:
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(TillCommandPalette(id="--command-palette"))
 
     def on_unmount(self) -> None:
         self._reader_stop.set()

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 import msgspec
 
 from programme.errors import ProgrammeError
-from programme.money import format_cents, parse_euros
+from programme.i18n import _, format_money
+from programme.money import parse_euros
 from programme.redemption import TenderPlan
 from programme.ticket import Line, PointsEntry, Tender, make_line
 
@@ -32,11 +33,12 @@ class Scan:
 def parse_scan(text: str) -> Scan:
     match = _SCAN.match(text)
     if not match:
-        raise BasketError(f"{text!r} is not an article: scan the barcode, or type GTIN, 3*GTIN or GTIN@1.99")
+        raise BasketError(_("{text!r} is not an article: scan the barcode, or type GTIN, 3*GTIN or GTIN@1.99")
+                          .format(text=text))
     qty, gtin, price = match.groups()
     quantity = int(qty) if qty else 1
     if quantity == 0:
-        raise BasketError("quantity 0: type the quantity before the GTIN, e.g. 3*3017620422003")
+        raise BasketError(_("quantity 0: type the quantity before the GTIN, e.g. 3*3017620422003"))
     return Scan(gtin, quantity, parse_euros(price) if price else None)
 
 
@@ -54,7 +56,7 @@ class Basket:
     # -- lines -------------------------------------------------------------------------------
     def add(self, gtin: str, quantity: int = 1, unit_cents: int | None = None) -> Line:
         if self.tenders:
-            raise BasketError("payment has started: finish paying, or cancel the ticket to change it")
+            raise BasketError(_("payment has started: finish paying, or cancel the ticket to change it"))
         article = self.catalogue.get(gtin)
         # The line keeps the VAT rate it is sold at: the article's, else the catalogue's default for a typed price
         # (a catalogue without rates, such as the simulator's, leaves it out).
@@ -66,7 +68,8 @@ class Basket:
             elif article is not None:
                 line = make_line(gtin, quantity, article.unit_cents, article.category, article.label, vat_rate=vat)
             else:
-                raise BasketError(f"article {gtin} is not in the catalogue: type its price as {gtin}@1.99")
+                raise BasketError(_("article {gtin} is not in the catalogue: type its price as {gtin}@1.99")
+                                      .format(gtin=gtin))
         except ProgrammeError as exc:
             raise BasketError(str(exc)) from None
         self.lines.append(line)
@@ -79,12 +82,13 @@ class Basket:
     def void(self, index: int | None = None) -> Line:
         """Remove a line (the last one by default) before payment starts."""
         if not self.lines:
-            raise BasketError("no line to void: the basket is empty")
+            raise BasketError(_("no line to void: the basket is empty"))
         if self.tenders:
-            raise BasketError("payment has started: cancel the ticket to void a line")
+            raise BasketError(_("payment has started: cancel the ticket to void a line"))
         index = len(self.lines) - 1 if index is None else index
         if not 0 <= index < len(self.lines):
-            raise BasketError(f"no line {index + 1}: the basket has {len(self.lines)} lines")
+            raise BasketError(_("no line {number}: the basket has {count} lines").format(number=index + 1,
+                                                                                        count=len(self.lines)))
         return self.lines.pop(index)
 
     def cancel(self) -> None:
@@ -120,19 +124,21 @@ class Basket:
     def pay(self, kind: str, cents: int | None = None) -> int:
         """Take a tender (all that is due by default); returns the change, given only on cash."""
         if kind not in TENDER_KINDS or kind == "points":
-            raise BasketError(f"tender {kind!r} unknown here: use one of cash, bank_card, cheque (points: redeem)")
+            raise BasketError(_("tender {kind!r} unknown here: use one of cash, bank_card, cheque (points: redeem)")
+                              .format(kind=kind))
         if not self.lines:
-            raise BasketError("the basket is empty: scan an article first")
+            raise BasketError(_("the basket is empty: scan an article first"))
         due = self.due_cents
         cents = due if cents is None else cents
         if cents <= 0:
-            raise BasketError(f"a payment is a positive amount, not {format_cents(cents)}")
+            raise BasketError(_("a payment is a positive amount, not {amount}").format(amount=format_money(cents)))
         if due <= 0:
-            raise BasketError("nothing is left to pay: close the ticket")
+            raise BasketError(_("nothing is left to pay: close the ticket"))
         change = 0
         if cents > due:
             if kind != "cash":
-                raise BasketError(f"{kind} pays at most what is due ({format_cents(due)}); only cash gives change")
+                raise BasketError(_("{kind} pays at most what is due ({amount}); only cash gives change").format(
+                    kind=_(kind), amount=format_money(due)))
             change, cents = cents - due, due
         self.tenders.append(Tender(kind=kind, cents=cents))
         self.change_cents += change
@@ -145,6 +151,6 @@ class Basket:
 
     def apply_redemption(self, redemption: TenderPlan) -> None:
         if self.card is None:
-            raise BasketError("no card on this ticket: identify the card (F2) before redeeming points")
+            raise BasketError(_("no card on this ticket: identify the card (F2) before redeeming points"))
         self.tenders.append(Tender(kind="points", cents=redemption.cents))
         self.redeemed_points += redemption.points

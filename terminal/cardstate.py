@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 
 from programme.cardnumber import mask_card_number, validate_card_number
 from programme.errors import CardNumberError
+from programme.i18n import _
 
 from .errors import CardRefused
 
@@ -101,8 +102,8 @@ def check_card(conn: sqlite3.Connection, number: str) -> str:
         raise CardRefused(str(exc)) from None
     row = conn.execute("SELECT reason FROM hotlist WHERE card = ?", (card,)).fetchone()
     if row:
-        raise CardRefused(f"card blocked ({row[0]}): card {mask_card_number(card)} is on the hot-list; "
-                          "keep the card and send the customer to the welcome desk")
+        raise CardRefused(_("card blocked ({reason}): card {card} is on the hot-list; keep the card and send the "
+                            "customer to the welcome desk").format(reason=row[0], card=mask_card_number(card)))
     return card
 
 

@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 
 import msgspec
 
+from programme.i18n import _
 from programme.rules import RuleSet
 from programme.returns import reverse_lines
 from programme.ticket import PointsEntry, ReturnLink, Tender, Ticket, make_line
@@ -73,18 +74,20 @@ def fetch_foreign(conn: sqlite3.Connection, requester, ticket_id: str) -> Ticket
     """
     reply = requester.ask("ticket", ticket_id=ticket_id)
     if reply is None:
-        raise ReturnError(f"ticket {ticket_id} is not in this till's journal and head office did not answer "
-                          "(offline): take the return when the till is online, or at the till that sold it")
+        raise ReturnError(_("ticket {id} is not in this till's journal and head office did not answer (offline): "
+                            "take the return when the till is online, or at the till that sold it")
+                          .format(id=ticket_id))
     if not reply.found:
-        raise ReturnError(reply.message or f"ticket {ticket_id} is not at head office")
+        raise ReturnError(reply.message or _("ticket {id} is not at head office").format(id=ticket_id))
     payload = bytes(reply.ticket)
     try:
         ticket = decode_ticket(payload)
     except CodecError as exc:
-        raise ReturnError(f"ticket {ticket_id} from head office could not be read ({exc}): "
-                          "take the return at the till that sold it") from None
+        raise ReturnError(_("ticket {id} from head office could not be read ({error}): "
+                            "take the return at the till that sold it").format(id=ticket_id, error=exc)) from None
     if ticket.id != ticket_id:
-        raise ReturnError(f"head office answered with ticket {ticket.id} instead of {ticket_id}: ask again")
+        raise ReturnError(_("head office answered with ticket {got} instead of {asked}: ask again").format(
+            got=ticket.id, asked=ticket_id))
     conn.execute(FOREIGN_SCHEMA)
     with conn:
         conn.execute("INSERT OR REPLACE INTO foreign_tickets (id, payload, fetched_at) VALUES (?, ?, ?)",
@@ -128,10 +131,10 @@ def find_original(journal: Journal, ticket_id: str, requester=None) -> Ticket:
         if ticket is None and requester is not None:
             ticket = fetch_foreign(journal.conn, requester, ticket_id)
     if ticket is None:
-        raise ReturnError(f"ticket {ticket_id} is not in this till's journal: check the number printed "
-                          f"at the foot of the receipt, e.g. {journal.terminal}-00000042")
+        raise ReturnError(_("ticket {id} is not in this till's journal: check the number printed at the foot of "
+                            "the receipt, e.g. {terminal}-00000042").format(id=ticket_id, terminal=journal.terminal))
     if any(line.quantity < 0 for line in ticket.lines):
-        raise ReturnError(f"ticket {ticket.id} is itself a return: pick the original sale's ticket")
+        raise ReturnError(_("ticket {id} is itself a return: pick the original sale's ticket").format(id=ticket.id))
     return ticket
 
 
@@ -161,14 +164,16 @@ def returned_so_far(journal: Journal, original_id: str) -> tuple[dict[int, int],
 def refuse_returned_elsewhere(journal: Journal, original: Ticket, picks: Mapping[int, int],
                               done: Mapping[int, int]) -> None:
     """A pick past what is left because another till returned the line says so (ReturnError)."""
-    here, _ = returned_here(journal, original.id)
+    here, _points = returned_here(journal, original.id)
     for index, quantity in sorted(picks.items()):
         if not 0 <= index < len(original.lines) or done.get(index, 0) <= here.get(index, 0):
             continue  # not known elsewhere: reverse_lines says what is wrong, if anything
         sold, returned = original.lines[index].quantity, done[index]
         if quantity > sold - returned:
-            raise ReturnError(f"line {index + 1} of {original.id} was already returned ({returned} of {sold} at "
-                              f"all tills, as head office knows): {sold - returned} left to return, {quantity} asked")
+            raise ReturnError(_("line {number} of {id} was already returned ({returned} of {sold} at all tills, as "
+                                "head office knows): {left} left to return, {asked} asked").format(
+                number=index + 1, id=original.id, returned=returned, sold=sold, left=sold - returned,
+                asked=quantity))
 
 
 def rules_of(journal: Journal, ticket: Ticket) -> RuleSet:
@@ -187,7 +192,7 @@ def close_return(journal: Journal, original_id: str, picks: Mapping[int, int], c
     if requester is not None:
         ask_head_office(journal.conn, journal.terminal, requester, original_id)
     original = find_original(journal, original_id)
-    done, _ = returned_so_far(journal, original.id)
+    done, _points = returned_so_far(journal, original.id)
     refuse_returned_elsewhere(journal, original, picks, done)
     rules = rules_of(journal, original)
     reversal = reverse_lines(rules, original, picks, done)  # checks the picks, says what is wrong

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from programme.campaign_offers import CampaignOffer, campaign_of
+from programme.i18n import _, format_money
 from programme.redemption import ChequeIssue, TenderPlan, plan_tender
 from programme.ticket import Line, PointsEntry, Ticket
 
@@ -152,7 +153,7 @@ class TillSession:
 
     def set_card(self, balance: CardBalance) -> None:
         if self.basket.points_used:
-            raise BasketError("points were already redeemed with another card: cancel the ticket to change card")
+            raise BasketError(_("points were already redeemed with another card: cancel the ticket to change card"))
         self.basket.card = balance.card
         self.balance = balance
         self.offers = self.card_offers(balance.card)
@@ -178,7 +179,7 @@ class TillSession:
         """What `points` as a tender would pay under the rules in force (nothing applied yet); `offline`: the
         offline daily cap applies (by default when the card's balance is not confirmed by head office)."""
         if self.basket.card is None:
-            raise RedeemError("no card on this ticket: identify the card (F2) before redeeming points")
+            raise RedeemError(_("no card on this ticket: identify the card (F2) before redeeming points"))
         from programme.redemption import payable_with_points
 
         balance = cardstate.card_balance(self.journal.conn, self.basket.card, self.online())
@@ -207,11 +208,11 @@ class TillSession:
         `asked`: what a worker asked for; the ticket must still want just that (same card, same points)."""
         if asked is not None and (asked.card, asked.points) != (hold.card, hold.points):
             with self._released_on_error(answer):
-                raise RedeemError("the ticket changed while head office answered: redeem the points again")
+                raise RedeemError(_("the ticket changed while head office answered: redeem the points again"))
         if answer is None:
             return False
         if not answer.found or answer.reservation is None:
-            raise RedeemError(answer.message or "head office refused to reserve the points: ask the welcome desk")
+            raise RedeemError(answer.message or _("head office refused to reserve the points: ask the welcome desk"))
         self.basket.reservations.append(answer.reservation.id)
         return True
 
@@ -263,7 +264,7 @@ class TillSession:
         from programme.redemption import issue_cheques
 
         if self.basket.card is None:
-            raise RedeemError("no card on this ticket: identify the card (F2) before issuing a loyalty cheque")
+            raise RedeemError(_("no card on this ticket: identify the card (F2) before issuing a loyalty cheque"))
         balance = cardstate.card_balance(self.journal.conn, self.basket.card, self.online())
         return issue_cheques(self.rules(), balance.points - self.basket.points_used)
 
@@ -299,9 +300,10 @@ class TillSession:
         """`also(conn, ticket)`: more rows written in the ticket's own transaction (the POS API's ticket number)."""
         basket = self.basket
         if not basket.lines:
-            raise BasketError("the basket is empty: scan an article first")
+            raise BasketError(_("the basket is empty: scan an article first"))
         if basket.due_cents:
-            raise BasketError(f"{basket.due_cents / 100:.2f} still due: take a payment (F10) before closing")
+            raise BasketError(_("{amount} still due: take a payment (F10) before closing").format(
+                amount=format_money(basket.due_cents)))
         if self.training:
             return self._close_training()
         before = self.balance.points if self.balance else None
@@ -384,20 +386,20 @@ class TillSession:
                 if text:
                     print_text(self.printer, text, qr=qr if n == 0 else None)
         except (OSError, TillError) as exc:
-            return f"the receipt could not be printed ({exc}): fix the printer, then reprint (F8)"
+            return _("the receipt could not be printed ({error}): fix the printer, then reprint (F8)").format(error=exc)
         return None
 
     def reprint(self, ticket_id: str | None = None) -> str:
         ticket_id = (ticket_id or self.last_ticket_id or "").strip()
         if not ticket_id:
-            raise TillError("no ticket to reprint yet: type the ticket number printed at the foot of the receipt")
+            raise TillError(_("no ticket to reprint yet: type the ticket number printed at the foot of the receipt"))
         row = self.journal.conn.execute("SELECT text FROM receipts WHERE ticket_id = ?", (ticket_id,)).fetchone()
         if row is None:
             # Closed without the screen (loyalty till sell): rebuilt from the journal, change and balance unknown.
             ticket = self.journal.find_ticket(ticket_id)
             if ticket is None:
-                raise TillError(f"no ticket {ticket_id} in this till's journal: check the number at the foot of "
-                                "the receipt")
+                raise TillError(_("no ticket {id} in this till's journal: check the number at the foot of the receipt")
+                                .format(id=ticket_id))
             row = (render_receipt(ticket, offers=self._offers_on(ticket), settings=self.settings,
                                   expires_on=self._expiry(ticket)),)
         copy = self.copies(ticket_id) + 1
@@ -418,7 +420,7 @@ class TillSession:
         """`ask`: ask head office first what other tills returned (may wait ASK_TIMEOUT); the screen has asked
         in a worker when the ticket was picked (fetch_original) and passes False."""
         if self.basket.lines:
-            raise BasketError("a sale is in progress: close or cancel it before a return")
+            raise BasketError(_("a sale is in progress: close or cancel it before a return"))
         ticket = close_return(self.journal, original_id, picks, self.cashier, tender_kind,
                               self.requester if ask else None)
         return self._finish(ticket, 0, None, always=True)

@@ -9,6 +9,7 @@ from .fixtures.files import usual_umask  # noqa: F401 - fixture
 from .fixtures.desk import desk, desk_engine, fast_argon2, office  # noqa: F401 - fixtures (desk_engine: the desk on
 # SQLite unless a module asks for both)
 from .fixtures.headoffice import office_target  # noqa: F401 - fixture
+from .fixtures.languages import compiled_catalogs, english, french_by_default  # noqa: F401 - fixtures
 from .fixtures.mqtt import mosquitto  # noqa: F401 - fixture
 from .fixtures.pcsc import card_slot, issuer_key, pcscd, pcscd_service  # noqa: F401 - fixtures
 from .fixtures.postgres import postgres_server, postgres_url  # noqa: F401 - fixtures

@@ -15,6 +15,8 @@ from datetime import datetime, timedelta, timezone
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from programme.i18n import N_, _
+
 from server.desk import audit
 from server.desk.errors import Conflict, InvalidInput, LoginRefused, NotFound
 from server.storage.desk_db import by_bytes, transaction, utc_now
@@ -33,7 +35,7 @@ MAX_DELAY_S = 15 * 60
 FORGET_AFTER = timedelta(hours=24)  # failures older than this are forgotten
 CLAIM_TRIES = 20  # compare-and-swap rounds lost to concurrent log-ins before the try is refused
 NAME_KEY = 64  # characters of a typed user name kept as the throttle's key (names are at most 32)
-WRONG_LOGIN = "wrong user name or password"
+WRONG_LOGIN = N_("wrong user name or password")
 MIN_PASSWORD = 12  # characters of a password a user chooses (generated ones are longer)
 CLI_ACTOR = "loyalty admin"  # who the audit trail names for an action from the command line
 
@@ -47,8 +49,8 @@ class LoginThrottled(LoginRefused):
 
     def __init__(self, name: str, retry_after: int):
         self.retry_after = retry_after
-        super().__init__(f"too many failed log-ins for {name} from this address: try again in {retry_after} "
-                         "seconds, or ask an admin to unlock it")
+        super().__init__(_("too many failed log-ins for {name} from this address: try again in {seconds} seconds, "
+                           "or ask an admin to unlock it").format(name=name, seconds=retry_after))
 
 
 @dataclass(frozen=True)
@@ -57,10 +59,11 @@ class User:
     name: str
     role: str
     session_version: int = 0
+    language: str | None = None  # the pages' language this user chose; None: the browser's
 
 
 def _user(row) -> User:
-    return User(row["id"], row["name"], row["role"], row["session_version"])
+    return User(row["id"], row["name"], row["role"], row["session_version"], row["language"])
 
 
 def create_user(conn: Connection, name: str, role: str) -> str:
@@ -106,7 +109,7 @@ def _claim(conn, name: str, address: str, now: datetime) -> None:
 
     Atomic without a lock: the count moves by a compare-and-swap (UPDATE ... WHERE attempts = the value
     read), so of concurrent tries at most FREE_ATTEMPTS are checked before the delay starts."""
-    for _ in range(CLAIM_TRIES):
+    for _round in range(CLAIM_TRIES):
         row = conn.execute("SELECT attempts, next_at, last_at FROM login_throttle WHERE name = ? AND address = ?",
                            (name, address)).fetchone()
         if row is None:
@@ -142,12 +145,13 @@ def log_in(conn: Connection, name: str, password: str, address: str,
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok:
-        raise LoginRefused(WRONG_LOGIN)
+        raise LoginRefused(_(WRONG_LOGIN))
     with transaction(conn):
         conn.execute("DELETE FROM login_throttle WHERE (name = ? AND address = ?) OR last_at < ?",
                      (*key, _at(now - FORGET_AFTER)))  # this pair starts afresh; the table keeps one day
     if row["role"] not in roles:
-        raise LoginRefused(f"user {name} is a {row['role']} account: it uses the API with a token, not the pages")
+        raise LoginRefused(_("user {name} is a {role} account: it uses the API with a token, not the pages").format(
+            name=name, role=row["role"]))
     return _user(row)
 
 
@@ -196,6 +200,16 @@ def session_version(conn: Connection, name: str) -> int:
     return _active(conn, name)["session_version"]
 
 
+def set_language(conn: Connection, user_id: int, language: str | None) -> None:
+    """The language of `user_id`'s pages (one of programme.i18n.LANGUAGES), or None for the browser's."""
+    from programme.i18n import LANGUAGES
+
+    if language is not None and language not in LANGUAGES:
+        raise InvalidInput(f"language {language!r} is not one of {', '.join(LANGUAGES)}")
+    with transaction(conn):
+        conn.execute("UPDATE users SET language = ? WHERE id = ?", (language, user_id))
+
+
 def log_out(conn: Connection, user_id: int) -> None:
     """End every session of the user (the one logging out, and any copy of its cookie)."""
     with transaction(conn):
@@ -204,7 +218,8 @@ def log_out(conn: Connection, user_id: int) -> None:
 
 def _check_new_password(new: str) -> None:
     if len(new) < MIN_PASSWORD:
-        raise InvalidInput(f"the new password must have at least {MIN_PASSWORD} characters: choose a longer one")
+        raise InvalidInput(_("the new password must have at least {count} characters: choose a longer one").format(
+            count=MIN_PASSWORD))
 
 
 def change_password(conn: Connection, name: str, current: str, new: str, address: str = "unknown",
@@ -219,7 +234,7 @@ def change_password(conn: Connection, name: str, current: str, new: str, address
     try:
         _hasher.verify(row["password_hash"], current)
     except (VerificationError, InvalidHashError):
-        raise InvalidInput("the current password is wrong: type it again") from None
+        raise InvalidInput(_("the current password is wrong: type it again")) from None
     with transaction(conn):
         conn.execute("DELETE FROM login_throttle WHERE name = ? AND address = ?", key)
         conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (_hasher.hash(new), row["id"]))

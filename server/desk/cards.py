@@ -12,12 +12,16 @@ from programme.cardnumber import DEFAULT_PREFIXES, validate_card_number
 from programme.errors import CardNumberError
 
 from server.desk import audit, bounds, lots
+from programme.i18n import N_, _
+
 from server.desk.errors import Conflict, InvalidInput, NotFound
 from server.storage.desk_db import transaction, utc_now
 from server.storage.connection import Connection
 
 HOT_STATUSES = ("blocked", "lost", "stolen")
 REPLACE_REASONS = ("lost", "stolen", "damaged")
+# How a refusal names what was asked (the audit's action names are not words people read).
+ACTIONS = {"block_card": N_("block card"), "unblock_card": N_("unblock card")}
 
 
 def check_number(number: str, prefixes: tuple[str, ...] = DEFAULT_PREFIXES) -> str:
@@ -30,7 +34,7 @@ def check_number(number: str, prefixes: tuple[str, ...] = DEFAULT_PREFIXES) -> s
 def get_card(conn: Connection, number: str) -> dict:
     row = conn.execute("SELECT * FROM cards WHERE number = ?", (number,)).fetchone()
     if row is None:
-        raise NotFound(f"card {number} is not registered: issue it to a customer first")
+        raise NotFound(_("card {number} is not registered: issue it to a customer first").format(number=number))
     return dict(row)
 
 
@@ -43,19 +47,20 @@ def card_balance(conn: Connection, number: str) -> int:
 def _live_customer(conn, customer_id: int) -> dict:
     row = conn.execute("SELECT * FROM customers WHERE id = ?", (customer_id,)).fetchone()
     if row is None:
-        raise NotFound(f"no customer {customer_id}: search for the customer by name, card or phone")
+        raise NotFound(_("no customer {id}: search for the customer by name, card or phone").format(id=customer_id))
     if row["merged_into"]:
-        raise Conflict(f"customer {customer_id} was merged into customer {row['merged_into']}: use that one")
+        raise Conflict(_("customer {id} was merged into customer {into}: use that one").format(
+            id=customer_id, into=row["merged_into"]))
     if row["erased_at"]:
-        raise Conflict(f"customer {customer_id} was erased: enrol the person again")
+        raise Conflict(_("customer {id} was erased: enrol the person again").format(id=customer_id))
     return dict(row)
 
 
 def _register(conn, customer_id: int, number: str) -> int:
     existing = conn.execute("SELECT customer_id FROM cards WHERE number = ?", (number,)).fetchone()
     if existing:
-        raise Conflict(f"card {number} is already registered to customer {existing[0]}: "
-                       "give the customer another card")
+        raise Conflict(_("card {number} is already registered to customer {id}: give the customer another card")
+                       .format(number=number, id=existing[0]))
     now = utc_now()
     conn.execute("INSERT INTO cards (number, customer_id, status, issued_at, status_at) "
                  "VALUES (?, ?, 'active', ?, ?)", (number, customer_id, now, now))
@@ -78,11 +83,12 @@ def _set_status(conn, number: str, allowed_from: tuple[str, ...], status: str, a
                 reason: str, actor: str) -> dict:
     reason = reason.strip()
     if not reason:
-        raise InvalidInput(f"a reason is required to {action.replace('_', ' ')}: say why")
+        raise InvalidInput(_("a reason is required to {action}: say why").format(action=_(ACTIONS.get(action, action))))
     with transaction(conn):
         card = get_card(conn, number)
         if card["status"] not in allowed_from:
-            raise Conflict(f"card {number} is {card['status']}: it cannot be {status} now")
+            raise Conflict(_("card {number} is {status}: it cannot be {wanted} now").format(
+                number=number, status=_(card["status"]), wanted=_(status)))
         conn.execute("UPDATE cards SET status = ?, status_at = ? WHERE number = ?", (status, utc_now(), number))
         audit.record(conn, actor, action, customer_id=card["customer_id"], card=number, reason=reason)
     return card
@@ -101,14 +107,16 @@ def replace(conn: Connection, old: str, new: str, why: str, actor: str,
             prefixes: tuple[str, ...] = DEFAULT_PREFIXES) -> int:
     """Hot-list the old card, issue the new one to the same customer, move the balance. Returns points moved."""
     if why not in REPLACE_REASONS:
-        raise InvalidInput(f"replacement reason {why!r} is not one of {', '.join(REPLACE_REASONS)}")
+        raise InvalidInput(_("replacement reason {why!r} is not one of {reasons}").format(
+            why=why, reasons=", ".join(REPLACE_REASONS)))
     new = check_number(new, prefixes)
     if new == old:
-        raise Conflict(f"card {new} cannot replace itself: scan the new card")
+        raise Conflict(_("card {number} cannot replace itself: scan the new card").format(number=new))
     with transaction(conn):
         card = get_card(conn, old)
         if card["status"] not in ("active", "blocked"):
-            raise Conflict(f"card {old} is {card['status']}: only an active or blocked card can be replaced")
+            raise Conflict(_("card {number} is {status}: only an active or blocked card can be replaced").format(
+                number=old, status=_(card["status"])))
         customer_id = card["customer_id"]
         _live_customer(conn, customer_id)
         attached = _register(conn, customer_id, new)
@@ -126,7 +134,7 @@ def replace(conn: Connection, old: str, new: str, why: str, actor: str,
 def merge(conn: Connection, into_id: int, from_id: int, actor: str, reason: str = "") -> int:
     """Move every card of `from_id` to `into_id` (their tickets and ledger follow); returns cards moved."""
     if into_id == from_id:
-        raise Conflict(f"cannot merge customer {into_id} into itself: choose two different customers")
+        raise Conflict(_("cannot merge customer {id} into itself: choose two different customers").format(id=into_id))
     with transaction(conn):
         _live_customer(conn, into_id)
         _live_customer(conn, from_id)
@@ -145,19 +153,22 @@ def transfer_points(conn: Connection, source: str, target: str, points, reason: 
     points = bounds.points_change(points)
     reason = (reason or "").strip()
     if points <= 0:
-        raise InvalidInput("points to transfer must be positive: swap the cards to move points the other way")
+        raise InvalidInput(_("points to transfer must be positive: swap the cards to move points the other way"))
     if not reason:
-        raise InvalidInput("a reason is required to transfer points: say why")
+        raise InvalidInput(_("a reason is required to transfer points: say why"))
     target = check_number(target, prefixes)
     if target == source:
-        raise Conflict(f"card {source} cannot transfer points to itself: type the other card's number")
+        raise Conflict(_("card {number} cannot transfer points to itself: type the other card's number").format(
+            number=source))
     with transaction(conn):
         from_card, to_card = get_card(conn, source), get_card(conn, target)
         if to_card["status"] != "active":
-            raise Conflict(f"card {target} is {to_card['status']}: points go to an active card only")
+            raise Conflict(_("card {number} is {status}: points go to an active card only").format(
+                number=target, status=_(to_card["status"])))
         balance = card_balance(conn, source)
         if points > balance:
-            raise Conflict(f"card {source} has {balance} points: it cannot transfer {points}")
+            raise Conflict(_("card {number} has {balance} points: it cannot transfer {points}").format(
+                number=source, balance=balance, points=points))
         entry = audit.record(conn, actor, "transfer_points", customer_id=from_card["customer_id"], card=source,
                              reason=reason, detail={"to_card": target, "to_customer": to_card["customer_id"],
                                                     "points": points})

@@ -11,6 +11,7 @@ from server.desk import audit, bounds
 from server.desk.cards import card_balance
 from server.desk.customers import _in, card_numbers, get
 from server.desk.errors import Conflict, InvalidInput, NotFound
+from programme.i18n import _
 from server.storage.desk_db import transaction, utc_now
 from server.storage.connection import Connection
 
@@ -21,23 +22,23 @@ def adjust(conn: Connection, customer_id: int, card: str | None, points, reason:
     points = bounds.points_change(points)
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("a reason is required for a points adjustment: say why (e.g. till error on ticket ...)")
+        raise InvalidInput(_("a reason is required for a points adjustment: say why (e.g. till error on ticket ...)"))
     with transaction(conn):
         customer = get(conn, customer_id)
         if customer["erased_at"] or customer["merged_into"]:
-            raise Conflict(f"customer {customer_id} is erased or merged: points cannot be adjusted")
+            raise Conflict(_("customer {id} is erased or merged: points cannot be adjusted").format(id=customer_id))
         if not card:
             row = conn.execute("SELECT number FROM cards WHERE customer_id = ? AND status = 'active' "
                                "ORDER BY issued_at DESC LIMIT 1", (customer_id,)).fetchone()
             if row is None:
-                raise Conflict(f"customer {customer_id} has no active card: issue a card first")
+                raise Conflict(_("customer {id} has no active card: issue a card first").format(id=customer_id))
             card = row[0]
         if card not in card_numbers(conn, customer_id):
-            raise NotFound(f"card {card} is not one of customer {customer_id}'s cards")
+            raise NotFound(_("card {number} is not one of customer {id}'s cards").format(number=card, id=customer_id))
         balance = card_balance(conn, card)
         if balance + points < 0:
-            raise Conflict(f"adjustment of {points} points would take card {card} below zero "
-                           f"(balance {balance}): take at most {balance} points")
+            raise Conflict(_("adjustment of {points} points would take card {number} below zero (balance {balance}): "
+                             "take at most {balance} points").format(points=points, number=card, balance=balance))
         entry = audit.record(conn, actor, "adjust", customer_id=customer_id, card=card, reason=reason,
                              detail={"points": points, "balance_before": balance})
         ledger_id = conn.execute("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
@@ -50,13 +51,15 @@ def parse_day(value: str, what: str) -> date:
     try:
         return date.fromisoformat(value.strip())
     except (ValueError, AttributeError):
-        raise InvalidInput(f"{what} {value!r} is not a date: use YYYY-MM-DD") from None
+        raise InvalidInput(_("{what} {value!r} is not a date: use YYYY-MM-DD").format(
+            what=_(what), value=value)) from None
 
 
 def statement(conn: Connection, customer_id: int, start: date, end: date) -> dict:
     """Opening balance, every ledger entry from `start` to `end` (UTC days, inclusive), closing balance."""
     if end < start:
-        raise InvalidInput(f"the period ends ({end}) before it starts ({start}): swap the dates")
+        raise InvalidInput(_("the period ends ({end}) before it starts ({start}): swap the dates").format(
+            end=end, start=start))
     customer = get(conn, customer_id)
     numbers = card_numbers(conn, customer_id)
     lo, hi = start.isoformat(), (end + timedelta(days=1)).isoformat()

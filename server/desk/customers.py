@@ -12,6 +12,8 @@ from programme.cardnumber import validate_card_number
 from programme.errors import CardNumberError
 
 from server.desk import audit, bounds
+from programme.i18n import _
+
 from server.desk.errors import InvalidInput, NotFound
 from server.storage.desk_db import by_bytes, joined, transaction, utc_now
 from server.desk.standing import standing
@@ -36,24 +38,28 @@ def clean(form: dict) -> dict:
     """Check and normalise a customer's fields as typed at the desk; raise InvalidInput saying what to fix."""
     data = {f: (str(form.get(f) or "")).strip() for f in FIELDS}
     if not data["name"]:
-        raise InvalidInput("name is required: type the customer's full name")
+        raise InvalidInput(_("name is required: type the customer's full name"))
     if len(data["name"]) > 120:
-        raise InvalidInput("name is longer than 120 characters: shorten it")
+        raise InvalidInput(_("name is longer than 120 characters: shorten it"))
     if not data["email"] and not data["phone"]:
-        raise InvalidInput("give at least one contact: an e-mail address or a phone number")
+        raise InvalidInput(_("give at least one contact: an e-mail address or a phone number"))
     if data["email"] and not EMAIL.match(data["email"]):
-        raise InvalidInput(f"e-mail address {data['email']!r} is not valid: it looks like name@example.com")
+        raise InvalidInput(_("e-mail address {value!r} is not valid: it looks like name@example.com").format(
+            value=data["email"]))
     if data["phone"] and not PHONE.match(data["phone"]):
-        raise InvalidInput(f"phone number {data['phone']!r} is not valid: digits, spaces and a leading +")
+        raise InvalidInput(_("phone number {value!r} is not valid: digits, spaces and a leading +").format(
+            value=data["phone"]))
     if not POSTCODE.match(data["postcode"]):
-        raise InvalidInput(f"postcode {data['postcode']!r} is not valid: type the customer's postcode")
+        raise InvalidInput(_("postcode {value!r} is not valid: type the customer's postcode").format(
+            value=data["postcode"]))
     if data["birth_date"]:
         try:
             born = date.fromisoformat(data["birth_date"])
         except ValueError:
-            raise InvalidInput(f"birth date {data['birth_date']!r} is not a date: use YYYY-MM-DD") from None
+            raise InvalidInput(_("birth date {value!r} is not a date: use YYYY-MM-DD").format(
+                value=data["birth_date"])) from None
         if born > date.today():
-            raise InvalidInput(f"birth date {data['birth_date']} is in the future")
+            raise InvalidInput(_("birth date {value} is in the future").format(value=data["birth_date"]))
         bounds.check_day(born, "birth date")
     for f in FIELDS:
         data[f] = data[f] or None
@@ -84,7 +90,7 @@ def enrol(conn: Connection, form: dict, actor: str) -> int:
 def get(conn: Connection, customer_id: int) -> dict:
     row = conn.execute("SELECT * FROM customers WHERE id = ?", (customer_id,)).fetchone()
     if row is None:
-        raise NotFound(f"no customer {customer_id}: search for the customer by name, card or phone")
+        raise NotFound(_("no customer {id}: search for the customer by name, card or phone").format(id=customer_id))
     return dict(row)
 
 
@@ -94,7 +100,8 @@ def update(conn: Connection, customer_id: int, form: dict, actor: str) -> dict:
     with transaction(conn):
         old = get(conn, customer_id)
         if old["erased_at"]:
-            raise InvalidInput(f"customer {customer_id} was erased: an erased customer cannot be edited")
+            raise InvalidInput(_("customer {id} was erased: an erased customer cannot be edited").format(
+                id=customer_id))
         changes = {k: [old[k], data[k]] for k in (*FIELDS, *CONSENTS) if old[k] != data[k]}
         if not changes:
             return {}
@@ -117,7 +124,7 @@ def search(conn: Connection, query: str) -> list[dict]:
     if not q:
         return []
     if len(q) > MAX_SEARCH:
-        raise InvalidInput(f"a search is at most {MAX_SEARCH} characters: shorten it")
+        raise InvalidInput(_("a search is at most {count} characters: shorten it").format(count=MAX_SEARCH))
     base = (f"SELECT c.*, (SELECT {joined(conn, 'number', ' ')} FROM cards WHERE customer_id = c.id "
             "AND status = 'active') AS cards FROM customers c WHERE c.merged_into IS NULL AND ")
     digits = re.sub(r"[^0-9]", "", q)

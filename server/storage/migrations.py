@@ -98,6 +98,8 @@ MIGRATIONS: tuple[Migration, ...] = (
               _add_column("users", "session_version", "INTEGER NOT NULL DEFAULT 0")),
     Migration(6, "lines.vat_rate: each line keeps the VAT rate it was sold at (NULL: sold before)",
               _add_column("lines", "vat_rate", "INTEGER"), _add_column("lines", "vat_rate", "INTEGER")),
+    Migration(7, "users.language: the pages' language a user chose (fr, en; NULL: the browser's)",
+              _add_column("users", "language", "TEXT"), _add_column("users", "language", "TEXT")),
 )
 LATEST = MIGRATIONS[-1].number
 

@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 from server.desk.errors import DeskError
 from server.web.context import BoundedInt, check_ids, csrf, login_manager, status_of
 from server.storage.desk_db import open_db
+from programme.i18n import N_, _
 
 DEFAULTS = {
     "DB": None,
@@ -44,6 +45,11 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",  # pages carry personal data: never kept by a shared browser or proxy
 }
+
+# Flask-WTF's reasons for refusing a form, as it words them (translated when shown).
+CSRF_REASONS = (N_("The CSRF token is missing."), N_("The CSRF token is invalid."), N_("The CSRF token has expired."),
+                N_("The CSRF session token is missing."), N_("The CSRF tokens do not match."),
+                N_("The referrer header is missing."), N_("The referrer does not match the host."))
 
 API_PREFIX = "/api/"
 
@@ -94,10 +100,9 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
 
     app.extensions["desk_connections"] = Connections(app.config["DB"], app.config["DB_CONNECTIONS"])
 
-    from programme.money import format_cents
+    from .languages import init_languages
 
-    app.jinja_env.filters["euros"] = format_cents
-    app.jinja_env.filters["utc"] = utc_minute
+    init_languages(app)  # French first, per user; money, dates and percentages as filters
     csrf.init_app(app)
     login_manager.init_app(app)
 
@@ -133,24 +138,24 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
 
     @app.errorhandler(CSRFError)
     def csrf_refused(exc):
-        return render_template("error.html", title="Form refused", message=f"{exc.description} "
-                               "Reload the page and send the form again."), 400
+        return render_template("error.html", title=_("Form refused"), message=_(
+            "{reason} Reload the page and send the form again.").format(reason=_(exc.description))), 400
 
     @app.errorhandler(403)
     def forbidden(exc):
         if request.path.startswith(API_PREFIX):
             return api_http_error(exc)
-        return render_template("error.html", title="Not allowed", message=exc.description), 403
+        return render_template("error.html", title=_("Not allowed"), message=exc.description), 403
 
     @app.errorhandler(404)
     def not_found(exc):
         if request.path.startswith(API_PREFIX):
             return api_http_error(exc)
-        return render_template("error.html", title="Not found", message=exc.description), 404
+        return render_template("error.html", title=_("Not found"), message=exc.description), 404
 
     @app.errorhandler(DeskError)
     def refused(exc):
-        return render_template("error.html", title="Refused", message=str(exc)), status_of(exc)
+        return render_template("error.html", title=_("Refused"), message=str(exc)), status_of(exc)
 
     from . import api, auth, cards, customers, receipt_page
 
@@ -166,17 +171,3 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     csrf.exempt(api.bp)
     return app
 
-
-def utc_minute(value) -> str:
-    """A stored UTC time as people read it on a page: `2026-11-22 23:59 UTC` (empty stays empty)."""
-    from datetime import datetime, timezone
-
-    if not value:
-        return ""
-    try:
-        when = datetime.fromisoformat(str(value))
-    except ValueError:
-        return str(value)
-    if when.tzinfo is not None:
-        when = when.astimezone(timezone.utc)
-    return when.strftime("%Y-%m-%d %H:%M UTC")

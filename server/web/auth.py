@@ -7,6 +7,8 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
+from programme.i18n import _
+
 from server.desk import accounts
 from server.desk.errors import DeskError, InvalidInput
 from server.web.context import EVERYONE, WebUser, db, roles, status_of
@@ -47,7 +49,7 @@ def login():
 def logout():
     accounts.log_out(db(), current_user.id)  # every copy of this session's cookie stops working too
     logout_user()
-    flash("Logged out.")
+    flash(_("Logged out."))
     return redirect(url_for("auth.login"))
 
 
@@ -62,7 +64,7 @@ def change_password():
     form = request.form
     try:
         if form.get("new", "") != form.get("again", ""):
-            raise InvalidInput("the two new passwords differ: type the same one twice")
+            raise InvalidInput(_("the two new passwords differ: type the same one twice"))
         user = accounts.change_password(db(), current_user.name, form.get("current", ""), form.get("new", ""),
                                         request.remote_addr or "unknown")
     except accounts.LoginThrottled as exc:
@@ -70,7 +72,7 @@ def change_password():
     except DeskError as exc:
         return render_template("password.html", error=str(exc)), status_of(exc)
     login_user(WebUser(user))  # this session goes on with the new session version; every other one ended
-    flash("Password changed; your other sessions were logged out.")
+    flash(_("Password changed; your other sessions were logged out."))
     return redirect(url_for("customers.index"))
 
 
@@ -96,7 +98,7 @@ def _admin_action(action):
 def disable_user(name: str):
     def act():
         accounts.disable_user(db(), name, current_user.name)
-        return f"User {name} disabled; their sessions ended."
+        return _("User {name} disabled; their sessions ended.").format(name=name)
     return _admin_action(act)
 
 
@@ -114,7 +116,8 @@ def reset_password(name: str):
 @roles("admin")
 def unlock(name: str):
     def act():
-        return f"Log-in of {name} unlocked ({accounts.unlock(db(), name, current_user.name)} address(es))."
+        return _("Log-in of {name} unlocked ({count} address(es)).").format(
+            name=name, count=accounts.unlock(db(), name, current_user.name))
     return _admin_action(act)
 
 
@@ -122,7 +125,8 @@ def unlock(name: str):
 @roles("admin")
 def revoke_tokens(name: str):
     def act():
-        return f"{accounts.revoke_tokens(db(), name, current_user.name)} API token(s) of {name} revoked."
+        return _("{count} API token(s) of {name} revoked.").format(
+            count=accounts.revoke_tokens(db(), name, current_user.name), name=name)
     return _admin_action(act)
 
 

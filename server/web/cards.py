@@ -6,6 +6,7 @@ import logging
 from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 
+from programme.i18n import N_, _
 from sync.broker_url import parse_broker_url
 from sync.errors import SyncError
 from sync.events import log_event
@@ -39,7 +40,8 @@ def issue(customer_id: int):
         attached = cards.issue(db(), customer_id, number, current_user.name, card_prefixes())
     except DeskError as exc:
         return show(customer_id, str(exc), status_of(exc))
-    flash(f"Card {number.strip()} issued; {attached} earlier ticket(s) attached to this customer.")
+    flash(_("Card {number} issued; {count} earlier ticket(s) attached to this customer.").format(
+        number=number.strip(), count=attached))
     return redirect(url_for("customers.view", customer_id=customer_id))
 
 
@@ -57,13 +59,13 @@ def _card_action(number: str, action):
 @bp.route("/cards/<number>/block", methods=["POST"])
 @roles(*DESK)
 def block(number: str):
-    return _status_change(number, cards.block, "blocked")
+    return _status_change(number, cards.block, N_("Card {number} blocked: {reason}."))
 
 
 @bp.route("/cards/<number>/unblock", methods=["POST"])
 @roles(*DESK)
 def unblock(number: str):
-    return _status_change(number, cards.unblock, "unblocked")
+    return _status_change(number, cards.unblock, N_("Card {number} unblocked: {reason}."))
 
 
 def _status_change(number: str, change, done: str):
@@ -71,7 +73,7 @@ def _status_change(number: str, change, done: str):
 
     def act():
         change(db(), number, reason, current_user.name)
-        return f"Card {number} {done}: {reason.strip()}."
+        return _(done).format(number=number, reason=reason.strip())
     return _card_action(number, act)
 
 
@@ -82,7 +84,8 @@ def replace(number: str):
 
     def act():
         points = cards.replace(db(), number, new, why, current_user.name, card_prefixes())
-        return f"Card {number} {why} and replaced by {new.strip()}; {points} points moved."
+        return _("Card {number} {why} and replaced by {new}; {points} points moved.").format(
+            number=number, why=_(why), new=new.strip(), points=points)
     return _card_action(number, act)
 
 
@@ -94,7 +97,8 @@ def transfer(number: str):
     def act():
         points = cards.transfer_points(db(), number, form.get("to_card", ""), form.get("points", ""),
                                        form.get("reason", ""), current_user.name, card_prefixes())
-        return f"{points} points moved from card {number} to card {form.get('to_card', '').strip()}."
+        return _("{points} points moved from card {number} to card {to_card}.").format(
+            points=points, number=number, to_card=form.get("to_card", "").strip())
     return _card_action(number, act)
 
 
@@ -107,5 +111,6 @@ def merge(customer_id: int):
         moved = cards.merge(db(), customer_id, other_id, current_user.name, request.form.get("reason", ""))
     except DeskError as exc:
         return show(customer_id, str(exc), status_of(exc))
-    flash(f"Customer {other} merged into this one; {moved} card(s) moved with their tickets and points.")
+    flash(_("Customer {other} merged into this one; {count} card(s) moved with their tickets and points.").format(
+        other=other, count=moved))
     return redirect(url_for("customers.view", customer_id=customer_id))

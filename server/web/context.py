@@ -10,6 +10,8 @@ from flask_login import LoginManager, UserMixin, current_user
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
+from programme.i18n import N_, _
+
 from server.desk import bounds
 from server.desk.accounts import get_user
 from server.desk.errors import Conflict, DeskError, NotFound
@@ -18,7 +20,8 @@ from server.storage.connection import Connection
 csrf = CSRFProtect()
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
-login_manager.login_message = "Log in to use the desk."
+login_manager.login_message = N_("Log in to use the desk.")
+login_manager.localize_callback = _  # flashed in the page's language
 
 
 class BoundedInt(IntegerConverter):
@@ -40,6 +43,7 @@ class WebUser(UserMixin):
     def __init__(self, user):
         self.id, self.name, self.role = user.id, user.name, user.role
         self.session_version = user.session_version
+        self.language = user.language  # the pages' language the user chose (None: the browser's)
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"
@@ -77,8 +81,8 @@ def roles(*allowed: str):
             if not current_user.is_authenticated:
                 return login_manager.unauthorized()
             if current_user.role not in allowed:
-                abort(403, f"your role ({current_user.role}) may not do this: ask a "
-                           f"{' or '.join(allowed)}")
+                abort(403, _("your role ({role}) may not do this: ask a {allowed}").format(
+                    role=current_user.role, allowed=_(" or ").join(allowed)))
             return view(*args, **kwargs)
         checked.roles = allowed
         return checked

@@ -7,6 +7,8 @@ from datetime import date, timedelta
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from programme.i18n import _
+
 from server.desk import cards as cardlib
 from server.desk import bounds, corrections, customers, gdpr
 from server.desk import statement_pdf as pdf
@@ -60,7 +62,7 @@ def enrol():
     except DeskError as exc:
         return render_template("customer_form.html", form=request.form, mode="enrol",
                                error=str(exc)), status_of(exc)
-    flash(f"Customer {customer_id} enrolled. Issue a card below.")
+    flash(_("Customer {id} enrolled. Issue a card below.").format(id=customer_id))
     return redirect(url_for("customers.view", customer_id=customer_id))
 
 
@@ -81,7 +83,7 @@ def edit(customer_id: int):
     except DeskError as exc:
         return render_template("customer_form.html", form=request.form, mode="edit", customer_id=customer_id,
                                error=str(exc)), status_of(exc)
-    flash(f"Saved: {', '.join(changes)}." if changes else "Nothing changed.")
+    flash(_("Saved: {fields}.").format(fields=", ".join(changes)) if changes else _("Nothing changed."))
     return redirect(url_for("customers.view", customer_id=customer_id))
 
 
@@ -94,7 +96,8 @@ def adjust(customer_id: int):
                            form.get("reason", ""), current_user.name)
     except DeskError as exc:
         return show(customer_id, str(exc), status_of(exc))
-    flash(f"Adjusted by {form.get('points')} points: {form.get('reason').strip()}.")
+    flash(_("Adjusted by {points} points: {reason}.").format(points=form.get("points"),
+                                                          reason=form.get("reason").strip()))
     return redirect(url_for("customers.view", customer_id=customer_id))
 
 
@@ -123,7 +126,7 @@ def statement_pdf(customer_id: int):
 @roles(*DESK)
 def export(customer_id: int, fmt: str):
     if fmt not in ("json", "csv"):
-        return render_template("error.html", title="Not found", message="export as .json or .csv"), 404
+        return render_template("error.html", title=_("Not found"), message=_("export as .json or .csv")), 404
     data = gdpr.export(db(), customer_id, current_user.name)
     body = json.dumps(data, indent=2, default=str) if fmt == "json" else gdpr.export_csv(data)
     return Response(body, mimetype="application/json" if fmt == "json" else "text/csv",
@@ -139,7 +142,7 @@ def erase(customer_id: int):
         pseudonym = gdpr.erase(db(), customer_id, current_user.name, request.form.get("reason") or "erasure request")
     except DeskError as exc:
         return show(customer_id, str(exc), status_of(exc))
-    flash(f"Personal data erased; tickets and points kept under {pseudonym}.")
+    flash(_("Personal data erased; tickets and points kept under {pseudonym}.").format(pseudonym=pseudonym))
     return redirect(url_for("customers.view", customer_id=customer_id))
 
 

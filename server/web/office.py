@@ -6,6 +6,8 @@ from datetime import date, datetime, timedelta, timezone
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
+from programme.i18n import _
+
 from server.desk import bounds
 from ..analytics import aggregate, health
 from ..analytics import dashboard as figures
@@ -38,7 +40,7 @@ def period() -> tuple[date, date]:
 
 def refused(exc: ServerError):
     """A head-office refusal: the page says what happened and what to do."""
-    return render_template("error.html", title="Refused", message=str(exc)), 400
+    return render_template("error.html", title=_("Refused"), message=str(exc)), 400
 
 
 bp.register_error_handler(ServerError, refused)
@@ -124,7 +126,8 @@ def sync_health():
 def replay_dead_letter(dead_letter_id: int):
     result = replay(current_app.config["DB"], dead_letter_id, datetime.now(timezone.utc).isoformat())
     if result["ticket"] is None:  # a till's status report or request: nothing to ingest
-        flash(f"Dead letter {dead_letter_id} closed: {result['outcome']}.")
+        flash(_("Dead letter {id} closed: {outcome}.").format(id=dead_letter_id, outcome=result["outcome"]))
     else:
-        flash(f"Dead letter {dead_letter_id} replayed: ticket {result['ticket']} {result['outcome']}.")
+        flash(_("Dead letter {id} replayed: ticket {ticket} {outcome}.").format(
+            id=dead_letter_id, ticket=result["ticket"], outcome=result["outcome"]))
     return redirect(url_for("office.sync_health"))

@@ -5,6 +5,7 @@ from datetime import date, datetime, timezone
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 
+from programme.i18n import _, format_date
 from sync.broker_url import parse_broker_url
 from sync.errors import SyncError
 
@@ -47,7 +48,7 @@ def period_from(form) -> tuple[date, date]:
     how = "give the segment's period as two dates (YYYY-MM-DD)"
     start, end = (bounds.parse_day(form.get(name), name, how=how) for name in ("start", "end"))
     if start is None or end is None:
-        raise ServerError(how)
+        raise ServerError(_(how))
     return start, end
 
 
@@ -107,7 +108,7 @@ def create():
     how = "give the campaign's start and end days (YYYY-MM-DD)"
     starts, ends = (bounds.parse_day(form.get(name), name, how=how) for name in ("starts", "ends"))
     if starts is None or ends is None:
-        raise ServerError(how)
+        raise ServerError(_(how))
     kind = form.get("kind", "bonus_points")
     amount = _int(form, "value", 1, MAX_FORM_VALUE)
     campaign = offers.Campaign(
@@ -117,7 +118,7 @@ def create():
         stores=[s.strip() for s in form.get("stores", "").split(",") if s.strip()],
         control_per_mille=_int(form, "control_percent", 1, 99, 10) * 10, seed=_int(form, "seed", 0, MAX_SEED))
     campaign_id = offers.create(db(), campaign)
-    flash(f"Campaign {campaign_id} created; push the offers to the tills when ready.")
+    flash(_("Campaign {id} created; push the offers to the tills when ready.").format(id=campaign_id))
     return redirect(url_for("office_campaigns.campaign", campaign_id=campaign_id))
 
 
@@ -131,7 +132,7 @@ def push():
         sent = offers.publish(db(), parse_broker_url(broker), datetime.now(timezone.utc).date())
     except SyncError as exc:
         raise ServerError(str(exc)) from None
-    flash(f"{sent} offer(s) pushed to every till (retained).")
+    flash(_("{count} offer(s) pushed to every till (retained).").format(count=sent))
     return redirect(url_for("office_campaigns.campaigns"))
 
 
@@ -143,14 +144,15 @@ def stop(campaign_id: int):
     stopped = offers.stop(db(), campaign_id, today)
     broker = current_app.config.get("BROKER")
     if not broker:
-        flash(f"Campaign {campaign_id} stopped (last day {stopped['ends']}); no broker is configured: the tills drop "
-              "it at the next push.")
+        flash(_("Campaign {id} stopped (last day {day}); no broker is configured: the tills drop it at the next "
+                "push.").format(id=campaign_id, day=format_date(date.fromisoformat(str(stopped["ends"])))))
     else:
         try:
             offers.publish(db(), parse_broker_url(broker), today)
         except SyncError as exc:
             raise ServerError(f"campaign {campaign_id} stopped, but the push failed: {exc}; push again") from None
-        flash(f"Campaign {campaign_id} stopped (last day {stopped['ends']}) and the offers pushed: the tills drop it.")
+        flash(_("Campaign {id} stopped (last day {day}) and the offers pushed: the tills drop it.").format(
+            id=campaign_id, day=format_date(date.fromisoformat(str(stopped["ends"])))))
     return redirect(url_for("office_campaigns.campaign", campaign_id=campaign_id))
 
 

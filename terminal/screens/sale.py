@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from programme.campaign_offers import describe
 from programme.errors import ProgrammeError
-from programme.money import format_cents, parse_euros
+from programme.i18n import N_, _, format_money
+from programme.money import parse_euros
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -19,36 +20,41 @@ from ..cardstate import CardBalance
 from ..errors import TillError
 from ..till import Closed, TillSession
 from .panels import CardPanel, StatusBar, TotalsPanel, cheque_note
+from .texts import translate_bindings
 
 PROMPTS = {
-    "scan": "scan or type GTIN (3*GTIN for a quantity, GTIN@1.99 for a price)",
-    "card": "card number (13 digits), Enter",
-    "void": "line number to void (Enter = last line)",
-    "redeem": "points to redeem",
-    "pay": "pay: cash|card|cheque [amount], e.g. cash 50 (Enter = cash, exact)",
-    "return": "number of the ticket to return, e.g. S001-T01-00000042",
-    "return_lines": "lines to return: 1 2x3 ... (line, or QTYxLINE; Enter = all)",
-    "reprint": "ticket number to reprint (Enter = last ticket)",
+    "scan": N_("scan or type GTIN (3*GTIN for a quantity, GTIN@1.99 for a price)"),
+    "card": N_("card number (13 digits), Enter"),
+    "void": N_("line number to void (Enter = last line)"),
+    "redeem": N_("points to redeem"),
+    "pay": N_("pay: cash|card|cheque [amount], e.g. cash 50 (Enter = cash, exact)"),
+    "return": N_("number of the ticket to return, e.g. S001-T01-00000042"),
+    "return_lines": N_("lines to return: 1 2x3 ... (line, or QTYxLINE; Enter = all)"),
+    "reprint": N_("ticket number to reprint (Enter = last ticket)"),
 }
+# The English words always work (habit, scripts); the French ones are those the French prompt names.
 TENDERS = {"cash": "cash", "c": "cash", "card": "bank_card", "b": "bank_card", "bank_card": "bank_card",
-           "cheque": "cheque", "q": "cheque"}
+           "cheque": "cheque", "q": "cheque",
+           "especes": "cash", "espèces": "cash", "e": "cash", "carte": "bank_card", "cb": "bank_card",
+           "chèque": "cheque"}
 
 
 class SaleScreen(Screen):
     BINDINGS = [
-        Binding("f2", "mode('card')", "Card"),
-        Binding("f3", "cancel", "Cancel ticket"),
-        Binding("f4", "mode('void')", "Void"),
-        Binding("f6", "mode('redeem')", "Redeem"),
-        Binding("f7", "mode('return')", "Return"),
-        Binding("f8", "mode('reprint')", "Reprint"),
-        Binding("f9", "cheque", "Cheque"),
-        Binding("f10", "mode('pay')", "Pay"),
-        Binding("escape", "mode('scan')", "Scan", show=False),
+        Binding("f2", "mode('card')", N_("Card")),
+        Binding("f3", "cancel", N_("Cancel ticket")),
+        Binding("f4", "mode('void')", N_("Void")),
+        Binding("f6", "mode('redeem')", N_("Redeem")),
+        Binding("f7", "mode('return')", N_("Return")),
+        Binding("f8", "mode('reprint')", N_("Reprint")),
+        Binding("f9", "cheque", N_("Cheque")),
+        Binding("f10", "mode('pay')", N_("Pay")),
+        Binding("escape", "mode('scan')", N_("Scan"), show=False),
     ]
 
     def __init__(self, session: TillSession):
         super().__init__()
+        translate_bindings(self)
         self.session = session
         self.mode = "scan"
         self.return_of: str | None = None
@@ -62,7 +68,7 @@ class SaleScreen(Screen):
                 yield CardPanel(id="card", markup=False)
                 yield Static(id="receipt", markup=False)
         yield Static(id="message", markup=False)
-        yield Label(PROMPTS["scan"], id="prompt", markup=False)
+        yield Label(_(PROMPTS["scan"]), id="prompt", markup=False)
         yield Input(id="entry")
         yield StatusBar(id="status", markup=False)
         yield Footer()
@@ -70,7 +76,7 @@ class SaleScreen(Screen):
     def on_mount(self) -> None:
         table = self.query_one("#lines", DataTable)
         table.can_focus = False
-        table.add_columns("#", "article", "qty", "unit", "total")
+        table.add_columns("#", _("article"), _("qty"), _("unit"), _("total"))
         self.refresh_basket()
         self.query_one("#entry", Input).focus()
 
@@ -80,8 +86,8 @@ class SaleScreen(Screen):
         table = self.query_one("#lines", DataTable)
         table.clear()
         for n, line in enumerate(basket.lines, 1):
-            table.add_row(str(n), line.label, str(line.quantity), format_cents(line.unit_cents),
-                          format_cents(line.total_cents))
+            table.add_row(str(n), line.label, str(line.quantity), format_money(line.unit_cents),
+                          format_money(line.total_cents))
         self.query_one("#totals", TotalsPanel).show_basket(basket)
         balance = self.session.balance
         note = cheque_note(self.session.rules(), balance.points - basket.points_used) if balance else ""
@@ -95,7 +101,7 @@ class SaleScreen(Screen):
 
     def set_mode(self, mode: str) -> None:
         self.mode = mode
-        self.query_one("#prompt", Label).update(PROMPTS[mode])
+        self.query_one("#prompt", Label).update(_(PROMPTS[mode]))
         entry = self.query_one("#entry", Input)
         entry.value = ""
         entry.focus()
@@ -108,13 +114,13 @@ class SaleScreen(Screen):
         self.session.cancel()
         self.set_mode("scan")
         self.refresh_basket()
-        self.say("ticket cancelled")
+        self.say(_("ticket cancelled"))
 
     def action_cheque(self) -> None:
         try:
             hold = self.session.hold_for(self.session.plan_cheques().points)
             if hold is not None:  # online: head office reserves the points first, off the UI thread
-                self.say("asking head office to reserve the points...")
+                self.say(_("asking head office to reserve the points..."))
                 self.reserve_points(hold, lambda answer: self.finish_cheque(answer, hold))
                 return
         except (TillError, ProgrammeError) as exc:
@@ -130,7 +136,8 @@ class SaleScreen(Screen):
             self.say(str(exc), error=True)
             return
         self.refresh_basket()
-        self.say(f"{entry.rule} ({entry.points} points): printed when the ticket closes")
+        self.say(_("{rule} ({points} points): printed when the ticket closes").format(rule=entry.rule,
+                                                                                  points=entry.points))
 
     @work(thread=True, exclusive=True, group="reserve")
     def reserve_points(self, hold, finish) -> None:
@@ -151,10 +158,10 @@ class SaleScreen(Screen):
         if not text:
             return
         line = self.session.scan(text)
-        self.say(f"{line.label}  {line.quantity} x {format_cents(line.unit_cents)}")
+        self.say(f"{line.label}  {line.quantity} x {format_money(line.unit_cents)}")
 
     def do_card(self, text: str) -> None:
-        self.say("reading card...")
+        self.say(_("reading card..."))
         self.lookup_card(text)
         self.set_mode("scan")
 
@@ -175,7 +182,7 @@ class SaleScreen(Screen):
             self.say(str(exc), error=True)
             return
         self.refresh_basket()
-        self.say(f"card {balance.masked} identified")
+        self.say(_("card {masked} identified").format(masked=balance.masked))
 
     def card_refused(self, message: str) -> None:
         self.query_one("#card", CardPanel).show_refused(message)
@@ -183,18 +190,19 @@ class SaleScreen(Screen):
 
     def do_void(self, text: str) -> None:
         if text and not text.isdigit():
-            raise TillError(f"{text!r} is not a line number: type the number shown in the first column")
+            raise TillError(_("{text!r} is not a line number: type the number shown in the first column")
+                           .format(text=text))
         line = self.session.void(int(text) - 1 if text else None)
-        self.say(f"voided: {line.label} {format_cents(line.total_cents)}")
+        self.say(_("voided: {label} {total}").format(label=line.label, total=format_money(line.total_cents)))
         self.set_mode("scan")
 
     def do_redeem(self, text: str) -> None:
         if not text.isdigit():
-            raise TillError(f"{text!r} is not a number of points: type digits only, e.g. 200")
+            raise TillError(_("{text!r} is not a number of points: type digits only, e.g. 200").format(text=text))
         points = int(text)
         hold = self.session.hold_for(self.session.plan_redeem(points).points)
         if hold is not None:  # online: head office reserves the points first, off the UI thread
-            self.say("asking head office to reserve the points...")
+            self.say(_("asking head office to reserve the points..."))
             self.reserve_points(hold, lambda answer: self.finish_redeem(points, answer, hold))
             return
         self.finish_redeem(points)
@@ -207,17 +215,18 @@ class SaleScreen(Screen):
             return
         self.refresh_basket()
         note = f" ({redemption.note})" if redemption.note else ""
-        self.say(f"{redemption.points} points redeemed for {format_cents(redemption.cents)}{note}")
+        self.say(_("{points} points redeemed for {amount}").format(points=redemption.points,
+                                                                amount=format_money(redemption.cents)) + note)
         self.set_mode("pay" if self.session.basket.due_cents else "scan")
         self.close_if_settled()
 
     def do_pay(self, text: str) -> None:
-        kind, _, amount = (text or "cash").partition(" ")
+        kind, _sep, amount = (text or "cash").partition(" ")
         if kind.lower() not in TENDERS:
-            raise TillError(f"{kind!r} is not a tender: type cash, card or cheque, then the amount")
+            raise TillError(_("{kind!r} is not a tender: type cash, card or cheque, then the amount").format(kind=kind))
         change = self.session.pay(TENDERS[kind.lower()], parse_euros(amount) if amount.strip() else None)
         if change:
-            self.say(f"change to give: {format_cents(change)}")
+            self.say(_("change to give: {amount}").format(amount=format_money(change)))
         self.close_if_settled()
 
     def close_if_settled(self) -> None:
@@ -225,23 +234,24 @@ class SaleScreen(Screen):
             change = self.session.basket.change_cents
             self.show_closed(self.session.close())
             if change:
-                self.say(f"ticket closed; change to give: {format_cents(change)}")
+                self.say(_("ticket closed; change to give: {amount}").format(amount=format_money(change)))
             self.set_mode("scan")
             self.app.wake_sync()
 
     def show_closed(self, closed: Closed) -> None:
         receipt = closed.receipt + (closed.control_slip or "") + "".join(closed.cheques)
         self.query_one("#receipt", Static).update(receipt)
-        self.say(closed.print_error or f"ticket {closed.ticket.id} closed", error=bool(closed.print_error))
+        self.say(closed.print_error or _("ticket {id} closed").format(id=closed.ticket.id),
+                 error=bool(closed.print_error))
 
     def do_reprint(self, text: str) -> None:
         self.query_one("#receipt", Static).update(self.session.reprint(text or None))
-        self.say("duplicate printed")
+        self.say(_("duplicate printed"))
         self.set_mode("scan")
 
     def do_return(self, text: str) -> None:
         if self.session.needs_fetching(text):
-            self.say("asking head office for the ticket...")
+            self.say(_("asking head office for the ticket..."))
             self.fetch_return(text)
             return
         self.show_return(text)
@@ -250,9 +260,9 @@ class SaleScreen(Screen):
         from ..returns import find_original, returned_so_far
 
         original = find_original(self.session.journal, text)  # this till's, or kept from head office
-        done, _ = returned_so_far(self.session.journal, original.id)
+        done, _returned = returned_so_far(self.session.journal, original.id)
         rows = [f"{n}. {li.label} x{li.quantity - done.get(n - 1, 0)}" for n, li in enumerate(original.lines, 1)]
-        self.query_one("#receipt", Static).update(f"return of {original.id}\n" + "\n".join(rows))
+        self.query_one("#receipt", Static).update(_("return of {id}").format(id=original.id) + "\n" + "\n".join(rows))
         self.return_of = original.id
         self.set_mode("return_lines")
 
@@ -276,16 +286,16 @@ class SaleScreen(Screen):
         from ..returns import find_original, returned_so_far
 
         if not self.return_of:
-            raise TillError("no ticket picked for the return: press F7 and type its number")
+            raise TillError(_("no ticket picked for the return: press F7 and type its number"))
         original = find_original(self.session.journal, self.return_of)  # kept by F7: never asked again
-        done, _ = returned_so_far(self.session.journal, original.id)
+        done, _returned = returned_so_far(self.session.journal, original.id)
         left = {n: li.quantity - done.get(n, 0) for n, li in enumerate(original.lines)}
         if text:
             picks: dict[int, int] = {}
             for word in text.split():
-                qty, _, line = word.rpartition("x")
+                qty, _sep, line = word.rpartition("x")
                 if not line.isdigit() or (qty and not qty.isdigit()):
-                    raise TillError(f"{word!r}: type a line number, or QTYxLINE such as 2x3")
+                    raise TillError(_("{word!r}: type a line number, or QTYxLINE such as 2x3").format(word=word))
                 picks[int(line) - 1] = int(qty) if qty else left.get(int(line) - 1, 1)
         else:
             picks = {n: q for n, q in left.items() if q > 0}

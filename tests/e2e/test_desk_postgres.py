@@ -48,7 +48,7 @@ def test_a_card_manager_enrols_and_issues_a_card_on_a_postgresql_head_office(tmp
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     site = f"http://127.0.0.1:{port}"
     try:
-        assert "Log in" in wait_for_page(proc, site + "/login")
+        assert "Se connecter" in wait_for_page(proc, site + "/login")  # French without a browser's hint
         browser.get(site + "/customers")
         by_id(browser, "name").send_keys("claire")
         by_id(browser, "password").send_keys(password)

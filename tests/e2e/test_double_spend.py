@@ -19,6 +19,8 @@ from terminal.till import TillSession
 from ..fixtures.chain import Till, wait_until
 from ..terminal.test_requests import HeadOffice
 
+pytestmark = pytest.mark.usefixtures("english")  # written when the till spoke only English
+
 CARD = "2900000000018"
 
 
@@ -210,7 +212,7 @@ def test_the_cashier_screen_shows_head_office_refusal(tmp_path, mosquitto, offic
                 await type_in(pilot, "4000")
                 await app.workers.wait_for_complete()
                 await pilot.pause()
-                assert text_of(app, "#message") == "4000 points redeemed for 40.00"
+                assert text_of(app, "#message") == "4000 points redeemed for €40.00"
                 assert len(app.session.basket.reservations) == 1
 
         at_till_b()

@@ -62,6 +62,6 @@ def test_an_analyst_sees_the_value_page_computed_from_postgresql(server_on_postg
         wait_text(browser, "h1", "Customer value")
     assert by_id(browser, "customers").text == "10"  # A..J; the anonymous ticket is no customer
     assert by_id(browser, "top20").text == "80.0% of sales"
-    assert by_id(browser, "liability").text.startswith("20.50")  # 2,050 points at 1 cent
+    assert by_id(browser, "liability").text.startswith("€20.50")  # 2,050 points at 1 cent
     assert len(browser.find_elements("css selector", "svg.pygal-chart")) == 2
     assert "up to date." in by_id(browser, "freshness").text

@@ -9,6 +9,8 @@ from programme.errors import LedgerError
 from programme.ledger import Entry, Ledger, expires_on, tier_status
 from programme.points import default_rules
 
+pytestmark = pytest.mark.usefixtures("english")  # written when the till spoke only English
+
 RULES = default_rules()  # expiry 28 Feb of Y+1; tiers silver 1,500.00 EUR, gold 4,000.00 EUR; review 1 January
 CARDS = ["2900000000018", "2900000000026"]
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)

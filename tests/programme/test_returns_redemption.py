@@ -16,6 +16,8 @@ from programme.ticket import Tender, Ticket, make_line
 from .test_engine import ARTICLES
 from .test_rules_docs import doc_rules
 
+pytestmark = pytest.mark.usefixtures("english")  # written when the till spoke only English
+
 RULES = doc_rules()
 CARD = "2900000000018"
 AT = datetime(2026, 11, 28, 12, tzinfo=timezone.utc)

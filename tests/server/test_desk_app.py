@@ -16,6 +16,8 @@ from ..fixtures.desk import (  # noqa: F401 - fixtures; both_engines: each test 
     CARD_A, ENROL, both_engines, desk_target, error_of, sell_anonymously,
 )
 
+pytestmark = pytest.mark.usefixtures("english")  # written when the pages spoke only English
+
 
 @pytest.fixture
 def target(request, tmp_path, desk_engine) -> str:

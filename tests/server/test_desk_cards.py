@@ -15,6 +15,8 @@ from ..fixtures.desk import (  # noqa: F401 - fixtures; both_engines: each test 
 from ..fixtures.mqtt import Listener
 from ..fixtures.signing import opened
 
+pytestmark = pytest.mark.usefixtures("english")  # written when the pages spoke only English
+
 
 def _state(desk):
     return tuple(desk.count(t) for t in ("cards", "audit", "ledger", "customers"))

@@ -9,6 +9,8 @@ from ..fixtures.desk import (  # noqa: F401 - fixtures; both_engines: each test 
     CARD_A, CARD_B, ENROL, both_engines, error_of, sell_anonymously,
 )
 
+pytestmark = pytest.mark.usefixtures("english")  # written when the pages spoke only English
+
 
 @pytest.fixture
 def holder(desk):
@@ -88,19 +90,34 @@ def pdf_text(body: bytes) -> tuple[int, str]:
     return len(reader.pages), "\n".join(page.extract_text() for page in reader.pages)
 
 
-def test_statement_pdf_is_a_well_formed_pdf_with_the_same_figures(desk, holder):
+@pytest.mark.parametrize("accept, who, closing, title", [
+    ("fr-FR,fr;q=0.9", "Marie Curie (client 1), 75005", r"Solde de clôture\s+54", "RELEVÉ DE POINTS"),
+    ("en-GB,en;q=0.8", "Marie Curie (customer 1), 75005", r"Closing balance\s+54", "POINTS STATEMENT"),
+])
+def test_statement_pdf_is_a_well_formed_pdf_with_the_same_figures(desk, holder, accept, who, closing, title):
     import re
 
     corrections.adjust(desk.conn, holder, CARD_A, 30, "welcome gift (Noël)", "seed")
     today = date.today()
     response = desk.client("head_office").get(
-        f"/customers/{holder}/statement.pdf?start={today - timedelta(days=7)}&end={today}")
+        f"/customers/{holder}/statement.pdf?start={today - timedelta(days=7)}&end={today}",
+        headers={"Accept-Language": accept})
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     pages, text = pdf_text(response.get_data())
     assert pages == 1
-    assert "Marie Curie (customer 1), 75005" in text
-    assert re.search(r"Closing balance\s+54", text)
+    assert text.startswith(title + "\n") and who in text
+    assert re.search(closing, text)
     assert "desk adjustment: welcome gift (Noël)" in text
+    assert f"{today - timedelta(days=7):%d/%m/%Y}" in text  # days as people read them, in both languages
+
+
+def test_the_pdf_core_font_prints_the_euro_sign_and_french_punctuation():
+    from server.desk.statement_pdf import text_pdf
+
+    from programme.i18n import format_money
+
+    pages, text = pdf_text(text_pdf([f"Total {format_money(123456, lang='fr')} – chèque fidélité d’œuvre…"]))
+    assert text == "Total 1 234,56 € – chèque fidélité d’œuvre…"
 
 
 def test_a_long_statement_runs_over_several_pages():

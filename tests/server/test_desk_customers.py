@@ -8,6 +8,8 @@ from ..fixtures.desk import (  # noqa: F401 - fixtures; both_engines: each test 
     CARD_A, ENROL, both_engines, error_of, sell_anonymously,
 )
 
+pytestmark = pytest.mark.usefixtures("english")  # written when the pages spoke only English
+
 
 def test_enrol_through_the_page_dates_the_consents_given(desk):
     client = desk.client("card_manager")
@@ -114,6 +116,7 @@ def test_customer_view_shows_tier_from_eligible_spend_and_lots_with_their_expiry
     lots = customers.view(desk.conn, customer_id)["standing"]["lots"]
     assert [lot["left"] for lot in lots] == [600]  # debits take from the oldest lot first
     page = desk.client("head_office").get(f"/customers/{customer_id}").get_data(as_text=True)
-    assert 'id="tier">silver<' in page and f'<td>{expected_expiry}</td><td class="num">600</td>' in page
+    shown_expiry = date.fromisoformat(expected_expiry).strftime("%d/%m/%Y")  # as the page shows days
+    assert 'id="tier">silver<' in page and f'<td>{shown_expiry}</td><td class="num">600</td>' in page
     assert customers.view(desk.conn, customer_id)["standing"]["by_expiry"] == [
         {"expires_on": expected_expiry, "points": 600}]

@@ -4,6 +4,7 @@ import io
 import json
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from click.testing import CliRunner
 
 from loyalty.cli import main
@@ -12,6 +13,8 @@ from server.desk import cards, customers, gdpr
 from ..fixtures.desk import (  # noqa: F401 - fixtures; both_engines: each test on SQLite and PostgreSQL
     CARD_A, ENROL, both_engines, error_of, sell_anonymously,
 )
+
+pytestmark = pytest.mark.usefixtures("english")  # written when the pages spoke only English
 
 
 def _holder(desk):

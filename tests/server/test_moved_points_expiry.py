@@ -7,6 +7,7 @@ import sqlite3
 from datetime import date, datetime, timezone
 
 import psycopg
+import pytest
 
 from programme.points import default_rules
 from server.desk import cards, customers, lots
@@ -19,6 +20,8 @@ from server.ingest.store_api import open_store
 from ..fixtures.desk import (  # noqa: F401 - fixtures; both_engines: each test on SQLite and PostgreSQL
     CARD_A, CARD_B, CARD_C, ENROL, both_engines, sell_anonymously,
 )
+
+pytestmark = pytest.mark.usefixtures("english")  # written when the pages spoke only English
 
 RULES = default_rules()  # points earned in year Y expire on 28 February of Y+1
 
@@ -191,7 +194,7 @@ def test_the_customer_page_shows_the_moved_points_by_their_own_expiry(desk, monk
     page = desk.client("card_manager").get(f"/customers/{customer}").get_data(as_text=True)
     table = page[page.index('<table id="expiry">'):]
     table = table[:table.index("</table>")]
-    assert '<tr><td>2026-02-28</td><td class="num">24</td></tr>' in table
+    assert '<tr><td>28/02/2026</td><td class="num">24</td></tr>' in table
     assert table.count("<tr><td>") == 1
 
 

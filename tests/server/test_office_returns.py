@@ -2,12 +2,16 @@
 (on SQLite and on PostgreSQL)."""
 import html
 
+import pytest
+
 from server.ingest.receive import classify
 from server.ingest.store_api import open_store
 
 from ..fixtures.desk import both_engines  # noqa: F401 - fixtures
 from .test_returned_lines import message, returns_at_two_tills  # noqa: F401 - fixture
 from .test_store import NOW
+
+pytestmark = pytest.mark.usefixtures("english")  # written when the pages spoke only English
 
 
 def test_the_ticket_page_links_a_return_and_its_original(desk, returns_at_two_tills):  # noqa: F811

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import msgspec
 import pytest
@@ -19,6 +20,8 @@ from ..fixtures.desk import Desk, error_of, text
 from ..fixtures.headoffice import CARDS, chained, close_office, store_tickets
 from ..fixtures.mqtt import Listener
 from ..fixtures.signing import opened
+
+pytestmark = pytest.mark.usefixtures("english")  # written when the pages spoke only English
 
 OFFICE_ROUTES = [("GET", "/office/"), ("GET", "/office/value"), ("GET", "/office/sync"), ("GET", "/office/tickets"),
                  ("GET", "/office/tickets.csv"), ("GET", "/office/tickets/S001-T01-00000001"),
@@ -54,7 +57,7 @@ def test_value_page_shows_charts_and_numbers(office):
     page = text(office.client("head_office").get(f"/office/value?{PERIOD}"))
     assert page.count("<svg") == 2 and "Pareto: share of sales" in page
     assert 'id="customers">10<' in page and 'id="top20">80.0% of sales<' in page
-    assert 'id="liability">20.50' in page  # 2,050 points at 1 cent
+    assert 'id="liability">€20.50' in page  # 2,050 points at 1 cent
     assert "below zero" in page and "top decile" in page
     assert "<td>S001</td><td class=\"num\">4</td>" in page
     refused = office.client("admin").get("/office/value?start=2026-02-01&end=2026-01-01")
@@ -78,7 +81,8 @@ def test_sync_health_shows_a_till_with_a_gap_in_red(office):
     assert 'id="totals">1 red, 3 amber, 0 green<' in page
     row = page.split('id="till-S003-T01">')[1].split("</tr>")[0]
     assert 'class="health red"' in row and "3-4" in row and "2 ticket(s) missing" in row
-    assert f"<td>{(now - timedelta(minutes=5)).strftime('%Y-%m-%d %H:%M')} UTC</td>" in row  # last seen, as read
+    seen = (now - timedelta(minutes=5)).astimezone(ZoneInfo("Europe/Paris"))
+    assert f"<td>{seen:%d/%m/%Y %H:%M}</td>" in row  # last seen, as read, in Paris time
     amber = page.split('id="till-S001-T01">')[1].split("</tr>")[0]
     assert 'class="health amber"' in amber and "not seen for" in amber
     with office.conn:
@@ -108,7 +112,7 @@ def test_ticket_explorer_filters_detail_and_export(office):
     exported = list(csv.reader(io.StringIO(client.get("/office/tickets.csv?store=S001").get_data(as_text=True))))
     assert exported[0][:3] == ["id", "terminal", "seq"] and len(exported) == 5
     detail = text(client.get("/office/tickets/S001-T01-00000004"))
-    assert 'id="total">500.00' in detail and "earn 500 points: base: 1 point per euro" in detail
+    assert 'id="total">€500.00' in detail and "earn 500 points: base: 1 point per euro" in detail
     assert 'id="signature">unsigned<' in detail and 'id="chain">chained to the previous ticket<' in detail
     missing = client.get("/office/tickets/S009-T01-00000001")
     assert error_of(missing) == "no ticket S009-T01-00000001: search for it in the ticket explorer"
@@ -155,7 +159,7 @@ def test_campaign_created_pushed_to_a_till_and_analysed(office, mosquitto):
         assert msgspec.json.decode(opened("offers", till.messages[0][1]))["offers"] == []
     finally:
         till.close()
-    today = datetime.now(timezone.utc).date().isoformat()
+    today = f"{datetime.now(timezone.utc).date():%d/%m/%Y}"
     page = text(client.get("/office/campaigns/1"))
     assert f"(its last day {today})" in page and 'id="stop"' not in page
     again = office.post(client, "/office/campaigns/1/stop")

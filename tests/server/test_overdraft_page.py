@@ -3,11 +3,15 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import pytest
+
 from programme.ticket import GENESIS_HASH, PointsEntry, Tender, Ticket, make_line
 from server.ingest import overdraft
 
 from ..fixtures.headoffice import CARDS, chained, store_tickets
 from .test_office_web import text  # noqa: F401 - fixture
+
+pytestmark = pytest.mark.usefixtures("english")  # written when the pages spoke only English
 
 
 def spending(terminal: str, card: str, points: int) -> Ticket:

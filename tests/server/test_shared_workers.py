@@ -7,6 +7,8 @@ from sync.broker_url import parse_broker_url
 
 from ..fixtures.chain import Till
 
+pytestmark = pytest.mark.usefixtures("english")  # written when the pages spoke only English
+
 
 @pytest.mark.timeout(120)
 def test_two_workers_store_every_ticket_once_and_acks_stay_right(tmp_path, mosquitto):

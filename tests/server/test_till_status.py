@@ -21,6 +21,8 @@ from ..fixtures.desk import Desk
 from ..fixtures.headoffice import build_known_set
 from ..fixtures.mqtt import RawPublisher
 
+pytestmark = pytest.mark.usefixtures("english")  # written when the pages spoke only English
+
 TILL = "S001-T01"
 
 

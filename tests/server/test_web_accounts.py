@@ -12,6 +12,8 @@ from server.storage.desk_db import open_db
 
 from ..fixtures.desk import both_engines, error_of  # noqa: F401 - fixtures
 
+pytestmark = pytest.mark.usefixtures("english")  # written when the pages spoke only English
+
 
 def stolen(desk, client):
     """A second browser holding a copy of `client`'s session cookie."""

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import html
 
+import pytest
 
 from ..fixtures.desk import ENROL, error_of
 from ..fixtures.headoffice import CARDS
+
+pytestmark = pytest.mark.usefixtures("english")  # written when the pages spoke only English
 
 BIG = "9" * 25
 MAX_ID = 2 ** 63 - 1  # the largest id either engine stores

@@ -17,6 +17,8 @@ from server.web import create_app
 
 from ..fixtures.desk import both_engines, error_of  # noqa: F401 - fixtures
 
+pytestmark = pytest.mark.usefixtures("english")  # written when the pages spoke only English
+
 T0 = datetime(2026, 12, 5, 10, 0, tzinfo=timezone.utc)
 
 

@@ -6,7 +6,7 @@ from server.web.context import DESK, EVERYONE
 
 from ..fixtures.desk import CARD_A, CARD_B, CARD_C, CARD_D, CARD_E, ENROL, ROLES, Desk, error_of
 
-pytestmark = pytest.mark.usefixtures("fast_argon2")
+pytestmark = pytest.mark.usefixtures("fast_argon2", "english")  # english: written when the pages spoke only English
 
 ADMIN = ("admin",)
 DESK_BLUEPRINTS = ("auth", "customers", "cards")

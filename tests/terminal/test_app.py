@@ -11,6 +11,8 @@ from programme.points import default_rules
 from terminal import cardstate
 from terminal.app import TillApp
 
+pytestmark = pytest.mark.usefixtures("english")  # written when the till spoke only English
+
 CARD = "2900000000018"
 RAZORS, OIL = "3000000000007", "3000000000014"  # 1.91 and 5.42 in the seed-0 catalogue
 SIZE = (130, 40)
@@ -63,13 +65,13 @@ async def test_full_sale_with_card(db):
     async with app.run_test(size=SIZE) as pilot:
         await type_in(pilot, f"3*{OIL}")
         await type_in(pilot, RAZORS)
-        assert "TOTAL 18.17   items 4" in text_of(app, "#totals")
+        assert "TOTAL €18.17   items 4" in text_of(app, "#totals")
         await identify(app, pilot)
         assert text_of(app, "#card") == ("card *********0018  customer\nbalance 0 points  (offline)\n"
                                          f"next loyalty cheque in {THRESHOLD} points")
         await pilot.press("f10")
         await type_in(pilot, "cash 50")
-        assert text_of(app, "#message") == "ticket closed; change to give: 31.83"
+        assert text_of(app, "#message") == "ticket closed; change to give: €31.83"
         receipt = text_of(app, "#receipt")
         await pilot.pause(0.3)
         assert text_of(app, "#status").startswith("offline (no broker) | backlog 1 | last ack never | rules ")
@@ -96,7 +98,7 @@ async def test_redemption_refused_for_lack_of_points(db):
         assert app.session.basket.tenders == []
         await pilot.press("f6")
         await type_in(pilot, "100")
-        assert text_of(app, "#message") == "100 points redeemed for 1.00"
+        assert text_of(app, "#message") == "100 points redeemed for €1.00"
         await type_in(pilot, "card")
         assert "CONTROL SLIP" in text_of(app, "#receipt")
     rows = sqlite3.connect(db).execute("SELECT kind, points FROM ledger ORDER BY id").fetchall()
@@ -114,11 +116,11 @@ async def test_void_a_line(db):
         await type_in(pilot, "two")
         assert text_of(app, "#message") == "'two' is not a line number: type the number shown in the first column"
         await type_in(pilot, "2")
-        assert text_of(app, "#message") == "voided: olive oil 1l 10.84"
+        assert text_of(app, "#message") == "voided: olive oil 1l €10.84"
         await pilot.press("f4", "enter")
-        assert text_of(app, "#message") == "voided: Pâte à tartiner Nutella 400 g 2.50"  # the shipped catalogue's
+        assert text_of(app, "#message") == "voided: Pâte à tartiner Nutella 400 g €2.50"  # the shipped catalogue's
         assert app.screen.query_one("#lines").row_count == 1
-        assert "TOTAL 1.91   items 1" in text_of(app, "#totals")
+        assert "TOTAL €1.91   items 1" in text_of(app, "#totals")
         await pilot.press("f3")
         assert app.screen.query_one("#lines").row_count == 0 and text_of(app, "#message") == "ticket cancelled"
 
@@ -178,7 +180,7 @@ async def test_loyalty_cheque_issued_and_printed(db):
         await type_in(pilot, RAZORS)
         await identify(app, pilot)
         value = format_cents(CHEQUES.cheque_cents)
-        assert text_of(app, "#card").endswith(f"\n2 loyalty cheques of {value} available (F9)")
+        assert text_of(app, "#card").endswith(f"\n2 loyalty cheques of €{value} available (F9)")
         await pilot.press("f9")
         assert text_of(app, "#message") == (f"loyalty cheque: 2 x {value} EUR ({2 * THRESHOLD} points): "
                                             "printed when the ticket closes")

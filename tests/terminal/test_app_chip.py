@@ -8,6 +8,8 @@ import pytest
 from terminal import cardstate
 from terminal.app import TillApp
 
+pytestmark = pytest.mark.usefixtures("english")  # written when the till spoke only English
+
 NUMBER, BLOCKED = "2900000000018", "2900000000025"
 
 
@@ -44,7 +46,7 @@ async def test_chip_card_inserted_shows_name_and_balance_and_blocked_card(tmp_pa
         while "Virtual PCD 00 00: ready" not in status and time.monotonic() < deadline:
             await pilot.pause(0.05)
             status = str(app.screen.query_one("#status").render())
-        assert status.endswith("reader Virtual PCD 00 00: ready")
+        assert "| reader Virtual PCD 00 00: ready | store S001 |" in status
         card = card_slot.insert(NUMBER)
         shown = await wait_text(app, pilot, "#card", "card *********0018", 10)
         assert shown.startswith("card *********0018  Ana\nbalance 640 points  (offline)\n")

@@ -9,6 +9,8 @@ from terminal.basket import Basket, parse_scan
 from terminal.errors import BasketError
 from terminal.till import default_catalogue
 
+pytestmark = pytest.mark.usefixtures("english")  # written when the till spoke only English
+
 CATALOGUE = default_catalogue()
 RAZORS, OIL = "3000000000007", "3000000000014"  # 1.91 and 5.42 in the seed-0 catalogue
 
@@ -49,7 +51,7 @@ def test_unknown_article_and_tender_limits():
     basket.scan(RAZORS)
     with pytest.raises(BasketError) as err:
         basket.pay("cheque", 500)
-    assert str(err.value) == "cheque pays at most what is due (1.91); only cash gives change"
+    assert str(err.value) == "cheque pays at most what is due (€1.91); only cash gives change"
 
 
 def rules_with(**redemption):
@@ -87,7 +89,7 @@ def test_the_rules_in_force_set_what_a_point_pays_and_the_minimum():
     assert (plan.points, plan.cents, plan.note) == (250, 500, "only 250 points are needed to pay what is due")
     for asked, due, message in [
         (50, 10_000, "at least 100 points are redeemed at a time, 50 would be"),
-        (400, 1, "0.01 EUR is less than one point (0.02 EUR): pay it with another tender"),
+        (400, 1, "€0.01 is less than one point (€0.02): pay it with another tender"),
         (0, 10_000, "redeem a positive number of points, not 0"),
         (400, 0, "nothing is left to pay on this ticket: add articles before redeeming points"),
     ]:

@@ -1,9 +1,13 @@
 """`loyalty till return` and `loyalty till reprint`: the screen's F7 and F8, headless."""
 import sqlite3
 
+import pytest
+
 from click.testing import CliRunner
 
 from loyalty.cli import main
+
+pytestmark = pytest.mark.usefixtures("english")  # written when the till spoke only English
 
 CARD = "2900000000018"
 

@@ -16,6 +16,8 @@ from terminal.journal import Journal
 from ..fixtures.mqtt import RawPublisher
 from ..fixtures.signing import signed, trust
 
+pytestmark = pytest.mark.usefixtures("english")  # written when the till spoke only English
+
 LOST, STOLEN = "2900000000018", "2900000000025"
 
 

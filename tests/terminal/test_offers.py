@@ -26,6 +26,8 @@ from terminal.till import TillSession
 from ..fixtures.mqtt import RawPublisher
 from ..fixtures.signing import signed, trust
 
+pytestmark = pytest.mark.usefixtures("english")  # written when the till spoke only English
+
 TARGET, CONTROL, OTHER = "2900000000018", "2900000000025", "2900000000032"
 TODAY = local_day(default_rules(), utc_now())  # the store's day: the rules' time zone, Europe/Paris
 LINES = [make_line("3017620422003", 2, 1000, category="grocery")]  # 20.00 EUR: 20 base points

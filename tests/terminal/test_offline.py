@@ -16,6 +16,8 @@ from terminal.simulate import Shopper
 
 from ..fixtures.chain import count_tickets, start_ingestor
 
+pytestmark = pytest.mark.usefixtures("english")  # written when the till spoke only English
+
 CAP = 200
 RICH_CARD = "2900000000018"
 

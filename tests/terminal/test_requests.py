@@ -21,6 +21,8 @@ from terminal.till import TillSession
 from ..fixtures.chain import Till, start_ingestor, wait_until
 from .test_app import SIZE, identify, pilot_test, text_of, type_in
 
+pytestmark = pytest.mark.usefixtures("english")  # written when the till spoke only English
+
 CARD = "2900000000018"
 OIL, RAZORS = "3000000000014", "3000000000007"
 

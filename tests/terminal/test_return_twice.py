@@ -19,6 +19,8 @@ from ..fixtures.chain import Till
 from .test_app import SIZE, pilot_test, text_of, type_in
 from .test_requests import HeadOffice, sold_at_till_a, wait_online
 
+pytestmark = pytest.mark.usefixtures("english")  # written when the till spoke only English
+
 ORIGINAL = "S001-T01-00000001"  # till A's: 2 oils (line 1) and razors (line 2), to the card
 REFUSED = ("line 1 of S001-T01-00000001 was already returned (2 of 2 at all tills, as head office knows): "
            "0 left to return, 1 asked")

@@ -14,6 +14,8 @@ from terminal.receipt import make_printer, render_control_slip, render_receipt
 from terminal.store_settings import StoreSettings
 from terminal.till import TillSession
 
+pytestmark = pytest.mark.usefixtures("english")  # written when the till spoke only English
+
 CARD = "2900000000018"
 RAZORS, OIL = "3000000000007", "3000000000014"
 EXPECTED = Path(__file__).parent / "expected"

@@ -17,6 +17,8 @@ from ...fixtures.desk import text
 from ...fixtures.headoffice import CARDS, END, START, _ean, chained, last_hash
 from ...fixtures.headoffice import store_tickets  # noqa: F401 - fixture
 
+pytestmark = pytest.mark.usefixtures("english")  # written when the pages spoke only English
+
 PERIOD = f"start={START}&end={END}"
 CARD_K = _ean("290000000011")  # a card the known set does not have: one more customer once counted
 WAIT_S = 60
@@ -122,7 +124,7 @@ def test_the_first_view_of_a_large_period_says_it_is_computing_and_reloads(offic
     response = client.get(f"/office/value?{PERIOD}")
     page = text(response)
     assert response.status_code == 202
-    assert freshness(page) == ("The figures for 2026-01-01 to 2026-01-31 are being computed for the first time; "
+    assert freshness(page) == ("The figures for 01/01/2026 to 31/01/2026 are being computed for the first time; "
                                "this page reloads itself every 5 seconds until they are ready.")
     assert '<meta http-equiv="refresh" content="5">' in page and 'id="customers"' not in page
     assert office.app.extensions["dashboard_refresher"].wait_idle(WAIT_S)
@@ -189,6 +191,6 @@ def test_the_job_prepares_the_default_period_so_the_first_view_computes_nothing(
     assert result.exit_code == 0, result.output
     monkeypatch.setattr(dashboard, "compute", lambda *a: pytest.fail("the job had prepared these figures"))
     page = text(office.client("head_office").get("/office/value"))
-    assert "Customer value <small>2025-01-31 to 2026-01-30</small>" in page and customers(page) == 10
+    assert "Customer value <small>31/01/2025 to 30/01/2026</small>" in page and customers(page) == 10
     assert freshness(page).startswith("Figures as of 20") and freshness(page).endswith(" UTC, up to date.")
     assert "dashboard_refresher" not in office.app.extensions  # up-to-date figures: nothing asked of it

@@ -17,13 +17,13 @@ def first_release_sqlite(script: str) -> str:
     lot_at = (",\n    lot_at TEXT  -- a credit that counts for expiry from another time (points moved keep their "
               "lot's); NULL = at")
     return (script.replace(lot_at, "").replace("\n    vat_rate INTEGER,", "")
-            .replace(",\n    session_version INTEGER NOT NULL DEFAULT 0", ""))
+            .replace(",\n    session_version INTEGER NOT NULL DEFAULT 0,\n    language TEXT", ""))
 
 
 def first_release_pg(script: str) -> str:
     return (script.replace(",\n    lot_at TEXT\n", "\n").replace("\n    vat_rate INTEGER,", "")
             .replace("ALTER TABLE ledger ADD COLUMN IF NOT EXISTS lot_at TEXT;\n", "")
-            .replace(",\n    session_version INTEGER NOT NULL DEFAULT 0", ""))
+            .replace(",\n    session_version INTEGER NOT NULL DEFAULT 0,\n    language TEXT", ""))
 
 
 def sqlite_shape(conn) -> dict:
