@@ -44,10 +44,12 @@ def test_validate_says_what_the_file_holds_or_where_it_is_wrong(tmp_path):
     assert result.output == ("default_rules.toml: rules 2026.1, in force from 2026-01-01T00:00:00+00:00: "
                              "0 multipliers, 0 bonuses, 0 promotions, 0 offers, 2 tiers\n")
     bad = tmp_path / "bad.toml"
-    bad.write_text(DEFAULT.read_text().replace("percent = 110", 'percent = "110"'))
+    text = DEFAULT.read_text()
+    line = text[:text.index("percent = 110")].count("\n") + 1
+    bad.write_text(text.replace("percent = 110", 'percent = "110"'))
     result = run("rules", "validate", str(bad))
     assert result.exit_code == 1
-    assert result.output == "Error: bad.toml, line 18: tiers[0].percent: expected int, got str\n"
+    assert result.output == f"Error: bad.toml, line {line}: tiers[0].percent: expected int, got str\n"
 
 
 def test_explain_prints_the_table_and_checks_the_ticket(tmp_path):

@@ -148,6 +148,8 @@ class StoreMix:
 
 def store_mixes(conn, start: date, end: date, stores: list[str] | None = None) -> dict[str, StoreMix]:
     """Each store's category shares of spend and share of promoted lines, every ticket (cards or not)."""
+    if stores is not None and not stores:
+        return {}  # no store asked about (a customer with no ticket in the period): `IN ()` is no SQL on PostgreSQL
     low, high = _bounds(start, end)
     where, args = ("", []) if stores is None else (f"AND t.store IN ({','.join('?' * len(stores))})", list(stores))
     return _mixes(conn.execute(
