@@ -7,6 +7,8 @@ ledger credits the rules' figure, not the till's: the ticket itself keeps what t
 the server cannot recompute (a rules version it does not know) has its earn points held in
 `held_points` (server/held.py), not credited, until that version is known. Debits (redeem, reverse)
 are always booked: holding one would let the points be spent twice.
+The card's tier is head office's, not the till's: a ticket is recomputed with the tier the server's own
+tickets give the card at the ticket's time (`tier_at`); a till that claimed another tier is a discrepancy.
 The server knows the shipped default and every version recorded in its `rules_versions` table
 (`loyalty rules publish --db`). The tables are in server.store.SCHEMA.
 """
@@ -17,10 +19,12 @@ import logging
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass
+from datetime import timedelta, timezone
 
 from programme.errors import ProgrammeError, RulesError
-from programme.engine import local_day, points_of
+from programme.engine import context_of_entries, local_day, points_of
 from programme.explain import context_of_ticket
+from programme.ledger import TIER_WINDOW, tier_status
 from programme.points import default_rules
 from programme.rules import RuleSet, parse_rules
 from programme.ticket import PointsEntry, Ticket
@@ -28,9 +32,13 @@ from programme.ticket import PointsEntry, Ticket
 from sync.codec import read_stored_ticket
 from sync.events import log_event
 
+from .lots import when
 from .held import credit_held, hold, log as held_log
 from .offers_check import CampaignCache, offer_claims
 from .store_rows import ledger_rows
+
+TIER_HISTORY = TIER_WINDOW * 2 + timedelta(days=1)  # back to the window of the last tier review
+
 
 @dataclass(frozen=True)
 class Discrepancy:
@@ -84,6 +92,34 @@ def record_version(conn: sqlite3.Connection, text: str, now: str) -> RuleSet:
     return rules
 
 
+def tier_at(conn, rules: RuleSet, card: str, at) -> str | None:
+    """The card's tier as head office knows it at `at`: from the card's tickets it holds, closed before `at`
+    (the same rolling spend and review as the desk's standing, programme.ledger.tier_status)."""
+    if not rules.tiers:
+        return None
+    categories = list(rules.exclusions.categories) or [""]
+    articles = list(rules.exclusions.articles) or [""]
+    since = (at - TIER_HISTORY).astimezone(timezone.utc).isoformat()
+    rows = conn.execute(
+        f"SELECT t.closed_at, sum(l.total_cents) FROM tickets t JOIN lines l ON l.ticket_id = t.id "
+        f"WHERE t.card = ? AND t.closed_at < ? AND t.closed_at > ? "
+        f"AND l.category NOT IN ({', '.join('?' * len(categories))}) "
+        f"AND l.gtin NOT IN ({', '.join('?' * len(articles))}) GROUP BY t.id, t.closed_at",
+        (card, at.astimezone(timezone.utc).isoformat(), since, *categories, *articles)).fetchall()
+    tier = tier_status(rules, [(when(closed), cents) for closed, cents in rows if cents > 0], at)
+    return tier.name if tier else None
+
+
+def claimed_tier_holds(catalog: RulesCatalog, ticket: Ticket, conn) -> bool:
+    """The tier the till used is the one head office knows for the card then (a prechecked verdict stands)."""
+    rules = catalog.by_version.get(ticket.rules_version)
+    if conn is None or rules is None or not ticket.card or not rules.tiers:
+        return True
+    claimed, _ = context_of_entries(ticket.points)
+    claimed = claimed if claimed in {t.name for t in rules.tiers} else None
+    return claimed == tier_at(conn, rules, ticket.card, ticket.opened_at)
+
+
 def _earned(entries) -> Counter:
     return Counter((e.line, e.rule, e.points) for e in entries if e.kind == "earn")
 
@@ -104,6 +140,8 @@ def check_ticket(catalog: RulesCatalog, ticket: Ticket, conn=None) -> Discrepanc
         return Discrepancy(ticket.id, till, None, f"rules version {ticket.rules_version} is not known to the server: "
                                                   "record it with `loyalty rules publish FILE --db`")
     context, refused = context_of_ticket(ticket), []
+    if conn is not None and rules.tiers:  # the tier head office knows, not the one the till claims
+        context = dataclasses.replace(context, tier=tier_at(conn, rules, ticket.card, ticket.opened_at))
     claims = offer_claims(ticket)
     if claims:
         promotions, cheques, refused = catalog.campaigns.judge(conn, ticket, claims,
@@ -158,7 +196,8 @@ def book_points(conn: sqlite3.Connection, catalog: RulesCatalog, tickets: list[T
     for ticket in tickets:
         if not ticket.card:
             continue  # anonymous: nothing to check, nothing to book
-        outcome = known[ticket.id] if ticket.id in known else verdict(catalog, ticket, conn)
+        outcome = known[ticket.id] if ticket.id in known and claimed_tier_holds(catalog, ticket, conn) \
+            else verdict(catalog, ticket, conn)
         rows = credited_rows(ticket, outcome)
         if offer_claims(ticket):
             insert_ledger(rows)

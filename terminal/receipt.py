@@ -38,6 +38,14 @@ def _offer_line(rule: str, points: int, offers: Mapping[int, CampaignOffer]) -> 
     return _pair(f"  offer {offer.name}", str(points))
 
 
+def _tier_line(rule: str, points: int, confirmed: bool) -> str | None:
+    """The tier's extra points; offline, the tier is the last one the till knew, and the receipt says so."""
+    if not rule.startswith("tier:"):
+        return None
+    name = rule[5:]
+    return _pair(f"  {name} tier extra points" if confirmed else f"  {name} tier (last known, offline)", str(points))
+
+
 def render_receipt(ticket: Ticket, *, change_cents: int = 0, balance: int | None = None,
                    balance_confirmed: bool = True, offers: Mapping[int, CampaignOffer] | None = None) -> str:
     """The receipt of a ticket as plain text, 42 columns, ending with a newline.
@@ -75,8 +83,8 @@ def render_receipt(ticket: Ticket, *, change_cents: int = 0, balance: int | None
             if entry.kind == "earn":
                 earned[entry.rule] += entry.points
         out.append(_pair("points earned", str(ticket.points_earned)))
-        out.extend(_offer_line(rule, points, offers) or _pair(f"  {rule}", str(points))
-                   for rule, points in earned.items())
+        out.extend(_offer_line(rule, points, offers) or _tier_line(rule, points, balance_confirmed)
+                   or _pair(f"  {rule}", str(points)) for rule, points in earned.items())
         for entry in ticket.points:
             if entry.kind == "redeem":
                 what = "loyalty cheque issued" if "cheque" in entry.rule else "points redeemed"

@@ -13,17 +13,27 @@ from .journal import Journal
 from .offers import offers_for_card
 
 
+def known_tier(journal: Journal, card: str | None) -> str | None:
+    """The card's tier as head office last said (its balance reply): offline, the last one the till knew."""
+    if not card:
+        return None
+    row = journal.conn.execute("SELECT tier FROM known_balances WHERE card = ?", (card,)).fetchone()
+    return row[0] if row else None
+
+
 def points_now(journal: Journal, lines: list[Line], card: str | None):
     """Earn entries under the rules in force now, their version, and the time they were computed at.
 
-    The ticket's opened_at is that time, so the server recomputes with the same rules and date.
+    The ticket's opened_at is that time, so the server recomputes with the same rules and date. The card's
+    tier is the one head office last gave (known_tier): the ticket carries it as a `tier:<name>` claim, and
+    head office recomputes with the tier it knows for the card then (server/rules_check.py).
     The card's offers from head office (terminal/offers.py) are applied here: a bonus points offer
     through the rules engine, a cheque offer as its 0-point `offer:<campaign id>` entry.
     """
     at = utc_now()
     rules = rules_store.in_force(journal.conn, at)
     found = offers_for_card(journal.conn, card, local_day(rules, at), journal.store) if card else []
-    points = earn_points(lines, card, rules=rules, at=at, store=journal.store,
+    points = earn_points(lines, card, rules=rules, at=at, store=journal.store, tier=known_tier(journal, card),
                          offers=tuple(as_promotion(o, card) for o in found if o.kind == "bonus_points"))
     points += [cheque_entry(o) for o in found if o.kind == "cheque"]
     return points, rules.version, at
