@@ -2,6 +2,8 @@
 till claims: a difference is a discrepancy and the server's figure is credited. SQLite and PostgreSQL."""
 from datetime import datetime, timedelta, timezone
 
+import msgspec
+
 
 from server.ingest import classify
 from server.store_api import open_store
