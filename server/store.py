@@ -17,6 +17,7 @@ from sync.checkpoint import SAFETY_NET_PAGES, Checkpointer
 from sync.codec import payload_digest
 from sync.safe_files import private_database
 
+from .desk.cheque_book import record_cheques, summary as cheque_summary
 from .held import SCHEMA as HELD_SCHEMA
 from .overdraft import count as overdraft_count, record_overdrafts
 from .precheck import Precheck, precheck, prechecked, signature_error
@@ -299,6 +300,7 @@ class Store:
             self._book_points(checked, now, known)
             record_returns(conn, checked, now)
             record_overdrafts(conn, checked, now)  # reservations used, cards overdrawn
+            record_cheques(conn, checked, now)  # cheques issued and spent (server/desk/cheque_book.py)
             for letter in dead:
                 conn.execute(
                     "INSERT INTO dead_letters (received_at, topic, terminal, seq, reason, payload) "
@@ -533,6 +535,7 @@ class Store:
             "quarantined": conn.execute("SELECT count(*) FROM quarantine").fetchone()[0],
             "chain_breaks": conn.execute("SELECT count(*) FROM chain_breaks").fetchone()[0],
             "overdrafts": overdraft_count(conn),
+            "cheques": cheque_summary(conn),
             "points_held": dict(zip(("tickets", "points"), conn.execute(
                 "SELECT count(*), coalesce(sum(points), 0) FROM held_points WHERE released_at IS NULL").fetchone())),
             "terminals": terminals,

@@ -23,6 +23,7 @@ from programme.ticket import ticket_hash
 from sync.codec import payload_digest
 
 from .dbconn import PgConnection
+from .desk.cheque_book import record_cheques
 from .overdraft import record_overdrafts
 from .precheck import prechecked
 from .store import BatchResult, DeadLetter, Store
@@ -368,6 +369,7 @@ class PgStore:
         checked = [ticket for _, ticket, _, _ in stored]
         self._book_points(checked, now, known)
         record_returns(self.conn, checked, now)
+        record_cheques(self.conn, checked, now)
 
     def _check_chains(self, cur: psycopg.Cursor, stored: list, now: str) -> None:
         """Each ticket names the previous one's hash: record any link that does not hold (all keys are in)."""

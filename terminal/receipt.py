@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from programme.campaign_offers import CampaignOffer, campaign_of
 from programme.cardnumber import mask_card_number
 from programme.money import format_cents
+from programme.redemption import CHEQUE_VALIDITY, cheques_issued
 from programme.ticket import Ticket
 
 from .errors import TillError
@@ -139,14 +140,14 @@ def render_cheques(ticket: Ticket, offers: Mapping[int, CampaignOffer] | None = 
                    RULE]
             slips.append("\n".join(out) + "\n")
             continue
-        if entry.kind != "redeem" or not entry.rule.startswith(CHEQUE_RULE_PREFIX):
-            continue
+    for serial, cents in cheques_issued(ticket):  # one slip per cheque, its serial under a barcode when printed
         out = ["LOYALTY CHEQUE - CHEQUE FIDELITE".center(WIDTH), RULE,
-               _pair("value", entry.rule[len(CHEQUE_RULE_PREFIX):]),
-               _pair("points", str(entry.points)),
+               _pair("value", f"{format_cents(cents)} EUR"),
+               _pair("serial", serial),
                _pair("loyalty card", mask_card_number(ticket.card or "")),
                _pair("issued with ticket", ticket.id),
                _pair("date", ticket.closed_at.strftime("%Y-%m-%d %H:%M UTC")),
+               _pair("valid until", (ticket.closed_at + CHEQUE_VALIDITY).strftime("%Y-%m-%d")),
                RULE]
         slips.append("\n".join(out) + "\n")
     return slips

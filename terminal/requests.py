@@ -18,8 +18,8 @@ from sync.codec import encode
 from sync.errors import CodecError
 from sync.events import log_event
 from sync.mqtt import make_client
-from sync.requests import (BalanceRequest, ReleaseRequest, Reply, ReserveRequest, TicketRequest, decode_reply,
-                           send_at_once)
+from sync.requests import (BalanceRequest, ChequeRequest, PhoneRequest, ReleaseRequest, Reply, ReserveRequest,
+                           TicketRequest, decode_reply, send_at_once)
 
 from .cardstate import remember_balance
 
@@ -27,7 +27,8 @@ log = logging.getLogger("loyalty.till.requests")
 
 ASK_TIMEOUT = 0.5  # seconds the cashier may wait for head office before the till goes on without it
 BALANCE_MAX_AGE = timedelta(minutes=5)  # a server balance older than this is asked again when online
-KINDS = {"balance": BalanceRequest, "ticket": TicketRequest, "reserve": ReserveRequest, "release": ReleaseRequest}
+KINDS = {"balance": BalanceRequest, "ticket": TicketRequest, "reserve": ReserveRequest, "release": ReleaseRequest,
+         "cheque": ChequeRequest, "phone": PhoneRequest}
 
 
 class Requester:

@@ -69,15 +69,19 @@ def sell(journal: Journal, lines: list[Line], card: str | None = None, cashier: 
 
 
 def close_sale(journal: Journal, lines: list[Line], card: str | None, cashier: str, tenders: list[Tender],
-               redeemed_points: int = 0, extra: list[PointsEntry] = ()) -> Ticket:
+               redeemed_points: int = 0, extra: list[PointsEntry] = (), offline_cheques: set[str] = frozenset()
+               ) -> Ticket:
     """Close a ticket with several tenders; points redeemed as a tender become one "redeem" entry.
 
-    `extra`: more entries decided at the till, such as a loyalty cheque issued ("redeem").
+    `extra`: more entries decided at the till, such as a loyalty cheque issued ("redeem"). The loyalty cheques
+    the ticket takes are kept with it (terminal/cheques.py; `offline_cheques`: those head office did not confirm).
     """
+    from .cheques import record_taken
+
     card = validate_card_number(card) if card else None
     points, version, at = points_now(journal, lines, card)
     if redeemed_points:
         points = [*points, PointsEntry(kind="redeem", rule="points tender", points=redeemed_points)]
     points = [*points, *extra]
     return journal.close_ticket(cashier=cashier, lines=lines, tenders=tenders, card=card, points=points,
-                                rules_version=version, opened_at=at)
+                                rules_version=version, opened_at=at, also=record_taken(set(offline_cheques)))

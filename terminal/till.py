@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from programme.campaign_offers import CampaignOffer, campaign_of
+from programme.i18n import _
 from programme.redemption import ChequeIssue, TenderPlan, plan_tender
 from programme.ticket import Line, PointsEntry, Ticket
 
@@ -80,6 +81,7 @@ class TillSession:
         self.online = online
         self.requester = requester
         self.last_ticket_id: str | None = None
+        self.offline_cheques: set[str] = set()  # cheques on this ticket head office did not confirm
 
     # -- basket ------------------------------------------------------------------------------------
     def scan(self, text: str) -> Line:
@@ -96,9 +98,58 @@ class TillSession:
         self.basket.cancel()
         self.balance = None
         self.offers = []
+        self.offline_cheques = set()
 
     def pay(self, kind: str, cents: int | None = None) -> int:
+        if kind == "cheque":
+            raise BasketError(_("a loyalty cheque is taken by its number: type cheque then the 26 digits under "
+                                "its barcode, or scan it"))
         return self.basket.pay(kind, cents)
+
+    # -- loyalty cheques as a tender: checked with head office when online ----------------------------------
+    def check_cheque(self, text: str):
+        """What the till checks alone (card, digits, not taken already); the cheque's serial, parsed."""
+        from .cheques import check_serial
+
+        return check_serial(self.journal.conn, text, self.basket.card,
+                            [t.serial for t in self.basket.tenders if t.kind == "cheque"])
+
+    def ask_cheque(self, serial: str):
+        """Ask head office about the cheque (waits up to ASK_TIMEOUT; no database: safe in a worker). None when
+        the till cannot ask or no answer came: the offline cap applies then."""
+        if self.requester is None or self.basket.card is None or not self.online():
+            return None
+        return self.requester.ask("cheque", serial=serial, card=self.basket.card)
+
+    def spend_cheque(self, text: str, answer=ASK) -> str:
+        """Take a loyalty cheque as a tender: online head office says yes (and holds it for this till) or why
+        not; offline the value its serial carries is taken under the offline cap. It pays at most what is due
+        (no change on a cheque). Returns what to tell the cashier."""
+        from programme.engine import day_start
+        from programme.i18n import format_money
+        from programme.ticket import utc_now
+
+        from .cheques import value_offline
+
+        cheque = self.check_cheque(text)
+        if answer is ASK:
+            answer = self.ask_cheque(cheque.serial)
+        if answer is not None and not answer.found:
+            raise RedeemError(answer.message or _("head office refused the loyalty cheque: ask the welcome desk"))
+        if answer is not None and answer.cheque is not None:
+            cents, note = answer.cheque.cents, ""
+        else:
+            taken = sum(t.cents for t in self.basket.tenders if t.serial in self.offline_cheques)
+            cents = value_offline(self.journal.conn, cheque, self.basket.card, day_start(self.rules(), utc_now()),
+                                  taken)
+            self.offline_cheques.add(cheque.serial)
+            note = _("offline: taken under the offline cap; head office checks it when the till syncs")
+        due = self.basket.due_cents
+        self.basket.pay("cheque", min(cents, due) if due > 0 else None, serial=cheque.serial)
+        said = _("loyalty cheque {serial}: {value}").format(serial=cheque.serial, value=format_money(cents))
+        if cents > due > 0:
+            said += "; " + _("it pays the {due} due, the rest is not given back").format(due=format_money(due))
+        return "; ".join(filter(None, [said, note]))
 
     # -- card --------------------------------------------------------------------------------------
     def lookup_card(self, card: str | CardIdentity) -> CardBalance:
@@ -263,9 +314,10 @@ class TillSession:
             raise BasketError(f"{basket.due_cents / 100:.2f} still due: take a payment (F10) before closing")
         before = self.balance.points if self.balance else None
         ticket = close_sale(self.journal, list(basket.lines), basket.card, self.cashier, list(basket.tenders),
-                            basket.redeemed_points, list(basket.cheques))
+                            basket.redeemed_points, list(basket.cheques), self.offline_cheques)
         closed = self._finish(ticket, basket.change_cents, before)
         self.basket = Basket(self.catalogue)
+        self.offline_cheques = set()
         self.balance = None
         self.offers = []
         return closed
@@ -283,7 +335,8 @@ class TillSession:
         with self.journal.conn:
             self.journal.conn.execute("INSERT INTO receipts (ticket_id, text) VALUES (?, ?)", (ticket.id, receipt))
         self.last_ticket_id = ticket.id
-        error = self._print(receipt, slip, *cheques)
+        error = self._print(receipt, slip, *(c for c in cheques if "\nserial " not in c)) or self._print_cheques(
+            [c for c in cheques if "\nserial " in c])
         return Closed(ticket, receipt, slip, balance, error, cheques)
 
     def _offers_on(self, ticket: Ticket) -> dict[int, CampaignOffer]:
@@ -297,6 +350,17 @@ class TillSession:
             for text in texts:
                 if text:
                     print_text(self.printer, text)
+        except (OSError, TillError) as exc:
+            return f"the receipt could not be printed ({exc}): fix the printer, then reprint (F8)"
+        return None
+
+    def _print_cheques(self, slips: list[str]) -> str | None:
+        """Print the cheques with their serial as a barcode (terminal/cheques.py)."""
+        from .cheques import print_cheque
+
+        try:
+            for slip in slips:
+                print_cheque(self.printer, slip, slip.split("\nserial ", 1)[1].split("\n", 1)[0].strip())
         except (OSError, TillError) as exc:
             return f"the receipt could not be printed ({exc}): fix the printer, then reprint (F8)"
         return None

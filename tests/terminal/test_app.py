@@ -189,6 +189,7 @@ async def test_loyalty_cheque_issued_and_printed(db):
         await pilot.press("f10", "enter")
         shown = text_of(app, "#receipt")
         assert re.search(rf"\nloyalty cheque issued +-{2 * THRESHOLD}\n", shown)
-        assert "LOYALTY CHEQUE - CHEQUE FIDELITE" in shown and f"2 x {value} EUR" in shown
+        # one slip per cheque, each with its own serial (printed under a barcode)
+        assert shown.count("LOYALTY CHEQUE - CHEQUE FIDELITE") == 2 and shown.count(f"{value} EUR\nserial ") == 2
     rows = sqlite3.connect(db).execute("SELECT kind, points, rule FROM ledger WHERE kind = 'redeem'").fetchall()
     assert rows == [("redeem", -2 * THRESHOLD, f"loyalty cheque: 2 x {value} EUR")]
