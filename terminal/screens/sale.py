@@ -142,9 +142,9 @@ class SaleScreen(Screen):
     def ask_cheque(self, serial: str) -> None:
         """Off the UI thread: head office checks the loyalty cheque (up to ASK_TIMEOUT), then it is taken or refused."""
         answer = self.session.ask_cheque(serial.replace(" ", ""))
-        self.app.call_from_thread(self.finish_cheque, serial, answer)
+        self.app.call_from_thread(self.take_cheque, serial, answer)
 
-    def finish_cheque(self, serial: str, answer) -> None:
+    def take_cheque(self, serial: str, answer) -> None:
         try:
             self.say(self.session.spend_cheque(serial, answer))
         except (TillError, ProgrammeError) as exc:

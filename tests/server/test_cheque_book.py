@@ -169,7 +169,8 @@ def test_cheques_head_office_issues_on_its_schedule_get_serials_too(tmp_path):
         store.conn.execute("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) VALUES "
                            "(?, 'adjust', 1230, 'gift', 'desk:1', NULL, ?)", (CARD, NOW.isoformat()))
         assert run_cheques(store.conn, rules, NOW.date())["cheques"] == 2
-        rows = store.conn.execute("SELECT serial, card, cents, state, issue_ticket FROM cheques ORDER BY serial").fetchall()
+        rows = store.conn.execute("SELECT serial, card, cents, state, issue_ticket FROM cheques "
+                                  "ORDER BY serial").fetchall()
         assert [(card, cents, state, ticket) for _, card, cents, state, ticket in rows] == [
             (CARD, 500, "issued", None)] * 2
         assert all(serial.startswith("00000000") and len(serial) == 26 for serial, *_ in rows)
