@@ -9,6 +9,8 @@ the server cannot recompute (a rules version it does not know) has its earn poin
 are always booked: holding one would let the points be spent twice.
 The card's tier is head office's, not the till's: a ticket is recomputed with the tier the server's own
 tickets give the card at the ticket's time (`tier_at`); a till that claimed another tier is a discrepancy.
+A return's points given back (`refund: points tender of ...`) are not the rules' to give: they are credited up
+to what the original ticket took as a tender, all its returns together (`check_refunds`).
 The server knows the shipped default and every version recorded in its `rules_versions` table
 (`loyalty rules publish --db`). The tables are in server.store.SCHEMA.
 """
@@ -16,6 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+
+import msgspec
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass
@@ -26,6 +30,7 @@ from programme.engine import context_of_entries, local_day, points_of
 from programme.explain import context_of_ticket
 from programme.ledger import TIER_WINDOW, tier_status
 from programme.points import default_rules
+from programme.returns import REFUND_PREFIX, points_tendered
 from programme.rules import RuleSet, parse_rules
 from programme.ticket import PointsEntry, Ticket
 
@@ -121,7 +126,35 @@ def claimed_tier_holds(catalog: RulesCatalog, ticket: Ticket, conn) -> bool:
 
 
 def _earned(entries) -> Counter:
-    return Counter((e.line, e.rule, e.points) for e in entries if e.kind == "earn")
+    return Counter((e.line, e.rule, e.points) for e in entries if e.kind == "earn" and not is_refund(e))
+
+
+def is_refund(entry: PointsEntry) -> bool:
+    """A return's points part given back (programme.returns.refund_rule): not the rules' to give, checked apart."""
+    return entry.kind == "earn" and entry.rule.startswith(REFUND_PREFIX)
+
+
+def check_refunds(conn, ticket: Ticket) -> tuple[tuple[PointsEntry, ...], list[str]]:
+    """A return's refund entries as head office credits them, and why any is cut: all returns of a ticket give
+    back at most the points it took as a tender (its original, as head office holds it; none credited without)."""
+    credited, reasons = [], []
+    for entry in (e for e in ticket.points if is_refund(e)):
+        original_id = entry.rule[len(REFUND_PREFIX):]
+        row = conn.execute("SELECT payload FROM tickets WHERE id = ?", (original_id,)).fetchone()
+        if row is None:
+            reasons.append(f"return gives back {entry.points} points of {original_id}'s points tender, which head "
+                           "office does not hold (yet): none credited")
+            credited.append(msgspec.structs.replace(entry, points=0))
+            continue
+        taken = points_tendered(read_stored_ticket(bytes(row[0])))
+        before = int(conn.execute("SELECT coalesce(sum(points), 0) FROM ledger WHERE rule = ? AND ticket_id <> ?",
+                                  (entry.rule, ticket.id)).fetchone()[0])
+        allowed = max(taken - before, 0)
+        if entry.points > allowed:
+            reasons.append(f"return gives back {entry.points} points of {original_id}'s points tender; it took "
+                           f"{taken} and {before} were given back before: {allowed} credited")
+        credited.append(msgspec.structs.replace(entry, points=min(entry.points, allowed)))
+    return tuple(credited), reasons
 
 
 def check_ticket(catalog: RulesCatalog, ticket: Ticket, conn=None) -> Discrepancy | None:
@@ -129,9 +162,10 @@ def check_ticket(catalog: RulesCatalog, ticket: Ticket, conn=None) -> Discrepanc
 
     The offers the ticket claims (`offer:<campaign id>`) are checked against head office's campaigns
     (server/offers_check.py, which asks `conn` about earlier use); the accepted ones are given back."""
-    till = sum(e.points for e in ticket.points if e.kind == "earn")
+    till = sum(e.points for e in ticket.points if e.kind == "earn" and not is_refund(e))
     if ticket.card is None:
         return None
+    refunds, cut = check_refunds(conn, ticket) if conn is not None else ((), [])
     rules = catalog.by_version.get(ticket.rules_version)
     if rules is None and ticket.rules_version in catalog.refused:
         return Discrepancy(ticket.id, till, None, f"rules version {ticket.rules_version} is past a bound of these "
@@ -152,8 +186,11 @@ def check_ticket(catalog: RulesCatalog, ticket: Ticket, conn=None) -> Discrepanc
         server_entries += cheques
     ours = sum(e.points for e in server_entries)
     theirs_by, ours_by = _earned(ticket.points), _earned(server_entries)
-    if theirs_by == ours_by:
+    if theirs_by == ours_by and not cut:
         return None
+    if theirs_by == ours_by:
+        return Discrepancy(ticket.id, till, ours, "; ".join(cut),
+                           tuple(e for e in server_entries if e.kind == "earn") + refunds)
     extra, missing = sorted(theirs_by - ours_by, key=str), sorted(ours_by - theirs_by, key=str)
 
     def show(items):
@@ -164,8 +201,9 @@ def check_ticket(catalog: RulesCatalog, ticket: Ticket, conn=None) -> Discrepanc
             else f"same total ({till}) but a different breakdown")
     if refused:
         head = "; ".join(refused) + "; " + head
-    return Discrepancy(ticket.id, till, ours, f"{head}: till has {show(extra)}; rules give {show(missing)}",
-                       tuple(e for e in server_entries if e.kind == "earn"))
+    tail = "".join(f"; {reason}" for reason in cut)
+    return Discrepancy(ticket.id, till, ours, f"{head}: till has {show(extra)}; rules give {show(missing)}{tail}",
+                       tuple(e for e in server_entries if e.kind == "earn") + refunds)
 
 
 def verdict(catalog: RulesCatalog, ticket: Ticket, conn=None) -> Discrepancy | None:
@@ -199,8 +237,8 @@ def book_points(conn: sqlite3.Connection, catalog: RulesCatalog, tickets: list[T
         outcome = known[ticket.id] if ticket.id in known and claimed_tier_holds(catalog, ticket, conn) \
             else verdict(catalog, ticket, conn)
         rows = credited_rows(ticket, outcome)
-        if offer_claims(ticket):
-            insert_ledger(rows)
+        if offer_claims(ticket) or any(is_refund(e) for e in ticket.points):
+            insert_ledger(rows)  # booked now: a later claim or refund of the batch sees it
         else:
             plain.extend(rows)
         if outcome is not None:

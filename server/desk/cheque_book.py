@@ -175,6 +175,27 @@ def _spend(conn, ticket: Ticket, n: int, serial: str | None, cents: int, now: st
     return reasons
 
 
+def _refund_past_cheques(conn, ticket: Ticket, cents: int) -> list[str]:
+    """A return refunds in a cheque at most what its original took in cheques, all its returns together."""
+    from sync.codec import read_stored_ticket
+
+    originals = sorted({link.original for link in ticket.returns}) if ticket.returns else []
+    if not originals:
+        return [f"a refund cheque of {format_cents(cents)} EUR on a ticket that returns nothing"]
+    row = conn.execute("SELECT payload FROM tickets WHERE id = ?", (originals[0],)).fetchone()
+    if row is None:
+        return [f"a refund cheque of {format_cents(cents)} EUR for {originals[0]}, which head office does not hold "
+                "(yet)"]
+    took = sum(t.cents for t in read_stored_ticket(bytes(row[0])).tenders if t.kind == "cheque" and t.cents > 0)
+    before = int(conn.execute("SELECT coalesce(sum(cents), 0) FROM cheques WHERE issue_ticket <> ? AND issue_ticket "
+                              "IN (SELECT return_id FROM returned_lines WHERE original_id = ?)",
+                              (ticket.id, originals[0])).fetchone()[0])
+    if cents + before > took:
+        return [f"refund cheque of {format_cents(cents)} EUR: {originals[0]} took {format_cents(took)} EUR in "
+                f"cheques and {format_cents(before)} EUR were refunded before"]
+    return []
+
+
 def record_cheques(conn, tickets: list[Ticket], now: str) -> int:
     """Inside the ingest transaction: record the cheques the stored tickets issue, check and mark those they
     spend, flag what is wrong in `discrepancies`. Returns how many tickets were flagged."""
@@ -200,6 +221,7 @@ def record_cheques(conn, tickets: list[Ticket], now: str) -> int:
                 if serial not in issued:
                     reasons.append(f"the refund cheque {serial or '(no serial)'} is not the serial of this "
                                    "return's cheque")
+                reasons.extend(_refund_past_cheques(conn, ticket, -tender.cents))
                 continue
             reasons.extend(_spend(conn, ticket, n, serial, tender.cents, now))
         if reasons:
