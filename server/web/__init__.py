@@ -239,13 +239,13 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     app.register_blueprint(customers.bp)
     app.register_blueprint(cards.bp)
     app.register_blueprint(api.bp)
-    from . import office, office_campaigns, office_tickets  # head office pages
+    from . import office, office_campaigns, office_exceptions, office_tickets  # head office pages
 
-    for blueprint in (office.bp, office_tickets.bp, office_campaigns.bp):
+    for blueprint in (office.bp, office_tickets.bp, office_campaigns.bp, office_exceptions.bp):
         app.register_blueprint(blueprint)
     # A head office page module says RUNS_ON_POSTGRESQL = True once it does; until then, on a postgresql://
     # database, its pages say so instead of failing.
-    sqlite_only = {m.bp.name for m in (office, office_tickets, office_campaigns)
+    sqlite_only = {m.bp.name for m in (office, office_tickets, office_campaigns, office_exceptions)
                    if not getattr(m, "RUNS_ON_POSTGRESQL", False)}
 
     @app.before_request
