@@ -6,6 +6,7 @@ caller goes on with what it knows.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import sqlite3
 import threading
@@ -103,6 +104,15 @@ class Requester:
     def stop(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def looks_like_phone(text: str) -> bool:
+    """What the cashier typed at F2 is a phone number (06 12 34 56 78, +33 6 12 34 56 78), not a card number."""
+    cleaned = re.sub(r"[\s.\-]", "", text)
+    digits = cleaned.lstrip("+")
+    if not digits.isdigit():
+        return False
+    return cleaned.startswith("+") and 9 <= len(digits) <= 15 or len(digits) == 10 and digits.startswith("0")
 
 
 def balance_is_stale(conn: sqlite3.Connection, card: str, now: datetime | None = None) -> bool:

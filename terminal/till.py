@@ -155,9 +155,35 @@ class TillSession:
     def lookup_card(self, card: str | CardIdentity) -> CardBalance:
         """Check the card (number, hot-list) and read its balance; safe to call from a worker thread.
 
-        `card` is what the cashier typed or the scanner sent, or a chip read's CardIdentity.
+        `card` is what the cashier typed or the scanner sent, or a chip read's CardIdentity; a phone number typed
+        (06..., +33...) is looked up at head office and the balance carries the customer's name masked, for the
+        cashier to confirm.
         """
+        from .requests import looks_like_phone
+
+        masked_name = None
+        if not isinstance(card, CardIdentity) and looks_like_phone(card):
+            card, masked_name = self.card_by_phone(card)
         number = card.number if isinstance(card, CardIdentity) else typed_identity(card).number
+        if masked_name is not None:
+            return replace(self._balance_of(number), first_name=masked_name)
+        return self._balance_of(number)
+
+    def card_by_phone(self, phone: str) -> tuple[str, str]:
+        """The card of the customer with this phone number and the name masked, from head office (waits up to
+        ASK_TIMEOUT: from a worker); TillError says why not, offline that the till cannot."""
+        offline = _("the till is offline: it cannot find a customer by phone number; scan or type the card")
+        if self.requester is None or not self.online():
+            raise TillError(offline)
+        reply = self.requester.ask("phone", phone=phone.strip())
+        if reply is None:
+            raise TillError(offline)
+        if not reply.found or reply.customer is None:
+            raise TillError(reply.message or _("head office found no customer with this phone number: scan or type "
+                                               "the card"))
+        return reply.customer.card, reply.customer.masked_name
+
+    def _balance_of(self, number: str) -> CardBalance:
         conn = sqlite3.connect(self.db, timeout=30)
         try:
             card = cardstate.check_card(conn, number)
