@@ -25,7 +25,7 @@ OFFICE_ROUTES = [("GET", "/office/"), ("GET", "/office/value"), ("GET", "/office
                  ("GET", "/office/segments"), ("GET", "/office/segments.csv"), ("GET", "/office/campaigns"),
                  ("POST", "/office/campaigns"), ("POST", "/office/campaigns/push"), ("GET", "/office/campaigns/1"),
                  ("POST", "/office/campaigns/1/stop"),
-                 ("POST", "/office/dead-letters/1/replay")]
+                 ("POST", "/office/dead-letters/1/replay"), ("GET", "/office/exceptions")]
 PERIOD = "start=2026-01-01&end=2026-01-31"
 
 
