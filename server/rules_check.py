@@ -126,7 +126,10 @@ def claimed_tier_holds(catalog: RulesCatalog, ticket: Ticket, conn) -> bool:
 
 
 def _earned(entries) -> Counter:
-    return Counter((e.line, e.rule, e.points) for e in entries if e.kind == "earn" and not is_refund(e))
+    """The earn entries compared: a 0-point tier or segment claim alone changes no point, so it is not a finding
+    (a claim that changes points shows in the points it gave)."""
+    return Counter((e.line, e.rule, e.points) for e in entries if e.kind == "earn" and not is_refund(e)
+                   and not (e.points == 0 and e.line is None and e.rule.startswith(("tier:", "segment:"))))
 
 
 def is_refund(entry: PointsEntry) -> bool:
