@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from bisect import bisect_left
 
 import msgspec
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 from programme.errors import ProgrammeError, RulesError
 from programme.engine import context_of_entries, local_day, points_of
@@ -40,7 +41,7 @@ from sync.events import log_event
 from .lots import when
 from .held import credit_held, hold, log as held_log
 from .offers_check import CampaignCache, offer_claims
-from .store_rows import ledger_rows
+from .store_rows import chunks, ledger_rows
 
 TIER_HISTORY = TIER_WINDOW * 2 + timedelta(days=1)  # back to the window of the last tier review
 
@@ -97,32 +98,72 @@ def record_version(conn: sqlite3.Connection, text: str, now: str) -> RuleSet:
     return rules
 
 
-def tier_at(conn, rules: RuleSet, card: str, at) -> str | None:
-    """The card's tier as head office knows it at `at`: from the card's tickets it holds, closed before `at`
-    (the same rolling spend and review as the desk's standing, programme.ledger.tier_status)."""
-    if not rules.tiers:
-        return None
-    categories = list(rules.exclusions.categories) or [""]
-    articles = list(rules.exclusions.articles) or [""]
-    since = (at - TIER_HISTORY).astimezone(timezone.utc).isoformat()
-    rows = conn.execute(
-        f"SELECT t.closed_at, sum(l.total_cents) FROM tickets t JOIN lines l ON l.ticket_id = t.id "
-        f"WHERE t.card = ? AND t.closed_at < ? AND t.closed_at > ? "
-        f"AND l.category NOT IN ({', '.join('?' * len(categories))}) "
-        f"AND l.gtin NOT IN ({', '.join('?' * len(articles))}) GROUP BY t.id, t.closed_at",
-        (card, at.astimezone(timezone.utc).isoformat(), since, *categories, *articles)).fetchall()
-    tier = tier_status(rules, [(when(closed), cents) for closed, cents in rows if cents > 0], at)
-    return tier.name if tier else None
+class TierBook:
+    """Cards' eligible spend per ticket as head office holds it, to know their tier at a ticket's time: read once
+    for a batch's cards (one query per 500 cards and rules version), or a card at a time when asked."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.spends: dict[tuple[str, str], list[tuple[datetime, int]]] = {}  # (rules version, card) -> by time
+
+    def prefetch(self, rules: RuleSet, cards: list[str], since: datetime) -> None:
+        categories = list(rules.exclusions.categories) or [""]
+        articles = list(rules.exclusions.articles) or [""]
+        for chunk in chunks(sorted(set(cards))):
+            found: dict[str, list[tuple[datetime, int]]] = {card: [] for card in chunk}
+            for card, closed, cents in self.conn.execute(
+                    f"SELECT t.card, t.closed_at, sum(l.total_cents) FROM tickets t JOIN lines l ON l.ticket_id = t.id "
+                    f"WHERE t.card IN ({', '.join('?' * len(chunk))}) AND t.closed_at > ? "
+                    f"AND l.category NOT IN ({', '.join('?' * len(categories))}) "
+                    f"AND l.gtin NOT IN ({', '.join('?' * len(articles))}) GROUP BY t.id, t.card, t.closed_at",
+                    (*chunk, since.astimezone(timezone.utc).isoformat(), *categories, *articles)).fetchall():
+                if cents > 0:
+                    found[card].append((when(closed), int(cents)))
+            for card, spends in found.items():
+                self.spends[(rules.version, card)] = sorted(spends)
+
+    def tier(self, rules: RuleSet, card: str, at: datetime) -> str | None:
+        """The card's tier at `at` from its tickets closed before `at` (the same rolling spend and review as the
+        desk's standing, programme.ledger.tier_status)."""
+        if not rules.tiers:
+            return None
+        if (rules.version, card) not in self.spends:
+            self.prefetch(rules, [card], at - TIER_HISTORY)
+        spends = self.spends[(rules.version, card)]
+        before = spends[:bisect_left(spends, (at,))]  # sorted by time: closed before `at`
+        if sum(cents for _, cents in before) < min(t.min_spend_cents for t in rules.tiers):
+            return None  # not even all of it together reaches the first tier
+        tier = tier_status(rules, before, at)
+        return tier.name if tier else None
 
 
-def claimed_tier_holds(catalog: RulesCatalog, ticket: Ticket, conn) -> bool:
+def tier_at(conn, rules: RuleSet, card: str, at: datetime) -> str | None:
+    """The card's tier as head office knows it at `at` (TierBook.tier, for one card)."""
+    return TierBook(conn).tier(rules, card, at)
+
+
+def tier_book(conn, catalog: RulesCatalog, tickets: list[Ticket]) -> TierBook:
+    """A TierBook holding the spends of the batch's cards, for the rules versions that have tiers."""
+    book = TierBook(conn)
+    by_version: dict[str, list[Ticket]] = {}
+    for ticket in tickets:
+        if ticket.card:
+            by_version.setdefault(ticket.rules_version, []).append(ticket)
+    for version, some in by_version.items():
+        rules = catalog.by_version.get(version)
+        if rules is not None and rules.tiers:
+            book.prefetch(rules, [t.card for t in some], min(t.opened_at for t in some) - TIER_HISTORY)
+    return book
+
+
+def claimed_tier_holds(catalog: RulesCatalog, ticket: Ticket, conn, tiers: TierBook | None = None) -> bool:
     """The tier the till used is the one head office knows for the card then (a prechecked verdict stands)."""
     rules = catalog.by_version.get(ticket.rules_version)
     if conn is None or rules is None or not ticket.card or not rules.tiers:
         return True
     claimed, _ = context_of_entries(ticket.points)
     claimed = claimed if claimed in {t.name for t in rules.tiers} else None
-    return claimed == tier_at(conn, rules, ticket.card, ticket.opened_at)
+    return claimed == (tiers or TierBook(conn)).tier(rules, ticket.card, ticket.opened_at)
 
 
 def _earned(entries) -> Counter:
@@ -160,7 +201,8 @@ def check_refunds(conn, ticket: Ticket) -> tuple[tuple[PointsEntry, ...], list[s
     return tuple(credited), reasons
 
 
-def check_ticket(catalog: RulesCatalog, ticket: Ticket, conn=None) -> Discrepancy | None:
+def check_ticket(catalog: RulesCatalog, ticket: Ticket, conn=None, tiers: TierBook | None = None
+                 ) -> Discrepancy | None:
     """None when the rules give exactly the till's earn entries.
 
     The offers the ticket claims (`offer:<campaign id>`) are checked against head office's campaigns
@@ -178,7 +220,8 @@ def check_ticket(catalog: RulesCatalog, ticket: Ticket, conn=None) -> Discrepanc
                                                   "record it with `loyalty rules publish FILE --db`")
     context, refused = context_of_ticket(ticket), []
     if conn is not None and rules.tiers:  # the tier head office knows, not the one the till claims
-        context = dataclasses.replace(context, tier=tier_at(conn, rules, ticket.card, ticket.opened_at))
+        context = dataclasses.replace(context, tier=(tiers or TierBook(conn)).tier(rules, ticket.card,
+                                                                                  ticket.opened_at))
     claims = offer_claims(ticket)
     if claims:
         promotions, cheques, refused = catalog.campaigns.judge(conn, ticket, claims,
@@ -209,10 +252,10 @@ def check_ticket(catalog: RulesCatalog, ticket: Ticket, conn=None) -> Discrepanc
                        tuple(e for e in server_entries if e.kind == "earn") + refunds)
 
 
-def verdict(catalog: RulesCatalog, ticket: Ticket, conn=None) -> Discrepancy | None:
+def verdict(catalog: RulesCatalog, ticket: Ticket, conn=None, tiers: TierBook | None = None) -> Discrepancy | None:
     """check_ticket, where a check that fails is itself a finding (held), never a stalled ingest."""
     try:
-        return check_ticket(catalog, ticket, conn)
+        return check_ticket(catalog, ticket, conn, tiers)
     except ProgrammeError as exc:
         return Discrepancy(ticket.id, sum(e.points for e in ticket.points if e.kind == "earn"), None,
                            f"the server could not recompute the points: {exc}")
@@ -234,11 +277,12 @@ def book_points(conn: sqlite3.Connection, catalog: RulesCatalog, tickets: list[T
     that claims an offer is booked as soon as it is judged, so a later claim of the same offer in the
     same batch finds it used (server/offers_check.py asks the ledger)."""
     found, plain, known = [], [], known or {}
+    tiers = tier_book(conn, catalog, tickets)
     for ticket in tickets:
         if not ticket.card:
             continue  # anonymous: nothing to check, nothing to book
-        outcome = known[ticket.id] if ticket.id in known and claimed_tier_holds(catalog, ticket, conn) \
-            else verdict(catalog, ticket, conn)
+        outcome = known[ticket.id] if ticket.id in known and claimed_tier_holds(catalog, ticket, conn, tiers) \
+            else verdict(catalog, ticket, conn, tiers)
         rows = credited_rows(ticket, outcome)
         if offer_claims(ticket) or any(is_refund(e) for e in ticket.points):
             insert_ledger(rows)  # booked now: a later claim or refund of the batch sees it
