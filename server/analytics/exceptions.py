@@ -103,6 +103,9 @@ register(Section("cheques-twice", "Loyalty cheques spent twice",
                  "A cheque taken by more than one ticket (tills offline, or a copy).", cheques_spent_twice))
 register(Section("returns-without-original", "Returns without the original ticket",
                  "Returns naming a ticket head office does not hold.", returns_without_original))
+# Hook: the NF525 journal (voids, cancellations) adds its kind here, e.g.
+#   register(Section("cancellations", "Many cancellations at one till or by one cashier", "...", rows_fn))
+# where rows_fn(conn, since) returns Rows naming the cancelled tickets; the page shows every registered kind.
 
 
 def exceptions(conn, now: datetime | None = None, days: int = 30) -> list[tuple[Section, list[Row]]]:

@@ -22,7 +22,7 @@ from .panels import CardPanel, StatusBar, TotalsPanel, cheque_note
 
 PROMPTS = {
     "scan": "scan or type GTIN (3*GTIN for a quantity, GTIN@1.99 for a price)",
-    "card": "card number (13 digits), Enter",
+    "card": "card number (13 digits) or the customer's phone number, Enter",
     "void": "line number to void (Enter = last line)",
     "redeem": "points to redeem",
     "pay": "pay: cash|card [amount], cheque SERIAL, e.g. cash 50 (Enter = cash, exact)",
