@@ -120,10 +120,17 @@ def find(conn, serial: str) -> Cheque | None:
 
 # -- issue ---------------------------------------------------------------------------------------------
 def _insert(conn, serial: str, card: str, cents: int, at: datetime, ticket_id: str | None) -> None:
+    """Record an issued cheque; one a ticket already spent (its issue reached head office after) is spent."""
     conn.execute("INSERT OR IGNORE INTO cheques (serial, card, cents, issued_at, expires_at, issue_ticket, state) "
                  "VALUES (?, ?, ?, ?, ?, ?, 'issued')",
                  (serial, card, cents, iso(at.astimezone(timezone.utc)),
                   iso((at + CHEQUE_VALIDITY).astimezone(timezone.utc)), ticket_id))
+    if has_table(conn, "cheque_spends"):
+        first = conn.execute("SELECT ticket_id, at FROM cheque_spends WHERE serial = ? ORDER BY at, ticket_id LIMIT 1",
+                             (serial,)).fetchone()
+        if first is not None:
+            conn.execute("UPDATE cheques SET state = 'spent', spent_ticket = ?, spent_at = ? "
+                         "WHERE serial = ? AND state = 'issued'", (first[0], first[1], serial))
 
 
 def issue_scheduled(conn, card: str, entry_id: int, count: int, cents: int, at: datetime) -> list[str]:

@@ -178,3 +178,19 @@ def test_cheques_head_office_issues_on_its_schedule_get_serials_too(tmp_path):
         assert store.stats()["cheques"]["issued"]["count"] == 2
     finally:
         store.close()
+
+
+def test_a_cheque_spent_before_its_issue_reached_head_office_is_spent_once_it_does(tmp_path, office_target):
+    issued = issue_two(tmp_path)
+    serial = cheque_serial("S001-T01", issued.seq, 0, 500)
+    spent = spend(tmp_path, "S001-T02", serial)
+    assert ingest(office_target, [spent]) == [
+        (spent.id, f"cheque {serial} is not known to head office: not issued, or its till has not synced yet")]
+    ingest(office_target, [issued])  # the issuing till syncs later
+    store = open_store(office_target)
+    try:
+        cheque = cheque_book.find(store.conn, serial)
+        assert (cheque.state, cheque.spent_ticket) == ("spent", spent.id)
+        assert store.stats()["cheques"]["outstanding"] == {"count": 1, "cents": 500}
+    finally:
+        store.close()
