@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from server.ingest import Ingestor
-from server.store import Store
+from server.ingest.receive import Ingestor
+from server.ingest.store import Store
 from sync.broker_url import parse_broker_url
 from sync.embedded_broker import EmbeddedBroker
 from sync.errors import SyncTimeout

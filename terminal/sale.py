@@ -26,7 +26,7 @@ def points_now(journal: Journal, lines: list[Line], card: str | None):
 
     The ticket's opened_at is that time, so the server recomputes with the same rules and date. The card's
     tier is the one head office last gave (known_tier): the ticket carries it as a `tier:<name>` claim, and
-    head office recomputes with the tier it knows for the card then (server/rules_check.py).
+    head office recomputes with the tier it knows for the card then (server/ingest/rules_check.py).
     The card's offers from head office (terminal/offers.py) are applied here: a bonus points offer
     through the rules engine, a cheque offer as its 0-point `offer:<campaign id>` entry.
     """

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from programme.cardnumber import mask_card_number
 from programme.money import format_cents
 
-from ..dbconn import POSTGRESQL, dialect, has_table
+from server.storage.connection import POSTGRESQL, dialect, has_table
 
 MAX_ROWS = 200  # per section: the page lists the newest
 
@@ -49,7 +49,7 @@ def _iso(value) -> str:
 
 
 def overdrafts(conn, since: datetime) -> list[Row]:
-    from .. import overdraft
+    from server.ingest import overdraft
 
     return [Row(o["detected_at"], f"card {o['card']} overdrawn: balance {o['balance']} points", o["tickets"])
             for o in overdraft.recent(conn, MAX_ROWS) if o["detected_at"] >= since.isoformat()]

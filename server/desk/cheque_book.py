@@ -6,7 +6,7 @@ negative `cheque` tender) and mints their serials itself (programme.redemption.c
 till and sequence): ingest records them here. A ticket that pays with a cheque names its serial on the `cheque`
 tender: ingest checks it (known, this card's, not expired, not cancelled, worth what it paid, not spent yet)
 and marks it spent; anything else is a discrepancy naming the ticket, and a second spend names both tickets.
-Online, a till asks first (`check_for_till`, through server/answers.py): head office refuses with the reason,
+Online, a till asks first (`check_for_till`, through server/ingest/answers.py): head office refuses with the reason,
 or holds the cheque for that till a short while so two tills online cannot both take it.
 Runs inside the ingest transaction, on SQLite and PostgreSQL alike (times are UTC ISO text on both).
 """
@@ -23,8 +23,8 @@ from programme.redemption import (CHEQUE_VALIDITY, cheque_serial, cheques_issued
                                   read_cheque_serial)
 from programme.ticket import Ticket
 
-from ..dbconn import POSTGRESQL, dialect, has_table
-from ..reservations import ensure_schema, iso
+from server.storage.connection import POSTGRESQL, dialect, has_table
+from server.ingest.reservations import ensure_schema, iso
 
 HOLD = timedelta(minutes=2)  # a cheque a till asked about is kept for it this long (the cashier is paying)
 SCHEMA = """
@@ -101,7 +101,7 @@ def _cheque(row) -> Cheque:
 
 
 def _schema(conn) -> str:
-    from ..dbconn import postgres_schema
+    from server.storage.connection import postgres_schema
 
     return postgres_schema(SCHEMA) if dialect(conn) == POSTGRESQL else SCHEMA
 
@@ -134,7 +134,7 @@ def _insert(conn, serial: str, card: str, cents: int, at: datetime, ticket_id: s
 
 
 def issue_scheduled(conn, card: str, entry_id: int, count: int, cents: int, at: datetime) -> list[str]:
-    """Head office's own cheques (server/cheques.py): store 0, till 0, numbered by their ledger entry's id."""
+    """Head office's own cheques (server/desk/cheques.py): store 0, till 0, numbered by their ledger entry's id."""
     ensure(conn)
     serials = [cheque_serial("S00000-T000", entry_id, rank, cents) for rank in range(count)]
     for serial in serials:

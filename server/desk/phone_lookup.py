@@ -12,7 +12,7 @@ import re
 from programme.i18n import _
 from sync.requests import CustomerMatch
 
-from ..store_api import WRITE_ERRORS
+from server.ingest.store_api import WRITE_ERRORS
 
 MIN_DIGITS, MAX_DIGITS = 9, 15  # a phone number's digits (the last 9 are compared, so 06... finds +33 6...)
 

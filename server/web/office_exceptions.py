@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
-from .. import bounds
+from server.desk import bounds
 from ..analytics.exceptions import exceptions
 from ..errors import ServerError
-from . import db, roles
+from server.web.context import db, roles
 from .office import OFFICE, refused
 
 RUNS_ON_POSTGRESQL = True  # server/web/__init__.py serves these pages on a postgresql:// database too

@@ -7,7 +7,7 @@ import pytest
 from programme.i18n import format_date
 from programme.redemption import cheque_serial
 from server.desk import cheque_book
-from server.store import Store
+from server.ingest.store import Store
 from terminal.errors import RedeemError
 
 from ..fixtures.chain import wait_until

@@ -6,8 +6,8 @@ import pytest
 from argon2 import PasswordHasher
 
 from programme.redemption import cheque_serial
-from server import accounts
-from server.deskdb import open_db
+from server.desk import accounts
+from server.storage.desk_db import open_db
 from server.web import create_app
 
 from ..fixtures.browser import by_id, serve, wait_text

@@ -10,7 +10,7 @@ from programme.redemption import cheque_serial
 from programme.ticket import signed_points
 from server.analytics.exceptions import exceptions
 from server.desk import cheque_book
-from server.store import Store
+from server.ingest.store import Store
 from sync.broker_url import parse_broker_url
 from terminal import requests
 from terminal.requests import Requester

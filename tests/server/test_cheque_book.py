@@ -9,10 +9,10 @@ from programme.i18n import format_date
 from programme.redemption import cheque_serial
 from programme.ticket import Tender
 from server.analytics.points import points_summary
-from server.answers import answer
+from server.ingest.answers import answer
 from server.desk import cheque_book
-from server.ingest import classify
-from server.store_api import open_store
+from server.ingest.receive import classify
+from server.ingest.store_api import open_store
 from sync.codec import encode_ticket
 from sync.requests import ChequeRequest
 from sync.topics import tickets as tickets_topic
@@ -160,7 +160,7 @@ def test_serials_are_unique_per_till_ticket_and_rank():
 def test_cheques_head_office_issues_on_its_schedule_get_serials_too(tmp_path):
     from programme.points import default_rules
     from programme.rules import Cheques
-    from server.cheques import run_cheques
+    from server.desk.cheques import run_cheques
 
     rules = msgspec.structs.replace(default_rules(), cheques=Cheques(threshold_points=500, cheque_cents=500,
                                                                        issue="schedule"))

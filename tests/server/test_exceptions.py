@@ -9,8 +9,8 @@ import msgspec
 from programme.cardnumber import make_card_number
 from programme.redemption import cheque_serial
 from server.analytics.exceptions import exceptions
-from server.ingest import classify
-from server.store_api import open_store
+from server.ingest.receive import classify
+from server.ingest.store_api import open_store
 from sync.codec import encode_ticket
 from sync.topics import tickets as tickets_topic
 from terminal import cardstate

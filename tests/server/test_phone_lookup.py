@@ -2,7 +2,7 @@
 answered with the name masked; the same refusal for a number nobody has and for a customer who did not consent."""
 from datetime import datetime, timezone
 
-from server.answers import answer
+from server.ingest.answers import answer
 from sync.requests import PhoneRequest
 
 from ..fixtures.desk import both_engines  # noqa: F401 - SQLite and PostgreSQL

@@ -8,8 +8,8 @@ import msgspec
 from programme.redemption import cheque_serial
 from programme.ticket import PointsEntry
 from server.desk import cheque_book
-from server.ingest import classify
-from server.store_api import open_store
+from server.ingest.receive import classify
+from server.ingest.store_api import open_store
 from sync.codec import encode_ticket
 from sync.topics import tickets as tickets_topic
 from terminal import cardstate

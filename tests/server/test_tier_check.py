@@ -5,8 +5,8 @@ from datetime import datetime, timedelta, timezone
 import msgspec
 
 
-from server.ingest import classify
-from server.store_api import open_store
+from server.ingest.receive import classify
+from server.ingest.store_api import open_store
 from sync.codec import encode_ticket
 from sync.topics import tickets as tickets_topic
 from terminal import cardstate
