@@ -2,11 +2,16 @@
 
 Refusals say what is short and what is still possible: the balance, the minimum, or the offline
 daily cap (a till that cannot reach head office only knows the last balance it was told).
+Loyalty cheques have serials with a check digit (`cheque_serial`, `read_cheque_serial`), a validity
+and an offline cap; their lifecycle at head office is server/desk/cheque_book.py.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import timedelta
 
+from .cardnumber import check_digit
 from .errors import RedemptionError
 from .i18n import _, format_money
 from .rules import RuleSet
@@ -108,3 +113,84 @@ def issue_cheques(rules: RuleSet, balance: int) -> ChequeIssue:
             balance=balance, threshold=cheques.threshold_points))
     points = count * cheques.threshold_points
     return ChequeIssue(count, points, cheques.cheque_cents, balance - points)
+
+
+# -- loyalty cheques: serials, validity, the offline cap ------------------------------------------------
+# A cheque's serial is 26 digits, printed under a Code128 barcode: store (5), till (3), the issuing ticket's
+# sequence (9), the cheque's rank on that ticket (2), its value in cents (6), then a check digit (EAN weights
+# 3 and 1 from the right). Tills mint serials with no coordination (a till's sequence has no holes and no
+# repeats); head office's own cheques (the schedule) are store 0, till 0, numbered by their ledger entry.
+# The value in the serial lets an offline till take a cheque under its cap; head office checks it against
+# the cheque it holds, so a forged serial is found at ingest.
+CHEQUE_SERIAL_LENGTH = 26
+CHEQUE_VALIDITY = timedelta(days=90)  # a cheque may be spent up to 90 days after its issue
+OFFLINE_CHEQUE_CAP_CENTS = 2_000  # a till offline takes at most this much in cheques per card and day
+MAX_CHEQUES_PER_TICKET = 99
+MAX_CHEQUE_SERIAL_CENTS = 999_999
+CHEQUE_RULE = re.compile(r"^loyalty cheque: (\d{1,2}) x (\d{1,4})\.(\d\d) EUR$")
+
+
+@dataclass(frozen=True)
+class ChequeSerial:
+    serial: str
+    store: int
+    till: int
+    seq: int
+    rank: int
+    cents: int
+
+
+def cheque_serial(terminal: str, seq: int, rank: int, cents: int) -> str:
+    """The serial of the `rank`-th cheque (0-based) issued on ticket `seq` of `terminal` (S042-T07)."""
+    store, _, till = terminal.partition("-")
+    if not (store[1:].isdigit() and till[1:].isdigit()):
+        raise RedemptionError(f"terminal {terminal!r} is not of the form S042-T07: no cheque serial")
+    numbers = (int(store[1:]), int(till[1:]), seq, rank, cents)
+    limits = (99_999, 999, 999_999_999, MAX_CHEQUES_PER_TICKET, MAX_CHEQUE_SERIAL_CENTS)
+    if any(not 0 <= n <= top for n, top in zip(numbers, limits)):
+        raise RedemptionError(f"a cheque serial cannot hold till {terminal}, ticket {seq}, rank {rank}, {cents} cents")
+    body = "%05d%03d%09d%02d%06d" % numbers
+    return body + str(check_digit(body))
+
+
+def read_cheque_serial(text: str) -> ChequeSerial:
+    """What a scanned or typed serial says; RedemptionError says what is wrong with it."""
+    serial = text.strip().replace(" ", "")
+    if not serial.isdigit() or len(serial) != CHEQUE_SERIAL_LENGTH:
+        raise RedemptionError(_("{text} is not a loyalty cheque number: scan its barcode or type the 26 digits "
+                                "under it").format(text=text.strip() or _("an empty entry")))
+    if int(serial[-1]) != check_digit(serial[:-1]):
+        raise RedemptionError(_("loyalty cheque {serial} has a wrong check digit: scan the barcode again or check "
+                                "the digits typed").format(serial=serial))
+    return ChequeSerial(serial, int(serial[0:5]), int(serial[5:8]), int(serial[8:17]), int(serial[17:19]),
+                        int(serial[19:25]))
+
+
+def cheques_of_entry(rule: str) -> tuple[int, int] | None:
+    """(count, cents each) of a `loyalty cheque: N x 5.00 EUR` redeem entry, else None."""
+    match = CHEQUE_RULE.match(rule)
+    if match is None:
+        return None
+    return int(match.group(1)), int(match.group(2)) * 100 + int(match.group(3))
+
+
+def check_offline_cheque(cents: int, *, taken_today: int) -> None:
+    """Refuse, offline, a cheque that would take the card past OFFLINE_CHEQUE_CAP_CENTS today."""
+    if taken_today + cents <= OFFLINE_CHEQUE_CAP_CENTS:
+        return
+    raise RedemptionError(_("offline cap: this till takes at most {cap} in loyalty cheques a day per card while "
+                            "it cannot reach head office, {today} already taken; take the cheque once the till is "
+                            "back online").format(cap=format_money(OFFLINE_CHEQUE_CAP_CENTS),
+                                                  today=format_money(taken_today)))
+
+
+def cheques_issued(ticket) -> list[tuple[str, int]]:
+    """The cheques a ticket issues, as (serial, cents), in the order the till numbers them: each cheque of its
+    `loyalty cheque: N x ...` redeem entries, then each negative `cheque` tender (a return's refund)."""
+    values = []
+    for entry in ticket.points:
+        found = cheques_of_entry(entry.rule) if entry.kind == "redeem" else None
+        if found is not None:
+            values.extend([found[1]] * found[0])
+    values.extend(-tender.cents for tender in ticket.tenders if tender.kind == "cheque" and tender.cents < 0)
+    return [(cheque_serial(ticket.terminal, ticket.seq, rank, cents), cents) for rank, cents in enumerate(values)]

@@ -4,6 +4,8 @@ Prorating is cumulative and rounded down: returning q of a line's Q units after 
 reverses floor(P x (r + q) / Q) - floor(P x r / Q) of its P points, so the last unit takes the
 remainder and returning units one by one or together reverses the same. Basket bonuses follow the
 eligible spend returned, the same way. A return without its original reverses at the base rate.
+A return refunds to the original's tenders (`plan_refund`): its points part back as points, its loyalty
+cheque part as a new cheque, the rest in cash, prorated the same cumulative way.
 """
 from __future__ import annotations
 
@@ -92,3 +94,51 @@ def post_return(ledger, card: str, return_id: str, original_id: str | None, reve
                                       spend_cents=spend_left, flags=flags))
         spend_left = 0
     return entries
+
+
+POINTS_TENDER_RULE = "points tender"  # the redeem entry of points paid as a tender (terminal/sale.py)
+REFUND_PREFIX = "refund: points tender of "  # the earn entry that gives a return's points part back
+
+
+@dataclass(frozen=True)
+class Refund:
+    """How a return pays back: `points` to the card (worth `points_cents`), `cheque_cents` as a new loyalty
+    cheque, the rest (`other_cents`) in cash or the tender the cashier chose."""
+
+    points: int = 0
+    points_cents: int = 0
+    cheque_cents: int = 0
+    other_cents: int = 0
+
+
+def returned_value(original: Ticket, quantities: Mapping[int, int]) -> int:
+    """What `quantities` (line -> units) of the ticket's lines were worth, each line prorated, rounded down."""
+    return sum(_share(line.total_cents, quantities.get(n, 0), line.quantity)
+               for n, line in enumerate(original.lines) if line.total_cents > 0)
+
+
+def points_tendered(original: Ticket) -> int:
+    """Points the ticket took from the card as a tender."""
+    return sum(e.points for e in original.points if e.kind == "redeem" and e.rule == POINTS_TENDER_RULE)
+
+
+def refund_rule(original_id: str) -> str:
+    return f"{REFUND_PREFIX}{original_id}"
+
+
+def plan_refund(original: Ticket, before: Mapping[int, int], picks: Mapping[int, int], refund_cents: int,
+                cents_per_point: int) -> Refund:
+    """Split a refund of `refund_cents` over the original ticket's tenders, cumulatively prorated on the value
+    returned (`before`: quantities returned earlier, `picks` now): every return of a ticket together gives back
+    at most the points and the cheques it took; points are whole, what they cannot pay goes to the rest."""
+    after = {n: before.get(n, 0) + picks.get(n, 0) for n in set(before) | set(picks)}
+    total = sum(line.total_cents for line in original.lines if line.total_cents > 0)
+    value_before, value_after = returned_value(original, before), returned_value(original, after)
+    points_taken = points_tendered(original)
+    cheques = sum(t.cents for t in original.tenders if t.kind == "cheque" and t.cents > 0)
+    points = _share(points_taken, value_after, total) - _share(points_taken, value_before, total)
+    points = min(points, refund_cents // max(cents_per_point, 1))
+    points_cents = points * cents_per_point
+    cheque = min(_share(cheques, value_after, total) - _share(cheques, value_before, total),
+                 refund_cents - points_cents)
+    return Refund(points, points_cents, cheque, refund_cents - points_cents - cheque)

@@ -58,8 +58,12 @@ class Line(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class Tender(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """`serial`: a loyalty cheque's (kind "cheque": spent when positive, issued by a return when negative);
+    UNSET (left out of the JSON) on every other tender, so those encode and sign as before it existed."""
+
     kind: TenderKind
     cents: Cents
+    serial: Annotated[str, msgspec.Meta(max_length=32)] | msgspec.UnsetType = msgspec.UNSET
 
 
 class PointsEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

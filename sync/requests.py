@@ -1,5 +1,6 @@
 """Requests from a till to head office and their replies: a card's balance, a ticket sold at another till,
-a reservation of points before they are spent (and its release when the sale is cancelled).
+a reservation of points before they are spent (and its release when the sale is cancelled), a loyalty
+cheque before it is taken, a customer's card by phone number.
 
 A till publishes `{schema, id, kind, ...}` on `up/{terminal}/requests`; the server answers on
 `down/{terminal}/replies` with the same id. The till waits a short while and, without an answer,
@@ -55,7 +56,24 @@ class ReleaseRequest(msgspec.Struct, tag="release", tag_field="kind", forbid_unk
     reservation: RequestId
 
 
-Request = BalanceRequest | TicketRequest | ReserveRequest | ReleaseRequest
+class ChequeRequest(msgspec.Struct, tag="cheque", tag_field="kind", forbid_unknown_fields=True):
+    """May this loyalty cheque pay on a ticket of `card`? Granted, head office holds it for this till a while."""
+
+    schema: Literal[1]
+    id: RequestId
+    serial: Annotated[str, msgspec.Meta(max_length=32)]
+    card: Annotated[str, msgspec.Meta(max_length=32)]
+
+
+class PhoneRequest(msgspec.Struct, tag="phone", tag_field="kind", forbid_unknown_fields=True):
+    """The card of the customer with this phone number (only a customer who consented to be found so)."""
+
+    schema: Literal[1]
+    id: RequestId
+    phone: Annotated[str, msgspec.Meta(max_length=32)]
+
+
+Request = BalanceRequest | TicketRequest | ReserveRequest | ReleaseRequest | ChequeRequest | PhoneRequest
 
 
 class CardInfo(msgspec.Struct, forbid_unknown_fields=True):
@@ -79,13 +97,29 @@ class Reservation(msgspec.Struct, forbid_unknown_fields=True):
     expires_at: datetime
 
 
+class ChequeInfo(msgspec.Struct, forbid_unknown_fields=True):
+    """A loyalty cheque head office holds: its value, its card, until when it may be spent."""
+
+    serial: str
+    cents: int
+    card: str
+    expires_at: datetime
+
+
+class CustomerMatch(msgspec.Struct, forbid_unknown_fields=True):
+    """The card found by phone and the customer's name masked (`J*** D***`) for the cashier to confirm."""
+
+    card: str
+    masked_name: str
+
+
 class Reply(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """`found` false: head office does not know the card or the ticket, refuses the reservation, or refuses to
     answer (too many requests); `message` says so in words a cashier can read."""
 
     schema: Literal[1]
     id: str
-    kind: Literal["balance", "ticket", "reserve", "release"]
+    kind: Literal["balance", "ticket", "reserve", "release", "cheque", "phone"]
     found: bool
     message: str | None = None
     balance: CardInfo | None = None
@@ -94,6 +128,8 @@ class Reply(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     returned: dict[int, int] = msgspec.field(default_factory=dict)
     reservation: Reservation | None = None  # reserve, granted
     available: int | None = None  # reserve, refused: the card's points at head office less other reservations
+    cheque: ChequeInfo | None = None  # cheque, granted
+    customer: CustomerMatch | None = None  # phone, found
 
 
 def request_kind(request: Request) -> str:

@@ -121,8 +121,9 @@ class Basket:
     def settled(self) -> bool:
         return bool(self.lines) and self.due_cents == 0
 
-    def pay(self, kind: str, cents: int | None = None) -> int:
-        """Take a tender (all that is due by default); returns the change, given only on cash."""
+    def pay(self, kind: str, cents: int | None = None, serial: str | None = None) -> int:
+        """Take a tender (all that is due by default); returns the change, given only on cash.
+        `serial`: the loyalty cheque's (terminal.cheques checks it first)."""
         if kind not in TENDER_KINDS or kind == "points":
             raise BasketError(_("tender {kind!r} unknown here: use one of cash, bank_card, cheque (points: redeem)")
                               .format(kind=kind))
@@ -140,7 +141,7 @@ class Basket:
                 raise BasketError(_("{kind} pays at most what is due ({amount}); only cash gives change").format(
                     kind=_(kind), amount=format_money(due)))
             change, cents = cents - due, due
-        self.tenders.append(Tender(kind=kind, cents=cents))
+        self.tenders.append(Tender(kind=kind, cents=cents) if serial is None else Tender(kind, cents, serial))
         self.change_cents += change
         return change
 

@@ -22,6 +22,7 @@ from functools import cache
 from programme.campaign_offers import CampaignOffer, campaign_of
 from programme.cardnumber import mask_card_number
 from programme.i18n import _, format_date, format_datetime, format_money, format_number, language, ngettext
+from programme.redemption import CHEQUE_VALIDITY, cheques_issued
 from programme.ticket import Ticket
 from programme.vat import RATES, format_rate, line_rate, ticket_vat_table
 
@@ -154,8 +155,8 @@ def _loyalty(ticket: Ticket, balance: int | None, balance_confirmed: bool, offer
         if entry.kind == "earn":
             earned[entry.rule] += entry.points
     out.append(_pair(_("points earned"), _number(ticket.points_earned)))
-    out.extend(_offer_line(rule, points, offers) or _pair(f"  {rule}", _number(points))
-               for rule, points in earned.items())
+    out.extend(_offer_line(rule, points, offers) or _tier_line(rule, points, balance_confirmed)
+               or _pair(f"  {rule}", _number(points)) for rule, points in earned.items())
     for entry in ticket.points:
         if entry.kind == "redeem":
             what = _("loyalty cheque issued") if "cheque" in entry.rule else _("points redeemed")
@@ -169,6 +170,15 @@ def _loyalty(ticket: Ticket, balance: int | None, balance_confirmed: bool, offer
                             ticket.points_earned).format(points=_number(ticket.points_earned),
                                                          day=format_date(expires_on))[:WIDTH])
     return out
+
+
+def _tier_line(rule: str, points: int, confirmed: bool) -> str | None:
+    """The tier's extra points; offline, the tier is the last one the till knew, and the receipt says so."""
+    if not rule.startswith("tier:"):
+        return None
+    name = rule[5:]
+    text = _("  {tier} tier extra points") if confirmed else _("  {tier} tier (last known, offline)")
+    return _pair(text.format(tier=name), _number(points))
 
 
 def render_receipt(ticket: Ticket, *, change_cents: int = 0, balance: int | None = None,
@@ -255,14 +265,14 @@ def render_cheques(ticket: Ticket, offers: Mapping[int, CampaignOffer] | None = 
                    RULE]
             slips.append("\n".join(out) + "\n")
             continue
-        if entry.kind != "redeem" or not entry.rule.startswith(CHEQUE_RULE_PREFIX):
-            continue
+    for serial, cents in cheques_issued(ticket):  # one slip per cheque, its serial under a barcode when printed
         out = [title, RULE,
-               _pair(_("value"), entry.rule[len(CHEQUE_RULE_PREFIX):]),
-               _pair(_("points"), _number(entry.points)),
+               _pair(_("value"), _money(cents)),
+               _pair(_("serial"), serial),
                _pair(_("loyalty card"), mask_card_number(ticket.card or "")),
                _pair(_("issued with ticket"), ticket.id),
                _pair(_("date"), format_datetime(ticket.closed_at)),
+               _pair(_("valid until"), format_date(ticket.closed_at + CHEQUE_VALIDITY)),
                RULE]
         slips.append("\n".join(out) + "\n")
     return slips

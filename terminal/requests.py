@@ -6,6 +6,7 @@ caller goes on with what it knows.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import sqlite3
 import threading
@@ -18,8 +19,8 @@ from sync.codec import encode
 from sync.errors import CodecError
 from sync.events import log_event
 from sync.mqtt import make_client, start, stop, till_client_id
-from sync.requests import (BalanceRequest, ReleaseRequest, Reply, ReserveRequest, TicketRequest, decode_reply,
-                           send_at_once)
+from sync.requests import (BalanceRequest, ChequeRequest, PhoneRequest, ReleaseRequest, Reply, ReserveRequest,
+                           TicketRequest, decode_reply, send_at_once)
 
 from .cardstate import remember_balance
 
@@ -27,7 +28,8 @@ log = logging.getLogger("loyalty.till.requests")
 
 ASK_TIMEOUT = 0.5  # seconds the cashier may wait for head office before the till goes on without it
 BALANCE_MAX_AGE = timedelta(minutes=5)  # a server balance older than this is asked again when online
-KINDS = {"balance": BalanceRequest, "ticket": TicketRequest, "reserve": ReserveRequest, "release": ReleaseRequest}
+KINDS = {"balance": BalanceRequest, "ticket": TicketRequest, "reserve": ReserveRequest, "release": ReleaseRequest,
+         "cheque": ChequeRequest, "phone": PhoneRequest}
 
 
 class Requester:
@@ -100,6 +102,15 @@ class Requester:
 
     def stop(self) -> None:
         stop(self.client)
+
+
+def looks_like_phone(text: str) -> bool:
+    """What the cashier typed at F2 is a phone number (06 12 34 56 78, +33 6 12 34 56 78), not a card number."""
+    cleaned = re.sub(r"[\s.\-]", "", text)
+    digits = cleaned.lstrip("+")
+    if not digits.isdigit():
+        return False
+    return cleaned.startswith("+") and 9 <= len(digits) <= 15 or len(digits) == 10 and digits.startswith("0")
 
 
 def balance_is_stale(conn: sqlite3.Connection, card: str, now: datetime | None = None) -> bool:

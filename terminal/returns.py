@@ -9,7 +9,8 @@ larger of its own returns and head office's, so a line returned at another till 
 
 The return ticket has negative quantities and "reverse" points entries that take back what the
 returned lines earned: the rules engine's `programme.returns.reverse_lines` prorates them
-cumulatively by quantity, so all returns of a ticket never reverse more than it earned.
+cumulatively by quantity, so all returns of a ticket never reverse more than it earned. The refund goes
+back to the original's tenders: points as points, a loyalty cheque part as a new cheque, the rest in cash.
 """
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ import msgspec
 
 from programme.i18n import _
 from programme.rules import RuleSet
-from programme.returns import reverse_lines
+from programme.redemption import cheque_serial
+from programme.returns import plan_refund, refund_rule, reverse_lines
 from programme.ticket import PointsEntry, ReturnLink, Tender, Ticket, make_line
 
 from sync.codec import decode_ticket
@@ -184,7 +186,8 @@ def rules_of(journal: Journal, ticket: Ticket) -> RuleSet:
 
 def close_return(journal: Journal, original_id: str, picks: Mapping[int, int], cashier: str = "cashier",
                  tender_kind: str = "cash", requester=None) -> Ticket:
-    """Return `picks` (0-based original line -> quantity) of a ticket; refund with one tender.
+    """Return `picks` (0-based original line -> quantity) of a ticket; refund to its tenders (refund_tenders),
+    the part paid neither in points nor in loyalty cheques in `tender_kind`.
 
     `requester` (online): head office is asked first what was already returned at other tills (and for the
     ticket itself, if another till's and not kept); without an answer the till goes on with what it knows.
@@ -213,11 +216,36 @@ def close_return(journal: Journal, original_id: str, picks: Mapping[int, int], c
         entries.append(PointsEntry(kind="reverse", rule=f"return of {original.id}", points=basket))
         links[0] = msgspec.structs.replace(links[0], points=links[0].points + basket)
 
+    total = sum(li.total_cents for li in lines)
+    tenders, expected_seq = refund_tenders(journal, original, done, picks, -total, rules, tender_kind, entries)
+
     def link(conn: sqlite3.Connection, ticket: Ticket) -> None:
+        if ticket.seq != expected_seq:  # the refund cheque's serial names the sequence: another close came between
+            raise ReturnError("the till closed another ticket meanwhile: take the return again")
         conn.executemany("INSERT INTO returned_lines VALUES (?, ?, ?, ?, ?)",
                          [(ticket.id, original.id, r.original_line, r.quantity, r.points) for r in links])
 
-    total = sum(li.total_cents for li in lines)
-    return journal.close_ticket(cashier=cashier, lines=lines, tenders=[Tender(kind=tender_kind, cents=total)],
-                                card=original.card, points=entries, rules_version=rules.version, also=link,
-                                returns=links)
+    return journal.close_ticket(cashier=cashier, lines=lines, tenders=tenders, card=original.card, points=entries,
+                                rules_version=rules.version, also=link, returns=links)
+
+
+def refund_tenders(journal: Journal, original: Ticket, done: Mapping[int, int], picks: Mapping[int, int],
+                   refund_cents: int, rules: RuleSet, tender_kind: str, entries: list[PointsEntry]
+                   ) -> tuple[list[Tender], int]:
+    """The return's tenders, back to the original's (programme.returns.plan_refund): points paid back as points
+    (a `refund: points tender of ...` earn entry added to `entries`), a cheque part as a new loyalty cheque (its
+    serial names the return's sequence, returned too), the rest in `tender_kind`."""
+    seq = journal.last_seq() + 1
+    if not original.card:
+        return [Tender(kind=tender_kind, cents=-refund_cents)], seq
+    refund = plan_refund(original, done, picks, refund_cents, rules.redemption.cents_per_point)
+    tenders = []
+    if refund.points:
+        tenders.append(Tender(kind="points", cents=-refund.points_cents))
+        entries.append(PointsEntry(kind="earn", rule=refund_rule(original.id), points=refund.points))
+    if refund.cheque_cents:
+        tenders.append(Tender("cheque", -refund.cheque_cents, cheque_serial(journal.terminal, seq, 0,
+                                                                            refund.cheque_cents)))
+    if refund.other_cents or not tenders:
+        tenders.append(Tender(kind=tender_kind, cents=-refund.other_cents))
+    return tenders, seq

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 from programme.campaign_offers import CampaignOffer, campaign_of
 from programme.i18n import _, format_money
+from programme.redemption import cheques_issued
 from programme.redemption import ChequeIssue, TenderPlan, plan_tender
 from programme.ticket import Line, PointsEntry, Ticket
 
@@ -91,6 +92,7 @@ class TillSession:
         self.last_ticket_id: str | None = None
         self._unprinted: tuple[str, str | None] | None = None  # the last receipt (and its link) till asked for
         self.training = False  # "mode école": tickets go to the training chain, never to sales or totals
+        self.offline_cheques: set[str] = set()  # cheques on this ticket head office did not confirm
 
     def _received_catalogue(self):
         from programme.engine import local_day
@@ -127,17 +129,92 @@ class TillSession:
         self.basket.cancel()
         self.balance = None
         self.offers = []
+        self.offline_cheques = set()
 
     def pay(self, kind: str, cents: int | None = None) -> int:
+        if kind == "cheque":
+            raise BasketError(_("a loyalty cheque is taken by its number: type cheque then the 26 digits under "
+                                "its barcode, or scan it"))
         return self.basket.pay(kind, cents)
+
+    # -- loyalty cheques as a tender: checked with head office when online ----------------------------------
+    def check_cheque(self, text: str):
+        """What the till checks alone (card, digits, not taken already); the cheque's serial, parsed."""
+        from .cheques import check_serial
+
+        return check_serial(self.journal.conn, text, self.basket.card,
+                            [t.serial for t in self.basket.tenders if t.kind == "cheque"])
+
+    def ask_cheque(self, serial: str):
+        """Ask head office about the cheque (waits up to ASK_TIMEOUT; no database: safe in a worker). None when
+        the till cannot ask or no answer came: the offline cap applies then."""
+        if self.requester is None or self.basket.card is None or not self.online():
+            return None
+        return self.requester.ask("cheque", serial=serial, card=self.basket.card)
+
+    def spend_cheque(self, text: str, answer=ASK) -> str:
+        """Take a loyalty cheque as a tender: online head office says yes (and holds it for this till) or why
+        not; offline the value its serial carries is taken under the offline cap. It pays at most what is due
+        (no change on a cheque). Returns what to tell the cashier."""
+        from programme.engine import day_start
+        from programme.i18n import format_money
+        from programme.ticket import utc_now
+
+        from .cheques import value_offline
+
+        cheque = self.check_cheque(text)
+        if answer is ASK:
+            answer = self.ask_cheque(cheque.serial)
+        if answer is not None and not answer.found:
+            raise RedeemError(answer.message or _("head office refused the loyalty cheque: ask the welcome desk"))
+        if answer is not None and answer.cheque is not None:
+            cents, note = answer.cheque.cents, ""
+        else:
+            taken = sum(t.cents for t in self.basket.tenders if t.serial in self.offline_cheques)
+            cents = value_offline(self.journal.conn, cheque, self.basket.card, day_start(self.rules(), utc_now()),
+                                  taken)
+            self.offline_cheques.add(cheque.serial)
+            note = _("offline: taken under the offline cap; head office checks it when the till syncs")
+        due = self.basket.due_cents
+        self.basket.pay("cheque", min(cents, due) if due > 0 else None, serial=cheque.serial)
+        said = _("loyalty cheque {serial}: {value}").format(serial=cheque.serial, value=format_money(cents))
+        if cents > due > 0:
+            said += "; " + _("it pays the {due} due, the rest is not given back").format(due=format_money(due))
+        return "; ".join(filter(None, [said, note]))
 
     # -- card --------------------------------------------------------------------------------------
     def lookup_card(self, card: str | CardIdentity) -> CardBalance:
         """Check the card (number, hot-list) and read its balance; safe to call from a worker thread.
 
-        `card` is what the cashier typed or the scanner sent, or a chip read's CardIdentity.
+        `card` is what the cashier typed or the scanner sent, or a chip read's CardIdentity; a phone number typed
+        (06..., +33...) is looked up at head office and the balance carries the customer's name masked, for the
+        cashier to confirm.
         """
+        from .requests import looks_like_phone
+
+        masked_name = None
+        if not isinstance(card, CardIdentity) and looks_like_phone(card):
+            card, masked_name = self.card_by_phone(card)
         number = card.number if isinstance(card, CardIdentity) else typed_identity(card).number
+        if masked_name is not None:
+            return replace(self._balance_of(number), first_name=masked_name)
+        return self._balance_of(number)
+
+    def card_by_phone(self, phone: str) -> tuple[str, str]:
+        """The card of the customer with this phone number and the name masked, from head office (waits up to
+        ASK_TIMEOUT: from a worker); TillError says why not, offline that the till cannot."""
+        offline = _("the till is offline: it cannot find a customer by phone number; scan or type the card")
+        if self.requester is None or not self.online():
+            raise TillError(offline)
+        reply = self.requester.ask("phone", phone=phone.strip())
+        if reply is None:
+            raise TillError(offline)
+        if not reply.found or reply.customer is None:
+            raise TillError(reply.message or _("head office found no customer with this phone number: scan or type "
+                                               "the card"))
+        return reply.customer.card, reply.customer.masked_name
+
+    def _balance_of(self, number: str) -> CardBalance:
         conn = open_till_db(self.db)
         try:
             card = cardstate.check_card(conn, number)
@@ -308,9 +385,10 @@ class TillSession:
             return self._close_training()
         before = self.balance.points if self.balance else None
         ticket = close_sale(self.journal, list(basket.lines), basket.card, self.cashier, list(basket.tenders),
-                            basket.redeemed_points, list(basket.cheques), also=also)
+                            basket.redeemed_points, list(basket.cheques), self.offline_cheques, also=also)
         closed = self._finish(ticket, basket.change_cents, before)
         self.basket = Basket(self.catalogue)
+        self.offline_cheques = set()
         self.balance = None
         self.offers = []
         return closed
@@ -350,7 +428,11 @@ class TillSession:
         # legal guarantee; the control slip (kept by the till) and loyalty cheques (value) always print.
         printed = always or needs_printing(ticket)
         self._unprinted = None if printed else (receipt, link)
-        error = self._print(receipt if printed else None, slip, *cheques, qr=link)
+        # Cheques issued print with their serial as a barcode (terminal/cheques.py), head office's offers without.
+        serials = [serial for serial, _cents in cheques_issued(ticket)]
+        numbered = [(c, next((s for s in serials if s in c), None)) for c in cheques]
+        error = self._print(receipt if printed else None, slip, *(c for c, s in numbered if s is None), qr=link) \
+            or self._print_cheques([(c, s) for c, s in numbered if s is not None])
         return Closed(ticket, receipt, slip, balance, error, cheques, printed)
 
     def print_receipt(self) -> str:
@@ -385,6 +467,17 @@ class TillSession:
             for n, text in enumerate(texts):
                 if text:
                     print_text(self.printer, text, qr=qr if n == 0 else None)
+        except (OSError, TillError) as exc:
+            return _("the receipt could not be printed ({error}): fix the printer, then reprint (F8)").format(error=exc)
+        return None
+
+    def _print_cheques(self, slips: list[tuple[str, str]]) -> str | None:
+        """Print the cheques (slip, serial) with their serial as a barcode (terminal/cheques.py)."""
+        from .cheques import print_cheque
+
+        try:
+            for slip, serial in slips:
+                print_cheque(self.printer, slip, serial)
         except (OSError, TillError) as exc:
             return _("the receipt could not be printed ({error}): fix the printer, then reprint (F8)").format(error=exc)
         return None

@@ -49,13 +49,20 @@ def points_summary(conn: Connection, start: date, end: date, as_of: date,
         "         -sum(CASE WHEN points < 0 THEN points ELSE 0 END) AS debits"
         "  FROM ledger WHERE substr(at, 1, 10) <= ? GROUP BY card) per_card",
         (cutoff, as_of.isoformat())).fetchone()
+    # Loyalty cheques still in circulation are owed too (server/desk/cheque_book.py): their value joins the liability.
+    from datetime import datetime, time, timedelta, timezone
+
+    from ..desk.cheque_book import outstanding_cents
+
+    cheques = outstanding_cents(conn, datetime.combine(as_of + timedelta(days=1), time(), timezone.utc))
     return {
         "issued": kinds.get("earn", 0),
         "redeemed": -kinds.get("redeem", 0),
         "expired": -kinds.get("expire", 0),
         "outstanding": outstanding,
         "point_cents": point_cents,
-        "liability_cents": outstanding * point_cents,
+        "liability_cents": outstanding * point_cents + cheques,
+        "cheques_outstanding_cents": cheques,
         "next_expiry": when.isoformat(),
         "expiring_points": expiring,
         "expiring_cents": expiring * point_cents,

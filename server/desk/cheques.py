@@ -2,6 +2,7 @@
 balance reaches the threshold gets its cheques as one `redeem` ledger entry; the remainder is carried.
 
 Idempotent: the entry's cause is `cheques:{card}:{date}`, so running the job twice on a day adds nothing.
+Each cheque is recorded in the cheque book (server/desk/cheque_book.py) with a serial numbered by the entry.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from programme.redemption import issue_cheques
 from programme.rules import RuleSet
 from server.storage.connection import Connection
 
+from server.desk.cheque_book import issue_scheduled
 
 def run_cheques(conn: Connection, rules: RuleSet, as_of: date) -> dict:
     """Issue the cheques due on `as_of`; returns counts (and why nothing was issued, when so)."""
@@ -34,6 +36,8 @@ def run_cheques(conn: Connection, rules: RuleSet, as_of: date) -> dict:
             cur = conn.execute("INSERT OR IGNORE INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
                                "VALUES (?, 'redeem', ?, ?, ?, NULL, ?)", (card, points, rule, cause, when))
             if cur.rowcount:
+                entry_id = conn.execute("SELECT id FROM ledger WHERE cause = ?", (cause,)).fetchone()[0]
+                issue_scheduled(conn, card, entry_id, count, cheques.cheque_cents, datetime.fromisoformat(when))
                 summary["cards"] += 1
                 summary["cheques"] += count
                 summary["cents"] += count * cheques.cheque_cents

@@ -1,6 +1,7 @@
 """Head office answers a till's requests: a card's balance (for a card this till never sold to), a
 ticket (for a return, with what was already returned of each line, all tills together), and a
-reservation of points before the till spends them (server.ingest.reservations) or its release. Balances and
+reservation of points before the till spends them (server.ingest.reservations) or its release, a loyalty cheque
+before the till takes it (server.desk.cheque_book), a customer's card by phone number. Balances and
 tickets are reads only; the SQL runs on SQLite and, through the `?` adapter, on PostgreSQL (a database
 the desk never opened has no desk tables: no name, no registration there).
 """
@@ -14,14 +15,14 @@ import msgspec
 from programme.cardnumber import mask_card_number
 from programme.ticket import store_of
 from sync.events import log_event
-from sync.requests import (BalanceRequest, CardInfo, ReleaseRequest, Reply, Request, Reservation, ReserveRequest,
-                           TicketRequest)
+from sync.requests import (BalanceRequest, CardInfo, ChequeInfo, ChequeRequest, PhoneRequest, ReleaseRequest, Reply,
+                           Request, Reservation, ReserveRequest, TicketRequest)
 
 from server.ingest import reservations
 
 from server.ingest.returns_check import returned_quantities
 from server.ingest.store import balances_seen_by
-from server.ingest.store_api import WRITE_ERRORS
+from server.storage.connection import WRITE_ERRORS
 
 log = logging.getLogger("loyalty.uplink")
 
@@ -36,7 +37,35 @@ def answer(conn, terminal: str, request: Request, now: datetime | None = None) -
         freed = reservations.release(conn, terminal, request.reservation, now)
         return Reply(schema=1, id=request.id, kind="release", found=freed,
                      message=None if freed else f"reservation {request.reservation} is not held by this till")
+    if isinstance(request, ChequeRequest):
+        return answer_cheque(conn, terminal, request, now)
+    if isinstance(request, PhoneRequest):
+        return answer_phone(conn, request)
     return answer_ticket(conn, terminal, request)
+
+
+def answer_cheque(conn, terminal: str, request: ChequeRequest, now: datetime) -> Reply:
+    """May the till take this loyalty cheque? Granted, head office holds it for that till (server/desk/cheque_book)."""
+    from server.desk.cheque_book import ChequeRefused, check_for_till
+
+    try:
+        cheque = check_for_till(conn, terminal, request.serial, request.card, now)
+    except ChequeRefused as exc:
+        log_event(log, "cheque_refused", terminal=terminal, serial=request.serial, reason=str(exc))
+        return Reply(schema=1, id=request.id, kind="cheque", found=False, message=str(exc))
+    return Reply(schema=1, id=request.id, kind="cheque", found=True,
+                 cheque=ChequeInfo(serial=cheque.serial, cents=cheque.cents, card=cheque.card,
+                                   expires_at=cheque.expires_at))
+
+
+def answer_phone(conn, request: PhoneRequest) -> Reply:
+    """The card of the customer with this phone number, when the customer consented (server/desk/phone_lookup)."""
+    from server.desk.phone_lookup import find_by_phone
+
+    found = find_by_phone(conn, request.phone)
+    if isinstance(found, str):
+        return Reply(schema=1, id=request.id, kind="phone", found=False, message=found)
+    return Reply(schema=1, id=request.id, kind="phone", found=True, customer=found)
 
 
 def answer_reserve(conn, terminal: str, request: ReserveRequest, now: datetime) -> Reply:

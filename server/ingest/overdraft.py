@@ -15,7 +15,8 @@ from datetime import datetime, timedelta, timezone
 from programme.ticket import signed_points
 
 from server.storage.connection import has_table
-from server.ingest.reservations import consume, ensure_schema
+from server.ingest.reservations import consume
+from server.storage.tables import ensure_schema
 from server.ingest.store_rows import chunks
 
 OVERDRAFT_LOOKBACK = timedelta(days=1)  # the tickets named: those that took points from the card this long before

@@ -22,7 +22,8 @@ from sync.events import log_event
 from sync.mqtt import make_client
 
 from server.ingest.store import BatchResult, DeadLetter, Store
-from server.ingest.store_api import DATA_ERRORS, WRITE_ERRORS, open_store
+from server.ingest.store_api import open_store
+from server.storage.connection import DATA_ERRORS, WRITE_ERRORS
 
 log = logging.getLogger("loyalty.ingest")
 

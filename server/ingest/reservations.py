@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from server.storage.connection import POSTGRESQL, dialect, has_table
+from server.storage import tables
+from server.storage.tables import iso
 
 RESERVATION_TTL = timedelta(minutes=2)  # a cashier finishes the payment well within this; tests shorten it
 
@@ -47,20 +49,9 @@ class Outcome:
     message: str | None = None
 
 
-def iso(moment: datetime) -> str:
-    """Times compared as text in SQL: always the same width (microseconds, UTC offset)."""
-    return moment.isoformat(timespec="microseconds")
-
-
-def ensure_schema(conn, script: str = SCHEMA, lock: str = SCHEMA_LOCK) -> None:
-    """Create the tables of `script` when missing, inside the caller's transaction if one is open (no commit)."""
-    first = script.split("EXISTS", 1)[1].split("(", 1)[0].strip()
-    if has_table(conn, first):
-        return
-    if dialect(conn) == POSTGRESQL:
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (lock,))
-    for statement in filter(str.strip, script.split(";")):
-        conn.execute(statement)
+def ensure_schema(conn) -> None:
+    """The reservations' tables, made when missing (inside the caller's transaction if one is open)."""
+    tables.ensure_schema(conn, SCHEMA, SCHEMA_LOCK)
 
 
 def refusal(asked: int, available: int, held_elsewhere: int) -> str:

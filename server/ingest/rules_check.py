@@ -7,6 +7,10 @@ ledger credits the rules' figure, not the till's: the ticket itself keeps what t
 the server cannot recompute (a rules version it does not know) has its earn points held in
 `held_points` (server/ingest/held.py), not credited, until that version is known. Debits (redeem, reverse)
 are always booked: holding one would let the points be spent twice.
+The card's tier is head office's, not the till's: a ticket is recomputed with the tier the server's own
+tickets give the card at the ticket's time (`tier_at`); a till that claimed another tier is a discrepancy.
+A return's points given back (`refund: points tender of ...`) are not the rules' to give: they are credited up
+to what the original ticket took as a tender, all its returns together (`check_refunds`).
 The server knows the shipped default and every version recorded in its `rules_versions` table
 (`loyalty rules publish --db`; server.desk.rules_versions). The tables are in server.storage.ticket_schema.
 """
@@ -14,24 +18,34 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from bisect import bisect_left
+
+import msgspec
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 from programme.errors import ProgrammeError, RulesError
-from programme.engine import local_day, points_of
+from programme.engine import context_of_entries, local_day, points_of
 from programme.explain import context_of_ticket
+from programme.ledger import TIER_WINDOW, tier_status
 from programme.points import default_rules
+from programme.returns import REFUND_PREFIX, points_tendered
 from programme.rules import RuleSet
 from programme.ticket import PointsEntry, Ticket
 
 from sync.codec import read_stored_ticket
 from sync.events import log_event
 
+from server.desk.lots import when
 from server.ingest.held import credit_held, hold, log as held_log
 from server.ingest.offers_check import CampaignCache, offer_claims
 from server.desk.rules_versions import recorded_versions, version_count
-from server.ingest.store_rows import ledger_rows
+from server.ingest.store_rows import chunks, ledger_rows
 from server.storage.connection import Connection
+
+TIER_HISTORY = TIER_WINDOW * 2 + timedelta(days=1)  # back to the window of the last tier review
+
 
 @dataclass(frozen=True)
 class Discrepancy:
@@ -72,18 +86,119 @@ class RulesCatalog:
         return self
 
 
+class TierBook:
+    """Cards' eligible spend per ticket as head office holds it, to know their tier at a ticket's time: read once
+    for a batch's cards (one query per 500 cards and rules version), or a card at a time when asked."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.spends: dict[tuple[str, str], list[tuple[datetime, int]]] = {}  # (rules version, card) -> by time
+
+    def prefetch(self, rules: RuleSet, cards: list[str], since: datetime) -> None:
+        categories = list(rules.exclusions.categories) or [""]
+        articles = list(rules.exclusions.articles) or [""]
+        for chunk in chunks(sorted(set(cards))):
+            found: dict[str, list[tuple[datetime, int]]] = {card: [] for card in chunk}
+            for card, closed, cents in self.conn.execute(
+                    f"SELECT t.card, t.closed_at, sum(l.total_cents) FROM tickets t JOIN lines l ON l.ticket_id = t.id "
+                    f"WHERE t.card IN ({', '.join('?' * len(chunk))}) AND t.closed_at > ? "
+                    f"AND l.category NOT IN ({', '.join('?' * len(categories))}) "
+                    f"AND l.gtin NOT IN ({', '.join('?' * len(articles))}) GROUP BY t.id, t.card, t.closed_at",
+                    (*chunk, since.astimezone(timezone.utc).isoformat(), *categories, *articles)).fetchall():
+                if cents > 0:
+                    found[card].append((when(closed), int(cents)))
+            for card, spends in found.items():
+                self.spends[(rules.version, card)] = sorted(spends)
+
+    def tier(self, rules: RuleSet, card: str, at: datetime) -> str | None:
+        """The card's tier at `at` from its tickets closed before `at` (the same rolling spend and review as the
+        desk's standing, programme.ledger.tier_status)."""
+        if not rules.tiers:
+            return None
+        if (rules.version, card) not in self.spends:
+            self.prefetch(rules, [card], at - TIER_HISTORY)
+        spends = self.spends[(rules.version, card)]
+        before = spends[:bisect_left(spends, (at,))]  # sorted by time: closed before `at`
+        if sum(cents for _, cents in before) < min(t.min_spend_cents for t in rules.tiers):
+            return None  # not even all of it together reaches the first tier
+        tier = tier_status(rules, before, at)
+        return tier.name if tier else None
+
+
+def tier_at(conn, rules: RuleSet, card: str, at: datetime) -> str | None:
+    """The card's tier as head office knows it at `at` (TierBook.tier, for one card)."""
+    return TierBook(conn).tier(rules, card, at)
+
+
+def tier_book(conn, catalog: RulesCatalog, tickets: list[Ticket]) -> TierBook:
+    """A TierBook holding the spends of the batch's cards, for the rules versions that have tiers."""
+    book = TierBook(conn)
+    by_version: dict[str, list[Ticket]] = {}
+    for ticket in tickets:
+        if ticket.card:
+            by_version.setdefault(ticket.rules_version, []).append(ticket)
+    for version, some in by_version.items():
+        rules = catalog.by_version.get(version)
+        if rules is not None and rules.tiers:
+            book.prefetch(rules, [t.card for t in some], min(t.opened_at for t in some) - TIER_HISTORY)
+    return book
+
+
+def claimed_tier_holds(catalog: RulesCatalog, ticket: Ticket, conn, tiers: TierBook | None = None) -> bool:
+    """The tier the till used is the one head office knows for the card then (a prechecked verdict stands)."""
+    rules = catalog.by_version.get(ticket.rules_version)
+    if conn is None or rules is None or not ticket.card or not rules.tiers:
+        return True
+    claimed, _ = context_of_entries(ticket.points)
+    claimed = claimed if claimed in {t.name for t in rules.tiers} else None
+    return claimed == (tiers or TierBook(conn)).tier(rules, ticket.card, ticket.opened_at)
+
+
 def _earned(entries) -> Counter:
-    return Counter((e.line, e.rule, e.points) for e in entries if e.kind == "earn")
+    """The earn entries compared: a 0-point tier or segment claim alone changes no point, so it is not a finding
+    (a claim that changes points shows in the points it gave)."""
+    return Counter((e.line, e.rule, e.points) for e in entries if e.kind == "earn" and not is_refund(e)
+                   and not (e.points == 0 and e.line is None and e.rule.startswith(("tier:", "segment:"))))
 
 
-def check_ticket(catalog: RulesCatalog, ticket: Ticket, conn=None) -> Discrepancy | None:
+def is_refund(entry: PointsEntry) -> bool:
+    """A return's points part given back (programme.returns.refund_rule): not the rules' to give, checked apart."""
+    return entry.kind == "earn" and entry.rule.startswith(REFUND_PREFIX)
+
+
+def check_refunds(conn, ticket: Ticket) -> tuple[tuple[PointsEntry, ...], list[str]]:
+    """A return's refund entries as head office credits them, and why any is cut: all returns of a ticket give
+    back at most the points it took as a tender (its original, as head office holds it; none credited without)."""
+    credited, reasons = [], []
+    for entry in (e for e in ticket.points if is_refund(e)):
+        original_id = entry.rule[len(REFUND_PREFIX):]
+        row = conn.execute("SELECT payload FROM tickets WHERE id = ?", (original_id,)).fetchone()
+        if row is None:
+            reasons.append(f"return gives back {entry.points} points of {original_id}'s points tender, which head "
+                           "office does not hold (yet): none credited")
+            credited.append(msgspec.structs.replace(entry, points=0))
+            continue
+        taken = points_tendered(read_stored_ticket(bytes(row[0])))
+        before = int(conn.execute("SELECT coalesce(sum(points), 0) FROM ledger WHERE rule = ? AND ticket_id <> ?",
+                                  (entry.rule, ticket.id)).fetchone()[0])
+        allowed = max(taken - before, 0)
+        if entry.points > allowed:
+            reasons.append(f"return gives back {entry.points} points of {original_id}'s points tender; it took "
+                           f"{taken} and {before} were given back before: {allowed} credited")
+        credited.append(msgspec.structs.replace(entry, points=min(entry.points, allowed)))
+    return tuple(credited), reasons
+
+
+def check_ticket(catalog: RulesCatalog, ticket: Ticket, conn=None, tiers: TierBook | None = None
+                 ) -> Discrepancy | None:
     """None when the rules give exactly the till's earn entries.
 
     The offers the ticket claims (`offer:<campaign id>`) are checked against head office's campaigns
     (server/ingest/offers_check.py, which asks `conn` about earlier use); the accepted ones are given back."""
-    till = sum(e.points for e in ticket.points if e.kind == "earn")
+    till = sum(e.points for e in ticket.points if e.kind == "earn" and not is_refund(e))
     if ticket.card is None:
         return None
+    refunds, cut = check_refunds(conn, ticket) if conn is not None else ((), [])
     rules = catalog.by_version.get(ticket.rules_version)
     if rules is None and ticket.rules_version in catalog.refused:
         return Discrepancy(ticket.id, till, None, f"rules version {ticket.rules_version} is past a bound of these "
@@ -92,6 +207,9 @@ def check_ticket(catalog: RulesCatalog, ticket: Ticket, conn=None) -> Discrepanc
         return Discrepancy(ticket.id, till, None, f"rules version {ticket.rules_version} is not known to the server: "
                                                   "record it with `loyalty rules publish FILE --db`")
     context, refused = context_of_ticket(ticket), []
+    if conn is not None and rules.tiers:  # the tier head office knows, not the one the till claims
+        context = dataclasses.replace(context, tier=(tiers or TierBook(conn)).tier(rules, ticket.card,
+                                                                                  ticket.opened_at))
     claims = offer_claims(ticket)
     if claims:
         promotions, cheques, refused = catalog.campaigns.judge(conn, ticket, claims,
@@ -102,8 +220,11 @@ def check_ticket(catalog: RulesCatalog, ticket: Ticket, conn=None) -> Discrepanc
         server_entries += cheques
     ours = sum(e.points for e in server_entries)
     theirs_by, ours_by = _earned(ticket.points), _earned(server_entries)
-    if theirs_by == ours_by:
+    if theirs_by == ours_by and not cut:
         return None
+    if theirs_by == ours_by:
+        return Discrepancy(ticket.id, till, ours, "; ".join(cut),
+                           tuple(e for e in server_entries if e.kind == "earn") + refunds)
     extra, missing = sorted(theirs_by - ours_by, key=str), sorted(ours_by - theirs_by, key=str)
 
     def show(items):
@@ -114,14 +235,15 @@ def check_ticket(catalog: RulesCatalog, ticket: Ticket, conn=None) -> Discrepanc
             else f"same total ({till}) but a different breakdown")
     if refused:
         head = "; ".join(refused) + "; " + head
-    return Discrepancy(ticket.id, till, ours, f"{head}: till has {show(extra)}; rules give {show(missing)}",
-                       tuple(e for e in server_entries if e.kind == "earn"))
+    tail = "".join(f"; {reason}" for reason in cut)
+    return Discrepancy(ticket.id, till, ours, f"{head}: till has {show(extra)}; rules give {show(missing)}{tail}",
+                       tuple(e for e in server_entries if e.kind == "earn") + refunds)
 
 
-def verdict(catalog: RulesCatalog, ticket: Ticket, conn=None) -> Discrepancy | None:
+def verdict(catalog: RulesCatalog, ticket: Ticket, conn=None, tiers: TierBook | None = None) -> Discrepancy | None:
     """check_ticket, where a check that fails is itself a finding (held), never a stalled ingest."""
     try:
-        return check_ticket(catalog, ticket, conn)
+        return check_ticket(catalog, ticket, conn, tiers)
     except ProgrammeError as exc:
         return Discrepancy(ticket.id, sum(e.points for e in ticket.points if e.kind == "earn"), None,
                            f"the server could not recompute the points: {exc}")
@@ -143,13 +265,15 @@ def book_points(conn: Connection, catalog: RulesCatalog, tickets: list[Ticket], 
     that claims an offer is booked as soon as it is judged, so a later claim of the same offer in the
     same batch finds it used (server/ingest/offers_check.py asks the ledger)."""
     found, plain, known = [], [], known or {}
+    tiers = tier_book(conn, catalog, tickets)
     for ticket in tickets:
         if not ticket.card:
             continue  # anonymous: nothing to check, nothing to book
-        outcome = known[ticket.id] if ticket.id in known else verdict(catalog, ticket, conn)
+        outcome = known[ticket.id] if ticket.id in known and claimed_tier_holds(catalog, ticket, conn, tiers) \
+            else verdict(catalog, ticket, conn, tiers)
         rows = credited_rows(ticket, outcome)
-        if offer_claims(ticket):
-            insert_ledger(rows)
+        if offer_claims(ticket) or any(is_refund(e) for e in ticket.points):
+            insert_ledger(rows)  # booked now: a later claim or refund of the batch sees it
         else:
             plain.extend(rows)
         if outcome is not None:

@@ -20,6 +20,7 @@ from server.ingest.returns_check import record_returns
 from server.ingest.rules_check import RulesCatalog, book_points, release_held
 from server.ingest.store_rows import LINE_COLUMNS, chain_breaks, chunks, line_rows, ticket_row
 from server.storage.connection import Connection, connect_sqlite
+from server.desk.cheque_book import record_cheques, summary as cheque_summary
 
 CHECKPOINT_EVERY_BATCHES = 8  # in a busy spell; else once ingest pauses (sync/checkpoint.py)
 
@@ -244,6 +245,7 @@ class StoreBase:
             "quarantined": conn.execute("SELECT count(*) FROM quarantine").fetchone()[0],
             "chain_breaks": conn.execute("SELECT count(*) FROM chain_breaks").fetchone()[0],
             "overdrafts": overdraft_count(conn),
+            "cheques": cheque_summary(conn),
             "points_held": dict(zip(("tickets", "points"), conn.execute(
                 "SELECT count(*), coalesce(sum(points), 0) FROM held_points WHERE released_at IS NULL").fetchone())),
             "terminals": terminals,
@@ -314,6 +316,7 @@ class Store(StoreBase):
             self._book_points(checked, now, known)
             record_returns(conn, checked, now)
             record_overdrafts(conn, checked, now)  # reservations used, cards overdrawn
+            record_cheques(conn, checked, now)  # cheques issued and spent (server/desk/cheque_book.py)
             for letter in dead:
                 conn.execute(
                     "INSERT INTO dead_letters (received_at, topic, terminal, seq, reason, payload) "

@@ -4,7 +4,6 @@
 """
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Protocol
 
@@ -45,27 +44,6 @@ class TicketStore(Protocol):
     def close(self) -> None: ...
 
 
-def _write_errors() -> tuple[type[BaseException], ...]:
-    try:
-        import psycopg
-    except ImportError:  # pragma: no cover - psycopg is a dependency; SQLite works without it
-        return (sqlite3.Error,)
-    return (sqlite3.Error, psycopg.Error)
-
-
-def _data_errors() -> tuple[type[BaseException], ...]:
-    try:
-        import psycopg
-    except ImportError:  # pragma: no cover
-        return (sqlite3.IntegrityError, sqlite3.DataError, OverflowError)
-    return (sqlite3.IntegrityError, sqlite3.DataError, OverflowError, psycopg.IntegrityError, psycopg.DataError)
-
-
-# A batch that fails with one of these rolled back whole: ingest tries it again later.
-WRITE_ERRORS = _write_errors()
-# ...except these, which are about what a message holds, not about the database: ingest sets the
-# message aside as a dead letter (server.ingest.receive) instead of trying the same batch for ever.
-DATA_ERRORS = _data_errors()
 
 
 def open_store(target: str | Path, require_registered: bool = False) -> TicketStore:

@@ -29,6 +29,7 @@ from server.ingest.store import BatchResult, DeadLetter, StoreBase
 from server.ingest.returns_check import record_returns
 from server.ingest.store_rows import LINE_COLUMNS, chain_breaks, line_rows, ticket_row
 from server.storage.connection import connect_pg
+from server.desk.cheque_book import record_cheques
 
 PARTITION_LOCK = 0x10CA18  # advisory lock id: partitions are created by one worker at a time
 
@@ -182,6 +183,7 @@ class PgStore(StoreBase):
         checked = [ticket for _, ticket, _, _ in stored]
         self._book_points(checked, now, known)
         record_returns(self.conn, checked, now)
+        record_cheques(self.conn, checked, now)
 
     def _check_chains(self, cur: psycopg.Cursor, stored: list, now: str) -> None:
         """Each ticket names the previous one's hash: record any link that does not hold (all keys are in)."""

@@ -322,3 +322,26 @@ def redacted(url: str) -> str:
         return url
     userinfo, _, host = rest.rpartition("@")
     return f"{scheme}{sep}{userinfo.split(':', 1)[0]}@{host}"
+
+
+def _write_errors() -> tuple[type[BaseException], ...]:
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency; SQLite works without it
+        return (sqlite3.Error,)
+    return (sqlite3.Error, psycopg.Error)
+
+
+def _data_errors() -> tuple[type[BaseException], ...]:
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover
+        return (sqlite3.IntegrityError, sqlite3.DataError, OverflowError)
+    return (sqlite3.IntegrityError, sqlite3.DataError, OverflowError, psycopg.IntegrityError, psycopg.DataError)
+
+
+# A batch that fails with one of these rolled back whole: ingest tries it again later.
+WRITE_ERRORS = _write_errors()
+# ...except these, which are about what a message holds, not about the database: ingest sets the
+# message aside as a dead letter (server.ingest.receive) instead of trying the same batch for ever.
+DATA_ERRORS = _data_errors()

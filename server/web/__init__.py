@@ -164,9 +164,10 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     app.register_blueprint(customers.bp)
     app.register_blueprint(cards.bp)
     app.register_blueprint(api.bp)
-    from . import office, office_campaigns, office_next_offers, office_tickets  # head office pages
+    from . import office, office_campaigns, office_exceptions, office_next_offers, office_tickets  # head office pages
 
-    for blueprint in (office.bp, office_tickets.bp, office_campaigns.bp, office_next_offers.bp):
+    for blueprint in (office.bp, office_tickets.bp, office_campaigns.bp, office_next_offers.bp,
+                      office_exceptions.bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api.bp)
     return app

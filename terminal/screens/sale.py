@@ -24,10 +24,10 @@ from .texts import translate_bindings
 
 PROMPTS = {
     "scan": N_("scan or type GTIN (3*GTIN for a quantity, GTIN@1.99 for a price)"),
-    "card": N_("card number (13 digits), Enter"),
+    "card": N_("card number (13 digits) or the customer's phone number, Enter"),
     "void": N_("line number to void (Enter = last line)"),
     "redeem": N_("points to redeem"),
-    "pay": N_("pay: cash|card|cheque [amount], e.g. cash 50 (Enter = cash, exact)"),
+    "pay": N_("pay: cash|card [amount], cheque SERIAL, e.g. cash 50 (Enter = cash, exact)"),
     "return": N_("number of the ticket to return, e.g. S001-T01-00000042"),
     "return_lines": N_("lines to return: 1 2x3 ... (line, or QTYxLINE; Enter = all)"),
     "reprint": N_("ticket number to reprint (Enter = last ticket)"),
@@ -145,6 +145,20 @@ class SaleScreen(Screen):
         answer = self.session.reserve(hold)
         self.app.call_from_thread(finish, answer)
 
+    @work(thread=True, exclusive=True, group="reserve")
+    def ask_cheque(self, serial: str) -> None:
+        """Off the UI thread: head office checks the loyalty cheque (up to ASK_TIMEOUT), then it is taken or refused."""
+        answer = self.session.ask_cheque(serial.replace(" ", ""))
+        self.app.call_from_thread(self.take_cheque, serial, answer)
+
+    def take_cheque(self, serial: str, answer) -> None:
+        try:
+            self.say(self.session.spend_cheque(serial, answer))
+        except (TillError, ProgrammeError) as exc:
+            self.say(str(exc), error=True)
+        self.refresh_basket()
+        self.close_if_settled()
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         text, mode = event.value.strip(), self.mode
         event.input.value = ""
@@ -222,6 +236,11 @@ class SaleScreen(Screen):
 
     def do_pay(self, text: str) -> None:
         kind, _sep, amount = (text or "cash").partition(" ")
+        if TENDERS.get(kind.lower()) == "cheque" and amount.strip():  # a loyalty cheque: its serial, asked off-thread
+            self.session.check_cheque(amount)
+            self.say(_("asking head office about the cheque..."))
+            self.ask_cheque(amount.strip())
+            return
         if kind.lower() not in TENDERS:
             raise TillError(_("{kind!r} is not a tender: type cash, card or cheque, then the amount").format(kind=kind))
         change = self.session.pay(TENDERS[kind.lower()], parse_euros(amount) if amount.strip() else None)

@@ -29,7 +29,8 @@ OFFICE_ROUTES = [("GET", "/office/"), ("GET", "/office/value"), ("GET", "/office
                  ("POST", "/office/campaigns"), ("POST", "/office/campaigns/push"), ("GET", "/office/campaigns/1"),
                  ("POST", "/office/campaigns/1/stop"),
                  ("POST", "/office/dead-letters/1/replay"),
-                 ("POST", "/office/next-offers/types"), ("POST", "/office/next-offers/choose")]
+                 ("POST", "/office/next-offers/types"), ("POST", "/office/next-offers/choose"),
+                 ("GET", "/office/exceptions")]
 PERIOD = "start=2026-01-01&end=2026-01-31"
 
 

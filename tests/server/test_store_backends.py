@@ -185,7 +185,7 @@ def test_postgres_a_lost_connection_fails_the_batch_whole_and_the_retry_reconnec
     """What ingest does on a write error: the batch rolled back, tried again on a new connection."""
     import psycopg
 
-    from server.ingest.store_api import WRITE_ERRORS
+    from server.storage.connection import WRITE_ERRORS
 
     store = open_store(postgres_url)
     m = till_messages(tmp_path, 4)

@@ -6,6 +6,7 @@ import sqlite3
 
 import pytest
 
+from programme.i18n import _
 from programme.money import format_cents
 from programme.points import default_rules
 from terminal import cardstate
@@ -191,6 +192,7 @@ async def test_loyalty_cheque_issued_and_printed(db):
         await pilot.press("f10", "enter")
         shown = text_of(app, "#receipt")
         assert re.search(rf"\n.+ +-{2 * THRESHOLD // 1000} {2 * THRESHOLD % 1000:03d}\n", shown)  # French: -1 000
-        assert "LOYALTY CHEQUE - CHEQUE FIDELITE" in shown and f"2 x {value} EUR" in shown
+        # one slip per cheque, each with its own serial (printed under a barcode)
+        assert shown.count(_("LOYALTY CHEQUE - CHEQUE FIDELITE")) == 2 and shown.count("\n" + _("serial")) == 2
     rows = sqlite3.connect(db).execute("SELECT kind, points, rule FROM ledger WHERE kind = 'redeem'").fetchall()
     assert rows == [("redeem", -2 * THRESHOLD, f"loyalty cheque: 2 x {value} EUR")]

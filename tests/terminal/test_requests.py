@@ -13,7 +13,7 @@ from server.ingest.uplink import Uplink
 from sync.broker_url import parse_broker_url
 from terminal import requests
 from terminal.app import TillApp
-from terminal.errors import ReturnError
+from terminal.errors import ReturnError, TillError
 from terminal.requests import Requester
 from terminal.sale import sell
 from terminal.till import TillSession
@@ -234,3 +234,42 @@ async def test_the_screen_shows_the_server_balance_then_offline_with_the_server_
         till_a.close()
         if office:
             office.stop()
+
+
+def test_an_offline_till_says_it_cannot_find_a_customer_by_phone(tmp_path):
+    session = TillSession(str(tmp_path / "till.db"), "S001-T01")
+    try:
+        with pytest.raises(TillError) as refused:
+            session.identify("06 12 34 56 78")
+        assert str(refused.value) == ("the till is offline: it cannot find a customer by phone number; scan or "
+                                      "type the card")
+    finally:
+        session.close_session()
+
+
+@pytest.mark.timeout(60)
+def test_online_f2_finds_the_card_by_phone_and_shows_the_name_masked(tmp_path, mosquitto, monkeypatch):
+    from server.storage.desk_db import open_db
+
+    from ..fixtures.headoffice import CARDS, register_customers
+
+    monkeypatch.setattr(requests, "ASK_TIMEOUT", 5.0)
+    conn = open_db(tmp_path / "server.db")
+    conn.row_factory = None
+    register_customers(conn)
+    conn.close()
+    office = HeadOffice(tmp_path / "server.db", mosquitto.url)
+    requester = Requester("S001-T02", parse_broker_url(mosquitto.url)).start()
+    session = TillSession(str(tmp_path / "till.db"), "S001-T02", requester=requester, online=lambda: True)
+    try:
+        assert requester.ready.wait(10)
+        balance = session.identify("+33 6 00 00 00 02")
+        assert (balance.card, balance.first_name) == (CARDS["B"], "C*** B***")
+        with pytest.raises(TillError) as refused:
+            session.lookup_card("06 00 00 00 01")  # customer A did not consent
+        assert str(refused.value) == ("no customer who agreed to be found by phone has the number 06 00 00 00 01: "
+                                      "scan or type the card")
+    finally:
+        session.close_session()
+        requester.stop()
+        office.stop()

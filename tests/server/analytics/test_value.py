@@ -95,7 +95,8 @@ def test_points_issued_redeemed_and_liability(conn):
     summary = points.points_summary(conn, START, END, as_of=END)
     assert summary == {
         "issued": 2000, "redeemed": 50, "expired": 0, "outstanding": 2050, "point_cents": 1,
-        "liability_cents": 2050, "next_expiry": "2026-02-28", "expiring_points": 100, "expiring_cents": 100}
+        "liability_cents": 2050, "cheques_outstanding_cents": 0, "next_expiry": "2026-02-28", "expiring_points": 100,
+        "expiring_cents": 100}
 
 
 def test_aggregate_is_incremental_and_idempotent(office_target):

@@ -1,0 +1,333 @@
+"""Loyalty cheques at head office: every cheque with its serial, value, card, issue and expiry dates and state
+(issued, spent, expired, cancelled), from the tickets that issue and spend them.
+
+A till issues cheques on a ticket (a `loyalty cheque: N x 5.00 EUR` redeem entry, or a return's refund as a
+negative `cheque` tender) and mints their serials itself (programme.redemption.cheque_serial, from the ticket's
+till and sequence): ingest records them here. A ticket that pays with a cheque names its serial on the `cheque`
+tender: ingest checks it (known, this card's, not expired, not cancelled, worth what it paid, not spent yet)
+and marks it spent; anything else is a discrepancy naming the ticket, and a second spend names both tickets.
+Online, a till asks first (`check_for_till`, through server/ingest/answers.py): head office refuses with the reason,
+or holds the cheque for that till a short while so two tills online cannot both take it.
+Runs inside the ingest transaction, on SQLite and PostgreSQL alike (times are UTC ISO text on both).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from programme.cardnumber import mask_card_number
+from programme.errors import RedemptionError
+from programme.i18n import _, format_date
+from programme.money import format_cents
+from programme.redemption import (CHEQUE_VALIDITY, cheque_serial, cheques_issued, cheques_of_entry,
+                                  read_cheque_serial)
+from programme.ticket import Ticket
+
+from server.storage.connection import POSTGRESQL, dialect, has_table
+from server.storage.tables import ensure_schema, iso
+
+HOLD = timedelta(minutes=2)  # a cheque a till asked about is kept for it this long (the cashier is paying)
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS cheques (
+    serial TEXT PRIMARY KEY,
+    card TEXT NOT NULL,
+    cents BIGINT NOT NULL,
+    issued_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    issue_ticket TEXT,
+    state TEXT NOT NULL,
+    spent_ticket TEXT,
+    spent_at TEXT,
+    held_by TEXT,
+    held_until TEXT,
+    note TEXT
+);
+CREATE INDEX IF NOT EXISTS cheques_card ON cheques (card);
+CREATE TABLE IF NOT EXISTS cheque_spends (
+    ticket_id TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    serial TEXT NOT NULL,
+    card TEXT,
+    cents BIGINT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (ticket_id, n)
+);
+CREATE INDEX IF NOT EXISTS cheque_spends_serial ON cheque_spends (serial);
+"""
+SCHEMA_LOCK = "loyalty-cheques-schema"
+STATES = ("issued", "spent", "expired", "cancelled")
+FLAG_INSERT = ("INSERT INTO discrepancies (ticket_id, card, rules_version, till_points, server_points, reason, "
+               "detected_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (ticket_id) DO UPDATE SET "
+               "reason = discrepancies.reason || '; ' || excluded.reason")
+
+
+class ChequeRefused(RedemptionError):
+    """Head office refuses a cheque a till asked about; the message is the cashier's."""
+
+
+@dataclass(frozen=True)
+class Cheque:
+    serial: str
+    card: str
+    cents: int
+    issued_at: datetime
+    expires_at: datetime
+    state: str  # as stored: issued, spent or cancelled (expired is `state_at`'s)
+    issue_ticket: str | None = None
+    spent_ticket: str | None = None
+    spent_at: datetime | None = None
+    held_by: str | None = None
+    held_until: datetime | None = None
+
+    def state_at(self, now: datetime) -> str:
+        """issued, spent, expired (issued and past its date) or cancelled."""
+        return "expired" if self.state == "issued" and now >= self.expires_at else self.state
+
+
+COLUMNS = "serial, card, cents, issued_at, expires_at, state, issue_ticket, spent_ticket, spent_at, held_by, held_until"
+
+
+def _time(value) -> datetime | None:
+    if value is None:
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _cheque(row) -> Cheque:
+    serial, card, cents, issued, expires, state, issue_ticket, spent_ticket, spent_at, held_by, held_until = row
+    return Cheque(serial, card, cents, _time(issued), _time(expires), state, issue_ticket, spent_ticket,
+                  _time(spent_at), held_by, _time(held_until))
+
+
+def _schema(conn) -> str:
+    from server.storage.connection import postgres_schema
+
+    return postgres_schema(SCHEMA) if dialect(conn) == POSTGRESQL else SCHEMA
+
+
+def ensure(conn) -> None:
+    """The cheque tables, created when missing (inside the caller's transaction if one is open)."""
+    ensure_schema(conn, _schema(conn), SCHEMA_LOCK)
+
+
+def find(conn, serial: str) -> Cheque | None:
+    if not has_table(conn, "cheques"):
+        return None
+    row = conn.execute(f"SELECT {COLUMNS} FROM cheques WHERE serial = ?", (serial,)).fetchone()
+    return _cheque(row) if row else None
+
+
+# -- issue ---------------------------------------------------------------------------------------------
+def _insert(conn, serial: str, card: str, cents: int, at: datetime, ticket_id: str | None) -> None:
+    """Record an issued cheque; one a ticket already spent (its issue reached head office after) is spent."""
+    conn.execute("INSERT OR IGNORE INTO cheques (serial, card, cents, issued_at, expires_at, issue_ticket, state) "
+                 "VALUES (?, ?, ?, ?, ?, ?, 'issued')",
+                 (serial, card, cents, iso(at.astimezone(timezone.utc)),
+                  iso((at + CHEQUE_VALIDITY).astimezone(timezone.utc)), ticket_id))
+    if has_table(conn, "cheque_spends"):
+        first = conn.execute("SELECT ticket_id, at FROM cheque_spends WHERE serial = ? ORDER BY at, ticket_id LIMIT 1",
+                             (serial,)).fetchone()
+        if first is not None:
+            conn.execute("UPDATE cheques SET state = 'spent', spent_ticket = ?, spent_at = ? "
+                         "WHERE serial = ? AND state = 'issued'", (first[0], first[1], serial))
+
+
+def issue_scheduled(conn, card: str, entry_id: int, count: int, cents: int, at: datetime) -> list[str]:
+    """Head office's own cheques (server/desk/cheques.py): store 0, till 0, numbered by their ledger entry's id."""
+    ensure(conn)
+    serials = [cheque_serial("S00000-T000", entry_id, rank, cents) for rank in range(count)]
+    for serial in serials:
+        _insert(conn, serial, card, cents, at, None)
+    return serials
+
+
+# -- ingest --------------------------------------------------------------------------------------------
+def _flag(ticket: Ticket, reasons: list[str], now: str) -> tuple:
+    earned = ticket.points_earned
+    return (ticket.id, ticket.card, ticket.rules_version, earned, earned, "; ".join(reasons), now)
+
+
+def _spend(conn, ticket: Ticket, n: int, serial: str | None, cents: int, now: str) -> list[str]:
+    """Check one cheque tender of a stored ticket and mark the cheque spent; the reasons it is wrong, if any."""
+    if not serial:
+        return [f"a loyalty cheque tender of {format_cents(cents)} EUR carries no serial: head office cannot tell "
+                "which cheque paid"]
+    at = ticket.closed_at.astimezone(timezone.utc)
+    conn.execute("INSERT OR IGNORE INTO cheque_spends (ticket_id, n, serial, card, cents, at) "
+                 "VALUES (?, ?, ?, ?, ?, ?)", (ticket.id, n, serial, ticket.card, cents, iso(at)))
+    cheque = find(conn, serial)
+    if cheque is None:
+        try:
+            read_cheque_serial(serial)
+        except RedemptionError:
+            return [f"cheque {serial} is not a cheque serial (wrong length or check digit)"]
+        return [f"cheque {serial} is not known to head office: not issued, or its till has not synced yet"]
+    reasons = []
+    if cheque.state == "spent" and cheque.spent_ticket != ticket.id:
+        reasons.append(f"cheque {serial} spent twice: tickets {cheque.spent_ticket} and {ticket.id}")
+    if cheque.state == "cancelled":
+        reasons.append(f"cheque {serial} was cancelled before ticket {ticket.id} took it")
+    if cheque.card != ticket.card:
+        reasons.append(f"cheque {serial} was issued to card {mask_card_number(cheque.card)}, spent on "
+                       f"{mask_card_number(ticket.card) if ticket.card else 'a ticket without a card'}")
+    if at >= cheque.expires_at:
+        reasons.append(f"cheque {serial} expired on {cheque.expires_at.date().isoformat()}, spent on "
+                       f"{at.date().isoformat()}")
+    if cents > cheque.cents:
+        reasons.append(f"cheque {serial} is worth {format_cents(cheque.cents)} EUR, it paid {format_cents(cents)} EUR")
+    if cheque.state == "issued":
+        conn.execute("UPDATE cheques SET state = 'spent', spent_ticket = ?, spent_at = ?, held_by = NULL, "
+                     "held_until = NULL WHERE serial = ? AND state = 'issued'", (ticket.id, iso(at), serial))
+    return reasons
+
+
+def _refund_past_cheques(conn, ticket: Ticket, cents: int) -> list[str]:
+    """A return refunds in a cheque at most what its original took in cheques, all its returns together."""
+    from sync.codec import read_stored_ticket
+
+    originals = sorted({link.original for link in ticket.returns}) if ticket.returns else []
+    if not originals:
+        return [f"a refund cheque of {format_cents(cents)} EUR on a ticket that returns nothing"]
+    row = conn.execute("SELECT payload FROM tickets WHERE id = ?", (originals[0],)).fetchone()
+    if row is None:
+        return [f"a refund cheque of {format_cents(cents)} EUR for {originals[0]}, which head office does not hold "
+                "(yet)"]
+    took = sum(t.cents for t in read_stored_ticket(bytes(row[0])).tenders if t.kind == "cheque" and t.cents > 0)
+    before = int(conn.execute("SELECT coalesce(sum(cents), 0) FROM cheques WHERE issue_ticket <> ? AND issue_ticket "
+                              "IN (SELECT return_id FROM returned_lines WHERE original_id = ?)",
+                              (ticket.id, originals[0])).fetchone()[0])
+    if cents + before > took:
+        return [f"refund cheque of {format_cents(cents)} EUR: {originals[0]} took {format_cents(took)} EUR in "
+                f"cheques and {format_cents(before)} EUR were refunded before"]
+    return []
+
+
+def record_cheques(conn, tickets: list[Ticket], now: str) -> int:
+    """Inside the ingest transaction: record the cheques the stored tickets issue, check and mark those they
+    spend, flag what is wrong in `discrepancies`. Returns how many tickets were flagged."""
+    touching = [t for t in tickets if any(tender.kind == "cheque" for tender in t.tenders)
+                or any(e.kind == "redeem" and cheques_of_entry(e.rule) for e in t.points)]
+    if not touching:
+        return 0
+    ensure(conn)
+    flags = []
+    for ticket in touching:
+        reasons = []
+        if ticket.card:
+            for serial, cents in cheques_issued(ticket):
+                _insert(conn, serial, ticket.card, cents, ticket.closed_at, ticket.id)
+        elif any(t.kind == "cheque" and t.cents < 0 for t in ticket.tenders):
+            reasons.append("a loyalty cheque refunded on a ticket without a card")
+        issued = dict(cheques_issued(ticket)) if ticket.card else {}
+        for n, tender in enumerate(ticket.tenders):
+            if tender.kind != "cheque":
+                continue
+            serial = tender.serial if isinstance(tender.serial, str) else None
+            if tender.cents < 0:
+                if serial not in issued:
+                    reasons.append(f"the refund cheque {serial or '(no serial)'} is not the serial of this "
+                                   "return's cheque")
+                reasons.extend(_refund_past_cheques(conn, ticket, -tender.cents))
+                continue
+            reasons.extend(_spend(conn, ticket, n, serial, tender.cents, now))
+        if reasons:
+            flags.append(_flag(ticket, reasons, now))
+    conn.executemany(FLAG_INSERT, flags)
+    return len(flags)
+
+
+# -- a till asks ---------------------------------------------------------------------------------------
+def refusal(cheque: Cheque | None, serial: str, card: str, terminal: str, now: datetime) -> str | None:
+    """Why a till may not take this cheque on a ticket of `card` now (in the cashier's words), or None."""
+    if cheque is None:
+        return _("loyalty cheque {serial} is not known to head office: check the digits, or take another "
+                 "tender").format(serial=serial)
+    if cheque.state == "cancelled":
+        return _("loyalty cheque {serial} was cancelled at the welcome desk: it can no longer be "
+                 "spent").format(serial=serial)
+    if cheque.state == "spent":
+        return _("loyalty cheque {serial} was already spent on {day} (ticket {ticket}): keep it and send the "
+                 "customer to the welcome desk").format(serial=serial, day=format_date(cheque.spent_at),
+                                                        ticket=cheque.spent_ticket)
+    if cheque.card != card:
+        return _("loyalty cheque {serial} was issued to another card ({card}): identify that card (F2) to "
+                 "spend it").format(serial=serial, card=mask_card_number(cheque.card))
+    if cheque.state_at(now) == "expired":
+        return _("loyalty cheque {serial} expired on {day}: it can no longer be spent").format(
+            serial=serial, day=format_date(cheque.expires_at))
+    if cheque.held_by and cheque.held_by != terminal and cheque.held_until and cheque.held_until > now:
+        return _("loyalty cheque {serial} is being spent at till {till}: a cheque pays once").format(
+            serial=serial, till=cheque.held_by)
+    return None
+
+
+def check_for_till(conn, terminal: str, serial: str, card: str, now: datetime) -> Cheque:
+    """May `terminal` take this cheque on a ticket of `card`? The cheque, held for it for HOLD; else
+    ChequeRefused with the cashier's message. Commits its own transaction."""
+    serial = serial.strip()
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        ensure(conn)
+        if dialect(conn) == POSTGRESQL:
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (f"cheque:{serial}",))
+        cheque = find(conn, serial)
+        message = refusal(cheque, serial, card, terminal, now)
+        if message is None:
+            conn.execute("UPDATE cheques SET held_by = ?, held_until = ? WHERE serial = ?",
+                         (terminal, iso(now + HOLD), serial))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    if message is not None:
+        raise ChequeRefused(message)
+    return cheque
+
+
+def cancel(conn, serial: str, note: str) -> bool:
+    """The desk cancels a cheque not spent yet (lost, reissued...): True when it was."""
+    ensure(conn)
+    return conn.execute("UPDATE cheques SET state = 'cancelled', note = ? WHERE serial = ? AND state = 'issued'",
+                        (note, serial)).rowcount > 0
+
+
+# -- what head office sees -----------------------------------------------------------------------------
+def summary(conn, now: datetime | None = None) -> dict:
+    """Cheques issued, spent, expired, cancelled and still in circulation (count and cents): the outstanding
+    ones are money the programme owes, counted in the points liability."""
+    stamp = iso((now or datetime.now(timezone.utc)).astimezone(timezone.utc))
+    out = {state: {"count": 0, "cents": 0} for state in ("issued", "spent", "expired", "cancelled", "outstanding")}
+    if not has_table(conn, "cheques"):
+        return out
+    for state, count, cents in conn.execute(
+            "SELECT CASE WHEN state = 'issued' AND expires_at <= ? THEN 'expired' "
+            "WHEN state = 'issued' THEN 'outstanding' ELSE state END, count(*), coalesce(sum(cents), 0) "
+            "FROM cheques GROUP BY 1", (stamp,)).fetchall():
+        out[state] = {"count": count, "cents": int(cents)}
+    out["issued"] = {"count": sum(v["count"] for k, v in out.items() if k != "issued"),
+                     "cents": sum(v["cents"] for k, v in out.items() if k != "issued")}
+    return out
+
+
+def outstanding_cents(conn, now: datetime | None = None) -> int:
+    """The value of the cheques still in circulation (issued, not spent, expired or cancelled)."""
+    return summary(conn, now)["outstanding"]["cents"]
+
+
+def spent_twice(conn, limit: int = 100) -> list[dict]:
+    """Serials more than one ticket paid with, newest first, with every ticket that took them."""
+    if not has_table(conn, "cheque_spends"):
+        return []
+    rows = conn.execute("SELECT serial, ticket_id, card, cents, at FROM cheque_spends WHERE serial IN "
+                        "(SELECT serial FROM cheque_spends GROUP BY serial HAVING count(DISTINCT ticket_id) > 1) "
+                        "ORDER BY serial, at, ticket_id").fetchall()
+    found: dict[str, dict] = {}
+    for serial, ticket_id, card, cents, at in rows:
+        item = found.setdefault(serial, {"serial": serial, "card": card, "cents": int(cents), "tickets": [],
+                                         "last": at})
+        if ticket_id not in item["tickets"]:
+            item["tickets"].append(ticket_id)
+        item["last"] = max(item["last"], at)
+    return sorted(found.values(), key=lambda i: i["last"], reverse=True)[:limit]
