@@ -101,7 +101,7 @@ def _cheque(row) -> Cheque:
 
 
 def _schema(conn) -> str:
-    from server.storage.connection import postgres_schema
+    from server.storage.ddl import postgres_schema
 
     return postgres_schema(SCHEMA) if dialect(conn) == POSTGRESQL else SCHEMA
 
