@@ -106,7 +106,7 @@ def test_each_kind_of_exception_is_listed_with_its_tickets(tmp_path, office_targ
         (f"return of {made['original'].id}, which head office does not hold", [made["return"].id])]
 
 
-def test_the_exceptions_page_and_the_sync_page_title(office):
+def test_the_exceptions_page_and_the_sync_page_title(office, english):
     from .test_office_web import text
 
     client = office.client("head_office")
