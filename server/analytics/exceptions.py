@@ -1,9 +1,9 @@
 """What head office should look into, in one list per kind: offline overdrafts, a card used in several stores
-within an hour, loyalty cheques spent twice, returns whose original ticket head office does not hold. Every row
-names the tickets to open.
+within an hour, loyalty cheques spent twice, returns whose original ticket head office does not hold, tills and
+cashiers with many cancellations. Every row names the tickets to open (cancellations: the explorer's filter).
 
 The kinds are `Section`s in SECTIONS, in the order the exceptions page shows them; another kind joins with
-`register()` (the NF525 journal adds many cancellations per till or cashier that way). A section reads the
+`register()`; the NF525 journal's cancellations per till or cashier are one of them. A section reads the
 transactional store, SQLite or PostgreSQL, and returns rows; none writes.
 """
 from __future__ import annotations
@@ -103,9 +103,27 @@ register(Section("cheques-twice", "Loyalty cheques spent twice",
                  "A cheque taken by more than one ticket (tills offline, or a copy).", cheques_spent_twice))
 register(Section("returns-without-original", "Returns without the original ticket",
                  "Returns naming a ticket head office does not hold.", returns_without_original))
-# Hook: the NF525 journal (voids, cancellations) adds its kind here, e.g.
-#   register(Section("cancellations", "Many cancellations at one till or by one cashier", "...", rows_fn))
-# where rows_fn(conn, since) returns Rows naming the cancelled tickets; the page shows every registered kind.
+CANCELLATION_THRESHOLD = 10  # cancelled tickets and line voids over the period, per till or per cashier
+
+
+def many_cancellations(conn, since: datetime) -> list[Row]:
+    """Tills and cashiers with many cancellations (the tills' NF525 journal events, server.ingest.till_events)."""
+    from programme.i18n import local_time
+
+    from server.ingest.till_events import cancellations
+
+    found = cancellations(conn, local_time(since).date(), local_time(datetime.now(timezone.utc)).date(),
+                          CANCELLATION_THRESHOLD)
+    rows = [Row("", f"till {r['terminal']} (store {r['store']}): {r['count']} cancellations, "
+                    f"{format_cents(int(r['cents']))} EUR", []) for r in found["tills"]]
+    rows += [Row("", f"cashier {r['cashier']} at till {r['terminal']}: {r['count']} cancellations, "
+                     f"{format_cents(int(r['cents']))} EUR", []) for r in found["cashiers"]]
+    return rows[:MAX_ROWS]
+
+
+register(Section("cancellations", "Many cancellations at one till or by one cashier",
+                 f"At least {CANCELLATION_THRESHOLD} cancelled tickets and line voids over the period; the ticket "
+                 "explorer's Show filter lists them.", many_cancellations))
 
 
 def exceptions(conn, now: datetime | None = None, days: int = 30) -> list[tuple[Section, list[Row]]]:

@@ -124,3 +124,20 @@ def test_a_tickets_events_and_the_explorers_lists_on_both_engines(office_target,
     with pytest.raises(TillEventError) as err:
         till_events.search(conn, "refunds")
     assert str(err.value) == "events 'refunds' not known: choose cancelled, voids, reprints, training"
+
+
+def test_the_exceptions_page_lists_the_tills_and_cashiers_with_many_cancellations(conn, monkeypatch):
+    from server.analytics import exceptions
+
+    key = new_private_key()
+    with conn:
+        conn.execute("INSERT INTO till_keys (terminal, public_key, registered_at) VALUES (?, ?, ?)",
+                     (TILL, public_key_text(key), NOW))
+    for event in chain(key, [("ticket_cancel", "ann", 9, 300), ("line_void", "ann", 10, 120),
+                             ("ticket_cancel", "bob", 11, 50)]):
+        store_event(conn, encode_event(event), TILL, NOW)
+    monkeypatch.setattr(exceptions, "CANCELLATION_THRESHOLD", 2)
+    now = datetime(2026, 11, 22, 8, tzinfo=timezone.utc)
+    (rows,) = [rows for section, rows in exceptions.exceptions(conn, now=now, days=7) if section.id == "cancellations"]
+    assert [r.what for r in rows] == ["till S001-T01 (store S001): 3 cancellations, 4.70 EUR",
+                                      "cashier ann at till S001-T01: 2 cancellations, 4.20 EUR"]
