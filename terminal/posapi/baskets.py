@@ -172,10 +172,15 @@ class PosHost:
                  if value not in (None, False)]
         if len(given) != 1:
             raise PosApiError("invalid_request", _("give exactly one of card, from_reader or phone"))
-        if phone is not None:
-            raise PosApiError("phone_not_available", _(
-                "finding a card by phone number is not available yet: scan or type the card number, or read the "
-                "card on the till's reader"))
+        if phone is not None:  # head office finds the card of a customer who consented (the till online only)
+            session = self.session
+            if session.requester is None or not session.online():
+                raise PosApiError("phone_not_available", _(
+                    "the till is offline: it cannot find a customer by phone number; scan or type the card"))
+            try:
+                card, _masked = session.card_by_phone(phone)
+            except TillError as exc:
+                raise PosApiError("phone_not_found", str(exc)) from None
         if from_reader:
             if self.presented is None:
                 raise PosApiError("no_card_on_reader", _(

@@ -31,6 +31,7 @@ CODES: dict[str, tuple[int, str]] = {
     "idempotency_key_reused": (422, N_("Idempotency-Key reused with another request")),
     "card_refused": (422, N_("Card refused")),
     "phone_not_available": (422, N_("Phone look-up not available")),
+    "phone_not_found": (422, N_("No customer with this phone number")),
     "redeem_refused": (422, N_("Redemption refused")),
     "tenders_mismatch": (422, N_("Tenders do not match what is due")),
     "return_refused": (422, N_("Return refused")),
