@@ -82,7 +82,8 @@ async def test_the_till_speaks_english_with_loyalty_lang_en(db, english):
         assert text_of(app, "#card") == "no card\nF2: type or scan the loyalty card"
         assert key_labels(app) == {
             "ctrl+q": "Quit", "ctrl+p": "Commands", "f2": "Card", "f3": "Cancel ticket", "f4": "Void",
-            "f6": "Redeem", "f7": "Return", "f8": "Reprint", "f9": "Cheque", "f10": "Pay", "escape": "Scan"}
+            "f6": "Redeem", "f7": "Return", "f8": "Reprint", "f9": "Cheque", "f10": "Pay", "escape": "Scan",
+            "f12": "Close day", "ctrl+t": "Training"}
         await sell(app, pilot)
         assert text_of(app, "#totals") == "TOTAL €18.17   items 4\npaid €0.00   due €18.17"
         await identify(app, pilot)
