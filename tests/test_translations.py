@@ -62,3 +62,10 @@ def test_the_french_catalog_has_no_fuzzy_entry_and_keeps_the_placeholders(french
         changed += [f"{ids[0]!r}: {string!r}" for string in strings
                     if string and sorted(PLACEHOLDER.findall(string)) != wanted]
     assert not changed, "French that loses or adds a placeholder:\n" + "\n".join(changed)
+
+
+def test_the_french_catalog_passes_babel_s_checks(french):
+    """What `pybabel compile` (and `make setup`) refuses: a French text whose printf-style placeholders do not
+    match the English one's; an English message such as "10% of" reads to Babel as a placeholder (`% o`)."""
+    errors = [f"{message.id!r}: {'; '.join(str(e) for e in found)}" for message, found in french.check()]
+    assert not errors, "French that pybabel compile refuses:\n" + "\n".join(errors)

@@ -394,7 +394,7 @@ def snapshot_ranks(conn, key: str) -> tuple[dict[str, str], dict[str, str]]:
 
 def _rank_words(rank: str) -> str:
     if rank == "top decile":
-        return _("among the best 10% of customers by spend")
+        return _("among the 10% biggest spenders")
     if rank == "below zero":
         return _("costs more in points than the margin they bring")
     if rank.startswith("decile "):

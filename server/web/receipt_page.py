@@ -22,7 +22,7 @@ from server.web.context import db
 
 bp = Blueprint("receipt", __name__)
 TOKEN_CHARS = 32
-NOT_FOUND = "This receipt link is not known: check it against the QR code on your receipt."
+NOT_FOUND = N_("This receipt link is not known: check it against the QR code on your receipt.")
 
 
 TENDERS = {"cash": N_("cash"), "bank_card": N_("bank card"), "points": N_("points"), "cheque": N_("loyalty cheque"),

@@ -45,7 +45,7 @@ cards = ["2900000000018"]
 """
 
 
-def test_points_cannot_pay_for_tobacco():
+def test_points_cannot_pay_for_tobacco(english):
     rules = default_rules()
     with pytest.raises(RedemptionError) as refused:
         plan_tender(rules, 2000, balance=5000, due_cents=1250, payable_cents=payable_with_points(rules, [TOBACCO]))
@@ -53,7 +53,7 @@ def test_points_cannot_pay_for_tobacco():
     plan = plan_tender(rules, 2000, balance=5000, due_cents=1750,
                        payable_cents=payable_with_points(rules, [TOBACCO, PASTA]))
     assert (plan.points, plan.cents, plan.note) == (
-        500, 500, "points pay at most 5.00 EUR: tobacco is paid with another tender")
+        500, 500, "points pay at most €5.00: tobacco is paid with another tender")
     # What points already paid counts: the pasta is paid, the tobacco is left to another tender.
     with pytest.raises(RedemptionError):
         plan_tender(rules, 10, balance=5000, due_cents=1250,
@@ -131,7 +131,7 @@ def _ticket(lines):
                   points=[PointsEntry("earn", "base", 0)], rules_version="test")
 
 
-def test_the_till_refuses_points_for_tobacco(tmp_path):
+def test_the_till_refuses_points_for_tobacco(english, tmp_path):
     from terminal import cardstate
     from terminal.errors import RedeemError
     from terminal.till import TillSession

@@ -56,7 +56,7 @@ def test_a_refused_transaction_leaves_nothing_and_the_connection_works_after(tar
     conn.close()
 
 
-def test_two_desks_issuing_the_same_card_at_once_give_one_card_and_one_clear_refusal(target):
+def test_two_desks_issuing_the_same_card_at_once_give_one_card_and_one_clear_refusal(english, target):
     """SQLite's BEGIN IMMEDIATE makes one wait; on PostgreSQL the desk's transaction lock does the same."""
     import threading
 

@@ -46,3 +46,15 @@ def test_an_anonymous_ticket_shows_no_card(office, tickets):
     anonymous = next(t for t in tickets.values() if t.card is None)
     page = text(office.app.test_client().get(receipt_link("", anonymous)))
     assert 'id="total"' in page and 'id="balance"' not in page
+
+
+def test_the_page_and_its_refusal_speak_french_by_default(office, tickets):
+    """What a customer in a French store reads: the page in French, and the unknown link's refusal too."""
+    a = next(t for t in tickets.values() if t.card == CARDS["A"])
+    client = office.app.test_client()
+    page = text(client.get(receipt_link("", a)))
+    assert "Votre ticket" in page and "Carte de fidélité *********" + CARDS["A"][-4:] in page
+    assert "Votre solde" in page and "Aucune offre en attente pour le moment." in page
+    refused = client.get(f"/r/{a.id}/{'A' * 22}")
+    assert refused.status_code == 404
+    assert "Ce lien de ticket est inconnu : vérifiez-le avec le QR code imprimé sur votre ticket." in text(refused)

@@ -42,7 +42,7 @@ async def test_the_till_speaks_french_by_default(db):
         assert key_labels(app) == {
             "ctrl+q": "Quitter", "ctrl+p": "Commandes", "f2": "Carte", "f3": "Annuler ticket", "f4": "Annuler ligne",
             "f6": "Utiliser points", "f7": "Retour", "f8": "Réimprimer", "f9": "Chèque fidélité", "f10": "Encaisser",
-            "escape": "Scanner"}
+            "escape": "Scanner", "f12": "Clôture du jour", "ctrl+t": "Mode école"}
         await sell(app, pilot)
         assert text_of(app, "#message") == "razors  1 x 1,91\u00a0€"
         assert text_of(app, "#totals") == "TOTAL 18,17\u00a0€   articles 4\npayé 0,00\u00a0€   reste 18,17\u00a0€"

@@ -1,8 +1,12 @@
 """NF525 on the Textual screen, driven by the pilot: a void (F4) and a cancelled ticket (F3) journaled,
 training mode (Ctrl+T) printing "mode école", and the close-day key (F12) printing the Z report."""
+import pytest
+
 from programme.signing import new_private_key, private_key_pem
 from terminal.app import TillApp
 from tests.terminal.test_app import OIL, RAZORS, SIZE, pilot_test, text_of, type_in
+
+pytestmark = pytest.mark.usefixtures("english")  # written when the till spoke only English
 
 
 def key_file(tmp_path) -> str:

@@ -54,7 +54,7 @@ def wait_held(conn, expected: dict, timeout: float = 10) -> bool:
     return False
 
 
-def test_an_imported_catalogue_reaches_the_till_which_sells_from_it_offline(tmp_path, mosquitto):
+def test_an_imported_catalogue_reaches_the_till_which_sells_from_it_offline(english, tmp_path, mosquitto):
     tomorrow = date.today() + timedelta(days=2)
     db = str(tmp_path / "server.db")
     result = run("import", catalogue_csv(tmp_path, tomorrow), "--db", db, "--broker", mosquitto.url)

@@ -68,7 +68,7 @@ def test_each_reprint_prints_its_copy_number_and_is_a_signed_event(session, key)
     assert verify_chain(reprints, key[0].public_key()) == []
 
 
-def test_training_tickets_have_a_chain_of_their_own_and_leave_the_totals_alone(session, key):
+def test_training_tickets_have_a_chain_of_their_own_and_leave_the_totals_alone(english, session, key):
     sale(session, OIL)
     before = session.journal.totals()
     session.set_training(True)

@@ -97,7 +97,7 @@ def test_profile_in_words(conn, monkeypatch):
         "10 visits in the last 12 months, about one every 14 days; an average basket of €40.00 (2 items).",
         "Buys more than the store's customers in: fresh (2x the store's share).",
         "50.0% of the items they buy are on promotion (store average 16.7%): watches prices.",
-        "Value: among the best 10% of customers by spend (RFM score 1-1-1: recency, frequency, spend, 5 is best).",
+        "Value: among the 10% biggest spenders (RFM score 1-1-1: recency, frequency, spend, 5 is best).",
         "Spending is falling: €120.00 in the last 90 days, €280.00 in the 90 days before.",
         "Risk of losing them: high (last visit 49 days ago, usually every 14 days).",
     ]
