@@ -61,7 +61,7 @@ async def test_the_till_speaks_french_by_default(db):
         assert text_of(app, "#message") == ("'deux' n'est pas un numéro de ligne : saisissez le numéro de la "
                                             "première colonne")
         await pilot.press("f10")
-        assert text_of(app, "#prompt") == ("paiement : especes|carte|cheque [montant], ex. especes 50 "
+        assert text_of(app, "#prompt") == ("paiement : especes|carte [montant], cheque NUMERO, ex. especes 50 "
                                            "(Entrée = espèces, montant exact)")
         await type_in(pilot, "especes 50")
         assert text_of(app, "#message") == "ticket clôturé ; monnaie à rendre : 31,83\u00a0€"
