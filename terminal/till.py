@@ -439,7 +439,7 @@ class TillSession:
         """Print the last ticket's receipt, which the customer asked for (AGEC: not printed unasked); once: a
         later copy is a reprint, marked DUPLICATA."""
         if self._unprinted is None:
-            raise TillError("no receipt waiting to be printed: reprint (F8) prints a copy marked DUPLICATA")
+            raise TillError(_("no receipt waiting to be printed: reprint (F8) prints a copy marked DUPLICATA"))
         text, link = self._unprinted
         error = self._print(text, qr=link)
         if error:

@@ -44,6 +44,7 @@ class SaleScreen(Screen):
         Binding("f2", "mode('card')", N_("Card")),
         Binding("f3", "cancel", N_("Cancel ticket")),
         Binding("f4", "mode('void')", N_("Void")),
+        Binding("f5", "print_receipt", N_("Receipt")),
         Binding("f6", "mode('redeem')", N_("Redeem")),
         Binding("f7", "mode('return')", N_("Return")),
         Binding("f8", "mode('reprint')", N_("Reprint")),
@@ -66,6 +67,8 @@ class SaleScreen(Screen):
                 yield TotalsPanel(id="totals", markup=False)
             with Vertical(id="right"):
                 yield CardPanel(id="card", markup=False)
+                # AGEC (loi anti-gaspillage): the sign customers read; durable goods still print by themselves
+                yield Static(_("Receipt on request: ask the cashier (F5)"), id="agec", markup=False)
                 yield Static(id="receipt", markup=False)
         yield Static(id="message", markup=False)
         yield Label(_(PROMPTS["scan"]), id="prompt", markup=False)
@@ -115,6 +118,15 @@ class SaleScreen(Screen):
         self.set_mode("scan")
         self.refresh_basket()
         self.say(_("ticket cancelled"))
+
+    def action_print_receipt(self) -> None:
+        """AGEC: the last ticket's receipt prints when the customer asks for it (F5)."""
+        try:
+            self.session.print_receipt()
+        except TillError as exc:
+            self.say(str(exc), error=True)
+            return
+        self.say(_("receipt printed"))
 
     def action_cheque(self) -> None:
         try:
@@ -260,8 +272,10 @@ class SaleScreen(Screen):
     def show_closed(self, closed: Closed) -> None:
         receipt = closed.receipt + (closed.control_slip or "") + "".join(closed.cheques)
         self.query_one("#receipt", Static).update(receipt)
-        self.say(closed.print_error or _("ticket {id} closed").format(id=closed.ticket.id),
-                 error=bool(closed.print_error))
+        closed_text = _("ticket {id} closed").format(id=closed.ticket.id)
+        if not closed.printed:  # AGEC: no paper unless the customer asks
+            closed_text += _("; receipt on request: F5")
+        self.say(closed.print_error or closed_text, error=bool(closed.print_error))
 
     def do_reprint(self, text: str) -> None:
         self.query_one("#receipt", Static).update(self.session.reprint(text or None))

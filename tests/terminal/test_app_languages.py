@@ -42,7 +42,7 @@ async def test_the_till_speaks_french_by_default(db):
         assert key_labels(app) == {
             "ctrl+q": "Quitter", "ctrl+p": "Commandes", "f2": "Carte", "f3": "Annuler ticket", "f4": "Annuler ligne",
             "f6": "Utiliser points", "f7": "Retour", "f8": "Réimprimer", "f9": "Chèque fidélité", "f10": "Encaisser",
-            "escape": "Scanner", "f12": "Clôture du jour", "ctrl+t": "Mode école"}
+            "escape": "Scanner", "f12": "Clôture du jour", "ctrl+t": "Mode école", "f5": "Ticket"}
         await sell(app, pilot)
         assert text_of(app, "#message") == "razors  1 x 1,91\u00a0€"
         assert text_of(app, "#totals") == "TOTAL 18,17\u00a0€   articles 4\npayé 0,00\u00a0€   reste 18,17\u00a0€"
@@ -65,6 +65,13 @@ async def test_the_till_speaks_french_by_default(db):
                                            "(Entrée = espèces, montant exact)")
         await type_in(pilot, "especes 50")
         assert text_of(app, "#message") == "ticket clôturé ; monnaie à rendre : 31,83\u00a0€"
+        # AGEC: the receipt is not printed unasked; the sign says so and F5 prints it once
+        assert text_of(app, "#agec") == "Ticket de caisse sur demande (loi AGEC) : demandez-le en caisse (F5)"
+        assert app.session.printer.output == b""
+        await pilot.press("f5")
+        assert text_of(app, "#message") == "ticket imprimé" and app.session.printer.output
+        await pilot.press("f5")
+        assert text_of(app, "#message").startswith("aucun ticket en attente")
         await pilot.pause(0.3)
         status = text_of(app, "#status")
         rules = status.split(" | ")[3]
@@ -83,7 +90,7 @@ async def test_the_till_speaks_english_with_loyalty_lang_en(db, english):
         assert key_labels(app) == {
             "ctrl+q": "Quit", "ctrl+p": "Commands", "f2": "Card", "f3": "Cancel ticket", "f4": "Void",
             "f6": "Redeem", "f7": "Return", "f8": "Reprint", "f9": "Cheque", "f10": "Pay", "escape": "Scan",
-            "f12": "Close day", "ctrl+t": "Training"}
+            "f12": "Close day", "ctrl+t": "Training", "f5": "Receipt"}
         await sell(app, pilot)
         assert text_of(app, "#totals") == "TOTAL €18.17   items 4\npaid €0.00   due €18.17"
         await identify(app, pilot)

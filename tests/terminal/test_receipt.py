@@ -58,7 +58,7 @@ def test_the_printer_gets_code_page_cp858_the_euro_sign_and_no_narrow_spaces(mon
     assert sent.endswith(b"\x1dV\x00")  # the cut
 
 
-def test_a_receipt_prints_on_request_but_durable_goods_print_at_once(tmp_path):
+def test_a_receipt_prints_on_request_but_durable_goods_print_at_once(tmp_path, english):
     session = TillSession(str(tmp_path / "till.db"), "S001-T01")
     session.scan(NUTELLA)
     session.pay("cash")
