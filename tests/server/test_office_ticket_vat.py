@@ -28,6 +28,6 @@ def test_the_ticket_page_shows_the_vat_table_of_the_receipt(desk, tmp_path):
     rows = [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table)][1:]
     assert rows == [  # amounts in French, as head office reads them (the table's words are not translated yet)
         ["20 %", "99,99\u00a0€", "20,00\u00a0€", "119,99\u00a0€"],
-        ["5.5 %", "1\u202f134,60\u00a0€", "62,40\u00a0€", "1\u202f197,00\u00a0€"],
-        ["2.1 %", "2,74\u00a0€", "0,06\u00a0€", "2,80\u00a0€"],
+        ["5,5 %", "1\u202f134,60\u00a0€", "62,40\u00a0€", "1\u202f197,00\u00a0€"],
+        ["2,1 %", "2,74\u00a0€", "0,06\u00a0€", "2,80\u00a0€"],
         ["Total", "1\u202f237,33\u00a0€", "82,46\u00a0€", "1\u202f319,79\u00a0€"]]
