@@ -13,6 +13,8 @@ from terminal.errors import RedeemError
 from ..fixtures.chain import wait_until
 from .test_double_spend import CARD, OnlineTill, office  # noqa: F401 - the office fixture, seeded with 5,000 points
 
+pytestmark = pytest.mark.usefixtures("english")  # the messages and receipts as written, in English
+
 
 @pytest.mark.timeout(90)
 def test_a_cheque_spent_online_is_refused_at_the_next_till(tmp_path, mosquitto, office):  # noqa: F811
@@ -27,7 +29,7 @@ def test_a_cheque_spent_online_is_refused_at_the_next_till(tmp_path, mosquitto, 
         assert a.till.sender.wait_synced(30)
         b.session.identify(CARD)
         b.session.scan("3000000000014@12.00")
-        assert b.session.spend_cheque(serial) == f"loyalty cheque {serial}: 5,00\u00a0€"
+        assert b.session.spend_cheque(serial) == f"loyalty cheque {serial}: €5.00"
         b.session.pay("cash")
         spent = b.session.close().ticket
         assert b.till.sender.wait_synced(30)

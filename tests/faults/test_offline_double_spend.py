@@ -20,6 +20,8 @@ from ..e2e.test_double_spend import seed
 from ..fixtures.chain import Till, wait_until
 from ..terminal.test_requests import HeadOffice
 
+pytestmark = pytest.mark.usefixtures("english")  # the messages and receipts as written, in English
+
 CARD = "2900000000018"
 
 

@@ -1,6 +1,7 @@
 """Loyalty cheques at head office, SQLite and PostgreSQL: the cheques tickets issue are recorded with serial,
 value, card, dates and state; a spend is checked at ingest (a second one names both tickets); a till asking is
 refused with the reason in the cashier's words; outstanding cheques count in the liability and the stats."""
+import pytest
 from datetime import date, datetime, timedelta, timezone
 
 import msgspec
@@ -18,6 +19,8 @@ from sync.requests import ChequeRequest
 from sync.topics import tickets as tickets_topic
 from terminal import cardstate
 from terminal.till import TillSession
+
+pytestmark = pytest.mark.usefixtures("english")  # the messages and receipts as written, in English
 
 CARD = "2900000000018"
 OTHER = "2900000000025"

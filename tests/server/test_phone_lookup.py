@@ -1,5 +1,6 @@
 """Head office finds a card by phone number for the till, SQLite and PostgreSQL: only a customer who consented,
 answered with the name masked; the same refusal for a number nobody has and for a customer who did not consent."""
+import pytest
 from datetime import datetime, timezone
 
 from server.ingest.answers import answer
@@ -7,6 +8,8 @@ from sync.requests import PhoneRequest
 
 from ..fixtures.desk import both_engines  # noqa: F401 - SQLite and PostgreSQL
 from ..fixtures.headoffice import CARDS
+
+pytestmark = pytest.mark.usefixtures("english")  # the messages and receipts as written, in English
 
 
 def ask(conn, phone):

@@ -6,6 +6,8 @@ from programme.redemption import cheque_serial
 from terminal import cardstate
 from terminal.till import TillSession
 
+pytestmark = pytest.mark.usefixtures("english")  # the messages and receipts as written, in English
+
 CARD = "2900000000018"
 OIL = "3000000000014"
 

@@ -5,6 +5,8 @@ import pytest
 from terminal import cardstate
 from terminal.till import TillSession
 
+pytestmark = pytest.mark.usefixtures("english")  # the messages and receipts as written, in English
+
 CARD = "2900000000018"
 OIL = "3000000000014"  # 5.00 EUR in the generated catalogue? priced below to be sure
 
