@@ -70,6 +70,14 @@ class Engine:
         raise NotImplementedError
 
 
+def _arrow_table(columns: list[tuple[str, str]], rows: list[tuple]):
+    import pyarrow as pa
+
+    types = {"string": pa.string(), "bigint": pa.int64()}
+    data = list(zip(*rows)) if rows else [() for _ in columns]
+    return pa.table({c: pa.array(list(values), types[t]) for (c, t), values in zip(columns, data)})
+
+
 def _check_archive(archive: str | Path) -> Path:
     archive = Path(archive).resolve()
     if not (archive / MANIFEST).exists():
@@ -88,12 +96,7 @@ class DuckDb(Engine):
         self.db = open_archive(archive)
 
     def register(self, name, columns, rows):
-        import pyarrow as pa
-
-        types = {"string": pa.string(), "bigint": pa.int64()}
-        data = list(zip(*rows)) if rows else [() for _ in columns]
-        self.db.register(name, pa.table({c: pa.array(list(values), types[t])
-                                         for (c, t), values in zip(columns, data)}))
+        self.db.register(name, _arrow_table(columns, rows))
 
     def rows(self, sql):
         return self.db.execute(sql).fetchall()
@@ -122,8 +125,9 @@ _spark = None
 LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
 
 
-def spark_session():
-    """The process's Spark session (local mode unless LOYALTY_SPARK_MASTER says otherwise), made once."""
+def spark_session(settings: dict[str, str] | None = None):
+    """The process's Spark session (local mode unless LOYALTY_SPARK_MASTER says otherwise), made once;
+    `settings`: more Spark settings for it (the tests' small-data ones)."""
     global _spark
     if _spark is not None:
         return _spark
@@ -145,6 +149,8 @@ def spark_session():
                .config("spark.ui.showConsoleProgress", "false")
                .config("spark.driver.extraJavaOptions", f"-Dlog4j.configurationFile=file:{LOG_CONFIG}")
                .config("spark.sql.ansi.enabled", "true"))
+    for key, setting in (settings or {}).items():
+        builder = builder.config(key, setting)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # local mode: no need to resolve the host's name
     try:
         _spark = builder.getOrCreate()
@@ -186,11 +192,8 @@ class Spark(Engine):
         self.views.append(name)
 
     def register(self, name, columns, rows):
-        from pyspark.sql.types import LongType, StringType, StructField, StructType
-
-        types = {"string": StringType(), "bigint": LongType()}
-        schema = StructType([StructField(c, types[t]) for c, t in columns])
-        self._view(name, self.spark.createDataFrame([tuple(r) for r in rows], schema))
+        # through Arrow: a local relation in the JVM (a list of rows would start Python workers, seconds each)
+        self._view(name, self.spark.createDataFrame(_arrow_table(columns, rows)))
 
     def rows(self, sql):
         return [tuple(r) for r in self.spark.sql(sql).collect()]

@@ -284,8 +284,9 @@ def value_dashboard(e: Engine, start: date, end: date, point_cents: int) -> dict
     the engine: only the sums, the top customers and the curve's points leave it. prepare() first."""
     e.materialize("customer_figures", f"SELECT {COLUMNS} FROM ({customers_sql(e, start, end, point_cents)}) c")
     customers = "customer_figures"
-    n, spend, margin = e.rows(f"SELECT count(*), CAST(coalesce(sum(spend_cents), 0) AS BIGINT), "
-                              f"CAST(coalesce(sum(margin_cents), 0) AS BIGINT) FROM {customers}")[0]
+    by_decile = e.rows(f"SELECT decile, count(*), CAST(sum(spend_cents) AS BIGINT), CAST(sum(margin_cents) AS BIGINT), "
+                       f"CAST(sum(net_cents) AS BIGINT) FROM {customers} GROUP BY decile")
+    n, spend, margin = (sum(row[i] for row in by_decile) for i in (1, 2, 3))
     retained = retention(e, start, end)
     top = []
     for row in e.rows(f"SELECT {COLUMNS} FROM {customers} ORDER BY spend_cents DESC, key LIMIT {TOP_CUSTOMERS}"):
@@ -297,9 +298,7 @@ def value_dashboard(e: Engine, start: date, end: date, point_cents: int) -> dict
     curve, top20 = [(0.0, 0.0)], 0.0
     if n:
         deciles = _groups()
-        for decile, count, d_spend, d_margin, d_net in e.rows(
-                f"SELECT decile, count(*), CAST(sum(spend_cents) AS BIGINT), CAST(sum(margin_cents) AS BIGINT), "
-                f"CAST(sum(net_cents) AS BIGINT) FROM {customers} GROUP BY decile"):
+        for decile, count, d_spend, d_margin, d_net in by_decile:
             deciles[decile - 1].update(customers=count, spend_cents=d_spend, margin_cents=d_margin, net_cents=d_net)
         for g in deciles:
             g["share"] = g["spend_cents"] / (spend or 1)
@@ -337,3 +336,30 @@ def campaign_inputs(e: Engine, campaign_id: int, members: list[tuple[str, str, s
     e.register("campaign_cards", [("customer", "string"), ("card", "string"), ("grp", "string")], members)
     return CampaignInputs(e.rows(campaign_spend_sql(e, starts, ends)),
                           e.rows(campaign_offers_sql(e, campaign_id, starts, ends)))
+
+
+def last_day(e: Engine) -> date | None:
+    """The last day with a ticket in the archive (None when it holds none)."""
+    return e.rows("SELECT max(day) FROM tickets")[0][0]
+
+
+def office_figures(engine_name: str, archive, owners: dict[str, int], start: date | None = None,
+                   end: date | None = None, point_cents: int | None = None) -> dict:
+    """The value dashboard's figures over [start, end] computed by the engine named (`loyalty office figures`):
+    by default the year up to the archive's last day with a ticket."""
+    from datetime import timedelta
+
+    from .engines import EngineError, engine
+    from .value import point_value_cents
+
+    if start is not None and end is not None and end < start:
+        raise EngineError(f"the period ends ({end}) before it starts ({start}): swap --start and --end")
+    with engine(engine_name, archive) as e:
+        if end is None:
+            end = last_day(e) or date.today()
+        if start is None:
+            start = end - timedelta(days=364)
+        if end < start:
+            raise EngineError(f"the period ends ({end}) before it starts ({start}): give a --start before it")
+        prepare(e, owners)
+        return value_dashboard(e, start, end, point_value_cents() if point_cents is None else point_cents)
