@@ -59,6 +59,7 @@ def run_demo(tickets: int, tills: int, broker: str | None = None, workdir: str |
         stats = store.stats()
     finally:
         store.close()
+    archived = _archive(base / "server.db")
     return {
         "tickets_sent": tickets,
         "tickets_stored": stats["tickets"],
@@ -70,4 +71,17 @@ def run_demo(tickets: int, tills: int, broker: str | None = None, workdir: str |
         "seconds": round(time.monotonic() - started, 2),
         "workdir": str(base),
         "head_office_key": str(signing_key),
+        "archive": archived,
     }
+
+
+def _archive(db: Path) -> str:
+    """The head-office archive beside the demo's database (`loyalty office export`), which the office pages read."""
+    from server.analytics.archive import default_archive, export
+    from server.dbconn import open_connection
+
+    conn = open_connection(str(db))
+    try:
+        return export(conn, default_archive(db))["archive"]
+    finally:
+        conn.close()

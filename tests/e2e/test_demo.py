@@ -19,6 +19,11 @@ def test_demo_stores_every_ticket_sent(tmp_path):
     # The demo's own head-office key, to sign what is pushed to its tills (LOYALTY_SIGNING_KEY).
     assert summary["head_office_key"] == str(tmp_path / "head-office.key")
     assert (tmp_path / "head-office.key").stat().st_mode & 0o777 == 0o600
+    # The archive beside it, which the office pages read (server.analytics.dashboard)
+    from server.analytics.archive_db import ask
+
+    assert summary["archive"] == str(tmp_path / "server.archive")
+    assert ask(summary["archive"], "SELECT count(*) FROM tickets").rows == [(120,)]
 
 
 @pytest.mark.timeout(60)
