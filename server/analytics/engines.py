@@ -136,13 +136,14 @@ def spark_session(settings: dict[str, str] | None = None):
     except ImportError:
         raise EngineError("Spark is not installed: pip install 'loyalty[spark]' (and Java 17: "
                           "apt-get install openjdk-17-jre-headless)") from None
-    if not os.environ.get("JAVA_HOME") and not any(
+    if not os.environ.get("PYSPARK_GATEWAY_PORT") and not os.environ.get("JAVA_HOME") and not any(
             os.access(Path(p) / "java", os.X_OK) for p in os.environ.get("PATH", "").split(os.pathsep) if p):
         raise EngineError("Spark needs Java and none was found: apt-get install openjdk-17-jre-headless "
                           "(or set JAVA_HOME)")
-    builder = (SparkSession.builder.appName("loyalty-figures").master(SPARK_MASTER)
-               .config("spark.driver.memory", SPARK_MEMORY)
-               .config("spark.sql.session.timeZone", "UTC")
+    builder = SparkSession.builder.appName("loyalty-figures")
+    if not os.environ.get("PYSPARK_GATEWAY_PORT"):  # not under spark-submit, whose --master and memory stand
+        builder = builder.master(SPARK_MASTER).config("spark.driver.memory", SPARK_MEMORY)
+    builder = (builder.config("spark.sql.session.timeZone", "UTC")
                .config("spark.sql.shuffle.partitions", os.environ.get("LOYALTY_SPARK_PARTITIONS", "4"))
                .config("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
                .config("spark.ui.enabled", "false")
@@ -174,9 +175,9 @@ class Spark(Engine):
     name = "spark"
 
     def __init__(self, archive: str | Path):
-        self.spark = spark_session()
         remote = "://" in str(archive)
         root = str(archive) if remote else str(_check_archive(archive))
+        self.spark = spark_session()
         self.views: list[str] = []
         self.cached: list = []
         for name in TABLES:

@@ -247,3 +247,12 @@ def test_the_figures_command_refuses_what_it_cannot_do(office_db, tmp_path):
     assert result.exit_code == 1
     assert result.output == (f"Error: {empty} is not an archive (no _archive.json): run `loyalty office export` "
                              "first\n")
+
+
+def test_the_spark_job_says_what_is_wrong(office_db, tmp_path, capsys):
+    from server.analytics import spark_job
+
+    db, _ = office_db
+    assert spark_job.main(["--db", str(db), "--archive", str(tmp_path / "elsewhere")]) == 1
+    assert capsys.readouterr().err == (f"error: {tmp_path / 'elsewhere'} is not an archive (no _archive.json): "
+                                       "run `loyalty office export` first\n")
