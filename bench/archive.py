@@ -184,9 +184,9 @@ def postgres_day(tickets: int = 4_000_000, day: date = date(2026, 6, 30)) -> dic
     with tempfile.TemporaryDirectory(dir=os.environ.get("LOYALTY_BENCH_DIR")) as tmp:
         files = {name: Path(tmp) / f"{name}.csv" for name in ("tickets", "lines", "ledger")}
         started = time.perf_counter()
-        db = duckdb.connect(config={"threads": 2, "memory_limit": "8GB", "temp_directory": str(Path(tmp) / "spill"),
-                                    "enable_progress_bar": False})
+        db = duckdb.connect(config={"threads": 2, "memory_limit": "8GB", "temp_directory": str(Path(tmp) / "spill")})
         db.execute("SET TimeZone = 'UTC'")
+        db.execute("SET enable_progress_bar = false")
         db.execute(f"""CREATE TEMP TABLE t AS SELECT n, 'D' || lpad(CAST(n AS VARCHAR), 10, '0') AS id,
             'S' || lpad(CAST(1 + n % 2800 AS VARCHAR), 4, '0') AS store,
             TIMESTAMPTZ '{day.isoformat()} 00:00:00+00'

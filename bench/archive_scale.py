@@ -63,9 +63,9 @@ def generate(folder: Path, tickets: int, customers: int, progress=None, budget_s
 
     folder.mkdir(mode=0o700, parents=True)
     db = duckdb.connect(config={"threads": 2, "memory_limit": "10GB", "temp_directory": str(folder.parent / "tmp"),
-                                "preserve_insertion_order": False,
-                                "enable_progress_bar": False})
+                                "preserve_insertion_order": False})
     db.execute("SET TimeZone = 'UTC'")
+    db.execute("SET enable_progress_bar = false")
     months = _months(END)
     per_month = tickets // len(months)
     counts = {"tickets": 0, "lines": 0, "ledger": 0}
@@ -85,7 +85,7 @@ def generate(folder: Path, tickets: int, customers: int, progress=None, budget_s
                    TIMESTAMPTZ '{first.isoformat()} 00:00:00+00'
                      + to_seconds(CAST(hash(n * 11 + 2) % {days * 86400} AS BIGINT)) AS closed_at,
                    CASE WHEN hash(n * 11 + 3) % 100 < 80 THEN {card_sql(
-                       f"CAST(floor({customers} * pow((hash(n * 11 + 4) % 1000000) / 1e6, 1.6)) AS BIGINT) + 1")}
+                       f"CAST(floor({customers} * pow((hash(n * 11 + 4) % 1000000000) / 1e9, 1.6)) AS BIGINT) + 1")}
                    END AS card,
                    CAST(1 + hash(n * 11 + 5) % 19 AS BIGINT) AS lines_n,
                    hash(n * 11 + 6) % 20 = 0 AS redeems
