@@ -184,8 +184,10 @@ class Spark(Engine):
             folder = f"{root.rstrip('/')}/{name}"
             if remote or any(Path(folder).glob("month=*/*.parquet")):
                 frame = self.spark.read.option("basePath", folder).parquet(folder)
-            else:
-                frame = self.spark.createDataFrame([], _spark_schema(name))
+            else:  # no file yet: an empty table of the files' schema, through Arrow (no Python worker)
+                import pyarrow as pa
+
+                frame = self.spark.createDataFrame(schemas()[name].append(pa.field("month", pa.string())).empty_table())
             self._view(name, frame)
 
     def _view(self, name, frame):
@@ -219,27 +221,6 @@ class Spark(Engine):
 
     def sorted_list(self, column):
         return f"array_sort(collect_list({column}))"
-
-
-def _spark_schema(name: str):
-    """A table's schema for Spark (the Arrow schema of its files, and the month partition)."""
-    import pyarrow as pa
-    from pyspark.sql.types import (DateType, IntegerType, LongType, StringType, StructField, StructType,
-                                   TimestampType)
-
-    def spark_type(arrow_type):
-        if pa.types.is_timestamp(arrow_type):
-            return TimestampType()
-        if pa.types.is_date(arrow_type):
-            return DateType()
-        if pa.types.is_int32(arrow_type):
-            return IntegerType()
-        if pa.types.is_integer(arrow_type):
-            return LongType()
-        return StringType()
-
-    return StructType([StructField(f.name, spark_type(f.type)) for f in schemas()[name]]
-                      + [StructField("month", StringType())])
 
 
 def engine(name: str, archive: str | Path) -> Engine:
