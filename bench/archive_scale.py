@@ -4,7 +4,8 @@
 skips the aggregates baseline: filling SQLite that large takes hours). Customers are a tenth of the tickets.
 LOYALTY_BENCH_BUDGET_S stops the generation after the month that passes it (the figures then run on the
 months written); LOYALTY_BENCH_DIR is where the archive is written (about 160 bytes a ticket);
-LOYALTY_BENCH_ARCHIVE=DIR keeps it there, and a later run measures it again without generating it.
+LOYALTY_BENCH_ARCHIVE=DIR keeps it there, and a later run measures it again without generating it;
+LOYALTY_BENCH_AGGREGATES=0 skips the aggregates baseline (DuckDB only).
 
 The store is far too slow to fill at this size (1 M tickets through it take minutes), so DuckDB writes the
 archive's files itself, month by month, in the export's layout and schema (tickets, lines, ledger,
@@ -223,7 +224,7 @@ def run(quick: bool = False) -> dict:
 
     tickets = 200_000 if quick else int(os.environ.get("LOYALTY_BENCH_SCALE", "10000000"))
     customers = tickets // 10
-    with_aggregates = tickets <= 20_000_000
+    with_aggregates = tickets <= 20_000_000 and os.environ.get("LOYALTY_BENCH_AGGREGATES", "1") != "0"
     start, end = END - timedelta(days=364), END
     point = value.point_value_cents()
     result: dict = {"year_tickets": tickets, "customers": customers}
