@@ -51,7 +51,7 @@ class _Arrivals:
         from datetime import datetime, timezone
 
         from programme.ticket import Tender, Ticket, make_line, ticket_hash
-        from server.store import Store
+        from server.ingest.store import Store
         from sync.codec import encode_ticket
         from sync.topics import tickets as topic
 
@@ -88,10 +88,10 @@ def _timed(fn, repeat: int) -> list[float]:
 def run(quick: bool = False) -> dict:
     from argon2 import PasswordHasher
 
-    from server import accounts
+    from server.desk import accounts
     from server.analytics import aggregate, dashboard, rfm, value
     from server.analytics.generate import Plan, generate
-    from server.deskdb import open_db
+    from server.storage.desk_db import open_db
     from server.web import create_app
 
     scale = int(os.environ.get("LOYALTY_BENCH_ANALYTICS_SCALE", "1"))

@@ -45,7 +45,7 @@ def run(quick: bool = False) -> dict:
     from server.analytics.archive_db import open_archive
     from server.analytics.archive_value import figures
     from server.analytics.generate import Plan, generate
-    from server.deskdb import open_db
+    from server.storage.desk_db import open_db
 
     scale = int(os.environ.get("LOYALTY_BENCH_ARCHIVE_SCALE", "1"))
     customers, tickets = (2_000, 20_000) if quick else (10_000 * scale, 100_000 * scale)
@@ -105,9 +105,9 @@ def _copy(raw, table: str, columns: str, rows) -> None:
 def _postgres_export(conn, since: date, tmp: Path) -> dict | None:
     """The tickets closed from `since` on, copied into PostgreSQL, then exported to an archive of their own."""
     from server.analytics import archive
-    from server.dbconn import open_connection
-    from server.pg_local import LocalPostgres, can_run
-    from server.store_pg import partition_ddl
+    from server.storage.connection import open_connection
+    from server.storage.pg_local import LocalPostgres, can_run
+    from server.ingest.store_pg import partition_ddl
 
     if not can_run():
         return None
@@ -172,9 +172,9 @@ def postgres_day(tickets: int = 4_000_000, day: date = date(2026, 6, 30)) -> dic
     import duckdb
 
     from server.analytics import archive
-    from server.dbconn import open_connection
-    from server.pg_local import LocalPostgres, can_run
-    from server.store_pg import partition_ddl
+    from server.storage.connection import open_connection
+    from server.storage.pg_local import LocalPostgres, can_run
+    from server.ingest.store_pg import partition_ddl
 
     from .archive_scale import CATEGORIES, card_sql
 

@@ -154,7 +154,7 @@ def fill_aggregates(folder: Path, db_path: Path, owners: dict[str, int]) -> None
     from server.analytics import aggregate
     from server.analytics.engines import DuckDb
     from server.analytics.figures import _floor_thousandths, prepare
-    from server.deskdb import open_db
+    from server.storage.desk_db import open_db
 
     import sqlite3
 
@@ -275,7 +275,7 @@ def run(quick: bool = False) -> dict:
             db_path = Path(tmp) / "server.db"
             result["fill_aggregates_s"], _ = _timed(lambda: fill_aggregates(folder, db_path, owners))
             result["db_mb"] = round(db_path.stat().st_size / 1e6)
-            from server.deskdb import open_db
+            from server.storage.desk_db import open_db
 
             conn = open_db(db_path)
 

@@ -2,7 +2,7 @@
 
 Generates customers, one card each, tickets with two lines and one ledger entry each (most on a card,
 skewed so a few customers have thousands of tickets), straight into the server's SQLite file, then times:
-- customer view (library): `server.customers.view()` for random customers, and for the heaviest one;
+- customer view (library): `server.desk.customers.view()` for random customers, and for the heaviest one;
 - customer page (web): GET /customers/<id> through the Flask app, logged in (rendering included);
 - baseline, same run, same file: one ticket read by primary key, and one customer row by id.
 Default scale 50 k customers / 500 k tickets (about a minute, most of it generating);
@@ -34,7 +34,7 @@ def _p95(samples: list[float]) -> dict:
 
 def generate(path: Path, n_customers: int, n_tickets: int, progress: Progress, seed: int = 7) -> None:
     from programme.cardnumber import make_card_number
-    from server.deskdb import open_db
+    from server.storage.desk_db import open_db
 
     rng = random.Random(seed)
     conn = open_db(path)
@@ -79,8 +79,8 @@ def generate(path: Path, n_customers: int, n_tickets: int, progress: Progress, s
 
 
 def run(quick: bool = False) -> dict:
-    from server import accounts, customers
-    from server.deskdb import open_db
+    from server.desk import accounts, customers
+    from server.storage.desk_db import open_db
     from server.web import create_app
 
     scale = int(os.environ.get("LOYALTY_BENCH_DESK_SCALE", "1"))

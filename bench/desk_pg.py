@@ -3,7 +3,7 @@
 Both databases get the same generated rows in the same run; SQLite is the baseline. PostgreSQL is a throwaway
 cluster from Debian's package (server.pg_local, not durable: only reads and short desk writes are timed).
 Timed on each engine:
-- customer view (library): `server.customers.view()` for random customers, on one open connection;
+- customer view (library): `server.desk.customers.view()` for random customers, on one open connection;
 - customer page (web): GET /customers/<id> through the Flask app, logged in; a SQLite request opens the
   file, a PostgreSQL one takes a connection the app keeps open (server/web/connections.py);
 - search by name (library): `customers.search()` for a name fragment (lower() LIKE, a sequential scan);
@@ -64,7 +64,7 @@ LEDGER_COLUMNS = "card, kind, points, rule, cause, ticket_id, at"
 
 
 def load_sqlite(path: str, data: dict) -> None:
-    from server.deskdb import open_db
+    from server.storage.desk_db import open_db
 
     conn = open_db(path)
     conn.execute("BEGIN")
@@ -79,8 +79,8 @@ def load_sqlite(path: str, data: dict) -> None:
 
 
 def load_postgres(url: str, data: dict) -> None:
-    from server.deskdb import open_db
-    from server.store_pg import partition_ddl
+    from server.storage.desk_db import open_db
+    from server.ingest.store_pg import partition_ddl
 
     conn = open_db(url)
     raw = conn.raw
@@ -104,8 +104,8 @@ def load_postgres(url: str, data: dict) -> None:
 
 
 def measure(target: str, tmp: str, label: str, n_customers: int, samples: int) -> dict:
-    from server import accounts, cards, customers
-    from server.deskdb import open_db
+    from server.desk import accounts, cards, customers
+    from server.storage.desk_db import open_db
     from server.web import create_app
 
     rng = random.Random(1)
@@ -141,8 +141,8 @@ def measure(target: str, tmp: str, label: str, n_customers: int, samples: int) -
 def run(quick: bool = False) -> dict:
     from argon2 import PasswordHasher
 
-    from server import accounts
-    from server.pg_local import LocalPostgres
+    from server.desk import accounts
+    from server.storage.pg_local import LocalPostgres
 
     n_customers, n_tickets = (2_000, 20_000) if quick else (20_000, 200_000)
     samples = 100 if quick else 400

@@ -21,7 +21,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from rich.progress import Progress
 
-from server.store import SCHEMA
+from server.ingest.store import SCHEMA
 from sync import topics
 from sync.broker_url import parse_broker_url
 from sync.codec import decode_ticket

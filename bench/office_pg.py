@@ -6,7 +6,7 @@ of 500 into three fresh stores, batch by batch in turn so they share the machine
 ticket (what it costs ingest). Then, on SQLite and on that PostgreSQL: the full fold into the
 aggregates, the value dashboard's figures for the year, the explorer's first page, one ticket's page
 and a count; the figures must be the same on both. PostgreSQL is a throwaway cluster from Debian's
-package (server.pg_local) with its default, durable settings.
+package (server.storage.pg_local) with its default, durable settings.
 """
 from __future__ import annotations
 
@@ -20,10 +20,10 @@ from rich.progress import Progress
 
 from server.analytics import aggregate, dashboard, explorer
 from server.analytics.generate import Plan, generate
-from server.dbconn import open_connection
-from server.deskdb import open_db
-from server.pg_local import LocalPostgres
-from server.store_api import open_store
+from server.storage.connection import open_connection
+from server.storage.desk_db import open_db
+from server.storage.pg_local import LocalPostgres
+from server.ingest.store_api import open_store
 from sync import topics
 from sync.codec import decode_ticket
 

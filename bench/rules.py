@@ -18,7 +18,7 @@ from programme.engine import Context, points_of
 from programme.points import default_rules
 from programme.rules import parse_rules
 from programme.ticket import Tender, Ticket, make_line
-from server.rules_check import RulesCatalog, check_ticket
+from server.ingest.rules_check import RulesCatalog, check_ticket
 from terminal.simulate import CATEGORIES, Shopper
 
 from .common import summary_ms, table

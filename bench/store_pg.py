@@ -1,7 +1,7 @@
 """The server's store on PostgreSQL beside SQLite: Store.ingest of ~2 KB tickets in batches of 500.
 
 Both stores get the same decoded tickets in the same run; the SQLite store is the baseline. PostgreSQL
-is a throwaway cluster from Debian's package (server.pg_local) with its default, durable settings.
+is a throwaway cluster from Debian's package (server.storage.pg_local) with its default, durable settings.
 Selling 20,000 tickets at one till takes longer than the whole budget, so 1,000 real ones are sold
 and copied to 20 tills (each copy renumbered and re-chained), interleaved as tills sync.
 """
@@ -17,9 +17,9 @@ from rich.progress import Progress
 
 from programme.ticket import GENESIS_HASH, store_of, ticket_hash, ticket_id
 
-from server.ingest import classify
-from server.pg_local import LocalPostgres
-from server.store_api import open_store
+from server.ingest.receive import classify
+from server.storage.pg_local import LocalPostgres
+from server.ingest.store_api import open_store
 from sync import topics
 from sync.codec import decode_ticket, encode_ticket
 

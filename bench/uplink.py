@@ -66,8 +66,8 @@ def asks(requester, cards: list[str], tickets: int, samples: int) -> tuple[list[
 def run(quick: bool = False) -> dict:
     from rich.progress import Progress
 
-    from server.ingest import Ingestor
-    from server.uplink import Uplink
+    from server.ingest.receive import Ingestor
+    from server.ingest.uplink import Uplink
     from sync.broker_url import parse_broker_url
     from sync.mosquitto import Mosquitto
     from sync.sender import OutboxSender
@@ -77,10 +77,10 @@ def run(quick: bool = False) -> dict:
     from terminal.simulate import Shopper
     from terminal.till import TillSession
 
-    from server import request_limits
+    from server.ingest import request_limits
 
     # The bench times answers, not refusals: one till asks about hundreds of cards here, far past what head
-    # office allows a real till (server/request_limits.py).
+    # office allows a real till (server/ingest/request_limits.py).
     request_limits.REQUEST_BURST = request_limits.REQUESTS_PER_MINUTE = 10**9
     request_limits.CARDS_PER_WINDOW = 10**9
     samples = QUICK_SAMPLES if quick else SAMPLES

@@ -6,12 +6,12 @@ import importlib
 import click
 
 SUBCOMMANDS = {
-    "admin": ("server.admin_cli", "admin", "Users and roles of the web app."),
-    "generate": ("server.generate_cli", "generate", "Fill a server database with realistic generated data."),
+    "admin": ("server.cli.admin", "admin", "Users and roles of the web app."),
+    "generate": ("server.cli.generate", "generate", "Fill a server database with realistic generated data."),
     "demo": ("loyalty.cli", "demo", "Run the whole chain: broker, server and simulated tills."),
     "broker": ("sync.cli", "broker", "Run the embedded demo broker, or write Mosquitto configuration."),
-    "office": ("server.archive_cli", "office", "Head office's archive of tickets (Parquet by month) and SQL over it."),
-    "server": ("server.cli", "server", "Run head office: ingest tickets over MQTT; stats and jobs."),
+    "office": ("server.cli.office", "office", "Head office's archive of tickets (Parquet by month) and SQL over it."),
+    "server": ("server.cli.server", "server", "Run head office: ingest tickets over MQTT; stats and jobs."),
     "till": ("terminal.cli", "till", "Sell at a till, simulate sales, sync the outbox."),
     "rules": ("loyalty.rules_cli", "rules", "Validate, publish and explain the programme's rules."),
     "card": ("cardreader.cli", "card", "Read, personalise and emulate loyalty cards (PC/SC)."),

@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from server.ingest import Ingestor
-from server.store import Store
+from server.ingest.receive import Ingestor
+from server.ingest.store import Store
 from sync.broker_url import parse_broker_url
 from sync.embedded_broker import EmbeddedBroker
 from sync.errors import SyncTimeout
@@ -78,7 +78,7 @@ def run_demo(tickets: int, tills: int, broker: str | None = None, workdir: str |
 def _archive(db: Path) -> str:
     """The head-office archive beside the demo's database (`loyalty office export`), which the office pages read."""
     from server.analytics.archive import default_archive, export
-    from server.dbconn import open_connection
+    from server.storage.connection import open_connection
 
     conn = open_connection(str(db))
     try:

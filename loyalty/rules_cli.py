@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from server.db_option import DbTarget
+from server.cli.db_option import DbTarget
 
 PUBLISH_WAIT = 2.0  # seconds to wait for the rules already retained on the broker
 
@@ -119,8 +119,8 @@ def publish(file: str, broker: str, db: str | None, signing_key: str | None) -> 
         bundle, parsed, added = add_version(bundle, text, Path(file).name)
         if db:
             from server.errors import StoreError
-            from server.rules_check import record_version
-            from server.store_api import open_store
+            from server.ingest.rules_check import record_version
+            from server.ingest.store_api import open_store
 
             try:
                 store = open_store(db)

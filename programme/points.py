@@ -2,7 +2,7 @@
 
 `earn_points(lines, card)` keeps the walking skeleton's call; pass `rules`, `at` and `store` to
 use a published version. The shipped rules are package data (programme/default_rules.toml), read
-once; every other rules file is read at the edges (terminal.rules_store, server.rules_check, CLI).
+once; every other rules file is read at the edges (terminal.rules_store, server.ingest.rules_check, CLI).
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """A till's status report: its outbox backlog and sequences, published retained on `up/{terminal}/status`.
 
-Head office keeps the last one per till (server.till_status) and shows the backlog as reported in
+Head office keeps the last one per till (server.ingest.till_status) and shows the backlog as reported in
 sync health; a report it cannot read goes to the dead letters with the reason.
 """
 from __future__ import annotations

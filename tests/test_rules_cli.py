@@ -9,8 +9,8 @@ from click.testing import CliRunner
 
 from loyalty import rules_cli
 from loyalty.cli import main
-from server.store import Store
-from server.store_api import open_store
+from server.ingest.store import Store
+from server.ingest.store_api import open_store
 from sync.broker_url import parse_broker_url
 from sync.rules_message import add_version, decode_bundle, encode_bundle
 from sync.topics import RULES

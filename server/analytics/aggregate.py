@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from ..dbconn import POSTGRESQL, dialect, has_table, joined_or_own_transaction
+from server.storage.connection import POSTGRESQL, Connection, dialect, has_table, joined_or_own_transaction
 from .margins import margin_cents
 
 SCHEMA = """
@@ -107,7 +107,7 @@ def _ensure_schema_pg(conn) -> None:
     conn.aggregates_ready = True
 
 
-def ensure_schema(conn: sqlite3.Connection) -> None:
+def ensure_schema(conn: Connection) -> None:
     if dialect(conn) == POSTGRESQL:
         _ensure_schema_pg(conn)
         return
@@ -117,7 +117,7 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
         conn.executescript(SCHEMA)
 
 
-def watermark(conn: sqlite3.Connection) -> int:
+def watermark(conn: Connection) -> int:
     row = conn.execute("SELECT last_rowid FROM aggregate_state WHERE name = 'tickets'").fetchone()
     return row[0] if row else 0
 
@@ -129,7 +129,7 @@ def stored(conn) -> int:
     return conn.execute("SELECT coalesce(max(rowid), 0) FROM tickets").fetchone()[0]
 
 
-def pending(conn: sqlite3.Connection, limit: int | None = None) -> int:
+def pending(conn: Connection, limit: int | None = None) -> int:
     """Tickets stored but not yet folded into the aggregates (counting no further than `limit` when given)."""
     ensure_schema(conn)
     if dialect(conn) == POSTGRESQL:
@@ -144,7 +144,7 @@ def pending(conn: sqlite3.Connection, limit: int | None = None) -> int:
 
 
 @contextmanager
-def snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+def snapshot(conn: Connection) -> Iterator[None]:
     """Several reads that see one state of the aggregates while another connection folds (the web app's
     refresher, the job): a read transaction, in WAL mode it blocks no one."""
     if conn.in_transaction:
@@ -158,7 +158,7 @@ def snapshot(conn: sqlite3.Connection) -> Iterator[None]:
         conn.execute("COMMIT")
 
 
-def refresh(conn: sqlite3.Connection, progress: Callable[[int], None] | None = None) -> dict:
+def refresh(conn: Connection, progress: Callable[[int], None] | None = None) -> dict:
     """Fold new tickets into the aggregates; returns {"tickets": folded, "last_rowid": watermark}."""
     ensure_schema(conn)
     if dialect(conn) == POSTGRESQL:
@@ -216,7 +216,7 @@ def _refresh_pg(conn, progress: Callable[[int], None] | None) -> dict:
     return {"tickets": folded, "last_rowid": total}
 
 
-def _fold(conn: sqlite3.Connection, start: int, end: int) -> int:
+def _fold(conn: Connection, start: int, end: int) -> int:
     tickets = conn.execute(
         "SELECT id, card, substr(closed_at, 1, 10), store, total_cents, points_earned, points_redeemed "
         "FROM tickets WHERE rowid > ? AND rowid <= ?", (start, end)).fetchall()

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..dbconn import POSTGRESQL, dialect, has_table, is_postgres
+from server.storage.connection import POSTGRESQL, dialect, has_table, is_postgres
 from ..errors import ServerError
 from .aggregate import create_pg
 

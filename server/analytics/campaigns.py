@@ -21,7 +21,7 @@ from sync.events import log_event
 from sync.retained import publish_signed
 from sync.signed import Signer
 
-from ..dbconn import POSTGRESQL, dialect, has_column, joined_or_own_transaction, postgres_schema
+from server.storage.connection import POSTGRESQL, Connection, dialect, has_column, joined_or_own_transaction, postgres_schema
 from ..errors import ServerError
 from .aggregate import create_pg
 from .aggregate import ensure_schema as ensure_aggregates
@@ -77,7 +77,7 @@ class Campaign(msgspec.Struct, kw_only=True):
     seed: int = 0
 
 
-def ensure_schema(conn: sqlite3.Connection) -> None:
+def ensure_schema(conn: Connection) -> None:
     if dialect(conn) == POSTGRESQL:
         create_pg(conn, "campaign_members", SCHEMA_PG)
     else:
@@ -110,7 +110,7 @@ def _check(c: Campaign) -> None:
         raise ServerError("the control group must be between 0.1% and 99.9% of the segment (per mille 1-999)")
 
 
-def create(conn: sqlite3.Connection, campaign: Campaign, now: str | None = None) -> int:
+def create(conn: Connection, campaign: Campaign, now: str | None = None) -> int:
     """Record the campaign and draw its groups; returns its id."""
     _check(campaign)
     ensure_schema(conn)
@@ -140,7 +140,7 @@ def create(conn: sqlite3.Connection, campaign: Campaign, now: str | None = None)
     return campaign_id
 
 
-def list_campaigns(conn: sqlite3.Connection) -> list[dict]:
+def list_campaigns(conn: Connection) -> list[dict]:
     ensure_schema(conn)
     cur = conn.execute(
         "SELECT c.*, (SELECT count(DISTINCT customer) FROM campaign_members m WHERE m.campaign_id = c.id "
@@ -150,14 +150,14 @@ def list_campaigns(conn: sqlite3.Connection) -> list[dict]:
     return [dict(zip(names, row)) for row in cur]
 
 
-def get(conn: sqlite3.Connection, campaign_id: int) -> dict:
+def get(conn: Connection, campaign_id: int) -> dict:
     found = [c for c in list_campaigns(conn) if c["id"] == campaign_id]
     if not found:
         raise ServerError(f"no campaign {campaign_id}: pick one from the campaigns page")
     return found[0]
 
 
-def stop(conn: sqlite3.Connection, campaign_id: int, today: date, now: str | None = None) -> dict:
+def stop(conn: Connection, campaign_id: int, today: date, now: str | None = None) -> dict:
     """Stop a campaign before its end: it leaves the offers at the next push (the tills drop it then), and
     its last day becomes `today` (or its first day, if it had not started): head office accepts the claims
     of tills that had not heard yet up to the end of that day, refuses later ones, and analyses the campaign
@@ -175,7 +175,7 @@ def stop(conn: sqlite3.Connection, campaign_id: int, today: date, now: str | Non
     return get(conn, campaign_id)
 
 
-def offers_payload(conn: sqlite3.Connection, today: date) -> bytes:
+def offers_payload(conn: Connection, today: date) -> bytes:
     """`{"schema": 1, "published_at", "offers": [{"campaign", "name", "kind", "points", "cheque_cents",
     "starts", "ends", "stores", "cards"}]}` for every campaign not over by `today` nor stopped (target cards only)."""
     ensure_schema(conn)
@@ -193,7 +193,7 @@ def offers_payload(conn: sqlite3.Connection, today: date) -> bytes:
                                 "offers": offers})
 
 
-def publish(conn: sqlite3.Connection, broker: BrokerUrl, today: date,
+def publish(conn: Connection, broker: BrokerUrl, today: date,
             client_id: str = "loyalty-server-offers", signer: Signer | None = None) -> int:
     """Publish the current offers signed by head office (`signer`, else the configured key), retained (QoS 1),
     wait for the broker's ack; returns the offers sent."""
@@ -207,7 +207,7 @@ def publish(conn: sqlite3.Connection, broker: BrokerUrl, today: date,
     return len(offers)
 
 
-def analyse(conn: sqlite3.Connection, campaign_id: int, inputs=None) -> dict:
+def analyse(conn: Connection, campaign_id: int, inputs=None) -> dict:
     """Redemption rate, spend per customer target vs control over the campaign's dates with Welch's 95%
     interval for the uplift, and the cost: points of the entries named `offer:<id>` (or `offer:<id> ...`),
     and for a cheque offer the cheques issued (one 0-point entry each) times their value.

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import msgspec
 
-from ..dbconn import POSTGRESQL, dialect, has_table
+from server.storage.connection import POSTGRESQL, Connection, dialect, has_table
 from . import aggregate, archive, points, rfm, value
 
 log = logging.getLogger("loyalty.dashboard")
@@ -74,7 +74,7 @@ class Behind:
         return self.tickets > 0 or self.other
 
 
-def ensure_schema(conn: sqlite3.Connection) -> None:
+def ensure_schema(conn: Connection) -> None:
     """The cache table; databases made before computed_at existed get the column (NULL for old rows)."""
     if dialect(conn) == POSTGRESQL:
         aggregate.create_pg(conn, "dashboard_cache", SCHEMA_PG)
@@ -88,7 +88,7 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
                 raise
 
 
-def default_period(conn: sqlite3.Connection, today: date | None = None) -> tuple[date, date]:
+def default_period(conn: Connection, today: date | None = None) -> tuple[date, date]:
     """The year up to the last day with sales (today when there is none): what the value page shows first."""
     aggregate.ensure_schema(conn)
     last = conn.execute("SELECT max(day) FROM card_day").fetchone()[0]
@@ -100,7 +100,7 @@ def default_period(conn: sqlite3.Connection, today: date | None = None) -> tuple
     return end - timedelta(days=364), end
 
 
-def data_version(conn: sqlite3.Connection, folded: bool = True) -> str:
+def data_version(conn: Connection, folded: bool = True) -> str:
     """tickets:ledger:cards. The tickets part is the aggregates' watermark (what figures computed now would
     include) or, with folded=False, the last ticket stored (what they would include after a fold)."""
     ledger = conn.execute("SELECT coalesce(max(id), 0) FROM ledger").fetchone()[0]
@@ -112,7 +112,7 @@ def data_version(conn: sqlite3.Connection, folded: bool = True) -> str:
     return f"{tickets}:{ledger}:{cards[0]}:{cards[1]}"
 
 
-def cached(conn: sqlite3.Connection, start: date, end: date) -> Cached | None:
+def cached(conn: Connection, start: date, end: date) -> Cached | None:
     """The last figures computed for [start, end], however old; None when there are none. Never computes."""
     ensure_schema(conn)
     row = conn.execute("SELECT body, version, computed_at FROM dashboard_cache WHERE start = ? AND \"end\" = ?",
@@ -120,7 +120,7 @@ def cached(conn: sqlite3.Connection, start: date, end: date) -> Cached | None:
     return Cached(msgspec.json.decode(row[0]), row[1], row[2]) if row else None
 
 
-def behind(conn: sqlite3.Connection, figures: Cached) -> Behind:
+def behind(conn: Connection, figures: Cached) -> Behind:
     """How far the data moved on since `figures` were computed (a range count on the tickets' rowid; on
     PostgreSQL the watermark counts the tickets folded, so the difference is the count)."""
     folded, _, rest = figures.version.partition(":")
@@ -132,7 +132,7 @@ def behind(conn: sqlite3.Connection, figures: Cached) -> Behind:
     return Behind(tickets=tickets, other=now_rest != rest)
 
 
-def small_enough(conn: sqlite3.Connection, start: date, end: date) -> bool:
+def small_enough(conn: Connection, start: date, end: date) -> bool:
     """Whether a page may fold and compute the figures for [start, end] itself (see INLINE_*): bounded counts."""
     waiting = aggregate.pending(conn, limit=INLINE_TICKETS + 1)
     if waiting > INLINE_TICKETS:
@@ -149,7 +149,7 @@ def _rank_order(rank: str) -> int:
     return 1 if rank == "top decile" else 11 if rank == "below zero" else int(rank.split()[1])
 
 
-def enrolments_by_month(conn: sqlite3.Connection, start: date, end: date) -> list[tuple[str, int]]:
+def enrolments_by_month(conn: Connection, start: date, end: date) -> list[tuple[str, int]]:
     """Cards issued per month in the period (the desk's cards table; empty without it)."""
     if not has_table(conn, "cards"):
         return []
@@ -158,7 +158,7 @@ def enrolments_by_month(conn: sqlite3.Connection, start: date, end: date) -> lis
         "AND substr(issued_at, 1, 10) <= ? GROUP BY 1 ORDER BY 1", (start.isoformat(), end.isoformat()))]
 
 
-def compute(conn: sqlite3.Connection, start: date, end: date) -> dict:
+def compute(conn: Connection, start: date, end: date) -> dict:
     values = value.customer_values(conn, start, end)
     previous = value.customer_values(conn, *rfm.previous_period(start, end))
     retention = rfm.retention(values, previous)
@@ -182,7 +182,7 @@ def compute(conn: sqlite3.Connection, start: date, end: date) -> dict:
     }
 
 
-def compute_archived(conn: sqlite3.Connection, folder: Path, start: date, end: date) -> dict:
+def compute_archived(conn: Connection, folder: Path, start: date, end: date) -> dict:
     """compute()'s figures from the archive by DuckDB (the enrolments from the desk's cards table)."""
     from .engines import DuckDb
     from .figures import prepare, value_dashboard
@@ -194,7 +194,7 @@ def compute_archived(conn: sqlite3.Connection, folder: Path, start: date, end: d
     return body
 
 
-def _archived_figures(conn: sqlite3.Connection, folder: Path, start: date, end: date) -> tuple[str, bytes | None]:
+def _archived_figures(conn: Connection, folder: Path, start: date, end: date) -> tuple[str, bytes | None]:
     """(version, body or None when the cache holds that version) from the archive, exported up to date first
     (another export running meanwhile: the figures of what the archive holds)."""
     others = data_version(conn).partition(":")[2]  # ledger and cards read before the export: never ahead of it
@@ -210,7 +210,7 @@ def _archived_figures(conn: sqlite3.Connection, folder: Path, start: date, end: 
     return version, msgspec.json.encode(compute_archived(conn, folder, start, end))
 
 
-def dashboard(conn: sqlite3.Connection, start: date, end: date) -> dict:
+def dashboard(conn: Connection, start: date, end: date) -> dict:
     """The figures for [start, end], folding new tickets first and recomputing when anything changed since
     they were computed (the job and the background refresher call this; pages call cached()). From the
     archive when the database feeds one, else from the aggregates."""

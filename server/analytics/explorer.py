@@ -17,9 +17,9 @@ import msgspec
 
 from programme.ticket import Ticket
 
-from .. import csv_cells
-from ..dbconn import POSTGRESQL, dialect, has_table
-from ..deskdb import by_bytes
+from server.desk import csv_cells
+from server.storage.connection import POSTGRESQL, Connection, dialect, has_table
+from server.storage.desk_db import by_bytes
 from ..errors import ServerError
 
 PAGE_SIZE = 50
@@ -89,7 +89,7 @@ def _as_text(conn, rows) -> Iterator[tuple]:
         yield tuple(row)
 
 
-def search(conn: sqlite3.Connection, f: TicketFilter, page: int = 1, page_size: int = PAGE_SIZE) -> list[dict]:
+def search(conn: Connection, f: TicketFilter, page: int = 1, page_size: int = PAGE_SIZE) -> list[dict]:
     """One page of tickets, newest first (page 1 is the first)."""
     if page < 1:
         raise ServerError(f"page {page} does not exist: pages start at 1")
@@ -102,14 +102,14 @@ def search(conn: sqlite3.Connection, f: TicketFilter, page: int = 1, page_size: 
 COUNT_LIMIT = 1_000
 
 
-def count(conn: sqlite3.Connection, f: TicketFilter, limit: int = COUNT_LIMIT) -> int:
+def count(conn: Connection, f: TicketFilter, limit: int = COUNT_LIMIT) -> int:
     """How many tickets match, counted up to `limit` (so a broad filter stays fast: "1000+")."""
     where, args = f.where(conn)
     return conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM tickets t{where} LIMIT ?) matching",
                         [*args, limit]).fetchone()[0]
 
 
-def export_csv(conn: sqlite3.Connection, f: TicketFilter, chunk: int = 5000) -> Iterator[str]:
+def export_csv(conn: Connection, f: TicketFilter, chunk: int = 5000) -> Iterator[str]:
     """The matching tickets as CSV text, in chunks (a header first)."""
     where, args = f.where(conn)
     out = io.StringIO()
@@ -127,7 +127,7 @@ def export_csv(conn: sqlite3.Connection, f: TicketFilter, chunk: int = 5000) -> 
             return
 
 
-def detail(conn: sqlite3.Connection, ticket_id: str) -> dict:
+def detail(conn: Connection, ticket_id: str) -> dict:
     """A ticket as the till printed it (from its stored message), with its sync and signature status."""
     columns = f"{', '.join(COLUMNS)}, hash, prev_hash, payload"
     if dialect(conn) == POSTGRESQL:  # no index on id alone across the months: found by (terminal, seq) instead
@@ -173,7 +173,7 @@ def _return_of(ticket: Ticket) -> list[tuple[str, str]]:
     return [(original, ", ".join(lines)) for original, lines in taken.items()]
 
 
-def _returned(conn: sqlite3.Connection, ticket_id: str) -> list[tuple[str, str]]:
+def _returned(conn: Connection, ticket_id: str) -> list[tuple[str, str]]:
     """The returns (any till) of an original, each with what it took back: [(return id, "line 1 x2")]."""
     if not has_table(conn, "returned_lines"):
         return []
@@ -189,7 +189,7 @@ class _Message(msgspec.Struct):
     ticket: Ticket
 
 
-def _discrepancy(conn: sqlite3.Connection, ticket_id: str) -> str | None:
+def _discrepancy(conn: Connection, ticket_id: str) -> str | None:
     if not has_table(conn, "discrepancies"):
         return None
     row = conn.execute("SELECT reason FROM discrepancies WHERE ticket_id = ?", (ticket_id,)).fetchone()

@@ -22,6 +22,7 @@ from programme.cardnumber import make_card_number
 from programme.ticket import GENESIS_HASH, Line, PointsEntry, Tender, Ticket
 
 from ..errors import ServerError
+from server.storage.connection import Connection
 
 TILLS_PER_STORE = 6
 BATCH = 20_000
@@ -76,7 +77,7 @@ def refuse_postgres(target) -> None:
         raise ServerError(POSTGRES_REFUSED)
 
 
-def generate(conn: sqlite3.Connection, plan: Plan, progress: Callable[[int], None] | None = None) -> dict:
+def generate(conn: Connection, plan: Plan, progress: Callable[[int], None] | None = None) -> dict:
     """Fill an empty server database; returns counts. `progress(n)` is called with tickets written so far."""
     if getattr(conn, "dialect", "sqlite") != "sqlite":
         raise ServerError(POSTGRES_REFUSED)
@@ -173,7 +174,7 @@ def generate(conn: sqlite3.Connection, plan: Plan, progress: Callable[[int], Non
 class _Batch:
     """Rows for tickets, lines, ledger and received, inserted together with executemany by a writer thread."""
 
-    def __init__(self, conn: sqlite3.Connection):
+    def __init__(self, conn: Connection):
         self.conn = conn
         self.tickets, self.lines, self.ledger, self.received = [], [], [], []
         self.last_hash = GENESIS_HASH
@@ -249,7 +250,7 @@ class _Batch:
                 self.failure = exc
 
 
-def _write_customers(conn: sqlite3.Connection, rng: random.Random, customers: int, first_day: date) -> None:
+def _write_customers(conn: Connection, rng: random.Random, customers: int, first_day: date) -> None:
     """A desk customer for most cards (with random consents); the other cards stay anonymous."""
     has_desk = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'customers'").fetchone()
     if not has_desk:

@@ -5,7 +5,7 @@ Amber: dead letters not replayed yet, points the server computes differently (di
 from for more than AMBER_AFTER (the till may be offline).
 Green: everything received, in order, recently.
 
-The outbox backlog is shown as the till last reported it (server.till_status). A reported backlog whose
+The outbox backlog is shown as the till last reported it (server.ingest.till_status). A reported backlog whose
 oldest message waits for more than BACKLOG_AMBER_AFTER is amber; no report for STATUS_AMBER_AFTER is
 amber; no report for STATUS_RED_AFTER while the last one had a backlog is red (tickets stuck at a till
 head office cannot hear from).
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime, timedelta
 
-from .. import till_status
-from ..dbconn import has_table
+from server.ingest import till_status
+from server.storage.connection import Connection, has_table
 from .replay import ensure_schema as ensure_replays
 
 AMBER_AFTER = timedelta(hours=2)
@@ -25,15 +25,15 @@ STATUS_AMBER_AFTER = timedelta(minutes=5)  # ten reports missed
 STATUS_RED_AFTER = timedelta(hours=1)  # ...and the last report still had tickets to send
 
 
-def _has(conn: sqlite3.Connection, table: str) -> bool:
+def _has(conn: Connection, table: str) -> bool:
     return has_table(conn, table)
 
 
-def _per_terminal(conn: sqlite3.Connection, sql: str) -> dict[str, int]:
+def _per_terminal(conn: Connection, sql: str) -> dict[str, int]:
     return {t: n for t, n in conn.execute(sql) if t is not None}
 
 
-def till_health(conn: sqlite3.Connection, now: datetime) -> list[dict]:
+def till_health(conn: Connection, now: datetime) -> list[dict]:
     """One row per till, worst first (red, amber, green), then by till id."""
     gaps: dict[str, list[tuple[int, int]]] = {}
     for terminal, low, high in conn.execute(
@@ -127,7 +127,7 @@ def _ago(delta: timedelta) -> str:
     return f"{hours // 24} day(s)" if hours >= 48 else f"{hours} hour(s)"
 
 
-def dead_letters(conn: sqlite3.Connection, limit: int = 200) -> list[dict]:
+def dead_letters(conn: Connection, limit: int = 200) -> list[dict]:
     """The latest dead letters, each with its replay (when, which ticket, outcome) if it was replayed."""
     ensure_replays(conn)
     cur = conn.execute(

@@ -12,7 +12,7 @@ from datetime import date
 
 from programme.points import default_rules
 
-from ..dbconn import POSTGRESQL, dialect
+from server.storage.connection import POSTGRESQL, Connection, dialect
 from .value import point_value_cents
 
 
@@ -26,7 +26,7 @@ def next_expiry(as_of: date, rules=None) -> tuple[date, int]:
     raise AssertionError("unreachable: an expiry date always lies within two years")
 
 
-def points_summary(conn: sqlite3.Connection, start: date, end: date, as_of: date,
+def points_summary(conn: Connection, start: date, end: date, as_of: date,
                    point_cents: int | None = None) -> dict:
     """Issued, redeemed and expired in the period; outstanding, liability and what expires next as of `as_of`."""
     point_cents = point_value_cents() if point_cents is None else point_cents

@@ -91,7 +91,7 @@ class Refresher:
                     self._cond.notify_all()
 
     def _run(self, job) -> None:
-        from ..dbconn import open_connection
+        from server.storage.connection import open_connection
         from . import aggregate, dashboard
 
         t0 = time.perf_counter()

@@ -12,9 +12,9 @@ from sync.codec import decode_ticket
 from sync.errors import SyncError
 from sync.topics import terminal_of_up_topic
 
-from ..dbconn import POSTGRESQL, dialect, open_connection
+from server.storage.connection import POSTGRESQL, Connection, dialect, open_connection
 from ..errors import ServerError
-from ..store_api import open_store
+from server.ingest.store_api import open_store
 from .aggregate import create_pg
 
 SCHEMA = """
@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS dead_letter_replays (
 """
 
 
-def ensure_schema(conn: sqlite3.Connection) -> None:
+def ensure_schema(conn: Connection) -> None:
     if dialect(conn) == POSTGRESQL:
         create_pg(conn, "dead_letter_replays", SCHEMA)
         return
@@ -67,12 +67,12 @@ def replay(db_path: str | Path, dead_letter_id: int, now: str) -> dict:
         conn.close()
 
 
-def _dismiss(conn: sqlite3.Connection, dead_letter_id: int, topic: str, payload: bytes, now: str) -> dict:
+def _dismiss(conn: Connection, dead_letter_id: int, topic: str, payload: bytes, now: str) -> dict:
     """A till's status report or request is not replayed: a readable report is kept (unless a newer one
     is), anything else is closed, since the till reports again every 30 s and never waits for an old answer."""
     from sync.status import decode_status
 
-    from .. import till_status
+    from server.ingest import till_status
 
     outcome = "dismissed"
     if terminal := terminal_of_up_topic(topic, "status"):

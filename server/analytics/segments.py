@@ -15,8 +15,8 @@ import msgspec
 
 from programme.points import default_rules
 
-from .. import csv_cells
-from ..dbconn import has_table
+from server.desk import csv_cells
+from server.storage.connection import Connection, has_table
 from ..errors import ServerError
 from .aggregate import snapshot
 from .rfm import rfm_scores
@@ -53,7 +53,7 @@ class Member:
     consents: set[str] = field(default_factory=set)
 
 
-def _top_categories(conn: sqlite3.Connection) -> dict[str, tuple[int, str]]:
+def _top_categories(conn: Connection) -> dict[str, tuple[int, str]]:
     best: dict[str, tuple[int, str]] = {}
     for card, category, spend in conn.execute("SELECT card, category, spend_cents FROM card_category"):
         if card not in best or (spend, category) > best[card]:
@@ -61,7 +61,7 @@ def _top_categories(conn: sqlite3.Connection) -> dict[str, tuple[int, str]]:
     return best
 
 
-def _consents(conn: sqlite3.Connection) -> dict[int, set[str]]:
+def _consents(conn: Connection) -> dict[int, set[str]]:
     if not has_table(conn, "customers"):
         return {}
     found = {}
@@ -72,7 +72,7 @@ def _consents(conn: sqlite3.Connection) -> dict[int, set[str]]:
     return found
 
 
-def spend_tiers(conn: sqlite3.Connection, end: date) -> dict[str, str]:
+def spend_tiers(conn: Connection, end: date) -> dict[str, str]:
     """key -> tier name ("none" below the first) from the spend of the 365 days up to `end` and the
     shipped rules' tier thresholds: an estimate of the status the desk shows, which also follows the
     yearly review date (a customer keeps a tier until the review) and counts eligible spend only."""
@@ -90,7 +90,7 @@ def tier_names() -> list[str]:
     return ["none", *(t.name for t in sorted(default_rules().tiers, key=lambda t: t.min_spend_cents))]
 
 
-def members(conn: sqlite3.Connection, spec: SegmentSpec) -> list[Member]:
+def members(conn: Connection, spec: SegmentSpec) -> list[Member]:
     """The customers of the segment, best spender first."""
     with snapshot(conn):  # the aggregates may be folded meanwhile by another connection
         values = customer_values(conn, spec.start, spec.end, with_stores=True)
@@ -128,14 +128,14 @@ def members(conn: sqlite3.Connection, spec: SegmentSpec) -> list[Member]:
     return kept
 
 
-def counts(conn: sqlite3.Connection, spec: SegmentSpec) -> dict:
+def counts(conn: Connection, spec: SegmentSpec) -> dict:
     found = members(conn, spec)
     return {"customers": len(found), "cards": sum(len(m.cards) for m in found),
             "spend_cents": sum(m.spend_cents for m in found),
             "contactable": {channel: sum(1 for m in found if channel in m.consents) for channel in CHANNELS}}
 
 
-def export_csv(conn: sqlite3.Connection, spec: SegmentSpec, channel: str) -> tuple[str, int, int]:
+def export_csv(conn: Connection, spec: SegmentSpec, channel: str) -> tuple[str, int, int]:
     """(CSV text, rows written, members left out for want of consent on `channel`)."""
     if channel not in CHANNELS:
         raise ServerError(f"no channel {channel!r}: export for one of {', '.join(CHANNELS)}")

@@ -16,7 +16,7 @@ from datetime import date
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..dbconn import open_connection
+    from server.storage.connection import open_connection
     from ..errors import ServerError
     from .figures import office_figures
     from .value import card_owners

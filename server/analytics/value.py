@@ -11,8 +11,8 @@ from datetime import date
 
 from programme.points import default_rules
 
-from ..dbconn import POSTGRESQL, dialect, has_table
-from ..deskdb import by_bytes
+from server.storage.connection import POSTGRESQL, Connection, dialect, has_table
+from server.storage.desk_db import by_bytes
 from .aggregate import ensure_schema
 
 
@@ -43,14 +43,14 @@ class CustomerValue:
         return self.margin_cents - self.points_cost_cents
 
 
-def card_owners(conn: sqlite3.Connection) -> dict[str, int]:
+def card_owners(conn: Connection) -> dict[str, int]:
     """card -> customer id, from the desk's cards table when it exists (empty otherwise)."""
     if not has_table(conn, "cards"):
         return {}
     return {number: customer for number, customer in conn.execute("SELECT number, customer_id FROM cards")}
 
 
-def customer_values(conn: sqlite3.Connection, start: date, end: date, point_cents: int | None = None,
+def customer_values(conn: Connection, start: date, end: date, point_cents: int | None = None,
                     with_stores: bool = False) -> list[CustomerValue]:
     """Every customer with at least one identified ticket from `start` to `end` (both included).
 
@@ -149,7 +149,7 @@ def value_ranks(values: list[CustomerValue]) -> dict[str, str]:
     return {v.key: value_rank(i * 10 // n + 1, v.net_cents) for i, v in enumerate(ranked)}
 
 
-def identification_by_store(conn: sqlite3.Connection, start: date, end: date) -> list[dict]:
+def identification_by_store(conn: Connection, start: date, end: date) -> list[dict]:
     """Per store: sales, sales on identified cards, and their share (the identification rate)."""
     ensure_schema(conn)
     rows = conn.execute(

@@ -18,11 +18,11 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from .. import bounds
-from ..accounts import get_user
-from ..desk_errors import Conflict, DeskError, NotFound
-from ..dbconn import is_postgres
-from ..deskdb import open_db
+from server.desk import bounds
+from server.desk.accounts import get_user
+from server.desk.errors import Conflict, DeskError, NotFound
+from server.storage.connection import Connection, is_postgres
+from server.storage.desk_db import open_db
 
 DEFAULTS = {
     "DB": None,
@@ -94,7 +94,7 @@ def load_user(session_id: str):
     return WebUser(user) if user and user.session_version == int(version) else None
 
 
-def db() -> sqlite3.Connection:
+def db() -> Connection:
     """The request's connection (sqlite3's API on both engines); the tables were created at start."""
     if "db" not in g:
         g.db = current_app.extensions["desk_connections"].take()

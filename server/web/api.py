@@ -5,9 +5,9 @@ from functools import wraps
 
 from flask import Blueprint, g, jsonify, request
 
-from .. import accounts, bounds, cards, corrections, customers
-from ..desk_errors import DeskError, InvalidInput
-from . import EVERYONE, db, status_of
+from server.desk import accounts, bounds, cards, corrections, customers
+from server.desk.errors import DeskError, InvalidInput
+from server.web.context import EVERYONE, db, status_of
 
 TILLS = (*EVERYONE, "till")
 

@@ -7,9 +7,9 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from .. import accounts
-from ..desk_errors import DeskError, InvalidInput
-from . import EVERYONE, WebUser, db, roles, status_of
+from server.desk import accounts
+from server.desk.errors import DeskError, InvalidInput
+from server.web.context import EVERYONE, WebUser, db, roles, status_of
 
 bp = Blueprint("auth", __name__)
 # Controls and spaces: browsers drop tab and newline anywhere in a URL (so "/\t/evil" becomes "//evil").

@@ -10,9 +10,10 @@ from sync.broker_url import parse_broker_url
 from sync.errors import SyncError
 from sync.events import log_event
 
-from .. import bounds, cards, hotlist
-from ..desk_errors import DeskError
-from . import DESK, card_prefixes, db, roles, status_of
+from server.desk import bounds, cards
+from server.ingest import hotlist
+from server.desk.errors import DeskError
+from server.web.context import DESK, card_prefixes, db, roles, status_of
 from .customers import show
 
 bp = Blueprint("cards", __name__)

@@ -8,8 +8,8 @@ per request as before: it costs nothing.
 """
 from __future__ import annotations
 
-from ..dbconn import PgConnection, is_postgres
-from ..deskdb import configure_pg, open_db
+from server.storage.connection import PgConnection, is_postgres
+from server.storage.desk_db import configure_pg, open_db
 from ..errors import StoreError
 
 WAIT_S = 10.0  # how long a request waits for a connection before its page says why it has none
@@ -32,7 +32,7 @@ class Connections:
             return open_db(self.target, create=False)
         from psycopg_pool import PoolTimeout
 
-        from ..store_api import redacted
+        from server.ingest.store_api import redacted
 
         try:
             return PgConnection(self._pool.getconn(timeout=WAIT_S))

@@ -7,11 +7,11 @@ from datetime import date, timedelta
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from .. import cards as cardlib
-from .. import bounds, corrections, customers, gdpr
-from .. import statement_pdf as pdf
-from ..desk_errors import DeskError
-from . import DESK, EVERYONE, db, roles, status_of
+from server.desk import cards as cardlib
+from server.desk import bounds, corrections, customers, gdpr
+from server.desk import statement_pdf as pdf
+from server.desk.errors import DeskError
+from server.web.context import DESK, EVERYONE, db, roles, status_of
 
 bp = Blueprint("customers", __name__)
 

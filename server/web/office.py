@@ -6,15 +6,15 @@ from datetime import date, datetime, timedelta, timezone
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
-from .. import bounds
+from server.desk import bounds
 from ..analytics import aggregate, health
 from ..analytics import dashboard as figures
 from ..analytics.dashboard import default_period
 from ..analytics.refresher import Refresher
 from ..analytics.replay import replay
-from .. import overdraft
+from server.ingest import overdraft
 from ..errors import ServerError
-from . import db, roles
+from server.web.context import db, roles
 from .charts import deciles_svg, pareto_svg
 
 RUNS_ON_POSTGRESQL = True  # server/web/__init__.py serves these pages on a postgresql:// database too

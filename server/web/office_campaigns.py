@@ -8,10 +8,10 @@ from flask import Blueprint, Response, current_app, flash, redirect, render_temp
 from sync.broker_url import parse_broker_url
 from sync.errors import SyncError
 
-from .. import bounds
+from server.desk import bounds
 from ..analytics import campaigns as offers, segments as seg
 from ..errors import ServerError
-from . import db, roles
+from server.web.context import db, roles
 from .office import OFFICE, fold_if_small, period, refused
 
 RUNS_ON_POSTGRESQL = True  # server/web/__init__.py serves these pages on a postgresql:// database too

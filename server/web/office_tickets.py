@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, render_template, request
 
-from .. import bounds
+from server.desk import bounds
 from ..analytics import explorer as tickets
-from ..dbconn import has_table
+from server.storage.connection import has_table
 from ..errors import ServerError
-from . import db, roles
+from server.web.context import db, roles
 from .office import OFFICE, parse_day, refused
 
 RUNS_ON_POSTGRESQL = True  # server/web/__init__.py serves these pages on a postgresql:// database too

@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from loyalty.cli import main
-from server.store import Store
+from server.ingest.store import Store
 from sync import topics
 
 from ..fixtures.chain import ServerProcess, Till, count_tickets, start_ingestor, wait_until

@@ -9,8 +9,8 @@ import json
 import pytest
 from argon2 import PasswordHasher
 
-from server import accounts, cards, customers
-from server.deskdb import open_db
+from server.desk import accounts, cards, customers
+from server.storage.desk_db import open_db
 from server.web import create_app
 
 from ..fixtures.browser import by_id, serve, shot, wait_text

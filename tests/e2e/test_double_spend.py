@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from server import overdraft
-from server.store import Store
+from server.ingest import overdraft
+from server.ingest.store import Store
 from sync.broker_url import parse_broker_url
 from terminal import requests
 from terminal.cardstate import remember_balance

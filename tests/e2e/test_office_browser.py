@@ -11,10 +11,10 @@ import pytest
 from argon2 import PasswordHasher
 
 from programme.ticket import GENESIS_HASH, Tender, Ticket, make_line
-from server import accounts
+from server.desk import accounts
 from server.analytics import explorer
 from server.analytics.generate import Plan, generate
-from server.deskdb import open_db
+from server.storage.desk_db import open_db
 from server.web import create_app
 from sync import topics
 

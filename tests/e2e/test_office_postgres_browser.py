@@ -11,8 +11,8 @@ import time
 import pytest
 from argon2 import PasswordHasher
 
-from server import accounts
-from server.deskdb import open_db
+from server.desk import accounts
+from server.storage.desk_db import open_db
 
 from ..fixtures.browser import by_id, wait_text
 from ..fixtures.headoffice import build_known_set, register_customers

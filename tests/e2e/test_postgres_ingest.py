@@ -3,7 +3,7 @@ import pytest
 from click.testing import CliRunner
 
 from loyalty.cli import main
-from server.store_api import open_store
+from server.ingest.store_api import open_store
 
 from ..fixtures.chain import ServerProcess, Till, start_ingestor
 

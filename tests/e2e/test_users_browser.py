@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from argon2 import PasswordHasher
 
-from server import accounts
-from server.deskdb import open_db
+from server.desk import accounts
+from server.storage.desk_db import open_db
 from server.web import create_app
 
 from ..fixtures.browser import by_id, serve, wait_text

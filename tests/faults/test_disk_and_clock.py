@@ -3,7 +3,7 @@ from datetime import timedelta
 
 import pytest
 
-from server import ingest
+from server.ingest import receive as ingest
 from terminal import journal as journal_module
 
 from ..fixtures.chain import Till, start_ingestor
@@ -32,7 +32,7 @@ def test_disk_full_at_the_server_rolls_back_retries_and_loses_nothing(tmp_path, 
         till.close()
         server.stop()
     assert server.store_failures > 0
-    from server.store import Store
+    from server.ingest.store import Store
     assert Store(tmp_path / "server.db").stats()["tickets"] == 220
 
 
@@ -49,7 +49,7 @@ def test_a_till_hours_off_still_syncs_exactly_once(tmp_path, mosquitto, monkeypa
     finally:
         till.close()
         server.stop()
-    from server.store import Store
+    from server.ingest.store import Store
     store = Store(tmp_path / "server.db")
     closed, received = store.conn.execute("SELECT min(closed_at), min(received_at) FROM tickets").fetchone()
     assert store.ticket_count() == 30 and closed > received  # kept as the till said, received time is the server's

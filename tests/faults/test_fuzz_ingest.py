@@ -4,8 +4,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server.ingest import classify
-from server.store import Store
+from server.ingest.receive import classify
+from server.ingest.store import Store
 from sync.codec import encode_ticket
 from sync.topics import tickets as tickets_topic
 from terminal.journal import Journal

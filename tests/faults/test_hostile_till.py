@@ -21,8 +21,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from programme.cardnumber import make_card_number
 from programme.signing import new_private_key, public_key_text, sign_ticket
 from programme.ticket import GENESIS_HASH, Line, PointsEntry, Tender, Ticket, utc_now
-from server.ingest import Ingestor
-from server.store import Store
+from server.ingest.receive import Ingestor
+from server.ingest.store import Store
 from sync import topics
 from sync.broker_config import SERVER_USER, read_password, write_broker_config
 from sync.broker_url import parse_broker_url

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from server.store import Store
+from server.ingest.store import Store
 
 from ..fixtures.chain import ServerProcess, count_tickets
 from ..fixtures.mqtt import mosquitto  # noqa: F401 - require check happens there

@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from server.store import Store
+from server.ingest.store import Store
 
 from ..fixtures.chain import Till, start_ingestor
 

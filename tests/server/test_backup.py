@@ -3,7 +3,7 @@ import json
 from click.testing import CliRunner
 
 from loyalty.cli import main
-from server.store import Store
+from server.ingest.store import Store
 
 from .test_store import ingest, till_messages
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from hypothesis import given, settings, strategies as st
 
-from server.store import connect
-from server.store_api import open_store
+from server.ingest.store import connect
+from server.ingest.store_api import open_store
 
 from .test_store import ingest, till_messages
 

@@ -6,9 +6,9 @@ import pytest
 
 from programme import archive as archive_format
 from programme.closure import decode_closure, encode_closure, sign_closure
-from server.closures import ImportResult, import_closures, listing
-from server.ingest import classify
-from server.store import Store
+from server.closures.verify import ImportResult, import_closures, listing
+from server.ingest.receive import classify
+from server.ingest.store import Store
 from sync.codec import encode_ticket
 from sync.topics import tickets as tickets_topic
 from terminal.closures import closures, tickets_between

@@ -1,7 +1,7 @@
-"""server.dbconn: the sqlite3 API on both engines, as the desk and the office use it."""
+"""server.storage.connection: the sqlite3 API on both engines, as the desk and the office use it."""
 import pytest
 
-from server.dbconn import dialect, open_connection, translate
+from server.storage.connection import dialect, open_connection, translate
 from server.errors import StoreError
 
 

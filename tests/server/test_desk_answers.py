@@ -1,9 +1,9 @@
 """A till asks head office about a card the desk registered: name, status and tier, on SQLite and on PostgreSQL
 (the uplink answers through the ingest store's own connection, not the desk's)."""
 from programme.ticket import make_line
-from server import cards, customers
-from server.answers import answer_balance
-from server.store_api import open_store
+from server.desk import cards, customers
+from server.ingest.answers import answer_balance
+from server.ingest.store_api import open_store
 from sync.requests import BalanceRequest
 
 from ..fixtures.desk import (  # noqa: F401 - fixtures; both_engines: each test on SQLite and PostgreSQL

@@ -7,9 +7,9 @@ import pytest
 from click.testing import CliRunner
 
 from loyalty.cli import main
-from server import accounts, cards, customers
-from server.desk_errors import Conflict, DeskError, InvalidInput
-from server.deskdb import open_db
+from server.desk import accounts, cards, customers
+from server.desk.errors import Conflict, DeskError, InvalidInput
+from server.storage.desk_db import open_db
 from server.web import create_app
 
 from ..fixtures.desk import (  # noqa: F401 - fixtures; both_engines: each test on SQLite and PostgreSQL

@@ -3,8 +3,9 @@ merge, and the hot-list pushed retained to a real Mosquitto."""
 import msgspec
 import pytest
 
-from server import cards, customers, hotlist
-from server.desk_errors import Conflict, InvalidInput
+from server.desk import cards, customers
+from server.ingest import hotlist
+from server.desk.errors import Conflict, InvalidInput
 from sync import topics
 from sync.broker_url import parse_broker_url
 

@@ -3,7 +3,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from server import cards, corrections, customers
+from server.desk import cards, corrections, customers
 
 from ..fixtures.desk import (  # noqa: F401 - fixtures; both_engines: each test on SQLite and PostgreSQL
     CARD_A, CARD_B, ENROL, both_engines, error_of, sell_anonymously,
@@ -104,7 +104,7 @@ def test_statement_pdf_is_a_well_formed_pdf_with_the_same_figures(desk, holder):
 
 
 def test_a_long_statement_runs_over_several_pages():
-    from server.statement_pdf import text_pdf
+    from server.desk.statement_pdf import text_pdf
 
     pages, text = pdf_text(text_pdf([f"line {n}" for n in range(200)]))
     assert pages == 4 and "line 0" in text and "line 199" in text

@@ -1,8 +1,8 @@
 """Enrol, edit with audit trail, search and the customer page, through the pages and the library."""
 import pytest
 
-from server import audit, cards, customers
-from server.desk_errors import InvalidInput
+from server.desk import audit, cards, customers
+from server.desk.errors import InvalidInput
 
 from ..fixtures.desk import (  # noqa: F401 - fixtures; both_engines: each test on SQLite and PostgreSQL
     CARD_A, ENROL, both_engines, error_of, sell_anonymously,
@@ -109,7 +109,7 @@ def test_customer_view_shows_tier_from_eligible_spend_and_lots_with_their_expiry
     earned = sold[0].closed_at
     expected_expiry = date(earned.year + 1, 2, 28).isoformat()
     assert [(lot["left"], lot["expires_on"]) for lot in standing["lots"]] == [(800, expected_expiry)] * 2
-    from server import corrections
+    from server.desk import corrections
     corrections.adjust(desk.conn, customer_id, CARD_A, -1000, "till error", "seed")
     lots = customers.view(desk.conn, customer_id)["standing"]["lots"]
     assert [lot["left"] for lot in lots] == [600]  # debits take from the oldest lot first

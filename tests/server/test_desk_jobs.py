@@ -6,8 +6,8 @@ from datetime import date, datetime, timezone
 from click.testing import CliRunner
 
 from loyalty.cli import main
-from server import cards
-from server.rules_check import record_version
+from server.desk import cards
+from server.ingest.rules_check import record_version
 from tests.programme.test_rules_docs import DOC, blocks
 
 from ..fixtures.desk import (  # noqa: F401 - fixtures; both_engines: each test on SQLite and PostgreSQL

@@ -1,8 +1,8 @@
-"""server.deskdb: the desk's tables on SQLite and on PostgreSQL, and all-or-nothing transactions on both."""
+"""server.storage.desk_db: the desk's tables on SQLite and on PostgreSQL, and all-or-nothing transactions on both."""
 import pytest
 
-from server.dbconn import INTEGRITY_ERRORS, dialect
-from server.deskdb import open_db, transaction
+from server.storage.connection import INTEGRITY_ERRORS, dialect
+from server.storage.desk_db import open_db, transaction
 
 DESK_TABLES = {"users", "api_tokens", "login_throttle", "customers", "cards", "audit"}
 
@@ -60,8 +60,8 @@ def test_two_desks_issuing_the_same_card_at_once_give_one_card_and_one_clear_ref
     """SQLite's BEGIN IMMEDIATE makes one wait; on PostgreSQL the desk's transaction lock does the same."""
     import threading
 
-    from server import cards, customers
-    from server.desk_errors import Conflict
+    from server.desk import cards, customers
+    from server.desk.errors import Conflict
 
     conn = open_db(target)
     form = {"name": "Ann", "email": "ann@example.org", "postcode": "75005"}

@@ -8,10 +8,10 @@ from click.testing import CliRunner
 
 from loyalty.cli import main
 from programme import archive as archive_format
-from server.backup import backup, restore
-from server.deskdb import open_db
+from server.storage.backup import backup, restore
+from server.storage.desk_db import open_db
 from server.errors import StoreError
-from server.store import Store
+from server.ingest.store import Store
 
 from .test_store import ingest, till_messages
 
@@ -93,7 +93,7 @@ def test_a_failed_backup_leaves_nothing_behind(tmp_path):
 def test_a_backup_refused_by_its_integrity_check_leaves_nothing_behind(tmp_path, monkeypatch):
     Store(tmp_path / "server.db").close()
     before = sorted(os.listdir(tmp_path))
-    monkeypatch.setattr("server.backup.INTEGRITY_CHECK", "SELECT 'page 7: broken'")
+    monkeypatch.setattr("server.storage.backup.INTEGRITY_CHECK", "SELECT 'page 7: broken'")
     with pytest.raises(StoreError) as refused:
         backup(tmp_path / "server.db", tmp_path / "copy.db")
     assert str(refused.value) == f"the backup {tmp_path / 'copy.db'} failed its integrity check: page 7: broken"

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from click.testing import CliRunner
 
 from loyalty.cli import main
-from server import cards, customers, gdpr
+from server.desk import cards, customers, gdpr
 
 from ..fixtures.desk import (  # noqa: F401 - fixtures; both_engines: each test on SQLite and PostgreSQL
     CARD_A, ENROL, both_engines, error_of, sell_anonymously,

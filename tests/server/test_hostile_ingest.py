@@ -6,8 +6,8 @@ import pytest
 
 from programme.signing import new_private_key, public_key_text, sign_ticket
 from programme.ticket import GENESIS_HASH, Line, PointsEntry, Tender, Ticket, utc_now
-from server.ingest import classify
-from server.store import Store
+from server.ingest.receive import classify
+from server.ingest.store import Store
 from sync.codec import encode_ticket
 from sync.topics import tickets as tickets_topic
 
@@ -107,7 +107,7 @@ def test_points_of_an_unknown_rules_version_are_held_until_it_is_known(store):
     assert held == [(t.id, CARD, 40, "rules version 2099-01 is not known to the server: record it with "
                                      "`loyalty rules publish FILE --db`", None)]
     # head office publishes that version: the next batch books what it gives
-    from server.rules_check import record_version
+    from server.ingest.rules_check import record_version
 
     from importlib import resources
 

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-import server.store
-from server.ingest import Ingestor
+import server.ingest.store
+from server.ingest.receive import Ingestor
 from sync.broker_url import parse_broker_url
 from sync.codec import encode_ticket
 from sync.topics import acks as acks_topic, tickets as tickets_topic
@@ -22,14 +22,14 @@ def stored(ingestor: Ingestor) -> set[int]:
 
 @pytest.mark.timeout(60)
 def test_a_message_that_fails_in_the_store_is_dead_lettered_and_ingest_goes_on(mosquitto, tmp_path, monkeypatch):
-    real = server.store.line_rows
+    real = server.ingest.store.line_rows
 
     def poisoned(t):
         if t.seq == 2:
             raise RuntimeError("boom on ticket 2")
         return real(t)
 
-    monkeypatch.setattr(server.store, "line_rows", poisoned)
+    monkeypatch.setattr(server.ingest.store, "line_rows", poisoned)
     url = parse_broker_url(mosquitto.url)
     acks = Listener(mosquitto.port, acks_topic("S001-T01"))
     raw = RawPublisher(mosquitto.port)

@@ -9,12 +9,12 @@ from datetime import date, datetime, timezone
 import psycopg
 
 from programme.points import default_rules
-from server import cards, customers, lots
+from server.desk import cards, customers, lots
 from server.analytics.points import points_summary
-from server.expiry import run_expiry
-from server.standing import standing
-from server.store import connect
-from server.store_api import open_store
+from server.desk.expiry import run_expiry
+from server.desk.standing import standing
+from server.ingest.store import connect
+from server.ingest.store_api import open_store
 
 from ..fixtures.desk import (  # noqa: F401 - fixtures; both_engines: each test on SQLite and PostgreSQL
     CARD_A, CARD_B, CARD_C, ENROL, both_engines, sell_anonymously,

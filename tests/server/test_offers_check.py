@@ -11,8 +11,8 @@ from programme.ticket import make_line, utc_now
 from server.analytics import aggregate, campaigns
 from server.analytics.campaigns import Campaign
 from server.analytics.segments import SegmentSpec
-from server.deskdb import open_db
-from server.store_api import open_store
+from server.storage.desk_db import open_db
+from server.ingest.store_api import open_store
 from sync.codec import encode_ticket
 from sync.topics import tickets as tickets_topic
 from terminal.journal import Journal

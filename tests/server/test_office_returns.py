@@ -2,8 +2,8 @@
 (on SQLite and on PostgreSQL)."""
 import html
 
-from server.ingest import classify
-from server.store_api import open_store
+from server.ingest.receive import classify
+from server.ingest.store_api import open_store
 
 from ..fixtures.desk import both_engines  # noqa: F401 - fixtures
 from .test_returned_lines import message, returns_at_two_tills  # noqa: F401 - fixture

@@ -10,8 +10,8 @@ import msgspec
 import pytest
 
 from programme.ticket import GENESIS_HASH, Tender, Ticket, make_line
-from server.store import DeadLetter
-from server.store_api import open_store
+from server.ingest.store import DeadLetter
+from server.ingest.store_api import open_store
 from sync import topics
 from sync.codec import encode_ticket
 

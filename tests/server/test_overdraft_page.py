@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from programme.ticket import GENESIS_HASH, PointsEntry, Tender, Ticket, make_line
-from server import overdraft
+from server.ingest import overdraft
 
 from ..fixtures.headoffice import CARDS, chained, store_tickets
 from .test_office_web import text  # noqa: F401 - fixture

@@ -1,9 +1,9 @@
-"""Checks done as tickets arrive (server/precheck.py) are used only while they still hold."""
+"""Checks done as tickets arrive (server/ingest/precheck.py) are used only while they still hold."""
 import msgspec
 
-from server.ingest import classify
-from server.precheck import precheck
-from server.store import Store
+from server.ingest.receive import classify
+from server.ingest.precheck import precheck
+from server.ingest.store import Store
 from sync.codec import decode_ticket, encode_ticket
 from sync.topics import tickets as tickets_topic
 from terminal.journal import Journal

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from programme.ticket import Tender, make_line
-from server import overdraft, reservations
-from server.ingest import classify
-from server.store_api import open_store
+from server.ingest import overdraft, reservations
+from server.ingest.receive import classify
+from server.ingest.store_api import open_store
 from sync.codec import encode_ticket
 from sync.topics import tickets as tickets_topic
 from terminal.journal import Journal

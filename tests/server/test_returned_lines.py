@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 import pytest
 
 from programme.ticket import make_line
-from server.answers import answer_ticket
+from server.ingest.answers import answer_ticket
 from sync.codec import encode, encode_ticket
 from sync.requests import TicketRequest, decode_reply
 from sync.topics import tickets as tickets_topic

@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from loyalty.cli import main
 from programme.points import earn_points
 from programme.ticket import Tender, Ticket
-from server.ingest import classify
-from server.rules_check import RulesCatalog, check_ticket, record_version
-from server.store import Store
+from server.ingest.receive import classify
+from server.ingest.rules_check import RulesCatalog, check_ticket, record_version
+from server.ingest.store import Store
 from sync.codec import encode_ticket
 from sync.rules_message import add_version, encode_bundle
 from sync.topics import tickets as tickets_topic

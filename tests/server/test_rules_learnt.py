@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 import programme
-from server.rules_check import RulesCatalog
-from server.store import Store
-from server.uplink import Uplink
+from server.ingest.rules_check import RulesCatalog
+from server.ingest.store import Store
+from server.ingest.uplink import Uplink
 from sync import topics
 from sync.broker_url import parse_broker_url
 from sync.retained import publish_retained

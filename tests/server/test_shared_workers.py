@@ -1,8 +1,8 @@
 """Several ingest workers share the tickets through an MQTT shared subscription on Mosquitto."""
 import pytest
 
-from server.ingest import Ingestor
-from server.store import Store
+from server.ingest.receive import Ingestor
+from server.ingest.store import Store
 from sync.broker_url import parse_broker_url
 
 from ..fixtures.chain import Till

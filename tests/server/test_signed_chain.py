@@ -6,8 +6,8 @@ from click.testing import CliRunner
 
 from loyalty.cli import main
 from programme.signing import sign_ticket
-from server.ingest import classify
-from server.store import Store
+from server.ingest.receive import classify
+from server.ingest.store import Store
 from sync.codec import decode_ticket, encode_ticket
 from sync.topics import tickets as tickets_topic
 from terminal.journal import Journal

@@ -1,7 +1,7 @@
 import msgspec
 
-from server.ingest import classify
-from server.store import Store
+from server.ingest.receive import classify
+from server.ingest.store import Store
 from sync.codec import encode_ticket
 from sync.topics import tickets as tickets_topic
 from terminal.journal import Journal

@@ -6,7 +6,7 @@ import pytest
 
 from programme.signing import sign_ticket
 from server.errors import StoreError
-from server.store_api import open_store, redacted
+from server.ingest.store_api import open_store, redacted
 from sync.codec import decode_ticket, encode_ticket
 from sync.topics import tickets as tickets_topic
 from terminal.journal import Journal
@@ -184,7 +184,7 @@ def test_postgres_a_lost_connection_fails_the_batch_whole_and_the_retry_reconnec
     """What ingest does on a write error: the batch rolled back, tried again on a new connection."""
     import psycopg
 
-    from server.store_api import WRITE_ERRORS
+    from server.ingest.store_api import WRITE_ERRORS
 
     store = open_store(postgres_url)
     m = till_messages(tmp_path, 4)

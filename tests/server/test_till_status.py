@@ -6,10 +6,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from server import till_status
+from server.ingest import till_status
 from server.analytics.health import till_health
-from server.store import Store
-from server.uplink import Uplink
+from server.ingest.store import Store
+from server.ingest.uplink import Uplink
 from sync import topics
 from sync.broker_url import parse_broker_url
 from sync.codec import encode
@@ -161,7 +161,7 @@ def test_sync_health_page_shows_the_reported_backlog(tmp_path, fast_argon2):
 
 
 def test_a_status_dead_letter_is_closed_from_the_page(tmp_path, fast_argon2):
-    from server.store import DeadLetter
+    from server.ingest.store import DeadLetter
 
     desk = Desk(tmp_path)
     build_known_set(desk.db_path)
@@ -194,8 +194,8 @@ def test_a_status_dead_letter_is_closed_from_the_page(tmp_path, fast_argon2):
 
 @pytest.mark.timeout(90)
 def test_on_postgresql_status_kept_and_requests_answered(tmp_path, mosquitto, postgres_url):
-    from server.ingest import Ingestor
-    from server.store_api import open_store
+    from server.ingest.receive import Ingestor
+    from server.ingest.store_api import open_store
     from terminal.requests import Requester
 
     url = parse_broker_url(mosquitto.url)

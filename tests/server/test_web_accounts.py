@@ -6,9 +6,9 @@ import pytest
 from click.testing import CliRunner
 
 from loyalty.cli import main
-from server import accounts
-from server.desk_errors import InvalidInput, LoginRefused, NotFound
-from server.deskdb import open_db
+from server.desk import accounts
+from server.desk.errors import InvalidInput, LoginRefused, NotFound
+from server.storage.desk_db import open_db
 
 from ..fixtures.desk import both_engines, error_of  # noqa: F401 - fixtures
 

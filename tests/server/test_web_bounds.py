@@ -61,7 +61,7 @@ def test_pages_answer_400_with_what_to_give(office):
 
 
 def written(office) -> tuple:
-    from server.dbconn import has_table
+    from server.storage.connection import has_table
 
     return (office.count("audit"), office.count("customers"), office.conn.execute("SELECT birth_date FROM customers "
             "WHERE id = 1").fetchone()[0], office.count("campaigns") if has_table(office.conn, "campaigns") else 0)
@@ -77,7 +77,7 @@ def test_forms_answer_400_and_write_nothing(office):
 
 
 def test_api_errors_are_json(office):
-    from server import accounts
+    from server.desk import accounts
 
     client = office.app.test_client()
     bearer = {"Authorization": f"Bearer {accounts.create_token(office.conn, 'admin')}"}

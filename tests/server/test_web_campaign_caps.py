@@ -9,8 +9,8 @@ import pytest
 from server.analytics import aggregate, campaigns
 from server.analytics.campaigns import Campaign
 from server.analytics.segments import SegmentSpec
-from server.dbconn import has_table
-from server.deskdb import open_db
+from server.storage.connection import has_table
+from server.storage.desk_db import open_db
 from server.errors import ServerError
 
 from ..fixtures.desk import error_of

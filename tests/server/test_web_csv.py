@@ -7,8 +7,8 @@ import io
 
 import pytest
 
-from server import corrections
-from server.csv_cells import cell
+from server.desk import corrections
+from server.desk.csv_cells import cell
 
 from ..fixtures.desk import Desk
 from ..fixtures.headoffice import CARDS, build_known_set, close_office, register_customers

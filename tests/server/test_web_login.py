@@ -10,9 +10,9 @@ from argon2 import PasswordHasher
 from click.testing import CliRunner
 
 from loyalty.cli import main
-from server import accounts
-from server.desk_errors import DeskError
-from server.deskdb import open_db
+from server.desk import accounts
+from server.desk.errors import DeskError
+from server.storage.desk_db import open_db
 from server.web import create_app
 
 from ..fixtures.desk import both_engines, error_of  # noqa: F401 - fixtures

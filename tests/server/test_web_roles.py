@@ -1,8 +1,8 @@
 """Every route of the desk web app, for every role: allowed, or refused with 403 and nothing written."""
 import pytest
 
-from server import cards, corrections, customers
-from server.web import DESK, EVERYONE
+from server.desk import cards, corrections, customers
+from server.web.context import DESK, EVERYONE
 
 from ..fixtures.desk import CARD_A, CARD_B, CARD_C, CARD_D, CARD_E, ENROL, ROLES, Desk, error_of
 

@@ -4,8 +4,8 @@ import hashlib
 import msgspec
 import pytest
 
-from server.ingest import classify
-from server.store import Store
+from server.ingest.receive import classify
+from server.ingest.store import Store
 from sync import sender as sender_module
 from sync.codec import MAX_BATCH_BYTES, encode_batch, encode_ticket, split_batch
 from sync.errors import CodecError

@@ -13,8 +13,8 @@ import msgspec
 import pytest
 
 import programme
-from server.store import Store
-from server.uplink import Uplink
+from server.ingest.store import Store
+from server.ingest.uplink import Uplink
 from sync import topics
 from sync.broker_url import parse_broker_url
 from sync.retained import publish_retained

@@ -2,7 +2,7 @@
 import pytest
 
 from programme.ticket import make_line
-from server.store import Store
+from server.ingest.store import Store
 from sync.broker_url import parse_broker_url
 from terminal.cardstate import card_balance
 from terminal.downlink import DownlinkListener

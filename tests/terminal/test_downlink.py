@@ -20,7 +20,7 @@ LOST, STOLEN = "2900000000018", "2900000000025"
 
 
 def hotlist_payload(cards: dict[str, str]) -> bytes:
-    """The shape server.hotlist publishes, in head office's signed envelope."""
+    """The shape server.ingest.hotlist publishes, in head office's signed envelope."""
     return signed("hotlist", msgspec.json.encode({
         "schema": 1, "published_at": "2026-03-14T12:00:00+00:00",
         "cards": [{"card": c, "status": s, "since": "2026-03-01"} for c, s in cards.items()]}))

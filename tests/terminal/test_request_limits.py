@@ -8,8 +8,8 @@ import logging
 
 import pytest
 
-from server import request_limits
-from server.request_limits import RequestLimits
+from server.ingest import request_limits
+from server.ingest.request_limits import RequestLimits
 from sync.broker_url import parse_broker_url
 from sync.requests import BalanceRequest, ReleaseRequest
 from terminal import requests
@@ -147,9 +147,9 @@ def secure_chain(tmp_path, reachable):
     """The generated hardened broker (TLS, one account per till, ACLs), head office answering as its own account,
     a ticket of S001-T01 at head office."""
     from programme.ticket import make_line
-    from server.ingest import classify
-    from server.store import Store
-    from server.uplink import Uplink
+    from server.ingest.receive import classify
+    from server.ingest.store import Store
+    from server.ingest.uplink import Uplink
     from sync.broker_config import SERVER_USER, write_broker_config
     from sync.codec import encode_ticket
     from sync.mosquitto import Mosquitto, free_port, mosquitto_binary

@@ -8,8 +8,8 @@ import pytest
 
 from programme.errors import ProgrammeError
 from programme.ticket import make_line
-from server.store import Store
-from server.uplink import Uplink
+from server.ingest.store import Store
+from server.ingest.uplink import Uplink
 from sync.broker_url import parse_broker_url
 from terminal import requests
 from terminal.app import TillApp
@@ -92,7 +92,7 @@ def test_till_b_shows_the_balance_head_office_knows(chain):
 
 @pytest.mark.timeout(60)
 def test_a_registered_card_comes_with_first_name_and_tier(chain, tmp_path):
-    from server.deskdb import open_db
+    from server.storage.desk_db import open_db
 
     office, till_a, _, session = chain
     card, at = "2900000000032", "2026-01-05T10:00:00+00:00"
@@ -189,7 +189,7 @@ async def wait_online(app: TillApp) -> None:
 @pytest.mark.timeout(60)
 @pilot_test
 async def test_the_screen_shows_the_server_balance_then_offline_with_the_server_down(tmp_path, mosquitto):
-    from server.deskdb import open_db
+    from server.storage.desk_db import open_db
 
     office = HeadOffice(tmp_path / "server.db", mosquitto.url)
     till_a = sold_at_till_a(tmp_path, mosquitto.url)  # before the app runs: blocking here is harmless

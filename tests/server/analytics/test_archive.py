@@ -13,8 +13,8 @@ from loyalty.cli import main
 from programme.ticket import PointsEntry, Tender, Ticket, make_line
 from server.analytics import archive
 from server.analytics.archive_db import open_archive
-from server.dbconn import open_connection
-from server.store_api import open_store
+from server.storage.connection import open_connection
+from server.ingest.store_api import open_store
 from sync.codec import encode_ticket
 from sync.topics import tickets as tickets_topic
 

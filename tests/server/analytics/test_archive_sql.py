@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from loyalty.cli import main
 from server.analytics import archive
 from server.analytics.archive_db import QueryRefused, ask
-from server.dbconn import open_connection
+from server.storage.connection import open_connection
 
 from ...fixtures.headoffice import build_known_set
 

@@ -11,8 +11,8 @@ from server.analytics import aggregate, archive, rfm, value
 from server.analytics.archive_value import FLOOR_THOUSANDTHS, figures
 from server.analytics.generate import Plan, generate
 from server.analytics.margins import margin_cents
-from server.dbconn import open_connection
-from server.deskdb import open_db
+from server.storage.connection import open_connection
+from server.storage.desk_db import open_db
 
 from ...fixtures.headoffice import (  # noqa: F401
     CARDS, END, START, build_known_set, known_set_with_customers)

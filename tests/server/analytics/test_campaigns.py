@@ -13,7 +13,7 @@ from server.analytics import aggregate, campaigns
 from server.analytics.campaigns import Campaign
 from server.analytics.segments import SegmentSpec
 from server.analytics.stats import t_quantile, welch_interval
-from server.deskdb import open_db
+from server.storage.desk_db import open_db
 from server.errors import ServerError
 from sync import topics
 from sync.broker_url import parse_broker_url
@@ -159,7 +159,7 @@ def test_a_stopped_campaign_leaves_the_offers_and_ends_that_day(conn):
 
 
 def test_a_database_from_before_stops_gets_the_column_and_ingest_reads_it_meanwhile(conn):
-    from server.offers_check import CampaignCache
+    from server.ingest.offers_check import CampaignCache
 
     made = campaigns.create(conn, campaign())
     with conn:

@@ -9,7 +9,7 @@ import pytest
 
 from programme.ticket import Tender, Ticket, make_line, ticket_id
 from server.analytics import aggregate, archive, dashboard
-from server.dbconn import open_connection
+from server.storage.connection import open_connection
 
 from ...fixtures.desk import text
 from ...fixtures.headoffice import CARDS, END, START, chained, known_set_with_customers, last_hash, store_tickets

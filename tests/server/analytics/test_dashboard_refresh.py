@@ -11,7 +11,7 @@ import pytest
 
 from programme.ticket import Tender, Ticket, make_line
 from server.analytics import aggregate, dashboard
-from server.dbconn import open_connection
+from server.storage.connection import open_connection
 
 from ...fixtures.desk import text
 from ...fixtures.headoffice import CARDS, END, START, _ean, chained, last_hash

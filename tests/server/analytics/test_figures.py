@@ -17,8 +17,8 @@ from server.analytics import aggregate, archive, campaigns, dashboard, points, r
 from server.analytics.engines import DuckDb, EngineError, engine, stop_spark
 from server.analytics.figures import campaign_inputs, customer_figures, prepare, top_categories, value_dashboard
 from server.analytics.generate import Plan, generate
-from server.dbconn import open_connection
-from server.deskdb import open_db
+from server.storage.connection import open_connection
+from server.storage.desk_db import open_db
 
 from ...fixtures.components import require
 from ...fixtures.headoffice import CARDS, END, START, build_known_set

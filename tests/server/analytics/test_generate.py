@@ -11,7 +11,7 @@ from loyalty.cli import main
 from programme.ticket import GENESIS_HASH, ticket_hash
 from server.analytics import generate as gen
 from server.analytics import value
-from server.deskdb import open_db
+from server.storage.desk_db import open_db
 from server.errors import ServerError
 from sync.codec import decode_ticket
 

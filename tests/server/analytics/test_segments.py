@@ -11,7 +11,7 @@ import pytest
 from programme.ticket import Tender, make_line
 from server.analytics import aggregate
 from server.analytics.segments import SegmentSpec, counts, export_csv, members, tier_names
-from server.deskdb import open_db
+from server.storage.desk_db import open_db
 from server.errors import ServerError
 
 from ...fixtures.headoffice import CARDS, END, START, known_set_with_customers, known_tickets, store_tickets

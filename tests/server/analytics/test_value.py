@@ -9,7 +9,7 @@ import pytest
 
 from programme.ticket import PointsEntry, Tender, Ticket, make_line
 from server.analytics import aggregate, points, rfm, value
-from server.dbconn import open_connection
+from server.storage.connection import open_connection
 
 from ...fixtures.headoffice import CARDS, END, START, build_known_set, store_tickets  # noqa: F401
 

@@ -1,0 +1,1 @@
+"""The server's click commands (`loyalty server`, `admin`, `office`...): parse, call, show."""

@@ -1,0 +1,1 @@
+"""Head office's check of the tills' closures and journals (NF525)."""

@@ -1,0 +1,1 @@
+"""The welcome desk's domain: customers, cards, accounts, cheques, corrections, GDPR, expiry."""

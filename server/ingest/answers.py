@@ -1,0 +1,107 @@
+"""Head office answers a till's requests: a card's balance (for a card this till never sold to), a
+ticket (for a return, with what was already returned of each line, all tills together), and a
+reservation of points before the till spends them (server.ingest.reservations) or its release. Balances and
+tickets are reads only; the SQL runs on SQLite and, through the `?` adapter, on PostgreSQL (a database
+the desk never opened has no desk tables: no name, no registration there).
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+import msgspec
+
+from programme.cardnumber import mask_card_number
+from programme.ticket import store_of
+from sync.events import log_event
+from sync.requests import (BalanceRequest, CardInfo, ReleaseRequest, Reply, Request, Reservation, ReserveRequest,
+                           TicketRequest)
+
+from server.ingest import reservations
+
+from server.ingest.returns_check import returned_quantities
+from server.ingest.store import balances_seen_by
+from server.ingest.store_api import WRITE_ERRORS
+
+log = logging.getLogger("loyalty.uplink")
+
+
+def answer(conn, terminal: str, request: Request, now: datetime | None = None) -> Reply:
+    now = now or datetime.now(timezone.utc)
+    if isinstance(request, BalanceRequest):
+        return answer_balance(conn, terminal, request)
+    if isinstance(request, ReserveRequest):
+        return answer_reserve(conn, terminal, request, now)
+    if isinstance(request, ReleaseRequest):
+        freed = reservations.release(conn, terminal, request.reservation, now)
+        return Reply(schema=1, id=request.id, kind="release", found=freed,
+                     message=None if freed else f"reservation {request.reservation} is not held by this till")
+    return answer_ticket(conn, terminal, request)
+
+
+def answer_reserve(conn, terminal: str, request: ReserveRequest, now: datetime) -> Reply:
+    card = request.card
+    outcome = reservations.reserve(conn, terminal, card, request.points, request.after_seq, request.id, now)
+    log_event(log, "reservation_granted" if outcome.granted else "reservation_refused", terminal=terminal,
+              card=mask_card_number(card), points=request.points, available=outcome.available)
+    if not outcome.granted:
+        return Reply(schema=1, id=request.id, kind="reserve", found=False, message=outcome.message,
+                     available=outcome.available)
+    return Reply(schema=1, id=request.id, kind="reserve", found=True, available=outcome.available,
+                 reservation=Reservation(id=outcome.id, points=outcome.points, expires_at=outcome.expires_at))
+
+
+def _desk_card(conn, card: str) -> tuple[str, str | None] | None:
+    """(card status, first name) when the desk registered the card; None otherwise or without desk tables."""
+    try:
+        row = conn.execute("SELECT c.status, u.name, u.erased_at FROM cards c JOIN customers u ON u.id = c.customer_id "
+                           "WHERE c.number = ?", (card,)).fetchone()
+    except WRITE_ERRORS:  # no desk tables in this database (PostgreSQL ingest, or a bare store)
+        return None
+    if row is None:
+        return None
+    status, name, erased_at = row
+    first = None if erased_at or not name else name.split()[0]
+    return status, first
+
+
+def _tier(conn, card: str) -> str | None:
+    from server.desk.standing import standing
+
+    try:
+        return standing(conn, [card])["tier"]
+    except Exception as exc:  # noqa: BLE001 - the balance matters more than the tier: answer without it
+        log_event(log, "tier_unavailable", logging.WARNING, card=mask_card_number(card), reason=repr(exc))
+        return None
+
+
+def answer_balance(conn, terminal: str, request: BalanceRequest) -> Reply:
+    card = request.card
+    entries = conn.execute("SELECT count(*) FROM ledger WHERE card = ?", (card,)).fetchone()[0]
+    known, seq = balances_seen_by(conn, terminal, [card])
+    points = known.get(card, 0)
+    desk = _desk_card(conn, card)
+    sold = entries or conn.execute("SELECT 1 FROM tickets WHERE card = ? LIMIT 1", (card,)).fetchone()
+    info = CardInfo(card=card, points=points, seq=seq, as_of=datetime.now(timezone.utc), registered=desk is not None,
+                    first_name=desk[1] if desk else None, tier=_tier(conn, card) if entries else None,
+                    status=desk[0] if desk else None)
+    if not sold and desk is None:
+        return Reply(schema=1, id=request.id, kind="balance", found=False, balance=info,
+                     message=f"card {mask_card_number(card)} is not known to head office: never used, not registered")
+    return Reply(schema=1, id=request.id, kind="balance", found=True, balance=info)
+
+
+def answer_ticket(conn, terminal: str, request: TicketRequest) -> Reply:
+    """The ticket, only to a till of the store that sold it: a return is taken where the sale was."""
+    ticket_id = request.ticket_id.strip()
+    row = conn.execute("SELECT payload, store FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+    if row is not None and row[1] != store_of(terminal):
+        return Reply(schema=1, id=request.id, kind="ticket", found=False,
+                     message=f"ticket {ticket_id} was sold in store {row[1]}: a return is taken in the store that "
+                             f"sold it; send the customer to store {row[1]}")
+    if row is None:
+        return Reply(schema=1, id=request.id, kind="ticket", found=False,
+                     message=f"ticket {ticket_id} is not at head office: check the number at the foot of the "
+                             "receipt; a ticket reaches head office when the till that sold it has synced")
+    return Reply(schema=1, id=request.id, kind="ticket", found=True, ticket=msgspec.Raw(bytes(row[0])),
+                 returned=returned_quantities(conn, ticket_id))

@@ -1,0 +1,106 @@
+"""The server's check of head office's offers a till applied: each `offer:<campaign id>` entry on a
+ticket is a claim, accepted only when the card is one of the campaign's targets, the ticket's day
+(in its rules' time zone) is within its dates, its store is one of the campaign's (or it has none), and the card has
+not used that offer on an earlier ticket.
+
+Accepted bonus points offers go to the rules engine as targeted offers for the card, so the
+recompute gives the till's entry back; accepted cheque offers give their 0-point entry back. A
+refused claim is not given back, so the ticket is a discrepancy whose reason says why.
+Campaigns are held in memory and reloaded only when one is added: a ticket costs a dict look-up,
+and only a ticket with a claim asks the ledger about earlier use. The campaigns live in the
+SQLite head-office database (server/analytics/campaigns.py); other stores know none yet.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from programme.campaign_offers import RULE_PREFIX, CampaignOffer, as_promotion, campaign_of, cheque_entry
+from programme.rules import Promotion
+from programme.ticket import PointsEntry, Ticket
+
+from server.storage.connection import has_column, has_table
+
+
+@dataclass(frozen=True)
+class KnownCampaign:
+    offer: CampaignOffer
+    targets: frozenset[str]
+
+
+def offer_claims(ticket: Ticket) -> list[tuple[int, PointsEntry]]:
+    """The ticket's `offer:<campaign id>` entries (basket level), with their campaign ids."""
+    return [(campaign, e) for e in ticket.points
+            if e.line is None and e.kind == "earn" and e.rule.startswith(RULE_PREFIX)
+            and (campaign := campaign_of(e.rule)) is not None]
+
+
+class CampaignCache:
+    """Every campaign with its target cards, by id."""
+
+    def __init__(self):
+        self.by_id: dict[int, KnownCampaign] = {}
+        self._mark: tuple | None = None
+        self._stoppable = False
+
+    def refresh(self, conn) -> CampaignCache:
+        """Reload when a campaign was added since (one small query per batch otherwise)."""
+        if not has_table(conn, "campaigns"):  # no campaign was ever created in this database
+            return self
+        if not self._stoppable:  # a database made before campaigns could be stopped has no stopped_at yet
+            self._stoppable = has_column(conn, "campaigns", "stopped_at")
+        stopped = "max(stopped_at)" if self._stoppable else "NULL"
+        mark = tuple(conn.execute(f"SELECT count(*), max(id), {stopped} FROM campaigns").fetchone())
+        if mark == self._mark:
+            return self
+        targets: dict[int, set[str]] = {}
+        for campaign, card in conn.execute("SELECT campaign_id, card FROM campaign_members WHERE grp = 'target'"):
+            targets.setdefault(campaign, set()).add(card)
+        found = {}
+        for cid, name, kind, points, cheque_cents, starts, ends, stores in conn.execute(
+                "SELECT id, name, kind, points, cheque_cents, starts, ends, stores FROM campaigns"):
+            offer = CampaignOffer(campaign=cid, name=name, kind=kind, points=points, cheque_cents=cheque_cents,
+                                  starts=date.fromisoformat(starts), ends=date.fromisoformat(ends),
+                                  stores=[s for s in stores.split(",") if s])
+            found[cid] = KnownCampaign(offer, frozenset(targets.get(cid, ())))
+        self.by_id, self._mark = found, mark
+        return self
+
+    def judge(self, conn, ticket: Ticket, claims: list[tuple[int, PointsEntry]], day: date
+              ) -> tuple[tuple[Promotion, ...], list[PointsEntry], list[str]]:
+        """The claims the server accepts (engine offers, cheque entries) and why the others are refused.
+        `day`: the ticket's day in its rules' time zone (programme.engine.local_day), as the till chose it."""
+        promotions, cheques, refused = [], [], []
+        card = ticket.card
+        for campaign, entry in claims:
+            why = self._refusal(conn, ticket, campaign, entry, day)
+            if why:
+                refused.append(f"{entry.rule} refused: {why}")
+                continue
+            offer = self.by_id[campaign].offer
+            if offer.kind == "cheque":
+                cheques.append(cheque_entry(offer))
+            else:
+                promotions.append(as_promotion(offer, card))
+        return tuple(promotions), cheques, refused
+
+    def _refusal(self, conn, ticket: Ticket, campaign: int, entry: PointsEntry, day: date) -> str | None:
+        known = self.by_id.get(campaign)
+        if known is None:
+            return f"campaign {campaign} is not known to the server"
+        offer = known.offer
+        if ticket.card not in known.targets:
+            return f"card {ticket.card} is not a target of campaign {campaign}"
+        if not offer.starts <= day <= offer.ends:
+            return f"the ticket is of {day}, campaign {campaign} runs from {offer.starts} to {offer.ends}"
+        if offer.stores and ticket.store not in offer.stores:
+            return f"store {ticket.store} is not one of campaign {campaign}'s stores ({', '.join(offer.stores)})"
+        if offer.kind == "cheque" and entry.points:
+            return f"campaign {campaign} gives a loyalty cheque, not points"
+        if conn is None:  # checked outside ingest (a bench, a test): earlier use is not known
+            return None
+        first = conn.execute("SELECT ticket_id FROM ledger WHERE card = ? AND rule = ? ORDER BY id LIMIT 1",
+                             (ticket.card, entry.rule)).fetchone()
+        if first is not None and first[0] != ticket.id:
+            return f"card {ticket.card} already used this offer on ticket {first[0]}"
+        return None

@@ -1,0 +1,1 @@
+"""The server's databases: connections on SQLite and PostgreSQL, the desk's tables, backup."""
