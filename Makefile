@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := mosquitto mosquitto-clients pcscd vsmartcard-vpcd swig libpcsclite-dev gcc python3-dev python3-venv \
-	chromium chromium-driver tmux postgresql curl jq
+	chromium chromium-driver tmux postgresql curl jq openjdk-17-jre-headless
 PYTEST_ARGS ?=
 
 .PHONY: setup system-packages locales demo test bench clean

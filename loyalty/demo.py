@@ -108,6 +108,7 @@ def run_demo(tickets: int, tills: int, broker: str | None = None, workdir: str |
         stats = store.stats()
     finally:
         store.close()
+    archived = _archive(base / "server.db")
     return {
         "tickets_sent": tickets,
         "tickets_stored": stats["tickets"],
@@ -120,4 +121,17 @@ def run_demo(tickets: int, tills: int, broker: str | None = None, workdir: str |
         "workdir": str(base),
         "head_office_key": str(signing_key),
         "catalogue": {r.scope: {"version": r.version.version, "articles": len(r.version.articles)} for r in recorded},
+        "archive": archived,
     }
+
+
+def _archive(db: Path) -> str:
+    """The head-office archive beside the demo's database (`loyalty office export`), which the office pages read."""
+    from server.analytics.archive import default_archive, export
+    from server.storage.connection import open_connection
+
+    conn = open_connection(str(db))
+    try:
+        return export(conn, default_archive(db))["archive"]
+    finally:
+        conn.close()

@@ -166,6 +166,28 @@ def pending(conn) -> int:
     return conn.execute("SELECT count(*) FROM tickets WHERE rowid > ?", (last,)).fetchone()[0]
 
 
+def archived(conn) -> int:
+    """The archive's watermark, in the aggregates' terms (aggregate.watermark): on SQLite the last ticket rowid
+    of the batches done, on PostgreSQL the tickets they hold."""
+    ensure_schema(conn)
+    if dialect(conn) == POSTGRESQL:
+        return conn.execute("SELECT coalesce(sum(tickets), 0) FROM archive_batches WHERE done_at IS NOT NULL"
+                            ).fetchone()[0]
+    return conn.execute("SELECT coalesce(max(last_ticket), 0) FROM archive_batches WHERE done_at IS NOT NULL"
+                        ).fetchone()[0]
+
+
+def archive_of(conn) -> Path | None:
+    """The archive this database feeds when it has one on this machine (`archive_target` names it and its
+    `_archive.json` is there); None otherwise."""
+    if not has_table(conn, "archive_target"):
+        return None
+    row = conn.execute("SELECT path FROM archive_target").fetchone()
+    if row is None or not (Path(row[0]) / MANIFEST).exists():
+        return None
+    return Path(row[0])
+
+
 def export(conn, archive: str | Path, progress: Callable[[int, int], None] | None = None) -> dict:
     """Write every ticket, line and ledger entry the archive does not hold yet; returns counts.
 

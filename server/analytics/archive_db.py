@@ -46,6 +46,8 @@ def open_archive(archive: str | Path):
             else:
                 columns = ", ".join(f"CAST(NULL AS {_duck_type(f.type)}) AS {f.name}" for f in schemas()[name])
                 db.execute(f"CREATE VIEW {name} AS SELECT {columns}, CAST(NULL AS VARCHAR) AS month WHERE false")
+        db.execute("SET enable_progress_bar = false")  # DuckDB's bar would go to stdout, into the JSON printed
+        db.execute("SET TimeZone = 'UTC'")  # a timestamp's day is its UTC day, as the store's and Spark's
         db.execute(f"SET allowed_directories = [{_quoted(str(archive) + '/')}]")
         db.execute("SET enable_external_access = false")
         db.execute("SET lock_configuration = true")

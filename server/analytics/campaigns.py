@@ -216,10 +216,13 @@ def publish(conn: Connection, broker: BrokerUrl, today: date,
     return len(offers)
 
 
-def analyse(conn: Connection, campaign_id: int) -> dict:
+def analyse(conn: Connection, campaign_id: int, inputs=None) -> dict:
     """Redemption rate, spend per customer target vs control over the campaign's dates with Welch's 95%
     interval for the uplift, and the cost: points of the entries named `offer:<id>` (or `offer:<id> ...`),
-    and for a cheque offer the cheques issued (one 0-point entry each) times their value."""
+    and for a cheque offer the cheques issued (one 0-point entry each) times their value.
+
+    The spend and the offer entries come from the aggregates and the ledger, or from the archive when
+    `inputs` (figures.campaign_inputs, by either engine) gives them."""
     c = get(conn, campaign_id)
     ensure_aggregates(conn)
     groups: dict[str, dict[str, int]] = {"target": {}, "control": {}}
@@ -228,19 +231,20 @@ def analyse(conn: Connection, campaign_id: int) -> dict:
             "SELECT customer, card, grp FROM campaign_members WHERE campaign_id = ?", (campaign_id,)):
         groups[grp].setdefault(customer, 0)
         card_group[card] = (grp, customer)
-    for card, spend in conn.execute(
-            "SELECT m.card, sum(d.spend_cents) FROM campaign_members m JOIN card_day d ON d.card = m.card "
-            "WHERE m.campaign_id = ? AND d.day >= ? AND d.day <= ? GROUP BY m.card",
-            (campaign_id, c["starts"], c["ends"])):
+    rule = f"offer:{campaign_id}"  # not offer:12 for campaign 1
+    spends = inputs.spend if inputs is not None else conn.execute(
+        "SELECT m.card, sum(d.spend_cents) FROM campaign_members m JOIN card_day d ON d.card = m.card "
+        "WHERE m.campaign_id = ? AND d.day >= ? AND d.day <= ? GROUP BY m.card", (campaign_id, c["starts"], c["ends"]))
+    offers = inputs.offers if inputs is not None else conn.execute(
+        "SELECT l.card, sum(l.points), count(*) FROM ledger l JOIN campaign_members m ON m.card = l.card "
+        "AND m.campaign_id = ? WHERE (l.rule = ? OR l.rule LIKE ?) AND substr(l.at, 1, 10) >= ? "
+        "AND substr(l.at, 1, 10) <= ? GROUP BY l.card", (campaign_id, rule, f"{rule} %", c["starts"], c["ends"]))
+    for card, spend in spends:
         grp, customer = card_group[card]
         groups[grp][customer] += spend
     redeemed: set[str] = set()
     cost = uses = 0
-    rule = f"offer:{campaign_id}"  # not offer:12 for campaign 1
-    for card, points, entries in conn.execute(
-            "SELECT l.card, sum(l.points), count(*) FROM ledger l JOIN campaign_members m ON m.card = l.card "
-            "AND m.campaign_id = ? WHERE (l.rule = ? OR l.rule LIKE ?) AND substr(l.at, 1, 10) >= ? "
-            "AND substr(l.at, 1, 10) <= ? GROUP BY l.card", (campaign_id, rule, f"{rule} %", c["starts"], c["ends"])):
+    for card, points, entries in offers:
         grp, customer = card_group[card]
         if grp == "target":
             redeemed.add(customer)

@@ -1,5 +1,10 @@
 """The value dashboard's figures in one dict, cached in the database with the time they were computed.
 
+When the database feeds an archive (`loyalty office export`), the figures come from it through DuckDB
+(server.analytics.figures: the same numbers, from the one definition Spark runs too; about the aggregates'
+time at 10 M tickets, docs/performance.md), after the archive is brought up to date; the version's tickets
+part is then the archive's watermark. Without an archive they come from the aggregates, as before.
+
 Recomputing means reading every customer's aggregates: seconds at national scale, a minute at 10 M
 tickets. The cache key is the period; each row keeps the data version it was computed from (the
 aggregates' watermark, the ledger's last entry, the cards' last row) and when. `dashboard()` folds
@@ -8,14 +13,18 @@ and `behind()` instead, which never fold nor recompute, so it stays fast while t
 """
 from __future__ import annotations
 
+import logging
 import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 
 import msgspec
 
 from server.storage.connection import POSTGRESQL, Connection, dialect, has_table
-from . import aggregate, points, rfm, value
+from . import aggregate, archive, points, rfm, value
+
+log = logging.getLogger("loyalty.dashboard")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS dashboard_cache (
@@ -173,18 +182,53 @@ def compute(conn: Connection, start: date, end: date) -> dict:
     }
 
 
+def compute_archived(conn: Connection, folder: Path, start: date, end: date) -> dict:
+    """compute()'s figures from the archive by DuckDB (the enrolments from the desk's cards table)."""
+    from .engines import DuckDb
+    from .figures import prepare, value_dashboard
+
+    with DuckDb(folder) as engine:
+        prepare(engine, value.card_owners(conn))
+        body = value_dashboard(engine, start, end, value.point_value_cents())
+    body["enrolments"] = enrolments_by_month(conn, start, end)
+    return body
+
+
+def _archived_figures(conn: Connection, folder: Path, start: date, end: date) -> tuple[str, bytes | None]:
+    """(version, body or None when the cache holds that version) from the archive, exported up to date first
+    (another export running meanwhile: the figures of what the archive holds)."""
+    others = data_version(conn).partition(":")[2]  # ledger and cards read before the export: never ahead of it
+    try:
+        archive.export(conn, folder)
+    except archive.ArchiveError as exc:
+        log.warning("dashboard figures from the archive as it is: %s", exc)
+    version = f"{archive.archived(conn)}:{others}"
+    row = conn.execute("SELECT version FROM dashboard_cache WHERE start = ? AND \"end\" = ?",
+                       (start.isoformat(), end.isoformat())).fetchone()
+    if row and row[0] == version:
+        return version, None
+    return version, msgspec.json.encode(compute_archived(conn, folder, start, end))
+
+
 def dashboard(conn: Connection, start: date, end: date) -> dict:
     """The figures for [start, end], folding new tickets first and recomputing when anything changed since
-    they were computed (the job and the background refresher call this; pages call cached())."""
+    they were computed (the job and the background refresher call this; pages call cached()). From the
+    archive when the database feeds one, else from the aggregates."""
     aggregate.refresh(conn)
     ensure_schema(conn)
-    with aggregate.snapshot(conn):  # the figures are exactly those of their version, whoever writes meanwhile
-        version = data_version(conn)
-        row = conn.execute("SELECT version, body FROM dashboard_cache WHERE start = ? AND \"end\" = ?",
-                           (start.isoformat(), end.isoformat())).fetchone()
-        if row and row[0] == version:
-            return msgspec.json.decode(row[1])
-        body = msgspec.json.encode(compute(conn, start, end))
+    folder = archive.archive_of(conn)
+    if folder is not None:
+        version, body = _archived_figures(conn, folder, start, end)
+        if body is None:
+            return cached(conn, start, end).body
+    else:
+        with aggregate.snapshot(conn):  # the figures are exactly those of their version, whoever writes meanwhile
+            version = data_version(conn)
+            row = conn.execute("SELECT version, body FROM dashboard_cache WHERE start = ? AND \"end\" = ?",
+                               (start.isoformat(), end.isoformat())).fetchone()
+            if row and row[0] == version:
+                return msgspec.json.decode(row[1])
+            body = msgspec.json.encode(compute(conn, start, end))
     computed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     with conn:
         conn.execute("INSERT INTO dashboard_cache (start, \"end\", version, body, computed_at) VALUES (?, ?, ?, ?, ?) "

@@ -53,6 +53,37 @@ def export(db: str, archive: str | None) -> None:
 
 
 @office.command()
+@db_option(help="The server's database: which cards belong to one desk customer, and the archive beside it.")
+@click.option("--archive", help=ARCHIVE_HELP + " With --engine spark, any path Spark reads (s3a://BUCKET/archive).")
+@click.option("--engine", "engine_name", type=click.Choice(["duckdb", "spark"]), default="duckdb",
+              show_default=True, help="What computes the figures: DuckDB here, or Spark (local mode unless "
+              "LOYALTY_SPARK_MASTER names a cluster).")
+@click.option("--start", type=click.DateTime(["%Y-%m-%d"]), help="First day (default: a year before --end).")
+@click.option("--end", type=click.DateTime(["%Y-%m-%d"]), help="Last day (default: the archive's last day with a "
+              "ticket).")
+@clear_errors()
+def figures(db: str, archive: str | None, engine_name: str, start, end) -> None:
+    """Print as JSON the value dashboard's figures over the archive (customers, spend, margin, deciles, Pareto,
+    value ranks, RFM and lifetime value of the best customers, retention, identification by store, points
+    issued, redeemed, expired and outstanding), computed by DuckDB or Spark from one definition."""
+    import time
+
+    from server.analytics.figures import office_figures
+    from server.analytics.value import card_owners
+    from server.storage.connection import open_connection
+    target = _archive_of(db, archive)
+    conn = open_connection(db)
+    try:
+        owners = card_owners(conn)
+    finally:
+        conn.close()
+    started = time.perf_counter()
+    body = office_figures(engine_name, target, owners, start and start.date(), end and end.date())
+    body = {"engine": engine_name, "seconds": round(time.perf_counter() - started, 3), **body}
+    click.echo(json.dumps(body))
+
+
+@office.command()
 @db_option(required=False, exists=False, help="The server's database, to find its archive beside it.")
 @click.option("--archive", type=click.Path(file_okay=False, exists=True), help=ARCHIVE_HELP)
 @click.option("--json", "as_json", is_flag=True,

@@ -29,6 +29,11 @@ def test_demo_stores_every_ticket_sent(tmp_path):
     server = sqlite3.connect(tmp_path / "server.db")
     assert {r for r, in server.execute("SELECT DISTINCT vat_rate FROM lines")} == {2000, 1000, 550, 210}
     server.close()
+    # The archive beside it, which the office pages read (server.analytics.dashboard)
+    from server.analytics.archive_db import ask
+
+    assert summary["archive"] == str(tmp_path / "server.archive")
+    assert ask(summary["archive"], "SELECT count(*) FROM tickets").rows == [(120,)]
 
 
 @pytest.mark.timeout(60)
