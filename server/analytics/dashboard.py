@@ -187,9 +187,14 @@ def compute_archived(conn: Connection, folder: Path, start: date, end: date) -> 
     from .engines import DuckDb
     from .figures import prepare, value_dashboard
 
+    from datetime import datetime, time, timedelta, timezone
+
+    from ..desk.cheque_book import outstanding_cents
+
+    cheques = outstanding_cents(conn, datetime.combine(end + timedelta(days=1), time(), timezone.utc))
     with DuckDb(folder) as engine:
         prepare(engine, value.card_owners(conn))
-        body = value_dashboard(engine, start, end, value.point_value_cents())
+        body = value_dashboard(engine, start, end, value.point_value_cents(), cheques)
     body["enrolments"] = enrolments_by_month(conn, start, end)
     return body
 

@@ -261,8 +261,9 @@ def identification_by_store(e: Engine, start: date, end: date) -> list[dict]:
                  identification_sql(e, start, end))]
 
 
-def points_summary(e: Engine, start: date, end: date, as_of: date, point_cents: int) -> dict:
-    """As points.points_summary."""
+def points_summary(e: Engine, start: date, end: date, as_of: date, point_cents: int, cheques_cents: int = 0) -> dict:
+    """As points.points_summary; `cheques_cents`: the loyalty cheques in circulation (the cheque book is in the
+    transactional database, not the archive: the caller reads it, server.desk.cheque_book.outstanding_cents)."""
     from .points import next_expiry
 
     kinds = dict(e.rows(points_by_kind_sql(e, start, end)))
@@ -274,7 +275,8 @@ def points_summary(e: Engine, start: date, end: date, as_of: date, point_cents: 
         "expired": -kinds.get("expire", 0),
         "outstanding": outstanding,
         "point_cents": point_cents,
-        "liability_cents": outstanding * point_cents,
+        "liability_cents": outstanding * point_cents + cheques_cents,
+        "cheques_outstanding_cents": cheques_cents,
         "next_expiry": when.isoformat(),
         "expiring_points": expiring,
         "expiring_cents": expiring * point_cents,
@@ -290,7 +292,7 @@ def _rank_order(rank: str) -> int:
     return 1 if rank == "top decile" else 11 if rank == "below zero" else int(rank.split()[1])
 
 
-def value_dashboard(e: Engine, start: date, end: date, point_cents: int) -> dict:
+def value_dashboard(e: Engine, start: date, end: date, point_cents: int, cheques_cents: int = 0) -> dict:
     """The value dashboard's figures (dashboard.compute but the enrolments, which are the desk's), computed by
     the engine: only the sums, the top customers and the curve's points leave it. prepare() first."""
     e.materialize("customer_figures", f"SELECT {COLUMNS} FROM ({customers_sql(e, start, end, point_cents)}) c")
@@ -329,7 +331,7 @@ def value_dashboard(e: Engine, start: date, end: date, point_cents: int) -> dict
         "start": start.isoformat(), "end": end.isoformat(), "customers": n, "spend_cents": spend,
         "margin_cents": margin, "top20": top20, "retention": retained, "curve": curve, "deciles": deciles,
         "rank_counts": rank_counts, "top": top, "stores": identification_by_store(e, start, end),
-        "points": points_summary(e, start, end, as_of=end, point_cents=point_cents),
+        "points": points_summary(e, start, end, as_of=end, point_cents=point_cents, cheques_cents=cheques_cents),
     }
 
 
@@ -355,7 +357,7 @@ def last_day(e: Engine) -> date | None:
 
 
 def office_figures(engine_name: str, archive, owners: dict[str, int], start: date | None = None,
-                   end: date | None = None, point_cents: int | None = None) -> dict:
+                   end: date | None = None, point_cents: int | None = None, cheques_cents: int = 0) -> dict:
     """The value dashboard's figures over [start, end] computed by the engine named (`loyalty office figures`):
     by default the year up to the archive's last day with a ticket."""
     from datetime import timedelta
@@ -373,4 +375,5 @@ def office_figures(engine_name: str, archive, owners: dict[str, int], start: dat
         if end < start:
             raise EngineError(f"the period ends ({end}) before it starts ({start}): give a --start before it")
         prepare(e, owners)
-        return value_dashboard(e, start, end, point_value_cents() if point_cents is None else point_cents)
+        return value_dashboard(e, start, end, point_value_cents() if point_cents is None else point_cents,
+                               cheques_cents)

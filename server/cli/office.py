@@ -71,14 +71,22 @@ def figures(db: str, archive: str | None, engine_name: str, start, end) -> None:
     from server.analytics.figures import office_figures
     from server.analytics.value import card_owners
     from server.storage.connection import open_connection
+    from datetime import datetime, timedelta, timezone
+
+    from server.desk.cheque_book import outstanding_cents
+
     target = _archive_of(db, archive)
     conn = open_connection(db)
     try:
         owners = card_owners(conn)
+        # the cheques in circulation are in the cheque book, not the archive: as of the period's end (or now)
+        cheques = outstanding_cents(conn, end.replace(tzinfo=timezone.utc) + timedelta(days=1) if end
+                                    else datetime.now(timezone.utc))
     finally:
         conn.close()
     started = time.perf_counter()
-    body = office_figures(engine_name, target, owners, start and start.date(), end and end.date())
+    body = office_figures(engine_name, target, owners, start and start.date(), end and end.date(),
+                          cheques_cents=cheques)
     body = {"engine": engine_name, "seconds": round(time.perf_counter() - started, 3), **body}
     click.echo(json.dumps(body))
 

@@ -61,7 +61,7 @@ def test_a_new_ticket_is_archived_then_counted(fed):
     assert not dashboard.behind(conn, dashboard.cached(conn, START, END)).stale
 
 
-def test_the_value_page_reads_the_archive(office, tmp_path, monkeypatch):
+def test_the_value_page_reads_the_archive(office, tmp_path, monkeypatch, english):
     conn = open_connection(office.db_path)
     aggregate.refresh(conn)
     archive.export(conn, tmp_path / "office.archive")

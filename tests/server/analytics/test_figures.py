@@ -114,7 +114,8 @@ def assert_known_dashboard(board: dict) -> None:
         ("S001", 105000, 80000, 4), ("S002", 20000, 20000, 8)]
     assert board["points"] == {
         "issued": 2000, "redeemed": 50, "expired": 0, "outstanding": 2050, "point_cents": 1,
-        "liability_cents": 2050, "next_expiry": "2026-02-28", "expiring_points": 100, "expiring_cents": 100}
+        "liability_cents": 2050, "cheques_outstanding_cents": 0, "next_expiry": "2026-02-28",
+        "expiring_points": 100, "expiring_cents": 100}
 
 
 def assert_as_aggregates(found: dict, conn, start, end) -> None:
