@@ -206,7 +206,7 @@ class PosHost:
                     n=n, discount=format_money(li.discount_cents), gross=format_money(gross)))
             try:
                 lines.append(make_line(li.gtin, li.quantity, li.unit_cents, li.category, li.label or "",
-                                       li.discount_cents))
+                                       li.discount_cents, vat_rate=li.vat_rate))  # kept on the ticket's line
             except TicketError as exc:
                 raise PosApiError("invalid_request", str(exc).replace("line 1 (", f"line {n} (", 1)) from None
         total = sum(line.total_cents for line in lines)

@@ -47,6 +47,7 @@ def test_a_sale_with_a_card_and_points_redeemed_closes_one_ticket_even_when_ever
     ticket = pos.host.run(lambda: pos.host.session.journal.find_ticket("S001-T01-00000001"))
     assert [(t.kind, t.cents) for t in ticket.tenders] == [("points", 300), ("bank_card", 975)]
     assert ticket.signature is None and ticket.card == CARD
+    assert [li.vat_rate for li in ticket.lines] == [550, 2000]  # each line keeps the VAT rate the POS sent
     events = pos.host.run(lambda: pos.host.conn.execute("SELECT event, detail FROM pos_events ORDER BY id").fetchall())
     assert [e for e, _ in events] == ["opened", "identified", "redeemed points", "committed"]
 
