@@ -40,6 +40,7 @@ demo: setup
 # ruff, mypy and import-linter first (their settings are in pyproject.toml): a lint or type error, a forbidden
 # import or an import circle fails the build with its file and line or the modules' names.
 test: setup
+	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache

@@ -3,6 +3,7 @@
 A full run rewrites the page (text put by hand between sections stays). A run of some benches replaces only
 their sections, each marked and dated with the command that produced it. A --quick run prints and writes nothing.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -14,8 +15,22 @@ from pathlib import Path
 
 from .common import machine, table
 
-BENCHES = ["ingest", "till", "card", "rules", "desk", "analytics", "store_pg", "desk_pg", "uplink", "office_pg",
-           "archive", "paho", "next_offer", "posapi"]
+BENCHES = [
+    "ingest",
+    "till",
+    "card",
+    "rules",
+    "desk",
+    "analytics",
+    "store_pg",
+    "desk_pg",
+    "uplink",
+    "office_pg",
+    "archive",
+    "paho",
+    "next_offer",
+    "posapi",
+]
 DOC = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 
 
@@ -84,8 +99,10 @@ def main() -> None:
     else:
         updated = replace_sections(DOC.read_text(), parts) if DOC.exists() else None
         if updated is None:
-            print(f"{DOC} has no marked section for {', '.join(parts)}: run `make bench` once to write the whole page",
-                  file=sys.stderr)
+            print(
+                f"{DOC} has no marked section for {', '.join(parts)}: run `make bench` once to write the whole page",
+                file=sys.stderr,
+            )
             return
         DOC.write_text(updated)
     print(f"wrote {DOC}", file=sys.stderr)

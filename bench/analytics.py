@@ -18,6 +18,7 @@ whose JSON output, saved as FILE.generate.json, gives the generation figures): t
 scale itself without generating 37 GB in every bench run. The bench adds a head-office user and about a
 hundred tickets of a till S999-T01 (on the last day) to that file.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,9 @@ class _Arrivals:
     def __init__(self, path: Path, conn, end: date):
         from programme.ticket import GENESIS_HASH
 
-        last = conn.execute("SELECT seq, hash FROM tickets WHERE terminal = 'S999-T01' ORDER BY seq DESC LIMIT 1"
-                            ).fetchone()  # an existing database may have had some from an earlier run
+        last = conn.execute(
+            "SELECT seq, hash FROM tickets WHERE terminal = 'S999-T01' ORDER BY seq DESC LIMIT 1"
+        ).fetchone()  # an existing database may have had some from an earlier run
         self.path, self.end = path, end
         self.seq, self.prev = (last[0], last[1]) if last else (0, GENESIS_HASH)
         self.cards = [r[0] for r in conn.execute("SELECT DISTINCT card FROM card_day LIMIT 500")]
@@ -59,19 +61,33 @@ class _Arrivals:
         for _ in range(count):
             self.seq += 1
             at = datetime(self.end.year, self.end.month, self.end.day, 12, tzinfo=timezone.utc) + timedelta(
-                seconds=self.seq)
+                seconds=self.seq
+            )
             cents = 1000 + self.seq % 5000
-            made.append(Ticket(id=f"S999-T01-{self.seq:08d}", terminal="S999-T01", seq=self.seq, store="S999",
-                               cashier="c1", opened_at=at, closed_at=at,
-                               lines=[make_line("3228857000906", 1, cents, category="fresh")],
-                               tenders=[Tender(kind="cash", cents=cents)], total_cents=cents,
-                               card=self.cards[self.seq % len(self.cards)] if self.cards else None, points=[],
-                               rules_version="base-1", prev_hash=self.prev))
+            made.append(
+                Ticket(
+                    id=f"S999-T01-{self.seq:08d}",
+                    terminal="S999-T01",
+                    seq=self.seq,
+                    store="S999",
+                    cashier="c1",
+                    opened_at=at,
+                    closed_at=at,
+                    lines=[make_line("3228857000906", 1, cents, category="fresh")],
+                    tenders=[Tender(kind="cash", cents=cents)],
+                    total_cents=cents,
+                    card=self.cards[self.seq % len(self.cards)] if self.cards else None,
+                    points=[],
+                    rules_version="base-1",
+                    prev_hash=self.prev,
+                )
+            )
             self.prev = ticket_hash(made[-1])
         store = Store(self.path)
         try:
-            store.ingest([(topic(t.terminal), t, encode_ticket(t)) for t in made], [],
-                         datetime.now(timezone.utc).isoformat())
+            store.ingest(
+                [(topic(t.terminal), t, encode_ticket(t)) for t in made], [], datetime.now(timezone.utc).isoformat()
+            )
         finally:
             store.close()
 
@@ -116,8 +132,9 @@ def run(quick: bool = False) -> dict:
             with Progress(transient=True) as progress:
                 task = progress.add_task("generating", total=tickets)
                 t0 = time.perf_counter()
-                generate(conn, Plan(customers, tickets, 20, seed=1, end=end),
-                         lambda n: progress.update(task, completed=n))
+                generate(
+                    conn, Plan(customers, tickets, 20, seed=1, end=end), lambda n: progress.update(task, completed=n)
+                )
                 generated_s = time.perf_counter() - t0
             t0 = time.perf_counter()
             aggregate.refresh(conn)
@@ -131,13 +148,16 @@ def run(quick: bool = False) -> dict:
             rfm.rfm_scores(values)
 
         ranks = _timed(ranks_and_rfm, 3)
-        baseline = _timed(lambda: conn.execute("SELECT card, sum(total_cents) FROM tickets GROUP BY card").fetchall(),
-                          3)
+        baseline = _timed(
+            lambda: conn.execute("SELECT card, sum(total_cents) FROM tickets GROUP BY card").fetchall(), 3
+        )
         accounts._hasher = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
         user = f"bench{time.time_ns()}"
         password = accounts.create_user(conn, user, "head_office")
-        app = create_app({"DB": str(path), "SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False},
-                         instance_path=str(Path(tmp) / "instance"))
+        app = create_app(
+            {"DB": str(path), "SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False},
+            instance_path=str(Path(tmp) / "instance"),
+        )
         client = app.test_client()
         client.post("/login", data={"name": user, "password": password})
         period = f"start={start}&end={end}"
@@ -161,14 +181,25 @@ def run(quick: bool = False) -> dict:
         conn.close()
         size_mb = round(path.stat().st_size / 1e6)
     factor = TARGET_TICKETS / tickets
-    return {"customers": customers, "tickets": tickets, "db_mb": size_mb, "existing": bool(existing),
-            "generated_s": round(generated_s, 1), "generation_tickets_per_s": round(tickets / generated_s),
-            "aggregate_full_s": round(aggregate_s, 2),
-            "ranks_rfm": summary_ms(ranks), "dashboard_compute": summary_ms(dashboard_compute),
-            "dashboard_refresh": summary_ms(refreshed), "dashboard_page": summary_ms(dashboard_page),
-            "dashboard_page_stale": summary_ms(stale), "refreshes_started": refresher.started,
-            "explorer_first_page": summary_ms(explorer), "explorer_card_filter": summary_ms(explorer_card),
-            "baseline_group_by_card": summary_ms(baseline), "scale_factor_to_target": factor}
+    return {
+        "customers": customers,
+        "tickets": tickets,
+        "db_mb": size_mb,
+        "existing": bool(existing),
+        "generated_s": round(generated_s, 1),
+        "generation_tickets_per_s": round(tickets / generated_s),
+        "aggregate_full_s": round(aggregate_s, 2),
+        "ranks_rfm": summary_ms(ranks),
+        "dashboard_compute": summary_ms(dashboard_compute),
+        "dashboard_refresh": summary_ms(refreshed),
+        "dashboard_page": summary_ms(dashboard_page),
+        "dashboard_page_stale": summary_ms(stale),
+        "refreshes_started": refresher.started,
+        "explorer_first_page": summary_ms(explorer),
+        "explorer_card_filter": summary_ms(explorer_card),
+        "baseline_group_by_card": summary_ms(baseline),
+        "scale_factor_to_target": factor,
+    }
 
 
 def _page(client, period: str, expect: str) -> None:
@@ -180,37 +211,74 @@ def _page(client, period: str, expect: str) -> None:
 def markdown(r: dict) -> str:
     f = r["scale_factor_to_target"]
     rows = [
-        ("value ranks + RFM recomputed (year)", r["ranks_rfm"]["p50_ms"], round(r["ranks_rfm"]["p50_ms"] * f / 1000, 1),
-         "<= 60 s"),
-        ("value dashboard figures recomputed (library)", r["dashboard_compute"]["p50_ms"],
-         round(r["dashboard_compute"]["p50_ms"] * f / 1000, 1), ""),
-        (f"value dashboard refreshed after {ARRIVING} new tickets (background refresher or job: fold + figures)",
-         r["dashboard_refresh"]["p50_ms"], round(r["dashboard_refresh"]["p50_ms"] * f / 1000, 1), ""),
-        ("value dashboard page, cached (GET, rendered)", r["dashboard_page"]["p50_ms"],
-         "about the same (one cached row + charts)", "<= 1 s"),
-        (f"value dashboard page while tickets arrive (stale figures served; GET after {ARRIVING} new tickets, "
-         f"{r['refreshes_started']} refresh(es) run meanwhile)", r["dashboard_page_stale"]["p50_ms"],
-         "about the same (one cached row, a rowid range count, charts)", "<= 1 s"),
-        ("ticket explorer, first page", r["explorer_first_page"]["p50_ms"], "about the same (LIMIT 50 on an index)",
-         "<= 300 ms"),
+        (
+            "value ranks + RFM recomputed (year)",
+            r["ranks_rfm"]["p50_ms"],
+            round(r["ranks_rfm"]["p50_ms"] * f / 1000, 1),
+            "<= 60 s",
+        ),
+        (
+            "value dashboard figures recomputed (library)",
+            r["dashboard_compute"]["p50_ms"],
+            round(r["dashboard_compute"]["p50_ms"] * f / 1000, 1),
+            "",
+        ),
+        (
+            f"value dashboard refreshed after {ARRIVING} new tickets (background refresher or job: fold + figures)",
+            r["dashboard_refresh"]["p50_ms"],
+            round(r["dashboard_refresh"]["p50_ms"] * f / 1000, 1),
+            "",
+        ),
+        (
+            "value dashboard page, cached (GET, rendered)",
+            r["dashboard_page"]["p50_ms"],
+            "about the same (one cached row + charts)",
+            "<= 1 s",
+        ),
+        (
+            f"value dashboard page while tickets arrive (stale figures served; GET after {ARRIVING} new tickets, "
+            f"{r['refreshes_started']} refresh(es) run meanwhile)",
+            r["dashboard_page_stale"]["p50_ms"],
+            "about the same (one cached row, a rowid range count, charts)",
+            "<= 1 s",
+        ),
+        (
+            "ticket explorer, first page",
+            r["explorer_first_page"]["p50_ms"],
+            "about the same (LIMIT 50 on an index)",
+            "<= 300 ms",
+        ),
         ("ticket explorer, one card", r["explorer_card_filter"]["p50_ms"], "about the same (card index)", ""),
-        ("baseline: raw SQLite `SELECT card, sum(total_cents) FROM tickets GROUP BY card`",
-         r["baseline_group_by_card"]["p50_ms"], round(r["baseline_group_by_card"]["p50_ms"] * f / 1000, 1), ""),
+        (
+            "baseline: raw SQLite `SELECT card, sum(total_cents) FROM tickets GROUP BY card`",
+            r["baseline_group_by_card"]["p50_ms"],
+            round(r["baseline_group_by_card"]["p50_ms"] * f / 1000, 1),
+            "",
+        ),
     ]
     if r.get("existing"):
-        built = (f"Generated beforehand by `loyalty generate` at {r['generation_tickets_per_s']:,} tickets/s "
-                 f"(about {r['generated_s'] / 60:.0f} min, then its aggregate build); the scheduled aggregate refresh "
-                 f"with nothing new took {r['aggregate_full_s']} s.")
+        built = (
+            f"Generated beforehand by `loyalty generate` at {r['generation_tickets_per_s']:,} tickets/s "
+            f"(about {r['generated_s'] / 60:.0f} min, then its aggregate build); the scheduled aggregate refresh "
+            f"with nothing new took {r['aggregate_full_s']} s."
+        )
     else:
-        built = (f"Generation: {r['generation_tickets_per_s']:,} tickets/s ({r['generated_s']} s); full aggregate "
-                 f"build {r['aggregate_full_s']} s.")
-    scale = ("Measured at the target scale: the last column but one is the measurement itself, in seconds."
-             if f == 1 else f"The last column but one multiplies by {f:g} to the target of 1 M customers / 10 M "
-             "tickets: a linear extrapolation, not a measurement.")
-    return (f"## analytics\n\nHead office on {r['customers']:,} customers and {r['tickets']:,} tickets over a year "
-            f"({r['db_mb']:,} MB SQLite). {built} {scale}\n\n"
-            + table(rows, ("measure", "p50 ms", "at target (s)" if f == 1 else "extrapolated to target (s)", "target"))
-            + "\n")
+        built = (
+            f"Generation: {r['generation_tickets_per_s']:,} tickets/s ({r['generated_s']} s); full aggregate "
+            f"build {r['aggregate_full_s']} s."
+        )
+    scale = (
+        "Measured at the target scale: the last column but one is the measurement itself, in seconds."
+        if f == 1
+        else f"The last column but one multiplies by {f:g} to the target of 1 M customers / 10 M "
+        "tickets: a linear extrapolation, not a measurement."
+    )
+    return (
+        f"## analytics\n\nHead office on {r['customers']:,} customers and {r['tickets']:,} tickets over a year "
+        f"({r['db_mb']:,} MB SQLite). {built} {scale}\n\n"
+        + table(rows, ("measure", "p50 ms", "at target (s)" if f == 1 else "extrapolated to target (s)", "target"))
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ Generates a year of tickets with `loyalty generate`'s library into SQLite, build
 Default 10 k customers / 100 k tickets; --quick 2 k / 20 k; LOYALTY_BENCH_ARCHIVE_SCALE=N multiplies both
 (N=10: the issue's 1 M tickets / 100 k customers, about 10 minutes here).
 """
+
 from __future__ import annotations
 
 import os
@@ -87,13 +88,24 @@ def run(quick: bool = False) -> dict:
         postgres = _postgres_export(conn, end.replace(day=1), Path(tmp))
         conn.close()
         db_mb, archive_mb = round(path.stat().st_size / 1e6), _size_mb(folder)
-    return {"postgres": postgres, "customers": customers, "tickets": tickets, "lines": lines,
-            "ledger": exported["ledger"],
-            "batches": exported["batches"], "db_mb": db_mb, "archive_mb": archive_mb,
-            "export_s": round(export_s, 1), "export_tickets_per_s": round(tickets / export_s),
-            "export_lines_per_s": round(lines / export_s), "export_nothing_new": summary_ms(noop),
-            "ranks_rfm_aggregates": summary_ms(on_aggregates), "ranks_rfm_duckdb": summary_ms(on_duckdb),
-            "raw_scan_duckdb": summary_ms(raw_duckdb), "raw_scan_sqlite": summary_ms(raw_sqlite)}
+    return {
+        "postgres": postgres,
+        "customers": customers,
+        "tickets": tickets,
+        "lines": lines,
+        "ledger": exported["ledger"],
+        "batches": exported["batches"],
+        "db_mb": db_mb,
+        "archive_mb": archive_mb,
+        "export_s": round(export_s, 1),
+        "export_tickets_per_s": round(tickets / export_s),
+        "export_lines_per_s": round(lines / export_s),
+        "export_nothing_new": summary_ms(noop),
+        "ranks_rfm_aggregates": summary_ms(on_aggregates),
+        "ranks_rfm_duckdb": summary_ms(on_duckdb),
+        "raw_scan_duckdb": summary_ms(raw_duckdb),
+        "raw_scan_sqlite": summary_ms(raw_sqlite),
+    }
 
 
 def _copy(raw, table: str, columns: str, rows) -> None:
@@ -115,55 +127,85 @@ def _postgres_export(conn, since: date, tmp: Path) -> dict | None:
     server = LocalPostgres(durable=False).start()
     try:
         pg = open_connection(server.create_database("bench_archive"))
-        months = [m for (m,) in conn.execute(
-            "SELECT DISTINCT substr(closed_at, 1, 7) FROM tickets WHERE closed_at >= ?", (first,))]
+        months = [
+            m
+            for (m,) in conn.execute(
+                "SELECT DISTINCT substr(closed_at, 1, 7) FROM tickets WHERE closed_at >= ?", (first,)
+            )
+        ]
         for month in months:
             pg.execute(partition_ddl(int(month[:4]), int(month[5:])))
-        columns = ("id, terminal, seq, store, cashier, closed_at, card, total_cents, points_earned, points_redeemed, "
-                   "rules_version, hash, prev_hash, received_at, payload")
+        columns = (
+            "id, terminal, seq, store, cashier, closed_at, card, total_cents, points_earned, points_redeemed, "
+            "rules_version, hash, prev_hash, received_at, payload"
+        )
         _copy(pg.raw, "tickets", columns, conn.execute(f"SELECT {columns} FROM tickets WHERE closed_at >= ?", (first,)))
-        _copy(pg.raw, "lines", archive.LINE_COLUMNS, conn.execute(
-            f"SELECT {', '.join('l.' + c for c in archive.LINE_COLUMNS.split(', '))} FROM tickets t "
-            "JOIN lines l ON l.ticket_id = t.id WHERE t.closed_at >= ?", (first,)))
-        _copy(pg.raw, "ledger", "card, kind, points, rule, cause, ticket_id, at",
-              conn.execute("SELECT card, kind, points, rule, cause, ticket_id, at FROM ledger WHERE at >= ?", (first,)))
+        _copy(
+            pg.raw,
+            "lines",
+            archive.LINE_COLUMNS,
+            conn.execute(
+                f"SELECT {', '.join('l.' + c for c in archive.LINE_COLUMNS.split(', '))} FROM tickets t "
+                "JOIN lines l ON l.ticket_id = t.id WHERE t.closed_at >= ?",
+                (first,),
+            ),
+        )
+        _copy(
+            pg.raw,
+            "ledger",
+            "card, kind, points, rule, cause, ticket_id, at",
+            conn.execute("SELECT card, kind, points, rule, cause, ticket_id, at FROM ledger WHERE at >= ?", (first,)),
+        )
         started = time.perf_counter()
         exported = archive.export(pg, tmp / "postgres.archive")
         seconds = time.perf_counter() - started
         pg.close()
     finally:
         server.remove()
-    return {"tickets": exported["tickets"], "lines": exported["lines"], "ledger": exported["ledger"],
-            "export_s": round(seconds, 1), "tickets_per_s": round(exported["tickets"] / seconds),
-            "lines_per_s": round(exported["lines"] / seconds)}
+    return {
+        "tickets": exported["tickets"],
+        "lines": exported["lines"],
+        "ledger": exported["ledger"],
+        "export_s": round(seconds, 1),
+        "tickets_per_s": round(exported["tickets"] / seconds),
+        "lines_per_s": round(exported["lines"] / seconds),
+    }
 
 
 def markdown(r: dict) -> str:
     speedup = r["ranks_rfm_aggregates"]["p50_ms"] / max(r["ranks_rfm_duckdb"]["p50_ms"], 1e-9)
     rows = [
-        ("value ranks + RFM over the year: aggregates path (card_day, Python)", r["ranks_rfm_aggregates"]["p50_ms"],
-         "today's path"),
-        ("value ranks + RFM over the year: DuckDB over the archive (same figures)", r["ranks_rfm_duckdb"]["p50_ms"],
-         f"{speedup:.1f} times as fast as the aggregates path; target at 10 M tickets: <= 2 s"),
+        (
+            "value ranks + RFM over the year: aggregates path (card_day, Python)",
+            r["ranks_rfm_aggregates"]["p50_ms"],
+            "today's path",
+        ),
+        (
+            "value ranks + RFM over the year: DuckDB over the archive (same figures)",
+            r["ranks_rfm_duckdb"]["p50_ms"],
+            f"{speedup:.1f} times as fast as the aggregates path; target at 10 M tickets: <= 2 s",
+        ),
         ("baseline: raw DuckDB scan of the archive, `GROUP BY card`", r["raw_scan_duckdb"]["p50_ms"], ""),
         ("baseline: raw SQLite scan of the tickets, `GROUP BY card`", r["raw_scan_sqlite"]["p50_ms"], ""),
         ("export, nothing new (the job between tickets)", r["export_nothing_new"]["p50_ms"], ""),
     ]
-    return (f"## archive\n\nThe Parquet archive and DuckDB on {r['customers']:,} customers and {r['tickets']:,} "
-            f"tickets over a year ({r['lines']:,} lines, {r['ledger']:,} ledger entries; {r['db_mb']:,} MB SQLite, "
-            f"{r['archive_mb']:,} MB of Parquet). Export of everything: {r['export_s']} s, "
-            f"{r['export_tickets_per_s']:,} tickets/s ({r['export_lines_per_s']:,} lines/s) in {r['batches']} batch(es)"
-            "." + _postgres_text(r["postgres"]) + "\n\n" + table(rows, ("measure", "p50 ms", "note")) + "\n")
+    return (
+        f"## archive\n\nThe Parquet archive and DuckDB on {r['customers']:,} customers and {r['tickets']:,} "
+        f"tickets over a year ({r['lines']:,} lines, {r['ledger']:,} ledger entries; {r['db_mb']:,} MB SQLite, "
+        f"{r['archive_mb']:,} MB of Parquet). Export of everything: {r['export_s']} s, "
+        f"{r['export_tickets_per_s']:,} tickets/s ({r['export_lines_per_s']:,} lines/s) in {r['batches']} batch(es)"
+        "." + _postgres_text(r["postgres"]) + "\n\n" + table(rows, ("measure", "p50 ms", "note")) + "\n"
+    )
 
 
 def _postgres_text(p: dict | None) -> str:
     if p is None:
         return " PostgreSQL is not installed here: its export was not measured."
-    return (f" From PostgreSQL (the last month: {p['tickets']:,} tickets, {p['lines']:,} lines, {p['ledger']:,} ledger "
-            f"entries; triggers installed and stored tickets noted in the same run): {p['export_s']} s, "
-            f"{p['tickets_per_s']:,} tickets/s ({p['lines_per_s']:,} lines/s).")
-
-
+    return (
+        f" From PostgreSQL (the last month: {p['tickets']:,} tickets, {p['lines']:,} lines, {p['ledger']:,} ledger "
+        f"entries; triggers installed and stored tickets noted in the same run): {p['export_s']} s, "
+        f"{p['tickets_per_s']:,} tickets/s ({p['lines_per_s']:,} lines/s)."
+    )
 
 
 def postgres_day(tickets: int = 4_000_000, day: date = date(2026, 6, 30)) -> dict:
@@ -216,12 +258,18 @@ def postgres_day(tickets: int = 4_000_000, day: date = date(2026, 6, 30)) -> dic
             pg = open_connection(server.create_database("bench_day"))
             pg.execute(partition_ddl(day.year, day.month))
             started = time.perf_counter()
-            columns = {"tickets": "id, terminal, seq, store, cashier, closed_at, card, total_cents, points_earned, "
-                                  "points_redeemed, rules_version, hash, prev_hash, received_at, payload",
-                       "lines": archive.LINE_COLUMNS, "ledger": "card, kind, points, rule, cause, ticket_id, at"}
+            columns = {
+                "tickets": "id, terminal, seq, store, cashier, closed_at, card, total_cents, points_earned, "
+                "points_redeemed, rules_version, hash, prev_hash, received_at, payload",
+                "lines": archive.LINE_COLUMNS,
+                "ledger": "card, kind, points, rule, cause, ticket_id, at",
+            }
             for name, path in files.items():
-                with pg.raw.cursor() as cursor, cursor.copy(
-                        f"COPY {name} ({columns[name]}) FROM STDIN WITH (FORMAT csv)") as copy, open(path, "rb") as f:
+                with (
+                    pg.raw.cursor() as cursor,
+                    cursor.copy(f"COPY {name} ({columns[name]}) FROM STDIN WITH (FORMAT csv)") as copy,
+                    open(path, "rb") as f,
+                ):
                     while block := f.read(1 << 20):
                         copy.write(block)
                 pg.raw.commit()
@@ -231,16 +279,24 @@ def postgres_day(tickets: int = 4_000_000, day: date = date(2026, 6, 30)) -> dic
             with Progress(transient=True) as progress:
                 task = progress.add_task("exporting the day", total=tickets)
                 started = time.perf_counter()
-                exported = archive.export(pg, Path(tmp) / "day.archive",
-                                          lambda done, total: progress.update(task, completed=done))
+                exported = archive.export(
+                    pg, Path(tmp) / "day.archive", lambda done, total: progress.update(task, completed=done)
+                )
                 seconds = time.perf_counter() - started
             pg.close()
         finally:
             server.remove()
-    return {"tickets": exported["tickets"], "lines": exported["lines"], "ledger": exported["ledger"],
-            "generated_s": round(generated, 1), "copied_s": round(loaded, 1), "generated_lines": lines,
-            "export_s": round(seconds, 1), "tickets_per_s": round(exported["tickets"] / seconds),
-            "lines_per_s": round(exported["lines"] / seconds)}
+    return {
+        "tickets": exported["tickets"],
+        "lines": exported["lines"],
+        "ledger": exported["ledger"],
+        "generated_s": round(generated, 1),
+        "copied_s": round(loaded, 1),
+        "generated_lines": lines,
+        "export_s": round(seconds, 1),
+        "tickets_per_s": round(exported["tickets"] / seconds),
+        "lines_per_s": round(exported["lines"] / seconds),
+    }
 
 
 if __name__ == "__main__":

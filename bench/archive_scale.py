@@ -22,6 +22,7 @@ archive. Then, in the same run:
 - baselines: a raw DuckDB scan of the tickets (`SELECT card, sum(total_cents) ... GROUP BY card`) and of
   the lines (margin per card, the heaviest part of the figures).
 """
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,22 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 STORES = 20
 END = date(2026, 6, 30)
-CATEGORIES = ["fresh", "grocery", "dairy", "drinks", "hygiene", "household", "baby", "alcohol", "tobacco",
-              "fuel", "textile", "electronics", "fresh", "grocery"]  # fresh and grocery twice: the usual baskets
+CATEGORIES = [
+    "fresh",
+    "grocery",
+    "dairy",
+    "drinks",
+    "hygiene",
+    "household",
+    "baby",
+    "alcohol",
+    "tobacco",
+    "fuel",
+    "textile",
+    "electronics",
+    "fresh",
+    "grocery",
+]  # fresh and grocery twice: the usual baskets
 REGISTERED_PER_CENT = 85
 
 
@@ -63,8 +78,14 @@ def generate(folder: Path, tickets: int, customers: int, progress=None, budget_s
     from server.analytics.archive import FORMAT, MANIFEST, TABLES
 
     folder.mkdir(mode=0o700, parents=True)
-    db = duckdb.connect(config={"threads": 2, "memory_limit": "10GB", "temp_directory": str(folder.parent / "tmp"),
-                                "preserve_insertion_order": False})
+    db = duckdb.connect(
+        config={
+            "threads": 2,
+            "memory_limit": "10GB",
+            "temp_directory": str(folder.parent / "tmp"),
+            "preserve_insertion_order": False,
+        }
+    )
     db.execute("SET TimeZone = 'UTC'")
     db.execute("SET enable_progress_bar = false")
     months = _months(END)
@@ -85,8 +106,9 @@ def generate(folder: Path, tickets: int, customers: int, progress=None, budget_s
                    'S' || lpad(CAST(1 + hash(n * 11 + 1) % {STORES} AS VARCHAR), 3, '0') AS store,
                    TIMESTAMPTZ '{first.isoformat()} 00:00:00+00'
                      + to_seconds(CAST(hash(n * 11 + 2) % {days * 86400} AS BIGINT)) AS closed_at,
-                   CASE WHEN hash(n * 11 + 3) % 100 < 80 THEN {card_sql(
-                       f"CAST(floor({customers} * pow((hash(n * 11 + 4) % 1000000000) / 1e9, 1.6)) AS BIGINT) + 1")}
+                   CASE WHEN hash(n * 11 + 3) % 100 < 80 THEN {
+            card_sql(f"CAST(floor({customers} * pow((hash(n * 11 + 4) % 1000000000) / 1e9, 1.6)) AS BIGINT) + 1")
+        }
                    END AS card,
                    CAST(1 + hash(n * 11 + 5) % 19 AS BIGINT) AS lines_n,
                    hash(n * 11 + 6) % 20 = 0 AS redeems
@@ -138,8 +160,9 @@ def generate(folder: Path, tickets: int, customers: int, progress=None, budget_s
     db.close()
     for path in folder.rglob("*.parquet"):
         path.chmod(0o600)
-    (folder / MANIFEST).write_text(json.dumps({"format": FORMAT, "id": "generated", "tables": list(TABLES),
-                                               "partitioning": "month=YYYY-MM"}))
+    (folder / MANIFEST).write_text(
+        json.dumps({"format": FORMAT, "id": "generated", "tables": list(TABLES), "partitioning": "month=YYYY-MM"})
+    )
     return counts
 
 
@@ -159,9 +182,11 @@ def fill_aggregates(folder: Path, db_path: Path, owners: dict[str, int]) -> None
     import sqlite3
 
     with sqlite3.connect(db_path) as plain:  # the store's ledger without its write-side indexes (UNIQUE cause,
-        plain.execute("CREATE TABLE ledger (id INTEGER PRIMARY KEY, card TEXT NOT NULL, kind TEXT NOT NULL, "
-                      "points INTEGER NOT NULL, rule TEXT NOT NULL, cause TEXT NOT NULL, ticket_id TEXT, "
-                      "at TEXT NOT NULL, lot_at TEXT)")  # by card): points_summary scans it NOT INDEXED anyway
+        plain.execute(
+            "CREATE TABLE ledger (id INTEGER PRIMARY KEY, card TEXT NOT NULL, kind TEXT NOT NULL, "
+            "points INTEGER NOT NULL, rule TEXT NOT NULL, cause TEXT NOT NULL, ticket_id TEXT, "
+            "at TEXT NOT NULL, lot_at TEXT)"
+        )  # by card): points_summary scans it NOT INDEXED anyway
     conn = open_db(db_path)
     conn.execute("DROP INDEX IF EXISTS ledger_card")
     conn.execute("PRAGMA synchronous=OFF")
@@ -197,10 +222,14 @@ def fill_aggregates(folder: Path, db_path: Path, owners: dict[str, int]) -> None
             print(f"filled {table.split()[0]} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     issued = "2025-01-01T00:00:00+00:00"
     with conn:
-        conn.executemany("INSERT INTO customers (id, name, created_at, updated_at) VALUES (?, ?, ?, ?)",
-                         ((n, f"Customer {n}", issued, issued) for n in owners.values()))
-        conn.executemany("INSERT INTO cards (number, customer_id, status, issued_at, status_at) "
-                         "VALUES (?, ?, 'active', ?, ?)", ((c, n, issued, issued) for c, n in owners.items()))
+        conn.executemany(
+            "INSERT INTO customers (id, name, created_at, updated_at) VALUES (?, ?, ?, ?)",
+            ((n, f"Customer {n}", issued, issued) for n in owners.values()),
+        )
+        conn.executemany(
+            "INSERT INTO cards (number, customer_id, status, issued_at, status_at) VALUES (?, ?, 'active', ?, ?)",
+            ((c, n, issued, issued) for c, n in owners.items()),
+        )
         conn.execute("INSERT INTO aggregate_state VALUES ('tickets', 0)")
     conn.execute("ANALYZE")
     conn.close()
@@ -240,8 +269,14 @@ def run(quick: bool = False) -> dict:
                 task = progress.add_task("generating the archive", total=tickets)
                 budget = os.environ.get("LOYALTY_BENCH_BUDGET_S")
                 result["generate_s"], counts = _timed(
-                    lambda: generate(folder, tickets, customers, lambda n: progress.update(task, completed=n),
-                                     float(budget) if budget else None))
+                    lambda: generate(
+                        folder,
+                        tickets,
+                        customers,
+                        lambda n: progress.update(task, completed=n),
+                        float(budget) if budget else None,
+                    )
+                )
             if kept:
                 (folder / "generated.json").write_text(json.dumps({**counts, "generate_s": result["generate_s"]}))
         result.update(counts)
@@ -254,8 +289,9 @@ def run(quick: bool = False) -> dict:
         def ranks_rfm_engine():
             with DuckDb(folder) as e:
                 prepare(e, owners)
-                return e.rows(f"SELECT value_rank, r, f, m, count(*) FROM ({customers_sql(e, start, end, point)}) c "
-                              "GROUP BY ALL")
+                return e.rows(
+                    f"SELECT value_rank, r, f, m, count(*) FROM ({customers_sql(e, start, end, point)}) c GROUP BY ALL"
+                )
 
         def dashboard_duckdb():
             with DuckDb(folder) as e:
@@ -264,9 +300,11 @@ def run(quick: bool = False) -> dict:
 
         with DuckDb(folder) as e:
             result["raw_scan_tickets_s"], _ = _timed(
-                lambda: e.rows("SELECT card, sum(total_cents) FROM tickets GROUP BY card"), 3)
+                lambda: e.rows("SELECT card, sum(total_cents) FROM tickets GROUP BY card"), 3
+            )
             result["raw_scan_lines_s"], _ = _timed(
-                lambda: e.rows("SELECT card, sum(total_cents * 250 // 1000) FROM lines GROUP BY card"), 3)
+                lambda: e.rows("SELECT card, sum(total_cents * 250 // 1000) FROM lines GROUP BY card"), 3
+            )
         result["ranks_rfm_duckdb_engine_s"], _ = _timed(ranks_rfm_engine, 2)
         result["ranks_rfm_duckdb_python_s"], by_duckdb = _timed(ranks_rfm_python, 1 if tickets > 2_000_000 else 2)
         result["dashboard_duckdb_s"], board = _timed(dashboard_duckdb, 2)
@@ -284,8 +322,12 @@ def run(quick: bool = False) -> dict:
                 return values, value.value_ranks(values), value.deciles(values), rfm.rfm_scores(values)
 
             result["ranks_rfm_aggregates_s"], (values, ranks, groups, scores) = _timed(ranks_rfm_aggregates)
-            result["same_ranks_rfm"] = (by_duckdb.values == values and by_duckdb.ranks == ranks
-                                        and by_duckdb.deciles == groups and by_duckdb.rfm == scores)
+            result["same_ranks_rfm"] = (
+                by_duckdb.values == values
+                and by_duckdb.ranks == ranks
+                and by_duckdb.deciles == groups
+                and by_duckdb.rfm == scores
+            )
             del values, ranks, groups, scores
             result["dashboard_aggregates_s"], expected = _timed(lambda: dashboard.compute(conn, start, end))
             del expected["enrolments"]
@@ -297,34 +339,60 @@ def run(quick: bool = False) -> dict:
 def markdown(r: dict) -> str:
     rows = [
         ("generate the archive straight to Parquet (DuckDB)", r["generate_s"], ""),
-        ("ranks + RFM: DuckDB, computed and counted in the engine", r["ranks_rfm_duckdb_engine_s"],
-         "target <= 2 s at 10 M"),
-        ("ranks + RFM: DuckDB, handed to Python as today's structures (archive_value.figures)",
-         r["ranks_rfm_duckdb_python_s"], "what segments read"),
-        ("value dashboard figures: DuckDB (figures.value_dashboard, what the page reads)", r["dashboard_duckdb_s"],
-         "target <= 5 s at 10 M"),
+        (
+            "ranks + RFM: DuckDB, computed and counted in the engine",
+            r["ranks_rfm_duckdb_engine_s"],
+            "target <= 2 s at 10 M",
+        ),
+        (
+            "ranks + RFM: DuckDB, handed to Python as today's structures (archive_value.figures)",
+            r["ranks_rfm_duckdb_python_s"],
+            "what segments read",
+        ),
+        (
+            "value dashboard figures: DuckDB (figures.value_dashboard, what the page reads)",
+            r["dashboard_duckdb_s"],
+            "target <= 5 s at 10 M",
+        ),
         ("baseline: raw DuckDB scan of the tickets, `GROUP BY card`", r["raw_scan_tickets_s"], ""),
         ("baseline: raw DuckDB scan of the lines, margin `GROUP BY card`", r["raw_scan_lines_s"], ""),
     ]
     if "ranks_rfm_aggregates_s" in r:
         rows += [
-            ("ranks + RFM: the aggregates path (card_day in SQLite, Python)", r["ranks_rfm_aggregates_s"],
-             "same figures: " + ("yes" if r["same_ranks_rfm"] else "NO")),
-            ("value dashboard figures: the aggregates path (dashboard.compute)", r["dashboard_aggregates_s"],
-             "same figures: " + ("yes" if r["same_dashboard"] else "NO")),
-            ("fill the aggregates baseline from the archive (not a cost of either path)", r["fill_aggregates_s"],
-             f"{r['db_mb']:,} MB SQLite"),
+            (
+                "ranks + RFM: the aggregates path (card_day in SQLite, Python)",
+                r["ranks_rfm_aggregates_s"],
+                "same figures: " + ("yes" if r["same_ranks_rfm"] else "NO"),
+            ),
+            (
+                "value dashboard figures: the aggregates path (dashboard.compute)",
+                r["dashboard_aggregates_s"],
+                "same figures: " + ("yes" if r["same_dashboard"] else "NO"),
+            ),
+            (
+                "fill the aggregates baseline from the archive (not a cost of either path)",
+                r["fill_aggregates_s"],
+                f"{r['db_mb']:,} MB SQLite",
+            ),
         ]
     from .common import table
 
-    part = "" if r["months"] == 12 else (
-        f" ({r['months']} of the 12 months of a {r['year_tickets']:,}-ticket year: the generation's time budget, "
-        "LOYALTY_BENCH_BUDGET_S, ran out)")
-    return (f"## archive_scale\n\n{r['tickets']:,} tickets generated straight to the archive{part} "
-            f"({r['lines']:,} lines, "
-            f"{r['ledger']:,} ledger entries, {r['archive_mb']:,} MB of Parquet), {r['customers']:,} cards, "
-            f"{r['customers_found']:,} customers over the year; best of 1-3 runs (the aggregates path: one run).\n\n"
-            + table(rows, ("measure", "seconds", "note")) + "\n")
+    part = (
+        ""
+        if r["months"] == 12
+        else (
+            f" ({r['months']} of the 12 months of a {r['year_tickets']:,}-ticket year: the generation's time budget, "
+            "LOYALTY_BENCH_BUDGET_S, ran out)"
+        )
+    )
+    return (
+        f"## archive_scale\n\n{r['tickets']:,} tickets generated straight to the archive{part} "
+        f"({r['lines']:,} lines, "
+        f"{r['ledger']:,} ledger entries, {r['archive_mb']:,} MB of Parquet), {r['customers']:,} cards, "
+        f"{r['customers_found']:,} customers over the year; best of 1-3 runs (the aggregates path: one run).\n\n"
+        + table(rows, ("measure", "seconds", "note"))
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ Measured in the same run:
 - baseline: the raw pyscard SELECT round trip on an open connection (no verification, no connect).
 Cards alternate between the two virtual readers so one reader's removal overlaps the other's insertion.
 """
+
 from __future__ import annotations
 
 import random
@@ -48,9 +49,14 @@ def run(quick: bool = False) -> dict:
             daemon.stop()
     finally:
         lock.release()
-    return {"reads": reads, "insertions": insertions, "inserted_to_verified": summary_ms(inserted),
-            "present_to_verified": summary_ms(present), "raw_select": summary_ms(raw),
-            "pcscd": "started by the bench" if owned else "already running"}
+    return {
+        "reads": reads,
+        "insertions": insertions,
+        "inserted_to_verified": summary_ms(inserted),
+        "present_to_verified": summary_ms(present),
+        "raw_select": summary_ms(raw),
+        "pcscd": "started by the bench" if owned else "already running",
+    }
 
 
 def _inserted_to_verified(key, reads: int, progress) -> list[float]:
@@ -113,19 +119,28 @@ def markdown(result: dict) -> str:
     verdict = "met" if present["p99_ms"] <= 30 else "NOT met"
     rows = [
         row("raw pyscard SELECT round trip, open connection (baseline)", result["raw_select"]),
-        row("present card -> verified number (CardRequest, connect, SELECT, READ, Ed25519)",
-            result["present_to_verified"], "target p99 <= 30 ms"),
-        row("card inserted -> verified number", inserted,
+        row(
+            "present card -> verified number (CardRequest, connect, SELECT, READ, Ed25519)",
+            result["present_to_verified"],
+            "target p99 <= 30 ms",
+        ),
+        row(
+            "card inserted -> verified number",
+            inserted,
             "includes pcscd noticing the card (it polls vpcd about every 0.4 s); "
-            "inserted at a random point of that cycle"),
+            "inserted at a random point of that cycle",
+        ),
     ]
-    return (f"## Card reads (pcscd + vpcd + pyscard, our virtual card; pcscd {result['pcscd']})\n\n"
-            + table(rows, ("path", "p50 ms", "p99 ms", "mean ms", "n", "note")) + "\n\n"
-            f"Target p99 <= 30 ms: {verdict} for the till's own work once pcscd reports the card "
-            f"(p99 {present['p99_ms']} ms). Not met from insertion with the virtual reader: pcscd polls vpcd "
-            "for presence (the driver has no insertion event) about every 0.4 s, so a card waits up to that "
-            "long to be seen (p50 ~0.2 s); a USB CCID reader "
-            "signals insertion by interrupt instead.\n")
+    return (
+        f"## Card reads (pcscd + vpcd + pyscard, our virtual card; pcscd {result['pcscd']})\n\n"
+        + table(rows, ("path", "p50 ms", "p99 ms", "mean ms", "n", "note"))
+        + "\n\n"
+        f"Target p99 <= 30 ms: {verdict} for the till's own work once pcscd reports the card "
+        f"(p99 {present['p99_ms']} ms). Not met from insertion with the virtual reader: pcscd polls vpcd "
+        "for presence (the driver has no insertion event) about every 0.4 s, so a card waits up to that "
+        "long to be seen (p50 ~0.2 s); a USB CCID reader "
+        "signals insertion by interrupt instead.\n"
+    )
 
 
 if __name__ == "__main__":

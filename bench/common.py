@@ -1,4 +1,5 @@
 """Shared helpers for benchmarks: percentiles, the machine, Markdown tables."""
+
 from __future__ import annotations
 
 import os
@@ -18,8 +19,12 @@ def percentile(values: list[float], p: float) -> float:
 
 def summary_ms(samples_s: list[float]) -> dict:
     ms = [s * 1000 for s in samples_s]
-    return {"p50_ms": round(percentile(ms, 50), 3), "p99_ms": round(percentile(ms, 99), 3),
-            "mean_ms": round(statistics.fmean(ms), 3), "n": len(ms)}
+    return {
+        "p50_ms": round(percentile(ms, 50), 3),
+        "p99_ms": round(percentile(ms, 99), 3),
+        "mean_ms": round(statistics.fmean(ms), 3),
+        "n": len(ms),
+    }
 
 
 def machine() -> str:
@@ -31,10 +36,16 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    mosquitto = subprocess.run(["bash", "-c", "dpkg-query -W -f='${Version}' mosquitto 2>/dev/null"],
-                               capture_output=True, text=True).stdout or "?"
-    return (f"{platform.system()} {platform.release()}, {os.cpu_count()} cores ({cpu}), "
-            f"Python {platform.python_version()}, Mosquitto {mosquitto}")
+    mosquitto = (
+        subprocess.run(
+            ["bash", "-c", "dpkg-query -W -f='${Version}' mosquitto 2>/dev/null"], capture_output=True, text=True
+        ).stdout
+        or "?"
+    )
+    return (
+        f"{platform.system()} {platform.release()}, {os.cpu_count()} cores ({cpu}), "
+        f"Python {platform.python_version()}, Mosquitto {mosquitto}"
+    )
 
 
 def table(rows: list[tuple], headers: tuple) -> str:

@@ -11,6 +11,7 @@ Timed on each engine:
 - baseline: one customer row by id, on the open connection.
 Default 20 k customers / 200 k tickets; --quick 2 k / 20 k.
 """
+
 from __future__ import annotations
 
 import random
@@ -40,16 +41,22 @@ def rows(n_customers: int, n_tickets: int, seed: int = 7) -> dict:
     rng = random.Random(seed)
     cards = [make_card_number(f"29{i:010d}") for i in range(n_customers)]
     data = {
-        "customers": [(i + 1, f"Customer {i}", f"c{i}@example.org", f"06{i:08d}", f"{75000 + i % 900}", 1, NOW, NOW)
-                      for i in range(n_customers)],
+        "customers": [
+            (i + 1, f"Customer {i}", f"c{i}@example.org", f"06{i:08d}", f"{75000 + i % 900}", 1, NOW, NOW)
+            for i in range(n_customers)
+        ],
         "cards": [(cards[i], i + 1, "active", NOW, NOW) for i in range(n_customers)],
-        "tickets": [], "lines": [], "ledger": []}
+        "tickets": [],
+        "lines": [],
+        "ledger": [],
+    }
     for seq in range(1, n_tickets + 1):
         card = cards[int(n_customers * rng.random() ** 2)] if rng.random() < 0.8 else None
         tid = f"S001-T01-{seq:08d}"
         day = f"2026-{1 + seq % 10:02d}-{1 + seq % 28:02d}T{8 + seq % 12:02d}:00:00+00:00"
-        data["tickets"].append((tid, "S001-T01", seq, "S001", "c1", day, card, 1243, 12, 0, "base-1", "0" * 64,
-                                "0" * 64, day, b"{}"))
+        data["tickets"].append(
+            (tid, "S001-T01", seq, "S001", "c1", day, card, 1243, 12, 0, "base-1", "0" * 64, "0" * 64, day, b"{}")
+        )
         data["lines"].append((tid, 0, "3017620422003", "spread 400g", "grocery", 2, 199, 0, 398))
         data["lines"].append((tid, 1, "3228857000906", "salmon fillet", "fresh", 1, 845, 0, 845))
         if card:
@@ -58,8 +65,10 @@ def rows(n_customers: int, n_tickets: int, seed: int = 7) -> dict:
 
 
 CUSTOMER_COLUMNS = "id, name, email, phone, postcode, consent_email, created_at, updated_at"
-TICKET_COLUMNS = ("id, terminal, seq, store, cashier, closed_at, card, total_cents, points_earned, points_redeemed, "
-                  "rules_version, hash, prev_hash, received_at, payload")
+TICKET_COLUMNS = (
+    "id, terminal, seq, store, cashier, closed_at, card, total_cents, points_earned, points_redeemed, "
+    "rules_version, hash, prev_hash, received_at, payload"
+)
 LEDGER_COLUMNS = "card, kind, points, rule, cause, ticket_id, at"
 
 
@@ -88,11 +97,14 @@ def load_postgres(url: str, data: dict) -> None:
         for year, month in sorted({(2026, int(t[5][5:7])) for t in data["tickets"]}):
             raw.execute(partition_ddl(year, month))
         with raw.cursor() as cur:
-            for table_name, columns, key in (("customers", CUSTOMER_COLUMNS, "customers"),
-                                             ("cards", "number, customer_id, status, issued_at, status_at", "cards"),
-                                             ("ticket_keys", "id, terminal, seq, hash, prev_hash", None),
-                                             ("tickets", TICKET_COLUMNS, "tickets"), ("lines", None, "lines"),
-                                             ("ledger", LEDGER_COLUMNS, "ledger")):
+            for table_name, columns, key in (
+                ("customers", CUSTOMER_COLUMNS, "customers"),
+                ("cards", "number, customer_id, status, issued_at, status_at", "cards"),
+                ("ticket_keys", "id, terminal, seq, hash, prev_hash", None),
+                ("tickets", TICKET_COLUMNS, "tickets"),
+                ("lines", None, "lines"),
+                ("ledger", LEDGER_COLUMNS, "ledger"),
+            ):
                 spec = f"{table_name} ({columns})" if columns else table_name
                 with cur.copy(f"COPY {spec} FROM STDIN") as copy:
                     source = data[key] if key else [(t[0], t[1], t[2], t[11], t[12]) for t in data["tickets"]]
@@ -116,7 +128,7 @@ def measure(target: str, tmp: str, label: str, n_customers: int, samples: int) -
     view = timed(lambda i: customers.view(conn, i), ids)
     search = timed(lambda i: customers.search(conn, f"customer {i}9"), ids[:50])
     form = {"name": "Bench Person", "email": "b@example.org", "postcode": "75005"}
-    numbers = iter(f"{n}" for n in range(10 ** 9))
+    numbers = iter(f"{n}" for n in range(10**9))
 
     def enrol_and_issue(_):
         from programme.cardnumber import make_card_number
@@ -126,16 +138,23 @@ def measure(target: str, tmp: str, label: str, n_customers: int, samples: int) -
 
     writes = timed(enrol_and_issue, range(min(samples, 100)))
     password = accounts.create_user(conn, "bench", "head_office")
-    app = create_app({"DB": target, "SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False},
-                     instance_path=str(Path(tmp) / f"instance-{label}"))
+    app = create_app(
+        {"DB": target, "SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False},
+        instance_path=str(Path(tmp) / f"instance-{label}"),
+    )
     client = app.test_client()
     client.post("/login", data={"name": "bench", "password": password})
     assert client.get(f"/customers/{ids[0]}").status_code == 200, label
     page = timed(lambda i: client.get(f"/customers/{i}"), ids[:200])
     app.extensions["desk_connections"].close()
     conn.close()
-    return {"view_library": _p95(view), "page_web": _p95(page), "search_name": _p95(search),
-            "enrol_and_issue": _p95(writes), "baseline_customer_row": _p95(baseline)}
+    return {
+        "view_library": _p95(view),
+        "page_web": _p95(page),
+        "search_name": _p95(search),
+        "enrol_and_issue": _p95(writes),
+        "baseline_customer_row": _p95(baseline),
+    }
 
 
 def run(quick: bool = False) -> dict:
@@ -166,26 +185,44 @@ def run(quick: bool = False) -> dict:
             version = server.version if hasattr(server, "version") else ""
         finally:
             server.remove()
-    return {"customers": n_customers, "tickets": n_tickets, "loaded_s": round(loaded_s, 1), "sqlite": sqlite,
-            "postgresql": postgres, "postgresql_version": version}
+    return {
+        "customers": n_customers,
+        "tickets": n_tickets,
+        "loaded_s": round(loaded_s, 1),
+        "sqlite": sqlite,
+        "postgresql": postgres,
+        "postgresql_version": version,
+    }
 
 
-MEASURES = [("customer view, library (random customers)", "view_library"),
-            ("customer page, web (GET, rendered)", "page_web"),
-            ("search by name fragment, library", "search_name"),
-            ("enrol a customer and issue a card, library (two transactions)", "enrol_and_issue"),
-            ("baseline: one customer row by id", "baseline_customer_row")]
+MEASURES = [
+    ("customer view, library (random customers)", "view_library"),
+    ("customer page, web (GET, rendered)", "page_web"),
+    ("search by name fragment, library", "search_name"),
+    ("enrol a customer and issue a card, library (two transactions)", "enrol_and_issue"),
+    ("baseline: one customer row by id", "baseline_customer_row"),
+]
 
 
 def markdown(result: dict) -> str:
-    rows_ = [(name, result["sqlite"][key]["p50_ms"], result["sqlite"][key]["p95_ms"],
-              result["postgresql"][key]["p50_ms"], result["postgresql"][key]["p95_ms"], result["postgresql"][key]["n"])
-             for name, key in MEASURES]
-    return (f"## desk_pg\n\nThe desk on PostgreSQL beside SQLite (the baseline), same rows, same run: "
-            f"{result['customers']:,} customers, {result['tickets']:,} tickets (loaded into both in "
-            f"{result['loaded_s']} s); PostgreSQL a local throwaway cluster over TCP on 127.0.0.1.\n\n"
-            + table(rows_, ("measure", "SQLite p50 ms", "SQLite p95 ms", "PostgreSQL p50 ms", "PostgreSQL p95 ms",
-                            "n")) + "\n")
+    rows_ = [
+        (
+            name,
+            result["sqlite"][key]["p50_ms"],
+            result["sqlite"][key]["p95_ms"],
+            result["postgresql"][key]["p50_ms"],
+            result["postgresql"][key]["p95_ms"],
+            result["postgresql"][key]["n"],
+        )
+        for name, key in MEASURES
+    ]
+    return (
+        f"## desk_pg\n\nThe desk on PostgreSQL beside SQLite (the baseline), same rows, same run: "
+        f"{result['customers']:,} customers, {result['tickets']:,} tickets (loaded into both in "
+        f"{result['loaded_s']} s); PostgreSQL a local throwaway cluster over TCP on 127.0.0.1.\n\n"
+        + table(rows_, ("measure", "SQLite p50 ms", "SQLite p95 ms", "PostgreSQL p50 ms", "PostgreSQL p95 ms", "n"))
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ Baselines measured in the same run, on the same payloads:
 - raw batched SQLite inserts: the same ticket and line rows, 500 tickets a transaction, no validation.
 The server runs as its own process (`loyalty server`), as in production; the till's sync worker runs here.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -93,13 +94,38 @@ def raw_sqlite(workdir: Path, payloads: list[bytes]) -> float:
     started = time.perf_counter()
     for start in range(0, len(tickets), 500):
         conn.execute("BEGIN")
-        chunk = list(zip(tickets[start:start + 500], payloads[start:start + 500]))
-        conn.executemany("INSERT INTO tickets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-            (t.id, t.terminal, t.seq, t.store, t.cashier, t.closed_at.isoformat(), t.card, t.total_cents,
-             t.points_earned, t.points_redeemed, t.rules_version, "h", t.prev_hash, "now", p) for t, p in chunk])
-        conn.executemany("INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-            (t.id, n, li.gtin, li.label, li.category, li.quantity, li.unit_cents, li.discount_cents, li.total_cents)
-            for t, _ in chunk for n, li in enumerate(t.lines)])
+        chunk = list(zip(tickets[start : start + 500], payloads[start : start + 500]))
+        conn.executemany(
+            "INSERT INTO tickets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    t.id,
+                    t.terminal,
+                    t.seq,
+                    t.store,
+                    t.cashier,
+                    t.closed_at.isoformat(),
+                    t.card,
+                    t.total_cents,
+                    t.points_earned,
+                    t.points_redeemed,
+                    t.rules_version,
+                    "h",
+                    t.prev_hash,
+                    "now",
+                    p,
+                )
+                for t, p in chunk
+            ],
+        )
+        conn.executemany(
+            "INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (t.id, n, li.gtin, li.label, li.category, li.quantity, li.unit_cents, li.discount_cents, li.total_cents)
+                for t, _ in chunk
+                for n, li in enumerate(t.lines)
+            ],
+        )
         conn.execute("COMMIT")
     elapsed = time.perf_counter() - started
     conn.close()
@@ -112,7 +138,7 @@ def server_process(broker: Mosquitto, server_db: Path, workers: int = 1):
     shared = workers > 1
     for n in range(workers):
         client_id = "loyalty-server-ingest" + (f"-{n}" if shared else "")
-        subscription = (f"$share/ingest/{topics.TICKETS_SUBSCRIPTION}" if shared else topics.TICKETS_SUBSCRIPTION)
+        subscription = f"$share/ingest/{topics.TICKETS_SUBSCRIPTION}" if shared else topics.TICKETS_SUBSCRIPTION
         subscribed = threading.Event()
         session = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
         session.username_pw_set(client_id)
@@ -123,9 +149,23 @@ def server_process(broker: Mosquitto, server_db: Path, workers: int = 1):
         subscribed.wait(10)
         session.disconnect()
         session.loop_stop()
-    proc = subprocess.Popen([sys.executable, "-m", "loyalty", "server", "--db", str(server_db), "--broker", broker.url,
-                             "--workers", str(workers), "--allow-unregistered-tills"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "loyalty",
+            "server",
+            "--db",
+            str(server_db),
+            "--broker",
+            broker.url,
+            "--workers",
+            str(workers),
+            "--allow-unregistered-tills",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         # The clock starts once every worker runs (each says "server ingesting ..."): a long-running
         # service's start-up (about 1 s of imports) is not ingest time. Then stderr is drained.
@@ -165,8 +205,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def end_to_end(broker: Mosquitto, workdir: Path, till_db: str, count: int, workers: int = 1,
-               cpu: dict | None = None) -> tuple[float, float]:
+def end_to_end(
+    broker: Mosquitto, workdir: Path, till_db: str, count: int, workers: int = 1, cpu: dict | None = None
+) -> tuple[float, float]:
     """Tickets/s from the sync worker's start until the server has acked all (server as a process).
 
     `cpu`, when given, receives the CPU time per ticket of each process (us): unlike the rate, it
@@ -180,8 +221,9 @@ def end_to_end(broker: Mosquitto, workdir: Path, till_db: str, count: int, worke
         elapsed = sync_all(broker, [(till_db, TERMINAL)], count, server_db)
         if cpu is not None:
             cpu["till_sync_worker_us"] = round((time.process_time() - ours) * 1e6 / count)
-            cpu.update({f"{name}_us": round((cpu_seconds(pid) - before[name]) * 1e6 / count)
-                        for name, pid in pids.items()})
+            cpu.update(
+                {f"{name}_us": round((cpu_seconds(pid) - before[name]) * 1e6 / count) for name, pid in pids.items()}
+            )
     return count / elapsed, elapsed
 
 
@@ -210,6 +252,7 @@ def live_latency(broker: Mosquitto, workdir: Path, tills: int, rate: float, seco
 
     def on_ack(client, userdata, message):
         from sync.codec import decode_ack
+
         ack = decode_ack(message.payload)
         with lock:
             acked[ack.terminal].append((ack.acked_to, time.perf_counter()))
@@ -298,43 +341,69 @@ def run(quick: bool = False) -> dict:
                 latency = live_latency(broker, workdir, tills, rate=100 if quick else 200, seconds=5 if quick else 10)
             fleet[tills] = {"rate": round(per_till * tills / elapsed), **latency}
     slower = min(mqtt_rate, sqlite_rate)
-    return {"tickets": count, "payload_bytes": size, "raw_mqtt_per_s": round(mqtt_rate),
-            "raw_sqlite_per_s": round(sqlite_rate), "end_to_end_per_s": round(e2e_rate),
-            "end_to_end_seconds": round(seconds, 2), "share_of_slower_baseline": round(e2e_rate / slower, 2),
-            "two_workers_per_s": round(two_rate), "catch_up_tickets": catch_up,
-            "catch_up_seconds": round(day_seconds, 1), "fleet": fleet, "cpu_per_ticket": cpu,
-            "load_at_start": round(load, 2)}
+    return {
+        "tickets": count,
+        "payload_bytes": size,
+        "raw_mqtt_per_s": round(mqtt_rate),
+        "raw_sqlite_per_s": round(sqlite_rate),
+        "end_to_end_per_s": round(e2e_rate),
+        "end_to_end_seconds": round(seconds, 2),
+        "share_of_slower_baseline": round(e2e_rate / slower, 2),
+        "two_workers_per_s": round(two_rate),
+        "catch_up_tickets": catch_up,
+        "catch_up_seconds": round(day_seconds, 1),
+        "fleet": fleet,
+        "cpu_per_ticket": cpu,
+        "load_at_start": round(load, 2),
+    }
 
 
 def cpu_note(result: dict) -> str:
     cpu = result.get("cpu_per_ticket")
     if not cpu:
         return ""
-    return ("CPU time per ticket in the end-to-end run, 1 worker (nearly independent of the machine's other load, "
-            f"which was {result['load_at_start']} at the start): server {cpu['server_us']} us, till sync worker "
-            f"{cpu['till_sync_worker_us']} us, Mosquitto {cpu['mosquitto_us']} us.\n\n")
+    return (
+        "CPU time per ticket in the end-to-end run, 1 worker (nearly independent of the machine's other load, "
+        f"which was {result['load_at_start']} at the start): server {cpu['server_us']} us, till sync worker "
+        f"{cpu['till_sync_worker_us']} us, Mosquitto {cpu['mosquitto_us']} us.\n\n"
+    )
 
 
 def markdown(result: dict) -> str:
     rows = [
         ("raw paho + Mosquitto, QoS 1 (baseline)", f"{result['raw_mqtt_per_s']:,}/s", ""),
         ("raw batched SQLite inserts, 500/transaction (baseline)", f"{result['raw_sqlite_per_s']:,}/s", ""),
-        ("end to end: till outbox -> server commit -> ack, 1 worker", f"{result['end_to_end_per_s']:,}/s",
-         f"{result['share_of_slower_baseline']:.0%} of the slower baseline (target >= 70%)"),
-        ("the same with 2 ingest workers (shared subscription)", f"{result['two_workers_per_s']:,}/s",
-         "both write one SQLite file"),
-        (f"catch-up of a till offline for a day ({result['catch_up_tickets']:,} tickets)",
-         f"{result['catch_up_seconds']} s", "target <= 15 s"),
+        (
+            "end to end: till outbox -> server commit -> ack, 1 worker",
+            f"{result['end_to_end_per_s']:,}/s",
+            f"{result['share_of_slower_baseline']:.0%} of the slower baseline (target >= 70%)",
+        ),
+        (
+            "the same with 2 ingest workers (shared subscription)",
+            f"{result['two_workers_per_s']:,}/s",
+            "both write one SQLite file",
+        ),
+        (
+            f"catch-up of a till offline for a day ({result['catch_up_tickets']:,} tickets)",
+            f"{result['catch_up_seconds']} s",
+            "target <= 15 s",
+        ),
     ]
-    fleet = [(tills, f"{f['rate']:,}/s", f"{f['tickets']:,} at {f['live_rate']}/s", f["p50_ms"], f["p99_ms"])
-             for tills, f in result["fleet"].items()]
-    return (f"## Ingest ({result['tickets']:,} tickets of about {result['payload_bytes']:,} bytes)\n\n"
-            + table(rows, ("path", "result", "note")) + "\n\n"
-            + cpu_note(result)
-            + "### How cost grows with the number of tills\n\n"
-            "Catch-up rate: the same number of tickets spread over N tills' outboxes, all syncing at once. "
-            "Latency: tills selling live, from a ticket's close to the server's ack that covers it.\n\n"
-            + table(fleet, ("tills", "catch-up rate", "live tickets", "latency p50 ms", "latency p99 ms")) + "\n")
+    fleet = [
+        (tills, f"{f['rate']:,}/s", f"{f['tickets']:,} at {f['live_rate']}/s", f["p50_ms"], f["p99_ms"])
+        for tills, f in result["fleet"].items()
+    ]
+    return (
+        f"## Ingest ({result['tickets']:,} tickets of about {result['payload_bytes']:,} bytes)\n\n"
+        + table(rows, ("path", "result", "note"))
+        + "\n\n"
+        + cpu_note(result)
+        + "### How cost grows with the number of tills\n\n"
+        "Catch-up rate: the same number of tickets spread over N tills' outboxes, all syncing at once. "
+        "Latency: tills selling live, from a ticket's close to the server's ack that covers it.\n\n"
+        + table(fleet, ("tills", "catch-up rate", "live tickets", "latency p50 ms", "latency p99 ms"))
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ fits the customer's hidden trait (server/analytics/generate.py, TRUE_RESPONSE); 
 measured against its own holdout (net margin per customer, Welch's 95% interval). Several seeds, so one lucky
 draw does not decide. Default 4,000 customers / 80,000 tickets, 3 seeds; --quick 2,000 / 40,000, 1 seed.
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -43,9 +44,20 @@ def one(customers: int, tickets: int, seed: int) -> dict:
 def run(quick: bool = False) -> dict:
     customers, tickets, seeds = (2_000, 40_000, [1]) if quick else (4_000, 80_000, [1, 2, 3])
     runs = [one(customers, tickets, seed) for seed in seeds]
-    return {"customers": customers, "tickets": tickets, "runs": [
-        {"seed": seed, "generate_s": r["generate_s"], "check_s": r["check_s"], "played": r["played"],
-         "policies": r["policies"]} for seed, r in zip(seeds, runs)]}
+    return {
+        "customers": customers,
+        "tickets": tickets,
+        "runs": [
+            {
+                "seed": seed,
+                "generate_s": r["generate_s"],
+                "check_s": r["check_s"],
+                "played": r["played"],
+                "policies": r["policies"],
+            }
+            for seed, r in zip(seeds, runs)
+        ],
+    }
 
 
 def _eur(cents: float) -> str:
@@ -57,16 +69,30 @@ def markdown(r: dict) -> str:
     for run in r["runs"]:
         for policy, p in run["policies"].items():
             i = p["interval"]
-            rows.append((run["seed"], policy, p["targets"], p["holdouts"], _eur(p["uplift_cents"]),
-                         f"{_eur(i['low'])} to {_eur(i['high'])}" if i else "n/a"))
-    wins = sum(1 for run in r["runs"] if run["policies"]["model"]["uplift_cents"]
-               > max(run["policies"]["random"]["uplift_cents"], run["policies"]["segment"]["uplift_cents"]))
-    return (f"## next_offer\n\nThe next best offer on {r['customers']:,} generated customers with hidden tastes and "
-            f"{r['tickets']:,} tickets, per seed: each arm's net margin per customer against its holdout over "
-            f"the offers' 7 days (EUR, Welch's 95% interval). The model beat both baselines in {wins} of "
-            f"{len(r['runs'])} run(s).\n\n"
-            + table(rows, ("seed", "policy", "targets", "held out", "uplift per customer", "95% interval"))
-            + "\n")
+            rows.append(
+                (
+                    run["seed"],
+                    policy,
+                    p["targets"],
+                    p["holdouts"],
+                    _eur(p["uplift_cents"]),
+                    f"{_eur(i['low'])} to {_eur(i['high'])}" if i else "n/a",
+                )
+            )
+    wins = sum(
+        1
+        for run in r["runs"]
+        if run["policies"]["model"]["uplift_cents"]
+        > max(run["policies"]["random"]["uplift_cents"], run["policies"]["segment"]["uplift_cents"])
+    )
+    return (
+        f"## next_offer\n\nThe next best offer on {r['customers']:,} generated customers with hidden tastes and "
+        f"{r['tickets']:,} tickets, per seed: each arm's net margin per customer against its holdout over "
+        f"the offers' 7 days (EUR, Welch's 95% interval). The model beat both baselines in {wins} of "
+        f"{len(r['runs'])} run(s).\n\n"
+        + table(rows, ("seed", "policy", "targets", "held out", "uplift per customer", "95% interval"))
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ aggregates, the value dashboard's figures for the year, the explorer's first pag
 and a count; the figures must be the same on both. PostgreSQL is a throwaway cluster from Debian's
 package (server.storage.pg_local) with its default, durable settings.
 """
+
 from __future__ import annotations
 
 import sys
@@ -45,7 +46,7 @@ def _ingest(targets: dict[str, str], messages: list) -> dict[str, int]:
         with Progress(transient=True) as progress:
             task = progress.add_task("ingest into SQLite and PostgreSQL", total=len(messages))
             for start in range(0, len(messages), BATCH):
-                batch = messages[start:start + BATCH]
+                batch = messages[start : start + BATCH]
                 for name, store in stores.items():
                     result, seconds = _timed(lambda: store.ingest(batch, [], NOW))
                     assert result.stored == len(batch), f"{name}: {result}"
@@ -68,10 +69,14 @@ def _office(target: str) -> dict:
         _, count = _timed(lambda: explorer.count(conn, explorer.TicketFilter(store="S002")))
     finally:
         conn.close()
-    return {"fold_s": round(fold, 2), "dashboard_s": round(compute, 3), "explorer_ms": round(first * 1000, 1),
-            "ticket_ms": round(detail * 1000, 1), "count_ms": round(count * 1000, 1),
-            "figures": [body["customers"], body["spend_cents"], body["points"]["outstanding"],
-                        [r["id"] for r in page]]}
+    return {
+        "fold_s": round(fold, 2),
+        "dashboard_s": round(compute, 3),
+        "explorer_ms": round(first * 1000, 1),
+        "ticket_ms": round(detail * 1000, 1),
+        "count_ms": round(count * 1000, 1),
+        "figures": [body["customers"], body["spend_cents"], body["points"]["outstanding"], [r["id"] for r in page]],
+    }
 
 
 def run(quick: bool = False) -> dict:
@@ -82,11 +87,15 @@ def run(quick: bool = False) -> dict:
         generate(conn, Plan(count // 10, count, 5, seed=3, end=date(2026, 6, 30)))
         payloads = conn.execute("SELECT terminal, payload FROM tickets ORDER BY terminal, seq").fetchall()
         conn.close()
-        messages = [(topics.tickets(terminal), decode_ticket(payload, terminal), payload)
-                    for terminal, payload in payloads]
+        messages = [
+            (topics.tickets(terminal), decode_ticket(payload, terminal), payload) for terminal, payload in payloads
+        ]
         with LocalPostgres() as pg:
-            targets = {"sqlite": str(Path(tmp) / "server.db"), "postgresql": pg.create_database("plain"),
-                       "postgresql_trigger": pg.create_database("office")}
+            targets = {
+                "sqlite": str(Path(tmp) / "server.db"),
+                "postgresql": pg.create_database("plain"),
+                "postgresql_trigger": pg.create_database("office"),
+            }
             ready = open_connection(targets["postgresql_trigger"])
             aggregate.ensure_schema(ready)  # the trigger before the first ticket
             ready.close()
@@ -95,24 +104,40 @@ def run(quick: bool = False) -> dict:
             version = pg.bin_dir.parts[-2]
     same = sqlite.pop("figures") == postgres.pop("figures")
     assert same, "PostgreSQL's figures differ from SQLite's"
-    return {"tickets": count, "postgresql_version": version, "ingest_per_s": rates, "sqlite": sqlite,
-            "postgresql": postgres, "same_figures": same}
+    return {
+        "tickets": count,
+        "postgresql_version": version,
+        "ingest_per_s": rates,
+        "sqlite": sqlite,
+        "postgresql": postgres,
+        "same_figures": same,
+    }
 
 
 def markdown(result: dict) -> str:
     rates = result["ingest_per_s"]
-    rows = [("ingest, tickets per second", f"{rates['sqlite']:,}", f"{rates['postgresql_trigger']:,}"),
-            *[(label, result["sqlite"][key], result["postgresql"][key]) for key, label in (
-                ("fold_s", "full fold into the aggregates, s"), ("dashboard_s", "value dashboard's figures, s"),
-                ("explorer_ms", "explorer's first page, ms"), ("ticket_ms", "one ticket's page, ms"),
-                ("count_ms", "explorer count (one store), ms"))]]
+    rows = [
+        ("ingest, tickets per second", f"{rates['sqlite']:,}", f"{rates['postgresql_trigger']:,}"),
+        *[
+            (label, result["sqlite"][key], result["postgresql"][key])
+            for key, label in (
+                ("fold_s", "full fold into the aggregates, s"),
+                ("dashboard_s", "value dashboard's figures, s"),
+                ("explorer_ms", "explorer's first page, ms"),
+                ("ticket_ms", "one ticket's page, ms"),
+                ("count_ms", "explorer count (one store), ms"),
+            )
+        ],
+    ]
     from .common import table
 
-    return (f"## Head office on PostgreSQL ({result['tickets']:,} generated tickets over a year)\n\n"
-            + table(rows, ("measure", "SQLite (baseline)", f"PostgreSQL {result['postgresql_version']}"))
-            + f"\n\nThe same figures on both engines: {'yes' if result['same_figures'] else 'NO'}. "
-            f"The aggregates' trigger on PostgreSQL's tickets: ingest at {rates['postgresql_trigger']:,}/s "
-            f"with it against {rates['postgresql']:,}/s without, in the same run.\n")
+    return (
+        f"## Head office on PostgreSQL ({result['tickets']:,} generated tickets over a year)\n\n"
+        + table(rows, ("measure", "SQLite (baseline)", f"PostgreSQL {result['postgresql_version']}"))
+        + f"\n\nThe same figures on both engines: {'yes' if result['same_figures'] else 'NO'}. "
+        f"The aggregates' trigger on PostgreSQL's tickets: ingest at {rates['postgresql_trigger']:,}/s "
+        f"with it against {rates['postgresql']:,}/s without, in the same run.\n"
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """sync.mqtt's buffered paho client against paho's own, receiving the same burst of QoS 1 messages from a real
 Mosquitto (the server's ingest path), same run. The override of paho's privates (sync/mqtt.py) stays only
 while it wins; tests/sync/test_paho_contract.py fails when paho moves what it relies on."""
+
 from __future__ import annotations
 
 import sys
@@ -62,24 +63,35 @@ def run(quick: bool = False) -> dict:
             url = parse_broker_url(broker.url)
             times: dict[str, list[float]] = {"paho": [], "buffered": []}
             for round_ in range(ROUNDS):  # alternate, so both see the same machine
-                times["paho"].append(receive(url, mqtt.Client(CallbackAPIVersion.VERSION2,
-                                                              client_id=f"bench-paho-{round_}"), messages))
+                times["paho"].append(
+                    receive(url, mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-paho-{round_}"), messages)
+                )
                 times["buffered"].append(receive(url, ours.make_client(url, f"bench-ours-{round_}"), messages))
         finally:
             broker.stop()
     best = {name: min(values) for name, values in times.items()}
-    return {"messages": messages, "paho_msg_s": round(messages / best["paho"]),
-            "buffered_msg_s": round(messages / best["buffered"]),
-            "speedup": round(best["paho"] / best["buffered"], 2)}
+    return {
+        "messages": messages,
+        "paho_msg_s": round(messages / best["paho"]),
+        "buffered_msg_s": round(messages / best["buffered"]),
+        "speedup": round(best["paho"] / best["buffered"], 2),
+    }
 
 
 def markdown(result: dict) -> str:
-    return (f"## paho's client and ours, receiving {result['messages']:,} QoS 1 messages from Mosquitto\n\n"
-            + table([("paho-mqtt's Client (baseline)", f"{result['paho_msg_s']:,} msg/s"),
-                     ("sync.mqtt.Client (buffered reads)", f"{result['buffered_msg_s']:,} msg/s"),
-                     ("speed-up", f"{result['speedup']} x")], ("client", "received"))
-            + "\nBest of 3 rounds each, alternating. The override is kept while it wins; "
-              "tests/sync/test_paho_contract.py fails when paho moves the internals it relies on.\n")
+    return (
+        f"## paho's client and ours, receiving {result['messages']:,} QoS 1 messages from Mosquitto\n\n"
+        + table(
+            [
+                ("paho-mqtt's Client (baseline)", f"{result['paho_msg_s']:,} msg/s"),
+                ("sync.mqtt.Client (buffered reads)", f"{result['buffered_msg_s']:,} msg/s"),
+                ("speed-up", f"{result['speedup']} x"),
+            ],
+            ("client", "received"),
+        )
+        + "\nBest of 3 rounds each, alternating. The override is kept while it wins; "
+        "tests/sync/test_paho_contract.py fails when paho moves the internals it relies on.\n"
+    )
 
 
 if __name__ == "__main__":

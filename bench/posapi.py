@@ -6,6 +6,7 @@ screen's code computes: points per line and rule, offers, balance, what can be r
 adds the API's layers without a socket (auth, validation, idempotency record, JSON); `HTTP` adds waitress and
 the loopback socket, as a POS sees it. Target (issue 16): HTTP p99 <= 10 ms.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -34,9 +35,17 @@ CATEGORIES = ("grocery", "fresh", "dairy", "drinks", "hygiene", "tobacco")
 
 def basket_lines(seed: int = 1) -> list[dict]:
     rng = random.Random(seed)
-    return [{"gtin": f"3{rng.randrange(10**11):011d}0"[:13], "quantity": rng.choice((1, 1, 1, 2, 3)),
-             "unit_cents": rng.randint(50, 2000), "category": rng.choice(CATEGORIES),
-             "vat_rate": rng.choice((550, 1000, 2000)), "label": "article"} for _ in range(LINES)]
+    return [
+        {
+            "gtin": f"3{rng.randrange(10**11):011d}0"[:13],
+            "quantity": rng.choice((1, 1, 1, 2, 3)),
+            "unit_cents": rng.randint(50, 2000),
+            "category": rng.choice(CATEGORIES),
+            "vat_rate": rng.choice((550, 1000, 2000)),
+            "label": "article",
+        }
+        for _ in range(LINES)
+    ]
 
 
 def run(quick: bool = False) -> dict:
@@ -47,8 +56,7 @@ def run(quick: bool = False) -> dict:
         host = PosHost(str(Path(tmp) / "till.db"), TERMINAL)
         make_token(host.conn, "POS-1", Path(tmp) / "pos.token")
         token = (Path(tmp) / "pos.token").read_text().strip()
-        host.run(lambda: cardstate.remember_balance(host.session.journal.conn, CARD, 5000,
-                                                    "2026-01-01T00:00:00+00:00"))
+        host.run(lambda: cardstate.remember_balance(host.session.journal.conn, CARD, 5000, "2026-01-01T00:00:00+00:00"))
         app = create_app(host)
         server = create_server(app, host="127.0.0.1", port=0, threads=4)
         thread = threading.Thread(target=server.run, daemon=True)
@@ -59,8 +67,9 @@ def run(quick: bool = False) -> dict:
             auth = {"Authorization": f"Bearer {token}"}
             basket = client.post("/baskets", json={}, headers={**auth, "Idempotency-Key": next(keys)}).get_json()
             basket = basket["basket"]
-            client.post(f"/baskets/{basket}/identify", json={"card": CARD},
-                        headers={**auth, "Idempotency-Key": next(keys)})
+            client.post(
+                f"/baskets/{basket}/identify", json={"card": CARD}, headers={**auth, "Idempotency-Key": next(keys)}
+            )
             body = {"lines": basket_lines()}
             raw = json.dumps(body).encode()
             model = EvaluateIn.model_validate(body)
@@ -68,15 +77,20 @@ def run(quick: bool = False) -> dict:
             conn = http.client.HTTPConnection("127.0.0.1", server.effective_port, timeout=10)
 
             def over_http() -> None:
-                conn.request("POST", path, body=raw, headers={**auth, "Idempotency-Key": next(keys),
-                                                              "Content-Type": "application/json"})
+                conn.request(
+                    "POST",
+                    path,
+                    body=raw,
+                    headers={**auth, "Idempotency-Key": next(keys), "Content-Type": "application/json"},
+                )
                 answer = conn.getresponse()
                 data = answer.read()
                 assert answer.status == 200, data
 
             def test_client() -> None:
-                answer = client.post(path, data=raw, headers={**auth, "Idempotency-Key": next(keys),
-                                                              "Content-Type": "application/json"})
+                answer = client.post(
+                    path, data=raw, headers={**auth, "Idempotency-Key": next(keys), "Content-Type": "application/json"}
+                )
                 assert answer.status_code == 200, answer.get_data()
 
             def in_process() -> None:
@@ -105,15 +119,18 @@ def run(quick: bool = False) -> dict:
 
 
 def markdown(result: dict) -> str:
-    rows = [(name, result[name]["p50_ms"], result[name]["p99_ms"], result[name]["mean_ms"], result[name]["n"])
-            for name in ("in-process", "flask test client", "HTTP")]
+    rows = [
+        (name, result[name]["p50_ms"], result[name]["p99_ms"], result[name]["mean_ms"], result[name]["n"])
+        for name in ("in-process", "flask test client", "HTTP")
+    ]
     http_p99, base = result["HTTP"]["p99_ms"], result["in-process"]["p99_ms"]
     return (
         "## POS API: evaluate a 60-line basket (bench/posapi.py)\n\n"
         f"One basket of {result['lines']} lines with a card ({result['points']} points), evaluated again and again: "
         "the same call in-process on the till's session, through the API without a socket (Flask's test client), "
         "and over HTTP on loopback (waitress, keep-alive), interleaved in one run.\n\n"
-        + table(rows, ("way", "p50 ms", "p99 ms", "mean ms", "n")) + "\n\n"
+        + table(rows, ("way", "p50 ms", "p99 ms", "mean ms", "n"))
+        + "\n\n"
         f"HTTP p99 {http_p99} ms against {base} ms in-process (target: HTTP p99 <= 10 ms): the API adds "
         f"{round(http_p99 - base, 3)} ms at p99 (validation of 60 lines, the answer's idempotency record, JSON "
         f"both ways, the socket). Load average at the end of the run: {result['load']} on "

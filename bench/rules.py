@@ -5,6 +5,7 @@ earning (one pass summing eligible cents, then // 100), and the engine under the
 rules (base rate and exclusions only). Also measured: the server's check of one ticket
 (recompute and compare), and parsing the rules file once.
 """
+
 from __future__ import annotations
 
 import gc
@@ -33,8 +34,13 @@ def bench_rules_text(shopper: Shopper, cards: list[str], rng: random.Random) -> 
     """A rules file of the size the issue names, every promotion active on AT."""
     articles = [a.gtin for a in shopper.articles]
     categories = [name for name, _, _ in CATEGORIES if name not in ("tobacco", "fuel", "gift_card", "deposit")]
-    out = ['version = "bench-1"', "effective_from = 2026-11-01T00:00:00Z", 'timezone = "Europe/Paris"',
-           "[exclusions]", 'categories = ["tobacco", "fuel", "gift_card", "deposit"]']
+    out = [
+        'version = "bench-1"',
+        "effective_from = 2026-11-01T00:00:00Z",
+        'timezone = "Europe/Paris"',
+        "[exclusions]",
+        'categories = ["tobacco", "fuel", "gift_card", "deposit"]',
+    ]
     for n, category in enumerate(categories[:6]):
         out += ["[[multipliers]]", f'category = "{category}"', f"percent = {150 + 10 * n}"]
     for gtin in rng.sample(articles, 40):
@@ -52,13 +58,21 @@ def bench_rules_text(shopper: Shopper, cards: list[str], rng: random.Random) -> 
             out += [f'categories = ["{categories[n % len(categories)]}"]', "percent = 200"]
         else:
             effect = "points_per_unit = 3" if n % 2 else "percent = 300"
-            out += [f'articles = {[*rng.sample(articles, 20)]}'.replace("'", '"'), effect]
+            out += [f"articles = {[*rng.sample(articles, 20)]}".replace("'", '"'), effect]
     for n in range(OFFERS):
         out += ["[[offers]]", f'id = "offer-{n}"']
         out += [f'segment = "segment-{n % 20}"'] if n % 10 == 0 else [f'cards = ["{cards[n % len(cards)]}"]']
-        out += [f'articles = {[*rng.sample(articles, 5)]}'.replace("'", '"'), "percent = 400"]
-    out += ["[[tiers]]", 'name = "silver"', "min_spend_cents = 150000", "percent = 110",
-            "[[tiers]]", 'name = "gold"', "min_spend_cents = 400000", "percent = 125"]
+        out += [f"articles = {[*rng.sample(articles, 5)]}".replace("'", '"'), "percent = 400"]
+    out += [
+        "[[tiers]]",
+        'name = "silver"',
+        "min_spend_cents = 150000",
+        "percent = 110",
+        "[[tiers]]",
+        'name = "gold"',
+        "min_spend_cents = 400000",
+        "percent = 125",
+    ]
     return "\n".join(out) + "\n"
 
 
@@ -100,8 +114,13 @@ def run(quick: bool = False) -> dict:
     for n in range(50):
         articles = rng.sample(shopper.articles, LINES)
         lines = [make_line(a.gtin, rng.choice((1, 1, 1, 2, 3)), a.unit_cents, a.category, a.label) for a in articles]
-        ctx = Context(card=cards[n % 30], at=AT, store="S001", tier=rng.choice([None, "silver", "gold"]),
-                      segments=frozenset({f"segment-{n % 20}"}))
+        ctx = Context(
+            card=cards[n % 30],
+            at=AT,
+            store="S001",
+            tier=rng.choice([None, "silver", "gold"]),
+            segments=frozenset({f"segment-{n % 20}"}),
+        )
         baskets.append((lines, ctx))
     samples = 2000 if quick else 20_000
     default = default_rules()
@@ -115,22 +134,47 @@ def run(quick: bool = False) -> dict:
     tickets = []
     for n, (lines, ctx) in enumerate(baskets, start=1):
         total = sum(li.total_cents for li in lines)
-        tickets.append((Ticket(id=f"S001-T01-{n:08d}", terminal="S001-T01", seq=n, store="S001", cashier="b",
-                               opened_at=AT, closed_at=AT, lines=lines, tenders=[Tender("cash", total)],
-                               total_cents=total, card=ctx.card, points=points_of(rules, lines, ctx),
-                               rules_version=rules.version), None))
+        tickets.append(
+            (
+                Ticket(
+                    id=f"S001-T01-{n:08d}",
+                    terminal="S001-T01",
+                    seq=n,
+                    store="S001",
+                    cashier="b",
+                    opened_at=AT,
+                    closed_at=AT,
+                    lines=lines,
+                    tenders=[Tender("cash", total)],
+                    total_cents=total,
+                    card=ctx.card,
+                    points=points_of(rules, lines, ctx),
+                    rules_version=rules.version,
+                ),
+                None,
+            )
+        )
     check = _time(lambda ticket, _: check_ticket(catalog, ticket), tickets, samples // 2)
     fired = {}
     for lines, ctx in baskets:
         for entry in points_of(rules, lines, ctx):
             kind = entry.rule.split(":")[0]
             fired[kind] = fired.get(kind, 0) + 1
-    return {"lines": LINES, "promotions": PROMOTIONS, "offers": OFFERS, "samples": samples,
-            "engine": _summary(engine), "engine_default_rules": _summary(base_engine),
-            "skeleton_base_rate": _summary(skeleton), "server_check": _summary(check),
-            "load_average": round(os.getloadavg()[0], 1),
-            "parse_rules_ms": parse_ms, "rules_file_kb": round(len(text) / 1024, 1),
-            "entries_per_basket": round(sum(fired.values()) / len(baskets), 1), "rules_fired": fired}
+    return {
+        "lines": LINES,
+        "promotions": PROMOTIONS,
+        "offers": OFFERS,
+        "samples": samples,
+        "engine": _summary(engine),
+        "engine_default_rules": _summary(base_engine),
+        "skeleton_base_rate": _summary(skeleton),
+        "server_check": _summary(check),
+        "load_average": round(os.getloadavg()[0], 1),
+        "parse_rules_ms": parse_ms,
+        "rules_file_kb": round(len(text) / 1024, 1),
+        "entries_per_basket": round(sum(fired.values()) / len(baskets), 1),
+        "rules_fired": fired,
+    }
 
 
 def markdown(result: dict) -> str:
@@ -140,17 +184,22 @@ def markdown(result: dict) -> str:
         ("walking skeleton's base-rate sum // 100 - baseline", result["skeleton_base_rate"]),
         ("server check of one ticket: recompute + compare", result["server_check"]),
     ]
-    return (f"## Rules engine: points for a {result['lines']}-line basket, {result['promotions']} active promotions, "
-            f"{result['offers']:,} targeted offers\n\n"
-            + table([(name, r["p50_ms"], r["p99_ms"], r["cpu_p50_ms"], r["cpu_p99_ms"], r["n"]) for name, r in rows],
-                    ("measure", "p50 ms", "p99 ms", "CPU p50 ms", "CPU p99 ms", "n"))
-            + f"\n\nWall time includes waiting for the CPU (load average "
-            f"{result['load_average']} on this machine during "
-            "the run); CPU time is the thread's own. Promotions: 40 on 20 articles each, 5 on a category, 5 basket "
-            "bonuses; offers: 900 for single cards, 100 for segments; 46 multipliers, 40 article bonuses. "
-            f"Rules file {result['rules_file_kb']} KB, parsed and checked once in {result['parse_rules_ms']} ms. "
-            f"{result['entries_per_basket']} points entries per basket on average; rules that gave points: "
-            + ", ".join(f"{k} {v}" for k, v in sorted(result["rules_fired"].items())) + ".\n")
+    return (
+        f"## Rules engine: points for a {result['lines']}-line basket, {result['promotions']} active promotions, "
+        f"{result['offers']:,} targeted offers\n\n"
+        + table(
+            [(name, r["p50_ms"], r["p99_ms"], r["cpu_p50_ms"], r["cpu_p99_ms"], r["n"]) for name, r in rows],
+            ("measure", "p50 ms", "p99 ms", "CPU p50 ms", "CPU p99 ms", "n"),
+        )
+        + f"\n\nWall time includes waiting for the CPU (load average "
+        f"{result['load_average']} on this machine during "
+        "the run); CPU time is the thread's own. Promotions: 40 on 20 articles each, 5 on a category, 5 basket "
+        "bonuses; offers: 900 for single cards, 100 for segments; 46 multipliers, 40 article bonuses. "
+        f"Rules file {result['rules_file_kb']} KB, parsed and checked once in {result['parse_rules_ms']} ms. "
+        f"{result['entries_per_basket']} points entries per basket on average; rules that gave points: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(result["rules_fired"].items()))
+        + ".\n"
+    )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ is a throwaway cluster from Debian's package (server.storage.pg_local) with its 
 Selling 20,000 tickets at one till takes longer than the whole budget, so 1,000 real ones are sold
 and copied to 20 tills (each copy renumbered and re-chained), interleaved as tills sync.
 """
+
 from __future__ import annotations
 
 import sys
@@ -40,7 +41,7 @@ def ingest_all(target: str, tickets: list, label: str) -> dict:
             task = progress.add_task(f"ingest into {label}", total=len(tickets))
             started = time.perf_counter()
             for start in range(0, len(tickets), BATCH):
-                chunk = tickets[start:start + BATCH]
+                chunk = tickets[start : start + BATCH]
                 t0 = time.perf_counter()
                 result = store.ingest(chunk, [], NOW)
                 samples.append(time.perf_counter() - t0)
@@ -60,8 +61,14 @@ def copied_to_tills(payloads: list[bytes], tills: int) -> list[tuple[str, bytes]
     for n in range(1, tills + 1):
         terminal, prev, messages = f"S{n:03d}-T01", GENESIS_HASH, []
         for ticket in sold:
-            copy = msgspec.structs.replace(ticket, id=ticket_id(terminal, ticket.seq), terminal=terminal,
-                                           store=store_of(terminal), prev_hash=prev, signature=None)
+            copy = msgspec.structs.replace(
+                ticket,
+                id=ticket_id(terminal, ticket.seq),
+                terminal=terminal,
+                store=store_of(terminal),
+                prev_hash=prev,
+                signature=None,
+            )
             prev = ticket_hash(copy)
             messages.append((topics.tickets(terminal), encode_ticket(copy)))
         per_till.append(messages)
@@ -81,22 +88,38 @@ def run(quick: bool = False) -> dict:
         with LocalPostgres() as pg:
             postgres = ingest_all(pg.create_database("bench"), tickets, "PostgreSQL")
             version = pg.bin_dir.parts[-2]
-    return {"tickets": count, "tills": TILLS, "batch": BATCH, "payload_bytes": sum(map(len, payloads)) // count,
-            "postgresql_version": version, "sqlite": sqlite, "postgresql": postgres,
-            "postgresql_vs_sqlite": round(postgres["per_s"] / sqlite["per_s"], 2)}
+    return {
+        "tickets": count,
+        "tills": TILLS,
+        "batch": BATCH,
+        "payload_bytes": sum(map(len, payloads)) // count,
+        "postgresql_version": version,
+        "sqlite": sqlite,
+        "postgresql": postgres,
+        "postgresql_vs_sqlite": round(postgres["per_s"] / sqlite["per_s"], 2),
+    }
 
 
 def markdown(result: dict) -> str:
-    rows = [(f"{name}{' (baseline)' if key == 'sqlite' else ''}", f"{result[key]['per_s']:,}/s",
-             result[key]["batch"]["p50_ms"], result[key]["batch"]["p99_ms"])
-            for key, name in (("sqlite", "SQLite store (WAL, synchronous=NORMAL)"),
-                              ("postgresql", f"PostgreSQL {result['postgresql_version']} store (partitioned, "
-                                             "default durable settings)"))]
-    return (f"## Store on PostgreSQL ({result['tickets']:,} tickets of about {result['payload_bytes']:,} bytes from "
-            f"{result['tills']} tills, "
-            f"Store.ingest in batches of {result['batch']})\n\n"
-            + table(rows, ("store", "tickets per second", "batch p50 ms", "batch p99 ms"))
-            + f"\n\nPostgreSQL ingests at {result['postgresql_vs_sqlite']:.0%} of the SQLite rate in the same run.\n")
+    rows = [
+        (
+            f"{name}{' (baseline)' if key == 'sqlite' else ''}",
+            f"{result[key]['per_s']:,}/s",
+            result[key]["batch"]["p50_ms"],
+            result[key]["batch"]["p99_ms"],
+        )
+        for key, name in (
+            ("sqlite", "SQLite store (WAL, synchronous=NORMAL)"),
+            ("postgresql", f"PostgreSQL {result['postgresql_version']} store (partitioned, default durable settings)"),
+        )
+    ]
+    return (
+        f"## Store on PostgreSQL ({result['tickets']:,} tickets of about {result['payload_bytes']:,} bytes from "
+        f"{result['tills']} tills, "
+        f"Store.ingest in batches of {result['batch']})\n\n"
+        + table(rows, ("store", "tickets per second", "batch p50 ms", "batch p99 ms"))
+        + f"\n\nPostgreSQL ingests at {result['postgresql_vs_sqlite']:.0%} of the SQLite rate in the same run.\n"
+    )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ rows (ticket, 25 lines, ledger entries, outbox message) with synchronous=FULL, i
 measured closes so both see the same file size and disk; and a raw indexed SUM for the card balance.
 The journal's history is pre-filled in bulk (synchronous=OFF, one transaction, 17 lines a ticket).
 """
+
 from __future__ import annotations
 
 import random
@@ -36,9 +37,16 @@ def total_of(lines) -> int:
 
 
 def _lines(rng: random.Random, n: int):
-    return [make_line(f"3{rng.randrange(10**11):011d}0"[:13], rng.choice((1, 1, 1, 2, 3)), rng.randint(50, 2000),
-                      rng.choice(("grocery", "fresh", "dairy", "drinks", "tobacco")), "article")
-            for _ in range(n)]
+    return [
+        make_line(
+            f"3{rng.randrange(10**11):011d}0"[:13],
+            rng.choice((1, 1, 1, 2, 3)),
+            rng.randint(50, 2000),
+            rng.choice(("grocery", "fresh", "dairy", "drinks", "tobacco")),
+            "article",
+        )
+        for _ in range(n)
+    ]
 
 
 def prefill(path: Path, tickets: int, cards: list[str], progress=None) -> None:
@@ -57,14 +65,24 @@ def prefill(path: Path, tickets: int, cards: list[str], progress=None) -> None:
         card_of = [cards[seq % len(cards)] if seq % 5 < 3 else None for seq in seqs]
         conn.executemany(
             "INSERT INTO tickets VALUES (?, ?, ?, 'S001', 'bench', '2026-01-01T00:00:00+00:00', ?, ?, ?, 0, ?, ?, ?)",
-            [(tid, seq, TERMINAL, card, total, total // 100, RULES_VERSION, f"{seq:064x}", payload)
-             for tid, seq, card in zip(ids, seqs, card_of)])
-        conn.executemany("INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         [(tid, n, li.gtin, li.label, li.category, li.quantity, li.unit_cents, 0, li.total_cents)
-                          for tid in ids for n, li in enumerate(lines)])
-        conn.executemany("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
-                         "VALUES (?, 'earn', ?, 'base', ?, ?, '2026-01-01T00:00:00+00:00')",
-                         [(card, total // 100, f"ticket:{tid}:0", tid) for tid, card in zip(ids, card_of) if card])
+            [
+                (tid, seq, TERMINAL, card, total, total // 100, RULES_VERSION, f"{seq:064x}", payload)
+                for tid, seq, card in zip(ids, seqs, card_of)
+            ],
+        )
+        conn.executemany(
+            "INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (tid, n, li.gtin, li.label, li.category, li.quantity, li.unit_cents, 0, li.total_cents)
+                for tid in ids
+                for n, li in enumerate(lines)
+            ],
+        )
+        conn.executemany(
+            "INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
+            "VALUES (?, 'earn', ?, 'base', ?, ?, '2026-01-01T00:00:00+00:00')",
+            [(card, total // 100, f"ticket:{tid}:0", tid) for tid, card in zip(ids, card_of) if card],
+        )
         if progress:
             progress(len(ids))
     conn.execute("INSERT OR REPLACE INTO sync_state VALUES ('acked_to', ?)", (str(tickets),))
@@ -77,8 +95,14 @@ def _close(journal: Journal, rng: random.Random, cards: list[str]):
     points = earn_points(lines, card)
     total = sum(li.total_cents for li in lines)
     started = time.perf_counter()
-    ticket = journal.close_ticket(cashier="bench", lines=lines, tenders=[Tender("cash", total)], card=card,
-                                  points=points, rules_version=RULES_VERSION)
+    ticket = journal.close_ticket(
+        cashier="bench",
+        lines=lines,
+        tenders=[Tender("cash", total)],
+        card=card,
+        points=points,
+        rules_version=RULES_VERSION,
+    )
     return time.perf_counter() - started, ticket, lines, card, points
 
 
@@ -99,22 +123,32 @@ def measure(path: Path, cards: list[str]) -> dict:
         journal.checkpointer.done.wait(30)
         # The same rows, written raw: values precomputed, no validation, encoding or hashing.
         seq = ticket.seq + 1
-        tid, closed, payload, digest = f"{TERMINAL}-{seq:08d}", ticket.closed_at.isoformat(), encode_ticket(ticket), \
-            ticket_hash(ticket)
-        line_rows = [(tid, n, li.gtin, li.label, li.category, li.quantity, li.unit_cents, li.discount_cents,
-                      li.total_cents) for n, li in enumerate(lines)]
+        tid, closed, payload, digest = (
+            f"{TERMINAL}-{seq:08d}",
+            ticket.closed_at.isoformat(),
+            encode_ticket(ticket),
+            ticket_hash(ticket),
+        )
+        line_rows = [
+            (tid, n, li.gtin, li.label, li.category, li.quantity, li.unit_cents, li.discount_cents, li.total_cents)
+            for n, li in enumerate(lines)
+        ]
         ledger_rows = [(card, e.kind, e.points, e.rule, f"ticket:{tid}:{n}", tid, closed) for n, e in enumerate(points)]
         started = time.perf_counter()
         raw.execute("BEGIN IMMEDIATE")
-        raw.execute("INSERT INTO tickets VALUES (?, ?, ?, 'S001', 'bench', ?, ?, ?, ?, 0, ?, ?, ?)",
-                    (tid, seq, TERMINAL, closed, card, total_of(lines), ticket.points_earned, RULES_VERSION, digest,
-                     payload))
+        raw.execute(
+            "INSERT INTO tickets VALUES (?, ?, ?, 'S001', 'bench', ?, ?, ?, ?, 0, ?, ?, ?)",
+            (tid, seq, TERMINAL, closed, card, total_of(lines), ticket.points_earned, RULES_VERSION, digest, payload),
+        )
         raw.executemany("INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", line_rows)
-        raw.executemany("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        ledger_rows)
-        raw.execute("INSERT INTO outbox VALUES (?, ?, ?, ?, ?)",
-                    (seq, "loyalty/v1/up/S001-T01/tickets", payload, closed, payload_digest(payload)))
+        raw.executemany(
+            "INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            ledger_rows,
+        )
+        raw.execute(
+            "INSERT INTO outbox VALUES (?, ?, ?, ?, ?)",
+            (seq, "loyalty/v1/up/S001-T01/tickets", payload, closed, payload_digest(payload)),
+        )
         raw.execute("COMMIT")
         raws.append(time.perf_counter() - started)
     # A busy spell: closes back to back, the journal's checkpoint beside every 64th of them.
@@ -139,9 +173,14 @@ def measure(path: Path, cards: list[str]) -> dict:
         sums.append(time.perf_counter() - started)
     session.close_session()
     raw.close()
-    return {"close": summary_ms(closes), "close_busy": summary_ms(busy), "close_inline_checkpoint": summary_ms(inline),
-            "raw_insert": summary_ms(raws),
-            "card_lookup": summary_ms(lookups), "raw_balance_sum": summary_ms(sums)}
+    return {
+        "close": summary_ms(closes),
+        "close_busy": summary_ms(busy),
+        "close_inline_checkpoint": summary_ms(inline),
+        "raw_insert": summary_ms(raws),
+        "card_lookup": summary_ms(lookups),
+        "raw_balance_sum": summary_ms(sums),
+    }
 
 
 SCREEN_SAMPLES = 100
@@ -193,8 +232,7 @@ def run(quick: bool = False) -> dict:
     sizes = [10_000] if quick else [10_000, 100_000, 1_000_000]
     cards = [make_card_number(f"29{n:010d}") for n in range(1, 5001)]
     results = {}
-    with tempfile.TemporaryDirectory(prefix="bench-till-") as tmp, \
-            Progress(transient=True, console=None) as progress:
+    with tempfile.TemporaryDirectory(prefix="bench-till-") as tmp, Progress(transient=True, console=None) as progress:
         for size in sizes:
             path = Path(tmp) / f"till-{size}.db"
             task = progress.add_task(f"pre-filling {size:,} tickets", total=size)
@@ -202,8 +240,11 @@ def run(quick: bool = False) -> dict:
             prefill(path, size, cards, lambda n, task=task: progress.advance(task, n))
             fill_s = time.monotonic() - started
             progress.remove_task(task)
-            results[size] = {**measure(path, cards), "prefill_s": round(fill_s, 1),
-                             "file_mb": round(path.stat().st_size / 1e6, 1)}
+            results[size] = {
+                **measure(path, cards),
+                "prefill_s": round(fill_s, 1),
+                "file_mb": round(path.stat().st_size / 1e6, 1),
+            }
             if size == sizes[0]:
                 results[size]["screen_card_shown"] = screen_card_shown(path, cards)
     note = "" if 1_000_000 in sizes else "a 1,000,000-ticket journal (only without --quick)"
@@ -216,36 +257,62 @@ def markdown(result: dict) -> str:
         c, b, lk, s = r["close"], r["raw_insert"], r["card_lookup"], r["raw_balance_sum"]
         ci, cb = r["close_inline_checkpoint"], r["close_busy"]
         rows += [
-            (f"{int(size):,}", "ticket close between customers: journal + ledger + outbox (target p99 <= 5 ms)",
-             c["p50_ms"], c["p99_ms"]),
-            (f"{int(size):,}", "ticket close, back to back (a busy spell: checkpoint beside every 64th close)",
-             cb["p50_ms"], cb["p99_ms"]),
-            (f"{int(size):,}", "ticket close with SQLite's automatic checkpoint inside it (before sync/checkpoint.py)",
-             ci["p50_ms"], ci["p99_ms"]),
-            (f"{int(size):,}", "raw SQLite insert of the same rows, synchronous=FULL (baseline)",
-             b["p50_ms"], b["p99_ms"]),
+            (
+                f"{int(size):,}",
+                "ticket close between customers: journal + ledger + outbox (target p99 <= 5 ms)",
+                c["p50_ms"],
+                c["p99_ms"],
+            ),
+            (
+                f"{int(size):,}",
+                "ticket close, back to back (a busy spell: checkpoint beside every 64th close)",
+                cb["p50_ms"],
+                cb["p99_ms"],
+            ),
+            (
+                f"{int(size):,}",
+                "ticket close with SQLite's automatic checkpoint inside it (before sync/checkpoint.py)",
+                ci["p50_ms"],
+                ci["p99_ms"],
+            ),
+            (
+                f"{int(size):,}",
+                "raw SQLite insert of the same rows, synchronous=FULL (baseline)",
+                b["p50_ms"],
+                b["p99_ms"],
+            ),
             (f"{int(size):,}", "card typed -> hot-list + balance (target p99 <= 30 ms)", lk["p50_ms"], lk["p99_ms"]),
             (f"{int(size):,}", "raw indexed SUM of the card's ledger (baseline)", s["p50_ms"], s["p99_ms"]),
         ]
         if "screen_card_shown" in r:
             sc = r["screen_card_shown"]
-            rows.append((f"{int(size):,}", f"screen: Enter -> worker look-up -> card panel updated ({sc['n']} samples, "
-                         "headless, paint excluded)", sc["p50_ms"], sc["p99_ms"]))
-    return (f"## Till: ticket close ({result['lines']} lines) and card look-up, {result['samples']} samples each\n\n"
-            + table(rows, ("journal tickets", "operation", "p50 ms", "p99 ms")) + "\n\n"
-            + "Pre-fill (bulk, synchronous=OFF): "
-            + ", ".join(f"{int(k):,} tickets in {v['prefill_s']} s ({v['file_mb']} MB)"
-                        for k, v in result["sizes"].items())
-            + ".\n\n" + (f"Not measured: {result['not_measured']}. " if result["not_measured"] else "")
-            + "Checkpoints: the journal copies its WAL into the database on its own thread once the till pauses "
-            "(0.5 s; 20 ms here so the bench does not sleep) or after 64 closes in a busy spell (sync/checkpoint.py). "
-            "Between customers, the close finds the WAL checkpointed; back to back, a checkpoint's sync runs "
-            "beside some "
-            "closes; before, SQLite's automatic checkpoint ran inside one close in about a hundred. The raw baseline "
-            "keeps SQLite's defaults and runs between customers, as the first row. The card look-up here starts "
-            "from a typed number and "
-            "opens its own SQLite connection, as the screen's worker thread does; the chip read that comes before "
-            "it with the virtual card is measured by bench/card.py.\n")
+            rows.append(
+                (
+                    f"{int(size):,}",
+                    f"screen: Enter -> worker look-up -> card panel updated ({sc['n']} samples, "
+                    "headless, paint excluded)",
+                    sc["p50_ms"],
+                    sc["p99_ms"],
+                )
+            )
+    return (
+        f"## Till: ticket close ({result['lines']} lines) and card look-up, {result['samples']} samples each\n\n"
+        + table(rows, ("journal tickets", "operation", "p50 ms", "p99 ms"))
+        + "\n\n"
+        + "Pre-fill (bulk, synchronous=OFF): "
+        + ", ".join(f"{int(k):,} tickets in {v['prefill_s']} s ({v['file_mb']} MB)" for k, v in result["sizes"].items())
+        + ".\n\n"
+        + (f"Not measured: {result['not_measured']}. " if result["not_measured"] else "")
+        + "Checkpoints: the journal copies its WAL into the database on its own thread once the till pauses "
+        "(0.5 s; 20 ms here so the bench does not sleep) or after 64 closes in a busy spell (sync/checkpoint.py). "
+        "Between customers, the close finds the WAL checkpointed; back to back, a checkpoint's sync runs "
+        "beside some "
+        "closes; before, SQLite's automatic checkpoint ran inside one close in about a hundred. The raw baseline "
+        "keeps SQLite's defaults and runs between customers, as the first row. The card look-up here starts "
+        "from a typed number and "
+        "opens its own SQLite connection, as the screen's worker thread does; the chip read that comes before "
+        "it with the virtual card is measured by bench/card.py.\n"
+    )
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 uplink subscriber, and the card look-up with an ask, beside the broker's own round trip and the
 till's local look-up (same run, same machine).
 """
+
 from __future__ import annotations
 
 import sys
@@ -24,6 +25,7 @@ def broker_round_trip(url, samples: int) -> list[float]:
 
     client = make_client(url, "bench-echo")
     got, subscribed = threading.Event(), threading.Event()
+
     def on_connect(c, *args):
         send_at_once(c)  # as the till's and the uplink's clients do
         c.subscribe("bench/echo", qos=1)
@@ -109,18 +111,22 @@ def run(quick: bool = False) -> dict:
                 uplink.wait_subscribed(10)
                 requester.ready.wait(10)
                 if name == "mosquitto_defaults":  # head office gets the tickets once
-                    with Ingestor(server_db, url, require_registered=False) as ingestor, \
-                            OutboxSender(str(tmp / "till-a.db"), "S001-T01", url) as sender:
+                    with (
+                        Ingestor(server_db, url, require_registered=False) as ingestor,
+                        OutboxSender(str(tmp / "till-a.db"), "S001-T01", url) as sender,
+                    ):
                         ingestor.wait_connected(10)
                         sender.wait_synced(120)
                 n = samples // 3 if name == "mosquitto_defaults" else samples  # ~90 ms each there
                 progress.add_task(f"{n} requests of each kind, broker with {name}", total=None)
                 balances, found = asks(requester, cards, tickets, n)
-                result[name] = {"broker_round_trip": summary_ms(broker_round_trip(url, n)),
-                                "ask_balance": summary_ms(balances), "ask_ticket": summary_ms(found)}
+                result[name] = {
+                    "broker_round_trip": summary_ms(broker_round_trip(url, n)),
+                    "ask_balance": summary_ms(balances),
+                    "ask_ticket": summary_ms(found),
+                }
                 if name == "nodelay":
-                    session = TillSession(str(tmp / "till-b.db"), "S002-T01", online=lambda: True,
-                                          requester=requester)
+                    session = TillSession(str(tmp / "till-b.db"), "S002-T01", online=lambda: True, requester=requester)
                     asked, known = [], []
                     for n in range(samples):
                         card = cards[n % len(cards)]
@@ -145,25 +151,41 @@ def run(quick: bool = False) -> dict:
 def markdown(result: dict) -> str:
     d, n = result["mosquitto_defaults"], result["nodelay"]
     rows = [
-        ("broker round trip: QoS 1 publish to a topic the client reads, TCP_NODELAY client (baseline)",
-         d["broker_round_trip"],
-         n["broker_round_trip"]),
+        (
+            "broker round trip: QoS 1 publish to a topic the client reads, TCP_NODELAY client (baseline)",
+            d["broker_round_trip"],
+            n["broker_round_trip"],
+        ),
         ("request `balance` -> uplink (ledger sum, desk lookup, tier) -> reply", d["ask_balance"], n["ask_balance"]),
         ("request `ticket` -> uplink (stored ticket by id) -> reply", d["ask_ticket"], n["ask_ticket"]),
     ]
     lines = [(name, a["p50_ms"], a["p99_ms"], b["p50_ms"], b["p99_ms"]) for name, a, b in rows]
-    lines += [("card typed, no balance known: hot-list + ask + keep + balance", "", "",
-               n["lookup_with_ask"]["p50_ms"], n["lookup_with_ask"]["p99_ms"]),
-              ("card typed, balance known: hot-list + balance, local only (baseline)", "", "",
-               n["lookup_local"]["p50_ms"], n["lookup_local"]["p99_ms"])]
-    return (f"## Till asks head office: a server with {result['tickets']:,} tickets ({result['cards']:,} cards), "
-            f"{n['ask_balance']['n']} samples ({d['ask_balance']['n']} on Mosquitto's defaults)\n\n"
-            + table(lines, ("operation", "Mosquitto defaults p50 ms", "p99 ms", "set_tcp_nodelay p50 ms", "p99 ms"))
-            + "\n\nThe till and the uplink set TCP_NODELAY on their own sockets; `loyalty broker config` sets "
-            "`set_tcp_nodelay true` on the broker. Without it each leg of a request waits for the previous "
-            "packet's delayed TCP ack (about 40 ms). The till waits at most 0.5 s "
-            "(`terminal.requests.ASK_TIMEOUT`) before showing the balance as not confirmed; the look-up runs in "
-            "a worker, never the screen's thread.\n")
+    lines += [
+        (
+            "card typed, no balance known: hot-list + ask + keep + balance",
+            "",
+            "",
+            n["lookup_with_ask"]["p50_ms"],
+            n["lookup_with_ask"]["p99_ms"],
+        ),
+        (
+            "card typed, balance known: hot-list + balance, local only (baseline)",
+            "",
+            "",
+            n["lookup_local"]["p50_ms"],
+            n["lookup_local"]["p99_ms"],
+        ),
+    ]
+    return (
+        f"## Till asks head office: a server with {result['tickets']:,} tickets ({result['cards']:,} cards), "
+        f"{n['ask_balance']['n']} samples ({d['ask_balance']['n']} on Mosquitto's defaults)\n\n"
+        + table(lines, ("operation", "Mosquitto defaults p50 ms", "p99 ms", "set_tcp_nodelay p50 ms", "p99 ms"))
+        + "\n\nThe till and the uplink set TCP_NODELAY on their own sockets; `loyalty broker config` sets "
+        "`set_tcp_nodelay true` on the broker. Without it each leg of a request waits for the previous "
+        "packet's delayed TCP ack (about 40 ms). The till waits at most 0.5 s "
+        "(`terminal.requests.ASK_TIMEOUT`) before showing the balance as not confirmed; the look-up runs in "
+        "a worker, never the screen's thread.\n"
+    )
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 Both sides use this module: the reader (cardreader.reader, cardreader.writer) and the virtual card.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -51,7 +52,7 @@ class CardData(msgspec.Struct, frozen=True):
 
     def signed_bytes(self) -> bytes:
         """The bytes the issuer signs: a fixed prefix, then number, date and generation as stored."""
-        return SIGNED_PREFIX + self.encode()[:NUMBER_LEN + DATE_LEN + 1]
+        return SIGNED_PREFIX + self.encode()[: NUMBER_LEN + DATE_LEN + 1]
 
     def encode(self) -> bytes:
         if len(self.number) != NUMBER_LEN or not self.number.isdigit():
@@ -59,8 +60,7 @@ class CardData(msgspec.Struct, frozen=True):
         if not 0 <= self.generation <= 255:
             raise ValueError(f"generation must be 0-255, got {self.generation}")
         signature = self.signature.ljust(SIGNATURE_LEN, b"\0")[:SIGNATURE_LEN]
-        return (self.number.encode() + self.issued.strftime("%Y%m%d").encode()
-                + bytes([self.generation]) + signature)
+        return self.number.encode() + self.issued.strftime("%Y%m%d").encode() + bytes([self.generation]) + signature
 
     @classmethod
     def decode(cls, data: bytes) -> "CardData":
@@ -70,9 +70,9 @@ class CardData(msgspec.Struct, frozen=True):
         number = data[:NUMBER_LEN].decode("ascii")
         if not number.isdigit():
             raise ValueError("card number on the card is not digits")
-        issued = dt.datetime.strptime(data[NUMBER_LEN:NUMBER_LEN + DATE_LEN].decode("ascii"), "%Y%m%d").date()
+        issued = dt.datetime.strptime(data[NUMBER_LEN : NUMBER_LEN + DATE_LEN].decode("ascii"), "%Y%m%d").date()
         generation = data[NUMBER_LEN + DATE_LEN]
-        return cls(number, issued, generation, bytes(data[NUMBER_LEN + DATE_LEN + 1:]))
+        return cls(number, issued, generation, bytes(data[NUMBER_LEN + DATE_LEN + 1 :]))
 
 
 def select(aid: bytes = AID) -> list[int]:

@@ -1,4 +1,5 @@
 """`loyalty card ...`: read, personalise and emulate loyalty cards. Parses options, calls cardreader, prints."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -40,11 +41,15 @@ def readers() -> None:
 
 @card.command()
 @click.option("--reader", "reader_name", help="Read from this reader only (see `loyalty card readers`).")
-@click.option("--wait", default=10.0, show_default=True, type=click.FloatRange(min=0),
-              help="Seconds to wait for a card.")
-@click.option("--issuer-public-key", type=click.Path(dir_okay=False),
-              help="The issuer's public key (issuer.pub); default $LOYALTY_ISSUER_PUBLIC_KEY, "
-                   "then $XDG_CONFIG_HOME/loyalty/issuer.pub.")
+@click.option(
+    "--wait", default=10.0, show_default=True, type=click.FloatRange(min=0), help="Seconds to wait for a card."
+)
+@click.option(
+    "--issuer-public-key",
+    type=click.Path(dir_okay=False),
+    help="The issuer's public key (issuer.pub); default $LOYALTY_ISSUER_PUBLIC_KEY, "
+    "then $XDG_CONFIG_HOME/loyalty/issuer.pub.",
+)
 @click.option("--hotlist", type=click.Path(exists=True, dir_okay=False), help=HOTLIST_HELP)
 def read(reader_name: str | None, wait: float, issuer_public_key: str | None, hotlist: str | None) -> None:
     """Wait for a chip card, read and verify it; print it as JSON."""
@@ -81,8 +86,13 @@ def issuer_key() -> None:
 
 
 @issuer_key.command(name="new")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Folder for issuer.key (private, mode 0600) and issuer.pub.")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder for issuer.key (private, mode 0600) and issuer.pub.",
+)
 def issuer_key_new(out_dir: str) -> None:
     """Make a new issuer key pair: issuer.key stays at the desk, issuer.pub goes to the tills."""
     from .issuer import new_key_pair
@@ -96,16 +106,28 @@ def issuer_key_new(out_dir: str) -> None:
 
 @card.command()
 @click.option("--number", required=True, help="The 13-digit card number to write.")
-@click.option("--key", "key_path", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="The issuer's private key (issuer.key).")
-@click.option("--generation", default=1, show_default=True, type=click.IntRange(0, 255),
-              help="Card generation (a replacement card has the next one).")
+@click.option(
+    "--key",
+    "key_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The issuer's private key (issuer.key).",
+)
+@click.option(
+    "--generation",
+    default=1,
+    show_default=True,
+    type=click.IntRange(0, 255),
+    help="Card generation (a replacement card has the next one).",
+)
 @click.option("--issued", type=click.DateTime(["%Y-%m-%d"]), help="Issue date (default: today, UTC).")
 @click.option("--reader", "reader_name", help="Write in this reader only.")
-@click.option("--wait", default=10.0, show_default=True, type=click.FloatRange(min=0),
-              help="Seconds to wait for a card.")
-def personalise(number: str, key_path: str, generation: int, issued: dt.datetime | None,
-                reader_name: str | None, wait: float) -> None:
+@click.option(
+    "--wait", default=10.0, show_default=True, type=click.FloatRange(min=0), help="Seconds to wait for a card."
+)
+def personalise(
+    number: str, key_path: str, generation: int, issued: dt.datetime | None, reader_name: str | None, wait: float
+) -> None:
     """Write a blank card (number, issue date, generation, signature), lock it, read it back; print JSON."""
     from .issuer import load_private_key
     from .reader import CardReader
@@ -123,19 +145,38 @@ def personalise(number: str, key_path: str, generation: int, issued: dt.datetime
 @card.command()
 @click.option("--number", help="Card number (13 digits). Leave out with --blank.")
 @click.option("--blank", is_flag=True, help="A blank card, for `loyalty card personalise`.")
-@click.option("--key", "key_path", type=click.Path(exists=True, dir_okay=False),
-              help="Issuer private key to sign with (default: a local development key under "
-                   "$XDG_CONFIG_HOME/loyalty/, made on first use).")
+@click.option(
+    "--key",
+    "key_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Issuer private key to sign with (default: a local development key under "
+    "$XDG_CONFIG_HOME/loyalty/, made on first use).",
+)
 @click.option("--generation", default=1, show_default=True, type=click.IntRange(0, 255), help="Card generation.")
-@click.option("--reader-port", default=35963, show_default=True, type=click.IntRange(1, 65535),
-              help="vpcd port: 35963 is 'Virtual PCD 00 00', 35964 is 'Virtual PCD 00 01'.")
+@click.option(
+    "--reader-port",
+    default=35963,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="vpcd port: 35963 is 'Virtual PCD 00 00', 35964 is 'Virtual PCD 00 01'.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Where vpcd (pcscd) runs.")
 @click.option("--foreign", is_flag=True, help="Misbehave: a foreign card (another application, not ours).")
 @click.option("--corrupt-signature", is_flag=True, help="Misbehave: the signature does not verify.")
 @click.option("--remove-during-read", is_flag=True, help="Misbehave: leave the reader in the middle of READ DATA.")
 @click.option("--mute", is_flag=True, help="Misbehave: answer no command, then leave.")
-def virtual(number: str | None, blank: bool, key_path: str | None, generation: int, reader_port: int, host: str,
-            foreign: bool, corrupt_signature: bool, remove_during_read: bool, mute: bool) -> None:
+def virtual(
+    number: str | None,
+    blank: bool,
+    key_path: str | None,
+    generation: int,
+    reader_port: int,
+    host: str,
+    foreign: bool,
+    corrupt_signature: bool,
+    remove_during_read: bool,
+    mute: bool,
+) -> None:
     """Insert a virtual loyalty card into vpcd's reader until stopped (Ctrl-C or SIGTERM removes it)."""
     from programme.cardnumber import validate_card_number
     from programme.errors import CardNumberError
@@ -154,8 +195,15 @@ def virtual(number: str | None, blank: bool, key_path: str | None, generation: i
         raise click.BadParameter(str(exc), param_hint="--number") from None
     except CardError as exc:
         _fail(exc)
-    application = loyalty_card(number, key, generation=generation, aid=FOREIGN_AID if foreign else apdu.AID,
-                               corrupt_signature=corrupt_signature, remove_during_read=remove_during_read, mute=mute)
+    application = loyalty_card(
+        number,
+        key,
+        generation=generation,
+        aid=FOREIGN_AID if foreign else apdu.AID,
+        corrupt_signature=corrupt_signature,
+        remove_during_read=remove_during_read,
+        mute=mute,
+    )
     card_ = VirtualCard(application, host=host, port=reader_port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -165,8 +213,11 @@ def virtual(number: str | None, blank: bool, key_path: str | None, generation: i
         raise click.ClickException(str(exc)) from None
     try:
         if not card_.taken.wait(2):
-            click.echo(f"the reader on port {reader_port} has not taken the card yet: another card is in it? "
-                       "waiting until it is removed", err=True)
+            click.echo(
+                f"the reader on port {reader_port} has not taken the card yet: another card is in it? "
+                "waiting until it is removed",
+                err=True,
+            )
         while not stop.is_set() and not card_.gone.is_set() and not card_.taken.wait(0.2):
             pass
         if card_.taken.is_set():

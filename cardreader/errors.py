@@ -2,6 +2,7 @@
 
 Every message says what happened and what the cashier (or the welcome desk) should do next.
 """
+
 from __future__ import annotations
 
 from programme.cardnumber import mask_card_number
@@ -22,8 +23,13 @@ SCARD_W_REMOVED_CARD = 0x80100069
 
 NO_SERVICE = (SCARD_E_NO_SERVICE, SCARD_E_SERVICE_STOPPED)
 NO_READER = (SCARD_E_NO_READERS_AVAILABLE, SCARD_E_UNKNOWN_READER, SCARD_E_READER_UNAVAILABLE)
-CARD_GONE = (SCARD_W_REMOVED_CARD, SCARD_E_NOT_TRANSACTED, SCARD_W_RESET_CARD, SCARD_W_UNPOWERED_CARD,
-             SCARD_W_UNRESPONSIVE_CARD)
+CARD_GONE = (
+    SCARD_W_REMOVED_CARD,
+    SCARD_E_NOT_TRANSACTED,
+    SCARD_W_RESET_CARD,
+    SCARD_W_UNPOWERED_CARD,
+    SCARD_W_UNRESPONSIVE_CARD,
+)
 
 
 class CardError(Exception):
@@ -34,8 +40,10 @@ class PcscdNotRunningError(CardError):
     """The PC/SC daemon is not running, so no reader can be seen."""
 
     def __init__(self):
-        super().__init__("the card reader service (pcscd) is not running: start it as root with "
-                         "`pcscd` (or `systemctl start pcscd`), then try again")
+        super().__init__(
+            "the card reader service (pcscd) is not running: start it as root with "
+            "`pcscd` (or `systemctl start pcscd`), then try again"
+        )
 
 
 class NoReaderError(CardError):
@@ -50,32 +58,30 @@ class NoCardError(CardError):
     """No card was inserted in time."""
 
     def __init__(self, wait: float):
-        super().__init__(f"no card in the reader after {wait:g} s: insert the card, "
-                         "or scan or type its 13-digit number")
+        super().__init__(
+            f"no card in the reader after {wait:g} s: insert the card, or scan or type its 13-digit number"
+        )
 
 
 class CardRemovedError(CardError):
     """The card left the reader (or stopped answering) in the middle of a read or write."""
 
     def __init__(self):
-        super().__init__("the card was removed during the read: insert it again and leave it in "
-                         "until its number shows")
+        super().__init__("the card was removed during the read: insert it again and leave it in until its number shows")
 
 
 class NotLoyaltyCardError(CardError):
     """The card in the reader does not hold our application (a bank card, a transport card...)."""
 
     def __init__(self):
-        super().__init__("this is not one of our loyalty cards: ask for the loyalty card, "
-                         "or scan or type its number")
+        super().__init__("this is not one of our loyalty cards: ask for the loyalty card, or scan or type its number")
 
 
 class BlankCardError(CardError):
     """The card holds our application but was never personalised."""
 
     def __init__(self):
-        super().__init__("this loyalty card is blank (never personalised): "
-                         "refer the customer to the welcome desk")
+        super().__init__("this loyalty card is blank (never personalised): refer the customer to the welcome desk")
 
 
 class DamagedCardError(CardError):
@@ -83,16 +89,20 @@ class DamagedCardError(CardError):
 
     def __init__(self, number: str | None = None):
         which = f"card {mask_card_number(number)}" if number and len(number) > 4 else "this card"
-        super().__init__(f"{which} is damaged (its signature does not verify): do not accept it; "
-                         "refer the customer to the welcome desk for a new card")
+        super().__init__(
+            f"{which} is damaged (its signature does not verify): do not accept it; "
+            "refer the customer to the welcome desk for a new card"
+        )
 
 
 class BlockedCardError(CardError):
     """The card number is on the hot-list (lost, stolen, blocked)."""
 
     def __init__(self, number: str):
-        super().__init__(f"card {mask_card_number(number)} is blocked (on the hot-list): do not accept it; "
-                         "refer the customer to the welcome desk")
+        super().__init__(
+            f"card {mask_card_number(number)} is blocked (on the hot-list): do not accept it; "
+            "refer the customer to the welcome desk"
+        )
 
 
 class InvalidCardNumberError(CardError):
@@ -114,8 +124,10 @@ class CardProtocolError(CardError):
     """The card answered something our protocol does not allow."""
 
     def __init__(self, detail: str):
-        super().__init__(f"the card gave an unexpected answer ({detail}): take it out, insert it again; "
-                         "if it happens again, refer the customer to the welcome desk")
+        super().__init__(
+            f"the card gave an unexpected answer ({detail}): take it out, insert it again; "
+            "if it happens again, refer the customer to the welcome desk"
+        )
 
 
 def _hresult(exc: BaseException) -> int | None:
@@ -125,8 +137,9 @@ def _hresult(exc: BaseException) -> int | None:
     return value & 0xFFFFFFFF
 
 
-def card_error(cause: BaseException | tuple[int, int] | int, *, reader: str | None = None,
-               wait: float | None = None) -> CardError:
+def card_error(
+    cause: BaseException | tuple[int, int] | int, *, reader: str | None = None, wait: float | None = None
+) -> CardError:
     """Turn a pyscard exception, a PC/SC return code (int) or a status word (sw1, sw2) into a CardError.
 
     `reader` names the reader asked for; `wait` is the time waited for a card (for a timeout).

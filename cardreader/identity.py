@@ -1,4 +1,5 @@
 """What a card read gives the till, whatever the source (chip, barcode, typed), and the checks all sources share."""
+
 from __future__ import annotations
 
 from collections.abc import Collection
@@ -27,8 +28,7 @@ class CardIdentity(msgspec.Struct, frozen=True):
         return msgspec.to_builtins(self)
 
 
-def accept_number(number: str, hotlist: Collection[str] = (),
-                  prefixes: tuple[str, ...] = DEFAULT_PREFIXES) -> str:
+def accept_number(number: str, hotlist: Collection[str] = (), prefixes: tuple[str, ...] = DEFAULT_PREFIXES) -> str:
     """Check digit, prefix, length, then the hot-list: the checks every source passes. Returns the clean number."""
     try:
         cleaned = validate_card_number(number, prefixes)

@@ -4,6 +4,7 @@ The private key stays at the desk (issuer.key, mode 0600); tills hold only issue
 the repository: `loyalty card issuer-key new` makes a pair, and the virtual card makes a local
 development pair under $XDG_CONFIG_HOME/loyalty/ on first use when it is given none.
 """
+
 from __future__ import annotations
 
 import os
@@ -33,14 +34,17 @@ def new_key_pair(out_dir: str | Path, overwrite: bool = False) -> tuple[Path, Pa
     out.mkdir(parents=True, exist_ok=True)
     private_path, public_path = out / PRIVATE_NAME, out / PUBLIC_NAME
     if private_path.exists() and not overwrite:
-        raise IssuerKeyError(f"{private_path} already exists: keep it (cards signed with it depend on it) "
-                             "or choose another folder")
+        raise IssuerKeyError(
+            f"{private_path} already exists: keep it (cards signed with it depend on it) or choose another folder"
+        )
     key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     _write_atomically(private_path, pem, 0o600)
-    _write_atomically(public_path, key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo), 0o644)
+    _write_atomically(
+        public_path,
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo),
+        0o644,
+    )
     return private_path, public_path
 
 
@@ -57,8 +61,9 @@ def load_private_key(path: str | Path) -> Ed25519PrivateKey:
     try:
         key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
     except (OSError, ValueError) as exc:
-        raise IssuerKeyError(f"cannot read the issuer key {path}: {exc}; "
-                             "make one with `loyalty card issuer-key new --out DIR`") from None
+        raise IssuerKeyError(
+            f"cannot read the issuer key {path}: {exc}; make one with `loyalty card issuer-key new --out DIR`"
+        ) from None
     if not isinstance(key, Ed25519PrivateKey):
         raise IssuerKeyError(f"{path} is not an Ed25519 private key")
     return key
@@ -70,8 +75,9 @@ def load_public_key(path: str | Path | None = None) -> Ed25519PublicKey:
     try:
         key = serialization.load_pem_public_key(chosen.read_bytes())
     except (OSError, ValueError) as exc:
-        raise IssuerKeyError(f"cannot read the issuer public key {chosen}: {exc}; give it with "
-                             f"--issuer-public-key or {PUBLIC_KEY_ENV}") from None
+        raise IssuerKeyError(
+            f"cannot read the issuer public key {chosen}: {exc}; give it with --issuer-public-key or {PUBLIC_KEY_ENV}"
+        ) from None
     if not isinstance(key, Ed25519PublicKey):
         raise IssuerKeyError(f"{chosen} is not an Ed25519 public key")
     return key

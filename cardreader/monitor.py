@@ -4,6 +4,7 @@ pyscard's CardMonitor is a process-wide singleton whose thread dies for good whe
 cannot be stopped promptly (it waits up to 60 s); a till must survive a pcscd restart, so this watcher
 runs its own thread on SCardGetStatusChange and stops at once with SCardCancel.
 """
+
 from __future__ import annotations
 
 import queue
@@ -92,7 +93,8 @@ class CardWatcher:
                 names = self._reader_names()
                 known = {s[0] for s in states}
                 states = [s for s in states if s[0] in names] + [
-                    (n, scard.SCARD_STATE_UNAWARE) for n in names if n not in known]
+                    (n, scard.SCARD_STATE_UNAWARE) for n in names if n not in known
+                ]
                 if not states:
                     if self._stop.wait(POLL_MS / 1000):
                         return

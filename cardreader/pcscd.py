@@ -4,6 +4,7 @@ Only one pcscd can run on a machine (its socket is /run/pcscd/pcscd.comm), so a 
 did not start is reused, never killed. pcscd loads vsmartcard's vpcd driver from /etc/reader.conf.d/vpcd,
 which adds the virtual readers "Virtual PCD 00 00" (port 35963) and "Virtual PCD 00 01" (35964).
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -59,12 +60,15 @@ class ReaderLock:
 
 def pcscd_binary() -> str | None:
     return shutil.which("pcscd") or next(
-        (p for p in ("/usr/sbin/pcscd", "/usr/local/sbin/pcscd") if os.path.exists(p)), None)
+        (p for p in ("/usr/sbin/pcscd", "/usr/local/sbin/pcscd") if os.path.exists(p)), None
+    )
 
 
 def vpcd_installed() -> bool:
-    return bool(glob.glob("/usr/lib/pcsc/drivers/serial/libifdvpcd.so*")
-                or glob.glob("/usr/lib/*/pcsc/drivers/serial/libifdvpcd.so*"))
+    return bool(
+        glob.glob("/usr/lib/pcsc/drivers/serial/libifdvpcd.so*")
+        or glob.glob("/usr/lib/*/pcsc/drivers/serial/libifdvpcd.so*")
+    )
 
 
 def running_pid() -> int | None:
@@ -157,8 +161,10 @@ class Pcscd:
             self.proc = None  # ours died
         if running_pid() is not None or readers_or_none() is not None:
             if VIRTUAL_READER not in (readers_or_none() or []):
-                raise CardError(f"a pcscd we did not start is running without the reader {VIRTUAL_READER!r}: "
-                                "install vsmartcard-vpcd and restart pcscd")
+                raise CardError(
+                    f"a pcscd we did not start is running without the reader {VIRTUAL_READER!r}: "
+                    "install vsmartcard-vpcd and restart pcscd"
+                )
             return self
         return self.start()
 
@@ -168,8 +174,13 @@ class Pcscd:
             raise CardError("pcscd is not installed: run `make setup` (apt-get install pcscd vsmartcard-vpcd)")
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         try:
-            self.proc = subprocess.Popen([binary, "--foreground", "--info"], stdout=out, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+            self.proc = subprocess.Popen(
+                [binary, "--foreground", "--info"],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         finally:
             if not isinstance(out, int):  # our log file, not subprocess.DEVNULL
                 out.close()

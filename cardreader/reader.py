@@ -3,6 +3,7 @@
 wait for a card -> connect -> SELECT our AID -> READ DATA -> verify the issuer signature, the check digit
 and prefix, then the hot-list. Every failure leaves as a CardError (cardreader.errors.card_error).
 """
+
 from __future__ import annotations
 
 import logging
@@ -15,8 +16,15 @@ from programme.cardnumber import DEFAULT_PREFIXES
 
 from . import apdu
 from .apdu import CardData
-from .errors import (CardError, CardProtocolError, DamagedCardError, InvalidCardNumberError, NoCardError,
-                     NoReaderError, card_error)
+from .errors import (
+    CardError,
+    CardProtocolError,
+    DamagedCardError,
+    InvalidCardNumberError,
+    NoCardError,
+    NoReaderError,
+    card_error,
+)
 from .identity import CardIdentity, accept_number
 from .issuer import load_public_key, verify
 
@@ -56,8 +64,13 @@ def select_application(connection, reader: str | None = None) -> int:
 class CardReader:
     """A till's chip reader: the issuer public key, the current hot-list, and optionally one reader by name."""
 
-    def __init__(self, public_key: Ed25519PublicKey | str | None = None, hotlist: Collection[str] = (),
-                 reader: str | None = None, prefixes: tuple[str, ...] = DEFAULT_PREFIXES):
+    def __init__(
+        self,
+        public_key: Ed25519PublicKey | str | None = None,
+        hotlist: Collection[str] = (),
+        reader: str | None = None,
+        prefixes: tuple[str, ...] = DEFAULT_PREFIXES,
+    ):
         # A path (or None: the configured default) is loaded at the first check, once a card is in.
         self._public_key = public_key
         self.hotlist = hotlist
@@ -136,8 +149,9 @@ class CardReader:
             number = accept_number(data.number, self.hotlist, self.prefixes)
         except InvalidCardNumberError:  # signed, yet not a valid number: an issuing fault, not the cashier's
             raise DamagedCardError(data.number) from None
-        return CardIdentity(number=number, source="chip", issued=data.issued.isoformat(),
-                            generation=data.generation, verified=True)
+        return CardIdentity(
+            number=number, source="chip", issued=data.issued.isoformat(), generation=data.generation, verified=True
+        )
 
 
 def _quietly(action) -> None:

@@ -6,6 +6,7 @@ control (0x00 power off, 0x01 power on, 0x02 reset, 0x04 get ATR, answered with 
 frame is a command APDU, answered with the response APDU. Connecting inserts the card; closing the
 socket removes it. Options make the card misbehave the ways tills meet in stores.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -24,14 +25,21 @@ MUTE_SECONDS = 2.0  # a mute card answers nothing, then goes away (vpcd would ot
 CTRL_OFF, CTRL_ON, CTRL_RESET, CTRL_ATR = 0x00, 0x01, 0x02, 0x04
 FOREIGN_AID = bytes.fromhex("A0000000041010")  # a payment card's application
 REMOVE = object()  # what CardApplication.process returns when the card leaves in the middle of a command
-MUTE = object()    # ... when it does not answer at all
+MUTE = object()  # ... when it does not answer at all
 
 
 class CardApplication:
     """Our application's logic, independent of the transport: one APDU in, one response out."""
 
-    def __init__(self, data: CardData | None = None, locked: bool | None = None, aid: bytes = apdu.AID,
-                 corrupt_signature: bool = False, remove_during_read: bool = False, mute: bool = False):
+    def __init__(
+        self,
+        data: CardData | None = None,
+        locked: bool | None = None,
+        aid: bytes = apdu.AID,
+        corrupt_signature: bool = False,
+        remove_during_read: bool = False,
+        mute: bool = False,
+    ):
         self.data = data
         self.locked = data is not None if locked is None else locked
         self.aid = aid
@@ -55,7 +63,7 @@ class CardApplication:
         if len(command) < 4:
             return apdu.response(b"", apdu.SW_WRONG_LENGTH)
         cla, ins, p1, _p2 = command[:4]
-        body = command[5:5 + command[4]] if len(command) > 5 else b""
+        body = command[5 : 5 + command[4]] if len(command) > 5 else b""
         if cla == apdu.CLA_ISO and ins == apdu.INS_SELECT and p1 == 0x04:
             self.selected = body == self.aid
             if not self.selected:
@@ -101,8 +109,9 @@ class CardApplication:
 class VirtualCard:
     """Inserts a CardApplication into a vpcd reader; remove() (or leaving the `with`) takes it out."""
 
-    def __init__(self, application: CardApplication, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-                 atr: bytes | None = None):
+    def __init__(
+        self, application: CardApplication, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, atr: bytes | None = None
+    ):
         self.application = application
         self.host, self.port = host, port
         self.atr = atr or apdu.atr()
@@ -122,8 +131,10 @@ class VirtualCard:
                 break
             except OSError as exc:
                 if time.monotonic() >= deadline:
-                    raise ConnectionError(f"no virtual reader (vpcd) listens on {self.host}:{self.port}: "
-                                          f"is pcscd running with vsmartcard-vpcd installed? ({exc})") from None
+                    raise ConnectionError(
+                        f"no virtual reader (vpcd) listens on {self.host}:{self.port}: "
+                        f"is pcscd running with vsmartcard-vpcd installed? ({exc})"
+                    ) from None
                 time.sleep(0.05)
         sock.settimeout(None)
         # Without these every APDU waits for a delayed ACK (~40-90 ms); QUICKACK is re-armed after each read.
@@ -206,8 +217,9 @@ class VirtualCard:
             self.gone.set()
 
 
-def loyalty_card(number: str | None, key, issued: dt.date | None = None, generation: int = 1,
-                 **misbehaviour) -> CardApplication:
+def loyalty_card(
+    number: str | None, key, issued: dt.date | None = None, generation: int = 1, **misbehaviour
+) -> CardApplication:
     """A personalised and locked card signed with `key` (an Ed25519 private key), or a blank one if number is None."""
     from .issuer import sign
 

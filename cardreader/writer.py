@@ -1,4 +1,5 @@
 """Writing at the welcome desk: personalise a blank card (number, issue date, generation, signature), then lock it."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,8 +14,14 @@ from .issuer import sign
 from .reader import DEFAULT_WAIT, CardReader, select_application, transmit
 
 
-def personalise(reader: CardReader, number: str, key: Ed25519PrivateKey, issued: dt.date | None = None,
-                generation: int = 1, wait: float = DEFAULT_WAIT) -> CardIdentity:
+def personalise(
+    reader: CardReader,
+    number: str,
+    key: Ed25519PrivateKey,
+    issued: dt.date | None = None,
+    generation: int = 1,
+    wait: float = DEFAULT_WAIT,
+) -> CardIdentity:
     """Write and lock the card in the reader, then read it back and verify it with the reader's public key."""
     number = accept_number(number, reader.hotlist, reader.prefixes)
     data = sign(CardData(number, issued or dt.datetime.now(dt.timezone.utc).date(), generation), key)

@@ -1,4 +1,5 @@
 """`loyalty catalogue`: import the ERP's article file at head office and push it to the tills."""
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,16 @@ def _pusher(broker: str, signing_key: str | None):
         raise click.BadParameter(str(exc), param_hint="--broker") from None
 
     def push(topic: str, payload: bytes) -> None:
-        publish_signed(url, topic, "catalogue", payload, "loyalty-catalogue-publisher", f"the catalogue on {topic}",
-                       signer, then="push it again with `loyalty catalogue publish`")
+        publish_signed(
+            url,
+            topic,
+            "catalogue",
+            payload,
+            "loyalty-catalogue-publisher",
+            f"the catalogue on {topic}",
+            signer,
+            then="push it again with `loyalty catalogue publish`",
+        )
 
     return push
 
@@ -64,8 +73,11 @@ def _push_all(recorded, push) -> None:
 @catalogue.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--db", required=True, type=DbTarget(), help=DB_HELP)
-@click.option("--store", help="The file is this store's catalogue (S001); by default each row's store column "
-                              "decides, and rows without one are every store's.")
+@click.option(
+    "--store",
+    help="The file is this store's catalogue (S001); by default each row's store column "
+    "decides, and rows without one are every store's.",
+)
 @click.option("--broker", required=True, envvar="LOYALTY_BROKER", help=BROKER_HELP)
 @click.option("--signing-key", type=click.Path(dir_okay=False), envvar="LOYALTY_SIGNING_KEY", help=KEY_HELP)
 def import_(file: str, db: str, store: str | None, broker: str, signing_key: str | None) -> None:
@@ -79,8 +91,13 @@ def import_(file: str, db: str, store: str | None, broker: str, signing_key: str
     if store is not None and not STORE_ID.match(store):
         raise click.BadParameter(f"{store!r} is not a store id: write it like S001", param_hint="--store")
     try:
-        text = read_regular(file, MAX_CSV_BYTES, "a catalogue file", "give the ERP's CSV export (docs/catalogue.md)",
-                            "split the file by store (--store)").decode("utf-8")
+        text = read_regular(
+            file,
+            MAX_CSV_BYTES,
+            "a catalogue file",
+            "give the ERP's CSV export (docs/catalogue.md)",
+            "split the file by store (--store)",
+        ).decode("utf-8")
     except UnicodeDecodeError:
         raise click.ClickException(f"{Path(file).name} is not UTF-8 text: export the CSV as UTF-8") from None
     except UnsafeFileError as exc:
@@ -94,8 +111,17 @@ def import_(file: str, db: str, store: str | None, broker: str, signing_key: str
     finally:
         target.close()
     _push_all(recorded, push)
-    click.echo(json.dumps({"file": Path(file).name, "versions": [
-        {"scope": r.scope, "version": r.version.version, "articles": len(r.version.articles)} for r in recorded]}))
+    click.echo(
+        json.dumps(
+            {
+                "file": Path(file).name,
+                "versions": [
+                    {"scope": r.scope, "version": r.version.version, "articles": len(r.version.articles)}
+                    for r in recorded
+                ],
+            }
+        )
+    )
 
 
 @catalogue.command()

@@ -1,4 +1,5 @@
 """The `loyalty` console command. Subcommands live beside the code they drive and load lazily."""
+
 from __future__ import annotations
 
 import importlib
@@ -38,8 +39,13 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--log-level", default="WARNING", show_default=True, envvar="LOYALTY_LOG_LEVEL",
-              help="Log level of the services' one-line JSON events (DEBUG, INFO, WARNING).")
+@click.option(
+    "--log-level",
+    default="WARNING",
+    show_default=True,
+    envvar="LOYALTY_LOG_LEVEL",
+    help="Log level of the services' one-line JSON events (DEBUG, INFO, WARNING).",
+)
 @click.version_option(package_name="loyalty-engine")
 def main(log_level: str) -> None:
     """Loyalty programme engine: points at the till, every ticket to head office over MQTT.
@@ -55,8 +61,12 @@ def main(log_level: str) -> None:
 @click.option("--tickets", default=1000, show_default=True, type=click.IntRange(min=1), help="Tickets to sell.")
 @click.option("--tills", default=3, show_default=True, type=click.IntRange(1, 99), help="Simulated tills.")
 @click.option("--broker", help="Use this broker (mqtt://HOST:PORT) instead of starting the embedded one.")
-@click.option("--dir", "workdir", type=click.Path(file_okay=False),
-              help="Where the databases go (default: a new temporary folder, printed in the summary).")
+@click.option(
+    "--dir",
+    "workdir",
+    type=click.Path(file_okay=False),
+    help="Where the databases go (default: a new temporary folder, printed in the summary).",
+)
 def demo(tickets: int, tills: int, broker: str | None, workdir: str | None) -> None:
     """Run the whole chain: broker, server, K tills selling N tickets; JSON summary on the last line."""
     import json

@@ -1,4 +1,5 @@
 """The demo: a broker, the server and K simulated tills in one process, selling N tickets end to end."""
+
 from __future__ import annotations
 
 import contextlib
@@ -34,8 +35,12 @@ def _import_demo_catalogue(db: Path) -> list[Recorded]:
 
     store = Store(db)
     try:
-        return import_csv(store.conn, files("programme").joinpath(DEMO_CSV).read_text(encoding="utf-8"), DEMO_CSV,
-                          utc_now().isoformat())
+        return import_csv(
+            store.conn,
+            files("programme").joinpath(DEMO_CSV).read_text(encoding="utf-8"),
+            DEMO_CSV,
+            utc_now().isoformat(),
+        )
     finally:
         store.close()
 
@@ -58,16 +63,26 @@ def _push_catalogue(recorded: list[Recorded], url: BrokerUrl, signer: Signer, jo
     for listener in listeners:
         stack.callback(listener.stop)
         listener.start()
-    publish(recorded, lambda topic, payload: publish_signed(url, topic, "catalogue", payload, "loyalty-demo-catalogue",
-                                                            "the demo catalogue", signer))
+    publish(
+        recorded,
+        lambda topic, payload: publish_signed(
+            url, topic, "catalogue", payload, "loyalty-demo-catalogue", "the demo catalogue", signer
+        ),
+    )
     for listener in listeners:
         if not listener.catalogue_updated.wait(CATALOGUE_TIMEOUT):
-            raise SyncTimeout(f"till {listener.terminal} did not receive the demo catalogue within "
-                              f"{CATALOGUE_TIMEOUT:g} s from {url}")
+            raise SyncTimeout(
+                f"till {listener.terminal} did not receive the demo catalogue within {CATALOGUE_TIMEOUT:g} s from {url}"
+            )
 
 
-def run_demo(tickets: int, tills: int, broker: str | None = None, workdir: str | None = None,
-             on_sale: Callable[[], None] = lambda: None) -> dict:
+def run_demo(
+    tickets: int,
+    tills: int,
+    broker: str | None = None,
+    workdir: str | None = None,
+    on_sale: Callable[[], None] = lambda: None,
+) -> dict:
     """Sell `tickets` spread over `tills` tills, wait for every ack, return a summary."""
     base = Path(workdir or tempfile.mkdtemp(prefix="loyalty-demo-"))
     base.mkdir(parents=True, exist_ok=True)
@@ -82,8 +97,9 @@ def run_demo(tickets: int, tills: int, broker: str | None = None, workdir: str |
             broker = embedded.url
         url = parse_broker_url(broker)
         # The demo's tills are not registered: the one place where their tickets are taken anyway.
-        stack.enter_context(Ingestor(str(base / "server.db"), url, client_id="loyalty-demo-server",
-                                     require_registered=False))
+        stack.enter_context(
+            Ingestor(str(base / "server.db"), url, client_id="loyalty-demo-server", require_registered=False)
+        )
         terminals = [f"S001-T{n + 1:02d}" for n in range(tills)]
         journals = [stack.enter_context(Journal(base / f"till-{t}.db", t)) for t in terminals]
         senders = [stack.enter_context(OutboxSender(j.path, j.terminal, url)) for j in journals]
@@ -102,7 +118,8 @@ def run_demo(tickets: int, tills: int, broker: str | None = None, workdir: str |
             if not sender.wait_synced(max(0.0, deadline - time.monotonic())):
                 raise SyncTimeout(
                     f"till {sender.terminal} still has {sender.status.backlog} tickets unacked after "
-                    f"{SYNC_TIMEOUT:g} s; its journal is {sender.db_path}")
+                    f"{SYNC_TIMEOUT:g} s; its journal is {sender.db_path}"
+                )
     store = Store(base / "server.db")
     try:
         stats = store.stats()

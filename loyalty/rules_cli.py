@@ -1,4 +1,5 @@
 """`loyalty rules`: validate a rules file, publish it to every till, explain a ticket's points."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,13 @@ def _read_rules(path: str):
     from sync.safe_files import UnsafeFileError, read_regular
 
     try:  # a device or an oversized file is refused before it is read
-        text = read_regular(path, MAX_RULES_BYTES, "a rules file", "give a rules file (TOML, see docs/rules.md)",
-                            "keep a rules file under 1 MiB").decode("utf-8")
+        text = read_regular(
+            path,
+            MAX_RULES_BYTES,
+            "a rules file",
+            "give a rules file (TOML, see docs/rules.md)",
+            "keep a rules file under 1 MiB",
+        ).decode("utf-8")
         return parse_rules(text, Path(path).name), text
     except UnicodeDecodeError as exc:
         raise click.ClickException(f"{Path(path).name} is not UTF-8 text: {exc}") from None
@@ -37,9 +43,11 @@ def rules() -> None:
 def validate(file: str) -> None:
     """Check a rules file; exit 1 with the field, line and what was expected when it is wrong."""
     parsed, _ = _read_rules(file)
-    click.echo(f"{Path(file).name}: rules {parsed.version}, in force from {parsed.effective_from.isoformat()}: "
-               f"{len(parsed.multipliers)} multipliers, {len(parsed.bonuses)} bonuses, "
-               f"{len(parsed.promotions)} promotions, {len(parsed.offers)} offers, {len(parsed.tiers)} tiers")
+    click.echo(
+        f"{Path(file).name}: rules {parsed.version}, in force from {parsed.effective_from.isoformat()}: "
+        f"{len(parsed.multipliers)} multipliers, {len(parsed.bonuses)} bonuses, "
+        f"{len(parsed.promotions)} promotions, {len(parsed.offers)} offers, {len(parsed.tiers)} tiers"
+    )
 
 
 def _retained_bundle(url, wait: float, trust):
@@ -85,12 +93,18 @@ def _retained_bundle(url, wait: float, trust):
 @rules.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--broker", required=True, envvar="LOYALTY_BROKER", help="Broker address: mqtt://HOST:PORT.")
-@db_option(required=False, exists=False,
-              help="Also record the version in the server's database (a SQLite file or a postgresql:// URL), "
-                   "so its points check knows it.")
-@click.option("--signing-key", type=click.Path(dir_okay=False), envvar="LOYALTY_SIGNING_KEY",
-              help="Head office's signing key (made by `loyalty server keys`; default "
-                   "~/.config/loyalty/head-office.key).")
+@db_option(
+    required=False,
+    exists=False,
+    help="Also record the version in the server's database (a SQLite file or a postgresql:// URL), "
+    "so its points check knows it.",
+)
+@click.option(
+    "--signing-key",
+    type=click.Path(dir_okay=False),
+    envvar="LOYALTY_SIGNING_KEY",
+    help="Head office's signing key (made by `loyalty server keys`; default ~/.config/loyalty/head-office.key).",
+)
 def publish(file: str, broker: str, db: str | None, signing_key: str | None) -> None:
     """Send a rules version to every till, signed by head office, retained, with every version published
     before it."""
@@ -139,15 +153,33 @@ def publish(file: str, broker: str, db: str | None, signing_key: str | None) -> 
     finally:
         client.disconnect()
         client.loop_stop()
-    click.echo(json.dumps({"version": parsed.version, "added": added,
-                           "versions": [p.version for p in bundle.versions], "topic": topics.RULES}))
+    click.echo(
+        json.dumps(
+            {
+                "version": parsed.version,
+                "added": added,
+                "versions": [p.version for p in bundle.versions],
+                "topic": topics.RULES,
+            }
+        )
+    )
 
 
 @rules.command()
-@click.option("--rules", "rules_file", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="The rules file to explain the ticket with.")
-@click.option("--ticket", "ticket_file", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="A ticket as JSON (as printed by `loyalty till sell`, or a ticket message).")
+@click.option(
+    "--rules",
+    "rules_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The rules file to explain the ticket with.",
+)
+@click.option(
+    "--ticket",
+    "ticket_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="A ticket as JSON (as printed by `loyalty till sell`, or a ticket message).",
+)
 def explain(rules_file: str, ticket_file: str) -> None:
     """Print the per-line explanation of a ticket's points: which rule gave how many."""
     import msgspec
@@ -160,8 +192,14 @@ def explain(rules_file: str, ticket_file: str) -> None:
 
     parsed, _ = _read_rules(rules_file)
     try:
-        raw = msgspec.json.decode(read_regular(ticket_file, MAX_RULES_BYTES, "a ticket file",
-                                               "give a ticket as JSON (as `loyalty till sell` prints it)"))
+        raw = msgspec.json.decode(
+            read_regular(
+                ticket_file,
+                MAX_RULES_BYTES,
+                "a ticket file",
+                "give a ticket as JSON (as `loyalty till sell` prints it)",
+            )
+        )
         ticket = msgspec.convert(raw["ticket"] if isinstance(raw, dict) and "ticket" in raw else raw, Ticket)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise click.ClickException(f"{ticket_file} is not a ticket: {exc}") from None

@@ -5,6 +5,7 @@ Line 1 is the header {"archive": {...}}; then one {"closure": {...}} per line (t
 the period first, when there is one, so the chain and grand totals can be checked); then one
 {"ticket": {...}} per line, in sequence order. Any JSON reader can open it.
 """
+
 from __future__ import annotations
 
 import base64
@@ -68,10 +69,17 @@ _line_decoder = msgspec.json.Decoder(_Line)
 _sig_decoder = msgspec.json.Decoder(SignatureFile)
 
 
-def build(terminal: str, period: str, closures: Sequence[Closure], tickets: Sequence[Ticket],
-          created_at: datetime) -> bytes:
-    header = Header(format=FORMAT, terminal=terminal, period=period, created_at=created_at,
-                    closures=len(closures), tickets=len(tickets))
+def build(
+    terminal: str, period: str, closures: Sequence[Closure], tickets: Sequence[Ticket], created_at: datetime
+) -> bytes:
+    header = Header(
+        format=FORMAT,
+        terminal=terminal,
+        period=period,
+        created_at=created_at,
+        closures=len(closures),
+        tickets=len(tickets),
+    )
     lines = [_encoder.encode({"archive": header})]
     lines += [_encoder.encode({"closure": c}) for c in closures]
     lines += [_encoder.encode({"ticket": t}) for t in sorted(tickets, key=lambda t: t.seq)]
@@ -80,13 +88,23 @@ def build(terminal: str, period: str, closures: Sequence[Closure], tickets: Sequ
 
 def sign(data: bytes, name: str, terminal: str, key: Ed25519PrivateKey) -> bytes:
     digest = hashlib.sha256(data).digest()
-    return _encoder.encode(SignatureFile(file=name, terminal=terminal, sha256=digest.hex(),
-                                         public_key=public_key_text(key),
-                                         signature=base64.b64encode(key.sign(digest)).decode())) + b"\n"
+    return (
+        _encoder.encode(
+            SignatureFile(
+                file=name,
+                terminal=terminal,
+                sha256=digest.hex(),
+                public_key=public_key_text(key),
+                signature=base64.b64encode(key.sign(digest)).decode(),
+            )
+        )
+        + b"\n"
+    )
 
 
-def check_signature(data: bytes, signature_file: bytes, name: str,
-                    public_key: Ed25519PublicKey | None = None) -> SignatureFile:
+def check_signature(
+    data: bytes, signature_file: bytes, name: str, public_key: Ed25519PublicKey | None = None
+) -> SignatureFile:
     """The file is the one signed, by `public_key` (else by the key the signature file names)."""
     try:
         sig = _sig_decoder.decode(signature_file)
@@ -94,14 +112,16 @@ def check_signature(data: bytes, signature_file: bytes, name: str,
         raise ArchiveError(f"{name}.sig is not an archive signature: {exc}") from None
     actual = hashlib.sha256(data).hexdigest()
     if actual != sig.sha256:
-        raise ArchiveError(f"{name} was altered after it was signed: its SHA-256 is {actual}, "
-                           f"the signature covers {sig.sha256}")
+        raise ArchiveError(
+            f"{name} was altered after it was signed: its SHA-256 is {actual}, the signature covers {sig.sha256}"
+        )
     try:
         key = public_key or load_public_key(sig.public_key)
         key.verify(base64.b64decode(sig.signature), bytes.fromhex(sig.sha256))
     except (InvalidSignature, ValueError, SignatureError):
-        raise ArchiveError(f"{name}: the signature is not the till's (made by another key, or altered); "
-                           "do not trust this archive") from None
+        raise ArchiveError(
+            f"{name}: the signature is not the till's (made by another key, or altered); do not trust this archive"
+        ) from None
     return sig
 
 
@@ -123,8 +143,10 @@ def parse(data: bytes, name: str) -> Archive:
     if header is None or header.format != FORMAT:
         raise ArchiveError(f"{name} has no {FORMAT} header on line 1: is it an archive?")
     if (header.closures, header.tickets) != (len(closures), len(tickets)):
-        raise ArchiveError(f"{name} announces {header.closures} closures and {header.tickets} tickets, "
-                           f"holds {len(closures)} and {len(tickets)}")
+        raise ArchiveError(
+            f"{name} announces {header.closures} closures and {header.tickets} tickets, "
+            f"holds {len(closures)} and {len(tickets)}"
+        )
     return Archive(header=header, closures=closures, tickets=tickets)
 
 

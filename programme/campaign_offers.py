@@ -7,6 +7,7 @@ and the campaign analysis counts it. An offer is used once per card: a `bonus_po
 basket bonus of the rules engine's step 7 (targeted offers) on the first ticket with eligible
 spend; a `cheque` offer is a 0-point entry of that name, and the cheque's value is the campaign's.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -74,7 +75,7 @@ def offer_rule(campaign: int) -> str:
 def campaign_of(rule: str) -> int | None:
     """The campaign id of an entry named `offer:<campaign id>`, else None (a rules file's offers have names)."""
     if rule.startswith(RULE_PREFIX):
-        rest = rule[len(RULE_PREFIX):]
+        rest = rule[len(RULE_PREFIX) :]
         if rest.isdigit():
             return int(rest)
     return None
@@ -88,8 +89,15 @@ def in_force(offer: CampaignOffer, day: date, store: str) -> bool:
 
 def as_promotion(offer: CampaignOffer, card: str) -> Promotion:
     """A bonus points offer as the rules engine's targeted offer: its points once the basket has eligible spend."""
-    return Promotion(id=str(offer.campaign), start=offer.starts, end=offer.ends, stores=list(offer.stores),
-                     basket_points=offer.points, basket_min_cents=1, cards=[card])
+    return Promotion(
+        id=str(offer.campaign),
+        start=offer.starts,
+        end=offer.ends,
+        stores=list(offer.stores),
+        basket_points=offer.points,
+        basket_min_cents=1,
+        cards=[card],
+    )
 
 
 def cheque_entry(offer: CampaignOffer) -> PointsEntry:
@@ -103,5 +111,6 @@ def describe(offer: CampaignOffer) -> str:
 
     if offer.kind == "bonus_points":
         return _("offer {name}: +{points} points on this ticket").format(name=offer.name, points=offer.points)
-    return _("offer {name}: loyalty cheque {value} on this ticket").format(name=offer.name,
-                                                                          value=format_money(offer.cheque_cents))
+    return _("offer {name}: loyalty cheque {value} on this ticket").format(
+        name=offer.name, value=format_money(offer.cheque_cents)
+    )

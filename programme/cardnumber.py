@@ -1,4 +1,5 @@
 """Loyalty card numbers: 13 digits, EAN-13 check digit, in-store restricted prefix."""
+
 from .errors import CardNumberError
 
 LENGTH = 13

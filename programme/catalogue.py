@@ -5,6 +5,7 @@ and one bad line refuses the whole file. A catalogue is published per scope (eve
 numbered version; a till looks an article up at the ticket's local day (`Catalogue.article`), so a price
 change takes effect from its date. Pure: text in, values out.
 """
+
 from __future__ import annotations
 
 import csv
@@ -127,7 +128,7 @@ def parse_price(text: str) -> int:
 
 
 def parse_vat(text: str) -> int:
-    """"20", "10", "5,5", "5.5", "2,1" (a trailing % allowed) as basis points; ValueError otherwise."""
+    """ "20", "10", "5,5", "5.5", "2,1" (a trailing % allowed) as basis points; ValueError otherwise."""
     cleaned = text.strip().removesuffix("%").strip().replace(",", ".")
     if re.fullmatch(r"\d+\.\d*?0+", cleaned):  # "20.0", "5.50"
         cleaned = cleaned.rstrip("0").rstrip(".")
@@ -167,8 +168,13 @@ def parse_csv(text: str, store: str | None = None) -> dict[str, list[Article]]:
     unknown = [name for name in header if name not in COLUMNS + OPTIONAL_COLUMNS]
     missing = [name for name in COLUMNS if name not in header]
     if unknown or missing or len(set(header)) != len(header):
-        what = (f"unknown column {', '.join(map(repr, unknown))}" if unknown
-                else f"missing column {', '.join(missing)}" if missing else "a column is named twice")
+        what = (
+            f"unknown column {', '.join(map(repr, unknown))}"
+            if unknown
+            else f"missing column {', '.join(missing)}"
+            if missing
+            else "a column is named twice"
+        )
         raise CatalogueError([f"line 1: {what}: {HEADER_HELP}"])
     errors: list[str] = []
     rows: list[tuple[int, str, Article]] = []
@@ -229,8 +235,7 @@ def _row(number: int, cells: dict[str, str], errors: list[str], store: str | Non
     if scope != ALL_STORES and not STORE_ID.match(scope):
         bad("store", f"{scope!r} is not a store id: write it like S001, or leave it empty for every store")
     elif store is not None and scope != store:
-        bad("store", f"{scope} is not the store imported ({store}): leave it empty or import the file without "
-                     "--store")
+        bad("store", f"{scope} is not the store imported ({store}): leave it empty or import the file without --store")
     days: dict[str, date | None] = {}
     for field in ("valid_from", "valid_to"):
         days[field] = None
@@ -244,8 +249,15 @@ def _row(number: int, cells: dict[str, str], errors: list[str], store: str | Non
     if len(errors) > before:
         return None
     assert vat in RATES
-    return scope, Article(gtin, cells["label"], price, cells["category"], vat,  # type: ignore[arg-type]
-                          days["valid_from"], days["valid_to"])
+    return scope, Article(
+        gtin,
+        cells["label"],
+        price,
+        cells["category"],
+        vat,  # type: ignore[arg-type]
+        days["valid_from"],
+        days["valid_to"],
+    )
 
 
 def _overlaps(articles: list[Article], where) -> list[str]:
@@ -257,8 +269,10 @@ def _overlaps(articles: list[Article], where) -> list[str]:
         first = seen.setdefault((article.gtin, article.valid_from), index)
         if first != index:
             since = f"from {article.valid_from}" if article.valid_from else "with no valid_from"
-            problems.append(f"{where(index)}, gtin: {article.gtin} already has a price {since} ({where(first)}): "
-                            "a price change needs its own valid_from")
+            problems.append(
+                f"{where(index)}, gtin: {article.gtin} already has a price {since} ({where(first)}): "
+                "a price change needs its own valid_from"
+            )
     return problems
 
 

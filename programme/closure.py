@@ -10,6 +10,7 @@ journal's events (chains `events` and `training`) are taken the same way, each c
 the previous closure counted (`last_events`), so an event journaled after a period was closed (a reprint
 in the evening, an archiving) counts in the next closure.
 """
+
 from __future__ import annotations
 
 import base64
@@ -78,8 +79,11 @@ def _add_vat(a: dict[str, Vat], b: dict[str, Vat]) -> dict[str, Vat]:
     out = dict(a)
     for rate, v in b.items():
         old = out.get(rate, Vat())
-        out[rate] = Vat(ttc_cents=old.ttc_cents + v.ttc_cents, tva_cents=old.tva_cents + v.tva_cents,
-                        ht_cents=old.ht_cents + v.ht_cents)
+        out[rate] = Vat(
+            ttc_cents=old.ttc_cents + v.ttc_cents,
+            tva_cents=old.tva_cents + v.tva_cents,
+            ht_cents=old.ht_cents + v.ht_cents,
+        )
     return dict(sorted(out.items(), key=lambda item: -int(item[0])))
 
 
@@ -108,11 +112,16 @@ class Totals(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         vat: dict[str, Vat] | msgspec.UnsetType = msgspec.UNSET
         if self.vat is not msgspec.UNSET or other.vat is not msgspec.UNSET:
             vat = _add_vat(self.vat or {}, other.vat or {})
-        return Totals(tickets=self.tickets + other.tickets, sales_cents=self.sales_cents + other.sales_cents,
-                      returns_cents=self.returns_cents + other.returns_cents, tenders=dict(sorted(tenders.items())),
-                      points_earned=self.points_earned + other.points_earned,
-                      points_redeemed=self.points_redeemed + other.points_redeemed,
-                      points_reversed=self.points_reversed + other.points_reversed, vat=vat)
+        return Totals(
+            tickets=self.tickets + other.tickets,
+            sales_cents=self.sales_cents + other.sales_cents,
+            returns_cents=self.returns_cents + other.returns_cents,
+            tenders=dict(sorted(tenders.items())),
+            points_earned=self.points_earned + other.points_earned,
+            points_redeemed=self.points_redeemed + other.points_redeemed,
+            points_reversed=self.points_reversed + other.points_reversed,
+            vat=vat,
+        )
 
 
 class Closure(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -154,9 +163,16 @@ def totals_of(tickets: Iterable[Ticket]) -> Totals:
                 redeemed += entry.points
             elif entry.kind == "reverse":
                 reversed_ += entry.points
-    return Totals(tickets=count, sales_cents=sales, returns_cents=returns, tenders=dict(sorted(tenders.items())),
-                  points_earned=earned, points_redeemed=redeemed, points_reversed=reversed_,
-                  vat=vat_per_rate(amounts))
+    return Totals(
+        tickets=count,
+        sales_cents=sales,
+        returns_cents=returns,
+        tenders=dict(sorted(tenders.items())),
+        points_earned=earned,
+        points_redeemed=redeemed,
+        points_reversed=reversed_,
+        vat=vat_per_rate(amounts),
+    )
 
 
 def kind_of(period: str) -> Kind:
@@ -200,8 +216,9 @@ def period_of(at: datetime, kind: Kind) -> str:
     return at.astimezone(STORE_ZONE).strftime(FORMATS[kind])
 
 
-def select_events(events: Sequence[JournalEvent], period: str,
-                  previous: Closure | None) -> tuple[list[JournalEvent], dict[str, int]]:
+def select_events(
+    events: Sequence[JournalEvent], period: str, previous: Closure | None
+) -> tuple[list[JournalEvent], dict[str, int]]:
     """The journal events a closure of `period` counts, and the last one of each chain: in each chain, those
     after the previous closure's last, up to the last one that happened before the period's end."""
     _, end = period_bounds(period)
@@ -211,7 +228,7 @@ def select_events(events: Sequence[JournalEvent], period: str,
     for chain in CHAINS:
         after = sorted((e for e in events if e.chain == chain and e.seq > before.get(chain, 0)), key=lambda e: e.seq)
         upto = max((i for i, e in enumerate(after) if e.at < end), default=-1)
-        chosen += after[:upto + 1]
+        chosen += after[: upto + 1]
         last[chain] = after[upto].seq if upto >= 0 else before.get(chain, 0)
     return chosen, last
 
@@ -224,7 +241,7 @@ def select_period(after: Sequence[Ticket], period: str) -> list[Ticket]:
     for index, ticket in enumerate(after):
         if ticket.closed_at < end:
             last = index
-    return list(after[:last + 1])
+    return list(after[: last + 1])
 
 
 def _check_sequence(tickets: Sequence[Ticket], terminal: str, first_seq: int) -> None:
@@ -232,23 +249,35 @@ def _check_sequence(tickets: Sequence[Ticket], terminal: str, first_seq: int) ->
         if ticket.terminal != terminal:
             raise ClosureError(f"ticket {ticket.id} is not of till {terminal}")
         if ticket.seq != expected:
-            raise ClosureError(f"{terminal}: ticket {expected} is missing before {ticket.id}; "
-                               "a closure covers an unbroken run of tickets")
+            raise ClosureError(
+                f"{terminal}: ticket {expected} is missing before {ticket.id}; "
+                "a closure covers an unbroken run of tickets"
+            )
 
 
-def make_closure(terminal: str, period: str, tickets: Sequence[Ticket], previous: Closure | None,
-                 closed_at: datetime, events: Sequence[JournalEvent] | None = None) -> Closure:
+def make_closure(
+    terminal: str,
+    period: str,
+    tickets: Sequence[Ticket],
+    previous: Closure | None,
+    closed_at: datetime,
+    events: Sequence[JournalEvent] | None = None,
+) -> Closure:
     """The closure of `period` over `tickets` (the run right after `previous`, same kind), unsigned.
     `events`: the till's journal events (those within the period are counted)."""
     kind = kind_of(period)
     start, _ = period_bounds(period)
     if previous is not None:
         if previous.kind != kind or previous.terminal != terminal:
-            raise ClosureError(f"the previous closure is a {previous.kind} closure of {previous.terminal}, "
-                               f"not a {kind} closure of {terminal}")
+            raise ClosureError(
+                f"the previous closure is a {previous.kind} closure of {previous.terminal}, "
+                f"not a {kind} closure of {terminal}"
+            )
         if previous.period >= period:
-            raise ClosureError(f"{terminal}: {kind} {previous.period} is closed already, so {period} cannot be "
-                               "closed now (closures go forward, once per period)")
+            raise ClosureError(
+                f"{terminal}: {kind} {previous.period} is closed already, so {period} cannot be "
+                "closed now (closures go forward, once per period)"
+            )
     if closed_at < start:
         raise ClosureError(f"{kind} {period} has not begun yet: it cannot be closed before {start.isoformat()}")
     first_seq = previous.last_seq + 1 if previous else 1
@@ -256,21 +285,31 @@ def make_closure(terminal: str, period: str, tickets: Sequence[Ticket], previous
     for ticket in tickets:
         own = period_of(ticket.closed_at, kind)
         if own < period and (previous is None or own > previous.period):
-            raise ClosureError(f"{kind} {own} has tickets and is not closed (first: {ticket.id}): "
-                               f"close it before {period}")
+            raise ClosureError(
+                f"{kind} {own} has tickets and is not closed (first: {ticket.id}): close it before {period}"
+            )
     period_totals = totals_of(tickets)
     grand = previous.grand_totals.plus(period_totals) if previous else period_totals
     counted, last_events = select_events(events or (), period, previous)
-    return Closure(terminal=terminal, kind=kind, period=period, number=previous.number + 1 if previous else 1,
-                   closed_at=closed_at, first_seq=first_seq, last_seq=first_seq + len(tickets) - 1,
-                   period_totals=period_totals, grand_totals=grand,
-                   prev_hash=closure_hash(previous) if previous else GENESIS_HASH,
-                   events=msgspec.UNSET if events is None else event_totals(counted),
-                   last_events=msgspec.UNSET if events is None else last_events)
+    return Closure(
+        terminal=terminal,
+        kind=kind,
+        period=period,
+        number=previous.number + 1 if previous else 1,
+        closed_at=closed_at,
+        first_seq=first_seq,
+        last_seq=first_seq + len(tickets) - 1,
+        period_totals=period_totals,
+        grand_totals=grand,
+        prev_hash=closure_hash(previous) if previous else GENESIS_HASH,
+        events=msgspec.UNSET if events is None else event_totals(counted),
+        last_events=msgspec.UNSET if events is None else last_events,
+    )
 
 
-def check_closure(closure: Closure, tickets: Sequence[Ticket], previous: Closure | None,
-                  events: Sequence[JournalEvent] | None = None) -> None:
+def check_closure(
+    closure: Closure, tickets: Sequence[Ticket], previous: Closure | None, events: Sequence[JournalEvent] | None = None
+) -> None:
     """Raise ClosureError naming the first thing that does not hold against these tickets and predecessor
     (and the till's journal events, when given and the closure counts them)."""
     check_link(closure, previous)
@@ -278,40 +317,53 @@ def check_closure(closure: Closure, tickets: Sequence[Ticket], previous: Closure
     missing = [seq for seq in range(closure.first_seq, closure.last_seq + 1) if seq not in found]
     if missing:
         shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
-        raise ClosureError(f"{closure.kind} closure {closure.number} of {closure.terminal}: "
-                           f"{len(missing)} ticket(s) of its range are missing: seq {shown}")
+        raise ClosureError(
+            f"{closure.kind} closure {closure.number} of {closure.terminal}: "
+            f"{len(missing)} ticket(s) of its range are missing: seq {shown}"
+        )
     run = sorted((t for t in tickets if closure.first_seq <= t.seq <= closure.last_seq), key=lambda t: t.seq)
     _compare("period totals", closure, closure.period_totals, totals_of(run))
     grand = previous.grand_totals.plus(closure.period_totals) if previous else closure.period_totals
     _compare("grand totals", closure, closure.grand_totals, grand)
     if events is not None and closure.events is not msgspec.UNSET and closure.last_events is not msgspec.UNSET:
         before = previous.last_events if previous is not None and previous.last_events is not msgspec.UNSET else {}
-        counted = event_totals([e for e in events if before.get(e.chain, 0) < e.seq
-                                <= closure.last_events.get(e.chain, 0)])
+        counted = event_totals(
+            [e for e in events if before.get(e.chain, 0) < e.seq <= closure.last_events.get(e.chain, 0)]
+        )
         for field in EventTotals.__struct_fields__:
             a, b = getattr(closure.events, field), getattr(counted, field)
             if a != b:
-                raise ClosureError(f"{closure.kind} closure {closure.number} of {closure.terminal} "
-                                   f"({closure.period}): events {field} {a} in the closure, {b} in the journal")
+                raise ClosureError(
+                    f"{closure.kind} closure {closure.number} of {closure.terminal} "
+                    f"({closure.period}): events {field} {a} in the closure, {b} in the journal"
+                )
 
 
 def check_link(closure: Closure, previous: Closure | None) -> None:
     """The chain alone: the previous closure is there, hashes to what this one names, ends where it starts."""
     expected_prev = closure_hash(previous) if previous else GENESIS_HASH
     if closure.number > 1 and previous is None:
-        raise ClosureError(f"{closure.kind} closure {closure.number} of {closure.terminal}: "
-                           f"the previous closure ({closure.number - 1}) is missing")
+        raise ClosureError(
+            f"{closure.kind} closure {closure.number} of {closure.terminal}: "
+            f"the previous closure ({closure.number - 1}) is missing"
+        )
     if previous is not None and previous.number != closure.number - 1:
-        raise ClosureError(f"{closure.kind} closure {closure.number} of {closure.terminal} follows closure "
-                           f"{previous.number}: closure {closure.number - 1} is missing")
+        raise ClosureError(
+            f"{closure.kind} closure {closure.number} of {closure.terminal} follows closure "
+            f"{previous.number}: closure {closure.number - 1} is missing"
+        )
     if closure.prev_hash != expected_prev:
-        raise ClosureError(f"{closure.kind} closure {closure.number} of {closure.terminal}: the chain is broken "
-                           f"(it names {closure.prev_hash[:12]}..., "
-                           f"the previous closure hashes to {expected_prev[:12]}...)")
+        raise ClosureError(
+            f"{closure.kind} closure {closure.number} of {closure.terminal}: the chain is broken "
+            f"(it names {closure.prev_hash[:12]}..., "
+            f"the previous closure hashes to {expected_prev[:12]}...)"
+        )
     first = previous.last_seq + 1 if previous else 1
     if closure.first_seq != first:
-        raise ClosureError(f"{closure.kind} closure {closure.number} of {closure.terminal} starts at ticket "
-                           f"{closure.first_seq}, not {first} right after the previous closure")
+        raise ClosureError(
+            f"{closure.kind} closure {closure.number} of {closure.terminal} starts at ticket "
+            f"{closure.first_seq}, not {first} right after the previous closure"
+        )
 
 
 def _compare(what: str, closure: Closure, stated: Totals, computed: Totals) -> None:
@@ -320,8 +372,10 @@ def _compare(what: str, closure: Closure, stated: Totals, computed: Totals) -> N
         if field == "vat" and a is msgspec.UNSET:
             continue  # a closure made before VAT was counted
         if a != b:
-            raise ClosureError(f"{closure.kind} closure {closure.number} of {closure.terminal} ({closure.period}): "
-                               f"{what} {field} {a} in the closure, {b} from the tickets")
+            raise ClosureError(
+                f"{closure.kind} closure {closure.number} of {closure.terminal} ({closure.period}): "
+                f"{what} {field} {a} in the closure, {b} from the tickets"
+            )
 
 
 _encoder = msgspec.json.Encoder(order="deterministic")
@@ -362,13 +416,19 @@ def verify_closure(closure: Closure, public_key: Ed25519PublicKey) -> None:
     try:
         public_key.verify(base64.b64decode(closure.signature), canonical_bytes(closure))
     except (InvalidSignature, ValueError):
-        raise SignatureError(f"{name}: the signature does not match its content "
-                             "(altered after the till signed it, or signed by another key)") from None
+        raise SignatureError(
+            f"{name}: the signature does not match its content "
+            "(altered after the till signed it, or signed by another key)"
+        ) from None
 
 
-def verify_chain(closures: Sequence[Closure], tickets: Sequence[Ticket],
-                 public_key: Ed25519PublicKey | None, anchored: bool = False,
-                 events: Sequence[JournalEvent] | None = None) -> list[str]:
+def verify_chain(
+    closures: Sequence[Closure],
+    tickets: Sequence[Ticket],
+    public_key: Ed25519PublicKey | None,
+    anchored: bool = False,
+    events: Sequence[JournalEvent] | None = None,
+) -> list[str]:
     """Every problem in a till's closures (both kinds) against its tickets: signatures, links, totals.
 
     A closure whose tickets are not all given is checked for signature and link only. `anchored`:
@@ -398,4 +458,3 @@ def verify_chain(closures: Sequence[Closure], tickets: Sequence[Ticket],
                 problems.append(str(exc))
             previous = closure
     return problems
-

@@ -6,6 +6,7 @@ handed back to (line, rule) pairs by largest remainder with a tie-break on the l
 never its position. So the explanation sums to the ticket's points and line order never
 changes the result. The order is documented in docs/rules.md.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -64,8 +65,12 @@ class Explanation:
 
     def entries(self) -> list[PointsEntry]:
         """The ticket's points entries: one per (line, rule) that gave points, then the context claims."""
-        out = [PointsEntry(kind="earn", rule=p.rule, points=p.points, line=x.line)
-               for x in (*self.lines, self.basket) for p in x.parts if p.points]
+        out = [
+            PointsEntry(kind="earn", rule=p.rule, points=p.points, line=x.line)
+            for x in (*self.lines, self.basket)
+            for p in x.parts
+            if p.points
+        ]
         out.extend(PointsEntry(kind="earn", rule=claim, points=0) for claim in self.context)
         return out
 
@@ -82,10 +87,12 @@ class _Compiled:
         # (loi Lang): points x redemption value <= max_percent % of the line's cents
         self.caps = {category: cap.max_percent for cap in rules.caps for category in cap.categories}
         # rule id and extra percent, ready for the hot loop
-        self.article_multiplier = {m.article: (f"article:{m.article}", m.percent - 100)
-                                   for m in rules.multipliers if m.article}
-        self.category_multiplier = {m.category: (f"category:{m.category}", m.percent - 100)
-                                    for m in rules.multipliers if m.category}
+        self.article_multiplier = {
+            m.article: (f"article:{m.article}", m.percent - 100) for m in rules.multipliers if m.article
+        }
+        self.category_multiplier = {
+            m.category: (f"category:{m.category}", m.percent - 100) for m in rules.multipliers if m.category
+        }
         self.bonus = {b.article: (f"bonus:{b.article}", b.points * self.denominator) for b in rules.bonuses}
         self.tiers = {t.name: t for t in rules.tiers}
         self.offers_by_card: dict[str, list[Promotion]] = {}
@@ -162,8 +169,10 @@ class _Scope:
             elif promo.basket_points is None and promo.points_per_unit is not None:
                 effect = (f"{kind}:{promo.id}", promo.points_per_unit * d, True)
             else:
-                raise RulesError(f"{kind} {promo.id}: give exactly one effect: `percent`, `points_per_unit` or "
-                                 "`basket_points` with `basket_min_cents`")
+                raise RulesError(
+                    f"{kind} {promo.id}: give exactly one effect: `percent`, `points_per_unit` or "
+                    "`basket_points` with `basket_min_cents`"
+                )
             if not promo.categories and not promo.articles:
                 self.everything.append(effect)
             if promo.categories and promo.articles:
@@ -223,8 +232,9 @@ def _evaluate(rules: RuleSet, lines: list[Line], ctx: Context):
     offers.extend(ctx.offers)
     promotions = _promotions_scope(c, day, weekday, ctx.store)
     offer_scope = _Scope([("offer", o) for o in offers if _active(o, day, weekday, ctx.store)], d) if offers else None
-    tier_rule, tier_extra = (f"tier:{tier.name}", tier.percent - 100) if tier is not None and tier.percent != 100 \
-        else (None, 0)
+    tier_rule, tier_extra = (
+        (f"tier:{tier.name}", tier.percent - 100) if tier is not None and tier.percent != 100 else (None, 0)
+    )
     excluded_categories, excluded_articles = c.excluded_categories, c.excluded_articles
     article_multiplier, category_multiplier, bonuses = c.article_multiplier, c.category_multiplier, c.bonus
     add = parts.append
@@ -308,9 +318,11 @@ def _round(parts: list[tuple[int | None, str, int]], lines: list[Line], d: int) 
         elif r == cut:
             tied.append(i)
     if leftover:
+
         def key(i):
             line = lines[parts[i][0]] if parts[i][0] is not None else None
             return (parts[i][1], (line.gtin, line.quantity, line.unit_cents, line.discount_cents) if line else ("",))
+
         for i in sorted(tied, key=key)[:leftover]:
             points[i] += 1
     return points
@@ -320,8 +332,13 @@ def explain(rules: RuleSet, lines: list[Line], ctx: Context) -> Explanation:
     """Points of a basket, with the rule behind every point. No card, no points."""
     parts, notes, claims = _evaluate(rules, lines, ctx)
     points = _round(parts, lines, _compile(rules).denominator)
-    result = Explanation(rules.version, ctx.card, [LineExplanation(n, notes.get(n, "")) for n in range(len(lines))],
-                         LineExplanation(None), claims)
+    result = Explanation(
+        rules.version,
+        ctx.card,
+        [LineExplanation(n, notes.get(n, "")) for n in range(len(lines))],
+        LineExplanation(None),
+        claims,
+    )
     for (line, rule, units), p in zip(parts, points):
         (result.basket if line is None else result.lines[line]).parts.append(Part(rule, units, p))
     return result
@@ -331,8 +348,7 @@ def points_of(rules: RuleSet, lines: list[Line], ctx: Context) -> list[PointsEnt
     """The ticket's earn entries (the hot path: no explanation objects)."""
     parts, _, claims = _evaluate(rules, lines, ctx)
     points = _round(parts, lines, _compile(rules).denominator)
-    out = [PointsEntry(kind="earn", rule=rule, points=p, line=line)
-           for (line, rule, _), p in zip(parts, points) if p]
+    out = [PointsEntry(kind="earn", rule=rule, points=p, line=line) for (line, rule, _), p in zip(parts, points) if p]
     out.extend(PointsEntry(kind="earn", rule=claim, points=0) for claim in claims)
     return out
 

@@ -1,4 +1,5 @@
 """The per-line explanation as text: which rule gave how many points (printed by `loyalty rules explain`)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -13,8 +14,10 @@ from .ticket import Line, Ticket, make_line
 
 def render(explanation: Explanation, lines: list[Line]) -> str:
     """A fixed-width table: one row per (line, rule), notes for lines that earn nothing, the total."""
-    rows = [f"rules {explanation.rules_version}, card {explanation.card or 'none'}",
-            f"{'#':>3}  {'article':<14} {'category':<11} {'cents':>6}  {'rule':<28} {'points':>6}"]
+    rows = [
+        f"rules {explanation.rules_version}, card {explanation.card or 'none'}",
+        f"{'#':>3}  {'article':<14} {'category':<11} {'cents':>6}  {'rule':<28} {'points':>6}",
+    ]
     for n, x in enumerate(explanation.lines):  # explanation.lines[n] explains line n (its .line is n)
         line = lines[n]
         head = f"{n + 1:>3}  {line.gtin:<14} {line.category:<11} {line.total_cents:>6}  "
@@ -45,8 +48,9 @@ def example_lines(example: ExampleTicket) -> list[Line]:
     out = []
     for row in example.lines:
         gtin, category, quantity, unit, *rest = row
-        out.append(make_line(str(gtin), int(quantity), int(unit), str(category),
-                             discount_cents=int(rest[0]) if rest else 0))
+        out.append(
+            make_line(str(gtin), int(quantity), int(unit), str(category), discount_cents=int(rest[0]) if rest else 0)
+        )
     return out
 
 
@@ -56,8 +60,9 @@ def explain_example(rules: RuleSet, data: dict) -> tuple[Explanation, list[Line]
     except msgspec.ValidationError as exc:
         raise RulesError(f"example ticket: {exc}") from None
     lines = example_lines(example)
-    ctx = Context(card=example.card, at=example.at, store=example.store, tier=example.tier,
-                  segments=frozenset(example.segments))
+    ctx = Context(
+        card=example.card, at=example.at, store=example.store, tier=example.tier, segments=frozenset(example.segments)
+    )
     return explain(rules, lines, ctx), lines
 
 

@@ -6,6 +6,7 @@ of "mode école", which never enter the tickets' chain nor the grand totals). Ea
 of the previous event of its chain, and is signed with the till's Ed25519 key over its canonical JSON
 without the signature, exactly as a ticket is (programme/signing.py).
 """
+
 from __future__ import annotations
 
 import base64
@@ -24,8 +25,13 @@ from .ticket import GENESIS_HASH, MAX_LINES, Cents, Line, Seq, Text, UtcTime
 Chain = Literal["events", "training"]
 EventKind = Literal["line_void", "ticket_cancel", "reprint", "training_ticket", "archive"]
 CHAINS: tuple[Chain, ...] = ("events", "training")
-KIND_CHAIN: dict[str, Chain] = {"line_void": "events", "ticket_cancel": "events", "reprint": "events",
-                                "archive": "events", "training_ticket": "training"}
+KIND_CHAIN: dict[str, Chain] = {
+    "line_void": "events",
+    "ticket_cancel": "events",
+    "reprint": "events",
+    "archive": "events",
+    "training_ticket": "training",
+}
 MAX_COPY = 10_000  # reprints of one ticket
 
 
@@ -100,8 +106,10 @@ def verify_event(event: JournalEvent, public_key: Ed25519PublicKey) -> None:
     try:
         public_key.verify(base64.b64decode(event.signature), canonical_bytes(event))
     except (InvalidSignature, ValueError):
-        raise SignatureError(f"{event.name} ({event.kind}): the signature does not match its content "
-                             "(altered after the till signed it, or signed by another key)") from None
+        raise SignatureError(
+            f"{event.name} ({event.kind}): the signature does not match its content "
+            "(altered after the till signed it, or signed by another key)"
+        ) from None
 
 
 def check_link(event: JournalEvent, previous: JournalEvent | None) -> None:
@@ -111,8 +119,10 @@ def check_link(event: JournalEvent, previous: JournalEvent | None) -> None:
         raise EventError(f"{event.name}: event {expected_seq} of its chain is missing before it")
     expected = event_hash(previous) if previous else GENESIS_HASH
     if event.prev_hash != expected:
-        raise EventError(f"{event.name}: the chain is broken (it names {event.prev_hash[:12]}..., "
-                         f"the previous event hashes to {expected[:12]}...)")
+        raise EventError(
+            f"{event.name}: the chain is broken (it names {event.prev_hash[:12]}..., "
+            f"the previous event hashes to {expected[:12]}...)"
+        )
 
 
 def verify_chain(events: Sequence[JournalEvent], public_key: Ed25519PublicKey | None) -> list[str]:

@@ -4,6 +4,7 @@ Nothing is updated or deleted; a correction is a new entry naming what it correc
 entry whose cause is already in the ledger changes nothing, so replaying a ticket, a return or an
 expiry run is harmless. Pure: the till and the server store the entries, this module does the maths.
 """
+
 from __future__ import annotations
 
 from bisect import bisect_right, insort
@@ -61,13 +62,19 @@ class Ledger:
         existing = self._by_cause.get(entry.cause)
         if existing is not None:
             if existing != entry:
-                raise LedgerError(f"cause {entry.cause} is already in the ledger with other content: "
-                                  "a correction is a new entry with its own cause that names the one it corrects")
+                raise LedgerError(
+                    f"cause {entry.cause} is already in the ledger with other content: "
+                    "a correction is a new entry with its own cause that names the one it corrects"
+                )
             return False
         if entry.lot_at is not None and entry.points <= 0:
             raise LedgerError(f"only a credit has a lot date: entry {entry.cause} is {entry.points:+d} points")
-        if (entry.kind in ("earn",) and entry.points < 0
-                or entry.kind in ("redeem", "reverse", "expire") and entry.points > 0):
+        if (
+            entry.kind in ("earn",)
+            and entry.points < 0
+            or entry.kind in ("redeem", "reverse", "expire")
+            and entry.points > 0
+        ):
             raise LedgerError(f"a {entry.kind} entry cannot be {entry.points:+d} points (cause {entry.cause})")
         self._entries.append(entry)
         self._by_cause[entry.cause] = entry
@@ -89,8 +96,17 @@ class Ledger:
             flags = ("overdraft",)
         return self._post(Entry(card, "redeem", -points, cause, at, "redeem", flags=flags))
 
-    def reverse(self, card: str, points: int, cause: str, at: datetime, ref: str | None, rule: str = "",
-                spend_cents: int = 0, flags: tuple[str, ...] = ()) -> Entry:
+    def reverse(
+        self,
+        card: str,
+        points: int,
+        cause: str,
+        at: datetime,
+        ref: str | None,
+        rule: str = "",
+        spend_cents: int = 0,
+        flags: tuple[str, ...] = (),
+    ) -> Entry:
         """Take back earned points: never more than `ref` earned and has not had reversed yet, nor the balance."""
         if cause in self._by_cause:
             return self._by_cause[cause]
@@ -109,8 +125,10 @@ class Ledger:
         if cause in self._by_cause:
             return self._by_cause[cause]
         if points < 0 and -points > self.balance(card):
-            raise LedgerError(f"an adjustment of {points} points would take card {card} below zero: "
-                              f"its balance is {self.balance(card)}")
+            raise LedgerError(
+                f"an adjustment of {points} points would take card {card} below zero: "
+                f"its balance is {self.balance(card)}"
+            )
         return self._post(Entry(card, "adjust", points, cause, at, reason, ref))
 
     def transfer(self, source: str, target: str, points: int, cause: str, at: datetime) -> tuple[Entry, list[Entry]]:
@@ -120,16 +138,19 @@ class Ledger:
         dated `at`: the move shows on the day it happened, the points still expire when they would have.
         """
         if f"{cause}:out" in self._by_cause:
-            return self._by_cause[f"{cause}:out"], [e for e in self._by_card[target]
-                                                    if e.cause.startswith(f"{cause}:in:")]
+            return self._by_cause[f"{cause}:out"], [
+                e for e in self._by_card[target] if e.cause.startswith(f"{cause}:in:")
+            ]
         if source == target:
             raise LedgerError(f"card {source} cannot move points to itself")
         if points > self.balance(source):
             raise LedgerError(f"card {source} has {self.balance(source)} points, {points} cannot be moved")
         moved = lots_to_move(self.lots(source), points)
         out = self._post(Entry(source, "transfer", -points, f"{cause}:out", at, f"to {target}"))
-        into = [self._post(Entry(target, "transfer", n, f"{cause}:in:{i}", at, f"from {source}", lot_at=lot_at))
-                for i, (lot_at, n) in enumerate(moved)]
+        into = [
+            self._post(Entry(target, "transfer", n, f"{cause}:in:{i}", at, f"from {source}", lot_at=lot_at))
+            for i, (lot_at, n) in enumerate(moved)
+        ]
         return out, into
 
     def expire(self, rules: RuleSet, as_of: date, at: datetime | None = None) -> list[Entry]:
@@ -139,8 +160,15 @@ class Ledger:
         for card in sorted(self._by_card):
             for lot in self.lots(card):
                 if lot.left > 0 and expires_on(rules, lot.at) <= as_of:
-                    entry = Entry(card, "expire", -lot.left, f"expire:{card}:{lot.cause}", at,
-                                  f"earned {lot.at.date()}, expired {expires_on(rules, lot.at)}", lot.cause)
+                    entry = Entry(
+                        card,
+                        "expire",
+                        -lot.left,
+                        f"expire:{card}:{lot.cause}",
+                        at,
+                        f"earned {lot.at.date()}, expired {expires_on(rules, lot.at)}",
+                        lot.cause,
+                    )
                     if self.post(entry):
                         posted.append(entry)
         return posted
@@ -277,6 +305,6 @@ def tier_status(rules: RuleSet, spends: list[tuple[datetime, int]], as_of: datet
 
     review = last_review(rules, as_of)
     best = rolling(review)
-    for when in times[bisect_right(times, review):bisect_right(times, as_of)]:
+    for when in times[bisect_right(times, review) : bisect_right(times, as_of)]:
         best = max(best, rolling(when))
     return _tier_for(rules, best)

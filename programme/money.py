@@ -1,4 +1,5 @@
 """Money is integer cents everywhere; these helpers only read and write it for people."""
+
 import re
 
 from .errors import MoneyError

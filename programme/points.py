@@ -4,6 +4,7 @@
 use a published version. The shipped rules are package data (programme/default_rules.toml), read
 once; every other rules file is read at the edges (terminal.rules_store, server.ingest.rules_check, CLI).
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -30,12 +31,21 @@ def eligible_cents(lines: list[Line], rules: RuleSet | None = None) -> int:
     return sum(max(li.total_cents, 0) for li in lines if li.category not in categories and li.gtin not in articles)
 
 
-def earn_points(lines: list[Line], card: str | None, rules: RuleSet | None = None, at: datetime | None = None,
-                store: str | None = None, tier: str | None = None,
-                segments: frozenset[str] = frozenset(), offers: tuple[Promotion, ...] = ()) -> list[PointsEntry]:
+def earn_points(
+    lines: list[Line],
+    card: str | None,
+    rules: RuleSet | None = None,
+    at: datetime | None = None,
+    store: str | None = None,
+    tier: str | None = None,
+    segments: frozenset[str] = frozenset(),
+    offers: tuple[Promotion, ...] = (),
+) -> list[PointsEntry]:
     """The ticket's earn entries, one per (line, rule) that gave points; none without a card.
 
     `offers`: targeted offers for this card from outside the rules (programme.campaign_offers)."""
-    return points_of(rules or default_rules(), lines,
-                     Context(card=card, at=at or utc_now(), store=store, tier=tier, segments=segments,
-                             offers=tuple(offers)))
+    return points_of(
+        rules or default_rules(),
+        lines,
+        Context(card=card, at=at or utc_now(), store=store, tier=tier, segments=segments, offers=tuple(offers)),
+    )

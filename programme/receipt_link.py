@@ -6,6 +6,7 @@ head office both hold the ticket, so both compute it and nothing is stored; nobo
 signature (the till's private key) or its chain hash (which covers the previous ticket's hash, never printed)
 can make a link for another ticket.
 """
+
 from __future__ import annotations
 
 import base64

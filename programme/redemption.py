@@ -5,6 +5,7 @@ daily cap (a till that cannot reach head office only knows the last balance it w
 Loyalty cheques have serials with a check digit (`cheque_serial`, `read_cheque_serial`), a validity
 and an offline cap; their lifecycle at head office is server/desk/cheque_book.py.
 """
+
 from __future__ import annotations
 
 import re
@@ -39,8 +40,16 @@ def payable_with_points(rules: RuleSet, lines, points_tendered_cents: int = 0) -
     return sum(line.total_cents for line in lines if line.category not in refused) - points_tendered_cents
 
 
-def plan_tender(rules: RuleSet, asked: int, *, balance: int, due_cents: int, offline: bool = False,
-                redeemed_today: int = 0, payable_cents: int | None = None) -> TenderPlan:
+def plan_tender(
+    rules: RuleSet,
+    asked: int,
+    *,
+    balance: int,
+    due_cents: int,
+    offline: bool = False,
+    redeemed_today: int = 0,
+    payable_cents: int | None = None,
+) -> TenderPlan:
     """How many of `asked` points pay this ticket under `rules` (the version in force at the till).
 
     Fewer than asked when fewer pay what is due, or when the offline daily cap leaves less room: the
@@ -52,42 +61,59 @@ def plan_tender(rules: RuleSet, asked: int, *, balance: int, due_cents: int, off
     if asked > balance:
         raise RedemptionError(
             _("not enough points: the card has {balance} and {asked} were asked; redeem at most {balance}").format(
-                balance=max(balance, 0), asked=asked))
+                balance=max(balance, 0), asked=asked
+            )
+        )
     if due_cents <= 0:
         raise RedemptionError(_("nothing is left to pay on this ticket: add articles before redeeming points"))
     payable = due_cents if payable_cents is None else min(due_cents, payable_cents)
     if payable <= 0:
         refused = ", ".join(rules.exclusions.redemption_categories)
-        raise RedemptionError(_("points cannot pay for {refused}: pay what is due with another tender").format(
-            refused=refused))
+        raise RedemptionError(
+            _("points cannot pay for {refused}: pay what is due with another tender").format(refused=refused)
+        )
     most_for_due = payable // r.cents_per_point
     if most_for_due == 0:
-        raise RedemptionError(_("{due} is less than one point ({point}): pay it with another tender").format(
-            due=format_money(due_cents), point=format_money(r.cents_per_point)))
+        raise RedemptionError(
+            _("{due} is less than one point ({point}): pay it with another tender").format(
+                due=format_money(due_cents), point=format_money(r.cents_per_point)
+            )
+        )
     points, notes = asked, []
     if points > most_for_due:
         points = most_for_due
         if payable < due_cents:
             refused = ", ".join(rules.exclusions.redemption_categories)
-            notes.append(_("points pay at most {amount}: {refused} is paid with another tender").format(
-                amount=format_money(payable), refused=refused))
+            notes.append(
+                _("points pay at most {amount}: {refused} is paid with another tender").format(
+                    amount=format_money(payable), refused=refused
+                )
+            )
         else:
             notes.append(_("only {points} points are needed to pay what is due").format(points=points))
     if offline:
         room = max(r.offline_daily_cap_points - redeemed_today, 0)
         if room == 0:
             raise RedemptionError(
-                _("offline cap reached: a card may redeem at most {cap} points a day while the till is offline, "
-                  "and {today} were already redeemed today; try again once online").format(
-                    cap=r.offline_daily_cap_points, today=redeemed_today))
+                _(
+                    "offline cap reached: a card may redeem at most {cap} points a day while the till is offline, "
+                    "and {today} were already redeemed today; try again once online"
+                ).format(cap=r.offline_daily_cap_points, today=redeemed_today)
+            )
         if points > room:
             points = room
-            notes.append(_("offline cap: at most {cap} points a day per card while the till is offline ({today} "
-                           "already today), so {points} points are redeemed").format(
-                cap=r.offline_daily_cap_points, today=redeemed_today, points=points))
+            notes.append(
+                _(
+                    "offline cap: at most {cap} points a day per card while the till is offline ({today} "
+                    "already today), so {points} points are redeemed"
+                ).format(cap=r.offline_daily_cap_points, today=redeemed_today, points=points)
+            )
     if points < r.min_points:
-        raise RedemptionError(_("at least {least} points are redeemed at a time, {points} would be").format(
-            least=r.min_points, points=points))
+        raise RedemptionError(
+            _("at least {least} points are redeemed at a time, {points} would be").format(
+                least=r.min_points, points=points
+            )
+        )
     return TenderPlan(points, points * r.cents_per_point, "; ".join(notes))
 
 
@@ -97,9 +123,11 @@ def check_offline_cap(rules: RuleSet, points: int, *, offline: bool, redeemed_to
     if not offline or redeemed_today + points <= cap:
         return
     raise RedemptionError(
-        _("offline cap: a card may redeem at most {cap} points a day while the till is offline; {today} already "
-          "today, {points} needed; issue it once the till is back online").format(
-            cap=cap, today=redeemed_today, points=points))
+        _(
+            "offline cap: a card may redeem at most {cap} points a day while the till is offline; {today} already "
+            "today, {points} needed; issue it once the till is back online"
+        ).format(cap=cap, today=redeemed_today, points=points)
+    )
 
 
 def issue_cheques(rules: RuleSet, balance: int) -> ChequeIssue:
@@ -109,8 +137,11 @@ def issue_cheques(rules: RuleSet, balance: int) -> ChequeIssue:
         raise RedemptionError(_("rules {version} issue no loyalty cheques").format(version=rules.version))
     count = max(balance, 0) // cheques.threshold_points
     if count == 0:
-        raise RedemptionError(_("the card has {balance} points; a loyalty cheque needs {threshold}").format(
-            balance=balance, threshold=cheques.threshold_points))
+        raise RedemptionError(
+            _("the card has {balance} points; a loyalty cheque needs {threshold}").format(
+                balance=balance, threshold=cheques.threshold_points
+            )
+        )
     points = count * cheques.threshold_points
     return ChequeIssue(count, points, cheques.cheque_cents, balance - points)
 
@@ -157,13 +188,20 @@ def read_cheque_serial(text: str) -> ChequeSerial:
     """What a scanned or typed serial says; RedemptionError says what is wrong with it."""
     serial = text.strip().replace(" ", "")
     if not serial.isdigit() or len(serial) != CHEQUE_SERIAL_LENGTH:
-        raise RedemptionError(_("{text} is not a loyalty cheque number: scan its barcode or type the 26 digits "
-                                "under it").format(text=text.strip() or _("an empty entry")))
+        raise RedemptionError(
+            _("{text} is not a loyalty cheque number: scan its barcode or type the 26 digits under it").format(
+                text=text.strip() or _("an empty entry")
+            )
+        )
     if int(serial[-1]) != check_digit(serial[:-1]):
-        raise RedemptionError(_("loyalty cheque {serial} has a wrong check digit: scan the barcode again or check "
-                                "the digits typed").format(serial=serial))
-    return ChequeSerial(serial, int(serial[0:5]), int(serial[5:8]), int(serial[8:17]), int(serial[17:19]),
-                        int(serial[19:25]))
+        raise RedemptionError(
+            _(
+                "loyalty cheque {serial} has a wrong check digit: scan the barcode again or check the digits typed"
+            ).format(serial=serial)
+        )
+    return ChequeSerial(
+        serial, int(serial[0:5]), int(serial[5:8]), int(serial[8:17]), int(serial[17:19]), int(serial[19:25])
+    )
 
 
 def cheques_of_entry(rule: str) -> tuple[int, int] | None:
@@ -178,10 +216,13 @@ def check_offline_cheque(cents: int, *, taken_today: int) -> None:
     """Refuse, offline, a cheque that would take the card past OFFLINE_CHEQUE_CAP_CENTS today."""
     if taken_today + cents <= OFFLINE_CHEQUE_CAP_CENTS:
         return
-    raise RedemptionError(_("offline cap: this till takes at most {cap} in loyalty cheques a day per card while "
-                            "it cannot reach head office, {today} already taken; take the cheque once the till is "
-                            "back online").format(cap=format_money(OFFLINE_CHEQUE_CAP_CENTS),
-                                                  today=format_money(taken_today)))
+    raise RedemptionError(
+        _(
+            "offline cap: this till takes at most {cap} in loyalty cheques a day per card while "
+            "it cannot reach head office, {today} already taken; take the cheque once the till is "
+            "back online"
+        ).format(cap=format_money(OFFLINE_CHEQUE_CAP_CENTS), today=format_money(taken_today))
+    )
 
 
 def cheques_issued(ticket) -> list[tuple[str, int]]:

@@ -7,6 +7,7 @@ eligible spend returned, the same way. A return without its original reverses at
 A return refunds to the original's tenders (`plan_refund`): its points part back as points, its loyalty
 cheque part as a new cheque, the rest in cash, prorated the same cumulative way.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -40,8 +41,9 @@ def _share(points: int, part: int, whole: int) -> int:
     return points * part // whole if whole > 0 else 0
 
 
-def reverse_lines(rules: RuleSet, original: Ticket, picks: Mapping[int, int],
-                  already: Mapping[int, int] | None = None) -> Reversal:
+def reverse_lines(
+    rules: RuleSet, original: Ticket, picks: Mapping[int, int], already: Mapping[int, int] | None = None
+) -> Reversal:
     """Points to take back for `picks` (0-based line -> quantity), after `already` returned quantities."""
     already = already or {}
     if not picks or not any(picks.values()):
@@ -57,22 +59,25 @@ def reverse_lines(rules: RuleSet, original: Ticket, picks: Mapping[int, int],
         before = already.get(index, 0)
         quantity = picks.get(index, 0)
         if index in picks and not 0 < quantity <= line.quantity - before:
-            raise ReturnError(f"line {index + 1} of {original.id}: {line.quantity - before} left to return, "
-                              f"{quantity} asked")
+            raise ReturnError(
+                f"line {index + 1} of {original.id}: {line.quantity - before} left to return, {quantity} asked"
+            )
         if line.total_cents > 0 and _eligible(rules, line):
             spend_before += _share(line.total_cents, before, line.quantity)
             spend_after += _share(line.total_cents, before + quantity, line.quantity)
         if quantity:
             points = earned.get(index, 0)
-            result.by_line[index] = (_share(points, before + quantity, line.quantity)
-                                     - _share(points, before, line.quantity))
+            result.by_line[index] = _share(points, before + quantity, line.quantity) - _share(
+                points, before, line.quantity
+            )
     for index in picks:
         if not 0 <= index < len(original.lines):
             raise ReturnError(f"ticket {original.id} has no line {index + 1}: it has {len(original.lines)} lines")
     basket = earned.get(None, 0)
     if basket:
-        result.by_line[None] = (_share(basket, spend_after, eligible_total)
-                                - _share(basket, spend_before, eligible_total))
+        result.by_line[None] = _share(basket, spend_after, eligible_total) - _share(
+            basket, spend_before, eligible_total
+        )
     result.eligible_cents = spend_after - spend_before
     return result
 
@@ -89,9 +94,18 @@ def post_return(ledger, card: str, return_id: str, original_id: str | None, reve
     flags = (reversal.flag,) if reversal.flag else ()
     spend_left = reversal.eligible_cents
     for line, points in sorted(reversal.by_line.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
-        entries.append(ledger.reverse(card, points, f"return:{return_id}:{'basket' if line is None else line}", at,
-                                      None, rule=f"return of {original_id or 'an unknown ticket'}",
-                                      spend_cents=spend_left, flags=flags))
+        entries.append(
+            ledger.reverse(
+                card,
+                points,
+                f"return:{return_id}:{'basket' if line is None else line}",
+                at,
+                None,
+                rule=f"return of {original_id or 'an unknown ticket'}",
+                spend_cents=spend_left,
+                flags=flags,
+            )
+        )
         spend_left = 0
     return entries
 
@@ -113,8 +127,11 @@ class Refund:
 
 def returned_value(original: Ticket, quantities: Mapping[int, int]) -> int:
     """What `quantities` (line -> units) of the ticket's lines were worth, each line prorated, rounded down."""
-    return sum(_share(line.total_cents, quantities.get(n, 0), line.quantity)
-               for n, line in enumerate(original.lines) if line.total_cents > 0)
+    return sum(
+        _share(line.total_cents, quantities.get(n, 0), line.quantity)
+        for n, line in enumerate(original.lines)
+        if line.total_cents > 0
+    )
 
 
 def points_tendered(original: Ticket) -> int:
@@ -126,8 +143,9 @@ def refund_rule(original_id: str) -> str:
     return f"{REFUND_PREFIX}{original_id}"
 
 
-def plan_refund(original: Ticket, before: Mapping[int, int], picks: Mapping[int, int], refund_cents: int,
-                cents_per_point: int) -> Refund:
+def plan_refund(
+    original: Ticket, before: Mapping[int, int], picks: Mapping[int, int], refund_cents: int, cents_per_point: int
+) -> Refund:
     """Split a refund of `refund_cents` over the original ticket's tenders, cumulatively prorated on the value
     returned (`before`: quantities returned earlier, `picks` now): every return of a ticket together gives back
     at most the points and the cheques it took; points are whole, what they cannot pay goes to the rest."""
@@ -139,6 +157,7 @@ def plan_refund(original: Ticket, before: Mapping[int, int], picks: Mapping[int,
     points = _share(points_taken, value_after, total) - _share(points_taken, value_before, total)
     points = min(points, refund_cents // max(cents_per_point, 1))
     points_cents = points * cents_per_point
-    cheque = min(_share(cheques, value_after, total) - _share(cheques, value_before, total),
-                 refund_cents - points_cents)
+    cheque = min(
+        _share(cheques, value_after, total) - _share(cheques, value_before, total), refund_cents - points_cents
+    )
     return Refund(points, points_cents, cheque, refund_cents - points_cents - cheque)

@@ -3,6 +3,7 @@
 Errors name the field, the line of the file and what was expected (see docs/rules.md).
 Reading the file itself happens at the edges; this module only parses text.
 """
+
 from __future__ import annotations
 
 import re
@@ -14,6 +15,7 @@ import msgspec
 
 from .cardnumber import validate_card_number
 from .errors import CardNumberError, RulesError
+
 # The tickets the rules must give points to without fail: programme/ticket.py's bounds, one source.
 from .ticket import MAX_AMOUNT_CENTS as TICKET_MAX_LINE_CENTS
 from .ticket import MAX_ENTRY_POINTS
@@ -248,8 +250,10 @@ def parse_rules(text: str, source: str = "rules") -> RuleSet:
     """Read and check a rules file's text; raises RulesError naming the field, line and expectation."""
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_RULES_BYTES:
-        raise RulesError(f"{source} is {size:,} bytes, more than the {MAX_RULES_BYTES:,} a rules file may have: "
-                         "keep a rules file under 1 MiB")
+        raise RulesError(
+            f"{source} is {size:,} bytes, more than the {MAX_RULES_BYTES:,} a rules file may have: "
+            "keep a rules file under 1 MiB"
+        )
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -257,8 +261,7 @@ def parse_rules(text: str, source: str = "rules") -> RuleSet:
         where = f"{source}, line {match.group(1)}" if match else source
         raise RulesError(f"{where}: not valid TOML: {exc}") from None
     except RecursionError:  # tomllib reads nested arrays and tables recursively
-        raise RulesError(f"{source}: not valid TOML: nested too deeply (arrays or tables within each other)") \
-            from None
+        raise RulesError(f"{source}: not valid TOML: nested too deeply (arrays or tables within each other)") from None
     lines = _key_lines(text)
     try:
         rules = msgspec.convert(data, RuleSet)
@@ -301,8 +304,10 @@ def check_rules(rules: RuleSet, fail) -> None:
             raise fail(("tiers", n, "name"), f"tier {tier.name!r} is defined twice")
         names.add(tier.name)
         if tier.min_spend_cents <= previous:
-            raise fail(("tiers", n, "min_spend_cents"),
-                       f"expected more than the previous tier's {previous}: list tiers from lowest to highest")
+            raise fail(
+                ("tiers", n, "min_spend_cents"),
+                f"expected more than the previous tier's {previous}: list tiers from lowest to highest",
+            )
         previous = tier.min_spend_cents
     capped: set[str] = set()
     for n, cap in enumerate(rules.caps):
@@ -332,8 +337,11 @@ def _check_percents(rules: RuleSet, fail) -> None:
     for section in ("multipliers", "tiers", "promotions", "offers"):
         for n, rule in enumerate(getattr(rules, section)):
             if rule.percent is not None and rule.percent > most:
-                raise fail((section, n, "percent"), f"expected at most {most} with [base] cents_per_point = {cents}: "
-                                                    f"one rule gives at most {MAX_POINTS_PER_EURO} points per euro")
+                raise fail(
+                    (section, n, "percent"),
+                    f"expected at most {most} with [base] cents_per_point = {cents}: "
+                    f"one rule gives at most {MAX_POINTS_PER_EURO} points per euro",
+                )
 
 
 def _check_day(month: int, day: int, path: tuple, fail) -> None:
@@ -357,8 +365,11 @@ def _check_promotion(section: str, n: int, promo: Promotion, fail) -> None:
         if not promo.cards and not promo.segment:
             raise fail((section, n), "an offer needs `cards` or `segment`")
         if promo.id.isdigit():  # offer:<digits> names head office's campaigns (programme.campaign_offers)
-            raise fail((section, n, "id"), f"id {promo.id!r} is only digits, which name head office's campaigns: "
-                                           "give the offer a name with a letter")
+            raise fail(
+                (section, n, "id"),
+                f"id {promo.id!r} is only digits, which name head office's campaigns: "
+                "give the offer a name with a letter",
+            )
         for card in promo.cards:
             try:
                 validate_card_number(card)
@@ -371,6 +382,7 @@ def version_in_force(versions: list[RuleSet], at: datetime) -> RuleSet | None:
     best = None
     for rules in versions:
         if rules.effective_from <= at and (
-                best is None or (rules.effective_from, rules.version) > (best.effective_from, best.version)):
+            best is None or (rules.effective_from, rules.version) > (best.effective_from, best.version)
+        ):
             best = rules
     return best

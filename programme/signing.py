@@ -3,6 +3,7 @@
 Each ticket also names the hash of the previous ticket of its till, so a removed, inserted or
 altered ticket breaks the chain and a changed amount breaks the signature.
 """
+
 from __future__ import annotations
 
 import base64
@@ -25,8 +26,9 @@ def new_private_key() -> Ed25519PrivateKey:
 
 
 def private_key_pem(key: Ed25519PrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def load_private_key(pem: bytes) -> Ed25519PrivateKey:
@@ -62,5 +64,7 @@ def verify_ticket(ticket: Ticket, public_key: Ed25519PublicKey) -> None:
     try:
         public_key.verify(base64.b64decode(ticket.signature), canonical_bytes(ticket))
     except (InvalidSignature, ValueError):
-        raise SignatureError(f"ticket {ticket.id}: the signature does not match its content "
-                             "(altered after the till closed it, or signed by another key)") from None
+        raise SignatureError(
+            f"ticket {ticket.id}: the signature does not match its content "
+            "(altered after the till closed it, or signed by another key)"
+        ) from None

@@ -1,4 +1,5 @@
 """Tickets and their lines, tenders and points entries: the one shape shared by till, wire and server."""
+
 from __future__ import annotations
 
 import hashlib
@@ -134,24 +135,42 @@ def store_of(terminal: str) -> str:
     return match.group(1)
 
 
-def make_line(gtin: str, quantity: int, unit_cents: int, category: str = "grocery",
-              label: str = "", discount_cents: int = 0,
-              vat_rate: int | msgspec.UnsetType = msgspec.UNSET) -> Line:
+def make_line(
+    gtin: str,
+    quantity: int,
+    unit_cents: int,
+    category: str = "grocery",
+    label: str = "",
+    discount_cents: int = 0,
+    vat_rate: int | msgspec.UnsetType = msgspec.UNSET,
+) -> Line:
     """A line with its total computed, checked as validate_ticket would."""
-    line = Line(gtin=gtin, label=label or f"article {gtin}", category=category, quantity=quantity,
-                unit_cents=unit_cents, discount_cents=discount_cents,
-                total_cents=quantity * unit_cents - discount_cents, vat_rate=vat_rate)
+    line = Line(
+        gtin=gtin,
+        label=label or f"article {gtin}",
+        category=category,
+        quantity=quantity,
+        unit_cents=unit_cents,
+        discount_cents=discount_cents,
+        total_cents=quantity * unit_cents - discount_cents,
+        vat_rate=vat_rate,
+    )
     _check_line(0, line)
     return line
 
 
 def _check_line(index: int, line: Line) -> None:
     # Every synced line passes here: the checks come first, the message is built only for a wrong line.
-    if (GTIN.match(line.gtin) and line.quantity != 0 and abs(line.quantity) <= MAX_QUANTITY
-            and 0 <= line.unit_cents <= MAX_UNIT_CENTS and 0 <= line.discount_cents <= MAX_AMOUNT_CENTS
-            and abs(line.total_cents) <= MAX_AMOUNT_CENTS
-            and (line.vat_rate is msgspec.UNSET or 0 <= line.vat_rate <= MAX_VAT_RATE)
-            and line.total_cents == line.quantity * line.unit_cents - line.discount_cents):
+    if (
+        GTIN.match(line.gtin)
+        and line.quantity != 0
+        and abs(line.quantity) <= MAX_QUANTITY
+        and 0 <= line.unit_cents <= MAX_UNIT_CENTS
+        and 0 <= line.discount_cents <= MAX_AMOUNT_CENTS
+        and abs(line.total_cents) <= MAX_AMOUNT_CENTS
+        and (line.vat_rate is msgspec.UNSET or 0 <= line.vat_rate <= MAX_VAT_RATE)
+        and line.total_cents == line.quantity * line.unit_cents - line.discount_cents
+    ):
         return
     where = f"line {index + 1} ({line.gtin})"
     if not GTIN.match(line.gtin):
@@ -171,9 +190,7 @@ def _check_line(index: int, line: Line) -> None:
     if line.vat_rate is not msgspec.UNSET and not 0 <= line.vat_rate <= MAX_VAT_RATE:
         raise TicketError(f"{where}: VAT rate {line.vat_rate} is outside 0 to {MAX_VAT_RATE} basis points")
     expected = line.quantity * line.unit_cents - line.discount_cents
-    raise TicketError(
-        f"{where}: line total {line.total_cents} cents != quantity x unit price - discount = {expected}"
-    )
+    raise TicketError(f"{where}: line total {line.total_cents} cents != quantity x unit price - discount = {expected}")
 
 
 def validate_ticket(ticket: Ticket) -> Ticket:
@@ -211,8 +228,10 @@ def validate_ticket(ticket: Ticket) -> Ticket:
     for number, entry in enumerate(ticket.points, start=1):
         if entry.kind not in TILL_ENTRY_KINDS:
             kinds = f"{', '.join(TILL_ENTRY_KINDS[:-1])} and {TILL_ENTRY_KINDS[-1]}"
-            raise TicketError(f"ticket {ticket.id}: points entry {number} is of kind {entry.kind!r}; "
-                              f"a till sends only {kinds} entries")
+            raise TicketError(
+                f"ticket {ticket.id}: points entry {number} is of kind {entry.kind!r}; "
+                f"a till sends only {kinds} entries"
+            )
         if not 0 <= entry.points <= MAX_ENTRY_POINTS:
             raise TicketError(f"ticket {ticket.id}: points entries are 0 to {MAX_ENTRY_POINTS}, got {entry.points}")
         if entry.line is not None and not 0 <= entry.line < len(ticket.lines):
@@ -224,8 +243,10 @@ def validate_ticket(ticket: Ticket) -> Ticket:
     linked = {link.line for link in ticket.returns} if ticket.returns else ()
     for index, line in enumerate(ticket.lines):
         if line.quantity < 0 and index not in linked:
-            raise TicketError(f"line {index + 1} ({line.gtin}): a negative quantity is a return: it needs a link "
-                              "to the original ticket's line (loyalty till return)")
+            raise TicketError(
+                f"line {index + 1} ({line.gtin}): a negative quantity is a return: it needs a link "
+                "to the original ticket's line (loyalty till return)"
+            )
     return ticket
 
 
@@ -241,8 +262,10 @@ def _check_returns(ticket: Ticket, links: list[ReturnLink]) -> None:
         if link.quantity <= 0:
             raise TicketError(f"{where}: quantity must be 1 or more, got {link.quantity}")
         if ticket.lines[link.line].quantity != -link.quantity:
-            raise TicketError(f"{where}: returns {link.quantity} but the line's quantity is "
-                              f"{ticket.lines[link.line].quantity} (a return line is negative)")
+            raise TicketError(
+                f"{where}: returns {link.quantity} but the line's quantity is "
+                f"{ticket.lines[link.line].quantity} (a return line is negative)"
+            )
         if link.original_line < 0 or link.points < 0:
             raise TicketError(f"{where}: original line and points must not be negative")
         if link.original == ticket.id:

@@ -5,6 +5,7 @@ TVA = round(TTC x rate / (1 + rate)) (half away from zero), HT = TTC - TVA. So t
 ticket's lines summed, to the cent, whatever the rounding: the receipt, the head-office ticket page and the
 statement all call `vat_table`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable

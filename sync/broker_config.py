@@ -5,6 +5,7 @@ down topics and the shared retained ones; the server reads every up topic and wr
 Mosquitto never runs as root: written by root, the configuration makes it drop to the `mosquitto`
 account (or --run-as), which owns the few files it reads; secrets are 0600 and the CA key stays root's.
 """
+
 from __future__ import annotations
 
 import getpass
@@ -105,14 +106,20 @@ def run_as_account(run_as: str | None = None) -> pwd.struct_passwd:
     try:
         account = pwd.getpwnam(name)
     except KeyError:
-        raise SyncError(f"there is no account {name!r} for Mosquitto to run as: install the mosquitto package "
-                        "(it makes `mosquitto`) or give --run-as an existing unprivileged account") from None
+        raise SyncError(
+            f"there is no account {name!r} for Mosquitto to run as: install the mosquitto package "
+            "(it makes `mosquitto`) or give --run-as an existing unprivileged account"
+        ) from None
     if account.pw_uid == 0:
-        raise SyncError("Mosquitto must not run as root: give --run-as an unprivileged account "
-                        "(the mosquitto package makes `mosquitto`)")
+        raise SyncError(
+            "Mosquitto must not run as root: give --run-as an unprivileged account "
+            "(the mosquitto package makes `mosquitto`)"
+        )
     if os.geteuid() != 0 and account.pw_uid != os.geteuid():
-        raise SyncError(f"only root can give the broker's files to {name}: run the command as root, "
-                        "or leave --run-as out to run Mosquitto as yourself")
+        raise SyncError(
+            f"only root can give the broker's files to {name}: run the command as root, "
+            "or leave --run-as out to run Mosquitto as yourself"
+        )
     return account
 
 
@@ -125,12 +132,17 @@ def _check_reachable(out: Path, account: pwd.struct_passwd) -> None:
         if not parent.exists():
             break
         st = parent.stat()
-        can_enter = (st.st_mode & stat.S_IXOTH or (st.st_gid in groups and st.st_mode & stat.S_IXGRP)
-                     or (st.st_uid == account.pw_uid and st.st_mode & stat.S_IXUSR))
+        can_enter = (
+            st.st_mode & stat.S_IXOTH
+            or (st.st_gid in groups and st.st_mode & stat.S_IXGRP)
+            or (st.st_uid == account.pw_uid and st.st_mode & stat.S_IXUSR)
+        )
         if not can_enter:
-            raise SyncError(f"Mosquitto, running as {account.pw_name}, could not reach {out}: {parent} (mode "
-                            f"{stat.S_IMODE(st.st_mode):o}, owner {pwd.getpwuid(st.st_uid).pw_name}) is closed to "
-                            "it; choose --out under a folder it can enter, e.g. /etc/loyalty/broker")
+            raise SyncError(
+                f"Mosquitto, running as {account.pw_name}, could not reach {out}: {parent} (mode "
+                f"{stat.S_IMODE(st.st_mode):o}, owner {pwd.getpwuid(st.st_uid).pw_name}) is closed to "
+                "it; choose --out under a folder it can enter, e.g. /etc/loyalty/broker"
+            )
 
 
 def _give(path: Path, account: pwd.struct_passwd, mode: int) -> None:
@@ -147,9 +159,15 @@ def write_private(path: Path, text: str) -> None:
     path.chmod(0o600)
 
 
-def write_broker_config(out: Path, terminals: list[str], host: str = "127.0.0.1", port: int = 8883,
-                        hostnames: list[str] | None = None, run_as: str | None = None,
-                        bridge: str | None = None) -> BrokerConfig:
+def write_broker_config(
+    out: Path,
+    terminals: list[str],
+    host: str = "127.0.0.1",
+    port: int = 8883,
+    hostnames: list[str] | None = None,
+    run_as: str | None = None,
+    bridge: str | None = None,
+) -> BrokerConfig:
     """Write config, CA and broker certificate, password file and ACL into `out`.
 
     New accounts get a random password, written to `out/credentials/NAME` (mode 600) for provisioning;
@@ -187,14 +205,29 @@ def write_broker_config(out: Path, terminals: list[str], host: str = "127.0.0.1"
         new[user] = password
     (out / "acl").write_text(ACL)
     config_file = out / "mosquitto.conf"
-    text = CONFIG.format(dir=out, user=account.pw_name, host=host, port=port, max_queued=MAX_QUEUED_MESSAGES,
-                         max_inflight=MAX_INFLIGHT_MESSAGES, max_packet=MAX_PACKET_SIZE)
+    text = CONFIG.format(
+        dir=out,
+        user=account.pw_name,
+        host=host,
+        port=port,
+        max_queued=MAX_QUEUED_MESSAGES,
+        max_inflight=MAX_INFLIGHT_MESSAGES,
+        max_packet=MAX_PACKET_SIZE,
+    )
     write_private(config_file, text + ("\n" + bridge if bridge else ""))
     (out / "mosquitto.log").touch()
     # The account Mosquitto runs as reads these, and writes its data and log; nothing else is its.
     out.chmod(0o755)
-    for name, mode in (("mosquitto.conf", 0o600), ("passwords", 0o600), ("acl", 0o600), ("broker.key", 0o600),
-                       ("broker.crt", 0o644), ("ca.crt", 0o644), ("mosquitto.log", 0o600), ("data", 0o700)):
+    for name, mode in (
+        ("mosquitto.conf", 0o600),
+        ("passwords", 0o600),
+        ("acl", 0o600),
+        ("broker.key", 0o600),
+        ("broker.crt", 0o644),
+        ("ca.crt", 0o644),
+        ("mosquitto.log", 0o600),
+        ("data", 0o700),
+    ):
         _give(out / name, account, mode)
     return BrokerConfig(out, config_file, ca_crt, port, host, new)
 
@@ -225,13 +258,26 @@ topic {prefix}/down/# in 1
 {auth}"""
 
 
-def bridge_section(store: str, address: str, username: str | None = None, password: str | None = None,
-                   ca_file: str | None = None, restart_base: int = 5, restart_cap: int = 60) -> str:
+def bridge_section(
+    store: str,
+    address: str,
+    username: str | None = None,
+    password: str | None = None,
+    ca_file: str | None = None,
+    restart_base: int = 5,
+    restart_cap: int = 60,
+) -> str:
     """The Mosquitto bridge from a store's broker (`store` like S042) to head office's at `address` (HOST:PORT)."""
     auth = ""
     if username:
         auth += f"remote_username {username}\nremote_password {password or ''}\n"
     if ca_file:
         auth += f"bridge_cafile {ca_file}\nbridge_insecure false\n"
-    return BRIDGE.format(name=f"bridge-{store}", address=address, restart_base=restart_base,
-                         restart_cap=restart_cap, prefix=topics.PREFIX, auth=auth)
+    return BRIDGE.format(
+        name=f"bridge-{store}",
+        address=address,
+        restart_base=restart_base,
+        restart_cap=restart_cap,
+        prefix=topics.PREFIX,
+        auth=auth,
+    )

@@ -4,6 +4,7 @@ A password in the address shows in `ps` and in shell history: give the user only
 password in a file (`?password-file=PATH`, or LOYALTY_BROKER_PASSWORD_FILE; mode 600) or in
 LOYALTY_BROKER_PASSWORD.
 """
+
 import os
 import stat
 from dataclasses import dataclass
@@ -25,8 +26,10 @@ def read_password_file(path: str) -> str:
     except FileNotFoundError:
         raise BrokerUrlError(f"broker password file {path} does not exist") from None
     if mode & 0o077:
-        raise BrokerUrlError(f"broker password file {path} is readable by others (mode {mode:o}): "
-                             f"make it private with `chmod 600 {path}`")
+        raise BrokerUrlError(
+            f"broker password file {path} is readable by others (mode {mode:o}): "
+            f"make it private with `chmod 600 {path}`"
+        )
     return file.read_text().strip()
 
 

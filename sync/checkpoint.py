@@ -9,6 +9,7 @@ it never waits for, nor blocks, the next commit) once the writer has been idle f
 `every_commits` commits in a busy spell. Durability does not change: each commit is synced as its
 connection's `synchronous` setting says before it returns; a checkpoint only moves committed pages.
 """
+
 from __future__ import annotations
 
 import logging

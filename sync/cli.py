@@ -1,4 +1,5 @@
 """`loyalty broker`: the embedded demo broker (amqtt)."""
+
 import signal
 import threading
 
@@ -45,20 +46,35 @@ def broker(ctx: click.Context, host: str, port: int) -> None:
 @click.option("--till", "tills", multiple=True, metavar="TERMINAL", help="A till account to create (repeat).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address the TLS listener binds to.")
 @click.option("--port", default=8883, show_default=True, help="TLS port.")
-@click.option("--hostname", "hostnames", multiple=True,
-              help="Names in the broker certificate (default: host, localhost).")
+@click.option(
+    "--hostname", "hostnames", multiple=True, help="Names in the broker certificate (default: host, localhost)."
+)
 @click.option("--bridge-to", metavar="HOST:PORT", help="Make this a store broker bridged to head office's broker.")
 @click.option("--store", "store_id", help="The store this broker serves (S042), with --bridge-to.")
 @click.option("--bridge-user", help="Account of this store's bridge at head office's broker.")
-@click.option("--bridge-password-file", type=click.Path(dir_okay=False, exists=True),
-              help="File holding that account's password.")
+@click.option(
+    "--bridge-password-file", type=click.Path(dir_okay=False, exists=True), help="File holding that account's password."
+)
 @click.option("--bridge-ca", type=click.Path(dir_okay=False, exists=True), help="Head office broker's CA (TLS).")
-@click.option("--run-as", metavar="USER",
-              help="Unprivileged account Mosquitto runs as (default: mosquitto when run as root, else you); "
-                   "it is given the files it reads. Never root.")
-def config(out: str, tills: tuple[str, ...], host: str, port: int, hostnames: tuple[str, ...],
-           bridge_to: str | None, store_id: str | None, bridge_user: str | None,
-           bridge_password_file: str | None, bridge_ca: str | None, run_as: str | None) -> None:
+@click.option(
+    "--run-as",
+    metavar="USER",
+    help="Unprivileged account Mosquitto runs as (default: mosquitto when run as root, else you); "
+    "it is given the files it reads. Never root.",
+)
+def config(
+    out: str,
+    tills: tuple[str, ...],
+    host: str,
+    port: int,
+    hostnames: tuple[str, ...],
+    bridge_to: str | None,
+    store_id: str | None,
+    bridge_user: str | None,
+    bridge_password_file: str | None,
+    bridge_ca: str | None,
+    run_as: str | None,
+) -> None:
     """Write a hardened Mosquitto configuration: TLS, one account per till and for the server, ACLs.
 
     Re-run with more --till to add accounts; existing passwords and the CA are kept. New passwords
@@ -83,8 +99,16 @@ def config(out: str, tills: tuple[str, ...], host: str, port: int, hostnames: tu
         made = write_broker_config(Path(out), list(tills), host, port, list(hostnames) or None, run_as, bridge)
     except SyncError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(json.dumps({"config": str(made.config_file), "ca": str(made.ca_file), "listener": f"{host}:{port}",
-                           "bridge_to": bridge_to,
-                           "new_accounts": sorted(made.credentials),
-                           "password_files": str(made.directory / "credentials"),
-                           "run": f"mosquitto -c {made.config_file}"}))
+    click.echo(
+        json.dumps(
+            {
+                "config": str(made.config_file),
+                "ca": str(made.ca_file),
+                "listener": f"{host}:{port}",
+                "bridge_to": bridge_to,
+                "new_accounts": sorted(made.credentials),
+                "password_files": str(made.directory / "credentials"),
+                "run": f"mosquitto -c {made.config_file}",
+            }
+        )
+    )

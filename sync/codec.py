@@ -1,4 +1,5 @@
 """Wire messages: versioned JSON envelopes for tickets, acks and commands, decoded with limits."""
+
 from __future__ import annotations
 
 import hashlib
@@ -142,9 +143,7 @@ def decode_ticket(payload: bytes, topic_terminal: str | None = None) -> Ticket:
         raise CodecError(reason, *_salvage_ids(payload)) from None
     ticket = message.ticket
     if topic_terminal is not None and ticket.terminal != topic_terminal:
-        raise CodecError(
-            f"terminal mismatch: topic is for {topic_terminal} but the ticket says {ticket.terminal}"
-        )
+        raise CodecError(f"terminal mismatch: topic is for {topic_terminal} but the ticket says {ticket.terminal}")
     try:
         validate_ticket(ticket)
     except ProgrammeError as exc:

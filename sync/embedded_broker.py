@@ -4,6 +4,7 @@ For demos only: production and the delivery tests use Mosquitto (see docs/operat
 no password and no ACL: any client may read and publish any topic, retained messages included, which is
 why what head office pushes is signed (sync/signed.py).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -13,9 +14,11 @@ import threading
 from .errors import SyncError
 from .mosquitto import free_port
 
-UNAUTHENTICATED = ("this embedded broker (amqtt) is unauthenticated and for demos only: any client can read and "
-                   "publish every topic, retained rules and hot-list included; use Mosquitto with "
-                   "`loyalty broker config` in a store")
+UNAUTHENTICATED = (
+    "this embedded broker (amqtt) is unauthenticated and for demos only: any client can read and "
+    "publish every topic, retained rules and hot-list included; use Mosquitto with "
+    "`loyalty broker config` in a store"
+)
 
 
 class EmbeddedBroker:

@@ -1,4 +1,5 @@
 """Services log one structured line per event: `{"event": "...", ...}` as JSON."""
+
 import json
 import logging
 

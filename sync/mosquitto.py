@@ -1,4 +1,5 @@
 """Run a real Mosquitto broker: an explicit configuration, a free loopback port, stopped by pid."""
+
 from __future__ import annotations
 
 import os
@@ -42,7 +43,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def mosquitto_binary() -> str | None:
     return shutil.which("mosquitto") or next(
-        (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if os.path.exists(p)), None)
+        (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if os.path.exists(p)), None
+    )
 
 
 def wait_port(host: str, port: int, timeout: float, proc: subprocess.Popen | None = None) -> None:
@@ -50,8 +52,10 @@ def wait_port(host: str, port: int, timeout: float, proc: subprocess.Popen | Non
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             said = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
-            raise SyncError(f"mosquitto exited with code {proc.returncode} before listening on {host}:{port}"
-                            + (f": {said}" if said else ""))
+            raise SyncError(
+                f"mosquitto exited with code {proc.returncode} before listening on {host}:{port}"
+                + (f": {said}" if said else "")
+            )
         try:
             with socket.create_connection((host, port), timeout=0.2):
                 return
@@ -63,9 +67,17 @@ def wait_port(host: str, port: int, timeout: float, proc: subprocess.Popen | Non
 class Mosquitto:
     """A Mosquitto process with its own config and data dir; start() and stop() may repeat (same port)."""
 
-    def __init__(self, data_dir: str | Path, port: int | None = None, host: str = "127.0.0.1",
-                 max_queued: int = 1_000_000, max_packet: int = 4 * 1024 * 1024,
-                 allow_anonymous: bool = True, extra: str = "", config_path: str | Path | None = None):
+    def __init__(
+        self,
+        data_dir: str | Path,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        max_queued: int = 1_000_000,
+        max_packet: int = 4 * 1024 * 1024,
+        allow_anonymous: bool = True,
+        extra: str = "",
+        config_path: str | Path | None = None,
+    ):
         """Writes its own loopback configuration, or runs `config_path` (then give its host and port)."""
         binary = mosquitto_binary()
         if binary is None:
@@ -79,9 +91,17 @@ class Mosquitto:
             self.config_path = Path(config_path)
         else:
             self.config_path = self.data_dir / "mosquitto.conf"
-            self.config_path.write_text(CONFIG.format(
-                port=self.port, host=host, data_dir=self.data_dir, max_queued=max_queued, max_packet=max_packet,
-                allow_anonymous="true" if allow_anonymous else "false", extra=extra))
+            self.config_path.write_text(
+                CONFIG.format(
+                    port=self.port,
+                    host=host,
+                    data_dir=self.data_dir,
+                    max_queued=max_queued,
+                    max_packet=max_packet,
+                    allow_anonymous="true" if allow_anonymous else "false",
+                    extra=extra,
+                )
+            )
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -89,8 +109,9 @@ class Mosquitto:
         return f"mqtt://{self.host}:{self.port}"
 
     def start(self) -> Mosquitto:
-        self.proc = subprocess.Popen([self.binary, "-c", str(self.config_path)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            [self.binary, "-c", str(self.config_path)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         wait_port(self.host, self.port, START_TIMEOUT, self.proc)
         return self
 

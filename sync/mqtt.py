@@ -6,6 +6,7 @@ global, `use_username_as_clientid` allows one connection per account, and the dy
 binds an account to one id, not an id to an account). So the id the broker sees ends with a tag derived
 from the account's password (HMAC-SHA256): nobody without that password can compute it.
 """
+
 import hashlib
 import hmac
 import threading
@@ -47,7 +48,7 @@ class BufferedSocket:
                 return data
             self._buf, self._pos = data, 0
         end = self._pos + size
-        chunk = self._buf[self._pos:end]
+        chunk = self._buf[self._pos : end]
         self._pos = min(end, len(self._buf))
         return chunk
 
@@ -137,4 +138,3 @@ def check_rc(rc: int, what: str) -> None:
     """Raise ConnectError for a paho error code, with paho's own text."""
     if rc != mqtt.MQTT_ERR_SUCCESS:
         raise ConnectError(f"{what}: {mqtt.error_string(rc)}")
-

@@ -3,6 +3,7 @@
 A message is written in the same transaction as the ticket it carries and deleted only when the
 server's cumulative ack covers its sequence.
 """
+
 import hashlib
 import sqlite3
 
@@ -50,8 +51,7 @@ def acknowledge(conn: sqlite3.Connection, acked_to: int, at: str) -> int:
     with conn:
         removed = conn.execute("DELETE FROM outbox WHERE seq <= ?", (acked_to,)).rowcount
         conn.executemany(
-            "INSERT INTO sync_state (key, value) VALUES (?, ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            "INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             [("acked_to", str(acked_to)), ("last_ack_at", at)],
         )
     return removed

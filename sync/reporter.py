@@ -3,6 +3,7 @@
 It rides on the sync worker's MQTT client (the till's own account) and reads the outbox through its
 own SQLite connection; the message is retained, so the server sees the last report after a restart.
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,17 +41,28 @@ def read_status(conn: sqlite3.Connection, terminal: str, rules_version: str | No
     oldest = oldest[0] if oldest else None
     last = conn.execute("SELECT max(seq) FROM outbox").fetchone()[0]
     acked = outbox.acked_to(conn)
-    return TillStatus(schema=1, terminal=terminal, sent_at=datetime.now(timezone.utc), backlog=backlog,
-                      oldest_unacked_at=datetime.fromisoformat(oldest) if oldest else None,
-                      last_seq=max(last or 0, acked), last_acked_seq=acked, rules_version=rules_version,
-                      software=software_version())
+    return TillStatus(
+        schema=1,
+        terminal=terminal,
+        sent_at=datetime.now(timezone.utc),
+        backlog=backlog,
+        oldest_unacked_at=datetime.fromisoformat(oldest) if oldest else None,
+        last_seq=max(last or 0, acked),
+        last_acked_seq=acked,
+        rules_version=rules_version,
+        software=software_version(),
+    )
 
 
 class StatusReporter:
     """start()/stop() beside an OutboxSender (stop it before the sender); `reports` counts what was sent."""
 
-    def __init__(self, sender: OutboxSender, rules_version: Callable[[sqlite3.Connection], str | None] | None = None,
-                 interval: float | None = None):
+    def __init__(
+        self,
+        sender: OutboxSender,
+        rules_version: Callable[[sqlite3.Connection], str | None] | None = None,
+        interval: float | None = None,
+    ):
         self.sender = sender
         self.rules_version = rules_version or (lambda conn: None)
         self.interval = STATUS_INTERVAL if interval is None else interval

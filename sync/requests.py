@@ -6,6 +6,7 @@ A till publishes `{schema, id, kind, ...}` on `up/{terminal}/requests`; the serv
 `down/{terminal}/replies` with the same id. The till waits a short while and, without an answer,
 goes on with what it knows (the balance marked offline; the return refused with the reason).
 """
+
 from __future__ import annotations
 
 import socket

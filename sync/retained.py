@@ -1,4 +1,5 @@
 """Publishing one retained message (hot-list, offers) signed by head office, and waiting for the broker's ack."""
+
 from __future__ import annotations
 
 import threading
@@ -11,8 +12,14 @@ from .signed import Signer
 PUBLISH_TIMEOUT = 5.0  # seconds to connect and have the broker ack the retained message
 
 
-def publish_retained(broker: BrokerUrl, topic: str, payload: bytes, client_id: str, what: str,
-                     then: str = "check the broker and push again") -> None:
+def publish_retained(
+    broker: BrokerUrl,
+    topic: str,
+    payload: bytes,
+    client_id: str,
+    what: str,
+    then: str = "check the broker and push again",
+) -> None:
     """Publish `payload` retained with QoS 1; raise ConnectError naming `what` was not pushed, and `then`."""
     client = make_client(broker, client_id)
     connected = threading.Event()
@@ -34,8 +41,16 @@ def publish_retained(broker: BrokerUrl, topic: str, payload: bytes, client_id: s
         client.loop_stop()
 
 
-def publish_signed(broker: BrokerUrl, topic: str, kind: str, payload: bytes, client_id: str, what: str,
-                   signer: Signer | None = None, then: str = "check the broker and push again") -> bytes:
+def publish_signed(
+    broker: BrokerUrl,
+    topic: str,
+    kind: str,
+    payload: bytes,
+    client_id: str,
+    what: str,
+    signer: Signer | None = None,
+    then: str = "check the broker and push again",
+) -> bytes:
     """Sign `payload` as a `kind` message with head office's key (`signer`, else the configured one) and
     publish the envelope retained; returns the envelope. SignatureError when there is no key."""
     envelope = (signer or Signer.load()).sign(kind, payload)

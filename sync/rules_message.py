@@ -3,6 +3,7 @@
 Retained MQTT keeps one message per topic, so the message holds all versions: a till that was
 offline for months still receives every version and can use the one in force at each ticket's time.
 """
+
 from __future__ import annotations
 
 from typing import Final, Literal
@@ -49,8 +50,10 @@ def add_version(bundle: RulesBundle | None, text: str, source: str = "rules") ->
     for published in versions:
         if published.version == rules.version:
             if published.toml != text:
-                raise RulesError(f"rules version {rules.version} was already published with other content: "
-                                 "a published version never changes; give the new rules a new version")
+                raise RulesError(
+                    f"rules version {rules.version} was already published with other content: "
+                    "a published version never changes; give the new rules a new version"
+                )
             return RulesBundle(SCHEMA_VERSION, versions), rules, False
     versions.append(PublishedRules(rules.version, rules.effective_from.isoformat(), text))
     versions.sort(key=lambda p: (p.effective_from, p.version))

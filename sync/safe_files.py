@@ -4,6 +4,7 @@ outside read only when regular and small enough. Used by the till and head offic
 SQLite gives a database's -wal, -shm and -journal files the mode of the database file itself, so a
 database made private here keeps its side files private too.
 """
+
 from __future__ import annotations
 
 import errno
@@ -55,8 +56,9 @@ def private_database(path: str | Path) -> None:
         return
     except FileExistsError:
         if os.path.islink(name) and not os.path.exists(name):
-            raise UnsafeFileError(f"{name} is a symbolic link to a missing file: remove the link, or create "
-                                  "the database where it points") from None
+            raise UnsafeFileError(
+                f"{name} is a symbolic link to a missing file: remove the link, or create the database where it points"
+            ) from None
     except OSError:  # no such folder, no permission: sqlite3.connect reports it as it always did
         return
     for candidate in (name, *(name + side for side in SQLITE_SIDE_FILES)):
@@ -72,8 +74,9 @@ def connect_private(path: str | Path, **kwargs) -> sqlite3.Connection:
 def refuse_link(path: str | Path, what: str) -> None:
     """UnsafeFileError when `path` is a symbolic link (dangling or not): `what` is never written through one."""
     if os.path.islink(path):
-        raise UnsafeFileError(f"{path} is a symbolic link: give the path of a new file, {what} is never written "
-                              "through a link")
+        raise UnsafeFileError(
+            f"{path} is a symbolic link: give the path of a new file, {what} is never written through a link"
+        )
 
 
 def _remove(path: Path) -> None:
@@ -156,8 +159,9 @@ def read_regular(path: str | Path, limit: int, what: str, advice: str, smaller: 
                 data = source.read(limit + 1)
             size = len(data)
         if size > limit:
-            raise UnsafeFileError(f"{path} is {size:,} bytes, more than the {limit:,} {what} may have: "
-                                 f"{smaller or advice}")
+            raise UnsafeFileError(
+                f"{path} is {size:,} bytes, more than the {limit:,} {what} may have: {smaller or advice}"
+            )
         return data
     finally:
         os.close(fd)

@@ -4,6 +4,7 @@ The outbox table is the queue; the MQTT client is a pipe. On every (re)connect, 
 stop coming for ACK_TIMEOUT seconds, everything not yet acked is sent again: the server is
 idempotent, so a resend costs bandwidth, never a doubled ticket.
 """
+
 from __future__ import annotations
 
 import logging
@@ -181,8 +182,14 @@ class OutboxSender:
             if outbox.ack_matches(conn, acked_to, acks[acked_to]):
                 return acked_to
             self.refused_acks += 1
-            log_event(log, "ack_refused", logging.WARNING, terminal=self.terminal, acked_to=acked_to,
-                      reason="the server's message with that sequence is not ours (a stale or foreign ack)")
+            log_event(
+                log,
+                "ack_refused",
+                logging.WARNING,
+                terminal=self.terminal,
+                acked_to=acked_to,
+                reason="the server's message with that sequence is not ours (a stale or foreign ack)",
+            )
         return acked
 
     def _set_status(self, status: SyncStatus) -> None:

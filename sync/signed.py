@@ -9,6 +9,7 @@ signed one. `issued_at` lets a reader refuse an older signed message replayed ov
 The private key is made once by `loyalty server keys` (0600, outside the repository); its public key
 (`KEY.pub`) goes to each till with `loyalty till provision --head-office-key`.
 """
+
 from __future__ import annotations
 
 import base64
@@ -51,8 +52,9 @@ _decoder = msgspec.json.Decoder(Envelope)
 
 def key_id(public: Ed25519PublicKey) -> str:
     """The first 8 bytes of the SHA-256 of the raw public key, in hex: names the key in the envelope."""
-    return hashlib.sha256(public.public_bytes(serialization.Encoding.Raw,
-                                              serialization.PublicFormat.Raw)).hexdigest()[:16]
+    return hashlib.sha256(public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)).hexdigest()[
+        :16
+    ]
 
 
 def public_key_text(public: Ed25519PublicKey) -> str:
@@ -73,14 +75,19 @@ def make_key(path: str | Path | None = None) -> tuple[Path, Path, str]:
     (key path, public key path, public key text)."""
     path = signing_key_path(path)
     if path.exists():
-        raise SignatureError(f"{path} exists already: head office has its key (public key in {path}.pub); "
-                             "a new key would make every till refuse what head office pushes")
+        raise SignatureError(
+            f"{path} exists already: head office has its key (public key in {path}.pub); "
+            "a new key would make every till refuse what head office pushes"
+        )
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = Ed25519PrivateKey.generate()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "wb") as out:
-        out.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption()))
+        out.write(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
     public = public_key_text(key.public_key())
     pub_path = Path(f"{path}.pub")
     pub_path.write_text(public + "\n")
@@ -99,8 +106,10 @@ class Signer:
         try:
             key = serialization.load_pem_private_key(path.read_bytes(), password=None)
         except FileNotFoundError:
-            raise SignatureError(f"no head-office signing key at {path}: make one with `loyalty server keys` "
-                                 f"(or point {SIGNING_KEY_ENV} at it)") from None
+            raise SignatureError(
+                f"no head-office signing key at {path}: make one with `loyalty server keys` "
+                f"(or point {SIGNING_KEY_ENV} at it)"
+            ) from None
         except ValueError as exc:
             raise SignatureError(f"{path} is not a PEM private key ({exc})") from None
         if not isinstance(key, Ed25519PrivateKey):
@@ -170,17 +179,20 @@ class Trust:
     def open(self, kind: str, data: bytes) -> Opened:
         """The verified payload of a `kind` envelope; SignatureError says why it is refused."""
         if not self.keys:
-            raise SignatureError(f"{kind} message refused: no head-office public key to check it with "
-                                 f"({self.source or 'none configured'}); provision with "
-                                 "`loyalty till provision --head-office-key`")
+            raise SignatureError(
+                f"{kind} message refused: no head-office public key to check it with "
+                f"({self.source or 'none configured'}); provision with "
+                "`loyalty till provision --head-office-key`"
+            )
         try:
             envelope = _decoder.decode(data)
         except msgspec.DecodeError:
-            raise SignatureError(f"{kind} message refused: not signed by head office "
-                                 "(not a signed envelope)") from None
+            raise SignatureError(f"{kind} message refused: not signed by head office (not a signed envelope)") from None
         if envelope.schema != SCHEMA_VERSION:
-            raise SignatureError(f"{kind} message refused: signed envelope schema {envelope.schema} is not known "
-                                 f"({SCHEMA_VERSION} expected)")
+            raise SignatureError(
+                f"{kind} message refused: signed envelope schema {envelope.schema} is not known "
+                f"({SCHEMA_VERSION} expected)"
+            )
         if envelope.kind != kind:
             raise SignatureError(f"{kind} message refused: the envelope is signed as a {envelope.kind} message")
         public = self.keys.get(envelope.key_id)
@@ -188,8 +200,10 @@ class Trust:
             raise SignatureError(f"{kind} message refused: signed by unknown key {envelope.key_id}")
         payload = bytes(envelope.payload)
         try:
-            public.verify(base64.b64decode(envelope.signature, validate=True),
-                          _signed_bytes(kind, envelope.issued_at, envelope.key_id, payload))
+            public.verify(
+                base64.b64decode(envelope.signature, validate=True),
+                _signed_bytes(kind, envelope.issued_at, envelope.key_id, payload),
+            )
             issued_at = datetime.fromisoformat(envelope.issued_at)
         except (InvalidSignature, ValueError):
             raise SignatureError(f"{kind} message refused: the signature does not match its content") from None
@@ -201,5 +215,7 @@ class Trust:
 def refuse_older(kind: str, opened: Opened, held: datetime | None) -> None:
     """Raise SignatureError when `opened` was issued before the message of that kind already held."""
     if held is not None and opened.issued_at < held:
-        raise SignatureError(f"{kind} message refused: issued at {opened.issued_at.isoformat()}, older than the "
-                             f"one held (issued at {held.isoformat()}): a replayed message")
+        raise SignatureError(
+            f"{kind} message refused: issued at {opened.issued_at.isoformat()}, older than the "
+            f"one held (issued at {held.isoformat()}): a replayed message"
+        )

@@ -2,6 +2,7 @@
 downlink, the rules listener, the status reporter, the checkpointer): private (0600, and so its -wal and -shm
 files: it holds card numbers and purchases), WAL, synchronous=FULL (a closed ticket survives a power cut), and
 a 30 s wait for another writer."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -16,8 +17,12 @@ def open_till_db(path: str | Path, *, autocommit: bool = False, any_thread: bool
     """A connection to the till's journal. `autocommit`: no implicit transactions (BEGIN is written where
     one is wanted); `any_thread`: the connection is used from a thread other than the one that opened it
     (paho's callbacks)."""
-    conn = connect_private(path, timeout=BUSY_TIMEOUT_S, check_same_thread=not any_thread,
-                           **({"isolation_level": None} if autocommit else {}))
+    conn = connect_private(
+        path,
+        timeout=BUSY_TIMEOUT_S,
+        check_same_thread=not any_thread,
+        **({"isolation_level": None} if autocommit else {}),
+    )
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     return conn

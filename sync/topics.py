@@ -1,4 +1,5 @@
 """Every MQTT topic of the contract, built and parsed in one place (see docs/mqtt.md)."""
+
 from programme.ticket import TERMINAL_ID
 
 PREFIX = "loyalty/v1"

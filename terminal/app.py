@@ -4,6 +4,7 @@ The app owns the session (journal, basket, printer) and the sync worker; the sal
 them. Sync runs in OutboxSender's own threads, started and stopped from a thread worker, and the
 status bar is refreshed from its status a few times a second.
 """
+
 from __future__ import annotations
 
 import threading
@@ -35,13 +36,18 @@ from .screens.texts import TillCommandPalette, translate_bindings
 from .till import TillSession
 
 STATUS_INTERVAL = 0.25  # seconds between status bar refreshes
-READER_STATES = {"starting": N_("starting"), "ready": N_("ready"), "card in": N_("card in"),
-                 "unavailable": N_("unavailable")}
+READER_STATES = {
+    "starting": N_("starting"),
+    "ready": N_("ready"),
+    "card in": N_("card in"),
+    "unavailable": N_("unavailable"),
+}
 
 
 def clock() -> datetime:
     """Now, in UTC, for the status bar (tests patch it to read a fixed time)."""
     return datetime.now(timezone.utc)
+
 
 CSS = """
 #main { height: 1fr; }
@@ -65,17 +71,34 @@ class TillApp(App):
     CSS = CSS
     # Textual's own Quit and command palette bindings, restated so that their labels are translated.
     BINDINGS = [
-        Binding("ctrl+q", "quit", N_("Quit"), tooltip=N_("Quit the app and return to the command prompt."),
-                priority=True),
-        Binding("ctrl+p", "command_palette", N_("Commands"), show=False, priority=True,
-                tooltip=N_("Open the command palette")),
+        Binding(
+            "ctrl+q", "quit", N_("Quit"), tooltip=N_("Quit the app and return to the command prompt."), priority=True
+        ),
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            N_("Commands"),
+            show=False,
+            priority=True,
+            tooltip=N_("Open the command palette"),
+        ),
         Binding("f12", "close_day", N_("Close day")),
         Binding("ctrl+t", "training", N_("Training")),
     ]
 
-    def __init__(self, db: str, terminal: str, *, broker: BrokerUrl | None = None, reader: str | None = None,
-                 printer: str = "dummy", cashier: str = "cashier", issuer_public_key=None, key: str | None = None,
-                 status_every: float | None = None):
+    def __init__(
+        self,
+        db: str,
+        terminal: str,
+        *,
+        broker: BrokerUrl | None = None,
+        reader: str | None = None,
+        printer: str = "dummy",
+        cashier: str = "cashier",
+        issuer_public_key=None,
+        key: str | None = None,
+        status_every: float | None = None,
+    ):
         super().__init__()
         translate_bindings(self)
         self.title = _("Loyalty till")
@@ -94,8 +117,9 @@ class TillApp(App):
         # Head office hears the backlog; the till asks it for unknown balances and other tills' tickets.
         self.reporter = StatusReporter(self.sender, rules_version_now, status_every) if broker else None
         self.requester = Requester(terminal, broker) if broker else None
-        self.session = TillSession(db, terminal, cashier=cashier, printer=printer, online=self.is_online, key=key,
-                                   requester=self.requester)
+        self.session = TillSession(
+            db, terminal, cashier=cashier, printer=printer, online=self.is_online, key=key, requester=self.requester
+        )
         self.sub_title = _("{terminal}  cashier {cashier}").format(terminal=terminal, cashier=cashier)
 
     def is_online(self) -> bool:
@@ -123,6 +147,7 @@ class TillApp(App):
     @work(thread=True, exclusive=True, group="reader")
     def watch_reader(self) -> None:
         """Chip reads off the UI thread: read on insert, check hot-list and balance, then show."""
+
         def shown(method, *args) -> None:
             if not self._reader_stop.is_set():
                 self.call_from_thread(method, *args)
@@ -138,8 +163,14 @@ class TillApp(App):
         def on_state(state: str) -> None:
             self.reader = f"{self.reader_name}: {_(READER_STATES.get(state, state))}"
 
-        watch_chip(self.reader_name, self._reader_stop, public_key=self.issuer_public_key, on_card=on_card,
-                   on_error=lambda message: shown(self.sale_screen.card_refused, message), on_state=on_state)
+        watch_chip(
+            self.reader_name,
+            self._reader_stop,
+            public_key=self.issuer_public_key,
+            on_card=on_card,
+            on_error=lambda message: shown(self.sale_screen.card_refused, message),
+            on_state=on_state,
+        )
 
     def action_close_day(self) -> None:
         """F12: close the store's day and show (and print) its Z report."""
@@ -164,8 +195,11 @@ class TillApp(App):
         except (TillError, ProgrammeError) as exc:
             self.sale_screen.say(str(exc), error=True)
             return
-        self.sale_screen.say(_("training mode (mode école): nothing sold counts") if self.session.training
-                             else _("training mode left: sales count again"))
+        self.sale_screen.say(
+            _("training mode (mode école): nothing sold counts")
+            if self.session.training
+            else _("training mode left: sales count again")
+        )
 
     def wake_sync(self) -> None:
         if self.sender:
@@ -186,9 +220,17 @@ class TillApp(App):
             online, backlog = False, self.session.journal.backlog()
             last_ack = outbox.state(self.session.journal.conn).get("last_ack_at")
         bars.first().show_status(
-            online=online, broker=self.broker is not None, backlog=backlog, last_ack=last_ack,
-            rules=in_force(self.session.journal.conn, utc_now()).version, reader=self.reader,
-            store=store_of(self.terminal), till=self.terminal, cashier=self.cashier, now=clock())
+            online=online,
+            broker=self.broker is not None,
+            backlog=backlog,
+            last_ack=last_ack,
+            rules=in_force(self.session.journal.conn, utc_now()).version,
+            reader=self.reader,
+            store=store_of(self.terminal),
+            till=self.terminal,
+            cashier=self.cashier,
+            now=clock(),
+        )
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Textual's command palette entries, in the current language (listed in screens/texts.py)."""
@@ -211,8 +253,17 @@ class TillApp(App):
         self.session.close_session()
 
 
-def run_till(db: str, terminal: str, *, broker: BrokerUrl | None = None, reader: str | None = None,
-             printer: str = "dummy", cashier: str = "cashier", key: str | None = None,
-             status_every: float | None = None) -> None:
-    TillApp(db, terminal, broker=broker, reader=reader, printer=printer, cashier=cashier, key=key,
-            status_every=status_every).run()
+def run_till(
+    db: str,
+    terminal: str,
+    *,
+    broker: BrokerUrl | None = None,
+    reader: str | None = None,
+    printer: str = "dummy",
+    cashier: str = "cashier",
+    key: str | None = None,
+    status_every: float | None = None,
+) -> None:
+    TillApp(
+        db, terminal, broker=broker, reader=reader, printer=printer, cashier=cashier, key=key, status_every=status_every
+    ).run()

@@ -2,6 +2,7 @@
 
 Nothing here writes anywhere; `terminal.till.TillSession` closes a finished basket in the journal.
 """
+
 from __future__ import annotations
 
 import re
@@ -33,8 +34,9 @@ class Scan:
 def parse_scan(text: str) -> Scan:
     match = _SCAN.match(text)
     if not match:
-        raise BasketError(_("{text!r} is not an article: scan the barcode, or type GTIN, 3*GTIN or GTIN@1.99")
-                          .format(text=text))
+        raise BasketError(
+            _("{text!r} is not an article: scan the barcode, or type GTIN, 3*GTIN or GTIN@1.99").format(text=text)
+        )
     qty, gtin, price = match.groups()
     quantity = int(qty) if qty else 1
     if quantity == 0:
@@ -63,13 +65,20 @@ class Basket:
         vat = getattr(article, "vat_rate", getattr(self.catalogue, "default_vat_rate", msgspec.UNSET))
         try:
             if unit_cents is not None:
-                line = make_line(gtin, quantity, unit_cents, getattr(article, "category", "grocery"),
-                                 getattr(article, "label", ""), vat_rate=vat)
+                line = make_line(
+                    gtin,
+                    quantity,
+                    unit_cents,
+                    getattr(article, "category", "grocery"),
+                    getattr(article, "label", ""),
+                    vat_rate=vat,
+                )
             elif article is not None:
                 line = make_line(gtin, quantity, article.unit_cents, article.category, article.label, vat_rate=vat)
             else:
-                raise BasketError(_("article {gtin} is not in the catalogue: type its price as {gtin}@1.99")
-                                      .format(gtin=gtin))
+                raise BasketError(
+                    _("article {gtin} is not in the catalogue: type its price as {gtin}@1.99").format(gtin=gtin)
+                )
         except ProgrammeError as exc:
             raise BasketError(str(exc)) from None
         self.lines.append(line)
@@ -87,8 +96,9 @@ class Basket:
             raise BasketError(_("payment has started: cancel the ticket to void a line"))
         index = len(self.lines) - 1 if index is None else index
         if not 0 <= index < len(self.lines):
-            raise BasketError(_("no line {number}: the basket has {count} lines").format(number=index + 1,
-                                                                                        count=len(self.lines)))
+            raise BasketError(
+                _("no line {number}: the basket has {count} lines").format(number=index + 1, count=len(self.lines))
+            )
         return self.lines.pop(index)
 
     def cancel(self) -> None:
@@ -125,8 +135,9 @@ class Basket:
         """Take a tender (all that is due by default); returns the change, given only on cash.
         `serial`: the loyalty cheque's (terminal.cheques checks it first)."""
         if kind not in TENDER_KINDS or kind == "points":
-            raise BasketError(_("tender {kind!r} unknown here: use one of cash, bank_card, cheque (points: redeem)")
-                              .format(kind=kind))
+            raise BasketError(
+                _("tender {kind!r} unknown here: use one of cash, bank_card, cheque (points: redeem)").format(kind=kind)
+            )
         if not self.lines:
             raise BasketError(_("the basket is empty: scan an article first"))
         due = self.due_cents
@@ -138,8 +149,11 @@ class Basket:
         change = 0
         if cents > due:
             if kind != "cash":
-                raise BasketError(_("{kind} pays at most what is due ({amount}); only cash gives change").format(
-                    kind=_(kind), amount=format_money(due)))
+                raise BasketError(
+                    _("{kind} pays at most what is due ({amount}); only cash gives change").format(
+                        kind=_(kind), amount=format_money(due)
+                    )
+                )
             change, cents = cents - due, due
         self.tenders.append(Tender(kind=kind, cents=cents) if serial is None else Tender(kind, cents, serial))
         self.change_cents += change

@@ -3,6 +3,7 @@
 The chip loop blocks on the reader, so the screen runs it in a worker thread and gets callbacks;
 every CardError becomes the reader's own message, which says what the cashier should do.
 """
+
 from __future__ import annotations
 
 import threading
@@ -77,9 +78,15 @@ def _wait_gone(reader_name: str, stop: threading.Event) -> None:
         presence.close()
 
 
-def watch_chip(reader_name: str, stop: threading.Event, *, public_key=None,
-               on_card: Callable[[CardIdentity], None], on_error: Callable[[str], None],
-               on_state: Callable[[str], None]) -> None:
+def watch_chip(
+    reader_name: str,
+    stop: threading.Event,
+    *,
+    public_key=None,
+    on_card: Callable[[CardIdentity], None],
+    on_error: Callable[[str], None],
+    on_state: Callable[[str], None],
+) -> None:
     """Until `stop` is set: read each card put in `reader_name` once, and call on_card (or on_error)."""
     from cardreader.errors import NoReaderError, PcscdNotRunningError
     from cardreader.reader import CardReader

@@ -4,6 +4,7 @@ The balance shown is the last server balance plus this till's entries the server
 counted yet (closed after that balance, or not acked). It is "confirmed" only when a server
 balance is known and the till is online; otherwise the screen marks it offline.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -65,8 +66,15 @@ def _utc_iso(when: str | datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat()
 
 
-def remember_balance(conn: sqlite3.Connection, card: str, points: int, as_of: str | datetime,
-                     first_name: str | None = None, as_of_seq: int | None = None, tier: str | None = None) -> None:
+def remember_balance(
+    conn: sqlite3.Connection,
+    card: str,
+    points: int,
+    as_of: str | datetime,
+    first_name: str | None = None,
+    as_of_seq: int | None = None,
+    tier: str | None = None,
+) -> None:
     """Keep the server's balance for a card (called by the sync side when a balance arrives).
 
     `as_of_seq`: the highest sequence of this till whose tickets the balance includes. With it the
@@ -81,7 +89,8 @@ def remember_balance(conn: sqlite3.Connection, card: str, points: int, as_of: st
             "first_name = coalesce(excluded.first_name, known_balances.first_name), "
             "tier = coalesce(excluded.tier, known_balances.tier) "
             "WHERE excluded.as_of >= known_balances.as_of",
-            (card, points, as_of, first_name, as_of_seq, tier))
+            (card, points, as_of, first_name, as_of_seq, tier),
+        )
 
 
 def replace_hotlist(conn: sqlite3.Connection, cards: Mapping[str, str] | Iterable[str]) -> int:
@@ -102,33 +111,50 @@ def check_card(conn: sqlite3.Connection, number: str) -> str:
         raise CardRefused(str(exc)) from None
     row = conn.execute("SELECT reason FROM hotlist WHERE card = ?", (card,)).fetchone()
     if row:
-        raise CardRefused(_("card blocked ({reason}): card {card} is on the hot-list; keep the card and send the "
-                            "customer to the welcome desk").format(reason=row[0], card=mask_card_number(card)))
+        raise CardRefused(
+            _(
+                "card blocked ({reason}): card {card} is on the hot-list; keep the card and send the "
+                "customer to the welcome desk"
+            ).format(reason=row[0], card=mask_card_number(card))
+        )
     return card
 
 
 def card_balance(conn: sqlite3.Connection, card: str, online: bool) -> CardBalance:
-    known = conn.execute("SELECT points, as_of, first_name, as_of_seq, tier FROM known_balances WHERE card = ?",
-                         (card,)).fetchone()
+    known = conn.execute(
+        "SELECT points, as_of, first_name, as_of_seq, tier FROM known_balances WHERE card = ?", (card,)
+    ).fetchone()
     known_points, as_of, first_name, as_of_seq, tier = known if known else (None, None, None, None, None)
     if as_of_seq is not None:
         local = conn.execute(
             "SELECT coalesce(sum(l.points), 0) FROM ledger l JOIN tickets t ON t.id = l.ticket_id "
-            "WHERE l.card = ? AND t.seq > ?", (card, as_of_seq)).fetchone()[0]
+            "WHERE l.card = ? AND t.seq > ?",
+            (card, as_of_seq),
+        ).fetchone()[0]
     else:
         acked = conn.execute("SELECT value FROM sync_state WHERE key = 'acked_to'").fetchone()
         acked_to = int(acked[0]) if acked else 0
         local = conn.execute(
             "SELECT coalesce(sum(l.points), 0) FROM ledger l JOIN tickets t ON t.id = l.ticket_id "
             "WHERE l.card = ? AND (? IS NULL OR l.at > ? OR t.seq > ?)",
-            (card, as_of, as_of, acked_to)).fetchone()[0]
-    return CardBalance(card=card, points=(known_points or 0) + local, known_points=known_points,
-                       local_points=local, as_of=as_of, first_name=first_name,
-                       confirmed=online and known is not None, tier=tier)
+            (card, as_of, as_of, acked_to),
+        ).fetchone()[0]
+    return CardBalance(
+        card=card,
+        points=(known_points or 0) + local,
+        known_points=known_points,
+        local_points=local,
+        as_of=as_of,
+        first_name=first_name,
+        confirmed=online and known is not None,
+        tier=tier,
+    )
 
 
 def redeemed_today(conn: sqlite3.Connection, card: str, since: datetime) -> int:
     """Points this till redeemed on the card since `since`, the start of the store's day
     (programme.engine.day_start): the offline cap counts these."""
-    return -conn.execute("SELECT coalesce(sum(points), 0) FROM ledger WHERE card = ? AND kind = 'redeem' AND at >= ?",
-                         (card, since.astimezone(timezone.utc).isoformat())).fetchone()[0]
+    return -conn.execute(
+        "SELECT coalesce(sum(points), 0) FROM ledger WHERE card = ? AND kind = 'redeem' AND at >= ?",
+        (card, since.astimezone(timezone.utc).isoformat()),
+    ).fetchone()[0]

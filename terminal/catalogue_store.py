@@ -10,6 +10,7 @@ Until a catalogue arrives the till sells from the shipped demo catalogue (progra
 simulator's generated articles, so a new till and the demo sell at once; a store publishes its own catalogue
 before opening (docs/catalogue.md), and from then on only what head office sent is sold.
 """
+
 from __future__ import annotations
 
 import logging
@@ -50,9 +51,10 @@ def receive(conn: sqlite3.Connection, data: bytes, received_at: str, trust: Trus
             refuse_older("catalogue", opened, datetime.fromisoformat(row[0]) if row[0] else None)
         except SignatureError as exc:
             raise TillError(f"{exc}: the till keeps its catalogue") from None
-        conn.execute("INSERT OR REPLACE INTO catalogue_versions VALUES (?, ?, ?, ?, ?)",
-                     (version.scope, version.version, opened.issued_at.isoformat(), received_at,
-                      opened.payload.decode()))
+        conn.execute(
+            "INSERT OR REPLACE INTO catalogue_versions VALUES (?, ?, ?, ?, ?)",
+            (version.scope, version.version, opened.issued_at.isoformat(), received_at, opened.payload.decode()),
+        )
     return version.scope, version.version
 
 
@@ -63,8 +65,10 @@ def held(conn: sqlite3.Connection) -> dict[str, int]:
 
 def _latest_rows(conn: sqlite3.Connection) -> list[tuple[str, int, str]]:
     try:
-        return conn.execute("SELECT scope, version, payload FROM catalogue_versions c WHERE issued_at = "
-                            "(SELECT max(issued_at) FROM catalogue_versions l WHERE l.scope = c.scope)").fetchall()
+        return conn.execute(
+            "SELECT scope, version, payload FROM catalogue_versions c WHERE issued_at = "
+            "(SELECT max(issued_at) FROM catalogue_versions l WHERE l.scope = c.scope)"
+        ).fetchall()
     except sqlite3.OperationalError:  # nothing received yet: the table is made by the first message
         return []
 
@@ -79,8 +83,10 @@ def shipped() -> Catalogue:
     """What a till sells before head office's first catalogue: the demo CSV, then the simulator's articles."""
     from .simulate import catalogue as generated
 
-    made = [Article(a.gtin, a.label, a.unit_cents, a.category, REDUCED if a.category in FOOD else STANDARD)
-            for a in generated(random.Random(0))]
+    made = [
+        Article(a.gtin, a.label, a.unit_cents, a.category, REDUCED if a.category in FOOD else STANDARD)
+        for a in generated(random.Random(0))
+    ]
     return Catalogue(demo_catalogue()[ALL_STORES], made)
 
 

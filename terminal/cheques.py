@@ -4,6 +4,7 @@ till takes it under a cap) and printing the ones a ticket issues with their seri
 The till keeps the cheques it took in `cheque_tenders`, written with the ticket in its transaction, so it
 never takes the same cheque twice and counts what it took offline today against the cap.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -41,19 +42,33 @@ def taken_here(conn: sqlite3.Connection, serial: str) -> str | None:
 def taken_offline_today(conn: sqlite3.Connection, card: str, since: datetime) -> int:
     """Cents of cheques this till took offline for the card since the store's day began."""
     ensure_schema(conn)
-    return conn.execute("SELECT coalesce(sum(cents), 0) FROM cheque_tenders WHERE card = ? AND offline = 1 "
-                        "AND at >= ?", (card, since.astimezone(timezone.utc).isoformat())).fetchone()[0]
+    return conn.execute(
+        "SELECT coalesce(sum(cents), 0) FROM cheque_tenders WHERE card = ? AND offline = 1 AND at >= ?",
+        (card, since.astimezone(timezone.utc).isoformat()),
+    ).fetchone()[0]
 
 
 def record_taken(offline: set[str]):
     """The `also` of a ticket's close: keep the cheques it took (`offline`: the serials taken without head office)."""
+
     def write(conn: sqlite3.Connection, ticket: Ticket) -> None:
         ensure_schema(conn)
-        conn.executemany("INSERT INTO cheque_tenders (serial, ticket_id, card, cents, offline, at) "
-                         "VALUES (?, ?, ?, ?, ?, ?)",
-                         [(t.serial, ticket.id, ticket.card, t.cents, int(t.serial in offline),
-                           ticket.closed_at.astimezone(timezone.utc).isoformat())
-                          for t in ticket.tenders if t.kind == "cheque" and t.cents > 0 and isinstance(t.serial, str)])
+        conn.executemany(
+            "INSERT INTO cheque_tenders (serial, ticket_id, card, cents, offline, at) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    t.serial,
+                    ticket.id,
+                    ticket.card,
+                    t.cents,
+                    int(t.serial in offline),
+                    ticket.closed_at.astimezone(timezone.utc).isoformat(),
+                )
+                for t in ticket.tenders
+                if t.kind == "cheque" and t.cents > 0 and isinstance(t.serial, str)
+            ],
+        )
+
     return write
 
 
@@ -66,8 +81,11 @@ def check_serial(conn: sqlite3.Connection, text: str, card: str | None, on_ticke
         raise RedeemError(_("loyalty cheque {serial} is already on this ticket").format(serial=cheque.serial))
     ticket = taken_here(conn, cheque.serial)
     if ticket is not None:
-        raise RedeemError(_("loyalty cheque {serial} was already taken at this till (ticket {ticket}): a cheque "
-                            "pays once").format(serial=cheque.serial, ticket=ticket))
+        raise RedeemError(
+            _("loyalty cheque {serial} was already taken at this till (ticket {ticket}): a cheque pays once").format(
+                serial=cheque.serial, ticket=ticket
+            )
+        )
     return cheque
 
 

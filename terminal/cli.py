@@ -1,4 +1,5 @@
 """`loyalty till`: sell, simulate and sync from the command line (the same functions the screen uses)."""
+
 from __future__ import annotations
 
 import json
@@ -21,21 +22,41 @@ KEY_HELP = "The till's signing key (loyalty till provision); tickets are signed 
 @click.option("--db", type=click.Path(dir_okay=False), help="The till's journal (SQLite file) for the screen.")
 @click.option("--broker", envvar="LOYALTY_BROKER", help="Broker address mqtt://HOST:PORT; none: sell offline.")
 @click.option("--reader", help="Card reader name (PC/SC); without it cards are typed or scanned.")
-@click.option("--printer", default="dummy", show_default=True,
-              help="Receipt printer: dummy, file:PATH, network:HOST[:PORT] or usb:VID:PID.")
+@click.option(
+    "--printer",
+    default="dummy",
+    show_default=True,
+    help="Receipt printer: dummy, file:PATH, network:HOST[:PORT] or usb:VID:PID.",
+)
 @click.option("--cashier", "cashier_name", default="cashier", show_default=True, help="Who sells.")
 @click.option("--key", "key_path", type=click.Path(dir_okay=False), envvar="LOYALTY_TILL_KEY", help=KEY_HELP)
-@click.option("--status-every", default=30.0, show_default=True, type=click.FloatRange(min=1),
-              envvar="LOYALTY_STATUS_EVERY", help="Seconds between two status reports to head office while online.")
+@click.option(
+    "--status-every",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    envvar="LOYALTY_STATUS_EVERY",
+    help="Seconds between two status reports to head office while online.",
+)
 @click.pass_context
-def till(ctx: click.Context, terminal: str | None, db: str | None, broker: str | None, reader: str | None,
-         printer: str, cashier_name: str, key_path: str | None, status_every: float) -> None:
+def till(
+    ctx: click.Context,
+    terminal: str | None,
+    db: str | None,
+    broker: str | None,
+    reader: str | None,
+    printer: str,
+    cashier_name: str,
+    key_path: str | None,
+    status_every: float,
+) -> None:
     """The till: the cashier's screen (no subcommand), or sell, simulate sales and sync the outbox."""
     if ctx.invoked_subcommand is not None:
         return
     if not terminal or not db:
-        raise click.UsageError("the cashier's screen needs --terminal and --db, e.g. "
-                               "loyalty till --terminal S001-T01 --db till.db")
+        raise click.UsageError(
+            "the cashier's screen needs --terminal and --db, e.g. loyalty till --terminal S001-T01 --db till.db"
+        )
     from programme.ticket import store_of
 
     from .app import run_till
@@ -55,8 +76,16 @@ def till(ctx: click.Context, terminal: str | None, db: str | None, broker: str |
         except SyncError as exc:
             raise click.BadParameter(str(exc), param_hint="--broker") from None
     try:
-        run_till(db, terminal, broker=url, reader=reader, printer=printer, cashier=cashier_name, key=key_path,
-                 status_every=status_every)
+        run_till(
+            db,
+            terminal,
+            broker=url,
+            reader=reader,
+            printer=printer,
+            cashier=cashier_name,
+            key=key_path,
+            status_every=status_every,
+        )
     except TillError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -67,10 +96,15 @@ def till(ctx: click.Context, terminal: str | None, db: str | None, broker: str |
 @click.option("--card", help="Loyalty card number (13 digits).")
 @click.option("--key", type=click.Path(dir_okay=False), envvar="LOYALTY_TILL_KEY", help=KEY_HELP)
 @click.option("--cashier", default="cashier", show_default=True, help="Who sells.")
-@click.option("--line", "line_specs", multiple=True, required=True, metavar="GTIN,QTY,UNIT_CENTS[,CATEGORY]",
-              help="One basket line; repeat for more.")
-def sell(terminal: str, db: str, card: str | None, key: str | None, cashier: str,
-         line_specs: tuple[str, ...]) -> None:
+@click.option(
+    "--line",
+    "line_specs",
+    multiple=True,
+    required=True,
+    metavar="GTIN,QTY,UNIT_CENTS[,CATEGORY]",
+    help="One basket line; repeat for more.",
+)
+def sell(terminal: str, db: str, card: str | None, key: str | None, cashier: str, line_specs: tuple[str, ...]) -> None:
     """Close one ticket and print it as JSON."""
     from programme.cardnumber import validate_card_number
     from programme.errors import CardNumberError, ProgrammeError
@@ -96,8 +130,13 @@ def sell(terminal: str, db: str, card: str | None, key: str | None, cashier: str
 @click.option("--db", required=True, type=click.Path(dir_okay=False), help="The till's journal (SQLite file).")
 @click.option("--tickets", "count", required=True, type=click.IntRange(min=1), help="How many tickets to close.")
 @click.option("--seed", default=0, show_default=True, help="Random seed: the same seed sells the same baskets.")
-@click.option("--card-share", default=0.6, show_default=True, type=click.FloatRange(0, 1),
-              help="Share of tickets that carry a loyalty card.")
+@click.option(
+    "--card-share",
+    default=0.6,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Share of tickets that carry a loyalty card.",
+)
 @click.option("--key", type=click.Path(dir_okay=False), envvar="LOYALTY_TILL_KEY", help=KEY_HELP)
 def simulate(terminal: str, db: str, count: int, seed: int, card_share: float, key: str | None) -> None:
     """Close N realistic tickets (1-60 lines from a generated catalogue), with a progress bar."""
@@ -146,8 +185,14 @@ def sync(terminal: str, db: str, broker: str, wait_s: float) -> None:
                 reporter.wait_report(lambda report: report.backlog == 0, 2.0)
         finally:
             reporter.stop()
-    summary = {"terminal": terminal, "sent": before - status.backlog, "backlog": status.backlog,
-               "acked_to": status.acked_to, "connected": status.connected, "resends": status.resends}
+    summary = {
+        "terminal": terminal,
+        "sent": before - status.backlog,
+        "backlog": status.backlog,
+        "acked_to": status.acked_to,
+        "connected": status.connected,
+        "resends": status.resends,
+    }
     click.echo(json.dumps(summary))
     if not synced:
         reason = "the broker could not be reached" if not status.connected else "the server did not ack in time"
@@ -160,9 +205,12 @@ def sync(terminal: str, db: str, broker: str, wait_s: float) -> None:
 @till.command()
 @click.option("--terminal", required=True, help=TERMINAL_HELP)
 @click.option("--key-dir", required=True, type=click.Path(file_okay=False), help="Where the till's key is kept.")
-@click.option("--head-office-key", type=click.Path(exists=True, dir_okay=False),
-              help="Head office's public key file (KEY.pub of `loyalty server keys`), copied to "
-                   "KEY_DIR/head-office.pub: the till accepts rules, hot-list and offers signed by it only.")
+@click.option(
+    "--head-office-key",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Head office's public key file (KEY.pub of `loyalty server keys`), copied to "
+    "KEY_DIR/head-office.pub: the till accepts rules, hot-list and offers signed by it only.",
+)
 def provision(terminal: str, key_dir: str, head_office_key: str | None) -> None:
     """Make this till's Ed25519 signing key; prints the public key to register at the server.
 
@@ -182,8 +230,16 @@ def provision(terminal: str, key_dir: str, head_office_key: str | None) -> None:
         path, public = make_key(terminal, key_dir, head_office)
     except (TillError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(json.dumps({"terminal": terminal, "key": str(path), "public_key": public,
-                           "head_office_key": str(Path(key_dir) / HEAD_OFFICE_KEY) if head_office else None}))
+    click.echo(
+        json.dumps(
+            {
+                "terminal": terminal,
+                "key": str(path),
+                "public_key": public,
+                "head_office_key": str(Path(key_dir) / HEAD_OFFICE_KEY) if head_office else None,
+            }
+        )
+    )
 
 
 # The subcommands kept in modules of their own: each module lists its COMMANDS (as server.cli.server's do).

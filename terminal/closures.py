@@ -3,6 +3,7 @@ events, signed with the till's key and kept in the journal's `closures` table (a
 kind); a period's archive is exported from the journal as a signed JSON Lines file, and each archiving is
 itself a journaled event. Archived data is kept RETENTION_YEARS; purging younger data is refused.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -14,8 +15,18 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from programme import archive
 from programme.closure import (
-    KINDS, Closure, ClosureError, closure_hash, decode_closure, encode_closure, kind_of, make_closure,
-    period_bounds, select_period, sign_closure, verify_chain,
+    KINDS,
+    Closure,
+    ClosureError,
+    closure_hash,
+    decode_closure,
+    encode_closure,
+    kind_of,
+    make_closure,
+    period_bounds,
+    select_period,
+    sign_closure,
+    verify_chain,
 )
 from programme.signing import public_key_text
 from programme.ticket import Ticket, utc_now
@@ -70,8 +81,9 @@ def closures(journal: Journal, kind: str | None = None) -> list[Closure]:
 
 
 def last_closure(journal: Journal, kind: str) -> Closure | None:
-    row = journal.conn.execute("SELECT payload FROM closures WHERE kind = ? ORDER BY number DESC LIMIT 1",
-                               (kind,)).fetchone()
+    row = journal.conn.execute(
+        "SELECT payload FROM closures WHERE kind = ? ORDER BY number DESC LIMIT 1", (kind,)
+    ).fetchone()
     return decode_closure(row[0]) if row else None
 
 
@@ -93,11 +105,22 @@ def close_period(journal: Journal, period: str, key: Ed25519PrivateKey, now: dat
     try:
         previous = last_closure(journal, kind)
         after = tickets_between(journal, previous.last_seq + 1 if previous else 1)
-        closure = sign_closure(make_closure(journal.terminal, period, select_period(after, period), previous, now,
-                                            journal.events()), key)
-        conn.execute("INSERT INTO closures VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                     (kind, closure.number, period, now.isoformat(), closure.first_seq, closure.last_seq,
-                      closure_hash(closure), encode_closure(closure)))
+        closure = sign_closure(
+            make_closure(journal.terminal, period, select_period(after, period), previous, now, journal.events()), key
+        )
+        conn.execute(
+            "INSERT INTO closures VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                kind,
+                closure.number,
+                period,
+                now.isoformat(),
+                closure.first_seq,
+                closure.last_seq,
+                closure_hash(closure),
+                encode_closure(closure),
+            ),
+        )
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -117,8 +140,12 @@ def read_archive(path: str | Path, public_key: Ed25519PublicKey | None = None) -
     except UnsafeFileError as exc:
         raise ClosingError(str(exc)) from None
     try:
-        signature = read_regular(sig, archive.MAX_SIGNATURE_BYTES, "a signature",
-                                 "give the .sig file written with the archive by `loyalty till archive`")
+        signature = read_regular(
+            sig,
+            archive.MAX_SIGNATURE_BYTES,
+            "a signature",
+            "give the .sig file written with the archive by `loyalty till archive`",
+        )
     except FileNotFoundError:
         raise ClosingError(f"no signature beside {path.name}: {sig.name} should be next to it") from None
     except UnsafeFileError as exc:
@@ -128,12 +155,14 @@ def read_archive(path: str | Path, public_key: Ed25519PublicKey | None = None) -
 
 def verify_journal(journal: Journal, key: Ed25519PrivateKey | None) -> list[str]:
     """Every problem in the journal's closures: signatures (with the till's key), chains, totals."""
-    return verify_chain(closures(journal), tickets_between(journal, 1), key.public_key() if key else None,
-                        events=journal.events())
+    return verify_chain(
+        closures(journal), tickets_between(journal, 1), key.public_key() if key else None, events=journal.events()
+    )
 
 
-def export_archive(journal: Journal, period: str, key: Ed25519PrivateKey, out: str | Path,
-                   now: datetime | None = None) -> dict:
+def export_archive(
+    journal: Journal, period: str, key: Ed25519PrivateKey, out: str | Path, now: datetime | None = None
+) -> dict:
     """Write the period's archive to `out` and its detached signature to `out`.sig; a summary back.
 
     A month's archive holds its month closure, the day closures of its days, the tickets they
@@ -144,8 +173,9 @@ def export_archive(journal: Journal, period: str, key: Ed25519PrivateKey, out: s
     everything = closures(journal)
     main = [c for c in everything if c.kind == kind and c.period == period]
     if not main:
-        raise ClosingError(f"{kind} {period} of {journal.terminal} is not closed: run "
-                           f"`loyalty till close-{kind}` for it first")
+        raise ClosingError(
+            f"{kind} {period} of {journal.terminal} is not closed: run `loyalty till close-{kind}` for it first"
+        )
     inner = {"month": "day", "year": "month"}.get(kind)
     days = [c for c in everything if c.kind == inner and c.period.startswith(period + "-")]
     chosen = [*days, *main]
@@ -165,11 +195,23 @@ def export_archive(journal: Journal, period: str, key: Ed25519PrivateKey, out: s
         write_private(f"{out}.sig", archive.sign(data, out.name, journal.terminal, key), "an archive")
     except UnsafeFileError as exc:
         raise ClosingError(str(exc)) from None
-    journal.record_event("archive", cashier="operator", at=now,
-                         detail=f"archive {period} {out.name} sha256:{hashlib.sha256(data).hexdigest()}")
-    return {"archive": str(out), "signature": f"{out}.sig", "terminal": journal.terminal, "period": period,
-            "from": start.isoformat(), "to": end.isoformat(), "closures": len(anchors) + len(chosen),
-            "tickets": len(tickets), "public_key": public_key_text(key)}
+    journal.record_event(
+        "archive",
+        cashier="operator",
+        at=now,
+        detail=f"archive {period} {out.name} sha256:{hashlib.sha256(data).hexdigest()}",
+    )
+    return {
+        "archive": str(out),
+        "signature": f"{out}.sig",
+        "terminal": journal.terminal,
+        "period": period,
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "closures": len(anchors) + len(chosen),
+        "tickets": len(tickets),
+        "public_key": public_key_text(key),
+    }
 
 
 def purge(journal: Journal, period: str, now: datetime | None = None) -> dict:
@@ -183,21 +225,27 @@ def purge(journal: Journal, period: str, now: datetime | None = None) -> dict:
     except ValueError:  # 29 February
         keep_until = end.replace(year=end.year + RETENTION_YEARS, day=28)
     if now < keep_until:
-        raise ClosingError(f"{kind} {period} of {journal.terminal} is kept {RETENTION_YEARS} years (NF525): "
-                           f"it cannot be purged before {keep_until.date().isoformat()}")
+        raise ClosingError(
+            f"{kind} {period} of {journal.terminal} is kept {RETENTION_YEARS} years (NF525): "
+            f"it cannot be purged before {keep_until.date().isoformat()}"
+        )
     main = [c for c in closures(journal, kind) if c.period == period]
-    archived = journal.conn.execute("SELECT 1 FROM till_events WHERE kind = 'archive' AND total_cents = 0 "
-                                    "AND CAST(payload AS TEXT) LIKE ?", (f'%"detail":"archive {period} %',)).fetchone()
+    archived = journal.conn.execute(
+        "SELECT 1 FROM till_events WHERE kind = 'archive' AND total_cents = 0 AND CAST(payload AS TEXT) LIKE ?",
+        (f'%"detail":"archive {period} %',),
+    ).fetchone()
     if not main or not archived:
-        raise ClosingError(f"{kind} {period} of {journal.terminal} was never archived: run `loyalty till archive "
-                           f"--period {period}` and keep the file before purging it")
+        raise ClosingError(
+            f"{kind} {period} of {journal.terminal} was never archived: run `loyalty till archive "
+            f"--period {period}` and keep the file before purging it"
+        )
     first, last = main[0].first_seq, main[0].last_seq
     with journal.conn:
         ids = [r[0] for r in journal.conn.execute("SELECT id FROM tickets WHERE seq BETWEEN ? AND ?", (first, last))]
         journal.conn.executemany("DELETE FROM lines WHERE ticket_id = ?", [(i,) for i in ids])
         journal.conn.executemany("DELETE FROM receipts WHERE ticket_id = ?", [(i,) for i in ids])
         journal.conn.execute("DELETE FROM tickets WHERE seq BETWEEN ? AND ?", (first, last))
-    journal.record_event("archive", cashier="operator", at=now,
-                         detail=f"purge {period} tickets {first}-{last} ({len(ids)})")
-    return {"terminal": journal.terminal, "period": period, "tickets": len(ids), "first_seq": first,
-            "last_seq": last}
+    journal.record_event(
+        "archive", cashier="operator", at=now, detail=f"purge {period} tickets {first}-{last} ({len(ids)})"
+    )
+    return {"terminal": journal.terminal, "period": period, "tickets": len(ids), "first_seq": first, "last_seq": last}

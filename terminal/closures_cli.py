@@ -1,4 +1,5 @@
 """`loyalty till close-day / close-month / close-year / archive / purge / verify-archive / verify-closures`."""
+
 from __future__ import annotations
 
 import json
@@ -25,9 +26,16 @@ def _key(path: str):
 def _summary(closure) -> dict:
     import msgspec
 
-    summary = {"terminal": closure.terminal, "kind": closure.kind, "period": closure.period,
-               "number": closure.number, "first_seq": closure.first_seq, "last_seq": closure.last_seq,
-               "period_totals": _totals(closure.period_totals), "grand_totals": _totals(closure.grand_totals)}
+    summary = {
+        "terminal": closure.terminal,
+        "kind": closure.kind,
+        "period": closure.period,
+        "number": closure.number,
+        "first_seq": closure.first_seq,
+        "last_seq": closure.last_seq,
+        "period_totals": _totals(closure.period_totals),
+        "grand_totals": _totals(closure.grand_totals),
+    }
     if closure.events is not msgspec.UNSET:
         summary["events"] = msgspec.to_builtins(closure.events)
     return summary
@@ -96,8 +104,12 @@ def close_year(terminal: str, db: str, key: str, year: str | None) -> None:
 @click.option("--db", required=True, type=click.Path(dir_okay=False, exists=True), help=DB_HELP)
 @click.option("--key", required=True, type=click.Path(dir_okay=False), envvar="LOYALTY_TILL_KEY", help=KEY_HELP)
 @click.option("--period", required=True, help="A closed day (YYYY-MM-DD), month (YYYY-MM) or year (YYYY).")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The archive file (JSON Lines); "
-              "its signature goes beside it as OUT.sig.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The archive file (JSON Lines); its signature goes beside it as OUT.sig.",
+)
 def archive_command(terminal: str, db: str, key: str, period: str, out: str) -> None:
     """Export a closed period's closures and tickets: JSON Lines plus a detached Ed25519 signature.
 
@@ -118,8 +130,11 @@ def archive_command(terminal: str, db: str, key: str, period: str, out: str) -> 
 
 @click.command("verify-archive")
 @click.argument("archive_file", type=click.Path(dir_okay=False))
-@click.option("--public-key", help="The till's public key (base64, as registered); default: the one in ARCHIVE.sig, "
-              "which proves the file is intact but not whose it is.")
+@click.option(
+    "--public-key",
+    help="The till's public key (base64, as registered); default: the one in ARCHIVE.sig, "
+    "which proves the file is intact but not whose it is.",
+)
 def verify_archive(archive_file: str, public_key: str | None) -> None:
     """Check an archive: its SHA-256 and signature (ARCHIVE.sig), tickets, closure chain and totals."""
     from programme.errors import ProgrammeError
@@ -132,17 +147,30 @@ def verify_archive(archive_file: str, public_key: str | None) -> None:
         content = read_archive(archive_file, load_public_key(public_key) if public_key else None)
     except (TillError, ProgrammeError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(json.dumps({"archive": archive_file, "ok": True, "terminal": content.header.terminal,
-                           "period": content.header.period, "closures": len(content.closures),
-                           "tickets": len(content.tickets),
-                           "key": "given" if public_key else "from the signature file"}))
+    click.echo(
+        json.dumps(
+            {
+                "archive": archive_file,
+                "ok": True,
+                "terminal": content.header.terminal,
+                "period": content.header.period,
+                "closures": len(content.closures),
+                "tickets": len(content.tickets),
+                "key": "given" if public_key else "from the signature file",
+            }
+        )
+    )
 
 
 @click.command("verify-closures")
 @click.option("--terminal", required=True, help=TERMINAL_HELP)
 @click.option("--db", required=True, type=click.Path(dir_okay=False, exists=True), help=DB_HELP)
-@click.option("--key", type=click.Path(dir_okay=False), envvar="LOYALTY_TILL_KEY",
-              help=KEY_HELP + " Given, the signatures are checked too.")
+@click.option(
+    "--key",
+    type=click.Path(dir_okay=False),
+    envvar="LOYALTY_TILL_KEY",
+    help=KEY_HELP + " Given, the signatures are checked too.",
+)
 def verify_closures(terminal: str, db: str, key: str | None) -> None:
     """Check the journal's closures: chains, totals against its tickets, signatures. Exit 1 on a problem."""
     from .closures import closures, verify_journal

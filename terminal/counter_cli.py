@@ -1,4 +1,5 @@
 """`loyalty till return` and `loyalty till reprint`: the screen's F7 and F8 from the command line."""
+
 from __future__ import annotations
 
 import click
@@ -55,15 +56,26 @@ def parse_picks(specs: tuple[str, ...]) -> dict[int, int]:
 @click.option("--terminal", required=True, help=TERMINAL_HELP)
 @click.option("--db", required=True, type=click.Path(dir_okay=False, exists=True), help="The till's journal.")
 @click.option("--ticket", "ticket_id", required=True, help="The original ticket, e.g. S001-T01-00000042.")
-@click.option("--line", "line_specs", multiple=True, required=True, metavar="[QTYx]LINE",
-              help="A line to return (numbered from 1); repeat for more.")
-@click.option("--printer", default="dummy", show_default=True,
-              help="dummy, file:PATH, network:HOST[:PORT], usb:VID:PID.")
-@click.option("--broker", envvar="LOYALTY_BROKER",
-              help="Broker address mqtt://HOST:PORT: head office is asked for another till's ticket and what "
-                   "other tills returned of it; none: what this till knows.")
-def return_(terminal: str, db: str, ticket_id: str, line_specs: tuple[str, ...], printer: str,
-            broker: str | None) -> None:
+@click.option(
+    "--line",
+    "line_specs",
+    multiple=True,
+    required=True,
+    metavar="[QTYx]LINE",
+    help="A line to return (numbered from 1); repeat for more.",
+)
+@click.option(
+    "--printer", default="dummy", show_default=True, help="dummy, file:PATH, network:HOST[:PORT], usb:VID:PID."
+)
+@click.option(
+    "--broker",
+    envvar="LOYALTY_BROKER",
+    help="Broker address mqtt://HOST:PORT: head office is asked for another till's ticket and what "
+    "other tills returned of it; none: what this till knows.",
+)
+def return_(
+    terminal: str, db: str, ticket_id: str, line_specs: tuple[str, ...], printer: str, broker: str | None
+) -> None:
     """Return lines of a ticket (this till's, or with --broker another's): refund in cash, reverse their points;
     prints the receipt."""
     from programme.errors import ProgrammeError
@@ -90,8 +102,9 @@ def return_(terminal: str, db: str, ticket_id: str, line_specs: tuple[str, ...],
 @click.option("--terminal", required=True, help=TERMINAL_HELP)
 @click.option("--db", required=True, type=click.Path(dir_okay=False, exists=True), help="The till's journal.")
 @click.option("--ticket", "ticket_id", required=True, help="The ticket to reprint, e.g. S001-T01-00000042.")
-@click.option("--printer", default="dummy", show_default=True,
-              help="dummy, file:PATH, network:HOST[:PORT], usb:VID:PID.")
+@click.option(
+    "--printer", default="dummy", show_default=True, help="dummy, file:PATH, network:HOST[:PORT], usb:VID:PID."
+)
 def reprint(terminal: str, db: str, ticket_id: str, printer: str) -> None:
     """Print a ticket's receipt again, marked DUPLICATA, and show it."""
     from .errors import TillError

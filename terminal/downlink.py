@@ -8,6 +8,7 @@ Hot-list and offers come in head office's signed envelope (sync/signed.py): an u
 older message is refused and logged, and the till keeps what it had.
 The listener has its own MQTT client and its own SQLite connection, used only on paho's thread.
 """
+
 from __future__ import annotations
 
 import logging
@@ -62,8 +63,10 @@ def apply_hotlist(conn: sqlite3.Connection, data: bytes, trust: Trust) -> int:
     except msgspec.DecodeError as exc:
         raise TillError(f"hot-list message not understood ({exc}): the till keeps its previous list") from None
     if message.schema != 1:
-        raise TillError(f"hot-list schema {message.schema} is not known to this till (1 expected): "
-                        "the till keeps its previous list; update the till software")
+        raise TillError(
+            f"hot-list schema {message.schema} is not known to this till (1 expected): "
+            "the till keeps its previous list; update the till software"
+        )
     hold(conn, opened)  # committed with the list by replace_hotlist's transaction
     return replace_hotlist(conn, {c.card: c.status for c in message.cards})
 
@@ -92,8 +95,15 @@ class DownlinkListener:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties):
         if not reason_code.is_failure:
-            client.subscribe([(topics.HOTLIST, 1), (topics.balances(self.terminal), 1), (topics.OFFERS, 1),
-                              (topics.catalogue("all"), 1), (topics.catalogue(self.store), 1)])
+            client.subscribe(
+                [
+                    (topics.HOTLIST, 1),
+                    (topics.balances(self.terminal), 1),
+                    (topics.OFFERS, 1),
+                    (topics.catalogue("all"), 1),
+                    (topics.catalogue(self.store), 1),
+                ]
+            )
 
     def _on_message(self, client, userdata, message):
         if self._conn is None:
@@ -139,8 +149,7 @@ class DownlinkListener:
         from programme.ticket import utc_now
 
         try:
-            scope, version = catalogue_store.receive(self._conn, payload, utc_now().isoformat(), self.trust,
-                                                     self.store)
+            scope, version = catalogue_store.receive(self._conn, payload, utc_now().isoformat(), self.trust, self.store)
         except TillError as exc:
             log_event(log, "catalogue_refused", logging.WARNING, terminal=self.terminal, reason=str(exc))
             return

@@ -5,6 +5,7 @@ each event on the till's `acks` topic (flow "events") once it has committed it; 
 message digest and only the message with that digest is forgotten. Whatever is not acked is sent again on
 every (re)connect and every ACK_TIMEOUT seconds: head office keeps an event once by (till, chain, number).
 """
+
 from __future__ import annotations
 
 import logging

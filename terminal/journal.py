@@ -3,6 +3,7 @@
 Closing a ticket is one transaction: the ticket, its lines, its ledger entries and the outbox
 message commit together or not at all, and the sequence number has no holes.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -16,8 +17,18 @@ import sqlite_utils
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from programme.ticket import (
-    GENESIS_HASH, Line, PointsEntry, ReturnLink, Tender, Ticket, signed_points, store_of, ticket_hash, ticket_id,
-    utc_now, validate_ticket,
+    GENESIS_HASH,
+    Line,
+    PointsEntry,
+    ReturnLink,
+    Tender,
+    Ticket,
+    signed_points,
+    store_of,
+    ticket_hash,
+    ticket_id,
+    utc_now,
+    validate_ticket,
 )
 from programme.ledger import ticket_cause
 from programme.journal_event import KIND_CHAIN, JournalEvent, encode_event, event_hash, sign_event
@@ -88,22 +99,53 @@ class Journal:
         db = self.db
         if "tickets" not in db.table_names():
             db["tickets"].create(
-                {"id": str, "seq": int, "terminal": str, "store": str, "cashier": str, "closed_at": str,
-                 "card": str, "total_cents": int, "points_earned": int, "points_redeemed": int,
-                 "rules_version": str, "hash": str, "payload": bytes},
-                pk="id", not_null={"seq", "terminal", "closed_at", "hash", "payload"},
+                {
+                    "id": str,
+                    "seq": int,
+                    "terminal": str,
+                    "store": str,
+                    "cashier": str,
+                    "closed_at": str,
+                    "card": str,
+                    "total_cents": int,
+                    "points_earned": int,
+                    "points_redeemed": int,
+                    "rules_version": str,
+                    "hash": str,
+                    "payload": bytes,
+                },
+                pk="id",
+                not_null={"seq", "terminal", "closed_at", "hash", "payload"},
             )
             db["tickets"].create_index(["seq"], unique=True)
             db["tickets"].create_index(["card"])
             db["lines"].create(
-                {"ticket_id": str, "line_no": int, "gtin": str, "label": str, "category": str,
-                 "quantity": int, "unit_cents": int, "discount_cents": int, "total_cents": int},
+                {
+                    "ticket_id": str,
+                    "line_no": int,
+                    "gtin": str,
+                    "label": str,
+                    "category": str,
+                    "quantity": int,
+                    "unit_cents": int,
+                    "discount_cents": int,
+                    "total_cents": int,
+                },
                 pk=("ticket_id", "line_no"),
             )
             db["ledger"].create(
-                {"id": int, "card": str, "kind": str, "points": int, "rule": str, "cause": str,
-                 "ticket_id": str, "at": str},
-                pk="id", not_null={"card", "kind", "points", "cause"},
+                {
+                    "id": int,
+                    "card": str,
+                    "kind": str,
+                    "points": int,
+                    "rule": str,
+                    "cause": str,
+                    "ticket_id": str,
+                    "at": str,
+                },
+                pk="id",
+                not_null={"card", "kind", "points", "cause"},
             )
             db["ledger"].create_index(["cause"], unique=True)
             db["ledger"].create_index(["card"])
@@ -119,11 +161,19 @@ class Journal:
         )
         self.conn.executescript(EVENTS_SCHEMA)
 
-    def close_ticket(self, *, cashier: str, lines: list[Line], tenders: list[Tender], card: str | None,
-                     points: list[PointsEntry], rules_version: str,
-                     opened_at: datetime | None = None,
-                     also: Callable[[sqlite3.Connection, Ticket], None] | None = None,
-                     returns: list[ReturnLink] | None = None) -> Ticket:
+    def close_ticket(
+        self,
+        *,
+        cashier: str,
+        lines: list[Line],
+        tenders: list[Tender],
+        card: str | None,
+        points: list[PointsEntry],
+        rules_version: str,
+        opened_at: datetime | None = None,
+        also: Callable[[sqlite3.Connection, Ticket], None] | None = None,
+        returns: list[ReturnLink] | None = None,
+    ) -> Ticket:
         """Give the ticket its sequence and write it, its ledger entries and its outbox message at once.
 
         `also` writes more rows about the ticket (a return's links) inside the same transaction;
@@ -136,10 +186,20 @@ class Journal:
             row = conn.execute("SELECT seq, hash FROM tickets ORDER BY seq DESC LIMIT 1").fetchone()
             seq, prev_hash = (row[0] + 1, row[1]) if row else (1, GENESIS_HASH)
             ticket = Ticket(
-                id=ticket_id(self.terminal, seq), terminal=self.terminal, seq=seq, store=self.store,
-                cashier=cashier, opened_at=opened_at or closed_at, closed_at=closed_at, lines=lines,
-                tenders=tenders, total_cents=sum(line.total_cents for line in lines), card=card,
-                points=points, rules_version=rules_version, prev_hash=prev_hash,
+                id=ticket_id(self.terminal, seq),
+                terminal=self.terminal,
+                seq=seq,
+                store=self.store,
+                cashier=cashier,
+                opened_at=opened_at or closed_at,
+                closed_at=closed_at,
+                lines=lines,
+                tenders=tenders,
+                total_cents=sum(line.total_cents for line in lines),
+                card=card,
+                points=points,
+                rules_version=rules_version,
+                prev_hash=prev_hash,
                 returns=returns or msgspec.UNSET,
             )
             validate_ticket(ticket)
@@ -151,18 +211,45 @@ class Journal:
                 "INSERT INTO tickets (id, seq, terminal, store, cashier, closed_at, card, total_cents, "
                 "points_earned, points_redeemed, rules_version, hash, payload) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (ticket.id, seq, self.terminal, self.store, cashier, closed, card, ticket.total_cents,
-                 ticket.points_earned, ticket.points_redeemed, rules_version, ticket_hash(ticket), payload),
+                (
+                    ticket.id,
+                    seq,
+                    self.terminal,
+                    self.store,
+                    cashier,
+                    closed,
+                    card,
+                    ticket.total_cents,
+                    ticket.points_earned,
+                    ticket.points_redeemed,
+                    rules_version,
+                    ticket_hash(ticket),
+                    payload,
+                ),
             )
             conn.executemany(
                 "INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(ticket.id, n, li.gtin, li.label, li.category, li.quantity, li.unit_cents,
-                  li.discount_cents, li.total_cents) for n, li in enumerate(lines)],
+                [
+                    (
+                        ticket.id,
+                        n,
+                        li.gtin,
+                        li.label,
+                        li.category,
+                        li.quantity,
+                        li.unit_cents,
+                        li.discount_cents,
+                        li.total_cents,
+                    )
+                    for n, li in enumerate(lines)
+                ],
             )
             conn.executemany(
                 "INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(card, e.kind, signed_points(e), e.rule, ticket_cause(ticket.id, n), ticket.id, closed)
-                 for n, e in enumerate(points)],
+                [
+                    (card, e.kind, signed_points(e), e.rule, ticket_cause(ticket.id, n), ticket.id, closed)
+                    for n, e in enumerate(points)
+                ],
             )
             outbox.enqueue(conn, seq, topics.tickets(self.terminal), payload, closed)
             if also is not None:
@@ -174,9 +261,17 @@ class Journal:
         self.checkpointer.nudge()
         return ticket
 
-    def record_event(self, kind: str, *, cashier: str, lines: list[Line] | None = None,
-                     ticket_id: str | None = None, copy: int = 0, detail: str = "",
-                     at: datetime | None = None) -> JournalEvent:
+    def record_event(
+        self,
+        kind: str,
+        *,
+        cashier: str,
+        lines: list[Line] | None = None,
+        ticket_id: str | None = None,
+        copy: int = 0,
+        detail: str = "",
+        at: datetime | None = None,
+    ) -> JournalEvent:
         """Journal one event in its chain (signed when the till has its key) and queue it for head office,
         in one transaction."""
         lines = list(lines or [])
@@ -185,22 +280,50 @@ class Journal:
         at = at or utc_now()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            row = conn.execute("SELECT seq, hash FROM till_events WHERE chain = ? ORDER BY seq DESC LIMIT 1",
-                               (chain,)).fetchone()
+            row = conn.execute(
+                "SELECT seq, hash FROM till_events WHERE chain = ? ORDER BY seq DESC LIMIT 1", (chain,)
+            ).fetchone()
             seq, prev_hash = (row[0] + 1, row[1]) if row else (1, GENESIS_HASH)
             after_seq = conn.execute("SELECT coalesce(max(seq), 0) FROM tickets").fetchone()[0]
-            event = JournalEvent(terminal=self.terminal, chain=chain, seq=seq, kind=kind, at=at, store=self.store,
-                                 cashier=cashier, after_seq=after_seq, ticket_id=ticket_id, copy=copy, lines=lines,
-                                 total_cents=sum(line.total_cents for line in lines), detail=detail,
-                                 prev_hash=prev_hash)
+            event = JournalEvent(
+                terminal=self.terminal,
+                chain=chain,
+                seq=seq,
+                kind=kind,
+                at=at,
+                store=self.store,
+                cashier=cashier,
+                after_seq=after_seq,
+                ticket_id=ticket_id,
+                copy=copy,
+                lines=lines,
+                total_cents=sum(line.total_cents for line in lines),
+                detail=detail,
+                prev_hash=prev_hash,
+            )
             if self.signing_key is not None:
                 event = sign_event(event, self.signing_key)
             payload = encode_event(event)
-            conn.execute("INSERT INTO till_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         (chain, seq, kind, at.isoformat(), cashier, after_seq, ticket_id, copy,
-                          event.total_cents, event_hash(event), payload))
-            conn.execute("INSERT INTO event_outbox (topic, payload, created_at, digest) VALUES (?, ?, ?, ?)",
-                         (topics.events(self.terminal), payload, at.isoformat(), hashlib.sha256(payload).hexdigest()))
+            conn.execute(
+                "INSERT INTO till_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    chain,
+                    seq,
+                    kind,
+                    at.isoformat(),
+                    cashier,
+                    after_seq,
+                    ticket_id,
+                    copy,
+                    event.total_cents,
+                    event_hash(event),
+                    payload,
+                ),
+            )
+            conn.execute(
+                "INSERT INTO event_outbox (topic, payload, created_at, digest) VALUES (?, ?, ?, ?)",
+                (topics.events(self.terminal), payload, at.isoformat(), hashlib.sha256(payload).hexdigest()),
+            )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -242,4 +365,3 @@ class Journal:
 
     def __exit__(self, *exc) -> None:
         self.close()
-

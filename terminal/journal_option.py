@@ -1,4 +1,5 @@
 """The till journal a command works on, opened with its errors shown as click's usage errors."""
+
 from __future__ import annotations
 
 import click

@@ -1,5 +1,6 @@
 """The till's signing key: made once at provisioning, kept beside the journal (mode 600); and head office's
 public key, written beside it at provisioning, with which the till checks what head office pushes."""
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,9 @@ def provision(terminal: str, key_dir: str | Path, head_office_key: str | None = 
         _write_head_office_key(Path(key_dir), head_office_key)
     path = Path(key_dir) / f"{terminal}.key"
     if path.exists():
-        raise TillError(f"{path} exists already: this till is provisioned; its public key is "
-                        f"{public_key_text(load_key(path))}")
+        raise TillError(
+            f"{path} exists already: this till is provisioned; its public key is {public_key_text(load_key(path))}"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     key = new_private_key()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -52,8 +54,10 @@ def _write_head_office_key(key_dir: Path, text: str) -> Path:
     try:
         load_public_key(text.strip())
     except KeyTextError:
-        raise TillError(f"--head-office-key: {text.strip()!r} is not a base64 Ed25519 public key: give the "
-                        "content of the .pub file `loyalty server keys` made") from None
+        raise TillError(
+            f"--head-office-key: {text.strip()!r} is not a base64 Ed25519 public key: give the "
+            "content of the .pub file `loyalty server keys` made"
+        ) from None
     key_dir.mkdir(parents=True, exist_ok=True)
     path = key_dir / HEAD_OFFICE_KEY
     path.write_text(text.strip() + "\n")
@@ -81,9 +85,11 @@ def open_fresh(conn: sqlite3.Connection, trust: Trust, kind: str, data: bytes) -
 
 def hold(conn: sqlite3.Connection, opened: Opened) -> None:
     """Remember the issue time of the `kind` message applied (a replay of an older one is then refused)."""
-    conn.execute("INSERT INTO signed_messages VALUES (?, ?, ?) ON CONFLICT (kind) DO UPDATE SET "
-                 "issued_at = excluded.issued_at, key_id = excluded.key_id",
-                 (opened.kind, opened.issued_at.isoformat(), opened.key_id))
+    conn.execute(
+        "INSERT INTO signed_messages VALUES (?, ?, ?) ON CONFLICT (kind) DO UPDATE SET "
+        "issued_at = excluded.issued_at, key_id = excluded.key_id",
+        (opened.kind, opened.issued_at.isoformat(), opened.key_id),
+    )
 
 
 def signed_messages(conn: sqlite3.Connection) -> dict[str, str]:
@@ -92,4 +98,3 @@ def signed_messages(conn: sqlite3.Connection) -> dict[str, str]:
         return dict(conn.execute("SELECT kind, issued_at FROM signed_messages").fetchall())
     except sqlite3.OperationalError:
         return {}
-

@@ -7,6 +7,7 @@ not used yet by the card at this till (no `offer:<campaign id>` entry in the led
 may have seen the card use it: the server then flags the second use.
 The message comes in head office's signed envelope (sync/signed.py): anything else is refused.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -60,19 +61,41 @@ def apply_offers(conn: sqlite3.Connection, data: bytes, trust: Trust) -> int:
         hold(conn, opened)
         conn.execute("DELETE FROM offers")
         conn.execute("DELETE FROM offer_cards")
-        conn.executemany("INSERT INTO offers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                         [(o.campaign, o.name, o.kind, o.points, o.cheque_cents, o.starts.isoformat(),
-                           o.ends.isoformat(), ",".join(o.stores)) for o in message.offers])
-        conn.executemany("INSERT OR IGNORE INTO offer_cards VALUES (?, ?)",
-                         [(card, o.campaign) for o in message.offers for card in o.cards])
+        conn.executemany(
+            "INSERT INTO offers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    o.campaign,
+                    o.name,
+                    o.kind,
+                    o.points,
+                    o.cheque_cents,
+                    o.starts.isoformat(),
+                    o.ends.isoformat(),
+                    ",".join(o.stores),
+                )
+                for o in message.offers
+            ],
+        )
+        conn.executemany(
+            "INSERT OR IGNORE INTO offer_cards VALUES (?, ?)",
+            [(card, o.campaign) for o in message.offers for card in o.cards],
+        )
     return len(message.offers)
 
 
 def _offer(row) -> CampaignOffer:
     campaign, name, kind, points, cheque_cents, starts, ends, stores = row
-    return CampaignOffer(campaign=campaign, name=name, kind=kind, points=points, cheque_cents=cheque_cents,
-                         starts=date.fromisoformat(starts), ends=date.fromisoformat(ends),
-                         stores=[s for s in stores.split(",") if s])
+    return CampaignOffer(
+        campaign=campaign,
+        name=name,
+        kind=kind,
+        points=points,
+        cheque_cents=cheque_cents,
+        starts=date.fromisoformat(starts),
+        ends=date.fromisoformat(ends),
+        stores=[s for s in stores.split(",") if s],
+    )
 
 
 def offers_for_card(conn: sqlite3.Connection, card: str, today: date, store: str) -> list[CampaignOffer]:
@@ -82,16 +105,22 @@ def offers_for_card(conn: sqlite3.Connection, card: str, today: date, store: str
     try:
         rows = conn.execute(
             f"SELECT {_COLUMNS} FROM offer_cards c JOIN offers o ON o.campaign = c.campaign "
-            "WHERE c.card = ? AND o.starts <= ? AND o.ends >= ? ORDER BY o.campaign", (card, day, day)).fetchall()
+            "WHERE c.card = ? AND o.starts <= ? AND o.ends >= ? ORDER BY o.campaign",
+            (card, day, day),
+        ).fetchall()
     except sqlite3.OperationalError:  # no offers message received yet: the tables come with the first one
         return []
     found = [offer for offer in map(_offer, rows) if in_force(offer, today, store)]
     if not found:
         return []
     rules = [offer.rule for offer in found]
-    used = {rule for (rule,) in conn.execute(
-        f"SELECT DISTINCT rule FROM ledger WHERE card = ? AND rule IN ({','.join('?' * len(rules))})",
-        (card, *rules))}
+    used = {
+        rule
+        for (rule,) in conn.execute(
+            f"SELECT DISTINCT rule FROM ledger WHERE card = ? AND rule IN ({','.join('?' * len(rules))})",
+            (card, *rules),
+        )
+    }
     return [offer for offer in found if offer.rule not in used]
 
 
@@ -100,8 +129,9 @@ def offers_by_campaign(conn: sqlite3.Connection, campaigns: list[int]) -> dict[i
     if not campaigns:
         return {}
     try:
-        rows = conn.execute(f"SELECT {_COLUMNS} FROM offers o WHERE o.campaign IN "
-                            f"({','.join('?' * len(campaigns))})", campaigns).fetchall()
+        rows = conn.execute(
+            f"SELECT {_COLUMNS} FROM offers o WHERE o.campaign IN ({','.join('?' * len(campaigns))})", campaigns
+        ).fetchall()
     except sqlite3.OperationalError:
         return {}
     return {row[0]: _offer(row) for row in rows}
@@ -112,4 +142,3 @@ def count(conn: sqlite3.Connection) -> int:
         return conn.execute("SELECT count(*) FROM offers").fetchone()[0]
     except sqlite3.OperationalError:
         return 0
-

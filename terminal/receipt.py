@@ -11,6 +11,7 @@ balance and when this ticket's points expire; and a footer with the ticket's sig
 line count and the software's version. Labels go through programme.i18n (`_()`); amounts are printed with
 plain spaces (receipt printers' code pages lack U+202F) and the € sign is sent in code page CP858.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,8 +39,13 @@ DURABLE_CATEGORIES = frozenset({"electronics"})  # under the legal guarantee: th
 
 
 def _tender_label(kind: str) -> str:
-    labels = {"cash": _("cash"), "bank_card": _("bank card"), "points": _("points"), "cheque": _("loyalty cheque"),
-              "voucher": _("voucher")}
+    labels = {
+        "cash": _("cash"),
+        "bank_card": _("bank card"),
+        "points": _("points"),
+        "cheque": _("loyalty cheque"),
+        "voucher": _("voucher"),
+    }
     return labels.get(kind, kind)
 
 
@@ -79,7 +85,7 @@ def signature_digest(ticket: Ticket) -> str:
     if not ticket.signature:
         return _("unsigned")
     digest = hashlib.sha256(ticket.signature.encode()).hexdigest()[:16]
-    return " ".join(digest[i:i + 4] for i in range(0, 16, 4))
+    return " ".join(digest[i : i + 4] for i in range(0, 16, 4))
 
 
 def needs_printing(ticket: Ticket) -> bool:
@@ -93,8 +99,10 @@ def _offer_line(rule: str, points: int, offers: Mapping[int, CampaignOffer]) -> 
     if offer is None:
         return None
     if offer.kind == "cheque":
-        return _pair("  " + _("offer {name}").format(name=offer.name),
-                     _("cheque {amount}").format(amount=_money(offer.cheque_cents)))
+        return _pair(
+            "  " + _("offer {name}").format(name=offer.name),
+            _("cheque {amount}").format(amount=_money(offer.cheque_cents)),
+        )
     return _pair("  " + _("offer {name}").format(name=offer.name), _number(points))
 
 
@@ -111,8 +119,9 @@ def _header(ticket: Ticket, settings: StoreSettings | None) -> list[str]:
             out.append(_("VAT no. {number}").format(number=settings.vat_number).center(WIDTH))
     out.append(RULE)
     out.append(_pair(format_datetime(ticket.closed_at), _("till {till}").format(till=ticket.terminal)))
-    out.append(_pair(_("cashier {cashier}").format(cashier=ticket.cashier),
-                     _("ticket {number}").format(number=ticket.id)))
+    out.append(
+        _pair(_("cashier {cashier}").format(cashier=ticket.cashier), _("ticket {number}").format(number=ticket.id))
+    )
     return out
 
 
@@ -124,8 +133,9 @@ def _lines(ticket: Ticket) -> list[str]:
             out.append(_pair(line.label, f"{_money(line.total_cents)} {code}"))
             continue
         out.append(line.label[:WIDTH])
-        out.append(_pair(f"  {line.quantity} x {_money(line.unit_cents)}",
-                         f"{_money(line.quantity * line.unit_cents)} {code}"))
+        out.append(
+            _pair(f"  {line.quantity} x {_money(line.unit_cents)}", f"{_money(line.quantity * line.unit_cents)} {code}")
+        )
         if line.discount_cents:
             out.append(_pair("  " + _("discount"), f"{_money(-line.discount_cents)} {code}"))
     return out
@@ -147,16 +157,25 @@ def render_vat_table(ticket: Ticket) -> list[str]:
     return out
 
 
-def _loyalty(ticket: Ticket, balance: int | None, balance_confirmed: bool, offers: Mapping[int, CampaignOffer],
-             expires_on: date | None) -> list[str]:
+def _loyalty(
+    ticket: Ticket,
+    balance: int | None,
+    balance_confirmed: bool,
+    offers: Mapping[int, CampaignOffer],
+    expires_on: date | None,
+) -> list[str]:
     out = [RULE, _pair(_("loyalty card"), mask_card_number(ticket.card or ""))]
     earned: dict[str, int] = defaultdict(int)
     for entry in ticket.points:
         if entry.kind == "earn":
             earned[entry.rule] += entry.points
     out.append(_pair(_("points earned"), _number(ticket.points_earned)))
-    out.extend(_offer_line(rule, points, offers) or _tier_line(rule, points, balance_confirmed)
-               or _pair(f"  {rule}", _number(points)) for rule, points in earned.items())
+    out.extend(
+        _offer_line(rule, points, offers)
+        or _tier_line(rule, points, balance_confirmed)
+        or _pair(f"  {rule}", _number(points))
+        for rule, points in earned.items()
+    )
     for entry in ticket.points:
         if entry.kind == "redeem":
             what = _("loyalty cheque issued") if "cheque" in entry.rule else _("points redeemed")
@@ -166,9 +185,11 @@ def _loyalty(ticket: Ticket, balance: int | None, balance_confirmed: bool, offer
     if balance is not None:
         out.append(_pair(_("balance") if balance_confirmed else _("balance (offline)"), _number(balance)))
     if expires_on is not None and ticket.points_earned:
-        out.append(ngettext("{points} point expires on {day}", "{points} points expire on {day}",
-                            ticket.points_earned).format(points=_number(ticket.points_earned),
-                                                         day=format_date(expires_on))[:WIDTH])
+        out.append(
+            ngettext("{points} point expires on {day}", "{points} points expire on {day}", ticket.points_earned).format(
+                points=_number(ticket.points_earned), day=format_date(expires_on)
+            )[:WIDTH]
+        )
     return out
 
 
@@ -181,9 +202,16 @@ def _tier_line(rule: str, points: int, confirmed: bool) -> str | None:
     return _pair(text.format(tier=name), _number(points))
 
 
-def render_receipt(ticket: Ticket, *, change_cents: int = 0, balance: int | None = None,
-                   balance_confirmed: bool = True, offers: Mapping[int, CampaignOffer] | None = None,
-                   settings: StoreSettings | None = None, expires_on: date | None = None) -> str:
+def render_receipt(
+    ticket: Ticket,
+    *,
+    change_cents: int = 0,
+    balance: int | None = None,
+    balance_confirmed: bool = True,
+    offers: Mapping[int, CampaignOffer] | None = None,
+    settings: StoreSettings | None = None,
+    expires_on: date | None = None,
+) -> str:
     """The receipt of a ticket as plain text, 42 columns, ending with a newline.
 
     `offers`: head office's offers by campaign id, so an `offer:<id>` entry shows the campaign's name;
@@ -196,11 +224,18 @@ def render_receipt(ticket: Ticket, *, change_cents: int = 0, balance: int | None
     out.extend(_lines(ticket))
     out.append(RULE)
     items = sum(line.quantity for line in ticket.lines)
-    out.append(_pair(ngettext("TOTAL ({count} item)", "TOTAL ({count} items)", abs(items)).format(count=items),
-                     _money(ticket.total_cents)))
+    out.append(
+        _pair(
+            ngettext("TOTAL ({count} item)", "TOTAL ({count} items)", abs(items)).format(count=items),
+            _money(ticket.total_cents),
+        )
+    )
     for tender in ticket.tenders:
-        out.append(_pair(f"  {_tender_label(tender.kind)}",
-                         _money(tender.cents + (change_cents if tender.kind == "cash" else 0))))
+        out.append(
+            _pair(
+                f"  {_tender_label(tender.kind)}", _money(tender.cents + (change_cents if tender.kind == "cash" else 0))
+            )
+        )
     if change_cents:
         out.append(_pair("  " + _("change"), _money(change_cents)))
     out.append(RULE)
@@ -208,10 +243,17 @@ def render_receipt(ticket: Ticket, *, change_cents: int = 0, balance: int | None
     if ticket.card:
         out.extend(_loyalty(ticket, balance, balance_confirmed, offers, expires_on))
     out.append(RULE)
-    out.append(_pair(_("ticket {number}").format(number=ticket.id),
-                     ngettext("{count} line", "{count} lines", len(ticket.lines)).format(count=len(ticket.lines))))
-    out.append(_pair(_("sequence {seq}").format(seq=ticket.seq),
-                     _("signature {digest}").format(digest=signature_digest(ticket))))
+    out.append(
+        _pair(
+            _("ticket {number}").format(number=ticket.id),
+            ngettext("{count} line", "{count} lines", len(ticket.lines)).format(count=len(ticket.lines)),
+        )
+    )
+    out.append(
+        _pair(
+            _("sequence {seq}").format(seq=ticket.seq), _("signature {digest}").format(digest=signature_digest(ticket))
+        )
+    )
     out.append(_("loyalty-engine {version}").format(version=software_version()).center(WIDTH))
     return "\n".join(out) + "\n"
 
@@ -232,16 +274,22 @@ def render_training(text: str) -> str:
 def render_control_slip(ticket: Ticket, *, balance_before: int, balance_after: int) -> str:
     """The control slip (bon de controle) kept in the till for a points deduction."""
     redeemed = ticket.points_redeemed
-    out = [_("CONTROL SLIP - BON DE CONTROLE").center(WIDTH), RULE,
-           _pair(_("ticket"), ticket.id),
-           _pair(_("date"), format_datetime(ticket.closed_at)),
-           _pair(_("cashier"), ticket.cashier),
-           _pair(_("loyalty card"), mask_card_number(ticket.card or "")),
-           _pair(_("points deducted"), _number(redeemed)),
-           _pair(_("paid with points"), _money(sum(t.cents for t in ticket.tenders if t.kind == "points"))),
-           _pair(_("balance before"), _number(balance_before)),
-           _pair(_("balance after"), _number(balance_after)),
-           RULE, _("customer signature:"), "", ""]
+    out = [
+        _("CONTROL SLIP - BON DE CONTROLE").center(WIDTH),
+        RULE,
+        _pair(_("ticket"), ticket.id),
+        _pair(_("date"), format_datetime(ticket.closed_at)),
+        _pair(_("cashier"), ticket.cashier),
+        _pair(_("loyalty card"), mask_card_number(ticket.card or "")),
+        _pair(_("points deducted"), _number(redeemed)),
+        _pair(_("paid with points"), _money(sum(t.cents for t in ticket.tenders if t.kind == "points"))),
+        _pair(_("balance before"), _number(balance_before)),
+        _pair(_("balance after"), _number(balance_after)),
+        RULE,
+        _("customer signature:"),
+        "",
+        "",
+    ]
     return "\n".join(out) + "\n"
 
 
@@ -256,24 +304,30 @@ def render_cheques(ticket: Ticket, offers: Mapping[int, CampaignOffer] | None = 
     for entry in ticket.points:
         offer = (offers or {}).get(campaign_of(entry.rule)) if entry.kind == "earn" else None
         if offer is not None and offer.kind == "cheque":
-            out = [title, RULE,
-                   _pair(_("value"), _money(offer.cheque_cents)),
-                   _pair(_("offer"), offer.name),
-                   _pair(_("loyalty card"), mask_card_number(ticket.card or "")),
-                   _pair(_("issued with ticket"), ticket.id),
-                   _pair(_("date"), format_datetime(ticket.closed_at)),
-                   RULE]
+            out = [
+                title,
+                RULE,
+                _pair(_("value"), _money(offer.cheque_cents)),
+                _pair(_("offer"), offer.name),
+                _pair(_("loyalty card"), mask_card_number(ticket.card or "")),
+                _pair(_("issued with ticket"), ticket.id),
+                _pair(_("date"), format_datetime(ticket.closed_at)),
+                RULE,
+            ]
             slips.append("\n".join(out) + "\n")
             continue
     for serial, cents in cheques_issued(ticket):  # one slip per cheque, its serial under a barcode when printed
-        out = [title, RULE,
-               _pair(_("value"), _money(cents)),
-               _pair(_("serial"), serial),
-               _pair(_("loyalty card"), mask_card_number(ticket.card or "")),
-               _pair(_("issued with ticket"), ticket.id),
-               _pair(_("date"), format_datetime(ticket.closed_at)),
-               _pair(_("valid until"), format_date(ticket.closed_at + CHEQUE_VALIDITY)),
-               RULE]
+        out = [
+            title,
+            RULE,
+            _pair(_("value"), _money(cents)),
+            _pair(_("serial"), serial),
+            _pair(_("loyalty card"), mask_card_number(ticket.card or "")),
+            _pair(_("issued with ticket"), ticket.id),
+            _pair(_("date"), format_datetime(ticket.closed_at)),
+            _pair(_("valid until"), format_date(ticket.closed_at + CHEQUE_VALIDITY)),
+            RULE,
+        ]
         slips.append("\n".join(out) + "\n")
     return slips
 
@@ -296,8 +350,10 @@ def make_printer(spec: str = "dummy"):
             vendor, _sep, product = rest.partition(":")
             return printer.Usb(int(vendor, 16), int(product, 16))
     except (OSError, ValueError) as exc:
-        raise TillError(f"printer {spec!r} could not be opened ({exc}): check the printer is on and "
-                        "connected, or use --printer dummy") from None
+        raise TillError(
+            f"printer {spec!r} could not be opened ({exc}): check the printer is on and "
+            "connected, or use --printer dummy"
+        ) from None
     raise TillError(f"printer {spec!r} not understood: use dummy, file:PATH, network:HOST[:PORT] or usb:VID:PID")
 
 

@@ -4,6 +4,7 @@ The base of the link is the till's setting LOYALTY_RECEIPT_URL (head office's pu
 https://fidelite.example.fr); without it receipts carry no QR code. The code is printed as an image
 (python-escpos with the qrcode library), which every ESC/POS printer takes.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -3,6 +3,7 @@ another till for a return, a reservation of points before it spends them. One MQ
 `ask` waits at most ASK_TIMEOUT and returns None when no answer came (offline, or the server down): the
 caller goes on with what it knows.
 """
+
 from __future__ import annotations
 
 import logging
@@ -19,8 +20,17 @@ from sync.codec import encode
 from sync.errors import CodecError
 from sync.events import log_event
 from sync.mqtt import make_client, start, stop, till_client_id
-from sync.requests import (BalanceRequest, ChequeRequest, PhoneRequest, ReleaseRequest, Reply, ReserveRequest,
-                           TicketRequest, decode_reply, send_at_once)
+from sync.requests import (
+    BalanceRequest,
+    ChequeRequest,
+    PhoneRequest,
+    ReleaseRequest,
+    Reply,
+    ReserveRequest,
+    TicketRequest,
+    decode_reply,
+    send_at_once,
+)
 
 from .cardstate import remember_balance
 
@@ -28,8 +38,14 @@ log = logging.getLogger("loyalty.till.requests")
 
 ASK_TIMEOUT = 0.5  # seconds the cashier may wait for head office before the till goes on without it
 BALANCE_MAX_AGE = timedelta(minutes=5)  # a server balance older than this is asked again when online
-KINDS = {"balance": BalanceRequest, "ticket": TicketRequest, "reserve": ReserveRequest, "release": ReleaseRequest,
-         "cheque": ChequeRequest, "phone": PhoneRequest}
+KINDS = {
+    "balance": BalanceRequest,
+    "ticket": TicketRequest,
+    "reserve": ReserveRequest,
+    "release": ReleaseRequest,
+    "cheque": ChequeRequest,
+    "phone": PhoneRequest,
+}
 
 
 class Requester:
@@ -130,6 +146,7 @@ def fetch_balance(conn: sqlite3.Connection, requester: Requester, card: str, tim
     if reply is None or reply.balance is None:
         return False
     info = reply.balance
-    remember_balance(conn, card, info.points, info.as_of, first_name=info.first_name, as_of_seq=info.seq,
-                     tier=info.tier)
+    remember_balance(
+        conn, card, info.points, info.as_of, first_name=info.first_name, as_of_seq=info.seq, tier=info.tier
+    )
     return True

@@ -12,6 +12,7 @@ returned lines earned: the rules engine's `programme.returns.reverse_lines` pror
 cumulatively by quantity, so all returns of a ticket never reverse more than it earned. The refund goes
 back to the original's tenders: points as points, a loyalty cheque part as a new cheque, the rest in cash.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -58,8 +59,10 @@ def remember_returned(conn: sqlite3.Connection, ticket_id: str, returned: Mappin
     conn.execute(OFFICE_SCHEMA)
     now = datetime.now(timezone.utc).isoformat()
     with conn:
-        conn.executemany("INSERT OR REPLACE INTO office_returned VALUES (?, ?, ?, ?)",
-                         [(ticket_id, line, quantity, now) for line, quantity in returned.items()])
+        conn.executemany(
+            "INSERT OR REPLACE INTO office_returned VALUES (?, ?, ?, ?)",
+            [(ticket_id, line, quantity, now) for line, quantity in returned.items()],
+        )
 
 
 def kept_foreign(conn: sqlite3.Connection, ticket_id: str) -> Ticket | None:
@@ -76,24 +79,35 @@ def fetch_foreign(conn: sqlite3.Connection, requester, ticket_id: str) -> Ticket
     """
     reply = requester.ask("ticket", ticket_id=ticket_id)
     if reply is None:
-        raise ReturnError(_("ticket {id} is not in this till's journal and head office did not answer (offline): "
-                            "take the return when the till is online, or at the till that sold it")
-                          .format(id=ticket_id))
+        raise ReturnError(
+            _(
+                "ticket {id} is not in this till's journal and head office did not answer (offline): "
+                "take the return when the till is online, or at the till that sold it"
+            ).format(id=ticket_id)
+        )
     if not reply.found:
         raise ReturnError(reply.message or _("ticket {id} is not at head office").format(id=ticket_id))
     payload = bytes(reply.ticket)
     try:
         ticket = decode_ticket(payload)
     except CodecError as exc:
-        raise ReturnError(_("ticket {id} from head office could not be read ({error}): "
-                            "take the return at the till that sold it").format(id=ticket_id, error=exc)) from None
+        raise ReturnError(
+            _(
+                "ticket {id} from head office could not be read ({error}): take the return at the till that sold it"
+            ).format(id=ticket_id, error=exc)
+        ) from None
     if ticket.id != ticket_id:
-        raise ReturnError(_("head office answered with ticket {got} instead of {asked}: ask again").format(
-            got=ticket.id, asked=ticket_id))
+        raise ReturnError(
+            _("head office answered with ticket {got} instead of {asked}: ask again").format(
+                got=ticket.id, asked=ticket_id
+            )
+        )
     conn.execute(FOREIGN_SCHEMA)
     with conn:
-        conn.execute("INSERT OR REPLACE INTO foreign_tickets (id, payload, fetched_at) VALUES (?, ?, ?)",
-                     (ticket.id, payload, datetime.now(timezone.utc).isoformat()))
+        conn.execute(
+            "INSERT OR REPLACE INTO foreign_tickets (id, payload, fetched_at) VALUES (?, ?, ?)",
+            (ticket.id, payload, datetime.now(timezone.utc).isoformat()),
+        )
     remember_returned(conn, ticket.id, reply.returned)
     return ticket
 
@@ -133,8 +147,12 @@ def find_original(journal: Journal, ticket_id: str, requester=None) -> Ticket:
         if ticket is None and requester is not None:
             ticket = fetch_foreign(journal.conn, requester, ticket_id)
     if ticket is None:
-        raise ReturnError(_("ticket {id} is not in this till's journal: check the number printed at the foot of "
-                            "the receipt, e.g. {terminal}-00000042").format(id=ticket_id, terminal=journal.terminal))
+        raise ReturnError(
+            _(
+                "ticket {id} is not in this till's journal: check the number printed at the foot of "
+                "the receipt, e.g. {terminal}-00000042"
+            ).format(id=ticket_id, terminal=journal.terminal)
+        )
     if any(line.quantity < 0 for line in ticket.lines):
         raise ReturnError(_("ticket {id} is itself a return: pick the original sale's ticket").format(id=ticket.id))
     return ticket
@@ -144,15 +162,19 @@ def returned_here(journal: Journal, original_id: str) -> tuple[dict[int, int], i
     """Quantities this till returned per original line, and the points it reversed."""
     rows = journal.conn.execute(
         "SELECT line_no, sum(quantity), sum(points) FROM returned_lines WHERE original_id = ? GROUP BY line_no",
-        (original_id,)).fetchall()
+        (original_id,),
+    ).fetchall()
     return {line_no: qty for line_no, qty, _ in rows}, sum(points for _, _, points in rows)
 
 
 def returned_at_head_office(journal: Journal, original_id: str) -> dict[int, int]:
     """What head office said, when last asked, was returned per line at every till."""
     journal.conn.execute(OFFICE_SCHEMA)
-    return dict(journal.conn.execute("SELECT line_no, quantity FROM office_returned WHERE original_id = ?",
-                                     (original_id,)).fetchall())
+    return dict(
+        journal.conn.execute(
+            "SELECT line_no, quantity FROM office_returned WHERE original_id = ?", (original_id,)
+        ).fetchall()
+    )
 
 
 def returned_so_far(journal: Journal, original_id: str) -> tuple[dict[int, int], int]:
@@ -163,8 +185,9 @@ def returned_so_far(journal: Journal, original_id: str) -> tuple[dict[int, int],
     return {line: max(here.get(line, 0), office.get(line, 0)) for line in here.keys() | office.keys()}, points
 
 
-def refuse_returned_elsewhere(journal: Journal, original: Ticket, picks: Mapping[int, int],
-                              done: Mapping[int, int]) -> None:
+def refuse_returned_elsewhere(
+    journal: Journal, original: Ticket, picks: Mapping[int, int], done: Mapping[int, int]
+) -> None:
     """A pick past what is left because another till returned the line says so (ReturnError)."""
     here, _points = returned_here(journal, original.id)
     for index, quantity in sorted(picks.items()):
@@ -172,10 +195,14 @@ def refuse_returned_elsewhere(journal: Journal, original: Ticket, picks: Mapping
             continue  # not known elsewhere: reverse_lines says what is wrong, if anything
         sold, returned = original.lines[index].quantity, done[index]
         if quantity > sold - returned:
-            raise ReturnError(_("line {number} of {id} was already returned ({returned} of {sold} at all tills, as "
-                                "head office knows): {left} left to return, {asked} asked").format(
-                number=index + 1, id=original.id, returned=returned, sold=sold, left=sold - returned,
-                asked=quantity))
+            raise ReturnError(
+                _(
+                    "line {number} of {id} was already returned ({returned} of {sold} at all tills, as "
+                    "head office knows): {left} left to return, {asked} asked"
+                ).format(
+                    number=index + 1, id=original.id, returned=returned, sold=sold, left=sold - returned, asked=quantity
+                )
+            )
 
 
 def rules_of(journal: Journal, ticket: Ticket) -> RuleSet:
@@ -184,8 +211,14 @@ def rules_of(journal: Journal, ticket: Ticket) -> RuleSet:
     return kept.get(ticket.rules_version) or rules_store.in_force(journal.conn, ticket.opened_at)
 
 
-def close_return(journal: Journal, original_id: str, picks: Mapping[int, int], cashier: str = "cashier",
-                 tender_kind: str = "cash", requester=None) -> Ticket:
+def close_return(
+    journal: Journal,
+    original_id: str,
+    picks: Mapping[int, int],
+    cashier: str = "cashier",
+    tender_kind: str = "cash",
+    requester=None,
+) -> Ticket:
     """Return `picks` (0-based original line -> quantity) of a ticket; refund to its tenders (refund_tenders),
     the part paid neither in points nor in loyalty cheques in `tender_kind`.
 
@@ -207,10 +240,14 @@ def close_return(journal: Journal, original_id: str, picks: Mapping[int, int], c
         lines.append(make_line(line.gtin, -quantity, unit, line.category, line.label))
         points = reversal.by_line.get(index, 0) if original.card else 0
         if points:
-            entries.append(PointsEntry(kind="reverse", rule=f"return of {original.id} line {index + 1}",
-                                       points=points, line=len(lines) - 1))
-        links.append(ReturnLink(line=len(lines) - 1, original=original.id, original_line=index, quantity=quantity,
-                                points=points))
+            entries.append(
+                PointsEntry(
+                    kind="reverse", rule=f"return of {original.id} line {index + 1}", points=points, line=len(lines) - 1
+                )
+            )
+        links.append(
+            ReturnLink(line=len(lines) - 1, original=original.id, original_line=index, quantity=quantity, points=points)
+        )
     basket = reversal.by_line.get(None, 0) if original.card else 0
     if basket:
         entries.append(PointsEntry(kind="reverse", rule=f"return of {original.id}", points=basket))
@@ -222,16 +259,33 @@ def close_return(journal: Journal, original_id: str, picks: Mapping[int, int], c
     def link(conn: sqlite3.Connection, ticket: Ticket) -> None:
         if ticket.seq != expected_seq:  # the refund cheque's serial names the sequence: another close came between
             raise ReturnError("the till closed another ticket meanwhile: take the return again")
-        conn.executemany("INSERT INTO returned_lines VALUES (?, ?, ?, ?, ?)",
-                         [(ticket.id, original.id, r.original_line, r.quantity, r.points) for r in links])
+        conn.executemany(
+            "INSERT INTO returned_lines VALUES (?, ?, ?, ?, ?)",
+            [(ticket.id, original.id, r.original_line, r.quantity, r.points) for r in links],
+        )
 
-    return journal.close_ticket(cashier=cashier, lines=lines, tenders=tenders, card=original.card, points=entries,
-                                rules_version=rules.version, also=link, returns=links)
+    return journal.close_ticket(
+        cashier=cashier,
+        lines=lines,
+        tenders=tenders,
+        card=original.card,
+        points=entries,
+        rules_version=rules.version,
+        also=link,
+        returns=links,
+    )
 
 
-def refund_tenders(journal: Journal, original: Ticket, done: Mapping[int, int], picks: Mapping[int, int],
-                   refund_cents: int, rules: RuleSet, tender_kind: str, entries: list[PointsEntry]
-                   ) -> tuple[list[Tender], int]:
+def refund_tenders(
+    journal: Journal,
+    original: Ticket,
+    done: Mapping[int, int],
+    picks: Mapping[int, int],
+    refund_cents: int,
+    rules: RuleSet,
+    tender_kind: str,
+    entries: list[PointsEntry],
+) -> tuple[list[Tender], int]:
     """The return's tenders, back to the original's (programme.returns.plan_refund): points paid back as points
     (a `refund: points tender of ...` earn entry added to `entries`), a cheque part as a new loyalty cheque (its
     serial names the return's sequence, returned too), the rest in `tender_kind`."""
@@ -244,8 +298,9 @@ def refund_tenders(journal: Journal, original: Ticket, done: Mapping[int, int], 
         tenders.append(Tender(kind="points", cents=-refund.points_cents))
         entries.append(PointsEntry(kind="earn", rule=refund_rule(original.id), points=refund.points))
     if refund.cheque_cents:
-        tenders.append(Tender("cheque", -refund.cheque_cents, cheque_serial(journal.terminal, seq, 0,
-                                                                            refund.cheque_cents)))
+        tenders.append(
+            Tender("cheque", -refund.cheque_cents, cheque_serial(journal.terminal, seq, 0, refund.cheque_cents))
+        )
     if refund.other_cents or not tenders:
         tenders.append(Tender(kind=tender_kind, cents=-refund.other_cents))
     return tenders, seq

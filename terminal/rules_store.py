@@ -4,6 +4,7 @@ Until a version is received the shipped default (programme/default_rules.toml) i
 The rules message comes in head office's signed envelope (sync/signed.py): anything unsigned, badly
 signed or older than the message held is refused and logged; the till keeps the versions it has.
 """
+
 from __future__ import annotations
 
 import logging
@@ -61,8 +62,10 @@ def _keep(conn: sqlite3.Connection, bundle, received_at: str) -> list[str]:
         except RulesError as exc:
             log_event(log, "rules_refused", logging.WARNING, version=published.version, reason=str(exc))
             continue
-        cur = conn.execute("INSERT OR IGNORE INTO rules_versions VALUES (?, ?, ?, ?)",
-                           (rules.version, rules.effective_from.isoformat(), published.toml, received_at))
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO rules_versions VALUES (?, ?, ?, ?)",
+            (rules.version, rules.effective_from.isoformat(), published.toml, received_at),
+        )
         if cur.rowcount:
             added.append(rules.version)
     return added

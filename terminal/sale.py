@@ -1,4 +1,5 @@
 """A sale at the till: validate the card, compute the points, close the ticket in the journal."""
+
 from __future__ import annotations
 
 from programme.cardnumber import validate_card_number
@@ -33,8 +34,15 @@ def points_now(journal: Journal, lines: list[Line], card: str | None):
     at = utc_now()
     rules = rules_store.in_force(journal.conn, at)
     found = offers_for_card(journal.conn, card, local_day(rules, at), journal.store) if card else []
-    points = earn_points(lines, card, rules=rules, at=at, store=journal.store, tier=known_tier(journal, card),
-                         offers=tuple(as_promotion(o, card) for o in found if o.kind == "bonus_points"))
+    points = earn_points(
+        lines,
+        card,
+        rules=rules,
+        at=at,
+        store=journal.store,
+        tier=known_tier(journal, card),
+        offers=tuple(as_promotion(o, card) for o in found if o.kind == "bonus_points"),
+    )
     if eligible_cents(lines, rules) > 0:  # like a bonus offer, a cheque needs spend that earns (not infant formula)
         points += [cheque_entry(o) for o in found if o.kind == "cheque"]
     return points, rules.version, at
@@ -57,30 +65,46 @@ def parse_line_spec(spec: str) -> Line:
     return make_line(gtin.strip(), quantity, unit_cents, category=(parts[3].strip() if len(parts) == 4 else "grocery"))
 
 
-def sell(journal: Journal, lines: list[Line], card: str | None = None, cashier: str = "cashier",
-         tender_kind: str = "cash") -> Ticket:
+def sell(
+    journal: Journal, lines: list[Line], card: str | None = None, cashier: str = "cashier", tender_kind: str = "cash"
+) -> Ticket:
     """Close one ticket paid in full by one tender. The card is checked before anything is written."""
     card = validate_card_number(card) if card else None
     total = sum(line.total_cents for line in lines)
     points, version, at = points_now(journal, lines, card)
     return journal.close_ticket(
-        cashier=cashier, lines=lines, tenders=[Tender(kind=tender_kind, cents=total)], card=card,
-        points=points, rules_version=version, opened_at=at,
+        cashier=cashier,
+        lines=lines,
+        tenders=[Tender(kind=tender_kind, cents=total)],
+        card=card,
+        points=points,
+        rules_version=version,
+        opened_at=at,
     )
 
 
 def _both(first, then):
     """Journal.close_ticket's `also`: `first`, then `then` when given, in the ticket's transaction."""
+
     def write(conn, ticket) -> None:
         first(conn, ticket)
         if then is not None:
             then(conn, ticket)
+
     return write
 
 
-def close_sale(journal: Journal, lines: list[Line], card: str | None, cashier: str, tenders: list[Tender],
-               redeemed_points: int = 0, extra: list[PointsEntry] = (), offline_cheques: set[str] = frozenset(),
-               also=None) -> Ticket:
+def close_sale(
+    journal: Journal,
+    lines: list[Line],
+    card: str | None,
+    cashier: str,
+    tenders: list[Tender],
+    redeemed_points: int = 0,
+    extra: list[PointsEntry] = (),
+    offline_cheques: set[str] = frozenset(),
+    also=None,
+) -> Ticket:
     """Close a ticket with several tenders; points redeemed as a tender become one "redeem" entry.
 
     `extra`: more entries decided at the till, such as a loyalty cheque issued ("redeem"). The loyalty cheques
@@ -94,6 +118,13 @@ def close_sale(journal: Journal, lines: list[Line], card: str | None, cashier: s
     if redeemed_points:
         points = [*points, PointsEntry(kind="redeem", rule="points tender", points=redeemed_points)]
     points = [*points, *extra]
-    return journal.close_ticket(cashier=cashier, lines=lines, tenders=tenders, card=card, points=points,
-                                rules_version=version, opened_at=at,
-                                also=_both(record_taken(set(offline_cheques)), also))
+    return journal.close_ticket(
+        cashier=cashier,
+        lines=lines,
+        tenders=tenders,
+        card=card,
+        points=points,
+        rules_version=version,
+        opened_at=at,
+        also=_both(record_taken(set(offline_cheques)), also),
+    )

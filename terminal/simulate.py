@@ -1,4 +1,5 @@
 """Realistic simulated sales: a generated catalogue, 1-60 lines a basket, most baskets with a card."""
+
 from __future__ import annotations
 
 import random
@@ -12,10 +13,18 @@ from programme.ticket import Line, make_line
 
 # category, share of lines, price range in cents
 CATEGORIES = [
-    ("grocery", 30, (45, 650)), ("fresh", 18, (90, 1200)), ("dairy", 12, (60, 480)),
-    ("drinks", 12, (70, 1500)), ("household", 8, (120, 900)), ("hygiene", 7, (150, 1100)),
-    ("textile", 3, (499, 3999)), ("electronics", 1, (999, 19999)), ("tobacco", 2, (1050, 1250)),
-    ("fuel", 1, (3000, 9000)), ("gift_card", 1, (1500, 5000)), ("deposit", 5, (10, 25)),
+    ("grocery", 30, (45, 650)),
+    ("fresh", 18, (90, 1200)),
+    ("dairy", 12, (60, 480)),
+    ("drinks", 12, (70, 1500)),
+    ("household", 8, (120, 900)),
+    ("hygiene", 7, (150, 1100)),
+    ("textile", 3, (499, 3999)),
+    ("electronics", 1, (999, 19999)),
+    ("tobacco", 2, (1050, 1250)),
+    ("fuel", 1, (3000, 9000)),
+    ("gift_card", 1, (1500, 5000)),
+    ("deposit", 5, (10, 25)),
 ]
 LABELS = {
     "grocery": ["pasta 500g", "rice 1kg", "coffee 250g", "biscuits", "olive oil 1l", "tomato sauce"],
@@ -26,7 +35,10 @@ LABELS = {
     "hygiene": ["shampoo", "toothpaste", "shower gel", "razors", "deodorant"],
     "textile": ["t-shirt", "socks x3", "towel", "jeans"],
     "electronics": ["headphones", "usb charger", "kettle", "toaster"],
-    "tobacco": ["cigarettes"], "fuel": ["diesel"], "gift_card": ["gift card"], "deposit": ["bottle deposit"],
+    "tobacco": ["cigarettes"],
+    "fuel": ["diesel"],
+    "gift_card": ["gift card"],
+    "deposit": ["bottle deposit"],
 }
 
 
@@ -69,8 +81,17 @@ class Shopper:
         for article in rng.sample(self.articles, min(size, len(self.articles))):
             quantity = 1 if rng.random() < 0.8 else rng.randint(2, 6)
             discount = article.unit_cents * quantity // 5 if rng.random() < 0.05 else 0
-            lines.append(make_line(article.gtin, quantity, article.unit_cents, article.category,
-                                   article.label, discount, getattr(article, "vat_rate", msgspec.UNSET)))
+            lines.append(
+                make_line(
+                    article.gtin,
+                    quantity,
+                    article.unit_cents,
+                    article.category,
+                    article.label,
+                    discount,
+                    getattr(article, "vat_rate", msgspec.UNSET),
+                )
+            )
         # Pareto-ish loyalty: a few cards shop often.
         card = self.cards[int(len(self.cards) * rng.random() ** 3)] if rng.random() < self.card_share else None
         return lines, card

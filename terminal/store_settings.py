@@ -12,6 +12,7 @@ or the file `LOYALTY_STORE_SETTINGS` names:
 The SIRET (14 digits, Luhn key) and the intra-community VAT number (FR, a 2-digit key, the SIREN) are checked,
 so a typo never reaches a receipt. Without a file the receipt names the store by its id only.
 """
+
 from __future__ import annotations
 
 import os
@@ -63,18 +64,25 @@ def parse_settings(text: str, source: str = SETTINGS_FILE) -> StoreSettings:
     address = data.get("address", [])
     if isinstance(address, str):
         address = [address]
-    if (not isinstance(address, list) or len(address) > 4
-            or not all(isinstance(a, str) and 0 < len(a) <= MAX_FIELD for a in address)):
+    if (
+        not isinstance(address, list)
+        or len(address) > 4
+        or not all(isinstance(a, str) and 0 < len(a) <= MAX_FIELD for a in address)
+    ):
         raise TillError(f"{source}: address must be 1 to 4 lines of at most {MAX_FIELD} characters")
     siret = str(data.get("siret", "")).replace(" ", "")
     if siret and (len(siret) != 14 or not siret.isdigit() or not luhn_ok(siret)):
-        raise TillError(f"{source}: siret {data['siret']!r} is not a SIRET (14 digits with a valid key): copy it "
-                        "from the store's Kbis")
+        raise TillError(
+            f"{source}: siret {data['siret']!r} is not a SIRET (14 digits with a valid key): copy it "
+            "from the store's Kbis"
+        )
     vat = str(data.get("vat_number", "")).replace(" ", "").upper()
-    if vat and (len(vat) != 13 or not vat.startswith("FR") or not vat[2:].isdigit()
-                or int(vat[2:4]) != vat_key(vat[4:])):
-        raise TillError(f"{source}: vat_number {data['vat_number']!r} is not a French VAT number (FR, 2-digit key, "
-                        "SIREN)")
+    if vat and (
+        len(vat) != 13 or not vat.startswith("FR") or not vat[2:].isdigit() or int(vat[2:4]) != vat_key(vat[4:])
+    ):
+        raise TillError(
+            f"{source}: vat_number {data['vat_number']!r} is not a French VAT number (FR, 2-digit key, SIREN)"
+        )
     if siret and vat and siret[:9] != vat[4:]:
         raise TillError(f"{source}: vat_number {vat} is not the one of SIRET {siret} (SIREN {siret[:9]})")
     return StoreSettings(name.strip(), tuple(address), siret, vat)
@@ -87,7 +95,7 @@ def load_settings(till_key: str | Path | None = None) -> StoreSettings | None:
     if path is None or (not env and not path.exists()):
         return None
     try:
-        data = path.read_bytes()[:MAX_SETTINGS_BYTES + 1]
+        data = path.read_bytes()[: MAX_SETTINGS_BYTES + 1]
     except OSError as exc:
         raise TillError(f"store settings {path} cannot be read ({exc.strerror}): see docs/till.md, receipts") from None
     if len(data) > MAX_SETTINGS_BYTES:

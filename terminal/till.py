@@ -3,6 +3,7 @@
 The screen only turns keys into these calls and shows what they return. Card look-ups open their
 own SQLite connection so a worker thread can run them while the screen keeps answering.
 """
+
 from __future__ import annotations
 
 import random
@@ -26,8 +27,16 @@ from .cardstate import CardBalance
 from .errors import BasketError, RedeemError, TillError
 from .journal import Journal
 from .offers import offers_by_campaign, offers_for_card
-from .receipt import (make_printer, needs_printing, print_text, render_cheques, render_control_slip,
-                      render_duplicate, render_receipt, render_training)
+from .receipt import (
+    make_printer,
+    needs_printing,
+    print_text,
+    render_cheques,
+    render_control_slip,
+    render_duplicate,
+    render_receipt,
+    render_training,
+)
 from .receipt_qr import link_for, qr_line
 from .returns import close_return
 from .sale import close_sale
@@ -65,10 +74,19 @@ class Closed:
 
 
 class TillSession:
-    def __init__(self, db: str, terminal: str, *, cashier: str = "cashier",
-                 catalogue: Mapping[str, Article] | None = None, printer: str = "dummy",
-                 online: Callable[[], bool] = lambda: False, key: str | None = None, requester=None,
-                 settings=None):
+    def __init__(
+        self,
+        db: str,
+        terminal: str,
+        *,
+        cashier: str = "cashier",
+        catalogue: Mapping[str, Article] | None = None,
+        printer: str = "dummy",
+        online: Callable[[], bool] = lambda: False,
+        key: str | None = None,
+        requester=None,
+        settings=None,
+    ):
         """`requester` (terminal.requests.Requester): asks head office for unknown balances and tickets;
         `settings` (terminal.store_settings.StoreSettings): the receipt's legal mentions, by default read from
         store.toml beside the till's key or $LOYALTY_STORE_SETTINGS."""
@@ -133,8 +151,12 @@ class TillSession:
 
     def pay(self, kind: str, cents: int | None = None) -> int:
         if kind == "cheque":
-            raise BasketError(_("a loyalty cheque is taken by its number: type cheque then the 26 digits under "
-                                "its barcode, or scan it"))
+            raise BasketError(
+                _(
+                    "a loyalty cheque is taken by its number: type cheque then the 26 digits under "
+                    "its barcode, or scan it"
+                )
+            )
         return self.basket.pay(kind, cents)
 
     # -- loyalty cheques as a tender: checked with head office when online ----------------------------------
@@ -142,8 +164,9 @@ class TillSession:
         """What the till checks alone (card, digits, not taken already); the cheque's serial, parsed."""
         from .cheques import check_serial
 
-        return check_serial(self.journal.conn, text, self.basket.card,
-                            [t.serial for t in self.basket.tenders if t.kind == "cheque"])
+        return check_serial(
+            self.journal.conn, text, self.basket.card, [t.serial for t in self.basket.tenders if t.kind == "cheque"]
+        )
 
     def ask_cheque(self, serial: str):
         """Ask head office about the cheque (waits up to ASK_TIMEOUT; no database: safe in a worker). None when
@@ -171,8 +194,9 @@ class TillSession:
             cents, note = answer.cheque.cents, ""
         else:
             taken = sum(t.cents for t in self.basket.tenders if t.serial in self.offline_cheques)
-            cents = value_offline(self.journal.conn, cheque, self.basket.card, day_start(self.rules(), utc_now()),
-                                  taken)
+            cents = value_offline(
+                self.journal.conn, cheque, self.basket.card, day_start(self.rules(), utc_now()), taken
+            )
             self.offline_cheques.add(cheque.serial)
             note = _("offline: taken under the offline cap; head office checks it when the till syncs")
         due = self.basket.due_cents
@@ -210,8 +234,9 @@ class TillSession:
         if reply is None:
             raise TillError(offline)
         if not reply.found or reply.customer is None:
-            raise TillError(reply.message or _("head office found no customer with this phone number: scan or type "
-                                               "the card"))
+            raise TillError(
+                reply.message or _("head office found no customer with this phone number: scan or type the card")
+            )
         return reply.customer.card, reply.customer.masked_name
 
     def _balance_of(self, number: str) -> CardBalance:
@@ -263,9 +288,14 @@ class TillSession:
         rules = self.rules()
         tendered = sum(t.cents for t in self.basket.tenders if t.kind == "points")
         return plan_tender(
-            rules, points, balance=balance.points - self.basket.points_used, due_cents=self.basket.due_cents,
-            offline=not balance.confirmed if offline is None else offline, redeemed_today=self._redeemed_today(rules),
-            payable_cents=payable_with_points(rules, self.basket.lines, tendered))
+            rules,
+            points,
+            balance=balance.points - self.basket.points_used,
+            due_cents=self.basket.due_cents,
+            offline=not balance.confirmed if offline is None else offline,
+            redeemed_today=self._redeemed_today(rules),
+            payable_cents=payable_with_points(rules, self.basket.lines, tendered),
+        )
 
     def hold_for(self, points: int) -> Hold | None:
         """The reservation to ask head office for before `points` of the ticket's card are spent; None when the
@@ -361,8 +391,9 @@ class TillSession:
                 answer = self.reserve(hold)
             offline = not self._reserved(answer, hold, asked)
         check_offline_cap(rules, issue.points, offline=offline, redeemed_today=self._redeemed_today(rules))
-        entry = PointsEntry(kind="redeem", rule=f"loyalty cheque: {issue.count} x {format_cents(issue.cents)} EUR",
-                            points=issue.points)
+        entry = PointsEntry(
+            kind="redeem", rule=f"loyalty cheque: {issue.count} x {format_cents(issue.cents)} EUR", points=issue.points
+        )
         self.basket.cheques.append(entry)
         return entry
 
@@ -379,13 +410,25 @@ class TillSession:
         if not basket.lines:
             raise BasketError(_("the basket is empty: scan an article first"))
         if basket.due_cents:
-            raise BasketError(_("{amount} still due: take a payment (F10) before closing").format(
-                amount=format_money(basket.due_cents)))
+            raise BasketError(
+                _("{amount} still due: take a payment (F10) before closing").format(
+                    amount=format_money(basket.due_cents)
+                )
+            )
         if self.training:
             return self._close_training()
         before = self.balance.points if self.balance else None
-        ticket = close_sale(self.journal, list(basket.lines), basket.card, self.cashier, list(basket.tenders),
-                            basket.redeemed_points, list(basket.cheques), self.offline_cheques, also=also)
+        ticket = close_sale(
+            self.journal,
+            list(basket.lines),
+            basket.card,
+            self.cashier,
+            list(basket.tenders),
+            basket.redeemed_points,
+            list(basket.cheques),
+            self.offline_cheques,
+            also=also,
+        )
         closed = self._finish(ticket, basket.change_cents, before)
         self.basket = Basket(self.catalogue)
         self.offline_cheques = set()
@@ -397,10 +440,21 @@ class TillSession:
         """A training ticket: journaled in the training chain, printed "mode école"; no sale, no points."""
         basket = self.basket
         event = self.journal.record_event("training_ticket", cashier=self.cashier, lines=list(basket.lines))
-        shown = Ticket(id=f"{self.terminal}-E{event.seq:08d}", terminal=self.terminal, seq=event.seq,
-                       store=self.journal.store, cashier=self.cashier, opened_at=event.at, closed_at=event.at,
-                       lines=list(basket.lines), tenders=list(basket.tenders), total_cents=event.total_cents,
-                       card=None, points=[], rules_version="")
+        shown = Ticket(
+            id=f"{self.terminal}-E{event.seq:08d}",
+            terminal=self.terminal,
+            seq=event.seq,
+            store=self.journal.store,
+            cashier=self.cashier,
+            opened_at=event.at,
+            closed_at=event.at,
+            lines=list(basket.lines),
+            tenders=list(basket.tenders),
+            total_cents=event.total_cents,
+            card=None,
+            points=[],
+            rules_version="",
+        )
         receipt = render_training(render_receipt(shown, change_cents=basket.change_cents))
         self.basket = Basket(self.catalogue)
         self.balance = None
@@ -411,15 +465,24 @@ class TillSession:
         """`always`: print the receipt whatever the basket (a return's, the store's proof of the refund)."""
         balance = cardstate.card_balance(self.journal.conn, ticket.card, self.online()) if ticket.card else None
         offers = self._offers_on(ticket)
-        receipt = render_receipt(ticket, change_cents=change_cents, balance=balance and balance.points,
-                                 balance_confirmed=bool(balance and balance.confirmed), offers=offers,
-                                 settings=self.settings, expires_on=self._expiry(ticket))
+        receipt = render_receipt(
+            ticket,
+            change_cents=change_cents,
+            balance=balance and balance.points,
+            balance_confirmed=bool(balance and balance.confirmed),
+            offers=offers,
+            settings=self.settings,
+            expires_on=self._expiry(ticket),
+        )
         link = link_for(ticket)  # the QR code to the ticket's page (terminal/receipt_qr.py)
         receipt += f"{qr_line()}\n" if link else ""
         slip = None
         if ticket.points_redeemed:
-            slip = render_control_slip(ticket, balance_before=balance_before if balance_before is not None else 0,
-                                       balance_after=balance.points if balance else 0)
+            slip = render_control_slip(
+                ticket,
+                balance_before=balance_before if balance_before is not None else 0,
+                balance_after=balance.points if balance else 0,
+            )
         cheques = tuple(render_cheques(ticket, offers))
         with self.journal.conn:
             self.journal.conn.execute("INSERT INTO receipts (ticket_id, text) VALUES (?, ?)", (ticket.id, receipt))
@@ -431,8 +494,9 @@ class TillSession:
         # Cheques issued print with their serial as a barcode (terminal/cheques.py), head office's offers without.
         serials = [serial for serial, _cents in cheques_issued(ticket)]
         numbered = [(c, next((s for s in serials if s in c), None)) for c in cheques]
-        error = self._print(receipt if printed else None, slip, *(c for c, s in numbered if s is None), qr=link) \
-            or self._print_cheques([(c, s) for c, s in numbered if s is not None])
+        error = self._print(
+            receipt if printed else None, slip, *(c for c, s in numbered if s is None), qr=link
+        ) or self._print_cheques([(c, s) for c, s in numbered if s is not None])
         return Closed(ticket, receipt, slip, balance, error, cheques, printed)
 
     def print_receipt(self) -> str:
@@ -491,10 +555,16 @@ class TillSession:
             # Closed without the screen (loyalty till sell): rebuilt from the journal, change and balance unknown.
             ticket = self.journal.find_ticket(ticket_id)
             if ticket is None:
-                raise TillError(_("no ticket {id} in this till's journal: check the number at the foot of the receipt")
-                                .format(id=ticket_id))
-            row = (render_receipt(ticket, offers=self._offers_on(ticket), settings=self.settings,
-                                  expires_on=self._expiry(ticket)),)
+                raise TillError(
+                    _("no ticket {id} in this till's journal: check the number at the foot of the receipt").format(
+                        id=ticket_id
+                    )
+                )
+            row = (
+                render_receipt(
+                    ticket, offers=self._offers_on(ticket), settings=self.settings, expires_on=self._expiry(ticket)
+                ),
+            )
         copy = self.copies(ticket_id) + 1
         self.journal.record_event("reprint", cashier=self.cashier, ticket_id=ticket_id, copy=copy)
         text = render_duplicate(row[0], copy)
@@ -505,17 +575,20 @@ class TillSession:
 
     def copies(self, ticket_id: str) -> int:
         """How many duplicates of the ticket were printed (the original is copy 0)."""
-        return self.journal.conn.execute("SELECT count(*) FROM till_events WHERE kind = 'reprint' AND ticket_id = ?",
-                                         (ticket_id,)).fetchone()[0]
+        return self.journal.conn.execute(
+            "SELECT count(*) FROM till_events WHERE kind = 'reprint' AND ticket_id = ?", (ticket_id,)
+        ).fetchone()[0]
 
-    def return_lines(self, original_id: str, picks: Mapping[int, int], tender_kind: str = "cash",
-                     ask: bool = True) -> Closed:
+    def return_lines(
+        self, original_id: str, picks: Mapping[int, int], tender_kind: str = "cash", ask: bool = True
+    ) -> Closed:
         """`ask`: ask head office first what other tills returned (may wait ASK_TIMEOUT); the screen has asked
         in a worker when the ticket was picked (fetch_original) and passes False."""
         if self.basket.lines:
             raise BasketError(_("a sale is in progress: close or cancel it before a return"))
-        ticket = close_return(self.journal, original_id, picks, self.cashier, tender_kind,
-                              self.requester if ask else None)
+        ticket = close_return(
+            self.journal, original_id, picks, self.cashier, tender_kind, self.requester if ask else None
+        )
         return self._finish(ticket, 0, None, always=True)
 
     def find_original(self, ticket_id: str) -> Ticket:

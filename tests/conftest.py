@@ -1,4 +1,5 @@
 """Shared fixtures: real Mosquitto, pcscd + vpcd, PostgreSQL, headless Chromium; short timing constants."""
+
 import pytest
 
 from sync import sender
@@ -7,6 +8,7 @@ from .fixtures.broker_dirs import reachable, secure_broker  # noqa: F401 - fixtu
 from .fixtures.browser import browser  # noqa: F401 - fixture
 from .fixtures.files import usual_umask  # noqa: F401 - fixture
 from .fixtures.desk import desk, desk_engine, fast_argon2, office  # noqa: F401 - fixtures (desk_engine: the desk on
+
 # SQLite unless a module asks for both)
 from .fixtures.headoffice import office_target  # noqa: F401 - fixture
 from .fixtures.languages import compiled_catalogs, english, french_by_default  # noqa: F401 - fixtures

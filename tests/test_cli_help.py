@@ -1,4 +1,5 @@
 """Every command explains itself, and every command and topic is documented (the docs cannot rot)."""
+
 import re
 from pathlib import Path
 
@@ -43,11 +44,22 @@ def test_every_command_is_documented():
 
 def test_every_topic_is_in_the_mqtt_contract():
     contract = (ROOT / "docs" / "mqtt.md").read_text()
-    names = [topics.TICKETS_SUBSCRIPTION, topics.RULES, topics.HOTLIST, topics.OFFERS,
-             topics.tickets("{terminal}"), topics.acks("{terminal}"), topics.commands("{terminal}"),
-             topics.STATUS_SUBSCRIPTION, topics.status("{terminal}"), topics.REQUESTS_SUBSCRIPTION,
-             topics.requests("{terminal}"), topics.replies("{terminal}"), topics.CATALOGUE,
-             topics.catalogue("{store}")]
+    names = [
+        topics.TICKETS_SUBSCRIPTION,
+        topics.RULES,
+        topics.HOTLIST,
+        topics.OFFERS,
+        topics.tickets("{terminal}"),
+        topics.acks("{terminal}"),
+        topics.commands("{terminal}"),
+        topics.STATUS_SUBSCRIPTION,
+        topics.status("{terminal}"),
+        topics.REQUESTS_SUBSCRIPTION,
+        topics.requests("{terminal}"),
+        topics.replies("{terminal}"),
+        topics.CATALOGUE,
+        topics.catalogue("{store}"),
+    ]
     missing = [n for n in names if n not in contract]
     assert not missing, f"docs/mqtt.md does not mention {missing}"
     assert re.search(r"acked_to", contract) and re.search(r"resend", contract)

@@ -9,14 +9,17 @@ PACKAGES = ("programme", "sync", "cardreader", "terminal", "server", "loyalty")
 
 def test_no_module_is_in_an_import_circle():
     graph = grimp.build_graph(*PACKAGES)
-    circles = sorted({
-        tuple(sorted((module, imported)))
-        for module in graph.modules
-        for imported in graph.find_modules_directly_imported_by(module)
-        if imported != module and graph.chain_exists(importer=imported, imported=module)
-    })
+    circles = sorted(
+        {
+            tuple(sorted((module, imported)))
+            for module in graph.modules
+            for imported in graph.find_modules_directly_imported_by(module)
+            if imported != module and graph.chain_exists(importer=imported, imported=module)
+        }
+    )
     assert circles == [], "import circles (each pair imports the other, directly or not): " + ", ".join(
-        f"{a} <-> {b}" for a, b in circles)
+        f"{a} <-> {b}" for a, b in circles
+    )
 
 
 def test_every_from_import_names_something_its_module_has():

@@ -1,5 +1,6 @@
 """Every user-facing message has its French: extracted from the source as `pybabel extract -F babel.cfg` does,
 then looked up in programme/locales/fr (no message missing, none empty, none fuzzy, placeholders kept)."""
+
 from __future__ import annotations
 
 import re
@@ -45,8 +46,10 @@ def test_every_message_of_the_source_has_its_french(french):
         strings = () if entry is None else entry.string if isinstance(entry.string, tuple) else (entry.string,)
         if entry is None or not all(strings):
             missing.append(f"{msgid!r} ({where[0]})")
-    assert not missing, (f"{len(missing)} message(s) without French in {CATALOG.relative_to(ROOT)}; run "
-                         "the pybabel commands of docs/i18n.md and translate them:\n" + "\n".join(missing))
+    assert not missing, (
+        f"{len(missing)} message(s) without French in {CATALOG.relative_to(ROOT)}; run "
+        "the pybabel commands of docs/i18n.md and translate them:\n" + "\n".join(missing)
+    )
 
 
 def test_the_french_catalog_has_no_fuzzy_entry_and_keeps_the_placeholders(french):
@@ -59,8 +62,9 @@ def test_the_french_catalog_has_no_fuzzy_entry_and_keeps_the_placeholders(french
         ids = entry.id if isinstance(entry.id, tuple) else (entry.id,)
         strings = entry.string if isinstance(entry.string, tuple) else (entry.string,)
         wanted = sorted(PLACEHOLDER.findall(ids[-1]))
-        changed += [f"{ids[0]!r}: {string!r}" for string in strings
-                    if string and sorted(PLACEHOLDER.findall(string)) != wanted]
+        changed += [
+            f"{ids[0]!r}: {string!r}" for string in strings if string and sorted(PLACEHOLDER.findall(string)) != wanted
+        ]
     assert not changed, "French that loses or adds a placeholder:\n" + "\n".join(changed)
 
 

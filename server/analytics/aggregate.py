@@ -8,6 +8,7 @@ On PostgreSQL tickets have no rowid and ids committed by concurrent writers do n
 a trigger notes each ticket stored in `aggregate_pending` (in the ticket's own transaction) and a fold
 takes and deletes what it folds; the watermark there is the count of tickets folded so far.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -49,7 +50,9 @@ CREATE TABLE IF NOT EXISTS aggregate_state (
     last_rowid INTEGER NOT NULL
 );
 """
-SCHEMA_PG = SCHEMA.replace(") WITHOUT ROWID;", ");") + """
+SCHEMA_PG = (
+    SCHEMA.replace(") WITHOUT ROWID;", ");")
+    + """
 CREATE TABLE IF NOT EXISTS aggregate_pending (
     n BIGSERIAL PRIMARY KEY,
     id TEXT NOT NULL,
@@ -68,6 +71,7 @@ BEGIN
     RETURN NULL;
 END $$;
 """
+)
 # the trigger, and the tickets stored before it existed, in one go (ingest waits meanwhile)
 TRIGGER_PG = """
 LOCK TABLE tickets IN SHARE ROW EXCLUSIVE MODE;
@@ -111,8 +115,13 @@ def ensure_schema(conn: Connection) -> None:
         _ensure_schema_pg(conn)
         return
     # executescript would commit the caller's transaction (a snapshot): only run it when a table is missing
-    if conn.execute("SELECT count(*) FROM sqlite_master WHERE name IN "
-                    "('card_day', 'card_day_day', 'store_day', 'card_category', 'aggregate_state')").fetchone()[0] < 5:
+    if (
+        conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name IN "
+            "('card_day', 'card_day_day', 'store_day', 'card_category', 'aggregate_state')"
+        ).fetchone()[0]
+        < 5
+    ):
         conn.executescript(SCHEMA)
 
 
@@ -133,12 +142,14 @@ def pending(conn: Connection, limit: int | None = None) -> int:
     ensure_schema(conn)
     if dialect(conn) == POSTGRESQL:
         if limit is not None:
-            return conn.execute("SELECT count(*) FROM (SELECT 1 FROM aggregate_pending LIMIT ?) p",
-                                (limit,)).fetchone()[0]
+            return conn.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM aggregate_pending LIMIT ?) p", (limit,)
+            ).fetchone()[0]
         return conn.execute("SELECT count(*) FROM aggregate_pending").fetchone()[0]
     if limit is not None:
-        return conn.execute("SELECT count(*) FROM (SELECT 1 FROM tickets WHERE rowid > ? LIMIT ?)",
-                            (watermark(conn), limit)).fetchone()[0]
+        return conn.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM tickets WHERE rowid > ? LIMIT ?)", (watermark(conn), limit)
+        ).fetchone()[0]
     return conn.execute("SELECT count(*) FROM tickets WHERE rowid > ?", (watermark(conn),)).fetchone()[0]
 
 
@@ -167,16 +178,21 @@ def refresh(conn: Connection, progress: Callable[[int], None] | None = None) -> 
         start = watermark(conn)
         folded = 0
         while True:
-            end = conn.execute("SELECT max(rowid) FROM (SELECT rowid FROM tickets WHERE rowid > ? "
-                               "ORDER BY rowid LIMIT ?)", (start, BATCH)).fetchone()[0]
+            end = conn.execute(
+                "SELECT max(rowid) FROM (SELECT rowid FROM tickets WHERE rowid > ? ORDER BY rowid LIMIT ?)",
+                (start, BATCH),
+            ).fetchone()[0]
             if end is None:
                 break
             folded += _fold(conn, start, end)
             if progress:
                 progress(folded)
             start = end
-        conn.execute("INSERT INTO aggregate_state VALUES ('tickets', ?) ON CONFLICT(name) DO UPDATE SET "
-                     "last_rowid = excluded.last_rowid", (start,))
+        conn.execute(
+            "INSERT INTO aggregate_state VALUES ('tickets', ?) ON CONFLICT(name) DO UPDATE SET "
+            "last_rowid = excluded.last_rowid",
+            (start,),
+        )
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -194,20 +210,33 @@ def _refresh_pg(conn, progress: Callable[[int], None] | None) -> dict:
         while True:
             tickets = conn.execute(
                 "DELETE FROM aggregate_pending WHERE n IN (SELECT n FROM aggregate_pending ORDER BY n LIMIT ?) "
-                "RETURNING id, card, day, store, total_cents, points_earned, points_redeemed", (BATCH,)).fetchall()
+                "RETURNING id, card, day, store, total_cents, points_earned, points_redeemed",
+                (BATCH,),
+            ).fetchall()
             if not tickets:
                 break
             identified = [t[0] for t in tickets if t[1] is not None]
-            lines = conn.execute("SELECT ticket_id, category, total_cents FROM lines WHERE ticket_id = ANY(?)",
-                                 (identified,)).fetchall() if identified else []
+            lines = (
+                conn.execute(
+                    "SELECT ticket_id, category, total_cents FROM lines WHERE ticket_id = ANY(?)", (identified,)
+                ).fetchall()
+                if identified
+                else []
+            )
             cards = {t[0]: t[1] for t in tickets}
-            folded += _fold_rows(conn, [tuple(t) for t in tickets],
-                                 [(tid, category, cents, cards[tid]) for tid, category, cents in lines])
+            folded += _fold_rows(
+                conn,
+                [tuple(t) for t in tickets],
+                [(tid, category, cents, cards[tid]) for tid, category, cents in lines],
+            )
             if progress:
                 progress(folded)
         total += folded
-        conn.execute("INSERT INTO aggregate_state VALUES ('tickets', ?) ON CONFLICT(name) DO UPDATE SET "
-                     "last_rowid = excluded.last_rowid", (total,))
+        conn.execute(
+            "INSERT INTO aggregate_state VALUES ('tickets', ?) ON CONFLICT(name) DO UPDATE SET "
+            "last_rowid = excluded.last_rowid",
+            (total,),
+        )
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -218,10 +247,14 @@ def _refresh_pg(conn, progress: Callable[[int], None] | None) -> dict:
 def _fold(conn: Connection, start: int, end: int) -> int:
     tickets = conn.execute(
         "SELECT id, card, substr(closed_at, 1, 10), store, total_cents, points_earned, points_redeemed "
-        "FROM tickets WHERE rowid > ? AND rowid <= ?", (start, end)).fetchall()
+        "FROM tickets WHERE rowid > ? AND rowid <= ?",
+        (start, end),
+    ).fetchall()
     lines = conn.execute(
         "SELECT l.ticket_id, l.category, l.total_cents, t.card FROM tickets t JOIN lines l ON l.ticket_id = t.id "
-        "WHERE t.rowid > ? AND t.rowid <= ? AND t.card IS NOT NULL", (start, end))
+        "WHERE t.rowid > ? AND t.rowid <= ? AND t.card IS NOT NULL",
+        (start, end),
+    )
     return _fold_rows(conn, tickets, lines)
 
 

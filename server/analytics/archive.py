@@ -13,6 +13,7 @@ The archive says what it is in `_archive.json` (its id, the tables, the layout);
 the one archive it feeds (`archive_target`), so two databases never mix in one archive and a moved
 archive is noticed rather than refilled. Files hold card numbers (personal data): 0600, folders 0700.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -29,8 +30,8 @@ from server.storage.connection import POSTGRESQL, dialect, has_table, is_postgre
 from ..errors import ServerError
 from .aggregate import create_pg
 
-BATCH = 50_000           # tickets per batch (and their lines)
-LEDGER_BATCH = 200_000   # ledger entries per batch
+BATCH = 50_000  # tickets per batch (and their lines)
+LEDGER_BATCH = 200_000  # ledger entries per batch
 TABLES = ("tickets", "lines", "ledger")
 MANIFEST = "_archive.json"
 LOCK_FILE = ".export.lock"
@@ -56,7 +57,9 @@ CREATE TABLE IF NOT EXISTS archive_batches (
     ledger INTEGER
 );
 """
-SCHEMA_PG = SCHEMA.replace("INTEGER", "BIGINT") + """
+SCHEMA_PG = (
+    SCHEMA.replace("INTEGER", "BIGINT")
+    + """
 CREATE TABLE IF NOT EXISTS archive_pending_tickets (
     n BIGSERIAL PRIMARY KEY,
     id TEXT NOT NULL,
@@ -89,6 +92,7 @@ CREATE TRIGGER tickets_archive_pending AFTER INSERT ON tickets REFERENCING NEW T
 CREATE TRIGGER ledger_archive_pending AFTER INSERT ON ledger REFERENCING NEW TABLE AS stored
     FOR EACH STATEMENT EXECUTE FUNCTION archive_note_ledger();
 """
+)
 
 
 class ArchiveError(ServerError):
@@ -108,21 +112,54 @@ def _arrow():
 
     ts = pa.timestamp("us", tz="UTC")
     return pa, {
-        "tickets": pa.schema([
-            ("id", pa.string()), ("terminal", pa.string()), ("seq", pa.int64()), ("store", pa.string()),
-            ("cashier", pa.string()), ("closed_at", ts), ("day", pa.date32()), ("card", pa.string()),
-            ("total_cents", pa.int64()), ("points_earned", pa.int64()), ("points_redeemed", pa.int64()),
-            ("rules_version", pa.string()), ("hash", pa.string()), ("prev_hash", pa.string()),
-            ("received_at", ts)]),
-        "lines": pa.schema([
-            ("ticket_id", pa.string()), ("line_no", pa.int32()), ("gtin", pa.string()), ("label", pa.string()),
-            ("category", pa.string()), ("quantity", pa.int64()), ("unit_cents", pa.int64()),
-            ("discount_cents", pa.int64()), ("total_cents", pa.int64()), ("store", pa.string()),
-            ("card", pa.string()), ("day", pa.date32())]),
-        "ledger": pa.schema([
-            ("id", pa.int64()), ("card", pa.string()), ("kind", pa.string()), ("points", pa.int64()),
-            ("rule", pa.string()), ("cause", pa.string()), ("ticket_id", pa.string()), ("at", ts),
-            ("lot_at", ts)]),
+        "tickets": pa.schema(
+            [
+                ("id", pa.string()),
+                ("terminal", pa.string()),
+                ("seq", pa.int64()),
+                ("store", pa.string()),
+                ("cashier", pa.string()),
+                ("closed_at", ts),
+                ("day", pa.date32()),
+                ("card", pa.string()),
+                ("total_cents", pa.int64()),
+                ("points_earned", pa.int64()),
+                ("points_redeemed", pa.int64()),
+                ("rules_version", pa.string()),
+                ("hash", pa.string()),
+                ("prev_hash", pa.string()),
+                ("received_at", ts),
+            ]
+        ),
+        "lines": pa.schema(
+            [
+                ("ticket_id", pa.string()),
+                ("line_no", pa.int32()),
+                ("gtin", pa.string()),
+                ("label", pa.string()),
+                ("category", pa.string()),
+                ("quantity", pa.int64()),
+                ("unit_cents", pa.int64()),
+                ("discount_cents", pa.int64()),
+                ("total_cents", pa.int64()),
+                ("store", pa.string()),
+                ("card", pa.string()),
+                ("day", pa.date32()),
+            ]
+        ),
+        "ledger": pa.schema(
+            [
+                ("id", pa.int64()),
+                ("card", pa.string()),
+                ("kind", pa.string()),
+                ("points", pa.int64()),
+                ("rule", pa.string()),
+                ("cause", pa.string()),
+                ("ticket_id", pa.string()),
+                ("at", ts),
+                ("lot_at", ts),
+            ]
+        ),
     }
 
 
@@ -133,8 +170,10 @@ def schemas() -> dict:
 
 # What each table's query reads (the schema's columns but `day`, which comes from closed_at; lines take
 # their ticket's store, card and closed_at besides).
-TICKET_COLUMNS = ("id, terminal, seq, store, cashier, closed_at, card, total_cents, points_earned, "
-                  "points_redeemed, rules_version, hash, prev_hash, received_at")
+TICKET_COLUMNS = (
+    "id, terminal, seq, store, cashier, closed_at, card, total_cents, points_earned, "
+    "points_redeemed, rules_version, hash, prev_hash, received_at"
+)
 LINE_COLUMNS = "ticket_id, line_no, gtin, label, category, quantity, unit_cents, discount_cents, total_cents"
 LEDGER_COLUMNS = "id, card, kind, points, rule, cause, ticket_id, at, lot_at"
 READ = {"tickets": TICKET_COLUMNS, "lines": LINE_COLUMNS, "ledger": LEDGER_COLUMNS}
@@ -171,10 +210,12 @@ def archived(conn) -> int:
     of the batches done, on PostgreSQL the tickets they hold."""
     ensure_schema(conn)
     if dialect(conn) == POSTGRESQL:
-        return conn.execute("SELECT coalesce(sum(tickets), 0) FROM archive_batches WHERE done_at IS NOT NULL"
-                            ).fetchone()[0]
-    return conn.execute("SELECT coalesce(max(last_ticket), 0) FROM archive_batches WHERE done_at IS NOT NULL"
-                        ).fetchone()[0]
+        return conn.execute(
+            "SELECT coalesce(sum(tickets), 0) FROM archive_batches WHERE done_at IS NOT NULL"
+        ).fetchone()[0]
+    return conn.execute(
+        "SELECT coalesce(max(last_ticket), 0) FROM archive_batches WHERE done_at IS NOT NULL"
+    ).fetchone()[0]
 
 
 def archive_of(conn) -> Path | None:
@@ -250,8 +291,10 @@ def _bind(conn, archive: Path) -> None:
     ours = row[0] if row else None
     if ours is None:
         if theirs is not None:
-            raise ArchiveError(f"{archive} holds the archive of another database: give this database an archive "
-                               "of its own (--archive NEW_DIR)")
+            raise ArchiveError(
+                f"{archive} holds the archive of another database: give this database an archive "
+                "of its own (--archive NEW_DIR)"
+            )
         if any(p.name != LOCK_FILE for p in archive.iterdir()):
             raise ArchiveError(f"{archive} is not empty and is not an archive: give an empty or new folder")
         ours = str(uuid.uuid4())
@@ -267,13 +310,23 @@ def _bind(conn, archive: Path) -> None:
         else:
             raise ArchiveError(_not_that_archive(row, archive))
     if theirs is None:
-        _write_json(manifest, {"format": FORMAT, "id": ours, "tables": list(TABLES), "partitioning": "month=YYYY-MM",
-                               "files": "<table>/month=YYYY-MM/batch-NNNNNNNN.parquet"})
+        _write_json(
+            manifest,
+            {
+                "format": FORMAT,
+                "id": ours,
+                "tables": list(TABLES),
+                "partitioning": "month=YYYY-MM",
+                "files": "<table>/month=YYYY-MM/batch-NNNNNNNN.parquet",
+            },
+        )
 
 
 def _not_that_archive(target, archive: Path) -> str:
-    return (f"this database is archived in {target[1]} (archive {target[0]}), and {archive} is not that archive: "
-            f"give --archive {target[1]}")
+    return (
+        f"this database is archived in {target[1]} (archive {target[0]}), and {archive} is not that archive: "
+        f"give --archive {target[1]}"
+    )
 
 
 def read_manifest(path: Path) -> dict:
@@ -308,17 +361,21 @@ def _now() -> str:
 
 
 def _unfinished(conn) -> list[Batch]:
-    rows = conn.execute("SELECT batch, first_ticket, last_ticket, first_ledger, last_ledger FROM archive_batches "
-                        "WHERE done_at IS NULL ORDER BY batch").fetchall()
+    rows = conn.execute(
+        "SELECT batch, first_ticket, last_ticket, first_ledger, last_ledger FROM archive_batches "
+        "WHERE done_at IS NULL ORDER BY batch"
+    ).fetchall()
     return [Batch(*row) for row in rows]
 
 
 def _claimed_tickets(conn, batch: Batch) -> int:
     if dialect(conn) == POSTGRESQL:
-        return conn.execute("SELECT count(*) FROM archive_pending_tickets WHERE batch = ?",
-                            (batch.number,)).fetchone()[0]
-    return conn.execute("SELECT count(*) FROM tickets WHERE rowid > ? AND rowid <= ?",
-                        (batch.first_ticket, batch.last_ticket)).fetchone()[0]
+        return conn.execute("SELECT count(*) FROM archive_pending_tickets WHERE batch = ?", (batch.number,)).fetchone()[
+            0
+        ]
+    return conn.execute(
+        "SELECT count(*) FROM tickets WHERE rowid > ? AND rowid <= ?", (batch.first_ticket, batch.last_ticket)
+    ).fetchone()[0]
 
 
 @contextmanager
@@ -343,34 +400,47 @@ def _claim(conn) -> Batch | None:
         if dialect(conn) == POSTGRESQL:
             tickets = conn.execute(
                 "UPDATE archive_pending_tickets SET batch = ? WHERE n IN (SELECT n FROM archive_pending_tickets "
-                "WHERE batch IS NULL ORDER BY n LIMIT ?)", (number, BATCH)).rowcount
+                "WHERE batch IS NULL ORDER BY n LIMIT ?)",
+                (number, BATCH),
+            ).rowcount
             ledger = conn.execute(
                 "UPDATE archive_pending_ledger SET batch = ? WHERE n IN (SELECT n FROM archive_pending_ledger "
-                "WHERE batch IS NULL ORDER BY n LIMIT ?)", (number, LEDGER_BATCH)).rowcount
+                "WHERE batch IS NULL ORDER BY n LIMIT ?)",
+                (number, LEDGER_BATCH),
+            ).rowcount
             if not tickets and not ledger:
                 return None
             batch = Batch(number)
         else:
             ticket_from, ledger_from = conn.execute(
-                "SELECT coalesce(max(last_ticket), 0), coalesce(max(last_ledger), 0) FROM archive_batches").fetchone()
-            ticket_to = conn.execute("SELECT max(rowid) FROM (SELECT rowid FROM tickets WHERE rowid > ? "
-                                     "ORDER BY rowid LIMIT ?)", (ticket_from, BATCH)).fetchone()[0]
-            ledger_to = conn.execute("SELECT max(id) FROM (SELECT id FROM ledger WHERE id > ? ORDER BY id LIMIT ?)",
-                                     (ledger_from, LEDGER_BATCH)).fetchone()[0]
+                "SELECT coalesce(max(last_ticket), 0), coalesce(max(last_ledger), 0) FROM archive_batches"
+            ).fetchone()
+            ticket_to = conn.execute(
+                "SELECT max(rowid) FROM (SELECT rowid FROM tickets WHERE rowid > ? ORDER BY rowid LIMIT ?)",
+                (ticket_from, BATCH),
+            ).fetchone()[0]
+            ledger_to = conn.execute(
+                "SELECT max(id) FROM (SELECT id FROM ledger WHERE id > ? ORDER BY id LIMIT ?)",
+                (ledger_from, LEDGER_BATCH),
+            ).fetchone()[0]
             if ticket_to is None and ledger_to is None:
                 return None
             batch = Batch(number, ticket_from, ticket_to or ticket_from, ledger_from, ledger_to or ledger_from)
-        conn.execute("INSERT INTO archive_batches (batch, first_ticket, last_ticket, first_ledger, last_ledger, "
-                     "claimed_at) VALUES (?, ?, ?, ?, ?, ?)", (batch.number, batch.first_ticket, batch.last_ticket,
-                                                               batch.first_ledger, batch.last_ledger, _now()))
+        conn.execute(
+            "INSERT INTO archive_batches (batch, first_ticket, last_ticket, first_ledger, last_ledger, "
+            "claimed_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (batch.number, batch.first_ticket, batch.last_ticket, batch.first_ledger, batch.last_ledger, _now()),
+        )
     return batch
 
 
 def _mark_done(conn, batch: Batch, written: dict) -> None:
     """The watermark moves: only after every file of the batch is in place."""
     with _writing(conn):
-        conn.execute("UPDATE archive_batches SET done_at = ?, tickets = ?, lines = ?, ledger = ? WHERE batch = ?",
-                     (_now(), written["tickets"], written["lines"], written["ledger"], batch.number))
+        conn.execute(
+            "UPDATE archive_batches SET done_at = ?, tickets = ?, lines = ?, ledger = ? WHERE batch = ?",
+            (_now(), written["tickets"], written["lines"], written["ledger"], batch.number),
+        )
         if dialect(conn) == POSTGRESQL:
             conn.execute("DELETE FROM archive_pending_tickets WHERE batch = ?", (batch.number,))
             conn.execute("DELETE FROM archive_pending_ledger WHERE batch = ?", (batch.number,))
@@ -393,25 +463,43 @@ def _read_batch(conn, batch: Batch) -> tuple[list, list, list]:
     """(tickets, lines with their ticket's store, card and closed_at last, ledger entries) of a batch, each in
     a fixed order."""
     if dialect(conn) == POSTGRESQL:
-        tickets = _rows(conn, f"SELECT {', '.join('t.' + c for c in TICKET_COLUMNS.split(', '))} FROM "
-                        "archive_pending_tickets p JOIN tickets t ON t.id = p.id AND t.closed_at = p.closed_at "
-                        "WHERE p.batch = ? ORDER BY t.closed_at, t.id", (batch.number,))
-        lines = _rows(conn, f"SELECT {', '.join('l.' + c for c in LINE_COLUMNS.split(', '))}, t.store, t.card, "
-                      "t.closed_at FROM archive_pending_tickets p JOIN tickets t ON t.id = p.id AND "
-                      "t.closed_at = p.closed_at JOIN lines l ON l.ticket_id = p.id WHERE p.batch = ? "
-                      "ORDER BY l.ticket_id, l.line_no", (batch.number,))
-        ledger = _rows(conn, f"SELECT {', '.join('g.' + c for c in LEDGER_COLUMNS.split(', '))} FROM "
-                       "archive_pending_ledger p JOIN ledger g ON g.id = p.id WHERE p.batch = ? ORDER BY g.id",
-                       (batch.number,))
+        tickets = _rows(
+            conn,
+            f"SELECT {', '.join('t.' + c for c in TICKET_COLUMNS.split(', '))} FROM "
+            "archive_pending_tickets p JOIN tickets t ON t.id = p.id AND t.closed_at = p.closed_at "
+            "WHERE p.batch = ? ORDER BY t.closed_at, t.id",
+            (batch.number,),
+        )
+        lines = _rows(
+            conn,
+            f"SELECT {', '.join('l.' + c for c in LINE_COLUMNS.split(', '))}, t.store, t.card, "
+            "t.closed_at FROM archive_pending_tickets p JOIN tickets t ON t.id = p.id AND "
+            "t.closed_at = p.closed_at JOIN lines l ON l.ticket_id = p.id WHERE p.batch = ? "
+            "ORDER BY l.ticket_id, l.line_no",
+            (batch.number,),
+        )
+        ledger = _rows(
+            conn,
+            f"SELECT {', '.join('g.' + c for c in LEDGER_COLUMNS.split(', '))} FROM "
+            "archive_pending_ledger p JOIN ledger g ON g.id = p.id WHERE p.batch = ? ORDER BY g.id",
+            (batch.number,),
+        )
         return tickets, lines, ledger
     span = (batch.first_ticket, batch.last_ticket)
     tickets = _rows(conn, f"SELECT {TICKET_COLUMNS} FROM tickets WHERE rowid > ? AND rowid <= ? ORDER BY rowid", span)
-    lines = _rows(conn, f"SELECT {', '.join('l.' + c for c in LINE_COLUMNS.split(', '))}, t.store, t.card, "
-                  "t.closed_at FROM tickets t "
-                  "JOIN lines l ON l.ticket_id = t.id WHERE t.rowid > ? AND t.rowid <= ? "
-                  "ORDER BY t.rowid, l.line_no", span)
-    ledger = _rows(conn, f"SELECT {LEDGER_COLUMNS} FROM ledger WHERE id > ? AND id <= ? ORDER BY id",
-                   (batch.first_ledger, batch.last_ledger))
+    lines = _rows(
+        conn,
+        f"SELECT {', '.join('l.' + c for c in LINE_COLUMNS.split(', '))}, t.store, t.card, "
+        "t.closed_at FROM tickets t "
+        "JOIN lines l ON l.ticket_id = t.id WHERE t.rowid > ? AND t.rowid <= ? "
+        "ORDER BY t.rowid, l.line_no",
+        span,
+    )
+    ledger = _rows(
+        conn,
+        f"SELECT {LEDGER_COLUMNS} FROM ledger WHERE id > ? AND id <= ? ORDER BY id",
+        (batch.first_ledger, batch.last_ledger),
+    )
     return tickets, lines, ledger
 
 
@@ -455,16 +543,23 @@ def _write_batch(conn, archive: Path, batch: Batch) -> dict:
     tickets, lines, ledger = _read_batch(conn, batch)
     written = {}
     try:
-        for name, rows, moment in (("tickets", tickets, "closed_at"), ("lines", lines, "closed_at"),
-                                   ("ledger", ledger, "at")):
+        for name, rows, moment in (
+            ("tickets", tickets, "closed_at"),
+            ("lines", lines, "closed_at"),
+            ("ledger", ledger, "at"),
+        ):
             table, month = _table(name, rows, moment)
             for value in sorted(pc.unique(month).to_pylist()):
-                _write_part(archive / name / f"month={value}" / f"batch-{batch.number:08d}.parquet",
-                            table.filter(pc.equal(month, value)))
+                _write_part(
+                    archive / name / f"month={value}" / f"batch-{batch.number:08d}.parquet",
+                    table.filter(pc.equal(month, value)),
+                )
             written[name] = len(rows)
     except (ValueError, TypeError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-        raise ArchiveError(f"batch {batch.number} cannot be archived: {exc}; nothing of it is marked done, "
-                           "fix the row and export again") from None
+        raise ArchiveError(
+            f"batch {batch.number} cannot be archived: {exc}; nothing of it is marked done, "
+            "fix the row and export again"
+        ) from None
     return written
 
 

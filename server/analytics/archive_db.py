@@ -6,6 +6,7 @@ archive only, load no extension and change no setting. `ask(dir, sql)` runs one 
 single SELECT (or WITH ... SELECT, VALUES, DESCRIBE, SUMMARIZE) as DuckDB itself parses it;
 anything else is refused before it runs, saying what is allowed.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,14 +36,15 @@ def open_archive(archive: str | Path):
     archive = Path(archive).resolve()
     if not (archive / MANIFEST).exists():
         raise ArchiveError(f"{archive} is not an archive (no {MANIFEST}): run `loyalty office export` first")
-    db = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False,
-                                            "autoload_known_extensions": False})
+    db = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
     try:
         for name in TABLES:
             files = archive / name / "*" / "*.parquet"
             if any((archive / name).glob("month=*/*.parquet")):
-                db.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_quoted(str(files))}, "
-                           "hive_partitioning = true, union_by_name = true)")
+                db.execute(
+                    f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_quoted(str(files))}, "
+                    "hive_partitioning = true, union_by_name = true)"
+                )
             else:
                 columns = ", ".join(f"CAST(NULL AS {_duck_type(f.type)}) AS {f.name}" for f in schemas()[name])
                 db.execute(f"CREATE VIEW {name} AS SELECT {columns}, CAST(NULL AS VARCHAR) AS month WHERE false")

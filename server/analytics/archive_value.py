@@ -4,6 +4,7 @@ The figures are defined once in server.analytics.figures (which Spark runs too);
 entry point with the inputs read from the server database: the card -> customer map
 (value.card_owners) and the point's cash value, as today.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -20,12 +21,19 @@ FLOOR_THOUSANDTHS = "(scaled - ((scaled % 1000) + 1000) % 1000) // 1000"
 __all__ = ["FLOOR_THOUSANDTHS", "Figures", "figures"]
 
 
-def figures(archive: str | Path, start: date, end: date, owners: dict[str, int] | None = None,
-            point_cents: int | None = None, with_stores: bool = False) -> Figures:
+def figures(
+    archive: str | Path,
+    start: date,
+    end: date,
+    owners: dict[str, int] | None = None,
+    point_cents: int | None = None,
+    with_stores: bool = False,
+) -> Figures:
     """Customer values (as value.customer_values), deciles (as value.deciles), value ranks (as value.value_ranks)
     and RFM scores (as rfm.rfm_scores) over [start, end] from the archive. `owners`: card -> desk customer id
     (value.card_owners(conn) of the server database)."""
     with DuckDb(archive) as engine:
         prepare(engine, owners or {})
-        return customer_figures(engine, start, end, point_value_cents() if point_cents is None else point_cents,
-                                with_stores)
+        return customer_figures(
+            engine, start, end, point_value_cents() if point_cents is None else point_cents, with_stores
+        )

@@ -6,6 +6,7 @@ Tills learn the offers from one retained message on sync.topics.OFFERS holding e
 yet over (target cards only); the tills apply them (terminal/offers.py) and name their entries
 `offer:<campaign id>`: that is how redemptions and their cost are found in the ledger.
 """
+
 from __future__ import annotations
 
 import logging
@@ -72,7 +73,7 @@ class Campaign(msgspec.Struct, kw_only=True):
     ends: date
     points: int = 0
     cheque_cents: int = 0
-    stores: list[str] = []     # empty: every store
+    stores: list[str] = []  # empty: every store
     control_per_mille: int = 100
     seed: int = 0
 
@@ -98,12 +99,16 @@ def _check(c: Campaign) -> None:
     if c.kind == "cheque" and c.cheque_cents <= 0:
         raise ServerError("a cheque offer needs an amount above 0: give the cheque's value")
     if c.kind == "bonus_points" and c.points > MAX_BONUS_POINTS:
-        raise ServerError(f"a bonus points offer gives at most {MAX_BONUS_POINTS} points: give fewer "
-                          "(a bigger gift is a desk adjustment)")
+        raise ServerError(
+            f"a bonus points offer gives at most {MAX_BONUS_POINTS} points: give fewer "
+            "(a bigger gift is a desk adjustment)"
+        )
     if c.kind == "cheque" and c.cheque_cents > MAX_CHEQUE_CENTS:
-        raise ServerError(f"a cheque offer is worth at most {MAX_CHEQUE_CENTS // 100}."
-                          f"{MAX_CHEQUE_CENTS % 100:02d} EUR: "
-                          "give a smaller value")
+        raise ServerError(
+            f"a cheque offer is worth at most {MAX_CHEQUE_CENTS // 100}."
+            f"{MAX_CHEQUE_CENTS % 100:02d} EUR: "
+            "give a smaller value"
+        )
     if c.ends < c.starts:
         raise ServerError(f"the campaign ends ({c.ends}) before it starts ({c.starts}): swap the dates")
     if not 0 < c.control_per_mille < 1000:
@@ -119,11 +124,15 @@ def create(conn: Connection, campaign: Campaign, now: str | None = None) -> int:
         raise ServerError("the segment has no customers: widen it before creating a campaign")
     keys = sorted(m.key for m in found)
     random.Random(campaign.seed).shuffle(keys)
-    controls = set(keys[:round(len(keys) * campaign.control_per_mille / 1000)])
+    controls = set(keys[: round(len(keys) * campaign.control_per_mille / 1000)])
     conn.execute("BEGIN IMMEDIATE")
     try:
-        campaign_id = record(conn, campaign, [(m.key, card, "control" if m.key in controls else "target")
-                                              for m in found for card in m.cards], now)
+        campaign_id = record(
+            conn,
+            campaign,
+            [(m.key, card, "control" if m.key in controls else "target") for m in found for card in m.cards],
+            now,
+        )
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -131,8 +140,7 @@ def create(conn: Connection, campaign: Campaign, now: str | None = None) -> int:
     return campaign_id
 
 
-def record(conn: Connection, campaign: Campaign, cards: list[tuple[str, str, str]],
-           now: str | None = None) -> int:
+def record(conn: Connection, campaign: Campaign, cards: list[tuple[str, str, str]], now: str | None = None) -> int:
     """Write a checked campaign and its (customer, card, "target" or "control") rows, in the caller's
     transaction; returns its id. The next best offer (next_offer.py) draws its own groups and comes here."""
     _check(campaign)
@@ -140,12 +148,25 @@ def record(conn: Connection, campaign: Campaign, cards: list[tuple[str, str, str
     cur = conn.execute(
         "INSERT INTO campaigns (name, segment, kind, points, cheque_cents, starts, ends, stores, "
         "control_per_mille, seed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        (campaign.name.strip(), msgspec.json.encode(campaign.segment).decode(), campaign.kind, campaign.points,
-         campaign.cheque_cents, campaign.starts.isoformat(), campaign.ends.isoformat(), ",".join(campaign.stores),
-         campaign.control_per_mille, campaign.seed, now))
+        (
+            campaign.name.strip(),
+            msgspec.json.encode(campaign.segment).decode(),
+            campaign.kind,
+            campaign.points,
+            campaign.cheque_cents,
+            campaign.starts.isoformat(),
+            campaign.ends.isoformat(),
+            ",".join(campaign.stores),
+            campaign.control_per_mille,
+            campaign.seed,
+            now,
+        ),
+    )
     campaign_id = cur.fetchall()[0][0]
-    conn.executemany("INSERT INTO campaign_members VALUES (?, ?, ?, ?)",
-                     [(campaign_id, customer, card, grp) for customer, card, grp in cards])
+    conn.executemany(
+        "INSERT INTO campaign_members VALUES (?, ?, ?, ?)",
+        [(campaign_id, customer, card, grp) for customer, card, grp in cards],
+    )
     return campaign_id
 
 
@@ -154,7 +175,8 @@ def list_campaigns(conn: Connection) -> list[dict]:
     cur = conn.execute(
         "SELECT c.*, (SELECT count(DISTINCT customer) FROM campaign_members m WHERE m.campaign_id = c.id "
         "AND grp = 'target') AS targets, (SELECT count(DISTINCT customer) FROM campaign_members m "
-        "WHERE m.campaign_id = c.id AND grp = 'control') AS controls FROM campaigns c ORDER BY c.id DESC")
+        "WHERE m.campaign_id = c.id AND grp = 'control') AS controls FROM campaigns c ORDER BY c.id DESC"
+    )
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row)) for row in cur]
 
@@ -189,29 +211,58 @@ def offers_payload(conn: Connection, today: date) -> bytes:
     "starts", "ends", "stores", "cards"}]}` for every campaign not over by `today` nor stopped (target cards only)."""
     ensure_schema(conn)
     offers = []
-    for row in conn.execute("SELECT id, name, kind, points, cheque_cents, starts, ends, stores FROM campaigns "
-                            "WHERE ends >= ? AND stopped_at IS NULL ORDER BY id", (today.isoformat(),)).fetchall():
-        cards = [r[0] for r in conn.execute(
-            "SELECT card FROM campaign_members WHERE campaign_id = ? AND grp = 'target' ORDER BY card"
-            + (' COLLATE "C"' if dialect(conn) == POSTGRESQL else ""), (row[0],))]
-        offers.append({"campaign": row[0], "name": row[1], "kind": row[2], "points": row[3],
-                       "cheque_cents": row[4], "starts": row[5], "ends": row[6],
-                       "stores": [s for s in row[7].split(",") if s], "cards": cards})
-    return msgspec.json.encode({"schema": SCHEMA_VERSION,
-                                "published_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                                "offers": offers})
+    for row in conn.execute(
+        "SELECT id, name, kind, points, cheque_cents, starts, ends, stores FROM campaigns "
+        "WHERE ends >= ? AND stopped_at IS NULL ORDER BY id",
+        (today.isoformat(),),
+    ).fetchall():
+        cards = [
+            r[0]
+            for r in conn.execute(
+                "SELECT card FROM campaign_members WHERE campaign_id = ? AND grp = 'target' ORDER BY card"
+                + (' COLLATE "C"' if dialect(conn) == POSTGRESQL else ""),
+                (row[0],),
+            )
+        ]
+        offers.append(
+            {
+                "campaign": row[0],
+                "name": row[1],
+                "kind": row[2],
+                "points": row[3],
+                "cheque_cents": row[4],
+                "starts": row[5],
+                "ends": row[6],
+                "stores": [s for s in row[7].split(",") if s],
+                "cards": cards,
+            }
+        )
+    return msgspec.json.encode(
+        {
+            "schema": SCHEMA_VERSION,
+            "published_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "offers": offers,
+        }
+    )
 
 
-def publish(conn: Connection, broker: BrokerUrl, today: date,
-            client_id: str = "loyalty-server-offers", signer: Signer | None = None) -> int:
+def publish(
+    conn: Connection,
+    broker: BrokerUrl,
+    today: date,
+    client_id: str = "loyalty-server-offers",
+    signer: Signer | None = None,
+) -> int:
     """Publish the current offers signed by head office (`signer`, else the configured key), retained (QoS 1),
     wait for the broker's ack; returns the offers sent."""
     payload = offers_payload(conn, today)
     publish_signed(broker, topics.OFFERS, "offers", payload, client_id, "offers", signer)
     offers = msgspec.json.decode(payload)["offers"]
     with conn:
-        conn.executemany("UPDATE campaigns SET pushed_at = ? WHERE id = ?",
-                         [(datetime.now(timezone.utc).isoformat(timespec="seconds"), o["campaign"]) for o in offers])
+        conn.executemany(
+            "UPDATE campaigns SET pushed_at = ? WHERE id = ?",
+            [(datetime.now(timezone.utc).isoformat(timespec="seconds"), o["campaign"]) for o in offers],
+        )
     log_event(log, "offers_published", broker=str(broker), offers=len(offers))
     return len(offers)
 
@@ -228,17 +279,30 @@ def analyse(conn: Connection, campaign_id: int, inputs=None) -> dict:
     groups: dict[str, dict[str, int]] = {"target": {}, "control": {}}
     card_group = {}
     for customer, card, grp in conn.execute(
-            "SELECT customer, card, grp FROM campaign_members WHERE campaign_id = ?", (campaign_id,)):
+        "SELECT customer, card, grp FROM campaign_members WHERE campaign_id = ?", (campaign_id,)
+    ):
         groups[grp].setdefault(customer, 0)
         card_group[card] = (grp, customer)
     rule = f"offer:{campaign_id}"  # not offer:12 for campaign 1
-    spends = inputs.spend if inputs is not None else conn.execute(
-        "SELECT m.card, sum(d.spend_cents) FROM campaign_members m JOIN card_day d ON d.card = m.card "
-        "WHERE m.campaign_id = ? AND d.day >= ? AND d.day <= ? GROUP BY m.card", (campaign_id, c["starts"], c["ends"]))
-    offers = inputs.offers if inputs is not None else conn.execute(
-        "SELECT l.card, sum(l.points), count(*) FROM ledger l JOIN campaign_members m ON m.card = l.card "
-        "AND m.campaign_id = ? WHERE (l.rule = ? OR l.rule LIKE ?) AND substr(l.at, 1, 10) >= ? "
-        "AND substr(l.at, 1, 10) <= ? GROUP BY l.card", (campaign_id, rule, f"{rule} %", c["starts"], c["ends"]))
+    spends = (
+        inputs.spend
+        if inputs is not None
+        else conn.execute(
+            "SELECT m.card, sum(d.spend_cents) FROM campaign_members m JOIN card_day d ON d.card = m.card "
+            "WHERE m.campaign_id = ? AND d.day >= ? AND d.day <= ? GROUP BY m.card",
+            (campaign_id, c["starts"], c["ends"]),
+        )
+    )
+    offers = (
+        inputs.offers
+        if inputs is not None
+        else conn.execute(
+            "SELECT l.card, sum(l.points), count(*) FROM ledger l JOIN campaign_members m ON m.card = l.card "
+            "AND m.campaign_id = ? WHERE (l.rule = ? OR l.rule LIKE ?) AND substr(l.at, 1, 10) >= ? "
+            "AND substr(l.at, 1, 10) <= ? GROUP BY l.card",
+            (campaign_id, rule, f"{rule} %", c["starts"], c["ends"]),
+        )
+    )
     for card, spend in spends:
         grp, customer = card_group[card]
         groups[grp][customer] += spend
@@ -255,14 +319,21 @@ def analyse(conn: Connection, campaign_id: int, inputs=None) -> dict:
     mean_t = sum(target) / len(target) if target else 0.0
     mean_c = sum(control) / len(control) if control else 0.0
     return {
-        "campaign": campaign_id, "name": c["name"], "starts": c["starts"], "ends": c["ends"],
-        "targets": len(target), "controls": len(control),
-        "redeemed": len(redeemed), "redemption_rate": len(redeemed) / len(target) if target else 0.0,
-        "mean_target_cents": mean_t, "mean_control_cents": mean_c,
+        "campaign": campaign_id,
+        "name": c["name"],
+        "starts": c["starts"],
+        "ends": c["ends"],
+        "targets": len(target),
+        "controls": len(control),
+        "redeemed": len(redeemed),
+        "redemption_rate": len(redeemed) / len(target) if target else 0.0,
+        "mean_target_cents": mean_t,
+        "mean_control_cents": mean_c,
         "uplift_cents": mean_t - mean_c,
         "uplift_share": (mean_t - mean_c) / mean_c if mean_c else None,
-        "interval": None if interval is None else {"low": interval.low, "high": interval.high, "df": interval.df,
-                                                   "t": interval.t, "confidence": 0.95},
+        "interval": None
+        if interval is None
+        else {"low": interval.low, "high": interval.high, "df": interval.df, "t": interval.t, "confidence": 0.95},
         "cost_points": cost,
         "cheques": uses if c["kind"] == "cheque" else 0,
         "cheques_cents": uses * c["cheque_cents"] if c["kind"] == "cheque" else 0,

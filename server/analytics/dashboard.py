@@ -11,6 +11,7 @@ aggregates' watermark, the ledger's last entry, the cards' last row) and when. `
 and recomputes when the version changed (the job, the background refresher); a page reads `cached()`
 and `behind()` instead, which never fold nor recompute, so it stays fast while tickets arrive.
 """
+
 from __future__ import annotations
 
 import logging
@@ -58,6 +59,7 @@ INLINE_LEDGER = 100_000
 @dataclass(frozen=True)
 class Cached:
     """Figures as stored: the body, the data version they were computed from, and when (UTC ISO-8601)."""
+
     body: dict
     version: str
     computed_at: str | None  # None for figures computed before the time was recorded
@@ -66,6 +68,7 @@ class Cached:
 @dataclass(frozen=True)
 class Behind:
     """What changed since figures were computed: tickets stored since, and whether anything else did."""
+
     tickets: int
     other: bool  # ledger entries or cards (a desk correction, an enrolment) with no new ticket
 
@@ -93,9 +96,11 @@ def default_period(conn: Connection, today: date | None = None) -> tuple[date, d
     aggregate.ensure_schema(conn)
     last = conn.execute("SELECT max(day) FROM card_day").fetchone()[0]
     if last is None:  # nothing folded yet: the last ticket stored (the closed_at index), as the first fold will say
-        last = conn.execute("SELECT to_char(max(closed_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD') FROM tickets"
-                            if dialect(conn) == POSTGRESQL else
-                            "SELECT substr(max(closed_at), 1, 10) FROM tickets").fetchone()[0]
+        last = conn.execute(
+            "SELECT to_char(max(closed_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD') FROM tickets"
+            if dialect(conn) == POSTGRESQL
+            else "SELECT substr(max(closed_at), 1, 10) FROM tickets"
+        ).fetchone()[0]
     end = date.fromisoformat(last) if last else (today or date.today())
     return end - timedelta(days=364), end
 
@@ -115,8 +120,10 @@ def data_version(conn: Connection, folded: bool = True) -> str:
 def cached(conn: Connection, start: date, end: date) -> Cached | None:
     """The last figures computed for [start, end], however old; None when there are none. Never computes."""
     ensure_schema(conn)
-    row = conn.execute("SELECT body, version, computed_at FROM dashboard_cache WHERE start = ? AND \"end\" = ?",
-                       (start.isoformat(), end.isoformat())).fetchone()
+    row = conn.execute(
+        'SELECT body, version, computed_at FROM dashboard_cache WHERE start = ? AND "end" = ?',
+        (start.isoformat(), end.isoformat()),
+    ).fetchone()
     return Cached(msgspec.json.decode(row[0]), row[1], row[2]) if row else None
 
 
@@ -127,8 +134,11 @@ def behind(conn: Connection, figures: Cached) -> Behind:
     now_tickets, _, now_rest = data_version(conn, folded=False).partition(":")
     tickets = 0
     if int(now_tickets) > int(folded):
-        tickets = (int(now_tickets) - int(folded) if dialect(conn) == POSTGRESQL else
-                   conn.execute("SELECT count(*) FROM tickets WHERE rowid > ?", (int(folded),)).fetchone()[0])
+        tickets = (
+            int(now_tickets) - int(folded)
+            if dialect(conn) == POSTGRESQL
+            else conn.execute("SELECT count(*) FROM tickets WHERE rowid > ?", (int(folded),)).fetchone()[0]
+        )
     return Behind(tickets=tickets, other=now_rest != rest)
 
 
@@ -140,8 +150,10 @@ def small_enough(conn: Connection, start: date, end: date) -> bool:
     if conn.execute("SELECT coalesce(max(id), 0) FROM ledger").fetchone()[0] > INLINE_LEDGER:
         return False
     first = rfm.previous_period(start, end)[0]
-    rows = conn.execute("SELECT count(*) FROM (SELECT 1 FROM card_day WHERE day >= ? AND day <= ? LIMIT ?) found",
-                        (first.isoformat(), end.isoformat(), INLINE_ROWS + 1)).fetchone()[0]
+    rows = conn.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM card_day WHERE day >= ? AND day <= ? LIMIT ?) found",
+        (first.isoformat(), end.isoformat(), INLINE_ROWS + 1),
+    ).fetchone()[0]
     return rows + waiting <= INLINE_ROWS  # a ticket not folded yet adds at most one card_day row
 
 
@@ -153,9 +165,14 @@ def enrolments_by_month(conn: Connection, start: date, end: date) -> list[tuple[
     """Cards issued per month in the period (the desk's cards table; empty without it)."""
     if not has_table(conn, "cards"):
         return []
-    return [tuple(r) for r in conn.execute(
-        "SELECT substr(issued_at, 1, 7), count(*) FROM cards WHERE substr(issued_at, 1, 10) >= ? "
-        "AND substr(issued_at, 1, 10) <= ? GROUP BY 1 ORDER BY 1", (start.isoformat(), end.isoformat()))]
+    return [
+        tuple(r)
+        for r in conn.execute(
+            "SELECT substr(issued_at, 1, 7), count(*) FROM cards WHERE substr(issued_at, 1, 10) >= ? "
+            "AND substr(issued_at, 1, 10) <= ? GROUP BY 1 ORDER BY 1",
+            (start.isoformat(), end.isoformat()),
+        )
+    ]
 
 
 def compute(conn: Connection, start: date, end: date) -> dict:
@@ -167,15 +184,31 @@ def compute(conn: Connection, start: date, end: date) -> dict:
     rank_counts: dict[str, int] = {}
     for rank in ranks.values():
         rank_counts[rank] = rank_counts.get(rank, 0) + 1
-    top = [{"key": v.key, "customer_id": v.customer_id, "spend_cents": v.spend_cents, "visits": v.visits,
-            "recency_days": v.recency_days, "rank": ranks[v.key], "rfm": scores[v.key].code,
-            "ltv_cents": rfm.lifetime_value_cents(v, start, end, retention)} for v in values[:TOP_CUSTOMERS]]
+    top = [
+        {
+            "key": v.key,
+            "customer_id": v.customer_id,
+            "spend_cents": v.spend_cents,
+            "visits": v.visits,
+            "recency_days": v.recency_days,
+            "rank": ranks[v.key],
+            "rfm": scores[v.key].code,
+            "ltv_cents": rfm.lifetime_value_cents(v, start, end, retention),
+        }
+        for v in values[:TOP_CUSTOMERS]
+    ]
     return {
-        "start": start.isoformat(), "end": end.isoformat(), "customers": len(values),
-        "spend_cents": sum(v.spend_cents for v in values), "margin_cents": sum(v.margin_cents for v in values),
-        "top20": value.top_share(values, 0.2), "retention": retention,
-        "curve": value.pareto(values), "deciles": value.deciles(values) if values else [],
-        "rank_counts": sorted(rank_counts.items(), key=lambda kv: _rank_order(kv[0])), "top": top,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "customers": len(values),
+        "spend_cents": sum(v.spend_cents for v in values),
+        "margin_cents": sum(v.margin_cents for v in values),
+        "top20": value.top_share(values, 0.2),
+        "retention": retention,
+        "curve": value.pareto(values),
+        "deciles": value.deciles(values) if values else [],
+        "rank_counts": sorted(rank_counts.items(), key=lambda kv: _rank_order(kv[0])),
+        "top": top,
         "stores": value.identification_by_store(conn, start, end),
         "points": points.points_summary(conn, start, end, as_of=end),
         "enrolments": enrolments_by_month(conn, start, end),
@@ -208,8 +241,9 @@ def _archived_figures(conn: Connection, folder: Path, start: date, end: date) ->
     except archive.ArchiveError as exc:
         log.warning("dashboard figures from the archive as it is: %s", exc)
     version = f"{archive.archived(conn)}:{others}"
-    row = conn.execute("SELECT version FROM dashboard_cache WHERE start = ? AND \"end\" = ?",
-                       (start.isoformat(), end.isoformat())).fetchone()
+    row = conn.execute(
+        'SELECT version FROM dashboard_cache WHERE start = ? AND "end" = ?', (start.isoformat(), end.isoformat())
+    ).fetchone()
     if row and row[0] == version:
         return version, None
     return version, msgspec.json.encode(compute_archived(conn, folder, start, end))
@@ -229,15 +263,19 @@ def dashboard(conn: Connection, start: date, end: date) -> dict:
     else:
         with aggregate.snapshot(conn):  # the figures are exactly those of their version, whoever writes meanwhile
             version = data_version(conn)
-            row = conn.execute("SELECT version, body FROM dashboard_cache WHERE start = ? AND \"end\" = ?",
-                               (start.isoformat(), end.isoformat())).fetchone()
+            row = conn.execute(
+                'SELECT version, body FROM dashboard_cache WHERE start = ? AND "end" = ?',
+                (start.isoformat(), end.isoformat()),
+            ).fetchone()
             if row and row[0] == version:
                 return msgspec.json.decode(row[1])
             body = msgspec.json.encode(compute(conn, start, end))
     computed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     with conn:
-        conn.execute("INSERT INTO dashboard_cache (start, \"end\", version, body, computed_at) VALUES (?, ?, ?, ?, ?) "
-                     "ON CONFLICT(start, \"end\") DO UPDATE SET version = excluded.version, body = excluded.body, "
-                     "computed_at = excluded.computed_at",
-                     (start.isoformat(), end.isoformat(), version, body, computed_at))
+        conn.execute(
+            'INSERT INTO dashboard_cache (start, "end", version, body, computed_at) VALUES (?, ?, ?, ?, ?) '
+            'ON CONFLICT(start, "end") DO UPDATE SET version = excluded.version, body = excluded.body, '
+            "computed_at = excluded.computed_at",
+            (start.isoformat(), end.isoformat(), version, body, computed_at),
+        )
     return msgspec.json.decode(body)  # the same shape whether computed now or read from the cache

@@ -7,6 +7,7 @@ written once (server.analytics.figures) in the SQL both engines read; the few sp
 (days between two dates, integer division, a sorted list) come from the engine's own methods, so each
 definition is rendered for the engine that runs it.
 """
+
 from __future__ import annotations
 
 import os
@@ -134,22 +135,30 @@ def spark_session(settings: dict[str, str] | None = None):
     try:
         from pyspark.sql import SparkSession
     except ImportError:
-        raise EngineError("Spark is not installed: pip install 'loyalty[spark]' (and Java 17: "
-                          "apt-get install openjdk-17-jre-headless)") from None
-    if not os.environ.get("PYSPARK_GATEWAY_PORT") and not os.environ.get("JAVA_HOME") and not any(
-            os.access(Path(p) / "java", os.X_OK) for p in os.environ.get("PATH", "").split(os.pathsep) if p):
-        raise EngineError("Spark needs Java and none was found: apt-get install openjdk-17-jre-headless "
-                          "(or set JAVA_HOME)")
+        raise EngineError(
+            "Spark is not installed: pip install 'loyalty[spark]' (and Java 17: "
+            "apt-get install openjdk-17-jre-headless)"
+        ) from None
+    if (
+        not os.environ.get("PYSPARK_GATEWAY_PORT")
+        and not os.environ.get("JAVA_HOME")
+        and not any(os.access(Path(p) / "java", os.X_OK) for p in os.environ.get("PATH", "").split(os.pathsep) if p)
+    ):
+        raise EngineError(
+            "Spark needs Java and none was found: apt-get install openjdk-17-jre-headless (or set JAVA_HOME)"
+        )
     builder = SparkSession.builder.appName("loyalty-figures")
     if not os.environ.get("PYSPARK_GATEWAY_PORT"):  # not under spark-submit, whose --master and memory stand
         builder = builder.master(SPARK_MASTER).config("spark.driver.memory", SPARK_MEMORY)
-    builder = (builder.config("spark.sql.session.timeZone", "UTC")
-               .config("spark.sql.shuffle.partitions", os.environ.get("LOYALTY_SPARK_PARTITIONS", "4"))
-               .config("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
-               .config("spark.ui.enabled", "false")
-               .config("spark.ui.showConsoleProgress", "false")
-               .config("spark.driver.extraJavaOptions", f"-Dlog4j.configurationFile=file:{LOG_CONFIG}")
-               .config("spark.sql.ansi.enabled", "true"))
+    builder = (
+        builder.config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", os.environ.get("LOYALTY_SPARK_PARTITIONS", "4"))
+        .config("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.extraJavaOptions", f"-Dlog4j.configurationFile=file:{LOG_CONFIG}")
+        .config("spark.sql.ansi.enabled", "true")
+    )
     for key, setting in (settings or {}).items():
         builder = builder.config(key, setting)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # local mode: no need to resolve the host's name
@@ -166,6 +175,8 @@ def stop_spark() -> None:
     if _spark is not None:
         _spark.stop()
         _spark = None
+
+
 LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
 
 

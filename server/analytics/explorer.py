@@ -5,6 +5,7 @@ the first pages fast); the CSV export streams the same query in chunks. On Postg
 timestamptz: bounds are UTC instants, ids sort byte-wise (COLLATE "C", as SQLite) and closed_at reads
 back as the ISO text SQLite keeps.
 """
+
 from __future__ import annotations
 
 import io
@@ -22,8 +23,20 @@ from server.storage.desk_db import by_bytes
 from ..errors import ServerError
 
 PAGE_SIZE = 50
-COLUMNS = ("id", "terminal", "seq", "store", "cashier", "closed_at", "card", "total_cents", "points_earned",
-           "points_redeemed", "rules_version", "received_at")
+COLUMNS = (
+    "id",
+    "terminal",
+    "seq",
+    "store",
+    "cashier",
+    "closed_at",
+    "card",
+    "total_cents",
+    "points_earned",
+    "points_redeemed",
+    "rules_version",
+    "received_at",
+)
 
 
 @dataclass
@@ -31,12 +44,12 @@ class TicketFilter:
     store: str = ""
     terminal: str = ""
     start: date | None = None
-    end: date | None = None        # included
+    end: date | None = None  # included
     card: str = ""
     customer_id: int | None = None  # every card of that desk customer
     min_cents: int | None = None
     max_cents: int | None = None
-    gtin: str = ""                 # tickets with a line of this article
+    gtin: str = ""  # tickets with a line of this article
 
     def where(self, conn=None) -> tuple[str, list]:
         """The WHERE clause and its arguments (PostgreSQL's spelling when `conn` is a PgConnection)."""
@@ -93,8 +106,10 @@ def search(conn: Connection, f: TicketFilter, page: int = 1, page_size: int = PA
     if page < 1:
         raise ServerError(f"page {page} does not exist: pages start at 1")
     where, args = f.where(conn)
-    cur = conn.execute(f"SELECT {', '.join('t.' + c for c in COLUMNS)} FROM tickets t{where} "
-                       f"ORDER BY {_order(conn)} LIMIT ? OFFSET ?", [*args, page_size, (page - 1) * page_size])
+    cur = conn.execute(
+        f"SELECT {', '.join('t.' + c for c in COLUMNS)} FROM tickets t{where} ORDER BY {_order(conn)} LIMIT ? OFFSET ?",
+        [*args, page_size, (page - 1) * page_size],
+    )
     return [dict(zip(COLUMNS, row)) for row in _as_text(conn, cur)]
 
 
@@ -104,8 +119,9 @@ COUNT_LIMIT = 1_000
 def count(conn: Connection, f: TicketFilter, limit: int = COUNT_LIMIT) -> int:
     """How many tickets match, counted up to `limit` (so a broad filter stays fast: "1000+")."""
     where, args = f.where(conn)
-    return conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM tickets t{where} LIMIT ?) matching",
-                        [*args, limit]).fetchone()[0]
+    return conn.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM tickets t{where} LIMIT ?) matching", [*args, limit]
+    ).fetchone()[0]
 
 
 def export_csv(conn: Connection, f: TicketFilter, chunk: int = 5000) -> Iterator[str]:
@@ -114,8 +130,9 @@ def export_csv(conn: Connection, f: TicketFilter, chunk: int = 5000) -> Iterator
     out = io.StringIO()
     writer = csv_cells.Writer(out)  # formulas a till sent are neutralised
     writer.writerow(COLUMNS)
-    cur = conn.execute(f"SELECT {', '.join('t.' + c for c in COLUMNS)} FROM tickets t{where} "
-                       f"ORDER BY {_order(conn)}", args)
+    cur = conn.execute(
+        f"SELECT {', '.join('t.' + c for c in COLUMNS)} FROM tickets t{where} ORDER BY {_order(conn)}", args
+    )
     while True:
         rows = cur.fetchmany(chunk)
         writer.writerows(_as_text(conn, rows))
@@ -130,9 +147,11 @@ def detail(conn: Connection, ticket_id: str) -> dict:
     """A ticket as the till printed it (from its stored message), with its sync and signature status."""
     columns = f"{', '.join(COLUMNS)}, hash, prev_hash, payload"
     if dialect(conn) == POSTGRESQL:  # no index on id alone across the months: found by (terminal, seq) instead
-        row = conn.execute(f"SELECT {columns} FROM tickets WHERE (terminal, seq) = "
-                           "(SELECT terminal, seq FROM ticket_keys WHERE id = ?) AND id = ?",
-                           (ticket_id, ticket_id)).fetchone()
+        row = conn.execute(
+            f"SELECT {columns} FROM tickets WHERE (terminal, seq) = "
+            "(SELECT terminal, seq FROM ticket_keys WHERE id = ?) AND id = ?",
+            (ticket_id, ticket_id),
+        ).fetchone()
     else:
         row = conn.execute(f"SELECT {columns} FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
     if row is None:
@@ -140,10 +159,12 @@ def detail(conn: Connection, ticket_id: str) -> dict:
     found = dict(zip((*COLUMNS, "hash", "prev_hash", "payload"), next(_as_text(conn, [row]))))
     ticket = msgspec.json.decode(found.pop("payload"), type=_Message).ticket
     keyed = conn.execute("SELECT registered_at FROM till_keys WHERE terminal = ?", (found["terminal"],)).fetchone()
-    follows = conn.execute("SELECT hash FROM tickets WHERE terminal = ? AND seq = ?",
-                           (found["terminal"], found["seq"] - 1)).fetchone()
-    breaks = conn.execute("SELECT count(*) FROM chain_breaks WHERE terminal = ? AND seq = ?",
-                          (found["terminal"], found["seq"])).fetchone()[0]
+    follows = conn.execute(
+        "SELECT hash FROM tickets WHERE terminal = ? AND seq = ?", (found["terminal"], found["seq"] - 1)
+    ).fetchone()
+    breaks = conn.execute(
+        "SELECT count(*) FROM chain_breaks WHERE terminal = ? AND seq = ?", (found["terminal"], found["seq"])
+    ).fetchone()[0]
     if ticket.signature and keyed:
         signature = "signature verified at ingest (a failing one is quarantined, never stored here)"
     elif ticket.signature:
@@ -158,9 +179,14 @@ def detail(conn: Connection, ticket_id: str) -> dict:
         chain = "first ticket of the till"
     else:
         chain = "previous ticket not received yet"
-    found.update(ticket=ticket, signature=signature, chain=chain,
-                 discrepancy=_discrepancy(conn, ticket_id), return_of=_return_of(ticket),
-                 returned=_returned(conn, ticket_id))
+    found.update(
+        ticket=ticket,
+        signature=signature,
+        chain=chain,
+        discrepancy=_discrepancy(conn, ticket_id),
+        return_of=_return_of(ticket),
+        returned=_returned(conn, ticket_id),
+    )
     return found
 
 
@@ -178,8 +204,10 @@ def _returned(conn: Connection, ticket_id: str) -> list[tuple[str, str]]:
         return []
     taken: dict[str, list[str]] = {}
     for return_id, line, quantity in conn.execute(
-            "SELECT return_id, original_line, quantity FROM returned_lines WHERE original_id = ? "
-            f"ORDER BY {by_bytes(conn, 'return_id')}, original_line", (ticket_id,)):
+        "SELECT return_id, original_line, quantity FROM returned_lines WHERE original_id = ? "
+        f"ORDER BY {by_bytes(conn, 'return_id')}, original_line",
+        (ticket_id,),
+    ):
         taken.setdefault(return_id, []).append(f"line {line + 1} x{quantity}")
     return [(return_id, ", ".join(lines)) for return_id, lines in taken.items()]
 

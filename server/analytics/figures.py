@@ -14,6 +14,7 @@ customer added up (visits too); decile = i*10//n + 1 with i the 0-based place by
 ties by key); an RFM score = (customers strictly worse)*5//n + 1 on recency, visits and spend; the
 value rank from the decile and net value (margin minus what the points earned cost).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,8 +31,7 @@ PARETO_POINTS = 20
 
 def _period(e: Engine, start: date, end: date, day: str = "day", month: str = "month") -> str:
     """Rows of [start, end]: the month folders first (only those are read), then the days."""
-    return (f"{month} BETWEEN '{start:%Y-%m}' AND '{end:%Y-%m}' "
-            f"AND {day} BETWEEN {e.date(start)} AND {e.date(end)}")
+    return f"{month} BETWEEN '{start:%Y-%m}' AND '{end:%Y-%m}' AND {day} BETWEEN {e.date(start)} AND {e.date(end)}"
 
 
 def _floor_thousandths(e: Engine, scaled: str) -> str:
@@ -66,28 +66,28 @@ WITH per_card_day AS (  -- a card's days first: visits are then rows (cheaper th
 ), card_margin AS (
     SELECT l.card, sum({_floor_thousandths(e, f"l.total_cents * {per_mille('l.category')}")}) AS margin_cents
     FROM lines l
-    WHERE l.card IS NOT NULL AND {_period(e, start, end, 'l.day', 'l.month')}
+    WHERE l.card IS NOT NULL AND {_period(e, start, end, "l.day", "l.month")}
     GROUP BY l.card
 ), per_customer AS (
-    SELECT {_key('c.card', 'o.customer_id')} AS key, max(o.customer_id) AS customer_id,
-           {e.sorted_list('c.card')} AS cards, CAST(sum(c.spend_cents) AS BIGINT) AS spend_cents,
+    SELECT {_key("c.card", "o.customer_id")} AS key, max(o.customer_id) AS customer_id,
+           {e.sorted_list("c.card")} AS cards, CAST(sum(c.spend_cents) AS BIGINT) AS spend_cents,
            CAST(sum(coalesce(m.margin_cents, 0)) AS BIGINT) AS margin_cents,
            CAST(sum(c.tickets) AS BIGINT) AS tickets, CAST(sum(c.visits) AS BIGINT) AS visits,
            max(c.last_day) AS last_day, CAST(sum(c.points_earned) AS BIGINT) AS points_earned,
            CAST(sum(c.points_redeemed) AS BIGINT) AS points_redeemed
     FROM per_card c LEFT JOIN card_margin m ON m.card = c.card LEFT JOIN owners o ON o.card = c.card
-    GROUP BY {_key('c.card', 'o.customer_id')}
+    GROUP BY {_key("c.card", "o.customer_id")}
 ), valued AS (
-    SELECT *, {e.days_between('last_day', e.date(end))} AS recency_days,
+    SELECT *, {e.days_between("last_day", e.date(end))} AS recency_days,
            points_earned * {point_cents} AS points_cost_cents,
            margin_cents - points_earned * {point_cents} AS net_cents, count(*) OVER () AS n
     FROM per_customer
 ), ranked AS (
     SELECT *,
-           {e.idiv('(row_number() OVER (ORDER BY spend_cents DESC, key) - 1) * 10', 'n')} + 1 AS decile,
-           {e.idiv('(rank() OVER (ORDER BY -recency_days) - 1) * 5', 'n')} + 1 AS r,
-           {e.idiv('(rank() OVER (ORDER BY visits) - 1) * 5', 'n')} + 1 AS f,
-           {e.idiv('(rank() OVER (ORDER BY spend_cents) - 1) * 5', 'n')} + 1 AS m
+           {e.idiv("(row_number() OVER (ORDER BY spend_cents DESC, key) - 1) * 10", "n")} + 1 AS decile,
+           {e.idiv("(rank() OVER (ORDER BY -recency_days) - 1) * 5", "n")} + 1 AS r,
+           {e.idiv("(rank() OVER (ORDER BY visits) - 1) * 5", "n")} + 1 AS f,
+           {e.idiv("(rank() OVER (ORDER BY spend_cents) - 1) * 5", "n")} + 1 AS m
     FROM valued
 )
 SELECT key, customer_id, cards, spend_cents, margin_cents, tickets, visits, last_day, recency_days,
@@ -98,26 +98,28 @@ FROM ranked
 """
 
 
-COLUMNS = ("key, customer_id, cards, spend_cents, margin_cents, tickets, visits, last_day, recency_days, "
-           "points_earned, points_redeemed, points_cost_cents, net_cents, decile, r, f, m, value_rank")
+COLUMNS = (
+    "key, customer_id, cards, spend_cents, margin_cents, tickets, visits, last_day, recency_days, "
+    "points_earned, points_redeemed, points_cost_cents, net_cents, decile, r, f, m, value_rank"
+)
 
 
 def stores_sql(e: Engine, start: date, end: date) -> str:
     """Each customer's spend per store over [start, end]."""
     return f"""
-SELECT {_key('t.card', 'o.customer_id')} AS key, t.store, CAST(sum(t.total_cents) AS BIGINT) AS spend_cents
+SELECT {_key("t.card", "o.customer_id")} AS key, t.store, CAST(sum(t.total_cents) AS BIGINT) AS spend_cents
 FROM tickets t LEFT JOIN owners o ON o.card = t.card
-WHERE t.card IS NOT NULL AND {_period(e, start, end, 't.day', 't.month')}
-GROUP BY {_key('t.card', 'o.customer_id')}, t.store
+WHERE t.card IS NOT NULL AND {_period(e, start, end, "t.day", "t.month")}
+GROUP BY {_key("t.card", "o.customer_id")}, t.store
 """
 
 
 def customer_keys_sql(e: Engine, start: date, end: date) -> str:
     """The customers of [start, end], keys only (for retention)."""
     return f"""
-SELECT DISTINCT {_key('t.card', 'o.customer_id')} AS key
+SELECT DISTINCT {_key("t.card", "o.customer_id")} AS key
 FROM tickets t LEFT JOIN owners o ON o.card = t.card
-WHERE t.card IS NOT NULL AND {_period(e, start, end, 't.day', 't.month')}
+WHERE t.card IS NOT NULL AND {_period(e, start, end, "t.day", "t.month")}
 """
 
 
@@ -134,7 +136,7 @@ GROUP BY store ORDER BY store
 def points_by_kind_sql(e: Engine, start: date, end: date) -> str:
     return f"""
 SELECT g.kind, CAST(sum(g.points) AS BIGINT) FROM ledger g
-WHERE {_period(e, start, end, 'CAST(g.at AS DATE)', 'g.month')}
+WHERE {_period(e, start, end, "CAST(g.at AS DATE)", "g.month")}
 GROUP BY g.kind
 """
 
@@ -173,7 +175,7 @@ def campaign_spend_sql(e: Engine, starts: date, ends: date) -> str:
     return f"""
 SELECT m.card, CAST(sum(t.total_cents) AS BIGINT)
 FROM campaign_cards m JOIN tickets t ON t.card = m.card
-WHERE {_period(e, starts, ends, 't.day', 't.month')}
+WHERE {_period(e, starts, ends, "t.day", "t.month")}
 GROUP BY m.card
 """
 
@@ -184,7 +186,7 @@ def campaign_offers_sql(e: Engine, campaign_id: int, starts: date, ends: date) -
     return f"""
 SELECT l.card, CAST(sum(l.points) AS BIGINT), count(*)
 FROM ledger l JOIN campaign_cards m ON m.card = l.card
-WHERE (l.rule = '{rule}' OR l.rule LIKE '{rule} %') AND {_period(e, starts, ends, 'CAST(l.at AS DATE)', 'l.month')}
+WHERE (l.rule = '{rule}' OR l.rule LIKE '{rule} %') AND {_period(e, starts, ends, "CAST(l.at AS DATE)", "l.month")}
 GROUP BY l.card
 """
 
@@ -202,27 +204,41 @@ class Figures:
 def prepare(e: Engine, owners: dict[str, int]) -> None:
     """Give the engine the card -> customer map (server database) and the margin rates (margins.py)."""
     e.register("owners", [("card", "string"), ("customer_id", "bigint")], list(owners.items()))
-    e.register("margin_rates", [("category", "string"), ("per_mille", "bigint")],  # for analysts' queries
-               list(MARGIN_PER_MILLE.items()))
+    e.register(
+        "margin_rates",
+        [("category", "string"), ("per_mille", "bigint")],  # for analysts' queries
+        list(MARGIN_PER_MILLE.items()),
+    )
 
 
 def _value(row) -> CustomerValue:
-    (key, customer_id, cards, spend, margin, tickets, visits, last_day, recency, earned, redeemed,
-     cost) = row[:12]
-    return CustomerValue(key, customer_id, list(cards), spend, margin, tickets, visits, last_day.isoformat(),
-                         recency, earned, redeemed, cost)
+    (key, customer_id, cards, spend, margin, tickets, visits, last_day, recency, earned, redeemed, cost) = row[:12]
+    return CustomerValue(
+        key,
+        customer_id,
+        list(cards),
+        spend,
+        margin,
+        tickets,
+        visits,
+        last_day.isoformat(),
+        recency,
+        earned,
+        redeemed,
+        cost,
+    )
 
 
 def _groups() -> list[dict]:
-    return [{"decile": d, "customers": 0, "spend_cents": 0, "margin_cents": 0, "net_cents": 0}
-            for d in range(1, 11)]
+    return [{"decile": d, "customers": 0, "spend_cents": 0, "margin_cents": 0, "net_cents": 0} for d in range(1, 11)]
 
 
 def customer_figures(e: Engine, start: date, end: date, point_cents: int, with_stores: bool = False) -> Figures:
     """Customer values (as value.customer_values), deciles (value.deciles), value ranks (value.value_ranks)
     and RFM scores (rfm.rfm_scores) over [start, end]; prepare() first."""
-    rows = e.rows(f"SELECT {COLUMNS} FROM ({customers_sql(e, start, end, point_cents)}) c "
-                  "ORDER BY spend_cents DESC, key")
+    rows = e.rows(
+        f"SELECT {COLUMNS} FROM ({customers_sql(e, start, end, point_cents)}) c ORDER BY spend_cents DESC, key"
+    )
     values, ranks, scores = [], {}, {}
     groups = _groups()
     for row in rows:
@@ -249,16 +265,26 @@ def customer_figures(e: Engine, start: date, end: date, point_cents: int, with_s
 def retention(e: Engine, start: date, end: date) -> float:
     """Share of the previous period's customers who came back in [start, end] (rfm.retention)."""
     before = previous_period(start, end)
-    previous, back = e.rows(f"SELECT count(*), count(c.key) FROM ({customer_keys_sql(e, *before)}) p "
-                            f"LEFT JOIN ({customer_keys_sql(e, start, end)}) c ON c.key = p.key")[0]
+    previous, back = e.rows(
+        f"SELECT count(*), count(c.key) FROM ({customer_keys_sql(e, *before)}) p "
+        f"LEFT JOIN ({customer_keys_sql(e, start, end)}) c ON c.key = p.key"
+    )[0]
     return back / previous if previous else DEFAULT_RETENTION
 
 
 def identification_by_store(e: Engine, start: date, end: date) -> list[dict]:
     """As value.identification_by_store."""
-    return [{"store": s, "spend_cents": spend, "tickets": n, "identified_cents": ident, "identified_tickets": ni,
-             "rate": ident / spend if spend else 0.0} for s, spend, n, ident, ni in e.rows(
-                 identification_sql(e, start, end))]
+    return [
+        {
+            "store": s,
+            "spend_cents": spend,
+            "tickets": n,
+            "identified_cents": ident,
+            "identified_tickets": ni,
+            "rate": ident / spend if spend else 0.0,
+        }
+        for s, spend, n, ident, ni in e.rows(identification_sql(e, start, end))
+    ]
 
 
 def points_summary(e: Engine, start: date, end: date, as_of: date, point_cents: int, cheques_cents: int = 0) -> dict:
@@ -297,16 +323,27 @@ def value_dashboard(e: Engine, start: date, end: date, point_cents: int, cheques
     the engine: only the sums, the top customers and the curve's points leave it. prepare() first."""
     e.materialize("customer_figures", f"SELECT {COLUMNS} FROM ({customers_sql(e, start, end, point_cents)}) c")
     customers = "customer_figures"
-    by_decile = e.rows(f"SELECT decile, count(*), CAST(sum(spend_cents) AS BIGINT), CAST(sum(margin_cents) AS BIGINT), "
-                       f"CAST(sum(net_cents) AS BIGINT) FROM {customers} GROUP BY decile")
+    by_decile = e.rows(
+        f"SELECT decile, count(*), CAST(sum(spend_cents) AS BIGINT), CAST(sum(margin_cents) AS BIGINT), "
+        f"CAST(sum(net_cents) AS BIGINT) FROM {customers} GROUP BY decile"
+    )
     n, spend, margin = (sum(row[i] for row in by_decile) for i in (1, 2, 3))
     retained = retention(e, start, end)
     top = []
     for row in e.rows(f"SELECT {COLUMNS} FROM {customers} ORDER BY spend_cents DESC, key LIMIT {TOP_CUSTOMERS}"):
         v = _value(row)
-        top.append({"key": v.key, "customer_id": v.customer_id, "spend_cents": v.spend_cents, "visits": v.visits,
-                    "recency_days": v.recency_days, "rank": row[17], "rfm": Rfm(*row[14:17]).code,
-                    "ltv_cents": lifetime_value_cents(v, start, end, retained)})
+        top.append(
+            {
+                "key": v.key,
+                "customer_id": v.customer_id,
+                "spend_cents": v.spend_cents,
+                "visits": v.visits,
+                "recency_days": v.recency_days,
+                "rank": row[17],
+                "rfm": Rfm(*row[14:17]).code,
+                "ltv_cents": lifetime_value_cents(v, start, end, retained),
+            }
+        )
     deciles: list[dict] = []
     curve, top20 = [(0.0, 0.0)], 0.0
     if n:
@@ -318,19 +355,36 @@ def value_dashboard(e: Engine, start: date, end: date, point_cents: int, cheques
         if spend > 0:  # the cumulative spend of the best k customers at the curve's points and at 20%
             places = sorted({n * j // PARETO_POINTS for j in range(PARETO_POINTS + 1)} | {int(n * 0.2)})
             wanted = ", ".join(str(p) for p in places if p > 0)
-            cumulative = {0: 0, **dict(e.rows(
-                f"SELECT place, CAST(running AS BIGINT) FROM (SELECT row_number() OVER (ORDER BY spend_cents DESC, "
-                "key) AS place, sum(spend_cents) OVER (ORDER BY spend_cents DESC, key ROWS BETWEEN UNBOUNDED "
-                f"PRECEDING AND CURRENT ROW) AS running FROM {customers}) placed WHERE place IN ({wanted})"))}
-            curve = [(j / PARETO_POINTS, cumulative[n * j // PARETO_POINTS] / spend)
-                     for j in range(PARETO_POINTS + 1)]
+            cumulative = {
+                0: 0,
+                **dict(
+                    e.rows(
+                        f"SELECT place, CAST(running AS BIGINT) FROM "
+                        "(SELECT row_number() OVER (ORDER BY spend_cents DESC, "
+                        "key) AS place, sum(spend_cents) OVER (ORDER BY spend_cents DESC, key ROWS BETWEEN UNBOUNDED "
+                        f"PRECEDING AND CURRENT ROW) AS running FROM {customers}) placed WHERE place IN ({wanted})"
+                    )
+                ),
+            }
+            curve = [(j / PARETO_POINTS, cumulative[n * j // PARETO_POINTS] / spend) for j in range(PARETO_POINTS + 1)]
             top20 = cumulative[int(n * 0.2)] / spend
-    rank_counts = sorted(((rank, count) for rank, count in e.rows(
-        f"SELECT value_rank, count(*) FROM {customers} GROUP BY value_rank")), key=lambda kv: _rank_order(kv[0]))
+    rank_counts = sorted(
+        ((rank, count) for rank, count in e.rows(f"SELECT value_rank, count(*) FROM {customers} GROUP BY value_rank")),
+        key=lambda kv: _rank_order(kv[0]),
+    )
     return {
-        "start": start.isoformat(), "end": end.isoformat(), "customers": n, "spend_cents": spend,
-        "margin_cents": margin, "top20": top20, "retention": retained, "curve": curve, "deciles": deciles,
-        "rank_counts": rank_counts, "top": top, "stores": identification_by_store(e, start, end),
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "customers": n,
+        "spend_cents": spend,
+        "margin_cents": margin,
+        "top20": top20,
+        "retention": retained,
+        "curve": curve,
+        "deciles": deciles,
+        "rank_counts": rank_counts,
+        "top": top,
+        "stores": identification_by_store(e, start, end),
         "points": points_summary(e, start, end, as_of=end, point_cents=point_cents, cheques_cents=cheques_cents),
     }
 
@@ -343,12 +397,14 @@ class CampaignInputs:
     offers: list[tuple[str, int, int]]
 
 
-def campaign_inputs(e: Engine, campaign_id: int, members: list[tuple[str, str, str]], starts: date,
-                    ends: date) -> CampaignInputs:
+def campaign_inputs(
+    e: Engine, campaign_id: int, members: list[tuple[str, str, str]], starts: date, ends: date
+) -> CampaignInputs:
     """`members`: (customer, card, group) of the campaign (its campaign_members rows)."""
     e.register("campaign_cards", [("customer", "string"), ("card", "string"), ("grp", "string")], members)
-    return CampaignInputs(e.rows(campaign_spend_sql(e, starts, ends)),
-                          e.rows(campaign_offers_sql(e, campaign_id, starts, ends)))
+    return CampaignInputs(
+        e.rows(campaign_spend_sql(e, starts, ends)), e.rows(campaign_offers_sql(e, campaign_id, starts, ends))
+    )
 
 
 def last_day(e: Engine) -> date | None:
@@ -356,8 +412,15 @@ def last_day(e: Engine) -> date | None:
     return e.rows("SELECT max(day) FROM tickets")[0][0]
 
 
-def office_figures(engine_name: str, archive, owners: dict[str, int], start: date | None = None,
-                   end: date | None = None, point_cents: int | None = None, cheques_cents: int = 0) -> dict:
+def office_figures(
+    engine_name: str,
+    archive,
+    owners: dict[str, int],
+    start: date | None = None,
+    end: date | None = None,
+    point_cents: int | None = None,
+    cheques_cents: int = 0,
+) -> dict:
     """The value dashboard's figures over [start, end] computed by the engine named (`loyalty office figures`):
     by default the year up to the archive's last day with a ticket."""
     from datetime import timedelta
@@ -375,5 +438,6 @@ def office_figures(engine_name: str, archive, owners: dict[str, int], start: dat
         if end < start:
             raise EngineError(f"the period ends ({end}) before it starts ({start}): give a --start before it")
         prepare(e, owners)
-        return value_dashboard(e, start, end, point_value_cents() if point_cents is None else point_cents,
-                               cheques_cents)
+        return value_dashboard(
+            e, start, end, point_value_cents() if point_cents is None else point_cents, cheques_cents
+        )

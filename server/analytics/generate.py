@@ -12,6 +12,7 @@ They are kept in `generated_tastes`; `respond()` then plays the days of the offe
 next best offer's campaigns), where an offer works when it fits the trait (TRUE_RESPONSE), so a check can
 measure whether the chooser found them.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,17 +34,25 @@ from server.storage.connection import Connection
 
 TILLS_PER_STORE = 6
 BATCH = 20_000
-IDENTIFIED_SHARE = 0.75    # tickets with a card
-REGISTERED_SHARE = 0.85    # cards with a customer at the desk
+IDENTIFIED_SHARE = 0.75  # tickets with a card
+REGISTERED_SHARE = 0.85  # cards with a customer at the desk
 EXCLUDED = frozenset({"tobacco", "fuel", "gift_card", "deposit"})  # earn no points (the default rules)
 MONTH_WEIGHT = [0.85, 0.85, 0.95, 0.95, 1.0, 1.0, 0.95, 0.85, 1.0, 1.0, 1.05, 1.35]
 WEEKDAY_WEIGHT = [0.12, 0.12, 0.13, 0.14, 0.18, 0.22, 0.09]  # Monday first; Saturday about 22%
 HOUR_WEIGHT = {8: 3, 9: 5, 10: 7, 11: 9, 12: 13, 13: 10, 14: 6, 15: 6, 16: 7, 17: 9, 18: 11, 19: 12, 20: 6}
 CATEGORIES = [  # name, share of lines, price range in cents
-    ("grocery", 30, (45, 650)), ("fresh", 18, (90, 1200)), ("dairy", 12, (60, 480)),
-    ("drinks", 12, (70, 1500)), ("household", 8, (120, 900)), ("hygiene", 7, (150, 1100)),
-    ("textile", 3, (499, 3999)), ("electronics", 1, (999, 19999)), ("tobacco", 2, (1050, 1250)),
-    ("fuel", 1, (3000, 9000)), ("gift_card", 1, (1500, 5000)), ("deposit", 5, (10, 25)),
+    ("grocery", 30, (45, 650)),
+    ("fresh", 18, (90, 1200)),
+    ("dairy", 12, (60, 480)),
+    ("drinks", 12, (70, 1500)),
+    ("household", 8, (120, 900)),
+    ("hygiene", 7, (150, 1100)),
+    ("textile", 3, (499, 3999)),
+    ("electronics", 1, (999, 19999)),
+    ("tobacco", 2, (1050, 1250)),
+    ("fuel", 1, (3000, 9000)),
+    ("gift_card", 1, (1500, 5000)),
+    ("deposit", 5, (10, 25)),
 ]
 FIRST_NAMES = ["Marie", "Jean", "Sophie", "Pierre", "Camille", "Luc", "Julie", "Paul", "Emma", "Louis", "Chloé", "Hugo"]
 LAST_NAMES = ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau"]
@@ -56,17 +65,17 @@ class Plan:
     tickets: int
     stores: int
     seed: int = 0
-    end: date | None = None   # last day of the year of sales (default: yesterday, UTC)
+    end: date | None = None  # last day of the year of sales (default: yesterday, UTC)
     hidden_tastes: bool = False
 
 
 TASTES = ["fresh", "dairy", "drinks", "household", "hygiene"]  # favourite categories a customer may have
-TASTE_SHARE = 0.55          # customers with a favourite category
-PRICE_WATCHERS = 0.3        # customers who look for promotions
-LAPSING = 0.2               # customers drifting away
+TASTE_SHARE = 0.55  # customers with a favourite category
+PRICE_WATCHERS = 0.3  # customers who look for promotions
+LAPSING = 0.2  # customers drifting away
 LAPSE_DAYS = 45
-FAVOURITE_LINES = 0.35      # share of a taster's lines drawn from their category
-DISCOUNTED = (0.08, 0.45)   # share of lines on promotion: most customers, price watchers
+FAVOURITE_LINES = 0.35  # share of a taster's lines drawn from their category
+DISCOUNTED = (0.08, 0.45)  # share of lines on promotion: most customers, price watchers
 # The chance an offer brings an extra visit in its days: (when it fits the trait, when it does not)
 TRUE_RESPONSE = {"category_points": (0.5, 0.02), "basket_cheque": (0.45, 0.03), "winback": (0.4, 0.02)}
 TASTES_SCHEMA = """
@@ -91,14 +100,16 @@ def _allocate(total: int, weights: list[float]) -> list[int]:
     s = sum(weights)
     raw = [total * w / s for w in weights]
     counts = [int(r) for r in raw]
-    for i in sorted(range(len(raw)), key=lambda i: counts[i] - raw[i])[:total - sum(counts)]:
+    for i in sorted(range(len(raw)), key=lambda i: counts[i] - raw[i])[: total - sum(counts)]:
         counts[i] += 1
     return counts
 
 
-POSTGRES_REFUSED = ("the generator writes SQLite files only: generate into a file (--db generated.db), or fill "
-                    "PostgreSQL through ingest (`loyalty demo`, or tills syncing to "
-                    "`loyalty server --db postgresql://...`)")
+POSTGRES_REFUSED = (
+    "the generator writes SQLite files only: generate into a file (--db generated.db), or fill "
+    "PostgreSQL through ingest (`loyalty demo`, or tills syncing to "
+    "`loyalty server --db postgresql://...`)"
+)
 
 
 def refuse_postgres(target) -> None:
@@ -132,8 +143,11 @@ def generate(conn: Connection, plan: Plan, progress: Callable[[int], None] | Non
         acc += w
         cum_visit.append(acc)
     _write_customers(conn, rng, plan.customers, days[0])
-    tastes = _draw_tastes(conn, random.Random(plan.seed + 1), plan, cards, visit, basket, home, stores) \
-        if plan.hidden_tastes else None
+    tastes = (
+        _draw_tastes(conn, random.Random(plan.seed + 1), plan, cards, visit, basket, home, stores)
+        if plan.hidden_tastes
+        else None
+    )
     by_category: dict[str, list] = {}
     for article in articles:
         by_category.setdefault(article[2], []).append(article)
@@ -181,9 +195,22 @@ def generate(conn: Connection, plan: Plan, progress: Callable[[int], None] | Non
                     tenders = [Tender("points", 500), Tender(tenders[0].kind, total - 500)]
                     held -= 500
                 balance[card] = held
-            ticket = Ticket(f"{terminal}-{seq:08d}", terminal, seq, stores[store], f"c{rng.randint(1, 40):02d}",
-                            closed - timedelta(seconds=30 + 10 * size), closed, lines, tenders, total, card, points,
-                            "base-1", last_hash.get(terminal, GENESIS_HASH))
+            ticket = Ticket(
+                f"{terminal}-{seq:08d}",
+                terminal,
+                seq,
+                stores[store],
+                f"c{rng.randint(1, 40):02d}",
+                closed - timedelta(seconds=30 + 10 * size),
+                closed,
+                lines,
+                tenders,
+                total,
+                card,
+                points,
+                "base-1",
+                last_hash.get(terminal, GENESIS_HASH),
+            )
             batch.add(ticket, _encode(ticket))
             last_hash[terminal] = batch.last_hash
             written += 1
@@ -197,12 +224,21 @@ def generate(conn: Connection, plan: Plan, progress: Callable[[int], None] | Non
         progress(written)
     seen = datetime.combine(end, datetime.max.time(), timezone.utc).replace(microsecond=0).isoformat()
     with conn:
-        conn.executemany("INSERT INTO terminals (terminal, contiguous_seq, max_seq, last_seen) VALUES (?, ?, ?, ?) "
-                         "ON CONFLICT(terminal) DO UPDATE SET contiguous_seq = excluded.contiguous_seq, "
-                         "max_seq = excluded.max_seq, last_seen = excluded.last_seen",
-                         [(t, s, s, seen) for t, s in sorted(seqs.items())])
-    return {"customers": plan.customers, "tickets": written, "stores": plan.stores, "terminals": len(seqs),
-            "lines": batch.lines_written, "first_day": days[0].isoformat(), "last_day": end.isoformat()}
+        conn.executemany(
+            "INSERT INTO terminals (terminal, contiguous_seq, max_seq, last_seen) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(terminal) DO UPDATE SET contiguous_seq = excluded.contiguous_seq, "
+            "max_seq = excluded.max_seq, last_seen = excluded.last_seen",
+            [(t, s, s, seen) for t, s in sorted(seqs.items())],
+        )
+    return {
+        "customers": plan.customers,
+        "tickets": written,
+        "stores": plan.stores,
+        "terminals": len(seqs),
+        "lines": batch.lines_written,
+        "first_day": days[0].isoformat(),
+        "last_day": end.isoformat(),
+    }
 
 
 def _lines(rng: random.Random, picked: list, discounted: float = 0.0) -> tuple[list[Line], int]:
@@ -220,15 +256,32 @@ def _lines(rng: random.Random, picked: list, discounted: float = 0.0) -> tuple[l
     return lines, eligible
 
 
-def _taste_lines(rng: random.Random, articles: list, by_category: dict, size: int, taste: str, watcher: bool,
-                 favourite_share: float = FAVOURITE_LINES) -> tuple[list[Line], int]:
-    picked = [rng.choice(by_category[taste]) if taste and rng.random() < favourite_share else rng.choice(articles)
-              for _ in range(size)]
+def _taste_lines(
+    rng: random.Random,
+    articles: list,
+    by_category: dict,
+    size: int,
+    taste: str,
+    watcher: bool,
+    favourite_share: float = FAVOURITE_LINES,
+) -> tuple[list[Line], int]:
+    picked = [
+        rng.choice(by_category[taste]) if taste and rng.random() < favourite_share else rng.choice(articles)
+        for _ in range(size)
+    ]
     return _lines(rng, picked, DISCOUNTED[1] if watcher else DISCOUNTED[0])
 
 
-def _draw_tastes(conn, rng: random.Random, plan: Plan, cards: list[str], visit: list[float], basket: list[float],
-                 home: list[int], stores: list[str]) -> list[tuple[str, bool, bool]]:
+def _draw_tastes(
+    conn,
+    rng: random.Random,
+    plan: Plan,
+    cards: list[str],
+    visit: list[float],
+    basket: list[float],
+    home: list[int],
+    stores: list[str],
+) -> list[tuple[str, bool, bool]]:
     """Each customer's hidden traits (favourite category or "", price watcher, drifting away), kept in
     generated_tastes with what `respond()` needs to play their next days."""
     found = []
@@ -237,9 +290,13 @@ def _draw_tastes(conn, rng: random.Random, plan: Plan, cards: list[str], visit: 
         found.append((taste, rng.random() < PRICE_WATCHERS, rng.random() < LAPSING))
     conn.executescript(TASTES_SCHEMA)
     with conn:
-        conn.executemany("INSERT INTO generated_tastes VALUES (?, ?, ?, ?, ?, ?, ?)",
-                         [(cards[n], t, int(w), int(lapse), visit[n], basket[n], stores[home[n]])
-                          for n, (t, w, lapse) in enumerate(found)])
+        conn.executemany(
+            "INSERT INTO generated_tastes VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (cards[n], t, int(w), int(lapse), visit[n], basket[n], stores[home[n]])
+                for n, (t, w, lapse) in enumerate(found)
+            ],
+        )
     return found
 
 
@@ -257,12 +314,18 @@ def respond(conn: Connection, start: date, days: int, seed: int = 0) -> dict:
     days carries the offer's entry, as a till would write it. Holdout and other customers get no offer.
     Tickets chain on from the tills' last; run the aggregates after. Returns counts."""
     rng = random.Random(seed)
-    traits = {card: (taste, bool(w), bool(lapse), visit, factor, store) for card, taste, w, lapse, visit, factor, store
-              in conn.execute("SELECT * FROM generated_tastes ORDER BY card")}
+    traits = {
+        card: (taste, bool(w), bool(lapse), visit, factor, store)
+        for card, taste, w, lapse, visit, factor, store in conn.execute("SELECT * FROM generated_tastes ORDER BY card")
+    }
     if not traits:
         raise ServerError("no generated customers with hidden tastes: generate with --hidden-tastes first")
-    articles = [(gtin, label, category, unit) for gtin, label, category, unit in conn.execute(
-        "SELECT gtin, min(label), min(category), min(unit_cents) FROM lines GROUP BY gtin ORDER BY gtin")]
+    articles = [
+        (gtin, label, category, unit)
+        for gtin, label, category, unit in conn.execute(
+            "SELECT gtin, min(label), min(category), min(unit_cents) FROM lines GROUP BY gtin ORDER BY gtin"
+        )
+    ]
     by_category: dict[str, list] = {}
     for article in articles:
         by_category.setdefault(article[2], []).append(article)
@@ -272,15 +335,19 @@ def respond(conn: Connection, start: date, days: int, seed: int = 0) -> dict:
     span = (start - date.fromisoformat(first_day)).days or 1
     offers: dict[str, tuple] = {}  # card -> (campaign id, kind, points, starts, ends, offer type kind, category)
     for card, campaign, kind, points, starts, ends, type_kind, category in conn.execute(
-            "SELECT m.card, c.id, c.kind, c.points, c.starts, c.ends, t.kind, t.category FROM nbo_choices n "
-            "JOIN campaigns c ON c.id = n.campaign_id JOIN nbo_offer_types t ON t.id = n.offer_type_id "
-            "JOIN campaign_members m ON m.campaign_id = c.id AND m.customer = n.customer AND m.grp = 'target' "
-            "WHERE c.ends >= ? AND c.starts <= ?",
-            (start.isoformat(), (start + timedelta(days=days - 1)).isoformat())):
+        "SELECT m.card, c.id, c.kind, c.points, c.starts, c.ends, t.kind, t.category FROM nbo_choices n "
+        "JOIN campaigns c ON c.id = n.campaign_id JOIN nbo_offer_types t ON t.id = n.offer_type_id "
+        "JOIN campaign_members m ON m.campaign_id = c.id AND m.customer = n.customer AND m.grp = 'target' "
+        "WHERE c.ends >= ? AND c.starts <= ?",
+        (start.isoformat(), (start + timedelta(days=days - 1)).isoformat()),
+    ):
         offers[card] = (campaign, kind, points, starts, ends, type_kind, category)
     seqs = dict(conn.execute("SELECT terminal, max_seq FROM terminals"))
-    last_hash = dict(conn.execute("SELECT t.terminal, t.hash FROM tickets t JOIN terminals m "
-                                  "ON m.terminal = t.terminal AND m.max_seq = t.seq"))
+    last_hash = dict(
+        conn.execute(
+            "SELECT t.terminal, t.hash FROM tickets t JOIN terminals m ON m.terminal = t.terminal AND m.max_seq = t.seq"
+        )
+    )
     visits: list[tuple[datetime, str, bool]] = []
     window = [start + timedelta(days=n) for n in range(days)]
     for card, (taste, watcher, lapsing, weight, factor, store) in traits.items():
@@ -302,8 +369,15 @@ def respond(conn: Connection, start: date, days: int, seed: int = 0) -> dict:
         terminal = f"{store}-T{rng.randint(1, TILLS_PER_STORE):02d}"
         size = min(60, max(1, int(rng.expovariate(1 / 9) * factor) + 1))
         favourite = offer[6] if responded and offer and offer[5] == "category_points" else taste
-        lines, eligible = _taste_lines(rng, articles, by_category, size, favourite, watcher,
-                                       0.5 if responded and favourite != taste else FAVOURITE_LINES)
+        lines, eligible = _taste_lines(
+            rng,
+            articles,
+            by_category,
+            size,
+            favourite,
+            watcher,
+            0.5 if responded and favourite != taste else FAVOURITE_LINES,
+        )
         total = sum(li.total_cents for li in lines)
         points = [PointsEntry("earn", "base: 1 point per euro", eligible // 100)] if eligible >= 100 else []
         day = closed.date().isoformat()
@@ -311,17 +385,33 @@ def respond(conn: Connection, start: date, days: int, seed: int = 0) -> dict:
             used.add(card)
             points.append(PointsEntry("earn", f"offer:{offer[0]}", offer[2] if offer[1] == "bonus_points" else 0))
         seq = seqs[terminal] = seqs.get(terminal, 0) + 1
-        ticket = Ticket(f"{terminal}-{seq:08d}", terminal, seq, store, "c01", closed - timedelta(seconds=60), closed,
-                        lines, [Tender("bank_card", total)], total, card, points, "base-1",
-                        last_hash.get(terminal, GENESIS_HASH))
+        ticket = Ticket(
+            f"{terminal}-{seq:08d}",
+            terminal,
+            seq,
+            store,
+            "c01",
+            closed - timedelta(seconds=60),
+            closed,
+            lines,
+            [Tender("bank_card", total)],
+            total,
+            card,
+            points,
+            "base-1",
+            last_hash.get(terminal, GENESIS_HASH),
+        )
         batch.add(ticket, _encode(ticket))
         last_hash[terminal] = batch.last_hash
     batch.flush()
     batch.close()
     with conn:
-        conn.executemany("INSERT INTO terminals (terminal, contiguous_seq, max_seq, last_seen) VALUES (?, ?, ?, ?) "
-                         "ON CONFLICT(terminal) DO UPDATE SET contiguous_seq = excluded.contiguous_seq, "
-                         "max_seq = excluded.max_seq", [(t, s, s, None) for t, s in sorted(seqs.items())])
+        conn.executemany(
+            "INSERT INTO terminals (terminal, contiguous_seq, max_seq, last_seen) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(terminal) DO UPDATE SET contiguous_seq = excluded.contiguous_seq, "
+            "max_seq = excluded.max_seq",
+            [(t, s, s, None) for t, s in sorted(seqs.items())],
+        )
     return {"tickets": len(visits), "responded": sum(1 for v in visits if v[2]), "offers_used": len(used)}
 
 
@@ -351,12 +441,33 @@ class _Batch:
         payload = b'{"schema":1,"ticket":' + canonical + b"}"  # what sync.codec.encode_ticket gives
         earned = sum(e.points for e in t.points if e.kind == "earn")
         redeemed = sum(e.points for e in t.points if e.kind == "redeem")
-        self.tickets.append((t.id, t.terminal, t.seq, t.store, t.cashier, closed, t.card, t.total_cents, earned,
-                             redeemed, t.rules_version, digest, t.prev_hash, closed, payload))
-        self.lines.extend((t.id, n, li.gtin, li.label, li.category, li.quantity, li.unit_cents, li.discount_cents,
-                           li.total_cents) for n, li in enumerate(t.lines))
-        self.ledger.extend((t.card, e.kind, e.points if e.kind == "earn" else -e.points, e.rule,
-                            ticket_cause(t.id, n), t.id, closed) for n, e in enumerate(t.points))
+        self.tickets.append(
+            (
+                t.id,
+                t.terminal,
+                t.seq,
+                t.store,
+                t.cashier,
+                closed,
+                t.card,
+                t.total_cents,
+                earned,
+                redeemed,
+                t.rules_version,
+                digest,
+                t.prev_hash,
+                closed,
+                payload,
+            )
+        )
+        self.lines.extend(
+            (t.id, n, li.gtin, li.label, li.category, li.quantity, li.unit_cents, li.discount_cents, li.total_cents)
+            for n, li in enumerate(t.lines)
+        )
+        self.ledger.extend(
+            (t.card, e.kind, e.points if e.kind == "earn" else -e.points, e.rule, ticket_cause(t.id, n), t.id, closed)
+            for n, e in enumerate(t.points)
+        )
         self.received.append((t.terminal, t.seq))
 
     def flush(self) -> None:
@@ -396,10 +507,15 @@ class _Batch:
                     conn.executemany(
                         "INSERT INTO tickets (id, terminal, seq, store, cashier, closed_at, card, total_cents, "
                         "points_earned, points_redeemed, rules_version, hash, prev_hash, received_at, payload) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", tickets)
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        tickets,
+                    )
                     conn.executemany("INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)", lines)
-                    conn.executemany("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
-                                     "VALUES (?, ?, ?, ?, ?, ?, ?)", ledger)
+                    conn.executemany(
+                        "INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        ledger,
+                    )
                     conn.executemany("INSERT INTO received (terminal, seq, status) VALUES (?, ?, 'stored')", received)
                     conn.execute("COMMIT")
                 except BaseException:
@@ -419,20 +535,39 @@ def _write_customers(conn: Connection, rng: random.Random, customers: int, first
     for n in range(1, customers + 1):
         if rng.random() >= REGISTERED_SHARE:
             continue
-        at = (datetime.combine(enrolled, datetime.min.time(), timezone.utc)
-              - timedelta(days=rng.randrange(3 * 365))).isoformat()
+        at = (
+            datetime.combine(enrolled, datetime.min.time(), timezone.utc) - timedelta(days=rng.randrange(3 * 365))
+        ).isoformat()
         name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
         email, sms, profiling = (int(rng.random() < p) for p in (0.6, 0.3, 0.7))
-        people.append((n, name, f"customer{n}@example.org", f"+33 6 {n % 100_000_000:08d}",
-                       f"{rng.randrange(1, 96):02d}{rng.randrange(1000):03d}", email, at if email else None,
-                       sms, at if sms else None, profiling, at if profiling else None, at, at))
+        people.append(
+            (
+                n,
+                name,
+                f"customer{n}@example.org",
+                f"+33 6 {n % 100_000_000:08d}",
+                f"{rng.randrange(1, 96):02d}{rng.randrange(1000):03d}",
+                email,
+                at if email else None,
+                sms,
+                at if sms else None,
+                profiling,
+                at if profiling else None,
+                at,
+                at,
+            )
+        )
         cards.append((card_of(n), n, at, at))
     with conn:
-        conn.executemany("INSERT INTO customers (id, name, email, phone, postcode, consent_email, consent_email_at, "
-                         "consent_sms, consent_sms_at, consent_profiling, consent_profiling_at, created_at, "
-                         "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", people)
-        conn.executemany("INSERT INTO cards (number, customer_id, status, issued_at, status_at) "
-                         "VALUES (?, ?, 'active', ?, ?)", cards)
+        conn.executemany(
+            "INSERT INTO customers (id, name, email, phone, postcode, consent_email, consent_email_at, "
+            "consent_sms, consent_sms_at, consent_profiling, consent_profiling_at, created_at, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            people,
+        )
+        conn.executemany(
+            "INSERT INTO cards (number, customer_id, status, issued_at, status_at) VALUES (?, ?, 'active', ?, ?)", cards
+        )
 
 
 CHECK_HOLDOUT = 300  # per mille: a large holdout, so a small generated set measures the uplift
@@ -444,10 +579,14 @@ def check_offer_types() -> list:
     from .offer_definitions import OfferType
 
     common = dict(days=7, holdout_per_mille=CHECK_HOLDOUT, min_run_days=7)
-    return [*(OfferType(name=f"150 points on {c}", kind="category_points", category=c, points=150, **common)
-              for c in TASTES),
-            OfferType(name="2 EUR cheque", kind="basket_cheque", cheque_cents=200, **common),
-            OfferType(name="we miss you: 200 points", kind="winback", points=200, **common)]
+    return [
+        *(
+            OfferType(name=f"150 points on {c}", kind="category_points", category=c, points=150, **common)
+            for c in TASTES
+        ),
+        OfferType(name="2 EUR cheque", kind="basket_cheque", cheque_cents=200, **common),
+        OfferType(name="we miss you: 200 points", kind="winback", points=200, **common),
+    ]
 
 
 def offer_check(conn: Connection, day: date, days: int = 7, seed: int = 0) -> dict:

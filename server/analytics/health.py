@@ -10,6 +10,7 @@ oldest message waits for more than BACKLOG_AMBER_AFTER is amber; no report for S
 amber; no report for STATUS_RED_AFTER while the last one had a backlog is red (tickets stuck at a till
 head office cannot hear from).
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -36,16 +37,25 @@ def till_health(conn: Connection, now: datetime) -> list[dict]:
     """One row per till, worst first (red, amber, green), then by till id."""
     gaps: dict[str, list[tuple[int, int]]] = {}
     for terminal, low, high in conn.execute(
-            "SELECT terminal, from_seq, to_seq FROM gaps WHERE resolved_at IS NULL ORDER BY terminal, from_seq"):
+        "SELECT terminal, from_seq, to_seq FROM gaps WHERE resolved_at IS NULL ORDER BY terminal, from_seq"
+    ):
         gaps.setdefault(terminal, []).append((low, high))
     ensure_replays(conn)
-    dead = _per_terminal(conn, "SELECT terminal, count(*) FROM dead_letters d WHERE NOT EXISTS "
-                               "(SELECT 1 FROM dead_letter_replays r WHERE r.dead_letter_id = d.id) GROUP BY terminal")
+    dead = _per_terminal(
+        conn,
+        "SELECT terminal, count(*) FROM dead_letters d WHERE NOT EXISTS "
+        "(SELECT 1 FROM dead_letter_replays r WHERE r.dead_letter_id = d.id) GROUP BY terminal",
+    )
     quarantined = _per_terminal(conn, "SELECT terminal, count(*) FROM quarantine GROUP BY terminal")
     breaks = _per_terminal(conn, "SELECT terminal, count(*) FROM chain_breaks GROUP BY terminal")
     # a ticket id is "{terminal}-{seq:08d}": the terminal is all but the last 9 characters
-    differ = _per_terminal(conn, "SELECT substr(ticket_id, 1, length(ticket_id) - 9), count(*) FROM discrepancies "
-                                 "GROUP BY 1") if _has(conn, "discrepancies") else {}
+    differ = (
+        _per_terminal(
+            conn, "SELECT substr(ticket_id, 1, length(ticket_id) - 9), count(*) FROM discrepancies GROUP BY 1"
+        )
+        if _has(conn, "discrepancies")
+        else {}
+    )
     reported = till_status.latest(conn)
     known = conn.execute("SELECT terminal, contiguous_seq, max_seq, last_seen FROM terminals").fetchall()
     known += [(terminal, 0, 0, None) for terminal in sorted(set(reported) - {row[0] for row in known})]
@@ -78,15 +88,26 @@ def till_health(conn: Connection, now: datetime) -> list[dict]:
             reasons.append("not seen for " + (_ago(now - seen) if seen else "ever"))
         if status == "green" and reasons:
             status = "amber"
-        rows.append({"terminal": terminal, "status": status, "last_seen": last_seen, "contiguous_seq": contiguous,
-                     "max_seq": max_seq, "gaps": open_gaps, "dead_letters": dead.get(terminal, 0),
-                     "quarantined": quarantined.get(terminal, 0), "chain_breaks": breaks.get(terminal, 0),
-                     "discrepancies": differ.get(terminal, 0),
-                     "backlog": report["backlog"] if report else None,
-                     "backlog_age": _age(now - _when(report["oldest_unacked_at"]))
-                     if report and report["backlog"] and report["oldest_unacked_at"] else None,
-                     "status_at": report["sent_at"] if report else None,
-                     "reasons": reasons})
+        rows.append(
+            {
+                "terminal": terminal,
+                "status": status,
+                "last_seen": last_seen,
+                "contiguous_seq": contiguous,
+                "max_seq": max_seq,
+                "gaps": open_gaps,
+                "dead_letters": dead.get(terminal, 0),
+                "quarantined": quarantined.get(terminal, 0),
+                "chain_breaks": breaks.get(terminal, 0),
+                "discrepancies": differ.get(terminal, 0),
+                "backlog": report["backlog"] if report else None,
+                "backlog_age": _age(now - _when(report["oldest_unacked_at"]))
+                if report and report["backlog"] and report["oldest_unacked_at"]
+                else None,
+                "status_at": report["sent_at"] if report else None,
+                "reasons": reasons,
+            }
+        )
     order = {"red": 0, "amber": 1, "green": 2}
     return sorted(rows, key=lambda r: (order[r["status"]], r["terminal"]))
 
@@ -132,6 +153,8 @@ def dead_letters(conn: Connection, limit: int = 200) -> list[dict]:
     cur = conn.execute(
         "SELECT d.id, d.received_at, d.topic, d.terminal, d.seq, d.reason, length(d.payload), r.replayed_at, "
         "r.outcome FROM dead_letters d LEFT JOIN dead_letter_replays r ON r.dead_letter_id = d.id "
-        "ORDER BY d.id DESC LIMIT ?", (limit,))
+        "ORDER BY d.id DESC LIMIT ?",
+        (limit,),
+    )
     names = ("id", "received_at", "topic", "terminal", "seq", "reason", "size", "replayed_at", "outcome")
     return [dict(zip(names, row)) for row in cur]

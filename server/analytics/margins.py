@@ -3,6 +3,7 @@
 The rates below are typical French supermarket gross margins (an assumption, documented in
 docs/headoffice.md); change them here, in one place, and re-run the aggregates from scratch.
 """
+
 from __future__ import annotations
 
 # Gross margin as per-mille of the line total (integer maths: no floats in money).

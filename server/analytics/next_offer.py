@@ -18,6 +18,7 @@ offers become one campaign per offer type and day (targets and holdout as its co
 tills, are applied there and checked at ingest exactly as hand-made campaigns (server/analytics/campaigns.py,
 terminal/offers.py, server/ingest/offers_check.py).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,13 +29,23 @@ from datetime import date, timedelta
 from server.storage.connection import has_table, joined_or_own_transaction
 from ..errors import ServerError
 from . import campaigns
-from .offer_definitions import (DEFAULT_RHYTHM, MAX_INDEX, POLICIES, PRIOR_WEIGHT, RESPONSE, Choice,
-                                ensure_schema, held_out, offer_types)
+from .offer_definitions import (
+    DEFAULT_RHYTHM,
+    MAX_INDEX,
+    POLICIES,
+    PRIOR_WEIGHT,
+    RESPONSE,
+    Choice,
+    ensure_schema,
+    held_out,
+    offer_types,
+)
 from .offer_results import learnt_cells
 from .margins import DEFAULT_PER_MILLE, MARGIN_PER_MILLE
 from .profile import AFFINITY_SHOWN, Profile, profiles, profiles_and_mixes, save_snapshot
 from .segments import SegmentSpec
 from .value import point_value_cents
+
 
 def _pick(key: str, n: int) -> int:
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % n
@@ -49,8 +60,9 @@ def _margin_rate(p: Profile) -> float:
     total = sum(v for v in p.category_cents.values() if v > 0)
     if not total:
         return DEFAULT_PER_MILLE / 1000
-    return sum(max(v, 0) * MARGIN_PER_MILLE.get(c, DEFAULT_PER_MILLE) for c, v in p.category_cents.items()) \
-        / total / 1000
+    return (
+        sum(max(v, 0) * MARGIN_PER_MILLE.get(c, DEFAULT_PER_MILLE) for c, v in p.category_cents.items()) / total / 1000
+    )
 
 
 def _index(t: dict, p: Profile) -> tuple[float, str, str]:
@@ -60,14 +72,20 @@ def _index(t: dict, p: Profile) -> tuple[float, str, str]:
         cell = "affinity high" if affinity >= AFFINITY_SHOWN else "affinity low"
         return min(affinity, MAX_INDEX), cell, f"buys {affinity:.1f}x the store's share of {t['category']}"
     if t["kind"] == "basket_cheque":
-        ratio = p.promoted_share / p.store_promoted_share if p.store_promoted_share else (
-            MAX_INDEX if p.promoted_share else 0.0)
+        ratio = (
+            p.promoted_share / p.store_promoted_share
+            if p.store_promoted_share
+            else (MAX_INDEX if p.promoted_share else 0.0)
+        )
         cell = "price watcher" if ratio >= 1.5 else "not price-sensitive"
         why = f"{p.promoted_share:.0%} of items on promotion, store {p.store_promoted_share:.0%}"
         return min(ratio, MAX_INDEX), cell, why
     late = max((p.churn_ratio or 0.0) - 1.0, 0.0)
-    return min(late, MAX_INDEX), f"churn {p.churn_risk}", (
-        f"last visit {p.days_since_last} days ago, usually every {p.rhythm_days or DEFAULT_RHYTHM:.0f}")
+    return (
+        min(late, MAX_INDEX),
+        f"churn {p.churn_risk}",
+        (f"last visit {p.days_since_last} days ago, usually every {p.rhythm_days or DEFAULT_RHYTHM:.0f}"),
+    )
 
 
 def expected(t: dict, p: Profile, learnt: dict[tuple[int, str], tuple[int, float]]) -> tuple[int, str, str]:
@@ -82,8 +100,10 @@ def expected(t: dict, p: Profile, learnt: dict[tuple[int, str], tuple[int, float
     prior = extra * basket_margin - cost
     n, measured = learnt.get((t["id"], cell), (0, 0.0))
     blended = (PRIOR_WEIGHT * prior + n * measured) / (PRIOR_WEIGHT + n)
-    reason = (f"{t['name']}: {why}; +{extra:.2f} visits x {basket_margin / 100:.2f} EUR margin - "
-              f"{cost / 100:.2f} EUR cost = {prior / 100:+.2f} EUR")
+    reason = (
+        f"{t['name']}: {why}; +{extra:.2f} visits x {basket_margin / 100:.2f} EUR margin - "
+        f"{cost / 100:.2f} EUR cost = {prior / 100:+.2f} EUR"
+    )
     if n:
         reason += f"; {n} similar customers ({cell}) measured {measured / 100:+.2f} EUR, blended {blended / 100:+.2f}"
     return round(blended), cell, reason
@@ -92,9 +112,14 @@ def expected(t: dict, p: Profile, learnt: dict[tuple[int, str], tuple[int, float
 def _open_customers(conn, day: date) -> set[str]:
     """Customers with a chosen offer (or holdout) still open on `day`: not chosen again until it ends."""
     ensure_schema(conn)
-    return {c for (c,) in conn.execute(
-        "SELECT DISTINCT n.customer FROM nbo_choices n JOIN campaigns c ON c.id = n.campaign_id "
-        "WHERE c.ends >= ? AND c.stopped_at IS NULL", (day.isoformat(),))}
+    return {
+        c
+        for (c,) in conn.execute(
+            "SELECT DISTINCT n.customer FROM nbo_choices n JOIN campaigns c ON c.id = n.campaign_id "
+            "WHERE c.ends >= ? AND c.stopped_at IS NULL",
+            (day.isoformat(),),
+        )
+    }
 
 
 def eligible(conn, day: date, archive=None, everyone: dict[str, Profile] | None = None) -> dict[str, Profile]:
@@ -103,8 +128,12 @@ def eligible(conn, day: date, archive=None, everyone: dict[str, Profile] | None 
     Parquet `archive` when given; `everyone`: those profiles, already computed)."""
     if not has_table(conn, "customers"):
         return {}
-    agreed = {f"customer:{cid}" for (cid,) in conn.execute(
-        "SELECT id FROM customers WHERE consent_profiling = 1 AND erased_at IS NULL AND merged_into IS NULL")}
+    agreed = {
+        f"customer:{cid}"
+        for (cid,) in conn.execute(
+            "SELECT id FROM customers WHERE consent_profiling = 1 AND erased_at IS NULL AND merged_into IS NULL"
+        )
+    }
     active = {}
     for number, cid in conn.execute("SELECT number, customer_id FROM cards WHERE status = 'active'"):
         active.setdefault(f"customer:{cid}", []).append(number)
@@ -118,8 +147,14 @@ def eligible(conn, day: date, archive=None, everyone: dict[str, Profile] | None 
     return found
 
 
-def choose(conn, day: date, policy: str = "model", customers: set[str] | None = None,
-           learnt: dict | None = None, found: dict[str, Profile] | None = None) -> list[Choice]:
+def choose(
+    conn,
+    day: date,
+    policy: str = "model",
+    customers: set[str] | None = None,
+    learnt: dict | None = None,
+    found: dict[str, Profile] | None = None,
+) -> list[Choice]:
     """Each eligible customer's offer type under `policy` (model: the best expected uplift, none when all are
     below zero; random: one at random; segment: the one type best for the whole group), and their side of
     that type's holdout. Nothing is written."""
@@ -173,18 +208,41 @@ def record(conn, day: date, choices: list[Choice], policy: str = "model", now: s
             label = "" if policy == "model" else f" ({policy})"
             campaign = campaigns.Campaign(
                 name=f"next best offer {day}: {t['name']}{label}",
-                segment=SegmentSpec(start=day - timedelta(days=365), end=day - timedelta(days=1),
-                                    name="next best offer"),
-                kind=kind, starts=day, ends=day + timedelta(days=t["days"] - 1), points=t["points"],
-                cheque_cents=t["cheque_cents"], control_per_mille=t["holdout_per_mille"], seed=0)
-            campaign_id = campaigns.record(conn, campaign, [
-                (c.customer, card, "control" if c.grp == "holdout" else "target") for c in group for card in c.cards],
-                now)
+                segment=SegmentSpec(
+                    start=day - timedelta(days=365), end=day - timedelta(days=1), name="next best offer"
+                ),
+                kind=kind,
+                starts=day,
+                ends=day + timedelta(days=t["days"] - 1),
+                points=t["points"],
+                cheque_cents=t["cheque_cents"],
+                control_per_mille=t["holdout_per_mille"],
+                seed=0,
+            )
+            campaign_id = campaigns.record(
+                conn,
+                campaign,
+                [(c.customer, card, "control" if c.grp == "holdout" else "target") for c in group for card in c.cards],
+                now,
+            )
             conn.executemany(
                 "INSERT INTO nbo_choices (day, customer, offer_type_id, policy, grp, cell, expected_cents, reason, "
                 "campaign_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(day.isoformat(), c.customer, type_id, policy, c.grp, c.cell, c.expected_cents, c.reason,
-                  campaign_id) for c in group])
+                [
+                    (
+                        day.isoformat(),
+                        c.customer,
+                        type_id,
+                        policy,
+                        c.grp,
+                        c.cell,
+                        c.expected_cents,
+                        c.reason,
+                        campaign_id,
+                    )
+                    for c in group
+                ],
+            )
             made.append(campaign_id)
     return made
 
@@ -197,8 +255,13 @@ def run(conn, day: date, now: str | None = None, archive=None) -> dict:
     save_snapshot(conn, day, everyone, mixes)
     chosen = choose(conn, day, found=eligible(conn, day, archive, everyone))
     made = record(conn, day, chosen, now=now)
-    return {"day": day.isoformat(), "customers": len(chosen), "targets": sum(c.grp == "target" for c in chosen),
-            "holdouts": sum(c.grp == "holdout" for c in chosen), "campaigns": made}
+    return {
+        "day": day.isoformat(),
+        "customers": len(chosen),
+        "targets": sum(c.grp == "target" for c in chosen),
+        "holdouts": sum(c.grp == "holdout" for c in chosen),
+        "campaigns": made,
+    }
 
 
 def compare(conn, day: date, now: str | None = None) -> dict[str, list[int]]:
@@ -216,7 +279,10 @@ def compare(conn, day: date, now: str | None = None) -> dict[str, list[int]]:
 def choices_of(conn, customer: str) -> list[dict]:
     """A customer's chosen offers, latest first (with the reason)."""
     ensure_schema(conn)
-    cur = conn.execute("SELECT n.*, t.name AS offer FROM nbo_choices n JOIN nbo_offer_types t "
-                       "ON t.id = n.offer_type_id WHERE n.customer = ? ORDER BY n.day DESC", (customer,))
+    cur = conn.execute(
+        "SELECT n.*, t.name AS offer FROM nbo_choices n JOIN nbo_offer_types t "
+        "ON t.id = n.offer_type_id WHERE n.customer = ? ORDER BY n.day DESC",
+        (customer,),
+    )
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row)) for row in cur]

@@ -1,6 +1,7 @@
 """The offer types head office defines for the next best offer (bonus points on a category, a cheque above a
 basket threshold, a win-back offer), kept in `nbo_offer_types`, and each type's holdout draw. The chooser
 (next_offer.py) and the results (offer_results.py) both read them from here."""
+
 from __future__ import annotations
 
 import hashlib
@@ -46,22 +47,22 @@ CREATE TABLE IF NOT EXISTS nbo_choices (
 SCHEMA_PG = postgres_schema(SCHEMA)
 KINDS = ("category_points", "basket_cheque", "winback")
 POLICIES = ("model", "random", "segment")
-RESPONSE = 0.08          # extra visits an offer causes for an average customer (index 1), before learning
-MAX_INDEX = 4.0          # an index from the profile counts up to this
-PRIOR_WEIGHT = 200       # customers measured before what they did weighs as much as the prior
-DEFAULT_RHYTHM = 60.0    # days between visits assumed for a customer seen once
+RESPONSE = 0.08  # extra visits an offer causes for an average customer (index 1), before learning
+MAX_INDEX = 4.0  # an index from the profile counts up to this
+PRIOR_WEIGHT = 200  # customers measured before what they did weighs as much as the prior
+DEFAULT_RHYTHM = 60.0  # days between visits assumed for a customer seen once
 MAX_DAYS, MAX_RUN_DAYS, MAX_HOLDOUT = 60, 365, 500
 
 
 class OfferType(msgspec.Struct, kw_only=True):
     name: str
     kind: str
-    category: str = ""         # category_points: the category whose buyers it suits
-    points: int = 0            # category_points, winback: bonus points on the next ticket
-    cheque_cents: int = 0      # basket_cheque: the cheque's value
-    days: int = 7              # how long a chosen offer stays open
+    category: str = ""  # category_points: the category whose buyers it suits
+    points: int = 0  # category_points, winback: bonus points on the next ticket
+    cheque_cents: int = 0  # basket_cheque: the cheque's value
+    days: int = 7  # how long a chosen offer stays open
     holdout_per_mille: int = 100
-    min_run_days: int = 28     # run at least this long before it may be stopped for doing harm
+    min_run_days: int = 28  # run at least this long before it may be stopped for doing harm
 
 
 @dataclass
@@ -114,15 +115,25 @@ def define(conn: Connection, offer_type: OfferType, now: str | None = None) -> i
         return conn.execute(
             "INSERT INTO nbo_offer_types (name, kind, category, points, cheque_cents, days, holdout_per_mille, "
             "min_run_days, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (t.name.strip(), t.kind, t.category.strip() if t.kind == "category_points" else "",
-             t.points if t.kind != "basket_cheque" else 0, t.cheque_cents if t.kind == "basket_cheque" else 0,
-             t.days, t.holdout_per_mille, t.min_run_days, now)).fetchall()[0][0]
+            (
+                t.name.strip(),
+                t.kind,
+                t.category.strip() if t.kind == "category_points" else "",
+                t.points if t.kind != "basket_cheque" else 0,
+                t.cheque_cents if t.kind == "basket_cheque" else 0,
+                t.days,
+                t.holdout_per_mille,
+                t.min_run_days,
+                now,
+            ),
+        ).fetchall()[0][0]
 
 
 def offer_types(conn: Connection, active_only: bool = False) -> list[dict]:
     ensure_schema(conn)
-    cur = conn.execute("SELECT * FROM nbo_offer_types " + ("WHERE stopped_at IS NULL " if active_only else "")
-                       + "ORDER BY id")
+    cur = conn.execute(
+        "SELECT * FROM nbo_offer_types " + ("WHERE stopped_at IS NULL " if active_only else "") + "ORDER BY id"
+    )
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row)) for row in cur]
 

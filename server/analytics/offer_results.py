@@ -13,6 +13,7 @@ the offer, scaled to the offer's days, minus its mean), theta = cov(outcome, pas
 measured. The past is from before the draw, so the adjustment cannot favour either group: the difference of
 the adjusted means estimates the same uplift, with a much narrower interval. The raw difference is kept too.
 """
+
 from __future__ import annotations
 
 import logging
@@ -41,7 +42,7 @@ class Outcome:
     grp: str
     day: str
     net_cents: int
-    before_cents: float = 0.0   # margin over the BEFORE_DAYS before the offer, scaled to its days
+    before_cents: float = 0.0  # margin over the BEFORE_DAYS before the offer, scaled to its days
 
 
 def outcomes(conn, until: date) -> list[Outcome]:
@@ -51,39 +52,59 @@ def outcomes(conn, until: date) -> list[Outcome]:
     last = until.isoformat()
     margin: dict[tuple[int, str], int] = {}
     for campaign_id, customer, cents in conn.execute(
-            "SELECT m.campaign_id, m.customer, sum(d.margin_cents) FROM nbo_choices n "
-            "JOIN campaigns c ON c.id = n.campaign_id "
-            "JOIN campaign_members m ON m.campaign_id = n.campaign_id AND m.customer = n.customer "
-            "JOIN card_day d ON d.card = m.card AND d.day >= c.starts AND d.day <= c.ends AND d.day <= ? "
-            "GROUP BY m.campaign_id, m.customer", (last,)):
+        "SELECT m.campaign_id, m.customer, sum(d.margin_cents) FROM nbo_choices n "
+        "JOIN campaigns c ON c.id = n.campaign_id "
+        "JOIN campaign_members m ON m.campaign_id = n.campaign_id AND m.customer = n.customer "
+        "JOIN card_day d ON d.card = m.card AND d.day >= c.starts AND d.day <= c.ends AND d.day <= ? "
+        "GROUP BY m.campaign_id, m.customer",
+        (last,),
+    ):
         margin[(campaign_id, customer)] = cents
     cost: dict[tuple[int, str], int] = {}
     point = point_value_cents()
     for campaign_id, customer, kind, cheque, points, uses in conn.execute(
-            "SELECT m.campaign_id, m.customer, c.kind, c.cheque_cents, sum(l.points), count(*) FROM nbo_choices n "
-            "JOIN campaigns c ON c.id = n.campaign_id "
-            "JOIN campaign_members m ON m.campaign_id = n.campaign_id AND m.customer = n.customer "
-            "JOIN ledger l ON l.card = m.card AND l.rule = 'offer:' || CAST(m.campaign_id AS TEXT) "
-            "WHERE substr(l.at, 1, 10) <= ? GROUP BY m.campaign_id, m.customer, c.kind, c.cheque_cents", (last,)):
+        "SELECT m.campaign_id, m.customer, c.kind, c.cheque_cents, sum(l.points), count(*) FROM nbo_choices n "
+        "JOIN campaigns c ON c.id = n.campaign_id "
+        "JOIN campaign_members m ON m.campaign_id = n.campaign_id AND m.customer = n.customer "
+        "JOIN ledger l ON l.card = m.card AND l.rule = 'offer:' || CAST(m.campaign_id AS TEXT) "
+        "WHERE substr(l.at, 1, 10) <= ? GROUP BY m.campaign_id, m.customer, c.kind, c.cheque_cents",
+        (last,),
+    ):
         cost[(campaign_id, customer)] = uses * cheque if kind == "cheque" else points * point
-    windows = {cid: (date.fromisoformat(starts), date.fromisoformat(ends)) for cid, starts, ends in conn.execute(
-        "SELECT id, starts, ends FROM campaigns WHERE id IN (SELECT DISTINCT campaign_id FROM nbo_choices)")}
+    windows = {
+        cid: (date.fromisoformat(starts), date.fromisoformat(ends))
+        for cid, starts, ends in conn.execute(
+            "SELECT id, starts, ends FROM campaigns WHERE id IN (SELECT DISTINCT campaign_id FROM nbo_choices)"
+        )
+    }
     before: dict[tuple[int, str], int] = {}
     for campaign_id, starts in {(cid, w[0]) for cid, w in windows.items()}:
         for customer, cents in conn.execute(
-                "SELECT m.customer, sum(d.margin_cents) FROM campaign_members m JOIN card_day d ON d.card = m.card "
-                "AND d.day >= ? AND d.day < ? WHERE m.campaign_id = ? GROUP BY m.customer",
-                ((starts - timedelta(days=BEFORE_DAYS)).isoformat(), starts.isoformat(), campaign_id)):
+            "SELECT m.customer, sum(d.margin_cents) FROM campaign_members m JOIN card_day d ON d.card = m.card "
+            "AND d.day >= ? AND d.day < ? WHERE m.campaign_id = ? GROUP BY m.customer",
+            ((starts - timedelta(days=BEFORE_DAYS)).isoformat(), starts.isoformat(), campaign_id),
+        ):
             before[(campaign_id, customer)] = cents
     found = []
     for type_id, policy, cell, grp, day, customer, campaign_id in conn.execute(
-            "SELECT n.offer_type_id, n.policy, n.cell, n.grp, n.day, n.customer, n.campaign_id FROM nbo_choices n "
-            "WHERE n.day <= ? ORDER BY n.day, n.customer", (last,)):
+        "SELECT n.offer_type_id, n.policy, n.cell, n.grp, n.day, n.customer, n.campaign_id FROM nbo_choices n "
+        "WHERE n.day <= ? ORDER BY n.day, n.customer",
+        (last,),
+    ):
         key = (campaign_id, customer)
         starts, ends = windows[campaign_id]
         days = (min(ends, until) - starts).days + 1
-        found.append(Outcome(type_id, policy, cell, grp, day, margin.get(key, 0) - cost.get(key, 0),
-                             before.get(key, 0) * days / BEFORE_DAYS))
+        found.append(
+            Outcome(
+                type_id,
+                policy,
+                cell,
+                grp,
+                day,
+                margin.get(key, 0) - cost.get(key, 0),
+                before.get(key, 0) * days / BEFORE_DAYS,
+            )
+        )
     return found
 
 
@@ -108,14 +129,23 @@ def _compare(rows: list[Outcome]) -> dict:
     mx = _mean([o.before_cents for o in rows])
     target = [o.net_cents for o in rows if o.grp == "target"]
     holdout = [o.net_cents for o in rows if o.grp == "holdout"]
-    adjusted = {grp: [o.net_cents - theta * (o.before_cents - mx) for o in rows if o.grp == grp]
-                for grp in ("target", "holdout")}
+    adjusted = {
+        grp: [o.net_cents - theta * (o.before_cents - mx) for o in rows if o.grp == grp]
+        for grp in ("target", "holdout")
+    }
     interval = welch_interval(adjusted["target"], adjusted["holdout"], CONFIDENCE)
-    return {"targets": len(target), "holdouts": len(holdout), "mean_target_cents": _mean(target),
-            "mean_holdout_cents": _mean(holdout), "raw_uplift_cents": _mean(target) - _mean(holdout),
-            "theta": theta, "uplift_cents": _mean(adjusted["target"]) - _mean(adjusted["holdout"]),
-            "interval": None if interval is None else {"low": interval.low, "high": interval.high, "df": interval.df,
-                                                       "confidence": CONFIDENCE}}
+    return {
+        "targets": len(target),
+        "holdouts": len(holdout),
+        "mean_target_cents": _mean(target),
+        "mean_holdout_cents": _mean(holdout),
+        "raw_uplift_cents": _mean(target) - _mean(holdout),
+        "theta": theta,
+        "uplift_cents": _mean(adjusted["target"]) - _mean(adjusted["holdout"]),
+        "interval": None
+        if interval is None
+        else {"low": interval.low, "high": interval.high, "df": interval.df, "confidence": CONFIDENCE},
+    }
 
 
 def learnt_cells(conn, day: date) -> dict[tuple[int, str], tuple[int, float]]:
@@ -150,8 +180,7 @@ def by_policy(conn, until: date) -> dict[str, dict]:
     """The three-way check: per policy, target against holdout over every offer type (a pooled comparison:
     each policy's holdout has its own mix of offer types, drawn the same way as its targets)."""
     rows = outcomes(conn, until)
-    return {policy: _compare([o for o in rows if o.policy == policy])
-            for policy in sorted({o.policy for o in rows})}
+    return {policy: _compare([o for o in rows if o.policy == policy]) for policy in sorted({o.policy for o in rows})}
 
 
 def stop_harmful(conn, today: date, now: str | None = None) -> list[dict]:
@@ -163,17 +192,19 @@ def stop_harmful(conn, today: date, now: str | None = None) -> list[dict]:
         i = r["interval"]
         if r["stopped_at"] or i is None or r["days_run"] < r["min_run_days"] or i["high"] >= 0:
             continue
-        why = (f"stopped on {today}: after {r['days_run']} days its customers brought "
-               f"{r['uplift_cents'] / 100:+.2f} EUR net margin each against the holdout, 95% interval "
-               f"{i['low'] / 100:+.2f} to {i['high'] / 100:+.2f} EUR ({r['targets']} targets, {r['holdouts']} "
-               "held out): the offer costs more than it brings")
+        why = (
+            f"stopped on {today}: after {r['days_run']} days its customers brought "
+            f"{r['uplift_cents'] / 100:+.2f} EUR net margin each against the holdout, 95% interval "
+            f"{i['low'] / 100:+.2f} to {i['high'] / 100:+.2f} EUR ({r['targets']} targets, {r['holdouts']} "
+            "held out): the offer costs more than it brings"
+        )
         with joined_or_own_transaction(conn):
-            conn.execute("UPDATE nbo_offer_types SET stopped_at = ?, stopped_why = ? WHERE id = ?",
-                         (now, why, r["id"]))
+            conn.execute("UPDATE nbo_offer_types SET stopped_at = ?, stopped_why = ? WHERE id = ?", (now, why, r["id"]))
         for (campaign_id,) in conn.execute(
-                "SELECT DISTINCT n.campaign_id FROM nbo_choices n JOIN campaigns c ON c.id = n.campaign_id "
-                "WHERE n.offer_type_id = ? AND c.ends >= ? AND c.stopped_at IS NULL",
-                (r["id"], today.isoformat())).fetchall():
+            "SELECT DISTINCT n.campaign_id FROM nbo_choices n JOIN campaigns c ON c.id = n.campaign_id "
+            "WHERE n.offer_type_id = ? AND c.ends >= ? AND c.stopped_at IS NULL",
+            (r["id"], today.isoformat()),
+        ).fetchall():
             campaigns.stop(conn, campaign_id, today, now)
         log_event(log, "offer_type_stopped", offer_type=r["id"], why=why)
         stopped.append({**r, "stopped_at": now, "stopped_why": why})

@@ -5,6 +5,7 @@ month/day of Y + years_after; debits take the oldest points first (as programme.
 so a card's points from year Y or before still standing are max(0, credits to Y - all debits).
 A credit counts from its lot's date (lot_at, set on points moved from another card) when it has one.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -25,14 +26,17 @@ def next_expiry(as_of: date, rules=None) -> tuple[date, int]:
     raise AssertionError("unreachable: an expiry date always lies within two years")
 
 
-def points_summary(conn: Connection, start: date, end: date, as_of: date,
-                   point_cents: int | None = None) -> dict:
+def points_summary(conn: Connection, start: date, end: date, as_of: date, point_cents: int | None = None) -> dict:
     """Issued, redeemed and expired in the period; outstanding, liability and what expires next as of `as_of`."""
     point_cents = point_value_cents() if point_cents is None else point_cents
     # NOT INDEXED: one scan and a sort beat the card index's random reads (2x on 1 M entries, measured)
-    kinds = dict(conn.execute(
-        "SELECT kind, sum(points) FROM ledger WHERE substr(at, 1, 10) >= ? AND substr(at, 1, 10) <= ? GROUP BY kind",
-        (start.isoformat(), end.isoformat())).fetchall())
+    kinds = dict(
+        conn.execute(
+            "SELECT kind, sum(points) FROM ledger "
+            "WHERE substr(at, 1, 10) >= ? AND substr(at, 1, 10) <= ? GROUP BY kind",
+            (start.isoformat(), end.isoformat()),
+        ).fetchall()
+    )
     when, year = next_expiry(as_of)
     cutoff = f"{year + 1:04d}-01-01"
     outstanding, expiring = conn.execute(
@@ -40,15 +44,17 @@ def points_summary(conn: Connection, start: date, end: date, as_of: date,
         "  SELECT sum(points) AS balance,"
         "         sum(CASE WHEN points > 0 AND coalesce(lot_at, at) < ? THEN points ELSE 0 END) AS old,"
         "         -sum(CASE WHEN points < 0 THEN points ELSE 0 END) AS debits"
-        "  FROM ledger NOT INDEXED WHERE substr(at, 1, 10) <= ? GROUP BY card)" if dialect(conn) != POSTGRESQL else
+        "  FROM ledger NOT INDEXED WHERE substr(at, 1, 10) <= ? GROUP BY card)"
+        if dialect(conn) != POSTGRESQL
         # the same on PostgreSQL: greatest/least for SQLite's scalar max/min, sums of bigints cast back from numeric
-        "SELECT coalesce(sum(greatest(balance, 0)), 0)::bigint,"
+        else "SELECT coalesce(sum(greatest(balance, 0)), 0)::bigint,"
         "       coalesce(sum(greatest(least(old - debits, balance), 0)), 0)::bigint FROM ("
         "  SELECT sum(points) AS balance,"
         "         sum(CASE WHEN points > 0 AND coalesce(lot_at, at) < ? THEN points ELSE 0 END) AS old,"
         "         -sum(CASE WHEN points < 0 THEN points ELSE 0 END) AS debits"
         "  FROM ledger WHERE substr(at, 1, 10) <= ? GROUP BY card) per_card",
-        (cutoff, as_of.isoformat())).fetchone()
+        (cutoff, as_of.isoformat()),
+    ).fetchone()
     # Loyalty cheques still in circulation are owed too (server/desk/cheque_book.py): their value joins the liability.
     from datetime import datetime, time, timedelta, timezone
 

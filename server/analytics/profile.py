@@ -8,6 +8,7 @@ rows; tickets not exported yet are left out). RFM and value rank come from the c
 (server/analytics/value.py) over the same days. A registered customer's cards count as one customer, as
 everywhere in the analytics.
 """
+
 from __future__ import annotations
 
 import time
@@ -21,38 +22,37 @@ from .rfm import rfm_scores
 from .value import card_owners, customer_values, value_ranks
 
 PERIOD_DAYS = 365
-TREND_DAYS = 90            # spend of the last 90 days against the 90 before
-TREND_STEADY = 0.2         # within +-20%: steady
-AFFINITY_SHOWN = 1.3       # a category bought 1.3x the store's share or more is named on the page
+TREND_DAYS = 90  # spend of the last 90 days against the 90 before
+TREND_STEADY = 0.2  # within +-20%: steady
+AFFINITY_SHOWN = 1.3  # a category bought 1.3x the store's share or more is named on the page
 CHURN_MEDIUM, CHURN_HIGH = 1.5, 3.0  # days since the last visit, in multiples of the customer's own rhythm
-CACHE_SECONDS = 600        # the store mixes and the ranks of everyone, kept this long for the customer page
-WEEKDAYS = [N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"), N_("Saturday"),
-            N_("Sunday")]
+CACHE_SECONDS = 600  # the store mixes and the ranks of everyone, kept this long for the customer page
+WEEKDAYS = [N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"), N_("Saturday"), N_("Sunday")]
 
 
 @dataclass
 class Profile:
-    key: str                                  # "customer:<id>" or the card number
+    key: str  # "customer:<id>" or the card number
     cards: list[str]
     start: str
     end: str
     tickets: int = 0
-    visits: int = 0                           # distinct days
+    visits: int = 0  # distinct days
     spend_cents: int = 0
-    basket_cents: int = 0                     # mean ticket total
+    basket_cents: int = 0  # mean ticket total
     items_per_ticket: float = 0.0
     favourite_store: str = ""
-    favourite_weekday: int | None = None      # 0 Monday .. 6 Sunday
+    favourite_weekday: int | None = None  # 0 Monday .. 6 Sunday
     last_visit: str = ""
     days_since_last: int | None = None
-    rhythm_days: float | None = None          # mean days between two visits (None below two visits)
-    churn_risk: str = "unknown"               # "low", "medium", "high", "unknown"
-    churn_ratio: float | None = None          # days since last visit / rhythm
-    recent_cents: int = 0                     # spend of the last TREND_DAYS days
-    before_cents: int = 0                     # spend of the TREND_DAYS before those
-    trend: str = "unknown"                    # "rising", "falling", "steady", "unknown"
-    promoted_share: float = 0.0               # share of lines bought on promotion (a discount on the line)
-    store_promoted_share: float = 0.0         # the same in the favourite store, all customers
+    rhythm_days: float | None = None  # mean days between two visits (None below two visits)
+    churn_risk: str = "unknown"  # "low", "medium", "high", "unknown"
+    churn_ratio: float | None = None  # days since last visit / rhythm
+    recent_cents: int = 0  # spend of the last TREND_DAYS days
+    before_cents: int = 0  # spend of the TREND_DAYS before those
+    trend: str = "unknown"  # "rising", "falling", "steady", "unknown"
+    promoted_share: float = 0.0  # share of lines bought on promotion (a discount on the line)
+    store_promoted_share: float = 0.0  # the same in the favourite store, all customers
     category_cents: dict[str, int] = field(default_factory=dict)
     affinity: dict[str, float] = field(default_factory=dict)  # category -> customer share / store share
     rfm: str = ""
@@ -64,8 +64,8 @@ class Profile:
 
 @dataclass
 class _Card:
-    days: dict[str, int] = field(default_factory=dict)       # day -> spend
-    stores: dict[str, int] = field(default_factory=dict)     # store -> tickets
+    days: dict[str, int] = field(default_factory=dict)  # day -> spend
+    stores: dict[str, int] = field(default_factory=dict)  # store -> tickets
     weekdays: list[int] = field(default_factory=lambda: [0] * 7)
     tickets: int = 0
     spend: int = 0
@@ -113,36 +113,51 @@ def _gather(conn, start: date, end: date, cards: list[str] | None) -> dict[str, 
     """Per card: tickets by day, store and weekday, and lines by category (one pass each)."""
     where, args = _cards_filter(cards)
     low, high = _bounds(start, end)
-    tickets = ((card, store, closed_at[:10], total) for card, store, closed_at, total in conn.execute(
-        f"SELECT t.card, t.store, t.closed_at, t.total_cents FROM tickets t WHERE {where} "
-        "AND t.closed_at >= ? AND t.closed_at < ?", (*args, low, high)))
+    tickets = (
+        (card, store, closed_at[:10], total)
+        for card, store, closed_at, total in conn.execute(
+            f"SELECT t.card, t.store, t.closed_at, t.total_cents FROM tickets t WHERE {where} "
+            "AND t.closed_at >= ? AND t.closed_at < ?",
+            (*args, low, high),
+        )
+    )
     lines = conn.execute(
         f"SELECT t.card, l.category, sum(l.total_cents), count(*), {PROMOTED} FROM lines l "
         f"JOIN tickets t ON t.id = l.ticket_id WHERE {where} AND t.closed_at >= ? AND t.closed_at < ? "
-        "GROUP BY t.card, l.category", (*args, low, high))
+        "GROUP BY t.card, l.category",
+        (*args, low, high),
+    )
     return _fold(tickets, lines)
 
 
 def _in_archive(start: date, end: date, alias: str) -> tuple[str, list]:
-    return (f"{alias}.month BETWEEN ? AND ? AND {alias}.day BETWEEN ? AND ?",
-            [start.strftime("%Y-%m"), end.strftime("%Y-%m"), start, end])
+    return (
+        f"{alias}.month BETWEEN ? AND ? AND {alias}.day BETWEEN ? AND ?",
+        [start.strftime("%Y-%m"), end.strftime("%Y-%m"), start, end],
+    )
 
 
 def _gather_archive(db, start: date, end: date) -> dict[str, _Card]:
     """_gather for every card, from the archive's views (lines carry their ticket's card, store and day)."""
     where, args = _in_archive(start, end, "t")
-    tickets = ((card, store, day.isoformat(), total) for card, store, day, total in db.execute(
-        f"SELECT t.card, t.store, t.day, t.total_cents FROM tickets t WHERE t.card IS NOT NULL AND {where}",
-        args).fetchall())
+    tickets = (
+        (card, store, day.isoformat(), total)
+        for card, store, day, total in db.execute(
+            f"SELECT t.card, t.store, t.day, t.total_cents FROM tickets t WHERE t.card IS NOT NULL AND {where}", args
+        ).fetchall()
+    )
     where, args = _in_archive(start, end, "l")
-    lines = db.execute(f"SELECT l.card, l.category, sum(l.total_cents)::BIGINT, count(*), {PROMOTED} FROM lines l "
-                       f"WHERE l.card IS NOT NULL AND {where} GROUP BY l.card, l.category", args).fetchall()
+    lines = db.execute(
+        f"SELECT l.card, l.category, sum(l.total_cents)::BIGINT, count(*), {PROMOTED} FROM lines l "
+        f"WHERE l.card IS NOT NULL AND {where} GROUP BY l.card, l.category",
+        args,
+    ).fetchall()
     return _fold(tickets, lines)
 
 
 @dataclass
 class StoreMix:
-    categories: dict[str, float]   # category -> share of the store's spend
+    categories: dict[str, float]  # category -> share of the store's spend
     promoted_share: float
 
 
@@ -152,16 +167,25 @@ def store_mixes(conn, start: date, end: date, stores: list[str] | None = None) -
         return {}  # no store asked about (a customer with no ticket in the period): `IN ()` is no SQL on PostgreSQL
     low, high = _bounds(start, end)
     where, args = ("", []) if stores is None else (f"AND t.store IN ({','.join('?' * len(stores))})", list(stores))
-    return _mixes(conn.execute(
-        f"SELECT t.store, l.category, sum(l.total_cents), count(*), {PROMOTED} FROM lines l "
-        f"JOIN tickets t ON t.id = l.ticket_id WHERE t.closed_at >= ? AND t.closed_at < ? {where} "
-        "GROUP BY t.store, l.category", (low, high, *args)))
+    return _mixes(
+        conn.execute(
+            f"SELECT t.store, l.category, sum(l.total_cents), count(*), {PROMOTED} FROM lines l "
+            f"JOIN tickets t ON t.id = l.ticket_id WHERE t.closed_at >= ? AND t.closed_at < ? {where} "
+            "GROUP BY t.store, l.category",
+            (low, high, *args),
+        )
+    )
 
 
 def _store_mixes_archive(db, start: date, end: date) -> dict[str, StoreMix]:
     where, args = _in_archive(start, end, "l")
-    return _mixes(db.execute(f"SELECT l.store, l.category, sum(l.total_cents)::BIGINT, count(*), {PROMOTED} "
-                             f"FROM lines l WHERE {where} GROUP BY l.store, l.category", args).fetchall())
+    return _mixes(
+        db.execute(
+            f"SELECT l.store, l.category, sum(l.total_cents)::BIGINT, count(*), {PROMOTED} "
+            f"FROM lines l WHERE {where} GROUP BY l.store, l.category",
+            args,
+        ).fetchall()
+    )
 
 
 def _mixes(rows) -> dict[str, StoreMix]:
@@ -176,8 +200,9 @@ def _mixes(rows) -> dict[str, StoreMix]:
     for store, by_category in spend.items():
         total = sum(v for v in by_category.values() if v > 0) or 1
         lines, promoted = counts[store]
-        mixes[store] = StoreMix({c: max(v, 0) / total for c, v in by_category.items()},
-                                promoted / lines if lines else 0.0)
+        mixes[store] = StoreMix(
+            {c: max(v, 0) / total for c, v in by_category.items()}, promoted / lines if lines else 0.0
+        )
     return mixes
 
 
@@ -216,8 +241,7 @@ def _profile(key: str, cards: list[str], c: _Card, start: date, end: date, mixes
     if len(days) >= 2:
         p.rhythm_days = round((date.fromisoformat(days[-1]) - date.fromisoformat(days[0])).days / (len(days) - 1), 1)
         p.churn_ratio = round(p.days_since_last / max(p.rhythm_days, 1.0), 2)
-        p.churn_risk = ("high" if p.churn_ratio >= CHURN_HIGH else "medium" if p.churn_ratio >= CHURN_MEDIUM
-                        else "low")
+        p.churn_risk = "high" if p.churn_ratio >= CHURN_HIGH else "medium" if p.churn_ratio >= CHURN_MEDIUM else "low"
     recent_from = (end - timedelta(days=TREND_DAYS - 1)).isoformat()
     before_from = (end - timedelta(days=2 * TREND_DAYS - 1)).isoformat()
     p.recent_cents = sum(v for d, v in c.days.items() if d >= recent_from)
@@ -233,21 +257,26 @@ def _profile(key: str, cards: list[str], c: _Card, start: date, end: date, mixes
     if mix is not None:
         p.store_promoted_share = round(mix.promoted_share, 3)
         total = sum(v for v in c.categories.values() if v > 0) or 1
-        p.affinity = {cat: round((max(cents, 0) / total) / mix.categories[cat], 2)
-                      for cat, cents in p.category_cents.items() if mix.categories.get(cat)}
+        p.affinity = {
+            cat: round((max(cents, 0) / total) / mix.categories[cat], 2)
+            for cat, cents in p.category_cents.items()
+            if mix.categories.get(cat)
+        }
     return p
 
 
-def profiles(conn, end: date, cards_of: dict[str, list[str]] | None = None,
-             archive: str | Path | None = None) -> dict[str, Profile]:
+def profiles(
+    conn, end: date, cards_of: dict[str, list[str]] | None = None, archive: str | Path | None = None
+) -> dict[str, Profile]:
     """key -> Profile for every customer with a ticket in the 365 days up to `end` (or for the customers of
     `cards_of`: key -> their cards), with RFM and value rank against everyone. `archive`: read the tickets
     from that Parquet archive (DuckDB) instead of the server's tables."""
     return profiles_and_mixes(conn, end, cards_of, archive)[0]
 
 
-def profiles_and_mixes(conn, end: date, cards_of: dict[str, list[str]] | None = None,
-                       archive: str | Path | None = None) -> tuple[dict[str, Profile], dict[str, StoreMix]]:
+def profiles_and_mixes(
+    conn, end: date, cards_of: dict[str, list[str]] | None = None, archive: str | Path | None = None
+) -> tuple[dict[str, Profile], dict[str, StoreMix]]:
     """profiles(), and the stores' mixes they were measured against."""
     start, end = period(end)
     if archive is not None:
@@ -259,8 +288,7 @@ def profiles_and_mixes(conn, end: date, cards_of: dict[str, list[str]] | None = 
         finally:
             db.close()
     else:
-        per_card = _gather(conn, start, end,
-                           None if cards_of is None else [c for cs in cards_of.values() for c in cs])
+        per_card = _gather(conn, start, end, None if cards_of is None else [c for cs in cards_of.values() for c in cs])
         mixes = store_mixes(conn, start, end)
     if cards_of is None:
         owners = card_owners(conn)
@@ -345,8 +373,13 @@ def small(conn, start: date, end: date) -> bool:
     from .aggregate import ensure_schema
 
     ensure_schema(conn)
-    return conn.execute("SELECT count(*) FROM (SELECT 1 FROM card_day WHERE day >= ? AND day <= ? LIMIT ?) found",
-                        (start.isoformat(), end.isoformat(), INLINE_ROWS + 1)).fetchone()[0] <= INLINE_ROWS
+    return (
+        conn.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM card_day WHERE day >= ? AND day <= ? LIMIT ?) found",
+            (start.isoformat(), end.isoformat(), INLINE_ROWS + 1),
+        ).fetchone()[0]
+        <= INLINE_ROWS
+    )
 
 
 def ensure_snapshot(conn) -> None:
@@ -366,21 +399,28 @@ def save_snapshot(conn, day: date, found: dict[str, Profile], mixes: dict[str, S
     ensure_snapshot(conn)
     with joined_or_own_transaction(conn):
         conn.execute("DELETE FROM profile_store_mix")
-        conn.executemany("INSERT INTO profile_store_mix VALUES (?, ?, ?, ?, ?)",
-                         [(store, category, share, mix.promoted_share, day.isoformat())
-                          for store, mix in sorted(mixes.items())
-                          for category, share in sorted(mix.categories.items())])
-        conn.executemany("INSERT INTO profile_ranks VALUES (?, ?, ?, ?) ON CONFLICT (customer) DO UPDATE SET "
-                         "rfm = excluded.rfm, value_rank = excluded.value_rank, day = excluded.day",
-                         [(key, p.rfm, p.value_rank, day.isoformat()) for key, p in sorted(found.items()) if p.rfm])
+        conn.executemany(
+            "INSERT INTO profile_store_mix VALUES (?, ?, ?, ?, ?)",
+            [
+                (store, category, share, mix.promoted_share, day.isoformat())
+                for store, mix in sorted(mixes.items())
+                for category, share in sorted(mix.categories.items())
+            ],
+        )
+        conn.executemany(
+            "INSERT INTO profile_ranks VALUES (?, ?, ?, ?) ON CONFLICT (customer) DO UPDATE SET "
+            "rfm = excluded.rfm, value_rank = excluded.value_rank, day = excluded.day",
+            [(key, p.rfm, p.value_rank, day.isoformat()) for key, p in sorted(found.items()) if p.rfm],
+        )
 
 
 def snapshot_mixes(conn, stores: list[str]) -> dict[str, StoreMix]:
     ensure_snapshot(conn)
     mixes: dict[str, StoreMix] = {}
     for store in stores:
-        rows = conn.execute("SELECT category, share, promoted_share FROM profile_store_mix WHERE store = ?",
-                            (store,)).fetchall()
+        rows = conn.execute(
+            "SELECT category, share, promoted_share FROM profile_store_mix WHERE store = ?", (store,)
+        ).fetchall()
         if rows:
             mixes[store] = StoreMix({c: share for c, share, _ in rows}, rows[0][2])
     return mixes
@@ -408,39 +448,72 @@ def sentences(p: Profile) -> list[str]:
         return [_("No ticket with this customer's cards in the last 12 months: nothing to say yet.")]
     out = []
     weekday = _(WEEKDAYS[p.favourite_weekday]) if p.favourite_weekday is not None else ""
-    out.append(_("Shops mostly at store {store}, most often on {weekday}.").format(store=p.favourite_store,
-                                                                                  weekday=weekday))
+    out.append(
+        _("Shops mostly at store {store}, most often on {weekday}.").format(store=p.favourite_store, weekday=weekday)
+    )
     visits = ngettext("{n} visit in the last 12 months", "{n} visits in the last 12 months", p.visits).format(
-        n=format_number(p.visits))
+        n=format_number(p.visits)
+    )
     if p.rhythm_days is not None:
         visits += _(", about one every {days} days").format(days=format_number(round(p.rhythm_days)))
-    out.append(_("{visits}; an average basket of {basket} ({items} items).").format(
-        visits=visits, basket=format_money(p.basket_cents), items=format_number(p.items_per_ticket)))
-    liked = [(cat, idx) for cat, idx in sorted(p.affinity.items(), key=lambda kv: (-kv[1], kv[0]))
-             if idx >= AFFINITY_SHOWN][:3]
+    out.append(
+        _("{visits}; an average basket of {basket} ({items} items).").format(
+            visits=visits, basket=format_money(p.basket_cents), items=format_number(p.items_per_ticket)
+        )
+    )
+    liked = [
+        (cat, idx) for cat, idx in sorted(p.affinity.items(), key=lambda kv: (-kv[1], kv[0])) if idx >= AFFINITY_SHOWN
+    ][:3]
     if liked:
-        out.append(_("Buys more than the store's customers in: {list}.").format(
-            list=", ".join(_("{category} ({times}x the store's share)").format(
-                category=cat, times=format_number(idx)) for cat, idx in liked)))
+        out.append(
+            _("Buys more than the store's customers in: {list}.").format(
+                list=", ".join(
+                    _("{category} ({times}x the store's share)").format(category=cat, times=format_number(idx))
+                    for cat, idx in liked
+                )
+            )
+        )
     else:
         out.append(_("Buys much like the store's customers: no category stands out."))
-    out.append(_("{share} of the items they buy are on promotion (store average {store_share}): {words}.").format(
-        share=format_percent(p.promoted_share), store_share=format_percent(p.store_promoted_share),
-        words=(_("watches prices") if p.promoted_share > 1.5 * p.store_promoted_share + 0.02
-               else _("not especially price-sensitive"))))
+    out.append(
+        _("{share} of the items they buy are on promotion (store average {store_share}): {words}.").format(
+            share=format_percent(p.promoted_share),
+            store_share=format_percent(p.store_promoted_share),
+            words=(
+                _("watches prices")
+                if p.promoted_share > 1.5 * p.store_promoted_share + 0.02
+                else _("not especially price-sensitive")
+            ),
+        )
+    )
     if p.value_rank:
-        out.append(_("Value: {rank} (RFM score {rfm}: recency, frequency, spend, 5 is best).").format(
-            rank=_rank_words(p.value_rank), rfm="-".join(p.rfm)))
-    trend = {"rising": _("Spending is rising"), "falling": _("Spending is falling"),
-             "steady": _("Spending is steady")}.get(p.trend)
+        out.append(
+            _("Value: {rank} (RFM score {rfm}: recency, frequency, spend, 5 is best).").format(
+                rank=_rank_words(p.value_rank), rfm="-".join(p.rfm)
+            )
+        )
+    trend = {
+        "rising": _("Spending is rising"),
+        "falling": _("Spending is falling"),
+        "steady": _("Spending is steady"),
+    }.get(p.trend)
     if trend:
-        out.append(_("{trend}: {recent} in the last 90 days, {before} in the 90 days before.").format(
-            trend=trend, recent=format_money(p.recent_cents), before=format_money(p.before_cents)))
+        out.append(
+            _("{trend}: {recent} in the last 90 days, {before} in the 90 days before.").format(
+                trend=trend, recent=format_money(p.recent_cents), before=format_money(p.before_cents)
+            )
+        )
     if p.churn_risk == "unknown":
-        out.append(_("Last visit {days} days ago; too few visits to know their rhythm.").format(
-            days=format_number(p.days_since_last or 0)))
+        out.append(
+            _("Last visit {days} days ago; too few visits to know their rhythm.").format(
+                days=format_number(p.days_since_last or 0)
+            )
+        )
     else:
         risk = {"low": _("low"), "medium": _("medium"), "high": _("high")}[p.churn_risk]
-        out.append(_("Risk of losing them: {risk} (last visit {days} days ago, usually every {rhythm} days).").format(
-            risk=risk, days=format_number(p.days_since_last or 0), rhythm=format_number(round(p.rhythm_days or 0))))
+        out.append(
+            _("Risk of losing them: {risk} (last visit {days} days ago, usually every {rhythm} days).").format(
+                risk=risk, days=format_number(p.days_since_last or 0), rhythm=format_number(round(p.rhythm_days or 0))
+            )
+        )
     return out

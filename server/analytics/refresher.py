@@ -4,6 +4,7 @@ One daemon thread per app, with its own connection (SQLite or PostgreSQL) each r
 and a period already waiting or being refreshed is not asked for twice, so a hundred analysts looking at
 stale figures start one recomputation. Pages serve the last figures meanwhile (stale-while-revalidate).
 """
+
 from __future__ import annotations
 
 import logging
@@ -104,8 +105,13 @@ class Refresher:
                 dashboard.dashboard(conn, *job)
         finally:
             conn.close()
-        log_event(log, "dashboard_refreshed", period=_name(job), tickets_folded=folded,
-                  seconds=round(time.perf_counter() - t0, 3))
+        log_event(
+            log,
+            "dashboard_refreshed",
+            period=_name(job),
+            tickets_folded=folded,
+            seconds=round(time.perf_counter() - t0, 3),
+        )
 
 
 def _name(job) -> str:

@@ -3,6 +3,7 @@
 Dead letters are never deleted (nothing a till sent is silently dropped); a replay is recorded
 beside them in `dead_letter_replays`, and sync health stops counting a dead letter once replayed.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -50,8 +51,9 @@ def replay(db_path: str | Path, dead_letter_id: int, now: str) -> dict:
         try:
             ticket = decode_ticket(payload, terminal_of_up_topic(topic))
         except SyncError as exc:
-            raise ServerError(f"dead letter {dead_letter_id} still fails ({exc}): fix the cause, then replay it") \
-                from None
+            raise ServerError(
+                f"dead letter {dead_letter_id} still fails ({exc}): fix the cause, then replay it"
+            ) from None
         store = open_store(db_path)
         try:
             result = store.ingest([(topic, ticket, payload)], [], now)
@@ -59,8 +61,9 @@ def replay(db_path: str | Path, dead_letter_id: int, now: str) -> dict:
             store.close()
         outcome = "stored" if result.stored else "quarantined" if result.quarantined else "duplicate"
         with conn:
-            conn.execute("INSERT INTO dead_letter_replays VALUES (?, ?, ?, ?)",
-                         (dead_letter_id, now, ticket.id, outcome))
+            conn.execute(
+                "INSERT INTO dead_letter_replays VALUES (?, ?, ?, ?)", (dead_letter_id, now, ticket.id, outcome)
+            )
         return {"dead_letter": dead_letter_id, "ticket": ticket.id, "outcome": outcome}
     finally:
         conn.close()
@@ -77,8 +80,11 @@ def _dismiss(conn: Connection, dead_letter_id: int, topic: str, payload: bytes, 
     if terminal := terminal_of_up_topic(topic, "status"):
         try:
             till_status.ensure_schema(conn)
-            outcome = "status kept" if till_status.record_status(conn, decode_status(payload, terminal), now) \
+            outcome = (
+                "status kept"
+                if till_status.record_status(conn, decode_status(payload, terminal), now)
                 else "dismissed (a newer status is kept)"
+            )
         except SyncError:
             pass
     with conn:

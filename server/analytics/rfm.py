@@ -5,6 +5,7 @@ number of customers and i the number of customers strictly worse on that measure
 a score: recency is better when fewer days passed since the last visit, frequency is visits
 (distinct days), monetary is spend.
 """
+
 from __future__ import annotations
 
 from bisect import bisect_left
@@ -13,8 +14,8 @@ from datetime import date, timedelta
 
 from .value import CustomerValue
 
-DISCOUNT_RATE = 0.10       # yearly, for the lifetime value
-DEFAULT_RETENTION = 0.80   # when no earlier period exists to measure it
+DISCOUNT_RATE = 0.10  # yearly, for the lifetime value
+DEFAULT_RETENTION = 0.80  # when no earlier period exists to measure it
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,9 @@ def previous_period(start: date, end: date) -> tuple[date, date]:
     return start - timedelta(days=days), start - timedelta(days=1)
 
 
-def lifetime_value_cents(value: CustomerValue, start: date, end: date, retention_rate: float,
-                         discount_rate: float = DISCOUNT_RATE) -> int:
+def lifetime_value_cents(
+    value: CustomerValue, start: date, end: date, retention_rate: float, discount_rate: float = DISCOUNT_RATE
+) -> int:
     """LTV = m * r / (1 + d - r): m the yearly net value (margin minus points cost, scaled to a year),
     r the yearly retention rate, d the discount rate (the classic constant-retention formula)."""
     days = (end - start).days + 1

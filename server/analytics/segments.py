@@ -4,6 +4,7 @@ A segment is a definition (SegmentSpec), evaluated on demand over its period, so
 always current. The CSV export honours consent: a row only for a desk customer who agreed to be
 contacted on that channel, and only that channel's address in it.
 """
+
 from __future__ import annotations
 
 import io
@@ -28,14 +29,14 @@ class SegmentSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     start: date
     end: date
     name: str = ""
-    min_r: int = 1               # RFM minimum scores (1 = any)
+    min_r: int = 1  # RFM minimum scores (1 = any)
     min_f: int = 1
     min_m: int = 1
-    ranks: list[str] = []        # value ranks to keep ("top decile", "decile 2", ..., "below zero"); empty = any
-    category: str = ""           # keep customers whose top category (by spend, all time) is this one
-    store: str = ""              # keep customers whose main store in the period is this one
-    consent: str = ""            # "email", "sms" or "profiling": keep desk customers who gave it
-    tier: str = ""               # a tier name of the rules, or "none"; empty = any (see spend_tier)
+    ranks: list[str] = []  # value ranks to keep ("top decile", "decile 2", ..., "below zero"); empty = any
+    category: str = ""  # keep customers whose top category (by spend, all time) is this one
+    store: str = ""  # keep customers whose main store in the period is this one
+    consent: str = ""  # "email", "sms" or "profiling": keep desk customers who gave it
+    tier: str = ""  # a tier name of the rules, or "none"; empty = any (see spend_tier)
 
 
 @dataclass
@@ -65,8 +66,9 @@ def _consents(conn: Connection) -> dict[int, set[str]]:
         return {}
     found = {}
     for cid, email, sms, profiling in conn.execute(
-            "SELECT id, consent_email, consent_sms, consent_profiling FROM customers "
-            "WHERE erased_at IS NULL AND merged_into IS NULL"):
+        "SELECT id, consent_email, consent_sms, consent_profiling FROM customers "
+        "WHERE erased_at IS NULL AND merged_into IS NULL"
+    ):
         found[cid] = {name for name, flag in (("email", email), ("sms", sms), ("profiling", profiling)) if flag}
     return found
 
@@ -122,16 +124,31 @@ def members(conn: Connection, spec: SegmentSpec) -> list[Member]:
             top = max(per_category.items(), key=lambda kv: (kv[1], kv[0]))[0] if per_category else ""
             if top != spec.category:
                 continue
-        kept.append(Member(v.key, v.customer_id, v.cards, v.spend_cents, s.code, ranks[v.key], top, main_store,
-                           tiers.get(v.key, ""), given))
+        kept.append(
+            Member(
+                v.key,
+                v.customer_id,
+                v.cards,
+                v.spend_cents,
+                s.code,
+                ranks[v.key],
+                top,
+                main_store,
+                tiers.get(v.key, ""),
+                given,
+            )
+        )
     return kept
 
 
 def counts(conn: Connection, spec: SegmentSpec) -> dict:
     found = members(conn, spec)
-    return {"customers": len(found), "cards": sum(len(m.cards) for m in found),
-            "spend_cents": sum(m.spend_cents for m in found),
-            "contactable": {channel: sum(1 for m in found if channel in m.consents) for channel in CHANNELS}}
+    return {
+        "customers": len(found),
+        "cards": sum(len(m.cards) for m in found),
+        "spend_cents": sum(m.spend_cents for m in found),
+        "contactable": {channel: sum(1 for m in found if channel in m.consents) for channel in CHANNELS},
+    }
 
 
 def export_csv(conn: Connection, spec: SegmentSpec, channel: str) -> tuple[str, int, int]:
@@ -144,10 +161,11 @@ def export_csv(conn: Connection, spec: SegmentSpec, channel: str) -> tuple[str, 
     addresses = {}
     ids = [m.customer_id for m in contactable]
     for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
+        chunk = ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
-        for cid, name, address in conn.execute(f"SELECT id, name, {column} FROM customers WHERE id IN ({marks})",
-                                               chunk):
+        for cid, name, address in conn.execute(
+            f"SELECT id, name, {column} FROM customers WHERE id IN ({marks})", chunk
+        ):
             addresses[cid] = (name, address)
     out = io.StringIO()
     writer = csv_cells.Writer(out)  # formulas in names are neutralised

@@ -7,6 +7,7 @@ prints the value dashboard's figures as JSON, as `loyalty office figures --engin
 library call: server.analytics.figures.office_figures); the card -> customer map comes from the server
 database, read by the driver. Under spark-submit the session is the one spark-submit configured.
 """
+
 from __future__ import annotations
 
 import argparse

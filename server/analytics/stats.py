@@ -3,6 +3,7 @@
 The quantile inverts the t distribution's CDF, written with the regularised incomplete beta
 function (continued fraction, Numerical Recipes' betacf), by bisection: exact to about 1e-9.
 """
+
 from __future__ import annotations
 
 import math

@@ -3,6 +3,7 @@
 Read from the card_day aggregate (run aggregate.refresh first). A registered customer's cards count
 as one customer (the desk's cards table); a card nobody registered counts as its own customer.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -22,18 +23,18 @@ def point_value_cents() -> int:
 
 @dataclass
 class CustomerValue:
-    key: str                      # "customer:<id>" or the card number
+    key: str  # "customer:<id>" or the card number
     customer_id: int | None
     cards: list[str] = field(default_factory=list)
     spend_cents: int = 0
     margin_cents: int = 0
     tickets: int = 0
-    visits: int = 0               # distinct days with at least one ticket
+    visits: int = 0  # distinct days with at least one ticket
     last_day: str = ""
-    recency_days: int = 0         # days from the last visit to the period's last day
+    recency_days: int = 0  # days from the last visit to the period's last day
     points_earned: int = 0
     points_redeemed: int = 0
-    points_cost_cents: int = 0    # points earned times the cash value of a point
+    points_cost_cents: int = 0  # points earned times the cash value of a point
     stores: dict[str, int] = field(default_factory=dict)  # store -> spend
 
     @property
@@ -49,8 +50,9 @@ def card_owners(conn: Connection) -> dict[str, int]:
     return {number: customer for number, customer in conn.execute("SELECT number, customer_id FROM cards")}
 
 
-def customer_values(conn: Connection, start: date, end: date, point_cents: int | None = None,
-                    with_stores: bool = False) -> list[CustomerValue]:
+def customer_values(
+    conn: Connection, start: date, end: date, point_cents: int | None = None, with_stores: bool = False
+) -> list[CustomerValue]:
     """Every customer with at least one identified ticket from `start` to `end` (both included).
 
     SQLite sums per card (in C) scanning card_day in its key order (card, day, store): `+day` keeps it
@@ -65,8 +67,10 @@ def customer_values(conn: Connection, start: date, end: date, point_cents: int |
     in_period = "day >= ? AND day <= ?" if dialect(conn) == POSTGRESQL else "+day >= ? AND +day <= ?"
     values: dict[str, CustomerValue] = {}
     for card, spend, margin, tickets, visits, last_day, earned, redeemed in conn.execute(
-            "SELECT card, sum(spend_cents), sum(margin_cents), sum(tickets), count(DISTINCT day), max(day), "
-            f"sum(points), sum(points_redeemed) FROM card_day WHERE {in_period} GROUP BY card", period):
+        "SELECT card, sum(spend_cents), sum(margin_cents), sum(tickets), count(DISTINCT day), max(day), "
+        f"sum(points), sum(points_redeemed) FROM card_day WHERE {in_period} GROUP BY card",
+        period,
+    ):
         owner = owners.get(card)
         key = f"customer:{owner}" if owner is not None else card
         v = values.get(key)
@@ -82,8 +86,8 @@ def customer_values(conn: Connection, start: date, end: date, point_cents: int |
         v.last_day = max(v.last_day, last_day)
     if with_stores:
         for card, store, spend in conn.execute(
-                f"SELECT card, store, sum(spend_cents) FROM card_day WHERE {in_period} GROUP BY card, store",
-                period):
+            f"SELECT card, store, sum(spend_cents) FROM card_day WHERE {in_period} GROUP BY card, store", period
+        ):
             owner = owners.get(card)
             v = values[f"customer:{owner}" if owner is not None else card]
             v.stores[store] = v.stores.get(store, 0) + spend
@@ -101,8 +105,7 @@ def deciles(values: list[CustomerValue]) -> list[dict]:
     n = len(values)
     ranked = sorted(values, key=lambda v: (-v.spend_cents, v.key))
     total = sum(v.spend_cents for v in ranked) or 1
-    groups = [{"decile": d, "customers": 0, "spend_cents": 0, "margin_cents": 0, "net_cents": 0}
-              for d in range(1, 11)]
+    groups = [{"decile": d, "customers": 0, "spend_cents": 0, "margin_cents": 0, "net_cents": 0} for d in range(1, 11)]
     for i, v in enumerate(ranked):
         g = groups[i * 10 // n]
         g["customers"] += 1
@@ -132,7 +135,7 @@ def top_share(values: list[CustomerValue], customers_share: float = 0.2) -> floa
     total = sum(ranked)
     if not ranked or total <= 0:
         return 0.0
-    return sum(ranked[:int(len(ranked) * customers_share)]) / total
+    return sum(ranked[: int(len(ranked) * customers_share)]) / total
 
 
 def value_rank(decile: int, net_cents: int) -> str:
@@ -154,6 +157,16 @@ def identification_by_store(conn: Connection, start: date, end: date) -> list[di
     rows = conn.execute(
         "SELECT store, sum(spend_cents), sum(tickets), sum(identified_cents), sum(identified_tickets) FROM store_day "
         f"WHERE day >= ? AND day <= ? GROUP BY store ORDER BY {by_bytes(conn, 'store')}",
-        (start.isoformat(), end.isoformat()))
-    return [{"store": s, "spend_cents": spend, "tickets": n, "identified_cents": ident, "identified_tickets": ni,
-             "rate": ident / spend if spend else 0.0} for s, spend, n, ident, ni in rows]
+        (start.isoformat(), end.isoformat()),
+    )
+    return [
+        {
+            "store": s,
+            "spend_cents": spend,
+            "tickets": n,
+            "identified_cents": ident,
+            "identified_tickets": ni,
+            "rate": ident / spend if spend else 0.0,
+        }
+        for s, spend, n, ident, ni in rows
+    ]

@@ -1,4 +1,5 @@
 """`loyalty server aggregate`: fold new tickets into the head-office aggregates (a job; also safe at ingest)."""
+
 from __future__ import annotations
 
 import json
@@ -10,9 +11,12 @@ from server.cli.db_option import db_option, clear_errors
 
 @click.command()
 @db_option()
-@click.option("--dashboard", is_flag=True,
-              help="Also recompute the value dashboard's figures for its default period (the year to the last "
-                   "day with sales), so the first person to open the page does not wait.")
+@click.option(
+    "--dashboard",
+    is_flag=True,
+    help="Also recompute the value dashboard's figures for its default period (the year to the last "
+    "day with sales), so the first person to open the page does not wait.",
+)
 @clear_errors()
 def aggregate(db: str, dashboard: bool) -> None:
     """Fold tickets stored since the last run into card_day, store_day and card_category (incremental,

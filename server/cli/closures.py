@@ -1,4 +1,5 @@
 """`loyalty server import-closures / verify-closures`: the tills' closures checked at head office."""
+
 from __future__ import annotations
 
 import json
@@ -8,6 +9,7 @@ import click
 
 from server.cli.db_option import db_option
 
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
@@ -15,8 +17,13 @@ def _now() -> str:
 def _report(store, result, terminal: str | None = None) -> dict:
     from server.closures.verify import listing
 
-    return {"verified": result.verified, "flagged": result.flagged, "already": result.already,
-            "reasons": result.reasons, "closures": listing(store, terminal)}
+    return {
+        "verified": result.verified,
+        "flagged": result.flagged,
+        "already": result.already,
+        "reasons": result.reasons,
+        "closures": listing(store, terminal),
+    }
 
 
 @click.command("import-closures")

@@ -1,5 +1,6 @@
 """The one --db of head office's commands: a SQLite file or a postgresql:// URL, `LOYALTY_DB` when not given,
 checked the same way everywhere; and the one way their errors reach the operator."""
+
 from __future__ import annotations
 
 import functools
@@ -29,17 +30,26 @@ class DbTarget(click.ParamType):
         if is_postgres(value):
             if self.sqlite_only:
                 command = ctx.command_path if ctx else "this command"
-                self.fail(f"{redacted(str(value))} is a PostgreSQL database; `{command}` works on a SQLite file "
-                          "only (on PostgreSQL, use its own tools: pg_dump, pg_restore)", param, ctx)
+                self.fail(
+                    f"{redacted(str(value))} is a PostgreSQL database; `{command}` works on a SQLite file "
+                    "only (on PostgreSQL, use its own tools: pg_dump, pg_restore)",
+                    param,
+                    ctx,
+                )
             return str(value)
         return self.path.convert(value, param, ctx)
 
 
 def db_option(*, exists: bool = True, required: bool = True, sqlite_only: bool = False, help: str | None = None):
     """`--db` for a server command (envvar LOYALTY_DB). `exists`: a SQLite file must already be there."""
-    return click.option("--db", required=required, envvar="LOYALTY_DB", show_envvar=True,
-                        type=DbTarget(exists=exists, sqlite_only=sqlite_only),
-                        help=help or (SQLITE_DB_HELP if sqlite_only else DB_HELP))
+    return click.option(
+        "--db",
+        required=required,
+        envvar="LOYALTY_DB",
+        show_envvar=True,
+        type=DbTarget(exists=exists, sqlite_only=sqlite_only),
+        help=help or (SQLITE_DB_HELP if sqlite_only else DB_HELP),
+    )
 
 
 def clear_errors(*errors: type[BaseException]):
@@ -54,7 +64,9 @@ def clear_errors(*errors: type[BaseException]):
                 return command(*args, **kwargs)
             except caught as exc:
                 raise click.ClickException(str(exc)) from None
+
         return run
+
     return decorate
 
 

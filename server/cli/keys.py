@@ -1,4 +1,5 @@
 """`loyalty server keys`: make head office's signing key, with which rules, hot-list and offers are signed."""
+
 from __future__ import annotations
 
 import json
@@ -7,9 +8,13 @@ import click
 
 
 @click.command("keys")
-@click.option("--out", type=click.Path(dir_okay=False), envvar="LOYALTY_SIGNING_KEY",
-              help="Where to write the private key (0600; KEY.pub beside it); default "
-                   "~/.config/loyalty/head-office.key. Keep it outside the repository.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    envvar="LOYALTY_SIGNING_KEY",
+    help="Where to write the private key (0600; KEY.pub beside it); default "
+    "~/.config/loyalty/head-office.key. Keep it outside the repository.",
+)
 def keys(out: str | None) -> None:
     """Make head office's Ed25519 signing key once; prints the public key every till is provisioned with.
 

@@ -1,4 +1,5 @@
 """`loyalty server next-offers`: the daily next best offer job (stop what does harm, choose, push)."""
+
 from __future__ import annotations
 
 import json
@@ -11,14 +12,21 @@ from server.cli.db_option import db_option
 
 @click.command("next-offers")
 @db_option()
-@click.option("--broker", envvar="LOYALTY_BROKER",
-              help="Push the offers to the tills through this broker (mqtt://HOST:PORT); none: choose only.")
-@click.option("--day", type=click.DateTime(formats=["%Y-%m-%d"]),
-              help="The day the offers start (default: today, UTC).")
-@click.option("--archive", type=click.Path(file_okay=False, exists=True),
-              help="Read the customers' year of tickets from this Parquet archive (loyalty office export) with "
-                   "DuckDB instead of the server's tables: faster on a large chain; tickets not exported yet "
-                   "are left out.")
+@click.option(
+    "--broker",
+    envvar="LOYALTY_BROKER",
+    help="Push the offers to the tills through this broker (mqtt://HOST:PORT); none: choose only.",
+)
+@click.option(
+    "--day", type=click.DateTime(formats=["%Y-%m-%d"]), help="The day the offers start (default: today, UTC)."
+)
+@click.option(
+    "--archive",
+    type=click.Path(file_okay=False, exists=True),
+    help="Read the customers' year of tickets from this Parquet archive (loyalty office export) with "
+    "DuckDB instead of the server's tables: faster on a large chain; tickets not exported yet "
+    "are left out.",
+)
 def next_offers(db: str, broker: str | None, day, archive: str | None) -> None:
     """Stop the offer types whose results stay below their holdout past their minimum run, choose each
     eligible customer's next best offer (docs/headoffice.md), record them as campaigns and push them

@@ -1,4 +1,5 @@
 """`loyalty office`: head office's archive of historised tickets (Parquet by month) and questions over it (DuckDB)."""
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,9 @@ def export(db: str, archive: str | None) -> None:
     target = _archive_of(db, archive)
     conn = open_connection(db)
     try:
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      transient=True) as progress:
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True
+        ) as progress:
             task = progress.add_task("archiving tickets", total=None)
             result = run(conn, target, lambda done, total: progress.update(task, completed=done, total=total))
     except ServerError as exc:
@@ -55,12 +57,18 @@ def export(db: str, archive: str | None) -> None:
 @office.command()
 @db_option(help="The server's database: which cards belong to one desk customer, and the archive beside it.")
 @click.option("--archive", help=ARCHIVE_HELP + " With --engine spark, any path Spark reads (s3a://BUCKET/archive).")
-@click.option("--engine", "engine_name", type=click.Choice(["duckdb", "spark"]), default="duckdb",
-              show_default=True, help="What computes the figures: DuckDB here, or Spark (local mode unless "
-              "LOYALTY_SPARK_MASTER names a cluster).")
+@click.option(
+    "--engine",
+    "engine_name",
+    type=click.Choice(["duckdb", "spark"]),
+    default="duckdb",
+    show_default=True,
+    help="What computes the figures: DuckDB here, or Spark (local mode unless LOYALTY_SPARK_MASTER names a cluster).",
+)
 @click.option("--start", type=click.DateTime(["%Y-%m-%d"]), help="First day (default: a year before --end).")
-@click.option("--end", type=click.DateTime(["%Y-%m-%d"]), help="Last day (default: the archive's last day with a "
-              "ticket).")
+@click.option(
+    "--end", type=click.DateTime(["%Y-%m-%d"]), help="Last day (default: the archive's last day with a ticket)."
+)
 @clear_errors()
 def figures(db: str, archive: str | None, engine_name: str, start, end) -> None:
     """Print as JSON the value dashboard's figures over the archive (customers, spend, margin, deciles, Pareto,
@@ -80,13 +88,15 @@ def figures(db: str, archive: str | None, engine_name: str, start, end) -> None:
     try:
         owners = card_owners(conn)
         # the cheques in circulation are in the cheque book, not the archive: as of the period's end (or now)
-        cheques = outstanding_cents(conn, end.replace(tzinfo=timezone.utc) + timedelta(days=1) if end
-                                    else datetime.now(timezone.utc))
+        cheques = outstanding_cents(
+            conn, end.replace(tzinfo=timezone.utc) + timedelta(days=1) if end else datetime.now(timezone.utc)
+        )
     finally:
         conn.close()
     started = time.perf_counter()
-    body = office_figures(engine_name, target, owners, start and start.date(), end and end.date(),
-                          cheques_cents=cheques)
+    body = office_figures(
+        engine_name, target, owners, start and start.date(), end and end.date(), cheques_cents=cheques
+    )
     body = {"engine": engine_name, "seconds": round(time.perf_counter() - started, 3), **body}
     click.echo(json.dumps(body))
 
@@ -94,10 +104,12 @@ def figures(db: str, archive: str | None, engine_name: str, start, end) -> None:
 @office.command()
 @db_option(required=False, exists=False, help="The server's database, to find its archive beside it.")
 @click.option("--archive", type=click.Path(file_okay=False, exists=True), help=ARCHIVE_HELP)
-@click.option("--json", "as_json", is_flag=True,
-              help="Print a JSON list of rows (objects by column) instead of a table.")
-@click.option("--limit", default=1000, show_default=True, type=click.IntRange(min=1),
-              help="Show at most this many rows.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print a JSON list of rows (objects by column) instead of a table."
+)
+@click.option(
+    "--limit", default=1000, show_default=True, type=click.IntRange(min=1), help="Show at most this many rows."
+)
 @click.argument("query")
 @clear_errors()
 def sql(db: str | None, archive: str | None, as_json: bool, limit: int, query: str) -> None:

@@ -1,4 +1,5 @@
 """`loyalty server`: run ingest; stats and jobs over the server's database."""
+
 from __future__ import annotations
 
 import json
@@ -13,22 +14,48 @@ from server.cli import keys as keys_commands
 from server.cli import next_offer as next_offer_commands
 from server.cli.db_option import db_option, clear_errors
 
+
 @click.group(invoke_without_command=True)
-@db_option(required=False, exists=False,
-           help="The server's database: a SQLite file, or postgresql://USER@HOST:PORT/DBNAME (ingest, the desk).")
+@db_option(
+    required=False,
+    exists=False,
+    help="The server's database: a SQLite file, or postgresql://USER@HOST:PORT/DBNAME (ingest, the desk).",
+)
 @click.option("--broker", envvar="LOYALTY_BROKER", help="Broker address: mqtt://HOST:PORT.")
-@click.option("--web-port", type=click.IntRange(0, 65535), envvar="LOYALTY_WEB_PORT",
-              help="Also serve the desk web app on 127.0.0.1:PORT (see `loyalty server web`).")
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), envvar="LOYALTY_WORKERS",
-              help="Ingest processes sharing the tickets through an MQTT shared subscription.")
+@click.option(
+    "--web-port",
+    type=click.IntRange(0, 65535),
+    envvar="LOYALTY_WEB_PORT",
+    help="Also serve the desk web app on 127.0.0.1:PORT (see `loyalty server web`).",
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    envvar="LOYALTY_WORKERS",
+    help="Ingest processes sharing the tickets through an MQTT shared subscription.",
+)
 @click.option("--worker-index", type=int, hidden=True)
-@click.option("--require-registered-tills/--allow-unregistered-tills", "require_registered", default=True,
-              show_default=True, envvar="LOYALTY_REQUIRE_REGISTERED_TILLS",
-              help="Quarantine the tickets of tills whose key is not registered (`loyalty server register-till`). "
-                   "Allowing them lets anyone on the broker credit any card: for demos only.")
+@click.option(
+    "--require-registered-tills/--allow-unregistered-tills",
+    "require_registered",
+    default=True,
+    show_default=True,
+    envvar="LOYALTY_REQUIRE_REGISTERED_TILLS",
+    help="Quarantine the tickets of tills whose key is not registered (`loyalty server register-till`). "
+    "Allowing them lets anyone on the broker credit any card: for demos only.",
+)
 @click.pass_context
-def server(ctx: click.Context, db: str | None, broker: str | None, web_port: int | None, workers: int,
-           worker_index: int | None, require_registered: bool) -> None:
+def server(
+    ctx: click.Context,
+    db: str | None,
+    broker: str | None,
+    web_port: int | None,
+    workers: int,
+    worker_index: int | None,
+    require_registered: bool,
+) -> None:
     """Run head office ingest until Ctrl-C: store every till's tickets and ack them.
 
     With a subcommand, run that instead (stats, ...). Exits non-zero when ingest stops on an error it
@@ -60,9 +87,14 @@ def server(ctx: click.Context, db: str | None, broker: str | None, web_port: int
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     index = worker_index or 0
     shared = workers > 1 or worker_index is not None
-    ingestor = Ingestor(db, url, client_id="loyalty-server-ingest" + (f"-{index}" if shared else ""),
-                        shared_group="ingest" if shared else None, require_registered=require_registered,
-                        on_death=lambda exc: stop.set()).start()
+    ingestor = Ingestor(
+        db,
+        url,
+        client_id="loyalty-server-ingest" + (f"-{index}" if shared else ""),
+        shared_group="ingest" if shared else None,
+        require_registered=require_registered,
+        on_death=lambda exc: stop.set(),
+    ).start()
     from server.ingest.till_events import EventIngestor  # voids, reprints...: first process
     from server.ingest.uplink import Uplink
 
@@ -75,9 +107,26 @@ def server(ctx: click.Context, db: str | None, broker: str | None, web_port: int
         import sys
 
         registration = "--require-registered-tills" if require_registered else "--allow-unregistered-tills"
-        children = [subprocess.Popen([sys.executable, "-m", "loyalty", "server", "--db", db, "--broker", broker,
-                                      "--workers", str(workers), "--worker-index", str(n), registration])
-                    for n in range(1, workers)]
+        children = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "loyalty",
+                    "server",
+                    "--db",
+                    db,
+                    "--broker",
+                    broker,
+                    "--workers",
+                    str(workers),
+                    "--worker-index",
+                    str(n),
+                    registration,
+                ]
+            )
+            for n in range(1, workers)
+        ]
     click.echo(f"server ingesting from {url} into {redacted(db)} with {workers} worker(s) (Ctrl-C to stop)", err=True)
     web = None
     if web_port is not None:
@@ -103,8 +152,10 @@ def server(ctx: click.Context, db: str | None, broker: str | None, web_port: int
         for child in children:
             child.wait(10)
     if ingestor.error is not None:
-        raise click.ClickException(f"ingest stopped: {type(ingestor.error).__name__}: {ingestor.error}; "
-                                   "nothing was acked that is not stored: fix the cause and start the server again")
+        raise click.ClickException(
+            f"ingest stopped: {type(ingestor.error).__name__}: {ingestor.error}; "
+            "nothing was acked that is not stored: fix the cause and start the server again"
+        )
 
 
 @clear_errors()
@@ -117,8 +168,13 @@ def _open(db: str):
 
 @server.command()
 @db_option()
-@click.option("--as-of", "as_of", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
-              help="The day of the run (YYYY-MM-DD): the rules in force then decide.")
+@click.option(
+    "--as-of",
+    "as_of",
+    required=True,
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="The day of the run (YYYY-MM-DD): the rules in force then decide.",
+)
 def cheques(db: str, as_of) -> None:
     """Issue loyalty cheques on a schedule (rules with [cheques] issue = "schedule"); idempotent per day."""
     from server.desk.cheques import run_cheques
@@ -133,8 +189,13 @@ def cheques(db: str, as_of) -> None:
 
 @server.command()
 @db_option()
-@click.option("--as-of", "as_of", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
-              help="Expire every lot whose expiry date is on or before this day (YYYY-MM-DD).")
+@click.option(
+    "--as-of",
+    "as_of",
+    required=True,
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Expire every lot whose expiry date is on or before this day (YYYY-MM-DD).",
+)
 def expire(db: str, as_of) -> None:
     """Expire points past their date (the rules' [expiry]); idempotent; counts as JSON."""
     from rich.progress import Progress
@@ -200,8 +261,12 @@ def restore_command(db: str, backup_file: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 @click.option("--broker", envvar="LOYALTY_BROKER", help="Push hot-list changes to this broker (mqtt://HOST:PORT).")
-@click.option("--instance", type=click.Path(file_okay=False), envvar="LOYALTY_INSTANCE_PATH",
-              help="Instance folder: loyalty.cfg and the generated secret key.")
+@click.option(
+    "--instance",
+    type=click.Path(file_okay=False),
+    envvar="LOYALTY_INSTANCE_PATH",
+    help="Instance folder: loyalty.cfg and the generated secret key.",
+)
 @clear_errors()
 def web(db: str, host: str, port: int, broker: str | None, instance: str | None) -> None:
     """Serve the welcome desk web app and /api/v1 with waitress until Ctrl-C."""
@@ -220,8 +285,13 @@ def web(db: str, host: str, port: int, broker: str | None, instance: str | None)
 
 @server.command()
 @db_option()
-@click.option("--years", default=3, show_default=True, type=click.IntRange(min=1),
-              help="Anonymise customers with no activity for this many years.")
+@click.option(
+    "--years",
+    default=3,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Anonymise customers with no activity for this many years.",
+)
 @click.option("--dry-run", is_flag=True, help="Only report what would be anonymised.")
 def retention(db: str, years: int, dry_run: bool) -> None:
     """GDPR retention: anonymise customers with no activity for YEARS; print JSON of what was (or would be) done."""
@@ -300,6 +370,10 @@ def release_held(db: str, tickets: tuple[str, ...], by: str) -> None:
 
 
 # The subcommands kept in modules of their own: each module lists its COMMANDS (as terminal.cli's do).
-for _command in (*aggregate_commands.COMMANDS, *closures_commands.COMMANDS, *keys_commands.COMMANDS,
-                 *next_offer_commands.COMMANDS):
+for _command in (
+    *aggregate_commands.COMMANDS,
+    *closures_commands.COMMANDS,
+    *keys_commands.COMMANDS,
+    *next_offer_commands.COMMANDS,
+):
     server.add_command(_command)

@@ -3,6 +3,7 @@ link to the previous closure of its kind, its totals against the tickets the ser
 its sequence range, and its events' totals against the till's journal events head office holds.
 Every closure is recorded in `closures`, verified or flagged with a reason.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -12,7 +13,13 @@ import msgspec
 
 from programme import archive
 from programme.closure import (
-    Closure, ClosureError, check_closure, closure_hash, decode_closure, encode_closure, verify_closure,
+    Closure,
+    ClosureError,
+    check_closure,
+    closure_hash,
+    decode_closure,
+    encode_closure,
+    verify_closure,
 )
 from programme.signing import SignatureError, load_public_key
 from programme.ticket import Ticket
@@ -63,8 +70,10 @@ def ensure_schema(store: Store) -> None:
 
 
 def _server_tickets(store: Store, terminal: str, first_seq: int, last_seq: int) -> list[Ticket]:
-    rows = store.conn.execute("SELECT payload FROM tickets WHERE terminal = ? AND seq BETWEEN ? AND ? ORDER BY seq",
-                              (terminal, first_seq, last_seq))
+    rows = store.conn.execute(
+        "SELECT payload FROM tickets WHERE terminal = ? AND seq BETWEEN ? AND ? ORDER BY seq",
+        (terminal, first_seq, last_seq),
+    )
     return [decode_ticket(row[0], terminal) for row in rows]
 
 
@@ -73,7 +82,8 @@ def _previous(store: Store, closure: Closure) -> Closure | None:
     row = store.conn.execute(
         "SELECT payload FROM closures WHERE terminal = ? AND kind = ? AND number = ? "
         "ORDER BY status = 'verified' DESC, id LIMIT 1",
-        (closure.terminal, closure.kind, closure.number - 1)).fetchone()
+        (closure.terminal, closure.kind, closure.number - 1),
+    ).fetchone()
     return decode_closure(row[0]) if row else None
 
 
@@ -81,16 +91,24 @@ def check(store: Store, closure: Closure) -> str:
     """'' when the closure holds at head office, else the reason it does not."""
     row = store.conn.execute("SELECT public_key FROM till_keys WHERE terminal = ?", (closure.terminal,)).fetchone()
     if row is None:
-        return (f"till {closure.terminal} has no registered key: register it with "
-                "`loyalty server register-till`, then run `loyalty server verify-closures`")
+        return (
+            f"till {closure.terminal} has no registered key: register it with "
+            "`loyalty server register-till`, then run `loyalty server verify-closures`"
+        )
     try:
         verify_closure(closure, load_public_key(row[0]))
         previous = _previous(store, closure)
         if closure.number > 1 and previous is None:
-            return (f"{closure.kind} closure {closure.number - 1} of {closure.terminal} is not at head office: "
-                    "import the archive holding it, then run `loyalty server verify-closures`")
-        check_closure(closure, _server_tickets(store, closure.terminal, closure.first_seq, closure.last_seq),
-                      previous, held_events(store.conn, closure.terminal))
+            return (
+                f"{closure.kind} closure {closure.number - 1} of {closure.terminal} is not at head office: "
+                "import the archive holding it, then run `loyalty server verify-closures`"
+            )
+        check_closure(
+            closure,
+            _server_tickets(store, closure.terminal, closure.first_seq, closure.last_seq),
+            previous,
+            held_events(store.conn, closure.terminal),
+        )
     except (SignatureError, ClosureError) as exc:
         return str(exc)
     return ""
@@ -99,22 +117,41 @@ def check(store: Store, closure: Closure) -> str:
 def record(store: Store, closure: Closure, now: str, result: ImportResult) -> None:
     digest = closure_hash(closure)
     conn = store.conn
-    if conn.execute("SELECT 1 FROM closures WHERE terminal = ? AND kind = ? AND number = ? AND hash = ?",
-                    (closure.terminal, closure.kind, closure.number, digest)).fetchone():
+    if conn.execute(
+        "SELECT 1 FROM closures WHERE terminal = ? AND kind = ? AND number = ? AND hash = ?",
+        (closure.terminal, closure.kind, closure.number, digest),
+    ).fetchone():
         result.already += 1
         return
     reason = check(store, closure)
-    other = conn.execute("SELECT 1 FROM closures WHERE terminal = ? AND kind = ? AND number = ?",
-                         (closure.terminal, closure.kind, closure.number)).fetchone()
+    other = conn.execute(
+        "SELECT 1 FROM closures WHERE terminal = ? AND kind = ? AND number = ?",
+        (closure.terminal, closure.kind, closure.number),
+    ).fetchone()
     if other and not reason:
-        reason = (f"{closure.kind} closure {closure.number} of {closure.terminal} was already imported with "
-                  "other content: one of the two was altered")
+        reason = (
+            f"{closure.kind} closure {closure.number} of {closure.terminal} was already imported with "
+            "other content: one of the two was altered"
+        )
     with conn:
         conn.execute(
             "INSERT INTO closures (terminal, kind, number, period, first_seq, last_seq, hash, status, reason, "
             "imported_at, checked_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (closure.terminal, closure.kind, closure.number, closure.period, closure.first_seq, closure.last_seq,
-             digest, FLAGGED if reason else VERIFIED, reason, now, now, encode_closure(closure)))
+            (
+                closure.terminal,
+                closure.kind,
+                closure.number,
+                closure.period,
+                closure.first_seq,
+                closure.last_seq,
+                digest,
+                FLAGGED if reason else VERIFIED,
+                reason,
+                now,
+                now,
+                encode_closure(closure),
+            ),
+        )
     if reason:
         result.flagged += 1
         result.reasons.append(reason)
@@ -139,13 +176,22 @@ def read_archive_files(path: str | Path) -> tuple[bytes, bytes]:
     path = Path(path)
     sig = Path(f"{path}.sig")
     try:
-        data = read_regular(path, archive.MAX_ARCHIVE_BYTES, "an archive", ARCHIVE_ADVICE,
-                            "archive a day at a time (`loyalty till archive --period YYYY-MM-DD`)")
+        data = read_regular(
+            path,
+            archive.MAX_ARCHIVE_BYTES,
+            "an archive",
+            ARCHIVE_ADVICE,
+            "archive a day at a time (`loyalty till archive --period YYYY-MM-DD`)",
+        )
     except FileNotFoundError:
         raise ClosureImportError(f"no archive at {path}") from None
     try:
-        signature = read_regular(sig, archive.MAX_SIGNATURE_BYTES, "a signature",
-                                 "give the .sig file written with the archive by `loyalty till archive`")
+        signature = read_regular(
+            sig,
+            archive.MAX_SIGNATURE_BYTES,
+            "a signature",
+            "give the .sig file written with the archive by `loyalty till archive`",
+        )
     except FileNotFoundError:
         raise ClosureImportError(f"no signature beside {path.name}: {sig.name} should be next to it") from None
     return data, signature
@@ -165,8 +211,10 @@ def import_archive(store: Store, path: str | Path, now: str) -> ImportResult:
             raise ClosureImportError(f"{Path(path).name}.sig is not an archive's signature: {exc}") from None
         row = store.conn.execute("SELECT public_key FROM till_keys WHERE terminal = ?", (terminal,)).fetchone()
         if row is None:
-            raise ClosureImportError(f"till {terminal} has no registered key: register it with "
-                                     "`loyalty server register-till` before importing its archives")
+            raise ClosureImportError(
+                f"till {terminal} has no registered key: register it with "
+                "`loyalty server register-till` before importing its archives"
+            )
         content = archive.verify(data, signature, Path(path).name, load_public_key(row[0]))
     except (archive.ArchiveError, UnsafeFileError) as exc:
         raise ClosureImportError(str(exc)) from None
@@ -177,19 +225,23 @@ def verify_again(store: Store, now: str) -> ImportResult:
     """Check every flagged closure again (tickets or predecessors may have arrived since)."""
     ensure_schema(store)
     result = ImportResult()
-    rows = store.conn.execute("SELECT id, payload FROM closures WHERE status = ? ORDER BY terminal, kind, number, id",
-                              (FLAGGED,)).fetchall()
+    rows = store.conn.execute(
+        "SELECT id, payload FROM closures WHERE status = ? ORDER BY terminal, kind, number, id", (FLAGGED,)
+    ).fetchall()
     for row_id, payload in rows:
         closure = decode_closure(payload)
         reason = check(store, closure)
         duplicate = store.conn.execute(
             "SELECT 1 FROM closures WHERE terminal = ? AND kind = ? AND number = ? AND id != ?",
-            (closure.terminal, closure.kind, closure.number, row_id)).fetchone()
+            (closure.terminal, closure.kind, closure.number, row_id),
+        ).fetchone()
         if duplicate and not reason:
             continue  # one of two contents: stays flagged
         with store.conn:
-            store.conn.execute("UPDATE closures SET status = ?, reason = ?, checked_at = ? WHERE id = ?",
-                               (FLAGGED if reason else VERIFIED, reason, now, row_id))
+            store.conn.execute(
+                "UPDATE closures SET status = ?, reason = ?, checked_at = ? WHERE id = ?",
+                (FLAGGED if reason else VERIFIED, reason, now, row_id),
+            )
         if reason:
             result.flagged += 1
             result.reasons.append(reason)
@@ -200,6 +252,9 @@ def verify_again(store: Store, now: str) -> ImportResult:
 
 def listing(store: Store, terminal: str | None = None) -> list[dict]:
     ensure_schema(store)
-    sql = ("SELECT terminal, kind, number, period, first_seq, last_seq, status, reason FROM closures"
-           + (" WHERE terminal = ?" if terminal else "") + " ORDER BY terminal, kind, number, id")
+    sql = (
+        "SELECT terminal, kind, number, period, first_seq, last_seq, status, reason FROM closures"
+        + (" WHERE terminal = ?" if terminal else "")
+        + " ORDER BY terminal, kind, number, id"
+    )
     return [dict(r) for r in store.db.query(sql, (terminal,) if terminal else ())]

@@ -3,6 +3,7 @@
 A user's `session_version` is kept in their web session and checked at every request: logging out,
 changing or resetting the password and disabling the user bump it, which ends every session of that user
 (a copied cookie included)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -49,8 +50,12 @@ class LoginThrottled(LoginRefused):
 
     def __init__(self, name: str, retry_after: int):
         self.retry_after = retry_after
-        super().__init__(_("too many failed log-ins for {name} from this address: try again in {seconds} seconds, "
-                           "or ask an admin to unlock it").format(name=name, seconds=retry_after))
+        super().__init__(
+            _(
+                "too many failed log-ins for {name} from this address: try again in {seconds} seconds, "
+                "or ask an admin to unlock it"
+            ).format(name=name, seconds=retry_after)
+        )
 
 
 @dataclass(frozen=True)
@@ -69,22 +74,27 @@ def _user(row) -> User:
 def create_user(conn: Connection, name: str, role: str) -> str:
     """Create a user and return a first password (shown once, never stored in clear)."""
     if not USER_NAME.match(name):
-        raise InvalidInput(f"user name {name!r} must be 2-32 lower-case letters, digits, '.', '_' or '-', "
-                           "starting with a letter")
+        raise InvalidInput(
+            f"user name {name!r} must be 2-32 lower-case letters, digits, '.', '_' or '-', starting with a letter"
+        )
     if role not in ROLES:
         raise InvalidInput(f"role {role!r} is not one of {', '.join(ROLES)}")
     password = secrets.token_urlsafe(12)
     with transaction(conn):
         if conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
             raise Conflict(f"user {name} already exists: choose another name")
-        conn.execute("INSERT INTO users (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
-                     (name, role, _hasher.hash(password), utc_now()))
+        conn.execute(
+            "INSERT INTO users (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
+            (name, role, _hasher.hash(password), utc_now()),
+        )
     return password
 
 
 def list_users(conn: Connection) -> list[dict]:
-    return [dict(r) for r in conn.execute(
-        f"SELECT id, name, role, created_at, active FROM users ORDER BY {by_bytes(conn, 'name')}")]
+    return [
+        dict(r)
+        for r in conn.execute(f"SELECT id, name, role, created_at, active FROM users ORDER BY {by_bytes(conn, 'name')}")
+    ]
 
 
 def get_user(conn: Connection, user_id: int) -> User | None:
@@ -110,28 +120,46 @@ def _claim(conn, name: str, address: str, now: datetime) -> None:
     Atomic without a lock: the count moves by a compare-and-swap (UPDATE ... WHERE attempts = the value
     read), so of concurrent tries at most FREE_ATTEMPTS are checked before the delay starts."""
     for _round in range(CLAIM_TRIES):
-        row = conn.execute("SELECT attempts, next_at, last_at FROM login_throttle WHERE name = ? AND address = ?",
-                           (name, address)).fetchone()
+        row = conn.execute(
+            "SELECT attempts, next_at, last_at FROM login_throttle WHERE name = ? AND address = ?", (name, address)
+        ).fetchone()
         if row is None:
-            if conn.execute("INSERT OR IGNORE INTO login_throttle (name, address, attempts, next_at, last_at) "
-                            "VALUES (?, ?, 1, ?, ?)",
-                            (name, address, _at(now + timedelta(seconds=delay_s(1))), _at(now))).rowcount:
+            if conn.execute(
+                "INSERT OR IGNORE INTO login_throttle (name, address, attempts, next_at, last_at) "
+                "VALUES (?, ?, 1, ?, ?)",
+                (name, address, _at(now + timedelta(seconds=delay_s(1))), _at(now)),
+            ).rowcount:
                 return
             continue
         if row["next_at"] > _at(now):
             wait = datetime.strptime(row["next_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc) - now
             raise LoginThrottled(name, max(1, math.ceil(wait.total_seconds())))
         attempts = (row["attempts"] if row["last_at"] > _at(now - FORGET_AFTER) else 0) + 1
-        if conn.execute("UPDATE login_throttle SET attempts = ?, next_at = ?, last_at = ? "
-                        "WHERE name = ? AND address = ? AND attempts = ? AND last_at = ?",
-                        (attempts, _at(now + timedelta(seconds=delay_s(attempts))), _at(now), name, address,
-                         row["attempts"], row["last_at"])).rowcount:
+        if conn.execute(
+            "UPDATE login_throttle SET attempts = ?, next_at = ?, last_at = ? "
+            "WHERE name = ? AND address = ? AND attempts = ? AND last_at = ?",
+            (
+                attempts,
+                _at(now + timedelta(seconds=delay_s(attempts))),
+                _at(now),
+                name,
+                address,
+                row["attempts"],
+                row["last_at"],
+            ),
+        ).rowcount:
             return
     raise LoginThrottled(name, 1)
 
 
-def log_in(conn: Connection, name: str, password: str, address: str,
-           now: datetime | None = None, roles: tuple[str, ...] = WEB_ROLES) -> User:
+def log_in(
+    conn: Connection,
+    name: str,
+    password: str,
+    address: str,
+    now: datetime | None = None,
+    roles: tuple[str, ...] = WEB_ROLES,
+) -> User:
     """Check a name and password, throttled per name and address (see FREE_ATTEMPTS).
 
     Only users of `roles` may log in (till accounts use API tokens)."""
@@ -147,11 +175,16 @@ def log_in(conn: Connection, name: str, password: str, address: str,
     if not ok:
         raise LoginRefused(_(WRONG_LOGIN))
     with transaction(conn):
-        conn.execute("DELETE FROM login_throttle WHERE (name = ? AND address = ?) OR last_at < ?",
-                     (*key, _at(now - FORGET_AFTER)))  # this pair starts afresh; the table keeps one day
+        conn.execute(
+            "DELETE FROM login_throttle WHERE (name = ? AND address = ?) OR last_at < ?",
+            (*key, _at(now - FORGET_AFTER)),
+        )  # this pair starts afresh; the table keeps one day
     if row["role"] not in roles:
-        raise LoginRefused(_("user {name} is a {role} account: it uses the API with a token, not the pages").format(
-            name=name, role=row["role"]))
+        raise LoginRefused(
+            _("user {name} is a {role} account: it uses the API with a token, not the pages").format(
+                name=name, role=row["role"]
+            )
+        )
     return _user(row)
 
 
@@ -174,14 +207,18 @@ def create_token(conn: Connection, name: str) -> str:
         raise NotFound(f"no user {name}: create it first with `loyalty admin create-user {name} --role ROLE`")
     token = secrets.token_urlsafe(32)
     with transaction(conn):
-        conn.execute("INSERT INTO api_tokens (token_hash, user_id, created_at) VALUES (?, ?, ?)",
-                     (_token_hash(token), row["id"], utc_now()))
+        conn.execute(
+            "INSERT INTO api_tokens (token_hash, user_id, created_at) VALUES (?, ?, ?)",
+            (_token_hash(token), row["id"], utc_now()),
+        )
     return token
 
 
 def user_for_token(conn: Connection, token: str) -> User | None:
-    row = conn.execute("SELECT u.* FROM api_tokens t JOIN users u ON u.id = t.user_id "
-                       "WHERE t.token_hash = ? AND u.active = 1", (_token_hash(token),)).fetchone()
+    row = conn.execute(
+        "SELECT u.* FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ? AND u.active = 1",
+        (_token_hash(token),),
+    ).fetchone()
     return _user(row) if row else None
 
 
@@ -218,12 +255,14 @@ def log_out(conn: Connection, user_id: int) -> None:
 
 def _check_new_password(new: str) -> None:
     if len(new) < MIN_PASSWORD:
-        raise InvalidInput(_("the new password must have at least {count} characters: choose a longer one").format(
-            count=MIN_PASSWORD))
+        raise InvalidInput(
+            _("the new password must have at least {count} characters: choose a longer one").format(count=MIN_PASSWORD)
+        )
 
 
-def change_password(conn: Connection, name: str, current: str, new: str, address: str = "unknown",
-                    now: datetime | None = None) -> User:
+def change_password(
+    conn: Connection, name: str, current: str, new: str, address: str = "unknown", now: datetime | None = None
+) -> User:
     """The user's own change, with their current password (guesses throttled as at log-in); every session
     ends. Returns the user as now stored (the caller logs the session that changed it in again)."""
     row = _active(conn, name)

@@ -6,13 +6,21 @@ as S001) in `catalogue_versions`, then publishes each one retained on its topic 
 head office's key like the rules. A version is never changed: an import makes the next one.
 Either engine (SQLite file or PostgreSQL URL) through the server's store connection.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from programme.catalogue import (Article, CatalogueError, CatalogueVersion, SCHEMA_VERSION, decode_version,
-                                 encode_version, parse_csv)
+from programme.catalogue import (
+    Article,
+    CatalogueError,
+    CatalogueVersion,
+    SCHEMA_VERSION,
+    decode_version,
+    encode_version,
+    parse_csv,
+)
 from server.storage.connection import joined_or_own_transaction
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS catalogue_versions (
@@ -61,19 +69,27 @@ def _record(conn, scope: str, articles: list[Article], source: str, now: str) ->
     version = CatalogueVersion(SCHEMA_VERSION, scope, (last or 0) + 1, now, articles)
     payload = encode_version(version)
     if len(payload) > MAX_PAYLOAD_BYTES:
-        raise CatalogueError([f"the catalogue of {scope} is {len(payload)} bytes, more than the broker carries in "
-                              f"one message ({MAX_PAYLOAD_BYTES}): split the file by store (--store)"])
-    conn.execute("INSERT INTO catalogue_versions (scope, version, imported_at, source, articles, payload) "
-                 "VALUES (?, ?, ?, ?, ?, ?)", (scope, version.version, now, source[:200], len(articles),
-                                               payload.decode()))
+        raise CatalogueError(
+            [
+                f"the catalogue of {scope} is {len(payload)} bytes, more than the broker carries in "
+                f"one message ({MAX_PAYLOAD_BYTES}): split the file by store (--store)"
+            ]
+        )
+    conn.execute(
+        "INSERT INTO catalogue_versions (scope, version, imported_at, source, articles, payload) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (scope, version.version, now, source[:200], len(articles), payload.decode()),
+    )
     return Recorded(version, payload)
 
 
 def latest(conn) -> list[Recorded]:
     """The latest version of every scope (what the tills should hold), "all" first."""
     ensure_schema(conn)
-    rows = conn.execute("SELECT c.payload FROM catalogue_versions c WHERE c.version = (SELECT max(version) FROM "
-                        "catalogue_versions l WHERE l.scope = c.scope) ORDER BY c.scope").fetchall()
+    rows = conn.execute(
+        "SELECT c.payload FROM catalogue_versions c WHERE c.version = (SELECT max(version) FROM "
+        "catalogue_versions l WHERE l.scope = c.scope) ORDER BY c.scope"
+    ).fetchall()
     made = [Recorded(decode_version(row[0].encode()), row[0].encode()) for row in rows]
     return sorted(made, key=lambda r: (r.scope != "all", r.scope))
 
@@ -81,8 +97,10 @@ def latest(conn) -> list[Recorded]:
 def versions(conn) -> list[dict]:
     """Every version imported, newest first: scope, version, imported_at, source, articles."""
     ensure_schema(conn)
-    rows = conn.execute("SELECT scope, version, imported_at, source, articles FROM catalogue_versions "
-                        "ORDER BY imported_at DESC, scope, version DESC").fetchall()
+    rows = conn.execute(
+        "SELECT scope, version, imported_at, source, articles FROM catalogue_versions "
+        "ORDER BY imported_at DESC, scope, version DESC"
+    ).fetchall()
     return [dict(zip(("scope", "version", "imported_at", "source", "articles"), row)) for row in rows]
 
 

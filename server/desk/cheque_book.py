@@ -10,6 +10,7 @@ Online, a till asks first (`check_for_till`, through server/ingest/answers.py): 
 or holds the cheque for that till a short while so two tills online cannot both take it.
 Runs inside the ingest transaction, on SQLite and PostgreSQL alike (times are UTC ISO text on both).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,8 +20,7 @@ from programme.cardnumber import mask_card_number
 from programme.errors import RedemptionError
 from programme.i18n import _, format_date
 from programme.money import format_cents
-from programme.redemption import (CHEQUE_VALIDITY, cheque_serial, cheques_issued, cheques_of_entry,
-                                  read_cheque_serial)
+from programme.redemption import CHEQUE_VALIDITY, cheque_serial, cheques_issued, cheques_of_entry, read_cheque_serial
 from programme.ticket import Ticket
 
 from server.storage.connection import POSTGRESQL, dialect, has_table
@@ -56,9 +56,11 @@ CREATE INDEX IF NOT EXISTS cheque_spends_serial ON cheque_spends (serial);
 """
 SCHEMA_LOCK = "loyalty-cheques-schema"
 STATES = ("issued", "spent", "expired", "cancelled")
-FLAG_INSERT = ("INSERT INTO discrepancies (ticket_id, card, rules_version, till_points, server_points, reason, "
-               "detected_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (ticket_id) DO UPDATE SET "
-               "reason = discrepancies.reason || '; ' || excluded.reason")
+FLAG_INSERT = (
+    "INSERT INTO discrepancies (ticket_id, card, rules_version, till_points, server_points, reason, "
+    "detected_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (ticket_id) DO UPDATE SET "
+    "reason = discrepancies.reason || '; ' || excluded.reason"
+)
 
 
 class ChequeRefused(RedemptionError):
@@ -96,8 +98,19 @@ def _time(value) -> datetime | None:
 
 def _cheque(row) -> Cheque:
     serial, card, cents, issued, expires, state, issue_ticket, spent_ticket, spent_at, held_by, held_until = row
-    return Cheque(serial, card, cents, _time(issued), _time(expires), state, issue_ticket, spent_ticket,
-                  _time(spent_at), held_by, _time(held_until))
+    return Cheque(
+        serial,
+        card,
+        cents,
+        _time(issued),
+        _time(expires),
+        state,
+        issue_ticket,
+        spent_ticket,
+        _time(spent_at),
+        held_by,
+        _time(held_until),
+    )
 
 
 def _schema(conn) -> str:
@@ -121,16 +134,28 @@ def find(conn, serial: str) -> Cheque | None:
 # -- issue ---------------------------------------------------------------------------------------------
 def _insert(conn, serial: str, card: str, cents: int, at: datetime, ticket_id: str | None) -> None:
     """Record an issued cheque; one a ticket already spent (its issue reached head office after) is spent."""
-    conn.execute("INSERT OR IGNORE INTO cheques (serial, card, cents, issued_at, expires_at, issue_ticket, state) "
-                 "VALUES (?, ?, ?, ?, ?, ?, 'issued')",
-                 (serial, card, cents, iso(at.astimezone(timezone.utc)),
-                  iso((at + CHEQUE_VALIDITY).astimezone(timezone.utc)), ticket_id))
+    conn.execute(
+        "INSERT OR IGNORE INTO cheques (serial, card, cents, issued_at, expires_at, issue_ticket, state) "
+        "VALUES (?, ?, ?, ?, ?, ?, 'issued')",
+        (
+            serial,
+            card,
+            cents,
+            iso(at.astimezone(timezone.utc)),
+            iso((at + CHEQUE_VALIDITY).astimezone(timezone.utc)),
+            ticket_id,
+        ),
+    )
     if has_table(conn, "cheque_spends"):
-        first = conn.execute("SELECT ticket_id, at FROM cheque_spends WHERE serial = ? ORDER BY at, ticket_id LIMIT 1",
-                             (serial,)).fetchone()
+        first = conn.execute(
+            "SELECT ticket_id, at FROM cheque_spends WHERE serial = ? ORDER BY at, ticket_id LIMIT 1", (serial,)
+        ).fetchone()
         if first is not None:
-            conn.execute("UPDATE cheques SET state = 'spent', spent_ticket = ?, spent_at = ? "
-                         "WHERE serial = ? AND state = 'issued'", (first[0], first[1], serial))
+            conn.execute(
+                "UPDATE cheques SET state = 'spent', spent_ticket = ?, spent_at = ? "
+                "WHERE serial = ? AND state = 'issued'",
+                (first[0], first[1], serial),
+            )
 
 
 def issue_scheduled(conn, card: str, entry_id: int, count: int, cents: int, at: datetime) -> list[str]:
@@ -151,11 +176,15 @@ def _flag(ticket: Ticket, reasons: list[str], now: str) -> tuple:
 def _spend(conn, ticket: Ticket, n: int, serial: str | None, cents: int, now: str) -> list[str]:
     """Check one cheque tender of a stored ticket and mark the cheque spent; the reasons it is wrong, if any."""
     if not serial:
-        return [f"a loyalty cheque tender of {format_cents(cents)} EUR carries no serial: head office cannot tell "
-                "which cheque paid"]
+        return [
+            f"a loyalty cheque tender of {format_cents(cents)} EUR carries no serial: head office cannot tell "
+            "which cheque paid"
+        ]
     at = ticket.closed_at.astimezone(timezone.utc)
-    conn.execute("INSERT OR IGNORE INTO cheque_spends (ticket_id, n, serial, card, cents, at) "
-                 "VALUES (?, ?, ?, ?, ?, ?)", (ticket.id, n, serial, ticket.card, cents, iso(at)))
+    conn.execute(
+        "INSERT OR IGNORE INTO cheque_spends (ticket_id, n, serial, card, cents, at) VALUES (?, ?, ?, ?, ?, ?)",
+        (ticket.id, n, serial, ticket.card, cents, iso(at)),
+    )
     cheque = find(conn, serial)
     if cheque is None:
         try:
@@ -169,16 +198,22 @@ def _spend(conn, ticket: Ticket, n: int, serial: str | None, cents: int, now: st
     if cheque.state == "cancelled":
         reasons.append(f"cheque {serial} was cancelled before ticket {ticket.id} took it")
     if cheque.card != ticket.card:
-        reasons.append(f"cheque {serial} was issued to card {mask_card_number(cheque.card)}, spent on "
-                       f"{mask_card_number(ticket.card) if ticket.card else 'a ticket without a card'}")
+        reasons.append(
+            f"cheque {serial} was issued to card {mask_card_number(cheque.card)}, spent on "
+            f"{mask_card_number(ticket.card) if ticket.card else 'a ticket without a card'}"
+        )
     if at >= cheque.expires_at:
-        reasons.append(f"cheque {serial} expired on {cheque.expires_at.date().isoformat()}, spent on "
-                       f"{at.date().isoformat()}")
+        reasons.append(
+            f"cheque {serial} expired on {cheque.expires_at.date().isoformat()}, spent on {at.date().isoformat()}"
+        )
     if cents > cheque.cents:
         reasons.append(f"cheque {serial} is worth {format_cents(cheque.cents)} EUR, it paid {format_cents(cents)} EUR")
     if cheque.state == "issued":
-        conn.execute("UPDATE cheques SET state = 'spent', spent_ticket = ?, spent_at = ?, held_by = NULL, "
-                     "held_until = NULL WHERE serial = ? AND state = 'issued'", (ticket.id, iso(at), serial))
+        conn.execute(
+            "UPDATE cheques SET state = 'spent', spent_ticket = ?, spent_at = ?, held_by = NULL, "
+            "held_until = NULL WHERE serial = ? AND state = 'issued'",
+            (ticket.id, iso(at), serial),
+        )
     return reasons
 
 
@@ -191,23 +226,34 @@ def _refund_past_cheques(conn, ticket: Ticket, cents: int) -> list[str]:
         return [f"a refund cheque of {format_cents(cents)} EUR on a ticket that returns nothing"]
     row = conn.execute("SELECT payload FROM tickets WHERE id = ?", (originals[0],)).fetchone()
     if row is None:
-        return [f"a refund cheque of {format_cents(cents)} EUR for {originals[0]}, which head office does not hold "
-                "(yet)"]
+        return [
+            f"a refund cheque of {format_cents(cents)} EUR for {originals[0]}, which head office does not hold (yet)"
+        ]
     took = sum(t.cents for t in read_stored_ticket(bytes(row[0])).tenders if t.kind == "cheque" and t.cents > 0)
-    before = int(conn.execute("SELECT coalesce(sum(cents), 0) FROM cheques WHERE issue_ticket <> ? AND issue_ticket "
-                              "IN (SELECT return_id FROM returned_lines WHERE original_id = ?)",
-                              (ticket.id, originals[0])).fetchone()[0])
+    before = int(
+        conn.execute(
+            "SELECT coalesce(sum(cents), 0) FROM cheques WHERE issue_ticket <> ? AND issue_ticket "
+            "IN (SELECT return_id FROM returned_lines WHERE original_id = ?)",
+            (ticket.id, originals[0]),
+        ).fetchone()[0]
+    )
     if cents + before > took:
-        return [f"refund cheque of {format_cents(cents)} EUR: {originals[0]} took {format_cents(took)} EUR in "
-                f"cheques and {format_cents(before)} EUR were refunded before"]
+        return [
+            f"refund cheque of {format_cents(cents)} EUR: {originals[0]} took {format_cents(took)} EUR in "
+            f"cheques and {format_cents(before)} EUR were refunded before"
+        ]
     return []
 
 
 def record_cheques(conn, tickets: list[Ticket], now: str) -> int:
     """Inside the ingest transaction: record the cheques the stored tickets issue, check and mark those they
     spend, flag what is wrong in `discrepancies`. Returns how many tickets were flagged."""
-    touching = [t for t in tickets if any(tender.kind == "cheque" for tender in t.tenders)
-                or any(e.kind == "redeem" and cheques_of_entry(e.rule) for e in t.points)]
+    touching = [
+        t
+        for t in tickets
+        if any(tender.kind == "cheque" for tender in t.tenders)
+        or any(e.kind == "redeem" and cheques_of_entry(e.rule) for e in t.points)
+    ]
     if not touching:
         return 0
     ensure(conn)
@@ -226,8 +272,9 @@ def record_cheques(conn, tickets: list[Ticket], now: str) -> int:
             serial = tender.serial if isinstance(tender.serial, str) else None
             if tender.cents < 0:
                 if serial not in issued:
-                    reasons.append(f"the refund cheque {serial or '(no serial)'} is not the serial of this "
-                                   "return's cheque")
+                    reasons.append(
+                        f"the refund cheque {serial or '(no serial)'} is not the serial of this return's cheque"
+                    )
                 reasons.extend(_refund_past_cheques(conn, ticket, -tender.cents))
                 continue
             reasons.extend(_spend(conn, ticket, n, serial, tender.cents, now))
@@ -241,24 +288,30 @@ def record_cheques(conn, tickets: list[Ticket], now: str) -> int:
 def refusal(cheque: Cheque | None, serial: str, card: str, terminal: str, now: datetime) -> str | None:
     """Why a till may not take this cheque on a ticket of `card` now (in the cashier's words), or None."""
     if cheque is None:
-        return _("loyalty cheque {serial} is not known to head office: check the digits, or take another "
-                 "tender").format(serial=serial)
+        return _(
+            "loyalty cheque {serial} is not known to head office: check the digits, or take another tender"
+        ).format(serial=serial)
     if cheque.state == "cancelled":
-        return _("loyalty cheque {serial} was cancelled at the welcome desk: it can no longer be "
-                 "spent").format(serial=serial)
+        return _("loyalty cheque {serial} was cancelled at the welcome desk: it can no longer be spent").format(
+            serial=serial
+        )
     if cheque.state == "spent":
-        return _("loyalty cheque {serial} was already spent on {day} (ticket {ticket}): keep it and send the "
-                 "customer to the welcome desk").format(serial=serial, day=format_date(cheque.spent_at),
-                                                        ticket=cheque.spent_ticket)
+        return _(
+            "loyalty cheque {serial} was already spent on {day} (ticket {ticket}): keep it and send the "
+            "customer to the welcome desk"
+        ).format(serial=serial, day=format_date(cheque.spent_at), ticket=cheque.spent_ticket)
     if cheque.card != card:
-        return _("loyalty cheque {serial} was issued to another card ({card}): identify that card (F2) to "
-                 "spend it").format(serial=serial, card=mask_card_number(cheque.card))
+        return _(
+            "loyalty cheque {serial} was issued to another card ({card}): identify that card (F2) to spend it"
+        ).format(serial=serial, card=mask_card_number(cheque.card))
     if cheque.state_at(now) == "expired":
         return _("loyalty cheque {serial} expired on {day}: it can no longer be spent").format(
-            serial=serial, day=format_date(cheque.expires_at))
+            serial=serial, day=format_date(cheque.expires_at)
+        )
     if cheque.held_by and cheque.held_by != terminal and cheque.held_until and cheque.held_until > now:
         return _("loyalty cheque {serial} is being spent at till {till}: a cheque pays once").format(
-            serial=serial, till=cheque.held_by)
+            serial=serial, till=cheque.held_by
+        )
     return None
 
 
@@ -274,8 +327,9 @@ def check_for_till(conn, terminal: str, serial: str, card: str, now: datetime) -
         cheque = find(conn, serial)
         message = refusal(cheque, serial, card, terminal, now)
         if message is None:
-            conn.execute("UPDATE cheques SET held_by = ?, held_until = ? WHERE serial = ?",
-                         (terminal, iso(now + HOLD), serial))
+            conn.execute(
+                "UPDATE cheques SET held_by = ?, held_until = ? WHERE serial = ?", (terminal, iso(now + HOLD), serial)
+            )
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
@@ -289,8 +343,12 @@ def check_for_till(conn, terminal: str, serial: str, card: str, now: datetime) -
 def cancel(conn, serial: str, note: str) -> bool:
     """The desk cancels a cheque not spent yet (lost, reissued...): True when it was."""
     ensure(conn)
-    return conn.execute("UPDATE cheques SET state = 'cancelled', note = ? WHERE serial = ? AND state = 'issued'",
-                        (note, serial)).rowcount > 0
+    return (
+        conn.execute(
+            "UPDATE cheques SET state = 'cancelled', note = ? WHERE serial = ? AND state = 'issued'", (note, serial)
+        ).rowcount
+        > 0
+    )
 
 
 # -- what head office sees -----------------------------------------------------------------------------
@@ -302,12 +360,16 @@ def summary(conn, now: datetime | None = None) -> dict:
     if not has_table(conn, "cheques"):
         return out
     for state, count, cents in conn.execute(
-            "SELECT CASE WHEN state = 'issued' AND expires_at <= ? THEN 'expired' "
-            "WHEN state = 'issued' THEN 'outstanding' ELSE state END, count(*), coalesce(sum(cents), 0) "
-            "FROM cheques GROUP BY 1", (stamp,)).fetchall():
+        "SELECT CASE WHEN state = 'issued' AND expires_at <= ? THEN 'expired' "
+        "WHEN state = 'issued' THEN 'outstanding' ELSE state END, count(*), coalesce(sum(cents), 0) "
+        "FROM cheques GROUP BY 1",
+        (stamp,),
+    ).fetchall():
         out[state] = {"count": count, "cents": int(cents)}
-    out["issued"] = {"count": sum(v["count"] for k, v in out.items() if k != "issued"),
-                     "cents": sum(v["cents"] for k, v in out.items() if k != "issued")}
+    out["issued"] = {
+        "count": sum(v["count"] for k, v in out.items() if k != "issued"),
+        "cents": sum(v["cents"] for k, v in out.items() if k != "issued"),
+    }
     return out
 
 
@@ -320,13 +382,16 @@ def spent_twice(conn, limit: int = 100) -> list[dict]:
     """Serials more than one ticket paid with, newest first, with every ticket that took them."""
     if not has_table(conn, "cheque_spends"):
         return []
-    rows = conn.execute("SELECT serial, ticket_id, card, cents, at FROM cheque_spends WHERE serial IN "
-                        "(SELECT serial FROM cheque_spends GROUP BY serial HAVING count(DISTINCT ticket_id) > 1) "
-                        "ORDER BY serial, at, ticket_id").fetchall()
+    rows = conn.execute(
+        "SELECT serial, ticket_id, card, cents, at FROM cheque_spends WHERE serial IN "
+        "(SELECT serial FROM cheque_spends GROUP BY serial HAVING count(DISTINCT ticket_id) > 1) "
+        "ORDER BY serial, at, ticket_id"
+    ).fetchall()
     found: dict[str, dict] = {}
     for serial, ticket_id, card, cents, at in rows:
-        item = found.setdefault(serial, {"serial": serial, "card": card, "cents": int(cents), "tickets": [],
-                                         "last": at})
+        item = found.setdefault(
+            serial, {"serial": serial, "card": card, "cents": int(cents), "tickets": [], "last": at}
+        )
         if ticket_id not in item["tickets"]:
             item["tickets"].append(ticket_id)
         item["last"] = max(item["last"], at)

@@ -4,6 +4,7 @@ balance reaches the threshold gets its cheques as one `redeem` ledger entry; the
 Idempotent: the entry's cause is `cheques:{card}:{date}`, so running the job twice on a day adds nothing.
 Each cheque is recorded in the cheque book (server/desk/cheque_book.py) with a serial numbered by the entry.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime, time, timezone
@@ -15,6 +16,7 @@ from server.storage.connection import Connection
 
 from server.desk.cheque_book import issue_scheduled
 
+
 def run_cheques(conn: Connection, rules: RuleSet, as_of: date) -> dict:
     """Issue the cheques due on `as_of`; returns counts (and why nothing was issued, when so)."""
     summary = {"as_of": as_of.isoformat(), "rules_version": rules.version, "cards": 0, "cheques": 0, "cents": 0}
@@ -25,16 +27,28 @@ def run_cheques(conn: Connection, rules: RuleSet, as_of: date) -> dict:
     at = datetime.combine(as_of, time(), timezone.utc).isoformat()
     rows = []
     # Balances from card_points (kept by the database as the ledger changes), not a sum over the whole ledger.
-    for card, balance in conn.execute("SELECT card, points FROM card_points WHERE points >= ? ORDER BY card",
-                                      (cheques.threshold_points,)).fetchall():
+    for card, balance in conn.execute(
+        "SELECT card, points FROM card_points WHERE points >= ? ORDER BY card", (cheques.threshold_points,)
+    ).fetchall():
         issue = issue_cheques(rules, balance)
-        rows.append((card, -issue.points, f"loyalty cheque: {issue.count} x {format_cents(issue.cents)} EUR",
-                     f"cheques:{card}:{as_of.isoformat()}", at, issue.count))
+        rows.append(
+            (
+                card,
+                -issue.points,
+                f"loyalty cheque: {issue.count} x {format_cents(issue.cents)} EUR",
+                f"cheques:{card}:{as_of.isoformat()}",
+                at,
+                issue.count,
+            )
+        )
     conn.execute("BEGIN IMMEDIATE")
     try:
         for card, points, rule, cause, when, count in rows:
-            cur = conn.execute("INSERT OR IGNORE INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
-                               "VALUES (?, 'redeem', ?, ?, ?, NULL, ?)", (card, points, rule, cause, when))
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
+                "VALUES (?, 'redeem', ?, ?, ?, NULL, ?)",
+                (card, points, rule, cause, when),
+            )
             if cur.rowcount:
                 entry_id = conn.execute("SELECT id FROM ledger WHERE cause = ?", (cause,)).fetchone()[0]
                 issue_scheduled(conn, card, entry_id, count, cheques.cheque_cents, datetime.fromisoformat(when))

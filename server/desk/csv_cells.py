@@ -5,6 +5,7 @@ reading a formula) is prefixed with a single quote, as OWASP advises against CSV
 left alone, so a negative amount or point count stays a number, and so is text made only of a sign, digits,
 spaces and ( ) . , / - (a phone number "+33 6 12 34 56 78", "-5"): without a letter, a reference or an
 operator beyond minus, a spreadsheet can run nothing from it, and an SMS tool still reads the number."""
+
 from __future__ import annotations
 
 import csv

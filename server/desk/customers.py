@@ -3,6 +3,7 @@
 A customer's tickets and ledger are found through the card numbers it holds now or held before,
 so tickets that arrived before a card was registered attach without rewriting anything.
 """
+
 from __future__ import annotations
 
 import re
@@ -44,20 +45,24 @@ def clean(form: dict) -> dict:
     if not data["email"] and not data["phone"]:
         raise InvalidInput(_("give at least one contact: an e-mail address or a phone number"))
     if data["email"] and not EMAIL.match(data["email"]):
-        raise InvalidInput(_("e-mail address {value!r} is not valid: it looks like name@example.com").format(
-            value=data["email"]))
+        raise InvalidInput(
+            _("e-mail address {value!r} is not valid: it looks like name@example.com").format(value=data["email"])
+        )
     if data["phone"] and not PHONE.match(data["phone"]):
-        raise InvalidInput(_("phone number {value!r} is not valid: digits, spaces and a leading +").format(
-            value=data["phone"]))
+        raise InvalidInput(
+            _("phone number {value!r} is not valid: digits, spaces and a leading +").format(value=data["phone"])
+        )
     if not POSTCODE.match(data["postcode"]):
-        raise InvalidInput(_("postcode {value!r} is not valid: type the customer's postcode").format(
-            value=data["postcode"]))
+        raise InvalidInput(
+            _("postcode {value!r} is not valid: type the customer's postcode").format(value=data["postcode"])
+        )
     if data["birth_date"]:
         try:
             born = date.fromisoformat(data["birth_date"])
         except ValueError:
-            raise InvalidInput(_("birth date {value!r} is not a date: use YYYY-MM-DD").format(
-                value=data["birth_date"])) from None
+            raise InvalidInput(
+                _("birth date {value!r} is not a date: use YYYY-MM-DD").format(value=data["birth_date"])
+            ) from None
         if born > date.today():
             raise InvalidInput(_("birth date {value} is in the future").format(value=data["birth_date"]))
         bounds.check_day(born, "birth date")
@@ -78,12 +83,23 @@ def enrol(conn: Connection, form: dict, actor: str) -> int:
             "INSERT INTO customers (name, email, phone, postcode, birth_date, consent_email, consent_email_at, "
             "consent_sms, consent_sms_at, consent_profiling, consent_profiling_at, created_at, updated_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (data["name"], data["email"], data["phone"], data["postcode"], data["birth_date"],
-             data["consent_email"], now if data["consent_email"] else None,
-             data["consent_sms"], now if data["consent_sms"] else None,
-             data["consent_profiling"], now if data["consent_profiling"] else None, now, now)).fetchone()[0]
-        audit.record(conn, actor, "enrol", customer_id=customer_id,
-                     detail={k: data[k] for k in (*FIELDS, *CONSENTS)})
+            (
+                data["name"],
+                data["email"],
+                data["phone"],
+                data["postcode"],
+                data["birth_date"],
+                data["consent_email"],
+                now if data["consent_email"] else None,
+                data["consent_sms"],
+                now if data["consent_sms"] else None,
+                data["consent_profiling"],
+                now if data["consent_profiling"] else None,
+                now,
+                now,
+            ),
+        ).fetchone()[0]
+        audit.record(conn, actor, "enrol", customer_id=customer_id, detail={k: data[k] for k in (*FIELDS, *CONSENTS)})
     return customer_id
 
 
@@ -100,8 +116,9 @@ def update(conn: Connection, customer_id: int, form: dict, actor: str) -> dict:
     with transaction(conn):
         old = get(conn, customer_id)
         if old["erased_at"]:
-            raise InvalidInput(_("customer {id} was erased: an erased customer cannot be edited").format(
-                id=customer_id))
+            raise InvalidInput(
+                _("customer {id} was erased: an erased customer cannot be edited").format(id=customer_id)
+            )
         changes = {k: [old[k], data[k]] for k in (*FIELDS, *CONSENTS) if old[k] != data[k]}
         if not changes:
             return {}
@@ -111,8 +128,9 @@ def update(conn: Connection, customer_id: int, form: dict, actor: str) -> dict:
             if c in changes:
                 sets[f"{c}_at"] = now
         sets["updated_at"] = now
-        conn.execute(f"UPDATE customers SET {', '.join(f'{k} = ?' for k in sets)} WHERE id = ?",
-                     (*sets.values(), customer_id))
+        conn.execute(
+            f"UPDATE customers SET {', '.join(f'{k} = ?' for k in sets)} WHERE id = ?", (*sets.values(), customer_id)
+        )
         audit.record(conn, actor, "edit", customer_id=customer_id, detail=changes)
     return changes
 
@@ -125,8 +143,10 @@ def search(conn: Connection, query: str) -> list[dict]:
         return []
     if len(q) > MAX_SEARCH:
         raise InvalidInput(_("a search is at most {count} characters: shorten it").format(count=MAX_SEARCH))
-    base = (f"SELECT c.*, (SELECT {joined(conn, 'number', ' ')} FROM cards WHERE customer_id = c.id "
-            "AND status = 'active') AS cards FROM customers c WHERE c.merged_into IS NULL AND ")
+    base = (
+        f"SELECT c.*, (SELECT {joined(conn, 'number', ' ')} FROM cards WHERE customer_id = c.id "
+        "AND status = 'active') AS cards FROM customers c WHERE c.merged_into IS NULL AND "
+    )
     digits = re.sub(r"[^0-9]", "", q)
     try:
         number = validate_card_number(q)
@@ -144,8 +164,9 @@ def search(conn: Connection, query: str) -> list[dict]:
 
 def card_numbers(conn: Connection, customer_id: int) -> list[str]:
     """Every card the customer holds or held (lost, replaced, merged in): its tickets are the customer's."""
-    return [r[0] for r in conn.execute("SELECT number FROM cards WHERE customer_id = ? ORDER BY issued_at",
-                                       (customer_id,))]
+    return [
+        r[0] for r in conn.execute("SELECT number FROM cards WHERE customer_id = ? ORDER BY issued_at", (customer_id,))
+    ]
 
 
 def _in(numbers: list[str]) -> str:
@@ -157,8 +178,11 @@ def balance(conn: Connection, customer_id: int) -> int:
     if not numbers:
         return 0
     # int(): PostgreSQL sums a BIGINT column as NUMERIC
-    return int(conn.execute(f"SELECT coalesce(sum(points), 0) FROM card_points WHERE card IN ({_in(numbers)})",
-                            numbers).fetchone()[0])
+    return int(
+        conn.execute(
+            f"SELECT coalesce(sum(points), 0) FROM card_points WHERE card IN ({_in(numbers)})", numbers
+        ).fetchone()[0]
+    )
 
 
 def tickets(conn: Connection, customer_id: int, limit: int = TICKETS_SHOWN) -> list[dict]:
@@ -166,13 +190,19 @@ def tickets(conn: Connection, customer_id: int, limit: int = TICKETS_SHOWN) -> l
     numbers = card_numbers(conn, customer_id)
     if not numbers:
         return []
-    found = [dict(r) for r in conn.execute(
-        "SELECT id, terminal, store, closed_at, card, total_cents, points_earned, points_redeemed "
-        f"FROM tickets WHERE card IN ({_in(numbers)}) ORDER BY closed_at DESC LIMIT ?", (*numbers, limit))]
+    found = [
+        dict(r)
+        for r in conn.execute(
+            "SELECT id, terminal, store, closed_at, card, total_cents, points_earned, points_redeemed "
+            f"FROM tickets WHERE card IN ({_in(numbers)}) ORDER BY closed_at DESC LIMIT ?",
+            (*numbers, limit),
+        )
+    ]
     by_id = {t["id"]: {**t, "lines": []} for t in found}
     if by_id:
-        for line in conn.execute(f"SELECT * FROM lines WHERE ticket_id IN ({_in(list(by_id))}) "
-                                 "ORDER BY ticket_id, line_no", list(by_id)):
+        for line in conn.execute(
+            f"SELECT * FROM lines WHERE ticket_id IN ({_in(list(by_id))}) ORDER BY ticket_id, line_no", list(by_id)
+        ):
             by_id[line["ticket_id"]]["lines"].append(dict(line))
     return list(by_id.values())
 
@@ -181,20 +211,32 @@ def ledger(conn: Connection, customer_id: int, limit: int = LEDGER_SHOWN) -> lis
     numbers = card_numbers(conn, customer_id)
     if not numbers:
         return []
-    return [dict(r) for r in conn.execute(
-        f"SELECT * FROM ledger WHERE card IN ({_in(numbers)}) ORDER BY at DESC, id DESC LIMIT ?", (*numbers, limit))]
+    return [
+        dict(r)
+        for r in conn.execute(
+            f"SELECT * FROM ledger WHERE card IN ({_in(numbers)}) ORDER BY at DESC, id DESC LIMIT ?", (*numbers, limit)
+        )
+    ]
 
 
 def view(conn: Connection, customer_id: int) -> dict:
     """Everything the customer page shows."""
     customer = get(conn, customer_id)
-    cards = [dict(r) for r in conn.execute(
-        "SELECT c.*, coalesce((SELECT points FROM card_points WHERE card = c.number), 0) AS balance, "
-        "(SELECT count(*) FROM tickets WHERE card = c.number) AS tickets "
-        "FROM cards c WHERE customer_id = ? ORDER BY issued_at", (customer_id,))]
+    cards = [
+        dict(r)
+        for r in conn.execute(
+            "SELECT c.*, coalesce((SELECT points FROM card_points WHERE card = c.number), 0) AS balance, "
+            "(SELECT count(*) FROM tickets WHERE card = c.number) AS tickets "
+            "FROM cards c WHERE customer_id = ? ORDER BY issued_at",
+            (customer_id,),
+        )
+    ]
     numbers = [c["number"] for c in cards]
-    ticket_count = conn.execute(f"SELECT count(*) FROM tickets WHERE card IN ({_in(numbers)})",
-                                numbers).fetchone()[0] if numbers else 0
+    ticket_count = (
+        conn.execute(f"SELECT count(*) FROM tickets WHERE card IN ({_in(numbers)})", numbers).fetchone()[0]
+        if numbers
+        else 0
+    )
     return {
         "customer": customer,
         "cards": cards,

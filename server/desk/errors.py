@@ -1,4 +1,5 @@
 """Errors of the welcome desk (customers, cards, corrections, users): all under server.errors.ServerError."""
+
 from server.errors import ServerError
 
 

@@ -3,6 +3,7 @@
 Erasure removes personal data but keeps tickets and the ledger (tied to card numbers, which no longer
 lead to a person), so the programme's totals and the points liability stay right.
 """
+
 from __future__ import annotations
 
 import io
@@ -35,8 +36,21 @@ def export(conn: Connection, customer_id: int, actor: str) -> dict:
     return data
 
 
-CSV_COLUMNS = ["record", "id", "at", "card", "field", "value", "gtin", "label", "category", "quantity",
-               "unit_cents", "total_cents", "points"]
+CSV_COLUMNS = [
+    "record",
+    "id",
+    "at",
+    "card",
+    "field",
+    "value",
+    "gtin",
+    "label",
+    "category",
+    "quantity",
+    "unit_cents",
+    "total_cents",
+    "points",
+]
 
 
 def export_csv(data: dict) -> str:
@@ -48,17 +62,45 @@ def export_csv(data: dict) -> str:
     for key, value in customer.items():
         writer.writerow({"record": "customer", "id": customer["id"], "field": key, "value": value})
     for card in data["cards"]:
-        writer.writerow({"record": "card", "id": card["number"], "at": card["issued_at"], "card": card["number"],
-                         "field": "status", "value": card["status"]})
+        writer.writerow(
+            {
+                "record": "card",
+                "id": card["number"],
+                "at": card["issued_at"],
+                "card": card["number"],
+                "field": "status",
+                "value": card["status"],
+            }
+        )
     for e in data["ledger"]:
-        writer.writerow({"record": "ledger", "id": e["id"], "at": e["at"], "card": e["card"], "field": e["kind"],
-                         "value": e["rule"], "points": e["points"]})
+        writer.writerow(
+            {
+                "record": "ledger",
+                "id": e["id"],
+                "at": e["at"],
+                "card": e["card"],
+                "field": e["kind"],
+                "value": e["rule"],
+                "points": e["points"],
+            }
+        )
     for t in data["tickets"]:
         for line in t["lines"]:
-            writer.writerow({"record": "ticket_line", "id": f"{t['id']}:{line['line_no']}", "at": t["closed_at"],
-                             "card": t["card"], "field": t["store"], "gtin": line["gtin"], "label": line["label"],
-                             "category": line["category"], "quantity": line["quantity"],
-                             "unit_cents": line["unit_cents"], "total_cents": line["total_cents"]})
+            writer.writerow(
+                {
+                    "record": "ticket_line",
+                    "id": f"{t['id']}:{line['line_no']}",
+                    "at": t["closed_at"],
+                    "card": t["card"],
+                    "field": t["store"],
+                    "gtin": line["gtin"],
+                    "label": line["label"],
+                    "category": line["category"],
+                    "quantity": line["quantity"],
+                    "unit_cents": line["unit_cents"],
+                    "total_cents": line["total_cents"],
+                }
+            )
     return out.getvalue()
 
 
@@ -69,8 +111,9 @@ def _erase(conn: Connection, customer_id: int, actor: str, reason: str) -> str:
     sets.update({c: 0 for c in CONSENTS})
     sets.update({f"{c}_at": now for c in CONSENTS})
     sets.update(name=pseudonym, erased_at=now, updated_at=now)
-    conn.execute(f"UPDATE customers SET {', '.join(f'{k} = ?' for k in sets)} WHERE id = ?",
-                 (*sets.values(), customer_id))
+    conn.execute(
+        f"UPDATE customers SET {', '.join(f'{k} = ?' for k in sets)} WHERE id = ?", (*sets.values(), customer_id)
+    )
     audit.scrub_customer(conn, customer_id)
     audit.record(conn, actor, "erase", customer_id=customer_id, reason=reason, detail={"pseudonym": pseudonym})
     return pseudonym
@@ -93,19 +136,24 @@ def last_activity(conn: Connection, customer_id: int) -> str:
     if numbers:
         marks = ", ".join("?" * len(numbers))
         dates.append(conn.execute(f"SELECT max(at) FROM ledger WHERE card IN ({marks})", numbers).fetchone()[0])
-        dates.append(conn.execute(f"SELECT max(closed_at) FROM tickets WHERE card IN ({marks})",
-                                  numbers).fetchone()[0])
+        dates.append(conn.execute(f"SELECT max(closed_at) FROM tickets WHERE card IN ({marks})", numbers).fetchone()[0])
     return max(d for d in dates if d)
 
 
-def retention(conn: Connection, dry_run: bool = True, years: int = RETENTION_YEARS,
-              now: datetime | None = None, actor: str = "retention-job") -> list[dict]:
+def retention(
+    conn: Connection,
+    dry_run: bool = True,
+    years: int = RETENTION_YEARS,
+    now: datetime | None = None,
+    actor: str = "retention-job",
+) -> list[dict]:
     """Customers with no activity for `years`: listed, and erased unless dry_run."""
     now = now or datetime.now(timezone.utc)
     cutoff = (now - timedelta(days=365 * years + years // 4)).isoformat()
     due = []
-    for (customer_id,) in conn.execute("SELECT id FROM customers WHERE erased_at IS NULL AND merged_into IS NULL "
-                                       "ORDER BY id").fetchall():
+    for (customer_id,) in conn.execute(
+        "SELECT id FROM customers WHERE erased_at IS NULL AND merged_into IS NULL ORDER BY id"
+    ).fetchall():
         last = last_activity(conn, customer_id)
         if last < cutoff:
             due.append({"customer": customer_id, "last_activity": last})

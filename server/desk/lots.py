@@ -4,6 +4,7 @@ A row's `lot_at` (NULL = `at`) is the time its credit counts from for expiry: th
 moved from another card, so a replaced or shared card's points expire when they would have on the old one.
 The lot maths is programme.ledger's, the same for the expiry job, the desk's standing and a transfer.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
@@ -14,8 +15,10 @@ from programme.ledger import Entry, Ledger, lots_to_move
 from server.storage.connection import Connection
 
 COLUMNS = "card, kind, points, rule, cause, at, lot_at"
-INSERT = ("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at, lot_at) "
-          "VALUES (?, 'transfer', ?, ?, ?, NULL, ?, ?)")
+INSERT = (
+    "INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at, lot_at) "
+    "VALUES (?, 'transfer', ?, ?, ?, NULL, ?, ?)"
+)
 
 
 def when(text: str | datetime) -> datetime:
@@ -29,8 +32,9 @@ def entry(row) -> Entry:
     """A `ledger` row (COLUMNS) as a programme.ledger Entry; an expiry names its lot in its cause."""
     card, kind, points, rule, cause, at, lot_at = row
     ref = cause.split(":", 2)[2] if kind == "expire" and cause.startswith("expire:") else None
-    return Entry(card, kind, points, cause, when(at), rule or "", ref,
-                 lot_at=when(lot_at) if lot_at is not None else None)
+    return Entry(
+        card, kind, points, cause, when(at), rule or "", ref, lot_at=when(lot_at) if lot_at is not None else None
+    )
 
 
 def by_card(rows: Iterable) -> Iterator[tuple[str, list[Entry]]]:
@@ -42,12 +46,17 @@ def by_card(rows: Iterable) -> Iterator[tuple[str, list[Entry]]]:
 def ledger_of(conn: Connection, numbers: list[str]) -> Ledger:
     """The entries of these cards, in posting order."""
     marks = ", ".join("?" * len(numbers))
-    return Ledger([entry(row) for row in conn.execute(
-        f"SELECT {COLUMNS} FROM ledger WHERE card IN ({marks}) ORDER BY card, id", numbers)])
+    return Ledger(
+        [
+            entry(row)
+            for row in conn.execute(f"SELECT {COLUMNS} FROM ledger WHERE card IN ({marks}) ORDER BY card, id", numbers)
+        ]
+    )
 
 
-def move(conn: Connection, source: str, target: str, points: int, cause: str, at: str,
-         rule_out: str, rule_in: str) -> int:
+def move(
+    conn: Connection, source: str, target: str, points: int, cause: str, at: str, rule_out: str, rule_in: str
+) -> int:
     """Write a move of `points` from `source` (its oldest lots first) to `target`, inside the caller's transaction.
 
     One entry out (`{cause}:out`) and one in per lot (`{cause}:in:{n}` with the lot's date as lot_at), all
@@ -57,11 +66,17 @@ def move(conn: Connection, source: str, target: str, points: int, cause: str, at
     if conn.execute("SELECT 1 FROM ledger WHERE cause = ?", (f"{cause}:out",)).fetchone():
         return 0
     if points < 0:
-        conn.executemany(INSERT, [(source, -points, rule_out, f"{cause}:out", at, None),
-                                  (target, points, rule_in, f"{cause}:in", at, None)])
+        conn.executemany(
+            INSERT,
+            [(source, -points, rule_out, f"{cause}:out", at, None), (target, points, rule_in, f"{cause}:in", at, None)],
+        )
         return 1
     moved = lots_to_move(ledger_of(conn, [source]).lots(source), points)
-    conn.executemany(INSERT, [
-        (source, -points, rule_out, f"{cause}:out", at, None),
-        *((target, n, rule_in, f"{cause}:in:{i}", at, lot_at.isoformat()) for i, (lot_at, n) in enumerate(moved))])
+    conn.executemany(
+        INSERT,
+        [
+            (source, -points, rule_out, f"{cause}:out", at, None),
+            *((target, n, rule_in, f"{cause}:in:{i}", at, lot_at.isoformat()) for i, (lot_at, n) in enumerate(moved)),
+        ],
+    )
     return len(moved)

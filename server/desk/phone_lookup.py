@@ -5,6 +5,7 @@ masked (`J*** D***`) for the cashier to confirm with the customer.
 The same answer for a number nobody has and for a customer who did not consent: the till learns nothing about
 who did not agree. Reads the desk's tables (SQLite or PostgreSQL); a database without them finds no one.
 """
+
 from __future__ import annotations
 
 import re
@@ -27,15 +28,18 @@ def find_by_phone(conn, phone: str) -> CustomerMatch | str:
     digits = re.sub(r"[^0-9]", "", phone)
     if not MIN_DIGITS <= len(digits) <= MAX_DIGITS:
         return _("{phone} is not a phone number: type the customer's 10 digits, e.g. 06 12 34 56 78").format(
-            phone=phone.strip())
+            phone=phone.strip()
+        )
     nobody = _("no customer who agreed to be found by phone has the number {phone}: scan or type the card").format(
-        phone=phone.strip())
+        phone=phone.strip()
+    )
     try:
         rows = conn.execute(
             "SELECT c.name, k.number FROM customers c JOIN cards k ON k.customer_id = c.id AND k.status = 'active' "
             "WHERE c.consent_sms = 1 AND c.erased_at IS NULL AND c.merged_into IS NULL "
             "AND replace(replace(replace(c.phone, ' ', ''), '.', ''), '-', '') LIKE ? ORDER BY k.issued_at DESC",
-            (f"%{digits[-9:]}",)).fetchall()
+            (f"%{digits[-9:]}",),
+        ).fetchall()
     except WRITE_ERRORS:  # no desk tables in this database
         return nobody
     customers = {name for name, _card in rows}

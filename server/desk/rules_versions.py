@@ -3,6 +3,7 @@
 The ingest's points check (server.ingest.rules_check) and the desk's jobs (expiry, cheques, a customer's
 standing) both read them from here.
 """
+
 from __future__ import annotations
 
 from collections.abc import Container, Iterator
@@ -19,10 +20,14 @@ def record_version(conn: Connection, text: str, now: str) -> RuleSet:
     rules = parse_rules(text)
     row = conn.execute("SELECT toml FROM rules_versions WHERE version = ?", (rules.version,)).fetchone()
     if row and row[0] != text:
-        raise RulesError(f"rules version {rules.version} is already recorded with other content: "
-                         "a published version never changes; give the new rules a new version")
-    conn.execute("INSERT OR IGNORE INTO rules_versions VALUES (?, ?, ?, ?)",
-                 (rules.version, rules.effective_from.isoformat(), text, now))
+        raise RulesError(
+            f"rules version {rules.version} is already recorded with other content: "
+            "a published version never changes; give the new rules a new version"
+        )
+    conn.execute(
+        "INSERT OR IGNORE INTO rules_versions VALUES (?, ?, ?, ?)",
+        (rules.version, rules.effective_from.isoformat(), text, now),
+    )
     return rules
 
 
@@ -30,8 +35,7 @@ def version_count(conn: Connection) -> int:
     return conn.execute("SELECT count(*) FROM rules_versions").fetchone()[0]
 
 
-def recorded_versions(conn: Connection,
-                      skip: Container[str] = ()) -> Iterator[tuple[str, RuleSet | RulesError]]:
+def recorded_versions(conn: Connection, skip: Container[str] = ()) -> Iterator[tuple[str, RuleSet | RulesError]]:
     """Each recorded version not in `skip`, parsed; a version that no longer passes parse_rules (recorded
     before a bound it is now past) comes with its error instead."""
     for version, text in conn.execute("SELECT version, toml FROM rules_versions"):

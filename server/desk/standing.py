@@ -2,6 +2,7 @@
 
 Lots and tier are programme.ledger's: the same FIFO lots the expiry job uses, the same tier the till's rules apply.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -23,7 +24,8 @@ def _spends(conn: Connection, numbers: list[str], rules, now: datetime) -> list[
         f"WHERE t.card IN ({', '.join('?' * len(numbers))}) AND t.closed_at > ? "
         f"AND l.category NOT IN ({', '.join('?' * len(excluded_categories))}) "
         f"AND l.gtin NOT IN ({', '.join('?' * len(excluded_articles))}) GROUP BY t.id, t.closed_at",
-        (*numbers, (now - SPEND_HISTORY).isoformat(), *excluded_categories, *excluded_articles))
+        (*numbers, (now - SPEND_HISTORY).isoformat(), *excluded_categories, *excluded_articles),
+    )
     return [(_when(at), cents) for at, cents in rows if cents > 0]
 
 
@@ -36,15 +38,28 @@ def standing(conn: Connection, numbers: list[str], now: datetime | None = None) 
     if not numbers:
         return {"rules_version": rules.version, "tier": None, "rolling_spend_cents": 0, "lots": [], "by_expiry": []}
     ledger = ledger_of(conn, numbers)  # points moved from another card keep their lot's date
-    lots = [{"card": card, "earned_at": lot.at.isoformat(), "points": lot.points, "left": lot.left,
-             "expires_on": expires_on(rules, lot.at).isoformat()}
-            for card in numbers for lot in ledger.lots(card) if lot.left > 0]
+    lots = [
+        {
+            "card": card,
+            "earned_at": lot.at.isoformat(),
+            "points": lot.points,
+            "left": lot.left,
+            "expires_on": expires_on(rules, lot.at).isoformat(),
+        }
+        for card in numbers
+        for lot in ledger.lots(card)
+        if lot.left > 0
+    ]
     lots.sort(key=lambda lot: lot["earned_at"])
     by_expiry: dict[str, int] = {}
     for lot in lots:
         by_expiry[lot["expires_on"]] = by_expiry.get(lot["expires_on"], 0) + lot["left"]
     spends = _spends(conn, numbers, rules, now)
     tier = tier_status(rules, spends, now)
-    return {"rules_version": rules.version, "tier": tier.name if tier else None,
-            "rolling_spend_cents": rolling_spend(spends, now), "lots": lots,
-            "by_expiry": [{"expires_on": day, "points": points} for day, points in sorted(by_expiry.items())]}
+    return {
+        "rules_version": rules.version,
+        "tier": tier.name if tier else None,
+        "rolling_spend_cents": rolling_spend(spends, now),
+        "lots": lots,
+        "by_expiry": [{"expires_on": day, "points": points} for day, points in sorted(by_expiry.items())],
+    }

@@ -4,6 +4,7 @@ The PDF core fonts are single-byte (fpdf2 takes Latin-1 text and writes WinAnsiE
 euro sign and the other Windows-1252 extras (œ, ’, …) are mapped to their byte, amounts use plain spaces
 (format_money(plain=True)), and what is still outside is replaced, which only touches names.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -15,8 +16,9 @@ from programme.i18n import _, format_date
 MARGIN_MM, SIZE_PT, LEADING_MM = 18, 9, 4.6
 WIDTH = 90  # Courier 9 pt: 90 characters across the page between the margins
 # U+20AC (€) -> "\x80" and the like: Latin-1 text whose bytes WinAnsiEncoding reads as Windows-1252.
-WIN_ANSI = {ord(bytes([b]).decode("cp1252")): chr(b) for b in range(0x80, 0xA0)
-            if b not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)}  # the five bytes Windows-1252 leaves undefined
+WIN_ANSI = {
+    ord(bytes([b]).decode("cp1252")): chr(b) for b in range(0x80, 0xA0) if b not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)
+}  # the five bytes Windows-1252 leaves undefined
 NO_BREAK_SPACES = {0x202F: " ", 0x00A0: " "}
 
 
@@ -50,19 +52,35 @@ def statement_lines(data: dict) -> list[str]:
     """The statement (server.desk.corrections.statement) as fixed-width lines."""
     c = data["customer"]
     row = "{:<10} {:<13} {:<8} {:<38} {:>8} {:>8}"
-    who = _("{name} (customer {id})").format(name=c["name"], id=c["id"]) + (f", {c['postcode']}" if c["postcode"]
-                                                                             else "")
-    lines = [_("POINTS STATEMENT"), "", who,
-             _("Period {start} to {end} (UTC)").format(start=_day(data["start"]), end=_day(data["end"])), "",
-             row.format(_("Date"), _("Card"), _("Kind"), _("What"), _("Points"), _("Balance")), "-" * WIDTH,
-             row.format("", "", "", _("Opening balance"), "", data["opening"])]
+    who = _("{name} (customer {id})").format(name=c["name"], id=c["id"]) + (
+        f", {c['postcode']}" if c["postcode"] else ""
+    )
+    lines = [
+        _("POINTS STATEMENT"),
+        "",
+        who,
+        _("Period {start} to {end} (UTC)").format(start=_day(data["start"]), end=_day(data["end"])),
+        "",
+        row.format(_("Date"), _("Card"), _("Kind"), _("What"), _("Points"), _("Balance")),
+        "-" * WIDTH,
+        row.format("", "", "", _("Opening balance"), "", data["opening"]),
+    ]
     for e in data["entries"]:
-        lines.append(row.format(_day(e["at"]), e["card"], _(e["kind"])[:8], e["rule"][:38], f"{e['points']:+d}",
-                                e["running"]))
-    lines += ["-" * WIDTH,
-              row.format("", "", "", _("Credits {credits}, debits {debits}").format(credits=data["credits"],
-                                                                                    debits=data["debits"]), "", ""),
-              row.format("", "", "", _("Closing balance"), "", data["closing"])]
+        lines.append(
+            row.format(_day(e["at"]), e["card"], _(e["kind"])[:8], e["rule"][:38], f"{e['points']:+d}", e["running"])
+        )
+    lines += [
+        "-" * WIDTH,
+        row.format(
+            "",
+            "",
+            "",
+            _("Credits {credits}, debits {debits}").format(credits=data["credits"], debits=data["debits"]),
+            "",
+            "",
+        ),
+        row.format("", "", "", _("Closing balance"), "", data["closing"]),
+    ]
     return lines
 
 

@@ -5,6 +5,7 @@ before the till takes it (server.desk.cheque_book), a customer's card by phone n
 tickets are reads only; the SQL runs on SQLite and, through the `?` adapter, on PostgreSQL (a database
 the desk never opened has no desk tables: no name, no registration there).
 """
+
 from __future__ import annotations
 
 import logging
@@ -15,8 +16,19 @@ import msgspec
 from programme.cardnumber import mask_card_number
 from programme.ticket import store_of
 from sync.events import log_event
-from sync.requests import (BalanceRequest, CardInfo, ChequeInfo, ChequeRequest, PhoneRequest, ReleaseRequest, Reply,
-                           Request, Reservation, ReserveRequest, TicketRequest)
+from sync.requests import (
+    BalanceRequest,
+    CardInfo,
+    ChequeInfo,
+    ChequeRequest,
+    PhoneRequest,
+    ReleaseRequest,
+    Reply,
+    Request,
+    Reservation,
+    ReserveRequest,
+    TicketRequest,
+)
 
 from server.ingest import reservations
 
@@ -35,8 +47,13 @@ def answer(conn, terminal: str, request: Request, now: datetime | None = None) -
         return answer_reserve(conn, terminal, request, now)
     if isinstance(request, ReleaseRequest):
         freed = reservations.release(conn, terminal, request.reservation, now)
-        return Reply(schema=1, id=request.id, kind="release", found=freed,
-                     message=None if freed else f"reservation {request.reservation} is not held by this till")
+        return Reply(
+            schema=1,
+            id=request.id,
+            kind="release",
+            found=freed,
+            message=None if freed else f"reservation {request.reservation} is not held by this till",
+        )
     if isinstance(request, ChequeRequest):
         return answer_cheque(conn, terminal, request, now)
     if isinstance(request, PhoneRequest):
@@ -53,9 +70,13 @@ def answer_cheque(conn, terminal: str, request: ChequeRequest, now: datetime) ->
     except ChequeRefused as exc:
         log_event(log, "cheque_refused", terminal=terminal, serial=request.serial, reason=str(exc))
         return Reply(schema=1, id=request.id, kind="cheque", found=False, message=str(exc))
-    return Reply(schema=1, id=request.id, kind="cheque", found=True,
-                 cheque=ChequeInfo(serial=cheque.serial, cents=cheque.cents, card=cheque.card,
-                                   expires_at=cheque.expires_at))
+    return Reply(
+        schema=1,
+        id=request.id,
+        kind="cheque",
+        found=True,
+        cheque=ChequeInfo(serial=cheque.serial, cents=cheque.cents, card=cheque.card, expires_at=cheque.expires_at),
+    )
 
 
 def answer_phone(conn, request: PhoneRequest) -> Reply:
@@ -71,20 +92,36 @@ def answer_phone(conn, request: PhoneRequest) -> Reply:
 def answer_reserve(conn, terminal: str, request: ReserveRequest, now: datetime) -> Reply:
     card = request.card
     outcome = reservations.reserve(conn, terminal, card, request.points, request.after_seq, request.id, now)
-    log_event(log, "reservation_granted" if outcome.granted else "reservation_refused", terminal=terminal,
-              card=mask_card_number(card), points=request.points, available=outcome.available)
+    log_event(
+        log,
+        "reservation_granted" if outcome.granted else "reservation_refused",
+        terminal=terminal,
+        card=mask_card_number(card),
+        points=request.points,
+        available=outcome.available,
+    )
     if not outcome.granted:
-        return Reply(schema=1, id=request.id, kind="reserve", found=False, message=outcome.message,
-                     available=outcome.available)
-    return Reply(schema=1, id=request.id, kind="reserve", found=True, available=outcome.available,
-                 reservation=Reservation(id=outcome.id, points=outcome.points, expires_at=outcome.expires_at))
+        return Reply(
+            schema=1, id=request.id, kind="reserve", found=False, message=outcome.message, available=outcome.available
+        )
+    return Reply(
+        schema=1,
+        id=request.id,
+        kind="reserve",
+        found=True,
+        available=outcome.available,
+        reservation=Reservation(id=outcome.id, points=outcome.points, expires_at=outcome.expires_at),
+    )
 
 
 def _desk_card(conn, card: str) -> tuple[str, str | None] | None:
     """(card status, first name) when the desk registered the card; None otherwise or without desk tables."""
     try:
-        row = conn.execute("SELECT c.status, u.name, u.erased_at FROM cards c JOIN customers u ON u.id = c.customer_id "
-                           "WHERE c.number = ?", (card,)).fetchone()
+        row = conn.execute(
+            "SELECT c.status, u.name, u.erased_at FROM cards c JOIN customers u ON u.id = c.customer_id "
+            "WHERE c.number = ?",
+            (card,),
+        ).fetchone()
     except WRITE_ERRORS:  # no desk tables in this database (PostgreSQL ingest, or a bare store)
         return None
     if row is None:
@@ -111,12 +148,25 @@ def answer_balance(conn, terminal: str, request: BalanceRequest) -> Reply:
     points = known.get(card, 0)
     desk = _desk_card(conn, card)
     sold = entries or conn.execute("SELECT 1 FROM tickets WHERE card = ? LIMIT 1", (card,)).fetchone()
-    info = CardInfo(card=card, points=points, seq=seq, as_of=datetime.now(timezone.utc), registered=desk is not None,
-                    first_name=desk[1] if desk else None, tier=_tier(conn, card) if entries else None,
-                    status=desk[0] if desk else None)
+    info = CardInfo(
+        card=card,
+        points=points,
+        seq=seq,
+        as_of=datetime.now(timezone.utc),
+        registered=desk is not None,
+        first_name=desk[1] if desk else None,
+        tier=_tier(conn, card) if entries else None,
+        status=desk[0] if desk else None,
+    )
     if not sold and desk is None:
-        return Reply(schema=1, id=request.id, kind="balance", found=False, balance=info,
-                     message=f"card {mask_card_number(card)} is not known to head office: never used, not registered")
+        return Reply(
+            schema=1,
+            id=request.id,
+            kind="balance",
+            found=False,
+            balance=info,
+            message=f"card {mask_card_number(card)} is not known to head office: never used, not registered",
+        )
     return Reply(schema=1, id=request.id, kind="balance", found=True, balance=info)
 
 
@@ -125,12 +175,28 @@ def answer_ticket(conn, terminal: str, request: TicketRequest) -> Reply:
     ticket_id = request.ticket_id.strip()
     row = conn.execute("SELECT payload, store FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
     if row is not None and row[1] != store_of(terminal):
-        return Reply(schema=1, id=request.id, kind="ticket", found=False,
-                     message=f"ticket {ticket_id} was sold in store {row[1]}: a return is taken in the store that "
-                             f"sold it; send the customer to store {row[1]}")
+        return Reply(
+            schema=1,
+            id=request.id,
+            kind="ticket",
+            found=False,
+            message=f"ticket {ticket_id} was sold in store {row[1]}: a return is taken in the store that "
+            f"sold it; send the customer to store {row[1]}",
+        )
     if row is None:
-        return Reply(schema=1, id=request.id, kind="ticket", found=False,
-                     message=f"ticket {ticket_id} is not at head office: check the number at the foot of the "
-                             "receipt; a ticket reaches head office when the till that sold it has synced")
-    return Reply(schema=1, id=request.id, kind="ticket", found=True, ticket=msgspec.Raw(bytes(row[0])),
-                 returned=returned_quantities(conn, ticket_id))
+        return Reply(
+            schema=1,
+            id=request.id,
+            kind="ticket",
+            found=False,
+            message=f"ticket {ticket_id} is not at head office: check the number at the foot of the "
+            "receipt; a ticket reaches head office when the till that sold it has synced",
+        )
+    return Reply(
+        schema=1,
+        id=request.id,
+        kind="ticket",
+        found=True,
+        ticket=msgspec.Raw(bytes(row[0])),
+        returned=returned_quantities(conn, ticket_id),
+    )

@@ -10,6 +10,7 @@ Campaigns are held in memory and reloaded only when one is added: a ticket costs
 and only a ticket with a claim asks the ledger about earlier use. The campaigns live in the
 SQLite head-office database (server/analytics/campaigns.py); other stores know none yet.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,9 +31,14 @@ class KnownCampaign:
 
 def offer_claims(ticket: Ticket) -> list[tuple[int, PointsEntry]]:
     """The ticket's `offer:<campaign id>` entries (basket level), with their campaign ids."""
-    return [(campaign, e) for e in ticket.points
-            if e.line is None and e.kind == "earn" and e.rule.startswith(RULE_PREFIX)
-            and (campaign := campaign_of(e.rule)) is not None]
+    return [
+        (campaign, e)
+        for e in ticket.points
+        if e.line is None
+        and e.kind == "earn"
+        and e.rule.startswith(RULE_PREFIX)
+        and (campaign := campaign_of(e.rule)) is not None
+    ]
 
 
 class CampaignCache:
@@ -58,16 +64,25 @@ class CampaignCache:
             targets.setdefault(campaign, set()).add(card)
         found = {}
         for cid, name, kind, points, cheque_cents, starts, ends, stores in conn.execute(
-                "SELECT id, name, kind, points, cheque_cents, starts, ends, stores FROM campaigns"):
-            offer = CampaignOffer(campaign=cid, name=name, kind=kind, points=points, cheque_cents=cheque_cents,
-                                  starts=date.fromisoformat(starts), ends=date.fromisoformat(ends),
-                                  stores=[s for s in stores.split(",") if s])
+            "SELECT id, name, kind, points, cheque_cents, starts, ends, stores FROM campaigns"
+        ):
+            offer = CampaignOffer(
+                campaign=cid,
+                name=name,
+                kind=kind,
+                points=points,
+                cheque_cents=cheque_cents,
+                starts=date.fromisoformat(starts),
+                ends=date.fromisoformat(ends),
+                stores=[s for s in stores.split(",") if s],
+            )
             found[cid] = KnownCampaign(offer, frozenset(targets.get(cid, ())))
         self.by_id, self._mark = found, mark
         return self
 
-    def judge(self, conn, ticket: Ticket, claims: list[tuple[int, PointsEntry]], day: date
-              ) -> tuple[tuple[Promotion, ...], list[PointsEntry], list[str]]:
+    def judge(
+        self, conn, ticket: Ticket, claims: list[tuple[int, PointsEntry]], day: date
+    ) -> tuple[tuple[Promotion, ...], list[PointsEntry], list[str]]:
         """The claims the server accepts (engine offers, cheque entries) and why the others are refused.
         `day`: the ticket's day in its rules' time zone (programme.engine.local_day), as the till chose it."""
         promotions, cheques, refused = [], [], []
@@ -99,8 +114,9 @@ class CampaignCache:
             return f"campaign {campaign} gives a loyalty cheque, not points"
         if conn is None:  # checked outside ingest (a bench, a test): earlier use is not known
             return None
-        first = conn.execute("SELECT ticket_id FROM ledger WHERE card = ? AND rule = ? ORDER BY id LIMIT 1",
-                             (ticket.card, entry.rule)).fetchone()
+        first = conn.execute(
+            "SELECT ticket_id FROM ledger WHERE card = ? AND rule = ? ORDER BY id LIMIT 1", (ticket.card, entry.rule)
+        ).fetchone()
         if first is not None and first[0] != ticket.id:
             return f"card {ticket.card} already used this offer on ticket {first[0]}"
         return None

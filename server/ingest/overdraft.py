@@ -8,6 +8,7 @@ head office can follow it up (the sync page lists them). Points held unverified 
 Replaying a batch stores nothing again, so flags
 nothing twice.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -54,14 +55,18 @@ def record_overdrafts(conn, tickets, now: str) -> int:
         return 0
     negative: dict[str, int] = {}
     for chunk in chunks(sorted(latest)):
-        negative.update(conn.execute(
-            f"SELECT card, points FROM card_points WHERE points < 0 AND card IN ({','.join('?' * len(chunk))})",
-            chunk).fetchall())
+        negative.update(
+            conn.execute(
+                f"SELECT card, points FROM card_points WHERE points < 0 AND card IN ({','.join('?' * len(chunk))})",
+                chunk,
+            ).fetchall()
+        )
     # Points held while head office cannot verify them (server/ingest/held.py) are the card's all the same:
     # a card is overdrawn when it spent more than it earned, not while a credit waits to be checked.
     for card in list(negative):
-        held = conn.execute("SELECT coalesce(sum(points), 0) FROM held_points WHERE card = ? AND released_at IS NULL",
-                            (card,)).fetchone()[0]
+        held = conn.execute(
+            "SELECT coalesce(sum(points), 0) FROM held_points WHERE card = ? AND released_at IS NULL", (card,)
+        ).fetchone()[0]
         if negative[card] + held >= 0:
             del negative[card]
     if not negative:
@@ -69,11 +74,18 @@ def record_overdrafts(conn, tickets, now: str) -> int:
     ensure_schema(conn, _schema(conn), SCHEMA_LOCK)
     for card, balance in sorted(negative.items()):
         since = (latest[card] - OVERDRAFT_LOOKBACK).isoformat()
-        spent = [row[0] for row in conn.execute(
-            "SELECT DISTINCT ticket_id FROM ledger WHERE card = ? AND points < 0 AND ticket_id IS NOT NULL "
-            "AND at >= ? ORDER BY ticket_id", (card, since)).fetchall()]
-        conn.execute("INSERT INTO overdrafts (card, balance, tickets, detected_at) VALUES (?, ?, ?, ?)",
-                     (card, balance, " ".join(spent), now))
+        spent = [
+            row[0]
+            for row in conn.execute(
+                "SELECT DISTINCT ticket_id FROM ledger WHERE card = ? AND points < 0 AND ticket_id IS NOT NULL "
+                "AND at >= ? ORDER BY ticket_id",
+                (card, since),
+            ).fetchall()
+        ]
+        conn.execute(
+            "INSERT INTO overdrafts (card, balance, tickets, detected_at) VALUES (?, ?, ?, ?)",
+            (card, balance, " ".join(spent), now),
+        )
     return len(negative)
 
 
@@ -81,8 +93,9 @@ def recent(conn, limit: int = 100) -> list[dict]:
     """The latest overdrafts flagged, newest first: card, balance then, tickets named, when."""
     if not has_table(conn, "overdrafts"):
         return []
-    rows = conn.execute("SELECT id, card, balance, tickets, detected_at FROM overdrafts ORDER BY id DESC LIMIT ?",
-                        (limit,)).fetchall()
+    rows = conn.execute(
+        "SELECT id, card, balance, tickets, detected_at FROM overdrafts ORDER BY id DESC LIMIT ?", (limit,)
+    ).fetchall()
     return [{"id": r[0], "card": r[1], "balance": r[2], "tickets": r[3].split(), "detected_at": r[4]} for r in rows]
 
 

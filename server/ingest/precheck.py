@@ -7,6 +7,7 @@ holds — the same till keys (a key registered since means checking again), a ru
 known (a published version never changes). A ticket that claims an offer is checked in the batch's
 transaction: whether a campaign's offer was already used is the database's to say.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -48,8 +49,12 @@ def precheck(ticket: Ticket, keys: dict | None, catalog: RulesCatalog | None) ->
     if keys is not None and ticket.terminal in keys:
         signature = signature_error(ticket, keys[ticket.terminal])
     points_checked, discrepancy = False, None
-    if (catalog is not None and ticket.rules_version in catalog.by_version and not offer_claims(ticket)
-            and not any(e.rule.startswith(REFUND_PREFIX) for e in ticket.points)):  # refunds: the database's to say
+    if (
+        catalog is not None
+        and ticket.rules_version in catalog.by_version
+        and not offer_claims(ticket)
+        and not any(e.rule.startswith(REFUND_PREFIX) for e in ticket.points)
+    ):  # refunds: the database's to say
         try:
             discrepancy, points_checked = check_ticket(catalog, ticket), True
         except ProgrammeError:

@@ -3,6 +3,7 @@
 Messages arrive on paho's network thread and wait in memory only until their batch commits;
 nothing is acked before the commit, so a crash loses nothing the tills will not send again.
 """
+
 from __future__ import annotations
 
 import logging
@@ -15,8 +16,7 @@ import paho.mqtt.client as mqtt
 
 from sync import topics
 from sync.broker_url import BrokerUrl
-from sync.codec import (SCHEMA_VERSION, Ack, Balances, CardBalance, Command, decode_ticket, encode, is_batch,
-                        split_batch)
+from sync.codec import SCHEMA_VERSION, Ack, Balances, CardBalance, Command, decode_ticket, encode, is_batch, split_batch
 from sync.errors import CodecError
 from sync.events import log_event
 from sync.mqtt import make_client
@@ -44,8 +44,7 @@ def classify_one(topic: str, payload: bytes) -> tuple:
         return (topic, decode_ticket(payload, terminal), payload)
     except CodecError as exc:
         same_till = exc.terminal == terminal
-        return DeadLetter(topic, exc.reason, payload, terminal if same_till else None,
-                          exc.seq if same_till else None)
+        return DeadLetter(topic, exc.reason, payload, terminal if same_till else None, exc.seq if same_till else None)
 
 
 def classify_message(topic: str, payload: bytes) -> list:
@@ -75,8 +74,15 @@ def classify(items: list[tuple[str, bytes]]) -> tuple[list, list[DeadLetter]]:
 class Ingestor:
     """Subscribe to every till's tickets and store them; start()/stop() or a context manager."""
 
-    def __init__(self, store_path: str, broker: BrokerUrl, client_id: str = "loyalty-server-ingest",
-                 shared_group: str | None = None, require_registered: bool = True, on_death=None):
+    def __init__(
+        self,
+        store_path: str,
+        broker: BrokerUrl,
+        client_id: str = "loyalty-server-ingest",
+        shared_group: str | None = None,
+        require_registered: bool = True,
+        on_death=None,
+    ):
         """`shared_group`: several workers share the tickets through `$share/GROUP/...` (one client id each).
 
         Per-till order is then not guaranteed; acks stay right because each is computed from the
@@ -90,8 +96,9 @@ class Ingestor:
         self.on_death = on_death
         self.error: BaseException | None = None
         self.broker = broker
-        self.subscription = (f"$share/{shared_group}/{topics.TICKETS_SUBSCRIPTION}" if shared_group
-                             else topics.TICKETS_SUBSCRIPTION)
+        self.subscription = (
+            f"$share/{shared_group}/{topics.TICKETS_SUBSCRIPTION}" if shared_group else topics.TICKETS_SUBSCRIPTION
+        )
         self.client = make_client(broker, client_id, clean_session=False)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
@@ -187,8 +194,7 @@ class Ingestor:
                 return
             except WRITE_ERRORS as exc:
                 self.store_failures += 1
-                log_event(log, "store_failed", logging.ERROR, messages=len(messages), error=str(exc),
-                          retry_in=delay)
+                log_event(log, "store_failed", logging.ERROR, messages=len(messages), error=str(exc), retry_in=delay)
                 self._stop.wait(delay)
                 delay = min(delay * 2, STORE_RETRY_MAX_DELAY)
 
@@ -238,15 +244,23 @@ class Ingestor:
         self.totals.duplicates += result.duplicates
         self.totals.dead_letters += result.dead_letters
         self.totals.quarantined += result.quarantined
-        log_event(log, "batch", messages=len(messages), stored=result.stored, duplicates=result.duplicates,
-                  dead_letters=result.dead_letters, quarantined=result.quarantined)
+        log_event(
+            log,
+            "batch",
+            messages=len(messages),
+            stored=result.stored,
+            duplicates=result.duplicates,
+            dead_letters=result.dead_letters,
+            quarantined=result.quarantined,
+        )
         return result
 
     def _publish_ack(self, terminal: str, acked_to: int, digest: str | None) -> None:
         if acked_to < 1 or digest is None:
             return  # nothing received from this till yet, or nothing to name
-        ack = Ack(schema=SCHEMA_VERSION, terminal=terminal, acked_to=acked_to, digest=digest,
-                  at=datetime.now(timezone.utc))
+        ack = Ack(
+            schema=SCHEMA_VERSION, terminal=terminal, acked_to=acked_to, digest=digest, at=datetime.now(timezone.utc)
+        )
         self.client.publish(topics.acks(terminal), encode(ack), qos=1)
 
     def _publish_balances(self, store, good: list) -> None:
@@ -261,8 +275,12 @@ class Ingestor:
         now = datetime.now(timezone.utc)
         for terminal, cards in by_till.items():
             known, seq = store.balances_for_till(terminal, sorted(cards))
-            message = Balances(schema=SCHEMA_VERSION, terminal=terminal, as_of=now, balances=[
-                CardBalance(card=card, points=known.get(card, 0), seq=seq) for card in sorted(cards)])
+            message = Balances(
+                schema=SCHEMA_VERSION,
+                terminal=terminal,
+                as_of=now,
+                balances=[CardBalance(card=card, points=known.get(card, 0), seq=seq) for card in sorted(cards)],
+            )
             self.client.publish(topics.balances(terminal), encode(message), qos=1)
 
     def _request_resend(self, terminal: str, from_seq: int) -> None:
@@ -271,8 +289,11 @@ class Ingestor:
             return
         self._last_resend[terminal] = now
         log_event(log, "gap", terminal=terminal, from_seq=from_seq)
-        self.client.publish(topics.commands(terminal),
-                            encode(Command(schema=SCHEMA_VERSION, command="resend", from_seq=from_seq)), qos=1)
+        self.client.publish(
+            topics.commands(terminal),
+            encode(Command(schema=SCHEMA_VERSION, command="resend", from_seq=from_seq)),
+            qos=1,
+        )
 
     def start(self) -> Ingestor:
         self._thread.start()

@@ -5,6 +5,7 @@ asks about card after card is enumerating them, and is refused).
 In memory, per answering process (server.ingest.uplink): a till talking to several processes (MQTT 5 shared
 subscriptions) gets each process's allowance. Timing constants are module constants tests patch.
 """
+
 from __future__ import annotations
 
 import threading
@@ -35,13 +36,17 @@ class RequestLimits:
         now = self.clock()
         with self._lock:
             if not self._take(terminal, now):
-                return (f"too many requests from till {terminal}: head office answers at most {REQUEST_BURST} at "
-                        f"once and {REQUESTS_PER_MINUTE} a minute per till; wait a few seconds and ask again")
+                return (
+                    f"too many requests from till {terminal}: head office answers at most {REQUEST_BURST} at "
+                    f"once and {REQUESTS_PER_MINUTE} a minute per till; wait a few seconds and ask again"
+                )
             card = getattr(request, "card", None) if isinstance(request, (BalanceRequest, ReserveRequest)) else None
             if card is not None and not self._card_allowed(terminal, card, now):
-                return (f"too many different cards asked from till {terminal}: head office answers about at most "
-                        f"{CARDS_PER_WINDOW} cards per till in {CARD_WINDOW_S / 60:g} minutes, each presented at "
-                        "the till; the balance is shown offline, try again in a few minutes")
+                return (
+                    f"too many different cards asked from till {terminal}: head office answers about at most "
+                    f"{CARDS_PER_WINDOW} cards per till in {CARD_WINDOW_S / 60:g} minutes, each presented at "
+                    "the till; the balance is shown offline, try again in a few minutes"
+                )
         return None
 
     def _take(self, terminal: str, now: float) -> bool:
@@ -68,4 +73,3 @@ class RequestLimits:
             return False
         seen[card] = now
         return True
-

@@ -8,6 +8,7 @@ BEGIN IMMEDIATE; PostgreSQL: a transaction lock per card), so the last points go
 `released` when the till cancels the sale, or lapses unused RESERVATION_TTL after it was granted. The table
 sits beside the ticket store, on SQLite or PostgreSQL (the SQL is the common subset).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -61,14 +62,16 @@ def refusal(asked: int, available: int, held_elsewhere: int) -> str:
         then = f"redeem at most {available}" if available else "wait until that sale closes"
         return f"{head}: another till holds a reservation of {held_elsewhere} points on this card; {then}"
     if available:
-        return (f"only {available} points available at head office for this card, {asked} asked; "
-                f"redeem at most {available}")
-    return (f"no points available at head office for this card, {asked} asked: they were spent since the till "
-            "read its balance; identify the card again")
+        return (
+            f"only {available} points available at head office for this card, {asked} asked; redeem at most {available}"
+        )
+    return (
+        f"no points available at head office for this card, {asked} asked: they were spent since the till "
+        "read its balance; identify the card again"
+    )
 
 
-def reserve(conn, terminal: str, card: str, points: int, after_seq: int, reservation_id: str,
-            now: datetime) -> Outcome:
+def reserve(conn, terminal: str, card: str, points: int, after_seq: int, reservation_id: str, now: datetime) -> Outcome:
     """Hold `points` of `card` for `terminal` if head office's balance less other reservations covers them.
 
     Commits its own transaction (call it outside any other)."""
@@ -78,8 +81,9 @@ def reserve(conn, terminal: str, card: str, points: int, after_seq: int, reserva
         if dialect(conn) == POSTGRESQL:
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (f"reserve:{card}",))
         stamp = iso(now)
-        again = conn.execute("SELECT terminal, card, points, expires_at FROM reservations WHERE id = ?",
-                             (reservation_id,)).fetchone()
+        again = conn.execute(
+            "SELECT terminal, card, points, expires_at FROM reservations WHERE id = ?", (reservation_id,)
+        ).fetchone()
         if again is not None:  # the same request delivered twice (QoS 1): the same answer, nothing held twice
             conn.execute("ROLLBACK")
             if (again[0], again[1], again[2]) != (terminal, card, points):
@@ -92,15 +96,19 @@ def reserve(conn, terminal: str, card: str, points: int, after_seq: int, reserva
             "(SELECT coalesce(sum(points), 0) FROM reservations "
             "WHERE card = ? AND status = 'held' AND expires_at > ?), "
             "(SELECT coalesce(sum(points), 0) FROM reservations WHERE card = ? AND status = 'held' AND expires_at > ? "
-            "AND terminal <> ?)", (card, card, stamp, card, stamp, terminal)).fetchone()
+            "AND terminal <> ?)",
+            (card, card, stamp, card, stamp, terminal),
+        ).fetchone()
         available = max((balance or 0) - held, 0)
         if points > available:
             conn.execute("ROLLBACK")
             return Outcome(False, points, available, message=refusal(points, available, held_elsewhere))
         expires = now + RESERVATION_TTL
-        conn.execute("INSERT INTO reservations (id, card, terminal, points, after_seq, created_at, expires_at, status) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?, 'held')",
-                     (reservation_id, card, terminal, points, after_seq, stamp, iso(expires)))
+        conn.execute(
+            "INSERT INTO reservations (id, card, terminal, points, after_seq, created_at, expires_at, status) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 'held')",
+            (reservation_id, card, terminal, points, after_seq, stamp, iso(expires)),
+        )
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
@@ -113,23 +121,31 @@ def release(conn, terminal: str, reservation_id: str, now: datetime) -> bool:
     """The till cancelled the sale: free its held reservation (only the till that holds it may). True if freed."""
     with conn:
         ensure_schema(conn)
-        return conn.execute("UPDATE reservations SET status = 'released', ended_at = ? "
-                            "WHERE id = ? AND terminal = ? AND status = 'held'",
-                            (iso(now), reservation_id, terminal)).rowcount > 0
+        return (
+            conn.execute(
+                "UPDATE reservations SET status = 'released', ended_at = ? "
+                "WHERE id = ? AND terminal = ? AND status = 'held'",
+                (iso(now), reservation_id, terminal),
+            ).rowcount
+            > 0
+        )
 
 
 def consume(conn, tickets, now: str) -> int:
     """Inside the ingest transaction: each stored ticket that takes points from its card consumes the
     reservations its till held on that card before it (after_seq below its sequence). Returns how many."""
-    spending = [(t.id, t.card, t.terminal, t.seq) for t in tickets
-                if t.card and any(e.kind == "redeem" for e in t.points)]
+    spending = [
+        (t.id, t.card, t.terminal, t.seq) for t in tickets if t.card and any(e.kind == "redeem" for e in t.points)
+    ]
     if not spending or not has_table(conn, "reservations"):
         return 0
     done = 0
     for ticket_id, card, terminal, seq in spending:
-        done += conn.execute("UPDATE reservations SET status = 'consumed', ticket_id = ?, ended_at = ? "
-                             "WHERE card = ? AND terminal = ? AND status = 'held' AND after_seq < ?",
-                             (ticket_id, now, card, terminal, seq)).rowcount
+        done += conn.execute(
+            "UPDATE reservations SET status = 'consumed', ticket_id = ?, ended_at = ? "
+            "WHERE card = ? AND terminal = ? AND status = 'held' AND after_seq < ?",
+            (ticket_id, now, card, terminal, seq),
+        ).rowcount
     return done
 
 
@@ -137,7 +153,9 @@ def held(conn, card: str, now: datetime) -> list[dict]:
     """The card's reservations still held (not consumed, released or lapsed)."""
     if not has_table(conn, "reservations"):
         return []
-    rows = conn.execute("SELECT id, terminal, points, created_at, expires_at FROM reservations "
-                        "WHERE card = ? AND status = 'held' AND expires_at > ? ORDER BY created_at",
-                        (card, iso(now))).fetchall()
+    rows = conn.execute(
+        "SELECT id, terminal, points, created_at, expires_at FROM reservations "
+        "WHERE card = ? AND status = 'held' AND expires_at > ? ORDER BY created_at",
+        (card, iso(now)),
+    ).fetchall()
     return [dict(zip(("id", "terminal", "points", "created_at", "expires_at"), row)) for row in rows]

@@ -14,6 +14,7 @@ to what the original ticket took as a tender, all its returns together (`check_r
 The server knows the shipped default and every version recorded in its `rules_versions` table
 (`loyalty rules publish --db`; server.desk.rules_versions). The tables are in server.storage.ticket_schema.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -100,11 +101,12 @@ class TierBook:
         for chunk in chunks(sorted(set(cards))):
             found: dict[str, list[tuple[datetime, int]]] = {card: [] for card in chunk}
             for card, closed, cents in self.conn.execute(
-                    f"SELECT t.card, t.closed_at, sum(l.total_cents) FROM tickets t JOIN lines l ON l.ticket_id = t.id "
-                    f"WHERE t.card IN ({', '.join('?' * len(chunk))}) AND t.closed_at > ? "
-                    f"AND l.category NOT IN ({', '.join('?' * len(categories))}) "
-                    f"AND l.gtin NOT IN ({', '.join('?' * len(articles))}) GROUP BY t.id, t.card, t.closed_at",
-                    (*chunk, since.astimezone(timezone.utc).isoformat(), *categories, *articles)).fetchall():
+                f"SELECT t.card, t.closed_at, sum(l.total_cents) FROM tickets t JOIN lines l ON l.ticket_id = t.id "
+                f"WHERE t.card IN ({', '.join('?' * len(chunk))}) AND t.closed_at > ? "
+                f"AND l.category NOT IN ({', '.join('?' * len(categories))}) "
+                f"AND l.gtin NOT IN ({', '.join('?' * len(articles))}) GROUP BY t.id, t.card, t.closed_at",
+                (*chunk, since.astimezone(timezone.utc).isoformat(), *categories, *articles),
+            ).fetchall():
                 if cents > 0:
                     found[card].append((when(closed), int(cents)))
             for card, spends in found.items():
@@ -118,7 +120,7 @@ class TierBook:
         if (rules.version, card) not in self.spends:
             self.prefetch(rules, [card], at - TIER_HISTORY)
         spends = self.spends[(rules.version, card)]
-        before = spends[:bisect_left(spends, (at,))]  # sorted by time: closed before `at`
+        before = spends[: bisect_left(spends, (at,))]  # sorted by time: closed before `at`
         if sum(cents for _, cents in before) < min(t.min_spend_cents for t in rules.tiers):
             return None  # not even all of it together reaches the first tier
         tier = tier_status(rules, before, at)
@@ -157,8 +159,13 @@ def claimed_tier_holds(catalog: RulesCatalog, ticket: Ticket, conn, tiers: TierB
 def _earned(entries) -> Counter:
     """The earn entries compared: a 0-point tier or segment claim alone changes no point, so it is not a finding
     (a claim that changes points shows in the points it gave)."""
-    return Counter((e.line, e.rule, e.points) for e in entries if e.kind == "earn" and not is_refund(e)
-                   and not (e.points == 0 and e.line is None and e.rule.startswith(("tier:", "segment:"))))
+    return Counter(
+        (e.line, e.rule, e.points)
+        for e in entries
+        if e.kind == "earn"
+        and not is_refund(e)
+        and not (e.points == 0 and e.line is None and e.rule.startswith(("tier:", "segment:")))
+    )
 
 
 def is_refund(entry: PointsEntry) -> bool:
@@ -171,26 +178,32 @@ def check_refunds(conn, ticket: Ticket) -> tuple[tuple[PointsEntry, ...], list[s
     back at most the points it took as a tender (its original, as head office holds it; none credited without)."""
     credited, reasons = [], []
     for entry in (e for e in ticket.points if is_refund(e)):
-        original_id = entry.rule[len(REFUND_PREFIX):]
+        original_id = entry.rule[len(REFUND_PREFIX) :]
         row = conn.execute("SELECT payload FROM tickets WHERE id = ?", (original_id,)).fetchone()
         if row is None:
-            reasons.append(f"return gives back {entry.points} points of {original_id}'s points tender, which head "
-                           "office does not hold (yet): none credited")
+            reasons.append(
+                f"return gives back {entry.points} points of {original_id}'s points tender, which head "
+                "office does not hold (yet): none credited"
+            )
             credited.append(msgspec.structs.replace(entry, points=0))
             continue
         taken = points_tendered(read_stored_ticket(bytes(row[0])))
-        before = int(conn.execute("SELECT coalesce(sum(points), 0) FROM ledger WHERE rule = ? AND ticket_id <> ?",
-                                  (entry.rule, ticket.id)).fetchone()[0])
+        before = int(
+            conn.execute(
+                "SELECT coalesce(sum(points), 0) FROM ledger WHERE rule = ? AND ticket_id <> ?", (entry.rule, ticket.id)
+            ).fetchone()[0]
+        )
         allowed = max(taken - before, 0)
         if entry.points > allowed:
-            reasons.append(f"return gives back {entry.points} points of {original_id}'s points tender; it took "
-                           f"{taken} and {before} were given back before: {allowed} credited")
+            reasons.append(
+                f"return gives back {entry.points} points of {original_id}'s points tender; it took "
+                f"{taken} and {before} were given back before: {allowed} credited"
+            )
         credited.append(msgspec.structs.replace(entry, points=min(entry.points, allowed)))
     return tuple(credited), reasons
 
 
-def check_ticket(catalog: RulesCatalog, ticket: Ticket, conn=None, tiers: TierBook | None = None
-                 ) -> Discrepancy | None:
+def check_ticket(catalog: RulesCatalog, ticket: Ticket, conn=None, tiers: TierBook | None = None) -> Discrepancy | None:
     """None when the rules give exactly the till's earn entries.
 
     The offers the ticket claims (`offer:<campaign id>`) are checked against head office's campaigns
@@ -201,19 +214,29 @@ def check_ticket(catalog: RulesCatalog, ticket: Ticket, conn=None, tiers: TierBo
     refunds, cut = check_refunds(conn, ticket) if conn is not None else ((), [])
     rules = catalog.by_version.get(ticket.rules_version)
     if rules is None and ticket.rules_version in catalog.refused:
-        return Discrepancy(ticket.id, till, None, f"rules version {ticket.rules_version} is past a bound of these "
-                                                  f"rules: {catalog.refused[ticket.rules_version]}")
+        return Discrepancy(
+            ticket.id,
+            till,
+            None,
+            f"rules version {ticket.rules_version} is past a bound of these "
+            f"rules: {catalog.refused[ticket.rules_version]}",
+        )
     if rules is None:
-        return Discrepancy(ticket.id, till, None, f"rules version {ticket.rules_version} is not known to the server: "
-                                                  "record it with `loyalty rules publish FILE --db`")
+        return Discrepancy(
+            ticket.id,
+            till,
+            None,
+            f"rules version {ticket.rules_version} is not known to the server: "
+            "record it with `loyalty rules publish FILE --db`",
+        )
     context, refused = context_of_ticket(ticket), []
     if conn is not None and rules.tiers:  # the tier head office knows, not the one the till claims
-        context = dataclasses.replace(context, tier=(tiers or TierBook(conn)).tier(rules, ticket.card,
-                                                                                  ticket.opened_at))
+        context = dataclasses.replace(
+            context, tier=(tiers or TierBook(conn)).tier(rules, ticket.card, ticket.opened_at)
+        )
     claims = offer_claims(ticket)
     if claims:
-        promotions, cheques, refused = catalog.campaigns.judge(conn, ticket, claims,
-                                                               local_day(rules, ticket.opened_at))
+        promotions, cheques, refused = catalog.campaigns.judge(conn, ticket, claims, local_day(rules, ticket.opened_at))
         context = dataclasses.replace(context, offers=promotions)
     server_entries = points_of(rules, ticket.lines, context)
     if claims:
@@ -223,21 +246,35 @@ def check_ticket(catalog: RulesCatalog, ticket: Ticket, conn=None, tiers: TierBo
     if theirs_by == ours_by and not cut:
         return None
     if theirs_by == ours_by:
-        return Discrepancy(ticket.id, till, ours, "; ".join(cut),
-                           tuple(e for e in server_entries if e.kind == "earn") + refunds)
+        return Discrepancy(
+            ticket.id, till, ours, "; ".join(cut), tuple(e for e in server_entries if e.kind == "earn") + refunds
+        )
     extra, missing = sorted(theirs_by - ours_by, key=str), sorted(ours_by - theirs_by, key=str)
 
     def show(items):
-        return ", ".join(f"{'basket' if line is None else f'line {line + 1}'} {rule} {points}"
-                         for line, rule, points in items[:3]) or "nothing"
+        return (
+            ", ".join(
+                f"{'basket' if line is None else f'line {line + 1}'} {rule} {points}"
+                for line, rule, points in items[:3]
+            )
+            or "nothing"
+        )
 
-    head = (f"till gave {till} points, rules {rules.version} give {ours}" if till != ours
-            else f"same total ({till}) but a different breakdown")
+    head = (
+        f"till gave {till} points, rules {rules.version} give {ours}"
+        if till != ours
+        else f"same total ({till}) but a different breakdown"
+    )
     if refused:
         head = "; ".join(refused) + "; " + head
     tail = "".join(f"; {reason}" for reason in cut)
-    return Discrepancy(ticket.id, till, ours, f"{head}: till has {show(extra)}; rules give {show(missing)}{tail}",
-                       tuple(e for e in server_entries if e.kind == "earn") + refunds)
+    return Discrepancy(
+        ticket.id,
+        till,
+        ours,
+        f"{head}: till has {show(extra)}; rules give {show(missing)}{tail}",
+        tuple(e for e in server_entries if e.kind == "earn") + refunds,
+    )
 
 
 def verdict(catalog: RulesCatalog, ticket: Ticket, conn=None, tiers: TierBook | None = None) -> Discrepancy | None:
@@ -245,8 +282,12 @@ def verdict(catalog: RulesCatalog, ticket: Ticket, conn=None, tiers: TierBook | 
     try:
         return check_ticket(catalog, ticket, conn, tiers)
     except ProgrammeError as exc:
-        return Discrepancy(ticket.id, sum(e.points for e in ticket.points if e.kind == "earn"), None,
-                           f"the server could not recompute the points: {exc}")
+        return Discrepancy(
+            ticket.id,
+            sum(e.points for e in ticket.points if e.kind == "earn"),
+            None,
+            f"the server could not recompute the points: {exc}",
+        )
 
 
 def credited_rows(ticket: Ticket, found: Discrepancy | None) -> list[tuple]:
@@ -256,8 +297,14 @@ def credited_rows(ticket: Ticket, found: Discrepancy | None) -> list[tuple]:
     return ledger_rows(ticket, credit=found.credit or ())
 
 
-def book_points(conn: Connection, catalog: RulesCatalog, tickets: list[Ticket], now: str,
-                known: dict[str, Discrepancy | None] | None, insert_ledger) -> int:
+def book_points(
+    conn: Connection,
+    catalog: RulesCatalog,
+    tickets: list[Ticket],
+    now: str,
+    known: dict[str, Discrepancy | None] | None,
+    insert_ledger,
+) -> int:
     """Check stored tickets inside the ingest transaction and book their ledger rows through
     `insert_ledger(rows)`; returns how many disagree.
 
@@ -269,8 +316,11 @@ def book_points(conn: Connection, catalog: RulesCatalog, tickets: list[Ticket], 
     for ticket in tickets:
         if not ticket.card:
             continue  # anonymous: nothing to check, nothing to book
-        outcome = known[ticket.id] if ticket.id in known and claimed_tier_holds(catalog, ticket, conn, tiers) \
+        outcome = (
+            known[ticket.id]
+            if ticket.id in known and claimed_tier_holds(catalog, ticket, conn, tiers)
             else verdict(catalog, ticket, conn, tiers)
+        )
         rows = credited_rows(ticket, outcome)
         if offer_claims(ticket) or any(is_refund(e) for e in ticket.points):
             insert_ledger(rows)  # booked now: a later claim or refund of the batch sees it
@@ -286,8 +336,11 @@ def book_points(conn: Connection, catalog: RulesCatalog, tickets: list[Ticket], 
     conn.executemany(
         "INSERT OR IGNORE INTO discrepancies (ticket_id, card, rules_version, till_points, server_points, reason, "
         "detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(d.ticket_id, cards[d.ticket_id], versions[d.ticket_id], d.till_points, d.server_points, d.reason, now)
-         for d in found])
+        [
+            (d.ticket_id, cards[d.ticket_id], versions[d.ticket_id], d.till_points, d.server_points, d.reason, now)
+            for d in found
+        ],
+    )
     hold(conn, [(d, cards[d.ticket_id], versions[d.ticket_id]) for d in found if d.credit is None], now)
     return len(found)
 
@@ -301,7 +354,8 @@ def release_held(conn, catalog, now: str, insert_ledger) -> int:
     pending = conn.execute(
         f"SELECT h.ticket_id, t.payload FROM held_points h JOIN tickets t ON t.id = h.ticket_id "
         f"WHERE h.released_at IS NULL AND h.rules_version IN ({','.join('?' * len(versions))}) ORDER BY h.ticket_id",
-        versions).fetchall()
+        versions,
+    ).fetchall()
     released = 0
     for ticket_id, payload in pending:
         ticket = read_stored_ticket(bytes(payload))

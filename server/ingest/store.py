@@ -3,6 +3,7 @@
 Ingest writes a whole batch of tickets in one transaction, idempotently on (terminal, sequence)
 and on ticket id; sequences are tracked per terminal to ack cumulatively and find gaps.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -52,8 +53,10 @@ class BatchResult:
     gaps: dict[str, int] = field(default_factory=dict)
 
 
-UNREGISTERED = ("till {terminal} is not registered: register its key with `loyalty server register-till` "
-                "(then `loyalty server requeue` takes its quarantined tickets)")
+UNREGISTERED = (
+    "till {terminal} is not registered: register its key with `loyalty server register-till` "
+    "(then `loyalty server requeue` takes its quarantined tickets)"
+)
 
 
 class StoreBase:
@@ -78,7 +81,8 @@ class StoreBase:
             self.conn.execute(
                 "INSERT INTO till_keys VALUES (?, ?, ?) ON CONFLICT(terminal) DO UPDATE SET "
                 "public_key = excluded.public_key, registered_at = excluded.registered_at",
-                (terminal, public_key, now))
+                (terminal, public_key, now),
+            )
         self._keys = None
 
     def _till_keys(self) -> dict:
@@ -88,8 +92,9 @@ class StoreBase:
         its next batch, not at its next start. A reload is a new dict (server/ingest/precheck.py relies on it)."""
         mark = tuple(self.conn.execute("SELECT count(*), max(registered_at) FROM till_keys").fetchone())
         if self._keys is None or mark != self._keys_mark:
-            self._keys = {t: load_public_key(k)
-                          for t, k in self.conn.execute("SELECT terminal, public_key FROM till_keys")}
+            self._keys = {
+                t: load_public_key(k) for t, k in self.conn.execute("SELECT terminal, public_key FROM till_keys")
+            }
             self._keys_mark = mark
         return self._keys
 
@@ -111,10 +116,15 @@ class StoreBase:
         if reason is None:
             return False
         conn = self.conn
-        if conn.execute("INSERT OR IGNORE INTO received VALUES (?, ?, 'quarantined', ?)",
-                        (ticket.terminal, ticket.seq, payload_digest(payload))).rowcount:
-            conn.execute("INSERT INTO quarantine (received_at, terminal, seq, ticket_id, reason, payload) "
-                         "VALUES (?, ?, ?, ?, ?, ?)", (now, ticket.terminal, ticket.seq, ticket.id, reason, payload))
+        if conn.execute(
+            "INSERT OR IGNORE INTO received VALUES (?, ?, 'quarantined', ?)",
+            (ticket.terminal, ticket.seq, payload_digest(payload)),
+        ).rowcount:
+            conn.execute(
+                "INSERT INTO quarantine (received_at, terminal, seq, ticket_id, reason, payload) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (now, ticket.terminal, ticket.seq, ticket.id, reason, payload),
+            )
         return True
 
     def requeue(self, now: str) -> dict:
@@ -126,7 +136,8 @@ class StoreBase:
 
         pending = self.conn.execute(
             "SELECT DISTINCT q.ticket_id, q.payload FROM quarantine q WHERE NOT EXISTS "
-            "(SELECT 1 FROM tickets t WHERE t.id = q.ticket_id) ORDER BY q.ticket_id").fetchall()
+            "(SELECT 1 FROM tickets t WHERE t.id = q.ticket_id) ORDER BY q.ticket_id"
+        ).fetchall()
         good = []
         for _, payload in pending:
             try:
@@ -141,7 +152,8 @@ class StoreBase:
                     "UPDATE received SET status = 'stored' WHERE terminal = ? AND seq = ? AND status = 'quarantined' "
                     "AND EXISTS (SELECT 1 FROM tickets t WHERE t.terminal = received.terminal "
                     "AND t.seq = received.seq)",
-                    [(t.terminal, t.seq) for _, t, _ in good])
+                    [(t.terminal, t.seq) for _, t, _ in good],
+                )
         return {"quarantined": len(pending), "stored": result.stored, "still_quarantined": len(pending) - result.stored}
 
     def _book_points(self, tickets: list[Ticket], now: str, known: dict | None = None) -> None:
@@ -160,9 +172,13 @@ class StoreBase:
         row = conn.execute("SELECT contiguous_seq FROM terminals WHERE terminal = ?", (terminal,)).fetchone()
         contiguous = row[0] if row else 0
         while True:
-            seqs = [r[0] for r in conn.execute(
-                "SELECT seq FROM received WHERE terminal = ? AND seq > ? ORDER BY seq LIMIT 1000",
-                (terminal, contiguous))]
+            seqs = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT seq FROM received WHERE terminal = ? AND seq > ? ORDER BY seq LIMIT 1000",
+                    (terminal, contiguous),
+                )
+            ]
             run = 0
             for expected, seq in enumerate(seqs, start=contiguous + 1):
                 if seq != expected:
@@ -171,15 +187,19 @@ class StoreBase:
             contiguous += run
             if run < 1000:
                 break
-        max_seq = conn.execute("SELECT coalesce(max(seq), 0) FROM received WHERE terminal = ?",
-                               (terminal,)).fetchone()[0]
+        max_seq = conn.execute("SELECT coalesce(max(seq), 0) FROM received WHERE terminal = ?", (terminal,)).fetchone()[
+            0
+        ]
         conn.execute(
             "INSERT INTO terminals (terminal, contiguous_seq, max_seq, last_seen) VALUES (?, ?, ?, ?) "
             "ON CONFLICT(terminal) DO UPDATE SET contiguous_seq = excluded.contiguous_seq, "
             "max_seq = excluded.max_seq, last_seen = excluded.last_seen",
-            (terminal, contiguous, max_seq, now))
-        conn.execute("UPDATE gaps SET resolved_at = ? WHERE terminal = ? AND resolved_at IS NULL AND to_seq <= ?",
-                     (now, terminal, contiguous))
+            (terminal, contiguous, max_seq, now),
+        )
+        conn.execute(
+            "UPDATE gaps SET resolved_at = ? WHERE terminal = ? AND resolved_at IS NULL AND to_seq <= ?",
+            (now, terminal, contiguous),
+        )
         result.acks[terminal] = contiguous
         if max_seq > contiguous:
             next_present = conn.execute(
@@ -188,7 +208,8 @@ class StoreBase:
             conn.execute(
                 "INSERT INTO gaps (terminal, from_seq, to_seq, detected_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(terminal, from_seq) DO UPDATE SET to_seq = excluded.to_seq",
-                (terminal, contiguous + 1, next_present - 1, now))
+                (terminal, contiguous + 1, next_present - 1, now),
+            )
             result.gaps[terminal] = contiguous + 1
 
     # -- reads -----------------------------------------------------------------------------------
@@ -208,8 +229,9 @@ class StoreBase:
 
     def ack_digest(self, terminal: str, seq: int) -> str | None:
         """SHA-256 of the message received as `seq`: an ack names it so a till never takes another's ack."""
-        row = self.conn.execute("SELECT digest FROM received WHERE terminal = ? AND seq = ?",
-                                (terminal, seq)).fetchone()
+        row = self.conn.execute(
+            "SELECT digest FROM received WHERE terminal = ? AND seq = ?", (terminal, seq)
+        ).fetchone()
         return row[0] if row else None
 
     def ticket_count(self) -> int:
@@ -219,21 +241,31 @@ class StoreBase:
         conn = self.conn
         tickets, cents, earned, redeemed = conn.execute(
             "SELECT count(*), coalesce(sum(total_cents), 0), coalesce(sum(points_earned), 0), "
-            "coalesce(sum(points_redeemed), 0) FROM tickets").fetchone()
+            "coalesce(sum(points_redeemed), 0) FROM tickets"
+        ).fetchone()
         terminals = {}
         for terminal, contiguous, max_seq, last_seen in conn.execute(
-                "SELECT terminal, contiguous_seq, max_seq, last_seen FROM terminals ORDER BY terminal"):
+            "SELECT terminal, contiguous_seq, max_seq, last_seen FROM terminals ORDER BY terminal"
+        ):
             missing = []
             if max_seq > contiguous:
-                present = [r[0] for r in conn.execute(
-                    "SELECT seq FROM received WHERE terminal = ? AND seq > ? ORDER BY seq", (terminal, contiguous))]
+                present = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT seq FROM received WHERE terminal = ? AND seq > ? ORDER BY seq", (terminal, contiguous)
+                    )
+                ]
                 expected = contiguous + 1
                 for seq in present:
                     if seq > expected:
                         missing.append([expected, seq - 1])
                     expected = seq + 1
-            terminals[terminal] = {"contiguous_seq": contiguous, "max_seq": max_seq, "gaps": missing,
-                                   "last_seen": last_seen}
+            terminals[terminal] = {
+                "contiguous_seq": contiguous,
+                "max_seq": max_seq,
+                "gaps": missing,
+                "last_seen": last_seen,
+            }
         return {
             "tickets": tickets,
             "lines": conn.execute("SELECT count(*) FROM lines").fetchone()[0],
@@ -246,8 +278,14 @@ class StoreBase:
             "chain_breaks": conn.execute("SELECT count(*) FROM chain_breaks").fetchone()[0],
             "overdrafts": overdraft_count(conn),
             "cheques": cheque_summary(conn),
-            "points_held": dict(zip(("tickets", "points"), conn.execute(
-                "SELECT count(*), coalesce(sum(points), 0) FROM held_points WHERE released_at IS NULL").fetchone())),
+            "points_held": dict(
+                zip(
+                    ("tickets", "points"),
+                    conn.execute(
+                        "SELECT count(*), coalesce(sum(points), 0) FROM held_points WHERE released_at IS NULL"
+                    ).fetchone(),
+                )
+            ),
             "terminals": terminals,
         }
 
@@ -296,8 +334,13 @@ class Store(StoreBase):
                 digest = pre.digest if pre is not None else ticket_hash(ticket)
                 if ticket.id in stored_hashes:
                     if stored_hashes[ticket.id] != digest:
-                        dead.append(DeadLetter(topic, f"conflicting duplicate: ticket {ticket.id} was already "
-                                                      "stored with different content", payload))
+                        dead.append(
+                            DeadLetter(
+                                topic,
+                                f"conflicting duplicate: ticket {ticket.id} was already stored with different content",
+                                payload,
+                            )
+                        )
                     result.duplicates += 1
                     continue
                 stored_hashes[ticket.id] = digest
@@ -321,11 +364,14 @@ class Store(StoreBase):
                 conn.execute(
                     "INSERT INTO dead_letters (received_at, topic, terminal, seq, reason, payload) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
-                    (now, letter.topic, letter.terminal, letter.seq, letter.reason, letter.payload))
+                    (now, letter.topic, letter.terminal, letter.seq, letter.reason, letter.payload),
+                )
                 if letter.terminal is not None and letter.seq is not None and letter.seq > 0:
                     # Kept here, so the till may forget it: otherwise one poison message blocks its acks.
-                    conn.execute("INSERT OR IGNORE INTO received VALUES (?, ?, 'dead', ?)",
-                                 (letter.terminal, letter.seq, payload_digest(letter.payload)))
+                    conn.execute(
+                        "INSERT OR IGNORE INTO received VALUES (?, ?, 'dead', ?)",
+                        (letter.terminal, letter.seq, payload_digest(letter.payload)),
+                    )
                     touched.add(letter.terminal)
             result.dead_letters = len(dead)
             for terminal in touched:
@@ -340,8 +386,11 @@ class Store(StoreBase):
     def _stored_hashes(self, ids: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}
         for chunk in chunks(ids):
-            found.update(self.conn.execute(
-                f"SELECT id, hash FROM tickets WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall())
+            found.update(
+                self.conn.execute(
+                    f"SELECT id, hash FROM tickets WHERE id IN ({','.join('?' * len(chunk))})", chunk
+                ).fetchall()
+            )
         return found
 
     def _check_chains(self, batch: dict[tuple[str, int], tuple[str, str]], now: str) -> None:
@@ -358,26 +407,39 @@ class Store(StoreBase):
             return row[0] if row else None
 
         def prev_hash_of(terminal: str, seq: int) -> str | None:
-            row = conn.execute("SELECT prev_hash FROM tickets WHERE terminal = ? AND seq = ?",
-                               (terminal, seq)).fetchone()
+            row = conn.execute(
+                "SELECT prev_hash FROM tickets WHERE terminal = ? AND seq = ?", (terminal, seq)
+            ).fetchone()
             return row[0] if row else None
 
         breaks = []
         for (terminal, seq), (digest, prev_hash) in batch.items():
             after = None if (terminal, seq + 1) in batch else prev_hash_of(terminal, seq + 1)
-            breaks.extend((*found, now) for found in chain_breaks(
-                terminal, seq, digest, prev_hash, hash_of(terminal, seq - 1), after))
-        conn.executemany("INSERT OR IGNORE INTO chain_breaks (terminal, seq, expected_prev_hash, found_prev_hash, "
-                         "detected_at) VALUES (?, ?, ?, ?, ?)", breaks)
+            breaks.extend(
+                (*found, now)
+                for found in chain_breaks(terminal, seq, digest, prev_hash, hash_of(terminal, seq - 1), after)
+            )
+        conn.executemany(
+            "INSERT OR IGNORE INTO chain_breaks (terminal, seq, expected_prev_hash, found_prev_hash, "
+            "detected_at) VALUES (?, ?, ?, ?, ?)",
+            breaks,
+        )
 
     def _insert_ledger(self, rows: list[tuple]) -> None:
-        self.conn.executemany("INSERT OR IGNORE INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
-                              "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
 
     def dead_letters(self) -> list[dict]:
-        return [dict(r) for r in self.db.query(
-            "SELECT id, received_at, topic, terminal, seq, reason, length(payload) AS size "
-            "FROM dead_letters ORDER BY id")]
+        return [
+            dict(r)
+            for r in self.db.query(
+                "SELECT id, received_at, topic, terminal, seq, reason, length(payload) AS size "
+                "FROM dead_letters ORDER BY id"
+            )
+        ]
 
 
 def balances_seen_by(conn, terminal: str, cards: list[str]) -> tuple[dict[str, int], int]:
@@ -394,9 +456,10 @@ def balances_seen_by(conn, terminal: str, cards: list[str]) -> tuple[dict[str, i
     if highest > contiguous:
         for chunk in chunks(cards):
             for card, points in conn.execute(
-                    f"SELECT l.card, sum(l.points) FROM ledger l JOIN tickets t ON t.id = l.ticket_id "
-                    f"WHERE t.terminal = ? AND t.seq > ? AND l.card IN ({','.join('?' * len(chunk))}) GROUP BY l.card",
-                    (terminal, contiguous, *chunk)).fetchall():
+                f"SELECT l.card, sum(l.points) FROM ledger l JOIN tickets t ON t.id = l.ticket_id "
+                f"WHERE t.terminal = ? AND t.seq > ? AND l.card IN ({','.join('?' * len(chunk))}) GROUP BY l.card",
+                (terminal, contiguous, *chunk),
+            ).fetchall():
                 found[card] = found.get(card, 0) - points
     return found, contiguous
 
@@ -405,7 +468,9 @@ def card_balances(conn, cards: list[str]) -> dict[str, int]:
     """Each card's balance: the sum of its ledger entries, kept in `card_points` (a card never credited: absent)."""
     found: dict[str, int] = {}
     for chunk in chunks(cards):
-        found.update(conn.execute(
-            f"SELECT card, points FROM card_points WHERE card IN ({','.join('?' * len(chunk))})", chunk).fetchall())
+        found.update(
+            conn.execute(
+                f"SELECT card, points FROM card_points WHERE card IN ({','.join('?' * len(chunk))})", chunk
+            ).fetchall()
+        )
     return found
-

@@ -2,6 +2,7 @@
 
 `open_store(target)` picks the implementation; server.ingest.receive only sees `TicketStore`.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,6 +13,7 @@ from programme.ticket import Ticket
 from server.errors import StoreError
 from server.storage.connection import is_postgres, redacted
 from server.ingest.store import BatchResult, DeadLetter
+
 
 class TicketStore(Protocol):
     """What the ingest path needs from the server's database."""
@@ -44,8 +46,6 @@ class TicketStore(Protocol):
     def close(self) -> None: ...
 
 
-
-
 def open_store(target: str | Path, require_registered: bool = False) -> TicketStore:
     """A SQLite Store for a file path, a PostgreSQL store for a postgresql:// URL.
 
@@ -58,8 +58,10 @@ def open_store(target: str | Path, require_registered: bool = False) -> TicketSt
         try:
             return PgStore(str(target), require_registered)
         except psycopg.OperationalError as exc:
-            raise StoreError(f"cannot open the PostgreSQL database {redacted(str(target))}: "
-                             f"{str(exc).strip()}; check the URL and that the server runs") from None
+            raise StoreError(
+                f"cannot open the PostgreSQL database {redacted(str(target))}: "
+                f"{str(exc).strip()}; check the URL and that the server runs"
+            ) from None
     from server.ingest.store import Store
 
     return Store(target, require_registered)

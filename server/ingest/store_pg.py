@@ -12,6 +12,7 @@ touches (in order), so acks and gaps are computed over everything committed for 
 The rules shared with SQLite (row shapes, chain links, acks, quarantine, stats, points check) are
 the same code: server.store_rows, and Store's methods run through server.dbconn's PgConnection (sqlite3's API).
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -33,8 +34,10 @@ from server.desk.cheque_book import record_cheques
 
 PARTITION_LOCK = 0x10CA18  # advisory lock id: partitions are created by one worker at a time
 
-TICKET_COLUMNS = ("id, terminal, seq, store, cashier, closed_at, card, total_cents, points_earned, "
-                  "points_redeemed, rules_version, hash, prev_hash, received_at, payload")
+TICKET_COLUMNS = (
+    "id, terminal, seq, store, cashier, closed_at, card, total_cents, points_earned, "
+    "points_redeemed, rules_version, hash, prev_hash, received_at, payload"
+)
 
 
 def month_of(moment: datetime) -> tuple[int, int]:
@@ -44,8 +47,10 @@ def month_of(moment: datetime) -> tuple[int, int]:
 
 def partition_ddl(year: int, month: int) -> str:
     following = (year + 1, 1) if month == 12 else (year, month + 1)
-    return (f"CREATE TABLE IF NOT EXISTS tickets_{year:04d}_{month:02d} PARTITION OF tickets FOR VALUES "
-            f"FROM ('{year:04d}-{month:02d}-01 00:00+00') TO ('{following[0]:04d}-{following[1]:02d}-01 00:00+00')")
+    return (
+        f"CREATE TABLE IF NOT EXISTS tickets_{year:04d}_{month:02d} PARTITION OF tickets FOR VALUES "
+        f"FROM ('{year:04d}-{month:02d}-01 00:00+00') TO ('{following[0]:04d}-{following[1]:02d}-01 00:00+00')"
+    )
 
 
 class PgStore(StoreBase):
@@ -66,8 +71,10 @@ class PgStore(StoreBase):
 
     def dead_letters(self) -> list[dict]:
         with self.conn.raw.cursor(row_factory=dict_row) as cur:
-            return cur.execute("SELECT id, received_at, topic, terminal, seq, reason, length(payload) AS size "
-                               "FROM dead_letters ORDER BY id").fetchall()
+            return cur.execute(
+                "SELECT id, received_at, topic, terminal, seq, reason, length(payload) AS size "
+                "FROM dead_letters ORDER BY id"
+            ).fetchall()
 
     # -- ingest ----------------------------------------------------------------------------------
     def ingest(self, tickets: list[tuple], dead: list[DeadLetter], now: str) -> BatchResult:
@@ -78,7 +85,8 @@ class PgStore(StoreBase):
         result = BatchResult()
         ordered = sorted(tickets, key=lambda t: (t[1].terminal, t[1].seq))
         touched = {item[1].terminal for item in ordered} | {
-            d.terminal for d in dead if d.terminal is not None and d.seq is not None and d.seq > 0}
+            d.terminal for d in dead if d.terminal is not None and d.seq is not None and d.seq > 0
+        }
         self._ensure_partitions({month_of(item[1].closed_at) for item in ordered})
         with raw.transaction():
             for terminal in sorted(touched):
@@ -100,12 +108,16 @@ class PgStore(StoreBase):
             self._write(stored, now, known)
             record_overdrafts(self.conn, [s[1] for s in stored], now)  # reservations used, cards overdrawn
             for letter in dead:
-                raw.execute("INSERT INTO dead_letters (received_at, topic, terminal, seq, reason, payload) "
-                            "VALUES (%s, %s, %s, %s, %s, %s)",
-                            (now, letter.topic, letter.terminal, letter.seq, letter.reason, letter.payload))
+                raw.execute(
+                    "INSERT INTO dead_letters (received_at, topic, terminal, seq, reason, payload) "
+                    "VALUES (%s, %s, %s, %s, %s, %s)",
+                    (now, letter.topic, letter.terminal, letter.seq, letter.reason, letter.payload),
+                )
                 if letter.terminal is not None and letter.seq is not None and letter.seq > 0:
-                    raw.execute("INSERT INTO received VALUES (%s, %s, 'dead', %s) ON CONFLICT DO NOTHING",
-                                (letter.terminal, letter.seq, payload_digest(letter.payload)))
+                    raw.execute(
+                        "INSERT INTO received VALUES (%s, %s, 'dead', %s) ON CONFLICT DO NOTHING",
+                        (letter.terminal, letter.seq, payload_digest(letter.payload)),
+                    )
             result.dead_letters = len(dead)
             for terminal in touched:
                 self._advance(terminal, now, result)
@@ -126,14 +138,23 @@ class PgStore(StoreBase):
         """Insert the batch's keys at once; the first of each id or (terminal, seq) not stored before wins."""
         if not candidates:
             return [], []
-        inserted = {r[0] for r in self.conn.raw.execute(
-            "INSERT INTO ticket_keys (id, terminal, seq, hash, prev_hash) "
-            "SELECT id, terminal, seq, hash, prev_hash FROM unnest(%s::text[], %s::text[], %s::bigint[], "
-            "%s::text[], %s::text[]) WITH ORDINALITY AS u(id, terminal, seq, hash, prev_hash, n) ORDER BY n "
-            "ON CONFLICT DO NOTHING RETURNING id",
-            ([t.id for _, t, _, _ in candidates], [t.terminal for _, t, _, _ in candidates],
-             [t.seq for _, t, _, _ in candidates], [d for _, _, _, d in candidates],
-             [t.prev_hash for _, t, _, _ in candidates]), binary=True)}
+        inserted = {
+            r[0]
+            for r in self.conn.raw.execute(
+                "INSERT INTO ticket_keys (id, terminal, seq, hash, prev_hash) "
+                "SELECT id, terminal, seq, hash, prev_hash FROM unnest(%s::text[], %s::text[], %s::bigint[], "
+                "%s::text[], %s::text[]) WITH ORDINALITY AS u(id, terminal, seq, hash, prev_hash, n) ORDER BY n "
+                "ON CONFLICT DO NOTHING RETURNING id",
+                (
+                    [t.id for _, t, _, _ in candidates],
+                    [t.terminal for _, t, _, _ in candidates],
+                    [t.seq for _, t, _, _ in candidates],
+                    [d for _, _, _, d in candidates],
+                    [t.prev_hash for _, t, _, _ in candidates],
+                ),
+                binary=True,
+            )
+        }
         stored, duplicates = [], []
         for candidate in candidates:
             ticket_id = candidate[1].id
@@ -150,16 +171,26 @@ class PgStore(StoreBase):
             return
         by_id, by_seq = {}, {}
         for ticket_id, terminal, seq, digest in self.conn.raw.execute(
-                "SELECT id, terminal, seq, hash FROM ticket_keys WHERE id = ANY(%s) "
-                "OR (terminal, seq) IN (SELECT * FROM unnest(%s::text[], %s::bigint[]))",
-                ([t.id for _, t, _, _ in duplicates], [t.terminal for _, t, _, _ in duplicates],
-                 [t.seq for _, t, _, _ in duplicates]), binary=True):
+            "SELECT id, terminal, seq, hash FROM ticket_keys WHERE id = ANY(%s) "
+            "OR (terminal, seq) IN (SELECT * FROM unnest(%s::text[], %s::bigint[]))",
+            (
+                [t.id for _, t, _, _ in duplicates],
+                [t.terminal for _, t, _, _ in duplicates],
+                [t.seq for _, t, _, _ in duplicates],
+            ),
+            binary=True,
+        ):
             by_id[ticket_id] = by_seq[(terminal, seq)] = digest
         for topic, ticket, payload, digest in duplicates:
             existing = by_id.get(ticket.id) or by_seq.get((ticket.terminal, ticket.seq))
             if existing is not None and existing != digest:
-                dead.append(DeadLetter(topic, f"conflicting duplicate: ticket {ticket.id} was already "
-                                              "stored with different content", payload))
+                dead.append(
+                    DeadLetter(
+                        topic,
+                        f"conflicting duplicate: ticket {ticket.id} was already stored with different content",
+                        payload,
+                    )
+                )
 
     def _write(self, stored: list, now: str, known: dict) -> None:
         """COPY the stored tickets and their lines; ledger, received sequences, chain links, points check."""
@@ -174,11 +205,17 @@ class PgStore(StoreBase):
                 for _, ticket, _, _ in stored:
                     for row in line_rows(ticket):
                         copy.write_row(row)
-            cur.execute("INSERT INTO received SELECT terminal, seq, 'stored', digest "
-                        "FROM unnest(%s::text[], %s::bigint[], %s::text[]) AS u(terminal, seq, digest) "
-                        "ON CONFLICT DO NOTHING",
-                        ([t.terminal for _, t, _, _ in stored], [t.seq for _, t, _, _ in stored],
-                         [payload_digest(p) for _, _, p, _ in stored]), binary=True)
+            cur.execute(
+                "INSERT INTO received SELECT terminal, seq, 'stored', digest "
+                "FROM unnest(%s::text[], %s::bigint[], %s::text[]) AS u(terminal, seq, digest) "
+                "ON CONFLICT DO NOTHING",
+                (
+                    [t.terminal for _, t, _, _ in stored],
+                    [t.seq for _, t, _, _ in stored],
+                    [payload_digest(p) for _, _, p, _ in stored],
+                ),
+                binary=True,
+            )
             self._check_chains(cur, stored, now)
         checked = [ticket for _, ticket, _, _ in stored]
         self._book_points(checked, now, known)
@@ -191,12 +228,20 @@ class PgStore(StoreBase):
             "SELECT b.hash, a.prev_hash FROM unnest(%s::text[], %s::bigint[]) WITH ORDINALITY AS s(terminal, seq, n) "
             "LEFT JOIN ticket_keys b ON b.terminal = s.terminal AND b.seq = s.seq - 1 "
             "LEFT JOIN ticket_keys a ON a.terminal = s.terminal AND a.seq = s.seq + 1 ORDER BY s.n",
-            ([t.terminal for _, t, _, _ in stored], [t.seq for _, t, _, _ in stored]), binary=True).fetchall()
-        breaks = [(*found, now) for (_, ticket, _, digest), (before, after) in zip(stored, neighbours)
-                  for found in chain_breaks(ticket.terminal, ticket.seq, digest, ticket.prev_hash, before, after)]
+            ([t.terminal for _, t, _, _ in stored], [t.seq for _, t, _, _ in stored]),
+            binary=True,
+        ).fetchall()
+        breaks = [
+            (*found, now)
+            for (_, ticket, _, digest), (before, after) in zip(stored, neighbours)
+            for found in chain_breaks(ticket.terminal, ticket.seq, digest, ticket.prev_hash, before, after)
+        ]
         if breaks:
-            cur.executemany("INSERT INTO chain_breaks (terminal, seq, expected_prev_hash, found_prev_hash, "
-                            "detected_at) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING", breaks)
+            cur.executemany(
+                "INSERT INTO chain_breaks (terminal, seq, expected_prev_hash, found_prev_hash, "
+                "detected_at) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                breaks,
+            )
 
     def _insert_ledger(self, rows: list[tuple]) -> None:
         """A claimed ticket is new, so are its ledger causes (ticket:ID:N): COPY, no conflict to skip.

@@ -2,6 +2,7 @@
 
 A ticket's rows (ticket, lines, points ledger) and the hash-chain rule: no database here.
 """
+
 from __future__ import annotations
 
 from programme.ledger import ticket_cause
@@ -18,20 +19,46 @@ def ticket_row(ticket: Ticket, digest: str, now: str, payload: bytes) -> tuple:
             earned += entry.points
         elif entry.kind == "redeem":
             redeemed += entry.points
-    return (ticket.id, ticket.terminal, ticket.seq, ticket.store, ticket.cashier, ticket.closed_at.isoformat(),
-            ticket.card, ticket.total_cents, earned, redeemed, ticket.rules_version, digest, ticket.prev_hash, now,
-            payload)
+    return (
+        ticket.id,
+        ticket.terminal,
+        ticket.seq,
+        ticket.store,
+        ticket.cashier,
+        ticket.closed_at.isoformat(),
+        ticket.card,
+        ticket.total_cents,
+        earned,
+        redeemed,
+        ticket.rules_version,
+        digest,
+        ticket.prev_hash,
+        now,
+        payload,
+    )
 
 
-LINE_COLUMNS = ("ticket_id, line_no, gtin, label, category, quantity, unit_cents, discount_cents, total_cents, "
-                "vat_rate")
+LINE_COLUMNS = "ticket_id, line_no, gtin, label, category, quantity, unit_cents, discount_cents, total_cents, vat_rate"
 
 
 def line_rows(ticket: Ticket) -> list[tuple]:
     """The `lines` columns (LINE_COLUMNS); vat_rate NULL for a line sold before lines carried it."""
     tid = ticket.id
-    return [(tid, n, li.gtin, li.label, li.category, li.quantity, li.unit_cents, li.discount_cents, li.total_cents,
-             line_rate(li)) for n, li in enumerate(ticket.lines)]
+    return [
+        (
+            tid,
+            n,
+            li.gtin,
+            li.label,
+            li.category,
+            li.quantity,
+            li.unit_cents,
+            li.discount_cents,
+            li.total_cents,
+            line_rate(li),
+        )
+        for n, li in enumerate(ticket.lines)
+    ]
 
 
 def ledger_rows(ticket: Ticket, credit: tuple | None = None, only: str | None = None) -> list[tuple]:
@@ -57,13 +84,16 @@ def ledger_rows(ticket: Ticket, credit: tuple | None = None, only: str | None = 
         else:
             found[1] += signed_points(entry)
     closed, card, tid = ticket.closed_at.isoformat(), ticket.card, ticket.id
-    return [(card, kind, points, rule, ticket_cause(tid, n), tid, closed)
-            for (kind, rule), (n, points) in grouped.items() if only is None or kind == only]
+    return [
+        (card, kind, points, rule, ticket_cause(tid, n), tid, closed)
+        for (kind, rule), (n, points) in grouped.items()
+        if only is None or kind == only
+    ]
 
 
-
-def chain_breaks(terminal: str, seq: int, digest: str, prev_hash: str, hash_before: str | None,
-                 prev_hash_after: str | None) -> list[tuple[str, int, str, str]]:
+def chain_breaks(
+    terminal: str, seq: int, digest: str, prev_hash: str, hash_before: str | None, prev_hash_after: str | None
+) -> list[tuple[str, int, str, str]]:
     """Links that do not hold around a stored ticket (its hash `digest`, naming `prev_hash`), as
     (terminal, seq, expected_prev_hash, found_prev_hash).
 
@@ -80,4 +110,4 @@ def chain_breaks(terminal: str, seq: int, digest: str, prev_hash: str, hash_befo
 def chunks(items: list, size: int = 500):
     """`items` in slices of at most `size`: an IN (...) list stays under the engines' parameter limits."""
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]

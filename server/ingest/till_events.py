@@ -3,6 +3,7 @@ training tickets and archivings, received over MQTT (`loyalty/v1/up/{till}/event
 (till, chain, number), checked against the till's registered key, acked after the commit; and the queries
 the ticket explorer and the exceptions page call. SQLite and PostgreSQL alike (server/storage/connection.py).
 """
+
 from __future__ import annotations
 
 import logging
@@ -54,8 +55,12 @@ CANCELLATIONS = ("ticket_cancel", "line_void")
 MAX_PERIOD_DAYS = 366  # the exceptions query reads at most a year
 MAX_THRESHOLD = 1_000_000
 PAGE_SIZE = 50
-EXPLORER_KINDS = {"cancelled": ("ticket_cancel",), "voids": ("line_void",), "reprints": ("reprint",),
-                  "training": ("training_ticket",)}
+EXPLORER_KINDS = {
+    "cancelled": ("ticket_cancel",),
+    "voids": ("line_void",),
+    "reprints": ("reprint",),
+    "training": ("training_ticket",),
+}
 
 
 class TillEventError(ServerError):
@@ -87,8 +92,10 @@ def _reason(conn, event: JournalEvent) -> str:
     lines = sum(line.total_cents for line in event.lines)
     if event.total_cents != lines:  # recomputed here: a till is not trusted
         return f"{event.name}: its total {event.total_cents} is not the sum of its lines {lines}"
-    other = conn.execute("SELECT 1 FROM till_events WHERE terminal = ? AND chain = ? AND seq = ?",
-                         (event.terminal, event.chain, event.seq)).fetchone()
+    other = conn.execute(
+        "SELECT 1 FROM till_events WHERE terminal = ? AND chain = ? AND seq = ?",
+        (event.terminal, event.chain, event.seq),
+    ).fetchone()
     if other:
         return f"{event.name} was already received with other content: one of the two was altered"
     return ""
@@ -101,21 +108,40 @@ def store_event(conn, payload: bytes, terminal: str, now: str) -> Stored:
     except EventError as exc:
         return Stored("refused", None, str(exc))
     if event.terminal != terminal:
-        return Stored("refused", None, f"terminal mismatch: topic is for {terminal} but the event says "
-                                       f"{event.terminal}")
+        return Stored(
+            "refused", None, f"terminal mismatch: topic is for {terminal} but the event says {event.terminal}"
+        )
     digest = event_hash(event)
     with conn:
-        if conn.execute("SELECT 1 FROM till_events WHERE terminal = ? AND chain = ? AND seq = ? AND hash = ?",
-                        (event.terminal, event.chain, event.seq, digest)).fetchone():
+        if conn.execute(
+            "SELECT 1 FROM till_events WHERE terminal = ? AND chain = ? AND seq = ? AND hash = ?",
+            (event.terminal, event.chain, event.seq, digest),
+        ).fetchone():
             return Stored("duplicate", event)
         reason = _reason(conn, event)
         conn.execute(
             "INSERT INTO till_events (terminal, chain, seq, kind, at, store, cashier, after_seq, ticket_id, copy, "
             "total_cents, hash, status, reason, received_at, payload) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (event.terminal, event.chain, event.seq, event.kind, event.at.isoformat(), event.store, event.cashier,
-             event.after_seq, event.ticket_id, event.copy, event.total_cents, digest,
-             FLAGGED if reason else VERIFIED, reason, now, payload.decode()))
+            (
+                event.terminal,
+                event.chain,
+                event.seq,
+                event.kind,
+                event.at.isoformat(),
+                event.store,
+                event.cashier,
+                event.after_seq,
+                event.ticket_id,
+                event.copy,
+                event.total_cents,
+                digest,
+                FLAGGED if reason else VERIFIED,
+                reason,
+                now,
+                payload.decode(),
+            ),
+        )
     return Stored(FLAGGED if reason else VERIFIED, event, reason)
 
 
@@ -156,8 +182,9 @@ class EventIngestor:
                 try:
                     self.handle(conn, *item)
                 except Exception as exc:  # noqa: BLE001 - not acked: the till sends it again; ingest goes on
-                    log_event(log, "event_not_stored", logging.ERROR, topic=item[0],
-                              error=f"{type(exc).__name__}: {exc}")
+                    log_event(
+                        log, "event_not_stored", logging.ERROR, topic=item[0], error=f"{type(exc).__name__}: {exc}"
+                    )
         finally:
             conn.close()
 
@@ -172,8 +199,14 @@ class EventIngestor:
         if result.reason:
             log_event(log, "event_flagged", logging.WARNING, topic=topic, reason=result.reason)
         self.stored += result.status != "duplicate"
-        ack = Ack(schema=SCHEMA_VERSION, terminal=terminal, acked_to=result.event.seq,
-                  digest=payload_digest(payload), at=datetime.now(timezone.utc), flow="events")
+        ack = Ack(
+            schema=SCHEMA_VERSION,
+            terminal=terminal,
+            acked_to=result.event.seq,
+            digest=payload_digest(payload),
+            at=datetime.now(timezone.utc),
+            flow="events",
+        )
         self.client.publish(topics.acks(terminal), encode(ack), qos=1)
         return result
 
@@ -204,8 +237,9 @@ def _rows(conn, sql: str, args=()) -> list[dict]:
     return [dict(row) for row in conn.execute(sql, args).fetchall()]
 
 
-EVENT_COLUMNS = ("terminal, chain, seq, kind, at, store, cashier, after_seq, ticket_id, copy, total_cents, "
-                 "status, reason")
+EVENT_COLUMNS = (
+    "terminal, chain, seq, kind, at, store, cashier, after_seq, ticket_id, copy, total_cents, status, reason"
+)
 
 
 def events_of_ticket(conn, ticket_id: str, terminal: str, seq: int, closed_at) -> list[dict]:
@@ -217,17 +251,32 @@ def events_of_ticket(conn, ticket_id: str, terminal: str, seq: int, closed_at) -
         return []
     if isinstance(closed_at, datetime):
         closed_at = closed_at.astimezone(timezone.utc).isoformat()
-    during = _rows(conn, f"SELECT {EVENT_COLUMNS} FROM till_events WHERE terminal = ? AND chain = 'events' "
-                         "AND after_seq = ? AND kind IN ('line_void', 'ticket_cancel') AND at <= ? ORDER BY seq",
-                   (terminal, seq - 1, str(closed_at)))
+    during = _rows(
+        conn,
+        f"SELECT {EVENT_COLUMNS} FROM till_events WHERE terminal = ? AND chain = 'events' "
+        "AND after_seq = ? AND kind IN ('line_void', 'ticket_cancel') AND at <= ? ORDER BY seq",
+        (terminal, seq - 1, str(closed_at)),
+    )
     last_cancel = max((i for i, e in enumerate(during) if e["kind"] == "ticket_cancel"), default=-1)
-    reprints = _rows(conn, f"SELECT {EVENT_COLUMNS} FROM till_events WHERE terminal = ? AND ticket_id = ? "
-                           "AND kind = 'reprint' ORDER BY seq", (terminal, ticket_id))
-    return during[last_cancel + 1:] + reprints
+    reprints = _rows(
+        conn,
+        f"SELECT {EVENT_COLUMNS} FROM till_events WHERE terminal = ? AND ticket_id = ? "
+        "AND kind = 'reprint' ORDER BY seq",
+        (terminal, ticket_id),
+    )
+    return during[last_cancel + 1 :] + reprints
 
 
-def search(conn, what: str, *, store: str = "", terminal: str = "", start: date | None = None,
-           end: date | None = None, page: int = 1) -> list[dict]:
+def search(
+    conn,
+    what: str,
+    *,
+    store: str = "",
+    terminal: str = "",
+    start: date | None = None,
+    end: date | None = None,
+    page: int = 1,
+) -> list[dict]:
     """A page of events of one explorer kind (cancelled, voids, reprints, training), newest first."""
     from server.storage.connection import has_table
 
@@ -273,8 +322,9 @@ def cancellations(conn, start: date, end: date, threshold: int, kinds: tuple[str
         raise TillEventError(f"threshold {threshold} is outside 1 to {MAX_THRESHOLD}: give a number of cancellations")
     unknown = [k for k in kinds if k not in CANCELLATIONS + ("reprint",)]
     if unknown or not kinds:
-        raise TillEventError(f"kinds {unknown or list(kinds)} not known: "
-                             "choose among ticket_cancel, line_void, reprint")
+        raise TillEventError(
+            f"kinds {unknown or list(kinds)} not known: choose among ticket_cancel, line_void, reprint"
+        )
     result: dict[str, list[dict]] = {"tills": [], "cashiers": []}
     if not has_table(conn, "till_events"):
         return result
@@ -282,22 +332,29 @@ def cancellations(conn, start: date, end: date, threshold: int, kinds: tuple[str
     args = (*kinds, _utc_start(start), _utc_start(end + timedelta(days=1)))
     for name, group in (("tills", "terminal, store"), ("cashiers", "terminal, store, cashier")):
         # One row per event: a flagged copy of an event head office also holds verified does not count again.
-        rows = _rows(conn, f"SELECT {group}, kind, count(*) AS n, sum(total_cents) AS cents FROM till_events t "
-                           f"WHERE chain = 'events' AND kind IN ({marks}) AND at >= ? AND at < ? "
-                           "AND (status = 'verified' OR NOT EXISTS (SELECT 1 FROM till_events v WHERE "
-                           "v.terminal = t.terminal AND v.chain = t.chain AND v.seq = t.seq "
-                           "AND v.status = 'verified')) "
-                           f"GROUP BY {group}, kind", args)
+        rows = _rows(
+            conn,
+            f"SELECT {group}, kind, count(*) AS n, sum(total_cents) AS cents FROM till_events t "
+            f"WHERE chain = 'events' AND kind IN ({marks}) AND at >= ? AND at < ? "
+            "AND (status = 'verified' OR NOT EXISTS (SELECT 1 FROM till_events v WHERE "
+            "v.terminal = t.terminal AND v.chain = t.chain AND v.seq = t.seq "
+            "AND v.status = 'verified')) "
+            f"GROUP BY {group}, kind",
+            args,
+        )
         merged: dict[tuple, dict] = {}
         for row in rows:
             key = tuple(row[c.strip()] for c in group.split(","))
-            entry = merged.setdefault(key, {**{c.strip(): row[c.strip()] for c in group.split(",")},
-                                            "count": 0, "cents": 0, "by_kind": {}})
+            entry = merged.setdefault(
+                key, {**{c.strip(): row[c.strip()] for c in group.split(",")}, "count": 0, "cents": 0, "by_kind": {}}
+            )
             entry["count"] += row["n"]
             entry["cents"] += row["cents"] or 0
             entry["by_kind"][row["kind"]] = row["n"]
-        result[name] = sorted((e for e in merged.values() if e["count"] >= threshold),
-                              key=lambda e: (-e["count"], e["terminal"], e.get("cashier", "")))
+        result[name] = sorted(
+            (e for e in merged.values() if e["count"] >= threshold),
+            key=lambda e: (-e["count"], e["terminal"], e.get("cashier", "")),
+        )
     return result
 
 
@@ -308,8 +365,9 @@ def held_events(conn, terminal: str) -> list[JournalEvent] | None:
 
     if not has_table(conn, "till_events"):
         return None
-    rows = conn.execute("SELECT payload FROM till_events WHERE terminal = ? AND status = ? ORDER BY chain, seq",
-                        (terminal, VERIFIED)).fetchall()
+    rows = conn.execute(
+        "SELECT payload FROM till_events WHERE terminal = ? AND status = ? ORDER BY chain, seq", (terminal, VERIFIED)
+    ).fetchall()
     return [decode_event(row[0]) for row in rows]
 
 
@@ -318,6 +376,5 @@ def chain_problems(conn, terminal: str) -> list[str]:
     each chain unbroken from its first event."""
     row = conn.execute("SELECT public_key FROM till_keys WHERE terminal = ?", (terminal,)).fetchone()
     if row is None:
-        raise TillEventError(f"till {terminal} has no registered key: register it with "
-                             "`loyalty server register-till`")
+        raise TillEventError(f"till {terminal} has no registered key: register it with `loyalty server register-till`")
     return verify_chain(held_events(conn, terminal) or [], load_public_key(row[0]))

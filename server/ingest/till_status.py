@@ -3,6 +3,7 @@
 One row per till, replaced by each newer report; the table sits beside the ticket store (SQLite or
 PostgreSQL: the SQL here is the common subset, run through server.ingest.store_pg's `?` adapter there).
 """
+
 from __future__ import annotations
 
 from datetime import timezone
@@ -23,8 +24,17 @@ CREATE TABLE IF NOT EXISTS till_status (
 )
 """
 
-COLUMNS = ("terminal", "sent_at", "received_at", "backlog", "oldest_unacked_at", "last_seq", "last_acked_seq",
-           "rules_version", "software")
+COLUMNS = (
+    "terminal",
+    "sent_at",
+    "received_at",
+    "backlog",
+    "oldest_unacked_at",
+    "last_seq",
+    "last_acked_seq",
+    "rules_version",
+    "software",
+)
 
 
 def ensure_schema(conn) -> None:
@@ -43,9 +53,18 @@ def record_status(conn, status: TillStatus, received_at: str) -> bool:
             "last_seq = excluded.last_seq, last_acked_seq = excluded.last_acked_seq, "
             "rules_version = excluded.rules_version, software = excluded.software "
             "WHERE excluded.sent_at >= till_status.sent_at",
-            (status.terminal, status.sent_at.astimezone(timezone.utc).isoformat(), received_at, status.backlog, oldest,
-             status.last_seq,
-             status.last_acked_seq, status.rules_version, status.software))
+            (
+                status.terminal,
+                status.sent_at.astimezone(timezone.utc).isoformat(),
+                received_at,
+                status.backlog,
+                oldest,
+                status.last_seq,
+                status.last_acked_seq,
+                status.rules_version,
+                status.software,
+            ),
+        )
         return cur.rowcount > 0
 
 

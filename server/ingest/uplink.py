@@ -9,6 +9,7 @@ useless: the session is clean. A status or request that cannot be read goes to t
 The rules message is learnt only when head office signed it (sync/signed.py) and it is not older than
 the last one learnt: anything else goes to the dead letters with the reason.
 """
+
 from __future__ import annotations
 
 import logging
@@ -38,8 +39,9 @@ log = logging.getLogger("loyalty.uplink")
 class Uplink:
     """Subscribe to every till's status and requests; start()/stop() or a context manager."""
 
-    def __init__(self, store_path: str, broker: BrokerUrl, client_id: str = "loyalty-server-uplink",
-                 trust: Trust | None = None):
+    def __init__(
+        self, store_path: str, broker: BrokerUrl, client_id: str = "loyalty-server-uplink", trust: Trust | None = None
+    ):
         self.store_path = str(store_path)
         self.trust = trust if trust is not None else Trust.default()  # head office's key: checks the rules
         self._rules_issued_at: datetime | None = None  # of the last rules message learnt
@@ -152,16 +154,20 @@ class Uplink:
                 with conn:
                     record_version(conn, published.toml, now)
             except ProgrammeError as exc:
-                self._dead_letter(conn, topic, None, f"rules version {published.version} not recorded: {exc}",
-                                  payload, now)
+                self._dead_letter(
+                    conn, topic, None, f"rules version {published.version} not recorded: {exc}", payload, now
+                )
                 continue
             self.rules_versions += 1
             log_event(log, "rules_version_learnt", version=published.version, effective_from=published.effective_from)
 
     def _dead_letter(self, conn, topic: str, terminal: str | None, reason: str, payload: bytes, now: str) -> None:
         with conn:
-            conn.execute("INSERT INTO dead_letters (received_at, topic, terminal, seq, reason, payload) "
-                         "VALUES (?, ?, ?, ?, ?, ?)", (now, topic, terminal, None, reason, payload))
+            conn.execute(
+                "INSERT INTO dead_letters (received_at, topic, terminal, seq, reason, payload) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (now, topic, terminal, None, reason, payload),
+            )
         self.dead_letters += 1
         log_event(log, "dead_letter", logging.WARNING, topic=topic, reason=reason)
 

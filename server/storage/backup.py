@@ -3,6 +3,7 @@
 Both write a private (0600) temporary file beside the target and put it in place only once it is whole
 and checked: a failure leaves nothing behind, and neither ever writes through a symbolic link.
 """
+
 from __future__ import annotations
 
 import os
@@ -49,8 +50,9 @@ def _copy(db: Path, tmp: Path, progress: Callable[[int, int], None]) -> tuple[in
     source = sqlite3.connect(db)
     target = sqlite3.connect(tmp)
     try:
-        source.backup(target, pages=PAGES_PER_STEP,
-                      progress=lambda status, remaining, total: progress(total - remaining, total))
+        source.backup(
+            target, pages=PAGES_PER_STEP, progress=lambda status, remaining, total: progress(total - remaining, total)
+        )
         return target.execute("SELECT count(*) FROM tickets").fetchone()[0], _check(target)
     finally:
         target.close()
@@ -70,8 +72,9 @@ def restore(backup_file: str | Path, db: str | Path) -> dict:
     except UnsafeFileError as exc:
         raise StoreError(f"{exc}, a restore never overwrites") from None
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"cannot restore {backup_file}: {exc}; give a file written by `loyalty server backup`") \
-            from None
+        raise StoreError(
+            f"cannot restore {backup_file}: {exc}; give a file written by `loyalty server backup`"
+        ) from None
     return {"restored": str(db), "tickets": tickets}
 
 

@@ -9,6 +9,7 @@ SQL that differs beyond that asks `dialect(conn)` ("sqlite" or "postgresql") and
 spelling; `lastrowid` has no PostgreSQL equivalent: write `INSERT ... RETURNING id` (SQLite 3.35+
 has it too) and read the row.
 """
+
 from __future__ import annotations
 
 import re
@@ -77,7 +78,7 @@ def is_postgres(target) -> bool:
 
 
 def dialect(conn) -> str:
-    """"sqlite" for a sqlite3.Connection, "postgresql" for a PgConnection."""
+    """ "sqlite" for a sqlite3.Connection, "postgresql" for a PgConnection."""
     return getattr(conn, "dialect", SQLITE)
 
 
@@ -108,8 +109,14 @@ def joined_or_own_transaction(conn) -> Iterator:
 def has_column(conn, table: str, column: str) -> bool:
     """Whether `table` has `column` (a column added by a later version may be missing from an old database)."""
     if dialect(conn) == POSTGRESQL:
-        return conn.execute("SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
-                            "AND table_name = ? AND column_name = ?", (table, column)).fetchone() is not None
+        return (
+            conn.execute(
+                "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+                "AND table_name = ? AND column_name = ?",
+                (table, column),
+            ).fetchone()
+            is not None
+        )
     return any(row[1] == column for row in conn.execute(f"PRAGMA table_info({table})").fetchall())
 
 
@@ -123,7 +130,7 @@ def translate(sql: str, with_params: bool = True) -> str:
         sql = sql.replace("INSERT OR IGNORE INTO", "INSERT INTO")
         returning = _RETURNING.search(sql)
         if returning:
-            sql = sql[:returning.start()] + " ON CONFLICT DO NOTHING" + sql[returning.start():]
+            sql = sql[: returning.start()] + " ON CONFLICT DO NOTHING" + sql[returning.start() :]
         else:
             sql = sql.rstrip().rstrip(";") + " ON CONFLICT DO NOTHING"
     return sql
@@ -302,8 +309,10 @@ def connect_postgres(url: str, schema: bool = True) -> PgConnection:
     try:
         return PgConnection(connect_pg(url, schema))
     except psycopg.OperationalError as exc:
-        raise StoreError(f"cannot open the PostgreSQL database {redacted(url)}: {str(exc).strip()}; "
-                         "check the URL and that the server runs") from None
+        raise StoreError(
+            f"cannot open the PostgreSQL database {redacted(url)}: {str(exc).strip()}; "
+            "check the URL and that the server runs"
+        ) from None
 
 
 def open_connection(target: str | Path):

@@ -1,4 +1,5 @@
 """SQLite DDL in PostgreSQL's spelling, for the tables whose schema is written once for both engines."""
+
 from __future__ import annotations
 
 import re

@@ -5,6 +5,7 @@ ledger; the desk has its own tables (server.storage.desk_schema) and appends led
 `open_db(target)` takes a SQLite file path or a postgresql:// URL; the connection has sqlite3's API on
 both (server/storage/connection.py), and SQL that must differ asks `dialect(conn)`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from server.storage.connection import (
 )
 
 DESK_WRITE_LOCK = 0x10CA1A  # advisory lock id: the desk's actions write one at a time
+
 
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,6 +1,7 @@
 """The desk's tables beside the ticket store, in the same database: users, API tokens, log-in throttling,
 customers, cards, the audit trail. Written once in SQLite's spelling; PostgreSQL's is derived. Applied by the
 numbered migrations (server.storage.migrations)."""
+
 from __future__ import annotations
 
 from server.storage.ddl import postgres_schema

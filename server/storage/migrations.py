@@ -8,6 +8,7 @@ adds only what is missing, so any older database ends with the same shape as a n
 
 To change the schema, append a Migration; never edit one that has shipped.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -54,12 +55,14 @@ def _sqlite_script(script: str) -> Callable[[sqlite3.Connection], None]:
     def run(conn: sqlite3.Connection) -> None:
         for statement in statements(script):
             conn.execute(statement)
+
     return run
 
 
 def _pg_script(script: str) -> Callable[[object], None]:
     def run(conn) -> None:
         conn.execute(script)
+
     return run
 
 
@@ -70,14 +73,22 @@ def _pg_card_points(conn) -> None:
 
 def _add_column(table: str, column: str, definition: str) -> Callable[[object], None]:
     """ALTER TABLE ... ADD COLUMN, unless an older version's opener added it already."""
+
     def run(conn) -> None:
         if isinstance(conn, sqlite3.Connection):
             present = column in {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
         else:
-            present = conn.execute("SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
-                                   "AND table_name = %s AND column_name = %s", (table, column)).fetchone() is not None
+            present = (
+                conn.execute(
+                    "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+                    "AND table_name = %s AND column_name = %s",
+                    (table, column),
+                ).fetchone()
+                is not None
+            )
         if not present:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+
     return run
 
 
@@ -86,20 +97,35 @@ def _nothing(conn) -> None:
 
 
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "the ticket store's tables",
-              _sqlite_script(ticket_schema.SQLITE_SCHEMA + ticket_schema.RETURNS_SCHEMA + ticket_schema.HELD_SCHEMA),
-              _pg_script(ticket_schema.PG_SCHEMA + ticket_schema.RETURNS_SCHEMA + ticket_schema.HELD_SCHEMA)),
-    Migration(2, "ledger.lot_at: points moved between cards keep their lot's date",
-              ticket_schema.add_lot_at, _nothing),  # PG_SCHEMA adds it IF NOT EXISTS
+    Migration(
+        1,
+        "the ticket store's tables",
+        _sqlite_script(ticket_schema.SQLITE_SCHEMA + ticket_schema.RETURNS_SCHEMA + ticket_schema.HELD_SCHEMA),
+        _pg_script(ticket_schema.PG_SCHEMA + ticket_schema.RETURNS_SCHEMA + ticket_schema.HELD_SCHEMA),
+    ),
+    Migration(
+        2, "ledger.lot_at: points moved between cards keep their lot's date", ticket_schema.add_lot_at, _nothing
+    ),  # PG_SCHEMA adds it IF NOT EXISTS
     Migration(3, "card_points, each card's balance kept by triggers", ticket_schema.add_card_points, _pg_card_points),
     Migration(4, "the desk's tables", _sqlite_script(desk_schema.DESK_SCHEMA), _pg_script(desk_schema.DESK_SCHEMA_PG)),
-    Migration(5, "users.session_version: log-out and password changes end sessions",
-              _add_column("users", "session_version", "INTEGER NOT NULL DEFAULT 0"),
-              _add_column("users", "session_version", "INTEGER NOT NULL DEFAULT 0")),
-    Migration(6, "lines.vat_rate: each line keeps the VAT rate it was sold at (NULL: sold before)",
-              _add_column("lines", "vat_rate", "INTEGER"), _add_column("lines", "vat_rate", "INTEGER")),
-    Migration(7, "users.language: the pages' language a user chose (fr, en; NULL: the browser's)",
-              _add_column("users", "language", "TEXT"), _add_column("users", "language", "TEXT")),
+    Migration(
+        5,
+        "users.session_version: log-out and password changes end sessions",
+        _add_column("users", "session_version", "INTEGER NOT NULL DEFAULT 0"),
+        _add_column("users", "session_version", "INTEGER NOT NULL DEFAULT 0"),
+    ),
+    Migration(
+        6,
+        "lines.vat_rate: each line keeps the VAT rate it was sold at (NULL: sold before)",
+        _add_column("lines", "vat_rate", "INTEGER"),
+        _add_column("lines", "vat_rate", "INTEGER"),
+    ),
+    Migration(
+        7,
+        "users.language: the pages' language a user chose (fr, en; NULL: the browser's)",
+        _add_column("users", "language", "TEXT"),
+        _add_column("users", "language", "TEXT"),
+    ),
 )
 LATEST = MIGRATIONS[-1].number
 
@@ -143,7 +169,9 @@ def _run(conn, engine: str, mark: str) -> list[int]:
     done = []
     for migration in MIGRATIONS[start:]:
         (migration.sqlite if engine == SQLITE else migration.postgresql)(conn)
-        conn.execute(f"INSERT INTO schema_migrations (number, name, applied_at) VALUES ({mark}, {mark}, {mark})",
-                     (migration.number, migration.name, _now()))
+        conn.execute(
+            f"INSERT INTO schema_migrations (number, name, applied_at) VALUES ({mark}, {mark}, {mark})",
+            (migration.number, migration.name, _now()),
+        )
         done.append(migration.number)
     return done

@@ -4,6 +4,7 @@
 system cluster. PostgreSQL refuses to run as root: as root, it runs as the `postgres` system user
 (created by the package) through `runuser`, in a directory that user owns.
 """
+
 from __future__ import annotations
 
 import glob
@@ -73,20 +74,42 @@ class LocalPostgres:
             shutil.chown(self.dir, SYSTEM_USER, SYSTEM_USER)
         if not self.data.exists():
             done = subprocess.run(
-                self._as_owner(str(self.bin_dir / "initdb"), "-D", str(self.data), "-U", self.user,
-                               "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-instructions",
-                               *([] if self.durable else ["--no-sync"])),
-                capture_output=True, text=True)
+                self._as_owner(
+                    str(self.bin_dir / "initdb"),
+                    "-D",
+                    str(self.data),
+                    "-U",
+                    self.user,
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--locale=C.UTF-8",
+                    "--no-instructions",
+                    *([] if self.durable else ["--no-sync"]),
+                ),
+                capture_output=True,
+                text=True,
+            )
             if done.returncode:
                 raise ServerError(f"initdb failed with code {done.returncode}: {done.stderr.strip()}")
-        options = ["-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.dir}",
-                   "-c", "max_connections=50", "-c", "shared_buffers=128MB"]
+        options = [
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            f"unix_socket_directories={self.dir}",
+            "-c",
+            "max_connections=50",
+            "-c",
+            "shared_buffers=128MB",
+        ]
         if not self.durable:
             options += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
         log = open(self.dir / "postgres.log", "ab")
         self.proc = subprocess.Popen(
             self._as_owner(str(self.bin_dir / "postgres"), "-D", str(self.data), "-p", str(self.port), *options),
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         log.close()
         self._wait_ready()
         return self
@@ -95,8 +118,7 @@ class LocalPostgres:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise ServerError(f"postgres exited with code {self.proc.returncode} at start: "
-                                  f"{self.log_tail()}")
+                raise ServerError(f"postgres exited with code {self.proc.returncode} at start: {self.log_tail()}")
             ready = subprocess.run([str(self.bin_dir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)])
             if ready.returncode == 0:
                 self.pid = int((self.data / "postmaster.pid").read_text().split()[0])

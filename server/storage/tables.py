@@ -1,5 +1,6 @@
 """Tables a feature creates when they are missing (before numbered migrations, server.storage.migrations, took
 over the core schema), and times written so that SQL compares them as text."""
+
 from __future__ import annotations
 
 from datetime import datetime

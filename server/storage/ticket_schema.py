@@ -4,6 +4,7 @@ returns' links, held points, card balances. On PostgreSQL tickets are range-part
 Declared here, in the lowest layer, and applied by the numbered migrations (server.storage.migrations) that
 every opener runs (server.storage.connection), so every part of the server sees the same database.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -175,8 +176,12 @@ SQLITE_CARD_POINTS = [
 
 def add_card_points(conn: sqlite3.Connection) -> None:
     """`card_points` and its triggers; a database made before them gets its balances summed once."""
-    present = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'ledger_points_%'"
-                           ).fetchone()[0] == 3
+    present = (
+        conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'ledger_points_%'"
+        ).fetchone()[0]
+        == 3
+    )
     if present:
         return
     conn.execute(SQLITE_CARD_POINTS[0])

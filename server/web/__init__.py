@@ -4,6 +4,7 @@ Config layers, later wins: DEFAULTS; `loyalty.cfg` in the instance folder; the f
 LOYALTY_CONFIG; LOYALTY_* environment variables (LOYALTY_DB, LOYALTY_BROKER, LOYALTY_SECRET_KEY...);
 the test config. A SECRET_KEY not given is generated once into the instance folder (never the repo).
 """
+
 from __future__ import annotations
 
 import os
@@ -38,8 +39,10 @@ DEFAULTS = {
 SECRET_FILE = "secret_key"
 # Sent with every response. Styles may be inline only for pygal's SVG charts; no inline script at all.
 SECURITY_HEADERS = {
-    "Content-Security-Policy": ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-                                "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"),
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
@@ -47,9 +50,15 @@ SECURITY_HEADERS = {
 }
 
 # Flask-WTF's reasons for refusing a form, as it words them (translated when shown).
-CSRF_REASONS = (N_("The CSRF token is missing."), N_("The CSRF token is invalid."), N_("The CSRF token has expired."),
-                N_("The CSRF session token is missing."), N_("The CSRF tokens do not match."),
-                N_("The referrer header is missing."), N_("The referrer does not match the host."))
+CSRF_REASONS = (
+    N_("The CSRF token is missing."),
+    N_("The CSRF token is invalid."),
+    N_("The CSRF token has expired."),
+    N_("The CSRF session token is missing."),
+    N_("The CSRF tokens do not match."),
+    N_("The referrer header is missing."),
+    N_("The referrer does not match the host."),
+)
 
 API_PREFIX = "/api/"
 
@@ -80,8 +89,11 @@ def _trust_proxies(app: Flask) -> None:
 
 def create_app(test_config: dict | None = None, instance_path: str | None = None) -> Flask:
     instance_path = instance_path or os.environ.get("LOYALTY_INSTANCE_PATH")
-    app = Flask(__name__, instance_path=str(Path(instance_path).resolve()) if instance_path else None,
-                instance_relative_config=True)
+    app = Flask(
+        __name__,
+        instance_path=str(Path(instance_path).resolve()) if instance_path else None,
+        instance_relative_config=True,
+    )
     app.url_map.converters["int"] = BoundedInt  # before any route is added
     app.config.from_mapping(DEFAULTS)
     app.config.from_pyfile("loyalty.cfg", silent=True)
@@ -138,8 +150,11 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
 
     @app.errorhandler(CSRFError)
     def csrf_refused(exc):
-        return render_template("error.html", title=_("Form refused"), message=_(
-            "{reason} Reload the page and send the form again.").format(reason=_(exc.description))), 400
+        return render_template(
+            "error.html",
+            title=_("Form refused"),
+            message=_("{reason} Reload the page and send the form again.").format(reason=_(exc.description)),
+        ), 400
 
     @app.errorhandler(403)
     def forbidden(exc):
@@ -166,9 +181,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     app.register_blueprint(api.bp)
     from . import office, office_campaigns, office_exceptions, office_next_offers, office_tickets  # head office pages
 
-    for blueprint in (office.bp, office_tickets.bp, office_campaigns.bp, office_next_offers.bp,
-                      office_exceptions.bp):
+    for blueprint in (office.bp, office_tickets.bp, office_campaigns.bp, office_next_offers.bp, office_exceptions.bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api.bp)
     return app
-

@@ -1,4 +1,5 @@
 """JSON API /api/v1 with token auth (`Authorization: Bearer TOKEN`): what the desk pages show, read-only."""
+
 from __future__ import annotations
 
 from functools import wraps
@@ -21,14 +22,18 @@ def token_roles(*allowed: str):
             header = request.headers.get("Authorization", "")
             user = accounts.user_for_token(db(), header[7:].strip()) if header.startswith("Bearer ") else None
             if user is None:
-                return jsonify(error="missing or unknown API token: send Authorization: Bearer TOKEN "
-                                     "(create one with `loyalty admin create-token NAME`)"), 401
+                return jsonify(
+                    error="missing or unknown API token: send Authorization: Bearer TOKEN "
+                    "(create one with `loyalty admin create-token NAME`)"
+                ), 401
             if user.role not in allowed:
                 return jsonify(error=f"your role ({user.role}) may not do this: ask a {' or '.join(allowed)}"), 403
             g.api_user = user
             return view(*args, **kwargs)
+
         checked.roles = allowed
         return checked
+
     return decorate
 
 
@@ -61,8 +66,13 @@ def profile_json(shown: dict) -> dict | None:
     c = shown["customer"]
     if not c["consent_profiling"] or c["erased_at"]:
         return None
-    return customer_profile(db(), c["id"], [card["number"] for card in shown["cards"]],
-                            datetime.now(timezone.utc).date(), cache_as=str(current_app.config["DB"])).as_json()
+    return customer_profile(
+        db(),
+        c["id"],
+        [card["number"] for card in shown["cards"]],
+        datetime.now(timezone.utc).date(),
+        cache_as=str(current_app.config["DB"]),
+    ).as_json()
 
 
 @bp.route("/customers/<int:customer_id>/statement")

@@ -1,4 +1,5 @@
 """Log in and out (rate-limited), one's own password, and the admin's users: create, disable, reset, revoke."""
+
 from __future__ import annotations
 
 import re
@@ -65,8 +66,9 @@ def change_password():
     try:
         if form.get("new", "") != form.get("again", ""):
             raise InvalidInput(_("the two new passwords differ: type the same one twice"))
-        user = accounts.change_password(db(), current_user.name, form.get("current", ""), form.get("new", ""),
-                                        request.remote_addr or "unknown")
+        user = accounts.change_password(
+            db(), current_user.name, form.get("current", ""), form.get("new", ""), request.remote_addr or "unknown"
+        )
     except accounts.LoginThrottled as exc:
         return render_template("password.html", error=str(exc)), 429, {"Retry-After": str(exc.retry_after)}
     except DeskError as exc:
@@ -99,6 +101,7 @@ def disable_user(name: str):
     def act():
         accounts.disable_user(db(), name, current_user.name)
         return _("User {name} disabled; their sessions ended.").format(name=name)
+
     return _admin_action(act)
 
 
@@ -117,7 +120,9 @@ def reset_password(name: str):
 def unlock(name: str):
     def act():
         return _("Log-in of {name} unlocked ({count} address(es)).").format(
-            name=name, count=accounts.unlock(db(), name, current_user.name))
+            name=name, count=accounts.unlock(db(), name, current_user.name)
+        )
+
     return _admin_action(act)
 
 
@@ -126,7 +131,9 @@ def unlock(name: str):
 def revoke_tokens(name: str):
     def act():
         return _("{count} API token(s) of {name} revoked.").format(
-            count=accounts.revoke_tokens(db(), name, current_user.name), name=name)
+            count=accounts.revoke_tokens(db(), name, current_user.name), name=name
+        )
+
     return _admin_action(act)
 
 

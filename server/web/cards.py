@@ -1,4 +1,5 @@
 """Card actions from the customer page: issue, block, unblock, replace, merge; the hot-list is pushed after."""
+
 from __future__ import annotations
 
 import logging
@@ -40,8 +41,11 @@ def issue(customer_id: int):
         attached = cards.issue(db(), customer_id, number, current_user.name, card_prefixes())
     except DeskError as exc:
         return show(customer_id, str(exc), status_of(exc))
-    flash(_("Card {number} issued; {count} earlier ticket(s) attached to this customer.").format(
-        number=number.strip(), count=attached))
+    flash(
+        _("Card {number} issued; {count} earlier ticket(s) attached to this customer.").format(
+            number=number.strip(), count=attached
+        )
+    )
     return redirect(url_for("customers.view", customer_id=customer_id))
 
 
@@ -74,6 +78,7 @@ def _status_change(number: str, change, done: str):
     def act():
         change(db(), number, reason, current_user.name)
         return _(done).format(number=number, reason=reason.strip())
+
     return _card_action(number, act)
 
 
@@ -85,7 +90,9 @@ def replace(number: str):
     def act():
         points = cards.replace(db(), number, new, why, current_user.name, card_prefixes())
         return _("Card {number} {why} and replaced by {new}; {points} points moved.").format(
-            number=number, why=_(why), new=new.strip(), points=points)
+            number=number, why=_(why), new=new.strip(), points=points
+        )
+
     return _card_action(number, act)
 
 
@@ -95,10 +102,19 @@ def transfer(number: str):
     form = request.form
 
     def act():
-        points = cards.transfer_points(db(), number, form.get("to_card", ""), form.get("points", ""),
-                                       form.get("reason", ""), current_user.name, card_prefixes())
+        points = cards.transfer_points(
+            db(),
+            number,
+            form.get("to_card", ""),
+            form.get("points", ""),
+            form.get("reason", ""),
+            current_user.name,
+            card_prefixes(),
+        )
         return _("{points} points moved from card {number} to card {to_card}.").format(
-            points=points, number=number, to_card=form.get("to_card", "").strip())
+            points=points, number=number, to_card=form.get("to_card", "").strip()
+        )
+
     return _card_action(number, act)
 
 
@@ -111,6 +127,9 @@ def merge(customer_id: int):
         moved = cards.merge(db(), customer_id, other_id, current_user.name, request.form.get("reason", ""))
     except DeskError as exc:
         return show(customer_id, str(exc), status_of(exc))
-    flash(_("Customer {other} merged into this one; {count} card(s) moved with their tickets and points.").format(
-        other=other, count=moved))
+    flash(
+        _("Customer {other} merged into this one; {count} card(s) moved with their tickets and points.").format(
+            other=other, count=moved
+        )
+    )
     return redirect(url_for("customers.view", customer_id=customer_id))

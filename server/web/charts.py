@@ -1,4 +1,5 @@
 """SVG charts for the head-office pages (pygal), inline, with no external scripts."""
+
 from __future__ import annotations
 
 import sys
@@ -12,20 +13,40 @@ from programme.i18n import _, format_number
 # later failed import then warns (ImportWarning: find_spec not found), an error under our tests.
 sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "PluginImportFixer"]
 
-STYLE = Style(background="#ffffff", plot_background="#ffffff", colors=("#0b6e4f", "#b54708", "#667085"),
-              font_family="system-ui, sans-serif")
+STYLE = Style(
+    background="#ffffff",
+    plot_background="#ffffff",
+    colors=("#0b6e4f", "#b54708", "#667085"),
+    font_family="system-ui, sans-serif",
+)
 
 
 def _config(title: str) -> dict:
-    return {"title": title, "style": STYLE, "js": [], "disable_xml_declaration": True, "width": 560, "height": 340,
-            "show_legend": True, "legend_at_bottom": True, "explicit_size": True,
-            # numbers on the axes and in the tooltips as the page's language writes them (64,2 in French)
-            "value_formatter": format_number, "x_value_formatter": format_number}
+    return {
+        "title": title,
+        "style": STYLE,
+        "js": [],
+        "disable_xml_declaration": True,
+        "width": 560,
+        "height": 340,
+        "show_legend": True,
+        "legend_at_bottom": True,
+        "explicit_size": True,
+        # numbers on the axes and in the tooltips as the page's language writes them (64,2 in French)
+        "value_formatter": format_number,
+        "x_value_formatter": format_number,
+    }
 
 
 def pareto_svg(curve: list[tuple[float, float]]) -> str:
-    chart = pygal.XY(**_config(_("Pareto: share of sales by share of customers")), range=(0, 100), xrange=(0, 100),
-                     x_title=_("customers (%), best first"), y_title=_("sales (%)"), dots_size=2)
+    chart = pygal.XY(
+        **_config(_("Pareto: share of sales by share of customers")),
+        range=(0, 100),
+        xrange=(0, 100),
+        x_title=_("customers (%), best first"),
+        y_title=_("sales (%)"),
+        dots_size=2,
+    )
     chart.add(_("customers"), [(round(x * 100, 1), round(y * 100, 1)) for x, y in curve])
     chart.add(_("equal shares"), [(0, 0), (100, 100)])
     return chart.render(is_unicode=True)

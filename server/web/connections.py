@@ -6,6 +6,7 @@ so one that PostgreSQL closed meanwhile (a restart, an idle timeout) is replaced
 error page, and comes back rolled back if a request left a transaction open. A SQLite file is opened
 per request as before: it costs nothing.
 """
+
 from __future__ import annotations
 
 from server.storage.connection import PgConnection, is_postgres
@@ -23,9 +24,16 @@ class Connections:
         if self.pooled:
             from psycopg_pool import ConnectionPool
 
-            self._pool = ConnectionPool(str(target), min_size=1, max_size=size, kwargs={"autocommit": True},
-                                        configure=configure_pg, check=ConnectionPool.check_connection,
-                                        name="desk", open=True)
+            self._pool = ConnectionPool(
+                str(target),
+                min_size=1,
+                max_size=size,
+                kwargs={"autocommit": True},
+                configure=configure_pg,
+                check=ConnectionPool.check_connection,
+                name="desk",
+                open=True,
+            )
 
     def take(self):
         if not self.pooled:
@@ -37,8 +45,10 @@ class Connections:
         try:
             return PgConnection(self._pool.getconn(timeout=WAIT_S))
         except PoolTimeout:
-            raise StoreError(f"no connection to the PostgreSQL database {redacted(self.target)} within "
-                             f"{WAIT_S:g} s: check that it runs and accepts connections") from None
+            raise StoreError(
+                f"no connection to the PostgreSQL database {redacted(self.target)} within "
+                f"{WAIT_S:g} s: check that it runs and accepts connections"
+            ) from None
 
     def give_back(self, conn) -> None:
         if not self.pooled:

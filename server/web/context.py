@@ -1,6 +1,7 @@
 """What every page of the web app needs: the request's database, the logged-in user and the roles that may
 use a view, the errors' HTTP status, bounded ids in URLs. The blueprints import from here; the app factory
 (server.web.create_app) wires it to the app."""
+
 from __future__ import annotations
 
 from functools import wraps
@@ -75,17 +76,24 @@ def status_of(exc: DeskError) -> int:
 
 def roles(*allowed: str):
     """Every view names the roles that may use it; anyone else gets 403 (or the log-in page)."""
+
     def decorate(view):
         @wraps(view)
         def checked(*args, **kwargs):
             if not current_user.is_authenticated:
                 return login_manager.unauthorized()
             if current_user.role not in allowed:
-                abort(403, _("your role ({role}) may not do this: ask a {allowed}").format(
-                    role=current_user.role, allowed=_(" or ").join(allowed)))
+                abort(
+                    403,
+                    _("your role ({role}) may not do this: ask a {allowed}").format(
+                        role=current_user.role, allowed=_(" or ").join(allowed)
+                    ),
+                )
             return view(*args, **kwargs)
+
         checked.roles = allowed
         return checked
+
     return decorate
 
 

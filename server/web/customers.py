@@ -1,4 +1,5 @@
 """Customer pages: search, enrol, view, edit, statement, points adjustment, GDPR export and erasure."""
+
 from __future__ import annotations
 
 import json
@@ -25,7 +26,7 @@ def show(customer_id: int, error: str | None = None, status: int = 200):
 
 
 def known_about(shown: dict) -> list[str]:
-    """"What we know": the customer's profile in sentences, when they agreed to profiling."""
+    """ "What we know": the customer's profile in sentences, when they agreed to profiling."""
     from datetime import datetime, timezone
 
     from ..analytics.profile import customer_profile, sentences
@@ -34,8 +35,13 @@ def known_about(shown: dict) -> list[str]:
     c = shown["customer"]
     if not c["consent_profiling"] or c["erased_at"]:
         return [_("This customer has not agreed to profiling: nothing is worked out from their tickets.")]
-    found = customer_profile(db(), c["id"], [card["number"] for card in shown["cards"]],
-                             datetime.now(timezone.utc).date(), cache_as=str(current_app.config["DB"]))
+    found = customer_profile(
+        db(),
+        c["id"],
+        [card["number"] for card in shown["cards"]],
+        datetime.now(timezone.utc).date(),
+        cache_as=str(current_app.config["DB"]),
+    )
     return sentences(found)
 
 
@@ -60,8 +66,7 @@ def enrol():
     try:
         customer_id = customers.enrol(db(), request.form, current_user.name)
     except DeskError as exc:
-        return render_template("customer_form.html", form=request.form, mode="enrol",
-                               error=str(exc)), status_of(exc)
+        return render_template("customer_form.html", form=request.form, mode="enrol", error=str(exc)), status_of(exc)
     flash(_("Customer {id} enrolled. Issue a card below.").format(id=customer_id))
     return redirect(url_for("customers.view", customer_id=customer_id))
 
@@ -76,13 +81,15 @@ def view(customer_id: int):
 @roles(*DESK)
 def edit(customer_id: int):
     if request.method == "GET":
-        return render_template("customer_form.html", form=customers.get(db(), customer_id), mode="edit",
-                               customer_id=customer_id)
+        return render_template(
+            "customer_form.html", form=customers.get(db(), customer_id), mode="edit", customer_id=customer_id
+        )
     try:
         changes = customers.update(db(), customer_id, request.form, current_user.name)
     except DeskError as exc:
-        return render_template("customer_form.html", form=request.form, mode="edit", customer_id=customer_id,
-                               error=str(exc)), status_of(exc)
+        return render_template(
+            "customer_form.html", form=request.form, mode="edit", customer_id=customer_id, error=str(exc)
+        ), status_of(exc)
     flash(_("Saved: {fields}.").format(fields=", ".join(changes)) if changes else _("Nothing changed."))
     return redirect(url_for("customers.view", customer_id=customer_id))
 
@@ -92,12 +99,19 @@ def edit(customer_id: int):
 def adjust(customer_id: int):
     form = request.form
     try:
-        corrections.adjust(db(), customer_id, form.get("card") or None, form.get("points", ""),
-                           form.get("reason", ""), current_user.name)
+        corrections.adjust(
+            db(),
+            customer_id,
+            form.get("card") or None,
+            form.get("points", ""),
+            form.get("reason", ""),
+            current_user.name,
+        )
     except DeskError as exc:
         return show(customer_id, str(exc), status_of(exc))
-    flash(_("Adjusted by {points} points: {reason}.").format(points=form.get("points"),
-                                                          reason=form.get("reason").strip()))
+    flash(
+        _("Adjusted by {points} points: {reason}.").format(points=form.get("points"), reason=form.get("reason").strip())
+    )
     return redirect(url_for("customers.view", customer_id=customer_id))
 
 
@@ -118,8 +132,11 @@ def statement(customer_id: int):
 @roles(*EVERYONE)
 def statement_pdf(customer_id: int):
     data = _statement(customer_id)
-    return Response(pdf.statement_pdf(data), mimetype="application/pdf", headers={
-        "Content-Disposition": f"inline; filename=statement-{customer_id}-{data['start']}-{data['end']}.pdf"})
+    return Response(
+        pdf.statement_pdf(data),
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f"inline; filename=statement-{customer_id}-{data['start']}-{data['end']}.pdf"},
+    )
 
 
 @bp.route("/customers/<int:customer_id>/export.<fmt>")
@@ -129,8 +146,11 @@ def export(customer_id: int, fmt: str):
         return render_template("error.html", title=_("Not found"), message=_("export as .json or .csv")), 404
     data = gdpr.export(db(), customer_id, current_user.name)
     body = json.dumps(data, indent=2, default=str) if fmt == "json" else gdpr.export_csv(data)
-    return Response(body, mimetype="application/json" if fmt == "json" else "text/csv",
-                    headers={"Content-Disposition": f"attachment; filename=customer-{customer_id}.{fmt}"})
+    return Response(
+        body,
+        mimetype="application/json" if fmt == "json" else "text/csv",
+        headers={"Content-Disposition": f"attachment; filename=customer-{customer_id}.{fmt}"},
+    )
 
 
 @bp.route("/customers/<int:customer_id>/erase", methods=["POST"])

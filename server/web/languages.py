@@ -6,6 +6,7 @@ browser's Accept-Language; then LOYALTY_LANG, else French. The request then runs
 programme.i18n.use_language(), so the views' `_()`, the desk's errors and Jinja's `_()` agree, and money,
 dates and percentages reach the templates through programme.i18n's formats as filters.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -20,12 +21,31 @@ bp = Blueprint("languages", __name__)
 NAMES = {"fr": "Français", "en": "English"}  # each language named in itself, as selectors do
 API_PREFIX = "/api/"
 # Stored words the pages show as they are: ledger kinds, card statuses and replacement reasons, till health.
-WORDS = frozenset((
-    i18n.N_("earn"), i18n.N_("redeem"), i18n.N_("reverse"), i18n.N_("adjust"), i18n.N_("expire"),
-    i18n.N_("transfer"), i18n.N_("active"), i18n.N_("blocked"), i18n.N_("lost"), i18n.N_("stolen"),
-    i18n.N_("damaged"), i18n.N_("red"), i18n.N_("amber"), i18n.N_("green"), i18n.N_("cash"),
-    i18n.N_("bank_card"), i18n.N_("cheque"), i18n.N_("points"), i18n.N_("email"), i18n.N_("sms"),
-    i18n.N_("profiling")))
+WORDS = frozenset(
+    (
+        i18n.N_("earn"),
+        i18n.N_("redeem"),
+        i18n.N_("reverse"),
+        i18n.N_("adjust"),
+        i18n.N_("expire"),
+        i18n.N_("transfer"),
+        i18n.N_("active"),
+        i18n.N_("blocked"),
+        i18n.N_("lost"),
+        i18n.N_("stolen"),
+        i18n.N_("damaged"),
+        i18n.N_("red"),
+        i18n.N_("amber"),
+        i18n.N_("green"),
+        i18n.N_("cash"),
+        i18n.N_("bank_card"),
+        i18n.N_("cheque"),
+        i18n.N_("points"),
+        i18n.N_("email"),
+        i18n.N_("sms"),
+        i18n.N_("profiling"),
+    )
+)
 
 
 def word(value) -> str:
@@ -108,9 +128,16 @@ def init_languages(app: Flask) -> None:
         if scope is not None:
             scope.__exit__(None, None, None)
 
-    app.jinja_env.filters.update(word=word, euros=money, money=money, utc=local_datetime, datetime=local_datetime,
-                                 date=local_date, percent=lambda ratio, digits=1: i18n.format_percent(
-                                     ratio or 0, digits=digits), number=i18n.format_number)
+    app.jinja_env.filters.update(
+        word=word,
+        euros=money,
+        money=money,
+        utc=local_datetime,
+        datetime=local_datetime,
+        date=local_date,
+        percent=lambda ratio, digits=1: i18n.format_percent(ratio or 0, digits=digits),
+        number=i18n.format_number,
+    )
     app.jinja_env.globals.update(page_language=page_language, language_names=NAMES)
     app.register_blueprint(bp)
 

@@ -1,4 +1,5 @@
 """Head office pages: customer value (with charts) and sync health. Views parse, call server.analytics, show."""
+
 from __future__ import annotations
 
 import threading
@@ -94,17 +95,23 @@ def value_page():
     if found is None:
         if not refresher().idle or not figures.small_enough(conn, start, end):
             refresher().request(start, end)
-            return render_template("office_value_computing.html", start=start, end=end,
-                                   every=COMPUTING_REFRESH_S), 202
+            return render_template("office_value_computing.html", start=start, end=end, every=COMPUTING_REFRESH_S), 202
         figures.dashboard(conn, start, end)
         found = figures.cached(conn, start, end)
     moved = figures.behind(conn, found)
     if moved.stale:
         refresher().request(start, end)
     d = found.body
-    return render_template("office_value.html", start=start, end=end, d=d, as_of=as_of(found.computed_at), moved=moved,
-                           pareto_chart=pareto_svg(d["curve"]),
-                           deciles_chart=deciles_svg(d["deciles"]) if d["deciles"] else "")
+    return render_template(
+        "office_value.html",
+        start=start,
+        end=end,
+        d=d,
+        as_of=as_of(found.computed_at),
+        moved=moved,
+        pareto_chart=pareto_svg(d["curve"]),
+        deciles_chart=deciles_svg(d["deciles"]) if d["deciles"] else "",
+    )
 
 
 @bp.route("/sync")
@@ -113,12 +120,17 @@ def sync_health():
     conn = db()
     tills = health.till_health(conn, datetime.now(timezone.utc))
     totals = {s: sum(1 for t in tills if t["status"] == s) for s in ("red", "amber", "green")}
-    return render_template("office_sync.html", tills=tills, totals=totals, dead=health.dead_letters(conn),
-                           overdrafts=overdraft.recent(conn),
-                           amber_after=int(health.AMBER_AFTER.total_seconds() // 3600),
-                           backlog_amber_after=int(health.BACKLOG_AMBER_AFTER.total_seconds() // 60),
-                           status_amber_after=int(health.STATUS_AMBER_AFTER.total_seconds() // 60),
-                           status_red_after=int(health.STATUS_RED_AFTER.total_seconds() // 60))
+    return render_template(
+        "office_sync.html",
+        tills=tills,
+        totals=totals,
+        dead=health.dead_letters(conn),
+        overdrafts=overdraft.recent(conn),
+        amber_after=int(health.AMBER_AFTER.total_seconds() // 3600),
+        backlog_amber_after=int(health.BACKLOG_AMBER_AFTER.total_seconds() // 60),
+        status_amber_after=int(health.STATUS_AMBER_AFTER.total_seconds() // 60),
+        status_red_after=int(health.STATUS_RED_AFTER.total_seconds() // 60),
+    )
 
 
 @bp.route("/dead-letters/<int:dead_letter_id>/replay", methods=["POST"])
@@ -128,6 +140,9 @@ def replay_dead_letter(dead_letter_id: int):
     if result["ticket"] is None:  # a till's status report or request: nothing to ingest
         flash(_("Dead letter {id} closed: {outcome}.").format(id=dead_letter_id, outcome=result["outcome"]))
     else:
-        flash(_("Dead letter {id} replayed: ticket {ticket} {outcome}.").format(
-            id=dead_letter_id, ticket=result["ticket"], outcome=result["outcome"]))
+        flash(
+            _("Dead letter {id} replayed: ticket {ticket} {outcome}.").format(
+                id=dead_letter_id, ticket=result["ticket"], outcome=result["outcome"]
+            )
+        )
     return redirect(url_for("office.sync_health"))

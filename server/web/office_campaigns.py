@@ -1,4 +1,5 @@
 """Head office's segments (live counts, consent-honouring export) and campaigns (create, push, analyse)."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
@@ -36,10 +37,18 @@ def segment_spec(form) -> seg.SegmentSpec:
     consent = form.get("consent", "")
     if consent not in ("", "email", "sms", "profiling"):
         raise ServerError(f"consent {consent!r} is not one of email, sms, profiling")
-    return seg.SegmentSpec(start=start, end=end, min_r=_score(form, "min_r"), min_f=_score(form, "min_f"),
-                           min_m=_score(form, "min_m"), ranks=[r for r in form.getlist("rank") if r in RANKS],
-                           category=form.get("category", "").strip(), store=form.get("store", "").strip(),
-                           consent=consent, tier=tier)
+    return seg.SegmentSpec(
+        start=start,
+        end=end,
+        min_r=_score(form, "min_r"),
+        min_f=_score(form, "min_f"),
+        min_m=_score(form, "min_m"),
+        ranks=[r for r in form.getlist("rank") if r in RANKS],
+        category=form.get("category", "").strip(),
+        store=form.get("store", "").strip(),
+        consent=consent,
+        tier=tier,
+    )
 
 
 def period_from(form) -> tuple[date, date]:
@@ -64,10 +73,18 @@ def segments():
     unfolded = fold_if_small(conn)
     spec = segment_spec(request.args)
     found = seg.members(conn, spec)
-    return render_template("office_segments.html", spec=spec, found=found[:PREVIEW], total=len(found),
-                           unfolded=unfolded,
-                           counts=seg.counts(conn, spec), ranks=RANKS, categories=_categories(),
-                           tiers=seg.tier_names(), query=request.args.to_dict(flat=False))
+    return render_template(
+        "office_segments.html",
+        spec=spec,
+        found=found[:PREVIEW],
+        total=len(found),
+        unfolded=unfolded,
+        counts=seg.counts(conn, spec),
+        ranks=RANKS,
+        categories=_categories(),
+        tiers=seg.tier_names(),
+        query=request.args.to_dict(flat=False),
+    )
 
 
 @bp.route("/segments.csv")
@@ -76,9 +93,15 @@ def segment_export():
     conn = db()
     fold_if_small(conn)
     text, written, left_out = seg.export_csv(conn, segment_spec(request.args), request.args.get("channel", "email"))
-    return Response(text, mimetype="text/csv", headers={
-        "Content-Disposition": "attachment; filename=segment.csv",
-        "X-Rows": str(written), "X-Left-Out-Without-Consent": str(left_out)})
+    return Response(
+        text,
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": "attachment; filename=segment.csv",
+            "X-Rows": str(written),
+            "X-Left-Out-Without-Consent": str(left_out),
+        },
+    )
 
 
 @bp.route("/campaigns")
@@ -86,14 +109,20 @@ def segment_export():
 def campaigns():
     from .office_next_offers import overview
 
-    return render_template("office_campaigns.html", campaigns=offers.list_campaigns(db()), nbo=overview(db()),
-                           spec=segment_spec(request.args), ranks=RANKS,
-                           categories=_categories(), tiers=seg.tier_names(),
-                           broker=bool(current_app.config.get("BROKER")))
+    return render_template(
+        "office_campaigns.html",
+        campaigns=offers.list_campaigns(db()),
+        nbo=overview(db()),
+        spec=segment_spec(request.args),
+        ranks=RANKS,
+        categories=_categories(),
+        tiers=seg.tier_names(),
+        broker=bool(current_app.config.get("BROKER")),
+    )
 
 
-MAX_FORM_VALUE = 10 ** 9  # points or euros; the library caps each kind far lower (campaigns.MAX_VALUES)
-MAX_SEED = 2 ** 31 - 1
+MAX_FORM_VALUE = 10**9  # points or euros; the library caps each kind far lower (campaigns.MAX_VALUES)
+MAX_SEED = 2**31 - 1
 
 
 def _int(form, name: str, lo: int, hi: int, default: int = 0) -> int:
@@ -112,11 +141,17 @@ def create():
     kind = form.get("kind", "bonus_points")
     amount = _int(form, "value", 1, MAX_FORM_VALUE)
     campaign = offers.Campaign(
-        name=form.get("name", ""), segment=segment_spec(form), kind=kind, starts=starts, ends=ends,
+        name=form.get("name", ""),
+        segment=segment_spec(form),
+        kind=kind,
+        starts=starts,
+        ends=ends,
         points=amount if kind == "bonus_points" else 0,
         cheque_cents=amount * 100 if kind == "cheque" else 0,
         stores=[s.strip() for s in form.get("stores", "").split(",") if s.strip()],
-        control_per_mille=_int(form, "control_percent", 1, 99, 10) * 10, seed=_int(form, "seed", 0, MAX_SEED))
+        control_per_mille=_int(form, "control_percent", 1, 99, 10) * 10,
+        seed=_int(form, "seed", 0, MAX_SEED),
+    )
     campaign_id = offers.create(db(), campaign)
     flash(_("Campaign {id} created; push the offers to the tills when ready.").format(id=campaign_id))
     return redirect(url_for("office_campaigns.campaign", campaign_id=campaign_id))
@@ -144,15 +179,21 @@ def stop(campaign_id: int):
     stopped = offers.stop(db(), campaign_id, today)
     broker = current_app.config.get("BROKER")
     if not broker:
-        flash(_("Campaign {id} stopped (last day {day}); no broker is configured: the tills drop it at the next "
-                "push.").format(id=campaign_id, day=format_date(date.fromisoformat(str(stopped["ends"])))))
+        flash(
+            _(
+                "Campaign {id} stopped (last day {day}); no broker is configured: the tills drop it at the next push."
+            ).format(id=campaign_id, day=format_date(date.fromisoformat(str(stopped["ends"]))))
+        )
     else:
         try:
             offers.publish(db(), parse_broker_url(broker), today)
         except SyncError as exc:
             raise ServerError(f"campaign {campaign_id} stopped, but the push failed: {exc}; push again") from None
-        flash(_("Campaign {id} stopped (last day {day}) and the offers pushed: the tills drop it.").format(
-            id=campaign_id, day=format_date(date.fromisoformat(str(stopped["ends"])))))
+        flash(
+            _("Campaign {id} stopped (last day {day}) and the offers pushed: the tills drop it.").format(
+                id=campaign_id, day=format_date(date.fromisoformat(str(stopped["ends"])))
+            )
+        )
     return redirect(url_for("office_campaigns.campaign", campaign_id=campaign_id))
 
 
@@ -161,5 +202,9 @@ def stop(campaign_id: int):
 def campaign(campaign_id: int):
     conn = db()
     fold_if_small(conn)
-    return render_template("office_campaign.html", c=offers.get(conn, campaign_id),
-                           a=offers.analyse(conn, campaign_id), today=datetime.now(timezone.utc).date().isoformat())
+    return render_template(
+        "office_campaign.html",
+        c=offers.get(conn, campaign_id),
+        a=offers.analyse(conn, campaign_id),
+        today=datetime.now(timezone.utc).date().isoformat(),
+    )

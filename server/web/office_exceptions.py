@@ -1,4 +1,5 @@
 """Head office's exceptions page: what to look into (server/analytics/exceptions.py), each row linking its tickets."""
+
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request

@@ -1,5 +1,6 @@
 """Head office's next best offers: the offer types it defines, the daily choice, and each type's results
 against its holdout (shown on the campaigns page, with the reason of any offer type stopped)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -33,13 +34,24 @@ def define():
     form = request.form
     kind = form.get("kind", "")
     value = bounds.parse_int(form.get("value"), "points or euros", 1, campaigns.MAX_BONUS_POINTS)
-    type_id = offer_definitions.define(db(), offer_definitions.OfferType(
-        name=form.get("name", ""), kind=kind, category=form.get("category", ""),
-        points=value if kind != "basket_cheque" else 0, cheque_cents=value * 100 if kind == "basket_cheque" else 0,
-        days=bounds.parse_int(form.get("days"), "days", 1, offer_definitions.MAX_DAYS, 7),
-        holdout_per_mille=bounds.parse_int(form.get("holdout_percent"), "holdout %", 1,
-                                           offer_definitions.MAX_HOLDOUT // 10, 10) * 10,
-        min_run_days=bounds.parse_int(form.get("min_run_days"), "minimum run", 1, offer_definitions.MAX_RUN_DAYS, 28)))
+    type_id = offer_definitions.define(
+        db(),
+        offer_definitions.OfferType(
+            name=form.get("name", ""),
+            kind=kind,
+            category=form.get("category", ""),
+            points=value if kind != "basket_cheque" else 0,
+            cheque_cents=value * 100 if kind == "basket_cheque" else 0,
+            days=bounds.parse_int(form.get("days"), "days", 1, offer_definitions.MAX_DAYS, 7),
+            holdout_per_mille=bounds.parse_int(
+                form.get("holdout_percent"), "holdout %", 1, offer_definitions.MAX_HOLDOUT // 10, 10
+            )
+            * 10,
+            min_run_days=bounds.parse_int(
+                form.get("min_run_days"), "minimum run", 1, offer_definitions.MAX_RUN_DAYS, 28
+            ),
+        ),
+    )
     flash(f"Offer type {type_id} defined: it is offered from the next choice.")
     return redirect(url_for("office_campaigns.campaigns"))
 

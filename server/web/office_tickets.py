@@ -1,4 +1,5 @@
 """Head office's ticket explorer: filters, a page of tickets, one ticket as printed, CSV export."""
+
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, render_template, request
@@ -23,13 +24,22 @@ def _euros(name: str) -> int | None:
 def ticket_filter() -> tickets.TicketFilter:
     args = request.args
     customer = args.get("customer", "").strip()
-    customer = bounds.parse_id(customer, "customer", expected="a customer number: give the number from the desk") \
-        if customer else None
+    customer = (
+        bounds.parse_id(customer, "customer", expected="a customer number: give the number from the desk")
+        if customer
+        else None
+    )
     return tickets.TicketFilter(
-        store=args.get("store", "").strip(), terminal=args.get("terminal", "").strip(),
-        start=parse_day("start", None), end=parse_day("end", None), card=args.get("card", "").strip(),
-        customer_id=customer, min_cents=_euros("min"), max_cents=_euros("max"),
-        gtin=args.get("gtin", "").strip())
+        store=args.get("store", "").strip(),
+        terminal=args.get("terminal", "").strip(),
+        start=parse_day("start", None),
+        end=parse_day("end", None),
+        card=args.get("card", "").strip(),
+        customer_id=customer,
+        min_cents=_euros("min"),
+        max_cents=_euros("max"),
+        gtin=args.get("gtin", "").strip(),
+    )
 
 
 @bp.route("/tickets")
@@ -41,18 +51,34 @@ def explorer():
     query = {k: request.args[k] for k in FILTER_FIELDS if request.args.get(k)}
     what = request.args.get("events", "").strip()
     if what:  # the till's journal events instead of tickets: cancelled tickets, voids, reprints, training
-        events = till_events.search(conn, what, store=f.store, terminal=f.terminal, start=f.start, end=f.end,
-                                    page=page)
-        return render_template("office_tickets.html", rows=[], events=events, page=page, query=query, matching=0,
-                               page_size=till_events.PAGE_SIZE, count_limit=tickets.COUNT_LIMIT,
-                               kinds=till_events.EXPLORER_KINDS, stores=[])
+        events = till_events.search(conn, what, store=f.store, terminal=f.terminal, start=f.start, end=f.end, page=page)
+        return render_template(
+            "office_tickets.html",
+            rows=[],
+            events=events,
+            page=page,
+            query=query,
+            matching=0,
+            page_size=till_events.PAGE_SIZE,
+            count_limit=tickets.COUNT_LIMIT,
+            kinds=till_events.EXPLORER_KINDS,
+            stores=[],
+        )
     rows = tickets.search(conn, f, page)
-    return render_template("office_tickets.html", rows=rows, events=None, kinds=till_events.EXPLORER_KINDS,
-                           page=page, query=query,
-                           matching=tickets.count(conn, f), page_size=tickets.PAGE_SIZE,
-                           count_limit=tickets.COUNT_LIMIT,
-                           stores=sorted(r[0] for r in conn.execute("SELECT DISTINCT store FROM store_day"))
-                           if has_table(conn, "store_day") else [])
+    return render_template(
+        "office_tickets.html",
+        rows=rows,
+        events=None,
+        kinds=till_events.EXPLORER_KINDS,
+        page=page,
+        query=query,
+        matching=tickets.count(conn, f),
+        page_size=tickets.PAGE_SIZE,
+        count_limit=tickets.COUNT_LIMIT,
+        stores=sorted(r[0] for r in conn.execute("SELECT DISTINCT store FROM store_day"))
+        if has_table(conn, "store_day")
+        else [],
+    )
 
 
 @bp.route("/tickets.csv")
@@ -68,8 +94,7 @@ def export():
         finally:
             connections.give_back(conn)
 
-    return Response(chunks(), mimetype="text/csv",
-                    headers={"Content-Disposition": "attachment; filename=tickets.csv"})
+    return Response(chunks(), mimetype="text/csv", headers={"Content-Disposition": "attachment; filename=tickets.csv"})
 
 
 @bp.route("/tickets/<ticket_id>")

@@ -5,6 +5,7 @@ the card's balance and what expires when, and the offers waiting for the card. A
 ticket get the same 404, so the page says nothing about which tickets exist. No name, no address, the card
 masked: whoever holds the receipt sees what the receipt already told them, kept up to date.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -25,14 +26,24 @@ TOKEN_CHARS = 32
 NOT_FOUND = N_("This receipt link is not known: check it against the QR code on your receipt.")
 
 
-TENDERS = {"cash": N_("cash"), "bank_card": N_("bank card"), "points": N_("points"), "cheque": N_("loyalty cheque"),
-           "voucher": N_("voucher")}
+TENDERS = {
+    "cash": N_("cash"),
+    "bank_card": N_("bank card"),
+    "points": N_("points"),
+    "cheque": N_("loyalty cheque"),
+    "voucher": N_("voucher"),
+}
 
 
 @bp.context_processor
 def words():
-    return {"_": _, "money": format_money, "when": format_datetime, "lang": language(),
-            "tender": lambda kind: _(TENDERS[kind]) if kind in TENDERS else kind}
+    return {
+        "_": _,
+        "money": format_money,
+        "when": format_datetime,
+        "lang": language(),
+        "tender": lambda kind: _(TENDERS[kind]) if kind in TENDERS else kind,
+    }
 
 
 def _ticket(ticket_id: str, token: str):
@@ -68,14 +79,18 @@ def _offers(conn, cards: list[str], today: str) -> list[dict]:
     rows = conn.execute(
         "SELECT DISTINCT c.id, c.name, c.kind, c.points, c.cheque_cents, c.starts, c.ends FROM campaigns c "
         f"JOIN campaign_members m ON m.campaign_id = c.id AND m.grp = 'target' AND m.card IN ({marks}) "
-        "WHERE c.ends >= ? AND c.stopped_at IS NULL ORDER BY c.ends, c.id", (*cards, today)).fetchall()
+        "WHERE c.ends >= ? AND c.stopped_at IS NULL ORDER BY c.ends, c.id",
+        (*cards, today),
+    ).fetchall()
     waiting = []
     for cid, name, kind, points, cheque, starts, ends in rows:
-        used = conn.execute(f"SELECT 1 FROM ledger WHERE rule = ? AND card IN ({marks}) LIMIT 1",
-                            (f"offer:{cid}", *cards)).fetchone()
+        used = conn.execute(
+            f"SELECT 1 FROM ledger WHERE rule = ? AND card IN ({marks}) LIMIT 1", (f"offer:{cid}", *cards)
+        ).fetchone()
         if not used:
-            waiting.append({"name": name, "kind": kind, "points": points, "cheque_cents": cheque, "starts": starts,
-                            "ends": ends})
+            waiting.append(
+                {"name": name, "kind": kind, "points": points, "cheque_cents": cheque, "starts": starts, "ends": ends}
+            )
     return waiting
 
 
@@ -85,16 +100,32 @@ def receipt(ticket_id: str, token: str):
     ticket = _ticket(ticket_id, token)
     booked, balance, expiring, offers = [], None, [], []
     if ticket.card:
-        booked = [{"rule": rule, "points": points} for rule, points in conn.execute(
-            "SELECT rule, sum(points) FROM ledger WHERE ticket_id = ? AND card = ? GROUP BY rule ORDER BY min(id)",
-            (ticket.id, ticket.card))]
+        booked = [
+            {"rule": rule, "points": points}
+            for rule, points in conn.execute(
+                "SELECT rule, sum(points) FROM ledger WHERE ticket_id = ? AND card = ? GROUP BY rule ORDER BY min(id)",
+                (ticket.id, ticket.card),
+            )
+        ]
         cards = _cards(conn, ticket.card)
         marks = ",".join("?" * len(cards))
-        balance = conn.execute(f"SELECT coalesce(sum(points), 0) FROM card_points WHERE card IN ({marks})",
-                               cards).fetchone()[0]
+        balance = conn.execute(
+            f"SELECT coalesce(sum(points), 0) FROM card_points WHERE card IN ({marks})", cards
+        ).fetchone()[0]
         expiring = standing_of.standing(conn, cards)["by_expiry"]
         offers = _offers(conn, cards, datetime.now(timezone.utc).date().isoformat())
-    names = {f"offer:{o[0]}": o[1] for o in conn.execute("SELECT id, name FROM campaigns")} \
-        if has_table(conn, "campaigns") else {}
-    return render_template("receipt.html", t=ticket, card=mask_card_number(ticket.card) if ticket.card else None,
-                           booked=booked, names=names, balance=balance, expiring=expiring, offers=offers)
+    names = (
+        {f"offer:{o[0]}": o[1] for o in conn.execute("SELECT id, name FROM campaigns")}
+        if has_table(conn, "campaigns")
+        else {}
+    )
+    return render_template(
+        "receipt.html",
+        t=ticket,
+        card=mask_card_number(ticket.card) if ticket.card else None,
+        booked=booked,
+        names=names,
+        balance=balance,
+        expiring=expiring,
+        offers=offers,
+    )

@@ -1,4 +1,5 @@
 """Serve the desk app with waitress (never Flask's development server), alone or beside ingest."""
+
 from __future__ import annotations
 
 import threading
@@ -10,8 +11,9 @@ from . import create_app
 THREADS = 8
 
 
-def make_server(db: str, host: str = "127.0.0.1", port: int = 8080, broker: str | None = None,
-                instance: str | None = None):
+def make_server(
+    db: str, host: str = "127.0.0.1", port: int = 8080, broker: str | None = None, instance: str | None = None
+):
     """A waitress server for the desk app, not yet running: call .run() (or run_in_thread) and .close()."""
     config = {"DB": db}
     if broker:

@@ -3,6 +3,7 @@
 Every call but /openapi.json carries `Authorization: Bearer <token>` (tokens.py); every POST and DELETE carries
 an `Idempotency-Key` (idempotency.py). Every refusal is a problem document (problems.py).
 """
+
 from __future__ import annotations
 
 import re
@@ -34,17 +35,23 @@ def _problem_response(doc: dict, headers: dict | None = None):
 
 def create_app(host: PosHost) -> APIFlask:
     app = APIFlask(__name__, title="Loyalty till: POS API", version="1", spec_path="/openapi.json", docs_path=None)
-    app.config.update(AUTO_404_RESPONSE=False, AUTO_VALIDATION_ERROR_RESPONSE=False, AUTO_AUTH_ERROR_RESPONSE=False,
-                      AUTO_SERVERS=False, SECURITY_SCHEMES={"pos": {"type": "http", "scheme": "bearer"}},
-                      DESCRIPTION="The till's loyalty conversation for an existing POS: docs/pos-api.md.")
+    app.config.update(
+        AUTO_404_RESPONSE=False,
+        AUTO_VALIDATION_ERROR_RESPONSE=False,
+        AUTO_AUTH_ERROR_RESPONSE=False,
+        AUTO_SERVERS=False,
+        SECURITY_SCHEMES={"pos": {"type": "http", "scheme": "bearer"}},
+        DESCRIPTION="The till's loyalty conversation for an existing POS: docs/pos-api.md.",
+    )
     app.json.sort_keys = False
     cache = {"tokens": host.tokens(), "at": time.monotonic()}
 
     @app.before_request
     def speak_the_pos_language():
         """Messages in the first language of Accept-Language the till speaks; else the till's (LOYALTY_LANG)."""
-        chosen = next((tag for tag in request.accept_languages.values()
-                       if tag.split("-")[0].lower() in LANGUAGES), None)
+        chosen = next(
+            (tag for tag in request.accept_languages.values() if tag.split("-")[0].lower() in LANGUAGES), None
+        )
         if chosen:
             g.language = use_language(chosen)
             g.language.__enter__()
@@ -68,9 +75,13 @@ def create_app(host: PosHost) -> APIFlask:
                 cache.update(tokens=host.tokens(), at=time.monotonic())
             pos = pos_of(cache["tokens"], token.strip())
         if pos is None:
-            raise PosApiError("unauthorized", _(
-                "this POS is not recognised: send the header Authorization: Bearer TOKEN with the token made for "
-                "it by loyalty till pos-token"))
+            raise PosApiError(
+                "unauthorized",
+                _(
+                    "this POS is not recognised: send the header Authorization: Bearer TOKEN with the token made for "
+                    "it by loyalty till pos-token"
+                ),
+            )
         g.pos = pos
         return None
 
@@ -83,16 +94,26 @@ def create_app(host: PosHost) -> APIFlask:
         if error.status_code == 404:
             return _problem_response(problem("not_found", _("no such call: see /openapi.json for the calls")))
         if error.status_code == 405:
-            return _problem_response(problem("method_not_allowed", _(
-                "{method} is not a method of {path}: see /openapi.json").format(method=request.method,
-                                                                                path=request.path)))
+            return _problem_response(
+                problem(
+                    "method_not_allowed",
+                    _("{method} is not a method of {path}: see /openapi.json").format(
+                        method=request.method, path=request.path
+                    ),
+                )
+            )
         if error.status_code == 415:
             return _problem_response(problem("unsupported_media_type", _("send the body as application/json")))
         if error.status_code == 400:
-            return _problem_response(problem("malformed_request", _(
-                "the body is not JSON: send a JSON object with Content-Type: application/json")))
-        return _problem_response(problem("internal_error", _(
-            "the till failed to answer: try again, and tell the store's IT if it goes on")))
+            return _problem_response(
+                problem(
+                    "malformed_request",
+                    _("the body is not JSON: send a JSON object with Content-Type: application/json"),
+                )
+            )
+        return _problem_response(
+            problem("internal_error", _("the till failed to answer: try again, and tell the store's IT if it goes on"))
+        )
 
     @app.errorhandler(PosApiError)
     def refused(error: PosApiError):
@@ -109,21 +130,28 @@ def create_app(host: PosHost) -> APIFlask:
         if isinstance(error, (TillError, ProgrammeError)):
             return _problem_response(from_till_error(error).document())
         app.logger.exception("POS call failed")
-        return _problem_response(problem("internal_error", _(
-            "the till failed to answer: try again, and tell the store's IT if it goes on")))
+        return _problem_response(
+            problem("internal_error", _("the till failed to answer: try again, and tell the store's IT if it goes on"))
+        )
 
     def answer(action, body: str = "") -> Response:
         key = request.headers.get(IDEMPOTENCY_HEADER)
         if key is None:
-            raise PosApiError("idempotency_key_missing", _(
-                "send an Idempotency-Key header with every POST and DELETE (a new random key per call, the same "
-                "key when the call is sent again)"))
+            raise PosApiError(
+                "idempotency_key_missing",
+                _(
+                    "send an Idempotency-Key header with every POST and DELETE (a new random key per call, the same "
+                    "key when the call is sent again)"
+                ),
+            )
         if not _KEY.match(key):
-            raise PosApiError("invalid_request", _(
-                "the Idempotency-Key is 1 to 200 printable characters without spaces, e.g. a UUID"))
+            raise PosApiError(
+                "invalid_request", _("the Idempotency-Key is 1 to 200 printable characters without spaces, e.g. a UUID")
+            )
         pos = g.pos  # the session's thread has no request context: everything it needs is passed
-        done: Reply = host.call(pos, key, fingerprint(request.method, request.path, body), lambda: action(pos),
-                                language())
+        done: Reply = host.call(
+            pos, key, fingerprint(request.method, request.path, body), lambda: action(pos), language()
+        )
         # Sent as encoded once (and stored so): the answers' shapes are checked against /openapi.json by the tests.
         return Response(done.raw, done.status, mimetype="application/json")
 
@@ -154,8 +182,9 @@ def create_app(host: PosHost) -> APIFlask:
     @app.output(schemas.BasketOut)
     @app.doc(summary="Identify the card: typed or scanned number, the till's reader, or a phone number", **write)
     def identify(basket: str, body: schemas.IdentifyIn):
-        return answer(lambda pos: host.identify(pos, basket, body.card, body.from_reader, body.phone),
-                      body.model_dump_json())
+        return answer(
+            lambda pos: host.identify(pos, basket, body.card, body.from_reader, body.phone), body.model_dump_json()
+        )
 
     @app.post("/baskets/<basket>/evaluate")
     @app.input(schemas.EvaluateIn, arg_name="body")
@@ -218,10 +247,15 @@ def create_app(host: PosHost) -> APIFlask:
                 for status in ERROR_STATUSES:
                     responses[str(status)] = {"description": "A problem document (RFC 9457)", "content": content}
                 if method in ("post", "delete"):
-                    operation.setdefault("parameters", []).append({
-                        "name": IDEMPOTENCY_HEADER, "in": "header", "required": True,
-                        "schema": {"type": "string", "pattern": schemas.IDEMPOTENCY_KEY_PATTERN},
-                        "description": "A new random key per call; the same key to resend the call."})
+                    operation.setdefault("parameters", []).append(
+                        {
+                            "name": IDEMPOTENCY_HEADER,
+                            "in": "header",
+                            "required": True,
+                            "schema": {"type": "string", "pattern": schemas.IDEMPOTENCY_KEY_PATTERN},
+                            "description": "A new random key per call; the same key to resend the call.",
+                        }
+                    )
         return spec
 
     return app

@@ -4,6 +4,7 @@ The session's SQLite connection belongs to the thread that made it, so every cal
 reaper) runs on the session's own single thread: calls are serialised, a resent call finds the first one's
 answer (idempotency.py), and nothing is written before a call is known to be acceptable.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -42,10 +43,20 @@ def _lines(text: str) -> list[str]:
 
 
 class PosHost:
-    def __init__(self, db: str, terminal: str, *, cashier: str = "cashier", printer: str = "dummy",
-                 key: str | None = None, online: Callable[[], bool] = lambda: False, requester=None,
-                 abandon_after: float = ABANDON_AFTER, reader_state: Callable[[], str] = lambda: "none",
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        db: str,
+        terminal: str,
+        *,
+        cashier: str = "cashier",
+        printer: str = "dummy",
+        key: str | None = None,
+        online: Callable[[], bool] = lambda: False,
+        requester=None,
+        abandon_after: float = ABANDON_AFTER,
+        reader_state: Callable[[], str] = lambda: "none",
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.terminal = terminal
         self.default_cashier = cashier
         self.abandon_after = abandon_after
@@ -59,8 +70,9 @@ class PosHost:
         self._reaper: threading.Thread | None = None
 
         def start() -> None:
-            self.session = TillSession(db, terminal, cashier=cashier, printer=printer, online=online, key=key,
-                                       requester=requester)
+            self.session = TillSession(
+                db, terminal, cashier=cashier, printer=printer, online=online, key=key, requester=requester
+            )
             # Our own tables, through a connection of their own: synchronous=NORMAL is enough for answers and
             # events (a ticket itself is written by the journal's connection, synchronous=FULL).
             self.conn = connect_private(db, timeout=30, check_same_thread=False)
@@ -112,10 +124,12 @@ class PosHost:
         return self.run(tokens.known_tokens, self.conn)
 
     # -- one call -----------------------------------------------------------------------------------------------
-    def call(self, pos: str, key: str | None, print_: str, action: Callable[[], Answer],
-             lang: str | None = None) -> Reply:
+    def call(
+        self, pos: str, key: str | None, print_: str, action: Callable[[], Answer], lang: str | None = None
+    ) -> Reply:
         """`action` on the session's thread, once per idempotency key: a resent call gets the first answer.
         `lang`: the language of its messages (the POS's), else the till's."""
+
         def work() -> Reply:
             with use_language(lang or language()):
                 return answered()
@@ -140,56 +154,72 @@ class PosHost:
             return None
         self.session.cancel()
         self.basket = None
-        events.record(self.conn, basket.pos, "abandoned", basket.id,
-                      detail=f"no call for {self.abandon_after:g} s")
+        events.record(self.conn, basket.pos, "abandoned", basket.id, detail=f"no call for {self.abandon_after:g} s")
         return basket.id
 
     def _open(self, pos: str, basket_id: str) -> OpenBasket:
         basket = self.basket
         if basket is None or basket.id != basket_id or basket.pos != pos:
-            raise PosApiError("basket_not_found", _(
-                "no open basket {basket}: it was committed, cancelled or abandoned; open a new basket").format(
-                basket=basket_id))
+            raise PosApiError(
+                "basket_not_found",
+                _("no open basket {basket}: it was committed, cancelled or abandoned; open a new basket").format(
+                    basket=basket_id
+                ),
+            )
         basket.touched = self.clock()
         return basket
 
     def open_basket(self, pos: str, cashier: str | None) -> Answer:
         self.reap()
         if self.basket is not None:
-            raise PosApiError("basket_open", _(
-                "basket {basket} is still open: commit or cancel it before opening another").format(
-                basket=self.basket.id))
+            raise PosApiError(
+                "basket_open",
+                _("basket {basket} is still open: commit or cancel it before opening another").format(
+                    basket=self.basket.id
+                ),
+            )
         self.session.cancel()
         self.session.cashier = cashier or self.default_cashier
         self.basket = OpenBasket("B" + secrets.token_hex(8), pos, self.clock())
         events.record(self.conn, pos, "opened", self.basket.id)
         return Answer(201, self.view(self.basket))
 
-    def identify(self, pos: str, basket_id: str, card: str | None, from_reader: bool | None,
-                 phone: str | None) -> Answer:
+    def identify(
+        self, pos: str, basket_id: str, card: str | None, from_reader: bool | None, phone: str | None
+    ) -> Answer:
         basket = self._open(pos, basket_id)
-        given = [name for name, value in (("card", card), ("from_reader", from_reader), ("phone", phone))
-                 if value not in (None, False)]
+        given = [
+            name
+            for name, value in (("card", card), ("from_reader", from_reader), ("phone", phone))
+            if value not in (None, False)
+        ]
         if len(given) != 1:
             raise PosApiError("invalid_request", _("give exactly one of card, from_reader or phone"))
         if phone is not None:  # head office finds the card of a customer who consented (the till online only)
             session = self.session
             if session.requester is None or not session.online():
-                raise PosApiError("phone_not_available", _(
-                    "the till is offline: it cannot find a customer by phone number; scan or type the card"))
+                raise PosApiError(
+                    "phone_not_available",
+                    _("the till is offline: it cannot find a customer by phone number; scan or type the card"),
+                )
             try:
                 card, _masked = session.card_by_phone(phone)
             except TillError as exc:
                 raise PosApiError("phone_not_found", str(exc)) from None
         if from_reader:
             if self.presented is None:
-                raise PosApiError("no_card_on_reader", _(
-                    "no card is in the till's reader: insert the card, wait until it is read, then send this call "
-                    "again"))
+                raise PosApiError(
+                    "no_card_on_reader",
+                    _(
+                        "no card is in the till's reader: insert the card, wait until it is read, then send this call "
+                        "again"
+                    ),
+                )
             card = self.presented
         if self.session.basket.points_used:
-            raise PosApiError("basket_refused", _(
-                "points were already redeemed with another card: cancel the basket to change card"))
+            raise PosApiError(
+                "basket_refused", _("points were already redeemed with another card: cancel the basket to change card")
+            )
         balance = self.session.lookup_card(card)  # refused cards raise before anything changes
         self.session.set_card(balance)
         events.record(self.conn, pos, "identified", basket.id, detail=balance.masked)
@@ -201,23 +231,43 @@ class PosHost:
         for n, li in enumerate(lines_in, start=1):
             gross = li.quantity * li.unit_cents
             if li.discount_cents > gross:
-                raise PosApiError("invalid_request", _(
-                    "line {n}: the discount {discount} is more than the line's price {gross}").format(
-                    n=n, discount=format_money(li.discount_cents), gross=format_money(gross)))
+                raise PosApiError(
+                    "invalid_request",
+                    _("line {n}: the discount {discount} is more than the line's price {gross}").format(
+                        n=n, discount=format_money(li.discount_cents), gross=format_money(gross)
+                    ),
+                )
             try:
-                lines.append(make_line(li.gtin, li.quantity, li.unit_cents, li.category, li.label or "",
-                                       li.discount_cents, vat_rate=li.vat_rate))  # kept on the ticket's line
+                lines.append(
+                    make_line(
+                        li.gtin,
+                        li.quantity,
+                        li.unit_cents,
+                        li.category,
+                        li.label or "",
+                        li.discount_cents,
+                        vat_rate=li.vat_rate,
+                    )
+                )  # kept on the ticket's line
             except TicketError as exc:
                 raise PosApiError("invalid_request", str(exc).replace("line 1 (", f"line {n} (", 1)) from None
         total = sum(line.total_cents for line in lines)
         if total > MAX_AMOUNT_CENTS:
-            raise PosApiError("invalid_request", _("the basket's total {total} is past the limit of {limit}").format(
-                total=format_money(total), limit=format_money(MAX_AMOUNT_CENTS)))
+            raise PosApiError(
+                "invalid_request",
+                _("the basket's total {total} is past the limit of {limit}").format(
+                    total=format_money(total), limit=format_money(MAX_AMOUNT_CENTS)
+                ),
+            )
         current = self.session.basket
         if current.tenders and lines != current.lines:
-            raise PosApiError("basket_refused", _(
-                "points were already redeemed on this basket: its lines cannot change now; cancel the basket "
-                "to change them"))
+            raise PosApiError(
+                "basket_refused",
+                _(
+                    "points were already redeemed on this basket: its lines cannot change now; cancel the basket "
+                    "to change them"
+                ),
+            )
         current.lines[:] = lines
         basket.vat = [li.vat_rate for li in lines_in]
         return Answer(200, self.view(basket))
@@ -230,13 +280,25 @@ class PosHost:
             if points is None:
                 raise PosApiError("invalid_request", _("points: give how many points to redeem"))
             plan = self.session.redeem(points)
-            result = {"kind": kind, "points": plan.points, "deduct_cents": plan.cents, "cheques": 0,
-                      "cheque_cents": 0, "note": plan.note}
+            result = {
+                "kind": kind,
+                "points": plan.points,
+                "deduct_cents": plan.cents,
+                "cheques": 0,
+                "cheque_cents": 0,
+                "note": plan.note,
+            }
         else:
             issue = self.session.plan_cheques()
             self.session.issue_cheques()
-            result = {"kind": kind, "points": issue.points, "deduct_cents": 0, "cheques": issue.count,
-                      "cheque_cents": issue.cents, "note": ""}
+            result = {
+                "kind": kind,
+                "points": issue.points,
+                "deduct_cents": 0,
+                "cheques": issue.count,
+                "cheque_cents": issue.cents,
+                "note": "",
+            }
         events.record(self.conn, pos, f"redeemed {kind}", basket.id, detail=str(result["points"]))
         return Answer(200, {**result, "basket": self.view(basket)})
 
@@ -244,19 +306,27 @@ class PosHost:
         # Before the basket: a commit resent to a till restarted since still learns its ticket was closed.
         known = events.committed_as(self.conn, pos, pos_ticket)
         if known is not None:
-            raise PosApiError("pos_ticket_committed", _(
-                "POS ticket {pos_ticket} was already committed as ticket {ticket}: give each ticket its own "
-                "number").format(pos_ticket=pos_ticket, ticket=known))
+            raise PosApiError(
+                "pos_ticket_committed",
+                _(
+                    "POS ticket {pos_ticket} was already committed as ticket {ticket}: give each ticket its own number"
+                ).format(pos_ticket=pos_ticket, ticket=known),
+            )
         basket = self._open(pos, basket_id)
         session = self.session
         if not session.basket.lines:
             raise PosApiError("basket_refused", _("the basket is empty: send its lines (evaluate) first"))
         due, paid = session.basket.due_cents, sum(t.cents for t in tenders_in)
         if paid != due:
-            raise PosApiError("tenders_mismatch", _(
-                "the tenders pay {paid} but {due} is due (redeemed points already pay {deducted}): send tenders "
-                "that add up to what is due, change already given back").format(
-                paid=format_money(paid), due=format_money(due), deducted=format_money(session.basket.paid_cents)))
+            raise PosApiError(
+                "tenders_mismatch",
+                _(
+                    "the tenders pay {paid} but {due} is due (redeemed points already pay {deducted}): send tenders "
+                    "that add up to what is due, change already given back"
+                ).format(
+                    paid=format_money(paid), due=format_money(due), deducted=format_money(session.basket.paid_cents)
+                ),
+            )
         before = list(session.basket.tenders)
         session.basket.tenders.extend(Tender(kind=t.kind, cents=t.cents) for t in tenders_in)
         try:
@@ -266,12 +336,21 @@ class PosHost:
             raise
         self.basket = None
         ticket = closed.ticket
-        return Answer(200, {
-            "ticket": ticket.id, "pos_ticket": pos_ticket, "total_cents": ticket.total_cents,
-            "points_earned": ticket.points_earned, "points_redeemed": ticket.points_redeemed,
-            "balance": closed.balance.points if closed.balance else None, "receipt": _lines(closed.receipt),
-            "control_slip": _lines(closed.control_slip) if closed.control_slip else None,
-            "cheques": [_lines(c) for c in closed.cheques], "print_error": closed.print_error})
+        return Answer(
+            200,
+            {
+                "ticket": ticket.id,
+                "pos_ticket": pos_ticket,
+                "total_cents": ticket.total_cents,
+                "points_earned": ticket.points_earned,
+                "points_redeemed": ticket.points_redeemed,
+                "balance": closed.balance.points if closed.balance else None,
+                "receipt": _lines(closed.receipt),
+                "control_slip": _lines(closed.control_slip) if closed.control_slip else None,
+                "cheques": [_lines(c) for c in closed.cheques],
+                "print_error": closed.print_error,
+            },
+        )
 
     def cancel(self, pos: str, basket_id: str) -> Answer:
         basket = self._open(pos, basket_id)
@@ -282,33 +361,50 @@ class PosHost:
 
     def return_lines(self, pos: str, ticket_id: str, lines_in: list, tender: str) -> Answer:
         if self.basket is not None:
-            raise PosApiError("basket_open", _(
-                "basket {basket} is still open: commit or cancel it before a return").format(basket=self.basket.id))
+            raise PosApiError(
+                "basket_open",
+                _("basket {basket} is still open: commit or cancel it before a return").format(basket=self.basket.id),
+            )
         picks: dict[int, int] = {}
         for pick in lines_in:
             picks[pick.line - 1] = picks.get(pick.line - 1, 0) + pick.quantity
         closed = self.session.return_lines(ticket_id, picks, tender, ask=self.online())
         ticket = closed.ticket
         events.record(self.conn, pos, "returned", None, ticket.id, detail=ticket_id)
-        return Answer(200, {"ticket": ticket.id, "original": ticket_id, "total_cents": ticket.total_cents,
-                            "points_reversed": sum(e.points for e in ticket.points if e.kind == "reverse"),
-                            "receipt": _lines(closed.receipt)})
+        return Answer(
+            200,
+            {
+                "ticket": ticket.id,
+                "original": ticket_id,
+                "total_cents": ticket.total_cents,
+                "points_reversed": sum(e.points for e in ticket.points if e.kind == "reverse"),
+                "receipt": _lines(closed.receipt),
+            },
+        )
 
     def reprint(self, pos: str, ticket_id: str) -> Answer:
         journal = self.session.journal
         kept = journal.conn.execute("SELECT 1 FROM receipts WHERE ticket_id = ?", (ticket_id,)).fetchone()
         if kept is None and journal.find_ticket(ticket_id) is None:
-            raise PosApiError("ticket_not_found", _(
-                "no ticket {ticket} in this till's journal: check the number at the foot of the receipt").format(
-                ticket=ticket_id))
+            raise PosApiError(
+                "ticket_not_found",
+                _("no ticket {ticket} in this till's journal: check the number at the foot of the receipt").format(
+                    ticket=ticket_id
+                ),
+            )
         text = self.session.reprint(ticket_id)
         events.record(self.conn, pos, "reprinted", None, ticket_id)
         return Answer(200, {"ticket": ticket_id, "receipt": _lines(text)})
 
     def status(self) -> dict:
-        return {"terminal": self.terminal, "online": bool(self.online()), "backlog": self.session.journal.backlog(),
-                "rules_version": self.session.rules().version, "reader": self.reader_state(),
-                "basket": self.basket.id if self.basket else None}
+        return {
+            "terminal": self.terminal,
+            "online": bool(self.online()),
+            "backlog": self.session.journal.backlog(),
+            "rules_version": self.session.rules().version,
+            "reader": self.reader_state(),
+            "basket": self.basket.id if self.basket else None,
+        }
 
     # -- what the POS shows ------------------------------------------------------------------------------------
     def view(self, basket: OpenBasket) -> dict:
@@ -328,20 +424,46 @@ class PosHost:
         if current.card is not None:
             balance = cardstate.card_balance(session.journal.conn, current.card, self.online())
             known = session.balance
-            card = {"masked": balance.masked, "first_name": known.first_name if known else balance.first_name,
-                    "tier": known.tier if known else balance.tier, "balance": balance.points - current.points_used,
-                    "balance_confirmed": balance.confirmed}
+            card = {
+                "masked": balance.masked,
+                "first_name": known.first_name if known else balance.first_name,
+                "tier": known.tier if known else balance.tier,
+                "balance": balance.points - current.points_used,
+                "balance_confirmed": balance.confirmed,
+            }
         return {
-            "basket": basket.id, "cashier": session.cashier, "card": card,
-            "lines": [{"line": n + 1, "gtin": li.gtin, "quantity": li.quantity, "unit_cents": li.unit_cents,
-                       "total_cents": li.total_cents, "vat_rate": basket.vat[n] if n < len(basket.vat) else 0,
-                       "points": sum(p["points"] for p in by_line[n]), "rules": by_line[n]}
-                      for n, li in enumerate(lines)],
-            "basket_rules": basket_rules, "points": sum(e.points for e in entries if e.kind == "earn"),
-            "offers": [{"campaign": o.campaign, "name": o.name, "kind": o.kind, "points": o.points,
-                        "cheque_cents": o.cheque_cents} for o in session.offers],
-            "total_cents": current.total_cents, "points_used": current.points_used,
-            "deducted_cents": current.paid_cents, "due_cents": current.due_cents,
+            "basket": basket.id,
+            "cashier": session.cashier,
+            "card": card,
+            "lines": [
+                {
+                    "line": n + 1,
+                    "gtin": li.gtin,
+                    "quantity": li.quantity,
+                    "unit_cents": li.unit_cents,
+                    "total_cents": li.total_cents,
+                    "vat_rate": basket.vat[n] if n < len(basket.vat) else 0,
+                    "points": sum(p["points"] for p in by_line[n]),
+                    "rules": by_line[n],
+                }
+                for n, li in enumerate(lines)
+            ],
+            "basket_rules": basket_rules,
+            "points": sum(e.points for e in entries if e.kind == "earn"),
+            "offers": [
+                {
+                    "campaign": o.campaign,
+                    "name": o.name,
+                    "kind": o.kind,
+                    "points": o.points,
+                    "cheque_cents": o.cheque_cents,
+                }
+                for o in session.offers
+            ],
+            "total_cents": current.total_cents,
+            "points_used": current.points_used,
+            "deducted_cents": current.paid_cents,
+            "due_cents": current.due_cents,
             "redeemable": self._redeemable(card) if card else None,
             "rules_version": version or session.rules().version,
         }

@@ -5,6 +5,7 @@ answer given. The same key with another call is refused (`idempotency_key_reused
 kept: a refused call writes nothing, so resending it is refused again the same way. Keys are forgotten after
 KEEP (a POS resends within seconds, not days).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -64,14 +65,19 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
 
 def recall(conn: sqlite3.Connection, pos: str, key: str, print_: str) -> Reply | None:
     """The answer first given to this key, None for a new key; refused when the key came with another call."""
-    row = conn.execute("SELECT fingerprint, status, answer FROM pos_idempotency WHERE pos = ? AND key = ?",
-                       (pos, key)).fetchone()
+    row = conn.execute(
+        "SELECT fingerprint, status, answer FROM pos_idempotency WHERE pos = ? AND key = ?", (pos, key)
+    ).fetchone()
     if row is None:
         return None
     if row[0] != print_:
-        raise PosApiError("idempotency_key_reused", _(
-            "the Idempotency-Key {key} was already used for another call: send a new key for each new call, "
-            "and the same key only to resend the same call").format(key=key))
+        raise PosApiError(
+            "idempotency_key_reused",
+            _(
+                "the Idempotency-Key {key} was already used for another call: send a new key for each new call, "
+                "and the same key only to resend the same call"
+            ).format(key=key),
+        )
     return Reply(row[1], row[2].encode())
 
 
@@ -79,6 +85,7 @@ def remember(conn: sqlite3.Connection, pos: str, key: str, print_: str, reply: R
     now = datetime.now(timezone.utc)
     with conn:
         conn.execute("DELETE FROM pos_idempotency WHERE at < ?", ((now - KEEP).isoformat(),))
-        conn.execute("INSERT INTO pos_idempotency (pos, key, fingerprint, status, answer, at) "
-                     "VALUES (?, ?, ?, ?, ?, ?)",
-                     (pos, key, print_, reply.status, reply.raw.decode(), now.isoformat()))
+        conn.execute(
+            "INSERT INTO pos_idempotency (pos, key, fingerprint, status, answer, at) VALUES (?, ?, ?, ?, ?, ?)",
+            (pos, key, print_, reply.status, reply.raw.decode(), now.isoformat()),
+        )

@@ -4,6 +4,7 @@
 document of its code (type, title, status) with its detail. The codes and their HTTP statuses are fixed here
 and listed in docs/pos-api.md; the titles and details are shown to the cashier, so they go through `_()`.
 """
+
 from __future__ import annotations
 
 from programme.i18n import N_, _
@@ -77,8 +78,16 @@ def from_till_error(exc: Exception) -> PosApiError:
 
     if isinstance(exc, PosApiError):
         return exc
-    kinds = [(CardRefused, "card_refused"), (CardNumberError, "card_refused"), (RedeemError, "redeem_refused"),
-             (RedemptionError, "redeem_refused"), (ReturnError, "return_refused"), (ProgrammeReturn, "return_refused"),
-             (BasketError, "basket_refused"), (ProgrammeError, "invalid_request"), (TillError, "till_refused")]
+    kinds = [
+        (CardRefused, "card_refused"),
+        (CardNumberError, "card_refused"),
+        (RedeemError, "redeem_refused"),
+        (RedemptionError, "redeem_refused"),
+        (ReturnError, "return_refused"),
+        (ProgrammeReturn, "return_refused"),
+        (BasketError, "basket_refused"),
+        (ProgrammeError, "invalid_request"),
+        (TillError, "till_refused"),
+    ]
     code = next(code for kind, code in kinds if isinstance(exc, kind))
     return PosApiError(code, str(exc))

@@ -4,6 +4,7 @@ Every number is bounded by the wire bounds of programme/ticket.py, so nothing th
 journal past what a ticket may carry; models are strict (no "5" for 5, no 5.0) and refuse unknown fields.
 `field_errors` turns pydantic's findings into sentences a cashier can read.
 """
+
 from __future__ import annotations
 
 from typing import Annotated, Literal
@@ -11,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from programme.i18n import _
-from programme.ticket import (MAX_AMOUNT_CENTS, MAX_ENTRY_POINTS, MAX_LINES, MAX_QUANTITY, MAX_TEXT, MAX_UNIT_CENTS)
+from programme.ticket import MAX_AMOUNT_CENTS, MAX_ENTRY_POINTS, MAX_LINES, MAX_QUANTITY, MAX_TEXT, MAX_UNIT_CENTS
 
 MAX_VAT_BASIS_POINTS = 10_000  # 100.00 %
 MAX_POS_TICKET = 64
@@ -70,8 +71,12 @@ class TenderIn(In):
 
 
 class CommitIn(In):
-    pos_ticket: str = Field(min_length=1, max_length=MAX_POS_TICKET, pattern=r"^[!-~]+$",
-                            description="The POS's own ticket number (unique per POS).")
+    pos_ticket: str = Field(
+        min_length=1,
+        max_length=MAX_POS_TICKET,
+        pattern=r"^[!-~]+$",
+        description="The POS's own ticket number (unique per POS).",
+    )
     tenders: list[TenderIn] = Field(max_length=MAX_LINES)
 
 
@@ -229,10 +234,12 @@ def field_sentence(error: dict) -> str:
         return _("{where} is not a field of this call: remove it").format(where=where)
     if kind in ("greater_than_equal", "greater_than"):
         return _("{where} must be at least {limit}, got {value}").format(
-            where=where, limit=ctx.get("ge", ctx.get("gt")), value=value)
+            where=where, limit=ctx.get("ge", ctx.get("gt")), value=value
+        )
     if kind in ("less_than_equal", "less_than"):
         return _("{where} must be at most {limit}, got {value}").format(
-            where=where, limit=ctx.get("le", ctx.get("lt")), value=value)
+            where=where, limit=ctx.get("le", ctx.get("lt")), value=value
+        )
     if kind in ("int_type", "int_parsing", "int_from_float"):
         return _("{where} must be a whole number (cents, points or units)").format(where=where)
     if kind == "string_pattern_mismatch":
@@ -245,7 +252,8 @@ def field_sentence(error: dict) -> str:
         return _("{where} must be 1 to {limit} characters").format(where=where, limit=ctx.get("max_length", MAX_TEXT))
     if kind in ("too_short", "too_long"):
         return _("{where} must have {low} to {high} items").format(
-            where=where, low=ctx.get("min_length", 0), high=ctx.get("max_length", MAX_LINES))
+            where=where, low=ctx.get("min_length", 0), high=ctx.get("max_length", MAX_LINES)
+        )
     if kind == "literal_error":
         return _("{where} must be one of {expected}").format(where=where, expected=ctx.get("expected", ""))
     if kind in ("string_type", "bool_type", "list_type", "model_type", "dict_type", "model_attributes_type"):
@@ -255,5 +263,6 @@ def field_sentence(error: dict) -> str:
 
 
 def field_errors(errors: list[dict]) -> list[dict]:
-    return [{"field": ".".join(str(p) for p in e.get("loc", ())) or "body", "detail": field_sentence(e)}
-            for e in errors]
+    return [
+        {"field": ".".join(str(p) for p in e.get("loc", ())) or "body", "detail": field_sentence(e)} for e in errors
+    ]

@@ -3,6 +3,7 @@
 Served by waitress on loopback; a non-loopback address is refused unless a TLS certificate and key are given,
 and then served over TLS by werkzeug's threaded server (waitress speaks no TLS). SIGTERM stops it cleanly.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -55,16 +56,19 @@ def check_exposure(listen: Listen, tls_cert: str | None, tls_key: str | None) ->
         raise ServeError("give both --tls-cert and --tls-key, or neither")
     if not tls_cert:
         if not listen.loopback:
-            raise ServeError(f"--listen {listen.host}: only loopback (127.0.0.1, ::1) is served without TLS; give "
-                             "--tls-cert and --tls-key to serve other hosts")
+            raise ServeError(
+                f"--listen {listen.host}: only loopback (127.0.0.1, ::1) is served without TLS; give "
+                "--tls-cert and --tls-key to serve other hosts"
+            )
         return None
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
         context.load_cert_chain(tls_cert, tls_key)
     except (OSError, ssl.SSLError) as exc:
-        raise ServeError(f"the TLS certificate or key cannot be used ({exc}): give a PEM certificate and its "
-                         "key") from None
+        raise ServeError(
+            f"the TLS certificate or key cannot be used ({exc}): give a PEM certificate and its key"
+        ) from None
     return context
 
 
@@ -82,9 +86,12 @@ class Uplink:
 
         trust = head_office_trust(key)
         self.sender = OutboxSender(db, terminal, broker)
-        self.parts = [self.sender, DownlinkListener(db, terminal, broker, trust),
-                      RulesListener(db, broker, terminal, trust),
-                      StatusReporter(self.sender, rules_version_now, status_every)]
+        self.parts = [
+            self.sender,
+            DownlinkListener(db, terminal, broker, trust),
+            RulesListener(db, broker, terminal, trust),
+            StatusReporter(self.sender, rules_version_now, status_every),
+        ]
         self.requester = Requester(terminal, broker)
         self.parts.append(self.requester)
 
@@ -120,8 +127,14 @@ class Reader:
         def on_error(message: str) -> None:
             self.state = f"{self.name}: {message}"
 
-        watch_chip(self.name, self.stop_event, public_key=self.public_key, on_card=self.host.card_read,
-                   on_error=on_error, on_state=on_state)
+        watch_chip(
+            self.name,
+            self.stop_event,
+            public_key=self.public_key,
+            on_card=self.host.card_read,
+            on_error=on_error,
+            on_state=on_state,
+        )
 
     def start(self) -> None:
         self.thread.start()
@@ -141,8 +154,9 @@ def bind(where: Listen, listen: str) -> socket.socket:
         sock.listen(1024)
     except OSError as exc:
         sock.close()
-        raise ServeError(f"cannot listen on {listen}: {exc.strerror}; stop what listens there or give another "
-                         "--listen") from None
+        raise ServeError(
+            f"cannot listen on {listen}: {exc.strerror}; stop what listens there or give another --listen"
+        ) from None
     return sock
 
 
@@ -154,23 +168,44 @@ def _stop_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, stop)
 
 
-def serve(db: str, terminal: str, *, listen: str = "127.0.0.1:8765", broker=None, reader: str | None = None,
-          printer: str = "dummy", cashier: str = "cashier", key: str | None = None,
-          abandon_after: float = ABANDON_AFTER, tls_cert: str | None = None, tls_key: str | None = None,
-          status_every: float | None = None, say: Callable[[str], None] = print) -> None:
+def serve(
+    db: str,
+    terminal: str,
+    *,
+    listen: str = "127.0.0.1:8765",
+    broker=None,
+    reader: str | None = None,
+    printer: str = "dummy",
+    cashier: str = "cashier",
+    key: str | None = None,
+    abandon_after: float = ABANDON_AFTER,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+    status_every: float | None = None,
+    say: Callable[[str], None] = print,
+) -> None:
     """Serve until SIGTERM or Ctrl+C; says one JSON line with the address once it listens."""
     where = parse_listen(listen)
     context = check_exposure(where, tls_cert, tls_key)
     uplink = Uplink(db, terminal, broker, key, status_every) if broker else None
     reader_loop: Reader | None = None
-    host = PosHost(db, terminal, cashier=cashier, printer=printer, key=key,
-                   online=uplink.online if uplink else (lambda: False),
-                   requester=uplink.requester if uplink else None, abandon_after=abandon_after,
-                   reader_state=lambda: reader_loop.state if reader_loop else "none (typed/scanned)")
+    host = PosHost(
+        db,
+        terminal,
+        cashier=cashier,
+        printer=printer,
+        key=key,
+        online=uplink.online if uplink else (lambda: False),
+        requester=uplink.requester if uplink else None,
+        abandon_after=abandon_after,
+        reader_state=lambda: reader_loop.state if reader_loop else "none (typed/scanned)",
+    )
     if not host.tokens():
         host.close()
-        raise ServeError(f"no POS may call this till yet: make a token with loyalty till pos-token --terminal "
-                         f"{terminal} --db {db} --pos POS-1 --out pos-1.token")
+        raise ServeError(
+            f"no POS may call this till yet: make a token with loyalty till pos-token --terminal "
+            f"{terminal} --db {db} --pos POS-1 --out pos-1.token"
+        )
     from .app import create_app
 
     app = create_app(host)

@@ -3,6 +3,7 @@
 A token is 32 random bytes (URL-safe text); the journal keeps its SHA-256 (a token is too long to guess, so a
 slow hash adds nothing) and the POS's name. The token itself is written once, to a new file only its owner reads.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,14 +41,16 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
 def make_token(conn: sqlite3.Connection, pos: str, out: str | Path) -> str:
     """A new token for `pos` (replacing its old one), written to `out` (a new file, 0600); returns the path."""
     if not POS_NAME.match(pos):
-        raise PosApiError("invalid_request", f"POS name {pos!r}: 1 to 40 letters, digits, dots, dashes or "
-                                             "underscores, e.g. POS-1")
+        raise PosApiError(
+            "invalid_request", f"POS name {pos!r}: 1 to 40 letters, digits, dots, dashes or underscores, e.g. POS-1"
+        )
     token = secrets.token_urlsafe(32)
     try:
         fd = create_private(out)
     except FileExistsError:
-        raise PosApiError("invalid_request", f"{out} exists: give the path of a new file (a token file is never "
-                                             "overwritten)") from None
+        raise PosApiError(
+            "invalid_request", f"{out} exists: give the path of a new file (a token file is never overwritten)"
+        ) from None
     except OSError as exc:
         raise PosApiError("invalid_request", f"{out} cannot be written ({exc.strerror}): give another path") from None
     try:
@@ -56,9 +59,11 @@ def make_token(conn: sqlite3.Connection, pos: str, out: str | Path) -> str:
         os.close(fd)
     ensure_schema(conn)
     with conn:
-        conn.execute("INSERT INTO pos_tokens (pos, token_sha256, made_at) VALUES (?, ?, ?) ON CONFLICT(pos) DO "
-                     "UPDATE SET token_sha256 = excluded.token_sha256, made_at = excluded.made_at",
-                     (pos, digest(token), datetime.now(timezone.utc).isoformat()))
+        conn.execute(
+            "INSERT INTO pos_tokens (pos, token_sha256, made_at) VALUES (?, ?, ?) ON CONFLICT(pos) DO "
+            "UPDATE SET token_sha256 = excluded.token_sha256, made_at = excluded.made_at",
+            (pos, digest(token), datetime.now(timezone.utc).isoformat()),
+        )
     return str(out)
 
 

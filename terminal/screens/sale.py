@@ -3,6 +3,7 @@
 Keys only: the entry line takes scans and typed GTINs by default; F2, F4, F6, F7, F8, F10 switch it
 to card number, void, redeem, return, reprint and pay; Escape goes back to scanning.
 """
+
 from __future__ import annotations
 
 from programme.campaign_offers import describe
@@ -33,10 +34,21 @@ PROMPTS = {
     "reprint": N_("ticket number to reprint (Enter = last ticket)"),
 }
 # The English words always work (habit, scripts); the French ones are those the French prompt names.
-TENDERS = {"cash": "cash", "c": "cash", "card": "bank_card", "b": "bank_card", "bank_card": "bank_card",
-           "cheque": "cheque", "q": "cheque",
-           "especes": "cash", "espèces": "cash", "e": "cash", "carte": "bank_card", "cb": "bank_card",
-           "chèque": "cheque"}
+TENDERS = {
+    "cash": "cash",
+    "c": "cash",
+    "card": "bank_card",
+    "b": "bank_card",
+    "bank_card": "bank_card",
+    "cheque": "cheque",
+    "q": "cheque",
+    "especes": "cash",
+    "espèces": "cash",
+    "e": "cash",
+    "carte": "bank_card",
+    "cb": "bank_card",
+    "chèque": "cheque",
+}
 
 
 class SaleScreen(Screen):
@@ -89,8 +101,9 @@ class SaleScreen(Screen):
         table = self.query_one("#lines", DataTable)
         table.clear()
         for n, line in enumerate(basket.lines, 1):
-            table.add_row(str(n), line.label, str(line.quantity), format_money(line.unit_cents),
-                          format_money(line.total_cents))
+            table.add_row(
+                str(n), line.label, str(line.quantity), format_money(line.unit_cents), format_money(line.total_cents)
+            )
         self.query_one("#totals", TotalsPanel).show_basket(basket)
         balance = self.session.balance
         note = cheque_note(self.session.rules(), balance.points - basket.points_used) if balance else ""
@@ -148,8 +161,9 @@ class SaleScreen(Screen):
             self.say(str(exc), error=True)
             return
         self.refresh_basket()
-        self.say(_("{rule} ({points} points): printed when the ticket closes").format(rule=entry.rule,
-                                                                                  points=entry.points))
+        self.say(
+            _("{rule} ({points} points): printed when the ticket closes").format(rule=entry.rule, points=entry.points)
+        )
 
     @work(thread=True, exclusive=True, group="reserve")
     def reserve_points(self, hold, finish) -> None:
@@ -216,8 +230,9 @@ class SaleScreen(Screen):
 
     def do_void(self, text: str) -> None:
         if text and not text.isdigit():
-            raise TillError(_("{text!r} is not a line number: type the number shown in the first column")
-                           .format(text=text))
+            raise TillError(
+                _("{text!r} is not a line number: type the number shown in the first column").format(text=text)
+            )
         line = self.session.void(int(text) - 1 if text else None)
         self.say(_("voided: {label} {total}").format(label=line.label, total=format_money(line.total_cents)))
         self.set_mode("scan")
@@ -241,8 +256,12 @@ class SaleScreen(Screen):
             return
         self.refresh_basket()
         note = f" ({redemption.note})" if redemption.note else ""
-        self.say(_("{points} points redeemed for {amount}").format(points=redemption.points,
-                                                                amount=format_money(redemption.cents)) + note)
+        self.say(
+            _("{points} points redeemed for {amount}").format(
+                points=redemption.points, amount=format_money(redemption.cents)
+            )
+            + note
+        )
         self.set_mode("pay" if self.session.basket.due_cents else "scan")
         self.close_if_settled()
 

@@ -1,4 +1,5 @@
 """Our card application without a reader: APDU encoding, the card's state machine, the ATR."""
+
 import datetime as dt
 
 import pytest

@@ -1,4 +1,5 @@
 """`loyalty card ...` as a person runs it: separate processes, the real pcscd, a local issuer key."""
+
 import json
 import os
 import subprocess
@@ -19,8 +20,9 @@ def loyalty(*args, env, timeout=30) -> subprocess.CompletedProcess:
 
 
 def start_virtual(*args, env) -> subprocess.Popen:
-    return subprocess.Popen([*LOYALTY, "card", "virtual", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(
+        [*LOYALTY, "card", "virtual", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
 
 
 def stop(proc: subprocess.Popen) -> tuple[str, str]:
@@ -56,8 +58,17 @@ def test_issuer_key_personalise_then_read_with_the_public_key(card_slot, env, tm
 
     blank = start_virtual("--blank", env=env)
     try:
-        written = loyalty("card", "personalise", "--number", "2900000000025", "--key", str(keys / "issuer.key"),
-                          "--wait", "5", env=env)
+        written = loyalty(
+            "card",
+            "personalise",
+            "--number",
+            "2900000000025",
+            "--key",
+            str(keys / "issuer.key"),
+            "--wait",
+            "5",
+            env=env,
+        )
         assert written.returncode == 0, written.stderr
         read = loyalty("card", "read", "--wait", "5", "--issuer-public-key", str(keys / "issuer.pub"), env=env)
         assert read.returncode == 0, read.stderr
@@ -69,8 +80,10 @@ def test_issuer_key_personalise_then_read_with_the_public_key(card_slot, env, tm
         made = loyalty("card", "issuer-key", "new", "--out", str(tmp_path / "other" / "loyalty"), env=env)
         assert made.returncode == 0
         wrong = loyalty("card", "read", "--wait", "5", env=other)
-        assert wrong.stderr.strip() == ("Error: card *********0025 is damaged (its signature does not verify): "
-                                        "do not accept it; refer the customer to the welcome desk for a new card")
+        assert wrong.stderr.strip() == (
+            "Error: card *********0025 is damaged (its signature does not verify): "
+            "do not accept it; refer the customer to the welcome desk for a new card"
+        )
     finally:
         stop(blank)
 
@@ -79,11 +92,18 @@ def test_typed_and_readers_commands(pcscd, env, tmp_path):
     hot = tmp_path / "hot.txt"
     hot.write_text("# lost 2026-11-20\n2900000000032\n")
     ok = loyalty("card", "typed", "--scanned", "2900000000018", env=env)
-    assert json.loads(ok.stdout) == {"number": "2900000000018", "source": "barcode", "issued": None,
-                                     "generation": None, "verified": False}
+    assert json.loads(ok.stdout) == {
+        "number": "2900000000018",
+        "source": "barcode",
+        "issued": None,
+        "generation": None,
+        "verified": False,
+    }
     blocked = loyalty("card", "typed", "2900000000032", "--hotlist", str(hot), env=env)
     assert blocked.returncode == 1
-    assert blocked.stderr.strip() == ("Error: card *********0032 is blocked (on the hot-list): do not accept it; "
-                                      "refer the customer to the welcome desk")
+    assert blocked.stderr.strip() == (
+        "Error: card *********0032 is blocked (on the hot-list): do not accept it; "
+        "refer the customer to the welcome desk"
+    )
     readers = loyalty("card", "readers", env=env)
     assert "Virtual PCD 00 00" in readers.stdout.splitlines()

@@ -1,4 +1,5 @@
 """Writing at the welcome desk: a blank card is personalised, locked, and reads back verified at a till."""
+
 import datetime as dt
 
 import pytest

@@ -1,4 +1,5 @@
 """Chip reads through the real stack: pcscd, vsmartcard's vpcd, pyscard and our virtual card."""
+
 import os
 import subprocess
 import sys
@@ -6,16 +7,25 @@ import sys
 import pytest
 
 from cardreader import virtual_card
-from cardreader.errors import (BlankCardError, BlockedCardError, CardRemovedError, DamagedCardError, NoCardError,
-                               NoReaderError, NotLoyaltyCardError)
+from cardreader.errors import (
+    BlankCardError,
+    BlockedCardError,
+    CardRemovedError,
+    DamagedCardError,
+    NoCardError,
+    NoReaderError,
+    NotLoyaltyCardError,
+)
 from cardreader.identity import CardIdentity
 from cardreader.monitor import CardEvent, CardWatcher
 from cardreader.reader import CardReader, list_readers
 from cardreader.virtual_card import FOREIGN_AID
 
 NUMBER, OTHER = "2900000000018", "2900000000025"
-PCSCD_DOWN = ("the card reader service (pcscd) is not running: start it as root with `pcscd` "
-              "(or `systemctl start pcscd`), then try again")
+PCSCD_DOWN = (
+    "the card reader service (pcscd) is not running: start it as root with `pcscd` "
+    "(or `systemctl start pcscd`), then try again"
+)
 
 
 @pytest.fixture
@@ -53,31 +63,36 @@ def test_insert_read_remove_insert_another_each_event_once(card_slot, reader):
 def test_no_card_in_time(card_slot, reader):
     with pytest.raises(NoCardError) as caught:
         reader.read(wait=0.3)
-    assert str(caught.value) == ("no card in the reader after 0.3 s: insert the card, "
-                                 "or scan or type its 13-digit number")
+    assert str(caught.value) == (
+        "no card in the reader after 0.3 s: insert the card, or scan or type its 13-digit number"
+    )
 
 
 def test_unknown_reader(card_slot, issuer_key):
     with pytest.raises(NoReaderError) as caught:
         CardReader(issuer_key.public_key(), reader="Till 9 reader").read(wait=0.3)
-    assert str(caught.value) == ("card reader 'Till 9 reader' not found: plug the reader in "
-                                 "(check `loyalty card readers`), then try again")
+    assert str(caught.value) == (
+        "card reader 'Till 9 reader' not found: plug the reader in (check `loyalty card readers`), then try again"
+    )
 
 
 def test_foreign_card(card_slot, reader):
     card_slot.insert(NUMBER, aid=FOREIGN_AID)
     with pytest.raises(NotLoyaltyCardError) as caught:
         reader.read(wait=5)
-    assert str(caught.value) == ("this is not one of our loyalty cards: ask for the loyalty card, "
-                                 "or scan or type its number")
+    assert str(caught.value) == (
+        "this is not one of our loyalty cards: ask for the loyalty card, or scan or type its number"
+    )
 
 
 def test_corrupt_signature(card_slot, reader):
     card_slot.insert(NUMBER, corrupt_signature=True)
     with pytest.raises(DamagedCardError) as caught:
         reader.read(wait=5)
-    assert str(caught.value) == ("card *********0018 is damaged (its signature does not verify): do not accept it; "
-                                 "refer the customer to the welcome desk for a new card")
+    assert str(caught.value) == (
+        "card *********0018 is damaged (its signature does not verify): do not accept it; "
+        "refer the customer to the welcome desk for a new card"
+    )
 
 
 def test_card_signed_by_another_issuer(card_slot, pcscd):
@@ -92,16 +107,18 @@ def test_hot_listed_card(card_slot, reader):
     card_slot.insert("2900000000032")
     with pytest.raises(BlockedCardError) as caught:
         reader.read(wait=5)
-    assert str(caught.value) == ("card *********0032 is blocked (on the hot-list): do not accept it; "
-                                 "refer the customer to the welcome desk")
+    assert str(caught.value) == (
+        "card *********0032 is blocked (on the hot-list): do not accept it; refer the customer to the welcome desk"
+    )
 
 
 def test_blank_card_at_the_till(card_slot, reader):
     card_slot.insert(None)
     with pytest.raises(BlankCardError) as caught:
         reader.read(wait=5)
-    assert str(caught.value) == ("this loyalty card is blank (never personalised): "
-                                 "refer the customer to the welcome desk")
+    assert str(caught.value) == (
+        "this loyalty card is blank (never personalised): refer the customer to the welcome desk"
+    )
 
 
 REMOVED = "the card was removed during the read: insert it again and leave it in until its number shows"
@@ -125,8 +142,13 @@ def test_mute_card(card_slot, reader, monkeypatch):
 
 def _read_in_subprocess(env_extra: dict) -> subprocess.CompletedProcess:
     env = {**os.environ, **env_extra}
-    return subprocess.run([sys.executable, "-m", "loyalty", "card", "read", "--wait", "1"],
-                          capture_output=True, text=True, timeout=30, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "loyalty", "card", "read", "--wait", "1"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+    )
 
 
 @pytest.mark.timeout(60)

@@ -1,5 +1,6 @@
 """A loyalty cheque through a real Mosquitto: the till that takes it online asks head office first; a cheque
 already spent is refused with the reason and nothing is taken."""
+
 from __future__ import annotations
 
 import pytest
@@ -37,8 +38,10 @@ def test_a_cheque_spent_online_is_refused_at_the_next_till(tmp_path, mosquitto, 
         c.session.scan("3000000000014@12.00")
         with pytest.raises(RedeemError) as refused:
             c.session.spend_cheque(serial)
-        assert str(refused.value) == (f"loyalty cheque {serial} was already spent on {format_date(spent.closed_at)} "
-                                      f"(ticket {spent.id}): keep it and send the customer to the welcome desk")
+        assert str(refused.value) == (
+            f"loyalty cheque {serial} was already spent on {format_date(spent.closed_at)} "
+            f"(ticket {spent.id}): keep it and send the customer to the welcome desk"
+        )
         assert c.session.basket.tenders == []
         store = Store(office.db)
         try:

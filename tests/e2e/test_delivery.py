@@ -1,4 +1,5 @@
 """A ticket closed at a till reaches the server exactly once, over a real Mosquitto."""
+
 import json
 
 import msgspec
@@ -136,7 +137,7 @@ def test_bad_messages_go_to_dead_letter_and_ingest_goes_on(tmp_path, mosquitto, 
     invalid = msgspec.json.decode(m1)
     invalid["ticket"]["lines"] = "none"
     other = Till(tmp_path, "S001-T09")
-    other_message, = ticket_messages(other, 1)
+    (other_message,) = ticket_messages(other, 1)
     other.close()
     ingestor = start_ingestor(tmp_path / "server.db", mosquitto.url)
     acks = Listener(mosquitto.port, topics.acks("S001-T01"))
@@ -182,8 +183,7 @@ def test_a_stale_ack_from_a_tills_earlier_life_deletes_nothing(tmp_path, mosquit
         assert old.sender.wait_synced(30)
         old.close()
         raw = RawPublisher(mosquitto.port)
-        stale = {"schema": 1, "terminal": "S001-T01", "acked_to": 40, "digest": "0" * 64,
-                 "at": "2026-11-23T00:00:00Z"}
+        stale = {"schema": 1, "terminal": "S001-T01", "acked_to": 40, "digest": "0" * 64, "at": "2026-11-23T00:00:00Z"}
         (tmp_path / "new").mkdir()
         new = Till(tmp_path / "new", "S001-T01", seed=2)
         new.sell(30)
@@ -198,5 +198,6 @@ def test_a_stale_ack_from_a_tills_earlier_life_deletes_nothing(tmp_path, mosquit
     new.close()
     reasons = [d["reason"] for d in Store(tmp_path / "server.db").dead_letters()]
     assert reasons and reasons[0] == (
-        "conflicting duplicate: ticket S001-T01-00000001 was already stored with different content")
+        "conflicting duplicate: ticket S001-T01-00000001 was already stored with different content"
+    )
     assert all(r.startswith("conflicting duplicate: ticket S001-T01-") for r in reasons)

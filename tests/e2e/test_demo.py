@@ -1,4 +1,5 @@
 """`loyalty demo` runs the whole chain on embedded defaults, as `make demo` does."""
+
 import json
 import sqlite3
 import subprocess
@@ -11,7 +12,10 @@ import pytest
 def test_demo_stores_every_ticket_sent(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "loyalty", "demo", "--tickets", "120", "--tills", "2", "--dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=110)
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["tickets_sent"] == summary["tickets_stored"] == 120
@@ -24,10 +28,12 @@ def test_demo_stores_every_ticket_sent(tmp_path):
     assert summary["catalogue"]["all"] == {"version": 1, "articles": 457}
     till = sqlite3.connect(tmp_path / "till-S001-T01.db")
     assert till.execute("SELECT scope, version FROM catalogue_versions ORDER BY scope").fetchall() == [
-        ("S001", 1), ("all", 1)]
+        ("S001", 1),
+        ("all", 1),
+    ]
     till.close()
     server = sqlite3.connect(tmp_path / "server.db")
-    assert {r for r, in server.execute("SELECT DISTINCT vat_rate FROM lines")} == {2000, 1000, 550, 210}
+    assert {r for (r,) in server.execute("SELECT DISTINCT vat_rate FROM lines")} == {2000, 1000, 550, 210}
     server.close()
     # The archive beside it, which the office pages read (server.analytics.dashboard)
     from server.analytics.archive_db import ask
@@ -39,8 +45,24 @@ def test_demo_stores_every_ticket_sent(tmp_path):
 @pytest.mark.timeout(60)
 def test_demo_against_mosquitto(tmp_path, mosquitto):
     result = subprocess.run(
-        [sys.executable, "-m", "loyalty", "demo", "--tickets", "50", "--tills", "3", "--broker", mosquitto.url,
-         "--dir", str(tmp_path)], capture_output=True, text=True, timeout=50)
+        [
+            sys.executable,
+            "-m",
+            "loyalty",
+            "demo",
+            "--tickets",
+            "50",
+            "--tills",
+            "3",
+            "--broker",
+            mosquitto.url,
+            "--dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=50,
+    )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["tickets_stored"] == 50 and summary["broker"] == mosquitto.url

@@ -2,6 +2,7 @@
 
 Set LOYALTY_SCREENSHOTS=1 to refresh docs/screenshots/ (the PNGs shown in docs/desk.md).
 """
+
 from __future__ import annotations
 
 import json
@@ -29,7 +30,7 @@ def site(tmp_path_factory):
         app = create_app({"DB": db_path}, instance_path=str(tmp / "instance"))
         conn = open_db(db_path)
         password = accounts.create_user(conn, "claire", "card_manager")
-        sell_anonymously(db_path, CARD_A, 5)                       # 60 points, card not registered yet
+        sell_anonymously(db_path, CARD_A, 5)  # 60 points, card not registered yet
         sell_anonymously(db_path, CARD_C, 1, terminal="S002-T03")  # another anonymous card
         with serve(app) as url:
             yield {"url": url, "conn": conn, "password": password}
@@ -135,7 +136,8 @@ def test_export_then_erase(site, browser):
     customer_id = customer_id_of(browser)
     exported = browser.execute_async_script(
         "const done = arguments[arguments.length - 1];"
-        "fetch(document.getElementById('export-json').href).then(r => r.text()).then(done);")
+        "fetch(document.getElementById('export-json').href).then(r => r.text()).then(done);"
+    )
     data = json.loads(exported)
     assert data["customer"]["name"] == "Marie Curie" and len(data["tickets"]) == 5
     assert data["tickets"][0]["lines"][0]["gtin"] == "3017620422003"

@@ -1,5 +1,6 @@
 """The desk in French first and in English, in a real headless Chromium: the user's language choice (the
 selector in the header, kept with the user), money as `1 234,56 €`, days as `05/12/2026`."""
+
 from __future__ import annotations
 
 from zoneinfo import ZoneInfo

@@ -1,5 +1,6 @@
 """Head office on PostgreSQL with its desk: `loyalty server --db postgresql://... --web-port` as a real process,
 a card manager in a real headless Chromium enrols a customer and issues a card, and the rows are in PostgreSQL."""
+
 from __future__ import annotations
 
 import os
@@ -34,18 +35,35 @@ def wait_for_page(proc: subprocess.Popen, url: str, timeout: float = 30) -> str:
     raise AssertionError(f"{url} did not answer within {timeout} s (server exit code {proc.poll()})")
 
 
-def test_a_card_manager_enrols_and_issues_a_card_on_a_postgresql_head_office(tmp_path, mosquitto, postgres_url,
-                                                                              browser):
-    created = CliRunner().invoke(main, ["admin", "create-user", "claire", "--role", "card_manager",
-                                        "--db", postgres_url])
+def test_a_card_manager_enrols_and_issues_a_card_on_a_postgresql_head_office(
+    tmp_path, mosquitto, postgres_url, browser
+):
+    created = CliRunner().invoke(
+        main, ["admin", "create-user", "claire", "--role", "card_manager", "--db", postgres_url]
+    )
     assert created.exit_code == 0, created.output
     password = created.output.rsplit("first password: ", 1)[1].strip()
     sell_anonymously(postgres_url, CARD_A, 3)  # 36 points on a card nobody registered yet
     port = free_port()
     env = {**os.environ, "LOYALTY_INSTANCE_PATH": str(tmp_path / "instance")}
-    proc = subprocess.Popen([sys.executable, "-m", "loyalty", "server", "--db", postgres_url,
-                             "--broker", mosquitto.url, "--web-port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "loyalty",
+            "server",
+            "--db",
+            postgres_url,
+            "--broker",
+            mosquitto.url,
+            "--web-port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     site = f"http://127.0.0.1:{port}"
     try:
         assert "Se connecter" in wait_for_page(proc, site + "/login")  # French without a browser's hint

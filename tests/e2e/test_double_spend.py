@@ -1,6 +1,7 @@
 """Two tills and one card's points, through a real Mosquitto: online, head office reserves the points for the
 first till and refuses the second with what is left; offline, both spend under the cap and head office flags
 the overdraft naming the card and both tickets."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -29,9 +30,11 @@ def seed(db, points: int, card: str = CARD) -> None:
     store = Store(db)
     try:
         with store.conn:
-            store.conn.execute("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) VALUES "
-                               "(?, 'adjust', ?, 'welcome gift', ?, NULL, ?)",
-                               (card, points, f"desk:{card}", datetime.now(timezone.utc).isoformat()))
+            store.conn.execute(
+                "INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) VALUES "
+                "(?, 'adjust', ?, 'welcome gift', ?, NULL, ?)",
+                (card, points, f"desk:{card}", datetime.now(timezone.utc).isoformat()),
+            )
     finally:
         store.close()
 
@@ -52,8 +55,9 @@ class OnlineTill:
         self.till.connect(url)
         self.requester = Requester(terminal, parse_broker_url(url)).start()
         assert self.requester.ready.wait(10)
-        self.session = TillSession(self.till.journal.path, terminal, requester=self.requester,
-                                   online=lambda: self.till.sender.status.connected)
+        self.session = TillSession(
+            self.till.journal.path, terminal, requester=self.requester, online=lambda: self.till.sender.status.connected
+        )
         wait_until(lambda: self.till.sender.status.connected, 10, f"{terminal} online")
 
     def close(self) -> None:
@@ -81,8 +85,10 @@ def test_the_second_online_till_is_refused_the_points_the_first_holds(tmp_path, 
         assert a.session.redeem(5000).points == 5000
         with pytest.raises(RedeemError) as refused:
             b.session.redeem(5000)
-        assert str(refused.value) == ("no points available: another till holds a reservation of 5000 points on "
-                                      "this card; wait until that sale closes")
+        assert str(refused.value) == (
+            "no points available: another till holds a reservation of 5000 points on "
+            "this card; wait until that sale closes"
+        )
         assert b.session.basket.redeemed_points == 0
         closed = a.session.close()
         a.till.sender.wake()
@@ -91,8 +97,9 @@ def test_the_second_online_till_is_refused_the_points_the_first_holds(tmp_path, 
         with pytest.raises(RedeemError) as refused:  # the points are spent: B still believes its balance of 5,000
             b.session.redeem(5000)
         left = server_points(office.db)
-        assert str(refused.value) == (f"only {left} points available at head office for this card, 5000 asked; "
-                                      f"redeem at most {left}")
+        assert str(refused.value) == (
+            f"only {left} points available at head office for this card, 5000 asked; redeem at most {left}"
+        )
         b.session.cancel()
     finally:
         a.close()
@@ -100,7 +107,8 @@ def test_the_second_online_till_is_refused_the_points_the_first_holds(tmp_path, 
     store = Store(office.db)
     try:
         assert store.conn.execute("SELECT status, ticket_id FROM reservations").fetchall() == [
-            ("consumed", "S001-T01-00000001")]
+            ("consumed", "S001-T01-00000001")
+        ]
         assert overdraft.recent(store.conn) == []
     finally:
         store.close()
@@ -117,8 +125,11 @@ def test_a_cancelled_sale_releases_its_points_to_the_other_till(tmp_path, mosqui
         a.session.cancel()  # released at head office, without waiting for an answer
         store = Store(office.db)
         try:
-            wait_until(lambda: store.conn.execute("SELECT status FROM reservations").fetchone()[0] == "released",
-                       10, "the release at head office")
+            wait_until(
+                lambda: store.conn.execute("SELECT status FROM reservations").fetchone()[0] == "released",
+                10,
+                "the release at head office",
+            )
         finally:
             store.close()
         assert b.session.redeem(3000).points == 3000
@@ -136,9 +147,12 @@ def test_without_an_answer_the_offline_cap_applies(tmp_path, mosquitto, office, 
         office.uplink.stop()  # head office stops answering; the broker is still there
         monkeypatch.setattr(requests, "ASK_TIMEOUT", 0.3)
         plan = a.session.redeem(5000)
-        assert (plan.points, plan.note) == (2000, "head office did not answer in time: the offline cap applies; "
-                                                  "offline cap: at most 2000 points a day per card while the till "
-                                                  "is offline (0 already today), so 2000 points are redeemed")
+        assert (plan.points, plan.note) == (
+            2000,
+            "head office did not answer in time: the offline cap applies; "
+            "offline cap: at most 2000 points a day per card while the till "
+            "is offline (0 already today), so 2000 points are redeemed",
+        )
     finally:
         a.close()
 
@@ -201,13 +215,17 @@ def test_the_cashier_screen_shows_head_office_refusal(tmp_path, mosquitto, offic
                 await type_in(pilot, "5000")
                 await app.workers.wait_for_complete()
                 await pilot.pause()
-                assert text_of(app, "#message") == ("only 4000 points available: another till holds a reservation "
-                                                    "of 1000 points on this card; redeem at most 4000")
+                assert text_of(app, "#message") == (
+                    "only 4000 points available: another till holds a reservation "
+                    "of 1000 points on this card; redeem at most 4000"
+                )
                 await pilot.press("f9")  # cheques from the 5,000 points B knows: head office says what is left
                 await app.workers.wait_for_complete()
                 await pilot.pause()
-                assert text_of(app, "#message") == ("only 4000 points available: another till holds a reservation "
-                                                    "of 1000 points on this card; redeem at most 4000")
+                assert text_of(app, "#message") == (
+                    "only 4000 points available: another till holds a reservation "
+                    "of 1000 points on this card; redeem at most 4000"
+                )
                 await pilot.press("f6")
                 await type_in(pilot, "4000")
                 await app.workers.wait_for_complete()
@@ -234,8 +252,11 @@ def test_points_reserved_for_a_ticket_cancelled_meanwhile_are_given_back(tmp_pat
             a.session.redeem(5000, answer)
         store = Store(office.db)
         try:
-            wait_until(lambda: store.conn.execute("SELECT status FROM reservations").fetchone()[0] == "released",
-                       10, "the points given back")
+            wait_until(
+                lambda: store.conn.execute("SELECT status FROM reservations").fetchone()[0] == "released",
+                10,
+                "the points given back",
+            )
         finally:
             store.close()
         b.session.identify(CARD)
@@ -264,8 +285,11 @@ def test_points_reserved_for_one_card_never_pay_with_another(tmp_path, mosquitto
         assert a.session.basket.redeemed_points == 0 and a.session.basket.reservations == []
         store = Store(office.db)
         try:
-            wait_until(lambda: store.conn.execute("SELECT status FROM reservations").fetchone()[0] == "released",
-                       10, "the points given back")
+            wait_until(
+                lambda: store.conn.execute("SELECT status FROM reservations").fetchone()[0] == "released",
+                10,
+                "the points given back",
+            )
         finally:
             store.close()
     finally:

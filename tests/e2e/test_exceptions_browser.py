@@ -1,5 +1,6 @@
 """The exceptions page in a real headless Chromium: reached from the office nav, one table per kind, each row
 linking to its tickets."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,5 +1,6 @@
 """Next best offers over a real Mosquitto: chosen at head office, pushed retained, applied by a till to a
 target card (never to a card held out), synced, accepted by ingest's check, and counted on the campaigns page."""
+
 from __future__ import annotations
 
 import html
@@ -32,17 +33,24 @@ def test_chosen_offers_reach_the_till_and_come_back_counted(tmp_path, mosquitto,
     conn.row_factory = None
     aggregate.refresh(conn)
     today = utc_now().date()
-    for t in (OfferType(name="we miss you", kind="winback", points=200, holdout_per_mille=100),
-              OfferType(name="100 points on fresh", kind="category_points", category="fresh", points=100,
-                        holdout_per_mille=100)):
+    for t in (
+        OfferType(name="we miss you", kind="winback", points=200, holdout_per_mille=100),
+        OfferType(
+            name="100 points on fresh", kind="category_points", category="fresh", points=100, holdout_per_mille=100
+        ),
+    ):
         offer_definitions.define(conn, t)
     done = next_offer.run(conn, today)
     assert done["customers"] == 2
-    chosen = {r[0]: r[1:] for r in conn.execute(
-        "SELECT customer, grp, campaign_id, offer_type_id FROM nbo_choices ORDER BY customer")}
+    chosen = {
+        r[0]: r[1:]
+        for r in conn.execute("SELECT customer, grp, campaign_id, offer_type_id FROM nbo_choices ORDER BY customer")
+    }
     # A (last seen in January, weekly before) is late: win-back, and its hash holds it out; B: fresh, a target
     assert {k: (grp, type_id) for k, (grp, _, type_id) in chosen.items()} == {
-        "customer:1": ("holdout", 1), "customer:2": ("target", 2)}
+        "customer:1": ("holdout", 1),
+        "customer:2": ("target", 2),
+    }
     for customer, (grp, _, type_id) in chosen.items():
         assert grp == ("holdout" if offer_definitions.held_out(type_id, customer, 100) else "target")
     broker = parse_broker_url(mosquitto.url)
@@ -68,16 +76,19 @@ def test_chosen_offers_reach_the_till_and_come_back_counted(tmp_path, mosquitto,
         grp, campaign_id, _ = chosen[customer]
         used = [e.points for e in ticket.points if e.rule == f"offer:{campaign_id}"]
         assert bool(used) == (grp == "target"), (customer, grp, used)
-    assert conn.execute("SELECT count(*) FROM discrepancies WHERE ticket_id LIKE ?",
-                        (f"{TERMINAL}-%",)).fetchone()[0] == 0  # ingest accepted every claim
+    assert (
+        conn.execute("SELECT count(*) FROM discrepancies WHERE ticket_id LIKE ?", (f"{TERMINAL}-%",)).fetchone()[0] == 0
+    )  # ingest accepted every claim
     page = html.unescape(office.client("head_office").get("/office/campaigns").get_data(as_text=True))
     for r in offer_results.results(conn, today):
         mine = [c for c in chosen.values() if c[2] == r["id"]]
-        assert (r["targets"], r["holdouts"]) == (sum(c[0] == "target" for c in mine),
-                                                 sum(c[0] == "holdout" for c in mine))
+        assert (r["targets"], r["holdouts"]) == (
+            sum(c[0] == "target" for c in mine),
+            sum(c[0] == "holdout" for c in mine),
+        )
         if mine:
-            row = page[page.index(f'id="offer-type-{r["id"]}"'):]
-            row = row[:row.index("</tr>")]
+            row = page[page.index(f'id="offer-type-{r["id"]}"') :]
+            row = row[: row.index("</tr>")]
             assert f"{today} (1 of 28 days)" in row
             assert f'<td class="num">{r["targets"]}</td><td class="num">{r["holdouts"]}</td>' in row
     office.conn.close()

@@ -1,5 +1,6 @@
 """A campaign's life over a real Mosquitto: created at head office, pushed retained, applied by a till to a
 target card (not to a control card), synced, checked by the server, and analysed; a forged offer is flagged."""
+
 from __future__ import annotations
 
 import html
@@ -31,8 +32,11 @@ def offer_points(ticket, campaign_id: int) -> list[int]:
 
 def discrepancies(conn) -> list[tuple]:
     """This till's (the known set's hand-made tickets name a rules version the server does not know)."""
-    return conn.execute("SELECT ticket_id, card, till_points, server_points, reason FROM discrepancies "
-                        "WHERE ticket_id LIKE ? ORDER BY id", (f"{TERMINAL}-%",)).fetchall()
+    return conn.execute(
+        "SELECT ticket_id, card, till_points, server_points, reason FROM discrepancies "
+        "WHERE ticket_id LIKE ? ORDER BY id",
+        (f"{TERMINAL}-%",),
+    ).fetchall()
 
 
 @pytest.mark.timeout(90)
@@ -44,13 +48,29 @@ def test_a_campaign_from_creation_to_analysis(tmp_path, mosquitto, fast_argon2):
     conn.row_factory = None
     aggregate.refresh(conn)  # segments read the aggregates
     today = utc_now().date()
-    campaign_id = campaigns.create(conn, Campaign(
-        name="Autumn bonus", segment=SegmentSpec(start=START, end=END), kind="bonus_points", points=300,
-        starts=today - timedelta(days=1), ends=today + timedelta(days=1), stores=["S001"], control_per_mille=300,
-        seed=1))
-    groups = {grp: sorted(card for (card,) in conn.execute(
-        "SELECT card FROM campaign_members WHERE campaign_id = ? AND grp = ?", (campaign_id, grp)))
-        for grp in ("target", "control")}
+    campaign_id = campaigns.create(
+        conn,
+        Campaign(
+            name="Autumn bonus",
+            segment=SegmentSpec(start=START, end=END),
+            kind="bonus_points",
+            points=300,
+            starts=today - timedelta(days=1),
+            ends=today + timedelta(days=1),
+            stores=["S001"],
+            control_per_mille=300,
+            seed=1,
+        ),
+    )
+    groups = {
+        grp: sorted(
+            card
+            for (card,) in conn.execute(
+                "SELECT card FROM campaign_members WHERE campaign_id = ? AND grp = ?", (campaign_id, grp)
+            )
+        )
+        for grp in ("target", "control")
+    }
     assert (len(groups["target"]), len(groups["control"])) == (7, 3)
     target, control = groups["target"][0], groups["control"][0]
     broker = parse_broker_url(mosquitto.url)
@@ -71,8 +91,9 @@ def test_a_campaign_from_creation_to_analysis(tmp_path, mosquitto, fast_argon2):
         result = campaigns.analyse(conn, campaign_id)
         assert (result["targets"], result["redeemed"], result["cost_points"]) == (7, 1, 300)
         assert result["redemption_rate"] == 1 / 7
-        page = html.unescape(office.client("head_office").get(f"/office/campaigns/{campaign_id}").get_data(
-            as_text=True))
+        page = html.unescape(
+            office.client("head_office").get(f"/office/campaigns/{campaign_id}").get_data(as_text=True)
+        )
         assert 'id="redemption">1 (14,3 %)<' in page  # French by default and 'id="cost">300 points<' in page
 
         # A till whose offers list was tampered with gives the offer to a control card: flagged, with why.
@@ -88,10 +109,17 @@ def test_a_campaign_from_creation_to_analysis(tmp_path, mosquitto, fast_argon2):
         listener.stop()
         journal.close()
     base = forged.points_earned - 300
-    assert discrepancies(conn) == [(
-        forged.id, control, base + 300, base,
-        f"offer:{campaign_id} refused: card {control} is not a target of campaign {campaign_id}; till gave "
-        f"{base + 300} points, rules 2026.1 give {base}: till has basket offer:{campaign_id} 300; rules give nothing")]
+    assert discrepancies(conn) == [
+        (
+            forged.id,
+            control,
+            base + 300,
+            base,
+            f"offer:{campaign_id} refused: card {control} is not a target of campaign {campaign_id}; till gave "
+            f"{base + 300} points, rules 2026.1 give {base}: "
+            f"till has basket offer:{campaign_id} 300; rules give nothing",
+        )
+    ]
     result = campaigns.analyse(conn, campaign_id)
     # The ledger credits only what head office accepts: the forged offer costs nothing and is no redemption.
     assert (result["redeemed"], result["cost_points"]) == (1, 300)

@@ -2,6 +2,7 @@
 sync health with a till behind, a segment built and exported, a campaign created, pushed (a till
 receives it) and analysed; a large period computed in the background (the page reloads itself), then its
 figures served with their age while tickets arrive. LOYALTY_SCREENSHOTS=1 refreshes docs/screenshots/office-*.png."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
@@ -39,10 +40,24 @@ def site(tmp_path_factory):
         conn.row_factory = None
         generate(conn, Plan(300, 5000, 4, seed=5, end=END))
         now = datetime.now(timezone.utc)
-        behind = [Ticket(id=f"S009-T01-{seq:08d}", terminal="S009-T01", seq=seq, store="S009", cashier="c1",
-                         opened_at=now, closed_at=now, lines=[make_line("3017620422003", 1, 250)],
-                         tenders=[Tender(kind="cash", cents=250)], total_cents=250, card=None, points=[],
-                         rules_version="base-1") for seq in (1, 2, 3, 7)]
+        behind = [
+            Ticket(
+                id=f"S009-T01-{seq:08d}",
+                terminal="S009-T01",
+                seq=seq,
+                store="S009",
+                cashier="c1",
+                opened_at=now,
+                closed_at=now,
+                lines=[make_line("3017620422003", 1, 250)],
+                tenders=[Tender(kind="cash", cents=250)],
+                total_cents=250,
+                card=None,
+                points=[],
+                rules_version="base-1",
+            )
+            for seq in (1, 2, 3, 7)
+        ]
         store_tickets(db_path, chained(behind, GENESIS_HASH))
         password = accounts.create_user(conn, "hugo", "head_office")
         with serve(app) as url:
@@ -76,8 +91,9 @@ def test_explorer_filter_by_store_and_open_a_ticket(site, browser):
     cells = [r.find_elements("css selector", "td") for r in rows]
     assert {c[2].text for c in cells} == {"S002"}
     assert all(float(c[5].text.replace(",", "").lstrip("€").split()[0]) >= 20 for c in cells)
-    expected = site["conn"].execute("SELECT count(*) FROM tickets WHERE store = 'S002' AND total_cents >= 2000"
-                                    ).fetchone()[0]
+    expected = (
+        site["conn"].execute("SELECT count(*) FROM tickets WHERE store = 'S002' AND total_cents >= 2000").fetchone()[0]
+    )
     shown = f"{expected}" if expected < explorer.COUNT_LIMIT else f"{explorer.COUNT_LIMIT}+"
     assert by_id(browser, "matching").text == f"{shown} matching"
     shot(browser, "office-tickets")
@@ -108,8 +124,8 @@ def test_build_a_segment_and_export_it(site, browser):
     shot(browser, "office-segments")
     href = by_id(browser, "export-email").get_attribute("href")
     exported = browser.execute_async_script(
-        "const done = arguments[arguments.length - 1];"
-        "fetch(arguments[0]).then(r => r.text()).then(done);", href)
+        "const done = arguments[arguments.length - 1];fetch(arguments[0]).then(r => r.text()).then(done);", href
+    )
     lines = exported.strip().splitlines()
     assert lines[0].startswith("customer_id,name,email") and len(lines) == count + 1
 
@@ -160,9 +176,24 @@ def test_value_page_first_computes_a_large_period_then_serves_it_while_tickets_a
     wait_text(browser, "#freshness", "up to date.")  # the page reloaded itself (meta refresh) once they were ready
     assert int(by_id(browser, "customers").text) > 100
     now = datetime.now(timezone.utc)
-    more = [Ticket(id=f"S009-T01-{seq:08d}", terminal="S009-T01", seq=seq, store="S009", cashier="c1", opened_at=now,
-                   closed_at=now, lines=[make_line("3017620422003", 1, 250)], tenders=[Tender(kind="cash", cents=250)],
-                   total_cents=250, card=None, points=[], rules_version="base-1") for seq in (8, 9, 10)]
+    more = [
+        Ticket(
+            id=f"S009-T01-{seq:08d}",
+            terminal="S009-T01",
+            seq=seq,
+            store="S009",
+            cashier="c1",
+            opened_at=now,
+            closed_at=now,
+            lines=[make_line("3017620422003", 1, 250)],
+            tenders=[Tender(kind="cash", cents=250)],
+            total_cents=250,
+            card=None,
+            points=[],
+            rules_version="base-1",
+        )
+        for seq in (8, 9, 10)
+    ]
     db_path = site["app"].config["DB"]
     store_tickets(db_path, chained(more, last_hash(db_path, "S009-T01")))
     browser.refresh()

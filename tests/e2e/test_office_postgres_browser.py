@@ -1,5 +1,6 @@
 """An analyst reads the value page in a real headless Chromium from `loyalty server --db postgresql://...
 --web-port`: the known data set's totals, computed from PostgreSQL (tests/fixtures/headoffice.py)."""
+
 from __future__ import annotations
 
 import os
@@ -33,9 +34,23 @@ def server_on_postgres(postgres_url, mosquitto, monkeypatch, tmp_path):
     conn.close()
     log = tmp_path / "server.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "loyalty", "server", "--db", postgres_url, "--broker",
-                                 mosquitto.url, "--web-port", "0"], stdout=out, stderr=subprocess.STDOUT,
-                                env={**os.environ, "LOYALTY_SECRET_KEY": "test-only-secret"})
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "loyalty",
+                "server",
+                "--db",
+                postgres_url,
+                "--broker",
+                mosquitto.url,
+                "--web-port",
+                "0",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "LOYALTY_SECRET_KEY": "test-only-secret"},
+        )
     try:
         deadline = time.monotonic() + START_S
         found = None

@@ -1,4 +1,5 @@
 """Tills sync over a real Mosquitto into the server's store on a real PostgreSQL."""
+
 import pytest
 from click.testing import CliRunner
 
@@ -19,7 +20,8 @@ def assert_store_matches(url, tills):
     assert stats["total_cents"] == sum(j["total_cents"] for j in journals)
     assert stats["points_earned"] == sum(j["points_earned"] for j in journals)
     assert {t: v["contiguous_seq"] for t, v in stats["terminals"].items()} == {
-        t.terminal: t.journal.last_seq() for t in tills}
+        t.terminal: t.journal.last_seq() for t in tills
+    }
     return stats
 
 

@@ -1,5 +1,6 @@
 """The receipt's QR code, from a till's printed receipt to the ticket's page on a phone: headless Chromium at
 390x844 against the app served in-process; the link printed as the QR code is the one the page answers."""
+
 from __future__ import annotations
 
 import html
@@ -32,11 +33,23 @@ def test_a_printed_receipts_qr_code_opens_its_page_on_a_phone(tmp_path, fast_arg
     office.conn.row_factory = None
     aggregate.refresh(office.conn)
     today = utc_now().date()
-    campaigns.create(office.conn, Campaign(
-        name="Autumn bonus", segment=SegmentSpec(start=START, end=END), kind="bonus_points", points=300,
-        starts=today, ends=today + timedelta(days=6), stores=["S002"], control_per_mille=100, seed=1))
-    target = office.conn.execute("SELECT card FROM campaign_members WHERE grp = 'target' AND card = ?",
-                                 (CARDS["A"],)).fetchone()
+    campaigns.create(
+        office.conn,
+        Campaign(
+            name="Autumn bonus",
+            segment=SegmentSpec(start=START, end=END),
+            kind="bonus_points",
+            points=300,
+            starts=today,
+            ends=today + timedelta(days=6),
+            stores=["S002"],
+            control_per_mille=100,
+            seed=1,
+        ),
+    )
+    target = office.conn.execute(
+        "SELECT card FROM campaign_members WHERE grp = 'target' AND card = ?", (CARDS["A"],)
+    ).fetchone()
     assert target is not None  # card A waits for the offer (it shops in S001, the offer is for S002)
     try:
         with serve(office.app) as url:
@@ -59,7 +72,7 @@ def test_a_printed_receipts_qr_code_opens_its_page_on_a_phone(tmp_path, fast_arg
 
             expected = Dummy()
             print_qr_block(expected, link)
-            image = expected.output[expected.output.index(b"\x1dv0"):]  # the code's raster image
+            image = expected.output[expected.output.index(b"\x1dv0") :]  # the code's raster image
             assert image in printed  # the printed code is this link's, before the cut
             assert printed.index(image) < printed.rindex(b"\x1dV")
             store_tickets(office.db_path, [closed.ticket])  # the till's ticket reaches head office
@@ -72,16 +85,18 @@ def test_a_printed_receipts_qr_code_opens_its_page_on_a_phone(tmp_path, fast_arg
             assert re.search(r"Loyalty card \*{9}\d{4}", page)
             points = [row.text for row in by_id(browser, "points").find_elements("css selector", "tr")]
             assert points == ["base +12"]
-            balance = office.conn.execute("SELECT sum(points) FROM card_points WHERE card = ?",
-                                          (CARDS["A"],)).fetchone()[0]
+            balance = office.conn.execute(
+                "SELECT sum(points) FROM card_points WHERE card = ?", (CARDS["A"],)
+            ).fetchone()[0]
             assert by_id(browser, "balance").text == str(balance)
             assert "Autumn bonus: 300 bonus points on your next visit, until" in by_id(browser, "offers").text
             wide = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
             assert wide[0] <= wide[1], f"the page is wider than the phone: {wide}"
 
             browser.get(link[:-4] + "AAAA")  # a link with another token: the same answer as an unknown ticket
-            assert "This receipt link is not known: check it against the QR code on your receipt." in \
-                html.unescape(browser.page_source)
+            assert "This receipt link is not known: check it against the QR code on your receipt." in html.unescape(
+                browser.page_source
+            )
             browser.set_window_size(1280, 1000)
     finally:
         close_office(office)

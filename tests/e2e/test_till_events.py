@@ -1,6 +1,7 @@
 """NF525 end to end over a real Mosquitto: a cancelled ticket, a line void and a reprint journaled at the till
 reach head office (signed, checked with the till's registered key, acked), and show in the ticket explorer
 in a real headless Chromium."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -66,18 +67,26 @@ def test_events_journaled_while_the_broker_is_down_arrive_once_it_is_back(tmp_pa
             session.cancel()
         assert rows(session.db, "SELECT count(*) FROM event_outbox")[0][0] == 3
         mosquitto.start()
-        wait_until(lambda: rows(session.db, "SELECT count(*) FROM event_outbox")[0][0] == 0, 30,
-                   "the till's events acked once the broker is back")
+        wait_until(
+            lambda: rows(session.db, "SELECT count(*) FROM event_outbox")[0][0] == 0,
+            30,
+            "the till's events acked once the broker is back",
+        )
     finally:
         event_sender.stop()
         events.stop()
         session.close_session()
     assert rows(server_db, "SELECT seq, status FROM till_events ORDER BY seq") == [
-        (1, "verified"), (2, "verified"), (3, "verified"), (4, "verified")]
+        (1, "verified"),
+        (2, "verified"),
+        (3, "verified"),
+        (4, "verified"),
+    ]
 
 
 def test_a_cancelled_ticket_a_void_and_a_reprint_reach_head_office_and_show_in_the_explorer(
-        tmp_path, mosquitto, browser, monkeypatch):
+    tmp_path, mosquitto, browser, monkeypatch
+):
     server_db = str(tmp_path / "server.db")
     key_file = register(tmp_path, server_db)
     broker = parse_broker_url(mosquitto.url)
@@ -97,8 +106,9 @@ def test_a_cancelled_ticket_a_void_and_a_reprint_reach_head_office_and_show_in_t
         session.cancel()
         assert sender.wait_synced(20)
         wait_until(lambda: len(rows(server_db, "SELECT 1 FROM till_events")) == 3, 20, "3 events at head office")
-        wait_until(lambda: rows(session.db, "SELECT count(*) FROM event_outbox")[0][0] == 0, 20,
-                   "the till's events acked")
+        wait_until(
+            lambda: rows(session.db, "SELECT count(*) FROM event_outbox")[0][0] == 0, 20, "the till's events acked"
+        )
     finally:
         event_sender.stop()
         sender.stop()
@@ -106,17 +116,35 @@ def test_a_cancelled_ticket_a_void_and_a_reprint_reach_head_office_and_show_in_t
         ingestor.stop()
         session.close_session()
     assert rows(server_db, "SELECT chain, seq, kind, status, copy, ticket_id FROM till_events ORDER BY seq") == [
-        ("events", 1, "line_void", "verified", 0, None), ("events", 2, "reprint", "verified", 1, sold.id),
-        ("events", 3, "ticket_cancel", "verified", 0, None)]
+        ("events", 1, "line_void", "verified", 0, None),
+        ("events", 2, "reprint", "verified", 1, sold.id),
+        ("events", 3, "ticket_cancel", "verified", 0, None),
+    ]
     razors = rows(server_db, "SELECT total_cents FROM till_events WHERE seq = 1")[0][0]
     conn = open_db(server_db)
     assert till_events.chain_problems(conn, TILL) == []
     today = datetime.now(timezone.utc).date()
     assert till_events.cancellations(conn, date.fromordinal(today.toordinal() - 1), today, 2) == {
-        "tills": [{"terminal": TILL, "store": "S001", "count": 2, "cents": razors * 2,
-                   "by_kind": {"line_void": 1, "ticket_cancel": 1}}],
-        "cashiers": [{"terminal": TILL, "store": "S001", "cashier": "alice", "count": 2,
-                      "cents": razors * 2, "by_kind": {"line_void": 1, "ticket_cancel": 1}}]}
+        "tills": [
+            {
+                "terminal": TILL,
+                "store": "S001",
+                "count": 2,
+                "cents": razors * 2,
+                "by_kind": {"line_void": 1, "ticket_cancel": 1},
+            }
+        ],
+        "cashiers": [
+            {
+                "terminal": TILL,
+                "store": "S001",
+                "cashier": "alice",
+                "count": 2,
+                "cents": razors * 2,
+                "by_kind": {"line_void": 1, "ticket_cancel": 1},
+            }
+        ],
+    }
     assert till_events.cancellations(conn, today, today, 3) == {"tills": [], "cashiers": []}
 
     monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1))

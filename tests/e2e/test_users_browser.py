@@ -1,5 +1,6 @@
 """The admin's users page and a user's own password page in a real headless Chromium: what a person sees
 when an admin resets a password (shown once), and when the user then chooses their own."""
+
 from __future__ import annotations
 
 import pytest
@@ -22,8 +23,10 @@ def site(tmp_path_factory):
         db_path = str(tmp / "server.db")
         app = create_app({"DB": db_path}, instance_path=str(tmp / "instance"))
         conn = open_db(db_path)
-        passwords = {name: accounts.create_user(conn, name, role)
-                     for name, role in (("root", "admin"), ("claire", "card_manager"))}
+        passwords = {
+            name: accounts.create_user(conn, name, role)
+            for name, role in (("root", "admin"), ("claire", "card_manager"))
+        }
         with serve(app) as url:
             yield {"url": url, "conn": conn, "passwords": passwords}
         conn.close()

@@ -1,4 +1,5 @@
 """The server's disk failing under ingest, and a till whose clock is hours off."""
+
 from datetime import timedelta
 
 import pytest
@@ -33,6 +34,7 @@ def test_disk_full_at_the_server_rolls_back_retries_and_loses_nothing(tmp_path, 
         server.stop()
     assert server.store_failures > 0
     from server.ingest.store import Store
+
     assert Store(tmp_path / "server.db").stats()["tickets"] == 220
 
 
@@ -50,6 +52,7 @@ def test_a_till_hours_off_still_syncs_exactly_once(tmp_path, mosquitto, monkeypa
         till.close()
         server.stop()
     from server.ingest.store import Store
+
     store = Store(tmp_path / "server.db")
     closed, received = store.conn.execute("SELECT min(closed_at), min(received_at) FROM tickets").fetchone()
     assert store.ticket_count() == 30 and closed > received  # kept as the till said, received time is the server's

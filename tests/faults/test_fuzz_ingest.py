@@ -1,4 +1,5 @@
 """Hostile payloads thrown at ingest: every one dead-lettered with a reason, ingest goes on."""
+
 import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,7 +17,8 @@ TOPIC = tickets_topic("S001-T01")
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
-    max_leaves=20)
+    max_leaves=20,
+)
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +39,21 @@ def mutate(payload: bytes, path: list, value) -> bytes:
     return msgspec.json.encode(doc)
 
 
-FIELDS = [["id"], ["seq"], ["store"], ["total_cents"], ["card"], ["lines"], ["tenders"], ["points"],
-          ["closed_at"], ["prev_hash"], ["lines", 0, "quantity"], ["lines", 0, "gtin"], ["tenders", 0, "kind"]]
+FIELDS = [
+    ["id"],
+    ["seq"],
+    ["store"],
+    ["total_cents"],
+    ["card"],
+    ["lines"],
+    ["tenders"],
+    ["points"],
+    ["closed_at"],
+    ["prev_hash"],
+    ["lines", 0, "quantity"],
+    ["lines", 0, "gtin"],
+    ["tenders", 0, "kind"],
+]
 
 
 @pytest.mark.timeout(120)

@@ -5,6 +5,7 @@ sends 1,000 hostile messages: amounts past the bounds, desk entry kinds, other t
 batches, points the rules do not give, unsigned tickets. Ingest never stops, every honest ticket is
 stored once, and no point is credited from a hostile message.
 """
+
 from __future__ import annotations
 
 import random
@@ -41,8 +42,16 @@ HOSTILE = "S001-T04"
 GENUINE_TICKETS = 10_000
 HOSTILE_MESSAGES = 1_000
 # How many hostile messages of each kind (adds up to HOSTILE_MESSAGES).
-KINDS = {"overflow": 200, "desk_kind": 200, "other_id": 200, "other_topic": 100, "minted": 150, "unsigned": 100,
-         "seq_overflow": 40, "oversize_batch": 10}
+KINDS = {
+    "overflow": 200,
+    "desk_kind": 200,
+    "other_id": 200,
+    "other_topic": 100,
+    "minted": 150,
+    "unsigned": 100,
+    "seq_overflow": 40,
+    "oversize_batch": 10,
+}
 
 
 @pytest.fixture
@@ -56,7 +65,7 @@ def hardened(reachable):
 
 
 def url_of(made, user: str) -> str:
-    return (f"mqtts://{user}:{read_password(made.directory, user)}@127.0.0.1:{made.port}?ca={made.ca_file}")
+    return f"mqtts://{user}:{read_password(made.directory, user)}@127.0.0.1:{made.port}?ca={made.ca_file}"
 
 
 def hostile_cards() -> list[str]:
@@ -83,19 +92,45 @@ class HostileTill:
             self.seq += 1
             seq = self.seq
         at = utc_now() - timedelta(seconds=1)
-        lines = lines or [Line(gtin="3086126100015", label="cigarettes", category="tobacco", quantity=1,
-                               unit_cents=1150, total_cents=1150)]
+        lines = lines or [
+            Line(
+                gtin="3086126100015",
+                label="cigarettes",
+                category="tobacco",
+                quantity=1,
+                unit_cents=1150,
+                total_cents=1150,
+            )
+        ]
         total = sum(line.total_cents for line in lines)
-        return Ticket(id=f"{terminal}-{seq:08d}", terminal=terminal, seq=seq, store="S001", cashier="mallory",
-                      opened_at=at, closed_at=at, lines=lines, tenders=[Tender(kind="cash", cents=total)],
-                      total_cents=total, card=self.rng.choice(self.cards), points=points or [],
-                      rules_version="2026.1", prev_hash=GENESIS_HASH)
+        return Ticket(
+            id=f"{terminal}-{seq:08d}",
+            terminal=terminal,
+            seq=seq,
+            store="S001",
+            cashier="mallory",
+            opened_at=at,
+            closed_at=at,
+            lines=lines,
+            tenders=[Tender(kind="cash", cents=total)],
+            total_cents=total,
+            card=self.rng.choice(self.cards),
+            points=points or [],
+            rules_version="2026.1",
+            prev_hash=GENESIS_HASH,
+        )
 
     def message(self, kind: str) -> tuple[str, bytes]:
         own = topics.tickets(HOSTILE)
         if kind == "overflow":
-            huge = Line(gtin="3086126100015", label="x", category="grocery", quantity=10**18, unit_cents=1000,
-                        total_cents=10**21)
+            huge = Line(
+                gtin="3086126100015",
+                label="x",
+                category="grocery",
+                quantity=10**18,
+                unit_cents=1000,
+                total_cents=10**21,
+            )
             return own, encode_ticket(sign_ticket(self.ticket(lines=[huge]), self.key))
         if kind == "desk_kind":
             forged = [PointsEntry(kind=self.rng.choice(["adjust", "transfer"]), rule="gift", points=1_000_000)]
@@ -116,8 +151,9 @@ class HostileTill:
             doc["ticket"]["seq"] = 2**70
             return own, msgspec.json.encode(doc)
         if kind == "oversize_batch":
-            one = encode_ticket(sign_ticket(self.ticket(points=[PointsEntry(kind="earn", rule="base", points=10**6,
-                                                                             line=0)]), self.key))
+            one = encode_ticket(
+                sign_ticket(self.ticket(points=[PointsEntry(kind="earn", rule="base", points=10**6, line=0)]), self.key)
+            )
             return own, encode_batch([one] * (1_100_000 // len(one) + 1))
         raise AssertionError(kind)
 
@@ -138,7 +174,8 @@ def journal_points(path) -> Counter:
     try:
         found = Counter()
         for card, earned, redeemed in conn.execute(
-                "SELECT card, points_earned, points_redeemed FROM tickets WHERE card IS NOT NULL"):
+            "SELECT card, points_earned, points_redeemed FROM tickets WHERE card IS NOT NULL"
+        ):
             found[card] += earned - redeemed
         return found
     finally:
@@ -167,8 +204,11 @@ def test_a_hostile_till_among_three_honest_ones_stops_nothing_and_mints_nothing(
         for _ in range(share):
             sell(journal, *shopper.basket(max_lines=6))
         sold[terminal] = share
-    assert not set(hostile_cards()) & {c for j in journals.values() for (c,) in
-                                       j.conn.execute("SELECT DISTINCT card FROM tickets WHERE card IS NOT NULL")}
+    assert not set(hostile_cards()) & {
+        c
+        for j in journals.values()
+        for (c,) in j.conn.execute("SELECT DISTINCT card FROM tickets WHERE card IS NOT NULL")
+    }
     hostile = HostileTill(hardened, keys[HOSTILE])
     senders = [OutboxSender(journals[t].path, t, parse_broker_url(url_of(hardened, t))).start() for t in HONEST]
     attack = threading.Thread(target=hostile.attack)
@@ -180,9 +220,14 @@ def test_a_hostile_till_among_three_honest_ones_stops_nothing_and_mints_nothing(
             assert sender.wait_synced(300), "an honest till was not acked whole"
         expected_dead = sum(KINDS[k] for k in ("overflow", "desk_kind", "other_id", "seq_overflow", "oversize_batch"))
         check = sqlite3.connect(server_db)
-        wait_until(lambda: check.execute("SELECT count(*) FROM dead_letters").fetchone()[0] >= expected_dead
-                   and check.execute("SELECT count(*) FROM quarantine").fetchone()[0] >= KINDS["unsigned"],
-                   60, "every hostile message to be set aside")
+        wait_until(
+            lambda: (
+                check.execute("SELECT count(*) FROM dead_letters").fetchone()[0] >= expected_dead
+                and check.execute("SELECT count(*) FROM quarantine").fetchone()[0] >= KINDS["unsigned"]
+            ),
+            60,
+            "every hostile message to be set aside",
+        )
         assert ingestor.error is None and ingestor._thread.is_alive()
     finally:
         for sender in senders:
@@ -192,16 +237,21 @@ def test_a_hostile_till_among_three_honest_ones_stops_nothing_and_mints_nothing(
         for journal in journals.values():
             journal.close()
     # Every honest ticket stored once.
-    stored = dict(check.execute("SELECT terminal, count(*) FROM tickets WHERE terminal != ? GROUP BY terminal",
-                                (HOSTILE,)).fetchall())
+    stored = dict(
+        check.execute(
+            "SELECT terminal, count(*) FROM tickets WHERE terminal != ? GROUP BY terminal", (HOSTILE,)
+        ).fetchall()
+    )
     assert stored == dict(sold)
-    assert check.execute("SELECT count(DISTINCT id) FROM tickets").fetchone()[0] == \
-        check.execute("SELECT count(*) FROM tickets").fetchone()[0]
+    assert (
+        check.execute("SELECT count(DISTINCT id) FROM tickets").fetchone()[0]
+        == check.execute("SELECT count(*) FROM tickets").fetchone()[0]
+    )
     # No point credited from a hostile message: its cards hold nothing, the honest cards exactly their tickets'.
     cards = hostile_cards()
-    credited = check.execute(f"SELECT coalesce(sum(points), 0) "
-                             f"FROM ledger WHERE card IN ({','.join('?' * len(cards))})",
-                             cards).fetchone()[0]
+    credited = check.execute(
+        f"SELECT coalesce(sum(points), 0) FROM ledger WHERE card IN ({','.join('?' * len(cards))})", cards
+    ).fetchone()[0]
     assert credited == 0
     honest = Counter()
     for terminal in HONEST:
@@ -210,8 +260,9 @@ def test_a_hostile_till_among_three_honest_ones_stops_nothing_and_mints_nothing(
     # each such ticket a discrepancy where the rules give more (a tier only adds); nothing else differs.
     tiers = Counter()
     for card, till_points, server_points, reason in check.execute(
-            "SELECT card, till_points, server_points, reason FROM discrepancies WHERE ticket_id NOT LIKE ?",
-            (f"{HOSTILE}-%",)):
+        "SELECT card, till_points, server_points, reason FROM discrepancies WHERE ticket_id NOT LIKE ?",
+        (f"{HOSTILE}-%",),
+    ):
         assert server_points > till_points, reason
         tiers[card] += server_points - till_points
     server = dict(check.execute("SELECT card, points FROM card_points WHERE points != 0").fetchall())
@@ -219,16 +270,23 @@ def test_a_hostile_till_among_three_honest_ones_stops_nothing_and_mints_nothing(
     # Each hostile kind landed where it belongs: dead letters, quarantine, discrepancies; the broker dropped the rest.
     assert check.execute("SELECT count(*) FROM quarantine").fetchone()[0] == KINDS["unsigned"]
     assert check.execute("SELECT count(*) FROM tickets WHERE terminal = ?", (HOSTILE,)).fetchone()[0] == KINDS["minted"]
-    assert check.execute("SELECT count(*) FROM discrepancies WHERE ticket_id LIKE ?", (f"{HOSTILE}-%",)
-                         ).fetchone()[0] == KINDS["minted"]
+    assert (
+        check.execute("SELECT count(*) FROM discrepancies WHERE ticket_id LIKE ?", (f"{HOSTILE}-%",)).fetchone()[0]
+        == KINDS["minted"]
+    )
     dead = [reason for (reason,) in check.execute("SELECT reason FROM dead_letters")]
     assert Counter(reason.split(":")[0].split(" of ")[0] for reason in dead) == {
-        "schema violation": KINDS["overflow"] + KINDS["seq_overflow"], "invalid ticket": KINDS["desk_kind"],
-        "terminal mismatch": KINDS["other_id"], "batch": KINDS["oversize_batch"]}
+        "schema violation": KINDS["overflow"] + KINDS["seq_overflow"],
+        "invalid ticket": KINDS["desk_kind"],
+        "terminal mismatch": KINDS["other_id"],
+        "batch": KINDS["oversize_batch"],
+    }
     assert {r for r in dead if r.startswith("schema")} == {
         "schema violation: Expected `int` <= 99999 - at `$.ticket.lines[0].quantity`",
-        "schema violation: Expected `int` <= 9007199254740992 - at `$.ticket.seq`"}
-    assert all(r.endswith("a till sends only earn, redeem and reverse entries")
-               for r in dead if r.startswith("invalid"))
+        "schema violation: Expected `int` <= 9007199254740992 - at `$.ticket.seq`",
+    }
+    assert all(
+        r.endswith("a till sends only earn, redeem and reverse entries") for r in dead if r.startswith("invalid")
+    )
     assert all(r.endswith("exceeds the limit of 1048576 bytes") for r in dead if r.startswith("batch"))
     check.close()

@@ -1,5 +1,6 @@
 """kill -9 of till, server and broker at random points; then every ticket is stored exactly once
 and every card's balance at the server equals the sum of its tickets' points."""
+
 import os
 import random
 import signal
@@ -26,9 +27,24 @@ class TillProcess:
 
     def start(self):
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.faults.till_worker", "--db", str(self.db), "--terminal", self.terminal,
-             "--broker", self.broker_url, "--seed", str(self.seed)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "tests.faults.till_worker",
+                "--db",
+                str(self.db),
+                "--terminal",
+                self.terminal,
+                "--broker",
+                self.broker_url,
+                "--seed",
+                str(self.seed),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+        )
         return self
 
     def wait_sales(self, count):
@@ -79,10 +95,29 @@ def test_random_kills_lose_nothing_and_double_nothing(tmp_path, mosquitto):  # n
             till.wait_sales(5)
             till.kill()
         # Last round: one process per till that only syncs what its journal holds.
-        finishers = [subprocess.Popen(
-            [sys.executable, "-m", "loyalty", "till", "sync", "--terminal", t.terminal, "--db", str(t.db),
-             "--broker", broker.url, "--wait", "120"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for t in tills]
+        finishers = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "loyalty",
+                    "till",
+                    "sync",
+                    "--terminal",
+                    t.terminal,
+                    "--db",
+                    str(t.db),
+                    "--broker",
+                    broker.url,
+                    "--wait",
+                    "120",
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for t in tills
+        ]
         for finisher in finishers:
             out, err = finisher.communicate(timeout=150)
             assert finisher.returncode == 0, err
@@ -109,10 +144,16 @@ def test_random_kills_lose_nothing_and_double_nothing(tmp_path, mosquitto):  # n
         "WHERE card IS NOT NULL GROUP BY card) t ON t.card = l.card "
         "LEFT JOIN (SELECT card, sum(server_points - till_points) AS delta FROM discrepancies "
         "WHERE server_points IS NOT NULL GROUP BY card) d ON d.card = l.card "
-        "WHERE l.balance != t.points + coalesce(d.delta, 0)").fetchall()
+        "WHERE l.balance != t.points + coalesce(d.delta, 0)"
+    ).fetchall()
     assert mismatched == []
     assert sum(kills.values()) == ITERATIONS and min(kills.values()) > 0
-    report = {"kills": kills, "tickets": total_sold, "lost": 0, "doubled": 0,
-              "seconds": round(time.monotonic() - started)}
+    report = {
+        "kills": kills,
+        "tickets": total_sold,
+        "lost": 0,
+        "doubled": 0,
+        "seconds": round(time.monotonic() - started),
+    }
     (tmp_path / "report.txt").write_text(repr(report))
     print(report)

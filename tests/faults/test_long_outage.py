@@ -1,4 +1,5 @@
 """The broker down for minutes while a till keeps selling: everything arrives once it is back."""
+
 import time
 
 import pytest

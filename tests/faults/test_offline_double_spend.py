@@ -2,6 +2,7 @@
 same loyalty cheque and spends the card's points beyond its balance. Once the broker is back and both have
 synced, head office shows exactly those discrepancies (the second spend of the cheque, naming both tickets; the
 card overdrawn, naming both tickets) and nothing was lost: every ticket stored, every ledger entry booked."""
+
 from __future__ import annotations
 
 import pytest
@@ -32,10 +33,12 @@ class StoreTill:
         self.till = Till(tmp_path, terminal)
         self.till.connect(url)
         self.requester = Requester(terminal, parse_broker_url(url)).start()
-        self.session = TillSession(self.till.journal.path, terminal, requester=self.requester,
-                                   online=lambda: self.till.sender.status.connected)
-        wait_until(lambda: self.till.sender.status.connected and self.requester.ready.is_set(), 15,
-                   f"{terminal} online")
+        self.session = TillSession(
+            self.till.journal.path, terminal, requester=self.requester, online=lambda: self.till.sender.status.connected
+        )
+        wait_until(
+            lambda: self.till.sender.status.connected and self.requester.ready.is_set(), 15, f"{terminal} online"
+        )
 
     def close(self) -> None:
         self.session.close_session()
@@ -45,7 +48,8 @@ class StoreTill:
 
 @pytest.mark.timeout(150)
 def test_two_offline_tills_spend_the_same_cheque_and_points_head_office_flags_exactly_that(
-        tmp_path, mosquitto, monkeypatch):
+    tmp_path, mosquitto, monkeypatch
+):
     monkeypatch.setattr(requests, "ASK_TIMEOUT", 5.0)
     office = HeadOffice(tmp_path / "server.db", mosquitto.url)
     seed(office.db, 700)
@@ -64,8 +68,9 @@ def test_two_offline_tills_spend_the_same_cheque_and_points_head_office_flags_ex
             assert till.session.identify(CARD).points == 201  # 700 + 1 earned - 500 in the cheque
             till.session.cancel()
         mosquitto.stop()  # the store's network is down: both tills sell offline
-        wait_until(lambda: not a.till.sender.status.connected and not b.till.sender.status.connected, 15,
-                   "tills offline")
+        wait_until(
+            lambda: not a.till.sender.status.connected and not b.till.sender.status.connected, 15, "tills offline"
+        )
         sold = []
         for till in (a, b):
             balance = till.session.identify(CARD)
@@ -90,7 +95,10 @@ def test_two_offline_tills_spend_the_same_cheque_and_points_head_office_flags_ex
         stats = store.stats()
         assert (stats["tickets"], stats["dead_letters"], stats["quarantined"], stats["gaps_detected"]) == (3, 0, 0, 0)
         assert {t: s["contiguous_seq"] for t, s in stats["terminals"].items()} == {
-            "S001-T01": 1, "S001-T02": 1, "S001-T03": 1}
+            "S001-T01": 1,
+            "S001-T02": 1,
+            "S001-T03": 1,
+        }
         # Every ticket's points booked as sent (the rules agree), so the card is overdrawn by the second spend.
         booked = sum(signed_points(e) for t in (issued, first, second) for e in t.points)
         assert conn.execute("SELECT sum(points) FROM ledger WHERE card = ?", (CARD,)).fetchone()[0] == 700 + booked
@@ -100,12 +108,14 @@ def test_two_offline_tills_spend_the_same_cheque_and_points_head_office_flags_ex
         assert taken in (first.id, second.id)
         again = second.id if taken == first.id else first.id
         assert conn.execute("SELECT ticket_id, reason FROM discrepancies").fetchall() == [
-            (again, f"cheque {serial} spent twice: tickets {taken} and {again}")]
+            (again, f"cheque {serial} spent twice: tickets {taken} and {again}")
+        ]
         # ...and one overdraft of the card, naming the tickets that took its points that day (both spends among them).
         balance = 700 + booked
         assert balance == 700 + 1 - 500 + 2 * (20 - 201) < 0
         assert conn.execute("SELECT card, balance, tickets FROM overdrafts").fetchall() == [
-            (CARD, balance, f"{issued.id} {first.id} {second.id}")]
+            (CARD, balance, f"{issued.id} {first.id} {second.id}")
+        ]
         found = {section.id: rows for section, rows in exceptions(conn)}
         assert [sorted(r.tickets) for r in found["cheques-twice"]] == [[first.id, second.id]]
         assert [r.what for r in found["overdrafts"]] == [f"card {CARD} overdrawn: balance {balance} points"]

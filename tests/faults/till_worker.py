@@ -3,6 +3,7 @@
 Run: python -m tests.faults.till_worker --db DB --terminal ID --broker URL --seed N
 It prints the sequence of each ticket it closes, so the test can wait for progress.
 """
+
 import argparse
 import sys
 

@@ -1,4 +1,5 @@
 """The engine: line order never changes the result, explanations sum to the ticket's points."""
+
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
@@ -12,21 +13,36 @@ from programme.ticket import make_line
 from .test_rules_docs import doc_rules
 
 RULES = doc_rules()
-ARTICLES = [("3017620422003", "grocery"), ("3000000000017", "tobacco"), ("3250390000011", "hygiene"),
-            ("2000000000015", "fresh"), ("3228020000019", "dairy"), ("3560070000019", "household"),
-            ("3045320094084", "grocery"), ("3000000000123", "baby"), ("5410000000012", "deposit"),
-            ("3520000000015", "electronics"), ("3270190000012", "drinks")]
+ARTICLES = [
+    ("3017620422003", "grocery"),
+    ("3000000000017", "tobacco"),
+    ("3250390000011", "hygiene"),
+    ("2000000000015", "fresh"),
+    ("3228020000019", "dairy"),
+    ("3560070000019", "household"),
+    ("3045320094084", "grocery"),
+    ("3000000000123", "baby"),
+    ("5410000000012", "deposit"),
+    ("3520000000015", "electronics"),
+    ("3270190000012", "drinks"),
+]
 CARDS = ["2900000000018", "2900000000026", None]
 
 line = st.builds(
-    lambda article, qty, unit, disc: make_line(article[0], qty, unit, article[1],
-                                               discount_cents=min(disc, qty * unit)),
-    st.sampled_from(ARTICLES), st.integers(1, 6), st.integers(0, 20_000), st.integers(0, 500) | st.just(0))
+    lambda article, qty, unit, disc: make_line(article[0], qty, unit, article[1], discount_cents=min(disc, qty * unit)),
+    st.sampled_from(ARTICLES),
+    st.integers(1, 6),
+    st.integers(0, 20_000),
+    st.integers(0, 500) | st.just(0),
+)
 context = st.builds(
-    Context, card=st.sampled_from(CARDS),
+    Context,
+    card=st.sampled_from(CARDS),
     at=st.integers(0, 60 * 24 * 60).map(lambda m: datetime(2026, 11, 1, tzinfo=timezone.utc) + timedelta(minutes=m)),
-    store=st.sampled_from(["S001", "S042", None]), tier=st.sampled_from([None, "silver", "gold"]),
-    segments=st.sampled_from([frozenset(), frozenset({"families"})]))
+    store=st.sampled_from(["S001", "S042", None]),
+    tier=st.sampled_from([None, "silver", "gold"]),
+    segments=st.sampled_from([frozenset(), frozenset({"families"})]),
+)
 
 
 def by_content(explanation, lines):
@@ -65,7 +81,8 @@ def test_explanations_sum_to_the_ticket_and_round_the_exact_sum_down(lines, ctx)
         assert x.points == 0 and entries == []
     assert context_of_entries(entries) == (
         ctx.tier if ctx.card else None,
-        frozenset(s for s in ctx.segments if ctx.card and s in {"families"}))
+        frozenset(s for s in ctx.segments if ctx.card and s in {"families"}),
+    )
 
 
 @settings(max_examples=100, deadline=None)

@@ -1,5 +1,6 @@
 """The shipped rules' French exclusions: tobacco is not paid with points, infant formula for 0-6 months earns
 nothing and takes no offer, books' loyalty advantages stay within 5 % of their price (loi Lang)."""
+
 from datetime import datetime, timezone
 
 import pytest
@@ -50,20 +51,30 @@ def test_points_cannot_pay_for_tobacco(english):
     with pytest.raises(RedemptionError) as refused:
         plan_tender(rules, 2000, balance=5000, due_cents=1250, payable_cents=payable_with_points(rules, [TOBACCO]))
     assert str(refused.value) == "points cannot pay for tobacco: pay what is due with another tender"
-    plan = plan_tender(rules, 2000, balance=5000, due_cents=1750,
-                       payable_cents=payable_with_points(rules, [TOBACCO, PASTA]))
+    plan = plan_tender(
+        rules, 2000, balance=5000, due_cents=1750, payable_cents=payable_with_points(rules, [TOBACCO, PASTA])
+    )
     assert (plan.points, plan.cents, plan.note) == (
-        500, 500, "points pay at most €5.00: tobacco is paid with another tender")
+        500,
+        500,
+        "points pay at most €5.00: tobacco is paid with another tender",
+    )
     # What points already paid counts: the pasta is paid, the tobacco is left to another tender.
     with pytest.raises(RedemptionError):
-        plan_tender(rules, 10, balance=5000, due_cents=1250,
-                    payable_cents=payable_with_points(rules, [TOBACCO, PASTA], points_tendered_cents=500))
+        plan_tender(
+            rules,
+            10,
+            balance=5000,
+            due_cents=1250,
+            payable_cents=payable_with_points(rules, [TOBACCO, PASTA], points_tendered_cents=500),
+        )
 
 
 def test_infant_formula_earns_nothing_and_takes_no_promotion_nor_offer():
     rules = with_rules(EVERYTHING_X10)
-    campaign = CampaignOffer(campaign=7, name="Welcome back", kind="bonus_points", points=300, starts=AT.date(),
-                             ends=AT.date())
+    campaign = CampaignOffer(
+        campaign=7, name="Welcome back", kind="bonus_points", points=300, starts=AT.date(), ends=AT.date()
+    )
     entries = earn_points([FORMULA], CARD, rules, AT, offers=(as_promotion(campaign, CARD),))
     assert entries == []
     explanation = explain_ticket(rules, _ticket([FORMULA]))
@@ -82,8 +93,17 @@ def test_a_cheque_offer_needs_spend_that_earns(tmp_path):
 
     from ..fixtures.signing import signed, trust
 
-    offer = {"campaign": 9, "name": "Spring cheque", "kind": "cheque", "points": 0, "cheque_cents": 500,
-             "starts": "2026-01-01", "ends": "2099-12-31", "stores": [], "cards": [CARD]}
+    offer = {
+        "campaign": 9,
+        "name": "Spring cheque",
+        "kind": "cheque",
+        "points": 0,
+        "cheque_cents": 500,
+        "starts": "2026-01-01",
+        "ends": "2099-12-31",
+        "stores": [],
+        "cards": [CARD],
+    }
     with Journal(tmp_path / "till.db", "S001-T01") as journal:
         apply_offers(journal.conn, signed("offers", msgspec.json.encode({"schema": 1, "offers": [offer]})), trust())
         assert sell(journal, [FORMULA], CARD).points == []
@@ -91,17 +111,23 @@ def test_a_cheque_offer_needs_spend_that_earns(tmp_path):
 
 
 def test_a_books_loyalty_advantages_stay_within_five_percent_of_its_price():
-    rules = with_rules(EVERYTHING_X10 + """
+    rules = with_rules(
+        EVERYTHING_X10
+        + """
 [[tiers]]
 name = "platinum"
 min_spend_cents = 900000
 percent = 300
-""")
+"""
+    )
     entries = earn_points([BOOK], CARD, rules, AT, tier="platinum")
     # 20.00 EUR: base 20, x10 promotion 180, tier 40, offer 80 = 320 points (3.20 EUR, 16 %): capped at 5 %,
     # 1.00 EUR = 100 points; the base is kept first and the latest rules give back first.
     assert [(e.rule, e.points) for e in entries if e.line == 0] == [
-        ("base", 20), ("tier:platinum", 40), ("promotion:all-x10", 40)]
+        ("base", 20),
+        ("tier:platinum", 40),
+        ("promotion:all-x10", 40),
+    ]
     assert sum(e.points for e in entries) == 100
     # The book's spend does not reach a basket bonus either; another article's does, uncapped.
     entries = earn_points([BOOK, PASTA], CARD, rules, AT)
@@ -115,10 +141,10 @@ def test_a_cap_is_checked_when_the_rules_are_read():
     from programme.errors import RulesError
 
     with pytest.raises(RulesError) as refused:
-        with_rules("\n[[caps]]\ncategories = [\"books\"]\nmax_percent = 3\n")
+        with_rules('\n[[caps]]\ncategories = ["books"]\nmax_percent = 3\n')
     assert "category 'books' is capped twice: keep one cap" in str(refused.value)
     with pytest.raises(RulesError) as refused:
-        with_rules("\n[[caps]]\ncategories = [\"press\"]\nmax_percent = 101\n")
+        with_rules('\n[[caps]]\ncategories = ["press"]\nmax_percent = 101\n')
     assert "expected int <= 100" in str(refused.value)
 
 
@@ -126,9 +152,21 @@ def _ticket(lines):
     from programme.ticket import PointsEntry, Tender, Ticket
 
     total = sum(line.total_cents for line in lines)
-    return Ticket(id="S001-T01-00000001", terminal="S001-T01", seq=1, store="S001", cashier="c", opened_at=AT,
-                  closed_at=AT, lines=lines, tenders=[Tender("cash", total)], total_cents=total, card=CARD,
-                  points=[PointsEntry("earn", "base", 0)], rules_version="test")
+    return Ticket(
+        id="S001-T01-00000001",
+        terminal="S001-T01",
+        seq=1,
+        store="S001",
+        cashier="c",
+        opened_at=AT,
+        closed_at=AT,
+        lines=lines,
+        tenders=[Tender("cash", total)],
+        total_cents=total,
+        card=CARD,
+        points=[PointsEntry("earn", "base", 0)],
+        rules_version="test",
+    )
 
 
 def test_the_till_refuses_points_for_tobacco(english, tmp_path):

@@ -1,4 +1,5 @@
 """The ledger: replay-safe causes, no negative balance unless a flagged offline overdraft, FIFO expiry, tiers."""
+
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -17,7 +18,10 @@ START = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 op = st.tuples(
     st.sampled_from(["earn", "redeem", "redeem_offline", "reverse", "adjust", "transfer"]),
-    st.sampled_from(CARDS), st.integers(1, 400), st.integers(0, 3 * 365 * 24))
+    st.sampled_from(CARDS),
+    st.integers(1, 400),
+    st.integers(0, 3 * 365 * 24),
+)
 
 
 def apply(ops):
@@ -74,8 +78,10 @@ def test_no_negative_balance_but_a_flagged_overdraft_and_reversals_within_earnin
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.tuples(st.booleans(), st.integers(1, 500), st.integers(0, 3 * 365)), max_size=40),
-       st.dates(date(2024, 6, 1), date(2027, 12, 31)))
+@given(
+    st.lists(st.tuples(st.booleans(), st.integers(1, 500), st.integers(0, 3 * 365)), max_size=40),
+    st.dates(date(2024, 6, 1), date(2027, 12, 31)),
+)
 def test_expiry_takes_the_oldest_points_first_and_never_redeemed_ones(ops, as_of):
     ledger = Ledger()
     card = CARDS[0]
@@ -102,8 +108,10 @@ def test_a_cause_reused_with_other_content_is_refused():
     ledger.earn(CARDS[0], 10, "ticket:S001-T01-00000001:0", at)
     with pytest.raises(LedgerError) as err:
         ledger.post(Entry(CARDS[0], "earn", 11, "ticket:S001-T01-00000001:0", at))
-    assert str(err.value) == ("cause ticket:S001-T01-00000001:0 is already in the ledger with other content: "
-                              "a correction is a new entry with its own cause that names the one it corrects")
+    assert str(err.value) == (
+        "cause ticket:S001-T01-00000001:0 is already in the ledger with other content: "
+        "a correction is a new entry with its own cause that names the one it corrects"
+    )
 
 
 def test_redeem_beyond_the_balance_is_refused_online_and_flagged_offline():

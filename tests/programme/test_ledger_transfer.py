@@ -1,4 +1,5 @@
 """Points moved between cards keep their lots: the oldest go first and arrive with their own dates."""
+
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 
@@ -40,15 +41,24 @@ def test_a_partial_transfer_takes_the_oldest_lots_and_the_target_keeps_their_dat
     assert (out.points, out.at, out.cause) == (-100, at(2026, 2, 1), "desk:7:out")
     assert [(e.card, e.points, e.cause, e.at, e.lot_at) for e in into] == [
         (CARDS[1], 70, "desk:7:in:0", at(2026, 2, 1), at(2025, 3, 1)),
-        (CARDS[1], 30, "desk:7:in:1", at(2026, 2, 1), at(2025, 11, 2))]
-    assert [(lot.at, lot.left) for lot in ledger.lots(CARDS[0]) if lot.left] == [(at(2025, 11, 2), 20),
-                                                                                (at(2026, 1, 10), 80)]
+        (CARDS[1], 30, "desk:7:in:1", at(2026, 2, 1), at(2025, 11, 2)),
+    ]
+    assert [(lot.at, lot.left) for lot in ledger.lots(CARDS[0]) if lot.left] == [
+        (at(2025, 11, 2), 20),
+        (at(2026, 1, 10), 80),
+    ]
     assert [(lot.at, lot.left) for lot in ledger.lots(CARDS[1])] == [
-        (at(2025, 3, 1), 70), (at(2025, 11, 2), 30), (at(2026, 1, 5), 20)]
+        (at(2025, 3, 1), 70),
+        (at(2025, 11, 2), 30),
+        (at(2026, 1, 5), 20),
+    ]
     # The moved points expire on the 2025 schedule, on the card they went to.
     expired = ledger.expire(RULES, date(2026, 2, 28))
     assert sorted((e.card, e.points, e.ref) for e in expired) == [
-        (CARDS[0], -20, "ticket:B:0"), (CARDS[1], -70, "desk:7:in:0"), (CARDS[1], -30, "desk:7:in:1")]
+        (CARDS[0], -20, "ticket:B:0"),
+        (CARDS[1], -70, "desk:7:in:0"),
+        (CARDS[1], -30, "desk:7:in:1"),
+    ]
     assert (ledger.balance(CARDS[0]), ledger.balance(CARDS[1])) == (80, 20)
 
 
@@ -82,8 +92,12 @@ def test_moving_more_than_the_balance_or_to_the_same_card_is_refused():
     assert len(ledger.entries()) == 1
 
 
-op = st.tuples(st.sampled_from(["earn", "redeem", "redeem_offline", "reverse", "transfer"]),
-               st.sampled_from(CARDS), st.integers(1, 400), st.integers(0, 3 * 365 * 24))
+op = st.tuples(
+    st.sampled_from(["earn", "redeem", "redeem_offline", "reverse", "transfer"]),
+    st.sampled_from(CARDS),
+    st.integers(1, 400),
+    st.integers(0, 3 * 365 * 24),
+)
 
 
 @settings(max_examples=200, deadline=None)

@@ -1,6 +1,7 @@
 """Every number in a rules file has a documented maximum, the file a size limit, deep nesting a clear error;
 and whatever rules parse_rules accepts, any basket within the ticket bounds gets its points without an
 exception and without a points entry past its bound."""
+
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -26,41 +27,69 @@ CARD = "2900000000018"
 BOUNDS = [
     ("[base]\ncents_per_point = 9\n", "rules.toml, line 4: base.cents_per_point: expected int >= 10"),
     ("[base]\ncents_per_point = 100001\n", "rules.toml, line 4: base.cents_per_point: expected int <= 100000"),
-    ('[[multipliers]]\ncategory = "dairy"\npercent = 10001\n',
-     "rules.toml, line 5: multipliers[0].percent: expected int <= 10000"),
-    ('[[multipliers]]\ncategory = "dairy"\npercent = 1101\n',
-     "rules.toml, line 5: multipliers[0].percent: expected at most 1100 with [base] cents_per_point = 100: "
-     "one rule gives at most 10 points per euro"),
-    ('[base]\ncents_per_point = 10\n[[tiers]]\nname = "gold"\nmin_spend_cents = 1\npercent = 201\n',
-     "rules.toml, line 8: tiers[0].percent: expected at most 200 with [base] cents_per_point = 10: "
-     "one rule gives at most 10 points per euro"),
-    ('[[promotions]]\nid = "a"\npercent = 1101\n',
-     "rules.toml, line 5: promotions[0].percent: expected at most 1100 with [base] cents_per_point = 100: "
-     "one rule gives at most 10 points per euro"),
-    ('[[offers]]\nid = "a"\nsegment = "s"\npercent = 5000\n',
-     "rules.toml, line 6: offers[0].percent: expected at most 1100 with [base] cents_per_point = 100: "
-     "one rule gives at most 10 points per euro"),
-    ('[[bonuses]]\narticle = "3017620422003"\npoints = 101\n',
-     "rules.toml, line 5: bonuses[0].points: expected int <= 100"),
-    ('[[promotions]]\nid = "a"\npoints_per_unit = 101\n',
-     "rules.toml, line 5: promotions[0].points_per_unit: expected int <= 100"),
-    ('[[promotions]]\nid = "a"\nbasket_min_cents = 100\nbasket_points = 1000001\n',
-     "rules.toml, line 6: promotions[0].basket_points: expected int <= 1000000"),
-    ('[[promotions]]\nid = "a"\nbasket_min_cents = 100000001\nbasket_points = 10\n',
-     "rules.toml, line 5: promotions[0].basket_min_cents: expected int <= 100000000"),
-    ('[[tiers]]\nname = "gold"\nmin_spend_cents = 10000000001\npercent = 110\n',
-     "rules.toml, line 5: tiers[0].min_spend_cents: expected int <= 10000000000"),
-    ("[cheques]\nthreshold_points = 1000001\ncheque_cents = 500\n",
-     "rules.toml, line 4: cheques.threshold_points: expected int <= 1000000"),
-    ("[cheques]\nthreshold_points = 500\ncheque_cents = 100001\n",
-     "rules.toml, line 5: cheques.cheque_cents: expected int <= 100000"),
+    (
+        '[[multipliers]]\ncategory = "dairy"\npercent = 10001\n',
+        "rules.toml, line 5: multipliers[0].percent: expected int <= 10000",
+    ),
+    (
+        '[[multipliers]]\ncategory = "dairy"\npercent = 1101\n',
+        "rules.toml, line 5: multipliers[0].percent: expected at most 1100 with [base] cents_per_point = 100: "
+        "one rule gives at most 10 points per euro",
+    ),
+    (
+        '[base]\ncents_per_point = 10\n[[tiers]]\nname = "gold"\nmin_spend_cents = 1\npercent = 201\n',
+        "rules.toml, line 8: tiers[0].percent: expected at most 200 with [base] cents_per_point = 10: "
+        "one rule gives at most 10 points per euro",
+    ),
+    (
+        '[[promotions]]\nid = "a"\npercent = 1101\n',
+        "rules.toml, line 5: promotions[0].percent: expected at most 1100 with [base] cents_per_point = 100: "
+        "one rule gives at most 10 points per euro",
+    ),
+    (
+        '[[offers]]\nid = "a"\nsegment = "s"\npercent = 5000\n',
+        "rules.toml, line 6: offers[0].percent: expected at most 1100 with [base] cents_per_point = 100: "
+        "one rule gives at most 10 points per euro",
+    ),
+    (
+        '[[bonuses]]\narticle = "3017620422003"\npoints = 101\n',
+        "rules.toml, line 5: bonuses[0].points: expected int <= 100",
+    ),
+    (
+        '[[promotions]]\nid = "a"\npoints_per_unit = 101\n',
+        "rules.toml, line 5: promotions[0].points_per_unit: expected int <= 100",
+    ),
+    (
+        '[[promotions]]\nid = "a"\nbasket_min_cents = 100\nbasket_points = 1000001\n',
+        "rules.toml, line 6: promotions[0].basket_points: expected int <= 1000000",
+    ),
+    (
+        '[[promotions]]\nid = "a"\nbasket_min_cents = 100000001\nbasket_points = 10\n',
+        "rules.toml, line 5: promotions[0].basket_min_cents: expected int <= 100000000",
+    ),
+    (
+        '[[tiers]]\nname = "gold"\nmin_spend_cents = 10000000001\npercent = 110\n',
+        "rules.toml, line 5: tiers[0].min_spend_cents: expected int <= 10000000000",
+    ),
+    (
+        "[cheques]\nthreshold_points = 1000001\ncheque_cents = 500\n",
+        "rules.toml, line 4: cheques.threshold_points: expected int <= 1000000",
+    ),
+    (
+        "[cheques]\nthreshold_points = 500\ncheque_cents = 100001\n",
+        "rules.toml, line 5: cheques.cheque_cents: expected int <= 100000",
+    ),
     ("[expiry]\nyears_after = 11\n", "rules.toml, line 4: expiry.years_after: expected int <= 10"),
     ("[redemption]\ncents_per_point = 101\n", "rules.toml, line 4: redemption.cents_per_point: expected int <= 100"),
     ("[redemption]\nmin_points = 1000001\n", "rules.toml, line 4: redemption.min_points: expected int <= 1000000"),
-    ("[redemption]\noffline_daily_cap_points = 1000001\n",
-     "rules.toml, line 4: redemption.offline_daily_cap_points: expected int <= 1000000"),
-    ("".join(f'[[promotions]]\nid = "p{n}"\npercent = 200\n' for n in range(1001)),
-     "rules.toml: promotions: expected at most 1000 entries"),
+    (
+        "[redemption]\noffline_daily_cap_points = 1000001\n",
+        "rules.toml, line 4: redemption.offline_daily_cap_points: expected int <= 1000000",
+    ),
+    (
+        "".join(f'[[promotions]]\nid = "p{n}"\npercent = 200\n' for n in range(1001)),
+        "rules.toml: promotions: expected at most 1000 entries",
+    ),
 ]
 
 
@@ -72,16 +101,21 @@ def test_every_number_has_a_maximum_named_in_the_error(body, message):
 
 
 def test_the_maxima_themselves_are_accepted():
-    parse_rules(HEAD + "[base]\ncents_per_point = 10\n[[multipliers]]\ncategory = \"dairy\"\npercent = 200\n"
-                '[[bonuses]]\narticle = "3017620422003"\npoints = 100\n[expiry]\nyears_after = 10\n', "rules.toml")
+    parse_rules(
+        HEAD + '[base]\ncents_per_point = 10\n[[multipliers]]\ncategory = "dairy"\npercent = 200\n'
+        '[[bonuses]]\narticle = "3017620422003"\npoints = 100\n[expiry]\nyears_after = 10\n',
+        "rules.toml",
+    )
 
 
 def test_a_rules_text_past_the_size_limit_is_refused():
     text = HEAD + "# " + "x" * MAX_RULES_BYTES + "\n"
     with pytest.raises(RulesError) as refused:
         parse_rules(text, "rules.toml")
-    assert str(refused.value) == (f"rules.toml is {len(text.encode()):,} bytes, more than the 1,048,576 a rules file "
-                                  "may have: keep a rules file under 1 MiB")
+    assert str(refused.value) == (
+        f"rules.toml is {len(text.encode()):,} bytes, more than the 1,048,576 a rules file "
+        "may have: keep a rules file under 1 MiB"
+    )
 
 
 @pytest.mark.parametrize("nested", ["x = " + "[" * 5000 + "]" * 5000, "x = " + "{a = " * 5000 + "1" + "}" * 5000])
@@ -100,8 +134,10 @@ def test_validate_refuses_an_oversized_file_before_reading_it(tmp_path):
     big.write_text(DEFAULT.read_text() + "# padding\n" * 220_000)  # about 2 MB, valid TOML
     result = invoke("rules", "validate", big)
     assert result.exit_code == 1
-    assert result.output == (f"Error: {big} is {big.stat().st_size:,} bytes, more than the 1,048,576 a rules file "
-                             "may have: keep a rules file under 1 MiB\n")
+    assert result.output == (
+        f"Error: {big} is {big.stat().st_size:,} bytes, more than the 1,048,576 a rules file "
+        "may have: keep a rules file under 1 MiB\n"
+    )
 
 
 def test_validate_refuses_what_is_not_a_regular_file():
@@ -113,8 +149,9 @@ def test_validate_refuses_what_is_not_a_regular_file():
 def test_explain_refuses_a_ticket_that_is_not_a_regular_file():
     result = invoke("rules", "explain", "--rules", DEFAULT, "--ticket", "/dev/zero")
     assert result.exit_code == 1
-    assert result.output == ("Error: /dev/zero is not a regular file: give a ticket as JSON "
-                             "(as `loyalty till sell` prints it)\n")
+    assert result.output == (
+        "Error: /dev/zero is not a regular file: give a ticket as JSON (as `loyalty till sell` prints it)\n"
+    )
 
 
 # -- property: what parse_rules accepts never crashes the till ------------------------------------------------
@@ -132,8 +169,11 @@ def toml_value(value) -> str:
 
 def toml_text(data: dict) -> str:
     """A small TOML writer: top-level values, tables of values, arrays of tables."""
-    out = [f"{k} = {toml_value(v)}" for k, v in data.items() if not isinstance(v, (dict, list)) or
-           (isinstance(v, list) and not (v and isinstance(v[0], dict)))]
+    out = [
+        f"{k} = {toml_value(v)}"
+        for k, v in data.items()
+        if not isinstance(v, (dict, list)) or (isinstance(v, list) and not (v and isinstance(v[0], dict)))
+    ]
     for key, value in data.items():
         if isinstance(value, dict):
             out += [f"[{key}]", *(f"{k} = {toml_value(v)}" for k, v in value.items())]
@@ -147,15 +187,40 @@ CATEGORIES = ["dairy", "fresh", "tobacco", "hygiene"]
 ARTICLES = ["3017620422003", "3000000000017", "3250390000011", "12345670"]
 DAY = date(2026, 11, 28)
 # Numbers around every bound: small, ordinary, at the bound, just past it, far past it.
-near = st.one_of(st.integers(min_value=-2, max_value=3), st.integers(min_value=0, max_value=2**40),
-                 st.sampled_from([9, 10, 11, 99, 100, 101, 200, 1100, 1101, 10_000, 10_001, 100_000, 100_001,
-                                  1_000_000, 1_000_001, 100_000_000, 10_000_000_000, 2**63, 10**30]))
+near = st.one_of(
+    st.integers(min_value=-2, max_value=3),
+    st.integers(min_value=0, max_value=2**40),
+    st.sampled_from(
+        [
+            9,
+            10,
+            11,
+            99,
+            100,
+            101,
+            200,
+            1100,
+            1101,
+            10_000,
+            10_001,
+            100_000,
+            100_001,
+            1_000_000,
+            1_000_001,
+            100_000_000,
+            10_000_000_000,
+            2**63,
+            10**30,
+        ]
+    ),
+)
 
 
 def num(low: int, high: int):
     """Mostly a valid number, often one at, near or past a bound."""
     return st.integers(0, 5).flatmap(
-        lambda pick: near if pick == 0 else st.sampled_from([low, high]) if pick == 1 else st.integers(low, high))
+        lambda pick: near if pick == 0 else st.sampled_from([low, high]) if pick == 1 else st.integers(low, high)
+    )
 
 
 @st.composite
@@ -168,8 +233,9 @@ def promotion(draw, n: int, offer: bool) -> dict:
     effect = draw(st.sampled_from(["percent", "points_per_unit", "basket_points"]))
     if effect == "basket_points":
         promo["basket_min_cents"] = draw(num(0, 100_000_000))
-    promo[effect] = draw({"percent": num(100, 1100), "points_per_unit": num(1, 100),
-                          "basket_points": num(1, 1_000_000)}[effect])
+    promo[effect] = draw(
+        {"percent": num(100, 1100), "points_per_unit": num(1, 100), "basket_points": num(1, 1_000_000)}[effect]
+    )
     if offer:
         promo["cards"] = [CARD]
     return promo
@@ -180,14 +246,16 @@ def rules_files(draw) -> str:
     data: dict = {"version": "prop", "effective_from": datetime(2026, 1, 1, tzinfo=timezone.utc)}
     data["base"] = {"cents_per_point": draw(num(10, 1000))}
     data["exclusions"] = {"categories": ["tobacco"]}
-    data["multipliers"] = [{"category": c, "percent": draw(num(100, 1100))}
-                           for c in draw(st.sets(st.sampled_from(CATEGORIES)))]
+    data["multipliers"] = [
+        {"category": c, "percent": draw(num(100, 1100))} for c in draw(st.sets(st.sampled_from(CATEGORIES)))
+    ]
     data["bonuses"] = [{"article": a, "points": draw(num(1, 100))} for a in draw(st.sets(st.sampled_from(ARTICLES)))]
     data["promotions"] = [draw(promotion(n, False)) for n in range(draw(st.integers(0, 3)))]
     data["offers"] = [draw(promotion(n, True)) for n in range(draw(st.integers(0, 2)))]
     spends = sorted(draw(st.sets(num(0, 10_000_000_000), max_size=2)))
-    data["tiers"] = [{"name": f"t{n}", "min_spend_cents": s, "percent": draw(num(100, 1100))}
-                     for n, s in enumerate(spends)]
+    data["tiers"] = [
+        {"name": f"t{n}", "min_spend_cents": s, "percent": draw(num(100, 1100))} for n, s in enumerate(spends)
+    ]
     data["expiry"] = {"years_after": draw(num(1, 10))}
     return toml_text({k: v for k, v in data.items() if v != []})
 
@@ -196,21 +264,36 @@ def rules_files(draw) -> str:
 def baskets(draw) -> list[Line]:
     lines = []
     for _ in range(draw(st.integers(1, 12))):
-        quantity = draw(st.one_of(st.integers(1, TICKET_MAX_QUANTITY), st.just(TICKET_MAX_QUANTITY),
-                                  st.integers(-TICKET_MAX_QUANTITY, -1)))
+        quantity = draw(
+            st.one_of(
+                st.integers(1, TICKET_MAX_QUANTITY), st.just(TICKET_MAX_QUANTITY), st.integers(-TICKET_MAX_QUANTITY, -1)
+            )
+        )
         unit = draw(st.one_of(st.integers(0, TICKET_MAX_UNIT_CENTS), st.just(TICKET_MAX_UNIT_CENTS)))
         if abs(quantity * unit) > TICKET_MAX_LINE_CENTS:
             unit = TICKET_MAX_LINE_CENTS // abs(quantity)
         discount = draw(st.integers(0, max(quantity * unit, 0)))
-        lines.append(Line(gtin=draw(st.sampled_from(ARTICLES)), label="x", category=draw(st.sampled_from(CATEGORIES)),
-                          quantity=quantity, unit_cents=unit, discount_cents=discount,
-                          total_cents=quantity * unit - discount))
+        lines.append(
+            Line(
+                gtin=draw(st.sampled_from(ARTICLES)),
+                label="x",
+                category=draw(st.sampled_from(CATEGORIES)),
+                quantity=quantity,
+                unit_cents=unit,
+                discount_cents=discount,
+                total_cents=quantity * unit - discount,
+            )
+        )
     return lines
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-@given(text=rules_files(), lines=baskets(), tier=st.sampled_from([None, "t0", "t1"]),
-       at=st.integers(0, 6).map(lambda d: datetime(2026, 11, 28, 12, tzinfo=timezone.utc) - timedelta(days=d)))
+@given(
+    text=rules_files(),
+    lines=baskets(),
+    tier=st.sampled_from([None, "t0", "t1"]),
+    at=st.integers(0, 6).map(lambda d: datetime(2026, 11, 28, 12, tzinfo=timezone.utc) - timedelta(days=d)),
+)
 def test_whatever_rules_are_accepted_any_basket_gets_its_points(text, lines, tier, at):
     try:
         rules = parse_rules(text, "rules.toml")
@@ -224,14 +307,25 @@ def test_whatever_rules_are_accepted_any_basket_gets_its_points(text, lines, tie
 
 
 def test_a_basket_at_every_bound_under_the_most_generous_rules_stays_within_an_entry():
-    rules = parse_rules(HEAD + "[base]\ncents_per_point = 10\n"
-                        '[[multipliers]]\ncategory = "dairy"\npercent = 200\n'
-                        '[[bonuses]]\narticle = "3017620422003"\npoints = 100\n'
-                        '[[promotions]]\nid = "a"\npoints_per_unit = 100\n'
-                        '[[promotions]]\nid = "b"\nbasket_min_cents = 1\nbasket_points = 1000000\n'
-                        '[[tiers]]\nname = "t"\nmin_spend_cents = 0\npercent = 200\n', "rules.toml")
+    rules = parse_rules(
+        HEAD + "[base]\ncents_per_point = 10\n"
+        '[[multipliers]]\ncategory = "dairy"\npercent = 200\n'
+        '[[bonuses]]\narticle = "3017620422003"\npoints = 100\n'
+        '[[promotions]]\nid = "a"\npoints_per_unit = 100\n'
+        '[[promotions]]\nid = "b"\nbasket_min_cents = 1\nbasket_points = 1000000\n'
+        '[[tiers]]\nname = "t"\nmin_spend_cents = 0\npercent = 200\n',
+        "rules.toml",
+    )
     unit = TICKET_MAX_LINE_CENTS // TICKET_MAX_QUANTITY
-    lines = [Line(gtin="3017620422003", label="x", category="dairy", quantity=TICKET_MAX_QUANTITY, unit_cents=unit,
-                  total_cents=TICKET_MAX_QUANTITY * unit)] * TICKET_MAX_LINES
+    lines = [
+        Line(
+            gtin="3017620422003",
+            label="x",
+            category="dairy",
+            quantity=TICKET_MAX_QUANTITY,
+            unit_cents=unit,
+            total_cents=TICKET_MAX_QUANTITY * unit,
+        )
+    ] * TICKET_MAX_LINES
     entries = points_of(rules, lines, Context(card=CARD, at=datetime(2026, 11, 28, tzinfo=timezone.utc), tier="t"))
     assert max(e.points for e in entries) <= MAX_ENTRY_POINTS

@@ -1,4 +1,5 @@
 """docs/rules.md cannot rot: its rules parse and every example ticket gives exactly the table shown."""
+
 import re
 import tomllib
 from pathlib import Path

@@ -1,4 +1,5 @@
 """programme.ledger.tier_status (prefix sums) gives exactly the tier of the rule as written, on any history."""
+
 from datetime import datetime, timedelta, timezone
 
 from hypothesis import given, settings
@@ -13,11 +14,13 @@ moments = st.integers(0, 3 * 365 * 24).map(lambda h: START + timedelta(hours=h))
 spends = st.lists(st.tuples(moments, st.integers(-50_000, 300_000)), max_size=60)
 # Valid rules (programme.rules.check_rules): unique names, thresholds strictly rising.
 tier_lists = st.lists(st.integers(0, 900_000), max_size=4, unique=True).map(
-    lambda mins: [Tier(name=f"t{n}", min_spend_cents=m, percent=100 + 10 * n) for n, m in enumerate(sorted(mins))])
+    lambda mins: [Tier(name=f"t{n}", min_spend_cents=m, percent=100 + 10 * n) for n, m in enumerate(sorted(mins))]
+)
 
 
 def tier_as_written(rules, spends, as_of):
     """The rule in words, O(n^2): the review's tier, raised by any spend since that reached a higher one."""
+
     def tier_for(spend):
         found = None
         for tier in rules.tiers:

@@ -1,4 +1,5 @@
 """The VAT table per rate, computed from each rate's TTC total: it always adds up to the ticket, to the cent."""
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -18,8 +19,12 @@ def test_tax_is_taken_from_the_ttc_of_each_rate_rounded_half_away_from_zero():
 
 def test_the_table_has_one_row_per_rate_highest_first_and_unknown_rates_last():
     table = vat_table([(550, 399), (2000, 1200), (550, 101), (None, 250), (210, 280)])
-    assert table.rows == (VatRow(2000, 1000, 200, 1200), VatRow(550, 474, 26, 500), VatRow(210, 274, 6, 280),
-                          VatRow(None, 250, 0, 250))
+    assert table.rows == (
+        VatRow(2000, 1000, 200, 1200),
+        VatRow(550, 474, 26, 500),
+        VatRow(210, 274, 6, 280),
+        VatRow(None, 250, 0, 250),
+    )
     assert (table.ht_cents, table.tva_cents, table.ttc_cents) == (1998, 232, 2230)
     assert [format_rate(rate) for rate in RATES] == ["20", "10", "5.5", "2.1"]
 
@@ -29,14 +34,19 @@ def test_lines_from_before_the_vat_rate_existed_go_to_the_unknown_row():
     assert ticket_vat_table(type("T", (), {"lines": [old]})()).rows == (VatRow(None, 399, 0, 399),)
 
 
-lines = st.lists(st.tuples(st.sampled_from(RATES), st.integers(-99, 99).filter(bool), st.integers(0, 100_000),
-                           st.integers(0, 5000)), min_size=1, max_size=60)
+lines = st.lists(
+    st.tuples(st.sampled_from(RATES), st.integers(-99, 99).filter(bool), st.integers(0, 100_000), st.integers(0, 5000)),
+    min_size=1,
+    max_size=60,
+)
 
 
 @given(lines)
 def test_the_table_always_adds_up_to_the_ticket_total_to_the_cent(drawn):
-    ticket_lines = [make_line("3017620422003", qty, unit, discount_cents=min(discount, max(qty * unit, 0)),
-                              vat_rate=rate) for rate, qty, unit, discount in drawn]
+    ticket_lines = [
+        make_line("3017620422003", qty, unit, discount_cents=min(discount, max(qty * unit, 0)), vat_rate=rate)
+        for rate, qty, unit, discount in drawn
+    ]
     table = ticket_vat_table(type("T", (), {"lines": ticket_lines})())
     assert table.ttc_cents == sum(line.total_cents for line in ticket_lines)
     assert table.ht_cents + table.tva_cents == table.ttc_cents
@@ -57,8 +67,14 @@ def test_a_line_keeps_its_vat_rate_on_the_wire_and_old_lines_encode_as_before():
     sold = make_line("3017620422003", 1, 399, vat_rate=550)
     assert msgspec.json.decode(msgspec.json.encode(sold), type=Line).vat_rate == 550
     with pytest.raises(msgspec.ValidationError, match="Expected `int` <= 10000 - at `\\$.vat_rate`"):
-        msgspec.json.decode(b'{"gtin": "3017620422003", "label": "x", "category": "c", "quantity": 1, '
-                            b'"unit_cents": 1, "total_cents": 1, "vat_rate": 10001}', type=Line)
-    with pytest.raises(TicketError, match=r"^line 1 \(3017620422003\): VAT rate -1 is outside 0 to 10000 basis "
-                                          r"points$"):
+        msgspec.json.decode(
+            b'{"gtin": "3017620422003", "label": "x", "category": "c", "quantity": 1, '
+            b'"unit_cents": 1, "total_cents": 1, "vat_rate": 10001}',
+            type=Line,
+        )
+    with pytest.raises(
+        TicketError,
+        match=r"^line 1 \(3017620422003\): VAT rate -1 is outside 0 to 10000 basis "
+        r"points$",
+    ):
         make_line("3017620422003", 1, 399, vat_rate=-1)

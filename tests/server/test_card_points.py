@@ -1,4 +1,5 @@
 """card_points: each card's balance kept by the database as the ledger changes, on both backends."""
+
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -51,8 +52,9 @@ def test_a_database_made_before_card_points_gets_its_balances_once(tmp_path, sto
         conn.execute("DROP TABLE card_points")
     conn.execute("DROP TABLE schema_migrations")  # nor were migrations recorded then
     with conn:
-        conn.execute(LEDGER_INSERT, ("2900000000018", "adjust", 75, "desk", "correction:old",
-                                     "2026-11-01T00:00:00+00:00"))
+        conn.execute(
+            LEDGER_INSERT, ("2900000000018", "adjust", 75, "desk", "correction:old", "2026-11-01T00:00:00+00:00")
+        )
     before = sums(conn)
     store.close()
     more = tmp_path / "more"
@@ -67,8 +69,12 @@ def test_a_database_made_before_card_points_gets_its_balances_once(tmp_path, sto
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["insert", "update", "move", "delete"]), st.integers(0, 4),
-                          st.integers(-500, 500)), max_size=30))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["insert", "update", "move", "delete"]), st.integers(0, 4), st.integers(-500, 500)),
+        max_size=30,
+    )
+)
 def test_any_sequence_of_ledger_changes_keeps_the_sums(operations):
     with tempfile.TemporaryDirectory() as tmp:
         conn: sqlite3.Connection = connect(Path(tmp) / "server.db").conn
@@ -78,8 +84,10 @@ def test_any_sequence_of_ledger_changes_keeps_the_sums(operations):
             if operation == "insert":
                 conn.execute(LEDGER_INSERT, (card, "earn", points, "r", f"c{n}", "2026-11-23T00:00:00+00:00"))
             elif operation == "update":
-                conn.execute("UPDATE ledger SET points = ? WHERE id = (SELECT min(id) FROM ledger WHERE card = ?)",
-                             (points, card))
+                conn.execute(
+                    "UPDATE ledger SET points = ? WHERE id = (SELECT min(id) FROM ledger WHERE card = ?)",
+                    (points, card),
+                )
             elif operation == "move":
                 conn.execute("UPDATE ledger SET card = ? WHERE id = (SELECT max(id) FROM ledger)", (card,))
             else:

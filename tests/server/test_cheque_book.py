@@ -1,6 +1,7 @@
 """Loyalty cheques at head office, SQLite and PostgreSQL: the cheques tickets issue are recorded with serial,
 value, card, dates and state; a spend is checked at ingest (a second one names both tickets); a till asking is
 refused with the reason in the cashier's words; outstanding cheques count in the liability and the stats."""
+
 import pytest
 from datetime import date, datetime, timedelta, timezone
 
@@ -62,8 +63,10 @@ def ingest(target, tickets):
     try:
         good, dead = classify([(tickets_topic(t.terminal), encode_ticket(t)) for t in tickets])
         store.ingest(good, dead, NOW.isoformat())
-        return [tuple(r) for r in store.conn.execute(
-            "SELECT ticket_id, reason FROM discrepancies ORDER BY ticket_id").fetchall()]
+        return [
+            tuple(r)
+            for r in store.conn.execute("SELECT ticket_id, reason FROM discrepancies ORDER BY ticket_id").fetchall()
+        ]
     finally:
         store.close()
 
@@ -93,7 +96,8 @@ def test_a_cheque_spent_twice_offline_is_flagged_naming_both_tickets(tmp_path, o
     first, second = spend(tmp_path, "S001-T02", serial), spend(tmp_path, "S001-T03", serial)
     assert ingest(office_target, [issued, first]) == []
     assert ingest(office_target, [second]) == [
-        (second.id, f"cheque {serial} spent twice: tickets {first.id} and {second.id}")]
+        (second.id, f"cheque {serial} spent twice: tickets {first.id} and {second.id}")
+    ]
     store = open_store(office_target)
     try:
         assert cheque_book.find(store.conn, serial).spent_ticket == first.id
@@ -109,13 +113,16 @@ def test_a_cheque_tender_is_checked_at_ingest(tmp_path, office_target):
     other_card = spend(tmp_path, "S001-T02", serial, card=OTHER)
     unknown = cheque_serial("S009-T01", 5, 0, 500)
     forged = spend(tmp_path, "S001-T03", unknown)
-    no_serial = msgspec.structs.replace(forged, id="S001-T04-00000001", terminal="S001-T04", seq=1,
-                                        tenders=[Tender("cheque", 500), Tender("cash", 700)])
+    no_serial = msgspec.structs.replace(
+        forged, id="S001-T04-00000001", terminal="S001-T04", seq=1, tenders=[Tender("cheque", 500), Tender("cash", 700)]
+    )
     assert ingest(office_target, [issued, other_card, forged, no_serial]) == [
         (other_card.id, f"cheque {serial} was issued to card *********0018, spent on *********0025"),
         (forged.id, f"cheque {unknown} is not known to head office: not issued, or its till has not synced yet"),
-        (no_serial.id, "a loyalty cheque tender of 5.00 EUR carries no serial: head office cannot tell which "
-                       "cheque paid"),
+        (
+            no_serial.id,
+            "a loyalty cheque tender of 5.00 EUR carries no serial: head office cannot tell which cheque paid",
+        ),
     ]
 
 
@@ -132,32 +139,41 @@ def test_a_till_asking_is_refused_with_the_reason(tmp_path, office_target):
     conn = store.conn
     try:
         unknown = cheque_serial("S009-T01", 5, 0, 500)
-        assert asked(conn, unknown).message == (f"loyalty cheque {unknown} is not known to head office: check the "
-                                                "digits, or take another tender")
+        assert asked(conn, unknown).message == (
+            f"loyalty cheque {unknown} is not known to head office: check the digits, or take another tender"
+        )
         day = format_date(spent.closed_at)  # Paris time
-        assert asked(conn, gone).message == (f"loyalty cheque {gone} was already spent on {day} (ticket {spent.id}): "
-                                             "keep it and send the customer to the welcome desk")
-        assert asked(conn, ok, card=OTHER).message == (f"loyalty cheque {ok} was issued to another card "
-                                                       "(*********0018): identify that card (F2) to spend it")
+        assert asked(conn, gone).message == (
+            f"loyalty cheque {gone} was already spent on {day} (ticket {spent.id}): "
+            "keep it and send the customer to the welcome desk"
+        )
+        assert asked(conn, ok, card=OTHER).message == (
+            f"loyalty cheque {ok} was issued to another card (*********0018): identify that card (F2) to spend it"
+        )
         later = NOW + timedelta(days=91)
         expiry = format_date(cheque_book.find(conn, ok).expires_at)
-        assert asked(conn, ok, now=later).message == (f"loyalty cheque {ok} expired on {expiry}: it can no longer "
-                                                      "be spent")
+        assert asked(conn, ok, now=later).message == (
+            f"loyalty cheque {ok} expired on {expiry}: it can no longer be spent"
+        )
         granted = asked(conn, ok)
         assert granted.found and (granted.cheque.cents, granted.cheque.card) == (500, CARD)
-        assert asked(conn, ok, terminal="S001-T05").message == (f"loyalty cheque {ok} is being spent at till "
-                                                                "S001-T02: a cheque pays once")
+        assert asked(conn, ok, terminal="S001-T05").message == (
+            f"loyalty cheque {ok} is being spent at till S001-T02: a cheque pays once"
+        )
         assert cheque_book.cancel(conn, ok, "lost")
-        assert asked(conn, ok).message == (f"loyalty cheque {ok} was cancelled at the welcome desk: it can no longer "
-                                           "be spent")
+        assert asked(conn, ok).message == (
+            f"loyalty cheque {ok} was cancelled at the welcome desk: it can no longer be spent"
+        )
         assert store.stats()["cheques"]["cancelled"] == {"count": 1, "cents": 500}
     finally:
         store.close()
 
 
 def test_serials_are_unique_per_till_ticket_and_rank():
-    assert len({cheque_serial(t, s, r, 500) for t in ("S001-T01", "S001-T02", "S002-T01")
-                for s in (1, 2) for r in (0, 1)}) == 12
+    assert (
+        len({cheque_serial(t, s, r, 500) for t in ("S001-T01", "S001-T02", "S002-T01") for s in (1, 2) for r in (0, 1)})
+        == 12
+    )
 
 
 def test_cheques_head_office_issues_on_its_schedule_get_serials_too(tmp_path):
@@ -165,17 +181,23 @@ def test_cheques_head_office_issues_on_its_schedule_get_serials_too(tmp_path):
     from programme.rules import Cheques
     from server.desk.cheques import run_cheques
 
-    rules = msgspec.structs.replace(default_rules(), cheques=Cheques(threshold_points=500, cheque_cents=500,
-                                                                       issue="schedule"))
+    rules = msgspec.structs.replace(
+        default_rules(), cheques=Cheques(threshold_points=500, cheque_cents=500, issue="schedule")
+    )
     store = open_store(str(tmp_path / "server.db"))
     try:
-        store.conn.execute("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) VALUES "
-                           "(?, 'adjust', 1230, 'gift', 'desk:1', NULL, ?)", (CARD, NOW.isoformat()))
+        store.conn.execute(
+            "INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) VALUES "
+            "(?, 'adjust', 1230, 'gift', 'desk:1', NULL, ?)",
+            (CARD, NOW.isoformat()),
+        )
         assert run_cheques(store.conn, rules, NOW.date())["cheques"] == 2
-        rows = store.conn.execute("SELECT serial, card, cents, state, issue_ticket FROM cheques "
-                                  "ORDER BY serial").fetchall()
+        rows = store.conn.execute(
+            "SELECT serial, card, cents, state, issue_ticket FROM cheques ORDER BY serial"
+        ).fetchall()
         assert [(card, cents, state, ticket) for _, card, cents, state, ticket in rows] == [
-            (CARD, 500, "issued", None)] * 2
+            (CARD, 500, "issued", None)
+        ] * 2
         assert all(serial.startswith("00000000") and len(serial) == 26 for serial, *_ in rows)
         run_cheques(store.conn, rules, NOW.date())  # the same day again: nothing more
         assert store.stats()["cheques"]["issued"]["count"] == 2
@@ -188,7 +210,8 @@ def test_a_cheque_spent_before_its_issue_reached_head_office_is_spent_once_it_do
     serial = cheque_serial("S001-T01", issued.seq, 0, 500)
     spent = spend(tmp_path, "S001-T02", serial)
     assert ingest(office_target, [spent]) == [
-        (spent.id, f"cheque {serial} is not known to head office: not issued, or its till has not synced yet")]
+        (spent.id, f"cheque {serial} is not known to head office: not issued, or its till has not synced yet")
+    ]
     ingest(office_target, [issued])  # the issuing till syncs later
     store = open_store(office_target)
     try:

@@ -1,4 +1,5 @@
 """Head office checks the tills' closures against the tickets it holds: verified, or flagged with a reason."""
+
 import json
 
 import msgspec
@@ -55,8 +56,7 @@ def test_closures_matching_the_servers_tickets_are_verified(till):
     report = json.loads(result.output)
     assert (report["verified"], report["flagged"], report["reasons"]) == (3, 0, [])
     assert statuses(till) == [("day", 1, "verified", ""), ("day", 2, "verified", ""), ("month", 1, "verified", "")]
-    again = json.loads(run("server", "import-closures", "--db", till["server"],
-                           till["tmp"] / "nov.jsonl").output)
+    again = json.loads(run("server", "import-closures", "--db", till["server"], till["tmp"] / "nov.jsonl").output)
     assert (again["verified"], again["already"]) == (0, 3)
 
 
@@ -92,8 +92,10 @@ def test_an_altered_total_is_flagged_with_the_figures(till):
     store.close()
     assert isinstance(result, ImportResult) and result.flagged == 1
     sales = d20.period_totals.sales_cents
-    assert result.reasons == [f"day closure 1 of S001-T01 (2026-11-20): period totals sales_cents {sales - 500} "
-                              f"in the closure, {sales} from the tickets"]
+    assert result.reasons == [
+        f"day closure 1 of S001-T01 (2026-11-20): period totals sales_cents {sales - 500} "
+        f"in the closure, {sales} from the tickets"
+    ]
 
 
 def test_an_altered_closure_without_the_key_fails_its_signature(till):
@@ -105,8 +107,10 @@ def test_an_altered_closure_without_the_key_fails_its_signature(till):
     store = Store(till["server"])
     result = import_closures(store, [decode_closure(msgspec.json.encode(raw))], NOW)
     store.close()
-    assert result.reasons == ["day closure 1 of S001-T01 (2026-11-20): the signature does not match its content "
-                              "(altered after the till signed it, or signed by another key)"]
+    assert result.reasons == [
+        "day closure 1 of S001-T01 (2026-11-20): the signature does not match its content "
+        "(altered after the till signed it, or signed by another key)"
+    ]
 
 
 def test_a_closure_whose_predecessor_never_came_is_flagged_until_it_does(till):
@@ -116,14 +120,18 @@ def test_a_closure_whose_predecessor_never_came_is_flagged_until_it_does(till):
     store = Store(till["server"])
     try:
         first = import_closures(store, [d21], NOW)
-        assert first.reasons == ["day closure 1 of S001-T01 is not at head office: import the archive holding it, "
-                                 "then run `loyalty server verify-closures`"]
+        assert first.reasons == [
+            "day closure 1 of S001-T01 is not at head office: import the archive holding it, "
+            "then run `loyalty server verify-closures`"
+        ]
         assert import_closures(store, [d20], NOW).verified == 1
     finally:
         store.close()
     report = json.loads(run("server", "verify-closures", "--db", till["server"]).output)
-    assert [(c["number"], c["status"]) for c in report["closures"] if c["kind"] == "day"] == [(1, "verified"),
-                                                                                             (2, "verified")]
+    assert [(c["number"], c["status"]) for c in report["closures"] if c["kind"] == "day"] == [
+        (1, "verified"),
+        (2, "verified"),
+    ]
 
 
 def test_a_tampered_archive_is_not_imported(till):
@@ -140,10 +148,13 @@ def test_an_unregistered_till_archive_is_refused(tmp_path, monkeypatch):
     till = sold_till(tmp_path, monkeypatch)
     close(till, "close-month", "--month", "2026-11")
     (tmp_path / "server.db").touch()
-    result = run("server", "import-closures", "--db", tmp_path / "server.db", archive(till, "2026-11", "n.jsonl"),
-                 ok=False)
-    assert result.output == ("Error: till S001-T01 has no registered key: register it with "
-                             "`loyalty server register-till` before importing its archives\n")
+    result = run(
+        "server", "import-closures", "--db", tmp_path / "server.db", archive(till, "2026-11", "n.jsonl"), ok=False
+    )
+    assert result.output == (
+        "Error: till S001-T01 has no registered key: register it with "
+        "`loyalty server register-till` before importing its archives\n"
+    )
     assert archive_format.read(tmp_path / "n.jsonl").header.terminal == TILL
 
 
@@ -168,9 +179,11 @@ def test_a_closures_event_totals_are_checked_against_the_events_head_office_hold
     store.close()
     result = run("server", "import-closures", "--db", till["server"], archive(till, "2026-11-20", "d.jsonl"), ok=False)
     assert json.loads(result.output)["reasons"] == [
-        "day closure 1 of S001-T01 (2026-11-20): events reprints 1 in the closure, 0 in the journal"]
+        "day closure 1 of S001-T01 (2026-11-20): events reprints 1 in the closure, 0 in the journal"
+    ]
     store = Store(till["server"])
     assert store_event(store.conn, encode_event(events[0]), TILL, NOW).status == "verified"
     store.close()
     assert json.loads(run("server", "verify-closures", "--db", till["server"]).output)["closures"][0]["status"] == (
-        "verified")
+        "verified"
+    )

@@ -1,4 +1,5 @@
 """server.storage.connection: the sqlite3 API on both engines, as the desk and the office use it."""
+
 import pytest
 
 from server.storage.connection import dialect, open_connection, translate
@@ -49,8 +50,10 @@ def test_percent_in_a_pattern_is_a_parameter_not_a_placeholder(conn):
 
 
 def test_translate_puts_on_conflict_before_returning():
-    assert translate("INSERT OR IGNORE INTO t (a) VALUES (?) RETURNING id") == \
-        "INSERT INTO t (a) VALUES (%s) ON CONFLICT DO NOTHING RETURNING id"
+    assert (
+        translate("INSERT OR IGNORE INTO t (a) VALUES (?) RETURNING id")
+        == "INSERT INTO t (a) VALUES (%s) ON CONFLICT DO NOTHING RETURNING id"
+    )
     assert translate("BEGIN IMMEDIATE") == "BEGIN"
 
 

@@ -1,4 +1,5 @@
 """The app factory's config layers and secret key, users and log-in limits, the admin CLI, the JSON API."""
+
 import os
 import stat
 from datetime import datetime, timedelta, timezone
@@ -13,7 +14,12 @@ from server.storage.desk_db import open_db
 from server.web import create_app
 
 from ..fixtures.desk import (  # noqa: F401 - fixtures; both_engines: each test on SQLite and PostgreSQL
-    CARD_A, ENROL, both_engines, desk_target, error_of, sell_anonymously,
+    CARD_A,
+    ENROL,
+    both_engines,
+    desk_target,
+    error_of,
+    sell_anonymously,
 )
 
 pytestmark = pytest.mark.usefixtures("english")  # written when the pages spoke only English
@@ -28,8 +34,9 @@ def target(request, tmp_path, desk_engine) -> str:
 def test_config_layers_defaults_file_env_then_test_config(tmp_path, monkeypatch):
     instance = tmp_path / "instance"
     instance.mkdir()
-    (instance / "loyalty.cfg").write_text(f"DB = {str(tmp_path / 'file.db')!r}\nCARD_PREFIXES = '28,29'\n"
-                                          "BROKER = 'mqtt://file:1883'\n")
+    (instance / "loyalty.cfg").write_text(
+        f"DB = {str(tmp_path / 'file.db')!r}\nCARD_PREFIXES = '28,29'\nBROKER = 'mqtt://file:1883'\n"
+    )
     monkeypatch.setenv("LOYALTY_BROKER", "mqtt://env:1883")
     app = create_app(instance_path=str(instance))
     assert (app.config["DB"], app.config["CARD_PREFIXES"]) == (str(tmp_path / "file.db"), "28,29")
@@ -77,8 +84,10 @@ def test_login_page_refuses_a_wrong_password_and_keeps_next_local(desk):
     client = desk.client()
     response = desk.post(client, "/login", name="card-manager", password="nope")
     assert response.status_code == 401 and error_of(response) == "wrong user name or password"
-    response = client.post("/login?next=//evil.example/", data={
-        "csrf_token": client.csrf, "name": "card-manager", "password": desk.passwords["card_manager"]})
+    response = client.post(
+        "/login?next=//evil.example/",
+        data={"csrf_token": client.csrf, "name": "card-manager", "password": desk.passwords["card_manager"]},
+    )
     assert response.location == "/"
     page = client.get("/customers").get_data(as_text=True)
     assert 'id="who">card-manager <span class="role">card_manager</span>' in page
@@ -90,7 +99,7 @@ def test_admin_cli_create_user_prints_a_password_that_logs_in(target, fast_argon
     assert result.exit_code == 0, result.output
     prefix = "user alice (head_office) created; first password: "
     assert result.output.startswith(prefix)
-    password = result.output[len(prefix):].strip()
+    password = result.output[len(prefix) :].strip()
     conn = open_db(db)
     assert accounts.log_in(conn, "alice", password, "127.0.0.1").role == "head_office"
     conn.close()
@@ -99,8 +108,9 @@ def test_admin_cli_create_user_prints_a_password_that_logs_in(target, fast_argon
     listed = CliRunner().invoke(main, ["admin", "users", "--db", db])
     assert listed.output.startswith("alice\thead_office\t")
     missing = CliRunner().invoke(main, ["admin", "create-token", "nobody", "--db", db])
-    assert ("Error: no user nobody: create it first with `loyalty admin create-user nobody --role ROLE`"
-            in missing.output)
+    assert (
+        "Error: no user nobody: create it first with `loyalty admin create-user nobody --role ROLE`" in missing.output
+    )
 
 
 def test_api_with_token_auth_shows_what_the_pages_show(desk):
@@ -120,8 +130,9 @@ def test_api_with_token_auth_shows_what_the_pages_show(desk):
     assert api.get("/api/v1/hotlist", headers=auth).json == {"cards": []}
     assert api.get("/api/v1/anonymous-cards", headers=auth).json == {"cards": []}
     today = datetime.now(timezone.utc).date()
-    statement = api.get(f"/api/v1/customers/{customer_id}/statement?start={today - timedelta(days=3)}&end={today}",
-                        headers=auth).json
+    statement = api.get(
+        f"/api/v1/customers/{customer_id}/statement?start={today - timedelta(days=3)}&end={today}", headers=auth
+    ).json
     assert (statement["opening"], statement["closing"]) == (0, 24)
     response = api.get("/api/v1/customers/99", headers=auth)
     assert response.status_code == 404
@@ -176,9 +187,24 @@ def test_loyalty_server_runs_ingest_and_the_desk_together(tmp_path, mosquitto):
 
     port = free_port()
     env = {**os.environ, "LOYALTY_INSTANCE_PATH": str(tmp_path / "instance")}
-    proc = subprocess.Popen([sys.executable, "-m", "loyalty", "server", "--db", str(tmp_path / "s.db"),
-                             "--broker", mosquitto.url, "--web-port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "loyalty",
+            "server",
+            "--db",
+            str(tmp_path / "s.db"),
+            "--broker",
+            mosquitto.url,
+            "--web-port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline, page = time.monotonic() + 30, None
         while page is None and time.monotonic() < deadline and proc.poll() is None:

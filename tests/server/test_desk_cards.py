@@ -1,5 +1,6 @@
 """Cards at the desk: issue, identification of anonymous tickets, block, replace with balance transfer,
 merge, and the hot-list pushed retained to a real Mosquitto."""
+
 import msgspec
 import pytest
 
@@ -10,7 +11,15 @@ from sync import topics
 from sync.broker_url import parse_broker_url
 
 from ..fixtures.desk import (  # noqa: F401 - fixtures; both_engines: each test on SQLite and PostgreSQL
-    CARD_A, CARD_B, CARD_C, CARD_D, ENROL, NOT_A_CARD, both_engines, error_of, sell_anonymously,
+    CARD_A,
+    CARD_B,
+    CARD_C,
+    CARD_D,
+    ENROL,
+    NOT_A_CARD,
+    both_engines,
+    error_of,
+    sell_anonymously,
 )
 from ..fixtures.mqtt import Listener
 from ..fixtures.signing import opened
@@ -45,13 +54,20 @@ def test_registering_a_card_attaches_its_anonymous_tickets(desk):
     assert customers.view(desk.conn, customer_id)["ticket_count"] == 4
 
 
-@pytest.mark.parametrize("number,status,message", [
-    (NOT_A_CARD, 400, "card number 2900000000019 has a wrong check digit: expected 8, got 9; "
-                      "check the number typed or scan the card again"),
-    ("12345", 400, "card number 12345 has 5 digits, expected 13: scan the card again or type all 13 digits"),
-    ("4006381333931", 400, "card number 4006381333931 is not one of our loyalty cards (prefix 29 expected)"),
-    (CARD_A, 409, f"card {CARD_A} is already registered to customer 1: give the customer another card"),
-])
+@pytest.mark.parametrize(
+    "number,status,message",
+    [
+        (
+            NOT_A_CARD,
+            400,
+            "card number 2900000000019 has a wrong check digit: expected 8, got 9; "
+            "check the number typed or scan the card again",
+        ),
+        ("12345", 400, "card number 12345 has 5 digits, expected 13: scan the card again or type all 13 digits"),
+        ("4006381333931", 400, "card number 4006381333931 is not one of our loyalty cards (prefix 29 expected)"),
+        (CARD_A, 409, f"card {CARD_A} is already registered to customer 1: give the customer another card"),
+    ],
+)
 def test_bad_card_numbers_are_refused_and_nothing_is_written(desk, number, status, message):
     first = customers.enrol(desk.conn, ENROL, "seed")
     second = customers.enrol(desk.conn, {**ENROL, "name": "Pierre Curie"}, "seed")
@@ -85,15 +101,23 @@ def test_replacing_a_lost_card_moves_the_balance_with_transfer_entries_naming_th
     client = desk.client("card_manager")
     response = desk.post(client, f"/cards/{CARD_A}/replace", new_number=CARD_B, why="lost")
     assert response.status_code == 302
-    assert (f"Card {CARD_A} lost and replaced by {CARD_B}; 48 points moved."
-            in client.get(response.location).get_data(True))
+    assert f"Card {CARD_A} lost and replaced by {CARD_B}; 48 points moved." in client.get(response.location).get_data(
+        True
+    )
     entry_id = desk.conn.execute("SELECT id FROM audit WHERE action = 'replace_card'").fetchone()[0]
-    transfers = [tuple(r) for r in desk.conn.execute(
-        "SELECT card, kind, points, cause, rule FROM ledger WHERE kind = 'transfer' ORDER BY id")]
+    transfers = [
+        tuple(r)
+        for r in desk.conn.execute(
+            "SELECT card, kind, points, cause, rule FROM ledger WHERE kind = 'transfer' ORDER BY id"
+        )
+    ]
     assert transfers == [  # one entry in per lot moved (each ticket earned its own): they keep their dates
         (CARD_A, "transfer", -48, f"desk:{entry_id}:out", f"card lost: balance moved to {CARD_B}"),
-        *((CARD_B, "transfer", 12, f"desk:{entry_id}:in:{n}", f"card lost: balance moved from {CARD_A}")
-          for n in range(4))]
+        *(
+            (CARD_B, "transfer", 12, f"desk:{entry_id}:in:{n}", f"card lost: balance moved from {CARD_A}")
+            for n in range(4)
+        ),
+    ]
     assert (cards.card_balance(desk.conn, CARD_A), cards.card_balance(desk.conn, CARD_B)) == (0, 48)
     assert customers.balance(desk.conn, customer_id) == 48
     old = cards.get_card(desk.conn, CARD_A)
@@ -105,8 +129,9 @@ def test_replacing_a_lost_card_moves_the_balance_with_transfer_entries_naming_th
     before = _state(desk)
     with pytest.raises(Conflict, match=f"^card {CARD_A} is lost: only an active or blocked card can be replaced$"):
         cards.replace(desk.conn, CARD_A, CARD_C, "lost", "seed")
-    with pytest.raises(Conflict, match=f"^card {CARD_A} is already registered to customer 1: "
-                                       "give the customer another card$"):
+    with pytest.raises(
+        Conflict, match=f"^card {CARD_A} is already registered to customer 1: give the customer another card$"
+    ):
         cards.replace(desk.conn, CARD_B, CARD_A, "stolen", "seed")
     with pytest.raises(InvalidInput, match="^replacement reason 'bored' is not one of lost, stolen, damaged$"):
         cards.replace(desk.conn, CARD_B, CARD_C, "bored", "seed")
@@ -184,20 +209,38 @@ def test_transfer_points_between_cards_of_two_customers(desk):
     client = desk.client("card_manager")
     before = _state(desk)
     for form, status, message in [
-        ({"to_card": CARD_B, "points": "37", "reason": "gift"},
-         409, f"card {CARD_A} has 36 points: it cannot transfer 37"),
-        ({"to_card": CARD_B, "points": "-5", "reason": "gift"}, 400,
-         "points to transfer must be positive: swap the cards to move points the other way"),
+        (
+            {"to_card": CARD_B, "points": "37", "reason": "gift"},
+            409,
+            f"card {CARD_A} has 36 points: it cannot transfer 37",
+        ),
+        (
+            {"to_card": CARD_B, "points": "-5", "reason": "gift"},
+            400,
+            "points to transfer must be positive: swap the cards to move points the other way",
+        ),
         ({"to_card": CARD_B, "points": "5", "reason": ""}, 400, "a reason is required to transfer points: say why"),
-        ({"to_card": CARD_A, "points": "5", "reason": "x"}, 409,
-         f"card {CARD_A} cannot transfer points to itself: type the other card's number"),
-        ({"to_card": CARD_C, "points": "5", "reason": "x"},
-         409, f"card {CARD_C} is blocked: points go to an active card only"),
-        ({"to_card": CARD_D, "points": "5", "reason": "x"},
-         404, f"card {CARD_D} is not registered: issue it to a customer first"),
-        ({"to_card": NOT_A_CARD, "points": "5", "reason": "x"}, 400,
-         "card number 2900000000019 has a wrong check digit: expected 8, got 9; "
-         "check the number typed or scan the card again"),
+        (
+            {"to_card": CARD_A, "points": "5", "reason": "x"},
+            409,
+            f"card {CARD_A} cannot transfer points to itself: type the other card's number",
+        ),
+        (
+            {"to_card": CARD_C, "points": "5", "reason": "x"},
+            409,
+            f"card {CARD_C} is blocked: points go to an active card only",
+        ),
+        (
+            {"to_card": CARD_D, "points": "5", "reason": "x"},
+            404,
+            f"card {CARD_D} is not registered: issue it to a customer first",
+        ),
+        (
+            {"to_card": NOT_A_CARD, "points": "5", "reason": "x"},
+            400,
+            "card number 2900000000019 has a wrong check digit: expected 8, got 9; "
+            "check the number typed or scan the card again",
+        ),
     ]:
         response = desk.post(client, f"/cards/{CARD_A}/transfer", **form)
         assert (response.status_code, error_of(response)) == (status, message)

@@ -1,4 +1,5 @@
 """Points adjustments with a mandatory reason, never below zero, and the statement over a period."""
+
 from datetime import date, timedelta
 
 import pytest
@@ -6,7 +7,12 @@ import pytest
 from server.desk import cards, corrections, customers
 
 from ..fixtures.desk import (  # noqa: F401 - fixtures; both_engines: each test on SQLite and PostgreSQL
-    CARD_A, CARD_B, ENROL, both_engines, error_of, sell_anonymously,
+    CARD_A,
+    CARD_B,
+    ENROL,
+    both_engines,
+    error_of,
+    sell_anonymously,
 )
 
 pytestmark = pytest.mark.usefixtures("english")  # written when the pages spoke only English
@@ -26,31 +32,41 @@ def _ledger(desk):
 
 def test_adjustment_is_an_adjust_entry_caused_by_its_audit_entry(desk, holder):
     client = desk.client("card_manager")
-    response = desk.post(client, f"/customers/{holder}/adjust", card=CARD_A, points="-20",
-                         reason="points earned on a returned TV")
+    response = desk.post(
+        client, f"/customers/{holder}/adjust", card=CARD_A, points="-20", reason="points earned on a returned TV"
+    )
     assert response.status_code == 302
     assert "Adjusted by -20 points: points earned on a returned TV." in client.get(response.location).get_data(True)
     entry = desk.conn.execute("SELECT * FROM ledger WHERE kind = 'adjust'").fetchone()
     audit_id, actor, reason = desk.conn.execute(
-        "SELECT id, actor, reason FROM audit WHERE action = 'adjust'").fetchone()
+        "SELECT id, actor, reason FROM audit WHERE action = 'adjust'"
+    ).fetchone()
     assert (entry["card"], entry["points"], entry["cause"]) == (CARD_A, -20, f"desk:{audit_id}")
     assert entry["rule"] == "desk adjustment: points earned on a returned TV"
     assert (actor, reason) == ("card-manager", "points earned on a returned TV")
     assert customers.balance(desk.conn, holder) == 4
 
 
-@pytest.mark.parametrize("points,reason,status,message", [
-    ("-25", "till error", 409, f"adjustment of -25 points would take card {CARD_A} below zero (balance 24): "
-                               "take at most 24 points"),
-    ("10", "  ", 400, "a reason is required for a points adjustment: say why (e.g. till error on ticket ...)"),
-    ("ten", "x", 400, "points 'ten' is not a whole number: type e.g. 50 or -20"),
-    ("0", "x", 400, "an adjustment of 0 points changes nothing: type a positive or negative number"),
-    ("1000000", "x", 400, "an adjustment is at most 100000 points either way: ask head office"),
-])
+@pytest.mark.parametrize(
+    "points,reason,status,message",
+    [
+        (
+            "-25",
+            "till error",
+            409,
+            f"adjustment of -25 points would take card {CARD_A} below zero (balance 24): take at most 24 points",
+        ),
+        ("10", "  ", 400, "a reason is required for a points adjustment: say why (e.g. till error on ticket ...)"),
+        ("ten", "x", 400, "points 'ten' is not a whole number: type e.g. 50 or -20"),
+        ("0", "x", 400, "an adjustment of 0 points changes nothing: type a positive or negative number"),
+        ("1000000", "x", 400, "an adjustment is at most 100000 points either way: ask head office"),
+    ],
+)
 def test_bad_adjustments_are_refused_and_nothing_is_written(desk, holder, points, reason, status, message):
     before = _ledger(desk)
-    response = desk.post(desk.client("card_manager"), f"/customers/{holder}/adjust", card=CARD_A, points=points,
-                         reason=reason)
+    response = desk.post(
+        desk.client("card_manager"), f"/customers/{holder}/adjust", card=CARD_A, points=points, reason=reason
+    )
     assert response.status_code == status and error_of(response) == message
     assert _ledger(desk) == before
 
@@ -71,8 +87,11 @@ def test_statement_over_a_period_has_opening_entries_and_closing(desk, holder):
     assert [e["kind"] for e in data["entries"]] == ["adjust"]
     whole = corrections.statement(desk.conn, holder, today - timedelta(days=7), today)
     assert (whole["opening"], [e["running"] for e in whole["entries"]]) == (0, [12, 24, 54])
-    page = desk.client("head_office").get(
-        f"/customers/{holder}/statement?start={today - timedelta(days=7)}&end={today}").get_data(as_text=True)
+    page = (
+        desk.client("head_office")
+        .get(f"/customers/{holder}/statement?start={today - timedelta(days=7)}&end={today}")
+        .get_data(as_text=True)
+    )
     assert "Points statement" in page and 'id="opening">0<' in page and 'id="closing">54<' in page
     assert "desk adjustment: welcome gift" in page
     response = desk.client("head_office").get(f"/customers/{holder}/statement?start={today}&end=2001-01-01")
@@ -90,10 +109,13 @@ def pdf_text(body: bytes) -> tuple[int, str]:
     return len(reader.pages), "\n".join(page.extract_text() for page in reader.pages)
 
 
-@pytest.mark.parametrize("accept, who, closing, title", [
-    ("fr-FR,fr;q=0.9", "Marie Curie (client 1), 75005", r"Solde de clôture\s+54", "RELEVÉ DE POINTS"),
-    ("en-GB,en;q=0.8", "Marie Curie (customer 1), 75005", r"Closing balance\s+54", "POINTS STATEMENT"),
-])
+@pytest.mark.parametrize(
+    "accept, who, closing, title",
+    [
+        ("fr-FR,fr;q=0.9", "Marie Curie (client 1), 75005", r"Solde de clôture\s+54", "RELEVÉ DE POINTS"),
+        ("en-GB,en;q=0.8", "Marie Curie (customer 1), 75005", r"Closing balance\s+54", "POINTS STATEMENT"),
+    ],
+)
 def test_statement_pdf_is_a_well_formed_pdf_with_the_same_figures(desk, holder, accept, who, closing, title):
     import re
 
@@ -101,7 +123,8 @@ def test_statement_pdf_is_a_well_formed_pdf_with_the_same_figures(desk, holder, 
     today = date.today()
     response = desk.client("head_office").get(
         f"/customers/{holder}/statement.pdf?start={today - timedelta(days=7)}&end={today}",
-        headers={"Accept-Language": accept})
+        headers={"Accept-Language": accept},
+    )
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     pages, text = pdf_text(response.get_data())
     assert pages == 1

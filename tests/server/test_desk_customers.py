@@ -1,11 +1,16 @@
 """Enrol, edit with audit trail, search and the customer page, through the pages and the library."""
+
 import pytest
 
 from server.desk import audit, cards, customers
 from server.desk.errors import InvalidInput
 
 from ..fixtures.desk import (  # noqa: F401 - fixtures; both_engines: each test on SQLite and PostgreSQL
-    CARD_A, ENROL, both_engines, error_of, sell_anonymously,
+    CARD_A,
+    ENROL,
+    both_engines,
+    error_of,
+    sell_anonymously,
 )
 
 pytestmark = pytest.mark.usefixtures("english")  # written when the pages spoke only English
@@ -21,19 +26,25 @@ def test_enrol_through_the_page_dates_the_consents_given(desk):
     assert customer["consent_email_at"] == customer["created_at"] and customer["consent_sms_at"] is None
     page = client.get("/customers/1").get_data(as_text=True)
     assert "Marie Curie" in page and "Customer 1 enrolled. Issue a card below." in page
-    entry, = audit.for_customer(desk.conn, 1)
+    (entry,) = audit.for_customer(desk.conn, 1)
     assert (entry["actor"], entry["action"], entry["detail"]["email"]) == ("card-manager", "enrol", ENROL["email"])
 
 
-@pytest.mark.parametrize("change,message", [
-    ({"name": " "}, "name is required: type the customer's full name"),
-    ({"email": "", "phone": ""}, "give at least one contact: an e-mail address or a phone number"),
-    ({"email": "marie.example.org"}, "e-mail address 'marie.example.org' is not valid: it looks like name@example.com"),
-    ({"phone": "call me"}, "phone number 'call me' is not valid: digits, spaces and a leading +"),
-    ({"postcode": ""}, "postcode '' is not valid: type the customer's postcode"),
-    ({"birth_date": "07/11/1967"}, "birth date '07/11/1967' is not a date: use YYYY-MM-DD"),
-    ({"birth_date": "2999-01-01"}, "birth date 2999-01-01 is in the future"),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"name": " "}, "name is required: type the customer's full name"),
+        ({"email": "", "phone": ""}, "give at least one contact: an e-mail address or a phone number"),
+        (
+            {"email": "marie.example.org"},
+            "e-mail address 'marie.example.org' is not valid: it looks like name@example.com",
+        ),
+        ({"phone": "call me"}, "phone number 'call me' is not valid: digits, spaces and a leading +"),
+        ({"postcode": ""}, "postcode '' is not valid: type the customer's postcode"),
+        ({"birth_date": "07/11/1967"}, "birth date '07/11/1967' is not a date: use YYYY-MM-DD"),
+        ({"birth_date": "2999-01-01"}, "birth date 2999-01-01 is in the future"),
+    ],
+)
 def test_bad_enrolment_is_refused_with_its_message_and_nothing_written(desk, change, message):
     client = desk.client("card_manager")
     response = desk.post(client, "/customers/new", **{**ENROL, **change})
@@ -69,8 +80,9 @@ def test_edit_with_bad_input_changes_nothing(desk):
 
 def test_search_by_name_card_phone_and_postcode(desk):
     marie = customers.enrol(desk.conn, ENROL, "seed")
-    pierre = customers.enrol(desk.conn, {**ENROL, "name": "Pierre Curie", "phone": "01 44 27 00 00",
-                                         "postcode": "92330"}, "seed")
+    pierre = customers.enrol(
+        desk.conn, {**ENROL, "name": "Pierre Curie", "phone": "01 44 27 00 00", "postcode": "92330"}, "seed"
+    )
     cards.issue(desk.conn, pierre, CARD_A, "seed")
     ids = lambda q: [c["id"] for c in customers.search(desk.conn, q)]  # noqa: E731
     assert ids("curie") == [marie, pierre]
@@ -99,19 +111,25 @@ def test_customer_view_shows_tier_from_eligible_spend_and_lots_with_their_expiry
 
     from programme.ticket import make_line
 
-    tv = [make_line("8806094939041", 1, 80_000, category="electronics", label="television"),
-          make_line("3000000000017", 1, 500_000, category="tobacco", label="cigarettes, carton x100")]
+    tv = [
+        make_line("8806094939041", 1, 80_000, category="electronics", label="television"),
+        make_line("3000000000017", 1, 500_000, category="tobacco", label="cigarettes, carton x100"),
+    ]
     sold = sell_anonymously(desk.db_path, CARD_A, 2, days_ago=10, points_each=800, lines=tv)
     customer_id = customers.enrol(desk.conn, ENROL, "seed")
     cards.issue(desk.conn, customer_id, CARD_A, "seed")
     standing = customers.view(desk.conn, customer_id)["standing"]
     # 1,600 EUR eligible (tobacco excluded): silver from 1,500 EUR, not gold (4,000 EUR) despite 11,600 EUR spent.
     assert (standing["tier"], standing["rolling_spend_cents"], standing["rules_version"]) == (
-        "silver", 160_000, "2026.1")
+        "silver",
+        160_000,
+        "2026.1",
+    )
     earned = sold[0].closed_at
     expected_expiry = date(earned.year + 1, 2, 28).isoformat()
     assert [(lot["left"], lot["expires_on"]) for lot in standing["lots"]] == [(800, expected_expiry)] * 2
     from server.desk import corrections
+
     corrections.adjust(desk.conn, customer_id, CARD_A, -1000, "till error", "seed")
     lots = customers.view(desk.conn, customer_id)["standing"]["lots"]
     assert [lot["left"] for lot in lots] == [600]  # debits take from the oldest lot first
@@ -119,4 +137,5 @@ def test_customer_view_shows_tier_from_eligible_spend_and_lots_with_their_expiry
     shown_expiry = date.fromisoformat(expected_expiry).strftime("%d/%m/%Y")  # as the page shows days
     assert 'id="tier">silver<' in page and f'<td>{shown_expiry}</td><td class="num">600</td>' in page
     assert customers.view(desk.conn, customer_id)["standing"]["by_expiry"] == [
-        {"expires_on": expected_expiry, "points": 600}]
+        {"expires_on": expected_expiry, "points": 600}
+    ]

@@ -1,4 +1,5 @@
 """server.storage.desk_db: the desk's tables on SQLite and on PostgreSQL, and all-or-nothing transactions on both."""
+
 import pytest
 
 from server.storage.connection import INTEGRITY_ERRORS, dialect
@@ -30,10 +31,12 @@ def test_open_db_creates_the_desk_tables_beside_the_ticket_store_and_opens_again
 def test_ids_come_from_insert_returning_on_both_engines(target):
     conn = open_db(target)
     with transaction(conn):
-        first = conn.execute("INSERT INTO customers (name, created_at, updated_at) VALUES (?, ?, ?) RETURNING id",
-                             ("Ann", "t", "t")).fetchone()[0]
-        second = conn.execute("INSERT INTO customers (name, created_at, updated_at) VALUES (?, ?, ?) RETURNING id",
-                              ("Bob", "t", "t")).fetchone()[0]
+        first = conn.execute(
+            "INSERT INTO customers (name, created_at, updated_at) VALUES (?, ?, ?) RETURNING id", ("Ann", "t", "t")
+        ).fetchone()[0]
+        second = conn.execute(
+            "INSERT INTO customers (name, created_at, updated_at) VALUES (?, ?, ?) RETURNING id", ("Bob", "t", "t")
+        ).fetchone()[0]
     assert (first, second) == (1, 2)
     row = conn.execute("SELECT id, name, consent_email FROM customers WHERE id = ?", (second,)).fetchone()
     assert dict(row) == {"id": 2, "name": "Bob", "consent_email": 0}
@@ -44,14 +47,20 @@ def test_a_refused_transaction_leaves_nothing_and_the_connection_works_after(tar
     conn = open_db(target)
     with pytest.raises(INTEGRITY_ERRORS):
         with transaction(conn):
-            conn.execute("INSERT INTO users (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
-                         ("ann", "card_manager", "h", "t"))
-            conn.execute("INSERT INTO users (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
-                         ("ann", "card_manager", "h", "t"))  # duplicate name: refused by the database
+            conn.execute(
+                "INSERT INTO users (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
+                ("ann", "card_manager", "h", "t"),
+            )
+            conn.execute(
+                "INSERT INTO users (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
+                ("ann", "card_manager", "h", "t"),
+            )  # duplicate name: refused by the database
     assert conn.execute("SELECT count(*) FROM users").fetchone()[0] == 0
     with transaction(conn):
-        conn.execute("INSERT INTO users (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
-                     ("ann", "card_manager", "h", "t"))
+        conn.execute(
+            "INSERT INTO users (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
+            ("ann", "card_manager", "h", "t"),
+        )
     assert conn.execute("SELECT name FROM users").fetchone()["name"] == "ann"
     conn.close()
 
@@ -85,6 +94,8 @@ def test_two_desks_issuing_the_same_card_at_once_give_one_card_and_one_clear_ref
         thread.join(30)
     holder = conn.execute("SELECT customer_id FROM cards WHERE number = '2900000000018'").fetchone()[0]
     other = bob if holder == ann else ann
-    assert outcomes == {holder: 0, other: f"card 2900000000018 is already registered to customer {holder}: "
-                                           "give the customer another card"}
+    assert outcomes == {
+        holder: 0,
+        other: f"card 2900000000018 is already registered to customer {holder}: give the customer another card",
+    }
     conn.close()

@@ -1,5 +1,6 @@
 """Head office's exceptions, SQLite and PostgreSQL: offline overdrafts, a card in several stores within an hour,
 a cheque spent twice, a return without its original; each row names its tickets."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -75,9 +76,11 @@ def ingest(target, tickets):
     try:
         with store.conn:  # the card's points at head office before the tills sell (a desk adjustment)
             for n, (card, points) in enumerate([(CARD, 1400), (THIRD, 100)]):
-                store.conn.execute("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) VALUES "
-                                   "(?, 'adjust', ?, 'welcome gift', ?, NULL, ?)",
-                                   (card, points, f"desk:{n}", datetime.now(timezone.utc).isoformat()))
+                store.conn.execute(
+                    "INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) VALUES "
+                    "(?, 'adjust', ?, 'welcome gift', ?, NULL, ?)",
+                    (card, points, f"desk:{n}", datetime.now(timezone.utc).isoformat()),
+                )
         for ticket in tickets:  # one batch each, in the order they reach head office
             good, dead = classify([(tickets_topic(ticket.terminal), encode_ticket(ticket))])
             store.ingest(good, dead, datetime.now(timezone.utc).isoformat())
@@ -96,14 +99,17 @@ def test_each_kind_of_exception_is_listed_with_its_tickets(tmp_path, office_targ
     a, b = made["spends"]
     serial = cheque_serial("S001-T01", made["issued"].seq, 0, 500)
     assert [(r.what, r.tickets) for r in found["cheques-twice"]] == [
-        (f"cheque {serial} (5.00 EUR) spent 2 times", [a.id, b.id])]
+        (f"cheque {serial} (5.00 EUR) spent 2 times", [a.id, b.id])
+    ]
     (overdrawn,) = found["overdrafts"]
     assert overdrawn.what == f"card {CARD} overdrawn: balance -375 points" and {a.id, b.id} <= set(overdrawn.tickets)
     first, second = made["stores"]
     assert [(r.what, r.tickets) for r in found["several-stores"]] == [
-        ("card *********0025 in store S002 then S001 within an hour", [first.id, second.id])]
+        ("card *********0025 in store S002 then S001 within an hour", [first.id, second.id])
+    ]
     assert [(r.what, r.tickets) for r in found["returns-without-original"]] == [
-        (f"return of {made['original'].id}, which head office does not hold", [made["return"].id])]
+        (f"return of {made['original'].id}, which head office does not hold", [made["return"].id])
+    ]
 
 
 def test_the_exceptions_page_and_the_sync_page_title(office, english):

@@ -1,5 +1,6 @@
 """Head office's files on disk: the database and its backups private (0600), a backup never through a link
 nor left half-written, an archive to import read only when it is a regular file of bounded size."""
+
 import os
 import sqlite3
 
@@ -28,7 +29,10 @@ def test_the_server_database_and_its_wal_files_are_private(tmp_path):
     store = Store(tmp_path / "server.db")
     ingest(store, till_messages(tmp_path, 2))
     assert {name: mode(tmp_path / name) for name in ("server.db", "server.db-wal", "server.db-shm")} == {
-        "server.db": 0o600, "server.db-wal": 0o600, "server.db-shm": 0o600}
+        "server.db": 0o600,
+        "server.db-wal": 0o600,
+        "server.db-shm": 0o600,
+    }
     store.close()
 
 
@@ -75,8 +79,10 @@ def test_a_backup_never_writes_through_a_symlink(tmp_path, points_to):
     (tmp_path / "copy.db").symlink_to(tmp_path / points_to)
     result = invoke("server", "backup", "--db", tmp_path / "server.db", tmp_path / "copy.db")
     assert result.exit_code == 1
-    assert result.output.splitlines()[-1] == (f"Error: {tmp_path / 'copy.db'} is a symbolic link: give the path of "
-                                              "a new file, a backup is never written through a link")
+    assert result.output.splitlines()[-1] == (
+        f"Error: {tmp_path / 'copy.db'} is a symbolic link: give the path of "
+        "a new file, a backup is never written through a link"
+    )
     assert elsewhere.read_bytes() == b"not yours" and not (tmp_path / "missing.db").exists()
 
 
@@ -85,8 +91,9 @@ def test_a_failed_backup_leaves_nothing_behind(tmp_path):
     before = sorted(os.listdir(tmp_path))
     result = invoke("server", "backup", "--db", tmp_path / "server.db", tmp_path / "copy.db")
     assert result.exit_code == 1
-    assert result.output.splitlines()[-1] == (f"Error: cannot back up {tmp_path / 'server.db'}: file is not a "
-                                              "database; give the server's --db")
+    assert result.output.splitlines()[-1] == (
+        f"Error: cannot back up {tmp_path / 'server.db'}: file is not a database; give the server's --db"
+    )
     assert sorted(os.listdir(tmp_path)) == before
 
 
@@ -105,8 +112,10 @@ def test_a_failed_restore_leaves_nothing_behind(tmp_path):
     before = sorted(os.listdir(tmp_path))
     result = invoke("server", "restore", "--db", tmp_path / "restored.db", tmp_path / "copy.db")
     assert result.exit_code == 1
-    assert result.output == (f"Error: cannot restore {tmp_path / 'copy.db'}: file is not a database; "
-                             "give a file written by `loyalty server backup`\n")
+    assert result.output == (
+        f"Error: cannot restore {tmp_path / 'copy.db'}: file is not a database; "
+        "give a file written by `loyalty server backup`\n"
+    )
     assert sorted(os.listdir(tmp_path)) == before
 
 
@@ -114,8 +123,9 @@ def test_import_closures_refuses_what_is_not_a_regular_file(tmp_path):
     Store(tmp_path / "server.db").close()
     result = invoke("server", "import-closures", "--db", tmp_path / "server.db", "/dev/zero")
     assert result.exit_code == 1
-    assert result.output == ("Error: /dev/zero is not a regular file: give an archive written by "
-                             "`loyalty till archive`\n")
+    assert result.output == (
+        "Error: /dev/zero is not a regular file: give an archive written by `loyalty till archive`\n"
+    )
 
 
 def test_import_closures_refuses_an_oversized_archive_before_reading_it(tmp_path):
@@ -126,8 +136,10 @@ def test_import_closures_refuses_an_oversized_archive_before_reading_it(tmp_path
     (tmp_path / "huge.jsonl.sig").write_bytes(b"{}")
     result = invoke("server", "import-closures", "--db", tmp_path / "server.db", huge)
     assert result.exit_code == 1
-    assert result.output == (f"Error: {huge} is 4,294,967,296 bytes, more than the 268,435,456 an archive may have: "
-                             "archive a day at a time (`loyalty till archive --period YYYY-MM-DD`)\n")
+    assert result.output == (
+        f"Error: {huge} is 4,294,967,296 bytes, more than the 268,435,456 an archive may have: "
+        "archive a day at a time (`loyalty till archive --period YYYY-MM-DD`)\n"
+    )
 
 
 def test_import_closures_refuses_an_oversized_signature(tmp_path):
@@ -136,8 +148,10 @@ def test_import_closures_refuses_an_oversized_signature(tmp_path):
     (tmp_path / "n.jsonl.sig").write_bytes(b" " * 70_000)
     result = invoke("server", "import-closures", "--db", tmp_path / "server.db", tmp_path / "n.jsonl")
     assert result.exit_code == 1
-    assert result.output == (f"Error: {tmp_path / 'n.jsonl.sig'} is 70,000 bytes, more than the 65,536 a signature "
-                             "may have: give the .sig file written with the archive by `loyalty till archive`\n")
+    assert result.output == (
+        f"Error: {tmp_path / 'n.jsonl.sig'} is 70,000 bytes, more than the 65,536 a signature "
+        "may have: give the .sig file written with the archive by `loyalty till archive`\n"
+    )
 
 
 def test_the_archive_size_limit_is_a_module_constant(tmp_path, monkeypatch):

@@ -1,4 +1,5 @@
 """GDPR: export (JSON, CSV with ticket lines and GTINs), erasure under a pseudonym, the retention job."""
+
 import csv
 import io
 import json
@@ -11,7 +12,11 @@ from loyalty.cli import main
 from server.desk import cards, customers, gdpr
 
 from ..fixtures.desk import (  # noqa: F401 - fixtures; both_engines: each test on SQLite and PostgreSQL
-    CARD_A, ENROL, both_engines, error_of, sell_anonymously,
+    CARD_A,
+    ENROL,
+    both_engines,
+    error_of,
+    sell_anonymously,
 )
 
 pytestmark = pytest.mark.usefixtures("english")  # written when the pages spoke only English
@@ -77,8 +82,11 @@ def test_retention_dry_run_reports_and_the_real_run_anonymises(desk):
 
     result = CliRunner().invoke(main, ["server", "retention", "--db", desk.db_path, "--dry-run", "--years", "1"])
     assert result.exit_code == 0 and json.loads(result.output) == {"dry_run": True, "years": 1, "customers": []}
-    desk.conn.execute("UPDATE customers SET created_at = '2020-01-01T00:00:00+00:00', "
-                      "updated_at = '2020-01-01T00:00:00+00:00' WHERE id = ?", (sleeping,))
+    desk.conn.execute(
+        "UPDATE customers SET created_at = '2020-01-01T00:00:00+00:00', "
+        "updated_at = '2020-01-01T00:00:00+00:00' WHERE id = ?",
+        (sleeping,),
+    )
     result = CliRunner().invoke(main, ["server", "retention", "--db", desk.db_path, "--dry-run"])
     report = json.loads(result.output)
     assert report["customers"] == [{"customer": sleeping, "last_activity": "2020-01-01T00:00:00+00:00"}]

@@ -1,4 +1,5 @@
 """A till is not trusted: what one sends can neither stop ingest nor mint points (issue 15, findings 1-3, 11)."""
+
 from __future__ import annotations
 
 import msgspec
@@ -15,22 +16,42 @@ NOW = "2026-12-05T10:00:00+00:00"
 CARD = "2900000000018"
 
 
-def ticket(seq: int = 1, terminal: str = "S001-T01", card: str | None = CARD, lines=None, points=None,
-           rules_version: str | None = None, prev_hash: str = GENESIS_HASH) -> Ticket:
+def ticket(
+    seq: int = 1,
+    terminal: str = "S001-T01",
+    card: str | None = CARD,
+    lines=None,
+    points=None,
+    rules_version: str | None = None,
+    prev_hash: str = GENESIS_HASH,
+) -> Ticket:
     """A ticket as a till (honest or not) would send it: built directly, not through the till's checks."""
     from programme.points import default_rules, earn_points
 
-    lines = lines or [Line(gtin="3017620422003", label="spread", category="grocery", quantity=2, unit_cents=500,
-                           total_cents=1000)]
+    lines = lines or [
+        Line(gtin="3017620422003", label="spread", category="grocery", quantity=2, unit_cents=500, total_cents=1000)
+    ]
     at = utc_now()
     rules = default_rules()
     if points is None:
         points = earn_points(lines, card, rules=rules, at=at, store=terminal[:4]) if card else []
     total = sum(line.total_cents for line in lines)
-    return Ticket(id=f"{terminal}-{seq:08d}", terminal=terminal, seq=seq, store=terminal.split("-")[0],
-                  cashier="c1", opened_at=at, closed_at=at, lines=lines, tenders=[Tender(kind="cash", cents=total)],
-                  total_cents=total, card=card, points=list(points), rules_version=rules_version or rules.version,
-                  prev_hash=prev_hash)
+    return Ticket(
+        id=f"{terminal}-{seq:08d}",
+        terminal=terminal,
+        seq=seq,
+        store=terminal.split("-")[0],
+        cashier="c1",
+        opened_at=at,
+        closed_at=at,
+        lines=lines,
+        tenders=[Tender(kind="cash", cents=total)],
+        total_cents=total,
+        card=card,
+        points=list(points),
+        rules_version=rules_version or rules.version,
+        prev_hash=prev_hash,
+    )
 
 
 def ingest(store: Store, *tickets: Ticket):
@@ -50,18 +71,26 @@ def store(tmp_path):
 
 
 def test_amounts_past_the_bounds_are_dead_lettered_and_the_store_never_overflows(store):
-    huge = Line(gtin="3017620422003", label="x", category="grocery", quantity=10**18, unit_cents=1000,
-                total_cents=10**21)
+    huge = Line(
+        gtin="3017620422003", label="x", category="grocery", quantity=10**18, unit_cents=1000, total_cents=10**21
+    )
     result, dead = ingest(store, ticket(1, card=None, lines=[huge]), ticket(2))
     assert result.stored == 1 and result.dead_letters == 1
     assert dead[0].reason == ("schema violation: Expected `int` <= 99999 - at `$.ticket.lines[0].quantity`")
     assert (dead[0].terminal, dead[0].seq) == ("S001-T01", 1)
 
 
-@pytest.mark.parametrize("field, value, reason", [
-    ("unit_cents", 10**11, "schema violation: Expected `int` <= 10000000 - at `$.ticket.lines[0].unit_cents`"),
-    ("discount_cents", 10**13, "schema violation: Expected `int` <= 100000000 - at `$.ticket.lines[0].discount_cents`"),
-])
+@pytest.mark.parametrize(
+    "field, value, reason",
+    [
+        ("unit_cents", 10**11, "schema violation: Expected `int` <= 10000000 - at `$.ticket.lines[0].unit_cents`"),
+        (
+            "discount_cents",
+            10**13,
+            "schema violation: Expected `int` <= 100000000 - at `$.ticket.lines[0].discount_cents`",
+        ),
+    ],
+)
 def test_every_line_amount_is_bounded(store, field, value, reason):
     doc = msgspec.json.decode(encode_ticket(ticket(1, card=None)))
     doc["ticket"]["lines"][0][field] = value
@@ -81,8 +110,10 @@ def test_a_till_cannot_send_desk_or_job_entries(store, kind):
     t = ticket(1, points=[PointsEntry(kind=kind, rule="gift", points=1_000_000)])
     result, dead = ingest(store, t)
     assert result.stored == 0 and balance(store) == 0
-    assert dead[0].reason == (f"invalid ticket: ticket S001-T01-00000001: points entry 1 is of kind {kind!r}; "
-                              "a till sends only earn, redeem and reverse entries")
+    assert dead[0].reason == (
+        f"invalid ticket: ticket S001-T01-00000001: points entry 1 is of kind {kind!r}; "
+        "a till sends only earn, redeem and reverse entries"
+    )
 
 
 def test_points_the_rules_do_not_give_are_not_credited(store):
@@ -92,8 +123,9 @@ def test_points_the_rules_do_not_give_are_not_credited(store):
     result, _ = ingest(store, honest, minted)
     assert result.stored == 2
     assert balance(store) == 2 * given  # the rules' figure for both baskets, never the till's million
-    row = store.conn.execute("SELECT till_points, server_points FROM discrepancies WHERE ticket_id = ?",
-                             (minted.id,)).fetchone()
+    row = store.conn.execute(
+        "SELECT till_points, server_points FROM discrepancies WHERE ticket_id = ?", (minted.id,)
+    ).fetchone()
     assert row == (1_000_000, given)
 
 
@@ -104,8 +136,15 @@ def test_points_of_an_unknown_rules_version_are_held_until_it_is_known(store):
     result, _ = ingest(store, t)
     assert result.stored == 1 and balance(store) == 0
     held = store.conn.execute("SELECT ticket_id, card, points, reason, released_at FROM held_points").fetchall()
-    assert held == [(t.id, CARD, 40, "rules version 2099-01 is not known to the server: record it with "
-                                     "`loyalty rules publish FILE --db`", None)]
+    assert held == [
+        (
+            t.id,
+            CARD,
+            40,
+            "rules version 2099-01 is not known to the server: record it with `loyalty rules publish FILE --db`",
+            None,
+        )
+    ]
     # head office publishes that version: the next batch books what it gives
     from server.desk.rules_versions import record_version
 
@@ -119,8 +158,10 @@ def test_points_of_an_unknown_rules_version_are_held_until_it_is_known(store):
     ingest(store, ticket(1, terminal="S001-T02", card=None))
     expected = sum(e.points for e in ticket(9).points)
     assert balance(store) == expected
-    assert store.conn.execute("SELECT released_at IS NOT NULL, released_points FROM held_points"
-                              ).fetchone() == (1, expected)
+    assert store.conn.execute("SELECT released_at IS NOT NULL, released_points FROM held_points").fetchone() == (
+        1,
+        expected,
+    )
 
 
 def test_negative_quantities_are_refused_outside_returns(store):
@@ -129,8 +170,10 @@ def test_negative_quantities_are_refused_outside_returns(store):
     t = ticket(1, lines=[good, back, good], points=[PointsEntry(kind="earn", rule="base", points=1000, line=0)])
     result, dead = ingest(store, t)
     assert result.stored == 0
-    assert dead[0].reason == ("invalid ticket: line 2 (3017620422003): a negative quantity is a return: "
-                              "it needs a link to the original ticket's line (loyalty till return)")
+    assert dead[0].reason == (
+        "invalid ticket: line 2 (3017620422003): a negative quantity is a return: "
+        "it needs a link to the original ticket's line (loyalty till return)"
+    )
 
 
 def test_unregistered_tills_are_quarantined_when_registration_is_required(tmp_path):
@@ -143,8 +186,12 @@ def test_unregistered_tills_are_quarantined_when_registration_is_required(tmp_pa
     assert (result.stored, result.quarantined) == (1, 1)
     assert balance(store) == sum(e.points for e in genuine.points)
     assert store.conn.execute("SELECT terminal, reason FROM quarantine").fetchall() == [
-        ("S999-T99", "till S999-T99 is not registered: register its key with `loyalty server register-till` "
-                     "(then `loyalty server requeue` takes its quarantined tickets)")]
+        (
+            "S999-T99",
+            "till S999-T99 is not registered: register its key with `loyalty server register-till` "
+            "(then `loyalty server requeue` takes its quarantined tickets)",
+        )
+    ]
     store.close()
 
 
@@ -164,15 +211,29 @@ def test_head_office_can_release_held_points_by_hand_and_stats_show_what_is_held
     ingest(store, t)
     assert store.stats()["points_held"] == {"tickets": 1, "points": 40}
     store.close()
-    result = CliRunner().invoke(main, ["server", "release-held", "--db", str(path), "--ticket", t.id,
-                                       "--ticket", "S001-T01-00000099",
-                                       "--by", "claire (rules lost-1 checked by hand)"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "server",
+            "release-held",
+            "--db",
+            str(path),
+            "--ticket",
+            t.id,
+            "--ticket",
+            "S001-T01-00000099",
+            "--by",
+            "claire (rules lost-1 checked by hand)",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert result.output.strip() == '{"released": 1, "asked": 2}'
     store = Store(path)
     assert balance(store) == 40 and store.stats()["points_held"] == {"tickets": 0, "points": 0}
     assert store.conn.execute("SELECT released_by, released_points FROM held_points").fetchone() == (
-        "claire (rules lost-1 checked by hand)", 40)
+        "claire (rules lost-1 checked by hand)",
+        40,
+    )
     # released twice: nothing more
     result = CliRunner().invoke(main, ["server", "release-held", "--db", str(path), "--ticket", t.id, "--by", "x"])
     assert result.output.strip() == '{"released": 0, "asked": 1}' and balance(store) == 40
@@ -209,8 +270,10 @@ def test_stats_count_the_overdrafts(store):
 
 
 def test_points_held_unverified_count_as_the_cards_for_the_overdraft_flag(store):
-    both = [PointsEntry(kind="earn", rule="base", points=40, line=0),
-            PointsEntry(kind="redeem", rule="points tender", points=30)]
+    both = [
+        PointsEntry(kind="earn", rule="base", points=40, line=0),
+        PointsEntry(kind="redeem", rule="points tender", points=30),
+    ]
     ingest(store, ticket(1, rules_version="lost-1", points=both))
     assert balance(store) == -30 and store.stats()["points_held"]["points"] == 40
     assert store.stats()["overdrafts"] == 0
@@ -220,8 +283,9 @@ def test_a_recorded_version_now_past_a_bound_holds_its_points_and_ingest_goes_on
     from importlib import resources
 
     shipped = resources.files("programme").joinpath("default_rules.toml").read_text()
-    text = shipped.replace('version = "2026.1"', 'version = "old-1"').replace("cents_per_point = 100\n",
-                                                                           "cents_per_point = 1\n", 1)
+    text = shipped.replace('version = "2026.1"', 'version = "old-1"').replace(
+        "cents_per_point = 100\n", "cents_per_point = 1\n", 1
+    )
     store.conn.execute("INSERT INTO rules_versions VALUES ('old-1', '2026-01-01T00:00:00+00:00', ?, ?)", (text, NOW))
     t = ticket(1, rules_version="old-1", points=[PointsEntry(kind="earn", rule="base", points=1000, line=0)])
     result, _ = ingest(store, t, ticket(2))

@@ -1,4 +1,5 @@
 """Ingest never stops for one message, and never idles when it cannot go on (issue 15, finding 1)."""
+
 from __future__ import annotations
 
 import subprocess
@@ -54,9 +55,14 @@ def test_a_message_that_fails_in_the_store_is_dead_lettered_and_ingest_goes_on(m
 def test_the_server_exits_non_zero_when_ingest_cannot_go_on(mosquitto, tmp_path):
     db = tmp_path / "server.db"
     db.write_bytes(b"this is not a database" * 100)
-    proc = subprocess.run([sys.executable, "-m", "loyalty", "server", "--db", str(db), "--broker", mosquitto.url],
-                          capture_output=True, text=True, timeout=45)
+    proc = subprocess.run(
+        [sys.executable, "-m", "loyalty", "server", "--db", str(db), "--broker", mosquitto.url],
+        capture_output=True,
+        text=True,
+        timeout=45,
+    )
     assert proc.returncode == 1
     assert proc.stderr.strip().endswith(
         "Error: ingest stopped: DatabaseError: file is not a database; nothing was acked that is not stored: "
-        "fix the cause and start the server again")
+        "fix the cause and start the server again"
+    )

@@ -1,4 +1,5 @@
 """Head office keeps the VAT rate each ticket line was sold at, on both engines; older lines keep NULL."""
+
 import sqlite3
 
 from programme.ticket import make_line
@@ -13,9 +14,14 @@ from .test_store import ingest
 
 def test_each_line_is_stored_with_its_vat_rate_and_old_lines_with_none(tmp_path, store):
     with Journal(tmp_path / "till.db", "S001-T01") as journal:
-        ticket = sell(journal, [make_line("3017620422003", 2, 399, vat_rate=550),
-                                make_line("96385074", 1, 280, category="press", vat_rate=210),
-                                make_line("3000000000014", 1, 100)])
+        ticket = sell(
+            journal,
+            [
+                make_line("3017620422003", 2, 399, vat_rate=550),
+                make_line("96385074", 1, 280, category="press", vat_rate=210),
+                make_line("3000000000014", 1, 100),
+            ],
+        )
     assert ingest(store, [(tickets_topic("S001-T01"), encode_ticket(ticket))]).stored == 1
     rows = store.conn.execute("SELECT line_no, vat_rate FROM lines ORDER BY line_no").fetchall()
     assert [tuple(r) for r in rows] == [(0, 550), (1, 210), (2, None)]

@@ -1,6 +1,7 @@
 """The server checks the offers tills applied against its campaigns: accepted ones give no discrepancy, a second
 use of the same offer by a card or an offer outside the campaign's stores is flagged with the reason, and a
 cheque offer is counted in the campaign analysis."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
@@ -39,8 +40,16 @@ def office(office_target):
 
 
 def create(conn, **changes) -> int:
-    fields = dict(name="Cheque", segment=SegmentSpec(start=START, end=END), kind="cheque", cheque_cents=500,
-                  starts=TODAY - timedelta(days=2), ends=TODAY + timedelta(days=2), control_per_mille=300, seed=1)
+    fields = dict(
+        name="Cheque",
+        segment=SegmentSpec(start=START, end=END),
+        kind="cheque",
+        cheque_cents=500,
+        starts=TODAY - timedelta(days=2),
+        ends=TODAY + timedelta(days=2),
+        control_per_mille=300,
+        seed=1,
+    )
     return campaigns.create(conn, Campaign(**{**fields, **changes}))
 
 
@@ -59,23 +68,30 @@ def till(tmp_path, terminal: str, payload: bytes) -> Journal:
 
 
 def reasons(conn) -> dict[str, str]:
-    return dict(conn.execute("SELECT ticket_id, reason FROM discrepancies WHERE ticket_id LIKE 'S001-T05-%' "
-                             "OR ticket_id LIKE 'S001-T06-%' OR ticket_id LIKE 'S003-%'"))
+    return dict(
+        conn.execute(
+            "SELECT ticket_id, reason FROM discrepancies WHERE ticket_id LIKE 'S001-T05-%' "
+            "OR ticket_id LIKE 'S001-T06-%' OR ticket_id LIKE 'S003-%'"
+        )
+    )
 
 
 def test_a_second_use_and_a_store_outside_the_campaign_are_flagged(tmp_path, office):
     path, conn = office
     cheque = create(conn)
     bonus = create(conn, name="Bonus", kind="bonus_points", points=250, cheque_cents=0, stores=["S001"])
-    target = conn.execute("SELECT min(card) FROM campaign_members WHERE campaign_id = ? AND grp = 'target'",
-                          (cheque,)).fetchone()[0]
+    target = conn.execute(
+        "SELECT min(card) FROM campaign_members WHERE campaign_id = ? AND grp = 'target'", (cheque,)
+    ).fetchone()[0]
     payload = campaigns.offers_payload(conn, TODAY)
     first, second = till(tmp_path, "S001-T05", payload), till(tmp_path, "S001-T06", payload)
     elsewhere = till(tmp_path, "S003-T01", payload)
     try:
         used = sell(first, LINES, target)
-        assert {e.rule: e.points for e in used.points if e.rule.startswith("offer:")} == \
-            {f"offer:{bonus}": 250, f"offer:{cheque}": 0}
+        assert {e.rule: e.points for e in used.points if e.rule.startswith("offer:")} == {
+            f"offer:{bonus}": 250,
+            f"offer:{cheque}": 0,
+        }
         again = sell(second, LINES, target)  # this till never saw the card use them
         assert offer_rules(again) == [f"offer:{cheque}", f"offer:{bonus}"]
         assert offer_rules(sell(elsewhere, LINES, target)) == [f"offer:{cheque}"]  # the bonus is for S001 only
@@ -88,18 +104,27 @@ def test_a_second_use_and_a_store_outside_the_campaign_are_flagged(tmp_path, off
             journal.close()
     base = used.points_earned - 250
     assert reasons(conn) == {
-        again.id: (f"offer:{bonus} refused: card {target} already used this offer on ticket {used.id}; "
-                   f"offer:{cheque} refused: card {target} already used this offer on ticket {used.id}; "
-                   f"till gave {base + 250} points, rules 2026.1 give {base}: till has basket offer:{cheque} 0, "
-                   f"basket offer:{bonus} 250; rules give nothing"),
-        wrong_store.id: (f"offer:{bonus} refused: store S003 is not one of campaign {bonus}'s stores (S001); "
-                         f"till gave {base + 250} points, rules 2026.1 give {base}: till has basket offer:{bonus} "
-                         "250; rules give nothing")}
+        again.id: (
+            f"offer:{bonus} refused: card {target} already used this offer on ticket {used.id}; "
+            f"offer:{cheque} refused: card {target} already used this offer on ticket {used.id}; "
+            f"till gave {base + 250} points, rules 2026.1 give {base}: till has basket offer:{cheque} 0, "
+            f"basket offer:{bonus} 250; rules give nothing"
+        ),
+        wrong_store.id: (
+            f"offer:{bonus} refused: store S003 is not one of campaign {bonus}'s stores (S001); "
+            f"till gave {base + 250} points, rules 2026.1 give {base}: till has basket offer:{bonus} "
+            "250; rules give nothing"
+        ),
+    }
     aggregate.refresh(conn)
     analysis = campaigns.analyse(conn, cheque)
     # the ledger credits what head office accepts: one cheque; the second, refused, is a discrepancy above
-    assert (analysis["redeemed"], analysis["cost_points"], analysis["cheques"], analysis["cheques_cents"]) == \
-        (1, 0, 1, 500)
+    assert (analysis["redeemed"], analysis["cost_points"], analysis["cheques"], analysis["cheques_cents"]) == (
+        1,
+        0,
+        1,
+        500,
+    )
 
 
 def offer_rules(ticket) -> list[str]:
@@ -112,10 +137,12 @@ def test_a_late_evening_sale_counts_on_the_stores_day_not_the_utc_day(tmp_path, 
     path, conn = office
     late = datetime(2026, 1, 15, 23, 30, tzinfo=timezone.utc)
     the_16th = date(2026, 1, 16)
-    bonus = create(conn, name="One day", kind="bonus_points", points=300, cheque_cents=0, starts=the_16th,
-                   ends=the_16th)
-    target = conn.execute("SELECT min(card) FROM campaign_members WHERE campaign_id = ? AND grp = 'target'",
-                          (bonus,)).fetchone()[0]
+    bonus = create(
+        conn, name="One day", kind="bonus_points", points=300, cheque_cents=0, starts=the_16th, ends=the_16th
+    )
+    target = conn.execute(
+        "SELECT min(card) FROM campaign_members WHERE campaign_id = ? AND grp = 'target'", (bonus,)
+    ).fetchone()[0]
     monkeypatch.setattr("terminal.sale.utc_now", lambda: late)
     journal = till(tmp_path, "S001-T05", campaigns.offers_payload(conn, the_16th))
     try:
@@ -131,8 +158,12 @@ def test_a_late_evening_sale_counts_on_the_stores_day_not_the_utc_day(tmp_path, 
 def test_a_claim_after_the_campaign_was_stopped_is_refused_by_the_running_server(tmp_path, office):
     path, conn = office
     bonus = create(conn, name="Bonus", kind="bonus_points", points=250, cheque_cents=0)
-    first_card, second_card = [r[0] for r in conn.execute(
-        "SELECT card FROM campaign_members WHERE campaign_id = ? AND grp = 'target' ORDER BY card LIMIT 2", (bonus,))]
+    first_card, second_card = [
+        r[0]
+        for r in conn.execute(
+            "SELECT card FROM campaign_members WHERE campaign_id = ? AND grp = 'target' ORDER BY card LIMIT 2", (bonus,)
+        )
+    ]
     journal = till(tmp_path, "S001-T05", campaigns.offers_payload(conn, TODAY))  # it never hears of the stop
     store = open_store(path)  # the server, running across the stop
     try:
@@ -145,7 +176,10 @@ def test_a_claim_after_the_campaign_was_stopped_is_refused_by_the_running_server
         store.close()
         journal.close()
     base = after.points_earned - 250
-    assert reasons(conn) == {after.id: (
-        f"offer:{bonus} refused: the ticket is of {TODAY}, campaign {bonus} runs from {TODAY - timedelta(days=2)} "
-        f"to {TODAY - timedelta(days=1)}; till gave {base + 250} points, rules 2026.1 give {base}: "
-        f"till has basket offer:{bonus} 250; rules give nothing")}
+    assert reasons(conn) == {
+        after.id: (
+            f"offer:{bonus} refused: the ticket is of {TODAY}, campaign {bonus} runs from {TODAY - timedelta(days=2)} "
+            f"to {TODAY - timedelta(days=1)}; till gave {base + 250} points, rules 2026.1 give {base}: "
+            f"till has basket offer:{bonus} 250; rules give nothing"
+        )
+    }

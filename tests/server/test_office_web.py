@@ -1,5 +1,6 @@
 """Head-office pages with the Flask test client on the known data set: roles, value, sync health,
 ticket explorer, segments and campaigns (pushed to a real Mosquitto); on SQLite and on PostgreSQL."""
+
 from __future__ import annotations
 
 import csv
@@ -23,22 +24,35 @@ from ..fixtures.signing import opened
 
 pytestmark = pytest.mark.usefixtures("english")  # written when the pages spoke only English
 
-OFFICE_ROUTES = [("GET", "/office/"), ("GET", "/office/value"), ("GET", "/office/sync"), ("GET", "/office/tickets"),
-                 ("GET", "/office/tickets.csv"), ("GET", "/office/tickets/S001-T01-00000001"),
-                 ("GET", "/office/segments"), ("GET", "/office/segments.csv"), ("GET", "/office/campaigns"),
-                 ("POST", "/office/campaigns"), ("POST", "/office/campaigns/push"), ("GET", "/office/campaigns/1"),
-                 ("POST", "/office/campaigns/1/stop"),
-                 ("POST", "/office/dead-letters/1/replay"),
-                 ("POST", "/office/next-offers/types"), ("POST", "/office/next-offers/choose"),
-                 ("GET", "/office/exceptions")]
+OFFICE_ROUTES = [
+    ("GET", "/office/"),
+    ("GET", "/office/value"),
+    ("GET", "/office/sync"),
+    ("GET", "/office/tickets"),
+    ("GET", "/office/tickets.csv"),
+    ("GET", "/office/tickets/S001-T01-00000001"),
+    ("GET", "/office/segments"),
+    ("GET", "/office/segments.csv"),
+    ("GET", "/office/campaigns"),
+    ("POST", "/office/campaigns"),
+    ("POST", "/office/campaigns/push"),
+    ("GET", "/office/campaigns/1"),
+    ("POST", "/office/campaigns/1/stop"),
+    ("POST", "/office/dead-letters/1/replay"),
+    ("POST", "/office/next-offers/types"),
+    ("POST", "/office/next-offers/choose"),
+    ("GET", "/office/exceptions"),
+]
 PERIOD = "start=2026-01-01&end=2026-01-31"
 
 
-
-
 def test_every_office_route_is_for_head_office_and_admin(office):
-    routes = {(m, r.rule) for r in office.app.url_map.iter_rules() if r.endpoint.startswith("office")
-              for m in r.methods - {"HEAD", "OPTIONS"}}
+    routes = {
+        (m, r.rule)
+        for r in office.app.url_map.iter_rules()
+        if r.endpoint.startswith("office")
+        for m in r.methods - {"HEAD", "OPTIONS"}
+    }
     assert len(routes) == len(OFFICE_ROUTES)
     for rule in office.app.url_map.iter_rules():
         if rule.endpoint.startswith("office"):
@@ -60,24 +74,41 @@ def test_value_page_shows_charts_and_numbers(office):
     assert 'id="customers">10<' in page and 'id="top20">80.0% of sales<' in page
     assert 'id="liability">€20.50' in page  # 2,050 points at 1 cent
     assert "below zero" in page and "top decile" in page
-    assert "<td>S001</td><td class=\"num\">4</td>" in page
+    assert '<td>S001</td><td class="num">4</td>' in page
     refused = office.client("admin").get("/office/value?start=2026-02-01&end=2026-01-01")
     assert refused.status_code == 400
     assert error_of(refused) == "the period ends (2026-01-01) before it starts (2026-02-01): swap the dates"
     assert error_of(office.client("admin").get("/office/value?start=yesterday")) == (
-        "start 'yesterday' is not a date: write it as YYYY-MM-DD")
+        "start 'yesterday' is not a date: write it as YYYY-MM-DD"
+    )
 
 
 def test_sync_health_shows_a_till_with_a_gap_in_red(office):
     now = datetime.now(timezone.utc)
-    tickets = [Ticket(id=f"S003-T01-{seq:08d}", terminal="S003-T01", seq=seq, store="S003", cashier="c1",
-                      opened_at=now, closed_at=now, lines=[make_line("3017620422003", 1, 100)],
-                      tenders=[Tender(kind="cash", cents=100)], total_cents=100, card=None, points=[],
-                      rules_version="base-1") for seq in (1, 2, 5)]
+    tickets = [
+        Ticket(
+            id=f"S003-T01-{seq:08d}",
+            terminal="S003-T01",
+            seq=seq,
+            store="S003",
+            cashier="c1",
+            opened_at=now,
+            closed_at=now,
+            lines=[make_line("3017620422003", 1, 100)],
+            tenders=[Tender(kind="cash", cents=100)],
+            total_cents=100,
+            card=None,
+            points=[],
+            rules_version="base-1",
+        )
+        for seq in (1, 2, 5)
+    ]
     store_tickets(office.db_path, chained(tickets, GENESIS_HASH))
     with office.conn:
-        office.conn.execute("UPDATE terminals SET last_seen = ? WHERE terminal = 'S003-T01'",
-                            ((now - timedelta(minutes=5)).isoformat(),))
+        office.conn.execute(
+            "UPDATE terminals SET last_seen = ? WHERE terminal = 'S003-T01'",
+            ((now - timedelta(minutes=5)).isoformat(),),
+        )
     page = text(office.client("head_office").get("/office/sync"))
     assert 'id="totals">1 red, 3 amber, 0 green<' in page
     row = page.split('id="till-S003-T01">')[1].split("</tr>")[0]
@@ -87,9 +118,11 @@ def test_sync_health_shows_a_till_with_a_gap_in_red(office):
     amber = page.split('id="till-S001-T01">')[1].split("</tr>")[0]
     assert 'class="health amber"' in amber and "not seen for" in amber
     with office.conn:
-        office.conn.execute("INSERT INTO discrepancies (ticket_id, rules_version, till_points, server_points, reason, "
-                            "detected_at) VALUES ('S003-T01-00000002', 'base-1', 5, 4, 'differs', ?)",
-                            (now.isoformat(),))
+        office.conn.execute(
+            "INSERT INTO discrepancies (ticket_id, rules_version, till_points, server_points, reason, "
+            "detected_at) VALUES ('S003-T01-00000002', 'base-1', 5, 4, 'differs', ?)",
+            (now.isoformat(),),
+        )
     row = text(office.client("head_office").get("/office/sync")).split('id="till-S003-T01">')[1].split("</tr>")[0]
     assert "1 points discrepancy(ies)" in row
 
@@ -132,15 +165,31 @@ def test_segment_counts_and_export_honour_consent(office):
 @pytest.mark.timeout(60)
 def test_campaign_created_pushed_to_a_till_and_analysed(office, mosquitto):
     client = office.client("head_office")
-    response = office.post(client, "/office/campaigns", name="Best customers", kind="bonus_points", value="200",
-                           starts="2026-01-01", ends="2099-01-31", stores="S001", control_percent="30", seed="3",
-                           start="2026-01-01", end="2026-01-31", min_r="1", min_f="1", min_m="1", consent="")
+    response = office.post(
+        client,
+        "/office/campaigns",
+        name="Best customers",
+        kind="bonus_points",
+        value="200",
+        starts="2026-01-01",
+        ends="2099-01-31",
+        stores="S001",
+        control_percent="30",
+        seed="3",
+        start="2026-01-01",
+        end="2026-01-31",
+        min_r="1",
+        min_f="1",
+        min_m="1",
+        consent="",
+    )
     assert response.status_code == 302 and response.location == "/office/campaigns/1", error_of(response)
     page = text(client.get("/office/campaigns/1"))
     assert 'id="groups">7 / 3<' in page and 'id="pushed">not yet<' in page and 'id="cost">0 points<' in page
     no_broker = office.post(client, "/office/campaigns/push")
-    assert error_of(no_broker) == ("no broker configured: start the web app with --broker (or LOYALTY_BROKER) "
-                                   "to push offers")
+    assert error_of(no_broker) == (
+        "no broker configured: start the web app with --broker (or LOYALTY_BROKER) to push offers"
+    )
     office.app.config["BROKER"] = mosquitto.url
     assert office.post(client, "/office/campaigns/push").status_code == 302
     till = Listener(mosquitto.port, topics.OFFERS)
@@ -165,22 +214,51 @@ def test_campaign_created_pushed_to_a_till_and_analysed(office, mosquitto):
     assert f"(its last day {today})" in page and 'id="stop"' not in page
     again = office.post(client, "/office/campaigns/1/stop")
     assert error_of(again).startswith("campaign 1 was already stopped at ")
-    bad = office.post(client, "/office/campaigns", name="x", kind="bonus_points", value="ten", starts="2026-01-01",
-                      ends="2026-01-31", start="2026-01-01", end="2026-01-31")
+    bad = office.post(
+        client,
+        "/office/campaigns",
+        name="x",
+        kind="bonus_points",
+        value="ten",
+        starts="2026-01-01",
+        ends="2026-01-31",
+        start="2026-01-01",
+        end="2026-01-31",
+    )
     assert error_of(bad) == "value 'ten' is not a whole number"
 
 
 def test_a_dead_letter_is_replayed_after_a_fix(office):
     now = datetime.now(timezone.utc)
-    good = chained([Ticket(id="S004-T01-00000001", terminal="S004-T01", seq=1, store="S004", cashier="c1",
-                           opened_at=now, closed_at=now, lines=[make_line("3017620422003", 1, 300)],
-                           tenders=[Tender(kind="cash", cents=300)], total_cents=300, card=None, points=[],
-                           rules_version="base-1")], GENESIS_HASH)[0]
+    good = chained(
+        [
+            Ticket(
+                id="S004-T01-00000001",
+                terminal="S004-T01",
+                seq=1,
+                store="S004",
+                cashier="c1",
+                opened_at=now,
+                closed_at=now,
+                lines=[make_line("3017620422003", 1, 300)],
+                tenders=[Tender(kind="cash", cents=300)],
+                total_cents=300,
+                card=None,
+                points=[],
+                rules_version="base-1",
+            )
+        ],
+        GENESIS_HASH,
+    )[0]
     store = open_store(office.db_path)  # as ingest keeps messages it could not take (here: a since-fixed server bug)
-    store.ingest([], [DeadLetter(topics.tickets("S004-T01"), "server bug, fixed since", encode_ticket(good),
-                                 "S004-T01", 1),
-                      DeadLetter(topics.tickets("S004-T01"), "malformed JSON", b"{not json", "S004-T01", 2)],
-                 now.isoformat())
+    store.ingest(
+        [],
+        [
+            DeadLetter(topics.tickets("S004-T01"), "server bug, fixed since", encode_ticket(good), "S004-T01", 1),
+            DeadLetter(topics.tickets("S004-T01"), "malformed JSON", b"{not json", "S004-T01", 2),
+        ],
+        now.isoformat(),
+    )
     store.close()
     client = office.client("head_office")
     assert "2 dead letter(s)" in text(client.get("/office/sync"))
@@ -196,7 +274,8 @@ def test_a_dead_letter_is_replayed_after_a_fix(office):
     assert error_of(broken).startswith("dead letter 2 still fails (malformed JSON: ")
     assert error_of(broken).endswith("): fix the cause, then replay it")
     assert error_of(office.post(client, "/office/dead-letters/9/replay")) == (
-        "no dead letter 9: pick one from the sync health page")
+        "no dead letter 9: pick one from the sync health page"
+    )
 
 
 def test_pages_work_on_an_empty_database(tmp_path, fast_argon2, office_target):

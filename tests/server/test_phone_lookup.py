@@ -1,5 +1,6 @@
 """Head office finds a card by phone number for the till, SQLite and PostgreSQL: only a customer who consented,
 answered with the name masked; the same refusal for a number nobody has and for a customer who did not consent."""
+
 import pytest
 from datetime import datetime, timezone
 
@@ -25,6 +26,8 @@ def test_a_consenting_customer_is_found_by_phone_with_the_name_masked(desk):
     for phone in ("06 00 00 00 01", "06 99 99 99 99"):  # A did not consent; nobody has the second
         refused = ask(desk.conn, phone)
         assert not refused.found and refused.message == (
-            f"no customer who agreed to be found by phone has the number {phone}: scan or type the card")
-    assert ask(desk.conn, "12 34").message == ("12 34 is not a phone number: type the customer's 10 digits, "
-                                                "e.g. 06 12 34 56 78")
+            f"no customer who agreed to be found by phone has the number {phone}: scan or type the card"
+        )
+    assert ask(desk.conn, "12 34").message == (
+        "12 34 is not a phone number: type the customer's 10 digits, e.g. 06 12 34 56 78"
+    )

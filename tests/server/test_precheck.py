@@ -1,4 +1,5 @@
 """Checks done as tickets arrive (server/ingest/precheck.py) are used only while they still hold."""
+
 import msgspec
 
 from server.ingest.receive import classify
@@ -39,9 +40,13 @@ def test_a_key_registered_after_the_precheck_is_checked_in_the_batch(tmp_path):
     store.register_till("S001-T01", public_key, NOW)
     result = store.ingest(items, dead, NOW)
     assert (result.stored, result.quarantined) == (1, 1)
-    assert store.conn.execute("SELECT ticket_id, reason FROM quarantine").fetchall() == [(
-        "S001-T01-00000002", "ticket S001-T01-00000002: the signature does not match its content "
-                             "(altered after the till closed it, or signed by another key)")]
+    assert store.conn.execute("SELECT ticket_id, reason FROM quarantine").fetchall() == [
+        (
+            "S001-T01-00000002",
+            "ticket S001-T01-00000002: the signature does not match its content "
+            "(altered after the till closed it, or signed by another key)",
+        )
+    ]
 
 
 def test_a_precheck_with_the_current_keys_is_taken_as_it_is(tmp_path):

@@ -1,5 +1,6 @@
 """The receipt's page (no log-in, a signed link) on SQLite and PostgreSQL: the ticket as printed, its points,
 the balance; any other token, or an unknown ticket, gets the same 404."""
+
 from __future__ import annotations
 
 import pytest
@@ -35,8 +36,13 @@ def test_any_other_link_is_not_found(office, tickets, monkeypatch):
     monkeypatch.setenv("LOYALTY_LANG", "en")
     first, second = list(tickets.values())[:2]
     client = office.app.test_client()
-    for url in (f"/r/{first.id}/{link_token(second)}", f"/r/{first.id}/{ticket_hash(first)[:22]}",
-                f"/r/S009-T01-00000001/{link_token(first)}", f"/r/{first.id}/{'A' * 40}", f"/r/{'S' * 80}/x"):
+    for url in (
+        f"/r/{first.id}/{link_token(second)}",
+        f"/r/{first.id}/{ticket_hash(first)[:22]}",
+        f"/r/S009-T01-00000001/{link_token(first)}",
+        f"/r/{first.id}/{'A' * 40}",
+        f"/r/{'S' * 80}/x",
+    ):
         response = client.get(url)
         assert response.status_code == 404, url
         assert NOT_KNOWN in text(response)

@@ -1,4 +1,5 @@
 """Points reserved at head office before a till spends them, and overdrafts flagged at ingest: both engines."""
+
 from __future__ import annotations
 
 import threading
@@ -23,8 +24,11 @@ INGESTED = "2026-12-05T17:05:00+00:00"
 
 def credit(store, card: str, points: int, cause: str = "seed") -> None:
     with store.conn:
-        store.conn.execute("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
-                           "VALUES (?, 'adjust', ?, 'desk', ?, NULL, ?)", (card, points, cause, NOW.isoformat()))
+        store.conn.execute(
+            "INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
+            "VALUES (?, 'adjust', ?, 'desk', ?, NULL, ?)",
+            (card, points, cause, NOW.isoformat()),
+        )
 
 
 def reserve(store, terminal: str, points: int, request_id: str, card: str = CARD, after_seq: int = 0, now=NOW):
@@ -34,8 +38,14 @@ def reserve(store, terminal: str, points: int, request_id: str, card: str = CARD
 def spend(tmp_path, terminal: str, points: int, card: str = CARD) -> tuple[str, bytes]:
     """A ticket of `terminal` paid by `points` of the card (one article of that many cents), as a message."""
     with Journal(tmp_path / f"{terminal}.db", terminal) as journal:
-        ticket = close_sale(journal, [make_line("3000000000014", 1, points, "grocery", "olive oil")], card, "ann",
-                            [Tender(kind="points", cents=points)], redeemed_points=points)
+        ticket = close_sale(
+            journal,
+            [make_line("3000000000014", 1, points, "grocery", "olive oil")],
+            card,
+            "ann",
+            [Tender(kind="points", cents=points)],
+            redeemed_points=points,
+        )
     return tickets_topic(terminal), encode_ticket(ticket)
 
 
@@ -52,15 +62,22 @@ def test_points_held_by_one_till_are_refused_to_another_with_what_is_left(store)
     credit(store, CARD, 5000)
     granted = reserve(store, "S001-T01", 4880, "r1")
     assert (granted.granted, granted.id, granted.available, granted.expires_at) == (
-        True, "r1", 120, NOW + reservations.RESERVATION_TTL)
+        True,
+        "r1",
+        120,
+        NOW + reservations.RESERVATION_TTL,
+    )
     refused = reserve(store, "S002-T01", 5000, "r2")
     assert (refused.granted, refused.available, refused.message) == (
-        False, 120, "only 120 points available: another till holds a reservation of 4880 points on this card; "
-                    "redeem at most 120")
+        False,
+        120,
+        "only 120 points available: another till holds a reservation of 4880 points on this card; redeem at most 120",
+    )
     assert reserve(store, "S002-T01", 120, "r3").granted
     refused = reserve(store, "S002-T01", 1, "r4")  # its own 120 are held too: 4,880 by the other till
-    assert refused.message == ("no points available: another till holds a reservation of 4880 points on this card; "
-                               "wait until that sale closes")
+    assert refused.message == (
+        "no points available: another till holds a reservation of 4880 points on this card; wait until that sale closes"
+    )
     assert [(h["id"], h["points"]) for h in reservations.held(store.conn, CARD, NOW)] == [("r1", 4880), ("r3", 120)]
 
 
@@ -118,7 +135,10 @@ def test_the_ticket_that_uses_a_reservation_consumes_it(tmp_path, store):
     assert balance(store) == 50  # 5,000 spent, 50 earned on the article
     refused = reserve(store, "S002-T01", 5000, "r2")
     assert (refused.granted, refused.available, refused.message) == (
-        False, 50, "only 50 points available at head office for this card, 5000 asked; redeem at most 50")
+        False,
+        50,
+        "only 50 points available at head office for this card, 5000 asked; redeem at most 50",
+    )
     assert overdraft.recent(store.conn) == []
 
 
@@ -136,9 +156,13 @@ def test_a_card_overdrawn_by_two_offline_tills_is_flagged_with_its_tickets(tmp_p
     ingest(store, [a])
     assert overdraft.recent(store.conn) == []  # 50 left: nothing to flag
     ingest(store, [b])
-    flagged, = overdraft.recent(store.conn)
+    (flagged,) = overdraft.recent(store.conn)
     assert (flagged["card"], flagged["balance"], flagged["tickets"], flagged["detected_at"]) == (
-        CARD, -4900, ["S001-T01-00000001", "S002-T01-00000001"], INGESTED)
+        CARD,
+        -4900,
+        ["S001-T01-00000001", "S002-T01-00000001"],
+        INGESTED,
+    )
     assert balance(store) == -4900
     ingest(store, [a, b])  # replayed: stored once, flagged once
     assert overdraft.count(store.conn) == 1

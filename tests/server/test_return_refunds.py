@@ -1,6 +1,7 @@
 """Head office checks a return's refund to the original tenders, SQLite and PostgreSQL: the points given back are
 credited up to what the ticket took, all returns together; past that, a discrepancy and only what is left is
 credited. A refund cheque is recorded in the cheque book."""
+
 from datetime import datetime, timezone
 
 import msgspec
@@ -39,10 +40,15 @@ def ingest(target, tickets):
     try:
         good, dead = classify([(tickets_topic(t.terminal), encode_ticket(t)) for t in tickets])
         store.ingest(good, dead, NOW)
-        flags = [tuple(r) for r in store.conn.execute(
-            "SELECT ticket_id, reason FROM discrepancies ORDER BY ticket_id").fetchall()]
-        ledger = dict(store.conn.execute("SELECT ticket_id, sum(points) FROM ledger WHERE rule LIKE 'refund%' "
-                                         "GROUP BY ticket_id").fetchall())
+        flags = [
+            tuple(r)
+            for r in store.conn.execute("SELECT ticket_id, reason FROM discrepancies ORDER BY ticket_id").fetchall()
+        ]
+        ledger = dict(
+            store.conn.execute(
+                "SELECT ticket_id, sum(points) FROM ledger WHERE rule LIKE 'refund%' GROUP BY ticket_id"
+            ).fetchall()
+        )
         return flags, ledger
     finally:
         store.close()
@@ -56,11 +62,21 @@ def test_points_given_back_by_returns_are_credited_up_to_what_the_ticket_took(tm
 
 def test_a_return_giving_back_more_points_than_the_ticket_took_is_flagged_and_capped(tmp_path, office_target):
     original, first, second = sale_and_returns(tmp_path)
-    greedy = msgspec.structs.replace(second, points=[
-        PointsEntry(kind="earn", rule=e.rule, points=900) if e.rule.startswith("refund") else e for e in second.points])
+    greedy = msgspec.structs.replace(
+        second,
+        points=[
+            PointsEntry(kind="earn", rule=e.rule, points=900) if e.rule.startswith("refund") else e
+            for e in second.points
+        ],
+    )
     flags, ledger = ingest(office_target, [original, first, greedy])
-    assert flags == [(greedy.id, f"return gives back 900 points of {original.id}'s points tender; it took 600 and "
-                                 "300 were given back before: 300 credited")]
+    assert flags == [
+        (
+            greedy.id,
+            f"return gives back 900 points of {original.id}'s points tender; it took 600 and "
+            "300 were given back before: 300 credited",
+        )
+    ]
     assert ledger == {first.id: 300, greedy.id: 300}
 
 
@@ -98,5 +114,7 @@ def test_a_refund_cheque_past_what_the_ticket_took_in_cheques_is_flagged(tmp_pat
     serial = cheque_serial("S001-T01", back.seq, 0, 900)
     greedy = msgspec.structs.replace(back, tenders=[Tender("cheque", -900, serial), Tender("cash", -100)])
     flags, _ = ingest(office_target, [original, greedy])
-    assert flags[-1] == (greedy.id, "refund cheque of 9.00 EUR: S001-T01-00000001 took 2.00 EUR in cheques and "
-                                    "0.00 EUR were refunded before")
+    assert flags[-1] == (
+        greedy.id,
+        "refund cheque of 9.00 EUR: S001-T01-00000001 took 2.00 EUR in cheques and 0.00 EUR were refunded before",
+    )

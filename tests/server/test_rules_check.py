@@ -1,4 +1,5 @@
 """The server recomputes every synced ticket's points with its rules version and records differences."""
+
 import json
 import random
 import re
@@ -38,9 +39,21 @@ def simulated_ticket(rules, n: int, lines, card, rng: random.Random) -> Ticket:
     points = earn_points(lines, card, rules=rules, at=at, store=store, tier=tier, segments=segments)
     total = sum(li.total_cents for li in lines)
     terminal = f"{store}-T01"
-    return Ticket(id=f"{terminal}-{n:08d}", terminal=terminal, seq=n, store=store, cashier="ann", opened_at=at,
-                  closed_at=at, lines=lines, tenders=[Tender("cash", total)], total_cents=total, card=card,
-                  points=points, rules_version=rules.version)
+    return Ticket(
+        id=f"{terminal}-{n:08d}",
+        terminal=terminal,
+        seq=n,
+        store=store,
+        cashier="ann",
+        opened_at=at,
+        closed_at=at,
+        lines=lines,
+        tenders=[Tender("cash", total)],
+        total_cents=total,
+        card=card,
+        points=points,
+        rules_version=rules.version,
+    )
 
 
 @pytest.mark.timeout(300)
@@ -57,6 +70,7 @@ def test_till_and_server_on_the_same_rules_agree_on_10000_simulated_tickets():
         lines, card = shopper.basket()
         if rng.random() < 0.3:
             from programme.ticket import make_line
+
             gtin, category = rng.choice(special)
             lines = [*lines, make_line(gtin, rng.randint(1, 3), rng.randint(100, 900), category)]
         if card and rng.random() < 0.1:
@@ -95,25 +109,35 @@ def test_tickets_through_the_real_ingest_agree_and_an_altered_one_is_flagged(tmp
     result = ingest(store, messages)
     assert (result.stored, result.dead_letters) == (40, 0)
     rows = store.conn.execute(
-        "SELECT ticket_id, rules_version, till_points, server_points, reason FROM discrepancies").fetchall()
+        "SELECT ticket_id, rules_version, till_points, server_points, reason FROM discrepancies"
+    ).fetchall()
     till_points = sum(e["points"] for e in raw["ticket"]["points"] if e["kind"] == "earn")
     line = f"line {entry['line'] + 1} {entry['rule']}"
-    assert rows == [("S001-T01-00000008", "2026.11-2", till_points, till_points - 5,
-                     f"till gave {till_points} points, rules 2026.11-2 give {till_points - 5}: "
-                     f"till has {line} {entry['points']}; rules give {line} {entry['points'] - 5}")]
+    assert rows == [
+        (
+            "S001-T01-00000008",
+            "2026.11-2",
+            till_points,
+            till_points - 5,
+            f"till gave {till_points} points, rules 2026.11-2 give {till_points - 5}: "
+            f"till has {line} {entry['points']}; rules give {line} {entry['points'] - 5}",
+        )
+    ]
     # The ticket keeps what the till sent; the ledger credits what the rules give, never the till's extra 5.
     ledger = store.conn.execute("SELECT sum(points) FROM ledger WHERE ticket_id = 'S001-T01-00000008'").fetchone()
     assert ledger == (till_points - 5,)
     assert store.conn.execute("SELECT points_earned FROM tickets WHERE id = 'S001-T01-00000008'").fetchone() == (
-        till_points,)
+        till_points,
+    )
 
 
 def test_a_version_the_server_does_not_know_is_recorded_not_trusted(tmp_path):
     store = Store(tmp_path / "server.db")
     ingest(store, sold_messages(tmp_path, 3))
     reasons = {r for (r,) in store.conn.execute("SELECT reason FROM discrepancies")}
-    assert reasons == {"rules version 2026.11-2 is not known to the server: "
-                       "record it with `loyalty rules publish FILE --db`"}
+    assert reasons == {
+        "rules version 2026.11-2 is not known to the server: record it with `loyalty rules publish FILE --db`"
+    }
     assert store.conn.execute("SELECT count(*) FROM discrepancies WHERE server_points IS NULL").fetchone() == (3,)
 
 
@@ -144,13 +168,17 @@ def test_scheduled_cheques_carry_the_remainder_once_a_day(tmp_path):
     db = str(tmp_path / "server.db")
     runner = CliRunner()
     till_rules = runner.invoke(main, ["server", "cheques", "--db", db, "--as-of", "2026-12-01"])
-    assert json.loads(till_rules.output)["note"] == ('rules 2026.1 issue cheques at the till '
-                                                    '([cheques] issue = "till"): nothing to do')
+    assert json.loads(till_rules.output)["note"] == (
+        'rules 2026.1 issue cheques at the till ([cheques] issue = "till"): nothing to do'
+    )
     scheduled = re.sub(r'(?m)^issue = "till"$', 'issue = "schedule"', DOC_RULES_TEXT)
     scheduled = re.sub(r"(?m)^effective_from = .*$", "effective_from = 2026-11-30T00:00:00Z", scheduled)
     record_version(store.conn, scheduled, NOW)
-    store.conn.execute("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
-                       "VALUES ('2900000000018', 'adjust', 1230, 'a year of shopping', 'desk:test-1', NULL, ?)", (NOW,))
+    store.conn.execute(
+        "INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
+        "VALUES ('2900000000018', 'adjust', 1230, 'a year of shopping', 'desk:test-1', NULL, ?)",
+        (NOW,),
+    )
     balances = dict(store.conn.execute("SELECT card, sum(points) FROM ledger GROUP BY card"))
     due = {card: points // 500 for card, points in balances.items() if points >= 500}
     assert due == {"2900000000018": 2}

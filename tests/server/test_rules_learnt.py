@@ -1,5 +1,6 @@
 """Head office learns each rules version from the retained rules message, so it can recompute the tickets of
 a version published without `--db` instead of flagging them all."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,7 +19,8 @@ from sync.rules_message import RulesBundle, add_version, encode_bundle
 
 SHIPPED = (Path(programme.__file__).parent / "default_rules.toml").read_text()
 NEXT = SHIPPED.replace('version = "2026.1"', 'version = "2026.2"').replace(
-    "effective_from = 2026-01-01T00:00:00Z", "effective_from = 2026-03-01T00:00:00Z")
+    "effective_from = 2026-01-01T00:00:00Z", "effective_from = 2026-03-01T00:00:00Z"
+)
 
 
 def publish(url: str, bundle: RulesBundle) -> None:
@@ -43,8 +45,10 @@ def test_versions_on_the_retained_rules_message_are_recorded_once(tmp_path, mosq
     store = Store(db)
     try:
         assert sorted(RulesCatalog().refresh(store.conn).by_version) == ["2026.1", "2026.2"]
-        assert [r[0] for r in store.conn.execute("SELECT version FROM rules_versions ORDER BY version")] == \
-            ["2026.1", "2026.2"]
+        assert [r[0] for r in store.conn.execute("SELECT version FROM rules_versions ORDER BY version")] == [
+            "2026.1",
+            "2026.2",
+        ]
     finally:
         store.close()
 
@@ -67,7 +71,11 @@ def test_a_version_changed_after_publication_is_refused_into_dead_letters(tmp_pa
     store = Store(db)
     try:
         assert [(d["topic"], d["reason"]) for d in store.dead_letters()] == [
-            ("loyalty/v1/down/all/rules", "rules version 2026.2 not recorded: rules version 2026.2 is already "
-             "recorded with other content: a published version never changes; give the new rules a new version")]
+            (
+                "loyalty/v1/down/all/rules",
+                "rules version 2026.2 not recorded: rules version 2026.2 is already "
+                "recorded with other content: a published version never changes; give the new rules a new version",
+            )
+        ]
     finally:
         store.close()

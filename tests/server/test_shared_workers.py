@@ -1,4 +1,5 @@
 """Several ingest workers share the tickets through an MQTT shared subscription on Mosquitto."""
+
 import pytest
 
 from server.ingest.receive import Ingestor
@@ -13,9 +14,12 @@ pytestmark = pytest.mark.usefixtures("english")  # written when the pages spoke 
 @pytest.mark.timeout(120)
 def test_two_workers_store_every_ticket_once_and_acks_stay_right(tmp_path, mosquitto):
     url = parse_broker_url(mosquitto.url)
-    workers = [Ingestor(str(tmp_path / "server.db"), url, client_id=f"ingest-{n}", shared_group="ingest",
-                        require_registered=False).start()
-               for n in range(2)]
+    workers = [
+        Ingestor(
+            str(tmp_path / "server.db"), url, client_id=f"ingest-{n}", shared_group="ingest", require_registered=False
+        ).start()
+        for n in range(2)
+    ]
     assert all(w.wait_connected(10) for w in workers)
     tills = [Till(tmp_path, f"S001-T0{n}", seed=n) for n in (1, 2, 3)]
     try:
@@ -35,4 +39,7 @@ def test_two_workers_store_every_ticket_once_and_acks_stay_right(tmp_path, mosqu
     stats = Store(tmp_path / "server.db").stats()
     assert stats["tickets"] == 600
     assert {t: v["contiguous_seq"] for t, v in stats["terminals"].items()} == {
-        "S001-T01": 200, "S001-T02": 200, "S001-T03": 200}
+        "S001-T01": 200,
+        "S001-T02": 200,
+        "S001-T03": 200,
+    }

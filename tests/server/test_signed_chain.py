@@ -1,4 +1,5 @@
 """Signed tickets and hash chains: tampering is detected and quarantined, never dropped."""
+
 import json
 
 import msgspec
@@ -21,12 +22,24 @@ TOPIC = tickets_topic("S001-T01")
 
 def provisioned(tmp_path):
     """A till key made and registered through the commands an operator would type."""
-    made = CliRunner().invoke(main, ["till", "provision", "--terminal", "S001-T01",
-                                      "--key-dir", str(tmp_path / "keys")])
+    made = CliRunner().invoke(
+        main, ["till", "provision", "--terminal", "S001-T01", "--key-dir", str(tmp_path / "keys")]
+    )
     assert made.exit_code == 0, made.output
     info = json.loads(made.output)
-    registered = CliRunner().invoke(main, ["server", "register-till", "--db", str(tmp_path / "server.db"),
-                                           "--terminal", "S001-T01", "--public-key", info["public_key"]])
+    registered = CliRunner().invoke(
+        main,
+        [
+            "server",
+            "register-till",
+            "--db",
+            str(tmp_path / "server.db"),
+            "--terminal",
+            "S001-T01",
+            "--public-key",
+            info["public_key"],
+        ],
+    )
     assert registered.exit_code == 0, registered.output
     return info["key"]
 
@@ -54,10 +67,12 @@ def test_signed_tickets_are_stored_and_a_tampered_one_is_quarantined(tmp_path):
     store = Store(tmp_path / "server.db")
     result = ingest(store, [m1, msgspec.json.encode(raw), m3])
     assert (result.stored, result.quarantined, result.acks) == (2, 1, {"S001-T01": 3})
-    (ticket_id, reason), = store.conn.execute("SELECT ticket_id, reason FROM quarantine").fetchall()
+    ((ticket_id, reason),) = store.conn.execute("SELECT ticket_id, reason FROM quarantine").fetchall()
     assert ticket_id == "S001-T01-00000002"
-    assert reason == ("ticket S001-T01-00000002: the signature does not match its content "
-                      "(altered after the till closed it, or signed by another key)")
+    assert reason == (
+        "ticket S001-T01-00000002: the signature does not match its content "
+        "(altered after the till closed it, or signed by another key)"
+    )
     assert store.stats()["quarantined"] == 1
     # The genuine ticket, sent again by the till, is stored; the altered copy stays in quarantine.
     assert ingest(store, [m2]).stored == 1 and store.ticket_count() == 3
@@ -81,14 +96,15 @@ def test_a_broken_chain_is_recorded(tmp_path):
     forged = sign_ticket(msgspec.structs.replace(forged, prev_hash="f" * 64, signature=None), load_key(key))
     store = Store(tmp_path / "server.db")
     ingest(store, [encode_ticket(forged), m1])
-    (seq, found), = store.conn.execute("SELECT seq, found_prev_hash FROM chain_breaks").fetchall()
+    ((seq, found),) = store.conn.execute("SELECT seq, found_prev_hash FROM chain_breaks").fetchall()
     assert (seq, found) == (2, "f" * 64)
     assert store.stats()["chain_breaks"] == 1
 
 
 def test_provisioning_never_overwrites_a_key(tmp_path):
     provisioned(tmp_path)
-    again = CliRunner().invoke(main, ["till", "provision", "--terminal", "S001-T01",
-                                       "--key-dir", str(tmp_path / "keys")])
+    again = CliRunner().invoke(
+        main, ["till", "provision", "--terminal", "S001-T01", "--key-dir", str(tmp_path / "keys")]
+    )
     assert again.exit_code == 1
     assert "exists already: this till is provisioned; its public key is " in again.output

@@ -14,8 +14,7 @@ NOW = "2026-11-23T12:00:00+00:00"
 def till_messages(tmp_path, count, terminal="S001-T01"):
     shopper = Shopper(seed=1)
     with Journal(tmp_path / f"{terminal}.db", terminal) as journal:
-        return [(tickets_topic(terminal), encode_ticket(sell(journal, *shopper.basket())))
-                for _ in range(count)]
+        return [(tickets_topic(terminal), encode_ticket(sell(journal, *shopper.basket()))) for _ in range(count)]
 
 
 def ingest(store, messages):
@@ -49,14 +48,15 @@ def test_out_of_order_is_stored_in_order_and_the_gap_recorded_then_resolved(tmp_
 
 def test_conflicting_duplicate_goes_to_dead_letter(tmp_path):
     store = Store(tmp_path / "server.db")
-    (topic, payload), = till_messages(tmp_path, 1)
+    ((topic, payload),) = till_messages(tmp_path, 1)
     ingest(store, [(topic, payload)])
     raw = msgspec.json.decode(payload)
     raw["ticket"]["cashier"] = "mallory"
     result = ingest(store, [(topic, msgspec.json.encode(raw))])
     assert result.dead_letters == 1
     assert store.dead_letters()[0]["reason"] == (
-        "conflicting duplicate: ticket S001-T01-00000001 was already stored with different content")
+        "conflicting duplicate: ticket S001-T01-00000001 was already stored with different content"
+    )
 
 
 def test_an_invalid_ticket_is_kept_in_dead_letter_and_does_not_block_acks(tmp_path):
@@ -66,7 +66,7 @@ def test_an_invalid_ticket_is_kept_in_dead_letter_and_does_not_block_acks(tmp_pa
     raw["ticket"]["total_cents"] += 1
     result = ingest(store, [m[0], (m[1][0], msgspec.json.encode(raw)), m[2]])
     assert (result.stored, result.dead_letters, result.acks) == (2, 1, {"S001-T01": 3})
-    letter, = store.dead_letters()
+    (letter,) = store.dead_letters()
     assert (letter["terminal"], letter["seq"]) == ("S001-T01", 2)
     assert letter["reason"].startswith("invalid ticket: ticket S001-T01-00000002: total ")
 
@@ -76,8 +76,12 @@ def test_stats_and_points_ledger(tmp_path):
     messages = till_messages(tmp_path, 20)
     ingest(store, messages)
     stats = store.stats()
-    earned = sum(entry["points"] for _, p in messages for entry in msgspec.json.decode(p)["ticket"]["points"]
-                 if entry["kind"] == "earn")
+    earned = sum(
+        entry["points"]
+        for _, p in messages
+        for entry in msgspec.json.decode(p)["ticket"]["points"]
+        if entry["kind"] == "earn"
+    )
     assert stats["points_earned"] == earned
     assert store.conn.execute("SELECT coalesce(sum(points), 0) FROM ledger").fetchone()[0] == earned
     assert stats["terminals"]["S001-T01"]["contiguous_seq"] == 20

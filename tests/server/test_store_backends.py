@@ -1,4 +1,5 @@
 """The store's behaviours on both backends: SQLite (a file) and a real PostgreSQL (fixture), via open_store."""
+
 import threading
 
 import msgspec
@@ -44,18 +45,19 @@ def test_out_of_order_is_stored_and_the_gap_recorded_then_resolved(tmp_path, sto
 
 
 def test_conflicting_duplicate_goes_to_dead_letter(tmp_path, store):
-    (topic, payload), = till_messages(tmp_path, 1)
+    ((topic, payload),) = till_messages(tmp_path, 1)
     ingest(store, [(topic, payload)])
     raw = msgspec.json.decode(payload)
     raw["ticket"]["cashier"] = "mallory"
     result = ingest(store, [(topic, msgspec.json.encode(raw))])
     assert (result.stored, result.duplicates, result.dead_letters) == (0, 1, 1)
     assert store.dead_letters()[0]["reason"] == (
-        "conflicting duplicate: ticket S001-T01-00000001 was already stored with different content")
+        "conflicting duplicate: ticket S001-T01-00000001 was already stored with different content"
+    )
 
 
 def test_conflicting_duplicates_in_one_batch_keep_the_first(tmp_path, store):
-    (topic, payload), = till_messages(tmp_path, 1)
+    ((topic, payload),) = till_messages(tmp_path, 1)
     raw = msgspec.json.decode(payload)
     raw["ticket"]["cashier"] = "mallory"
     result = ingest(store, [(topic, payload), (topic, msgspec.json.encode(raw))])
@@ -69,7 +71,7 @@ def test_an_invalid_ticket_is_kept_in_dead_letter_and_does_not_block_acks(tmp_pa
     raw["ticket"]["total_cents"] += 1
     result = ingest(store, [m[0], (m[1][0], msgspec.json.encode(raw)), m[2]])
     assert (result.stored, result.dead_letters, result.acks) == (2, 1, {"S001-T01": 3})
-    letter, = store.dead_letters()
+    (letter,) = store.dead_letters()
     assert (letter["terminal"], letter["seq"], letter["size"]) == ("S001-T01", 2, len(msgspec.json.encode(raw)))
     assert letter["reason"].startswith("invalid ticket: ticket S001-T01-00000002: total ")
 
@@ -101,9 +103,13 @@ def test_a_tampered_ticket_is_quarantined_and_the_genuine_one_stored_later(tmp_p
     topic = tickets_topic("S001-T01")
     result = ingest(store, [(topic, m1), (topic, msgspec.json.encode(raw)), (topic, m3)])
     assert (result.stored, result.quarantined, result.acks) == (2, 1, {"S001-T01": 3})
-    assert rows(store, "SELECT ticket_id, reason FROM quarantine") == [(
-        "S001-T01-00000002", "ticket S001-T01-00000002: the signature does not match its content "
-                             "(altered after the till closed it, or signed by another key)")]
+    assert rows(store, "SELECT ticket_id, reason FROM quarantine") == [
+        (
+            "S001-T01-00000002",
+            "ticket S001-T01-00000002: the signature does not match its content "
+            "(altered after the till closed it, or signed by another key)",
+        )
+    ]
     assert ingest(store, [(topic, m2)]).stored == 1 and store.ticket_count() == 3
     assert (store.stats()["quarantined"], store.stats()["chain_breaks"]) == (1, 0)
 
@@ -143,7 +149,9 @@ def test_postgres_tickets_are_partitioned_by_month_created_on_demand(tmp_path, p
             messages.append((topic, msgspec.json.encode(raw)))
     assert ingest(store, messages).stored == 4
     assert rows(store, "SELECT tableoid::regclass::text, count(*) FROM tickets GROUP BY 1 ORDER BY 1") == [
-        ("tickets_2026_10", 2), ("tickets_2026_11", 2)]
+        ("tickets_2026_10", 2),
+        ("tickets_2026_11", 2),
+    ]
     assert rows(store, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'tickets'::regclass") == [(2,)]
     store.close()
 
@@ -157,7 +165,7 @@ def test_postgres_two_workers_at_once_store_once_and_ack_everything(tmp_path, po
 
     def work(n):
         for start in range(0, len(halves[n]), 7):
-            results[n].append(ingest(stores[n], halves[n][start:start + 7]))
+            results[n].append(ingest(stores[n], halves[n][start : start + 7]))
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(2)]
     for thread in threads:
@@ -176,7 +184,8 @@ def test_an_unreachable_postgres_is_a_clear_error(postgres_server):
     with pytest.raises(StoreError) as caught:
         open_store(url)
     assert str(caught.value).startswith(
-        f"cannot open the PostgreSQL database postgresql://postgres@127.0.0.1:{postgres_server.port}/no_such_db: ")
+        f"cannot open the PostgreSQL database postgresql://postgres@127.0.0.1:{postgres_server.port}/no_such_db: "
+    )
     assert "secret" not in str(caught.value) and str(caught.value).endswith("; check the URL and that the server runs")
     assert redacted("postgresql://u:p@h/db") == "postgresql://u@h/db"
 

@@ -1,4 +1,5 @@
 """Tills report their outbox backlog; head office keeps the last report and shows it in sync health."""
+
 from __future__ import annotations
 
 import html
@@ -92,8 +93,17 @@ def test_a_malformed_status_or_request_lands_in_dead_letters_with_its_reason(tmp
     raw = RawPublisher(mosquitto.port)
     try:
         raw.publish(topics.status("S001-T02"), b'{"schema": 1, "terminal": "S001-T02"')
-        good = TillStatus(schema=1, terminal="S001-T09", sent_at=datetime.now(timezone.utc), backlog=0,
-                          oldest_unacked_at=None, last_seq=0, last_acked_seq=0, rules_version=None, software="x")
+        good = TillStatus(
+            schema=1,
+            terminal="S001-T09",
+            sent_at=datetime.now(timezone.utc),
+            backlog=0,
+            oldest_unacked_at=None,
+            last_seq=0,
+            last_acked_seq=0,
+            rules_version=None,
+            software="x",
+        )
         raw.publish(topics.status("S001-T03"), encode(good))  # another till's name on S001-T03's topic
         raw.publish(topics.requests("S001-T04"), b'{"schema": 1, "kind": "refund", "id": "r1"}')
         assert uplink.wait_until(lambda u: u.dead_letters == 3, 10)
@@ -107,18 +117,32 @@ def test_a_malformed_status_or_request_lands_in_dead_letters_with_its_reason(tmp
         store.close()
     assert letters == [
         ("loyalty/v1/up/S001-T02/status", "bad status: malformed JSON: Input data was truncated"),
-        ("loyalty/v1/up/S001-T03/status",
-         "bad status: terminal mismatch: topic is for S001-T03 but the status says S001-T09"),
-        ("loyalty/v1/up/S001-T04/requests", "bad request: Invalid value 'refund' - at `$.kind`")]
+        (
+            "loyalty/v1/up/S001-T03/status",
+            "bad status: terminal mismatch: topic is for S001-T03 but the status says S001-T09",
+        ),
+        ("loyalty/v1/up/S001-T04/requests", "bad request: Invalid value 'refund' - at `$.kind`"),
+    ]
     assert kept(db) == {}
 
 
 def report(conn, terminal: str, now: datetime, backlog: int, waiting: timedelta | None, silent: timedelta) -> None:
     till_status.ensure_schema(conn)
-    till_status.record_status(conn, TillStatus(
-        schema=1, terminal=terminal, sent_at=now - silent, backlog=backlog,
-        oldest_unacked_at=now - waiting if waiting else None, last_seq=40, last_acked_seq=40 - backlog,
-        rules_version="base-1", software="0.1.0"), (now - silent).isoformat())
+    till_status.record_status(
+        conn,
+        TillStatus(
+            schema=1,
+            terminal=terminal,
+            sent_at=now - silent,
+            backlog=backlog,
+            oldest_unacked_at=now - waiting if waiting else None,
+            last_seq=40,
+            last_acked_seq=40 - backlog,
+            rules_version="base-1",
+            software="0.1.0",
+        ),
+        (now - silent).isoformat(),
+    )
 
 
 def test_health_is_amber_for_a_reported_backlog_and_red_for_a_silent_till_with_one(tmp_path):
@@ -126,8 +150,10 @@ def test_health_is_amber_for_a_reported_backlog_and_red_for_a_silent_till_with_o
     store = Store(tmp_path / "server.db")
     conn = store.conn
     try:
-        conn.executemany("INSERT INTO terminals (terminal, contiguous_seq, max_seq, last_seen) VALUES (?, 40, 40, ?)",
-                         [(t, (now - timedelta(minutes=1)).isoformat()) for t in ("S001-T01", "S001-T02", "S001-T03")])
+        conn.executemany(
+            "INSERT INTO terminals (terminal, contiguous_seq, max_seq, last_seen) VALUES (?, 40, 40, ?)",
+            [(t, (now - timedelta(minutes=1)).isoformat()) for t in ("S001-T01", "S001-T02", "S001-T03")],
+        )
         report(conn, "S001-T01", now, 7, timedelta(minutes=12, seconds=30), timedelta(seconds=20))
         report(conn, "S001-T02", now, 2, timedelta(minutes=3), timedelta(seconds=20))  # draining normally
         report(conn, "S001-T03", now, 5, timedelta(hours=3), timedelta(minutes=90))
@@ -135,11 +161,15 @@ def test_health_is_amber_for_a_reported_backlog_and_red_for_a_silent_till_with_o
     finally:
         store.close()
     assert (rows["S001-T01"]["status"], rows["S001-T01"]["reasons"]) == (
-        "amber", ["backlog of 7 ticket(s) reported, the oldest waiting for 12 min"])
+        "amber",
+        ["backlog of 7 ticket(s) reported, the oldest waiting for 12 min"],
+    )
     assert (rows["S001-T01"]["backlog"], rows["S001-T01"]["backlog_age"]) == (7, "12 min")
     assert (rows["S001-T02"]["status"], rows["S001-T02"]["reasons"], rows["S001-T02"]["backlog"]) == ("green", [], 2)
     assert (rows["S001-T03"]["status"], rows["S001-T03"]["reasons"]) == (
-        "red", ["no status report for 90 min", "backlog of 5 ticket(s) reported, the oldest waiting for 3 h"])
+        "red",
+        ["no status report for 90 min", "backlog of 5 ticket(s) reported, the oldest waiting for 3 h"],
+    )
 
 
 def test_sync_health_page_shows_the_reported_backlog(tmp_path, fast_argon2):
@@ -153,13 +183,12 @@ def test_sync_health_page_shows_the_reported_backlog(tmp_path, fast_argon2):
         page = html.unescape(desk.client("head_office").get("/office/sync").get_data(as_text=True))
     finally:
         desk.conn.close()
-    assert "<th class=\"num\">Backlog (reported)</th>" in page
+    assert '<th class="num">Backlog (reported)</th>' in page
     row = page.split('id="till-S001-T01">')[1].split("</tr>")[0]
     assert 'class="health amber"' in row and ">7 (12 min)</td>" in row
     assert "backlog of 7 ticket(s) reported, the oldest waiting for 12 min" in row
     other = page.split('id="till-S002-T01">')[1].split("</tr>")[0]
     assert 'title="no status report">-</td>' in other
-
 
 
 def test_a_status_dead_letter_is_closed_from_the_page(tmp_path, fast_argon2):
@@ -168,13 +197,27 @@ def test_a_status_dead_letter_is_closed_from_the_page(tmp_path, fast_argon2):
     desk = Desk(tmp_path)
     build_known_set(desk.db_path)
     now = datetime.now(timezone.utc)
-    late = TillStatus(schema=1, terminal="S001-T01", sent_at=now, backlog=0, oldest_unacked_at=None, last_seq=5,
-                      last_acked_seq=5, rules_version=None, software="0.1.0")
+    late = TillStatus(
+        schema=1,
+        terminal="S001-T01",
+        sent_at=now,
+        backlog=0,
+        oldest_unacked_at=None,
+        last_seq=5,
+        last_acked_seq=5,
+        rules_version=None,
+        software="0.1.0",
+    )
     store = Store(desk.db_path)  # as the uplink keeps what it could not take
     first = store.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM dead_letters").fetchone()[0]
-    store.ingest([], [DeadLetter(topics.status("S001-T01"), "bad status: malformed JSON", b"{", "S001-T01"),
-                      DeadLetter(topics.status("S001-T01"), "server bug, fixed since", encode(late), "S001-T01")],
-                 now.isoformat())
+    store.ingest(
+        [],
+        [
+            DeadLetter(topics.status("S001-T01"), "bad status: malformed JSON", b"{", "S001-T01"),
+            DeadLetter(topics.status("S001-T01"), "server bug, fixed since", encode(late), "S001-T01"),
+        ],
+        now.isoformat(),
+    )
     store.close()
     try:
         with desk.conn:
@@ -221,8 +264,12 @@ def test_on_postgresql_status_kept_and_requests_answered(tmp_path, mosquitto, po
         finally:
             store.close()
         reply = requester.ask("balance", 10, card=card)
-        assert (reply.found, reply.balance.points, reply.balance.registered, reply.balance.seq) == (True, points,
-                                                                                                   False, 0)
+        assert (reply.found, reply.balance.points, reply.balance.registered, reply.balance.seq) == (
+            True,
+            points,
+            False,
+            0,
+        )
         reply = requester.ask("ticket", 10, ticket_id=f"{TILL}-00000002")
         assert reply.found and b'"id":"S001-T01-00000002"' in bytes(reply.ticket)
     finally:

@@ -2,6 +2,7 @@
 
 Each test runs on SQLite and on PostgreSQL; the session cookie a browser holds is copied into a second
 client, as an attacker who stole it would, and must stop working."""
+
 import pytest
 from click.testing import CliRunner
 
@@ -43,18 +44,30 @@ def test_a_user_changes_their_password_with_the_current_one(desk):
     client = desk.client("card_manager")
     copy = stolen(desk, client)
     assert client.get("/account/password").status_code == 200
-    response = desk.post(client, "/account/password", current="wrong", new="a new long passphrase",
-                         again="a new long passphrase")
+    response = desk.post(
+        client, "/account/password", current="wrong", new="a new long passphrase", again="a new long passphrase"
+    )
     assert response.status_code == 400 and error_of(response) == "the current password is wrong: type it again"
-    response = desk.post(client, "/account/password", current=desk.passwords["card_manager"], new="short",
-                         again="short")
+    response = desk.post(
+        client, "/account/password", current=desk.passwords["card_manager"], new="short", again="short"
+    )
     assert response.status_code == 400
     assert error_of(response) == "the new password must have at least 12 characters: choose a longer one"
-    response = desk.post(client, "/account/password", current=desk.passwords["card_manager"],
-                         new="a new long passphrase", again="another passphrase")
+    response = desk.post(
+        client,
+        "/account/password",
+        current=desk.passwords["card_manager"],
+        new="a new long passphrase",
+        again="another passphrase",
+    )
     assert error_of(response) == "the two new passwords differ: type the same one twice"
-    response = desk.post(client, "/account/password", current=desk.passwords["card_manager"],
-                         new="a new long passphrase", again="a new long passphrase")
+    response = desk.post(
+        client,
+        "/account/password",
+        current=desk.passwords["card_manager"],
+        new="a new long passphrase",
+        again="a new long passphrase",
+    )
     assert response.status_code == 302
     assert still_in(client), "the session that changed the password stays logged in"
     assert not still_in(copy), "every other session of the user ended"
@@ -114,7 +127,7 @@ def test_admin_cli_disables_resets_and_revokes(desk):
     prefix = "new password for card-manager (shown once): "
     assert result.exit_code == 0 and result.output.startswith(prefix)
     assert not still_in(victim)
-    password = result.output[len(prefix):].strip()
+    password = result.output[len(prefix) :].strip()
     assert accounts.log_in(desk.conn, "card-manager", password, "10.0.0.9").name == "card-manager"
     result = run("disable-user", "card-manager")
     assert result.exit_code == 0 and result.output == "user card-manager disabled; their sessions ended\n"
@@ -154,10 +167,16 @@ def test_guessing_the_current_password_on_the_change_form_is_throttled_too(desk)
     """A stolen session cannot try passwords on the change form faster than on the log-in page."""
     client = desk.client("card_manager")
     for _ in range(accounts.FREE_ATTEMPTS):
-        response = desk.post(client, "/account/password", current="a guess", new="a new long passphrase",
-                             again="a new long passphrase")
+        response = desk.post(
+            client, "/account/password", current="a guess", new="a new long passphrase", again="a new long passphrase"
+        )
         assert error_of(response) == "the current password is wrong: type it again"
-    response = desk.post(client, "/account/password", current=desk.passwords["card_manager"],
-                         new="a new long passphrase", again="a new long passphrase")
+    response = desk.post(
+        client,
+        "/account/password",
+        current=desk.passwords["card_manager"],
+        new="a new long passphrase",
+        again="a new long passphrase",
+    )
     assert response.status_code == 429 and int(response.headers["Retry-After"]) >= 1
     assert error_of(response).startswith("too many failed log-ins for card-manager from this address: try again in ")

@@ -1,5 +1,6 @@
 """Out-of-range input from a URL or a form gets 400 and a message saying what to give, never a 500:
 huge ids, far dates, amounts past any till's, huge page numbers; the API answers in JSON. Both engines."""
+
 from __future__ import annotations
 
 import html
@@ -12,12 +13,19 @@ from ..fixtures.headoffice import CARDS
 pytestmark = pytest.mark.usefixtures("english")  # written when the pages spoke only English
 
 BIG = "9" * 25
-MAX_ID = 2 ** 63 - 1  # the largest id either engine stores
+MAX_ID = 2**63 - 1  # the largest id either engine stores
 IDS = f"give a number from 1 to {MAX_ID}"
 DAYS = "give a day from 1900-01-01 to 2999-12-31"
-CAMPAIGN = dict(name="x", kind="bonus_points", value="5", starts="2026-01-01", ends="2026-12-31",
-                start="2026-01-01", end="2026-01-31", control_percent="10")
-
+CAMPAIGN = dict(
+    name="x",
+    kind="bonus_points",
+    value="5",
+    starts="2026-01-01",
+    ends="2026-12-31",
+    start="2026-01-01",
+    end="2026-01-31",
+    control_percent="10",
+)
 
 
 PAGES = [
@@ -46,11 +54,17 @@ FORMS = [
     ("/customers/1/edit", {**ENROL, "birth_date": "1066-10-14"}, f"birth date 1066-10-14 is out of range: {DAYS}"),
     (f"/office/dead-letters/{BIG}/replay", {}, f"dead letter {BIG} is out of range: {IDS}"),
     (f"/office/campaigns/{BIG}/stop", {}, f"campaign {BIG} is out of range: {IDS}"),
-    ("/office/campaigns", {**CAMPAIGN, "value": str(10 ** 23)},
-     "value 100000000000000000000000 is out of range: give a number from 1 to 1000000000"),
+    (
+        "/office/campaigns",
+        {**CAMPAIGN, "value": str(10**23)},
+        "value 100000000000000000000000 is out of range: give a number from 1 to 1000000000",
+    ),
     ("/office/campaigns", {**CAMPAIGN, "seed": BIG}, f"seed {BIG} is out of range: give a number from 0 to 2147483647"),
-    ("/office/campaigns", {**CAMPAIGN, "control_percent": "100"},
-     "control percent 100 is out of range: give a number from 1 to 99"),
+    (
+        "/office/campaigns",
+        {**CAMPAIGN, "control_percent": "100"},
+        "control percent 100 is out of range: give a number from 1 to 99",
+    ),
     ("/office/campaigns", {**CAMPAIGN, "ends": "9999-12-31"}, f"ends 9999-12-31 is out of range: {DAYS}"),
     ("/office/campaigns", {**CAMPAIGN, "start": "0001-01-01"}, f"start 0001-01-01 is out of range: {DAYS}"),
 ]
@@ -66,8 +80,12 @@ def test_pages_answer_400_with_what_to_give(office):
 def written(office) -> tuple:
     from server.storage.connection import has_table
 
-    return (office.count("audit"), office.count("customers"), office.conn.execute("SELECT birth_date FROM customers "
-            "WHERE id = 1").fetchone()[0], office.count("campaigns") if has_table(office.conn, "campaigns") else 0)
+    return (
+        office.count("audit"),
+        office.count("customers"),
+        office.conn.execute("SELECT birth_date FROM customers WHERE id = 1").fetchone()[0],
+        office.count("campaigns") if has_table(office.conn, "campaigns") else 0,
+    )
 
 
 def test_forms_answer_400_and_write_nothing(office):
@@ -86,10 +104,16 @@ def test_api_errors_are_json(office):
     bearer = {"Authorization": f"Bearer {accounts.create_token(office.conn, 'admin')}"}
     for url, status, message in [
         (f"/api/v1/customers/{BIG}", 400, f"customer {BIG} is out of range: {IDS}"),
-        (f"/api/v1/customers/{BIG}/statement?start=2026-01-01&end=2026-01-02", 400,
-         f"customer {BIG} is out of range: {IDS}"),
-        ("/api/v1/customers/1/statement?start=2026-01-01&end=9999-12-31", 400,
-         f"end 9999-12-31 is out of range: {DAYS}"),
+        (
+            f"/api/v1/customers/{BIG}/statement?start=2026-01-01&end=2026-01-02",
+            400,
+            f"customer {BIG} is out of range: {IDS}",
+        ),
+        (
+            "/api/v1/customers/1/statement?start=2026-01-01&end=9999-12-31",
+            400,
+            f"end 9999-12-31 is out of range: {DAYS}",
+        ),
         ("/api/v1/customers?q=" + "x" * 201, 400, "a search is at most 200 characters: shorten it"),
         ("/api/v1/nothing", 404, "no API endpoint /api/v1/nothing: see docs/api.md for the endpoints"),
         (f"/api/v1/cards/{CARDS['A']}x", 404, f"card {CARDS['A']}x is not registered: issue it to a customer first"),

@@ -1,5 +1,6 @@
 """A campaign's value is capped per kind (docs/desk.md): head office cannot hand out 999,999,999,999 points
 by mistake or on purpose; the library refuses it and the page says the maximum. SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import html
@@ -16,29 +17,49 @@ from server.errors import ServerError
 from ..fixtures.desk import error_of
 from ..fixtures.headoffice import END, START
 
-FORM = dict(name="Big", starts="2026-01-01", ends="2026-12-31", start="2026-01-01", end="2026-01-31",
-            control_percent="10")
-
+FORM = dict(
+    name="Big", starts="2026-01-01", ends="2026-12-31", start="2026-01-01", end="2026-01-31", control_percent="10"
+)
 
 
 def stored(office) -> int:
     return office.count("campaigns") if has_table(office.conn, "campaigns") else 0
 
 
-@pytest.mark.parametrize("kind,field,value,message", [
-    ("bonus_points", "points", 999_999_999_999,
-     "a bonus points offer gives at most 10000 points: give fewer (a bigger gift is a desk adjustment)"),
-    ("bonus_points", "points", 10_001,
-     "a bonus points offer gives at most 10000 points: give fewer (a bigger gift is a desk adjustment)"),
-    ("cheque", "cheque_cents", 10_001, "a cheque offer is worth at most 100.00 EUR: give a smaller value"),
-])
+@pytest.mark.parametrize(
+    "kind,field,value,message",
+    [
+        (
+            "bonus_points",
+            "points",
+            999_999_999_999,
+            "a bonus points offer gives at most 10000 points: give fewer (a bigger gift is a desk adjustment)",
+        ),
+        (
+            "bonus_points",
+            "points",
+            10_001,
+            "a bonus points offer gives at most 10000 points: give fewer (a bigger gift is a desk adjustment)",
+        ),
+        ("cheque", "cheque_cents", 10_001, "a cheque offer is worth at most 100.00 EUR: give a smaller value"),
+    ],
+)
 def test_the_library_refuses_a_value_past_the_cap(office, kind, field, value, message):
     conn = open_db(office.db_path)
     conn.row_factory = None  # as the analytics read rows (tests/server/analytics/test_campaigns.py)
     aggregate.refresh(conn)
     with pytest.raises(ServerError) as refused:
-        campaigns.create(conn, Campaign(name="Big", segment=SegmentSpec(start=START, end=END), kind=kind,
-                                               starts=START, ends=END, **{field: value}))
+        campaigns.create(
+            conn,
+            Campaign(
+                name="Big",
+                segment=SegmentSpec(start=START, end=END),
+                kind=kind,
+                starts=START,
+                ends=END,
+                **{field: value},
+            ),
+        )
     assert str(refused.value) == message
     conn.close()
     assert stored(office) == 0
@@ -48,8 +69,9 @@ def test_the_page_says_the_cap_and_takes_the_maximum(office):
     client = office.client("head_office")
     response = office.post(client, "/office/campaigns", kind="bonus_points", value="10001", **FORM)
     assert response.status_code == 400
-    assert html.unescape(error_of(response)) == ("a bonus points offer gives at most 10000 points: give fewer "
-                                                 "(a bigger gift is a desk adjustment)")
+    assert html.unescape(error_of(response)) == (
+        "a bonus points offer gives at most 10000 points: give fewer (a bigger gift is a desk adjustment)"
+    )
     response = office.post(client, "/office/campaigns", kind="cheque", value="101", **FORM)
     assert error_of(response) == "a cheque offer is worth at most 100.00 EUR: give a smaller value"
     assert stored(office) == 0

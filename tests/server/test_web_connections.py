@@ -1,4 +1,5 @@
 """The web app's connections on PostgreSQL: kept between requests, handed back clean, replaced when dead."""
+
 import pytest
 
 from ..fixtures.desk import ENROL  # noqa: F401 - fixtures
@@ -10,8 +11,9 @@ def desk_engine():
 
 
 def backends(desk) -> int:
-    return desk.conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                             "AND pid <> pg_backend_pid()").fetchone()[0]
+    return desk.conn.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    ).fetchone()[0]
 
 
 def test_requests_share_the_kept_connections(desk):
@@ -37,7 +39,9 @@ def test_a_connection_left_in_a_failed_transaction_comes_back_clean(desk):
 def test_a_connection_postgresql_closed_is_replaced_without_an_error_page(desk):
     client = desk.client("card_manager")
     assert client.get("/customers").status_code == 200
-    desk.conn.execute("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = current_database() "
-                      "AND pid <> pg_backend_pid()")  # as a restart or an idle timeout would
+    desk.conn.execute(
+        "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid()"
+    )  # as a restart or an idle timeout would
     response = desk.post(client, "/customers/new", **ENROL)
     assert response.status_code == 302 and desk.count("customers") == 1

@@ -1,5 +1,6 @@
 """Every CSV export neutralises cells a spreadsheet would run as a formula (OWASP's CSV injection advice):
 the customer's GDPR export, head office's ticket export and a segment's export; SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import csv
@@ -56,11 +57,29 @@ def test_the_segment_export_neutralises_names(office):
     assert exported[1][:3] == ["1", "'" + FORMULA, "a@example.org"]
 
 
-@pytest.mark.parametrize("value,written", [
-    ("=1+1", "'=1+1"), ("+1+cmd", "'+1+cmd"), ("-1+A1", "'-1+A1"), ("@A1", "'@A1"), ("\t=1", "'\t=1"),
-    ("\r=1", "'\r=1"), ("-", "'-"), ("+1)*cmd|' /C calc'!A0", "'+1)*cmd|' /C calc'!A0"), ("-2+3", "'-2+3"),
-    ("+33 6 12 34 56 78", "+33 6 12 34 56 78"), ("-5", "-5"), ("+44 (0)20 7946-0958", "+44 (0)20 7946-0958"),
-    ("Marie", "Marie"), ("", ""), (-5, -5), (0, 0), (None, None), (-2.5, -2.5), ("a=b", "a=b"),
-])
+@pytest.mark.parametrize(
+    "value,written",
+    [
+        ("=1+1", "'=1+1"),
+        ("+1+cmd", "'+1+cmd"),
+        ("-1+A1", "'-1+A1"),
+        ("@A1", "'@A1"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("-", "'-"),
+        ("+1)*cmd|' /C calc'!A0", "'+1)*cmd|' /C calc'!A0"),
+        ("-2+3", "'-2+3"),
+        ("+33 6 12 34 56 78", "+33 6 12 34 56 78"),
+        ("-5", "-5"),
+        ("+44 (0)20 7946-0958", "+44 (0)20 7946-0958"),
+        ("Marie", "Marie"),
+        ("", ""),
+        (-5, -5),
+        (0, 0),
+        (None, None),
+        (-2.5, -2.5),
+        ("a=b", "a=b"),
+    ],
+)
 def test_a_cell(value, written):
     assert cell(value) == written

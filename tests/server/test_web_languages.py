@@ -1,5 +1,6 @@
 """The pages' language: French without a hint, the browser's Accept-Language, the user's own choice kept with
 the user (a column added to older databases), and the API always in English. Both engines."""
+
 import pytest
 
 from server.desk import accounts, customers
@@ -43,8 +44,12 @@ def test_flash_messages_and_desk_errors_are_in_the_page_s_language(desk):
     client = desk.client("card_manager")
     response = desk.post(client, "/customers/new", **{**ENROL, "email": "", "phone": ""})
     assert error_of(response) == "indiquez au moins un contact : une adresse e-mail ou un numéro de téléphone"
-    response = client.post("/customers/new", data={"csrf_token": client.csrf, **ENROL},
-                           headers={"Accept-Language": "fr"}, follow_redirects=True)
+    response = client.post(
+        "/customers/new",
+        data={"csrf_token": client.csrf, **ENROL},
+        headers={"Accept-Language": "fr"},
+        follow_redirects=True,
+    )
     assert "Client 1 inscrit. Attribuez-lui une carte ci-dessous." in text(response)
     desk.post(client, "/language", language="en")
     response = desk.post(client, "/customers/new", **{**ENROL, "email": "", "phone": ""})
@@ -56,8 +61,9 @@ def test_the_api_answers_in_english_whatever_the_user_or_the_browser_says(desk):
     user = desk.conn.execute("SELECT id FROM users WHERE name = 'card-manager'").fetchone()[0]
     accounts.set_language(desk.conn, user, "fr")
     token = accounts.create_token(desk.conn, "card-manager")
-    response = desk.app.test_client().get(f"/api/v1/customers/{NOBODY}", headers={
-        "Authorization": f"Bearer {token}", "Accept-Language": "fr-FR"})
+    response = desk.app.test_client().get(
+        f"/api/v1/customers/{NOBODY}", headers={"Authorization": f"Bearer {token}", "Accept-Language": "fr-FR"}
+    )
     assert response.status_code == 404
     assert response.json == {"error": f"no customer {NOBODY}: search for the customer by name, card or phone"}
 
@@ -77,8 +83,9 @@ def test_an_older_database_gets_the_language_column_and_keeps_its_users(desk):
     before = desk.conn.execute("SELECT id, name, role FROM users ORDER BY id").fetchall()
     conn = open_db(desk.db_path)  # what the web app does at start
     try:
-        assert [tuple(r) for r in conn.execute("SELECT id, name, role FROM users ORDER BY id")] == \
-            [tuple(r) for r in before]
+        assert [tuple(r) for r in conn.execute("SELECT id, name, role FROM users ORDER BY id")] == [
+            tuple(r) for r in before
+        ]
         assert {r[0] for r in conn.execute("SELECT language FROM users")} == {None}
     finally:
         conn.close()
@@ -99,7 +106,9 @@ def test_an_out_of_range_field_is_told_in_french_and_in_english_to_the_api(desk)
     response = client.get("/customers/1/statement?start=1er+mai")
     assert error_of(response) == "début '1er mai' n'est pas une date : écrivez AAAA-MM-JJ"
     token = accounts.create_token(desk.conn, "head-office")
-    response = desk.app.test_client().get("/api/v1/customers/1/statement?start=0001-01-01", headers={
-        "Authorization": f"Bearer {token}", "Accept-Language": "fr"})
+    response = desk.app.test_client().get(
+        "/api/v1/customers/1/statement?start=0001-01-01",
+        headers={"Authorization": f"Bearer {token}", "Accept-Language": "fr"},
+    )
     assert response.status_code == 400
     assert response.json == {"error": "start 0001-01-01 is out of range: give a day from 1900-01-01 to 2999-12-31"}

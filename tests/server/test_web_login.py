@@ -2,6 +2,7 @@
 from elsewhere; 429 with Retry-After; the real client address behind a trusted proxy; an admin unlocks.
 
 Each test runs on SQLite and on PostgreSQL."""
+
 import threading
 from datetime import datetime, timedelta, timezone
 
@@ -34,8 +35,10 @@ def test_failures_delay_the_next_try_exponentially_for_that_name_and_address_onl
     with pytest.raises(accounts.LoginThrottled) as refused:
         accounts.log_in(conn, "card-manager", password, "203.0.113.9", T0)  # even the right password waits
     assert refused.value.retry_after == accounts.FIRST_DELAY_S
-    assert str(refused.value) == (f"too many failed log-ins for card-manager from this address: try again in "
-                                  f"{accounts.FIRST_DELAY_S} seconds, or ask an admin to unlock it")
+    assert str(refused.value) == (
+        f"too many failed log-ins for card-manager from this address: try again in "
+        f"{accounts.FIRST_DELAY_S} seconds, or ask an admin to unlock it"
+    )
     # The desk behind another address is not locked out by the attacker.
     assert accounts.log_in(conn, "card-manager", password, "198.51.100.7", T0).name == "card-manager"
     # The delay doubles after each failure past the free ones.
@@ -48,7 +51,7 @@ def test_failures_delay_the_next_try_exponentially_for_that_name_and_address_onl
     later += timedelta(seconds=2 * accounts.FIRST_DELAY_S)
     assert accounts.log_in(conn, "card-manager", password, "203.0.113.9", later).name == "card-manager"
     fail(conn, "card-manager", "203.0.113.9", later)  # counted from zero again: no delay
-    assert accounts.delay_s(10 ** 6) == accounts.MAX_DELAY_S
+    assert accounts.delay_s(10**6) == accounts.MAX_DELAY_S
 
 
 def test_a_throttled_log_in_answers_429_with_retry_after(desk):
@@ -94,16 +97,21 @@ def test_concurrent_guesses_do_not_pass_the_limit(desk, monkeypatch):
 
 def test_the_client_address_comes_from_a_trusted_proxy_only_when_configured(desk, tmp_path):
     password = desk.passwords["card_manager"]
-    behind = create_app({"DB": desk.db_path, "TESTING": True, "TRUSTED_PROXIES": 1},
-                        instance_path=str(tmp_path / "instance"))
+    behind = create_app(
+        {"DB": desk.db_path, "TESTING": True, "TRUSTED_PROXIES": 1}, instance_path=str(tmp_path / "instance")
+    )
     attacker, colleague = behind.test_client(), behind.test_client()
 
     def post(client, who, password, forwarded):
         client.get("/login")
         import re
+
         token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True))[1]
-        return client.post("/login", data={"csrf_token": token, "name": who, "password": password},
-                           headers={"X-Forwarded-For": forwarded})
+        return client.post(
+            "/login",
+            data={"csrf_token": token, "name": who, "password": password},
+            headers={"X-Forwarded-For": forwarded},
+        )
 
     for _ in range(accounts.FREE_ATTEMPTS + 1):
         post(attacker, "card-manager", "guess", "203.0.113.9")
@@ -113,17 +121,23 @@ def test_the_client_address_comes_from_a_trusted_proxy_only_when_configured(desk
     # Without the setting the header is not trusted: the attacker cannot pick a new address per guess.
     direct = desk.client()
     for n in range(accounts.FREE_ATTEMPTS):
-        direct.post("/login", data={"csrf_token": direct.csrf, "name": "admin", "password": "guess"},
-                    headers={"X-Forwarded-For": f"192.0.2.{n}"})
-    response = direct.post("/login", data={"csrf_token": direct.csrf, "name": "admin",
-                                           "password": desk.passwords["admin"]},
-                           headers={"X-Forwarded-For": "192.0.2.99"})
+        direct.post(
+            "/login",
+            data={"csrf_token": direct.csrf, "name": "admin", "password": "guess"},
+            headers={"X-Forwarded-For": f"192.0.2.{n}"},
+        )
+    response = direct.post(
+        "/login",
+        data={"csrf_token": direct.csrf, "name": "admin", "password": desk.passwords["admin"]},
+        headers={"X-Forwarded-For": "192.0.2.99"},
+    )
     assert response.status_code == 429
 
 
 def test_a_bad_trusted_proxies_setting_is_a_clear_error(desk, tmp_path):
-    with pytest.raises(DeskError, match="^TRUSTED_PROXIES 'yes' is not a number of proxies: "
-                                                 "give 0 \\(no proxy\\) to 5$"):
+    with pytest.raises(
+        DeskError, match="^TRUSTED_PROXIES 'yes' is not a number of proxies: give 0 \\(no proxy\\) to 5$"
+    ):
         create_app({"DB": desk.db_path, "TRUSTED_PROXIES": "yes"}, instance_path=str(tmp_path / "instance"))
 
 
@@ -160,14 +174,27 @@ def test_an_older_database_keeps_working(request, tmp_path, desk_engine):
     conn.close()
 
 
-@pytest.mark.parametrize("target,where", [
-    ("/%09/evil.example", "/"), ("//evil.example/", "/"), ("/\\evil.example", "/"), ("/%5Cevil.example", "/"),
-    ("%20//evil.example", "/"), ("/%0d%0a/evil.example", "/"), ("https://evil.example/", "/"),
-    ("javascript:alert(1)", "/"), ("/\t\\evil.example", "/"), ("///evil.example", "/"),
-    ("/customers?q=Marie", "/customers?q=Marie"), ("/customers/1/statement", "/customers/1/statement"),
-])
+@pytest.mark.parametrize(
+    "target,where",
+    [
+        ("/%09/evil.example", "/"),
+        ("//evil.example/", "/"),
+        ("/\\evil.example", "/"),
+        ("/%5Cevil.example", "/"),
+        ("%20//evil.example", "/"),
+        ("/%0d%0a/evil.example", "/"),
+        ("https://evil.example/", "/"),
+        ("javascript:alert(1)", "/"),
+        ("/\t\\evil.example", "/"),
+        ("///evil.example", "/"),
+        ("/customers?q=Marie", "/customers?q=Marie"),
+        ("/customers/1/statement", "/customers/1/statement"),
+    ],
+)
 def test_after_log_in_only_a_local_path_is_followed(desk, target, where):
     client = desk.client()
-    response = client.post(f"/login?next={target}", data={
-        "csrf_token": client.csrf, "name": "card-manager", "password": desk.passwords["card_manager"]})
+    response = client.post(
+        f"/login?next={target}",
+        data={"csrf_token": client.csrf, "name": "card-manager", "password": desk.passwords["card_manager"]},
+    )
     assert response.status_code == 302 and response.location == where

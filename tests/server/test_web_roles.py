@@ -1,4 +1,5 @@
 """Every route of the desk web app, for every role: allowed, or refused with 403 and nothing written."""
+
 import pytest
 
 from server.desk import cards, corrections, customers
@@ -56,7 +57,8 @@ def _seed(desk: Desk) -> None:
 def _state(desk: Desk) -> tuple:
     return tuple(desk.count(t) for t in ("customers", "cards", "audit", "ledger", "users")) + (
         desk.conn.execute("SELECT group_concat(status) FROM cards").fetchone()[0],
-        desk.conn.execute("SELECT group_concat(name || postcode) FROM customers").fetchone()[0])
+        desk.conn.execute("SELECT group_concat(name || postcode) FROM customers").fetchone()[0],
+    )
 
 
 def test_every_route_is_in_the_matrix_and_names_its_roles(tmp_path):
@@ -77,6 +79,7 @@ def test_every_route_is_in_the_matrix_and_names_its_roles(tmp_path):
 
 def _matches(pattern: str, url: str) -> bool:
     import re
+
     regex = re.sub(r"<(?:\w+:)?\w+>", "[^/]+", pattern)
     return re.fullmatch(regex, url) is not None
 

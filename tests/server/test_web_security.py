@@ -1,4 +1,5 @@
 """Every response of the web app carries the security headers; session cookies are HttpOnly and SameSite."""
+
 from server.web import SECURITY_HEADERS
 
 from ..fixtures.desk import both_engines  # noqa: F401 - fixtures; each test on both engines

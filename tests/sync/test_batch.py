@@ -1,4 +1,5 @@
 """A till's backlog travels in batches of ticket messages; each ticket keeps its bytes, digest and checks."""
+
 import hashlib
 
 import msgspec
@@ -76,8 +77,11 @@ def test_a_backlog_is_sent_in_batches_and_every_ticket_arrives(tmp_path, mosquit
         till.sell(300)
         till.connect(mosquitto.url)
         assert till.sender.wait_synced(60)
-        assert listener.wait_for(lambda messages: sum(
-            len(split_batch(p)) if p.startswith(b'{"schema":1,"batch":') else 1 for _, p in messages) >= 300)
+        assert listener.wait_for(
+            lambda messages: (
+                sum(len(split_batch(p)) if p.startswith(b'{"schema":1,"batch":') else 1 for _, p in messages) >= 300
+            )
+        )
         assert len(listener.messages) <= 300 // sender_module.BATCH_TICKETS + 4
         assert till.journal.backlog() == 0
     finally:

@@ -1,4 +1,5 @@
 """A store's broker bridged to head office's: tills keep syncing to the store while the link is down."""
+
 import pytest
 
 from sync.broker_config import bridge_section
@@ -12,8 +13,9 @@ from ..fixtures.components import require
 def test_everything_arrives_after_the_link_to_head_office_comes_back(tmp_path):
     require(mosquitto_binary() is not None, "mosquitto", "run `make setup` (apt-get install mosquitto)")
     central = Mosquitto(tmp_path / "central").start()
-    store_broker = Mosquitto(tmp_path / "store", extra=bridge_section(
-        "S001", f"127.0.0.1:{central.port}", restart_base=1, restart_cap=1)).start()
+    store_broker = Mosquitto(
+        tmp_path / "store", extra=bridge_section("S001", f"127.0.0.1:{central.port}", restart_base=1, restart_cap=1)
+    ).start()
     server = start_ingestor(tmp_path / "server.db", central.url)
     tills = [Till(tmp_path, f"S001-T0{n}", seed=n) for n in (1, 2)]
     try:

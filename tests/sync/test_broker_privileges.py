@@ -1,5 +1,6 @@
 """`loyalty broker config` as root: Mosquitto drops to an unprivileged account that can read what it needs,
 secrets stay in 0600 files, and a broker password never has to appear on a command line."""
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,24 @@ def test_as_root_mosquitto_runs_as_its_own_account_and_secrets_are_private(reach
     bridge_password.write_text("bridge-secret\n")
     bridge_password.chmod(0o600)
     out, port = reachable / "broker", free_port()
-    made = run("broker", "config", "--out", out, "--till", "S001-T01", "--port", port, "--bridge-to", "127.0.0.1:9",
-               "--store", "S001", "--bridge-user", "bridge-S001", "--bridge-password-file", bridge_password)
+    made = run(
+        "broker",
+        "config",
+        "--out",
+        out,
+        "--till",
+        "S001-T01",
+        "--port",
+        port,
+        "--bridge-to",
+        "127.0.0.1:9",
+        "--store",
+        "S001",
+        "--bridge-user",
+        "bridge-S001",
+        "--bridge-password-file",
+        bridge_password,
+    )
     assert made.exit_code == 0, made.output
     conf = (out / "mosquitto.conf").read_text()
     assert "user mosquitto\n" in conf and "user root" not in conf
@@ -56,8 +73,9 @@ def test_as_root_mosquitto_runs_as_its_own_account_and_secrets_are_private(reach
         status = Path(f"/proc/{broker.proc.pid}/status").read_text()
         uid = next(line.split()[1] for line in status.splitlines() if line.startswith("Uid:"))
         assert pwd.getpwuid(int(uid)).pw_name == "mosquitto"
-        url = parse_broker_url(f"mqtts://S001-T01@127.0.0.1:{port}?ca={out / 'ca.crt'}"
-                               f"&password-file={out / 'credentials' / 'S001-T01'}")
+        url = parse_broker_url(
+            f"mqtts://S001-T01@127.0.0.1:{port}?ca={out / 'ca.crt'}&password-file={out / 'credentials' / 'S001-T01'}"
+        )
         client, connected = make_client(url, "till-S001-T01"), threading.Event()
         client.on_connect = lambda c, u, f, rc, p: connected.set() if not rc.is_failure else None
         client.connect(url.host, url.port)
@@ -74,8 +92,10 @@ def test_as_root_mosquitto_runs_as_its_own_account_and_secrets_are_private(reach
 def test_mosquitto_is_never_configured_to_run_as_root(reachable):
     refused = run("broker", "config", "--out", reachable / "broker", "--run-as", "root")
     assert refused.exit_code == 1
-    assert refused.output == ("Error: Mosquitto must not run as root: give --run-as an unprivileged account "
-                              "(the mosquitto package makes `mosquitto`)\n")
+    assert refused.output == (
+        "Error: Mosquitto must not run as root: give --run-as an unprivileged account "
+        "(the mosquitto package makes `mosquitto`)\n"
+    )
 
 
 def test_an_unreachable_folder_is_refused_before_anything_is_written(reachable):
@@ -84,9 +104,11 @@ def test_an_unreachable_folder_is_refused_before_anything_is_written(reachable):
     hidden.mkdir(mode=0o700)
     refused = run("broker", "config", "--out", hidden / "broker", "--till", "S001-T01")
     assert refused.exit_code == 1
-    assert refused.output == (f"Error: Mosquitto, running as mosquitto, could not reach {hidden / 'broker'}: "
-                              f"{hidden} (mode 700, owner root) is closed to it; choose --out under a folder it "
-                              "can enter, e.g. /etc/loyalty/broker\n")
+    assert refused.output == (
+        f"Error: Mosquitto, running as mosquitto, could not reach {hidden / 'broker'}: "
+        f"{hidden} (mode 700, owner root) is closed to it; choose --out under a folder it "
+        "can enter, e.g. /etc/loyalty/broker\n"
+    )
     assert not (hidden / "broker").exists()
 
 
@@ -104,8 +126,9 @@ def test_a_broker_password_comes_from_a_file_or_the_environment(tmp_path, monkey
     secret.chmod(0o644)
     with pytest.raises(BrokerUrlError) as loose:
         parse_broker_url(f"mqtts://loyalty-server@ho:8883?password-file={secret}")
-    assert str(loose.value) == (f"broker password file {secret} is readable by others (mode 644): "
-                                f"make it private with `chmod 600 {secret}`")
+    assert str(loose.value) == (
+        f"broker password file {secret} is readable by others (mode 644): make it private with `chmod 600 {secret}`"
+    )
     with pytest.raises(BrokerUrlError) as missing:
         parse_broker_url(f"mqtts://loyalty-server@ho:8883?password-file={tmp_path / 'none'}")
     assert str(missing.value) == f"broker password file {tmp_path / 'none'} does not exist"

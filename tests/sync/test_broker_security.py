@@ -1,4 +1,5 @@
 """The hardened broker: TLS only, no anonymous client, a till may speak only for itself."""
+
 import json
 import ssl
 import threading
@@ -10,7 +11,6 @@ from paho.mqtt.enums import CallbackAPIVersion
 from loyalty.cli import main
 from sync import topics
 from sync.broker_config import ADMIN_USER, SERVER_USER, read_password
-
 
 
 def connect(made, user, password, tls=True):
@@ -52,8 +52,7 @@ def test_anonymous_and_wrong_password_are_refused(secure_broker):
 
 
 def test_plain_tcp_is_refused(secure_broker):
-    client, outcome = connect(secure_broker, "S001-T01", read_password(secure_broker.directory, "S001-T01"),
-                              tls=False)
+    client, outcome = connect(secure_broker, "S001-T01", read_password(secure_broker.directory, "S001-T01"), tls=False)
     client.loop_stop()
     # The TLS listener does not speak plain MQTT: the broker drops the connection without a CONNACK.
     assert outcome == "closed before any answer" or isinstance(outcome, OSError)
@@ -101,8 +100,11 @@ def test_a_till_cannot_report_or_ask_as_another_and_gets_only_its_replies(secure
     subscribed = threading.Semaphore(0)
     till, rc = connect(secure_broker, "S001-T01", password("S001-T01"))
     assert str(rc) == "Success"
-    for client, topic in ((server, topics.STATUS_SUBSCRIPTION), (server, topics.REQUESTS_SUBSCRIPTION),
-                          (till, f"{topics.PREFIX}/down/+/replies")):
+    for client, topic in (
+        (server, topics.STATUS_SUBSCRIPTION),
+        (server, topics.REQUESTS_SUBSCRIPTION),
+        (till, f"{topics.PREFIX}/down/+/replies"),
+    ):
         client.on_message = collect
         client.on_subscribe = lambda *a: subscribed.release()
         client.subscribe(topic, qos=1)
@@ -113,12 +115,17 @@ def test_a_till_cannot_report_or_ask_as_another_and_gets_only_its_replies(secure
     server.publish(topics.replies("S001-T02"), b"for another till", qos=1).wait_for_publish(10)
     server.publish(topics.replies("S001-T01"), b"for S001-T01", qos=1).wait_for_publish(10)
     with changed:
-        assert changed.wait_for(lambda: len(got) >= 3 and (False, topics.replies("S001-T01"), b"for S001-T01") in got,
-                                10)
+        assert changed.wait_for(
+            lambda: len(got) >= 3 and (False, topics.replies("S001-T01"), b"for S001-T01") in got, 10
+        )
     # Each client's messages arrive in order: anything forged or foreign would have come first.
-    assert sorted(got) == sorted([(True, topics.status("S001-T01"), b"own"),
-                                  (True, topics.requests("S001-T01"), b"own"),
-                                  (False, topics.replies("S001-T01"), b"for S001-T01")])
+    assert sorted(got) == sorted(
+        [
+            (True, topics.status("S001-T01"), b"own"),
+            (True, topics.requests("S001-T01"), b"own"),
+            (False, topics.replies("S001-T01"), b"for S001-T01"),
+        ]
+    )
     for client in (till, server):
         client.disconnect()
         client.loop_stop()
@@ -128,10 +135,13 @@ def test_the_chain_runs_over_tls_with_credentials(secure_broker, tmp_path):
     from ..fixtures.chain import Till, start_ingestor
 
     ca = secure_broker.ca_file
-    server_url = (f"mqtts://{SERVER_USER}:{read_password(secure_broker.directory, SERVER_USER)}"
-                  f"@127.0.0.1:{secure_broker.port}?ca={ca}")
-    till_url = (f"mqtts://S001-T01:{read_password(secure_broker.directory, 'S001-T01')}"
-                f"@127.0.0.1:{secure_broker.port}?ca={ca}")
+    server_url = (
+        f"mqtts://{SERVER_USER}:{read_password(secure_broker.directory, SERVER_USER)}"
+        f"@127.0.0.1:{secure_broker.port}?ca={ca}"
+    )
+    till_url = (
+        f"mqtts://S001-T01:{read_password(secure_broker.directory, 'S001-T01')}@127.0.0.1:{secure_broker.port}?ca={ca}"
+    )
     ingestor = start_ingestor(tmp_path / "server.db", server_url)
     till = Till(tmp_path, "S001-T01")
     try:
@@ -150,8 +160,9 @@ def test_config_command_is_idempotent_and_keeps_passwords(reachable):
     assert first.exit_code == 0, first.output
     assert json.loads(first.output)["new_accounts"] == ["S001-T01", "loyalty-admin", "loyalty-server"]
     password = read_password(out, "S001-T01")
-    again = CliRunner().invoke(main, ["broker", "config", "--out", str(out),
-                                      "--till", "S001-T01", "--till", "S001-T02"])
+    again = CliRunner().invoke(
+        main, ["broker", "config", "--out", str(out), "--till", "S001-T01", "--till", "S001-T02"]
+    )
     assert json.loads(again.output)["new_accounts"] == ["S001-T02"]
     assert read_password(out, "S001-T01") == password
     assert oct((out / "credentials" / "S001-T01").stat().st_mode & 0o777) == "0o600"

@@ -1,4 +1,5 @@
 """WAL checkpoints happen on the journal's own thread when the till pauses, never inside a close."""
+
 import sqlite3
 
 from programme.points import RULES_VERSION, earn_points
@@ -11,8 +12,14 @@ CARD = "2900000000018"
 
 def _close(journal: Journal, n_lines: int = 25) -> None:
     lines = [make_line(f"{3000000000000 + n:013d}", 1, 199 + n, "grocery", f"article {n}") for n in range(n_lines)]
-    journal.close_ticket(cashier="c1", lines=lines, tenders=[Tender("cash", sum(li.total_cents for li in lines))],
-                         card=CARD, points=earn_points(lines, CARD), rules_version=RULES_VERSION)
+    journal.close_ticket(
+        cashier="c1",
+        lines=lines,
+        tenders=[Tender("cash", sum(li.total_cents for li in lines))],
+        card=CARD,
+        points=earn_points(lines, CARD),
+        rules_version=RULES_VERSION,
+    )
 
 
 def _wal_frames(path) -> int:

@@ -1,5 +1,6 @@
 """A till's account cannot throw the server off the broker by connecting under the server's client id
 (real Mosquitto with the generated configuration)."""
+
 from __future__ import annotations
 
 import threading
@@ -17,7 +18,7 @@ SERVER_ID = "loyalty-server-ingest"
 
 
 def url_of(made, user: str) -> str:
-    return (f"mqtts://{user}:{read_password(made.directory, user)}@127.0.0.1:{made.port}?ca={made.ca_file}")
+    return f"mqtts://{user}:{read_password(made.directory, user)}@127.0.0.1:{made.port}?ca={made.ca_file}"
 
 
 def raw_client(made, user: str, client_id: str) -> mqtt.Client:

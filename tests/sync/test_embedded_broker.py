@@ -1,5 +1,6 @@
 """The embedded demo broker (amqtt) checks nobody: any client reads and publishes every retained message,
 so `loyalty broker` says so when it starts, and tills and the server trust only head office's signature."""
+
 from __future__ import annotations
 
 import os
@@ -65,8 +66,13 @@ def test_any_client_publishes_retained_messages_every_subscriber_receives():
 def test_loyalty_broker_says_it_is_unauthenticated_and_for_demos_only():
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "loyalty", "broker", "--port", str(port)], cwd=ROOT, env=env,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "loyalty", "broker", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         lines = []
         for line in proc.stderr:
@@ -84,8 +90,10 @@ def test_loyalty_broker_says_it_is_unauthenticated_and_for_demos_only():
         proc.stderr.close()
     assert stopped == 0, "loyalty broker did not stop on SIGTERM within 30 s"
     assert f"warning: {UNAUTHENTICATED}" in lines
-    assert UNAUTHENTICATED == ("this embedded broker (amqtt) is unauthenticated and for demos only: any client can "
-                               "read and publish every topic, retained rules and hot-list included; use Mosquitto "
-                               "with `loyalty broker config` in a store")
+    assert UNAUTHENTICATED == (
+        "this embedded broker (amqtt) is unauthenticated and for demos only: any client can "
+        "read and publish every topic, retained rules and hot-list included; use Mosquitto "
+        "with `loyalty broker config` in a store"
+    )
     assert any('"event":"broker_unauthenticated"' in line for line in lines), lines
     assert lines[-1] == f"embedded broker listening on mqtt://127.0.0.1:{port} (Ctrl-C to stop)"

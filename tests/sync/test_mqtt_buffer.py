@@ -1,4 +1,5 @@
 """The buffered socket under paho: small reads come from memory, and paho is told bytes wait there."""
+
 import socket
 
 import pytest

@@ -1,4 +1,5 @@
 """The outbox's backlog comes from the ends of its sequence range, and follows acks."""
+
 import sqlite3
 
 from sync import outbox

@@ -2,6 +2,7 @@
 `_packet_queue`, `_sockpairW`, `_thread`, `_sock`, `_transport`). These tests fail when an upgrade of paho
 moves any of them, before a till or the server finds out in a store: then measure `python -m bench paho`
 again and either adapt the override or drop it (sync/mqtt.py's Client becomes paho's own)."""
+
 import inspect
 import threading
 
@@ -15,15 +16,20 @@ from sync.broker_url import parse_broker_url
 
 def test_paho_is_the_major_version_the_override_was_written_for():
     major = int(paho.mqtt.__version__.split(".")[0])
-    assert major == 2, (f"paho-mqtt {paho.mqtt.__version__}: sync/mqtt.py's Client overrides paho 2's private "
-                        "_create_socket, _packet_queue and loop_read; check them against this version")
+    assert major == 2, (
+        f"paho-mqtt {paho.mqtt.__version__}: sync/mqtt.py's Client overrides paho 2's private "
+        "_create_socket, _packet_queue and loop_read; check them against this version"
+    )
 
 
-@pytest.mark.parametrize("method, parameters", [
-    ("_create_socket", ["self"]),
-    ("_packet_queue", ["self", "command", "packet", "mid", "qos", "info"]),
-    ("loop_read", ["self", "max_packets"]),
-])
+@pytest.mark.parametrize(
+    "method, parameters",
+    [
+        ("_create_socket", ["self"]),
+        ("_packet_queue", ["self", "command", "packet", "mid", "qos", "info"]),
+        ("loop_read", ["self", "max_packets"]),
+    ],
+)
 def test_the_paho_methods_the_override_replaces_are_still_there(method, parameters):
     found = getattr(mqtt.Client, method, None)
     assert found is not None, f"paho's Client has no {method} any more: sync/mqtt.py's override must change"

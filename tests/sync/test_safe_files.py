@@ -1,10 +1,17 @@
 """sync.safe_files on real files: private modes whatever the umask, no write through a link, bounded reads."""
+
 import os
 
 import pytest
 
 from sync.safe_files import (
-    UnsafeFileError, connect_private, create_private, new_private_file, private_database, read_regular, write_private,
+    UnsafeFileError,
+    connect_private,
+    create_private,
+    new_private_file,
+    private_database,
+    read_regular,
+    write_private,
 )
 
 from ..fixtures.files import mode
@@ -35,8 +42,10 @@ def test_a_database_behind_a_dangling_link_is_refused(tmp_path):
     (tmp_path / "x.db").symlink_to(tmp_path / "gone.db")
     with pytest.raises(UnsafeFileError) as refused:
         private_database(tmp_path / "x.db")
-    assert str(refused.value) == (f"{tmp_path / 'x.db'} is a symbolic link to a missing file: remove the link, "
-                                  "or create the database where it points")
+    assert str(refused.value) == (
+        f"{tmp_path / 'x.db'} is a symbolic link to a missing file: remove the link, "
+        "or create the database where it points"
+    )
 
 
 def test_a_database_in_a_missing_folder_is_left_to_sqlite(tmp_path):

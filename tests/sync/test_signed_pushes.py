@@ -1,5 +1,6 @@
 """What head office pushes to every till (rules, hot-list, offers) is signed: a stranger's retained message on
 a real Mosquitto is refused by the server and by a till, the genuine signed one is taken."""
+
 from __future__ import annotations
 
 import logging
@@ -30,22 +31,45 @@ from ..fixtures.signing import signed, trust
 
 SHIPPED = (Path(programme.__file__).parent / "default_rules.toml").read_text()
 FORGED = SHIPPED.replace('version = "2026.1"', 'version = "2026.9"').replace(
-    "cents_per_point = 100", "cents_per_point = 10")
+    "cents_per_point = 100", "cents_per_point = 10"
+)
 NEXT = SHIPPED.replace('version = "2026.1"', 'version = "2026.2"').replace(
-    "effective_from = 2026-01-01T00:00:00Z", "effective_from = 2026-03-01T00:00:00Z")
+    "effective_from = 2026-01-01T00:00:00Z", "effective_from = 2026-03-01T00:00:00Z"
+)
 CARD = "2900000000018"
 TERMINAL = "S001-T01"
 
 
 def hotlist(*cards: str) -> bytes:
-    return msgspec.json.encode({"schema": 1, "published_at": "2026-03-14T12:00:00+00:00",
-                                "cards": [{"card": c, "status": "stolen", "since": "2026-03-01"} for c in cards]})
+    return msgspec.json.encode(
+        {
+            "schema": 1,
+            "published_at": "2026-03-14T12:00:00+00:00",
+            "cards": [{"card": c, "status": "stolen", "since": "2026-03-01"} for c in cards],
+        }
+    )
 
 
 def offers(campaign: int) -> bytes:
-    return msgspec.json.encode({"schema": 1, "published_at": "2026-03-14T12:00:00+00:00", "offers": [
-        {"campaign": campaign, "name": "forged", "kind": "bonus_points", "points": 99999, "cheque_cents": 0,
-         "starts": "2026-01-01", "ends": "2099-01-01", "stores": [], "cards": [CARD]}]})
+    return msgspec.json.encode(
+        {
+            "schema": 1,
+            "published_at": "2026-03-14T12:00:00+00:00",
+            "offers": [
+                {
+                    "campaign": campaign,
+                    "name": "forged",
+                    "kind": "bonus_points",
+                    "points": 99999,
+                    "cheque_cents": 0,
+                    "starts": "2026-01-01",
+                    "ends": "2099-01-01",
+                    "stores": [],
+                    "cards": [CARD],
+                }
+            ],
+        }
+    )
 
 
 def stranger_publishes(port: int, topic: str, payload: bytes) -> None:
@@ -64,16 +88,19 @@ def other_key(tmp_path) -> Signer:
 
 # The envelope itself.
 
+
 def test_the_envelope_keeps_the_payload_bytes_and_refuses_what_it_does_not_prove(tmp_path):
     payload = b'{"schema": 1,  "cards": []}'  # odd spacing kept byte for byte
     envelope = signed("hotlist", payload)
     assert trust().open("hotlist", envelope).payload == payload
     refusals = {
         b'{"schema": 1, "cards": []}': "hotlist message refused: not signed by head office (not a signed envelope)",
-        envelope.replace(b'"cards": []', b'"cards": [{"card": "x"}]'):
-            "hotlist message refused: the signature does not match its content",
-        other_key(tmp_path).sign("hotlist", payload):
-            f"hotlist message refused: signed by unknown key {other_key_id(tmp_path)}",
+        envelope.replace(
+            b'"cards": []', b'"cards": [{"card": "x"}]'
+        ): "hotlist message refused: the signature does not match its content",
+        other_key(tmp_path).sign(
+            "hotlist", payload
+        ): f"hotlist message refused: signed by unknown key {other_key_id(tmp_path)}",
     }
     for data, text in refusals.items():
         with pytest.raises(SignatureError) as refused:
@@ -84,9 +111,11 @@ def test_the_envelope_keeps_the_payload_bytes_and_refuses_what_it_does_not_prove
     assert str(refused.value) == "rules message refused: the envelope is signed as a hotlist message"
     with pytest.raises(SignatureError) as refused:
         Trust({}, "/etc/loyalty/head-office.pub").open("hotlist", envelope)
-    assert str(refused.value) == ("hotlist message refused: no head-office public key to check it with "
-                                  "(/etc/loyalty/head-office.pub); provision with "
-                                  "`loyalty till provision --head-office-key`")
+    assert str(refused.value) == (
+        "hotlist message refused: no head-office public key to check it with "
+        "(/etc/loyalty/head-office.pub); provision with "
+        "`loyalty till provision --head-office-key`"
+    )
 
 
 def other_key_id(tmp_path) -> str:
@@ -99,15 +128,20 @@ def test_the_key_is_made_once_in_a_private_file(tmp_path):
     assert pub_path.read_text() == public + "\n"
     with pytest.raises(SignatureError) as again:
         make_key(path)
-    assert str(again.value) == (f"{path} exists already: head office has its key (public key in {path}.pub); "
-                                "a new key would make every till refuse what head office pushes")
+    assert str(again.value) == (
+        f"{path} exists already: head office has its key (public key in {path}.pub); "
+        "a new key would make every till refuse what head office pushes"
+    )
     with pytest.raises(SignatureError) as missing:
         Signer.load(tmp_path / "none.key")
-    assert str(missing.value) == (f"no head-office signing key at {tmp_path / 'none.key'}: make one with "
-                                  "`loyalty server keys` (or point LOYALTY_SIGNING_KEY at it)")
+    assert str(missing.value) == (
+        f"no head-office signing key at {tmp_path / 'none.key'}: make one with "
+        "`loyalty server keys` (or point LOYALTY_SIGNING_KEY at it)"
+    )
 
 
 # The server.
+
 
 @pytest.mark.timeout(60)
 def test_forged_rules_are_dead_lettered_by_the_server_and_the_signed_ones_learnt(tmp_path, mosquitto, caplog):
@@ -120,15 +154,19 @@ def test_forged_rules_are_dead_lettered_by_the_server_and_the_signed_ones_learnt
         assert uplink.wait_until(lambda u: u.dead_letters == 1, 10)
         assert uplink.rules_versions == 0
         # Signed by another key, then a genuine one.
-        stranger_publishes(mosquitto.port, topics.RULES,
-                           other_key(tmp_path).sign("rules", encode_bundle(add_version(None, FORGED)[0])))
+        stranger_publishes(
+            mosquitto.port, topics.RULES, other_key(tmp_path).sign("rules", encode_bundle(add_version(None, FORGED)[0]))
+        )
         assert uplink.wait_until(lambda u: u.dead_letters == 2, 10)
         genuine = signed("rules", encode_bundle(add_version(None, NEXT)[0]))
         publish_retained(parse_broker_url(mosquitto.url), topics.RULES, genuine, "test-rules", "rules")
         assert uplink.wait_until(lambda u: u.rules_versions == 1, 10)
         # A replay of an older signed message is refused.
-        older = signed("rules", encode_bundle(add_version(None, SHIPPED)[0]),
-                       issued_at=datetime.now(timezone.utc) - timedelta(days=1))
+        older = signed(
+            "rules",
+            encode_bundle(add_version(None, SHIPPED)[0]),
+            issued_at=datetime.now(timezone.utc) - timedelta(days=1),
+        )
         stranger_publishes(mosquitto.port, topics.RULES, older)
         assert uplink.wait_until(lambda u: u.dead_letters == 3, 10)
     finally:
@@ -141,12 +179,16 @@ def test_forged_rules_are_dead_lettered_by_the_server_and_the_signed_ones_learnt
         store.close()
     assert reasons[0] == "rules message refused: not signed by head office (not a signed envelope)"
     assert reasons[1] == f"rules message refused: signed by unknown key {other_key_id(tmp_path)}"
-    assert re.fullmatch(r"rules message refused: issued at \S+, older than the one held \(issued at \S+\): "
-                        r"a replayed message", reasons[2]), reasons[2]
+    assert re.fullmatch(
+        r"rules message refused: issued at \S+, older than the one held \(issued at \S+\): "
+        r"a replayed message",
+        reasons[2],
+    ), reasons[2]
     assert not [r for r in caplog.records if "rules_version_learnt" in r.getMessage() and "2026.9" in r.getMessage()]
 
 
 # A till.
+
 
 @pytest.mark.timeout(60)
 def test_forged_rules_are_refused_by_a_till_and_the_signed_ones_kept(tmp_path, mosquitto):
@@ -157,8 +199,13 @@ def test_forged_rules_are_refused_by_a_till_and_the_signed_ones_kept(tmp_path, m
     try:
         assert listener.received.wait(10)
         listener.received.clear()
-        publish_retained(parse_broker_url(mosquitto.url), topics.RULES,
-                         signed("rules", encode_bundle(add_version(None, NEXT)[0])), "test-rules", "rules")
+        publish_retained(
+            parse_broker_url(mosquitto.url),
+            topics.RULES,
+            signed("rules", encode_bundle(add_version(None, NEXT)[0])),
+            "test-rules",
+            "rules",
+        )
         assert listener.received.wait(10)
     finally:
         listener.stop()
@@ -190,10 +237,12 @@ def test_a_forged_hotlist_and_forged_offers_leave_the_till_as_it_was(tmp_path, m
     assert conn.execute("SELECT card, reason FROM hotlist").fetchall() == [(CARD, "stolen")]
     assert conn.execute("SELECT campaign FROM offers").fetchall() == [(7,)]
     refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
-    assert any("not signed by head office (not a signed envelope): the till keeps its previous list" in m
-               for m in refused)
-    assert any("not signed by head office (not a signed envelope): the till keeps its previous offers" in m
-               for m in refused)
+    assert any(
+        "not signed by head office (not a signed envelope): the till keeps its previous list" in m for m in refused
+    )
+    assert any(
+        "not signed by head office (not a signed envelope): the till keeps its previous offers" in m for m in refused
+    )
     assert any("a replayed message: the till keeps its previous list" in m for m in refused)
     with Journal(db, TERMINAL) as journal:
         assert sorted(signed_messages(journal.conn)) == ["hotlist", "offers"]

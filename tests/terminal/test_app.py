@@ -1,4 +1,5 @@
 """The cashier's screen driven by keys through Textual's pilot, on a real journal file."""
+
 import asyncio
 import functools
 import re
@@ -23,9 +24,11 @@ THRESHOLD = CHEQUES.threshold_points
 
 def pilot_test(fn):
     """Run an async pilot test in its own event loop (no async pytest plugin needed)."""
+
     @functools.wraps(fn)
     def run(*args, **kwargs):
         asyncio.run(fn(*args, **kwargs))
+
     return run
 
 
@@ -68,8 +71,9 @@ async def test_full_sale_with_card(db):
         await type_in(pilot, RAZORS)
         assert "TOTAL €18.17   items 4" in text_of(app, "#totals")
         await identify(app, pilot)
-        assert text_of(app, "#card") == ("card *********0018  customer\nbalance 0 points  (offline)\n"
-                                         f"next loyalty cheque in {THRESHOLD} points")
+        assert text_of(app, "#card") == (
+            f"card *********0018  customer\nbalance 0 points  (offline)\nnext loyalty cheque in {THRESHOLD} points"
+        )
         await pilot.press("f10")
         await type_in(pilot, "cash 50")
         assert text_of(app, "#message") == "ticket closed; change to give: €31.83"
@@ -77,7 +81,7 @@ async def test_full_sale_with_card(db):
         await pilot.pause(0.3)
         assert text_of(app, "#status").startswith("offline (no broker) | backlog 1 | last ack never | rules ")
     conn = sqlite3.connect(db)
-    (stored,), = conn.execute("SELECT text FROM receipts").fetchall()
+    ((stored,),) = conn.execute("SELECT text FROM receipts").fetchall()
     assert receipt.rstrip() == stored.rstrip()
     assert "S001-T01-00000001" in stored and "*********0018" in stored and "€31.83\n" in stored
     earned = conn.execute("SELECT sum(points) FROM ledger WHERE kind = 'earn' AND card = ?", (CARD,)).fetchone()[0]
@@ -91,8 +95,9 @@ async def test_redemption_refused_for_lack_of_points(db):
     async with app.run_test(size=SIZE) as pilot:
         await type_in(pilot, f"3*{OIL}")
         await identify(app, pilot)
-        assert text_of(app, "#card") == ("card *********0018  Ana\nbalance 120 points  (offline)\n"
-                                         f"next loyalty cheque in {THRESHOLD - 120} points")
+        assert text_of(app, "#card") == (
+            f"card *********0018  Ana\nbalance 120 points  (offline)\nnext loyalty cheque in {THRESHOLD - 120} points"
+        )
         await pilot.press("f6")
         await type_in(pilot, "500")
         assert text_of(app, "#message") == "not enough points: the card has 120 and 500 were asked; redeem at most 120"
@@ -151,8 +156,10 @@ async def test_return_reverses_points(db):
         assert "RETURN" in text_of(app, "#receipt")
         await pilot.press("f7")
         await type_in(pilot, "S001-T01-00000009")
-        assert text_of(app, "#message") == ("ticket S001-T01-00000009 is not in this till's journal: check the "
-                                           "number printed at the foot of the receipt, e.g. S001-T01-00000042")
+        assert text_of(app, "#message") == (
+            "ticket S001-T01-00000009 is not in this till's journal: check the "
+            "number printed at the foot of the receipt, e.g. S001-T01-00000042"
+        )
     conn = sqlite3.connect(db)
     lines = conn.execute("SELECT quantity, total_cents FROM lines WHERE ticket_id = 'S001-T01-00000002'").fetchall()
     assert lines == [(-2, -1084)]
@@ -168,8 +175,10 @@ async def test_blocked_card_is_shown(db):
     cardstate.replace_hotlist(app.session.journal.conn, {CARD: "lost"})
     async with app.run_test(size=SIZE) as pilot:
         await identify(app, pilot)
-        assert text_of(app, "#card") == ("card blocked (lost): card *********0018 is on the hot-list; keep the card "
-                                         "and send the customer to the welcome desk")
+        assert text_of(app, "#card") == (
+            "card blocked (lost): card *********0018 is on the hot-list; keep the card "
+            "and send the customer to the welcome desk"
+        )
         assert app.session.basket.card is None
 
 
@@ -183,10 +192,12 @@ async def test_loyalty_cheque_issued_and_printed(db):
         value = format_cents(CHEQUES.cheque_cents)
         assert text_of(app, "#card").endswith(f"\n2 loyalty cheques of €{value} available (F9)")
         await pilot.press("f9")
-        assert text_of(app, "#message") == (f"loyalty cheque: 2 x {value} EUR ({2 * THRESHOLD} points): "
-                                            "printed when the ticket closes")
-        assert text_of(app, "#card").endswith(f"next loyalty cheque in {THRESHOLD - 7} points\n"
-                                              f"redeemed on this ticket {2 * THRESHOLD}")
+        assert text_of(app, "#message") == (
+            f"loyalty cheque: 2 x {value} EUR ({2 * THRESHOLD} points): printed when the ticket closes"
+        )
+        assert text_of(app, "#card").endswith(
+            f"next loyalty cheque in {THRESHOLD - 7} points\nredeemed on this ticket {2 * THRESHOLD}"
+        )
         await pilot.press("f9")
         assert text_of(app, "#message") == f"the card has 7 points; a loyalty cheque needs {THRESHOLD}"
         await pilot.press("f10", "enter")

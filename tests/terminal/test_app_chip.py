@@ -1,4 +1,5 @@
 """A chip card inserted into the real reader stack (pcscd + vpcd + virtual card) shows on the sale screen."""
+
 import asyncio
 import functools
 import time
@@ -17,6 +18,7 @@ def pilot_test(fn):
     @functools.wraps(fn)
     def run(*args, **kwargs):
         asyncio.run(fn(*args, **kwargs))
+
     return run
 
 
@@ -34,8 +36,9 @@ async def wait_text(app, pilot, selector: str, prefix: str, timeout: float) -> s
 @pytest.mark.timeout(60)
 @pilot_test
 async def test_chip_card_inserted_shows_name_and_balance_and_blocked_card(tmp_path, card_slot, issuer_key):
-    app = TillApp(str(tmp_path / "till.db"), "S001-T01", reader=card_slot.reader,
-                  issuer_public_key=issuer_key.public_key())
+    app = TillApp(
+        str(tmp_path / "till.db"), "S001-T01", reader=card_slot.reader, issuer_public_key=issuer_key.public_key()
+    )
     conn = app.session.journal.conn
     cardstate.remember_balance(conn, NUMBER, 640, "2026-01-01T00:00:00+00:00", first_name="Ana")
     cardstate.replace_hotlist(conn, {BLOCKED: "stolen"})
@@ -54,6 +57,8 @@ async def test_chip_card_inserted_shows_name_and_balance_and_blocked_card(tmp_pa
         card_slot.remove(card)
         card_slot.insert(BLOCKED)
         refused = await wait_text(app, pilot, "#card", "card blocked", 10)
-        assert refused == ("card blocked (stolen): card *********0025 is on the hot-list; keep the card and send the "
-                           "customer to the welcome desk")
+        assert refused == (
+            "card blocked (stolen): card *********0025 is on the hot-list; keep the card and send the "
+            "customer to the welcome desk"
+        )
         assert app.session.basket.card == NUMBER  # the refused card replaced nothing

@@ -1,5 +1,6 @@
 """NF525 on the Textual screen, driven by the pilot: a void (F4) and a cancelled ticket (F3) journaled,
 training mode (Ctrl+T) printing "mode école", and the close-day key (F12) printing the Z report."""
+
 import pytest
 
 from programme.signing import new_private_key, private_key_pem

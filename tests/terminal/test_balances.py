@@ -1,4 +1,5 @@
 """The server tells a till the balances of the cards it sold to; the till adds only its later tickets."""
+
 import pytest
 
 from programme.ticket import make_line

@@ -73,12 +73,16 @@ def test_redemption_limited_to_due_and_offline_cap():
     assert (plan.points, plan.note) == (300, "only 300 points are needed to pay what is due")
     plan = plan_tender(rules, 500, balance=1000, due_cents=10_000, offline=True, redeemed_today=50)
     assert plan.points == 150
-    assert plan.note == ("offline cap: at most 200 points a day per card while the till is offline "
-                         "(50 already today), so 150 points are redeemed")
+    assert plan.note == (
+        "offline cap: at most 200 points a day per card while the till is offline "
+        "(50 already today), so 150 points are redeemed"
+    )
     with pytest.raises(RedemptionError) as err:
         plan_tender(rules, 10, balance=1000, due_cents=10_000, offline=True, redeemed_today=200)
-    assert str(err.value) == ("offline cap reached: a card may redeem at most 200 points a day while the till "
-                              "is offline, and 200 were already redeemed today; try again once online")
+    assert str(err.value) == (
+        "offline cap reached: a card may redeem at most 200 points a day while the till "
+        "is offline, and 200 were already redeemed today; try again once online"
+    )
 
 
 def test_the_rules_in_force_set_what_a_point_pays_and_the_minimum():
@@ -104,8 +108,10 @@ def test_offline_cap_for_cheques():
     check_offline_cap(rules, 500, offline=True, redeemed_today=300)
     with pytest.raises(RedemptionError) as err:
         check_offline_cap(rules, 500, offline=True, redeemed_today=301)
-    assert str(err.value) == ("offline cap: a card may redeem at most 800 points a day while the till is offline; "
-                              "301 already today, 500 needed; issue it once the till is back online")
+    assert str(err.value) == (
+        "offline cap: a card may redeem at most 800 points a day while the till is offline; "
+        "301 already today, 500 needed; issue it once the till is back online"
+    )
 
 
 def test_the_offline_cap_counts_from_the_stores_midnight(tmp_path):
@@ -123,6 +129,7 @@ def test_the_offline_cap_counts_from_the_stores_midnight(tmp_path):
     with Journal(tmp_path / "till.db", "S001-T01") as journal, journal.conn:
         journal.conn.executemany(
             "INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) VALUES (?, 'redeem', ?, 'points "
-            "tender', ?, NULL, ?)", [(card, -300, "a", "2026-01-15T22:50:00+00:00"),
-                                     (card, -120, "b", "2026-01-15T23:10:00+00:00")])
+            "tender', ?, NULL, ?)",
+            [(card, -300, "a", "2026-01-15T22:50:00+00:00"), (card, -120, "b", "2026-01-15T23:10:00+00:00")],
+        )
         assert redeemed_today(journal.conn, card, since) == 120

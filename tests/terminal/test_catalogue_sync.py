@@ -1,5 +1,6 @@
 """The catalogue from head office to the till over a real Mosquitto: imported from the ERP's CSV, kept in the
 till's journal, sold from offline at the price of the day; a bad file, a replay or another store's is refused."""
+
 import json
 import sqlite3
 import threading
@@ -33,12 +34,15 @@ def write_csv(tmp_path, name: str, text: str):
 
 
 def catalogue_csv(tmp_path, price_change: date) -> str:
-    return write_csv(tmp_path, "articles.csv", HEADER +
-                     f"{NUTELLA};Nutella 400 g;3,99;grocery;5,5;;;\n"
-                     f"{NUTELLA};Nutella 400 g;4,29;grocery;5,5;;{price_change.isoformat()};\n"
-                     f"{PRESS};Quotidien;2,80;press;2,1;;;\n"
-                     f"{COLA};Cola 1,5 L;1,79;drinks;5,5;S001;;\n"
-                     f"{COLA};Cola 1,5 L;1,99;drinks;5,5;S002;;\n")
+    return write_csv(
+        tmp_path,
+        "articles.csv",
+        HEADER + f"{NUTELLA};Nutella 400 g;3,99;grocery;5,5;;;\n"
+        f"{NUTELLA};Nutella 400 g;4,29;grocery;5,5;;{price_change.isoformat()};\n"
+        f"{PRESS};Quotidien;2,80;press;2,1;;;\n"
+        f"{COLA};Cola 1,5 L;1,79;drinks;5,5;S001;;\n"
+        f"{COLA};Cola 1,5 L;1,99;drinks;5,5;S002;;\n",
+    )
 
 
 def run(*args: str):
@@ -59,9 +63,14 @@ def test_an_imported_catalogue_reaches_the_till_which_sells_from_it_offline(engl
     db = str(tmp_path / "server.db")
     result = run("import", catalogue_csv(tmp_path, tomorrow), "--db", db, "--broker", mosquitto.url)
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output) == {"file": "articles.csv", "versions": [
-        {"scope": "S001", "version": 1, "articles": 1}, {"scope": "S002", "version": 1, "articles": 1},
-        {"scope": "all", "version": 1, "articles": 3}]}
+    assert json.loads(result.output) == {
+        "file": "articles.csv",
+        "versions": [
+            {"scope": "S001", "version": 1, "articles": 1},
+            {"scope": "S002", "version": 1, "articles": 1},
+            {"scope": "all", "version": 1, "articles": 3},
+        ],
+    }
 
     till_db = str(tmp_path / "till.db")
     session = TillSession(till_db, "S001-T01", cashier="alice")
@@ -87,9 +96,11 @@ def test_an_imported_catalogue_reaches_the_till_which_sells_from_it_offline(engl
     assert [(r.scope, r.version) for r in _versions(db)] == [("all", 1), ("S001", 1), ("S002", 1)]
     again = run("import", catalogue_csv(tmp_path, tomorrow), "--db", db, "--broker", mosquitto.url, "--store", "S001")
     assert again.exit_code == 1
-    assert again.output == ("Error: articles.csv refused, nothing changed:\n"
-                            "line 6, store: S002 is not the store imported (S001): leave it empty or import the file "
-                            "without --store\n")
+    assert again.output == (
+        "Error: articles.csv refused, nothing changed:\n"
+        "line 6, store: S002 is not the store imported (S001): leave it empty or import the file "
+        "without --store\n"
+    )
 
 
 def _versions(db):
@@ -107,15 +118,21 @@ def test_a_bad_file_changes_nothing_at_head_office_nor_on_the_broker(tmp_path, m
     db = str(tmp_path / "server.db")
     good = write_csv(tmp_path, "good.csv", HEADER + f"{NUTELLA};Nutella;3,99;grocery;5,5;;;\n")
     assert run("import", good, "--db", db, "--broker", mosquitto.url).exit_code == 0
-    bad = write_csv(tmp_path, "bad.csv", HEADER + f"{NUTELLA};Nutella;3,89;grocery;5,5;;;\n"
-                                                  f"3017620422004;Nutella;-1;grocery;5,5;;;\n"
-                                                  f"{PRESS};Quotidien;2,80;press;7;;;\n")
+    bad = write_csv(
+        tmp_path,
+        "bad.csv",
+        HEADER + f"{NUTELLA};Nutella;3,89;grocery;5,5;;;\n"
+        f"3017620422004;Nutella;-1;grocery;5,5;;;\n"
+        f"{PRESS};Quotidien;2,80;press;7;;;\n",
+    )
     result = run("import", bad, "--db", db, "--broker", mosquitto.url)
     assert result.exit_code == 1
-    assert result.output == ("Error: bad.csv refused, nothing changed:\n"
-                             "line 3, gtin: 3017620422004 has a wrong check digit: expected 3, got 4\n"
-                             "line 3, price: '-1' is negative: a price is 0 or more\n"
-                             "line 4, vat: '7' is not a French VAT rate: use 20, 10, 5,5 or 2,1\n")
+    assert result.output == (
+        "Error: bad.csv refused, nothing changed:\n"
+        "line 3, gtin: 3017620422004 has a wrong check digit: expected 3, got 4\n"
+        "line 3, price: '-1' is negative: a price is 0 or more\n"
+        "line 4, vat: '7' is not a French VAT rate: use 20, 10, 5,5 or 2,1\n"
+    )
     listed = run("list", "--db", db)
     assert [json.loads(line)["source"] for line in listed.output.splitlines()] == ["good.csv"]
     retained = Listener(mosquitto.port, topics.catalogue("all"))
@@ -133,22 +150,32 @@ def test_the_till_refuses_an_unsigned_a_replayed_or_another_stores_catalogue(tmp
     now = utc_now()
 
     def message(scope, version, issued_at, price=399):
-        payload = encode_version(CatalogueVersion(1, scope, version, now.isoformat(),
-                                                  [Article(NUTELLA, "Nutella", price, "grocery", 550)]))
+        payload = encode_version(
+            CatalogueVersion(1, scope, version, now.isoformat(), [Article(NUTELLA, "Nutella", price, "grocery", 550)])
+        )
         return signed("catalogue", payload, issued_at)
 
     assert catalogue_store.receive(conn, message("all", 2, now), now.isoformat(), trust(), "S001") == ("all", 2)
     refusals = [
-        (message("all", 1, now - timedelta(hours=1)),
-         f"catalogue message refused: issued at {(now - timedelta(hours=1)).isoformat()}, older than the one held "
-         f"(issued at {now.isoformat()}): a replayed message: the till keeps its catalogue"),
+        (
+            message("all", 1, now - timedelta(hours=1)),
+            f"catalogue message refused: issued at {(now - timedelta(hours=1)).isoformat()}, older than the one held "
+            f"(issued at {now.isoformat()}): a replayed message: the till keeps its catalogue",
+        ),
         (message("S002", 1, now), "catalogue message refused: it is store S002's, this till is in S001"),
-        (encode_version(CatalogueVersion(1, "all", 3, now.isoformat(), [])),
-         "catalogue message refused: not signed by head office (not a signed envelope): the till keeps its catalogue"),
-        (signed("offers", b"{}"),
-         "catalogue message refused: the envelope is signed as a offers message: the till keeps its catalogue"),
-        (signed("catalogue", b'{"schema": 1, "scope": "all", "version": 0, "imported_at": "", "articles": []}'),
-         "catalogue message not understood (Expected `int` >= 1 - at `$.version`): the till keeps its catalogue"),
+        (
+            encode_version(CatalogueVersion(1, "all", 3, now.isoformat(), [])),
+            "catalogue message refused: not signed by head office (not a signed envelope): "
+            "the till keeps its catalogue",
+        ),
+        (
+            signed("offers", b"{}"),
+            "catalogue message refused: the envelope is signed as a offers message: the till keeps its catalogue",
+        ),
+        (
+            signed("catalogue", b'{"schema": 1, "scope": "all", "version": 0, "imported_at": "", "articles": []}'),
+            "catalogue message not understood (Expected `int` >= 1 - at `$.version`): the till keeps its catalogue",
+        ),
     ]
     for data, text in refusals:
         with pytest.raises(TillError) as refused:
@@ -171,10 +198,23 @@ def test_a_raw_publisher_cannot_plant_a_catalogue(tmp_path, mosquitto):
     publisher = RawPublisher(mosquitto.port)
     try:
         assert listener.subscribed.wait(10)
-        publisher.publish(topics.catalogue("S001"), encode_version(
-            CatalogueVersion(1, "S001", 9, utc_now().isoformat(), [Article(NUTELLA, "Nutella", 1, "grocery", 550)])))
-        publisher.publish(topics.catalogue("all"), signed("catalogue", encode_version(
-            CatalogueVersion(1, "all", 1, utc_now().isoformat(), [Article(NUTELLA, "Nutella", 399, "grocery", 550)]))))
+        publisher.publish(
+            topics.catalogue("S001"),
+            encode_version(
+                CatalogueVersion(1, "S001", 9, utc_now().isoformat(), [Article(NUTELLA, "Nutella", 1, "grocery", 550)])
+            ),
+        )
+        publisher.publish(
+            topics.catalogue("all"),
+            signed(
+                "catalogue",
+                encode_version(
+                    CatalogueVersion(
+                        1, "all", 1, utc_now().isoformat(), [Article(NUTELLA, "Nutella", 399, "grocery", 550)]
+                    )
+                ),
+            ),
+        )
         assert listener.catalogue_updated.wait(10)
     finally:
         publisher.close()

@@ -1,5 +1,6 @@
 """Loyalty cheques at the till: each cheque issued is printed with its own serial (check digit, Code128 barcode);
 a cheque is taken as a tender by its serial only, never twice at one till, and offline under a cap."""
+
 import re
 import pytest
 
@@ -46,8 +47,9 @@ def test_a_cheque_tender_is_taken_by_its_number_only(session):
     session.scan(f"{OIL}@10.00")
     with pytest.raises(BasketError) as refused:
         session.pay("cheque", 500)
-    assert str(refused.value) == ("a loyalty cheque is taken by its number: type cheque then the 26 digits under "
-                                  "its barcode, or scan it")
+    assert str(refused.value) == (
+        "a loyalty cheque is taken by its number: type cheque then the 26 digits under its barcode, or scan it"
+    )
 
 
 def test_a_serial_with_a_wrong_check_digit_is_refused(session):
@@ -57,12 +59,14 @@ def test_a_serial_with_a_wrong_check_digit_is_refused(session):
     wrong = serial[:-1] + str((int(serial[-1]) + 1) % 10)
     with pytest.raises(RedemptionError) as refused:
         session.spend_cheque(wrong)
-    assert str(refused.value) == (f"loyalty cheque {wrong} has a wrong check digit: scan the barcode again or "
-                                  "check the digits typed")
+    assert str(refused.value) == (
+        f"loyalty cheque {wrong} has a wrong check digit: scan the barcode again or check the digits typed"
+    )
     with pytest.raises(RedemptionError) as refused:
         session.spend_cheque("12345")
-    assert str(refused.value) == ("12345 is not a loyalty cheque number: scan its barcode or type the 26 digits "
-                                  "under it")
+    assert str(refused.value) == (
+        "12345 is not a loyalty cheque number: scan its barcode or type the 26 digits under it"
+    )
 
 
 def test_offline_a_cheque_is_taken_under_the_cap_and_never_twice_at_this_till(session):
@@ -70,8 +74,10 @@ def test_offline_a_cheque_is_taken_under_the_cap_and_never_twice_at_this_till(se
     session.identify(CARD)
     session.scan(f"{OIL}@12.00")
     said = session.spend_cheque(serial)
-    assert said == (f"loyalty cheque {serial}: €5.00; offline: taken under the offline cap; head office checks "
-                    "it when the till syncs")
+    assert said == (
+        f"loyalty cheque {serial}: €5.00; offline: taken under the offline cap; head office checks "
+        "it when the till syncs"
+    )
     session.pay("cash")
     closed = session.close()
     assert [(t.kind, t.cents, t.serial) for t in closed.ticket.tenders][0] == ("cheque", 500, serial)
@@ -79,15 +85,18 @@ def test_offline_a_cheque_is_taken_under_the_cap_and_never_twice_at_this_till(se
     session.scan(f"{OIL}@12.00")
     with pytest.raises(RedeemError) as refused:
         session.spend_cheque(serial)
-    assert str(refused.value) == (f"loyalty cheque {serial} was already taken at this till (ticket {closed.ticket.id}):"
-                                  " a cheque pays once")
+    assert str(refused.value) == (
+        f"loyalty cheque {serial} was already taken at this till (ticket {closed.ticket.id}): a cheque pays once"
+    )
     # the cap: 20.00 EUR of cheques a day per card offline, 5.00 already taken
     big = cheque_serial("S001-T02", 8, 0, OFFLINE_CHEQUE_CAP_CENTS - 400)
     with pytest.raises(RedemptionError) as refused:
         session.spend_cheque(big)
     assert str(refused.value).startswith("offline cap: this till takes at most ")
-    assert str(refused.value).endswith(" in loyalty cheques a day per card while it cannot reach head office, "
-                                       "€5.00 already taken; take the cheque once the till is back online")
+    assert str(refused.value).endswith(
+        " in loyalty cheques a day per card while it cannot reach head office, "
+        "€5.00 already taken; take the cheque once the till is back online"
+    )
 
 
 def test_a_cheque_worth_more_than_is_due_pays_what_is_due(session):

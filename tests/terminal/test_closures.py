@@ -1,4 +1,5 @@
 """Closures at the till from its journal, and the signed archive of a period, through `loyalty till`."""
+
 import hashlib
 import json
 import sqlite3
@@ -30,13 +31,27 @@ def test_close_days_and_month_from_the_journal(till):
     assert d21["grand_totals"]["sales_cents"] == expected_all.sales_cents
     assert d21["grand_totals"]["points_earned"] == expected_all.points_earned
     assert month["period_totals"] == month["grand_totals"] == d21["grand_totals"]
-    again = run("till", "close-day", "--terminal", TILL, "--db", till["db"], "--key", till["key"],
-                "--date", "2026-11-21", ok=False)
+    again = run(
+        "till",
+        "close-day",
+        "--terminal",
+        TILL,
+        "--db",
+        till["db"],
+        "--key",
+        till["key"],
+        "--date",
+        "2026-11-21",
+        ok=False,
+    )
     assert again.exit_code == 1
-    assert again.output == ("Error: S001-T01: day 2026-11-21 is closed already, so 2026-11-21 cannot be closed now "
-                            "(closures go forward, once per period)\n")
-    checked = json.loads(run("till", "verify-closures", "--terminal", TILL, "--db", till["db"],
-                             "--key", till["key"]).output)
+    assert again.output == (
+        "Error: S001-T01: day 2026-11-21 is closed already, so 2026-11-21 cannot be closed now "
+        "(closures go forward, once per period)\n"
+    )
+    checked = json.loads(
+        run("till", "verify-closures", "--terminal", TILL, "--db", till["db"], "--key", till["key"]).output
+    )
     assert checked == {"terminal": TILL, "closures": 3, "problems": []}
 
 
@@ -62,48 +77,122 @@ def test_archive_round_trip(till):
     close(till, "close-day", "--date", "2026-11-21")
     close(till, "close-month", "--month", "2026-11")
     out = till["tmp"] / "S001-T01-2026-11.jsonl"
-    made = json.loads(run("till", "archive", "--terminal", TILL, "--db", till["db"], "--key", till["key"],
-                          "--period", "2026-11", "--out", out).output)
+    made = json.loads(
+        run(
+            "till",
+            "archive",
+            "--terminal",
+            TILL,
+            "--db",
+            till["db"],
+            "--key",
+            till["key"],
+            "--period",
+            "2026-11",
+            "--out",
+            out,
+        ).output
+    )
     assert (made["closures"], made["tickets"]) == (3, 5)
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [next(iter(line)) for line in lines] == ["archive"] + ["closure"] * 3 + ["ticket"] * 5
     with Journal(till["db"], TILL) as journal:
         assert [c["closure"]["number"] for c in lines[1:4]] == [c.number for c in closures(journal)]
     checked = json.loads(run("till", "verify-archive", out, "--public-key", till["public_key"]).output)
-    assert checked == {"archive": str(out), "ok": True, "terminal": TILL, "period": "2026-11", "closures": 3,
-                       "tickets": 5, "key": "given"}
+    assert checked == {
+        "archive": str(out),
+        "ok": True,
+        "terminal": TILL,
+        "period": "2026-11",
+        "closures": 3,
+        "tickets": 5,
+        "key": "given",
+    }
     # The 21st alone carries the 20th's closure, so its link and grand totals are checked too.
     day = till["tmp"] / "day.jsonl"
-    run("till", "archive", "--terminal", TILL, "--db", till["db"], "--key", till["key"], "--period", "2026-11-21",
-        "--out", day)
+    run(
+        "till",
+        "archive",
+        "--terminal",
+        TILL,
+        "--db",
+        till["db"],
+        "--key",
+        till["key"],
+        "--period",
+        "2026-11-21",
+        "--out",
+        day,
+    )
     assert json.loads(run("till", "verify-archive", day).output)["closures"] == 2
 
 
 def test_a_tampered_archive_is_refused(till):
     close(till, "close-month", "--month", "2026-11")
     out = till["tmp"] / "nov.jsonl"
-    run("till", "archive", "--terminal", TILL, "--db", till["db"], "--key", till["key"], "--period", "2026-11",
-        "--out", out)
+    run(
+        "till",
+        "archive",
+        "--terminal",
+        TILL,
+        "--db",
+        till["db"],
+        "--key",
+        till["key"],
+        "--period",
+        "2026-11",
+        "--out",
+        out,
+    )
     signed = json.loads((till["tmp"] / "nov.jsonl.sig").read_text())["sha256"]
     out.write_text(out.read_text().replace('"cents":', '"cents":1', 1))
     actual = hashlib.sha256(out.read_bytes()).hexdigest()
     result = run("till", "verify-archive", out, "--public-key", till["public_key"], ok=False)
     assert result.exit_code == 1
-    assert result.output == (f"Error: nov.jsonl was altered after it was signed: its SHA-256 is {actual}, "
-                             f"the signature covers {signed}\n")
+    assert result.output == (
+        f"Error: nov.jsonl was altered after it was signed: its SHA-256 is {actual}, the signature covers {signed}\n"
+    )
     other = json.loads(run("till", "provision", "--terminal", "S001-T02", "--key-dir", till["tmp"] / "k2").output)
     (till["tmp"] / "nov2.jsonl").write_bytes(b"")
     unsigned = run("till", "verify-archive", till["tmp"] / "nov2.jsonl", ok=False)
     assert unsigned.output == "Error: no signature beside nov2.jsonl: nov2.jsonl.sig should be next to it\n"
-    run("till", "archive", "--terminal", TILL, "--db", till["db"], "--key", till["key"], "--period", "2026-11",
-        "--out", out)
+    run(
+        "till",
+        "archive",
+        "--terminal",
+        TILL,
+        "--db",
+        till["db"],
+        "--key",
+        till["key"],
+        "--period",
+        "2026-11",
+        "--out",
+        out,
+    )
     foreign = run("till", "verify-archive", out, "--public-key", other["public_key"], ok=False)
-    assert foreign.output == ("Error: nov.jsonl: the signature is not the till's (made by another key, or altered); "
-                              "do not trust this archive\n")
+    assert foreign.output == (
+        "Error: nov.jsonl: the signature is not the till's (made by another key, or altered); "
+        "do not trust this archive\n"
+    )
 
 
 def test_an_unclosed_period_cannot_be_archived(till):
-    result = run("till", "archive", "--terminal", TILL, "--db", till["db"], "--key", till["key"],
-                 "--period", "2026-11", "--out", till["tmp"] / "x.jsonl", ok=False)
-    assert result.output == ("Error: month 2026-11 of S001-T01 is not closed: run `loyalty till close-month` "
-                             "for it first\n")
+    result = run(
+        "till",
+        "archive",
+        "--terminal",
+        TILL,
+        "--db",
+        till["db"],
+        "--key",
+        till["key"],
+        "--period",
+        "2026-11",
+        "--out",
+        till["tmp"] / "x.jsonl",
+        ok=False,
+    )
+    assert result.output == (
+        "Error: month 2026-11 of S001-T01 is not closed: run `loyalty till close-month` for it first\n"
+    )

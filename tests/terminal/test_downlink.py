@@ -1,4 +1,5 @@
 """The retained hot-list from head office replaces the till's list, and the screen then refuses the card."""
+
 import asyncio
 import sqlite3
 
@@ -23,9 +24,16 @@ LOST, STOLEN = "2900000000018", "2900000000025"
 
 def hotlist_payload(cards: dict[str, str]) -> bytes:
     """The shape server.ingest.hotlist publishes, in head office's signed envelope."""
-    return signed("hotlist", msgspec.json.encode({
-        "schema": 1, "published_at": "2026-03-14T12:00:00+00:00",
-        "cards": [{"card": c, "status": s, "since": "2026-03-01"} for c, s in cards.items()]}))
+    return signed(
+        "hotlist",
+        msgspec.json.encode(
+            {
+                "schema": 1,
+                "published_at": "2026-03-14T12:00:00+00:00",
+                "cards": [{"card": c, "status": s, "since": "2026-03-01"} for c, s in cards.items()],
+            }
+        ),
+    )
 
 
 def apply_hotlist(conn, data: bytes) -> int:
@@ -39,8 +47,10 @@ def test_apply_replaces_the_list_and_refuses_bad_messages(tmp_path):
         assert journal.conn.execute("SELECT card, reason FROM hotlist").fetchall() == [(STOLEN, "stolen")]
         with pytest.raises(TillError) as err:
             apply_hotlist(journal.conn, signed("hotlist", b'{"schema": 2, "cards": []}'))
-        assert str(err.value) == ("hot-list schema 2 is not known to this till (1 expected): the till keeps its "
-                                  "previous list; update the till software")
+        assert str(err.value) == (
+            "hot-list schema 2 is not known to this till (1 expected): the till keeps its "
+            "previous list; update the till software"
+        )
         assert journal.conn.execute("SELECT count(*) FROM hotlist").fetchone() == (1,)
 
 

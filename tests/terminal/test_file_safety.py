@@ -1,5 +1,6 @@
 """The till's files on disk: the journal (and its WAL files) and the archives it exports are private (0600);
 an archive is never written through a link nor left half-written, and is read only when it is a regular file."""
+
 import os
 
 import pytest
@@ -20,7 +21,10 @@ def test_the_journal_and_its_wal_files_are_private(tmp_path):
     with Journal(tmp_path / "till.db", TILL) as journal:
         sell(journal, [make_line("3017620422003", 3, 250)], CARD)
         assert {name: mode(tmp_path / name) for name in ("till.db", "till.db-wal", "till.db-shm")} == {
-            "till.db": 0o600, "till.db-wal": 0o600, "till.db-shm": 0o600}
+            "till.db": 0o600,
+            "till.db-wal": 0o600,
+            "till.db-shm": 0o600,
+        }
 
 
 @pytest.fixture
@@ -31,8 +35,20 @@ def closed_till(tmp_path, monkeypatch):
 
 
 def archive_args(till, out):
-    return ("till", "archive", "--terminal", TILL, "--db", till["db"], "--key", till["key"], "--period", "2026-11",
-            "--out", out)
+    return (
+        "till",
+        "archive",
+        "--terminal",
+        TILL,
+        "--db",
+        till["db"],
+        "--key",
+        till["key"],
+        "--period",
+        "2026-11",
+        "--out",
+        out,
+    )
 
 
 def test_an_archive_and_its_signature_are_private(closed_till):
@@ -48,13 +64,16 @@ def test_an_archive_is_never_written_through_a_symlink(closed_till):
     before = sorted(os.listdir(tmp))
     result = run(*archive_args(closed_till, tmp / "nov.jsonl"), ok=False)
     assert result.exit_code == 1
-    assert result.output == (f"Error: {tmp / 'nov.jsonl'} is a symbolic link: give the path of a new file, "
-                             "an archive is never written through a link\n")
+    assert result.output == (
+        f"Error: {tmp / 'nov.jsonl'} is a symbolic link: give the path of a new file, "
+        "an archive is never written through a link\n"
+    )
     assert (tmp / "elsewhere").read_bytes() == b"not yours" and sorted(os.listdir(tmp)) == before
 
 
 def test_verify_archive_refuses_what_is_not_a_regular_file():
     result = run("till", "verify-archive", "/dev/zero", ok=False)
     assert result.exit_code == 1
-    assert result.output == ("Error: /dev/zero is not a regular file: give an archive written by "
-                             "`loyalty till archive`\n")
+    assert result.output == (
+        "Error: /dev/zero is not a regular file: give an archive written by `loyalty till archive`\n"
+    )

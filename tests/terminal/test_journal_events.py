@@ -1,5 +1,6 @@
 """NF525 at the till: line voids, cancelled tickets, reprints and training tickets are journaled as signed,
 chained events (programme/journal_event.py); a tampered or removed event breaks the chain's verification."""
+
 import sqlite3
 
 import msgspec
@@ -64,7 +65,9 @@ def test_each_reprint_prints_its_copy_number_and_is_a_signed_event(session, key)
     assert session.copies(closed.ticket.id) == 2
     reprints = session.journal.events()
     assert [(e.kind, e.ticket_id, e.copy, e.after_seq) for e in reprints] == [
-        ("reprint", closed.ticket.id, 1, 1), ("reprint", closed.ticket.id, 2, 1)]
+        ("reprint", closed.ticket.id, 1, 1),
+        ("reprint", closed.ticket.id, 2, 1),
+    ]
     assert verify_chain(reprints, key[0].public_key()) == []
 
 
@@ -116,10 +119,12 @@ def test_the_journal_is_append_only_and_a_tampered_event_breaks_the_chain(sessio
         "event 2 of the events chain of S001-T01 (ticket_cancel): the signature does not match its content "
         "(altered after the till signed it, or signed by another key)",
         f"event 3 of the events chain of S001-T01: the chain is broken (it names {third.prev_hash[:12]}..., "
-        f"the previous event hashes to {event_hash(lowered)[:12]}...)"]
+        f"the previous event hashes to {event_hash(lowered)[:12]}...)",
+    ]
     tamper(db, "DELETE FROM till_events WHERE seq = 2")
     assert verify_chain(session.journal.events(), None) == [
-        "event 3 of the events chain of S001-T01: event 2 of its chain is missing before it"]
+        "event 3 of the events chain of S001-T01: event 2 of its chain is missing before it"
+    ]
 
 
 def test_a_till_without_its_key_cannot_close_the_day(tmp_path):
@@ -129,7 +134,8 @@ def test_a_till_without_its_key_cannot_close_the_day(tmp_path):
     try:
         with pytest.raises(TillError) as err:
             till.close_day()
-        assert str(err.value) == ("this till has no signing key: provision it (loyalty till provision) before "
-                                  "closing a day")
+        assert str(err.value) == (
+            "this till has no signing key: provision it (loyalty till provision) before closing a day"
+        )
     finally:
         till.close_session()

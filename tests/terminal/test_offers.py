@@ -1,6 +1,7 @@
 """Head office's targeted offers at the till: kept from the retained message, applied at the sale once per
 card (bonus points through the rules engine as `offer:<campaign id>`, or a loyalty cheque), shown on the
 card panel and printed on the receipt by the campaign's name."""
+
 import asyncio
 import sqlite3
 from datetime import timedelta
@@ -33,13 +34,30 @@ TODAY = local_day(default_rules(), utc_now())  # the store's day: the rules' tim
 LINES = [make_line("3017620422003", 2, 1000, category="grocery")]  # 20.00 EUR: 20 base points
 
 
-def offer(campaign: int, kind: str = "bonus_points", *, cards=(TARGET,), starts=None, ends=None, stores=(),
-          points: int = 300, cheque_cents: int = 0, name: str | None = None) -> dict:
+def offer(
+    campaign: int,
+    kind: str = "bonus_points",
+    *,
+    cards=(TARGET,),
+    starts=None,
+    ends=None,
+    stores=(),
+    points: int = 300,
+    cheque_cents: int = 0,
+    name: str | None = None,
+) -> dict:
     """One offer as server.analytics.campaigns.offers_payload publishes it (target cards only)."""
-    return {"campaign": campaign, "name": name or f"campaign {campaign}", "kind": kind,
-            "points": points if kind == "bonus_points" else 0, "cheque_cents": cheque_cents,
-            "starts": (starts or TODAY - timedelta(days=1)).isoformat(),
-            "ends": (ends or TODAY + timedelta(days=1)).isoformat(), "stores": list(stores), "cards": list(cards)}
+    return {
+        "campaign": campaign,
+        "name": name or f"campaign {campaign}",
+        "kind": kind,
+        "points": points if kind == "bonus_points" else 0,
+        "cheque_cents": cheque_cents,
+        "starts": (starts or TODAY - timedelta(days=1)).isoformat(),
+        "ends": (ends or TODAY + timedelta(days=1)).isoformat(),
+        "stores": list(stores),
+        "cards": list(cards),
+    }
 
 
 def apply_offers(conn, data: bytes) -> int:
@@ -48,8 +66,10 @@ def apply_offers(conn, data: bytes) -> int:
 
 def payload(*offers: dict) -> bytes:
     """The message as head office pushes it: in its signed envelope."""
-    return signed("offers", msgspec.json.encode({"schema": 1, "published_at": "2026-01-15T09:00:00+00:00",
-                                                 "offers": list(offers)}))
+    return signed(
+        "offers",
+        msgspec.json.encode({"schema": 1, "published_at": "2026-01-15T09:00:00+00:00", "offers": list(offers)}),
+    )
 
 
 def earned(ticket) -> dict[str, int]:
@@ -68,23 +88,34 @@ def test_the_last_message_replaces_the_offers_and_a_bad_one_keeps_them(journal):
     assert apply_offers(journal.conn, payload(offer(3))) == 1
     assert [o.campaign for o in offers_for_card(journal.conn, TARGET, TODAY, "S001")] == [3]
     assert offers_for_card(journal.conn, OTHER, TODAY, "S001") == []
-    bad = [(signed("offers", b'{"schema": 1, "offers": [{"campaign": 4}]}'),
+    bad = [
+        (
+            signed("offers", b'{"schema": 1, "offers": [{"campaign": 4}]}'),
             "offers message not understood (Object missing required field `name` - at `$.offers[0]`): "
-            "the till keeps its previous offers"),
-           (signed("offers", b'{"schema": 2, "offers": []}'),
-            "offers message not understood (schema 2 (1 expected)): the till keeps its previous offers"),
-           (payload(offer(5, points=0)),
+            "the till keeps its previous offers",
+        ),
+        (
+            signed("offers", b'{"schema": 2, "offers": []}'),
+            "offers message not understood (schema 2 (1 expected)): the till keeps its previous offers",
+        ),
+        (
+            payload(offer(5, points=0)),
             "offers message not understood (campaign 5: a bonus points offer needs points above 0): "
-            "the till keeps its previous offers"),
-           (signed("offers", b"[]"), "offers message not understood (Expected `object`, got `array`): "
-                                     "the till keeps its previous offers")]
+            "the till keeps its previous offers",
+        ),
+        (
+            signed("offers", b"[]"),
+            "offers message not understood (Expected `object`, got `array`): the till keeps its previous offers",
+        ),
+    ]
     for message, text in bad:
         with pytest.raises(TillError) as refused:
             apply_offers(journal.conn, message)
         assert str(refused.value) == text
     assert [o.campaign for o in offers_for_card(journal.conn, TARGET, TODAY, "S001")] == [3]
-    plan = journal.conn.execute("EXPLAIN QUERY PLAN SELECT campaign FROM offer_cards WHERE card = ?",
-                                (TARGET,)).fetchall()
+    plan = journal.conn.execute(
+        "EXPLAIN QUERY PLAN SELECT campaign FROM offer_cards WHERE card = ?", (TARGET,)
+    ).fetchall()
     assert "USING PRIMARY KEY" in plan[0][-1]  # a look-up by card is an index hit
 
 
@@ -103,11 +134,15 @@ def test_a_target_card_earns_the_offer_once_and_others_do_not(journal):
 
 
 def test_an_offer_over_or_for_another_store_is_not_applied(journal):
-    apply_offers(journal.conn, payload(
-        offer(1, ends=TODAY - timedelta(days=1), starts=TODAY - timedelta(days=30)),
-        offer(2, starts=TODAY + timedelta(days=1), ends=TODAY + timedelta(days=9)),
-        offer(3, stores=["S002"]),
-        offer(4, stores=["S002", "S001"], points=50)))
+    apply_offers(
+        journal.conn,
+        payload(
+            offer(1, ends=TODAY - timedelta(days=1), starts=TODAY - timedelta(days=30)),
+            offer(2, starts=TODAY + timedelta(days=1), ends=TODAY + timedelta(days=9)),
+            offer(3, stores=["S002"]),
+            offer(4, stores=["S002", "S001"], points=50),
+        ),
+    )
     assert [o.campaign for o in offers_for_card(journal.conn, TARGET, TODAY, "S001")] == [4]
     assert {rule for rule in earned(sell(journal, LINES, TARGET)) if rule.startswith("offer:")} == {"offer:4"}
 
@@ -115,18 +150,23 @@ def test_an_offer_over_or_for_another_store_is_not_applied(journal):
 def test_a_cheque_offer_is_issued_once_and_printed_by_its_name(tmp_path):
     session = TillSession(tmp_path / "till.db", "S001-T01")
     try:
-        apply_offers(session.journal.conn, payload(
-            offer(9, "cheque", cheque_cents=500, name="Spring cheque"),
-            offer(10, points=150, name="Welcome back")))
+        apply_offers(
+            session.journal.conn,
+            payload(
+                offer(9, "cheque", cheque_cents=500, name="Spring cheque"), offer(10, points=150, name="Welcome back")
+            ),
+        )
         session.scan("3017620422003@10.00")
         session.identify(TARGET)
         assert [o.campaign for o in session.offers] == [9, 10]
         session.pay("cash")
         with use_language("en"):
             closed = session.close()
-        assert ("  base                                  10\n"
-                "  offer Welcome back                   150\n"
-                "  offer Spring cheque         cheque €5.00\n") in closed.receipt
+        assert (
+            "  base                                  10\n"
+            "  offer Welcome back                   150\n"
+            "  offer Spring cheque         cheque €5.00\n"
+        ) in closed.receipt
         offer_entries = [(e.kind, e.rule, e.points, e.line) for e in closed.ticket.points if e.rule.startswith("offer")]
         assert offer_entries == [("earn", "offer:10", 150, None), ("earn", "offer:9", 0, None)]
         assert len(closed.cheques) == 1 and "value                                €5.00" in closed.cheques[0]
@@ -143,8 +183,9 @@ def test_a_cheque_offer_is_issued_once_and_printed_by_its_name(tmp_path):
 @pytest.mark.timeout(60)
 def test_retained_offers_reach_the_card_panel(tmp_path, mosquitto):
     publisher = RawPublisher(mosquitto.port)
-    publisher.client.publish(topics.OFFERS, payload(offer(3, name="January bonus", points=300)),
-                             qos=1, retain=True).wait_for_publish(10)
+    publisher.client.publish(
+        topics.OFFERS, payload(offer(3, name="January bonus", points=300)), qos=1, retain=True
+    ).wait_for_publish(10)
     publisher.close()
     db = str(tmp_path / "till.db")
     Journal(db, "S001-T01").close()

@@ -1,4 +1,5 @@
 """The till keeps selling with the broker down, caps redemption offline, and catches up when it is back."""
+
 import asyncio
 import functools
 import time
@@ -58,14 +59,16 @@ def pilot_test(fn):
     @functools.wraps(fn)
     def run(*args, **kwargs):
         asyncio.run(fn(*args, **kwargs))
+
     return run
 
 
 @pytest.mark.timeout(90)
 @pilot_test
 async def test_fifty_sales_offline_then_all_synced(tmp_path, mosquitto, monkeypatch):
-    capped = msgspec.structs.replace(default_rules(), redemption=msgspec.structs.replace(
-        default_rules().redemption, offline_daily_cap_points=CAP))
+    capped = msgspec.structs.replace(
+        default_rules(), redemption=msgspec.structs.replace(default_rules().redemption, offline_daily_cap_points=CAP)
+    )
     monkeypatch.setattr("terminal.till.TillSession.rules", lambda self: capped)
     monkeypatch.setattr(sync_mqtt, "RECONNECT_MAX_DELAY", 0.5)
     server_db = tmp_path / "server.db"
@@ -78,10 +81,12 @@ async def test_fifty_sales_offline_then_all_synced(tmp_path, mosquitto, monkeypa
             mosquitto.stop()
             await wait_status(app, pilot, "offline | ", 15)
             notes = sell_offline(app, 50)
-            assert notes == [f"offline cap: at most {CAP} points a day per card while the till is offline "
-                             f"(0 already today), so {CAP} points are redeemed"]
+            assert notes == [
+                f"offline cap: at most {CAP} points a day per card while the till is offline "
+                f"(0 already today), so {CAP} points are redeemed"
+            ]
             await pilot.pause(0.3)
-            assert (await wait_status(app, pilot, "offline | backlog 50 | last ack never", 5))
+            assert await wait_status(app, pilot, "offline | backlog 50 | last ack never", 5)
             mosquitto.start()
             app.wake_sync()
             status = await wait_status(app, pilot, "online | backlog 0 | last ack ", 45)

@@ -1,6 +1,7 @@
 """Receipts a French store can hand out: French amounts with plain spaces, the VAT table, the bytes a printer
 gets (CP858 for the € sign), AGEC (printed on request; durable goods and refunds at once) and the store's legal
 mentions."""
+
 from datetime import datetime, timezone
 
 import pytest
@@ -18,13 +19,27 @@ EVENING = datetime(2026, 7, 14, 19, 5, tzinfo=timezone.utc)  # 21:05 in Paris (s
 
 
 def big_ticket() -> Ticket:
-    lines = [make_line(NUTELLA, 300, 399, "grocery", "Nutella 400 g", vat_rate=550),
-             make_line("5000112637922", 1, 11999, "electronics", "Casque audio", vat_rate=2000),
-             make_line("96385074", 1, 280, "press", "Quotidien", vat_rate=210)]
+    lines = [
+        make_line(NUTELLA, 300, 399, "grocery", "Nutella 400 g", vat_rate=550),
+        make_line("5000112637922", 1, 11999, "electronics", "Casque audio", vat_rate=2000),
+        make_line("96385074", 1, 280, "press", "Quotidien", vat_rate=210),
+    ]
     total = sum(line.total_cents for line in lines)
-    return Ticket(id="S001-T01-00000042", terminal="S001-T01", seq=42, store="S001", cashier="alice",
-                  opened_at=EVENING, closed_at=EVENING, lines=lines, tenders=[Tender("bank_card", total)],
-                  total_cents=total, card=None, points=[], rules_version="2026.1")
+    return Ticket(
+        id="S001-T01-00000042",
+        terminal="S001-T01",
+        seq=42,
+        store="S001",
+        cashier="alice",
+        opened_at=EVENING,
+        closed_at=EVENING,
+        lines=lines,
+        tenders=[Tender("bank_card", total)],
+        total_cents=total,
+        card=None,
+        points=[],
+        rules_version="2026.1",
+    )
 
 
 def test_a_french_receipt_shows_paris_time_and_amounts_with_plain_spaces(monkeypatch):
@@ -43,7 +58,8 @@ def test_the_vat_table_has_a_row_per_rate_and_adds_up_to_the_ticket():
             "A 20%         €99.99     €20.00    €119.99",
             "C 5.5%     €1,134.60     €62.40  €1,197.00",
             "D 2.1%         €2.74      €0.06      €2.80",
-            "total      €1,237.33     €82.46  €1,319.79"]
+            "total      €1,237.33     €82.46  €1,319.79",
+        ]
     assert big_ticket().total_cents == 131979
 
 
@@ -92,16 +108,26 @@ def test_the_store_settings_are_read_beside_the_till_key_and_checked(tmp_path, m
     key = tmp_path / "S001-T01.key"
     assert load_settings(key) is None
     (tmp_path / "store.toml").write_text(GOOD)
-    assert load_settings(key) == StoreSettings("Supermarché du Centre", ("12 rue de la Paix", "75002 Paris"),
-                                               "73282932000074", "FR44732829320")
-    bad = [(GOOD.replace("00074", "00075"), "store.toml: siret '732 829 320 00075' is not a SIRET (14 digits with a "
-                                            "valid key): copy it from the store's Kbis"),
-           (GOOD.replace("FR 44", "FR 45"), "store.toml: vat_number 'FR 45 732829320' is not a French VAT number (FR, "
-                                            "2-digit key, SIREN)"),
-           (GOOD.replace('"FR 44 732829320"', '"FR64443061841"'),
-            "store.toml: vat_number FR64443061841 is not the one of SIRET 73282932000074 (SIREN 732829320)"),
-           (GOOD + "phone = 1\n", "store.toml: unknown field 'phone': the fields are name, address, siret, vat_number"),
-           ('name = ""\n', "store.toml: name must be the store's name, 1 to 42 characters")]
+    assert load_settings(key) == StoreSettings(
+        "Supermarché du Centre", ("12 rue de la Paix", "75002 Paris"), "73282932000074", "FR44732829320"
+    )
+    bad = [
+        (
+            GOOD.replace("00074", "00075"),
+            "store.toml: siret '732 829 320 00075' is not a SIRET (14 digits with a "
+            "valid key): copy it from the store's Kbis",
+        ),
+        (
+            GOOD.replace("FR 44", "FR 45"),
+            "store.toml: vat_number 'FR 45 732829320' is not a French VAT number (FR, 2-digit key, SIREN)",
+        ),
+        (
+            GOOD.replace('"FR 44 732829320"', '"FR64443061841"'),
+            "store.toml: vat_number FR64443061841 is not the one of SIRET 73282932000074 (SIREN 732829320)",
+        ),
+        (GOOD + "phone = 1\n", "store.toml: unknown field 'phone': the fields are name, address, siret, vat_number"),
+        ('name = ""\n', "store.toml: name must be the store's name, 1 to 42 characters"),
+    ]
     for text, error in bad:
         with pytest.raises(TillError) as refused:
             parse_settings(text)

@@ -1,6 +1,7 @@
 """What head office answers a till, through a real Mosquitto: a till over its request allowance is refused (and
 logged), a till asking about card after card is refused past a few distinct cards, and a ticket is given only
 to a till of the store that sold it."""
+
 from __future__ import annotations
 
 import json
@@ -69,13 +70,16 @@ def test_a_till_over_its_allowance_is_refused_and_head_office_logs_it(office, as
     till = ask("S001-T02")
     answers = [till.ask("balance", card=CARD) for _ in range(4)]
     assert [a.found for a in answers] == [True, True, True, False]
-    message = ("too many requests from till S001-T02: head office answers at most 3 at once and 1 a minute per "
-               "till; wait a few seconds and ask again")
+    message = (
+        "too many requests from till S001-T02: head office answers at most 3 at once and 1 a minute per "
+        "till; wait a few seconds and ask again"
+    )
     assert (answers[3].message, answers[3].balance) == (message, None)
     assert ask("S001-T03").ask("balance", card=CARD).found  # another till has its own allowance
     assert office.uplink.refused == 1
-    assert refusals(caplog) == [{"event": "request_refused", "terminal": "S001-T02", "kind": "balance",
-                                 "reason": message}]
+    assert refusals(caplog) == [
+        {"event": "request_refused", "terminal": "S001-T02", "kind": "balance", "reason": message}
+    ]
 
 
 @pytest.mark.timeout(60)
@@ -85,9 +89,12 @@ def test_a_till_asking_about_card_after_card_is_refused(office, ask, monkeypatch
     assert [till.ask("balance", card=c).balance.card for c in [CARD, *OTHER_CARDS[:2]]] == [CARD, *OTHER_CARDS[:2]]
     refused = till.ask("balance", card=OTHER_CARDS[2])
     assert (refused.found, refused.balance, refused.message) == (
-        False, None, "too many different cards asked from till S001-T02: head office answers about at most 3 cards "
-                     "per till in 10 minutes, each presented at the till; the balance is shown offline, try again "
-                     "in a few minutes")
+        False,
+        None,
+        "too many different cards asked from till S001-T02: head office answers about at most 3 cards "
+        "per till in 10 minutes, each presented at the till; the balance is shown offline, try again "
+        "in a few minutes",
+    )
     assert till.ask("balance", card=CARD).found  # a card presented a moment ago is still answered
     refused = till.ask("reserve", card=OTHER_CARDS[3], points=10, after_seq=0)  # a reservation names a card too
     assert (refused.kind, refused.found, refused.reservation) == ("reserve", False, None)
@@ -104,8 +111,10 @@ def test_a_ticket_is_given_only_to_a_till_of_the_store_that_sold_it(office, ask,
     reply = ask("S001-T02").ask("ticket", ticket_id="S001-T01-00000001")
     assert (reply.found, reply.message) == (True, None)
     reply = ask("S002-T01").ask("ticket", ticket_id="S001-T01-00000001")
-    message = ("ticket S001-T01-00000001 was sold in store S001: a return is taken in the store that sold it; "
-               "send the customer to store S001")
+    message = (
+        "ticket S001-T01-00000001 was sold in store S001: a return is taken in the store that sold it; "
+        "send the customer to store S001"
+    )
     assert (reply.found, reply.message, bytes(reply.ticket)) == (False, message, b"null")
     session = TillSession(str(tmp_path / "till-c.db"), "S002-T01", online=lambda: True, requester=ask("S002-T01"))
     try:
@@ -179,8 +188,14 @@ def account(made, user: str):
     from sync.broker_config import read_password
     from sync.broker_url import BrokerUrl
 
-    return BrokerUrl(host="127.0.0.1", port=made.port, tls=True, username=user,
-                     password=read_password(made.directory, user), ca_file=str(made.ca_file))
+    return BrokerUrl(
+        host="127.0.0.1",
+        port=made.port,
+        tls=True,
+        username=user,
+        password=read_password(made.directory, user),
+        ca_file=str(made.ca_file),
+    )
 
 
 @pytest.mark.timeout(60)
@@ -201,8 +216,10 @@ def test_on_the_hardened_broker_a_till_cannot_ask_in_another_tills_name(secure_c
             assert till.ready.wait(10)
         assert tills["S001-T02"].ask("ticket", ticket_id="S001-T01-00000001").found
         refused = tills["S002-T01"].ask("ticket", ticket_id="S001-T01-00000001")
-        assert refused.message == ("ticket S001-T01-00000001 was sold in store S001: a return is taken in the store "
-                                   "that sold it; send the customer to store S001")
+        assert refused.message == (
+            "ticket S001-T01-00000001 was sold in store S001: a return is taken in the store "
+            "that sold it; send the customer to store S001"
+        )
         caplog.set_level(logging.INFO, logger="loyalty.uplink")
         # S002-T01's account publishes as S001-T02, then as itself: the broker drops the first (ACL).
         raw = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="t-spoof")

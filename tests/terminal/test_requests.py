@@ -1,4 +1,5 @@
 """The till asks head office: the balance of a card it never sold to, and a ticket sold at another till."""
+
 from __future__ import annotations
 
 import asyncio
@@ -44,8 +45,11 @@ class HeadOffice:
 def sold_at_till_a(tmp_path, url: str) -> Till:
     """Till A sells to the card (2 x 5.42 + 1.91: 12 points at the base rate) and syncs it."""
     till = Till(tmp_path, "S001-T01")
-    sell(till.journal, [make_line(OIL, 2, 542, "grocery", "olive oil 1l"), make_line(RAZORS, 1, 191, "hygiene",
-                                                                                       "razors")], CARD)
+    sell(
+        till.journal,
+        [make_line(OIL, 2, 542, "grocery", "olive oil 1l"), make_line(RAZORS, 1, 191, "hygiene", "razors")],
+        CARD,
+    )
     till.connect(url)
     assert till.sender.wait_synced(30)
     return till
@@ -100,25 +104,34 @@ def test_a_registered_card_comes_with_first_name_and_tier(chain, tmp_path):
     card, at = "2900000000032", "2026-01-05T10:00:00+00:00"
     desk = open_db(office.db)  # the desk registered the card to Ann Martin
     with desk:
-        desk.execute("INSERT INTO customers (id, name, created_at, updated_at) "
-                     "VALUES (7, 'Ann Martin', ?, ?)", (at, at))
-        desk.execute("INSERT INTO cards (number, customer_id, status, issued_at, status_at) "
-                     "VALUES (?, 7, 'active', ?, ?)", (card, at, at))
+        desk.execute(
+            "INSERT INTO customers (id, name, created_at, updated_at) VALUES (7, 'Ann Martin', ?, ?)", (at, at)
+        )
+        desk.execute(
+            "INSERT INTO cards (number, customer_id, status, issued_at, status_at) VALUES (?, 7, 'active', ?, ?)",
+            (card, at, at),
+        )
     desk.close()
     sell(till_a.journal, [make_line(OIL, 300, 542, "grocery", "olive oil 1l")], card)  # 1,626 EUR: silver
     till_a.sender.wake()
     assert till_a.sender.wait_synced(30)
     balance = session.lookup_card(card)
     assert (balance.first_name, balance.tier, balance.points, balance.confirmed) == (
-        "Ann", "silver", server_points(office.db, card), True)
+        "Ann",
+        "silver",
+        server_points(office.db, card),
+        True,
+    )
 
 
 @pytest.mark.timeout(60)
 def test_an_unknown_card_is_said_so_and_shown_with_zero(chain):
     office, _, _, session = chain
     reply = session.requester.ask("balance", card="2900000000025")
-    assert (reply.found, reply.message) == (False, "card *********0025 is not known to head office: never used, "
-                                                   "not registered")
+    assert (reply.found, reply.message) == (
+        False,
+        "card *********0025 is not known to head office: never used, not registered",
+    )
     balance = session.lookup_card("2900000000025")
     assert (balance.points, balance.confirmed) == (0, True)
 
@@ -170,8 +183,10 @@ def test_a_ticket_head_office_does_not_have_is_refused_with_its_reason(chain):
     _, _, _, session = chain
     with pytest.raises(ReturnError) as refused:
         session.find_original("S003-T01-00000007")
-    assert str(refused.value) == ("ticket S003-T01-00000007 is not at head office: check the number at the foot of "
-                                  "the receipt; a ticket reaches head office when the till that sold it has synced")
+    assert str(refused.value) == (
+        "ticket S003-T01-00000007 is not at head office: check the number at the foot of "
+        "the receipt; a ticket reaches head office when the till that sold it has synced"
+    )
 
 
 @pytest.mark.timeout(60)
@@ -179,8 +194,10 @@ def test_offline_a_ticket_of_another_till_cannot_be_found(tmp_path):
     session = TillSession(str(tmp_path / "till.db"), "S002-T01", online=lambda: False)
     with pytest.raises(ReturnError) as refused:
         session.find_original("S001-T01-00000001")
-    assert str(refused.value) == ("ticket S001-T01-00000001 is not in this till's journal: check the number "
-                                  "printed at the foot of the receipt, e.g. S002-T01-00000042")
+    assert str(refused.value) == (
+        "ticket S001-T01-00000001 is not in this till's journal: check the number "
+        "printed at the foot of the receipt, e.g. S002-T01-00000042"
+    )
     session.close_session()
 
 
@@ -197,10 +214,13 @@ async def test_the_screen_shows_the_server_balance_then_offline_with_the_server_
     till_a = sold_at_till_a(tmp_path, mosquitto.url)  # before the app runs: blocking here is harmless
     desk, at = open_db(office.db), "2026-01-05T10:00:00+00:00"  # the desk registered the card to Ann Martin
     with desk:
-        desk.execute("INSERT INTO customers (id, name, created_at, updated_at) "
-                     "VALUES (7, 'Ann Martin', ?, ?)", (at, at))
-        desk.execute("INSERT INTO cards (number, customer_id, status, issued_at, status_at) "
-                     "VALUES (?, 7, 'active', ?, ?)", (CARD, at, at))
+        desk.execute(
+            "INSERT INTO customers (id, name, created_at, updated_at) VALUES (7, 'Ann Martin', ?, ?)", (at, at)
+        )
+        desk.execute(
+            "INSERT INTO cards (number, customer_id, status, issued_at, status_at) VALUES (?, 7, 'active', ?, ?)",
+            (CARD, at, at),
+        )
     desk.close()
     points = server_points(office.db)
     url = parse_broker_url(mosquitto.url)
@@ -211,8 +231,7 @@ async def test_the_screen_shows_the_server_balance_then_offline_with_the_server_
             async with app.run_test(size=SIZE) as pilot:
                 await wait_online(app)
                 await identify(app, pilot)
-                assert text_of(app, "#card").splitlines()[:2] == ["card *********0018  Ann",
-                                                                 f"balance {points} points"]
+                assert text_of(app, "#card").splitlines()[:2] == ["card *********0018  Ann", f"balance {points} points"]
                 await pilot.press("f7")  # a return of till A's ticket, through the screen
                 await type_in(pilot, "S001-T01-00000001")
                 await app.workers.wait_for_complete()
@@ -228,8 +247,10 @@ async def test_the_screen_shows_the_server_balance_then_offline_with_the_server_
         async with app.run_test(size=SIZE) as pilot:
             await wait_online(app)
             await identify(app, pilot)
-            assert text_of(app, "#card").splitlines()[:2] == ["card *********0018  customer",
-                                                             "balance 0 points  (offline)"]
+            assert text_of(app, "#card").splitlines()[:2] == [
+                "card *********0018  customer",
+                "balance 0 points  (offline)",
+            ]
     finally:
         till_a.close()
         if office:
@@ -241,8 +262,9 @@ def test_an_offline_till_says_it_cannot_find_a_customer_by_phone(tmp_path):
     try:
         with pytest.raises(TillError) as refused:
             session.identify("06 12 34 56 78")
-        assert str(refused.value) == ("the till is offline: it cannot find a customer by phone number; scan or "
-                                      "type the card")
+        assert str(refused.value) == (
+            "the till is offline: it cannot find a customer by phone number; scan or type the card"
+        )
     finally:
         session.close_session()
 
@@ -267,8 +289,9 @@ def test_online_f2_finds_the_card_by_phone_and_shows_the_name_masked(tmp_path, m
         assert (balance.card, balance.first_name) == (CARDS["B"], "C*** B***")
         with pytest.raises(TillError) as refused:
             session.lookup_card("06 00 00 00 01")  # customer A did not consent
-        assert str(refused.value) == ("no customer who agreed to be found by phone has the number 06 00 00 00 01: "
-                                      "scan or type the card")
+        assert str(refused.value) == (
+            "no customer who agreed to be found by phone has the number 06 00 00 00 01: scan or type the card"
+        )
     finally:
         session.close_session()
         requester.stop()

@@ -1,4 +1,5 @@
 """A return ticket closed at the till names, line by line, what it takes back of its original."""
+
 import msgspec
 import pytest
 

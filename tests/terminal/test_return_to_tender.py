@@ -1,5 +1,6 @@
 """A return refunds to the original ticket's tenders: the points part back to the card as points (never more than
 the ticket took), a loyalty cheque part as a new cheque, the rest in cash."""
+
 import pytest
 
 from programme.redemption import cheque_serial
@@ -37,7 +38,10 @@ def test_a_return_refunds_points_as_points_a_cheque_part_as_a_new_cheque_and_the
     ticket = half.ticket
     refund_cheque = cheque_serial("S001-T01", ticket.seq, 0, 250)
     assert [(t.kind, t.cents, t.serial if t.kind == "cheque" else None) for t in ticket.tenders] == [
-        ("points", -300, None), ("cheque", -250, refund_cheque), ("cash", -450, None)]
+        ("points", -300, None),
+        ("cheque", -250, refund_cheque),
+        ("cash", -450, None),
+    ]
     refunds = [(e.kind, e.rule, e.points) for e in ticket.points if e.rule.startswith("refund")]
     assert refunds == [("earn", f"refund: points tender of {original.id}", 300)]
     reversed_points = sum(e.points for e in ticket.points if e.kind == "reverse")

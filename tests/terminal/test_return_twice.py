@@ -1,5 +1,6 @@
 """A line returned at one till is not returned again at another: refused online (head office says what was
 returned), flagged by head office when the other till took it offline."""
+
 import sqlite3
 from types import SimpleNamespace
 
@@ -22,8 +23,10 @@ from .test_requests import HeadOffice, sold_at_till_a, wait_online
 pytestmark = pytest.mark.usefixtures("english")  # written when the till spoke only English
 
 ORIGINAL = "S001-T01-00000001"  # till A's: 2 oils (line 1) and razors (line 2), to the card
-REFUSED = ("line 1 of S001-T01-00000001 was already returned (2 of 2 at all tills, as head office knows): "
-           "0 left to return, 1 asked")
+REFUSED = (
+    "line 1 of S001-T01-00000001 was already returned (2 of 2 at all tills, as head office knows): "
+    "0 left to return, 1 asked"
+)
 
 
 @pytest.fixture
@@ -64,8 +67,10 @@ def test_online_till_b_refuses_the_line_till_a_returned(chain):
         assert requester_a.ready.wait(10)
         with pytest.raises(ReturnError) as refused:
             close_return(chain.till_a.journal, ORIGINAL, {1: 1}, requester=requester_a)
-        assert str(refused.value) == ("line 2 of S001-T01-00000001 was already returned (1 of 1 at all tills, as "
-                                      "head office knows): 0 left to return, 1 asked")
+        assert str(refused.value) == (
+            "line 2 of S001-T01-00000001 was already returned (1 of 1 at all tills, as "
+            "head office knows): 0 left to return, 1 asked"
+        )
     finally:
         requester_a.stop()
 
@@ -79,10 +84,16 @@ def test_offline_till_b_takes_it_and_head_office_flags_it_after_sync(chain):
     conn = sqlite3.connect(chain.office.db)
     try:
         assert conn.execute("SELECT ticket_id, reason FROM discrepancies").fetchall() == [
-            (twice.id, "line 1 of S001-T01-00000001 returned beyond what was sold: 4 of 2 returned, all tills "
-                       "together (its points reversed more than once)")]
+            (
+                twice.id,
+                "line 1 of S001-T01-00000001 returned beyond what was sold: 4 of 2 returned, all tills "
+                "together (its points reversed more than once)",
+            )
+        ]
         assert conn.execute("SELECT return_id, quantity FROM returned_lines ORDER BY return_id").fetchall() == [
-            (chain.back.id, 2), (twice.id, 2)]
+            (chain.back.id, 2),
+            (twice.id, 2),
+        ]
     finally:
         conn.close()
 

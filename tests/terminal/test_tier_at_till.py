@@ -1,5 +1,6 @@
 """The till applies the card's tier it knows (head office's balance reply) and says on the receipt what it gave;
 offline it uses the last tier it knew and says so."""
+
 import pytest
 
 from terminal import cardstate

@@ -1,4 +1,5 @@
 """The till's library functions: card state, redemption, returns, receipts (the screen calls these)."""
+
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -51,8 +52,10 @@ def test_hotlisted_card_is_refused(session):
     cardstate.replace_hotlist(session.journal.conn, {CARD: "stolen"})
     with pytest.raises(CardRefused) as err:
         session.identify(CARD)
-    assert str(err.value) == ("card blocked (stolen): card *********0018 is on the hot-list; keep the card and "
-                              "send the customer to the welcome desk")
+    assert str(err.value) == (
+        "card blocked (stolen): card *********0018 is on the hot-list; keep the card and "
+        "send the customer to the welcome desk"
+    )
     assert cardstate.replace_hotlist(session.journal.conn, []) == 0
     assert session.identify(CARD).card == CARD
 
@@ -95,30 +98,56 @@ def test_return_reverses_prorated_points_never_more_than_earned(session):
     assert ledger == 0
     with pytest.raises(ReturnError) as err:
         session.return_lines("S001-T01-00000099", {0: 1})
-    assert str(err.value) == ("ticket S001-T01-00000099 is not in this till's journal: check the number printed "
-                              "at the foot of the receipt, e.g. S001-T01-00000042")
+    assert str(err.value) == (
+        "ticket S001-T01-00000099 is not in this till's journal: check the number printed "
+        "at the foot of the receipt, e.g. S001-T01-00000042"
+    )
 
 
 def expected_sale_ticket() -> Ticket:
     """A fixed ticket (points entries given, not computed) so the receipt does not move with the rules."""
-    lines = [make_line(OIL, 3, 542, "grocery", "olive oil 1l", vat_rate=550),
-             make_line(RAZORS, 1, 191, "hygiene", "razors", vat_rate=2000),
-             make_line("3000000000021", 2, 1066, "fresh", "chicken breast", discount_cents=400, vat_rate=550)]
-    return Ticket(id="S001-T01-00000007", terminal="S001-T01", seq=7, store="S001", cashier="alice",
-                  opened_at=NOON, closed_at=NOON, lines=lines,
-                  tenders=[Tender("points", 300), Tender("cash", 3549 - 300)], total_cents=3549, card=CARD,
-                  points=[PointsEntry("earn", "base", 16, 0), PointsEntry("earn", "base", 1, 1),
-                          PointsEntry("earn", "promo fresh x2", 34, 2), PointsEntry("redeem", "points tender", 300)],
-                  rules_version="2026.1", signature="c2lnbmF0dXJl")
+    lines = [
+        make_line(OIL, 3, 542, "grocery", "olive oil 1l", vat_rate=550),
+        make_line(RAZORS, 1, 191, "hygiene", "razors", vat_rate=2000),
+        make_line("3000000000021", 2, 1066, "fresh", "chicken breast", discount_cents=400, vat_rate=550),
+    ]
+    return Ticket(
+        id="S001-T01-00000007",
+        terminal="S001-T01",
+        seq=7,
+        store="S001",
+        cashier="alice",
+        opened_at=NOON,
+        closed_at=NOON,
+        lines=lines,
+        tenders=[Tender("points", 300), Tender("cash", 3549 - 300)],
+        total_cents=3549,
+        card=CARD,
+        points=[
+            PointsEntry("earn", "base", 16, 0),
+            PointsEntry("earn", "base", 1, 1),
+            PointsEntry("earn", "promo fresh x2", 34, 2),
+            PointsEntry("redeem", "points tender", 300),
+        ],
+        rules_version="2026.1",
+        signature="c2lnbmF0dXJl",
+    )
 
 
 def test_receipt_text_matches_expected():
     validate_ticket(expected_sale_ticket())
-    settings = StoreSettings("Supermarché du Centre", ("12 rue de la Paix", "75002 Paris"), "73282932000074",
-                             "FR44732829320")
+    settings = StoreSettings(
+        "Supermarché du Centre", ("12 rue de la Paix", "75002 Paris"), "73282932000074", "FR44732829320"
+    )
     with use_language("en"):  # the English source texts: the French ones are the translators'
-        text = render_receipt(expected_sale_ticket(), change_cents=751, balance=1251, balance_confirmed=False,
-                              settings=settings, expires_on=date(2028, 2, 28))
+        text = render_receipt(
+            expected_sale_ticket(),
+            change_cents=751,
+            balance=1251,
+            balance_confirmed=False,
+            settings=settings,
+            expires_on=date(2028, 2, 28),
+        )
         slip = render_control_slip(expected_sale_ticket(), balance_before=1500, balance_after=1251)
     assert text == (EXPECTED / "receipt_sale.txt").read_text()
     assert slip == (EXPECTED / "control_slip.txt").read_text()
@@ -138,8 +167,9 @@ def test_reprint_is_marked_duplicata(session):
     assert printed.count(b"DUPLICATA") == 4 and printed.count(b"S001-T01-00000001") == 4
     with pytest.raises(TillError) as err:
         session.reprint("S001-T01-00000042")
-    assert str(err.value) == ("no ticket S001-T01-00000042 in this till's journal: check the number at the foot "
-                              "of the receipt")
+    assert str(err.value) == (
+        "no ticket S001-T01-00000042 in this till's journal: check the number at the foot of the receipt"
+    )
 
 
 def test_file_printer_and_unknown_printer(tmp_path):
@@ -149,5 +179,4 @@ def test_file_printer_and_unknown_printer(tmp_path):
     assert (tmp_path / "printer.bin").read_bytes().endswith(b"x\n")
     with pytest.raises(TillError) as err:
         make_printer("lpt1")
-    assert str(err.value) == ("printer 'lpt1' not understood: use dummy, file:PATH, network:HOST[:PORT] or "
-                              "usb:VID:PID")
+    assert str(err.value) == ("printer 'lpt1' not understood: use dummy, file:PATH, network:HOST[:PORT] or usb:VID:PID")

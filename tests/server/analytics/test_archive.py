@@ -1,5 +1,6 @@
 """The archive export on SQLite and PostgreSQL: Hive-partitioned Parquet by month, incremental, idempotent,
 a ticket exactly once however often the job runs or crashes midway."""
+
 from __future__ import annotations
 
 import json
@@ -26,22 +27,34 @@ NOW = "2026-03-01T00:00:00+00:00"
 def new_tickets(first: int, count: int, day: int = 28, month: int = 2) -> list[Ticket]:
     """Tickets of till S005-T01 from sequence `first`, every other one on card B, in February 2026."""
     closed = datetime(2026, month, day, 9, 0, tzinfo=timezone.utc)
-    return [Ticket(id=f"S005-T01-{seq:08d}", terminal="S005-T01", seq=seq, store="S005", cashier="c1",
-                   opened_at=closed, closed_at=closed,
-                   lines=[make_line("3017620422003", 1, 100 + seq),
-                          make_line("3228857000906", 2, 50, category="fresh")],
-                   tenders=[Tender(kind="cash", cents=200 + seq)], total_cents=200 + seq,
-                   card=CARDS["B"] if seq % 2 else None,
-                   points=[PointsEntry(kind="earn", rule="base", points=2)] if seq % 2 else [], rules_version="base-1")
-            for seq in range(first, first + count)]
+    return [
+        Ticket(
+            id=f"S005-T01-{seq:08d}",
+            terminal="S005-T01",
+            seq=seq,
+            store="S005",
+            cashier="c1",
+            opened_at=closed,
+            closed_at=closed,
+            lines=[make_line("3017620422003", 1, 100 + seq), make_line("3228857000906", 2, 50, category="fresh")],
+            tenders=[Tender(kind="cash", cents=200 + seq)],
+            total_cents=200 + seq,
+            card=CARDS["B"] if seq % 2 else None,
+            points=[PointsEntry(kind="earn", rule="base", points=2)] if seq % 2 else [],
+            rules_version="base-1",
+        )
+        for seq in range(first, first + count)
+    ]
 
 
 def in_store(target) -> dict:
     conn = open_connection(target)
     try:
-        return {"tickets": conn.execute("SELECT count(*) FROM tickets").fetchone()[0],
-                "lines": conn.execute("SELECT count(*) FROM lines").fetchone()[0],
-                "ledger": conn.execute("SELECT count(*) FROM ledger").fetchone()[0]}
+        return {
+            "tickets": conn.execute("SELECT count(*) FROM tickets").fetchone()[0],
+            "lines": conn.execute("SELECT count(*) FROM lines").fetchone()[0],
+            "ledger": conn.execute("SELECT count(*) FROM ledger").fetchone()[0],
+        }
     finally:
         conn.close()
 
@@ -72,17 +85,26 @@ def test_export_writes_hive_partitions_by_month_then_only_what_is_new(office_tar
     path = tmp_path / "office.archive"
     first = run_export(office_target, path)
     assert {k: first[k] for k in ("batches", "tickets", "lines", "ledger")} == {
-        "batches": 1, "tickets": 13, "lines": 13, "ledger": 14}
+        "batches": 1,
+        "tickets": 13,
+        "lines": 13,
+        "ledger": 14,
+    }
     assert sorted(str(p.relative_to(path)) for p in path.rglob("*.parquet")) == [
         f"{table}/month={month}/batch-00000001.parquet"
-        for table in ("ledger", "lines", "tickets") for month in ("2025-06", "2026-01")]
+        for table in ("ledger", "lines", "tickets")
+        for month in ("2025-06", "2026-01")
+    ]
     assert {p.stat().st_mode & 0o777 for p in path.rglob("*.parquet")} == {0o600}  # card numbers: personal data
     assert json.loads((path / "_archive.json").read_text())["tables"] == ["tickets", "lines", "ledger"]
     db = open_archive(path)
-    assert db.execute("SELECT month, count(*), sum(total_cents) FROM tickets GROUP BY month ORDER BY month"
-                      ).fetchall() == [("2025-06", 1, 10000), ("2026-01", 12, 125000)]
+    assert db.execute(
+        "SELECT month, count(*), sum(total_cents) FROM tickets GROUP BY month ORDER BY month"
+    ).fetchall() == [("2025-06", 1, 10000), ("2026-01", 12, 125000)]
     assert db.execute("SELECT day, closed_at FROM tickets WHERE id = 'S002-T02-00000001'").fetchone() == (
-        datetime(2025, 6, 1).date(), datetime(2025, 6, 1, 11, tzinfo=timezone.utc))
+        datetime(2025, 6, 1).date(),
+        datetime(2025, 6, 1, 11, tzinfo=timezone.utc),
+    )
     db.close()
     assert run_export(office_target, path)["tickets"] == 0  # nothing new: nothing written
     assert len(list(path.rglob("*.parquet"))) == 6
@@ -91,8 +113,10 @@ def test_export_writes_hive_partitions_by_month_then_only_what_is_new(office_tar
     again = run_export(office_target, path)
     assert (again["batches"], again["tickets"], again["lines"], again["ledger"]) == (1, 4, 8, 2)
     assert sorted(str(p.relative_to(path)) for p in path.rglob("batch-00000002.parquet")) == [
-        "ledger/month=2026-02/batch-00000002.parquet", "lines/month=2026-02/batch-00000002.parquet",
-        "tickets/month=2026-02/batch-00000002.parquet"]
+        "ledger/month=2026-02/batch-00000002.parquet",
+        "lines/month=2026-02/batch-00000002.parquet",
+        "tickets/month=2026-02/batch-00000002.parquet",
+    ]
     assert in_archive(path) == in_store(office_target) == {"tickets": 17, "lines": 21, "ledger": 16}
 
 
@@ -154,7 +178,7 @@ def test_exports_while_tickets_arrive_hold_each_ticket_once(office_target, tmp_p
 
     def ingest() -> None:
         for first in range(0, len(arriving), 10):
-            some = arriving[first:first + 10]
+            some = arriving[first : first + 10]
             store = open_store(office_target)
             try:
                 store.ingest([(tickets_topic(t.terminal), t, encode_ticket(t)) for t in some], [], NOW)
@@ -184,8 +208,9 @@ def test_an_archive_belongs_to_one_database(tmp_path):
     run_export(one, path)
     with pytest.raises(archive.ArchiveError) as refused:
         run_export(other, path)
-    assert str(refused.value) == (f"{path} holds the archive of another database: give this database an archive "
-                                  "of its own (--archive NEW_DIR)")
+    assert str(refused.value) == (
+        f"{path} holds the archive of another database: give this database an archive of its own (--archive NEW_DIR)"
+    )
     moved = tmp_path / "elsewhere"
     with pytest.raises(archive.ArchiveError) as refused:
         run_export(one, moved)
@@ -208,8 +233,9 @@ def test_export_command_writes_beside_the_database(tmp_path):
     assert (tmp_path / "office.archive" / "tickets" / "month=2026-01" / "batch-00000001.parquet").exists()
     refused = CliRunner().invoke(main, ["office", "export", "--db", "postgresql://u@127.0.0.1:1/x"])
     assert refused.exit_code == 1
-    assert refused.output.strip() == ("Error: a PostgreSQL database has no folder to keep the archive beside: "
-                                      "give --archive DIR")
+    assert refused.output.strip() == (
+        "Error: a PostgreSQL database has no folder to keep the archive beside: give --archive DIR"
+    )
 
 
 def test_a_damaged_manifest_is_a_clear_error(tmp_path):
@@ -220,8 +246,10 @@ def test_a_damaged_manifest_is_a_clear_error(tmp_path):
     (path / "_archive.json").write_text('{"id": ')
     with pytest.raises(archive.ArchiveError) as refused:
         run_export(db, path)
-    assert str(refused.value) == (f"{path / '_archive.json'} cannot be read (Expecting value: line 1 column 8 "
-                                  "(char 7)): restore it from a backup of the archive")
+    assert str(refused.value) == (
+        f"{path / '_archive.json'} cannot be read (Expecting value: line 1 column 8 "
+        "(char 7)): restore it from a backup of the archive"
+    )
 
 
 def test_a_second_export_to_the_same_archive_is_refused_while_one_runs(tmp_path):
@@ -245,6 +273,8 @@ def test_export_command_from_postgresql_needs_its_archive_named(postgres_url, tm
     result = CliRunner().invoke(main, ["office", "export", "--db", postgres_url, "--archive", str(path)])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output.strip().splitlines()[-1])["tickets"] == 13
-    asked = CliRunner().invoke(main, ["office", "sql", "--archive", str(path), "--json",
-                                      "SELECT count(*) AS n, sum(points) AS points FROM ledger"])
+    asked = CliRunner().invoke(
+        main,
+        ["office", "sql", "--archive", str(path), "--json", "SELECT count(*) AS n, sum(points) AS points FROM ledger"],
+    )
     assert json.loads(asked.output) == [{"n": 14, "points": 2050}]  # 2,000 earned in 2026, 100 in 2025, 50 spent

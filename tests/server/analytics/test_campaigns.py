@@ -1,5 +1,6 @@
 """Campaigns: a control group held out, offers pushed retained to tills, and the uplift measured (SQLite and
 PostgreSQL: the same draw, offers and analysis)."""
+
 from __future__ import annotations
 
 import statistics
@@ -31,12 +32,29 @@ def conn(office_target):
     build_known_set(path)
     closed = datetime(2026, 1, 31, 10, 0, tzinfo=timezone.utc)
     # A used the offer of campaign 1 on the last day: 300 bonus points on a 10 EUR basket
-    store_tickets(path, [Ticket(
-        id="S001-T01-000005", terminal="S001-T01", seq=5, store="S001", cashier="c1", opened_at=closed,
-        closed_at=closed, lines=[make_line("3017620422003", 1, 1000, category="grocery")],
-        tenders=[Tender(kind="cash", cents=1000)], total_cents=1000, card=CARDS["A"],
-        points=[PointsEntry(kind="earn", rule="base", points=10),
-                PointsEntry(kind="earn", rule="offer:1 triple points", points=300)], rules_version="base-1")])
+    store_tickets(
+        path,
+        [
+            Ticket(
+                id="S001-T01-000005",
+                terminal="S001-T01",
+                seq=5,
+                store="S001",
+                cashier="c1",
+                opened_at=closed,
+                closed_at=closed,
+                lines=[make_line("3017620422003", 1, 1000, category="grocery")],
+                tenders=[Tender(kind="cash", cents=1000)],
+                total_cents=1000,
+                card=CARDS["A"],
+                points=[
+                    PointsEntry(kind="earn", rule="base", points=10),
+                    PointsEntry(kind="earn", rule="offer:1 triple points", points=300),
+                ],
+                rules_version="base-1",
+            )
+        ],
+    )
     db = open_db(path)
     db.row_factory = None
     register_customers(db)
@@ -46,15 +64,24 @@ def conn(office_target):
 
 
 def campaign(**changes) -> Campaign:
-    fields = dict(name="January bonus", segment=EVERYONE, kind="bonus_points", points=300, starts=START, ends=END,
-                  control_per_mille=300, seed=1)
+    fields = dict(
+        name="January bonus",
+        segment=EVERYONE,
+        kind="bonus_points",
+        points=300,
+        starts=START,
+        ends=END,
+        control_per_mille=300,
+        seed=1,
+    )
     return Campaign(**{**fields, **changes})
 
 
 def groups(conn, campaign_id: int) -> dict[str, set[str]]:
     found: dict[str, set[str]] = {"target": set(), "control": set()}
-    for customer, grp in conn.execute("SELECT customer, grp FROM campaign_members WHERE campaign_id = ?",
-                                      (campaign_id,)):
+    for customer, grp in conn.execute(
+        "SELECT customer, grp FROM campaign_members WHERE campaign_id = ?", (campaign_id,)
+    ):
         found[grp].add(customer)
     return found
 
@@ -68,14 +95,20 @@ def test_control_group_is_held_out_reproducibly(conn):
 
 
 def test_refusals_say_what_to_do(conn):
-    cases = [(campaign(name=" "), "a campaign needs a name: give it one"),
-             (campaign(kind="cash"), "offer kind 'cash' is not one of bonus_points, cheque"),
-             (campaign(points=0), "a bonus points offer needs points above 0: give the points"),
-             (campaign(kind="cheque"), "a cheque offer needs an amount above 0: give the cheque's value"),
-             (campaign(ends=date(2025, 12, 1)), "the campaign ends (2025-12-01) before it starts (2026-01-01): "
-                                                "swap the dates"),
-             (campaign(segment=SegmentSpec(start=START, end=END, category="drinks")),
-              "the segment has no customers: widen it before creating a campaign")]
+    cases = [
+        (campaign(name=" "), "a campaign needs a name: give it one"),
+        (campaign(kind="cash"), "offer kind 'cash' is not one of bonus_points, cheque"),
+        (campaign(points=0), "a bonus points offer needs points above 0: give the points"),
+        (campaign(kind="cheque"), "a cheque offer needs an amount above 0: give the cheque's value"),
+        (
+            campaign(ends=date(2025, 12, 1)),
+            "the campaign ends (2025-12-01) before it starts (2026-01-01): swap the dates",
+        ),
+        (
+            campaign(segment=SegmentSpec(start=START, end=END, category="drinks")),
+            "the segment has no customers: widen it before creating a campaign",
+        ),
+    ]
     for bad, message in cases:
         with pytest.raises(ServerError) as refused:
             campaigns.create(conn, bad)
@@ -99,8 +132,9 @@ def test_analysis_of_a_known_split(conn):
     # Put the groups where the hand computation expects them: A-E target, F-J control.
     with conn:
         for name, card in CARDS.items():
-            conn.execute("UPDATE campaign_members SET grp = ? WHERE card = ?", ("target" if name <= "E" else "control",
-                                                                                card))
+            conn.execute(
+                "UPDATE campaign_members SET grp = ? WHERE card = ?", ("target" if name <= "E" else "control", card)
+            )
     result = campaigns.analyse(conn, campaign_id)
     target = [71000, 10000, 2500, 2500, 2500]  # A bought 700 EUR + the 10 EUR offer basket
     assert (result["targets"], result["controls"]) == (5, 5)
@@ -124,12 +158,20 @@ def test_offers_are_pushed_retained_to_tills(conn, mosquitto):
         message = msgspec.json.decode(opened("offers", till.messages[0][1]))
     finally:
         till.close()
-    targets = sorted(r[0] for r in conn.execute(
-        "SELECT card FROM campaign_members WHERE campaign_id = ? AND grp = 'target'", (campaign_id,)))
+    targets = sorted(
+        r[0]
+        for r in conn.execute(
+            "SELECT card FROM campaign_members WHERE campaign_id = ? AND grp = 'target'", (campaign_id,)
+        )
+    )
     assert message["schema"] == 1 and len(message["offers"]) == 1
     offer = message["offers"][0]
-    assert (offer["campaign"], offer["kind"], offer["points"], offer["stores"]) == (campaign_id, "bonus_points", 300,
-                                                                                   ["S001"])
+    assert (offer["campaign"], offer["kind"], offer["points"], offer["stores"]) == (
+        campaign_id,
+        "bonus_points",
+        300,
+        ["S001"],
+    )
     assert offer["cards"] == targets and len(targets) == 7
     pushed = dict(conn.execute("SELECT id, pushed_at FROM campaigns").fetchall())
     assert pushed[campaign_id] is not None and pushed[ended] is None

@@ -1,5 +1,6 @@
 """The value dashboard reads its figures from the archive through DuckDB when the database feeds one (SQLite and
 PostgreSQL): the same figures as from the aggregates, the archive brought up to date first, the page unchanged."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -49,12 +50,29 @@ def test_a_new_ticket_is_archived_then_counted(fed):
     conn, target, expected = fed
     closed = datetime(2026, 1, 31, 9, 0, tzinfo=timezone.utc)
     dashboard.dashboard(conn, START, END)
-    store_tickets(target, chained([Ticket(
-        id=ticket_id("S001-T01", 5), terminal="S001-T01", seq=5, store="S001", cashier="c1", opened_at=closed,
-        closed_at=closed, lines=[make_line("3017620422003", 1, 1000, category="grocery")],
-        tenders=[Tender(kind="cash", cents=1000)], total_cents=1000, card=CARDS["J"], points=[],
-        rules_version="base-1")],
-        last_hash(target, "S001-T01")))
+    store_tickets(
+        target,
+        chained(
+            [
+                Ticket(
+                    id=ticket_id("S001-T01", 5),
+                    terminal="S001-T01",
+                    seq=5,
+                    store="S001",
+                    cashier="c1",
+                    opened_at=closed,
+                    closed_at=closed,
+                    lines=[make_line("3017620422003", 1, 1000, category="grocery")],
+                    tenders=[Tender(kind="cash", cents=1000)],
+                    total_cents=1000,
+                    card=CARDS["J"],
+                    points=[],
+                    rules_version="base-1",
+                )
+            ],
+            last_hash(target, "S001-T01"),
+        ),
+    )
     assert dashboard.behind(conn, dashboard.cached(conn, START, END)).tickets == 1
     figures = dashboard.dashboard(conn, START, END)
     assert archive.pending(conn) == 0 and figures["spend_cents"] == expected["spend_cents"] + 1000
@@ -71,4 +89,4 @@ def test_the_value_page_reads_the_archive(office, tmp_path, monkeypatch, english
     assert page.count("<svg") == 2
     assert 'id="customers">10<' in page and 'id="top20">80.0% of sales<' in page
     assert "below zero" in page and "top decile" in page
-    assert "<td>S001</td><td class=\"num\">4</td>" in page
+    assert '<td>S001</td><td class="num">4</td>' in page

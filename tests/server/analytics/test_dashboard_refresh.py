@@ -1,6 +1,7 @@
 """The value page while tickets arrive: it serves the last figures with their age, and the app's background
 refresher (its own thread and connection) recomputes them; the first view of a large period says it is computing.
 On SQLite and on PostgreSQL."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -24,8 +25,6 @@ CARD_K = _ean("290000000011")  # a card the known set does not have: one more cu
 WAIT_S = 60
 
 
-
-
 def customers(page: str) -> int:
     return int(page.split('id="customers">')[1].split("<")[0])
 
@@ -36,17 +35,38 @@ def freshness(page: str) -> str:
 
 def sell(db_path: str, seq: int, card: str = CARD_K) -> None:
     closed = datetime(2026, 1, 31, 12, seq, tzinfo=timezone.utc)
-    store_tickets(db_path, chained([Ticket(
-        id=f"S001-T01-{seq:08d}", terminal="S001-T01", seq=seq, store="S001", cashier="c1", opened_at=closed,
-        closed_at=closed, lines=[make_line("3017620422003", 1, 700)], tenders=[Tender(kind="cash", cents=700)],
-        total_cents=700, card=card, points=[], rules_version="base-1")], last_hash(db_path, "S001-T01")))
+    store_tickets(
+        db_path,
+        chained(
+            [
+                Ticket(
+                    id=f"S001-T01-{seq:08d}",
+                    terminal="S001-T01",
+                    seq=seq,
+                    store="S001",
+                    cashier="c1",
+                    opened_at=closed,
+                    closed_at=closed,
+                    lines=[make_line("3017620422003", 1, 700)],
+                    tenders=[Tender(kind="cash", cents=700)],
+                    total_cents=700,
+                    card=card,
+                    points=[],
+                    rules_version="base-1",
+                )
+            ],
+            last_hash(db_path, "S001-T01"),
+        ),
+    )
 
 
 def as_of(db_path: str) -> str:
     conn = open_connection(db_path)
     try:
-        at = conn.execute('SELECT computed_at FROM dashboard_cache WHERE start = ? AND "end" = ?',
-                          (START.isoformat(), END.isoformat())).fetchone()[0]
+        at = conn.execute(
+            'SELECT computed_at FROM dashboard_cache WHERE start = ? AND "end" = ?',
+            (START.isoformat(), END.isoformat()),
+        ).fetchone()[0]
     finally:
         conn.close()
     return datetime.fromisoformat(at).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -86,8 +106,7 @@ def test_two_concurrent_stale_views_start_one_refresh(office, monkeypatch):
     monkeypatch.setattr(dashboard, "compute", held)
     sell(office.db_path, 5)
     pages: list[str] = []
-    views = [threading.Thread(target=lambda c=c: pages.append(text(c.get(f"/office/value?{PERIOD}"))))
-             for c in clients]
+    views = [threading.Thread(target=lambda c=c: pages.append(text(c.get(f"/office/value?{PERIOD}")))) for c in clients]
     for view in views:
         view.start()
     for view in views:
@@ -109,9 +128,11 @@ def test_a_card_or_ledger_change_alone_also_makes_the_figures_stale(office):
     client.get(f"/office/value?{PERIOD}")
     computed = as_of(office.db_path)
     with office.conn:
-        office.conn.execute("INSERT INTO cards (number, customer_id, status, issued_at, status_at) "
-                            "VALUES (?, 1, 'active', '2026-01-10T09:00:00+00:00', '2026-01-10T09:00:00+00:00')",
-                            (CARD_K,))
+        office.conn.execute(
+            "INSERT INTO cards (number, customer_id, status, issued_at, status_at) "
+            "VALUES (?, 1, 'active', '2026-01-10T09:00:00+00:00', '2026-01-10T09:00:00+00:00')",
+            (CARD_K,),
+        )
     page = text(client.get(f"/office/value?{PERIOD}"))
     assert freshness(page) == f"Figures as of {computed}; ledger entries or cards changed since, being refreshed."
     assert office.app.extensions["dashboard_refresher"].wait_idle(WAIT_S)
@@ -124,8 +145,10 @@ def test_the_first_view_of_a_large_period_says_it_is_computing_and_reloads(offic
     response = client.get(f"/office/value?{PERIOD}")
     page = text(response)
     assert response.status_code == 202
-    assert freshness(page) == ("The figures for 01/01/2026 to 31/01/2026 are being computed for the first time; "
-                               "this page reloads itself every 5 seconds until they are ready.")
+    assert freshness(page) == (
+        "The figures for 01/01/2026 to 31/01/2026 are being computed for the first time; "
+        "this page reloads itself every 5 seconds until they are ready."
+    )
     assert '<meta http-equiv="refresh" content="5">' in page and 'id="customers"' not in page
     assert office.app.extensions["dashboard_refresher"].wait_idle(WAIT_S)
     ready = client.get(f"/office/value?{PERIOD}")
@@ -139,8 +162,9 @@ def test_segments_leave_a_large_fold_to_the_refresher(office, monkeypatch):
     sell(office.db_path, 5)
     sell(office.db_path, 6, CARDS["A"])
     page = text(client.get(f"/office/segments?{PERIOD}"))
-    assert freshness(page) == ("2 tickets stored since the aggregates were last brought up to date are not counted "
-                               "yet, being folded.")
+    assert freshness(page) == (
+        "2 tickets stored since the aggregates were last brought up to date are not counted yet, being folded."
+    )
     assert office.app.extensions["dashboard_refresher"].wait_idle(WAIT_S)
     assert aggregate.pending(office.conn) == 0
     assert "not counted yet" not in text(client.get(f"/office/segments?{PERIOD}"))
@@ -149,10 +173,12 @@ def test_segments_leave_a_large_fold_to_the_refresher(office, monkeypatch):
 def test_figures_cached_before_computed_at_existed_get_the_column(tmp_path):
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path)
-    conn.executescript("CREATE TABLE dashboard_cache (start TEXT NOT NULL, end TEXT NOT NULL, version TEXT NOT NULL, "
-                       "body BLOB NOT NULL, PRIMARY KEY (start, end)) WITHOUT ROWID;"
-                       "INSERT INTO dashboard_cache VALUES ('2026-01-01', '2026-01-31', '0:0:0:0', "
-                       "'{\"customers\": 3}');")
+    conn.executescript(
+        "CREATE TABLE dashboard_cache (start TEXT NOT NULL, end TEXT NOT NULL, version TEXT NOT NULL, "
+        "body BLOB NOT NULL, PRIMARY KEY (start, end)) WITHOUT ROWID;"
+        "INSERT INTO dashboard_cache VALUES ('2026-01-01', '2026-01-31', '0:0:0:0', "
+        "'{\"customers\": 3}');"
+    )
     found = dashboard.cached(conn, START, END)
     assert (found.body, found.version, found.computed_at) == ({"customers": 3}, "0:0:0:0", None)
     assert [r[1] for r in conn.execute("PRAGMA table_info(dashboard_cache)")][-1] == "computed_at"

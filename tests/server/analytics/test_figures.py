@@ -2,6 +2,7 @@
 the known figures of tests/server/analytics (value, Pareto, deciles, ranks, RFM, LTV, retention, identification,
 points, segments' inputs, campaign analysis) come out of both, and on generated data both equal the aggregates
 path figure for figure."""
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,11 @@ def spark(tmp_path_factory):
     """Spark in local mode (2 threads, 512 MB, one shuffle partition, errors-only logs) for the whole run."""
     import os
 
-    require(shutil.which("java") is not None or bool(os.environ.get("JAVA_HOME")), "Java (for Spark)",
-            "apt-get install openjdk-17-jre-headless")
+    require(
+        shutil.which("java") is not None or bool(os.environ.get("JAVA_HOME")),
+        "Java (for Spark)",
+        "apt-get install openjdk-17-jre-headless",
+    )
     try:
         import pyspark  # noqa: F401
     except ImportError:
@@ -90,14 +94,25 @@ def assert_known(found: dict) -> None:
     a, b, c = values[CARDS["A"]], values[CARDS["B"]], values[CARDS["C"]]
     assert len(values) == 10
     assert (a.spend_cents, a.tickets, a.visits, a.last_day, a.recency_days, a.margin_cents) == (
-        70000, 2, 2, "2026-01-30", 1, 21000)
+        70000,
+        2,
+        2,
+        "2026-01-30",
+        1,
+        21000,
+    )
     assert (a.points_earned, a.points_cost_cents, a.net_cents) == (700, 700, 20300)
     assert (b.spend_cents, b.points_redeemed, b.recency_days) == (10000, 50, 6)
     assert (c.margin_cents, c.points_earned, c.net_cents) == (750, 1025, -275)
     assert a.stores == {"S001": 70000} and values[CARDS["D"]].stores == {"S002": 2500}
     assert [g["spend_cents"] for g in got.deciles] == [70000, 10000] + [2500] * 8 and got.deciles[0]["share"] == 0.7
-    assert (got.ranks[CARDS["A"]], got.ranks[CARDS["B"]], got.ranks[CARDS["C"]], got.ranks[CARDS["D"]],
-            got.ranks[CARDS["J"]]) == ("top decile", "decile 2", "below zero", "decile 4", "decile 10")
+    assert (
+        got.ranks[CARDS["A"]],
+        got.ranks[CARDS["B"]],
+        got.ranks[CARDS["C"]],
+        got.ranks[CARDS["D"]],
+        got.ranks[CARDS["J"]],
+    ) == ("top decile", "decile 2", "below zero", "decile 4", "decile 10")
     assert [got.rfm[CARDS[n]].code for n in "ABCDEJ"] == ["555", "515", "111", "111", "211", "411"]
     assert found["tops"][CARDS["A"]] == (70000, "fresh") and len(found["tops"]) == 10
     if "dashboard" in found:
@@ -111,11 +126,21 @@ def assert_known_dashboard(board: dict) -> None:
     assert board["top"][0]["key"] == CARDS["A"] and board["top"][0]["ltv_cents"] == 637376
     assert board["rank_counts"][0] == ("top decile", 1) and board["rank_counts"][-1] == ("below zero", 1)
     assert [(r["store"], r["spend_cents"], r["identified_cents"], r["tickets"]) for r in board["stores"]] == [
-        ("S001", 105000, 80000, 4), ("S002", 20000, 20000, 8)]
+        ("S001", 105000, 80000, 4),
+        ("S002", 20000, 20000, 8),
+    ]
     assert board["points"] == {
-        "issued": 2000, "redeemed": 50, "expired": 0, "outstanding": 2050, "point_cents": 1,
-        "liability_cents": 2050, "cheques_outstanding_cents": 0, "next_expiry": "2026-02-28",
-        "expiring_points": 100, "expiring_cents": 100}
+        "issued": 2000,
+        "redeemed": 50,
+        "expired": 0,
+        "outstanding": 2050,
+        "point_cents": 1,
+        "liability_cents": 2050,
+        "cheques_outstanding_cents": 0,
+        "next_expiry": "2026-02-28",
+        "expiring_points": 100,
+        "expiring_cents": 100,
+    }
 
 
 def assert_as_aggregates(found: dict, conn, start, end) -> None:
@@ -148,15 +173,28 @@ def test_an_empty_period_gives_empty_figures(known):
 
 def known_split(conn) -> tuple[int, list]:
     """The campaign of test_campaigns.test_analysis_of_a_known_split: A-E target, F-J control."""
-    campaign_id = campaigns.create(conn, campaigns.Campaign(
-        name="January bonus", segment=segments.SegmentSpec(start=START, end=END), kind="bonus_points", points=300,
-        starts=START, ends=END, control_per_mille=300, seed=1))
+    campaign_id = campaigns.create(
+        conn,
+        campaigns.Campaign(
+            name="January bonus",
+            segment=segments.SegmentSpec(start=START, end=END),
+            kind="bonus_points",
+            points=300,
+            starts=START,
+            ends=END,
+            control_per_mille=300,
+            seed=1,
+        ),
+    )
     with conn:
         for name, card in CARDS.items():
-            conn.execute("UPDATE campaign_members SET grp = ? WHERE card = ?",
-                         ("target" if name <= "E" else "control", card))
-    return campaign_id, [tuple(r) for r in conn.execute(
-        "SELECT customer, card, grp FROM campaign_members WHERE campaign_id = ?", (campaign_id,))]
+            conn.execute(
+                "UPDATE campaign_members SET grp = ? WHERE card = ?", ("target" if name <= "E" else "control", card)
+            )
+    return campaign_id, [
+        tuple(r)
+        for r in conn.execute("SELECT customer, card, grp FROM campaign_members WHERE campaign_id = ?", (campaign_id,))
+    ]
 
 
 def test_campaign_analysis_from_the_archive_equals_the_aggregates(known):
@@ -180,17 +218,21 @@ def test_spark_gives_the_same_figures_as_duckdb(spark, tmp_path):
     assert on_spark == everything("duckdb", conn, folder, with_dashboard=False)
     campaign_id, members = known_split(conn)
     with engine(spark, folder) as e:
-        assert campaigns.analyse(conn, campaign_id, campaign_inputs(e, campaign_id, members, START, END)) == \
-            campaigns.analyse(conn, campaign_id)
+        assert campaigns.analyse(
+            conn, campaign_id, campaign_inputs(e, campaign_id, members, START, END)
+        ) == campaigns.analyse(conn, campaign_id)
     conn.close()
     period = ("--start", "2026-01-01", "--end", "2026-01-31")
-    by_spark, by_duckdb = (json.loads(office_figures("--db", known_db, "--engine", name, *period).output)
-                           for name in ("spark", "duckdb"))
+    by_spark, by_duckdb = (
+        json.loads(office_figures("--db", known_db, "--engine", name, *period).output) for name in ("spark", "duckdb")
+    )
     assert by_spark.pop("engine") == "spark" and by_spark.pop("seconds") > 0
     del by_duckdb["engine"], by_duckdb["seconds"]
     assert by_spark == by_duckdb
-    assert_known_dashboard(json.loads(json.dumps(by_spark), object_hook=dict) | {
-        "curve": [tuple(p) for p in by_spark["curve"]], "rank_counts": [tuple(r) for r in by_spark["rank_counts"]]})
+    assert_known_dashboard(
+        json.loads(json.dumps(by_spark), object_hook=dict)
+        | {"curve": [tuple(p) for p in by_spark["curve"]], "rank_counts": [tuple(r) for r in by_spark["rank_counts"]]}
+    )
 
     conn = open_db(tmp_path / "generated.db")
     generate(conn, Plan(customers=200, tickets=1500, stores=4, seed=5, end=date(2026, 6, 30)))
@@ -240,14 +282,16 @@ def test_the_figures_command_refuses_what_it_cannot_do(office_db, tmp_path):
     db, _ = office_db
     result = office_figures("--db", str(db), "--start", "2026-02-01", "--end", "2026-01-31")
     assert result.exit_code == 1
-    assert result.output == ("Error: the period ends (2026-01-31) before it starts (2026-02-01): "
-                             "swap --start and --end\n")
+    assert result.output == (
+        "Error: the period ends (2026-01-31) before it starts (2026-02-01): swap --start and --end\n"
+    )
     empty = tmp_path / "nothing"
     empty.mkdir()
     result = office_figures("--db", str(db), "--archive", str(empty))
     assert result.exit_code == 1
-    assert result.output == (f"Error: {empty} is not an archive (no _archive.json): run `loyalty office export` "
-                             "first\n")
+    assert result.output == (
+        f"Error: {empty} is not an archive (no _archive.json): run `loyalty office export` first\n"
+    )
 
 
 def test_the_spark_job_says_what_is_wrong(office_db, tmp_path, capsys):
@@ -255,5 +299,6 @@ def test_the_spark_job_says_what_is_wrong(office_db, tmp_path, capsys):
 
     db, _ = office_db
     assert spark_job.main(["--db", str(db), "--archive", str(tmp_path / "elsewhere")]) == 1
-    assert capsys.readouterr().err == (f"error: {tmp_path / 'elsewhere'} is not an archive (no _archive.json): "
-                                       "run `loyalty office export` first\n")
+    assert capsys.readouterr().err == (
+        f"error: {tmp_path / 'elsewhere'} is not an archive (no _archive.json): run `loyalty office export` first\n"
+    )

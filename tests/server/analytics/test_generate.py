@@ -1,4 +1,5 @@
 """`loyalty generate`: real tickets (payloads decode, hashes chain per till), skewed spending, weekly peaks."""
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,24 @@ END = "2026-06-30"
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
     path = tmp_path_factory.mktemp("gen") / "server.db"
-    result = CliRunner().invoke(main, ["generate", "--db", str(path), "--customers", "300", "--tickets", "6000",
-                                       "--stores", "3", "--seed", "7", "--end", END])
+    result = CliRunner().invoke(
+        main,
+        [
+            "generate",
+            "--db",
+            str(path),
+            "--customers",
+            "300",
+            "--tickets",
+            "6000",
+            "--stores",
+            "3",
+            "--seed",
+            "7",
+            "--end",
+            END,
+        ],
+    )
     assert result.exit_code == 0, result.output
     conn = open_db(path)
     conn.row_factory = None
@@ -36,20 +53,24 @@ def test_counts_and_period(generated):
     assert (summary["first_day"], summary["last_day"]) == ("2025-07-01", END)
     assert conn.execute("SELECT count(*) FROM tickets").fetchone()[0] == 6000
     assert conn.execute("SELECT count(DISTINCT store) FROM tickets").fetchone()[0] == 3
-    assert conn.execute("SELECT min(substr(closed_at, 1, 10)), max(substr(closed_at, 1, 10)) FROM tickets"
-                        ).fetchone() == ("2025-07-01", END)
+    assert conn.execute(
+        "SELECT min(substr(closed_at, 1, 10)), max(substr(closed_at, 1, 10)) FROM tickets"
+    ).fetchone() == ("2025-07-01", END)
     assert conn.execute("SELECT count(*) FROM lines").fetchone()[0] == summary["lines"]
     registered = conn.execute("SELECT count(*) FROM cards").fetchone()[0]
     assert 0.75 * 300 < registered < 0.95 * 300
-    assert conn.execute("SELECT sum(tickets) FROM card_day").fetchone()[0] == conn.execute(
-        "SELECT count(*) FROM tickets WHERE card IS NOT NULL").fetchone()[0]
+    assert (
+        conn.execute("SELECT sum(tickets) FROM card_day").fetchone()[0]
+        == conn.execute("SELECT count(*) FROM tickets WHERE card IS NOT NULL").fetchone()[0]
+    )
 
 
 def test_tickets_are_real_and_chained_per_till(generated):
     _, conn, _ = generated
     previous: dict[str, str] = {}
     for terminal, seq, stored_hash, prev_hash, payload, total in conn.execute(
-            "SELECT terminal, seq, hash, prev_hash, payload, total_cents FROM tickets ORDER BY terminal, seq"):
+        "SELECT terminal, seq, hash, prev_hash, payload, total_cents FROM tickets ORDER BY terminal, seq"
+    ):
         ticket = decode_ticket(payload, terminal)
         assert ticket_hash(ticket) == stored_hash
         assert prev_hash == previous.get(terminal, GENESIS_HASH)
@@ -92,4 +113,5 @@ def test_the_generator_refuses_postgresql_saying_what_to_do():
     assert result.exit_code == 1
     assert result.output == (
         "Error: the generator writes SQLite files only: generate into a file (--db generated.db), or fill "
-        "PostgreSQL through ingest (`loyalty demo`, or tills syncing to `loyalty server --db postgresql://...`)\n")
+        "PostgreSQL through ingest (`loyalty demo`, or tills syncing to `loyalty server --db postgresql://...`)\n"
+    )

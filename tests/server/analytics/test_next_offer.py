@@ -1,5 +1,6 @@
 """Next best offer: offer types, the choice with its reason, holdouts drawn by hash, campaigns for the tills,
 results against the holdout and the automatic stop (SQLite and PostgreSQL: the same choices and figures)."""
+
 from __future__ import annotations
 
 import json
@@ -24,11 +25,22 @@ NAMES = "ABCDEFGH"
 
 def sale(terminal: str, seq: int, when: datetime, card: str, cents: int, extra: list | None = None) -> Ticket:
     lines = [make_line("3017620422003", 1, cents, category="fresh")]
-    return Ticket(id=f"{terminal}-{seq:08d}", terminal=terminal, seq=seq, store=terminal[:4], cashier="c1",
-                  opened_at=when, closed_at=when, lines=lines, tenders=[Tender(kind="cash", cents=cents)],
-                  total_cents=cents, card=card,
-                  points=[PointsEntry(kind="earn", rule="base: 1 point per euro", points=cents // 100), *(extra or [])],
-                  rules_version="base-1", prev_hash=GENESIS_HASH)
+    return Ticket(
+        id=f"{terminal}-{seq:08d}",
+        terminal=terminal,
+        seq=seq,
+        store=terminal[:4],
+        cashier="c1",
+        opened_at=when,
+        closed_at=when,
+        lines=lines,
+        tenders=[Tender(kind="cash", cents=cents)],
+        total_cents=cents,
+        card=card,
+        points=[PointsEntry(kind="earn", rule="base: 1 point per euro", points=cents // 100), *(extra or [])],
+        rules_version="base-1",
+        prev_hash=GENESIS_HASH,
+    )
 
 
 def chained(tickets: list[Ticket], prev: str = GENESIS_HASH) -> list[Ticket]:
@@ -47,8 +59,15 @@ def history() -> list[Ticket]:
             if n >= 6 and week >= 2:
                 continue
             seq += 1
-            made.append(sale("S001-T01", seq, datetime(2026, 1, 3 + 7 * week, 9, n, tzinfo=timezone.utc),
-                             CARDS[name], 3000 + 500 * n))
+            made.append(
+                sale(
+                    "S001-T01",
+                    seq,
+                    datetime(2026, 1, 3 + 7 * week, 9, n, tzinfo=timezone.utc),
+                    CARDS[name],
+                    3000 + 500 * n,
+                )
+            )
     return chained(made)
 
 
@@ -56,10 +75,14 @@ def register(conn) -> None:
     at = "2025-01-01T00:00:00+00:00"
     with conn:
         for n, name in enumerate(NAMES, start=1):
-            conn.execute("INSERT INTO customers (id, name, consent_profiling, created_at, updated_at) "
-                         "VALUES (?, ?, ?, ?, ?)", (n, f"Customer {name}", int(n != 6), at, at))
-            conn.execute("INSERT INTO cards (number, customer_id, status, issued_at, status_at) "
-                         "VALUES (?, ?, 'active', ?, ?)", (CARDS[name], n, at, at))
+            conn.execute(
+                "INSERT INTO customers (id, name, consent_profiling, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                (n, f"Customer {name}", int(n != 6), at, at),
+            )
+            conn.execute(
+                "INSERT INTO cards (number, customer_id, status, issued_at, status_at) VALUES (?, ?, 'active', ?, ?)",
+                (CARDS[name], n, at, at),
+            )
 
 
 @pytest.fixture
@@ -73,20 +96,24 @@ def conn(office_target):
     db.close()
 
 
-FRESH = OfferType(name="100 points on fresh", kind="category_points", category="fresh", points=100,
-                  holdout_per_mille=500)
+FRESH = OfferType(
+    name="100 points on fresh", kind="category_points", category="fresh", points=100, holdout_per_mille=500
+)
 WINBACK = OfferType(name="we miss you", kind="winback", points=200, holdout_per_mille=500)
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"name": " "}, "an offer type needs a name: give it one"),
-    ({"kind": "discount"}, "offer type kind 'discount' is not one of category_points, basket_cheque, winback"),
-    ({"category": ""}, "bonus points on a category need the category: give one"),
-    ({"points": 0}, "give the bonus points, 1 to 10000"),
-    ({"days": 61}, "an offer stays open 1 to 60 days: give days in that range"),
-    ({"holdout_per_mille": 0}, "the holdout is 0.1% to 50% of the customers (per mille 1-500)"),
-    ({"min_run_days": 400}, "the minimum run is 1 to 365 days: give one in that range"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"name": " "}, "an offer type needs a name: give it one"),
+        ({"kind": "discount"}, "offer type kind 'discount' is not one of category_points, basket_cheque, winback"),
+        ({"category": ""}, "bonus points on a category need the category: give one"),
+        ({"points": 0}, "give the bonus points, 1 to 10000"),
+        ({"days": 61}, "an offer stays open 1 to 60 days: give days in that range"),
+        ({"holdout_per_mille": 0}, "the holdout is 0.1% to 50% of the customers (per mille 1-500)"),
+        ({"min_run_days": 400}, "the minimum run is 1 to 365 days: give one in that range"),
+    ],
+)
 def test_offer_types_are_checked(conn, changes, message):
     with pytest.raises(ServerError) as refused:
         offer_definitions.define(conn, msgspec.structs.replace(FRESH, **changes))
@@ -108,12 +135,16 @@ def test_each_customer_gets_the_best_expected_offer_with_its_reason(conn):
     # customer 6 did not agree to profiling; 7 and 8 stopped coming (last visit 2026-01-10, weekly before)
     assert sorted(chosen) == [f"customer:{n}" for n in (1, 2, 3, 4, 5, 7, 8)]
     assert {k: c.offer_type for k, c in chosen.items()} == {
-        **{f"customer:{n}": fresh for n in (1, 2, 3, 4, 5)}, "customer:7": winback, "customer:8": winback}
+        **{f"customer:{n}": fresh for n in (1, 2, 3, 4, 5)},
+        "customer:7": winback,
+        "customer:8": winback,
+    }
     seven = chosen["customer:7"]
     assert (seven.cell, seven.cards) == ("churn high", [CARDS["G"]])
     assert seven.reason.startswith("best expected: we miss you: last visit 22 days ago, usually every 7")
     assert chosen["customer:1"].reason.startswith(
-        "best expected: 100 points on fresh: buys 1.0x the store's share of fresh; +0.08 visits x 9.00 EUR margin")
+        "best expected: 100 points on fresh: buys 1.0x the store's share of fresh; +0.08 visits x 9.00 EUR margin"
+    )
     for key, c in chosen.items():
         assert c.grp == ("holdout" if offer_definitions.held_out(c.offer_type, key, 500) else "target")
 
@@ -141,18 +172,32 @@ def window_tickets(cost_points: int, campaign_id: int, targets: list[str], holdo
     made = []
     for n, name in enumerate(targets + holdouts):
         extra = [PointsEntry(kind="earn", rule=f"offer:{campaign_id}", points=cost_points)] if name in targets else []
-        made.append(sale("S001-T02", n + 1, datetime(2026, 2, 3, 10, n, tzinfo=timezone.utc), CARDS[name],
-                         4000 + 100 * n, extra))
+        made.append(
+            sale(
+                "S001-T02", n + 1, datetime(2026, 2, 3, 10, n, tzinfo=timezone.utc), CARDS[name], 4000 + 100 * n, extra
+            )
+        )
     return chained(made)
 
 
 def test_an_offer_that_costs_more_than_it_brings_is_stopped_and_head_office_told_why(conn, office_target):
-    costly = offer_definitions.define(conn, OfferType(name="5000 points on fresh", kind="category_points",
-                                               category="fresh", points=5000, holdout_per_mille=500, min_run_days=7))
+    costly = offer_definitions.define(
+        conn,
+        OfferType(
+            name="5000 points on fresh",
+            kind="category_points",
+            category="fresh",
+            points=5000,
+            holdout_per_mille=500,
+            min_run_days=7,
+        ),
+    )
     targets, holdouts = list("ABCD"), list("EGH")
     keys = {name: f"customer:{NAMES.index(name) + 1}" for name in NAMES}
-    choices = [Choice(keys[n], [CARDS[n]], costly, "target" if n in targets else "holdout", "affinity low", 10,
-                      "by hand") for n in targets + holdouts]
+    choices = [
+        Choice(keys[n], [CARDS[n]], costly, "target" if n in targets else "holdout", "affinity low", 10, "by hand")
+        for n in targets + holdouts
+    ]
     (campaign_id,) = next_offer.record(conn, DAY, choices)
     store_tickets(office_target, window_tickets(5000, campaign_id, targets, holdouts))
     aggregate.refresh(conn)
@@ -169,7 +214,8 @@ def test_an_offer_that_costs_more_than_it_brings_is_stopped_and_head_office_told
     assert stopped["stopped_why"] == (
         f"stopped on 2026-02-08: after 7 days its customers brought -51.05 EUR net margin each against the "
         f"holdout, 95% interval {low:+.2f} to {high:+.2f} EUR (4 targets, 3 held out): the offer costs more "
-        "than it brings")
+        "than it brings"
+    )
     assert campaigns.get(conn, campaign_id)["stopped_at"] == "2026-02-08T07:00:00+00:00"
     assert offer_definitions.offer_types(conn, active_only=True) == []
     with pytest.raises(ServerError) as refused:
@@ -186,26 +232,36 @@ def test_the_campaigns_page_defines_offer_types_and_shows_why_one_stopped(tmp_pa
         client = desk.client("head_office")
         response = desk.post(client, "/office/next-offers/types", name="", kind="winback", value="100")
         assert "an offer type needs a name: give it one" in text(response)
-        response = desk.post(client, "/office/next-offers/types", name="we miss you", kind="winback", value="300",
-                             days="7", holdout_percent="50", min_run_days="7")
+        response = desk.post(
+            client,
+            "/office/next-offers/types",
+            name="we miss you",
+            kind="winback",
+            value="300",
+            days="7",
+            holdout_percent="50",
+            min_run_days="7",
+        )
         assert response.status_code == 302
         chosen = desk.post(client, "/office/next-offers/choose")
         assert chosen.status_code == 302
         page = text(client.get("/office/campaigns"))
         held = desk.conn.execute("SELECT count(*) FROM nbo_choices WHERE grp = 'holdout'").fetchone()[0]
         assert desk.count("nbo_choices") == 7
-        assert (f"{7 - held} offer(s) chosen, {held} customer(s) held out; no broker is configured: push the "
-                "offers when ready.") in page
+        assert (
+            f"{7 - held} offer(s) chosen, {held} customer(s) held out; no broker is configured: push the "
+            "offers when ready."
+        ) in page
         with desk.conn:
-            desk.conn.execute("UPDATE nbo_offer_types SET stopped_at = '2026-02-08T07:00:00+00:00', "
-                              "stopped_why = 'stopped on 2026-02-08: the offer costs more than it brings'")
+            desk.conn.execute(
+                "UPDATE nbo_offer_types SET stopped_at = '2026-02-08T07:00:00+00:00', "
+                "stopped_why = 'stopped on 2026-02-08: the offer costs more than it brings'"
+            )
         page = text(client.get("/office/campaigns"))
         assert "we miss you" in page and "win-back, 300 points, 7 days" in page
         assert "<strong>stopped</strong>: stopped on 2026-02-08: the offer costs more than it brings" in page
     finally:
         close_office(desk)
-
-
 
 
 def test_the_daily_job_from_the_command_line(conn, office_target):
@@ -223,7 +279,11 @@ def test_the_daily_job_from_the_command_line(conn, office_target):
     assert result.exit_code == 0, result.output
     done = json.loads(result.output)
     assert (done["day"], done["customers"], done["targets"] + done["holdouts"], done["stopped"]) == (
-        "2026-02-02", 7, 7, [])
+        "2026-02-02",
+        7,
+        7,
+        [],
+    )
     assert len(done["campaigns"]) == 2 and "pushed" not in done
 
 
@@ -236,8 +296,10 @@ def test_the_job_reads_the_parquet_archive_when_given(conn, office_target, tmp_p
     archive.export(conn, tmp_path / "archive")
     assert next_offer.eligible(conn, DAY, archive=tmp_path / "archive") == next_offer.eligible(conn, DAY)
     offer_definitions.define(conn, FRESH)
-    result = CliRunner().invoke(main, ["server", "next-offers", "--db", office_target, "--day", "2026-02-02",
-                                       "--archive", str(tmp_path / "archive")])
+    result = CliRunner().invoke(
+        main,
+        ["server", "next-offers", "--db", office_target, "--day", "2026-02-02", "--archive", str(tmp_path / "archive")],
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["customers"] == 7
 

@@ -1,6 +1,7 @@
 """The generated-data check (issue 18): on customers with hidden tastes, the offers the model chooses bring
 more net margin per customer against their holdout than offers chosen at random and than one offer for the
 whole segment, in the same run; and the model's offers fit the hidden traits far more often."""
+
 from __future__ import annotations
 
 import json
@@ -19,27 +20,53 @@ def fits(conn, policy: str) -> float:
     rows = conn.execute(
         "SELECT t.kind, t.category, g.taste, g.price_watcher, g.lapsing FROM nbo_choices n "
         "JOIN nbo_offer_types t ON t.id = n.offer_type_id JOIN cards c ON 'customer:' || c.customer_id = n.customer "
-        "JOIN generated_tastes g ON g.card = c.number WHERE n.policy = ?", (policy,)).fetchall()
-    good = sum(1 for kind, category, taste, watcher, lapsing in rows
-               if (kind == "category_points" and category == taste) or (kind == "basket_cheque" and watcher)
-               or (kind == "winback" and lapsing))
+        "JOIN generated_tastes g ON g.card = c.number WHERE n.policy = ?",
+        (policy,),
+    ).fetchall()
+    good = sum(
+        1
+        for kind, category, taste, watcher, lapsing in rows
+        if (kind == "category_points" and category == taste)
+        or (kind == "basket_cheque" and watcher)
+        or (kind == "winback" and lapsing)
+    )
     return good / len(rows)
 
 
 @pytest.mark.timeout(60)
 def test_the_chooser_beats_chance_and_one_offer_for_all(tmp_path):
     path = tmp_path / "server.db"
-    result = CliRunner().invoke(main, ["generate", "--db", str(path), "--customers", "2000", "--tickets", "40000",
-                                       "--stores", "5", "--seed", "2", "--end", "2026-06-30", "--hidden-tastes"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "generate",
+            "--db",
+            str(path),
+            "--customers",
+            "2000",
+            "--tickets",
+            "40000",
+            "--stores",
+            "5",
+            "--seed",
+            "2",
+            "--end",
+            "2026-06-30",
+            "--hidden-tastes",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output.strip().splitlines()[-1])["customers"] == 2000
     conn = open_db(path)
     conn.row_factory = None
     try:
         # the traits show in the tickets: price watchers' lines are discounted far more often
-        shares = dict(conn.execute(
-            "SELECT g.price_watcher, avg(CASE WHEN l.discount_cents > 0 THEN 1.0 ELSE 0.0 END) FROM lines l "
-            "JOIN tickets t ON t.id = l.ticket_id JOIN generated_tastes g ON g.card = t.card GROUP BY 1").fetchall())
+        shares = dict(
+            conn.execute(
+                "SELECT g.price_watcher, avg(CASE WHEN l.discount_cents > 0 THEN 1.0 ELSE 0.0 END) FROM lines l "
+                "JOIN tickets t ON t.id = l.ticket_id JOIN generated_tastes g ON g.card = t.card GROUP BY 1"
+            ).fetchall()
+        )
         assert shares[1] > 3 * shares[0] > 0
         found = offer_check(conn, date(2026, 7, 1), days=7, seed=2)
         model, chance, segment = (found["policies"][p] for p in ("model", "random", "segment"))

@@ -1,5 +1,6 @@
 """The customer profile from the tickets (SQLite and PostgreSQL: the same figures), on the desk's customer page
 and in the API."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
@@ -21,9 +22,22 @@ def sale(seq: int, day: date, card: str | None, lines: list, terminal: str = "S0
     closed = datetime(day.year, day.month, day.day, 11, 0, tzinfo=timezone.utc)
     total = sum(li.total_cents for li in lines)
     points = [PointsEntry(kind="earn", rule="base: 1 point per euro", points=total // 100)] if card else []
-    return Ticket(id=f"{terminal}-{seq:08d}", terminal=terminal, seq=seq, store=terminal[:4], cashier="c1",
-                  opened_at=closed, closed_at=closed, lines=lines, tenders=[Tender(kind="cash", cents=total)],
-                  total_cents=total, card=card, points=points, rules_version="base-1", prev_hash=GENESIS_HASH)
+    return Ticket(
+        id=f"{terminal}-{seq:08d}",
+        terminal=terminal,
+        seq=seq,
+        store=terminal[:4],
+        cashier="c1",
+        opened_at=closed,
+        closed_at=closed,
+        lines=lines,
+        tenders=[Tender(kind="cash", cents=total)],
+        total_cents=total,
+        card=card,
+        points=points,
+        rules_version="base-1",
+        prev_hash=GENESIS_HASH,
+    )
 
 
 def chain(tickets: list[Ticket]) -> list[Ticket]:
@@ -44,15 +58,31 @@ def history() -> list[Ticket]:
     day = date(2026, 1, 6)  # a Tuesday
     while day <= date(2026, 5, 12):
         seq += 1
-        made.append(sale(seq, day, CARDS["A"], [make_line("3017620422003", 1, 2000, category="fresh"),
-                                                make_line("3228857000906", 2, 1100, category="grocery",
-                                                          discount_cents=200)]))
+        made.append(
+            sale(
+                seq,
+                day,
+                CARDS["A"],
+                [
+                    make_line("3017620422003", 1, 2000, category="fresh"),
+                    make_line("3228857000906", 2, 1100, category="grocery", discount_cents=200),
+                ],
+            )
+        )
         day += timedelta(days=14)
     for n in range(20):
         seq += 1
-        made.append(sale(seq, date(2026, 3, 1) + timedelta(days=n), None,
-                         [make_line("3017620422003", 1, 2000, category="fresh"),
-                          make_line("3228857000906", 1, 8000, category="grocery")]))
+        made.append(
+            sale(
+                seq,
+                date(2026, 3, 1) + timedelta(days=n),
+                None,
+                [
+                    make_line("3017620422003", 1, 2000, category="fresh"),
+                    make_line("3228857000906", 1, 8000, category="grocery"),
+                ],
+            )
+        )
     made.sort(key=lambda t: t.closed_at)
     return chain([msgspec_replace(t, seq=n + 1, id=f"S001-T01-{n + 1:08d}") for n, t in enumerate(made)])
 
@@ -115,8 +145,9 @@ def test_customer_page_and_api_show_what_we_know(tmp_path, fast_argon2, office_t
         assert "Shops mostly at store S001, most often on Tuesday." in page
         assert "Buys more than the store's customers in: fresh" in page
         # customer 3 did not agree to profiling
-        assert ("This customer has not agreed to profiling: nothing is worked out from their tickets."
-                in text(client.get("/customers/3")))
+        assert "This customer has not agreed to profiling: nothing is worked out from their tickets." in text(
+            client.get("/customers/3")
+        )
         from server.desk import accounts
 
         auth = {"Authorization": f"Bearer {accounts.create_token(desk.conn, 'head-office')}"}

@@ -1,5 +1,6 @@
 """Customer value, deciles, Pareto, ranks, RFM, LTV, identification and points on a data set known by hand,
 on SQLite and on PostgreSQL (the same figures)."""
+
 from __future__ import annotations
 
 import threading
@@ -36,14 +37,22 @@ def test_customer_values_per_card(conn):
 
 
 def test_registered_cards_count_as_one_customer(conn):
-    conn.execute("INSERT INTO customers (id, name, created_at, updated_at) "
-                 "VALUES (7, 'Eve', '2026-01-01', '2026-01-01')")
-    conn.executemany("INSERT INTO cards (number, customer_id, status, issued_at, status_at) "
-                     "VALUES (?, 7, 'active', '2026-01-01', '2026-01-01')", [(CARDS["E"],), (CARDS["F"],)])
+    conn.execute(
+        "INSERT INTO customers (id, name, created_at, updated_at) VALUES (7, 'Eve', '2026-01-01', '2026-01-01')"
+    )
+    conn.executemany(
+        "INSERT INTO cards (number, customer_id, status, issued_at, status_at) "
+        "VALUES (?, 7, 'active', '2026-01-01', '2026-01-01')",
+        [(CARDS["E"],), (CARDS["F"],)],
+    )
     values = {v.key: v for v in value.customer_values(conn, START, END)}
     merged = values["customer:7"]
     assert (merged.cards, merged.spend_cents, merged.visits, merged.customer_id) == (
-        sorted([CARDS["E"], CARDS["F"]]), 5000, 2, 7)
+        sorted([CARDS["E"], CARDS["F"]]),
+        5000,
+        2,
+        7,
+    )
     assert len(values) == 9
 
 
@@ -66,7 +75,7 @@ def test_rfm_quintiles(conn):
     scores = rfm.rfm_scores(value.customer_values(conn, START, END))
     assert scores[CARDS["A"]].code == "555"
     assert scores[CARDS["B"]].code == "515"
-    assert scores[CARDS["C"]].code == "111"   # last seen 29 days before the end: the oldest
+    assert scores[CARDS["C"]].code == "111"  # last seen 29 days before the end: the oldest
     assert scores[CARDS["D"]].code == "111"
     assert scores[CARDS["E"]].code == "211"
     assert scores[CARDS["J"]].code == "411"
@@ -87,16 +96,26 @@ def test_lifetime_value_uses_the_documented_formula(conn):
 def test_identification_rate_by_store(conn):
     rows = value.identification_by_store(conn, START, END)
     assert [(r["store"], r["spend_cents"], r["identified_cents"], r["tickets"]) for r in rows] == [
-        ("S001", 105000, 80000, 4), ("S002", 20000, 20000, 8)]
+        ("S001", 105000, 80000, 4),
+        ("S002", 20000, 20000, 8),
+    ]
     assert rows[0]["rate"] == 80000 / 105000 and rows[1]["rate"] == 1.0
 
 
 def test_points_issued_redeemed_and_liability(conn):
     summary = points.points_summary(conn, START, END, as_of=END)
     assert summary == {
-        "issued": 2000, "redeemed": 50, "expired": 0, "outstanding": 2050, "point_cents": 1,
-        "liability_cents": 2050, "cheques_outstanding_cents": 0, "next_expiry": "2026-02-28", "expiring_points": 100,
-        "expiring_cents": 100}
+        "issued": 2000,
+        "redeemed": 50,
+        "expired": 0,
+        "outstanding": 2050,
+        "point_cents": 1,
+        "liability_cents": 2050,
+        "cheques_outstanding_cents": 0,
+        "next_expiry": "2026-02-28",
+        "expiring_points": 100,
+        "expiring_cents": 100,
+    }
 
 
 def test_aggregate_is_incremental_and_idempotent(office_target):
@@ -110,17 +129,37 @@ def test_aggregate_is_incremental_and_idempotent(office_target):
     assert aggregate.refresh(conn)["tickets"] == 0
     assert [tuple(r) for r in conn.execute("SELECT * FROM card_day ORDER BY card, day")] == before
     closed = datetime(2026, 1, 30, 18, 0, tzinfo=timezone.utc)
-    store_tickets(path, [Ticket(
-        id="S001-T01-000005", terminal="S001-T01", seq=5, store="S001", cashier="c1", opened_at=closed,
-        closed_at=closed, lines=[make_line("3017620422003", 2, 500, category="grocery")],
-        tenders=[Tender(kind="cash", cents=1000)], total_cents=1000, card=CARDS["A"],
-        points=[PointsEntry(kind="earn", rule="base", points=10)], rules_version="base-1")])
+    store_tickets(
+        path,
+        [
+            Ticket(
+                id="S001-T01-000005",
+                terminal="S001-T01",
+                seq=5,
+                store="S001",
+                cashier="c1",
+                opened_at=closed,
+                closed_at=closed,
+                lines=[make_line("3017620422003", 2, 500, category="grocery")],
+                tenders=[Tender(kind="cash", cents=1000)],
+                total_cents=1000,
+                card=CARDS["A"],
+                points=[PointsEntry(kind="earn", rule="base", points=10)],
+                rules_version="base-1",
+            )
+        ],
+    )
     assert aggregate.refresh(conn)["tickets"] == 1
-    row = conn.execute("SELECT spend_cents, margin_cents, tickets, points FROM card_day WHERE card = ? AND day = ?",
-                       (CARDS["A"], "2026-01-30")).fetchone()
+    row = conn.execute(
+        "SELECT spend_cents, margin_cents, tickets, points FROM card_day WHERE card = ? AND day = ?",
+        (CARDS["A"], "2026-01-30"),
+    ).fetchone()
     assert tuple(row) == (51000, 15250, 2, 510)
-    assert tuple(conn.execute("SELECT spend_cents FROM card_category WHERE card = ? AND category = 'grocery'",
-                              (CARDS["A"],)).fetchone()) == (1000,)
+    assert tuple(
+        conn.execute(
+            "SELECT spend_cents FROM card_category WHERE card = ? AND category = 'grocery'", (CARDS["A"],)
+        ).fetchone()
+    ) == (1000,)
     conn.close()
 
 
@@ -130,15 +169,28 @@ def test_folds_while_tickets_arrive_count_each_ticket_once(office_target):
     build_known_set(office_target)
     conn = open_connection(office_target)
     closed = datetime(2026, 1, 28, 9, 0, tzinfo=timezone.utc)
-    arriving = [Ticket(id=f"S005-T01-{seq:08d}", terminal="S005-T01", seq=seq, store="S005", cashier="c1",
-                       opened_at=closed, closed_at=closed, lines=[make_line("3017620422003", 1, 100 + seq)],
-                       tenders=[Tender(kind="cash", cents=100 + seq)], total_cents=100 + seq,
-                       card=CARDS["B"] if seq % 2 else None, points=[], rules_version="base-1")
-                for seq in range(1, 121)]
+    arriving = [
+        Ticket(
+            id=f"S005-T01-{seq:08d}",
+            terminal="S005-T01",
+            seq=seq,
+            store="S005",
+            cashier="c1",
+            opened_at=closed,
+            closed_at=closed,
+            lines=[make_line("3017620422003", 1, 100 + seq)],
+            tenders=[Tender(kind="cash", cents=100 + seq)],
+            total_cents=100 + seq,
+            card=CARDS["B"] if seq % 2 else None,
+            points=[],
+            rules_version="base-1",
+        )
+        for seq in range(1, 121)
+    ]
 
     def ingest() -> None:
         for first in range(0, len(arriving), 10):
-            store_tickets(office_target, arriving[first:first + 10])
+            store_tickets(office_target, arriving[first : first + 10])
 
     writer = threading.Thread(target=ingest)
     writer.start()
@@ -153,6 +205,10 @@ def test_folds_while_tickets_arrive_count_each_ticket_once(office_target):
     assert (tickets, cents) == (133, 135000 + sum(t.total_cents for t in arriving))  # 13 known: 1,350 EUR
     assert tuple(conn.execute("SELECT sum(tickets), sum(spend_cents) FROM store_day").fetchone()) == (tickets, cents)
     on_b = sum(t.total_cents for t in arriving if t.card)
-    assert conn.execute("SELECT sum(spend_cents) FROM card_day WHERE card = ? AND store = 'S005'",
-                        (CARDS["B"],)).fetchone()[0] == on_b
+    assert (
+        conn.execute(
+            "SELECT sum(spend_cents) FROM card_day WHERE card = ? AND store = 'S005'", (CARDS["B"],)
+        ).fetchone()[0]
+        == on_b
+    )
     conn.close()

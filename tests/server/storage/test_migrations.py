@@ -1,5 +1,6 @@
 """A database made by any older version upgrades to the same shape as a new one, on both engines; the
 migrations are recorded, run once, and by one process at a time."""
+
 import sqlite3
 
 import pytest
@@ -7,57 +8,84 @@ import pytest
 from server.storage import desk_schema, migrations, ticket_schema
 from server.storage.connection import connect_pg, connect_sqlite
 
-LEDGER_ROWS = [("2990000000001", "earn", 40, "base", "ticket:a:0", "a", "2026-01-02T10:00:00+00:00"),
-               ("2990000000001", "redeem", -15, "redeem", "ticket:b:0", "b", "2026-01-03T10:00:00+00:00"),
-               ("2990000000002", "earn", 7, "base", "ticket:c:0", "c", "2026-01-04T10:00:00+00:00")]
+LEDGER_ROWS = [
+    ("2990000000001", "earn", 40, "base", "ticket:a:0", "a", "2026-01-02T10:00:00+00:00"),
+    ("2990000000001", "redeem", -15, "redeem", "ticket:b:0", "b", "2026-01-03T10:00:00+00:00"),
+    ("2990000000002", "earn", 7, "base", "ticket:c:0", "c", "2026-01-04T10:00:00+00:00"),
+]
 
 
 def first_release_sqlite(script: str) -> str:
     """The schema as the first releases made it: no ledger.lot_at, no users.session_version."""
-    lot_at = (",\n    lot_at TEXT  -- a credit that counts for expiry from another time (points moved keep their "
-              "lot's); NULL = at")
-    return (script.replace(lot_at, "").replace("\n    vat_rate INTEGER,", "")
-            .replace(",\n    session_version INTEGER NOT NULL DEFAULT 0,\n    language TEXT", ""))
+    lot_at = (
+        ",\n    lot_at TEXT  -- a credit that counts for expiry from another time (points moved keep their "
+        "lot's); NULL = at"
+    )
+    return (
+        script.replace(lot_at, "")
+        .replace("\n    vat_rate INTEGER,", "")
+        .replace(",\n    session_version INTEGER NOT NULL DEFAULT 0,\n    language TEXT", "")
+    )
 
 
 def first_release_pg(script: str) -> str:
-    return (script.replace(",\n    lot_at TEXT\n", "\n").replace("\n    vat_rate INTEGER,", "")
-            .replace("ALTER TABLE ledger ADD COLUMN IF NOT EXISTS lot_at TEXT;\n", "")
-            .replace(",\n    session_version INTEGER NOT NULL DEFAULT 0,\n    language TEXT", ""))
+    return (
+        script.replace(",\n    lot_at TEXT\n", "\n")
+        .replace("\n    vat_rate INTEGER,", "")
+        .replace("ALTER TABLE ledger ADD COLUMN IF NOT EXISTS lot_at TEXT;\n", "")
+        .replace(",\n    session_version INTEGER NOT NULL DEFAULT 0,\n    language TEXT", "")
+    )
 
 
 def sqlite_shape(conn) -> dict:
-    objects = conn.execute("SELECT type, name, tbl_name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' "
-                           "ORDER BY type, name").fetchall()
-    columns = {table: sorted(tuple(c[1:]) for c in conn.execute(f"PRAGMA table_info({table})"))
-               for kind, table, _ in objects if kind == "table"}
+    objects = conn.execute(
+        "SELECT type, name, tbl_name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name"
+    ).fetchall()
+    columns = {
+        table: sorted(tuple(c[1:]) for c in conn.execute(f"PRAGMA table_info({table})"))
+        for kind, table, _ in objects
+        if kind == "table"
+    }
     return {"objects": objects, "columns": columns}
 
 
 def pg_shape(conn) -> dict:
-    columns = conn.execute("SELECT table_name, column_name, data_type, is_nullable, column_default "
-                           "FROM information_schema.columns WHERE table_schema = current_schema() "
-                           "ORDER BY 1, 2").fetchall()
-    indexes = conn.execute("SELECT tablename, indexname FROM pg_indexes WHERE schemaname = current_schema() "
-                           "ORDER BY 1, 2").fetchall()
-    triggers = conn.execute("SELECT DISTINCT event_object_table, trigger_name FROM information_schema.triggers "
-                            "ORDER BY 1, 2").fetchall()
+    columns = conn.execute(
+        "SELECT table_name, column_name, data_type, is_nullable, column_default "
+        "FROM information_schema.columns WHERE table_schema = current_schema() "
+        "ORDER BY 1, 2"
+    ).fetchall()
+    indexes = conn.execute(
+        "SELECT tablename, indexname FROM pg_indexes WHERE schemaname = current_schema() ORDER BY 1, 2"
+    ).fetchall()
+    triggers = conn.execute(
+        "SELECT DISTINCT event_object_table, trigger_name FROM information_schema.triggers ORDER BY 1, 2"
+    ).fetchall()
     return {"columns": columns, "indexes": indexes, "triggers": triggers}
 
 
 def test_the_statements_of_a_script_keep_trigger_bodies_whole():
-    parts = migrations.statements("CREATE TABLE t (a);\nCREATE TRIGGER x AFTER INSERT ON t BEGIN\n"
-                                  "  UPDATE t SET a = 1;\n  UPDATE t SET a = 2;\nEND;\nCREATE INDEX i ON t (a);\n")
+    parts = migrations.statements(
+        "CREATE TABLE t (a);\nCREATE TRIGGER x AFTER INSERT ON t BEGIN\n"
+        "  UPDATE t SET a = 1;\n  UPDATE t SET a = 2;\nEND;\nCREATE INDEX i ON t (a);\n"
+    )
     assert len(parts) == 3 and parts[1].startswith("CREATE TRIGGER") and parts[1].endswith("END;")
 
 
 def test_a_first_release_sqlite_database_upgrades_to_the_new_shape(tmp_path):
     old = sqlite3.connect(tmp_path / "old.db")
-    old.executescript(first_release_sqlite(ticket_schema.SQLITE_SCHEMA + ticket_schema.RETURNS_SCHEMA
-                                           + ticket_schema.HELD_SCHEMA + desk_schema.DESK_SCHEMA))
+    old.executescript(
+        first_release_sqlite(
+            ticket_schema.SQLITE_SCHEMA
+            + ticket_schema.RETURNS_SCHEMA
+            + ticket_schema.HELD_SCHEMA
+            + desk_schema.DESK_SCHEMA
+        )
+    )
     assert "lot_at" not in {r[1] for r in old.execute("PRAGMA table_info(ledger)")}
-    old.executemany("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    LEDGER_ROWS)
+    old.executemany(
+        "INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)", LEDGER_ROWS
+    )
     old.commit()
     old.close()
 
@@ -65,17 +93,20 @@ def test_a_first_release_sqlite_database_upgrades_to_the_new_shape(tmp_path):
     new = connect_sqlite(tmp_path / "new.db").conn
     assert sqlite_shape(upgraded) == sqlite_shape(new)
     assert dict(upgraded.execute("SELECT card, points FROM card_points")) == {"2990000000001": 25, "2990000000002": 7}
-    assert [r[0] for r in upgraded.execute("SELECT number FROM schema_migrations ORDER BY 1")] == \
-        [m.number for m in migrations.MIGRATIONS]
+    assert [r[0] for r in upgraded.execute("SELECT number FROM schema_migrations ORDER BY 1")] == [
+        m.number for m in migrations.MIGRATIONS
+    ]
 
 
 def test_a_database_of_the_last_release_records_its_migrations_and_keeps_its_rows(tmp_path):
     """The release before migrations made every table with CREATE ... IF NOT EXISTS and added columns by hand."""
     old = sqlite3.connect(tmp_path / "last.db")
-    old.executescript(ticket_schema.SQLITE_SCHEMA + ticket_schema.RETURNS_SCHEMA + ticket_schema.HELD_SCHEMA
-                      + desk_schema.DESK_SCHEMA)
-    old.executemany("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    LEDGER_ROWS)
+    old.executescript(
+        ticket_schema.SQLITE_SCHEMA + ticket_schema.RETURNS_SCHEMA + ticket_schema.HELD_SCHEMA + desk_schema.DESK_SCHEMA
+    )
+    old.executemany(
+        "INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)", LEDGER_ROWS
+    )
     old.commit()
     old.close()
     conn = connect_sqlite(tmp_path / "last.db").conn
@@ -97,8 +128,9 @@ def test_a_failed_migration_rolls_back_whole(tmp_path, monkeypatch):
         raise sqlite3.OperationalError("disk I/O error")
 
     conn = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
-    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:1] + (
-        migrations.Migration(2, "broken", broken, broken),))
+    monkeypatch.setattr(
+        migrations, "MIGRATIONS", migrations.MIGRATIONS[:1] + (migrations.Migration(2, "broken", broken, broken),)
+    )
     monkeypatch.setattr(migrations, "LATEST", 2)
     with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
         migrations.migrate(conn, migrations.SQLITE)
@@ -111,17 +143,31 @@ def test_a_first_release_postgresql_database_upgrades_to_the_new_shape(postgres_
     import psycopg
 
     with psycopg.connect(old_url, autocommit=True) as old:
-        old.execute(first_release_pg(ticket_schema.PG_SCHEMA + ticket_schema.RETURNS_SCHEMA + ticket_schema.HELD_SCHEMA
-                                     + desk_schema.DESK_SCHEMA_PG))
-        assert old.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = 'ledger' "
-                           "AND column_name = 'lot_at'").fetchone()[0] == 0
-        old.cursor().executemany("INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
-                        "VALUES (%s, %s, %s, %s, %s, %s, %s)", LEDGER_ROWS)
+        old.execute(
+            first_release_pg(
+                ticket_schema.PG_SCHEMA
+                + ticket_schema.RETURNS_SCHEMA
+                + ticket_schema.HELD_SCHEMA
+                + desk_schema.DESK_SCHEMA_PG
+            )
+        )
+        assert (
+            old.execute(
+                "SELECT count(*) FROM information_schema.columns WHERE table_name = 'ledger' AND column_name = 'lot_at'"
+            ).fetchone()[0]
+            == 0
+        )
+        old.cursor().executemany(
+            "INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            LEDGER_ROWS,
+        )
     upgraded, new = connect_pg(old_url), connect_pg(new_url)
     try:
         assert pg_shape(upgraded) == pg_shape(new)
-        assert dict(upgraded.execute("SELECT card, points FROM card_points").fetchall()) == \
-            {"2990000000001": 25, "2990000000002": 7}
+        assert dict(upgraded.execute("SELECT card, points FROM card_points").fetchall()) == {
+            "2990000000001": 25,
+            "2990000000002": 7,
+        }
         assert migrations.applied(upgraded, migrations.POSTGRESQL) == migrations.LATEST
         assert migrations.migrate(upgraded, migrations.POSTGRESQL) == []
     finally:
@@ -135,16 +181,32 @@ def test_both_engines_have_the_same_tables_and_columns(tmp_path, postgres_url):
     lite = connect_sqlite(tmp_path / "s.db").conn
     pg = connect_pg(postgres_url)
     try:
-        tables = [r[0] for r in lite.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
-                                             "AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        tables = [
+            r[0]
+            for r in lite.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            )
+        ]
         for table in tables:
             on_sqlite = {r[1] for r in lite.execute(f"PRAGMA table_info({table})")}
-            on_pg = {r[0] for r in pg.execute("SELECT column_name FROM information_schema.columns WHERE "
-                                              "table_schema = current_schema() AND table_name = %s", (table,))}
-            assert on_sqlite == on_pg, \
+            on_pg = {
+                r[0]
+                for r in pg.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE "
+                    "table_schema = current_schema() AND table_name = %s",
+                    (table,),
+                )
+            }
+            assert on_sqlite == on_pg, (
                 f"{table}: only on SQLite {on_sqlite - on_pg}, only on PostgreSQL {on_pg - on_sqlite}"
-        pg_only = {r[0] for r in pg.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = "
-                                            "current_schema() AND table_name NOT LIKE 'tickets_%'")} - set(tables)
+            )
+        pg_only = {
+            r[0]
+            for r in pg.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+                "current_schema() AND table_name NOT LIKE 'tickets_%'"
+            )
+        } - set(tables)
         assert pg_only == {"ticket_keys"}
     finally:
         pg.close()

@@ -1,4 +1,5 @@
 """A till serving the POS API in-process (Flask's test client over the real PosHost and SQLite journal)."""
+
 from __future__ import annotations
 
 import itertools
@@ -12,8 +13,14 @@ from terminal.posapi.tokens import make_token
 
 TERMINAL = "S001-T01"
 CARD = "2900000000018"
-OIL = {"gtin": "3000000000014", "quantity": 2, "unit_cents": 542, "category": "grocery", "vat_rate": 550,
-       "label": "olive oil 1l"}
+OIL = {
+    "gtin": "3000000000014",
+    "quantity": 2,
+    "unit_cents": 542,
+    "category": "grocery",
+    "vat_rate": 550,
+    "label": "olive oil 1l",
+}
 RAZORS = {"gtin": "3000000000007", "quantity": 1, "unit_cents": 191, "category": "hygiene", "vat_rate": 2000}
 
 
@@ -24,7 +31,7 @@ class Pos:
         self.db = str(tmp_path / "till.db")
         self.now = 0.0
         self.host = PosHost(self.db, TERMINAL, cashier="alice", clock=lambda: self.now)
-        self.token = (tmp_path / "pos-1.token")
+        self.token = tmp_path / "pos-1.token"
         if not self.token.exists():  # a till started again on the same journal keeps its POS's token
             make_token(self.host.conn, "POS-1", self.token)
         self.closed = False

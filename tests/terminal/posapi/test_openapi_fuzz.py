@@ -1,6 +1,7 @@
 """schemathesis against /openapi.json: generated calls (valid and invalid) never get a server error, and every
 answer matches the document (status, media type, schema, headers). Baskets' calls are aimed at an open basket
 half of the time, so evaluate, redeem and commit are reached with generated bodies, not only refused at 404."""
+
 from __future__ import annotations
 
 import collections
@@ -25,8 +26,9 @@ def till(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("LOYALTY_LANG", "en")
         pos = Pos(tmp_path_factory.mktemp("fuzz"))
-        pos.host.run(lambda: cardstate.remember_balance(pos.host.session.journal.conn, CARD, 5000,
-                                                        "2026-01-01T00:00:00+00:00"))
+        pos.host.run(
+            lambda: cardstate.remember_balance(pos.host.session.journal.conn, CARD, 5000, "2026-01-01T00:00:00+00:00")
+        )
         yield pos
         pos.close()
 
@@ -37,9 +39,14 @@ def open_basket(till) -> str:
     if host.basket is None:
         basket = till.open()
         till.post(f"/baskets/{basket}/identify", {"card": CARD})
-        till.post(f"/baskets/{basket}/evaluate", {"lines": [{"gtin": "3000000000014", "quantity": 1,
-                                                             "unit_cents": 999, "category": "grocery",
-                                                             "vat_rate": 550}]})
+        till.post(
+            f"/baskets/{basket}/evaluate",
+            {
+                "lines": [
+                    {"gtin": "3000000000014", "quantity": 1, "unit_cents": 999, "category": "grocery", "vat_rate": 550}
+                ]
+            },
+        )
     return host.basket.id
 
 
@@ -70,9 +77,15 @@ def test_no_server_error_and_every_answer_matches_the_document(till, mode):
     answered: collections.Counter = collections.Counter()
     aim = itertools.cycle((True, False))  # every other basket call goes to the open basket
     for operation in operations(till):
+
         @given(operation.as_strategy(generation_mode=mode))
-        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
-                  database=None)
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,
+        )
         def call(case):
             if "basket" in (case.path_parameters or {}) and next(aim):
                 case.path_parameters["basket"] = open_basket(till)

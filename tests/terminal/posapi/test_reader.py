@@ -1,4 +1,5 @@
 """A chip card inserted into the real reader stack (pcscd + vpcd + virtual card) identifies the POS's basket."""
+
 from __future__ import annotations
 
 import time
