@@ -14,7 +14,7 @@ from server.desk import accounts, cards, customers
 from server.storage.desk_db import open_db
 from server.web import create_app
 
-from ..fixtures.browser import by_id, serve, shot, wait_text
+from ..fixtures.browser import by_id, serve, shot, wait_gone, wait_text
 from ..fixtures.desk import CARD_A, CARD_B, CARD_C, sell_anonymously
 
 pytestmark = pytest.mark.timeout(90)
@@ -163,8 +163,6 @@ def test_log_out_ends_the_session_and_guesses_are_told_when_to_try_again(site, b
     wait_text(browser, "h1", "Log in")
 
     accounts.create_user(site["conn"], "dora", "card_manager")
-    from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
     for _ in range(accounts.FREE_ATTEMPTS + 1):
         by_id(browser, "name").clear()
@@ -173,7 +171,7 @@ def test_log_out_ends_the_session_and_guesses_are_told_when_to_try_again(site, b
         button = by_id(browser, "login")
         button.click()
         # The answer is the log-in page again: wait until it replaced this one, not only for its heading.
-        WebDriverWait(browser, 10).until(ec.staleness_of(button))
+        wait_gone(browser, button)
         wait_text(browser, "h1", "Log in")
     wait_text(browser, "#error", "too many failed log-ins for dora from this address: try again in ")
     assert by_id(browser, "error").text.endswith(" seconds, or ask an admin to unlock it")
