@@ -50,6 +50,8 @@ CSV_COLUMNS = [
     "unit_cents",
     "total_cents",
     "points",
+    "discount_cents",  # added later: at the end, so the columns before keep their place
+    "vat_rate",
 ]
 
 
@@ -98,7 +100,9 @@ def export_csv(data: dict) -> str:
                     "category": line["category"],
                     "quantity": line["quantity"],
                     "unit_cents": line["unit_cents"],
+                    "discount_cents": line["discount_cents"],  # the promotion on the line
                     "total_cents": line["total_cents"],
+                    "vat_rate": line["vat_rate"],
                 }
             )
     return out.getvalue()
@@ -128,16 +132,26 @@ def erase(conn: Connection, customer_id: int, actor: str, reason: str = "erasure
         return _erase(conn, customer_id, actor, reason)
 
 
+# The customer's own requests, as the audit trail records them (CNIL: retention counts from the last purchase or
+# request; a card manager editing the record is neither). The enrolment counts through created_at.
+REQUESTS = ("export",)
+
+
 def last_activity(conn: Connection, customer_id: int) -> str:
-    """The latest of: the customer's record changing, a ticket or ledger entry on one of its cards."""
+    """The latest of the customer's enrolment, purchases (tickets on one of its cards) and requests."""
     customer = get(conn, customer_id)
     numbers = card_numbers(conn, customer_id)
-    dates = [customer["updated_at"], customer["created_at"]]
+    dates = [customer["created_at"]]
     if numbers:
         marks = ", ".join("?" * len(numbers))
-        dates.append(conn.execute(f"SELECT max(at) FROM ledger WHERE card IN ({marks})", numbers).fetchone()[0])
         dates.append(conn.execute(f"SELECT max(closed_at) FROM tickets WHERE card IN ({marks})", numbers).fetchone()[0])
-    return max(d for d in dates if d)
+    dates.append(
+        conn.execute(
+            f"SELECT max(at) FROM audit WHERE customer_id = ? AND action IN ({', '.join('?' * len(REQUESTS))})",
+            (customer_id, *REQUESTS),
+        ).fetchone()[0]
+    )
+    return max(str(d) for d in dates if d)
 
 
 def retention(

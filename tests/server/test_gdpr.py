@@ -39,9 +39,17 @@ def test_export_json_and_csv_hold_everything_with_ticket_lines(desk):
     assert data["customer"]["email"] == ENROL["email"] and data["cards"][0]["number"] == CARD_A
     assert len(data["tickets"]) == 2 and data["tickets"][0]["lines"][0]["gtin"] == "3017620422003"
     assert sum(e["points"] for e in data["ledger"]) == 24
+    with desk.conn:  # a promotion on the spread, and the VAT rates the lines were sold at
+        desk.conn.execute("UPDATE lines SET discount_cents = 50, vat_rate = 550 WHERE gtin = '3017620422003'")
+        desk.conn.execute("UPDATE lines SET vat_rate = 550 WHERE gtin = '3228857000906'")
     rows = list(csv.DictReader(io.StringIO(client.get(f"/customers/{customer_id}/export.csv").get_data(True))))
     lines = [r for r in rows if r["record"] == "ticket_line"]
     assert len(lines) == 4 and {r["gtin"] for r in lines} == {"3017620422003", "3228857000906"}
+    # portability: each line's promotion amount and VAT rate go with it
+    assert {(r["gtin"], r["discount_cents"], r["vat_rate"]) for r in lines} == {
+        ("3017620422003", "50", "550"),
+        ("3228857000906", "0", "550"),
+    }
     assert {r["field"]: r["value"] for r in rows if r["record"] == "customer"}["name"] == "Marie Curie"
     assert [a["action"] for a in customers.view(desk.conn, customer_id)["audit"]][:2] == ["export", "export"]
 
@@ -94,3 +102,19 @@ def test_retention_dry_run_reports_and_the_real_run_anonymises(desk):
     result = CliRunner().invoke(main, ["server", "retention", "--db", desk.db_path])
     assert json.loads(result.output)["customers"][0]["pseudonym"].startswith("erased-")
     assert customers.get(desk.conn, sleeping)["erased_at"] and customers.get(desk.conn, active)["erased_at"] is None
+
+
+def test_a_desk_edit_does_not_restart_the_retention_clock_but_a_purchase_or_a_request_does(desk):
+    """CNIL: 3 years from the customer's last purchase or request, not from the desk touching the record."""
+    quiet = customers.enrol(desk.conn, {**ENROL, "name": "Edited Lately"}, "seed")
+    asked = customers.enrol(desk.conn, {**ENROL, "name": "Asked Lately"}, "seed")
+    long_ago = "2020-01-01T00:00:00+00:00"
+    with desk.conn:
+        desk.conn.execute("UPDATE customers SET created_at = ?, updated_at = ?", (long_ago, long_ago))
+        # a card manager fixed a typo last week: a desk edit, not the customer's doing
+        desk.conn.execute(
+            "UPDATE customers SET updated_at = ? WHERE id = ?", (datetime.now(timezone.utc).isoformat(), quiet)
+        )
+    gdpr.export(desk.conn, asked, "card-manager")  # the customer asked for their data: a request
+    due = [d["customer"] for d in gdpr.retention(desk.conn, dry_run=True)]
+    assert quiet in due and asked not in due
