@@ -57,24 +57,12 @@ def till(
         raise click.UsageError(
             "the cashier's screen needs --terminal and --db, e.g. loyalty till --terminal S001-T01 --db till.db"
         )
-    from programme.ticket import store_of
+    from .journal_option import parsed_terminal_and_broker
 
     from .app import run_till
     from .errors import TillError
 
-    try:
-        store_of(terminal)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--terminal") from None
-    url = None
-    if broker:
-        from sync.broker_url import parse_broker_url
-        from sync.errors import SyncError
-
-        try:
-            url = parse_broker_url(broker)
-        except SyncError as exc:
-            raise click.BadParameter(str(exc), param_hint="--broker") from None
+    url = parsed_terminal_and_broker(terminal, broker)
     try:
         run_till(
             db,

@@ -1,4 +1,4 @@
-"""The till journal a command works on, opened with its errors shown as click's usage errors."""
+"""The till journal, terminal and broker a command works on, with their errors shown as click's usage errors."""
 
 from __future__ import annotations
 
@@ -21,3 +21,23 @@ def open_journal(db: str, terminal: str, key: str | None = None):
         return Journal(db, terminal, signing_key)
     except ProgrammeError as exc:
         raise click.BadParameter(str(exc), param_hint="--terminal") from None
+
+
+def parsed_terminal_and_broker(terminal: str, broker: str | None):
+    """The --terminal and --broker of a till command, checked: a bad one is a usage error naming the option.
+    Returns the broker's BrokerUrl, or None to run offline."""
+    from programme.ticket import store_of
+
+    try:
+        store_of(terminal)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--terminal") from None
+    if not broker:
+        return None
+    from sync.broker_url import parse_broker_url
+    from sync.errors import SyncError
+
+    try:
+        return parse_broker_url(broker)
+    except SyncError as exc:
+        raise click.BadParameter(str(exc), param_hint="--broker") from None

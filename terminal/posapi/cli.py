@@ -69,24 +69,12 @@ def serve(
     Every call needs a POS token (loyalty till pos-token); prints one JSON line with the address once it
     listens, and runs until SIGTERM or Ctrl+C.
     """
-    from programme.ticket import store_of
+    from ..journal_option import parsed_terminal_and_broker
 
     from ..errors import TillError
     from .serve import serve as run_serve
 
-    try:
-        store_of(terminal)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--terminal") from None
-    url = None
-    if broker:
-        from sync.broker_url import parse_broker_url
-        from sync.errors import SyncError
-
-        try:
-            url = parse_broker_url(broker)
-        except SyncError as exc:
-            raise click.BadParameter(str(exc), param_hint="--broker") from None
+    url = parsed_terminal_and_broker(terminal, broker)
     try:
         run_serve(
             db,
