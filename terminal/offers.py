@@ -4,7 +4,9 @@ message, looked up by card at the sale (an index hit on `offer_cards`).
 A card's offers at a sale are the campaigns that list it, in force today (the day in the rules' time
 zone, as the engine and the server date them: programme.engine.local_day) in this store, and
 not used yet by the card at this till (no `offer:<campaign id>` entry in the ledger). Another till
-may have seen the card use it: the server then flags the second use.
+may have seen the card use it: the server then flags the second use. An offer with a condition (a category,
+a basket threshold: programme.campaign_offers) is shown to the cashier but applied only to a basket that meets
+it (terminal/sale.py), and stays open for the card until then.
 The message comes in head office's signed envelope (sync/signed.py): anything else is refused.
 """
 
@@ -29,7 +31,9 @@ CREATE TABLE IF NOT EXISTS offers (
     cheque_cents INTEGER NOT NULL,
     starts TEXT NOT NULL,
     ends TEXT NOT NULL,
-    stores TEXT NOT NULL
+    stores TEXT NOT NULL,
+    category TEXT NOT NULL DEFAULT '',
+    min_basket_cents INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS offer_cards (
     card TEXT NOT NULL,
@@ -38,10 +42,31 @@ CREATE TABLE IF NOT EXISTS offer_cards (
 ) WITHOUT ROWID;
 """
 _COLUMNS = "o.campaign, o.name, o.kind, o.points, o.cheque_cents, o.starts, o.ends, o.stores"
+_CONDITIONS = (("category", "TEXT NOT NULL DEFAULT ''"), ("min_basket_cents", "INTEGER NOT NULL DEFAULT 0"))
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
     conn.executescript(SCHEMA)
+    _add_conditions(conn)
+
+
+def _add_conditions(conn: sqlite3.Connection) -> bool:
+    """Give an offers table made before conditions its columns (empty: none); False when there is no table."""
+    present = {row[1] for row in conn.execute("PRAGMA table_info(offers)")}
+    if not present:
+        return False
+    missing = [(name, definition) for name, definition in _CONDITIONS if name not in present]
+    if missing:
+        with conn:
+            for name, definition in missing:
+                conn.execute(f"ALTER TABLE offers ADD COLUMN {name} {definition}")
+    return True
+
+
+def _columns(conn: sqlite3.Connection) -> str:
+    """The select list, with the conditions once the table has them (a journal of an older till may not yet)."""
+    present = {row[1] for row in conn.execute("PRAGMA table_info(offers)")}
+    return _COLUMNS + (", o.category, o.min_basket_cents" if "min_basket_cents" in present else ", '', 0")
 
 
 def apply_offers(conn: sqlite3.Connection, data: bytes, trust: Trust) -> int:
@@ -62,7 +87,7 @@ def apply_offers(conn: sqlite3.Connection, data: bytes, trust: Trust) -> int:
         conn.execute("DELETE FROM offers")
         conn.execute("DELETE FROM offer_cards")
         conn.executemany(
-            "INSERT INTO offers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO offers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     o.campaign,
@@ -73,6 +98,8 @@ def apply_offers(conn: sqlite3.Connection, data: bytes, trust: Trust) -> int:
                     o.starts.isoformat(),
                     o.ends.isoformat(),
                     ",".join(o.stores),
+                    o.category or "",
+                    o.min_basket_cents,
                 )
                 for o in message.offers
             ],
@@ -85,8 +112,10 @@ def apply_offers(conn: sqlite3.Connection, data: bytes, trust: Trust) -> int:
 
 
 def _offer(row) -> CampaignOffer:
-    campaign, name, kind, points, cheque_cents, starts, ends, stores = row
+    campaign, name, kind, points, cheque_cents, starts, ends, stores, category, min_basket_cents = row
     return CampaignOffer(
+        category=category or None,
+        min_basket_cents=min_basket_cents,
         campaign=campaign,
         name=name,
         kind=kind,
@@ -104,7 +133,7 @@ def offers_for_card(conn: sqlite3.Connection, card: str, today: date, store: str
     day = today.isoformat()
     try:
         rows = conn.execute(
-            f"SELECT {_COLUMNS} FROM offer_cards c JOIN offers o ON o.campaign = c.campaign "
+            f"SELECT {_columns(conn)} FROM offer_cards c JOIN offers o ON o.campaign = c.campaign "
             "WHERE c.card = ? AND o.starts <= ? AND o.ends >= ? ORDER BY o.campaign",
             (card, day, day),
         ).fetchall()
@@ -130,7 +159,7 @@ def offers_by_campaign(conn: sqlite3.Connection, campaigns: list[int]) -> dict[i
         return {}
     try:
         rows = conn.execute(
-            f"SELECT {_COLUMNS} FROM offers o WHERE o.campaign IN ({','.join('?' * len(campaigns))})", campaigns
+            f"SELECT {_columns(conn)} FROM offers o WHERE o.campaign IN ({','.join('?' * len(campaigns))})", campaigns
         ).fetchall()
     except sqlite3.OperationalError:
         return {}

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from programme.cardnumber import validate_card_number
-from programme.points import earn_points, eligible_cents
+from programme.points import earn_points
 from programme.ticket import Line, PointsEntry, Tender, Ticket, make_line, utc_now
 
-from programme.campaign_offers import as_promotion, cheque_entry
+from programme.campaign_offers import applicable, as_promotion, cheque_entry
 from programme.engine import local_day
 
 from . import rules_store
@@ -29,11 +29,13 @@ def points_now(journal: Journal, lines: list[Line], card: str | None):
     tier is the one head office last gave (known_tier): the ticket carries it as a `tier:<name>` claim, and
     head office recomputes with the tier it knows for the card then (server/ingest/rules_check.py).
     The card's offers from head office (terminal/offers.py) are applied here: a bonus points offer
-    through the rules engine, a cheque offer as its 0-point `offer:<campaign id>` entry.
+    through the rules engine, a cheque offer as its 0-point `offer:<campaign id>` entry; either only when the
+    basket meets the offer's condition (some spend that earns points, of its category, up to its threshold).
     """
     at = utc_now()
     rules = rules_store.in_force(journal.conn, at)
     found = offers_for_card(journal.conn, card, local_day(rules, at), journal.store) if card else []
+    found = applicable(found, rules, lines)
     points = earn_points(
         lines,
         card,
@@ -43,8 +45,7 @@ def points_now(journal: Journal, lines: list[Line], card: str | None):
         tier=known_tier(journal, card),
         offers=tuple(as_promotion(o, card) for o in found if o.kind == "bonus_points"),
     )
-    if eligible_cents(lines, rules) > 0:  # like a bonus offer, a cheque needs spend that earns (not infant formula)
-        points += [cheque_entry(o) for o in found if o.kind == "cheque"]
+    points += [cheque_entry(o) for o in found if o.kind == "cheque"]
     return points, rules.version, at
 
 

@@ -5,6 +5,9 @@ random.Random(seed) over the members sorted by key, so a campaign can be drawn a
 Tills learn the offers from one retained message on sync.topics.OFFERS holding every campaign not
 yet over (target cards only); the tills apply them (terminal/offers.py) and name their entries
 `offer:<campaign id>`: that is how redemptions and their cost are found in the ledger.
+A campaign may have a condition (programme/campaign_offers.py): a category (bonus points on a category) and a
+basket threshold (a cheque above a basket of N EUR); the tills apply the offer only when a ticket meets it and
+ingest refuses a claim that does not (server/ingest/offers_check.py).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from datetime import date, datetime, timezone
 
 import msgspec
 
+from programme.campaign_offers import MAX_MIN_BASKET_CENTS
 from sync import topics
 from sync.broker_url import BrokerUrl
 from sync.events import log_event
@@ -62,7 +66,7 @@ KINDS = ("bonus_points", "cheque")
 # and audited. 10,000 points are 100.00 EUR of cheques with the usual 500 points per 5.00 EUR cheque.
 MAX_BONUS_POINTS = 10_000
 MAX_CHEQUE_CENTS = 10_000
-SCHEMA_VERSION = 1
+MAX_CATEGORY = 40  # characters of a category's name, as the offers message bounds it
 
 
 class Campaign(msgspec.Struct, kw_only=True):
@@ -76,6 +80,8 @@ class Campaign(msgspec.Struct, kw_only=True):
     stores: list[str] = []  # empty: every store
     control_per_mille: int = 100
     seed: int = 0
+    category: str = ""  # only a ticket with spend that earns points on this category takes the offer
+    min_basket_cents: int = 0  # the least spend that earns points (of the category, if any) a ticket needs
 
 
 def ensure_schema(conn: Connection) -> None:
@@ -87,6 +93,18 @@ def ensure_schema(conn: Connection) -> None:
         with joined_or_own_transaction(conn):
             if not has_column(conn, "campaigns", "stopped_at"):
                 conn.execute("ALTER TABLE campaigns ADD COLUMN stopped_at TEXT")
+    _add_conditions(conn)
+
+
+def _add_conditions(conn: Connection) -> None:
+    """The offers' conditions, on a database made before them: none (any basket with spend that earns)."""
+    if has_column(conn, "campaigns", "min_basket_cents"):
+        return
+    with joined_or_own_transaction(conn):
+        if not has_column(conn, "campaigns", "category"):
+            conn.execute("ALTER TABLE campaigns ADD COLUMN category TEXT NOT NULL DEFAULT ''")
+        if not has_column(conn, "campaigns", "min_basket_cents"):
+            conn.execute("ALTER TABLE campaigns ADD COLUMN min_basket_cents INTEGER NOT NULL DEFAULT 0")
 
 
 def _check(c: Campaign) -> None:
@@ -109,6 +127,12 @@ def _check(c: Campaign) -> None:
             f"{MAX_CHEQUE_CENTS % 100:02d} EUR: "
             "give a smaller value"
         )
+    if c.category and not c.category.strip():
+        raise ServerError("a category offer needs the category's name: give one, or none for any basket")
+    if len(c.category.strip()) > MAX_CATEGORY:
+        raise ServerError(f"a category's name is at most {MAX_CATEGORY} characters: give a shorter one")
+    if not 0 <= c.min_basket_cents <= MAX_MIN_BASKET_CENTS:
+        raise ServerError(f"a basket threshold is 0.00 to {MAX_MIN_BASKET_CENTS // 100}.00 EUR: give one in that range")
     if c.ends < c.starts:
         raise ServerError(f"the campaign ends ({c.ends}) before it starts ({c.starts}): swap the dates")
     if not 0 < c.control_per_mille < 1000:
@@ -144,10 +168,12 @@ def record(conn: Connection, campaign: Campaign, cards: list[tuple[str, str, str
     """Write a checked campaign and its (customer, card, "target" or "control") rows, in the caller's
     transaction; returns its id. The next best offer (next_offer.py) draws its own groups and comes here."""
     _check(campaign)
+    _add_conditions(conn)
     now = now or datetime.now(timezone.utc).isoformat(timespec="seconds")
     cur = conn.execute(
         "INSERT INTO campaigns (name, segment, kind, points, cheque_cents, starts, ends, stores, "
-        "control_per_mille, seed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        "control_per_mille, seed, created_at, category, min_basket_cents) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (
             campaign.name.strip(),
             msgspec.json.encode(campaign.segment).decode(),
@@ -160,6 +186,8 @@ def record(conn: Connection, campaign: Campaign, cards: list[tuple[str, str, str
             campaign.control_per_mille,
             campaign.seed,
             now,
+            campaign.category.strip(),
+            campaign.min_basket_cents,
         ),
     )
     campaign_id = cur.fetchall()[0][0]
@@ -208,11 +236,13 @@ def stop(conn: Connection, campaign_id: int, today: date, now: str | None = None
 
 def offers_payload(conn: Connection, today: date) -> bytes:
     """`{"schema": 1, "published_at", "offers": [{"campaign", "name", "kind", "points", "cheque_cents",
-    "starts", "ends", "stores", "cards"}]}` for every campaign not over by `today` nor stopped (target cards only)."""
+    "starts", "ends", "stores", "cards"}]}` for every campaign not over by `today` nor stopped (target cards only).
+    When a campaign has a condition the message is schema 2 and every offer also has "category" (null: any)
+    and "min_basket_cents" (docs/mqtt.md)."""
     ensure_schema(conn)
     offers = []
     for row in conn.execute(
-        "SELECT id, name, kind, points, cheque_cents, starts, ends, stores FROM campaigns "
+        "SELECT id, name, kind, points, cheque_cents, starts, ends, stores, category, min_basket_cents FROM campaigns "
         "WHERE ends >= ? AND stopped_at IS NULL ORDER BY id",
         (today.isoformat(),),
     ).fetchall():
@@ -235,11 +265,17 @@ def offers_payload(conn: Connection, today: date) -> bytes:
                 "ends": row[6],
                 "stores": [s for s in row[7].split(",") if s],
                 "cards": cards,
+                "category": row[8] or None,
+                "min_basket_cents": row[9],
             }
         )
+    schema = 2 if any(o["category"] or o["min_basket_cents"] for o in offers) else 1  # as schema_of
+    if schema == 1:  # the shape a till that knows only schema 1 reads
+        for offer in offers:
+            del offer["category"], offer["min_basket_cents"]
     return msgspec.json.encode(
         {
-            "schema": SCHEMA_VERSION,
+            "schema": schema,
             "published_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "offers": offers,
         }

@@ -1,7 +1,8 @@
 """The server's check of head office's offers a till applied: each `offer:<campaign id>` entry on a
 ticket is a claim, accepted only when the card is one of the campaign's targets, the ticket's day
 (in its rules' time zone) is within its dates, its store is one of the campaign's (or it has none), and the card has
-not used that offer on an earlier ticket.
+not used that offer on an earlier ticket, and the ticket's lines meet the offer's condition (some spend that
+earns points; of its category, up to its basket threshold: programme.campaign_offers.unmet).
 
 Accepted bonus points offers go to the rules engine as targeted offers for the card, so the
 recompute gives the till's entry back; accepted cheque offers give their 0-point entry back. A
@@ -16,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from programme.campaign_offers import RULE_PREFIX, CampaignOffer, as_promotion, campaign_of, cheque_entry
-from programme.rules import Promotion
+from programme.campaign_offers import RULE_PREFIX, CampaignOffer, as_promotion, campaign_of, cheque_entry, unmet
+from programme.rules import Promotion, RuleSet
 from programme.ticket import PointsEntry, Ticket
 
 from server.storage.connection import has_column, has_table
@@ -48,6 +49,7 @@ class CampaignCache:
         self.by_id: dict[int, KnownCampaign] = {}
         self._mark: tuple | None = None
         self._stoppable = False
+        self._conditions = False
 
     def refresh(self, conn) -> CampaignCache:
         """Reload when a campaign was added since (one small query per batch otherwise)."""
@@ -55,6 +57,8 @@ class CampaignCache:
             return self
         if not self._stoppable:  # a database made before campaigns could be stopped has no stopped_at yet
             self._stoppable = has_column(conn, "campaigns", "stopped_at")
+        if not self._conditions:  # nor, made before offers had conditions, category and min_basket_cents
+            self._conditions = has_column(conn, "campaigns", "min_basket_cents")
         stopped = "max(stopped_at)" if self._stoppable else "NULL"
         mark = tuple(conn.execute(f"SELECT count(*), max(id), {stopped} FROM campaigns").fetchone())
         if mark == self._mark:
@@ -63,10 +67,13 @@ class CampaignCache:
         for campaign, card in conn.execute("SELECT campaign_id, card FROM campaign_members WHERE grp = 'target'"):
             targets.setdefault(campaign, set()).add(card)
         found = {}
-        for cid, name, kind, points, cheque_cents, starts, ends, stores in conn.execute(
-            "SELECT id, name, kind, points, cheque_cents, starts, ends, stores FROM campaigns"
+        conditions = "category, min_basket_cents" if self._conditions else "'', 0"
+        for cid, name, kind, points, cheque_cents, starts, ends, stores, category, least in conn.execute(
+            f"SELECT id, name, kind, points, cheque_cents, starts, ends, stores, {conditions} FROM campaigns"
         ):
             offer = CampaignOffer(
+                category=category or None,
+                min_basket_cents=least,
                 campaign=cid,
                 name=name,
                 kind=kind,
@@ -81,14 +88,15 @@ class CampaignCache:
         return self
 
     def judge(
-        self, conn, ticket: Ticket, claims: list[tuple[int, PointsEntry]], day: date
+        self, conn, ticket: Ticket, claims: list[tuple[int, PointsEntry]], day: date, rules: RuleSet
     ) -> tuple[tuple[Promotion, ...], list[PointsEntry], list[str]]:
         """The claims the server accepts (engine offers, cheque entries) and why the others are refused.
-        `day`: the ticket's day in its rules' time zone (programme.engine.local_day), as the till chose it."""
+        `day`: the ticket's day in its rules' time zone (programme.engine.local_day), as the till chose it;
+        `rules`: the ticket's rules version, whose exclusions and caps say which lines meet a condition."""
         promotions, cheques, refused = [], [], []
         card = ticket.card
         for campaign, entry in claims:
-            why = self._refusal(conn, ticket, campaign, entry, day)
+            why = self._refusal(conn, ticket, campaign, entry, day, rules)
             if why:
                 refused.append(f"{entry.rule} refused: {why}")
                 continue
@@ -99,7 +107,9 @@ class CampaignCache:
                 promotions.append(as_promotion(offer, card))
         return tuple(promotions), cheques, refused
 
-    def _refusal(self, conn, ticket: Ticket, campaign: int, entry: PointsEntry, day: date) -> str | None:
+    def _refusal(
+        self, conn, ticket: Ticket, campaign: int, entry: PointsEntry, day: date, rules: RuleSet
+    ) -> str | None:
         known = self.by_id.get(campaign)
         if known is None:
             return f"campaign {campaign} is not known to the server"
@@ -112,6 +122,9 @@ class CampaignCache:
             return f"store {ticket.store} is not one of campaign {campaign}'s stores ({', '.join(offer.stores)})"
         if offer.kind == "cheque" and entry.points:
             return f"campaign {campaign} gives a loyalty cheque, not points"
+        condition = unmet(offer, rules, ticket.lines)
+        if condition:
+            return condition
         if conn is None:  # checked outside ingest (a bench, a test): earlier use is not known
             return None
         first = conn.execute(

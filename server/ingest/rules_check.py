@@ -236,7 +236,9 @@ def check_ticket(catalog: RulesCatalog, ticket: Ticket, conn=None, tiers: TierBo
         )
     claims = offer_claims(ticket)
     if claims:
-        promotions, cheques, refused = catalog.campaigns.judge(conn, ticket, claims, local_day(rules, ticket.opened_at))
+        promotions, cheques, refused = catalog.campaigns.judge(
+            conn, ticket, claims, local_day(rules, ticket.opened_at), rules
+        )
         context = dataclasses.replace(context, offers=promotions)
     server_entries = points_of(rules, ticket.lines, context)
     if claims:

@@ -183,3 +183,71 @@ def test_a_claim_after_the_campaign_was_stopped_is_refused_by_the_running_server
             f"till has basket offer:{bonus} 250; rules give nothing"
         )
     }
+
+
+DAIRY = make_line("3017620422010", 1, 300, category="dairy")
+
+
+def test_an_offer_whose_condition_the_lines_do_not_meet_is_refused(tmp_path, office):
+    """A till that pays a category bonus on a basket without the category, or a cheque under the basket's
+    threshold (here: a till whose offers lost their conditions), is corrected at ingest with why; a till that
+    applies them only when met gives no discrepancy."""
+    path, conn = office
+    dairy = create(conn, name="Dairy", kind="bonus_points", points=250, cheque_cents=0, category="dairy")
+    cheque = create(conn, name="Big basket", min_basket_cents=3000)
+    cards = [
+        r[0]
+        for r in conn.execute(
+            "SELECT card FROM campaign_members WHERE campaign_id = ? AND grp = 'target' ORDER BY card LIMIT 2",
+            (dairy,),
+        )
+    ]
+    assert all(
+        conn.execute("SELECT grp FROM campaign_members WHERE campaign_id = ? AND card = ?", (cheque, card)).fetchone()[
+            0
+        ]
+        == "target"
+        for card in cards
+    ), "the same seed draws the same groups"
+    payload = campaigns.offers_payload(conn, TODAY)
+    honest, careless = till(tmp_path, "S001-T05", payload), till(tmp_path, "S001-T06", payload)
+    try:
+        with careless.conn:  # a till that ignores the conditions
+            careless.conn.execute("UPDATE offers SET category = '', min_basket_cents = 0")
+        under = sell(honest, LINES, cards[0])  # 15.00 EUR of grocery: neither condition met
+        assert offer_rules(under) == []
+        met = sell(honest, [*LINES, *LINES, DAIRY], cards[0])  # 33.00 EUR, dairy among them
+        assert offer_rules(met) == sorted([f"offer:{dairy}", f"offer:{cheque}"])
+        forged = sell(careless, LINES, cards[1])
+        assert offer_rules(forged) == sorted([f"offer:{dairy}", f"offer:{cheque}"])
+        ingest(path, under, met, forged)
+    finally:
+        honest.close()
+        careless.close()
+    base = forged.points_earned - 250
+    assert reasons(conn) == {
+        forged.id: (
+            f"offer:{dairy} refused: campaign {dairy} is on dairy: the ticket has no line of dairy that earns "
+            f"points; offer:{cheque} refused: campaign {cheque} needs a basket of 30.00 EUR that earns points: "
+            f"the ticket's is 15.00 EUR; till gave {base + 250} points, rules 2026.1 give {base}: till has basket "
+            f"offer:{dairy} 250, basket offer:{cheque} 0; rules give nothing"
+        )
+    }
+    balances = dict(conn.execute("SELECT card, sum(points) FROM ledger WHERE rule LIKE 'offer:%' GROUP BY card"))
+    assert balances == {cards[0]: 250}  # the ledger credits what head office accepts
+    aggregate.refresh(conn)
+    analysis = campaigns.analyse(conn, cheque)
+    assert (analysis["redeemed"], analysis["cheques"], analysis["cheques_cents"]) == (1, 1, 500)
+
+
+def test_a_campaign_condition_out_of_bounds_is_refused_at_head_office(office):
+    _, conn = office
+    for changes, text in [
+        ({"min_basket_cents": 100_001}, "a basket threshold is 0.00 to 1000.00 EUR: give one in that range"),
+        ({"min_basket_cents": -1}, "a basket threshold is 0.00 to 1000.00 EUR: give one in that range"),
+        ({"category": " "}, "a category offer needs the category's name: give one, or none for any basket"),
+        ({"category": "x" * 41}, "a category's name is at most 40 characters: give a shorter one"),
+    ]:
+        with pytest.raises(campaigns.ServerError) as refused:
+            create(conn, **changes)
+        assert str(refused.value) == text

@@ -45,9 +45,12 @@ def offer(
     points: int = 300,
     cheque_cents: int = 0,
     name: str | None = None,
+    **condition,
 ) -> dict:
-    """One offer as server.analytics.campaigns.offers_payload publishes it (target cards only)."""
+    """One offer as server.analytics.campaigns.offers_payload publishes it (target cards only); `condition`:
+    category, min_basket_cents (schema 2)."""
     return {
+        **condition,
         "campaign": campaign,
         "name": name or f"campaign {campaign}",
         "kind": kind,
@@ -68,12 +71,23 @@ def payload(*offers: dict) -> bytes:
     """The message as head office pushes it: in its signed envelope."""
     return signed(
         "offers",
-        msgspec.json.encode({"schema": 1, "published_at": "2026-01-15T09:00:00+00:00", "offers": list(offers)}),
+        msgspec.json.encode(
+            {
+                "schema": 2 if any("category" in o or "min_basket_cents" in o for o in offers) else 1,
+                "published_at": "2026-01-15T09:00:00+00:00",
+                "offers": list(offers),
+            }
+        ),
     )
 
 
 def earned(ticket) -> dict[str, int]:
-    return {e.rule: e.points for e in ticket.points if e.kind == "earn"}
+    """Earned points by rule (summed over the lines)."""
+    out: dict[str, int] = {}
+    for e in ticket.points:
+        if e.kind == "earn":
+            out[e.rule] = out.get(e.rule, 0) + e.points
+    return out
 
 
 @pytest.fixture
@@ -95,8 +109,8 @@ def test_the_last_message_replaces_the_offers_and_a_bad_one_keeps_them(journal):
             "the till keeps its previous offers",
         ),
         (
-            signed("offers", b'{"schema": 2, "offers": []}'),
-            "offers message not understood (schema 2 (1 expected)): the till keeps its previous offers",
+            signed("offers", b'{"schema": 3, "offers": []}'),
+            "offers message not understood (schema 3 (1 or 2 expected)): the till keeps its previous offers",
         ),
         (
             payload(offer(5, points=0)),
@@ -145,6 +159,78 @@ def test_an_offer_over_or_for_another_store_is_not_applied(journal):
     )
     assert [o.campaign for o in offers_for_card(journal.conn, TARGET, TODAY, "S001")] == [4]
     assert {rule for rule in earned(sell(journal, LINES, TARGET)) if rule.startswith("offer:")} == {"offer:4"}
+
+
+DAIRY = make_line("3017620422010", 1, 300, category="dairy")
+TOBACCO = make_line("3017620422027", 1, 1500, category="tobacco")
+
+
+def test_a_category_bonus_needs_a_line_of_its_category(journal):
+    apply_offers(journal.conn, payload(offer(11, category="dairy", points=150)))
+    assert earned(sell(journal, LINES, TARGET)) == {"base": 20}  # no dairy: no bonus, and the offer stays open
+    assert [o.campaign for o in offers_for_card(journal.conn, TARGET, TODAY, "S001")] == [11]
+    with_dairy = sell(journal, [*LINES, DAIRY], TARGET)
+    assert earned(with_dairy) == {"base": 23, "offer:11": 150}
+    assert earned(sell(journal, [*LINES, DAIRY], TARGET)) == {"base": 23}  # used once
+
+
+def test_a_category_bonus_on_an_excluded_category_is_never_applied(journal):
+    apply_offers(journal.conn, payload(offer(12, category="tobacco", points=150)))
+    assert earned(sell(journal, [*LINES, TOBACCO], TARGET)) == {"base": 20}
+
+
+def test_a_cheque_above_a_threshold_needs_that_spend_on_lines_that_earn(tmp_path):
+    session = TillSession(tmp_path / "till.db", "S001-T01")
+    try:
+        apply_offers(
+            session.journal.conn,
+            payload(offer(13, "cheque", cheque_cents=500, min_basket_cents=3000, name="Big basket")),
+        )
+        session.scan("3017620422003@20.00")
+        session.identify(TARGET)
+        assert [o.campaign for o in session.offers] == [13]  # shown with its condition, applied only if met
+        session.pay("cash")
+        closed = session.close()
+        assert "offer:13" not in {e.rule for e in closed.ticket.points} and closed.cheques == ()
+        session.scan("3017620422003@20.00")
+        session.scan("3017620422003@15.00")
+        session.identify(TARGET)
+        assert [o.campaign for o in session.offers] == [13]
+        session.pay("cash")
+        closed = session.close()
+        assert "offer:13" in {e.rule for e in closed.ticket.points} and len(closed.cheques) == 1
+    finally:
+        session.close_session()
+    with Journal(tmp_path / "other.db", "S001-T02") as journal:
+        apply_offers(journal.conn, payload(offer(13, "cheque", cheque_cents=500, min_basket_cents=3000)))
+        under = sell(journal, [*LINES, TOBACCO], TARGET)  # 35.00 EUR, of which 20.00 earn points
+        assert "offer:13" not in earned(under)
+        over = sell(journal, [*LINES, make_line("3017620422034", 1, 1000, category="grocery")], TARGET)
+        assert earned(over) == {"base": 30, "offer:13": 0}
+
+
+def test_a_journal_made_before_conditions_keeps_its_offers(tmp_path):
+    """A till upgraded with its offers table of schema 1 still reads them, then takes conditional ones."""
+    path = tmp_path / "till.db"
+    with Journal(path, "S001-T01") as journal:
+        journal.conn.executescript(
+            "CREATE TABLE offers (campaign INTEGER PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, "
+            "points INTEGER NOT NULL, cheque_cents INTEGER NOT NULL, starts TEXT NOT NULL, ends TEXT NOT NULL, "
+            "stores TEXT NOT NULL); CREATE TABLE offer_cards (card TEXT NOT NULL, campaign INTEGER NOT NULL, "
+            "PRIMARY KEY (card, campaign)) WITHOUT ROWID;"
+        )
+        with journal.conn:
+            journal.conn.execute(
+                "INSERT INTO offers VALUES (5, 'old', 'bonus_points', 100, 0, ?, ?, '')",
+                ((TODAY - timedelta(days=1)).isoformat(), (TODAY + timedelta(days=1)).isoformat()),
+            )
+            journal.conn.execute("INSERT INTO offer_cards VALUES (?, 5)", (TARGET,))
+    with Journal(path, "S001-T01") as journal:
+        found = offers_for_card(journal.conn, TARGET, TODAY, "S001")
+        assert [(o.campaign, o.category, o.min_basket_cents) for o in found] == [(5, None, 0)]
+        assert apply_offers(journal.conn, payload(offer(6, category="dairy", min_basket_cents=200))) == 1
+        found = offers_for_card(journal.conn, TARGET, TODAY, "S001")
+        assert [(o.campaign, o.category, o.min_basket_cents) for o in found] == [(6, "dairy", 200)]
 
 
 def test_a_cheque_offer_is_issued_once_and_printed_by_its_name(tmp_path):
