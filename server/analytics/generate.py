@@ -25,8 +25,10 @@ from datetime import date, datetime, timedelta, timezone
 
 import msgspec
 
+from programme.campaign_offers import CampaignOffer, unmet
 from programme.cardnumber import make_card_number
 from programme.ledger import ticket_cause
+from programme.points import default_rules
 from programme.ticket import GENESIS_HASH, Line, PointsEntry, Tender, Ticket
 
 from ..errors import ServerError
@@ -333,15 +335,26 @@ def respond(conn: Connection, start: date, days: int, seed: int = 0) -> dict:
     card_tickets = conn.execute("SELECT count(*) FROM tickets WHERE card IS NOT NULL").fetchone()[0]
     first_day = conn.execute("SELECT min(substr(closed_at, 1, 10)) FROM tickets").fetchone()[0]
     span = (start - date.fromisoformat(first_day)).days or 1
-    offers: dict[str, tuple] = {}  # card -> (campaign id, kind, points, starts, ends, offer type kind, category)
-    for card, campaign, kind, points, starts, ends, type_kind, category in conn.execute(
-        "SELECT m.card, c.id, c.kind, c.points, c.starts, c.ends, t.kind, t.category FROM nbo_choices n "
+    offers: dict[str, tuple] = {}  # card -> (campaign id, kind, points, starts, ends, offer type kind, category,
+    # the offer as a till reads it, for its condition)
+    for card, campaign, kind, points, starts, ends, type_kind, category, least in conn.execute(
+        "SELECT m.card, c.id, c.kind, c.points, c.starts, c.ends, t.kind, t.category, c.min_basket_cents "
+        "FROM nbo_choices n "
         "JOIN campaigns c ON c.id = n.campaign_id JOIN nbo_offer_types t ON t.id = n.offer_type_id "
         "JOIN campaign_members m ON m.campaign_id = c.id AND m.customer = n.customer AND m.grp = 'target' "
         "WHERE c.ends >= ? AND c.starts <= ?",
         (start.isoformat(), (start + timedelta(days=days - 1)).isoformat()),
     ):
-        offers[card] = (campaign, kind, points, starts, ends, type_kind, category)
+        condition = CampaignOffer(
+            campaign=campaign,
+            name="",
+            kind=kind,
+            starts=date.fromisoformat(starts),
+            ends=date.fromisoformat(ends),
+            category=category if type_kind == "category_points" else None,
+            min_basket_cents=least,
+        )
+        offers[card] = (campaign, kind, points, starts, ends, type_kind, category, condition)
     seqs = dict(conn.execute("SELECT terminal, max_seq FROM terminals"))
     last_hash = dict(
         conn.execute(
@@ -381,7 +394,12 @@ def respond(conn: Connection, start: date, days: int, seed: int = 0) -> dict:
         total = sum(li.total_cents for li in lines)
         points = [PointsEntry("earn", "base: 1 point per euro", eligible // 100)] if eligible >= 100 else []
         day = closed.date().isoformat()
-        if offer is not None and card not in used and offer[3] <= day <= offer[4]:
+        if (
+            offer is not None
+            and card not in used
+            and offer[3] <= day <= offer[4]
+            and unmet(offer[7], default_rules(), lines) is None  # as a till applies it: only when met
+        ):
             used.add(card)
             points.append(PointsEntry("earn", f"offer:{offer[0]}", offer[2] if offer[1] == "bonus_points" else 0))
         seq = seqs[terminal] = seqs.get(terminal, 0) + 1
@@ -584,7 +602,9 @@ def check_offer_types() -> list:
             OfferType(name=f"150 points on {c}", kind="category_points", category=c, points=150, **common)
             for c in TASTES
         ),
-        OfferType(name="2 EUR cheque", kind="basket_cheque", cheque_cents=200, **common),
+        OfferType(
+            name="2 EUR cheque from 20 EUR", kind="basket_cheque", cheque_cents=200, min_basket_cents=2000, **common
+        ),
         OfferType(name="we miss you: 200 points", kind="winback", points=200, **common),
     ]
 

@@ -15,7 +15,8 @@ The model is a few lines a person can check (docs/headoffice.md, "Next best offe
 Each offer type keeps a random holdout: a customer is held out of an offer type when a hash of the type and
 the customer falls under its per mille, so the draw is the same every day and needs nothing stored. Chosen
 offers become one campaign per offer type and day (targets and holdout as its control group): they reach the
-tills, are applied there and checked at ingest exactly as hand-made campaigns (server/analytics/campaigns.py,
+tills with the type's condition (its category, its basket threshold), are applied there only to a ticket that
+meets it and checked at ingest exactly as hand-made campaigns (server/analytics/campaigns.py,
 terminal/offers.py, server/ingest/offers_check.py).
 """
 
@@ -218,6 +219,8 @@ def record(conn, day: date, choices: list[Choice], policy: str = "model", now: s
                 cheque_cents=t["cheque_cents"],
                 control_per_mille=t["holdout_per_mille"],
                 seed=0,
+                category=t["category"] if t["kind"] == "category_points" else "",
+                min_basket_cents=t["min_basket_cents"],
             )
             campaign_id = campaigns.record(
                 conn,

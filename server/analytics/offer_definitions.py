@@ -1,6 +1,11 @@
 """The offer types head office defines for the next best offer (bonus points on a category, a cheque above a
 basket threshold, a win-back offer), kept in `nbo_offer_types`, and each type's holdout draw. The chooser
-(next_offer.py) and the results (offer_results.py) both read them from here."""
+(next_offer.py) and the results (offer_results.py) both read them from here.
+
+A type's condition goes with every campaign chosen from it, to the tills and to ingest's check
+(programme/campaign_offers.py): bonus points on a category are paid once, on a ticket with spend that earns
+points on that category; a cheque needs its basket threshold of such spend (`min_basket_cents`); any type may
+also have a threshold. Excluded lines (tobacco, infant formula) and capped ones (books) never count."""
 
 from __future__ import annotations
 
@@ -10,7 +15,8 @@ from datetime import datetime, timezone
 
 import msgspec
 
-from server.storage.connection import POSTGRESQL, Connection, dialect, joined_or_own_transaction
+from programme.campaign_offers import MAX_MIN_BASKET_CENTS
+from server.storage.connection import POSTGRESQL, Connection, dialect, has_column, joined_or_own_transaction
 from server.storage.ddl import postgres_schema
 from ..errors import ServerError
 from . import campaigns
@@ -60,6 +66,7 @@ class OfferType(msgspec.Struct, kw_only=True):
     category: str = ""  # category_points: the category whose buyers it suits
     points: int = 0  # category_points, winback: bonus points on the next ticket
     cheque_cents: int = 0  # basket_cheque: the cheque's value
+    min_basket_cents: int = 0  # the least spend that earns points a ticket needs (basket_cheque: required)
     days: int = 7  # how long a chosen offer stays open
     holdout_per_mille: int = 100
     min_run_days: int = 28  # run at least this long before it may be stopped for doing harm
@@ -82,6 +89,15 @@ def ensure_schema(conn: Connection) -> None:
         create_pg(conn, "nbo_choices", SCHEMA_PG)
     else:
         conn.executescript(SCHEMA)
+    _add_threshold(conn)
+
+
+def _add_threshold(conn: Connection) -> None:
+    """The basket threshold, on a database made before it: none."""
+    if not has_column(conn, "nbo_offer_types", "min_basket_cents"):
+        with joined_or_own_transaction(conn):
+            if not has_column(conn, "nbo_offer_types", "min_basket_cents"):
+                conn.execute("ALTER TABLE nbo_offer_types ADD COLUMN min_basket_cents INTEGER NOT NULL DEFAULT 0")
 
 
 def _check(t: OfferType) -> None:
@@ -91,6 +107,15 @@ def _check(t: OfferType) -> None:
         raise ServerError(f"offer type kind {t.kind!r} is not one of {', '.join(KINDS)}")
     if t.kind == "category_points" and not t.category.strip():
         raise ServerError("bonus points on a category need the category: give one")
+    if len(t.category.strip()) > campaigns.MAX_CATEGORY:
+        raise ServerError(f"a category's name is at most {campaigns.MAX_CATEGORY} characters: give a shorter one")
+    if t.kind == "basket_cheque" and not 0 < t.min_basket_cents <= MAX_MIN_BASKET_CENTS:
+        raise ServerError(
+            "a cheque above a basket threshold needs the threshold: give the basket's least amount, "
+            f"0.01 to {MAX_MIN_BASKET_CENTS // 100}.00 EUR"
+        )
+    if not 0 <= t.min_basket_cents <= MAX_MIN_BASKET_CENTS:
+        raise ServerError(f"a basket threshold is 0.00 to {MAX_MIN_BASKET_CENTS // 100}.00 EUR: give one in that range")
     if t.kind in ("category_points", "winback") and not 0 < t.points <= campaigns.MAX_BONUS_POINTS:
         raise ServerError(f"give the bonus points, 1 to {campaigns.MAX_BONUS_POINTS}")
     if t.kind == "basket_cheque" and not 0 < t.cheque_cents <= campaigns.MAX_CHEQUE_CENTS:
@@ -114,7 +139,7 @@ def define(conn: Connection, offer_type: OfferType, now: str | None = None) -> i
         t = offer_type
         return conn.execute(
             "INSERT INTO nbo_offer_types (name, kind, category, points, cheque_cents, days, holdout_per_mille, "
-            "min_run_days, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            "min_run_days, created_at, min_basket_cents) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 t.name.strip(),
                 t.kind,
@@ -125,6 +150,7 @@ def define(conn: Connection, offer_type: OfferType, now: str | None = None) -> i
                 t.holdout_per_mille,
                 t.min_run_days,
                 now,
+                t.min_basket_cents,
             ),
         ).fetchall()[0][0]
 

@@ -124,3 +124,67 @@ def test_a_campaign_from_creation_to_analysis(tmp_path, mosquitto, fast_argon2):
     # The ledger credits only what head office accepts: the forged offer costs nothing and is no redemption.
     assert (result["redeemed"], result["cost_points"]) == (1, 300)
     office.conn.close()
+
+
+@pytest.mark.timeout(90)
+def test_offers_with_conditions_are_applied_only_when_met_and_accepted(tmp_path, mosquitto, fast_argon2):
+    """A cheque above a basket of 30.00 EUR and bonus points on dairy travel to a till over a real Mosquitto
+    (schema 2), are applied only to the tickets that meet them, pass ingest's check and are counted on the
+    campaign's page."""
+    office = Desk(tmp_path)
+    build_known_set(office.db_path)
+    register_customers(office.conn)
+    conn = office.conn
+    conn.row_factory = None
+    aggregate.refresh(conn)
+    today = utc_now().date()
+    common = dict(
+        segment=SegmentSpec(start=START, end=END),
+        starts=today - timedelta(days=1),
+        ends=today + timedelta(days=1),
+        control_per_mille=300,
+        seed=1,
+    )
+    cheque = campaigns.create(
+        conn, Campaign(name="Big basket", kind="cheque", cheque_cents=500, min_basket_cents=3000, **common)
+    )
+    dairy = campaigns.create(conn, Campaign(name="Dairy", kind="bonus_points", points=150, category="dairy", **common))
+    target = conn.execute(
+        "SELECT min(card) FROM campaign_members WHERE campaign_id = ? AND grp = 'target'", (cheque,)
+    ).fetchone()[0]
+    broker = parse_broker_url(mosquitto.url)
+    assert campaigns.publish(conn, broker, today) == 2
+
+    journal = Journal(tmp_path / "till.db", TERMINAL)
+    listener = DownlinkListener(journal.path, TERMINAL, broker).start()
+    ingestor = start_ingestor(office.db_path, mosquitto.url)
+    sender = OutboxSender(journal.path, TERMINAL, broker).start()
+    fifteen = make_line("3017620422003", 1, 1500, category="grocery")
+    milk = make_line("3017620422010", 1, 300, category="dairy")
+    tobacco = make_line("3017620422027", 1, 2000, category="tobacco")
+    try:
+        assert listener.offers_updated.wait(10), "the retained offers did not reach the till"
+        sold = [
+            sell(journal, [fifteen, tobacco], target),  # 35.00 EUR, 15.00 that earn points: neither offer
+            sell(journal, [fifteen, fifteen, milk], target),  # 33.00 EUR with dairy: both
+            sell(journal, [fifteen, fifteen, milk], target),  # both used already
+        ]
+        assert [offer_points(t, cheque) + offer_points(t, dairy) for t in sold] == [[], [0, 150], []]
+        sender.wake()
+        assert sender.wait_synced(30)
+    finally:
+        sender.stop()
+        ingestor.stop()
+        listener.stop()
+        journal.close()
+    assert discrepancies(conn) == []  # ingest accepted both claims: their conditions are met
+    aggregate.refresh(conn)
+    for campaign_id, cost in ((cheque, 0), (dairy, 150)):
+        result = campaigns.analyse(conn, campaign_id)
+        assert (result["redeemed"], result["cost_points"]) == (1, cost)
+        page = html.unescape(
+            office.client("head_office").get(f"/office/campaigns/{campaign_id}").get_data(as_text=True)
+        )
+        assert 'id="redemption">1 (14,3 %)<' in page
+    assert campaigns.analyse(conn, cheque)["cheques_cents"] == 500
+    office.conn.close()

@@ -112,6 +112,18 @@ WINBACK = OfferType(name="we miss you", kind="winback", points=200, holdout_per_
         ({"days": 61}, "an offer stays open 1 to 60 days: give days in that range"),
         ({"holdout_per_mille": 0}, "the holdout is 0.1% to 50% of the customers (per mille 1-500)"),
         ({"min_run_days": 400}, "the minimum run is 1 to 365 days: give one in that range"),
+        (
+            {"kind": "basket_cheque", "cheque_cents": 200},
+            "a cheque above a basket threshold needs the threshold: give the basket's least amount, "
+            "0.01 to 1000.00 EUR",
+        ),
+        (
+            {"kind": "basket_cheque", "cheque_cents": 200, "min_basket_cents": 100_001},
+            "a cheque above a basket threshold needs the threshold: give the basket's least amount, "
+            "0.01 to 1000.00 EUR",
+        ),
+        ({"min_basket_cents": -1}, "a basket threshold is 0.00 to 1000.00 EUR: give one in that range"),
+        ({"category": "x" * 41}, "a category's name is at most 40 characters: give a shorter one"),
     ],
 )
 def test_offer_types_are_checked(conn, changes, message):
@@ -157,12 +169,36 @@ def test_each_customer_gets_the_best_expected_offer_with_its_reason(conn):
         offer = pushed[made[0] if c.offer_type == fresh else made[1]]
         assert (CARDS[NAMES[int(c.customer.split(":")[1]) - 1]] in offer["cards"]) == (c.grp == "target")
     assert pushed[made[1]]["kind"] == "bonus_points" and pushed[made[1]]["points"] == 200
+    # the offer type's condition travels with the campaign: bonus points on fresh need a fresh line
+    assert payload["schema"] == 2
+    assert (pushed[made[0]]["category"], pushed[made[0]]["min_basket_cents"]) == ("fresh", 0)
+    assert (pushed[made[1]]["category"], pushed[made[1]]["min_basket_cents"]) == (None, 0)
     assert (pushed[made[1]]["starts"], pushed[made[1]]["ends"]) == ("2026-02-02", "2026-02-08")
     stored = next_offer.choices_of(conn, "customer:7")
     assert [(s["offer"], s["reason"]) for s in stored] == [("we miss you", seven.reason)]
     # a customer with an offer open is not chosen again until it ends
     assert next_offer.choose(conn, DAY + timedelta(days=3)) == []
     assert len(next_offer.choose(conn, DAY + timedelta(days=7))) == 7
+
+
+def test_a_cheque_type_pushes_its_basket_threshold(conn):
+    cheque = offer_definitions.define(
+        conn,
+        OfferType(name="2 EUR from 30 EUR", kind="basket_cheque", cheque_cents=200, min_basket_cents=3000),
+    )
+    assert [(t["kind"], t["min_basket_cents"]) for t in offer_definitions.offer_types(conn)] == [
+        ("basket_cheque", 3000)
+    ]
+    choices = [Choice("customer:1", [CARDS["A"]], cheque, "target", "price watcher", 10, "by hand")]
+    (campaign_id,) = next_offer.record(conn, DAY, choices)
+    (offer,) = msgspec.json.decode(campaigns.offers_payload(conn, DAY))["offers"]
+    assert (offer["campaign"], offer["kind"], offer["cheque_cents"], offer["category"], offer["min_basket_cents"]) == (
+        campaign_id,
+        "cheque",
+        200,
+        None,
+        3000,
+    )
 
 
 def window_tickets(cost_points: int, campaign_id: int, targets: list[str], holdouts: list[str]) -> list[Ticket]:

@@ -75,5 +75,15 @@ def test_the_chooser_beats_chance_and_one_offer_for_all(tmp_path):
         assert model["uplift_cents"] > max(chance["uplift_cents"], segment["uplift_cents"])
         assert fits(conn, "model") > 2 * fits(conn, "random")
         assert fits(conn, "model") > 2 * fits(conn, "segment")
+        # the generated tickets use an offer only when they meet its condition, as a till applies it
+        claims = conn.execute(
+            "SELECT c.category, c.min_basket_cents, (SELECT coalesce(sum(l.total_cents), 0) FROM lines l "
+            "WHERE l.ticket_id = g.ticket_id AND l.total_cents > 0 AND l.category NOT IN ('tobacco', 'fuel', "
+            "'gift_card', 'deposit', 'infant_formula', 'books') AND (c.category = '' OR l.category = c.category)) "
+            "FROM ledger g JOIN campaigns c ON g.rule = 'offer:' || c.id"
+        ).fetchall()
+        assert {bool(category) for category, _, _ in claims} == {True, False}
+        assert any(least for _, least, _ in claims)
+        assert all(spend >= max(1, least) for _, least, spend in claims)
     finally:
         conn.close()
