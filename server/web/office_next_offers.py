@@ -7,9 +7,11 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, flash, redirect, request, url_for
 
+from programme.campaign_offers import MAX_MIN_BASKET_CENTS
 from sync.broker_url import parse_broker_url
 from sync.errors import SyncError
 
+from programme.i18n import N_
 from server.desk import bounds
 from ..analytics import campaigns, next_offer, offer_results
 from ..analytics import offer_definitions
@@ -42,6 +44,8 @@ def define():
             category=form.get("category", ""),
             points=value if kind != "basket_cheque" else 0,
             cheque_cents=value * 100 if kind == "basket_cheque" else 0,
+            min_basket_cents=bounds.parse_cents(form.get("min_basket"), N_("least basket"), MAX_MIN_BASKET_CENTS // 100)
+            or 0,
             days=bounds.parse_int(form.get("days"), "days", 1, offer_definitions.MAX_DAYS, 7),
             holdout_per_mille=bounds.parse_int(
                 form.get("holdout_percent"), "holdout %", 1, offer_definitions.MAX_HOLDOUT // 10, 10

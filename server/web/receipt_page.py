@@ -18,7 +18,7 @@ from programme.receipt_link import token_matches
 from sync.codec import CodecError, decode_ticket
 
 from server.desk import standing as standing_of
-from server.storage.connection import has_table
+from server.storage.connection import has_column, has_table
 from server.web.context import db
 
 bp = Blueprint("receipt", __name__)
@@ -76,20 +76,31 @@ def _offers(conn, cards: list[str], today: str) -> list[dict]:
     if not has_table(conn, "campaigns"):
         return []
     marks = ",".join("?" * len(cards))
+    conditions = "c.category, c.min_basket_cents" if has_column(conn, "campaigns", "min_basket_cents") else "'', 0"
     rows = conn.execute(
-        "SELECT DISTINCT c.id, c.name, c.kind, c.points, c.cheque_cents, c.starts, c.ends FROM campaigns c "
+        f"SELECT DISTINCT c.id, c.name, c.kind, c.points, c.cheque_cents, c.starts, c.ends, {conditions} "
+        "FROM campaigns c "
         f"JOIN campaign_members m ON m.campaign_id = c.id AND m.grp = 'target' AND m.card IN ({marks}) "
         "WHERE c.ends >= ? AND c.stopped_at IS NULL ORDER BY c.ends, c.id",
         (*cards, today),
     ).fetchall()
     waiting = []
-    for cid, name, kind, points, cheque, starts, ends in rows:
+    for cid, name, kind, points, cheque, starts, ends, category, least in rows:
         used = conn.execute(
             f"SELECT 1 FROM ledger WHERE rule = ? AND card IN ({marks}) LIMIT 1", (f"offer:{cid}", *cards)
         ).fetchone()
         if not used:
             waiting.append(
-                {"name": name, "kind": kind, "points": points, "cheque_cents": cheque, "starts": starts, "ends": ends}
+                {
+                    "name": name,
+                    "kind": kind,
+                    "points": points,
+                    "cheque_cents": cheque,
+                    "starts": starts,
+                    "ends": ends,
+                    "category": category,
+                    "min_basket_cents": least,
+                }
             )
     return waiting
 

@@ -457,6 +457,8 @@ class PosHost:
                     "kind": o.kind,
                     "points": o.points,
                     "cheque_cents": o.cheque_cents,
+                    "category": o.category,
+                    "min_basket_cents": o.min_basket_cents,
                 }
                 for o in session.offers
             ],

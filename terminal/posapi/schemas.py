@@ -114,6 +114,12 @@ class OfferOut(Out):
     kind: Literal["bonus_points", "cheque"]
     points: int
     cheque_cents: int
+    category: str | None = Field(
+        default=None, description="Given only on a ticket with a line of this category that earns points."
+    )
+    min_basket_cents: int = Field(
+        default=0, description="Given only on a ticket with this much spend that earns points (of its category)."
+    )
 
 
 class CardOut(Out):

@@ -173,3 +173,15 @@ def test_the_cashier_reads_the_condition(english):
     assert describe(conditional(category="dairy", min_basket_cents=1000)) == (
         "offer Dairy: +150 points from €10.00 of dairy"
     )
+
+
+def test_the_cashier_reads_the_condition_in_french():
+    from programme.i18n import use_language
+
+    with use_language("fr"):
+        assert describe(conditional(category="dairy")) == (
+            "offre Dairy : +150 points si le ticket compte un article du rayon dairy"
+        )
+        assert describe(conditional(kind="cheque", points=0, cheque_cents=500, min_basket_cents=3000)) == (
+            "offre Dairy : chèque fidélité de 5,00\u00a0€ dès 30,00\u00a0€ d'achats"
+        )

@@ -64,3 +64,32 @@ def test_the_page_and_its_refusal_speak_french_by_default(office, tickets):
     refused = client.get(f"/r/{a.id}/{'A' * 22}")
     assert refused.status_code == 404
     assert "Ce lien de ticket est inconnu : vérifiez-le avec le QR code imprimé sur votre ticket." in text(refused)
+
+
+def test_an_offer_waiting_says_its_condition(office, tickets, monkeypatch):
+    """The customer reads what the till will ask: a category to buy, a basket to reach."""
+
+    from programme.ticket import utc_now
+    from server.analytics import aggregate, campaigns
+    from server.analytics.campaigns import Campaign
+    from server.analytics.segments import SegmentSpec
+
+    from ..fixtures.headoffice import END, START
+
+    office.conn.row_factory = None
+    aggregate.refresh(office.conn)
+    today = utc_now().date()
+    common = dict(segment=SegmentSpec(start=START, end=END), starts=today, ends=today, control_per_mille=1, seed=1)
+    campaigns.create(
+        office.conn, Campaign(name="Big basket", kind="cheque", cheque_cents=500, min_basket_cents=3000, **common)
+    )
+    campaigns.create(office.conn, Campaign(name="Dairy", kind="bonus_points", points=150, category="dairy", **common))
+    a = next(t for t in tickets.values() if t.card == CARDS["A"])
+    client = office.app.test_client()
+    french = text(client.get(receipt_link("", a)))
+    assert "Big basket: un chèque fidélité de 5,00\u00a0€ pour un panier d'au moins 30,00\u00a0€ lors de" in french
+    assert "Dairy: 150 points bonus pour un achat au rayon dairy lors de votre prochaine visite" in french
+    monkeypatch.setenv("LOYALTY_LANG", "en")
+    english = text(client.get(receipt_link("", a)))
+    assert "Big basket: a loyalty cheque of €5.00 with a basket of at least €30.00 on your next visit" in english
+    assert "Dairy: 150 bonus points for a purchase in dairy on your next visit" in english

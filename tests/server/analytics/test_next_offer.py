@@ -300,6 +300,28 @@ def test_the_campaigns_page_defines_offer_types_and_shows_why_one_stopped(tmp_pa
         close_office(desk)
 
 
+def test_the_campaigns_page_defines_a_cheque_above_a_basket_threshold(tmp_path, fast_argon2, office_target):
+    desk = Desk(tmp_path, office_target)
+    try:
+        client = desk.client("head_office")
+        form = dict(name="2 EUR from 30", kind="basket_cheque", value="2", days="7", holdout_percent="10")
+        response = desk.post(client, "/office/next-offers/types", **form)
+        assert (
+            "a cheque above a basket threshold needs the threshold: give the basket's least amount, 0.01 to 1000.00 EUR"
+        ) in text(response)
+        response = desk.post(client, "/office/next-offers/types", **form, min_basket="1000,01")
+        assert "panier minimum 1000,01 est hors limites : au plus 1000 euros dans un sens ou dans l'autre" in text(
+            response
+        )
+        assert desk.post(client, "/office/next-offers/types", **form, min_basket="30").status_code == 302
+        (t,) = offer_definitions.offer_types(desk.conn)
+        assert (t["kind"], t["cheque_cents"], t["min_basket_cents"]) == ("basket_cheque", 200, 3000)
+        page = text(client.get("/office/campaigns"))
+        assert "cheque 2,00\u00a0€, dès un panier de 30,00\u00a0€, 7 days" in page
+    finally:
+        close_office(desk)
+
+
 def test_the_daily_job_from_the_command_line(conn, office_target):
     from click.testing import CliRunner
 

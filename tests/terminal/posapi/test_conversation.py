@@ -455,3 +455,50 @@ def test_a_pos_token_replaced_while_the_till_serves_stops_working(pos, tmp_path,
     new = (tmp_path / "pos-1.new").read_text().strip()
     assert problem_of(pos.client.get("/status", headers={"Authorization": f"Bearer {old}"}))[1] == "unauthorized"
     assert pos.client.get("/status", headers={"Authorization": f"Bearer {new}"}).status_code == 200
+
+
+def test_an_offer_with_a_condition_is_listed_with_it_and_applied_only_when_met(pos):
+    """The POS sees the card's offers with their conditions; the points follow the basket as it grows."""
+    from datetime import timedelta
+
+    import msgspec
+
+    from programme.engine import local_day
+    from programme.points import default_rules
+    from programme.ticket import utc_now
+    from terminal.offers import apply_offers
+
+    from ...fixtures.signing import signed, trust
+
+    today = local_day(default_rules(), utc_now())
+    offer = {
+        "campaign": 21,
+        "name": "Hygiene",
+        "kind": "bonus_points",
+        "points": 150,
+        "starts": (today - timedelta(days=1)).isoformat(),
+        "ends": (today + timedelta(days=1)).isoformat(),
+        "cards": [CARD],
+        "category": "hygiene",
+        "min_basket_cents": 1200,
+    }
+    message = signed("offers", msgspec.json.encode({"schema": 2, "offers": [offer]}))
+    pos.host.run(lambda: apply_offers(pos.host.session.journal.conn, message, trust()))
+    basket = pos.open()
+    seen = pos.post(f"/baskets/{basket}/identify", {"card": CARD}, key="identify-1").get_json()
+    assert seen["offers"] == [
+        {
+            "campaign": 21,
+            "name": "Hygiene",
+            "kind": "bonus_points",
+            "points": 150,
+            "cheque_cents": 0,
+            "category": "hygiene",
+            "min_basket_cents": 1200,
+        }
+    ]
+    view = pos.post(f"/baskets/{basket}/evaluate", {"lines": [OIL, RAZORS]}, key="evaluate-1").get_json()
+    assert view["basket_rules"] == []  # 1.91 EUR of hygiene: under the offer's 12.00
+    more = {**RAZORS, "quantity": 7}  # 13.37 EUR of hygiene
+    view = pos.post(f"/baskets/{basket}/evaluate", {"lines": [OIL, more]}, key="evaluate-2").get_json()
+    assert view["basket_rules"] == [{"rule": "offer:21", "points": 150}]
