@@ -11,7 +11,7 @@ from programme.campaign_offers import MAX_MIN_BASKET_CENTS
 from sync.broker_url import parse_broker_url
 from sync.errors import SyncError
 
-from programme.i18n import N_
+from programme.i18n import N_, _
 from server.desk import bounds
 from ..analytics import campaigns, next_offer, offer_results
 from ..analytics import offer_definitions
@@ -56,7 +56,7 @@ def define():
             ),
         ),
     )
-    flash(f"Offer type {type_id} defined: it is offered from the next choice.")
+    flash(_("Offer type {id} defined: it is offered from the next choice.").format(id=type_id))
     return redirect(url_for("office_campaigns.campaigns"))
 
 
@@ -68,16 +68,25 @@ def choose():
     fold_if_small(conn)
     today = datetime.now(timezone.utc).date()
     for stopped in offer_results.stop_harmful(conn, today):
-        flash(f"Offer type {stopped['name']} {stopped['stopped_why']}.")
+        flash(_("Offer type {name} {why}.").format(name=stopped["name"], why=stopped["stopped_why"]))
     done = next_offer.run(conn, today)
-    message = f"{done['targets']} offer(s) chosen, {done['holdouts']} customer(s) held out"
+    counts = {"chosen": done["targets"], "held": done["holdouts"]}
     broker = current_app.config.get("BROKER")
     if broker:
         try:
             campaigns.publish(conn, parse_broker_url(broker), today)
         except SyncError as exc:
-            raise ServerError(f"{message}, but the push failed: {exc}; push again") from None
-        flash(f"{message}, pushed to the tills.")
+            raise ServerError(
+                _(
+                    "{chosen} offer(s) chosen, {held} customer(s) held out, but the push failed: {why}; push again"
+                ).format(why=exc, **counts)
+            ) from None
+        flash(_("{chosen} offer(s) chosen, {held} customer(s) held out, pushed to the tills.").format(**counts))
     else:
-        flash(f"{message}; no broker is configured: push the offers when ready.")
+        flash(
+            _(
+                "{chosen} offer(s) chosen, {held} customer(s) held out; no broker is configured: push the offers "
+                "when ready."
+            ).format(**counts)
+        )
     return redirect(url_for("office_campaigns.campaigns"))

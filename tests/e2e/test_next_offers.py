@@ -89,6 +89,6 @@ def test_chosen_offers_reach_the_till_and_come_back_counted(tmp_path, mosquitto,
         if mine:
             row = page[page.index(f'id="offer-type-{r["id"]}"') :]
             row = row[: row.index("</tr>")]
-            assert f"{today} (1 of 28 days)" in row
+            assert f"{today} (jour 1 sur 28)" in row  # French by default
             assert f'<td class="num">{r["targets"]}</td><td class="num">{r["holdouts"]}</td>' in row
     office.conn.close()

@@ -93,3 +93,20 @@ def test_an_offer_waiting_says_its_condition(office, tickets, monkeypatch):
     english = text(client.get(receipt_link("", a)))
     assert "Big basket: a loyalty cheque of €5.00 with a basket of at least €30.00 on your next visit" in english
     assert "Dairy: 150 bonus points for a purchase in dairy on your next visit" in english
+
+
+def test_the_page_says_what_expires_when(office, tickets, monkeypatch):
+    """The balance's points by expiry date, as the desk's statement counts them."""
+    from server.desk import standing
+
+    monkeypatch.setenv("LOYALTY_LANG", "en")
+    a = next(t for t in tickets.values() if t.card == CARDS["A"])
+    by_expiry = standing.standing(office.conn, [CARDS["A"]])["by_expiry"]
+    assert by_expiry, "the known set's card A has points that expire"
+    page = text(office.app.test_client().get(receipt_link("", a)))
+    listed = page[page.index('id="expiring"') :]
+    listed = listed[: listed.index("</ul>")]
+    assert "When your points expire" in page
+    assert [f"{e['points']} points on {e['expires_on']}" for e in by_expiry] == [
+        item.split("</li>")[0] for item in listed.split("<li>")[1:]
+    ]

@@ -259,7 +259,9 @@ def test_an_offer_that_costs_more_than_it_brings_is_stopped_and_head_office_told
     assert str(refused.value) == "no offer type defined (or all stopped): define one on the campaigns page first"
 
 
-def test_the_campaigns_page_defines_offer_types_and_shows_why_one_stopped(tmp_path, fast_argon2, office_target):
+def test_the_campaigns_page_defines_offer_types_and_shows_why_one_stopped(
+    tmp_path, fast_argon2, office_target, monkeypatch
+):
     desk = Desk(tmp_path, office_target)
     try:
         store_tickets(desk.db_path, history())
@@ -285,8 +287,8 @@ def test_the_campaigns_page_defines_offer_types_and_shows_why_one_stopped(tmp_pa
         held = desk.conn.execute("SELECT count(*) FROM nbo_choices WHERE grp = 'holdout'").fetchone()[0]
         assert desk.count("nbo_choices") == 7
         assert (
-            f"{7 - held} offer(s) chosen, {held} customer(s) held out; no broker is configured: push the "
-            "offers when ready."
+            f"{7 - held} offre(s) choisie(s), {held} client(s) témoin(s) ; aucun broker n'est configuré : "
+            "envoyez les offres quand vous serez prêt."
         ) in page
         with desk.conn:
             desk.conn.execute(
@@ -294,8 +296,11 @@ def test_the_campaigns_page_defines_offer_types_and_shows_why_one_stopped(tmp_pa
                 "stopped_why = 'stopped on 2026-02-08: the offer costs more than it brings'"
             )
         page = text(client.get("/office/campaigns"))
-        assert "we miss you" in page and "win-back, 300 points, 7 days" in page
-        assert "<strong>stopped</strong>: stopped on 2026-02-08: the offer costs more than it brings" in page
+        assert "we miss you" in page and "reconquête, 300 points, 7 jours" in page
+        assert "<strong>arrêté</strong>: stopped on 2026-02-08: the offer costs more than it brings" in page
+        monkeypatch.setenv("LOYALTY_LANG", "en")
+        page = text(client.get("/office/campaigns"))
+        assert "Next best offers" in page and "win-back, 300 points, 7 days" in page
     finally:
         close_office(desk)
 
@@ -317,7 +322,7 @@ def test_the_campaigns_page_defines_a_cheque_above_a_basket_threshold(tmp_path, 
         (t,) = offer_definitions.offer_types(desk.conn)
         assert (t["kind"], t["cheque_cents"], t["min_basket_cents"]) == ("basket_cheque", 200, 3000)
         page = text(client.get("/office/campaigns"))
-        assert "cheque 2,00\u00a0€, dès un panier de 30,00\u00a0€, 7 days" in page
+        assert "chèque de 2,00\u00a0€, dès un panier de 30,00\u00a0€, 7 jours" in page
     finally:
         close_office(desk)
 

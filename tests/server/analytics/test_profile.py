@@ -161,6 +161,22 @@ def test_customer_page_and_api_show_what_we_know(tmp_path, fast_argon2, office_t
         close_office(desk)
 
 
+def test_the_customer_page_says_what_we_know_in_french_by_default(tmp_path, fast_argon2, office_target):
+    desk = Desk(tmp_path, office_target)
+    try:
+        store_tickets(desk.db_path, history())
+        register_customers(desk.conn)
+        page = text(desk.client("card_manager").get("/customers/1"))
+        known = page[page.index('id="known"') :]
+        known = known[: known.index("</section>")]
+        assert "<h2>Ce que nous savons</h2>" in known
+        assert "Fait surtout ses courses au magasin S001, le plus souvent le mardi." in known
+    finally:
+        from ...fixtures.headoffice import close_office
+
+        close_office(desk)
+
+
 def test_profiles_from_the_parquet_archive_are_the_same(conn, tmp_path):
     from server.analytics import archive
 
