@@ -379,3 +379,22 @@ def test_what_similar_customers_did_corrects_the_prior(conn):
     assert blended == round((200 * prior + 200 * -500.0) / 400)
     assert reason.endswith(f"; 200 similar customers (churn high) measured -5.00 EUR, blended {blended / 100:+.2f}")
     assert next_offer.expected(t, p, {(winback, "churn low"): (200, -500.0)})[0] == prior  # another cell
+
+
+def test_the_head_office_doc_explains_the_model_its_limits_and_how_to_read_the_results():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "headoffice.md").read_text()
+    part = doc[doc.index("## One to one: profiles, next best offers, holdouts") :]
+    for needed in (
+        "### Offer types and the choice",
+        "expected uplift (prior)",
+        "**Holdout**",
+        "### Results and the automatic stop",
+        "**Reading the results**",
+        "### The generated-data check",
+        "### Limits",
+        "### The receipt's page: QR code, no log-in",
+    ):
+        assert needed in part, needed
+    assert "**What meets a condition**" in doc and '"schema": 2' in doc

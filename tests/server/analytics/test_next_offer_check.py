@@ -87,3 +87,17 @@ def test_the_chooser_beats_chance_and_one_offer_for_all(tmp_path):
         assert all(spend >= max(1, least) for _, least, spend in claims)
     finally:
         conn.close()
+
+
+@pytest.mark.timeout(60)
+def test_make_bench_runs_the_three_way_comparison():
+    """`make bench` (python -m bench) has the comparison's section, and it runs (here on a small set)."""
+    from bench import __main__ as bench_main
+    from bench import next_offer as bench_next_offer
+
+    assert "next_offer" in bench_main.BENCHES
+    run = bench_next_offer.one(1_000, 15_000, 1)
+    text = bench_next_offer.markdown({"customers": 1_000, "tickets": 15_000, "runs": [{"seed": 1, **run}]})
+    assert text.startswith("## next_offer\n\nThe next best offer on 1,000 generated customers")
+    assert "The model beat both baselines in " in text and " of 1 run(s)." in text
+    assert all(f"| 1 | {policy} |" in text for policy in ("model", "random", "segment")), text
