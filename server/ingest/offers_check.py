@@ -8,8 +8,9 @@ Accepted bonus points offers go to the rules engine as targeted offers for the c
 recompute gives the till's entry back; accepted cheque offers give their 0-point entry back. A
 refused claim is not given back, so the ticket is a discrepancy whose reason says why.
 Campaigns are held in memory and reloaded only when one is added: a ticket costs a dict look-up,
-and only a ticket with a claim asks the ledger about earlier use. The campaigns live in the
-SQLite head-office database (server/analytics/campaigns.py); other stores know none yet.
+and only a ticket with a claim asks the ledger about earlier use. The campaigns live in the head-office
+database, SQLite or PostgreSQL (server/analytics/campaigns.py); one made before offers had conditions reads
+as offers without one until campaigns.ensure_schema adds the columns.
 """
 
 from __future__ import annotations
