@@ -190,6 +190,19 @@ def detail(conn: Connection, ticket_id: str) -> dict:
     return found
 
 
+STATEMENT_TICKETS = 500  # a statement lists at most this many tickets; a longer period says to shorten it
+
+
+def customer_tickets(
+    conn: Connection, customer_id: int, start: date, end: date, limit: int = STATEMENT_TICKETS
+) -> list[Ticket]:
+    """The tickets of a desk customer's cards closed from `start` to `end` (UTC days, both included), oldest
+    first, at most `limit` of them (the statement's purchases and their VAT tables)."""
+    where, args = TicketFilter(customer_id=customer_id, start=start, end=end).where(conn)
+    rows = conn.execute(f"SELECT t.payload FROM tickets t{where} ORDER BY t.closed_at, t.id LIMIT ?", [*args, limit])
+    return [msgspec.json.decode(row[0], type=_Message).ticket for row in rows]
+
+
 def _return_of(ticket: Ticket) -> list[tuple[str, str]]:
     """A return's originals, each with what it takes back: [(original id, "line 1 x2, line 2 x1")]."""
     taken: dict[str, list[str]] = {}
