@@ -1,0 +1,230 @@
+"""Every slip the till prints besides the receipt (tests/terminal/test_receipt.py): the Z report, the control
+slip, loyalty cheques, a return's receipt, a duplicate and a training ticket. Money reads `1 234,56 €` with plain
+spaces, dates `05/12/2026 14:32` in Paris time, French by default and English with LOYALTY_LANG=en; the bytes a
+printer gets are CP858 (the € sign is 0xD5) with no U+202F."""
+
+from datetime import datetime, timezone
+
+import pytest
+from escpos.printer import Dummy
+
+from programme.closure import Closure, Totals, Vat
+from programme.journal_event import EventTotals
+from programme.ticket import PointsEntry, Tender, Ticket, make_line
+from terminal.receipt import (
+    print_text,
+    render_cheques,
+    render_control_slip,
+    render_duplicate,
+    render_receipt,
+    render_training,
+)
+from terminal.zreport import render_z_report
+
+EVENING = datetime(2026, 12, 5, 22, 59, tzinfo=timezone.utc)  # 23:59 in Paris (winter time)
+CARD = "2900000000018"
+
+
+def closure() -> Closure:
+    day = Totals(
+        tickets=1234,
+        sales_cents=1_234_567,
+        returns_cents=12_345,
+        tenders={"cash": 222_222, "bank_card": 1_000_000},
+        points_earned=12_000,
+        vat={
+            "2000": Vat(ttc_cents=1_000_000, tva_cents=166_667, ht_cents=833_333),
+            "550": Vat(ttc_cents=222_222, tva_cents=11_585, ht_cents=210_637),
+        },
+    )
+    return Closure(
+        terminal="S001-T01",
+        kind="day",
+        period="2026-12-05",
+        number=3,
+        closed_at=EVENING,
+        first_seq=1,
+        last_seq=1234,
+        period_totals=day,
+        grand_totals=Totals(tickets=98_765, sales_cents=123_456_789),
+        signature="0123456789abcdef0123",
+        events=EventTotals(
+            line_voids=2, line_voids_cents=1_299, cancelled=1, cancelled_cents=123_456, reprints=4, training=1
+        ),
+    )
+
+
+Z_FR = """\
+           RAPPORT Z 05/12/2026
+        caisse S001-T01  clôture 3
+------------------------------------------
+clôturé le                05/12/2026 23:59
+tickets                              1 234
+ventes                         12 345,67 €
+retours                           123,45 €
+net                            12 222,22 €
+  espèces                       2 222,22 €
+  carte bancaire               10 000,00 €
+------------------------------------------
+TVA 20 %
+  HT                            8 333,33 €
+  TVA                           1 666,67 €
+  TTC                          10 000,00 €
+TVA 5,5 %
+  HT                            2 106,37 €
+  TVA                             115,85 €
+  TTC                           2 222,22 €
+------------------------------------------
+lignes annulées                (2) 12,99 €
+tickets annulés             (1) 1 234,56 €
+réimpressions                            4
+tickets mode école              (1) 0,00 €
+------------------------------------------
+total perpétuel             1 234 567,89 €
+tickets depuis l'origine            98 765
+------------------------------------------
+        signature 0123456789abcdef
+"""
+
+Z_EN = """\
+           Z REPORT 05/12/2026
+         till S001-T01  closure 3
+------------------------------------------
+closed at                 05/12/2026 23:59
+tickets                              1,234
+sales                           €12,345.67
+returns                            €123.45
+net                             €12,222.22
+  cash                           €2,222.22
+  bank card                     €10,000.00
+------------------------------------------
+VAT 20%
+  excl. VAT                      €8,333.33
+  VAT                            €1,666.67
+  incl. VAT                     €10,000.00
+VAT 5.5%
+  excl. VAT                      €2,106.37
+  VAT                              €115.85
+  incl. VAT                      €2,222.22
+------------------------------------------
+line voids                      (2) €12.99
+cancelled tickets            (1) €1,234.56
+reprints                                 4
+training tickets                 (1) €0.00
+------------------------------------------
+perpetual total              €1,234,567.89
+tickets since the first day         98,765
+------------------------------------------
+        signature 0123456789abcdef
+"""
+
+
+def lines_of(text: str) -> list[str]:
+    return [line.rstrip() for line in text.splitlines()]  # centred lines end with spaces
+
+
+def test_the_z_report_in_french_reads_amounts_dates_and_rates_as_people_do():
+    assert lines_of(render_z_report(closure())) == lines_of(Z_FR)
+
+
+def test_the_z_report_in_english(english):
+    assert lines_of(render_z_report(closure())) == lines_of(Z_EN)
+
+
+def sent(text: str) -> bytes:
+    device = Dummy()
+    print_text(device, text)
+    return device.output
+
+
+def test_the_z_report_reaches_the_printer_in_cp858_with_plain_spaces():
+    out = sent(render_z_report(closure()))
+    assert out.startswith(b"\x1bt\x13")  # ESC t 19: code page CP858
+    assert b"total perp\x82tuel             1 234 567,89 \xd5\n" in out  # é is 0x82, the € sign 0xD5
+    assert b"cl\x93ture 3" in out and b"05/12/2026 23:59\n" in out
+    assert "\u202f".encode() not in out and "\u00a0".encode() not in out and b"\xe2\x82\xac" not in out
+
+
+def points_ticket(**changes) -> Ticket:
+    lines = [make_line("3017620422003", 400, 399, "grocery", "Nutella 400 g", vat_rate=550)]
+    total = lines[0].total_cents
+    fields = dict(
+        id="S001-T01-00000042",
+        terminal="S001-T01",
+        seq=42,
+        store="S001",
+        cashier="alice",
+        opened_at=EVENING,
+        closed_at=EVENING,
+        lines=lines,
+        tenders=[Tender("points", 150_000), Tender("cash", total - 150_000)],
+        total_cents=total,
+        card=CARD,
+        points=[
+            PointsEntry(kind="redeem", rule="points tender", points=150_000),
+            PointsEntry(kind="redeem", rule="loyalty cheque: 1 x 1234.56 EUR", points=123_456),
+        ],
+        rules_version="2026.1",
+    )
+    return Ticket(**(fields | changes))
+
+
+@pytest.mark.parametrize(
+    "lang, wanted",
+    [
+        (
+            "fr",
+            [
+                "date                      05/12/2026 23:59",
+                "points déduits                     150 000",
+                "payé en points                  1 500,00 €",
+                "solde avant                        300 000",
+                "solde après                        150 000",
+            ],
+        ),
+        (
+            "en",
+            [
+                "date                      05/12/2026 23:59",
+                "points deducted                    150,000",
+                "paid with points                 €1,500.00",
+                "balance before                     300,000",
+                "balance after                      150,000",
+            ],
+        ),
+    ],
+)
+def test_the_control_slip_in_french_and_english(monkeypatch, lang, wanted):
+    monkeypatch.setenv("LOYALTY_LANG", lang)
+    paid = points_ticket(points=[PointsEntry(kind="redeem", rule="points tender", points=150_000)])
+    slip = render_control_slip(paid, balance_before=300_000, balance_after=150_000).splitlines()
+    for line in wanted:
+        assert line in slip
+    out = sent("\n".join(slip))
+    assert "\u202f".encode() not in out and b"\xe2\x82\xac" not in out
+    if lang == "fr":
+        assert b"BON DE CONTR\xe2LE" in out and b"1 500,00 \xd5" in out  # Ô is 0xE2 in CP858
+
+
+def test_loyalty_cheques_print_their_value_date_and_validity_in_french():
+    (slip,) = render_cheques(points_ticket())
+    lines = slip.splitlines()
+    assert "valeur                          1 234,56 €" in lines
+    assert "date                      05/12/2026 23:59" in lines
+    assert "valable jusqu'au                05/03/2027" in lines  # 90 days
+    assert b"CH\xd4QUE FID\x90LIT\x90" in sent(slip) and b"1 234,56 \xd5" in sent(slip)
+
+
+def test_a_return_a_duplicate_and_a_training_ticket_print_in_french_with_plain_spaces():
+    returned = make_line("3017620422003", -400, 399, "grocery", "Nutella 400 g", vat_rate=550)
+    refund = points_ticket(
+        lines=[returned], tenders=[Tender("cash", returned.total_cents)], total_cents=returned.total_cents, points=[]
+    )
+    receipt = render_receipt(refund)
+    assert "RETOUR" in receipt and "-1 596,00 € C" in receipt
+    assert "05/12/2026 23:59" in receipt.splitlines()[2]
+    for text in (receipt, render_duplicate(receipt, 2), render_training(receipt)):
+        out = sent(text)
+        assert b"-1 596,00 \xd5" in out and "\u202f".encode() not in out and b"\xe2\x82\xac" not in out
+    assert b"*** DUPLICATA 2 ***" in sent(render_duplicate(receipt, 2))
+    assert b"MODE \x90COLE" in sent(render_training(receipt))
