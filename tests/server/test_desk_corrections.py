@@ -235,3 +235,18 @@ def sell_tickets_in_memory(line):
         points=[],
         rules_version="base-1",
     )
+
+
+def test_the_ticket_page_and_the_customer_page_speak_french_to_a_french_browser(desk, holder):
+    """Head office's ticket page: its statuses and journal events in the page's language; the customer's profile."""
+    import re
+
+    french = {"Accept-Language": "fr-FR,fr;q=0.9"}
+    client = desk.client("admin")
+    page = client.get("/office/tickets/S001-T01-00000001", headers=french).get_data(as_text=True)
+    assert 'id="signature">absente<' in page and 'id="chain">premier ticket de la caisse<' in page
+    assert "<h2>Événements du journal</h2>" in page and "Aucune annulation ni réimpression de ce ticket." in page
+    english = client.get("/office/tickets/S001-T01-00000001", headers={"Accept-Language": "en"}).get_data(True)
+    assert 'id="signature">unsigned<' in english and "<h2>Journal events</h2>" in english
+    shown = client.get(f"/customers/{holder}", headers=french).get_data(as_text=True)
+    assert re.search(r'id="known"><h2>Ce que nous savons</h2>', shown)
