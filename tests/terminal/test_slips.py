@@ -228,3 +228,32 @@ def test_a_return_a_duplicate_and_a_training_ticket_print_in_french_with_plain_s
         assert b"-1 596,00 \xd5" in out and "\u202f".encode() not in out and b"\xe2\x82\xac" not in out
     assert b"*** DUPLICATA 2 ***" in sent(render_duplicate(receipt, 2))
     assert b"MODE \x90COLE" in sent(render_training(receipt))
+
+
+def test_the_whole_french_receipt_and_control_slip_with_the_store_s_legal_mentions():
+    """The receipt of tests/terminal/test_till_session.py (English there) as a French store prints it: legal
+    mentions, Paris time, lines TTC with their VAT code, the VAT table, points per rule, balance, expiry, footer."""
+    from datetime import date
+    from pathlib import Path
+
+    from terminal.store_settings import StoreSettings
+    from tests.terminal.test_till_session import expected_sale_ticket
+
+    expected = Path(__file__).with_name("expected")
+    settings = StoreSettings(
+        "Supermarché du Centre", ("12 rue de la Paix", "75002 Paris"), "73282932000074", "FR44732829320"
+    )
+    text = render_receipt(
+        expected_sale_ticket(),
+        change_cents=751,
+        balance=1251,
+        balance_confirmed=False,
+        settings=settings,
+        expires_on=date(2028, 2, 28),
+    )
+    slip = render_control_slip(expected_sale_ticket(), balance_before=1500, balance_after=1251)
+    assert text == (expected / "receipt_sale_fr.txt").read_text()
+    assert slip == (expected / "control_slip_fr.txt").read_text()
+    out = sent(text)
+    assert "Supermarché du Centre".encode("cp858") in out and "N° TVA intracom.".encode("cp858") in out
+    assert b"33,58 \xd5" in out and "\u202f".encode() not in out
