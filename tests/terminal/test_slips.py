@@ -257,3 +257,20 @@ def test_the_whole_french_receipt_and_control_slip_with_the_store_s_legal_mentio
     out = sent(text)
     assert "Supermarché du Centre".encode("cp858") in out and "N° TVA intracom.".encode("cp858") in out
     assert b"33,58 \xd5" in out and "\u202f".encode() not in out
+
+
+def test_a_loyalty_cheque_reaches_the_printer_in_cp858_like_every_other_slip():
+    """The cheque is printed by its own function (its serial as a barcode): it too switches to CP858 once, so
+    the € sign is 0xD5 and the printer is never asked for another code page mid-line."""
+    from programme.redemption import cheques_issued
+    from terminal.cheques import print_cheque
+
+    ticket = points_ticket()
+    (slip,) = render_cheques(ticket)
+    ((serial, _cents),) = cheques_issued(ticket)
+    device = Dummy()
+    print_cheque(device, slip, serial)
+    out = device.output
+    assert out.startswith(b"\x1bt\x13") and out.count(b"\x1bt") == 1  # ESC t 19 (CP858), and no other
+    assert b"CH\xd4QUE FID\x90LIT\x90" in out and b"1 234,56 \xd5\n" in out
+    assert b"num\x82ro" in out  # é in CP858
