@@ -274,3 +274,32 @@ def test_a_loyalty_cheque_reaches_the_printer_in_cp858_like_every_other_slip():
     assert out.startswith(b"\x1bt\x13") and out.count(b"\x1bt") == 1  # ESC t 19 (CP858), and no other
     assert b"CH\xd4QUE FID\x90LIT\x90" in out and b"1 234,56 \xd5\n" in out
     assert b"num\x82ro" in out  # é in CP858
+
+
+def test_everything_a_french_till_prints_for_one_sale_is_cp858(tmp_path):
+    """A sale with points redeemed (control slip), loyalty cheques issued (slips with barcodes) and the receipt
+    asked for (AGEC): every byte the printer gets is CP858 text, in French, without a code page switch."""
+    import re
+
+    from terminal import cardstate
+    from terminal.till import TillSession
+
+    session = TillSession(str(tmp_path / "till.db"), "S001-T01", cashier="alice")
+    try:
+        cardstate.remember_balance(session.journal.conn, CARD, 1507, "2026-01-01T00:00:00+00:00")
+        session.identify(CARD)
+        session.scan("3017620422003")  # Nutella, 3,99 € at 5,5 % in the demo catalogue
+        session.redeem(300)
+        session.issue_cheques()
+        session.basket.pay("cash")
+        closed = session.close()
+        session.print_receipt()
+        out = session.printer.output
+    finally:
+        session.close_session()
+    assert closed.cheques and closed.control_slip
+    assert set(re.findall(rb"\x1bt(.)", out, re.DOTALL)) == {b"\x13"}  # ESC t: CP858 only
+    assert b"BON DE CONTR\xe2LE" in out and b"CH\xd4QUE FID\x90LIT\x90" in out and b"5,5 %" in out
+    assert b"5,00 \xd5" in out and b"3,99 \xd5 C" in out
+    for absent in ("\u202f", "\u00a0", "€"):
+        assert absent.encode() not in out
