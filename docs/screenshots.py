@@ -64,10 +64,28 @@ async def _till(path: Path, folder: Path) -> None:
         app.save_screenshot(path.name, str(path.parent))
 
 
+STORE_TOML = """name = "Supermarché du Centre"
+address = ["12 rue de la Paix", "75002 Paris"]
+siret = "732 829 320 00074"
+vat_number = "FR44732829320"
+"""
+
+
 def till(lang: str) -> None:
-    """The cashier's screen after a sale with a card, a second basket started."""
+    """The cashier's screen after a sale with a card, a second basket started; the store's legal mentions on the
+    receipt come from a store.toml (docs/till.md, receipts)."""
     with tempfile.TemporaryDirectory() as folder:
-        asyncio.run(_till(OUT / lang / "till.svg", Path(folder)))
+        settings = Path(folder) / "store.toml"
+        settings.write_text(STORE_TOML)
+        before = os.environ.get("LOYALTY_STORE_SETTINGS")
+        os.environ["LOYALTY_STORE_SETTINGS"] = str(settings)
+        try:
+            asyncio.run(_till(OUT / lang / "till.svg", Path(folder)))
+        finally:
+            if before is None:
+                del os.environ["LOYALTY_STORE_SETTINGS"]
+            else:
+                os.environ["LOYALTY_STORE_SETTINGS"] = before
 
 
 def _browser(lang: str, profile: Path):

@@ -37,7 +37,9 @@ def screenshots_module():
     return module
 
 
-@pytest.mark.parametrize("lang, words", [("fr", ["Caisse fidélité", "magasin S001"]), ("en", ["store S001"])])
+@pytest.mark.parametrize(
+    "lang, words", [("fr", ["Caisse fidélité", "magasin S001", "SIRET 732 829 320 00074"]), ("en", ["store S001"])]
+)
 def test_the_screenshot_script_takes_the_till_in_each_language(tmp_path, monkeypatch, lang, words):
     shots = screenshots_module()
     monkeypatch.setattr(shots, "OUT", tmp_path)
