@@ -10,9 +10,10 @@ import random
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import date
 
 from programme.campaign_offers import CampaignOffer, campaign_of
-from programme.i18n import _, format_money
+from programme.i18n import _, format_date, format_money
 from programme.redemption import cheques_issued
 from programme.redemption import ChequeIssue, TenderPlan, plan_tender
 from programme.ticket import Line, PointsEntry, Ticket
@@ -401,7 +402,7 @@ class TillSession:
     def set_training(self, on: bool) -> None:
         """Enter or leave training mode ("mode école"), between tickets only."""
         if self.basket.lines:
-            raise BasketError("a sale is in progress: close or cancel it before switching training mode")
+            raise BasketError(_("a sale is in progress: close or cancel it before switching training mode"))
         self.training = on
 
     def close(self, also=None) -> Closed:
@@ -618,15 +619,26 @@ class TillSession:
         from programme.closure import period_of
         from programme.ticket import utc_now
 
-        from .closures import ClosingError, close_period
+        from .closures import ClosingError, close_period, ensure_schema, last_closure
         from .zreport import render_z_report
 
         if self.journal.signing_key is None:
-            raise TillError("this till has no signing key: provision it (loyalty till provision) before closing a day")
+            raise TillError(
+                _("this till has no signing key: provision it (loyalty till provision) before closing a day")
+            )
         if self.basket.lines:
-            raise BasketError("a sale is in progress: close or cancel it before closing the day")
+            raise BasketError(_("a sale is in progress: close or cancel it before closing the day"))
+        day = day or period_of(utc_now(), "day")
+        ensure_schema(self.journal.conn)
+        previous = last_closure(self.journal, "day")
+        if previous is not None and previous.period == day:  # F12 pressed again: what the cashier reads
+            raise TillError(
+                _("the day of {day} is closed already (closure {number}): the next one closes tomorrow").format(
+                    day=format_date(date.fromisoformat(day)), number=previous.number
+                )
+            )
         try:
-            closure = close_period(self.journal, day or period_of(utc_now(), "day"), self.journal.signing_key)
+            closure = close_period(self.journal, day, self.journal.signing_key)
         except ClosingError as exc:
             raise TillError(str(exc)) from None
         text = render_z_report(closure)

@@ -303,3 +303,55 @@ def test_everything_a_french_till_prints_for_one_sale_is_cp858(tmp_path):
     assert b"5,00 \xd5" in out and b"3,99 \xd5 C" in out
     for absent in ("\u202f", "\u00a0", "€"):
         assert absent.encode() not in out
+
+
+def test_closing_the_day_at_the_till_speaks_french_and_prints_the_z_report_in_cp858(tmp_path):
+    """F12 and Ctrl+T on the French screen: the refusals a cashier reads are French, the Z report shows and prints
+    in French, and closing the same day again says so in French."""
+    from programme.i18n import format_date
+    from programme.signing import new_private_key, private_key_pem
+    from programme.ticket import utc_now
+    from terminal.app import TillApp
+    from tests.terminal.test_app import OIL, SIZE, pilot_test, text_of, type_in
+
+    key = tmp_path / "till.key"
+    key.write_bytes(private_key_pem(new_private_key()))
+    key.chmod(0o600)
+
+    @pilot_test
+    async def without_a_key():
+        app = TillApp(str(tmp_path / "keyless.db"), "S001-T02", cashier="alice")
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("f12")
+            assert text_of(app, "#message") == (
+                "cette caisse n'a pas de clé de signature : provisionnez-la (loyalty till provision) "
+                "avant de clôturer une journée"
+            )
+
+    @pilot_test
+    async def with_its_key():
+        app = TillApp(str(tmp_path / "till.db"), "S001-T01", cashier="alice", key=str(key))
+        async with app.run_test(size=SIZE) as pilot:
+            await type_in(pilot, OIL)
+            await pilot.press("f12")
+            assert text_of(app, "#message") == (
+                "une vente est en cours : clôturez-la ou annulez-la avant de clôturer la journée"
+            )
+            await pilot.press("ctrl+t")
+            assert text_of(app, "#message") == (
+                "une vente est en cours : clôturez-la ou annulez-la avant de changer de mode école"
+            )
+            await pilot.press("f10")
+            await type_in(pilot, "")
+            await pilot.press("f12")
+            assert text_of(app, "#message") == "journée clôturée : rapport Z imprimé"
+            today = format_date(utc_now())
+            assert text_of(app, "#receipt").splitlines()[0].strip() == f"RAPPORT Z {today}"
+            assert f"RAPPORT Z {today}".encode("cp858") in app.session.printer.output
+            await pilot.press("f12")
+            assert text_of(app, "#message") == (
+                f"la journée du {today} est déjà clôturée (clôture 1) : la suivante se clôture demain"
+            )
+
+    without_a_key()
+    with_its_key()
