@@ -1,4 +1,5 @@
 """The points statement as a PDF (fpdf2): Courier on A4, so the columns stay aligned; in the page's language.
+After the points, each ticket of the period with its VAT table per rate (programme.vat, as on its receipt).
 
 The PDF core fonts are single-byte (fpdf2 takes Latin-1 text and writes WinAnsiEncoding, Windows-1252): the
 euro sign and the other Windows-1252 extras (œ, ’, …) are mapped to their byte, amounts use plain spaces
@@ -92,12 +93,12 @@ def _rate(rate: int | None) -> str:
     return format_percent(rate / BASIS, digits=0 if rate % 100 == 0 else 1, plain=True)
 
 
-def money(cents: int) -> str:
+def _money(cents: int) -> str:
     return format_money(cents, plain=True)
 
 
 def vat_lines(ticket) -> list[str]:
-    """One ticket of the period: its date, number, till and total, then its VAT table per rate (HT, TVA, TTC),
+    """One ticket of the period: its date and time, number and till, then its VAT table per rate (HT, TVA, TTC),
     the same table as its receipt and its head-office page (programme.vat.ticket_vat_table)."""
     table = ticket_vat_table(ticket)
     row = "    {:<22}{:>16}{:>16}{:>16}"
@@ -106,14 +107,16 @@ def vat_lines(ticket) -> list[str]:
         f"{what}  {_('till {till}').format(till=ticket.terminal)}",
         row.format(_("VAT rate"), _("Excl. VAT"), _("VAT"), _("Incl. VAT")),
     ]
-    lines += [row.format(_rate(r.rate), money(r.ht_cents), money(r.tva_cents), money(r.ttc_cents)) for r in table.rows]
+    lines += [
+        row.format(_rate(r.rate), _money(r.ht_cents), _money(r.tva_cents), _money(r.ttc_cents)) for r in table.rows
+    ]
     if len(table.rows) > 1:
-        lines.append(row.format(_("Total"), money(table.ht_cents), money(table.tva_cents), money(table.ttc_cents)))
+        lines.append(row.format(_("Total"), _money(table.ht_cents), _money(table.tva_cents), _money(table.ttc_cents)))
     return lines
 
 
 def purchase_lines(tickets: list, limit: int | None = None) -> list[str]:
-    """The period's tickets, each with its VAT table; says so when the period had more than `limit`."""
+    """The period's tickets, each with its VAT table; says so when `limit` tickets were listed (there may be more)."""
     lines = ["", _("PURCHASES AND VAT PER RATE"), "-" * WIDTH]
     if not tickets:
         return [*lines, _("No purchase with the customer's cards in the period.")]
