@@ -111,6 +111,7 @@ class TillSession:
         self.last_ticket_id: str | None = None
         self._unprinted: tuple[str, str | None] | None = None  # the last receipt (and its link) till asked for
         self.training = False  # "mode école": tickets go to the training chain, never to sales or totals
+        self.closed_days: list[str] = []  # the days the last close_day closed (F12 may catch up on missed ones)
         self.offline_cheques: set[str] = set()  # cheques on this ticket head office did not confirm
 
     def _received_catalogue(self):
@@ -615,8 +616,10 @@ class TillSession:
 
     def close_day(self, day: str | None = None) -> str:
         """Close the store's day (today by default) and print its Z report; the closure is signed with the
-        till's key, so a till without one cannot close."""
-        from programme.closure import period_of
+        till's key, so a till without one cannot close. Earlier days this till sold on and nobody closed are
+        closed first, oldest first, each with its Z report (`closed_days` lists the days closed). Returns the
+        reports' text."""
+        from programme.closure import ClosureError, period_of
         from programme.ticket import utc_now
 
         from .closures import ClosingError, close_period, ensure_schema, last_closure
@@ -628,6 +631,7 @@ class TillSession:
             )
         if self.basket.lines:
             raise BasketError(_("a sale is in progress: close or cancel it before closing the day"))
+        self.closed_days = []
         day = day or period_of(utc_now(), "day")
         ensure_schema(self.journal.conn)
         previous = last_closure(self.journal, "day")
@@ -637,15 +641,28 @@ class TillSession:
                     day=format_date(date.fromisoformat(day)), number=previous.number
                 )
             )
-        try:
-            closure = close_period(self.journal, day, self.journal.signing_key)
-        except ClosingError as exc:
+        reports: list[str] = []
+        try:  # a day nobody closed is closed first, in order: closures go forward, once per day
+            for period in [*self._days_left_open(previous, day), day]:
+                reports.append(render_z_report(close_period(self.journal, period, self.journal.signing_key)))
+                self.closed_days.append(period)
+        except (ClosingError, ClosureError) as exc:
+            self._print(*reports)  # what was closed is printed all the same
             raise TillError(str(exc)) from None
-        text = render_z_report(closure)
-        error = self._print(text)
+        error = self._print(*reports)
         if error:
             raise TillError(error)
-        return text
+        return "\n".join(reports)
+
+    def _days_left_open(self, previous, day: str) -> list[str]:
+        """The store days before `day` on which this till sold and that no closure covers, oldest first."""
+        from programme.closure import period_of
+
+        from .closures import tickets_between
+
+        sold = tickets_between(self.journal, previous.last_seq + 1 if previous else 1)
+        days = {period_of(ticket.closed_at, "day") for ticket in sold}
+        return sorted(d for d in days if d < day and (previous is None or d > previous.period))
 
     def close_session(self) -> None:
         self.journal.close()

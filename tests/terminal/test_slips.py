@@ -355,3 +355,57 @@ def test_closing_the_day_at_the_till_speaks_french_and_prints_the_z_report_in_cp
 
     without_a_key()
     with_its_key()
+
+
+def test_the_close_day_key_first_closes_the_days_the_till_left_open(tmp_path, monkeypatch):
+    """A till that sold on the 20th and the 21st and was never closed: F12 on the 22nd closes the 20th, the
+    21st, then the 22nd, in order, and prints their three Z reports (closures go forward, once per day), instead
+    of refusing with a message the cashier cannot act on from the screen."""
+    import programme.ticket
+    import terminal.closures
+    from terminal.closures import closures
+    from terminal.till import TillSession
+    from tests.fixtures.closing import TILL, sold_till
+
+    till = sold_till(tmp_path, monkeypatch)  # 3 tickets on the 20th, 2 on the 21st (UTC, Paris the same days)
+    morning = datetime(2026, 11, 22, 8, 30, tzinfo=timezone.utc)
+    monkeypatch.setattr(programme.ticket, "utc_now", lambda: morning)
+    monkeypatch.setattr(terminal.closures, "utc_now", lambda: morning)
+    session = TillSession(str(till["db"]), TILL, cashier="alice", key=till["key"])
+    try:
+        text = session.close_day()
+        titles = [line.strip() for line in text.splitlines() if "RAPPORT Z" in line]
+        assert titles == ["RAPPORT Z 20/11/2026", "RAPPORT Z 21/11/2026", "RAPPORT Z 22/11/2026"]
+        assert [(c.period, c.period_totals.tickets) for c in closures(session.journal, "day")] == [
+            ("2026-11-20", 3),
+            ("2026-11-21", 2),
+            ("2026-11-22", 0),
+        ]
+        assert session.printer.output.count(b"RAPPORT Z") == 3
+    finally:
+        session.close_session()
+
+
+def test_the_cashier_reads_how_many_days_f12_closed(tmp_path, monkeypatch):
+    import programme.ticket
+    import terminal.closures
+    from terminal.app import TillApp
+    from tests.fixtures.closing import TILL, sold_till
+    from tests.terminal.test_app import SIZE, pilot_test, text_of
+
+    till = sold_till(tmp_path, monkeypatch)
+    morning = datetime(2026, 11, 22, 8, 30, tzinfo=timezone.utc)
+    monkeypatch.setattr(programme.ticket, "utc_now", lambda: morning)
+    monkeypatch.setattr(terminal.closures, "utc_now", lambda: morning)
+
+    @pilot_test
+    async def run():
+        app = TillApp(str(till["db"]), TILL, cashier="alice", key=till["key"])
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("f12")
+            assert text_of(app, "#message") == (
+                "3 journées clôturées (les journées restées ouvertes d'abord) : leurs rapports Z sont imprimés"
+            )
+            assert text_of(app, "#receipt").splitlines()[0].strip() == "RAPPORT Z 20/11/2026"
+
+    run()
