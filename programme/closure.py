@@ -25,7 +25,7 @@ import msgspec
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from .vat import line_rate
+from .vat import line_rate, tax_of
 from .errors import ProgrammeError
 from .journal_event import CHAINS, EventTotals, JournalEvent, event_totals
 from .signing import SignatureError
@@ -38,7 +38,6 @@ MONTH = re.compile(r"^\d{4}-\d{2}$")
 YEAR = re.compile(r"^\d{4}$")
 STORE_ZONE = ZoneInfo("Europe/Paris")  # closures follow the store's day, not UTC's
 STANDARD_VAT_RATE = 2000  # basis points: 20 %, the rate of a line that carries none
-VAT_BASIS = 10_000
 
 
 class ClosureError(ProgrammeError):
@@ -53,14 +52,6 @@ class Vat(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ht_cents: int = 0
 
 
-def vat_tax(ttc_cents: int, rate: int) -> int:
-    """The VAT inside a TTC amount at `rate` basis points, rounded half away from zero to the cent."""
-    magnitude = abs(ttc_cents) * rate
-    divisor = VAT_BASIS + rate
-    tax = (2 * magnitude + divisor) // (2 * divisor)
-    return -tax if ttc_cents < 0 else tax
-
-
 def vat_per_rate(amounts: Iterable[tuple[int, int | None]]) -> dict[str, Vat]:
     """VAT per rate of (amount_cents TTC, vat_rate in basis points) pairs; a missing rate (None) is taken
     as the standard 20 %. Each rate's tax is taken once from its TTC total. Keys: the rate, "2000", "550"..."""
@@ -70,7 +61,7 @@ def vat_per_rate(amounts: Iterable[tuple[int, int | None]]) -> dict[str, Vat]:
         ttc[rate] = ttc.get(rate, 0) + cents
     out = {}
     for rate in sorted(ttc, reverse=True):
-        tax = vat_tax(ttc[rate], rate)
+        tax = tax_of(ttc[rate], rate)  # the receipt's rounding, from programme.vat: one computation
         out[str(rate)] = Vat(ttc_cents=ttc[rate], tva_cents=tax, ht_cents=ttc[rate] - tax)
     return out
 

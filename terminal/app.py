@@ -183,7 +183,12 @@ class TillApp(App):
             self.sale_screen.say(str(exc), error=True)
             return
         self.sale_screen.query_one("#receipt").update(text)
-        self.sale_screen.say(_("day closed: Z report printed"))
+        days = len(self.session.closed_days)
+        self.sale_screen.say(
+            _("day closed: Z report printed")
+            if days == 1
+            else _("{count} days closed (days left open first): their Z reports printed").format(count=days)
+        )
 
     def action_training(self) -> None:
         """Ctrl+T: enter or leave training mode ("mode école")."""

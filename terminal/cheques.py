@@ -15,6 +15,7 @@ from programme.redemption import ChequeSerial, check_offline_cheque, read_cheque
 from programme.ticket import Ticket
 
 from .errors import RedeemError
+from .receipt import CODE_PAGE
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cheque_tenders (
@@ -97,8 +98,10 @@ def value_offline(conn: sqlite3.Connection, cheque: ChequeSerial, card: str, sin
 
 
 def print_cheque(device, text: str, serial: str) -> None:
-    """A cheque slip with its serial as a Code128 barcode (code set C: two digits a bar pattern)."""
+    """A cheque slip with its serial as a Code128 barcode (code set C: two digits a bar pattern), in code page
+    CP858 as every slip (terminal.receipt.print_text): the € sign is byte 0xD5, never another code page mid-line."""
     first, _sep, rest = text.partition("\n")
+    device.charcode(CODE_PAGE)
     device.set(align="left", bold=True)
     device.text(first + "\n")
     device.set(align="left", bold=False)

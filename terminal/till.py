@@ -10,9 +10,10 @@ import random
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import date
 
 from programme.campaign_offers import CampaignOffer, campaign_of
-from programme.i18n import _, format_money
+from programme.i18n import _, format_date, format_money
 from programme.redemption import cheques_issued
 from programme.redemption import ChequeIssue, TenderPlan, plan_tender
 from programme.ticket import Line, PointsEntry, Ticket
@@ -110,6 +111,7 @@ class TillSession:
         self.last_ticket_id: str | None = None
         self._unprinted: tuple[str, str | None] | None = None  # the last receipt (and its link) till asked for
         self.training = False  # "mode école": tickets go to the training chain, never to sales or totals
+        self.closed_days: list[str] = []  # the days the last close_day closed (F12 may catch up on missed ones)
         self.offline_cheques: set[str] = set()  # cheques on this ticket head office did not confirm
 
     def _received_catalogue(self):
@@ -401,7 +403,7 @@ class TillSession:
     def set_training(self, on: bool) -> None:
         """Enter or leave training mode ("mode école"), between tickets only."""
         if self.basket.lines:
-            raise BasketError("a sale is in progress: close or cancel it before switching training mode")
+            raise BasketError(_("a sale is in progress: close or cancel it before switching training mode"))
         self.training = on
 
     def close(self, also=None) -> Closed:
@@ -614,26 +616,53 @@ class TillSession:
 
     def close_day(self, day: str | None = None) -> str:
         """Close the store's day (today by default) and print its Z report; the closure is signed with the
-        till's key, so a till without one cannot close."""
-        from programme.closure import period_of
+        till's key, so a till without one cannot close. Earlier days this till sold on and nobody closed are
+        closed first, oldest first, each with its Z report (`closed_days` lists the days closed). Returns the
+        reports' text."""
+        from programme.closure import ClosureError, period_of
         from programme.ticket import utc_now
 
-        from .closures import ClosingError, close_period
+        from .closures import ClosingError, close_period, ensure_schema, last_closure
         from .zreport import render_z_report
 
         if self.journal.signing_key is None:
-            raise TillError("this till has no signing key: provision it (loyalty till provision) before closing a day")
+            raise TillError(
+                _("this till has no signing key: provision it (loyalty till provision) before closing a day")
+            )
         if self.basket.lines:
-            raise BasketError("a sale is in progress: close or cancel it before closing the day")
-        try:
-            closure = close_period(self.journal, day or period_of(utc_now(), "day"), self.journal.signing_key)
-        except ClosingError as exc:
+            raise BasketError(_("a sale is in progress: close or cancel it before closing the day"))
+        self.closed_days = []
+        day = day or period_of(utc_now(), "day")
+        ensure_schema(self.journal.conn)
+        previous = last_closure(self.journal, "day")
+        if previous is not None and previous.period == day:  # F12 pressed again: what the cashier reads
+            raise TillError(
+                _("the day of {day} is closed already (closure {number}): the next one closes tomorrow").format(
+                    day=format_date(date.fromisoformat(day)), number=previous.number
+                )
+            )
+        reports: list[str] = []
+        try:  # a day nobody closed is closed first, in order: closures go forward, once per day
+            for period in [*self._days_left_open(previous, day), day]:
+                reports.append(render_z_report(close_period(self.journal, period, self.journal.signing_key)))
+                self.closed_days.append(period)
+        except (ClosingError, ClosureError) as exc:
+            self._print(*reports)  # what was closed is printed all the same
             raise TillError(str(exc)) from None
-        text = render_z_report(closure)
-        error = self._print(text)
+        error = self._print(*reports)
         if error:
             raise TillError(error)
-        return text
+        return "\n".join(reports)
+
+    def _days_left_open(self, previous, day: str) -> list[str]:
+        """The store days before `day` on which this till sold and that no closure covers, oldest first."""
+        from programme.closure import period_of
+
+        from .closures import tickets_between
+
+        sold = tickets_between(self.journal, previous.last_seq + 1 if previous else 1)
+        days = {period_of(ticket.closed_at, "day") for ticket in sold}
+        return sorted(d for d in days if d < day and (previous is None or d > previous.period))
 
     def close_session(self) -> None:
         self.journal.close()

@@ -15,6 +15,7 @@ from datetime import date, timedelta, timezone
 
 import msgspec
 
+from programme.i18n import N_
 from programme.ticket import Ticket
 
 from server.desk import csv_cells
@@ -166,19 +167,19 @@ def detail(conn: Connection, ticket_id: str) -> dict:
         "SELECT count(*) FROM chain_breaks WHERE terminal = ? AND seq = ?", (found["terminal"], found["seq"])
     ).fetchone()[0]
     if ticket.signature and keyed:
-        signature = "signature verified at ingest (a failing one is quarantined, never stored here)"
+        signature = N_("signature verified at ingest (a failing one is quarantined, never stored here)")
     elif ticket.signature:
-        signature = "signed, but the till's key is not registered: not verified"
+        signature = N_("signed, but the till's key is not registered: not verified")
     else:
-        signature = "unsigned"
+        signature = N_("unsigned")
     if breaks:
-        chain = "chain break: the previous ticket's hash differs"
+        chain = N_("chain break: the previous ticket's hash differs")
     elif follows:
-        chain = "chained to the previous ticket"
+        chain = N_("chained to the previous ticket")
     elif found["seq"] == 1:
-        chain = "first ticket of the till"
+        chain = N_("first ticket of the till")
     else:
-        chain = "previous ticket not received yet"
+        chain = N_("previous ticket not received yet")
     found.update(
         ticket=ticket,
         signature=signature,
@@ -188,6 +189,19 @@ def detail(conn: Connection, ticket_id: str) -> dict:
         returned=_returned(conn, ticket_id),
     )
     return found
+
+
+STATEMENT_TICKETS = 500  # a statement lists at most this many tickets; a longer period says to shorten it
+
+
+def customer_tickets(
+    conn: Connection, customer_id: int, start: date, end: date, limit: int = STATEMENT_TICKETS
+) -> list[Ticket]:
+    """The tickets of a desk customer's cards closed from `start` to `end` (UTC days, both included), oldest
+    first, at most `limit` of them (the statement's purchases and their VAT tables)."""
+    where, args = TicketFilter(customer_id=customer_id, start=start, end=end).where(conn)
+    rows = conn.execute(f"SELECT t.payload FROM tickets t{where} ORDER BY t.closed_at, t.id LIMIT ?", [*args, limit])
+    return [msgspec.json.decode(row[0], type=_Message).ticket for row in rows]
 
 
 def _return_of(ticket: Ticket) -> list[tuple[str, str]]:

@@ -1,4 +1,5 @@
 """The points statement as a PDF (fpdf2): Courier on A4, so the columns stay aligned; in the page's language.
+After the points, each ticket of the period with its VAT table per rate (programme.vat, as on its receipt).
 
 The PDF core fonts are single-byte (fpdf2 takes Latin-1 text and writes WinAnsiEncoding, Windows-1252): the
 euro sign and the other Windows-1252 extras (œ, ’, …) are mapped to their byte, amounts use plain spaces
@@ -11,7 +12,8 @@ from datetime import date
 
 from fpdf import FPDF
 
-from programme.i18n import _, format_date
+from programme.i18n import _, format_date, format_datetime, format_money, format_percent, ngettext
+from programme.vat import BASIS, ticket_vat_table
 
 MARGIN_MM, SIZE_PT, LEADING_MM = 18, 9, 4.6
 WIDTH = 90  # Courier 9 pt: 90 characters across the page between the margins
@@ -84,5 +86,57 @@ def statement_lines(data: dict) -> list[str]:
     return lines
 
 
-def statement_pdf(data: dict) -> bytes:
-    return text_pdf(statement_lines(data))
+def _rate(rate: int | None) -> str:
+    """A VAT rate as the head-office ticket page shows it: `20 %`, `5,5 %` (`20%`, `5.5%` in English)."""
+    if rate is None:
+        return _("no rate")
+    return format_percent(rate / BASIS, digits=0 if rate % 100 == 0 else 1, plain=True)
+
+
+def _money(cents: int) -> str:
+    return format_money(cents, plain=True)
+
+
+def vat_lines(ticket) -> list[str]:
+    """One ticket of the period: its date and time, number and till, then its VAT table per rate (HT, TVA, TTC),
+    the same table as its receipt and its head-office page (programme.vat.ticket_vat_table)."""
+    table = ticket_vat_table(ticket)
+    row = "    {:<22}{:>16}{:>16}{:>16}"
+    what = f"{format_datetime(ticket.closed_at)}  {_('ticket {number}').format(number=ticket.id)}"
+    lines = [
+        f"{what}  {_('till {till}').format(till=ticket.terminal)}",
+        row.format(_("VAT rate"), _("Excl. VAT"), _("VAT"), _("Incl. VAT")),
+    ]
+    lines += [
+        row.format(_rate(r.rate), _money(r.ht_cents), _money(r.tva_cents), _money(r.ttc_cents)) for r in table.rows
+    ]
+    if len(table.rows) > 1:
+        lines.append(row.format(_("Total"), _money(table.ht_cents), _money(table.tva_cents), _money(table.ttc_cents)))
+    return lines
+
+
+def purchase_lines(tickets: list, limit: int | None = None) -> list[str]:
+    """The period's tickets, each with its VAT table; says so when `limit` tickets were listed (there may be more)."""
+    lines = ["", _("PURCHASES AND VAT PER RATE"), "-" * WIDTH]
+    if not tickets:
+        return [*lines, _("No purchase with the customer's cards in the period.")]
+    for ticket in tickets:
+        lines += [*vat_lines(ticket), ""]
+    if limit is not None and len(tickets) >= limit:
+        lines.append(
+            ngettext(
+                "Only the first {count} ticket is listed: print a shorter period for the others.",
+                "Only the first {count} tickets are listed: print a shorter period for the others.",
+                limit,
+            ).format(count=limit)
+        )
+    return lines
+
+
+def statement_pdf(data: dict, tickets: list | None = None, limit: int | None = None) -> bytes:
+    """The statement's PDF; with `tickets` (the period's, oldest first, at most `limit` were asked for), each
+    one's VAT table after the points."""
+    lines = statement_lines(data)
+    if tickets is not None:
+        lines += purchase_lines(tickets, limit)
+    return text_pdf(lines)

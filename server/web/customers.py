@@ -13,6 +13,7 @@ from programme.i18n import _
 from server.desk import cards as cardlib
 from server.desk import bounds, corrections, customers, gdpr
 from server.desk import statement_pdf as pdf
+from server.analytics import explorer
 from server.desk.errors import DeskError
 from server.web.context import DESK, EVERYONE, db, roles, status_of
 
@@ -132,8 +133,9 @@ def statement(customer_id: int):
 @roles(*EVERYONE)
 def statement_pdf(customer_id: int):
     data = _statement(customer_id)
+    bought = explorer.customer_tickets(db(), customer_id, data["start"], data["end"])
     return Response(
-        pdf.statement_pdf(data),
+        pdf.statement_pdf(data, bought, explorer.STATEMENT_TICKETS),
         mimetype="application/pdf",
         headers={"Content-Disposition": f"inline; filename=statement-{customer_id}-{data['start']}-{data['end']}.pdf"},
     )

@@ -1,6 +1,6 @@
 """The card manager's journeys in a real headless Chromium against the desk app served in-process.
 
-Set LOYALTY_SCREENSHOTS=1 to refresh docs/screenshots/ (the PNGs shown in docs/desk.md).
+The pictures in docs/desk.md and docs/fr/desk.md come from docs/screenshots.py, in both languages.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from server.desk import accounts, cards, customers
 from server.storage.desk_db import open_db
 from server.web import create_app
 
-from ..fixtures.browser import by_id, serve, shot, wait_gone, wait_text
+from ..fixtures.browser import by_id, serve, wait_gone, wait_text
 from ..fixtures.desk import CARD_A, CARD_B, CARD_C, sell_anonymously
 
 pytestmark = pytest.mark.timeout(90)
@@ -44,7 +44,6 @@ def customer_id_of(driver) -> int:
 def test_log_in(site, browser):
     browser.get(site["url"] + "/customers")
     wait_text(browser, "h1", "Log in")
-    shot(browser, "login")
     by_id(browser, "name").send_keys("claire")
     by_id(browser, "password").send_keys("wrong")
     by_id(browser, "login").click()
@@ -65,20 +64,17 @@ def test_enrol_a_customer(site, browser):
     by_id(browser, "f-postcode").send_keys("75005")
     by_id(browser, "f-consent_email").click()
     by_id(browser, "f-consent_profiling").click()
-    shot(browser, "enrol")
     by_id(browser, "save").click()
     wait_text(browser, "#customer-name", "Marie Curie")
     customer = customers.get(site["conn"], customer_id_of(browser))
     assert (customer["postcode"], customer["consent_email"], customer["consent_sms"]) == ("75005", 1, 0)
     browser.get(site["url"] + "/customers?q=0612345678")
     wait_text(browser, "table", "Marie Curie")
-    shot(browser, "search")
 
 
 def test_register_a_card_that_has_anonymous_tickets_and_see_them_attach(site, browser):
     browser.get(site["url"] + "/cards/anonymous")
     wait_text(browser, "table", CARD_A)
-    shot(browser, "anonymous-cards")
     browser.get(site["url"] + "/customers?q=Curie")
     browser.find_element("link text", "Marie Curie").click()
     wait_text(browser, "#tickets", "No ticket yet.")
@@ -92,7 +88,6 @@ def test_register_a_card_that_has_anonymous_tickets_and_see_them_attach(site, br
     assert len(browser.find_elements("css selector", "#tickets tr.ticket")) == 5
     browser.find_element("css selector", "#tickets summary").click()  # a ticket's lines
     wait_text(browser, "#tickets", "salmon fillet")
-    shot(browser, "customer")
 
 
 def test_replace_a_lost_card_and_see_the_balance_move(site, browser):
@@ -110,7 +105,6 @@ def test_replace_a_lost_card_and_see_the_balance_move(site, browser):
     assert "lost" in old and old.split()[-1] == "0" and "active" in new and "60" in new.split()
     wait_text(browser, "#ledger", f"card lost: balance moved to {CARD_B}")
     assert cards.hotlist(site["conn"])[0]["card"] == CARD_A
-    shot(browser, "replaced")
 
 
 def test_adjust_points_with_a_reason_and_print_the_statement(site, browser):
@@ -127,7 +121,6 @@ def test_adjust_points_with_a_reason_and_print_the_statement(site, browser):
     by_id(browser, "statement").click()
     wait_text(browser, "#statement", "desk adjustment: apology for a till error")
     assert by_id(browser, "closing").text == "85"
-    shot(browser, "statement")
     browser.back()
 
 
@@ -147,7 +140,6 @@ def test_export_then_erase(site, browser):
     assert by_id(browser, "customer-name").text.startswith("erased-")
     assert by_id(browser, "balance").text == "85"
     assert customers.get(site["conn"], customer_id)["email"] is None
-    shot(browser, "erased")
 
 
 def test_log_out_ends_the_session_and_guesses_are_told_when_to_try_again(site, browser):
@@ -175,4 +167,3 @@ def test_log_out_ends_the_session_and_guesses_are_told_when_to_try_again(site, b
         wait_text(browser, "h1", "Log in")
     wait_text(browser, "#error", "too many failed log-ins for dora from this address: try again in ")
     assert by_id(browser, "error").text.endswith(" seconds, or ask an admin to unlock it")
-    shot(browser, "login-throttled")

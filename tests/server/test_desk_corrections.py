@@ -148,3 +148,105 @@ def test_a_long_statement_runs_over_several_pages():
 
     pages, text = pdf_text(text_pdf([f"line {n}" for n in range(200)]))
     assert pages == 4 and "line 0" in text and "line 199" in text
+
+
+@pytest.mark.parametrize(
+    "accept, rows",
+    [
+        (
+            "fr-FR,fr;q=0.9",
+            [
+                r"Taux de TVA\s+HT\s+TVA\s+TTC",
+                r"20 %\s+16,66 €\s+3,33 €\s+19,99 €",
+                r"5,5 %\s+13,67 €\s+0,75 €\s+14,42 €",
+                r"Total\s+30,33 €\s+4,08 €\s+34,41 €",
+            ],
+        ),
+        (
+            "en-GB,en;q=0.8",
+            [
+                r"VAT rate\s+Excl\. VAT\s+VAT\s+Incl\. VAT",
+                r"20%\s+€16\.66\s+€3\.33\s+€19\.99",
+                r"5\.5%\s+€13\.67\s+€0\.75\s+€14\.42",
+                r"Total\s+€30\.33\s+€4\.08\s+€34\.41",
+            ],
+        ),
+    ],
+)
+def test_statement_pdf_shows_each_tickets_vat_table_as_its_receipt_does(desk, holder, accept, rows):
+    """The head-office ticket page and the statement PDF show the same VAT table: programme.vat's, per ticket."""
+    import re
+
+    from programme.ticket import make_line
+    from programme.vat import ticket_vat_table
+
+    lines = [
+        make_line("3017620422003", 3, 199, label="spread 400g", vat_rate=550),
+        make_line("3228857000906", 1, 845, category="fresh", label="salmon fillet", vat_rate=550),
+        make_line("3760091720010", 1, 1999, category="electronics", label="usb cable", vat_rate=2000),
+    ]
+    (sold,) = sell_anonymously(desk.db_path, CARD_A, 1, first_seq=3, lines=lines)
+    table = ticket_vat_table(sold)
+    assert (table.ht_cents, table.tva_cents, table.ttc_cents) == (3033, 408, 3441) == (3033, 408, sold.total_cents)
+    today = date.today()
+    response = desk.client("head_office").get(
+        f"/customers/{holder}/statement.pdf?start={today - timedelta(days=7)}&end={today}",
+        headers={"Accept-Language": accept},
+    )
+    pages, text = pdf_text(response.get_data())
+    after = text[text.index(sold.id) :]
+    for row in rows:
+        assert re.search(row, after), (row, after)
+    page = desk.client("head_office").get(f"/office/tickets/{sold.id}", headers={"Accept-Language": accept})
+    shown = re.sub(r"<[^>]+>", " ", page.get_data(as_text=True)).replace("\u202f", " ").replace("\xa0", " ")
+    for row in rows:  # the head-office ticket page: the same rows, the same figures
+        assert re.search(row, shown), (row, shown)
+
+
+def test_statement_purchases_say_when_there_are_none_or_when_the_period_has_more_than_listed(english):
+    from server.desk.statement_pdf import purchase_lines
+
+    from programme.ticket import make_line
+
+    assert purchase_lines([])[-1] == "No purchase with the customer's cards in the period."
+    sold = sell_tickets_in_memory(make_line("3017620422003", 1, 199, vat_rate=550))
+    lines = purchase_lines([sold, sold], limit=2)
+    assert lines[-1] == "Only the first 2 tickets are listed: print a shorter period for the others."
+    assert "Only the first" not in "\n".join(purchase_lines([sold], limit=2))
+
+
+def sell_tickets_in_memory(line):
+    from datetime import datetime, timezone
+
+    from programme.ticket import Tender, Ticket
+
+    return Ticket(
+        id="S001-T01-00000009",
+        terminal="S001-T01",
+        seq=9,
+        store="S001",
+        cashier="c1",
+        opened_at=datetime(2026, 12, 5, 13, 30, tzinfo=timezone.utc),
+        closed_at=datetime(2026, 12, 5, 13, 32, tzinfo=timezone.utc),
+        lines=[line],
+        tenders=[Tender(kind="cash", cents=line.total_cents)],
+        total_cents=line.total_cents,
+        card=None,
+        points=[],
+        rules_version="base-1",
+    )
+
+
+def test_the_ticket_page_and_the_customer_page_speak_french_to_a_french_browser(desk, holder):
+    """Head office's ticket page: its statuses and journal events in the page's language; the customer's profile."""
+    import re
+
+    french = {"Accept-Language": "fr-FR,fr;q=0.9"}
+    client = desk.client("admin")
+    page = client.get("/office/tickets/S001-T01-00000001", headers=french).get_data(as_text=True)
+    assert 'id="signature">absente<' in page and 'id="chain">premier ticket de la caisse<' in page
+    assert "<h2>Événements du journal</h2>" in page and "Aucune annulation ni réimpression de ce ticket." in page
+    english = client.get("/office/tickets/S001-T01-00000001", headers={"Accept-Language": "en"}).get_data(True)
+    assert 'id="signature">unsigned<' in english and "<h2>Journal events</h2>" in english
+    shown = client.get(f"/customers/{holder}", headers=french).get_data(as_text=True)
+    assert re.search(r'id="known"><h2>Ce que nous savons</h2>', shown)

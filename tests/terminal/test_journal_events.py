@@ -127,7 +127,7 @@ def test_the_journal_is_append_only_and_a_tampered_event_breaks_the_chain(sessio
     ]
 
 
-def test_a_till_without_its_key_cannot_close_the_day(tmp_path):
+def test_a_till_without_its_key_cannot_close_the_day(english, tmp_path):
     from terminal.errors import TillError
 
     till = TillSession(str(tmp_path / "bare.db"), "S001-T01")
