@@ -140,21 +140,17 @@ def generate(conn: Connection, plan: Plan, progress: Callable[[int], None] | Non
     world = _World(rng, plan)
     _write_customers(conn, rng, plan.customers, world.days[0])
     tastes = _draw_tastes(conn, random.Random(plan.seed + 1), plan, world) if plan.hidden_tastes else None
-    tills = _Tills(conn)
+    tills = _Tills(conn, progress=progress)
     year = _Year(rng, world, tastes, tills)
     for day, count in zip(world.days, world.per_day):
         year.play_day(day, count)
-        if len(tills.batch) >= BATCH:
-            tills.batch.flush()
-            if progress:
-                progress(year.written)
     seen = datetime.combine(world.end, datetime.max.time(), timezone.utc).replace(microsecond=0).isoformat()
     tills.finish(seen)
     if progress:
-        progress(year.written)
+        progress(tills.closed)
     return {
         "customers": plan.customers,
-        "tickets": year.written,
+        "tickets": tills.closed,
         "stores": plan.stores,
         "terminals": len(tills.seqs),
         "lines": tills.batch.lines_written,
@@ -198,7 +194,6 @@ class _Year:
         self.balance: dict[str, int] = {}  # the cards' points, for the points tenders
         # Points tenders are drawn apart, so the rules' points never change the visits and baskets drawn.
         self.tender_rng = random.Random(world.plan.seed + 2)
-        self.written = 0
 
     def play_day(self, day: date, count: int) -> None:
         if not count:
@@ -244,7 +239,6 @@ class _Year:
             self.balance[card] = held + sum(e.points for e in points if e.kind == "earn")
         cashier = f"c{rng.randint(1, 40):02d}"
         self.tills.close(terminal, world.stores[store], cashier, opened, closed, lines, tenders, card, points, rules)
-        self.written += 1
 
 
 def _lines(rng: random.Random, picked: list, discounted: float = 0.0) -> list[Line]:
@@ -540,10 +534,13 @@ class _TierSpends:
 
 class _Tills:
     """The tills' side of generated tickets: sequences and hash chains per till, points as a till computes them,
-    the batch that writes them; `resume`: chain on from the tickets already stored."""
+    the batch that writes them (`progress(n)` after each full batch); `resume`: chain on from the tickets
+    already stored."""
 
-    def __init__(self, conn: Connection, resume: bool = False):
+    def __init__(self, conn: Connection, resume: bool = False, progress: Callable[[int], None] | None = None):
         self.conn = conn
+        self.progress = progress
+        self.closed = 0
         self.points = _TillPoints(conn)
         self.seqs: dict[str, int] = {}
         self.last_hash: dict[str, str] = {}
@@ -593,6 +590,11 @@ class _Tills:
         self.last_hash[terminal] = self.batch.last_hash
         if card:
             self.points.spent(card, closed, lines)
+        self.closed += 1
+        if len(self.batch) >= BATCH:
+            self.batch.flush()
+            if self.progress:
+                self.progress(self.closed)
 
     def finish(self, last_seen: str | None) -> None:
         """Write what is left, then each till's sequence (and when it was last seen, when given)."""
