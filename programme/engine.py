@@ -221,20 +221,8 @@ def _evaluate(rules: RuleSet, lines: list[Line], ctx: Context):
         return parts, {n: "no card: no points" for n in range(len(lines))}, claims
     local = ctx.at.astimezone(c.zone)
     day, weekday = local.date(), WEEKDAYS[local.weekday()]
-    tier = c.tiers.get(ctx.tier) if ctx.tier else None
-    if tier is not None:
-        claims.append(f"tier:{tier.name}")
-    offers = list(c.offers_by_card.get(ctx.card, ()))
-    for segment in sorted(ctx.segments):
-        if segment in c.offers_by_segment:
-            claims.append(f"segment:{segment}")
-            offers.extend(c.offers_by_segment[segment])
-    offers.extend(ctx.offers)
     promotions = _promotions_scope(c, day, weekday, ctx.store)
-    offer_scope = _Scope([("offer", o) for o in offers if _active(o, day, weekday, ctx.store)], d) if offers else None
-    tier_rule, tier_extra = (
-        (f"tier:{tier.name}", tier.percent - 100) if tier is not None and tier.percent != 100 else (None, 0)
-    )
+    tier_rule, tier_extra, offer_scope = _card_scope(c, ctx, ctx.card, day, weekday, claims)
     excluded_categories, excluded_articles = c.excluded_categories, c.excluded_articles
     article_multiplier, category_multiplier, bonuses = c.article_multiplier, c.category_multiplier, c.bonus
     add = parts.append
@@ -287,6 +275,27 @@ def _evaluate(rules: RuleSet, lines: list[Line], ctx: Context):
         if eligible >= min_cents:
             add((None, f"{kind}:{promo_id}", points * d))
     return parts, notes, claims
+
+
+def _card_scope(c: _Compiled, ctx: Context, card: str, day, weekday: str, claims: list[str]):
+    """The card's own rules for the ticket: its tier's rule id and extra percent ((None, 0) without one) and its
+    targeted offers in force (by card, by segment, from the context), or None; the tier and segments that
+    changed anything are added to `claims`."""
+    tier = c.tiers.get(ctx.tier) if ctx.tier else None
+    if tier is not None:
+        claims.append(f"tier:{tier.name}")
+    offers = list(c.offers_by_card.get(card, ()))
+    for segment in sorted(ctx.segments):
+        if segment in c.offers_by_segment:
+            claims.append(f"segment:{segment}")
+            offers.extend(c.offers_by_segment[segment])
+    offers.extend(ctx.offers)
+    offer_scope = (
+        _Scope([("offer", o) for o in offers if _active(o, day, weekday, ctx.store)], c.denominator) if offers else None
+    )
+    if tier is not None and tier.percent != 100:
+        return f"tier:{tier.name}", tier.percent - 100, offer_scope
+    return None, 0, offer_scope
 
 
 def _cap_line(parts: list[tuple[int | None, str, int]], first: int, most_points: int, d: int) -> None:

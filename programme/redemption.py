@@ -64,6 +64,20 @@ def plan_tender(
                 balance=max(balance, 0), asked=asked
             )
         )
+    points, notes = _for_what_is_due(rules, asked, due_cents, payable_cents)
+    if offline:
+        points = _within_offline_cap(rules, points, redeemed_today, notes)
+    if points < r.min_points:
+        raise RedemptionError(
+            _("at least {least} points are redeemed at a time, {points} would be").format(
+                least=r.min_points, points=points
+            )
+        )
+    return TenderPlan(points, points * r.cents_per_point, "; ".join(notes))
+
+
+def _for_what_is_due(rules: RuleSet, asked: int, due_cents: int, payable_cents: int | None) -> tuple[int, list[str]]:
+    """The points of `asked` that pay what is due (what points may pay for, when given), and why fewer."""
     if due_cents <= 0:
         raise RedemptionError(_("nothing is left to pay on this ticket: add articles before redeeming points"))
     payable = due_cents if payable_cents is None else min(due_cents, payable_cents)
@@ -72,49 +86,46 @@ def plan_tender(
         raise RedemptionError(
             _("points cannot pay for {refused}: pay what is due with another tender").format(refused=refused)
         )
-    most_for_due = payable // r.cents_per_point
+    point = rules.redemption.cents_per_point
+    most_for_due = payable // point
     if most_for_due == 0:
         raise RedemptionError(
             _("{due} is less than one point ({point}): pay it with another tender").format(
-                due=format_money(due_cents), point=format_money(r.cents_per_point)
+                due=format_money(due_cents), point=format_money(point)
             )
         )
-    points, notes = asked, []
-    if points > most_for_due:
-        points = most_for_due
-        if payable < due_cents:
-            refused = ", ".join(rules.exclusions.redemption_categories)
-            notes.append(
-                _("points pay at most {amount}: {refused} is paid with another tender").format(
-                    amount=format_money(payable), refused=refused
-                )
-            )
-        else:
-            notes.append(_("only {points} points are needed to pay what is due").format(points=points))
-    if offline:
-        room = max(r.offline_daily_cap_points - redeemed_today, 0)
-        if room == 0:
-            raise RedemptionError(
-                _(
-                    "offline cap reached: a card may redeem at most {cap} points a day while the till is offline, "
-                    "and {today} were already redeemed today; try again once online"
-                ).format(cap=r.offline_daily_cap_points, today=redeemed_today)
-            )
-        if points > room:
-            points = room
-            notes.append(
-                _(
-                    "offline cap: at most {cap} points a day per card while the till is offline ({today} "
-                    "already today), so {points} points are redeemed"
-                ).format(cap=r.offline_daily_cap_points, today=redeemed_today, points=points)
-            )
-    if points < r.min_points:
+    if asked <= most_for_due:
+        return asked, []
+    if payable < due_cents:
+        refused = ", ".join(rules.exclusions.redemption_categories)
+        note = _("points pay at most {amount}: {refused} is paid with another tender").format(
+            amount=format_money(payable), refused=refused
+        )
+    else:
+        note = _("only {points} points are needed to pay what is due").format(points=most_for_due)
+    return most_for_due, [note]
+
+
+def _within_offline_cap(rules: RuleSet, points: int, redeemed_today: int, notes: list[str]) -> int:
+    """Offline, a card redeems at most the daily cap: the points left within it (a note added when fewer)."""
+    cap = rules.redemption.offline_daily_cap_points
+    room = max(cap - redeemed_today, 0)
+    if room == 0:
         raise RedemptionError(
-            _("at least {least} points are redeemed at a time, {points} would be").format(
-                least=r.min_points, points=points
-            )
+            _(
+                "offline cap reached: a card may redeem at most {cap} points a day while the till is offline, "
+                "and {today} were already redeemed today; try again once online"
+            ).format(cap=cap, today=redeemed_today)
         )
-    return TenderPlan(points, points * r.cents_per_point, "; ".join(notes))
+    if points <= room:
+        return points
+    notes.append(
+        _(
+            "offline cap: at most {cap} points a day per card while the till is offline ({today} "
+            "already today), so {points} points are redeemed"
+        ).format(cap=cap, today=redeemed_today, points=room)
+    )
+    return room
 
 
 def check_offline_cap(rules: RuleSet, points: int, *, offline: bool, redeemed_today: int) -> None:

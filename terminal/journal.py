@@ -183,75 +183,12 @@ class Journal:
         closed_at = utc_now()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            row = conn.execute("SELECT seq, hash FROM tickets ORDER BY seq DESC LIMIT 1").fetchone()
-            seq, prev_hash = (row[0] + 1, row[1]) if row else (1, GENESIS_HASH)
-            ticket = Ticket(
-                id=ticket_id(self.terminal, seq),
-                terminal=self.terminal,
-                seq=seq,
-                store=self.store,
-                cashier=cashier,
-                opened_at=opened_at or closed_at,
-                closed_at=closed_at,
-                lines=lines,
-                tenders=tenders,
-                total_cents=sum(line.total_cents for line in lines),
-                card=card,
-                points=points,
-                rules_version=rules_version,
-                prev_hash=prev_hash,
-                returns=returns or msgspec.UNSET,
+            ticket = self._next_ticket(
+                cashier, lines, tenders, card, points, rules_version, opened_at or closed_at, closed_at, returns
             )
-            validate_ticket(ticket)
-            if self.signing_key is not None:
-                ticket = sign_ticket(ticket, self.signing_key)
             payload = encode_ticket(ticket)
-            closed = closed_at.isoformat()
-            conn.execute(
-                "INSERT INTO tickets (id, seq, terminal, store, cashier, closed_at, card, total_cents, "
-                "points_earned, points_redeemed, rules_version, hash, payload) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    ticket.id,
-                    seq,
-                    self.terminal,
-                    self.store,
-                    cashier,
-                    closed,
-                    card,
-                    ticket.total_cents,
-                    ticket.points_earned,
-                    ticket.points_redeemed,
-                    rules_version,
-                    ticket_hash(ticket),
-                    payload,
-                ),
-            )
-            conn.executemany(
-                "INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        ticket.id,
-                        n,
-                        li.gtin,
-                        li.label,
-                        li.category,
-                        li.quantity,
-                        li.unit_cents,
-                        li.discount_cents,
-                        li.total_cents,
-                    )
-                    for n, li in enumerate(lines)
-                ],
-            )
-            conn.executemany(
-                "INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (card, e.kind, signed_points(e), e.rule, ticket_cause(ticket.id, n), ticket.id, closed)
-                    for n, e in enumerate(points)
-                ],
-            )
-            outbox.enqueue(conn, seq, topics.tickets(self.terminal), payload, closed)
+            self._insert_ticket(ticket, payload)
+            outbox.enqueue(conn, ticket.seq, topics.tickets(self.terminal), payload, closed_at.isoformat())
             if also is not None:
                 also(conn, ticket)
             conn.execute("COMMIT")
@@ -260,6 +197,92 @@ class Journal:
             raise
         self.checkpointer.nudge()
         return ticket
+
+    def _next_ticket(
+        self,
+        cashier: str,
+        lines: list[Line],
+        tenders: list[Tender],
+        card: str | None,
+        points: list[PointsEntry],
+        rules_version: str,
+        opened_at: datetime,
+        closed_at: datetime,
+        returns: list[ReturnLink] | None,
+    ) -> Ticket:
+        """The ticket after the journal's last (its sequence, chained to its hash), checked and signed.
+        Inside close_ticket's transaction, which holds the journal so no other ticket takes the sequence."""
+        row = self.conn.execute("SELECT seq, hash FROM tickets ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev_hash = (row[0] + 1, row[1]) if row else (1, GENESIS_HASH)
+        ticket = Ticket(
+            id=ticket_id(self.terminal, seq),
+            terminal=self.terminal,
+            seq=seq,
+            store=self.store,
+            cashier=cashier,
+            opened_at=opened_at,
+            closed_at=closed_at,
+            lines=lines,
+            tenders=tenders,
+            total_cents=sum(line.total_cents for line in lines),
+            card=card,
+            points=points,
+            rules_version=rules_version,
+            prev_hash=prev_hash,
+            returns=returns or msgspec.UNSET,
+        )
+        validate_ticket(ticket)
+        if self.signing_key is not None:
+            ticket = sign_ticket(ticket, self.signing_key)
+        return ticket
+
+    def _insert_ticket(self, ticket: Ticket, payload: bytes) -> None:
+        """The ticket's row, its lines and its ledger entries (one per points entry, caused by ticket_cause)."""
+        conn, closed = self.conn, ticket.closed_at.isoformat()
+        conn.execute(
+            "INSERT INTO tickets (id, seq, terminal, store, cashier, closed_at, card, total_cents, "
+            "points_earned, points_redeemed, rules_version, hash, payload) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                ticket.id,
+                ticket.seq,
+                ticket.terminal,
+                ticket.store,
+                ticket.cashier,
+                closed,
+                ticket.card,
+                ticket.total_cents,
+                ticket.points_earned,
+                ticket.points_redeemed,
+                ticket.rules_version,
+                ticket_hash(ticket),
+                payload,
+            ),
+        )
+        conn.executemany(
+            "INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    ticket.id,
+                    n,
+                    li.gtin,
+                    li.label,
+                    li.category,
+                    li.quantity,
+                    li.unit_cents,
+                    li.discount_cents,
+                    li.total_cents,
+                )
+                for n, li in enumerate(ticket.lines)
+            ],
+        )
+        conn.executemany(
+            "INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (ticket.card, e.kind, signed_points(e), e.rule, ticket_cause(ticket.id, n), ticket.id, closed)
+                for n, e in enumerate(ticket.points)
+            ],
+        )
 
     def record_event(
         self,

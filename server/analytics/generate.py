@@ -3,7 +3,9 @@
 Skewed spending (a customer's visit rate and basket size are log-normal, so a minority makes most
 sales), stores of different sizes, seasonal months (December high, August low), weekly (Saturday
 about 22%) and daily peaks (12-13h, 19-20h), categories with their own prices. Tickets are real:
-the payload is the message a till sends, hashes chain per till, points are the base rule's.
+the payload is the message a till sends, hashes chain per till, points are what a till computes:
+the rules engine with the rules version the database publishes (the shipped default when none), the card's tier
+as head office knows it, the card's offers in force (respond).
 
 With hidden tastes (Plan.hidden_tastes, `loyalty generate --hidden-tastes`) each customer also gets traits the
 tickets show but nothing names: a favourite category (a third of their lines come from it), a taste for
@@ -19,26 +21,34 @@ import hashlib
 import queue
 import random
 import threading
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from itertools import accumulate
 
 import msgspec
 
-from programme.campaign_offers import CampaignOffer, unmet
+from programme.campaign_offers import CampaignOffer, applicable, as_promotion, cheque_entry, in_force
 from programme.cardnumber import make_card_number
-from programme.ledger import ticket_cause
-from programme.points import default_rules
+from programme.engine import local_day
+from programme.ledger import TIER_WINDOW, last_review, tier_status
+from programme.points import default_rules, earn_points
+from programme.redemption import payable_with_points
+from programme.rules import RuleSet
 from programme.ticket import GENESIS_HASH, Line, PointsEntry, Tender, Ticket
 
 from ..errors import ServerError
+from server.desk.rules_versions import recorded_versions
+from server.ingest.rules_check import TIER_HISTORY, TierBook
+from server.ingest.store_rows import ledger_rows, ticket_row
 from server.storage.connection import Connection
 
 TILLS_PER_STORE = 6
 BATCH = 20_000
 IDENTIFIED_SHARE = 0.75  # tickets with a card
 REGISTERED_SHARE = 0.85  # cards with a customer at the desk
-EXCLUDED = frozenset({"tobacco", "fuel", "gift_card", "deposit"})  # earn no points (the default rules)
+REDEEMED = 500  # points a card with 1,500 or more sometimes tenders
 MONTH_WEIGHT = [0.85, 0.85, 0.95, 0.95, 1.0, 1.0, 0.95, 0.85, 1.0, 1.0, 1.05, 1.35]
 WEEKDAY_WEIGHT = [0.12, 0.12, 0.13, 0.14, 0.18, 0.22, 0.09]  # Monday first; Saturday about 22%
 HOUR_WEIGHT = {8: 3, 9: 5, 10: 7, 11: 9, 12: 13, 13: 10, 14: 6, 15: 6, 16: 7, 17: 9, 18: 11, 19: 12, 20: 6}
@@ -127,135 +137,120 @@ def generate(conn: Connection, plan: Plan, progress: Callable[[int], None] | Non
     if conn.execute("SELECT count(*) FROM tickets").fetchone()[0]:
         raise ServerError("the database already holds tickets: generate into a new file (give another --db)")
     rng = random.Random(plan.seed)
-    end = plan.end or (datetime.now(timezone.utc).date() - timedelta(days=1))
-    days = [end - timedelta(days=364 - n) for n in range(365)]
-    stores = [f"S{n:03d}" for n in range(1, plan.stores + 1)]
-    store_weight = [rng.lognormvariate(0, 0.5) for _ in stores]
-    articles = []
-    for n in range(3000):
-        name, _, (low, high) = rng.choices(CATEGORIES, [c[1] for c in CATEGORIES])[0]
-        articles.append((make_card_number(f"3{n:011d}"), f"{name} {n}", name, rng.randint(low, high)))
-    # a customer: (card, home store index, visit weight, basket factor)
-    visit = [rng.lognormvariate(0, 1.0) for _ in range(plan.customers)]
-    basket = [rng.lognormvariate(0, 0.4) for _ in range(plan.customers)]
-    home = rng.choices(range(len(stores)), store_weight, k=plan.customers)
-    cards = [card_of(n + 1) for n in range(plan.customers)]
-    cum_visit, acc = [], 0.0
-    for w in visit:
-        acc += w
-        cum_visit.append(acc)
-    _write_customers(conn, rng, plan.customers, days[0])
-    tastes = (
-        _draw_tastes(conn, random.Random(plan.seed + 1), plan, cards, visit, basket, home, stores)
-        if plan.hidden_tastes
-        else None
-    )
-    by_category: dict[str, list] = {}
-    for article in articles:
-        by_category.setdefault(article[2], []).append(article)
-    lapse_from = (end - timedelta(days=LAPSE_DAYS - 1)).isoformat()
-    per_day = _allocate(plan.tickets, [MONTH_WEIGHT[d.month - 1] * WEEKDAY_WEIGHT[d.weekday()] for d in days])
-    hours, hour_w = list(HOUR_WEIGHT), list(HOUR_WEIGHT.values())
-    seqs: dict[str, int] = {}
-    last_hash: dict[str, str] = {}
-    balance: dict[str, int] = {}
-    batch = _Batch(conn)
-    written = 0
-    for day, count in zip(days, per_day):
-        if not count:
-            continue
-        who = rng.choices(range(plan.customers), cum_weights=cum_visit, k=count) if plan.customers else [None] * count
-        secs = sorted(rng.choices(hours, hour_w, k=count))
-        base = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
-        times = sorted(base + timedelta(hours=h, seconds=rng.randrange(3600)) for h in secs)
-        for closed, customer in zip(times, who):
-            if customer is None or rng.random() >= IDENTIFIED_SHARE:
-                card, factor = None, 1.0
-                store = rng.choices(range(len(stores)), store_weight)[0]
-            else:
-                card, factor = cards[customer], basket[customer]
-                if tastes is not None and tastes[customer][2] and day.isoformat() >= lapse_from:
-                    continue  # drifting away: no visit at the end of the year
-                store = home[customer] if rng.random() < 0.9 else rng.randrange(len(stores))
-            terminal = f"{stores[store]}-T{rng.randint(1, TILLS_PER_STORE):02d}"
-            size = min(60, max(1, int(rng.expovariate(1 / 9) * factor) + 1))
-            if tastes is None:
-                lines, eligible = _lines(rng, rng.choices(articles, k=size))
-            else:
-                taste, watcher, _ = tastes[customer] if card else ("", False, False)
-                lines, eligible = _taste_lines(rng, articles, by_category, size, taste, watcher)
-            seq = seqs[terminal] = seqs.get(terminal, 0) + 1
-            total = sum([li.total_cents for li in lines])
-            points, tenders = [], [Tender("bank_card" if total > 2000 else "cash", total)]
-            if card:
-                earned = eligible // 100
-                if earned:
-                    points.append(PointsEntry("earn", "base: 1 point per euro", earned))
-                held = balance.get(card, 0) + earned
-                if held >= 1500 and rng.random() < 0.1 and total > 500:
-                    points.append(PointsEntry("redeem", "points tender", 500))
-                    tenders = [Tender("points", 500), Tender(tenders[0].kind, total - 500)]
-                    held -= 500
-                balance[card] = held
-            ticket = Ticket(
-                f"{terminal}-{seq:08d}",
-                terminal,
-                seq,
-                stores[store],
-                f"c{rng.randint(1, 40):02d}",
-                closed - timedelta(seconds=30 + 10 * size),
-                closed,
-                lines,
-                tenders,
-                total,
-                card,
-                points,
-                "base-1",
-                last_hash.get(terminal, GENESIS_HASH),
-            )
-            batch.add(ticket, _encode(ticket))
-            last_hash[terminal] = batch.last_hash
-            written += 1
-            if len(batch) >= BATCH:
-                batch.flush()
-                if progress:
-                    progress(written)
-    batch.flush()
-    batch.close()
+    world = _World(rng, plan)
+    _write_customers(conn, rng, plan.customers, world.days[0])
+    tastes = _draw_tastes(conn, random.Random(plan.seed + 1), plan, world) if plan.hidden_tastes else None
+    tills = _Tills(conn, progress=progress)
+    year = _Year(rng, world, tastes, tills)
+    for day, count in zip(world.days, world.per_day):
+        year.play_day(day, count)
+    seen = datetime.combine(world.end, datetime.max.time(), timezone.utc).replace(microsecond=0).isoformat()
+    tills.finish(seen)
     if progress:
-        progress(written)
-    seen = datetime.combine(end, datetime.max.time(), timezone.utc).replace(microsecond=0).isoformat()
-    with conn:
-        conn.executemany(
-            "INSERT INTO terminals (terminal, contiguous_seq, max_seq, last_seen) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT(terminal) DO UPDATE SET contiguous_seq = excluded.contiguous_seq, "
-            "max_seq = excluded.max_seq, last_seen = excluded.last_seen",
-            [(t, s, s, seen) for t, s in sorted(seqs.items())],
-        )
+        progress(tills.closed)
     return {
         "customers": plan.customers,
-        "tickets": written,
+        "tickets": tills.closed,
         "stores": plan.stores,
-        "terminals": len(seqs),
-        "lines": batch.lines_written,
-        "first_day": days[0].isoformat(),
-        "last_day": end.isoformat(),
+        "terminals": len(tills.seqs),
+        "lines": tills.batch.lines_written,
+        "first_day": world.days[0].isoformat(),
+        "last_day": world.end.isoformat(),
     }
 
 
-def _lines(rng: random.Random, picked: list, discounted: float = 0.0) -> tuple[list[Line], int]:
-    """Lines of these articles (quantities 1 to 4; a share `discounted` of them 10% off) and their eligible spend."""
-    lines, eligible = [], 0
+class _World:
+    """What a generated year is drawn in: its days, the stores and their weights, the articles, the customers
+    (card, home store, visit weight, basket factor) and the tickets of each day."""
+
+    def __init__(self, rng: random.Random, plan: Plan):
+        self.plan = plan
+        self.end = end = plan.end or (datetime.now(timezone.utc).date() - timedelta(days=1))
+        self.days = [end - timedelta(days=364 - n) for n in range(365)]
+        self.stores = [f"S{n:03d}" for n in range(1, plan.stores + 1)]
+        self.store_weight = [rng.lognormvariate(0, 0.5) for _ in self.stores]
+        self.articles = []
+        for n in range(3000):
+            name, _, (low, high) = rng.choices(CATEGORIES, [c[1] for c in CATEGORIES])[0]
+            self.articles.append((make_card_number(f"3{n:011d}"), f"{name} {n}", name, rng.randint(low, high)))
+        self.visit = [rng.lognormvariate(0, 1.0) for _ in range(plan.customers)]
+        self.basket = [rng.lognormvariate(0, 0.4) for _ in range(plan.customers)]
+        self.home = rng.choices(range(len(self.stores)), self.store_weight, k=plan.customers)
+        self.cards = [card_of(n + 1) for n in range(plan.customers)]
+        self.cum_visit = list(accumulate(self.visit))
+        self.by_category: dict[str, list] = {}
+        for article in self.articles:
+            self.by_category.setdefault(article[2], []).append(article)
+        weights = [MONTH_WEIGHT[d.month - 1] * WEEKDAY_WEIGHT[d.weekday()] for d in self.days]
+        self.per_day = _allocate(plan.tickets, weights)
+        self.lapse_from = (end - timedelta(days=LAPSE_DAYS - 1)).isoformat()
+
+
+class _Year:
+    """The year's visits, day by day: who comes, where, with which basket; tickets closed by the tills."""
+
+    def __init__(self, rng: random.Random, world: _World, tastes: list | None, tills: _Tills):
+        self.rng, self.world, self.tastes, self.tills = rng, world, tastes, tills
+        self.balance: dict[str, int] = {}  # the cards' points, for the points tenders
+        # Points tenders are drawn apart, so the rules' points never change the visits and baskets drawn.
+        self.tender_rng = random.Random(world.plan.seed + 2)
+
+    def play_day(self, day: date, count: int) -> None:
+        if not count:
+            return
+        rng, world = self.rng, self.world
+        customers = world.plan.customers
+        who = rng.choices(range(customers), cum_weights=world.cum_visit, k=count) if customers else [None] * count
+        hours, hour_w = list(HOUR_WEIGHT), list(HOUR_WEIGHT.values())
+        secs = sorted(rng.choices(hours, hour_w, k=count))
+        base = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+        times = sorted(base + timedelta(hours=h, seconds=rng.randrange(3600)) for h in secs)
+        lapsed = self.tastes is not None and day.isoformat() >= world.lapse_from
+        for closed, customer in zip(times, who):
+            if customer is None or rng.random() >= IDENTIFIED_SHARE:
+                self.sell(closed, None, None, rng.choices(range(len(world.stores)), world.store_weight)[0])
+            elif not (lapsed and self.tastes[customer][2]):  # drifting away: no visit at the end of the year
+                home = world.home[customer]
+                self.sell(closed, customer, world.cards[customer], home if rng.random() < 0.9 else None)
+
+    def sell(self, closed: datetime, customer: int | None, card: str | None, store: int | None) -> None:
+        rng, world = self.rng, self.world
+        if store is None:
+            store = rng.randrange(len(world.stores))
+        terminal = f"{world.stores[store]}-T{rng.randint(1, TILLS_PER_STORE):02d}"
+        factor = world.basket[customer] if card else 1.0
+        size = min(60, max(1, int(rng.expovariate(1 / 9) * factor) + 1))
+        if self.tastes is None:
+            lines = _lines(rng, rng.choices(world.articles, k=size))
+        else:
+            taste, watcher, _ = self.tastes[customer] if card else ("", False, False)
+            lines = _taste_lines(rng, world.articles, world.by_category, size, taste, watcher)
+        opened = closed - timedelta(seconds=30 + 10 * size)
+        points, rules = self.tills.points.earn(lines, card, opened, world.stores[store])
+        total = sum([li.total_cents for li in lines])
+        tenders = [Tender("bank_card" if total > 2000 else "cash", total)]
+        if card:
+            held = self.balance.get(card, 0)
+            cents = REDEEMED * rules.redemption.cents_per_point
+            if held >= 1500 and self.tender_rng.random() < 0.1 and payable_with_points(rules, lines) > cents:
+                points.append(PointsEntry("redeem", "points tender", REDEEMED))
+                tenders = [Tender("points", cents), Tender(tenders[0].kind, total - cents)]
+                held -= REDEEMED
+            self.balance[card] = held + sum(e.points for e in points if e.kind == "earn")
+        cashier = f"c{rng.randint(1, 40):02d}"
+        self.tills.close(terminal, world.stores[store], cashier, opened, closed, lines, tenders, card, points, rules)
+
+
+def _lines(rng: random.Random, picked: list, discounted: float = 0.0) -> list[Line]:
+    """Lines of these articles (quantities 1 to 4; a share `discounted` of them 10% off)."""
+    lines = []
     random_ = rng.random
     for gtin, label, category, unit in picked:
         r = random_()
         quantity = 1 if r < 0.8 else 2 + int((r - 0.8) * 15)  # 2..4
         discount = quantity * unit // 10 if discounted and random_() < discounted else 0
-        total = quantity * unit - discount
-        lines.append(Line(gtin, label, category, quantity, unit, discount, total))
-        if category not in EXCLUDED:
-            eligible += total
-    return lines, eligible
+        lines.append(Line(gtin, label, category, quantity, unit, discount, quantity * unit - discount))
+    return lines
 
 
 def _taste_lines(
@@ -266,7 +261,7 @@ def _taste_lines(
     taste: str,
     watcher: bool,
     favourite_share: float = FAVOURITE_LINES,
-) -> tuple[list[Line], int]:
+) -> list[Line]:
     picked = [
         rng.choice(by_category[taste]) if taste and rng.random() < favourite_share else rng.choice(articles)
         for _ in range(size)
@@ -274,16 +269,7 @@ def _taste_lines(
     return _lines(rng, picked, DISCOUNTED[1] if watcher else DISCOUNTED[0])
 
 
-def _draw_tastes(
-    conn,
-    rng: random.Random,
-    plan: Plan,
-    cards: list[str],
-    visit: list[float],
-    basket: list[float],
-    home: list[int],
-    stores: list[str],
-) -> list[tuple[str, bool, bool]]:
+def _draw_tastes(conn, rng: random.Random, plan: Plan, world: _World) -> list[tuple[str, bool, bool]]:
     """Each customer's hidden traits (favourite category or "", price watcher, drifting away), kept in
     generated_tastes with what `respond()` needs to play their next days."""
     found = []
@@ -295,7 +281,15 @@ def _draw_tastes(
         conn.executemany(
             "INSERT INTO generated_tastes VALUES (?, ?, ?, ?, ?, ?, ?)",
             [
-                (cards[n], t, int(w), int(lapse), visit[n], basket[n], stores[home[n]])
+                (
+                    world.cards[n],
+                    t,
+                    int(w),
+                    int(lapse),
+                    world.visit[n],
+                    world.basket[n],
+                    world.stores[world.home[n]],
+                )
                 for n, (t, w, lapse) in enumerate(found)
             ],
         )
@@ -312,130 +306,310 @@ def true_response(kind: str, category: str, taste: str, watcher: bool, lapsing: 
 def respond(conn: Connection, start: date, days: int, seed: int = 0) -> dict:
     """Play `days` days from `start` for the generated customers: each comes at their usual rate (none for
     those drifting away); an open next best offer brings an extra visit with its true chance, with a basket
-    from the offer's category for bonus points on a category; the first ticket of a target card in an offer's
-    days carries the offer's entry, as a till would write it. Holdout and other customers get no offer.
-    Tickets chain on from the tills' last; run the aggregates after. Returns counts."""
+    from the offer's category for bonus points on a category; the card's offer is used on its first ticket in
+    the offer's days that can take it, as a till applies it (terminal.sale.points_now). Holdout and other
+    customers get no offer. Tickets chain on from the tills' last; run the aggregates after. Returns counts."""
     rng = random.Random(seed)
-    traits = {
-        card: (taste, bool(w), bool(lapse), visit, factor, store)
-        for card, taste, w, lapse, visit, factor, store in conn.execute("SELECT * FROM generated_tastes ORDER BY card")
-    }
-    if not traits:
-        raise ServerError("no generated customers with hidden tastes: generate with --hidden-tastes first")
+    traits = _traits(conn)
     articles = [
-        (gtin, label, category, unit)
-        for gtin, label, category, unit in conn.execute(
+        tuple(row)
+        for row in conn.execute(
             "SELECT gtin, min(label), min(category), min(unit_cents) FROM lines GROUP BY gtin ORDER BY gtin"
         )
     ]
     by_category: dict[str, list] = {}
     for article in articles:
         by_category.setdefault(article[2], []).append(article)
-    total_weight = sum(t[3] for t in traits.values())
-    card_tickets = conn.execute("SELECT count(*) FROM tickets WHERE card IS NOT NULL").fetchone()[0]
-    first_day = conn.execute("SELECT min(substr(closed_at, 1, 10)) FROM tickets").fetchone()[0]
-    span = (start - date.fromisoformat(first_day)).days or 1
-    offers: dict[str, tuple] = {}  # card -> (campaign id, kind, points, starts, ends, offer type kind, category,
-    # the offer as a till reads it, for its condition)
-    for card, campaign, kind, points, starts, ends, type_kind, category, least in conn.execute(
-        "SELECT m.card, c.id, c.kind, c.points, c.starts, c.ends, t.kind, t.category, c.min_basket_cents "
-        "FROM nbo_choices n "
-        "JOIN campaigns c ON c.id = n.campaign_id JOIN nbo_offer_types t ON t.id = n.offer_type_id "
+    offers = _open_offers(conn, start, days)
+    visits = _visits(conn, rng, traits, offers, [start + timedelta(days=n) for n in range(days)])
+    tills = _Tills(conn, resume=True)
+    tills.points.follow(conn, list(traits), start)
+    used: set[str] = set()
+    for closed, card, responded in visits:
+        taste, watcher, _lapsing, _weight, factor, store = traits[card]
+        offer, kind, category = offers.get(card, (None, "", ""))
+        terminal = f"{store}-T{rng.randint(1, TILLS_PER_STORE):02d}"
+        size = min(60, max(1, int(rng.expovariate(1 / 9) * factor) + 1))
+        favourite = category if responded and kind == "category_points" else taste
+        share = 0.5 if responded and favourite != taste else FAVOURITE_LINES
+        lines = _taste_lines(rng, articles, by_category, size, favourite, watcher, share)
+        opened = closed - timedelta(seconds=60)
+        open_offers = [offer] if offer is not None and card not in used else []
+        points, rules = tills.points.earn(lines, card, opened, store, open_offers)
+        if offer is not None and any(e.rule == offer.rule for e in points):
+            used.add(card)
+        total = sum(li.total_cents for li in lines)
+        tills.close(terminal, store, "c01", opened, closed, lines, [Tender("bank_card", total)], card, points, rules)
+    tills.finish(None)
+    return {"tickets": len(visits), "responded": sum(1 for v in visits if v[2]), "offers_used": len(used)}
+
+
+def _traits(conn: Connection) -> dict[str, tuple]:
+    """The generated customers' hidden traits by card: (taste, price watcher, lapsing, visit weight, basket factor,
+    home store)."""
+    traits = {
+        card: (taste, bool(w), bool(lapse), visit, factor, store)
+        for card, taste, w, lapse, visit, factor, store in conn.execute("SELECT * FROM generated_tastes ORDER BY card")
+    }
+    if not traits:
+        raise ServerError("no generated customers with hidden tastes: generate with --hidden-tastes first")
+    return traits
+
+
+def _open_offers(conn: Connection, start: date, days: int) -> dict[str, tuple[CampaignOffer, str, str]]:
+    """The next best offers open in the days played, by target card: (the offer as tills receive it, the offer
+    type's kind, its category)."""
+    offers = {}
+    for card, campaign, name, kind, points, cheque, starts, ends, stores, type_kind, category, least in conn.execute(
+        "SELECT m.card, c.id, c.name, c.kind, c.points, c.cheque_cents, c.starts, c.ends, c.stores, t.kind, "
+        "t.category, c.min_basket_cents FROM nbo_choices n JOIN campaigns c ON c.id = n.campaign_id "
+        "JOIN nbo_offer_types t ON t.id = n.offer_type_id "
         "JOIN campaign_members m ON m.campaign_id = c.id AND m.customer = n.customer AND m.grp = 'target' "
         "WHERE c.ends >= ? AND c.starts <= ?",
         (start.isoformat(), (start + timedelta(days=days - 1)).isoformat()),
     ):
-        condition = CampaignOffer(
+        offer = CampaignOffer(
             campaign=campaign,
-            name="",
+            name=name,
             kind=kind,
             starts=date.fromisoformat(starts),
             ends=date.fromisoformat(ends),
+            points=points if kind == "bonus_points" else 0,
+            cheque_cents=cheque if kind == "cheque" else 0,
+            stores=[s for s in (stores or "").split(",") if s],
+            cards=[card],
             category=category if type_kind == "category_points" else None,
             min_basket_cents=least,
         )
-        offers[card] = (campaign, kind, points, starts, ends, type_kind, category, condition)
-    seqs = dict(conn.execute("SELECT terminal, max_seq FROM terminals"))
-    last_hash = dict(
-        conn.execute(
-            "SELECT t.terminal, t.hash FROM tickets t JOIN terminals m ON m.terminal = t.terminal AND m.max_seq = t.seq"
-        )
-    )
+        offers[card] = (offer, type_kind, category)
+    return offers
+
+
+def _visits(conn: Connection, rng: random.Random, traits: dict, offers: dict, window: list[date]) -> list[tuple]:
+    """The visits of the days played, in time order: (closed at, card, brought by the offer)."""
+    total_weight = sum(t[3] for t in traits.values())
+    card_tickets = conn.execute("SELECT count(*) FROM tickets WHERE card IS NOT NULL").fetchone()[0]
+    first_day = conn.execute("SELECT min(substr(closed_at, 1, 10)) FROM tickets").fetchone()[0]
+    span = (window[0] - date.fromisoformat(first_day)).days or 1
     visits: list[tuple[datetime, str, bool]] = []
-    window = [start + timedelta(days=n) for n in range(days)]
-    for card, (taste, watcher, lapsing, weight, factor, store) in traits.items():
+    for card, (taste, watcher, lapsing, weight, _factor, _store) in traits.items():
         rate = 0.0 if lapsing else card_tickets * weight / total_weight / span
         for day in window:
             if rng.random() < rate:
                 visits.append((_moment(rng, day), card, False))
-        offer = offers.get(card)
-        if offer is not None:
-            in_days = [d for d in window if offer[3] <= d.isoformat() <= offer[4]]
-            if in_days and rng.random() < true_response(offer[5], offer[6], taste, watcher, lapsing):
+        if card in offers:
+            offer, kind, category = offers[card]
+            in_days = [d for d in window if offer.starts <= d <= offer.ends]
+            if in_days and rng.random() < true_response(kind, category, taste, watcher, lapsing):
                 visits.append((_moment(rng, rng.choice(in_days)), card, True))
     visits.sort()
-    batch = _Batch(conn)
-    used: set[str] = set()
-    for closed, card, responded in visits:
-        taste, watcher, _lapsing, _weight, factor, store = traits[card]
-        offer = offers.get(card)
-        terminal = f"{store}-T{rng.randint(1, TILLS_PER_STORE):02d}"
-        size = min(60, max(1, int(rng.expovariate(1 / 9) * factor) + 1))
-        favourite = offer[6] if responded and offer and offer[5] == "category_points" else taste
-        lines, eligible = _taste_lines(
-            rng,
-            articles,
-            by_category,
-            size,
-            favourite,
-            watcher,
-            0.5 if responded and favourite != taste else FAVOURITE_LINES,
-        )
-        total = sum(li.total_cents for li in lines)
-        points = [PointsEntry("earn", "base: 1 point per euro", eligible // 100)] if eligible >= 100 else []
-        day = closed.date().isoformat()
-        if (
-            offer is not None
-            and card not in used
-            and offer[3] <= day <= offer[4]
-            and unmet(offer[7], default_rules(), lines) is None  # as a till applies it: only when met
-        ):
-            used.add(card)
-            points.append(PointsEntry("earn", f"offer:{offer[0]}", offer[2] if offer[1] == "bonus_points" else 0))
-        seq = seqs[terminal] = seqs.get(terminal, 0) + 1
-        ticket = Ticket(
-            f"{terminal}-{seq:08d}",
-            terminal,
-            seq,
-            store,
-            "c01",
-            closed - timedelta(seconds=60),
-            closed,
-            lines,
-            [Tender("bank_card", total)],
-            total,
-            card,
-            points,
-            "base-1",
-            last_hash.get(terminal, GENESIS_HASH),
-        )
-        batch.add(ticket, _encode(ticket))
-        last_hash[terminal] = batch.last_hash
-    batch.flush()
-    batch.close()
-    with conn:
-        conn.executemany(
-            "INSERT INTO terminals (terminal, contiguous_seq, max_seq, last_seen) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT(terminal) DO UPDATE SET contiguous_seq = excluded.contiguous_seq, "
-            "max_seq = excluded.max_seq",
-            [(t, s, s, None) for t, s in sorted(seqs.items())],
-        )
-    return {"tickets": len(visits), "responded": sum(1 for v in visits if v[2]), "offers_used": len(used)}
+    return visits
 
 
 def _moment(rng: random.Random, day: date) -> datetime:
     hour = rng.choices(list(HOUR_WEIGHT), list(HOUR_WEIGHT.values()))[0]
     return datetime(day.year, day.month, day.day, hour, rng.randrange(60), rng.randrange(60), tzinfo=timezone.utc)
+
+
+class _TillPoints:
+    """Points as a till computes them (terminal.sale.points_now), through the rules engine: the rules version in
+    force when the ticket opens among those the database publishes (the shipped default when none), the card's
+    tier as head office knows it then (the one it last gave the till), the card's offers in force."""
+
+    def __init__(self, conn: Connection):
+        known = {
+            r.version: r for r in (default_rules(), *(r for _, r in recorded_versions(conn) if isinstance(r, RuleSet)))
+        }
+        self.versions = sorted(known.values(), key=lambda r: (r.effective_from, r.version))
+        self.starts = [r.effective_from for r in self.versions]
+        self.tiers = {r.version: _TierSpends(r) for r in self.versions if r.tiers}
+
+    def rules_at(self, at: datetime) -> RuleSet:
+        """programme.rules.version_in_force over the known versions (the latest effective_from not after `at`)."""
+        found = bisect_right(self.starts, at)
+        return self.versions[found - 1] if found else default_rules()
+
+    def earn(
+        self, lines: list[Line], card: str | None, at: datetime, store: str, offers: list[CampaignOffer] = ()
+    ) -> tuple[list[PointsEntry], RuleSet]:
+        """The ticket's earn entries (a list of its own) and the rules that gave them."""
+        rules = self.rules_at(at)
+        if card is None:
+            return [], rules
+        tiers = self.tiers.get(rules.version)
+        tier = tiers.tier(card, at) if tiers is not None else None
+        # as a till applies them: in force that day in that store, and only when the basket meets their condition
+        found = applicable([o for o in offers if in_force(o, local_day(rules, at), store)], rules, lines)
+        bonus = tuple(as_promotion(o, card) for o in found if o.kind == "bonus_points")
+        points = earn_points(lines, card, rules=rules, at=at, store=store, tier=tier, offers=bonus)
+        points += [cheque_entry(o) for o in found if o.kind == "cheque"]
+        return points, rules
+
+    def spent(self, card: str, closed: datetime, lines: list[Line]) -> None:
+        for spends in self.tiers.values():
+            spends.add(card, closed, lines)
+
+    def follow(self, conn: Connection, cards: list[str], start: date) -> None:
+        """Read the cards' spends from the tickets already stored (server.ingest.rules_check.TierBook)."""
+        since = datetime.combine(start, datetime.min.time(), timezone.utc) - TIER_HISTORY
+        for spends in self.tiers.values():
+            book = TierBook(conn)
+            book.prefetch(spends.rules, cards, since)
+            for (_, card), found in book.spends.items():
+                for closed, cents in found:
+                    spends.add_cents(card, closed, cents)
+
+
+class _CardSpends:
+    __slots__ = ("times", "prefix", "review", "best", "scanned")
+
+    def __init__(self):
+        self.times: list[datetime] = []
+        self.prefix = [0]  # spend of the first n tickets
+        self.review: datetime | None = None  # the review `best` is for
+        self.best = 0  # the highest rolling spend at the review or at a spend since, up to `scanned`
+        self.scanned = 0
+
+
+class _TierSpends:
+    """Each card's eligible spend per ticket under one rules version, and its tier when a ticket opens as head
+    office knows it (server.ingest.rules_check.TierBook, programme.ledger.tier_status: the highest rolling spend
+    at the last review or at any spend since), kept as the year goes rather than recomputed for each ticket."""
+
+    def __init__(self, rules: RuleSet):
+        self.rules = rules
+        self.least = min(t.min_spend_cents for t in rules.tiers)
+        self.categories = frozenset(rules.exclusions.categories)
+        self.articles = frozenset(rules.exclusions.articles)
+        self.cards: dict[str, _CardSpends] = {}
+
+    def add(self, card: str, closed: datetime, lines: list[Line]) -> None:
+        categories, articles = self.categories, self.articles
+        cents = sum([li.total_cents for li in lines if li.category not in categories and li.gtin not in articles])
+        if cents > 0:
+            self.add_cents(card, closed, cents)
+
+    def add_cents(self, card: str, closed: datetime, cents: int) -> None:
+        s = self.cards.get(card)
+        if s is None:
+            s = self.cards[card] = _CardSpends()
+        if s.times and closed < s.times[-1]:  # out of order: kept sorted, and the tier is worked out again
+            spends = [s.prefix[n + 1] - s.prefix[n] for n in range(len(s.times))]
+            at = bisect_right(s.times, closed)
+            s.times.insert(at, closed)
+            spends.insert(at, cents)
+            s.prefix = [0, *accumulate(spends)]
+            s.review = None
+            return
+        s.times.append(closed)
+        s.prefix.append(s.prefix[-1] + cents)
+
+    def tier(self, card: str, at: datetime) -> str | None:
+        s = self.cards.get(card)
+        if s is None:
+            return None
+        n = bisect_left(s.times, at)  # the tickets closed before `at`
+        if s.prefix[n] < self.least:
+            return None  # not even all of it together reaches the first tier
+        review = last_review(self.rules, at)
+        if s.review is None or review > s.review:
+            s.review, s.scanned = review, bisect_right(s.times, review)
+            s.best = self._rolling(s, review)
+        elif review < s.review or n < s.scanned:  # asked about an earlier time: computed whole
+            spends = [(s.times[i], s.prefix[i + 1] - s.prefix[i]) for i in range(n)]
+            found = tier_status(self.rules, spends, at)
+            return found.name if found else None
+        for i in range(s.scanned, n):
+            s.best = max(s.best, self._rolling(s, s.times[i]))
+        s.scanned = max(s.scanned, n)
+        name = None
+        for t in self.rules.tiers:  # rising thresholds
+            if s.best >= t.min_spend_cents:
+                name = t.name
+        return name
+
+    @staticmethod
+    def _rolling(s: _CardSpends, at: datetime) -> int:
+        """The spend over the 12 months up to and including `at` (programme.ledger.rolling_spend)."""
+        return s.prefix[bisect_right(s.times, at)] - s.prefix[bisect_right(s.times, at - TIER_WINDOW)]
+
+
+class _Tills:
+    """The tills' side of generated tickets: sequences and hash chains per till, points as a till computes them,
+    the batch that writes them (`progress(n)` after each full batch); `resume`: chain on from the tickets
+    already stored."""
+
+    def __init__(self, conn: Connection, resume: bool = False, progress: Callable[[int], None] | None = None):
+        self.conn = conn
+        self.progress = progress
+        self.closed = 0
+        self.points = _TillPoints(conn)
+        self.seqs: dict[str, int] = {}
+        self.last_hash: dict[str, str] = {}
+        if resume:
+            self.seqs = dict(conn.execute("SELECT terminal, max_seq FROM terminals"))
+            self.last_hash = dict(
+                conn.execute(
+                    "SELECT t.terminal, t.hash FROM tickets t "
+                    "JOIN terminals m ON m.terminal = t.terminal AND m.max_seq = t.seq"
+                )
+            )
+        self.batch = _Batch(conn)
+
+    def close(
+        self,
+        terminal: str,
+        store: str,
+        cashier: str,
+        opened: datetime,
+        closed: datetime,
+        lines: list[Line],
+        tenders: list[Tender],
+        card: str | None,
+        points: list[PointsEntry],
+        rules: RuleSet,
+    ) -> None:
+        seq = self.seqs[terminal] = self.seqs.get(terminal, 0) + 1
+        total = sum([li.total_cents for li in lines])
+        prev = self.last_hash.get(terminal, GENESIS_HASH)
+        ticket = Ticket(
+            f"{terminal}-{seq:08d}",
+            terminal,
+            seq,
+            store,
+            cashier,
+            opened,
+            closed,
+            lines,
+            tenders,
+            total,
+            card,
+            points,
+            rules.version,
+            prev,
+        )
+        self.batch.add(ticket, _encode(ticket))
+        self.last_hash[terminal] = self.batch.last_hash
+        if card:
+            self.points.spent(card, closed, lines)
+        self.closed += 1
+        if len(self.batch) >= BATCH:
+            self.batch.flush()
+            if self.progress:
+                self.progress(self.closed)
+
+    def finish(self, last_seen: str | None) -> None:
+        """Write what is left, then each till's sequence (and when it was last seen, when given)."""
+        self.batch.flush()
+        self.batch.close()
+        seen = ", last_seen = excluded.last_seen" if last_seen else ""
+        with self.conn:
+            self.conn.executemany(
+                "INSERT INTO terminals (terminal, contiguous_seq, max_seq, last_seen) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(terminal) DO UPDATE SET contiguous_seq = excluded.contiguous_seq, "
+                f"max_seq = excluded.max_seq{seen}",
+                [(t, s, s, last_seen) for t, s in sorted(self.seqs.items())],
+            )
 
 
 class _Batch:
@@ -454,38 +628,16 @@ class _Batch:
         return len(self.tickets)
 
     def add(self, t: Ticket, canonical: bytes) -> None:
+        """The rows of a ticket as ingest stores it (server.ingest.store_rows), lines without their VAT rate."""
         digest = self.last_hash = hashlib.sha256(canonical).hexdigest()
         closed = t.closed_at.isoformat()
         payload = b'{"schema":1,"ticket":' + canonical + b"}"  # what sync.codec.encode_ticket gives
-        earned = sum(e.points for e in t.points if e.kind == "earn")
-        redeemed = sum(e.points for e in t.points if e.kind == "redeem")
-        self.tickets.append(
-            (
-                t.id,
-                t.terminal,
-                t.seq,
-                t.store,
-                t.cashier,
-                closed,
-                t.card,
-                t.total_cents,
-                earned,
-                redeemed,
-                t.rules_version,
-                digest,
-                t.prev_hash,
-                closed,
-                payload,
-            )
-        )
+        self.tickets.append(ticket_row(t, digest, closed, payload))
         self.lines.extend(
             (t.id, n, li.gtin, li.label, li.category, li.quantity, li.unit_cents, li.discount_cents, li.total_cents)
             for n, li in enumerate(t.lines)
         )
-        self.ledger.extend(
-            (t.card, e.kind, e.points if e.kind == "earn" else -e.points, e.rule, ticket_cause(t.id, n), t.id, closed)
-            for n, e in enumerate(t.points)
-        )
+        self.ledger.extend(ledger_rows(t))
         self.received.append((t.terminal, t.seq))
 
     def flush(self) -> None:

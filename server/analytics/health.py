@@ -13,6 +13,7 @@ head office cannot hear from).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from server.ingest import till_status
@@ -35,6 +36,27 @@ def _per_terminal(conn: Connection, sql: str) -> dict[str, int]:
 
 def till_health(conn: Connection, now: datetime) -> list[dict]:
     """One row per till, worst first (red, amber, green), then by till id."""
+    found = _findings(conn)
+    known = conn.execute("SELECT terminal, contiguous_seq, max_seq, last_seen FROM terminals").fetchall()
+    known += [(terminal, 0, 0, None) for terminal in sorted(set(found.reported) - {row[0] for row in known})]
+    rows = [_till_row(found, now, *till) for till in known]
+    order = {"red": 0, "amber": 1, "green": 2}
+    return sorted(rows, key=lambda r: (order[r["status"]], r["terminal"]))
+
+
+@dataclass
+class _Findings:
+    """What head office holds about its tills, by till id."""
+
+    gaps: dict[str, list[tuple[int, int]]]  # open gaps (from, to)
+    dead: dict[str, int]  # dead letters not replayed
+    quarantined: dict[str, int]
+    breaks: dict[str, int]  # chain breaks
+    differ: dict[str, int]  # points discrepancies
+    reported: dict[str, dict]  # the last status report (server.ingest.till_status)
+
+
+def _findings(conn: Connection) -> _Findings:
     gaps: dict[str, list[tuple[int, int]]] = {}
     for terminal, low, high in conn.execute(
         "SELECT terminal, from_seq, to_seq FROM gaps WHERE resolved_at IS NULL ORDER BY terminal, from_seq"
@@ -56,60 +78,70 @@ def till_health(conn: Connection, now: datetime) -> list[dict]:
         if _has(conn, "discrepancies")
         else {}
     )
-    reported = till_status.latest(conn)
-    known = conn.execute("SELECT terminal, contiguous_seq, max_seq, last_seen FROM terminals").fetchall()
-    known += [(terminal, 0, 0, None) for terminal in sorted(set(reported) - {row[0] for row in known})]
-    rows = []
-    for terminal, contiguous, max_seq, last_seen in known:
-        open_gaps = gaps.get(terminal, [])
-        if max_seq > contiguous and not open_gaps:
-            open_gaps = [(contiguous + 1, contiguous + 1)]
-        seen = datetime.fromisoformat(last_seen) if last_seen else None
-        reasons = []
-        if open_gaps:
-            missing = sum(high - low + 1 for low, high in open_gaps)
-            reasons.append(f"{missing} ticket(s) missing")
-        if quarantined.get(terminal):
-            reasons.append(f"{quarantined[terminal]} quarantined")
-        if breaks.get(terminal):
-            reasons.append(f"{breaks[terminal]} chain break(s)")
-        report = reported.get(terminal)
-        report_reasons, report_red = _report_reasons(report, now)
-        if report_red:
-            reasons.extend(report_reasons)
-        status = "red" if reasons else "green"
-        if not report_red:
-            reasons.extend(report_reasons)
-        if dead.get(terminal):
-            reasons.append(f"{dead[terminal]} dead letter(s)")
-        if differ.get(terminal):
-            reasons.append(f"{differ[terminal]} points discrepancy(ies)")
-        if seen is None or now - seen > AMBER_AFTER:
-            reasons.append("not seen for " + (_ago(now - seen) if seen else "ever"))
-        if status == "green" and reasons:
-            status = "amber"
-        rows.append(
-            {
-                "terminal": terminal,
-                "status": status,
-                "last_seen": last_seen,
-                "contiguous_seq": contiguous,
-                "max_seq": max_seq,
-                "gaps": open_gaps,
-                "dead_letters": dead.get(terminal, 0),
-                "quarantined": quarantined.get(terminal, 0),
-                "chain_breaks": breaks.get(terminal, 0),
-                "discrepancies": differ.get(terminal, 0),
-                "backlog": report["backlog"] if report else None,
-                "backlog_age": _age(now - _when(report["oldest_unacked_at"]))
-                if report and report["backlog"] and report["oldest_unacked_at"]
-                else None,
-                "status_at": report["sent_at"] if report else None,
-                "reasons": reasons,
-            }
-        )
-    order = {"red": 0, "amber": 1, "green": 2}
-    return sorted(rows, key=lambda r: (order[r["status"]], r["terminal"]))
+    return _Findings(gaps, dead, quarantined, breaks, differ, till_status.latest(conn))
+
+
+def _till_row(
+    found: _Findings, now: datetime, terminal: str, contiguous: int, max_seq: int, last_seen: str | None
+) -> dict:
+    open_gaps = found.gaps.get(terminal, [])
+    if max_seq > contiguous and not open_gaps:
+        open_gaps = [(contiguous + 1, contiguous + 1)]
+    report = found.reported.get(terminal)
+    status, reasons = _status(found, terminal, open_gaps, report, last_seen, now)
+    return {
+        "terminal": terminal,
+        "status": status,
+        "last_seen": last_seen,
+        "contiguous_seq": contiguous,
+        "max_seq": max_seq,
+        "gaps": open_gaps,
+        "dead_letters": found.dead.get(terminal, 0),
+        "quarantined": found.quarantined.get(terminal, 0),
+        "chain_breaks": found.breaks.get(terminal, 0),
+        "discrepancies": found.differ.get(terminal, 0),
+        "backlog": report["backlog"] if report else None,
+        "backlog_age": _age(now - _when(report["oldest_unacked_at"]))
+        if report and report["backlog"] and report["oldest_unacked_at"]
+        else None,
+        "status_at": report["sent_at"] if report else None,
+        "reasons": reasons,
+    }
+
+
+def _status(
+    found: _Findings,
+    terminal: str,
+    open_gaps: list[tuple[int, int]],
+    report: dict | None,
+    last_seen: str | None,
+    now: datetime,
+) -> tuple[str, list[str]]:
+    """The till's colour (see the module's docstring) and its reasons, the red ones first."""
+    reasons = []
+    if open_gaps:
+        missing = sum(high - low + 1 for low, high in open_gaps)
+        reasons.append(f"{missing} ticket(s) missing")
+    if found.quarantined.get(terminal):
+        reasons.append(f"{found.quarantined[terminal]} quarantined")
+    if found.breaks.get(terminal):
+        reasons.append(f"{found.breaks[terminal]} chain break(s)")
+    report_reasons, report_red = _report_reasons(report, now)
+    if report_red:
+        reasons.extend(report_reasons)
+    status = "red" if reasons else "green"
+    if not report_red:
+        reasons.extend(report_reasons)
+    if found.dead.get(terminal):
+        reasons.append(f"{found.dead[terminal]} dead letter(s)")
+    if found.differ.get(terminal):
+        reasons.append(f"{found.differ[terminal]} points discrepancy(ies)")
+    seen = datetime.fromisoformat(last_seen) if last_seen else None
+    if seen is None or now - seen > AMBER_AFTER:
+        reasons.append("not seen for " + (_ago(now - seen) if seen else "ever"))
+    if status == "green" and reasons:
+        status = "amber"
+    return status, reasons
 
 
 def _when(text: str) -> datetime:

@@ -65,68 +65,15 @@ def server(
         return
     if not db or not broker:
         raise click.UsageError("give --db and --broker (or LOYALTY_DB and LOYALTY_BROKER) to run the server")
-    from server.errors import StoreError
-    from server.ingest.store_api import open_store
-    from server.storage.connection import is_postgres, redacted
+    from server.storage.connection import redacted
 
-    if is_postgres(db):
-        try:  # fail now, with the reason, rather than in the ingest thread
-            open_store(db).close()
-        except StoreError as exc:
-            raise click.ClickException(str(exc)) from None
-    from sync.broker_url import parse_broker_url
-    from sync.errors import SyncError
-
-    from server.ingest.receive import Ingestor
-
-    try:
-        url = parse_broker_url(broker)
-    except SyncError as exc:
-        raise click.BadParameter(str(exc), param_hint="--broker") from None
+    _check_database(db)
+    url = _broker_url(broker)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    index = worker_index or 0
-    shared = workers > 1 or worker_index is not None
-    ingestor = Ingestor(
-        db,
-        url,
-        client_id="loyalty-server-ingest" + (f"-{index}" if shared else ""),
-        shared_group="ingest" if shared else None,
-        require_registered=require_registered,
-        on_death=lambda exc: stop.set(),
-    ).start()
-    from server.ingest.till_events import EventIngestor  # voids, reprints...: first process
-    from server.ingest.uplink import Uplink
-
-    # Tills' status reports and requests: one subscriber, in the first process only.
-    uplink = Uplink(db, url).start() if worker_index is None else None
-    till_events = EventIngestor(db, url).start() if worker_index is None else None
-    children = []
+    running = _Ingest(db, url, workers, worker_index, require_registered, stop)
     if worker_index is None and workers > 1:
-        import subprocess
-        import sys
-
-        registration = "--require-registered-tills" if require_registered else "--allow-unregistered-tills"
-        children = [
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "loyalty",
-                    "server",
-                    "--db",
-                    db,
-                    "--broker",
-                    broker,
-                    "--workers",
-                    str(workers),
-                    "--worker-index",
-                    str(n),
-                    registration,
-                ]
-            )
-            for n in range(1, workers)
-        ]
+        running.children = _start_workers(db, broker, workers, require_registered)
     click.echo(f"server ingesting from {url} into {redacted(db)} with {workers} worker(s) (Ctrl-C to stop)", err=True)
     web = None
     if web_port is not None:
@@ -142,20 +89,99 @@ def server(
     finally:
         if web is not None:
             web.close()
-        for child in children:
-            child.terminate()
-        ingestor.stop()
-        if uplink is not None:
-            uplink.stop()
-        if till_events is not None:
-            till_events.stop()
-        for child in children:
-            child.wait(10)
-    if ingestor.error is not None:
+        running.stop()
+    if running.ingestor.error is not None:
         raise click.ClickException(
-            f"ingest stopped: {type(ingestor.error).__name__}: {ingestor.error}; "
+            f"ingest stopped: {type(running.ingestor.error).__name__}: {running.ingestor.error}; "
             "nothing was acked that is not stored: fix the cause and start the server again"
         )
+
+
+def _check_database(db: str) -> None:
+    """A PostgreSQL database is opened once now, to fail with the reason rather than in the ingest thread."""
+    from server.errors import StoreError
+    from server.ingest.store_api import open_store
+    from server.storage.connection import is_postgres
+
+    if is_postgres(db):
+        try:
+            open_store(db).close()
+        except StoreError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+def _broker_url(broker: str):
+    from sync.broker_url import parse_broker_url
+    from sync.errors import SyncError
+
+    try:
+        return parse_broker_url(broker)
+    except SyncError as exc:
+        raise click.BadParameter(str(exc), param_hint="--broker") from None
+
+
+class _Ingest:
+    """This process's ingest; in the first process also the tills' status reports, requests and events (one
+    subscriber each) and the other workers' processes. `stop` is set when ingest dies."""
+
+    def __init__(self, db: str, url, workers: int, worker_index: int | None, require_registered: bool, stop):
+        from server.ingest.receive import Ingestor
+        from server.ingest.till_events import EventIngestor  # voids, reprints...: first process
+        from server.ingest.uplink import Uplink
+
+        index = worker_index or 0
+        shared = workers > 1 or worker_index is not None
+        self.ingestor = Ingestor(
+            db,
+            url,
+            client_id="loyalty-server-ingest" + (f"-{index}" if shared else ""),
+            shared_group="ingest" if shared else None,
+            require_registered=require_registered,
+            on_death=lambda exc: stop.set(),
+        ).start()
+        first = worker_index is None
+        self.uplink = Uplink(db, url).start() if first else None
+        self.till_events = EventIngestor(db, url).start() if first else None
+        self.children: list = []
+
+    def stop(self) -> None:
+        for child in self.children:
+            child.terminate()
+        self.ingestor.stop()
+        if self.uplink is not None:
+            self.uplink.stop()
+        if self.till_events is not None:
+            self.till_events.stop()
+        for child in self.children:
+            child.wait(10)
+
+
+def _start_workers(db: str, broker: str, workers: int, require_registered: bool) -> list:
+    """The other ingest workers, each `loyalty server --worker-index N` in its own process."""
+    import subprocess
+    import sys
+
+    registration = "--require-registered-tills" if require_registered else "--allow-unregistered-tills"
+    return [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "loyalty",
+                "server",
+                "--db",
+                db,
+                "--broker",
+                broker,
+                "--workers",
+                str(workers),
+                "--worker-index",
+                str(n),
+                registration,
+            ]
+        )
+        for n in range(1, workers)
+    ]
 
 
 @clear_errors()

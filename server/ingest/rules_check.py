@@ -213,7 +213,33 @@ def check_ticket(catalog: RulesCatalog, ticket: Ticket, conn=None, tiers: TierBo
         return None
     refunds, cut = check_refunds(conn, ticket) if conn is not None else ((), [])
     rules = catalog.by_version.get(ticket.rules_version)
-    if rules is None and ticket.rules_version in catalog.refused:
+    if rules is None:
+        return _unknown_version(catalog, ticket, till)
+    server_entries, refused = _recompute(catalog, rules, ticket, conn, tiers)
+    ours = sum(e.points for e in server_entries)
+    theirs_by, ours_by = _earned(ticket.points), _earned(server_entries)
+    if theirs_by == ours_by and not cut:
+        return None
+    credit = tuple(e for e in server_entries if e.kind == "earn") + refunds
+    if theirs_by == ours_by:
+        return Discrepancy(ticket.id, till, ours, "; ".join(cut), credit)
+    extra, missing = sorted(theirs_by - ours_by, key=str), sorted(ours_by - theirs_by, key=str)
+    head = (
+        f"till gave {till} points, rules {rules.version} give {ours}"
+        if till != ours
+        else f"same total ({till}) but a different breakdown"
+    )
+    if refused:
+        head = "; ".join(refused) + "; " + head
+    tail = "".join(f"; {reason}" for reason in cut)
+    return Discrepancy(
+        ticket.id, till, ours, f"{head}: till has {_show(extra)}; rules give {_show(missing)}{tail}", credit
+    )
+
+
+def _unknown_version(catalog: RulesCatalog, ticket: Ticket, till: int) -> Discrepancy:
+    """A ticket of a rules version the server cannot compute with: its earn points are held."""
+    if ticket.rules_version in catalog.refused:
         return Discrepancy(
             ticket.id,
             till,
@@ -221,14 +247,20 @@ def check_ticket(catalog: RulesCatalog, ticket: Ticket, conn=None, tiers: TierBo
             f"rules version {ticket.rules_version} is past a bound of these "
             f"rules: {catalog.refused[ticket.rules_version]}",
         )
-    if rules is None:
-        return Discrepancy(
-            ticket.id,
-            till,
-            None,
-            f"rules version {ticket.rules_version} is not known to the server: "
-            "record it with `loyalty rules publish FILE --db`",
-        )
+    return Discrepancy(
+        ticket.id,
+        till,
+        None,
+        f"rules version {ticket.rules_version} is not known to the server: "
+        "record it with `loyalty rules publish FILE --db`",
+    )
+
+
+def _recompute(
+    catalog: RulesCatalog, rules: RuleSet, ticket: Ticket, conn, tiers: TierBook | None
+) -> tuple[list[PointsEntry], list[str]]:
+    """The ticket's entries as the rules give them, with the tier head office knows for the card and the offers
+    it accepts; and why any claimed offer is refused."""
     context, refused = context_of_ticket(ticket), []
     if conn is not None and rules.tiers:  # the tier head office knows, not the one the till claims
         context = dataclasses.replace(
@@ -243,39 +275,16 @@ def check_ticket(catalog: RulesCatalog, ticket: Ticket, conn=None, tiers: TierBo
     server_entries = points_of(rules, ticket.lines, context)
     if claims:
         server_entries += cheques
-    ours = sum(e.points for e in server_entries)
-    theirs_by, ours_by = _earned(ticket.points), _earned(server_entries)
-    if theirs_by == ours_by and not cut:
-        return None
-    if theirs_by == ours_by:
-        return Discrepancy(
-            ticket.id, till, ours, "; ".join(cut), tuple(e for e in server_entries if e.kind == "earn") + refunds
-        )
-    extra, missing = sorted(theirs_by - ours_by, key=str), sorted(ours_by - theirs_by, key=str)
+    return server_entries, refused
 
-    def show(items):
-        return (
-            ", ".join(
-                f"{'basket' if line is None else f'line {line + 1}'} {rule} {points}"
-                for line, rule, points in items[:3]
-            )
-            or "nothing"
-        )
 
-    head = (
-        f"till gave {till} points, rules {rules.version} give {ours}"
-        if till != ours
-        else f"same total ({till}) but a different breakdown"
-    )
-    if refused:
-        head = "; ".join(refused) + "; " + head
-    tail = "".join(f"; {reason}" for reason in cut)
-    return Discrepancy(
-        ticket.id,
-        till,
-        ours,
-        f"{head}: till has {show(extra)}; rules give {show(missing)}{tail}",
-        tuple(e for e in server_entries if e.kind == "earn") + refunds,
+def _show(items) -> str:
+    """The first three (line, rule, points) of a difference, as a reason shows them."""
+    return (
+        ", ".join(
+            f"{'basket' if line is None else f'line {line + 1}'} {rule} {points}" for line, rule, points in items[:3]
+        )
+        or "nothing"
     )
 
 

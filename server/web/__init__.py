@@ -11,14 +11,13 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Flask, g, jsonify, render_template, request
-from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from flask import Flask, current_app, g
 
 from server.desk.errors import DeskError
-from server.web.context import BoundedInt, check_ids, csrf, login_manager, status_of
+from server.web import error_pages
+from server.web.context import BoundedInt, check_ids, csrf, login_manager
 from server.storage.desk_db import open_db
-from programme.i18n import N_, _
+from programme.i18n import N_
 
 DEFAULTS = {
     "DB": None,
@@ -60,8 +59,6 @@ CSRF_REASONS = (
     N_("The referrer does not match the host."),
 )
 
-API_PREFIX = "/api/"
-
 
 def _secret_key(instance: Path) -> str:
     path = instance / SECRET_FILE
@@ -95,17 +92,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
         instance_relative_config=True,
     )
     app.url_map.converters["int"] = BoundedInt  # before any route is added
-    app.config.from_mapping(DEFAULTS)
-    app.config.from_pyfile("loyalty.cfg", silent=True)
-    if os.environ.get("LOYALTY_CONFIG"):
-        app.config.from_envvar("LOYALTY_CONFIG")
-    app.config.from_prefixed_env("LOYALTY")
-    if test_config:
-        app.config.from_mapping(test_config)
-    if not app.config["DB"]:
-        raise DeskError("no database configured: give --db, set LOYALTY_DB, or DB in the config file")
-    if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = _secret_key(Path(app.instance_path))
+    _configure(app, test_config)
     _trust_proxies(app)
     open_db(app.config["DB"]).close()  # create the desk's tables once, before the first request
     from .connections import Connections
@@ -117,61 +104,44 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     init_languages(app)  # French first, per user; money, dates and percentages as filters
     csrf.init_app(app)
     login_manager.init_app(app)
-
-    @app.after_request
-    def security_headers(response):
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if app.config["SESSION_COOKIE_SECURE"]:
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        return response
-
-    @app.teardown_appcontext
-    def close_db(exc):
-        conn = g.pop("db", None)
-        if conn is not None:
-            app.extensions["desk_connections"].give_back(conn)
-
+    app.after_request(_security_headers)
+    app.teardown_appcontext(_close_db)
     app.url_value_preprocessor(check_ids)
+    error_pages.install(app)
+    _register_blueprints(app)
+    return app
 
-    @app.errorhandler(HTTPException)
-    def api_http_error(exc):
-        """Under /api/v1 every HTTP error is JSON like the API's own refusals (docs/api.md); pages keep theirs."""
-        if not request.path.startswith(API_PREFIX):
-            return exc
-        if exc.code == 404:
-            message = f"no API endpoint {request.path}: see docs/api.md for the endpoints"
-        elif exc.code == 405:
-            allowed = sorted(set(exc.valid_methods or ["GET"]) - {"HEAD", "OPTIONS"})
-            message = f"{request.method} is not allowed on {request.path}: use {', '.join(allowed)}"
-        else:
-            message = exc.description or exc.name
-        return jsonify(error=message), exc.code
 
-    @app.errorhandler(CSRFError)
-    def csrf_refused(exc):
-        return render_template(
-            "error.html",
-            title=_("Form refused"),
-            message=_("{reason} Reload the page and send the form again.").format(reason=_(exc.description)),
-        ), 400
+def _configure(app: Flask, test_config: dict | None) -> None:
+    """The config layers (see the module's docstring); a database is required, a secret key made when none."""
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_pyfile("loyalty.cfg", silent=True)
+    if os.environ.get("LOYALTY_CONFIG"):
+        app.config.from_envvar("LOYALTY_CONFIG")
+    app.config.from_prefixed_env("LOYALTY")
+    if test_config:
+        app.config.from_mapping(test_config)
+    if not app.config["DB"]:
+        raise DeskError("no database configured: give --db, set LOYALTY_DB, or DB in the config file")
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(Path(app.instance_path))
 
-    @app.errorhandler(403)
-    def forbidden(exc):
-        if request.path.startswith(API_PREFIX):
-            return api_http_error(exc)
-        return render_template("error.html", title=_("Not allowed"), message=exc.description), 403
 
-    @app.errorhandler(404)
-    def not_found(exc):
-        if request.path.startswith(API_PREFIX):
-            return api_http_error(exc)
-        return render_template("error.html", title=_("Not found"), message=exc.description), 404
+def _security_headers(response):
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if current_app.config["SESSION_COOKIE_SECURE"]:
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    return response
 
-    @app.errorhandler(DeskError)
-    def refused(exc):
-        return render_template("error.html", title=_("Refused"), message=str(exc)), status_of(exc)
 
+def _close_db(exc):
+    conn = g.pop("db", None)
+    if conn is not None:
+        current_app.extensions["desk_connections"].give_back(conn)
+
+
+def _register_blueprints(app: Flask) -> None:
     from . import api, auth, cards, customers, receipt_page
 
     app.register_blueprint(receipt_page.bp)  # the receipt's QR code page: no log-in, a signed link
@@ -184,4 +154,3 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     for blueprint in (office.bp, office_tickets.bp, office_campaigns.bp, office_next_offers.bp, office_exceptions.bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api.bp)
-    return app

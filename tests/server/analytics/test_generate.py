@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from importlib import resources
 
 import pytest
 from click.testing import CliRunner
 
 from loyalty.cli import main
+from programme.engine import context_of_entries
+from programme.points import RULES_VERSION, default_rules, earn_points
 from programme.ticket import GENESIS_HASH, ticket_hash
 from server.analytics import generate as gen
 from server.analytics import value
+from server.desk.rules_versions import record_version
+from server.ingest.rules_check import RulesCatalog, check_ticket, tier_book
 from server.storage.desk_db import open_db
 from server.errors import ServerError
-from sync.codec import decode_ticket
+from sync.codec import decode_ticket, read_stored_ticket
 
 END = "2026-06-30"
 
@@ -115,3 +120,71 @@ def test_the_generator_refuses_postgresql_saying_what_to_do():
         "Error: the generator writes SQLite files only: generate into a file (--db generated.db), or fill "
         "PostgreSQL through ingest (`loyalty demo`, or tills syncing to `loyalty server --db postgresql://...`)\n"
     )
+
+
+def card_tickets(conn) -> list:
+    return [
+        read_stored_ticket(bytes(payload))
+        for (payload,) in conn.execute("SELECT payload FROM tickets WHERE card IS NOT NULL ORDER BY closed_at, id")
+    ]
+
+
+def rules_check_findings(conn, tickets) -> list:
+    """What ingest's points check (server/ingest/rules_check.py) finds on these stored tickets."""
+    catalog = RulesCatalog().refresh(conn)
+    tiers = tier_book(conn, catalog, tickets)
+    return [found for found in (check_ticket(catalog, t, conn, tiers) for t in tickets) if found is not None]
+
+
+def test_points_are_the_engine_s_as_a_till_computes_them_and_ingest_accepts_every_ticket(generated):
+    _, conn, _ = generated
+    tickets = card_tickets(conn)
+    assert {t.rules_version for t in tickets} == {RULES_VERSION}
+    for ticket in tickets[:: len(tickets) // 200]:  # recomputed with the engine from the lines and the rules
+        tier, segments = context_of_entries(ticket.points)
+        earned = earn_points(ticket.lines, ticket.card, default_rules(), ticket.opened_at, ticket.store, tier, segments)
+        assert earned == [e for e in ticket.points if e.kind == "earn"], ticket.id
+    assert rules_check_findings(conn, tickets) == []
+    # the heaviest customers reach a tier, so its extra points are in play; the ledger books what the tickets hold
+    assert conn.execute("SELECT count(*) FROM ledger WHERE rule = 'tier:silver' AND points > 0").fetchone()[0] > 0
+    assert (
+        conn.execute("SELECT sum(points) FROM ledger").fetchone()[0]
+        == conn.execute("SELECT sum(points_earned - points_redeemed) FROM tickets").fetchone()[0]
+    )
+
+
+def test_the_rules_the_database_publishes_give_the_points(tmp_path):
+    text = (resources.files("programme") / "default_rules.toml").read_text()
+    text = text.replace('version = "2026.1"', 'version = "2026.2"').replace(
+        "effective_from = 2026-01-01T00:00:00Z", "effective_from = 2026-03-01T00:00:00Z"
+    )
+    text += '\n[[multipliers]]\ncategory = "dairy"\npercent = 200\n'
+    conn = open_db(tmp_path / "published.db")
+    conn.row_factory = None
+    with conn:
+        record_version(conn, text, "2025-06-01T00:00:00+00:00")
+    gen.generate(conn, gen.Plan(100, 1500, 2, seed=3, end=date.fromisoformat(END)))
+    tickets = card_tickets(conn)
+    versions = {(t.opened_at.date() >= date(2026, 3, 1), t.rules_version) for t in tickets}
+    assert versions == {(False, "2026.1"), (True, "2026.2")}
+    assert any(e.rule == "category:dairy" for t in tickets for e in t.points if t.rules_version == "2026.2")
+    assert rules_check_findings(conn, tickets) == []
+    conn.close()
+
+
+def test_the_days_played_after_the_offers_are_closed_as_a_till_would(tmp_path):
+    conn = open_db(tmp_path / "tastes.db")
+    conn.row_factory = None
+    gen.generate(conn, gen.Plan(600, 12000, 3, seed=5, end=date.fromisoformat(END), hidden_tastes=True))
+    found = gen.offer_check(conn, date(2026, 7, 1), days=7, seed=5)
+    played = [
+        read_stored_ticket(bytes(payload))
+        for (payload,) in conn.execute(
+            "SELECT payload FROM tickets WHERE closed_at >= '2026-07-01' AND card IS NOT NULL ORDER BY closed_at, id"
+        )
+    ]
+    assert len(played) == found["played"]["tickets"] > 0
+    offers = [e for t in played for e in t.points if e.rule.startswith("offer:")]
+    assert len(offers) == found["played"]["offers_used"] > 0
+    assert rules_check_findings(conn, played) == []
+    conn.close()
