@@ -50,3 +50,32 @@ def test_every_from_import_names_something_its_module_has():
                         except ModuleNotFoundError:
                             wrong.append(f"{path.relative_to(root)}:{node.lineno}: {module} has no {alias.name}")
     assert wrong == [], "\n".join(wrong)
+
+
+def _calls_outside(pattern: str, allowed: tuple[str, ...]) -> list[str]:
+    """`file:line: text` of every line of server/, terminal/, sync/ and programme/ that matches `pattern`,
+    outside the `allowed` modules and folders (comments and docstrings count too: they would mislead)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    found = []
+    for package in ("server", "terminal", "sync", "programme"):
+        for path in sorted((root / package).rglob("*.py")):
+            name = path.relative_to(root).as_posix()
+            if name.startswith(allowed):
+                continue
+            for number, line in enumerate(path.read_text().splitlines(), 1):
+                if re.search(pattern, line):
+                    found.append(f"{name}:{number}: {line.strip()}")
+    return found
+
+
+ENGINE_ROOMS = ("server/storage/", "server/ingest/store.py", "server/ingest/store_pg.py")
+
+
+def test_only_the_database_and_store_rooms_ask_which_engine_they_run_on():
+    """SQL that differs between SQLite and PostgreSQL is said once, in a named helper of server/storage
+    (server/storage/sql.py); a feature module says what it wants, not how each engine spells it."""
+    asking = _calls_outside(r"\b(dialect|is_pg)\(", ENGINE_ROOMS)
+    assert asking == [], "ask server/storage (sql.py) instead of the engine's name:\n" + "\n".join(asking)

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from server.storage.connection import POSTGRESQL, Connection, dialect, has_table, joined_or_own_transaction
+from server.storage.connection import Connection, joined_or_own_transaction
+from server.storage.sql import begin_snapshot, insert_rows, rowid_order
 from .margins import margin_cents
 
 SCHEMA = """
@@ -86,17 +87,6 @@ FOLD_LOCK_PG = 0x10CA1B
 BATCH = 50_000  # tickets folded per step (one transaction for the whole run)
 
 
-def create_pg(conn, table: str, ddl: str) -> None:
-    """Run `ddl` on PostgreSQL when `table` is missing, under the schema's advisory lock (two processes that
-    both find it missing would otherwise race on CREATE TABLE IF NOT EXISTS); in the caller's transaction if any."""
-    if has_table(conn, table):
-        return
-    with joined_or_own_transaction(conn):
-        conn.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK_PG,))
-        if not has_table(conn, table):
-            conn.executescript(ddl)
-
-
 def _ensure_schema_pg(conn) -> None:
     if getattr(conn, "aggregates_ready", False):
         return
@@ -111,7 +101,7 @@ def _ensure_schema_pg(conn) -> None:
 
 
 def ensure_schema(conn: Connection) -> None:
-    if dialect(conn) == POSTGRESQL:
+    if not rowid_order(conn):  # PostgreSQL: the pending table and its trigger
         _ensure_schema_pg(conn)
         return
     # executescript would commit the caller's transaction (a snapshot): only run it when a table is missing
@@ -132,15 +122,15 @@ def watermark(conn: Connection) -> int:
 
 def stored(conn) -> int:
     """What the watermark will be once everything stored is folded (the last ticket's rowid on SQLite)."""
-    if dialect(conn) == POSTGRESQL:
-        return watermark(conn) + pending(conn)
-    return conn.execute("SELECT coalesce(max(rowid), 0) FROM tickets").fetchone()[0]
+    if rowid_order(conn):
+        return conn.execute("SELECT coalesce(max(rowid), 0) FROM tickets").fetchone()[0]
+    return watermark(conn) + pending(conn)
 
 
 def pending(conn: Connection, limit: int | None = None) -> int:
     """Tickets stored but not yet folded into the aggregates (counting no further than `limit` when given)."""
     ensure_schema(conn)
-    if dialect(conn) == POSTGRESQL:
+    if not rowid_order(conn):
         if limit is not None:
             return conn.execute(
                 "SELECT count(*) FROM (SELECT 1 FROM aggregate_pending LIMIT ?) p", (limit,)
@@ -160,8 +150,7 @@ def snapshot(conn: Connection) -> Iterator[None]:
     if conn.in_transaction:
         yield
         return
-    # PostgreSQL's default (read committed) sees each statement's own state: ask for one for them all
-    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ" if dialect(conn) == POSTGRESQL else "BEGIN")
+    begin_snapshot(conn)
     try:
         yield
     finally:
@@ -171,7 +160,7 @@ def snapshot(conn: Connection) -> Iterator[None]:
 def refresh(conn: Connection, progress: Callable[[int], None] | None = None) -> dict:
     """Fold new tickets into the aggregates; returns {"tickets": folded, "last_rowid": watermark}."""
     ensure_schema(conn)
-    if dialect(conn) == POSTGRESQL:
+    if not rowid_order(conn):
         return _refresh_pg(conn, progress)
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -295,15 +284,7 @@ SUMMED = {  # table: (its key, the columns a fold adds to)
 
 
 def _add(conn, table: str, rows: list[tuple]) -> None:
-    """Add rows (key..., amounts...) to `table`: a row per key (executemany on SQLite, one statement over
-    arrays on PostgreSQL, where a row per statement costs a round trip each)."""
-    if not rows:
-        return
+    """Add rows (key..., amounts...) to `table`: a row per key."""
     key, summed = SUMMED[table]
     update = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in summed)
-    conflict = f"ON CONFLICT({', '.join(key)}) DO UPDATE SET {update}"
-    if dialect(conn) == POSTGRESQL:
-        arrays = ", ".join(["?::text[]"] * len(key) + ["?::bigint[]"] * len(summed))
-        conn.execute(f"INSERT INTO {table} SELECT * FROM unnest({arrays}) {conflict}", [list(c) for c in zip(*rows)])
-    else:
-        conn.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * (len(key) + len(summed)))}) {conflict}", rows)
+    insert_rows(conn, table, rows, len(key), len(summed), f"ON CONFLICT({', '.join(key)}) DO UPDATE SET {update}")

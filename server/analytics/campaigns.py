@@ -21,10 +21,10 @@ from sync.events import log_event
 from sync.retained import publish_signed
 from sync.signed import Signer
 
-from server.storage.connection import POSTGRESQL, Connection, dialect, has_column, joined_or_own_transaction
+from server.storage.connection import Connection, has_column, joined_or_own_transaction
 from server.storage.ddl import postgres_schema
+from server.storage.sql import by_bytes, create_tables
 from ..errors import ServerError
-from .aggregate import create_pg
 from .aggregate import ensure_schema as ensure_aggregates
 from .segments import SegmentSpec, members
 from .stats import welch_interval
@@ -79,10 +79,7 @@ class Campaign(msgspec.Struct, kw_only=True):
 
 
 def ensure_schema(conn: Connection) -> None:
-    if dialect(conn) == POSTGRESQL:
-        create_pg(conn, "campaign_members", SCHEMA_PG)
-    else:
-        conn.executescript(SCHEMA)
+    create_tables(conn, "campaign_members", SCHEMA, SCHEMA_PG)
     if not has_column(conn, "campaigns", "stopped_at"):  # made before campaigns could be stopped
         with joined_or_own_transaction(conn):
             if not has_column(conn, "campaigns", "stopped_at"):
@@ -219,8 +216,8 @@ def offers_payload(conn: Connection, today: date) -> bytes:
         cards = [
             r[0]
             for r in conn.execute(
-                "SELECT card FROM campaign_members WHERE campaign_id = ? AND grp = 'target' ORDER BY card"
-                + (' COLLATE "C"' if dialect(conn) == POSTGRESQL else ""),
+                "SELECT card FROM campaign_members WHERE campaign_id = ? AND grp = 'target' "
+                f"ORDER BY {by_bytes(conn, 'card')}",
                 (row[0],),
             )
         ]

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import msgspec
 
-from server.storage.connection import POSTGRESQL, Connection, dialect, has_table
+from server.storage.connection import Connection, has_column, has_table
+from server.storage.sql import create_tables, rowid_order, table_fingerprint, utc_day
 from . import aggregate, archive, points, rfm, value
 
 log = logging.getLogger("loyalty.dashboard")
@@ -79,11 +80,8 @@ class Behind:
 
 def ensure_schema(conn: Connection) -> None:
     """The cache table; databases made before computed_at existed get the column (NULL for old rows)."""
-    if dialect(conn) == POSTGRESQL:
-        aggregate.create_pg(conn, "dashboard_cache", SCHEMA_PG)
-        return
-    conn.executescript(SCHEMA)
-    if "computed_at" not in {r[1] for r in conn.execute("PRAGMA table_info(dashboard_cache)")}:
+    create_tables(conn, "dashboard_cache", SCHEMA, SCHEMA_PG)
+    if not has_column(conn, "dashboard_cache", "computed_at"):
         try:
             conn.execute("ALTER TABLE dashboard_cache ADD COLUMN computed_at TEXT")
         except sqlite3.OperationalError as exc:  # another connection added it first
@@ -96,11 +94,7 @@ def default_period(conn: Connection, today: date | None = None) -> tuple[date, d
     aggregate.ensure_schema(conn)
     last = conn.execute("SELECT max(day) FROM card_day").fetchone()[0]
     if last is None:  # nothing folded yet: the last ticket stored (the closed_at index), as the first fold will say
-        last = conn.execute(
-            "SELECT to_char(max(closed_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD') FROM tickets"
-            if dialect(conn) == POSTGRESQL
-            else "SELECT substr(max(closed_at), 1, 10) FROM tickets"
-        ).fetchone()[0]
+        last = conn.execute(f"SELECT {utc_day(conn, 'max(closed_at)')} FROM tickets").fetchone()[0]
     end = date.fromisoformat(last) if last else (today or date.today())
     return end - timedelta(days=364), end
 
@@ -110,8 +104,7 @@ def data_version(conn: Connection, folded: bool = True) -> str:
     include) or, with folded=False, the last ticket stored (what they would include after a fold)."""
     ledger = conn.execute("SELECT coalesce(max(id), 0) FROM ledger").fetchone()[0]
     has_cards = has_table(conn, "cards")
-    # PostgreSQL's cards have no rowid: a sum of the numbers' hashes moves when a card comes or goes
-    added = "coalesce(sum(hashtext(number)), 0)" if dialect(conn) == POSTGRESQL else "coalesce(max(rowid), 0)"
+    added = table_fingerprint(conn, "cards", "number")
     cards = conn.execute(f"SELECT {added}, count(*) FROM cards").fetchone() if has_cards else (0, 0)
     tickets = aggregate.watermark(conn) if folded else aggregate.stored(conn)
     return f"{tickets}:{ledger}:{cards[0]}:{cards[1]}"
@@ -135,9 +128,9 @@ def behind(conn: Connection, figures: Cached) -> Behind:
     tickets = 0
     if int(now_tickets) > int(folded):
         tickets = (
-            int(now_tickets) - int(folded)
-            if dialect(conn) == POSTGRESQL
-            else conn.execute("SELECT count(*) FROM tickets WHERE rowid > ?", (int(folded),)).fetchone()[0]
+            conn.execute("SELECT count(*) FROM tickets WHERE rowid > ?", (int(folded),)).fetchone()[0]
+            if rowid_order(conn)
+            else int(now_tickets) - int(folded)
         )
     return Behind(tickets=tickets, other=now_rest != rest)
 

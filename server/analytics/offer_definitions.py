@@ -10,11 +10,11 @@ from datetime import datetime, timezone
 
 import msgspec
 
-from server.storage.connection import POSTGRESQL, Connection, dialect, joined_or_own_transaction
+from server.storage.connection import Connection, joined_or_own_transaction
+from server.storage.sql import create_tables
 from server.storage.ddl import postgres_schema
 from ..errors import ServerError
 from . import campaigns
-from .aggregate import create_pg
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS nbo_offer_types (
@@ -78,10 +78,7 @@ class Choice:
 
 def ensure_schema(conn: Connection) -> None:
     campaigns.ensure_schema(conn)
-    if dialect(conn) == POSTGRESQL:
-        create_pg(conn, "nbo_choices", SCHEMA_PG)
-    else:
-        conn.executescript(SCHEMA)
+    create_tables(conn, "nbo_choices", SCHEMA, SCHEMA_PG)
 
 
 def _check(t: OfferType) -> None:

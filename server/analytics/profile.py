@@ -383,13 +383,9 @@ def small(conn, start: date, end: date) -> bool:
 
 
 def ensure_snapshot(conn) -> None:
-    from server.storage.connection import POSTGRESQL, dialect
-    from .aggregate import create_pg
+    from server.storage.sql import create_tables
 
-    if dialect(conn) == POSTGRESQL:
-        create_pg(conn, "profile_ranks", SNAPSHOT_SCHEMA)
-    else:
-        conn.executescript(SNAPSHOT_SCHEMA)
+    create_tables(conn, "profile_ranks", SNAPSHOT_SCHEMA, SNAPSHOT_SCHEMA)
 
 
 def save_snapshot(conn, day: date, found: dict[str, Profile], mixes: dict[str, StoreMix]) -> None:

@@ -12,10 +12,10 @@ from sync.codec import decode_ticket
 from sync.errors import SyncError
 from sync.topics import terminal_of_up_topic
 
-from server.storage.connection import POSTGRESQL, Connection, dialect, open_connection
+from server.storage.connection import Connection, open_connection
+from server.storage.sql import create_tables
 from ..errors import ServerError
 from server.ingest.store_api import open_store
-from .aggregate import create_pg
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS dead_letter_replays (
@@ -28,10 +28,7 @@ CREATE TABLE IF NOT EXISTS dead_letter_replays (
 
 
 def ensure_schema(conn: Connection) -> None:
-    if dialect(conn) == POSTGRESQL:
-        create_pg(conn, "dead_letter_replays", SCHEMA)
-        return
-    conn.executescript(SCHEMA)
+    create_tables(conn, "dead_letter_replays", SCHEMA, SCHEMA)
 
 
 def replay(db_path: str | Path, dead_letter_id: int, now: str) -> dict:

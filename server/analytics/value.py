@@ -11,8 +11,8 @@ from datetime import date
 
 from programme.points import default_rules
 
-from server.storage.connection import POSTGRESQL, Connection, dialect, has_table
-from server.storage.desk_db import by_bytes
+from server.storage.connection import Connection, has_table
+from server.storage.sql import by_bytes, unindexed
 from .aggregate import ensure_schema
 
 
@@ -64,7 +64,8 @@ def customer_values(
     point_cents = point_value_cents() if point_cents is None else point_cents
     owners = card_owners(conn)
     period = (start.isoformat(), end.isoformat())
-    in_period = "day >= ? AND day <= ?" if dialect(conn) == POSTGRESQL else "+day >= ? AND +day <= ?"
+    day = unindexed(conn, "day")
+    in_period = f"{day} >= ? AND {day} <= ?"
     values: dict[str, CustomerValue] = {}
     for card, spend, margin, tickets, visits, last_day, earned, redeemed in conn.execute(
         "SELECT card, sum(spend_cents), sum(margin_cents), sum(tickets), count(DISTINCT day), max(day), "

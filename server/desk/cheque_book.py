@@ -23,7 +23,8 @@ from programme.money import format_cents
 from programme.redemption import CHEQUE_VALIDITY, cheque_serial, cheques_issued, cheques_of_entry, read_cheque_serial
 from programme.ticket import Ticket
 
-from server.storage.connection import POSTGRESQL, dialect, has_table
+from server.storage.connection import has_table
+from server.storage.sql import lock_key
 from server.storage.tables import ensure_schema, iso
 
 HOLD = timedelta(minutes=2)  # a cheque a till asked about is kept for it this long (the cashier is paying)
@@ -113,15 +114,9 @@ def _cheque(row) -> Cheque:
     )
 
 
-def _schema(conn) -> str:
-    from server.storage.ddl import postgres_schema
-
-    return postgres_schema(SCHEMA) if dialect(conn) == POSTGRESQL else SCHEMA
-
-
 def ensure(conn) -> None:
     """The cheque tables, created when missing (inside the caller's transaction if one is open)."""
-    ensure_schema(conn, _schema(conn), SCHEMA_LOCK)
+    ensure_schema(conn, SCHEMA, SCHEMA_LOCK)
 
 
 def find(conn, serial: str) -> Cheque | None:
@@ -322,8 +317,7 @@ def check_for_till(conn, terminal: str, serial: str, card: str, now: datetime) -
     conn.execute("BEGIN IMMEDIATE")
     try:
         ensure(conn)
-        if dialect(conn) == POSTGRESQL:
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (f"cheque:{serial}",))
+        lock_key(conn, f"cheque:{serial}")
         cheque = find(conn, serial)
         message = refusal(cheque, serial, card, terminal, now)
         if message is None:

@@ -35,13 +35,6 @@ CREATE INDEX IF NOT EXISTS overdrafts_card ON overdrafts (card);
 SCHEMA_LOCK = "loyalty-overdrafts-schema"
 
 
-def _schema(conn) -> str:
-    from server.storage.connection import POSTGRESQL, dialect
-    from server.storage.ddl import postgres_schema
-
-    return postgres_schema(SCHEMA) if dialect(conn) == POSTGRESQL else SCHEMA
-
-
 def record_overdrafts(conn, tickets, now: str) -> int:
     """Consume the reservations the stored `tickets` used, then flag every card they took points from that is
     now below zero. Runs in the caller's (ingest) transaction; returns how many cards were flagged."""
@@ -71,7 +64,7 @@ def record_overdrafts(conn, tickets, now: str) -> int:
             del negative[card]
     if not negative:
         return 0
-    ensure_schema(conn, _schema(conn), SCHEMA_LOCK)
+    ensure_schema(conn, SCHEMA, SCHEMA_LOCK)
     for card, balance in sorted(negative.items()):
         since = (latest[card] - OVERDRAFT_LOOKBACK).isoformat()
         spent = [

@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from server.storage.connection import POSTGRESQL, dialect, has_table
+from server.storage.connection import has_table
+from server.storage.sql import lock_key
 from server.storage import tables
 from server.storage.tables import iso
 
@@ -78,8 +79,7 @@ def reserve(conn, terminal: str, card: str, points: int, after_seq: int, reserva
     conn.execute("BEGIN IMMEDIATE")  # SQLite: one writer at a time from here; PostgreSQL: BEGIN
     try:
         ensure_schema(conn)
-        if dialect(conn) == POSTGRESQL:
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (f"reserve:{card}",))
+        lock_key(conn, f"reserve:{card}")
         stamp = iso(now)
         again = conn.execute(
             "SELECT terminal, card, points, expires_at FROM reservations WHERE id = ?", (reservation_id,)

@@ -5,8 +5,8 @@ postgresql:// URL. A PgConnection takes the same calls (execute, executemany, ex
 `with conn:`, BEGIN / COMMIT / ROLLBACK, rows read by index or by name, dict(row)) and translates
 the few SQLite spellings the code uses: `?` placeholders, INSERT OR IGNORE, BEGIN IMMEDIATE.
 
-SQL that differs beyond that asks `dialect(conn)` ("sqlite" or "postgresql") and says each
-spelling; `lastrowid` has no PostgreSQL equivalent: write `INSERT ... RETURNING id` (SQLite 3.35+
+SQL that differs beyond that is said once, in server/storage/sql.py (the only place besides this room and
+the ticket stores that asks `dialect(conn)`, "sqlite" or "postgresql"); `lastrowid` has no PostgreSQL equivalent: write `INSERT ... RETURNING id` (SQLite 3.35+
 has it too) and read the row.
 """
 

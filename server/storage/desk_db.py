@@ -3,7 +3,7 @@
 The ticket store (server.ingest.store on SQLite, server.ingest.store_pg on PostgreSQL) writes tickets, lines and the
 ledger; the desk has its own tables (server.storage.desk_schema) and appends ledger entries to the same table.
 `open_db(target)` takes a SQLite file path or a postgresql:// URL; the connection has sqlite3's API on
-both (server/storage/connection.py), and SQL that must differ asks `dialect(conn)`.
+both (server/storage/connection.py), and SQL that must differ is said in server/storage/sql.py.
 """
 
 from __future__ import annotations
@@ -64,16 +64,6 @@ def _iso_utc_text():
 
 def is_pg(conn) -> bool:
     return dialect(conn) == POSTGRESQL
-
-
-def by_bytes(conn, expression: str) -> str:
-    """`expression` sorted as SQLite sorts text (byte order), whatever the PostgreSQL database's collation."""
-    return f'{expression} COLLATE "C"' if is_pg(conn) else expression
-
-
-def joined(conn, expression: str, separator: str) -> str:
-    """The aggregate joining a group's values: group_concat on SQLite, string_agg on PostgreSQL."""
-    return f"string_agg({expression}, '{separator}')" if is_pg(conn) else f"group_concat({expression}, '{separator}')"
 
 
 @contextmanager
