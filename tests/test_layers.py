@@ -79,3 +79,10 @@ def test_only_the_database_and_store_rooms_ask_which_engine_they_run_on():
     (server/storage/sql.py); a feature module says what it wants, not how each engine spells it."""
     asking = _calls_outside(r"\b(dialect|is_pg)\(", ENGINE_ROOMS)
     assert asking == [], "ask server/storage (sql.py) instead of the engine's name:\n" + "\n".join(asking)
+
+
+def test_transactions_are_opened_by_the_one_helper_of_each_database():
+    """server.storage.connection.transaction on the server, sync.till_db.transaction at the till: nobody
+    writes BEGIN by hand (and forgets the ROLLBACK, or the lock PostgreSQL needs)."""
+    by_hand = _calls_outside(r"""execute\(\s*f?["'](BEGIN|COMMIT|ROLLBACK)""", ("server/storage/", "sync/till_db.py"))
+    assert by_hand == [], "open the transaction with transaction(conn) instead:\n" + "\n".join(by_hand)

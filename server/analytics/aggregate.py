@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from server.storage.connection import Connection, joined_or_own_transaction
-from server.storage.sql import begin_snapshot, insert_rows, rowid_order
+from server.storage.connection import Connection, joined_or_own_transaction, transaction
+from server.storage.sql import insert_rows, rowid_order
 from .margins import margin_cents
 
 SCHEMA = """
@@ -147,14 +147,8 @@ def pending(conn: Connection, limit: int | None = None) -> int:
 def snapshot(conn: Connection) -> Iterator[None]:
     """Several reads that see one state of the aggregates while another connection folds (the web app's
     refresher, the job): a read transaction, in WAL mode it blocks no one."""
-    if conn.in_transaction:
+    with transaction(conn, immediate=False, snapshot=True, join=True):
         yield
-        return
-    begin_snapshot(conn)
-    try:
-        yield
-    finally:
-        conn.execute("COMMIT")
 
 
 def refresh(conn: Connection, progress: Callable[[int], None] | None = None) -> dict:
@@ -162,8 +156,7 @@ def refresh(conn: Connection, progress: Callable[[int], None] | None = None) -> 
     ensure_schema(conn)
     if not rowid_order(conn):
         return _refresh_pg(conn, progress)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         start = watermark(conn)
         folded = 0
         while True:
@@ -182,18 +175,12 @@ def refresh(conn: Connection, progress: Callable[[int], None] | None = None) -> 
             "last_rowid = excluded.last_rowid",
             (start,),
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return {"tickets": folded, "last_rowid": start}
 
 
 def _refresh_pg(conn, progress: Callable[[int], None] | None) -> dict:
     """The fold on PostgreSQL: take the noted tickets in batches, one fold at a time (an advisory lock)."""
-    conn.execute("BEGIN")
-    try:
-        conn.execute("SELECT pg_advisory_xact_lock(?)", (FOLD_LOCK_PG,))
+    with transaction(conn, lock=FOLD_LOCK_PG):
         total = watermark(conn)
         folded = 0
         while True:
@@ -226,10 +213,6 @@ def _refresh_pg(conn, progress: Callable[[int], None] | None) -> dict:
             "last_rowid = excluded.last_rowid",
             (total,),
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return {"tickets": folded, "last_rowid": total}
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from server.storage.connection import has_table, is_postgres
+from server.storage.connection import has_table, is_postgres, transaction
 from server.storage.sql import create_tables, lock_table, plain_rows, rowid_order
 from ..errors import ServerError
 
@@ -371,13 +371,8 @@ def _claimed_tickets(conn, batch: Batch) -> int:
 def _writing(conn):
     """A transaction of this job's own that takes the write lock at once (SQLite's BEGIN IMMEDIATE: a read
     that turns into a write while ingest writes would fail with `database is locked` instead of waiting)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 def _claim(conn) -> Batch | None:

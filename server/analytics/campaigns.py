@@ -21,7 +21,7 @@ from sync.events import log_event
 from sync.retained import publish_signed
 from sync.signed import Signer
 
-from server.storage.connection import Connection, has_column, joined_or_own_transaction
+from server.storage.connection import Connection, has_column, joined_or_own_transaction, transaction
 from server.storage.ddl import postgres_schema
 from server.storage.sql import by_bytes, create_tables
 from ..errors import ServerError
@@ -122,18 +122,13 @@ def create(conn: Connection, campaign: Campaign, now: str | None = None) -> int:
     keys = sorted(m.key for m in found)
     random.Random(campaign.seed).shuffle(keys)
     controls = set(keys[: round(len(keys) * campaign.control_per_mille / 1000)])
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         campaign_id = record(
             conn,
             campaign,
             [(m.key, card, "control" if m.key in controls else "target") for m in found for card in m.cards],
             now,
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return campaign_id
 
 

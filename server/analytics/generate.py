@@ -30,7 +30,7 @@ from programme.ledger import ticket_cause
 from programme.ticket import GENESIS_HASH, Line, PointsEntry, Tender, Ticket
 
 from ..errors import ServerError
-from server.storage.connection import Connection
+from server.storage.connection import Connection, transaction
 
 TILLS_PER_STORE = 6
 BATCH = 20_000
@@ -502,8 +502,7 @@ class _Batch:
                 continue
             tickets, lines, ledger, received = rows
             try:
-                conn.execute("BEGIN")
-                try:
+                with transaction(conn, immediate=False):
                     conn.executemany(
                         "INSERT INTO tickets (id, terminal, seq, store, cashier, closed_at, card, total_cents, "
                         "points_earned, points_redeemed, rules_version, hash, prev_hash, received_at, payload) "
@@ -517,10 +516,6 @@ class _Batch:
                         ledger,
                     )
                     conn.executemany("INSERT INTO received (terminal, seq, status) VALUES (?, ?, 'stored')", received)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
             except Exception as exc:  # noqa: BLE001 - handed to the generating thread, which raises it
                 self.failure = exc
 

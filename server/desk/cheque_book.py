@@ -23,7 +23,7 @@ from programme.money import format_cents
 from programme.redemption import CHEQUE_VALIDITY, cheque_serial, cheques_issued, cheques_of_entry, read_cheque_serial
 from programme.ticket import Ticket
 
-from server.storage.connection import has_table
+from server.storage.connection import has_table, transaction
 from server.storage.sql import lock_key
 from server.storage.tables import ensure_schema, iso
 
@@ -314,8 +314,7 @@ def check_for_till(conn, terminal: str, serial: str, card: str, now: datetime) -
     """May `terminal` take this cheque on a ticket of `card`? The cheque, held for it for HOLD; else
     ChequeRefused with the cashier's message. Commits its own transaction."""
     serial = serial.strip()
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         ensure(conn)
         lock_key(conn, f"cheque:{serial}")
         cheque = find(conn, serial)
@@ -324,11 +323,6 @@ def check_for_till(conn, terminal: str, serial: str, card: str, now: datetime) -
             conn.execute(
                 "UPDATE cheques SET held_by = ?, held_until = ? WHERE serial = ?", (terminal, iso(now + HOLD), serial)
             )
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
     if message is not None:
         raise ChequeRefused(message)
     return cheque

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from server.storage.connection import has_table
+from server.storage.connection import has_table, transaction
 from server.storage.sql import lock_key
 from server.storage import tables
 from server.storage.tables import iso
@@ -76,8 +76,7 @@ def reserve(conn, terminal: str, card: str, points: int, after_seq: int, reserva
     """Hold `points` of `card` for `terminal` if head office's balance less other reservations covers them.
 
     Commits its own transaction (call it outside any other)."""
-    conn.execute("BEGIN IMMEDIATE")  # SQLite: one writer at a time from here; PostgreSQL: BEGIN
-    try:
+    with transaction(conn):
         ensure_schema(conn)
         lock_key(conn, f"reserve:{card}")
         stamp = iso(now)
@@ -85,7 +84,6 @@ def reserve(conn, terminal: str, card: str, points: int, after_seq: int, reserva
             "SELECT terminal, card, points, expires_at FROM reservations WHERE id = ?", (reservation_id,)
         ).fetchone()
         if again is not None:  # the same request delivered twice (QoS 1): the same answer, nothing held twice
-            conn.execute("ROLLBACK")
             if (again[0], again[1], again[2]) != (terminal, card, points):
                 return Outcome(False, points, 0, message=f"request {reservation_id} was already used: ask again")
             return Outcome(True, points, 0, id=reservation_id, expires_at=datetime.fromisoformat(again[3]))
@@ -100,8 +98,7 @@ def reserve(conn, terminal: str, card: str, points: int, after_seq: int, reserva
             (card, card, stamp, card, stamp, terminal),
         ).fetchone()
         available = max((balance or 0) - held, 0)
-        if points > available:
-            conn.execute("ROLLBACK")
+        if points > available:  # refused: nothing written (the block's end commits nothing)
             return Outcome(False, points, available, message=refusal(points, available, held_elsewhere))
         expires = now + RESERVATION_TTL
         conn.execute(
@@ -109,11 +106,6 @@ def reserve(conn, terminal: str, card: str, points: int, after_seq: int, reserva
             "VALUES (?, ?, ?, ?, ?, ?, ?, 'held')",
             (reservation_id, card, terminal, points, after_seq, stamp, iso(expires)),
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
     return Outcome(True, points, available - points, id=reservation_id, expires_at=expires)
 
 

@@ -8,19 +8,16 @@ both (server/storage/connection.py), and SQL that must differ is said in server/
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from functools import cache
 from pathlib import Path
 
 from server.storage.connection import (
-    POSTGRESQL,
     connect_postgres,
-    dialect,
     is_postgres,
     open_connection,
 )
+from server.storage.connection import transaction as storage_transaction
 
 DESK_WRITE_LOCK = 0x10CA1A  # advisory lock id: the desk's actions write one at a time
 
@@ -62,23 +59,8 @@ def _iso_utc_text():
     return IsoUtcText
 
 
-def is_pg(conn) -> bool:
-    return dialect(conn) == POSTGRESQL
-
-
-@contextmanager
-def transaction(conn) -> Iterator:
-    """All or nothing: a refused action leaves nothing half-written (on PostgreSQL too: after an error
-    every statement fails until ROLLBACK, which this always sends).
-
-    One desk action at a time, as SQLite's BEGIN IMMEDIATE gives: on PostgreSQL a transaction lock, so what
-    an action checks first (the card is free, the balance is enough) still holds when it writes."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        if is_pg(conn):
-            conn.execute("SELECT pg_advisory_xact_lock(?)", (DESK_WRITE_LOCK,))
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+def transaction(conn):
+    """A desk action, all or nothing (server.storage.connection.transaction), and one at a time, as SQLite's
+    BEGIN IMMEDIATE gives: on PostgreSQL a transaction lock, so what an action checks first (the card is free,
+    the balance is enough) still holds when it writes."""
+    return storage_transaction(conn, lock=DESK_WRITE_LOCK)

@@ -167,12 +167,6 @@ def lock_table(conn, table: str) -> None:
         conn.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
 
 
-def begin_snapshot(conn) -> None:
-    """Open a read transaction whose statements all see one state of the database (PostgreSQL's default,
-    read committed, gives each statement its own: repeatable read there)."""
-    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ" if _pg(conn) else "BEGIN")
-
-
 # --- a feature's own tables, made when missing ----------------------------------------------------------------
 
 

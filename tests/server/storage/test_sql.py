@@ -92,15 +92,6 @@ def test_locks_are_taken_inside_a_transaction_on_both_engines(conn):
     assert conn.execute("SELECT count(*) FROM times").fetchone()[0] == 4
 
 
-def test_a_snapshot_sees_one_state(conn):
-    sql.begin_snapshot(conn)
-    try:
-        assert conn.in_transaction
-        assert conn.execute("SELECT count(*) FROM times").fetchone()[0] == 3
-    finally:
-        conn.execute("COMMIT")
-
-
 def test_a_features_tables_are_made_once_on_either_engine(conn):
     script = "CREATE TABLE IF NOT EXISTS feature (id INTEGER PRIMARY KEY, note TEXT);"
     sql.create_tables(conn, "feature", script)
