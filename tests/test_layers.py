@@ -86,3 +86,17 @@ def test_transactions_are_opened_by_the_one_helper_of_each_database():
     writes BEGIN by hand (and forgets the ROLLBACK, or the lock PostgreSQL needs)."""
     by_hand = _calls_outside(r"""execute\(\s*f?["'](BEGIN|COMMIT|ROLLBACK)""", ("server/storage/", "sync/till_db.py"))
     assert by_hand == [], "open the transaction with transaction(conn) instead:\n" + "\n".join(by_hand)
+
+
+# Made at run time on purpose: a month's partition when a batch first touches it; the generator's own
+# demo data; the closures imported from tills' archives (SQLite only, not in the migrations yet).
+TABLES_MADE_AT_RUN_TIME = ("server/ingest/store_pg.py", "server/analytics/generate.py", "server/closures/verify.py")
+
+
+def test_the_servers_tables_are_made_by_the_numbered_migrations():
+    """A feature reads and writes its tables; server/storage/migrations.py makes them when a database is opened."""
+    made_here = _calls_outside(
+        r"CREATE (TABLE|INDEX|UNIQUE INDEX|TRIGGER)", ("server/storage/",) + TABLES_MADE_AT_RUN_TIME
+    )
+    made_here = [line for line in made_here if line.startswith("server/")]
+    assert made_here == [], "make the table in a migration (server/storage/migrations.py):\n" + "\n".join(made_here)

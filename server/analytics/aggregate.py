@@ -14,105 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from server.storage.connection import Connection, joined_or_own_transaction, transaction
+from server.storage.connection import Connection, transaction
 from server.storage.sql import insert_rows, rowid_order
 from .margins import margin_cents
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS card_day (
-    card TEXT NOT NULL,
-    day TEXT NOT NULL,
-    store TEXT NOT NULL,
-    spend_cents INTEGER NOT NULL,
-    margin_cents INTEGER NOT NULL,
-    tickets INTEGER NOT NULL,
-    points INTEGER NOT NULL,
-    points_redeemed INTEGER NOT NULL,
-    PRIMARY KEY (card, day, store)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS card_day_day ON card_day (day);
-CREATE TABLE IF NOT EXISTS store_day (
-    store TEXT NOT NULL,
-    day TEXT NOT NULL,
-    spend_cents INTEGER NOT NULL,
-    tickets INTEGER NOT NULL,
-    identified_cents INTEGER NOT NULL,
-    identified_tickets INTEGER NOT NULL,
-    PRIMARY KEY (store, day)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS card_category (
-    card TEXT NOT NULL,
-    category TEXT NOT NULL,
-    spend_cents INTEGER NOT NULL,
-    PRIMARY KEY (card, category)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS aggregate_state (
-    name TEXT PRIMARY KEY,
-    last_rowid INTEGER NOT NULL
-);
-"""
-SCHEMA_PG = (
-    SCHEMA.replace(") WITHOUT ROWID;", ");")
-    + """
-CREATE TABLE IF NOT EXISTS aggregate_pending (
-    n BIGSERIAL PRIMARY KEY,
-    id TEXT NOT NULL,
-    card TEXT,
-    day TEXT NOT NULL,
-    store TEXT NOT NULL,
-    total_cents INTEGER NOT NULL,
-    points_earned INTEGER NOT NULL,
-    points_redeemed INTEGER NOT NULL
-);
-CREATE OR REPLACE FUNCTION aggregate_note_tickets() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO aggregate_pending (id, card, day, store, total_cents, points_earned, points_redeemed)
-    SELECT id, card, to_char(closed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), store, total_cents, points_earned,
-           points_redeemed FROM stored;
-    RETURN NULL;
-END $$;
-"""
-)
-# the trigger, and the tickets stored before it existed, in one go (ingest waits meanwhile)
-TRIGGER_PG = """
-LOCK TABLE tickets IN SHARE ROW EXCLUSIVE MODE;
-INSERT INTO aggregate_pending (id, card, day, store, total_cents, points_earned, points_redeemed)
-SELECT id, card, to_char(closed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), store, total_cents, points_earned,
-       points_redeemed FROM tickets ORDER BY closed_at, id;
-CREATE TRIGGER tickets_aggregate_pending AFTER INSERT ON tickets REFERENCING NEW TABLE AS stored
-    FOR EACH STATEMENT EXECUTE FUNCTION aggregate_note_tickets();
-"""
-SCHEMA_LOCK_PG = 0x10CA1A  # advisory lock ids: the aggregates' schema, and one fold at a time
-FOLD_LOCK_PG = 0x10CA1B
+FOLD_LOCK_PG = 0x10CA1B  # advisory lock id (PostgreSQL): one fold at a time
 BATCH = 50_000  # tickets folded per step (one transaction for the whole run)
-
-
-def _ensure_schema_pg(conn) -> None:
-    if getattr(conn, "aggregates_ready", False):
-        return
-    ready = "SELECT 1 FROM pg_trigger WHERE tgname = 'tickets_aggregate_pending' AND tgrelid = 'tickets'::regclass"
-    if conn.execute(ready).fetchone() is None:
-        with joined_or_own_transaction(conn):
-            conn.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK_PG,))
-            if conn.execute(ready).fetchone() is None:  # not made by another process while this one waited
-                conn.executescript(SCHEMA_PG)
-                conn.executescript(TRIGGER_PG)
-    conn.aggregates_ready = True
-
-
-def ensure_schema(conn: Connection) -> None:
-    if not rowid_order(conn):  # PostgreSQL: the pending table and its trigger
-        _ensure_schema_pg(conn)
-        return
-    # executescript would commit the caller's transaction (a snapshot): only run it when a table is missing
-    if (
-        conn.execute(
-            "SELECT count(*) FROM sqlite_master WHERE name IN "
-            "('card_day', 'card_day_day', 'store_day', 'card_category', 'aggregate_state')"
-        ).fetchone()[0]
-        < 5
-    ):
-        conn.executescript(SCHEMA)
 
 
 def watermark(conn: Connection) -> int:
@@ -129,7 +36,6 @@ def stored(conn) -> int:
 
 def pending(conn: Connection, limit: int | None = None) -> int:
     """Tickets stored but not yet folded into the aggregates (counting no further than `limit` when given)."""
-    ensure_schema(conn)
     if not rowid_order(conn):
         if limit is not None:
             return conn.execute(
@@ -153,7 +59,6 @@ def snapshot(conn: Connection) -> Iterator[None]:
 
 def refresh(conn: Connection, progress: Callable[[int], None] | None = None) -> dict:
     """Fold new tickets into the aggregates; returns {"tickets": folded, "last_rowid": watermark}."""
-    ensure_schema(conn)
     if not rowid_order(conn):
         return _refresh_pg(conn, progress)
     with transaction(conn):

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from server.storage.connection import has_table, is_postgres, transaction
-from server.storage.sql import create_tables, lock_table, plain_rows, rowid_order
+from server.storage.connection import is_postgres, transaction
+from server.storage.sql import lock_table, plain_rows, rowid_order
 from ..errors import ServerError
 
 BATCH = 50_000  # tickets per batch (and their lines)
@@ -36,63 +36,6 @@ TABLES = ("tickets", "lines", "ledger")
 MANIFEST = "_archive.json"
 LOCK_FILE = ".export.lock"
 FORMAT = 1
-ARCHIVE_LOCK_PG = 0x10CA1C  # advisory lock id: the archive's schema and trigger
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS archive_target (
-    id TEXT PRIMARY KEY,
-    path TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS archive_batches (
-    batch INTEGER PRIMARY KEY,
-    first_ticket INTEGER NOT NULL,
-    last_ticket INTEGER NOT NULL,
-    first_ledger INTEGER NOT NULL,
-    last_ledger INTEGER NOT NULL,
-    claimed_at TEXT NOT NULL,
-    done_at TEXT,
-    tickets INTEGER,
-    lines INTEGER,
-    ledger INTEGER
-);
-"""
-SCHEMA_PG = (
-    SCHEMA.replace("INTEGER", "BIGINT")
-    + """
-CREATE TABLE IF NOT EXISTS archive_pending_tickets (
-    n BIGSERIAL PRIMARY KEY,
-    id TEXT NOT NULL,
-    closed_at TIMESTAMPTZ NOT NULL,
-    batch BIGINT
-);
-CREATE INDEX IF NOT EXISTS archive_pending_tickets_batch ON archive_pending_tickets (batch);
-CREATE TABLE IF NOT EXISTS archive_pending_ledger (
-    n BIGSERIAL PRIMARY KEY,
-    id BIGINT NOT NULL,
-    batch BIGINT
-);
-CREATE INDEX IF NOT EXISTS archive_pending_ledger_batch ON archive_pending_ledger (batch);
-CREATE OR REPLACE FUNCTION archive_note_tickets() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO archive_pending_tickets (id, closed_at) SELECT id, closed_at FROM stored;
-    RETURN NULL;
-END $$;
-CREATE OR REPLACE FUNCTION archive_note_ledger() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO archive_pending_ledger (id) SELECT id FROM stored;
-    RETURN NULL;
-END $$;
-LOCK TABLE tickets IN SHARE ROW EXCLUSIVE MODE;
-LOCK TABLE ledger IN SHARE ROW EXCLUSIVE MODE;
-INSERT INTO archive_pending_tickets (id, closed_at) SELECT id, closed_at FROM tickets ORDER BY closed_at, id;
-INSERT INTO archive_pending_ledger (id) SELECT id FROM ledger ORDER BY id;
-CREATE TRIGGER tickets_archive_pending AFTER INSERT ON tickets REFERENCING NEW TABLE AS stored
-    FOR EACH STATEMENT EXECUTE FUNCTION archive_note_tickets();
-CREATE TRIGGER ledger_archive_pending AFTER INSERT ON ledger REFERENCING NEW TABLE AS stored
-    FOR EACH STATEMENT EXECUTE FUNCTION archive_note_ledger();
-"""
-)
 
 
 class ArchiveError(ServerError):
@@ -188,14 +131,8 @@ class Batch:
     last_ledger: int = 0
 
 
-def ensure_schema(conn) -> None:
-    if not has_table(conn, "archive_batches"):  # SQLite's executescript would commit the caller's transaction
-        create_tables(conn, "archive_batches", SCHEMA, SCHEMA_PG)
-
-
 def pending(conn) -> int:
     """Tickets stored that no batch holds yet (an unfinished batch's tickets are not counted)."""
-    ensure_schema(conn)
     if rowid_order(conn):
         last = conn.execute("SELECT coalesce(max(last_ticket), 0) FROM archive_batches").fetchone()[0]
         return conn.execute("SELECT count(*) FROM tickets WHERE rowid > ?", (last,)).fetchone()[0]
@@ -205,7 +142,6 @@ def pending(conn) -> int:
 def archived(conn) -> int:
     """The archive's watermark, in the aggregates' terms (aggregate.watermark): on SQLite the last ticket rowid
     of the batches done, on PostgreSQL the tickets they hold."""
-    ensure_schema(conn)
     counted = "max(last_ticket)" if rowid_order(conn) else "sum(tickets)"
     return conn.execute(f"SELECT coalesce({counted}, 0) FROM archive_batches WHERE done_at IS NOT NULL").fetchone()[0]
 
@@ -213,8 +149,6 @@ def archived(conn) -> int:
 def archive_of(conn) -> Path | None:
     """The archive this database feeds when it has one on this machine (`archive_target` names it and its
     `_archive.json` is there); None otherwise."""
-    if not has_table(conn, "archive_target"):
-        return None
     row = conn.execute("SELECT path FROM archive_target").fetchone()
     if row is None or not (Path(row[0]) / MANIFEST).exists():
         return None
@@ -226,7 +160,6 @@ def export(conn, archive: str | Path, progress: Callable[[int, int], None] | Non
 
     `progress(done, total)` is called with tickets written so far and the tickets to write in this run."""
     archive = Path(archive)
-    ensure_schema(conn)
     target = conn.execute("SELECT id, path FROM archive_target").fetchone()
     if target is not None and not archive.exists():  # refused before making anything there
         raise ArchiveError(_not_that_archive(target, archive))

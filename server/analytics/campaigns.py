@@ -21,42 +21,14 @@ from sync.events import log_event
 from sync.retained import publish_signed
 from sync.signed import Signer
 
-from server.storage.connection import Connection, has_column, joined_or_own_transaction, transaction
-from server.storage.ddl import postgres_schema
-from server.storage.sql import by_bytes, create_tables
+from server.storage.connection import Connection, joined_or_own_transaction, transaction
+from server.storage.sql import by_bytes
 from ..errors import ServerError
-from .aggregate import ensure_schema as ensure_aggregates
 from .segments import SegmentSpec, members
 from .stats import welch_interval
 
 log = logging.getLogger("loyalty.campaigns")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS campaigns (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL,
-    segment TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    points INTEGER NOT NULL DEFAULT 0,
-    cheque_cents INTEGER NOT NULL DEFAULT 0,
-    starts TEXT NOT NULL,
-    ends TEXT NOT NULL,
-    stores TEXT NOT NULL DEFAULT '',
-    control_per_mille INTEGER NOT NULL,
-    seed INTEGER NOT NULL,
-    created_at TEXT NOT NULL,
-    pushed_at TEXT,
-    stopped_at TEXT
-);
-CREATE TABLE IF NOT EXISTS campaign_members (
-    campaign_id INTEGER NOT NULL REFERENCES campaigns (id),
-    customer TEXT NOT NULL,
-    card TEXT NOT NULL,
-    grp TEXT NOT NULL CHECK (grp IN ('target', 'control')),
-    PRIMARY KEY (campaign_id, card)
-) WITHOUT ROWID;
-"""
-SCHEMA_PG = postgres_schema(SCHEMA)
 KINDS = ("bonus_points", "cheque")
 # The most one offer may give a customer (docs/desk.md, "Roles"): past it, a gift is a desk adjustment, reasoned
 # and audited. 10,000 points are 100.00 EUR of cheques with the usual 500 points per 5.00 EUR cheque.
@@ -76,14 +48,6 @@ class Campaign(msgspec.Struct, kw_only=True):
     stores: list[str] = []  # empty: every store
     control_per_mille: int = 100
     seed: int = 0
-
-
-def ensure_schema(conn: Connection) -> None:
-    create_tables(conn, "campaign_members", SCHEMA, SCHEMA_PG)
-    if not has_column(conn, "campaigns", "stopped_at"):  # made before campaigns could be stopped
-        with joined_or_own_transaction(conn):
-            if not has_column(conn, "campaigns", "stopped_at"):
-                conn.execute("ALTER TABLE campaigns ADD COLUMN stopped_at TEXT")
 
 
 def _check(c: Campaign) -> None:
@@ -115,7 +79,6 @@ def _check(c: Campaign) -> None:
 def create(conn: Connection, campaign: Campaign, now: str | None = None) -> int:
     """Record the campaign and draw its groups; returns its id."""
     _check(campaign)
-    ensure_schema(conn)
     found = members(conn, campaign.segment)
     if not found:
         raise ServerError("the segment has no customers: widen it before creating a campaign")
@@ -163,7 +126,6 @@ def record(conn: Connection, campaign: Campaign, cards: list[tuple[str, str, str
 
 
 def list_campaigns(conn: Connection) -> list[dict]:
-    ensure_schema(conn)
     cur = conn.execute(
         "SELECT c.*, (SELECT count(DISTINCT customer) FROM campaign_members m WHERE m.campaign_id = c.id "
         "AND grp = 'target') AS targets, (SELECT count(DISTINCT customer) FROM campaign_members m "
@@ -201,7 +163,6 @@ def stop(conn: Connection, campaign_id: int, today: date, now: str | None = None
 def offers_payload(conn: Connection, today: date) -> bytes:
     """`{"schema": 1, "published_at", "offers": [{"campaign", "name", "kind", "points", "cheque_cents",
     "starts", "ends", "stores", "cards"}]}` for every campaign not over by `today` nor stopped (target cards only)."""
-    ensure_schema(conn)
     offers = []
     for row in conn.execute(
         "SELECT id, name, kind, points, cheque_cents, starts, ends, stores FROM campaigns "
@@ -267,7 +228,6 @@ def analyse(conn: Connection, campaign_id: int, inputs=None) -> dict:
     The spend and the offer entries come from the aggregates and the ledger, or from the archive when
     `inputs` (figures.campaign_inputs, by either engine) gives them."""
     c = get(conn, campaign_id)
-    ensure_aggregates(conn)
     groups: dict[str, dict[str, int]] = {"target": {}, "control": {}}
     card_group = {}
     for customer, card, grp in conn.execute(

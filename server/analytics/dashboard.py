@@ -15,40 +15,18 @@ and `behind()` instead, which never fold nor recompute, so it stays fast while t
 from __future__ import annotations
 
 import logging
-import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import msgspec
 
-from server.storage.connection import Connection, has_column, has_table
-from server.storage.sql import create_tables, rowid_order, table_fingerprint, utc_day
+from server.storage.connection import Connection, has_table
+from server.storage.sql import rowid_order, table_fingerprint, utc_day
 from . import aggregate, archive, points, rfm, value
 
 log = logging.getLogger("loyalty.dashboard")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS dashboard_cache (
-    start TEXT NOT NULL,
-    end TEXT NOT NULL,
-    version TEXT NOT NULL,
-    body BLOB NOT NULL,
-    computed_at TEXT,
-    PRIMARY KEY (start, end)
-) WITHOUT ROWID;
-"""
-# "end" is a reserved word on PostgreSQL: quoted there (and in every query, which SQLite reads the same)
-SCHEMA_PG = """
-CREATE TABLE IF NOT EXISTS dashboard_cache (
-    start TEXT NOT NULL,
-    "end" TEXT NOT NULL,
-    version TEXT NOT NULL,
-    body BYTEA NOT NULL,
-    computed_at TEXT,
-    PRIMARY KEY (start, "end")
-);
-"""
 TOP_CUSTOMERS = 20
 # A page computes figures that do not exist yet itself only when that takes about half a second here:
 # at most this many tickets to fold, card_day rows over the period and the one before, ledger entries.
@@ -78,20 +56,8 @@ class Behind:
         return self.tickets > 0 or self.other
 
 
-def ensure_schema(conn: Connection) -> None:
-    """The cache table; databases made before computed_at existed get the column (NULL for old rows)."""
-    create_tables(conn, "dashboard_cache", SCHEMA, SCHEMA_PG)
-    if not has_column(conn, "dashboard_cache", "computed_at"):
-        try:
-            conn.execute("ALTER TABLE dashboard_cache ADD COLUMN computed_at TEXT")
-        except sqlite3.OperationalError as exc:  # another connection added it first
-            if "duplicate column" not in str(exc):
-                raise
-
-
 def default_period(conn: Connection, today: date | None = None) -> tuple[date, date]:
     """The year up to the last day with sales (today when there is none): what the value page shows first."""
-    aggregate.ensure_schema(conn)
     last = conn.execute("SELECT max(day) FROM card_day").fetchone()[0]
     if last is None:  # nothing folded yet: the last ticket stored (the closed_at index), as the first fold will say
         last = conn.execute(f"SELECT {utc_day(conn, 'max(closed_at)')} FROM tickets").fetchone()[0]
@@ -112,7 +78,6 @@ def data_version(conn: Connection, folded: bool = True) -> str:
 
 def cached(conn: Connection, start: date, end: date) -> Cached | None:
     """The last figures computed for [start, end], however old; None when there are none. Never computes."""
-    ensure_schema(conn)
     row = conn.execute(
         'SELECT body, version, computed_at FROM dashboard_cache WHERE start = ? AND "end" = ?',
         (start.isoformat(), end.isoformat()),
@@ -247,7 +212,6 @@ def dashboard(conn: Connection, start: date, end: date) -> dict:
     they were computed (the job and the background refresher call this; pages call cached()). From the
     archive when the database feeds one, else from the aggregates."""
     aggregate.refresh(conn)
-    ensure_schema(conn)
     folder = archive.archive_of(conn)
     if folder is not None:
         version, body = _archived_figures(conn, folder, start, end)

@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 
 from server.ingest import till_status
 from server.storage.connection import Connection, has_table
-from .replay import ensure_schema as ensure_replays
 
 AMBER_AFTER = timedelta(hours=2)
 BACKLOG_AMBER_AFTER = timedelta(minutes=10)  # a till reports every 30 s: its backlog should drain within minutes
@@ -40,7 +39,6 @@ def till_health(conn: Connection, now: datetime) -> list[dict]:
         "SELECT terminal, from_seq, to_seq FROM gaps WHERE resolved_at IS NULL ORDER BY terminal, from_seq"
     ):
         gaps.setdefault(terminal, []).append((low, high))
-    ensure_replays(conn)
     dead = _per_terminal(
         conn,
         "SELECT terminal, count(*) FROM dead_letters d WHERE NOT EXISTS "
@@ -149,7 +147,6 @@ def _ago(delta: timedelta) -> str:
 
 def dead_letters(conn: Connection, limit: int = 200) -> list[dict]:
     """The latest dead letters, each with its replay (when, which ticket, outcome) if it was replayed."""
-    ensure_replays(conn)
     cur = conn.execute(
         "SELECT d.id, d.received_at, d.topic, d.terminal, d.seq, d.reason, length(d.payload), r.replayed_at, "
         "r.outcome FROM dead_letters d LEFT JOIN dead_letter_replays r ON r.dead_letter_id = d.id "

@@ -36,7 +36,6 @@ from .offer_definitions import (
     PRIOR_WEIGHT,
     RESPONSE,
     Choice,
-    ensure_schema,
     held_out,
     offer_types,
 )
@@ -111,7 +110,6 @@ def expected(t: dict, p: Profile, learnt: dict[tuple[int, str], tuple[int, float
 
 def _open_customers(conn, day: date) -> set[str]:
     """Customers with a chosen offer (or holdout) still open on `day`: not chosen again until it ends."""
-    ensure_schema(conn)
     return {
         c
         for (c,) in conn.execute(
@@ -195,7 +193,6 @@ def choose(
 def record(conn, day: date, choices: list[Choice], policy: str = "model", now: str | None = None) -> list[int]:
     """One campaign per offer type with its chosen customers (holdout as control), and the choices with their
     reasons, in one transaction; returns the campaign ids. Push them with campaigns.publish."""
-    ensure_schema(conn)
     types = {t["id"]: t for t in offer_types(conn)}
     by_type: dict[int, list[Choice]] = {}
     for c in choices:
@@ -278,7 +275,6 @@ def compare(conn, day: date, now: str | None = None) -> dict[str, list[int]]:
 
 def choices_of(conn, customer: str) -> list[dict]:
     """A customer's chosen offers, latest first (with the reason)."""
-    ensure_schema(conn)
     cur = conn.execute(
         "SELECT n.*, t.name AS offer FROM nbo_choices n JOIN nbo_offer_types t "
         "ON t.id = n.offer_type_id WHERE n.customer = ? ORDER BY n.day DESC",

@@ -11,40 +11,9 @@ from datetime import datetime, timezone
 import msgspec
 
 from server.storage.connection import Connection, joined_or_own_transaction
-from server.storage.sql import create_tables
-from server.storage.ddl import postgres_schema
 from ..errors import ServerError
 from . import campaigns
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS nbo_offer_types (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    kind TEXT NOT NULL CHECK (kind IN ('category_points', 'basket_cheque', 'winback')),
-    category TEXT NOT NULL DEFAULT '',
-    points INTEGER NOT NULL DEFAULT 0,
-    cheque_cents INTEGER NOT NULL DEFAULT 0,
-    days INTEGER NOT NULL,
-    holdout_per_mille INTEGER NOT NULL,
-    min_run_days INTEGER NOT NULL,
-    created_at TEXT NOT NULL,
-    stopped_at TEXT,
-    stopped_why TEXT
-);
-CREATE TABLE IF NOT EXISTS nbo_choices (
-    day TEXT NOT NULL,
-    customer TEXT NOT NULL,
-    offer_type_id INTEGER NOT NULL,
-    policy TEXT NOT NULL,
-    grp TEXT NOT NULL CHECK (grp IN ('target', 'holdout')),
-    cell TEXT NOT NULL,
-    expected_cents INTEGER NOT NULL,
-    reason TEXT NOT NULL,
-    campaign_id INTEGER NOT NULL,
-    PRIMARY KEY (day, customer)
-) WITHOUT ROWID;
-"""
-SCHEMA_PG = postgres_schema(SCHEMA)
 KINDS = ("category_points", "basket_cheque", "winback")
 POLICIES = ("model", "random", "segment")
 RESPONSE = 0.08  # extra visits an offer causes for an average customer (index 1), before learning
@@ -76,11 +45,6 @@ class Choice:
     reason: str
 
 
-def ensure_schema(conn: Connection) -> None:
-    campaigns.ensure_schema(conn)
-    create_tables(conn, "nbo_choices", SCHEMA, SCHEMA_PG)
-
-
 def _check(t: OfferType) -> None:
     if not t.name.strip():
         raise ServerError("an offer type needs a name: give it one")
@@ -103,7 +67,6 @@ def _check(t: OfferType) -> None:
 def define(conn: Connection, offer_type: OfferType, now: str | None = None) -> int:
     """Record an offer type head office offers; returns its id."""
     _check(offer_type)
-    ensure_schema(conn)
     now = now or datetime.now(timezone.utc).isoformat(timespec="seconds")
     with joined_or_own_transaction(conn):
         if conn.execute("SELECT 1 FROM nbo_offer_types WHERE name = ?", (offer_type.name.strip(),)).fetchone():
@@ -127,7 +90,6 @@ def define(conn: Connection, offer_type: OfferType, now: str | None = None) -> i
 
 
 def offer_types(conn: Connection, active_only: bool = False) -> list[dict]:
-    ensure_schema(conn)
     cur = conn.execute(
         "SELECT * FROM nbo_offer_types " + ("WHERE stopped_at IS NULL " if active_only else "") + "ORDER BY id"
     )

@@ -13,7 +13,6 @@ from programme.points import default_rules
 
 from server.storage.connection import Connection, has_table
 from server.storage.sql import by_bytes, unindexed
-from .aggregate import ensure_schema
 
 
 def point_value_cents() -> int:
@@ -60,7 +59,6 @@ def customer_values(
     Cards of one customer are then added up here. A customer's visits
     are the sum over their cards (two cards used the same day count twice: rare, and documented).
     `with_stores` also fills `stores` (spend per store), which segments need and dashboards do not."""
-    ensure_schema(conn)
     point_cents = point_value_cents() if point_cents is None else point_cents
     owners = card_owners(conn)
     period = (start.isoformat(), end.isoformat())
@@ -154,7 +152,6 @@ def value_ranks(values: list[CustomerValue]) -> dict[str, str]:
 
 def identification_by_store(conn: Connection, start: date, end: date) -> list[dict]:
     """Per store: sales, sales on identified cards, and their share (the identification rate)."""
-    ensure_schema(conn)
     rows = conn.execute(
         "SELECT store, sum(spend_cents), sum(tickets), sum(identified_cents), sum(identified_tickets) FROM store_day "
         f"WHERE day >= ? AND day <= ? GROUP BY store ORDER BY {by_bytes(conn, 'store')}",

@@ -11,10 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import date, timezone
 
-from server.storage.connection import POSTGRESQL, dialect, has_table, joined_or_own_transaction
-from server.storage.ddl import postgres_schema
-
-SCHEMA_LOCK = 0x10CA1A  # advisory lock id: one process creates a feature's tables at a time (PostgreSQL)
+from server.storage.connection import POSTGRESQL, dialect
 
 
 def _pg(conn) -> bool:
@@ -165,27 +162,3 @@ def lock_table(conn, table: str) -> None:
     """Writers of `table` take turns until this transaction ends (readers are not held)."""
     if _pg(conn):
         conn.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
-
-
-# --- a feature's own tables, made when missing ----------------------------------------------------------------
-
-
-def create_tables(conn, table: str, sqlite: str, postgresql: str | None = None) -> None:
-    """Make a feature's tables: `sqlite`'s script on SQLite (each statement IF NOT EXISTS); on PostgreSQL
-    `postgresql` (default: `sqlite` in PostgreSQL's spelling, server.storage.ddl) when `table` is missing, under
-    an advisory lock (two processes that both find it missing would otherwise race on CREATE TABLE IF NOT
-    EXISTS), in the caller's transaction if any."""
-    if not _pg(conn):
-        conn.executescript(sqlite)
-        return
-    if has_table(conn, table):
-        return
-    with joined_or_own_transaction(conn):
-        conn.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK,))
-        if not has_table(conn, table):
-            conn.executescript(postgres_schema(sqlite) if postgresql is None else postgresql)
-
-
-def in_postgres_spelling(conn, sqlite_script: str) -> str:
-    """A feature's DDL, written for SQLite, in the spelling of `conn`'s engine (server.storage.ddl)."""
-    return postgres_schema(sqlite_script) if _pg(conn) else sqlite_script

@@ -73,8 +73,6 @@ def _cards(conn, card: str) -> list[str]:
 
 def _offers(conn, cards: list[str], today: str) -> list[dict]:
     """Campaigns not over nor stopped that target one of the cards and that no card of theirs used yet."""
-    if not has_table(conn, "campaigns"):
-        return []
     marks = ",".join("?" * len(cards))
     rows = conn.execute(
         "SELECT DISTINCT c.id, c.name, c.kind, c.points, c.cheque_cents, c.starts, c.ends FROM campaigns c "
@@ -114,11 +112,7 @@ def receipt(ticket_id: str, token: str):
         ).fetchone()[0]
         expiring = standing_of.standing(conn, cards)["by_expiry"]
         offers = _offers(conn, cards, datetime.now(timezone.utc).date().isoformat())
-    names = (
-        {f"offer:{o[0]}": o[1] for o in conn.execute("SELECT id, name FROM campaigns")}
-        if has_table(conn, "campaigns")
-        else {}
-    )
+    names = {f"offer:{o[0]}": o[1] for o in conn.execute("SELECT id, name FROM campaigns")}
     return render_template(
         "receipt.html",
         t=ticket,

@@ -90,11 +90,3 @@ def test_locks_are_taken_inside_a_transaction_on_both_engines(conn):
         sql.lock_table(conn, "times")
         conn.execute("INSERT INTO times (n, at) VALUES (?, ?)", (5, TIMES[0]))
     assert conn.execute("SELECT count(*) FROM times").fetchone()[0] == 4
-
-
-def test_a_features_tables_are_made_once_on_either_engine(conn):
-    script = "CREATE TABLE IF NOT EXISTS feature (id INTEGER PRIMARY KEY, note TEXT);"
-    sql.create_tables(conn, "feature", script)
-    sql.create_tables(conn, "feature", script)
-    conn.execute("INSERT INTO feature (note) VALUES ('x')")
-    assert conn.execute("SELECT id, note FROM feature").fetchall()[0][1] == "x"
