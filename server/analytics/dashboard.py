@@ -21,7 +21,7 @@ from pathlib import Path
 
 import msgspec
 
-from server.storage.connection import Connection, has_table
+from server.storage.connection import Connection
 from server.storage.sql import rowid_order, table_fingerprint, utc_day
 from . import aggregate, archive, points, rfm, value
 
@@ -69,9 +69,8 @@ def data_version(conn: Connection, folded: bool = True) -> str:
     """tickets:ledger:cards. The tickets part is the aggregates' watermark (what figures computed now would
     include) or, with folded=False, the last ticket stored (what they would include after a fold)."""
     ledger = conn.execute("SELECT coalesce(max(id), 0) FROM ledger").fetchone()[0]
-    has_cards = has_table(conn, "cards")
     added = table_fingerprint(conn, "cards", "number")
-    cards = conn.execute(f"SELECT {added}, count(*) FROM cards").fetchone() if has_cards else (0, 0)
+    cards = conn.execute(f"SELECT {added}, count(*) FROM cards").fetchone()
     tickets = aggregate.watermark(conn) if folded else aggregate.stored(conn)
     return f"{tickets}:{ledger}:{cards[0]}:{cards[1]}"
 
@@ -120,9 +119,7 @@ def _rank_order(rank: str) -> int:
 
 
 def enrolments_by_month(conn: Connection, start: date, end: date) -> list[tuple[str, int]]:
-    """Cards issued per month in the period (the desk's cards table; empty without it)."""
-    if not has_table(conn, "cards"):
-        return []
+    """Cards issued per month in the period (the desk's cards table)."""
     return [
         tuple(r)
         for r in conn.execute(

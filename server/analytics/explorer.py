@@ -18,7 +18,7 @@ import msgspec
 from programme.ticket import Ticket
 
 from server.desk import csv_cells
-from server.storage.connection import Connection, has_table
+from server.storage.connection import Connection
 from server.storage.sql import by_bytes, ticket_by_id, time_from, times_as_text
 from ..errors import ServerError
 
@@ -182,8 +182,6 @@ def _return_of(ticket: Ticket) -> list[tuple[str, str]]:
 
 def _returned(conn: Connection, ticket_id: str) -> list[tuple[str, str]]:
     """The returns (any till) of an original, each with what it took back: [(return id, "line 1 x2")]."""
-    if not has_table(conn, "returned_lines"):
-        return []
     taken: dict[str, list[str]] = {}
     for return_id, line, quantity in conn.execute(
         "SELECT return_id, original_line, quantity FROM returned_lines WHERE original_id = ? "
@@ -199,7 +197,5 @@ class _Message(msgspec.Struct):
 
 
 def _discrepancy(conn: Connection, ticket_id: str) -> str | None:
-    if not has_table(conn, "discrepancies"):
-        return None
     row = conn.execute("SELECT reason FROM discrepancies WHERE ticket_id = ?", (ticket_id,)).fetchone()
     return row[0] if row else None

@@ -16,16 +16,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from server.ingest import till_status
-from server.storage.connection import Connection, has_table
+from server.storage.connection import Connection
 
 AMBER_AFTER = timedelta(hours=2)
 BACKLOG_AMBER_AFTER = timedelta(minutes=10)  # a till reports every 30 s: its backlog should drain within minutes
 STATUS_AMBER_AFTER = timedelta(minutes=5)  # ten reports missed
 STATUS_RED_AFTER = timedelta(hours=1)  # ...and the last report still had tickets to send
-
-
-def _has(conn: Connection, table: str) -> bool:
-    return has_table(conn, table)
 
 
 def _per_terminal(conn: Connection, sql: str) -> dict[str, int]:
@@ -47,12 +43,8 @@ def till_health(conn: Connection, now: datetime) -> list[dict]:
     quarantined = _per_terminal(conn, "SELECT terminal, count(*) FROM quarantine GROUP BY terminal")
     breaks = _per_terminal(conn, "SELECT terminal, count(*) FROM chain_breaks GROUP BY terminal")
     # a ticket id is "{terminal}-{seq:08d}": the terminal is all but the last 9 characters
-    differ = (
-        _per_terminal(
-            conn, "SELECT substr(ticket_id, 1, length(ticket_id) - 9), count(*) FROM discrepancies GROUP BY 1"
-        )
-        if _has(conn, "discrepancies")
-        else {}
+    differ = _per_terminal(
+        conn, "SELECT substr(ticket_id, 1, length(ticket_id) - 9), count(*) FROM discrepancies GROUP BY 1"
     )
     reported = till_status.latest(conn)
     known = conn.execute("SELECT terminal, contiguous_seq, max_seq, last_seen FROM terminals").fetchall()

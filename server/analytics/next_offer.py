@@ -26,7 +26,7 @@ import math
 from datetime import date, timedelta
 
 
-from server.storage.connection import has_table, joined_or_own_transaction
+from server.storage.connection import joined_or_own_transaction
 from ..errors import ServerError
 from . import campaigns
 from .offer_definitions import (
@@ -124,8 +124,6 @@ def eligible(conn, day: date, archive=None, everyone: dict[str, Profile] | None 
     """The active customers who may get an offer on `day`: a desk customer who agreed to profiling, with an
     active card and a ticket in the last 12 months, and no offer open. Profiles as of the day before (from the
     Parquet `archive` when given; `everyone`: those profiles, already computed)."""
-    if not has_table(conn, "customers"):
-        return {}
     agreed = {
         f"customer:{cid}"
         for (cid,) in conn.execute(

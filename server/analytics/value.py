@@ -11,7 +11,7 @@ from datetime import date
 
 from programme.points import default_rules
 
-from server.storage.connection import Connection, has_table
+from server.storage.connection import Connection
 from server.storage.sql import by_bytes, unindexed
 
 
@@ -43,9 +43,7 @@ class CustomerValue:
 
 
 def card_owners(conn: Connection) -> dict[str, int]:
-    """card -> customer id, from the desk's cards table when it exists (empty otherwise)."""
-    if not has_table(conn, "cards"):
-        return {}
+    """card -> customer id, from the desk's cards table."""
     return {number: customer for number, customer in conn.execute("SELECT number, customer_id FROM cards")}
 
 
