@@ -174,7 +174,6 @@ def owners_of(customers: int) -> dict[str, int]:
 def fill_aggregates(folder: Path, db_path: Path, owners: dict[str, int]) -> None:
     """What aggregate.refresh and the desk would hold for these tickets: card_day, store_day, the ledger, cards
     (not card_category, which only the segments read)."""
-    from server.analytics import aggregate
     from server.analytics.engines import DuckDb
     from server.analytics.figures import _floor_thousandths, prepare
     from server.storage.desk_db import open_db
@@ -190,7 +189,6 @@ def fill_aggregates(folder: Path, db_path: Path, owners: dict[str, int]) -> None
     conn = open_db(db_path)
     conn.execute("DROP INDEX IF EXISTS ledger_card")
     conn.execute("PRAGMA synchronous=OFF")
-    aggregate.ensure_schema(conn)
     with DuckDb(folder) as e:
         prepare(e, owners)
         margin = _floor_thousandths(e, "l.total_cents * coalesce(r.per_mille, 240)")

@@ -32,6 +32,7 @@ from programme.signing import public_key_text
 from programme.ticket import Ticket, utc_now
 from sync.codec import decode_ticket
 from sync.safe_files import UnsafeFileError, read_regular, refuse_link, write_private
+from sync.till_db import transaction
 
 from .errors import TillError
 from .journal import Journal
@@ -101,8 +102,7 @@ def close_period(journal: Journal, period: str, key: Ed25519PrivateKey, now: dat
         kind = kind_of(period)
     except ClosureError as exc:
         raise ClosingError(str(exc)) from None
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         previous = last_closure(journal, kind)
         after = tickets_between(journal, previous.last_seq + 1 if previous else 1)
         closure = sign_closure(
@@ -121,10 +121,6 @@ def close_period(journal: Journal, period: str, key: Ed25519PrivateKey, now: dat
                 encode_closure(closure),
             ),
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return closure
 
 

@@ -36,7 +36,7 @@ from programme.signing import sign_ticket
 from sync import outbox, topics
 from sync.checkpoint import SAFETY_NET_PAGES, Checkpointer
 from sync.codec import decode_ticket, encode_ticket
-from sync.till_db import open_till_db
+from sync.till_db import open_till_db, transaction
 
 from . import cardstate
 
@@ -181,8 +181,7 @@ class Journal:
         """
         conn = self.conn
         closed_at = utc_now()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             ticket = self._next_ticket(
                 cashier, lines, tenders, card, points, rules_version, opened_at or closed_at, closed_at, returns
             )
@@ -191,10 +190,6 @@ class Journal:
             outbox.enqueue(conn, ticket.seq, topics.tickets(self.terminal), payload, closed_at.isoformat())
             if also is not None:
                 also(conn, ticket)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         self.checkpointer.nudge()
         return ticket
 
@@ -301,8 +296,7 @@ class Journal:
         chain = KIND_CHAIN[kind]
         conn = self.conn
         at = at or utc_now()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             row = conn.execute(
                 "SELECT seq, hash FROM till_events WHERE chain = ? ORDER BY seq DESC LIMIT 1", (chain,)
             ).fetchone()
@@ -347,10 +341,6 @@ class Journal:
                 "INSERT INTO event_outbox (topic, payload, created_at, digest) VALUES (?, ?, ?, ?)",
                 (topics.events(self.terminal), payload, at.isoformat(), hashlib.sha256(payload).hexdigest()),
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return event
 
     def events(self, chain: str | None = None) -> list[JournalEvent]:

@@ -50,3 +50,53 @@ def test_every_from_import_names_something_its_module_has():
                         except ModuleNotFoundError:
                             wrong.append(f"{path.relative_to(root)}:{node.lineno}: {module} has no {alias.name}")
     assert wrong == [], "\n".join(wrong)
+
+
+def _calls_outside(pattern: str, allowed: tuple[str, ...]) -> list[str]:
+    """`file:line: text` of every line of server/, terminal/, sync/ and programme/ that matches `pattern`,
+    outside the `allowed` modules and folders (comments and docstrings count too: they would mislead)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    found = []
+    for package in ("server", "terminal", "sync", "programme"):
+        for path in sorted((root / package).rglob("*.py")):
+            name = path.relative_to(root).as_posix()
+            if name.startswith(allowed):
+                continue
+            for number, line in enumerate(path.read_text().splitlines(), 1):
+                if re.search(pattern, line):
+                    found.append(f"{name}:{number}: {line.strip()}")
+    return found
+
+
+ENGINE_ROOMS = ("server/storage/", "server/ingest/store.py", "server/ingest/store_pg.py")
+
+
+def test_only_the_database_and_store_rooms_ask_which_engine_they_run_on():
+    """SQL that differs between SQLite and PostgreSQL is said once, in a named helper of server/storage
+    (server/storage/sql.py); a feature module says what it wants, not how each engine spells it."""
+    asking = _calls_outside(r"\b(dialect|is_pg)\(", ENGINE_ROOMS)
+    assert asking == [], "ask server/storage (sql.py) instead of the engine's name:\n" + "\n".join(asking)
+
+
+def test_transactions_are_opened_by_the_one_helper_of_each_database():
+    """server.storage.connection.transaction on the server, sync.till_db.transaction at the till: nobody
+    writes BEGIN by hand (and forgets the ROLLBACK, or the lock PostgreSQL needs)."""
+    by_hand = _calls_outside(r"""execute\(\s*f?["'](BEGIN|COMMIT|ROLLBACK)""", ("server/storage/", "sync/till_db.py"))
+    assert by_hand == [], "open the transaction with transaction(conn) instead:\n" + "\n".join(by_hand)
+
+
+# Made at run time on purpose: a month's partition when a batch first touches it; the generator's own
+# demo data; the closures imported from tills' archives (SQLite only, not in the migrations yet).
+TABLES_MADE_AT_RUN_TIME = ("server/ingest/store_pg.py", "server/analytics/generate.py", "server/closures/verify.py")
+
+
+def test_the_servers_tables_are_made_by_the_numbered_migrations():
+    """A feature reads and writes its tables; server/storage/migrations.py makes them when a database is opened."""
+    made_here = _calls_outside(
+        r"CREATE (TABLE|INDEX|UNIQUE INDEX|TRIGGER)", ("server/storage/",) + TABLES_MADE_AT_RUN_TIME
+    )
+    made_here = [line for line in made_here if line.startswith("server/")]
+    assert made_here == [], "make the table in a migration (server/storage/migrations.py):\n" + "\n".join(made_here)

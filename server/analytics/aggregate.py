@@ -14,115 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from server.storage.connection import POSTGRESQL, Connection, dialect, has_table, joined_or_own_transaction
+from server.storage.connection import Connection, transaction
+from server.storage.sql import insert_rows, rowid_order
 from .margins import margin_cents
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS card_day (
-    card TEXT NOT NULL,
-    day TEXT NOT NULL,
-    store TEXT NOT NULL,
-    spend_cents INTEGER NOT NULL,
-    margin_cents INTEGER NOT NULL,
-    tickets INTEGER NOT NULL,
-    points INTEGER NOT NULL,
-    points_redeemed INTEGER NOT NULL,
-    PRIMARY KEY (card, day, store)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS card_day_day ON card_day (day);
-CREATE TABLE IF NOT EXISTS store_day (
-    store TEXT NOT NULL,
-    day TEXT NOT NULL,
-    spend_cents INTEGER NOT NULL,
-    tickets INTEGER NOT NULL,
-    identified_cents INTEGER NOT NULL,
-    identified_tickets INTEGER NOT NULL,
-    PRIMARY KEY (store, day)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS card_category (
-    card TEXT NOT NULL,
-    category TEXT NOT NULL,
-    spend_cents INTEGER NOT NULL,
-    PRIMARY KEY (card, category)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS aggregate_state (
-    name TEXT PRIMARY KEY,
-    last_rowid INTEGER NOT NULL
-);
-"""
-SCHEMA_PG = (
-    SCHEMA.replace(") WITHOUT ROWID;", ");")
-    + """
-CREATE TABLE IF NOT EXISTS aggregate_pending (
-    n BIGSERIAL PRIMARY KEY,
-    id TEXT NOT NULL,
-    card TEXT,
-    day TEXT NOT NULL,
-    store TEXT NOT NULL,
-    total_cents INTEGER NOT NULL,
-    points_earned INTEGER NOT NULL,
-    points_redeemed INTEGER NOT NULL
-);
-CREATE OR REPLACE FUNCTION aggregate_note_tickets() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO aggregate_pending (id, card, day, store, total_cents, points_earned, points_redeemed)
-    SELECT id, card, to_char(closed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), store, total_cents, points_earned,
-           points_redeemed FROM stored;
-    RETURN NULL;
-END $$;
-"""
-)
-# the trigger, and the tickets stored before it existed, in one go (ingest waits meanwhile)
-TRIGGER_PG = """
-LOCK TABLE tickets IN SHARE ROW EXCLUSIVE MODE;
-INSERT INTO aggregate_pending (id, card, day, store, total_cents, points_earned, points_redeemed)
-SELECT id, card, to_char(closed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), store, total_cents, points_earned,
-       points_redeemed FROM tickets ORDER BY closed_at, id;
-CREATE TRIGGER tickets_aggregate_pending AFTER INSERT ON tickets REFERENCING NEW TABLE AS stored
-    FOR EACH STATEMENT EXECUTE FUNCTION aggregate_note_tickets();
-"""
-SCHEMA_LOCK_PG = 0x10CA1A  # advisory lock ids: the aggregates' schema, and one fold at a time
-FOLD_LOCK_PG = 0x10CA1B
+FOLD_LOCK_PG = 0x10CA1B  # advisory lock id (PostgreSQL): one fold at a time
 BATCH = 50_000  # tickets folded per step (one transaction for the whole run)
-
-
-def create_pg(conn, table: str, ddl: str) -> None:
-    """Run `ddl` on PostgreSQL when `table` is missing, under the schema's advisory lock (two processes that
-    both find it missing would otherwise race on CREATE TABLE IF NOT EXISTS); in the caller's transaction if any."""
-    if has_table(conn, table):
-        return
-    with joined_or_own_transaction(conn):
-        conn.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK_PG,))
-        if not has_table(conn, table):
-            conn.executescript(ddl)
-
-
-def _ensure_schema_pg(conn) -> None:
-    if getattr(conn, "aggregates_ready", False):
-        return
-    ready = "SELECT 1 FROM pg_trigger WHERE tgname = 'tickets_aggregate_pending' AND tgrelid = 'tickets'::regclass"
-    if conn.execute(ready).fetchone() is None:
-        with joined_or_own_transaction(conn):
-            conn.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK_PG,))
-            if conn.execute(ready).fetchone() is None:  # not made by another process while this one waited
-                conn.executescript(SCHEMA_PG)
-                conn.executescript(TRIGGER_PG)
-    conn.aggregates_ready = True
-
-
-def ensure_schema(conn: Connection) -> None:
-    if dialect(conn) == POSTGRESQL:
-        _ensure_schema_pg(conn)
-        return
-    # executescript would commit the caller's transaction (a snapshot): only run it when a table is missing
-    if (
-        conn.execute(
-            "SELECT count(*) FROM sqlite_master WHERE name IN "
-            "('card_day', 'card_day_day', 'store_day', 'card_category', 'aggregate_state')"
-        ).fetchone()[0]
-        < 5
-    ):
-        conn.executescript(SCHEMA)
 
 
 def watermark(conn: Connection) -> int:
@@ -132,15 +29,14 @@ def watermark(conn: Connection) -> int:
 
 def stored(conn) -> int:
     """What the watermark will be once everything stored is folded (the last ticket's rowid on SQLite)."""
-    if dialect(conn) == POSTGRESQL:
-        return watermark(conn) + pending(conn)
-    return conn.execute("SELECT coalesce(max(rowid), 0) FROM tickets").fetchone()[0]
+    if rowid_order(conn):
+        return conn.execute("SELECT coalesce(max(rowid), 0) FROM tickets").fetchone()[0]
+    return watermark(conn) + pending(conn)
 
 
 def pending(conn: Connection, limit: int | None = None) -> int:
     """Tickets stored but not yet folded into the aggregates (counting no further than `limit` when given)."""
-    ensure_schema(conn)
-    if dialect(conn) == POSTGRESQL:
+    if not rowid_order(conn):
         if limit is not None:
             return conn.execute(
                 "SELECT count(*) FROM (SELECT 1 FROM aggregate_pending LIMIT ?) p", (limit,)
@@ -157,24 +53,15 @@ def pending(conn: Connection, limit: int | None = None) -> int:
 def snapshot(conn: Connection) -> Iterator[None]:
     """Several reads that see one state of the aggregates while another connection folds (the web app's
     refresher, the job): a read transaction, in WAL mode it blocks no one."""
-    if conn.in_transaction:
+    with transaction(conn, immediate=False, snapshot=True, join=True):
         yield
-        return
-    # PostgreSQL's default (read committed) sees each statement's own state: ask for one for them all
-    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ" if dialect(conn) == POSTGRESQL else "BEGIN")
-    try:
-        yield
-    finally:
-        conn.execute("COMMIT")
 
 
 def refresh(conn: Connection, progress: Callable[[int], None] | None = None) -> dict:
     """Fold new tickets into the aggregates; returns {"tickets": folded, "last_rowid": watermark}."""
-    ensure_schema(conn)
-    if dialect(conn) == POSTGRESQL:
+    if not rowid_order(conn):
         return _refresh_pg(conn, progress)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         start = watermark(conn)
         folded = 0
         while True:
@@ -193,18 +80,12 @@ def refresh(conn: Connection, progress: Callable[[int], None] | None = None) -> 
             "last_rowid = excluded.last_rowid",
             (start,),
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return {"tickets": folded, "last_rowid": start}
 
 
 def _refresh_pg(conn, progress: Callable[[int], None] | None) -> dict:
     """The fold on PostgreSQL: take the noted tickets in batches, one fold at a time (an advisory lock)."""
-    conn.execute("BEGIN")
-    try:
-        conn.execute("SELECT pg_advisory_xact_lock(?)", (FOLD_LOCK_PG,))
+    with transaction(conn, lock=FOLD_LOCK_PG):
         total = watermark(conn)
         folded = 0
         while True:
@@ -237,10 +118,6 @@ def _refresh_pg(conn, progress: Callable[[int], None] | None) -> dict:
             "last_rowid = excluded.last_rowid",
             (total,),
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return {"tickets": folded, "last_rowid": total}
 
 
@@ -295,15 +172,7 @@ SUMMED = {  # table: (its key, the columns a fold adds to)
 
 
 def _add(conn, table: str, rows: list[tuple]) -> None:
-    """Add rows (key..., amounts...) to `table`: a row per key (executemany on SQLite, one statement over
-    arrays on PostgreSQL, where a row per statement costs a round trip each)."""
-    if not rows:
-        return
+    """Add rows (key..., amounts...) to `table`: a row per key."""
     key, summed = SUMMED[table]
     update = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in summed)
-    conflict = f"ON CONFLICT({', '.join(key)}) DO UPDATE SET {update}"
-    if dialect(conn) == POSTGRESQL:
-        arrays = ", ".join(["?::text[]"] * len(key) + ["?::bigint[]"] * len(summed))
-        conn.execute(f"INSERT INTO {table} SELECT * FROM unnest({arrays}) {conflict}", [list(c) for c in zip(*rows)])
-    else:
-        conn.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * (len(key) + len(summed)))}) {conflict}", rows)
+    insert_rows(conn, table, rows, len(key), len(summed), f"ON CONFLICT({', '.join(key)}) DO UPDATE SET {update}")

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from server.storage.connection import POSTGRESQL, dialect, has_table, is_postgres
+from server.storage.connection import is_postgres, transaction
+from server.storage.sql import lock_table, plain_rows, rowid_order
 from ..errors import ServerError
-from .aggregate import create_pg
 
 BATCH = 50_000  # tickets per batch (and their lines)
 LEDGER_BATCH = 200_000  # ledger entries per batch
@@ -36,63 +36,6 @@ TABLES = ("tickets", "lines", "ledger")
 MANIFEST = "_archive.json"
 LOCK_FILE = ".export.lock"
 FORMAT = 1
-ARCHIVE_LOCK_PG = 0x10CA1C  # advisory lock id: the archive's schema and trigger
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS archive_target (
-    id TEXT PRIMARY KEY,
-    path TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS archive_batches (
-    batch INTEGER PRIMARY KEY,
-    first_ticket INTEGER NOT NULL,
-    last_ticket INTEGER NOT NULL,
-    first_ledger INTEGER NOT NULL,
-    last_ledger INTEGER NOT NULL,
-    claimed_at TEXT NOT NULL,
-    done_at TEXT,
-    tickets INTEGER,
-    lines INTEGER,
-    ledger INTEGER
-);
-"""
-SCHEMA_PG = (
-    SCHEMA.replace("INTEGER", "BIGINT")
-    + """
-CREATE TABLE IF NOT EXISTS archive_pending_tickets (
-    n BIGSERIAL PRIMARY KEY,
-    id TEXT NOT NULL,
-    closed_at TIMESTAMPTZ NOT NULL,
-    batch BIGINT
-);
-CREATE INDEX IF NOT EXISTS archive_pending_tickets_batch ON archive_pending_tickets (batch);
-CREATE TABLE IF NOT EXISTS archive_pending_ledger (
-    n BIGSERIAL PRIMARY KEY,
-    id BIGINT NOT NULL,
-    batch BIGINT
-);
-CREATE INDEX IF NOT EXISTS archive_pending_ledger_batch ON archive_pending_ledger (batch);
-CREATE OR REPLACE FUNCTION archive_note_tickets() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO archive_pending_tickets (id, closed_at) SELECT id, closed_at FROM stored;
-    RETURN NULL;
-END $$;
-CREATE OR REPLACE FUNCTION archive_note_ledger() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO archive_pending_ledger (id) SELECT id FROM stored;
-    RETURN NULL;
-END $$;
-LOCK TABLE tickets IN SHARE ROW EXCLUSIVE MODE;
-LOCK TABLE ledger IN SHARE ROW EXCLUSIVE MODE;
-INSERT INTO archive_pending_tickets (id, closed_at) SELECT id, closed_at FROM tickets ORDER BY closed_at, id;
-INSERT INTO archive_pending_ledger (id) SELECT id FROM ledger ORDER BY id;
-CREATE TRIGGER tickets_archive_pending AFTER INSERT ON tickets REFERENCING NEW TABLE AS stored
-    FOR EACH STATEMENT EXECUTE FUNCTION archive_note_tickets();
-CREATE TRIGGER ledger_archive_pending AFTER INSERT ON ledger REFERENCING NEW TABLE AS stored
-    FOR EACH STATEMENT EXECUTE FUNCTION archive_note_ledger();
-"""
-)
 
 
 class ArchiveError(ServerError):
@@ -188,41 +131,24 @@ class Batch:
     last_ledger: int = 0
 
 
-def ensure_schema(conn) -> None:
-    if dialect(conn) == POSTGRESQL:
-        create_pg(conn, "archive_batches", SCHEMA_PG)
-        return
-    if not has_table(conn, "archive_batches"):
-        conn.executescript(SCHEMA)
-
-
 def pending(conn) -> int:
     """Tickets stored that no batch holds yet (an unfinished batch's tickets are not counted)."""
-    ensure_schema(conn)
-    if dialect(conn) == POSTGRESQL:
-        return conn.execute("SELECT count(*) FROM archive_pending_tickets WHERE batch IS NULL").fetchone()[0]
-    last = conn.execute("SELECT coalesce(max(last_ticket), 0) FROM archive_batches").fetchone()[0]
-    return conn.execute("SELECT count(*) FROM tickets WHERE rowid > ?", (last,)).fetchone()[0]
+    if rowid_order(conn):
+        last = conn.execute("SELECT coalesce(max(last_ticket), 0) FROM archive_batches").fetchone()[0]
+        return conn.execute("SELECT count(*) FROM tickets WHERE rowid > ?", (last,)).fetchone()[0]
+    return conn.execute("SELECT count(*) FROM archive_pending_tickets WHERE batch IS NULL").fetchone()[0]
 
 
 def archived(conn) -> int:
     """The archive's watermark, in the aggregates' terms (aggregate.watermark): on SQLite the last ticket rowid
     of the batches done, on PostgreSQL the tickets they hold."""
-    ensure_schema(conn)
-    if dialect(conn) == POSTGRESQL:
-        return conn.execute(
-            "SELECT coalesce(sum(tickets), 0) FROM archive_batches WHERE done_at IS NOT NULL"
-        ).fetchone()[0]
-    return conn.execute(
-        "SELECT coalesce(max(last_ticket), 0) FROM archive_batches WHERE done_at IS NOT NULL"
-    ).fetchone()[0]
+    counted = "max(last_ticket)" if rowid_order(conn) else "sum(tickets)"
+    return conn.execute(f"SELECT coalesce({counted}, 0) FROM archive_batches WHERE done_at IS NOT NULL").fetchone()[0]
 
 
 def archive_of(conn) -> Path | None:
     """The archive this database feeds when it has one on this machine (`archive_target` names it and its
     `_archive.json` is there); None otherwise."""
-    if not has_table(conn, "archive_target"):
-        return None
     row = conn.execute("SELECT path FROM archive_target").fetchone()
     if row is None or not (Path(row[0]) / MANIFEST).exists():
         return None
@@ -234,7 +160,6 @@ def export(conn, archive: str | Path, progress: Callable[[int, int], None] | Non
 
     `progress(done, total)` is called with tickets written so far and the tickets to write in this run."""
     archive = Path(archive)
-    ensure_schema(conn)
     target = conn.execute("SELECT id, path FROM archive_target").fetchone()
     if target is not None and not archive.exists():  # refused before making anything there
         raise ArchiveError(_not_that_archive(target, archive))
@@ -299,8 +224,7 @@ def _bind(conn, archive: Path) -> None:
             raise ArchiveError(f"{archive} is not empty and is not an archive: give an empty or new folder")
         ours = str(uuid.uuid4())
         with _writing(conn):
-            if dialect(conn) == POSTGRESQL:
-                conn.execute("LOCK TABLE archive_target IN EXCLUSIVE MODE")
+            lock_table(conn, "archive_target")
             if conn.execute("SELECT 1 FROM archive_target").fetchone() is not None:
                 raise ArchiveError("another export gave this database its archive meanwhile: run the export again")
             conn.execute("INSERT INTO archive_target VALUES (?, ?, ?)", (ours, str(archive.resolve()), _now()))
@@ -369,35 +293,27 @@ def _unfinished(conn) -> list[Batch]:
 
 
 def _claimed_tickets(conn, batch: Batch) -> int:
-    if dialect(conn) == POSTGRESQL:
-        return conn.execute("SELECT count(*) FROM archive_pending_tickets WHERE batch = ?", (batch.number,)).fetchone()[
-            0
-        ]
-    return conn.execute(
-        "SELECT count(*) FROM tickets WHERE rowid > ? AND rowid <= ?", (batch.first_ticket, batch.last_ticket)
-    ).fetchone()[0]
+    if rowid_order(conn):
+        return conn.execute(
+            "SELECT count(*) FROM tickets WHERE rowid > ? AND rowid <= ?", (batch.first_ticket, batch.last_ticket)
+        ).fetchone()[0]
+    return conn.execute("SELECT count(*) FROM archive_pending_tickets WHERE batch = ?", (batch.number,)).fetchone()[0]
 
 
 @contextmanager
 def _writing(conn):
     """A transaction of this job's own that takes the write lock at once (SQLite's BEGIN IMMEDIATE: a read
     that turns into a write while ingest writes would fail with `database is locked` instead of waiting)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 def _claim(conn) -> Batch | None:
     """Fix the next batch's rows in the database (committed before any file is written); None when nothing is new."""
     with _writing(conn):
-        if dialect(conn) == POSTGRESQL:
-            conn.execute("LOCK TABLE archive_batches IN EXCLUSIVE MODE")
+        lock_table(conn, "archive_batches")
         number = conn.execute("SELECT coalesce(max(batch), 0) + 1 FROM archive_batches").fetchone()[0]
-        if dialect(conn) == POSTGRESQL:
+        if not rowid_order(conn):
             tickets = conn.execute(
                 "UPDATE archive_pending_tickets SET batch = ? WHERE n IN (SELECT n FROM archive_pending_tickets "
                 "WHERE batch IS NULL ORDER BY n LIMIT ?)",
@@ -441,28 +357,20 @@ def _mark_done(conn, batch: Batch, written: dict) -> None:
             "UPDATE archive_batches SET done_at = ?, tickets = ?, lines = ?, ledger = ? WHERE batch = ?",
             (_now(), written["tickets"], written["lines"], written["ledger"], batch.number),
         )
-        if dialect(conn) == POSTGRESQL:
+        if not rowid_order(conn):
             conn.execute("DELETE FROM archive_pending_tickets WHERE batch = ?", (batch.number,))
             conn.execute("DELETE FROM archive_pending_ledger WHERE batch = ?", (batch.number,))
 
 
 def _rows(conn, sql: str, params: tuple) -> list[tuple]:
     """Plain tuples, fast: sqlite3's default rows, or psycopg's tuple rows under the PgConnection."""
-    if dialect(conn) == POSTGRESQL:
-        from psycopg.rows import tuple_row
-
-        with conn.raw.cursor(row_factory=tuple_row) as cursor:
-            cursor.execute(sql.replace("?", "%s"), params)
-            return cursor.fetchall()
-    cursor = conn.cursor()
-    cursor.row_factory = None
-    return cursor.execute(sql, params).fetchall()
+    return plain_rows(conn, sql, params)
 
 
 def _read_batch(conn, batch: Batch) -> tuple[list, list, list]:
     """(tickets, lines with their ticket's store, card and closed_at last, ledger entries) of a batch, each in
     a fixed order."""
-    if dialect(conn) == POSTGRESQL:
+    if not rowid_order(conn):
         tickets = _rows(
             conn,
             f"SELECT {', '.join('t.' + c for c in TICKET_COLUMNS.split(', '))} FROM "

@@ -25,42 +25,14 @@ from sync.events import log_event
 from sync.retained import publish_signed
 from sync.signed import Signer
 
-from server.storage.connection import POSTGRESQL, Connection, dialect, has_column, joined_or_own_transaction
-from server.storage.ddl import postgres_schema
+from server.storage.connection import Connection, joined_or_own_transaction, transaction
+from server.storage.sql import by_bytes
 from ..errors import ServerError
-from .aggregate import create_pg
-from .aggregate import ensure_schema as ensure_aggregates
 from .segments import SegmentSpec, members
 from .stats import welch_interval
 
 log = logging.getLogger("loyalty.campaigns")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS campaigns (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL,
-    segment TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    points INTEGER NOT NULL DEFAULT 0,
-    cheque_cents INTEGER NOT NULL DEFAULT 0,
-    starts TEXT NOT NULL,
-    ends TEXT NOT NULL,
-    stores TEXT NOT NULL DEFAULT '',
-    control_per_mille INTEGER NOT NULL,
-    seed INTEGER NOT NULL,
-    created_at TEXT NOT NULL,
-    pushed_at TEXT,
-    stopped_at TEXT
-);
-CREATE TABLE IF NOT EXISTS campaign_members (
-    campaign_id INTEGER NOT NULL REFERENCES campaigns (id),
-    customer TEXT NOT NULL,
-    card TEXT NOT NULL,
-    grp TEXT NOT NULL CHECK (grp IN ('target', 'control')),
-    PRIMARY KEY (campaign_id, card)
-) WITHOUT ROWID;
-"""
-SCHEMA_PG = postgres_schema(SCHEMA)
 KINDS = ("bonus_points", "cheque")
 # The most one offer may give a customer (docs/desk.md, "Roles"): past it, a gift is a desk adjustment, reasoned
 # and audited. 10,000 points are 100.00 EUR of cheques with the usual 500 points per 5.00 EUR cheque.
@@ -82,29 +54,6 @@ class Campaign(msgspec.Struct, kw_only=True):
     seed: int = 0
     category: str = ""  # only a ticket with spend that earns points on this category takes the offer
     min_basket_cents: int = 0  # the least spend that earns points (of the category, if any) a ticket needs
-
-
-def ensure_schema(conn: Connection) -> None:
-    if dialect(conn) == POSTGRESQL:
-        create_pg(conn, "campaign_members", SCHEMA_PG)
-    else:
-        conn.executescript(SCHEMA)
-    if not has_column(conn, "campaigns", "stopped_at"):  # made before campaigns could be stopped
-        with joined_or_own_transaction(conn):
-            if not has_column(conn, "campaigns", "stopped_at"):
-                conn.execute("ALTER TABLE campaigns ADD COLUMN stopped_at TEXT")
-    _add_conditions(conn)
-
-
-def _add_conditions(conn: Connection) -> None:
-    """The offers' conditions, on a database made before them: none (any basket with spend that earns)."""
-    if has_column(conn, "campaigns", "min_basket_cents"):
-        return
-    with joined_or_own_transaction(conn):
-        if not has_column(conn, "campaigns", "category"):
-            conn.execute("ALTER TABLE campaigns ADD COLUMN category TEXT NOT NULL DEFAULT ''")
-        if not has_column(conn, "campaigns", "min_basket_cents"):
-            conn.execute("ALTER TABLE campaigns ADD COLUMN min_basket_cents INTEGER NOT NULL DEFAULT 0")
 
 
 def _check(c: Campaign) -> None:
@@ -142,25 +91,19 @@ def _check(c: Campaign) -> None:
 def create(conn: Connection, campaign: Campaign, now: str | None = None) -> int:
     """Record the campaign and draw its groups; returns its id."""
     _check(campaign)
-    ensure_schema(conn)
     found = members(conn, campaign.segment)
     if not found:
         raise ServerError("the segment has no customers: widen it before creating a campaign")
     keys = sorted(m.key for m in found)
     random.Random(campaign.seed).shuffle(keys)
     controls = set(keys[: round(len(keys) * campaign.control_per_mille / 1000)])
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         campaign_id = record(
             conn,
             campaign,
             [(m.key, card, "control" if m.key in controls else "target") for m in found for card in m.cards],
             now,
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return campaign_id
 
 
@@ -168,7 +111,6 @@ def record(conn: Connection, campaign: Campaign, cards: list[tuple[str, str, str
     """Write a checked campaign and its (customer, card, "target" or "control") rows, in the caller's
     transaction; returns its id. The next best offer (next_offer.py) draws its own groups and comes here."""
     _check(campaign)
-    _add_conditions(conn)
     now = now or datetime.now(timezone.utc).isoformat(timespec="seconds")
     cur = conn.execute(
         "INSERT INTO campaigns (name, segment, kind, points, cheque_cents, starts, ends, stores, "
@@ -199,7 +141,6 @@ def record(conn: Connection, campaign: Campaign, cards: list[tuple[str, str, str
 
 
 def list_campaigns(conn: Connection) -> list[dict]:
-    ensure_schema(conn)
     cur = conn.execute(
         "SELECT c.*, (SELECT count(DISTINCT customer) FROM campaign_members m WHERE m.campaign_id = c.id "
         "AND grp = 'target') AS targets, (SELECT count(DISTINCT customer) FROM campaign_members m "
@@ -239,7 +180,6 @@ def offers_payload(conn: Connection, today: date) -> bytes:
     "starts", "ends", "stores", "cards"}]}` for every campaign not over by `today` nor stopped (target cards only).
     When a campaign has a condition the message is schema 2 and every offer also has "category" (null: any)
     and "min_basket_cents" (docs/mqtt.md)."""
-    ensure_schema(conn)
     offers = []
     for row in conn.execute(
         "SELECT id, name, kind, points, cheque_cents, starts, ends, stores, category, min_basket_cents FROM campaigns "
@@ -249,8 +189,8 @@ def offers_payload(conn: Connection, today: date) -> bytes:
         cards = [
             r[0]
             for r in conn.execute(
-                "SELECT card FROM campaign_members WHERE campaign_id = ? AND grp = 'target' ORDER BY card"
-                + (' COLLATE "C"' if dialect(conn) == POSTGRESQL else ""),
+                "SELECT card FROM campaign_members WHERE campaign_id = ? AND grp = 'target' "
+                f"ORDER BY {by_bytes(conn, 'card')}",
                 (row[0],),
             )
         ]
@@ -311,7 +251,6 @@ def analyse(conn: Connection, campaign_id: int, inputs=None) -> dict:
     The spend and the offer entries come from the aggregates and the ledger, or from the archive when
     `inputs` (figures.campaign_inputs, by either engine) gives them."""
     c = get(conn, campaign_id)
-    ensure_aggregates(conn)
     groups: dict[str, dict[str, int]] = {"target": {}, "control": {}}
     card_group = {}
     for customer, card, grp in conn.execute(

@@ -15,39 +15,18 @@ and `behind()` instead, which never fold nor recompute, so it stays fast while t
 from __future__ import annotations
 
 import logging
-import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import msgspec
 
-from server.storage.connection import POSTGRESQL, Connection, dialect, has_table
+from server.storage.connection import Connection
+from server.storage.sql import rowid_order, table_fingerprint, utc_day
 from . import aggregate, archive, points, rfm, value
 
 log = logging.getLogger("loyalty.dashboard")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS dashboard_cache (
-    start TEXT NOT NULL,
-    end TEXT NOT NULL,
-    version TEXT NOT NULL,
-    body BLOB NOT NULL,
-    computed_at TEXT,
-    PRIMARY KEY (start, end)
-) WITHOUT ROWID;
-"""
-# "end" is a reserved word on PostgreSQL: quoted there (and in every query, which SQLite reads the same)
-SCHEMA_PG = """
-CREATE TABLE IF NOT EXISTS dashboard_cache (
-    start TEXT NOT NULL,
-    "end" TEXT NOT NULL,
-    version TEXT NOT NULL,
-    body BYTEA NOT NULL,
-    computed_at TEXT,
-    PRIMARY KEY (start, "end")
-);
-"""
 TOP_CUSTOMERS = 20
 # A page computes figures that do not exist yet itself only when that takes about half a second here:
 # at most this many tickets to fold, card_day rows over the period and the one before, ledger entries.
@@ -77,30 +56,11 @@ class Behind:
         return self.tickets > 0 or self.other
 
 
-def ensure_schema(conn: Connection) -> None:
-    """The cache table; databases made before computed_at existed get the column (NULL for old rows)."""
-    if dialect(conn) == POSTGRESQL:
-        aggregate.create_pg(conn, "dashboard_cache", SCHEMA_PG)
-        return
-    conn.executescript(SCHEMA)
-    if "computed_at" not in {r[1] for r in conn.execute("PRAGMA table_info(dashboard_cache)")}:
-        try:
-            conn.execute("ALTER TABLE dashboard_cache ADD COLUMN computed_at TEXT")
-        except sqlite3.OperationalError as exc:  # another connection added it first
-            if "duplicate column" not in str(exc):
-                raise
-
-
 def default_period(conn: Connection, today: date | None = None) -> tuple[date, date]:
     """The year up to the last day with sales (today when there is none): what the value page shows first."""
-    aggregate.ensure_schema(conn)
     last = conn.execute("SELECT max(day) FROM card_day").fetchone()[0]
     if last is None:  # nothing folded yet: the last ticket stored (the closed_at index), as the first fold will say
-        last = conn.execute(
-            "SELECT to_char(max(closed_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD') FROM tickets"
-            if dialect(conn) == POSTGRESQL
-            else "SELECT substr(max(closed_at), 1, 10) FROM tickets"
-        ).fetchone()[0]
+        last = conn.execute(f"SELECT {utc_day(conn, 'max(closed_at)')} FROM tickets").fetchone()[0]
     end = date.fromisoformat(last) if last else (today or date.today())
     return end - timedelta(days=364), end
 
@@ -109,17 +69,14 @@ def data_version(conn: Connection, folded: bool = True) -> str:
     """tickets:ledger:cards. The tickets part is the aggregates' watermark (what figures computed now would
     include) or, with folded=False, the last ticket stored (what they would include after a fold)."""
     ledger = conn.execute("SELECT coalesce(max(id), 0) FROM ledger").fetchone()[0]
-    has_cards = has_table(conn, "cards")
-    # PostgreSQL's cards have no rowid: a sum of the numbers' hashes moves when a card comes or goes
-    added = "coalesce(sum(hashtext(number)), 0)" if dialect(conn) == POSTGRESQL else "coalesce(max(rowid), 0)"
-    cards = conn.execute(f"SELECT {added}, count(*) FROM cards").fetchone() if has_cards else (0, 0)
+    added = table_fingerprint(conn, "cards", "number")
+    cards = conn.execute(f"SELECT {added}, count(*) FROM cards").fetchone()
     tickets = aggregate.watermark(conn) if folded else aggregate.stored(conn)
     return f"{tickets}:{ledger}:{cards[0]}:{cards[1]}"
 
 
 def cached(conn: Connection, start: date, end: date) -> Cached | None:
     """The last figures computed for [start, end], however old; None when there are none. Never computes."""
-    ensure_schema(conn)
     row = conn.execute(
         'SELECT body, version, computed_at FROM dashboard_cache WHERE start = ? AND "end" = ?',
         (start.isoformat(), end.isoformat()),
@@ -135,9 +92,9 @@ def behind(conn: Connection, figures: Cached) -> Behind:
     tickets = 0
     if int(now_tickets) > int(folded):
         tickets = (
-            int(now_tickets) - int(folded)
-            if dialect(conn) == POSTGRESQL
-            else conn.execute("SELECT count(*) FROM tickets WHERE rowid > ?", (int(folded),)).fetchone()[0]
+            conn.execute("SELECT count(*) FROM tickets WHERE rowid > ?", (int(folded),)).fetchone()[0]
+            if rowid_order(conn)
+            else int(now_tickets) - int(folded)
         )
     return Behind(tickets=tickets, other=now_rest != rest)
 
@@ -162,9 +119,7 @@ def _rank_order(rank: str) -> int:
 
 
 def enrolments_by_month(conn: Connection, start: date, end: date) -> list[tuple[str, int]]:
-    """Cards issued per month in the period (the desk's cards table; empty without it)."""
-    if not has_table(conn, "cards"):
-        return []
+    """Cards issued per month in the period (the desk's cards table)."""
     return [
         tuple(r)
         for r in conn.execute(
@@ -254,7 +209,6 @@ def dashboard(conn: Connection, start: date, end: date) -> dict:
     they were computed (the job and the background refresher call this; pages call cached()). From the
     archive when the database feeds one, else from the aggregates."""
     aggregate.refresh(conn)
-    ensure_schema(conn)
     folder = archive.archive_of(conn)
     if folder is not None:
         version, body = _archived_figures(conn, folder, start, end)

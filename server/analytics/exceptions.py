@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from programme.cardnumber import mask_card_number
 from programme.money import format_cents
 
-from server.storage.connection import POSTGRESQL, dialect, has_table
+from server.storage.sql import within_hours
 
 MAX_ROWS = 200  # per section: the page lists the newest
 
@@ -64,10 +64,7 @@ MANY_STORES_WINDOW = timedelta(hours=1)
 
 def several_stores(conn, since: datetime) -> list[Row]:
     """Pairs of tickets of one card in two stores less than an hour apart (a copied card, a shared one)."""
-    if dialect(conn) == POSTGRESQL:
-        near = "b.closed_at > a.closed_at AND b.closed_at - a.closed_at <= interval '1 hour'"
-    else:
-        near = "b.closed_at > a.closed_at AND julianday(b.closed_at) - julianday(a.closed_at) <= 1.0 / 24"
+    near = f"b.closed_at > a.closed_at AND {within_hours(conn, 'b.closed_at', 'a.closed_at', 1)}"
     rows = conn.execute(
         f"SELECT a.card, a.id, a.store, a.closed_at, b.id, b.store, b.closed_at FROM tickets a JOIN tickets b "
         f"ON b.card = a.card AND b.store <> a.store AND {near} "
@@ -96,8 +93,6 @@ def cheques_spent_twice(conn, since: datetime) -> list[Row]:
 
 def returns_without_original(conn, since: datetime) -> list[Row]:
     """Returns linked to a ticket head office does not hold (yet): nothing shows what was sold."""
-    if not has_table(conn, "returned_lines"):
-        return []
     rows = conn.execute(
         "SELECT DISTINCT r.return_id, r.original_id, t.closed_at FROM returned_lines r "
         "JOIN tickets t ON t.id = r.return_id WHERE t.closed_at >= ? AND NOT EXISTS "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta, timezone
+from datetime import date, timedelta
 
 import msgspec
 
@@ -19,8 +19,8 @@ from programme.i18n import N_
 from programme.ticket import Ticket
 
 from server.desk import csv_cells
-from server.storage.connection import POSTGRESQL, Connection, dialect, has_table
-from server.storage.desk_db import by_bytes
+from server.storage.connection import Connection
+from server.storage.sql import by_bytes, ticket_by_id, time_from, times_as_text
 from ..errors import ServerError
 
 PAGE_SIZE = 50
@@ -54,18 +54,19 @@ class TicketFilter:
 
     def where(self, conn=None) -> tuple[str, list]:
         """The WHERE clause and its arguments (PostgreSQL's spelling when `conn` is a PgConnection)."""
-        instant = "?::timestamptz" if conn is not None and dialect(conn) == POSTGRESQL else "?"
         clauses, args = [], []
         for column, value in (("store", self.store), ("terminal", self.terminal), ("card", self.card)):
             if value:
                 clauses.append(f"t.{column} = ?")
                 args.append(value)
         if self.start:
-            clauses.append(f"t.closed_at >= {instant}")
-            args.append(_bound(self.start, instant))
+            mark, value = time_from(conn, self.start)
+            clauses.append(f"t.closed_at >= {mark}")
+            args.append(value)
         if self.end:
-            clauses.append(f"t.closed_at < {instant}")
-            args.append(_bound(self.end + timedelta(days=1), instant))
+            mark, value = time_from(conn, self.end + timedelta(days=1))
+            clauses.append(f"t.closed_at < {mark}")
+            args.append(value)
         if self.customer_id is not None:
             clauses.append("t.card IN (SELECT number FROM cards WHERE customer_id = ?)")
             args.append(self.customer_id)
@@ -81,25 +82,13 @@ class TicketFilter:
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
 
-def _bound(day: date, instant: str) -> str:
-    """A day's first instant: ISO text compared with SQLite's, midnight UTC on PostgreSQL."""
-    return day.isoformat() if instant == "?" else f"{day.isoformat()}T00:00:00+00:00"
-
-
 def _order(conn) -> str:
-    return 't.closed_at DESC, t.id COLLATE "C"' if dialect(conn) == POSTGRESQL else "t.closed_at DESC, t.id"
+    return f"t.closed_at DESC, {by_bytes(conn, 't.id')}"
 
 
 def _as_text(conn, rows) -> Iterator[tuple]:
-    """Rows as SQLite gives them: on PostgreSQL closed_at (column 5) back to its ISO text, in UTC."""
-    if dialect(conn) != POSTGRESQL:
-        yield from rows
-        return
-    for row in rows:
-        row = list(row)
-        if not isinstance(row[5], str):  # deskdb.open_db's connections already read it as that text
-            row[5] = row[5].astimezone(timezone.utc).isoformat()
-        yield tuple(row)
+    """Rows as SQLite gives them: closed_at (column 5) as its ISO text, in UTC."""
+    return times_as_text(conn, rows, 5)
 
 
 def search(conn: Connection, f: TicketFilter, page: int = 1, page_size: int = PAGE_SIZE) -> list[dict]:
@@ -147,14 +136,7 @@ def export_csv(conn: Connection, f: TicketFilter, chunk: int = 5000) -> Iterator
 def detail(conn: Connection, ticket_id: str) -> dict:
     """A ticket as the till printed it (from its stored message), with its sync and signature status."""
     columns = f"{', '.join(COLUMNS)}, hash, prev_hash, payload"
-    if dialect(conn) == POSTGRESQL:  # no index on id alone across the months: found by (terminal, seq) instead
-        row = conn.execute(
-            f"SELECT {columns} FROM tickets WHERE (terminal, seq) = "
-            "(SELECT terminal, seq FROM ticket_keys WHERE id = ?) AND id = ?",
-            (ticket_id, ticket_id),
-        ).fetchone()
-    else:
-        row = conn.execute(f"SELECT {columns} FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+    row = ticket_by_id(conn, columns, ticket_id)
     if row is None:
         raise ServerError(f"no ticket {ticket_id}: search for it in the ticket explorer")
     found = dict(zip((*COLUMNS, "hash", "prev_hash", "payload"), next(_as_text(conn, [row]))))
@@ -214,8 +196,6 @@ def _return_of(ticket: Ticket) -> list[tuple[str, str]]:
 
 def _returned(conn: Connection, ticket_id: str) -> list[tuple[str, str]]:
     """The returns (any till) of an original, each with what it took back: [(return id, "line 1 x2")]."""
-    if not has_table(conn, "returned_lines"):
-        return []
     taken: dict[str, list[str]] = {}
     for return_id, line, quantity in conn.execute(
         "SELECT return_id, original_line, quantity FROM returned_lines WHERE original_id = ? "
@@ -231,7 +211,5 @@ class _Message(msgspec.Struct):
 
 
 def _discrepancy(conn: Connection, ticket_id: str) -> str | None:
-    if not has_table(conn, "discrepancies"):
-        return None
     row = conn.execute("SELECT reason FROM discrepancies WHERE ticket_id = ?", (ticket_id,)).fetchone()
     return row[0] if row else None

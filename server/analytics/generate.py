@@ -42,7 +42,7 @@ from ..errors import ServerError
 from server.desk.rules_versions import recorded_versions
 from server.ingest.rules_check import TIER_HISTORY, TierBook
 from server.ingest.store_rows import ledger_rows, ticket_row
-from server.storage.connection import Connection
+from server.storage.connection import Connection, transaction
 
 TILLS_PER_STORE = 6
 BATCH = 20_000
@@ -672,8 +672,7 @@ class _Batch:
                 continue
             tickets, lines, ledger, received = rows
             try:
-                conn.execute("BEGIN")
-                try:
+                with transaction(conn, immediate=False):
                     conn.executemany(
                         "INSERT INTO tickets (id, terminal, seq, store, cashier, closed_at, card, total_cents, "
                         "points_earned, points_redeemed, rules_version, hash, prev_hash, received_at, payload) "
@@ -687,10 +686,6 @@ class _Batch:
                         ledger,
                     )
                     conn.executemany("INSERT INTO received (terminal, seq, status) VALUES (?, ?, 'stored')", received)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
             except Exception as exc:  # noqa: BLE001 - handed to the generating thread, which raises it
                 self.failure = exc
 

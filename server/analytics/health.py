@@ -17,17 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from server.ingest import till_status
-from server.storage.connection import Connection, has_table
-from .replay import ensure_schema as ensure_replays
+from server.storage.connection import Connection
 
 AMBER_AFTER = timedelta(hours=2)
 BACKLOG_AMBER_AFTER = timedelta(minutes=10)  # a till reports every 30 s: its backlog should drain within minutes
 STATUS_AMBER_AFTER = timedelta(minutes=5)  # ten reports missed
 STATUS_RED_AFTER = timedelta(hours=1)  # ...and the last report still had tickets to send
-
-
-def _has(conn: Connection, table: str) -> bool:
-    return has_table(conn, table)
 
 
 def _per_terminal(conn: Connection, sql: str) -> dict[str, int]:
@@ -62,7 +57,6 @@ def _findings(conn: Connection) -> _Findings:
         "SELECT terminal, from_seq, to_seq FROM gaps WHERE resolved_at IS NULL ORDER BY terminal, from_seq"
     ):
         gaps.setdefault(terminal, []).append((low, high))
-    ensure_replays(conn)
     dead = _per_terminal(
         conn,
         "SELECT terminal, count(*) FROM dead_letters d WHERE NOT EXISTS "
@@ -71,12 +65,8 @@ def _findings(conn: Connection) -> _Findings:
     quarantined = _per_terminal(conn, "SELECT terminal, count(*) FROM quarantine GROUP BY terminal")
     breaks = _per_terminal(conn, "SELECT terminal, count(*) FROM chain_breaks GROUP BY terminal")
     # a ticket id is "{terminal}-{seq:08d}": the terminal is all but the last 9 characters
-    differ = (
-        _per_terminal(
-            conn, "SELECT substr(ticket_id, 1, length(ticket_id) - 9), count(*) FROM discrepancies GROUP BY 1"
-        )
-        if _has(conn, "discrepancies")
-        else {}
+    differ = _per_terminal(
+        conn, "SELECT substr(ticket_id, 1, length(ticket_id) - 9), count(*) FROM discrepancies GROUP BY 1"
     )
     return _Findings(gaps, dead, quarantined, breaks, differ, till_status.latest(conn))
 
@@ -181,7 +171,6 @@ def _ago(delta: timedelta) -> str:
 
 def dead_letters(conn: Connection, limit: int = 200) -> list[dict]:
     """The latest dead letters, each with its replay (when, which ticket, outcome) if it was replayed."""
-    ensure_replays(conn)
     cur = conn.execute(
         "SELECT d.id, d.received_at, d.topic, d.terminal, d.seq, d.reason, length(d.payload), r.replayed_at, "
         "r.outcome FROM dead_letters d LEFT JOIN dead_letter_replays r ON r.dead_letter_id = d.id "

@@ -27,7 +27,7 @@ import math
 from datetime import date, timedelta
 
 
-from server.storage.connection import has_table, joined_or_own_transaction
+from server.storage.connection import joined_or_own_transaction
 from ..errors import ServerError
 from . import campaigns
 from .offer_definitions import (
@@ -37,7 +37,6 @@ from .offer_definitions import (
     PRIOR_WEIGHT,
     RESPONSE,
     Choice,
-    ensure_schema,
     held_out,
     offer_types,
 )
@@ -112,7 +111,6 @@ def expected(t: dict, p: Profile, learnt: dict[tuple[int, str], tuple[int, float
 
 def _open_customers(conn, day: date) -> set[str]:
     """Customers with a chosen offer (or holdout) still open on `day`: not chosen again until it ends."""
-    ensure_schema(conn)
     return {
         c
         for (c,) in conn.execute(
@@ -127,8 +125,6 @@ def eligible(conn, day: date, archive=None, everyone: dict[str, Profile] | None 
     """The active customers who may get an offer on `day`: a desk customer who agreed to profiling, with an
     active card and a ticket in the last 12 months, and no offer open. Profiles as of the day before (from the
     Parquet `archive` when given; `everyone`: those profiles, already computed)."""
-    if not has_table(conn, "customers"):
-        return {}
     agreed = {
         f"customer:{cid}"
         for (cid,) in conn.execute(
@@ -196,7 +192,6 @@ def choose(
 def record(conn, day: date, choices: list[Choice], policy: str = "model", now: str | None = None) -> list[int]:
     """One campaign per offer type with its chosen customers (holdout as control), and the choices with their
     reasons, in one transaction; returns the campaign ids. Push them with campaigns.publish."""
-    ensure_schema(conn)
     types = {t["id"]: t for t in offer_types(conn)}
     by_type: dict[int, list[Choice]] = {}
     for c in choices:
@@ -281,7 +276,6 @@ def compare(conn, day: date, now: str | None = None) -> dict[str, list[int]]:
 
 def choices_of(conn, customer: str) -> list[dict]:
     """A customer's chosen offers, latest first (with the reason)."""
-    ensure_schema(conn)
     cur = conn.execute(
         "SELECT n.*, t.name AS offer FROM nbo_choices n JOIN nbo_offer_types t "
         "ON t.id = n.offer_type_id WHERE n.customer = ? ORDER BY n.day DESC",

@@ -16,41 +16,10 @@ from datetime import datetime, timezone
 import msgspec
 
 from programme.campaign_offers import MAX_MIN_BASKET_CENTS
-from server.storage.connection import POSTGRESQL, Connection, dialect, has_column, joined_or_own_transaction
-from server.storage.ddl import postgres_schema
+from server.storage.connection import Connection, joined_or_own_transaction
 from ..errors import ServerError
 from . import campaigns
-from .aggregate import create_pg
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS nbo_offer_types (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    kind TEXT NOT NULL CHECK (kind IN ('category_points', 'basket_cheque', 'winback')),
-    category TEXT NOT NULL DEFAULT '',
-    points INTEGER NOT NULL DEFAULT 0,
-    cheque_cents INTEGER NOT NULL DEFAULT 0,
-    days INTEGER NOT NULL,
-    holdout_per_mille INTEGER NOT NULL,
-    min_run_days INTEGER NOT NULL,
-    created_at TEXT NOT NULL,
-    stopped_at TEXT,
-    stopped_why TEXT
-);
-CREATE TABLE IF NOT EXISTS nbo_choices (
-    day TEXT NOT NULL,
-    customer TEXT NOT NULL,
-    offer_type_id INTEGER NOT NULL,
-    policy TEXT NOT NULL,
-    grp TEXT NOT NULL CHECK (grp IN ('target', 'holdout')),
-    cell TEXT NOT NULL,
-    expected_cents INTEGER NOT NULL,
-    reason TEXT NOT NULL,
-    campaign_id INTEGER NOT NULL,
-    PRIMARY KEY (day, customer)
-) WITHOUT ROWID;
-"""
-SCHEMA_PG = postgres_schema(SCHEMA)
 KINDS = ("category_points", "basket_cheque", "winback")
 POLICIES = ("model", "random", "segment")
 RESPONSE = 0.08  # extra visits an offer causes for an average customer (index 1), before learning
@@ -81,23 +50,6 @@ class Choice:
     cell: str
     expected_cents: int
     reason: str
-
-
-def ensure_schema(conn: Connection) -> None:
-    campaigns.ensure_schema(conn)
-    if dialect(conn) == POSTGRESQL:
-        create_pg(conn, "nbo_choices", SCHEMA_PG)
-    else:
-        conn.executescript(SCHEMA)
-    _add_threshold(conn)
-
-
-def _add_threshold(conn: Connection) -> None:
-    """The basket threshold, on a database made before it: none."""
-    if not has_column(conn, "nbo_offer_types", "min_basket_cents"):
-        with joined_or_own_transaction(conn):
-            if not has_column(conn, "nbo_offer_types", "min_basket_cents"):
-                conn.execute("ALTER TABLE nbo_offer_types ADD COLUMN min_basket_cents INTEGER NOT NULL DEFAULT 0")
 
 
 def _check(t: OfferType) -> None:
@@ -131,7 +83,6 @@ def _check(t: OfferType) -> None:
 def define(conn: Connection, offer_type: OfferType, now: str | None = None) -> int:
     """Record an offer type head office offers; returns its id."""
     _check(offer_type)
-    ensure_schema(conn)
     now = now or datetime.now(timezone.utc).isoformat(timespec="seconds")
     with joined_or_own_transaction(conn):
         if conn.execute("SELECT 1 FROM nbo_offer_types WHERE name = ?", (offer_type.name.strip(),)).fetchone():
@@ -156,7 +107,6 @@ def define(conn: Connection, offer_type: OfferType, now: str | None = None) -> i
 
 
 def offer_types(conn: Connection, active_only: bool = False) -> list[dict]:
-    ensure_schema(conn)
     cur = conn.execute(
         "SELECT * FROM nbo_offer_types " + ("WHERE stopped_at IS NULL " if active_only else "") + "ORDER BY id"
     )

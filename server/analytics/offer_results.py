@@ -24,8 +24,7 @@ from sync.events import log_event
 
 from server.storage.connection import joined_or_own_transaction
 from . import campaigns
-from .aggregate import ensure_schema as ensure_aggregates
-from .offer_definitions import ensure_schema, offer_types
+from .offer_definitions import offer_types
 from .stats import welch_interval
 from .value import point_value_cents
 
@@ -47,8 +46,6 @@ class Outcome:
 
 def outcomes(conn, until: date) -> list[Outcome]:
     """Every choice whose offer started by `until`, with the customer's net margin over its days (to `until`)."""
-    ensure_schema(conn)
-    ensure_aggregates(conn)
     last = until.isoformat()
     margin: dict[tuple[int, str], int] = {}
     for campaign_id, customer, cents in conn.execute(

@@ -12,7 +12,8 @@ from datetime import date
 
 from programme.points import default_rules
 
-from server.storage.connection import POSTGRESQL, Connection, dialect
+from server.storage.connection import Connection
+from server.storage.sql import full_scan, greatest, least, whole
 from .value import point_value_cents
 
 
@@ -39,20 +40,14 @@ def points_summary(conn: Connection, start: date, end: date, as_of: date, point_
     )
     when, year = next_expiry(as_of)
     cutoff = f"{year + 1:04d}-01-01"
+    standing = whole(conn, f"coalesce(sum({greatest(conn, 'balance', '0')}), 0)")
+    old_standing = whole(conn, f"coalesce(sum({greatest(conn, least(conn, 'old - debits', 'balance'), '0')}), 0)")
     outstanding, expiring = conn.execute(
-        "SELECT coalesce(sum(max(balance, 0)), 0), coalesce(sum(max(min(old - debits, balance), 0)), 0) FROM ("
+        f"SELECT {standing}, {old_standing} FROM ("
         "  SELECT sum(points) AS balance,"
         "         sum(CASE WHEN points > 0 AND coalesce(lot_at, at) < ? THEN points ELSE 0 END) AS old,"
         "         -sum(CASE WHEN points < 0 THEN points ELSE 0 END) AS debits"
-        "  FROM ledger NOT INDEXED WHERE substr(at, 1, 10) <= ? GROUP BY card)"
-        if dialect(conn) != POSTGRESQL
-        # the same on PostgreSQL: greatest/least for SQLite's scalar max/min, sums of bigints cast back from numeric
-        else "SELECT coalesce(sum(greatest(balance, 0)), 0)::bigint,"
-        "       coalesce(sum(greatest(least(old - debits, balance), 0)), 0)::bigint FROM ("
-        "  SELECT sum(points) AS balance,"
-        "         sum(CASE WHEN points > 0 AND coalesce(lot_at, at) < ? THEN points ELSE 0 END) AS old,"
-        "         -sum(CASE WHEN points < 0 THEN points ELSE 0 END) AS debits"
-        "  FROM ledger WHERE substr(at, 1, 10) <= ? GROUP BY card) per_card",
+        f"  FROM {full_scan(conn, 'ledger')} WHERE substr(at, 1, 10) <= ? GROUP BY card) per_card",
         (cutoff, as_of.isoformat()),
     ).fetchone()
     # Loyalty cheques still in circulation are owed too (server/desk/cheque_book.py): their value joins the liability.

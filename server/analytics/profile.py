@@ -350,29 +350,11 @@ def customer_profile(conn, customer_id: int, cards: list[str], end: date, cache_
 
 
 INLINE_ROWS = 200_000  # card_day rows over the year: above, the customer page reads the daily job's snapshot
-SNAPSHOT_SCHEMA = """
-CREATE TABLE IF NOT EXISTS profile_store_mix (
-    store TEXT NOT NULL,
-    category TEXT NOT NULL,
-    share REAL NOT NULL,
-    promoted_share REAL NOT NULL,
-    day TEXT NOT NULL,
-    PRIMARY KEY (store, category)
-);
-CREATE TABLE IF NOT EXISTS profile_ranks (
-    customer TEXT PRIMARY KEY,
-    rfm TEXT NOT NULL,
-    value_rank TEXT NOT NULL,
-    day TEXT NOT NULL
-);
-"""
 
 
 def small(conn, start: date, end: date) -> bool:
     """Whether everyone's year is small enough to read for one page (a bounded count)."""
-    from .aggregate import ensure_schema
 
-    ensure_schema(conn)
     return (
         conn.execute(
             "SELECT count(*) FROM (SELECT 1 FROM card_day WHERE day >= ? AND day <= ? LIMIT ?) found",
@@ -382,21 +364,10 @@ def small(conn, start: date, end: date) -> bool:
     )
 
 
-def ensure_snapshot(conn) -> None:
-    from server.storage.connection import POSTGRESQL, dialect
-    from .aggregate import create_pg
-
-    if dialect(conn) == POSTGRESQL:
-        create_pg(conn, "profile_ranks", SNAPSHOT_SCHEMA)
-    else:
-        conn.executescript(SNAPSHOT_SCHEMA)
-
-
 def save_snapshot(conn, day: date, found: dict[str, Profile], mixes: dict[str, StoreMix]) -> None:
     """Keep the store mixes and these customers' ranks for the customer page (the daily job calls this)."""
     from server.storage.connection import joined_or_own_transaction
 
-    ensure_snapshot(conn)
     with joined_or_own_transaction(conn):
         conn.execute("DELETE FROM profile_store_mix")
         conn.executemany(
@@ -415,7 +386,6 @@ def save_snapshot(conn, day: date, found: dict[str, Profile], mixes: dict[str, S
 
 
 def snapshot_mixes(conn, stores: list[str]) -> dict[str, StoreMix]:
-    ensure_snapshot(conn)
     mixes: dict[str, StoreMix] = {}
     for store in stores:
         rows = conn.execute(
@@ -427,7 +397,6 @@ def snapshot_mixes(conn, stores: list[str]) -> dict[str, StoreMix]:
 
 
 def snapshot_ranks(conn, key: str) -> tuple[dict[str, str], dict[str, str]]:
-    ensure_snapshot(conn)
     row = conn.execute("SELECT rfm, value_rank FROM profile_ranks WHERE customer = ?", (key,)).fetchone()
     return ({key: row[0]}, {key: row[1]}) if row else ({}, {})
 

@@ -12,26 +12,9 @@ from sync.codec import decode_ticket
 from sync.errors import SyncError
 from sync.topics import terminal_of_up_topic
 
-from server.storage.connection import POSTGRESQL, Connection, dialect, open_connection
+from server.storage.connection import Connection, open_connection
 from ..errors import ServerError
 from server.ingest.store_api import open_store
-from .aggregate import create_pg
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS dead_letter_replays (
-    dead_letter_id INTEGER PRIMARY KEY,
-    replayed_at TEXT NOT NULL,
-    ticket_id TEXT NOT NULL,
-    outcome TEXT NOT NULL
-);
-"""
-
-
-def ensure_schema(conn: Connection) -> None:
-    if dialect(conn) == POSTGRESQL:
-        create_pg(conn, "dead_letter_replays", SCHEMA)
-        return
-    conn.executescript(SCHEMA)
 
 
 def replay(db_path: str | Path, dead_letter_id: int, now: str) -> dict:
@@ -39,7 +22,6 @@ def replay(db_path: str | Path, dead_letter_id: int, now: str) -> dict:
     `db_path` is a SQLite file or a postgresql:// URL; the ticket goes through that database's own store."""
     conn = open_connection(db_path)
     try:
-        ensure_schema(conn)
         row = conn.execute("SELECT topic, payload, reason FROM dead_letters WHERE id = ?", (dead_letter_id,)).fetchone()
         if row is None:
             raise ServerError(f"no dead letter {dead_letter_id}: pick one from the sync health page")
@@ -79,7 +61,6 @@ def _dismiss(conn: Connection, dead_letter_id: int, topic: str, payload: bytes, 
     outcome = "dismissed"
     if terminal := terminal_of_up_topic(topic, "status"):
         try:
-            till_status.ensure_schema(conn)
             outcome = (
                 "status kept"
                 if till_status.record_status(conn, decode_status(payload, terminal), now)

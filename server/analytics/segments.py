@@ -16,7 +16,7 @@ import msgspec
 from programme.points import default_rules
 
 from server.desk import csv_cells
-from server.storage.connection import Connection, has_table
+from server.storage.connection import Connection
 from ..errors import ServerError
 from .aggregate import snapshot
 from .rfm import rfm_scores
@@ -62,8 +62,6 @@ def _top_categories(conn: Connection) -> dict[str, tuple[int, str]]:
 
 
 def _consents(conn: Connection) -> dict[int, set[str]]:
-    if not has_table(conn, "customers"):
-        return {}
     found = {}
     for cid, email, sms, profiling in conn.execute(
         "SELECT id, consent_email, consent_sms, consent_profiling FROM customers "

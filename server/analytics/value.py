@@ -11,9 +11,8 @@ from datetime import date
 
 from programme.points import default_rules
 
-from server.storage.connection import POSTGRESQL, Connection, dialect, has_table
-from server.storage.desk_db import by_bytes
-from .aggregate import ensure_schema
+from server.storage.connection import Connection
+from server.storage.sql import by_bytes, unindexed
 
 
 def point_value_cents() -> int:
@@ -44,9 +43,7 @@ class CustomerValue:
 
 
 def card_owners(conn: Connection) -> dict[str, int]:
-    """card -> customer id, from the desk's cards table when it exists (empty otherwise)."""
-    if not has_table(conn, "cards"):
-        return {}
+    """card -> customer id, from the desk's cards table."""
     return {number: customer for number, customer in conn.execute("SELECT number, customer_id FROM cards")}
 
 
@@ -60,11 +57,11 @@ def customer_values(
     Cards of one customer are then added up here. A customer's visits
     are the sum over their cards (two cards used the same day count twice: rare, and documented).
     `with_stores` also fills `stores` (spend per store), which segments need and dashboards do not."""
-    ensure_schema(conn)
     point_cents = point_value_cents() if point_cents is None else point_cents
     owners = card_owners(conn)
     period = (start.isoformat(), end.isoformat())
-    in_period = "day >= ? AND day <= ?" if dialect(conn) == POSTGRESQL else "+day >= ? AND +day <= ?"
+    day = unindexed(conn, "day")
+    in_period = f"{day} >= ? AND {day} <= ?"
     values: dict[str, CustomerValue] = {}
     for card, spend, margin, tickets, visits, last_day, earned, redeemed in conn.execute(
         "SELECT card, sum(spend_cents), sum(margin_cents), sum(tickets), count(DISTINCT day), max(day), "
@@ -153,7 +150,6 @@ def value_ranks(values: list[CustomerValue]) -> dict[str, str]:
 
 def identification_by_store(conn: Connection, start: date, end: date) -> list[dict]:
     """Per store: sales, sales on identified cards, and their share (the identification rate)."""
-    ensure_schema(conn)
     rows = conn.execute(
         "SELECT store, sum(spend_cents), sum(tickets), sum(identified_cents), sum(identified_tickets) FROM store_day "
         f"WHERE day >= ? AND day <= ? GROUP BY store ORDER BY {by_bytes(conn, 'store')}",

@@ -20,7 +20,8 @@ from programme.i18n import N_, _
 
 from server.desk import audit
 from server.desk.errors import Conflict, InvalidInput, LoginRefused, NotFound
-from server.storage.desk_db import by_bytes, transaction, utc_now
+from server.storage.desk_db import transaction, utc_now
+from server.storage.sql import by_bytes
 from server.storage.connection import Connection
 
 ROLES = ("card_manager", "head_office", "admin", "till")

@@ -23,15 +23,6 @@ from programme.catalogue import (
 )
 from server.storage.connection import joined_or_own_transaction
 
-SCHEMA = """CREATE TABLE IF NOT EXISTS catalogue_versions (
-    scope TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    imported_at TEXT NOT NULL,
-    source TEXT NOT NULL,
-    articles INTEGER NOT NULL,
-    payload TEXT NOT NULL,
-    PRIMARY KEY (scope, version)
-)"""
 # The broker refuses a packet past sync.broker_config.MAX_PACKET_SIZE (4 MiB); the envelope adds a little.
 MAX_PAYLOAD_BYTES = 4 * 1024 * 1024 - 64 * 1024
 
@@ -48,17 +39,12 @@ class Recorded:
         return self.version.scope
 
 
-def ensure_schema(conn) -> None:
-    conn.execute(SCHEMA)
-
-
 def import_csv(conn, text: str, source: str, now: str, store: str | None = None) -> list[Recorded]:
     """Record the file's articles as the next version of each scope it fills, in one transaction.
     CatalogueError (nothing recorded) when a line is wrong or a scope's message would be too large."""
     scopes = parse_csv(text, store)
     made = []
     with joined_or_own_transaction(conn):
-        ensure_schema(conn)
         for scope, articles in scopes.items():
             made.append(_record(conn, scope, articles, source, now))
     return made
@@ -85,7 +71,6 @@ def _record(conn, scope: str, articles: list[Article], source: str, now: str) ->
 
 def latest(conn) -> list[Recorded]:
     """The latest version of every scope (what the tills should hold), "all" first."""
-    ensure_schema(conn)
     rows = conn.execute(
         "SELECT c.payload FROM catalogue_versions c WHERE c.version = (SELECT max(version) FROM "
         "catalogue_versions l WHERE l.scope = c.scope) ORDER BY c.scope"
@@ -96,7 +81,6 @@ def latest(conn) -> list[Recorded]:
 
 def versions(conn) -> list[dict]:
     """Every version imported, newest first: scope, version, imported_at, source, articles."""
-    ensure_schema(conn)
     rows = conn.execute(
         "SELECT scope, version, imported_at, source, articles FROM catalogue_versions "
         "ORDER BY imported_at DESC, scope, version DESC"

@@ -23,38 +23,11 @@ from programme.money import format_cents
 from programme.redemption import CHEQUE_VALIDITY, cheque_serial, cheques_issued, cheques_of_entry, read_cheque_serial
 from programme.ticket import Ticket
 
-from server.storage.connection import POSTGRESQL, dialect, has_table
-from server.storage.tables import ensure_schema, iso
+from server.storage.connection import transaction
+from server.storage.sql import lock_key
+from server.storage.tables import iso
 
 HOLD = timedelta(minutes=2)  # a cheque a till asked about is kept for it this long (the cashier is paying)
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS cheques (
-    serial TEXT PRIMARY KEY,
-    card TEXT NOT NULL,
-    cents BIGINT NOT NULL,
-    issued_at TEXT NOT NULL,
-    expires_at TEXT NOT NULL,
-    issue_ticket TEXT,
-    state TEXT NOT NULL,
-    spent_ticket TEXT,
-    spent_at TEXT,
-    held_by TEXT,
-    held_until TEXT,
-    note TEXT
-);
-CREATE INDEX IF NOT EXISTS cheques_card ON cheques (card);
-CREATE TABLE IF NOT EXISTS cheque_spends (
-    ticket_id TEXT NOT NULL,
-    n INTEGER NOT NULL,
-    serial TEXT NOT NULL,
-    card TEXT,
-    cents BIGINT NOT NULL,
-    at TEXT NOT NULL,
-    PRIMARY KEY (ticket_id, n)
-);
-CREATE INDEX IF NOT EXISTS cheque_spends_serial ON cheque_spends (serial);
-"""
-SCHEMA_LOCK = "loyalty-cheques-schema"
 STATES = ("issued", "spent", "expired", "cancelled")
 FLAG_INSERT = (
     "INSERT INTO discrepancies (ticket_id, card, rules_version, till_points, server_points, reason, "
@@ -113,20 +86,7 @@ def _cheque(row) -> Cheque:
     )
 
 
-def _schema(conn) -> str:
-    from server.storage.ddl import postgres_schema
-
-    return postgres_schema(SCHEMA) if dialect(conn) == POSTGRESQL else SCHEMA
-
-
-def ensure(conn) -> None:
-    """The cheque tables, created when missing (inside the caller's transaction if one is open)."""
-    ensure_schema(conn, _schema(conn), SCHEMA_LOCK)
-
-
 def find(conn, serial: str) -> Cheque | None:
-    if not has_table(conn, "cheques"):
-        return None
     row = conn.execute(f"SELECT {COLUMNS} FROM cheques WHERE serial = ?", (serial,)).fetchone()
     return _cheque(row) if row else None
 
@@ -146,21 +106,18 @@ def _insert(conn, serial: str, card: str, cents: int, at: datetime, ticket_id: s
             ticket_id,
         ),
     )
-    if has_table(conn, "cheque_spends"):
-        first = conn.execute(
-            "SELECT ticket_id, at FROM cheque_spends WHERE serial = ? ORDER BY at, ticket_id LIMIT 1", (serial,)
-        ).fetchone()
-        if first is not None:
-            conn.execute(
-                "UPDATE cheques SET state = 'spent', spent_ticket = ?, spent_at = ? "
-                "WHERE serial = ? AND state = 'issued'",
-                (first[0], first[1], serial),
-            )
+    first = conn.execute(
+        "SELECT ticket_id, at FROM cheque_spends WHERE serial = ? ORDER BY at, ticket_id LIMIT 1", (serial,)
+    ).fetchone()
+    if first is not None:
+        conn.execute(
+            "UPDATE cheques SET state = 'spent', spent_ticket = ?, spent_at = ? WHERE serial = ? AND state = 'issued'",
+            (first[0], first[1], serial),
+        )
 
 
 def issue_scheduled(conn, card: str, entry_id: int, count: int, cents: int, at: datetime) -> list[str]:
     """Head office's own cheques (server/desk/cheques.py): store 0, till 0, numbered by their ledger entry's id."""
-    ensure(conn)
     serials = [cheque_serial("S00000-T000", entry_id, rank, cents) for rank in range(count)]
     for serial in serials:
         _insert(conn, serial, card, cents, at, None)
@@ -256,7 +213,6 @@ def record_cheques(conn, tickets: list[Ticket], now: str) -> int:
     ]
     if not touching:
         return 0
-    ensure(conn)
     flags = []
     for ticket in touching:
         reasons = []
@@ -319,22 +275,14 @@ def check_for_till(conn, terminal: str, serial: str, card: str, now: datetime) -
     """May `terminal` take this cheque on a ticket of `card`? The cheque, held for it for HOLD; else
     ChequeRefused with the cashier's message. Commits its own transaction."""
     serial = serial.strip()
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        ensure(conn)
-        if dialect(conn) == POSTGRESQL:
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (f"cheque:{serial}",))
+    with transaction(conn):
+        lock_key(conn, f"cheque:{serial}")
         cheque = find(conn, serial)
         message = refusal(cheque, serial, card, terminal, now)
         if message is None:
             conn.execute(
                 "UPDATE cheques SET held_by = ?, held_until = ? WHERE serial = ?", (terminal, iso(now + HOLD), serial)
             )
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
     if message is not None:
         raise ChequeRefused(message)
     return cheque
@@ -342,7 +290,6 @@ def check_for_till(conn, terminal: str, serial: str, card: str, now: datetime) -
 
 def cancel(conn, serial: str, note: str) -> bool:
     """The desk cancels a cheque not spent yet (lost, reissued...): True when it was."""
-    ensure(conn)
     return (
         conn.execute(
             "UPDATE cheques SET state = 'cancelled', note = ? WHERE serial = ? AND state = 'issued'", (note, serial)
@@ -357,8 +304,6 @@ def summary(conn, now: datetime | None = None) -> dict:
     ones are money the programme owes, counted in the points liability."""
     stamp = iso((now or datetime.now(timezone.utc)).astimezone(timezone.utc))
     out = {state: {"count": 0, "cents": 0} for state in ("issued", "spent", "expired", "cancelled", "outstanding")}
-    if not has_table(conn, "cheques"):
-        return out
     for state, count, cents in conn.execute(
         "SELECT CASE WHEN state = 'issued' AND expires_at <= ? THEN 'expired' "
         "WHEN state = 'issued' THEN 'outstanding' ELSE state END, count(*), coalesce(sum(cents), 0) "
@@ -380,8 +325,6 @@ def outstanding_cents(conn, now: datetime | None = None) -> int:
 
 def spent_twice(conn, limit: int = 100) -> list[dict]:
     """Serials more than one ticket paid with, newest first, with every ticket that took them."""
-    if not has_table(conn, "cheque_spends"):
-        return []
     rows = conn.execute(
         "SELECT serial, ticket_id, card, cents, at FROM cheque_spends WHERE serial IN "
         "(SELECT serial FROM cheque_spends GROUP BY serial HAVING count(DISTINCT ticket_id) > 1) "

@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timezone
 from programme.money import format_cents
 from programme.redemption import issue_cheques
 from programme.rules import RuleSet
-from server.storage.connection import Connection
+from server.storage.connection import Connection, transaction
 
 from server.desk.cheque_book import issue_scheduled
 
@@ -41,8 +41,7 @@ def run_cheques(conn: Connection, rules: RuleSet, as_of: date) -> dict:
                 issue.count,
             )
         )
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         for card, points, rule, cause, when, count in rows:
             cur = conn.execute(
                 "INSERT OR IGNORE INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
@@ -55,8 +54,4 @@ def run_cheques(conn: Connection, rules: RuleSet, as_of: date) -> dict:
                 summary["cards"] += 1
                 summary["cheques"] += count
                 summary["cents"] += count * cheques.cheque_cents
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return summary

@@ -16,7 +16,8 @@ from server.desk import audit, bounds
 from programme.i18n import _
 
 from server.desk.errors import InvalidInput, NotFound
-from server.storage.desk_db import by_bytes, joined, transaction, utc_now
+from server.storage.desk_db import transaction, utc_now
+from server.storage.sql import by_bytes, joined
 from server.desk.standing import standing
 from server.storage.connection import Connection
 

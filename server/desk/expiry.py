@@ -13,7 +13,7 @@ from programme.ledger import Ledger
 from programme.rules import RuleSet
 
 from server.desk import lots
-from server.storage.connection import Connection
+from server.storage.connection import Connection, transaction
 
 
 def run_expiry(conn: Connection, rules: RuleSet, as_of: date, progress: Callable[[int], None] | None = None) -> dict:
@@ -37,18 +37,13 @@ def run_expiry(conn: Connection, rules: RuleSet, as_of: date, progress: Callable
         new.extend(ledger.expire(rules, as_of, at))
         if progress:
             progress(1)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         cur = conn.executemany(
             "INSERT OR IGNORE INTO ledger (card, kind, points, rule, cause, ticket_id, at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(e.card, e.kind, e.points, e.rule, e.cause, None, e.at.isoformat()) for e in new],
         )
         written = cur.rowcount if new else 0  # nothing executed: sqlite3 says 0, psycopg -1
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return {
         "as_of": as_of.isoformat(),
         "rules_version": rules.version,

@@ -9,8 +9,8 @@ recompute gives the till's entry back; accepted cheque offers give their 0-point
 refused claim is not given back, so the ticket is a discrepancy whose reason says why.
 Campaigns are held in memory and reloaded only when one is added: a ticket costs a dict look-up,
 and only a ticket with a claim asks the ledger about earlier use. The campaigns live in the head-office
-database, SQLite or PostgreSQL (server/analytics/campaigns.py); one made before offers had conditions reads
-as offers without one until campaigns.ensure_schema adds the columns.
+database, SQLite or PostgreSQL (server/analytics/campaigns.py); their tables come with the database's numbered
+migrations (server/storage/migrations.py), so a database of any age has them.
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ from datetime import date
 from programme.campaign_offers import RULE_PREFIX, CampaignOffer, as_promotion, campaign_of, cheque_entry, unmet
 from programme.rules import Promotion, RuleSet
 from programme.ticket import PointsEntry, Ticket
-
-from server.storage.connection import has_column, has_table
 
 
 @dataclass(frozen=True)
@@ -49,28 +47,19 @@ class CampaignCache:
     def __init__(self):
         self.by_id: dict[int, KnownCampaign] = {}
         self._mark: tuple | None = None
-        self._stoppable = False
-        self._conditions = False
 
     def refresh(self, conn) -> CampaignCache:
         """Reload when a campaign was added since (one small query per batch otherwise)."""
-        if not has_table(conn, "campaigns"):  # no campaign was ever created in this database
-            return self
-        if not self._stoppable:  # a database made before campaigns could be stopped has no stopped_at yet
-            self._stoppable = has_column(conn, "campaigns", "stopped_at")
-        if not self._conditions:  # nor, made before offers had conditions, category and min_basket_cents
-            self._conditions = has_column(conn, "campaigns", "min_basket_cents")
-        stopped = "max(stopped_at)" if self._stoppable else "NULL"
-        mark = tuple(conn.execute(f"SELECT count(*), max(id), {stopped} FROM campaigns").fetchone())
+        mark = tuple(conn.execute("SELECT count(*), max(id), max(stopped_at) FROM campaigns").fetchone())
         if mark == self._mark:
             return self
         targets: dict[int, set[str]] = {}
         for campaign, card in conn.execute("SELECT campaign_id, card FROM campaign_members WHERE grp = 'target'"):
             targets.setdefault(campaign, set()).add(card)
         found = {}
-        conditions = "category, min_basket_cents" if self._conditions else "'', 0"
         for cid, name, kind, points, cheque_cents, starts, ends, stores, category, least in conn.execute(
-            f"SELECT id, name, kind, points, cheque_cents, starts, ends, stores, {conditions} FROM campaigns"
+            "SELECT id, name, kind, points, cheque_cents, starts, ends, stores, category, min_basket_cents "
+            "FROM campaigns"
         ):
             offer = CampaignOffer(
                 category=category or None,

@@ -15,31 +15,10 @@ from datetime import datetime, timedelta, timezone
 
 from programme.ticket import signed_points
 
-from server.storage.connection import has_table
 from server.ingest.reservations import consume
-from server.storage.tables import ensure_schema
 from server.ingest.store_rows import chunks
 
 OVERDRAFT_LOOKBACK = timedelta(days=1)  # the tickets named: those that took points from the card this long before
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS overdrafts (
-    id INTEGER PRIMARY KEY,
-    card TEXT NOT NULL,
-    balance BIGINT NOT NULL,
-    tickets TEXT NOT NULL,
-    detected_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS overdrafts_card ON overdrafts (card);
-"""
-SCHEMA_LOCK = "loyalty-overdrafts-schema"
-
-
-def _schema(conn) -> str:
-    from server.storage.connection import POSTGRESQL, dialect
-    from server.storage.ddl import postgres_schema
-
-    return postgres_schema(SCHEMA) if dialect(conn) == POSTGRESQL else SCHEMA
 
 
 def record_overdrafts(conn, tickets, now: str) -> int:
@@ -71,7 +50,6 @@ def record_overdrafts(conn, tickets, now: str) -> int:
             del negative[card]
     if not negative:
         return 0
-    ensure_schema(conn, _schema(conn), SCHEMA_LOCK)
     for card, balance in sorted(negative.items()):
         since = (latest[card] - OVERDRAFT_LOOKBACK).isoformat()
         spent = [
@@ -91,8 +69,6 @@ def record_overdrafts(conn, tickets, now: str) -> int:
 
 def recent(conn, limit: int = 100) -> list[dict]:
     """The latest overdrafts flagged, newest first: card, balance then, tickets named, when."""
-    if not has_table(conn, "overdrafts"):
-        return []
     rows = conn.execute(
         "SELECT id, card, balance, tickets, detected_at FROM overdrafts ORDER BY id DESC LIMIT ?", (limit,)
     ).fetchall()
@@ -100,4 +76,4 @@ def recent(conn, limit: int = 100) -> list[dict]:
 
 
 def count(conn) -> int:
-    return conn.execute("SELECT count(*) FROM overdrafts").fetchone()[0] if has_table(conn, "overdrafts") else 0
+    return conn.execute("SELECT count(*) FROM overdrafts").fetchone()[0]

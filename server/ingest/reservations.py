@@ -14,28 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from server.storage.connection import POSTGRESQL, dialect, has_table
-from server.storage import tables
+from server.storage.connection import transaction
+from server.storage.sql import lock_key
 from server.storage.tables import iso
 
 RESERVATION_TTL = timedelta(minutes=2)  # a cashier finishes the payment well within this; tests shorten it
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS reservations (
-    id TEXT PRIMARY KEY,
-    card TEXT NOT NULL,
-    terminal TEXT NOT NULL,
-    points BIGINT NOT NULL,
-    after_seq BIGINT NOT NULL,
-    created_at TEXT NOT NULL,
-    expires_at TEXT NOT NULL,
-    status TEXT NOT NULL,
-    ticket_id TEXT,
-    ended_at TEXT
-);
-CREATE INDEX IF NOT EXISTS reservations_card ON reservations (card, status);
-"""
-SCHEMA_LOCK = "loyalty-reservations-schema"  # PostgreSQL: one worker creates the tables at a time
 
 
 @dataclass(frozen=True)
@@ -48,11 +31,6 @@ class Outcome:
     id: str | None = None
     expires_at: datetime | None = None
     message: str | None = None
-
-
-def ensure_schema(conn) -> None:
-    """The reservations' tables, made when missing (inside the caller's transaction if one is open)."""
-    tables.ensure_schema(conn, SCHEMA, SCHEMA_LOCK)
 
 
 def refusal(asked: int, available: int, held_elsewhere: int) -> str:
@@ -75,17 +53,13 @@ def reserve(conn, terminal: str, card: str, points: int, after_seq: int, reserva
     """Hold `points` of `card` for `terminal` if head office's balance less other reservations covers them.
 
     Commits its own transaction (call it outside any other)."""
-    conn.execute("BEGIN IMMEDIATE")  # SQLite: one writer at a time from here; PostgreSQL: BEGIN
-    try:
-        ensure_schema(conn)
-        if dialect(conn) == POSTGRESQL:
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (f"reserve:{card}",))
+    with transaction(conn):
+        lock_key(conn, f"reserve:{card}")
         stamp = iso(now)
         again = conn.execute(
             "SELECT terminal, card, points, expires_at FROM reservations WHERE id = ?", (reservation_id,)
         ).fetchone()
         if again is not None:  # the same request delivered twice (QoS 1): the same answer, nothing held twice
-            conn.execute("ROLLBACK")
             if (again[0], again[1], again[2]) != (terminal, card, points):
                 return Outcome(False, points, 0, message=f"request {reservation_id} was already used: ask again")
             return Outcome(True, points, 0, id=reservation_id, expires_at=datetime.fromisoformat(again[3]))
@@ -100,8 +74,7 @@ def reserve(conn, terminal: str, card: str, points: int, after_seq: int, reserva
             (card, card, stamp, card, stamp, terminal),
         ).fetchone()
         available = max((balance or 0) - held, 0)
-        if points > available:
-            conn.execute("ROLLBACK")
+        if points > available:  # refused: nothing written (the block's end commits nothing)
             return Outcome(False, points, available, message=refusal(points, available, held_elsewhere))
         expires = now + RESERVATION_TTL
         conn.execute(
@@ -109,18 +82,12 @@ def reserve(conn, terminal: str, card: str, points: int, after_seq: int, reserva
             "VALUES (?, ?, ?, ?, ?, ?, ?, 'held')",
             (reservation_id, card, terminal, points, after_seq, stamp, iso(expires)),
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
     return Outcome(True, points, available - points, id=reservation_id, expires_at=expires)
 
 
 def release(conn, terminal: str, reservation_id: str, now: datetime) -> bool:
     """The till cancelled the sale: free its held reservation (only the till that holds it may). True if freed."""
     with conn:
-        ensure_schema(conn)
         return (
             conn.execute(
                 "UPDATE reservations SET status = 'released', ended_at = ? "
@@ -137,7 +104,7 @@ def consume(conn, tickets, now: str) -> int:
     spending = [
         (t.id, t.card, t.terminal, t.seq) for t in tickets if t.card and any(e.kind == "redeem" for e in t.points)
     ]
-    if not spending or not has_table(conn, "reservations"):
+    if not spending:
         return 0
     done = 0
     for ticket_id, card, terminal, seq in spending:
@@ -151,8 +118,6 @@ def consume(conn, tickets, now: str) -> int:
 
 def held(conn, card: str, now: datetime) -> list[dict]:
     """The card's reservations still held (not consumed, released or lapsed)."""
-    if not has_table(conn, "reservations"):
-        return []
     rows = conn.execute(
         "SELECT id, terminal, points, created_at, expires_at FROM reservations "
         "WHERE card = ? AND status = 'held' AND expires_at > ? ORDER BY created_at",

@@ -20,7 +20,7 @@ from server.ingest.precheck import Precheck, precheck, prechecked, signature_err
 from server.ingest.returns_check import record_returns
 from server.ingest.rules_check import RulesCatalog, book_points, release_held
 from server.ingest.store_rows import LINE_COLUMNS, chain_breaks, chunks, line_rows, ticket_row
-from server.storage.connection import Connection, connect_sqlite
+from server.storage.connection import Connection, connect_sqlite, transaction
 from server.desk.cheque_book import record_cheques, summary as cheque_summary
 
 CHECKPOINT_EVERY_BATCHES = 8  # in a busy spell; else once ingest pauses (sync/checkpoint.py)
@@ -317,8 +317,7 @@ class Store(StoreBase):
         result = BatchResult()
         conn = self.conn
         touched: set[str] = set()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             rows, received, lines, checked, known = [], [], [], [], {}
             keys = self._till_keys()
             ordered = sorted(tickets, key=lambda t: (t[1].terminal, t[1].seq))
@@ -376,10 +375,6 @@ class Store(StoreBase):
             result.dead_letters = len(dead)
             for terminal in touched:
                 self._advance(terminal, now, result)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         self.checkpointer.nudge()
         return result
 

@@ -26,30 +26,6 @@ from server.errors import ServerError
 
 log = logging.getLogger("loyalty.till_events")
 
-# The same DDL on both engines: TEXT, BIGINT and INTEGER mean the same; the payload is the event's JSON.
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS till_events (
-    terminal TEXT NOT NULL,
-    chain TEXT NOT NULL,
-    seq BIGINT NOT NULL,
-    kind TEXT NOT NULL,
-    at TEXT NOT NULL,
-    store TEXT NOT NULL,
-    cashier TEXT NOT NULL,
-    after_seq BIGINT NOT NULL,
-    ticket_id TEXT,
-    copy INTEGER NOT NULL,
-    total_cents BIGINT NOT NULL,
-    hash TEXT NOT NULL,
-    status TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    received_at TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    PRIMARY KEY (terminal, chain, seq, hash)
-);
-CREATE INDEX IF NOT EXISTS till_events_ticket ON till_events (ticket_id);
-CREATE INDEX IF NOT EXISTS till_events_at ON till_events (at);
-"""
 VERIFIED, FLAGGED = "verified", "flagged"
 CANCELLATIONS = ("ticket_cancel", "line_void")
 MAX_PERIOD_DAYS = 366  # the exceptions query reads at most a year
@@ -65,10 +41,6 @@ EXPLORER_KINDS = {
 
 class TillEventError(ServerError):
     """A till event or a query about them could not be handled."""
-
-
-def ensure_schema(conn) -> None:
-    conn.executescript(SCHEMA)
 
 
 @dataclass(frozen=True)
@@ -174,7 +146,6 @@ class EventIngestor:
 
         conn = open_connection(self.target)
         try:
-            ensure_schema(conn)
             while True:
                 item = self._inbox.get()
                 if item is None:
@@ -245,10 +216,6 @@ EVENT_COLUMNS = (
 def events_of_ticket(conn, ticket_id: str, terminal: str, seq: int, closed_at) -> list[dict]:
     """A ticket's events at head office: its reprints, and the line voids of the sale that became it (those
     after the till's previous ticket and its last cancelled basket, up to the ticket's close)."""
-    from server.storage.connection import has_table
-
-    if not has_table(conn, "till_events"):
-        return []
     if isinstance(closed_at, datetime):
         closed_at = closed_at.astimezone(timezone.utc).isoformat()
     during = _rows(
@@ -278,13 +245,9 @@ def search(
     page: int = 1,
 ) -> list[dict]:
     """A page of events of one explorer kind (cancelled, voids, reprints, training), newest first."""
-    from server.storage.connection import has_table
-
     kinds = EXPLORER_KINDS.get(what)
     if kinds is None:
         raise TillEventError(f"events {what!r} not known: choose {', '.join(EXPLORER_KINDS)}")
-    if not has_table(conn, "till_events"):
-        return []
     sql = f"SELECT {EVENT_COLUMNS} FROM till_events WHERE kind IN ({', '.join('?' * len(kinds))})"
     args: list = list(kinds)
     if store:
@@ -312,8 +275,6 @@ def cancellations(conn, start: date, end: date, threshold: int, kinds: tuple[str
     has the till (and cashier), the count, the cents cancelled and the count per kind; an event counts once,
     flagged ones too (a till without a registered key) unless head office holds it verified. For the
     exceptions page."""
-    from server.storage.connection import has_table
-
     if end < start:
         raise TillEventError(f"the period ends ({end}) before it starts ({start}): give the earlier day first")
     if (end - start).days >= MAX_PERIOD_DAYS:
@@ -326,8 +287,6 @@ def cancellations(conn, start: date, end: date, threshold: int, kinds: tuple[str
             f"kinds {unknown or list(kinds)} not known: choose among ticket_cancel, line_void, reprint"
         )
     result: dict[str, list[dict]] = {"tills": [], "cashiers": []}
-    if not has_table(conn, "till_events"):
-        return result
     marks = ", ".join("?" * len(kinds))
     args = (*kinds, _utc_start(start), _utc_start(end + timedelta(days=1)))
     for name, group in (("tills", "terminal, store"), ("cashiers", "terminal, store, cashier")):
@@ -358,13 +317,8 @@ def cancellations(conn, start: date, end: date, threshold: int, kinds: tuple[str
     return result
 
 
-def held_events(conn, terminal: str) -> list[JournalEvent] | None:
-    """The till's verified journal events at head office, for checking its closures' event totals; None when
-    head office keeps no events (a database from before them)."""
-    from server.storage.connection import has_table
-
-    if not has_table(conn, "till_events"):
-        return None
+def held_events(conn, terminal: str) -> list[JournalEvent]:
+    """The till's verified journal events at head office, for checking its closures' event totals."""
     rows = conn.execute(
         "SELECT payload FROM till_events WHERE terminal = ? AND status = ? ORDER BY chain, seq", (terminal, VERIFIED)
     ).fetchall()

@@ -10,19 +10,6 @@ from datetime import timezone
 
 from sync.status import TillStatus
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS till_status (
-    terminal TEXT PRIMARY KEY,
-    sent_at TEXT NOT NULL,
-    received_at TEXT NOT NULL,
-    backlog BIGINT NOT NULL,
-    oldest_unacked_at TEXT,
-    last_seq BIGINT NOT NULL,
-    last_acked_seq BIGINT NOT NULL,
-    rules_version TEXT,
-    software TEXT NOT NULL
-)
-"""
 
 COLUMNS = (
     "terminal",
@@ -35,10 +22,6 @@ COLUMNS = (
     "rules_version",
     "software",
 )
-
-
-def ensure_schema(conn) -> None:
-    conn.execute(SCHEMA)
 
 
 def record_status(conn, status: TillStatus, received_at: str) -> bool:
@@ -70,5 +53,4 @@ def record_status(conn, status: TillStatus, received_at: str) -> bool:
 
 def latest(conn) -> dict[str, dict]:
     """terminal -> its last report, as a dict of COLUMNS."""
-    ensure_schema(conn)
     return {row[0]: dict(zip(COLUMNS, row)) for row in conn.execute(f"SELECT {', '.join(COLUMNS)} FROM till_status")}

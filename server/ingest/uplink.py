@@ -75,7 +75,6 @@ class Uplink:
     def _run(self) -> None:
         store = open_store(self.store_path)
         conn = store.conn
-        till_status.ensure_schema(conn)
         try:
             while (item := self._inbox.get()) is not None:
                 topic, payload = item

@@ -5,9 +5,10 @@ postgresql:// URL. A PgConnection takes the same calls (execute, executemany, ex
 `with conn:`, BEGIN / COMMIT / ROLLBACK, rows read by index or by name, dict(row)) and translates
 the few SQLite spellings the code uses: `?` placeholders, INSERT OR IGNORE, BEGIN IMMEDIATE.
 
-SQL that differs beyond that asks `dialect(conn)` ("sqlite" or "postgresql") and says each
-spelling; `lastrowid` has no PostgreSQL equivalent: write `INSERT ... RETURNING id` (SQLite 3.35+
-has it too) and read the row.
+SQL that differs beyond that is said once, in server/storage/sql.py (the only place besides this room and
+the ticket stores that asks `dialect(conn)`, "sqlite" or "postgresql"); `lastrowid` has no PostgreSQL
+equivalent: write `INSERT ... RETURNING id` (SQLite 3.35+ has it too) and read the row. Transactions, on
+either engine: `transaction(conn)`, the one way to open one outside this room.
 """
 
 from __future__ import annotations
@@ -90,20 +91,41 @@ def has_table(conn, name: str) -> bool:
 
 
 @contextmanager
-def joined_or_own_transaction(conn) -> Iterator:
-    """The caller's transaction when one is open; else one of this block's own, committed at its end
-    and rolled back if it raises. Either engine."""
-    opened = not conn.in_transaction
-    if opened:
-        conn.execute("BEGIN")
+def transaction(
+    conn, *, immediate: bool = True, snapshot: bool = False, lock: int | None = None, join: bool = False
+) -> Iterator:
+    """All or nothing, on either engine: the block's writes commit at its end, or roll back whole if it raises
+    (on PostgreSQL too: after an error every statement fails until ROLLBACK, which this always sends).
+
+    immediate: SQLite takes the write lock at BEGIN (BEGIN IMMEDIATE), so a read that turns into a write waits
+    for other writers instead of failing with `database is locked`; False: a deferred BEGIN (readers).
+    snapshot: every statement sees one state of the database (PostgreSQL's repeatable read; a SQLite
+    transaction always does).
+    lock: an advisory lock id PostgreSQL takes first, so transactions naming it run one at a time, as
+    SQLite's BEGIN IMMEDIATE makes every writer.
+    join: when the caller has a transaction open, run inside it (no commit, no rollback: the caller's)."""
+    if join and conn.in_transaction:
+        yield conn
+        return
+    postgres = dialect(conn) == POSTGRESQL
+    if snapshot and postgres:
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+    else:
+        conn.execute("BEGIN IMMEDIATE" if immediate and not postgres else "BEGIN")
     try:
+        if lock is not None and postgres:
+            conn.execute("SELECT pg_advisory_xact_lock(?)", (lock,))
         yield conn
     except BaseException:
-        if opened:
+        if conn.in_transaction:  # SQLite ends a transaction itself on some errors (a full disk)
             conn.execute("ROLLBACK")
         raise
-    if opened:
-        conn.execute("COMMIT")
+    conn.execute("COMMIT")
+
+
+def joined_or_own_transaction(conn):
+    """The caller's transaction when one is open; else one of this block's own (a deferred BEGIN)."""
+    return transaction(conn, immediate=False, join=True)
 
 
 def has_column(conn, table: str, column: str) -> bool:

@@ -3,24 +3,21 @@
 The ticket store (server.ingest.store on SQLite, server.ingest.store_pg on PostgreSQL) writes tickets, lines and the
 ledger; the desk has its own tables (server.storage.desk_schema) and appends ledger entries to the same table.
 `open_db(target)` takes a SQLite file path or a postgresql:// URL; the connection has sqlite3's API on
-both (server/storage/connection.py), and SQL that must differ asks `dialect(conn)`.
+both (server/storage/connection.py), and SQL that must differ is said in server/storage/sql.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from functools import cache
 from pathlib import Path
 
 from server.storage.connection import (
-    POSTGRESQL,
     connect_postgres,
-    dialect,
     is_postgres,
     open_connection,
 )
+from server.storage.connection import transaction as storage_transaction
 
 DESK_WRITE_LOCK = 0x10CA1A  # advisory lock id: the desk's actions write one at a time
 
@@ -62,33 +59,8 @@ def _iso_utc_text():
     return IsoUtcText
 
 
-def is_pg(conn) -> bool:
-    return dialect(conn) == POSTGRESQL
-
-
-def by_bytes(conn, expression: str) -> str:
-    """`expression` sorted as SQLite sorts text (byte order), whatever the PostgreSQL database's collation."""
-    return f'{expression} COLLATE "C"' if is_pg(conn) else expression
-
-
-def joined(conn, expression: str, separator: str) -> str:
-    """The aggregate joining a group's values: group_concat on SQLite, string_agg on PostgreSQL."""
-    return f"string_agg({expression}, '{separator}')" if is_pg(conn) else f"group_concat({expression}, '{separator}')"
-
-
-@contextmanager
-def transaction(conn) -> Iterator:
-    """All or nothing: a refused action leaves nothing half-written (on PostgreSQL too: after an error
-    every statement fails until ROLLBACK, which this always sends).
-
-    One desk action at a time, as SQLite's BEGIN IMMEDIATE gives: on PostgreSQL a transaction lock, so what
-    an action checks first (the card is free, the balance is enough) still holds when it writes."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        if is_pg(conn):
-            conn.execute("SELECT pg_advisory_xact_lock(?)", (DESK_WRITE_LOCK,))
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+def transaction(conn):
+    """A desk action, all or nothing (server.storage.connection.transaction), and one at a time, as SQLite's
+    BEGIN IMMEDIATE gives: on PostgreSQL a transaction lock, so what an action checks first (the card is free,
+    the balance is enough) still holds when it writes."""
+    return storage_transaction(conn, lock=DESK_WRITE_LOCK)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from server.storage import desk_schema, ticket_schema
+from server.storage import feature_schema as features
+from server.storage.ddl import postgres_schema
 
 SQLITE, POSTGRESQL = "sqlite", "postgresql"
 MIGRATION_LOCK = 0x10CA17  # advisory lock id on PostgreSQL: one process migrates at a time
@@ -96,6 +98,29 @@ def _nothing(conn) -> None:
     """The engine's earlier migration already holds this change."""
 
 
+def _steps(*steps: Callable[[object], None]) -> Callable[[object], None]:
+    def run(conn) -> None:
+        for step in steps:
+            step(conn)
+
+    return run
+
+
+def _pg_aggregates(conn) -> None:
+    """The aggregates' tables; the trigger noting new tickets, with the tickets stored before it, once."""
+    conn.execute(features.AGGREGATES_PG)
+    trigger = "SELECT 1 FROM pg_trigger WHERE tgname = 'tickets_aggregate_pending' AND tgrelid = 'tickets'::regclass"
+    if conn.execute(trigger).fetchone() is None:
+        conn.execute(features.AGGREGATES_TRIGGER_PG)
+
+
+def _pg_archive(conn) -> None:
+    """The archive's tables, and its triggers with the rows stored before them, unless an older version made
+    them (all in one go, so archive_batches stands for all)."""
+    if conn.execute("SELECT to_regclass('archive_batches')").fetchone()[0] is None:
+        conn.execute(features.ARCHIVE_PG)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -125,6 +150,88 @@ MIGRATIONS: tuple[Migration, ...] = (
         "users.language: the pages' language a user chose (fr, en; NULL: the browser's)",
         _add_column("users", "language", "TEXT"),
         _add_column("users", "language", "TEXT"),
+    ),
+    # The features' tables, which each feature made itself when missing before these migrations: IF NOT EXISTS,
+    # and the columns they added to their tables later, so a database of any version ends the same.
+    Migration(
+        8,
+        "cheques and cheque_spends: the loyalty cheques head office knows",
+        _sqlite_script(features.CHEQUES),
+        _pg_script(postgres_schema(features.CHEQUES)),
+    ),
+    Migration(
+        9,
+        "reservations and overdrafts: points held by tills online, cards overdrawn",
+        _sqlite_script(features.RESERVATIONS + features.OVERDRAFTS),
+        _pg_script(features.RESERVATIONS + postgres_schema(features.OVERDRAFTS)),
+    ),
+    Migration(
+        10,
+        "till_status and till_events: what each till reports, and its journal events",
+        _sqlite_script(features.TILL_STATUS + ";" + features.TILL_EVENTS),
+        _pg_script(features.TILL_STATUS + ";" + features.TILL_EVENTS),
+    ),
+    Migration(
+        11,
+        "catalogue_versions: the article catalogue's versions",
+        _sqlite_script(features.CATALOGUE),
+        _pg_script(features.CATALOGUE),
+    ),
+    Migration(
+        12,
+        "the office's daily aggregates (card_day, store_day, card_category; PostgreSQL: aggregate_pending)",
+        _sqlite_script(features.AGGREGATES),
+        _pg_aggregates,
+    ),
+    Migration(
+        13,
+        "dashboard_cache, with computed_at",
+        _steps(_sqlite_script(features.DASHBOARD), _add_column("dashboard_cache", "computed_at", "TEXT")),
+        _steps(_pg_script(features.DASHBOARD_PG), _add_column("dashboard_cache", "computed_at", "TEXT")),
+    ),
+    Migration(
+        14,
+        "campaigns and campaign_members, with campaigns.stopped_at",
+        _steps(_sqlite_script(features.CAMPAIGNS), _add_column("campaigns", "stopped_at", "TEXT")),
+        _steps(_pg_script(postgres_schema(features.CAMPAIGNS)), _add_column("campaigns", "stopped_at", "TEXT")),
+    ),
+    Migration(
+        15,
+        "nbo_offer_types and nbo_choices: the next best offers",
+        _sqlite_script(features.OFFER_TYPES),
+        _pg_script(postgres_schema(features.OFFER_TYPES)),
+    ),
+    Migration(
+        16,
+        "profile_store_mix and profile_ranks: the customer page's daily snapshot",
+        _sqlite_script(features.PROFILE),
+        _pg_script(features.PROFILE),
+    ),
+    Migration(
+        17,
+        "archive_target and archive_batches (PostgreSQL: the rows each batch will take)",
+        _sqlite_script(features.ARCHIVE),
+        _pg_archive,
+    ),
+    Migration(
+        18,
+        "dead_letter_replays",
+        _sqlite_script(features.REPLAYS),
+        _pg_script(features.REPLAYS),
+    ),
+    Migration(
+        19,
+        "offers' conditions: campaigns.category and min_basket_cents, nbo_offer_types.min_basket_cents",
+        _steps(
+            _add_column("campaigns", "category", "TEXT NOT NULL DEFAULT ''"),
+            _add_column("campaigns", "min_basket_cents", "INTEGER NOT NULL DEFAULT 0"),
+            _add_column("nbo_offer_types", "min_basket_cents", "INTEGER NOT NULL DEFAULT 0"),
+        ),
+        _steps(
+            _add_column("campaigns", "category", "TEXT NOT NULL DEFAULT ''"),
+            _add_column("campaigns", "min_basket_cents", "INTEGER NOT NULL DEFAULT 0"),
+            _add_column("nbo_offer_types", "min_basket_cents", "INTEGER NOT NULL DEFAULT 0"),
+        ),
     ),
 )
 LATEST = MIGRATIONS[-1].number

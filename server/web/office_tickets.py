@@ -7,7 +7,6 @@ from flask import Blueprint, Response, current_app, render_template, request
 from server.desk import bounds
 from server.ingest import till_events
 from ..analytics import explorer as tickets
-from server.storage.connection import has_table
 from ..errors import ServerError
 from server.web.context import db, roles
 from .office import OFFICE, parse_day, refused
@@ -75,9 +74,7 @@ def explorer():
         matching=tickets.count(conn, f),
         page_size=tickets.PAGE_SIZE,
         count_limit=tickets.COUNT_LIMIT,
-        stores=sorted(r[0] for r in conn.execute("SELECT DISTINCT store FROM store_day"))
-        if has_table(conn, "store_day")
-        else [],
+        stores=sorted(r[0] for r in conn.execute("SELECT DISTINCT store FROM store_day")),
     )
 
 

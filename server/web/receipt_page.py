@@ -18,7 +18,6 @@ from programme.receipt_link import token_matches
 from sync.codec import CodecError, decode_ticket
 
 from server.desk import standing as standing_of
-from server.storage.connection import has_column, has_table
 from server.web.context import db
 
 bp = Blueprint("receipt", __name__)
@@ -63,8 +62,6 @@ def _ticket(ticket_id: str, token: str):
 
 def _cards(conn, card: str) -> list[str]:
     """The card's customer's cards (the balance is the customer's), or the card alone."""
-    if not has_table(conn, "cards"):
-        return [card]
     row = conn.execute("SELECT customer_id FROM cards WHERE number = ?", (card,)).fetchone()
     if row is None or row[0] is None:
         return [card]
@@ -73,12 +70,10 @@ def _cards(conn, card: str) -> list[str]:
 
 def _offers(conn, cards: list[str], today: str) -> list[dict]:
     """Campaigns not over nor stopped that target one of the cards and that no card of theirs used yet."""
-    if not has_table(conn, "campaigns"):
-        return []
     marks = ",".join("?" * len(cards))
-    conditions = "c.category, c.min_basket_cents" if has_column(conn, "campaigns", "min_basket_cents") else "'', 0"
     rows = conn.execute(
-        f"SELECT DISTINCT c.id, c.name, c.kind, c.points, c.cheque_cents, c.starts, c.ends, {conditions} "
+        f"SELECT DISTINCT c.id, c.name, c.kind, c.points, c.cheque_cents, c.starts, c.ends, c.category, "
+        "c.min_basket_cents "
         "FROM campaigns c "
         f"JOIN campaign_members m ON m.campaign_id = c.id AND m.grp = 'target' AND m.card IN ({marks}) "
         "WHERE c.ends >= ? AND c.stopped_at IS NULL ORDER BY c.ends, c.id",
@@ -125,11 +120,7 @@ def receipt(ticket_id: str, token: str):
         ).fetchone()[0]
         expiring = standing_of.standing(conn, cards)["by_expiry"]
         offers = _offers(conn, cards, datetime.now(timezone.utc).date().isoformat())
-    names = (
-        {f"offer:{o[0]}": o[1] for o in conn.execute("SELECT id, name FROM campaigns")}
-        if has_table(conn, "campaigns")
-        else {}
-    )
+    names = {f"offer:{o[0]}": o[1] for o in conn.execute("SELECT id, name FROM campaigns")}
     return render_template(
         "receipt.html",
         t=ticket,

@@ -162,7 +162,7 @@ def test_a_closures_event_totals_are_checked_against_the_events_head_office_hold
     from datetime import datetime, timezone
 
     import terminal.journal as journal_module
-    from server.ingest.till_events import ensure_schema, store_event
+    from server.ingest.till_events import store_event
     from programme.journal_event import encode_event
 
     till = sold_till(tmp_path, monkeypatch)
@@ -174,9 +174,6 @@ def test_a_closures_event_totals_are_checked_against_the_events_head_office_hold
     till["server"] = tmp_path / "server.db"
     run("server", "register-till", "--db", till["server"], "--terminal", TILL, "--public-key", till["public_key"])
     sync_tickets(till)
-    store = Store(till["server"])
-    ensure_schema(store.conn)
-    store.close()
     result = run("server", "import-closures", "--db", till["server"], archive(till, "2026-11-20", "d.jsonl"), ok=False)
     assert json.loads(result.output)["reasons"] == [
         "day closure 1 of S001-T01 (2026-11-20): events reprints 1 in the closure, 0 in the journal"

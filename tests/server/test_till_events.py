@@ -43,7 +43,6 @@ def chain(key, specs):
 @pytest.fixture
 def conn(office_target):
     conn = open_connection(office_target)
-    till_events.ensure_schema(conn)
     yield conn
     conn.close()
 

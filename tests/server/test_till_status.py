@@ -127,7 +127,6 @@ def test_a_malformed_status_or_request_lands_in_dead_letters_with_its_reason(tmp
 
 
 def report(conn, terminal: str, now: datetime, backlog: int, waiting: timedelta | None, silent: timedelta) -> None:
-    till_status.ensure_schema(conn)
     till_status.record_status(
         conn,
         TillStatus(

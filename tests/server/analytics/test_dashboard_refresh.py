@@ -171,19 +171,26 @@ def test_segments_leave_a_large_fold_to_the_refresher(office, monkeypatch):
 
 
 def test_figures_cached_before_computed_at_existed_get_the_column(tmp_path):
+    from server.storage.connection import connect_sqlite
+
     path = tmp_path / "old.db"
-    conn = sqlite3.connect(path)
+    connect_sqlite(path).conn.close()
+    conn = sqlite3.connect(path)  # as a release before computed_at left it (migration 13 adds the column)
     conn.executescript(
+        "DROP TABLE dashboard_cache;"
         "CREATE TABLE dashboard_cache (start TEXT NOT NULL, end TEXT NOT NULL, version TEXT NOT NULL, "
         "body BLOB NOT NULL, PRIMARY KEY (start, end)) WITHOUT ROWID;"
         "INSERT INTO dashboard_cache VALUES ('2026-01-01', '2026-01-31', '0:0:0:0', "
         "'{\"customers\": 3}');"
+        "DELETE FROM schema_migrations WHERE number >= 13;"
     )
+    conn.close()
+    conn = connect_sqlite(path).conn
     found = dashboard.cached(conn, START, END)
     assert (found.body, found.version, found.computed_at) == ({"customers": 3}, "0:0:0:0", None)
     assert [r[1] for r in conn.execute("PRAGMA table_info(dashboard_cache)")][-1] == "computed_at"
-    dashboard.ensure_schema(conn)  # a second time: nothing to add
     conn.close()
+    connect_sqlite(path).conn.close()  # a second time: nothing to add
 
 
 def test_a_failed_refresh_keeps_the_old_figures_and_is_asked_again(office, monkeypatch, caplog):

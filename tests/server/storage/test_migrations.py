@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from server.storage import desk_schema, migrations, ticket_schema
+from server.storage import desk_schema, feature_schema, migrations, ticket_schema
 from server.storage.connection import connect_pg, connect_sqlite
 
 LEDGER_ROWS = [
@@ -207,6 +207,92 @@ def test_both_engines_have_the_same_tables_and_columns(tmp_path, postgres_url):
                 "current_schema() AND table_name NOT LIKE 'tickets_%'"
             )
         } - set(tables)
-        assert pg_only == {"ticket_keys"}
+        # PostgreSQL's tickets have no rowid: triggers note new rows where the aggregates and the archive take them
+        assert pg_only == {"ticket_keys", "aggregate_pending", "archive_pending_tickets", "archive_pending_ledger"}
     finally:
         pg.close()
+
+
+FEATURE_TABLES = {
+    "cheques", "cheque_spends", "reservations", "overdrafts", "till_status", "till_events", "catalogue_versions",
+    "card_day", "store_day", "card_category", "aggregate_state", "dashboard_cache", "campaigns", "campaign_members",
+    "nbo_offer_types", "nbo_choices", "profile_store_mix", "profile_ranks", "archive_target", "archive_batches",
+    "dead_letter_replays",
+}  # fmt: skip
+
+
+def test_opening_a_new_database_brings_every_features_table(tmp_path, postgres_url):
+    """No feature creates a table when it first runs: a reader finds every table there from the start."""
+    lite = connect_sqlite(tmp_path / "s.db").conn
+    on_sqlite = {r[0] for r in lite.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert FEATURE_TABLES - on_sqlite == set()
+    pg = connect_pg(postgres_url)
+    try:
+        on_pg = {r[0] for r in pg.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")}
+        assert FEATURE_TABLES - on_pg == set()
+    finally:
+        pg.close()
+
+
+# What the last release's features made for themselves, as they made it: dashboard_cache before computed_at
+# and campaigns before stopped_at (their modules added those columns when they found them missing).
+def last_release_features(pg: bool) -> str:
+    from server.storage.ddl import postgres_schema
+
+    dashboard = (feature_schema.DASHBOARD_PG if pg else feature_schema.DASHBOARD).replace("    computed_at TEXT,\n", "")
+    campaigns = feature_schema.CAMPAIGNS.replace(",\n    stopped_at TEXT\n", "\n")
+    derived = postgres_schema if pg else (lambda script: script)
+    assert "computed_at" not in dashboard and "stopped_at" not in campaigns.split("campaign_members")[0]
+    return (
+        derived(feature_schema.CHEQUES)
+        + feature_schema.RESERVATIONS
+        + derived(feature_schema.OVERDRAFTS)
+        + feature_schema.TILL_STATUS
+        + ";"
+        + feature_schema.TILL_EVENTS
+        + feature_schema.CATALOGUE
+        + ";"
+        + (feature_schema.AGGREGATES_PG + feature_schema.AGGREGATES_TRIGGER_PG if pg else feature_schema.AGGREGATES)
+        + dashboard
+        + derived(campaigns)
+        + derived(feature_schema.OFFER_TYPES)
+        + feature_schema.PROFILE
+        + (feature_schema.ARCHIVE_PG if pg else feature_schema.ARCHIVE)
+        + feature_schema.REPLAYS
+    )
+
+
+def test_a_database_of_the_last_release_with_its_features_tables_migrates_to_the_new_shape(tmp_path, monkeypatch):
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:7])  # the last release's migrations
+    monkeypatch.setattr(migrations, "LATEST", 7)
+    old = connect_sqlite(tmp_path / "last.db").conn
+    old.executescript(last_release_features(pg=False))
+    old.execute(
+        "INSERT INTO campaigns (name, segment, kind, starts, ends, control_per_mille, seed, created_at) "
+        "VALUES ('spring', '{}', 'bonus_points', '2026-03-01', '2026-03-31', 100, 1, 't')"
+    )
+    old.close()
+    monkeypatch.undo()
+    upgraded = connect_sqlite(tmp_path / "last.db").conn
+    assert sqlite_shape(upgraded) == sqlite_shape(connect_sqlite(tmp_path / "new.db").conn)
+    assert upgraded.execute("SELECT name, stopped_at FROM campaigns").fetchall() == [("spring", None)]
+    assert migrations.applied(upgraded, migrations.SQLITE) == migrations.LATEST
+
+
+def test_a_postgresql_database_of_the_last_release_with_its_features_tables_migrates_to_the_new_shape(
+    postgres_server, monkeypatch
+):
+    old_url = postgres_server.create_database("mig_last")
+    new_url = postgres_server.create_database("mig_last_new")
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:7])
+    monkeypatch.setattr(migrations, "LATEST", 7)
+    with connect_pg(old_url) as old:
+        old.execute(last_release_features(pg=True))
+    monkeypatch.undo()
+    upgraded, new = connect_pg(old_url), connect_pg(new_url)
+    try:
+        assert pg_shape(upgraded) == pg_shape(new)
+        assert migrations.applied(upgraded, migrations.POSTGRESQL) == migrations.LATEST
+    finally:
+        upgraded.close()
+        new.close()
