@@ -89,8 +89,8 @@ def test_transactions_are_opened_by_the_one_helper_of_each_database():
 
 
 # Made at run time on purpose: a month's partition when a batch first touches it; the generator's own
-# demo data; the closures imported from tills' archives (SQLite only, not in the migrations yet).
-TABLES_MADE_AT_RUN_TIME = ("server/ingest/store_pg.py", "server/analytics/generate.py", "server/closures/verify.py")
+# demo data.
+TABLES_MADE_AT_RUN_TIME = ("server/ingest/store_pg.py", "server/analytics/generate.py")
 
 
 def test_the_servers_tables_are_made_by_the_numbered_migrations():

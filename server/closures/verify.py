@@ -30,25 +30,6 @@ from server.errors import ServerError
 from server.ingest.store import Store
 from server.ingest.till_events import held_events
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS closures (
-    id INTEGER PRIMARY KEY,
-    terminal TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    number INTEGER NOT NULL,
-    period TEXT NOT NULL,
-    first_seq INTEGER NOT NULL,
-    last_seq INTEGER NOT NULL,
-    hash TEXT NOT NULL,
-    status TEXT NOT NULL,
-    reason TEXT NOT NULL DEFAULT '',
-    imported_at TEXT NOT NULL,
-    checked_at TEXT NOT NULL,
-    payload BLOB NOT NULL,
-    UNIQUE (terminal, kind, number, hash)
-);
-CREATE INDEX IF NOT EXISTS closures_period ON closures (terminal, period);
-"""
 
 VERIFIED, FLAGGED = "verified", "flagged"
 
@@ -63,10 +44,6 @@ class ImportResult:
     flagged: int = 0
     already: int = 0
     reasons: list[str] = field(default_factory=list)
-
-
-def ensure_schema(store: Store) -> None:
-    store.conn.executescript(SCHEMA)
 
 
 def _server_tickets(store: Store, terminal: str, first_seq: int, last_seq: int) -> list[Ticket]:
@@ -161,7 +138,6 @@ def record(store: Store, closure: Closure, now: str, result: ImportResult) -> No
 
 def import_closures(store: Store, closures: list[Closure], now: str) -> ImportResult:
     """Record and check closures, each chain in order (so a closure finds its predecessor)."""
-    ensure_schema(store)
     result = ImportResult()
     for closure in sorted(closures, key=lambda c: (c.terminal, c.kind, c.number)):
         record(store, closure, now, result)
@@ -202,7 +178,6 @@ def import_archive(store: Store, path: str | Path, now: str) -> ImportResult:
 
     Both files are read bounded; the signature names the till, whose registered key must have made it
     before the archive itself is parsed."""
-    ensure_schema(store)
     try:
         data, signature = read_archive_files(path)
         try:
@@ -223,7 +198,6 @@ def import_archive(store: Store, path: str | Path, now: str) -> ImportResult:
 
 def verify_again(store: Store, now: str) -> ImportResult:
     """Check every flagged closure again (tickets or predecessors may have arrived since)."""
-    ensure_schema(store)
     result = ImportResult()
     rows = store.conn.execute(
         "SELECT id, payload FROM closures WHERE status = ? ORDER BY terminal, kind, number, id", (FLAGGED,)
@@ -251,7 +225,6 @@ def verify_again(store: Store, now: str) -> ImportResult:
 
 
 def listing(store: Store, terminal: str | None = None) -> list[dict]:
-    ensure_schema(store)
     sql = (
         "SELECT terminal, kind, number, period, first_seq, last_seq, status, reason FROM closures"
         + (" WHERE terminal = ?" if terminal else "")

@@ -384,3 +384,24 @@ CREATE TABLE IF NOT EXISTS dead_letter_replays (
     outcome TEXT NOT NULL
 );
 """
+
+# server.closures.verify: the closures imported from tills' archives
+CLOSURES = """
+CREATE TABLE IF NOT EXISTS closures (
+    id INTEGER PRIMARY KEY,
+    terminal TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    period TEXT NOT NULL,
+    first_seq INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    imported_at TEXT NOT NULL,
+    checked_at TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    UNIQUE (terminal, kind, number, hash)
+);
+CREATE INDEX IF NOT EXISTS closures_period ON closures (terminal, period);
+"""

@@ -233,6 +233,12 @@ MIGRATIONS: tuple[Migration, ...] = (
             _add_column("nbo_offer_types", "min_basket_cents", "INTEGER NOT NULL DEFAULT 0"),
         ),
     ),
+    Migration(
+        20,
+        "closures: the closures imported from tills' archives",
+        _sqlite_script(features.CLOSURES),
+        _pg_script(postgres_schema(features.CLOSURES).replace(" BLOB ", " BYTEA ")),
+    ),
 )
 LATEST = MIGRATIONS[-1].number
 
