@@ -3,11 +3,12 @@
 An offer with a condition pays only on a ticket that meets it (programme/campaign_offers.py): a cheque needs
 its basket threshold of spend that earns points, a bonus on a category a line of that category that earns
 points. The chance a customer's basket meets it is the share of their RECENT_TICKETS latest tickets (in the
-RECENT_DAYS before the choice) that would have met it, smoothed toward everyone's share as a customer with few
-tickets says little: (met + PRIOR_TICKETS x everyone's share) / (tickets + PRIOR_TICKETS). Spend that earns
-points is read as the rules in force count it: lines above zero, not excluded (category or article) nor capped.
-Read from the server's tickets and lines (either engine), never from the Parquet archive: the recent days are
-few and the archive may not hold them yet.
+profile's year before the choice, where every eligible customer has one) that would have met it, smoothed
+toward everyone's share as a customer with few tickets says little:
+(met + PRIOR_TICKETS x everyone's share) / (tickets + PRIOR_TICKETS). Spend that earns points is read as the
+rules in force count it: lines above zero, not excluded (category or article) nor capped. Read from the
+server's tickets and lines (either engine), never from the Parquet archive, which may not hold the latest
+days yet; only the lines of each card's latest tickets are read.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from datetime import date, timedelta
 from programme.rules import RuleSet
 from server.desk.rules_versions import rules_in_force
 from server.storage.connection import Connection, has_table
+from .profile import PERIOD_DAYS
 from .value import card_owners
 
 RECENT_TICKETS = 10  # a customer's latest tickets that say what their basket is like
-RECENT_DAYS = 90  # looked for in these days before the choice
+RECENT_DAYS = PERIOD_DAYS  # looked for in these days before the choice (the profile's year)
 PRIOR_TICKETS = 3  # everyone's share weighs as much as this many of the customer's own tickets
 
 
@@ -88,12 +90,15 @@ def recent_baskets(conn: Connection, end: date, rules: RuleSet | None = None) ->
         return Baskets({})
     rules = rules_in_force(conn, end) if rules is None else rules
     low, high = (end - timedelta(days=RECENT_DAYS - 1)).isoformat(), (end + timedelta(days=1)).isoformat()
+    # each card's latest tickets (a customer's latest are among their cards' latest)
+    recent_sql = (
+        "SELECT id, card, closed_at FROM (SELECT id, card, closed_at, ROW_NUMBER() OVER "
+        "(PARTITION BY card ORDER BY closed_at DESC, id DESC) AS n FROM tickets "
+        "WHERE card IS NOT NULL AND closed_at >= ? AND closed_at < ?) latest WHERE n <= ?"
+    )
     owners = card_owners(conn)
     seen: dict[str, list[tuple[str, str]]] = {}
-    for ticket_id, card, closed_at in conn.execute(
-        "SELECT id, card, closed_at FROM tickets WHERE card IS NOT NULL AND closed_at >= ? AND closed_at < ?",
-        (low, high),
-    ):
+    for ticket_id, card, closed_at in conn.execute(recent_sql, (low, high, RECENT_TICKETS)):
         owner = owners.get(card)
         seen.setdefault(f"customer:{owner}" if owner is not None else card, []).append((closed_at, ticket_id))
     kept: dict[str, dict[str, int]] = {}
@@ -103,10 +108,9 @@ def recent_baskets(conn: Connection, end: date, rules: RuleSet | None = None) ->
         recent[key] = [kept.setdefault(ticket_id, {}) for _, ticket_id in latest]
     where, args = _not_earning(rules)
     for ticket_id, category, cents in conn.execute(
-        "SELECT l.ticket_id, l.category, sum(l.total_cents) FROM lines l JOIN tickets t ON t.id = l.ticket_id "
-        f"WHERE t.card IS NOT NULL AND t.closed_at >= ? AND t.closed_at < ? AND {where} "
-        "GROUP BY l.ticket_id, l.category",
-        (low, high, *args),
+        f"SELECT l.ticket_id, l.category, sum(l.total_cents) FROM ({recent_sql}) r JOIN lines l ON l.ticket_id = r.id "
+        f"WHERE {where} GROUP BY l.ticket_id, l.category",
+        (low, high, RECENT_TICKETS, *args),
     ):
         spend = kept.get(ticket_id)
         if spend is not None:
