@@ -8,9 +8,13 @@ The model is a few lines a person can check (docs/headoffice.md, "Next best offe
   of promoted items against the store's (a cheque), how late they are against their own rhythm (win-back);
 - expected uplift = extra visits x the margin of one of their baskets - the offer's cost x the chance it is
   used (points at the cash value of a point, a cheque at its value);
-- and what similar customers did: every choice is filed in a cell (offer type and, e.g., "affinity high");
-  the uplift measured in that cell against its holdout (server/analytics/offer_results.py) is blended in with
-  the weight of the customers measured (n / (n + PRIOR_WEIGHT)).
+- an offer with a condition (a cheque's basket threshold, a bonus's category) pays only on a basket that meets
+  it: the uplift above is multiplied by the chance their basket does, the share of their recent tickets that met
+  it smoothed toward everyone's (next_offer_baskets.py), so it weighs both the cost and the response;
+- and what similar customers did: every choice is filed in a cell (offer type and, e.g., "affinity high"; for
+  a condition, whether they meet it often or rarely); the uplift measured in that cell against its holdout
+  (server/analytics/offer_results.py) is blended in with the weight of the customers measured
+  (n / (n + PRIOR_WEIGHT)).
 
 Each offer type keeps a random holdout: a customer is held out of an offer type when a hash of the type and
 the customer falls under its per mille, so the draw is the same every day and needs nothing stored. Chosen
@@ -42,6 +46,7 @@ from .offer_definitions import (
 )
 from .offer_results import learnt_cells
 from .margins import DEFAULT_PER_MILLE, MARGIN_PER_MILLE
+from .next_offer_baskets import Baskets, recent_baskets
 from .profile import AFFINITY_SHOWN, Profile, profiles, profiles_and_mixes, save_snapshot
 from .segments import SegmentSpec
 from .value import point_value_cents
@@ -88,8 +93,31 @@ def _index(t: dict, p: Profile) -> tuple[float, str, str]:
     )
 
 
-def expected(t: dict, p: Profile, learnt: dict[tuple[int, str], tuple[int, float]]) -> tuple[int, str, str]:
-    """(expected uplift in net margin, cents; cell; reason) of offer type `t` for the customer of `p`."""
+OFTEN = 0.5  # a customer whose chance to meet a condition is this or more meets it "often" (their cell)
+
+
+def condition(t: dict) -> tuple[str | None, int] | None:
+    """The offer type's condition as the till reads it (category or None, least qualifying cents), or None for a
+    type without one (any ticket with spend that earns points, which nearly every ticket has)."""
+    category = t["category"] if t["kind"] == "category_points" and t["category"] else None
+    if category is None and not t["min_basket_cents"]:
+        return None
+    return category, max(1, t["min_basket_cents"])
+
+
+def _condition_words(category: str | None, least: int) -> str:
+    if category is None:
+        return f"baskets of {least / 100:.2f} EUR or more that earn points"
+    if least == 1:
+        return f"tickets with a {category} line that earns points"
+    return f"tickets with {least / 100:.2f} EUR of {category} that earns points"
+
+
+def expected(
+    t: dict, p: Profile, learnt: dict[tuple[int, str], tuple[int, float]], baskets: Baskets | None = None
+) -> tuple[int, str, str]:
+    """(expected uplift in net margin, cents; cell; reason) of offer type `t` for the customer of `p`; with
+    `baskets`, an offer with a condition counts as much as the chance their basket meets it."""
     index, cell, why = _index(t, p)
     rhythm = p.rhythm_days or DEFAULT_RHYTHM
     anyway = 1 - math.exp(-t["days"] / max(rhythm, 1.0))
@@ -98,11 +126,21 @@ def expected(t: dict, p: Profile, learnt: dict[tuple[int, str], tuple[int, float
     value = t["points"] * point_value_cents() if t["kind"] != "basket_cheque" else t["cheque_cents"]
     cost = value * min(1.0, anyway + extra)
     prior = extra * basket_margin - cost
+    met = ""
+    needs = condition(t)
+    if baskets is not None and needs is not None:
+        found = baskets.chance(p.key, *needs)
+        prior *= found.chance
+        cell += ", meets it often" if found.chance >= OFTEN else ", meets it rarely"
+        met = (
+            f"; {_condition_words(*needs)}: {found.met} of {found.tickets} recent tickets, chance "
+            f"{found.chance:.2f} (everyone {found.share:.2f})"
+        )
     n, measured = learnt.get((t["id"], cell), (0, 0.0))
     blended = (PRIOR_WEIGHT * prior + n * measured) / (PRIOR_WEIGHT + n)
     reason = (
-        f"{t['name']}: {why}; +{extra:.2f} visits x {basket_margin / 100:.2f} EUR margin - "
-        f"{cost / 100:.2f} EUR cost = {prior / 100:+.2f} EUR"
+        f"{t['name']}: {why}{met}; +{extra:.2f} visits x {basket_margin / 100:.2f} EUR margin - "
+        f"{cost / 100:.2f} EUR cost" + (" x chance" if met else "") + f" = {prior / 100:+.2f} EUR"
     )
     if n:
         reason += f"; {n} similar customers ({cell}) measured {measured / 100:+.2f} EUR, blended {blended / 100:+.2f}"
@@ -151,10 +189,11 @@ def choose(
     customers: set[str] | None = None,
     learnt: dict | None = None,
     found: dict[str, Profile] | None = None,
+    baskets: Baskets | None = None,
 ) -> list[Choice]:
     """Each eligible customer's offer type under `policy` (model: the best expected uplift, none when all are
     below zero; random: one at random; segment: the one type best for the whole group), and their side of
-    that type's holdout. Nothing is written."""
+    that type's holdout. `baskets`: everyone's recent tickets (read when not given). Nothing is written."""
     if policy not in POLICIES:
         raise ServerError(f"policy {policy!r} is not one of {', '.join(POLICIES)}")
     types = offer_types(conn, active_only=True)
@@ -165,7 +204,9 @@ def choose(
         found = {k: p for k, p in found.items() if k in customers}
     if learnt is None:
         learnt = learnt_cells(conn, day)
-    scored = {k: [expected(t, p, learnt) for t in types] for k, p in sorted(found.items())}
+    if baskets is None:
+        baskets = recent_baskets(conn, day - timedelta(days=1))
+    scored = {k: [expected(t, p, learnt, baskets) for t in types] for k, p in sorted(found.items())}
     segment_pick = None
     if policy == "segment":
         totals = [sum(s[i][0] for s in scored.values()) for i in range(len(types))]
@@ -267,10 +308,11 @@ def compare(conn, day: date, now: str | None = None) -> dict[str, list[int]]:
     chance for the second, one segment-wide offer for the third; each recorded as its own campaigns."""
     found = eligible(conn, day)
     learnt = learnt_cells(conn, day)
+    baskets = recent_baskets(conn, day - timedelta(days=1))
     made = {}
     for n, policy in enumerate(POLICIES):
         arm_keys = {k for k in found if arm(k) == n}
-        made[policy] = record(conn, day, choose(conn, day, policy, arm_keys, learnt, found), policy, now)
+        made[policy] = record(conn, day, choose(conn, day, policy, arm_keys, learnt, found, baskets), policy, now)
     return made
 
 

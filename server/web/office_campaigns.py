@@ -6,11 +6,13 @@ from datetime import date, datetime, timezone
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 
-from programme.i18n import _, format_date
+from programme.campaign_offers import MAX_MIN_BASKET_CENTS
+from programme.i18n import N_, _, format_date, format_money
 from sync.broker_url import parse_broker_url
 from sync.errors import SyncError
 
 from server.desk import bounds
+from server.desk.errors import InvalidInput
 from ..analytics import campaigns as offers, segments as seg
 from ..errors import ServerError
 from server.web.context import db, roles
@@ -129,6 +131,28 @@ def _int(form, name: str, lo: int, hi: int, default: int = 0) -> int:
     return bounds.parse_int(form.get(name), name.replace("_", " "), lo, hi, default)
 
 
+def condition(form) -> tuple[str, int]:
+    """The offer's condition from the form: (category, least basket in cents); empty fields: any basket."""
+    category = form.get("offer_category", "").strip()
+    if len(category) > offers.MAX_CATEGORY:
+        raise InvalidInput(
+            _("{what} {value!r} is too long: at most {most} characters").format(
+                what=_("offer category"),
+                value=category[: bounds.MAX_DIGITS] + "...",
+                most=offers.MAX_CATEGORY,
+            )
+        )
+    raw = (form.get("min_basket") or "").strip()
+    cents = bounds.parse_cents(raw, N_("least basket")) or 0
+    if not 0 <= cents <= MAX_MIN_BASKET_CENTS:
+        raise InvalidInput(
+            _("{what} {value} is out of range: give an amount from {low} to {high}").format(
+                what=_("least basket"), value=raw, low=format_money(0), high=format_money(MAX_MIN_BASKET_CENTS)
+            )
+        )
+    return category, cents
+
+
 @bp.route("/campaigns", methods=["POST"])
 @roles(*OFFICE)
 def create():
@@ -140,6 +164,7 @@ def create():
         raise ServerError(_(how))
     kind = form.get("kind", "bonus_points")
     amount = _int(form, "value", 1, MAX_FORM_VALUE)
+    category, least = condition(form)
     campaign = offers.Campaign(
         name=form.get("name", ""),
         segment=segment_spec(form),
@@ -151,6 +176,8 @@ def create():
         stores=[s.strip() for s in form.get("stores", "").split(",") if s.strip()],
         control_per_mille=_int(form, "control_percent", 1, 99, 10) * 10,
         seed=_int(form, "seed", 0, MAX_SEED),
+        category=category,
+        min_basket_cents=least,
     )
     campaign_id = offers.create(db(), campaign)
     flash(_("Campaign {id} created; push the offers to the tills when ready.").format(id=campaign_id))

@@ -143,6 +143,8 @@ def test_create_push_and_analyse_a_campaign(site, browser, mosquitto):
     by_id(browser, "c-control").clear()
     by_id(browser, "c-control").send_keys("20")
     Select(by_id(browser, "s-min_f")).select_by_visible_text("3")
+    by_id(browser, "c-offer-category").send_keys("grocery")  # the offer's condition
+    by_id(browser, "c-min-basket").send_keys("20,50")
     shot(browser, "office-campaigns")
     by_id(browser, "create").click()
     wait_text(browser, ".flash", "created")
@@ -151,6 +153,7 @@ def test_create_push_and_analyse_a_campaign(site, browser, mosquitto):
     assert by_id(browser, "interval").text  # an interval, or why there is none
     shot(browser, "office-campaign")
     browser.get(site["url"] + "/office/campaigns")
+    assert "250 bonus points, for a purchase in grocery, from a basket of €20.50" in by_id(browser, "campaigns").text
     by_id(browser, "push").click()
     wait_text(browser, ".flash", "1 offer(s) pushed to every till (retained).")
     till = Listener(mosquitto.port, topics.OFFERS)
@@ -160,6 +163,7 @@ def test_create_push_and_analyse_a_campaign(site, browser, mosquitto):
     finally:
         till.close()
     assert offer["name"] == "Spring bonus" and offer["points"] == 250
+    assert (offer["category"], offer["min_basket_cents"]) == ("grocery", 2050)
     assert date.fromisoformat(offer["ends"]) == END + timedelta(days=30)
 
 

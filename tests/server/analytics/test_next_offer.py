@@ -155,7 +155,8 @@ def test_each_customer_gets_the_best_expected_offer_with_its_reason(conn):
     assert (seven.cell, seven.cards) == ("churn high", [CARDS["G"]])
     assert seven.reason.startswith("best expected: we miss you: last visit 22 days ago, usually every 7")
     assert chosen["customer:1"].reason.startswith(
-        "best expected: 100 points on fresh: buys 1.0x the store's share of fresh; +0.08 visits x 9.00 EUR margin"
+        "best expected: 100 points on fresh: buys 1.0x the store's share of fresh; tickets with a fresh line that "
+        "earns points: 4 of 4 recent tickets, chance 1.00 (everyone 1.00); +0.08 visits x 9.00 EUR margin"
     )
     for key, c in chosen.items():
         assert c.grp == ("holdout" if offer_definitions.held_out(c.offer_type, key, 500) else "target")
