@@ -86,10 +86,8 @@ def statement_lines(data: dict) -> list[str]:
     return lines
 
 
-def _rate(rate: int | None) -> str:
+def _rate(rate: int) -> str:
     """A VAT rate as the head-office ticket page shows it: `20 %`, `5,5 %` (`20%`, `5.5%` in English)."""
-    if rate is None:
-        return _("no rate")
     return format_percent(rate / BASIS, digits=0 if rate % 100 == 0 else 1, plain=True)
 
 
