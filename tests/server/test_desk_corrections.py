@@ -250,3 +250,61 @@ def test_the_ticket_page_and_the_customer_page_speak_french_to_a_french_browser(
     assert 'id="signature">unsigned<' in english and "<h2>Journal events</h2>" in english
     shown = client.get(f"/customers/{holder}", headers=french).get_data(as_text=True)
     assert re.search(r'id="known"><h2>Ce que nous savons</h2>', shown)
+
+
+@pytest.mark.parametrize(
+    "accept, heading, rows",
+    [
+        (
+            "fr-FR,fr;q=0.9",
+            "Achats et TVA par taux",
+            [
+                ("Taux de TVA", "HT", "TVA", "TTC"),
+                ("20 %", "16,66 €", "3,33 €", "19,99 €"),
+                ("5,5 %", "13,67 €", "0,75 €", "14,42 €"),
+                ("Total", "30,33 €", "4,08 €", "34,41 €"),
+            ],
+        ),
+        (
+            "en-GB,en;q=0.8",
+            "Purchases and VAT per rate",
+            [
+                ("VAT rate", "Excl. VAT", "VAT", "Incl. VAT"),
+                ("20%", "€16.66", "€3.33", "€19.99"),
+                ("5.5%", "€13.67", "€0.75", "€14.42"),
+                ("Total", "€30.33", "€4.08", "€34.41"),
+            ],
+        ),
+    ],
+)
+def test_the_statement_page_shows_each_tickets_vat_table_as_the_pdf_does(desk, holder, accept, heading, rows):
+    """The HTML statement lists the period's tickets, each with programme.vat's table (as the PDF and receipt)."""
+    import re
+
+    from programme.ticket import make_line
+
+    lines = [
+        make_line("3017620422003", 3, 199, label="spread 400g", vat_rate=550),
+        make_line("3228857000906", 1, 845, category="fresh", label="salmon fillet", vat_rate=550),
+        make_line("3760091720010", 1, 1999, category="electronics", label="usb cable", vat_rate=2000),
+    ]
+    (sold,) = sell_anonymously(desk.db_path, CARD_A, 1, first_seq=3, lines=lines)
+    today = date.today()
+    response = desk.client("head_office").get(
+        f"/customers/{holder}/statement?start={today - timedelta(days=7)}&end={today}",
+        headers={"Accept-Language": accept},
+    )
+    assert response.status_code == 200
+    page = response.get_data(as_text=True).replace("\u202f", " ").replace("\xa0", " ")
+    assert f"<h2>{heading}</h2>" in page
+    (table,) = re.findall(rf'<table class="lines vat" id="vat-{sold.id}">(.*?)</table>', page, re.S)
+    cells = [
+        tuple(re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S))
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)
+    ]
+    assert cells == rows
+
+
+def test_the_statement_page_says_when_the_period_has_no_purchase(desk, holder):
+    response = desk.client("head_office").get(f"/customers/{holder}/statement?start=2020-01-01&end=2020-01-31")
+    assert "No purchase with the customer's cards in the period." in response.get_data(as_text=True)
