@@ -25,6 +25,7 @@ from programme.cardnumber import mask_card_number
 from programme.i18n import _, format_date, format_datetime, format_money, format_number, language, ngettext
 from programme.redemption import CHEQUE_VALIDITY, cheques_issued
 from programme.ticket import Ticket
+from programme.rule_names import rule_text
 from programme.vat import RATES, format_rate, line_rate, taxed_rate, ticket_vat_table
 
 from .errors import TillError
@@ -171,7 +172,7 @@ def _loyalty(
     out.extend(
         _offer_line(rule, points, offers)
         or _tier_line(rule, points, balance_confirmed)
-        or _pair(f"  {rule}", _number(points))
+        or _pair(f"  {rule_text(rule, plain=True)}", _number(points))
         for rule, points in earned.items()
     )
     for entry in ticket.points:

@@ -13,6 +13,7 @@ from datetime import date
 from fpdf import FPDF
 
 from programme.i18n import _, format_date, format_datetime, format_money, format_percent, ngettext
+from programme.rule_names import rule_text
 from programme.vat import BASIS, ticket_vat_table
 
 MARGIN_MM, SIZE_PT, LEADING_MM = 18, 9, 4.6
@@ -69,7 +70,14 @@ def statement_lines(data: dict) -> list[str]:
     ]
     for e in data["entries"]:
         lines.append(
-            row.format(_day(e["at"]), e["card"], _(e["kind"])[:8], e["rule"][:38], f"{e['points']:+d}", e["running"])
+            row.format(
+                _day(e["at"]),
+                e["card"],
+                _(e["kind"])[:8],
+                rule_text(e["rule"], plain=True)[:38],
+                f"{e['points']:+d}",
+                e["running"],
+            )
         )
     lines += [
         "-" * WIDTH,

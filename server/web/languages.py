@@ -16,6 +16,7 @@ from flask_babel import Babel
 from flask_login import current_user
 
 from programme import i18n
+from programme.rule_names import rule_text
 
 bp = Blueprint("languages", __name__)
 NAMES = {"fr": "Français", "en": "English"}  # each language named in itself, as selectors do
@@ -130,6 +131,7 @@ def init_languages(app: Flask) -> None:
 
     app.jinja_env.filters.update(
         word=word,
+        rule=rule_text,  # a ledger entry's rule name in the page's language
         euros=money,
         money=money,
         utc=local_datetime,

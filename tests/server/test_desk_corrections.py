@@ -308,3 +308,38 @@ def test_the_statement_page_shows_each_tickets_vat_table_as_the_pdf_does(desk, h
 def test_the_statement_page_says_when_the_period_has_no_purchase(desk, holder):
     response = desk.client("head_office").get(f"/customers/{holder}/statement?start=2020-01-01&end=2020-01-31")
     assert "No purchase with the customer's cards in the period." in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "accept, shown",
+    [
+        (
+            "fr-FR,fr;q=0.9",
+            ["base : 1 point par euro", "ajustement à l'accueil : till error", "chèques fidélité : 2 x 5,00 €"],
+        ),
+        ("en-GB,en;q=0.8", ["base: 1 point per euro", "desk adjustment: till error", "loyalty cheques: 2 x €5.00"]),
+    ],
+)
+def test_the_ledger_names_the_code_composes_read_in_the_pages_language(desk, holder, accept, shown):
+    """The customer page, the statement page and its PDF show the rules the code composed in the reader's
+    language; the reason typed at the desk stays as typed."""
+    import re
+
+    client = desk.client("card_manager")
+    desk.post(client, f"/customers/{holder}/adjust", card=CARD_A, points="-2", reason="till error")
+    desk.conn.execute(
+        "INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (CARD_A, "redeem", -10, "loyalty cheque: 2 x 5.00 EUR", f"cheques:{CARD_A}:x", None, date.today().isoformat()),
+    )
+    desk.conn.commit()
+    today = date.today()
+    period = f"start={today - timedelta(days=7)}&end={today}"
+    for url in (f"/customers/{holder}", f"/customers/{holder}/statement?{period}"):
+        page = client.get(url, headers={"Accept-Language": accept}).get_data(as_text=True)
+        text = re.sub(r"<[^>]+>", " ", page).replace("\u202f", " ").replace("\xa0", " ").replace("&#39;", "'")
+        for name in shown:
+            assert name in text, (url, name)
+    pdf = client.get(f"/customers/{holder}/statement.pdf?{period}", headers={"Accept-Language": accept})
+    pages, text = pdf_text(pdf.get_data())
+    for name in shown:
+        assert name in text, ("PDF", name, text)
