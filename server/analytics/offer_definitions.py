@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS nbo_offer_types (
     min_run_days INTEGER NOT NULL,
     created_at TEXT NOT NULL,
     stopped_at TEXT,
-    stopped_why TEXT
+    stopped_why TEXT,
+    stopped_json TEXT
 );
 CREATE TABLE IF NOT EXISTS nbo_choices (
     day TEXT NOT NULL,

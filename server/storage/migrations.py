@@ -92,6 +92,27 @@ def _add_column(table: str, column: str, definition: str) -> Callable[[object], 
     return run
 
 
+def _add_column_if_table(table: str, column: str, definition: str) -> Callable[[object], None]:
+    """_add_column on a table made on first use (an older database may not have it yet: then its CREATE TABLE
+    has the column)."""
+
+    def run(conn) -> None:
+        if isinstance(conn, sqlite3.Connection):
+            exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
+        else:
+            exists = conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0]
+        if exists:
+            _add_column(table, column, definition)(conn)
+
+    return run
+
+
+def _reasons_as_parts(conn) -> None:
+    """Head office's reasons as codes and parameters beside their English text (server/ingest/reasons.py)."""
+    _add_column("discrepancies", "reason_json", "TEXT")(conn)
+    _add_column_if_table("nbo_offer_types", "stopped_json", "TEXT")(conn)
+
+
 def _nothing(conn) -> None:
     """The engine's earlier migration already holds this change."""
 
@@ -125,6 +146,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         "users.language: the pages' language a user chose (fr, en; NULL: the browser's)",
         _add_column("users", "language", "TEXT"),
         _add_column("users", "language", "TEXT"),
+    ),
+    Migration(
+        8,
+        "discrepancies.reason_json, nbo_offer_types.stopped_json: head office's reasons as codes and parameters, "
+        "shown in the reader's language",
+        _reasons_as_parts,
+        _reasons_as_parts,
     ),
 )
 LATEST = MIGRATIONS[-1].number
