@@ -8,6 +8,7 @@ euro sign and the other Windows-1252 extras (œ, ’, …) are mapped to their b
 
 from __future__ import annotations
 
+import textwrap
 from datetime import date
 
 from fpdf import FPDF
@@ -69,16 +70,10 @@ def statement_lines(data: dict) -> list[str]:
         row.format("", "", "", _("Opening balance"), "", data["opening"]),
     ]
     for e in data["entries"]:
-        lines.append(
-            row.format(
-                _day(e["at"]),
-                e["card"],
-                _(e["kind"])[:8],
-                rule_text(e["rule"], plain=True)[:38],
-                f"{e['points']:+d}",
-                e["running"],
-            )
-        )
+        # The rule name in the reader's language (French runs longer): wrapped in its column, never cut.
+        what = textwrap.wrap(rule_text(e["rule"], plain=True), 38, break_on_hyphens=False) or [""]
+        lines.append(row.format(_day(e["at"]), e["card"], _(e["kind"])[:8], what[0], f"{e['points']:+d}", e["running"]))
+        lines += [row.format("", "", "", more, "", "") for more in what[1:]]
     lines += [
         "-" * WIDTH,
         row.format(

@@ -52,8 +52,8 @@ def test_the_ticket_page_shows_the_points_check_in_french(office, forged):
     ticket, dairy, cheque = forged
     base = ticket.points_earned - 250
     assert page_reason(office, ticket.id, "fr-FR,fr;q=0.9") == (
-        f"offre de la campagne {dairy} refusée : la campagne {dairy} porte sur dairy : le ticket n'a aucune ligne "
-        f"de dairy qui gagne des points ; offre de la campagne {cheque} refusée : la campagne {cheque} demande un "
+        f"offre de la campagne {dairy} refusée : la campagne {dairy} porte sur le rayon dairy : le ticket n'a "
+        f"aucune ligne du rayon dairy qui gagne des points ; offre de la campagne {cheque} refusée : la campagne {cheque} demande un "
         f"panier de 30,00 € qui gagne des points : celui du ticket fait 15,00 € ; la caisse a donné {base + 250} "
         f"points, les règles 2026.1 en donnent {base} : la caisse a panier offre de la campagne {dairy} 250, "
         f"panier offre de la campagne {cheque} 0 ; les règles donnent rien"

@@ -333,7 +333,7 @@ def test_the_campaigns_page_defines_offer_types_and_shows_why_one_stopped(
         monkeypatch.setenv("LOYALTY_LANG", "en")
         page = text(client.get("/office/campaigns"))
         assert "Next best offers" in page and "win-back, 300 points, 7 days" in page
-        assert "stopped on 2026-02-08: after 7 days its customers brought -51.05 EUR net margin" in page
+        assert "stopped on 08/02/2026: after 7 days its customers brought -€51.05 net margin" in page
     finally:
         close_office(desk)
 
