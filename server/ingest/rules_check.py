@@ -58,7 +58,8 @@ class Discrepancy:
     # The earn entries head office credits instead of the till's (the rules' recompute); None when the
     # server could not recompute: the till's earn points are then held, not credited.
     credit: tuple[PointsEntry, ...] | None = None
-    parts: list[Part] | None = None  # the reason as codes and parameters (server/ingest/reasons.py)
+    # The reason as codes and parameters (server/ingest/reasons.py): pages show it in the reader's language.
+    parts: list[Part] | None = dataclasses.field(default=None, hash=False)
 
     @classmethod
     def of(cls, ticket_id, till_points, server_points, parts: list[Part], credit=None) -> Discrepancy:
