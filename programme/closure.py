@@ -25,7 +25,7 @@ import msgspec
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from .vat import line_rate, tax_of
+from .vat import UNRECORDED_RATE, line_rate, tax_of, taxed_rate
 from .errors import ProgrammeError
 from .journal_event import CHAINS, EventTotals, JournalEvent, event_totals
 from .signing import SignatureError
@@ -37,7 +37,7 @@ DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MONTH = re.compile(r"^\d{4}-\d{2}$")
 YEAR = re.compile(r"^\d{4}$")
 STORE_ZONE = ZoneInfo("Europe/Paris")  # closures follow the store's day, not UTC's
-STANDARD_VAT_RATE = 2000  # basis points: 20 %, the rate of a line that carries none
+STANDARD_VAT_RATE = UNRECORDED_RATE  # basis points: 20 %, the rate of a line that carries none (programme.vat)
 
 
 class ClosureError(ProgrammeError):
@@ -54,11 +54,12 @@ class Vat(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 def vat_per_rate(amounts: Iterable[tuple[int, int | None]]) -> dict[str, Vat]:
     """VAT per rate of (amount_cents TTC, vat_rate in basis points) pairs; a missing rate (None) is taken
-    as the standard 20 %. Each rate's tax is taken once from its TTC total. Keys: the rate, "2000", "550"..."""
+    as the standard 20 % (programme.vat.taxed_rate, as receipts and statements). Each rate's tax is taken once
+    from its TTC total. Keys: the rate, "2000", "550"..."""
     ttc: dict[int, int] = {}
     for cents, rate in amounts:
-        rate = STANDARD_VAT_RATE if rate is None else rate
-        ttc[rate] = ttc.get(rate, 0) + cents
+        taxed = taxed_rate(rate)
+        ttc[taxed] = ttc.get(taxed, 0) + cents
     out = {}
     for rate in sorted(ttc, reverse=True):
         tax = tax_of(ttc[rate], rate)  # the receipt's rounding, from programme.vat: one computation

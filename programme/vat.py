@@ -3,7 +3,10 @@
 Prices at the till are TTC (VAT included). The tax of each rate is taken once, from that rate's TTC total:
 TVA = round(TTC x rate / (1 + rate)) (half away from zero), HT = TTC - TVA. So the table's TTC column is the
 ticket's lines summed, to the cent, whatever the rounding: the receipt, the head-office ticket page and the
-statement all call `vat_table`.
+statement all call `vat_table`, and the closures count VAT with the same `tax_of` and `taxed_rate`.
+
+A line sold before tickets carried their VAT rate is taxed at the normal rate (UNRECORDED_RATE, 20 %) everywhere:
+on its receipt, statement and ticket page as in the closures that counted it. Its stored rate stays NULL.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ REDUCED = 550  # 5,5 %: food, books, energy...
 SUPER_REDUCED = 210  # 2,1 %: reimbursed medicines, press
 RATES = (STANDARD, INTERMEDIATE, REDUCED, SUPER_REDUCED)  # metropolitan France's rates, basis points
 BASIS = 10_000  # basis points in 100 %
+UNRECORDED_RATE = STANDARD  # the rate of a line sold before lines carried theirs (what closures always counted)
 
 
 class VatError(ProgrammeError):
@@ -48,9 +52,9 @@ def tax_of(ttc_cents: int, rate: int) -> int:
 
 @dataclass(frozen=True)
 class VatRow:
-    """One rate of the table; `rate` None gathers lines sold before tickets carried their VAT rate."""
+    """One rate of the table (basis points)."""
 
-    rate: int | None
+    rate: int
     ht_cents: int
     tva_cents: int
     ttc_cents: int
@@ -73,15 +77,21 @@ class VatTable:
         return sum(row.ttc_cents for row in self.rows)
 
 
+def taxed_rate(rate: int | None) -> int:
+    """The rate a line is taxed at: its own, or UNRECORDED_RATE when it was sold before lines carried one."""
+    return UNRECORDED_RATE if rate is None else rate
+
+
 def vat_table(lines: Iterable[tuple[int | None, int]]) -> VatTable:
-    """The table of (rate, line TTC total) pairs: one row per rate, highest rate first, then unknown."""
-    totals: dict[int | None, int] = {}
+    """The table of (rate, line TTC total) pairs: one row per rate, highest rate first (a None rate: `taxed_rate`)."""
+    totals: dict[int, int] = {}
     for rate, ttc in lines:
-        totals[rate] = totals.get(rate, 0) + ttc
+        taxed = taxed_rate(rate)
+        totals[taxed] = totals.get(taxed, 0) + ttc
     rows = []
-    for rate in sorted(totals, key=lambda r: -1 if r is None else r, reverse=True):
+    for rate in sorted(totals, reverse=True):
         ttc = totals[rate]
-        tva = 0 if rate is None else tax_of(ttc, rate)
+        tva = tax_of(ttc, rate)
         rows.append(VatRow(rate, ttc - tva, tva, ttc))
     return VatTable(tuple(rows))
 
@@ -92,6 +102,6 @@ def ticket_vat_table(ticket) -> VatTable:
 
 
 def line_rate(line) -> int | None:
-    """A ticket line's VAT rate, None for a line from before lines carried one."""
+    """A ticket line's VAT rate as recorded, None for a line from before lines carried one (taxed: `taxed_rate`)."""
     rate = getattr(line, "vat_rate", None)
     return rate if isinstance(rate, int) else None

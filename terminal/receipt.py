@@ -25,7 +25,8 @@ from programme.cardnumber import mask_card_number
 from programme.i18n import _, format_date, format_datetime, format_money, format_number, language, ngettext
 from programme.redemption import CHEQUE_VALIDITY, cheques_issued
 from programme.ticket import Ticket
-from programme.vat import RATES, format_rate, line_rate, ticket_vat_table
+from programme.rule_names import rule_text
+from programme.vat import RATES, format_rate, line_rate, taxed_rate, ticket_vat_table
 
 from .errors import TillError
 from .store_settings import StoreSettings, format_siret
@@ -34,7 +35,7 @@ WIDTH = 42
 RULE = "-" * WIDTH
 DUPLICATE_MARK = "*** DUPLICATA ***"
 CODE_PAGE = "CP858"  # has the € sign (0xD5), which CP850 lacks
-VAT_CODES = dict(zip(RATES, "ABCD"))  # 20 %, 10 %, 5,5 %, 2,1 %; "-" for a line sold before lines had a rate
+VAT_CODES = dict(zip(RATES, "ABCD"))  # 20 %, 10 %, 5,5 %, 2,1 % (a line sold before lines had a rate: A, 20 %)
 DURABLE_CATEGORIES = frozenset({"electronics"})  # under the legal guarantee: the receipt prints without asking
 
 
@@ -62,9 +63,7 @@ def _pair(left: str, right: str) -> str:
     return f"{left[:room]:<{room}} {right}"
 
 
-def _rate_text(rate: int | None) -> str:
-    if rate is None:
-        return _("no rate")
+def _rate_text(rate: int) -> str:
     text = format_rate(rate)
     return f"{text.replace('.', ',')} %" if language() == "fr" else f"{text}%"
 
@@ -128,7 +127,7 @@ def _header(ticket: Ticket, settings: StoreSettings | None) -> list[str]:
 def _lines(ticket: Ticket) -> list[str]:
     out = []
     for line in ticket.lines:
-        code = VAT_CODES.get(line_rate(line), "-")  # type: ignore[arg-type]
+        code = VAT_CODES.get(taxed_rate(line_rate(line)), "-")
         if line.quantity == 1 and not line.discount_cents:
             out.append(_pair(line.label, f"{_money(line.total_cents)} {code}"))
             continue
@@ -150,7 +149,7 @@ def render_vat_table(ticket: Ticket) -> list[str]:
 
     out = [row(_("VAT"), _("excl. VAT"), _("VAT"), _("incl. VAT"))]
     for vat in table.rows:
-        label = f"{VAT_CODES.get(vat.rate, '-')} {_rate_text(vat.rate)}"  # type: ignore[arg-type]
+        label = f"{VAT_CODES.get(vat.rate, '-')} {_rate_text(vat.rate)}"
         out.append(row(label, _money(vat.ht_cents), _money(vat.tva_cents), _money(vat.ttc_cents)))
     if len(table.rows) > 1:
         out.append(row(_("total"), _money(table.ht_cents), _money(table.tva_cents), _money(table.ttc_cents)))
@@ -173,7 +172,7 @@ def _loyalty(
     out.extend(
         _offer_line(rule, points, offers)
         or _tier_line(rule, points, balance_confirmed)
-        or _pair(f"  {rule}", _number(points))
+        or _pair(f"  {rule_text(rule, plain=True)}", _number(points))
         for rule, points in earned.items()
     )
     for entry in ticket.points:

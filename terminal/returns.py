@@ -258,7 +258,7 @@ def close_return(
 
     def link(conn: sqlite3.Connection, ticket: Ticket) -> None:
         if ticket.seq != expected_seq:  # the refund cheque's serial names the sequence: another close came between
-            raise ReturnError("the till closed another ticket meanwhile: take the return again")
+            raise ReturnError(_("the till closed another ticket meanwhile: take the return again"))
         conn.executemany(
             "INSERT INTO returned_lines VALUES (?, ?, ?, ?, ?)",
             [(ticket.id, original.id, r.original_line, r.quantity, r.points) for r in links],

@@ -166,7 +166,7 @@ def detail(conn: Connection, ticket_id: str) -> dict:
         ticket=ticket,
         signature=signature,
         chain=chain,
-        discrepancy=_discrepancy(conn, ticket_id),
+        **_discrepancy(conn, ticket_id),
         return_of=_return_of(ticket),
         returned=_returned(conn, ticket_id),
     )
@@ -210,6 +210,7 @@ class _Message(msgspec.Struct):
     ticket: Ticket
 
 
-def _discrepancy(conn: Connection, ticket_id: str) -> str | None:
-    row = conn.execute("SELECT reason FROM discrepancies WHERE ticket_id = ?", (ticket_id,)).fetchone()
-    return row[0] if row else None
+def _discrepancy(conn: Connection, ticket_id: str) -> dict[str, str | None]:
+    """The points check's reason (English) and its parts (JSON, server/ingest/reasons.py: pages translate them)."""
+    row = conn.execute("SELECT reason, reason_json FROM discrepancies WHERE ticket_id = ?", (ticket_id,)).fetchone()
+    return {"discrepancy": row[0] if row else None, "discrepancy_json": row[1] if row else None}

@@ -22,6 +22,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from sync.events import log_event
 
+from server.ingest import reasons
 from server.storage.connection import joined_or_own_transaction
 from . import campaigns
 from .offer_definitions import offer_types
@@ -189,14 +190,25 @@ def stop_harmful(conn, today: date, now: str | None = None) -> list[dict]:
         i = r["interval"]
         if r["stopped_at"] or i is None or r["days_run"] < r["min_run_days"] or i["high"] >= 0:
             continue
-        why = (
-            f"stopped on {today}: after {r['days_run']} days its customers brought "
-            f"{r['uplift_cents'] / 100:+.2f} EUR net margin each against the holdout, 95% interval "
-            f"{i['low'] / 100:+.2f} to {i['high'] / 100:+.2f} EUR ({r['targets']} targets, {r['holdouts']} "
-            "held out): the offer costs more than it brings"
-        )
+        parts = [
+            reasons.part(
+                "offer_type_harmful",
+                day=today.isoformat(),
+                days=r["days_run"],
+                uplift_signed_cents=r["uplift_cents"],
+                level_percent=95,
+                low_signed_cents_bare=i["low"],
+                high_signed_cents=i["high"],
+                targets=r["targets"],
+                holdouts=r["holdouts"],
+            )
+        ]
+        why, why_json = reasons.english(parts), reasons.to_json(parts)  # pages show it translated (reasons.shown)
         with joined_or_own_transaction(conn):
-            conn.execute("UPDATE nbo_offer_types SET stopped_at = ?, stopped_why = ? WHERE id = ?", (now, why, r["id"]))
+            conn.execute(
+                "UPDATE nbo_offer_types SET stopped_at = ?, stopped_why = ?, stopped_json = ? WHERE id = ?",
+                (now, why, why_json, r["id"]),
+            )
         for (campaign_id,) in conn.execute(
             "SELECT DISTINCT n.campaign_id FROM nbo_choices n JOIN campaigns c ON c.id = n.campaign_id "
             "WHERE n.offer_type_id = ? AND c.ends >= ? AND c.stopped_at IS NULL",
@@ -204,5 +216,5 @@ def stop_harmful(conn, today: date, now: str | None = None) -> list[dict]:
         ).fetchall():
             campaigns.stop(conn, campaign_id, today, now)
         log_event(log, "offer_type_stopped", offer_type=r["id"], why=why)
-        stopped.append({**r, "stopped_at": now, "stopped_why": why})
+        stopped.append({**r, "stopped_at": now, "stopped_why": why, "stopped_json": why_json})
     return stopped

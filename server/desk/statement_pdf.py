@@ -8,11 +8,13 @@ euro sign and the other Windows-1252 extras (œ, ’, …) are mapped to their b
 
 from __future__ import annotations
 
+import textwrap
 from datetime import date
 
 from fpdf import FPDF
 
 from programme.i18n import _, format_date, format_datetime, format_money, format_percent, ngettext
+from programme.rule_names import rule_text
 from programme.vat import BASIS, ticket_vat_table
 
 MARGIN_MM, SIZE_PT, LEADING_MM = 18, 9, 4.6
@@ -68,9 +70,10 @@ def statement_lines(data: dict) -> list[str]:
         row.format("", "", "", _("Opening balance"), "", data["opening"]),
     ]
     for e in data["entries"]:
-        lines.append(
-            row.format(_day(e["at"]), e["card"], _(e["kind"])[:8], e["rule"][:38], f"{e['points']:+d}", e["running"])
-        )
+        # The rule name in the reader's language (French runs longer): wrapped in its column, never cut.
+        what = textwrap.wrap(rule_text(e["rule"], plain=True), 38, break_on_hyphens=False) or [""]
+        lines.append(row.format(_day(e["at"]), e["card"], _(e["kind"])[:8], what[0], f"{e['points']:+d}", e["running"]))
+        lines += [row.format("", "", "", more, "", "") for more in what[1:]]
     lines += [
         "-" * WIDTH,
         row.format(
@@ -86,10 +89,8 @@ def statement_lines(data: dict) -> list[str]:
     return lines
 
 
-def _rate(rate: int | None) -> str:
+def _rate(rate: int) -> str:
     """A VAT rate as the head-office ticket page shows it: `20 %`, `5,5 %` (`20%`, `5.5%` in English)."""
-    if rate is None:
-        return _("no rate")
     return format_percent(rate / BASIS, digits=0 if rate % 100 == 0 else 1, plain=True)
 
 

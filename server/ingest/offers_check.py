@@ -18,9 +18,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from programme.campaign_offers import RULE_PREFIX, CampaignOffer, as_promotion, campaign_of, cheque_entry, unmet
+from programme.campaign_offers import (
+    RULE_PREFIX,
+    CampaignOffer,
+    as_promotion,
+    campaign_of,
+    cheque_entry,
+    least_cents,
+    qualifying_cents,
+)
 from programme.rules import Promotion, RuleSet
 from programme.ticket import PointsEntry, Ticket
+
+
+from server.ingest.reasons import Part, part
 
 
 @dataclass(frozen=True)
@@ -79,8 +90,9 @@ class CampaignCache:
 
     def judge(
         self, conn, ticket: Ticket, claims: list[tuple[int, PointsEntry]], day: date, rules: RuleSet
-    ) -> tuple[tuple[Promotion, ...], list[PointsEntry], list[str]]:
-        """The claims the server accepts (engine offers, cheque entries) and why the others are refused.
+    ) -> tuple[tuple[Promotion, ...], list[PointsEntry], list[Part]]:
+        """The claims the server accepts (engine offers, cheque entries) and why the others are refused (reason
+        parts, server/ingest/reasons.py).
         `day`: the ticket's day in its rules' time zone (programme.engine.local_day), as the till chose it;
         `rules`: the ticket's rules version, whose exclusions and caps say which lines meet a condition."""
         promotions, cheques, refused = [], [], []
@@ -88,7 +100,7 @@ class CampaignCache:
         for campaign, entry in claims:
             why = self._refusal(conn, ticket, campaign, entry, day, rules)
             if why:
-                refused.append(f"{entry.rule} refused: {why}")
+                refused.append(part("offer_refused", rule=entry.rule, why=why))
                 continue
             offer = self.by_id[campaign].offer
             if offer.kind == "cheque":
@@ -99,20 +111,26 @@ class CampaignCache:
 
     def _refusal(
         self, conn, ticket: Ticket, campaign: int, entry: PointsEntry, day: date, rules: RuleSet
-    ) -> str | None:
+    ) -> Part | None:
         known = self.by_id.get(campaign)
         if known is None:
-            return f"campaign {campaign} is not known to the server"
+            return part("campaign_unknown", campaign=campaign)
         offer = known.offer
         if ticket.card not in known.targets:
-            return f"card {ticket.card} is not a target of campaign {campaign}"
+            return part("not_a_target", card=ticket.card, campaign=campaign)
         if not offer.starts <= day <= offer.ends:
-            return f"the ticket is of {day}, campaign {campaign} runs from {offer.starts} to {offer.ends}"
+            return part(
+                "outside_dates",
+                day=day.isoformat(),
+                campaign=campaign,
+                starts=offer.starts.isoformat(),
+                ends=offer.ends.isoformat(),
+            )
         if offer.stores and ticket.store not in offer.stores:
-            return f"store {ticket.store} is not one of campaign {campaign}'s stores ({', '.join(offer.stores)})"
+            return part("other_store", store=ticket.store, campaign=campaign, stores=", ".join(offer.stores))
         if offer.kind == "cheque" and entry.points:
-            return f"campaign {campaign} gives a loyalty cheque, not points"
-        condition = unmet(offer, rules, ticket.lines)
+            return part("cheque_not_points", campaign=campaign)
+        condition = unmet_part(offer, rules, ticket)
         if condition:
             return condition
         if conn is None:  # checked outside ingest (a bench, a test): earlier use is not known
@@ -121,5 +139,19 @@ class CampaignCache:
             "SELECT ticket_id FROM ledger WHERE card = ? AND rule = ? ORDER BY id LIMIT 1", (ticket.card, entry.rule)
         ).fetchone()
         if first is not None and first[0] != ticket.id:
-            return f"card {ticket.card} already used this offer on ticket {first[0]}"
+            return part("used_before", card=ticket.card, ticket=first[0])
         return None
+
+
+def unmet_part(offer: CampaignOffer, rules: RuleSet, ticket: Ticket) -> Part | None:
+    """Why the basket does not meet the offer's condition (programme.campaign_offers.unmet's words), as a part."""
+    found, least, c = qualifying_cents(offer, rules, ticket.lines), least_cents(offer), offer.campaign
+    if found >= least:
+        return None
+    if offer.category is None and least == 1:
+        return part("needs_earning_spend", campaign=c)
+    if least == 1:
+        return part("needs_category", campaign=c, category=offer.category)
+    if offer.category is None:
+        return part("needs_basket", campaign=c, least_cents=least, found_cents=found)
+    return part("needs_category_spend", campaign=c, least_cents=least, category=offer.category, found_cents=found)

@@ -41,6 +41,7 @@ from sync.events import log_event
 from server.desk.lots import when
 from server.ingest.held import credit_held, hold, log as held_log
 from server.ingest.offers_check import CampaignCache, offer_claims
+from server.ingest.reasons import Part, english, part, to_json
 from server.desk.rules_versions import recorded_versions, version_count
 from server.ingest.store_rows import chunks, ledger_rows
 from server.storage.connection import Connection
@@ -57,6 +58,13 @@ class Discrepancy:
     # The earn entries head office credits instead of the till's (the rules' recompute); None when the
     # server could not recompute: the till's earn points are then held, not credited.
     credit: tuple[PointsEntry, ...] | None = None
+    # The reason as codes and parameters (server/ingest/reasons.py): pages show it in the reader's language.
+    parts: list[Part] | None = dataclasses.field(default=None, hash=False)
+
+    @classmethod
+    def of(cls, ticket_id, till_points, server_points, parts: list[Part], credit=None) -> Discrepancy:
+        """A discrepancy whose reason is `parts`, its text their English."""
+        return cls(ticket_id, till_points, server_points, english(parts), credit, parts)
 
 
 class RulesCatalog:
@@ -173,7 +181,7 @@ def is_refund(entry: PointsEntry) -> bool:
     return entry.kind == "earn" and entry.rule.startswith(REFUND_PREFIX)
 
 
-def check_refunds(conn, ticket: Ticket) -> tuple[tuple[PointsEntry, ...], list[str]]:
+def check_refunds(conn, ticket: Ticket) -> tuple[tuple[PointsEntry, ...], list[Part]]:
     """A return's refund entries as head office credits them, and why any is cut: all returns of a ticket give
     back at most the points it took as a tender (its original, as head office holds it; none credited without)."""
     credited, reasons = [], []
@@ -181,10 +189,7 @@ def check_refunds(conn, ticket: Ticket) -> tuple[tuple[PointsEntry, ...], list[s
         original_id = entry.rule[len(REFUND_PREFIX) :]
         row = conn.execute("SELECT payload FROM tickets WHERE id = ?", (original_id,)).fetchone()
         if row is None:
-            reasons.append(
-                f"return gives back {entry.points} points of {original_id}'s points tender, which head "
-                "office does not hold (yet): none credited"
-            )
+            reasons.append(part("refund_unheld", points=entry.points, original=original_id))
             credited.append(msgspec.structs.replace(entry, points=0))
             continue
         taken = points_tendered(read_stored_ticket(bytes(row[0])))
@@ -196,8 +201,9 @@ def check_refunds(conn, ticket: Ticket) -> tuple[tuple[PointsEntry, ...], list[s
         allowed = max(taken - before, 0)
         if entry.points > allowed:
             reasons.append(
-                f"return gives back {entry.points} points of {original_id}'s points tender; it took "
-                f"{taken} and {before} were given back before: {allowed} credited"
+                part(
+                    "refund_cut", points=entry.points, original=original_id, taken=taken, before=before, allowed=allowed
+                )
             )
         credited.append(msgspec.structs.replace(entry, points=min(entry.points, allowed)))
     return tuple(credited), reasons
@@ -222,43 +228,37 @@ def check_ticket(catalog: RulesCatalog, ticket: Ticket, conn=None, tiers: TierBo
         return None
     credit = tuple(e for e in server_entries if e.kind == "earn") + refunds
     if theirs_by == ours_by:
-        return Discrepancy(ticket.id, till, ours, "; ".join(cut), credit)
+        return Discrepancy.of(ticket.id, till, ours, cut, credit)
     extra, missing = sorted(theirs_by - ours_by, key=str), sorted(ours_by - theirs_by, key=str)
     head = (
-        f"till gave {till} points, rules {rules.version} give {ours}"
+        part("points_differ", till=till, version=rules.version, ours=ours)
         if till != ours
-        else f"same total ({till}) but a different breakdown"
+        else part("breakdown_differs", till=till)
     )
-    if refused:
-        head = "; ".join(refused) + "; " + head
-    tail = "".join(f"; {reason}" for reason in cut)
-    return Discrepancy(
-        ticket.id, till, ours, f"{head}: till has {_show(extra)}; rules give {_show(missing)}{tail}", credit
+    return Discrepancy.of(
+        ticket.id,
+        till,
+        ours,
+        [*refused, part("breakdown", head=head, extra=_show(extra), missing=_show(missing)), *cut],
+        credit,
     )
 
 
 def _unknown_version(catalog: RulesCatalog, ticket: Ticket, till: int) -> Discrepancy:
     """A ticket of a rules version the server cannot compute with: its earn points are held."""
     if ticket.rules_version in catalog.refused:
-        return Discrepancy(
+        return Discrepancy.of(
             ticket.id,
             till,
             None,
-            f"rules version {ticket.rules_version} is past a bound of these "
-            f"rules: {catalog.refused[ticket.rules_version]}",
+            [part("rules_past_bound", version=ticket.rules_version, error=catalog.refused[ticket.rules_version])],
         )
-    return Discrepancy(
-        ticket.id,
-        till,
-        None,
-        f"rules version {ticket.rules_version} is not known to the server: "
-        "record it with `loyalty rules publish FILE --db`",
-    )
+    return Discrepancy.of(ticket.id, till, None, [part("rules_unknown", version=ticket.rules_version)])
 
 
 def _recompute(
     catalog: RulesCatalog, rules: RuleSet, ticket: Ticket, conn, tiers: TierBook | None
-) -> tuple[list[PointsEntry], list[str]]:
+) -> tuple[list[PointsEntry], list[Part]]:
     """The ticket's entries as the rules give them, with the tier head office knows for the card and the offers
     it accepts; and why any claimed offer is refused."""
     context, refused = context_of_ticket(ticket), []
@@ -278,14 +278,14 @@ def _recompute(
     return server_entries, refused
 
 
-def _show(items) -> str:
+def _show(items) -> list[Part]:
     """The first three (line, rule, points) of a difference, as a reason shows them."""
-    return (
-        ", ".join(
-            f"{'basket' if line is None else f'line {line + 1}'} {rule} {points}" for line, rule, points in items[:3]
-        )
-        or "nothing"
-    )
+    return [
+        part("basket_item", rule=rule, points=points)
+        if line is None
+        else part("line_item", line=line + 1, rule=rule, points=points)
+        for line, rule, points in items[:3]
+    ]
 
 
 def verdict(catalog: RulesCatalog, ticket: Ticket, conn=None, tiers: TierBook | None = None) -> Discrepancy | None:
@@ -293,11 +293,11 @@ def verdict(catalog: RulesCatalog, ticket: Ticket, conn=None, tiers: TierBook | 
     try:
         return check_ticket(catalog, ticket, conn, tiers)
     except ProgrammeError as exc:
-        return Discrepancy(
+        return Discrepancy.of(
             ticket.id,
             sum(e.points for e in ticket.points if e.kind == "earn"),
             None,
-            f"the server could not recompute the points: {exc}",
+            [part("not_recomputed", error=str(exc))],
         )
 
 
@@ -346,9 +346,18 @@ def book_points(
     versions = {t.id: t.rules_version for t in tickets}
     conn.executemany(
         "INSERT OR IGNORE INTO discrepancies (ticket_id, card, rules_version, till_points, server_points, reason, "
-        "detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "detected_at, reason_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            (d.ticket_id, cards[d.ticket_id], versions[d.ticket_id], d.till_points, d.server_points, d.reason, now)
+            (
+                d.ticket_id,
+                cards[d.ticket_id],
+                versions[d.ticket_id],
+                d.till_points,
+                d.server_points,
+                d.reason,
+                now,
+                to_json(d.parts),
+            )
             for d in found
         ],
     )

@@ -239,6 +239,17 @@ MIGRATIONS: tuple[Migration, ...] = (
         _sqlite_script(features.CLOSURES),
         _pg_script(postgres_schema(features.CLOSURES).replace(" BLOB ", " BYTEA ")),
     ),
+    Migration(
+        21,
+        "discrepancies.reason_json, nbo_offer_types.stopped_json: head office's reasons as codes and parameters, "
+        "shown in the reader's language",
+        _steps(
+            _add_column("discrepancies", "reason_json", "TEXT"), _add_column("nbo_offer_types", "stopped_json", "TEXT")
+        ),
+        _steps(
+            _add_column("discrepancies", "reason_json", "TEXT"), _add_column("nbo_offer_types", "stopped_json", "TEXT")
+        ),
+    ),
 )
 LATEST = MIGRATIONS[-1].number
 

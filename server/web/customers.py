@@ -126,7 +126,12 @@ def _statement(customer_id: int) -> dict:
 @bp.route("/customers/<int:customer_id>/statement")
 @roles(*EVERYONE)
 def statement(customer_id: int):
-    return render_template("statement.html", **_statement(customer_id))
+    from programme.vat import ticket_vat_table
+
+    data = _statement(customer_id)
+    bought = explorer.customer_tickets(db(), customer_id, data["start"], data["end"])
+    purchases = [(ticket, ticket_vat_table(ticket)) for ticket in bought]  # the PDF's tables (statement_pdf)
+    return render_template("statement.html", **data, purchases=purchases, limit=explorer.STATEMENT_TICKETS)
 
 
 @bp.route("/customers/<int:customer_id>/statement.pdf")

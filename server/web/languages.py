@@ -16,6 +16,8 @@ from flask_babel import Babel
 from flask_login import current_user
 
 from programme import i18n
+from programme.rule_names import rule_text
+from server.ingest import reasons
 
 bp = Blueprint("languages", __name__)
 NAMES = {"fr": "Français", "en": "English"}  # each language named in itself, as selectors do
@@ -130,6 +132,8 @@ def init_languages(app: Flask) -> None:
 
     app.jinja_env.filters.update(
         word=word,
+        rule=rule_text,  # a ledger entry's rule name in the page's language
+        reason=reasons.shown,  # head office's reasons (points check, offer types stopped): text|reason(parts)
         euros=money,
         money=money,
         utc=local_datetime,

@@ -16,6 +16,7 @@ from server.desk import bounds
 from ..analytics import campaigns, next_offer, offer_results
 from ..analytics import offer_definitions
 from ..errors import ServerError
+from ..ingest import reasons
 from server.web.context import db, roles
 from .office import OFFICE, fold_if_small, refused
 
@@ -68,7 +69,8 @@ def choose():
     fold_if_small(conn)
     today = datetime.now(timezone.utc).date()
     for stopped in offer_results.stop_harmful(conn, today):
-        flash(_("Offer type {name} {why}.").format(name=stopped["name"], why=stopped["stopped_why"]))
+        why = reasons.shown(stopped["stopped_why"], stopped["stopped_json"])
+        flash(_("Offer type {name} {why}.").format(name=stopped["name"], why=why))
     done = next_offer.run(conn, today)
     counts = {"chosen": done["targets"], "held": done["holdouts"]}
     broker = current_app.config.get("BROKER")

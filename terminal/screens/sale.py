@@ -10,6 +10,7 @@ from programme.campaign_offers import describe
 from programme.errors import ProgrammeError
 from programme.i18n import N_, _, format_money
 from programme.money import parse_euros
+from programme.rule_names import rule_text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -162,7 +163,9 @@ class SaleScreen(Screen):
             return
         self.refresh_basket()
         self.say(
-            _("{rule} ({points} points): printed when the ticket closes").format(rule=entry.rule, points=entry.points)
+            _("{rule} ({points} points): printed when the ticket closes").format(
+                rule=rule_text(entry.rule), points=entry.points
+            )
         )
 
     @work(thread=True, exclusive=True, group="reserve")

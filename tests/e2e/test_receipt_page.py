@@ -84,7 +84,7 @@ def test_a_printed_receipts_qr_code_opens_its_page_on_a_phone(tmp_path, fast_arg
             assert by_id(browser, "total").text == "€12.34"
             assert re.search(r"Loyalty card \*{9}\d{4}", page)
             points = [row.text for row in by_id(browser, "points").find_elements("css selector", "tr")]
-            assert points == ["base +12"]
+            assert points == ["base points +12"]  # the rule the engine names `base`, in the reader's words
             balance = office.conn.execute(
                 "SELECT sum(points) FROM card_points WHERE card = ?", (CARDS["A"],)
             ).fetchone()[0]

@@ -3,8 +3,13 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from programme.ticket import Line, make_line
+from datetime import datetime, timezone
+
+from programme.closure import Vat
+from programme.ticket import Line, Tender, Ticket, make_line
 from programme.vat import RATES, VatRow, format_rate, tax_of, ticket_vat_table, vat_table
+
+EVENING = datetime(2026, 7, 14, 19, 5, tzinfo=timezone.utc)
 
 
 def test_tax_is_taken_from_the_ttc_of_each_rate_rounded_half_away_from_zero():
@@ -17,21 +22,57 @@ def test_tax_is_taken_from_the_ttc_of_each_rate_rounded_half_away_from_zero():
     assert tax_of(-3, 2000) == -1
 
 
-def test_the_table_has_one_row_per_rate_highest_first_and_unknown_rates_last():
-    table = vat_table([(550, 399), (2000, 1200), (550, 101), (None, 250), (210, 280)])
+def test_the_table_has_one_row_per_rate_highest_first():
+    table = vat_table([(550, 399), (2000, 1200), (550, 101), (210, 280)])
     assert table.rows == (
         VatRow(2000, 1000, 200, 1200),
         VatRow(550, 474, 26, 500),
         VatRow(210, 274, 6, 280),
-        VatRow(None, 250, 0, 250),
     )
-    assert (table.ht_cents, table.tva_cents, table.ttc_cents) == (1998, 232, 2230)
+    assert (table.ht_cents, table.tva_cents, table.ttc_cents) == (1748, 232, 1980)
     assert [format_rate(rate) for rate in RATES] == ["20", "10", "5.5", "2.1"]
 
 
-def test_lines_from_before_the_vat_rate_existed_go_to_the_unknown_row():
-    old = Line("3017620422003", "Nutella", "grocery", 1, 399, 0, 399)
-    assert ticket_vat_table(type("T", (), {"lines": [old]})()).rows == (VatRow(None, 399, 0, 399),)
+def test_a_line_sold_before_tickets_carried_a_rate_is_taxed_at_20_percent_on_receipts_statements_and_closures():
+    """One rule (programme.vat.UNRECORDED_RATE): what the receipt and the statement show is what closures count."""
+    from programme.closure import totals_of
+    from server.desk.statement_pdf import vat_lines
+    from terminal.receipt import render_receipt, render_vat_table
+
+    old = Line("3017620422003", "Nutella", "grocery", 1, 1200, 0, 1200)
+    new = make_line("3017620422003", 1, 1055, "grocery", "Nutella", vat_rate=550)
+    ticket = Ticket(
+        id="S001-T01-00000042",
+        terminal="S001-T01",
+        seq=42,
+        store="S001",
+        cashier="alice",
+        opened_at=EVENING,
+        closed_at=EVENING,
+        lines=[old, new],
+        tenders=[Tender("cash", 2255)],
+        total_cents=2255,
+        card=None,
+        points=[],
+        rules_version="2026.1",
+    )
+    assert ticket_vat_table(ticket).rows == (VatRow(2000, 1000, 200, 1200), VatRow(550, 1000, 55, 1055))
+    assert vat_table([(None, 1200), (2000, 300)]).rows == (VatRow(2000, 1250, 250, 1500),)
+    assert totals_of([ticket]).vat == {
+        "2000": Vat(ttc_cents=1200, tva_cents=200, ht_cents=1000),
+        "550": Vat(ttc_cents=1055, tva_cents=55, ht_cents=1000),
+    }
+    assert render_vat_table(ticket) == [
+        "TVA               HT        TVA        TTC",
+        "A 20 %       10,00 €     2,00 €    12,00 €",
+        "C 5,5 %      10,00 €     0,55 €    10,55 €",
+        "total        20,00 €     2,55 €    22,55 €",
+    ]
+    assert "Nutella                          12,00 € A" in render_receipt(ticket)
+    assert vat_lines(ticket)[2:4] == [
+        "    20 %                           10,00 €          2,00 €         12,00 €",
+        "    5,5 %                          10,00 €          0,55 €         10,55 €",
+    ]
 
 
 lines = st.lists(

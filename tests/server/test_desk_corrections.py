@@ -110,13 +110,25 @@ def pdf_text(body: bytes) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize(
-    "accept, who, closing, title",
+    "accept, who, closing, title, adjusted",
     [
-        ("fr-FR,fr;q=0.9", "Marie Curie (client 1), 75005", r"Solde de clôture\s+54", "RELEVÉ DE POINTS"),
-        ("en-GB,en;q=0.8", "Marie Curie (customer 1), 75005", r"Closing balance\s+54", "POINTS STATEMENT"),
+        (
+            "fr-FR,fr;q=0.9",
+            "Marie Curie (client 1), 75005",
+            r"Solde de clôture\s+54",
+            "RELEVÉ DE POINTS",
+            r"ajustement à l'accueil : welcome gift\s+\+30\s+54\n\s*\(Noël\) *\n",  # wrapped in its column
+        ),
+        (
+            "en-GB,en;q=0.8",
+            "Marie Curie (customer 1), 75005",
+            r"Closing balance\s+54",
+            "POINTS STATEMENT",
+            r"desk adjustment: welcome gift \(Noël\)\s+\+30\s+54\n",
+        ),
     ],
 )
-def test_statement_pdf_is_a_well_formed_pdf_with_the_same_figures(desk, holder, accept, who, closing, title):
+def test_statement_pdf_is_a_well_formed_pdf_with_the_same_figures(desk, holder, accept, who, closing, title, adjusted):
     import re
 
     corrections.adjust(desk.conn, holder, CARD_A, 30, "welcome gift (Noël)", "seed")
@@ -130,7 +142,7 @@ def test_statement_pdf_is_a_well_formed_pdf_with_the_same_figures(desk, holder, 
     assert pages == 1
     assert text.startswith(title + "\n") and who in text
     assert re.search(closing, text)
-    assert "desk adjustment: welcome gift (Noël)" in text
+    assert re.search(adjusted, text), text  # the desk's rule name in the reader's language; the reason as typed
     assert f"{today - timedelta(days=7):%d/%m/%Y}" in text  # days as people read them, in both languages
 
 
@@ -250,3 +262,96 @@ def test_the_ticket_page_and_the_customer_page_speak_french_to_a_french_browser(
     assert 'id="signature">unsigned<' in english and "<h2>Journal events</h2>" in english
     shown = client.get(f"/customers/{holder}", headers=french).get_data(as_text=True)
     assert re.search(r'id="known"><h2>Ce que nous savons</h2>', shown)
+
+
+@pytest.mark.parametrize(
+    "accept, heading, rows",
+    [
+        (
+            "fr-FR,fr;q=0.9",
+            "Achats et TVA par taux",
+            [
+                ("Taux de TVA", "HT", "TVA", "TTC"),
+                ("20 %", "16,66 €", "3,33 €", "19,99 €"),
+                ("5,5 %", "13,67 €", "0,75 €", "14,42 €"),
+                ("Total", "30,33 €", "4,08 €", "34,41 €"),
+            ],
+        ),
+        (
+            "en-GB,en;q=0.8",
+            "Purchases and VAT per rate",
+            [
+                ("VAT rate", "Excl. VAT", "VAT", "Incl. VAT"),
+                ("20%", "€16.66", "€3.33", "€19.99"),
+                ("5.5%", "€13.67", "€0.75", "€14.42"),
+                ("Total", "€30.33", "€4.08", "€34.41"),
+            ],
+        ),
+    ],
+)
+def test_the_statement_page_shows_each_tickets_vat_table_as_the_pdf_does(desk, holder, accept, heading, rows):
+    """The HTML statement lists the period's tickets, each with programme.vat's table (as the PDF and receipt)."""
+    import re
+
+    from programme.ticket import make_line
+
+    lines = [
+        make_line("3017620422003", 3, 199, label="spread 400g", vat_rate=550),
+        make_line("3228857000906", 1, 845, category="fresh", label="salmon fillet", vat_rate=550),
+        make_line("3760091720010", 1, 1999, category="electronics", label="usb cable", vat_rate=2000),
+    ]
+    (sold,) = sell_anonymously(desk.db_path, CARD_A, 1, first_seq=3, lines=lines)
+    today = date.today()
+    response = desk.client("head_office").get(
+        f"/customers/{holder}/statement?start={today - timedelta(days=7)}&end={today}",
+        headers={"Accept-Language": accept},
+    )
+    assert response.status_code == 200
+    page = response.get_data(as_text=True).replace("\u202f", " ").replace("\xa0", " ")
+    assert f"<h2>{heading}</h2>" in page
+    (table,) = re.findall(rf'<table class="lines vat" id="vat-{sold.id}">(.*?)</table>', page, re.S)
+    cells = [
+        tuple(re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S))
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)
+    ]
+    assert cells == rows
+
+
+def test_the_statement_page_says_when_the_period_has_no_purchase(desk, holder):
+    response = desk.client("head_office").get(f"/customers/{holder}/statement?start=2020-01-01&end=2020-01-31")
+    assert "No purchase with the customer's cards in the period." in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "accept, shown",
+    [
+        (
+            "fr-FR,fr;q=0.9",
+            ["base : 1 point par euro", "ajustement à l'accueil : till error", "chèques fidélité : 2 x 5,00 €"],
+        ),
+        ("en-GB,en;q=0.8", ["base: 1 point per euro", "desk adjustment: till error", "loyalty cheques: 2 x €5.00"]),
+    ],
+)
+def test_the_ledger_names_the_code_composes_read_in_the_pages_language(desk, holder, accept, shown):
+    """The customer page, the statement page and its PDF show the rules the code composed in the reader's
+    language; the reason typed at the desk stays as typed."""
+    import re
+
+    client = desk.client("card_manager")
+    desk.post(client, f"/customers/{holder}/adjust", card=CARD_A, points="-2", reason="till error")
+    desk.conn.execute(
+        "INSERT INTO ledger (card, kind, points, rule, cause, ticket_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (CARD_A, "redeem", -10, "loyalty cheque: 2 x 5.00 EUR", f"cheques:{CARD_A}:x", None, date.today().isoformat()),
+    )
+    desk.conn.commit()
+    today = date.today()
+    period = f"start={today - timedelta(days=7)}&end={today}"
+    for url in (f"/customers/{holder}", f"/customers/{holder}/statement?{period}"):
+        page = client.get(url, headers={"Accept-Language": accept}).get_data(as_text=True)
+        text = re.sub(r"<[^>]+>", " ", page).replace("\u202f", " ").replace("\xa0", " ").replace("&#39;", "'")
+        for name in shown:
+            assert name in text, (url, name)
+    pdf = client.get(f"/customers/{holder}/statement.pdf?{period}", headers={"Accept-Language": accept})
+    pages, text = pdf_text(pdf.get_data())
+    for name in shown:
+        assert name in text, ("PDF", name, text)

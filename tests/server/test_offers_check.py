@@ -8,6 +8,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
+from programme.engine import local_day
+from programme.points import default_rules
 from programme.ticket import make_line, utc_now
 from server.analytics import aggregate, campaigns
 from server.analytics.campaigns import Campaign
@@ -24,7 +26,7 @@ from ..fixtures.signing import signed, trust
 from ..fixtures.headoffice import END, START, build_known_set, register_customers  # noqa: F401
 
 LINES = [make_line("3017620422003", 1, 1500, category="grocery")]
-TODAY = utc_now().date()
+TODAY = local_day(default_rules(), utc_now())  # the till's day (Paris), not UTC's: they differ before midnight UTC
 
 
 @pytest.fixture

@@ -61,6 +61,7 @@ def test_the_page_and_its_refusal_speak_french_by_default(office, tickets):
     page = text(client.get(receipt_link("", a)))
     assert "Votre ticket" in page and "Carte de fidélité *********" + CARDS["A"][-4:] in page
     assert "Votre solde" in page and "Aucune offre en attente pour le moment." in page
+    assert "base : 1 point par euro" in page and "base: 1 point per euro" not in page  # the points, rule by rule
     refused = client.get(f"/r/{a.id}/{'A' * 22}")
     assert refused.status_code == 404
     assert "Ce lien de ticket est inconnu : vérifiez-le avec le QR code imprimé sur votre ticket." in text(refused)

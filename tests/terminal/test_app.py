@@ -193,7 +193,7 @@ async def test_loyalty_cheque_issued_and_printed(db):
         assert text_of(app, "#card").endswith(f"\n2 loyalty cheques of €{value} available (F9)")
         await pilot.press("f9")
         assert text_of(app, "#message") == (
-            f"loyalty cheque: 2 x {value} EUR ({2 * THRESHOLD} points): printed when the ticket closes"
+            f"loyalty cheques: 2 x €{value} ({2 * THRESHOLD} points): printed when the ticket closes"
         )
         assert text_of(app, "#card").endswith(
             f"next loyalty cheque in {THRESHOLD - 7} points\nredeemed on this ticket {2 * THRESHOLD}"

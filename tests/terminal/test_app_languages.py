@@ -203,3 +203,21 @@ async def test_on_a_narrow_terminal_the_status_bar_wraps_instead_of_hiding_the_t
                 break
         assert text_of(app, "#status").endswith("| caissier alice | 05/12/2026 14:32")
         assert status.size.height >= 2 and status.size.width <= 80  # every part on screen, none cut off
+
+
+@pilot_test
+async def test_a_loyalty_cheque_issued_is_told_in_french(db):
+    """The cheque entry's name the till composes (`loyalty cheque: 2 x 5.00 EUR`) reads in the cashier's language."""
+    from terminal import cardstate
+
+    from .test_app import CARD
+
+    app = TillApp(db, "S001-T01")
+    cardstate.remember_balance(app.session.journal.conn, CARD, 2 * THRESHOLD + 7, "2026-01-01T00:00:00+00:00")
+    async with app.run_test(size=SIZE) as pilot:
+        await type_in(pilot, RAZORS)
+        await identify(app, pilot)
+        await pilot.press("f9")
+        assert text_of(app, "#message").replace("\xa0", " ") == (
+            f"chèques fidélité : 2 x 5,00 € ({2 * THRESHOLD} points) : imprimé à la clôture du ticket"
+        )

@@ -13,6 +13,8 @@ from programme.ticket import GENESIS_HASH, PointsEntry, Tender, Ticket, make_lin
 from server.analytics import aggregate, campaigns, next_offer, offer_results
 from server.analytics import offer_definitions
 from server.analytics.offer_definitions import Choice, OfferType
+from server.ingest import reasons
+from programme.i18n import use_language
 from server.storage.desk_db import open_db
 from server.errors import ServerError
 
@@ -253,6 +255,14 @@ def test_an_offer_that_costs_more_than_it_brings_is_stopped_and_head_office_told
         f"holdout, 95% interval {low:+.2f} to {high:+.2f} EUR (4 targets, 3 held out): the offer costs more "
         "than it brings"
     )
+    assert [p["code"] for p in json.loads(stopped["stopped_json"])] == ["offer_type_harmful"]
+    with use_language("fr"):  # what head office's pages show: the reason in the reader's language
+        shown = reasons.shown(stopped["stopped_why"], stopped["stopped_json"]).replace("\xa0", " ")
+    assert shown.replace("\u202f", " ") == (
+        "arrêté le 08/02/2026 : après 7 jours, ses clients ont apporté -51,05 € de marge nette chacun face aux "
+        f"témoins, intervalle à 95 % de {low:+.2f} € à {high:+.2f} € (4 ciblés, 3 témoins) : l'offre coûte plus "
+        "qu'elle ne rapporte"
+    ).replace(".", ",")
     assert campaigns.get(conn, campaign_id)["stopped_at"] == "2026-02-08T07:00:00+00:00"
     assert offer_definitions.offer_types(conn, active_only=True) == []
     with pytest.raises(ServerError) as refused:
@@ -299,9 +309,32 @@ def test_the_campaigns_page_defines_offer_types_and_shows_why_one_stopped(
         page = text(client.get("/office/campaigns"))
         assert "we miss you" in page and "reconquête, 300 points, 7 jours" in page
         assert "<strong>arrêté</strong>: stopped on 2026-02-08: the offer costs more than it brings" in page
+        harmful = reasons.part(  # stopped by stop_harmful: its reason's parts beside the text
+            "offer_type_harmful",
+            day="2026-02-08",
+            days=7,
+            uplift_signed_cents=-5105,
+            level_percent=95,
+            low_signed_cents_bare=-5177,
+            high_signed_cents=-5033,
+            targets=4,
+            holdouts=3,
+        )
+        with desk.conn:
+            desk.conn.execute(
+                "UPDATE nbo_offer_types SET stopped_why = ?, stopped_json = ?",
+                (reasons.english([harmful]), reasons.to_json([harmful])),
+            )
+        page = text(client.get("/office/campaigns")).replace("\xa0", " ").replace("\u202f", " ")
+        assert (
+            "<strong>arrêté</strong>: arrêté le 08/02/2026 : après 7 jours, ses clients ont apporté -51,05 € de marge "
+            "nette chacun face aux témoins, intervalle à 95 % de -51,77 € à -50,33 € (4 ciblés, 3 témoins) : "
+            "l'offre coûte plus qu'elle ne rapporte"
+        ) in page
         monkeypatch.setenv("LOYALTY_LANG", "en")
         page = text(client.get("/office/campaigns"))
         assert "Next best offers" in page and "win-back, 300 points, 7 days" in page
+        assert "stopped on 08/02/2026: after 7 days its customers brought -€51.05 net margin" in page
     finally:
         close_office(desk)
 
