@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from argon2 import PasswordHasher
@@ -123,7 +124,7 @@ def test_a_cancelled_ticket_a_void_and_a_reprint_reach_head_office_and_show_in_t
     razors = rows(server_db, "SELECT total_cents FROM till_events WHERE seq = 1")[0][0]
     conn = open_db(server_db)
     assert till_events.chain_problems(conn, TILL) == []
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(ZoneInfo("Europe/Paris")).date()  # store days are Paris days
     assert till_events.cancellations(conn, date.fromordinal(today.toordinal() - 1), today, 2) == {
         "tills": [
             {
