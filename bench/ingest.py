@@ -8,6 +8,7 @@ The server runs as its own process (`loyalty server`), as in production; the til
 
 from __future__ import annotations
 
+import msgspec
 import contextlib
 import os
 import sqlite3
@@ -119,9 +120,20 @@ def raw_sqlite(workdir: Path, payloads: list[bytes]) -> float:
             ],
         )
         conn.executemany(
-            "INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (t.id, n, li.gtin, li.label, li.category, li.quantity, li.unit_cents, li.discount_cents, li.total_cents)
+                (
+                    t.id,
+                    n,
+                    li.gtin,
+                    li.label,
+                    li.category,
+                    li.quantity,
+                    li.unit_cents,
+                    li.discount_cents,
+                    li.total_cents,
+                    None if li.vat_rate is msgspec.UNSET else li.vat_rate,
+                )
                 for t, _ in chunk
                 for n, li in enumerate(t.lines)
             ],
