@@ -52,6 +52,7 @@ class _Arrivals:
     def __call__(self, count: int = ARRIVING) -> None:
         from datetime import datetime, timezone
 
+        from programme.points import default_rules, earn_points
         from programme.ticket import Tender, Ticket, make_line, ticket_hash
         from server.ingest.store import Store
         from sync.codec import encode_ticket
@@ -64,6 +65,9 @@ class _Arrivals:
                 seconds=self.seq
             )
             cents = 1000 + self.seq % 5000
+            lines = [make_line("3228857000906", 1, cents, category="fresh")]
+            card = self.cards[self.seq % len(self.cards)] if self.cards else None
+            rules = default_rules()
             made.append(
                 Ticket(
                     id=f"S999-T01-{self.seq:08d}",
@@ -73,12 +77,12 @@ class _Arrivals:
                     cashier="c1",
                     opened_at=at,
                     closed_at=at,
-                    lines=[make_line("3228857000906", 1, cents, category="fresh")],
+                    lines=lines,
                     tenders=[Tender(kind="cash", cents=cents)],
                     total_cents=cents,
-                    card=self.cards[self.seq % len(self.cards)] if self.cards else None,
-                    points=[],
-                    rules_version="base-1",
+                    card=card,
+                    points=earn_points(lines, card, rules=rules, at=at, store="S999") if card else [],
+                    rules_version=rules.version,
                     prev_hash=self.prev,
                 )
             )
@@ -203,7 +207,7 @@ def run(quick: bool = False) -> dict:
 
 
 def _page(client, period: str, expect: str) -> None:
-    response = client.get(f"/office/value?{period}")
+    response = client.get(f"/office/value?{period}", headers={"Accept-Language": "en"})  # the words below are English
     if response.status_code != 200 or expect not in response.get_data(as_text=True):
         raise RuntimeError(f"the value page did not say {expect!r} (HTTP {response.status_code})")
 
