@@ -1,4 +1,4 @@
-"""DuckDB over the archive: the views `tickets`, `lines` and `ledger`, and read-only ad-hoc questions.
+"""DuckDB over the archive: the views `tickets`, `lines`, `ledger` and the roll-ups, and read-only ad-hoc questions.
 
 `open_archive(dir)` gives an in-memory DuckDB connection whose views read the archive's Parquet
 files (Hive partitions: each has a `month` column, "2026-11"), shut in: it may read files under the
@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import rollups
 from .archive import MANIFEST, TABLES, ArchiveError, schemas
 
 
@@ -48,6 +49,7 @@ def open_archive(archive: str | Path):
             else:
                 columns = ", ".join(f"CAST(NULL AS {_duck_type(f.type)}) AS {f.name}" for f in schemas()[name])
                 db.execute(f"CREATE VIEW {name} AS SELECT {columns}, CAST(NULL AS VARCHAR) AS month WHERE false")
+        _rollup_views(db, archive)
         db.execute("SET enable_progress_bar = false")  # DuckDB's bar would go to stdout, into the JSON printed
         db.execute("SET TimeZone = 'UTC'")  # a timestamp's day is its UTC day, as the store's and Spark's
         db.execute(f"SET allowed_directories = [{_quoted(str(archive) + '/')}]")
@@ -57,6 +59,21 @@ def open_archive(archive: str | Path):
         db.close()
         raise
     return db
+
+
+def _rollup_views(db, archive: Path) -> None:
+    """The roll-ups (rollups.py) as views: each fresh month's file, the stale months from the raw views."""
+    fresh, stale = rollups.status(archive)
+    for name in rollups.ROLLUPS:
+        files = rollups.files(archive, name, fresh)
+        listed = ", ".join(map(_quoted, files))
+        relation = (
+            "(SELECT * REPLACE (CAST(month AS VARCHAR) AS month) FROM "
+            f"read_parquet([{listed}], hive_partitioning = true))"
+            if files
+            else None
+        )
+        db.execute(f"CREATE VIEW {name} AS {rollups.view_sql(name, relation, stale)}")
 
 
 def _duck_type(arrow_type) -> str:

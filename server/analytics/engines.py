@@ -14,6 +14,7 @@ import os
 from datetime import date
 from pathlib import Path
 
+from . import rollups
 from .archive import MANIFEST, TABLES, ArchiveError, schemas
 
 ENGINES = ("duckdb", "spark")
@@ -200,6 +201,19 @@ class Spark(Engine):
 
                 frame = self.spark.createDataFrame(schemas()[name].append(pa.field("month", pa.string())).empty_table())
             self._view(name, frame)
+        # the roll-ups: each fresh month's file, the stale months from the raw views (rollups.py); an archive
+        # Spark reads remotely (s3a://...) is taken as exported to the end: every roll-up read from its files
+        fresh, stale = ([], []) if remote else rollups.status(Path(root))
+        for name in rollups.ROLLUPS:
+            folder = f"{root.rstrip('/')}/{name}"
+            files = folder if remote else rollups.files(Path(root), name, fresh)
+            relation = None
+            if files:
+                reader = self.spark.read.option("basePath", folder)
+                frame = reader.parquet(files) if remote else reader.parquet(*files)
+                self._view(f"{name}__files", frame)
+                relation = f"{name}__files"
+            self._view(name, self.spark.sql(rollups.view_sql(name, relation, stale)))
 
     def _view(self, name, frame):
         frame.createOrReplaceTempView(name)

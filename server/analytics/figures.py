@@ -18,8 +18,9 @@ value rank from the decile and net value (margin minus what the points earned co
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
+from . import rollups
 from .engines import Engine
 from .margins import DEFAULT_PER_MILLE, MARGIN_PER_MILLE
 from .rfm import DEFAULT_RETENTION, Rfm, lifetime_value_cents, previous_period
@@ -49,33 +50,63 @@ def _key(card: str, customer_id: str) -> str:
     return f"CASE WHEN {customer_id} IS NULL THEN {card} ELSE concat('customer:', CAST({customer_id} AS STRING)) END"
 
 
+def _month_after(first: date) -> date:
+    return date(first.year + first.month // 12, first.month % 12 + 1, 1)
+
+
+def _split(start: date | None, end: date) -> tuple[str, list[date]]:
+    """[start, end] (start None: from the first month) as a condition on `month` keeping the whole months it
+    covers, and the first days of the months it covers only in part (at most two)."""
+    last_whole = (
+        end if _month_after(end.replace(day=1)) - timedelta(days=1) == end else end.replace(day=1) - timedelta(1)
+    )
+    part = [] if last_whole == end else [end.replace(day=1)]
+    if start is None:
+        return f"month <= '{last_whole:%Y-%m}'", part
+    first_whole = start if start.day == 1 else _month_after(start.replace(day=1))
+    if start.day != 1 and start.replace(day=1) not in part:
+        part.insert(0, start.replace(day=1))
+    if first_whole > last_whole:
+        return "false", part
+    return f"month BETWEEN '{first_whole:%Y-%m}' AND '{last_whole:%Y-%m}'", part
+
+
+def _rolled(e: Engine, name: str, start: date | None, end: date, day: str) -> str:
+    """The roll-up `name`'s rows over [start, end] (start None: from the first month): the whole months from the
+    roll-up, the days of a month covered in part from the same definition over the raw files (`day`: the raw
+    rows' day)."""
+    whole, part = _split(start, end)
+    parts = [f"SELECT {rollups.COLUMNS[name]} FROM {name} WHERE {whole}"]
+    for first in part:
+        days = f"{day} <= {e.date(end)}" if start is None else f"{day} BETWEEN {e.date(start)} AND {e.date(end)}"
+        where = f"month = '{first:%Y-%m}' AND {days}"
+        parts.append(f"SELECT {rollups.COLUMNS[name]} FROM ({rollups.definition(name, where)}) r")
+    return " UNION ALL ".join(parts)
+
+
+def card_months_sql(e: Engine, start: date, end: date) -> str:
+    """Each card's figures over [start, end] (spend, margin, tickets, visits, last day, points), summed from the
+    card_month roll-up (rollups.py), the months covered in part from the raw tickets."""
+    return f"""
+SELECT card, sum(spend_cents) AS spend_cents, sum(margin_cents) AS margin_cents, sum(tickets) AS tickets,
+       sum(visits) AS visits, max(last_day) AS last_day, sum(points_earned) AS points_earned,
+       sum(points_redeemed) AS points_redeemed
+FROM ({_rolled(e, "card_month", start, end, "day")}) cm
+GROUP BY card"""
+
+
 def customers_sql(e: Engine, start: date, end: date, point_cents: int) -> str:
     """One row per customer of [start, end] with their figures, decile, RFM scores and value rank."""
     return f"""
-WITH per_card_day AS (  -- a card's days first: visits are then rows (cheaper than count(DISTINCT day))
-    SELECT card, day, sum(total_cents) AS spend_cents, count(*) AS tickets, sum(points_earned) AS points_earned,
-           sum(points_redeemed) AS points_redeemed
-    FROM tickets
-    WHERE card IS NOT NULL AND {_period(e, start, end)}
-    GROUP BY card, day
-), per_card AS (
-    SELECT card, sum(spend_cents) AS spend_cents, sum(tickets) AS tickets, count(*) AS visits,
-           max(day) AS last_day, sum(points_earned) AS points_earned, sum(points_redeemed) AS points_redeemed
-    FROM per_card_day
-    GROUP BY card
-), card_margin AS (
-    SELECT l.card, sum({_floor_thousandths(e, f"l.total_cents * {per_mille('l.category')}")}) AS margin_cents
-    FROM lines l
-    WHERE l.card IS NOT NULL AND {_period(e, start, end, "l.day", "l.month")}
-    GROUP BY l.card
+WITH per_card AS ({card_months_sql(e, start, end)}
 ), per_customer AS (
     SELECT {_key("c.card", "o.customer_id")} AS key, max(o.customer_id) AS customer_id,
            {e.sorted_list("c.card")} AS cards, CAST(sum(c.spend_cents) AS BIGINT) AS spend_cents,
-           CAST(sum(coalesce(m.margin_cents, 0)) AS BIGINT) AS margin_cents,
+           CAST(sum(c.margin_cents) AS BIGINT) AS margin_cents,
            CAST(sum(c.tickets) AS BIGINT) AS tickets, CAST(sum(c.visits) AS BIGINT) AS visits,
            max(c.last_day) AS last_day, CAST(sum(c.points_earned) AS BIGINT) AS points_earned,
            CAST(sum(c.points_redeemed) AS BIGINT) AS points_redeemed
-    FROM per_card c LEFT JOIN card_margin m ON m.card = c.card LEFT JOIN owners o ON o.card = c.card
+    FROM per_card c LEFT JOIN owners o ON o.card = c.card
     GROUP BY {_key("c.card", "o.customer_id")}
 ), valued AS (
     SELECT *, {e.days_between("last_day", e.date(end))} AS recency_days,
@@ -117,43 +148,45 @@ GROUP BY {_key("t.card", "o.customer_id")}, t.store
 def customer_keys_sql(e: Engine, start: date, end: date) -> str:
     """The customers of [start, end], keys only (for retention)."""
     return f"""
-SELECT DISTINCT {_key("t.card", "o.customer_id")} AS key
-FROM tickets t LEFT JOIN owners o ON o.card = t.card
-WHERE t.card IS NOT NULL AND {_period(e, start, end, "t.day", "t.month")}
+SELECT DISTINCT {_key("c.card", "o.customer_id")} AS key
+FROM ({_rolled(e, "card_month", start, end, "day")}) c LEFT JOIN owners o ON o.card = c.card
 """
 
 
 def identification_sql(e: Engine, start: date, end: date) -> str:
-    """Per store: sales, tickets, sales and tickets on identified cards (value.identification_by_store)."""
+    """Per store: sales, tickets, sales and tickets on identified cards (value.identification_by_store), from the
+    store_day roll-up."""
     return f"""
-SELECT store, CAST(sum(total_cents) AS BIGINT), count(*),
-       CAST(sum(CASE WHEN card IS NOT NULL THEN total_cents ELSE 0 END) AS BIGINT), count(card)
-FROM tickets WHERE {_period(e, start, end)}
+SELECT store, CAST(sum(spend_cents) AS BIGINT), CAST(sum(tickets) AS BIGINT), CAST(sum(identified_cents) AS BIGINT),
+       CAST(sum(identified_tickets) AS BIGINT)
+FROM store_day WHERE {_period(e, start, end)}
 GROUP BY store ORDER BY store
 """
 
 
 def points_by_kind_sql(e: Engine, start: date, end: date) -> str:
+    """Points per ledger kind over [start, end], from the points_day roll-up."""
     return f"""
-SELECT g.kind, CAST(sum(g.points) AS BIGINT) FROM ledger g
-WHERE {_period(e, start, end, "CAST(g.at AS DATE)", "g.month")}
-GROUP BY g.kind
+SELECT kind, CAST(sum(points) AS BIGINT) FROM points_day
+WHERE {_period(e, start, end)}
+GROUP BY kind
 """
 
 
 def points_standing_sql(e: Engine, as_of: date, cutoff: date) -> str:
-    """Outstanding points (each card's balance, at least 0) and those earned before `cutoff` still standing
-    once debits took the oldest first (points.points_summary)."""
+    """Outstanding points (each card's balance, at least 0) and those earned before `cutoff` (the first day of a
+    month: the expiry's 1 January) still standing once debits took the oldest first (points.points_summary),
+    from the card_points roll-up up to `as_of`."""
+    if cutoff.day != 1:
+        raise ValueError(f"the points' cutoff is the first day of a month, not {cutoff}")
     return f"""
 SELECT CAST(coalesce(sum(greatest(balance, 0)), 0) AS BIGINT),
        CAST(coalesce(sum(greatest(least(old - debits, balance), 0)), 0) AS BIGINT)
 FROM (
-    SELECT g.card, sum(g.points) AS balance,
-           sum(CASE WHEN g.points > 0 AND coalesce(g.lot_at, g.at) < TIMESTAMP '{cutoff.isoformat()} 00:00:00'
-                    THEN g.points ELSE 0 END) AS old,
-           -sum(CASE WHEN g.points < 0 THEN g.points ELSE 0 END) AS debits
-    FROM ledger g WHERE g.month <= '{as_of:%Y-%m}' AND CAST(g.at AS DATE) <= {e.date(as_of)}
-    GROUP BY g.card
+    SELECT card, sum(credits) - sum(debits) AS balance,
+           sum(CASE WHEN lot_month < '{cutoff:%Y-%m}' THEN credits ELSE 0 END) AS old, sum(debits) AS debits
+    FROM ({_rolled(e, "card_points", None, as_of, "CAST(ledger.at AS DATE)")}) p
+    GROUP BY card
 ) per_card
 """
 
