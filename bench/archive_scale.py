@@ -305,18 +305,33 @@ def run(quick: bool = False) -> dict:
         def ranks_rfm_python():
             return duckdb_figures(folder, start, end, owners)
 
-        def ranks_rfm_engine():
-            with DuckDb(folder) as e:
+        def ranks_rfm_engine(use_rollups: bool = True):
+            with DuckDb(folder, use_rollups) as e:
                 prepare(e, owners)
-                return e.rows(
-                    f"SELECT value_rank, r, f, m, count(*) FROM ({customers_sql(e, start, end, point)}) c GROUP BY ALL"
+                return sorted(
+                    e.rows(
+                        f"SELECT value_rank, r, f, m, count(*) FROM ({customers_sql(e, start, end, point)}) c "
+                        "GROUP BY ALL"
+                    )
                 )
 
-        def dashboard_duckdb():
-            with DuckDb(folder) as e:
+        def dashboard_duckdb(use_rollups: bool = True):
+            with DuckDb(folder, use_rollups) as e:
                 prepare(e, owners)
                 return value_dashboard(e, start, end, point)
 
+        load = [os.getloadavg()[0]]
+        result["ranks_rfm_duckdb_engine_s"], counted = _timed(ranks_rfm_engine, 3)
+        load.append(os.getloadavg()[0])
+        result["dashboard_duckdb_s"], board = _timed(dashboard_duckdb, 3)
+        load.append(os.getloadavg()[0])
+        # the same-run baseline without the roll-ups: the same definitions over every month's raw files
+        result["ranks_rfm_raw_s"], counted_raw = _timed(lambda: ranks_rfm_engine(False), 1)
+        load.append(os.getloadavg()[0])
+        result["dashboard_raw_s"], board_raw = _timed(lambda: dashboard_duckdb(False), 1)
+        load.append(os.getloadavg()[0])
+        result["same_without_rollups"] = counted == counted_raw and board == board_raw
+        del board_raw
         with DuckDb(folder) as e:
             result["raw_scan_tickets_s"], _ = _timed(
                 lambda: e.rows("SELECT card, sum(total_cents) FROM tickets GROUP BY card"), 3
@@ -324,9 +339,10 @@ def run(quick: bool = False) -> dict:
             result["raw_scan_lines_s"], _ = _timed(
                 lambda: e.rows("SELECT card, sum(total_cents * 250 // 1000) FROM lines GROUP BY card"), 3
             )
-        result["ranks_rfm_duckdb_engine_s"], _ = _timed(ranks_rfm_engine, 2)
+        load.append(os.getloadavg()[0])
         result["ranks_rfm_duckdb_python_s"], by_duckdb = _timed(ranks_rfm_python, 1 if tickets > 2_000_000 else 2)
-        result["dashboard_duckdb_s"], board = _timed(dashboard_duckdb, 2)
+        load.append(os.getloadavg()[0])
+        result["load_average"] = f"{min(load):.1f}-{max(load):.1f}"
         result["customers_found"] = board["customers"]
         if with_aggregates:
             db_path = Path(tmp) / "server.db"
@@ -373,6 +389,12 @@ def markdown(r: dict) -> str:
             r["dashboard_duckdb_s"],
             "target <= 5 s at 10 M",
         ),
+        (
+            "baseline: ranks + RFM, DuckDB, the same definitions over the raw files (no roll-up)",
+            r["ranks_rfm_raw_s"],
+            "same figures: " + ("yes" if r["same_without_rollups"] else "NO"),
+        ),
+        ("baseline: value dashboard figures, DuckDB over the raw files (no roll-up)", r["dashboard_raw_s"], ""),
         ("baseline: raw DuckDB scan of the tickets, `GROUP BY card`", r["raw_scan_tickets_s"], ""),
         ("baseline: raw DuckDB scan of the lines, margin `GROUP BY card`", r["raw_scan_lines_s"], ""),
     ]
@@ -408,7 +430,8 @@ def markdown(r: dict) -> str:
         f"## archive_scale\n\n{r['tickets']:,} tickets generated straight to the archive{part} "
         f"({r['lines']:,} lines, "
         f"{r['ledger']:,} ledger entries, {r['archive_mb']:,} MB of Parquet), {r['customers']:,} cards, "
-        f"{r['customers_found']:,} customers over the year; best of 1-3 runs (the aggregates path: one run).\n\n"
+        f"{r['customers_found']:,} customers over the year; best of 1-3 runs (the aggregates path: one run); "
+        f"load average {r['load_average']} (1 minute, sampled between the measures).\n\n"
         + table(rows, ("measure", "seconds", "note"))
         + "\n"
     )

@@ -30,14 +30,25 @@ def _quoted(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def open_archive(archive: str | Path):
-    """An in-memory DuckDB connection with the archive's tables as views; a table with no file yet is empty."""
+# The figures' settings: no row order to keep (every figure that needs one says ORDER BY), so DuckDB may
+# aggregate and write in parallel without putting rows back in order.
+FIGURES_SETTINGS = {"preserve_insertion_order": False}
+
+
+def open_archive(archive: str | Path, use_rollups: bool = True, settings: dict | None = None):
+    """An in-memory DuckDB connection with the archive's tables as views; a table with no file yet is empty.
+
+    `use_rollups=False` reads every month's roll-ups from the raw files (as if stale: the bench's baseline);
+    `settings`: more DuckDB settings (FIGURES_SETTINGS for the figures)."""
     import duckdb
 
     archive = Path(archive).resolve()
     if not (archive / MANIFEST).exists():
         raise ArchiveError(f"{archive} is not an archive (no {MANIFEST}): run `loyalty office export` first")
-    db = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    db = duckdb.connect(
+        ":memory:",
+        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False, **(settings or {})},
+    )
     try:
         for name in TABLES:
             files = archive / name / "*" / "*.parquet"
@@ -49,7 +60,7 @@ def open_archive(archive: str | Path):
             else:
                 columns = ", ".join(f"CAST(NULL AS {_duck_type(f.type)}) AS {f.name}" for f in schemas()[name])
                 db.execute(f"CREATE VIEW {name} AS SELECT {columns}, CAST(NULL AS VARCHAR) AS month WHERE false")
-        _rollup_views(db, archive)
+        _rollup_views(db, archive, use_rollups)
         db.execute("SET enable_progress_bar = false")  # DuckDB's bar would go to stdout, into the JSON printed
         db.execute("SET TimeZone = 'UTC'")  # a timestamp's day is its UTC day, as the store's and Spark's
         db.execute(f"SET allowed_directories = [{_quoted(str(archive) + '/')}]")
@@ -61,9 +72,9 @@ def open_archive(archive: str | Path):
     return db
 
 
-def _rollup_views(db, archive: Path) -> None:
+def _rollup_views(db, archive: Path, use_rollups: bool = True) -> None:
     """The roll-ups (rollups.py) as views: each fresh month's file, the stale months from the raw views."""
-    fresh, stale = rollups.status(archive)
+    fresh, stale = rollups.status(archive) if use_rollups else ([], rollups.months(archive))
     for name in rollups.ROLLUPS:
         files = rollups.files(archive, name, fresh)
         listed = ", ".join(map(_quoted, files))

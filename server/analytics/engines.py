@@ -92,10 +92,10 @@ class DuckDb(Engine):
 
     name = "duckdb"
 
-    def __init__(self, archive: str | Path):
-        from .archive_db import open_archive
+    def __init__(self, archive: str | Path, use_rollups: bool = True):
+        from .archive_db import FIGURES_SETTINGS, open_archive
 
-        self.db = open_archive(archive)
+        self.db = open_archive(archive, use_rollups, FIGURES_SETTINGS)
 
     def register(self, name, columns, rows):
         self.db.register(name, _arrow_table(columns, rows))
