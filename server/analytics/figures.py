@@ -95,6 +95,17 @@ FROM ({_rolled(e, "card_month", start, end, "day")}) cm
 GROUP BY card"""
 
 
+def _places(name: str, column: str, order: str = "") -> str:
+    """A CTE `name`: per distinct value of `column` among the customers (`valued`), how many come before it in
+    that order (`before`: rank() - 1, what an RFM score counts) and how many share it (`peers`)."""
+    return f"""{name} AS (
+    SELECT {column}, peers,
+           sum(peers) OVER (ORDER BY {column} {order} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - peers
+             AS before
+    FROM (SELECT {column}, count(*) AS peers FROM valued GROUP BY {column}) distinct_values
+)"""
+
+
 def customers_sql(e: Engine, start: date, end: date, point_cents: int) -> str:
     """One row per customer of [start, end] with their figures, decile, RFM scores and value rank."""
     return f"""
@@ -111,21 +122,30 @@ WITH per_card AS ({card_months_sql(e, start, end)}
 ), valued AS (
     SELECT *, {e.days_between("last_day", e.date(end))} AS recency_days,
            points_earned * {point_cents} AS points_cost_cents,
-           margin_cents - points_earned * {point_cents} AS net_cents, count(*) OVER () AS n
+           margin_cents - points_earned * {point_cents} AS net_cents
     FROM per_customer
-), ranked AS (
-    SELECT *,
-           {e.idiv("(row_number() OVER (ORDER BY spend_cents DESC, key) - 1) * 10", "n")} + 1 AS decile,
-           {e.idiv("(rank() OVER (ORDER BY -recency_days) - 1) * 5", "n")} + 1 AS r,
-           {e.idiv("(rank() OVER (ORDER BY visits) - 1) * 5", "n")} + 1 AS f,
-           {e.idiv("(rank() OVER (ORDER BY spend_cents) - 1) * 5", "n")} + 1 AS m
-    FROM valued
+), counted AS (
+    SELECT count(*) AS n FROM valued
+), {_places("by_recency", "recency_days", "DESC")},
+{_places("by_visits", "visits")},
+{_places("by_spend", "spend_cents")},
+ranked AS (  -- a place is the customers before: sorting the few distinct values, not a million customers
+    SELECT v.*, counted.n,  -- place: 0-based, by spend (best first) then key
+           counted.n - bs.before - bs.peers + row_number() OVER (PARTITION BY v.spend_cents ORDER BY v.key) - 1
+             AS place,
+           {e.idiv("br.before * 5", "counted.n")} + 1 AS r,
+           {e.idiv("bv.before * 5", "counted.n")} + 1 AS f,
+           {e.idiv("bs.before * 5", "counted.n")} + 1 AS m
+    FROM valued v CROSS JOIN counted
+         JOIN by_recency br ON br.recency_days = v.recency_days
+         JOIN by_visits bv ON bv.visits = v.visits
+         JOIN by_spend bs ON bs.spend_cents = v.spend_cents
 )
 SELECT key, customer_id, cards, spend_cents, margin_cents, tickets, visits, last_day, recency_days,
        points_earned, points_redeemed, points_cost_cents, net_cents, decile, r, f, m,
        CASE WHEN net_cents < 0 THEN 'below zero' WHEN decile = 1 THEN 'top decile'
-            ELSE concat('decile ', CAST(decile AS STRING)) END AS value_rank
-FROM ranked
+            ELSE concat('decile ', CAST(decile AS STRING)) END AS value_rank, place
+FROM (SELECT *, {e.idiv("place * 10", "n")} + 1 AS decile FROM ranked) placed
 """
 
 
@@ -133,6 +153,7 @@ COLUMNS = (
     "key, customer_id, cards, spend_cents, margin_cents, tickets, visits, last_day, recency_days, "
     "points_earned, points_redeemed, points_cost_cents, net_cents, decile, r, f, m, value_rank"
 )
+BOARD_COLUMNS = COLUMNS.replace(" cards,", "") + ", place"
 
 
 def stores_sql(e: Engine, start: date, end: date) -> str:
@@ -236,7 +257,7 @@ class Figures:
 
 def prepare(e: Engine, owners: dict[str, int]) -> None:
     """Give the engine the card -> customer map (server database) and the margin rates (margins.py)."""
-    e.register("owners", [("card", "string"), ("customer_id", "bigint")], list(owners.items()))
+    e.register("owners", [("card", "string"), ("customer_id", "bigint")], [list(owners), list(owners.values())], True)
     e.register(
         "margin_rates",
         [("category", "string"), ("per_mille", "bigint")],  # for analysts' queries
@@ -354,7 +375,8 @@ def _rank_order(rank: str) -> int:
 def value_dashboard(e: Engine, start: date, end: date, point_cents: int, cheques_cents: int = 0) -> dict:
     """The value dashboard's figures (dashboard.compute but the enrolments, which are the desk's), computed by
     the engine: only the sums, the top customers and the curve's points leave it. prepare() first."""
-    e.materialize("customer_figures", f"SELECT {COLUMNS} FROM ({customers_sql(e, start, end, point_cents)}) c")
+    # every customer's figures but their cards (a list per customer, which only segments need), kept in the engine
+    e.materialize("customer_figures", f"SELECT {BOARD_COLUMNS} FROM ({customers_sql(e, start, end, point_cents)}) c")
     customers = "customer_figures"
     by_decile = e.rows(
         f"SELECT decile, count(*), CAST(sum(spend_cents) AS BIGINT), CAST(sum(margin_cents) AS BIGINT), "
@@ -363,7 +385,8 @@ def value_dashboard(e: Engine, start: date, end: date, point_cents: int, cheques
     n, spend, margin = (sum(row[i] for row in by_decile) for i in (1, 2, 3))
     retained = retention(e, start, end)
     top = []
-    for row in e.rows(f"SELECT {COLUMNS} FROM {customers} ORDER BY spend_cents DESC, key LIMIT {TOP_CUSTOMERS}"):
+    for row in e.rows(f"SELECT {BOARD_COLUMNS} FROM {customers} WHERE place < {TOP_CUSTOMERS} ORDER BY place"):
+        row = (*row[:2], (), *row[2:])  # as COLUMNS, the cards left out
         v = _value(row)
         top.append(
             {
@@ -387,18 +410,10 @@ def value_dashboard(e: Engine, start: date, end: date, point_cents: int, cheques
             g["share"] = g["spend_cents"] / (spend or 1)
         if spend > 0:  # the cumulative spend of the best k customers at the curve's points and at 20%
             places = sorted({n * j // PARETO_POINTS for j in range(PARETO_POINTS + 1)} | {int(n * 0.2)})
-            wanted = ", ".join(str(p) for p in places if p > 0)
-            cumulative = {
-                0: 0,
-                **dict(
-                    e.rows(
-                        f"SELECT place, CAST(running AS BIGINT) FROM "
-                        "(SELECT row_number() OVER (ORDER BY spend_cents DESC, "
-                        "key) AS place, sum(spend_cents) OVER (ORDER BY spend_cents DESC, key ROWS BETWEEN UNBOUNDED "
-                        f"PRECEDING AND CURRENT ROW) AS running FROM {customers}) placed WHERE place IN ({wanted})"
-                    )
-                ),
-            }
+            sums = ", ".join(
+                f"CAST(coalesce(sum(CASE WHEN place < {p} THEN spend_cents ELSE 0 END), 0) AS BIGINT)" for p in places
+            )
+            cumulative = dict(zip(places, e.rows(f"SELECT {sums} FROM {customers}")[0]))
             curve = [(j / PARETO_POINTS, cumulative[n * j // PARETO_POINTS] / spend) for j in range(PARETO_POINTS + 1)]
             top20 = cumulative[int(n * 0.2)] / spend
     rank_counts = sorted(
