@@ -316,12 +316,14 @@ def customer_figures(e: Engine, start: date, end: date, point_cents: int, with_s
     return Figures(values, groups, ranks, scores)
 
 
-def retention(e: Engine, start: date, end: date) -> float:
-    """Share of the previous period's customers who came back in [start, end] (rfm.retention)."""
+def retention(e: Engine, start: date, end: date, customers: str | None = None) -> float:
+    """Share of the previous period's customers who came back in [start, end] (rfm.retention); `customers`: a
+    table of [start, end]'s customers (their `key`) the engine holds already."""
     before = previous_period(start, end)
+    current = f"SELECT key FROM {customers}" if customers else customer_keys_sql(e, start, end)
     previous, back = e.rows(
         f"SELECT count(*), count(c.key) FROM ({customer_keys_sql(e, *before)}) p "
-        f"LEFT JOIN ({customer_keys_sql(e, start, end)}) c ON c.key = p.key"
+        f"LEFT JOIN ({current}) c ON c.key = p.key"
     )[0]
     return back / previous if previous else DEFAULT_RETENTION
 
@@ -383,7 +385,7 @@ def value_dashboard(e: Engine, start: date, end: date, point_cents: int, cheques
         f"CAST(sum(net_cents) AS BIGINT) FROM {customers} GROUP BY decile"
     )
     n, spend, margin = (sum(row[i] for row in by_decile) for i in (1, 2, 3))
-    retained = retention(e, start, end)
+    retained = retention(e, start, end, customers)
     top = []
     for row in e.rows(f"SELECT {BOARD_COLUMNS} FROM {customers} WHERE place < {TOP_CUSTOMERS} ORDER BY place"):
         row = (*row[:2], (), *row[2:])  # as COLUMNS, the cards left out
