@@ -5,22 +5,26 @@ skips the aggregates baseline: filling SQLite that large takes hours). Customers
 LOYALTY_BENCH_BUDGET_S stops the generation after the month that passes it (the figures then run on the
 months written); LOYALTY_BENCH_DIR is where the archive is written (about 160 bytes a ticket);
 LOYALTY_BENCH_ARCHIVE=DIR keeps it there, and a later run measures it again without generating it;
-LOYALTY_BENCH_AGGREGATES=0 skips the aggregates baseline (DuckDB only).
+LOYALTY_BENCH_AGGREGATES=0 skips the aggregates baseline (DuckDB only); LOYALTY_BENCH_MEASURE=0 only generates
+(with LOYALTY_BENCH_ARCHIVE, for a later run to measure).
 
 The store is far too slow to fill at this size (1 M tickets through it take minutes), so DuckDB writes the
 archive's files itself, month by month, in the export's layout and schema (tickets, lines, ledger,
 `_archive.json`): a year of tickets over 20 stores, 1-19 lines each (about 10), 80% on a card (a skewed
 spend: few customers buy a lot), 85% of cards belonging to a desk customer, an earn entry per identified
-ticket and a 500-point redeem entry on one in twenty. The aggregates baseline (card_day, store_day, the
-ledger and the desk's cards in SQLite, what `aggregate.refresh` would have built) is filled from the
-archive. Then, in the same run:
+ticket and a 500-point redeem entry on one in twenty; each ticket's margin_cents and, after each month, the
+month's roll-ups (server.analytics.rollups.write_month, as the export writes them). The aggregates baseline
+(card_day, store_day, the ledger and the desk's cards in SQLite, what `aggregate.refresh` would have built) is
+filled from the archive. Then, in the same run:
 - ranks + RFM: the aggregates path (value.customer_values, value_ranks, deciles, rfm_scores in Python),
   DuckDB with the results handed to Python as today's structures (archive_value.figures), and DuckDB
   alone (every customer's decile, value rank and RFM scores computed and counted in the engine);
 - the value dashboard's figures: the aggregates path (dashboard.compute) and DuckDB (figures.value_dashboard,
   what the page reads), checked equal;
-- baselines: a raw DuckDB scan of the tickets (`SELECT card, sum(total_cents) ... GROUP BY card`) and of
-  the lines (margin per card, the heaviest part of the figures).
+- baselines: the same two DuckDB figures with every month's roll-ups read from the raw files (the same
+  definitions, no roll-up file: what the figures cost without them), checked equal; a raw DuckDB scan of the
+  tickets (`SELECT card, sum(total_cents) ... GROUP BY card`) and of the lines (margin per card).
+The load average (1 minute) is sampled between the measures and printed with them.
 """
 
 from __future__ import annotations
