@@ -9,6 +9,7 @@ anything else is refused before it runs, saying what is allowed.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,10 @@ def _quoted(text: str) -> str:
 
 # The figures' settings: no row order to keep (every figure that needs one says ORDER BY), so DuckDB may
 # aggregate and write in parallel without putting rows back in order.
-FIGURES_SETTINGS = {"preserve_insertion_order": False}
+# LOYALTY_DUCKDB_MEMORY caps DuckDB's memory (e.g. "6GB"; DuckDB's default is 80% of the machine's).
+FIGURES_SETTINGS = {"preserve_insertion_order": False} | (
+    {"memory_limit": os.environ["LOYALTY_DUCKDB_MEMORY"]} if os.environ.get("LOYALTY_DUCKDB_MEMORY") else {}
+)
 
 
 def open_archive(archive: str | Path, use_rollups: bool = True, settings: dict | None = None):
