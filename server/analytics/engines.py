@@ -95,9 +95,19 @@ class DuckDb(Engine):
     name = "duckdb"
 
     def __init__(self, archive: str | Path, use_rollups: bool = True):
+        import shutil
+        import tempfile
+
         from .archive_db import FIGURES_SETTINGS, open_archive
 
-        self.db = open_archive(archive, use_rollups, FIGURES_SETTINGS)
+        # what DuckDB spills past its memory holds card numbers: a 0700 folder of its own, removed on close
+        # (DuckDB's default is `.tmp` in whatever folder the process runs in, files 0644)
+        self.spill = tempfile.mkdtemp(prefix="loyalty-duckdb-")
+        try:
+            self.db = open_archive(archive, use_rollups, FIGURES_SETTINGS | {"temp_directory": self.spill})
+        except BaseException:
+            shutil.rmtree(self.spill, ignore_errors=True)
+            raise
 
     def register(self, name, columns, rows, by_column=False):
         self.db.register(name, _arrow_table(columns, rows, by_column))
@@ -109,7 +119,10 @@ class DuckDb(Engine):
         self.db.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
 
     def close(self):
+        import shutil
+
         self.db.close()
+        shutil.rmtree(self.spill, ignore_errors=True)
 
     @staticmethod
     def text(value: str) -> str:

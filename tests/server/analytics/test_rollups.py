@@ -7,6 +7,7 @@ cut months in two."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from datetime import date, datetime, timedelta, timezone
 
 import duckdb
@@ -308,3 +309,13 @@ def test_figures_over_months_cut_in_two_equal_the_aggregates(generated, start, e
     wanted = dashboard.compute(conn, start, end)
     del wanted["enrolments"]
     assert board == wanted
+
+
+def test_duckdb_spills_into_a_private_folder_it_removes(generated):
+    """Past its memory DuckDB writes rows (card numbers) to disk: into a 0700 folder of the engine's own, removed
+    when it closes, not a `.tmp` beside wherever the process runs."""
+    _, folder = generated
+    with DuckDb(folder) as e:
+        spill = Path(e.rows("SELECT current_setting('temp_directory')")[0][0])
+        assert spill.is_dir() and spill.stat().st_mode & 0o777 == 0o700
+    assert not spill.exists()
