@@ -126,16 +126,19 @@ def check_query(db, sql: str) -> str:
 
 def ask(archive: str | Path, sql: str, limit: int | None = None) -> Answer:
     """Run one read-only query over the archive's views; at most `limit` rows when given."""
+    import tempfile
+
     import duckdb
 
-    db = open_archive(archive)
-    try:
-        query = check_query(db, sql)
+    with tempfile.TemporaryDirectory(prefix="loyalty-duckdb-") as spill:  # 0700: spilled rows hold card numbers
+        db = open_archive(archive, settings={"temp_directory": spill})
         try:
-            cursor = db.execute(query)
-            rows = cursor.fetchmany(limit) if limit is not None else cursor.fetchall()
-        except duckdb.Error as exc:
-            raise ArchiveError(f"the query failed: {str(exc).strip()}") from None
-        return Answer([d[0] for d in cursor.description], rows)
-    finally:
-        db.close()
+            query = check_query(db, sql)
+            try:
+                cursor = db.execute(query)
+                rows = cursor.fetchmany(limit) if limit is not None else cursor.fetchall()
+            except duckdb.Error as exc:
+                raise ArchiveError(f"the query failed: {str(exc).strip()}") from None
+            return Answer([d[0] for d in cursor.description], rows)
+        finally:
+            db.close()

@@ -16,6 +16,7 @@ import pytest
 
 from programme.ticket import PointsEntry, Tender, Ticket, make_line
 from server.analytics import aggregate, archive, dashboard, rfm, rollups, value
+from server.analytics.archive_db import ask
 from server.analytics.engines import DuckDb
 from server.analytics.figures import _split, customer_figures, prepare, value_dashboard
 from server.analytics.generate import Plan, generate
@@ -319,3 +320,9 @@ def test_duckdb_spills_into_a_private_folder_it_removes(generated):
         spill = Path(e.rows("SELECT current_setting('temp_directory')")[0][0])
         assert spill.is_dir() and spill.stat().st_mode & 0o777 == 0o700
     assert not spill.exists()
+
+
+def test_an_analysts_query_spills_into_a_private_folder_too(generated):
+    _, folder = generated
+    spill = Path(ask(folder, "SELECT current_setting('temp_directory')").rows[0][0])
+    assert spill.name.startswith("loyalty-duckdb-") and not spill.exists()
