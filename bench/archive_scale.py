@@ -5,22 +5,26 @@ skips the aggregates baseline: filling SQLite that large takes hours). Customers
 LOYALTY_BENCH_BUDGET_S stops the generation after the month that passes it (the figures then run on the
 months written); LOYALTY_BENCH_DIR is where the archive is written (about 160 bytes a ticket);
 LOYALTY_BENCH_ARCHIVE=DIR keeps it there, and a later run measures it again without generating it;
-LOYALTY_BENCH_AGGREGATES=0 skips the aggregates baseline (DuckDB only).
+LOYALTY_BENCH_AGGREGATES=0 skips the aggregates baseline (DuckDB only); LOYALTY_BENCH_MEASURE=0 only generates
+(with LOYALTY_BENCH_ARCHIVE, for a later run to measure).
 
 The store is far too slow to fill at this size (1 M tickets through it take minutes), so DuckDB writes the
 archive's files itself, month by month, in the export's layout and schema (tickets, lines, ledger,
 `_archive.json`): a year of tickets over 20 stores, 1-19 lines each (about 10), 80% on a card (a skewed
 spend: few customers buy a lot), 85% of cards belonging to a desk customer, an earn entry per identified
-ticket and a 500-point redeem entry on one in twenty. The aggregates baseline (card_day, store_day, the
-ledger and the desk's cards in SQLite, what `aggregate.refresh` would have built) is filled from the
-archive. Then, in the same run:
+ticket and a 500-point redeem entry on one in twenty; each ticket's margin_cents and, after each month, the
+month's roll-ups (server.analytics.rollups.write_month, as the export writes them). The aggregates baseline
+(card_day, store_day, the ledger and the desk's cards in SQLite, what `aggregate.refresh` would have built) is
+filled from the archive. Then, in the same run:
 - ranks + RFM: the aggregates path (value.customer_values, value_ranks, deciles, rfm_scores in Python),
   DuckDB with the results handed to Python as today's structures (archive_value.figures), and DuckDB
   alone (every customer's decile, value rank and RFM scores computed and counted in the engine);
 - the value dashboard's figures: the aggregates path (dashboard.compute) and DuckDB (figures.value_dashboard,
   what the page reads), checked equal;
-- baselines: a raw DuckDB scan of the tickets (`SELECT card, sum(total_cents) ... GROUP BY card`) and of
-  the lines (margin per card, the heaviest part of the figures).
+- baselines: the same two DuckDB figures with every month's roll-ups read from the raw files (the same
+  definitions, no roll-up file: what the figures cost without them), checked equal; a raw DuckDB scan of the
+  tickets (`SELECT card, sum(total_cents) ... GROUP BY card`) and of the lines (margin per card).
+The load average (1 minute) is sampled between the measures and printed with them.
 """
 
 from __future__ import annotations
@@ -75,7 +79,12 @@ def generate(folder: Path, tickets: int, customers: int, progress=None, budget_s
     budget, stop after the month that passes it (the months written are a part of that year: counts say so)."""
     import duckdb
 
+    from server.analytics import rollups
     from server.analytics.archive import FORMAT, MANIFEST, TABLES
+    from server.analytics.engines import DuckDb
+    from server.analytics.figures import _floor_thousandths, per_mille
+
+    e = DuckDb.__new__(DuckDb)  # only its SQL spellings
 
     folder.mkdir(mode=0o700, parents=True)
     db = duckdb.connect(
@@ -129,14 +138,17 @@ def generate(folder: Path, tickets: int, customers: int, progress=None, budget_s
                     VARCHAR), 12, '0') AS gtin, category AS label, category, quantity, unit_cents,
                     CAST(0 AS BIGINT) AS discount_cents, quantity * unit_cents AS total_cents, store, card, day
                     FROM l) TO '{folder}/lines/month={month}/{name}' {copy}""")
-        db.execute("""CREATE OR REPLACE TEMP TABLE tt AS
-            SELECT t.*, s.total_cents,
+        db.execute(f"""CREATE OR REPLACE TEMP TABLE tt AS
+            SELECT t.*, s.total_cents, s.margin_cents,
                    CASE WHEN card IS NULL THEN 0 ELSE s.total_cents // 100 END AS points_earned,
                    CASE WHEN card IS NOT NULL AND redeems THEN 500 ELSE 0 END AS points_redeemed
-            FROM t JOIN (SELECT n, sum(quantity * unit_cents) AS total_cents FROM l GROUP BY n) s USING (n)""")
+            FROM t JOIN (SELECT n, sum(quantity * unit_cents) AS total_cents,
+                                sum({_floor_thousandths(e, f"quantity * unit_cents * {per_mille('category')}")})
+                                  AS margin_cents FROM l GROUP BY n) s USING (n)""")
         db.execute(f"""COPY (SELECT id, 'S' || substr(store, 2) || '-T01' AS terminal, n AS seq, store,
                     'c1' AS cashier, closed_at, CAST(closed_at AS DATE) AS day, card, CAST(total_cents AS BIGINT)
-                    AS total_cents, CAST(points_earned AS BIGINT) AS points_earned, CAST(points_redeemed AS BIGINT)
+                    AS total_cents, CAST(margin_cents AS BIGINT) AS margin_cents,
+                    CAST(points_earned AS BIGINT) AS points_earned, CAST(points_redeemed AS BIGINT)
                     AS points_redeemed, 'base-1' AS rules_version, md5(id) AS hash, md5(id || 'p') AS prev_hash,
                     closed_at AS received_at FROM tt) TO '{folder}/tickets/month={month}/{name}' {copy}""")
         db.execute(f"""COPY (SELECT CAST({ledger_id} + row_number() OVER () AS BIGINT) AS id, card, kind, points,
@@ -148,6 +160,7 @@ def generate(folder: Path, tickets: int, customers: int, progress=None, budget_s
                       SELECT card, 'redeem', CAST(-points_redeemed AS BIGINT), 'redeem', id, closed_at FROM tt
                       WHERE points_redeemed > 0))
                     TO '{folder}/ledger/month={month}/{name}' {copy}""")
+        rollups.write_month(folder, month, db)
         ledger_n = db.execute(f"SELECT count(*) FROM '{folder}/ledger/month={month}/{name}'").fetchone()[0]
         lines_n = db.execute("SELECT count(*) FROM l").fetchone()[0]
         ledger_id += ledger_n
@@ -161,7 +174,15 @@ def generate(folder: Path, tickets: int, customers: int, progress=None, budget_s
     for path in folder.rglob("*.parquet"):
         path.chmod(0o600)
     (folder / MANIFEST).write_text(
-        json.dumps({"format": FORMAT, "id": "generated", "tables": list(TABLES), "partitioning": "month=YYYY-MM"})
+        json.dumps(
+            {
+                "format": FORMAT,
+                "id": "generated",
+                "tables": list(TABLES),
+                "rollups": list(rollups.ROLLUPS),
+                "partitioning": "month=YYYY-MM",
+            }
+        )
     )
     return counts
 
@@ -277,6 +298,8 @@ def run(quick: bool = False) -> dict:
                 )
             if kept:
                 (folder / "generated.json").write_text(json.dumps({**counts, "generate_s": result["generate_s"]}))
+            if os.environ.get("LOYALTY_BENCH_MEASURE", "1") == "0":  # generate only (measured by a later run)
+                return {**result, **counts}
         result.update(counts)
         result["archive_mb"] = round(sum(p.stat().st_size for p in folder.rglob("*.parquet")) / 1e6)
         owners = owners_of(customers)
@@ -284,28 +307,49 @@ def run(quick: bool = False) -> dict:
         def ranks_rfm_python():
             return duckdb_figures(folder, start, end, owners)
 
-        def ranks_rfm_engine():
-            with DuckDb(folder) as e:
+        def ranks_rfm_engine(use_rollups: bool = True):
+            with DuckDb(folder, use_rollups) as e:
                 prepare(e, owners)
-                return e.rows(
-                    f"SELECT value_rank, r, f, m, count(*) FROM ({customers_sql(e, start, end, point)}) c GROUP BY ALL"
+                return sorted(
+                    e.rows(
+                        f"SELECT value_rank, r, f, m, count(*) FROM ({customers_sql(e, start, end, point)}) c "
+                        "GROUP BY ALL"
+                    )
                 )
 
-        def dashboard_duckdb():
-            with DuckDb(folder) as e:
+        def dashboard_duckdb(use_rollups: bool = True):
+            with DuckDb(folder, use_rollups) as e:
                 prepare(e, owners)
                 return value_dashboard(e, start, end, point)
 
+        load = [os.getloadavg()[0]]
+        result["ranks_rfm_duckdb_engine_s"], counted = _timed(ranks_rfm_engine, 3)
+        load.append(os.getloadavg()[0])
+        result["dashboard_duckdb_s"], board = _timed(dashboard_duckdb, 3)
+        load.append(os.getloadavg()[0])
+        # the same-run baseline without the roll-ups: the same definitions over every month's raw files
+        # past 20 M tickets: the raw scans run once, the figures without roll-ups and the hand-over of every
+        # customer to Python not at all (minutes, and most of the machine's memory at 100 M)
+        big = tickets > 20_000_000
+        if not big:
+            result["ranks_rfm_raw_s"], counted_raw = _timed(lambda: ranks_rfm_engine(False), 1)
+            load.append(os.getloadavg()[0])
+            result["dashboard_raw_s"], board_raw = _timed(lambda: dashboard_duckdb(False), 1)
+            load.append(os.getloadavg()[0])
+            result["same_without_rollups"] = counted == counted_raw and board == board_raw
+            del board_raw
         with DuckDb(folder) as e:
             result["raw_scan_tickets_s"], _ = _timed(
-                lambda: e.rows("SELECT card, sum(total_cents) FROM tickets GROUP BY card"), 3
+                lambda: e.rows("SELECT card, sum(total_cents) FROM tickets GROUP BY card"), 1 if big else 3
             )
             result["raw_scan_lines_s"], _ = _timed(
-                lambda: e.rows("SELECT card, sum(total_cents * 250 // 1000) FROM lines GROUP BY card"), 3
+                lambda: e.rows("SELECT card, sum(total_cents * 250 // 1000) FROM lines GROUP BY card"), 1 if big else 3
             )
-        result["ranks_rfm_duckdb_engine_s"], _ = _timed(ranks_rfm_engine, 2)
-        result["ranks_rfm_duckdb_python_s"], by_duckdb = _timed(ranks_rfm_python, 1 if tickets > 2_000_000 else 2)
-        result["dashboard_duckdb_s"], board = _timed(dashboard_duckdb, 2)
+        load.append(os.getloadavg()[0])
+        if not big:
+            result["ranks_rfm_duckdb_python_s"], by_duckdb = _timed(ranks_rfm_python, 1 if tickets > 2_000_000 else 2)
+        load.append(os.getloadavg()[0])
+        result["load_average"] = f"{min(load):.1f}-{max(load):.1f}"
         result["customers_found"] = board["customers"]
         if with_aggregates:
             db_path = Path(tmp) / "server.db"
@@ -344,13 +388,23 @@ def markdown(r: dict) -> str:
         ),
         (
             "ranks + RFM: DuckDB, handed to Python as today's structures (archive_value.figures)",
-            r["ranks_rfm_duckdb_python_s"],
+            r.get("ranks_rfm_duckdb_python_s", "not run"),
             "what segments read",
         ),
         (
             "value dashboard figures: DuckDB (figures.value_dashboard, what the page reads)",
             r["dashboard_duckdb_s"],
             "target <= 5 s at 10 M",
+        ),
+        (
+            "baseline: ranks + RFM, DuckDB, the same definitions over the raw files (no roll-up)",
+            r.get("ranks_rfm_raw_s", "not run"),
+            "same figures: " + ("yes" if r.get("same_without_rollups") else "NO" if "dashboard_raw_s" in r else "-"),
+        ),
+        (
+            "baseline: value dashboard figures, DuckDB over the raw files (no roll-up)",
+            r.get("dashboard_raw_s", "not run"),
+            "",
         ),
         ("baseline: raw DuckDB scan of the tickets, `GROUP BY card`", r["raw_scan_tickets_s"], ""),
         ("baseline: raw DuckDB scan of the lines, margin `GROUP BY card`", r["raw_scan_lines_s"], ""),
@@ -387,7 +441,8 @@ def markdown(r: dict) -> str:
         f"## archive_scale\n\n{r['tickets']:,} tickets generated straight to the archive{part} "
         f"({r['lines']:,} lines, "
         f"{r['ledger']:,} ledger entries, {r['archive_mb']:,} MB of Parquet), {r['customers']:,} cards, "
-        f"{r['customers_found']:,} customers over the year; best of 1-3 runs (the aggregates path: one run).\n\n"
+        f"{r['customers_found']:,} customers over the year; best of 1-3 runs (the aggregates path: one run); "
+        f"load average {r['load_average']} (1 minute, sampled between the measures).\n\n"
         + table(rows, ("measure", "seconds", "note"))
         + "\n"
     )

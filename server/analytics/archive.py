@@ -29,13 +29,15 @@ from pathlib import Path
 from server.storage.connection import is_postgres, transaction
 from server.storage.sql import lock_table, plain_rows, rowid_order
 from ..errors import ServerError
+from . import rollups
+from .margins import margin_cents
 
 BATCH = 50_000  # tickets per batch (and their lines)
 LEDGER_BATCH = 200_000  # ledger entries per batch
 TABLES = ("tickets", "lines", "ledger")
 MANIFEST = "_archive.json"
 LOCK_FILE = ".export.lock"
-FORMAT = 1
+FORMAT = 2  # 2: tickets carry margin_cents, and the month roll-ups (rollups.py) stand beside the files
 
 
 class ArchiveError(ServerError):
@@ -66,6 +68,7 @@ def _arrow():
                 ("day", pa.date32()),
                 ("card", pa.string()),
                 ("total_cents", pa.int64()),
+                ("margin_cents", pa.int64()),
                 ("points_earned", pa.int64()),
                 ("points_redeemed", pa.int64()),
                 ("rules_version", pa.string()),
@@ -186,6 +189,7 @@ def export(conn, archive: str | Path, progress: Callable[[int, int], None] | Non
             done += written["tickets"]
             if progress:
                 progress(done, total)
+        counts["rollups"] = rollups.refresh(archive)
     counts["archive"] = str(archive)
     return counts
 
@@ -233,17 +237,46 @@ def _bind(conn, archive: Path) -> None:
             pass  # the first export stopped between the database and the manifest: go on
         else:
             raise ArchiveError(_not_that_archive(row, archive))
-    if theirs is None:
-        _write_json(
-            manifest,
-            {
-                "format": FORMAT,
-                "id": ours,
-                "tables": list(TABLES),
-                "partitioning": "month=YYYY-MM",
-                "files": "<table>/month=YYYY-MM/batch-NNNNNNNN.parquet",
-            },
-        )
+    if theirs is not None and read_manifest(manifest).get("format", 1) < FORMAT:
+        _upgrade(archive)
+    if theirs is None or read_manifest(manifest).get("format", 1) < FORMAT:
+        _write_json(manifest, manifest_body(ours))
+
+
+def manifest_body(archive_id: str) -> dict:
+    """What `_archive.json` says: the archive's id, tables, roll-ups and layout."""
+    return {
+        "format": FORMAT,
+        "id": archive_id,
+        "tables": list(TABLES),
+        "rollups": list(rollups.ROLLUPS),
+        "partitioning": "month=YYYY-MM",
+        "files": "<table>/month=YYYY-MM/batch-NNNNNNNN.parquet",
+        "rollup_files": "<rollup>/month=YYYY-MM/rollup.parquet, made from the files _rollups/YYYY-MM.json names",
+    }
+
+
+def _upgrade(archive: Path) -> None:
+    """A format-1 archive's tickets get their margin_cents (from the lines of the same batch and month, with
+    today's rates); the roll-ups are then written by the export's end, as for any stale month. Rewrites each
+    tickets file in place (to a temporary name, then renamed), so a crash midway only leaves files to redo."""
+    import pyarrow.parquet as pq
+
+    pa, all_schemas = _arrow()
+    for path in sorted((archive / "tickets").glob("month=*/*.parquet")):
+        table = pq.read_table(path)
+        if "margin_cents" in table.column_names:
+            continue
+        lines_file = archive / "lines" / path.parent.name / path.name
+        margins: dict[str, int] = {}
+        if lines_file.exists():
+            lines = pq.read_table(lines_file, columns=["ticket_id", "category", "total_cents"]).to_pydict()
+            for ticket_id, category, cents in zip(lines["ticket_id"], lines["category"], lines["total_cents"]):
+                margins[ticket_id] = margins.get(ticket_id, 0) + margin_cents(category, cents)
+        margin = pa.array([margins.get(t, 0) for t in table.column("id").to_pylist()], pa.int64())
+        schema = all_schemas["tickets"]
+        columns = [margin if f.name == "margin_cents" else table.column(f.name) for f in schema]
+        _write_part(path, pa.Table.from_arrays(columns, schema=schema))
 
 
 def _not_that_archive(target, archive: Path) -> str:
@@ -278,6 +311,7 @@ def _remove_temporaries(archive: Path) -> None:
     for table in TABLES:
         for stale in (archive / table).glob("month=*/.*.tmp"):
             stale.unlink()
+    rollups.remove_temporaries(archive)
 
 
 def _now() -> str:
@@ -419,16 +453,16 @@ def _timestamps(pa, values: list):
     return pa.array(values, ts)
 
 
-def _table(name: str, rows: list[tuple], month_column: str):
+def _table(name: str, rows: list[tuple], month_column: str, more: dict | None = None):
     """An Arrow table of `name`'s schema plus a `month` column ("2026-11", UTC) taken from `month_column`
-    (a line's store, card and day are its ticket's, read with it)."""
+    (a line's store, card and day are its ticket's, read with it; `more`: columns computed here)."""
     import pyarrow.compute as pc
 
     pa, all_schemas = _arrow()
     schema = all_schemas[name]
     names = READ[name].split(", ") + (["store", "card", "closed_at"] if name == "lines" else [])
     columns = list(zip(*rows)) if rows else [() for _ in names]
-    source = dict(zip(names, columns))
+    source = dict(zip(names, columns)) | (more or {})
     moment = _timestamps(pa, list(source[month_column]))
     arrays = []
     for field in schema:
@@ -449,6 +483,10 @@ def _write_batch(conn, archive: Path, batch: Batch) -> dict:
     import pyarrow.compute as pc
 
     tickets, lines, ledger = _read_batch(conn, batch)
+    margins: dict[str, int] = {}  # each ticket's margin: its lines' (margins.py, today's rates)
+    for line in lines:
+        margins[line[0]] = margins.get(line[0], 0) + margin_cents(line[4], line[8])
+    more = {"tickets": {"margin_cents": [margins.get(t[0], 0) for t in tickets]}}
     written = {}
     try:
         for name, rows, moment in (
@@ -456,7 +494,7 @@ def _write_batch(conn, archive: Path, batch: Batch) -> dict:
             ("lines", lines, "closed_at"),
             ("ledger", ledger, "at"),
         ):
-            table, month = _table(name, rows, moment)
+            table, month = _table(name, rows, moment, more.get(name))
             for value in sorted(pc.unique(month).to_pylist()):
                 _write_part(
                     archive / name / f"month={value}" / f"batch-{batch.number:08d}.parquet",

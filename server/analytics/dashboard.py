@@ -1,9 +1,10 @@
 """The value dashboard's figures in one dict, cached in the database with the time they were computed.
 
 When the database feeds an archive (`loyalty office export`), the figures come from it through DuckDB
-(server.analytics.figures: the same numbers, from the one definition Spark runs too; 13.6 s against the
-aggregates' 42.0 s at 10 M tickets, docs/performance.md), after the archive is brought up to date; the version's tickets
-part is then the archive's watermark. Without an archive they come from the aggregates, as before.
+(server.analytics.figures over the archive's month roll-ups: the same numbers, from the one definition Spark
+runs too; a few seconds at 10 M tickets where the aggregates take tens, docs/performance.md), after the archive
+is brought up to date (which rewrites the roll-ups of the months that got tickets); the version's tickets part is
+then the archive's watermark. Without an archive they come from the aggregates, as before.
 
 Recomputing means reading every customer's aggregates: seconds at national scale, a minute at 10 M
 tickets. The cache key is the period; each row keeps the data version it was computed from (the

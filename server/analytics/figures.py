@@ -18,8 +18,9 @@ value rank from the decile and net value (margin minus what the points earned co
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
+from . import rollups
 from .engines import Engine
 from .margins import DEFAULT_PER_MILLE, MARGIN_PER_MILLE
 from .rfm import DEFAULT_RETENTION, Rfm, lifetime_value_cents, previous_period
@@ -49,52 +50,102 @@ def _key(card: str, customer_id: str) -> str:
     return f"CASE WHEN {customer_id} IS NULL THEN {card} ELSE concat('customer:', CAST({customer_id} AS STRING)) END"
 
 
+def _month_after(first: date) -> date:
+    return date(first.year + first.month // 12, first.month % 12 + 1, 1)
+
+
+def _split(start: date | None, end: date) -> tuple[str, list[date]]:
+    """[start, end] (start None: from the first month) as a condition on `month` keeping the whole months it
+    covers, and the first days of the months it covers only in part (at most two)."""
+    last_whole = (
+        end if _month_after(end.replace(day=1)) - timedelta(days=1) == end else end.replace(day=1) - timedelta(1)
+    )
+    part = [] if last_whole == end else [end.replace(day=1)]
+    if start is None:
+        return f"month <= '{last_whole:%Y-%m}'", part
+    first_whole = start if start.day == 1 else _month_after(start.replace(day=1))
+    if start.day != 1 and start.replace(day=1) not in part:
+        part.insert(0, start.replace(day=1))
+    if first_whole > last_whole:
+        return "false", part
+    return f"month BETWEEN '{first_whole:%Y-%m}' AND '{last_whole:%Y-%m}'", part
+
+
+def _rolled(e: Engine, name: str, start: date | None, end: date, day: str) -> str:
+    """The roll-up `name`'s rows over [start, end] (start None: from the first month): the whole months from the
+    roll-up, the days of a month covered in part from the same definition over the raw files (`day`: the raw
+    rows' day)."""
+    whole, part = _split(start, end)
+    parts = [f"SELECT {rollups.COLUMNS[name]} FROM {name} WHERE {whole}"]
+    for first in part:
+        days = f"{day} <= {e.date(end)}" if start is None else f"{day} BETWEEN {e.date(start)} AND {e.date(end)}"
+        where = f"month = '{first:%Y-%m}' AND {days}"
+        parts.append(f"SELECT {rollups.COLUMNS[name]} FROM ({rollups.definition(name, where)}) r")
+    return " UNION ALL ".join(parts)
+
+
+def card_months_sql(e: Engine, start: date, end: date) -> str:
+    """Each card's figures over [start, end] (spend, margin, tickets, visits, last day, points), summed from the
+    card_month roll-up (rollups.py), the months covered in part from the raw tickets."""
+    return f"""
+SELECT card, sum(spend_cents) AS spend_cents, sum(margin_cents) AS margin_cents, sum(tickets) AS tickets,
+       sum(visits) AS visits, max(last_day) AS last_day, sum(points_earned) AS points_earned,
+       sum(points_redeemed) AS points_redeemed
+FROM ({_rolled(e, "card_month", start, end, "day")}) cm
+GROUP BY card"""
+
+
+def _places(name: str, column: str, order: str = "") -> str:
+    """A CTE `name`: per distinct value of `column` among the customers (`valued`), how many come before it in
+    that order (`before`: rank() - 1, what an RFM score counts) and how many share it (`peers`)."""
+    return f"""{name} AS (
+    SELECT {column}, peers,
+           sum(peers) OVER (ORDER BY {column} {order} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - peers
+             AS before
+    FROM (SELECT {column}, count(*) AS peers FROM valued GROUP BY {column}) distinct_values
+)"""
+
+
 def customers_sql(e: Engine, start: date, end: date, point_cents: int) -> str:
     """One row per customer of [start, end] with their figures, decile, RFM scores and value rank."""
     return f"""
-WITH per_card_day AS (  -- a card's days first: visits are then rows (cheaper than count(DISTINCT day))
-    SELECT card, day, sum(total_cents) AS spend_cents, count(*) AS tickets, sum(points_earned) AS points_earned,
-           sum(points_redeemed) AS points_redeemed
-    FROM tickets
-    WHERE card IS NOT NULL AND {_period(e, start, end)}
-    GROUP BY card, day
-), per_card AS (
-    SELECT card, sum(spend_cents) AS spend_cents, sum(tickets) AS tickets, count(*) AS visits,
-           max(day) AS last_day, sum(points_earned) AS points_earned, sum(points_redeemed) AS points_redeemed
-    FROM per_card_day
-    GROUP BY card
-), card_margin AS (
-    SELECT l.card, sum({_floor_thousandths(e, f"l.total_cents * {per_mille('l.category')}")}) AS margin_cents
-    FROM lines l
-    WHERE l.card IS NOT NULL AND {_period(e, start, end, "l.day", "l.month")}
-    GROUP BY l.card
+WITH per_card AS ({card_months_sql(e, start, end)}
 ), per_customer AS (
     SELECT {_key("c.card", "o.customer_id")} AS key, max(o.customer_id) AS customer_id,
            {e.sorted_list("c.card")} AS cards, CAST(sum(c.spend_cents) AS BIGINT) AS spend_cents,
-           CAST(sum(coalesce(m.margin_cents, 0)) AS BIGINT) AS margin_cents,
+           CAST(sum(c.margin_cents) AS BIGINT) AS margin_cents,
            CAST(sum(c.tickets) AS BIGINT) AS tickets, CAST(sum(c.visits) AS BIGINT) AS visits,
            max(c.last_day) AS last_day, CAST(sum(c.points_earned) AS BIGINT) AS points_earned,
            CAST(sum(c.points_redeemed) AS BIGINT) AS points_redeemed
-    FROM per_card c LEFT JOIN card_margin m ON m.card = c.card LEFT JOIN owners o ON o.card = c.card
+    FROM per_card c LEFT JOIN owners o ON o.card = c.card
     GROUP BY {_key("c.card", "o.customer_id")}
 ), valued AS (
     SELECT *, {e.days_between("last_day", e.date(end))} AS recency_days,
            points_earned * {point_cents} AS points_cost_cents,
-           margin_cents - points_earned * {point_cents} AS net_cents, count(*) OVER () AS n
+           margin_cents - points_earned * {point_cents} AS net_cents
     FROM per_customer
-), ranked AS (
-    SELECT *,
-           {e.idiv("(row_number() OVER (ORDER BY spend_cents DESC, key) - 1) * 10", "n")} + 1 AS decile,
-           {e.idiv("(rank() OVER (ORDER BY -recency_days) - 1) * 5", "n")} + 1 AS r,
-           {e.idiv("(rank() OVER (ORDER BY visits) - 1) * 5", "n")} + 1 AS f,
-           {e.idiv("(rank() OVER (ORDER BY spend_cents) - 1) * 5", "n")} + 1 AS m
-    FROM valued
+), counted AS (
+    SELECT count(*) AS n FROM valued
+), {_places("by_recency", "recency_days", "DESC")},
+{_places("by_visits", "visits")},
+{_places("by_spend", "spend_cents")},
+ranked AS (  -- a place is the customers before: sorting the few distinct values, not a million customers
+    SELECT v.*, counted.n,  -- place: 0-based, by spend (best first) then key
+           counted.n - bs.before - bs.peers + row_number() OVER (PARTITION BY v.spend_cents ORDER BY v.key) - 1
+             AS place,
+           {e.idiv("br.before * 5", "counted.n")} + 1 AS r,
+           {e.idiv("bv.before * 5", "counted.n")} + 1 AS f,
+           {e.idiv("bs.before * 5", "counted.n")} + 1 AS m
+    FROM valued v CROSS JOIN counted
+         JOIN by_recency br ON br.recency_days = v.recency_days
+         JOIN by_visits bv ON bv.visits = v.visits
+         JOIN by_spend bs ON bs.spend_cents = v.spend_cents
 )
 SELECT key, customer_id, cards, spend_cents, margin_cents, tickets, visits, last_day, recency_days,
        points_earned, points_redeemed, points_cost_cents, net_cents, decile, r, f, m,
        CASE WHEN net_cents < 0 THEN 'below zero' WHEN decile = 1 THEN 'top decile'
-            ELSE concat('decile ', CAST(decile AS STRING)) END AS value_rank
-FROM ranked
+            ELSE concat('decile ', CAST(decile AS STRING)) END AS value_rank, place
+FROM (SELECT *, {e.idiv("place * 10", "n")} + 1 AS decile FROM ranked) placed
 """
 
 
@@ -102,6 +153,7 @@ COLUMNS = (
     "key, customer_id, cards, spend_cents, margin_cents, tickets, visits, last_day, recency_days, "
     "points_earned, points_redeemed, points_cost_cents, net_cents, decile, r, f, m, value_rank"
 )
+BOARD_COLUMNS = COLUMNS.replace(" cards,", "") + ", place"
 
 
 def stores_sql(e: Engine, start: date, end: date) -> str:
@@ -117,43 +169,45 @@ GROUP BY {_key("t.card", "o.customer_id")}, t.store
 def customer_keys_sql(e: Engine, start: date, end: date) -> str:
     """The customers of [start, end], keys only (for retention)."""
     return f"""
-SELECT DISTINCT {_key("t.card", "o.customer_id")} AS key
-FROM tickets t LEFT JOIN owners o ON o.card = t.card
-WHERE t.card IS NOT NULL AND {_period(e, start, end, "t.day", "t.month")}
+SELECT DISTINCT {_key("c.card", "o.customer_id")} AS key
+FROM ({_rolled(e, "card_month", start, end, "day")}) c LEFT JOIN owners o ON o.card = c.card
 """
 
 
 def identification_sql(e: Engine, start: date, end: date) -> str:
-    """Per store: sales, tickets, sales and tickets on identified cards (value.identification_by_store)."""
+    """Per store: sales, tickets, sales and tickets on identified cards (value.identification_by_store), from the
+    store_day roll-up."""
     return f"""
-SELECT store, CAST(sum(total_cents) AS BIGINT), count(*),
-       CAST(sum(CASE WHEN card IS NOT NULL THEN total_cents ELSE 0 END) AS BIGINT), count(card)
-FROM tickets WHERE {_period(e, start, end)}
+SELECT store, CAST(sum(spend_cents) AS BIGINT), CAST(sum(tickets) AS BIGINT), CAST(sum(identified_cents) AS BIGINT),
+       CAST(sum(identified_tickets) AS BIGINT)
+FROM store_day WHERE {_period(e, start, end)}
 GROUP BY store ORDER BY store
 """
 
 
 def points_by_kind_sql(e: Engine, start: date, end: date) -> str:
+    """Points per ledger kind over [start, end], from the points_day roll-up."""
     return f"""
-SELECT g.kind, CAST(sum(g.points) AS BIGINT) FROM ledger g
-WHERE {_period(e, start, end, "CAST(g.at AS DATE)", "g.month")}
-GROUP BY g.kind
+SELECT kind, CAST(sum(points) AS BIGINT) FROM points_day
+WHERE {_period(e, start, end)}
+GROUP BY kind
 """
 
 
 def points_standing_sql(e: Engine, as_of: date, cutoff: date) -> str:
-    """Outstanding points (each card's balance, at least 0) and those earned before `cutoff` still standing
-    once debits took the oldest first (points.points_summary)."""
+    """Outstanding points (each card's balance, at least 0) and those earned before `cutoff` (the first day of a
+    month: the expiry's 1 January) still standing once debits took the oldest first (points.points_summary),
+    from the card_points roll-up up to `as_of`."""
+    if cutoff.day != 1:
+        raise ValueError(f"the points' cutoff is the first day of a month, not {cutoff}")
     return f"""
 SELECT CAST(coalesce(sum(greatest(balance, 0)), 0) AS BIGINT),
        CAST(coalesce(sum(greatest(least(old - debits, balance), 0)), 0) AS BIGINT)
 FROM (
-    SELECT g.card, sum(g.points) AS balance,
-           sum(CASE WHEN g.points > 0 AND coalesce(g.lot_at, g.at) < TIMESTAMP '{cutoff.isoformat()} 00:00:00'
-                    THEN g.points ELSE 0 END) AS old,
-           -sum(CASE WHEN g.points < 0 THEN g.points ELSE 0 END) AS debits
-    FROM ledger g WHERE g.month <= '{as_of:%Y-%m}' AND CAST(g.at AS DATE) <= {e.date(as_of)}
-    GROUP BY g.card
+    SELECT card, sum(credits) - sum(debits) AS balance,
+           sum(CASE WHEN lot_month < '{cutoff:%Y-%m}' THEN credits ELSE 0 END) AS old, sum(debits) AS debits
+    FROM ({_rolled(e, "card_points", None, as_of, "CAST(ledger.at AS DATE)")}) p
+    GROUP BY card
 ) per_card
 """
 
@@ -203,7 +257,7 @@ class Figures:
 
 def prepare(e: Engine, owners: dict[str, int]) -> None:
     """Give the engine the card -> customer map (server database) and the margin rates (margins.py)."""
-    e.register("owners", [("card", "string"), ("customer_id", "bigint")], list(owners.items()))
+    e.register("owners", [("card", "string"), ("customer_id", "bigint")], [list(owners), list(owners.values())], True)
     e.register(
         "margin_rates",
         [("category", "string"), ("per_mille", "bigint")],  # for analysts' queries
@@ -262,12 +316,14 @@ def customer_figures(e: Engine, start: date, end: date, point_cents: int, with_s
     return Figures(values, groups, ranks, scores)
 
 
-def retention(e: Engine, start: date, end: date) -> float:
-    """Share of the previous period's customers who came back in [start, end] (rfm.retention)."""
+def retention(e: Engine, start: date, end: date, customers: str | None = None) -> float:
+    """Share of the previous period's customers who came back in [start, end] (rfm.retention); `customers`: a
+    table of [start, end]'s customers (their `key`) the engine holds already."""
     before = previous_period(start, end)
+    current = f"SELECT key FROM {customers}" if customers else customer_keys_sql(e, start, end)
     previous, back = e.rows(
         f"SELECT count(*), count(c.key) FROM ({customer_keys_sql(e, *before)}) p "
-        f"LEFT JOIN ({customer_keys_sql(e, start, end)}) c ON c.key = p.key"
+        f"LEFT JOIN ({current}) c ON c.key = p.key"
     )[0]
     return back / previous if previous else DEFAULT_RETENTION
 
@@ -321,16 +377,18 @@ def _rank_order(rank: str) -> int:
 def value_dashboard(e: Engine, start: date, end: date, point_cents: int, cheques_cents: int = 0) -> dict:
     """The value dashboard's figures (dashboard.compute but the enrolments, which are the desk's), computed by
     the engine: only the sums, the top customers and the curve's points leave it. prepare() first."""
-    e.materialize("customer_figures", f"SELECT {COLUMNS} FROM ({customers_sql(e, start, end, point_cents)}) c")
+    # every customer's figures but their cards (a list per customer, which only segments need), kept in the engine
+    e.materialize("customer_figures", f"SELECT {BOARD_COLUMNS} FROM ({customers_sql(e, start, end, point_cents)}) c")
     customers = "customer_figures"
     by_decile = e.rows(
         f"SELECT decile, count(*), CAST(sum(spend_cents) AS BIGINT), CAST(sum(margin_cents) AS BIGINT), "
         f"CAST(sum(net_cents) AS BIGINT) FROM {customers} GROUP BY decile"
     )
     n, spend, margin = (sum(row[i] for row in by_decile) for i in (1, 2, 3))
-    retained = retention(e, start, end)
+    retained = retention(e, start, end, customers)
     top = []
-    for row in e.rows(f"SELECT {COLUMNS} FROM {customers} ORDER BY spend_cents DESC, key LIMIT {TOP_CUSTOMERS}"):
+    for row in e.rows(f"SELECT {BOARD_COLUMNS} FROM {customers} WHERE place < {TOP_CUSTOMERS} ORDER BY place"):
+        row = (*row[:2], (), *row[2:])  # as COLUMNS, the cards left out
         v = _value(row)
         top.append(
             {
@@ -354,18 +412,10 @@ def value_dashboard(e: Engine, start: date, end: date, point_cents: int, cheques
             g["share"] = g["spend_cents"] / (spend or 1)
         if spend > 0:  # the cumulative spend of the best k customers at the curve's points and at 20%
             places = sorted({n * j // PARETO_POINTS for j in range(PARETO_POINTS + 1)} | {int(n * 0.2)})
-            wanted = ", ".join(str(p) for p in places if p > 0)
-            cumulative = {
-                0: 0,
-                **dict(
-                    e.rows(
-                        f"SELECT place, CAST(running AS BIGINT) FROM "
-                        "(SELECT row_number() OVER (ORDER BY spend_cents DESC, "
-                        "key) AS place, sum(spend_cents) OVER (ORDER BY spend_cents DESC, key ROWS BETWEEN UNBOUNDED "
-                        f"PRECEDING AND CURRENT ROW) AS running FROM {customers}) placed WHERE place IN ({wanted})"
-                    )
-                ),
-            }
+            sums = ", ".join(
+                f"CAST(coalesce(sum(CASE WHEN place < {p} THEN spend_cents ELSE 0 END), 0) AS BIGINT)" for p in places
+            )
+            cumulative = dict(zip(places, e.rows(f"SELECT {sums} FROM {customers}")[0]))
             curve = [(j / PARETO_POINTS, cumulative[n * j // PARETO_POINTS] / spend) for j in range(PARETO_POINTS + 1)]
             top20 = cumulative[int(n * 0.2)] / spend
     rank_counts = sorted(

@@ -5,6 +5,8 @@ import sqlite3
 import subprocess
 import sys
 
+from pathlib import Path
+
 import pytest
 
 
@@ -40,6 +42,10 @@ def test_demo_stores_every_ticket_sent(tmp_path):
 
     assert summary["archive"] == str(tmp_path / "server.archive")
     assert ask(summary["archive"], "SELECT count(*) FROM tickets").rows == [(120,)]
+    from server.analytics import rollups
+
+    assert rollups.status(Path(summary["archive"]))[1] == []  # every month's roll-ups written, none stale
+    assert ask(summary["archive"], "SELECT CAST(sum(tickets) AS BIGINT) FROM store_day").rows == [(120,)]
 
 
 @pytest.mark.timeout(60)

@@ -90,13 +90,23 @@ def test_export_writes_hive_partitions_by_month_then_only_what_is_new(office_tar
         "lines": 13,
         "ledger": 14,
     }
-    assert sorted(str(p.relative_to(path)) for p in path.rglob("*.parquet")) == [
+    assert sorted(str(p.relative_to(path)) for p in path.rglob("batch-*.parquet")) == [
         f"{table}/month={month}/batch-00000001.parquet"
         for table in ("ledger", "lines", "tickets")
         for month in ("2025-06", "2026-01")
     ]
+    assert sorted(str(p.relative_to(path)) for p in path.rglob("rollup.parquet")) == [
+        f"{rollup}/month={month}/rollup.parquet"
+        for rollup in ("card_month", "card_points", "points_day", "store_day")
+        for month in ("2025-06", "2026-01")
+    ]
+    assert first["rollups"] == ["2025-06", "2026-01"]
     assert {p.stat().st_mode & 0o777 for p in path.rglob("*.parquet")} == {0o600}  # card numbers: personal data
-    assert json.loads((path / "_archive.json").read_text())["tables"] == ["tickets", "lines", "ledger"]
+    assert {p.stat().st_mode & 0o777 for p in path.rglob("*") if p.is_dir()} == {0o700}
+    manifest = json.loads((path / "_archive.json").read_text())
+    assert manifest["tables"] == ["tickets", "lines", "ledger"]
+    assert manifest["rollups"] == ["card_month", "store_day", "card_points", "points_day"]
+    assert manifest["format"] == 2
     db = open_archive(path)
     assert db.execute(
         "SELECT month, count(*), sum(total_cents) FROM tickets GROUP BY month ORDER BY month"
@@ -106,12 +116,21 @@ def test_export_writes_hive_partitions_by_month_then_only_what_is_new(office_tar
         datetime(2025, 6, 1, 11, tzinfo=timezone.utc),
     )
     db.close()
-    assert run_export(office_target, path)["tickets"] == 0  # nothing new: nothing written
-    assert len(list(path.rglob("*.parquet"))) == 6
+    rolled = {p: p.stat().st_mtime_ns for p in path.rglob("rollup.parquet")}
+    nothing = run_export(office_target, path)
+    assert (nothing["tickets"], nothing["rollups"]) == (0, [])  # nothing new: nothing written
+    assert len(list(path.rglob("batch-*.parquet"))) == 6
+    assert {p: p.stat().st_mtime_ns for p in path.rglob("rollup.parquet")} == rolled
 
     store_tickets(office_target, new_tickets(1, 4))
     again = run_export(office_target, path)
-    assert (again["batches"], again["tickets"], again["lines"], again["ledger"]) == (1, 4, 8, 2)
+    assert (again["batches"], again["tickets"], again["lines"], again["ledger"], again["rollups"]) == (
+        1,
+        4,
+        8,
+        2,
+        ["2026-02"],
+    )
     assert sorted(str(p.relative_to(path)) for p in path.rglob("batch-00000002.parquet")) == [
         "ledger/month=2026-02/batch-00000002.parquet",
         "lines/month=2026-02/batch-00000002.parquet",

@@ -302,3 +302,18 @@ def test_the_spark_job_says_what_is_wrong(office_db, tmp_path, capsys):
     assert capsys.readouterr().err == (
         f"error: {tmp_path / 'elsewhere'} is not an archive (no _archive.json): run `loyalty office export` first\n"
     )
+
+
+@pytest.mark.timeout(300)
+def test_spark_reads_cut_months_and_stale_rollups_as_duckdb_and_the_aggregates(spark, tmp_path):
+    """A period that cuts its first and last months in two (those days read raw), and a month whose roll-up lags
+    its files (a crash between them: read raw), on both engines."""
+    conn = open_db(tmp_path / "generated.db")
+    generate(conn, Plan(customers=120, tickets=900, stores=3, seed=8, end=date(2026, 6, 30)))
+    folder = archived(conn, tmp_path / "generated.archive")
+    (folder / "_rollups" / "2026-03.json").unlink()
+    start, end = date(2025, 7, 14), date(2026, 6, 17)
+    on_spark = everything(spark, conn, folder, start, end)
+    assert_as_aggregates(on_spark, conn, start, end)
+    assert on_spark == everything("duckdb", conn, folder, start, end)
+    conn.close()
