@@ -24,6 +24,8 @@ from rich.progress import Progress
 from .common import summary_ms, table, timed
 
 NOW = "2026-11-01T10:00:00+00:00"
+# the lines' VAT rate stays NULL, as before tickets carried it
+LINE_COLUMNS = "ticket_id, line_no, gtin, label, category, quantity, unit_cents, discount_cents, total_cents"
 
 
 def _p95(samples: list[float]) -> dict:
@@ -80,7 +82,7 @@ def load_sqlite(path: str, data: dict) -> None:
     conn.executemany(f"INSERT INTO customers ({CUSTOMER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", data["customers"])
     conn.executemany("INSERT INTO cards VALUES (?, ?, ?, ?, ?, NULL)", data["cards"])
     conn.executemany(f"INSERT INTO tickets ({TICKET_COLUMNS}) VALUES ({', '.join('?' * 15)})", data["tickets"])
-    conn.executemany("INSERT INTO lines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", data["lines"])
+    conn.executemany(f"INSERT INTO lines ({LINE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", data["lines"])
     conn.executemany(f"INSERT INTO ledger ({LEDGER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", data["ledger"])
     conn.execute("COMMIT")
     conn.execute("ANALYZE")
@@ -102,7 +104,7 @@ def load_postgres(url: str, data: dict) -> None:
                 ("cards", "number, customer_id, status, issued_at, status_at", "cards"),
                 ("ticket_keys", "id, terminal, seq, hash, prev_hash", None),
                 ("tickets", TICKET_COLUMNS, "tickets"),
-                ("lines", None, "lines"),
+                ("lines", LINE_COLUMNS, "lines"),
                 ("ledger", LEDGER_COLUMNS, "ledger"),
             ):
                 spec = f"{table_name} ({columns})" if columns else table_name
