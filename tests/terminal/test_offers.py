@@ -249,7 +249,7 @@ def test_a_cheque_offer_is_issued_once_and_printed_by_its_name(tmp_path):
         with use_language("en"):
             closed = session.close()
         assert (
-            "  base                                  10\n"
+            "  base points                           10\n"
             "  offer Welcome back                   150\n"
             "  offer Spring cheque         cheque €5.00\n"
         ) in closed.receipt
