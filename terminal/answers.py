@@ -1,0 +1,52 @@
+"""Head office's refusals on the till's screen in the cashier's language.
+
+Head office writes a refusal in English (`Reply.message`) and, to a till that asks for them, as a code and its
+parameters (`Reply.code`, `Reply.params`, sync/requests.py). The till shows the code through its catalog; a code
+it does not know (a newer server), a parameter missing, or a reply without a code (an older server, a request
+refused for its rate) shows the message as it came.
+"""
+
+from __future__ import annotations
+
+from programme.i18n import N_, _
+from sync.requests import Reply
+
+MESSAGES = {
+    "ticket_other_store": N_(
+        "ticket {ticket} was sold in store {store}: a return is taken in the store that sold it; send the customer "
+        "to store {store}"
+    ),
+    "ticket_not_at_head_office": N_(
+        "ticket {ticket} is not at head office: check the number at the foot of the receipt; a ticket reaches head "
+        "office when the till that sold it has synced"
+    ),
+    "card_unknown": N_("card {card} is not known to head office: never used, not registered"),
+    "reserve_held_elsewhere": N_(
+        "only {available} points available: another till holds a reservation of {held} points on this card; "
+        "redeem at most {available}"
+    ),
+    "reserve_held_elsewhere_none": N_(
+        "no points available: another till holds a reservation of {held} points on this card; wait until that sale "
+        "closes"
+    ),
+    "reserve_short": N_(
+        "only {available} points available at head office for this card, {asked} asked; redeem at most {available}"
+    ),
+    "reserve_none": N_(
+        "no points available at head office for this card, {asked} asked: they were spent since the till read its "
+        "balance; identify the card again"
+    ),
+    "reserve_used": N_("request {request} was already used: ask again"),
+    "release_not_held": N_("reservation {reservation} is not held by this till"),
+}
+
+
+def shown(reply: Reply) -> str | None:
+    """What the cashier reads of a refusal: its code in the till's language, else its message as it came."""
+    template = MESSAGES.get(reply.code or "")
+    if template is None:
+        return reply.message
+    try:
+        return _(template).format(**reply.params)
+    except (KeyError, IndexError, ValueError):  # parameters that do not fit: the server's own words
+        return reply.message
