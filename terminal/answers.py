@@ -38,6 +38,9 @@ MESSAGES = {
     ),
     "reserve_used": N_("request {request} was already used: ask again"),
     "release_not_held": N_("reservation {reservation} is not held by this till"),
+    "phone_invalid": N_("{phone} is not a phone number: type the customer's 10 digits, e.g. 06 12 34 56 78"),
+    "phone_nobody": N_("no customer who agreed to be found by phone has the number {phone}: scan or type the card"),
+    "phone_several": N_("several customers have the number {phone}: scan or type the card"),
 }
 
 

@@ -21,6 +21,7 @@ from sync.requests import (
     CardInfo,
     ChequeInfo,
     ChequeRequest,
+    CustomerMatch,
     PhoneRequest,
     ReleaseRequest,
     Reply,
@@ -92,11 +93,17 @@ def answer_cheque(conn, terminal: str, request: ChequeRequest, now: datetime) ->
 
 def answer_phone(conn, request: PhoneRequest) -> Reply:
     """The card of the customer with this phone number, when the customer consented (server/desk/phone_lookup)."""
-    from server.desk.phone_lookup import find_by_phone
+    from server.desk.phone_lookup import REFUSALS, find_by_phone, lookup
 
-    found = find_by_phone(conn, request.phone)
-    if isinstance(found, str):
-        return Reply(schema=1, id=request.id, kind="phone", found=False, message=found)
+    if request.codes:  # a till that shows the code in its own language: the message in English, like the others
+        found = lookup(conn, request.phone)
+        if not isinstance(found, CustomerMatch):
+            code, params = found
+            return refused(request, "phone", REFUSALS[code].format(**params), code, params)
+    else:  # an older till shows the message as it comes: in head office's language
+        found = find_by_phone(conn, request.phone)
+        if isinstance(found, str):
+            return Reply(schema=1, id=request.id, kind="phone", found=False, message=found)
     return Reply(schema=1, id=request.id, kind="phone", found=True, customer=found)
 
 

@@ -11,7 +11,7 @@ import pytest
 from programme.i18n import use_language
 from server.ingest.answers import answer
 from server.ingest.store_api import open_store
-from sync.requests import BalanceRequest, ReleaseRequest, Reply, ReserveRequest, TicketRequest
+from sync.requests import BalanceRequest, PhoneRequest, ReleaseRequest, Reply, ReserveRequest, TicketRequest
 from terminal.answers import MESSAGES, shown
 from terminal.errors import ReturnError
 
@@ -32,7 +32,12 @@ FRENCH = {
     "que la caisse a lu le solde ; identifiez la carte à nouveau",
     "reserve_used": "la demande r1 a déjà servi : demandez à nouveau",
     "release_not_held": "la réservation r1 n'est pas détenue par cette caisse",
+    "phone_invalid": "06 12 n'est pas un numéro de téléphone : tapez les 10 chiffres du client, ex. 06 12 34 56 78",
+    "phone_nobody": "aucun client ayant accepté d'être retrouvé par téléphone n'a le numéro 06 12 34 56 78 : scannez "
+    "ou saisissez la carte",
+    "phone_several": "plusieurs clients ont le numéro 06 12 34 56 78 : scannez ou saisissez la carte",
 }
+PHONES = {"phone_invalid": "06 12", "phone_nobody": "06 12 34 56 78", "phone_several": "06 12 34 56 78"}
 PARAMS = {"ticket": "", "store": "S002", "card": "*********0025", "available": 40, "held": 60, "asked": 100}
 PARAMS.update(request="r1", reservation="r1")
 TICKETS = {"ticket_other_store": "S002-T01-00000001", "ticket_not_at_head_office": "S003-T01-00000007"}
@@ -40,7 +45,7 @@ TICKETS = {"ticket_other_store": "S002-T01-00000001", "ticket_not_at_head_office
 
 @pytest.mark.parametrize("code", sorted(MESSAGES))
 def test_a_french_till_shows_each_answer_code_in_french(code):
-    params = {**PARAMS, "ticket": TICKETS.get(code, "")}
+    params = {**PARAMS, "ticket": TICKETS.get(code, ""), "phone": PHONES.get(code, "")}
     reply = Reply(schema=1, id="1", kind="ticket", found=False, message="in English", code=code, params=params)
     assert shown(reply) == FRENCH[code]
 
@@ -71,6 +76,8 @@ def server_answers(tmp_path, codes: bool) -> dict[str, Reply]:
                 schema=1, id="3", card="2900000000025", points=100, after_seq=0, codes=codes
             ),
             "release_not_held": ReleaseRequest(schema=1, id="4", reservation="r1", codes=codes),
+            "phone_invalid": PhoneRequest(schema=1, id="5", phone="06 12", codes=codes),
+            "phone_nobody": PhoneRequest(schema=1, id="6", phone="06 12 34 56 78", codes=codes),
         }
         return {code: answer(store.conn, "S001-T02", request, now) for code, request in asked.items()}
     finally:
@@ -87,9 +94,13 @@ def test_head_office_sends_codes_the_till_reads_with_its_english_text(tmp_path):
 
 def test_an_older_till_gets_no_code_and_can_read_the_reply(tmp_path):
     """An older till decodes replies refusing unknown fields: it is sent the fields it knows."""
-    for reply in server_answers(tmp_path, codes=False).values():
+    replies = server_answers(tmp_path, codes=False)
+    for reply in replies.values():
         payload = msgspec.json.decode(msgspec.json.encode(reply))
         assert "code" not in payload and "params" not in payload and payload["message"]
+    assert (
+        replies["phone_nobody"].message == FRENCH["phone_nobody"]
+    )  # the phone look-up's message to an older till: head office's language
 
 
 @pytest.mark.timeout(60)
