@@ -81,6 +81,14 @@ def answer_cheque(conn, terminal: str, request: ChequeRequest, now: datetime) ->
         cheque = check_for_till(conn, terminal, request.serial, request.card, now)
     except ChequeRefused as exc:
         log_event(log, "cheque_refused", terminal=terminal, serial=request.serial, reason=str(exc))
+        if request.codes and exc.code:  # the till shows the code in its language; the message in English
+            from programme.i18n import use_language
+
+            from server.desk.cheque_book import refusal_text
+
+            with use_language("en"):
+                message = refusal_text(exc.code, exc.params)
+            return refused(request, "cheque", message, exc.code, exc.params)
         return Reply(schema=1, id=request.id, kind="cheque", found=False, message=str(exc))
     return Reply(
         schema=1,

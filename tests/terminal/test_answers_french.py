@@ -11,7 +11,15 @@ import pytest
 from programme.i18n import use_language
 from server.ingest.answers import answer
 from server.ingest.store_api import open_store
-from sync.requests import BalanceRequest, PhoneRequest, ReleaseRequest, Reply, ReserveRequest, TicketRequest
+from sync.requests import (
+    BalanceRequest,
+    ChequeRequest,
+    PhoneRequest,
+    ReleaseRequest,
+    Reply,
+    ReserveRequest,
+    TicketRequest,
+)
 from terminal.answers import MESSAGES, shown
 from terminal.errors import ReturnError
 
@@ -37,15 +45,31 @@ FRENCH = {
     "ou saisissez la carte",
     "phone_several": "plusieurs clients ont le numéro 06 12 34 56 78 : scannez ou saisissez la carte",
 }
+FRENCH.update(
+    {
+        "cheque_unknown": "le chèque fidélité 123 est inconnu du siège : vérifiez les chiffres, ou prenez un autre "
+        "moyen de paiement",
+        "cheque_cancelled": "le chèque fidélité 123 a été annulé à l'accueil : il ne peut plus être utilisé",
+        "cheque_spent": "le chèque fidélité 123 a déjà été utilisé le 05/12/2026 (ticket S001-T01-00000001) : "
+        "gardez-le et adressez le client à l'accueil",
+        "cheque_other_card": "le chèque fidélité 123 a été émis pour une autre carte (*********0025) : identifiez "
+        "cette carte (F2) pour l'utiliser",
+        "cheque_expired": "le chèque fidélité 123 a expiré le 05/12/2026 : il ne peut plus être utilisé",
+        "cheque_held": "le chèque fidélité 123 est en cours d'utilisation à la caisse S001-T09 : un chèque ne paie "
+        "qu'une fois",
+    }
+)
 PHONES = {"phone_invalid": "06 12", "phone_nobody": "06 12 34 56 78", "phone_several": "06 12 34 56 78"}
 PARAMS = {"ticket": "", "store": "S002", "card": "*********0025", "available": 40, "held": 60, "asked": 100}
 PARAMS.update(request="r1", reservation="r1")
+PARAMS.update(serial="123", day="2026-12-05", till="S001-T09")
 TICKETS = {"ticket_other_store": "S002-T01-00000001", "ticket_not_at_head_office": "S003-T01-00000007"}
 
 
 @pytest.mark.parametrize("code", sorted(MESSAGES))
 def test_a_french_till_shows_each_answer_code_in_french(code):
-    params = {**PARAMS, "ticket": TICKETS.get(code, ""), "phone": PHONES.get(code, "")}
+    ticket = TICKETS.get(code, "S001-T01-00000001" if code == "cheque_spent" else "")
+    params = {**PARAMS, "ticket": ticket, "phone": PHONES.get(code, "")}
     reply = Reply(schema=1, id="1", kind="ticket", found=False, message="in English", code=code, params=params)
     assert shown(reply) == FRENCH[code]
 
@@ -78,6 +102,7 @@ def server_answers(tmp_path, codes: bool) -> dict[str, Reply]:
             "release_not_held": ReleaseRequest(schema=1, id="4", reservation="r1", codes=codes),
             "phone_invalid": PhoneRequest(schema=1, id="5", phone="06 12", codes=codes),
             "phone_nobody": PhoneRequest(schema=1, id="6", phone="06 12 34 56 78", codes=codes),
+            "cheque_unknown": ChequeRequest(schema=1, id="7", serial="123", card="2900000000025", codes=codes),
         }
         return {code: answer(store.conn, "S001-T02", request, now) for code, request in asked.items()}
     finally:
