@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .errors import ReturnError
+from .i18n import _, ngettext
 from .rules import RuleSet
 from .ticket import Line, Ticket
 
@@ -47,7 +48,7 @@ def reverse_lines(
     """Points to take back for `picks` (0-based line -> quantity), after `already` returned quantities."""
     already = already or {}
     if not picks or not any(picks.values()):
-        raise ReturnError(f"pick at least one line of {original.id} to return")
+        raise ReturnError(_("pick at least one line of {id} to return").format(id=original.id))
     earned: dict[int | None, int] = {}
     for entry in original.points:
         if entry.kind == "earn" and entry.points > 0:
@@ -60,7 +61,9 @@ def reverse_lines(
         quantity = picks.get(index, 0)
         if index in picks and not 0 < quantity <= line.quantity - before:
             raise ReturnError(
-                f"line {index + 1} of {original.id}: {line.quantity - before} left to return, {quantity} asked"
+                _("line {number} of {id}: {left} left to return, {asked} asked").format(
+                    number=index + 1, id=original.id, left=line.quantity - before, asked=quantity
+                )
             )
         if line.total_cents > 0 and _eligible(rules, line):
             spend_before += _share(line.total_cents, before, line.quantity)
@@ -72,7 +75,13 @@ def reverse_lines(
             )
     for index in picks:
         if not 0 <= index < len(original.lines):
-            raise ReturnError(f"ticket {original.id} has no line {index + 1}: it has {len(original.lines)} lines")
+            raise ReturnError(
+                ngettext(
+                    "ticket {id} has no line {number}: it has {count} line",
+                    "ticket {id} has no line {number}: it has {count} lines",
+                    len(original.lines),
+                ).format(id=original.id, number=index + 1, count=len(original.lines))
+            )
     basket = earned.get(None, 0)
     if basket:
         result.by_line[None] = _share(basket, spend_after, eligible_total) - _share(

@@ -28,12 +28,14 @@ class BalanceRequest(msgspec.Struct, tag="balance", tag_field="kind", forbid_unk
     schema: Literal[1]
     id: RequestId
     card: Annotated[str, msgspec.Meta(max_length=32)]
+    codes: bool = False  # the till reads a reply's code (see Reply.code); older tills do not send it
 
 
 class TicketRequest(msgspec.Struct, tag="ticket", tag_field="kind", forbid_unknown_fields=True):
     schema: Literal[1]
     id: RequestId
     ticket_id: Annotated[str, msgspec.Meta(max_length=64)]
+    codes: bool = False  # the till reads a reply's code (see Reply.code); older tills do not send it
 
 
 class ReserveRequest(msgspec.Struct, tag="reserve", tag_field="kind", forbid_unknown_fields=True):
@@ -47,6 +49,7 @@ class ReserveRequest(msgspec.Struct, tag="reserve", tag_field="kind", forbid_unk
     card: Annotated[str, msgspec.Meta(max_length=32)]
     points: Annotated[int, msgspec.Meta(ge=1, le=MAX_POINTS)]
     after_seq: Annotated[int, msgspec.Meta(ge=0, le=MAX_SEQ)]
+    codes: bool = False  # the till reads a reply's code (see Reply.code); older tills do not send it
 
 
 class ReleaseRequest(msgspec.Struct, tag="release", tag_field="kind", forbid_unknown_fields=True):
@@ -55,6 +58,7 @@ class ReleaseRequest(msgspec.Struct, tag="release", tag_field="kind", forbid_unk
     schema: Literal[1]
     id: RequestId
     reservation: RequestId
+    codes: bool = False  # the till reads a reply's code (see Reply.code); older tills do not send it
 
 
 class ChequeRequest(msgspec.Struct, tag="cheque", tag_field="kind", forbid_unknown_fields=True):
@@ -64,6 +68,7 @@ class ChequeRequest(msgspec.Struct, tag="cheque", tag_field="kind", forbid_unkno
     id: RequestId
     serial: Annotated[str, msgspec.Meta(max_length=32)]
     card: Annotated[str, msgspec.Meta(max_length=32)]
+    codes: bool = False  # the till reads a reply's code (see Reply.code); older tills do not send it
 
 
 class PhoneRequest(msgspec.Struct, tag="phone", tag_field="kind", forbid_unknown_fields=True):
@@ -72,6 +77,7 @@ class PhoneRequest(msgspec.Struct, tag="phone", tag_field="kind", forbid_unknown
     schema: Literal[1]
     id: RequestId
     phone: Annotated[str, msgspec.Meta(max_length=32)]
+    codes: bool = False  # the till reads a reply's code (see Reply.code); older tills do not send it
 
 
 Request = BalanceRequest | TicketRequest | ReserveRequest | ReleaseRequest | ChequeRequest | PhoneRequest
@@ -123,6 +129,10 @@ class Reply(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     kind: Literal["balance", "ticket", "reserve", "release", "cheque", "phone"]
     found: bool
     message: str | None = None
+    # With `message`, to a till whose request says `codes`: what the message says as a code and its parameters,
+    # which the till shows in its cashier's language (terminal/answers.py); `message` stays, in English.
+    code: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    params: dict[str, str | int] = msgspec.field(default_factory=dict)
     balance: CardInfo | None = None
     ticket: msgspec.Raw = msgspec.Raw(b"null")  # the ticket message exactly as stored: {"schema", "ticket"}
     # With a ticket: its line (0-based) -> quantity already returned at head office, all tills together.

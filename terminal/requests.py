@@ -89,7 +89,7 @@ class Requester:
         if not self.ready.is_set():
             return None
         request_id = uuid.uuid4().hex
-        request = KINDS[kind](schema=1, id=request_id, **fields)
+        request = KINDS[kind](schema=1, id=request_id, codes=True, **fields)  # show its answers in our language
         slot = [threading.Event(), None]
         with self._lock:
             self._waiting[request_id] = slot

@@ -31,6 +31,7 @@ from sync.codec import decode_ticket
 from sync.errors import CodecError
 
 from . import rules_store
+from .answers import shown
 from .errors import ReturnError
 from .journal import Journal
 
@@ -86,7 +87,7 @@ def fetch_foreign(conn: sqlite3.Connection, requester, ticket_id: str) -> Ticket
             ).format(id=ticket_id)
         )
     if not reply.found:
-        raise ReturnError(reply.message or _("ticket {id} is not at head office").format(id=ticket_id))
+        raise ReturnError(shown(reply) or _("ticket {id} is not at head office").format(id=ticket_id))
     payload = bytes(reply.ticket)
     try:
         ticket = decode_ticket(payload)

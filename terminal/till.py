@@ -22,6 +22,7 @@ from cardreader.identity import CardIdentity
 from sync.till_db import open_till_db
 
 from . import cardstate
+from .answers import shown
 from .cardio import typed_identity
 from .basket import Basket
 from .cardstate import CardBalance
@@ -191,7 +192,7 @@ class TillSession:
         if answer is ASK:
             answer = self.ask_cheque(cheque.serial)
         if answer is not None and not answer.found:
-            raise RedeemError(answer.message or _("head office refused the loyalty cheque: ask the welcome desk"))
+            raise RedeemError(shown(answer) or _("head office refused the loyalty cheque: ask the welcome desk"))
         if answer is not None and answer.cheque is not None:
             cents, note = answer.cheque.cents, ""
         else:
@@ -237,7 +238,7 @@ class TillSession:
             raise TillError(offline)
         if not reply.found or reply.customer is None:
             raise TillError(
-                reply.message or _("head office found no customer with this phone number: scan or type the card")
+                shown(reply) or _("head office found no customer with this phone number: scan or type the card")
             )
         return reply.customer.card, reply.customer.masked_name
 
@@ -321,7 +322,7 @@ class TillSession:
         if answer is None:
             return False
         if not answer.found or answer.reservation is None:
-            raise RedeemError(answer.message or _("head office refused to reserve the points: ask the welcome desk"))
+            raise RedeemError(shown(answer) or _("head office refused to reserve the points: ask the welcome desk"))
         self.basket.reservations.append(answer.reservation.id)
         return True
 

@@ -2,6 +2,10 @@
 within an hour, loyalty cheques spent twice, returns whose original ticket head office does not hold, tills and
 cashiers with many cancellations. Every row names the tickets to open (cancellations: the explorer's filter).
 
+A row's text is an English message marked with `N_()` and its parameters: `Row.what` is the English text
+(operators, logs; money as `5.00 EUR`), `Row.shown()` the text in the reader's language (money through
+`format_money`); a section's title and explanation are `N_()` messages the page translates.
+
 The kinds are `Section`s in SECTIONS, in the order the exceptions page shows them; another kind joins with
 `register()`; the NF525 journal's cancellations per till or cashier are one of them. A section reads the
 transactional store, SQLite or PostgreSQL, and returns rows; none writes.
@@ -14,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from programme.cardnumber import mask_card_number
+from programme.i18n import N_, _, format_money
 from programme.money import format_cents
 
 from server.storage.sql import within_hours
@@ -24,16 +29,27 @@ MAX_ROWS = 200  # per section: the page lists the newest
 @dataclass(frozen=True)
 class Row:
     when: str  # ISO UTC, or "" when the kind has no time of its own
-    what: str
+    message: str  # English, marked with N_(), %(name)s placeholders filled from params
+    params: dict = field(default_factory=dict)  # "cents": an amount of money in cents
     tickets: list[str] = field(default_factory=list)
+
+    @property
+    def what(self) -> str:
+        """The row in English, for operators: money as `5.00 EUR`."""
+        return self.message % {k: f"{format_cents(v)} EUR" if k == "cents" else v for k, v in self.params.items()}
+
+    def shown(self) -> str:
+        """The row in the current language: money as `5,00 €`."""
+        return _(self.message) % {k: format_money(v) if k == "cents" else v for k, v in self.params.items()}
 
 
 @dataclass(frozen=True)
 class Section:
     id: str  # the HTML id of its table
-    title: str
-    explanation: str
+    title: str  # N_(): the page translates it
+    explanation: str  # N_(), %(name)s placeholders filled from params
     rows: Callable[..., list[Row]]  # (conn, since: datetime) -> rows, newest first
+    params: dict = field(default_factory=dict)
 
 
 SECTIONS: list[Section] = []
@@ -53,7 +69,12 @@ def overdrafts(conn, since: datetime) -> list[Row]:
     from server.ingest import overdraft
 
     return [
-        Row(o["detected_at"], f"card {o['card']} overdrawn: balance {o['balance']} points", o["tickets"])
+        Row(
+            o["detected_at"],
+            N_("card %(card)s overdrawn: balance %(balance)s points"),
+            {"card": o["card"], "balance": o["balance"]},
+            o["tickets"],
+        )
         for o in overdraft.recent(conn, MAX_ROWS)
         if o["detected_at"] >= since.isoformat()
     ]
@@ -72,7 +93,12 @@ def several_stores(conn, since: datetime) -> list[Row]:
         (since.isoformat(), MAX_ROWS),
     ).fetchall()
     return [
-        Row(_iso(b_at), f"card {mask_card_number(card)} in store {a_store} then {b_store} within an hour", [a_id, b_id])
+        Row(
+            _iso(b_at),
+            N_("card %(card)s in store %(first)s then %(second)s within an hour"),
+            {"card": mask_card_number(card), "first": a_store, "second": b_store},
+            [a_id, b_id],
+        )
         for card, a_id, a_store, _, b_id, b_store, b_at in rows
     ]
 
@@ -83,7 +109,8 @@ def cheques_spent_twice(conn, since: datetime) -> list[Row]:
     return [
         Row(
             item["last"],
-            f"cheque {item['serial']} ({format_cents(item['cents'])} EUR) spent {len(item['tickets'])} times",
+            N_("cheque %(serial)s (%(cents)s) spent %(count)s times"),  # at least twice
+            {"serial": item["serial"], "cents": item["cents"], "count": len(item["tickets"])},
             item["tickets"],
         )
         for item in spent_twice(conn, MAX_ROWS)
@@ -100,7 +127,7 @@ def returns_without_original(conn, since: datetime) -> list[Row]:
         (since.isoformat(), MAX_ROWS),
     ).fetchall()
     return [
-        Row(_iso(at), f"return of {original}, which head office does not hold", [return_id])
+        Row(_iso(at), N_("return of %(ticket)s, which head office does not hold"), {"ticket": original}, [return_id])
         for return_id, original, at in rows
     ]
 
@@ -108,32 +135,32 @@ def returns_without_original(conn, since: datetime) -> list[Row]:
 register(
     Section(
         "overdrafts",
-        "Offline overdrafts",
-        "Cards whose balance went below zero when the tickets of tills offline arrived.",
+        N_("Offline overdrafts"),
+        N_("Cards whose balance went below zero when the tickets of tills offline arrived."),
         overdrafts,
     )
 )
 register(
     Section(
         "several-stores",
-        "One card in several stores within an hour",
-        "Tickets of the same card in two stores less than an hour apart: a copied or shared card?",
+        N_("One card in several stores within an hour"),
+        N_("Tickets of the same card in two stores less than an hour apart: a copied or shared card?"),
         several_stores,
     )
 )
 register(
     Section(
         "cheques-twice",
-        "Loyalty cheques spent twice",
-        "A cheque taken by more than one ticket (tills offline, or a copy).",
+        N_("Loyalty cheques spent twice"),
+        N_("A cheque taken by more than one ticket (tills offline, or a copy)."),
         cheques_spent_twice,
     )
 )
 register(
     Section(
         "returns-without-original",
-        "Returns without the original ticket",
-        "Returns naming a ticket head office does not hold.",
+        N_("Returns without the original ticket"),
+        N_("Returns naming a ticket head office does not hold."),
         returns_without_original,
     )
 )
@@ -152,18 +179,16 @@ def many_cancellations(conn, since: datetime) -> list[Row]:
     rows = [
         Row(
             "",
-            f"till {r['terminal']} (store {r['store']}): {r['count']} cancellations, "
-            f"{format_cents(int(r['cents']))} EUR",
-            [],
+            N_("till %(till)s (store %(store)s): %(count)s cancellations, %(cents)s"),  # at least the threshold
+            {"till": r["terminal"], "store": r["store"], "count": r["count"], "cents": int(r["cents"])},
         )
         for r in found["tills"]
     ]
     rows += [
         Row(
             "",
-            f"cashier {r['cashier']} at till {r['terminal']}: {r['count']} cancellations, "
-            f"{format_cents(int(r['cents']))} EUR",
-            [],
+            N_("cashier %(cashier)s at till %(till)s: %(count)s cancellations, %(cents)s"),
+            {"cashier": r["cashier"], "till": r["terminal"], "count": r["count"], "cents": int(r["cents"])},
         )
         for r in found["cashiers"]
     ]
@@ -173,10 +198,13 @@ def many_cancellations(conn, since: datetime) -> list[Row]:
 register(
     Section(
         "cancellations",
-        "Many cancellations at one till or by one cashier",
-        f"At least {CANCELLATION_THRESHOLD} cancelled tickets and line voids over the period; the ticket "
-        "explorer's Show filter lists them.",
+        N_("Many cancellations at one till or by one cashier"),
+        N_(
+            "At least %(threshold)s cancelled tickets and line voids over the period; the ticket explorer's "
+            "Show filter lists them."
+        ),
         many_cancellations,
+        {"threshold": CANCELLATION_THRESHOLD},
     )
 )
 

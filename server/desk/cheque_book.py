@@ -14,11 +14,11 @@ Runs inside the ingest transaction, on SQLite and PostgreSQL alike (times are UT
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from programme.cardnumber import mask_card_number
 from programme.errors import RedemptionError
-from programme.i18n import _, format_date
+from programme.i18n import N_, _, format_date, local_time
 from programme.money import format_cents
 from programme.redemption import CHEQUE_VALIDITY, cheque_serial, cheques_issued, cheques_of_entry, read_cheque_serial
 from programme.ticket import Ticket
@@ -37,7 +37,12 @@ FLAG_INSERT = (
 
 
 class ChequeRefused(RedemptionError):
-    """Head office refuses a cheque a till asked about; the message is the cashier's."""
+    """Head office refuses a cheque a till asked about; the message is the cashier's, `code` and `params` the
+    same for a till to show in its own language (CHEQUE_REFUSALS)."""
+
+    def __init__(self, message: str, code: str | None = None, params: dict | None = None):
+        super().__init__(message)
+        self.code, self.params = code, params or {}
 
 
 @dataclass(frozen=True)
@@ -241,34 +246,54 @@ def record_cheques(conn, tickets: list[Ticket], now: str) -> int:
 
 
 # -- a till asks ---------------------------------------------------------------------------------------
+CHEQUE_REFUSALS = {  # code -> the cashier's message; `day` a local day, ISO (the till shows codes, terminal/answers.py)
+    "cheque_unknown": N_(
+        "loyalty cheque {serial} is not known to head office: check the digits, or take another tender"
+    ),
+    "cheque_cancelled": N_("loyalty cheque {serial} was cancelled at the welcome desk: it can no longer be spent"),
+    "cheque_spent": N_(
+        "loyalty cheque {serial} was already spent on {day} (ticket {ticket}): keep it and send the "
+        "customer to the welcome desk"
+    ),
+    "cheque_other_card": N_(
+        "loyalty cheque {serial} was issued to another card ({card}): identify that card (F2) to spend it"
+    ),
+    "cheque_expired": N_("loyalty cheque {serial} expired on {day}: it can no longer be spent"),
+    "cheque_held": N_("loyalty cheque {serial} is being spent at till {till}: a cheque pays once"),
+}
+
+
+def refusal_code(
+    cheque: Cheque | None, serial: str, card: str, terminal: str, now: datetime
+) -> tuple[str, dict] | None:
+    """Why a till may not take this cheque on a ticket of `card` now: a code of CHEQUE_REFUSALS and its
+    parameters, or None."""
+    if cheque is None:
+        return "cheque_unknown", {"serial": serial}
+    if cheque.state == "cancelled":
+        return "cheque_cancelled", {"serial": serial}
+    if cheque.state == "spent":
+        day = local_time(cheque.spent_at).date().isoformat()
+        return "cheque_spent", {"serial": serial, "day": day, "ticket": cheque.spent_ticket}
+    if cheque.card != card:
+        return "cheque_other_card", {"serial": serial, "card": mask_card_number(cheque.card)}
+    if cheque.state_at(now) == "expired":
+        return "cheque_expired", {"serial": serial, "day": local_time(cheque.expires_at).date().isoformat()}
+    if cheque.held_by and cheque.held_by != terminal and cheque.held_until and cheque.held_until > now:
+        return "cheque_held", {"serial": serial, "till": cheque.held_by}
+    return None
+
+
+def refusal_text(code: str, params: dict) -> str:
+    """A refusal's code in the current language (dates as people read them)."""
+    shown = {k: format_date(date.fromisoformat(v)) if k == "day" else v for k, v in params.items()}
+    return _(CHEQUE_REFUSALS[code]).format(**shown)
+
+
 def refusal(cheque: Cheque | None, serial: str, card: str, terminal: str, now: datetime) -> str | None:
     """Why a till may not take this cheque on a ticket of `card` now (in the cashier's words), or None."""
-    if cheque is None:
-        return _(
-            "loyalty cheque {serial} is not known to head office: check the digits, or take another tender"
-        ).format(serial=serial)
-    if cheque.state == "cancelled":
-        return _("loyalty cheque {serial} was cancelled at the welcome desk: it can no longer be spent").format(
-            serial=serial
-        )
-    if cheque.state == "spent":
-        return _(
-            "loyalty cheque {serial} was already spent on {day} (ticket {ticket}): keep it and send the "
-            "customer to the welcome desk"
-        ).format(serial=serial, day=format_date(cheque.spent_at), ticket=cheque.spent_ticket)
-    if cheque.card != card:
-        return _(
-            "loyalty cheque {serial} was issued to another card ({card}): identify that card (F2) to spend it"
-        ).format(serial=serial, card=mask_card_number(cheque.card))
-    if cheque.state_at(now) == "expired":
-        return _("loyalty cheque {serial} expired on {day}: it can no longer be spent").format(
-            serial=serial, day=format_date(cheque.expires_at)
-        )
-    if cheque.held_by and cheque.held_by != terminal and cheque.held_until and cheque.held_until > now:
-        return _("loyalty cheque {serial} is being spent at till {till}: a cheque pays once").format(
-            serial=serial, till=cheque.held_by
-        )
-    return None
+    found = refusal_code(cheque, serial, card, terminal, now)
+    return None if found is None else refusal_text(*found)
 
 
 def check_for_till(conn, terminal: str, serial: str, card: str, now: datetime) -> Cheque:
@@ -278,13 +303,13 @@ def check_for_till(conn, terminal: str, serial: str, card: str, now: datetime) -
     with transaction(conn):
         lock_key(conn, f"cheque:{serial}")
         cheque = find(conn, serial)
-        message = refusal(cheque, serial, card, terminal, now)
-        if message is None:
+        found = refusal_code(cheque, serial, card, terminal, now)
+        if found is None:
             conn.execute(
                 "UPDATE cheques SET held_by = ?, held_until = ? WHERE serial = ?", (terminal, iso(now + HOLD), serial)
             )
-    if message is not None:
-        raise ChequeRefused(message)
+    if found is not None:
+        raise ChequeRefused(refusal_text(*found), *found)
     return cheque
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from programme.i18n import _
+from programme.i18n import N_, _
 from sync.requests import CustomerMatch
 
 from server.storage.connection import WRITE_ERRORS
@@ -23,16 +23,29 @@ def masked_name(name: str) -> str:
     return " ".join(f"{word[0]}***" for word in name.split() if word)
 
 
+REFUSALS = {  # code -> the cashier's message (N_(): the till shows the code in its own language, terminal/answers.py)
+    "phone_invalid": N_("{phone} is not a phone number: type the customer's 10 digits, e.g. 06 12 34 56 78"),
+    "phone_nobody": N_("no customer who agreed to be found by phone has the number {phone}: scan or type the card"),
+    "phone_several": N_("several customers have the number {phone}: scan or type the card"),
+}
+
+
 def find_by_phone(conn, phone: str) -> CustomerMatch | str:
     """The card and masked name of the one consenting customer with this number, else the cashier's message."""
+    found = lookup(conn, phone)
+    if isinstance(found, CustomerMatch):
+        return found
+    code, params = found
+    return _(REFUSALS[code]).format(**params)
+
+
+def lookup(conn, phone: str) -> CustomerMatch | tuple[str, dict[str, str]]:
+    """The card and masked name of the one consenting customer with this number, else a code of REFUSALS and
+    its parameters."""
     digits = re.sub(r"[^0-9]", "", phone)
+    said = {"phone": phone.strip()}
     if not MIN_DIGITS <= len(digits) <= MAX_DIGITS:
-        return _("{phone} is not a phone number: type the customer's 10 digits, e.g. 06 12 34 56 78").format(
-            phone=phone.strip()
-        )
-    nobody = _("no customer who agreed to be found by phone has the number {phone}: scan or type the card").format(
-        phone=phone.strip()
-    )
+        return "phone_invalid", said
     try:
         rows = conn.execute(
             "SELECT c.name, k.number FROM customers c JOIN cards k ON k.customer_id = c.id AND k.status = 'active' "
@@ -41,11 +54,11 @@ def find_by_phone(conn, phone: str) -> CustomerMatch | str:
             (f"%{digits[-9:]}",),
         ).fetchall()
     except WRITE_ERRORS:  # no desk tables in this database
-        return nobody
+        return "phone_nobody", said
     customers = {name for name, _card in rows}
     if not rows:
-        return nobody
+        return "phone_nobody", said
     if len(customers) > 1:
-        return _("several customers have the number {phone}: scan or type the card").format(phone=phone.strip())
+        return "phone_several", said
     name, card = rows[0]
     return CustomerMatch(card=card, masked_name=masked_name(name or ""))

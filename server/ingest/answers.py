@@ -21,6 +21,7 @@ from sync.requests import (
     CardInfo,
     ChequeInfo,
     ChequeRequest,
+    CustomerMatch,
     PhoneRequest,
     ReleaseRequest,
     Reply,
@@ -39,6 +40,15 @@ from server.storage.connection import WRITE_ERRORS
 log = logging.getLogger("loyalty.uplink")
 
 
+def refused(request: Request, kind: str, message: str, code: str, params: dict, **fields) -> Reply:
+    """A reply with `found` false: `message` in English for every till; its code and parameters too when the
+    till's request says it reads them (a till shows them in its cashier's language, terminal/answers.py), never
+    to an older till, which refuses a reply with fields it does not know."""
+    if request.codes:
+        fields.update(code=code, params=params)
+    return Reply(schema=1, id=request.id, kind=kind, found=False, message=message, **fields)
+
+
 def answer(conn, terminal: str, request: Request, now: datetime | None = None) -> Reply:
     now = now or datetime.now(timezone.utc)
     if isinstance(request, BalanceRequest):
@@ -47,12 +57,14 @@ def answer(conn, terminal: str, request: Request, now: datetime | None = None) -
         return answer_reserve(conn, terminal, request, now)
     if isinstance(request, ReleaseRequest):
         freed = reservations.release(conn, terminal, request.reservation, now)
-        return Reply(
-            schema=1,
-            id=request.id,
-            kind="release",
-            found=freed,
-            message=None if freed else f"reservation {request.reservation} is not held by this till",
+        if freed:
+            return Reply(schema=1, id=request.id, kind="release", found=True)
+        return refused(
+            request,
+            "release",
+            f"reservation {request.reservation} is not held by this till",
+            "release_not_held",
+            {"reservation": request.reservation},
         )
     if isinstance(request, ChequeRequest):
         return answer_cheque(conn, terminal, request, now)
@@ -69,6 +81,14 @@ def answer_cheque(conn, terminal: str, request: ChequeRequest, now: datetime) ->
         cheque = check_for_till(conn, terminal, request.serial, request.card, now)
     except ChequeRefused as exc:
         log_event(log, "cheque_refused", terminal=terminal, serial=request.serial, reason=str(exc))
+        if request.codes and exc.code:  # the till shows the code in its language; the message in English
+            from programme.i18n import use_language
+
+            from server.desk.cheque_book import refusal_text
+
+            with use_language("en"):
+                message = refusal_text(exc.code, exc.params)
+            return refused(request, "cheque", message, exc.code, exc.params)
         return Reply(schema=1, id=request.id, kind="cheque", found=False, message=str(exc))
     return Reply(
         schema=1,
@@ -81,11 +101,17 @@ def answer_cheque(conn, terminal: str, request: ChequeRequest, now: datetime) ->
 
 def answer_phone(conn, request: PhoneRequest) -> Reply:
     """The card of the customer with this phone number, when the customer consented (server/desk/phone_lookup)."""
-    from server.desk.phone_lookup import find_by_phone
+    from server.desk.phone_lookup import REFUSALS, find_by_phone, lookup
 
-    found = find_by_phone(conn, request.phone)
-    if isinstance(found, str):
-        return Reply(schema=1, id=request.id, kind="phone", found=False, message=found)
+    if request.codes:  # a till that shows the code in its own language: the message in English, like the others
+        found = lookup(conn, request.phone)
+        if not isinstance(found, CustomerMatch):
+            code, params = found
+            return refused(request, "phone", REFUSALS[code].format(**params), code, params)
+    else:  # an older till shows the message as it comes: in head office's language
+        found = find_by_phone(conn, request.phone)
+        if isinstance(found, str):
+            return Reply(schema=1, id=request.id, kind="phone", found=False, message=found)
     return Reply(schema=1, id=request.id, kind="phone", found=True, customer=found)
 
 
@@ -101,8 +127,9 @@ def answer_reserve(conn, terminal: str, request: ReserveRequest, now: datetime) 
         available=outcome.available,
     )
     if not outcome.granted:
-        return Reply(
-            schema=1, id=request.id, kind="reserve", found=False, message=outcome.message, available=outcome.available
+        message = outcome.message or "reservation refused"
+        return refused(
+            request, "reserve", message, outcome.code or "reserve_refused", outcome.params, available=outcome.available
         )
     return Reply(
         schema=1,
@@ -159,13 +186,14 @@ def answer_balance(conn, terminal: str, request: BalanceRequest) -> Reply:
         status=desk[0] if desk else None,
     )
     if not sold and desk is None:
-        return Reply(
-            schema=1,
-            id=request.id,
-            kind="balance",
-            found=False,
+        masked = mask_card_number(card)
+        return refused(
+            request,
+            "balance",
+            f"card {masked} is not known to head office: never used, not registered",
+            "card_unknown",
+            {"card": masked},
             balance=info,
-            message=f"card {mask_card_number(card)} is not known to head office: never used, not registered",
         )
     return Reply(schema=1, id=request.id, kind="balance", found=True, balance=info)
 
@@ -175,22 +203,22 @@ def answer_ticket(conn, terminal: str, request: TicketRequest) -> Reply:
     ticket_id = request.ticket_id.strip()
     row = conn.execute("SELECT payload, store FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
     if row is not None and row[1] != store_of(terminal):
-        return Reply(
-            schema=1,
-            id=request.id,
-            kind="ticket",
-            found=False,
-            message=f"ticket {ticket_id} was sold in store {row[1]}: a return is taken in the store that "
+        return refused(
+            request,
+            "ticket",
+            f"ticket {ticket_id} was sold in store {row[1]}: a return is taken in the store that "
             f"sold it; send the customer to store {row[1]}",
+            "ticket_other_store",
+            {"ticket": ticket_id, "store": row[1]},
         )
     if row is None:
-        return Reply(
-            schema=1,
-            id=request.id,
-            kind="ticket",
-            found=False,
-            message=f"ticket {ticket_id} is not at head office: check the number at the foot of the "
+        return refused(
+            request,
+            "ticket",
+            f"ticket {ticket_id} is not at head office: check the number at the foot of the "
             "receipt; a ticket reaches head office when the till that sold it has synced",
+            "ticket_not_at_head_office",
+            {"ticket": ticket_id},
         )
     return Reply(
         schema=1,

@@ -11,7 +11,7 @@ sits beside the ticket store, on SQLite or PostgreSQL (the SQL is the common sub
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from server.storage.connection import transaction
@@ -31,6 +31,18 @@ class Outcome:
     id: str | None = None
     expires_at: datetime | None = None
     message: str | None = None
+    code: str | None = None  # the message as a code and its parameters (sync.requests.Reply.code)
+    params: dict = field(default_factory=dict)
+
+
+def refusal_code(asked: int, available: int, held_elsewhere: int) -> tuple[str, dict]:
+    """The refusal as a code and its parameters, which a till shows in its cashier's language."""
+    if held_elsewhere:
+        code = "reserve_held_elsewhere" if available else "reserve_held_elsewhere_none"
+        return code, {"available": available, "held": held_elsewhere}
+    if available:
+        return "reserve_short", {"available": available, "asked": asked}
+    return "reserve_none", {"asked": asked}
 
 
 def refusal(asked: int, available: int, held_elsewhere: int) -> str:
@@ -61,7 +73,14 @@ def reserve(conn, terminal: str, card: str, points: int, after_seq: int, reserva
         ).fetchone()
         if again is not None:  # the same request delivered twice (QoS 1): the same answer, nothing held twice
             if (again[0], again[1], again[2]) != (terminal, card, points):
-                return Outcome(False, points, 0, message=f"request {reservation_id} was already used: ask again")
+                return Outcome(
+                    False,
+                    points,
+                    0,
+                    message=f"request {reservation_id} was already used: ask again",
+                    code="reserve_used",
+                    params={"request": reservation_id},
+                )
             return Outcome(True, points, 0, id=reservation_id, expires_at=datetime.fromisoformat(again[3]))
         # One statement: one snapshot of the balance and of the reservations (an ingest that consumes a
         # reservation commits the ticket's debit with it, so both are seen or neither).
@@ -75,7 +94,9 @@ def reserve(conn, terminal: str, card: str, points: int, after_seq: int, reserva
         ).fetchone()
         available = max((balance or 0) - held, 0)
         if points > available:  # refused: nothing written (the block's end commits nothing)
-            return Outcome(False, points, available, message=refusal(points, available, held_elsewhere))
+            code, params = refusal_code(points, available, held_elsewhere)
+            message = refusal(points, available, held_elsewhere)
+            return Outcome(False, points, available, message=message, code=code, params=params)
         expires = now + RESERVATION_TTL
         conn.execute(
             "INSERT INTO reservations (id, card, terminal, points, after_seq, created_at, expires_at, status) "

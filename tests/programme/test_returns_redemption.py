@@ -86,7 +86,7 @@ def test_partial_quantities_are_prorated_cumulatively_rounded_down():
     assert str(err.value) == "line 1 of S001-T01-00000001: 1 left to return, 2 asked"
     with pytest.raises(ReturnError) as err:
         reverse_lines(RULES, ticket, {3: 1})
-    assert str(err.value) == "ticket S001-T01-00000001 has no line 4: it has 1 lines"
+    assert str(err.value) == "ticket S001-T01-00000001 has no line 4: it has 1 line"
 
 
 def test_a_return_reaches_the_ledger_once_and_without_the_original_at_the_base_rate():

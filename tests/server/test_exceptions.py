@@ -3,6 +3,7 @@ a cheque spent twice, a return without its original; each row names its tickets.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 import msgspec
@@ -127,3 +128,65 @@ def test_the_exceptions_page_and_the_sync_page_title(office, english):
     assert "<title>Sync health · Loyalty desk</title>" in sync and sync.count('<table id="overdrafts">') <= 1
     refused = client.get("/office/exceptions?days=0")
     assert refused.status_code == 400
+
+
+def exceptions_page(tmp_path, target, language: str) -> tuple[dict, str]:
+    """The page on a database holding one of each kind of exception, in `language`."""
+    from ..fixtures.desk import Desk, text
+    from ..fixtures.headoffice import close_office
+
+    made = exceptional_tickets(tmp_path)
+    ingest(target, [made["issued"], *made["spends"], *made["stores"], made["return"]])
+    desk = Desk(tmp_path, target)
+    try:
+        page = text(desk.client("head_office").get("/office/exceptions?days=7", headers={"Accept-Language": language}))
+    finally:
+        close_office(desk)
+    return made, page.replace("\u202f", " ").replace("\u00a0", " ")
+
+
+def test_the_exceptions_page_in_french(tmp_path, office_target, fast_argon2):
+    made, page = exceptions_page(tmp_path, office_target, "fr-FR")
+    serial = cheque_serial("S001-T01", made["issued"].seq, 0, 500)
+    first, second = made["stores"]
+    assert "<title>Anomalies · " in page and "<h1>Anomalies <small>7 derniers jours</small></h1>" in page
+    assert "<label>Jours <input" in page and '<button id="show">Afficher</button>' in page
+    assert '<h2 id="overdrafts-title">Découverts hors ligne <small>1</small></h2>' in page
+    assert (
+        '<h2 id="several-stores-title">Une carte dans plusieurs magasins en moins d\'une heure <small>1</small></h2>'
+        in page
+    )
+    assert '<h2 id="cheques-twice-title">Chèques fidélité dépensés deux fois <small>1</small></h2>' in page
+    assert '<h2 id="returns-without-original-title">Retours sans le ticket d\'origine <small>1</small></h2>' in page
+    assert (
+        '<h2 id="cancellations-title">Beaucoup d\'annulations sur une caisse ou par un caissier <small>0</small></h2>'
+        in page
+    )
+    assert (
+        '<p id="cancellations-explanation">Au moins 10 tickets annulés et lignes supprimées sur la période ; '
+        "le filtre Afficher de l'explorateur de tickets les liste.</p>" in page
+    )
+    assert (
+        '<p id="cheques-twice-explanation">Un chèque pris par plus d\'un ticket (caisses hors ligne, ou une copie).'
+        in page
+    )
+    assert "<th>Quand</th><th>Libellé</th><th>Tickets</th>" in page
+    assert f"<td>chèque {serial} (5,00 €) dépensé 2 fois</td>" in page
+    assert f"<td>carte {CARD} à découvert : solde de -375 points</td>" in page
+    assert "<td>carte *********0025 au magasin S002 puis S001 en moins d'une heure</td>" in page
+    assert f"<td>retour de {made['original'].id}, que le siège ne détient pas</td>" in page
+    assert '<p class="none">Aucune.</p>' in page  # no cancellations
+    assert re.search(r"<tr><td>\d\d/\d\d/\d{4} \d\d:\d\d</td><td>chèque ", page)  # Paris time, French date
+
+
+def test_the_exceptions_page_in_english(tmp_path, office_target, fast_argon2):
+    made, page = exceptions_page(tmp_path, office_target, "en-GB")
+    serial = cheque_serial("S001-T01", made["issued"].seq, 0, 500)
+    assert "<h1>Exceptions <small>last 7 days</small></h1>" in page
+    assert '<h2 id="cheques-twice-title">Loyalty cheques spent twice <small>1</small></h2>' in page
+    assert (
+        '<p id="cancellations-explanation">At least 10 cancelled tickets and line voids over the period; the ticket '
+        "explorer's Show filter lists them.</p>" in page
+    )
+    assert f"<td>cheque {serial} (€5.00) spent 2 times</td>" in page
+    assert "<td>card *********0025 in store S002 then S001 within an hour</td>" in page

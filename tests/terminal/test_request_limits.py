@@ -115,12 +115,16 @@ def test_a_ticket_is_given_only_to_a_till_of_the_store_that_sold_it(office, ask,
         "ticket S001-T01-00000001 was sold in store S001: a return is taken in the store that sold it; "
         "send the customer to store S001"
     )
-    assert (reply.found, reply.message, bytes(reply.ticket)) == (False, message, b"null")
+    assert (reply.found, reply.message, bytes(reply.ticket)) == (False, message, b"null")  # English text kept
+    assert (reply.code, reply.params) == ("ticket_other_store", {"ticket": "S001-T01-00000001", "store": "S001"})
     session = TillSession(str(tmp_path / "till-c.db"), "S002-T01", online=lambda: True, requester=ask("S002-T01"))
     try:
         with pytest.raises(ReturnError) as refused:
             session.find_original("S001-T01-00000001")
-        assert str(refused.value) == message
+        assert str(refused.value) == (  # head office's code, in the till's language (French by default)
+            "le ticket S001-T01-00000001 a été vendu au magasin S001 : un retour se fait dans le magasin qui l'a "
+            "vendu ; envoyez le client au magasin S001"
+        )
     finally:
         session.close_session()
 
