@@ -37,7 +37,7 @@ def test_head_office_opens_the_tickets_of_each_exception(tmp_path, browser, monk
         a, b = made["spends"]
         serial = cheque_serial("S001-T01", made["issued"].seq, 0, 500)
         row = by_id(browser, "cheques-twice").find_element("css selector", "tbody tr")
-        assert f"cheque {serial} (5.00 EUR) spent 2 times" in row.text
+        assert f"cheque {serial} (€5.00) spent 2 times" in row.text  # the page in English: money as English reads it
         assert [link.text for link in row.find_elements("css selector", "a")] == [a.id, b.id]
         for table in ("overdrafts", "several-stores", "returns-without-original"):
             assert by_id(browser, table).find_elements("css selector", "tbody tr a"), table
