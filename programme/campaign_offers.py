@@ -21,7 +21,7 @@ than pay the offer on any basket.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 import msgspec
@@ -174,6 +174,27 @@ def as_promotion(offer: CampaignOffer, card: str) -> Promotion:
 def cheque_entry(offer: CampaignOffer) -> PointsEntry:
     """The ticket's record of a cheque offer: no points, the cheque's value is the campaign's."""
     return PointsEntry(kind="earn", rule=offer.rule, points=0)
+
+
+def earn_with_offers(
+    lines: list[Line],
+    card: str | None,
+    offers: list[CampaignOffer],
+    *,
+    rules: RuleSet,
+    at: datetime,
+    store: str,
+    tier: str | None = None,
+) -> list[PointsEntry]:
+    """The ticket's earn entries as a till gives them: the rules' (programme.points.earn_points) with the card's
+    offers whose condition the basket meets, a bonus points offer through the rules engine, a cheque offer as
+    its 0-point `offer:<campaign id>` entry. The till (terminal.sale) and the generator both earn through it."""
+    from .points import earn_points
+
+    found = applicable(offers, rules, lines) if card else []
+    bonus = tuple(as_promotion(o, card) for o in found if o.kind == "bonus_points") if card else ()
+    points = earn_points(lines, card, rules=rules, at=at, store=store, tier=tier, offers=bonus)
+    return points + [cheque_entry(o) for o in found if o.kind == "cheque"]
 
 
 def describe(offer: CampaignOffer) -> str:

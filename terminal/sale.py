@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from programme.cardnumber import validate_card_number
-from programme.points import earn_points
 from programme.ticket import Line, PointsEntry, Tender, Ticket, make_line, utc_now
 
-from programme.campaign_offers import applicable, as_promotion, cheque_entry
+from programme.campaign_offers import earn_with_offers
 from programme.engine import local_day
 
 from . import rules_store
@@ -35,17 +34,9 @@ def points_now(journal: Journal, lines: list[Line], card: str | None):
     at = utc_now()
     rules = rules_store.in_force(journal.conn, at)
     found = offers_for_card(journal.conn, card, local_day(rules, at), journal.store) if card else []
-    found = applicable(found, rules, lines)
-    points = earn_points(
-        lines,
-        card,
-        rules=rules,
-        at=at,
-        store=journal.store,
-        tier=known_tier(journal, card),
-        offers=tuple(as_promotion(o, card) for o in found if o.kind == "bonus_points"),
+    points = earn_with_offers(
+        lines, card, found, rules=rules, at=at, store=journal.store, tier=known_tier(journal, card)
     )
-    points += [cheque_entry(o) for o in found if o.kind == "cheque"]
     return points, rules.version, at
 
 

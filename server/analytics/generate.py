@@ -29,11 +29,11 @@ from itertools import accumulate
 
 import msgspec
 
-from programme.campaign_offers import CampaignOffer, applicable, as_promotion, cheque_entry, in_force
+from programme.campaign_offers import CampaignOffer, earn_with_offers, in_force
 from programme.cardnumber import make_card_number
 from programme.engine import local_day
 from programme.ledger import TIER_WINDOW, last_review, tier_status
-from programme.points import default_rules, earn_points
+from programme.points import default_rules
 from programme.redemption import payable_with_points
 from programme.rules import RuleSet
 from programme.ticket import GENESIS_HASH, Line, PointsEntry, Tender, Ticket
@@ -438,12 +438,8 @@ class _TillPoints:
             return [], rules
         tiers = self.tiers.get(rules.version)
         tier = tiers.tier(card, at) if tiers is not None else None
-        # as a till applies them: in force that day in that store, and only when the basket meets their condition
-        found = applicable([o for o in offers if in_force(o, local_day(rules, at), store)], rules, lines)
-        bonus = tuple(as_promotion(o, card) for o in found if o.kind == "bonus_points")
-        points = earn_points(lines, card, rules=rules, at=at, store=store, tier=tier, offers=bonus)
-        points += [cheque_entry(o) for o in found if o.kind == "cheque"]
-        return points, rules
+        in_days = [o for o in offers if in_force(o, local_day(rules, at), store)]  # as a till finds them
+        return earn_with_offers(lines, card, in_days, rules=rules, at=at, store=store, tier=tier), rules
 
     def spent(self, card: str, closed: datetime, lines: list[Line]) -> None:
         for spends in self.tiers.values():
