@@ -331,4 +331,4 @@ def chain_problems(conn, terminal: str) -> list[str]:
     row = conn.execute("SELECT public_key FROM till_keys WHERE terminal = ?", (terminal,)).fetchone()
     if row is None:
         raise TillEventError(f"till {terminal} has no registered key: register it with `loyalty server register-till`")
-    return verify_chain(held_events(conn, terminal) or [], load_public_key(row[0]))
+    return verify_chain(held_events(conn, terminal), load_public_key(row[0]))

@@ -121,6 +121,16 @@ def _pg_archive(conn) -> None:
         conn.execute(features.ARCHIVE_PG)
 
 
+# Column additions the same on both engines.
+_OFFER_CONDITIONS = _steps(
+    _add_column("campaigns", "category", "TEXT NOT NULL DEFAULT ''"),
+    _add_column("campaigns", "min_basket_cents", "INTEGER NOT NULL DEFAULT 0"),
+    _add_column("nbo_offer_types", "min_basket_cents", "INTEGER NOT NULL DEFAULT 0"),
+)
+_REASON_PARTS = _steps(
+    _add_column("discrepancies", "reason_json", "TEXT"), _add_column("nbo_offer_types", "stopped_json", "TEXT")
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -222,16 +232,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         19,
         "offers' conditions: campaigns.category and min_basket_cents, nbo_offer_types.min_basket_cents",
-        _steps(
-            _add_column("campaigns", "category", "TEXT NOT NULL DEFAULT ''"),
-            _add_column("campaigns", "min_basket_cents", "INTEGER NOT NULL DEFAULT 0"),
-            _add_column("nbo_offer_types", "min_basket_cents", "INTEGER NOT NULL DEFAULT 0"),
-        ),
-        _steps(
-            _add_column("campaigns", "category", "TEXT NOT NULL DEFAULT ''"),
-            _add_column("campaigns", "min_basket_cents", "INTEGER NOT NULL DEFAULT 0"),
-            _add_column("nbo_offer_types", "min_basket_cents", "INTEGER NOT NULL DEFAULT 0"),
-        ),
+        _OFFER_CONDITIONS,
+        _OFFER_CONDITIONS,
     ),
     Migration(
         20,
@@ -243,12 +245,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         21,
         "discrepancies.reason_json, nbo_offer_types.stopped_json: head office's reasons as codes and parameters, "
         "shown in the reader's language",
-        _steps(
-            _add_column("discrepancies", "reason_json", "TEXT"), _add_column("nbo_offer_types", "stopped_json", "TEXT")
-        ),
-        _steps(
-            _add_column("discrepancies", "reason_json", "TEXT"), _add_column("nbo_offer_types", "stopped_json", "TEXT")
-        ),
+        _REASON_PARTS,
+        _REASON_PARTS,
     ),
 )
 LATEST = MIGRATIONS[-1].number
